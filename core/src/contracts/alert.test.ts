@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'bun:test';
+import { type Alert, decodeAlert, encodeAlert } from './alert.ts';
+
+const alert: Alert = {
+  id: '019a5e2c-7b1a-7c3e-9f00-0123456789ff',
+  ruleId: 'default',
+  deviceId: 'device-004',
+  metric: 'kwh',
+  value: 50.01,
+  threshold: 50,
+  state: 'firing',
+  severity: 'warning',
+  ts: 1_763_800_000_123,
+  readingId: '019a5e2c-7b1a-7c3e-9f00-0123456789ab',
+};
+
+describe('alert contract v1', () => {
+  it('pins the wire format', () => {
+    expect(encodeAlert(alert)).toEqual([
+      'v', '1', 'id', alert.id, 'ruleId', 'default', 'deviceId', 'device-004', 'metric', 'kwh',
+      'value', '50.01', 'threshold', '50', 'state', 'firing', 'severity', 'warning',
+      'ts', '1763800000123', 'readingId', alert.readingId,
+    ]);
+  });
+
+  it('round-trips exactly', () => {
+    expect(decodeAlert(encodeAlert(alert))).toEqual(alert);
+  });
+
+  it('rejects an unknown state, naming the field', () => {
+    const fields = encodeAlert(alert);
+    fields[fields.indexOf('state') + 1] = 'exploded';
+    expect(() => decodeAlert(fields)).toThrow(/state/);
+  });
+});

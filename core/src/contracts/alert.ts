@@ -1,0 +1,87 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { InvalidEventError } from './errors.ts';
+import {
+  type FieldList,
+  type FieldRecord,
+  MAX_EPOCH_MS,
+  parseEpochMs,
+  parseFiniteNumber,
+  quote,
+  requireField,
+  toFieldRecord,
+} from './fields.ts';
+import { NAME_PATTERN } from './reading.ts';
+import { assertSchema } from './schema-errors.ts';
+
+export const ALERT_VERSION = '1';
+
+export const AlertState = Type.Union([Type.Literal('firing'), Type.Literal('resolved')]);
+export const AlertSeverity = Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')]);
+
+export const AlertSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 64, pattern: NAME_PATTERN }),
+    ruleId: Type.String({ minLength: 1, maxLength: 128, pattern: NAME_PATTERN }),
+    deviceId: Type.String({ minLength: 1, maxLength: 128, pattern: NAME_PATTERN }),
+    metric: Type.String({ minLength: 1, maxLength: 64, pattern: NAME_PATTERN }),
+    value: Type.Number(),
+    threshold: Type.Number(),
+    state: AlertState,
+    severity: AlertSeverity,
+    ts: Type.Integer({ minimum: 0, maximum: MAX_EPOCH_MS }),
+    readingId: Type.String({ minLength: 1, maxLength: 64, pattern: NAME_PATTERN }),
+  },
+  { additionalProperties: false },
+);
+
+/** A threshold transition (or a repeat while firing) for one rule and one device. */
+export type Alert = Static<typeof AlertSchema>;
+
+const alertCheck = TypeCompiler.Compile(AlertSchema);
+
+/** See readingUpcasters: the one place where older alert versions are upcast. */
+const alertUpcasters: Readonly<Record<string, (fields: FieldRecord) => FieldRecord>> = {
+  '1': (fields) => fields,
+};
+
+export function encodeAlert(alert: Alert): string[] {
+  return [
+    'v', ALERT_VERSION,
+    'id', alert.id,
+    'ruleId', alert.ruleId,
+    'deviceId', alert.deviceId,
+    'metric', alert.metric,
+    'value', String(alert.value),
+    'threshold', String(alert.threshold),
+    'state', alert.state,
+    'severity', alert.severity,
+    'ts', String(alert.ts),
+    'readingId', alert.readingId,
+  ];
+}
+
+/** @throws InvalidEventError naming the missing or bad field. */
+export function decodeAlert(fields: FieldList | FieldRecord): Alert {
+  const record = toFieldRecord(fields);
+  const version = requireField(record, 'v');
+  const upcast = alertUpcasters[version];
+  if (!upcast) {
+    throw new InvalidEventError('v', `is an unknown version ${quote(version)} (known: ${Object.keys(alertUpcasters).join(', ')})`);
+  }
+  const current = upcast(record);
+  const alert = {
+    id: requireField(current, 'id'),
+    ruleId: requireField(current, 'ruleId'),
+    deviceId: requireField(current, 'deviceId'),
+    metric: requireField(current, 'metric'),
+    value: parseFiniteNumber('value', requireField(current, 'value')),
+    threshold: parseFiniteNumber('threshold', requireField(current, 'threshold')),
+    state: requireField(current, 'state'),
+    severity: requireField(current, 'severity'),
+    ts: parseEpochMs('ts', requireField(current, 'ts')),
+    readingId: requireField(current, 'readingId'),
+  };
+  assertSchema(alertCheck, alert);
+  return alert as Alert;
+}

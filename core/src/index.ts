@@ -1,0 +1,26 @@
+export { InvalidEventError } from './contracts/errors.ts';
+export type { FieldList, FieldRecord } from './contracts/fields.ts';
+export {
+  READING_VERSION,
+  KNOWN_READING_VERSIONS,
+  NAME_PATTERN,
+  ReadingSchema,
+  type Reading,
+  encodeReading,
+  decodeReading,
+  validateReading,
+} from './contracts/reading.ts';
+export {
+  ALERT_VERSION,
+  AlertSchema,
+  AlertState,
+  AlertSeverity,
+  type Alert,
+  encodeAlert,
+  decodeAlert,
+} from './contracts/alert.ts';
+export { newEventId } from './ids.ts';
+export { ConfigError, type ConfigProblem, type Env, type Setting, env, loadConfig } from './config.ts';
+export { createLogger, LOG_LEVELS, type LogLevel, type Logger, type LoggerOptions, type LogFields } from './logger.ts';
+export { createRedis, reconnectDelayMs, type RedisConnectionOptions } from './redis.ts';
+export { commonSettings } from './settings.ts';

@@ -1,0 +1,59 @@
+import Redis, { type RedisOptions } from 'ioredis';
+import type { Logger } from './logger.ts';
+
+export interface RedisConnectionOptions {
+  /** Shown in `CLIENT LIST`, e.g. `producer` or `consumer-store:blocking`. */
+  name: string;
+  logger?: Logger;
+  /**
+   * Fail commands at once while disconnected instead of queueing them. For callers that keep their
+   * own bounded buffer (the producer): ioredis's offline queue is unbounded. Default false.
+   */
+  failFast?: boolean;
+  /** Longest wait between reconnect attempts. Default 2,000 ms. */
+  maxReconnectDelayMs?: number;
+}
+
+/**
+ * Reconnect delay: capped exponential backoff with full jitter, so many workers that lost the same
+ * Redis do not reconnect in lock-step. Never gives up: a 24/7 worker waits Redis out.
+ */
+export function reconnectDelayMs(attempt: number, maxDelayMs = 2_000): number {
+  const ceiling = Math.min(maxDelayMs, 50 * 2 ** Math.min(attempt, 16));
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+/**
+ * An ioredis connection that reconnects forever. Use one per purpose: a blocking XREADGROUP holds
+ * its connection, so workers open a second connection for blocking reads.
+ *
+ * ioredis 6 is chosen over 5: it keeps reconnecting when a connection drops during the handshake
+ * (5.x could stop), and its RESP3 handshake falls back cleanly; reply shapes stay as in 5.
+ */
+export function createRedis(url: string, options: RedisConnectionOptions): Redis {
+  const { name, logger, failFast = false, maxReconnectDelayMs = 2_000 } = options;
+  const redisOptions: RedisOptions = {
+    connectionName: name,
+    retryStrategy: (attempt) => reconnectDelayMs(attempt, maxReconnectDelayMs),
+    // null: a command waits for the reconnect instead of failing after N attempts.
+    maxRetriesPerRequest: failFast ? 0 : null,
+    enableOfflineQueue: !failFast,
+    // Re-run a command that was in flight when the connection dropped only for non-fail-fast users.
+    autoResendUnfulfilledCommands: !failFast,
+  };
+  const redis = new Redis(url, redisOptions);
+
+  // Log state changes, not every failed reconnect attempt: a long outage must not flood the log.
+  let reportedDown = false;
+  redis.on('error', (error: Error) => {
+    if (reportedDown) return;
+    reportedDown = true;
+    logger?.warn('redis_unavailable', { connection: name, error: error.message });
+  });
+  redis.on('ready', () => {
+    if (!reportedDown) return;
+    reportedDown = false;
+    logger?.info('redis_reconnected', { connection: name });
+  });
+  return redis;
+}

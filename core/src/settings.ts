@@ -1,0 +1,10 @@
+import { env } from './config.ts';
+import { LOG_LEVELS } from './logger.ts';
+
+/** Settings every service shares (DESIGN.md "Configuration"); spread into a service's own spec. */
+export const commonSettings = {
+  redisUrl: env.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  readingsStream: env.string('READINGS_STREAM', 'readings', { maxLength: 200 }),
+  alertsStream: env.string('ALERTS_STREAM', 'alerts', { maxLength: 200 }),
+  logLevel: env.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+};

@@ -1,0 +1,3 @@
+export { startRedisServer, freePort, type RedisServer, type RedisServerOptions } from './redis-server.ts';
+export { waitFor, uniqueName } from './wait.ts';
+export { useRedis, type TestRedis } from './use-redis.ts';

@@ -1,0 +1,133 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Subprocess } from 'bun';
+
+export interface RedisServerOptions {
+  /** Persist with an append-only file, so a killed server restarts with its data. Default true. */
+  appendOnly?: boolean;
+}
+
+/** A real redis-server owned by a test: it can be killed and restarted on the same port and data. */
+export interface RedisServer {
+  readonly url: string;
+  readonly port: number;
+  readonly dir: string;
+  /** Kills the server (default SIGKILL, as a crash would) and waits for it to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port and directory; with AOF the data comes back. */
+  restart(): Promise<void>;
+  /** Kills it and deletes its directory. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 10_000;
+const live = new Set<Subprocess>();
+// A crashed test run must not leave servers behind.
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/**
+ * Starts Debian's `redis-server` on a free loopback port in a fresh temp dir.
+ * Test files may run in parallel: each gets its own port, and a port taken between the probe and
+ * the bind is retried with another.
+ */
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
+  const { appendOnly = true } = options;
+  const dir = await mkdtemp(join(tmpdir(), 'telemetry-redis-'));
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    try {
+      let child = await spawnRedis(port, dir, appendOnly);
+      let stopped = false;
+      const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+        child.kill(signal);
+        await child.exited;
+        live.delete(child);
+      };
+      return {
+        url: `redis://127.0.0.1:${port}`,
+        port,
+        dir,
+        kill,
+        async restart() {
+          if (child.exitCode === null && child.signalCode === null) await kill();
+          child = await spawnRedis(port, dir, appendOnly);
+        },
+        async stop() {
+          if (stopped) return;
+          stopped = true;
+          await kill();
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  await rm(dir, { recursive: true, force: true });
+  throw new Error('could not start redis-server (is it installed? apt-get install redis-server)', { cause: lastError });
+}
+
+async function spawnRedis(port: number, dir: string, appendOnly: boolean): Promise<Subprocess> {
+  const child = Bun.spawn(
+    [
+      'redis-server',
+      '--port', String(port),
+      '--bind', '127.0.0.1',
+      '--dir', dir,
+      '--appendonly', appendOnly ? 'yes' : 'no',
+      '--appendfsync', 'everysec',
+      '--save', '',
+      '--logfile', 'redis.log',
+    ],
+    { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' },
+  );
+  live.add(child);
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    if (await ping(port)) return child;
+    await Bun.sleep(20);
+  }
+  child.kill('SIGKILL');
+  live.delete(child);
+  throw new Error(`redis-server on port ${port} did not become ready; see ${join(dir, 'redis.log')}`);
+}
+
+/** A port the kernel just handed out; free unless someone else takes it first. */
+export async function freePort(): Promise<number> {
+  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
+  const { port } = probe;
+  probe.stop(true);
+  return port;
+}
+
+/** True when a Redis answers PING with PONG (not LOADING) on the port. */
+async function ping(port: number): Promise<boolean> {
+  const { promise, resolve } = Promise.withResolvers<boolean>();
+  const timer = setTimeout(() => resolve(false), 500);
+  try {
+    await Bun.connect({
+      hostname: '127.0.0.1',
+      port,
+      socket: {
+        open: (socket) => void socket.write('PING\r\n'),
+        data: (socket, data) => {
+          resolve(data.toString().startsWith('+PONG'));
+          socket.end();
+        },
+        close: () => resolve(false),
+        error: () => resolve(false),
+        connectError: () => resolve(false),
+      },
+    });
+  } catch {
+    resolve(false);
+  }
+  const answer = await promise;
+  clearTimeout(timer);
+  return answer;
+}
