@@ -1,5 +1,5 @@
 export { InvalidEventError } from './contracts/errors.ts';
-export type { FieldList, FieldRecord } from './contracts/fields.ts';
+export { type FieldList, type FieldRecord, parseEpochMs, parseFiniteNumber } from './contracts/fields.ts';
 export {
   READING_VERSION,
   KNOWN_READING_VERSIONS,

@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
+import { join } from 'node:path';
+import { createRedis, decodeReading } from 'core';
+import { type RedisServer, startRedisServer, uniqueName, waitFor } from 'core/testing';
+import type Redis from 'ioredis';
+
+const entry = join(import.meta.dir, 'index.ts');
+
+let server: RedisServer;
+let redis: Redis;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = createRedis(server.url, { name: 'cli-test', maxReconnectDelayMs: 100 });
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+function spawnProducer(args: string[], env: Record<string, string> = {}) {
+  const output: string[] = [];
+  const child = Bun.spawn(['bun', entry, ...args], {
+    env: { ...process.env, REDIS_URL: server.url, STATUS_INTERVAL_MS: '500', ...env },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output.push(chunk);
+  };
+  const collected = Promise.all([collect(child.stdout), collect(child.stderr)]);
+  return { child, text: async () => (await collected, output.join('')), partial: () => output.join('') };
+}
+
+describe('producer process', () => {
+  it('stops at start-up with a message naming a bad setting', async () => {
+    const { child, text } = spawnProducer([], { DEVICES: 'lots', VALUE_MIN: 'x' });
+    expect(await child.exited).toBe(2);
+    const output = await text();
+    expect(output).toContain('DEVICES: must be a whole number, got "lots"');
+    expect(output).toContain('VALUE_MIN: must be a finite number');
+    expect(output).not.toContain('    at ');
+  });
+
+  it('survives Redis being killed and restarted, publishing what it buffered meanwhile', async () => {
+    const stream = uniqueName('readings');
+    const { child, text, partial } = spawnProducer(['--rate', '200', '--devices', '4', '--stream', stream]);
+    try {
+      await waitFor(async () => (await redis.xlen(stream)) > 50, { what: 'first readings' });
+      await server.kill();
+      const outageStart = Date.now();
+      await waitFor(() => partial().includes('publish_failed_buffering'), { what: 'producer to notice the outage' });
+      await Bun.sleep(1_000);
+      expect(child.exitCode).toBeNull();
+      const outageEnd = Date.now();
+      await server.restart();
+      await waitFor(() => partial().includes('redis_publishing_again'), { what: 'producer to resume' });
+      const afterRestart = await redis.xlen(stream);
+      await waitFor(async () => (await redis.xlen(stream)) > afterRestart + 100, { what: 'publishing to continue' });
+      // Readings measured while Redis was down were buffered and published after it came back.
+      const entries = await redis.xrange(stream, '-', '+');
+      const measuredDuringOutage = entries.map(([, fields]) => decodeReading(fields)).filter((r) => r.ts > outageStart + 100 && r.ts < outageEnd - 100);
+      expect(measuredDuringOutage.length).toBeGreaterThan(100);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await child.exited).toBe(0);
+    expect(await text()).toContain('"event":"stopped"');
+  });
+
+  it('flushes and exits 0 on SIGTERM, with every produced reading published', async () => {
+    const stream = uniqueName('readings');
+    const { child, text } = spawnProducer(['--rate', '1000', '--stream', stream]);
+    await waitFor(async () => (await redis.xlen(stream)) > 100, { what: 'readings' });
+    child.kill('SIGTERM');
+    expect(await child.exited).toBe(0);
+    const stopped = (await text())
+      .split('\n')
+      .filter((line) => line.includes('"event":"stopped"'))
+      .map((line) => JSON.parse(line))[0];
+    expect(stopped.unsent).toBe(0);
+    expect(await redis.xlen(stream)).toBe(stopped.produced);
+  });
+});

@@ -1,0 +1,37 @@
+#!/usr/bin/env bun
+import { ConfigError, createLogger, createRedis } from 'core';
+import { USAGE, loadProducerConfig } from './config.ts';
+import { startProducer } from './run.ts';
+
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+let config;
+try {
+  config = loadProducerConfig(process.argv.slice(2), process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`producer: ${error.message}`);
+  process.exit(2);
+}
+
+const logger = createLogger({ service: 'producer', level: config.logLevel });
+const redis = createRedis(config.redisUrl, { name: 'producer', logger, failFast: true });
+const run = startProducer({ config, redis, logger });
+
+let signalled = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (signalled) return;
+    signalled = true;
+    logger.info('shutting_down', { signal });
+    void run.stop();
+  });
+}
+
+const summary = await run.done.catch(() => undefined);
+redis.disconnect();
+// A signal asks for a clean stop: exit 0 even if Redis never came back (the unsent count was logged).
+process.exit(signalled || (summary && summary.unsent === 0) ? 0 : 1);

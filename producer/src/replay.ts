@@ -1,0 +1,123 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parse } from 'csv-parse/sync';
+import { InvalidEventError, type Reading, newEventId, parseFiniteNumber, validateReading } from 'core';
+
+export type ReplayItem = { reading: Reading; line: number } | { line: number; error: string };
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}T/;
+
+/**
+ * Reads readings from a CSV (with a header row naming deviceId, metric, value, unit, ts and
+ * optionally id) or NDJSON file, or from stdin with `-`. Streams: constant memory for any size.
+ * A bad line is yielded as an error with its line number; it never stops the replay.
+ * `ts` may be epoch milliseconds or an ISO-8601 date; a row without `id` gets a new one.
+ */
+export async function* readReplay(source: string): AsyncGenerator<ReplayItem> {
+  const input = openSource(source);
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  const iterator = lines[Symbol.asyncIterator]();
+  // Peek at the first non-empty line to tell NDJSON from CSV.
+  let lineNumber = 0;
+  let first: string | undefined;
+  while (first === undefined) {
+    const next = await iterator.next();
+    if (next.done) return;
+    lineNumber += 1;
+    if (next.value.trim() !== '') first = next.value;
+  }
+  if (first.trimStart().startsWith('{')) {
+    yield fromJsonLine(first, lineNumber);
+    for await (const line of { [Symbol.asyncIterator]: () => iterator }) {
+      lineNumber += 1;
+      if (line.trim() !== '') yield fromJsonLine(line, lineNumber);
+    }
+    return;
+  }
+  yield* fromCsv(first, lineNumber, iterator);
+}
+
+function openSource(source: string): NodeJS.ReadableStream {
+  if (source === '-') return process.stdin;
+  return createReadStream(source, { highWaterMark: 1 << 20 });
+}
+
+function fromJsonLine(line: string, lineNumber: number): ReplayItem {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return { line: lineNumber, error: 'not valid JSON' };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { line: lineNumber, error: 'not a JSON object' };
+  return toReading(parsed as Record<string, unknown>, lineNumber);
+}
+
+/**
+ * CSV is read line by line so that every record keeps its line number; a line with quotes goes
+ * through csv-parse. A malformed line is reported and the next is parsed afresh. (Quoted fields
+ * spanning lines are not supported: no field of a reading may hold a newline.)
+ */
+async function* fromCsv(headerLine: string, headerNumber: number, rest: AsyncIterator<string>): AsyncGenerator<ReplayItem> {
+  const header = parseCsvLine(headerLine);
+  const required = ['deviceId', 'metric', 'value', 'unit', 'ts'];
+  const missing = header ? required.filter((name) => !header.includes(name)) : required;
+  if (!header || missing.length > 0) {
+    yield { line: headerNumber, error: `CSV header must name ${required.join(', ')}; missing ${missing.join(', ')}` };
+    return;
+  }
+  let lineNumber = headerNumber;
+  for await (const line of { [Symbol.asyncIterator]: () => rest }) {
+    lineNumber += 1;
+    if (line.trim() === '') continue;
+    const cells = parseCsvLine(line);
+    if (!cells) {
+      yield { line: lineNumber, error: 'malformed CSV (unbalanced quotes?)' };
+      continue;
+    }
+    if (cells.length !== header.length) {
+      yield { line: lineNumber, error: `expected ${header.length} columns, found ${cells.length}` };
+      continue;
+    }
+    const row: Record<string, unknown> = {};
+    header.forEach((name, index) => {
+      row[name] = cells[index];
+    });
+    yield toReading(row, lineNumber);
+  }
+}
+
+/** Splits one CSV line; undefined when it is malformed. Fast path for lines without quotes. */
+function parseCsvLine(line: string): string[] | undefined {
+  if (!line.includes('"')) return line.split(',');
+  try {
+    const records = parse(line, { relax_column_count: true }) as string[][];
+    return records[0];
+  } catch {
+    return undefined;
+  }
+}
+
+function toReading(row: Record<string, unknown>, line: number): ReplayItem {
+  try {
+    const ts = parseTs(row.ts);
+    const value = typeof row.value === 'string' ? parseFiniteNumber('value', row.value) : row.value;
+    const id = row.id === undefined || row.id === '' ? newEventId(typeof ts === 'number' ? ts : Date.now()) : row.id;
+    const reading = validateReading({ id, deviceId: row.deviceId, metric: row.metric, value, unit: row.unit, ts });
+    return { reading, line };
+  } catch (error) {
+    if (error instanceof InvalidEventError) return { line, error: `${error.field}: ${error.reason}` };
+    throw error;
+  }
+}
+
+function parseTs(raw: unknown): unknown {
+  if (typeof raw === 'string') {
+    if (/^\d+$/.test(raw)) return Number(raw);
+    if (ISO_DATE.test(raw)) {
+      const parsed = Date.parse(raw);
+      return Number.isNaN(parsed) ? raw : parsed;
+    }
+  }
+  return raw;
+}
