@@ -1,3 +1,32 @@
-// Not built yet: this package is filled by its own issue. It says so instead of pretending to run.
-console.error('api is not implemented yet; see the README roadmap.');
-process.exit(1);
+import { ConfigError, createLogger } from 'core';
+import { createApp } from './app.ts';
+import { loadApiConfig } from './config.ts';
+import { databasePath, openDatabase } from './db/client.ts';
+
+let config;
+try {
+  config = loadApiConfig(process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`api: ${error.message}`);
+  process.exit(2);
+}
+
+const logger = createLogger({ service: 'api', level: config.logLevel });
+const db = openDatabase(config.databaseUrl);
+const app = createApp({ db, config, logger }).listen({ port: config.port, hostname: config.host });
+
+logger.info('listening', {
+  url: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${app.server?.port}`,
+  database: databasePath(config.databaseUrl),
+  writes: config.apiToken ? 'enabled (API_TOKEN set)' : 'disabled: set API_TOKEN',
+});
+
+const shutdown = async (signal: string) => {
+  logger.info('shutting_down', { signal });
+  await app.stop();
+  db.$client.close();
+  process.exit(0);
+};
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));

@@ -26,7 +26,8 @@ function spawnProducer(args: string[], env: Record<string, string> = {}) {
     stderr: 'pipe',
   });
   const collect = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output.push(chunk);
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) output.push(decoder.decode(chunk, { stream: true }));
   };
   const collected = Promise.all([collect(child.stdout), collect(child.stderr)]);
   return { child, text: async () => (await collected, output.join('')), partial: () => output.join('') };

@@ -1,0 +1,69 @@
+import { type Logger, createLogger } from 'core';
+import { Elysia } from 'elysia';
+import { requireToken } from './auth.ts';
+import type { ApiConfig } from './config.ts';
+import type { Db } from './db/client.ts';
+import { ApiError, errorBody, errorHandler } from './errors.ts';
+import { createApiMetrics } from './metrics.ts';
+import { docsRoutes } from './modules/docs/index.ts';
+import { readingsRoutes } from './modules/readings/index.ts';
+import { createReadingsService } from './modules/readings/service.ts';
+import { statsRoutes } from './modules/stats/index.ts';
+import { systemRoutes } from './modules/system/index.ts';
+
+export interface AppOptions {
+  db: Db;
+  config: Pick<ApiConfig, 'apiToken' | 'readToken' | 'maxBodyBytes'>;
+  logger?: Logger;
+}
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const VERSION = '0.1.0';
+
+/** Paths whose reads READ_TOKEN protects, when set; health, metrics and docs stay open. */
+const isDataPath = (path: string) => path === '/stats' || path === '/readings' || path.startsWith('/readings/');
+
+/** The API as an Elysia app: tests call `app.handle(request)`, index.ts calls `listen`. */
+export function createApp({ db, config, logger = createLogger({ service: 'api' }) }: AppOptions) {
+  const metrics = createApiMetrics();
+  const service = createReadingsService(db, ({ inserted, duplicates }) => {
+    metrics.stored.inc(inserted);
+    metrics.duplicates.inc(duplicates);
+  });
+
+  return (
+    new Elysia({ normalize: false, serve: { maxRequestBodySize: config.maxBodyBytes } })
+      .use(errorHandler(logger))
+      // Size and tokens are checked before routing and parsing: an unauthenticated client cannot
+      // make the server read a large body.
+      .onRequest(({ request }) => {
+        const length = Number(request.headers.get('content-length') ?? 0);
+        if (length > config.maxBodyBytes) {
+          return new Response(JSON.stringify(errorBody('body_too_large', `request body is over ${config.maxBodyBytes} bytes (MAX_BODY_BYTES)`)), {
+            status: 413,
+            headers: { 'content-type': 'application/json' },
+          });
+        }
+        const path = new URL(request.url).pathname;
+        try {
+          if (WRITE_METHODS.has(request.method)) requireToken(request.headers.get('authorization'), config.apiToken, 'write');
+          else if (config.readToken !== undefined && isDataPath(path)) requireToken(request.headers.get('authorization'), config.readToken, 'read');
+        } catch (error) {
+          const apiError = error as ApiError;
+          const headers: Record<string, string> = { 'content-type': 'application/json' };
+          if (apiError.status === 401) headers['www-authenticate'] = 'Bearer';
+          return new Response(JSON.stringify(errorBody(apiError.code, apiError.message)), { status: apiError.status, headers });
+        }
+      })
+      .onAfterResponse(({ request, route, set }) => {
+        const labels = { method: request.method, route: route || 'unmatched' };
+        metrics.requests.inc({ ...labels, status: String(set.status ?? 200) });
+      })
+      .use(docsRoutes(VERSION))
+      .use(readingsRoutes(service))
+      .use(statsRoutes(db))
+      .use(systemRoutes(db, metrics))
+  );
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,23 @@
+import { type Env, commonSettings, env, loadConfig } from 'core';
+import { DEFAULT_DATABASE_PATH } from './db/client.ts';
+
+/** Room for 5,000 readings in a batch body, with long ids and units. */
+export const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+const apiSettings = {
+  redisUrl: commonSettings.redisUrl,
+  logLevel: commonSettings.logLevel,
+  port: env.int('PORT', 3000, { min: 0, max: 65_535 }),
+  host: env.string('HOST', '0.0.0.0'),
+  databaseUrl: env.string('DATABASE_URL', DEFAULT_DATABASE_PATH),
+  apiToken: env.string('API_TOKEN', undefined, { maxLength: 512 }),
+  readToken: env.string('READ_TOKEN', undefined, { maxLength: 512 }),
+  maxBodyBytes: env.int('MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1_024, max: 1_073_741_824 }),
+};
+
+export type ApiConfig = ReturnType<typeof loadConfig<typeof apiSettings>>;
+
+/** @throws ConfigError naming every bad variable. */
+export function loadApiConfig(environment: Env): ApiConfig {
+  return loadConfig(apiSettings, environment);
+}

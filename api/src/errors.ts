@@ -1,0 +1,71 @@
+import { Elysia } from 'elysia';
+import type { Logger } from 'core';
+
+export interface ErrorDetail {
+  path: string;
+  message: string;
+}
+
+/** An error the API answers with on purpose: a status, a stable code, and what was wrong. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(message);
+  }
+}
+
+/** A 422 naming one field, for checks a schema cannot express (date order, cursor contents). */
+export function invalidField(path: string, message: string): ApiError {
+  return new ApiError(422, 'validation', `${path} ${message}`, [{ path, message }]);
+}
+
+const MAX_DETAILS = 20;
+
+export function errorBody(code: string, message: string, details?: ErrorDetail[]) {
+  return details ? { error: code, message, details } : { error: code, message };
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+}
+
+/** The JSON pointer of a validation error as a dotted path: `/readings/3/value` → `readings.3.value`. */
+function dottedPath(pointer: string): string {
+  return pointer.replace(/^\//, '').replaceAll('/', '.') || '(body)';
+}
+
+/**
+ * The API's one error renderer: `{ error, message, details? }`. Bad input is 400/404/413/422 and
+ * never a 500; anything else is a bug, logged with its stack and answered without internals.
+ */
+export function errorHandler(logger: Logger) {
+  return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, request }) => {
+    if (error instanceof ApiError) {
+      const headers: Record<string, string> = error.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
+      return json(error.status, errorBody(error.code, error.message, error.details), headers);
+    }
+    switch (code) {
+      case 'VALIDATION': {
+        const all = (error as { all?: Array<{ path?: string; message?: string }> }).all ?? [];
+        const details = all.slice(0, MAX_DETAILS).map((issue) => ({ path: dottedPath(issue.path ?? ''), message: issue.message ?? 'is invalid' }));
+        const first = details[0];
+        return json(422, errorBody('validation', first ? `${first.path}: ${first.message}` : 'request is invalid', details));
+      }
+      case 'PARSE':
+        return json(400, errorBody('malformed_body', 'request body is not valid JSON'));
+      case 'NOT_FOUND':
+        return json(404, errorBody('not_found', `no route for ${request.method} ${new URL(request.url).pathname}`));
+      case 'INVALID_COOKIE_SIGNATURE':
+      case 'INVALID_FILE_TYPE':
+        return json(400, errorBody('bad_request', String((error as Error).message)));
+      default:
+        logger.error('unhandled_error', { code: String(code), error, stack: (error as Error)?.stack, path: new URL(request.url).pathname });
+        return json(500, errorBody('internal', 'internal error; see the API log'));
+    }
+  });
+}

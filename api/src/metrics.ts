@@ -1,0 +1,28 @@
+import { Counter, Histogram, Registry } from 'prom-client';
+
+/** The API's Prometheus metrics, in a registry of its own so that several apps (tests) never clash. */
+export function createApiMetrics() {
+  const registry = new Registry();
+  const requests = new Counter({
+    name: 'api_http_requests_total',
+    help: 'HTTP requests answered, by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'api_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const stored = new Counter({ name: 'api_readings_stored_total', help: 'Readings stored (new rows)', registers: [registry] });
+  const duplicates = new Counter({
+    name: 'api_readings_duplicates_total',
+    help: 'Readings received again with an id already stored (redeliveries, retries, replays)',
+    registers: [registry],
+  });
+  return { registry, requests, duration, stored, duplicates };
+}
+
+export type ApiMetrics = ReturnType<typeof createApiMetrics>;

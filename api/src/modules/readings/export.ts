@@ -1,0 +1,59 @@
+import { stringify } from 'csv-stringify/sync';
+import type { ReadingRow } from '../../db/schema.ts';
+import type { Cursor } from './cursor.ts';
+import type { ReadingFilter } from './filters.ts';
+import { type ReadingsService, toStoredReading } from './service.ts';
+
+/** The CSV columns: the producer's `--csv` columns plus storedAt, so an export replays as is. */
+export const EXPORT_COLUMNS = ['id', 'deviceId', 'metric', 'value', 'unit', 'ts', 'storedAt'] as const;
+
+/** Rows per query: big enough to amortise the query, small enough to keep memory flat. */
+const CHUNK_ROWS = 5_000;
+
+/**
+ * Streams every matching row, oldest first, as CSV (with a header) or NDJSON. Each chunk is a
+ * fresh keyset query, so memory stays constant for any table size and no read transaction is
+ * held open for the whole download (which would stop WAL checkpoints).
+ */
+export function exportResponse(service: ReadingsService, filter: ReadingFilter, format: 'csv' | 'ndjson'): Response {
+  let after: Cursor | undefined;
+  let headerSent = false;
+  const encoder = new TextEncoder();
+  const render = format === 'csv' ? renderCsv : renderNdjson;
+
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const rows = service.chunk(filter, CHUNK_ROWS, after);
+      let text = '';
+      if (!headerSent && format === 'csv') text += stringify([EXPORT_COLUMNS as unknown as string[]]);
+      headerSent = true;
+      if (rows.length > 0) {
+        text += render(rows);
+        const last = rows.at(-1) as ReadingRow;
+        after = { ts: last.ts, id: last.id };
+      }
+      if (text) controller.enqueue(encoder.encode(text));
+      if (rows.length < CHUNK_ROWS) controller.close();
+    },
+  });
+
+  const stamp = new Date().toISOString().replaceAll(':', '-').slice(0, 19);
+  return new Response(body, {
+    headers: {
+      'content-type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson',
+      'content-disposition': `attachment; filename="readings-${stamp}.${format}"`,
+    },
+  });
+}
+
+function renderCsv(rows: ReadingRow[]): string {
+  return stringify(
+    rows.map((row) => [row.id, row.deviceId, row.metric, row.value, row.unit, new Date(row.ts).toISOString(), new Date(row.storedAt).toISOString()]),
+  );
+}
+
+function renderNdjson(rows: ReadingRow[]): string {
+  let text = '';
+  for (const row of rows) text += `${JSON.stringify(toStoredReading(row))}\n`;
+  return text;
+}

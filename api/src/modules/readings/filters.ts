@@ -1,0 +1,50 @@
+import { and, eq, gte, lt, type SQL } from 'drizzle-orm';
+import { invalidField } from '../../errors.ts';
+import { readings } from '../../db/schema.ts';
+
+/** Filters shared by listing, export and stats. Times are epoch ms; `to` is exclusive. */
+export interface ReadingFilter {
+  deviceId?: string;
+  metric?: string;
+  fromMs?: number;
+  toMs?: number;
+}
+
+export interface FilterQuery {
+  deviceId?: string;
+  metric?: string;
+  from?: string;
+  to?: string;
+}
+
+/** Turns validated query strings into a filter; refuses a window that ends before it starts. */
+export function parseFilter(query: FilterQuery): ReadingFilter {
+  const fromMs = query.from === undefined ? undefined : Date.parse(query.from);
+  const toMs = query.to === undefined ? undefined : Date.parse(query.to);
+  if (fromMs !== undefined && Number.isNaN(fromMs)) throw invalidField('from', 'is not a valid date-time');
+  if (toMs !== undefined && Number.isNaN(toMs)) throw invalidField('to', 'is not a valid date-time');
+  if (fromMs !== undefined && toMs !== undefined && toMs < fromMs) throw invalidField('to', 'must not be before from');
+  return { deviceId: query.deviceId, metric: query.metric, fromMs, toMs };
+}
+
+/** The filter as Drizzle conditions. */
+export function filterConditions(filter: ReadingFilter): SQL[] {
+  const conditions: SQL[] = [];
+  if (filter.deviceId !== undefined) conditions.push(eq(readings.deviceId, filter.deviceId));
+  if (filter.metric !== undefined) conditions.push(eq(readings.metric, filter.metric));
+  if (filter.fromMs !== undefined) conditions.push(gte(readings.ts, filter.fromMs));
+  if (filter.toMs !== undefined) conditions.push(lt(readings.ts, filter.toMs));
+  return conditions;
+}
+
+export function whereFilter(filter: ReadingFilter, ...more: Array<SQL | undefined>): SQL | undefined {
+  return and(...filterConditions(filter), ...more);
+}
+
+/** `limit` arrives as digits (see the model); the range check gives a message naming it. */
+export function parseLimit(raw: string | undefined, fallback = 100, max = 1_000): number {
+  if (raw === undefined) return fallback;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) throw invalidField('limit', `must be between 1 and ${max}`);
+  return limit;
+}

@@ -1,0 +1,82 @@
+import { Elysia } from 'elysia';
+import { ApiError } from '../../errors.ts';
+import { decodeCursor } from './cursor.ts';
+import { exportResponse } from './export.ts';
+import { parseFilter, parseLimit } from './filters.ts';
+import {
+  BatchResult,
+  ExportQuery,
+  IdParams,
+  LatestQuery,
+  ListQuery,
+  NewReading,
+  NewReadingBatch,
+  ReadingPage,
+  ReadingPatch,
+  StoredReading,
+} from './model.ts';
+import type { ReadingsService } from './service.ts';
+
+const notFound = (id: string) => new ApiError(404, 'not_found', `no reading with id ${JSON.stringify(id.slice(0, 64))}`);
+
+/** CRUD, listing and export of readings. Tokens are checked before routing (see app.ts). */
+export function readingsRoutes(service: ReadingsService) {
+  return new Elysia({ name: 'readings', prefix: '/readings', detail: { tags: ['readings'] } })
+    .post(
+      '/',
+      ({ body, set }) => {
+        const { created, reading } = service.create(body);
+        set.status = created ? 201 : 200;
+        return reading;
+      },
+      {
+        body: NewReading,
+        response: { 200: StoredReading, 201: StoredReading },
+        detail: { summary: 'Store one reading', description: '201 when stored; 200 with the stored row when its id was already stored.' },
+      },
+    )
+    .post('/batch', ({ body }) => service.createBatch(body.readings), {
+      body: NewReadingBatch,
+      response: BatchResult,
+      detail: { summary: 'Store up to 5,000 readings in one transaction, idempotent by id' },
+    })
+    .get(
+      '/',
+      ({ query }) => service.list(parseFilter(query), parseLimit(query.limit), query.cursor === undefined ? undefined : decodeCursor(query.cursor)),
+      { query: ListQuery, response: ReadingPage, detail: { summary: 'List readings, newest first, with cursor pagination' } },
+    )
+    .get('/latest', ({ query }) => service.latest(parseLimit(query.limit)), {
+      query: LatestQuery,
+      detail: { summary: 'The newest readings (limit ≤ 1,000, default 100)' },
+    })
+    .get('/export', ({ query }) => exportResponse(service, parseFilter(query), query.format ?? 'csv'), {
+      query: ExportQuery,
+      detail: { summary: 'Stream every matching reading as CSV or NDJSON, oldest first, in constant memory' },
+    })
+    .get(
+      '/:id',
+      ({ params }) => {
+        const reading = service.get(params.id);
+        if (!reading) throw notFound(params.id);
+        return reading;
+      },
+      { params: IdParams, response: StoredReading, detail: { summary: 'One reading' } },
+    )
+    .patch(
+      '/:id',
+      ({ params, body }) => {
+        const reading = service.update(params.id, body);
+        if (!reading) throw notFound(params.id);
+        return reading;
+      },
+      { params: IdParams, body: ReadingPatch, response: StoredReading, detail: { summary: 'Correct value, unit or metric (not id)' } },
+    )
+    .delete(
+      '/:id',
+      ({ params }) => {
+        if (!service.remove(params.id)) throw notFound(params.id);
+        return new Response(null, { status: 204 });
+      },
+      { params: IdParams, detail: { summary: 'Delete one reading' } },
+    );
+}
