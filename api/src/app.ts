@@ -26,6 +26,7 @@ const isDataPath = (path: string) => path === '/stats' || path === '/readings' |
 /** The API as an Elysia app: tests call `app.handle(request)`, index.ts calls `listen`. */
 export function createApp({ db, config, logger = createLogger({ service: 'api' }) }: AppOptions) {
   const metrics = createApiMetrics();
+  const startedAt = new WeakMap<Request, number>();
   const service = createReadingsService(db, ({ inserted, duplicates }) => {
     metrics.stored.inc(inserted);
     metrics.duplicates.inc(duplicates);
@@ -37,6 +38,7 @@ export function createApp({ db, config, logger = createLogger({ service: 'api' }
       // Size and tokens are checked before routing and parsing: an unauthenticated client cannot
       // make the server read a large body.
       .onRequest(({ request }) => {
+        startedAt.set(request, performance.now());
         const length = Number(request.headers.get('content-length') ?? 0);
         if (length > config.maxBodyBytes) {
           return new Response(JSON.stringify(errorBody('body_too_large', `request body is over ${config.maxBodyBytes} bytes (MAX_BODY_BYTES)`)), {
@@ -55,12 +57,15 @@ export function createApp({ db, config, logger = createLogger({ service: 'api' }
           return new Response(JSON.stringify(errorBody(apiError.code, apiError.message)), { status: apiError.status, headers });
         }
       })
+      // Runs after the response is sent, so metrics cost the client nothing.
       .onAfterResponse(({ request, route, set }) => {
         const labels = { method: request.method, route: route || 'unmatched' };
         metrics.requests.inc({ ...labels, status: String(set.status ?? 200) });
+        const started = startedAt.get(request);
+        if (started !== undefined) metrics.duration.observe(labels, (performance.now() - started) / 1_000);
       })
       .use(docsRoutes(VERSION))
-      .use(readingsRoutes(service))
+      .use(readingsRoutes(service, (rows) => metrics.exported.inc(rows)))
       .use(statsRoutes(db))
       .use(systemRoutes(db, metrics))
   );

@@ -22,7 +22,8 @@ export function createApiMetrics() {
     help: 'Readings received again with an id already stored (redeliveries, retries, replays)',
     registers: [registry],
   });
-  return { registry, requests, duration, stored, duplicates };
+  const exported = new Counter({ name: 'api_readings_exported_total', help: 'Rows sent by /readings/export', registers: [registry] });
+  return { registry, requests, duration, stored, duplicates, exported };
 }
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;

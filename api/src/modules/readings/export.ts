@@ -8,14 +8,19 @@ import { type ReadingsService, toStoredReading } from './service.ts';
 export const EXPORT_COLUMNS = ['id', 'deviceId', 'metric', 'value', 'unit', 'ts', 'storedAt'] as const;
 
 /** Rows per query: big enough to amortise the query, small enough to keep memory flat. */
-const CHUNK_ROWS = 5_000;
+const CHUNK_ROWS = 2_000;
 
 /**
  * Streams every matching row, oldest first, as CSV (with a header) or NDJSON. Each chunk is a
  * fresh keyset query, so memory stays constant for any table size and no read transaction is
  * held open for the whole download (which would stop WAL checkpoints).
  */
-export function exportResponse(service: ReadingsService, filter: ReadingFilter, format: 'csv' | 'ndjson'): Response {
+export function exportResponse(
+  service: ReadingsService,
+  filter: ReadingFilter,
+  format: 'csv' | 'ndjson',
+  onRows: (count: number) => void = () => {},
+): Response {
   let after: Cursor | undefined;
   let headerSent = false;
   const encoder = new TextEncoder();
@@ -29,6 +34,7 @@ export function exportResponse(service: ReadingsService, filter: ReadingFilter, 
       headerSent = true;
       if (rows.length > 0) {
         text += render(rows);
+        onRows(rows.length);
         const last = rows.at(-1) as ReadingRow;
         after = { ts: last.ts, id: last.id };
       }

@@ -20,7 +20,7 @@ import type { ReadingsService } from './service.ts';
 const notFound = (id: string) => new ApiError(404, 'not_found', `no reading with id ${JSON.stringify(id.slice(0, 64))}`);
 
 /** CRUD, listing and export of readings. Tokens are checked before routing (see app.ts). */
-export function readingsRoutes(service: ReadingsService) {
+export function readingsRoutes(service: ReadingsService, onExported: (rows: number) => void = () => {}) {
   return new Elysia({ name: 'readings', prefix: '/readings', detail: { tags: ['readings'] } })
     .post(
       '/',
@@ -49,7 +49,7 @@ export function readingsRoutes(service: ReadingsService) {
       query: LatestQuery,
       detail: { summary: 'The newest readings (limit ≤ 1,000, default 100)' },
     })
-    .get('/export', ({ query }) => exportResponse(service, parseFilter(query), query.format ?? 'csv'), {
+    .get('/export', ({ query }) => exportResponse(service, parseFilter(query), query.format ?? 'csv', onExported), {
       query: ExportQuery,
       detail: { summary: 'Stream every matching reading as CSV or NDJSON, oldest first, in constant memory' },
     })

@@ -1,0 +1,242 @@
+import { describe, expect, it } from 'bun:test';
+import { TEST_TOKEN, createTestApi, readingBody } from '../../test-helpers.ts';
+
+describe('POST /readings', () => {
+  it('stores a reading (201), and the same id again answers 200 with the stored row', async () => {
+    const api = createTestApi();
+    const body = readingBody({ value: 51.5, unit: '°C', ts: '2026-11-22T11:00:00+01:00' });
+    const first = await api.request('POST', '/readings', body);
+    expect(first.status).toBe(201);
+    const stored = await first.json();
+    expect(stored).toMatchObject({ ...body, ts: '2026-11-22T10:00:00.000Z' });
+    expect(Date.parse(stored.storedAt)).toBeGreaterThan(0);
+
+    const again = await api.request('POST', '/readings', { ...body, value: 99 });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual(stored);
+    expect(api.rowCount()).toBe(1);
+  });
+
+  it('generates a time-ordered id when none is given', async () => {
+    const api = createTestApi();
+    const { id, ...body } = readingBody();
+    const response = await api.request('POST', '/readings', body);
+    expect(response.status).toBe(201);
+    expect((await response.json()).id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+  });
+
+  it.each([
+    ['an unknown field', { extra: 1 }, 'extra'],
+    ['a string value', { value: '42' }, 'value'],
+    ['a value that overflows to Infinity', '1e400', 'value'],
+    ['a deviceId with a space', { deviceId: 'a b' }, 'deviceId'],
+    ['a 129-character deviceId', { deviceId: 'd'.repeat(129) }, 'deviceId'],
+    ['a ts that is not a date-time', { ts: 'yesterday' }, 'ts'],
+    ['a ts as epoch ms', { ts: 1_763_800_000_000 }, 'ts'],
+    ['a ts before 1970', { ts: '1969-12-31T23:59:59Z' }, 'ts'],
+    ['a missing metric', { metric: undefined }, 'metric'],
+  ])('refuses %s with 422 naming the field, storing nothing', async (_, change, path) => {
+    const api = createTestApi();
+    const body =
+      change === '1e400'
+        ? '{"deviceId":"d","metric":"m","value":1e400,"unit":"u","ts":"2026-11-22T10:00:00Z"}'
+        : JSON.parse(JSON.stringify(readingBody(change as Record<string, unknown>)));
+    const response = await api.request('POST', '/readings', body);
+    expect(response.status).toBe(422);
+    const error = await response.json();
+    expect(error.error).toBe('validation');
+    expect(error.details.map((detail: { path: string }) => detail.path)).toContain(path);
+    expect(api.rowCount()).toBe(0);
+  });
+
+  it('answers malformed JSON with 400', async () => {
+    const api = createTestApi();
+    const response = await api.request('POST', '/readings', '{"deviceId":');
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ error: 'malformed_body', message: 'request body is not valid JSON' });
+  });
+
+  it('never echoes a huge input back', async () => {
+    const api = createTestApi();
+    const response = await api.request('POST', '/readings', readingBody({ deviceId: 'x'.repeat(100_000) }));
+    expect(response.status).toBe(422);
+    expect((await response.text()).length).toBeLessThan(1_000);
+  });
+});
+
+describe('POST /readings/batch', () => {
+  it('stores a batch once: the same batch again counts duplicates, including repeats inside a batch', async () => {
+    const api = createTestApi();
+    const readings = Array.from({ length: 50 }, (_, i) => readingBody({ deviceId: `device-${i}` }));
+    const first = await api.request('POST', '/readings/batch', { readings: [...readings, readings[0]] });
+    expect(await first.json()).toEqual({ inserted: 50, duplicates: 1 });
+    const second = await api.request('POST', '/readings/batch', { readings });
+    expect(await second.json()).toEqual({ inserted: 0, duplicates: 50 });
+    expect(api.rowCount()).toBe(50);
+  });
+
+  it('takes 5,000 readings and refuses 5,001', async () => {
+    const api = createTestApi();
+    const many = Array.from({ length: 5_001 }, () => readingBody());
+    const over = await api.request('POST', '/readings/batch', { readings: many });
+    expect(over.status).toBe(422);
+    expect(api.rowCount()).toBe(0);
+    const full = await api.request('POST', '/readings/batch', { readings: many.slice(0, 5_000) });
+    expect(await full.json()).toEqual({ inserted: 5_000, duplicates: 0 });
+  });
+
+  it('refuses the whole batch when one item is invalid, naming its index', async () => {
+    const api = createTestApi();
+    const response = await api.request('POST', '/readings/batch', { readings: [readingBody(), readingBody({ value: null }), readingBody()] });
+    expect(response.status).toBe(422);
+    expect((await response.json()).details[0].path).toBe('readings.1.value');
+    expect(api.rowCount()).toBe(0);
+  });
+
+  it('refuses an empty batch and a bare array', async () => {
+    const api = createTestApi();
+    expect((await api.request('POST', '/readings/batch', { readings: [] })).status).toBe(422);
+    expect((await api.request('POST', '/readings/batch', [readingBody()])).status).toBe(422);
+  });
+
+  it('answers a body over MAX_BODY_BYTES with 413 before parsing it', async () => {
+    const api = createTestApi({ maxBodyBytes: 10_000 });
+    const readings = Array.from({ length: 200 }, () => readingBody());
+    const response = await api.request('POST', '/readings/batch', { readings });
+    expect(response.status).toBe(413);
+    expect((await response.json()).error).toBe('body_too_large');
+    expect(api.rowCount()).toBe(0);
+  });
+});
+
+describe('reading by id', () => {
+  it('gets, patches value/unit/metric, and deletes; 404 when absent', async () => {
+    const api = createTestApi();
+    const body = readingBody();
+    await api.request('POST', '/readings', body);
+    expect((await (await api.request('GET', `/readings/${body.id}`)).json()).value).toBe(42);
+
+    const patched = await api.request('PATCH', `/readings/${body.id}`, { value: 7.5, unit: 'Wh', metric: 'energy' });
+    expect(patched.status).toBe(200);
+    expect(await patched.json()).toMatchObject({ id: body.id, value: 7.5, unit: 'Wh', metric: 'energy' });
+
+    expect((await api.request('PATCH', `/readings/${body.id}`, { id: 'other' })).status).toBe(422);
+    expect((await api.request('PATCH', `/readings/${body.id}`, {})).status).toBe(422);
+    expect((await api.request('PATCH', '/readings/missing', { value: 1 })).status).toBe(404);
+
+    const deleted = await api.request('DELETE', `/readings/${body.id}`);
+    expect(deleted.status).toBe(204);
+    expect(await deleted.text()).toBe('');
+    expect((await api.request('DELETE', `/readings/${body.id}`)).status).toBe(404);
+    const missing = await api.request('GET', `/readings/${body.id}`);
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).error).toBe('not_found');
+  });
+});
+
+describe('GET /readings and /readings/latest', () => {
+  const seed = async () => {
+    const api = createTestApi();
+    const readings = Array.from({ length: 30 }, (_, i) =>
+      readingBody({ deviceId: i % 3 === 0 ? 'device-a' : 'device-b', metric: i % 2 ? 'temp' : 'kwh', ts: new Date(Date.UTC(2026, 10, 22, 10, i)).toISOString() }),
+    );
+    await api.request('POST', '/readings/batch', { readings });
+    return { api, readings };
+  };
+
+  it('filters by device, metric and a [from, to) window, newest first', async () => {
+    const { api } = await seed();
+    const response = await api.request('GET', '/readings?deviceId=device-a&metric=kwh&from=2026-11-22T10:05:00Z&to=2026-11-22T10:24:00Z');
+    const { readings, nextCursor } = await response.json();
+    expect(readings.map((r: { ts: string }) => r.ts.slice(11, 16))).toEqual(['10:18', '10:12', '10:06']);
+    expect(nextCursor).toBeNull();
+  });
+
+  it('returns the newest readings, limit 1..1000', async () => {
+    const { api } = await seed();
+    const latest = await (await api.request('GET', '/readings/latest?limit=2')).json();
+    expect(latest.map((r: { ts: string }) => r.ts.slice(11, 16))).toEqual(['10:29', '10:28']);
+    expect((await (await api.request('GET', '/readings/latest')).json()).length).toBe(30);
+  });
+
+  it.each(['limit=-1', 'limit=abc', 'limit=1e9', 'limit=0', 'limit=1001', 'limit=2.5', 'cursor=bogus', 'from=yesterday', 'from=2026-11-23T00:00:00Z&to=2026-11-22T00:00:00Z', 'device=x'])(
+    'refuses %s with 422 naming the parameter',
+    async (query) => {
+      const { api } = await seed();
+      const response = await api.request('GET', `/readings?${query}`);
+      expect(response.status).toBe(422);
+      const name = query.startsWith('from=2026') ? 'to' : (query.split('=')[0] as string);
+      expect((await response.json()).details.map((d: { path: string }) => d.path)).toContain(name);
+    },
+  );
+
+  it('walks every row exactly once across pages, even while new rows arrive', async () => {
+    const { api, readings } = await seed();
+    const seen: string[] = [];
+    let cursor: string | null = '';
+    let arrivals = 0;
+    while (cursor !== null) {
+      const page = await (await api.request('GET', `/readings?limit=7${cursor ? `&cursor=${cursor}` : ''}`)).json();
+      seen.push(...page.readings.map((r: { id: string }) => r.id));
+      cursor = page.nextCursor;
+      // Newer readings land between page requests; they must not shift or repeat older rows.
+      await api.request('POST', '/readings', readingBody({ ts: new Date(Date.UTC(2026, 10, 22, 11, arrivals++)).toISOString() }));
+    }
+    expect(seen).toHaveLength(30);
+    expect(new Set(seen)).toEqual(new Set(readings.map((r) => r.id)));
+  });
+});
+
+describe('auth', () => {
+  const cases: Array<[string, Record<string, string>]> = [
+    ['no header', {}],
+    ['an empty header', { authorization: '' }],
+    ['a wrong token', { authorization: 'Bearer wrong' }],
+    ['a lowercase scheme', { authorization: `bearer ${TEST_TOKEN}` }],
+    ['no space after Bearer', { authorization: `Bearer${TEST_TOKEN}` }],
+    ['Basic auth', { authorization: `Basic ${btoa(`user:${TEST_TOKEN}`)}` }],
+  ];
+
+  it.each(cases)('refuses writes with %s: 401, WWW-Authenticate, nothing changed', async (_, headers) => {
+    const api = createTestApi();
+    const existing = readingBody();
+    await api.request('POST', '/readings', existing);
+    for (const [method, path, body] of [
+      ['POST', '/readings', readingBody()],
+      ['POST', '/readings/batch', { readings: [readingBody()] }],
+      ['PATCH', `/readings/${existing.id}`, { value: 1 }],
+      ['DELETE', `/readings/${existing.id}`, undefined],
+    ] as const) {
+      const response = await api.request(method, path, body, headers);
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer');
+    }
+    expect(api.rowCount()).toBe(1);
+    expect((await (await api.request('GET', `/readings/${existing.id}`)).json()).value).toBe(42);
+  });
+
+  it('does not accept the token in the query string', async () => {
+    const api = createTestApi();
+    for (const name of ['token', 'access_token', 'api_token']) {
+      expect((await api.request('POST', `/readings?${name}=${TEST_TOKEN}`, readingBody(), {})).status).toBe(401);
+    }
+    expect(api.rowCount()).toBe(0);
+  });
+
+  it('refuses writes with 503 and a hint when no API_TOKEN is configured', async () => {
+    const api = createTestApi({ apiToken: undefined });
+    const response = await api.request('POST', '/readings', readingBody());
+    expect(response.status).toBe(503);
+    expect((await response.json()).message).toContain('API_TOKEN');
+    expect(api.rowCount()).toBe(0);
+  });
+
+  it('leaves reads open, unless READ_TOKEN is set', async () => {
+    expect((await createTestApi().request('GET', '/readings', undefined, {})).status).toBe(200);
+    const guarded = createTestApi({ readToken: 'reader' });
+    expect((await guarded.request('GET', '/readings', undefined, {})).status).toBe(401);
+    expect((await guarded.request('GET', '/stats', undefined, {})).status).toBe(401);
+    expect((await guarded.request('GET', '/readings', undefined, { authorization: 'Bearer reader' })).status).toBe(200);
+    expect((await guarded.request('GET', '/health', undefined, {})).status).toBe(200);
+  });
+});

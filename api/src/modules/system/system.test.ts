@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'bun:test';
+import { waitFor } from 'core/testing';
+import { createTestApi, readingBody } from '../../test-helpers.ts';
+
+describe('health, metrics and docs', () => {
+  it('reports the database as reachable', async () => {
+    const response = await createTestApi().request('GET', '/health');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ status: 'ok', checks: { database: { status: 'ok' } } });
+  });
+
+  it('answers 503 when the database is gone', async () => {
+    const api = createTestApi();
+    api.db.$client.close();
+    const response = await api.request('GET', '/health');
+    expect(response.status).toBe(503);
+    expect((await response.json()).checks.database.status).toBe('down');
+  });
+
+  it('counts stored rows, duplicates and requests in Prometheus text', async () => {
+    const api = createTestApi();
+    const readings = [readingBody(), readingBody()];
+    await api.request('POST', '/readings/batch', { readings });
+    await api.request('POST', '/readings/batch', { readings });
+    const metricsText = async () => (await api.request('GET', '/metrics')).text();
+    // Request metrics are recorded after each response is sent.
+    const text = await waitFor(async () => {
+      const current = await metricsText();
+      return /api_http_requests_total\{method="POST",route="\/readings\/batch",status="200"\} 2/.test(current) && current;
+    }, { what: 'request counter' });
+    expect(text).toContain('api_readings_stored_total 2');
+    expect(text).toContain('api_readings_duplicates_total 2');
+    expect(text).toMatch(/api_http_request_duration_seconds_count\{method="POST",route="\/readings\/batch"\} 2/);
+  });
+
+  it('serves the OpenAPI document and a UI whose assets are local, not from a CDN', async () => {
+    const api = createTestApi();
+    const spec = await (await api.request('GET', '/openapi/json')).json();
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/readings/', '/readings/batch', '/readings/export', '/stats', '/health']));
+    const page = await (await api.request('GET', '/openapi')).text();
+    const assets = [...page.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1] as string);
+    expect(assets.length).toBeGreaterThanOrEqual(2);
+    for (const asset of assets) {
+      expect(asset.startsWith('/openapi/assets/')).toBe(true);
+      const response = await api.request('GET', asset);
+      expect(response.status).toBe(200);
+      expect((await response.text()).length).toBeGreaterThan(10_000);
+    }
+  });
+});
