@@ -46,10 +46,9 @@ export function createApp({ db, config, logger = createLogger({ service: 'api' }
             headers: { 'content-type': 'application/json' },
           });
         }
-        const path = new URL(request.url).pathname;
         try {
           if (WRITE_METHODS.has(request.method)) requireToken(request.headers.get('authorization'), config.apiToken, 'write');
-          else if (config.readToken !== undefined && isDataPath(path)) requireToken(request.headers.get('authorization'), config.readToken, 'read');
+          else if (config.readToken !== undefined && isDataPath(new URL(request.url).pathname)) requireToken(request.headers.get('authorization'), config.readToken, 'read');
         } catch (error) {
           const apiError = error as ApiError;
           const headers: Record<string, string> = { 'content-type': 'application/json' };

@@ -45,7 +45,7 @@ export function readingsRoutes(service: ReadingsService, onExported: (rows: numb
       ({ query }) => service.list(parseFilter(query), parseLimit(query.limit), query.cursor === undefined ? undefined : decodeCursor(query.cursor)),
       { query: ListQuery, response: ReadingPage, detail: { summary: 'List readings, newest first, with cursor pagination' } },
     )
-    .get('/latest', ({ query }) => service.latest(parseLimit(query.limit)), {
+    .get('/latest', ({ query }) => new Response(service.latestJson(parseLimit(query.limit)), { headers: { 'content-type': 'application/json' } }), {
       query: LatestQuery,
       detail: { summary: 'The newest readings (limit ≤ 1,000, default 100)' },
     })

@@ -159,6 +159,19 @@ describe('GET /readings and /readings/latest', () => {
     expect((await (await api.request('GET', '/readings/latest')).json()).length).toBe(30);
   });
 
+  it('never serves a stale latest list after a write, patch or delete', async () => {
+    const { api } = await seed();
+    const newestId = async () => (await (await api.request('GET', '/readings/latest?limit=1')).json())[0];
+    const fresh = readingBody({ ts: '2026-11-22T12:00:00.000Z' });
+    expect((await newestId()).ts).toBe('2026-11-22T10:29:00.000Z');
+    await api.request('POST', '/readings', fresh);
+    expect((await newestId()).id).toBe(fresh.id);
+    await api.request('PATCH', `/readings/${fresh.id}`, { value: 1.25 });
+    expect((await newestId()).value).toBe(1.25);
+    await api.request('DELETE', `/readings/${fresh.id}`);
+    expect((await newestId()).ts).toBe('2026-11-22T10:29:00.000Z');
+  });
+
   it.each(['limit=-1', 'limit=abc', 'limit=1e9', 'limit=0', 'limit=1001', 'limit=2.5', 'cursor=bogus', 'from=yesterday', 'from=2026-11-23T00:00:00Z&to=2026-11-22T00:00:00Z', 'device=x'])(
     'refuses %s with 422 naming the parameter',
     async (query) => {

@@ -49,6 +49,10 @@ function toInsertRows(batch: readonly NewReading[], storedAt: number, path: (ind
  */
 export function createReadingsService(db: Db, onStored: (outcome: BatchOutcome) => void = () => {}) {
   const sqlite = db.$client;
+  // Bumped by every write: /readings/latest serves its cached JSON until the next write, so a
+  // dashboard polling it costs one query per write batch, not one per request.
+  let writeVersion = 0;
+  const latestCache = new Map<number, { version: number; json: string }>();
   // The hot path: a raw prepared statement costs about a third of the CPU of the query builder.
   const insertOne = sqlite.prepare(
     'INSERT OR IGNORE INTO readings (id, device_id, metric, value, unit, ts, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -56,6 +60,7 @@ export function createReadingsService(db: Db, onStored: (outcome: BatchOutcome) 
   const insertAll = sqlite.transaction((rows: readonly InsertRow[]) => {
     let inserted = 0;
     for (const row of rows) inserted += insertOne.run(...row).changes;
+    if (inserted > 0) writeVersion += 1;
     return inserted;
   });
 
@@ -100,18 +105,27 @@ export function createReadingsService(db: Db, onStored: (outcome: BatchOutcome) 
     },
 
     update(id: string, patch: ReadingPatch): StoredReading | undefined {
+      writeVersion += 1;
       const row = db.update(readings).set(patch).where(eq(readings.id, id)).returning().get();
       return row && toStoredReading(row);
     },
 
     remove(id: string): boolean {
+      writeVersion += 1;
       return db.delete(readings).where(eq(readings.id, id)).returning({ id: readings.id }).all().length > 0;
     },
 
     /** Newest first, keyset-paginated on (ts, id): each row appears exactly once across pages. */
     list: page,
 
-    latest: (limit: number) => page({}, limit, undefined).readings,
+    /** The newest `limit` readings as a JSON array string, cached until the next write. */
+    latestJson(limit: number): string {
+      const cached = latestCache.get(limit);
+      if (cached?.version === writeVersion) return cached.json;
+      const json = JSON.stringify(page({}, limit, undefined).readings);
+      latestCache.set(limit, { version: writeVersion, json });
+      return json;
+    },
 
     /** Oldest first, `limit` rows after `after`: the export walks the table in these chunks. */
     chunk(filter: ReadingFilter, limit: number, after: Cursor | undefined): ReadingRow[] {

@@ -1,0 +1,26 @@
+/** `bun http-load.ts URL CONNECTIONS SECONDS`: a closed-loop GET load; prints JSON results. */
+import { percentile } from './support.ts';
+
+const [url, connectionsArg = '50', secondsArg = '5'] = process.argv.slice(2);
+if (!url) throw new Error('usage: http-load.ts URL CONNECTIONS SECONDS');
+const deadline = performance.now() + Number(secondsArg) * 1_000;
+const latencies: number[] = [];
+let errors = 0;
+const started = performance.now();
+await Promise.all(
+  Array.from({ length: Number(connectionsArg) }, async () => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      try {
+        const response = await fetch(url);
+        await response.arrayBuffer();
+        if (!response.ok) errors += 1;
+      } catch {
+        errors += 1;
+      }
+      latencies.push(performance.now() - t0);
+    }
+  }),
+);
+const elapsed = (performance.now() - started) / 1_000;
+console.log(JSON.stringify({ requests: latencies.length, requestsPerSec: latencies.length / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors }));
