@@ -22,5 +22,16 @@ export {
 export { newEventId } from './ids.ts';
 export { ConfigError, type ConfigProblem, type Env, type Setting, env, loadConfig } from './config.ts';
 export { createLogger, LOG_LEVELS, type LogLevel, type Logger, type LoggerOptions, type LogFields } from './logger.ts';
-export { createRedis, reconnectDelayMs, type RedisConnectionOptions } from './redis.ts';
+export { backoffMs, createRedis, reconnectDelayMs, type RedisConnectionOptions } from './redis.ts';
 export { commonSettings } from './settings.ts';
+export {
+  createConsumer,
+  StopConsumingError,
+  type Consumer,
+  type ConsumerEntry,
+  type ConsumerOptions,
+  type ConsumerStats,
+  type EntryOutcome,
+  type RetryAfter,
+} from './consumer/consumer.ts';
+export { readDeadLetters, type DeadLetter, type DeadLetterRecord } from './consumer/dead-letter.ts';

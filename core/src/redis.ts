@@ -19,7 +19,15 @@ export interface RedisConnectionOptions {
  * Redis do not reconnect in lock-step. Never gives up: a 24/7 worker waits Redis out.
  */
 export function reconnectDelayMs(attempt: number, maxDelayMs = 2_000): number {
-  const ceiling = Math.min(maxDelayMs, 50 * 2 ** Math.min(attempt, 16));
+  return backoffMs(attempt, 50, maxDelayMs);
+}
+
+/**
+ * Capped exponential backoff with jitter: base × 2^attempt, at most maxMs, drawn from the upper
+ * half so that it still grows but many clients spread out.
+ */
+export function backoffMs(attempt: number, baseMs: number, maxMs: number): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
 }
 
@@ -28,12 +36,16 @@ export function reconnectDelayMs(attempt: number, maxDelayMs = 2_000): number {
  * its connection, so workers open a second connection for blocking reads.
  *
  * ioredis 6 is chosen over 5: it keeps reconnecting when a connection drops during the handshake
- * (5.x could stop), and its RESP3 handshake falls back cleanly; reply shapes stay as in 5.
+ * (5.x could stop) and clears a stale socket timeout on reconnect. It speaks RESP2 here
+ * (`protocol: 2`): under RESP3 a raw XREADGROUP reply is a map that arrives flattened
+ * (`[stream, entries]` instead of `[[stream, entries]]`), and RESP2 is what Redis 7.0 and every
+ * managed Redis speak the same way.
  */
 export function createRedis(url: string, options: RedisConnectionOptions): Redis {
   const { name, logger, failFast = false, maxReconnectDelayMs = 2_000 } = options;
   const redisOptions: RedisOptions = {
     connectionName: name,
+    protocol: 2,
     retryStrategy: (attempt) => reconnectDelayMs(attempt, maxReconnectDelayMs),
     // null: a command waits for the reconnect instead of failing after N attempts.
     maxRetriesPerRequest: failFast ? 0 : null,

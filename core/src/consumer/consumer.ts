@@ -1,0 +1,357 @@
+import { hostname } from 'node:os';
+import type Redis from 'ioredis';
+import type { Logger } from '../logger.ts';
+import { backoffMs } from '../redis.ts';
+import { type DeadLetter, queueDeadLetters } from './dead-letter.ts';
+
+/** What the handler says of each entry: ack it, try it again later, or dead-letter it (and ack). */
+export type EntryOutcome = 'done' | 'retry' | { dead: string };
+
+export interface ConsumerEntry<T> {
+  /** The stream entry id. */
+  entryId: string;
+  value: T;
+  /** How many times Redis has delivered it (1 on first delivery). */
+  deliveries: number;
+}
+
+/**
+ * Thrown by a handler when retrying cannot help (a bad API token): the consumer stops reading and
+ * leaves its entries pending, so nothing is lost; a fixed deployment picks them up.
+ */
+export class StopConsumingError extends Error {
+  override readonly name = 'StopConsumingError';
+}
+
+/** A handler error may say how long to wait before the retry (an HTTP Retry-After). */
+export interface RetryAfter {
+  retryAfterMs?: number;
+}
+
+export interface ConsumerOptions<T> {
+  /** For acks, claims and dead letters. */
+  redis: Redis;
+  /** For the blocking XREADGROUP, which holds its connection while it waits. */
+  blockingRedis: Redis;
+  stream: string;
+  group: string;
+  /** Unique per running instance. Default `<hostname>-<pid>`. */
+  consumer?: string;
+  /** Turns an entry's fields into the handler's value; a throw dead-letters the entry at once. */
+  decode: (fields: string[]) => T;
+  /** Gets a batch; returns an outcome per entry (same order), or nothing for "all done". A throw retries the whole batch. */
+  handle: (batch: ReadonlyArray<ConsumerEntry<T>>) => Promise<ReadonlyArray<EntryOutcome> | undefined | void>;
+  logger: Logger;
+  /** Entries per read. Default 500. */
+  batchSize?: number;
+  /** How long a read waits for new entries. Default 1,000 ms (also the longest wait at close). */
+  blockMs?: number;
+  /** Entries idle this long on another consumer are taken over (it is presumed dead). Default 30,000 ms. */
+  claimIdleMs?: number;
+  /** How often to look for such entries. Default claimIdleMs / 2. */
+  claimIntervalMs?: number;
+  /** An entry delivered more often than this (crash after crash) is dead-lettered. Default 10. */
+  maxDeliveries?: number;
+  /** Default `<stream>:dead`. */
+  deadLetterStream?: string;
+  /** Where a new group starts: `0` (the whole stream, default) or `$` (only new entries). */
+  startId?: string;
+  /** Retry backoff for a failing handler or Redis: base and cap. Default 100 ms and 30,000 ms. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** Consumers idle this long with nothing pending are removed from the group. Default 1 hour. */
+  forgetConsumersAfterMs?: number;
+}
+
+export interface ConsumerStats {
+  delivered: number;
+  acked: number;
+  retried: number;
+  deadLettered: number;
+  claimed: number;
+  handlerRuns: number;
+  handlerMsTotal: number;
+  handlerMsMax: number;
+}
+
+export interface Consumer {
+  readonly name: string;
+  /** Runs until close() or a StopConsumingError; resolves with the reason it stopped. */
+  run(): Promise<{ reason: 'closed' | 'stopped'; message?: string }>;
+  /** Stops reading, finishes and acks the batch in hand. Idempotent. */
+  close(): Promise<void>;
+  stats(): Readonly<ConsumerStats>;
+}
+
+type RawEntry = [entryId: string, fields: string[] | null];
+
+function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new RangeError(`${name} must be a whole number from 1 to ${max}, got ${value}`);
+  return value;
+}
+
+/**
+ * The one consumer-group loop: at-least-once delivery with acks only after the handler's effect
+ * is durable, own pending entries re-read on start, dead consumers' entries taken over, poison
+ * entries dead-lettered, and transient failures retried in memory with backoff (so an outage does
+ * not count as deliveries). Options are validated here, before anything runs.
+ */
+export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
+  const { redis, blockingRedis, stream, group, decode, handle, logger } = options;
+  if (!stream || !group) throw new RangeError('stream and group are required');
+  const name = options.consumer ?? `${hostname()}-${process.pid}`;
+  const batchSize = positiveInteger('batchSize', options.batchSize ?? 500, 100_000);
+  const blockMs = positiveInteger('blockMs', options.blockMs ?? 1_000);
+  const claimIdleMs = positiveInteger('claimIdleMs', options.claimIdleMs ?? 30_000);
+  const claimIntervalMs = positiveInteger('claimIntervalMs', options.claimIntervalMs ?? Math.max(1, Math.floor(claimIdleMs / 2)));
+  const maxDeliveries = positiveInteger('maxDeliveries', options.maxDeliveries ?? 10);
+  const retryBaseMs = positiveInteger('retryBaseMs', options.retryBaseMs ?? 100);
+  const retryMaxMs = positiveInteger('retryMaxMs', options.retryMaxMs ?? 30_000);
+  const forgetConsumersAfterMs = positiveInteger('forgetConsumersAfterMs', options.forgetConsumersAfterMs ?? 3_600_000);
+  const deadLetterStream = options.deadLetterStream ?? `${stream}:dead`;
+  const startId = options.startId ?? '0';
+  const log = logger.child({ stream, group, consumer: name });
+
+  const stats: ConsumerStats = { delivered: 0, acked: 0, retried: 0, deadLettered: 0, claimed: 0, handlerRuns: 0, handlerMsTotal: 0, handlerMsMax: 0 };
+  let closing = false;
+  let running: Promise<{ reason: 'closed' | 'stopped'; message?: string }> | undefined;
+  let closed: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+
+  /** A sleep that close() cuts short. */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  const ensureGroup = async () => {
+    try {
+      await redis.xgroup('CREATE', stream, group, startId, 'MKSTREAM');
+      log.info('group_created', { startId });
+    } catch (error) {
+      if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
+    }
+  };
+
+  const read = async (id: string): Promise<RawEntry[]> => {
+    const args: Array<string | number> = ['GROUP', group, name, 'COUNT', batchSize];
+    if (id === '>') args.push('BLOCK', blockMs);
+    const reply = (await blockingRedis.call('XREADGROUP', ...args, 'STREAMS', stream, id)) as Array<[string, RawEntry[]]> | null;
+    return reply?.[0]?.[1] ?? [];
+  };
+
+  /** Delivery counts of entries re-read or claimed (XREADGROUP and XAUTOCLAIM do not return them). */
+  const deliveryCounts = async (entries: RawEntry[]): Promise<Map<string, number>> => {
+    const first = entries[0]?.[0] as string;
+    const last = entries.at(-1)?.[0] as string;
+    const rows = (await redis.call('XPENDING', stream, group, first, last, entries.length, name)) as Array<[string, string, number, number]>;
+    return new Map(rows.map(([id, , , count]) => [id, Number(count)]));
+  };
+
+  /** Acks and dead-letters in one MULTI; retried until Redis takes it (the effect is already durable). */
+  const settle = async (done: string[], dead: DeadLetter[]) => {
+    if (done.length === 0 && dead.length === 0) return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const multi = redis.multi();
+        queueDeadLetters(multi, { stream, group, consumer: name, deadStream: deadLetterStream }, dead);
+        if (done.length > 0) multi.xack(stream, group, ...done);
+        const results = await multi.exec();
+        const failed = results?.find(([error]) => error);
+        if (!results || failed) throw failed?.[0] ?? new Error('MULTI was discarded');
+        stats.acked += done.length + dead.length;
+        stats.deadLettered += dead.length;
+        for (const letter of dead) log.warn('dead_lettered', { entryId: letter.entryId, reason: letter.reason, deliveries: letter.deliveries, deadLetterStream });
+        return;
+      } catch (error) {
+        if (attempt === 0) log.warn('ack_failed_retrying', { error });
+        // Closing with Redis away: leave them pending; redelivery is harmless, stores are idempotent.
+        if (closing && attempt >= 3) return;
+        await Bun.sleep(backoffMs(attempt, retryBaseMs, retryMaxMs));
+      }
+    }
+  };
+
+  /** Resets the idle time of entries this consumer is still working on, so nobody claims them. */
+  const keepOwnership = async (batch: ReadonlyArray<ConsumerEntry<T>>) => {
+    await redis.call('XCLAIM', stream, group, name, 0, ...batch.map((entry) => entry.entryId), 'JUSTID');
+  };
+
+  const runHandler = async (work: Array<ConsumerEntry<T>>) => {
+    let pending = work;
+    let lastTouch = Date.now();
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const started = performance.now();
+      let outcomes: ReadonlyArray<EntryOutcome> | undefined | void;
+      let failure: unknown;
+      try {
+        outcomes = await handle(pending);
+      } catch (error) {
+        failure = error;
+      }
+      const elapsed = performance.now() - started;
+      stats.handlerRuns += 1;
+      stats.handlerMsTotal += elapsed;
+      stats.handlerMsMax = Math.max(stats.handlerMsMax, elapsed);
+      if (failure instanceof StopConsumingError) throw failure;
+
+      let retryAfterMs = 0;
+      if (failure) {
+        retryAfterMs = (failure as RetryAfter).retryAfterMs ?? 0;
+        if (attempt === 0 || attempt % 10 === 0) log.warn('handler_failed_retrying', { error: failure, entries: pending.length, attempt });
+      } else {
+        const done: string[] = [];
+        const dead: DeadLetter[] = [];
+        const again: Array<ConsumerEntry<T>> = [];
+        pending.forEach((entry, index) => {
+          const outcome = outcomes ? (outcomes[index] ?? 'retry') : 'done';
+          if (outcome === 'done') done.push(entry.entryId);
+          else if (outcome === 'retry') again.push(entry);
+          else dead.push({ entryId: entry.entryId, fields: null, reason: outcome.dead, deliveries: entry.deliveries });
+        });
+        await settle(done, dead.map((letter) => ({ ...letter, fields: fieldsOf.get(letter.entryId) ?? null })));
+        pending = again;
+        if (pending.length === 0) return;
+      }
+      stats.retried += pending.length;
+      // Closing mid-retry: the entries stay pending and the next start takes them up again.
+      if (closing) return;
+      if (Date.now() - lastTouch > claimIdleMs / 3) {
+        await keepOwnership(pending);
+        lastTouch = Date.now();
+      }
+      await pause(Math.max(retryAfterMs, backoffMs(attempt, retryBaseMs, retryMaxMs)));
+    }
+  };
+
+  // Original fields of entries in the current batch, for dead letters the handler asks for.
+  let fieldsOf = new Map<string, string[]>();
+
+  const processEntries = async (entries: RawEntry[], source: 'new' | 'pending' | 'claimed') => {
+    const counts = source === 'new' ? undefined : await deliveryCounts(entries);
+    const gone: string[] = [];
+    const dead: DeadLetter[] = [];
+    const work: Array<ConsumerEntry<T>> = [];
+    fieldsOf = new Map();
+    for (const [entryId, fields] of entries) {
+      const deliveries = counts?.get(entryId) ?? 1;
+      if (fields === null) {
+        // Deleted from the stream while pending: nothing left to process.
+        gone.push(entryId);
+      } else if (deliveries > maxDeliveries) {
+        dead.push({ entryId, fields, reason: `delivered ${deliveries} times (maxDeliveries ${maxDeliveries})`, deliveries });
+      } else {
+        try {
+          work.push({ entryId, value: decode(fields), deliveries });
+          fieldsOf.set(entryId, fields);
+        } catch (error) {
+          dead.push({ entryId, fields, reason: (error as Error).message, deliveries });
+        }
+      }
+    }
+    stats.delivered += entries.length;
+    await settle(gone, dead);
+    if (work.length > 0) await runHandler(work);
+  };
+
+  const claimIdle = async () => {
+    let cursor = '0-0';
+    do {
+      const [next, entries] = (await redis.call('XAUTOCLAIM', stream, group, name, claimIdleMs, cursor, 'COUNT', batchSize)) as [string, RawEntry[]];
+      if (entries.length > 0) {
+        stats.claimed += entries.length;
+        log.info('claimed', { entries: entries.length });
+        await processEntries(entries, 'claimed');
+      }
+      cursor = next;
+    } while (cursor !== '0-0' && !closing);
+    await forgetIdleConsumers();
+  };
+
+  const forgetIdleConsumers = async () => {
+    const consumers = (await redis.call('XINFO', 'CONSUMERS', stream, group)) as Array<Array<string | number>>;
+    for (const flat of consumers) {
+      const info: Record<string, string | number> = {};
+      for (let i = 0; i < flat.length; i += 2) info[String(flat[i])] = flat[i + 1] as string | number;
+      if (info.name !== name && Number(info.pending) === 0 && Number(info.idle) > forgetConsumersAfterMs) {
+        await redis.call('XGROUP', 'DELCONSUMER', stream, group, String(info.name));
+        log.info('consumer_forgotten', { forgotten: info.name, idleMs: Number(info.idle) });
+      }
+    }
+  };
+
+  const loop = async (): Promise<{ reason: 'closed' | 'stopped'; message?: string }> => {
+    let cursor = '0';
+    let failures = 0;
+    let nextClaimAt = 0;
+    let groupReady = false;
+    while (!closing) {
+      try {
+        if (!groupReady) {
+          await ensureGroup();
+          groupReady = true;
+        }
+        if (Date.now() >= nextClaimAt) {
+          await claimIdle();
+          nextClaimAt = Date.now() + claimIntervalMs;
+        }
+        if (cursor === '>') {
+          const entries = await read('>');
+          if (entries.length > 0) await processEntries(entries, 'new');
+        } else {
+          // Own pending entries first: what a crash left unacknowledged.
+          const entries = await read(cursor);
+          if (entries.length === 0) cursor = '>';
+          else {
+            cursor = entries.at(-1)?.[0] as string;
+            await processEntries(entries, 'pending');
+          }
+        }
+        failures = 0;
+      } catch (error) {
+        if (error instanceof StopConsumingError) {
+          log.error('consumer_stopped', { reason: error.message });
+          return { reason: 'stopped', message: error.message };
+        }
+        if (closing) break;
+        if (String((error as Error).message).includes('NOGROUP')) {
+          log.warn('group_missing_recreating', { error });
+          groupReady = false;
+        } else {
+          if (failures === 0) log.warn('consumer_error_retrying', { error });
+          failures += 1;
+          await pause(backoffMs(failures, retryBaseMs, retryMaxMs));
+        }
+        // Whatever was in hand is still pending: read it again before new entries.
+        cursor = '0';
+      }
+    }
+    return { reason: 'closed' };
+  };
+
+  return {
+    name,
+    run() {
+      running ??= loop();
+      return running;
+    },
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        wake?.();
+        if (!running) return;
+        // A blocked read returns within blockMs; if Redis is away it would wait for the
+        // reconnect, so cut the connection then (what it had delivered stays pending).
+        const finished = await Promise.race([running.then(() => true), Bun.sleep(blockMs + 1_000).then(() => false)]);
+        if (!finished) blockingRedis.disconnect();
+        await running;
+      })();
+      return closed;
+    },
+    stats: () => ({ ...stats }),
+  };
+}
