@@ -1,3 +1,64 @@
-// Not built yet: this package is filled by its own issue. It says so instead of pretending to run.
-console.error('consumer-store is not implemented yet; see the README roadmap.');
-process.exit(1);
+import { ConfigError, createConsumer, createLogger, createRedis, decodeReading } from 'core';
+import { createApiClient } from './api-client.ts';
+import { loadStoreConfig } from './config.ts';
+import { createStoreHandler } from './store-handler.ts';
+import { startTrimmer } from './trimmer.ts';
+
+let config;
+try {
+  config = loadStoreConfig(process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`consumer-store: ${error.message}`);
+  process.exit(2);
+}
+
+const logger = createLogger({ service: 'consumer-store', level: config.logLevel });
+if (!config.apiToken) logger.warn('api_token_missing', { hint: 'the API refuses writes without API_TOKEN; set the same value for both' });
+
+const redis = createRedis(config.redisUrl, { name: 'consumer-store', logger });
+const blockingRedis = createRedis(config.redisUrl, { name: 'consumer-store:blocking', logger });
+const handler = createStoreHandler(createApiClient({ apiUrl: config.apiUrl, token: config.apiToken, timeoutMs: config.requestTimeoutMs }), logger);
+const consumer = createConsumer({
+  redis,
+  blockingRedis,
+  stream: config.readingsStream,
+  group: config.group,
+  consumer: config.consumerName,
+  decode: decodeReading,
+  handle: (batch) => handler.handle(batch),
+  logger,
+  batchSize: config.batchSize,
+  claimIdleMs: config.claimIdleMs,
+  maxDeliveries: config.maxDeliveries,
+});
+const trimmer = startTrimmer({ redis, stream: config.readingsStream, retainEntries: config.retainEntries, intervalMs: config.trimIntervalMs, logger });
+
+const status = setInterval(() => {
+  logger.info('status', { ...handler.counters, ...consumer.stats(), leadTime: handler.leadTime.summary(), batchTime: handler.batchTime.summary() });
+}, config.statusIntervalMs);
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  logger.info('shutting_down', { signal });
+  await consumer.close();
+  await trimmer.stop();
+  clearInterval(status);
+  logger.info('stopped', { ...handler.counters, ...consumer.stats() });
+  redis.disconnect();
+  blockingRedis.disconnect();
+  process.exit(0);
+};
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));
+
+logger.info('consuming', { stream: config.readingsStream, group: config.group, consumer: consumer.name, apiUrl: config.apiUrl });
+const outcome = await consumer.run();
+if (outcome.reason === 'stopped') {
+  // Retrying cannot fix a bad token; the entries stay pending for a fixed deployment. Staying up
+  // (idle) keeps a supervisor from crash-looping; the error repeats so nobody misses it.
+  logger.error('not_consuming', { reason: outcome.message, hint: 'fix API_TOKEN and restart; nothing was lost' });
+  setInterval(() => logger.error('not_consuming', { reason: outcome.message }), 60_000);
+}

@@ -35,3 +35,4 @@ export {
   type RetryAfter,
 } from './consumer/consumer.ts';
 export { readDeadLetters, type DeadLetter, type DeadLetterRecord } from './consumer/dead-letter.ts';
+export { createLatencyHistogram, type LatencyHistogram } from './latency.ts';

@@ -1,3 +1,4 @@
 export { startRedisServer, freePort, type RedisServer, type RedisServerOptions } from './redis-server.ts';
 export { waitFor, uniqueName } from './wait.ts';
 export { useRedis, type TestRedis } from './use-redis.ts';
+export { startService, type ServiceProcess } from './service-process.ts';

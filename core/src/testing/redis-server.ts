@@ -6,6 +6,8 @@ import type { Subprocess } from 'bun';
 export interface RedisServerOptions {
   /** Persist with an append-only file, so a killed server restarts with its data. Default true. */
   appendOnly?: boolean;
+  /** `always` makes every acknowledged write survive kill -9; `everysec` (default) may lose the last second. */
+  fsync?: 'always' | 'everysec';
 }
 
 /** A real redis-server owned by a test: it can be killed and restarted on the same port and data. */
@@ -34,13 +36,13 @@ process.once('exit', () => {
  * the bind is retried with another.
  */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
-  const { appendOnly = true } = options;
+  const { appendOnly = true, fsync = 'everysec' } = options;
   const dir = await mkdtemp(join(tmpdir(), 'telemetry-redis-'));
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     try {
-      let child = await spawnRedis(port, dir, appendOnly);
+      let child = await spawnRedis(port, dir, appendOnly, fsync);
       let stopped = false;
       const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
         child.kill(signal);
@@ -54,7 +56,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
         kill,
         async restart() {
           if (child.exitCode === null && child.signalCode === null) await kill();
-          child = await spawnRedis(port, dir, appendOnly);
+          child = await spawnRedis(port, dir, appendOnly, fsync);
         },
         async stop() {
           if (stopped) return;
@@ -71,7 +73,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   throw new Error('could not start redis-server (is it installed? apt-get install redis-server)', { cause: lastError });
 }
 
-async function spawnRedis(port: number, dir: string, appendOnly: boolean): Promise<Subprocess> {
+async function spawnRedis(port: number, dir: string, appendOnly: boolean, fsync: string): Promise<Subprocess> {
   const child = Bun.spawn(
     [
       'redis-server',
@@ -79,7 +81,7 @@ async function spawnRedis(port: number, dir: string, appendOnly: boolean): Promi
       '--bind', '127.0.0.1',
       '--dir', dir,
       '--appendonly', appendOnly ? 'yes' : 'no',
-      '--appendfsync', 'everysec',
+      '--appendfsync', fsync,
       '--save', '',
       '--logfile', 'redis.log',
     ],

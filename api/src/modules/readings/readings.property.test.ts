@@ -18,7 +18,7 @@ function isValid(body: unknown): boolean {
   if (typeof r.unit !== 'string' || r.unit.length > 32) return false;
   if (typeof r.ts !== 'string' || !ISO.test(r.ts)) return false;
   const ms = Date.parse(r.ts);
-  return !Number.isNaN(ms) && ms >= 0;
+  return !Number.isNaN(ms) && ms >= 0 && ms <= Date.now() + 24 * 3_600_000;
 }
 
 const maybe = <T>(good: fc.Arbitrary<T>) => fc.oneof({ weight: 12, arbitrary: good }, { weight: 1, arbitrary: fc.anything() });

@@ -34,6 +34,7 @@ describe('POST /readings', () => {
     ['a ts that is not a date-time', { ts: 'yesterday' }, 'ts'],
     ['a ts as epoch ms', { ts: 1_763_800_000_000 }, 'ts'],
     ['a ts before 1970', { ts: '1969-12-31T23:59:59Z' }, 'ts'],
+    ['a ts more than a day ahead', { ts: '2999-01-01T00:00:00Z' }, 'ts'],
     ['a missing metric', { metric: undefined }, 'metric'],
   ])('refuses %s with 422 naming the field, storing nothing', async (_, change, path) => {
     const api = createTestApi();

@@ -26,10 +26,14 @@ export function toStoredReading(row: ReadingRow): StoredReading {
   };
 }
 
-/** Epoch ms of a validated ISO time; a time a Date cannot hold is refused by name. */
-function toEpochMs(iso: string, path: string): number {
+/** A device clock this far ahead is broken; storing its readings would poison every time window. */
+export const MAX_FUTURE_MS = 24 * 60 * 60 * 1_000;
+
+/** Epoch ms of a validated ISO time; before 1970 or over a day ahead is refused by name. */
+function toEpochMs(iso: string, path: string, nowMs: number): number {
   const ms = Date.parse(iso);
   if (Number.isNaN(ms) || ms < 0) throw invalidField(path, 'must be a date-time after 1970-01-01');
+  if (ms > nowMs + MAX_FUTURE_MS) throw invalidField(path, 'is more than 24 hours in the future (device clock?)');
   return ms;
 }
 
@@ -38,7 +42,7 @@ type InsertRow = [id: string, deviceId: string, metric: string, value: number, u
 /** Validated readings as insert rows; `path` names a bad time the way the request spelled it. */
 function toInsertRows(batch: readonly NewReading[], storedAt: number, path: (index: number) => string): InsertRow[] {
   return batch.map((reading, index) => {
-    const ts = toEpochMs(reading.ts, path(index));
+    const ts = toEpochMs(reading.ts, path(index), storedAt);
     return [reading.id ?? newEventId(ts), reading.deviceId, reading.metric, reading.value, reading.unit, ts, storedAt];
   });
 }

@@ -1,0 +1,81 @@
+import { type Reading, type RetryAfter, StopConsumingError } from 'core';
+
+/** The API cannot be reached or is overloaded: retry, after `retryAfterMs` when it said so. */
+export class TransientApiError extends Error implements RetryAfter {
+  override readonly name = 'TransientApiError';
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export type BatchReply =
+  | { kind: 'stored'; inserted: number; duplicates: number }
+  /** 422: the items the API named as invalid, by index in the batch, with its message. */
+  | { kind: 'invalid'; invalid: Map<number, string> }
+  | { kind: 'too_large' };
+
+export interface ApiClientOptions {
+  apiUrl: string;
+  token: string | undefined;
+  timeoutMs: number;
+}
+
+/** Retry-After as seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(header: string | null, nowMs = Date.now()): number | undefined {
+  if (!header) return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header) * 1_000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/**
+ * POSTs readings to /readings/batch and classifies the answer: stored; some items invalid (422);
+ * too large (413). Throws StopConsumingError on 401/403 (retrying cannot fix a token) and
+ * TransientApiError on network errors, timeouts, 429 and 5xx (and other statuses, which mean a
+ * misconfigured URL: retried, loudly, never dropped).
+ */
+export function createApiClient({ apiUrl, token, timeoutMs }: ApiClientOptions) {
+  const url = new URL('/readings/batch', apiUrl).toString();
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+
+  return {
+    async postBatch(readings: readonly Reading[]): Promise<BatchReply> {
+      const body = JSON.stringify({
+        readings: readings.map((r) => ({ id: r.id, deviceId: r.deviceId, metric: r.metric, value: r.value, unit: r.unit, ts: new Date(r.ts).toISOString() })),
+      });
+      let response: Response;
+      try {
+        response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+      } catch (error) {
+        throw new TransientApiError(`API unreachable at ${url}: ${(error as Error).message}`, undefined, { cause: error });
+      }
+      const text = await response.text().catch(() => '');
+      if (response.ok) {
+        const { inserted, duplicates } = JSON.parse(text) as { inserted: number; duplicates: number };
+        return { kind: 'stored', inserted, duplicates };
+      }
+      if (response.status === 401 || response.status === 403) {
+        throw new StopConsumingError(`API answered ${response.status} to ${url}: API_TOKEN is missing or wrong (${text.slice(0, 200)})`);
+      }
+      if (response.status === 413) return { kind: 'too_large' };
+      if (response.status === 422) {
+        const invalid = new Map<number, string>();
+        const details = (JSON.parse(text || '{}') as { details?: Array<{ path: string; message: string }> }).details ?? [];
+        for (const detail of details) {
+          const match = /^readings\.(\d+)(?:\.(.+))?$/.exec(detail.path);
+          if (match) invalid.set(Number(match[1]), `rejected by the API: ${match[2] ?? 'reading'}: ${detail.message}`);
+        }
+        // A 422 that names no item is about the batch as a whole (its size): split it.
+        return invalid.size > 0 ? { kind: 'invalid', invalid } : { kind: 'too_large' };
+      }
+      throw new TransientApiError(`API answered ${response.status} at ${url}: ${text.slice(0, 200)}`, parseRetryAfter(response.headers.get('retry-after')));
+    },
+  };
+}
+
+export type ApiClient = ReturnType<typeof createApiClient>;

@@ -1,0 +1,65 @@
+import { type ConsumerEntry, type EntryOutcome, type Logger, type Reading, createLatencyHistogram } from 'core';
+import type { ApiClient } from './api-client.ts';
+
+export interface StoreCounters {
+  inserted: number;
+  duplicates: number;
+  rejected: number;
+}
+
+/**
+ * The store group's handler: sends a batch to the API and says, per entry, done or dead.
+ * Items the API rejects are dead-lettered and the rest sent again; a batch the API finds too
+ * large is split. Lead time (reading ts → API answered) and batch time are recorded.
+ */
+export function createStoreHandler(client: ApiClient, logger: Logger) {
+  const counters: StoreCounters = { inserted: 0, duplicates: 0, rejected: 0 };
+  const leadTime = createLatencyHistogram();
+  const batchTime = createLatencyHistogram();
+
+  const send = async (batch: ReadonlyArray<ConsumerEntry<Reading>>, indexes: number[], outcomes: EntryOutcome[]): Promise<void> => {
+    if (indexes.length === 0) return;
+    const reply = await client.postBatch(indexes.map((index) => (batch[index] as ConsumerEntry<Reading>).value));
+    if (reply.kind === 'stored') {
+      counters.inserted += reply.inserted;
+      counters.duplicates += reply.duplicates;
+      const now = Date.now();
+      for (const index of indexes) leadTime.observe(now - (batch[index] as ConsumerEntry<Reading>).value.ts);
+      return;
+    }
+    if (reply.kind === 'invalid') {
+      const valid: number[] = [];
+      indexes.forEach((index, position) => {
+        const reason = reply.invalid.get(position);
+        if (reason === undefined) valid.push(index);
+        else {
+          outcomes[index] = { dead: reason };
+          counters.rejected += 1;
+        }
+      });
+      return send(batch, valid, outcomes);
+    }
+    if (indexes.length === 1) {
+      outcomes[indexes[0] as number] = { dead: 'rejected by the API: too large' };
+      counters.rejected += 1;
+      return;
+    }
+    const half = Math.ceil(indexes.length / 2);
+    logger.warn('batch_too_large_splitting', { size: indexes.length });
+    await send(batch, indexes.slice(0, half), outcomes);
+    await send(batch, indexes.slice(half), outcomes);
+  };
+
+  return {
+    counters,
+    leadTime,
+    batchTime,
+    async handle(batch: ReadonlyArray<ConsumerEntry<Reading>>): Promise<EntryOutcome[]> {
+      const started = performance.now();
+      const outcomes: EntryOutcome[] = batch.map(() => 'done');
+      await send(batch, batch.map((_, index) => index), outcomes);
+      batchTime.observe(performance.now() - started);
+      return outcomes;
+    },
+  };
+}

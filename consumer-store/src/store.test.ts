@@ -1,0 +1,241 @@
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
+import { Database } from 'bun:sqlite';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRedis, encodeReading, newEventId, readDeadLetters } from 'core';
+import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, uniqueName, waitFor } from 'core/testing';
+import type Redis from 'ioredis';
+
+const TOKEN = 'store-test-token';
+const storeEntry = join(import.meta.dir, 'index.ts');
+const apiEntry = join(import.meta.dir, '../../api/src/index.ts');
+
+let server: RedisServer;
+let redis: Redis;
+let dir: string;
+let dbPath: string;
+let apiPort: number;
+let api: ServiceProcess;
+const services: ServiceProcess[] = [];
+
+async function startApi() {
+  api = startService(apiEntry, { PORT: String(apiPort), HOST: '127.0.0.1', DATABASE_URL: dbPath, API_TOKEN: TOKEN, LOG_LEVEL: 'warn' });
+  await waitFor(() => fetch(`http://127.0.0.1:${apiPort}/health`).then((r) => r.ok, () => false), { what: 'API' });
+}
+
+beforeAll(async () => {
+  // fsync always: a reading the stream acknowledged survives kill -9 of Redis.
+  server = await startRedisServer({ fsync: 'always' });
+  redis = createRedis(server.url, { name: 'store-test', maxReconnectDelayMs: 100 });
+  dir = await mkdtemp(join(tmpdir(), 'store-test-'));
+  dbPath = join(dir, 'telemetry.db');
+  apiPort = await freePort();
+  await startApi();
+});
+afterAll(async () => {
+  for (const service of services) await service.kill();
+  await api.kill('SIGTERM');
+  redis.disconnect();
+  await server.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function startStore(stream: string, env: Record<string, string> = {}) {
+  const service = startService(storeEntry, {
+    REDIS_URL: server.url,
+    API_URL: `http://127.0.0.1:${apiPort}`,
+    API_TOKEN: TOKEN,
+    READINGS_STREAM: stream,
+    CLAIM_IDLE_MS: '1000',
+    STATUS_INTERVAL_MS: '500',
+    TRIM_INTERVAL_MS: '300',
+    REQUEST_TIMEOUT_MS: '2000',
+    ...env,
+  });
+  services.push(service);
+  return service;
+}
+
+/** Publishes `count` valid readings tagged with `metric`; returns their ids. */
+async function publish(stream: string, metric: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let start = 0; start < count; start += 5_000) {
+    const pipeline = redis.pipeline();
+    for (let i = start; i < Math.min(count, start + 5_000); i++) {
+      const id = newEventId();
+      ids.push(id);
+      pipeline.xadd(stream, '*', ...encodeReading({ id, deviceId: `device-${i % 1_000}`, metric, value: i % 100, unit: 'kWh', ts: Date.now() }));
+    }
+    await pipeline.exec();
+  }
+  return ids;
+}
+
+function storedIds(metric: string): string[] {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return (db.query('SELECT id FROM readings WHERE metric = ?').all(metric) as Array<{ id: string }>).map((row) => row.id);
+  } finally {
+    db.close();
+  }
+}
+
+async function groupState(stream: string, group = 'store') {
+  const groups = (await redis.call('XINFO', 'GROUPS', stream)) as Array<Array<string | number>>;
+  for (const flat of groups) {
+    const info: Record<string, string | number> = {};
+    for (let i = 0; i < flat.length; i += 2) info[String(flat[i])] = flat[i + 1] as string | number;
+    if (info.name === group) return { pending: Number(info.pending), lag: Number(info.lag) };
+  }
+  return undefined;
+}
+
+/** The promise: every reading sent is stored, none twice, nothing left pending, lag 0. */
+async function expectExact(stream: string, metric: string, sent: string[], timeoutMs = 30_000) {
+  await waitFor(() => storedIds(metric).length >= sent.length, { what: `${sent.length} rows`, timeoutMs });
+  await waitFor(async () => (await groupState(stream))?.pending === 0, { what: 'no pending entries', timeoutMs });
+  const stored = storedIds(metric);
+  expect(stored.length).toBe(sent.length);
+  expect(new Set(stored)).toEqual(new Set(sent));
+  expect(await groupState(stream)).toEqual({ pending: 0, lag: 0 });
+}
+
+describe('consumer-store with real Redis, API and processes', () => {
+  it('stores a 20,000-reading baseline exactly', async () => {
+    const stream = uniqueName('readings');
+    const sent = await publish(stream, 'baseline', 20_000);
+    startStore(stream);
+    await expectExact(stream, 'baseline', sent);
+  });
+
+  it('is exact when killed with -9 mid-run and restarted under the same name', async () => {
+    const stream = uniqueName('readings');
+    const sent = await publish(stream, 'restart', 30_000);
+    const first = startStore(stream, { CONSUMER_NAME: 'store-1', BATCH_SIZE: '500' });
+    await waitFor(() => storedIds('restart').length > 2_000, { what: 'some progress' });
+    await first.kill('SIGKILL');
+    expect(storedIds('restart').length).toBeLessThan(sent.length);
+    startStore(stream, { CONSUMER_NAME: 'store-1', BATCH_SIZE: '500' });
+    await expectExact(stream, 'restart', sent);
+  });
+
+  it("is exact when a killed consumer never returns and another takes over its entries", async () => {
+    const stream = uniqueName('readings');
+    const sent = await publish(stream, 'takeover', 20_000);
+    const doomed = startStore(stream, { CONSUMER_NAME: 'doomed', BATCH_SIZE: '500' });
+    await waitFor(async () => (await groupState(stream))?.pending ?? 0 > 0, { what: 'entries in hand' });
+    await doomed.kill('SIGKILL');
+    const heir = startStore(stream, { CONSUMER_NAME: 'heir' });
+    await expectExact(stream, 'takeover', sent);
+    await waitFor(() => heir.events('claimed').length > 0, { what: 'a claim in the log' });
+  });
+
+  it('shares the work between two instances, exactly', async () => {
+    const stream = uniqueName('readings');
+    const a = startStore(stream, { CONSUMER_NAME: 'a', BATCH_SIZE: '200' });
+    const b = startStore(stream, { CONSUMER_NAME: 'b', BATCH_SIZE: '200' });
+    await waitFor(() => a.output().includes('consuming') && b.output().includes('consuming'), { what: 'both consuming' });
+    const sent = await publish(stream, 'shared', 20_000);
+    await expectExact(stream, 'shared', sent);
+    const consumers = (await redis.call('XINFO', 'CONSUMERS', stream, 'store')) as unknown[];
+    expect(consumers).toHaveLength(2);
+    await Promise.all([a.kill('SIGTERM'), b.kill('SIGTERM')]);
+    const storedBy = [a, b].map((service) => Number(service.events('stopped')[0]?.acked ?? 0));
+    expect(storedBy.every((count) => count > 0)).toBe(true);
+    expect(storedBy[0]! + storedBy[1]!).toBe(20_000);
+  });
+
+  it('waits out an API outage of 10 s without crashing, then is exact', async () => {
+    const stream = uniqueName('readings');
+    const store = startStore(stream);
+    const first = await publish(stream, 'outage', 5_000);
+    await waitFor(() => storedIds('outage').length === 5_000, { what: 'first part stored' });
+    await api.kill('SIGKILL');
+    const second = await publish(stream, 'outage', 5_000);
+    await Bun.sleep(10_000);
+    expect(store.child.exitCode).toBeNull();
+    await startApi();
+    await expectExact(stream, 'outage', [...first, ...second]);
+    expect(store.events('handler_failed_retrying').length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('is exact when Redis is killed -9 mid-run and restarts from its AOF', async () => {
+    const stream = uniqueName('readings');
+    const sent = await publish(stream, 'redis-crash', 30_000);
+    const store = startStore(stream, { BATCH_SIZE: '500' });
+    await waitFor(() => storedIds('redis-crash').length > 3_000, { what: 'some progress' });
+    await server.kill('SIGKILL');
+    await Bun.sleep(1_000);
+    await server.restart();
+    await expectExact(stream, 'redis-crash', sent);
+    expect(store.child.exitCode).toBeNull();
+  }, 60_000);
+
+  it('dead-letters poison entries with a reason and stores all the others', async () => {
+    const stream = uniqueName('readings');
+    const good = await publish(stream, 'poison', 1_000);
+    const undecodable = await redis.xadd(stream, '*', 'v', '1', 'id', 'x', 'deviceId', 'd', 'metric', 'poison', 'value', 'NaN', 'unit', 'u', 'ts', '1');
+    // Decodes (ts is a valid epoch ms), but the API refuses a time this far in the future.
+    const rejected = await redis.xadd(stream, '*', ...encodeReading({ id: newEventId(), deviceId: 'd', metric: 'poison', value: 1, unit: 'u', ts: 8_640_000_000_000_000 }));
+    const more = await publish(stream, 'poison', 1_000);
+    startStore(stream);
+    await expectExact(stream, 'poison', [...good, ...more]);
+    const dead = await readDeadLetters(redis, `${stream}:dead`);
+    expect(dead.map((letter) => letter.entryId).sort()).toEqual([undecodable as string, rejected as string].sort());
+    expect(dead.find((letter) => letter.entryId === undecodable)?.reason).toContain('value must be a finite number');
+    expect(dead.find((letter) => letter.entryId === rejected)?.reason).toContain('rejected by the API: ts');
+  });
+
+  it('never trims what a paused group has not read, and trims what every group has', async () => {
+    const stream = uniqueName('readings');
+    await redis.xgroup('CREATE', stream, 'paused', '0', 'MKSTREAM');
+    const sent = await publish(stream, 'trim', 5_000);
+    startStore(stream, { RETAIN_ENTRIES: '100' });
+    await expectExact(stream, 'trim', sent);
+    await Bun.sleep(1_000);
+    // The paused group has read nothing: all 5,000 are still there.
+    expect(await redis.xlen(stream)).toBe(5_000);
+    // Once it reads and acks half, the store group having read everything, that half may go.
+    const taken = (await redis.xreadgroup('GROUP', 'paused', 'p', 'COUNT', 2_500, 'STREAMS', stream, '>')) as unknown as [[string, Array<[string]>]];
+    await redis.xack(stream, 'paused', ...taken[0][1].map(([id]) => id));
+    await waitFor(async () => (await redis.xlen(stream)) <= 2_500, { what: 'trim after the paused group acked' });
+    const oldestLeft = (await redis.xrange(stream, '-', '+', 'COUNT', 1))[0]?.[0] as string;
+    const firstUnread = (await redis.xrange(stream, `(${taken[0][1].at(-1)?.[0]}`, '+', 'COUNT', 1))[0]?.[0] as string;
+    expect(oldestLeft <= firstUnread).toBe(true);
+    expect(await redis.xlen(stream)).toBeGreaterThanOrEqual(100);
+  });
+
+  it('on SIGTERM finishes and acks the batch in hand, then exits 0', async () => {
+    const stream = uniqueName('readings');
+    const sent = await publish(stream, 'sigterm', 1_000);
+    // Freeze the API so that the batch is held mid-request when SIGTERM arrives.
+    process.kill(api.pid, 'SIGSTOP');
+    try {
+      const store = startStore(stream, { REQUEST_TIMEOUT_MS: '20000' });
+      await waitFor(async () => (await groupState(stream))?.pending === 1_000, { what: 'batch in hand' });
+      store.child.kill('SIGTERM');
+      await Bun.sleep(300);
+      expect(store.child.exitCode).toBeNull();
+      process.kill(api.pid, 'SIGCONT');
+      expect(await store.exited).toBe(0);
+    } finally {
+      process.kill(api.pid, 'SIGCONT');
+    }
+    expect(await groupState(stream)).toEqual({ pending: 0, lag: 0 });
+    expect(new Set(storedIds('sigterm'))).toEqual(new Set(sent));
+  });
+
+  it('stops consuming on a wrong token, loudly, losing nothing', async () => {
+    const stream = uniqueName('readings');
+    const sent = await publish(stream, 'badtoken', 100);
+    const store = startStore(stream, { API_TOKEN: 'wrong' });
+    await waitFor(() => store.events('not_consuming').length > 0, { what: 'the loud error' });
+    expect(String(store.events('not_consuming')[0]?.reason)).toContain('API answered 401');
+    expect(storedIds('badtoken')).toHaveLength(0);
+    expect((await groupState(stream))?.pending).toBe(100);
+    await store.kill('SIGTERM');
+    startStore(stream);
+    await expectExact(stream, 'badtoken', sent);
+  });
+});

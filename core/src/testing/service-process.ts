@@ -1,0 +1,54 @@
+import type { Subprocess } from 'bun';
+
+/** A service started as its own `bun` process, as in production, with its output kept for asserts. */
+export interface ServiceProcess {
+  readonly pid: number;
+  readonly child: Subprocess;
+  /** Everything it printed so far (stdout and stderr). */
+  output(): string;
+  /** Parsed JSON log lines with this `event`. */
+  events(event: string): Array<Record<string, unknown>>;
+  /** Sends a signal (default SIGKILL, as a crash would) and waits for the exit code. */
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number>;
+}
+
+const live = new Set<Subprocess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/** Starts `bun <entry>` with `env` added to this process's environment. */
+export function startService(entry: string, env: Record<string, string>): ServiceProcess {
+  const chunks: string[] = [];
+  const child = Bun.spawn(['bun', entry], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdout: 'pipe', stderr: 'pipe' });
+  live.add(child);
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) chunks.push(decoder.decode(chunk, { stream: true }));
+  };
+  void collect(child.stdout);
+  void collect(child.stderr);
+  const exited = child.exited.then((code) => {
+    live.delete(child);
+    return code;
+  });
+  return {
+    pid: child.pid,
+    child,
+    output: () => chunks.join(''),
+    events(event) {
+      return chunks
+        .join('')
+        .split('\n')
+        .filter((line) => line.startsWith('{') && line.includes(`"event":"${event}"`))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    },
+    async kill(signal = 'SIGKILL') {
+      child.kill(signal);
+      await exited;
+      return child.exitCode;
+    },
+    exited,
+  };
+}
