@@ -64,6 +64,12 @@ export function errorHandler(logger: Logger) {
       case 'INVALID_FILE_TYPE':
         return json(400, errorBody('bad_request', String((error as Error).message)));
       default:
+        // Elysia 1.4 throws a TypeError while building the ValidationError for a value whose
+        // `toString` is not a function (e.g. {"unit": {"toString": false}}). The input was invalid
+        // all the same: answer 422, not 500.
+        if (error instanceof TypeError && /ValidationError|mapValueError/.test(error.stack ?? '')) {
+          return json(422, errorBody('validation', 'request does not match the schema (a field holds an object where a value belongs)'));
+        }
         logger.error('unhandled_error', { code: String(code), error, stack: (error as Error)?.stack, path: new URL(request.url).pathname });
         return json(500, errorBody('internal', 'internal error; see the API log'));
     }

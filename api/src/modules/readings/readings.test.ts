@@ -50,6 +50,13 @@ describe('POST /readings', () => {
     expect(api.rowCount()).toBe(0);
   });
 
+  it('answers 422, not 500, to a field holding an object with its own toString', async () => {
+    const api = createTestApi();
+    const response = await api.request('POST', '/readings', readingBody({ unit: { toString: false } }));
+    expect(response.status).toBe(422);
+    expect((await response.json()).error).toBe('validation');
+  });
+
   it('answers malformed JSON with 400', async () => {
     const api = createTestApi();
     const response = await api.request('POST', '/readings', '{"deviceId":');
