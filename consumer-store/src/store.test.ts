@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import { createRedis, encodeReading, newEventId, readDeadLetters } from 'core';
 import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, uniqueName, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
+import { readGroups } from './group-state.ts';
 
 const TOKEN = 'store-test-token';
 const storeEntry = join(import.meta.dir, 'index.ts');
+const rebuildEntry = join(import.meta.dir, 'rebuild.ts');
 const apiEntry = join(import.meta.dir, '../../api/src/index.ts');
 
 let server: RedisServer;
@@ -41,8 +43,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function startStore(stream: string, env: Record<string, string> = {}) {
-  const service = startService(storeEntry, {
+function startStore(stream: string, env: Record<string, string> = {}, entry = storeEntry) {
+  const service = startService(entry, {
     REDIS_URL: server.url,
     API_URL: `http://127.0.0.1:${apiPort}`,
     API_TOKEN: TOKEN,
@@ -82,13 +84,8 @@ function storedIds(metric: string): string[] {
 }
 
 async function groupState(stream: string, group = 'store') {
-  const groups = (await redis.call('XINFO', 'GROUPS', stream)) as Array<Array<string | number>>;
-  for (const flat of groups) {
-    const info: Record<string, string | number> = {};
-    for (let i = 0; i < flat.length; i += 2) info[String(flat[i])] = flat[i + 1] as string | number;
-    if (info.name === group) return { pending: Number(info.pending), lag: Number(info.lag) };
-  }
-  return undefined;
+  const state = (await readGroups(redis, stream)).find((g) => g.name === group);
+  return state && { pending: state.pending, lag: state.lag };
 }
 
 /** The promise: every reading sent is stored, none twice, nothing left pending, lag 0. */
@@ -237,5 +234,21 @@ describe('consumer-store with real Redis, API and processes', () => {
     await store.kill('SIGTERM');
     startStore(stream);
     await expectExact(stream, 'badtoken', sent);
+  });
+
+  it('rebuilds lost rows from what the stream still holds, then removes its group', async () => {
+    const stream = uniqueName('readings');
+    const sent = await publish(stream, 'rebuild', 2_000);
+    startStore(stream);
+    await expectExact(stream, 'rebuild', sent);
+    const db = new Database(dbPath);
+    db.run("DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE metric = 'rebuild' LIMIT 500)");
+    db.close();
+    expect(storedIds('rebuild')).toHaveLength(1_500);
+    const rebuild = startStore(stream, {}, rebuildEntry);
+    expect(await rebuild.exited).toBe(0);
+    expect(new Set(storedIds('rebuild'))).toEqual(new Set(sent));
+    expect(rebuild.events('rebuilt')[0]).toMatchObject({ inserted: 500, duplicates: 1_500 });
+    expect((await readGroups(redis, stream)).map((g) => g.name)).toEqual(['store']);
   });
 });
