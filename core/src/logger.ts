@@ -16,7 +16,7 @@ export interface LoggerOptions {
   service: string;
   /** Lines below this level are skipped. Default `info`. */
   level?: LogLevel;
-  /** Human-readable lines instead of JSON. Default: when stdout is a TTY. */
+  /** Human-readable lines instead of JSON. Default: LOG_FORMAT (`pretty`/`json`), else when stdout is a TTY. */
   pretty?: boolean;
   /** Where lines go. Default: stdout. */
   write?: (line: string) => void;
@@ -31,7 +31,8 @@ const COLOUR: Record<LogLevel, string> = { debug: '\x1b[90m', info: '\x1b[36m', 
  */
 export function createLogger(options: LoggerOptions, bound: LogFields = {}): Logger {
   const { service, level = 'info' } = options;
-  const pretty = options.pretty ?? Boolean(process.stdout.isTTY);
+  const format = process.env.LOG_FORMAT;
+  const pretty = options.pretty ?? (format === 'pretty' || (format !== 'json' && Boolean(process.stdout.isTTY)));
   const write = options.write ?? ((line: string) => process.stdout.write(line));
   const minimum = RANK[level];
 
