@@ -39,8 +39,10 @@ if (await redisAnswers(redisUrl)) {
   const dir = join(root, 'data', 'redis');
   mkdirSync(dir, { recursive: true });
   say(`no Redis at ${redisUrl}; starting redis-server (AOF on, data in data/redis/)`);
+  // setsid: its own session, so the terminal's Ctrl-C reaches the services first, and Redis is
+  // stopped last, after they have acked what they hold.
   redisChild = Bun.spawn(
-    ['redis-server', '--port', url.port || '6379', '--bind', url.hostname || '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
+    ['setsid', 'redis-server', '--port', url.port || '6379', '--bind', url.hostname || '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
     { stdout: 'ignore', stderr: 'inherit' },
   );
   const deadline = Date.now() + 10_000;

@@ -22,7 +22,10 @@ logger.info('listening', {
   writes: config.apiToken ? 'enabled (API_TOKEN set)' : 'disabled: set API_TOKEN',
 });
 
+let stopping = false;
 const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
   logger.info('shutting_down', { signal });
   await app.stop();
   db.$client.close();

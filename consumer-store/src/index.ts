@@ -44,7 +44,8 @@ const shutdown = async (signal: string) => {
   stopping = true;
   logger.info('shutting_down', { signal });
   await consumer.close();
-  await trimmer.stop();
+  // Do not wait on a trim stuck behind a Redis outage: trimming is optional, the acks were not.
+  await Promise.race([trimmer.stop(), Bun.sleep(1_000)]);
   clearInterval(status);
   logger.info('stopped', { ...handler.counters, ...consumer.stats() });
   redis.disconnect();
