@@ -8,6 +8,8 @@ const storeSettings = {
   consumerName: env.string('CONSUMER_NAME', undefined, { maxLength: 200 }),
   /** Up to the API's batch limit: under load fewer, larger requests; at low rates one reading at once. */
   batchSize: env.int('BATCH_SIZE', 5_000, { min: 1, max: 5_000 }),
+  /** Batches in flight: 2 lets the API store one while the next is read and sent. */
+  concurrency: env.int('CONCURRENCY', 2, { min: 1, max: 16 }),
   claimIdleMs: env.int('CLAIM_IDLE_MS', 30_000, { min: 100 }),
   maxDeliveries: env.int('MAX_DELIVERIES', 10, { min: 1 }),
   requestTimeoutMs: env.int('REQUEST_TIMEOUT_MS', 10_000, { min: 100 }),

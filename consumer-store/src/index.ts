@@ -29,6 +29,7 @@ const consumer = createConsumer({
   handle: (batch) => handler.handle(batch),
   logger,
   batchSize: config.batchSize,
+  concurrency: config.concurrency,
   claimIdleMs: config.claimIdleMs,
   maxDeliveries: config.maxDeliveries,
 });

@@ -35,6 +35,7 @@ const consumer = createConsumer({
   handle: (batch) => handler.handle(batch),
   logger,
   batchSize: config.batchSize,
+  concurrency: config.concurrency,
   blockMs: 200,
 });
 

@@ -77,6 +77,29 @@ describe('createConsumer', () => {
     expect(seen).toHaveLength(1_000);
   });
 
+  it('with concurrency 2 handles two batches at once, each entry once', async () => {
+    const stream = uniqueName('s');
+    let active = 0;
+    let mostActive = 0;
+    const seen: number[] = [];
+    start(
+      stream,
+      async (batch) => {
+        active += 1;
+        mostActive = Math.max(mostActive, active);
+        await Bun.sleep(50);
+        seen.push(...batch.map((entry) => entry.value));
+        active -= 1;
+      },
+      { batchSize: 100, concurrency: 2 },
+    );
+    await fill(stream, 1_000);
+    await waitFor(async () => seen.length >= 1_000 && (await pendingCount(stream)) === 0, { what: 'all acked' });
+    expect(new Set(seen).size).toBe(1_000);
+    expect(seen).toHaveLength(1_000);
+    expect(mostActive).toBe(2);
+  });
+
   it('re-reads its own pending entries on start, before new ones', async () => {
     const stream = uniqueName('s');
     await fill(stream, 5);

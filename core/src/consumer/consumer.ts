@@ -61,6 +61,11 @@ export interface ConsumerOptions<T> {
   retryMaxMs?: number;
   /** Consumers idle this long with nothing pending are removed from the group. Default 1 hour. */
   forgetConsumersAfterMs?: number;
+  /**
+   * Batches handled at once. Above 1 the next batch is read while the last is still in the
+   * handler (the API stores one while the consumer decodes and sends the next). Default 1.
+   */
+  concurrency?: number;
 }
 
 export interface ConsumerStats {
@@ -108,6 +113,7 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
   const retryBaseMs = positiveInteger('retryBaseMs', options.retryBaseMs ?? 100);
   const retryMaxMs = positiveInteger('retryMaxMs', options.retryMaxMs ?? 30_000);
   const forgetConsumersAfterMs = positiveInteger('forgetConsumersAfterMs', options.forgetConsumersAfterMs ?? 3_600_000);
+  const concurrency = positiveInteger('concurrency', options.concurrency ?? 1, 64);
   const deadLetterStream = options.deadLetterStream ?? `${stream}:dead`;
   const startId = options.startId ?? '0';
   const log = logger.child({ stream, group, consumer: name });
@@ -181,7 +187,7 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
     await redis.call('XCLAIM', stream, group, name, 0, ...batch.map((entry) => entry.entryId), 'JUSTID');
   };
 
-  const runHandler = async (work: Array<ConsumerEntry<T>>) => {
+  const runHandler = async (work: Array<ConsumerEntry<T>>, fieldsOf: Map<string, string[]>) => {
     let pending = work;
     let lastTouch = Date.now();
     for (let attempt = 0; pending.length > 0; attempt++) {
@@ -228,15 +234,13 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
     }
   };
 
-  // Original fields of entries in the current batch, for dead letters the handler asks for.
-  let fieldsOf = new Map<string, string[]>();
-
   const processEntries = async (entries: RawEntry[], source: 'new' | 'pending' | 'claimed') => {
     const counts = source === 'new' ? undefined : await deliveryCounts(entries);
     const gone: string[] = [];
     const dead: DeadLetter[] = [];
     const work: Array<ConsumerEntry<T>> = [];
-    fieldsOf = new Map();
+    // Original fields, for dead letters the handler asks for.
+    const fieldsOf = new Map<string, string[]>();
     for (const [entryId, fields] of entries) {
       const deliveries = counts?.get(entryId) ?? 1;
       if (fields === null) {
@@ -255,7 +259,27 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
     }
     stats.delivered += entries.length;
     await settle(gone, dead);
-    if (work.length > 0) await runHandler(work);
+    if (work.length > 0) await runHandler(work, fieldsOf);
+  };
+
+  // Batches of new entries still in the handler (concurrency > 1), and the first error one hit.
+  const inFlight = new Set<Promise<void>>();
+  let inFlightError: unknown;
+  const startInFlight = (entries: RawEntry[]) => {
+    const job: Promise<void> = processEntries(entries, 'new')
+      .catch((error) => {
+        inFlightError ??= error;
+      })
+      .finally(() => inFlight.delete(job));
+    inFlight.add(job);
+  };
+  const drainInFlight = async () => {
+    while (inFlight.size > 0) await Promise.race(inFlight);
+    if (inFlightError !== undefined) {
+      const error = inFlightError;
+      inFlightError = undefined;
+      throw error;
+    }
   };
 
   const claimIdle = async () => {
@@ -296,13 +320,19 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
           groupReady = true;
         }
         if (Date.now() >= nextClaimAt) {
+          await drainInFlight();
           await claimIdle();
           nextClaimAt = Date.now() + claimIntervalMs;
         }
+        if (inFlightError !== undefined) await drainInFlight();
         if (cursor === '>') {
+          while (inFlight.size >= concurrency) await Promise.race(inFlight);
           const entries = await read('>');
-          if (entries.length > 0) await processEntries(entries, 'new');
+          if (entries.length === 0) continue;
+          if (concurrency === 1) await processEntries(entries, 'new');
+          else startInFlight(entries);
         } else {
+          await drainInFlight();
           // Own pending entries first: what a crash left unacknowledged.
           const entries = await read(cursor);
           if (entries.length === 0) cursor = '>';
@@ -313,6 +343,7 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         }
         failures = 0;
       } catch (error) {
+        await drainInFlight().catch(() => {});
         if (error instanceof StopConsumingError) {
           log.error('consumer_stopped', { reason: error.message });
           return { reason: 'stopped', message: error.message };
@@ -330,6 +361,8 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         cursor = '0';
       }
     }
+    // Closing: finish and ack the batches still in hand.
+    await drainInFlight().catch((error) => log.warn('batch_failed_at_close', { error }));
     return { reason: 'closed' };
   };
 

@@ -1,0 +1,100 @@
+/**
+ * Store-path benchmark: (1) a stream pre-filled with N readings from 1,000 devices drained into
+ * SQLite by consumer-store through the API — rows/s; (2) a steady rate from the producer —
+ * lead time (reading ts → row stored) percentiles. Own redis-server (AOF everysec), API and
+ * services on free ports. Flags: --readings N (default 500,000), --rate R (default 1,000),
+ * --seconds S (default 30).
+ */
+import { Database } from 'bun:sqlite';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createRedis, encodeReading, newEventId } from 'core';
+import { freePort, startRedisServer, startService } from 'core/testing';
+import { percentile, spawnApi } from './support.ts';
+
+const { values } = parseArgs({ options: { readings: { type: 'string', default: '500000' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '30' } } });
+const total = Number(values.readings);
+const rate = Number(values.rate);
+const seconds = Number(values.seconds);
+
+const root = join(import.meta.dir, '../..');
+const dir = await mkdtemp(join(tmpdir(), 'bench-store-'));
+const redisServer = await startRedisServer({ fsync: 'everysec' });
+const redis = createRedis(redisServer.url, { name: 'bench' });
+const dbPath = join(dir, 'bench.db');
+const api = await spawnApi({ port: await freePort(), databaseUrl: dbPath, token: 'bench' });
+const env = { REDIS_URL: redisServer.url, API_URL: api.url, API_TOKEN: 'bench', LOG_LEVEL: 'warn' };
+const rowCount = () => {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return (db.query('SELECT count(*) AS n FROM readings').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+};
+const results: Record<string, string> = {};
+
+try {
+  // 1. Drain a pre-filled stream.
+  const stream = 'bench-drain';
+  for (let start = 0; start < total; start += 10_000) {
+    const pipeline = redis.pipeline();
+    for (let i = start; i < Math.min(total, start + 10_000); i++) {
+      pipeline.xadd(stream, '*', ...encodeReading({ id: newEventId(), deviceId: `device-${String(i % 1_000).padStart(4, '0')}`, metric: 'kwh', value: i % 91, unit: 'kWh', ts: Date.now() }));
+    }
+    await pipeline.exec();
+  }
+  const started = performance.now();
+  const store = startService(join(root, 'consumer-store/src/index.ts'), { ...env, READINGS_STREAM: stream });
+  while (rowCount() < total) await Bun.sleep(200);
+  const elapsed = (performance.now() - started) / 1_000;
+  results[`store path: ${total.toLocaleString()} pre-filled readings → SQLite`] = `${Math.round(total / elapsed).toLocaleString()} readings/s (${elapsed.toFixed(1)} s, incl. process start)`;
+  const storeRss = Number(/VmHWM:\s+(\d+) kB/.exec(await Bun.file(`/proc/${store.pid}/status`).text())?.[1]) / 1024;
+  results['consumer-store peak RSS while draining'] = `${storeRss.toFixed(0)} MB`;
+  await store.kill('SIGTERM');
+
+  // 2. Steady rate: lead time.
+  const steadyStream = 'bench-steady';
+  const steadyStore = startService(join(root, 'consumer-store/src/index.ts'), { ...env, READINGS_STREAM: steadyStream });
+  await Bun.sleep(1_000);
+  const idleRss = Number(/VmRSS:\s+(\d+) kB/.exec(await Bun.file(`/proc/${steadyStore.pid}/status`).text())?.[1]) / 1024;
+  results['consumer-store idle RSS'] = `${idleRss.toFixed(0)} MB`;
+  const producer = startService(join(root, 'producer/src/index.ts'), {
+    ...env,
+    READINGS_STREAM: steadyStream,
+    DEVICES: '1000',
+    RATE: String(rate),
+    COUNT: String(rate * seconds),
+    METRIC: 'steady',
+  });
+  await producer.exited;
+  const expected = rate * seconds;
+  const deadline = Date.now() + 30_000;
+  const steadyRows = () => {
+    const db = new Database(dbPath, { readonly: true });
+    try {
+      return db.query("SELECT stored_at - ts AS lead FROM readings WHERE metric = 'steady'").all() as Array<{ lead: number }>;
+    } finally {
+      db.close();
+    }
+  };
+  let leads = steadyRows();
+  while (leads.length < expected && Date.now() < deadline) {
+    await Bun.sleep(200);
+    leads = steadyRows();
+  }
+  const ms = leads.map((row) => row.lead);
+  results[`lead time at ${rate.toLocaleString()}/s for ${seconds} s (ts → stored)`] =
+    `p50 ${percentile(ms, 50)} ms, p95 ${percentile(ms, 95)} ms, p99 ${percentile(ms, 99)} ms, max ${Math.max(...ms)} ms (${ms.length.toLocaleString()} rows)`;
+  await steadyStore.kill('SIGTERM');
+} finally {
+  await api.stop();
+  redis.disconnect();
+  await redisServer.stop();
+  await rm(dir, { recursive: true, force: true });
+}
+
+console.log('| store-path measurement | result |\n|---|---|');
+for (const [name, value] of Object.entries(results)) console.log(`| ${name} | ${value} |`);
