@@ -1,3 +1,73 @@
-// Not built yet: this package is filled by its own issue. It says so instead of pretending to run.
-console.error('consumer-alert is not implemented yet; see the README roadmap.');
-process.exit(1);
+import { ConfigError, createConsumer, createLogger, createRedis, decodeAlert, decodeReading } from 'core';
+import { loadAlertConfig } from './config.ts';
+import { createEvaluator } from './evaluator.ts';
+import { createNotifier } from './notifier.ts';
+import { defaultRules, loadRules } from './rules.ts';
+
+let config;
+let rules;
+try {
+  config = loadAlertConfig(process.env);
+  rules = config.rulesFile ? await loadRules(config.rulesFile) : defaultRules(config.threshold);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`consumer-alert: ${error.message}`);
+  process.exit(2);
+}
+
+const logger = createLogger({ service: 'consumer-alert', level: config.logLevel });
+const redis = createRedis(config.redisUrl, { name: 'consumer-alert', logger });
+const evaluatorBlocking = createRedis(config.redisUrl, { name: 'consumer-alert:alerts', logger });
+const notifierBlocking = createRedis(config.redisUrl, { name: 'consumer-alert:notify', logger });
+
+const evaluator = createEvaluator({ redis, rules, alertsStream: config.alertsStream });
+const notifier = createNotifier({ logger, webhookUrl: config.webhookUrl, minIntervalMs: config.webhookMinIntervalMs, timeoutMs: config.webhookTimeoutMs });
+const common = { redis, consumer: config.consumerName, logger, claimIdleMs: config.claimIdleMs, maxDeliveries: config.maxDeliveries };
+
+// Group "alerts" on readings: thresholds → transitions XADDed to the alerts stream, then ack.
+const evaluating = createConsumer({
+  ...common,
+  blockingRedis: evaluatorBlocking,
+  stream: config.readingsStream,
+  group: config.alertsGroup,
+  decode: decodeReading,
+  handle: (batch) => evaluator.handle(batch),
+  batchSize: config.batchSize,
+});
+// Group "notify" on alerts: console and webhook, acked after a 2xx.
+const notifying = createConsumer({
+  ...common,
+  blockingRedis: notifierBlocking,
+  stream: config.alertsStream,
+  group: config.notifyGroup,
+  decode: decodeAlert,
+  handle: (batch) => notifier.handle(batch),
+  batchSize: config.digestSize,
+});
+
+const status = setInterval(() => {
+  logger.info('status', {
+    evaluator: { ...evaluator.counters, detection: evaluator.detection.summary() },
+    notifier: { ...notifier.counters, delivery: notifier.delivery.summary() },
+  });
+}, config.statusIntervalMs);
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  logger.info('shutting_down', { signal });
+  await Promise.all([evaluating.close(), notifying.close()]);
+  clearInterval(status);
+  logger.info('stopped', { evaluator: evaluator.counters, notifier: notifier.counters });
+  for (const connection of [redis, evaluatorBlocking, notifierBlocking]) connection.disconnect();
+  process.exit(0);
+};
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));
+
+logger.info('watching', {
+  rules: rules.map((rule) => ({ id: rule.id, metric: rule.metricPattern, device: rule.devicePattern, direction: rule.direction, threshold: rule.threshold })),
+  webhook: config.webhookUrl ? new URL(config.webhookUrl).host : 'none (console only)',
+});
+await Promise.all([evaluating.run(), notifying.run()]);

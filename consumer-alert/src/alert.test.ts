@@ -1,0 +1,272 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'bun:test';
+import { join } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { type Alert, type Consumer, type Reading, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, encodeReading, newEventId, readDeadLetters } from 'core';
+import { type TestRedis, startService, uniqueName, useRedis, waitFor } from 'core/testing';
+import type Redis from 'ioredis';
+import { createEvaluator } from './evaluator.ts';
+import { createNotifier } from './notifier.ts';
+import { type RuleInput, compileRule, defaultRules } from './rules.ts';
+import { startReceiver } from './test-receiver.ts';
+
+let testRedis: TestRedis;
+let redis: Redis;
+let dir: string;
+const cleanups: Array<() => Promise<void> | void> = [];
+const quiet = createLogger({ service: 'test', level: 'error', pretty: false, write: () => {} });
+
+beforeAll(async () => {
+  testRedis = await useRedis();
+  redis = createRedis(testRedis.url, { name: 'alert-test' });
+  dir = await mkdtemp(join(tmpdir(), 'alert-test-'));
+});
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+afterAll(async () => {
+  redis.disconnect();
+  await testRedis.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function consumerOf<T>(options: Omit<Parameters<typeof createConsumer<T>>[0], 'redis' | 'blockingRedis' | 'logger'>): Consumer {
+  const blocking = createRedis(testRedis.url, { name: 'alert-test:blocking' });
+  const consumer = createConsumer<T>({ redis, blockingRedis: blocking, logger: quiet, blockMs: 100, retryBaseMs: 20, retryMaxMs: 200, ...options });
+  void consumer.run();
+  cleanups.push(async () => {
+    await consumer.close();
+    blocking.disconnect();
+  });
+  return consumer;
+}
+
+/** The evaluating group on a fresh readings stream; returns the streams and a publish function. */
+function evaluating(rules: RuleInput[] | undefined, instances = 1) {
+  const readings = uniqueName('readings');
+  const alerts = uniqueName('alerts');
+  const compiled = rules ? rules.map(compileRule) : defaultRules(50);
+  for (let i = 0; i < instances; i++) {
+    const evaluator = createEvaluator({ redis, rules: compiled, alertsStream: alerts });
+    consumerOf({ stream: readings, group: 'alerts', consumer: `evaluator-${i}`, decode: decodeReading, handle: (batch) => evaluator.handle(batch), batchSize: 7 });
+  }
+  let clock = Date.now() - 60_000;
+  const publish = async (values: number[], deviceId = 'device-001'): Promise<Reading[]> => {
+    const published = values.map((value) => ({ id: newEventId(), deviceId, metric: 'kwh', value, unit: 'kWh', ts: (clock += 10) }));
+    const pipeline = redis.pipeline();
+    for (const reading of published) pipeline.xadd(readings, '*', ...encodeReading(reading));
+    await pipeline.exec();
+    return published;
+  };
+  const alertList = async (): Promise<Alert[]> => (await redis.xrange(alerts, '-', '+')).map(([, fields]) => decodeAlert(fields));
+  const caughtUp = async () => {
+    const groups = (await redis.call('XINFO', 'GROUPS', readings)) as Array<Array<string | number>>;
+    const flat = groups[0] ?? [];
+    return Number(flat[flat.indexOf('pending') + 1]) === 0 && Number(flat[flat.indexOf('lag') + 1]) === 0;
+  };
+  return { readings, alerts, publish, alertList, caughtUp };
+}
+
+describe('threshold evaluation', () => {
+  it('does not alert at exactly 50, fires at 50.01, resolves when back at or below', async () => {
+    const { publish, alertList, caughtUp } = evaluating(undefined);
+    const published = await publish([50, 49, 50.01, 70, 50]);
+    await waitFor(caughtUp, { what: 'evaluated' });
+    const alerts = await alertList();
+    expect(alerts.map((a) => [a.state, a.value, a.readingId])).toEqual([
+      ['firing', 50.01, published[2]?.id as string],
+      ['resolved', 50, published[4]?.id as string],
+    ]);
+    expect(alerts[0]).toMatchObject({ ruleId: 'default', threshold: 50, severity: 'warning', deviceId: 'device-001', metric: 'kwh' });
+  });
+
+  it('with clearAt 45, oscillating 49–52 fires once and resolves once, below 45', async () => {
+    const { publish, alertList, caughtUp } = evaluating([{ id: 'hot', threshold: 50, clearAt: 45 }]);
+    await publish([49, 52, 49, 52, 51, 49, 52, 46, 45, 44.9, 49]);
+    await waitFor(caughtUp, { what: 'evaluated' });
+    expect((await alertList()).map((a) => [a.state, a.value])).toEqual([
+      ['firing', 52],
+      ['resolved', 44.9],
+    ]);
+  });
+
+  it('with forReadings 3 fires on the third consecutive breach only', async () => {
+    const { publish, alertList, caughtUp } = evaluating([{ id: 'sustained', threshold: 50, forReadings: 3 }]);
+    const published = await publish([60, 61, 40, 60, 61, 62, 63]);
+    await waitFor(caughtUp, { what: 'evaluated' });
+    const alerts = await alertList();
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]?.readingId).toBe(published[5]?.id as string);
+  });
+
+  it('matches rules by metric and device glob, above or below', async () => {
+    const { publish, alertList, caughtUp } = evaluating([
+      { id: 'cold-pumps', device: 'pump-*', threshold: 5, direction: 'below', severity: 'critical' },
+      { id: 'other-metric', metric: 'temp', threshold: 0 },
+    ]);
+    await publish([10, 4], 'pump-7');
+    await publish([1], 'fan-1');
+    await waitFor(caughtUp, { what: 'evaluated' });
+    expect((await alertList()).map((a) => [a.ruleId, a.deviceId, a.state, a.severity])).toEqual([['cold-pumps', 'pump-7', 'firing', 'critical']]);
+  });
+
+  it('ignores a reading older than the state, so late arrivals never flip it back', async () => {
+    const { readings, publish, alertList, caughtUp } = evaluating(undefined);
+    const [fresh] = await publish([80]);
+    await waitFor(caughtUp, { what: 'evaluated' });
+    await redis.xadd(readings, '*', ...encodeReading({ ...(fresh as Reading), id: newEventId(), value: 10, ts: (fresh as Reading).ts - 5 }));
+    await waitFor(caughtUp, { what: 'late reading evaluated' });
+    expect((await alertList()).map((a) => a.state)).toEqual(['firing']);
+  });
+
+  it('with two instances and every reading delivered twice, notifies each transition once', async () => {
+    const { readings, publish, alertList, caughtUp } = evaluating(undefined, 2);
+    const all: Reading[] = [];
+    for (let device = 0; device < 10; device++) all.push(...(await publish([60, 40, 70, 30, 55, 45], `device-${device}`)));
+    await waitFor(caughtUp, { what: 'evaluated' });
+    const first = await alertList();
+    // Redelivery: the same readings (same ids and times) arrive again.
+    const pipeline = redis.pipeline();
+    for (const reading of all) pipeline.xadd(readings, '*', ...encodeReading(reading));
+    await pipeline.exec();
+    await waitFor(caughtUp, { what: 'redelivered readings evaluated' });
+    const alerts = await alertList();
+    expect(alerts).toEqual(first);
+    const transitions = alerts.map((a) => `${a.deviceId}:${a.readingId}`);
+    expect(new Set(transitions).size).toBe(transitions.length);
+    // Per device the states alternate, starting with firing: no transition was fired twice.
+    for (let device = 0; device < 10; device++) {
+      const states = alerts.filter((a) => a.deviceId === `device-${device}`).map((a) => a.state);
+      expect(states.length).toBeGreaterThan(0);
+      states.forEach((state, i) => expect(state).toBe(i % 2 === 0 ? 'firing' : 'resolved'));
+    }
+  });
+});
+
+/** The notify group on a fresh alerts stream, with a webhook receiver. */
+function notifying(receiver: ReturnType<typeof startReceiver> | undefined, printed: string[] = []) {
+  const alerts = uniqueName('alerts');
+  const notifier = createNotifier({ logger: quiet, webhookUrl: receiver?.url, minIntervalMs: 1_000, timeoutMs: 2_000, print: (line) => printed.push(line), colour: false });
+  consumerOf({ stream: alerts, group: 'notify', decode: decodeAlert, handle: (batch) => notifier.handle(batch), batchSize: 100 });
+  const raise = async (count: number): Promise<string[]> => {
+    const ids: string[] = [];
+    const pipeline = redis.pipeline();
+    for (let i = 0; i < count; i++) {
+      const id = newEventId();
+      ids.push(id);
+      pipeline.xadd(alerts, '*', 'v', '1', 'id', id, 'ruleId', 'default', 'deviceId', `device-${i}`, 'metric', 'kwh', 'value', '77', 'threshold', '50', 'state', 'firing', 'severity', 'warning', 'ts', String(Date.now()), 'readingId', newEventId());
+    }
+    await pipeline.exec();
+    return ids;
+  };
+  const pending = async () => ((await redis.xpending(alerts, 'notify')) as [number])[0];
+  return { alerts, notifier, raise, pending };
+}
+
+describe('notification', () => {
+  it('prints a readable line per alert and, with no webhook, acks', async () => {
+    const printed: string[] = [];
+    const { raise, pending } = notifying(undefined, printed);
+    const [id] = await raise(1);
+    await waitFor(async () => printed.length === 1 && (await pending()) === 0, { what: 'printed and acked' });
+    expect(printed[0]).toContain(`FIRING [warning] device-0 kwh = 77 (over 50, rule default)`);
+    expect(printed[0]).toContain(id as string);
+  });
+
+  it('waits Retry-After on 429 each time, then delivers once', async () => {
+    const receiver = startReceiver((n) => (n <= 3 ? { status: 429, body: 'rate_limited', headers: { 'retry-after': '2' } } : { status: 200, body: 'ok' }));
+    cleanups.push(receiver.stop);
+    const { raise, pending } = notifying(receiver);
+    const [id] = await raise(1);
+    await waitFor(async () => receiver.delivered().length > 0 && (await pending()) === 0, { what: 'delivered', timeoutMs: 15_000 });
+    expect(receiver.received).toHaveLength(4);
+    for (let i = 1; i < 4; i++) expect(receiver.received[i]!.at - receiver.received[i - 1]!.at).toBeGreaterThanOrEqual(1_990);
+    expect(receiver.delivered()).toEqual([id as string]);
+  }, 20_000);
+
+  it('retries a 500, and dead-letters a 404 channel_not_found while later alerts flow', async () => {
+    let mode: 'error' | 'gone' | 'ok' = 'error';
+    const receiver = startReceiver(() => {
+      if (mode === 'error') {
+        mode = 'ok';
+        return { status: 500, body: 'oops' };
+      }
+      if (mode === 'gone') {
+        mode = 'ok';
+        return { status: 404, body: 'channel_not_found' };
+      }
+      return { status: 200, body: 'ok' };
+    });
+    cleanups.push(receiver.stop);
+    const { alerts, raise, pending } = notifying(receiver);
+    const [retried] = await raise(1);
+    await waitFor(() => receiver.delivered().includes(retried as string), { what: 'retried after 500' });
+    mode = 'gone';
+    const [lost] = await raise(1);
+    await waitFor(async () => (await readDeadLetters(redis, `${alerts}:dead`)).length === 1, { what: 'dead letter' });
+    const [later] = await raise(1);
+    await waitFor(async () => receiver.delivered().includes(later as string) && (await pending()) === 0, { what: 'later alert' });
+    const dead = await readDeadLetters(redis, `${alerts}:dead`);
+    expect(dead[0]?.reason).toContain('channel_not_found');
+    expect(dead[0]?.fields).toContain(lost as string);
+  }, 20_000);
+
+  it('turns 30 alerts at once into at most one message per second, every alert in one', async () => {
+    const receiver = startReceiver();
+    cleanups.push(receiver.stop);
+    const { raise, pending } = notifying(receiver);
+    const ids = [...(await raise(1)), ...(await raise(29))];
+    await waitFor(async () => receiver.delivered().length >= 30 && (await pending()) === 0, { what: 'all delivered', timeoutMs: 15_000 });
+    expect(new Set(receiver.delivered())).toEqual(new Set(ids));
+    for (let i = 1; i < receiver.received.length; i++) expect(receiver.received[i]!.at - receiver.received[i - 1]!.at).toBeGreaterThanOrEqual(990);
+    expect(receiver.received.length).toBeLessThanOrEqual(3);
+    for (const id of ids) expect(receiver.received.some((message) => message.text.includes(id))).toBe(true);
+  });
+});
+
+describe('the consumer-alert process', () => {
+  const entry = join(import.meta.dir, 'index.ts');
+
+  it('refuses a bad rules file at start, naming the entry', async () => {
+    const rulesFile = join(dir, 'rules.json');
+    await writeFile(rulesFile, JSON.stringify([{ id: 'ok', threshold: 10 }, { id: 'bad', threshold: 'high' }, { id: 'ok', threshold: 1, clearAt: 5 }]));
+    const service = startService(entry, { REDIS_URL: testRedis.url, ALERT_RULES: rulesFile });
+    expect(await service.exited).toBe(2);
+    expect(service.output()).toContain('[1] (bad): threshold: Expected number');
+    expect(service.output()).toContain('[2] (ok): id "ok" is used twice');
+  });
+
+  it('refuses a webhook on a metadata address unless private addresses are allowed', async () => {
+    const service = startService(entry, { REDIS_URL: testRedis.url, ALERT_WEBHOOK_URL: 'http://169.254.169.254/latest' });
+    expect(await service.exited).toBe(2);
+    expect(service.output()).toContain('ALERT_WEBHOOK_URL: points at a loopback, link-local or metadata address');
+  });
+
+  it('delivers an alert once after being killed between writing it and the webhook answering', async () => {
+    const receiver = startReceiver((n) => (n === 1 ? 'hang' : { status: 200, body: 'ok' }));
+    cleanups.push(receiver.stop);
+    const readings = uniqueName('readings');
+    const alerts = uniqueName('alerts');
+    const env = {
+      REDIS_URL: testRedis.url,
+      READINGS_STREAM: readings,
+      ALERTS_STREAM: alerts,
+      ALERT_WEBHOOK_URL: receiver.url,
+      ALERT_WEBHOOK_ALLOW_PRIVATE: 'true',
+      CONSUMER_NAME: 'alerter',
+      ALERT_WEBHOOK_TIMEOUT_MS: '60000',
+    };
+    const first = startService(entry, env);
+    await redis.xadd(readings, '*', ...encodeReading({ id: newEventId(), deviceId: 'd', metric: 'kwh', value: 99, unit: 'kWh', ts: Date.now() }));
+    await waitFor(() => receiver.received.length === 1, { what: 'webhook called' });
+    await first.kill('SIGKILL');
+    const second = startService(entry, env);
+    cleanups.push(async () => void (await second.kill('SIGTERM')));
+    await waitFor(() => receiver.delivered().length === 1, { what: 'delivered after restart' });
+    expect(await redis.xlen(alerts)).toBe(1);
+    const [alert] = (await redis.xrange(alerts, '-', '+')).map(([, fields]) => decodeAlert(fields));
+    // The receiver may see the same alert id twice (a retry); never a second alert.
+    expect(new Set(receiver.received.flatMap((m) => m.alertIds))).toEqual(new Set([alert?.id as string]));
+    await waitFor(async () => ((await redis.xpending(alerts, 'notify')) as [number])[0] === 0, { what: 'acked' });
+  });
+});

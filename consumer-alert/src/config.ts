@@ -1,0 +1,31 @@
+import { ConfigError, type Env, commonSettings, env, loadConfig } from 'core';
+import { webhookUrlProblem } from './webhook.ts';
+
+const alertSettings = {
+  ...commonSettings,
+  threshold: env.number('ALERT_THRESHOLD', 50),
+  rulesFile: env.string('ALERT_RULES', undefined),
+  webhookUrl: env.string('ALERT_WEBHOOK_URL', undefined, { maxLength: 2_000 }),
+  allowPrivateWebhook: env.bool('ALERT_WEBHOOK_ALLOW_PRIVATE', false),
+  webhookMinIntervalMs: env.int('ALERT_WEBHOOK_MIN_INTERVAL_MS', 1_000, { min: 0 }),
+  webhookTimeoutMs: env.int('ALERT_WEBHOOK_TIMEOUT_MS', 10_000, { min: 100 }),
+  alertsGroup: env.string('ALERTS_GROUP', 'alerts', { maxLength: 200 }),
+  notifyGroup: env.string('NOTIFY_GROUP', 'notify', { maxLength: 200 }),
+  consumerName: env.string('CONSUMER_NAME', undefined, { maxLength: 200 }),
+  batchSize: env.int('BATCH_SIZE', 1_000, { min: 1, max: 10_000 }),
+  /** Alerts per webhook message at most: a bigger backlog becomes several digests. */
+  digestSize: env.int('ALERT_DIGEST_SIZE', 100, { min: 1, max: 1_000 }),
+  claimIdleMs: env.int('CLAIM_IDLE_MS', 30_000, { min: 100 }),
+  maxDeliveries: env.int('MAX_DELIVERIES', 10, { min: 1 }),
+  statusIntervalMs: env.int('STATUS_INTERVAL_MS', 10_000, { min: 100 }),
+};
+
+export type AlertConfig = ReturnType<typeof loadConfig<typeof alertSettings>>;
+
+/** @throws ConfigError naming every bad variable, the webhook URL included. */
+export function loadAlertConfig(environment: Env): AlertConfig {
+  const config = loadConfig(alertSettings, environment);
+  const problem = config.webhookUrl && webhookUrlProblem(config.webhookUrl, config.allowPrivateWebhook);
+  if (problem) throw new ConfigError([{ key: 'ALERT_WEBHOOK_URL', message: problem }]);
+  return config;
+}

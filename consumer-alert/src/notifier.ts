@@ -1,0 +1,77 @@
+import { type Alert, type ConsumerEntry, type EntryOutcome, type Logger, createLatencyHistogram } from 'core';
+import { WebhookRejectedError, describeAlert, postWebhook, slackMessage } from './webhook.ts';
+
+export interface NotifierOptions {
+  logger: Logger;
+  webhookUrl?: string;
+  /** At most one message per this interval to the webhook (Slack allows 1/s). Default 1,000 ms. */
+  minIntervalMs?: number;
+  timeoutMs?: number;
+  /** Where the readable alert lines go. Default: stdout. */
+  print?: (line: string) => void;
+  colour?: boolean;
+}
+
+export interface NotifierCounters {
+  printed: number;
+  sent: number;
+  messages: number;
+  digests: number;
+  rejected: number;
+}
+
+const COLOURS = { firing: '\x1b[31m', resolved: '\x1b[32m' } as const;
+const PRINTED_MEMORY = 10_000;
+
+/**
+ * The `notify` group's handler: prints each alert once, then sends the batch to the webhook as
+ * one message (a digest when there are several: a backlog becomes one message, not a flood),
+ * paced to one message per `minIntervalMs`. Acked only after a 2xx; a refused message is
+ * dead-lettered; anything else is retried by the consumer.
+ */
+export function createNotifier(options: NotifierOptions) {
+  const { logger, webhookUrl, minIntervalMs = 1_000, timeoutMs = 10_000, colour = Boolean(process.stdout.isTTY) } = options;
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const counters: NotifierCounters = { printed: 0, sent: 0, messages: 0, digests: 0, rejected: 0 };
+  const delivery = createLatencyHistogram();
+  // Ids already printed, so a retried batch does not print its alerts again (bounded).
+  const printed = new Set<string>();
+  let nextSendAt = 0;
+
+  return {
+    counters,
+    delivery,
+    async handle(batch: ReadonlyArray<ConsumerEntry<Alert>>): Promise<EntryOutcome[] | undefined> {
+      for (const { value: alert } of batch) {
+        if (printed.has(alert.id)) continue;
+        printed.add(alert.id);
+        if (printed.size > PRINTED_MEMORY) printed.delete(printed.values().next().value as string);
+        const line = describeAlert(alert);
+        print(colour ? `${COLOURS[alert.state]}${line}\x1b[0m` : line);
+        logger.info(alert.state === 'firing' ? 'alert_fired' : 'alert_resolved', { ...alert });
+        counters.printed += 1;
+      }
+      if (!webhookUrl) return undefined;
+
+      const wait = nextSendAt - Date.now();
+      if (wait > 0) await Bun.sleep(wait);
+      nextSendAt = Date.now() + minIntervalMs;
+      const alerts = batch.map((entry) => entry.value);
+      try {
+        await postWebhook(webhookUrl, slackMessage(alerts), timeoutMs);
+      } catch (error) {
+        if (!(error instanceof WebhookRejectedError)) throw error;
+        counters.rejected += alerts.length;
+        logger.error('alert_webhook_rejected', { error: error.message, alertIds: alerts.map((alert) => alert.id) });
+        return batch.map(() => ({ dead: error.message }));
+      }
+      const now = Date.now();
+      for (const alert of alerts) delivery.observe(now - alert.ts);
+      counters.sent += alerts.length;
+      counters.messages += 1;
+      if (alerts.length > 1) counters.digests += 1;
+      logger.info('alert_sent', { alerts: alerts.length, alertIds: alerts.map((alert) => alert.id) });
+      return undefined;
+    },
+  };
+}
