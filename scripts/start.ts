@@ -2,7 +2,7 @@
  * `bun run start` (after `bun install`, which the root script runs): the whole pipeline on this
  * machine with one command. Uses the Redis at
  * REDIS_URL, or starts a local redis-server (AOF on, data in data/redis/); makes an API_TOKEN
- * into .env when there is none; runs api, consumer-store and the producer, restarting any that
+ * into .env when there is none; runs api, consumer-store, consumer-alert and the producer, restarting any that
  * crashes; Ctrl-C stops everything (and the Redis it started).
  */
 import { mkdirSync } from 'node:fs';
@@ -77,6 +77,7 @@ const shared = { API_TOKEN: apiToken, REDIS_URL: redisUrl, API_URL: process.env.
 const supervisor = supervise([
   { name: 'api', command: ['bun', join(root, 'api/src/index.ts')], env: shared, colour: '\x1b[35m' },
   { name: 'consumer-store', command: ['bun', join(root, 'consumer-store/src/index.ts')], env: shared, colour: '\x1b[32m' },
+  { name: 'consumer-alert', command: ['bun', join(root, 'consumer-alert/src/index.ts')], env: shared, colour: '\x1b[33m' },
   { name: 'producer', command: ['bun', join(root, 'producer/src/index.ts')], env: shared, colour: '\x1b[34m' },
 ]);
 

@@ -18,6 +18,8 @@ const alertSettings = {
   claimIdleMs: env.int('CLAIM_IDLE_MS', 30_000, { min: 100 }),
   maxDeliveries: env.int('MAX_DELIVERIES', 10, { min: 1 }),
   statusIntervalMs: env.int('STATUS_INTERVAL_MS', 10_000, { min: 100 }),
+  /** Recent alerts kept in the alerts stream once every group has them. */
+  retainAlerts: env.int('RETAIN_ALERTS', 10_000, { min: 0, max: 1_000_000 }),
 };
 
 export type AlertConfig = ReturnType<typeof loadConfig<typeof alertSettings>>;

@@ -1,4 +1,4 @@
-import { ConfigError, createConsumer, createLogger, createRedis, decodeAlert, decodeReading } from 'core';
+import { ConfigError, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, startTrimmer } from 'core';
 import { loadAlertConfig } from './config.ts';
 import { createEvaluator } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
@@ -45,6 +45,9 @@ const notifying = createConsumer({
   batchSize: config.digestSize,
 });
 
+// The alerts stream only grows by transitions, but it must not grow forever either.
+const trimmer = startTrimmer({ redis, stream: config.alertsStream, retainEntries: config.retainAlerts, intervalMs: 60_000, logger });
+
 const status = setInterval(() => {
   logger.info('status', {
     evaluator: { ...evaluator.counters, detection: evaluator.detection.summary() },
@@ -58,6 +61,7 @@ const shutdown = async (signal: string) => {
   stopping = true;
   logger.info('shutting_down', { signal });
   await Promise.all([evaluating.close(), notifying.close()]);
+  await Promise.race([trimmer.stop(), Bun.sleep(1_000)]);
   clearInterval(status);
   logger.info('stopped', { evaluator: evaluator.counters, notifier: notifier.counters });
   for (const connection of [redis, evaluatorBlocking, notifierBlocking]) connection.disconnect();

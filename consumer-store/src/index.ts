@@ -1,8 +1,8 @@
-import { ConfigError, createConsumer, createLogger, createRedis, decodeReading } from 'core';
+import { ConfigError, createConsumer, createLogger, createRedis, decodeReading, startTrimmer } from 'core';
 import { createApiClient } from './api-client.ts';
 import { loadStoreConfig } from './config.ts';
 import { createStoreHandler } from './store-handler.ts';
-import { startTrimmer } from './trimmer.ts';
+
 
 let config;
 try {

@@ -36,3 +36,4 @@ export {
 } from './consumer/consumer.ts';
 export { readDeadLetters, type DeadLetter, type DeadLetterRecord } from './consumer/dead-letter.ts';
 export { createLatencyHistogram, type LatencyHistogram } from './latency.ts';
+export { startTrimmer, trimSafely } from './consumer/trimmer.ts';

@@ -1,4 +1,4 @@
-import type { Logger } from 'core';
+import type { Logger } from '../logger.ts';
 import type Redis from 'ioredis';
 
 /**
