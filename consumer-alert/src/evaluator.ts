@@ -3,47 +3,63 @@ import type Redis from 'ioredis';
 import type { Rule } from './rules.ts';
 
 /**
- * One reading against one rule's state, atomically: the state hash and the alert XADD change
- * together, so any number of instances, and redelivered readings, never fire a transition twice.
- * A reading older than the state's last one (or the same one again) changes nothing.
+ * Readings against rules' states, atomically: each state hash and its alert XADD change together,
+ * so any number of instances, and redelivered readings, never fire a transition twice. A reading
+ * older than the state's last one (or the same one again) changes nothing. One script call
+ * evaluates a whole chunk of (reading, rule) pairs: per-pair calls cost ~2× the CPU.
  *
- * KEYS: state hash, alerts stream. ARGV: readingId, ts, breach (1/0), clear (1/0), forReadings,
- * repeatAfterMs, alertId, ruleId, deviceId, metric, value, threshold, severity, version.
- * Returns the transition: 'firing', 'resolved', 'repeat', or '' for none ('stale' when ignored).
+ * KEYS: alerts stream, then one state hash per pair. ARGV: version, then per pair 13 values:
+ * readingId, ts, breach (1/0), clear (1/0), forReadings, repeatAfterMs, alertId, ruleId,
+ * deviceId, metric, value, threshold, severity.
+ * Returns per pair: 'firing', 'resolved', 'repeat', '' (no transition) or 'stale' (ignored).
  */
 const EVALUATE = `
-local state = redis.call('HMGET', KEYS[1], 'state', 'streak', 'lastTs', 'lastReadingId', 'notifiedTs')
-local ts = tonumber(ARGV[2])
-local lastTs = tonumber(state[3])
-if lastTs and (ts < lastTs or (ts == lastTs and ARGV[1] == state[4])) then return 'stale' end
-local breach = ARGV[3] == '1'
-local streak = 0
-if breach then streak = (tonumber(state[2]) or 0) + 1 end
-local current = state[1] or 'ok'
-local transition = ''
-if current ~= 'firing' then
-  if breach and streak >= tonumber(ARGV[5]) then transition = 'firing' end
-elseif ARGV[4] == '1' then
-  transition = 'resolved'
-elseif breach and tonumber(ARGV[6]) > 0 and ts - (tonumber(state[5]) or 0) >= tonumber(ARGV[6]) then
-  transition = 'repeat'
+local transitions = {}
+for pair = 1, #KEYS - 1 do
+  local key = KEYS[pair + 1]
+  local a = (pair - 1) * 13 + 1
+  local readingId, tsText = ARGV[a + 1], ARGV[a + 2]
+  local ts = tonumber(tsText)
+  local state = redis.call('HMGET', key, 'state', 'streak', 'lastTs', 'lastReadingId', 'notifiedTs')
+  local lastTs = tonumber(state[3])
+  local transition = ''
+  if lastTs and (ts < lastTs or (ts == lastTs and readingId == state[4])) then
+    transition = 'stale'
+  else
+    local breach = ARGV[a + 3] == '1'
+    local streak = 0
+    if breach then streak = (tonumber(state[2]) or 0) + 1 end
+    local current = state[1] or 'ok'
+    if current ~= 'firing' then
+      if breach and streak >= tonumber(ARGV[a + 5]) then transition = 'firing' end
+    elseif ARGV[a + 4] == '1' then
+      transition = 'resolved'
+    elseif breach and tonumber(ARGV[a + 6]) > 0 and ts - (tonumber(state[5]) or 0) >= tonumber(ARGV[a + 6]) then
+      transition = 'repeat'
+    end
+    local nextState = current
+    if transition == 'firing' or transition == 'repeat' then nextState = 'firing' end
+    if transition == 'resolved' then nextState = 'ok' end
+    if transition ~= '' then
+      redis.call('HSET', key, 'state', nextState, 'streak', streak, 'lastTs', tsText, 'lastReadingId', readingId, 'notifiedTs', tsText)
+      local alertState = 'firing'
+      if transition == 'resolved' then alertState = 'resolved' end
+      redis.call('XADD', KEYS[1], '*', 'v', ARGV[1], 'id', ARGV[a + 7], 'ruleId', ARGV[a + 8], 'deviceId', ARGV[a + 9], 'metric', ARGV[a + 10],
+        'value', ARGV[a + 11], 'threshold', ARGV[a + 12], 'state', alertState, 'severity', ARGV[a + 13], 'ts', tsText, 'readingId', readingId)
+    else
+      redis.call('HSET', key, 'state', nextState, 'streak', streak, 'lastTs', tsText, 'lastReadingId', readingId)
+    end
+  end
+  transitions[pair] = transition
 end
-local nextState = current
-if transition == 'firing' or transition == 'repeat' then nextState = 'firing' end
-if transition == 'resolved' then nextState = 'ok' end
-redis.call('HSET', KEYS[1], 'state', nextState, 'streak', streak, 'lastTs', ARGV[2], 'lastReadingId', ARGV[1])
-if transition ~= '' then
-  redis.call('HSET', KEYS[1], 'notifiedTs', ARGV[2])
-  local alertState = 'firing'
-  if transition == 'resolved' then alertState = 'resolved' end
-  redis.call('XADD', KEYS[2], '*', 'v', ARGV[14], 'id', ARGV[7], 'ruleId', ARGV[8], 'deviceId', ARGV[9], 'metric', ARGV[10],
-    'value', ARGV[11], 'threshold', ARGV[12], 'state', alertState, 'severity', ARGV[13], 'ts', ARGV[2], 'readingId', ARGV[1])
-end
-return transition
+return transitions
 `;
 
+/** Pairs per script call: long enough to amortise the call, short enough not to stall Redis (~ms). */
+const PAIRS_PER_CALL = 250;
+
 type EvaluatingRedis = Redis & {
-  evaluateAlert(stateKey: string, alertsStream: string, ...args: Array<string | number>): Promise<string>;
+  evaluateAlerts(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<string[]>;
 };
 
 export interface EvaluatorCounters {
@@ -62,7 +78,7 @@ export interface EvaluatorCounters {
 export function createEvaluator(options: { redis: Redis; rules: readonly Rule[]; alertsStream: string }) {
   const { rules, alertsStream } = options;
   // EVALSHA under the hood: the script is sent once per connection, not per reading.
-  if (!('evaluateAlert' in options.redis)) options.redis.defineCommand('evaluateAlert', { numberOfKeys: 2, lua: EVALUATE });
+  if (!('evaluateAlerts' in options.redis)) options.redis.defineCommand('evaluateAlerts', { lua: EVALUATE });
   const redis = options.redis as EvaluatingRedis;
   const counters: EvaluatorCounters = { evaluated: 0, firing: 0, resolved: 0, repeats: 0, stale: 0 };
   const detection = createLatencyHistogram();
@@ -71,17 +87,17 @@ export function createEvaluator(options: { redis: Redis; rules: readonly Rule[];
     counters,
     detection,
     async handle(batch: ReadonlyArray<ConsumerEntry<Reading>>): Promise<void> {
-      const pipeline = redis.pipeline() as ReturnType<Redis['pipeline']> & {
-        evaluateAlert(stateKey: string, alertsStream: string, ...args: Array<string | number>): unknown;
-      };
-      const evaluated: Reading[] = [];
+      const pairs: Array<{ reading: Reading; rule: Rule }> = [];
       for (const { value: reading } of batch) {
-        for (const rule of rules) {
-          if (!rule.matches(reading)) continue;
-          evaluated.push(reading);
-          pipeline.evaluateAlert(
-            `${alertsStream}:state:${rule.id}:${reading.deviceId}`,
-            alertsStream,
+        for (const rule of rules) if (rule.matches(reading)) pairs.push({ reading, rule });
+      }
+      const calls: Array<Promise<string[]>> = [];
+      for (let start = 0; start < pairs.length; start += PAIRS_PER_CALL) {
+        const chunk = pairs.slice(start, start + PAIRS_PER_CALL);
+        const keys = chunk.map(({ reading, rule }) => `${alertsStream}:state:${rule.id}:${reading.deviceId}`);
+        const args: Array<string | number> = [ALERT_VERSION];
+        for (const { reading, rule } of chunk) {
+          args.push(
             reading.id,
             reading.ts,
             rule.breaches(reading.value) ? 1 : 0,
@@ -95,22 +111,20 @@ export function createEvaluator(options: { redis: Redis; rules: readonly Rule[];
             String(reading.value),
             String(rule.threshold),
             rule.severity,
-            ALERT_VERSION,
           );
         }
+        calls.push(redis.evaluateAlerts(keys.length + 1, alertsStream, ...keys, ...args));
       }
-      if (evaluated.length === 0) return;
-      const results = (await pipeline.exec()) ?? [];
+      const transitions = (await Promise.all(calls)).flat();
       const now = Date.now();
-      results.forEach(([error, transition], index) => {
-        if (error) throw error;
+      transitions.forEach((transition, index) => {
         counters.evaluated += 1;
         if (transition === 'stale') counters.stale += 1;
         else if (transition) {
           if (transition === 'firing') counters.firing += 1;
           else if (transition === 'resolved') counters.resolved += 1;
           else counters.repeats += 1;
-          detection.observe(now - (evaluated[index] as Reading).ts);
+          detection.observe(now - (pairs[index] as { reading: Reading }).reading.ts);
         }
       });
     },

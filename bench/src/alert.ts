@@ -1,0 +1,74 @@
+/**
+ * Alert-path benchmark: (1) a stream pre-filled with N readings from 1,000 devices, ~2% of them
+ * over the threshold, drained by consumer-alert's evaluating group — readings/s; (2) the producer
+ * at a steady rate with the same value spread — detection latency (reading ts → alert written, from
+ * the alert's stream entry id). Flags: --readings N (500,000), --rate R (1,000), --seconds S (30).
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createRedis, decodeAlert, encodeReading, newEventId } from 'core';
+import { startRedisServer, startService } from 'core/testing';
+import { percentile } from './support.ts';
+
+const { values } = parseArgs({ options: { readings: { type: 'string', default: '500000' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '30' } } });
+const total = Number(values.readings);
+const rate = Number(values.rate);
+const seconds = Number(values.seconds);
+const root = join(import.meta.dir, '../..');
+const redisServer = await startRedisServer({ fsync: 'everysec' });
+const redis = createRedis(redisServer.url, { name: 'bench' });
+const entry = join(root, 'consumer-alert/src/index.ts');
+const results: Record<string, string> = {};
+
+async function groupDone(stream: string): Promise<boolean> {
+  const groups = (await redis.call('XINFO', 'GROUPS', stream)) as Array<Array<string | number>>;
+  const flat = groups.find((g) => g[1] === 'alerts') ?? [];
+  return Number(flat[flat.indexOf('pending') + 1]) === 0 && Number(flat[flat.indexOf('lag') + 1]) === 0;
+}
+
+try {
+  const stream = 'bench-alert-drain';
+  for (let start = 0; start < total; start += 10_000) {
+    const pipeline = redis.pipeline();
+    for (let i = start; i < Math.min(total, start + 10_000); i++) {
+      const value = Math.random() < 0.02 ? 75 : 20;
+      pipeline.xadd(stream, '*', ...encodeReading({ id: newEventId(), deviceId: `device-${String(i % 1_000).padStart(4, '0')}`, metric: 'kwh', value, unit: 'kWh', ts: Date.now() }));
+    }
+    await pipeline.exec();
+  }
+  const started = performance.now();
+  const drain = startService(entry, { REDIS_URL: redisServer.url, READINGS_STREAM: stream, ALERTS_STREAM: 'bench-alerts-1', LOG_LEVEL: 'warn' });
+  await Bun.sleep(200);
+  while (!(await groupDone(stream))) await Bun.sleep(200);
+  const elapsed = (performance.now() - started) / 1_000;
+  results[`alert path: ${total.toLocaleString()} pre-filled readings (~2% over 50)`] = `${Math.round(total / elapsed).toLocaleString()} readings/s (${elapsed.toFixed(1)} s, incl. process start); ${(await redis.xlen('bench-alerts-1')).toLocaleString()} alerts`;
+  results['consumer-alert peak RSS while draining'] = `${(Number(/VmHWM:\s+(\d+) kB/.exec(await Bun.file(`/proc/${drain.pid}/status`).text())?.[1]) / 1024).toFixed(0)} MB`;
+  await drain.kill('SIGTERM');
+
+  const steady = startService(entry, { REDIS_URL: redisServer.url, READINGS_STREAM: 'bench-alert-steady', ALERTS_STREAM: 'bench-alerts-2', LOG_LEVEL: 'warn' });
+  await Bun.sleep(1_000);
+  results['consumer-alert idle RSS'] = `${(Number(/VmRSS:\s+(\d+) kB/.exec(await Bun.file(`/proc/${steady.pid}/status`).text())?.[1]) / 1024).toFixed(0)} MB`;
+  const producer = startService(join(root, 'producer/src/index.ts'), {
+    REDIS_URL: redisServer.url,
+    READINGS_STREAM: 'bench-alert-steady',
+    DEVICES: '1000',
+    RATE: String(rate),
+    COUNT: String(rate * seconds),
+    VALUE_MIN: '0',
+    VALUE_MAX: '51',
+    LOG_LEVEL: 'warn',
+  });
+  await producer.exited;
+  await Bun.sleep(1_000);
+  const alerts = await redis.xrange('bench-alerts-2', '-', '+');
+  const latencies = alerts.map(([entryId, fields]) => Number(entryId.split('-')[0]) - decodeAlert(fields).ts);
+  results[`detection latency at ${rate.toLocaleString()}/s for ${seconds} s (ts → alert written)`] =
+    `p50 ${percentile(latencies, 50)} ms, p95 ${percentile(latencies, 95)} ms, p99 ${percentile(latencies, 99)} ms, max ${Math.max(...latencies)} ms (${latencies.length.toLocaleString()} alerts)`;
+  await steady.kill('SIGTERM');
+} finally {
+  redis.disconnect();
+  await redisServer.stop();
+}
+
+console.log('| alert-path measurement | result |\n|---|---|');
+for (const [name, value] of Object.entries(results)) console.log(`| ${name} | ${value} |`);
