@@ -1,0 +1,199 @@
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startService, waitFor } from 'core/testing';
+import { parseOptions } from './options.ts';
+import { decodePng } from './png-check.ts';
+import { findFont, renderPng } from './render.ts';
+import { runAnalysis } from './run.ts';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'analysis-test-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const at = (minute: number, second: number) => new Date(Date.UTC(2026, 10, 22, 10, minute, second)).toISOString();
+
+/**
+ * Hand-made: 10:00 100 × 20 (device-a); 10:01 nothing; 10:02 100 × 30 (device-b);
+ * 10:03 50 × 40 (device-a) and 50 × 60 (device-b); and three bad lines.
+ */
+function fixtureCsv(): string {
+  const lines = ['id,deviceId,metric,value,unit,ts,storedAt'];
+  const add = (id: string, device: string, value: number | string, ts: string) => lines.push(`${id},${device},kwh,${value},kWh,${ts},${ts}`);
+  for (let i = 0; i < 100; i++) add(`a${i}`, 'device-a', 20, at(0, i % 60));
+  lines.push('broken,device-a,kwh,abc,kWh,2026-11-22T10:00:30.000Z,x'); // line 102
+  for (let i = 0; i < 100; i++) add(`b${i}`, 'device-b', 30, at(2, i % 60));
+  lines.push('short,line'); // line 203
+  for (let i = 0; i < 50; i++) add(`c${i}`, 'device-a', 40, at(3, i));
+  for (let i = 0; i < 50; i++) add(`d${i}`, 'device-b', 60, at(3, i));
+  lines.push('late,device-b,kwh,1,kWh,yesterday,x'); // line 304
+  return `${lines.join('\n')}\n`;
+}
+
+async function analyse(flags: string[]) {
+  return runAnalysis(parseOptions(flags, {}));
+}
+
+describe('analysis of a CSV file', () => {
+  it('computes the hand-computed summary exactly', async () => {
+    const input = join(dir, 'fixture.csv');
+    await writeFile(input, fixtureCsv());
+    const out = join(dir, 'fixture-report');
+    const { summary } = await analyse(['--input', input, '--out', out, '--skip-charts']);
+    const written = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
+    expect(written.count).toBe(300);
+    expect(summary).toMatchObject({
+      count: 300,
+      min: 20,
+      max: 60,
+      p50: 30,
+      p95: 60,
+      p99: 60,
+      mostFrequent: { values: [20, 30], count: 100 },
+      counting: { method: 'exact', distinctValues: 4, bucketWidth: null },
+      badRows: 3,
+      badRowSamples: [
+        { line: 102, error: 'value is not a finite number: "abc"' },
+        { line: 203, error: 'expected 7 columns, found 2' },
+        { line: 304, error: 'ts is not a time: "yesterday"' },
+      ],
+    });
+    expect(summary.mean).toBeCloseTo(100 / 3, 10);
+    // E[x²] = 1300, so the variance is 1300 − (100/3)².
+    expect(summary.stdDev).toBeCloseTo(Math.sqrt(1300 - (100 / 3) ** 2), 10);
+    expect(summary.readingsPerMinute.map((m) => [m.minute.slice(11, 16), m.count])).toEqual([
+      ['10:00', 100],
+      ['10:01', 0],
+      ['10:02', 100],
+      ['10:03', 100],
+    ]);
+    expect(summary.perDevice).toEqual([
+      { deviceId: 'device-a', count: 150, mean: 4_000 / 150, overThreshold: 0, overThresholdShare: 0 },
+      { deviceId: 'device-b', count: 150, mean: 6_000 / 150, overThreshold: 50, overThresholdShare: 50 / 150 },
+    ]);
+  });
+
+  it('applies --from/--to/--device/--metric filters, with zero minutes across the window', async () => {
+    const input = join(dir, 'filters.csv');
+    await writeFile(input, fixtureCsv());
+    const { summary } = await analyse(['--input', input, '--out', join(dir, 'filters'), '--skip-charts', '--device', 'device-b', '--from', at(1, 0), '--to', at(5, 0), '--threshold', '59']);
+    expect(summary.count).toBe(150);
+    expect(summary.readingsPerMinute.map((m) => m.count)).toEqual([0, 100, 50, 0]);
+    expect(summary.perDevice).toEqual([{ deviceId: 'device-b', count: 150, mean: 40, overThreshold: 50, overThresholdShare: 50 / 150 }]);
+  });
+
+  it('buckets when distinct values explode, and says so', async () => {
+    const lines = ['deviceId,metric,value,ts'];
+    for (let i = 0; i < 150_000; i++) lines.push(`d,m,${i / 7},${1_700_000_000_000 + i}`);
+    const input = join(dir, 'many.csv');
+    await writeFile(input, lines.join('\n'));
+    const result = await analyse(['--input', input, '--out', join(dir, 'many'), '--skip-charts']);
+    expect(result.summary.counting.method).toBe('bucketed');
+    expect(result.summary.counting.distinctValues).toBeLessThanOrEqual(100_000);
+    expect(result.notes.join(' ')).toContain('counted in buckets');
+    expect(result.summary.count).toBe(150_000);
+  });
+
+  it('refuses bad flags, naming each', () => {
+    expect(() => parseOptions(['--threshold', 'high', '--from', 'someday'], {})).toThrow(/--from: must be an ISO-8601[\s\S]*--threshold: must be a number/);
+    expect(() => parseOptions(['--input', 'x.csv', '--api', 'http://x'], {})).toThrow('give --input or --api, not both');
+  });
+});
+
+describe('charts and report', () => {
+  let out: string;
+  beforeAll(async () => {
+    const input = join(dir, 'charts.csv');
+    await writeFile(input, fixtureCsv());
+    out = join(dir, 'charts');
+    await analyse(['--input', input, '--out', out]);
+  });
+
+  it('writes valid SVGs with their marks, titles and axis labels', async () => {
+    const expectations: Record<string, string[]> = {
+      'value-distribution': ['Value distribution (most frequent: 20, 30)', 'Readings', 'mark-rect'],
+      'readings-per-minute': ['Readings per minute', 'Minute (UTC)', 'mark-line'],
+      'per-device': ['Readings per device', 'device-a', 'over 50', 'mark-rect'],
+      'values-over-time': ['threshold 50', 'mark-area', 'mark-rule'],
+    };
+    for (const [name, needles] of Object.entries(expectations)) {
+      const svg = await readFile(join(out, `${name}.svg`), 'utf8');
+      expect(svg.startsWith('<svg')).toBe(true);
+      expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+      for (const needle of needles) expect(svg).toContain(needle);
+    }
+  });
+
+  it('writes PNGs that decode, are not blank, and have their labels drawn', async () => {
+    for (const name of ['value-distribution', 'readings-per-minute', 'per-device', 'values-over-time']) {
+      const png = decodePng(await readFile(join(out, `${name}.png`)));
+      expect(png.width).toBeGreaterThan(500);
+      expect(new Set(png.data).size).toBeGreaterThan(10);
+    }
+    // Without a usable font resvg silently drops all text: drawing with and without the text
+    // elements must differ.
+    const svg = await readFile(join(out, 'value-distribution.svg'), 'utf8');
+    const withText = decodePng(renderPng(svg, findFont())).data;
+    const withoutText = decodePng(renderPng(svg.replace(/<text[\s\S]*?<\/text>/g, ''), findFont())).data;
+    expect(Buffer.compare(withText, withoutText)).not.toBe(0);
+  });
+
+  it('writes one self-contained report.html with every chart and no network reference', async () => {
+    const html = await readFile(join(out, 'report.html'), 'utf8');
+    expect(html.match(/<svg/g)?.length).toBe(4);
+    expect(html).not.toMatch(/(src|href)=["']?https?:/);
+    expect(html).toContain('Bad rows skipped');
+    expect(html).toContain('line 102');
+  });
+});
+
+describe('analysis against the API', () => {
+  it('gives the same summary from the API as from its CSV export', async () => {
+    const port = await freePort();
+    const api = startService(join(import.meta.dir, '../../api/src/index.ts'), { PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'api.db'), API_TOKEN: 't', LOG_LEVEL: 'warn' });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(() => fetch(`${base}/health`).then((r) => r.ok, () => false), { what: 'API' });
+      const readings = Array.from({ length: 2_000 }, (_, i) => ({ deviceId: `device-${i % 7}`, metric: 'kwh', value: (i * 13) % 97, unit: 'kWh', ts: new Date(Date.UTC(2026, 10, 22, 9, 0, 0) + i * 997).toISOString() }));
+      const response = await fetch(`${base}/readings/batch`, { method: 'POST', headers: { authorization: 'Bearer t', 'content-type': 'application/json' }, body: JSON.stringify({ readings }) });
+      expect(response.status).toBe(200);
+      const fromApi = await analyse(['--api', base, '--out', join(dir, 'api-report'), '--skip-charts']);
+      expect(fromApi.summary.count).toBe(2_000);
+      const fromCsv = await analyse(['--input', join(dir, 'api-report', 'readings.csv'), '--out', join(dir, 'csv-report'), '--skip-charts']);
+      expect(fromCsv.summary).toEqual(fromApi.summary);
+    } finally {
+      await api.kill('SIGTERM');
+    }
+  });
+});
+
+describe('scale', () => {
+  it('analyses 1,000,000 generated rows with peak RSS under 300 MB', async () => {
+    const input = join(dir, 'million.csv');
+    const writer = Bun.file(input).writer();
+    writer.write('id,deviceId,metric,value,unit,ts,storedAt\n');
+    let chunk = '';
+    for (let i = 0; i < 1_000_000; i++) {
+      const ts = new Date(Date.UTC(2026, 10, 1) + i * 50).toISOString();
+      chunk += `r${i},device-${i % 1_000},kwh,${10 + ((i * 7_919) % 91)},kWh,${ts},${ts}\n`;
+      if (chunk.length > 1 << 20) {
+        writer.write(chunk);
+        chunk = '';
+      }
+    }
+    writer.write(chunk);
+    await writer.end();
+    const analysis = Bun.spawn(['bun', join(import.meta.dir, 'index.ts'), '--input', input, '--out', join(dir, 'million'), '--skip-charts'], { stdout: 'pipe', stderr: 'pipe' });
+    expect(await analysis.exited).toBe(0);
+    const output = await new Response(analysis.stdout).text();
+    expect(output).toContain('1,000,000 readings');
+    const peak = Number(/peak RSS (\d+) MB/.exec(output)?.[1]);
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThan(300);
+  }, 60_000);
+});

@@ -1,0 +1,133 @@
+import type { TopLevelSpec } from 'vega-lite';
+import type { Summary } from './summary.ts';
+
+const FONT = 'DejaVu Sans, Arial, sans-serif';
+const config = { font: FONT, view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 12 }, title: { fontSize: 15 } };
+/** Bars drawn at most; more distinct values are grouped into this many bins for the picture. */
+const MAX_BARS = 120;
+const MAX_DEVICES = 40;
+
+export interface ChartSpec {
+  name: string;
+  title: string;
+  spec: TopLevelSpec;
+}
+
+/** The value distribution, most frequent value(s) highlighted. */
+function distribution(summary: Summary, counts: ReadonlyArray<[number, number]>): ChartSpec {
+  const modes = new Set(summary.mostFrequent.values);
+  let bars = counts.map(([value, count]) => ({ value: String(value), count, mostFrequent: modes.has(value) }));
+  if (bars.length > MAX_BARS) {
+    const [low, high] = [counts[0]?.[0] ?? 0, counts.at(-1)?.[0] ?? 0];
+    const width = (high - low) / MAX_BARS || 1;
+    const bins = new Map<number, { count: number; mostFrequent: boolean }>();
+    for (const [value, count] of counts) {
+      const bin = Math.min(MAX_BARS - 1, Math.floor((value - low) / width));
+      const slot = bins.get(bin) ?? { count: 0, mostFrequent: false };
+      slot.count += count;
+      slot.mostFrequent ||= modes.has(value);
+      bins.set(bin, slot);
+    }
+    bars = [...bins.entries()].map(([bin, slot]) => ({ value: `${(low + bin * width).toPrecision(4)}–${(low + (bin + 1) * width).toPrecision(4)}`, ...slot }));
+  }
+  const title = `Value distribution (most frequent: ${summary.mostFrequent.values.slice(0, 5).join(', ') || 'none'})`;
+  return {
+    name: 'value-distribution',
+    title,
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title,
+      width: 640,
+      height: 280,
+      config,
+      data: { values: bars },
+      mark: 'bar',
+      encoding: {
+        x: { field: 'value', type: 'ordinal', sort: null, title: 'Value' },
+        y: { field: 'count', type: 'quantitative', title: 'Readings' },
+        color: { field: 'mostFrequent', type: 'nominal', title: 'Most frequent', scale: { domain: [true, false], range: ['#d62728', '#4c78a8'] } },
+      },
+    },
+  };
+}
+
+function perMinute(summary: Summary): ChartSpec {
+  return {
+    name: 'readings-per-minute',
+    title: 'Readings per minute',
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title: 'Readings per minute',
+      width: 640,
+      height: 240,
+      config,
+      data: { values: summary.readingsPerMinute.map(({ minute, count }) => ({ minute, count })) },
+      mark: { type: 'line', point: summary.readingsPerMinute.length <= 120 },
+      encoding: {
+        x: { field: 'minute', type: 'temporal', title: 'Minute (UTC)' },
+        y: { field: 'count', type: 'quantitative', title: 'Readings' },
+      },
+    },
+  };
+}
+
+function perDevice(summary: Summary): ChartSpec {
+  const top = [...summary.perDevice].sort((a, b) => b.count - a.count).slice(0, MAX_DEVICES);
+  const rows = top.flatMap((device) => [
+    { deviceId: device.deviceId, part: `at or below ${summary.threshold}`, count: device.count - device.overThreshold },
+    { deviceId: device.deviceId, part: `over ${summary.threshold}`, count: device.overThreshold },
+  ]);
+  const title = summary.perDevice.length > MAX_DEVICES ? `Readings per device (top ${MAX_DEVICES} of ${summary.perDevice.length})` : 'Readings per device';
+  return {
+    name: 'per-device',
+    title,
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title,
+      width: 640,
+      height: { step: 16 },
+      config,
+      data: { values: rows },
+      mark: 'bar',
+      encoding: {
+        y: { field: 'deviceId', type: 'nominal', sort: '-x', title: 'Device' },
+        x: { field: 'count', type: 'quantitative', stack: 'zero', title: 'Readings' },
+        color: { field: 'part', type: 'nominal', title: 'Value', scale: { range: ['#4c78a8', '#d62728'] } },
+      },
+    },
+  };
+}
+
+function valuesOverTime(summary: Summary): ChartSpec {
+  const minutes = summary.readingsPerMinute.filter((m) => m.count > 0);
+  const title = `Values over time (per-minute mean, min–max band, threshold ${summary.threshold})`;
+  return {
+    name: 'values-over-time',
+    title,
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title,
+      width: 640,
+      height: 260,
+      config,
+      layer: [
+        {
+          data: { values: minutes },
+          mark: { type: 'area', opacity: 0.25, color: '#4c78a8' },
+          encoding: { x: { field: 'minute', type: 'temporal', title: 'Minute (UTC)' }, y: { field: 'min', type: 'quantitative', title: 'Value' }, y2: { field: 'max' } },
+        },
+        { data: { values: minutes }, mark: { type: 'line', color: '#4c78a8' }, encoding: { x: { field: 'minute', type: 'temporal' }, y: { field: 'mean', type: 'quantitative' } } },
+        {
+          data: { values: [{ threshold: summary.threshold, label: `threshold ${summary.threshold}` }] },
+          mark: { type: 'rule', color: '#d62728', strokeDash: [6, 4], strokeWidth: 2 },
+          encoding: { y: { field: 'threshold', type: 'quantitative' } },
+        },
+      ],
+    },
+  };
+}
+
+/** The four charts of the report, as Vega-Lite specs. `counts` are the value counts, sorted. */
+export function chartSpecs(summary: Summary, counts: ReadonlyArray<[number, number]>): ChartSpec[] {
+  return [distribution(summary, counts), perMinute(summary), perDevice(summary), valuesOverTime(summary)];
+}

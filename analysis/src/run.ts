@@ -1,0 +1,141 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chartSpecs } from './charts.ts';
+import { forEachLine } from './lines.ts';
+import type { AnalysisOptions } from './options.ts';
+import { findFont, renderPng, renderSvg } from './render.ts';
+import { reportHtml } from './report.ts';
+import { rowParser } from './rows.ts';
+import { type Summary, createSummary } from './summary.ts';
+
+export interface Progress {
+  rows: number;
+  bytes: number;
+  /** Total bytes when known (a file), for the ETA. */
+  totalBytes?: number;
+}
+
+export interface AnalysisResult {
+  summary: Summary;
+  files: string[];
+  /** What was read: a file, stdin or the API URL. */
+  source: string;
+  notes: string[];
+}
+
+/** The input as a byte stream, plus what it is and how big (when known). */
+async function openInput(options: AnalysisOptions): Promise<{ stream: ReadableStream<Uint8Array>; source: string; size?: number; saveCopy: boolean }> {
+  if (options.input === '-') return { stream: Bun.stdin.stream(), source: 'stdin', saveCopy: options.copy };
+  if (options.input) {
+    const file = Bun.file(options.input);
+    if (!(await file.exists())) throw new Error(`--input ${options.input}: no such file`);
+    return { stream: file.stream(), source: options.input, size: file.size, saveCopy: options.copy };
+  }
+  const url = new URL('/readings/export', options.apiUrl);
+  url.searchParams.set('format', 'csv');
+  if (options.fromMs !== undefined) url.searchParams.set('from', new Date(options.fromMs).toISOString());
+  if (options.toMs !== undefined) url.searchParams.set('to', new Date(options.toMs).toISOString());
+  if (options.deviceId) url.searchParams.set('deviceId', options.deviceId);
+  if (options.metric) url.searchParams.set('metric', options.metric);
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new Error(`cannot reach the API at ${options.apiUrl} (${(error as Error).message}); start it, or use --input FILE`);
+  }
+  if (!response.ok || !response.body) throw new Error(`the API answered ${response.status} to ${url}: ${(await response.text()).slice(0, 200)}`);
+  return { stream: response.body, source: url.toString(), saveCopy: true };
+}
+
+/** Passes bytes through while writing them to `path` (Bun's writer: ~4× fs streams). */
+function teeToFile(stream: ReadableStream<Uint8Array>, path: string): { stream: ReadableStream<Uint8Array>; done: () => Promise<void> } {
+  const writer = Bun.file(path).writer();
+  const reader = stream.getReader();
+  return {
+    stream: new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const { done, value } = await reader.read();
+        if (done) {
+          controller.close();
+          return;
+        }
+        writer.write(value);
+        controller.enqueue(value);
+      },
+    }),
+    done: async () => {
+      await writer.end();
+    },
+  };
+}
+
+/**
+ * One streaming pass over the readings (constant memory whatever the size), then summary.json,
+ * the charts as SVG and PNG, and report.html in `options.outDir`.
+ */
+export async function runAnalysis(options: AnalysisOptions, onProgress: (progress: Progress) => void = () => {}): Promise<AnalysisResult> {
+  await mkdir(options.outDir, { recursive: true });
+  const notes: string[] = [];
+  const fontFile = options.charts ? findFont() : undefined;
+  const input = await openInput(options);
+  let stream = input.stream;
+  let finishCopy = async () => {};
+  const files: string[] = [];
+  if (input.saveCopy) {
+    const copy = teeToFile(stream, join(options.outDir, 'readings.csv'));
+    stream = copy.stream;
+    finishCopy = copy.done;
+    files.push(join(options.outDir, 'readings.csv'));
+  } else {
+    notes.push(`input is already a CSV file (${input.source}); not copied to readings.csv (use --copy)`);
+  }
+
+  const summary = createSummary(options.threshold, options);
+  let bytes = 0;
+  let parser: ReturnType<typeof rowParser> | undefined;
+  let lastReport = 0;
+  await forEachLine(
+    stream,
+    (line, lineNumber) => {
+      if (line === '') return;
+      if (!parser) {
+        parser = rowParser(line);
+        return;
+      }
+      const row = parser.parse(line);
+      if (typeof row === 'string') summary.bad(lineNumber, row);
+      else summary.add(row);
+      if ((lineNumber & 0xffff) === 0) {
+        const now = performance.now();
+        if (now - lastReport > 200) {
+          lastReport = now;
+          onProgress({ rows: lineNumber, bytes, totalBytes: input.size });
+        }
+      }
+    },
+    (n) => {
+      bytes += n;
+    },
+  );
+  await finishCopy();
+  if (!parser) throw new Error(`${input.source} is empty: no header line`);
+  const result = summary.finish();
+  if (result.counting.method === 'bucketed') notes.push(`more than 100,000 distinct values: counted in buckets of ${result.counting.bucketWidth} (mode and quantiles are bucket starts)`);
+
+  await writeFile(join(options.outDir, 'summary.json'), `${JSON.stringify({ source: input.source, ...result }, null, 2)}\n`);
+  files.push(join(options.outDir, 'summary.json'));
+
+  if (options.charts && fontFile) {
+    const charts = [];
+    for (const chart of chartSpecs(result, summary.valueCounts())) {
+      const svg = await renderSvg(chart.spec);
+      await writeFile(join(options.outDir, `${chart.name}.svg`), svg);
+      await writeFile(join(options.outDir, `${chart.name}.png`), renderPng(svg, fontFile));
+      files.push(join(options.outDir, `${chart.name}.svg`), join(options.outDir, `${chart.name}.png`));
+      charts.push({ title: chart.title, svg });
+    }
+    await writeFile(join(options.outDir, 'report.html'), reportHtml(result, charts, input.source));
+    files.push(join(options.outDir, 'report.html'));
+  }
+  return { summary: result, files, source: input.source, notes };
+}
