@@ -25,48 +25,77 @@ export function rowParser(headerLine: string): RowParser {
   if (missing.length > 0) throw new Error(`the CSV header must name ${REQUIRED_COLUMNS.join(', ')}; missing ${missing.join(', ')} (header: ${headerLine.slice(0, 120)})`);
   const [device, metric, value, ts] = REQUIRED_COLUMNS.map((name) => header.indexOf(name)) as [number, number, number, number];
   const width = header.length;
+  const wanted = [device, metric, value, ts];
+  // Cells of the current line at the wanted indexes; reused so a row allocates only its strings.
+  const cells: string[] = ['', '', '', ''];
+
+  /** Lines without quotes (the export's rows): finds commas with indexOf, slices only the four cells needed. */
+  const pickUnquoted = (line: string): number => {
+    let column = 0;
+    let start = 0;
+    for (;;) {
+      const comma = line.indexOf(',', start);
+      const end = comma === -1 ? line.length : comma;
+      const slot = wanted.indexOf(column);
+      if (slot !== -1) cells[slot] = line.slice(start, end);
+      column += 1;
+      if (comma === -1) return column;
+      start = comma + 1;
+    }
+  };
+
   return {
     parse(line) {
-      const cells = splitCsv(line);
-      if (!cells) return 'malformed CSV (unbalanced quotes?)';
-      if (cells.length !== width) return `expected ${width} columns, found ${cells.length}`;
-      const rawValue = cells[value] as string;
+      let columns: number;
+      if (line.includes('"')) {
+        const all = splitCsv(line);
+        if (!all) return 'malformed CSV (unbalanced quotes?)';
+        columns = all.length;
+        wanted.forEach((index, slot) => {
+          cells[slot] = all[index] ?? '';
+        });
+      } else columns = pickUnquoted(line);
+      if (columns !== width) return `expected ${width} columns, found ${columns}`;
+      const [deviceId, metricName, rawValue, rawTs] = cells as [string, string, string, string];
       const number = rawValue === '' ? Number.NaN : Number(rawValue);
       if (!Number.isFinite(number)) return `value is not a finite number: ${JSON.stringify(rawValue.slice(0, 40))}`;
-      const rawTs = cells[ts] as string;
       const time = parseTime(rawTs);
       if (!Number.isFinite(time)) return `ts is not a time: ${JSON.stringify(rawTs.slice(0, 40))}`;
-      const deviceId = cells[device] as string;
       if (deviceId === '') return 'deviceId is empty';
-      return { deviceId, metric: cells[metric] as string, value: number, ts: time };
+      return { deviceId, metric: metricName, value: number, ts: time };
     },
   };
 }
 
 // The export writes `YYYY-MM-DDTHH:MM:SS.sssZ`, sorted by time: the minute prefix repeats for
 // thousands of rows, so it is parsed once and only seconds and milliseconds are read per row.
-let cachedPrefix = '';
+let cachedPrefix = '\u0000'; // matches no time
 let cachedPrefixMs = 0;
+
+const digit = (text: string, at: number) => text.charCodeAt(at) - 48;
 
 /** Epoch ms from digits or an ISO-8601 time; NaN when neither. */
 export function parseTime(raw: string): number {
   if (raw.length === 24 && raw.charCodeAt(23) === 90 /* Z */ && raw.charCodeAt(16) === 58 /* : */ && raw.charCodeAt(19) === 46 /* . */) {
-    const prefix = raw.slice(0, 16);
-    if (prefix !== cachedPrefix) {
+    if (!raw.startsWith(cachedPrefix)) {
+      const prefix = raw.slice(0, 16);
       const ms = Date.parse(`${prefix}:00.000Z`);
       if (Number.isNaN(ms)) return Date.parse(raw);
       cachedPrefix = prefix;
       cachedPrefixMs = ms;
     }
-    const seconds = Number(raw.slice(17, 19));
-    const millis = Number(raw.slice(20, 23));
-    if (seconds < 60 && Number.isInteger(seconds) && Number.isInteger(millis)) return cachedPrefixMs + seconds * 1_000 + millis;
+    const digits = [17, 18, 20, 21, 22].map((at) => digit(raw, at));
+    if (digits.every((d) => d >= 0 && d <= 9)) {
+      const [s1, s2, m1, m2, m3] = digits as [number, number, number, number, number];
+      const seconds = s1 * 10 + s2;
+      if (seconds < 60) return cachedPrefixMs + seconds * 1_000 + m1 * 100 + m2 * 10 + m3;
+    }
     return Date.parse(raw);
   }
   return /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
 }
 
-/** Fast path for lines without quotes (the export's rows); csv-parse for the rest. */
+/** A header or a quoted line: csv-parse (quotes, escaped quotes); a plain split when there are none. */
 function splitCsv(line: string): string[] | undefined {
   if (!line.includes('"')) return line.split(',');
   try {
