@@ -10,11 +10,14 @@ import { readingsRoutes } from './modules/readings/index.ts';
 import { createReadingsService } from './modules/readings/service.ts';
 import { statsRoutes } from './modules/stats/index.ts';
 import { systemRoutes } from './modules/system/index.ts';
+import type { PipelineOptions } from './modules/system/pipeline.ts';
 
 export interface AppOptions {
   db: Db;
-  config: Pick<ApiConfig, 'apiToken' | 'readToken' | 'maxBodyBytes'>;
+  config: Pick<ApiConfig, 'apiToken' | 'readToken' | 'maxBodyBytes'> & { faultRate?: number };
   logger?: Logger;
+  /** Redis and what to watch there, for /health and /metrics of the whole pipeline. */
+  pipeline?: PipelineOptions;
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -24,7 +27,7 @@ const VERSION = '0.1.0';
 const isDataPath = (path: string) => path === '/stats' || path === '/readings' || path.startsWith('/readings/');
 
 /** The API as an Elysia app: tests call `app.handle(request)`, index.ts calls `listen`. */
-export function createApp({ db, config, logger = createLogger({ service: 'api' }) }: AppOptions) {
+export function createApp({ db, config, logger = createLogger({ service: 'api' }), pipeline }: AppOptions) {
   const metrics = createApiMetrics();
   const startedAt = new WeakMap<Request, number>();
   const service = createReadingsService(db, ({ inserted, duplicates }) => {
@@ -43,6 +46,13 @@ export function createApp({ db, config, logger = createLogger({ service: 'api' }
         if (length > config.maxBodyBytes) {
           return new Response(JSON.stringify(errorBody('body_too_large', `request body is over ${config.maxBodyBytes} bytes (MAX_BODY_BYTES)`)), {
             status: 413,
+            headers: { 'content-type': 'application/json' },
+          });
+        }
+        // FAULT_RATE: fail a share of writes on purpose, to show that the pipeline loses nothing.
+        if (config.faultRate && WRITE_METHODS.has(request.method) && Math.random() < config.faultRate) {
+          return new Response(JSON.stringify(errorBody('injected_fault', `FAULT_RATE=${config.faultRate}: this write failed on purpose`)), {
+            status: 503,
             headers: { 'content-type': 'application/json' },
           });
         }
@@ -66,7 +76,7 @@ export function createApp({ db, config, logger = createLogger({ service: 'api' }
       .use(docsRoutes(VERSION))
       .use(readingsRoutes(service, (rows) => metrics.exported.inc(rows)))
       .use(statsRoutes(db))
-      .use(systemRoutes(db, metrics))
+      .use(systemRoutes(db, metrics, pipeline, VERSION))
   );
 }
 

@@ -5,14 +5,18 @@ import { DEFAULT_DATABASE_PATH } from './db/client.ts';
 export const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 const apiSettings = {
-  redisUrl: commonSettings.redisUrl,
-  logLevel: commonSettings.logLevel,
+  ...commonSettings,
   port: env.int('PORT', 3000, { min: 0, max: 65_535 }),
   host: env.string('HOST', '0.0.0.0'),
   databaseUrl: env.string('DATABASE_URL', DEFAULT_DATABASE_PATH),
   apiToken: env.string('API_TOKEN', undefined, { maxLength: 512 }),
   readToken: env.string('READ_TOKEN', undefined, { maxLength: 512 }),
   maxBodyBytes: env.int('MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1_024, max: 1_073_741_824 }),
+  /** Services /health expects at least one live instance of (comma-separated; empty for none). */
+  expectedWorkers: env.string('EXPECTED_WORKERS', 'consumer-store,consumer-alert'),
+  lagDegraded: env.int('LAG_DEGRADED', 100_000, { min: 1 }),
+  /** Off in production: the share of writes answered 503 on purpose (0–1), for fault drills. */
+  faultRate: env.number('FAULT_RATE', 0, { min: 0, max: 1 }),
 };
 
 export type ApiConfig = ReturnType<typeof loadConfig<typeof apiSettings>>;

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger } from 'core';
+import { ConfigError, createLogger, createRedis } from 'core';
 import { createApp } from './app.ts';
 import { loadApiConfig } from './config.ts';
 import { databasePath, openDatabase } from './db/client.ts';
@@ -14,12 +14,21 @@ try {
 
 const logger = createLogger({ service: 'api', level: config.logLevel });
 const db = openDatabase(config.databaseUrl);
-const app = createApp({ db, config, logger }).listen({ port: config.port, hostname: config.host });
+// Fail fast with a short timeout: /health must answer "down" at once when Redis is away, not hang.
+const redis = createRedis(config.redisUrl, { name: 'api', logger, failFast: true, commandTimeoutMs: 1_000 });
+const pipeline = {
+  redis,
+  streams: [config.readingsStream, config.alertsStream],
+  expectedWorkers: config.expectedWorkers.split(',').map((name) => name.trim()).filter(Boolean),
+  lagDegraded: config.lagDegraded,
+};
+const app = createApp({ db, config, logger, pipeline }).listen({ port: config.port, hostname: config.host });
 
 logger.info('listening', {
   url: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${app.server?.port}`,
   database: databasePath(config.databaseUrl),
   writes: config.apiToken ? 'enabled (API_TOKEN set)' : 'disabled: set API_TOKEN',
+  ...(config.faultRate > 0 ? { faultRate: config.faultRate } : {}),
 });
 
 let stopping = false;
@@ -28,6 +37,7 @@ const shutdown = async (signal: string) => {
   stopping = true;
   logger.info('shutting_down', { signal });
   await app.stop();
+  redis.disconnect();
   db.$client.close();
   process.exit(0);
 };

@@ -1,4 +1,4 @@
-import { ConfigError, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, startTrimmer } from 'core';
+import { ConfigError, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, startHeartbeat, startTrimmer } from 'core';
 import { loadAlertConfig } from './config.ts';
 import { createEvaluator } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
@@ -48,6 +48,22 @@ const notifying = createConsumer({
 // The alerts stream only grows by transitions, but it must not grow forever either.
 const trimmer = startTrimmer({ redis, stream: config.alertsStream, retainEntries: config.retainAlerts, intervalMs: 60_000, logger });
 
+const heartbeat = startHeartbeat({
+  redis,
+  intervalMs: config.heartbeatIntervalMs,
+  service: 'consumer-alert',
+  instance: evaluating.name,
+  counters: () => ({
+    ...Object.fromEntries(Object.entries(evaluator.counters).map(([name, value]) => [`alerts_${name}`, value])),
+    ...Object.fromEntries(Object.entries(notifier.counters).map(([name, value]) => [`notify_${name}`, value])),
+    readings_acked: evaluating.stats().acked,
+    alerts_acked: notifying.stats().acked,
+    dead_lettered: evaluating.stats().deadLettered + notifying.stats().deadLettered,
+  }),
+  latencies: () => ({ detection: evaluator.detection, delivery: notifier.delivery }),
+  logger,
+});
+
 const status = setInterval(() => {
   logger.info('status', {
     evaluator: { ...evaluator.counters, detection: evaluator.detection.summary() },
@@ -61,6 +77,7 @@ const shutdown = async (signal: string) => {
   stopping = true;
   logger.info('shutting_down', { signal });
   await Promise.all([evaluating.close(), notifying.close()]);
+  await heartbeat.stop();
   await Promise.race([trimmer.stop(), Bun.sleep(1_000)]);
   clearInterval(status);
   logger.info('stopped', { evaluator: evaluator.counters, notifier: notifier.counters });

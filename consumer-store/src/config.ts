@@ -17,6 +17,8 @@ const storeSettings = {
   retainEntries: env.int('RETAIN_ENTRIES', 10_000, { min: 0, max: 1_000_000 }),
   trimIntervalMs: env.int('TRIM_INTERVAL_MS', 10_000, { min: 100 }),
   statusIntervalMs: env.int('STATUS_INTERVAL_MS', 10_000, { min: 100 }),
+  /** Off in production: the share of batches failed on purpose (0–1), for fault drills. */
+  faultRate: env.number('FAULT_RATE', 0, { min: 0, max: 1 }),
 };
 
 export type StoreConfig = ReturnType<typeof loadConfig<typeof storeSettings>>;

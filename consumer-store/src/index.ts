@@ -1,4 +1,4 @@
-import { ConfigError, createConsumer, createLogger, createRedis, decodeReading, startTrimmer } from 'core';
+import { ConfigError, createConsumer, createLogger, createRedis, decodeReading, startHeartbeat, startTrimmer } from 'core';
 import { createApiClient } from './api-client.ts';
 import { loadStoreConfig } from './config.ts';
 import { createStoreHandler } from './store-handler.ts';
@@ -18,7 +18,7 @@ if (!config.apiToken) logger.warn('api_token_missing', { hint: 'the API refuses 
 
 const redis = createRedis(config.redisUrl, { name: 'consumer-store', logger });
 const blockingRedis = createRedis(config.redisUrl, { name: 'consumer-store:blocking', logger });
-const handler = createStoreHandler(createApiClient({ apiUrl: config.apiUrl, token: config.apiToken, timeoutMs: config.requestTimeoutMs }), logger);
+const handler = createStoreHandler(createApiClient({ apiUrl: config.apiUrl, token: config.apiToken, timeoutMs: config.requestTimeoutMs }), logger, config.faultRate);
 const consumer = createConsumer({
   redis,
   blockingRedis,
@@ -35,6 +35,16 @@ const consumer = createConsumer({
 });
 const trimmer = startTrimmer({ redis, stream: config.readingsStream, retainEntries: config.retainEntries, intervalMs: config.trimIntervalMs, logger });
 
+const heartbeat = startHeartbeat({
+  redis,
+  intervalMs: config.heartbeatIntervalMs,
+  service: 'consumer-store',
+  instance: consumer.name,
+  counters: () => ({ ...handler.counters, ...consumer.stats() }),
+  latencies: () => ({ lead_time: handler.leadTime, batch_time: handler.batchTime }),
+  logger,
+});
+
 const status = setInterval(() => {
   logger.info('status', { ...handler.counters, ...consumer.stats(), leadTime: handler.leadTime.summary(), batchTime: handler.batchTime.summary() });
 }, config.statusIntervalMs);
@@ -45,6 +55,7 @@ const shutdown = async (signal: string) => {
   stopping = true;
   logger.info('shutting_down', { signal });
   await consumer.close();
+  await heartbeat.stop();
   // Do not wait on a trim stuck behind a Redis outage: trimming is optional, the acks were not.
   await Promise.race([trimmer.stop(), Bun.sleep(1_000)]);
   clearInterval(status);

@@ -23,7 +23,7 @@ const logger = createLogger({ service: 'rebuild', level: config.logLevel });
 const redis = createRedis(config.redisUrl, { name: 'rebuild', logger });
 const blockingRedis = createRedis(config.redisUrl, { name: 'rebuild:blocking', logger });
 const group = `rebuild-${Date.now()}`;
-const handler = createStoreHandler(createApiClient({ apiUrl: config.apiUrl, token: config.apiToken, timeoutMs: config.requestTimeoutMs }), logger);
+const handler = createStoreHandler(createApiClient({ apiUrl: config.apiUrl, token: config.apiToken, timeoutMs: config.requestTimeoutMs }), logger, config.faultRate);
 const consumer = createConsumer({
   redis,
   blockingRedis,

@@ -1,5 +1,5 @@
 import { type ConsumerEntry, type EntryOutcome, type Logger, type Reading, createLatencyHistogram } from 'core';
-import type { ApiClient } from './api-client.ts';
+import { type ApiClient, TransientApiError } from './api-client.ts';
 
 export interface StoreCounters {
   inserted: number;
@@ -12,7 +12,7 @@ export interface StoreCounters {
  * Items the API rejects are dead-lettered and the rest sent again; a batch the API finds too
  * large is split. Lead time (reading ts → API answered) and batch time are recorded.
  */
-export function createStoreHandler(client: ApiClient, logger: Logger) {
+export function createStoreHandler(client: ApiClient, logger: Logger, faultRate = 0) {
   const counters: StoreCounters = { inserted: 0, duplicates: 0, rejected: 0 };
   const leadTime = createLatencyHistogram();
   const batchTime = createLatencyHistogram();
@@ -56,6 +56,7 @@ export function createStoreHandler(client: ApiClient, logger: Logger) {
     batchTime,
     async handle(batch: ReadonlyArray<ConsumerEntry<Reading>>): Promise<EntryOutcome[]> {
       const started = performance.now();
+      if (faultRate > 0 && Math.random() < faultRate) throw new TransientApiError(`FAULT_RATE=${faultRate}: this batch failed on purpose`);
       const outcomes: EntryOutcome[] = batch.map(() => 'done');
       await send(batch, batch.map((_, index) => index), outcomes);
       batchTime.observe(performance.now() - started);

@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       readingsStream: 'readings',
       alertsStream: 'alerts',
       logLevel: 'info',
+      heartbeatIntervalMs: 2_000,
       devices: 5,
       threshold: 50,
       verbose: false,

@@ -33,6 +33,20 @@ export function createLatencyHistogram(): LatencyHistogram {
       }
       return max;
     },
+    buckets() {
+      // Cumulative counts at Prometheus-style bounds (ms), from the fine buckets below each bound.
+      return PROMETHEUS_BOUNDS_MS.map((le) => {
+        let total = 0;
+        for (let i = 0; i < bounds.length && (bounds[i] as number) <= le * 1.0001; i++) total += counts[i] as number;
+        return [le, total] as [number, number];
+      });
+    },
+    get count() {
+      return count;
+    },
+    get sumMs() {
+      return sum;
+    },
     summary() {
       const round = (ms: number) => (Number.isNaN(ms) ? null : Number(ms.toFixed(1)));
       return { count, meanMs: round(count ? sum / count : Number.NaN), p50Ms: round(this.percentile(50)), p99Ms: round(this.percentile(99)), maxMs: round(count ? max : Number.NaN) };
@@ -40,8 +54,15 @@ export function createLatencyHistogram(): LatencyHistogram {
   };
 }
 
+/** Upper bounds (ms) reported to Prometheus. */
+export const PROMETHEUS_BOUNDS_MS = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000];
+
 export interface LatencyHistogram {
   observe(ms: number): void;
+  /** [upper bound ms, cumulative count] at PROMETHEUS_BOUNDS_MS. */
+  buckets(): Array<[number, number]>;
+  readonly count: number;
+  readonly sumMs: number;
   /** The upper bound of the bucket holding the p-th percentile (never above the true max). */
   percentile(p: number): number;
   summary(): { count: number; meanMs: number | null; p50Ms: number | null; p99Ms: number | null; maxMs: number | null };

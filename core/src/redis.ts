@@ -12,6 +12,8 @@ export interface RedisConnectionOptions {
   failFast?: boolean;
   /** Longest wait between reconnect attempts. Default 2,000 ms. */
   maxReconnectDelayMs?: number;
+  /** Fail a command that gets no answer in this time (a hung Redis). Default: wait. */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -42,7 +44,7 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number): numbe
  * managed Redis speak the same way.
  */
 export function createRedis(url: string, options: RedisConnectionOptions): Redis {
-  const { name, logger, failFast = false, maxReconnectDelayMs = 2_000 } = options;
+  const { name, logger, failFast = false, maxReconnectDelayMs = 2_000, commandTimeoutMs } = options;
   const redisOptions: RedisOptions = {
     connectionName: name,
     protocol: 2,
@@ -52,6 +54,7 @@ export function createRedis(url: string, options: RedisConnectionOptions): Redis
     enableOfflineQueue: !failFast,
     // Re-run a command that was in flight when the connection dropped only for non-fail-fast users.
     autoResendUnfulfilledCommands: !failFast,
+    ...(commandTimeoutMs === undefined ? {} : { commandTimeout: commandTimeoutMs }),
   };
   const redis = new Redis(url, redisOptions);
 

@@ -7,4 +7,6 @@ export const commonSettings = {
   readingsStream: env.string('READINGS_STREAM', 'readings', { maxLength: 200 }),
   alertsStream: env.string('ALERTS_STREAM', 'alerts', { maxLength: 200 }),
   logLevel: env.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+  /** How often workers write their heartbeat; it expires after five missed beats. */
+  heartbeatIntervalMs: env.int('HEARTBEAT_INTERVAL_MS', 2_000, { min: 100, max: 60_000 }),
 };

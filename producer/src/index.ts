@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-import { ConfigError, createLogger, createRedis } from 'core';
+import { ConfigError, createLogger, createRedis, startHeartbeat } from 'core';
 import { USAGE, loadProducerConfig } from './config.ts';
 import { startProducer } from './run.ts';
 
@@ -20,6 +20,7 @@ try {
 const logger = createLogger({ service: 'producer', level: config.logLevel });
 const redis = createRedis(config.redisUrl, { name: 'producer', logger, failFast: true });
 const run = startProducer({ config, redis, logger });
+const heartbeat = startHeartbeat({ redis, intervalMs: config.heartbeatIntervalMs, service: 'producer', counters: () => ({ ...run.stats() }), logger });
 
 let signalled = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -32,6 +33,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 const summary = await run.done.catch(() => undefined);
+await heartbeat.stop();
 redis.disconnect();
 // A signal asks for a clean stop: exit 0 even if Redis never came back (the unsent count was logged).
 process.exit(signalled || (summary && summary.unsent === 0) ? 0 : 1);

@@ -25,6 +25,8 @@ export interface ProducerRun {
   readonly done: Promise<ProducerSummary>;
   /** Stops producing, flushes the buffer (bounded by SHUTDOWN_TIMEOUT_MS) and resolves `done`. */
   stop(): Promise<ProducerSummary>;
+  /** Counters so far: sent, buffered, dropped, produced, bad lines. */
+  stats(): PublisherStats & { produced: number; badLines: number };
 }
 
 /** Bad replay lines reported one by one before only the count goes on. */
@@ -137,6 +139,7 @@ export function startProducer({ config, redis, logger }: ProducerDeps): Producer
 
   return {
     done,
+    stats: () => ({ ...publisher.stats(), produced, badLines }),
     async stop() {
       stopping = true;
       wakeSleeper?.();

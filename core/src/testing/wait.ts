@@ -1,3 +1,5 @@
+type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
+
 /**
  * Polls `check` until it returns a truthy value and returns that value. Tests wait on outcomes
  * this way rather than sleeping a guessed time.
@@ -5,12 +7,12 @@
 export async function waitFor<T>(
   check: () => T | Promise<T>,
   { timeoutMs = 10_000, intervalMs = 25, what = 'condition' }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<NonNullable<T>> {
+): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   while (Date.now() < deadline) {
     last = await check();
-    if (last) return last as NonNullable<T>;
+    if (last) return last as Truthy<T>;
     await Bun.sleep(intervalMs);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last value: ${String(last)})`);

@@ -1,8 +1,9 @@
 import { Elysia } from 'elysia';
 import type { Db } from '../../db/client.ts';
 import type { ApiMetrics } from '../../metrics.ts';
+import { type PipelineHealth, type PipelineOptions, pipelineHealth, pipelineMetrics } from './pipeline.ts';
 
-/** Whether the database answers, and how fast. The run-everything issue adds Redis and the workers. */
+/** Whether the database answers, and how fast. */
 export function checkDatabase(db: Db): { status: 'ok' | 'down'; latencyMs: number; error?: string } {
   const started = performance.now();
   try {
@@ -13,21 +14,57 @@ export function checkDatabase(db: Db): { status: 'ok' | 'down'; latencyMs: numbe
   }
 }
 
-export function systemRoutes(db: Db, metrics: ApiMetrics) {
+const startedAt = Date.now();
+
+/** The pipeline's view, or why it could not be had (a Redis error mid-way is a reason, not a 500). */
+async function safePipelineHealth(options: PipelineOptions): Promise<PipelineHealth> {
+  try {
+    return await pipelineHealth(options);
+  } catch (error) {
+    const message = (error as Error).message;
+    return { redis: { status: 'down', error: message }, groups: [], deadLetters: [], workers: [], reasons: [`Redis: ${message}`], heartbeats: [] };
+  }
+}
+
+/**
+ * /health: api, database and — when the API has a Redis — Redis, every group's lag and pending
+ * entries, dead-letter depths and every worker's heartbeat, summed up as ok (200), degraded (200,
+ * with reasons) or down (503: no database or no Redis). /metrics: the API's own metrics plus the
+ * pipeline's, gathered from the same place.
+ */
+export function systemRoutes(db: Db, metrics: ApiMetrics, pipeline?: PipelineOptions, version = '0.1.0') {
   return new Elysia({ name: 'system', detail: { tags: ['system'] } })
     .get(
       '/health',
-      ({ set }) => {
+      async ({ set }) => {
         const database = checkDatabase(db);
-        const status = database.status === 'ok' ? 'ok' : 'down';
-        set.status = status === 'ok' ? 200 : 503;
-        return { status, checks: { api: { status: 'ok' }, database } };
+        const view = pipeline ? await safePipelineHealth(pipeline) : undefined;
+        const down = database.status === 'down' || view?.redis.status === 'down';
+        const reasons = [...(database.status === 'down' ? [`database: ${database.error}`] : []), ...(view?.reasons ?? [])];
+        const status = down ? 'down' : reasons.length > 0 ? 'degraded' : 'ok';
+        set.status = down ? 503 : 200;
+        return {
+          status,
+          reasons,
+          checks: {
+            api: { status: 'ok', version, uptimeSeconds: Math.round((Date.now() - startedAt) / 1_000) },
+            database,
+            redis: view?.redis ?? { status: 'not configured' },
+          },
+          groups: view?.groups ?? [],
+          deadLetters: view?.deadLetters ?? [],
+          workers: view?.workers ?? [],
+        };
       },
-      { detail: { summary: 'ok (200) or down (503), with each check' } },
+      { detail: { summary: 'ok (200), degraded (200, with reasons) or down (503), with every check' } },
     )
     .get(
       '/metrics',
-      async () => new Response(await metrics.registry.metrics(), { headers: { 'content-type': metrics.registry.contentType } }),
-      { detail: { summary: 'Prometheus metrics' } },
+      async () => {
+        let text = await metrics.registry.metrics();
+        if (pipeline) text += pipelineMetrics(await safePipelineHealth(pipeline));
+        return new Response(text, { headers: { 'content-type': metrics.registry.contentType } });
+      },
+      { detail: { summary: 'Prometheus metrics: the API and, through Redis, the whole pipeline' } },
     );
 }

@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
+import { join } from 'node:path';
+import { createLogger, createRedis } from 'core';
+import { type RedisServer, type ServiceProcess, startRedisServer, startService, uniqueName, waitFor } from 'core/testing';
+import type Redis from 'ioredis';
+import { createApp } from '../../app.ts';
+import { openDatabase } from '../../db/client.ts';
+
+const root = join(import.meta.dir, '../../../..');
+let server: RedisServer;
+let redis: Redis;
+let apiRedis: Redis;
+let app: ReturnType<typeof createApp>;
+const readings = uniqueName('readings');
+const alerts = uniqueName('alerts');
+const workers: ServiceProcess[] = [];
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = createRedis(server.url, { name: 'health-test', maxReconnectDelayMs: 100 });
+  apiRedis = createRedis(server.url, { name: 'api', failFast: true, commandTimeoutMs: 1_000, maxReconnectDelayMs: 100 });
+  app = createApp({
+    db: openDatabase(':memory:'),
+    config: { apiToken: 't', readToken: undefined, maxBodyBytes: 1_000_000 },
+    logger: createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} }),
+    pipeline: { redis: apiRedis, streams: [readings, alerts], expectedWorkers: ['consumer-store', 'consumer-alert'], lagDegraded: 1_000 },
+  });
+});
+afterAll(async () => {
+  for (const worker of workers) await worker.kill();
+  redis.disconnect();
+  apiRedis.disconnect();
+  await server.stop();
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: the test reads the JSON it asserts on
+const health = async (): Promise<{ code: number; body: any }> => {
+  const response = await app.handle(new Request('http://localhost/health'));
+  return { code: response.status, body: await response.json() };
+};
+
+function startWorker(service: 'consumer-store' | 'consumer-alert', name: string) {
+  const worker = startService(join(root, `${service}/src/index.ts`), {
+    REDIS_URL: server.url,
+    READINGS_STREAM: readings,
+    ALERTS_STREAM: alerts,
+    API_URL: 'http://127.0.0.1:9',
+    API_TOKEN: 't',
+    CONSUMER_NAME: name,
+    HEARTBEAT_INTERVAL_MS: '200',
+  });
+  workers.push(worker);
+  return worker;
+}
+
+describe('/health of the whole pipeline', () => {
+  it('is ok with every worker alive, degraded when one is killed, ok again when it is back', async () => {
+    startWorker('consumer-store', 'store-1');
+    const alerter = startWorker('consumer-alert', 'alert-1');
+    const ok = await waitFor(async () => {
+      const current = await health();
+      return current.body.status === 'ok' && current;
+    }, { what: 'ok', timeoutMs: 15_000 });
+    expect(ok.code).toBe(200);
+    expect(ok.body.workers.map((w: { service: string; status: string }) => [w.service, w.status])).toEqual([
+      ['consumer-alert', 'alive'],
+      ['consumer-store', 'alive'],
+    ]);
+    expect(ok.body.checks.redis.status).toBe('ok');
+
+    await alerter.kill('SIGKILL');
+    const degraded = await waitFor(async () => {
+      const current = await health();
+      return current.body.status === 'degraded' && current;
+    }, { what: 'degraded' });
+    expect(degraded.code).toBe(200);
+    expect(degraded.body.reasons.join(' ')).toContain('no live consumer-alert (alert-1 silent for');
+    expect(degraded.body.workers.find((w: { service: string }) => w.service === 'consumer-alert').status).toBe('silent');
+
+    startWorker('consumer-alert', 'alert-1');
+    await waitFor(async () => (await health()).body.status === 'ok', { what: 'ok again', timeoutMs: 15_000 });
+  });
+
+  it('reports lag and pending entries of a paused group exactly', async () => {
+    await redis.xgroup('CREATE', readings, 'paused', '$', 'MKSTREAM');
+    const pipeline = redis.pipeline();
+    for (let i = 0; i < 25; i++) pipeline.xadd(readings, '*', 'v', '1', 'n', String(i));
+    await pipeline.exec();
+    await redis.xreadgroup('GROUP', 'paused', 'p', 'COUNT', 10, 'STREAMS', readings, '>');
+    const { body } = await health();
+    expect(body.groups.find((g: { group: string }) => g.group === 'paused')).toEqual({ stream: readings, group: 'paused', consumers: 1, pending: 10, lag: 15 });
+    const metrics = await (await app.handle(new Request('http://localhost/metrics'))).text();
+    expect(metrics).toContain(`pipeline_group_lag{stream="${readings}",group="paused"} 15`);
+    expect(metrics).toContain(`pipeline_group_pending{stream="${readings}",group="paused"} 10`);
+    expect(metrics).toMatch(/pipeline_worker_up\{service="consumer-store",instance="store-1"\} 1/);
+    // The entries above are no readings: the store and alert workers dead-letter them.
+    await waitFor(async () => (await health()).body.deadLetters.some((d: { entries: number }) => d.entries > 0), { what: 'dead letters' });
+    expect((await health()).body.reasons.join(' ')).toContain(`entries in ${readings}:dead`);
+    await redis.del(`${readings}:dead`);
+  });
+
+  it('is down (503) at once when Redis stops, and recovers when it is back', async () => {
+    await server.kill();
+    const started = Date.now();
+    const down = await health();
+    expect(down.code).toBe(503);
+    expect(down.body.status).toBe('down');
+    expect(down.body.checks.redis.status).toBe('down');
+    expect(Date.now() - started).toBeLessThan(1_500);
+    await server.restart();
+    await waitFor(async () => (await health()).code === 200, { what: 'Redis back', timeoutMs: 15_000 });
+  });
+});

@@ -1,0 +1,162 @@
+import { type Heartbeat, WORKERS_KEY } from 'core';
+import type Redis from 'ioredis';
+
+export interface PipelineOptions {
+  redis: Redis;
+  /** Streams whose groups and dead letters are watched: readings and alerts. */
+  streams: readonly string[];
+  /** Services that must have at least one live instance. */
+  expectedWorkers: readonly string[];
+  /** A group further behind than this makes the pipeline degraded. */
+  lagDegraded: number;
+}
+
+export interface GroupHealth {
+  stream: string;
+  group: string;
+  consumers: number;
+  pending: number;
+  lag: number | null;
+}
+
+export interface WorkerHealth {
+  service: string;
+  instance: string;
+  status: 'alive' | 'silent';
+  lastSeenSecondsAgo: number;
+  host: string;
+  pid: number;
+  version: string;
+  startedAt: string;
+  lastProgressAt: string;
+  counters: Record<string, number>;
+}
+
+export interface PipelineHealth {
+  redis: { status: 'ok' | 'down'; latencyMs?: number; error?: string };
+  groups: GroupHealth[];
+  deadLetters: Array<{ stream: string; entries: number }>;
+  workers: WorkerHealth[];
+  /** Why the pipeline is not ok, for people. */
+  reasons: string[];
+  /** Raw heartbeats of live workers, for /metrics. */
+  heartbeats: Heartbeat[];
+}
+
+/** A silent worker is reported for this long, then forgotten (a scaled-down instance, say). */
+const FORGET_SILENT_MS = 10 * 60 * 1_000;
+
+function pairs(flat: ReadonlyArray<unknown>): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  for (let i = 0; i < flat.length; i += 2) record[String(flat[i])] = flat[i + 1];
+  return record;
+}
+
+async function groupsOf(redis: Redis, stream: string): Promise<GroupHealth[]> {
+  try {
+    const groups = (await redis.call('XINFO', 'GROUPS', stream)) as unknown[][];
+    return groups.map((flat) => {
+      const info = pairs(flat);
+      return { stream, group: String(info.name), consumers: Number(info.consumers), pending: Number(info.pending), lag: info.lag === null ? null : Number(info.lag) };
+    });
+  } catch (error) {
+    if (String((error as Error).message).includes('no such key')) return [];
+    throw error;
+  }
+}
+
+/**
+ * The whole pipeline as the API sees it through Redis: each group's lag and pending entries,
+ * dead-letter depths, and every worker's heartbeat (alive, or silent since when).
+ */
+export async function pipelineHealth(options: PipelineOptions): Promise<PipelineHealth> {
+  const { redis, streams, expectedWorkers, lagDegraded } = options;
+  const started = performance.now();
+  try {
+    await redis.ping();
+  } catch (error) {
+    return { redis: { status: 'down', error: (error as Error).message }, groups: [], deadLetters: [], workers: [], reasons: [`Redis is unreachable: ${(error as Error).message}`], heartbeats: [] };
+  }
+  const latencyMs = Number((performance.now() - started).toFixed(3));
+  const reasons: string[] = [];
+  const groups = (await Promise.all(streams.map((stream) => groupsOf(redis, stream)))).flat();
+  const deadLetters = await Promise.all(streams.map(async (stream) => ({ stream: `${stream}:dead`, entries: await redis.xlen(`${stream}:dead`) })));
+  for (const group of groups) {
+    if (group.lag !== null && group.lag > lagDegraded) reasons.push(`group ${group.group} on ${group.stream} is ${group.lag} entries behind`);
+  }
+  for (const dead of deadLetters) if (dead.entries > 0) reasons.push(`${dead.entries} entries in ${dead.stream}`);
+
+  const now = Date.now();
+  const workers: WorkerHealth[] = [];
+  const heartbeats: Heartbeat[] = [];
+  for (const [field, json] of Object.entries(await redis.hgetall(WORKERS_KEY))) {
+    let beat: Heartbeat;
+    try {
+      beat = JSON.parse(json) as Heartbeat;
+    } catch {
+      await redis.hdel(WORKERS_KEY, field);
+      continue;
+    }
+    const age = now - Date.parse(beat.at);
+    if (age > FORGET_SILENT_MS) {
+      await redis.hdel(WORKERS_KEY, field);
+      continue;
+    }
+    // A silent instance is listed; it makes the pipeline degraded only when its service has no
+    // live instance left (below): the survivors take over its entries.
+    const alive = age <= beat.ttlMs;
+    if (alive) heartbeats.push(beat);
+    workers.push({
+      service: beat.service,
+      instance: beat.instance,
+      status: alive ? 'alive' : 'silent',
+      lastSeenSecondsAgo: Math.round(age / 100) / 10,
+      host: beat.host,
+      pid: beat.pid,
+      version: beat.version,
+      startedAt: beat.startedAt,
+      lastProgressAt: beat.lastProgressAt,
+      counters: beat.counters,
+    });
+  }
+  const services = new Set([...expectedWorkers, ...workers.map((worker) => worker.service)]);
+  for (const service of services) {
+    if (workers.some((worker) => worker.service === service && worker.status === 'alive')) continue;
+    const silent = workers.filter((worker) => worker.service === service);
+    reasons.push(silent.length > 0 ? `no live ${service} (${silent.map((w) => `${w.instance} silent for ${Math.round(w.lastSeenSecondsAgo)} s`).join(', ')})` : `no live ${service}`);
+  }
+  workers.sort((a, b) => `${a.service}:${a.instance}`.localeCompare(`${b.service}:${b.instance}`));
+  return { redis: { status: 'ok', latencyMs }, groups, deadLetters, workers, reasons, heartbeats };
+}
+
+/** Prometheus text for the pipeline: groups, dead letters, and what each live worker reported. */
+export function pipelineMetrics(health: PipelineHealth): string {
+  const lines: string[] = [];
+  const label = (labels: Record<string, string>) => `{${Object.entries(labels).map(([k, v]) => `${k}="${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
+  const metric = (name: string, help: string, type: string, rows: Array<[Record<string, string>, number]>) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of rows) lines.push(`${name}${label(labels)} ${value}`);
+  };
+  metric('pipeline_redis_up', 'Redis answers PING', 'gauge', [[{}, health.redis.status === 'ok' ? 1 : 0]]);
+  metric('pipeline_group_lag', 'Entries not yet delivered to the group', 'gauge', health.groups.map((g) => [{ stream: g.stream, group: g.group }, g.lag ?? -1]));
+  metric('pipeline_group_pending', 'Entries delivered and not yet acknowledged', 'gauge', health.groups.map((g) => [{ stream: g.stream, group: g.group }, g.pending]));
+  metric('pipeline_dead_letters', 'Entries in a dead-letter stream', 'gauge', health.deadLetters.map((d) => [{ stream: d.stream }, d.entries]));
+  metric('pipeline_worker_up', 'Worker heartbeat alive (1) or silent (0)', 'gauge', health.workers.map((w) => [{ service: w.service, instance: w.instance }, w.status === 'alive' ? 1 : 0]));
+  metric(
+    'pipeline_worker_events_total',
+    'Counters a worker reports in its heartbeat (stored, duplicates, dead-lettered, alerts fired/sent/failed, ...)',
+    'counter',
+    health.heartbeats.flatMap((beat) => Object.entries(beat.counters).map(([name, value]) => [{ service: beat.service, instance: beat.instance, event: name }, value] as [Record<string, string>, number])),
+  );
+  lines.push('# HELP pipeline_latency_seconds Lead time, batch time, detection and delivery latency per worker', '# TYPE pipeline_latency_seconds histogram');
+  for (const beat of health.heartbeats) {
+    for (const [name, histogram] of Object.entries(beat.latencies)) {
+      const base = { service: beat.service, instance: beat.instance, name };
+      for (const [le, count] of histogram.buckets) lines.push(`pipeline_latency_seconds_bucket${label({ ...base, le: String(le / 1_000) })} ${count}`);
+      lines.push(`pipeline_latency_seconds_bucket${label({ ...base, le: '+Inf' })} ${histogram.count}`);
+      lines.push(`pipeline_latency_seconds_sum${label(base)} ${histogram.sumMs / 1_000}`);
+      lines.push(`pipeline_latency_seconds_count${label(base)} ${histogram.count}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,104 @@
+import { hostname } from 'node:os';
+import type Redis from 'ioredis';
+import type { LatencyHistogram } from './latency.ts';
+import type { Logger } from './logger.ts';
+
+/** `<prefix><service>:<instance>`: expires when the worker stops beating. */
+export const HEARTBEAT_PREFIX = 'telemetry:heartbeat:';
+/** Hash of every worker's last heartbeat, kept after expiry so that health can say who went silent. */
+export const WORKERS_KEY = 'telemetry:workers';
+
+export interface Heartbeat {
+  service: string;
+  instance: string;
+  pid: number;
+  host: string;
+  version: string;
+  startedAt: string;
+  at: string;
+  /** Last time any counter moved. */
+  lastProgressAt: string;
+  ttlMs: number;
+  counters: Record<string, number>;
+  latencies: Record<string, { count: number; sumMs: number; buckets: Array<[number, number]>; p50Ms: number | null; p99Ms: number | null }>;
+}
+
+export interface HeartbeatOptions {
+  redis: Redis;
+  service: string;
+  instance?: string;
+  version?: string;
+  /** Default 2,000 ms; the key lives for 5 intervals. */
+  intervalMs?: number;
+  counters: () => Record<string, number>;
+  latencies?: () => Record<string, LatencyHistogram>;
+  logger?: Logger;
+}
+
+/**
+ * Writes the worker's heartbeat every interval: a key with a TTL (alive or not) and an entry in
+ * the workers hash (what it last said). The API's /health and /metrics read them; stop() removes
+ * both, so a clean stop is not mistaken for a crash.
+ */
+export function startHeartbeat(options: HeartbeatOptions) {
+  const { redis, service, version = '0.1.0', intervalMs = 2_000, counters, logger } = options;
+  const latencies: () => Record<string, LatencyHistogram> = options.latencies ?? (() => ({}));
+  const instance = options.instance ?? `${hostname()}-${process.pid}`;
+  const key = `${HEARTBEAT_PREFIX}${service}:${instance}`;
+  const field = `${service}:${instance}`;
+  const startedAt = new Date().toISOString();
+  const ttlMs = intervalMs * 5;
+  let lastTotal = -1;
+  let lastProgressAt = startedAt;
+
+  const beat = async () => {
+    const now = new Date().toISOString();
+    const current = counters();
+    const total = Object.values(current).reduce((sum, value) => sum + value, 0);
+    if (total !== lastTotal) {
+      lastTotal = total;
+      lastProgressAt = now;
+    }
+    const heartbeat: Heartbeat = {
+      service,
+      instance,
+      pid: process.pid,
+      host: hostname(),
+      version,
+      startedAt,
+      at: now,
+      lastProgressAt,
+      ttlMs,
+      counters: current,
+      latencies: Object.fromEntries(
+        Object.entries(latencies()).map(([name, histogram]) => {
+          const { p50Ms, p99Ms } = histogram.summary();
+          return [name, { count: histogram.count, sumMs: histogram.sumMs, buckets: histogram.buckets(), p50Ms, p99Ms }];
+        }),
+      ),
+    };
+    const json = JSON.stringify(heartbeat);
+    await redis.multi().set(key, json, 'PX', ttlMs).hset(WORKERS_KEY, field, json).exec();
+  };
+
+  let failing = false;
+  const tick = () =>
+    beat().then(
+      () => {
+        failing = false;
+      },
+      (error) => {
+        if (!failing) logger?.warn('heartbeat_failed', { error });
+        failing = true;
+      },
+    );
+  void tick();
+  const timer = setInterval(tick, intervalMs);
+  return {
+    instance,
+    async stop() {
+      clearInterval(timer);
+      await Promise.race([redis.multi().del(key).hdel(WORKERS_KEY, field).exec(), Bun.sleep(1_000)]).catch(() => {});
+    },
+  };
+}
