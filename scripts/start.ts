@@ -1,7 +1,7 @@
 /**
  * `bun run start` (after `bun install`, which the root script runs): the whole pipeline on this
  * machine with one command. Uses the Redis at
- * REDIS_URL, or starts a local redis-server (AOF on, data in data/redis/); makes an API_TOKEN
+ * REDIS_URL, or starts a local redis-server (AOF on, data in data/redis/, or DATA_DIR); makes an API_TOKEN
  * into .env when there is none; runs api, consumer-store, consumer-alert and the producer, restarting any that
  * crashes; Ctrl-C stops everything (and the Redis it started).
  */
@@ -36,9 +36,9 @@ if (await redisAnswers(redisUrl)) {
   say(`using the Redis at ${redisUrl}`);
 } else if (Bun.which('redis-server')) {
   const url = new URL(redisUrl);
-  const dir = join(root, 'data', 'redis');
+  const dir = join(process.env.DATA_DIR || join(root, 'data'), 'redis');
   mkdirSync(dir, { recursive: true });
-  say(`no Redis at ${redisUrl}; starting redis-server (AOF on, data in data/redis/)`);
+  say(`no Redis at ${redisUrl}; starting redis-server (AOF on, data in ${dir})`);
   // setsid: its own session, so the terminal's Ctrl-C reaches the services first, and Redis is
   // stopped last, after they have acked what they hold.
   redisChild = Bun.spawn(
@@ -73,7 +73,14 @@ if (!apiToken) {
   say('generated API_TOKEN into .env (the API and consumer-store share it)');
 }
 
-const shared = { API_TOKEN: apiToken, REDIS_URL: redisUrl, API_URL: process.env.API_URL || `http://127.0.0.1:${port}`, ...(process.stdout.isTTY ? { LOG_FORMAT: 'pretty' } : {}) };
+const dataDir = process.env.DATA_DIR;
+const shared = {
+  ...(dataDir && !process.env.DATABASE_URL ? { DATABASE_URL: join(dataDir, 'telemetry.db') } : {}),
+  API_TOKEN: apiToken,
+  REDIS_URL: redisUrl,
+  API_URL: process.env.API_URL || `http://127.0.0.1:${port}`,
+  ...(process.stdout.isTTY ? { LOG_FORMAT: 'pretty' } : {}),
+};
 const supervisor = supervise([
   { name: 'api', command: ['bun', join(root, 'api/src/index.ts')], env: shared, colour: '\x1b[35m' },
   { name: 'consumer-store', command: ['bun', join(root, 'consumer-store/src/index.ts')], env: shared, colour: '\x1b[32m' },

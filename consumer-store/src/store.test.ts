@@ -21,8 +21,8 @@ let apiPort: number;
 let api: ServiceProcess;
 const services: ServiceProcess[] = [];
 
-async function startApi() {
-  api = startService(apiEntry, { PORT: String(apiPort), HOST: '127.0.0.1', DATABASE_URL: dbPath, API_TOKEN: TOKEN, LOG_LEVEL: 'warn' });
+async function startApi(env: Record<string, string> = {}) {
+  api = startService(apiEntry, { PORT: String(apiPort), HOST: '127.0.0.1', DATABASE_URL: dbPath, API_TOKEN: TOKEN, LOG_LEVEL: 'warn', ...env });
   await waitFor(() => fetch(`http://127.0.0.1:${apiPort}/health`).then((r) => r.ok, () => false), { what: 'API' });
 }
 
@@ -251,4 +251,19 @@ describe('consumer-store with real Redis, API and processes', () => {
     expect(rebuild.events('rebuilt')[0]).toMatchObject({ inserted: 500, duplicates: 1_500 });
     expect((await readGroups(redis, stream)).map((g) => g.name)).toEqual(['store']);
   });
+
+  it('with FAULT_RATE=0.1 on the API and on the store, still stores every reading exactly once', async () => {
+    await api.kill('SIGTERM');
+    await startApi({ FAULT_RATE: '0.1' });
+    try {
+      const stream = uniqueName('readings');
+      const store = startStore(stream, { FAULT_RATE: '0.1', BATCH_SIZE: '100' });
+      const sent = await publish(stream, 'faults', 5_000);
+      await expectExact(stream, 'faults', sent);
+      expect(store.events('handler_failed_retrying').length).toBeGreaterThan(0);
+    } finally {
+      await api.kill('SIGTERM');
+      await startApi();
+    }
+  }, 60_000);
 });

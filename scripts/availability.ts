@@ -1,0 +1,54 @@
+/**
+ * `bun run availability`: C concurrent clients each send N requests to the API (default 100 × 10,
+ * GET /readings/latest?limit=100), then prints the success rate and latency percentiles. Exits 1
+ * below --target percent (default 99.9). Flags: --url, --concurrency, --requests, --path, --target.
+ */
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string', default: process.env.API_URL ?? 'http://127.0.0.1:3000' },
+    concurrency: { type: 'string', default: '100' },
+    requests: { type: 'string', default: '10' },
+    path: { type: 'string', default: '/readings/latest?limit=100' },
+    target: { type: 'string', default: '99.9' },
+  },
+});
+const concurrency = Number(values.concurrency);
+const perClient = Number(values.requests);
+const target = Number(values.target);
+if (![concurrency, perClient, target].every(Number.isFinite) || concurrency < 1 || perClient < 1) {
+  console.error('availability: --concurrency and --requests must be positive numbers, --target a percentage');
+  process.exit(2);
+}
+const url = new URL(values.path, values.url).toString();
+const latencies: number[] = [];
+const failures = new Map<string, number>();
+const started = performance.now();
+await Promise.all(
+  Array.from({ length: concurrency }, async () => {
+    for (let i = 0; i < perClient; i++) {
+      const t0 = performance.now();
+      let outcome = 'ok';
+      try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+        await response.arrayBuffer();
+        if (!response.ok) outcome = `HTTP ${response.status}`;
+      } catch (error) {
+        outcome = (error as Error).name;
+      }
+      latencies.push(performance.now() - t0);
+      if (outcome !== 'ok') failures.set(outcome, (failures.get(outcome) ?? 0) + 1);
+    }
+  }),
+);
+const total = concurrency * perClient;
+const failed = [...failures.values()].reduce((sum, n) => sum + n, 0);
+const rate = ((total - failed) / total) * 100;
+latencies.sort((a, b) => a - b);
+const at = (p: number) => (latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? 0).toFixed(1);
+const seconds = (performance.now() - started) / 1_000;
+console.log(`${url}: ${total} requests from ${concurrency} clients in ${seconds.toFixed(2)} s`);
+console.log(`success ${rate.toFixed(2)}% (target ${target}%), latency p50 ${at(50)} ms, p95 ${at(95)} ms, p99 ${at(99)} ms, max ${at(100)} ms`);
+for (const [reason, count] of failures) console.log(`  failed: ${count} × ${reason}`);
+process.exit(rate >= target ? 0 : 1);

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'bun:test';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** There is no Docker engine here: the files are checked for what `docker compose up` relies on. */
+const root = join(import.meta.dir, '..');
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML, asserted below
+const compose = Bun.YAML.parse(readFileSync(join(root, 'compose.yaml'), 'utf8')) as any;
+const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+const workers = ['api', 'consumer-store', 'consumer-alert', 'producer'];
+
+describe('compose.yaml and Dockerfile', () => {
+  it('has Redis with AOF, a volume and a healthcheck', () => {
+    const redis = compose.services.redis;
+    expect(redis.image).toMatch(/^redis:7\.0/);
+    expect(redis.command).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
+    expect(redis.volumes).toEqual(['redis-data:/data']);
+    expect(redis.healthcheck.test).toEqual(['CMD', 'redis-cli', 'ping']);
+    expect(compose.volumes).toHaveProperty('redis-data');
+  });
+
+  it('has the API with its SQLite on a volume and a healthcheck on /health', () => {
+    const api = compose.services.api;
+    expect(api.volumes).toEqual(['api-data:/app/data']);
+    expect(api.environment.DATABASE_URL).toBe('/app/data/telemetry.db');
+    expect(api.healthcheck.test.join(' ')).toContain('/health');
+    expect(api.depends_on.redis.condition).toBe('service_healthy');
+    expect(compose.volumes).toHaveProperty('api-data');
+  });
+
+  it('starts workers only after healthy Redis (and API for the store), scalable: no fixed name or host port', () => {
+    for (const name of ['consumer-store', 'consumer-alert', 'producer']) {
+      const service = compose.services[name];
+      expect(service.depends_on.redis.condition).toBe('service_healthy');
+      expect(service.container_name).toBeUndefined();
+      expect(service.ports).toBeUndefined();
+      expect(service.restart).toBe('unless-stopped');
+      expect(service.env_file).toEqual([{ path: '.env', required: false }]);
+    }
+    expect(compose.services['consumer-store'].depends_on.api.condition).toBe('service_healthy');
+    expect(compose.services['consumer-store'].environment.API_URL).toBe('http://api:3000');
+  });
+
+  it("builds every service from the Dockerfile, whose entry file exists for each", () => {
+    for (const name of workers) {
+      const service = compose.services[name];
+      expect(service.build.context).toBe('.');
+      expect(service.build.args.SERVICE).toBe(name);
+      expect(existsSync(join(root, name, 'src/index.ts'))).toBe(true);
+    }
+    expect(dockerfile).toContain('CMD ["sh", "-c", "exec bun \\"$SERVICE/src/index.ts\\""]');
+  });
+
+  it('uses the Bun version CI pins, installs frozen, and runs as a non-root user', () => {
+    const ciBun = /BUN_VERSION="([\d.]+)"/.exec(readFileSync(join(root, '.ci/run'), 'utf8'))?.[1];
+    expect(dockerfile).toContain(`FROM oven/bun:${ciBun}-slim`);
+    expect(dockerfile).toContain('bun install --frozen-lockfile --production');
+    expect(dockerfile).toMatch(/^USER bun$/m);
+    // Every workspace manifest is copied before the install, or the frozen install fails.
+    const workspaces: string[] = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).workspaces.packages;
+    for (const workspace of workspaces) expect(dockerfile).toContain(`COPY ${workspace}/package.json ${workspace}/package.json`);
+  });
+});

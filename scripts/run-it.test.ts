@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startService, waitFor } from 'core/testing';
+
+const root = join(import.meta.dir, '..');
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'run-it-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Processes whose environment holds `marker`: what a run left behind. */
+function processesWith(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, 'utf8').includes(marker)) found.push(Number(entry));
+    } catch {
+      // Gone already, or not ours to read.
+    }
+  }
+  return found;
+}
+
+describe('bun run start', () => {
+  it('starts its own Redis when none answers, gets readings into the API within seconds, and Ctrl-C leaves nothing behind', async () => {
+    const [redisPort, apiPort] = [await freePort(), await freePort()];
+    const dataDir = join(dir, 'data');
+    const start = startService(join(root, 'scripts/start.ts'), {
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      PORT: String(apiPort),
+      DATA_DIR: dataDir,
+      API_TOKEN: 'run-it-token',
+      INTERVAL_MS: '200',
+    });
+    try {
+      const latest = await waitFor(
+        async () => {
+          const response = await fetch(`http://127.0.0.1:${apiPort}/readings/latest?limit=5`).catch(() => undefined);
+          const rows = response?.ok ? ((await response.json()) as unknown[]) : [];
+          return rows.length > 0 && rows;
+        },
+        { what: 'readings in the API', timeoutMs: 20_000 },
+      );
+      expect(latest.length).toBeGreaterThan(0);
+      expect(start.output()).toContain('starting redis-server');
+      expect(start.output()).toContain(`http://127.0.0.1:${apiPort}/openapi`);
+      expect(processesWith(`DATA_DIR=${dataDir}`).length).toBeGreaterThanOrEqual(5);
+    } finally {
+      start.child.kill('SIGINT');
+    }
+    expect(await start.exited).toBe(0);
+    await waitFor(() => processesWith(`DATA_DIR=${dataDir}`).length === 0, { what: 'every child gone', timeoutMs: 5_000 });
+    expect(await fetch(`http://127.0.0.1:${apiPort}/health`).then(() => 'up', () => 'down')).toBe('down');
+  }, 60_000);
+});
+
+describe('bun run availability', () => {
+  it('meets 99.9% at 100 clients × 10 requests against a running API, and fails below its target', async () => {
+    const port = await freePort();
+    const api = startService(join(root, 'api/src/index.ts'), { PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'avail.db'), LOG_LEVEL: 'warn', EXPECTED_WORKERS: '' });
+    try {
+      await waitFor(() => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status < 500, () => false), { what: 'API' });
+      const run = Bun.spawn(['bun', join(root, 'scripts/availability.ts'), '--url', `http://127.0.0.1:${port}`], { stdout: 'pipe' });
+      const output = await new Response(run.stdout).text();
+      expect(await run.exited).toBe(0);
+      expect(output).toContain('1000 requests from 100 clients');
+      expect(output).toMatch(/success 100\.00%/);
+      // Against a path that always fails, the check must say so with its exit code.
+      const failing = Bun.spawn(['bun', join(root, 'scripts/availability.ts'), '--url', `http://127.0.0.1:${port}`, '--path', '/nowhere', '--concurrency', '5', '--requests', '2'], { stdout: 'pipe' });
+      const failed = await new Response(failing.stdout).text();
+      expect(await failing.exited).toBe(1);
+      expect(failed).toContain('failed: 10 × HTTP 404');
+    } finally {
+      await api.kill('SIGTERM');
+    }
+  }, 60_000);
+});
