@@ -11,6 +11,10 @@ import { createReadingsService } from './modules/readings/service.ts';
 import { statsRoutes } from './modules/stats/index.ts';
 import { systemRoutes } from './modules/system/index.ts';
 import type { PipelineOptions } from './modules/system/pipeline.ts';
+import { createAlertsFeed } from './modules/live/alerts-feed.ts';
+import { liveRoutes } from './modules/live/index.ts';
+import { createReadingsFeed } from './modules/live/readings-feed.ts';
+import type Redis from 'ioredis';
 
 export interface AppOptions {
   db: Db;
@@ -18,6 +22,8 @@ export interface AppOptions {
   logger?: Logger;
   /** Redis and what to watch there, for /health and /metrics of the whole pipeline. */
   pipeline?: PipelineOptions;
+  /** A Redis connection free to block, and the alerts stream: for /alerts/stream. */
+  alertsFeed?: { blockingRedis: Redis; stream: string };
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -27,12 +33,16 @@ const VERSION = '0.1.0';
 const isDataPath = (path: string) => path === '/stats' || path === '/readings' || path.startsWith('/readings/');
 
 /** The API as an Elysia app: tests call `app.handle(request)`, index.ts calls `listen`. */
-export function createApp({ db, config, logger = createLogger({ service: 'api' }), pipeline }: AppOptions) {
-  const metrics = createApiMetrics();
+export function createApp({ db, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed }: AppOptions) {
+  const readingsFeed = createReadingsFeed(db);
+  const alerts = alertsFeed && pipeline ? createAlertsFeed({ redis: pipeline.redis, ...alertsFeed }) : undefined;
+  const metrics = createApiMetrics({ readings: () => readingsFeed.clients, alerts: () => alerts?.clients ?? 0 });
   const startedAt = new WeakMap<Request, number>();
+
   const service = createReadingsService(db, ({ inserted, duplicates }) => {
     metrics.stored.inc(inserted);
     metrics.duplicates.inc(duplicates);
+    if (inserted > 0) readingsFeed.notify();
   });
 
   return (
@@ -74,6 +84,7 @@ export function createApp({ db, config, logger = createLogger({ service: 'api' }
         if (started !== undefined) metrics.duration.observe(labels, (performance.now() - started) / 1_000);
       })
       .use(docsRoutes(VERSION))
+      .use(liveRoutes(readingsFeed, alerts))
       .use(readingsRoutes(service, (rows) => metrics.exported.inc(rows)))
       .use(statsRoutes(db))
       .use(systemRoutes(db, metrics, pipeline, VERSION))

@@ -22,7 +22,10 @@ const pipeline = {
   expectedWorkers: config.expectedWorkers.split(',').map((name) => name.trim()).filter(Boolean),
   lagDegraded: config.lagDegraded,
 };
-const app = createApp({ db, config, logger, pipeline }).listen({ port: config.port, hostname: config.host });
+// Its own connection: the alerts feed blocks on XREAD while dashboards listen.
+const feedRedis = createRedis(config.redisUrl, { name: 'api:alerts-feed', logger });
+const alertsFeed = { blockingRedis: feedRedis, stream: config.alertsStream };
+const app = createApp({ db, config, logger, pipeline, alertsFeed }).listen({ port: config.port, hostname: config.host });
 
 logger.info('listening', {
   url: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${app.server?.port}`,
@@ -38,6 +41,7 @@ const shutdown = async (signal: string) => {
   logger.info('shutting_down', { signal });
   await app.stop();
   redis.disconnect();
+  feedRedis.disconnect();
   db.$client.close();
   process.exit(0);
 };

@@ -1,7 +1,13 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The API's Prometheus metrics, in a registry of its own so that several apps (tests) never clash. */
-export function createApiMetrics() {
+/** Live counts read when /metrics is scraped. */
+export interface LiveCounts {
+  readings: () => number;
+  alerts: () => number;
+}
+
+export function createApiMetrics(live?: LiveCounts) {
   const registry = new Registry();
   const requests = new Counter({
     name: 'api_http_requests_total',
@@ -23,7 +29,17 @@ export function createApiMetrics() {
     registers: [registry],
   });
   const exported = new Counter({ name: 'api_readings_exported_total', help: 'Rows sent by /readings/export', registers: [registry] });
-  return { registry, requests, duration, stored, duplicates, exported };
+  const liveClients = new Gauge({
+    name: 'api_live_clients',
+    help: 'Server-Sent Events clients connected',
+    labelNames: ['feed'] as const,
+    registers: [registry],
+    collect() {
+      this.set({ feed: 'readings' }, live?.readings() ?? 0);
+      this.set({ feed: 'alerts' }, live?.alerts() ?? 0);
+    },
+  });
+  return { registry, requests, duration, stored, duplicates, exported, liveClients };
 }
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;

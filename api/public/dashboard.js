@@ -1,0 +1,236 @@
+// The live dashboard: Server-Sent Events for readings and alerts, /health and /stats polled.
+// DOM and canvas updates are batched per animation frame, and every series and list is capped,
+// so hundreds of readings a second do not freeze the tab.
+'use strict';
+
+const params = new URLSearchParams(location.search);
+const threshold = Number(params.get('threshold') ?? 50);
+const MAX_POINTS = 300;
+const MAX_DEVICES_DRAWN = 12;
+const MAX_ROWS = 50;
+const MAX_ALERTS = 50;
+const WINDOW_MS = 2 * 60 * 1000;
+
+const $ = (id) => document.getElementById(id);
+$('threshold-label').textContent = String(threshold);
+
+const series = new Map();
+const newRows = [];
+const newAlerts = [];
+const arrivals = [];
+let frameRequested = false;
+
+function schedule() {
+  if (frameRequested) return;
+  frameRequested = true;
+  requestAnimationFrame(render);
+}
+
+function colour(index) {
+  return `hsl(${(index * 137.5) % 360} 65% 42%)`;
+}
+
+function onReading(reading) {
+  const t = Date.parse(reading.ts);
+  let points = series.get(reading.deviceId);
+  if (!points) {
+    points = [];
+    series.set(reading.deviceId, points);
+  }
+  points.push({ t, v: reading.value });
+  if (points.length > MAX_POINTS) points.splice(0, points.length - MAX_POINTS);
+  newRows.push(reading);
+  if (newRows.length > MAX_ROWS) newRows.splice(0, newRows.length - MAX_ROWS);
+  arrivals.push(Date.now());
+  schedule();
+}
+
+function connect(path, event, handler) {
+  const source = new EventSource(path);
+  source.addEventListener(event, (message) => handler(JSON.parse(message.data)));
+  return source;
+}
+
+const readingsSource = connect('/readings/stream', 'reading', onReading);
+readingsSource.onopen = () => setBadge($('connection'), 'live', 'live');
+readingsSource.onerror = () => setBadge($('connection'), 'lost', 'reconnecting…');
+const alertsSource = connect('/alerts/stream', 'alert', (alert) => {
+  newAlerts.push(alert);
+  if (newAlerts.length > MAX_ALERTS) newAlerts.splice(0, newAlerts.length - MAX_ALERTS);
+  schedule();
+});
+alertsSource.onerror = () => {};
+
+function setBadge(element, state, text) {
+  element.dataset.state = state;
+  element.textContent = text;
+}
+
+function text(tag, content, className) {
+  const element = document.createElement(tag);
+  element.textContent = content;
+  if (className) element.className = className;
+  return element;
+}
+
+function render() {
+  frameRequested = false;
+  drawChart();
+  flushRows();
+  flushAlerts();
+  const now = Date.now();
+  while (arrivals.length > 0 && arrivals[0] < now - 5000) arrivals.shift();
+  $('rate').textContent = String(Math.round(arrivals.length / 5));
+}
+
+function flushRows() {
+  if (newRows.length === 0) return;
+  const body = $('readings');
+  const fragment = document.createDocumentFragment();
+  for (const reading of newRows.splice(0).reverse()) {
+    const row = document.createElement('tr');
+    if (reading.value > threshold) row.className = 'over';
+    row.append(text('td', reading.ts.slice(11, 23)), text('td', reading.deviceId), text('td', reading.metric), text('td', String(reading.value), 'num'), text('td', reading.unit));
+    fragment.append(row);
+  }
+  body.prepend(fragment);
+  while (body.children.length > MAX_ROWS) body.lastElementChild.remove();
+}
+
+function flushAlerts() {
+  if (newAlerts.length === 0) return;
+  const list = $('alerts');
+  list.querySelector('.empty')?.remove();
+  const fragment = document.createDocumentFragment();
+  for (const alert of newAlerts.splice(0).reverse()) {
+    const verb = alert.state === 'firing' ? 'over' : 'back from';
+    fragment.append(
+      text('li', `${new Date(alert.ts).toISOString().slice(11, 19)} ${alert.state.toUpperCase()} [${alert.severity}] ${alert.deviceId} ${alert.metric} = ${alert.value} (${verb} ${alert.threshold})`, `${alert.state} ${alert.severity}`),
+    );
+  }
+  list.prepend(fragment);
+  while (list.children.length > MAX_ALERTS) list.lastElementChild.remove();
+}
+
+function drawChart() {
+  const canvas = $('chart');
+  const context = canvas.getContext('2d');
+  const { width, height } = canvas;
+  const pad = { left: 44, right: 10, top: 10, bottom: 24 };
+  context.clearRect(0, 0, width, height);
+  const now = Date.now();
+  const from = now - WINDOW_MS;
+  const devices = [...series.keys()].sort().slice(0, MAX_DEVICES_DRAWN);
+  let low = threshold;
+  let high = threshold;
+  for (const device of devices) for (const p of series.get(device)) if (p.t >= from) { low = Math.min(low, p.v); high = Math.max(high, p.v); }
+  const span = high - low || 1;
+  low -= span * 0.05;
+  high += span * 0.05;
+  const x = (t) => pad.left + ((t - from) / WINDOW_MS) * (width - pad.left - pad.right);
+  const y = (v) => height - pad.bottom - ((v - low) / (high - low)) * (height - pad.top - pad.bottom);
+
+  context.font = '11px system-ui, sans-serif';
+  context.fillStyle = '#656d76';
+  context.strokeStyle = '#eaeef2';
+  for (let i = 0; i <= 4; i++) {
+    const v = low + ((high - low) * i) / 4;
+    context.beginPath();
+    context.moveTo(pad.left, y(v));
+    context.lineTo(width - pad.right, y(v));
+    context.stroke();
+    context.fillText(v.toFixed(1), 4, y(v) + 4);
+  }
+  context.fillText('−2 min', pad.left, height - 6);
+  context.fillText('now', width - pad.right - 22, height - 6);
+
+  devices.forEach((device, index) => {
+    const points = series.get(device).filter((p) => p.t >= from);
+    if (points.length === 0) return;
+    context.strokeStyle = colour(index);
+    context.lineWidth = 1.5;
+    context.beginPath();
+    points.forEach((p, i) => (i === 0 ? context.moveTo(x(p.t), y(p.v)) : context.lineTo(x(p.t), y(p.v))));
+    context.stroke();
+  });
+
+  context.strokeStyle = '#cf222e';
+  context.setLineDash([6, 4]);
+  context.lineWidth = 1.5;
+  context.beginPath();
+  context.moveTo(pad.left, y(threshold));
+  context.lineTo(width - pad.right, y(threshold));
+  context.stroke();
+  context.setLineDash([]);
+
+  const legend = $('legend');
+  if (legend.dataset.devices !== devices.join(',')) {
+    legend.dataset.devices = devices.join(',');
+    legend.replaceChildren(
+      ...devices.map((device, index) => {
+        const item = text('span', device);
+        const swatch = document.createElement('i');
+        swatch.style.background = colour(index);
+        item.prepend(swatch);
+        return item;
+      }),
+    );
+  }
+}
+
+async function refreshHealth() {
+  try {
+    const health = await (await fetch('/health')).json();
+    setBadge($('health'), health.status, `health: ${health.status}`);
+    const detail = document.createElement('div');
+    if (health.reasons.length > 0) {
+      const reasons = document.createElement('ul');
+      reasons.className = 'reasons';
+      for (const reason of health.reasons) reasons.append(text('li', reason));
+      detail.append(reasons);
+    }
+    const table = document.createElement('table');
+    table.className = 'health-table';
+    const row = (...cells) => {
+      const tr = document.createElement('tr');
+      for (const cell of cells) tr.append(text('td', String(cell)));
+      table.append(tr);
+    };
+    for (const worker of health.workers) row(`${worker.service} ${worker.instance}`, worker.status === 'alive' ? 'alive' : `silent ${Math.round(worker.lastSeenSecondsAgo)} s`);
+    for (const group of health.groups) row(`${group.group} (${group.stream})`, `lag ${group.lag ?? '?'} · pending ${group.pending}`);
+    for (const dead of health.deadLetters) row(dead.stream, `${dead.entries} dead`);
+    detail.append(table);
+    $('health-detail').replaceChildren(detail);
+  } catch {
+    setBadge($('health'), 'down', 'health: API unreachable');
+  }
+}
+
+async function refreshPerMinute() {
+  try {
+    const from = new Date(Date.now() - 15 * 60 * 1000).toISOString();
+    const stats = await (await fetch(`/stats?from=${encodeURIComponent(from)}`)).json();
+    const canvas = $('per-minute');
+    const context = canvas.getContext('2d');
+    const minutes = stats.readingsPerMinute.slice(-15);
+    const most = Math.max(1, ...minutes.map((m) => m.count));
+    context.clearRect(0, 0, canvas.width, canvas.height);
+    const barWidth = canvas.width / 15;
+    context.fillStyle = '#4c78a8';
+    minutes.forEach((minute, i) => {
+      const h = (minute.count / most) * (canvas.height - 16);
+      context.fillRect(i * barWidth + 2, canvas.height - h, barWidth - 4, h);
+    });
+    context.fillStyle = '#656d76';
+    context.font = '11px system-ui, sans-serif';
+    context.fillText(`max ${most}/min`, 4, 11);
+  } catch {
+    // The next refresh tries again.
+  }
+}
+
+refreshHealth();
+refreshPerMinute();
+setInterval(refreshHealth, 3000);
+setInterval(refreshPerMinute, 10000);
+setInterval(schedule, 1000);

@@ -1,0 +1,88 @@
+/// <reference lib="dom" />
+import { afterAll, beforeAll, expect, it } from 'bun:test';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRedis, encodeReading, newEventId } from 'core';
+import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, waitFor } from 'core/testing';
+import type Redis from 'ioredis';
+import { type Browser, chromium } from 'playwright-core';
+
+const root = join(import.meta.dir, '../../../..');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+let server: RedisServer;
+let redis: Redis;
+let dir: string;
+let base: string;
+let browser: Browser;
+const services: ServiceProcess[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`the dashboard test drives Chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does), or set CHROMIUM_PATH`);
+  server = await startRedisServer();
+  redis = createRedis(server.url, { name: 'dashboard-test' });
+  dir = await mkdtemp(join(tmpdir(), 'dashboard-test-'));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const env = { REDIS_URL: server.url, API_URL: base, API_TOKEN: 'dash', HEARTBEAT_INTERVAL_MS: '500', LOG_LEVEL: 'warn' };
+  services.push(startService(join(root, 'api/src/index.ts'), { ...env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'dash.db') }));
+  await waitFor(() => fetch(`${base}/health`).then((r) => r.status < 500, () => false), { what: 'API' });
+  services.push(startService(join(root, 'consumer-store/src/index.ts'), env));
+  services.push(startService(join(root, 'consumer-alert/src/index.ts'), env));
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--disable-component-update', '--disable-sync'],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+  for (const service of services) await service.kill('SIGTERM');
+  redis?.disconnect();
+  await server?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function publish(values: number[], deviceId: string) {
+  for (const value of values) {
+    await redis.xadd('readings', '*', ...encodeReading({ id: newEventId(), deviceId, metric: 'kwh', value, unit: 'kWh', ts: Date.now() }));
+    await Bun.sleep(20);
+  }
+}
+
+it('shows live readings, the chart, system health and an alert as it fires, offline', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  const foreign: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('request', (request) => {
+    if (!request.url().startsWith(base)) foreign.push(request.url());
+  });
+  await page.goto(base);
+  await publish([12, 18, 25, 31, 22, 15, 28, 35, 41, 19], 'device-a');
+  await publish([40, 38, 33, 45, 29, 31, 27, 44, 36, 30], 'device-b');
+
+  await page.waitForFunction(() => document.querySelectorAll('#readings tr').length >= 20, undefined, { timeout: 15_000 });
+  expect(await page.locator('#legend').textContent()).toContain('device-a');
+  expect(await page.locator('#connection').textContent()).toBe('live');
+  await page.waitForFunction(() => document.querySelector('#health')?.textContent?.includes('ok'), undefined, { timeout: 15_000 });
+  expect(await page.locator('#health-detail').textContent()).toContain('consumer-store');
+  // The chart has drawn something besides the background.
+  const inked = await page.evaluate(() => {
+    const canvas = document.querySelector('#chart') as HTMLCanvasElement;
+    const pixels = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? new Uint8ClampedArray();
+    let count = 0;
+    for (let i = 3; i < pixels.length; i += 4) if ((pixels[i] ?? 0) > 0) count += 1;
+    return count;
+  });
+  expect(inked).toBeGreaterThan(1_000);
+
+  await publish([75], 'device-hot');
+  await page.waitForFunction(() => document.querySelector('#alerts li.firing')?.textContent?.includes('device-hot'), undefined, { timeout: 15_000 });
+  expect(await page.locator('#alerts li.firing').first().textContent()).toContain('FIRING [warning] device-hot kwh = 75 (over 50)');
+
+  await mkdir(join(root, 'test-artifacts'), { recursive: true });
+  await page.screenshot({ path: join(root, 'test-artifacts', 'dashboard.png'), fullPage: true });
+  expect(errors).toEqual([]);
+  expect(foreign).toEqual([]);
+}, 60_000);

@@ -1,0 +1,34 @@
+import { NAME_PATTERN } from 'core';
+import { Elysia, t } from 'elysia';
+import { ApiError } from '../../errors.ts';
+import type { AlertsFeed } from './alerts-feed.ts';
+import type { ReadingsFeed } from './readings-feed.ts';
+
+const name = (maxLength: number) => t.Optional(t.String({ minLength: 1, maxLength, pattern: NAME_PATTERN }));
+const PUBLIC = new URL('../../../public/', import.meta.url).pathname;
+
+/**
+ * Server-Sent Events (the last 100, then live; resume with Last-Event-ID) and the dashboard page,
+ * served from the api package: no CDN, works offline.
+ */
+export function liveRoutes(readings: ReadingsFeed, alerts: AlertsFeed | undefined) {
+  return new Elysia({ name: 'live', detail: { tags: ['live'] } })
+    .get('/readings/stream', ({ query, request }) => readings.subscribe(query, request.headers.get('last-event-id')), {
+      query: t.Object({ deviceId: name(128), metric: name(64) }, { additionalProperties: false }),
+      detail: { summary: 'Readings as Server-Sent Events: the last 100, then each one as it is stored' },
+    })
+    .get(
+      '/alerts/stream',
+      ({ query, request }) => {
+        if (!alerts) throw new ApiError(503, 'no_redis', 'alerts are read from Redis, which this API has not been given');
+        return alerts.subscribe(query.deviceId, request.headers.get('last-event-id'));
+      },
+      {
+        query: t.Object({ deviceId: name(128) }, { additionalProperties: false }),
+        detail: { summary: 'Alert transitions as Server-Sent Events: the last 100, then live' },
+      },
+    )
+    .get('/', () => new Response(Bun.file(`${PUBLIC}index.html`), { headers: { 'content-type': 'text/html; charset=utf-8' } }), { detail: { hide: true } })
+    .get('/dashboard.js', () => new Response(Bun.file(`${PUBLIC}dashboard.js`), { headers: { 'content-type': 'text/javascript; charset=utf-8' } }), { detail: { hide: true } })
+    .get('/dashboard.css', () => new Response(Bun.file(`${PUBLIC}dashboard.css`), { headers: { 'content-type': 'text/css; charset=utf-8' } }), { detail: { hide: true } });
+}

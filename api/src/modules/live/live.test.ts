@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
+import { connect } from 'node:net';
+import { createLogger, createRedis, encodeAlert, newEventId } from 'core';
+import { type TestRedis, uniqueName, useRedis, waitFor } from 'core/testing';
+import type Redis from 'ioredis';
+import { createApp } from '../../app.ts';
+import { openDatabase } from '../../db/client.ts';
+
+let testRedis: TestRedis;
+let redis: Redis;
+let feedRedis: Redis;
+let base: string;
+let server: ReturnType<ReturnType<typeof createApp>['listen']>;
+const alertsStream = uniqueName('alerts');
+const auth = { authorization: 'Bearer t', 'content-type': 'application/json' };
+
+beforeAll(async () => {
+  testRedis = await useRedis();
+  redis = createRedis(testRedis.url, { name: 'live-test' });
+  feedRedis = createRedis(testRedis.url, { name: 'live-test:feed' });
+  const app = createApp({
+    db: openDatabase(':memory:'),
+    config: { apiToken: 't', readToken: undefined, maxBodyBytes: 4_000_000 },
+    logger: createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} }),
+    pipeline: { redis, streams: [alertsStream], expectedWorkers: [], lagDegraded: 1_000 },
+    alertsFeed: { blockingRedis: feedRedis, stream: alertsStream },
+  });
+  server = app.listen({ port: 0, hostname: '127.0.0.1' });
+  base = `http://127.0.0.1:${server.server?.port}`;
+});
+afterAll(async () => {
+  await server.stop(true);
+  redis.disconnect();
+  feedRedis.disconnect();
+  await testRedis.stop();
+});
+
+let clock = Date.UTC(2026, 10, 22, 8, 0, 0);
+const reading = (deviceId = 'device-1', value = 42) => ({ id: newEventId(), deviceId, metric: 'kwh', value, unit: 'kWh', ts: new Date((clock += 10)).toISOString() });
+async function post(readings: unknown[]) {
+  const response = await fetch(`${base}/readings/batch`, { method: 'POST', headers: auth, body: JSON.stringify({ readings }) });
+  expect(response.status).toBe(200);
+}
+
+/** An SSE client over fetch that collects `{ id, event, data }` messages. */
+function listen(path: string, headers: Record<string, string> = {}) {
+  const messages: Array<{ id: string; event: string; data: { id: string; deviceId: string } }> = [];
+  const abort = new AbortController();
+  const done = (async () => {
+    const response = await fetch(`${base}${path}`, { headers, signal: abort.signal });
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of response.body as ReadableStream<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end = buffer.indexOf('\n\n');
+        while (end !== -1) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const fields = Object.fromEntries(block.split('\n').filter((line) => !line.startsWith(':') && line.includes(': ')).map((line) => [line.slice(0, line.indexOf(': ')), line.slice(line.indexOf(': ') + 2)]));
+          if (fields.data) messages.push({ id: fields.id as string, event: fields.event as string, data: JSON.parse(fields.data) });
+          end = buffer.indexOf('\n\n');
+        }
+      }
+    } catch {
+      // Aborted by the test.
+    }
+  })();
+  return { messages, close: () => abort.abort(), done };
+}
+
+describe('GET /readings/stream', () => {
+  it('sends the last 100 on connect, then each new reading in order', async () => {
+    const seeded = Array.from({ length: 150 }, () => reading());
+    await post(seeded);
+    const client = listen('/readings/stream');
+    await waitFor(() => client.messages.length === 100, { what: 'last 100' });
+    expect(client.messages.map((m) => m.data.id)).toEqual(seeded.slice(50).map((r) => r.id));
+    const fresh = Array.from({ length: 30 }, () => reading('device-2'));
+    await post(fresh.slice(0, 10));
+    await post(fresh.slice(10));
+    await waitFor(() => client.messages.length === 130, { what: 'live readings' });
+    expect(client.messages.slice(100).map((m) => m.data.id)).toEqual(fresh.map((r) => r.id));
+    expect(client.messages.every((m) => m.event === 'reading')).toBe(true);
+    client.close();
+  });
+
+  it('resumes after Last-Event-ID without a gap or a repeat, and filters by device', async () => {
+    const first = listen('/readings/stream?deviceId=device-9');
+    await post([reading('device-9'), reading('device-8'), reading('device-9')]);
+    await waitFor(() => first.messages.length === 2, { what: 'two device-9 readings' });
+    first.close();
+    const lastId = first.messages.at(-1)?.id as string;
+    const missed = [reading('device-9'), reading('device-9')];
+    await post(missed);
+    const second = listen('/readings/stream?deviceId=device-9', { 'last-event-id': lastId });
+    await waitFor(() => second.messages.length >= 2, { what: 'missed readings' });
+    await post([reading('device-9')]);
+    await waitFor(() => second.messages.length === 3, { what: 'live after resume' });
+    expect(second.messages.slice(0, 2).map((m) => m.data.id)).toEqual(missed.map((r) => r.id));
+    expect(second.messages.every((m) => m.data.deviceId === 'device-9')).toBe(true);
+    second.close();
+  });
+
+  it('drops a client that never reads, without slowing writes or other clients', async () => {
+    const healthy = listen('/readings/stream?deviceId=device-fast');
+    const stalled = connect({ host: '127.0.0.1', port: server.server?.port as number });
+    await new Promise<void>((resolve) => stalled.once('connect', () => resolve()));
+    stalled.write('GET /readings/stream HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n');
+    stalled.pause();
+    const clientsNow = async () => Number(/api_live_clients\{feed="readings"\} (\d+)/.exec(await (await fetch(`${base}/metrics`)).text())?.[1]);
+    await waitFor(async () => (await clientsNow()) === 2, { what: 'both connected' });
+    // ~40 MB of readings: far more than socket buffers and the 1 MiB queue can hold.
+    const started = performance.now();
+    for (let i = 0; i < 40; i++) await post(Array.from({ length: 5_000 }, () => ({ ...reading(`device-${i % 50}`), unit: 'u'.repeat(32), metric: 'm'.repeat(60) })));
+    await post([reading('device-fast')]);
+    expect(performance.now() - started).toBeLessThan(20_000);
+    await waitFor(async () => (await clientsNow()) === 1, { what: 'stalled client dropped' });
+    await waitFor(() => healthy.messages.some((m) => m.data.deviceId === 'device-fast'), { what: 'healthy client still served' });
+    stalled.destroy();
+    healthy.close();
+  }, 60_000);
+});
+
+describe('GET /alerts/stream', () => {
+  const alert = (deviceId: string) => ({ id: newEventId(), ruleId: 'default', deviceId, metric: 'kwh', value: 70, threshold: 50, state: 'firing' as const, severity: 'warning' as const, ts: Date.now(), readingId: newEventId() });
+
+  it('sends the last 100 alerts on connect, then new ones, and resumes by Last-Event-ID', async () => {
+    const old = Array.from({ length: 120 }, (_, i) => alert(`d-${i}`));
+    for (const a of old) await redis.xadd(alertsStream, '*', ...encodeAlert(a));
+    const client = listen('/alerts/stream');
+    await waitFor(() => client.messages.length === 100, { what: 'last 100 alerts' });
+    expect(client.messages.map((m) => m.data.id)).toEqual(old.slice(20).map((a) => a.id));
+    const live = alert('d-live');
+    await redis.xadd(alertsStream, '*', ...encodeAlert(live));
+    await waitFor(() => client.messages.length === 101, { what: 'live alert' });
+    expect(client.messages[100]?.data.id).toBe(live.id);
+    client.close();
+
+    const missed = alert('d-missed');
+    await redis.xadd(alertsStream, '*', ...encodeAlert(missed));
+    const resumed = listen('/alerts/stream', { 'last-event-id': client.messages[100]?.id as string });
+    await waitFor(() => resumed.messages.length === 1, { what: 'resumed alert' });
+    expect(resumed.messages[0]?.data.id).toBe(missed.id);
+    resumed.close();
+  });
+});
