@@ -89,6 +89,7 @@ const supervisor = supervise([
 ]);
 
 const base = `http://127.0.0.1:${port}`;
+say(`dashboard ${base}/`);
 say(`API      ${base}/readings/latest`);
 say(`OpenAPI  ${base}/openapi`);
 say(`health   ${base}/health`);
