@@ -1,4 +1,4 @@
-import { ConfigError } from 'core';
+import { configOrExit } from 'core';
 import { USAGE, parseOptions } from './options.ts';
 import { type Progress, runAnalysis } from './run.ts';
 
@@ -7,14 +7,7 @@ if (process.argv.includes('--help')) {
   process.exit(0);
 }
 
-let options;
-try {
-  options = parseOptions(process.argv.slice(2), process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`analysis: ${error.message}`);
-  process.exit(2);
-}
+const options = await configOrExit('analysis', () => parseOptions(process.argv.slice(2), process.env));
 
 const started = performance.now();
 /** A one-line progress bar on a terminal; nothing otherwise. */

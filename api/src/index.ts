@@ -1,16 +1,9 @@
-import { ConfigError, createLogger, createRedis } from 'core';
+import { configOrExit, createLogger, createRedis } from 'core';
 import { createApp } from './app.ts';
 import { loadApiConfig } from './config.ts';
 import { databasePath, openDatabase } from './db/client.ts';
 
-let config;
-try {
-  config = loadApiConfig(process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`api: ${error.message}`);
-  process.exit(2);
-}
+const config = await configOrExit('api', () => loadApiConfig(process.env));
 
 const logger = createLogger({ service: 'api', level: config.logLevel });
 const db = openDatabase(config.databaseUrl);

@@ -1,19 +1,13 @@
-import { ConfigError, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, startHeartbeat, startTrimmer } from 'core';
+import { configOrExit, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, startHeartbeat, startTrimmer } from 'core';
 import { loadAlertConfig } from './config.ts';
 import { createEvaluator } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
 import { defaultRules, loadRules } from './rules.ts';
 
-let config;
-let rules;
-try {
-  config = loadAlertConfig(process.env);
-  rules = config.rulesFile ? await loadRules(config.rulesFile) : defaultRules(config.threshold);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`consumer-alert: ${error.message}`);
-  process.exit(2);
-}
+const { config, rules } = await configOrExit('consumer-alert', async () => {
+  const loaded = loadAlertConfig(process.env);
+  return { config: loaded, rules: loaded.rulesFile ? await loadRules(loaded.rulesFile) : defaultRules(loaded.threshold) };
+});
 
 const logger = createLogger({ service: 'consumer-alert', level: config.logLevel });
 const redis = createRedis(config.redisUrl, { name: 'consumer-alert', logger });

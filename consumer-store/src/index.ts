@@ -1,17 +1,10 @@
-import { ConfigError, createConsumer, createLogger, createRedis, decodeReading, startHeartbeat, startTrimmer } from 'core';
+import { configOrExit, createConsumer, createLogger, createRedis, decodeReading, startHeartbeat, startTrimmer } from 'core';
 import { createApiClient } from './api-client.ts';
 import { loadStoreConfig } from './config.ts';
 import { createStoreHandler } from './store-handler.ts';
 
 
-let config;
-try {
-  config = loadStoreConfig(process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`consumer-store: ${error.message}`);
-  process.exit(2);
-}
+const config = await configOrExit('consumer-store', () => loadStoreConfig(process.env));
 
 const logger = createLogger({ service: 'consumer-store', level: config.logLevel });
 if (!config.apiToken) logger.warn('api_token_missing', { hint: 'the API refuses writes without API_TOKEN; set the same value for both' });

@@ -4,20 +4,13 @@
  * reading id (rows already there count as duplicates). The group is deleted at the end, so it
  * never holds back trimming. Usage: `bun run --cwd consumer-store rebuild` (same env as the service).
  */
-import { ConfigError, createConsumer, createLogger, createRedis, decodeReading } from 'core';
+import { configOrExit, createConsumer, createLogger, createRedis, decodeReading } from 'core';
 import { createApiClient } from './api-client.ts';
 import { loadStoreConfig } from './config.ts';
 import { readGroups } from './group-state.ts';
 import { createStoreHandler } from './store-handler.ts';
 
-let config;
-try {
-  config = loadStoreConfig(process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`rebuild: ${error.message}`);
-  process.exit(2);
-}
+const config = await configOrExit('rebuild', () => loadStoreConfig(process.env));
 
 const logger = createLogger({ service: 'rebuild', level: config.logLevel });
 const redis = createRedis(config.redisUrl, { name: 'rebuild', logger });

@@ -38,3 +38,5 @@ export { readDeadLetters, type DeadLetter, type DeadLetterRecord } from './consu
 export { PROMETHEUS_BOUNDS_MS, createLatencyHistogram, type LatencyHistogram } from './latency.ts';
 export { startTrimmer, trimSafely } from './consumer/trimmer.ts';
 export { HEARTBEAT_PREFIX, WORKERS_KEY, type Heartbeat, type HeartbeatOptions, startHeartbeat } from './heartbeat.ts';
+export { createSleeper } from './sleeper.ts';
+export { configOrExit } from './config-or-exit.ts';

@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-import { ConfigError, createLogger, createRedis, startHeartbeat } from 'core';
+import { configOrExit, createLogger, createRedis, startHeartbeat } from 'core';
 import { USAGE, loadProducerConfig } from './config.ts';
 import { startProducer } from './run.ts';
 
@@ -8,14 +8,7 @@ if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.exit(0);
 }
 
-let config;
-try {
-  config = loadProducerConfig(process.argv.slice(2), process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`producer: ${error.message}`);
-  process.exit(2);
-}
+const config = await configOrExit('producer', () => loadProducerConfig(process.argv.slice(2), process.env));
 
 const logger = createLogger({ service: 'producer', level: config.logLevel });
 const redis = createRedis(config.redisUrl, { name: 'producer', logger, failFast: true });

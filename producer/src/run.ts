@@ -1,4 +1,4 @@
-import type { Logger, Reading } from 'core';
+import { type Logger, type Reading, createSleeper } from 'core';
 import type Redis from 'ioredis';
 import type { ProducerConfig } from './config.ts';
 import { type CsvSink, openCsvSink } from './csv-sink.ts';
@@ -39,16 +39,9 @@ export function startProducer({ config, redis, logger }: ProducerDeps): Producer
   let stopping = false;
   let produced = 0;
   let badLines = 0;
-  let wakeSleeper: (() => void) | undefined;
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wakeSleeper = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+  // Ticks and pacing that stop() cuts short.
+  const sleeper = createSleeper();
+  const sleep = sleeper.sleep;
 
   const simulate = async () => {
     const intervalMs = config.rate ? (config.devices * 1_000) / config.rate : config.intervalMs;
@@ -142,7 +135,7 @@ export function startProducer({ config, redis, logger }: ProducerDeps): Producer
     stats: () => ({ ...publisher.stats(), produced, badLines }),
     async stop() {
       stopping = true;
-      wakeSleeper?.();
+      sleeper.wakeAll();
       await producing.catch(() => {});
       return finish(config.shutdownTimeoutMs);
     },

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type Redis from 'ioredis';
 import type { Logger } from '../logger.ts';
 import { backoffMs } from '../redis.ts';
+import { createSleeper } from '../sleeper.ts';
 import { type DeadLetter, queueDeadLetters } from './dead-letter.ts';
 
 /** What the handler says of each entry: ack it, try it again later, or dead-letter it (and ack). */
@@ -122,17 +123,9 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
   let closing = false;
   let running: Promise<{ reason: 'closed' | 'stopped'; message?: string }> | undefined;
   let closed: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
-
-  /** A sleep that close() cuts short. */
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+  // Backoff sleeps that close() cuts short.
+  const sleeper = createSleeper();
+  const pause = sleeper.sleep;
 
   const ensureGroup = async () => {
     try {
@@ -375,7 +368,7 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
     close() {
       closed ??= (async () => {
         closing = true;
-        wake?.();
+        sleeper.wakeAll();
         if (!running) return;
         // A blocked read returns within blockMs; if Redis is away it would wait for the
         // reconnect, so cut the connection then (what it had delivered stays pending).

@@ -1,17 +1,8 @@
 import type { Db } from '../../db/client.ts';
+import type { ReadingRow } from '../../db/schema.ts';
+import { toStoredReading } from '../readings/service.ts';
 import type { StoredReading } from '../readings/model.ts';
 import { type SseClient, sseResponse } from './sse.ts';
-
-interface FeedRow {
-  seq: number;
-  id: string;
-  deviceId: string;
-  metric: string;
-  value: number;
-  unit: string;
-  ts: number;
-  storedAt: number;
-}
 
 export interface FeedFilter {
   deviceId?: string;
@@ -23,15 +14,8 @@ const COLUMNS = 'rowid AS seq, id, device_id AS deviceId, metric, value, unit, t
 const FETCH_ROWS = 2_000;
 const REPLAY_ROWS = 100;
 
-const toReading = (row: FeedRow): StoredReading => ({
-  id: row.id,
-  deviceId: row.deviceId,
-  metric: row.metric,
-  value: row.value,
-  unit: row.unit,
-  ts: new Date(row.ts).toISOString(),
-  storedAt: new Date(row.storedAt).toISOString(),
-});
+/** A stored row and its storage sequence number (the SQLite rowid). */
+type FeedRow = ReadingRow & { seq: number };
 
 /**
  * Live readings for SSE clients. Event ids are SQLite rowids, which grow with every insert, so
@@ -56,7 +40,7 @@ export function createReadingsFeed(db: Db) {
     const rows = after.all(lastSeq, FETCH_ROWS) as FeedRow[];
     for (const row of rows) {
       lastSeq = row.seq;
-      for (const { client, filter } of clients) if (matches(filter, row)) client.send(row.seq, toReading(row));
+      for (const { client, filter } of clients) if (matches(filter, row)) client.send(row.seq, toStoredReading(row));
     }
     if (rows.length === FETCH_ROWS) schedule();
   };
@@ -86,7 +70,7 @@ export function createReadingsFeed(db: Db) {
         resumeFrom === undefined
           ? (latest.all(REPLAY_ROWS * 20) as FeedRow[]).filter((row) => row.seq <= lastSeq && matches(filter, row)).slice(0, REPLAY_ROWS).reverse()
           : (after.all(resumeFrom, 100_000) as FeedRow[]).filter((row) => row.seq <= lastSeq && matches(filter, row));
-      for (const row of backlog) client.send(row.seq, toReading(row));
+      for (const row of backlog) client.send(row.seq, toStoredReading(row));
       clients.add(entry);
       return response;
     },
