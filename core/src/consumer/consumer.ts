@@ -303,6 +303,7 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
 
   const loop = async (): Promise<{ reason: 'closed' | 'stopped'; message?: string }> => {
     let cursor = '0';
+    let prefetched: Promise<RawEntry[]> | undefined;
     let failures = 0;
     let nextClaimAt = 0;
     let groupReady = false;
@@ -320,10 +321,18 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         if (inFlightError !== undefined) await drainInFlight();
         if (cursor === '>') {
           while (inFlight.size >= concurrency) await Promise.race(inFlight);
-          const entries = await read('>');
+          const entries = await (prefetched ?? read('>'));
+          prefetched = undefined;
           if (entries.length === 0) continue;
-          if (concurrency === 1) await processEntries(entries, 'new');
-          else startInFlight(entries);
+          if (concurrency === 1) {
+            // Read the next batch while this one is handled; handling stays one batch at a
+            // time, in stream order (the alert rules depend on it).
+            if (!closing) {
+              prefetched = read('>');
+              prefetched.catch(() => {});
+            }
+            await processEntries(entries, 'new');
+          } else startInFlight(entries);
         } else {
           await drainInFlight();
           // Own pending entries first: what a crash left unacknowledged.
@@ -337,6 +346,8 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         failures = 0;
       } catch (error) {
         await drainInFlight().catch(() => {});
+        // A read already under way is dropped: what it delivered stays pending and is re-read below.
+        prefetched = undefined;
         if (error instanceof StopConsumingError) {
           log.error('consumer_stopped', { reason: error.message });
           return { reason: 'stopped', message: error.message };
@@ -354,8 +365,10 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         cursor = '0';
       }
     }
-    // Closing: finish and ack the batches still in hand.
+    // Closing: finish and ack the batches still in hand, a prefetched one included.
     await drainInFlight().catch((error) => log.warn('batch_failed_at_close', { error }));
+    const lastRead = prefetched ? await prefetched.catch(() => [] as RawEntry[]) : [];
+    if (lastRead.length > 0) await processEntries(lastRead, 'new').catch((error) => log.warn('batch_failed_at_close', { error }));
     return { reason: 'closed' };
   };
 
