@@ -1,12 +1,17 @@
 import { configOrExit, createLogger, createRedis } from 'core';
 import { createApp } from './app.ts';
 import { loadApiConfig } from './config.ts';
+import { startCheckpointer } from './db/checkpointer.ts';
 import { databasePath, openDatabase } from './db/client.ts';
 
 const config = await configOrExit('api', () => loadApiConfig(process.env));
 
 const logger = createLogger({ service: 'api', level: config.logLevel });
-const db = openDatabase(config.databaseUrl);
+const path = databasePath(config.databaseUrl);
+const onDisk = path !== ':memory:';
+const db = openDatabase(config.databaseUrl, { autocheckpointPages: onDisk ? 100_000 : 10_000 });
+// Checkpoints on a worker thread keep commits (and so lead times) free of them.
+const checkpointer = onDisk ? startCheckpointer(path) : undefined;
 // Fail fast with a short timeout: /health must answer "down" at once when Redis is away, not hang.
 const redis = createRedis(config.redisUrl, { name: 'api', logger, failFast: true, commandTimeoutMs: 1_000 });
 const pipeline = {
@@ -35,6 +40,7 @@ const shutdown = async (signal: string) => {
   await app.stop();
   redis.disconnect();
   feedRedis.disconnect();
+  checkpointer?.stop();
   db.$client.close();
   process.exit(0);
 };

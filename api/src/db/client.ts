@@ -22,7 +22,7 @@ export function databasePath(databaseUrl: string): string {
  * Opens SQLite (creating its directory), applies the tuning the write path depends on, and runs
  * pending migrations.
  */
-export function openDatabase(databaseUrl: string = DEFAULT_DATABASE_PATH): Db {
+export function openDatabase(databaseUrl: string = DEFAULT_DATABASE_PATH, options: { autocheckpointPages?: number } = {}): Db {
   const path = databasePath(databaseUrl);
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new Database(path, { create: true, strict: true });
@@ -33,9 +33,11 @@ export function openDatabase(databaseUrl: string = DEFAULT_DATABASE_PATH): Db {
   sqlite.run('PRAGMA synchronous = NORMAL');
   sqlite.run('PRAGMA busy_timeout = 5000');
   // A batch from 1,000 devices dirties ~1,000 leaves of the per-device index; checkpointing every
-  // 1,000 pages (the default) rewrote them almost every commit. 10,000 pages (~40 MiB of WAL)
-  // lets one checkpoint absorb many batches: 17k → 34k rows/s at 1,000-row batches (BENCHMARKS.md).
-  sqlite.run('PRAGMA wal_autocheckpoint = 10000');
+  // 1,000 pages (the default) rewrote them almost every commit. Checkpoints run on a worker thread
+  // instead (see checkpointer.ts, started by index.ts); this high mark is only a safety net.
+  sqlite.run(`PRAGMA wal_autocheckpoint = ${options.autocheckpointPages ?? 10_000}`);
+  // After a checkpoint, the WAL file is cut back to this size instead of keeping its peak.
+  sqlite.run('PRAGMA journal_size_limit = 67108864');
   // Keeps the index leaves that every batch touches in memory (64 MiB).
   sqlite.run('PRAGMA cache_size = -65536');
   sqlite.run('PRAGMA temp_store = MEMORY');
