@@ -48,9 +48,20 @@ try {
   }
   const started = performance.now();
   const store = startService(join(root, 'consumer-store/src/index.ts'), { ...env, READINGS_STREAM: stream });
-  while (rowCount() < total) await Bun.sleep(200);
-  const elapsed = (performance.now() - started) / 1_000;
-  results[`store path: ${total.toLocaleString()} pre-filled readings → SQLite`] = `${Math.round(total / elapsed).toLocaleString()} readings/s (${elapsed.toFixed(1)} s, incl. process start)`;
+  let firstRowsAt = 0;
+  let firstRows = 0;
+  for (let rows = rowCount(); rows < total; rows = rowCount()) {
+    if (firstRowsAt === 0 && rows > 0) {
+      firstRowsAt = performance.now();
+      firstRows = rows;
+    }
+    await Bun.sleep(100);
+  }
+  const finished = performance.now();
+  const elapsed = (finished - started) / 1_000;
+  const draining = (finished - firstRowsAt) / 1_000;
+  results[`store path: ${total.toLocaleString()} pre-filled readings → SQLite`] =
+    `${Math.round((total - firstRows) / draining).toLocaleString()} readings/s once rows flow; ${Math.round(total / elapsed).toLocaleString()} readings/s incl. process start (${elapsed.toFixed(1)} s)`;
   const storeRss = Number(/VmHWM:\s+(\d+) kB/.exec(await Bun.file(`/proc/${store.pid}/status`).text())?.[1]) / 1024;
   results['consumer-store peak RSS while draining'] = `${storeRss.toFixed(0)} MB`;
   await store.kill('SIGTERM');
