@@ -26,6 +26,8 @@ export function rowParser(headerLine: string): RowParser {
   const [device, metric, value, ts] = REQUIRED_COLUMNS.map((name) => header.indexOf(name)) as [number, number, number, number];
   const width = header.length;
   const wanted = [device, metric, value, ts];
+  // For each column, the slot it fills in `cells`, or -1 when it is not needed.
+  const slotOf = header.map((_, column) => wanted.indexOf(column));
   // Cells of the current line at the wanted indexes; reused so a row allocates only its strings.
   const cells: string[] = ['', '', '', ''];
 
@@ -36,7 +38,7 @@ export function rowParser(headerLine: string): RowParser {
     for (;;) {
       const comma = line.indexOf(',', start);
       const end = comma === -1 ? line.length : comma;
-      const slot = wanted.indexOf(column);
+      const slot = column < width ? (slotOf[column] as number) : -1;
       if (slot !== -1) cells[slot] = line.slice(start, end);
       column += 1;
       if (comma === -1) return column;
@@ -84,11 +86,14 @@ export function parseTime(raw: string): number {
       cachedPrefix = prefix;
       cachedPrefixMs = ms;
     }
-    const digits = [17, 18, 20, 21, 22].map((at) => digit(raw, at));
-    if (digits.every((d) => d >= 0 && d <= 9)) {
-      const [s1, s2, m1, m2, m3] = digits as [number, number, number, number, number];
-      const seconds = s1 * 10 + s2;
-      if (seconds < 60) return cachedPrefixMs + seconds * 1_000 + m1 * 100 + m2 * 10 + m3;
+    const s1 = digit(raw, 17);
+    const s2 = digit(raw, 18);
+    const m1 = digit(raw, 20);
+    const m2 = digit(raw, 21);
+    const m3 = digit(raw, 22);
+    // Unsigned compare: a non-digit gives a negative or > 9 value, both above 9 unsigned.
+    if ((s1 >>> 0) <= 5 && (s2 >>> 0) <= 9 && (m1 >>> 0) <= 9 && (m2 >>> 0) <= 9 && (m3 >>> 0) <= 9) {
+      return cachedPrefixMs + (s1 * 10 + s2) * 1_000 + m1 * 100 + m2 * 10 + m3;
     }
     return Date.parse(raw);
   }

@@ -62,6 +62,8 @@ export function createSummary(threshold: number, filters: Filters = {}) {
   let valueCounts = new Map<number, number>();
   const minutes = new Map<number, { count: number; sum: number; min: number; max: number }>();
   const devices = new Map<string, { count: number; sum: number; over: number }>();
+  let recentMinute = Number.NaN;
+  let recentSlot: { count: number; sum: number; min: number; max: number } | undefined;
   let firstMinute = Number.POSITIVE_INFINITY;
   let lastMinute = Number.NEGATIVE_INFINITY;
   let badRows = 0;
@@ -101,8 +103,11 @@ export function createSummary(threshold: number, filters: Filters = {}) {
       const minute = Math.floor(row.ts / MINUTE_MS);
       if (minute < firstMinute) firstMinute = minute;
       if (minute > lastMinute) lastMinute = minute;
-      const slot = minutes.get(minute);
+      // Rows mostly arrive in time order: the previous row's minute is usually this one's.
+      const slot = minute === recentMinute ? recentSlot : minutes.get(minute);
       if (slot) {
+        recentMinute = minute;
+        recentSlot = slot;
         slot.count += 1;
         slot.sum += value;
         if (value < slot.min) slot.min = value;
