@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedis, encodeReading, newEventId, readDeadLetters } from 'core';
-import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, uniqueName, waitFor } from 'core/testing';
+import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, startTcpProxy, uniqueName, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { readGroups } from './group-state.ts';
 
@@ -265,5 +265,40 @@ describe('consumer-store with real Redis, API and processes', () => {
       await api.kill('SIGTERM');
       await startApi();
     }
+  }, 60_000);
+
+  it('stores once what the producer sent twice after losing XADD replies (Jepsen-style check)', async () => {
+    const stream = uniqueName('readings');
+    const proxy = await startTcpProxy(server.port);
+    const acked = join(dir, `${stream.replaceAll(':', '-')}.csv`);
+    try {
+      const producer = startService(join(import.meta.dir, '../../producer/src/index.ts'), {
+        REDIS_URL: proxy.url,
+        READINGS_STREAM: stream,
+        COUNT: '3000',
+        RATE: '1500',
+        DEVICES: '20',
+        METRIC: 'lost-replies',
+        CSV_FILE: acked,
+      });
+      for (let i = 0; i < 3; i++) {
+        await Bun.sleep(400);
+        proxy.dropReplies(1);
+        await waitFor(() => proxy.dropped > i, { what: `reply ${i + 1} dropped` });
+      }
+      expect(await producer.exited).toBe(0);
+    } finally {
+      proxy.stop();
+    }
+    const entries = await redis.xrange(stream, '-', '+');
+    const streamIds = entries.map(([, fields]) => fields[fields.indexOf('id') + 1] as string);
+    // The lost replies made the producer send some readings twice...
+    expect(streamIds.length).toBeGreaterThan(new Set(streamIds).size);
+    startStore(stream);
+    // ...and storage holds each reading the producer saw acknowledged exactly once: none lost,
+    // none unexpected, none doubled.
+    const acknowledged = (await Bun.file(acked).text()).trim().split('\n').slice(1).map((line) => line.split(',')[0] as string);
+    expect(new Set(acknowledged).size).toBe(3_000);
+    await expectExact(stream, 'lost-replies', [...new Set(acknowledged)]);
   }, 60_000);
 });

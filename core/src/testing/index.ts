@@ -2,3 +2,4 @@ export { startRedisServer, freePort, type RedisServer, type RedisServerOptions }
 export { waitFor, uniqueName } from './wait.ts';
 export { useRedis, type TestRedis } from './use-redis.ts';
 export { startService, type ServiceProcess } from './service-process.ts';
+export { startTcpProxy } from './tcp-proxy.ts';
