@@ -1,4 +1,4 @@
-import { configOrExit, createLogger, createRedis } from 'core';
+import { configOrExit, createLogger, createRedis, onShutdown } from 'core';
 import { createApp } from './app.ts';
 import { loadApiConfig } from './config.ts';
 import { startCheckpointer } from './db/checkpointer.ts';
@@ -32,17 +32,10 @@ logger.info('listening', {
   ...(config.faultRate > 0 ? { faultRate: config.faultRate } : {}),
 });
 
-let stopping = false;
-const shutdown = async (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  logger.info('shutting_down', { signal });
+onShutdown(logger, async () => {
   await app.stop();
   redis.disconnect();
   feedRedis.disconnect();
   checkpointer?.stop();
   db.$client.close();
-  process.exit(0);
-};
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));
+});

@@ -1,4 +1,4 @@
-import { configOrExit, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, startHeartbeat, startTrimmer } from 'core';
+import { configOrExit, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, onShutdown, startHeartbeat, startTrimmer } from 'core';
 import { loadAlertConfig } from './config.ts';
 import { createEvaluator } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
@@ -65,21 +65,14 @@ const status = setInterval(() => {
   });
 }, config.statusIntervalMs);
 
-let stopping = false;
-const shutdown = async (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  logger.info('shutting_down', { signal });
+onShutdown(logger, async () => {
   await Promise.all([evaluating.close(), notifying.close()]);
   await heartbeat.stop();
   await Promise.race([trimmer.stop(), Bun.sleep(1_000)]);
   clearInterval(status);
   logger.info('stopped', { evaluator: evaluator.counters, notifier: notifier.counters });
   for (const connection of [redis, evaluatorBlocking, notifierBlocking]) connection.disconnect();
-  process.exit(0);
-};
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));
+});
 
 logger.info('watching', {
   rules: rules.map((rule) => ({ id: rule.id, metric: rule.metricPattern, device: rule.devicePattern, direction: rule.direction, threshold: rule.threshold })),

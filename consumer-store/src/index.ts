@@ -1,4 +1,4 @@
-import { configOrExit, createConsumer, createLogger, createRedis, decodeReading, startHeartbeat, startTrimmer } from 'core';
+import { configOrExit, createConsumer, createLogger, createRedis, decodeReading, onShutdown, startHeartbeat, startTrimmer } from 'core';
 import { createApiClient } from './api-client.ts';
 import { loadStoreConfig } from './config.ts';
 import { createStoreHandler } from './store-handler.ts';
@@ -42,11 +42,7 @@ const status = setInterval(() => {
   logger.info('status', { ...handler.counters, ...consumer.stats(), leadTime: handler.leadTime.summary(), batchTime: handler.batchTime.summary() });
 }, config.statusIntervalMs);
 
-let stopping = false;
-const shutdown = async (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  logger.info('shutting_down', { signal });
+onShutdown(logger, async () => {
   await consumer.close();
   await heartbeat.stop();
   // Do not wait on a trim stuck behind a Redis outage: trimming is optional, the acks were not.
@@ -55,10 +51,7 @@ const shutdown = async (signal: string) => {
   logger.info('stopped', { ...handler.counters, ...consumer.stats() });
   redis.disconnect();
   blockingRedis.disconnect();
-  process.exit(0);
-};
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));
+});
 
 logger.info('consuming', { stream: config.readingsStream, group: config.group, consumer: consumer.name, apiUrl: config.apiUrl });
 const outcome = await consumer.run();

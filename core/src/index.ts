@@ -40,3 +40,4 @@ export { startTrimmer, trimSafely } from './consumer/trimmer.ts';
 export { HEARTBEAT_PREFIX, WORKERS_KEY, type Heartbeat, type HeartbeatOptions, startHeartbeat } from './heartbeat.ts';
 export { createSleeper } from './sleeper.ts';
 export { configOrExit } from './config-or-exit.ts';
+export { onShutdown } from './shutdown.ts';
