@@ -3,7 +3,7 @@ import { Elysia } from 'elysia';
 import { requireToken } from './auth.ts';
 import type { ApiConfig } from './config.ts';
 import type { Db } from './db/client.ts';
-import { ApiError, errorBody, errorHandler } from './errors.ts';
+import { ApiError, apiErrorResponse, errorHandler } from './errors.ts';
 import { createApiMetrics } from './metrics.ts';
 import { docsRoutes } from './modules/docs/index.ts';
 import { readingsRoutes } from './modules/readings/index.ts';
@@ -54,26 +54,17 @@ export function createApp({ db, config, logger = createLogger({ service: 'api' }
         startedAt.set(request, performance.now());
         const length = Number(request.headers.get('content-length') ?? 0);
         if (length > config.maxBodyBytes) {
-          return new Response(JSON.stringify(errorBody('body_too_large', `request body is over ${config.maxBodyBytes} bytes (MAX_BODY_BYTES)`)), {
-            status: 413,
-            headers: { 'content-type': 'application/json' },
-          });
+          return apiErrorResponse(new ApiError(413, 'body_too_large', `request body is over ${config.maxBodyBytes} bytes (MAX_BODY_BYTES)`));
         }
         // FAULT_RATE: fail a share of writes on purpose, to show that the pipeline loses nothing.
         if (config.faultRate && WRITE_METHODS.has(request.method) && Math.random() < config.faultRate) {
-          return new Response(JSON.stringify(errorBody('injected_fault', `FAULT_RATE=${config.faultRate}: this write failed on purpose`)), {
-            status: 503,
-            headers: { 'content-type': 'application/json' },
-          });
+          return apiErrorResponse(new ApiError(503, 'injected_fault', `FAULT_RATE=${config.faultRate}: this write failed on purpose`));
         }
         try {
           if (WRITE_METHODS.has(request.method)) requireToken(request.headers.get('authorization'), config.apiToken, 'write');
           else if (config.readToken !== undefined && isDataPath(new URL(request.url).pathname)) requireToken(request.headers.get('authorization'), config.readToken, 'read');
         } catch (error) {
-          const apiError = error as ApiError;
-          const headers: Record<string, string> = { 'content-type': 'application/json' };
-          if (apiError.status === 401) headers['www-authenticate'] = 'Bearer';
-          return new Response(JSON.stringify(errorBody(apiError.code, apiError.message)), { status: apiError.status, headers });
+          return apiErrorResponse(error as ApiError);
         }
       })
       // Runs after the response is sent, so metrics cost the client nothing.

@@ -34,6 +34,11 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 }
 
+/** The `{ error, message }` response for an ApiError, with `WWW-Authenticate` on a 401. */
+export function apiErrorResponse(error: ApiError): Response {
+  return json(error.status, errorBody(error.code, error.message, error.details), error.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+}
+
 /** The JSON pointer of a validation error as a dotted path: `/readings/3/value` → `readings.3.value`. */
 function dottedPath(pointer: string): string {
   return pointer.replace(/^\//, '').replaceAll('/', '.') || '(body)';
@@ -45,10 +50,7 @@ function dottedPath(pointer: string): string {
  */
 export function errorHandler(logger: Logger) {
   return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, request }) => {
-    if (error instanceof ApiError) {
-      const headers: Record<string, string> = error.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
-      return json(error.status, errorBody(error.code, error.message, error.details), headers);
-    }
+    if (error instanceof ApiError) return apiErrorResponse(error);
     switch (code) {
       case 'VALIDATION': {
         const all = (error as { all?: Array<{ path?: string; message?: string }> }).all ?? [];

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRedis, decodeAlert, encodeReading, newEventId } from 'core';
+import { createRedis, decodeAlert, encodeReading, newEventId, readGroups } from 'core';
 import { startRedisServer, startService } from 'core/testing';
 import { percentile } from './support.ts';
 
@@ -21,9 +21,8 @@ const entry = join(root, 'consumer-alert/src/index.ts');
 const results: Record<string, string> = {};
 
 async function groupDone(stream: string): Promise<boolean> {
-  const groups = (await redis.call('XINFO', 'GROUPS', stream)) as Array<Array<string | number>>;
-  const flat = groups.find((g) => g[1] === 'alerts') ?? [];
-  return Number(flat[flat.indexOf('pending') + 1]) === 0 && Number(flat[flat.indexOf('lag') + 1]) === 0;
+  const group = (await readGroups(redis, stream)).find((g) => g.name === 'alerts');
+  return group?.pending === 0 && group.lag === 0;
 }
 
 try {

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { type Alert, type Consumer, type Reading, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, encodeReading, newEventId, readDeadLetters } from 'core';
+import { type Alert, type Consumer, type Reading, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, encodeReading, newEventId, readDeadLetters, readGroups } from 'core';
 import { type TestRedis, startService, uniqueName, useRedis, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { createEvaluator } from './evaluator.ts';
@@ -60,9 +60,8 @@ function evaluating(rules: RuleInput[] | undefined, instances = 1) {
   };
   const alertList = async (): Promise<Alert[]> => (await redis.xrange(alerts, '-', '+')).map(([, fields]) => decodeAlert(fields));
   const caughtUp = async () => {
-    const groups = (await redis.call('XINFO', 'GROUPS', readings)) as Array<Array<string | number>>;
-    const flat = groups[0] ?? [];
-    return Number(flat[flat.indexOf('pending') + 1]) === 0 && Number(flat[flat.indexOf('lag') + 1]) === 0;
+    const [group] = await readGroups(redis, readings);
+    return group?.pending === 0 && group.lag === 0;
   };
   return { readings, alerts, publish, alertList, caughtUp };
 }

@@ -1,8 +1,9 @@
-import { ConfigError, type Env, commonSettings, env, loadConfig } from 'core';
+import { ConfigError, type Env, commonSettings, consumerSettings, env, loadConfig } from 'core';
 import { webhookUrlProblem } from './webhook.ts';
 
 const alertSettings = {
   ...commonSettings,
+  ...consumerSettings,
   threshold: env.number('ALERT_THRESHOLD', 50),
   rulesFile: env.string('ALERT_RULES', undefined),
   webhookUrl: env.string('ALERT_WEBHOOK_URL', undefined, { maxLength: 2_000 }),
@@ -11,13 +12,9 @@ const alertSettings = {
   webhookTimeoutMs: env.int('ALERT_WEBHOOK_TIMEOUT_MS', 10_000, { min: 100 }),
   alertsGroup: env.string('ALERTS_GROUP', 'alerts', { maxLength: 200 }),
   notifyGroup: env.string('NOTIFY_GROUP', 'notify', { maxLength: 200 }),
-  consumerName: env.string('CONSUMER_NAME', undefined, { maxLength: 200 }),
   batchSize: env.int('BATCH_SIZE', 1_000, { min: 1, max: 10_000 }),
   /** Alerts per webhook message at most: a bigger backlog becomes several digests. */
   digestSize: env.int('ALERT_DIGEST_SIZE', 100, { min: 1, max: 1_000 }),
-  claimIdleMs: env.int('CLAIM_IDLE_MS', 30_000, { min: 100 }),
-  maxDeliveries: env.int('MAX_DELIVERIES', 10, { min: 1 }),
-  statusIntervalMs: env.int('STATUS_INTERVAL_MS', 10_000, { min: 100 }),
   /** Recent alerts kept in the alerts stream once every group has them. */
   retainAlerts: env.int('RETAIN_ALERTS', 10_000, { min: 0, max: 1_000_000 }),
 };

@@ -1,4 +1,4 @@
-import { type Alert, type RetryAfter } from 'core';
+import { type Alert, type RetryAfter, parseRetryAfter } from 'core';
 
 /** The receiver is away or busy (network, timeout, 5xx, 429): retry, honouring Retry-After. */
 export class WebhookRetryableError extends Error implements RetryAfter {
@@ -102,14 +102,6 @@ export function slackMessage(alerts: readonly Alert[]): { text: string; blocks: 
   };
 }
 
-/** Retry-After as seconds or an HTTP date. */
-function retryAfterMs(header: string | null): number | undefined {
-  if (!header) return undefined;
-  if (/^\d+$/.test(header.trim())) return Number(header) * 1_000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
 /** POSTs one message; resolves on 2xx, throws WebhookRetryableError or WebhookRejectedError. */
 export async function postWebhook(url: string, message: { text: string; blocks: unknown[]; alertIds: string[] }, timeoutMs: number): Promise<void> {
   let response: Response;
@@ -126,7 +118,7 @@ export async function postWebhook(url: string, message: { text: string; blocks: 
   const body = (await response.text().catch(() => '')).slice(0, 200);
   if (response.ok) return;
   if (response.status === 429 || response.status === 408 || response.status >= 500) {
-    throw new WebhookRetryableError(`webhook answered ${response.status}: ${body}`, retryAfterMs(response.headers.get('retry-after')));
+    throw new WebhookRetryableError(`webhook answered ${response.status}: ${body}`, parseRetryAfter(response.headers.get('retry-after')));
   }
   throw new WebhookRejectedError(`webhook answered ${response.status}: ${body || response.statusText}`);
 }

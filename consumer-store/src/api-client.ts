@@ -1,4 +1,4 @@
-import { type Reading, type RetryAfter, StopConsumingError } from 'core';
+import { type Reading, type RetryAfter, StopConsumingError, parseRetryAfter } from 'core';
 
 /** The API cannot be reached or is overloaded: retry, after `retryAfterMs` when it said so. */
 export class TransientApiError extends Error implements RetryAfter {
@@ -22,14 +22,6 @@ export interface ApiClientOptions {
   apiUrl: string;
   token: string | undefined;
   timeoutMs: number;
-}
-
-/** Retry-After as seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(header: string | null, nowMs = Date.now()): number | undefined {
-  if (!header) return undefined;
-  if (/^\d+$/.test(header.trim())) return Number(header) * 1_000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
 /**

@@ -1,22 +1,19 @@
-import { type Env, commonSettings, env, loadConfig } from 'core';
+import { type Env, commonSettings, consumerSettings, env, loadConfig } from 'core';
 
 const storeSettings = {
   ...commonSettings,
+  ...consumerSettings,
   apiUrl: env.url('API_URL', 'http://127.0.0.1:3000', ['http:', 'https:']),
   apiToken: env.string('API_TOKEN', undefined, { maxLength: 512 }),
   group: env.string('STORE_GROUP', 'store', { maxLength: 200 }),
-  consumerName: env.string('CONSUMER_NAME', undefined, { maxLength: 200 }),
   /** Up to the API's batch limit: under load fewer, larger requests; at low rates one reading at once. */
   batchSize: env.int('BATCH_SIZE', 5_000, { min: 1, max: 5_000 }),
   /** Batches in flight: 2 lets the API store one while the next is read and sent. */
   concurrency: env.int('CONCURRENCY', 2, { min: 1, max: 16 }),
-  claimIdleMs: env.int('CLAIM_IDLE_MS', 30_000, { min: 100 }),
-  maxDeliveries: env.int('MAX_DELIVERIES', 10, { min: 1 }),
   requestTimeoutMs: env.int('REQUEST_TIMEOUT_MS', 10_000, { min: 100 }),
   /** Recent entries kept in the stream for replay, even when every group has read them. */
   retainEntries: env.int('RETAIN_ENTRIES', 10_000, { min: 0, max: 1_000_000 }),
   trimIntervalMs: env.int('TRIM_INTERVAL_MS', 10_000, { min: 100 }),
-  statusIntervalMs: env.int('STATUS_INTERVAL_MS', 10_000, { min: 100 }),
   /** Off in production: the share of batches failed on purpose (0–1), for fault drills. */
   faultRate: env.number('FAULT_RATE', 0, { min: 0, max: 1 }),
 };

@@ -4,10 +4,9 @@
  * reading id (rows already there count as duplicates). The group is deleted at the end, so it
  * never holds back trimming. Usage: `bun run --cwd consumer-store rebuild` (same env as the service).
  */
-import { configOrExit, createConsumer, createLogger, createRedis, decodeReading } from 'core';
+import { configOrExit, createConsumer, createLogger, createRedis, decodeReading, readGroups } from 'core';
 import { createApiClient } from './api-client.ts';
 import { loadStoreConfig } from './config.ts';
-import { readGroups } from './group-state.ts';
 import { createStoreHandler } from './store-handler.ts';
 
 const config = await configOrExit('rebuild', () => loadStoreConfig(process.env));

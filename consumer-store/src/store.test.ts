@@ -3,10 +3,9 @@ import { Database } from 'bun:sqlite';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRedis, encodeReading, newEventId, readDeadLetters } from 'core';
+import { createRedis, encodeReading, newEventId, readConsumers, readDeadLetters, readGroups } from 'core';
 import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, startTcpProxy, uniqueName, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
-import { readGroups } from './group-state.ts';
 
 const TOKEN = 'store-test-token';
 const storeEntry = join(import.meta.dir, 'index.ts');
@@ -135,8 +134,7 @@ describe('consumer-store with real Redis, API and processes', () => {
     await waitFor(() => a.output().includes('consuming') && b.output().includes('consuming'), { what: 'both consuming' });
     const sent = await publish(stream, 'shared', 20_000);
     await expectExact(stream, 'shared', sent);
-    const consumers = (await redis.call('XINFO', 'CONSUMERS', stream, 'store')) as unknown[];
-    expect(consumers).toHaveLength(2);
+    expect(await readConsumers(redis, stream, 'store')).toHaveLength(2);
     await Promise.all([a.kill('SIGTERM'), b.kill('SIGTERM')]);
     const storedBy = [a, b].map((service) => Number(service.events('stopped')[0]?.acked ?? 0));
     expect(storedBy.every((count) => count > 0)).toBe(true);

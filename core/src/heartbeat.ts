@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type Redis from 'ioredis';
+import { defaultInstanceName } from './instance.ts';
 import type { LatencyHistogram } from './latency.ts';
 import type { Logger } from './logger.ts';
 
@@ -43,7 +44,7 @@ export interface HeartbeatOptions {
 export function startHeartbeat(options: HeartbeatOptions) {
   const { redis, service, version = '0.1.0', intervalMs = 2_000, counters, logger } = options;
   const latencies: () => Record<string, LatencyHistogram> = options.latencies ?? (() => ({}));
-  const instance = options.instance ?? `${hostname()}-${process.pid}`;
+  const instance = options.instance ?? defaultInstanceName();
   const key = `${HEARTBEAT_PREFIX}${service}:${instance}`;
   const field = `${service}:${instance}`;
   const startedAt = new Date().toISOString();

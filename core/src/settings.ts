@@ -10,3 +10,12 @@ export const commonSettings = {
   /** How often workers write their heartbeat; it expires after five missed beats. */
   heartbeatIntervalMs: env.int('HEARTBEAT_INTERVAL_MS', 2_000, { min: 100, max: 60_000 }),
 };
+
+/** Settings every consumer-group worker shares (consumer-store, consumer-alert). */
+export const consumerSettings = {
+  /** Unique per instance; default `<hostname>-<pid>`. */
+  consumerName: env.string('CONSUMER_NAME', undefined, { maxLength: 200 }),
+  claimIdleMs: env.int('CLAIM_IDLE_MS', 30_000, { min: 100 }),
+  maxDeliveries: env.int('MAX_DELIVERIES', 10, { min: 1 }),
+  statusIntervalMs: env.int('STATUS_INTERVAL_MS', 10_000, { min: 100 }),
+};

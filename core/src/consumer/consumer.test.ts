@@ -6,6 +6,7 @@ import { createRedis } from '../redis.ts';
 import { type TestRedis, uniqueName, useRedis, waitFor } from '../testing/index.ts';
 import { type Consumer, type ConsumerEntry, type ConsumerOptions, type EntryOutcome, StopConsumingError, createConsumer } from './consumer.ts';
 import { readDeadLetters } from './dead-letter.ts';
+import { readConsumers } from './groups.ts';
 
 let testRedis: TestRedis;
 let redis: Redis;
@@ -127,7 +128,7 @@ describe('createConsumer', () => {
     await waitFor(() => seen.length === 10, { what: 'claimed entries' });
     expect(consumer.stats().claimed).toBe(10);
     await waitFor(async () => (await pendingCount(stream)) === 0, { what: 'acks' });
-    await waitFor(async () => !JSON.stringify(await redis.call('XINFO', 'CONSUMERS', stream, 'g')).includes('dead-one'), { what: 'dead consumer removed' });
+    await waitFor(async () => !(await readConsumers(redis, stream, 'g')).some((consumer) => consumer.name === 'dead-one'), { what: 'dead consumer removed' });
   });
 
   it('dead-letters undecodable entries at once, with the reason and original fields, and goes on', async () => {

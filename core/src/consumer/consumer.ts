@@ -1,9 +1,10 @@
-import { hostname } from 'node:os';
 import type Redis from 'ioredis';
+import { defaultInstanceName } from '../instance.ts';
 import type { Logger } from '../logger.ts';
 import { backoffMs } from '../redis.ts';
 import { createSleeper } from '../sleeper.ts';
 import { type DeadLetter, queueDeadLetters } from './dead-letter.ts';
+import { readConsumers } from './groups.ts';
 
 /** What the handler says of each entry: ack it, try it again later, or dead-letter it (and ack). */
 export type EntryOutcome = 'done' | 'retry' | { dead: string };
@@ -105,7 +106,7 @@ function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTE
 export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
   const { redis, blockingRedis, stream, group, decode, handle, logger } = options;
   if (!stream || !group) throw new RangeError('stream and group are required');
-  const name = options.consumer ?? `${hostname()}-${process.pid}`;
+  const name = options.consumer ?? defaultInstanceName();
   const batchSize = positiveInteger('batchSize', options.batchSize ?? 500, 100_000);
   const blockMs = positiveInteger('blockMs', options.blockMs ?? 1_000);
   const claimIdleMs = positiveInteger('claimIdleMs', options.claimIdleMs ?? 30_000);
@@ -210,9 +211,9 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
           const outcome = outcomes ? (outcomes[index] ?? 'retry') : 'done';
           if (outcome === 'done') done.push(entry.entryId);
           else if (outcome === 'retry') again.push(entry);
-          else dead.push({ entryId: entry.entryId, fields: null, reason: outcome.dead, deliveries: entry.deliveries });
+          else dead.push({ entryId: entry.entryId, fields: fieldsOf.get(entry.entryId) ?? null, reason: outcome.dead, deliveries: entry.deliveries });
         });
-        await settle(done, dead.map((letter) => ({ ...letter, fields: fieldsOf.get(letter.entryId) ?? null })));
+        await settle(done, dead);
         pending = again;
         if (pending.length === 0) return;
       }
@@ -290,13 +291,10 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
   };
 
   const forgetIdleConsumers = async () => {
-    const consumers = (await redis.call('XINFO', 'CONSUMERS', stream, group)) as Array<Array<string | number>>;
-    for (const flat of consumers) {
-      const info: Record<string, string | number> = {};
-      for (let i = 0; i < flat.length; i += 2) info[String(flat[i])] = flat[i + 1] as string | number;
-      if (info.name !== name && Number(info.pending) === 0 && Number(info.idle) > forgetConsumersAfterMs) {
-        await redis.call('XGROUP', 'DELCONSUMER', stream, group, String(info.name));
-        log.info('consumer_forgotten', { forgotten: info.name, idleMs: Number(info.idle) });
+    for (const consumer of await readConsumers(redis, stream, group)) {
+      if (consumer.name !== name && consumer.pending === 0 && consumer.idle > forgetConsumersAfterMs) {
+        await redis.call('XGROUP', 'DELCONSUMER', stream, group, consumer.name);
+        log.info('consumer_forgotten', { forgotten: consumer.name, idleMs: consumer.idle });
       }
     }
   };

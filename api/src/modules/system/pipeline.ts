@@ -1,4 +1,4 @@
-import { type Heartbeat, WORKERS_KEY } from 'core';
+import { type Heartbeat, WORKERS_KEY, readGroups } from 'core';
 import type Redis from 'ioredis';
 
 export interface PipelineOptions {
@@ -46,23 +46,8 @@ export interface PipelineHealth {
 /** A silent worker is reported for this long, then forgotten (a scaled-down instance, say). */
 const FORGET_SILENT_MS = 10 * 60 * 1_000;
 
-function pairs(flat: ReadonlyArray<unknown>): Record<string, unknown> {
-  const record: Record<string, unknown> = {};
-  for (let i = 0; i < flat.length; i += 2) record[String(flat[i])] = flat[i + 1];
-  return record;
-}
-
 async function groupsOf(redis: Redis, stream: string): Promise<GroupHealth[]> {
-  try {
-    const groups = (await redis.call('XINFO', 'GROUPS', stream)) as unknown[][];
-    return groups.map((flat) => {
-      const info = pairs(flat);
-      return { stream, group: String(info.name), consumers: Number(info.consumers), pending: Number(info.pending), lag: info.lag === null ? null : Number(info.lag) };
-    });
-  } catch (error) {
-    if (String((error as Error).message).includes('no such key')) return [];
-    throw error;
-  }
+  return (await readGroups(redis, stream)).map(({ name, consumers, pending, lag }) => ({ stream, group: name, consumers, pending, lag }));
 }
 
 /**

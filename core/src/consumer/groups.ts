@@ -1,0 +1,56 @@
+import type Redis from 'ioredis';
+
+export interface GroupState {
+  name: string;
+  consumers: number;
+  pending: number;
+  /** Entries not yet delivered to the group (null when Redis cannot tell, after deletions). */
+  lag: number | null;
+  lastDeliveredId: string;
+}
+
+export interface ConsumerState {
+  name: string;
+  pending: number;
+  /** Milliseconds since the consumer last read or claimed. */
+  idle: number;
+}
+
+/** A flat `[name, value, name, value, ...]` reply as an object. */
+function pairs(flat: ReadonlyArray<unknown>): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  for (let i = 0; i < flat.length; i += 2) record[String(flat[i])] = flat[i + 1];
+  return record;
+}
+
+const missingStream = (error: unknown) => String((error as Error).message).includes('no such key');
+
+/** XINFO GROUPS as objects (Redis 7.0 fields); a stream that does not exist has no groups. */
+export async function readGroups(redis: Redis, stream: string): Promise<GroupState[]> {
+  let groups: unknown[][];
+  try {
+    groups = (await redis.call('XINFO', 'GROUPS', stream)) as unknown[][];
+  } catch (error) {
+    if (missingStream(error)) return [];
+    throw error;
+  }
+  return groups.map((flat) => {
+    const info = pairs(flat);
+    return {
+      name: String(info.name),
+      consumers: Number(info.consumers),
+      pending: Number(info.pending),
+      lag: info.lag === null || info.lag === undefined ? null : Number(info.lag),
+      lastDeliveredId: String(info['last-delivered-id']),
+    };
+  });
+}
+
+/** XINFO CONSUMERS as objects. */
+export async function readConsumers(redis: Redis, stream: string, group: string): Promise<ConsumerState[]> {
+  const consumers = (await redis.call('XINFO', 'CONSUMERS', stream, group)) as unknown[][];
+  return consumers.map((flat) => {
+    const info = pairs(flat);
+    return { name: String(info.name), pending: Number(info.pending), idle: Number(info.idle) };
+  });
+}
