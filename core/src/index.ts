@@ -7,6 +7,7 @@ export {
   ReadingSchema,
   type Reading,
   encodeReading,
+  encodeReadingV1,
   decodeReading,
   validateReading,
 } from './contracts/reading.ts';

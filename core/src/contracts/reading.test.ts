@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'bun:test';
 import { InvalidEventError } from './errors.ts';
-import { decodeReading, encodeReading, type Reading } from './reading.ts';
+import { decodeReading, encodeReading, encodeReadingV1, type Reading } from './reading.ts';
 
 const reading: Reading = {
   id: '019a5e2c-7b1a-7c3e-9f00-0123456789ab',
@@ -27,8 +27,8 @@ const valid = (): Record<string, string | undefined> => ({
 });
 
 describe('reading contract v1', () => {
-  it('pins the wire format: field names, order and string forms', () => {
-    expect(encodeReading(reading)).toEqual([
+  it('pins the v1 wire format: field names, order and string forms', () => {
+    expect(encodeReadingV1(reading)).toEqual([
       'v', '1',
       'id', '019a5e2c-7b1a-7c3e-9f00-0123456789ab',
       'deviceId', 'device-001',
@@ -46,7 +46,7 @@ describe('reading contract v1', () => {
   it('round-trips exactly, including awkward numbers and units', () => {
     for (const value of [0, -0.5, 1e-7, 123456789.123456, Number.MAX_SAFE_INTEGER, -1e21]) {
       const sample = { ...reading, value, unit: '°C' };
-      expect(decodeReading(encodeReading(sample))).toEqual(sample);
+      expect(decodeReading(encodeReadingV1(sample))).toEqual(sample);
     }
   });
 
@@ -87,7 +87,47 @@ describe('reading contract v1', () => {
   });
 
   it('decodes the flat field list ioredis returns', () => {
-    expect(decodeReading(encodeReading(reading))).toEqual(reading);
+    expect(decodeReading(encodeReadingV1(reading))).toEqual(reading);
     expect(() => decodeReading(['v', '1', 'id'])).toThrow('name/value pairs');
+  });
+});
+
+describe('reading contract v2 (current)', () => {
+  const pinned = ['v', '2', 'r', '["019a5e2c-7b1a-7c3e-9f00-0123456789ab","device-001","kwh",42.5,"kWh",1763800000123]'];
+
+  it('pins the wire format: two fields, the reading as a JSON array in a fixed order', () => {
+    expect(encodeReading(reading)).toEqual(pinned);
+  });
+
+  it('decodes a pinned v2 entry, as a list or as a record, with extra fields ignored', () => {
+    expect(decodeReading(pinned)).toEqual(reading);
+    expect(decodeReading({ v: '2', r: pinned[3], firmware: '2.1' })).toEqual(reading);
+    expect(decodeReading([...pinned, 'firmware', '2.1'])).toEqual(reading);
+  });
+
+  it('round-trips exactly, including awkward numbers and units', () => {
+    for (const value of [0, -0.5, 1e-7, 123456789.123456, Number.MAX_SAFE_INTEGER, -1e21]) {
+      const sample = { ...reading, value, unit: '°C "quoted", [bracketed]' };
+      expect(decodeReading(encodeReading(sample))).toEqual(sample);
+    }
+  });
+
+  it.each([
+    ['{"id":1}', 'r must be a JSON array'],
+    ['[1,2,3]', 'r must be a JSON array'],
+    ['not json', 'r must be a JSON array [id, deviceId, metric, value, unit, ts], got "not json"'],
+    ['["x","device-001","kwh","42","kWh",1]', 'value'],
+    ['["x","has space","kwh",42,"kWh",1]', 'deviceId'],
+    ['["x","d","kwh",42,"kWh",12.5]', 'ts'],
+    ['["x","d","kwh",42,"kWh",-1]', 'ts'],
+    ['["x","d","kwh",42,"kWh",9999999999999999]', 'ts'],
+    ['[null,"d","kwh",42,"kWh",1]', 'id'],
+  ])('rejects r = %s, naming the field', (r, message) => {
+    expect(() => decodeReading(['v', '2', 'r', r])).toThrow(message);
+    expect(() => decodeReading({ v: '2', r })).toThrow(InvalidEventError);
+  });
+
+  it('names r when it is missing', () => {
+    expect(() => decodeReading({ v: '2', id: 'x' })).toThrow('r is missing');
   });
 });

@@ -13,8 +13,14 @@ import {
 } from './fields.ts';
 import { assertSchema } from './schema-errors.ts';
 
-/** The version every encoder writes. Decoders accept every version in `readingUpcasters`. */
-export const READING_VERSION = '1';
+/**
+ * The version every encoder writes. Decoders accept every version in `readingDecoders`.
+ * v1: one stream field per reading field (`v id deviceId metric value unit ts`).
+ * v2: two fields, `v` and `r`, where `r` is the JSON array `[id, deviceId, metric, value, unit, ts]`.
+ * Same content, a third of the strings per entry: Redis, ioredis and the decoders handle 4 strings
+ * instead of 14, which cut the pipeline's CPU per reading (see BENCHMARKS.md).
+ */
+export const READING_VERSION = '2';
 
 /** Device ids, metric names and event ids share one safe alphabet (no spaces, no quotes). */
 export const NAME_PATTERN = '^[A-Za-z0-9._:-]+$';
@@ -43,22 +49,61 @@ export function validateReading(candidate: unknown): Reading {
   return candidate as Reading;
 }
 
+/** The positions in a v2 `r` array. Order is part of the contract. */
+const V2_FIELDS = ['id', 'deviceId', 'metric', 'value', 'unit', 'ts'] as const;
+
+/** v1: one stream field per reading field, numbers as decimal strings. */
+function decodeV1(record: FieldRecord): unknown {
+  return {
+    id: requireField(record, 'id'),
+    deviceId: requireField(record, 'deviceId'),
+    metric: requireField(record, 'metric'),
+    value: parseFiniteNumber('value', requireField(record, 'value')),
+    unit: requireField(record, 'unit'),
+    ts: parseEpochMs('ts', requireField(record, 'ts')),
+  };
+}
+
+/** v2: the JSON array in `r`; types and ranges are then checked by the schema like any version. */
+function decodeV2(record: FieldRecord): unknown {
+  return fromV2Array(requireField(record, 'r'));
+}
+
+function fromV2Array(raw: string): unknown {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== V2_FIELDS.length) {
+    throw new InvalidEventError('r', `must be a JSON array [${V2_FIELDS.join(', ')}], got ${quote(raw)}`);
+  }
+  return { id: parsed[0], deviceId: parsed[1], metric: parsed[2], value: parsed[3], unit: parsed[4], ts: parsed[5] };
+}
+
 /**
- * Turns the fields of an older version into the fields of the current one. This map is the one
- * place where old events are upcast: adding version N means adding `'N-1': fields => ...` here
- * (and a contract test with a pinned N-1 event), so events already in a stream stay readable.
+ * Each known wire version and how to read it into the current Reading shape. This map is the one
+ * place where old events are upcast: adding version N means adding `'N': fields => ...` here (and
+ * a contract test with a pinned version-N entry), so events already in a stream stay readable.
  */
-const readingUpcasters: Readonly<Record<string, (fields: FieldRecord) => FieldRecord>> = {
-  '1': (fields) => fields,
+const readingDecoders: Readonly<Record<string, (fields: FieldRecord) => unknown>> = {
+  '1': decodeV1,
+  '2': decodeV2,
 };
 
 /** Known wire versions, oldest first. */
-export const KNOWN_READING_VERSIONS = Object.freeze(Object.keys(readingUpcasters));
+export const KNOWN_READING_VERSIONS = Object.freeze(Object.keys(readingDecoders));
 
 /** The Redis stream field list for a reading, current version. Field order is part of the contract. */
 export function encodeReading(reading: Reading): string[] {
+  return ['v', READING_VERSION, 'r', JSON.stringify([reading.id, reading.deviceId, reading.metric, reading.value, reading.unit, reading.ts])];
+}
+
+/** The v1 field list: for tests that pin old events, and for writing to consumers not yet upgraded. */
+export function encodeReadingV1(reading: Reading): string[] {
   return [
-    'v', READING_VERSION,
+    'v', '1',
     'id', reading.id,
     'deviceId', reading.deviceId,
     'metric', reading.metric,
@@ -74,20 +119,15 @@ export function encodeReading(reading: Reading): string[] {
  * @throws InvalidEventError naming the missing or bad field.
  */
 export function decodeReading(fields: FieldList | FieldRecord): Reading {
+  // The common case, exactly what encodeReading writes, skips building a record.
+  if (Array.isArray(fields) && fields.length === 4 && fields[0] === 'v' && fields[1] === '2' && fields[2] === 'r') {
+    return validateReading(fromV2Array(fields[3] as string));
+  }
   const record = toFieldRecord(fields);
   const version = requireField(record, 'v');
-  const upcast = readingUpcasters[version];
-  if (!upcast) {
+  const decode = readingDecoders[version];
+  if (!decode) {
     throw new InvalidEventError('v', `is an unknown version ${quote(version)} (known: ${KNOWN_READING_VERSIONS.join(', ')})`);
   }
-  const current = upcast(record);
-  const reading = {
-    id: requireField(current, 'id'),
-    deviceId: requireField(current, 'deviceId'),
-    metric: requireField(current, 'metric'),
-    value: parseFiniteNumber('value', requireField(current, 'value')),
-    unit: requireField(current, 'unit'),
-    ts: parseEpochMs('ts', requireField(current, 'ts')),
-  };
-  return validateReading(reading);
+  return validateReading(decode(record));
 }

@@ -15,6 +15,8 @@ export interface RedisServer {
   readonly url: string;
   readonly port: number;
   readonly dir: string;
+  /** The server process's id (changes on restart). */
+  readonly pid: number;
   /** Kills the server (default SIGKILL, as a crash would) and waits for it to exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same port and directory; with AOF the data comes back. */
@@ -53,6 +55,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
         url: `redis://127.0.0.1:${port}`,
         port,
         dir,
+        get pid() {
+          return child.pid;
+        },
         kill,
         async restart() {
           if (child.exitCode === null && child.signalCode === null) await kill();

@@ -1,0 +1,104 @@
+/**
+ * `bun run bench`: the whole pipeline measured on this machine. Each scenario starts its own
+ * redis-server (AOF everysec), API (fresh SQLite, WAL) and consumers on free ports, so scenarios
+ * do not disturb one another. Prints a markdown table and writes the numbers as JSON to
+ * bench/results/. Run it on an otherwise idle machine.
+ */
+import { mkdir } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { apiScenario } from './pipeline/api.ts';
+import { idleScenario } from './pipeline/idle.ts';
+import { latencyScenario } from './pipeline/latency.ts';
+import { type Measurement, markdownTable } from './pipeline/report.ts';
+import { throughputScenario } from './pipeline/throughput.ts';
+
+const USAGE = `Usage: bun run bench [flags]
+  --scenarios LIST    comma-separated: throughput,latency,api,idle (default all)
+  --readings N        throughput: readings to push (default 500000)
+  --rates LIST        latency: steady rates in readings/s (default 1000,20000)
+  --seconds S         latency: seconds per rate (default 30)
+  --api-rows N        api: rows in the table before measuring (default 1000000)
+  --api-seconds S     api: seconds of latest-100 load (default 5)
+  --connections N     api: concurrent connections (default 50)`;
+
+const SCENARIOS = ['throughput', 'latency', 'api', 'idle'] as const;
+
+function positiveInt(name: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`--${name} must be a positive integer, got ${JSON.stringify(raw)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+let values: Record<string, string | boolean | undefined>;
+try {
+  ({ values } = parseArgs({
+    options: {
+      scenarios: { type: 'string', default: SCENARIOS.join(',') },
+      readings: { type: 'string', default: '500000' },
+      rates: { type: 'string', default: '1000,20000' },
+      seconds: { type: 'string', default: '30' },
+      'api-rows': { type: 'string', default: '1000000' },
+      'api-seconds': { type: 'string', default: '5' },
+      connections: { type: 'string', default: '50' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }));
+} catch (error) {
+  console.error(`${(error as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const str = (name: string) => String(values[name]);
+const chosen = str('scenarios').split(',').map((s) => s.trim()).filter(Boolean);
+const unknown = chosen.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
+if (unknown.length > 0) {
+  console.error(`--scenarios: unknown ${unknown.join(', ')} (known: ${SCENARIOS.join(', ')})`);
+  process.exit(2);
+}
+const rates = str('rates').split(',').map((r) => positiveInt('rates', r.trim()));
+const readings = positiveInt('readings', str('readings'));
+const seconds = positiveInt('seconds', str('seconds'));
+const apiRows = positiveInt('api-rows', str('api-rows'));
+const apiSeconds = positiveInt('api-seconds', str('api-seconds'));
+const connections = positiveInt('connections', str('connections'));
+
+const measurements: Measurement[] = [];
+const runs: Record<string, () => Promise<Measurement[]>> = {
+  throughput: () => throughputScenario({ readings }),
+  latency: async () => {
+    const all: Measurement[] = [];
+    for (const rate of rates) all.push(...(await latencyScenario({ rate, seconds })));
+    return all;
+  },
+  api: () => apiScenario({ rows: apiRows, seconds: apiSeconds, connections }),
+  idle: () => idleScenario(),
+};
+for (const scenario of SCENARIOS) {
+  if (!chosen.includes(scenario)) continue;
+  console.error(`running ${scenario}…`);
+  const results = await (runs[scenario] as () => Promise<Measurement[]>)();
+  measurements.push(...results);
+  for (const m of results) console.error(`  ${m.name}: ${m.result}`);
+}
+
+const redisVersion = (await Bun.$`redis-server --version`.quiet().nothrow()).stdout.toString().match(/v=(\S+)/)?.[1];
+const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), bun: Bun.version, redis: redisVersion, platform: `${process.platform} ${process.arch}` };
+const startedAt = new Date().toISOString();
+const dir = join(import.meta.dir, '../results');
+await mkdir(dir, { recursive: true });
+const file = join(dir, `${startedAt.replaceAll(':', '-')}.json`);
+await Bun.write(file, `${JSON.stringify({ startedAt, machine, flags: values, measurements }, null, 2)}\n`);
+
+console.log(`Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Bun ${machine.bun}, Redis ${machine.redis}\n`);
+console.log(markdownTable(measurements));
+console.log(`\nJSON: ${file}`);
+const missed = measurements.filter((m) => m.met === false);
+if (missed.length > 0) console.log(`\nTargets not met: ${missed.map((m) => m.name).join('; ')}`);

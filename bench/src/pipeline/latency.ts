@@ -1,0 +1,44 @@
+/**
+ * Latency at a steady rate: the producer publishes R readings/s from 1,000 devices for S seconds
+ * while both groups consume. Lead time = reading ts → row committed (`stored_at - ts`); detection
+ * latency = reading ts → alert written (the alert entry id's time; an alert carries its reading's ts).
+ */
+import { decodeAlert } from 'core';
+import { type Measurement, formatLatency, int, summarize } from './report.ts';
+import { startStack, waitUntil } from './stack.ts';
+
+const LEAD_TARGETS_MS: Record<number, number> = { 1_000: 50, 20_000: 500 };
+
+export async function latencyScenario(options: { rate: number; seconds: number }): Promise<Measurement[]> {
+  const { rate, seconds } = options;
+  const count = rate * seconds;
+  const stack = await startStack({ RETAIN_ALERTS: '1000000' });
+  try {
+    const producer = stack.startProducer({ RATE: String(rate), COUNT: String(count), VALUE_MIN: '0', VALUE_MAX: '51' });
+    const exitCode = await producer.exited;
+    if (exitCode !== 0) throw new Error(`producer exited with ${exitCode}: ${producer.output().slice(-2_000)}`);
+    await waitUntil(async () => stack.rowCount() >= count && (await stack.drained(['store', 'alerts'])), 120_000, `${count} readings stored and evaluated`);
+    const lead = summarize(stack.query<{ lead: number }>('SELECT stored_at - ts AS lead FROM readings').map((row) => row.lead));
+    const alerts = await stack.redis.xrange('alerts', '-', '+');
+    const detection = summarize(alerts.map(([id, fields]) => Number(id.split('-')[0]) - decodeAlert(fields).ts));
+    const target = LEAD_TARGETS_MS[rate];
+    const label = `${int(rate)}/s for ${seconds} s`;
+    return [
+      {
+        scenario: 'latency',
+        name: `lead time at ${label} (ts → committed)`,
+        result: formatLatency(lead),
+        ...(target === undefined ? {} : { target: `p99 ≤ ${target} ms`, met: lead.p99 <= target && lead.count === count }),
+        data: { rate, seconds, ...lead },
+      },
+      {
+        scenario: 'latency',
+        name: `detection latency at ${label} (ts → alert written)`,
+        result: formatLatency(detection),
+        data: { rate, seconds, ...detection },
+      },
+    ];
+  } finally {
+    await stack.stop();
+  }
+}

@@ -1,0 +1,38 @@
+/** One line of the benchmark table, and the raw numbers behind it for the JSON file. */
+export interface Measurement {
+  scenario: string;
+  name: string;
+  result: string;
+  target?: string;
+  /** Whether the target was met; absent when the line has no target. */
+  met?: boolean;
+  data?: Record<string, unknown>;
+}
+
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/** Nearest-rank percentiles of a sample (sorted here, in place). */
+export function summarize(samples: number[]): LatencySummary {
+  samples.sort((a, b) => a - b);
+  const at = (p: number) => samples[Math.min(samples.length - 1, Math.max(0, Math.ceil((p / 100) * samples.length) - 1))] ?? Number.NaN;
+  return { count: samples.length, p50: at(50), p95: at(95), p99: at(99), max: samples.at(-1) ?? Number.NaN };
+}
+
+export const formatLatency = (s: LatencySummary) => `p50 ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms, max ${s.max} ms (${s.count.toLocaleString('en-US')} samples)`;
+
+export const int = (n: number) => Math.round(n).toLocaleString('en-US');
+
+export function markdownTable(measurements: readonly Measurement[]): string {
+  const lines = ['| scenario | measurement | result | target | met |', '|---|---|---|---|---|'];
+  for (const m of measurements) {
+    const met = m.met === undefined ? '' : m.met ? 'yes' : '**no**';
+    lines.push(`| ${m.scenario} | ${m.name} | ${m.result} | ${m.target ?? ''} | ${met} |`);
+  }
+  return lines.join('\n');
+}

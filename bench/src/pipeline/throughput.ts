@@ -1,0 +1,99 @@
+/**
+ * Throughput: the producer pushes N readings from 1,000 devices as fast as it can while both
+ * groups consume. End to end runs from the first XADD (the first entry id's time) until the last
+ * row is committed and the last reading evaluated.
+ */
+import { type Measurement, int } from './report.ts';
+import { type ProcessUsage, processUsage, startStack, waitUntil } from './stack.ts';
+
+const entryMs = (id: string) => Number(id.split('-')[0]);
+
+export async function throughputScenario(options: { readings: number }): Promise<Measurement[]> {
+  const { readings } = options;
+  const stack = await startStack({ RETAIN_ALERTS: '1000000' });
+  try {
+    const before = await stack.usage();
+    const producer = stack.startProducer({
+      COUNT: String(readings),
+      RATE: '10000000',
+      // Every reading must reach Redis: the buffer holds the whole run.
+      MAX_BUFFERED: String(readings),
+      // ~2% over the default threshold of 50, as in a healthy fleet.
+      VALUE_MIN: '0',
+      VALUE_MAX: '51',
+    });
+    let firstXaddMs = 0;
+    let producerUsage: ProcessUsage | undefined;
+    let alertsDoneMs = 0;
+    let storeDoneMs = 0;
+    const peak: Record<string, number> = {};
+    await waitUntil(
+      async () => {
+        if (firstXaddMs === 0) {
+          const first = await stack.redis.xrange('readings', '-', '+', 'COUNT', 1);
+          if (first[0]) firstXaddMs = entryMs(first[0][0]);
+        }
+        if (producerUsage === undefined && producer.child.exitCode === null) {
+          // Sampled while it runs: after exit /proc has nothing left to read.
+          const usage = await processUsage(producer.pid).catch(() => undefined);
+          if (usage) peak.producer = Math.max(peak.producer ?? 0, usage.peakRssMb);
+        }
+        if (alertsDoneMs === 0 && producer.child.exitCode !== null && (await stack.drained(['alerts']))) alertsDoneMs = Date.now();
+        if (storeDoneMs === 0 && stack.rowCount() >= readings) storeDoneMs = stack.query<{ t: number }>('SELECT max(stored_at) AS t FROM readings')[0]?.t ?? Date.now();
+        return alertsDoneMs > 0 && storeDoneMs > 0;
+      },
+      600_000,
+      `${readings} readings stored and evaluated`,
+      20,
+    );
+    const exitCode = await producer.exited;
+    if (exitCode !== 0) throw new Error(`producer exited with ${exitCode}: ${producer.output().slice(-2_000)}`);
+    const resources = producer.child.resourceUsage();
+    producerUsage = {
+      cpuSeconds: Number((resources?.cpuTime.user ?? 0n) + (resources?.cpuTime.system ?? 0n)) / 1e6,
+      peakRssMb: peak.producer ?? Number.NaN,
+      rssMb: 0,
+    };
+    const last = await stack.redis.xrevrange('readings', '+', '-', 'COUNT', 1);
+    const lastXaddMs = last[0] ? entryMs(last[0][0]) : Date.now();
+    const after = await stack.usage();
+    const rows = stack.rowCount();
+    const duplicates = stack.query<{ n: number }>('SELECT count(*) - count(DISTINCT id) AS n FROM readings')[0]?.n ?? 0;
+    const endMs = Math.max(alertsDoneMs, storeDoneMs);
+    const seconds = (endMs - firstXaddMs) / 1_000;
+    const rate = readings / seconds;
+    const hop = (doneMs: number) => int(readings / ((doneMs - firstXaddMs) / 1_000));
+    const processes: Record<string, { cpuSeconds: number; peakRssMb: number }> = { producer: { cpuSeconds: producerUsage.cpuSeconds, peakRssMb: producerUsage.peakRssMb } };
+    for (const [name, usage] of Object.entries(after)) {
+      processes[name] = { cpuSeconds: usage.cpuSeconds - (before[name]?.cpuSeconds ?? 0), peakRssMb: usage.peakRssMb };
+    }
+    const totalCpu = Object.values(processes).reduce((sum, p) => sum + p.cpuSeconds, 0);
+    const label = `${int(readings)} readings, 1,000 devices`;
+    return [
+      {
+        scenario: 'throughput',
+        name: `end to end, both groups (${label})`,
+        result: `${int(rate)} readings/s (${seconds.toFixed(1)} s); ${int(rows)} rows, ${duplicates} duplicates`,
+        target: '≥ 50,000 readings/s',
+        met: rate >= 50_000 && rows === readings && duplicates === 0,
+        data: { readings, seconds, readingsPerSec: rate, rows, duplicates },
+      },
+      {
+        scenario: 'throughput',
+        name: 'per hop, from the first XADD',
+        result: `producer → Redis ${hop(lastXaddMs)}/s; → SQLite ${hop(storeDoneMs)}/s; → evaluated ${hop(alertsDoneMs)}/s`,
+        data: { lastXaddMs, storeDoneMs, alertsDoneMs, firstXaddMs },
+      },
+      {
+        scenario: 'throughput',
+        name: 'CPU seconds / peak RSS per process',
+        result: `${Object.entries(processes)
+          .map(([name, p]) => `${name} ${p.cpuSeconds.toFixed(1)} s / ${p.peakRssMb.toFixed(0)} MB`)
+          .join('; ')}; total ${totalCpu.toFixed(1)} CPU s = ${((totalCpu * 1e6) / readings).toFixed(0)} µs per reading`,
+        data: { processes, microsecondsPerReading: (totalCpu * 1e6) / readings },
+      },
+    ];
+  } finally {
+    await stack.stop();
+  }
+}
