@@ -57,6 +57,7 @@ export async function throughputScenario(options: { readings: number }): Promise
     const last = await stack.redis.xrevrange('readings', '+', '-', 'COUNT', 1);
     const lastXaddMs = last[0] ? entryMs(last[0][0]) : Date.now();
     const after = await stack.usage();
+    const redisCommands = parseCommandStats(await stack.redis.info('commandstats'));
     const rows = stack.rowCount();
     const duplicates = stack.query<{ n: number }>('SELECT count(*) - count(DISTINCT id) AS n FROM readings')[0]?.n ?? 0;
     const endMs = Math.max(alertsDoneMs, storeDoneMs);
@@ -92,8 +93,26 @@ export async function throughputScenario(options: { readings: number }): Promise
           .join('; ')}; total ${totalCpu.toFixed(1)} CPU s = ${((totalCpu * 1e6) / readings).toFixed(0)} µs per reading`,
         data: { processes, microsecondsPerReading: (totalCpu * 1e6) / readings },
       },
+      {
+        scenario: 'throughput',
+        name: 'Redis time per command (INFO commandstats)',
+        result: redisCommands
+          .slice(0, 5)
+          .map((c) => `${c.command} ${(c.usec / 1e6).toFixed(2)} s`)
+          .join('; '),
+        data: { redisCommands },
+      },
     ];
   } finally {
     await stack.stop();
   }
+}
+
+/** `cmdstat_xadd:calls=1,usec=2,...` lines, most expensive first. */
+function parseCommandStats(info: string): Array<{ command: string; calls: number; usec: number }> {
+  const stats = [];
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    stats.push({ command: match[1] as string, calls: Number(match[2]), usec: Number(match[3]) });
+  }
+  return stats.sort((a, b) => b.usec - a.usec);
 }
