@@ -7,6 +7,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
@@ -81,10 +82,16 @@ const shared = {
   API_URL: process.env.API_URL || `http://127.0.0.1:${port}`,
   ...(process.stdout.isTTY ? { LOG_FORMAT: 'pretty' } : {}),
 };
+/**
+ * A restarted worker keeps its consumer name, so it first finishes the entries it had read before
+ * the crash, in stream order. (Under a new name they would wait CLAIM_IDLE_MS to be taken over
+ * while newer readings went ahead, and an alert could be announced at a later reading.)
+ */
+const stableName = (service: string) => (process.env.CONSUMER_NAME ? {} : { CONSUMER_NAME: `${hostname()}-${service}` });
 const supervisor = supervise([
   { name: 'api', command: ['bun', join(root, 'api/src/index.ts')], env: shared, colour: '\x1b[35m' },
-  { name: 'consumer-store', command: ['bun', join(root, 'consumer-store/src/index.ts')], env: shared, colour: '\x1b[32m' },
-  { name: 'consumer-alert', command: ['bun', join(root, 'consumer-alert/src/index.ts')], env: shared, colour: '\x1b[33m' },
+  { name: 'consumer-store', command: ['bun', join(root, 'consumer-store/src/index.ts')], env: { ...shared, ...stableName('consumer-store') }, colour: '\x1b[32m' },
+  { name: 'consumer-alert', command: ['bun', join(root, 'consumer-alert/src/index.ts')], env: { ...shared, ...stableName('consumer-alert') }, colour: '\x1b[33m' },
   { name: 'producer', command: ['bun', join(root, 'producer/src/index.ts')], env: shared, colour: '\x1b[34m' },
 ]);
 

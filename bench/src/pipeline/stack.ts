@@ -4,7 +4,7 @@
  * process on free ports, as in production. Also reads each process's CPU time and peak RSS.
  */
 import { Database } from 'bun:sqlite';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedis, readGroups } from 'core';
@@ -24,7 +24,8 @@ export interface ProcessUsage {
 
 /** CPU seconds (user + system) and RSS of a live process, from /proc. */
 export async function processUsage(pid: number): Promise<ProcessUsage> {
-  const [stat, status] = await Promise.all([Bun.file(`/proc/${pid}/stat`).text(), Bun.file(`/proc/${pid}/status`).text()]);
+  // node:fs reads procfs files whole; their reported size is 0.
+  const [stat, status] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8')]);
   // Fields after the command name, which is in parentheses and may hold spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);

@@ -36,7 +36,7 @@ export async function throughputScenario(options: { readings: number }): Promise
         if (producerUsage === undefined && producer.child.exitCode === null) {
           // Sampled while it runs: after exit /proc has nothing left to read.
           const usage = await processUsage(producer.pid).catch(() => undefined);
-          if (usage) peak.producer = Math.max(peak.producer ?? 0, usage.peakRssMb);
+          if (usage && Number.isFinite(usage.peakRssMb)) peak.producer = Math.max(peak.producer ?? 0, usage.peakRssMb);
         }
         if (alertsDoneMs === 0 && producer.child.exitCode !== null && (await stack.drained(['alerts']))) alertsDoneMs = Date.now();
         if (storeDoneMs === 0 && stack.rowCount() >= readings) storeDoneMs = stack.query<{ t: number }>('SELECT max(stored_at) AS t FROM readings')[0]?.t ?? Date.now();

@@ -188,6 +188,25 @@ describe('createConsumer', () => {
     expect(attempts.every((attempt) => attempt.deliveries.every((count) => count === 1))).toBe(true);
   });
 
+  it.each([['alone', false], ['with a peer', true]])('a batch read ahead during a long retry is handled once (%s)', async (_, withPeer) => {
+    const stream = uniqueName('s');
+    await fill(stream, 20);
+    const handled: number[] = [];
+    let failures = 0;
+    const handle = async (batch: ReadonlyArray<ConsumerEntry<number>>) => {
+      // The first batch fails for ~4× claimIdleMs while the next one waits, read ahead.
+      if (batch[0]?.value === 0 && failures++ < 8) throw Object.assign(new Error('webhook 429'), { retryAfterMs: 100 });
+      handled.push(...batch.map((entry) => entry.value));
+    };
+    start(stream, handle, { batchSize: 10, claimIdleMs: 200, consumer: 'a' });
+    await waitFor(() => failures >= 2, { what: 'a retrying its first batch' });
+    // A peer that takes over anything left idle for 200 ms.
+    if (withPeer) start(stream, handle, { batchSize: 10, claimIdleMs: 200, consumer: 'b' });
+    await waitFor(async () => handled.length >= 20 && (await pendingCount(stream)) === 0, { timeoutMs: 10_000, what: 'all handled' });
+    await Bun.sleep(500);
+    expect(handled.toSorted((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
   it('stops on StopConsumingError and leaves the entries pending', async () => {
     const stream = uniqueName('s');
     await fill(stream, 4);

@@ -176,9 +176,12 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
     }
   };
 
-  /** Resets the idle time of entries this consumer is still working on, so nobody claims them. */
+  // Ids of a batch read ahead and not yet handled: they age in the pending list as well.
+  let readAheadIds: string[] = [];
+
+  /** Resets the idle time of entries this consumer is still working on (and has read ahead), so nobody claims them. */
   const keepOwnership = async (batch: ReadonlyArray<ConsumerEntry<T>>) => {
-    await redis.call('XCLAIM', stream, group, name, 0, ...batch.map((entry) => entry.entryId), 'JUSTID');
+    await redis.call('XCLAIM', stream, group, name, 0, ...batch.map((entry) => entry.entryId), ...readAheadIds, 'JUSTID');
   };
 
   const runHandler = async (work: Array<ConsumerEntry<T>>, fieldsOf: Map<string, string[]>) => {
@@ -224,7 +227,8 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         await keepOwnership(pending);
         lastTouch = Date.now();
       }
-      await pause(Math.max(retryAfterMs, backoffMs(attempt, retryBaseMs, retryMaxMs)));
+      // The server's Retry-After, when it gave one, rather than a backoff grown by earlier failures.
+      await pause(retryAfterMs > 0 ? retryAfterMs : backoffMs(attempt, retryBaseMs, retryMaxMs));
     }
   };
 
@@ -313,6 +317,14 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         }
         if (Date.now() >= nextClaimAt) {
           await drainInFlight();
+          // A batch read ahead is handled first: after a long retry it is idle enough to be
+          // claimed, and claiming it here as well would hand it to the handler twice.
+          if (prefetched) {
+            const entries = await prefetched;
+            prefetched = undefined;
+            readAheadIds = [];
+            if (entries.length > 0) await processEntries(entries, 'new');
+          }
           await claimIdle();
           nextClaimAt = Date.now() + claimIntervalMs;
         }
@@ -321,12 +333,16 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
           while (inFlight.size >= concurrency) await Promise.race(inFlight);
           const entries = await (prefetched ?? read('>'));
           prefetched = undefined;
+          readAheadIds = [];
           if (entries.length === 0) continue;
           if (concurrency === 1) {
             // Read the next batch while this one is handled; handling stays one batch at a
             // time, in stream order (the alert rules depend on it).
             if (!closing) {
-              prefetched = read('>');
+              prefetched = read('>').then((next) => {
+                readAheadIds = next.map(([entryId]) => entryId);
+                return next;
+              });
               prefetched.catch(() => {});
             }
             await processEntries(entries, 'new');
@@ -346,6 +362,7 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         await drainInFlight().catch(() => {});
         // A read already under way is dropped: what it delivered stays pending and is re-read below.
         prefetched = undefined;
+        readAheadIds = [];
         if (error instanceof StopConsumingError) {
           log.error('consumer_stopped', { reason: error.message });
           return { reason: 'stopped', message: error.message };

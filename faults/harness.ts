@@ -1,0 +1,218 @@
+/**
+ * The whole pipeline as real processes for fault scenarios: redis-server (AOF), API on a SQLite
+ * file, consumer-store, consumer-alert, and the producer replaying a known file while keeping a
+ * CSV of what Redis acknowledged. Any process can be killed with SIGKILL and started again.
+ * After the faults, `history()` gathers what the checker needs.
+ */
+import { Database } from 'bun:sqlite';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Alert, type Reading, createRedis, decodeAlert, newEventId, readGroups } from 'core';
+import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, waitFor } from 'core/testing';
+import type Redis from 'ioredis';
+import { type History, type Verdict, check, clean, describe } from './checker.ts';
+
+const root = join(import.meta.dir, '..');
+const ENTRIES = {
+  api: join(root, 'api/src/index.ts'),
+  'consumer-store': join(root, 'consumer-store/src/index.ts'),
+  'consumer-alert': join(root, 'consumer-alert/src/index.ts'),
+  producer: join(root, 'producer/src/index.ts'),
+} as const;
+export type ServiceName = keyof typeof ENTRIES;
+const GROUPS = ['store', 'alerts'];
+export const THRESHOLD = 50;
+
+export interface WorkloadOptions {
+  readings: number;
+  devices?: number;
+  /** Share of readings above the threshold (default 0.3). */
+  overShare?: number;
+}
+
+/** Readings with unique ids and strictly increasing `ts` per device, in file order. */
+export function makeWorkload({ readings, devices = 100, overShare = 0.3 }: WorkloadOptions): Reading[] {
+  const start = Date.now() - readings;
+  return Array.from({ length: readings }, (_, i) => ({
+    id: newEventId(start + i),
+    deviceId: `device-${i % devices}`,
+    metric: 'kwh',
+    value: Math.random() < overShare ? 51 + Math.floor(Math.random() * 50) : Math.floor(Math.random() * 51),
+    unit: 'kWh',
+    ts: start + i,
+  }));
+}
+
+export interface PipelineOptions {
+  workload: WorkloadOptions;
+  /** Producer pace, readings/s (default 4,000: long enough for a fault to land mid-run). */
+  rate?: number;
+  /** Extra environment for every service (e.g. ALERT_WEBHOOK_URL). */
+  env?: Record<string, string>;
+  /** The producer talks to Redis at this URL instead (e.g. through a proxy that loses replies). */
+  producerRedisUrl?: (redisPort: number) => Promise<string>;
+}
+
+export interface Pipeline {
+  redisServer: RedisServer;
+  redis: Redis;
+  offered: readonly Reading[];
+  services: Map<ServiceName, ServiceProcess>;
+  /** Starts (or starts again) a service with the run's environment. */
+  start(name: ServiceName): Promise<ServiceProcess>;
+  /** SIGKILL, as a crash would. */
+  kill(name: ServiceName): Promise<void>;
+  /** Resolves when the producer run in progress has published the whole file and exited 0. */
+  producerFinished(): Promise<void>;
+  /** Waits until both groups (and notify) have everything acknowledged and every row is in. */
+  settle(timeoutMs?: number): Promise<void>;
+  history(options?: { delivered?: readonly string[] }): Promise<History>;
+  stop(): Promise<void>;
+}
+
+export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
+  const dir = await mkdtemp(join(tmpdir(), 'telemetry-faults-'));
+  const offered = makeWorkload(options.workload);
+  const replayFile = join(dir, 'workload.ndjson');
+  await Bun.write(replayFile, `${offered.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  const redisServer = await startRedisServer({ fsync: 'everysec' });
+  const redis = createRedis(redisServer.url, { name: 'faults' });
+  const apiPort = await freePort();
+  const dbPath = join(dir, 'telemetry.db');
+  const env: Record<string, string> = {
+    REDIS_URL: redisServer.url,
+    API_URL: `http://127.0.0.1:${apiPort}`,
+    API_TOKEN: 'faults',
+    PORT: String(apiPort),
+    HOST: '127.0.0.1',
+    DATABASE_URL: dbPath,
+    LOG_LEVEL: 'warn',
+    // Entries of a worker that does not come back are taken over after 2 s.
+    CLAIM_IDLE_MS: '2000',
+    REQUEST_TIMEOUT_MS: '5000',
+    RETAIN_ALERTS: '1000000',
+    ...options.env,
+  };
+  const services = new Map<ServiceName, ServiceProcess>();
+  let producerRuns = 0;
+  const ackFiles: string[] = [];
+
+  const start = async (name: ServiceName): Promise<ServiceProcess> => {
+    // A restarted worker keeps its name, as under `bun run start` or a restarted container.
+    let serviceEnv = name.startsWith('consumer-') ? { ...env, CONSUMER_NAME: `faults-${name}` } : env;
+    if (name === 'producer') {
+      producerRuns += 1;
+      const csv = join(dir, `acked-${producerRuns}.csv`);
+      ackFiles.push(csv);
+      serviceEnv = { ...env, REPLAY: replayFile, CSV_FILE: csv, RATE: String(options.rate ?? 4_000), MAX_BUFFERED: String(offered.length) };
+      if (options.producerRedisUrl) serviceEnv.REDIS_URL = await options.producerRedisUrl(redisServer.port);
+    }
+    const service = startService(ENTRIES[name], serviceEnv);
+    services.set(name, service);
+    if (name === 'api') await waitFor(() => fetch(`${env.API_URL}/health`).then(() => true, () => false), { timeoutMs: 20_000, what: 'API up' });
+    return service;
+  };
+
+  const pipeline: Pipeline = {
+    redisServer,
+    redis,
+    offered,
+    services,
+    start,
+    async kill(name) {
+      await services.get(name)?.kill('SIGKILL');
+    },
+    async producerFinished() {
+      const producer = services.get('producer');
+      const code = await producer?.exited;
+      if (code !== 0) throw new Error(`producer exited with ${code}:\n${producer?.output().slice(-3_000)}`);
+    },
+    async settle(timeoutMs = 90_000) {
+      const db = new Database(dbPath, { readonly: true });
+      try {
+        await waitFor(
+          async () => {
+            const rows = (db.query('SELECT count(*) AS n FROM readings').get() as { n: number }).n;
+            if (rows < offered.length) return false;
+            const [readingGroups, alertGroups, newest, newestAlert] = await Promise.all([
+              readGroups(redis, 'readings'),
+              readGroups(redis, 'alerts'),
+              redis.xrevrange('readings', '+', '-', 'COUNT', 1),
+              redis.xrevrange('alerts', '+', '-', 'COUNT', 1),
+            ]);
+            const done = (groups: typeof readingGroups, names: string[], lastId: string | undefined) =>
+              names.every((name) => groups.some((g) => g.name === name && g.pending === 0 && g.lastDeliveredId === lastId));
+            return done(readingGroups, GROUPS, newest[0]?.[0]) && (newestAlert.length === 0 || done(alertGroups, ['notify'], newestAlert[0]?.[0]));
+          },
+          { timeoutMs, intervalMs: 200, what: 'every reading stored and evaluated, every alert notified' },
+        );
+      } finally {
+        db.close();
+      }
+    },
+    async history(extra = {}) {
+      const db = new Database(dbPath, { readonly: true });
+      const stored = (db.query('SELECT id FROM readings').all() as Array<{ id: string }>).map((row) => row.id);
+      db.close();
+      const acked: string[] = [];
+      for (const file of ackFiles) {
+        const text = await readFile(file, 'utf8').catch(() => '');
+        // Header `id,deviceId,...`; ids never hold a comma. A line cut by a crash still has its id first.
+        for (const line of text.split('\n').slice(1)) if (line.includes(',')) acked.push(line.slice(0, line.indexOf(',')));
+      }
+      const alerts: Alert[] = (await redis.xrange('alerts', '-', '+')).map(([, fields]) => decodeAlert(fields));
+      let pending = 0;
+      for (const stream of ['readings', 'alerts']) for (const group of await readGroups(redis, stream)) pending += group.pending;
+      const deadLetters = (await redis.xlen('readings:dead')) + (await redis.xlen('alerts:dead'));
+      return { offered, acked, stored, alerts, pending, deadLetters, ...extra };
+    },
+    async stop() {
+      await Promise.all([...services.values()].map((service) => service.kill('SIGKILL')));
+      redis.disconnect();
+      await redisServer.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  await start('api');
+  await start('consumer-store');
+  await start('consumer-alert');
+  // Both groups exist before the first reading.
+  await waitFor(async () => (await readGroups(redis, 'readings')).length >= 2, { timeoutMs: 20_000, what: 'consumer groups' });
+  return pipeline;
+}
+
+/** A random moment within [fromMs, toMs) — where in the run a fault lands. */
+export const randomDelay = (fromMs: number, toMs: number) => Bun.sleep(fromMs + Math.random() * (toMs - fromMs));
+
+export interface ScenarioResult {
+  verdict: Verdict;
+  history: History;
+  pipeline: Pipeline;
+}
+
+/**
+ * Runs the producer over the workload while `fault` does its damage (it may restart what it
+ * kills), waits for the producer's last run to finish and the pipeline to settle, then checks
+ * the history. Throws with an account of every anomaly when the run is not clean.
+ */
+export async function runScenario(
+  options: PipelineOptions & { delivered?: () => readonly string[] },
+  fault: (pipeline: Pipeline) => Promise<void>,
+  inspect?: (result: ScenarioResult) => Promise<void> | void,
+): Promise<Verdict> {
+  const pipeline = await startPipeline(options);
+  try {
+    await pipeline.start('producer');
+    await fault(pipeline);
+    await pipeline.producerFinished();
+    await pipeline.settle();
+    const history = await pipeline.history(options.delivered ? { delivered: options.delivered() } : {});
+    const verdict = check(history, THRESHOLD);
+    if (!clean(verdict)) throw new Error(`the run was not clean:\n${describe(verdict)}`);
+    await inspect?.({ verdict, history, pipeline });
+    return verdict;
+  } finally {
+    await pipeline.stop();
+  }
+}
