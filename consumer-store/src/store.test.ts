@@ -3,7 +3,7 @@ import { Database } from 'bun:sqlite';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRedis, encodeReading, newEventId, readConsumers, readDeadLetters, readGroups } from 'core';
+import { createRedis, encodeReading, encodeReadingV1, newEventId, readConsumers, readDeadLetters, readGroups } from 'core';
 import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, startTcpProxy, uniqueName, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 
@@ -166,6 +166,16 @@ describe('consumer-store with real Redis, API and processes', () => {
     await expectExact(stream, 'redis-crash', sent);
     expect(store.child.exitCode).toBeNull();
   }, 60_000);
+
+  it('stores v1 entries still in the stream (written before an upgrade) next to v2 ones', async () => {
+    const stream = uniqueName('readings');
+    const before = Array.from({ length: 50 }, () => ({ id: newEventId(), deviceId: 'old-7', metric: 'mixed', value: 1.5, unit: '°C', ts: Date.now() }));
+    for (const reading of before) await redis.xadd(stream, '*', ...encodeReadingV1(reading));
+    const after = await publish(stream, 'mixed', 50);
+    startStore(stream);
+    await expectExact(stream, 'mixed', [...before.map((r) => r.id), ...after]);
+    expect(await redis.xlen(`${stream}:dead`)).toBe(0);
+  });
 
   it('dead-letters poison entries with a reason and stores all the others', async () => {
     const stream = uniqueName('readings');

@@ -93,7 +93,9 @@ export function startHeartbeat(options: HeartbeatOptions) {
         failing = true;
       },
     );
-  void tick();
+  // The first beat once connected: a fail-fast connection (the producer's) refuses commands before.
+  if (redis.status === 'ready') void tick();
+  else redis.once('ready', () => void tick());
   const timer = setInterval(tick, intervalMs);
   return {
     instance,
