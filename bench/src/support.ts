@@ -12,7 +12,8 @@ const apiEntry = join(import.meta.dir, '../../api/src/index.ts');
 /** The API as its own process, as in production. */
 export async function spawnApi(options: { port: number; databaseUrl: string; token: string; env?: Record<string, string> }) {
   const url = `http://127.0.0.1:${options.port}`;
-  const child = Bun.spawn(['bun', apiEntry], {
+  const profileFlags = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : [];
+  const child = Bun.spawn(['bun', ...profileFlags, apiEntry], {
     env: { ...process.env, PORT: String(options.port), HOST: '127.0.0.1', DATABASE_URL: options.databaseUrl, API_TOKEN: options.token, LOG_LEVEL: 'warn', ...options.env },
     stdout: 'inherit',
     stderr: 'inherit',

@@ -50,6 +50,9 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** With BENCH_CPU_PROF_DIR set, every Bun process writes a CPU profile there when it exits. */
+const profileFlags = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : [];
+
 export async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-pipeline-'));
   const redisServer = await startRedisServer({ fsync: 'everysec' });
@@ -57,8 +60,8 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
   const dbPath = join(dir, 'bench.db');
   const api = await spawnApi({ port: await freePort(), databaseUrl: dbPath, token: TOKEN, env: { REDIS_URL: redisServer.url, ...extraEnv } });
   const env = { REDIS_URL: redisServer.url, API_URL: api.url, API_TOKEN: TOKEN, LOG_LEVEL: 'warn', ...extraEnv };
-  const store = startService(join(root, 'consumer-store/src/index.ts'), env);
-  const alert = startService(join(root, 'consumer-alert/src/index.ts'), env);
+  const store = startService(join(root, 'consumer-store/src/index.ts'), env, profileFlags);
+  const alert = startService(join(root, 'consumer-alert/src/index.ts'), env, profileFlags);
   const db = new Database(dbPath, { readonly: true });
   const pids = () => ({ redis: redisServer.pid, api: api.pid, 'consumer-store': store.pid, 'consumer-alert': alert.pid });
   const stack: Stack = {
@@ -79,7 +82,7 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
       const lastId = newest[0]?.[0];
       return names.every((name) => groups.some((group) => group.name === name && group.pending === 0 && group.lastDeliveredId === lastId));
     },
-    startProducer: (producerEnv) => startService(join(root, 'producer/src/index.ts'), { ...env, DEVICES: '1000', ...producerEnv }),
+    startProducer: (producerEnv) => startService(join(root, 'producer/src/index.ts'), { ...env, DEVICES: '1000', ...producerEnv }, profileFlags),
     async stop() {
       db.close();
       await Promise.all([store.kill('SIGTERM'), alert.kill('SIGTERM')]);
