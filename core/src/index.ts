@@ -8,6 +8,7 @@ export {
   type Reading,
   encodeReading,
   encodeReadingV1,
+  encodeReadingPayload,
   decodeReading,
   validateReading,
 } from './contracts/reading.ts';

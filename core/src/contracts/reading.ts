@@ -97,7 +97,12 @@ export const KNOWN_READING_VERSIONS = Object.freeze(Object.keys(readingDecoders)
 
 /** The Redis stream field list for a reading, current version. Field order is part of the contract. */
 export function encodeReading(reading: Reading): string[] {
-  return ['v', READING_VERSION, 'r', JSON.stringify([reading.id, reading.deviceId, reading.metric, reading.value, reading.unit, reading.ts])];
+  return ['v', READING_VERSION, 'r', encodeReadingPayload(reading)];
+}
+
+/** The current version's `r` field: the reading as a JSON array in the contract's order. */
+export function encodeReadingPayload(reading: Reading): string {
+  return JSON.stringify([reading.id, reading.deviceId, reading.metric, reading.value, reading.unit, reading.ts]);
 }
 
 /** The v1 field list: for tests that pin old events, and for writing to consumers not yet upgraded. */
