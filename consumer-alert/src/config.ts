@@ -12,7 +12,8 @@ const alertSettings = {
   webhookTimeoutMs: env.int('ALERT_WEBHOOK_TIMEOUT_MS', 10_000, { min: 100 }),
   alertsGroup: env.string('ALERTS_GROUP', 'alerts', { maxLength: 200 }),
   notifyGroup: env.string('NOTIFY_GROUP', 'notify', { maxLength: 200 }),
-  batchSize: env.int('BATCH_SIZE', 1_000, { min: 1, max: 10_000 }),
+  /** Readings per read at most; under a backlog 5,000 needs a fifth of the round trips of 1,000. */
+  batchSize: env.int('BATCH_SIZE', 5_000, { min: 1, max: 10_000 }),
   /** Alerts per webhook message at most: a bigger backlog becomes several digests. */
   digestSize: env.int('ALERT_DIGEST_SIZE', 100, { min: 1, max: 1_000 }),
   /** Recent alerts kept in the alerts stream once every group has them. */
