@@ -61,6 +61,8 @@ export interface Pipeline {
   services: Map<ServiceName, ServiceProcess>;
   /** Starts (or starts again) a service with the run's environment. */
   start(name: ServiceName): Promise<ServiceProcess>;
+  /** One more instance of a consumer under its own consumer name (scale-out); the caller owns it. */
+  startInstance(name: 'consumer-store' | 'consumer-alert', consumerName: string): ServiceProcess;
   /** SIGKILL, as a crash would. */
   kill(name: ServiceName): Promise<void>;
   /** Resolves when the producer run in progress has published the whole file and exited 0. */
@@ -114,12 +116,18 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     return service;
   };
 
+  const extraInstances: ServiceProcess[] = [];
   const pipeline: Pipeline = {
     redisServer,
     redis,
     offered,
     services,
     start,
+    startInstance(name, consumerName) {
+      const instance = startService(ENTRIES[name], { ...env, CONSUMER_NAME: consumerName });
+      extraInstances.push(instance);
+      return instance;
+    },
     async kill(name) {
       await services.get(name)?.kill('SIGKILL');
     },
@@ -168,7 +176,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       return { offered, acked, stored, alerts, pending, deadLetters, ...extra };
     },
     async stop() {
-      await Promise.all([...services.values()].map((service) => service.kill('SIGKILL')));
+      await Promise.all([...services.values(), ...extraInstances].map((service) => service.kill('SIGKILL')));
       redis.disconnect();
       await redisServer.stop();
       await rm(dir, { recursive: true, force: true });

@@ -27,4 +27,29 @@ describe('fault: kill -9 and restart', () => {
       SCENARIO_TIMEOUT_MS,
     );
   }
+
+  it(
+    'consumer-store scaled out: one of two instances dies holding entries, the other takes them over',
+    async () => {
+      let heldAtDeath = 0;
+      await runScenario({ workload: { readings: 20_000 } }, async (pipeline) => {
+        const name = 'faults-consumer-store-2';
+        const second = pipeline.startInstance('consumer-store', name);
+        await randomDelay(1_500, 3_000);
+        // Frozen, it can neither ack nor read: kill it at a moment it holds unacknowledged entries.
+        while (heldAtDeath === 0 && pipeline.services.get('producer')?.child.exitCode === null) {
+          second.child.kill('SIGSTOP');
+          const held = (await pipeline.redis.xpending('readings', 'store', '-', '+', 10, name)) as unknown[];
+          heldAtDeath = held.length;
+          if (heldAtDeath === 0) {
+            second.child.kill('SIGCONT');
+            await Bun.sleep(20);
+          }
+        }
+        await second.kill('SIGKILL');
+      });
+      expect(heldAtDeath).toBeGreaterThan(0);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
 });
