@@ -52,7 +52,7 @@ export async function apiScenario(options: { rows: number; seconds: number; conn
     const latest = JSON.parse(await new Response(load.stdout).text()) as { requestsPerSec: number; p99Ms: number; errors: number; requests: number };
     const withRows = `into ${int(options.rows)}+ rows`;
     return [
-      { scenario: 'api', name: `POST /readings/batch, 1,000 readings from 1,000 devices, ${withRows}`, result: `median ${batch.p50} ms, p99 ${batch.p99} ms`, data: { ...batch } },
+      { scenario: 'api', name: `POST /readings/batch, 1,000 readings from 1,000 devices, ${withRows}`, result: `median ${batch.p50.toFixed(1)} ms, p99 ${batch.p99.toFixed(1)} ms`, data: { ...batch } },
       {
         scenario: 'api',
         name: `sustained batches ${withRows}, 5,000-row, 2 in flight`,

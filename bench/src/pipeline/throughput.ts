@@ -4,7 +4,7 @@
  * row is committed and the last reading evaluated.
  */
 import { type Measurement, int } from './report.ts';
-import { type ProcessUsage, processUsage, startStack, waitUntil } from './stack.ts';
+import { processUsage, startStack, waitUntil } from './stack.ts';
 
 const entryMs = (id: string) => Number(id.split('-')[0]);
 
@@ -23,20 +23,19 @@ export async function throughputScenario(options: { readings: number }): Promise
       VALUE_MAX: '51',
     });
     let firstXaddMs = 0;
-    let producerUsage: ProcessUsage | undefined;
     let alertsDoneMs = 0;
     let storeDoneMs = 0;
-    const peak: Record<string, number> = {};
+    let producerPeakRssMb = 0;
     await waitUntil(
       async () => {
         if (firstXaddMs === 0) {
           const first = await stack.redis.xrange('readings', '-', '+', 'COUNT', 1);
           if (first[0]) firstXaddMs = entryMs(first[0][0]);
         }
-        if (producerUsage === undefined && producer.child.exitCode === null) {
+        if (producer.child.exitCode === null) {
           // Sampled while it runs: after exit /proc has nothing left to read.
           const usage = await processUsage(producer.pid).catch(() => undefined);
-          if (usage && Number.isFinite(usage.peakRssMb)) peak.producer = Math.max(peak.producer ?? 0, usage.peakRssMb);
+          if (usage && Number.isFinite(usage.peakRssMb)) producerPeakRssMb = Math.max(producerPeakRssMb, usage.peakRssMb);
         }
         if (alertsDoneMs === 0 && producer.child.exitCode !== null && (await stack.drained(['alerts']))) alertsDoneMs = Date.now();
         if (storeDoneMs === 0 && stack.rowCount() >= readings) storeDoneMs = stack.query<{ t: number }>('SELECT max(stored_at) AS t FROM readings')[0]?.t ?? Date.now();
@@ -48,12 +47,9 @@ export async function throughputScenario(options: { readings: number }): Promise
     );
     const exitCode = await producer.exited;
     if (exitCode !== 0) throw new Error(`producer exited with ${exitCode}: ${producer.output().slice(-2_000)}`);
+    // Its CPU time from the exit status (microseconds).
     const resources = producer.child.resourceUsage();
-    producerUsage = {
-      cpuSeconds: Number((resources?.cpuTime.user ?? 0n) + (resources?.cpuTime.system ?? 0n)) / 1e6,
-      peakRssMb: peak.producer ?? Number.NaN,
-      rssMb: 0,
-    };
+    const producerCpuSeconds = Number((resources?.cpuTime.user ?? 0n) + (resources?.cpuTime.system ?? 0n)) / 1e6;
     const last = await stack.redis.xrevrange('readings', '+', '-', 'COUNT', 1);
     const lastXaddMs = last[0] ? entryMs(last[0][0]) : Date.now();
     const after = await stack.usage();
@@ -64,7 +60,7 @@ export async function throughputScenario(options: { readings: number }): Promise
     const seconds = (endMs - firstXaddMs) / 1_000;
     const rate = readings / seconds;
     const hop = (doneMs: number) => int(readings / ((doneMs - firstXaddMs) / 1_000));
-    const processes: Record<string, { cpuSeconds: number; peakRssMb: number }> = { producer: { cpuSeconds: producerUsage.cpuSeconds, peakRssMb: producerUsage.peakRssMb } };
+    const processes: Record<string, { cpuSeconds: number; peakRssMb: number }> = { producer: { cpuSeconds: producerCpuSeconds, peakRssMb: producerPeakRssMb } };
     for (const [name, usage] of Object.entries(after)) {
       processes[name] = { cpuSeconds: usage.cpuSeconds - (before[name]?.cpuSeconds ?? 0), peakRssMb: usage.peakRssMb };
     }
@@ -108,7 +104,7 @@ export async function throughputScenario(options: { readings: number }): Promise
   }
 }
 
-/** `cmdstat_xadd:calls=1,usec=2,...` lines, most expensive first. */
+/** `cmdstat_xadd:calls=1,usec=2,...` lines, most expensive first. Commands a script runs count both in their own line and in evalsha's. */
 function parseCommandStats(info: string): Array<{ command: string; calls: number; usec: number }> {
   const stats = [];
   for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
