@@ -8,7 +8,7 @@ import { Database } from 'bun:sqlite';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Alert, type Reading, createRedis, decodeAlert, newEventId, readGroups } from 'core';
+import { type Alert, type Reading, createRedis, decodeAlert, groupsCaughtUp, newEventId, readGroups } from 'core';
 import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { type History, type Verdict, check, clean, describe } from './checker.ts';
@@ -143,15 +143,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
           async () => {
             const rows = (db.query('SELECT count(*) AS n FROM readings').get() as { n: number }).n;
             if (rows < offered.length) return false;
-            const [readingGroups, alertGroups, newest, newestAlert] = await Promise.all([
-              readGroups(redis, 'readings'),
-              readGroups(redis, 'alerts'),
-              redis.xrevrange('readings', '+', '-', 'COUNT', 1),
-              redis.xrevrange('alerts', '+', '-', 'COUNT', 1),
-            ]);
-            const done = (groups: typeof readingGroups, names: string[], lastId: string | undefined) =>
-              names.every((name) => groups.some((g) => g.name === name && g.pending === 0 && g.lastDeliveredId === lastId));
-            return done(readingGroups, GROUPS, newest[0]?.[0]) && (newestAlert.length === 0 || done(alertGroups, ['notify'], newestAlert[0]?.[0]));
+            const [readings, alerts] = await Promise.all([groupsCaughtUp(redis, 'readings', GROUPS), groupsCaughtUp(redis, 'alerts', ['notify'])]);
+            return readings && alerts;
           },
           { timeoutMs, intervalMs: 200, what: 'every reading stored and evaluated, every alert notified' },
         );

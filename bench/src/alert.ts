@@ -6,9 +6,10 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRedis, decodeAlert, encodeReading, newEventId, readGroups } from 'core';
+import { createRedis, decodeAlert, groupsCaughtUp } from 'core';
 import { startRedisServer, startService } from 'core/testing';
-import { percentile } from './support.ts';
+import { formatLatency, summarize } from './pipeline/report.ts';
+import { prefillReadings, processUsage } from './support.ts';
 
 const { values } = parseArgs({ options: { readings: { type: 'string', default: '500000' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '30' } } });
 const total = Number(values.readings);
@@ -20,33 +21,21 @@ const redis = createRedis(redisServer.url, { name: 'bench' });
 const entry = join(root, 'consumer-alert/src/index.ts');
 const results: Record<string, string> = {};
 
-async function groupDone(stream: string): Promise<boolean> {
-  const group = (await readGroups(redis, stream)).find((g) => g.name === 'alerts');
-  return group?.pending === 0 && group.lag === 0;
-}
-
 try {
   const stream = 'bench-alert-drain';
-  for (let start = 0; start < total; start += 10_000) {
-    const pipeline = redis.pipeline();
-    for (let i = start; i < Math.min(total, start + 10_000); i++) {
-      const value = Math.random() < 0.02 ? 75 : 20;
-      pipeline.xadd(stream, '*', ...encodeReading({ id: newEventId(), deviceId: `device-${String(i % 1_000).padStart(4, '0')}`, metric: 'kwh', value, unit: 'kWh', ts: Date.now() }));
-    }
-    await pipeline.exec();
-  }
+  await prefillReadings(redis, stream, total, () => (Math.random() < 0.02 ? 75 : 20));
   const started = performance.now();
   const drain = startService(entry, { REDIS_URL: redisServer.url, READINGS_STREAM: stream, ALERTS_STREAM: 'bench-alerts-1', LOG_LEVEL: 'warn' });
   await Bun.sleep(200);
-  while (!(await groupDone(stream))) await Bun.sleep(200);
+  while (!(await groupsCaughtUp(redis, stream, ['alerts']))) await Bun.sleep(200);
   const elapsed = (performance.now() - started) / 1_000;
   results[`alert path: ${total.toLocaleString()} pre-filled readings (~2% over 50)`] = `${Math.round(total / elapsed).toLocaleString()} readings/s (${elapsed.toFixed(1)} s, incl. process start); ${(await redis.xlen('bench-alerts-1')).toLocaleString()} alerts`;
-  results['consumer-alert peak RSS while draining'] = `${(Number(/VmHWM:\s+(\d+) kB/.exec(await Bun.file(`/proc/${drain.pid}/status`).text())?.[1]) / 1024).toFixed(0)} MB`;
+  results['consumer-alert peak RSS while draining'] = `${(await processUsage(drain.pid)).peakRssMb.toFixed(0)} MB`;
   await drain.kill('SIGTERM');
 
   const steady = startService(entry, { REDIS_URL: redisServer.url, READINGS_STREAM: 'bench-alert-steady', ALERTS_STREAM: 'bench-alerts-2', LOG_LEVEL: 'warn' });
   await Bun.sleep(1_000);
-  results['consumer-alert idle RSS'] = `${(Number(/VmRSS:\s+(\d+) kB/.exec(await Bun.file(`/proc/${steady.pid}/status`).text())?.[1]) / 1024).toFixed(0)} MB`;
+  results['consumer-alert idle RSS'] = `${(await processUsage(steady.pid)).rssMb.toFixed(0)} MB`;
   const producer = startService(join(root, 'producer/src/index.ts'), {
     REDIS_URL: redisServer.url,
     READINGS_STREAM: 'bench-alert-steady',
@@ -61,8 +50,7 @@ try {
   await Bun.sleep(1_000);
   const alerts = await redis.xrange('bench-alerts-2', '-', '+');
   const latencies = alerts.map(([entryId, fields]) => Number(entryId.split('-')[0]) - decodeAlert(fields).ts);
-  results[`detection latency at ${rate.toLocaleString()}/s for ${seconds} s (ts → alert written)`] =
-    `p50 ${percentile(latencies, 50)} ms, p95 ${percentile(latencies, 95)} ms, p99 ${percentile(latencies, 99)} ms, max ${Math.max(...latencies)} ms (${latencies.length.toLocaleString()} alerts)`;
+  results[`detection latency at ${rate.toLocaleString()}/s for ${seconds} s (ts → alert written)`] = formatLatency(summarize(latencies));
   await steady.kill('SIGTERM');
 } finally {
   redis.disconnect();

@@ -1,5 +1,5 @@
 /** `bun http-load.ts URL CONNECTIONS SECONDS`: a closed-loop GET load; prints JSON results. */
-import { percentile } from './support.ts';
+import { summarize } from './pipeline/report.ts';
 
 const [url, connectionsArg = '50', secondsArg = '5'] = process.argv.slice(2);
 if (!url) throw new Error('usage: http-load.ts URL CONNECTIONS SECONDS');
@@ -23,4 +23,5 @@ await Promise.all(
   }),
 );
 const elapsed = (performance.now() - started) / 1_000;
-console.log(JSON.stringify({ requests: latencies.length, requestsPerSec: latencies.length / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors }));
+const { p50, p99 } = summarize(latencies);
+console.log(JSON.stringify({ requests: latencies.length, requestsPerSec: latencies.length / elapsed, p50Ms: p50, p99Ms: p99, errors }));

@@ -10,9 +10,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRedis, encodeReading, newEventId } from 'core';
+import { createRedis } from 'core';
 import { freePort, startRedisServer, startService } from 'core/testing';
-import { percentile, spawnApi } from './support.ts';
+import { formatLatency, summarize } from './pipeline/report.ts';
+import { prefillReadings, processUsage, spawnApi } from './support.ts';
 
 const { values } = parseArgs({ options: { readings: { type: 'string', default: '500000' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '30' } } });
 const total = Number(values.readings);
@@ -39,13 +40,7 @@ const results: Record<string, string> = {};
 try {
   // 1. Drain a pre-filled stream.
   const stream = 'bench-drain';
-  for (let start = 0; start < total; start += 10_000) {
-    const pipeline = redis.pipeline();
-    for (let i = start; i < Math.min(total, start + 10_000); i++) {
-      pipeline.xadd(stream, '*', ...encodeReading({ id: newEventId(), deviceId: `device-${String(i % 1_000).padStart(4, '0')}`, metric: 'kwh', value: i % 91, unit: 'kWh', ts: Date.now() }));
-    }
-    await pipeline.exec();
-  }
+  await prefillReadings(redis, stream, total, (i) => i % 91);
   const started = performance.now();
   const store = startService(join(root, 'consumer-store/src/index.ts'), { ...env, READINGS_STREAM: stream });
   let firstRowsAt = 0;
@@ -62,16 +57,14 @@ try {
   const draining = (finished - firstRowsAt) / 1_000;
   results[`store path: ${total.toLocaleString()} pre-filled readings → SQLite`] =
     `${Math.round((total - firstRows) / draining).toLocaleString()} readings/s once rows flow; ${Math.round(total / elapsed).toLocaleString()} readings/s incl. process start (${elapsed.toFixed(1)} s)`;
-  const storeRss = Number(/VmHWM:\s+(\d+) kB/.exec(await Bun.file(`/proc/${store.pid}/status`).text())?.[1]) / 1024;
-  results['consumer-store peak RSS while draining'] = `${storeRss.toFixed(0)} MB`;
+  results['consumer-store peak RSS while draining'] = `${(await processUsage(store.pid)).peakRssMb.toFixed(0)} MB`;
   await store.kill('SIGTERM');
 
   // 2. Steady rate: lead time.
   const steadyStream = 'bench-steady';
   const steadyStore = startService(join(root, 'consumer-store/src/index.ts'), { ...env, READINGS_STREAM: steadyStream });
   await Bun.sleep(1_000);
-  const idleRss = Number(/VmRSS:\s+(\d+) kB/.exec(await Bun.file(`/proc/${steadyStore.pid}/status`).text())?.[1]) / 1024;
-  results['consumer-store idle RSS'] = `${idleRss.toFixed(0)} MB`;
+  results['consumer-store idle RSS'] = `${(await processUsage(steadyStore.pid)).rssMb.toFixed(0)} MB`;
   const producer = startService(join(root, 'producer/src/index.ts'), {
     ...env,
     READINGS_STREAM: steadyStream,
@@ -96,9 +89,7 @@ try {
     await Bun.sleep(200);
     leads = steadyRows();
   }
-  const ms = leads.map((row) => row.lead);
-  results[`lead time at ${rate.toLocaleString()}/s for ${seconds} s (ts → stored)`] =
-    `p50 ${percentile(ms, 50)} ms, p95 ${percentile(ms, 95)} ms, p99 ${percentile(ms, 99)} ms, max ${Math.max(...ms)} ms (${ms.length.toLocaleString()} rows)`;
+  results[`lead time at ${rate.toLocaleString()}/s for ${seconds} s (ts → stored)`] = formatLatency(summarize(leads.map((row) => row.lead)));
   await steadyStore.kill('SIGTERM');
 } finally {
   await api.stop();

@@ -1,18 +1,46 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { encodeReading, newEventId } from 'core';
 import { waitFor } from 'core/testing';
-
-export function percentile(samples: readonly number[], p: number): number {
-  if (samples.length === 0) return Number.NaN;
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
+import type Redis from 'ioredis';
 
 const apiEntry = join(import.meta.dir, '../../api/src/index.ts');
+const CLOCK_TICKS_PER_SEC = 100;
+
+/** With BENCH_CPU_PROF_DIR set, every Bun process a benchmark starts writes a CPU profile there when it exits. */
+export const profileFlags: readonly string[] = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : [];
+
+export interface ProcessUsage {
+  cpuSeconds: number;
+  peakRssMb: number;
+  rssMb: number;
+}
+
+/** CPU seconds (user + system) and memory of a live process, from /proc. */
+export async function processUsage(pid: number): Promise<ProcessUsage> {
+  // node:fs reads procfs files whole; their reported size is 0.
+  const [stat, status] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8')]);
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
+  return { cpuSeconds: ticks / CLOCK_TICKS_PER_SEC, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
+}
+
+/** Fills `stream` with `total` readings from 1,000 devices, 10,000 per pipeline; `valueOf(i)` gives each value. */
+export async function prefillReadings(redis: Redis, stream: string, total: number, valueOf: (index: number) => number): Promise<void> {
+  for (let start = 0; start < total; start += 10_000) {
+    const pipeline = redis.pipeline();
+    for (let i = start; i < Math.min(total, start + 10_000); i++) {
+      pipeline.xadd(stream, '*', ...encodeReading({ id: newEventId(), deviceId: `device-${String(i % 1_000).padStart(4, '0')}`, metric: 'kwh', value: valueOf(i), unit: 'kWh', ts: Date.now() }));
+    }
+    await pipeline.exec();
+  }
+}
 
 /** The API as its own process, as in production. */
 export async function spawnApi(options: { port: number; databaseUrl: string; token: string; env?: Record<string, string> }) {
   const url = `http://127.0.0.1:${options.port}`;
-  const profileFlags = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : [];
   const child = Bun.spawn(['bun', ...profileFlags, apiEntry], {
     env: { ...process.env, PORT: String(options.port), HOST: '127.0.0.1', DATABASE_URL: options.databaseUrl, API_TOKEN: options.token, LOG_LEVEL: 'warn', ...options.env },
     stdout: 'inherit',
@@ -22,10 +50,6 @@ export async function spawnApi(options: { port: number; databaseUrl: string; tok
   return {
     url,
     pid: child.pid,
-    async peakRssMb() {
-      const status = await Bun.file(`/proc/${child.pid}/status`).text();
-      return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
-    },
     async stop() {
       child.kill('SIGTERM');
       await child.exited;

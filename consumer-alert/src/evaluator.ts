@@ -119,7 +119,6 @@ export function createEvaluator(options: { redis: Redis; rules: readonly Rule[];
   if (!('evaluateAlerts' in options.redis)) options.redis.defineCommand('evaluateAlerts', { lua: EVALUATE });
   const redis = options.redis as EvaluatingRedis;
   const counters: EvaluatorCounters = { evaluated: 0, firing: 0, resolved: 0, repeats: 0, stale: 0 };
-  const ruleNumber = new Map(rules.map((rule, index) => [rule, index + 1]));
   const stateKeys = rules.map((rule) => `${alertsStream}:state:${rule.id}`);
   const ruleTable = JSON.stringify(rules.map((rule) => [rule.id, String(rule.threshold), rule.severity, rule.forReadings, rule.repeatAfterMs]));
   const detection = createLatencyHistogram();
@@ -128,24 +127,22 @@ export function createEvaluator(options: { redis: Redis; rules: readonly Rule[];
     counters,
     detection,
     async handle(batch: ReadonlyArray<ConsumerEntry<Reading>>): Promise<void> {
-      const pairs: Array<{ reading: Reading; rule: Rule }> = [];
+      // One (reading, rule) pair per matching rule: the reading, and its tuple for the script.
+      const pairs: Reading[] = [];
+      const tuples: unknown[][] = [];
       for (const { value: reading } of batch) {
-        for (const rule of rules) if (rule.matches(reading)) pairs.push({ reading, rule });
+        rules.forEach((rule, index) => {
+          if (!rule.matches(reading)) return;
+          const flags = (rule.breaches(reading.value) ? 1 : 0) + (rule.clears(reading.value) ? 2 : 0);
+          pairs.push(reading);
+          tuples.push([index + 1, flags, String(reading.ts), reading.deviceId, reading.id, String(reading.value), reading.metric]);
+        });
       }
       const calls: Array<Promise<string>> = [];
-      for (let start = 0; start < pairs.length; start += PAIRS_PER_CALL) {
-        const chunk = pairs.slice(start, start + PAIRS_PER_CALL);
-        const tuples = chunk.map(({ reading, rule }) => [
-          ruleNumber.get(rule),
-          (rule.breaches(reading.value) ? 1 : 0) + (rule.clears(reading.value) ? 2 : 0),
-          String(reading.ts),
-          reading.deviceId,
-          reading.id,
-          String(reading.value),
-          reading.metric,
-        ]);
+      for (let start = 0; start < tuples.length; start += PAIRS_PER_CALL) {
+        const chunk = JSON.stringify(tuples.slice(start, start + PAIRS_PER_CALL));
         // A fresh prefix per call keeps alert ids unique: `<uuidv7>.<pair>`.
-        calls.push(redis.evaluateAlerts(stateKeys.length + 1, alertsStream, ...stateKeys, ALERT_VERSION, `${newEventId()}.`, ruleTable, JSON.stringify(tuples)));
+        calls.push(redis.evaluateAlerts(stateKeys.length + 1, alertsStream, ...stateKeys, ALERT_VERSION, `${newEventId()}.`, ruleTable, chunk));
       }
       const transitions = (await Promise.all(calls)).join('');
       const now = Date.now();
@@ -157,7 +154,7 @@ export function createEvaluator(options: { redis: Redis; rules: readonly Rule[];
           if (transition === 'f') counters.firing += 1;
           else if (transition === 'r') counters.resolved += 1;
           else counters.repeats += 1;
-          detection.observe(now - (pairs[index] as { reading: Reading }).reading.ts);
+          detection.observe(now - (pairs[index] as Reading).ts);
         }
       }
     },

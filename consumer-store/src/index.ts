@@ -1,31 +1,13 @@
-import { configOrExit, createConsumer, createLogger, createRedis, decodeReading, onShutdown, startHeartbeat, startTrimmer } from 'core';
-import { createApiClient } from './api-client.ts';
+import { configOrExit, createLogger, onShutdown, startHeartbeat, startTrimmer } from 'core';
 import { loadStoreConfig } from './config.ts';
-import { createStoreHandler } from './store-handler.ts';
-
+import { createStoreConsumer } from './store-consumer.ts';
 
 const config = await configOrExit('consumer-store', () => loadStoreConfig(process.env));
 
 const logger = createLogger({ service: 'consumer-store', level: config.logLevel });
 if (!config.apiToken) logger.warn('api_token_missing', { hint: 'the API refuses writes without API_TOKEN; set the same value for both' });
 
-const redis = createRedis(config.redisUrl, { name: 'consumer-store', logger });
-const blockingRedis = createRedis(config.redisUrl, { name: 'consumer-store:blocking', logger });
-const handler = createStoreHandler(createApiClient({ apiUrl: config.apiUrl, token: config.apiToken, timeoutMs: config.requestTimeoutMs }), logger, config.faultRate);
-const consumer = createConsumer({
-  redis,
-  blockingRedis,
-  stream: config.readingsStream,
-  group: config.group,
-  consumer: config.consumerName,
-  decode: decodeReading,
-  handle: (batch) => handler.handle(batch),
-  logger,
-  batchSize: config.batchSize,
-  concurrency: config.concurrency,
-  claimIdleMs: config.claimIdleMs,
-  maxDeliveries: config.maxDeliveries,
-});
+const { redis, blockingRedis, handler, consumer } = createStoreConsumer(config, logger, 'consumer-store');
 const trimmer = startTrimmer({ redis, stream: config.readingsStream, retainEntries: config.retainEntries, intervalMs: config.trimIntervalMs, logger });
 
 const heartbeat = startHeartbeat({

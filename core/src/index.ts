@@ -43,7 +43,7 @@ export { HEARTBEAT_PREFIX, WORKERS_KEY, type Heartbeat, type HeartbeatOptions, s
 export { createSleeper } from './sleeper.ts';
 export { configOrExit } from './config-or-exit.ts';
 export { onShutdown } from './shutdown.ts';
-export { type ConsumerState, type GroupState, readConsumers, readGroups } from './consumer/groups.ts';
+export { type ConsumerState, type GroupState, groupsCaughtUp, readConsumers, readGroups } from './consumer/groups.ts';
 export { parseRetryAfter } from './retry-after.ts';
 export { defaultInstanceName } from './instance.ts';
 export { consumerSettings } from './settings.ts';

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from 'core/testing';
-import { spawnApi } from '../support.ts';
+import { processUsage, spawnApi } from '../support.ts';
 import { type Measurement, int, summarize } from './report.ts';
 
 const headers = { authorization: 'Bearer bench', 'content-type': 'application/json' };
@@ -67,7 +67,7 @@ export async function apiScenario(options: { rows: number; seconds: number; conn
         met: latest.requestsPerSec >= 10_000 && latest.errors === 0,
         data: latest,
       },
-      { scenario: 'api', name: 'API peak RSS', result: `${(await api.peakRssMb()).toFixed(0)} MB` },
+      { scenario: 'api', name: 'API peak RSS', result: `${(await processUsage(api.pid)).peakRssMb.toFixed(0)} MB` },
     ];
   } finally {
     await api.stop();

@@ -5,7 +5,8 @@
  */
 import { decodeAlert } from 'core';
 import { type Measurement, formatLatency, int, summarize } from './report.ts';
-import { startStack, waitUntil } from './stack.ts';
+import { waitFor } from 'core/testing';
+import { startStack } from './stack.ts';
 
 const LEAD_TARGETS_MS: Record<number, number> = { 1_000: 50, 20_000: 500 };
 
@@ -17,7 +18,7 @@ export async function latencyScenario(options: { rate: number; seconds: number }
     const producer = stack.startProducer({ RATE: String(rate), COUNT: String(count), VALUE_MIN: '0', VALUE_MAX: '51' });
     const exitCode = await producer.exited;
     if (exitCode !== 0) throw new Error(`producer exited with ${exitCode}: ${producer.output().slice(-2_000)}`);
-    await waitUntil(async () => stack.rowCount() >= count && (await stack.drained(['store', 'alerts'])), 120_000, `${count} readings stored and evaluated`);
+    await waitFor(async () => stack.rowCount() >= count && (await stack.drained(['store', 'alerts'])), { timeoutMs: 120_000, intervalMs: 50, what: `${count} readings stored and evaluated` });
     const lead = summarize(stack.query<{ lead: number }>('SELECT stored_at - ts AS lead FROM readings').map((row) => row.lead));
     const alerts = await stack.redis.xrange('alerts', '-', '+');
     const detection = summarize(alerts.map(([id, fields]) => Number(id.split('-')[0]) - decodeAlert(fields).ts));

@@ -4,7 +4,9 @@
  * row is committed and the last reading evaluated.
  */
 import { type Measurement, int } from './report.ts';
-import { processUsage, startStack, waitUntil } from './stack.ts';
+import { processUsage } from '../support.ts';
+import { waitFor } from 'core/testing';
+import { startStack } from './stack.ts';
 
 const entryMs = (id: string) => Number(id.split('-')[0]);
 
@@ -26,7 +28,7 @@ export async function throughputScenario(options: { readings: number }): Promise
     let alertsDoneMs = 0;
     let storeDoneMs = 0;
     let producerPeakRssMb = 0;
-    await waitUntil(
+    await waitFor(
       async () => {
         if (firstXaddMs === 0) {
           const first = await stack.redis.xrange('readings', '-', '+', 'COUNT', 1);
@@ -41,9 +43,7 @@ export async function throughputScenario(options: { readings: number }): Promise
         if (storeDoneMs === 0 && stack.rowCount() >= readings) storeDoneMs = stack.query<{ t: number }>('SELECT max(stored_at) AS t FROM readings')[0]?.t ?? Date.now();
         return alertsDoneMs > 0 && storeDoneMs > 0;
       },
-      600_000,
-      `${readings} readings stored and evaluated`,
-      20,
+      { timeoutMs: 600_000, intervalMs: 20, what: `${readings} readings stored and evaluated` },
     );
     const exitCode = await producer.exited;
     if (exitCode !== 0) throw new Error(`producer exited with ${exitCode}: ${producer.output().slice(-2_000)}`);

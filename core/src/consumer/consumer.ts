@@ -176,12 +176,20 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
     }
   };
 
-  // Ids of a batch read ahead and not yet handled: they age in the pending list as well.
-  let readAheadIds: string[] = [];
+  // The batch read ahead while another is handled (concurrency 1); its ids once it has arrived,
+  // since its entries age in the pending list as well.
+  let readAhead: { entries: Promise<RawEntry[]>; ids: string[] } | undefined;
 
   /** Resets the idle time of entries this consumer is still working on (and has read ahead), so nobody claims them. */
   const keepOwnership = async (batch: ReadonlyArray<ConsumerEntry<T>>) => {
-    await redis.call('XCLAIM', stream, group, name, 0, ...batch.map((entry) => entry.entryId), ...readAheadIds, 'JUSTID');
+    await redis.call('XCLAIM', stream, group, name, 0, ...batch.map((entry) => entry.entryId), ...(readAhead?.ids ?? []), 'JUSTID');
+  };
+
+  /** Takes the batch read ahead, if any, for handling: from then on the handler keeps it owned. */
+  const takeReadAhead = (): Promise<RawEntry[]> | undefined => {
+    const entries = readAhead?.entries;
+    readAhead = undefined;
+    return entries;
   };
 
   const runHandler = async (work: Array<ConsumerEntry<T>>, fieldsOf: Map<string, string[]>) => {
@@ -305,7 +313,6 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
 
   const loop = async (): Promise<{ reason: 'closed' | 'stopped'; message?: string }> => {
     let cursor = '0';
-    let prefetched: Promise<RawEntry[]> | undefined;
     let failures = 0;
     let nextClaimAt = 0;
     let groupReady = false;
@@ -319,10 +326,9 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
           await drainInFlight();
           // A batch read ahead is handled first: after a long retry it is idle enough to be
           // claimed, and claiming it here as well would hand it to the handler twice.
-          if (prefetched) {
-            const entries = await prefetched;
-            prefetched = undefined;
-            readAheadIds = [];
+          const ahead = takeReadAhead();
+          if (ahead) {
+            const entries = await ahead;
             if (entries.length > 0) await processEntries(entries, 'new');
           }
           await claimIdle();
@@ -331,19 +337,15 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         if (inFlightError !== undefined) await drainInFlight();
         if (cursor === '>') {
           while (inFlight.size >= concurrency) await Promise.race(inFlight);
-          const entries = await (prefetched ?? read('>'));
-          prefetched = undefined;
-          readAheadIds = [];
+          const entries = await (takeReadAhead() ?? read('>'));
           if (entries.length === 0) continue;
           if (concurrency === 1) {
             // Read the next batch while this one is handled; handling stays one batch at a
             // time, in stream order (the alert rules depend on it).
             if (!closing) {
-              prefetched = read('>').then((next) => {
-                readAheadIds = next.map(([entryId]) => entryId);
-                return next;
-              });
-              prefetched.catch(() => {});
+              const ahead: NonNullable<typeof readAhead> = { entries: read('>'), ids: [] };
+              ahead.entries.then((next) => (ahead.ids = next.map(([entryId]) => entryId)), () => {});
+              readAhead = ahead;
             }
             await processEntries(entries, 'new');
           } else startInFlight(entries);
@@ -361,8 +363,7 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
       } catch (error) {
         await drainInFlight().catch(() => {});
         // A read already under way is dropped: what it delivered stays pending and is re-read below.
-        prefetched = undefined;
-        readAheadIds = [];
+        readAhead = undefined;
         if (error instanceof StopConsumingError) {
           log.error('consumer_stopped', { reason: error.message });
           return { reason: 'stopped', message: error.message };
@@ -380,9 +381,10 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         cursor = '0';
       }
     }
-    // Closing: finish and ack the batches still in hand, a prefetched one included.
+    // Closing: finish and ack the batches still in hand, one read ahead included.
     await drainInFlight().catch((error) => log.warn('batch_failed_at_close', { error }));
-    const lastRead = prefetched ? await prefetched.catch(() => [] as RawEntry[]) : [];
+    const lastAhead = takeReadAhead();
+    const lastRead = lastAhead ? await lastAhead.catch(() => [] as RawEntry[]) : [];
     if (lastRead.length > 0) await processEntries(lastRead, 'new').catch((error) => log.warn('batch_failed_at_close', { error }));
     return { reason: 'closed' };
   };

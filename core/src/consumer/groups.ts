@@ -46,6 +46,17 @@ export async function readGroups(redis: Redis, stream: string): Promise<GroupSta
   });
 }
 
+/**
+ * True when each named group has read up to the stream's newest entry and acknowledged everything:
+ * the work is done. Compared with the newest id rather than `lag`, which Redis stops reporting
+ * after trims. An empty stream counts as caught up for groups that exist.
+ */
+export async function groupsCaughtUp(redis: Redis, stream: string, names: readonly string[]): Promise<boolean> {
+  const [groups, newest] = await Promise.all([readGroups(redis, stream), redis.xrevrange(stream, '+', '-', 'COUNT', 1)]);
+  const lastId = newest[0]?.[0] ?? '0-0';
+  return names.every((name) => groups.some((group) => group.name === name && group.pending === 0 && group.lastDeliveredId === lastId));
+}
+
 /** XINFO CONSUMERS as objects. */
 export async function readConsumers(redis: Redis, stream: string, group: string): Promise<ConsumerState[]> {
   const consumers = (await redis.call('XINFO', 'CONSUMERS', stream, group)) as unknown[][];
