@@ -38,4 +38,4 @@ onShutdown(logger, async () => {
   feedRedis.disconnect();
   checkpointer?.stop();
   db.$client.close();
-});
+}, config.shutdownTimeoutMs);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { type Alert, type Consumer, type Reading, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, encodeReading, newEventId, readDeadLetters, readGroups } from 'core';
-import { type TestRedis, startService, uniqueName, useRedis, waitFor } from 'core/testing';
+import { type TestRedis, startRedisServer, startService, uniqueName, useRedis, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { createEvaluator } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
@@ -241,6 +241,19 @@ describe('the consumer-alert process', () => {
     const service = startService(entry, { REDIS_URL: testRedis.url, ALERT_WEBHOOK_URL: 'http://169.254.169.254/latest' });
     expect(await service.exited).toBe(2);
     expect(service.output()).toContain('ALERT_WEBHOOK_URL: points at a loopback, link-local or metadata address');
+  });
+
+  it('stops on SIGTERM within SHUTDOWN_TIMEOUT_MS even when Redis is gone and nothing can be acked', async () => {
+    const ownRedis = await startRedisServer();
+    cleanups.push(() => ownRedis.stop());
+    const service = startService(entry, { REDIS_URL: ownRedis.url, SHUTDOWN_TIMEOUT_MS: '1000' });
+    await waitFor(() => service.events('watching').length === 1, { what: 'consumer-alert watching' });
+    await ownRedis.kill();
+    const signalledAt = Date.now();
+    service.child.kill('SIGTERM');
+    expect(await service.exited).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(5_000);
+    expect(service.events('shutdown_timed_out')).toHaveLength(1);
   });
 
   it('delivers an alert once after being killed between writing it and the webhook answering', async () => {

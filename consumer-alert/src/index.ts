@@ -72,7 +72,7 @@ onShutdown(logger, async () => {
   clearInterval(status);
   logger.info('stopped', { evaluator: evaluator.counters, notifier: notifier.counters });
   for (const connection of [redis, evaluatorBlocking, notifierBlocking]) connection.disconnect();
-});
+}, config.shutdownTimeoutMs);
 
 logger.info('watching', {
   rules: rules.map((rule) => ({ id: rule.id, metric: rule.metricPattern, device: rule.devicePattern, direction: rule.direction, threshold: rule.threshold })),

@@ -33,7 +33,7 @@ onShutdown(logger, async () => {
   logger.info('stopped', { ...handler.counters, ...consumer.stats() });
   redis.disconnect();
   blockingRedis.disconnect();
-});
+}, config.shutdownTimeoutMs);
 
 logger.info('consuming', { stream: config.readingsStream, group: config.group, consumer: consumer.name, apiUrl: config.apiUrl });
 const outcome = await consumer.run();
