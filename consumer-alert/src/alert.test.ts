@@ -118,6 +118,62 @@ describe('threshold evaluation', () => {
     expect((await alertList()).map((a) => a.state)).toEqual(['firing']);
   });
 
+  describe('a reading dated ahead of its arrival', () => {
+    const HOUR = 3_600_000;
+    /** XADDs one reading per value, dated now (or `aheadMs` later), one after the other. */
+    const sendNow = async (readings: string, deviceId: string, values: Array<[value: number, aheadMs?: number]>) => {
+      const sent: Reading[] = [];
+      for (const [value, aheadMs = 0] of values) {
+        const reading = { id: newEventId(), deviceId, metric: 'kwh', value, unit: 'kWh', ts: Date.now() + aheadMs };
+        await redis.xadd(readings, '*', ...encodeReading(reading));
+        sent.push(reading);
+        await Bun.sleep(5);
+      }
+      return sent;
+    };
+
+    it('23 hours ahead does not silence the device: every later transition still alerts', async () => {
+      const { readings, alertList, caughtUp } = evaluating(undefined);
+      const sent = await sendNow(readings, 'clock-fast', [[80], [20, 23 * HOUR], [90], [95], [10], [70]]);
+      await waitFor(caughtUp, { what: 'evaluated' });
+      expect((await alertList()).map((a) => [a.state, a.readingId])).toEqual([
+        ['firing', sent[0]?.id as string],
+        ['resolved', sent[1]?.id as string],
+        ['firing', sent[2]?.id as string],
+        ['resolved', sent[4]?.id as string],
+        ['firing', sent[5]?.id as string],
+      ]);
+    });
+
+    it('more than 24 hours ahead is dead-lettered with the reason, never folded into the state', async () => {
+      const { readings, alertList, caughtUp } = evaluating(undefined);
+      await sendNow(readings, 'clock-broken', [[80]]);
+      await redis.xadd(readings, '*', ...encodeReading({ id: newEventId(), deviceId: 'clock-broken', metric: 'kwh', value: 20, unit: 'kWh', ts: Date.UTC(2100, 0, 1) }));
+      const later = await sendNow(readings, 'clock-broken', [[10], [90]]);
+      await waitFor(caughtUp, { what: 'evaluated' });
+      expect((await alertList()).map((a) => [a.state, a.value])).toEqual([
+        ['firing', 80],
+        ['resolved', 10],
+        ['firing', 90],
+      ]);
+      expect((await alertList()).at(-1)?.readingId).toBe(later[1]?.id as string);
+      const [dead] = await readDeadLetters(redis, `${readings}:dead`);
+      expect(dead?.reason).toContain("ts is more than 24 hours ahead of this receiver's clock");
+      expect(dead?.reason).toContain('2100-01-01T00:00:00.000Z');
+    });
+
+    it('a state an older version dated in 2100 is repaired by the next reading', async () => {
+      const { readings, alerts, alertList, caughtUp } = evaluating(undefined);
+      await redis.hset(`${alerts}:state:default`, 'poisoned', `ok,0,${Date.UTC(2100, 0, 1)},${Date.UTC(2100, 0, 1)},old-reading`);
+      const sent = await sendNow(readings, 'poisoned', [[75], [30]]);
+      await waitFor(caughtUp, { what: 'evaluated' });
+      expect((await alertList()).map((a) => [a.state, a.readingId])).toEqual([
+        ['firing', sent[0]?.id as string],
+        ['resolved', sent[1]?.id as string],
+      ]);
+    });
+  });
+
   it('with two instances and every reading delivered twice, notifies each transition once', async () => {
     const { readings, publish, alertList, caughtUp } = evaluating(undefined, 2);
     const all: Reading[] = [];
@@ -249,10 +305,9 @@ describe('the consumer-alert process', () => {
     const service = startService(entry, { REDIS_URL: ownRedis.url, SHUTDOWN_TIMEOUT_MS: '1000' });
     await waitFor(() => service.events('watching').length === 1, { what: 'consumer-alert watching' });
     await ownRedis.kill();
-    const signalledAt = Date.now();
+    // Without the timeout it would wait for acks that cannot happen, and this test would time out.
     service.child.kill('SIGTERM');
     expect(await service.exited).toBe(0);
-    expect(Date.now() - signalledAt).toBeLessThan(5_000);
     expect(service.events('shutdown_timed_out')).toHaveLength(1);
   });
 

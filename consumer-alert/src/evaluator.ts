@@ -1,97 +1,21 @@
-import { ALERT_VERSION, type ConsumerEntry, type Reading, createLatencyHistogram, newEventId } from 'core';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ALERT_VERSION, type ConsumerEntry, MAX_FUTURE_MS, type Reading, createLatencyHistogram, entryTimeMs, newEventId } from 'core';
 import type Redis from 'ioredis';
 import type { Rule } from './rules.ts';
 
 /**
- * Readings against rules' states, atomically: the states and the alert XADDs change together,
- * so any number of instances, and redelivered readings, never fire a transition twice.
+ * Readings against rules' states, atomically, in one Lua script (`lua/evaluate-alerts.lua`, whose
+ * header documents its KEYS, ARGV and state format): the states and the alert XADDs change
+ * together, so redelivered readings never fire a transition twice. Pairs and rules travel as two
+ * JSON arguments (decoded by Redis's C cjson) instead of 8 per pair: building, sending and
+ * interning thousands of arguments was most of the evaluator's cost on both sides.
  *
- * State: one hash per rule (`<alerts stream>:state:<ruleId>`), one field per device, the value
- * `state,streak,lastTs,notifiedTs,lastReadingId`. A chunk reads its states with one HMGET per
- * rule and writes back only those that changed with one HSET per rule. A reading that changes
- * nothing (below the threshold while ok, above it while firing) is not written: evaluated again,
- * it changes nothing again. A reading older than the last change (or the one that made it) is
- * stale and ignored, so a redelivered or late reading never flips a state back.
- *
- * KEYS: alerts stream, then the state hash of each rule.
- * ARGV: version, alert id prefix, rules as JSON `[[ruleId, threshold, severity, forReadings,
- * repeatAfterMs], ...]`, pairs as JSON `[[rule number, flags, ts, deviceId, readingId, value,
- * metric], ...]` with flags = 1 when the value breaches, + 2 when it clears. Two JSON arguments
- * (decoded by Redis's C cjson) instead of 7 per pair: building, sending and interning thousands
- * of arguments was most of the evaluator's cost on both sides.
- * Returns one character per pair: f(iring), r(esolved), p (repeat), - (no transition), s(tale).
+ * States are ordered by min(reading ts, stream entry time): a reading dated ahead of its arrival
+ * (a device clock hours fast) counts as arriving when it did, so it can never make the device's
+ * later readings look old and silence its alerts.
  */
-const EVALUATE = `
-local rules = cjson.decode(ARGV[3])
-local pairList = cjson.decode(ARGV[4])
-local states, fieldsByRule, changed = {}, {}, {}
-for rule = 1, #rules do states[rule] = {}; fieldsByRule[rule] = {}; changed[rule] = {} end
-for _, p in ipairs(pairList) do
-  local rule, device = p[1], p[4]
-  if states[rule][device] == nil then
-    states[rule][device] = false
-    fieldsByRule[rule][#fieldsByRule[rule] + 1] = device
-  end
-end
-for rule = 1, #rules do
-  local fields = fieldsByRule[rule]
-  if #fields > 0 then
-    local values = redis.call('HMGET', KEYS[rule + 1], unpack(fields))
-    for i, device in ipairs(fields) do
-      local packed = values[i]
-      if packed then
-        local s, streak, lastTs, notifiedTs, lastReadingId = string.match(packed, '^(%a+),(%d+),(%d+),(%d+),(.*)$')
-        states[rule][device] = { s, tonumber(streak), tonumber(lastTs), tonumber(notifiedTs), lastReadingId }
-      end
-    end
-  end
-end
-local out = {}
-for pair, p in ipairs(pairList) do
-  local rule, flags, tsText, device, readingId = p[1], p[2], p[3], p[4], p[5]
-  local r = rules[rule]
-  local ts = tonumber(tsText)
-  local state = states[rule][device] or { 'ok', 0, nil, 0, '' }
-  local current, streak = state[1], state[2]
-  local transition = '-'
-  if state[3] and (ts < state[3] or (ts == state[3] and readingId == state[5])) then
-    transition = 's'
-  else
-    local breach = flags % 2 == 1
-    local nextState, nextStreak, notifiedTs = current, streak, state[4]
-    if current ~= 'firing' then
-      if breach then nextStreak = streak + 1 else nextStreak = 0 end
-      if breach and nextStreak >= r[4] then transition = 'f'; nextState = 'firing' end
-    elseif flags >= 2 then
-      transition = 'r'; nextState = 'ok'; nextStreak = 0
-    elseif breach and r[5] > 0 and ts - notifiedTs >= r[5] then
-      transition = 'p'
-    end
-    if transition ~= '-' then
-      notifiedTs = ts
-      local alertState = 'firing'
-      if transition == 'r' then alertState = 'resolved' end
-      redis.call('XADD', KEYS[1], '*', 'v', ARGV[1], 'id', ARGV[2] .. pair, 'ruleId', r[1], 'deviceId', device, 'metric', p[7],
-        'value', p[6], 'threshold', r[2], 'state', alertState, 'severity', r[3], 'ts', tsText, 'readingId', readingId)
-    end
-    if transition ~= '-' or nextStreak ~= streak then
-      states[rule][device] = { nextState, nextStreak, ts, notifiedTs, readingId }
-      changed[rule][device] = true
-    end
-  end
-  out[pair] = transition
-end
-for rule = 1, #rules do
-  local args = {}
-  for device in pairs(changed[rule]) do
-    local st = states[rule][device]
-    args[#args + 1] = device
-    args[#args + 1] = st[1] .. ',' .. st[2] .. ',' .. string.format('%d', st[3]) .. ',' .. string.format('%d', st[4]) .. ',' .. st[5]
-  end
-  if #args > 0 then redis.call('HSET', KEYS[rule + 1], unpack(args)) end
-end
-return table.concat(out)
-`;
+const EVALUATE = readFileSync(join(import.meta.dir, 'lua/evaluate-alerts.lua'), 'utf8');
 
 /** Pairs per script call: long enough to amortise the call, short enough not to stall Redis (~ms). */
 const PAIRS_PER_CALL = 500;
@@ -130,19 +54,20 @@ export function createEvaluator(options: { redis: Redis; rules: readonly Rule[];
       // One (reading, rule) pair per matching rule: the reading, and its tuple for the script.
       const pairs: Reading[] = [];
       const tuples: unknown[][] = [];
-      for (const { value: reading } of batch) {
+      for (const { entryId, value: reading } of batch) {
+        const order = String(Math.min(reading.ts, entryTimeMs(entryId)));
         rules.forEach((rule, index) => {
           if (!rule.matches(reading)) return;
           const flags = (rule.breaches(reading.value) ? 1 : 0) + (rule.clears(reading.value) ? 2 : 0);
           pairs.push(reading);
-          tuples.push([index + 1, flags, String(reading.ts), reading.deviceId, reading.id, String(reading.value), reading.metric]);
+          tuples.push([index + 1, flags, String(reading.ts), reading.deviceId, reading.id, String(reading.value), reading.metric, order]);
         });
       }
       const calls: Array<Promise<string>> = [];
       for (let start = 0; start < tuples.length; start += PAIRS_PER_CALL) {
         const chunk = JSON.stringify(tuples.slice(start, start + PAIRS_PER_CALL));
         // A fresh prefix per call keeps alert ids unique: `<uuidv7>.<pair>`.
-        calls.push(redis.evaluateAlerts(stateKeys.length + 1, alertsStream, ...stateKeys, ALERT_VERSION, `${newEventId()}.`, ruleTable, chunk));
+        calls.push(redis.evaluateAlerts(stateKeys.length + 1, alertsStream, ...stateKeys, ALERT_VERSION, `${newEventId()}.`, ruleTable, chunk, String(MAX_FUTURE_MS)));
       }
       const transitions = (await Promise.all(calls)).join('');
       const now = Date.now();

@@ -4,6 +4,8 @@ export {
   READING_VERSION,
   KNOWN_READING_VERSIONS,
   NAME_PATTERN,
+  MAX_FUTURE_MS,
+  UNIT_PATTERN,
   ReadingSchema,
   type Reading,
   encodeReading,
@@ -22,6 +24,7 @@ export {
   decodeAlert,
 } from './contracts/alert.ts';
 export { newEventId } from './ids.ts';
+export { compareEntryIds, entryTimeMs } from './stream-ids.ts';
 export { ConfigError, type ConfigProblem, type Env, type Setting, env, loadConfig } from './config.ts';
 export { createLogger, LOG_LEVELS, type LogLevel, type Logger, type LoggerOptions, type LogFields } from './logger.ts';
 export { backoffMs, createRedis, reconnectDelayMs, type RedisConnectionOptions } from './redis.ts';

@@ -25,6 +25,15 @@ export const READING_VERSION = '2';
 /** Device ids, metric names and event ids share one safe alphabet (no spaces, no quotes). */
 export const NAME_PATTERN = '^[A-Za-z0-9._:-]+$';
 
+/** Units are free text (`°C`, `km/h`) but carry no control characters (NUL, newlines, escapes). */
+export const UNIT_PATTERN = '^[^\\x00-\\x1f\\x7f]*$';
+
+/**
+ * A reading dated more than this ahead of the receiver's clock is refused at every door (producer,
+ * API, consumers): a device clock that far off would poison time windows and alert order.
+ */
+export const MAX_FUTURE_MS = 24 * 60 * 60 * 1_000;
+
 export const ReadingSchema = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 64, pattern: NAME_PATTERN }),
@@ -32,7 +41,7 @@ export const ReadingSchema = Type.Object(
     metric: Type.String({ minLength: 1, maxLength: 64, pattern: NAME_PATTERN }),
     // TypeBox's Number already refuses NaN and ±Infinity.
     value: Type.Number(),
-    unit: Type.String({ maxLength: 32 }),
+    unit: Type.String({ maxLength: 32, pattern: UNIT_PATTERN }),
     ts: Type.Integer({ minimum: 0, maximum: MAX_EPOCH_MS }),
   },
   { additionalProperties: false },
@@ -43,10 +52,18 @@ export type Reading = Static<typeof ReadingSchema>;
 
 const readingCheck = TypeCompiler.Compile(ReadingSchema);
 
-/** Throws InvalidEventError naming the first bad field; returns the value typed as a Reading. */
-export function validateReading(candidate: unknown): Reading {
+/**
+ * Throws InvalidEventError naming the first bad field, or a `ts` more than MAX_FUTURE_MS ahead of
+ * `nowMs` (the receiver's clock); returns the value typed as a Reading.
+ */
+export function validateReading(candidate: unknown, nowMs: number = Date.now()): Reading {
   assertSchema(readingCheck, candidate);
-  return candidate as Reading;
+  const reading = candidate as Reading;
+  if (reading.ts > nowMs + MAX_FUTURE_MS) {
+    // The schema bounds ts by MAX_EPOCH_MS, so it is always a valid Date.
+    throw new InvalidEventError('ts', `is more than 24 hours ahead of this receiver's clock (device clock?), got ${new Date(reading.ts).toISOString()}`);
+  }
+  return reading;
 }
 
 /** The positions in a v2 `r` array. Order is part of the contract. */

@@ -1,14 +1,9 @@
-import { type Alert, decodeAlert } from 'core';
+import { type Alert, compareEntryIds, decodeAlert } from 'core';
 import type Redis from 'ioredis';
 import { type SseClient, sseResponse } from './sse.ts';
 
 type Entry = [id: string, fields: string[]];
 
-function compareIds(a: string, b: string): number {
-  const [am = 0, as = 0] = a.split('-').map(Number);
-  const [bm = 0, bs = 0] = b.split('-').map(Number);
-  return am - bm || as - bs;
-}
 
 /**
  * Live alert transitions for SSE clients, read from the alerts stream by one blocking XREAD per
@@ -59,7 +54,7 @@ export function createAlertsFeed(options: { redis: Redis; blockingRedis: Redis; 
         ? ((await redis.xrange(stream, `(${lastEventId}`, lastId === '0-0' ? '-' : lastId, 'COUNT', 10_000)) as Entry[])
         : ((await redis.xrevrange(stream, lastId === '0-0' ? '-' : lastId, '-', 'COUNT', 100)) as Entry[]).reverse();
       for (const [id, fields] of backlog) {
-        if (lastId === '0-0' || compareIds(id, lastId) > 0) continue;
+        if (lastId === '0-0' || compareEntryIds(id, lastId) > 0) continue;
         try {
           const alert = decodeAlert(fields);
           if (deviceId === undefined || deviceId === alert.deviceId) client.send(id, alert);

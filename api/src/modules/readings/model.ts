@@ -1,4 +1,4 @@
-import { NAME_PATTERN } from 'core';
+import { NAME_PATTERN, UNIT_PATTERN } from 'core';
 import { type Static, t } from 'elysia';
 
 const name = (maxLength: number, description: string) => t.String({ minLength: 1, maxLength, pattern: NAME_PATTERN, description });
@@ -10,7 +10,7 @@ export const readingFields = {
   deviceId: name(128, 'Device identity: letters, digits and . _ : -'),
   metric: name(64, 'What is measured, e.g. kwh, temp, speed'),
   value: t.Number({ description: 'The measurement (finite)' }),
-  unit: t.String({ maxLength: 32, description: 'e.g. kWh, °C, km/h' }),
+  unit: t.String({ maxLength: 32, pattern: UNIT_PATTERN, description: 'e.g. kWh, °C, km/h; no control characters' }),
   ts: isoTime('When the device measured it'),
 };
 

@@ -1,4 +1,4 @@
-import { newEventId } from 'core';
+import { MAX_FUTURE_MS, newEventId } from 'core';
 import { and, asc, desc, eq, gt, lt, or } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { type ReadingRow, readings } from '../../db/schema.ts';
@@ -26,8 +26,6 @@ export function toStoredReading(row: ReadingRow): StoredReading {
   };
 }
 
-/** A device clock this far ahead is broken; storing its readings would poison every time window. */
-export const MAX_FUTURE_MS = 24 * 60 * 60 * 1_000;
 
 /** Epoch ms of a validated ISO time; before 1970 or over a day ahead is refused by name. */
 function toEpochMs(iso: string, path: string, nowMs: number): number {

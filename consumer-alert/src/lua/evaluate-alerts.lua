@@ -1,0 +1,96 @@
+--[[
+Evaluates readings against rules' states, atomically: the states and the alert XADDs change
+together, so redelivered readings never fire a transition twice.
+
+KEYS[1]      the alerts stream
+KEYS[2..n]   the state hash of each rule, in the order of the rule table (ARGV[3])
+ARGV[1]      alert contract version
+ARGV[2]      alert id prefix; the pair's position is appended (`<uuidv7>.<pair>`)
+ARGV[3]      rules as JSON: [[ruleId, threshold, severity, forReadings, repeatAfterMs], ...]
+ARGV[4]      pairs as JSON: [[rule number, flags, ts, deviceId, readingId, value, metric, order], ...]
+             flags = 1 when the value breaches, + 2 when it clears; ts is the reading's own time
+             (copied into the alert); order is the time the state is ordered by:
+             min(ts, the stream entry's time), so a reading dated ahead of its arrival counts
+             as arriving when it did and can never make later readings look old.
+ARGV[5]      ms: a state ordered this far ahead of a new reading's arrival was written by an
+             older version from a device clock far ahead; it is ignored instead of silencing
+             the device for ever.
+
+State: one hash per rule, one field per device, the value
+`state,streak,order,notifiedOrder,lastReadingId`. A reading that changes nothing is not
+written. A reading ordered before the last change (or the one that made it) is stale.
+
+Returns one character per pair: f(iring), r(esolved), p (repeat), - (no transition), s(tale).
+]]
+local rules = cjson.decode(ARGV[3])
+local pairList = cjson.decode(ARGV[4])
+local poisonedAfterMs = tonumber(ARGV[5])
+local states, fieldsByRule, changed = {}, {}, {}
+for rule = 1, #rules do states[rule] = {}; fieldsByRule[rule] = {}; changed[rule] = {} end
+for _, p in ipairs(pairList) do
+  local rule, device = p[1], p[4]
+  if states[rule][device] == nil then
+    states[rule][device] = false
+    fieldsByRule[rule][#fieldsByRule[rule] + 1] = device
+  end
+end
+for rule = 1, #rules do
+  local fields = fieldsByRule[rule]
+  if #fields > 0 then
+    local values = redis.call('HMGET', KEYS[rule + 1], unpack(fields))
+    for i, device in ipairs(fields) do
+      local packed = values[i]
+      if packed then
+        local s, streak, lastOrder, notifiedOrder, lastReadingId = string.match(packed, '^(%a+),(%d+),(%d+),(%d+),(.*)$')
+        states[rule][device] = { s, tonumber(streak), tonumber(lastOrder), tonumber(notifiedOrder), lastReadingId }
+      end
+    end
+  end
+end
+local out = {}
+for pair, p in ipairs(pairList) do
+  local rule, flags, tsText, device, readingId = p[1], p[2], p[3], p[4], p[5]
+  local r = rules[rule]
+  local order = tonumber(p[8])
+  local state = states[rule][device] or { 'ok', 0, nil, 0, '' }
+  local current, streak = state[1], state[2]
+  local lastOrder = state[3]
+  if lastOrder and lastOrder > order + poisonedAfterMs then lastOrder = nil end
+  local transition = '-'
+  if lastOrder and (order < lastOrder or (order == lastOrder and readingId == state[5])) then
+    transition = 's'
+  else
+    local breach = flags % 2 == 1
+    local nextState, nextStreak, notifiedOrder = current, streak, math.min(state[4], order)
+    if current ~= 'firing' then
+      if breach then nextStreak = streak + 1 else nextStreak = 0 end
+      if breach and nextStreak >= r[4] then transition = 'f'; nextState = 'firing' end
+    elseif flags >= 2 then
+      transition = 'r'; nextState = 'ok'; nextStreak = 0
+    elseif breach and r[5] > 0 and order - notifiedOrder >= r[5] then
+      transition = 'p'
+    end
+    if transition ~= '-' then
+      notifiedOrder = order
+      local alertState = 'firing'
+      if transition == 'r' then alertState = 'resolved' end
+      redis.call('XADD', KEYS[1], '*', 'v', ARGV[1], 'id', ARGV[2] .. pair, 'ruleId', r[1], 'deviceId', device, 'metric', p[7],
+        'value', p[6], 'threshold', r[2], 'state', alertState, 'severity', r[3], 'ts', tsText, 'readingId', readingId)
+    end
+    if transition ~= '-' or nextStreak ~= streak or lastOrder ~= state[3] then
+      states[rule][device] = { nextState, nextStreak, order, notifiedOrder, readingId }
+      changed[rule][device] = true
+    end
+  end
+  out[pair] = transition
+end
+for rule = 1, #rules do
+  local args = {}
+  for device in pairs(changed[rule]) do
+    local st = states[rule][device]
+    args[#args + 1] = device
+    args[#args + 1] = st[1] .. ',' .. st[2] .. ',' .. string.format('%d', st[3]) .. ',' .. string.format('%d', st[4]) .. ',' .. st[5]
+  end
+  if #args > 0 then redis.call('HSET', KEYS[rule + 1], unpack(args)) end
+end
+return table.concat(out)

@@ -1,0 +1,11 @@
+/** The Redis server's clock, in epoch ms, when it added the entry `<ms>-<seq>`. */
+export function entryTimeMs(entryId: string): number {
+  return Number(entryId.slice(0, entryId.indexOf('-')));
+}
+
+/** Stream entry ids in stream order: negative when `a` came first. */
+export function compareEntryIds(a: string, b: string): number {
+  const [aMs = 0, aSeq = 0] = a.split('-').map(Number);
+  const [bMs = 0, bSeq = 0] = b.split('-').map(Number);
+  return aMs - bMs || aSeq - bSeq;
+}
