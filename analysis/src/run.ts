@@ -1,3 +1,5 @@
+import { neutraliseCsvLine } from 'core';
+import { parse } from 'csv-parse/sync';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chartSpecs } from './charts.ts';
@@ -48,21 +50,24 @@ async function openInput(options: AnalysisOptions): Promise<{ stream: ReadableSt
 }
 
 /** Passes bytes through while writing them to `path` (Bun's writer: ~4× fs streams). */
-function teeToFile(stream: ReadableStream<Uint8Array>, path: string): { stream: ReadableStream<Uint8Array>; done: () => Promise<void> } {
+/**
+ * readings.csv, written line by line as the pass reads them, with cells that a spreadsheet would
+ * run as formulas neutralised (the API's export already is; stdin may not be).
+ */
+function csvCopy(path: string) {
   const writer = Bun.file(path).writer();
-  const reader = stream.getReader();
+  const split = (line: string) => (parse(line, { relax_column_count: true, relax_quotes: true }) as string[][])[0];
+  const join = (cells: string[]) => cells.map((cell) => (/[",\r\n]/.test(cell) ? `"${cell.replaceAll('"', '""')}"` : cell)).join(',');
   return {
-    stream: new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const { done, value } = await reader.read();
-        if (done) {
-          controller.close();
-          return;
-        }
-        writer.write(value);
-        controller.enqueue(value);
-      },
-    }),
+    write(line: string) {
+      let safe = line;
+      try {
+        safe = neutraliseCsvLine(line, split, join);
+      } catch {
+        // A line csv-parse cannot read is a bad row for the summary; copied as it came.
+      }
+      writer.write(`${safe}\n`);
+    },
     done: async () => {
       await writer.end();
     },
@@ -78,15 +83,11 @@ export async function runAnalysis(options: AnalysisOptions, onProgress: (progres
   const notes: string[] = [];
   const fontFile = options.charts ? findFont() : undefined;
   const input = await openInput(options);
-  let stream = input.stream;
-  let finishCopy = async () => {};
+  const stream = input.stream;
   const files: string[] = [];
-  if (input.saveCopy) {
-    const copy = teeToFile(stream, join(options.outDir, 'readings.csv'));
-    stream = copy.stream;
-    finishCopy = copy.done;
-    files.push(join(options.outDir, 'readings.csv'));
-  } else {
+  const copy = input.saveCopy ? csvCopy(join(options.outDir, 'readings.csv')) : undefined;
+  if (copy) files.push(join(options.outDir, 'readings.csv'));
+  else {
     notes.push(`input is already a CSV file (${input.source}); not copied to readings.csv (use --copy)`);
   }
 
@@ -98,6 +99,7 @@ export async function runAnalysis(options: AnalysisOptions, onProgress: (progres
     stream,
     (line, lineNumber) => {
       if (line === '') return;
+      copy?.write(line);
       if (!parser) {
         parser = rowParser(line);
         return;
@@ -117,7 +119,7 @@ export async function runAnalysis(options: AnalysisOptions, onProgress: (progres
       bytes += n;
     },
   );
-  await finishCopy();
+  await copy?.done();
   if (!parser) throw new Error(`${input.source} is empty: no header line`);
   const result = summary.finish();
   if (result.counting.method === 'bucketed') notes.push(`more than 100,000 distinct values: counted in buckets of ${result.counting.bucketWidth} (mode and quantiles are bucket starts)`);

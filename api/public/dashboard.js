@@ -45,21 +45,89 @@ function onReading(reading) {
   schedule();
 }
 
-function connect(path, event, handler) {
-  const source = new EventSource(path);
-  source.addEventListener(event, (message) => handler(JSON.parse(message.data)));
-  return source;
+// With READ_TOKEN set, every read but the page and /health needs the token: the page asks for it
+// at the first 401 and keeps it for this tab's session only.
+let readToken = sessionStorage.getItem('readToken') ?? '';
+const authHeaders = () => (readToken ? { authorization: `Bearer ${readToken}` } : {});
+
+function askForToken() {
+  $('token-form').hidden = false;
 }
 
-const readingsSource = connect('/readings/stream', 'reading', onReading);
-readingsSource.onopen = () => setBadge($('connection'), 'live', 'live');
-readingsSource.onerror = () => setBadge($('connection'), 'lost', 'reconnecting…');
-const alertsSource = connect('/alerts/stream', 'alert', (alert) => {
+$('token-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  readToken = $('token-input').value.trim();
+  sessionStorage.setItem('readToken', readToken);
+  $('token-form').hidden = true;
+  refreshHealth();
+  refreshPerMinute();
+});
+
+async function apiFetch(path) {
+  const response = await fetch(path, { headers: authHeaders(), cache: 'no-store' });
+  if (response.status === 401) askForToken();
+  return response;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One SSE message block (`id:`, `event:`, `data:`, `retry:` lines) as an object. */
+function parseBlock(block) {
+  const message = { id: null, event: 'message', data: '', retry: null };
+  for (const line of block.split('\n')) {
+    const colon = line.indexOf(': ');
+    if (colon <= 0) continue;
+    const field = line.slice(0, colon);
+    const value = line.slice(colon + 2);
+    if (field === 'data') message.data += value;
+    else if (field in message) message[field] = value;
+  }
+  return message;
+}
+
+/**
+ * Server-Sent Events over fetch rather than EventSource, which cannot send the read token. It
+ * reconnects by itself and resumes with Last-Event-ID, as EventSource would.
+ */
+async function stream(path, event, handler, onState = () => {}) {
+  let lastEventId = null;
+  let retryMs = 2000;
+  for (;;) {
+    try {
+      const headers = { ...authHeaders(), accept: 'text/event-stream' };
+      if (lastEventId !== null) headers['last-event-id'] = lastEventId;
+      const response = await fetch(path, { headers, cache: 'no-store' });
+      if (response.status === 401) askForToken();
+      if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+      onState('live');
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
+          const message = parseBlock(buffer.slice(0, end));
+          buffer = buffer.slice(end + 2);
+          if (message.id) lastEventId = message.id;
+          if (message.retry) retryMs = Number(message.retry) || retryMs;
+          if (message.event === event && message.data) handler(JSON.parse(message.data));
+        }
+      }
+    } catch {
+      // Dropped, refused or unreachable: try again after the server's retry interval.
+    }
+    onState('lost');
+    await sleep(retryMs);
+  }
+}
+
+stream('/readings/stream', 'reading', onReading, (state) => setBadge($('connection'), state, state === 'live' ? 'live' : 'reconnecting…'));
+stream('/alerts/stream', 'alert', (alert) => {
   newAlerts.push(alert);
   if (newAlerts.length > MAX_ALERTS) newAlerts.splice(0, newAlerts.length - MAX_ALERTS);
   schedule();
 });
-alertsSource.onerror = () => {};
 
 function setBadge(element, state, text) {
   element.dataset.state = state;
@@ -180,7 +248,7 @@ function drawChart() {
 
 async function refreshHealth() {
   try {
-    const health = await (await fetch('/health')).json();
+    const health = await (await apiFetch('/health')).json();
     setBadge($('health'), health.status, `health: ${health.status}`);
     const detail = document.createElement('div');
     if (health.reasons.length > 0) {
@@ -196,9 +264,10 @@ async function refreshHealth() {
       for (const cell of cells) tr.append(text('td', String(cell)));
       table.append(tr);
     };
-    for (const worker of health.workers) row(`${worker.service} ${worker.instance}`, worker.status === 'alive' ? 'alive' : `silent ${Math.round(worker.lastSeenSecondsAgo)} s`);
-    for (const group of health.groups) row(`${group.group} (${group.stream})`, `lag ${group.lag ?? '?'} · pending ${group.pending}`);
-    for (const dead of health.deadLetters) row(dead.stream, `${dead.entries} dead`);
+    // Without the read token (when one is set) /health says only its status and reasons.
+    for (const worker of health.workers ?? []) row(`${worker.service} ${worker.instance}`, worker.status === 'alive' ? 'alive' : `silent ${Math.round(worker.lastSeenSecondsAgo)} s`);
+    for (const group of health.groups ?? []) row(`${group.group} (${group.stream})`, `lag ${group.lag ?? '?'} · pending ${group.pending}`);
+    for (const dead of health.deadLetters ?? []) row(dead.stream, `${dead.entries} dead`);
     detail.append(table);
     $('health-detail').replaceChildren(detail);
   } catch {
@@ -209,7 +278,9 @@ async function refreshHealth() {
 async function refreshPerMinute() {
   try {
     const from = new Date(Date.now() - 15 * 60 * 1000).toISOString();
-    const stats = await (await fetch(`/stats?from=${encodeURIComponent(from)}`)).json();
+    const response = await apiFetch(`/stats?from=${encodeURIComponent(from)}&deviceLimit=1`);
+    if (!response.ok) return;
+    const stats = await response.json();
     const canvas = $('per-minute');
     const context = canvas.getContext('2d');
     const minutes = stats.readingsPerMinute.slice(-15);

@@ -1,9 +1,10 @@
 import { type Logger, createLogger } from 'core';
 import { Elysia } from 'elysia';
-import { requireToken } from './auth.ts';
-import type { ApiConfig } from './config.ts';
+import { bearerMatches, requireToken } from './auth.ts';
+import { type ApiConfig, DEFAULT_MAX_STREAM_CLIENTS, DEFAULT_MAX_STREAM_CLIENTS_PER_IP } from './config.ts';
 import type { Db } from './db/client.ts';
 import { ApiError, apiErrorResponse, errorHandler } from './errors.ts';
+import { jsonBody } from './json-body.ts';
 import { createApiMetrics } from './metrics.ts';
 import { docsRoutes } from './modules/docs/index.ts';
 import { readingsRoutes } from './modules/readings/index.ts';
@@ -14,11 +15,13 @@ import type { PipelineOptions } from './modules/system/pipeline.ts';
 import { createAlertsFeed } from './modules/live/alerts-feed.ts';
 import { liveRoutes } from './modules/live/index.ts';
 import { createReadingsFeed } from './modules/live/readings-feed.ts';
+import { createStreamLimits } from './modules/live/stream-limits.ts';
 import type Redis from 'ioredis';
 
 export interface AppOptions {
   db: Db;
-  config: Pick<ApiConfig, 'apiToken' | 'readToken' | 'maxBodyBytes'> & { faultRate?: number };
+  config: Pick<ApiConfig, 'apiToken' | 'readToken' | 'maxBodyBytes'> &
+    Partial<Pick<ApiConfig, 'maxStreamClients' | 'maxStreamClientsPerIp'>> & { faultRate?: number };
   logger?: Logger;
   /** Redis and what to watch there, for /health and /metrics of the whole pipeline. */
   pipeline?: PipelineOptions;
@@ -29,14 +32,29 @@ export interface AppOptions {
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const VERSION = '0.1.0';
 
-/** Paths whose reads READ_TOKEN protects, when set; health, metrics and docs stay open. */
-const isDataPath = (path: string) => path === '/stats' || path === '/readings' || path.startsWith('/readings/');
+/**
+ * What a read may see without READ_TOKEN, when it is set: the dashboard's page shell and /health
+ * (status and reasons only). Exact paths, so that no spelling (trailing slash, case, encoding,
+ * double slash) of another route can pass: everything else needs the token.
+ */
+export const PUBLIC_READ_PATHS: ReadonlySet<string> = new Set(['/', '/health', '/dashboard.js', '/dashboard.css']);
 
 /** The API as an Elysia app: tests call `app.handle(request)`, index.ts calls `listen`. */
 export function createApp({ db, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed }: AppOptions) {
   const readingsFeed = createReadingsFeed(db);
   const alerts = alertsFeed && pipeline ? createAlertsFeed({ redis: pipeline.redis, ...alertsFeed }) : undefined;
-  const metrics = createApiMetrics({ readings: () => readingsFeed.clients, alerts: () => alerts?.clients ?? 0 });
+  const streamLimits = createStreamLimits({
+    maxClients: config.maxStreamClients ?? DEFAULT_MAX_STREAM_CLIENTS,
+    maxClientsPerAddress: config.maxStreamClientsPerIp ?? DEFAULT_MAX_STREAM_CLIENTS_PER_IP,
+  });
+  const metrics = createApiMetrics({
+    readings: () => readingsFeed.clients,
+    alerts: () => alerts?.clients ?? 0,
+    dropped: () => ({ readings: readingsFeed.dropped, alerts: alerts?.dropped ?? 0 }),
+    refused: () => streamLimits.refused,
+  });
+  /** True when the request may see everything a read can: READ_TOKEN unset, or presented. */
+  const mayReadAll = (request: Request) => config.readToken === undefined || bearerMatches(request.headers.get('authorization'), config.readToken);
   const startedAt = new WeakMap<Request, number>();
 
   const service = createReadingsService(db, ({ inserted, duplicates }) => {
@@ -46,8 +64,10 @@ export function createApp({ db, config, logger = createLogger({ service: 'api' }
   });
 
   return (
-    new Elysia({ normalize: false, serve: { maxRequestBodySize: config.maxBodyBytes } })
+    // reusePort off: a second API started on a port in use must fail, not share it.
+    new Elysia({ normalize: false, serve: { maxRequestBodySize: config.maxBodyBytes, reusePort: false } })
       .use(errorHandler(logger))
+      .use(jsonBody())
       // Size and tokens are checked before routing and parsing: an unauthenticated client cannot
       // make the server read a large body.
       .onRequest(({ request }) => {
@@ -62,7 +82,7 @@ export function createApp({ db, config, logger = createLogger({ service: 'api' }
         }
         try {
           if (WRITE_METHODS.has(request.method)) requireToken(request.headers.get('authorization'), config.apiToken, 'write');
-          else if (config.readToken !== undefined && isDataPath(new URL(request.url).pathname)) requireToken(request.headers.get('authorization'), config.readToken, 'read');
+          else if (config.readToken !== undefined && !PUBLIC_READ_PATHS.has(new URL(request.url).pathname)) requireToken(request.headers.get('authorization'), config.readToken, 'read');
         } catch (error) {
           return apiErrorResponse(error as ApiError);
         }
@@ -75,10 +95,10 @@ export function createApp({ db, config, logger = createLogger({ service: 'api' }
         if (started !== undefined) metrics.duration.observe(labels, (performance.now() - started) / 1_000);
       })
       .use(docsRoutes(VERSION))
-      .use(liveRoutes(readingsFeed, alerts))
+      .use(liveRoutes(readingsFeed, alerts, streamLimits))
       .use(readingsRoutes(service, (rows) => metrics.exported.inc(rows)))
       .use(statsRoutes(db))
-      .use(systemRoutes(db, metrics, pipeline, VERSION))
+      .use(systemRoutes({ db, metrics, pipeline, version: VERSION, mayReadAll }))
   );
 }
 

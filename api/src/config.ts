@@ -1,6 +1,10 @@
 import { type Env, commonSettings, env, loadConfig } from 'core';
 import { DEFAULT_DATABASE_PATH } from './db/client.ts';
 
+/** Live-stream clients at once, in total and per remote address (beyond: 429 with Retry-After). */
+export const DEFAULT_MAX_STREAM_CLIENTS = 1_000;
+export const DEFAULT_MAX_STREAM_CLIENTS_PER_IP = 20;
+
 /** Room for 5,000 readings in a batch body, with long ids and units. */
 export const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024;
 
@@ -12,6 +16,8 @@ const apiSettings = {
   apiToken: env.string('API_TOKEN', undefined, { maxLength: 512 }),
   readToken: env.string('READ_TOKEN', undefined, { maxLength: 512 }),
   maxBodyBytes: env.int('MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1_024, max: 1_073_741_824 }),
+  maxStreamClients: env.int('MAX_STREAM_CLIENTS', DEFAULT_MAX_STREAM_CLIENTS, { min: 0, max: 1_000_000 }),
+  maxStreamClientsPerIp: env.int('MAX_STREAM_CLIENTS_PER_IP', DEFAULT_MAX_STREAM_CLIENTS_PER_IP, { min: 0, max: 1_000_000 }),
   /** Services /health expects at least one live instance of (comma-separated; empty for none). */
   expectedWorkers: env.string('EXPECTED_WORKERS', 'consumer-store,consumer-alert'),
   lagDegraded: env.int('LAG_DEGRADED', 100_000, { min: 1 }),

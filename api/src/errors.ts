@@ -14,6 +14,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: ErrorDetail[],
+    /** Extra response headers, such as Retry-After on a 429 or 503. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -34,9 +36,10 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 }
 
-/** The `{ error, message }` response for an ApiError, with `WWW-Authenticate` on a 401. */
+/** The `{ error, message }` response for an ApiError, with its headers and `WWW-Authenticate` on a 401. */
 export function apiErrorResponse(error: ApiError): Response {
-  return json(error.status, errorBody(error.code, error.message, error.details), error.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+  const headers = error.status === 401 ? { 'www-authenticate': 'Bearer', ...error.headers } : error.headers;
+  return json(error.status, errorBody(error.code, error.message, error.details), headers);
 }
 
 /** The JSON pointer of a validation error as a dotted path: `/readings/3/value` → `readings.3.value`. */
@@ -58,8 +61,12 @@ export function errorHandler(logger: Logger) {
         const first = details[0];
         return json(422, errorBody('validation', first ? `${first.path}: ${first.message}` : 'request is invalid', details));
       }
-      case 'PARSE':
+      case 'PARSE': {
+        // Elysia wraps what a parse hook throws (jsonBody's named 400s) in its ParseError.
+        const cause = (error as { cause?: unknown }).cause;
+        if (cause instanceof ApiError) return apiErrorResponse(cause);
         return json(400, errorBody('malformed_body', 'request body is not valid JSON'));
+      }
       case 'NOT_FOUND':
         return json(404, errorBody('not_found', `no route for ${request.method} ${new URL(request.url).pathname}`));
       case 'INVALID_COOKIE_SIGNATURE':

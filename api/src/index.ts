@@ -23,7 +23,17 @@ const pipeline = {
 // Its own connection: the alerts feed blocks on XREAD while dashboards listen.
 const feedRedis = createRedis(config.redisUrl, { name: 'api:alerts-feed', logger });
 const alertsFeed = { blockingRedis: feedRedis, stream: config.alertsStream };
-const app = createApp({ db, config, logger, pipeline, alertsFeed }).listen({ port: config.port, hostname: config.host });
+const app = createApp({ db, config, logger, pipeline, alertsFeed });
+try {
+  app.listen({ port: config.port, hostname: config.host });
+} catch (error) {
+  // Without this, a second API on the same port would either share it or die with a stack trace.
+  const inUse = (error as { code?: string }).code === 'EADDRINUSE' || /in use/i.test(String((error as Error).message));
+  logger.error('not_listening', {
+    error: inUse ? `PORT ${config.port} on ${config.host} is already in use (another API?): stop it or set PORT` : `PORT ${config.port}: ${(error as Error).message}`,
+  });
+  process.exit(2);
+}
 
 logger.info('listening', {
   url: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${app.server?.port}`,

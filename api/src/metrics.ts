@@ -5,6 +5,10 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export interface LiveCounts {
   readings: () => number;
   alerts: () => number;
+  /** Clients dropped so far because they could not keep up, per feed. */
+  dropped?: () => { readings: number; alerts: number };
+  /** Clients refused so far by the stream caps. */
+  refused?: () => number;
 }
 
 export function createApiMetrics(live?: LiveCounts) {
@@ -37,6 +41,27 @@ export function createApiMetrics(live?: LiveCounts) {
     collect() {
       this.set({ feed: 'readings' }, live?.readings() ?? 0);
       this.set({ feed: 'alerts' }, live?.alerts() ?? 0);
+    },
+  });
+  new Counter({
+    name: 'api_live_clients_dropped_total',
+    help: 'Server-Sent Events clients dropped because they could not keep up (they may resume)',
+    labelNames: ['feed'] as const,
+    registers: [registry],
+    collect() {
+      const dropped = live?.dropped?.() ?? { readings: 0, alerts: 0 };
+      this.reset();
+      this.inc({ feed: 'readings' }, dropped.readings);
+      this.inc({ feed: 'alerts' }, dropped.alerts);
+    },
+  });
+  new Counter({
+    name: 'api_live_clients_refused_total',
+    help: 'Server-Sent Events clients refused (429) by MAX_STREAM_CLIENTS or MAX_STREAM_CLIENTS_PER_IP',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(live?.refused?.() ?? 0);
     },
   });
   return { registry, requests, duration, stored, duplicates, exported, liveClients };

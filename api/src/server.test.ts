@@ -103,6 +103,20 @@ describe('the API as a process on 127.0.0.1', () => {
     expect(await exportedRows()).toBe(existing + total);
   }, 60_000);
 
+  it('a second API on a port in use stops, naming PORT, and the first keeps serving alone', async () => {
+    const port = new URL(base).port;
+    const second = Bun.spawn(['bun', entry], {
+      env: { ...process.env, PORT: port, HOST: '127.0.0.1', DATABASE_URL: ':memory:', API_TOKEN: TEST_TOKEN, LOG_LEVEL: 'warn' },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
+    expect(await second.exited).toBe(2);
+    const output = (await new Response(second.stdout).text()) + (await new Response(second.stderr).text());
+    expect(output).toContain(`PORT ${port} on 127.0.0.1 is already in use`);
+    expect(output).not.toContain('    at ');
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+  });
+
   it('refuses to start with a bad setting, naming it', async () => {
     const bad = Bun.spawn(['bun', entry], { env: { ...process.env, PORT: 'eighty', MAX_BODY_BYTES: '12' }, stdout: 'pipe', stderr: 'pipe' });
     expect(await bad.exited).toBe(2);

@@ -25,6 +25,7 @@ export {
 } from './contracts/alert.ts';
 export { newEventId } from './ids.ts';
 export { compareEntryIds, entryTimeMs } from './stream-ids.ts';
+export { neutraliseCsvCell, neutraliseCsvLine } from './csv-safety.ts';
 export { ConfigError, type ConfigProblem, type Env, type Setting, env, loadConfig } from './config.ts';
 export { createLogger, LOG_LEVELS, type LogLevel, type Logger, type LoggerOptions, type LogFields } from './logger.ts';
 export { backoffMs, createRedis, reconnectDelayMs, type RedisConnectionOptions } from './redis.ts';

@@ -1,38 +1,48 @@
 import { type Alert, compareEntryIds, decodeAlert } from 'core';
 import type Redis from 'ioredis';
-import { type SseClient, sseResponse } from './sse.ts';
+import { REPLAY_MAX, REPLAY_RECENT, createFeedClients, replayChunk } from './feed-clients.ts';
+import { type SseClientOptions, sseMessage, sseResponse } from './sse.ts';
 
 type Entry = [id: string, fields: string[]];
+type Decoded = { id: string; alert: Alert };
 
+/** Entries decoded, in order; an undecodable one is the notifier's to dead-letter: the feed skips it. */
+function decodeEntries(entries: readonly Entry[]): Decoded[] {
+  const decoded: Decoded[] = [];
+  for (const [id, fields] of entries) {
+    try {
+      decoded.push({ id, alert: decodeAlert(fields) });
+    } catch {
+      // Skipped, see above.
+    }
+  }
+  return decoded;
+}
+
+const matches = (deviceId: string | undefined, { alert }: Decoded) => deviceId === undefined || deviceId === alert.deviceId;
+const message = ({ id, alert }: Decoded) => sseMessage('alert', id, alert);
 
 /**
  * Live alert transitions for SSE clients, read from the alerts stream by one blocking XREAD per
- * API process while anyone listens. Event ids are stream entry ids: `Last-Event-ID` resumes.
+ * API process while anyone listens, each encoded once for every client. Event ids are stream
+ * entry ids: `Last-Event-ID` resumes.
  */
-export function createAlertsFeed(options: { redis: Redis; blockingRedis: Redis; stream: string }) {
-  const { redis, blockingRedis, stream } = options;
-  const clients = new Set<{ client: SseClient<Alert>; deviceId?: string }>();
+export function createAlertsFeed(options: { redis: Redis; blockingRedis: Redis; stream: string; clientOptions?: SseClientOptions }) {
+  const { redis, blockingRedis, stream, clientOptions = {} } = options;
+  const feed = createFeedClients<string | undefined, Decoded>(matches);
   let lastId = '0-0';
   let reading: Promise<void> | undefined;
-
-  const broadcast = (entries: Entry[]) => {
-    for (const [id, fields] of entries) {
-      lastId = id;
-      let alert: Alert;
-      try {
-        alert = decodeAlert(fields);
-      } catch {
-        continue;
-      }
-      for (const { client, deviceId } of clients) if (deviceId === undefined || deviceId === alert.deviceId) client.send(id, alert);
-    }
-  };
+  let dropped = 0;
 
   const readLoop = async () => {
-    while (clients.size > 0) {
+    while (feed.clients.size > 0) {
       try {
         const reply = (await blockingRedis.call('XREAD', 'COUNT', 500, 'BLOCK', 1_000, 'STREAMS', stream, lastId)) as Array<[string, Entry[]]> | null;
-        if (reply?.[0]) broadcast(reply[0][1]);
+        const entries = reply?.[0]?.[1] ?? [];
+        if (entries.length === 0) continue;
+        lastId = (entries.at(-1) as Entry)[0];
+        const decoded = decodeEntries(entries);
+        feed.broadcast(decoded, decoded.map(message));
       } catch {
         await Bun.sleep(1_000);
       }
@@ -40,34 +50,68 @@ export function createAlertsFeed(options: { redis: Redis; blockingRedis: Redis; 
     reading = undefined;
   };
 
+  /** What the client missed up to lastId (what the live feed has passed), bounded. */
+  const backlog = async (deviceId: string | undefined, lastEventId: string | null) => {
+    const upTo = lastId === '0-0' ? undefined : lastId;
+    const recent = async () => {
+      if (upTo === undefined) return [];
+      const newest = decodeEntries((await redis.xrevrange(stream, upTo, '-', 'COUNT', REPLAY_RECENT * 20)) as Entry[]);
+      return newest.filter((item) => matches(deviceId, item)).slice(0, REPLAY_RECENT).reverse();
+    };
+    const resume = lastEventId !== null && /^\d{1,20}-\d{1,20}$/.test(lastEventId);
+    if (!resume || upTo === undefined) return replayChunk((await recent()).map(message), undefined);
+    if (compareEntryIds(lastEventId, upTo) >= 0) return undefined;
+    const scanned = decodeEntries((await redis.xrange(stream, `(${lastEventId}`, upTo, 'COUNT', REPLAY_MAX * 10 + 1)) as Entry[]);
+    const missed = scanned.filter((item) => matches(deviceId, item));
+    if (scanned.length > REPLAY_MAX * 10 || missed.length > REPLAY_MAX) {
+      return replayChunk((await recent()).map(message), { reason: `more than ${REPLAY_MAX} alerts were missed since ${lastEventId}: these are the most recent` });
+    }
+    return replayChunk(missed.map(message), undefined);
+  };
+
   return {
-    async subscribe(deviceId: string | undefined, lastEventId: string | null): Promise<Response> {
-      if (clients.size === 0) {
+    /** An SSE response: the last 100 alerts (or what followed `lastEventId`), then live ones. */
+    async subscribe(deviceId: string | undefined, lastEventId: string | null, onClose: () => void = () => {}): Promise<Response> {
+      if (feed.clients.size === 0) {
         const newest = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1)) as Entry[];
         lastId = newest[0]?.[0] ?? '0-0';
       }
-      const entry = { client: undefined as unknown as SseClient<Alert>, deviceId };
-      const { response, client } = sseResponse<Alert>({ event: 'alert', onClose: () => clients.delete(entry) });
-      entry.client = client;
-      const resume = lastEventId !== null && /^\d+-\d+$/.test(lastEventId);
-      const backlog = resume
-        ? ((await redis.xrange(stream, `(${lastEventId}`, lastId === '0-0' ? '-' : lastId, 'COUNT', 10_000)) as Entry[])
-        : ((await redis.xrevrange(stream, lastId === '0-0' ? '-' : lastId, '-', 'COUNT', 100)) as Entry[]).reverse();
-      for (const [id, fields] of backlog) {
-        if (lastId === '0-0' || compareEntryIds(id, lastId) > 0) continue;
-        try {
-          const alert = decodeAlert(fields);
-          if (deviceId === undefined || deviceId === alert.deviceId) client.send(id, alert);
-        } catch {
-          // An undecodable entry is the notifier's to dead-letter; the feed skips it.
+      const { response, client } = sseResponse({
+        ...clientOptions,
+        onClose: (wasDropped) => {
+          feed.clients.delete(entry);
+          if (wasDropped) dropped += 1;
+          onClose();
+        },
+      });
+      const entry = { client, filter: deviceId, key: deviceId ?? '' };
+      try {
+        let covered = lastId;
+        const replay = await backlog(deviceId, lastEventId);
+        if (replay) client.send(replay);
+        // The live feed may have moved on while the backlog was read: send what it passed meanwhile,
+        // so that the client joins it without a gap.
+        while (lastId !== covered && client.open) {
+          const upTo = lastId;
+          const passed = decodeEntries((await redis.xrange(stream, `(${covered}`, upTo)) as Entry[]).filter((item) => matches(deviceId, item));
+          const chunk = replayChunk(passed.map(message), undefined);
+          if (chunk) client.send(chunk);
+          covered = upTo;
         }
+      } catch (error) {
+        client.close();
+        throw error;
       }
-      clients.add(entry);
+      if (client.open) feed.clients.add(entry);
       reading ??= readLoop();
       return response;
     },
     get clients() {
-      return clients.size;
+      return feed.clients.size;
+    },
+    /** Clients dropped since start because they could not keep up. */
+    get dropped() {
+      return dropped;
     },
   };
 }

@@ -86,3 +86,31 @@ it('shows live readings, the chart, system health and an alert as it fires, offl
   expect(errors).toEqual([]);
   expect(foreign).toEqual([]);
 }, 60_000);
+
+it('with READ_TOKEN set, asks for the token, then shows the live feeds and the health details', async () => {
+  const port = await freePort();
+  const guarded = `http://127.0.0.1:${port}`;
+  services.push(
+    startService(join(root, 'api/src/index.ts'), {
+      REDIS_URL: server.url,
+      API_TOKEN: 'dash',
+      READ_TOKEN: 'let-me-read',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: join(dir, 'guarded.db'),
+      LOG_LEVEL: 'warn',
+    }),
+  );
+  await waitFor(() => fetch(`${guarded}/health`).then((r) => r.status < 500, () => false), { what: 'guarded API' });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(guarded);
+  await page.waitForSelector('#token-form:not([hidden])', { timeout: 15_000 });
+  expect(await page.locator('#health-detail').textContent()).not.toContain('consumer-store');
+  await page.fill('#token-input', 'let-me-read');
+  await page.click('#token-form button');
+  await page.waitForFunction(() => document.querySelector('#connection')?.textContent === 'live', undefined, { timeout: 15_000 });
+  await page.waitForFunction(() => document.querySelector('#health-detail')?.textContent?.includes('consumer-store'), undefined, { timeout: 15_000 });
+  expect(errors).toEqual([]);
+}, 60_000);

@@ -3,6 +3,12 @@ import { Elysia, t } from 'elysia';
 import { ApiError } from '../../errors.ts';
 import type { AlertsFeed } from './alerts-feed.ts';
 import type { ReadingsFeed } from './readings-feed.ts';
+import type { StreamLimits } from './stream-limits.ts';
+
+/** The remote address a request came from; one shared key where there is no socket (in-process tests). */
+function clientAddress(server: { requestIP(request: Request): { address: string } | null } | null, request: Request): string {
+  return server?.requestIP(request)?.address ?? 'unknown';
+}
 
 const name = (maxLength: number) => t.Optional(t.String({ minLength: 1, maxLength, pattern: NAME_PATTERN }));
 const PUBLIC = new URL('../../../public/', import.meta.url).pathname;
@@ -11,17 +17,35 @@ const PUBLIC = new URL('../../../public/', import.meta.url).pathname;
  * Server-Sent Events (the last 100, then live; resume with Last-Event-ID) and the dashboard page,
  * served from the api package: no CDN, works offline.
  */
-export function liveRoutes(readings: ReadingsFeed, alerts: AlertsFeed | undefined) {
+export function liveRoutes(readings: ReadingsFeed, alerts: AlertsFeed | undefined, limits: StreamLimits) {
   return new Elysia({ name: 'live', detail: { tags: ['live'] } })
-    .get('/readings/stream', ({ query, request }) => readings.subscribe(query, request.headers.get('last-event-id')), {
-      query: t.Object({ deviceId: name(128), metric: name(64) }, { additionalProperties: false }),
-      detail: { summary: 'Readings as Server-Sent Events: the last 100, then each one as it is stored' },
-    })
+    .get(
+      '/readings/stream',
+      ({ query, request, server }) => {
+        const release = limits.admit(clientAddress(server, request));
+        try {
+          return readings.subscribe(query, request.headers.get('last-event-id'), release);
+        } catch (error) {
+          release();
+          throw error;
+        }
+      },
+      {
+        query: t.Object({ deviceId: name(128), metric: name(64) }, { additionalProperties: false }),
+        detail: { summary: 'Readings as Server-Sent Events: the last 100, then each one as it is stored' },
+      },
+    )
     .get(
       '/alerts/stream',
-      ({ query, request }) => {
+      async ({ query, request, server }) => {
         if (!alerts) throw new ApiError(503, 'no_redis', 'alerts are read from Redis, which this API has not been given');
-        return alerts.subscribe(query.deviceId, request.headers.get('last-event-id'));
+        const release = limits.admit(clientAddress(server, request));
+        try {
+          return await alerts.subscribe(query.deviceId, request.headers.get('last-event-id'), release);
+        } catch (error) {
+          release();
+          throw error;
+        }
       },
       {
         query: t.Object({ deviceId: name(128) }, { additionalProperties: false }),

@@ -1,8 +1,8 @@
 import type { Db } from '../../db/client.ts';
 import type { ReadingRow } from '../../db/schema.ts';
 import { toStoredReading } from '../readings/service.ts';
-import type { StoredReading } from '../readings/model.ts';
-import { type SseClient, sseResponse } from './sse.ts';
+import { REPLAY_MAX, REPLAY_RECENT, createFeedClients, replayChunk } from './feed-clients.ts';
+import { type SseClientOptions, sseMessage, sseResponse } from './sse.ts';
 
 export interface FeedFilter {
   deviceId?: string;
@@ -12,36 +12,42 @@ export interface FeedFilter {
 const COLUMNS = 'rowid AS seq, id, device_id AS deviceId, metric, value, unit, ts, stored_at AS storedAt';
 /** Rows fetched per poll of new readings; more wait for the next turn. */
 const FETCH_ROWS = 2_000;
-const REPLAY_ROWS = 100;
+/** Rows looked at, newest first, to find a filtered client's recent readings on connect. */
+const RECENT_SCAN_ROWS = 2_000;
+/** Rows looked at after a Last-Event-ID: bounded, so a resume costs the same however far behind. */
+const RESUME_SCAN_ROWS = 5_000;
 
 /** A stored row and its storage sequence number (the SQLite rowid). */
 type FeedRow = ReadingRow & { seq: number };
 
+const matches = (filter: FeedFilter, row: FeedRow) =>
+  (filter.deviceId === undefined || filter.deviceId === row.deviceId) && (filter.metric === undefined || filter.metric === row.metric);
+
+const message = (row: FeedRow) => sseMessage('reading', row.seq, toStoredReading(row));
+
 /**
  * Live readings for SSE clients. Event ids are SQLite rowids, which grow with every insert, so
  * `Last-Event-ID` resumes without gaps. New rows are read once per write burst for all clients
- * (not per client, and off the insert path): the store never waits for a dashboard.
+ * (not per client, and off the insert path), and each is encoded once: the store never waits for
+ * a dashboard, and a thousand dashboards cost little more than one.
  */
-export function createReadingsFeed(db: Db) {
+export function createReadingsFeed(db: Db, clientOptions: SseClientOptions = {}) {
   const sqlite = db.$client;
   const latest = sqlite.prepare(`SELECT ${COLUMNS} FROM readings ORDER BY rowid DESC LIMIT ?`);
   const after = sqlite.prepare(`SELECT ${COLUMNS} FROM readings WHERE rowid > ? ORDER BY rowid LIMIT ?`);
   const maxSeq = sqlite.prepare('SELECT coalesce(max(rowid), 0) AS seq FROM readings');
-  const clients = new Set<{ client: SseClient<StoredReading>; filter: FeedFilter }>();
+  const feed = createFeedClients<FeedFilter, FeedRow>(matches);
   let lastSeq = 0;
   let scheduled = false;
-
-  const matches = (filter: FeedFilter, row: FeedRow) =>
-    (filter.deviceId === undefined || filter.deviceId === row.deviceId) && (filter.metric === undefined || filter.metric === row.metric);
+  let dropped = 0;
 
   const poll = () => {
     scheduled = false;
-    if (clients.size === 0) return;
+    if (feed.clients.size === 0) return;
     const rows = after.all(lastSeq, FETCH_ROWS) as FeedRow[];
-    for (const row of rows) {
-      lastSeq = row.seq;
-      for (const { client, filter } of clients) if (matches(filter, row)) client.send(row.seq, toStoredReading(row));
-    }
+    if (rows.length === 0) return;
+    lastSeq = (rows.at(-1) as FeedRow).seq;
+    feed.broadcast(rows, rows.map(message));
     if (rows.length === FETCH_ROWS) schedule();
   };
   const schedule = () => {
@@ -50,28 +56,54 @@ export function createReadingsFeed(db: Db) {
     setTimeout(poll, 0);
   };
 
+  /** The client's backlog, up to lastSeq (what the live feed has already passed). */
+  const backlog = (filter: FeedFilter, resumeFrom: number | undefined) => {
+    const recent = () =>
+      (latest.all(RECENT_SCAN_ROWS) as FeedRow[])
+        .filter((row) => row.seq <= lastSeq && matches(filter, row))
+        .slice(0, REPLAY_RECENT)
+        .reverse();
+    if (resumeFrom === undefined) return replayChunk(recent().map(message), undefined);
+    const scanned = (after.all(resumeFrom, RESUME_SCAN_ROWS + 1) as FeedRow[]).filter((row) => row.seq <= lastSeq);
+    const missed = scanned.filter((row) => matches(filter, row));
+    if (scanned.length > RESUME_SCAN_ROWS || missed.length > REPLAY_MAX) {
+      return replayChunk(recent().map(message), { reason: `more than ${Math.min(missed.length, REPLAY_MAX)} readings were missed since ${resumeFrom}: these are the most recent` });
+    }
+    return replayChunk(missed.map(message), undefined);
+  };
+
   return {
     /** Called after every write: new rows go out to the clients shortly after. */
     notify() {
-      if (clients.size > 0) schedule();
+      if (feed.clients.size > 0) schedule();
     },
     get clients() {
-      return clients.size;
+      return feed.clients.size;
     },
-    /** An SSE response: the last 100 (or what followed `lastEventId`), then live rows. */
-    subscribe(filter: FeedFilter, lastEventId: string | null): Response {
-      if (clients.size === 0) lastSeq = (maxSeq.get() as { seq: number }).seq;
-      const entry = { client: undefined as unknown as SseClient<StoredReading>, filter };
-      const { response, client } = sseResponse<StoredReading>({ event: 'reading', onClose: () => clients.delete(entry) });
-      entry.client = client;
-      const resumeFrom = lastEventId !== null && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
-      // Backlog up to lastSeq (what the live feed has already passed), then join it.
-      const backlog =
-        resumeFrom === undefined
-          ? (latest.all(REPLAY_ROWS * 20) as FeedRow[]).filter((row) => row.seq <= lastSeq && matches(filter, row)).slice(0, REPLAY_ROWS).reverse()
-          : (after.all(resumeFrom, 100_000) as FeedRow[]).filter((row) => row.seq <= lastSeq && matches(filter, row));
-      for (const row of backlog) client.send(row.seq, toStoredReading(row));
-      clients.add(entry);
+    /** Clients dropped since start because they could not keep up. */
+    get dropped() {
+      return dropped;
+    },
+    /**
+     * An SSE response: the last 100 (or what followed `lastEventId`), then live rows.
+     * `onClose` runs once when the client goes.
+     */
+    subscribe(filter: FeedFilter, lastEventId: string | null, onClose: () => void = () => {}): Response {
+      if (feed.clients.size === 0) lastSeq = (maxSeq.get() as { seq: number }).seq;
+      const key = `${filter.deviceId ?? ''}\n${filter.metric ?? ''}`;
+      const { response, client } = sseResponse({
+        ...clientOptions,
+        onClose: (wasDropped) => {
+          feed.clients.delete(entry);
+          if (wasDropped) dropped += 1;
+          onClose();
+        },
+      });
+      const entry = { client, filter, key };
+      const resumeFrom = lastEventId !== null && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : undefined;
+      const replay = backlog(filter, resumeFrom);
+      if (replay) client.send(replay);
+      if (client.open) feed.clients.add(entry);
       return response;
     },
   };

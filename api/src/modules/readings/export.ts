@@ -1,3 +1,4 @@
+import { neutraliseCsvCell } from 'core';
 import { stringify } from 'csv-stringify/sync';
 import type { ReadingRow } from '../../db/schema.ts';
 import type { Cursor } from './cursor.ts';
@@ -52,9 +53,18 @@ export function exportResponse(
   });
 }
 
+/** Text cells are neutralised against spreadsheet formulas; numbers and times cannot start one. */
 function renderCsv(rows: ReadingRow[]): string {
   return stringify(
-    rows.map((row) => [row.id, row.deviceId, row.metric, row.value, row.unit, new Date(row.ts).toISOString(), new Date(row.storedAt).toISOString()]),
+    rows.map((row) => [
+      neutraliseCsvCell(row.id),
+      neutraliseCsvCell(row.deviceId),
+      neutraliseCsvCell(row.metric),
+      row.value,
+      neutraliseCsvCell(row.unit),
+      new Date(row.ts).toISOString(),
+      new Date(row.storedAt).toISOString(),
+    ]),
   );
 }
 

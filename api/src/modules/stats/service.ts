@@ -1,4 +1,4 @@
-import { avg, count, desc, asc, gte, max, min, sql } from 'drizzle-orm';
+import { asc, avg, count, countDistinct, desc, gt, gte, max, min, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { readings } from '../../db/schema.ts';
 import { type ReadingFilter, whereFilter } from '../readings/filters.ts';
@@ -18,11 +18,25 @@ export interface Stats {
   readingsPerMinute: Array<{ minute: string; count: number }>;
   readingsPerMinuteTruncated: boolean;
   threshold: number;
+  /** One page of devices, by device id: `deviceLimit` of them after `deviceAfter`. */
   perDevice: Array<{ deviceId: string; count: number; min: number; max: number; mean: number; overThreshold: number }>;
+  /** Devices in the window, all pages together. */
+  perDeviceTotal: number;
+  /** True when devices follow this page: pass the last deviceId as `deviceAfter`. */
+  perDeviceTruncated: boolean;
+}
+
+/** Devices per answer unless asked otherwise, and at most: an answer stays small with 100k devices. */
+export const DEFAULT_DEVICE_LIMIT = 100;
+export const MAX_DEVICE_LIMIT = 1_000;
+
+export interface DevicePage {
+  limit: number;
+  after?: string;
 }
 
 /** Aggregates in SQLite, so that stats over millions of rows never bring rows into memory. */
-export function computeStats(db: Db, filter: ReadingFilter, threshold: number): Stats {
+export function computeStats(db: Db, filter: ReadingFilter, threshold: number, devices: DevicePage = { limit: DEFAULT_DEVICE_LIMIT }): Stats {
   const where = whereFilter(filter);
   const totals = db
     .select({ count: count(), min: min(readings.value), max: max(readings.value), mean: avg(readings.value), firstTs: min(readings.ts), lastTs: max(readings.ts) })
@@ -48,11 +62,13 @@ export function computeStats(db: Db, filter: ReadingFilter, threshold: number): 
   const perDevice = db
     .select({ deviceId: readings.deviceId, count: count(), min: min(readings.value), max: max(readings.value), mean: avg(readings.value), overThreshold: over })
     .from(readings)
-    .where(where)
+    .where(whereFilter(filter, devices.after === undefined ? undefined : gt(readings.deviceId, devices.after)))
     .groupBy(readings.deviceId)
     .orderBy(readings.deviceId)
+    .limit(devices.limit + 1)
     .all()
     .map((row) => ({ ...row, min: Number(row.min), max: Number(row.max), mean: Number(row.mean), overThreshold: Number(row.overThreshold) }));
+  const deviceTotal = db.select({ devices: countDistinct(readings.deviceId) }).from(readings).where(where).get()?.devices ?? 0;
 
   return {
     count: totals.count,
@@ -62,7 +78,9 @@ export function computeStats(db: Db, filter: ReadingFilter, threshold: number): 
     mostFrequent: { values: tied.slice(0, MAX_MODE_TIES).map((row) => row.value), count: topCount, truncated: tied.length > MAX_MODE_TIES },
     ...perMinute,
     threshold,
-    perDevice,
+    perDevice: perDevice.slice(0, devices.limit),
+    perDeviceTotal: deviceTotal,
+    perDeviceTruncated: perDevice.length > devices.limit,
   };
 }
 

@@ -40,7 +40,30 @@ describe('GET /stats', () => {
         { deviceId: 'device-a', count: 3, min: 10, max: 60, mean: 30, overThreshold: 1 },
         { deviceId: 'device-b', count: 3, min: 20, max: 30, mean: 80 / 3, overThreshold: 0 },
       ],
+      perDeviceTotal: 2,
+      perDeviceTruncated: false,
     });
+  });
+
+  it('pages the per-device list: bounded however many devices, each device on exactly one page', async () => {
+    const api = createTestApi();
+    const devices = Array.from({ length: 250 }, (_, i) => `dev-${String(i).padStart(3, '0')}`);
+    const readings = devices.map((deviceId, i) => readingBody({ deviceId, value: i, ts: at('11:00:00') }));
+    expect((await api.request('POST', '/readings/batch', { readings })).status).toBe(200);
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const stats = await (await api.request('GET', `/stats?deviceLimit=100${after ? `&deviceAfter=${after}` : ''}`)).json();
+      expect(stats.perDevice.length).toBeLessThanOrEqual(100);
+      expect(stats.perDeviceTotal).toBe(250);
+      seen.push(...stats.perDevice.map((d: { deviceId: string }) => d.deviceId));
+      if (!stats.perDeviceTruncated) break;
+      after = stats.perDevice.at(-1).deviceId;
+    }
+    expect(seen).toEqual(devices);
+    const unbounded = await api.request('GET', '/stats?deviceLimit=100000');
+    expect(unbounded.status).toBe(422);
+    expect((await unbounded.json()).message).toContain('deviceLimit must be at most 1000');
   });
 
   it('covers every minute of an explicit [from, to) window, zeros included, and applies filters', async () => {

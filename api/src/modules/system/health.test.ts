@@ -74,7 +74,7 @@ describe('/health of the whole pipeline', () => {
       return current.body.status === 'degraded' && current;
     }, { what: 'degraded' });
     expect(degraded.code).toBe(200);
-    expect(degraded.body.reasons.join(' ')).toContain('no live consumer-alert (alert-1 silent for');
+    expect(degraded.body.reasons.join(' ')).toContain('no live consumer-alert (the last one was seen');
     expect(degraded.body.workers.find((w: { service: string }) => w.service === 'consumer-alert').status).toBe('silent');
 
     startWorker('consumer-alert', 'alert-1');

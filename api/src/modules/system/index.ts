@@ -32,17 +32,28 @@ async function safePipelineHealth(options: PipelineOptions): Promise<PipelineHea
  * with reasons) or down (503: no database or no Redis). /metrics: the API's own metrics plus the
  * pipeline's, gathered from the same place.
  */
-export function systemRoutes(db: Db, metrics: ApiMetrics, pipeline?: PipelineOptions, version = '0.1.0') {
+export interface SystemRoutesOptions {
+  db: Db;
+  metrics: ApiMetrics;
+  pipeline?: PipelineOptions;
+  version: string;
+  /** Whether a request may see the details (hosts, pids, groups): READ_TOKEN unset, or presented. */
+  mayReadAll: (request: Request) => boolean;
+}
+
+export function systemRoutes({ db, metrics, pipeline, version, mayReadAll }: SystemRoutesOptions) {
   return new Elysia({ name: 'system', detail: { tags: ['system'] } })
     .get(
       '/health',
-      async ({ set }) => {
+      async ({ set, request }) => {
         const database = checkDatabase(db);
         const view = pipeline ? await safePipelineHealth(pipeline) : undefined;
         const down = database.status === 'down' || view?.redis.status === 'down';
         const reasons = [...(database.status === 'down' ? [`database: ${database.error}`] : []), ...(view?.reasons ?? [])];
         const status = down ? 'down' : reasons.length > 0 ? 'degraded' : 'ok';
         set.status = down ? 503 : 200;
+        // Without the read token (when one is set), only what a load balancer or a person needs.
+        if (!mayReadAll(request)) return { status, reasons };
         return {
           status,
           reasons,
@@ -56,7 +67,7 @@ export function systemRoutes(db: Db, metrics: ApiMetrics, pipeline?: PipelineOpt
           workers: view?.workers ?? [],
         };
       },
-      { detail: { summary: 'ok (200), degraded (200, with reasons) or down (503), with every check' } },
+      { detail: { summary: 'ok (200), degraded (200, with reasons) or down (503); every check with the read token (when READ_TOKEN is set)' } },
     )
     .get(
       '/metrics',

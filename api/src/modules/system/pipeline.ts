@@ -108,7 +108,9 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
   for (const service of services) {
     if (workers.some((worker) => worker.service === service && worker.status === 'alive')) continue;
     const silent = workers.filter((worker) => worker.service === service);
-    reasons.push(silent.length > 0 ? `no live ${service} (${silent.map((w) => `${w.instance} silent for ${Math.round(w.lastSeenSecondsAgo)} s`).join(', ')})` : `no live ${service}`);
+    // Reasons are public (READ_TOKEN or not): instance names, which hold host names, stay in the details.
+    const quietest = Math.min(...silent.map((w) => w.lastSeenSecondsAgo));
+    reasons.push(silent.length > 0 ? `no live ${service} (the last one was seen ${Math.round(quietest)} s ago)` : `no live ${service}`);
   }
   workers.sort((a, b) => `${a.service}:${a.instance}`.localeCompare(`${b.service}:${b.instance}`));
   return { redis: { status: 'ok', latencyMs }, groups, deadLetters, workers, reasons, heartbeats };
