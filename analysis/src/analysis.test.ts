@@ -78,6 +78,21 @@ describe('analysis of a CSV file', () => {
     ]);
   });
 
+  it('copies the data to readings.csv with cells a spreadsheet would run as formulas neutralised', async () => {
+    const input = join(dir, 'formulas.csv');
+    const rows = [
+      'id,deviceId,metric,value,unit,ts,storedAt',
+      `f1,device-a,kwh,-3.5,"=cmd|' /C calc'!A0",${at(0, 1)},${at(0, 1)}`,
+      `f2,device-a,kwh,4,@SUM(A1),${at(0, 2)},${at(0, 2)}`,
+      `f3,device-a,kwh,5,kWh,${at(0, 3)},${at(0, 3)}`,
+    ];
+    await writeFile(input, `${rows.join('\n')}\n`);
+    const out = join(dir, 'formulas-report');
+    await analyse(['--input', input, '--out', out, '--skip-charts', '--copy']);
+    const copied = (await readFile(join(out, 'readings.csv'), 'utf8')).trim().split('\n');
+    expect(copied).toEqual([rows[0] as string, `f1,device-a,kwh,-3.5,'=cmd|' /C calc'!A0,${at(0, 1)},${at(0, 1)}`, `f2,device-a,kwh,4,'@SUM(A1),${at(0, 2)},${at(0, 2)}`, rows[3] as string]);
+  });
+
   it('applies --from/--to/--device/--metric filters, with zero minutes across the window', async () => {
     const input = join(dir, 'filters.csv');
     await writeFile(input, fixtureCsv());

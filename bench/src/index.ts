@@ -11,19 +11,23 @@ import { parseArgs } from 'node:util';
 import { apiScenario } from './pipeline/api.ts';
 import { idleScenario } from './pipeline/idle.ts';
 import { latencyScenario } from './pipeline/latency.ts';
+import { liveStreamsScenario } from './pipeline/live-streams.ts';
 import { type Measurement, markdownTable } from './pipeline/report.ts';
 import { throughputScenario } from './pipeline/throughput.ts';
 
 const USAGE = `Usage: bun run bench [flags]
-  --scenarios LIST    comma-separated: throughput,latency,api,idle (default all)
+  --scenarios LIST    comma-separated: throughput,latency,api,live,idle (default all)
   --readings N        throughput: readings to push (default 500000)
   --rates LIST        latency: steady rates in readings/s (default 1000,20000)
   --seconds S         latency: seconds per rate (default 30)
   --api-rows N        api: rows in the table before measuring (default 1000000)
   --api-seconds S     api: seconds of latest-100 load (default 5)
-  --connections N     api: concurrent connections (default 50)`;
+  --connections N     api: concurrent connections (default 50)
+  --stalled N         live: SSE clients that never read (default 1000)
+  --readers N         live: SSE clients that read every reading (default 100)
+  --live-seconds S    live: seconds of ingest at 5,000 readings/s (default 30)`;
 
-const SCENARIOS = ['throughput', 'latency', 'api', 'idle'] as const;
+const SCENARIOS = ['throughput', 'latency', 'api', 'live', 'idle'] as const;
 
 function positiveInt(name: string, raw: string): number {
   const value = Number(raw);
@@ -45,6 +49,9 @@ try {
       'api-rows': { type: 'string', default: '1000000' },
       'api-seconds': { type: 'string', default: '5' },
       connections: { type: 'string', default: '50' },
+      stalled: { type: 'string', default: '1000' },
+      readers: { type: 'string', default: '100' },
+      'live-seconds': { type: 'string', default: '30' },
       help: { type: 'boolean', short: 'h' },
     },
   }));
@@ -69,6 +76,9 @@ const seconds = positiveInt('seconds', str('seconds'));
 const apiRows = positiveInt('api-rows', str('api-rows'));
 const apiSeconds = positiveInt('api-seconds', str('api-seconds'));
 const connections = positiveInt('connections', str('connections'));
+const stalled = positiveInt('stalled', str('stalled'));
+const readers = positiveInt('readers', str('readers'));
+const liveSeconds = positiveInt('live-seconds', str('live-seconds'));
 
 const measurements: Measurement[] = [];
 const runs: Record<string, () => Promise<Measurement[]>> = {
@@ -79,6 +89,7 @@ const runs: Record<string, () => Promise<Measurement[]>> = {
     return all;
   },
   api: () => apiScenario({ rows: apiRows, seconds: apiSeconds, connections }),
+  live: () => liveStreamsScenario({ stalled, readers, seconds: liveSeconds }),
   idle: () => idleScenario(),
 };
 for (const scenario of SCENARIOS) {

@@ -17,6 +17,8 @@ export const TOKEN = 'bench';
 
 export interface Stack {
   redis: Redis;
+  /** The API's base URL and process id. */
+  api: { url: string; pid: number };
   /** CPU time and memory of each process under test, by service name. */
   usage(): Promise<Record<string, ProcessUsage>>;
   /** Rows in SQLite (read from the file, without going through the API). */
@@ -41,6 +43,7 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
   const pids = () => ({ redis: redisServer.pid, api: api.pid, 'consumer-store': store.pid, 'consumer-alert': alert.pid });
   const stack: Stack = {
     redis,
+    api: { url: api.url, pid: api.pid },
     async usage() {
       const entries = await Promise.all(Object.entries(pids()).map(async ([name, pid]) => [name, await processUsage(pid)] as const));
       return Object.fromEntries(entries);

@@ -13,9 +13,33 @@ export interface FeedClient<F> {
 }
 
 /**
+ * Chunks are cut at about this size: what Bun holds for a socket that stopped taking data is at
+ * most one chunk, so a thousand stalled clients pin at most a thousand of these.
+ */
+const CHUNK_TEXT_LENGTH = 64 * 1024;
+
+/** Messages as chunks of about CHUNK_TEXT_LENGTH, each encoded once. */
+function toChunks(texts: Iterable<string>): SseChunk[] {
+  const chunks: SseChunk[] = [];
+  let text = '';
+  let count = 0;
+  for (const message of texts) {
+    text += message;
+    count += 1;
+    if (text.length >= CHUNK_TEXT_LENGTH) {
+      chunks.push(sseChunk(text, count));
+      text = '';
+      count = 0;
+    }
+  }
+  if (count > 0) chunks.push(sseChunk(text, count));
+  return chunks;
+}
+
+/**
  * The clients of one feed. A broadcast encodes each message once and, per distinct filter, the
  * matching messages once: its cost grows with the messages and the distinct filters, while each
- * client costs one reference.
+ * client costs one reference per chunk.
  */
 export function createFeedClients<F, T>(matches: (filter: F, item: T) => boolean) {
   const clients = new Set<FeedClient<F>>();
@@ -23,21 +47,14 @@ export function createFeedClients<F, T>(matches: (filter: F, item: T) => boolean
     clients,
     /** `texts[i]` is the encoded SSE message of `items[i]`. */
     broadcast(items: readonly T[], texts: readonly string[]) {
-      const byKey = new Map<string, SseChunk | null>();
+      const byKey = new Map<string, SseChunk[]>();
       for (const entry of clients) {
-        let chunk = byKey.get(entry.key);
-        if (chunk === undefined) {
-          let text = '';
-          let count = 0;
-          items.forEach((item, index) => {
-            if (!matches(entry.filter, item)) return;
-            text += texts[index];
-            count += 1;
-          });
-          chunk = count > 0 ? sseChunk(text, count) : null;
-          byKey.set(entry.key, chunk);
+        let chunks = byKey.get(entry.key);
+        if (chunks === undefined) {
+          chunks = toChunks(texts.filter((_, index) => matches(entry.filter, items[index] as T)));
+          byKey.set(entry.key, chunks);
         }
-        if (chunk) entry.client.send(chunk);
+        for (const chunk of chunks) entry.client.send(chunk);
       }
     },
   };

@@ -12,6 +12,12 @@ export interface FeedFilter {
 const COLUMNS = 'rowid AS seq, id, device_id AS deviceId, metric, value, unit, ts, stored_at AS storedAt';
 /** Rows fetched per poll of new readings; more wait for the next turn. */
 const FETCH_ROWS = 2_000;
+/**
+ * Polls for new rows at most this often. Every poll costs a socket write per client, whatever it
+ * carries: at 5,000 readings/s in small write batches, polling after each batch cost a thousand
+ * clients a hundred thousand writes a second; this makes it a few thousand, for 50 ms of delay.
+ */
+const MIN_POLL_INTERVAL_MS = 50;
 /** Rows looked at, newest first, to find a filtered client's recent readings on connect. */
 const RECENT_SCAN_ROWS = 2_000;
 /** Rows looked at after a Last-Event-ID: bounded, so a resume costs the same however far behind. */
@@ -39,10 +45,12 @@ export function createReadingsFeed(db: Db, clientOptions: SseClientOptions = {})
   const feed = createFeedClients<FeedFilter, FeedRow>(matches);
   let lastSeq = 0;
   let scheduled = false;
+  let lastPollAt = 0;
   let dropped = 0;
 
   const poll = () => {
     scheduled = false;
+    lastPollAt = performance.now();
     if (feed.clients.size === 0) return;
     const rows = after.all(lastSeq, FETCH_ROWS) as FeedRow[];
     if (rows.length === 0) return;
@@ -53,7 +61,7 @@ export function createReadingsFeed(db: Db, clientOptions: SseClientOptions = {})
   const schedule = () => {
     if (scheduled) return;
     scheduled = true;
-    setTimeout(poll, 0);
+    setTimeout(poll, Math.max(0, lastPollAt + MIN_POLL_INTERVAL_MS - performance.now()));
   };
 
   /** The client's backlog, up to lastSeq (what the live feed has already passed). */

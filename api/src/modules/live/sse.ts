@@ -28,9 +28,15 @@ export interface SseClient {
 }
 
 export interface SseClientOptions {
-  /** Messages a client may have waiting before it is dropped. Default 1,000. */
+  /**
+   * Messages a client may have waiting before it is dropped. Default 10,000: two seconds at
+   * 5,000 readings/s, and room for the largest write batch (5,000) arriving at once.
+   */
   maxQueuedMessages?: number;
-  /** Bytes a client may have waiting before it is dropped. Default 512 KiB: a full replay fits. */
+  /**
+   * Bytes a client may have waiting before it is dropped. Default 4 MiB. The bytes are shared with
+   * every other client, so this bounds what one client pins, not a copy per client.
+   */
   maxQueuedBytes?: number;
   /** A comment line at this interval keeps proxies from closing an idle stream. Default 5 s (Bun closes connections idle for 10 s). */
   keepAliveMs?: number;
@@ -48,7 +54,7 @@ const HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cach
  * Last-Event-ID), so a client that never reads costs at most that bound.
  */
 export function sseResponse(options: SseClientOptions = {}): { response: Response; client: SseClient } {
-  const { maxQueuedMessages = 1_000, maxQueuedBytes = 512 * 1024, keepAliveMs = 5_000, onClose } = options;
+  const { maxQueuedMessages = 10_000, maxQueuedBytes = 4 * 1024 * 1024, keepAliveMs = 5_000, onClose } = options;
   let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   let open = true;
   const queue: SseChunk[] = [];
@@ -105,7 +111,7 @@ export function sseResponse(options: SseClientOptions = {}): { response: Respons
       cancel: () => finish(false),
     },
     // One chunk in Bun's hands at a time: the rest waits in the bounded queue above.
-    { highWaterMark: 1 },
+    { highWaterMark: 16 },
   );
   return {
     response: new Response(body, { headers: HEADERS }),
