@@ -3,37 +3,41 @@
  * while the producer publishes 5,000 readings/s for S seconds. Measures the API's peak RSS,
  * /health latency, lead time, and whether every reading was stored and reached every reading client.
  */
-import { type Socket, connect } from 'node:net';
+import { join } from 'node:path';
 import { waitFor } from 'core/testing';
 import { processUsage } from '../support.ts';
 import { type Measurement, formatLatency, int, summarize } from './report.ts';
 import { startStack } from './stack.ts';
 
 const RATE = 5_000;
-const MARKER = Buffer.from('event: reading\n');
 
-/** A raw HTTP client on /readings/stream; counts the readings it is sent without parsing them. */
-async function streamClient(url: string, reads: boolean) {
-  const { hostname, port } = new URL(url);
-  const socket: Socket = connect({ host: hostname, port: Number(port) });
-  await new Promise<void>((resolve, reject) => socket.once('connect', () => resolve()).once('error', reject));
-  const client = { socket, received: 0, closed: false };
-  socket.on('close', () => {
-    client.closed = true;
-  });
-  socket.on('error', () => {});
-  if (reads) {
-    // The marker can be split across chunks: keep its length minus one byte of each chunk's end.
-    let carry: Buffer = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => {
-      const data = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-      for (let at = data.indexOf(MARKER); at !== -1; at = data.indexOf(MARKER, at + MARKER.length)) client.received += 1;
-      carry = data.subarray(Math.max(0, data.length - (MARKER.length - 1)));
-    });
-  }
-  socket.write(`GET /readings/stream HTTP/1.1\r\nHost: ${hostname}\r\nAccept: text/event-stream\r\n\r\n`);
-  if (!reads) socket.pause();
-  return client;
+/** The clients run in a process of their own: their work must not delay this one's /health timings. */
+function startClients(url: string, stalled: number, readers: number, expected: number) {
+  const child = Bun.spawn(['bun', join(import.meta.dir, 'sse-clients.ts'), url, String(stalled), String(readers), String(expected)], { stdout: 'pipe', stderr: 'inherit' });
+  const lines: string[] = [];
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of child.stdout) {
+      buffer += decoder.decode(chunk, { stream: true });
+      for (let end = buffer.indexOf('\n'); end !== -1; end = buffer.indexOf('\n')) {
+        lines.push(buffer.slice(0, end));
+        buffer = buffer.slice(end + 1);
+      }
+    }
+  })();
+  return {
+    connected: () => lines.length > 0,
+    /** Waits for the clients' report (asking for it after `timeoutMs`). */
+    async report(timeoutMs: number): Promise<{ fewest: number; readersClosed: number }> {
+      const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+      await child.exited;
+      await reading;
+      clearTimeout(timer);
+      return JSON.parse(lines.at(-1) ?? '{"fewest":0,"readersClosed":0}');
+    },
+    kill: () => child.kill('SIGKILL'),
+  };
 }
 
 export async function liveStreamsScenario(options: { stalled: number; readers: number; seconds: number }): Promise<Measurement[]> {
@@ -41,21 +45,23 @@ export async function liveStreamsScenario(options: { stalled: number; readers: n
   const count = RATE * seconds;
   const caps = String(stalled + readers + 100);
   const stack = await startStack({ MAX_STREAM_CLIENTS: caps, MAX_STREAM_CLIENTS_PER_IP: caps });
-  const clients: Array<Awaited<ReturnType<typeof streamClient>>> = [];
+  const clients = startClients(stack.api.url, stalled, readers, count);
   try {
-    for (let i = 0; i < stalled; i++) clients.push(await streamClient(stack.api.url, false));
-    const reading: typeof clients = [];
-    for (let i = 0; i < readers; i++) reading.push(await streamClient(stack.api.url, true));
-    clients.push(...reading);
+    await waitFor(clients.connected, { timeoutMs: 60_000, what: 'SSE clients connected' });
     const before = await processUsage(stack.api.pid);
 
     const healthMs: number[] = [];
+    const traceStart = performance.now();
     let sampling = true;
     const healthLoop = (async () => {
       while (sampling) {
         const started = performance.now();
         await fetch(`${stack.api.url}/health`).then((r) => r.arrayBuffer(), () => undefined);
         healthMs.push(performance.now() - started);
+        if (process.env.BENCH_TRACE && performance.now() - started > 100) {
+          const dropped = /^api_live_clients_dropped_total\{feed="readings"\} (\d+)/m.exec(await (await fetch(`${stack.api.url}/metrics`)).text())?.[1];
+          console.error(`  slow /health at +${((started - traceStart) / 1000).toFixed(1)} s: ${Math.round(performance.now() - started)} ms (dropped so far ${dropped})`);
+        }
         await Bun.sleep(100);
       }
     })();
@@ -63,7 +69,7 @@ export async function liveStreamsScenario(options: { stalled: number; readers: n
     const exitCode = await producer.exited;
     if (exitCode !== 0) throw new Error(`producer exited with ${exitCode}: ${producer.output().slice(-2_000)}`);
     await waitFor(async () => stack.rowCount() >= count && (await stack.drained(['store'])), { timeoutMs: 120_000, intervalMs: 100, what: `${count} readings stored` });
-    await waitFor(() => reading.every((c) => c.received >= count || c.closed), { timeoutMs: 60_000, intervalMs: 100, what: 'reading clients caught up' }).catch(() => undefined);
+    const received = await clients.report(60_000);
     sampling = false;
     await healthLoop;
 
@@ -71,7 +77,7 @@ export async function liveStreamsScenario(options: { stalled: number; readers: n
     const stored = stack.rowCount();
     const lead = summarize(stack.query<{ lead: number }>('SELECT stored_at - ts AS lead FROM readings').map((row) => row.lead));
     const health = summarize(healthMs.map((ms) => Math.round(ms * 10) / 10));
-    const fewest = Math.min(...reading.map((c) => c.received));
+    const { fewest } = received;
     // The API's own count: a paused client socket does not notice that the server closed it.
     const metrics = await (await fetch(`${stack.api.url}/metrics`)).text();
     const dropped = Number(/^api_live_clients_dropped_total\{feed="readings"\} (\d+)/m.exec(metrics)?.[1] ?? Number.NaN);
@@ -91,7 +97,7 @@ export async function liveStreamsScenario(options: { stalled: number; readers: n
       },
     ];
   } finally {
-    for (const client of clients) client.socket.destroy();
+    clients.kill();
     await stack.stop();
   }
 }
