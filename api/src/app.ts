@@ -2,7 +2,7 @@ import { type Logger, createLogger } from 'core';
 import { Elysia } from 'elysia';
 import { bearerMatches, requireToken } from './auth.ts';
 import { type ApiConfig, DEFAULT_MAX_STREAM_CLIENTS, DEFAULT_MAX_STREAM_CLIENTS_PER_IP } from './config.ts';
-import type { Db } from './db/client.ts';
+import type { ReadingsStore } from './storage/port.ts';
 import { ApiError, apiErrorResponse, errorHandler } from './errors.ts';
 import { jsonBody } from './json-body.ts';
 import { createApiMetrics } from './metrics.ts';
@@ -19,7 +19,8 @@ import { createStreamLimits } from './modules/live/stream-limits.ts';
 import type Redis from 'ioredis';
 
 export interface AppOptions {
-  db: Db;
+  /** Where readings are kept: any backend behind the storage port. */
+  store: ReadingsStore;
   config: Pick<ApiConfig, 'apiToken' | 'readToken' | 'maxBodyBytes'> &
     Partial<Pick<ApiConfig, 'maxStreamClients' | 'maxStreamClientsPerIp'>> & { faultRate?: number };
   logger?: Logger;
@@ -40,8 +41,8 @@ const VERSION = '0.1.0';
 export const PUBLIC_READ_PATHS: ReadonlySet<string> = new Set(['/', '/health', '/dashboard.js', '/dashboard.css']);
 
 /** The API as an Elysia app: tests call `app.handle(request)`, index.ts calls `listen`. */
-export function createApp({ db, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed }: AppOptions) {
-  const readingsFeed = createReadingsFeed(db);
+export function createApp({ store, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed }: AppOptions) {
+  const readingsFeed = createReadingsFeed(store);
   const alerts = alertsFeed && pipeline ? createAlertsFeed({ redis: pipeline.redis, ...alertsFeed }) : undefined;
   const streamLimits = createStreamLimits({
     maxClients: config.maxStreamClients ?? DEFAULT_MAX_STREAM_CLIENTS,
@@ -57,10 +58,9 @@ export function createApp({ db, config, logger = createLogger({ service: 'api' }
   const mayReadAll = (request: Request) => config.readToken === undefined || bearerMatches(request.headers.get('authorization'), config.readToken);
   const startedAt = new WeakMap<Request, number>();
 
-  const service = createReadingsService(db, ({ inserted, duplicates }) => {
+  const service = createReadingsService(store, ({ inserted, duplicates }) => {
     metrics.stored.inc(inserted);
     metrics.duplicates.inc(duplicates);
-    if (inserted > 0) readingsFeed.notify();
   });
 
   return (
@@ -97,8 +97,8 @@ export function createApp({ db, config, logger = createLogger({ service: 'api' }
       .use(docsRoutes(VERSION))
       .use(liveRoutes(readingsFeed, alerts, streamLimits))
       .use(readingsRoutes(service, (rows) => metrics.exported.inc(rows)))
-      .use(statsRoutes(db))
-      .use(systemRoutes({ db, metrics, pipeline, version: VERSION, mayReadAll }))
+      .use(statsRoutes(store))
+      .use(systemRoutes({ store, metrics, pipeline, version: VERSION, mayReadAll }))
   );
 }
 

@@ -1,5 +1,5 @@
 import { type Env, commonSettings, env, loadConfig } from 'core';
-import { DEFAULT_DATABASE_PATH } from './db/client.ts';
+import { DEFAULT_DATABASE_PATH } from './storage/sqlite/client.ts';
 
 /** Live-stream clients at once, in total and per remote address (beyond: 429 with Retry-After). */
 export const DEFAULT_MAX_STREAM_CLIENTS = 1_000;

@@ -77,7 +77,7 @@ describe('bad input is a fast 4xx, never a 500', () => {
     const response = await raw(body);
     expect(response.status).toBe(400);
     expect((await response.json()).error).toBe('invalid_utf8');
-    expect(api.rowCount()).toBe(1);
+    expect(await api.rowCount()).toBe(1);
   });
 
   it('refuses control characters in a unit (NUL, newline, escape) with 422 naming the field', async () => {

@@ -1,17 +1,19 @@
 import { configOrExit, createLogger, createRedis, onShutdown } from 'core';
 import { createApp } from './app.ts';
 import { loadApiConfig } from './config.ts';
-import { startCheckpointer } from './db/checkpointer.ts';
-import { databasePath, openDatabase } from './db/client.ts';
+import { openStore } from './storage/open.ts';
 
 const config = await configOrExit('api', () => loadApiConfig(process.env));
 
 const logger = createLogger({ service: 'api', level: config.logLevel });
-const path = databasePath(config.databaseUrl);
-const onDisk = path !== ':memory:';
-const db = openDatabase(config.databaseUrl, { autocheckpointPages: onDisk ? 100_000 : 10_000 });
-// Checkpoints on a worker thread keep commits (and so lead times) free of them.
-const checkpointer = onDisk ? startCheckpointer(path) : undefined;
+let store: Awaited<ReturnType<typeof openStore>>;
+try {
+  store = await openStore(config.databaseUrl);
+} catch (error) {
+  // A bad DATABASE_URL or an unreachable database: one line naming it, no stack trace.
+  logger.error('storage_unavailable', { error: (error as Error).message });
+  process.exit(2);
+}
 // Fail fast with a short timeout: /health must answer "down" at once when Redis is away, not hang.
 const redis = createRedis(config.redisUrl, { name: 'api', logger, failFast: true, commandTimeoutMs: 1_000 });
 const pipeline = {
@@ -23,7 +25,7 @@ const pipeline = {
 // Its own connection: the alerts feed blocks on XREAD while dashboards listen.
 const feedRedis = createRedis(config.redisUrl, { name: 'api:alerts-feed', logger });
 const alertsFeed = { blockingRedis: feedRedis, stream: config.alertsStream };
-const app = createApp({ db, config, logger, pipeline, alertsFeed });
+const app = createApp({ store, config, logger, pipeline, alertsFeed });
 try {
   app.listen({ port: config.port, hostname: config.host });
 } catch (error) {
@@ -37,7 +39,7 @@ try {
 
 logger.info('listening', {
   url: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${app.server?.port}`,
-  database: databasePath(config.databaseUrl),
+  database: `${store.backend} ${store.location}`,
   writes: config.apiToken ? 'enabled (API_TOKEN set)' : 'disabled: set API_TOKEN',
   ...(config.faultRate > 0 ? { faultRate: config.faultRate } : {}),
 });
@@ -46,6 +48,5 @@ onShutdown(logger, async () => {
   await app.stop();
   redis.disconnect();
   feedRedis.disconnect();
-  checkpointer?.stop();
-  db.$client.close();
+  await store.close();
 }, config.shutdownTimeoutMs);

@@ -1,7 +1,8 @@
 import { createLogger } from 'core';
 import { createApp } from './app.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './config.ts';
-import { type Db, openDatabase } from './db/client.ts';
+import type { ReadingsStore } from './storage/port.ts';
+import { openSqliteStore } from './storage/sqlite/store.ts';
 
 export const TEST_TOKEN = 'test-token-0123456789';
 
@@ -9,23 +10,29 @@ export const TEST_TOKEN = 'test-token-0123456789';
 export type TestResponse = Omit<Response, 'json'> & { json(): Promise<any> };
 
 export interface TestApi {
-  db: Db;
+  store: ReadingsStore;
   app: ReturnType<typeof createApp>;
   /** Sends a request through `app.handle`, with the write token unless `headers` says otherwise. */
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<TestResponse>;
-  rowCount(): number;
+  /** Rows stored, counted through the storage port. */
+  rowCount(): Promise<number>;
+}
+
+/** A fresh store for a test: SQLite in memory, through the port like every backend. */
+export function testStore(): ReadingsStore {
+  return openSqliteStore(':memory:');
 }
 
 /** A real app on a fresh in-memory SQLite, quiet unless a test asks for logs. */
 export function createTestApi(config: { apiToken?: string; readToken?: string; maxBodyBytes?: number } = {}): TestApi {
-  const db = openDatabase(':memory:');
+  const store = testStore();
   const app = createApp({
-    db,
+    store,
     config: { apiToken: 'apiToken' in config ? config.apiToken : TEST_TOKEN, readToken: config.readToken, maxBodyBytes: config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES },
     logger: createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} }),
   });
   return {
-    db,
+    store,
     app,
     request(method, path, body, headers = { authorization: `Bearer ${TEST_TOKEN}` }) {
       const init: RequestInit = { method, headers: { ...headers } };
@@ -37,7 +44,7 @@ export function createTestApi(config: { apiToken?: string; readToken?: string; m
       }
       return app.handle(new Request(`http://localhost${path}`, init));
     },
-    rowCount: () => (db.$client.query('SELECT count(*) AS n FROM readings').get() as { n: number }).n,
+    rowCount: () => store.count({}),
   };
 }
 

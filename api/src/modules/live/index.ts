@@ -21,10 +21,10 @@ export function liveRoutes(readings: ReadingsFeed, alerts: AlertsFeed | undefine
   return new Elysia({ name: 'live', detail: { tags: ['live'] } })
     .get(
       '/readings/stream',
-      ({ query, request, server }) => {
+      async ({ query, request, server }) => {
         const release = limits.admit(clientAddress(server, request));
         try {
-          return readings.subscribe(query, request.headers.get('last-event-id'), release);
+          return await readings.subscribe(query, request.headers.get('last-event-id'), release);
         } catch (error) {
           release();
           throw error;

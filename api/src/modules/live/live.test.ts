@@ -4,7 +4,7 @@ import { createLogger, createRedis, encodeAlert, newEventId } from 'core';
 import { type TestRedis, uniqueName, useRedis, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { createApp } from '../../app.ts';
-import { openDatabase } from '../../db/client.ts';
+import { testStore } from '../../test-helpers.ts';
 
 let testRedis: TestRedis;
 let redis: Redis;
@@ -19,7 +19,7 @@ beforeAll(async () => {
   redis = createRedis(testRedis.url, { name: 'live-test' });
   feedRedis = createRedis(testRedis.url, { name: 'live-test:feed' });
   const app = createApp({
-    db: openDatabase(':memory:'),
+    store: testStore(),
     // Every test client comes from 127.0.0.1: room for the 100 stalled ones below.
     config: { apiToken: 't', readToken: undefined, maxBodyBytes: 4_000_000, maxStreamClientsPerIp: 250 },
     logger: createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} }),
@@ -219,7 +219,7 @@ describe('live-stream caps', () => {
   /** An API with these caps on a port of its own; every client here comes from 127.0.0.1. */
   function cappedApi(maxStreamClients: number, maxStreamClientsPerIp: number) {
     const app = createApp({
-      db: openDatabase(':memory:'),
+      store: testStore(),
       config: { apiToken: 't', readToken: undefined, maxBodyBytes: 1_000_000, maxStreamClients, maxStreamClientsPerIp },
       logger: createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} }),
     });

@@ -1,11 +1,9 @@
 import { NAME_PATTERN } from 'core';
 import { invalidField } from '../../errors.ts';
 
-/** A position in the (ts, id) order: opaque to clients, so the order can change without breaking them. */
-export interface Cursor {
-  ts: number;
-  id: string;
-}
+import type { Cursor } from '../../storage/port.ts';
+
+// A cursor is a position in the (ts, id) order: opaque to clients, so the order can change without breaking them.
 
 const ID = new RegExp(NAME_PATTERN);
 

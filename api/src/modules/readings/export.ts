@@ -1,8 +1,6 @@
 import { neutraliseCsvCell } from 'core';
 import { stringify } from 'csv-stringify/sync';
-import type { ReadingRow } from '../../db/schema.ts';
-import type { Cursor } from './cursor.ts';
-import type { ReadingFilter } from './filters.ts';
+import type { Cursor, ReadingFilter, StoredRow } from '../../storage/port.ts';
 import { type ReadingsService, toStoredReading } from './service.ts';
 
 /** The CSV columns: the producer's `--csv` columns plus storedAt, so an export replays as is. */
@@ -28,15 +26,15 @@ export function exportResponse(
   const render = format === 'csv' ? renderCsv : renderNdjson;
 
   const body = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      const rows = service.chunk(filter, CHUNK_ROWS, after);
+    async pull(controller) {
+      const rows = await service.chunk(filter, CHUNK_ROWS, after);
       let text = '';
       if (!headerSent && format === 'csv') text += stringify([EXPORT_COLUMNS as unknown as string[]]);
       headerSent = true;
       if (rows.length > 0) {
         text += render(rows);
         onRows(rows.length);
-        const last = rows.at(-1) as ReadingRow;
+        const last = rows.at(-1) as StoredRow;
         after = { ts: last.ts, id: last.id };
       }
       if (text) controller.enqueue(encoder.encode(text));
@@ -54,7 +52,7 @@ export function exportResponse(
 }
 
 /** Text cells are neutralised against spreadsheet formulas; numbers and times cannot start one. */
-function renderCsv(rows: ReadingRow[]): string {
+function renderCsv(rows: StoredRow[]): string {
   return stringify(
     rows.map((row) => [
       neutraliseCsvCell(row.id),
@@ -68,7 +66,7 @@ function renderCsv(rows: ReadingRow[]): string {
   );
 }
 
-function renderNdjson(rows: ReadingRow[]): string {
+function renderNdjson(rows: StoredRow[]): string {
   let text = '';
   for (const row of rows) text += `${JSON.stringify(toStoredReading(row))}\n`;
   return text;

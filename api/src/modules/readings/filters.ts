@@ -1,14 +1,5 @@
-import { and, eq, gte, lt, type SQL } from 'drizzle-orm';
 import { invalidField } from '../../errors.ts';
-import { readings } from '../../db/schema.ts';
-
-/** Filters shared by listing, export and stats. Times are epoch ms; `to` is exclusive. */
-export interface ReadingFilter {
-  deviceId?: string;
-  metric?: string;
-  fromMs?: number;
-  toMs?: number;
-}
+import type { ReadingFilter } from '../../storage/port.ts';
 
 export interface FilterQuery {
   deviceId?: string;
@@ -25,20 +16,6 @@ export function parseFilter(query: FilterQuery): ReadingFilter {
   if (toMs !== undefined && Number.isNaN(toMs)) throw invalidField('to', 'is not a valid date-time');
   if (fromMs !== undefined && toMs !== undefined && toMs < fromMs) throw invalidField('to', 'must not be before from');
   return { deviceId: query.deviceId, metric: query.metric, fromMs, toMs };
-}
-
-/** The filter as Drizzle conditions. */
-export function filterConditions(filter: ReadingFilter): SQL[] {
-  const conditions: SQL[] = [];
-  if (filter.deviceId !== undefined) conditions.push(eq(readings.deviceId, filter.deviceId));
-  if (filter.metric !== undefined) conditions.push(eq(readings.metric, filter.metric));
-  if (filter.fromMs !== undefined) conditions.push(gte(readings.ts, filter.fromMs));
-  if (filter.toMs !== undefined) conditions.push(lt(readings.ts, filter.toMs));
-  return conditions;
-}
-
-export function whereFilter(filter: ReadingFilter, ...more: Array<SQL | undefined>): SQL | undefined {
-  return and(...filterConditions(filter), ...more);
 }
 
 /** `limit` arrives as digits (see the model); the range check gives a message naming it. */

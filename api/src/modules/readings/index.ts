@@ -24,8 +24,8 @@ export function readingsRoutes(service: ReadingsService, onExported: (rows: numb
   return new Elysia({ name: 'readings', prefix: '/readings', detail: { tags: ['readings'] } })
     .post(
       '/',
-      ({ body, set }) => {
-        const { created, reading } = service.create(body);
+      async ({ body, set }) => {
+        const { created, reading } = await service.create(body);
         set.status = created ? 201 : 200;
         return reading;
       },
@@ -45,7 +45,7 @@ export function readingsRoutes(service: ReadingsService, onExported: (rows: numb
       ({ query }) => service.list(parseFilter(query), parseLimit(query.limit), query.cursor === undefined ? undefined : decodeCursor(query.cursor)),
       { query: ListQuery, response: ReadingPage, detail: { summary: 'List readings, newest first, with cursor pagination' } },
     )
-    .get('/latest', ({ query }) => new Response(service.latestJson(parseLimit(query.limit)), { headers: { 'content-type': 'application/json' } }), {
+    .get('/latest', async ({ query }) => new Response(await service.latestJson(parseLimit(query.limit)), { headers: { 'content-type': 'application/json' } }), {
       query: LatestQuery,
       detail: { summary: 'The newest readings (limit ≤ 1,000, default 100)' },
     })
@@ -55,8 +55,8 @@ export function readingsRoutes(service: ReadingsService, onExported: (rows: numb
     })
     .get(
       '/:id',
-      ({ params }) => {
-        const reading = service.get(params.id);
+      async ({ params }) => {
+        const reading = await service.get(params.id);
         if (!reading) throw notFound(params.id);
         return reading;
       },
@@ -64,8 +64,8 @@ export function readingsRoutes(service: ReadingsService, onExported: (rows: numb
     )
     .patch(
       '/:id',
-      ({ params, body }) => {
-        const reading = service.update(params.id, body);
+      async ({ params, body }) => {
+        const reading = await service.update(params.id, body);
         if (!reading) throw notFound(params.id);
         return reading;
       },
@@ -73,8 +73,8 @@ export function readingsRoutes(service: ReadingsService, onExported: (rows: numb
     )
     .delete(
       '/:id',
-      ({ params }) => {
-        if (!service.remove(params.id)) throw notFound(params.id);
+      async ({ params }) => {
+        if (!(await service.remove(params.id))) throw notFound(params.id);
         return new Response(null, { status: 204 });
       },
       { params: IdParams, detail: { summary: 'Delete one reading' } },

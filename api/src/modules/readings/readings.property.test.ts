@@ -58,7 +58,7 @@ it('answers 1,000 random bodies with 2xx exactly when valid, else 400/422, never
       } catch {
         parses = false;
       }
-      const before = api.rowCount();
+      const before = await api.rowCount();
       const response = await api.request('POST', '/readings', sent);
       expect(response.status).toBeLessThan(500);
       const expectValid = parses && isValid(parsed);
@@ -66,15 +66,15 @@ it('answers 1,000 random bodies with 2xx exactly when valid, else 400/422, never
         valid += 1;
         expect([200, 201]).toContain(response.status);
         if (response.status === 201) stored += 1;
-        expect(api.rowCount()).toBe(before + (response.status === 201 ? 1 : 0));
+        expect(await api.rowCount()).toBe(before + (response.status === 201 ? 1 : 0));
       } else {
         expect([400, 422]).toContain(response.status);
-        expect(api.rowCount()).toBe(before);
+        expect(await api.rowCount()).toBe(before);
       }
     }),
     { numRuns: 1_000 },
   );
   // The generator must exercise both sides, or the property proves little.
   expect(valid).toBeGreaterThan(50);
-  expect(stored).toBe(api.rowCount());
+  expect(stored).toBe(await api.rowCount());
 });

@@ -14,7 +14,7 @@ describe('POST /readings', () => {
     const again = await api.request('POST', '/readings', { ...body, value: 99 });
     expect(again.status).toBe(200);
     expect(await again.json()).toEqual(stored);
-    expect(api.rowCount()).toBe(1);
+    expect(await api.rowCount()).toBe(1);
   });
 
   it('generates a time-ordered id when none is given', async () => {
@@ -47,7 +47,7 @@ describe('POST /readings', () => {
     const error = await response.json();
     expect(error.error).toBe('validation');
     expect(error.details.map((detail: { path: string }) => detail.path)).toContain(path);
-    expect(api.rowCount()).toBe(0);
+    expect(await api.rowCount()).toBe(0);
   });
 
   it('answers 422, not 500, to a field holding an object with its own toString', async () => {
@@ -80,7 +80,7 @@ describe('POST /readings/batch', () => {
     expect(await first.json()).toEqual({ inserted: 50, duplicates: 1 });
     const second = await api.request('POST', '/readings/batch', { readings });
     expect(await second.json()).toEqual({ inserted: 0, duplicates: 50 });
-    expect(api.rowCount()).toBe(50);
+    expect(await api.rowCount()).toBe(50);
   });
 
   it('takes 5,000 readings and refuses 5,001', async () => {
@@ -88,7 +88,7 @@ describe('POST /readings/batch', () => {
     const many = Array.from({ length: 5_001 }, () => readingBody());
     const over = await api.request('POST', '/readings/batch', { readings: many });
     expect(over.status).toBe(422);
-    expect(api.rowCount()).toBe(0);
+    expect(await api.rowCount()).toBe(0);
     const full = await api.request('POST', '/readings/batch', { readings: many.slice(0, 5_000) });
     expect(await full.json()).toEqual({ inserted: 5_000, duplicates: 0 });
   });
@@ -98,7 +98,7 @@ describe('POST /readings/batch', () => {
     const response = await api.request('POST', '/readings/batch', { readings: [readingBody(), readingBody({ value: null }), readingBody()] });
     expect(response.status).toBe(422);
     expect((await response.json()).details[0].path).toBe('readings.1.value');
-    expect(api.rowCount()).toBe(0);
+    expect(await api.rowCount()).toBe(0);
   });
 
   it('refuses an empty batch and a bare array', async () => {
@@ -113,7 +113,7 @@ describe('POST /readings/batch', () => {
     const response = await api.request('POST', '/readings/batch', { readings });
     expect(response.status).toBe(413);
     expect((await response.json()).error).toBe('body_too_large');
-    expect(api.rowCount()).toBe(0);
+    expect(await api.rowCount()).toBe(0);
   });
 });
 
@@ -232,7 +232,7 @@ describe('auth', () => {
       expect(response.status).toBe(401);
       expect(response.headers.get('www-authenticate')).toBe('Bearer');
     }
-    expect(api.rowCount()).toBe(1);
+    expect(await api.rowCount()).toBe(1);
     expect((await (await api.request('GET', `/readings/${existing.id}`)).json()).value).toBe(42);
   });
 
@@ -241,7 +241,7 @@ describe('auth', () => {
     for (const name of ['token', 'access_token', 'api_token']) {
       expect((await api.request('POST', `/readings?${name}=${TEST_TOKEN}`, readingBody(), {})).status).toBe(401);
     }
-    expect(api.rowCount()).toBe(0);
+    expect(await api.rowCount()).toBe(0);
   });
 
   it('refuses writes with 503 and a hint when no API_TOKEN is configured', async () => {
@@ -249,7 +249,7 @@ describe('auth', () => {
     const response = await api.request('POST', '/readings', readingBody());
     expect(response.status).toBe(503);
     expect((await response.json()).message).toContain('API_TOKEN');
-    expect(api.rowCount()).toBe(0);
+    expect(await api.rowCount()).toBe(0);
   });
 
   it('leaves reads open, unless READ_TOKEN is set', async () => {

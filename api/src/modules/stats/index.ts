@@ -1,10 +1,13 @@
 import { Elysia, t } from 'elysia';
-import type { Db } from '../../db/client.ts';
+import type { ReadingsStore } from '../../storage/port.ts';
 import { parseFilter } from '../readings/filters.ts';
 import { readingFilters } from '../readings/model.ts';
-import { DEFAULT_DEVICE_LIMIT, MAX_DEVICE_LIMIT, computeStats } from './service.ts';
 import { invalidField } from '../../errors.ts';
 import { NAME_PATTERN } from 'core';
+
+/** Devices per answer unless asked otherwise, and at most: an answer stays small with 100k devices. */
+export const DEFAULT_DEVICE_LIMIT = 100;
+export const MAX_DEVICE_LIMIT = 1_000;
 
 const StatsQuery = t.Object(
   {
@@ -16,14 +19,14 @@ const StatsQuery = t.Object(
   { additionalProperties: false },
 );
 
-export function statsRoutes(db: Db) {
+export function statsRoutes(store: ReadingsStore) {
   return new Elysia({ name: 'stats', detail: { tags: ['stats'] } }).get(
     '/stats',
-    ({ query }) => {
+    async ({ query }) => {
       const deviceLimit = query.deviceLimit === undefined ? DEFAULT_DEVICE_LIMIT : Number(query.deviceLimit);
       if (deviceLimit > MAX_DEVICE_LIMIT) throw invalidField('deviceLimit', `must be at most ${MAX_DEVICE_LIMIT}`);
       const threshold = query.threshold === undefined ? 50 : Number(query.threshold);
-      return computeStats(db, parseFilter(query), threshold, { limit: deviceLimit, after: query.deviceAfter });
+      return store.stats(parseFilter(query), threshold, { limit: deviceLimit, after: query.deviceAfter });
     },
     {
       query: StatsQuery,

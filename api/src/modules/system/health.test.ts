@@ -4,7 +4,7 @@ import { createLogger, createRedis } from 'core';
 import { type RedisServer, type ServiceProcess, startRedisServer, startService, uniqueName, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { createApp } from '../../app.ts';
-import { openDatabase } from '../../db/client.ts';
+import { testStore } from '../../test-helpers.ts';
 
 const root = join(import.meta.dir, '../../../..');
 let server: RedisServer;
@@ -20,7 +20,7 @@ beforeAll(async () => {
   redis = createRedis(server.url, { name: 'health-test', maxReconnectDelayMs: 100 });
   apiRedis = createRedis(server.url, { name: 'api', failFast: true, commandTimeoutMs: 1_000, maxReconnectDelayMs: 100 });
   app = createApp({
-    db: openDatabase(':memory:'),
+    store: testStore(),
     config: { apiToken: 't', readToken: undefined, maxBodyBytes: 1_000_000 },
     logger: createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} }),
     pipeline: { redis: apiRedis, streams: [readings, alerts], expectedWorkers: ['consumer-store', 'consumer-alert'], lagDegraded: 1_000 },

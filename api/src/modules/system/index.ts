@@ -1,18 +1,7 @@
 import { Elysia } from 'elysia';
-import type { Db } from '../../db/client.ts';
+import type { ReadingsStore } from '../../storage/port.ts';
 import type { ApiMetrics } from '../../metrics.ts';
 import { type PipelineHealth, type PipelineOptions, pipelineHealth, pipelineMetrics } from './pipeline.ts';
-
-/** Whether the database answers, and how fast. */
-export function checkDatabase(db: Db): { status: 'ok' | 'down'; latencyMs: number; error?: string } {
-  const started = performance.now();
-  try {
-    db.$client.query('SELECT 1').get();
-    return { status: 'ok', latencyMs: Number((performance.now() - started).toFixed(3)) };
-  } catch (error) {
-    return { status: 'down', latencyMs: Number((performance.now() - started).toFixed(3)), error: (error as Error).message };
-  }
-}
 
 const startedAt = Date.now();
 
@@ -33,7 +22,7 @@ async function safePipelineHealth(options: PipelineOptions): Promise<PipelineHea
  * pipeline's, gathered from the same place.
  */
 export interface SystemRoutesOptions {
-  db: Db;
+  store: ReadingsStore;
   metrics: ApiMetrics;
   pipeline?: PipelineOptions;
   version: string;
@@ -41,12 +30,12 @@ export interface SystemRoutesOptions {
   mayReadAll: (request: Request) => boolean;
 }
 
-export function systemRoutes({ db, metrics, pipeline, version, mayReadAll }: SystemRoutesOptions) {
+export function systemRoutes({ store, metrics, pipeline, version, mayReadAll }: SystemRoutesOptions) {
   return new Elysia({ name: 'system', detail: { tags: ['system'] } })
     .get(
       '/health',
       async ({ set, request }) => {
-        const database = checkDatabase(db);
+        const database = { backend: store.backend, ...(await store.check()) };
         const view = pipeline ? await safePipelineHealth(pipeline) : undefined;
         const down = database.status === 'down' || view?.redis.status === 'down';
         const reasons = [...(database.status === 'down' ? [`database: ${database.error}`] : []), ...(view?.reasons ?? [])];

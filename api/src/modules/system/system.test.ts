@@ -11,7 +11,7 @@ describe('health, metrics and docs', () => {
 
   it('answers 503 when the database is gone', async () => {
     const api = createTestApi();
-    api.db.$client.close();
+    await api.store.close();
     const response = await api.request('GET', '/health');
     expect(response.status).toBe(503);
     expect((await response.json()).checks.database.status).toBe('down');

@@ -1,42 +1,13 @@
 import { asc, avg, count, countDistinct, desc, gt, gte, max, min, sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.ts';
-import { readings } from '../../db/schema.ts';
-import { type ReadingFilter, whereFilter } from '../readings/filters.ts';
+import { type DevicePage, MAX_MINUTES, MAX_MODE_TIES, type ReadingFilter, type Stats } from '../port.ts';
+import type { Db } from './client.ts';
+import { whereFilter } from './filters.ts';
+import { readings } from './schema.ts';
 
 const MINUTE_MS = 60_000;
-/** A week of minutes: a longer window is cut to its last week, and the answer says so. */
-export const MAX_MINUTES = 7 * 24 * 60;
-/** Ties for the most frequent value listed at most; the answer says when there were more. */
-export const MAX_MODE_TIES = 100;
-
-export interface Stats {
-  count: number;
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  mostFrequent: { values: number[]; count: number; truncated: boolean };
-  readingsPerMinute: Array<{ minute: string; count: number }>;
-  readingsPerMinuteTruncated: boolean;
-  threshold: number;
-  /** One page of devices, by device id: `deviceLimit` of them after `deviceAfter`. */
-  perDevice: Array<{ deviceId: string; count: number; min: number; max: number; mean: number; overThreshold: number }>;
-  /** Devices in the window, all pages together. */
-  perDeviceTotal: number;
-  /** True when devices follow this page: pass the last deviceId as `deviceAfter`. */
-  perDeviceTruncated: boolean;
-}
-
-/** Devices per answer unless asked otherwise, and at most: an answer stays small with 100k devices. */
-export const DEFAULT_DEVICE_LIMIT = 100;
-export const MAX_DEVICE_LIMIT = 1_000;
-
-export interface DevicePage {
-  limit: number;
-  after?: string;
-}
 
 /** Aggregates in SQLite, so that stats over millions of rows never bring rows into memory. */
-export function computeStats(db: Db, filter: ReadingFilter, threshold: number, devices: DevicePage = { limit: DEFAULT_DEVICE_LIMIT }): Stats {
+export function computeStats(db: Db, filter: ReadingFilter, threshold: number, devices: DevicePage): Stats {
   const where = whereFilter(filter);
   const totals = db
     .select({ count: count(), min: min(readings.value), max: max(readings.value), mean: avg(readings.value), firstTs: min(readings.ts), lastTs: max(readings.ts) })

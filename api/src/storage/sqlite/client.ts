@@ -8,8 +8,8 @@ import * as schema from './schema.ts';
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
 /** The default database file, at the repository root whichever package directory runs the API. */
-export const DEFAULT_DATABASE_PATH = resolve(import.meta.dir, '../../../data/telemetry.db');
-const MIGRATIONS = join(import.meta.dir, '../../drizzle');
+export const DEFAULT_DATABASE_PATH = resolve(import.meta.dir, '../../../../data/telemetry.db');
+const MIGRATIONS = join(import.meta.dir, '../../../drizzle/sqlite');
 
 /** `:memory:`, a file path, or a `file:` / `sqlite:` URL, as DATABASE_URL may give it. */
 export function databasePath(databaseUrl: string): string {

@@ -1,0 +1,31 @@
+import type { ReadingsStore } from './port.ts';
+import { openSqliteStore } from './sqlite/store.ts';
+
+/** Why DATABASE_URL cannot be used, said so that the message alone tells what to fix. */
+export class StorageConfigError extends Error {
+  override readonly name = 'StorageConfigError';
+}
+
+/** Which backend a DATABASE_URL names: a path, `:memory:`, `file:` or `sqlite:` → SQLite. */
+export function backendOf(databaseUrl: string): 'sqlite' | 'postgres' {
+  if (/^postgres(ql)?:\/\//i.test(databaseUrl)) return 'postgres';
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(databaseUrl) && !/^(file|sqlite):/i.test(databaseUrl)) {
+    throw new StorageConfigError(`DATABASE_URL: ${JSON.stringify(databaseUrl.replace(/\/\/[^@/]*@/, '//…@'))} names no backend this API has (a file path, :memory:, file:, sqlite:, or postgres://)`);
+  }
+  return 'sqlite';
+}
+
+/**
+ * The store DATABASE_URL names, opened and migrated.
+ * @throws StorageConfigError naming DATABASE_URL and the reason.
+ */
+export async function openStore(databaseUrl: string): Promise<ReadingsStore> {
+  if (backendOf(databaseUrl) === 'postgres') {
+    throw new StorageConfigError('DATABASE_URL: PostgreSQL is not available in this version yet; use a SQLite path');
+  }
+  try {
+    return openSqliteStore(databaseUrl);
+  } catch (error) {
+    throw new StorageConfigError(`DATABASE_URL: cannot open the SQLite database ${JSON.stringify(databaseUrl)}: ${(error as Error).message}`);
+  }
+}

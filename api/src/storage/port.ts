@@ -1,0 +1,120 @@
+/**
+ * The storage port: everything the API needs from a database, and nothing of how a database does
+ * it. Routes and services speak to a ReadingsStore only; each backend (`sqlite/`, and whatever
+ * comes next) implements it behind this interface, with its driver types and SQL kept inside.
+ * Times are epoch milliseconds throughout.
+ */
+
+/** A reading as stored. `storedAt - ts` is the lead time. */
+export interface StoredRow {
+  id: string;
+  deviceId: string;
+  metric: string;
+  value: number;
+  unit: string;
+  ts: number;
+  storedAt: number;
+}
+
+/** A stored reading with its place in the change feed: a sequence that grows with every insert. */
+export type FeedRow = StoredRow & { seq: number };
+
+/** Filters shared by listing, export and stats; `toMs` is exclusive. */
+export interface ReadingFilter {
+  deviceId?: string;
+  metric?: string;
+  fromMs?: number;
+  toMs?: number;
+}
+
+/** A position in the (ts, id) order, for keyset pagination. */
+export interface Cursor {
+  ts: number;
+  id: string;
+}
+
+export interface BatchOutcome {
+  /** Rows stored now. */
+  inserted: number;
+  /** Rows whose id was already stored, or repeated within the batch. */
+  duplicates: number;
+}
+
+export interface ReadingPatchFields {
+  value?: number;
+  unit?: string;
+  metric?: string;
+}
+
+/** Which page of the per-device statistics: `limit` devices after `after`, by device id. */
+export interface DevicePage {
+  limit: number;
+  after?: string;
+}
+
+/** A week of minutes: a longer stats window is cut to its last week, and the answer says so. */
+export const MAX_MINUTES = 7 * 24 * 60;
+/** Ties for the most frequent value listed at most; the answer says when there were more. */
+export const MAX_MODE_TIES = 100;
+
+export interface DeviceStats {
+  deviceId: string;
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  overThreshold: number;
+}
+
+export interface Stats {
+  count: number;
+  min: number | null;
+  max: number | null;
+  mean: number | null;
+  mostFrequent: { values: number[]; count: number; truncated: boolean };
+  readingsPerMinute: Array<{ minute: string; count: number }>;
+  readingsPerMinuteTruncated: boolean;
+  threshold: number;
+  /** One page of devices, by device id: `deviceLimit` of them after `deviceAfter`. */
+  perDevice: DeviceStats[];
+  /** Devices in the window, all pages together. */
+  perDeviceTotal: number;
+  /** True when devices follow this page: pass the last deviceId as `deviceAfter`. */
+  perDeviceTruncated: boolean;
+}
+
+export interface StorageCheck {
+  status: 'ok' | 'down';
+  latencyMs: number;
+  error?: string;
+}
+
+export interface ReadingsStore {
+  /** Which backend this is, for /health and logs. */
+  readonly backend: string;
+  /** Where its data is, for logs: a file path, or a server and database (never a password). */
+  readonly location: string;
+  /** Stores the rows not stored yet, in one transaction; idempotent by id. */
+  insert(rows: readonly StoredRow[]): Promise<BatchOutcome>;
+  get(id: string): Promise<StoredRow | undefined>;
+  patch(id: string, fields: ReadingPatchFields): Promise<StoredRow | undefined>;
+  remove(id: string): Promise<boolean>;
+  /** Newest first by (ts, id), up to `limit` rows after the cursor. */
+  page(filter: ReadingFilter, limit: number, after?: Cursor): Promise<StoredRow[]>;
+  /** Oldest first by (ts, id), up to `limit` rows after the cursor: an export walks these. */
+  chunk(filter: ReadingFilter, limit: number, after?: Cursor): Promise<StoredRow[]>;
+  stats(filter: ReadingFilter, threshold: number, devices: DevicePage): Promise<Stats>;
+  /** How many rows match. */
+  count(filter: ReadingFilter): Promise<number>;
+  /** The change feed: rows stored after `seq`, in sequence order, up to `limit`. */
+  changesAfter(seq: number, limit: number): Promise<FeedRow[]>;
+  /** The newest `limit` rows of the change feed, newest first. */
+  recentChanges(limit: number): Promise<FeedRow[]>;
+  /** The newest sequence number (0 when empty). */
+  lastSeq(): Promise<number>;
+  /** Calls `listener` after each committed change (insert, patch, delete). */
+  onChange(listener: () => void): void;
+  /** Whether the database answers, and how fast. */
+  check(): Promise<StorageCheck>;
+  close(): Promise<void>;
+}
