@@ -13,6 +13,9 @@ const apiSettings = {
   port: env.int('PORT', 3000, { min: 0, max: 65_535 }),
   host: env.string('HOST', '0.0.0.0'),
   databaseUrl: env.string('DATABASE_URL', DEFAULT_DATABASE_PATH),
+  /** PostgreSQL only: connections per API instance, and the longest a statement may run. */
+  databasePoolSize: env.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 1_000 }),
+  databaseStatementTimeoutMs: env.int('DATABASE_STATEMENT_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000 }),
   apiToken: env.string('API_TOKEN', undefined, { maxLength: 512 }),
   readToken: env.string('READ_TOKEN', undefined, { maxLength: 512 }),
   maxBodyBytes: env.int('MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1_024, max: 1_073_741_824 }),

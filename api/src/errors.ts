@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia';
 import type { Logger } from 'core';
+import { StorageUnavailableError } from './storage/port.ts';
 
 export interface ErrorDetail {
   path: string;
@@ -54,6 +55,10 @@ function dottedPath(pointer: string): string {
 export function errorHandler(logger: Logger) {
   return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, request }) => {
     if (error instanceof ApiError) return apiErrorResponse(error);
+    if (error instanceof StorageUnavailableError) {
+      logger.warn('storage_unavailable', { error: error.message, path: new URL(request.url).pathname });
+      return apiErrorResponse(new ApiError(503, 'storage_unavailable', `storage is unavailable, try again shortly: ${error.message}`, undefined, { 'retry-after': '1' }));
+    }
     switch (code) {
       case 'VALIDATION': {
         const all = (error as { all?: Array<{ path?: string; message?: string }> }).all ?? [];

@@ -1,4 +1,5 @@
 import type { ReadingsStore } from './port.ts';
+import { type PostgresStoreOptions, openPostgresStore } from './postgres/store.ts';
 import { openSqliteStore } from './sqlite/store.ts';
 
 /** Why DATABASE_URL cannot be used, said so that the message alone tells what to fix. */
@@ -19,9 +20,13 @@ export function backendOf(databaseUrl: string): 'sqlite' | 'postgres' {
  * The store DATABASE_URL names, opened and migrated.
  * @throws StorageConfigError naming DATABASE_URL and the reason.
  */
-export async function openStore(databaseUrl: string): Promise<ReadingsStore> {
+export async function openStore(databaseUrl: string, postgres: PostgresStoreOptions = {}): Promise<ReadingsStore> {
   if (backendOf(databaseUrl) === 'postgres') {
-    throw new StorageConfigError('DATABASE_URL: PostgreSQL is not available in this version yet; use a SQLite path');
+    try {
+      return await openPostgresStore(databaseUrl, postgres);
+    } catch (error) {
+      throw new StorageConfigError(`DATABASE_URL: ${(error as Error).message}`);
+    }
   }
   try {
     return openSqliteStore(databaseUrl);

@@ -5,6 +5,14 @@
  * Times are epoch milliseconds throughout.
  */
 
+/**
+ * The database cannot serve now (unreachable, restarting, timed out, out of space): the API
+ * answers 503 with Retry-After, and a retry later can succeed. Any other error is a bug.
+ */
+export class StorageUnavailableError extends Error {
+  override readonly name = 'StorageUnavailableError';
+}
+
 /** A reading as stored. `storedAt - ts` is the lead time. */
 export interface StoredRow {
   id: string;

@@ -1,0 +1,185 @@
+/**
+ * One suite, every backend: what the API relies on from storage holds the same on SQLite and on
+ * PostgreSQL (a real server this file starts, or TEST_DATABASE_URL's).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
+import { type TestDatabase, usePostgres, waitFor } from 'core/testing';
+import type { ReadingsStore, StoredRow } from './port.ts';
+import { openPostgresStore } from './postgres/store.ts';
+import { openSqliteStore } from './sqlite/store.ts';
+
+let postgres: TestDatabase;
+const opened: ReadingsStore[] = [];
+
+beforeAll(async () => {
+  postgres = await usePostgres();
+});
+afterAll(async () => {
+  for (const store of opened) await store.close().catch(() => {});
+  await postgres?.stop();
+});
+
+/** Each backend: a way to get a fresh, empty store, and more stores on the same data (instances). */
+const backends = {
+  sqlite: {
+    async fresh() {
+      const store = openSqliteStore(':memory:');
+      opened.push(store);
+      return { store, another: async () => store };
+    },
+  },
+  postgres: {
+    async fresh() {
+      const databaseUrl = await postgres.createDatabase();
+      const open = async () => {
+        const store = await openPostgresStore(databaseUrl, { poolSize: 4 });
+        opened.push(store);
+        return store;
+      };
+      return { store: await open(), another: open };
+    },
+  },
+};
+
+let sequence = 0;
+const DAY = 86_400_000;
+const base = Date.UTC(2026, 10, 22, 10);
+function row(overrides: Partial<StoredRow> = {}): StoredRow {
+  sequence += 1;
+  return { id: `r-${String(sequence).padStart(9, '0')}`, deviceId: 'device-001', metric: 'kwh', value: 42, unit: 'kWh', ts: base, storedAt: base + 5, ...overrides };
+}
+
+for (const [name, backend] of Object.entries(backends)) {
+  describe(`storage conformance: ${name}`, () => {
+    it('stores a batch once by id: repeats inside the batch and later batches are duplicates', async () => {
+      const { store } = await backend.fresh();
+      const batch = [row(), row({ ts: base + DAY * 3 }), row({ ts: base - DAY * 400 })];
+      expect(await store.insert([...batch, { ...(batch[0] as StoredRow), value: 99 }])).toEqual({ inserted: 3, duplicates: 1 });
+      expect(await store.insert(batch)).toEqual({ inserted: 0, duplicates: 3 });
+      expect(await store.count({})).toBe(3);
+      // The first version stays.
+      expect((await store.get(batch[0]?.id as string))?.value).toBe(42);
+    });
+
+    it('stores each reading once when three instances insert the same ids at once', async () => {
+      const { store, another } = await backend.fresh();
+      const instances = [store, await another(), await another()];
+      const batch = Array.from({ length: 2_000 }, (_, i) => row({ deviceId: `device-${i % 50}`, ts: base + i }));
+      const outcomes = await Promise.all(instances.flatMap((instance) => [instance.insert(batch.slice(0, 1_500)), instance.insert(batch.slice(500))]));
+      expect(outcomes.reduce((sum, o) => sum + o.inserted, 0)).toBe(2_000);
+      expect(await store.count({})).toBe(2_000);
+    });
+
+    it('gets, patches and removes by id, and says when there is nothing', async () => {
+      const { store } = await backend.fresh();
+      const stored = row({ ts: base - DAY });
+      await store.insert([stored]);
+      expect(await store.get(stored.id)).toEqual(stored);
+      expect(await store.patch(stored.id, { value: 7.5, unit: 'Wh' })).toEqual({ ...stored, value: 7.5, unit: 'Wh' });
+      expect(await store.patch('missing', { value: 1 })).toBeUndefined();
+      expect(await store.remove(stored.id)).toBe(true);
+      expect(await store.remove(stored.id)).toBe(false);
+      expect(await store.get(stored.id)).toBeUndefined();
+      // Removed, its id can be stored again.
+      expect(await store.insert([stored])).toEqual({ inserted: 1, duplicates: 0 });
+    });
+
+    it('pages newest first, every row exactly once, while newer rows keep arriving', async () => {
+      const { store } = await backend.fresh();
+      const rows = Array.from({ length: 1_000 }, (_, i) => row({ deviceId: `device-${i % 7}`, ts: base + Math.floor(i / 3) * 1_000 }));
+      await store.insert(rows);
+      const seen: string[] = [];
+      let after: { ts: number; id: string } | undefined;
+      for (let page = 0; page < 20; page++) {
+        await store.insert([row({ ts: base + DAY + page })]);
+        const got = await store.page({ toMs: base + DAY }, 100, after);
+        if (got.length === 0) break;
+        seen.push(...got.map((r) => r.id));
+        const last = got.at(-1) as StoredRow;
+        after = { ts: last.ts, id: last.id };
+      }
+      expect(seen).toHaveLength(1_000);
+      expect(new Set(seen).size).toBe(1_000);
+      const expected = [...rows].sort((a, b) => b.ts - a.ts || (a.id < b.id ? 1 : -1)).map((r) => r.id);
+      expect(seen).toEqual(expected);
+    });
+
+    it('walks 200,000 rows oldest first in chunks, each once, with filters', async () => {
+      const { store } = await backend.fresh();
+      for (let start = 0; start < 200_000; start += 5_000) {
+        await store.insert(Array.from({ length: 5_000 }, (_, i) => row({ deviceId: `device-${(start + i) % 100}`, ts: base + start + i })));
+      }
+      let after: { ts: number; id: string } | undefined;
+      let total = 0;
+      let previous = -1;
+      for (;;) {
+        const chunk = await store.chunk({}, 2_000, after);
+        if (chunk.length === 0) break;
+        total += chunk.length;
+        expect((chunk[0] as StoredRow).ts).toBeGreaterThan(previous);
+        const last = chunk.at(-1) as StoredRow;
+        previous = last.ts;
+        after = { ts: last.ts, id: last.id };
+      }
+      expect(total).toBe(200_000);
+      expect(await store.count({ deviceId: 'device-7' })).toBe(2_000);
+      expect(await store.count({ fromMs: base + 1_000, toMs: base + 2_000 })).toBe(1_000);
+    }, 60_000);
+
+    it('gives the hand-computed statistics', async () => {
+      const { store } = await backend.fresh();
+      const at = (hh: number, mm: number, ss: number) => Date.UTC(2026, 10, 22, hh, mm, ss);
+      await store.insert([
+        row({ deviceId: 'device-a', value: 10, ts: at(10, 0, 5) }),
+        row({ deviceId: 'device-b', value: 20, ts: at(10, 0, 20) }),
+        row({ deviceId: 'device-a', value: 20, ts: at(10, 0, 59) }),
+        row({ deviceId: 'device-b', value: 30, ts: at(10, 2, 0) }),
+        row({ deviceId: 'device-b', value: 30, ts: at(10, 2, 30) }),
+        row({ deviceId: 'device-a', value: 60, ts: at(10, 3, 10), metric: 'temp' }),
+      ]);
+      const stats = await store.stats({}, 50, { limit: 1 });
+      expect(stats).toEqual({
+        count: 6,
+        min: 10,
+        max: 60,
+        mean: 170 / 6,
+        mostFrequent: { values: [20, 30], count: 2, truncated: false },
+        readingsPerMinute: [
+          { minute: new Date(at(10, 0, 0)).toISOString(), count: 3 },
+          { minute: new Date(at(10, 1, 0)).toISOString(), count: 0 },
+          { minute: new Date(at(10, 2, 0)).toISOString(), count: 2 },
+          { minute: new Date(at(10, 3, 0)).toISOString(), count: 1 },
+        ],
+        readingsPerMinuteTruncated: false,
+        threshold: 50,
+        perDevice: [{ deviceId: 'device-a', count: 3, min: 10, max: 60, mean: 30, overThreshold: 1 }],
+        perDeviceTotal: 2,
+        perDeviceTruncated: true,
+      });
+      const next = await store.stats({}, 25, { limit: 1, after: 'device-a' });
+      expect(next.perDevice).toEqual([{ deviceId: 'device-b', count: 3, min: 20, max: 30, mean: 80 / 3, overThreshold: 2 }]);
+      expect(next.perDeviceTruncated).toBe(false);
+    });
+
+    it('feeds changes in order after any sequence number, and tells every instance of a change', async () => {
+      const { store, another } = await backend.fresh();
+      const other = await another();
+      let heard = 0;
+      other.onChange(() => {
+        heard += 1;
+      });
+      expect(await store.lastSeq()).toBe(0);
+      const first = [row(), row(), row()];
+      await store.insert(first);
+      await waitFor(() => heard > 0, { what: 'change heard by the other instance' });
+      const all = await other.changesAfter(0, 100);
+      expect(all.map((r) => r.id)).toEqual(first.map((r) => r.id));
+      const mark = (all[0] as { seq: number }).seq;
+      const second = [row(), row()];
+      await other.insert(second);
+      expect((await store.changesAfter(mark, 100)).map((r) => r.id)).toEqual([...first.slice(1), ...second].map((r) => r.id));
+      expect((await store.recentChanges(2)).map((r) => r.id)).toEqual([second[1]?.id as string, second[0]?.id as string]);
+      expect(await store.lastSeq()).toBe((await store.recentChanges(1))[0]?.seq as number);
+    });
+  });
+}

@@ -1,0 +1,40 @@
+import type { SQL } from 'bun';
+
+const DAY_MS = 86_400_000;
+/** Taken while partitions are created, so that instances creating the same day do not collide. */
+const PARTITION_LOCK = 7_240_002;
+
+/** `readings_d20261126`: one partition per UTC day of `ts`. */
+export function partitionName(day: number): string {
+  return `readings_d${new Date(day * DAY_MS).toISOString().slice(0, 10).replaceAll('-', '')}`;
+}
+
+/**
+ * Daily range partitions of `readings`, created before a row needs one: ahead of time for today
+ * and the next days (`ensureAhead`, on start and daily), and on demand for whatever days a batch
+ * holds (a replay of last year's file). Known days are remembered, so the common batch costs no
+ * query at all.
+ */
+export function createPartitions(sql: SQL) {
+  const known = new Set<number>();
+  const ensureDays = async (days: Iterable<number>) => {
+    const missing = [...new Set(days)].filter((day) => !known.has(day));
+    if (missing.length === 0) return;
+    await sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`;
+      for (const day of missing) {
+        await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${partitionName(day)} PARTITION OF readings FOR VALUES FROM (${day * DAY_MS}) TO (${(day + 1) * DAY_MS})`);
+      }
+    });
+    for (const day of missing) known.add(day);
+  };
+  return {
+    /** Makes sure every day these times fall on has its partition. */
+    ensureFor: (times: Iterable<number>) => ensureDays([...times].map((ts) => Math.floor(ts / DAY_MS))),
+    /** Today's partition and the next `days` days'. */
+    ensureAhead(days = 2, nowMs = Date.now()) {
+      const today = Math.floor(nowMs / DAY_MS);
+      return ensureDays(Array.from({ length: days + 1 }, (_, i) => today + i));
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import type { SQL } from 'bun';
+import { type DevicePage, MAX_MINUTES, MAX_MODE_TIES, type ReadingFilter, type Stats } from '../port.ts';
+import { whereFilter } from './filters.ts';
+
+const MINUTE_MS = 60_000;
+
+/** The same statistics as every backend gives (see port.ts), aggregated in PostgreSQL. */
+export async function computeStats(sql: SQL, filter: ReadingFilter, threshold: number, devices: DevicePage): Promise<Stats> {
+  const where = whereFilter(sql, filter);
+  const [totals] = await sql`
+    SELECT count(*)::float8 AS count, min(value) AS min, max(value) AS max, avg(value)::float8 AS mean,
+           min(ts)::float8 AS "firstTs", max(ts)::float8 AS "lastTs"
+    FROM readings WHERE ${where}`;
+  const modeRows: Array<{ value: number; frequency: number }> = await sql`
+    SELECT value, count(*)::float8 AS frequency FROM readings WHERE ${where}
+    GROUP BY value ORDER BY frequency DESC, value ASC LIMIT ${MAX_MODE_TIES + 1}`;
+  const topCount = modeRows[0]?.frequency ?? 0;
+  const tied = modeRows.filter((row) => row.frequency === topCount);
+
+  const deviceWhere = devices.after === undefined ? where : sql`${where} AND device_id > ${devices.after}`;
+  const perDevice: Stats['perDevice'] = await sql`
+    SELECT device_id AS "deviceId", count(*)::float8 AS count, min(value) AS min, max(value) AS max, avg(value)::float8 AS mean,
+           count(*) FILTER (WHERE value > ${threshold})::float8 AS "overThreshold"
+    FROM readings WHERE ${deviceWhere}
+    GROUP BY device_id ORDER BY device_id LIMIT ${devices.limit + 1}`;
+  const [{ total }] = await sql`SELECT count(DISTINCT device_id)::float8 AS total FROM readings WHERE ${where}`;
+
+  return {
+    count: totals.count,
+    min: totals.min,
+    max: totals.max,
+    mean: totals.mean,
+    mostFrequent: { values: tied.slice(0, MAX_MODE_TIES).map((row) => row.value), count: topCount, truncated: tied.length > MAX_MODE_TIES },
+    ...(await readingsPerMinute(sql, filter, totals.firstTs, totals.lastTs)),
+    threshold,
+    perDevice: perDevice.slice(0, devices.limit).map((row) => ({ ...row })),
+    perDeviceTotal: total,
+    perDeviceTruncated: perDevice.length > devices.limit,
+  };
+}
+
+/** Every minute of the window, zeros included: [from, to) when given, else first to last reading. */
+async function readingsPerMinute(sql: SQL, filter: ReadingFilter, firstTs: number | null, lastTs: number | null) {
+  const startMs = filter.fromMs ?? firstTs;
+  const endMs = filter.toMs === undefined ? lastTs : filter.toMs - 1;
+  if (startMs === null || endMs === null || endMs < startMs) return { readingsPerMinute: [], readingsPerMinuteTruncated: false };
+  let firstMinute = Math.floor(startMs / MINUTE_MS);
+  const lastMinute = Math.floor(endMs / MINUTE_MS);
+  const truncated = lastMinute - firstMinute + 1 > MAX_MINUTES;
+  if (truncated) firstMinute = lastMinute - MAX_MINUTES + 1;
+  const counted: Array<{ minute: number; count: number }> = await sql`
+    SELECT (ts / ${MINUTE_MS})::float8 AS minute, count(*)::float8 AS count
+    FROM readings WHERE ${whereFilter(sql, filter)} AND ts >= ${firstMinute * MINUTE_MS}
+    GROUP BY 1`;
+  const byMinute = new Map(counted.map((row) => [row.minute, row.count]));
+  const series = [];
+  for (let m = firstMinute; m <= lastMinute; m++) series.push({ minute: new Date(m * MINUTE_MS).toISOString(), count: byMinute.get(m) ?? 0 });
+  return { readingsPerMinute: series, readingsPerMinuteTruncated: truncated };
+}

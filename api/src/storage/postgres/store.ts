@@ -1,0 +1,209 @@
+import { SQL } from 'bun';
+import { type Cursor, type FeedRow, type ReadingsStore, type StorageCheck, StorageUnavailableError, type StoredRow } from '../port.ts';
+import { guarded } from './errors.ts';
+import { whereFilter } from './filters.ts';
+import { migrate } from './migrate.ts';
+import { createPartitions } from './partitions.ts';
+import { computeStats } from './stats.ts';
+
+/** Writers take this lock per batch: sequence order is then commit order (see the migration). */
+const INSERT_LOCK = 7_240_003;
+/** Every instance LISTENs here; each committed change NOTIFYs it. */
+const CHANGES_CHANNEL = 'telemetry_readings_changed';
+
+export interface PostgresStoreOptions {
+  /** Connections in the pool. Default 10. */
+  poolSize?: number;
+  /** A statement running longer is cancelled (→ 503). Default 30,000 ms. */
+  statementTimeoutMs?: number;
+}
+
+interface Row {
+  seq?: string | number;
+  id: string;
+  device_id: string;
+  metric: string;
+  value: number;
+  unit: string;
+  ts: string | number;
+  stored_at: string | number;
+}
+
+// bigint columns arrive as strings; epoch milliseconds fit a double exactly.
+const toStored = (row: Row): StoredRow => ({
+  id: row.id,
+  deviceId: row.device_id,
+  metric: row.metric,
+  value: row.value,
+  unit: row.unit,
+  ts: Number(row.ts),
+  storedAt: Number(row.stored_at),
+});
+const toFeed = (row: Row): FeedRow => ({ ...toStored(row), seq: Number(row.seq) });
+
+/** `postgres://user@host:port/db`, never the password. */
+export function describeUrl(databaseUrl: string): string {
+  try {
+    const url = new URL(databaseUrl);
+    return `${url.username ? `${decodeURIComponent(url.username)}@` : ''}${url.hostname}:${url.port || 5432}${url.pathname}`;
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+/**
+ * PostgreSQL through Bun's built-in client (Bun.sql): pooled connections, LISTEN/NOTIFY, no
+ * dependency. Readings live in daily range partitions; ids are made unique by reading_ids; a
+ * batch is one statement over `unnest` arrays. Every instance hears every other's changes
+ * (NOTIFY), so live feeds and caches stay right with any number of API instances.
+ */
+export async function openPostgresStore(databaseUrl: string, options: PostgresStoreOptions = {}): Promise<ReadingsStore> {
+  const { poolSize = 10, statementTimeoutMs = 30_000 } = options;
+  const sql = new SQL(databaseUrl, { max: poolSize, connectionTimeout: 10, connection: { statement_timeout: String(statementTimeoutMs) } });
+  try {
+    await sql`SELECT 1`;
+  } catch (error) {
+    await sql.close().catch(() => {});
+    throw new StorageUnavailableError(`cannot reach PostgreSQL at ${describeUrl(databaseUrl)}: ${(error as Error).message}`, { cause: error });
+  }
+  await migrate(sql);
+  const partitions = createPartitions(sql);
+  await partitions.ensureAhead();
+  // New days get their partition before their first reading, without waiting for a batch.
+  const ahead = setInterval(() => void partitions.ensureAhead().catch(() => {}), 60 * 60 * 1_000);
+
+  const listeners: Array<() => void> = [];
+  const changed = () => {
+    for (const listener of listeners) listener();
+  };
+  // Other instances' changes. Our own arrive too; listeners are idempotent (a cache bump, a poll).
+  const subscription = await sql.listen(CHANGES_CHANNEL, changed);
+  const notify = () => sql`SELECT pg_notify(${CHANGES_CHANNEL}, '')`;
+
+  return {
+    backend: 'postgres',
+    location: describeUrl(databaseUrl),
+
+    insert: (rows) =>
+      guarded(async () => {
+        if (rows.length === 0) return { inserted: 0, duplicates: 0 };
+        await partitions.ensureFor(rows.map((row) => row.ts));
+        const column = <K extends keyof StoredRow>(key: K) => rows.map((row) => row[key]);
+        const inserted = await sql.begin(async (tx) => {
+          await tx`SELECT pg_advisory_xact_lock(${INSERT_LOCK})`;
+          // reading_ids decides which rows are new (a repeated id in the batch counts once, the
+          // first occurrence wins); those rows go into readings in batch order.
+          const result = await tx`
+            WITH batch AS (
+              SELECT * FROM unnest(
+                ${column('id')}::text[], ${column('deviceId')}::text[], ${column('metric')}::text[], ${column('value')}::float8[],
+                ${column('unit')}::text[], ${column('ts')}::bigint[], ${column('storedAt')}::bigint[]
+              ) WITH ORDINALITY AS b(id, device_id, metric, value, unit, ts, stored_at, n)
+            ), first AS (
+              SELECT DISTINCT ON (id) * FROM batch ORDER BY id, n
+            ), fresh AS (
+              INSERT INTO reading_ids (id, ts) SELECT id, ts FROM first ON CONFLICT (id) DO NOTHING RETURNING id
+            )
+            INSERT INTO readings (id, device_id, metric, value, unit, ts, stored_at)
+            SELECT f.id, f.device_id, f.metric, f.value, f.unit, f.ts, f.stored_at
+            FROM first f JOIN fresh USING (id) ORDER BY f.n`;
+          if (result.count > 0) await tx`SELECT pg_notify(${CHANGES_CHANNEL}, '')`;
+          return result.count as number;
+        });
+        if (inserted > 0) changed();
+        return { inserted, duplicates: rows.length - inserted };
+      }),
+
+    get: (id) =>
+      guarded(async () => {
+        const [row] = await sql`SELECT r.* FROM reading_ids i JOIN readings r ON r.ts = i.ts AND r.id = i.id WHERE i.id = ${id}`;
+        return row ? toStored(row) : undefined;
+      }),
+
+    patch: (id, fields) =>
+      guarded(async () => {
+        const [row] = await sql`
+          UPDATE readings r SET
+            value = coalesce(${fields.value ?? null}::float8, r.value),
+            unit = coalesce(${fields.unit ?? null}::text, r.unit),
+            metric = coalesce(${fields.metric ?? null}::text, r.metric)
+          FROM reading_ids i WHERE i.id = ${id} AND r.id = i.id AND r.ts = i.ts
+          RETURNING r.*`;
+        if (!row) return undefined;
+        await notify();
+        changed();
+        return toStored(row);
+      }),
+
+    remove: (id) =>
+      guarded(async () => {
+        const removed = await sql.begin(async (tx) => {
+          const [gone] = await tx`DELETE FROM reading_ids WHERE id = ${id} RETURNING ts`;
+          if (!gone) return false;
+          await tx`DELETE FROM readings WHERE id = ${id} AND ts = ${gone.ts}`;
+          await tx`SELECT pg_notify(${CHANGES_CHANNEL}, '')`;
+          return true;
+        });
+        if (removed) changed();
+        return removed;
+      }),
+
+    page: (filter, limit, after?: Cursor) =>
+      guarded(async () => {
+        const where = whereFilter(sql, filter);
+        const rows = after
+          ? await sql`SELECT * FROM readings WHERE ${where} AND (ts, id) < (${after.ts}, ${after.id}) ORDER BY ts DESC, id DESC LIMIT ${limit}`
+          : await sql`SELECT * FROM readings WHERE ${where} ORDER BY ts DESC, id DESC LIMIT ${limit}`;
+        return rows.map(toStored);
+      }),
+
+    chunk: (filter, limit, after?: Cursor) =>
+      guarded(async () => {
+        const where = whereFilter(sql, filter);
+        const rows = after
+          ? await sql`SELECT * FROM readings WHERE ${where} AND (ts, id) > (${after.ts}, ${after.id}) ORDER BY ts, id LIMIT ${limit}`
+          : await sql`SELECT * FROM readings WHERE ${where} ORDER BY ts, id LIMIT ${limit}`;
+        return rows.map(toStored);
+      }),
+
+    stats: (filter, threshold, devices) => guarded(() => computeStats(sql, filter, threshold, devices)),
+
+    count: (filter) =>
+      guarded(async () => {
+        const [{ n }] = await sql`SELECT count(*)::float8 AS n FROM readings WHERE ${whereFilter(sql, filter)}`;
+        return n as number;
+      }),
+
+    changesAfter: (seq, limit) =>
+      guarded(async () => (await sql`SELECT * FROM readings WHERE seq > ${seq} ORDER BY seq LIMIT ${limit}`).map(toFeed)),
+
+    recentChanges: (limit) => guarded(async () => (await sql`SELECT * FROM readings ORDER BY seq DESC LIMIT ${limit}`).map(toFeed)),
+
+    lastSeq: () =>
+      guarded(async () => {
+        const [{ seq }] = await sql`SELECT coalesce(max(seq), 0)::float8 AS seq FROM readings`;
+        return seq as number;
+      }),
+
+    onChange(listener) {
+      listeners.push(listener);
+    },
+
+    async check(): Promise<StorageCheck> {
+      const started = performance.now();
+      const latencyMs = () => Number((performance.now() - started).toFixed(3));
+      try {
+        await Promise.race([sql`SELECT 1`, Bun.sleep(1_000).then(() => Promise.reject(new Error('no answer within 1 s')))]);
+        return { status: 'ok', latencyMs: latencyMs() };
+      } catch (error) {
+        return { status: 'down', latencyMs: latencyMs(), error: (error as Error).message };
+      }
+    },
+
+    async close() {
+      clearInterval(ahead);
+      await subscription.unlisten().catch(() => {});
+      await sql.close({ timeout: 5 });
+    },
+  };
+}
