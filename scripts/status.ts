@@ -4,7 +4,7 @@
  */
 export {};
 
-const apiUrl = process.argv[2] ?? process.env.API_URL ?? 'http://127.0.0.1:3000';
+const apiUrl = process.argv[2] ?? process.env.API_URL?.split(',')[0]?.trim() ?? 'http://127.0.0.1:3000';
 const COLOUR = { ok: '\x1b[32m', degraded: '\x1b[33m', down: '\x1b[31m', alive: '\x1b[32m', silent: '\x1b[31m' } as Record<string, string>;
 const paint = (text: string) => (process.stdout.isTTY ? `${COLOUR[text] ?? ''}${text}\x1b[0m` : text);
 

@@ -19,53 +19,84 @@ export type BatchReply =
   | { kind: 'too_large' };
 
 export interface ApiClientOptions {
-  apiUrl: string;
+  /** One API, or several instances over one database. */
+  apiUrls: readonly string[];
   token: string | undefined;
   timeoutMs: number;
 }
+
+/** An instance that failed is tried after the others for this long (it may be restarting). */
+const DOWN_FOR_MS = 2_000;
 
 /**
  * POSTs readings to /readings/batch and classifies the answer: stored; some items invalid (422);
  * too large (413). Throws StopConsumingError on 401/403 (retrying cannot fix a token) and
  * TransientApiError on network errors, timeouts, 429 and 5xx (and other statuses, which mean a
  * misconfigured URL: retried, loudly, never dropped).
+ *
+ * With several API URLs, batches take turns over the instances; one that fails transiently is
+ * skipped for a while and the same batch goes to the next at once. A batch an instance stored
+ * before it died is stored again elsewhere as duplicates (idempotent by id): nothing is lost.
  */
-export function createApiClient({ apiUrl, token, timeoutMs }: ApiClientOptions) {
-  const url = new URL('/readings/batch', apiUrl).toString();
+export function createApiClient({ apiUrls, token, timeoutMs }: ApiClientOptions) {
+  const targets = apiUrls.map((apiUrl) => ({ url: new URL('/readings/batch', apiUrl).toString(), downUntil: 0 }));
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
+  let turn = 0;
+
+  const postTo = async (url: string, body: string): Promise<BatchReply> => {
+    let response: Response;
+    try {
+      response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      throw new TransientApiError(`API unreachable at ${url}: ${(error as Error).message}`, undefined, { cause: error });
+    }
+    const text = await response.text().catch(() => '');
+    if (response.ok) {
+      const { inserted, duplicates } = JSON.parse(text) as { inserted: number; duplicates: number };
+      return { kind: 'stored', inserted, duplicates };
+    }
+    if (response.status === 401 || response.status === 403) {
+      throw new StopConsumingError(`API answered ${response.status} to ${url}: API_TOKEN is missing or wrong (${text.slice(0, 200)})`);
+    }
+    if (response.status === 413) return { kind: 'too_large' };
+    if (response.status === 422) {
+      const invalid = new Map<number, string>();
+      const details = (JSON.parse(text || '{}') as { details?: Array<{ path: string; message: string }> }).details ?? [];
+      for (const detail of details) {
+        const match = /^readings\.(\d+)(?:\.(.+))?$/.exec(detail.path);
+        if (match) invalid.set(Number(match[1]), `rejected by the API: ${match[2] ?? 'reading'}: ${detail.message}`);
+      }
+      // A 422 that names no item is about the batch as a whole (its size): split it.
+      return invalid.size > 0 ? { kind: 'invalid', invalid } : { kind: 'too_large' };
+    }
+    throw new TransientApiError(`API answered ${response.status} at ${url}: ${text.slice(0, 200)}`, parseRetryAfter(response.headers.get('retry-after')));
+  };
 
   return {
     async postBatch(readings: readonly Reading[]): Promise<BatchReply> {
       const body = JSON.stringify({
         readings: readings.map((r) => ({ id: r.id, deviceId: r.deviceId, metric: r.metric, value: r.value, unit: r.unit, ts: new Date(r.ts).toISOString() })),
       });
-      let response: Response;
-      try {
-        response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
-      } catch (error) {
-        throw new TransientApiError(`API unreachable at ${url}: ${(error as Error).message}`, undefined, { cause: error });
-      }
-      const text = await response.text().catch(() => '');
-      if (response.ok) {
-        const { inserted, duplicates } = JSON.parse(text) as { inserted: number; duplicates: number };
-        return { kind: 'stored', inserted, duplicates };
-      }
-      if (response.status === 401 || response.status === 403) {
-        throw new StopConsumingError(`API answered ${response.status} to ${url}: API_TOKEN is missing or wrong (${text.slice(0, 200)})`);
-      }
-      if (response.status === 413) return { kind: 'too_large' };
-      if (response.status === 422) {
-        const invalid = new Map<number, string>();
-        const details = (JSON.parse(text || '{}') as { details?: Array<{ path: string; message: string }> }).details ?? [];
-        for (const detail of details) {
-          const match = /^readings\.(\d+)(?:\.(.+))?$/.exec(detail.path);
-          if (match) invalid.set(Number(match[1]), `rejected by the API: ${match[2] ?? 'reading'}: ${detail.message}`);
+      const now = Date.now();
+      const start = turn;
+      turn = (turn + 1) % targets.length;
+      // This batch's turn first, then the rest; instances that failed lately last.
+      const order = targets.map((_, i) => targets[(start + i) % targets.length] as (typeof targets)[number]);
+      order.sort((a, b) => Number(a.downUntil > now) - Number(b.downUntil > now));
+      let lastError: TransientApiError | undefined;
+      for (const target of order) {
+        try {
+          const reply = await postTo(target.url, body);
+          target.downUntil = 0;
+          return reply;
+        } catch (error) {
+          if (!(error instanceof TransientApiError)) throw error;
+          target.downUntil = Date.now() + DOWN_FOR_MS;
+          lastError = error;
         }
-        // A 422 that names no item is about the batch as a whole (its size): split it.
-        return invalid.size > 0 ? { kind: 'invalid', invalid } : { kind: 'too_large' };
       }
-      throw new TransientApiError(`API answered ${response.status} at ${url}: ${text.slice(0, 200)}`, parseRetryAfter(response.headers.get('retry-after')));
+      throw lastError as TransientApiError;
     },
   };
 }

@@ -35,7 +35,7 @@ onShutdown(logger, async () => {
   blockingRedis.disconnect();
 }, config.shutdownTimeoutMs);
 
-logger.info('consuming', { stream: config.readingsStream, group: config.group, consumer: consumer.name, apiUrl: config.apiUrl });
+logger.info('consuming', { stream: config.readingsStream, group: config.group, consumer: consumer.name, apiUrls: config.apiUrls.join(', ') });
 const outcome = await consumer.run();
 if (outcome.reason === 'stopped') {
   // Retrying cannot fix a bad token; the entries stay pending for a fixed deployment. Staying up

@@ -10,7 +10,7 @@ import { createStoreHandler } from './store-handler.ts';
 export function createStoreConsumer(config: StoreConfig, logger: Logger, connectionName: string, overrides: Partial<ConsumerOptions<Reading>> = {}) {
   const redis = createRedis(config.redisUrl, { name: connectionName, logger });
   const blockingRedis = createRedis(config.redisUrl, { name: `${connectionName}:blocking`, logger });
-  const handler = createStoreHandler(createApiClient({ apiUrl: config.apiUrl, token: config.apiToken, timeoutMs: config.requestTimeoutMs }), logger, config.faultRate);
+  const handler = createStoreHandler(createApiClient({ apiUrls: config.apiUrls, token: config.apiToken, timeoutMs: config.requestTimeoutMs }), logger, config.faultRate);
   const consumer = createConsumer({
     redis,
     blockingRedis,

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedis, decodeReading, encodeReading, encodeReadingV1, newEventId, readConsumers, readDeadLetters, readGroups } from 'core';
-import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, startTcpProxy, uniqueName, waitFor } from 'core/testing';
+import { type PostgresServer, type RedisServer, type ServiceProcess, freePort, startPostgresServer, startRedisServer, startService, startTcpProxy, uniqueName, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 
 const TOKEN = 'store-test-token';
@@ -309,5 +309,37 @@ describe('consumer-store with real Redis, API and processes', () => {
     const acknowledged = (await Bun.file(acked).text()).trim().split('\n').slice(1).map((line) => line.split(',')[0] as string);
     expect(new Set(acknowledged).size).toBe(3_000);
     await expectExact(stream, 'lost-replies', [...new Set(acknowledged)]);
+  }, 60_000);
+});
+
+describe('consumer-store with several API instances on one PostgreSQL', () => {
+  let postgres: PostgresServer;
+  beforeAll(async () => {
+    postgres = await startPostgresServer();
+  });
+  afterAll(async () => {
+    await postgres?.stop();
+  });
+
+  it('spreads batches over the instances and is exact when one is killed with -9 mid-run', async () => {
+    const databaseUrl = await postgres.createDatabase('store_instances');
+    const ports = [await freePort(), await freePort()];
+    const apis = ports.map((port) => startService(apiEntry, { PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, API_TOKEN: TOKEN, LOG_LEVEL: 'warn', REDIS_URL: server.url }));
+    services.push(...apis);
+    for (const port of ports) await waitFor(() => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status < 500, () => false), { what: 'API instance' });
+    const stream = uniqueName('readings');
+    const bases = ports.map((port) => `http://127.0.0.1:${port}`);
+    const batchesPosted = async (base: string) => Number(/^api_http_requests_total\{method="POST",route="\/readings\/batch",status="200"\} (\d+)/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? 0);
+    startStore(stream, { API_URL: bases.join(','), BATCH_SIZE: '200' });
+    const sent = await publish(stream, 'instances', 10_000);
+    await waitFor(async () => (await batchesPosted(bases[0] as string)) > 0 && (await batchesPosted(bases[1] as string)) > 0, { what: 'batches on both instances' });
+    await (apis[0] as ServiceProcess).kill();
+    sent.push(...(await publish(stream, 'instances', 10_000)));
+    const survivor = bases[1] as string;
+    const count = async () => ((await (await fetch(`${survivor}/stats?metric=instances&deviceLimit=0`)).json()) as { count: number }).count;
+    await waitFor(async () => (await count()) >= sent.length && (await groupState(stream))?.pending === 0, { what: 'all stored', timeoutMs: 30_000 });
+    const exported = (await (await fetch(`${survivor}/readings/export?format=ndjson&metric=instances`)).text()).trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
+    expect(exported.length).toBe(sent.length);
+    expect(new Set(exported)).toEqual(new Set(sent));
   }, 60_000);
 });

@@ -131,6 +131,28 @@ export const env = {
     };
   },
 
+  /** A comma-separated list of URLs (at least one), e.g. several API instances. */
+  urlList(key: string, fallback: readonly string[], protocols: readonly string[]): Setting<readonly string[]> {
+    return {
+      key,
+      fallback,
+      parse(raw) {
+        const urls = raw.split(',').map((part) => part.trim()).filter(Boolean);
+        if (urls.length === 0) throw new Error('must name at least one URL');
+        urls.forEach((candidate, index) => {
+          let url: URL;
+          try {
+            url = new URL(candidate);
+          } catch {
+            throw new Error(`entry ${index + 1} must be a URL`);
+          }
+          if (!protocols.includes(url.protocol)) throw new Error(`entry ${index + 1} must use ${protocols.join(' or ')}`);
+        });
+        return Object.freeze(urls);
+      },
+    };
+  },
+
   oneOf<const V extends readonly string[]>(key: string, fallback: V[number], allowed: V): Setting<V[number]> {
     return {
       key,
