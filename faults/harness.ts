@@ -1,21 +1,23 @@
 /**
- * The whole pipeline as real processes for fault scenarios: redis-server (AOF), API on a SQLite
- * file, consumer-store, consumer-alert, and the producer replaying a known file while keeping a
- * CSV of what Redis acknowledged. Any process can be killed with SIGKILL and started again.
- * After the faults, `history()` gathers what the checker needs.
+ * The whole pipeline as real processes for fault scenarios: redis-server (AOF), the API on a
+ * SQLite file (or one or two instances on a PostgreSQL server of the run's own), consumer-store,
+ * consumer-alert, and the producer replaying a known file while keeping a CSV of what Redis
+ * acknowledged. Any process can be killed with SIGKILL and started again. After the faults,
+ * `history()` gathers what the checker needs, reading storage through the API as a user would.
  */
-import { Database } from 'bun:sqlite';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Alert, type Reading, createRedis, decodeAlert, groupsCaughtUp, newEventId, readGroups } from 'core';
-import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, waitFor } from 'core/testing';
+import { type PostgresServer, type RedisServer, type ServiceProcess, freePort, startPostgresServer, startRedisServer, startService, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { type History, type Verdict, check, clean, describe } from './checker.ts';
 
 const root = join(import.meta.dir, '..');
 const ENTRIES = {
   api: join(root, 'api/src/index.ts'),
+  /** A second API instance on the same PostgreSQL (with `apiInstances: 2`). */
+  'api-2': join(root, 'api/src/index.ts'),
   'consumer-store': join(root, 'consumer-store/src/index.ts'),
   'consumer-alert': join(root, 'consumer-alert/src/index.ts'),
   producer: join(root, 'producer/src/index.ts'),
@@ -52,10 +54,18 @@ export interface PipelineOptions {
   env?: Record<string, string>;
   /** The producer talks to Redis at this URL instead (e.g. through a proxy that loses replies). */
   producerRedisUrl?: (redisPort: number) => Promise<string>;
+  /** Where the API stores: a SQLite file (default) or a PostgreSQL server of the run's own. */
+  backend?: 'sqlite' | 'postgres';
+  /** API instances, consumer-store spreading batches over them (2 needs PostgreSQL). Default 1. */
+  apiInstances?: 1 | 2;
 }
 
 export interface Pipeline {
   redisServer: RedisServer;
+  /** The PostgreSQL server, with `backend: 'postgres'`. */
+  postgres?: PostgresServer;
+  /** Each API instance's base URL. */
+  apiUrls: readonly string[];
   redis: Redis;
   offered: readonly Reading[];
   services: Map<ServiceName, ServiceProcess>;
@@ -80,15 +90,17 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   await Bun.write(replayFile, `${offered.map((r) => JSON.stringify(r)).join('\n')}\n`);
   const redisServer = await startRedisServer({ fsync: 'everysec' });
   const redis = createRedis(redisServer.url, { name: 'faults' });
-  const apiPort = await freePort();
-  const dbPath = join(dir, 'telemetry.db');
+  const postgres = options.backend === 'postgres' ? await startPostgresServer() : undefined;
+  const databaseUrl = postgres ? await postgres.createDatabase('faults') : join(dir, 'telemetry.db');
+  const apiPorts = [await freePort(), ...(options.apiInstances === 2 ? [await freePort()] : [])];
+  const apiUrls = apiPorts.map((port) => `http://127.0.0.1:${port}`);
   const env: Record<string, string> = {
     REDIS_URL: redisServer.url,
-    API_URL: `http://127.0.0.1:${apiPort}`,
+    API_URL: apiUrls.join(','),
     API_TOKEN: 'faults',
-    PORT: String(apiPort),
+    PORT: String(apiPorts[0]),
     HOST: '127.0.0.1',
-    DATABASE_URL: dbPath,
+    DATABASE_URL: databaseUrl,
     LOG_LEVEL: 'warn',
     // Entries of a worker that does not come back are taken over after 2 s.
     CLAIM_IDLE_MS: '2000',
@@ -110,15 +122,23 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       serviceEnv = { ...env, REPLAY: replayFile, CSV_FILE: csv, RATE: String(options.rate ?? 4_000), MAX_BUFFERED: String(offered.length) };
       if (options.producerRedisUrl) serviceEnv.REDIS_URL = await options.producerRedisUrl(redisServer.port);
     }
+    if (name === 'api-2') serviceEnv = { ...env, PORT: String(apiPorts[1]) };
     const service = startService(ENTRIES[name], serviceEnv);
     services.set(name, service);
-    if (name === 'api') await waitFor(() => fetch(`${env.API_URL}/health`).then(() => true, () => false), { timeoutMs: 20_000, what: 'API up' });
+    if (name === 'api' || name === 'api-2') {
+      const url = apiUrls[name === 'api' ? 0 : 1];
+      await waitFor(() => fetch(`${url}/health`).then(() => true, () => false), { timeoutMs: 20_000, what: `${name} up` });
+    }
     return service;
   };
 
   const extraInstances: ServiceProcess[] = [];
+  /** Rows the API holds, counted by the API. */
+  const storedCount = async () => ((await (await fetch(`${apiUrls[0]}/stats?deviceLimit=0`)).json()) as { count: number }).count;
   const pipeline: Pipeline = {
     redisServer,
+    postgres,
+    apiUrls,
     redis,
     offered,
     services,
@@ -137,25 +157,19 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       if (code !== 0) throw new Error(`producer exited with ${code}:\n${producer?.output().slice(-3_000)}`);
     },
     async settle(timeoutMs = 90_000) {
-      const db = new Database(dbPath, { readonly: true });
-      try {
-        await waitFor(
-          async () => {
-            const rows = (db.query('SELECT count(*) AS n FROM readings').get() as { n: number }).n;
-            if (rows < offered.length) return false;
-            const [readings, alerts] = await Promise.all([groupsCaughtUp(redis, 'readings', GROUPS), groupsCaughtUp(redis, 'alerts', ['notify'])]);
-            return readings && alerts;
-          },
-          { timeoutMs, intervalMs: 200, what: 'every reading stored and evaluated, every alert notified' },
-        );
-      } finally {
-        db.close();
-      }
+      await waitFor(
+        async () => {
+          if ((await storedCount().catch(() => 0)) < offered.length) return false;
+          const [readings, alerts] = await Promise.all([groupsCaughtUp(redis, 'readings', GROUPS), groupsCaughtUp(redis, 'alerts', ['notify'])]);
+          return readings && alerts;
+        },
+        { timeoutMs, intervalMs: 200, what: 'every reading stored and evaluated, every alert notified' },
+      );
     },
     async history(extra = {}) {
-      const db = new Database(dbPath, { readonly: true });
-      const stored = (db.query('SELECT id FROM readings').all() as Array<{ id: string }>).map((row) => row.id);
-      db.close();
+      // Every stored row, one line each: a row stored twice would show twice.
+      const exported = await (await fetch(`${apiUrls[0]}/readings/export?format=ndjson`)).text();
+      const stored = exported.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { id: string }).id);
       const acked: string[] = [];
       for (const file of ackFiles) {
         const text = await readFile(file, 'utf8').catch(() => '');
@@ -172,10 +186,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       await Promise.all([...services.values(), ...extraInstances].map((service) => service.kill('SIGKILL')));
       redis.disconnect();
       await redisServer.stop();
+      await postgres?.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
   await start('api');
+  if (options.apiInstances === 2) await start('api-2');
   await start('consumer-store');
   await start('consumer-alert');
   // Both groups exist before the first reading.

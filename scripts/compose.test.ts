@@ -61,3 +61,27 @@ describe('compose.yaml and Dockerfile', () => {
     for (const workspace of workspaces) expect(dockerfile).toContain(`COPY ${workspace}/package.json ${workspace}/package.json`);
   });
 });
+
+describe('compose.postgres.yaml', () => {
+  // biome-ignore lint/suspicious/noExplicitAny: parsed YAML, asserted below
+  const override = Bun.YAML.parse(readFileSync(join(root, 'compose.postgres.yaml'), 'utf8')) as any;
+
+  it('adds PostgreSQL with a volume and a healthcheck, and three API instances on it that the store spreads over', () => {
+    const postgres = override.services.postgres;
+    expect(postgres.image).toMatch(/^postgres:\d+/);
+    expect(postgres.volumes).toEqual(['postgres-data:/var/lib/postgresql/data']);
+    expect(postgres.healthcheck.test).toEqual(expect.arrayContaining(['pg_isready']));
+    expect(override.volumes).toHaveProperty('postgres-data');
+    for (const name of ['api', 'api-2', 'api-3']) {
+      const api = override.services[name];
+      expect(api.environment.DATABASE_URL).toMatch(/^postgres:\/\/telemetry:.*@postgres:5432\/telemetry$/);
+      expect(api.depends_on.postgres.condition).toBe('service_healthy');
+      expect(api.build.args.SERVICE).toBe('api');
+      expect(api.healthcheck.test.join(' ')).toContain('/health');
+    }
+    // Only the first instance is published on the host; the others are reached inside the network.
+    expect(override.services.api.ports).toEqual(['3000:3000']);
+    expect(override.services['api-2'].ports).toBeUndefined();
+    expect(override.services['consumer-store'].environment.API_URL).toBe('http://api:3000,http://api-2:3000,http://api-3:3000');
+  });
+});

@@ -13,6 +13,7 @@ import { idleScenario } from './pipeline/idle.ts';
 import { latencyScenario } from './pipeline/latency.ts';
 import { liveStreamsScenario } from './pipeline/live-streams.ts';
 import { type Measurement, markdownTable } from './pipeline/report.ts';
+import { type Backend, type StackOptions } from './pipeline/stack.ts';
 import { throughputScenario } from './pipeline/throughput.ts';
 
 const USAGE = `Usage: bun run bench [flags]
@@ -23,6 +24,8 @@ const USAGE = `Usage: bun run bench [flags]
   --api-rows N        api: rows in the table before measuring (default 1000000)
   --api-seconds S     api: seconds of latest-100 load (default 5)
   --connections N     api: concurrent connections (default 50)
+  --backend NAME      sqlite (default), postgres (a server of the run's own), or both
+  --api-instances LIST throughput and latency: API instances, e.g. 1,2,3 (past 1: PostgreSQL only)
   --stalled N         live: SSE clients that never read (default 1000)
   --readers N         live: SSE clients that read every reading (default 100)
   --live-seconds S    live: seconds of ingest at 5,000 readings/s (default 30)`;
@@ -49,6 +52,8 @@ try {
       'api-rows': { type: 'string', default: '1000000' },
       'api-seconds': { type: 'string', default: '5' },
       connections: { type: 'string', default: '50' },
+      backend: { type: 'string', default: 'sqlite' },
+      'api-instances': { type: 'string', default: '1' },
       stalled: { type: 'string', default: '1000' },
       readers: { type: 'string', default: '100' },
       'live-seconds': { type: 'string', default: '30' },
@@ -76,19 +81,36 @@ const seconds = positiveInt('seconds', str('seconds'));
 const apiRows = positiveInt('api-rows', str('api-rows'));
 const apiSeconds = positiveInt('api-seconds', str('api-seconds'));
 const connections = positiveInt('connections', str('connections'));
+const backendFlag = str('backend');
+if (!['sqlite', 'postgres', 'both'].includes(backendFlag)) {
+  console.error(`--backend must be sqlite, postgres or both, got ${JSON.stringify(backendFlag)}\n\n${USAGE}`);
+  process.exit(2);
+}
+const backends: Backend[] = backendFlag === 'both' ? ['sqlite', 'postgres'] : [backendFlag as Backend];
+const apiInstances = str('api-instances').split(',').map((n) => positiveInt('api-instances', n.trim()));
+/** Each backend, and on PostgreSQL each number of API instances (SQLite has one writer: one instance). */
+const stacks: StackOptions[] = backends.flatMap((backend): StackOptions[] => (backend === 'postgres' ? apiInstances.map((instances) => ({ backend, apiInstances: instances })) : [{ backend }]));
 const stalled = positiveInt('stalled', str('stalled'));
 const readers = positiveInt('readers', str('readers'));
 const liveSeconds = positiveInt('live-seconds', str('live-seconds'));
 
 const measurements: Measurement[] = [];
 const runs: Record<string, () => Promise<Measurement[]>> = {
-  throughput: () => throughputScenario({ readings }),
-  latency: async () => {
+  throughput: async () => {
     const all: Measurement[] = [];
-    for (const rate of rates) all.push(...(await latencyScenario({ rate, seconds })));
+    for (const stack of stacks) all.push(...(await throughputScenario({ readings, stack })));
     return all;
   },
-  api: () => apiScenario({ rows: apiRows, seconds: apiSeconds, connections }),
+  latency: async () => {
+    const all: Measurement[] = [];
+    for (const stack of stacks) for (const rate of rates) all.push(...(await latencyScenario({ rate, seconds, stack })));
+    return all;
+  },
+  api: async () => {
+    const all: Measurement[] = [];
+    for (const backend of backends) all.push(...(await apiScenario({ rows: apiRows, seconds: apiSeconds, connections, backend })));
+    return all;
+  },
   live: () => liveStreamsScenario({ stalled, readers, seconds: liveSeconds }),
   idle: () => idleScenario(),
 };

@@ -5,7 +5,6 @@
  * services on free ports. Flags: --readings N (default 500,000), --rate R (default 1,000),
  * --seconds S (default 30).
  */
-import { Database } from 'bun:sqlite';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { createRedis } from 'core';
 import { freePort, startRedisServer, startService } from 'core/testing';
 import { formatLatency, summarize } from './pipeline/report.ts';
+import { openStore } from './storage.ts';
 import { prefillReadings, processUsage, spawnApi } from './support.ts';
 
 const { values } = parseArgs({ options: { readings: { type: 'string', default: '500000' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '30' } } });
@@ -27,14 +27,9 @@ const redis = createRedis(redisServer.url, { name: 'bench' });
 const dbPath = join(dir, 'bench.db');
 const api = await spawnApi({ port: await freePort(), databaseUrl: dbPath, token: 'bench' });
 const env = { REDIS_URL: redisServer.url, API_URL: api.url, API_TOKEN: 'bench', LOG_LEVEL: 'warn' };
-const rowCount = () => {
-  const db = new Database(dbPath, { readonly: true });
-  try {
-    return (db.query('SELECT count(*) AS n FROM readings').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-};
+// Read back through the storage port, as any tool should: never the database file itself.
+const readings = await openStore(dbPath);
+const rowCount = () => readings.count({});
 const results: Record<string, string> = {};
 
 try {
@@ -45,7 +40,7 @@ try {
   const store = startService(join(root, 'consumer-store/src/index.ts'), { ...env, READINGS_STREAM: stream });
   let firstRowsAt = 0;
   let firstRows = 0;
-  for (let rows = rowCount(); rows < total; rows = rowCount()) {
+  for (let rows = await rowCount(); rows < total; rows = await rowCount()) {
     if (firstRowsAt === 0 && rows > 0) {
       firstRowsAt = performance.now();
       firstRows = rows;
@@ -76,22 +71,23 @@ try {
   await producer.exited;
   const expected = rate * seconds;
   const deadline = Date.now() + 30_000;
-  const steadyRows = () => {
-    const db = new Database(dbPath, { readonly: true });
-    try {
-      return db.query("SELECT stored_at - ts AS lead FROM readings WHERE metric = 'steady'").all() as Array<{ lead: number }>;
-    } finally {
-      db.close();
+  const steadyLeads = async () => {
+    const leads: number[] = [];
+    let after: { ts: number; id: string } | undefined;
+    for (;;) {
+      const chunk = await readings.chunk({ metric: 'steady' }, 10_000, after);
+      if (chunk.length === 0) return leads;
+      for (const row of chunk) leads.push(row.storedAt - row.ts);
+      const last = chunk.at(-1) as (typeof chunk)[number];
+      after = { ts: last.ts, id: last.id };
     }
   };
-  let leads = steadyRows();
-  while (leads.length < expected && Date.now() < deadline) {
-    await Bun.sleep(200);
-    leads = steadyRows();
-  }
-  results[`lead time at ${rate.toLocaleString()}/s for ${seconds} s (ts → stored)`] = formatLatency(summarize(leads.map((row) => row.lead)));
+  while ((await readings.count({ metric: 'steady' })) < expected && Date.now() < deadline) await Bun.sleep(200);
+  const leads = await steadyLeads();
+  results[`lead time at ${rate.toLocaleString()}/s for ${seconds} s (ts → stored)`] = formatLatency(summarize(leads));
   await steadyStore.kill('SIGTERM');
 } finally {
+  await readings.close();
   await api.stop();
   redis.disconnect();
   await redisServer.stop();

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { Database } from 'bun:sqlite';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,13 +72,10 @@ async function publish(stream: string, metric: string, count: number): Promise<s
   return ids;
 }
 
-function storedIds(metric: string): string[] {
-  const db = new Database(dbPath, { readonly: true });
-  try {
-    return (db.query('SELECT id FROM readings WHERE metric = ?').all(metric) as Array<{ id: string }>).map((row) => row.id);
-  } finally {
-    db.close();
-  }
+/** Ids of the rows the API holds for `metric`, one per row (a row stored twice shows twice), read over HTTP. */
+async function storedIds(metric: string): Promise<string[]> {
+  const response = await fetch(`http://127.0.0.1:${apiPort}/readings/export?format=ndjson&metric=${metric}`);
+  return (await response.text()).split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { id: string }).id);
 }
 
 async function groupState(stream: string, group = 'store') {
@@ -89,9 +85,9 @@ async function groupState(stream: string, group = 'store') {
 
 /** The promise: every reading sent is stored, none twice, nothing left pending, lag 0. */
 async function expectExact(stream: string, metric: string, sent: string[], timeoutMs = 30_000) {
-  await waitFor(() => storedIds(metric).length >= sent.length, { what: `${sent.length} rows`, timeoutMs });
+  await waitFor(async () => (await storedIds(metric)).length >= sent.length, { what: `${sent.length} rows`, timeoutMs });
   await waitFor(async () => (await groupState(stream))?.pending === 0, { what: 'no pending entries', timeoutMs });
-  const stored = storedIds(metric);
+  const stored = await storedIds(metric);
   expect(stored.length).toBe(sent.length);
   expect(new Set(stored)).toEqual(new Set(sent));
   expect(await groupState(stream)).toEqual({ pending: 0, lag: 0 });
@@ -109,9 +105,9 @@ describe('consumer-store with real Redis, API and processes', () => {
     const stream = uniqueName('readings');
     const sent = await publish(stream, 'restart', 30_000);
     const first = startStore(stream, { CONSUMER_NAME: 'store-1', BATCH_SIZE: '500' });
-    await waitFor(() => storedIds('restart').length > 2_000, { what: 'some progress' });
+    await waitFor(async () => (await storedIds('restart')).length > 2_000, { what: 'some progress' });
     await first.kill('SIGKILL');
-    expect(storedIds('restart').length).toBeLessThan(sent.length);
+    expect((await storedIds('restart')).length).toBeLessThan(sent.length);
     startStore(stream, { CONSUMER_NAME: 'store-1', BATCH_SIZE: '500' });
     await expectExact(stream, 'restart', sent);
   });
@@ -145,7 +141,7 @@ describe('consumer-store with real Redis, API and processes', () => {
     const stream = uniqueName('readings');
     const store = startStore(stream);
     const first = await publish(stream, 'outage', 5_000);
-    await waitFor(() => storedIds('outage').length === 5_000, { what: 'first part stored' });
+    await waitFor(async () => (await storedIds('outage')).length === 5_000, { what: 'first part stored' });
     await api.kill('SIGKILL');
     const second = await publish(stream, 'outage', 5_000);
     await Bun.sleep(10_000);
@@ -159,7 +155,7 @@ describe('consumer-store with real Redis, API and processes', () => {
     const stream = uniqueName('readings');
     const sent = await publish(stream, 'redis-crash', 30_000);
     const store = startStore(stream, { BATCH_SIZE: '500' });
-    await waitFor(() => storedIds('redis-crash').length > 3_000, { what: 'some progress' });
+    await waitFor(async () => (await storedIds('redis-crash')).length > 3_000, { what: 'some progress' });
     await server.kill('SIGKILL');
     await Bun.sleep(1_000);
     await server.restart();
@@ -229,7 +225,7 @@ describe('consumer-store with real Redis, API and processes', () => {
       process.kill(api.pid, 'SIGCONT');
     }
     expect(await groupState(stream)).toEqual({ pending: 0, lag: 0 });
-    expect(new Set(storedIds('sigterm'))).toEqual(new Set(sent));
+    expect(new Set(await storedIds('sigterm'))).toEqual(new Set(sent));
   });
 
   it('stops consuming on a wrong token, loudly, losing nothing', async () => {
@@ -238,7 +234,7 @@ describe('consumer-store with real Redis, API and processes', () => {
     const store = startStore(stream, { API_TOKEN: 'wrong' });
     await waitFor(() => store.events('not_consuming').length > 0, { what: 'the loud error' });
     expect(String(store.events('not_consuming')[0]?.reason)).toContain('API answered 401');
-    expect(storedIds('badtoken')).toHaveLength(0);
+    expect(await storedIds('badtoken')).toHaveLength(0);
     expect((await groupState(stream))?.pending).toBe(100);
     await store.kill('SIGTERM');
     startStore(stream);
@@ -250,13 +246,15 @@ describe('consumer-store with real Redis, API and processes', () => {
     const sent = await publish(stream, 'rebuild', 2_000);
     startStore(stream);
     await expectExact(stream, 'rebuild', sent);
-    const db = new Database(dbPath);
-    db.run("DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE metric = 'rebuild' LIMIT 500)");
-    db.close();
-    expect(storedIds('rebuild')).toHaveLength(1_500);
+    // Rows lost from storage (deleted through the API, as an operator's mistake would).
+    for (const id of sent.slice(0, 500)) {
+      const response = await fetch(`http://127.0.0.1:${apiPort}/readings/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(response.status).toBe(204);
+    }
+    expect(await storedIds('rebuild')).toHaveLength(1_500);
     const rebuild = startStore(stream, {}, rebuildEntry);
     expect(await rebuild.exited).toBe(0);
-    expect(new Set(storedIds('rebuild'))).toEqual(new Set(sent));
+    expect(new Set(await storedIds('rebuild'))).toEqual(new Set(sent));
     expect(rebuild.events('rebuilt')[0]).toMatchObject({ inserted: 500, duplicates: 1_500 });
     expect((await readGroups(redis, stream)).map((g) => g.name)).toEqual(['store']);
   });

@@ -4,26 +4,27 @@
  * latency = reading ts → alert written (the alert entry id's time; an alert carries its reading's ts).
  */
 import { decodeAlert } from 'core';
-import { type Measurement, formatLatency, int, summarize } from './report.ts';
+import { type Measurement, backendLabel, formatLatency, int, summarize } from './report.ts';
 import { waitFor } from 'core/testing';
-import { startStack } from './stack.ts';
+import { type StackOptions, startStack } from './stack.ts';
 
 const LEAD_TARGETS_MS: Record<number, number> = { 1_000: 50, 20_000: 500 };
 
-export async function latencyScenario(options: { rate: number; seconds: number }): Promise<Measurement[]> {
+export async function latencyScenario(options: { rate: number; seconds: number; stack?: StackOptions }): Promise<Measurement[]> {
   const { rate, seconds } = options;
   const count = rate * seconds;
-  const stack = await startStack({ RETAIN_ALERTS: '1000000' });
+  const stack = await startStack({ RETAIN_ALERTS: '1000000' }, options.stack);
   try {
     const producer = stack.startProducer({ RATE: String(rate), COUNT: String(count), VALUE_MIN: '0', VALUE_MAX: '51' });
     const exitCode = await producer.exited;
     if (exitCode !== 0) throw new Error(`producer exited with ${exitCode}: ${producer.output().slice(-2_000)}`);
-    await waitFor(async () => stack.rowCount() >= count && (await stack.drained(['store', 'alerts'])), { timeoutMs: 120_000, intervalMs: 50, what: `${count} readings stored and evaluated` });
-    const lead = summarize(stack.query<{ lead: number }>('SELECT stored_at - ts AS lead FROM readings').map((row) => row.lead));
+    await waitFor(() => stack.drained(['store', 'alerts']), { timeoutMs: 120_000, intervalMs: 50, what: `${count} readings stored and evaluated` });
+    const stored = await stack.stored();
+    const lead = summarize(stored.leads);
     const alerts = await stack.redis.xrange('alerts', '-', '+');
     const detection = summarize(alerts.map(([id, fields]) => Number(id.split('-')[0]) - decodeAlert(fields).ts));
     const target = LEAD_TARGETS_MS[rate];
-    const label = `${int(rate)}/s for ${seconds} s`;
+    const label = `${int(rate)}/s for ${seconds} s${backendLabel(options.stack)}`;
     return [
       {
         scenario: 'latency',

@@ -68,14 +68,15 @@ export async function liveStreamsScenario(options: { stalled: number; readers: n
     const producer = stack.startProducer({ RATE: String(RATE), COUNT: String(count) });
     const exitCode = await producer.exited;
     if (exitCode !== 0) throw new Error(`producer exited with ${exitCode}: ${producer.output().slice(-2_000)}`);
-    await waitFor(async () => stack.rowCount() >= count && (await stack.drained(['store'])), { timeoutMs: 120_000, intervalMs: 100, what: `${count} readings stored` });
+    await waitFor(() => stack.drained(['store']), { timeoutMs: 120_000, intervalMs: 100, what: `${count} readings stored` });
     const received = await clients.report(60_000);
     sampling = false;
     await healthLoop;
 
     const usage = await processUsage(stack.api.pid);
-    const stored = stack.rowCount();
-    const lead = summarize(stack.query<{ lead: number }>('SELECT stored_at - ts AS lead FROM readings').map((row) => row.lead));
+    const rows = await stack.stored();
+    const stored = rows.rows;
+    const lead = summarize(rows.leads);
     const health = summarize(healthMs.map((ms) => Math.round(ms * 10) / 10));
     const { fewest } = received;
     // The API's own count: a paused client socket does not notice that the server closed it.

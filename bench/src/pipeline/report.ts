@@ -28,6 +28,12 @@ export const formatLatency = (s: LatencySummary) => `p50 ${s.p50} ms, p95 ${s.p9
 
 export const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
+/** `, PostgreSQL, 2 API instances` for a measurement's name; nothing for the default (SQLite, one API). */
+export function backendLabel(options: { backend?: string; apiInstances?: number } = {}): string {
+  const parts = [options.backend === 'postgres' ? 'PostgreSQL' : '', (options.apiInstances ?? 1) > 1 ? `${options.apiInstances} API instances` : ''].filter(Boolean);
+  return parts.length > 0 ? `, ${parts.join(', ')}` : '';
+}
+
 export function markdownTable(measurements: readonly Measurement[]): string {
   const lines = ['| scenario | measurement | result | target | met |', '|---|---|---|---|---|'];
   for (const m of measurements) {

@@ -1,63 +1,90 @@
 /**
  * The whole pipeline on this machine for one benchmark scenario: its own redis-server (AOF
- * everysec), the API on a fresh SQLite file (WAL), consumer-store and consumer-alert, each its own
- * process on free ports, as in production. Also reads each process's CPU time and peak RSS.
+ * everysec), the API on a fresh SQLite file (WAL) or a PostgreSQL server of its own, with one or
+ * more API instances, consumer-store and consumer-alert, each its own process on free ports, as
+ * in production. Also reads each process's CPU time and peak RSS.
  */
-import { Database } from 'bun:sqlite';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedis, groupsCaughtUp, readGroups } from 'core';
-import { type ServiceProcess, freePort, startRedisServer, startService, waitFor } from 'core/testing';
+import { type PostgresServer, type ServiceProcess, freePort, startPostgresServer, startRedisServer, startService, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
+import { type ReadingsStore, openStore, storedRows } from '../storage.ts';
 import { type ProcessUsage, processUsage, profileFlags, spawnApi } from '../support.ts';
 
 export const root = join(import.meta.dir, '../../..');
 export const TOKEN = 'bench';
 
+export type Backend = 'sqlite' | 'postgres';
+
+export interface StackOptions {
+  backend?: Backend;
+  /** API instances over the one database (PostgreSQL only past 1); consumer-store spreads over them. */
+  apiInstances?: number;
+}
+
 export interface Stack {
   redis: Redis;
-  /** The API's base URL and process id. */
+  /** The first API's base URL and process id. */
   api: { url: string; pid: number };
+  /** The database, through the API's storage port. */
+  store: ReadingsStore;
   /** CPU time and memory of each process under test, by service name. */
   usage(): Promise<Record<string, ProcessUsage>>;
-  /** Rows in SQLite (read from the file, without going through the API). */
-  rowCount(): number;
-  query<T>(sql: string): T[];
+  /** Rows stored, distinct ids and every row's lead time, read through the storage port. */
+  stored(): ReturnType<typeof storedRows>;
+  /** When the newest row was committed. */
+  lastStoredAt(): Promise<number>;
   /** True once each group has read up to the stream's newest entry and acknowledged everything. */
   drained(groups: readonly string[]): Promise<boolean>;
   startProducer(env: Record<string, string>): ServiceProcess;
   stop(): Promise<void>;
 }
 
-export async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(extraEnv: Record<string, string> = {}, options: StackOptions = {}): Promise<Stack> {
+  const { backend = 'sqlite', apiInstances = 1 } = options;
   const dir = await mkdtemp(join(tmpdir(), 'bench-pipeline-'));
   const redisServer = await startRedisServer({ fsync: 'everysec' });
   const redis = createRedis(redisServer.url, { name: 'bench' });
-  const dbPath = join(dir, 'bench.db');
-  const api = await spawnApi({ port: await freePort(), databaseUrl: dbPath, token: TOKEN, env: { REDIS_URL: redisServer.url, ...extraEnv } });
-  const env = { REDIS_URL: redisServer.url, API_URL: api.url, API_TOKEN: TOKEN, LOG_LEVEL: 'warn', ...extraEnv };
+  let postgres: PostgresServer | undefined;
+  if (backend === 'postgres') postgres = await startPostgresServer();
+  const databaseUrl = postgres ? await postgres.createDatabase('bench') : join(dir, 'bench.db');
+  const apis: Array<Awaited<ReturnType<typeof spawnApi>>> = [];
+  for (let i = 0; i < apiInstances; i++) {
+    apis.push(await spawnApi({ port: await freePort(), databaseUrl, token: TOKEN, env: { REDIS_URL: redisServer.url, ...extraEnv } }));
+  }
+  const first = apis[0] as (typeof apis)[number];
+  const env = { REDIS_URL: redisServer.url, API_URL: apis.map((api) => api.url).join(','), API_TOKEN: TOKEN, LOG_LEVEL: 'warn', ...extraEnv };
   const store = startService(join(root, 'consumer-store/src/index.ts'), env, profileFlags);
   const alert = startService(join(root, 'consumer-alert/src/index.ts'), env, profileFlags);
-  const db = new Database(dbPath, { readonly: true });
-  const pids = () => ({ redis: redisServer.pid, api: api.pid, 'consumer-store': store.pid, 'consumer-alert': alert.pid });
+  const readings = await openStore(databaseUrl);
+  const pids = () => ({
+    redis: redisServer.pid,
+    ...Object.fromEntries(apis.map((api, i) => [i === 0 ? 'api' : `api-${i + 1}`, api.pid])),
+    ...(postgres ? { postgres: postgres.pid } : {}),
+    'consumer-store': store.pid,
+    'consumer-alert': alert.pid,
+  });
   const stack: Stack = {
     redis,
-    api: { url: api.url, pid: api.pid },
+    api: { url: first.url, pid: first.pid },
+    store: readings,
     async usage() {
       const entries = await Promise.all(Object.entries(pids()).map(async ([name, pid]) => [name, await processUsage(pid)] as const));
       return Object.fromEntries(entries);
     },
-    rowCount: () => (db.query('SELECT count(*) AS n FROM readings').get() as { n: number }).n,
-    query: <T>(sql: string) => db.query(sql).all() as T[],
+    stored: () => storedRows(readings),
+    lastStoredAt: async () => (await readings.recentChanges(1))[0]?.storedAt ?? Date.now(),
     drained: (names) => groupsCaughtUp(redis, 'readings', names),
     startProducer: (producerEnv) => startService(join(root, 'producer/src/index.ts'), { ...env, DEVICES: '1000', ...producerEnv }, profileFlags),
     async stop() {
-      db.close();
+      await readings.close();
       await Promise.all([store.kill('SIGTERM'), alert.kill('SIGTERM')]);
-      await api.stop();
+      for (const api of apis) await api.stop();
       redis.disconnect();
       await redisServer.stop();
+      await postgres?.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
