@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
   options: {
-    url: { type: 'string', default: process.env.API_URL ?? 'http://127.0.0.1:3000' },
+    url: { type: 'string', default: process.env.API_URL?.split(',')[0]?.trim() ?? 'http://127.0.0.1:3000' },
     concurrency: { type: 'string', default: '100' },
     requests: { type: 'string', default: '10' },
     path: { type: 'string', default: '/readings/latest?limit=100' },

@@ -63,7 +63,8 @@ export function parseOptions(argv: readonly string[], env: Env): AnalysisOptions
   if (fromMs !== undefined && toMs !== undefined && toMs < fromMs) problems.push({ key: '--to', message: 'must not be before --from' });
   const threshold = values.threshold === undefined ? 50 : Number(values.threshold);
   if (!Number.isFinite(threshold) || values.threshold === '') problems.push({ key: '--threshold', message: `must be a number, got ${JSON.stringify(values.threshold)}` });
-  const apiUrl = (values.api as string | undefined) ?? env.API_URL ?? 'http://127.0.0.1:3000';
+  // API_URL may list several instances (consumer-store's setting): any one serves the export.
+  const apiUrl = (values.api as string | undefined) ?? env.API_URL?.split(',')[0]?.trim() ?? 'http://127.0.0.1:3000';
   if (!values.input) {
     try {
       if (!['http:', 'https:'].includes(new URL(apiUrl).protocol)) throw new Error();

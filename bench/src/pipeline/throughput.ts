@@ -80,7 +80,7 @@ export async function throughputScenario(options: { readings: number; stack?: St
       {
         scenario: 'throughput',
         name: 'per hop, from the first XADD',
-        result: `producer → Redis ${hop(lastXaddMs)}/s; → SQLite ${hop(storeDoneMs)}/s; → evaluated ${hop(alertsDoneMs)}/s`,
+        result: `producer → Redis ${hop(lastXaddMs)}/s; → stored ${hop(storeDoneMs)}/s; → evaluated ${hop(alertsDoneMs)}/s`,
         data: { lastXaddMs, storeDoneMs, alertsDoneMs, firstXaddMs },
       },
       {
