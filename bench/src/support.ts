@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeReading, newEventId } from 'core';
 import { waitFor } from 'core/testing';
@@ -25,6 +25,21 @@ export async function processUsage(pid: number): Promise<ProcessUsage> {
   const ticks = Number(fields[11]) + Number(fields[12]);
   const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
   return { cpuSeconds: ticks / CLOCK_TICKS_PER_SEC, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
+}
+
+/**
+ * The same for a process and its children, summed: PostgreSQL's work is done by one backend
+ * process per connection, not by the postmaster.
+ */
+export async function processTreeUsage(pid: number): Promise<ProcessUsage> {
+  const children: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(name));
+  }
+  const all = await Promise.all([pid, ...children].map((p) => processUsage(p).catch(() => ({ cpuSeconds: 0, peakRssMb: 0, rssMb: 0 }))));
+  return all.reduce((sum, u) => ({ cpuSeconds: sum.cpuSeconds + u.cpuSeconds, peakRssMb: sum.peakRssMb + u.peakRssMb, rssMb: sum.rssMb + u.rssMb }));
 }
 
 /** Fills `stream` with `total` readings from 1,000 devices, 10,000 per pipeline; `valueOf(i)` gives each value. */

@@ -7,18 +7,20 @@
 -- idempotency check) with the ts that finds its row. `seq` orders the change feed (SSE,
 -- Last-Event-ID) across every instance: writers take one advisory lock per batch, so sequence
 -- order is commit order and a reader of "seq > n" never skips a row committed late.
+-- Names and ids compare byte by byte (COLLATE "C"), as in SQLite: the same order everywhere, and
+-- index maintenance without locale-aware string comparison (most of an insert's cost otherwise).
 CREATE SEQUENCE readings_seq;
 --> statement-breakpoint
 CREATE TABLE reading_ids (
-  id text PRIMARY KEY,
+  id text COLLATE "C" PRIMARY KEY,
   ts bigint NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE readings (
   seq bigint NOT NULL DEFAULT nextval('readings_seq'),
-  id text NOT NULL,
-  device_id text NOT NULL,
-  metric text NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  device_id text COLLATE "C" NOT NULL,
+  metric text COLLATE "C" NOT NULL,
   value double precision NOT NULL,
   unit text NOT NULL,
   ts bigint NOT NULL,

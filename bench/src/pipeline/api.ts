@@ -15,7 +15,7 @@ const headers = { authorization: 'Bearer bench', 'content-type': 'application/js
 
 export async function apiScenario(options: { rows: number; seconds: number; connections: number; backend?: Backend }): Promise<Measurement[]> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-api-'));
-  const postgres = options.backend === 'postgres' ? await startPostgresServer() : undefined;
+  const postgres = options.backend === 'postgres' ? await startPostgresServer({ fsync: true }) : undefined;
   const databaseUrl = postgres ? await postgres.createDatabase('bench_api') : join(dir, 'bench.db');
   const api = await spawnApi({ port: await freePort(), databaseUrl, token: 'bench' });
   let sequence = 0;

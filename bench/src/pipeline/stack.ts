@@ -11,7 +11,7 @@ import { createRedis, groupsCaughtUp, readGroups } from 'core';
 import { type PostgresServer, type ServiceProcess, freePort, startPostgresServer, startRedisServer, startService, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { type ReadingsStore, openStore, storedRows } from '../storage.ts';
-import { type ProcessUsage, processUsage, profileFlags, spawnApi } from '../support.ts';
+import { type ProcessUsage, processTreeUsage, processUsage, profileFlags, spawnApi } from '../support.ts';
 
 export const root = join(import.meta.dir, '../../..');
 export const TOKEN = 'bench';
@@ -48,7 +48,8 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
   const redisServer = await startRedisServer({ fsync: 'everysec' });
   const redis = createRedis(redisServer.url, { name: 'bench' });
   let postgres: PostgresServer | undefined;
-  if (backend === 'postgres') postgres = await startPostgresServer();
+  // fsync on, as in production: each commit waits for its WAL to reach the disk.
+  if (backend === 'postgres') postgres = await startPostgresServer({ fsync: true });
   const databaseUrl = postgres ? await postgres.createDatabase('bench') : join(dir, 'bench.db');
   const apis: Array<Awaited<ReturnType<typeof spawnApi>>> = [];
   for (let i = 0; i < apiInstances; i++) {
@@ -71,7 +72,7 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
     api: { url: first.url, pid: first.pid },
     store: readings,
     async usage() {
-      const entries = await Promise.all(Object.entries(pids()).map(async ([name, pid]) => [name, await processUsage(pid)] as const));
+      const entries = await Promise.all(Object.entries(pids()).map(async ([name, pid]) => [name, await (name === 'postgres' ? processTreeUsage(pid) : processUsage(pid))] as const));
       return Object.fromEntries(entries);
     },
     stored: () => storedRows(readings),

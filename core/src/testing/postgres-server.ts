@@ -77,11 +77,19 @@ async function ready(url: string): Promise<boolean> {
   }
 }
 
+export interface PostgresServerOptions {
+  /**
+   * fsync as in production (benchmarks). Default off: a killed server loses nothing without it
+   * (only an OS crash could), and tests run faster.
+   */
+  fsync?: boolean;
+}
+
 /**
  * Starts Debian's PostgreSQL (`initdb` + `postgres`) on a free loopback port in a fresh temp dir,
- * trust authentication, no fsync (a killed server loses nothing; only an OS crash could).
+ * trust authentication.
  */
-export async function startPostgresServer(): Promise<PostgresServer> {
+export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PostgresServer> {
   const bin = await binDir();
   const user = await asServerUser();
   const dir = await mkdtemp(join(tmpdir(), 'telemetry-postgres-'));
@@ -97,7 +105,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const spawn = async () => {
     const child = Bun.spawn(
-      [...user.prefix, join(bin, 'postgres'), '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=200', '-c', 'shared_buffers=64MB'],
+      [...user.prefix, join(bin, 'postgres'), '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', `fsync=${options.fsync ? 'on' : 'off'}`, '-c', 'max_connections=200', '-c', 'shared_buffers=64MB'],
       { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' },
     );
     live.add(child);

@@ -87,26 +87,25 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
     insert: (rows) =>
       guarded(async () => {
         if (rows.length === 0) return { inserted: 0, duplicates: 0 };
-        await partitions.ensureFor(rows.map((row) => row.ts));
-        const column = <K extends keyof StoredRow>(key: K) => rows.map((row) => row[key]);
+        // A repeated id within the batch counts once; the first occurrence wins.
+        const unique = [...new Map(rows.map((row) => [row.id, row] as const).reverse()).values()].reverse();
+        await partitions.ensureFor(unique.map((row) => row.ts));
+        const column = <K extends keyof StoredRow>(key: K) => unique.map((row) => row[key]);
         const inserted = await sql.begin(async (tx) => {
           await tx`SELECT pg_advisory_xact_lock(${INSERT_LOCK})`;
-          // reading_ids decides which rows are new (a repeated id in the batch counts once, the
-          // first occurrence wins); those rows go into readings in batch order.
+          // reading_ids decides which rows are new; those go into readings in batch order.
           const result = await tx`
             WITH batch AS (
               SELECT * FROM unnest(
                 ${column('id')}::text[], ${column('deviceId')}::text[], ${column('metric')}::text[], ${column('value')}::float8[],
                 ${column('unit')}::text[], ${column('ts')}::bigint[], ${column('storedAt')}::bigint[]
               ) WITH ORDINALITY AS b(id, device_id, metric, value, unit, ts, stored_at, n)
-            ), first AS (
-              SELECT DISTINCT ON (id) * FROM batch ORDER BY id, n
             ), fresh AS (
-              INSERT INTO reading_ids (id, ts) SELECT id, ts FROM first ON CONFLICT (id) DO NOTHING RETURNING id
+              INSERT INTO reading_ids (id, ts) SELECT id, ts FROM batch ON CONFLICT (id) DO NOTHING RETURNING id
             )
             INSERT INTO readings (id, device_id, metric, value, unit, ts, stored_at)
-            SELECT f.id, f.device_id, f.metric, f.value, f.unit, f.ts, f.stored_at
-            FROM first f JOIN fresh USING (id) ORDER BY f.n`;
+            SELECT b.id, b.device_id, b.metric, b.value, b.unit, b.ts, b.stored_at
+            FROM batch b JOIN fresh USING (id) ORDER BY b.n`;
           if (result.count > 0) await tx`SELECT pg_notify(${CHANGES_CHANNEL}, '')`;
           return result.count as number;
         });
