@@ -1,7 +1,7 @@
 import { type Alert, compareEntryIds, decodeAlert } from 'core';
 import type Redis from 'ioredis';
 import { REPLAY_MAX, REPLAY_RECENT, createFeedClients, replayChunk } from './feed-clients.ts';
-import { type SseClientOptions, sseMessage, sseResponse } from './sse.ts';
+import { type SseClientOptions, sseMessage } from './sse.ts';
 
 type Entry = [id: string, fields: string[]];
 type Decoded = { id: string; alert: Alert };
@@ -32,7 +32,6 @@ export function createAlertsFeed(options: { redis: Redis; blockingRedis: Redis; 
   const feed = createFeedClients<string | undefined, Decoded>(matches);
   let lastId = '0-0';
   let reading: Promise<void> | undefined;
-  let dropped = 0;
 
   const readLoop = async () => {
     while (feed.clients.size > 0) {
@@ -76,33 +75,18 @@ export function createAlertsFeed(options: { redis: Redis; blockingRedis: Redis; 
         const newest = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1)) as Entry[];
         lastId = newest[0]?.[0] ?? '0-0';
       }
-      const { response, client } = sseResponse({
-        ...clientOptions,
-        onClose: (wasDropped) => {
-          feed.clients.delete(entry);
-          if (wasDropped) dropped += 1;
-          onClose();
+      const response = await feed.join({
+        filter: deviceId,
+        key: deviceId ?? '',
+        clientOptions,
+        onClose,
+        position: () => lastId,
+        backlog: () => backlog(deviceId, lastEventId),
+        passed: async (from, upTo) => {
+          const entries = decodeEntries((await redis.xrange(stream, `(${from}`, upTo)) as Entry[]);
+          return replayChunk(entries.filter((item) => matches(deviceId, item)).map(message), undefined);
         },
       });
-      const entry = { client, filter: deviceId, key: deviceId ?? '' };
-      try {
-        let covered = lastId;
-        const replay = await backlog(deviceId, lastEventId);
-        if (replay) client.send(replay);
-        // The live feed may have moved on while the backlog was read: send what it passed meanwhile,
-        // so that the client joins it without a gap.
-        while (lastId !== covered && client.open) {
-          const upTo = lastId;
-          const passed = decodeEntries((await redis.xrange(stream, `(${covered}`, upTo)) as Entry[]).filter((item) => matches(deviceId, item));
-          const chunk = replayChunk(passed.map(message), undefined);
-          if (chunk) client.send(chunk);
-          covered = upTo;
-        }
-      } catch (error) {
-        client.close();
-        throw error;
-      }
-      if (client.open) feed.clients.add(entry);
       reading ??= readLoop();
       return response;
     },
@@ -111,7 +95,7 @@ export function createAlertsFeed(options: { redis: Redis; blockingRedis: Redis; 
     },
     /** Clients dropped since start because they could not keep up. */
     get dropped() {
-      return dropped;
+      return feed.dropped;
     },
   };
 }

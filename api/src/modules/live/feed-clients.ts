@@ -1,4 +1,4 @@
-import { type SseChunk, type SseClient, sseChunk } from './sse.ts';
+import { type SseChunk, type SseClient, type SseClientOptions, sseChunk, sseResponse } from './sse.ts';
 
 /** Messages replayed at most on connect or resume; a client further behind gets a `reset`. */
 export const REPLAY_MAX = 500;
@@ -41,10 +41,61 @@ function toChunks(texts: Iterable<string>): SseChunk[] {
  * matching messages once: its cost grows with the messages and the distinct filters, while each
  * client costs one reference per chunk.
  */
+export interface JoinOptions<F, P> {
+  filter: F;
+  /** Equal for equal filters. */
+  key: string;
+  clientOptions: SseClientOptions;
+  /** Runs once when the client goes. */
+  onClose: () => void;
+  /** Where the live feed is now. */
+  position: () => P;
+  /** What the client missed, up to `upTo` (the feed's position when it joined). */
+  backlog: (upTo: P) => Promise<SseChunk | undefined>;
+  /** What the live feed passed between two of its positions, for this client. */
+  passed: (from: P, upTo: P) => Promise<SseChunk | undefined>;
+}
+
 export function createFeedClients<F, T>(matches: (filter: F, item: T) => boolean) {
   const clients = new Set<FeedClient<F>>();
+  let dropped = 0;
   return {
     clients,
+    /** Clients dropped since start because they could not keep up. */
+    get dropped() {
+      return dropped;
+    },
+    /**
+     * A new client's SSE response: its backlog, what the live feed passed while the backlog was
+     * read (so it joins without a gap or a repeat), then the live feed.
+     */
+    async join<P>({ filter, key, clientOptions, onClose, position, backlog, passed }: JoinOptions<F, P>): Promise<Response> {
+      const { response, client } = sseResponse({
+        ...clientOptions,
+        onClose: (wasDropped) => {
+          clients.delete(entry);
+          if (wasDropped) dropped += 1;
+          onClose();
+        },
+      });
+      const entry = { client, filter, key };
+      try {
+        let covered = position();
+        const replay = await backlog(covered);
+        if (replay) client.send(replay);
+        while (position() !== covered && client.open) {
+          const upTo = position();
+          const chunk = await passed(covered, upTo);
+          if (chunk) client.send(chunk);
+          covered = upTo;
+        }
+      } catch (error) {
+        client.close();
+        throw error;
+      }
+      if (client.open) clients.add(entry);
+      return response;
+    },
     /** `texts[i]` is the encoded SSE message of `items[i]`. */
     broadcast(items: readonly T[], texts: readonly string[]) {
       const byKey = new Map<string, SseChunk[]>();

@@ -1,7 +1,7 @@
 import type { FeedRow, ReadingsStore } from '../../storage/port.ts';
 import { toStoredReading } from '../readings/service.ts';
 import { REPLAY_MAX, REPLAY_RECENT, createFeedClients, replayChunk } from './feed-clients.ts';
-import { type SseClientOptions, sseMessage, sseResponse } from './sse.ts';
+import { type SseClientOptions, sseMessage } from './sse.ts';
 
 export interface FeedFilter {
   deviceId?: string;
@@ -39,7 +39,6 @@ export function createReadingsFeed(store: ReadingsStore, clientOptions: SseClien
   let scheduled = false;
   let polling = false;
   let lastPollAt = 0;
-  let dropped = 0;
 
   const poll = async () => {
     scheduled = false;
@@ -89,7 +88,7 @@ export function createReadingsFeed(store: ReadingsStore, clientOptions: SseClien
     },
     /** Clients dropped since start because they could not keep up. */
     get dropped() {
-      return dropped;
+      return feed.dropped;
     },
     /**
      * An SSE response: the last 100 (or what followed `lastEventId`), then live rows.
@@ -97,36 +96,19 @@ export function createReadingsFeed(store: ReadingsStore, clientOptions: SseClien
      */
     async subscribe(filter: FeedFilter, lastEventId: string | null, onClose: () => void = () => {}): Promise<Response> {
       if (feed.clients.size === 0 && !polling) lastSeq = await store.lastSeq();
-      const key = `${filter.deviceId ?? ''}\n${filter.metric ?? ''}`;
-      const { response, client } = sseResponse({
-        ...clientOptions,
-        onClose: (wasDropped) => {
-          feed.clients.delete(entry);
-          if (wasDropped) dropped += 1;
-          onClose();
+      const resumeFrom = lastEventId !== null && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : undefined;
+      return feed.join({
+        filter,
+        key: `${filter.deviceId ?? ''}\n${filter.metric ?? ''}`,
+        clientOptions,
+        onClose,
+        position: () => lastSeq,
+        backlog: (upTo) => backlog(filter, resumeFrom, upTo),
+        passed: async (from, upTo) => {
+          const rows = await store.changesAfter(from, upTo - from);
+          return replayChunk(rows.filter((row) => row.seq <= upTo && matches(filter, row)).map(message), undefined);
         },
       });
-      const entry = { client, filter, key };
-      try {
-        let covered = lastSeq;
-        const resumeFrom = lastEventId !== null && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : undefined;
-        const replay = await backlog(filter, resumeFrom, covered);
-        if (replay) client.send(replay);
-        // The live feed may have moved on while the backlog was read: send what it passed
-        // meanwhile, so that the client joins it without a gap or a repeat.
-        while (lastSeq > covered && client.open) {
-          const upTo = lastSeq;
-          const passed = (await store.changesAfter(covered, upTo - covered)).filter((row) => row.seq <= upTo && matches(filter, row));
-          const chunk = replayChunk(passed.map(message), undefined);
-          if (chunk) client.send(chunk);
-          covered = upTo;
-        }
-      } catch (error) {
-        client.close();
-        throw error;
-      }
-      if (client.open) feed.clients.add(entry);
-      return response;
     },
   };
 }

@@ -1,8 +1,8 @@
 import type { SQL } from 'bun';
-import { type DevicePage, MAX_MINUTES, MAX_MODE_TIES, type ReadingFilter, type Stats } from '../port.ts';
+import { MINUTE_MS, minuteSeries, minuteWindow } from '../minutes.ts';
+import { type DevicePage, MAX_MODE_TIES, type ReadingFilter, type Stats } from '../port.ts';
 import { whereFilter } from './filters.ts';
 
-const MINUTE_MS = 60_000;
 
 /** The same statistics as every backend gives (see port.ts), aggregated in PostgreSQL. */
 export async function computeStats(sql: SQL, filter: ReadingFilter, threshold: number, devices: DevicePage): Promise<Stats> {
@@ -39,21 +39,13 @@ export async function computeStats(sql: SQL, filter: ReadingFilter, threshold: n
   };
 }
 
-/** Every minute of the window, zeros included: [from, to) when given, else first to last reading. */
+/** Readings per minute of the window /stats lists. */
 async function readingsPerMinute(sql: SQL, filter: ReadingFilter, firstTs: number | null, lastTs: number | null) {
-  const startMs = filter.fromMs ?? firstTs;
-  const endMs = filter.toMs === undefined ? lastTs : filter.toMs - 1;
-  if (startMs === null || endMs === null || endMs < startMs) return { readingsPerMinute: [], readingsPerMinuteTruncated: false };
-  let firstMinute = Math.floor(startMs / MINUTE_MS);
-  const lastMinute = Math.floor(endMs / MINUTE_MS);
-  const truncated = lastMinute - firstMinute + 1 > MAX_MINUTES;
-  if (truncated) firstMinute = lastMinute - MAX_MINUTES + 1;
+  const window = minuteWindow(filter, firstTs, lastTs);
+  if (!window) return minuteSeries(undefined, new Map());
   const counted: Array<{ minute: number; count: number }> = await sql`
     SELECT (ts / ${MINUTE_MS})::float8 AS minute, count(*)::float8 AS count
-    FROM readings WHERE ${whereFilter(sql, filter)} AND ts >= ${firstMinute * MINUTE_MS}
+    FROM readings WHERE ${whereFilter(sql, filter)} AND ts >= ${window.firstMinute * MINUTE_MS}
     GROUP BY 1`;
-  const byMinute = new Map(counted.map((row) => [row.minute, row.count]));
-  const series = [];
-  for (let m = firstMinute; m <= lastMinute; m++) series.push({ minute: new Date(m * MINUTE_MS).toISOString(), count: byMinute.get(m) ?? 0 });
-  return { readingsPerMinute: series, readingsPerMinuteTruncated: truncated };
+  return minuteSeries(window, new Map(counted.map((row) => [row.minute, row.count])));
 }

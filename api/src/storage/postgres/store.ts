@@ -1,5 +1,6 @@
 import { SQL } from 'bun';
-import { type Cursor, type FeedRow, type ReadingsStore, type StorageCheck, StorageUnavailableError, type StoredRow } from '../port.ts';
+import { timedCheck } from '../check.ts';
+import { type Cursor, type FeedRow, type ReadingsStore, StorageUnavailableError, type StoredRow } from '../port.ts';
 import { guarded } from './errors.ts';
 import { whereFilter } from './filters.ts';
 import { migrate } from './migrate.ts';
@@ -188,16 +189,7 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
       listeners.push(listener);
     },
 
-    async check(): Promise<StorageCheck> {
-      const started = performance.now();
-      const latencyMs = () => Number((performance.now() - started).toFixed(3));
-      try {
-        await Promise.race([sql`SELECT 1`, Bun.sleep(1_000).then(() => Promise.reject(new Error('no answer within 1 s')))]);
-        return { status: 'ok', latencyMs: latencyMs() };
-      } catch (error) {
-        return { status: 'down', latencyMs: latencyMs(), error: (error as Error).message };
-      }
-    },
+    check: () => timedCheck(() => sql`SELECT 1`),
 
     async close() {
       clearInterval(ahead);

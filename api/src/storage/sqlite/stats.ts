@@ -1,10 +1,10 @@
 import { asc, avg, count, countDistinct, desc, gt, gte, max, min, sql } from 'drizzle-orm';
-import { type DevicePage, MAX_MINUTES, MAX_MODE_TIES, type ReadingFilter, type Stats } from '../port.ts';
+import { MINUTE_MS, minuteSeries, minuteWindow } from '../minutes.ts';
+import { type DevicePage, MAX_MODE_TIES, type ReadingFilter, type Stats } from '../port.ts';
 import type { Db } from './client.ts';
 import { whereFilter } from './filters.ts';
 import { readings } from './schema.ts';
 
-const MINUTE_MS = 60_000;
 
 /** Aggregates in SQLite, so that stats over millions of rows never bring rows into memory. */
 export function computeStats(db: Db, filter: ReadingFilter, threshold: number, devices: DevicePage): Stats {
@@ -55,25 +55,16 @@ export function computeStats(db: Db, filter: ReadingFilter, threshold: number, d
   };
 }
 
-/** Every minute of the window, zeros included: [from, to) when given, else first to last reading. */
+/** Readings per minute of the window /stats lists. */
 function readingsPerMinute(db: Db, filter: ReadingFilter, firstTs: number | null, lastTs: number | null) {
-  const startMs = filter.fromMs ?? firstTs;
-  const endMs = filter.toMs === undefined ? lastTs : filter.toMs - 1;
-  if (startMs === null || endMs === null || endMs < startMs) return { readingsPerMinute: [], readingsPerMinuteTruncated: false };
-  let firstMinute = Math.floor(startMs / MINUTE_MS);
-  const lastMinute = Math.floor(endMs / MINUTE_MS);
-  const truncated = lastMinute - firstMinute + 1 > MAX_MINUTES;
-  if (truncated) firstMinute = lastMinute - MAX_MINUTES + 1;
-
+  const window = minuteWindow(filter, firstTs, lastTs);
+  if (!window) return minuteSeries(undefined, new Map());
   const minute = sql<number>`${readings.ts} / ${MINUTE_MS}`.mapWith(Number);
   const counted = db
     .select({ minute, count: count() })
     .from(readings)
-    .where(whereFilter(filter, gte(readings.ts, firstMinute * MINUTE_MS)))
+    .where(whereFilter(filter, gte(readings.ts, window.firstMinute * MINUTE_MS)))
     .groupBy(minute)
     .all();
-  const byMinute = new Map(counted.map((row) => [row.minute, row.count]));
-  const series = [];
-  for (let m = firstMinute; m <= lastMinute; m++) series.push({ minute: new Date(m * MINUTE_MS).toISOString(), count: byMinute.get(m) ?? 0 });
-  return { readingsPerMinute: series, readingsPerMinuteTruncated: truncated };
+  return minuteSeries(window, new Map(counted.map((row) => [row.minute, row.count])));
 }

@@ -1,5 +1,6 @@
 import { and, asc, count, desc, eq, gt, lt, or } from 'drizzle-orm';
-import type { Cursor, FeedRow, ReadingsStore, StorageCheck, StoredRow } from '../port.ts';
+import { timedCheck } from '../check.ts';
+import type { Cursor, FeedRow, ReadingsStore, StoredRow } from '../port.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { type Db, databasePath, openDatabase } from './client.ts';
 import { whereFilter } from './filters.ts';
@@ -81,16 +82,7 @@ export function createSqliteStore(db: Db, options: { location?: string; checkpoi
     onChange(listener) {
       listeners.push(listener);
     },
-    async check(): Promise<StorageCheck> {
-      const started = performance.now();
-      const latencyMs = () => Number((performance.now() - started).toFixed(3));
-      try {
-        sqlite.query('SELECT 1').get();
-        return { status: 'ok', latencyMs: latencyMs() };
-      } catch (error) {
-        return { status: 'down', latencyMs: latencyMs(), error: (error as Error).message };
-      }
-    },
+    check: () => timedCheck(() => sqlite.query('SELECT 1').get()),
     async close() {
       checkpointer?.stop();
       sqlite.close();
