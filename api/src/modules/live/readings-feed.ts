@@ -42,7 +42,12 @@ export function createReadingsFeed(store: ReadingsStore, clientOptions: SseClien
 
   const poll = async () => {
     scheduled = false;
-    if (feed.clients.size === 0 || polling) return;
+    if (feed.clients.size === 0) return;
+    if (polling) {
+      // A change arrived while the last poll was still reading: look again once it is done.
+      schedule();
+      return;
+    }
     polling = true;
     lastPollAt = performance.now();
     try {
