@@ -1,6 +1,7 @@
 import { configOrExit, createLogger, createRedis, onShutdown } from 'core';
 import { createApp } from './app.ts';
 import { loadApiConfig } from './config.ts';
+import { startWorkerJanitor } from './modules/system/pipeline.ts';
 import { openStore } from './storage/open.ts';
 
 const config = await configOrExit('api', () => loadApiConfig(process.env));
@@ -26,6 +27,8 @@ const pipeline = {
 const feedRedis = createRedis(config.redisUrl, { name: 'api:alerts-feed', logger });
 const alertsFeed = { blockingRedis: feedRedis, stream: config.alertsStream };
 const app = createApp({ store, config, logger, pipeline, alertsFeed });
+// Housekeeping of the workers hash runs here, on its own schedule; /health only reads.
+const janitor = startWorkerJanitor(redis);
 try {
   app.listen({ port: config.port, hostname: config.host });
 } catch (error) {
@@ -48,5 +51,6 @@ onShutdown(logger, async () => {
   await app.stop();
   redis.disconnect();
   feedRedis.disconnect();
+  janitor.stop();
   await store.close();
 }, config.shutdownTimeoutMs);

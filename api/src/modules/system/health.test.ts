@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
-import { createLogger, createRedis } from 'core';
+import { WORKERS_KEY, createLogger, createRedis } from 'core';
 import { type RedisServer, type ServiceProcess, startRedisServer, startService, uniqueName, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { createApp } from '../../app.ts';
 import { testStore } from '../../test-helpers.ts';
+import { forgetSilentWorkers } from './pipeline.ts';
 
 const root = join(import.meta.dir, '../../../..');
 let server: RedisServer;
@@ -97,6 +98,19 @@ describe('/health of the whole pipeline', () => {
     await waitFor(async () => (await health()).body.deadLetters.some((d: { entries: number }) => d.entries > 0), { what: 'dead letters' });
     expect((await health()).body.reasons.join(' ')).toContain(`entries in ${readings}:dead`);
     await redis.del(`${readings}:dead`);
+  });
+
+  it('has no side effects: a silent or unreadable worker entry is skipped, and only the janitor removes it', async () => {
+    const longAgo = new Date(Date.now() - 3_600_000).toISOString();
+    await redis.hset(WORKERS_KEY, 'consumer-store:gone', JSON.stringify({ service: 'consumer-store', instance: 'gone', at: longAgo, ttlMs: 1_000 }), 'junk:entry', '{not json');
+    const before = await redis.hgetall(WORKERS_KEY);
+    const seen = (await health()).body.workers.map((w: { instance: string }) => w.instance);
+    expect(seen).not.toContain('gone');
+    expect(await redis.hgetall(WORKERS_KEY)).toEqual(before);
+    expect(await forgetSilentWorkers(redis)).toBe(2);
+    const after = await redis.hgetall(WORKERS_KEY);
+    expect(Object.keys(after)).not.toContain('consumer-store:gone');
+    expect(Object.keys(after)).not.toContain('junk:entry');
   });
 
   it('is down (503) at once when Redis stops, and recovers when it is back', async () => {

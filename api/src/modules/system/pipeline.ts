@@ -46,6 +46,37 @@ export interface PipelineHealth {
 /** A silent worker is reported for this long, then forgotten (a scaled-down instance, say). */
 const FORGET_SILENT_MS = 10 * 60 * 1_000;
 
+function parseHeartbeat(json: string): Heartbeat | undefined {
+  try {
+    const beat = JSON.parse(json) as Heartbeat;
+    return Number.isFinite(Date.parse(beat.at)) ? beat : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes workers silent for longer than FORGET_SILENT_MS (a scaled-down instance) and entries
+ * that are not heartbeats from the workers hash, on its own schedule: a GET /health never writes.
+ * Returns how many it removed.
+ */
+export async function forgetSilentWorkers(redis: Redis, nowMs = Date.now()): Promise<number> {
+  const stale = Object.entries(await redis.hgetall(WORKERS_KEY))
+    .filter(([, json]) => {
+      const beat = parseHeartbeat(json);
+      return !beat || nowMs - Date.parse(beat.at) > FORGET_SILENT_MS;
+    })
+    .map(([field]) => field);
+  if (stale.length > 0) await redis.hdel(WORKERS_KEY, ...stale);
+  return stale.length;
+}
+
+/** Runs forgetSilentWorkers every `intervalMs` (default a minute) until stopped. */
+export function startWorkerJanitor(redis: Redis, intervalMs = 60_000): { stop(): void } {
+  const timer = setInterval(() => void forgetSilentWorkers(redis).catch(() => {}), intervalMs);
+  return { stop: () => clearInterval(timer) };
+}
+
 async function groupsOf(redis: Redis, stream: string): Promise<GroupHealth[]> {
   return (await readGroups(redis, stream)).map(({ name, consumers, pending, lag }) => ({ stream, group: name, consumers, pending, lag }));
 }
@@ -74,19 +105,12 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
   const now = Date.now();
   const workers: WorkerHealth[] = [];
   const heartbeats: Heartbeat[] = [];
-  for (const [field, json] of Object.entries(await redis.hgetall(WORKERS_KEY))) {
-    let beat: Heartbeat;
-    try {
-      beat = JSON.parse(json) as Heartbeat;
-    } catch {
-      await redis.hdel(WORKERS_KEY, field);
-      continue;
-    }
+  // Read only: entries too old or unreadable are skipped here and removed by the janitor.
+  for (const json of Object.values(await redis.hgetall(WORKERS_KEY))) {
+    const beat = parseHeartbeat(json);
+    if (!beat) continue;
     const age = now - Date.parse(beat.at);
-    if (age > FORGET_SILENT_MS) {
-      await redis.hdel(WORKERS_KEY, field);
-      continue;
-    }
+    if (age > FORGET_SILENT_MS) continue;
     // A silent instance is listed; it makes the pipeline degraded only when its service has no
     // live instance left (below): the survivors take over its entries.
     const alive = age <= beat.ttlMs;
