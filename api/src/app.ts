@@ -58,9 +58,11 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
   const mayReadAll = (request: Request) => config.readToken === undefined || bearerMatches(request.headers.get('authorization'), config.readToken);
   const startedAt = new WeakMap<Request, number>();
 
-  const service = createReadingsService(store, ({ inserted, duplicates }) => {
+  const service = createReadingsService(store, ({ inserted, duplicates, conflicts }, refused) => {
     metrics.stored.inc(inserted);
     metrics.duplicates.inc(duplicates);
+    metrics.conflicts.inc(conflicts.length);
+    metrics.refused.inc(refused);
   });
 
   return (

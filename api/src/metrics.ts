@@ -33,6 +33,12 @@ export function createApiMetrics(live?: LiveCounts) {
     registers: [registry],
   });
   const exported = new Counter({ name: 'api_readings_exported_total', help: 'Rows sent by /readings/export', registers: [registry] });
+  const conflicts = new Counter({
+    name: 'api_readings_conflicts_total',
+    help: 'Readings offered with an id already stored under other content (the stored version stays)',
+    registers: [registry],
+  });
+  const refused = new Counter({ name: 'api_readings_refused_total', help: 'Batch items refused as invalid while the rest of their batch was stored', registers: [registry] });
   const liveClients = new Gauge({
     name: 'api_live_clients',
     help: 'Server-Sent Events clients connected',
@@ -64,7 +70,7 @@ export function createApiMetrics(live?: LiveCounts) {
       this.inc(live?.refused?.() ?? 0);
     },
   });
-  return { registry, requests, duration, stored, duplicates, exported, liveClients };
+  return { registry, requests, duration, stored, duplicates, exported, conflicts, refused, liveClients };
 }
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;

@@ -13,10 +13,20 @@ export class TransientApiError extends Error implements RetryAfter {
 }
 
 export type BatchReply =
-  | { kind: 'stored'; inserted: number; duplicates: number }
+  /** Stored; `rejected` names the items the API did not store (refused or in conflict), by index, with why. */
+  | { kind: 'stored'; inserted: number; duplicates: number; conflicts: number; rejected: Map<number, string> }
   /** 422: the items the API named as invalid, by index in the batch, with its message. */
   | { kind: 'invalid'; invalid: Map<number, string> }
   | { kind: 'too_large' };
+
+/** What POST /readings/batch answers with 200. */
+interface StoredAnswer {
+  inserted: number;
+  duplicates: number;
+  conflicts?: number;
+  refused?: Array<{ index: number; path: string; message: string }>;
+  conflicted?: Array<{ index: number; id: string; stored: unknown }>;
+}
 
 export interface ApiClientOptions {
   /** One API, or several instances over one database. */
@@ -53,8 +63,13 @@ export function createApiClient({ apiUrls, token, timeoutMs }: ApiClientOptions)
     }
     const text = await response.text().catch(() => '');
     if (response.ok) {
-      const { inserted, duplicates } = JSON.parse(text) as { inserted: number; duplicates: number };
-      return { kind: 'stored', inserted, duplicates };
+      const answer = JSON.parse(text) as StoredAnswer;
+      const rejected = new Map<number, string>();
+      for (const { index, path, message } of answer.refused ?? []) rejected.set(index, `rejected by the API: ${path}: ${message}`);
+      for (const { index, id, stored } of answer.conflicted ?? []) {
+        rejected.set(index, `conflict: id ${id} is already stored with other content, which stays: ${JSON.stringify(stored)}; this entry holds the version offered`);
+      }
+      return { kind: 'stored', inserted: answer.inserted, duplicates: answer.duplicates, conflicts: answer.conflicts ?? 0, rejected };
     }
     if (response.status === 401 || response.status === 403) {
       throw new StopConsumingError(`API answered ${response.status} to ${url}: API_TOKEN is missing or wrong (${text.slice(0, 200)})`);

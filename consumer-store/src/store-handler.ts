@@ -4,16 +4,19 @@ import { type ApiClient, TransientApiError } from './api-client.ts';
 export interface StoreCounters {
   inserted: number;
   duplicates: number;
+  /** Readings the API refused or found in conflict: dead-lettered. */
   rejected: number;
+  conflicts: number;
 }
 
 /**
  * The store group's handler: sends a batch to the API and says, per entry, done or dead.
- * Items the API rejects are dead-lettered and the rest sent again; a batch the API finds too
- * large is split. Lead time (reading ts → API answered) and batch time are recorded.
+ * Items the API refuses or finds in conflict (answered by index while it stores the rest) are
+ * dead-lettered; after a 422 naming items (an API that refuses whole batches) the rest are sent
+ * again; a batch the API finds too large is split. Lead time (reading ts → API answered) and batch time are recorded.
  */
 export function createStoreHandler(client: ApiClient, logger: Logger, faultRate = 0) {
-  const counters: StoreCounters = { inserted: 0, duplicates: 0, rejected: 0 };
+  const counters: StoreCounters = { inserted: 0, duplicates: 0, rejected: 0, conflicts: 0 };
   const leadTime = createLatencyHistogram();
   const batchTime = createLatencyHistogram();
 
@@ -23,8 +26,17 @@ export function createStoreHandler(client: ApiClient, logger: Logger, faultRate 
     if (reply.kind === 'stored') {
       counters.inserted += reply.inserted;
       counters.duplicates += reply.duplicates;
+      counters.conflicts += reply.conflicts;
       const now = Date.now();
-      for (const index of indexes) leadTime.observe(now - (batch[index] as ConsumerEntry<Reading>).value.ts);
+      indexes.forEach((index, position) => {
+        const reason = reply.rejected.get(position);
+        if (reason === undefined) leadTime.observe(now - (batch[index] as ConsumerEntry<Reading>).value.ts);
+        else {
+          // The rest of the batch is stored: this one alone goes to the dead letters, no retry.
+          outcomes[index] = { dead: reason };
+          counters.rejected += 1;
+        }
+      });
       return;
     }
     if (reply.kind === 'invalid') {

@@ -163,6 +163,24 @@ describe('consumer-store with real Redis, API and processes', () => {
     expect(store.child.exitCode).toBeNull();
   }, 60_000);
 
+  it('dead-letters a reading whose id is stored with other content, with both versions, and stores the rest of its batch once', async () => {
+    const stream = uniqueName('readings');
+    const original = { id: newEventId(), deviceId: 'd', metric: 'conflict', value: 10, unit: 'kWh', ts: Date.now() };
+    await redis.xadd(stream, '*', ...encodeReading(original));
+    const store = startStore(stream);
+    await waitFor(async () => (await storedIds('conflict')).length === 1, { what: 'original stored' });
+    const changedId = await redis.xadd(stream, '*', ...encodeReading({ ...original, value: 99 }));
+    const more = await publish(stream, 'conflict', 500);
+    await expectExact(stream, 'conflict', [original.id, ...more]);
+    const dead = await readDeadLetters(redis, `${stream}:dead`);
+    expect(dead.map((letter) => letter.entryId)).toEqual([changedId as string]);
+    expect(dead[0]?.reason).toContain(`conflict: id ${original.id} is already stored with other content`);
+    expect(dead[0]?.reason).toContain('"value":10');
+    expect(decodeReading(dead[0]?.fields ?? []).value).toBe(99);
+    // Refused items cost only themselves: the batch was not sent again.
+    expect(store.events('handler_failed_retrying')).toHaveLength(0);
+  });
+
   it('stores v1 entries still in the stream (written before an upgrade) next to v2 ones', async () => {
     const stream = uniqueName('readings');
     const before = Array.from({ length: 50 }, () => ({ id: newEventId(), deviceId: 'old-7', metric: 'mixed', value: 1.5, unit: '°C', ts: Date.now() }));

@@ -54,11 +54,22 @@ for (const [name, backend] of Object.entries(backends)) {
     it('stores a batch once by id: repeats inside the batch and later batches are duplicates', async () => {
       const { store } = await backend.fresh();
       const batch = [row(), row({ ts: base + DAY * 3 }), row({ ts: base - DAY * 400 })];
-      expect(await store.insert([...batch, { ...(batch[0] as StoredRow), value: 99 }])).toEqual({ inserted: 3, duplicates: 1 });
-      expect(await store.insert(batch)).toEqual({ inserted: 0, duplicates: 3 });
+      expect(await store.insert([...batch, { ...(batch[1] as StoredRow) }])).toEqual({ inserted: 3, duplicates: 1, conflicts: [] });
+      expect(await store.insert(batch)).toEqual({ inserted: 0, duplicates: 3, conflicts: [] });
       expect(await store.count({})).toBe(3);
-      // The first version stays.
-      expect((await store.get(batch[0]?.id as string))?.value).toBe(42);
+    });
+
+    it('reports the same id with other content as a conflict, within a batch and across batches; the first version stays', async () => {
+      const { store } = await backend.fresh();
+      const original = row();
+      const changed = { ...original, value: 99, storedAt: original.storedAt + 1 };
+      const outcome = await store.insert([original, row(), changed]);
+      expect(outcome).toMatchObject({ inserted: 2, duplicates: 0 });
+      expect(outcome.conflicts).toEqual([{ offered: changed, stored: original }]);
+      const later = { ...original, ts: original.ts + 1 };
+      const again = await store.insert([later, { ...original, storedAt: original.storedAt + 5 }]);
+      expect(again).toEqual({ inserted: 0, duplicates: 1, conflicts: [{ offered: later, stored: original }] });
+      expect(await store.get(original.id)).toEqual(original);
     });
 
     it('stores each reading once when three instances insert the same ids at once', async () => {
@@ -81,7 +92,7 @@ for (const [name, backend] of Object.entries(backends)) {
       expect(await store.remove(stored.id)).toBe(false);
       expect(await store.get(stored.id)).toBeUndefined();
       // Removed, its id can be stored again.
-      expect(await store.insert([stored])).toEqual({ inserted: 1, duplicates: 0 });
+      expect(await store.insert([stored])).toEqual({ inserted: 1, duplicates: 0, conflicts: [] });
     });
 
     it('pages newest first, every row exactly once, while newer rows keep arriving', async () => {

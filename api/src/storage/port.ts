@@ -41,11 +41,24 @@ export interface Cursor {
   id: string;
 }
 
+/** A row offered with an id already stored under other content: the stored one stays. */
+export interface Conflict {
+  offered: StoredRow;
+  stored: StoredRow;
+}
+
 export interface BatchOutcome {
   /** Rows stored now. */
   inserted: number;
-  /** Rows whose id was already stored, or repeated within the batch. */
+  /** Rows whose id was already stored with the same content, or repeated so within the batch. */
   duplicates: number;
+  /** Rows whose id was already stored (or came earlier in the batch) with other content. */
+  conflicts: Conflict[];
+}
+
+/** Whether two rows say the same thing (when they were stored aside). */
+export function sameReading(a: StoredRow, b: StoredRow): boolean {
+  return a.id === b.id && a.deviceId === b.deviceId && a.metric === b.metric && a.value === b.value && a.unit === b.unit && a.ts === b.ts;
 }
 
 export interface ReadingPatchFields {
@@ -102,7 +115,10 @@ export interface ReadingsStore {
   readonly backend: string;
   /** Where its data is, for logs: a file path, or a server and database (never a password). */
   readonly location: string;
-  /** Stores the rows not stored yet, in one transaction; idempotent by id. */
+  /**
+   * Stores the rows not stored yet, in one transaction; idempotent by id. A row whose id is
+   * stored with other content is a conflict: the first version stays, and the answer says so.
+   */
   insert(rows: readonly StoredRow[]): Promise<BatchOutcome>;
   get(id: string): Promise<StoredRow | undefined>;
   patch(id: string, fields: ReadingPatchFields): Promise<StoredRow | undefined>;

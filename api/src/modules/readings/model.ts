@@ -1,4 +1,5 @@
 import { NAME_PATTERN, UNIT_PATTERN } from 'core';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { type Static, t } from 'elysia';
 
 const name = (maxLength: number, description: string) => t.String({ minLength: 1, maxLength, pattern: NAME_PATTERN, description });
@@ -22,10 +23,17 @@ export type NewReading = Static<typeof NewReading>;
 
 export const MAX_BATCH = 5_000;
 
+/**
+ * The batch body. Items are checked one by one (against NewReading) by the service, so that one
+ * bad reading costs that reading only: the others are stored and the answer names the refused.
+ */
 export const NewReadingBatch = t.Object(
-  { readings: t.Array(NewReading, { minItems: 1, maxItems: MAX_BATCH }) },
+  { readings: t.Array(t.Unknown({ description: 'A reading as in POST /readings' }), { minItems: 1, maxItems: MAX_BATCH }) },
   { additionalProperties: false },
 );
+
+/** The compiled NewReading check, for batch items. */
+export const newReadingCheck = TypeCompiler.Compile(NewReading);
 
 export const ReadingPatch = t.Object(
   { value: t.Optional(readingFields.value), unit: t.Optional(readingFields.unit), metric: t.Optional(readingFields.metric) },
@@ -42,7 +50,14 @@ export type StoredReading = Static<typeof StoredReading>;
 
 export const BatchResult = t.Object({
   inserted: t.Integer({ description: 'Readings stored now' }),
-  duplicates: t.Integer({ description: 'Readings whose id was already stored (or repeated in the batch)' }),
+  duplicates: t.Integer({ description: 'Readings whose id was already stored with the same content (or repeated so in the batch)' }),
+  conflicts: t.Integer({ description: 'Readings whose id was already stored with other content: the stored version stays' }),
+  refused: t.Optional(
+    t.Array(t.Object({ index: t.Integer(), path: t.String(), message: t.String() }), { description: 'Items not stored because they are invalid, by index in the batch' }),
+  ),
+  conflicted: t.Optional(
+    t.Array(t.Object({ index: t.Integer(), id: t.String(), stored: StoredReading }), { description: 'The conflicts, by index in the batch, with the version that stays' }),
+  ),
 });
 
 /** `limit` is parsed by hand so that `abc`, `-1` and `1e9` all get an error naming `limit`. */

@@ -77,9 +77,9 @@ describe('POST /readings/batch', () => {
     const api = createTestApi();
     const readings = Array.from({ length: 50 }, (_, i) => readingBody({ deviceId: `device-${i}` }));
     const first = await api.request('POST', '/readings/batch', { readings: [...readings, readings[0]] });
-    expect(await first.json()).toEqual({ inserted: 50, duplicates: 1 });
+    expect(await first.json()).toEqual({ inserted: 50, duplicates: 1, conflicts: 0 });
     const second = await api.request('POST', '/readings/batch', { readings });
-    expect(await second.json()).toEqual({ inserted: 0, duplicates: 50 });
+    expect(await second.json()).toEqual({ inserted: 0, duplicates: 50, conflicts: 0 });
     expect(await api.rowCount()).toBe(50);
   });
 
@@ -90,15 +90,45 @@ describe('POST /readings/batch', () => {
     expect(over.status).toBe(422);
     expect(await api.rowCount()).toBe(0);
     const full = await api.request('POST', '/readings/batch', { readings: many.slice(0, 5_000) });
-    expect(await full.json()).toEqual({ inserted: 5_000, duplicates: 0 });
+    expect(await full.json()).toEqual({ inserted: 5_000, duplicates: 0, conflicts: 0 });
   });
 
-  it('refuses the whole batch when one item is invalid, naming its index', async () => {
+  it('stores the valid items of a batch and names each refused one by index: one bad reading costs one reading', async () => {
     const api = createTestApi();
-    const response = await api.request('POST', '/readings/batch', { readings: [readingBody(), readingBody({ value: null }), readingBody()] });
+    const future = new Date(Date.now() + 2 * 86_400_000).toISOString();
+    const items = [readingBody(), readingBody({ value: null }), readingBody(), readingBody({ ts: future }), { nonsense: true }];
+    const response = await api.request('POST', '/readings/batch', { readings: items });
+    expect(response.status).toBe(200);
+    const answer = await response.json();
+    expect(answer).toMatchObject({ inserted: 2, duplicates: 0, conflicts: 0 });
+    expect(answer.refused.map((r: { index: number; path: string }) => [r.index, r.path])).toEqual([
+      [1, 'readings.1.value'],
+      [3, 'readings.3.ts'],
+      [4, 'readings.4.deviceId'],
+    ]);
+    expect(answer.refused[1].message).toContain('more than 24 hours in the future');
+    expect(await api.rowCount()).toBe(2);
+  });
+
+  it('refuses a batch with 422 when no item is valid, naming each', async () => {
+    const api = createTestApi();
+    const response = await api.request('POST', '/readings/batch', { readings: [readingBody({ value: 'x' }), readingBody({ deviceId: 'has space' })] });
     expect(response.status).toBe(422);
-    expect((await response.json()).details[0].path).toBe('readings.1.value');
+    expect((await response.json()).details.map((d: { path: string }) => d.path)).toEqual(['readings.0.value', 'readings.1.deviceId']);
     expect(await api.rowCount()).toBe(0);
+  });
+
+  it('counts the same id with other content as a conflict, keeps the first version and says which stays', async () => {
+    const api = createTestApi();
+    const original = readingBody({ value: 10 });
+    await api.request('POST', '/readings/batch', { readings: [original] });
+    const response = await api.request('POST', '/readings/batch', { readings: [readingBody(), { ...original, value: 99 }] });
+    const answer = await response.json();
+    expect(answer).toMatchObject({ inserted: 1, duplicates: 0, conflicts: 1 });
+    expect(answer.conflicted).toEqual([{ index: 1, id: original.id, stored: expect.objectContaining({ id: original.id, value: 10 }) }]);
+    expect((await (await api.request('GET', `/readings/${original.id}`)).json()).value).toBe(10);
+    const metrics = await (await api.request('GET', '/metrics')).text();
+    expect(metrics).toMatch(/^api_readings_conflicts_total 1$/m);
   });
 
   it('refuses an empty batch and a bare array', async () => {

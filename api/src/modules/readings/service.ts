@@ -1,8 +1,8 @@
 import { MAX_FUTURE_MS, newEventId } from 'core';
-import { invalidField } from '../../errors.ts';
+import { ApiError, invalidField } from '../../errors.ts';
 import type { BatchOutcome, Cursor, ReadingFilter, ReadingsStore, StoredRow } from '../../storage/port.ts';
 import { encodeCursor } from './cursor.ts';
-import type { NewReading, ReadingPatch, StoredReading } from './model.ts';
+import { type NewReading, type ReadingPatch, type StoredReading, newReadingCheck } from './model.ts';
 
 export type ReadingsService = ReturnType<typeof createReadingsService>;
 
@@ -35,11 +35,32 @@ function toRows(batch: readonly NewReading[], storedAt: number, path: (index: nu
   });
 }
 
+export interface BatchAnswer {
+  inserted: number;
+  duplicates: number;
+  conflicts: number;
+  refused?: Array<{ index: number; path: string; message: string }>;
+  conflicted?: Array<{ index: number; id: string; stored: StoredReading }>;
+}
+
+/** A batch item as a row to store, or what is wrong with it (named the way the request spelled it). */
+function itemProblem(item: unknown, index: number, storedAt: number): StoredRow | { path: string; message: string } {
+  const error = newReadingCheck.Errors(item).First();
+  if (error) return { path: `readings.${index}${error.path.replaceAll('/', '.')}`, message: error.message };
+  try {
+    return toRows([item as NewReading], storedAt, () => `readings.${index}.ts`)[0] as StoredRow;
+  } catch (problem) {
+    const detail = (problem as ApiError).details?.[0];
+    if (problem instanceof ApiError && detail) return detail;
+    throw problem;
+  }
+}
+
 /**
  * Readings through the storage port. Stores are idempotent on the producer's id: posting the same
  * reading twice, or the same batch from two consumers at once, stores it once.
  */
-export function createReadingsService(store: ReadingsStore, onStored: (outcome: BatchOutcome) => void = () => {}) {
+export function createReadingsService(store: ReadingsStore, onStored: (outcome: BatchOutcome, refused: number) => void = () => {}) {
   // Bumped by every committed change: /readings/latest serves its cached JSON until the next
   // one, so a dashboard polling it costs one query per write batch, not one per request.
   let changeVersion = 0;
@@ -60,16 +81,45 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
     /** One reading; `created` is false when its id was already stored (the stored row is returned). */
     async create(reading: NewReading): Promise<{ created: boolean; reading: StoredReading }> {
       const [row] = toRows([reading], Date.now(), () => 'ts') as [StoredRow];
-      const { inserted } = await store.insert([row]);
-      onStored({ inserted, duplicates: 1 - inserted });
+      const outcome = await store.insert([row]);
+      onStored(outcome, 0);
+      const { inserted } = outcome;
       return { created: inserted === 1, reading: toStoredReading((await store.get(row.id)) ?? row) };
     },
 
-    /** Up to MAX_BATCH readings in one transaction. */
-    async createBatch(batch: readonly NewReading[]): Promise<BatchOutcome> {
-      const outcome = await store.insert(toRows(batch, Date.now(), (index) => `readings.${index}.ts`));
-      onStored(outcome);
-      return outcome;
+    /**
+     * Up to MAX_BATCH items in one transaction, each checked on its own: the valid ones are stored,
+     * the answer names each refused item and each conflict by its index. Nothing valid → 422.
+     */
+    async createBatch(items: readonly unknown[]): Promise<BatchAnswer> {
+      const storedAt = Date.now();
+      const refused: NonNullable<BatchAnswer['refused']> = [];
+      const accepted: StoredRow[] = [];
+      const indexOf = new Map<StoredRow, number>();
+      items.forEach((item, index) => {
+        const problem = itemProblem(item, index, storedAt);
+        if ('path' in problem) {
+          refused.push({ index, ...problem });
+          return;
+        }
+        accepted.push(problem);
+        indexOf.set(problem, index);
+      });
+      if (accepted.length === 0) {
+        const first = refused[0] as { path: string; message: string };
+        throw new ApiError(422, 'validation', `${first.path}: ${first.message}`, refused.slice(0, 20).map(({ path, message }) => ({ path, message })));
+      }
+      const outcome = await store.insert(accepted);
+      onStored(outcome, refused.length);
+      return {
+        inserted: outcome.inserted,
+        duplicates: outcome.duplicates,
+        conflicts: outcome.conflicts.length,
+        ...(refused.length > 0 ? { refused } : {}),
+        ...(outcome.conflicts.length > 0
+          ? { conflicted: outcome.conflicts.map(({ offered, stored }) => ({ index: indexOf.get(offered) ?? -1, id: offered.id, stored: toStoredReading(stored) })) }
+          : {}),
+      };
     },
 
     async get(id: string): Promise<StoredReading | undefined> {

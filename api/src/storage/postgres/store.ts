@@ -1,6 +1,6 @@
 import { SQL } from 'bun';
 import { timedCheck } from '../check.ts';
-import { type Cursor, type FeedRow, type ReadingsStore, StorageUnavailableError, type StoredRow } from '../port.ts';
+import { type Conflict, type Cursor, type FeedRow, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
 import { guarded } from './errors.ts';
 import { whereFilter } from './filters.ts';
 import { migrate } from './migrate.ts';
@@ -87,9 +87,17 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
 
     insert: (rows) =>
       guarded(async () => {
-        if (rows.length === 0) return { inserted: 0, duplicates: 0 };
-        // A repeated id within the batch counts once; the first occurrence wins.
-        const unique = [...new Map(rows.map((row) => [row.id, row] as const).reverse()).values()].reverse();
+        if (rows.length === 0) return { inserted: 0, duplicates: 0, conflicts: [] };
+        // A repeated id within the batch is stored once (the first occurrence); the later ones are
+        // compared, after the insert, with whichever version then stands for that id.
+        const first = new Map<string, StoredRow>();
+        const repeats: StoredRow[] = [];
+        for (const row of rows) {
+          if (first.has(row.id)) repeats.push(row);
+          else first.set(row.id, row);
+        }
+        const unique = [...first.values()];
+        const conflicts: Conflict[] = [];
         await partitions.ensureFor(unique.map((row) => row.ts));
         const column = <K extends keyof StoredRow>(key: K) => unique.map((row) => row[key]);
         const inserted = await sql.begin(async (tx) => {
@@ -106,12 +114,25 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
             )
             INSERT INTO readings (id, device_id, metric, value, unit, ts, stored_at)
             SELECT b.id, b.device_id, b.metric, b.value, b.unit, b.ts, b.stored_at
-            FROM batch b JOIN fresh USING (id) ORDER BY b.n`;
+            FROM batch b JOIN fresh USING (id) ORDER BY b.n
+            RETURNING id`;
           if (result.count > 0) await tx`SELECT pg_notify(${CHANGES_CHANNEL}, '')`;
-          return result.count as number;
+          const stored = new Set(result.map((row: { id: string }) => row.id));
+          // Ids stored before: the same reading again, or the same id with other content.
+          const already = unique.filter((row) => !stored.has(row.id));
+          const standing = new Map<string, StoredRow>(unique.filter((row) => stored.has(row.id)).map((row) => [row.id, row]));
+          if (already.length > 0) {
+            const existing = await tx`SELECT r.* FROM reading_ids i JOIN readings r ON r.ts = i.ts AND r.id = i.id WHERE i.id = ANY(${already.map((row) => row.id)}::text[])`;
+            for (const row of existing as Row[]) standing.set(row.id, toStored(row));
+          }
+          for (const row of [...already, ...repeats]) {
+            const version = standing.get(row.id);
+            if (version && !sameReading(version, row)) conflicts.push({ offered: row, stored: version });
+          }
+          return stored.size;
         });
         if (inserted > 0) changed();
-        return { inserted, duplicates: rows.length - inserted };
+        return { inserted, duplicates: rows.length - inserted - conflicts.length, conflicts };
       }),
 
     get: (id) =>
