@@ -24,6 +24,8 @@ const apiSettings = {
   /** Services /health expects at least one live instance of (comma-separated; empty for none). */
   expectedWorkers: env.string('EXPECTED_WORKERS', 'consumer-store,consumer-alert'),
   lagDegraded: env.int('LAG_DEGRADED', 100_000, { min: 1 }),
+  /** An entry waiting longer than this for a group (unread or unacknowledged) makes /health degraded. */
+  stallDegradedMs: env.int('STALL_DEGRADED_MS', 30_000, { min: 100 }),
   /** Off in production: the share of writes answered 503 on purpose (0–1), for fault drills. */
   faultRate: env.number('FAULT_RATE', 0, { min: 0, max: 1 }),
 };

@@ -22,6 +22,7 @@ const pipeline = {
   streams: [config.readingsStream, config.alertsStream],
   expectedWorkers: config.expectedWorkers.split(',').map((name) => name.trim()).filter(Boolean),
   lagDegraded: config.lagDegraded,
+  stallDegradedMs: config.stallDegradedMs,
 };
 // Its own connection: the alerts feed blocks on XREAD while dashboards listen.
 const feedRedis = createRedis(config.redisUrl, { name: 'api:alerts-feed', logger });

@@ -8,6 +8,8 @@ const logger = createLogger({ service: 'consumer-store', level: config.logLevel 
 if (!config.apiToken) logger.warn('api_token_missing', { hint: 'the API refuses writes without API_TOKEN; set the same value for both' });
 
 const { redis, blockingRedis, handler, consumer } = createStoreConsumer(config, logger, 'consumer-store');
+/** Set when the consumer stopped for good (a wrong token): the heartbeat carries it to /health. */
+let problem: string | undefined;
 const trimmer = startTrimmer({ redis, stream: config.readingsStream, retainEntries: config.retainEntries, intervalMs: config.trimIntervalMs, logger });
 
 const heartbeat = startHeartbeat({
@@ -17,6 +19,7 @@ const heartbeat = startHeartbeat({
   instance: consumer.name,
   counters: () => ({ ...handler.counters, ...consumer.stats() }),
   latencies: () => ({ lead_time: handler.leadTime, batch_time: handler.batchTime }),
+  problem: () => problem,
   logger,
 });
 
@@ -41,5 +44,6 @@ if (outcome.reason === 'stopped') {
   // Retrying cannot fix a bad token; the entries stay pending for a fixed deployment. Staying up
   // (idle) keeps a supervisor from crash-looping; the error repeats so nobody misses it.
   logger.error('not_consuming', { reason: outcome.message, hint: 'fix API_TOKEN and restart; nothing was lost' });
+  problem = 'not consuming: the API refuses its API_TOKEN (fix it and restart; nothing is lost)';
   setInterval(() => logger.error('not_consuming', { reason: outcome.message }), 60_000);
 }

@@ -20,6 +20,11 @@ export interface Heartbeat {
   /** Last time any counter moved. */
   lastProgressAt: string;
   ttlMs: number;
+  /**
+   * Set while the worker is alive but not doing its work (e.g. consumer-store stopped on a wrong
+   * API_TOKEN): /health is degraded with it. Short and public: no hosts, URLs or secrets.
+   */
+  problem?: string;
   counters: Record<string, number>;
   latencies: Record<string, { count: number; sumMs: number; buckets: Array<[number, number]>; p50Ms: number | null; p99Ms: number | null }>;
 }
@@ -33,6 +38,8 @@ export interface HeartbeatOptions {
   intervalMs?: number;
   counters: () => Record<string, number>;
   latencies?: () => Record<string, LatencyHistogram>;
+  /** What keeps the worker from its work right now, if anything (see Heartbeat.problem). */
+  problem?: () => string | undefined;
   logger?: Logger;
 }
 
@@ -70,6 +77,7 @@ export function startHeartbeat(options: HeartbeatOptions) {
       at: now,
       lastProgressAt,
       ttlMs,
+      ...(options.problem?.() ? { problem: options.problem() } : {}),
       counters: current,
       latencies: Object.fromEntries(
         Object.entries(latencies()).map(([name, histogram]) => {

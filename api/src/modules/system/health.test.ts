@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
-import { WORKERS_KEY, createLogger, createRedis } from 'core';
+import { WORKERS_KEY, createLogger, createRedis, encodeReading, newEventId } from 'core';
 import { type RedisServer, type ServiceProcess, startRedisServer, startService, uniqueName, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { createApp } from '../../app.ts';
@@ -89,7 +89,7 @@ describe('/health of the whole pipeline', () => {
     await pipeline.exec();
     await redis.xreadgroup('GROUP', 'paused', 'p', 'COUNT', 10, 'STREAMS', readings, '>');
     const { body } = await health();
-    expect(body.groups.find((g: { group: string }) => g.group === 'paused')).toEqual({ stream: readings, group: 'paused', consumers: 1, pending: 10, lag: 15 });
+    expect(body.groups.find((g: { group: string }) => g.group === 'paused')).toMatchObject({ stream: readings, group: 'paused', consumers: 1, pending: 10, lag: 15 });
     const metrics = await (await app.handle(new Request('http://localhost/metrics'))).text();
     expect(metrics).toContain(`pipeline_group_lag{stream="${readings}",group="paused"} 15`);
     expect(metrics).toContain(`pipeline_group_pending{stream="${readings}",group="paused"} 10`);
@@ -98,6 +98,55 @@ describe('/health of the whole pipeline', () => {
     await waitFor(async () => (await health()).body.deadLetters.some((d: { entries: number }) => d.entries > 0), { what: 'dead letters' });
     expect((await health()).body.reasons.join(' ')).toContain(`entries in ${readings}:dead`);
     await redis.del(`${readings}:dead`);
+  });
+
+  it('is degraded when entries wait longer than STALL_DEGRADED_MS for a group, unread or unacknowledged', async () => {
+    const stream = uniqueName('stalled');
+    const stalledApp = createApp({
+      store: testStore(),
+      config: { apiToken: 't', readToken: undefined, maxBodyBytes: 1_000_000 },
+      logger: createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} }),
+      pipeline: { redis: apiRedis, streams: [stream], expectedWorkers: [], lagDegraded: 1_000, stallDegradedMs: 300 },
+    });
+    const view = async () => (await (await stalledApp.handle(new Request('http://localhost/health'))).json()) as { status: string; reasons: string[] };
+    await redis.xgroup('CREATE', stream, 'idle', '$', 'MKSTREAM');
+    await redis.xadd(stream, '*', 'n', '1');
+    const unread = await waitFor(async () => {
+      const current = await view();
+      return current.status === 'degraded' && current;
+    }, { what: 'degraded by an unread entry' });
+    expect(unread.reasons.join(' ')).toContain(`group idle on ${stream} has an entry waiting`);
+    // Read but never acknowledged (a consumer stuck on it): still waiting.
+    await redis.xreadgroup('GROUP', 'idle', 'stuck', 'COUNT', 10, 'STREAMS', stream, '>');
+    expect((await view()).reasons.join(' ')).toContain(`group idle on ${stream} has an entry waiting`);
+    const ids = (await redis.xrange(stream, '-', '+')).map(([id]) => id);
+    await redis.xack(stream, 'idle', ...ids);
+    expect((await view()).status).toBe('ok');
+  });
+
+  it('is degraded while consumer-store is alive but not consuming (the API refuses its token)', async () => {
+    const refusing = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('{"error":"unauthorized"}', { status: 401 }) });
+    const stream = uniqueName('readings');
+    const worker = startService(join(root, 'consumer-store/src/index.ts'), {
+      REDIS_URL: server.url,
+      READINGS_STREAM: stream,
+      API_URL: `http://127.0.0.1:${refusing.port}`,
+      API_TOKEN: 'wrong',
+      CONSUMER_NAME: 'store-refused',
+      HEARTBEAT_INTERVAL_MS: '200',
+    });
+    workers.push(worker);
+    await waitFor(() => worker.events('consuming').length === 1, { what: 'consumer-store up' });
+    await redis.xadd(stream, '*', ...encodeReading({ id: newEventId(), deviceId: 'd', metric: 'kwh', value: 1, unit: 'kWh', ts: Date.now() }));
+    const degraded = await waitFor(async () => {
+      const current = await health();
+      return current.body.reasons.some((reason: string) => reason.includes('consumer-store not consuming')) && current;
+    }, { what: 'degraded by a consumer that stopped' });
+    expect(degraded.body.status).toBe('degraded');
+    expect(degraded.body.reasons.join(' ')).toContain('the API refuses its API_TOKEN');
+    expect(degraded.body.workers.find((w: { instance: string }) => w.instance === 'store-refused').problem).toContain('not consuming');
+    await worker.kill('SIGKILL');
+    refusing.stop(true);
   });
 
   it('has no side effects: a silent or unreadable worker entry is skipped, and only the janitor removes it', async () => {

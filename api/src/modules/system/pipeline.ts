@@ -1,4 +1,4 @@
-import { type Heartbeat, WORKERS_KEY, readGroups } from 'core';
+import { type Heartbeat, WORKERS_KEY, entryTimeMs, readGroups } from 'core';
 import type Redis from 'ioredis';
 
 export interface PipelineOptions {
@@ -9,6 +9,12 @@ export interface PipelineOptions {
   expectedWorkers: readonly string[];
   /** A group further behind than this makes the pipeline degraded. */
   lagDegraded: number;
+  /**
+   * An entry waiting this long to be handled by a group (not yet read, or read and not yet
+   * acknowledged) makes the pipeline degraded: readings are arriving and not being stored (or
+   * evaluated), whatever the reason. Default 30,000 ms.
+   */
+  stallDegradedMs?: number;
 }
 
 export interface GroupHealth {
@@ -17,6 +23,8 @@ export interface GroupHealth {
   consumers: number;
   pending: number;
   lag: number | null;
+  /** Seconds the oldest entry this group has not finished with has been in the stream (null: none). */
+  oldestWaitingSeconds: number | null;
 }
 
 export interface WorkerHealth {
@@ -29,6 +37,8 @@ export interface WorkerHealth {
   version: string;
   startedAt: string;
   lastProgressAt: string;
+  /** What keeps an alive worker from its work, as it says itself. */
+  problem?: string;
   counters: Record<string, number>;
 }
 
@@ -77,8 +87,27 @@ export function startWorkerJanitor(redis: Redis, intervalMs = 60_000): { stop():
   return { stop: () => clearInterval(timer) };
 }
 
-async function groupsOf(redis: Redis, stream: string): Promise<GroupHealth[]> {
-  return (await readGroups(redis, stream)).map(({ name, consumers, pending, lag }) => ({ stream, group: name, consumers, pending, lag }));
+/**
+ * The stream time (ms) of the oldest entry a group has not finished with: its oldest pending
+ * entry, or else the first entry after what it last read. Entry ids carry Redis's clock at XADD.
+ */
+async function oldestWaitingMs(redis: Redis, stream: string, group: string, lastDeliveredId: string, pending: number): Promise<number | undefined> {
+  if (pending > 0) {
+    const summary = (await redis.call('XPENDING', stream, group)) as [number, string | null, string | null, unknown];
+    if (summary[1]) return entryTimeMs(summary[1]);
+  }
+  const next = (await redis.call('XRANGE', stream, `(${lastDeliveredId}`, '+', 'COUNT', 1)) as Array<[string, string[]]>;
+  return next[0] ? entryTimeMs(next[0][0]) : undefined;
+}
+
+async function groupsOf(redis: Redis, stream: string, nowMs: number): Promise<GroupHealth[]> {
+  return Promise.all(
+    (await readGroups(redis, stream)).map(async ({ name, consumers, pending, lag, lastDeliveredId }) => {
+      const waitingSince = await oldestWaitingMs(redis, stream, name, lastDeliveredId, pending);
+      const oldestWaitingSeconds = waitingSince === undefined ? null : Math.max(0, Math.round((nowMs - waitingSince) / 100) / 10);
+      return { stream, group: name, consumers, pending, lag, oldestWaitingSeconds };
+    }),
+  );
 }
 
 /**
@@ -86,7 +115,7 @@ async function groupsOf(redis: Redis, stream: string): Promise<GroupHealth[]> {
  * dead-letter depths, and every worker's heartbeat (alive, or silent since when).
  */
 export async function pipelineHealth(options: PipelineOptions): Promise<PipelineHealth> {
-  const { redis, streams, expectedWorkers, lagDegraded } = options;
+  const { redis, streams, expectedWorkers, lagDegraded, stallDegradedMs = 30_000 } = options;
   const started = performance.now();
   try {
     await redis.ping();
@@ -95,10 +124,13 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
   }
   const latencyMs = Number((performance.now() - started).toFixed(3));
   const reasons: string[] = [];
-  const groups = (await Promise.all(streams.map((stream) => groupsOf(redis, stream)))).flat();
+  const groups = (await Promise.all(streams.map((stream) => groupsOf(redis, stream, Date.now())))).flat();
   const deadLetters = await Promise.all(streams.map(async (stream) => ({ stream: `${stream}:dead`, entries: await redis.xlen(`${stream}:dead`) })));
   for (const group of groups) {
     if (group.lag !== null && group.lag > lagDegraded) reasons.push(`group ${group.group} on ${group.stream} is ${group.lag} entries behind`);
+    if (group.oldestWaitingSeconds !== null && group.oldestWaitingSeconds * 1_000 > stallDegradedMs) {
+      reasons.push(`group ${group.group} on ${group.stream} has an entry waiting ${Math.round(group.oldestWaitingSeconds)} s to be handled (stalled or far behind)`);
+    }
   }
   for (const dead of deadLetters) if (dead.entries > 0) reasons.push(`${dead.entries} entries in ${dead.stream}`);
 
@@ -125,8 +157,10 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
       version: beat.version,
       startedAt: beat.startedAt,
       lastProgressAt: beat.lastProgressAt,
+      ...(beat.problem ? { problem: beat.problem } : {}),
       counters: beat.counters,
     });
+    if (alive && beat.problem) reasons.push(`${beat.service} ${beat.problem}`);
   }
   const services = new Set([...expectedWorkers, ...workers.map((worker) => worker.service)]);
   for (const service of services) {
@@ -151,6 +185,12 @@ export function pipelineMetrics(health: PipelineHealth): string {
   metric('pipeline_redis_up', 'Redis answers PING', 'gauge', [[{}, health.redis.status === 'ok' ? 1 : 0]]);
   metric('pipeline_group_lag', 'Entries not yet delivered to the group', 'gauge', health.groups.map((g) => [{ stream: g.stream, group: g.group }, g.lag ?? -1]));
   metric('pipeline_group_pending', 'Entries delivered and not yet acknowledged', 'gauge', health.groups.map((g) => [{ stream: g.stream, group: g.group }, g.pending]));
+  metric(
+    'pipeline_group_oldest_waiting_seconds',
+    'Age of the oldest entry a group has not finished with (unread or unacknowledged); absent when none waits',
+    'gauge',
+    health.groups.flatMap((g) => (g.oldestWaitingSeconds === null ? [] : [[{ stream: g.stream, group: g.group }, g.oldestWaitingSeconds] as const])),
+  );
   metric('pipeline_dead_letters', 'Entries in a dead-letter stream', 'gauge', health.deadLetters.map((d) => [{ stream: d.stream }, d.entries]));
   metric('pipeline_worker_up', 'Worker heartbeat alive (1) or silent (0)', 'gauge', health.workers.map((w) => [{ service: w.service, instance: w.instance }, w.status === 'alive' ? 1 : 0]));
   metric(
