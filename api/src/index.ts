@@ -2,6 +2,7 @@ import { configOrExit, createLogger, createRedis, onShutdown } from 'core';
 import { createApp } from './app.ts';
 import { loadApiConfig } from './config.ts';
 import { startWorkerJanitor } from './modules/system/pipeline.ts';
+import { startEpochWatch } from './modules/system/redis-epoch.ts';
 import { openStore } from './storage/open.ts';
 
 const config = await configOrExit('api', () => loadApiConfig(process.env));
@@ -17,7 +18,10 @@ try {
 }
 // Fail fast with a short timeout: /health must answer "down" at once when Redis is away, not hang.
 const redis = createRedis(config.redisUrl, { name: 'api', logger, failFast: true, commandTimeoutMs: 1_000 });
+// Notices a Redis that comes back without its data, on its own schedule (see /health).
+const epoch = startEpochWatch({ redis });
 const pipeline = {
+  epoch,
   redis,
   streams: [config.readingsStream, config.alertsStream],
   expectedWorkers: config.expectedWorkers.split(',').map((name) => name.trim()).filter(Boolean),
@@ -53,5 +57,6 @@ onShutdown(logger, async () => {
   redis.disconnect();
   feedRedis.disconnect();
   janitor.stop();
+  epoch.stop();
   await store.close();
 }, config.shutdownTimeoutMs);

@@ -6,6 +6,7 @@ import type Redis from 'ioredis';
 import { createApp } from '../../app.ts';
 import { testStore } from '../../test-helpers.ts';
 import { forgetSilentWorkers } from './pipeline.ts';
+import { EPOCH_KEY, startEpochWatch } from './redis-epoch.ts';
 
 const root = join(import.meta.dir, '../../../..');
 let server: RedisServer;
@@ -147,6 +148,36 @@ describe('/health of the whole pipeline', () => {
     expect(degraded.body.workers.find((w: { instance: string }) => w.instance === 'store-refused').problem).toContain('not consuming');
     await worker.kill('SIGKILL');
     refusing.stop(true);
+  });
+
+  it('says when Redis comes back without its data (restarted empty), and counts it', async () => {
+    const volatile = await startRedisServer({ appendOnly: false });
+    const volatileRedis = createRedis(volatile.url, { name: 'api', failFast: true, commandTimeoutMs: 1_000, maxReconnectDelayMs: 100 });
+    const epoch = startEpochWatch({ redis: volatileRedis, intervalMs: 100 });
+    try {
+      const watched = createApp({
+        store: testStore(),
+        config: { apiToken: 't', readToken: undefined, maxBodyBytes: 1_000_000 },
+        logger: createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} }),
+        pipeline: { redis: volatileRedis, streams: [], expectedWorkers: [], lagDegraded: 1_000, epoch },
+      });
+      const view = async () => (await (await watched.handle(new Request('http://localhost/health'))).json()) as { status: string; reasons: string[] };
+      await waitFor(async () => (await volatileRedis.exists(EPOCH_KEY).catch(() => 0)) === 1, { what: 'marker written' });
+      expect((await view()).status).toBe('ok');
+      await volatile.kill();
+      await volatile.restart();
+      const lost = await waitFor(async () => {
+        const current = await view().catch(() => undefined);
+        return current?.status === 'degraded' && current;
+      }, { what: 'data loss noticed' });
+      expect(lost.reasons.join(' ')).toContain('Redis lost its data at');
+      const metrics = await (await watched.handle(new Request('http://localhost/metrics'))).text();
+      expect(metrics).toMatch(/^pipeline_redis_data_losses_total 1$/m);
+    } finally {
+      epoch.stop();
+      volatileRedis.disconnect();
+      await volatile.stop();
+    }
   });
 
   it('has no side effects: a silent or unreadable worker entry is skipped, and only the janitor removes it', async () => {

@@ -62,7 +62,7 @@ export function systemRoutes({ store, metrics, pipeline, version, mayReadAll }: 
       '/metrics',
       async () => {
         let text = await metrics.registry.metrics();
-        if (pipeline) text += pipelineMetrics(await safePipelineHealth(pipeline));
+        if (pipeline) text += pipelineMetrics(await safePipelineHealth(pipeline), pipeline.epoch?.losses);
         return new Response(text, { headers: { 'content-type': metrics.registry.contentType } });
       },
       { detail: { summary: 'Prometheus metrics: the API and, through Redis, the whole pipeline' } },

@@ -1,5 +1,6 @@
 import { type Heartbeat, WORKERS_KEY, entryTimeMs, readGroups } from 'core';
 import type Redis from 'ioredis';
+import type { EpochWatch } from './redis-epoch.ts';
 
 export interface PipelineOptions {
   redis: Redis;
@@ -15,6 +16,8 @@ export interface PipelineOptions {
    * evaluated), whatever the reason. Default 30,000 ms.
    */
   stallDegradedMs?: number;
+  /** Notices a Redis that lost its data (see redis-epoch.ts). */
+  epoch?: Pick<EpochWatch, 'reason' | 'losses'>;
 }
 
 export interface GroupHealth {
@@ -124,6 +127,8 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
   }
   const latencyMs = Number((performance.now() - started).toFixed(3));
   const reasons: string[] = [];
+  const lost = options.epoch?.reason();
+  if (lost) reasons.push(lost);
   const groups = (await Promise.all(streams.map((stream) => groupsOf(redis, stream, Date.now())))).flat();
   const deadLetters = await Promise.all(streams.map(async (stream) => ({ stream: `${stream}:dead`, entries: await redis.xlen(`${stream}:dead`) })));
   for (const group of groups) {
@@ -175,7 +180,7 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
 }
 
 /** Prometheus text for the pipeline: groups, dead letters, and what each live worker reported. */
-export function pipelineMetrics(health: PipelineHealth): string {
+export function pipelineMetrics(health: PipelineHealth, epochLosses?: number): string {
   const lines: string[] = [];
   const label = (labels: Record<string, string>) => `{${Object.entries(labels).map(([k, v]) => `${k}="${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
   const metric = (name: string, help: string, type: string, rows: Array<[Record<string, string>, number]>) => {
@@ -185,6 +190,9 @@ export function pipelineMetrics(health: PipelineHealth): string {
   metric('pipeline_redis_up', 'Redis answers PING', 'gauge', [[{}, health.redis.status === 'ok' ? 1 : 0]]);
   metric('pipeline_group_lag', 'Entries not yet delivered to the group', 'gauge', health.groups.map((g) => [{ stream: g.stream, group: g.group }, g.lag ?? -1]));
   metric('pipeline_group_pending', 'Entries delivered and not yet acknowledged', 'gauge', health.groups.map((g) => [{ stream: g.stream, group: g.group }, g.pending]));
+  if (epochLosses !== undefined) {
+    lines.push('# HELP pipeline_redis_data_losses_total Times this API noticed Redis come back without its data (restarted empty or flushed)', '# TYPE pipeline_redis_data_losses_total counter', `pipeline_redis_data_losses_total ${epochLosses}`);
+  }
   metric(
     'pipeline_group_oldest_waiting_seconds',
     'Age of the oldest entry a group has not finished with (unread or unacknowledged); absent when none waits',
