@@ -48,7 +48,8 @@ export interface WorkerHealth {
 export interface PipelineHealth {
   redis: { status: 'ok' | 'down'; latencyMs?: number; error?: string };
   groups: GroupHealth[];
-  deadLetters: Array<{ stream: string; entries: number }>;
+  /** Depth of each dead-letter stream, and when its oldest entry was set aside. */
+  deadLetters: Array<{ stream: string; entries: number; since: string | null }>;
   workers: WorkerHealth[];
   /** Why the pipeline is not ok, for people. */
   reasons: string[];
@@ -130,14 +131,23 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
   const lost = options.epoch?.reason();
   if (lost) reasons.push(lost);
   const groups = (await Promise.all(streams.map((stream) => groupsOf(redis, stream, Date.now())))).flat();
-  const deadLetters = await Promise.all(streams.map(async (stream) => ({ stream: `${stream}:dead`, entries: await redis.xlen(`${stream}:dead`) })));
+  const deadLetters = await Promise.all(
+    streams.map(async (stream) => {
+      const dead = `${stream}:dead`;
+      const [entries, oldest] = await Promise.all([redis.xlen(dead), redis.xrange(dead, '-', '+', 'COUNT', 1)]);
+      const since = oldest[0] ? new Date(entryTimeMs(oldest[0][0])).toISOString() : null;
+      return { stream: dead, entries, since };
+    }),
+  );
   for (const group of groups) {
     if (group.lag !== null && group.lag > lagDegraded) reasons.push(`group ${group.group} on ${group.stream} is ${group.lag} entries behind`);
     if (group.oldestWaitingSeconds !== null && group.oldestWaitingSeconds * 1_000 > stallDegradedMs) {
       reasons.push(`group ${group.group} on ${group.stream} has an entry waiting ${Math.round(group.oldestWaitingSeconds)} s to be handled (stalled or far behind)`);
     }
   }
-  for (const dead of deadLetters) if (dead.entries > 0) reasons.push(`${dead.entries} entries in ${dead.stream}`);
+  for (const dead of deadLetters) {
+    if (dead.entries > 0) reasons.push(`${dead.entries} entries in ${dead.stream} since ${dead.since} (bun run deadletters list)`);
+  }
 
   const now = Date.now();
   const workers: WorkerHealth[] = [];
