@@ -19,8 +19,11 @@ export function neutraliseCsvCell(cell: string): string {
  */
 export function neutraliseCsvLine(line: string, split: (line: string) => string[] | undefined, join: (cells: string[]) => string): string {
   if (!MAYBE_FORMULA_CELL.test(line)) return line;
-  const cells = split(line);
+  // Lines without quotes (nearly all, negative values included) split on commas as they are.
+  const quoted = line.includes('"');
+  const cells = quoted ? split(line) : line.split(',');
   if (!cells) return line;
   const safe = cells.map(neutraliseCsvCell);
-  return safe.every((cell, index) => cell === cells[index]) ? line : join(safe);
+  if (safe.every((cell, index) => cell === cells[index])) return line;
+  return quoted ? join(safe) : safe.join(',');
 }
