@@ -1,3 +1,4 @@
+import type { Logger } from 'core';
 import type { ReadingsStore } from './port.ts';
 import { type PostgresStoreOptions, openPostgresStore } from './postgres/store.ts';
 import { openSqliteStore } from './sqlite/store.ts';
@@ -20,7 +21,7 @@ export function backendOf(databaseUrl: string): 'sqlite' | 'postgres' {
  * The store DATABASE_URL names, opened and migrated.
  * @throws StorageConfigError naming DATABASE_URL and the reason.
  */
-export async function openStore(databaseUrl: string, postgres: PostgresStoreOptions = {}): Promise<ReadingsStore> {
+export async function openStore(databaseUrl: string, postgres: PostgresStoreOptions = {}, logger?: Logger): Promise<ReadingsStore> {
   if (backendOf(databaseUrl) === 'postgres') {
     try {
       return await openPostgresStore(databaseUrl, postgres);
@@ -29,7 +30,7 @@ export async function openStore(databaseUrl: string, postgres: PostgresStoreOpti
     }
   }
   try {
-    return openSqliteStore(databaseUrl);
+    return openSqliteStore(databaseUrl, { onFileGone: (message) => logger?.error('database_file_gone', { error: message }) });
   } catch (error) {
     throw new StorageConfigError(`DATABASE_URL: cannot open the SQLite database ${JSON.stringify(databaseUrl)}: ${(error as Error).message}`);
   }

@@ -1,6 +1,7 @@
+import { statSync } from 'node:fs';
 import { and, asc, count, desc, eq, gt, lt, or } from 'drizzle-orm';
 import { timedCheck } from '../check.ts';
-import { type Conflict, type Cursor, type FeedRow, type ReadingsStore, type StoredRow, sameReading } from '../port.ts';
+import { type Conflict, type Cursor, type FeedRow, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { type Db, databasePath, openDatabase } from './client.ts';
 import { whereFilter } from './filters.ts';
@@ -10,12 +11,15 @@ import { computeStats } from './stats.ts';
 /** The change feed's columns: the rowid grows with every insert, so it is the feed's sequence. */
 const FEED_COLUMNS = 'rowid AS seq, id, device_id AS deviceId, metric, value, unit, ts, stored_at AS storedAt';
 
-/**
- * The embedded default: SQLite through bun:sqlite and Drizzle, one connection, WAL. Inserts are
- * `INSERT OR IGNORE` on the reading id, in one transaction per batch. Queries run synchronously
- * on the caller's thread; the methods are async only to speak the port.
- */
-export function createSqliteStore(db: Db, options: { location?: string; checkpointPath?: string } = {}): ReadingsStore {
+/** SQLite result codes that mean "not now" (disk full, read-only, I/O trouble, locked), not a bug. */
+const UNAVAILABLE = /^SQLITE_(FULL|READONLY|IOERR|CANTOPEN|BUSY|LOCKED|NOTADB|CORRUPT)/;
+/** After these the connection is closed and opened again: a remount or a fixed file needs a new one. */
+const REOPEN = /^SQLITE_(READONLY|IOERR|CANTOPEN)/;
+/** How soon after a failure a write may try a fresh connection. */
+const REOPEN_AFTER_MS = 1_000;
+
+/** One connection and the statements prepared on it. */
+function connect(db: Db) {
   const sqlite = db.$client;
   // The hot path: a raw prepared statement costs about a third of the CPU of the query builder.
   const insertOne = sqlite.prepare('INSERT OR IGNORE INTO readings (id, device_id, metric, value, unit, ts, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
@@ -34,76 +38,192 @@ export function createSqliteStore(db: Db, options: { location?: string; checkpoi
     }
     return { inserted, duplicates: rows.length - inserted - conflicts.length, conflicts };
   });
-  const latestFeed = sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings ORDER BY rowid DESC LIMIT ?`);
-  const feedAfter = sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings WHERE rowid > ? ORDER BY rowid LIMIT ?`);
-  const maxSeq = sqlite.prepare('SELECT coalesce(max(rowid), 0) AS seq FROM readings');
-  // Checkpoints on a worker thread keep commits (and so lead times) free of them.
+  return {
+    db,
+    sqlite,
+    insertAll,
+    latestFeed: sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings ORDER BY rowid DESC LIMIT ?`),
+    feedAfter: sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings WHERE rowid > ? ORDER BY rowid LIMIT ?`),
+    maxSeq: sqlite.prepare('SELECT coalesce(max(rowid), 0) AS seq FROM readings'),
+  };
+}
+
+type Connection = ReturnType<typeof connect>;
+
+export interface SqliteStoreOptions {
+  /** The database file, for logs, the file-identity check and reopening (none for `:memory:`). */
+  path?: string;
+  /** Opens the database again after a fault (the same way it was opened first). */
+  reopen?: () => Db;
+  checkpointPath?: string;
+  /** How often the write probe and the file check run. Default 2,000 ms. */
+  probeIntervalMs?: number;
+  /** Told once when the database file is found deleted or replaced. */
+  onFileGone?: (message: string) => void;
+}
+
+/**
+ * The embedded default: SQLite through bun:sqlite and Drizzle, one connection, WAL. Inserts are
+ * `INSERT OR IGNORE` on the reading id, in one transaction per batch. Queries run synchronously
+ * on the caller's thread; the methods are async only to speak the port.
+ *
+ * Faults are told, not hidden: a full disk, a read-only or failing file answer 503 (never 500)
+ * and make `check()` say down until a write succeeds again; after one, the next write opens a
+ * fresh connection, so the API recovers by itself once the fault is fixed. A database file
+ * deleted or replaced under the API stops writes for good (they would go to a file nobody can
+ * open again) until a restart, loudly.
+ */
+export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): ReadingsStore {
+  const { path, reopen, probeIntervalMs = 2_000 } = options;
+  let connection: Connection = connect(db);
+  let failure: { at: number; source: 'write' | 'probe'; message: string } | undefined;
+  let reopenAfter: number | undefined;
+  let fileGone: string | undefined;
+  const identity = path ? fileIdentity(path) : undefined;
+
   const checkpointer = options.checkpointPath ? startCheckpointer(options.checkpointPath) : undefined;
   const listeners: Array<() => void> = [];
   const changed = () => {
     for (const listener of listeners) listener();
   };
-  const byId = (id: string) => db.select().from(readings).where(eq(readings.id, id)).get();
+
+  /**
+   * Runs `work` on the connection; storage faults become StorageUnavailableError, and a failed
+   * write is remembered until a write succeeds (the probe's success clears only its own failures:
+   * a full disk can still take the probe's one-page write).
+   */
+  const guarded = <T>(work: (c: Connection) => T, write: 'write' | 'probe' | false): T => {
+    if (write && fileGone) throw new StorageUnavailableError(fileGone);
+    if (reopenAfter !== undefined && Date.now() >= reopenAfter && reopen) {
+      reopenAfter = undefined;
+      try {
+        connection.sqlite.close();
+      } catch {
+        // Already unusable.
+      }
+      try {
+        connection = connect(reopen());
+      } catch (error) {
+        reopenAfter = Date.now() + REOPEN_AFTER_MS;
+        throw unavailable(error);
+      }
+    }
+    try {
+      const result = work(connection);
+      if (write === 'write' || (write === 'probe' && failure?.source === 'probe')) failure = undefined;
+      return result;
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? '';
+      if (!UNAVAILABLE.test(code)) throw error;
+      if (write) failure = { at: Date.now(), source: write, message: `SQLite: ${(error as Error).message} (${code})` };
+      if (REOPEN.test(code)) reopenAfter ??= Date.now() + REOPEN_AFTER_MS;
+      throw unavailable(error);
+    }
+  };
+
+  // A real write on its own schedule (so that /health only reads), and the file's identity.
+  const probe = setInterval(() => {
+    if (path && identity && !fileGone) {
+      const now = fileIdentity(path);
+      if (!now || now.ino !== identity.ino || now.dev !== identity.dev) {
+        fileGone = `the database file ${path} was ${now ? 'replaced' : 'deleted'} while the API ran: writes are refused until the API is restarted (they would be lost)`;
+        options.onFileGone?.(fileGone);
+      }
+    }
+    try {
+      guarded((c) => c.sqlite.run('PRAGMA user_version = 7240'), 'probe');
+    } catch {
+      // Remembered by guarded(); check() reports it.
+    }
+  }, probeIntervalMs);
+  probe.unref?.();
+
+  const byId = (c: Connection, id: string) => c.db.select().from(readings).where(eq(readings.id, id)).get();
 
   return {
     backend: 'sqlite',
-    location: options.location ?? ':memory:',
+    location: path ?? ':memory:',
     async insert(rows) {
-      const outcome = insertAll(rows);
+      const outcome = guarded((c) => c.insertAll(rows), 'write');
       if (outcome.inserted > 0) changed();
       return outcome;
     },
     async get(id) {
-      return byId(id);
+      return guarded((c) => byId(c, id), false);
     },
     async patch(id, fields) {
-      const row = db.update(readings).set(fields).where(eq(readings.id, id)).returning().get();
+      const row = guarded((c) => c.db.update(readings).set(fields).where(eq(readings.id, id)).returning().get(), 'write');
       if (row) changed();
       return row;
     },
     async remove(id) {
-      const removed = db.delete(readings).where(eq(readings.id, id)).returning({ id: readings.id }).all().length > 0;
+      const removed = guarded((c) => c.db.delete(readings).where(eq(readings.id, id)).returning({ id: readings.id }).all().length > 0, 'write');
       if (removed) changed();
       return removed;
     },
     async page(filter, limit, after?: Cursor) {
       const afterCursor = after && or(lt(readings.ts, after.ts), and(eq(readings.ts, after.ts), lt(readings.id, after.id)));
-      return db.select().from(readings).where(whereFilter(filter, afterCursor)).orderBy(desc(readings.ts), desc(readings.id)).limit(limit).all();
+      return guarded((c) => c.db.select().from(readings).where(whereFilter(filter, afterCursor)).orderBy(desc(readings.ts), desc(readings.id)).limit(limit).all(), false);
     },
     async chunk(filter, limit, after?: Cursor) {
       const afterCursor = after && or(gt(readings.ts, after.ts), and(eq(readings.ts, after.ts), gt(readings.id, after.id)));
-      return db.select().from(readings).where(whereFilter(filter, afterCursor)).orderBy(asc(readings.ts), asc(readings.id)).limit(limit).all();
+      return guarded((c) => c.db.select().from(readings).where(whereFilter(filter, afterCursor)).orderBy(asc(readings.ts), asc(readings.id)).limit(limit).all(), false);
     },
     async stats(filter, threshold, devices) {
-      return computeStats(db, filter, threshold, devices);
+      return guarded((c) => computeStats(c.db, filter, threshold, devices), false);
     },
     async count(filter) {
-      return db.select({ n: count() }).from(readings).where(whereFilter(filter)).get()?.n ?? 0;
+      return guarded((c) => c.db.select({ n: count() }).from(readings).where(whereFilter(filter)).get()?.n ?? 0, false);
     },
     async changesAfter(seq, limit) {
-      return feedAfter.all(seq, limit) as FeedRow[];
+      return guarded((c) => c.feedAfter.all(seq, limit) as FeedRow[], false);
     },
     async recentChanges(limit) {
-      return latestFeed.all(limit) as FeedRow[];
+      return guarded((c) => c.latestFeed.all(limit) as FeedRow[], false);
     },
     async lastSeq() {
-      return (maxSeq.get() as { seq: number }).seq;
+      return guarded((c) => (c.maxSeq.get() as { seq: number }).seq, false);
     },
     onChange(listener) {
       listeners.push(listener);
     },
-    check: () => timedCheck(() => sqlite.query('SELECT 1').get()),
+    async check() {
+      const started = performance.now();
+      const down = (error: string) => ({ status: 'down' as const, latencyMs: Number((performance.now() - started).toFixed(3)), error });
+      if (fileGone) return down(fileGone);
+      if (failure) return down(`writes are failing: ${failure.message}`);
+      return timedCheck(() => connection.sqlite.query('SELECT 1').get());
+    },
     async close() {
+      clearInterval(probe);
       checkpointer?.stop();
-      sqlite.close();
+      connection.sqlite.close();
     },
   };
 }
 
+function unavailable(error: unknown): StorageUnavailableError {
+  return new StorageUnavailableError(`SQLite: ${(error as Error).message}`, { cause: error });
+}
+
+function fileIdentity(path: string): { ino: number; dev: number } | undefined {
+  try {
+    const stat = statSync(path);
+    return { ino: stat.ino, dev: stat.dev };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Opens (and migrates) the SQLite database at `databaseUrl`, as the API runs it. */
-export function openSqliteStore(databaseUrl: string): ReadingsStore {
+export function openSqliteStore(databaseUrl: string, options: Pick<SqliteStoreOptions, 'probeIntervalMs' | 'onFileGone'> = {}): ReadingsStore {
   const path = databasePath(databaseUrl);
   const onDisk = path !== ':memory:';
-  const db = openDatabase(databaseUrl, { autocheckpointPages: onDisk ? 100_000 : 10_000 });
-  return createSqliteStore(db, { location: path, checkpointPath: onDisk ? path : undefined });
+  const open = () => openDatabase(databaseUrl, { autocheckpointPages: onDisk ? 100_000 : 10_000 });
+  return createSqliteStore(open(), {
+    path: onDisk ? path : undefined,
+    reopen: onDisk ? open : undefined,
+    checkpointPath: onDisk ? path : undefined,
+    ...options,
+  });
 }
