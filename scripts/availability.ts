@@ -4,10 +4,11 @@
  * below --target percent (default 99.9). Flags: --url, --concurrency, --requests, --path, --target.
  */
 import { parseArgs } from 'node:util';
+import { apiUrlOf } from 'core';
 
 const { values } = parseArgs({
   options: {
-    url: { type: 'string', default: process.env.API_URL?.split(',')[0]?.trim() ?? 'http://127.0.0.1:3000' },
+    url: { type: 'string', default: apiUrlOf(process.env) },
     concurrency: { type: 'string', default: '100' },
     requests: { type: 'string', default: '10' },
     path: { type: 'string', default: '/readings/latest?limit=100' },

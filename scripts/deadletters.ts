@@ -62,7 +62,7 @@ const streams = (values.stream as string[] | undefined) ?? [process.env.READINGS
 
 const redis = createRedis(process.env.REDIS_URL || 'redis://127.0.0.1:6379', { name: 'deadletters', failFast: true, commandTimeoutMs: 5_000 });
 
-/** Every selected dead letter of one stream, read in pages (a dead-letter stream can be long). */
+/** The selected dead letters of one stream (the first 100,000; a longer one is worked through in runs). */
 async function selected(client: Redis, stream: string): Promise<DeadLetterRecord[]> {
   const all = await readDeadLetters(client, `${stream}:dead`, 100_000);
   return all.filter((letter) => (ids.size === 0 || ids.has(letter.id)) && (reason === undefined || letter.reason.includes(reason)));

@@ -2,9 +2,9 @@
  * `bun run status`: the pipeline's health (GET /health on API_URL) as tables for people.
  * Exits 0 when ok, 1 when degraded, 2 when down or the API cannot be reached.
  */
-export {};
+import { apiUrlOf } from 'core';
 
-const apiUrl = process.argv[2] ?? process.env.API_URL?.split(',')[0]?.trim() ?? 'http://127.0.0.1:3000';
+const apiUrl = process.argv[2] ?? apiUrlOf(process.env);
 const COLOUR = { ok: '\x1b[32m', degraded: '\x1b[33m', down: '\x1b[31m', alive: '\x1b[32m', silent: '\x1b[31m' } as Record<string, string>;
 const paint = (text: string) => (process.stdout.isTTY ? `${COLOUR[text] ?? ''}${text}\x1b[0m` : text);
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, type Env } from 'core';
+import { ConfigError, type Env, apiUrlOf } from 'core';
 
 export interface AnalysisOptions {
   /** A CSV file, or `-` for stdin; when absent the API's export is read. */
@@ -63,8 +63,7 @@ export function parseOptions(argv: readonly string[], env: Env): AnalysisOptions
   if (fromMs !== undefined && toMs !== undefined && toMs < fromMs) problems.push({ key: '--to', message: 'must not be before --from' });
   const threshold = values.threshold === undefined ? 50 : Number(values.threshold);
   if (!Number.isFinite(threshold) || values.threshold === '') problems.push({ key: '--threshold', message: `must be a number, got ${JSON.stringify(values.threshold)}` });
-  // API_URL may list several instances (consumer-store's setting): any one serves the export.
-  const apiUrl = (values.api as string | undefined) ?? env.API_URL?.split(',')[0]?.trim() ?? 'http://127.0.0.1:3000';
+  const apiUrl = (values.api as string | undefined) ?? apiUrlOf(env);
   if (!values.input) {
     try {
       if (!['http:', 'https:'].includes(new URL(apiUrl).protocol)) throw new Error();

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRedis, decodeAlert, groupsCaughtUp } from 'core';
+import { createRedis, decodeAlert, entryTimeMs, groupsCaughtUp } from 'core';
 import { startRedisServer, startService } from 'core/testing';
 import { formatLatency, summarize } from './pipeline/report.ts';
 import { prefillReadings, processUsage } from './support.ts';
@@ -49,7 +49,7 @@ try {
   await producer.exited;
   await Bun.sleep(1_000);
   const alerts = await redis.xrange('bench-alerts-2', '-', '+');
-  const latencies = alerts.map(([entryId, fields]) => Number(entryId.split('-')[0]) - decodeAlert(fields).ts);
+  const latencies = alerts.map(([entryId, fields]) => entryTimeMs(entryId) - decodeAlert(fields).ts);
   results[`detection latency at ${rate.toLocaleString()}/s for ${seconds} s (ts → alert written)`] = formatLatency(summarize(latencies));
   await steady.kill('SIGTERM');
 } finally {

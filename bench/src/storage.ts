@@ -3,18 +3,18 @@
  * by opening a database file themselves.
  */
 import { openStore } from 'api/src/storage/open.ts';
-import type { ReadingsStore, StoredRow } from 'api/src/storage/port.ts';
+import type { ReadingFilter, ReadingsStore, StoredRow } from 'api/src/storage/port.ts';
 
 export type { ReadingsStore };
 export { openStore };
 
-/** Every stored row walked once, oldest first: rows, distinct ids, and each row's lead time (stored_at − ts). */
-export async function storedRows(store: ReadingsStore): Promise<{ rows: number; distinct: number; leads: number[] }> {
+/** Every stored row (matching `filter`) walked once, oldest first: rows, distinct ids, and each row's lead time (stored_at − ts). */
+export async function storedRows(store: ReadingsStore, filter: ReadingFilter = {}): Promise<{ rows: number; distinct: number; leads: number[] }> {
   const ids = new Set<string>();
   const leads: number[] = [];
   let after: { ts: number; id: string } | undefined;
   for (;;) {
-    const chunk = await store.chunk({}, 10_000, after);
+    const chunk = await store.chunk(filter, 10_000, after);
     if (chunk.length === 0) break;
     for (const row of chunk) {
       ids.add(row.id);

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { createRedis } from 'core';
 import { freePort, startRedisServer, startService } from 'core/testing';
 import { formatLatency, summarize } from './pipeline/report.ts';
-import { openStore } from './storage.ts';
+import { openStore, storedRows } from './storage.ts';
 import { prefillReadings, processUsage, spawnApi } from './support.ts';
 
 const { values } = parseArgs({ options: { readings: { type: 'string', default: '500000' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '30' } } });
@@ -71,19 +71,8 @@ try {
   await producer.exited;
   const expected = rate * seconds;
   const deadline = Date.now() + 30_000;
-  const steadyLeads = async () => {
-    const leads: number[] = [];
-    let after: { ts: number; id: string } | undefined;
-    for (;;) {
-      const chunk = await readings.chunk({ metric: 'steady' }, 10_000, after);
-      if (chunk.length === 0) return leads;
-      for (const row of chunk) leads.push(row.storedAt - row.ts);
-      const last = chunk.at(-1) as (typeof chunk)[number];
-      after = { ts: last.ts, id: last.id };
-    }
-  };
   while ((await readings.count({ metric: 'steady' })) < expected && Date.now() < deadline) await Bun.sleep(200);
-  const leads = await steadyLeads();
+  const { leads } = await storedRows(readings, { metric: 'steady' });
   results[`lead time at ${rate.toLocaleString()}/s for ${seconds} s (ts → stored)`] = formatLatency(summarize(leads));
   await steadyStore.kill('SIGTERM');
 } finally {

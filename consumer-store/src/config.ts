@@ -1,10 +1,10 @@
-import { type Env, commonSettings, consumerSettings, env, loadConfig } from 'core';
+import { DEFAULT_API_URL, type Env, commonSettings, consumerSettings, env, loadConfig } from 'core';
 
 const storeSettings = {
   ...commonSettings,
   ...consumerSettings,
   /** One API, or several instances (comma-separated) that share a database: batches are spread over them. */
-  apiUrls: env.urlList('API_URL', ['http://127.0.0.1:3000'], ['http:', 'https:']),
+  apiUrls: env.urlList('API_URL', [DEFAULT_API_URL], ['http:', 'https:']),
   apiToken: env.string('API_TOKEN', undefined, { maxLength: 512 }),
   group: env.string('STORE_GROUP', 'store', { maxLength: 200 }),
   /** Up to the API's batch limit: under load fewer, larger requests; at low rates one reading at once. */

@@ -13,12 +13,23 @@ export interface StoreCounters {
  * The store group's handler: sends a batch to the API and says, per entry, done or dead.
  * Items the API refuses or finds in conflict (answered by index while it stores the rest) are
  * dead-lettered; after a 422 naming items (an API that refuses whole batches) the rest are sent
- * again; a batch the API finds too large is split. Lead time (reading ts → API answered) and batch time are recorded.
+ * again; a batch the API finds too large is split. Lead time (reading ts → API answered) and
+ * batch time are recorded.
  */
 export function createStoreHandler(client: ApiClient, logger: Logger, faultRate = 0) {
   const counters: StoreCounters = { inserted: 0, duplicates: 0, rejected: 0, conflicts: 0 };
   const leadTime = createLatencyHistogram();
   const batchTime = createLatencyHistogram();
+
+  /** Dead-letters the entries the API named (by position in what was sent); returns the others. */
+  const setAside = (indexes: readonly number[], named: ReadonlyMap<number, string>, outcomes: EntryOutcome[]): number[] =>
+    indexes.filter((index, position) => {
+      const reason = named.get(position);
+      if (reason === undefined) return true;
+      outcomes[index] = { dead: reason };
+      counters.rejected += 1;
+      return false;
+    });
 
   const send = async (batch: ReadonlyArray<ConsumerEntry<Reading>>, indexes: number[], outcomes: EntryOutcome[]): Promise<void> => {
     if (indexes.length === 0) return;
@@ -28,29 +39,11 @@ export function createStoreHandler(client: ApiClient, logger: Logger, faultRate 
       counters.duplicates += reply.duplicates;
       counters.conflicts += reply.conflicts;
       const now = Date.now();
-      indexes.forEach((index, position) => {
-        const reason = reply.rejected.get(position);
-        if (reason === undefined) leadTime.observe(now - (batch[index] as ConsumerEntry<Reading>).value.ts);
-        else {
-          // The rest of the batch is stored: this one alone goes to the dead letters, no retry.
-          outcomes[index] = { dead: reason };
-          counters.rejected += 1;
-        }
-      });
+      // The rest of the batch is stored: the named ones alone go to the dead letters, no retry.
+      for (const index of setAside(indexes, reply.rejected, outcomes)) leadTime.observe(now - (batch[index] as ConsumerEntry<Reading>).value.ts);
       return;
     }
-    if (reply.kind === 'invalid') {
-      const valid: number[] = [];
-      indexes.forEach((index, position) => {
-        const reason = reply.invalid.get(position);
-        if (reason === undefined) valid.push(index);
-        else {
-          outcomes[index] = { dead: reason };
-          counters.rejected += 1;
-        }
-      });
-      return send(batch, valid, outcomes);
-    }
+    if (reply.kind === 'invalid') return send(batch, setAside(indexes, reply.invalid, outcomes), outcomes);
     if (indexes.length === 1) {
       outcomes[indexes[0] as number] = { dead: 'rejected by the API: too large' };
       counters.rejected += 1;

@@ -62,6 +62,17 @@ function inRange(value: number, { min = -Infinity, max = Infinity }: RangeOption
   return value;
 }
 
+/** Throws unless `raw` is a URL using one of `protocols`; `subject` begins the message. */
+function assertUrl(raw: string, protocols: readonly string[], subject: string): void {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`${subject}must be a URL`);
+  }
+  if (!protocols.includes(url.protocol)) throw new Error(`${subject}must use ${protocols.join(' or ')}`);
+}
+
 /** Builders for the usual kinds of setting. Each takes the variable name and the default. */
 export const env = {
   string<T extends string | undefined>(key: string, fallback: T, options: { maxLength?: number } = {}): Setting<string | T> {
@@ -119,13 +130,7 @@ export const env = {
       key,
       fallback,
       parse(raw) {
-        let url: URL;
-        try {
-          url = new URL(raw);
-        } catch {
-          throw new Error('must be a URL');
-        }
-        if (!protocols.includes(url.protocol)) throw new Error(`must use ${protocols.join(' or ')}`);
+        assertUrl(raw, protocols, '');
         return raw;
       },
     };
@@ -139,15 +144,7 @@ export const env = {
       parse(raw) {
         const urls = raw.split(',').map((part) => part.trim()).filter(Boolean);
         if (urls.length === 0) throw new Error('must name at least one URL');
-        urls.forEach((candidate, index) => {
-          let url: URL;
-          try {
-            url = new URL(candidate);
-          } catch {
-            throw new Error(`entry ${index + 1} must be a URL`);
-          }
-          if (!protocols.includes(url.protocol)) throw new Error(`entry ${index + 1} must use ${protocols.join(' or ')}`);
-        });
+        urls.forEach((candidate, index) => assertUrl(candidate, protocols, `entry ${index + 1} `));
         return Object.freeze(urls);
       },
     };

@@ -67,6 +67,7 @@ export function startHeartbeat(options: HeartbeatOptions) {
       lastTotal = total;
       lastProgressAt = now;
     }
+    const problem = options.problem?.();
     const heartbeat: Heartbeat = {
       service,
       instance,
@@ -77,7 +78,7 @@ export function startHeartbeat(options: HeartbeatOptions) {
       at: now,
       lastProgressAt,
       ttlMs,
-      ...(options.problem?.() ? { problem: options.problem() } : {}),
+      ...(problem ? { problem } : {}),
       counters: current,
       latencies: Object.fromEntries(
         Object.entries(latencies()).map(([name, histogram]) => {

@@ -50,4 +50,4 @@ export { onShutdown } from './shutdown.ts';
 export { type ConsumerState, type GroupState, groupsCaughtUp, readConsumers, readGroups } from './consumer/groups.ts';
 export { parseRetryAfter } from './retry-after.ts';
 export { defaultInstanceName } from './instance.ts';
-export { consumerSettings } from './settings.ts';
+export { DEFAULT_API_URL, apiUrlOf, consumerSettings } from './settings.ts';

@@ -1,4 +1,4 @@
-import { env } from './config.ts';
+import { type Env, env } from './config.ts';
 import { LOG_LEVELS } from './logger.ts';
 
 /** Settings every service shares (DESIGN.md "Configuration"); spread into a service's own spec. */
@@ -12,6 +12,17 @@ export const commonSettings = {
   /** How long a clean stop may take before the process exits anyway (the producer's own default is 5 s). */
   shutdownTimeoutMs: env.int('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 0 }),
 };
+
+/** Where the API answers by default. */
+export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
+
+/**
+ * The API a tool reads from: API_URL, or the first of its URLs when it lists several instances
+ * (consumer-store's setting; any instance serves any read).
+ */
+export function apiUrlOf(environment: Env): string {
+  return environment.API_URL?.split(',')[0]?.trim() || DEFAULT_API_URL;
+}
 
 /** Settings every consumer-group worker shares (consumer-store, consumer-alert). */
 export const consumerSettings = {

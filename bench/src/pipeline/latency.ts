@@ -3,7 +3,7 @@
  * while both groups consume. Lead time = reading ts → row committed (`stored_at - ts`); detection
  * latency = reading ts → alert written (the alert entry id's time; an alert carries its reading's ts).
  */
-import { decodeAlert } from 'core';
+import { decodeAlert, entryTimeMs } from 'core';
 import { type Measurement, backendLabel, formatLatency, int, summarize } from './report.ts';
 import { waitFor } from 'core/testing';
 import { type StackOptions, startStack } from './stack.ts';
@@ -22,7 +22,7 @@ export async function latencyScenario(options: { rate: number; seconds: number; 
     const stored = await stack.stored();
     const lead = summarize(stored.leads);
     const alerts = await stack.redis.xrange('alerts', '-', '+');
-    const detection = summarize(alerts.map(([id, fields]) => Number(id.split('-')[0]) - decodeAlert(fields).ts));
+    const detection = summarize(alerts.map(([id, fields]) => entryTimeMs(id) - decodeAlert(fields).ts));
     const target = LEAD_TARGETS_MS[rate];
     const label = `${int(rate)}/s for ${seconds} s${backendLabel(options.stack)}`;
     return [

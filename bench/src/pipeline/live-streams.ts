@@ -51,17 +51,12 @@ export async function liveStreamsScenario(options: { stalled: number; readers: n
     const before = await processUsage(stack.api.pid);
 
     const healthMs: number[] = [];
-    const traceStart = performance.now();
     let sampling = true;
     const healthLoop = (async () => {
       while (sampling) {
         const started = performance.now();
         await fetch(`${stack.api.url}/health`).then((r) => r.arrayBuffer(), () => undefined);
         healthMs.push(performance.now() - started);
-        if (process.env.BENCH_TRACE && performance.now() - started > 100) {
-          const dropped = /^api_live_clients_dropped_total\{feed="readings"\} (\d+)/m.exec(await (await fetch(`${stack.api.url}/metrics`)).text())?.[1];
-          console.error(`  slow /health at +${((started - traceStart) / 1000).toFixed(1)} s: ${Math.round(performance.now() - started)} ms (dropped so far ${dropped})`);
-        }
         await Bun.sleep(100);
       }
     })();

@@ -3,12 +3,11 @@
  * groups consume. End to end runs from the first XADD (the first entry id's time) until the last
  * row is committed and the last reading evaluated.
  */
+import { entryTimeMs } from 'core';
 import { type Measurement, backendLabel, int } from './report.ts';
 import { processUsage } from '../support.ts';
 import { waitFor } from 'core/testing';
 import { type StackOptions, startStack } from './stack.ts';
-
-const entryMs = (id: string) => Number(id.split('-')[0]);
 
 export async function throughputScenario(options: { readings: number; stack?: StackOptions }): Promise<Measurement[]> {
   const { readings } = options;
@@ -32,7 +31,7 @@ export async function throughputScenario(options: { readings: number; stack?: St
       async () => {
         if (firstXaddMs === 0) {
           const first = await stack.redis.xrange('readings', '-', '+', 'COUNT', 1);
-          if (first[0]) firstXaddMs = entryMs(first[0][0]);
+          if (first[0]) firstXaddMs = entryTimeMs(first[0][0]);
         }
         if (producer.child.exitCode === null) {
           // Sampled while it runs: after exit /proc has nothing left to read.
@@ -51,7 +50,7 @@ export async function throughputScenario(options: { readings: number; stack?: St
     const resources = producer.child.resourceUsage();
     const producerCpuSeconds = Number((resources?.cpuTime.user ?? 0n) + (resources?.cpuTime.system ?? 0n)) / 1e6;
     const last = await stack.redis.xrevrange('readings', '+', '-', 'COUNT', 1);
-    const lastXaddMs = last[0] ? entryMs(last[0][0]) : Date.now();
+    const lastXaddMs = last[0] ? entryTimeMs(last[0][0]) : Date.now();
     const after = await stack.usage();
     const redisCommands = parseCommandStats(await stack.redis.info('commandstats'));
     const stored = await stack.stored();

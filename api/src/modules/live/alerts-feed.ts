@@ -1,7 +1,7 @@
 import { type Alert, compareEntryIds, decodeAlert } from 'core';
 import type Redis from 'ioredis';
-import { REPLAY_MAX, REPLAY_RECENT, createFeedClients, replayChunk } from './feed-clients.ts';
-import { type SseClientOptions, sseMessage } from './sse.ts';
+import { REPLAY_RECENT, RESUME_SCAN, backlogChunk, createFeedClients, replayChunk } from './feed-clients.ts';
+import { sseMessage } from './sse.ts';
 
 type Entry = [id: string, fields: string[]];
 type Decoded = { id: string; alert: Alert };
@@ -27,8 +27,8 @@ const message = ({ id, alert }: Decoded) => sseMessage('alert', id, alert);
  * API process while anyone listens, each encoded once for every client. Event ids are stream
  * entry ids: `Last-Event-ID` resumes.
  */
-export function createAlertsFeed(options: { redis: Redis; blockingRedis: Redis; stream: string; clientOptions?: SseClientOptions }) {
-  const { redis, blockingRedis, stream, clientOptions = {} } = options;
+export function createAlertsFeed(options: { redis: Redis; blockingRedis: Redis; stream: string }) {
+  const { redis, blockingRedis, stream } = options;
   const feed = createFeedClients<string | undefined, Decoded>(matches);
   let lastId = '0-0';
   let reading: Promise<void> | undefined;
@@ -50,22 +50,26 @@ export function createAlertsFeed(options: { redis: Redis; blockingRedis: Redis; 
   };
 
   /** What the client missed up to lastId (what the live feed has passed), bounded. */
-  const backlog = async (deviceId: string | undefined, lastEventId: string | null) => {
+  const backlog = (deviceId: string | undefined, lastEventId: string | null) => {
     const upTo = lastId === '0-0' ? undefined : lastId;
-    const recent = async () => {
-      if (upTo === undefined) return [];
-      const newest = decodeEntries((await redis.xrevrange(stream, upTo, '-', 'COUNT', REPLAY_RECENT * 20)) as Entry[]);
-      return newest.filter((item) => matches(deviceId, item)).slice(0, REPLAY_RECENT).reverse();
-    };
-    const resume = lastEventId !== null && /^\d{1,20}-\d{1,20}$/.test(lastEventId);
-    if (!resume || upTo === undefined) return replayChunk((await recent()).map(message), undefined);
-    if (compareEntryIds(lastEventId, upTo) >= 0) return undefined;
-    const scanned = decodeEntries((await redis.xrange(stream, `(${lastEventId}`, upTo, 'COUNT', REPLAY_MAX * 10 + 1)) as Entry[]);
-    const missed = scanned.filter((item) => matches(deviceId, item));
-    if (scanned.length > REPLAY_MAX * 10 || missed.length > REPLAY_MAX) {
-      return replayChunk((await recent()).map(message), { reason: `more than ${REPLAY_MAX} alerts were missed since ${lastEventId}: these are the most recent` });
-    }
-    return replayChunk(missed.map(message), undefined);
+    const resume = upTo !== undefined && lastEventId !== null && /^\d{1,20}-\d{1,20}$/.test(lastEventId);
+    return backlogChunk({
+      recent: async () => {
+        if (upTo === undefined) return [];
+        const newest = decodeEntries((await redis.xrevrange(stream, upTo, '-', 'COUNT', REPLAY_RECENT * 20)) as Entry[]);
+        return newest.filter((item) => matches(deviceId, item)).slice(0, REPLAY_RECENT).reverse();
+      },
+      scanAfter: resume
+        ? async () => {
+            // A client already at (or, by its claim, past) the feed's position missed nothing.
+            if (compareEntryIds(lastEventId, upTo) >= 0) return [];
+            return decodeEntries((await redis.xrange(stream, `(${lastEventId}`, upTo, 'COUNT', RESUME_SCAN + 1)) as Entry[]);
+          }
+        : undefined,
+      matches: (item) => matches(deviceId, item),
+      message,
+      missed: `alerts since ${lastEventId}`,
+    });
   };
 
   return {
@@ -78,13 +82,12 @@ export function createAlertsFeed(options: { redis: Redis; blockingRedis: Redis; 
       const response = await feed.join({
         filter: deviceId,
         key: deviceId ?? '',
-        clientOptions,
         onClose,
         position: () => lastId,
         backlog: () => backlog(deviceId, lastEventId),
         passed: async (from, upTo) => {
           const entries = decodeEntries((await redis.xrange(stream, `(${from}`, upTo)) as Entry[]);
-          return replayChunk(entries.filter((item) => matches(deviceId, item)).map(message), undefined);
+          return replayChunk(entries.filter((item) => matches(deviceId, item)).map(message));
         },
       });
       reading ??= readLoop();

@@ -1,9 +1,11 @@
-import { type SseChunk, type SseClient, type SseClientOptions, sseChunk, sseResponse } from './sse.ts';
+import { type SseChunk, type SseClient, sseChunk, sseResponse } from './sse.ts';
 
 /** Messages replayed at most on connect or resume; a client further behind gets a `reset`. */
 export const REPLAY_MAX = 500;
 /** Messages sent on a fresh connect: the most recent ones. */
 export const REPLAY_RECENT = 100;
+/** Entries looked at after a Last-Event-ID: bounded, so a resume costs the same however far behind. */
+export const RESUME_SCAN = 5_000;
 
 export interface FeedClient<F> {
   client: SseClient;
@@ -13,8 +15,8 @@ export interface FeedClient<F> {
 }
 
 /**
- * Chunks are cut at about this size: what Bun holds for a socket that stopped taking data is at
- * most one chunk, so a thousand stalled clients pin at most a thousand of these.
+ * Chunks are cut at about this size: a client's queue and what Bun holds for its socket are
+ * counted in chunks, and a chunk's bytes are shared by every client it goes to.
  */
 const CHUNK_TEXT_LENGTH = 64 * 1024;
 
@@ -36,16 +38,10 @@ function toChunks(texts: Iterable<string>): SseChunk[] {
   return chunks;
 }
 
-/**
- * The clients of one feed. A broadcast encodes each message once and, per distinct filter, the
- * matching messages once: its cost grows with the messages and the distinct filters, while each
- * client costs one reference per chunk.
- */
 export interface JoinOptions<F, P> {
   filter: F;
   /** Equal for equal filters. */
   key: string;
-  clientOptions: SseClientOptions;
   /** Runs once when the client goes. */
   onClose: () => void;
   /** Where the live feed is now. */
@@ -56,6 +52,11 @@ export interface JoinOptions<F, P> {
   passed: (from: P, upTo: P) => Promise<SseChunk | undefined>;
 }
 
+/**
+ * The clients of one feed. A broadcast encodes each message once and, per distinct filter, the
+ * matching messages once: its cost grows with the messages and the distinct filters, while each
+ * client costs one reference per chunk.
+ */
 export function createFeedClients<F, T>(matches: (filter: F, item: T) => boolean) {
   const clients = new Set<FeedClient<F>>();
   let dropped = 0;
@@ -69,9 +70,8 @@ export function createFeedClients<F, T>(matches: (filter: F, item: T) => boolean
      * A new client's SSE response: its backlog, what the live feed passed while the backlog was
      * read (so it joins without a gap or a repeat), then the live feed.
      */
-    async join<P>({ filter, key, clientOptions, onClose, position, backlog, passed }: JoinOptions<F, P>): Promise<Response> {
+    async join<P>({ filter, key, onClose, position, backlog, passed }: JoinOptions<F, P>): Promise<Response> {
       const { response, client } = sseResponse({
-        ...clientOptions,
         onClose: (wasDropped) => {
           clients.delete(entry);
           if (wasDropped) dropped += 1;
@@ -111,14 +111,36 @@ export function createFeedClients<F, T>(matches: (filter: F, item: T) => boolean
   };
 }
 
-/**
- * What a newly connected client is sent before it joins the live feed, as one chunk: the
- * messages it missed, or — when it is more than REPLAY_MAX behind — a `reset` event saying so,
- * followed by the most recent messages.
- */
-export function replayChunk(messages: readonly string[], reset: { reason: string } | undefined): SseChunk | undefined {
+/** Messages as one chunk, after a `reset` event when one is given. */
+export function replayChunk(messages: readonly string[], reset?: { reason: string }): SseChunk | undefined {
   // No id line: a reset does not move the client's Last-Event-ID; the messages after it do.
   const head = reset ? `event: reset\ndata: ${JSON.stringify(reset)}\n\n` : '';
   if (messages.length === 0 && head === '') return undefined;
   return sseChunk(head + messages.join(''), messages.length + (reset ? 1 : 0));
+}
+
+export interface BacklogOptions<T> {
+  /** The newest REPLAY_RECENT items for the client, oldest first. */
+  recent: () => Promise<T[]>;
+  /** Up to RESUME_SCAN + 1 items after the client's Last-Event-ID (any filter); absent on a fresh connect. */
+  scanAfter?: () => Promise<T[]>;
+  matches: (item: T) => boolean;
+  message: (item: T) => string;
+  /** Names what was missed since when, for the reset: `alerts since 1-0`. */
+  missed: string;
+}
+
+/**
+ * What a newly connected client is sent before it joins the live feed: on a fresh connect the
+ * most recent messages; on a resume those it missed, or — when it is more than REPLAY_MAX
+ * messages (or RESUME_SCAN entries) behind — a `reset` event saying so and the most recent.
+ */
+export async function backlogChunk<T>({ recent, scanAfter, matches, message, missed }: BacklogOptions<T>): Promise<SseChunk | undefined> {
+  if (!scanAfter) return replayChunk((await recent()).map(message));
+  const scanned = await scanAfter();
+  const matching = scanned.filter(matches);
+  if (scanned.length > RESUME_SCAN || matching.length > REPLAY_MAX) {
+    return replayChunk((await recent()).map(message), { reason: `more than ${REPLAY_MAX} ${missed} were missed: these are the most recent` });
+  }
+  return replayChunk(matching.map(message));
 }

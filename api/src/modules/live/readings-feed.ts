@@ -1,7 +1,7 @@
 import type { FeedRow, ReadingsStore } from '../../storage/port.ts';
 import { toStoredReading } from '../readings/service.ts';
-import { REPLAY_MAX, REPLAY_RECENT, createFeedClients, replayChunk } from './feed-clients.ts';
-import { type SseClientOptions, sseMessage } from './sse.ts';
+import { REPLAY_RECENT, RESUME_SCAN, backlogChunk, createFeedClients, replayChunk } from './feed-clients.ts';
+import { sseMessage } from './sse.ts';
 
 export interface FeedFilter {
   deviceId?: string;
@@ -18,8 +18,6 @@ const FETCH_ROWS = 2_000;
 const MIN_POLL_INTERVAL_MS = 50;
 /** Rows looked at, newest first, to find a filtered client's recent readings on connect. */
 const RECENT_SCAN_ROWS = 2_000;
-/** Rows looked at after a Last-Event-ID: bounded, so a resume costs the same however far behind. */
-const RESUME_SCAN_ROWS = 5_000;
 
 const matches = (filter: FeedFilter, row: FeedRow) =>
   (filter.deviceId === undefined || filter.deviceId === row.deviceId) && (filter.metric === undefined || filter.metric === row.metric);
@@ -33,7 +31,7 @@ const message = (row: FeedRow) => sseMessage('reading', row.seq, toStoredReading
  * is encoded once: the store never waits for a dashboard, and a thousand dashboards cost little
  * more than one.
  */
-export function createReadingsFeed(store: ReadingsStore, clientOptions: SseClientOptions = {}) {
+export function createReadingsFeed(store: ReadingsStore) {
   const feed = createFeedClients<FeedFilter, FeedRow>(matches);
   let lastSeq = 0;
   let scheduled = false;
@@ -72,20 +70,18 @@ export function createReadingsFeed(store: ReadingsStore, clientOptions: SseClien
   });
 
   /** The client's backlog, up to `upTo` (what the live feed has already passed). */
-  const backlog = async (filter: FeedFilter, resumeFrom: number | undefined, upTo: number) => {
-    const recent = async () =>
-      (await store.recentChanges(RECENT_SCAN_ROWS))
-        .filter((row) => row.seq <= upTo && matches(filter, row))
-        .slice(0, REPLAY_RECENT)
-        .reverse();
-    if (resumeFrom === undefined) return replayChunk((await recent()).map(message), undefined);
-    const scanned = (await store.changesAfter(resumeFrom, RESUME_SCAN_ROWS + 1)).filter((row) => row.seq <= upTo);
-    const missed = scanned.filter((row) => matches(filter, row));
-    if (scanned.length > RESUME_SCAN_ROWS || missed.length > REPLAY_MAX) {
-      return replayChunk((await recent()).map(message), { reason: `more than ${Math.min(missed.length, REPLAY_MAX)} readings were missed since ${resumeFrom}: these are the most recent` });
-    }
-    return replayChunk(missed.map(message), undefined);
-  };
+  const backlog = (filter: FeedFilter, resumeFrom: number | undefined, upTo: number) =>
+    backlogChunk({
+      recent: async () =>
+        (await store.recentChanges(RECENT_SCAN_ROWS))
+          .filter((row) => row.seq <= upTo && matches(filter, row))
+          .slice(0, REPLAY_RECENT)
+          .reverse(),
+      scanAfter: resumeFrom === undefined ? undefined : async () => (await store.changesAfter(resumeFrom, RESUME_SCAN + 1)).filter((row) => row.seq <= upTo),
+      matches: (row) => matches(filter, row),
+      message,
+      missed: `readings since ${resumeFrom}`,
+    });
 
   return {
     get clients() {
@@ -105,13 +101,12 @@ export function createReadingsFeed(store: ReadingsStore, clientOptions: SseClien
       return feed.join({
         filter,
         key: `${filter.deviceId ?? ''}\n${filter.metric ?? ''}`,
-        clientOptions,
         onClose,
         position: () => lastSeq,
         backlog: (upTo) => backlog(filter, resumeFrom, upTo),
         passed: async (from, upTo) => {
           const rows = await store.changesAfter(from, upTo - from);
-          return replayChunk(rows.filter((row) => row.seq <= upTo && matches(filter, row)).map(message), undefined);
+          return replayChunk(rows.filter((row) => row.seq <= upTo && matches(filter, row)).map(message));
         },
       });
     },

@@ -19,20 +19,16 @@ export function toStoredReading(row: StoredRow): StoredReading {
   };
 }
 
-/** Epoch ms of a validated ISO time; before 1970 or over a day ahead is refused by name. */
-function toEpochMs(iso: string, path: string, nowMs: number): number {
-  const ms = Date.parse(iso);
-  if (Number.isNaN(ms) || ms < 0) throw invalidField(path, 'must be a date-time after 1970-01-01');
-  if (ms > nowMs + MAX_FUTURE_MS) throw invalidField(path, 'is more than 24 hours in the future (device clock?)');
-  return ms;
+/** Why a reading's time cannot be stored, if it cannot: before 1970, or over a day ahead. */
+function timeProblem(ms: number, nowMs: number): string | undefined {
+  if (Number.isNaN(ms) || ms < 0) return 'must be a date-time after 1970-01-01';
+  if (ms > nowMs + MAX_FUTURE_MS) return 'is more than 24 hours in the future (device clock?)';
+  return undefined;
 }
 
-/** Validated readings as rows to store; `path` names a bad time the way the request spelled it. */
-function toRows(batch: readonly NewReading[], storedAt: number, path: (index: number) => string): StoredRow[] {
-  return batch.map((reading, index) => {
-    const ts = toEpochMs(reading.ts, path(index), storedAt);
-    return { id: reading.id ?? newEventId(ts), deviceId: reading.deviceId, metric: reading.metric, value: reading.value, unit: reading.unit, ts, storedAt };
-  });
+/** A validated reading as the row to store. */
+function toRow(reading: NewReading, ts: number, storedAt: number): StoredRow {
+  return { id: reading.id ?? newEventId(ts), deviceId: reading.deviceId, metric: reading.metric, value: reading.value, unit: reading.unit, ts, storedAt };
 }
 
 export interface BatchAnswer {
@@ -47,13 +43,10 @@ export interface BatchAnswer {
 function itemProblem(item: unknown, index: number, storedAt: number): StoredRow | { path: string; message: string } {
   const error = newReadingCheck.Errors(item).First();
   if (error) return { path: `readings.${index}${error.path.replaceAll('/', '.')}`, message: error.message };
-  try {
-    return toRows([item as NewReading], storedAt, () => `readings.${index}.ts`)[0] as StoredRow;
-  } catch (problem) {
-    const detail = (problem as ApiError).details?.[0];
-    if (problem instanceof ApiError && detail) return detail;
-    throw problem;
-  }
+  const reading = item as NewReading;
+  const ts = Date.parse(reading.ts);
+  const problem = timeProblem(ts, storedAt);
+  return problem ? { path: `readings.${index}.ts`, message: problem } : toRow(reading, ts, storedAt);
 }
 
 /**
@@ -80,7 +73,11 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
   return {
     /** One reading; `created` is false when its id was already stored (the stored row is returned). */
     async create(reading: NewReading): Promise<{ created: boolean; reading: StoredReading }> {
-      const [row] = toRows([reading], Date.now(), () => 'ts') as [StoredRow];
+      const storedAt = Date.now();
+      const ts = Date.parse(reading.ts);
+      const problem = timeProblem(ts, storedAt);
+      if (problem) throw invalidField('ts', problem);
+      const row = toRow(reading, ts, storedAt);
       const outcome = await store.insert([row]);
       onStored(outcome, 0);
       const { inserted } = outcome;

@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'bun:test';
+import { FIXTURE_DEVICES, FIXTURE_TOTALS, STATS_FIXTURE, at } from '../../stats-fixture.ts';
 import { createTestApi, readingBody } from '../../test-helpers.ts';
 
-const at = (hhmmss: string) => `2026-11-22T${hhmmss}.000Z`;
-
-/** Hand-made: minute 10:01 empty; 20 and 30 tie as most frequent; device-a has one value over 50. */
-const fixture = [
-  readingBody({ deviceId: 'device-a', value: 10, ts: at('10:00:05') }),
-  readingBody({ deviceId: 'device-b', value: 20, ts: at('10:00:20') }),
-  readingBody({ deviceId: 'device-a', value: 20, ts: at('10:00:59') }),
-  readingBody({ deviceId: 'device-b', value: 30, ts: at('10:02:00') }),
-  readingBody({ deviceId: 'device-b', value: 30, ts: at('10:02:30') }),
-  readingBody({ deviceId: 'device-a', value: 60, ts: at('10:03:10'), metric: 'temp' }),
-];
+const fixture = STATS_FIXTURE.map((reading) => readingBody({ ...reading }));
 
 async function seeded() {
   const api = createTestApi();
@@ -22,27 +13,7 @@ async function seeded() {
 describe('GET /stats', () => {
   it('equals the hand-computed statistics', async () => {
     const stats = await (await (await seeded()).request('GET', '/stats')).json();
-    expect(stats).toEqual({
-      count: 6,
-      min: 10,
-      max: 60,
-      mean: 170 / 6,
-      mostFrequent: { values: [20, 30], count: 2, truncated: false },
-      readingsPerMinute: [
-        { minute: at('10:00:00'), count: 3 },
-        { minute: at('10:01:00'), count: 0 },
-        { minute: at('10:02:00'), count: 2 },
-        { minute: at('10:03:00'), count: 1 },
-      ],
-      readingsPerMinuteTruncated: false,
-      threshold: 50,
-      perDevice: [
-        { deviceId: 'device-a', count: 3, min: 10, max: 60, mean: 30, overThreshold: 1 },
-        { deviceId: 'device-b', count: 3, min: 20, max: 30, mean: 80 / 3, overThreshold: 0 },
-      ],
-      perDeviceTotal: 2,
-      perDeviceTruncated: false,
-    });
+    expect(stats).toEqual({ ...FIXTURE_TOTALS, perDevice: FIXTURE_DEVICES, perDeviceTotal: 2, perDeviceTruncated: false });
   });
 
   it('pages the per-device list: bounded however many devices, each device on exactly one page', async () => {

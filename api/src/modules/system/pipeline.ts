@@ -1,4 +1,4 @@
-import { type Heartbeat, WORKERS_KEY, entryTimeMs, readGroups } from 'core';
+import { type GroupState, type Heartbeat, WORKERS_KEY, entryTimeMs, readGroups } from 'core';
 import type Redis from 'ioredis';
 import type { EpochWatch } from './redis-epoch.ts';
 
@@ -95,19 +95,22 @@ export function startWorkerJanitor(redis: Redis, intervalMs = 60_000): { stop():
  * The stream time (ms) of the oldest entry a group has not finished with: its oldest pending
  * entry, or else the first entry after what it last read. Entry ids carry Redis's clock at XADD.
  */
-async function oldestWaitingMs(redis: Redis, stream: string, group: string, lastDeliveredId: string, pending: number): Promise<number | undefined> {
+async function oldestWaitingMs(redis: Redis, stream: string, { name, pending, lag, lastDeliveredId }: GroupState): Promise<number | undefined> {
   if (pending > 0) {
-    const summary = (await redis.call('XPENDING', stream, group)) as [number, string | null, string | null, unknown];
+    const summary = (await redis.call('XPENDING', stream, name)) as [number, string | null, string | null, unknown];
     if (summary[1]) return entryTimeMs(summary[1]);
   }
+  // A group that has read everything (lag 0) has no unread entry waiting; lag is null when Redis cannot tell.
+  if (lag === 0) return undefined;
   const next = (await redis.call('XRANGE', stream, `(${lastDeliveredId}`, '+', 'COUNT', 1)) as Array<[string, string[]]>;
   return next[0] ? entryTimeMs(next[0][0]) : undefined;
 }
 
 async function groupsOf(redis: Redis, stream: string, nowMs: number): Promise<GroupHealth[]> {
   return Promise.all(
-    (await readGroups(redis, stream)).map(async ({ name, consumers, pending, lag, lastDeliveredId }) => {
-      const waitingSince = await oldestWaitingMs(redis, stream, name, lastDeliveredId, pending);
+    (await readGroups(redis, stream)).map(async (state) => {
+      const { name, consumers, pending, lag } = state;
+      const waitingSince = await oldestWaitingMs(redis, stream, state);
       const oldestWaitingSeconds = waitingSince === undefined ? null : Math.max(0, Math.round((nowMs - waitingSince) / 100) / 10);
       return { stream, group: name, consumers, pending, lag, oldestWaitingSeconds };
     }),

@@ -9,8 +9,8 @@ const TRANSIENT_STATES = /^(08|53|57|40)/;
  */
 export function isTransient(error: unknown): boolean {
   const { code, errno } = error as { code?: string; errno?: string };
+  // Bun's client: connection refused, closed or timed out (idle, connect, query).
   if (typeof code === 'string' && /^(ERR_POSTGRES_CONNECTION|ERR_POSTGRES_.*TIMEOUT|ECONN|ETIMEDOUT|EPIPE)/.test(code)) return true;
-  if (code === 'ERR_POSTGRES_CONNECTION_CLOSED' || code === 'ERR_POSTGRES_IDLE_TIMEOUT') return true;
   return typeof errno === 'string' && TRANSIENT_STATES.test(errno);
 }
 

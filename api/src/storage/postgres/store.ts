@@ -79,7 +79,8 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
   };
   // Other instances' changes. Our own arrive too; listeners are idempotent (a cache bump, a poll).
   const subscription = await sql.listen(CHANGES_CHANNEL, changed);
-  const notify = () => sql`SELECT pg_notify(${CHANGES_CHANNEL}, '')`;
+  /** Tells every instance (this one too) of a change; on a transaction, it goes out at commit. */
+  const notify = (on: SQL) => on`SELECT pg_notify(${CHANGES_CHANNEL}, '')`;
 
   return {
     backend: 'postgres',
@@ -116,7 +117,7 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
             SELECT b.id, b.device_id, b.metric, b.value, b.unit, b.ts, b.stored_at
             FROM batch b JOIN fresh USING (id) ORDER BY b.n
             RETURNING id`;
-          if (result.count > 0) await tx`SELECT pg_notify(${CHANGES_CHANNEL}, '')`;
+          if (result.count > 0) await notify(tx);
           const stored = new Set(result.map((row: { id: string }) => row.id));
           // Ids stored before: the same reading again, or the same id with other content.
           const already = unique.filter((row) => !stored.has(row.id));
@@ -151,7 +152,7 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
           FROM reading_ids i WHERE i.id = ${id} AND r.id = i.id AND r.ts = i.ts
           RETURNING r.*`;
         if (!row) return undefined;
-        await notify();
+        await notify(sql);
         changed();
         return toStored(row);
       }),
@@ -162,7 +163,7 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
           const [gone] = await tx`DELETE FROM reading_ids WHERE id = ${id} RETURNING ts`;
           if (!gone) return false;
           await tx`DELETE FROM readings WHERE id = ${id} AND ts = ${gone.ts}`;
-          await tx`SELECT pg_notify(${CHANGES_CHANNEL}, '')`;
+          await notify(tx);
           return true;
         });
         if (removed) changed();

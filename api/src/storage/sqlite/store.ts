@@ -51,11 +51,10 @@ function connect(db: Db) {
 type Connection = ReturnType<typeof connect>;
 
 export interface SqliteStoreOptions {
-  /** The database file, for logs, the file-identity check and reopening (none for `:memory:`). */
+  /** The database file, for logs, the file-identity check and WAL checkpoints (none for `:memory:`). */
   path?: string;
   /** Opens the database again after a fault (the same way it was opened first). */
   reopen?: () => Db;
-  checkpointPath?: string;
   /** How often the write probe and the file check run. Default 2,000 ms. */
   probeIntervalMs?: number;
   /** Told once when the database file is found deleted or replaced. */
@@ -81,7 +80,8 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
   let fileGone: string | undefined;
   const identity = path ? fileIdentity(path) : undefined;
 
-  const checkpointer = options.checkpointPath ? startCheckpointer(options.checkpointPath) : undefined;
+  // Checkpoints on a worker thread keep commits (and so lead times) free of them.
+  const checkpointer = path ? startCheckpointer(path) : undefined;
   const listeners: Array<() => void> = [];
   const changed = () => {
     for (const listener of listeners) listener();
@@ -223,7 +223,6 @@ export function openSqliteStore(databaseUrl: string, options: Pick<SqliteStoreOp
   return createSqliteStore(open(), {
     path: onDisk ? path : undefined,
     reopen: onDisk ? open : undefined,
-    checkpointPath: onDisk ? path : undefined,
     ...options,
   });
 }
