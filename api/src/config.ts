@@ -13,8 +13,9 @@ const apiSettings = {
   port: env.int('PORT', 3000, { min: 0, max: 65_535 }),
   host: env.string('HOST', '0.0.0.0'),
   databaseUrl: env.string('DATABASE_URL', DEFAULT_DATABASE_PATH),
-  /** PostgreSQL only: connections per API instance, and the longest a statement may run. */
+  /** PostgreSQL only: connections per API instance. */
   databasePoolSize: env.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 1_000 }),
+  /** The longest a statement (PostgreSQL) or a call on a SQLite thread may take before a 503. */
   databaseStatementTimeoutMs: env.int('DATABASE_STATEMENT_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000 }),
   apiToken: env.string('API_TOKEN', undefined, { maxLength: 512 }),
   readToken: env.string('READ_TOKEN', undefined, { maxLength: 512 }),

@@ -3,21 +3,29 @@
  * PostgreSQL (a real server this file starts, or TEST_DATABASE_URL's).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type TestDatabase, usePostgres, waitFor } from 'core/testing';
 import { FIXTURE_DEVICES, FIXTURE_TOTALS, STATS_FIXTURE } from '../stats-fixture.ts';
 import type { ReadingsStore, StoredRow } from './port.ts';
 import { openPostgresStore } from './postgres/store.ts';
 import { openSqliteStore } from './sqlite/store.ts';
+import { openThreadedSqliteStore } from './sqlite/threaded-store.ts';
 
 let postgres: TestDatabase;
+let directory: string;
 const opened: ReadingsStore[] = [];
+let databases = 0;
 
 beforeAll(async () => {
   postgres = await usePostgres();
+  directory = await mkdtemp(join(tmpdir(), 'conformance-'));
 });
 afterAll(async () => {
   for (const store of opened) await store.close().catch(() => {});
   await postgres?.stop();
+  await rm(directory, { recursive: true, force: true });
 });
 
 /** Each backend: a way to get a fresh, empty store, and more stores on the same data (instances). */
@@ -25,6 +33,14 @@ const backends = {
   sqlite: {
     async fresh() {
       const store = openSqliteStore(':memory:');
+      opened.push(store);
+      return { store, another: async () => store };
+    },
+  },
+  // A file, as the API runs it: writer and reader threads, each with its own connection.
+  'sqlite on threads': {
+    async fresh() {
+      const store = await openThreadedSqliteStore(join(directory, `${++databases}.db`));
       opened.push(store);
       return { store, another: async () => store };
     },
@@ -66,10 +82,10 @@ for (const [name, backend] of Object.entries(backends)) {
       const changed = { ...original, value: 99, storedAt: original.storedAt + 1 };
       const outcome = await store.insert([original, row(), changed]);
       expect(outcome).toMatchObject({ inserted: 2, duplicates: 0 });
-      expect(outcome.conflicts).toEqual([{ offered: changed, stored: original }]);
+      expect(outcome.conflicts).toEqual([{ index: 2, offered: changed, stored: original }]);
       const later = { ...original, ts: original.ts + 1 };
       const again = await store.insert([later, { ...original, storedAt: original.storedAt + 5 }]);
-      expect(again).toEqual({ inserted: 0, duplicates: 1, conflicts: [{ offered: later, stored: original }] });
+      expect(again).toEqual({ inserted: 0, duplicates: 1, conflicts: [{ index: 0, offered: later, stored: original }] });
       expect(await store.get(original.id)).toEqual(original);
     });
 

@@ -1,7 +1,9 @@
 import type { Logger } from 'core';
 import type { ReadingsStore } from './port.ts';
 import { type PostgresStoreOptions, openPostgresStore } from './postgres/store.ts';
+import { databasePath } from './sqlite/client.ts';
 import { openSqliteStore } from './sqlite/store.ts';
+import { openThreadedSqliteStore } from './sqlite/threaded-store.ts';
 
 /** Why DATABASE_URL cannot be used, said so that the message alone tells what to fix. */
 export class StorageConfigError extends Error {
@@ -21,16 +23,19 @@ export function backendOf(databaseUrl: string): 'sqlite' | 'postgres' {
  * The store DATABASE_URL names, opened and migrated.
  * @throws StorageConfigError naming DATABASE_URL and the reason.
  */
-export async function openStore(databaseUrl: string, postgres: PostgresStoreOptions = {}, logger?: Logger): Promise<ReadingsStore> {
+export async function openStore(databaseUrl: string, options: PostgresStoreOptions = {}, logger?: Logger): Promise<ReadingsStore> {
   if (backendOf(databaseUrl) === 'postgres') {
     try {
-      return await openPostgresStore(databaseUrl, postgres);
+      return await openPostgresStore(databaseUrl, options);
     } catch (error) {
       throw new StorageConfigError(`DATABASE_URL: ${(error as Error).message}`);
     }
   }
   try {
-    return openSqliteStore(databaseUrl, { onFileGone: (message) => logger?.error('database_file_gone', { error: message }) });
+    const onFileGone = (message: string) => logger?.error('database_file_gone', { error: message });
+    // In memory there is one connection, so it stays on this thread; a file gets its threads.
+    if (databasePath(databaseUrl) === ':memory:') return openSqliteStore(databaseUrl, { onFileGone });
+    return await openThreadedSqliteStore(databaseUrl, { statementTimeoutMs: options.statementTimeoutMs, onFileGone });
   } catch (error) {
     throw new StorageConfigError(`DATABASE_URL: cannot open the SQLite database ${JSON.stringify(databaseUrl)}: ${(error as Error).message}`);
   }

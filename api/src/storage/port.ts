@@ -43,6 +43,8 @@ export interface Cursor {
 
 /** A row offered with an id already stored under other content: the stored one stays. */
 export interface Conflict {
+  /** The offered row's position in the batch given to insert. */
+  index: number;
   offered: StoredRow;
   stored: StoredRow;
 }
@@ -52,7 +54,7 @@ export interface BatchOutcome {
   inserted: number;
   /** Rows whose id was already stored with the same content, or repeated so within the batch. */
   duplicates: number;
-  /** Rows whose id was already stored (or came earlier in the batch) with other content. */
+  /** Rows whose id was already stored (or came earlier in the batch) with other content, in batch order. */
   conflicts: Conflict[];
 }
 

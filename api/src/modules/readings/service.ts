@@ -92,7 +92,8 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
       const storedAt = Date.now();
       const refused: NonNullable<BatchAnswer['refused']> = [];
       const accepted: StoredRow[] = [];
-      const indexOf = new Map<StoredRow, number>();
+      /** Each accepted row's index in the request. */
+      const requestIndex: number[] = [];
       items.forEach((item, index) => {
         const problem = itemProblem(item, index, storedAt);
         if ('path' in problem) {
@@ -100,7 +101,7 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
           return;
         }
         accepted.push(problem);
-        indexOf.set(problem, index);
+        requestIndex.push(index);
       });
       if (accepted.length === 0) {
         const first = refused[0] as { path: string; message: string };
@@ -114,7 +115,7 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
         conflicts: outcome.conflicts.length,
         ...(refused.length > 0 ? { refused } : {}),
         ...(outcome.conflicts.length > 0
-          ? { conflicted: outcome.conflicts.map(({ offered, stored }) => ({ index: indexOf.get(offered) ?? -1, id: offered.id, stored: toStoredReading(stored) })) }
+          ? { conflicted: outcome.conflicts.map(({ index, offered, stored }) => ({ index: requestIndex[index] as number, id: offered.id, stored: toStoredReading(stored) })) }
           : {}),
       };
     },

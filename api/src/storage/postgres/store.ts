@@ -91,13 +91,13 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
         if (rows.length === 0) return { inserted: 0, duplicates: 0, conflicts: [] };
         // A repeated id within the batch is stored once (the first occurrence); the later ones are
         // compared, after the insert, with whichever version then stands for that id.
-        const first = new Map<string, StoredRow>();
-        const repeats: StoredRow[] = [];
-        for (const row of rows) {
-          if (first.has(row.id)) repeats.push(row);
-          else first.set(row.id, row);
+        const first = new Map<string, number>();
+        const repeats: number[] = [];
+        for (const [index, row] of rows.entries()) {
+          if (first.has(row.id)) repeats.push(index);
+          else first.set(row.id, index);
         }
-        const unique = [...first.values()];
+        const unique = [...first.values()].map((index) => rows[index] as StoredRow);
         const conflicts: Conflict[] = [];
         await partitions.ensureFor(unique.map((row) => row.ts));
         const column = <K extends keyof StoredRow>(key: K) => unique.map((row) => row[key]);
@@ -120,15 +120,17 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
           if (result.count > 0) await notify(tx);
           const stored = new Set(result.map((row: { id: string }) => row.id));
           // Ids stored before: the same reading again, or the same id with other content.
-          const already = unique.filter((row) => !stored.has(row.id));
+          const already = [...first.values()].filter((index) => !stored.has((rows[index] as StoredRow).id));
           const standing = new Map<string, StoredRow>(unique.filter((row) => stored.has(row.id)).map((row) => [row.id, row]));
           if (already.length > 0) {
-            const existing = await tx`SELECT r.* FROM reading_ids i JOIN readings r ON r.ts = i.ts AND r.id = i.id WHERE i.id = ANY(${already.map((row) => row.id)}::text[])`;
+            const ids = already.map((index) => (rows[index] as StoredRow).id);
+            const existing = await tx`SELECT r.* FROM reading_ids i JOIN readings r ON r.ts = i.ts AND r.id = i.id WHERE i.id = ANY(${ids}::text[])`;
             for (const row of existing as Row[]) standing.set(row.id, toStored(row));
           }
-          for (const row of [...already, ...repeats]) {
+          for (const index of [...already, ...repeats].sort((a, b) => a - b)) {
+            const row = rows[index] as StoredRow;
             const version = standing.get(row.id);
-            if (version && !sameReading(version, row)) conflicts.push({ offered: row, stored: version });
+            if (version && !sameReading(version, row)) conflicts.push({ index, offered: row, stored: version });
           }
           return stored.size;
         });

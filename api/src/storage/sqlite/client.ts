@@ -45,3 +45,16 @@ export function openDatabase(databaseUrl: string = DEFAULT_DATABASE_PATH, option
   migrate(db, { migrationsFolder: MIGRATIONS });
   return db;
 }
+
+/**
+ * A connection for reads only, on a database the writer has opened and migrated: WAL lets it
+ * read while the writer commits. `query_only` makes a stray write an error, not a second writer.
+ */
+export function openReader(path: string): Db {
+  const sqlite = new Database(path, { strict: true });
+  sqlite.run('PRAGMA busy_timeout = 5000');
+  sqlite.run('PRAGMA query_only = ON');
+  sqlite.run('PRAGMA cache_size = -16384');
+  sqlite.run('PRAGMA temp_store = MEMORY');
+  return drizzle({ client: sqlite, schema }) as Db;
+}

@@ -15,7 +15,7 @@ import { waitFor } from 'core/testing';
 import { createApp } from '../../app.ts';
 import { TEST_TOKEN, readingBody } from '../../test-helpers.ts';
 import type { ReadingsStore } from '../port.ts';
-import { openSqliteStore } from './store.ts';
+import { openThreadedSqliteStore } from './threaded-store.ts';
 
 const isRoot = process.getuid?.() === 0;
 let dir: string;
@@ -33,8 +33,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function api(file: string) {
-  const store = openSqliteStore(join(dir, file), { probeIntervalMs: 200 });
+async function api(file: string) {
+  const store = await openThreadedSqliteStore(join(dir, file), { probeIntervalMs: 200 });
   stores.push(store);
   const app = createApp({
     store,
@@ -55,7 +55,7 @@ function api(file: string) {
 
 describe.skipIf(!isRoot)('SQLite storage faults on a real filesystem', () => {
   it('a full disk: 503 with Retry-After, /health down, nothing acknowledged lost, writes again once space is back', async () => {
-    const { store, post, health } = api('full.db');
+    const { store, post, health } = await api('full.db');
     let acknowledged = 0;
     const statuses = new Set<number>();
     // Fill the filesystem, then keep writing until SQLite runs out of room.
@@ -86,7 +86,7 @@ describe.skipIf(!isRoot)('SQLite storage faults on a real filesystem', () => {
   }, 60_000);
 
   it('the database file deleted under the API: down with the reason, and writes refused rather than lost', async () => {
-    const { post, health } = api('deleted.db');
+    const { post, health } = await api('deleted.db');
     expect((await post(10)).status).toBe(200);
     await rm(join(dir, 'deleted.db'));
     await rm(join(dir, 'deleted.db-wal'), { force: true });

@@ -3,7 +3,7 @@ import { and, asc, count, desc, eq, gt, lt, or } from 'drizzle-orm';
 import { timedCheck } from '../check.ts';
 import { type Conflict, type Cursor, type FeedRow, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
 import { startCheckpointer } from './checkpointer.ts';
-import { type Db, databasePath, openDatabase } from './client.ts';
+import { type Db, databasePath, openDatabase, openReader } from './client.ts';
 import { whereFilter } from './filters.ts';
 import { readings } from './schema.ts';
 import { computeStats } from './stats.ts';
@@ -27,14 +27,14 @@ function connect(db: Db) {
   const insertAll = sqlite.transaction((rows: readonly StoredRow[]) => {
     let inserted = 0;
     const conflicts: Conflict[] = [];
-    for (const row of rows) {
+    for (const [index, row] of rows.entries()) {
       if (insertOne.run(row.id, row.deviceId, row.metric, row.value, row.unit, row.ts, row.storedAt).changes === 1) {
         inserted += 1;
         continue;
       }
       // Ignored: the same reading again (a duplicate), or the same id with other content.
       const stored = storedById.get(row.id) as StoredRow | null;
-      if (stored && !sameReading(stored, row)) conflicts.push({ offered: row, stored });
+      if (stored && !sameReading(stored, row)) conflicts.push({ index, offered: row, stored });
     }
     return { inserted, duplicates: rows.length - inserted - conflicts.length, conflicts };
   });
@@ -59,12 +59,19 @@ export interface SqliteStoreOptions {
   probeIntervalMs?: number;
   /** Told once when the database file is found deleted or replaced. */
   onFileGone?: (message: string) => void;
+  /**
+   * `writer` (the default) probes writes, watches the file and runs the checkpointer; a `reader`
+   * only reads. `checkpoint: false` leaves checkpoints to whoever started one already.
+   */
+  role?: 'writer' | 'reader';
+  checkpoint?: boolean;
 }
 
 /**
  * The embedded default: SQLite through bun:sqlite and Drizzle, one connection, WAL. Inserts are
  * `INSERT OR IGNORE` on the reading id, in one transaction per batch. Queries run synchronously
- * on the caller's thread; the methods are async only to speak the port.
+ * on the caller's thread; the methods are async only to speak the port. The API runs one of these
+ * per thread (threaded-store.ts) so that none runs on its event loop; `:memory:` runs here.
  *
  * Faults are told, not hidden: a full disk, a read-only or failing file answer 503 (never 500)
  * and make `check()` say down until a write succeeds again; after one, the next write opens a
@@ -73,15 +80,16 @@ export interface SqliteStoreOptions {
  * open again) until a restart, loudly.
  */
 export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): ReadingsStore {
-  const { path, reopen, probeIntervalMs = 2_000 } = options;
+  const { path, reopen, probeIntervalMs = 2_000, role = 'writer', checkpoint = true } = options;
+  const writer = role === 'writer';
   let connection: Connection = connect(db);
   let failure: { at: number; source: 'write' | 'probe'; message: string } | undefined;
   let reopenAfter: number | undefined;
   let fileGone: string | undefined;
-  const identity = path ? fileIdentity(path) : undefined;
+  const identity = path && writer ? fileIdentity(path) : undefined;
 
   // Checkpoints on a worker thread keep commits (and so lead times) free of them.
-  const checkpointer = path ? startCheckpointer(path) : undefined;
+  const checkpointer = path && writer && checkpoint ? startCheckpointer(path) : undefined;
   const listeners: Array<() => void> = [];
   const changed = () => {
     for (const listener of listeners) listener();
@@ -122,7 +130,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
   };
 
   // A real write on its own schedule (so that /health only reads), and the file's identity.
-  const probe = setInterval(() => {
+  const probe = writer ? setInterval(() => {
     if (path && identity && !fileGone) {
       const now = fileIdentity(path);
       if (!now || now.ino !== identity.ino || now.dev !== identity.dev) {
@@ -135,8 +143,8 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
     } catch {
       // Remembered by guarded(); check() reports it.
     }
-  }, probeIntervalMs);
-  probe.unref?.();
+  }, probeIntervalMs) : undefined;
+  probe?.unref?.();
 
   const byId = (c: Connection, id: string) => c.db.select().from(readings).where(eq(readings.id, id)).get();
 
@@ -215,11 +223,14 @@ function fileIdentity(path: string): { ino: number; dev: number } | undefined {
   }
 }
 
-/** Opens (and migrates) the SQLite database at `databaseUrl`, as the API runs it. */
-export function openSqliteStore(databaseUrl: string, options: Pick<SqliteStoreOptions, 'probeIntervalMs' | 'onFileGone'> = {}): ReadingsStore {
+/**
+ * Opens the SQLite database at `databaseUrl` on this thread: the writer migrates it first; a
+ * reader opens a connection that only reads (the writer has migrated by then).
+ */
+export function openSqliteStore(databaseUrl: string, options: Pick<SqliteStoreOptions, 'probeIntervalMs' | 'onFileGone' | 'role' | 'checkpoint'> = {}): ReadingsStore {
   const path = databasePath(databaseUrl);
   const onDisk = path !== ':memory:';
-  const open = () => openDatabase(databaseUrl, { autocheckpointPages: onDisk ? 100_000 : 10_000 });
+  const open = options.role === 'reader' ? () => openReader(path) : () => openDatabase(databaseUrl, { autocheckpointPages: onDisk ? 100_000 : 10_000 });
   return createSqliteStore(open(), {
     path: onDisk ? path : undefined,
     reopen: onDisk ? open : undefined,

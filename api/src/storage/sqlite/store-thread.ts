@@ -1,0 +1,41 @@
+/// <reference lib="webworker" />
+// One SQLite connection on its own thread (the writer, or a reader), serving the calls of the
+// API's event loop: see threaded-store.ts. A call that hangs here (a frozen disk, a long query)
+// holds this thread only.
+import { type ReadingsStore, StorageUnavailableError } from '../port.ts';
+import { openSqliteStore } from './store.ts';
+import type { ThreadReply, ThreadRequest } from './thread-protocol.ts';
+
+declare const self: Worker;
+
+let store: ReadingsStore | undefined;
+const reply = (message: ThreadReply) => self.postMessage(message);
+
+self.onmessage = async (event: MessageEvent<ThreadRequest>) => {
+  const message = event.data;
+  if (message.type === 'open') {
+    try {
+      store = openSqliteStore(message.databaseUrl, {
+        role: message.role,
+        probeIntervalMs: message.probeIntervalMs,
+        // The API's thread runs the checkpointer, beside this one.
+        checkpoint: false,
+        onFileGone: (gone) => reply({ type: 'file-gone', message: gone }),
+      });
+      // Posted before the call's result, so listeners run before the caller goes on.
+      store.onChange(() => reply({ type: 'changed' }));
+      reply({ type: 'ready' });
+    } catch (error) {
+      reply({ type: 'failed', message: (error as Error).message });
+    }
+    return;
+  }
+  try {
+    if (!store) throw new Error('the SQLite thread was called before it opened the database');
+    const method = store[message.method] as (...args: unknown[]) => Promise<unknown>;
+    const value = await method.apply(store, message.args);
+    reply({ type: 'result', id: message.id, value });
+  } catch (error) {
+    reply({ type: 'result', id: message.id, error: { unavailable: error instanceof StorageUnavailableError, message: (error as Error).message } });
+  }
+};

@@ -1,0 +1,195 @@
+import { type ReadingsStore, type StorageCheck, StorageUnavailableError } from '../port.ts';
+import { startCheckpointer } from './checkpointer.ts';
+import { databasePath } from './client.ts';
+import type { ThreadMethod, ThreadReply, ThreadRequest } from './thread-protocol.ts';
+
+/** Calls waiting on one thread at most; past it the API answers 503 at once instead of queueing. */
+const MAX_WAITING_CALLS = 256;
+/** How long /health waits for the writer thread to answer its check. */
+const CHECK_BUDGET_MS = 1_000;
+
+interface Waiting {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+  /** Set when the budget ran out: the caller was answered, the thread still works on it. */
+  overdue: boolean;
+}
+
+/**
+ * One SQLite thread and the calls waiting on it. A call gets a time budget: past it the caller
+ * gets StorageUnavailableError (503) and the thread counts as stuck until it answers that call,
+ * refusing new ones at once: a hung disk costs the API one thread, never its event loop or an
+ * unbounded queue.
+ */
+class SqliteThread {
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, Waiting>();
+  private nextId = 0;
+  private overdueCalls = 0;
+  /** Since when a call has run past its budget, while it still runs. */
+  stuckSince: number | undefined;
+  readonly opened: Promise<void>;
+
+  constructor(
+    readonly name: string,
+    open: Extract<ThreadRequest, { type: 'open' }>,
+    events: { changed?: () => void; fileGone?: (message: string) => void } = {},
+  ) {
+    this.worker = new Worker(new URL('./store-thread.ts', import.meta.url).href);
+    // Bun's Worker can be unreferenced (the DOM typings in scope here do not say so): an open
+    // store alone does not keep a process alive.
+    (this.worker as unknown as { unref(): void }).unref();
+    this.opened = new Promise((resolve, reject) => {
+      this.worker.onmessage = (event: MessageEvent<ThreadReply>) => {
+        const message = event.data;
+        if (message.type === 'ready') resolve();
+        else if (message.type === 'failed') reject(new Error(message.message));
+        else if (message.type === 'changed') events.changed?.();
+        else if (message.type === 'file-gone') events.fileGone?.(message.message);
+        else this.settle(message);
+      };
+      this.worker.onerror = (event) => {
+        const error = new Error(`SQLite's ${this.name} thread failed: ${event.message}`);
+        reject(error);
+        for (const call of this.waiting.values()) call.reject(error);
+      };
+    });
+    this.worker.postMessage(open satisfies ThreadRequest);
+  }
+
+  get load(): number {
+    return this.waiting.size;
+  }
+
+  /** A stuck thread's reason, or undefined while it keeps to its budgets. */
+  stuck(): string | undefined {
+    if (this.stuckSince === undefined) return undefined;
+    const seconds = ((Date.now() - this.stuckSince) / 1_000).toFixed(1);
+    return `SQLite's ${this.name} thread has been on one call ${seconds} s past its time budget (a hung or overloaded disk?)`;
+  }
+
+  /** `method` on the thread; past `budgetMs` a 503, and the thread stuck unless `stalls` is false. */
+  call<T>(method: ThreadMethod, args: unknown[], budgetMs: number, stalls = true): Promise<T> {
+    const stuck = this.stuck();
+    if (stuck) return Promise.reject(new StorageUnavailableError(stuck));
+    if (this.waiting.size >= MAX_WAITING_CALLS) {
+      return Promise.reject(new StorageUnavailableError(`SQLite's ${this.name} thread has ${MAX_WAITING_CALLS} calls waiting already`));
+    }
+    const id = ++this.nextId;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const call = this.waiting.get(id);
+        if (!call) return;
+        if (stalls) {
+          call.overdue = true;
+          this.overdueCalls += 1;
+          this.stuckSince ??= Date.now();
+        } else {
+          this.waiting.delete(id);
+        }
+        reject(new StorageUnavailableError(`SQLite did not finish ${method} within ${budgetMs} ms (a hung or overloaded disk?)`));
+      }, budgetMs);
+      this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject, timer, overdue: false });
+      this.worker.postMessage({ type: 'call', id, method, args } satisfies ThreadRequest);
+    });
+  }
+
+  private settle(message: Extract<ThreadReply, { type: 'result' }>): void {
+    const call = this.waiting.get(message.id);
+    if (!call) return;
+    this.waiting.delete(message.id);
+    clearTimeout(call.timer);
+    if (call.overdue) {
+      // Answered already (503); what it did stays done, and a retry finds it (inserts are idempotent).
+      this.overdueCalls -= 1;
+      if (this.overdueCalls === 0) this.stuckSince = undefined;
+      return;
+    }
+    if (!message.error) call.resolve(message.value);
+    else if (message.error.unavailable) call.reject(new StorageUnavailableError(message.error.message));
+    else call.reject(new Error(message.error.message));
+  }
+
+  async close(): Promise<void> {
+    await this.call('close', [], CHECK_BUDGET_MS, false).catch(() => {});
+    this.worker.terminate();
+  }
+}
+
+export interface ThreadedSqliteOptions {
+  /** How long a call may take before the API answers 503 (DATABASE_STATEMENT_TIMEOUT_MS). */
+  statementTimeoutMs?: number;
+  /** Reader threads, for listings, exports and statistics. Default 2. */
+  readers?: number;
+  probeIntervalMs?: number;
+  onFileGone?: (message: string) => void;
+}
+
+/**
+ * SQLite with no query on the API's event loop: one writer thread owns the connection that
+ * writes (and follows the change feed, which trails its commits), reader threads with their own
+ * connections serve listings, exports and statistics, and a checkpointer runs beside them. A
+ * frozen disk or a long statistics query holds a thread, not the API: /health answers, and a
+ * call past its budget answers 503.
+ */
+export async function openThreadedSqliteStore(databaseUrl: string, options: ThreadedSqliteOptions = {}): Promise<ReadingsStore> {
+  const { statementTimeoutMs = 30_000, readers: readerCount = 2 } = options;
+  const path = databasePath(databaseUrl);
+  const listeners: Array<() => void> = [];
+  const writer = new SqliteThread(
+    'writer',
+    { type: 'open', databaseUrl, role: 'writer', probeIntervalMs: options.probeIntervalMs },
+    { changed: () => listeners.forEach((listener) => listener()), fileGone: options.onFileGone },
+  );
+  await writer.opened;
+  // After the writer: it has created and migrated the database the readers open.
+  const readers = Array.from({ length: readerCount }, (_, index) => new SqliteThread(`reader ${index + 1}`, { type: 'open', databaseUrl, role: 'reader' }));
+  await Promise.all(readers.map((reader) => reader.opened));
+  const checkpointer = startCheckpointer(path);
+
+  const write = <T>(method: ThreadMethod, ...args: unknown[]) => writer.call<T>(method, args, statementTimeoutMs);
+  /** On the least busy reader that keeps to its budget. */
+  const read = <T>(method: ThreadMethod, ...args: unknown[]) => {
+    const free = readers.filter((reader) => reader.stuckSince === undefined);
+    if (free.length === 0) return Promise.reject(new StorageUnavailableError(readers[0]?.stuck() ?? 'no SQLite reader'));
+    const reader = free.reduce((best, candidate) => (candidate.load < best.load ? candidate : best));
+    return reader.call<T>(method, args, statementTimeoutMs);
+  };
+
+  return {
+    backend: 'sqlite',
+    location: path,
+    insert: (rows) => write('insert', rows),
+    patch: (id, fields) => write('patch', id, fields),
+    remove: (id) => write('remove', id),
+    get: (id) => read('get', id),
+    page: (filter, limit, after) => read('page', filter, limit, after),
+    chunk: (filter, limit, after) => read('chunk', filter, limit, after),
+    stats: (filter, threshold, devices) => read('stats', filter, threshold, devices),
+    count: (filter) => read('count', filter),
+    // The feed trails the writer's commits: asked on its thread, it never waits for a reader.
+    changesAfter: (seq, limit) => write('changesAfter', seq, limit),
+    recentChanges: (limit) => write('recentChanges', limit),
+    lastSeq: () => write('lastSeq'),
+    onChange(listener) {
+      listeners.push(listener);
+    },
+    async check(): Promise<StorageCheck> {
+      const started = performance.now();
+      const down = (error: string): StorageCheck => ({ status: 'down', latencyMs: Number((performance.now() - started).toFixed(3)), error });
+      const stuck = writer.stuck();
+      if (stuck) return down(stuck);
+      try {
+        // A check that waits behind a queue of writes is slow, not stuck: it does not stop writes.
+        return await writer.call<StorageCheck>('check', [], CHECK_BUDGET_MS, false);
+      } catch (error) {
+        return down((error as Error).message);
+      }
+    },
+    async close() {
+      checkpointer.stop();
+      await Promise.all([writer, ...readers].map((thread) => thread.close()));
+    },
+  };
+}
