@@ -15,6 +15,8 @@ const apiSettings = {
   databaseUrl: env.string('DATABASE_URL', DEFAULT_DATABASE_PATH),
   /** PostgreSQL only: connections per API instance. */
   databasePoolSize: env.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 1_000 }),
+  /** Long reads (listings, exports, statistics) at once: SQLite reader threads, PostgreSQL read pool. */
+  databaseReaders: env.int('DATABASE_READERS', 2, { min: 1, max: 64 }),
   /** The longest a statement (PostgreSQL) or a call on a SQLite thread may take before a 503. */
   databaseStatementTimeoutMs: env.int('DATABASE_STATEMENT_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000 }),
   apiToken: env.string('API_TOKEN', undefined, { maxLength: 512 }),

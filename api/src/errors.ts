@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia';
 import type { Logger } from 'core';
-import { StorageUnavailableError } from './storage/port.ts';
+import { StorageBusyError, StorageUnavailableError } from './storage/port.ts';
 
 export interface ErrorDetail {
   path: string;
@@ -55,6 +55,9 @@ function dottedPath(pointer: string): string {
 export function errorHandler(logger: Logger) {
   return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, request }) => {
     if (error instanceof ApiError) return apiErrorResponse(error);
+    if (error instanceof StorageBusyError) {
+      return apiErrorResponse(new ApiError(429, 'storage_busy', error.message, undefined, { 'retry-after': '1' }));
+    }
     if (error instanceof StorageUnavailableError) {
       logger.warn('storage_unavailable', { error: error.message, path: new URL(request.url).pathname });
       return apiErrorResponse(new ApiError(503, 'storage_unavailable', `storage is unavailable, try again shortly: ${error.message}`, undefined, { 'retry-after': '1' }));

@@ -1,5 +1,6 @@
 import type { Logger } from 'core';
 import type { ReadingsStore } from './port.ts';
+import { gateReads } from './read-gate.ts';
 import { type PostgresStoreOptions, openPostgresStore } from './postgres/store.ts';
 import { databasePath } from './sqlite/client.ts';
 import { openSqliteStore } from './sqlite/store.ts';
@@ -19,11 +20,20 @@ export function backendOf(databaseUrl: string): 'sqlite' | 'postgres' {
   return 'sqlite';
 }
 
+/** Long reads that may wait for a turn, per reader; past them a read is refused (429). */
+const WAITING_READS_PER_READER = 16;
+
 /**
- * The store DATABASE_URL names, opened and migrated.
+ * The store DATABASE_URL names, opened and migrated, its long reads bounded (see read-gate.ts).
  * @throws StorageConfigError naming DATABASE_URL and the reason.
  */
 export async function openStore(databaseUrl: string, options: PostgresStoreOptions = {}, logger?: Logger): Promise<ReadingsStore> {
+  const readers = options.readers ?? 2;
+  const store = await openUngated(databaseUrl, { ...options, readers }, logger);
+  return gateReads(store, { running: readers, waiting: readers * WAITING_READS_PER_READER });
+}
+
+async function openUngated(databaseUrl: string, options: PostgresStoreOptions, logger?: Logger): Promise<ReadingsStore> {
   if (backendOf(databaseUrl) === 'postgres') {
     try {
       return await openPostgresStore(databaseUrl, options);
@@ -35,7 +45,7 @@ export async function openStore(databaseUrl: string, options: PostgresStoreOptio
     const onFileGone = (message: string) => logger?.error('database_file_gone', { error: message });
     // In memory there is one connection, so it stays on this thread; a file gets its threads.
     if (databasePath(databaseUrl) === ':memory:') return openSqliteStore(databaseUrl, { onFileGone });
-    return await openThreadedSqliteStore(databaseUrl, { statementTimeoutMs: options.statementTimeoutMs, onFileGone });
+    return await openThreadedSqliteStore(databaseUrl, { statementTimeoutMs: options.statementTimeoutMs, readers: options.readers, onFileGone });
   } catch (error) {
     throw new StorageConfigError(`DATABASE_URL: cannot open the SQLite database ${JSON.stringify(databaseUrl)}: ${(error as Error).message}`);
   }

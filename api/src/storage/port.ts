@@ -13,6 +13,14 @@ export class StorageUnavailableError extends Error {
   override readonly name = 'StorageUnavailableError';
 }
 
+/**
+ * Too many long reads at once: the API answers 429 with Retry-After instead of queueing more
+ * (see read-gate.ts).
+ */
+export class StorageBusyError extends Error {
+  override readonly name = 'StorageBusyError';
+}
+
 /** A reading as stored. `storedAt - ts` is the lead time. */
 export interface StoredRow {
   id: string;

@@ -60,7 +60,7 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
   store.onChange(() => {
     changeVersion += 1;
   });
-  const latestCache = new Map<number, { version: number; json: string }>();
+  const latestCache = new Map<number, { version: number; json: Promise<string> }>();
 
   const page = async (filter: ReadingFilter, limit: number, after: Cursor | undefined) => {
     const rows = await store.page(filter, limit + 1, after);
@@ -136,12 +136,17 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
     list: page,
 
     /** The newest `limit` readings as a JSON array string, cached until the next change. */
-    async latestJson(limit: number): Promise<string> {
+    latestJson(limit: number): Promise<string> {
       const cached = latestCache.get(limit);
       if (cached?.version === changeVersion) return cached.json;
-      const version = changeVersion;
-      const json = JSON.stringify((await page({}, limit, undefined)).readings);
-      latestCache.set(limit, { version, json });
+      // One query per version, however many ask at once: the others wait for the same answer.
+      const json = page({}, limit, undefined).then((result) => JSON.stringify(result.readings));
+      const entry = { version: changeVersion, json };
+      latestCache.set(limit, entry);
+      json.catch(() => {
+        // A failed query is not cached: the next request asks again.
+        if (latestCache.get(limit) === entry) latestCache.delete(limit);
+      });
       return json;
     },
 

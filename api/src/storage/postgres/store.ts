@@ -17,6 +17,8 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** A statement running longer is cancelled (→ 503). Default 30,000 ms. */
   statementTimeoutMs?: number;
+  /** Connections of the separate pool for long reads (listings, exports, statistics). Default 2. */
+  readers?: number;
 }
 
 interface Row {
@@ -59,12 +61,15 @@ export function describeUrl(databaseUrl: string): string {
  * (NOTIFY), so live feeds and caches stay right with any number of API instances.
  */
 export async function openPostgresStore(databaseUrl: string, options: PostgresStoreOptions = {}): Promise<ReadingsStore> {
-  const { poolSize = 10, statementTimeoutMs = 30_000 } = options;
-  const sql = new SQL(databaseUrl, { max: poolSize, connectionTimeout: 10, connection: { statement_timeout: String(statementTimeoutMs) } });
+  const { poolSize = 10, statementTimeoutMs = 30_000, readers = 2 } = options;
+  const connection = { statement_timeout: String(statementTimeoutMs) };
+  const sql = new SQL(databaseUrl, { max: poolSize, connectionTimeout: 10, connection });
+  // Long reads have a pool of their own: however many run, writes and the feed find a connection.
+  const reads = new SQL(databaseUrl, { max: readers, connectionTimeout: 10, connection });
   try {
     await sql`SELECT 1`;
   } catch (error) {
-    await sql.close().catch(() => {});
+    await Promise.all([sql.close(), reads.close()]).catch(() => {});
     throw new StorageUnavailableError(`cannot reach PostgreSQL at ${describeUrl(databaseUrl)}: ${(error as Error).message}`, { cause: error });
   }
   await migrate(sql);
@@ -174,27 +179,27 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
 
     page: (filter, limit, after?: Cursor) =>
       guarded(async () => {
-        const where = whereFilter(sql, filter);
+        const where = whereFilter(reads, filter);
         const rows = after
-          ? await sql`SELECT * FROM readings WHERE ${where} AND (ts, id) < (${after.ts}, ${after.id}) ORDER BY ts DESC, id DESC LIMIT ${limit}`
-          : await sql`SELECT * FROM readings WHERE ${where} ORDER BY ts DESC, id DESC LIMIT ${limit}`;
+          ? await reads`SELECT * FROM readings WHERE ${where} AND (ts, id) < (${after.ts}, ${after.id}) ORDER BY ts DESC, id DESC LIMIT ${limit}`
+          : await reads`SELECT * FROM readings WHERE ${where} ORDER BY ts DESC, id DESC LIMIT ${limit}`;
         return rows.map(toStored);
       }),
 
     chunk: (filter, limit, after?: Cursor) =>
       guarded(async () => {
-        const where = whereFilter(sql, filter);
+        const where = whereFilter(reads, filter);
         const rows = after
-          ? await sql`SELECT * FROM readings WHERE ${where} AND (ts, id) > (${after.ts}, ${after.id}) ORDER BY ts, id LIMIT ${limit}`
-          : await sql`SELECT * FROM readings WHERE ${where} ORDER BY ts, id LIMIT ${limit}`;
+          ? await reads`SELECT * FROM readings WHERE ${where} AND (ts, id) > (${after.ts}, ${after.id}) ORDER BY ts, id LIMIT ${limit}`
+          : await reads`SELECT * FROM readings WHERE ${where} ORDER BY ts, id LIMIT ${limit}`;
         return rows.map(toStored);
       }),
 
-    stats: (filter, threshold, devices) => guarded(() => computeStats(sql, filter, threshold, devices)),
+    stats: (filter, threshold, devices) => guarded(() => computeStats(reads, filter, threshold, devices)),
 
     count: (filter) =>
       guarded(async () => {
-        const [{ n }] = await sql`SELECT count(*)::float8 AS n FROM readings WHERE ${whereFilter(sql, filter)}`;
+        const [{ n }] = await reads`SELECT count(*)::float8 AS n FROM readings WHERE ${whereFilter(reads, filter)}`;
         return n as number;
       }),
 
@@ -218,7 +223,7 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
     async close() {
       clearInterval(ahead);
       await subscription.unlisten().catch(() => {});
-      await sql.close({ timeout: 5 });
+      await Promise.all([sql.close({ timeout: 5 }), reads.close({ timeout: 5 })]);
     },
   };
 }

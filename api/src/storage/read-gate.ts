@@ -1,0 +1,46 @@
+import { type ReadingsStore, StorageBusyError } from './port.ts';
+
+export interface ReadLimits {
+  /** Long reads running at once (SQLite: reader threads; PostgreSQL: the read pool's size). */
+  running: number;
+  /** Long reads waiting for a turn; past it a read is refused at once (429). */
+  waiting: number;
+}
+
+/**
+ * Bounds the long reads — listings, exports, statistics, counts (a lookup by id is short) — of a store, whatever its
+ * backend: `running` at once, `waiting` more in line, and past that StorageBusyError (429 with
+ * Retry-After) rather than a queue that grows with every impatient client. Writes and the change
+ * feed are not gated: they never wait behind readers.
+ */
+export function gateReads(store: ReadingsStore, limits: ReadLimits): ReadingsStore {
+  let running = 0;
+  const queue: Array<() => void> = [];
+
+  const gated = async <T>(read: () => Promise<T>): Promise<T> => {
+    if (running >= limits.running) {
+      if (queue.length >= limits.waiting) {
+        throw new StorageBusyError(`${running} long reads are running and ${queue.length} waiting (listings, exports, statistics): try again shortly`);
+      }
+      await new Promise<void>((resolve) => queue.push(resolve));
+    } else {
+      running += 1;
+    }
+    try {
+      return await read();
+    } finally {
+      // The turn passes straight to the next in line, so `running` never overshoots.
+      const next = queue.shift();
+      if (next) next();
+      else running -= 1;
+    }
+  };
+
+  return {
+    ...store,
+    page: (filter, limit, after) => gated(() => store.page(filter, limit, after)),
+    chunk: (filter, limit, after) => gated(() => store.chunk(filter, limit, after)),
+    stats: (filter, threshold, devices) => gated(() => store.stats(filter, threshold, devices)),
+    count: (filter) => gated(() => store.count(filter)),
+  };
+}
