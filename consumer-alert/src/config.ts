@@ -1,5 +1,5 @@
 import { ConfigError, type Env, commonSettings, consumerSettings, env, loadConfig } from 'core';
-import { webhookUrlProblem } from './webhook.ts';
+import { UnresolvedHostError, resolvedTargetProblem, webhookUrlProblem } from './webhook-target.ts';
 
 const alertSettings = {
   ...commonSettings,
@@ -28,4 +28,19 @@ export function loadAlertConfig(environment: Env): AlertConfig {
   const problem = config.webhookUrl && webhookUrlProblem(config.webhookUrl, config.allowPrivateWebhook);
   if (problem) throw new ConfigError([{ key: 'ALERT_WEBHOOK_URL', message: problem }]);
   return config;
+}
+
+/**
+ * Where the webhook host resolves at start: an internal address stops the start like a bad URL.
+ * A name that does not resolve yet does not (DNS may be late); each delivery checks again.
+ * @throws ConfigError naming ALERT_WEBHOOK_URL.
+ */
+export async function checkWebhookTarget(config: AlertConfig): Promise<void> {
+  if (!config.webhookUrl) return;
+  try {
+    const problem = await resolvedTargetProblem(config.webhookUrl, config.allowPrivateWebhook);
+    if (problem) throw new ConfigError([{ key: 'ALERT_WEBHOOK_URL', message: problem }]);
+  } catch (error) {
+    if (!(error instanceof UnresolvedHostError)) throw error;
+  }
 }

@@ -1,11 +1,12 @@
 import { configOrExit, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, onShutdown, startHeartbeat, startTrimmer } from 'core';
-import { loadAlertConfig } from './config.ts';
+import { checkWebhookTarget, loadAlertConfig } from './config.ts';
 import { createEvaluator } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
 import { defaultRules, loadRules } from './rules.ts';
 
 const { config, rules } = await configOrExit('consumer-alert', async () => {
   const loaded = loadAlertConfig(process.env);
+  await checkWebhookTarget(loaded);
   return { config: loaded, rules: loaded.rulesFile ? await loadRules(loaded.rulesFile) : defaultRules(loaded.threshold) };
 });
 
@@ -15,7 +16,7 @@ const evaluatorBlocking = createRedis(config.redisUrl, { name: 'consumer-alert:a
 const notifierBlocking = createRedis(config.redisUrl, { name: 'consumer-alert:notify', logger });
 
 const evaluator = createEvaluator({ redis, rules, alertsStream: config.alertsStream });
-const notifier = createNotifier({ logger, webhookUrl: config.webhookUrl, minIntervalMs: config.webhookMinIntervalMs, timeoutMs: config.webhookTimeoutMs });
+const notifier = createNotifier({ logger, webhookUrl: config.webhookUrl, allowPrivate: config.allowPrivateWebhook, minIntervalMs: config.webhookMinIntervalMs, timeoutMs: config.webhookTimeoutMs });
 const common = { redis, consumer: config.consumerName, logger, claimIdleMs: config.claimIdleMs, maxDeliveries: config.maxDeliveries };
 
 // Group "alerts" on readings: thresholds → transitions XADDed to the alerts stream, then ack.

@@ -1,9 +1,13 @@
 import { type Alert, type ConsumerEntry, type EntryOutcome, type Logger, createLatencyHistogram } from 'core';
-import { WebhookRejectedError, describeAlert, postWebhook, slackMessage } from './webhook.ts';
+import { describeAlert, slackMessage } from './slack-message.ts';
+import { WebhookRejectedError, WebhookRetryableError, postWebhook } from './webhook.ts';
+import { UnresolvedHostError, resolvedTargetProblem } from './webhook-target.ts';
 
 export interface NotifierOptions {
   logger: Logger;
   webhookUrl?: string;
+  /** ALERT_WEBHOOK_ALLOW_PRIVATE: skip the check of where the webhook host resolves before each message. */
+  allowPrivate?: boolean;
   /** At most one message per this interval to the webhook (Slack allows 1/s). Default 1,000 ms. */
   minIntervalMs?: number;
   timeoutMs?: number;
@@ -38,6 +42,25 @@ export function createNotifier(options: NotifierOptions) {
   const printed = new Set<string>();
   let nextSendAt = 0;
 
+  /**
+   * Where the host resolves now, before every message (DNS can change after the start-up check).
+   * A host that resolves nowhere or to an internal address gets nothing: the alerts stay pending
+   * (retried, /health degraded as the notify group stalls) rather than go there or be dropped.
+   */
+  const checkTarget = async (url: string) => {
+    if (options.allowPrivate) return;
+    let problem: string | undefined;
+    try {
+      problem = await resolvedTargetProblem(url, false);
+    } catch (error) {
+      if (!(error instanceof UnresolvedHostError)) throw error;
+      problem = error.message;
+    }
+    if (!problem) return;
+    logger.error('alert_webhook_target_refused', { error: problem });
+    throw new WebhookRetryableError(`ALERT_WEBHOOK_URL: ${problem}`);
+  };
+
   return {
     counters,
     delivery,
@@ -57,6 +80,7 @@ export function createNotifier(options: NotifierOptions) {
       if (wait > 0) await Bun.sleep(wait);
       nextSendAt = Date.now() + minIntervalMs;
       const alerts = batch.map((entry) => entry.value);
+      await checkTarget(webhookUrl);
       try {
         await postWebhook(webhookUrl, slackMessage(alerts), timeoutMs);
       } catch (error) {
