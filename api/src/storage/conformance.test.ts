@@ -130,6 +130,8 @@ for (const [name, backend] of Object.entries(backends)) {
       expect(new Set(seen).size).toBe(1_000);
       const expected = [...rows].sort((a, b) => b.ts - a.ts || (a.id < b.id ? 1 : -1)).map((r) => r.id);
       expect(seen).toEqual(expected);
+      // latest is the first page over everything.
+      expect(await store.latest(50)).toEqual(await store.page({}, 50));
     });
 
     it('walks 200,000 rows oldest first in chunks, each once, with filters', async () => {

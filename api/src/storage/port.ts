@@ -135,6 +135,11 @@ export interface ReadingsStore {
   remove(id: string): Promise<boolean>;
   /** Newest first by (ts, id), up to `limit` rows after the cursor. */
   page(filter: ReadingFilter, limit: number, after?: Cursor): Promise<StoredRow[]>;
+  /**
+   * The newest `limit` rows by (ts, id), as `page({}, limit)`: the dashboard's poll, short by the
+   * index, so it never waits behind long reads (SQLite asks the writer's thread for it).
+   */
+  latest(limit: number): Promise<StoredRow[]>;
   /** Oldest first by (ts, id), up to `limit` rows after the cursor: an export walks these. */
   chunk(filter: ReadingFilter, limit: number, after?: Cursor): Promise<StoredRow[]>;
   stats(filter: ReadingFilter, threshold: number, devices: DevicePage): Promise<Stats>;

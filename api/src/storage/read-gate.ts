@@ -10,8 +10,8 @@ export interface ReadLimits {
 /**
  * Bounds the long reads — listings, exports, statistics, counts (a lookup by id is short) — of a store, whatever its
  * backend: `running` at once, `waiting` more in line, and past that StorageBusyError (429 with
- * Retry-After) rather than a queue that grows with every impatient client. Writes and the change
- * feed are not gated: they never wait behind readers.
+ * Retry-After) rather than a queue that grows with every impatient client. Writes, the change
+ * feed and `latest` are not gated: they never wait behind long reads.
  */
 export function gateReads(store: ReadingsStore, limits: ReadLimits): ReadingsStore {
   let running = 0;

@@ -140,7 +140,7 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
       const cached = latestCache.get(limit);
       if (cached?.version === changeVersion) return cached.json;
       // One query per version, however many ask at once: the others wait for the same answer.
-      const json = page({}, limit, undefined).then((result) => JSON.stringify(result.readings));
+      const json = store.latest(limit).then((rows) => JSON.stringify(rows.map(toStoredReading)));
       const entry = { version: changeVersion, json };
       latestCache.set(limit, entry);
       json.catch(() => {

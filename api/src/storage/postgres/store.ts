@@ -186,6 +186,8 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
         return rows.map(toStored);
       }),
 
+    latest: (limit) => guarded(async () => (await sql`SELECT * FROM readings ORDER BY ts DESC, id DESC LIMIT ${limit}`).map(toStored)),
+
     chunk: (filter, limit, after?: Cursor) =>
       guarded(async () => {
         const where = whereFilter(reads, filter);

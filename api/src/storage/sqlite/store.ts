@@ -173,6 +173,9 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
       const afterCursor = after && or(lt(readings.ts, after.ts), and(eq(readings.ts, after.ts), lt(readings.id, after.id)));
       return guarded((c) => c.db.select().from(readings).where(whereFilter(filter, afterCursor)).orderBy(desc(readings.ts), desc(readings.id)).limit(limit).all(), false);
     },
+    async latest(limit) {
+      return guarded((c) => c.db.select().from(readings).orderBy(desc(readings.ts), desc(readings.id)).limit(limit).all(), false);
+    },
     async chunk(filter, limit, after?: Cursor) {
       const afterCursor = after && or(gt(readings.ts, after.ts), and(eq(readings.ts, after.ts), gt(readings.id, after.id)));
       return guarded((c) => c.db.select().from(readings).where(whereFilter(filter, afterCursor)).orderBy(asc(readings.ts), asc(readings.id)).limit(limit).all(), false);

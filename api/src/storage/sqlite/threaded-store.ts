@@ -168,7 +168,9 @@ export async function openThreadedSqliteStore(databaseUrl: string, options: Thre
     chunk: (filter, limit, after) => read('chunk', filter, limit, after),
     stats: (filter, threshold, devices) => read('stats', filter, threshold, devices),
     count: (filter) => read('count', filter),
-    // The feed trails the writer's commits: asked on its thread, it never waits for a reader.
+    // Short reads that must not wait behind long ones: the dashboard's poll, and the feed, which
+    // trails the writer's commits.
+    latest: (limit) => write('latest', limit),
     changesAfter: (seq, limit) => write('changesAfter', seq, limit),
     recentChanges: (limit) => write('recentChanges', limit),
     lastSeq: () => write('lastSeq'),
