@@ -3,10 +3,17 @@
  * GET /readings/latest?limit=100), then prints the success rate and latency percentiles. Exits 1
  * below --target percent (default 99.9). Flags: --url, --concurrency, --requests, --path, --target.
  */
-import { parseArgs } from 'node:util';
-import { apiUrlOf } from 'core';
+import { apiUrlOf, cliError, cliNumber, parseCli } from 'core';
 
-const { values } = parseArgs({
+const NAME = 'availability';
+const { values } = parseCli({
+  name: NAME,
+  usage: `Usage: bun run availability [flags]
+  --url URL          the API (default API_URL or http://127.0.0.1:3000)
+  --concurrency C    clients at once (default 100)
+  --requests N       requests per client (default 10)
+  --path PATH        what they ask for (default /readings/latest?limit=100)
+  --target PERCENT   exit 1 below this success rate (default 99.9)`,
   options: {
     url: { type: 'string', default: apiUrlOf(process.env) },
     concurrency: { type: 'string', default: '100' },
@@ -15,14 +22,16 @@ const { values } = parseArgs({
     target: { type: 'string', default: '99.9' },
   },
 });
-const concurrency = Number(values.concurrency);
-const perClient = Number(values.requests);
-const target = Number(values.target);
-if (![concurrency, perClient, target].every(Number.isFinite) || concurrency < 1 || perClient < 1) {
-  console.error('availability: --concurrency and --requests must be positive numbers, --target a percentage');
-  process.exit(2);
+const concurrency = cliNumber(NAME, 'concurrency', values.concurrency, { min: 1, max: 100_000, integer: true });
+const perClient = cliNumber(NAME, 'requests', values.requests, { min: 1, integer: true });
+const target = cliNumber(NAME, 'target', values.target, { min: 0, max: 100 });
+let url: string;
+try {
+  url = new URL(values.path, values.url).toString();
+  if (!/^https?:$/.test(new URL(url).protocol)) throw new Error('not http(s)');
+} catch {
+  cliError(NAME, `--url must be an http(s) URL and --path a path, got ${JSON.stringify(values.url)} and ${JSON.stringify(values.path)}`);
 }
-const url = new URL(values.path, values.url).toString();
 const latencies: number[] = [];
 const failures = new Map<string, number>();
 const started = performance.now();

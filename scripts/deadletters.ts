@@ -22,7 +22,7 @@ Flags:
 Redis from REDIS_URL (default redis://127.0.0.1:6379).`;
 
 function fail(message: string): never {
-  console.error(`deadletters: ${message}\n\n${USAGE}`);
+  console.error(`deadletters: ${message} (see --help)`);
   process.exit(2);
 }
 
@@ -40,7 +40,7 @@ try {
     },
   });
 } catch (error) {
-  fail((error as Error).message);
+  fail((error as Error).message.split('. ')[0] as string);
 }
 const { values, positionals } = parsed;
 if (values.help) {

@@ -2,9 +2,19 @@
  * `bun run status`: the pipeline's health (GET /health on API_URL) as tables for people.
  * Exits 0 when ok, 1 when degraded, 2 when down or the API cannot be reached.
  */
-import { apiUrlOf } from 'core';
+import { apiUrlOf, cliError, parseCli } from 'core';
 
-const apiUrl = process.argv[2] ?? apiUrlOf(process.env);
+const { positionals } = parseCli({
+  name: 'status',
+  usage: `Usage: bun run status [API_URL]
+  The pipeline's health (GET /health) as tables: the API, storage, Redis, groups, dead letters
+  and workers. API_URL defaults to the API_URL setting or http://127.0.0.1:3000.
+  Exits 0 when ok, 1 when degraded, 2 when down or unreachable.`,
+  options: {},
+  positionals: [0, 1],
+});
+const apiUrl = positionals[0] ?? apiUrlOf(process.env);
+if (!URL.canParse(apiUrl) || !/^https?:$/.test(new URL(apiUrl).protocol)) cliError('status', `API_URL must be an http(s) URL, got ${JSON.stringify(apiUrl)}`);
 const COLOUR = { ok: '\x1b[32m', degraded: '\x1b[33m', down: '\x1b[31m', alive: '\x1b[32m', silent: '\x1b[31m' } as Record<string, string>;
 const paint = (text: string) => (process.stdout.isTTY ? `${COLOUR[text] ?? ''}${text}\x1b[0m` : text);
 

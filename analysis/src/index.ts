@@ -2,7 +2,7 @@ import { configOrExit } from 'core';
 import { USAGE, parseOptions } from './options.ts';
 import { type Progress, runAnalysis } from './run.ts';
 
-if (process.argv.includes('--help')) {
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log(USAGE);
   process.exit(0);
 }

@@ -55,7 +55,7 @@ export function parseOptions(argv: readonly string[], env: Env): AnalysisOptions
       },
     }));
   } catch (error) {
-    throw new ConfigError([{ key: 'arguments', message: `${(error as Error).message}\n${USAGE}` }]);
+    throw new ConfigError([{ key: 'arguments', message: `${(error as Error).message.split('. ')[0]} (see --help)` }]);
   }
   const problems: Array<{ key: string; message: string }> = [];
   const fromMs = parseTime('--from', values.from as string | undefined, problems);

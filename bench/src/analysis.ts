@@ -5,10 +5,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { cliNumber, parseCli } from 'core';
 
-const { values } = parseArgs({ options: { gb: { type: 'string', default: '2' } } });
-const targetBytes = Number(values.gb) * 1e9;
+const { values } = parseCli({
+  name: 'bench:analysis',
+  usage: `Usage: bun run bench:analysis [--gb G]
+  Writes a CSV of G gigabytes (default 2) in the export's format to a temp dir and runs the
+  analysis' statistics pass over it: rows/s and peak RSS.`,
+  options: { gb: { type: 'string', default: '2' } },
+});
+const targetBytes = cliNumber('bench:analysis', 'gb', values.gb, { min: 0.001, max: 1_000 }) * 1e9;
 const dir = await mkdtemp(join(tmpdir(), 'bench-analysis-'));
 const input = join(dir, 'readings.csv');
 try {

@@ -19,7 +19,7 @@ let values: Record<string, string | boolean | undefined>;
 try {
   ({ values } = parseArgs({ options: { readings: { type: 'string', default: '100000' }, 'bad-share': { type: 'string', default: '0.1' }, help: { type: 'boolean', short: 'h' } } }));
 } catch (error) {
-  console.error(`${(error as Error).message}\n${USAGE}`);
+  console.error(`bad-backlog: ${(error as Error).message.split('. ')[0]} (see --help)`);
   process.exit(2);
 }
 if (values.help) {
@@ -29,7 +29,7 @@ if (values.help) {
 const total = Number(values.readings);
 const badShare = Number(values['bad-share']);
 if (!Number.isInteger(total) || total < 1 || !(badShare >= 0 && badShare < 1)) {
-  console.error(`--readings must be a positive whole number and --bad-share in [0, 1)\n${USAGE}`);
+  console.error(`bad-backlog: --readings must be a positive whole number and --bad-share in [0, 1) (see --help)`);
   process.exit(2);
 }
 

@@ -35,7 +35,7 @@ const SCENARIOS = ['throughput', 'latency', 'api', 'live', 'idle'] as const;
 function positiveInt(name: string, raw: string): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1) {
-    console.error(`--${name} must be a positive integer, got ${JSON.stringify(raw)}\n\n${USAGE}`);
+    console.error(`bench: --${name} must be a positive integer, got ${JSON.stringify(raw)} (see --help)`);
     process.exit(2);
   }
   return value;
@@ -61,7 +61,7 @@ try {
     },
   }));
 } catch (error) {
-  console.error(`${(error as Error).message}\n\n${USAGE}`);
+  console.error(`bench: ${(error as Error).message.split('. ')[0]} (see --help)`);
   process.exit(2);
 }
 if (values.help) {
@@ -83,7 +83,7 @@ const apiSeconds = positiveInt('api-seconds', str('api-seconds'));
 const connections = positiveInt('connections', str('connections'));
 const backendFlag = str('backend');
 if (!['sqlite', 'postgres', 'both'].includes(backendFlag)) {
-  console.error(`--backend must be sqlite, postgres or both, got ${JSON.stringify(backendFlag)}\n\n${USAGE}`);
+  console.error(`bench: --backend must be sqlite, postgres or both, got ${JSON.stringify(backendFlag)} (see --help)`);
   process.exit(2);
 }
 const backends: Backend[] = backendFlag === 'both' ? ['sqlite', 'postgres'] : [backendFlag as Backend];

@@ -3,14 +3,37 @@
  * a sample reading (`{"deviceId":"pump-1","metric":"temp","value":81}`), shows which rules match it
  * and whether it breaches each.
  */
-import { ConfigError } from 'core';
+import { ConfigError, cliError, parseCli } from 'core';
 import { loadRules } from './rules.ts';
 
-const [file, sample] = process.argv.slice(2);
-if (!file) {
-  console.error('usage: rules:check FILE [\'{"deviceId":"d","metric":"m","value":1}\']');
-  process.exit(2);
+const NAME = 'rules:check';
+const { positionals } = parseCli({
+  name: NAME,
+  usage: `Usage: bun run --cwd consumer-alert rules:check FILE [READING_JSON]
+  Checks a rules file (as ALERT_RULES would load it) and, given a sample reading such as
+  '{"deviceId":"pump-1","metric":"temp","value":81}', shows which rules match it and whether it
+  breaches each. Exits 1 when the file is invalid.`,
+  options: {},
+  positionals: [1, 2],
+});
+const [file, sampleText] = positionals as [string, string | undefined];
+const sample = sampleText === undefined ? undefined : parseSample(sampleText);
+
+/** The sample reading, or exit 2 naming what is wrong with it. */
+function parseSample(text: string): { deviceId: string; metric: string; value: number } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    cliError(NAME, `READING_JSON is not JSON (${(error as Error).message}), got ${JSON.stringify(text.slice(0, 80))}`);
+  }
+  const reading = value as { deviceId?: unknown; metric?: unknown; value?: unknown } | null;
+  if (typeof reading?.deviceId !== 'string' || typeof reading.metric !== 'string' || typeof reading.value !== 'number') {
+    cliError(NAME, 'READING_JSON must be an object with deviceId and metric (strings) and value (a number)');
+  }
+  return reading as { deviceId: string; metric: string; value: number };
 }
+
 try {
   const rules = await loadRules(file);
   console.log(`${file}: ${rules.length} valid rule(s)`);
@@ -19,7 +42,7 @@ try {
     console.log(`  ${rule.id}: ${rule.metricPattern} on ${rule.devicePattern}, ${rule.direction} ${rule.threshold}${clear}, after ${rule.forReadings} reading(s), ${rule.severity}`);
   }
   if (sample) {
-    const reading = JSON.parse(sample) as { deviceId: string; metric: string; value: number };
+    const reading = sample;
     const matching = rules.filter((rule) => rule.matches(reading));
     if (matching.length === 0) console.log(`no rule matches ${reading.deviceId} ${reading.metric}`);
     for (const rule of matching) console.log(`  ${rule.id} matches: value ${reading.value} ${rule.breaches(reading.value) ? 'BREACHES' : 'does not breach'} ${rule.threshold}`);

@@ -4,9 +4,18 @@
  * reading id (rows already there count as duplicates). The group is deleted at the end, so it
  * never holds back trimming. Usage: `bun run --cwd consumer-store rebuild` (same env as the service).
  */
-import { configOrExit, createLogger, groupsCaughtUp, readGroups } from 'core';
+import { configOrExit, createLogger, groupsCaughtUp, parseCli, readGroups } from 'core';
 import { loadStoreConfig } from './config.ts';
 import { createStoreConsumer } from './store-consumer.ts';
+
+parseCli({
+  name: 'rebuild',
+  usage: `Usage: bun run --cwd consumer-store rebuild
+  Posts every reading the stream still holds to the API (REDIS_URL, READINGS_STREAM, API_URL,
+  API_TOKEN, as consumer-store reads them); rows already stored count as duplicates. Takes no
+  flags: it starts at once.`,
+  options: {},
+});
 
 const config = await configOrExit('rebuild', () => loadStoreConfig(process.env));
 

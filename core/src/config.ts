@@ -12,7 +12,9 @@ export class ConfigError extends Error {
   readonly problems: readonly ConfigProblem[];
 
   constructor(problems: readonly ConfigProblem[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p.key}: ${p.message}`).join('\n')}`);
+    // One problem on one line (a mistyped flag, say); several as a list.
+    const [only] = problems;
+    super(problems.length === 1 && only ? `${only.key}: ${only.message}` : `invalid configuration:\n${problems.map((p) => `  - ${p.key}: ${p.message}`).join('\n')}`);
     this.problems = problems;
   }
 }

@@ -46,6 +46,7 @@ export { startTrimmer, trimSafely } from './consumer/trimmer.ts';
 export { HEARTBEAT_PREFIX, WORKERS_KEY, type Heartbeat, type HeartbeatOptions, startHeartbeat } from './heartbeat.ts';
 export { createSleeper } from './sleeper.ts';
 export { configOrExit } from './config-or-exit.ts';
+export { cliError, cliNumber, parseCli, type CliSpec } from './cli.ts';
 export { onShutdown } from './shutdown.ts';
 export { type ConsumerState, type GroupState, groupsCaughtUp, readConsumers, readGroups } from './consumer/groups.ts';
 export { parseRetryAfter } from './retry-after.ts';

@@ -25,7 +25,7 @@ describe('loadProducerConfig', () => {
     expect(() => loadProducerConfig(['--min', '10.2', '--max', '10.8'], {})).toThrow('VALUE_MIN: no value with 0 decimals');
   });
 
-  it('refuses unknown flags with the usage', () => {
-    expect(() => loadProducerConfig(['--devcies', '3'], {})).toThrow(/Unknown option '--devcies'[\s\S]*Usage/);
+  it('refuses unknown flags in one line that names the flag and points at --help', () => {
+    expect(() => loadProducerConfig(['--devcies', '3'], {})).toThrow("arguments: Unknown option '--devcies' (see --help)");
   });
 });

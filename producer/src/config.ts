@@ -78,7 +78,7 @@ function parseFlags(argv: readonly string[]): Record<string, string> {
   try {
     ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
   } catch (error) {
-    throw new ConfigError([{ key: 'arguments', message: `${(error as Error).message}\n${USAGE}` }]);
+    throw new ConfigError([{ key: 'arguments', message: `${(error as Error).message.split('. ')[0]} (see --help)` }]);
   }
   const overrides: Record<string, string> = {};
   for (const [flag, value] of Object.entries(values)) {
