@@ -1,3 +1,8 @@
+// First of all: the repository's .env, whatever the working directory (see root-env.ts).
+import { loadRootEnv } from './root-env.ts';
+
+loadRootEnv();
+
 export { InvalidEventError } from './contracts/errors.ts';
 export { type FieldList, type FieldRecord, parseEpochMs, parseFiniteNumber } from './contracts/fields.ts';
 export {
@@ -47,6 +52,7 @@ export { HEARTBEAT_PREFIX, WORKERS_KEY, type Heartbeat, type HeartbeatOptions, s
 export { createSleeper } from './sleeper.ts';
 export { configOrExit } from './config-or-exit.ts';
 export { cliError, cliNumber, parseCli, type CliSpec } from './cli.ts';
+export { loadRootEnv, parseEnvFile, ROOT_ENV_FILE } from './root-env.ts';
 export { onShutdown } from './shutdown.ts';
 export { type ConsumerState, type GroupState, groupsCaughtUp, readConsumers, readGroups } from './consumer/groups.ts';
 export { parseRetryAfter } from './retry-after.ts';
