@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, type Env, apiUrlOf } from 'core';
+import { ConfigError, type Env, apiUrlOf, parseIsoTime } from 'core';
 
 export interface AnalysisOptions {
   /** A CSV file, or `-` for stdin; when absent the API's export is read. */
@@ -29,7 +29,7 @@ export const USAGE = `Usage: bun run analysis [flags]
 
 function parseTime(flag: string, raw: string | undefined, problems: Array<{ key: string; message: string }>): number | undefined {
   if (raw === undefined) return undefined;
-  const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  const ms = /^\d+$/.test(raw) ? Number(raw) : parseIsoTime(raw);
   if (!Number.isFinite(ms)) problems.push({ key: flag, message: `must be an ISO-8601 time or epoch ms, got ${JSON.stringify(raw)}` });
   return ms;
 }

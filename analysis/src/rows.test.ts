@@ -9,6 +9,9 @@ it('parses export times exactly, in any order, and refuses broken ones', () => {
   expect(parseTime('2026-11-22T10:00:5x.000Z')).toBeNaN();
   expect(parseTime('2026-11-22T10:00:61.000Z')).toBeNaN();
   expect(parseTime('2026-11-22T10:00:00+01:00')).toBe(Date.parse('2026-11-22T09:00:00Z'));
+  // Moments that do not exist are broken rows, not another day's readings.
+  expect(parseTime('2026-02-30T00:00:00.000Z')).toBeNaN();
+  expect(parseTime('2026-11-22T24:00:00.000Z')).toBeNaN();
 });
 
 it('reads columns by header name, quoted cells included', () => {

@@ -1,4 +1,5 @@
 import { parse } from 'csv-parse/sync';
+import { parseIsoTime } from 'core';
 
 /** What the statistics need of a row; the export's other columns are read past. */
 export interface Row {
@@ -76,13 +77,13 @@ let cachedPrefixMs = 0;
 
 const digit = (text: string, at: number) => text.charCodeAt(at) - 48;
 
-/** Epoch ms from digits or an ISO-8601 time; NaN when neither. */
+/** Epoch ms from digits or an ISO-8601 time; NaN when neither, or a moment that does not exist. */
 export function parseTime(raw: string): number {
   if (raw.length === 24 && raw.charCodeAt(23) === 90 /* Z */ && raw.charCodeAt(16) === 58 /* : */ && raw.charCodeAt(19) === 46 /* . */) {
     if (!raw.startsWith(cachedPrefix)) {
       const prefix = raw.slice(0, 16);
-      const ms = Date.parse(`${prefix}:00.000Z`);
-      if (Number.isNaN(ms)) return Date.parse(raw);
+      const ms = parseIsoTime(`${prefix}:00.000Z`);
+      if (Number.isNaN(ms)) return parseIsoTime(raw);
       cachedPrefix = prefix;
       cachedPrefixMs = ms;
     }
@@ -95,9 +96,9 @@ export function parseTime(raw: string): number {
     if ((s1 >>> 0) <= 5 && (s2 >>> 0) <= 9 && (m1 >>> 0) <= 9 && (m2 >>> 0) <= 9 && (m3 >>> 0) <= 9) {
       return cachedPrefixMs + (s1 * 10 + s2) * 1_000 + m1 * 100 + m2 * 10 + m3;
     }
-    return Date.parse(raw);
+    return parseIsoTime(raw);
   }
-  return /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  return /^\d+$/.test(raw) ? Number(raw) : parseIsoTime(raw);
 }
 
 /** A header or a quoted line: csv-parse (quotes, escaped quotes); a plain split when there are none. */

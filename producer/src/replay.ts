@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse/sync';
-import { InvalidEventError, type Reading, newEventId, parseFiniteNumber, validateReading } from 'core';
+import { InvalidEventError, type Reading, newEventId, parseFiniteNumber, parseIsoTime, validateReading } from 'core';
 
 export type ReplayItem = { reading: Reading; line: number } | { line: number; error: string };
 
@@ -115,7 +115,8 @@ function parseTs(raw: unknown): unknown {
   if (typeof raw === 'string') {
     if (/^\d+$/.test(raw)) return Number(raw);
     if (ISO_DATE.test(raw)) {
-      const parsed = Date.parse(raw);
+      // An impossible date (2026-02-30) stays a string: the contract then names the line's ts.
+      const parsed = parseIsoTime(raw);
       return Number.isNaN(parsed) ? raw : parsed;
     }
   }

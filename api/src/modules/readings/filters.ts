@@ -1,3 +1,4 @@
+import { parseIsoTime } from 'core';
 import { invalidField } from '../../errors.ts';
 import type { ReadingFilter } from '../../storage/port.ts';
 
@@ -10,8 +11,8 @@ export interface FilterQuery {
 
 /** Turns validated query strings into a filter; refuses a window that ends before it starts. */
 export function parseFilter(query: FilterQuery): ReadingFilter {
-  const fromMs = query.from === undefined ? undefined : Date.parse(query.from);
-  const toMs = query.to === undefined ? undefined : Date.parse(query.to);
+  const fromMs = query.from === undefined ? undefined : parseIsoTime(query.from);
+  const toMs = query.to === undefined ? undefined : parseIsoTime(query.to);
   if (fromMs !== undefined && Number.isNaN(fromMs)) throw invalidField('from', 'is not a valid date-time');
   if (toMs !== undefined && Number.isNaN(toMs)) throw invalidField('to', 'is not a valid date-time');
   if (fromMs !== undefined && toMs !== undefined && toMs < fromMs) throw invalidField('to', 'must not be before from');

@@ -110,6 +110,19 @@ describe('POST /readings/batch', () => {
     expect(await api.rowCount()).toBe(2);
   });
 
+  it('refuses dates that do not exist instead of rolling them over (Feb 30th, hour 24), alone and in a batch', async () => {
+    const api = createTestApi();
+    for (const ts of ['2026-02-30T00:00:00Z', '2026-11-22T24:00:00Z']) {
+      const single = await api.request('POST', '/readings', readingBody({ ts }));
+      expect(single.status).toBe(422);
+      expect((await single.json()).details).toEqual([{ path: 'ts', message: 'is not a date-time that exists (a day past the end of its month, or hour 24?)' }]);
+    }
+    const batch = await (await api.request('POST', '/readings/batch', { readings: [readingBody(), readingBody({ ts: '2026-04-31T08:00:00Z' })] })).json();
+    expect(batch).toMatchObject({ inserted: 1, refused: [{ index: 1, path: 'readings.1.ts' }] });
+    expect((await api.request('GET', '/readings?from=2026-02-30T00:00:00Z')).status).toBe(422);
+    expect(await api.rowCount()).toBe(1);
+  });
+
   it('refuses a batch with 422 when no item is valid, naming each', async () => {
     const api = createTestApi();
     const response = await api.request('POST', '/readings/batch', { readings: [readingBody({ value: 'x' }), readingBody({ deviceId: 'has space' })] });

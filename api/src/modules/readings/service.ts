@@ -1,4 +1,4 @@
-import { MAX_FUTURE_MS, newEventId } from 'core';
+import { MAX_FUTURE_MS, newEventId, parseIsoTime } from 'core';
 import { ApiError, invalidField } from '../../errors.ts';
 import type { BatchOutcome, Cursor, ReadingFilter, ReadingsStore, StoredRow } from '../../storage/port.ts';
 import { encodeCursor } from './cursor.ts';
@@ -21,7 +21,8 @@ export function toStoredReading(row: StoredRow): StoredReading {
 
 /** Why a reading's time cannot be stored, if it cannot: before 1970, or over a day ahead. */
 function timeProblem(ms: number, nowMs: number): string | undefined {
-  if (Number.isNaN(ms) || ms < 0) return 'must be a date-time after 1970-01-01';
+  if (Number.isNaN(ms)) return 'is not a date-time that exists (a day past the end of its month, or hour 24?)';
+  if (ms < 0) return 'must be a date-time after 1970-01-01';
   if (ms > nowMs + MAX_FUTURE_MS) return 'is more than 24 hours in the future (device clock?)';
   return undefined;
 }
@@ -44,7 +45,7 @@ function itemProblem(item: unknown, index: number, storedAt: number): StoredRow 
   const error = newReadingCheck.Errors(item).First();
   if (error) return { path: `readings.${index}${error.path.replaceAll('/', '.')}`, message: error.message };
   const reading = item as NewReading;
-  const ts = Date.parse(reading.ts);
+  const ts = parseIsoTime(reading.ts);
   const problem = timeProblem(ts, storedAt);
   return problem ? { path: `readings.${index}.ts`, message: problem } : toRow(reading, ts, storedAt);
 }
@@ -74,7 +75,7 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
     /** One reading; `created` is false when its id was already stored (the stored row is returned). */
     async create(reading: NewReading): Promise<{ created: boolean; reading: StoredReading }> {
       const storedAt = Date.now();
-      const ts = Date.parse(reading.ts);
+      const ts = parseIsoTime(reading.ts);
       const problem = timeProblem(ts, storedAt);
       if (problem) throw invalidField('ts', problem);
       const row = toRow(reading, ts, storedAt);
