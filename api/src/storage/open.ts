@@ -20,6 +20,9 @@ export function backendOf(databaseUrl: string): 'sqlite' | 'postgres' {
   return 'sqlite';
 }
 
+/** The limits of either backend: readers and the statement budget for both, the pool for PostgreSQL. */
+export type StoreOptions = PostgresStoreOptions;
+
 /** Long reads that may wait for a turn, per reader; past them a read is refused (429). */
 const WAITING_READS_PER_READER = 16;
 
@@ -27,13 +30,13 @@ const WAITING_READS_PER_READER = 16;
  * The store DATABASE_URL names, opened and migrated, its long reads bounded (see read-gate.ts).
  * @throws StorageConfigError naming DATABASE_URL and the reason.
  */
-export async function openStore(databaseUrl: string, options: PostgresStoreOptions = {}, logger?: Logger): Promise<ReadingsStore> {
+export async function openStore(databaseUrl: string, options: StoreOptions = {}, logger?: Logger): Promise<ReadingsStore> {
   const readers = options.readers ?? 2;
   const store = await openUngated(databaseUrl, { ...options, readers }, logger);
   return gateReads(store, { running: readers, waiting: readers * WAITING_READS_PER_READER });
 }
 
-async function openUngated(databaseUrl: string, options: PostgresStoreOptions, logger?: Logger): Promise<ReadingsStore> {
+async function openUngated(databaseUrl: string, options: StoreOptions, logger?: Logger): Promise<ReadingsStore> {
   if (backendOf(databaseUrl) === 'postgres') {
     try {
       return await openPostgresStore(databaseUrl, options);

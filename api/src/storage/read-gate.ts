@@ -8,10 +8,10 @@ export interface ReadLimits {
 }
 
 /**
- * Bounds the long reads — listings, exports, statistics, counts (a lookup by id is short) — of a store, whatever its
+ * Bounds the long reads of a store — listings, exports, statistics, counts — whatever its
  * backend: `running` at once, `waiting` more in line, and past that StorageBusyError (429 with
  * Retry-After) rather than a queue that grows with every impatient client. Writes, the change
- * feed and `latest` are not gated: they never wait behind long reads.
+ * feed, `latest` and lookups by id are short and not gated: they never wait behind long reads.
  */
 export function gateReads(store: ReadingsStore, limits: ReadLimits): ReadingsStore {
   let running = 0;
