@@ -31,6 +31,9 @@ export interface AppOptions {
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Route labels beside the routes themselves: one each, so a scan of random paths adds no series. */
+const UNMATCHED_ROUTE = 'unmatched';
+const REFUSED_BEFORE_ROUTING = 'refused_before_routing';
 const VERSION = '0.1.0';
 
 /**
@@ -57,6 +60,18 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
   /** True when the request may see everything a read can: READ_TOKEN unset, or presented. */
   const mayReadAll = (request: Request) => config.readToken === undefined || bearerMatches(request.headers.get('authorization'), config.readToken);
   const startedAt = new WeakMap<Request, number>();
+  /** Every answer counted once, with its real status and a bounded route label. */
+  const countRequest = (request: Request, route: string, status: number) => {
+    metrics.requests.inc({ method: request.method, route, status: String(status) });
+    const started = startedAt.get(request);
+    if (started !== undefined) metrics.duration.observe({ method: request.method, route }, (performance.now() - started) / 1_000);
+  };
+  /** An answer given before routing (413, 401/403, an injected fault): the after-response hook never sees it. */
+  const refuse = (request: Request, error: ApiError) => {
+    const response = apiErrorResponse(error);
+    countRequest(request, REFUSED_BEFORE_ROUTING, response.status);
+    return response;
+  };
 
   const service = createReadingsService(store, ({ inserted, duplicates, conflicts }, refused) => {
     metrics.stored.inc(inserted);
@@ -76,25 +91,26 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
         startedAt.set(request, performance.now());
         const length = Number(request.headers.get('content-length') ?? 0);
         if (length > config.maxBodyBytes) {
-          return apiErrorResponse(new ApiError(413, 'body_too_large', `request body is over ${config.maxBodyBytes} bytes (MAX_BODY_BYTES)`));
+          return refuse(request, new ApiError(413, 'body_too_large', `request body is over ${config.maxBodyBytes} bytes (MAX_BODY_BYTES)`));
         }
         // FAULT_RATE: fail a share of writes on purpose, to show that the pipeline loses nothing.
         if (config.faultRate && WRITE_METHODS.has(request.method) && Math.random() < config.faultRate) {
-          return apiErrorResponse(new ApiError(503, 'injected_fault', `FAULT_RATE=${config.faultRate}: this write failed on purpose`));
+          return refuse(request, new ApiError(503, 'injected_fault', `FAULT_RATE=${config.faultRate}: this write failed on purpose`));
         }
         try {
           if (WRITE_METHODS.has(request.method)) requireToken(request.headers.get('authorization'), config.apiToken, 'write');
           else if (config.readToken !== undefined && !PUBLIC_READ_PATHS.has(new URL(request.url).pathname)) requireToken(request.headers.get('authorization'), config.readToken, 'read');
         } catch (error) {
-          return apiErrorResponse(error as ApiError);
+          return refuse(request, error as ApiError);
         }
       })
       // Runs after the response is sent, so metrics cost the client nothing.
-      .onAfterResponse(({ request, route, set }) => {
-        const labels = { method: request.method, route: route || 'unmatched' };
-        metrics.requests.inc({ ...labels, status: String(set.status ?? 200) });
-        const started = startedAt.get(request);
-        if (started !== undefined) metrics.duration.observe(labels, (performance.now() - started) / 1_000);
+      // The status is the answer's own — a Response's, an error's (Elysia's NotFoundError for an
+      // unknown route, our ApiError), else set.status — so a 204, a 404 and a 503 count as such.
+      .onAfterResponse(({ request, route, set, responseValue }) => {
+        const own = (responseValue as { status?: unknown } | null)?.status;
+        const status = typeof own === 'number' ? own : typeof set.status === 'number' ? set.status : 200;
+        countRequest(request, route || UNMATCHED_ROUTE, status);
       })
       .use(docsRoutes(VERSION))
       .use(liveRoutes(readingsFeed, alerts, streamLimits))

@@ -192,7 +192,11 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
   return { redis: { status: 'ok', latencyMs }, groups, deadLetters, workers, reasons, heartbeats };
 }
 
-/** Prometheus text for the pipeline: groups, dead letters, and what each live worker reported. */
+/**
+ * Prometheus text for the pipeline: groups, dead letters, and what each live worker reported.
+ * A worker is labelled `worker`, not `instance`: Prometheus sets `instance` itself (the scraped
+ * API) and would rename ours to `exported_instance`.
+ */
 export function pipelineMetrics(health: PipelineHealth, epochLosses?: number): string {
   const lines: string[] = [];
   const label = (labels: Record<string, string>) => `{${Object.entries(labels).map(([k, v]) => `${k}="${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
@@ -201,7 +205,12 @@ export function pipelineMetrics(health: PipelineHealth, epochLosses?: number): s
     for (const [labels, value] of rows) lines.push(`${name}${label(labels)} ${value}`);
   };
   metric('pipeline_redis_up', 'Redis answers PING', 'gauge', [[{}, health.redis.status === 'ok' ? 1 : 0]]);
-  metric('pipeline_group_lag', 'Entries not yet delivered to the group', 'gauge', health.groups.map((g) => [{ stream: g.stream, group: g.group }, g.lag ?? -1]));
+  metric(
+    'pipeline_group_lag',
+    'Entries not yet delivered to the group; absent when Redis cannot tell (after trims)',
+    'gauge',
+    health.groups.flatMap((g) => (g.lag === null ? [] : [[{ stream: g.stream, group: g.group }, g.lag] as [Record<string, string>, number]])),
+  );
   metric('pipeline_group_pending', 'Entries delivered and not yet acknowledged', 'gauge', health.groups.map((g) => [{ stream: g.stream, group: g.group }, g.pending]));
   if (epochLosses !== undefined) {
     lines.push('# HELP pipeline_redis_data_losses_total Times this API noticed Redis come back without its data (restarted empty or flushed)', '# TYPE pipeline_redis_data_losses_total counter', `pipeline_redis_data_losses_total ${epochLosses}`);
@@ -213,17 +222,17 @@ export function pipelineMetrics(health: PipelineHealth, epochLosses?: number): s
     health.groups.flatMap((g) => (g.oldestWaitingSeconds === null ? [] : [[{ stream: g.stream, group: g.group }, g.oldestWaitingSeconds] as const])),
   );
   metric('pipeline_dead_letters', 'Entries in a dead-letter stream', 'gauge', health.deadLetters.map((d) => [{ stream: d.stream }, d.entries]));
-  metric('pipeline_worker_up', 'Worker heartbeat alive (1) or silent (0)', 'gauge', health.workers.map((w) => [{ service: w.service, instance: w.instance }, w.status === 'alive' ? 1 : 0]));
+  metric('pipeline_worker_up', 'Worker heartbeat alive (1) or silent (0)', 'gauge', health.workers.map((w) => [{ service: w.service, worker: w.instance }, w.status === 'alive' ? 1 : 0]));
   metric(
     'pipeline_worker_events_total',
     'Counters a worker reports in its heartbeat (stored, duplicates, dead-lettered, alerts fired/sent/failed, ...)',
     'counter',
-    health.heartbeats.flatMap((beat) => Object.entries(beat.counters).map(([name, value]) => [{ service: beat.service, instance: beat.instance, event: name }, value] as [Record<string, string>, number])),
+    health.heartbeats.flatMap((beat) => Object.entries(beat.counters).map(([name, value]) => [{ service: beat.service, worker: beat.instance, event: name }, value] as [Record<string, string>, number])),
   );
   lines.push('# HELP pipeline_latency_seconds Lead time, batch time, detection and delivery latency per worker', '# TYPE pipeline_latency_seconds histogram');
   for (const beat of health.heartbeats) {
     for (const [name, histogram] of Object.entries(beat.latencies)) {
-      const base = { service: beat.service, instance: beat.instance, name };
+      const base = { service: beat.service, worker: beat.instance, name };
       for (const [le, count] of histogram.buckets) lines.push(`pipeline_latency_seconds_bucket${label({ ...base, le: String(le / 1_000) })} ${count}`);
       lines.push(`pipeline_latency_seconds_bucket${label({ ...base, le: '+Inf' })} ${histogram.count}`);
       lines.push(`pipeline_latency_seconds_sum${label(base)} ${histogram.sumMs / 1_000}`);
