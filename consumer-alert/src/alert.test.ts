@@ -7,6 +7,7 @@ import { type TestRedis, startRedisServer, startService, uniqueName, useRedis, w
 import type Redis from 'ioredis';
 import { createEvaluator } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
+import { sharedPace } from './webhook-pace.ts';
 import { type RuleInput, compileRule, defaultRules } from './rules.ts';
 import { startReceiver } from './test-receiver.ts';
 
@@ -278,6 +279,20 @@ describe('notification', () => {
     for (let i = 1; i < receiver.received.length; i++) expect(receiver.received[i]!.at - receiver.received[i - 1]!.at).toBeGreaterThanOrEqual(990);
     expect(receiver.received.length).toBeLessThanOrEqual(3);
     for (const id of ids) expect(receiver.received.some((message) => message.text.includes(id))).toBe(true);
+  });
+});
+
+describe('one pace per webhook across instances', () => {
+  it('two instances on one webhook never send two messages within its interval', async () => {
+    const receiver = startReceiver();
+    cleanups.push(receiver.stop);
+    const instance = () => createNotifier({ logger: quiet, webhookUrl: receiver.url, allowPrivate: true, pace: sharedPace(redis, receiver.url, 1_000), print: () => {}, colour: false });
+    const [first, second] = [instance(), instance()];
+    const batch = (n: number) => [{ entryId: `${n}-0`, deliveries: 1, value: { id: `a-${n}`, ruleId: 'default', deviceId: `d-${n}`, metric: 'kwh', value: 51, threshold: 50, state: 'firing' as const, severity: 'warning' as const, ts: Date.now(), readingId: `r-${n}` } }];
+    await Promise.all([first.handle(batch(1)), second.handle(batch(2)), first.handle(batch(3)), second.handle(batch(4))]);
+    expect(receiver.delivered().sort()).toEqual(['a-1', 'a-2', 'a-3', 'a-4']);
+    // Redis's clock paces them; ours may differ from it by a few ms.
+    for (let i = 1; i < receiver.received.length; i++) expect(receiver.received[i]!.at - receiver.received[i - 1]!.at).toBeGreaterThanOrEqual(990);
   });
 });
 

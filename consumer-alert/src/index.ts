@@ -2,6 +2,7 @@ import { configOrExit, createConsumer, createLogger, createRedis, decodeAlert, d
 import { checkWebhookTarget, loadAlertConfig } from './config.ts';
 import { createEvaluator } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
+import { sharedPace } from './webhook-pace.ts';
 import { defaultRules, loadRules } from './rules.ts';
 
 const { config, rules } = await configOrExit('consumer-alert', async () => {
@@ -16,7 +17,15 @@ const evaluatorBlocking = createRedis(config.redisUrl, { name: 'consumer-alert:a
 const notifierBlocking = createRedis(config.redisUrl, { name: 'consumer-alert:notify', logger });
 
 const evaluator = createEvaluator({ redis, rules, alertsStream: config.alertsStream });
-const notifier = createNotifier({ logger, webhookUrl: config.webhookUrl, allowPrivate: config.allowPrivateWebhook, minIntervalMs: config.webhookMinIntervalMs, timeoutMs: config.webhookTimeoutMs });
+const notifier = createNotifier({
+  logger,
+  webhookUrl: config.webhookUrl,
+  allowPrivate: config.allowPrivateWebhook,
+  // One pace per webhook across every instance, kept in Redis.
+  pace: config.webhookUrl ? sharedPace(redis, config.webhookUrl, config.webhookMinIntervalMs) : undefined,
+  minIntervalMs: config.webhookMinIntervalMs,
+  timeoutMs: config.webhookTimeoutMs,
+});
 const common = { redis, consumer: config.consumerName, logger, claimIdleMs: config.claimIdleMs, maxDeliveries: config.maxDeliveries };
 
 // Group "alerts" on readings: thresholds → transitions XADDed to the alerts stream, then ack.

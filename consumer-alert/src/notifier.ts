@@ -1,6 +1,7 @@
 import { type Alert, type ConsumerEntry, type EntryOutcome, type Logger, createLatencyHistogram } from 'core';
 import { describeAlert, slackMessage } from './slack-message.ts';
 import { WebhookRejectedError, WebhookRetryableError, postWebhook } from './webhook.ts';
+import { type WebhookPace, localPace } from './webhook-pace.ts';
 import { UnresolvedHostError, resolvedTargetProblem } from './webhook-target.ts';
 
 export interface NotifierOptions {
@@ -10,6 +11,8 @@ export interface NotifierOptions {
   allowPrivate?: boolean;
   /** At most one message per this interval to the webhook (Slack allows 1/s). Default 1,000 ms. */
   minIntervalMs?: number;
+  /** Whose pace: shared by every instance through Redis (the service), or this process's alone. */
+  pace?: WebhookPace;
   timeoutMs?: number;
   /** Where the readable alert lines go. Default: stdout. */
   print?: (line: string) => void;
@@ -40,7 +43,7 @@ export function createNotifier(options: NotifierOptions) {
   const delivery = createLatencyHistogram();
   // Ids already printed, so a retried batch does not print its alerts again (bounded).
   const printed = new Set<string>();
-  let nextSendAt = 0;
+  const pace = options.pace ?? localPace(minIntervalMs);
 
   /**
    * Where the host resolves now, before every message (DNS can change after the start-up check).
@@ -76,9 +79,7 @@ export function createNotifier(options: NotifierOptions) {
       }
       if (!webhookUrl) return undefined;
 
-      const wait = nextSendAt - Date.now();
-      if (wait > 0) await Bun.sleep(wait);
-      nextSendAt = Date.now() + minIntervalMs;
+      await pace.turn();
       const alerts = batch.map((entry) => entry.value);
       await checkTarget(webhookUrl);
       try {
