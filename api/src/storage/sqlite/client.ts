@@ -22,10 +22,11 @@ export function databasePath(databaseUrl: string): string {
  * Opens SQLite (creating its directory), applies the tuning the write path depends on, and runs
  * pending migrations.
  */
-export function openDatabase(databaseUrl: string = DEFAULT_DATABASE_PATH, options: { autocheckpointPages?: number } = {}): Db {
+export function openDatabase(databaseUrl: string = DEFAULT_DATABASE_PATH, options: { autocheckpointPages?: number; create?: boolean } = {}): Db {
   const path = databasePath(databaseUrl);
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const sqlite = new Database(path, { create: true, strict: true });
+  // Reopened after a fault, a missing file stays missing: a fresh empty database would hide the loss.
+  const sqlite = new Database(path, { create: options.create ?? true, readwrite: true, strict: true });
   // WAL: readers never block the writer. NORMAL: durable at checkpoints, and a crash of this
   // process loses nothing (only an OS crash can lose the last commits); fsync per batch is the
   // cost a 50k rows/s write path cannot pay.

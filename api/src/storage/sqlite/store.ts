@@ -233,10 +233,10 @@ function fileIdentity(path: string): { ino: number; dev: number } | undefined {
 export function openSqliteStore(databaseUrl: string, options: Pick<SqliteStoreOptions, 'probeIntervalMs' | 'onFileGone' | 'role' | 'checkpoint'> = {}): ReadingsStore {
   const path = databasePath(databaseUrl);
   const onDisk = path !== ':memory:';
-  const open = options.role === 'reader' ? () => openReader(path) : () => openDatabase(databaseUrl, { autocheckpointPages: onDisk ? 100_000 : 10_000 });
-  return createSqliteStore(open(), {
+  const open = (create: boolean) => (options.role === 'reader' ? openReader(path) : openDatabase(databaseUrl, { autocheckpointPages: onDisk ? 100_000 : 10_000, create }));
+  return createSqliteStore(open(true), {
     path: onDisk ? path : undefined,
-    reopen: onDisk ? open : undefined,
+    reopen: onDisk ? () => open(false) : undefined,
     ...options,
   });
 }
