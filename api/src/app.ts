@@ -6,6 +6,7 @@ import type { ReadingsStore } from './storage/port.ts';
 import { ApiError, apiErrorResponse, errorHandler } from './errors.ts';
 import { jsonBody } from './json-body.ts';
 import { createApiMetrics } from './metrics.ts';
+import { type IngestOptions, ingestRoutes } from './modules/ingest/index.ts';
 import { docsRoutes } from './modules/docs/index.ts';
 import { readingsRoutes } from './modules/readings/index.ts';
 import { createReadingsService } from './modules/readings/service.ts';
@@ -28,6 +29,8 @@ export interface AppOptions {
   pipeline?: PipelineOptions;
   /** A Redis connection free to block, and the alerts stream: for /alerts/stream. */
   alertsFeed?: { blockingRedis: Redis; stream: string };
+  /** Redis and the readings stream, for POST /ingest. */
+  ingest?: IngestOptions;
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -44,7 +47,7 @@ const VERSION = '0.1.0';
 export const PUBLIC_READ_PATHS: ReadonlySet<string> = new Set(['/', '/health', '/dashboard.js', '/dashboard.css']);
 
 /** The API as an Elysia app: tests call `app.handle(request)`, index.ts calls `listen`. */
-export function createApp({ store, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed }: AppOptions) {
+export function createApp({ store, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed, ingest }: AppOptions) {
   const readingsFeed = createReadingsFeed(store);
   const alerts = alertsFeed && pipeline ? createAlertsFeed({ redis: pipeline.redis, ...alertsFeed }) : undefined;
   const streamLimits = createStreamLimits({
@@ -115,6 +118,12 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
       .use(docsRoutes(VERSION))
       .use(liveRoutes(readingsFeed, alerts, streamLimits))
       .use(readingsRoutes(service, (rows) => metrics.exported.inc(rows)))
+      .use(
+        ingestRoutes(ingest, (accepted, refused) => {
+          metrics.ingested.inc({ outcome: 'accepted' }, accepted);
+          metrics.ingested.inc({ outcome: 'refused' }, refused);
+        }),
+      )
       .use(statsRoutes(store))
       .use(systemRoutes({ store, metrics, pipeline, version: VERSION, mayReadAll }))
   );

@@ -31,7 +31,7 @@ const pipeline = {
 // Its own connection: the alerts feed blocks on XREAD while dashboards listen.
 const feedRedis = createRedis(config.redisUrl, { name: 'api:alerts-feed', logger });
 const alertsFeed = { blockingRedis: feedRedis, stream: config.alertsStream };
-const app = createApp({ store, config, logger, pipeline, alertsFeed });
+const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream } });
 // Housekeeping of the workers hash runs here, on its own schedule; /health only reads.
 const janitor = startWorkerJanitor(redis);
 try {

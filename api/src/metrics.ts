@@ -38,6 +38,12 @@ export function createApiMetrics(live?: LiveCounts) {
     help: 'Readings offered with an id already stored under other content (the stored version stays)',
     registers: [registry],
   });
+  const ingested = new Counter({
+    name: 'api_readings_ingested_total',
+    help: 'Readings sent to POST /ingest: accepted (in the stream) or refused (invalid)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
   const refused = new Counter({ name: 'api_readings_refused_total', help: 'Batch items refused as invalid while the rest of their batch was stored', registers: [registry] });
   const liveClients = new Gauge({
     name: 'api_live_clients',
@@ -70,7 +76,7 @@ export function createApiMetrics(live?: LiveCounts) {
       this.inc(live?.refused?.() ?? 0);
     },
   });
-  return { registry, requests, duration, stored, duplicates, exported, conflicts, refused, liveClients };
+  return { registry, requests, duration, stored, duplicates, exported, conflicts, refused, ingested, liveClients };
 }
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;

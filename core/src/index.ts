@@ -54,6 +54,7 @@ export { createSleeper } from './sleeper.ts';
 export { configOrExit } from './config-or-exit.ts';
 export { cliError, cliNumber, parseCli, type CliSpec } from './cli.ts';
 export { loadRootEnv, parseEnvFile, ROOT_ENV_FILE } from './root-env.ts';
+export { publishReadings } from './publish-readings.ts';
 export { onShutdown } from './shutdown.ts';
 export { type ConsumerState, type GroupState, groupsCaughtUp, readConsumers, readGroups } from './consumer/groups.ts';
 export { parseRetryAfter } from './retry-after.ts';

@@ -1,4 +1,4 @@
-import { type Logger, READING_VERSION, type Reading, encodeReadingPayload, reconnectDelayMs } from 'core';
+import { type Logger, type Reading, publishReadings, reconnectDelayMs } from 'core';
 import type Redis from 'ioredis';
 
 export interface PublisherOptions {
@@ -34,20 +34,6 @@ export interface Publisher {
 }
 
 /**
- * One script call XADDs a whole batch, each reading its own entry in the current wire format
- * (`v`, `r`). Against a pipeline of XADDs it spares the producer a command object, an encoding
- * and a reply per reading: half of its CPU went there. Redis applies a batch in order; if the
- * reply is lost the batch is sent again (duplicates in the stream, stored once).
- * KEYS: stream. ARGV: version, then one `r` payload per reading. Returns how many were added.
- */
-const PUBLISH = `
-for i = 2, #ARGV do redis.call('XADD', KEYS[1], '*', 'v', ARGV[1], 'r', ARGV[i]) end
-return #ARGV - 1
-`;
-
-type PublishingRedis = Redis & { publishReadings(stream: string, version: string, ...payloads: string[]): Promise<number> };
-
-/**
  * Sends readings with one XADD each, in batches, one batch in flight at a time so that
  * per-device order is kept. While Redis is away it keeps a bounded buffer and retries with
  * backoff. An XADD whose reply was lost is sent again: the stream may then hold the reading twice,
@@ -78,14 +64,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     roomWaiters = stillWaiting;
   };
 
-  if (!('publishReadings' in redis)) redis.defineCommand('publishReadings', { numberOfKeys: 1, lua: PUBLISH });
-  const publishing = redis as PublishingRedis;
-
-  const sendBatch = async (batch: Reading[]): Promise<number> => {
-    const added = await publishing.publishReadings(stream, READING_VERSION, ...batch.map(encodeReadingPayload));
-    if (added !== batch.length) throw new Error(`Redis added ${added} of ${batch.length} readings`);
-    return added;
-  };
+  const sendBatch = (batch: Reading[]): Promise<number> => publishReadings(redis, stream, batch);
 
   const loop = async () => {
     let failures = 0;
