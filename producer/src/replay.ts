@@ -24,7 +24,10 @@ export async function* readReplay(source: string): AsyncGenerator<ReplayItem> {
     const next = await iterator.next();
     if (next.done) return;
     lineNumber += 1;
-    if (next.value.trim() !== '') first = next.value;
+    // A byte-order mark (spreadsheets save UTF-8 CSV with one) would make the header's first
+    // name "\uFEFFid" and every line unreadable.
+    const line = lineNumber === 1 ? next.value.replace(/^\uFEFF/, '') : next.value;
+    if (line.trim() !== '') first = line;
   }
   if (first.trimStart().startsWith('{')) {
     yield fromJsonLine(first, lineNumber);

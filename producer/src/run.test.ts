@@ -108,6 +108,14 @@ describe('producer against a real Redis', () => {
     expect(lines.filter((l) => l.event === 'replay_bad_line').map((l) => l.line)).toEqual([2, 3, 4]);
   });
 
+  it('replays a CSV saved with a byte-order mark (as spreadsheets save UTF-8) like any other', async () => {
+    const file = join(dir, 'bom.csv');
+    await writeFile(file, '\uFEFFid,deviceId,metric,value,unit,ts\nb-1,d1,temp,21.5,°C,2026-11-22T10:00:00Z\n');
+    const { stream, summary } = await runProducer(['--replay', file]);
+    expect((await streamReadings(stream)).map((entry) => entry.reading)).toEqual([{ id: 'b-1', deviceId: 'd1', metric: 'temp', value: 21.5, unit: '°C', ts: Date.parse('2026-11-22T10:00:00Z') }]);
+    expect(summary.badLines).toBe(0);
+  });
+
   it('appends every published reading to --csv, and that file replays to the same readings', async () => {
     const csv = join(dir, 'session.csv');
     const { stream } = await runProducer(['--count', '40', '--rate', '2000', '--csv', csv]);
