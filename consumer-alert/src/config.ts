@@ -1,4 +1,5 @@
 import { ConfigError, type Env, commonSettings, consumerSettings, env, loadConfig } from 'core';
+import { WEBHOOK_FORMATS } from './webhook-formats.ts';
 import { UnresolvedHostError, resolvedTargetProblem, webhookUrlProblem } from './webhook-target.ts';
 
 const alertSettings = {
@@ -8,6 +9,7 @@ const alertSettings = {
   rulesFile: env.string('ALERT_RULES', undefined),
   webhookUrl: env.string('ALERT_WEBHOOK_URL', undefined, { maxLength: 2_000 }),
   allowPrivateWebhook: env.bool('ALERT_WEBHOOK_ALLOW_PRIVATE', false),
+  webhookFormat: env.oneOf('ALERT_WEBHOOK_FORMAT', 'slack', WEBHOOK_FORMATS),
   webhookMinIntervalMs: env.int('ALERT_WEBHOOK_MIN_INTERVAL_MS', 1_000, { min: 0 }),
   webhookTimeoutMs: env.int('ALERT_WEBHOOK_TIMEOUT_MS', 10_000, { min: 100 }),
   alertsGroup: env.string('ALERTS_GROUP', 'alerts', { maxLength: 200 }),

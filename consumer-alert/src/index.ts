@@ -21,6 +21,7 @@ const notifier = createNotifier({
   logger,
   webhookUrl: config.webhookUrl,
   allowPrivate: config.allowPrivateWebhook,
+  format: config.webhookFormat,
   // One pace per webhook across every instance, kept in Redis.
   pace: config.webhookUrl ? sharedPace(redis, config.webhookUrl, config.webhookMinIntervalMs) : undefined,
   minIntervalMs: config.webhookMinIntervalMs,

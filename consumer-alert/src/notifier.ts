@@ -1,5 +1,6 @@
 import { type Alert, type ConsumerEntry, type EntryOutcome, type Logger, createLatencyHistogram } from 'core';
-import { describeAlert, slackMessage } from './slack-message.ts';
+import { describeAlert } from './slack-message.ts';
+import { type WebhookFormat, webhookMessage } from './webhook-formats.ts';
 import { WebhookRejectedError, WebhookRetryableError, postWebhook } from './webhook.ts';
 import { type WebhookPace, localPace } from './webhook-pace.ts';
 import { UnresolvedHostError, resolvedTargetProblem } from './webhook-target.ts';
@@ -11,6 +12,8 @@ export interface NotifierOptions {
   allowPrivate?: boolean;
   /** At most one message per this interval to the webhook (Slack allows 1/s). Default 1,000 ms. */
   minIntervalMs?: number;
+  /** ALERT_WEBHOOK_FORMAT. Default slack. */
+  format?: WebhookFormat;
   /** Whose pace: shared by every instance through Redis (the service), or this process's alone. */
   pace?: WebhookPace;
   timeoutMs?: number;
@@ -83,7 +86,7 @@ export function createNotifier(options: NotifierOptions) {
       const alerts = batch.map((entry) => entry.value);
       await checkTarget(webhookUrl);
       try {
-        await postWebhook(webhookUrl, slackMessage(alerts), timeoutMs);
+        await postWebhook(webhookUrl, webhookMessage(options.format ?? 'slack', alerts), timeoutMs);
       } catch (error) {
         if (!(error instanceof WebhookRejectedError)) throw error;
         counters.rejected += alerts.length;

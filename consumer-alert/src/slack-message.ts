@@ -41,12 +41,12 @@ function joinWithin(header: string, lines: readonly string[], max: number): stri
   return text;
 }
 
-export interface SlackMessage {
+export type SlackMessage = {
   text: string;
   blocks: unknown[];
   /** Every alert id in the message, so a receiver can dedupe a retried one. */
   alertIds: string[];
-}
+};
 
 /**
  * A Slack-compatible message: `text` as the fallback, `blocks` for display; one alert, or a

@@ -1,5 +1,5 @@
 import { type RetryAfter, parseRetryAfter } from 'core';
-import type { SlackMessage } from './slack-message.ts';
+import type { WebhookMessage } from './webhook-formats.ts';
 
 /** The receiver is away or busy (network, timeout, 5xx, 429): retry, honouring Retry-After. */
 export class WebhookRetryableError extends Error implements RetryAfter {
@@ -22,7 +22,7 @@ export class WebhookRejectedError extends Error {
  * Redirects are not followed: the full alert body would go wherever the receiver points, past
  * the checks of webhook-target.ts.
  */
-export async function postWebhook(url: string, message: SlackMessage, timeoutMs: number): Promise<void> {
+export async function postWebhook(url: string, message: WebhookMessage, timeoutMs: number): Promise<void> {
   let response: Response;
   try {
     response = await fetch(url, {
