@@ -8,6 +8,7 @@ import type Redis from 'ioredis';
 import { createEvaluator } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
 import { sharedPace } from './webhook-pace.ts';
+import { redisDeliveryLog } from './delivery-log.ts';
 import { type RuleInput, compileRule, defaultRules } from './rules.ts';
 import { startReceiver } from './test-receiver.ts';
 
@@ -293,6 +294,23 @@ describe('one pace per webhook across instances', () => {
     expect(receiver.delivered().sort()).toEqual(['a-1', 'a-2', 'a-3', 'a-4']);
     // Redis's clock paces them; ours may differ from it by a few ms.
     for (let i = 1; i < receiver.received.length; i++) expect(receiver.received[i]!.at - receiver.received[i - 1]!.at).toBeGreaterThanOrEqual(990);
+  });
+});
+
+describe('a notify group rebuilt from scratch', () => {
+  it('does not send the webhook what it already answered 2xx to; only the new alerts go', async () => {
+    const receiver = startReceiver();
+    cleanups.push(receiver.stop);
+    const deliveries = redisDeliveryLog(redis, receiver.url);
+    const instance = () => createNotifier({ logger: quiet, webhookUrl: receiver.url, allowPrivate: true, minIntervalMs: 0, deliveries, print: () => {}, colour: false });
+    const entry = (n: number) => ({ entryId: `${n}-0`, deliveries: 1, value: { id: `rebuilt-${n}`, ruleId: 'default', deviceId: `d-${n}`, metric: 'kwh', value: 51, threshold: 50, state: 'firing' as const, severity: 'warning' as const, ts: Date.now(), readingId: `r-${n}` } });
+    expect(await instance().handle([entry(1), entry(2)])).toBeUndefined();
+    // As if the group were destroyed and created again: the stream is read from its start.
+    const rebuilt = instance();
+    expect(await rebuilt.handle([entry(1), entry(2), entry(3)])).toBeUndefined();
+    expect(await rebuilt.handle([entry(1)])).toBeUndefined();
+    expect(receiver.received.map((message) => message.alertIds)).toEqual([['rebuilt-1', 'rebuilt-2'], ['rebuilt-3']]);
+    expect(rebuilt.counters).toMatchObject({ sent: 1, alreadyDelivered: 3 });
   });
 });
 

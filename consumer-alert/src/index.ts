@@ -2,6 +2,7 @@ import { configOrExit, createConsumer, createLogger, createRedis, decodeAlert, d
 import { checkWebhookTarget, loadAlertConfig } from './config.ts';
 import { createEvaluator } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
+import { redisDeliveryLog } from './delivery-log.ts';
 import { sharedPace } from './webhook-pace.ts';
 import { defaultRules, loadRules } from './rules.ts';
 
@@ -22,6 +23,7 @@ const notifier = createNotifier({
   webhookUrl: config.webhookUrl,
   allowPrivate: config.allowPrivateWebhook,
   format: config.webhookFormat,
+  deliveries: config.webhookUrl ? redisDeliveryLog(redis, config.webhookUrl) : undefined,
   // One pace per webhook across every instance, kept in Redis.
   pace: config.webhookUrl ? sharedPace(redis, config.webhookUrl, config.webhookMinIntervalMs) : undefined,
   minIntervalMs: config.webhookMinIntervalMs,

@@ -1,5 +1,6 @@
 import { type Alert, type ConsumerEntry, type EntryOutcome, type Logger, createLatencyHistogram } from 'core';
 import { describeAlert } from './slack-message.ts';
+import type { DeliveryLog } from './delivery-log.ts';
 import { type WebhookFormat, webhookMessage } from './webhook-formats.ts';
 import { WebhookRejectedError, WebhookRetryableError, postWebhook } from './webhook.ts';
 import { type WebhookPace, localPace } from './webhook-pace.ts';
@@ -14,6 +15,8 @@ export interface NotifierOptions {
   minIntervalMs?: number;
   /** ALERT_WEBHOOK_FORMAT. Default slack. */
   format?: WebhookFormat;
+  /** What the webhook already got, so that a rebuilt notify group does not send it twice. */
+  deliveries?: DeliveryLog;
   /** Whose pace: shared by every instance through Redis (the service), or this process's alone. */
   pace?: WebhookPace;
   timeoutMs?: number;
@@ -28,6 +31,8 @@ export interface NotifierCounters {
   messages: number;
   digests: number;
   rejected: number;
+  /** Alerts acknowledged without sending: the webhook had them already (a rebuilt group). */
+  alreadyDelivered: number;
 }
 
 const COLOURS = { firing: '\x1b[31m', resolved: '\x1b[32m' } as const;
@@ -42,7 +47,7 @@ const PRINTED_MEMORY = 10_000;
 export function createNotifier(options: NotifierOptions) {
   const { logger, webhookUrl, minIntervalMs = 1_000, timeoutMs = 10_000, colour = Boolean(process.stdout.isTTY) } = options;
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const counters: NotifierCounters = { printed: 0, sent: 0, messages: 0, digests: 0, rejected: 0 };
+  const counters: NotifierCounters = { printed: 0, sent: 0, messages: 0, digests: 0, rejected: 0, alreadyDelivered: 0 };
   const delivery = createLatencyHistogram();
   // Ids already printed, so a retried batch does not print its alerts again (bounded).
   const printed = new Set<string>();
@@ -82,8 +87,14 @@ export function createNotifier(options: NotifierOptions) {
       }
       if (!webhookUrl) return undefined;
 
+      const delivered = (await options.deliveries?.delivered(batch.map((entry) => entry.value.id))) ?? new Set<string>();
+      const alerts = batch.map((entry) => entry.value).filter((alert) => !delivered.has(alert.id));
+      if (delivered.size > 0) {
+        counters.alreadyDelivered += delivered.size;
+        logger.info('alert_already_delivered', { alertIds: [...delivered] });
+      }
+      if (alerts.length === 0) return undefined;
       await pace.turn();
-      const alerts = batch.map((entry) => entry.value);
       await checkTarget(webhookUrl);
       try {
         await postWebhook(webhookUrl, webhookMessage(options.format ?? 'slack', alerts), timeoutMs);
@@ -91,8 +102,9 @@ export function createNotifier(options: NotifierOptions) {
         if (!(error instanceof WebhookRejectedError)) throw error;
         counters.rejected += alerts.length;
         logger.error('alert_webhook_rejected', { error: error.message, alertIds: alerts.map((alert) => alert.id) });
-        return batch.map(() => ({ dead: error.message }));
+        return batch.map((entry) => (delivered.has(entry.value.id) ? 'done' : { dead: error.message }));
       }
+      await options.deliveries?.record(alerts.map((alert) => alert.id));
       const now = Date.now();
       for (const alert of alerts) delivery.observe(now - alert.ts);
       counters.sent += alerts.length;
