@@ -12,9 +12,14 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}T/;
  * optionally id) or NDJSON file, or from stdin with `-`. Streams: constant memory for any size.
  * A bad line is yielded as an error with its line number; it never stops the replay.
  * `ts` may be epoch milliseconds or an ISO-8601 date; a row without `id` gets a new one.
+ * `progress.bytes` follows how much of the source has been read.
  */
-export async function* readReplay(source: string): AsyncGenerator<ReplayItem> {
+export async function* readReplay(source: string, progress: { bytes: number } = { bytes: 0 }): AsyncGenerator<ReplayItem> {
   const input = openSource(source);
+  // Counted as read, for a progress line; readline reads the same chunks.
+  input.on('data', (chunk: Buffer | string) => {
+    progress.bytes += chunk.length;
+  });
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   const iterator = lines[Symbol.asyncIterator]();
   // Peek at the first non-empty line to tell NDJSON from CSV.
@@ -124,4 +129,14 @@ function parseTs(raw: unknown): unknown {
     }
   }
   return raw;
+}
+
+/** One line of replay progress for a terminal: share of the file, readings, rate and time left. */
+export function replayProgressLine(state: { bytes: number; totalBytes: number; readings: number; seconds: number }): string {
+  const { bytes, totalBytes, readings, seconds } = state;
+  const share = totalBytes > 0 ? Math.min(100, (bytes / totalBytes) * 100) : 0;
+  const rate = seconds > 0 ? readings / seconds : 0;
+  const bytesPerSecond = seconds > 0 ? bytes / seconds : 0;
+  const eta = bytesPerSecond > 0 ? Math.max(0, Math.round((totalBytes - bytes) / bytesPerSecond)) : undefined;
+  return `replay ${share.toFixed(0)}% · ${readings.toLocaleString('en')} readings · ${Math.round(rate).toLocaleString('en')}/s${eta === undefined ? '' : ` · ETA ${eta} s`}`;
 }

@@ -1,9 +1,10 @@
+import { statSync } from 'node:fs';
 import { type Logger, type Reading, createSleeper } from 'core';
 import type Redis from 'ioredis';
 import type { ProducerConfig } from './config.ts';
 import { type CsvSink, openCsvSink } from './csv-sink.ts';
 import { createPublisher, type PublisherStats } from './publisher.ts';
-import { readReplay } from './replay.ts';
+import { readReplay, replayProgressLine } from './replay.ts';
 import { createSimulator } from './simulator.ts';
 
 export interface ProducerDeps {
@@ -70,18 +71,32 @@ export function startProducer({ config, redis, logger }: ProducerDeps): Producer
       // --rate paces a replay too: wait until the schedule catches up with what was produced.
       if (config.rate) await sleep(Math.max(0, startedAt + (produced / config.rate) * 1_000 - Date.now()));
     };
-    for await (const item of readReplay(source)) {
-      if (stopping) break;
-      if ('error' in item) {
-        badLines += 1;
-        if (badLines <= REPORTED_BAD_LINES) logger.warn('replay_bad_line', { line: item.line, error: item.error });
-        continue;
+    // On a terminal, a progress line: share of the file, rate and time left.
+    const progress = { bytes: 0 };
+    const totalBytes = source === '-' ? 0 : statSync(source, { throwIfNoEntry: false })?.size ?? 0;
+    const showProgress = Boolean(process.stderr.isTTY) && totalBytes > 0;
+    const drawProgress = () => process.stderr.write(`\r\x1b[K${replayProgressLine({ bytes: progress.bytes, totalBytes, readings: produced, seconds: (Date.now() - startedAt) / 1_000 })}`);
+    const progressTimer = showProgress ? setInterval(drawProgress, 500) : undefined;
+    try {
+      for await (const item of readReplay(source, progress)) {
+        if (stopping) break;
+        if ('error' in item) {
+          badLines += 1;
+          if (badLines <= REPORTED_BAD_LINES) logger.warn('replay_bad_line', { line: item.line, error: item.error });
+          continue;
+        }
+        batch.push(item.reading);
+        if (batch.length >= (config.rate ? Math.max(1, Math.min(REPLAY_BATCH, Math.ceil(config.rate / 100))) : REPLAY_BATCH)) await flush();
+        if (config.count !== undefined && produced + batch.length >= config.count) break;
       }
-      batch.push(item.reading);
-      if (batch.length >= (config.rate ? Math.max(1, Math.min(REPLAY_BATCH, Math.ceil(config.rate / 100))) : REPLAY_BATCH)) await flush();
-      if (config.count !== undefined && produced + batch.length >= config.count) break;
+      if (batch.length > 0 && !stopping) await flush();
+    } finally {
+      if (progressTimer) {
+        clearInterval(progressTimer);
+        drawProgress();
+        process.stderr.write('\n');
+      }
     }
-    if (batch.length > 0 && !stopping) await flush();
     logger.info('replay_read', { source, readings: produced, badLines });
   };
 
