@@ -82,4 +82,17 @@ describe('producer process', () => {
     expect(stopped.unsent).toBe(0);
     expect(await redis.xlen(stream)).toBe(stopped.produced);
   });
+
+  it('stops on Ctrl-C after --count was reached while Redis is away (it flushed for ever before), saying what is unsent', async () => {
+    const { child, text, partial } = spawnProducer(['--count', '10', '--rate', '100'], { REDIS_URL: 'redis://127.0.0.1:9', SHUTDOWN_TIMEOUT_MS: '500' });
+    // Every reading produced (and buffered): the run now only waits for Redis.
+    await waitFor(() => /"event":"status"[^\n]*"buffered":10/.test(partial()), { what: 'the count reached and buffered', timeoutMs: 15_000 });
+    child.kill('SIGINT');
+    expect(await child.exited).toBe(0);
+    const stopped = (await text())
+      .split('\n')
+      .filter((line) => line.includes('"event":"stopped"'))
+      .map((line) => JSON.parse(line))[0];
+    expect(stopped).toMatchObject({ produced: 10, unsent: 10 });
+  });
 });

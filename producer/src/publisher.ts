@@ -94,12 +94,21 @@ export function createPublisher(options: PublisherOptions): Publisher {
         if (failures === 0) logger.warn('publish_failed_buffering', { error, buffered: buffered() });
         failures += 1;
         if (closing && closeDeadline < Date.now()) return;
-        await Bun.sleep(reconnectDelayMs(failures));
+        // Cut short by close(): a stop does not wait out a long backoff.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.max(0, Math.min(reconnectDelayMs(failures), closeDeadline - Date.now() + 1)));
+          endBackoff = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        endBackoff = undefined;
       }
     }
   };
 
   let closeDeadline = Number.POSITIVE_INFINITY;
+  let endBackoff: (() => void) | undefined;
   // Give the first connection a moment, so a normal start does not log a failed publish.
   const running = untilReady(redis, 2_000).then(loop);
 
@@ -136,7 +145,12 @@ export function createPublisher(options: PublisherOptions): Publisher {
         closeDeadline = Date.now() + timeoutMs;
         wake?.();
         notifyRoom();
+      } else {
+        // A stop (Ctrl-C) while a flush waits for Redis without end (--count reached with Redis
+        // down): the sooner deadline wins, so the producer stops instead of waiting for ever.
+        closeDeadline = Math.min(closeDeadline, Date.now() + timeoutMs);
       }
+      endBackoff?.();
       if (Number.isFinite(timeoutMs)) await Promise.race([running, Bun.sleep(timeoutMs)]);
       else await running;
       clearInterval(warnDropped);

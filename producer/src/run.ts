@@ -152,6 +152,9 @@ export function startProducer({ config, redis, logger }: ProducerDeps): Producer
       stopping = true;
       sleeper.wakeAll();
       await producing.catch(() => {});
+      // Ended by itself already (--count reached, the file read) and flushing without end while
+      // Redis is away: this bounds that flush to SHUTDOWN_TIMEOUT_MS too.
+      void publisher.close(config.shutdownTimeoutMs);
       return finish(config.shutdownTimeoutMs);
     },
   };
