@@ -4,7 +4,8 @@
  * 500), /health says down with the reason within seconds, nothing acknowledged is lost, and the
  * API recovers by itself once the fault is fixed. (A filesystem cannot be remounted read-only
  * while SQLite holds the file open, and an immutable -shm file crashes the process on its
- * mapping, so the read-only case is not acted out here.)
+ * mapping; the read-only case is acted out on ext4, with an immutable write-ahead log, in
+ * hung-disk.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -1,5 +1,7 @@
 /**
- * A frozen disk under a running API (root only: CI runs as root). The API runs as its own process
+ * Faults of a real ext4 filesystem this test loop-mounts (root only: CI runs as root).
+ *
+ * A frozen disk under a running API. The API runs as its own process
  * on a small ext4 image this test loop-mounts and freezes with fsfreeze: /health keeps answering
  * and says down with the reason within seconds, writes answer 503 with Retry-After within their
  * budget instead of hanging, and once the disk thaws the API writes again by itself with nothing
@@ -13,11 +15,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newEventId } from 'core';
+import { createLogger, newEventId } from 'core';
 import { type RedisServer, type ServiceProcess, startRedisServer, startService, waitFor } from 'core/testing';
-import { TEST_TOKEN } from '../../test-helpers.ts';
+import { createApp } from '../../app.ts';
+import { TEST_TOKEN, readingBody } from '../../test-helpers.ts';
+import { openThreadedSqliteStore } from './threaded-store.ts';
 
-const canFreeze = process.getuid?.() === 0 && Bun.which('fsfreeze') !== null && Bun.which('mkfs.ext4') !== null;
+const canFreeze = process.getuid?.() === 0 && Bun.which('fsfreeze') !== null && Bun.which('mkfs.ext4') !== null && Bun.which('chattr') !== null;
 const entry = join(import.meta.dir, '../../index.ts');
 let dir: string;
 let mountPoint: string;
@@ -106,4 +110,41 @@ describe.skipIf(!canFreeze)('SQLite on a frozen disk', () => {
     expect(stored.body.readings.length).toBe(1_000);
     for (const reading of [...before, ...frozen]) expect(ids.has(reading.id)).toBe(true);
   }, 60_000);
+});
+
+describe.skipIf(!canFreeze)('SQLite with its write-ahead log made immutable (read-only) under the API', () => {
+  it('answers 503 and /health down with the reason, then writes again by itself once the file is writable', async () => {
+    const store = await openThreadedSqliteStore(join(mountPoint, 'immutable.db'), { probeIntervalMs: 200 });
+    const app = createApp({
+      store,
+      config: { apiToken: TEST_TOKEN, readToken: undefined, maxBodyBytes: 1_000_000 },
+      logger: createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} }),
+    });
+    const post = (body: unknown) =>
+      app.handle(new Request('http://localhost/readings/batch', { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+    const health = async () => (await (await app.handle(new Request('http://localhost/health'))).json()) as { status: string; reasons: string[] };
+    const wal = join(mountPoint, 'immutable.db-wal');
+    try {
+      const first = readingBody({ ts: new Date().toISOString() });
+      expect((await post({ readings: [first] })).status).toBe(200);
+      await Bun.$`chattr +i ${wal}`.quiet();
+      const second = readingBody({ ts: new Date().toISOString() });
+      const refused = await post({ readings: [second] });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      const down = await waitFor(async () => {
+        const current = await health();
+        return current.status === 'down' && current;
+      }, { what: '/health down', timeoutMs: 5_000 });
+      expect(down.reasons.join(' ')).toContain('SQLITE_IOERR');
+      await Bun.$`chattr -i ${wal}`.quiet();
+      // Writable again: a fresh connection, no restart; the refused reading goes in when resent.
+      await waitFor(async () => (await post({ readings: [second] })).status === 200, { what: 'writes again', timeoutMs: 10_000, intervalMs: 200 });
+      await waitFor(async () => (await health()).status === 'ok', { what: '/health ok', timeoutMs: 5_000 });
+      expect(await store.count({})).toBe(2);
+    } finally {
+      await Bun.$`chattr -i ${wal}`.nothrow().quiet();
+      await store.close();
+    }
+  });
 });
