@@ -33,6 +33,12 @@ function spawnProducer(args: string[], env: Record<string, string> = {}) {
   return { child, text: async () => (await collected, output.join('')), partial: () => output.join('') };
 }
 
+/** The summary the producer logs as it stops. */
+function stoppedSummary(output: string): { produced?: number; unsent?: number } {
+  const line = output.split('\n').find((candidate) => candidate.includes('"event":"stopped"'));
+  return line ? (JSON.parse(line) as { produced?: number; unsent?: number }) : {};
+}
+
 describe('producer process', () => {
   it('stops at start-up with a message naming a bad setting', async () => {
     const { child, text } = spawnProducer([], { DEVICES: 'lots', VALUE_MIN: 'x' });
@@ -75,12 +81,9 @@ describe('producer process', () => {
     await waitFor(async () => (await redis.xlen(stream)) > 100, { what: 'readings' });
     child.kill('SIGTERM');
     expect(await child.exited).toBe(0);
-    const stopped = (await text())
-      .split('\n')
-      .filter((line) => line.includes('"event":"stopped"'))
-      .map((line) => JSON.parse(line))[0];
+    const stopped = stoppedSummary(await text());
     expect(stopped.unsent).toBe(0);
-    expect(await redis.xlen(stream)).toBe(stopped.produced);
+    expect(await redis.xlen(stream)).toBe(stopped.produced as number);
   });
 
   it('stops on Ctrl-C after --count was reached while Redis is away (it flushed for ever before), saying what is unsent', async () => {
@@ -89,10 +92,7 @@ describe('producer process', () => {
     await waitFor(() => /"event":"status"[^\n]*"buffered":10/.test(partial()), { what: 'the count reached and buffered', timeoutMs: 15_000 });
     child.kill('SIGINT');
     expect(await child.exited).toBe(0);
-    const stopped = (await text())
-      .split('\n')
-      .filter((line) => line.includes('"event":"stopped"'))
-      .map((line) => JSON.parse(line))[0];
+    const stopped = stoppedSummary(await text());
     expect(stopped).toMatchObject({ produced: 10, unsent: 10 });
   });
 });
