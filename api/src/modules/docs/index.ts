@@ -2,6 +2,12 @@ import { openapi } from '@elysiajs/openapi';
 import { Elysia } from 'elysia';
 
 const ASSETS = '/openapi/assets';
+
+/**
+ * What every write declares in the document: the bearer token (API_TOKEN). Without it Swagger
+ * UI's Authorize stores a token that "Try it out" never sends, and every write answers 401.
+ */
+export const WRITE_SECURITY = [{ bearer: [] }];
 const assetFile = (name: string) => Bun.file(Bun.resolveSync(`swagger-ui-dist/${name}`, import.meta.dir));
 
 /**

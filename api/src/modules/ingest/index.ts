@@ -2,6 +2,7 @@ import { type Reading, publishReadings } from 'core';
 import { Elysia } from 'elysia';
 import type Redis from 'ioredis';
 import { ApiError } from '../../errors.ts';
+import { WRITE_SECURITY } from '../docs/index.ts';
 import { UnparsedLine, parseNdjson } from './body.ts';
 import { MAX_INGEST_ITEMS, type Refused, toStreamReading } from './readings.ts';
 
@@ -59,6 +60,7 @@ export function ingestRoutes(ingest: IngestOptions | undefined, onIngested: OnIn
       },
       detail: {
         summary: 'Ingest readings into the stream (one, an array, or NDJSON): 202 once Redis has them; stored and evaluated downstream',
+        security: WRITE_SECURITY,
       },
     },
   );

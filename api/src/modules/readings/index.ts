@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia';
 import { ApiError } from '../../errors.ts';
+import { WRITE_SECURITY } from '../docs/index.ts';
 import { decodeCursor } from './cursor.ts';
 import { exportResponse } from './export.ts';
 import { parseFilter, parseLimit } from './filters.ts';
@@ -32,13 +33,13 @@ export function readingsRoutes(service: ReadingsService, onExported: (rows: numb
       {
         body: NewReading,
         response: { 200: StoredReading, 201: StoredReading },
-        detail: { summary: 'Store one reading', description: '201 when stored; 200 with the stored row when its id was already stored.' },
+        detail: { summary: 'Store one reading', description: '201 when stored; 200 with the stored row when its id was already stored.', security: WRITE_SECURITY },
       },
     )
     .post('/batch', ({ body }) => service.createBatch(body.readings), {
       body: NewReadingBatch,
       response: BatchResult,
-      detail: { summary: 'Store up to 5,000 readings in one transaction, idempotent by id' },
+      detail: { summary: 'Store up to 5,000 readings in one transaction, idempotent by id', security: WRITE_SECURITY },
     })
     .get(
       '/',
@@ -69,7 +70,7 @@ export function readingsRoutes(service: ReadingsService, onExported: (rows: numb
         if (!reading) throw notFound(params.id);
         return reading;
       },
-      { params: IdParams, body: ReadingPatch, response: StoredReading, detail: { summary: 'Correct value, unit or metric (not id)' } },
+      { params: IdParams, body: ReadingPatch, response: StoredReading, detail: { summary: 'Correct value, unit or metric (not id)', security: WRITE_SECURITY } },
     )
     .delete(
       '/:id',
@@ -77,6 +78,6 @@ export function readingsRoutes(service: ReadingsService, onExported: (rows: numb
         if (!(await service.remove(params.id))) throw notFound(params.id);
         return new Response(null, { status: 204 });
       },
-      { params: IdParams, detail: { summary: 'Delete one reading' } },
+      { params: IdParams, detail: { summary: 'Delete one reading', security: WRITE_SECURITY } },
     );
 }

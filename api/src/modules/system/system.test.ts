@@ -36,7 +36,15 @@ describe('health, metrics and docs', () => {
   it('serves the OpenAPI document and a UI whose assets are local, not from a CDN', async () => {
     const api = createTestApi();
     const spec = await (await api.request('GET', '/openapi/json')).json();
-    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/readings/', '/readings/batch', '/readings/export', '/stats', '/health']));
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/readings/', '/readings/batch', '/readings/export', '/stats', '/health', '/ingest']));
+    // Every write declares the bearer token, so Swagger UI's "Try it out" sends it.
+    const writes = Object.entries(spec.paths as Record<string, Record<string, { security?: unknown }>>).flatMap(([path, operations]) =>
+      Object.entries(operations)
+        .filter(([method]) => ['post', 'put', 'patch', 'delete'].includes(method))
+        .map(([method, operation]) => ({ operation: `${method.toUpperCase()} ${path}`, security: operation.security })),
+    );
+    expect(writes.length).toBeGreaterThanOrEqual(5);
+    for (const write of writes) expect(write).toEqual({ operation: write.operation, security: [{ bearer: [] }] });
     const page = await (await api.request('GET', '/openapi')).text();
     const assets = [...page.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1] as string);
     expect(assets.length).toBeGreaterThanOrEqual(2);
