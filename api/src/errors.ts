@@ -53,13 +53,6 @@ function dottedPath(pointer: string): string {
  * never a 500; anything else is a bug, logged with its stack and answered without internals.
  */
 export function errorHandler(logger: Logger) {
-  return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, (context) => {
-    const response = errorResponse(context);
-    // Told to the after-response hook too, which counts every answer by its real status.
-    context.set.status = response.status;
-    return response;
-  });
-
   function errorResponse({ code, error, request }: { code: unknown; error: unknown; request: Request }): Response {
     if (error instanceof ApiError) return apiErrorResponse(error);
     if (error instanceof StorageBusyError) {
@@ -98,4 +91,11 @@ export function errorHandler(logger: Logger) {
         return json(500, errorBody('internal', 'internal error; see the API log'));
     }
   }
+
+  return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, (context) => {
+    const response = errorResponse(context);
+    // Told to the after-response hook too, which counts every answer by its real status.
+    context.set.status = response.status;
+    return response;
+  });
 }

@@ -25,18 +25,25 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
 }
 
 /**
+ * A body as text: invalid UTF-8 is refused, not silently replaced.
+ * @throws ApiError 400 invalid_utf8.
+ */
+export function decodeUtf8Body(bytes: ArrayBuffer): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new ApiError(400, 'invalid_utf8', 'request body is not valid UTF-8');
+  }
+}
+
+/**
  * A JSON body, checked before it is parsed: invalid UTF-8 is refused (not silently replaced),
  * and so is nesting deeper than MAX_JSON_DEPTH (which would cost seconds of parsing and
  * validation, then a stack overflow). The size was bounded before it was read (MAX_BODY_BYTES).
  * @throws ApiError 400 naming what is wrong.
  */
 export function parseJsonBody(bytes: ArrayBuffer): unknown {
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw new ApiError(400, 'invalid_utf8', 'request body is not valid UTF-8');
-  }
+  const text = decodeUtf8Body(bytes);
   if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
     throw new ApiError(400, 'too_deep', `request body nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
   }

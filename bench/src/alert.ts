@@ -5,22 +5,13 @@
  * the alert's stream entry id). Flags: --readings N (500,000), --rate R (1,000), --seconds S (30).
  */
 import { join } from 'node:path';
-import { cliNumber, createRedis, decodeAlert, entryTimeMs, groupsCaughtUp, parseCli } from 'core';
+import { createRedis, decodeAlert, entryTimeMs, groupsCaughtUp } from 'core';
 import { startRedisServer, startService } from 'core/testing';
 import { formatLatency, summarize } from './pipeline/report.ts';
-import { prefillReadings, processUsage } from './support.ts';
+import { parseHopFlags, prefillReadings, processUsage } from './support.ts';
 
-const NAME = 'bench:alert';
-const { values } = parseCli({
-  name: NAME,
-  usage: `Usage: bun run bench:alert [--readings N] [--rate R] [--seconds S]
-  Drains N readings (default 500,000) through consumer-alert's evaluation (readings/s), then runs
-  the producer at R readings/s (default 1,000) for S seconds (default 30): detection latency.`,
-  options: { readings: { type: 'string', default: '500000' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '30' } },
-});
-const total = cliNumber(NAME, 'readings', values.readings, { min: 1, integer: true });
-const rate = cliNumber(NAME, 'rate', values.rate, { min: 1, integer: true });
-const seconds = cliNumber(NAME, 'seconds', values.seconds, { min: 1, integer: true });
+const { total, rate, seconds } = parseHopFlags('bench:alert', `Drains N readings (default 500,000) through consumer-alert's evaluation (readings/s), then runs
+  the producer at R readings/s (default 1,000) for S seconds (default 30): detection latency.`);
 const root = join(import.meta.dir, '../..');
 const redisServer = await startRedisServer({ fsync: 'everysec' });
 const redis = createRedis(redisServer.url, { name: 'bench' });

@@ -8,23 +8,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliNumber, createRedis, parseCli } from 'core';
+import { createRedis } from 'core';
 import { freePort, startRedisServer, startService } from 'core/testing';
 import { formatLatency, summarize } from './pipeline/report.ts';
 import { openStore, storedRows } from './storage.ts';
-import { prefillReadings, processUsage, spawnApi } from './support.ts';
+import { parseHopFlags, prefillReadings, processUsage, spawnApi } from './support.ts';
 
-const NAME = 'bench:store';
-const { values } = parseCli({
-  name: NAME,
-  usage: `Usage: bun run bench:store [--readings N] [--rate R] [--seconds S]
-  Drains N readings (default 500,000) through consumer-store into the API (rows/s), then runs the
-  producer at R readings/s (default 1,000) for S seconds (default 30): lead-time percentiles.`,
-  options: { readings: { type: 'string', default: '500000' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '30' } },
-});
-const total = cliNumber(NAME, 'readings', values.readings, { min: 1, integer: true });
-const rate = cliNumber(NAME, 'rate', values.rate, { min: 1, integer: true });
-const seconds = cliNumber(NAME, 'seconds', values.seconds, { min: 1, integer: true });
+const { total, rate, seconds } = parseHopFlags('bench:store', `Drains N readings (default 500,000) through consumer-store into the API (rows/s), then runs the
+  producer at R readings/s (default 1,000) for S seconds (default 30): lead-time percentiles.`);
 
 const root = join(import.meta.dir, '../..');
 const dir = await mkdtemp(join(tmpdir(), 'bench-store-'));

@@ -1,6 +1,6 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeReading, newEventId } from 'core';
+import { cliNumber, encodeReading, newEventId, parseCli } from 'core';
 import { waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 
@@ -69,5 +69,23 @@ export async function spawnApi(options: { port: number; databaseUrl: string; tok
       child.kill('SIGTERM');
       await child.exited;
     },
+  };
+}
+
+/**
+ * The flags of a one-hop benchmark (bench:store, bench:alert): a drain of `--readings` from a
+ * pre-filled stream, then the producer at `--rate` for `--seconds`.
+ */
+export function parseHopFlags(name: string, measures: string) {
+  const { values } = parseCli({
+    name,
+    usage: `Usage: bun run ${name} [--readings N] [--rate R] [--seconds S]
+  ${measures}`,
+    options: { readings: { type: 'string', default: '500000' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '30' } },
+  });
+  return {
+    total: cliNumber(name, 'readings', values.readings, { min: 1, integer: true }),
+    rate: cliNumber(name, 'rate', values.rate, { min: 1, integer: true }),
+    seconds: cliNumber(name, 'seconds', values.seconds, { min: 1, integer: true }),
   };
 }

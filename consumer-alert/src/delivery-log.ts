@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
+import { webhookKey } from './webhook.ts';
 
 /** Deliveries remembered per webhook: a week, and at most this many alert ids. */
 const KEEP_MS = 7 * 24 * 60 * 60 * 1_000;
@@ -13,14 +13,13 @@ export interface DeliveryLog {
 }
 
 /**
- * Deliveries kept in Redis, per webhook (a sorted set of alert ids by delivery time; the key a
- * hash of the URL): when the notify group is rebuilt from scratch (destroyed, or Redis restored
+ * Deliveries kept in Redis, per webhook (a sorted set of alert ids by delivery time): when the notify group is rebuilt from scratch (destroyed, or Redis restored
  * from a backup) the alerts stream is read again from its start, and what a receiver already got
  * is acknowledged without being sent twice. A crash between the receiver's 2xx and the record
  * can still send one message again — receivers dedupe by `alertIds` for that.
  */
 export function redisDeliveryLog(redis: Redis, webhookUrl: string): DeliveryLog {
-  const key = `webhook-delivered:${createHash('sha256').update(webhookUrl).digest('hex').slice(0, 32)}`;
+  const key = webhookKey('webhook-delivered', webhookUrl);
   return {
     async delivered(ids) {
       if (ids.length === 0) return new Set();

@@ -4,6 +4,8 @@ export interface ReceivedMessage {
   text: string;
   alertIds: string[];
   status: number;
+  /** The whole JSON body, for formats other than Slack's. */
+  body: unknown;
 }
 
 export type Answer = { status: number; body?: string; headers?: Record<string, string> } | 'hang';
@@ -17,7 +19,7 @@ export function startReceiver(answer: (requestNumber: number) => Answer = () => 
     async fetch(request) {
       const body = (await request.json()) as { text: string; alertIds: string[] };
       const reply = answer(received.length + 1);
-      received.push({ at: Date.now(), text: body.text, alertIds: body.alertIds, status: reply === 'hang' ? 0 : reply.status });
+      received.push({ at: Date.now(), text: body.text, alertIds: body.alertIds, status: reply === 'hang' ? 0 : reply.status, body });
       if (reply === 'hang') {
         await new Promise<void>((resolve) => hanging.push(resolve));
         return new Response('late', { status: 200 });
@@ -27,6 +29,7 @@ export function startReceiver(answer: (requestNumber: number) => Answer = () => 
   });
   return {
     url: `http://127.0.0.1:${server.port}/hook`,
+    port: server.port,
     received,
     /** Alert ids that arrived in a message the receiver answered with 2xx. */
     delivered: () => received.filter((m) => m.status >= 200 && m.status < 300).flatMap((m) => m.alertIds),

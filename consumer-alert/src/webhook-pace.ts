@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
+import { webhookKey } from './webhook.ts';
 
 const TAKE_TURN = readFileSync(join(import.meta.dir, 'lua/take-webhook-turn.lua'), 'utf8');
 
@@ -15,11 +15,10 @@ export interface WebhookPace {
 /**
  * One pace per webhook shared by every instance through Redis (`lua/take-webhook-turn.lua`): two
  * consumer-alert instances on one Slack channel still send one message a second between them.
- * The key holds a hash of the URL, never the URL (its path is the channel's secret).
  */
 export function sharedPace(redis: Redis, webhookUrl: string, intervalMs: number): WebhookPace {
   if (!('takeWebhookTurn' in redis)) redis.defineCommand('takeWebhookTurn', { numberOfKeys: 1, lua: TAKE_TURN });
-  const key = `webhook-pace:${createHash('sha256').update(webhookUrl).digest('hex').slice(0, 32)}`;
+  const key = webhookKey('webhook-pace', webhookUrl);
   return {
     async turn() {
       for (;;) {

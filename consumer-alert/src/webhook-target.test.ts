@@ -6,6 +6,7 @@ import { WebhookRejectedError, postWebhook } from './webhook.ts';
 import { createLogger } from 'core';
 import { createNotifier } from './notifier.ts';
 import { slackMessage } from './slack-message.ts';
+import { startReceiver } from './test-receiver.ts';
 
 describe('webhook targets', () => {
   it.each([
@@ -50,33 +51,24 @@ describe('webhook targets', () => {
 
 describe('delivery', () => {
   it('checks the target again before each message: nothing goes to an internal address, the alerts stay pending', async () => {
-    const got: string[] = [];
-    const internal = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: async (request) => (got.push(await request.text()), new Response('ok')) });
+    const internal = startReceiver();
     try {
       // As if the name had resolved to a public address at start and to this machine now.
       const notifier = createNotifier({ logger: createLogger({ service: 'test', level: 'error', write: () => {} }), webhookUrl: `http://localhost:${internal.port}/hook`, print: () => {} });
       const alert = { id: 'a-2', ruleId: 'default', deviceId: 'd', metric: 'kwh', value: 51, threshold: 50, state: 'firing' as const, severity: 'warning' as const, ts: 1, readingId: 'r-2' };
       await expect(notifier.handle([{ entryId: '1-0', value: alert, deliveries: 1 }])).rejects.toThrow('ALERT_WEBHOOK_URL: names an internal host (localhost)');
-      expect(got).toEqual([]);
+      expect(internal.received).toEqual([]);
     } finally {
-      internal.stop(true);
+      internal.stop();
     }
   });
 });
 
 describe('redirects', () => {
-  const elsewhere: string[] = [];
-  const target = Bun.serve({
-    hostname: '127.0.0.1',
-    port: 0,
-    fetch: async (request) => {
-      elsewhere.push(await request.text());
-      return new Response('ok');
-    },
-  });
+  const target = startReceiver();
   const redirecting = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => Response.redirect(`http://127.0.0.1:${target.port}/steal`, 307) });
   afterAll(() => {
-    target.stop(true);
+    target.stop();
     redirecting.stop(true);
   });
 
@@ -85,6 +77,6 @@ describe('redirects', () => {
     const sent = postWebhook(`http://127.0.0.1:${redirecting.port}/hook`, message, 5_000);
     await expect(sent).rejects.toBeInstanceOf(WebhookRejectedError);
     await expect(sent).rejects.toThrow(/answered 307, a redirect to http:\/\/127\.0\.0\.1:\d+\/steal: redirects are not followed/);
-    expect(elsewhere).toEqual([]);
+    expect(target.received).toEqual([]);
   });
 });

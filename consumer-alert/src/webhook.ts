@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type RetryAfter, parseRetryAfter } from 'core';
 import type { WebhookMessage } from './webhook-formats.ts';
 
@@ -45,4 +46,12 @@ export async function postWebhook(url: string, message: WebhookMessage, timeoutM
     throw new WebhookRetryableError(`webhook answered ${response.status}: ${body}`, parseRetryAfter(response.headers.get('retry-after')));
   }
   throw new WebhookRejectedError(`webhook answered ${response.status}: ${body || response.statusText}`);
+}
+
+/**
+ * A Redis key for something kept per webhook (its pace, its deliveries): a hash of the URL,
+ * never the URL itself, whose path is the channel's secret.
+ */
+export function webhookKey(kind: string, webhookUrl: string): string {
+  return `${kind}:${createHash('sha256').update(webhookUrl).digest('hex').slice(0, 32)}`;
 }

@@ -6,6 +6,7 @@ loadRootEnv();
 export { InvalidEventError } from './contracts/errors.ts';
 export { type FieldList, type FieldRecord, parseEpochMs, parseFiniteNumber } from './contracts/fields.ts';
 export { parseIsoTime } from './contracts/iso-time.ts';
+export { readingFromInput } from './contracts/reading-input.ts';
 export {
   READING_VERSION,
   KNOWN_READING_VERSIONS,

@@ -1,11 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse/sync';
-import { InvalidEventError, type Reading, newEventId, parseFiniteNumber, parseIsoTime, validateReading } from 'core';
+import { InvalidEventError, type Reading, parseFiniteNumber, readingFromInput } from 'core';
 
 export type ReplayItem = { reading: Reading; line: number } | { line: number; error: string };
 
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}T/;
 
 /**
  * Reads readings from a CSV (with a header row naming deviceId, metric, value, unit, ts and
@@ -108,28 +107,16 @@ function parseCsvLine(line: string): string[] | undefined {
 
 function toReading(row: Record<string, unknown>, line: number): ReplayItem {
   try {
-    const ts = parseTs(row.ts);
+    // CSV cells are text: numbers are read here, the rest is the contract's (readingFromInput).
+    const ts = typeof row.ts === 'string' && /^\d+$/.test(row.ts) ? Number(row.ts) : row.ts;
     const value = typeof row.value === 'string' ? parseFiniteNumber('value', row.value) : row.value;
-    const id = row.id === undefined || row.id === '' ? newEventId(typeof ts === 'number' ? ts : Date.now()) : row.id;
-    const reading = validateReading({ id, deviceId: row.deviceId, metric: row.metric, value, unit: row.unit, ts });
-    return { reading, line };
+    return { reading: readingFromInput({ ...row, ts, value }), line };
   } catch (error) {
     if (error instanceof InvalidEventError) return { line, error: `${error.field}: ${error.reason}` };
     throw error;
   }
 }
 
-function parseTs(raw: unknown): unknown {
-  if (typeof raw === 'string') {
-    if (/^\d+$/.test(raw)) return Number(raw);
-    if (ISO_DATE.test(raw)) {
-      // An impossible date (2026-02-30) stays a string: the contract then names the line's ts.
-      const parsed = parseIsoTime(raw);
-      return Number.isNaN(parsed) ? raw : parsed;
-    }
-  }
-  return raw;
-}
 
 /** One line of replay progress for a terminal: share of the file, readings, rate and time left. */
 export function replayProgressLine(state: { bytes: number; totalBytes: number; readings: number; seconds: number }): string {

@@ -1,12 +1,9 @@
-import { ApiError } from '../../errors.ts';
-import { MAX_JSON_DEPTH, jsonDepthExceeds } from '../../json-body.ts';
+import { MAX_JSON_DEPTH, decodeUtf8Body, jsonDepthExceeds } from '../../json-body.ts';
 
 /** A line of an NDJSON body that is not JSON: refused alone, named by its index. */
 export class UnparsedLine {
   constructor(readonly message: string) {}
 }
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * An NDJSON body as items, one per non-empty line: a line that is not JSON (or nests too deep)
@@ -14,14 +11,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * @throws ApiError 400 when the body is not UTF-8.
  */
 export function parseNdjson(bytes: ArrayBuffer): unknown[] {
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw new ApiError(400, 'invalid_utf8', 'request body is not valid UTF-8');
-  }
   const items: unknown[] = [];
-  for (const line of text.split('\n')) {
+  for (const line of decodeUtf8Body(bytes).split('\n')) {
     if (line.trim() === '') continue;
     if (jsonDepthExceeds(line, MAX_JSON_DEPTH)) {
       items.push(new UnparsedLine(`nests JSON deeper than ${MAX_JSON_DEPTH} levels`));

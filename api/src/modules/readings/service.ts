@@ -27,8 +27,11 @@ function timeProblem(ms: number, nowMs: number): string | undefined {
   return undefined;
 }
 
-/** A validated reading as the row to store. */
-function toRow(reading: NewReading, ts: number, storedAt: number): StoredRow {
+/** A schema-valid reading as the row to store, or what is wrong with its time. */
+function toRow(reading: NewReading, storedAt: number): StoredRow | { problem: string } {
+  const ts = parseIsoTime(reading.ts);
+  const problem = timeProblem(ts, storedAt);
+  if (problem) return { problem };
   return { id: reading.id ?? newEventId(ts), deviceId: reading.deviceId, metric: reading.metric, value: reading.value, unit: reading.unit, ts, storedAt };
 }
 
@@ -44,10 +47,8 @@ export interface BatchAnswer {
 function itemProblem(item: unknown, index: number, storedAt: number): StoredRow | { path: string; message: string } {
   const error = newReadingCheck.Errors(item).First();
   if (error) return { path: `readings.${index}${error.path.replaceAll('/', '.')}`, message: error.message };
-  const reading = item as NewReading;
-  const ts = parseIsoTime(reading.ts);
-  const problem = timeProblem(ts, storedAt);
-  return problem ? { path: `readings.${index}.ts`, message: problem } : toRow(reading, ts, storedAt);
+  const row = toRow(item as NewReading, storedAt);
+  return 'problem' in row ? { path: `readings.${index}.ts`, message: row.problem } : row;
 }
 
 /**
@@ -74,11 +75,8 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
   return {
     /** One reading; `created` is false when its id was already stored (the stored row is returned). */
     async create(reading: NewReading): Promise<{ created: boolean; reading: StoredReading }> {
-      const storedAt = Date.now();
-      const ts = parseIsoTime(reading.ts);
-      const problem = timeProblem(ts, storedAt);
-      if (problem) throw invalidField('ts', problem);
-      const row = toRow(reading, ts, storedAt);
+      const row = toRow(reading, Date.now());
+      if ('problem' in row) throw invalidField('ts', row.problem);
       const outcome = await store.insert([row]);
       onStored(outcome, 0);
       const { inserted } = outcome;

@@ -1,6 +1,6 @@
 import { SQL } from 'bun';
 import { timedCheck } from '../check.ts';
-import { type Conflict, type Cursor, type FeedRow, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
+import { type Conflict, type Cursor, type FeedRow, type ReadingFilter, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
 import { guarded } from './errors.ts';
 import { whereFilter } from './filters.ts';
 import { migrate } from './migrate.ts';
@@ -84,6 +84,15 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
   };
   // Other instances' changes. Our own arrive too; listeners are idempotent (a cache bump, a poll).
   const subscription = await sql.listen(CHANGES_CHANNEL, changed);
+  /** Newest first by (ts, id), after the cursor, on the given pool. */
+  const newestFirst = (pool: SQL, filter: ReadingFilter, limit: number, after?: Cursor) =>
+    guarded(async () => {
+      const where = whereFilter(pool, filter);
+      const rows = after
+        ? await pool`SELECT * FROM readings WHERE ${where} AND (ts, id) < (${after.ts}, ${after.id}) ORDER BY ts DESC, id DESC LIMIT ${limit}`
+        : await pool`SELECT * FROM readings WHERE ${where} ORDER BY ts DESC, id DESC LIMIT ${limit}`;
+      return rows.map(toStored);
+    });
   /** Tells every instance (this one too) of a change; on a transaction, it goes out at commit. */
   const notify = (on: SQL) => on`SELECT pg_notify(${CHANGES_CHANNEL}, '')`;
 
@@ -102,7 +111,8 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
           if (first.has(row.id)) repeats.push(index);
           else first.set(row.id, index);
         }
-        const unique = [...first.values()].map((index) => rows[index] as StoredRow);
+        const uniqueIndexes = [...first.values()];
+        const unique = uniqueIndexes.map((index) => rows[index] as StoredRow);
         const conflicts: Conflict[] = [];
         await partitions.ensureFor(unique.map((row) => row.ts));
         const column = <K extends keyof StoredRow>(key: K) => unique.map((row) => row[key]);
@@ -125,7 +135,7 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
           if (result.count > 0) await notify(tx);
           const stored = new Set(result.map((row: { id: string }) => row.id));
           // Ids stored before: the same reading again, or the same id with other content.
-          const already = [...first.values()].filter((index) => !stored.has((rows[index] as StoredRow).id));
+          const already = uniqueIndexes.filter((index) => !stored.has((rows[index] as StoredRow).id));
           const standing = new Map<string, StoredRow>(unique.filter((row) => stored.has(row.id)).map((row) => [row.id, row]));
           if (already.length > 0) {
             const ids = already.map((index) => (rows[index] as StoredRow).id);
@@ -177,16 +187,10 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
         return removed;
       }),
 
-    page: (filter, limit, after?: Cursor) =>
-      guarded(async () => {
-        const where = whereFilter(reads, filter);
-        const rows = after
-          ? await reads`SELECT * FROM readings WHERE ${where} AND (ts, id) < (${after.ts}, ${after.id}) ORDER BY ts DESC, id DESC LIMIT ${limit}`
-          : await reads`SELECT * FROM readings WHERE ${where} ORDER BY ts DESC, id DESC LIMIT ${limit}`;
-        return rows.map(toStored);
-      }),
+    page: (filter, limit, after?: Cursor) => newestFirst(reads, filter, limit, after),
 
-    latest: (limit) => guarded(async () => (await sql`SELECT * FROM readings ORDER BY ts DESC, id DESC LIMIT ${limit}`).map(toStored)),
+    // Short by the index: on the main pool, so it never waits behind long reads.
+    latest: (limit) => newestFirst(sql, {}, limit),
 
     chunk: (filter, limit, after?: Cursor) =>
       guarded(async () => {

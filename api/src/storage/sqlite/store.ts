@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { and, asc, count, desc, eq, gt, lt, or } from 'drizzle-orm';
 import { timedCheck } from '../check.ts';
-import { type Conflict, type Cursor, type FeedRow, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
+import { type Conflict, type Cursor, type FeedRow, type ReadingFilter, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { type Db, databasePath, openDatabase, openReader } from './client.ts';
 import { whereFilter } from './filters.ts';
@@ -147,6 +147,10 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
   probe?.unref?.();
 
   const byId = (c: Connection, id: string) => c.db.select().from(readings).where(eq(readings.id, id)).get();
+  const newestFirst = async (filter: ReadingFilter, limit: number, after?: Cursor) => {
+    const afterCursor = after && or(lt(readings.ts, after.ts), and(eq(readings.ts, after.ts), lt(readings.id, after.id)));
+    return guarded((c) => c.db.select().from(readings).where(whereFilter(filter, afterCursor)).orderBy(desc(readings.ts), desc(readings.id)).limit(limit).all(), false);
+  };
 
   return {
     backend: 'sqlite',
@@ -169,13 +173,8 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
       if (removed) changed();
       return removed;
     },
-    async page(filter, limit, after?: Cursor) {
-      const afterCursor = after && or(lt(readings.ts, after.ts), and(eq(readings.ts, after.ts), lt(readings.id, after.id)));
-      return guarded((c) => c.db.select().from(readings).where(whereFilter(filter, afterCursor)).orderBy(desc(readings.ts), desc(readings.id)).limit(limit).all(), false);
-    },
-    async latest(limit) {
-      return guarded((c) => c.db.select().from(readings).orderBy(desc(readings.ts), desc(readings.id)).limit(limit).all(), false);
-    },
+    page: newestFirst,
+    latest: (limit) => newestFirst({}, limit),
     async chunk(filter, limit, after?: Cursor) {
       const afterCursor = after && or(gt(readings.ts, after.ts), and(eq(readings.ts, after.ts), gt(readings.id, after.id)));
       return guarded((c) => c.db.select().from(readings).where(whereFilter(filter, afterCursor)).orderBy(asc(readings.ts), asc(readings.id)).limit(limit).all(), false);
