@@ -58,6 +58,7 @@ const trimmer = startTrimmer({ redis, stream: config.alertsStream, retainEntries
 const heartbeat = startHeartbeat({
   redis,
   intervalMs: config.heartbeatIntervalMs,
+  file: config.heartbeatFile,
   service: 'consumer-alert',
   instance: evaluating.name,
   counters: () => ({

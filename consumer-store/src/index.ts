@@ -15,6 +15,7 @@ const trimmer = startTrimmer({ redis, stream: config.readingsStream, retainEntri
 const heartbeat = startHeartbeat({
   redis,
   intervalMs: config.heartbeatIntervalMs,
+  file: config.heartbeatFile,
   service: 'consumer-store',
   instance: consumer.name,
   counters: () => ({ ...handler.counters, ...consumer.stats() }),

@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       alertsStream: 'alerts',
       logLevel: 'info',
       heartbeatIntervalMs: 2_000,
+      heartbeatFile: undefined,
       shutdownTimeoutMs: 10_000,
       devices: 5,
       threshold: 50,

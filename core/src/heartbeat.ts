@@ -40,6 +40,8 @@ export interface HeartbeatOptions {
   latencies?: () => Record<string, LatencyHistogram>;
   /** What keeps the worker from its work right now, if anything (see Heartbeat.problem). */
   problem?: () => string | undefined;
+  /** Written (time of the beat) after each beat that reached Redis; see container-health.ts. */
+  file?: string;
   logger?: Logger;
 }
 
@@ -89,6 +91,7 @@ export function startHeartbeat(options: HeartbeatOptions) {
     };
     const json = JSON.stringify(heartbeat);
     await redis.multi().set(key, json, 'PX', ttlMs).hset(WORKERS_KEY, field, json).exec();
+    if (options.file) await Bun.write(options.file, `${now}\n`);
   };
 
   let failing = false;

@@ -9,6 +9,8 @@ export const commonSettings = {
   logLevel: env.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
   /** How often workers write their heartbeat; it expires after five missed beats. */
   heartbeatIntervalMs: env.int('HEARTBEAT_INTERVAL_MS', 2_000, { min: 100, max: 60_000 }),
+  /** Touched after every heartbeat that reached Redis: what a container's health check reads. */
+  heartbeatFile: env.string('HEARTBEAT_FILE', undefined, { maxLength: 4_096 }),
   /** How long a clean stop may take before the process exits anyway (the producer's own default is 5 s). */
   shutdownTimeoutMs: env.int('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 0 }),
 };
