@@ -58,6 +58,8 @@ export interface PipelineOptions {
   backend?: 'sqlite' | 'postgres';
   /** API instances, consumer-store spreading batches over them (2 needs PostgreSQL). Default 1. */
   apiInstances?: 1 | 2;
+  /** KEY_PREFIX for every service (and the harness's own connection). */
+  keyPrefix?: string;
 }
 
 export interface Pipeline {
@@ -89,7 +91,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const replayFile = join(dir, 'workload.ndjson');
   await Bun.write(replayFile, `${offered.map((r) => JSON.stringify(r)).join('\n')}\n`);
   const redisServer = await startRedisServer({ fsync: 'everysec' });
-  const redis = createRedis(redisServer.url, { name: 'faults' });
+  const redis = createRedis(redisServer.url, { name: 'faults', keyPrefix: options.keyPrefix });
   const postgres = options.backend === 'postgres' ? await startPostgresServer() : undefined;
   const databaseUrl = postgres ? await postgres.createDatabase('faults') : join(dir, 'telemetry.db');
   const apiPorts = [await freePort(), ...(options.apiInstances === 2 ? [await freePort()] : [])];
@@ -106,6 +108,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     CLAIM_IDLE_MS: '2000',
     REQUEST_TIMEOUT_MS: '5000',
     RETAIN_ALERTS: '1000000',
+    ...(options.keyPrefix ? { KEY_PREFIX: options.keyPrefix } : {}),
     ...options.env,
   };
   const services = new Map<ServiceName, ServiceProcess>();

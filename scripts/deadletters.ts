@@ -60,7 +60,7 @@ if ((command === 'replay' || command === 'purge') && ids.size === 0 && reason ==
 }
 const streams = (values.stream as string[] | undefined) ?? [process.env.READINGS_STREAM || 'readings', process.env.ALERTS_STREAM || 'alerts'];
 
-const redis = createRedis(process.env.REDIS_URL || 'redis://127.0.0.1:6379', { name: 'deadletters', failFast: true, commandTimeoutMs: 5_000 });
+const redis = createRedis(process.env.REDIS_URL || 'redis://127.0.0.1:6379', { name: 'deadletters', failFast: true, commandTimeoutMs: 5_000, keyPrefix: process.env.KEY_PREFIX });
 
 /** The selected dead letters of one stream (the first 100,000; a longer one is worked through in runs). */
 async function selected(client: Redis, stream: string): Promise<DeadLetterRecord[]> {

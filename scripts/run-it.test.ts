@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startService, waitFor } from 'core/testing';
+import { freePort, startRedisServer, startService, waitFor } from 'core/testing';
 
 const root = join(import.meta.dir, '..');
 let dir: string;
@@ -58,6 +58,25 @@ describe('bun run start', () => {
     expect(await start.exited).toBe(0);
     await waitFor(() => processesWith(`DATA_DIR=${dataDir}`).length === 0, { what: 'every child gone', timeoutMs: 5_000 });
     expect(await fetch(`http://127.0.0.1:${apiPort}/health`).then(() => 'up', () => 'down')).toBe('down');
+  }, 60_000);
+});
+
+describe('bun run start on a Redis set in REDIS_URL', () => {
+  it('says loudly that a Redis keeping nothing on disk loses data on restart, and still runs on it', async () => {
+    const redis = await startRedisServer({ appendOnly: false });
+    const apiPort = await freePort();
+    const dataDir = join(dir, 'bare-redis-data');
+    const start = startService(join(root, 'scripts/start.ts'), { REDIS_URL: redis.url, PORT: String(apiPort), DATA_DIR: dataDir, API_TOKEN: 'run-it-token' });
+    try {
+      await waitFor(() => start.output().includes('IT KEEPS NOTHING ON DISK'), { what: 'the warning', timeoutMs: 20_000 });
+      expect(start.output()).toContain(`using the Redis at ${redis.url}`);
+      expect(start.output()).not.toContain('starting redis-server');
+      await waitFor(() => fetch(`http://127.0.0.1:${apiPort}/health`).then((r) => r.status < 500, () => false), { what: 'the API', timeoutMs: 20_000 });
+    } finally {
+      start.child.kill('SIGINT');
+      expect(await start.exited).toBe(0);
+      await redis.stop();
+    }
   }, 60_000);
 });
 

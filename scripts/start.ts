@@ -1,71 +1,119 @@
 /**
  * `bun run start` (after `bun install`, which the root script runs): the whole pipeline on this
- * machine with one command. Uses the Redis at
- * REDIS_URL, or starts a local redis-server (AOF on, data in data/redis/, or DATA_DIR); makes an API_TOKEN
+ * machine with one command. Runs a redis-server of its own (AOF on, data in data/redis/, or
+ * DATA_DIR) unless REDIS_URL is set, whose persistence it then checks; makes an API_TOKEN
  * into .env when there is none; runs api, consumer-store, consumer-alert and the producer, restarting any that
  * crashes; Ctrl-C stops everything (and the Redis it started).
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
+import { redisDurability } from './redis-durability.ts';
 import { supervise } from './supervisor.ts';
 
 const root = resolve(import.meta.dir, '..');
 const say = (line: string) => console.log(`\x1b[1m▸\x1b[0m ${line}`);
 
-const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const port = Number(process.env.PORT || 3000);
+const redisDir = join(process.env.DATA_DIR || join(root, 'data'), 'redis');
 let redisChild: ReturnType<typeof Bun.spawn> | undefined;
 
-async function redisAnswers(url: string): Promise<boolean> {
+/** Who answers at `url`: nobody, the Redis this script runs (its data in redisDir), or another. */
+async function whoAnswers(url: string): Promise<'nobody' | 'ours' | 'another'> {
   const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1_000 });
   client.on('error', () => {});
   try {
     await client.connect();
-    return (await client.ping()) === 'PONG';
+    if ((await client.ping()) !== 'PONG') return 'nobody';
+    const dir = ((await client.config('GET', 'dir').catch(() => [])) as string[])[1];
+    // Redis reports the directory it changed into: the real path.
+    return existsSync(redisDir) && dir === realpathSync(redisDir) ? 'ours' : 'another';
   } catch {
-    return false;
+    return 'nobody';
   } finally {
     client.disconnect();
   }
 }
 
-if (await redisAnswers(redisUrl)) {
-  say(`using the Redis at ${redisUrl}`);
-} else if (Bun.which('redis-server')) {
-  const url = new URL(redisUrl);
-  const dir = join(process.env.DATA_DIR || join(root, 'data'), 'redis');
-  mkdirSync(dir, { recursive: true });
-  say(`no Redis at ${redisUrl}; starting redis-server (AOF on, data in ${dir})`);
+async function startOwnRedis(url: string): Promise<void> {
+  if (!Bun.which('redis-server')) {
+    console.error(
+      [
+        `No Redis answers at ${url}, and redis-server is not installed. Get one of:`,
+        '  Debian/Ubuntu:  sudo apt-get install redis-server',
+        '  macOS:          brew install redis',
+        '  Docker:         docker run -d -p 6379:6379 redis:8.2 --appendonly yes',
+        'or point REDIS_URL at a Redis you have, then run `bun run start` again.',
+      ].join('\n'),
+    );
+    process.exit(1);
+  }
+  const { hostname, port } = new URL(url);
+  mkdirSync(redisDir, { recursive: true });
+  say(`starting redis-server on ${url} (AOF on, data in ${redisDir})`);
   // setsid: its own session, so the terminal's Ctrl-C reaches the services first, and Redis is
   // stopped last, after they have acked what they hold.
   redisChild = Bun.spawn(
-    ['setsid', 'redis-server', '--port', url.port || '6379', '--bind', url.hostname || '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
+    ['setsid', 'redis-server', '--port', port || '6379', '--bind', hostname || '127.0.0.1', '--dir', redisDir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
     { stdout: 'ignore', stderr: 'inherit' },
   );
   const deadline = Date.now() + 10_000;
-  while (!(await redisAnswers(redisUrl))) {
+  while ((await whoAnswers(url)) !== 'ours') {
     if (Date.now() > deadline || redisChild.exitCode !== null) {
-      console.error(`redis-server did not start on ${redisUrl}; is the port taken by something else?`);
+      console.error(`redis-server did not start on ${url}; is the port taken by something else?`);
       process.exit(1);
     }
     await Bun.sleep(100);
   }
-} else {
-  console.error(
-    [
-      `No Redis answers at ${redisUrl}, and redis-server is not installed. Get one of:`,
-      '  Debian/Ubuntu:  sudo apt-get install redis-server',
-      '  macOS:          brew install redis',
-      '  Docker:         docker run -d -p 6379:6379 redis:7',
-      'or point REDIS_URL at a Redis you have, then run `bun run start` again.',
-    ].join('\n'),
-  );
+}
+
+/**
+ * REDIS_URL set: that Redis, checked for what a restart of it would lose (said loudly when it is
+ * anything), or, when nothing answers at a local address, a redis-server of our own there.
+ * REDIS_URL unset: a Redis of our own, with AOF, on 6379 — or 6380 when another Redis (a cache,
+ * a shared dev server) already answers on 6379; it is never used for the pipeline's data.
+ */
+async function chooseRedis(): Promise<string> {
+  const explicit = process.env.REDIS_URL;
+  if (explicit) {
+    const who = await whoAnswers(explicit);
+    if (who === 'nobody') {
+      const { hostname } = new URL(explicit);
+      if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(hostname)) {
+        console.error(`No Redis answers at REDIS_URL=${explicit}. Start it, or leave REDIS_URL unset and \`bun run start\` runs a Redis of its own.`);
+        process.exit(1);
+      }
+      await startOwnRedis(explicit);
+      return explicit;
+    }
+    const client = new Redis(explicit, { maxRetriesPerRequest: 1, connectTimeout: 1_000 });
+    client.on('error', () => {});
+    const { durability, say: what } = await redisDurability(client).finally(() => client.disconnect());
+    if (durability === 'aof') say(`using the Redis at ${explicit}: ${what}`);
+    else console.error(`\x1b[1;31m▸ using the Redis at ${explicit}: ${what}\x1b[0m`);
+    return explicit;
+  }
+  for (const candidate of ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6380']) {
+    const who = await whoAnswers(candidate);
+    if (who === 'ours') {
+      say(`using this pipeline's own Redis, still running on ${candidate} (data in ${redisDir})`);
+      return candidate;
+    }
+    if (who === 'nobody') {
+      await startOwnRedis(candidate);
+      return candidate;
+    }
+    say(`another Redis answers on ${candidate}; leaving it alone`);
+  }
+  console.error('Both 6379 and 6380 are taken by other Redis servers: set REDIS_URL to a Redis this pipeline may use.');
   process.exit(1);
 }
+
+const redisUrl = await chooseRedis();
+if (!process.env.REDIS_URL) say(`other commands (producer, status, deadletters) reach it with REDIS_URL=${redisUrl}`);
 
 let apiToken = process.env.API_TOKEN;
 if (!apiToken) {

@@ -17,7 +17,7 @@ try {
   process.exit(2);
 }
 // Fail fast with a short timeout: /health must answer "down" at once when Redis is away, not hang.
-const redis = createRedis(config.redisUrl, { name: 'api', logger, failFast: true, commandTimeoutMs: 1_000 });
+const redis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'api', logger, failFast: true, commandTimeoutMs: 1_000 });
 // Notices a Redis that comes back without its data, on its own schedule (see /health).
 const epoch = startEpochWatch({ redis });
 const pipeline = {
@@ -29,7 +29,7 @@ const pipeline = {
   stallDegradedMs: config.stallDegradedMs,
 };
 // Its own connection: the alerts feed blocks on XREAD while dashboards listen.
-const feedRedis = createRedis(config.redisUrl, { name: 'api:alerts-feed', logger });
+const feedRedis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'api:alerts-feed', logger });
 const alertsFeed = { blockingRedis: feedRedis, stream: config.alertsStream };
 const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream } });
 // Housekeeping of the workers hash runs here, on its own schedule; /health only reads.

@@ -13,9 +13,9 @@ const { config, rules } = await configOrExit('consumer-alert', async () => {
 });
 
 const logger = createLogger({ service: 'consumer-alert', level: config.logLevel });
-const redis = createRedis(config.redisUrl, { name: 'consumer-alert', logger });
-const evaluatorBlocking = createRedis(config.redisUrl, { name: 'consumer-alert:alerts', logger });
-const notifierBlocking = createRedis(config.redisUrl, { name: 'consumer-alert:notify', logger });
+const redis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'consumer-alert', logger });
+const evaluatorBlocking = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'consumer-alert:alerts', logger });
+const notifierBlocking = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'consumer-alert:notify', logger });
 
 const evaluator = createEvaluator({ redis, rules, alertsStream: config.alertsStream });
 const notifier = createNotifier({

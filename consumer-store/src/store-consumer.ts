@@ -8,8 +8,8 @@ import { createStoreHandler } from './store-handler.ts';
  * in batches, to the API. `overrides` changes what differs (the rebuild's own group and start).
  */
 export function createStoreConsumer(config: StoreConfig, logger: Logger, connectionName: string, overrides: Partial<ConsumerOptions<Reading>> = {}) {
-  const redis = createRedis(config.redisUrl, { name: connectionName, logger });
-  const blockingRedis = createRedis(config.redisUrl, { name: `${connectionName}:blocking`, logger });
+  const redis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: connectionName, logger });
+  const blockingRedis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: `${connectionName}:blocking`, logger });
   const handler = createStoreHandler(createApiClient({ apiUrls: config.apiUrls, token: config.apiToken, timeoutMs: config.requestTimeoutMs }), logger, config.faultRate);
   const consumer = createConsumer({
     redis,

@@ -17,6 +17,7 @@ describe('loadConfig', () => {
       redisUrl: 'redis://127.0.0.1:6379',
       readingsStream: 'readings',
       alertsStream: 'alerts',
+      keyPrefix: '',
       logLevel: 'info',
       heartbeatIntervalMs: 2_000,
       heartbeatFile: undefined,

@@ -14,6 +14,11 @@ export interface RedisConnectionOptions {
   maxReconnectDelayMs?: number;
   /** Fail a command that gets no answer in this time (a hung Redis). Default: wait. */
   commandTimeoutMs?: number;
+  /**
+   * KEY_PREFIX: put before every key of every command, scripts' KEYS included, by ioredis; this
+   * pipeline's keys then never meet another's on a shared Redis. Default none.
+   */
+  keyPrefix?: string;
 }
 
 /**
@@ -44,7 +49,7 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number): numbe
  * managed Redis speak the same way.
  */
 export function createRedis(url: string, options: RedisConnectionOptions): Redis {
-  const { name, logger, failFast = false, maxReconnectDelayMs = 2_000, commandTimeoutMs } = options;
+  const { name, logger, failFast = false, maxReconnectDelayMs = 2_000, commandTimeoutMs, keyPrefix } = options;
   const redisOptions: RedisOptions = {
     connectionName: name,
     protocol: 2,
@@ -55,6 +60,7 @@ export function createRedis(url: string, options: RedisConnectionOptions): Redis
     // Re-run a command that was in flight when the connection dropped only for non-fail-fast users.
     autoResendUnfulfilledCommands: !failFast,
     ...(commandTimeoutMs === undefined ? {} : { commandTimeout: commandTimeoutMs }),
+    ...(keyPrefix ? { keyPrefix } : {}),
   };
   const redis = new Redis(url, redisOptions);
 

@@ -6,6 +6,8 @@ export const commonSettings = {
   redisUrl: env.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
   readingsStream: env.string('READINGS_STREAM', 'readings', { maxLength: 200 }),
   alertsStream: env.string('ALERTS_STREAM', 'alerts', { maxLength: 200 }),
+  /** Put before every key this pipeline uses, so that several pipelines can share one Redis. */
+  keyPrefix: env.string('KEY_PREFIX', '', { maxLength: 100 }),
   logLevel: env.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
   /** How often workers write their heartbeat; it expires after five missed beats. */
   heartbeatIntervalMs: env.int('HEARTBEAT_INTERVAL_MS', 2_000, { min: 100, max: 60_000 }),

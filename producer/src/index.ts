@@ -11,7 +11,7 @@ if (process.argv.includes('--help') || process.argv.includes('-h')) {
 const config = await configOrExit('producer', () => loadProducerConfig(process.argv.slice(2), process.env));
 
 const logger = createLogger({ service: 'producer', level: config.logLevel });
-const redis = createRedis(config.redisUrl, { name: 'producer', logger, failFast: true });
+const redis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'producer', logger, failFast: true });
 const run = startProducer({ config, redis, logger });
 const heartbeat = startHeartbeat({ redis, intervalMs: config.heartbeatIntervalMs, file: config.heartbeatFile, service: 'producer', counters: () => ({ ...run.stats() }), logger });
 
