@@ -18,7 +18,11 @@ const heartbeat = startHeartbeat({
   file: config.heartbeatFile,
   service: 'consumer-store',
   instance: consumer.name,
-  counters: () => ({ ...handler.counters, ...consumer.stats() }),
+  counters: () => {
+    const { handlerMsMax: _, ...counts } = consumer.stats();
+    return { ...handler.counters, ...counts };
+  },
+  gauges: () => ({ handlerMsMax: consumer.stats().handlerMsMax }),
   latencies: () => ({ lead_time: handler.leadTime, batch_time: handler.batchTime }),
   problem: () => problem,
   logger,

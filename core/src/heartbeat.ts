@@ -25,7 +25,10 @@ export interface Heartbeat {
    * API_TOKEN): /health is degraded with it. Short and public: no hosts, URLs or secrets.
    */
   problem?: string;
+  /** Counts that only grow (stored, dead-lettered, alerts fired, ...). */
   counters: Record<string, number>;
+  /** Values that go up and down, or maxima (readings buffered, the longest handler run). */
+  gauges?: Record<string, number>;
   latencies: Record<string, { count: number; sumMs: number; buckets: Array<[number, number]>; p50Ms: number | null; p99Ms: number | null }>;
 }
 
@@ -37,6 +40,7 @@ export interface HeartbeatOptions {
   /** Default 2,000 ms; the key lives for 5 intervals. */
   intervalMs?: number;
   counters: () => Record<string, number>;
+  gauges?: () => Record<string, number>;
   latencies?: () => Record<string, LatencyHistogram>;
   /** What keeps the worker from its work right now, if anything (see Heartbeat.problem). */
   problem?: () => string | undefined;
@@ -82,6 +86,7 @@ export function startHeartbeat(options: HeartbeatOptions) {
       ttlMs,
       ...(problem ? { problem } : {}),
       counters: current,
+      ...(options.gauges ? { gauges: options.gauges() } : {}),
       latencies: Object.fromEntries(
         Object.entries(latencies()).map(([name, histogram]) => {
           const { p50Ms, p99Ms } = histogram.summary();

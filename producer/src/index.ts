@@ -13,7 +13,18 @@ const config = await configOrExit('producer', () => loadProducerConfig(process.a
 const logger = createLogger({ service: 'producer', level: config.logLevel });
 const redis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'producer', logger, failFast: true });
 const run = startProducer({ config, redis, logger });
-const heartbeat = startHeartbeat({ redis, intervalMs: config.heartbeatIntervalMs, file: config.heartbeatFile, service: 'producer', counters: () => ({ ...run.stats() }), logger });
+const heartbeat = startHeartbeat({
+  redis,
+  intervalMs: config.heartbeatIntervalMs,
+  file: config.heartbeatFile,
+  service: 'producer',
+  counters: () => {
+    const { buffered: _, ...counts } = run.stats();
+    return counts;
+  },
+  gauges: () => ({ buffered: run.stats().buffered }),
+  logger,
+});
 
 let signalled = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -97,6 +97,14 @@ describe('/health of the whole pipeline', () => {
     expect(metrics).toMatch(/pipeline_worker_up\{service="consumer-store",worker="store-1"\} 1/);
     // Prometheus sets `instance` itself; a label of ours by that name would be renamed on scrape.
     expect(metrics).not.toMatch(/[{,]instance="/);
+    // Counts are counters; a maximum is a gauge of its own, never among the counters.
+    expect(metrics).toMatch(/pipeline_worker_events_total\{service="consumer-store",worker="store-1",event="acked"\} \d+/);
+    expect(metrics).toMatch(/pipeline_worker_value\{service="consumer-store",worker="store-1",name="handlerMsMax"\} \d+/);
+    expect(metrics).not.toContain('event="handlerMsMax"');
+    // Prometheus's own linter accepts the whole exposition (CI installs promtool).
+    const promtool = Bun.spawn(['promtool', 'check', 'metrics'], { stdin: new TextEncoder().encode(metrics), stdout: 'pipe', stderr: 'pipe' });
+    const complaints = (await new Response(promtool.stdout).text()) + (await new Response(promtool.stderr).text());
+    expect({ code: await promtool.exited, complaints }).toEqual({ code: 0, complaints: '' });
     // The entries above are no readings: the store and alert workers dead-letter them.
     await waitFor(async () => (await health()).body.deadLetters.some((d: { entries: number }) => d.entries > 0), { what: 'dead letters' });
     expect((await health()).body.reasons.join(' ')).toContain(`entries in ${readings}:dead`);

@@ -225,9 +225,15 @@ export function pipelineMetrics(health: PipelineHealth, epochLosses?: number): s
   metric('pipeline_worker_up', 'Worker heartbeat alive (1) or silent (0)', 'gauge', health.workers.map((w) => [{ service: w.service, worker: w.instance }, w.status === 'alive' ? 1 : 0]));
   metric(
     'pipeline_worker_events_total',
-    'Counters a worker reports in its heartbeat (stored, duplicates, dead-lettered, alerts fired/sent/failed, ...)',
+    'Counts a worker reports in its heartbeat, which only grow (stored, duplicates, dead-lettered, alerts fired/sent/failed, ...)',
     'counter',
     health.heartbeats.flatMap((beat) => Object.entries(beat.counters).map(([name, value]) => [{ service: beat.service, worker: beat.instance, event: name }, value] as [Record<string, string>, number])),
+  );
+  metric(
+    'pipeline_worker_value',
+    'Values a worker reports in its heartbeat that go up and down, or maxima (readings buffered, longest handler run in ms)',
+    'gauge',
+    health.heartbeats.flatMap((beat) => Object.entries(beat.gauges ?? {}).map(([name, value]) => [{ service: beat.service, worker: beat.instance, name }, value] as [Record<string, string>, number])),
   );
   lines.push('# HELP pipeline_latency_seconds Lead time, batch time, detection and delivery latency per worker', '# TYPE pipeline_latency_seconds histogram');
   for (const beat of health.heartbeats) {
