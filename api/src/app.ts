@@ -1,5 +1,5 @@
 import { type Logger, createLogger } from 'core';
-import { Elysia } from 'elysia';
+import { type AnyElysia, Elysia } from 'elysia';
 import { bearerMatches, requireToken } from './auth.ts';
 import { type ApiConfig, DEFAULT_MAX_STREAM_CLIENTS, DEFAULT_MAX_STREAM_CLIENTS_PER_IP } from './config.ts';
 import type { ReadingsStore } from './storage/port.ts';
@@ -83,7 +83,9 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
     metrics.refused.inc(refused);
   });
 
-  return (
+  // The OpenAPI document is derived from the whole app, which docsRoutes is part of.
+  let self: AnyElysia | undefined;
+  const app = (
     // reusePort off: a second API started on a port in use must fail, not share it.
     new Elysia({ normalize: false, serve: { maxRequestBodySize: config.maxBodyBytes, reusePort: false } })
       .use(errorHandler(logger))
@@ -115,7 +117,7 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
         const status = typeof own === 'number' ? own : typeof set.status === 'number' ? set.status : 200;
         countRequest(request, route || UNMATCHED_ROUTE, status);
       })
-      .use(docsRoutes(VERSION))
+      .use(docsRoutes(VERSION, () => self as AnyElysia))
       .use(liveRoutes(readingsFeed, alerts, streamLimits))
       .use(readingsRoutes(service, (rows) => metrics.exported.inc(rows)))
       .use(
@@ -127,6 +129,8 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
       .use(statsRoutes(store))
       .use(systemRoutes({ store, metrics, pipeline, version: VERSION, mayReadAll }))
   );
+  self = app;
+  return app;
 }
 
 export type App = ReturnType<typeof createApp>;

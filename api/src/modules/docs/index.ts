@@ -1,36 +1,42 @@
-import { openapi } from '@elysiajs/openapi';
-import { Elysia } from 'elysia';
+import { type AnyElysia, Elysia } from 'elysia';
+import { openApiDocument } from './document.ts';
 
 const ASSETS = '/openapi/assets';
-
-/**
- * What every write declares in the document: the bearer token (API_TOKEN). Without it Swagger
- * UI's Authorize stores a token that "Try it out" never sends, and every write answers 401.
- */
-export const WRITE_SECURITY = [{ bearer: [] }];
 const assetFile = (name: string) => Bun.file(Bun.resolveSync(`swagger-ui-dist/${name}`, import.meta.dir));
 
+const INFO = {
+  title: 'Telemetry API',
+  description:
+    'Device readings: ingest through the stream, store (idempotent by id), query, export, statistics, live streams, health and metrics. ' +
+    'Writes need `Authorization: Bearer <API_TOKEN>`; reads need `Authorization: Bearer <READ_TOKEN>` when READ_TOKEN is set. ' +
+    'Errors are `{ error, message, details? }`.',
+};
+
+/** Swagger UI, from the installed swagger-ui-dist (no CDN: the docs work offline). */
+const page = (title: string) => `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>${title}</title>
+  <link rel="stylesheet" href="${ASSETS}/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="${ASSETS}/swagger-ui-bundle.js"></script>
+  <script>window.onload = () => { window.ui = SwaggerUIBundle({ url: '/openapi/json', dom_id: '#swagger-ui' }); };</script>
+</body>
+</html>`;
+
 /**
- * OpenAPI JSON at /openapi/json and Swagger UI at /openapi. The plugin loads the UI from a CDN by
- * default; here it is served from the installed swagger-ui-dist, so the docs work offline.
+ * OpenAPI 3.1 at /openapi/json (built once, from the whole app: `app()` is the app this is part
+ * of) and Swagger UI at /openapi.
  */
-export function docsRoutes(version: string) {
+export function docsRoutes(version: string, app: () => AnyElysia) {
+  let document: ReturnType<typeof openApiDocument> | undefined;
   return new Elysia({ name: 'docs' })
-    .use(
-      openapi({
-        path: '/openapi',
-        provider: 'swagger-ui',
-        swagger: { cdn: `${ASSETS}/swagger-ui-bundle.js`, theme: `${ASSETS}/swagger-ui.css`, autoDarkMode: true },
-        documentation: {
-          info: {
-            title: 'Telemetry API',
-            version,
-            description: 'Device readings: store (idempotent by id), query, export, stats. Writes need `Authorization: Bearer <API_TOKEN>`.',
-          },
-          components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-        },
-      }),
-    )
+    .get('/openapi', () => new Response(page(INFO.title), { headers: { 'content-type': 'text/html; charset=utf-8' } }), { detail: { hide: true } })
+    .get('/openapi/json', () => (document ??= openApiDocument(app(), { ...INFO, version })), { detail: { hide: true } })
     .get(`${ASSETS}/swagger-ui-bundle.js`, () => assetFile('swagger-ui-bundle.js'), { detail: { hide: true } })
     .get(`${ASSETS}/swagger-ui.css`, () => assetFile('swagger-ui.css'), { detail: { hide: true } });
 }

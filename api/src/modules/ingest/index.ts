@@ -2,7 +2,7 @@ import { type Reading, publishReadings } from 'core';
 import { Elysia } from 'elysia';
 import type Redis from 'ioredis';
 import { ApiError } from '../../errors.ts';
-import { WRITE_SECURITY } from '../docs/index.ts';
+import { type DocumentedBody, errorResponses, jsonResponse } from '../docs/responses.ts';
 import { UnparsedLine, parseNdjson } from './body.ts';
 import { MAX_INGEST_ITEMS, type Refused, toStreamReading } from './readings.ts';
 
@@ -21,6 +21,29 @@ type OnIngested = (accepted: number, refused: number) => void;
  * (NDJSON); answered 202 only once Redis has acknowledged every accepted reading (one atomic
  * script: all of them or, on failure, none).
  */
+/** A reading as a device sends it: `ts` ISO 8601 or epoch milliseconds, `id` minted when absent. */
+const INGEST_READING = {
+  type: 'object',
+  required: ['deviceId', 'metric', 'value', 'unit', 'ts'],
+  properties: {
+    id: { type: 'string', description: 'Idempotency key (UUIDv7); minted when absent' },
+    deviceId: { type: 'string' },
+    metric: { type: 'string' },
+    value: { type: 'number' },
+    unit: { type: 'string' },
+    ts: { oneOf: [{ type: 'string', format: 'date-time' }, { type: 'integer', description: 'Epoch milliseconds' }] },
+  },
+};
+const INGEST_ACCEPTED = {
+  type: 'object',
+  required: ['accepted', 'ids'],
+  properties: {
+    accepted: { type: 'integer' },
+    ids: { type: 'array', items: { type: 'string' } },
+    refused: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, path: { type: 'string' }, message: { type: 'string' } } } },
+  },
+};
+
 export function ingestRoutes(ingest: IngestOptions | undefined, onIngested: OnIngested = () => {}) {
   return new Elysia({ name: 'ingest', detail: { tags: ['ingest'] } }).post(
     '/ingest',
@@ -60,7 +83,17 @@ export function ingestRoutes(ingest: IngestOptions | undefined, onIngested: OnIn
       },
       detail: {
         summary: 'Ingest readings into the stream (one, an array, or NDJSON): 202 once Redis has them; stored and evaluated downstream',
-        security: WRITE_SECURITY,
+        requestBody: <DocumentedBody>{
+          required: true,
+          content: {
+            'application/json': { schema: { oneOf: [INGEST_READING, { type: 'array', items: INGEST_READING, minItems: 1, maxItems: MAX_INGEST_ITEMS }] } },
+            'application/x-ndjson': { schema: { type: 'string', description: 'One reading (as in application/json) per line' } },
+          },
+        },
+        responses: {
+          202: jsonResponse('Accepted: in the stream, to be stored and evaluated; invalid items refused one by one', INGEST_ACCEPTED),
+          ...errorResponses(400, 401, 413, 415, 422, 503),
+        },
       },
     },
   );

@@ -4,6 +4,7 @@ import { ApiError } from '../../errors.ts';
 import type { AlertsFeed } from './alerts-feed.ts';
 import type { ReadingsFeed } from './readings-feed.ts';
 import type { StreamLimits } from './stream-limits.ts';
+import { errorResponses, textResponse } from '../docs/responses.ts';
 
 /** The remote address a request came from; one shared key where there is no socket (in-process tests). */
 function clientAddress(server: { requestIP(request: Request): { address: string } | null } | null, request: Request): string {
@@ -32,7 +33,11 @@ export function liveRoutes(readings: ReadingsFeed, alerts: AlertsFeed | undefine
       },
       {
         query: t.Object({ deviceId: name(128), metric: name(64) }, { additionalProperties: false }),
-        detail: { summary: 'Readings as Server-Sent Events: the last 100, then each one as it is stored' },
+        detail: {
+          summary: 'Readings as Server-Sent Events: the last 100, then each one as it is stored',
+          description: 'Each event: `id` (resume with Last-Event-ID), `data` a stored reading as JSON.',
+          responses: { 200: textResponse('An endless event stream', 'text/event-stream'), ...errorResponses(401, 422, 429, 503) },
+        },
       },
     )
     .get(
@@ -49,7 +54,11 @@ export function liveRoutes(readings: ReadingsFeed, alerts: AlertsFeed | undefine
       },
       {
         query: t.Object({ deviceId: name(128) }, { additionalProperties: false }),
-        detail: { summary: 'Alert transitions as Server-Sent Events: the last 100, then live' },
+        detail: {
+          summary: 'Alert transitions as Server-Sent Events: the last 100, then live',
+          description: 'Each event: `id` (resume with Last-Event-ID), `data` an alert transition as JSON.',
+          responses: { 200: textResponse('An endless event stream', 'text/event-stream'), ...errorResponses(401, 422, 429, 503) },
+        },
       },
     )
     .get('/', () => new Response(Bun.file(`${PUBLIC}index.html`), { headers: { 'content-type': 'text/html; charset=utf-8' } }), { detail: { hide: true } })

@@ -1,6 +1,6 @@
-import { Elysia } from 'elysia';
+import { Elysia, t } from 'elysia';
 import { ApiError } from '../../errors.ts';
-import { WRITE_SECURITY } from '../docs/index.ts';
+import { errorResponses, jsonResponse, textResponse } from '../docs/responses.ts';
 import { decodeCursor } from './cursor.ts';
 import { exportResponse } from './export.ts';
 import { parseFilter, parseLimit } from './filters.ts';
@@ -33,26 +33,36 @@ export function readingsRoutes(service: ReadingsService, onExported: (rows: numb
       {
         body: NewReading,
         response: { 200: StoredReading, 201: StoredReading },
-        detail: { summary: 'Store one reading', description: '201 when stored; 200 with the stored row when its id was already stored.', security: WRITE_SECURITY },
+        detail: {
+          summary: 'Store one reading',
+          description: '201 when stored; 200 with the stored row when its id was already stored. An operator\'s direct correction: devices use POST /ingest.',
+          responses: errorResponses(400, 401, 409, 413, 422, 503),
+        },
       },
     )
     .post('/batch', ({ body }) => service.createBatch(body.readings), {
       body: NewReadingBatch,
       response: BatchResult,
-      detail: { summary: 'Store up to 5,000 readings in one transaction, idempotent by id', security: WRITE_SECURITY },
+      detail: { summary: 'Store up to 5,000 readings in one transaction, idempotent by id', responses: errorResponses(400, 401, 413, 422, 503) },
     })
     .get(
       '/',
       ({ query }) => service.list(parseFilter(query), parseLimit(query.limit), query.cursor === undefined ? undefined : decodeCursor(query.cursor)),
-      { query: ListQuery, response: ReadingPage, detail: { summary: 'List readings, newest first, with cursor pagination' } },
+      { query: ListQuery, response: ReadingPage, detail: { summary: 'List readings, newest first, with cursor pagination', responses: errorResponses(401, 422, 429, 503) } },
     )
     .get('/latest', async ({ query }) => new Response(await service.latestJson(parseLimit(query.limit)), { headers: { 'content-type': 'application/json' } }), {
       query: LatestQuery,
-      detail: { summary: 'The newest readings (limit ≤ 1,000, default 100)' },
+      detail: {
+        summary: 'The newest readings (limit ≤ 1,000, default 100)',
+        responses: { 200: jsonResponse('Newest first', t.Array(StoredReading)), ...errorResponses(401, 422, 503) },
+      },
     })
     .get('/export', ({ query }) => exportResponse(service, parseFilter(query), query.format ?? 'csv', onExported), {
       query: ExportQuery,
-      detail: { summary: 'Stream every matching reading as CSV or NDJSON, oldest first, in constant memory' },
+      detail: {
+        summary: 'Stream every matching reading as CSV or NDJSON, oldest first, in constant memory',
+        responses: { 200: textResponse('Every matching reading, oldest first (format=csv or ndjson)', 'text/csv', 'application/x-ndjson'), ...errorResponses(401, 422, 429, 503) },
+      },
     })
     .get(
       '/:id',
@@ -61,7 +71,7 @@ export function readingsRoutes(service: ReadingsService, onExported: (rows: numb
         if (!reading) throw notFound(params.id);
         return reading;
       },
-      { params: IdParams, response: StoredReading, detail: { summary: 'One reading' } },
+      { params: IdParams, response: StoredReading, detail: { summary: 'One reading', responses: errorResponses(401, 404, 422, 503) } },
     )
     .patch(
       '/:id',
@@ -70,7 +80,12 @@ export function readingsRoutes(service: ReadingsService, onExported: (rows: numb
         if (!reading) throw notFound(params.id);
         return reading;
       },
-      { params: IdParams, body: ReadingPatch, response: StoredReading, detail: { summary: 'Correct value, unit or metric (not id)', security: WRITE_SECURITY } },
+      {
+        params: IdParams,
+        body: ReadingPatch,
+        response: StoredReading,
+        detail: { summary: 'Correct value, unit or metric (not id)', responses: errorResponses(400, 401, 404, 413, 422, 503) },
+      },
     )
     .delete(
       '/:id',
@@ -78,6 +93,6 @@ export function readingsRoutes(service: ReadingsService, onExported: (rows: numb
         if (!(await service.remove(params.id))) throw notFound(params.id);
         return new Response(null, { status: 204 });
       },
-      { params: IdParams, detail: { summary: 'Delete one reading', security: WRITE_SECURITY } },
+      { params: IdParams, detail: { summary: 'Delete one reading', responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 404, 422, 503) } } },
     );
 }

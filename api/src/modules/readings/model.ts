@@ -1,4 +1,5 @@
 import { NAME_PATTERN, UNIT_PATTERN } from 'core';
+import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { type Static, t } from 'elysia';
 
@@ -48,15 +49,18 @@ export const StoredReading = t.Object({
 });
 export type StoredReading = Static<typeof StoredReading>;
 
+/** Counts in an answer: TypeBox's integer (Elysia's `t.Integer` also takes strings, and says so in the document). */
+const count = (description?: string) => Type.Integer(description ? { description } : {});
+
 export const BatchResult = t.Object({
-  inserted: t.Integer({ description: 'Readings stored now' }),
-  duplicates: t.Integer({ description: 'Readings whose id was already stored with the same content (or repeated so in the batch)' }),
-  conflicts: t.Integer({ description: 'Readings whose id was already stored with other content: the stored version stays' }),
+  inserted: count('Readings stored now'),
+  duplicates: count('Readings whose id was already stored with the same content (or repeated so in the batch)'),
+  conflicts: count('Readings whose id was already stored with other content: the stored version stays'),
   refused: t.Optional(
-    t.Array(t.Object({ index: t.Integer(), path: t.String(), message: t.String() }), { description: 'Items not stored because they are invalid, by index in the batch' }),
+    t.Array(t.Object({ index: count(), path: t.String(), message: t.String() }), { description: 'Items not stored because they are invalid, by index in the batch' }),
   ),
   conflicted: t.Optional(
-    t.Array(t.Object({ index: t.Integer(), id: t.String(), stored: StoredReading }), { description: 'The conflicts, by index in the batch, with the version that stays' }),
+    t.Array(t.Object({ index: count(), id: t.String(), stored: StoredReading }), { description: 'The conflicts, by index in the batch, with the version that stays' }),
   ),
 });
 

@@ -4,6 +4,7 @@ import { parseFilter } from '../readings/filters.ts';
 import { readingFilters } from '../readings/model.ts';
 import { invalidField } from '../../errors.ts';
 import { NAME_PATTERN } from 'core';
+import { errorResponses, jsonResponse } from '../docs/responses.ts';
 
 /** Devices per answer unless asked otherwise, and at most: an answer stays small with 100k devices. */
 export const DEFAULT_DEVICE_LIMIT = 100;
@@ -30,7 +31,10 @@ export function statsRoutes(store: ReadingsStore) {
     },
     {
       query: StatsQuery,
-      detail: { summary: 'Count, min/max/mean, most frequent value(s), readings per minute, per device' },
+      detail: {
+        summary: 'Count, min/max/mean, most frequent value(s), readings per minute, per device',
+        responses: { 200: jsonResponse('Statistics of the matching readings', { type: 'object' }), ...errorResponses(401, 422, 429, 503) },
+      },
     },
   );
 }

@@ -2,6 +2,21 @@ import { Elysia } from 'elysia';
 import type { ReadingsStore } from '../../storage/port.ts';
 import type { ApiMetrics } from '../../metrics.ts';
 import { type PipelineHealth, type PipelineOptions, pipelineHealth, pipelineMetrics } from './pipeline.ts';
+import { errorResponses, jsonResponse, textResponse } from '../docs/responses.ts';
+
+/** /health's answer; without the read token (when READ_TOKEN is set) only status and reasons. */
+const HEALTH_SCHEMA = {
+  type: 'object',
+  required: ['status', 'reasons'],
+  properties: {
+    status: { type: 'string', enum: ['ok', 'degraded', 'down'] },
+    reasons: { type: 'array', items: { type: 'string' } },
+    checks: { type: 'object', description: 'api, database and redis, each with its status' },
+    groups: { type: 'array', items: { type: 'object' }, description: 'Consumer groups: lag, pending, oldest waiting' },
+    deadLetters: { type: 'array', items: { type: 'object' } },
+    workers: { type: 'array', items: { type: 'object' }, description: 'Every worker: alive, or silent since when' },
+  },
+};
 
 const startedAt = Date.now();
 
@@ -56,7 +71,12 @@ export function systemRoutes({ store, metrics, pipeline, version, mayReadAll }: 
           workers: view?.workers ?? [],
         };
       },
-      { detail: { summary: 'ok (200), degraded (200, with reasons) or down (503); every check with the read token (when READ_TOKEN is set)' } },
+      {
+        detail: {
+          summary: 'ok (200), degraded (200, with reasons) or down (503); every check with the read token (when READ_TOKEN is set)',
+          responses: { 200: jsonResponse('ok or degraded', HEALTH_SCHEMA), 503: jsonResponse('down: storage or Redis unusable', HEALTH_SCHEMA) },
+        },
+      },
     )
     .get(
       '/metrics',
@@ -65,6 +85,11 @@ export function systemRoutes({ store, metrics, pipeline, version, mayReadAll }: 
         if (pipeline) text += pipelineMetrics(await safePipelineHealth(pipeline), pipeline.epoch?.losses);
         return new Response(text, { headers: { 'content-type': metrics.registry.contentType } });
       },
-      { detail: { summary: 'Prometheus metrics: the API and, through Redis, the whole pipeline' } },
+      {
+        detail: {
+          summary: 'Prometheus metrics: the API and, through Redis, the whole pipeline',
+          responses: { 200: textResponse('Prometheus text exposition format 0.0.4', 'text/plain'), ...errorResponses(401) },
+        },
+      },
     );
 }
