@@ -3,8 +3,6 @@
 // so hundreds of readings a second do not freeze the tab.
 'use strict';
 
-const params = new URLSearchParams(location.search);
-const threshold = Number(params.get('threshold') ?? 50);
 const MAX_POINTS = 300;
 const MAX_DEVICES_DRAWN = 12;
 const MAX_ROWS = 50;
@@ -12,12 +10,26 @@ const MAX_ALERTS = 50;
 const WINDOW_MS = 2 * 60 * 1000;
 
 const $ = (id) => document.getElementById(id);
-$('threshold-label').textContent = String(threshold);
+
+// The alerting service's active rules, as its heartbeat tells /health: the chart's threshold
+// lines and the table's "over" marks are the ones alerts fire at, never a guess of the page's.
+let rules = [];
+const globMatches = (glob, value) => new RegExp(`^${glob.replace(/[.]/g, '\\.').replaceAll('*', '.*')}$`).test(value);
+const ruleFor = (reading) => rules.find((rule) => globMatches(rule.metric, reading.metric) && globMatches(rule.device, reading.deviceId));
+const breaches = (reading) => {
+  const rule = ruleFor(reading);
+  return rule !== undefined && (rule.direction === 'below' ? reading.value < rule.threshold : reading.value > rule.threshold);
+};
 
 const series = new Map();
 const newRows = [];
 const newAlerts = [];
-const arrivals = [];
+// When the API stored each reading, on the API's clock: the rate counts what was stored in the
+// last 5 s, not what arrived (on connecting, the stream replays the last 100 readings at once).
+// The API's clock is read off the Date header of its answers (to the second).
+const storedTimes = [];
+let serverOffsetMs = 0;
+let unit = '';
 let frameRequested = false;
 
 function schedule() {
@@ -30,7 +42,11 @@ function colour(index) {
   return `hsl(${(index * 137.5) % 360} 65% 42%)`;
 }
 
+/** Each device's newest reading (for the chart's text alternative and its metrics). */
+const latest = new Map();
+
 function onReading(reading) {
+  latest.set(reading.deviceId, reading);
   const t = Date.parse(reading.ts);
   let points = series.get(reading.deviceId);
   if (!points) {
@@ -41,7 +57,9 @@ function onReading(reading) {
   if (points.length > MAX_POINTS) points.splice(0, points.length - MAX_POINTS);
   newRows.push(reading);
   if (newRows.length > MAX_ROWS) newRows.splice(0, newRows.length - MAX_ROWS);
-  arrivals.push(Date.now());
+  const storedAt = Date.parse(reading.storedAt);
+  if (Number.isFinite(storedAt)) storedTimes.push(storedAt);
+  unit = reading.unit;
   schedule();
 }
 
@@ -65,6 +83,8 @@ $('token-form').addEventListener('submit', (event) => {
 
 async function apiFetch(path) {
   const response = await fetch(path, { headers: authHeaders(), cache: 'no-store' });
+  const serverDate = Date.parse(response.headers.get('date') ?? '');
+  if (Number.isFinite(serverDate)) serverOffsetMs = serverDate + 500 - Date.now();
   if (response.status === 401) askForToken();
   return response;
 }
@@ -146,9 +166,10 @@ function render() {
   drawChart();
   flushRows();
   flushAlerts();
-  const now = Date.now();
-  while (arrivals.length > 0 && arrivals[0] < now - 5000) arrivals.shift();
-  $('rate').textContent = String(Math.round(arrivals.length / 5));
+  const serverNow = Date.now() + serverOffsetMs;
+  storedTimes.sort((a, b) => a - b);
+  while (storedTimes.length > 0 && storedTimes[0] < serverNow - 5000) storedTimes.shift();
+  $('rate').textContent = String(Math.round(storedTimes.length / 5));
 }
 
 function flushRows() {
@@ -157,7 +178,7 @@ function flushRows() {
   const fragment = document.createDocumentFragment();
   for (const reading of newRows.splice(0).reverse()) {
     const row = document.createElement('tr');
-    if (reading.value > threshold) row.className = 'over';
+    if (breaches(reading)) row.className = 'over';
     row.append(text('td', reading.ts.slice(11, 23)), text('td', reading.deviceId), text('td', reading.metric), text('td', String(reading.value), 'num'), text('td', reading.unit));
     fragment.append(row);
   }
@@ -184,31 +205,35 @@ function drawChart() {
   const canvas = $('chart');
   const context = canvas.getContext('2d');
   const { width, height } = canvas;
-  const pad = { left: 44, right: 10, top: 10, bottom: 24 };
+  // Room at the top for the unit above the axis numbers.
+  const pad = { left: 44, right: 10, top: 24, bottom: 24 };
   context.clearRect(0, 0, width, height);
   const now = Date.now();
   const from = now - WINDOW_MS;
   const devices = [...series.keys()].sort().slice(0, MAX_DEVICES_DRAWN);
-  let low = threshold;
-  let high = threshold;
+  const lines = thresholdLines();
+  let low = Math.min(Infinity, ...lines);
+  let high = Math.max(-Infinity, ...lines);
   for (const device of devices) for (const p of series.get(device)) if (p.t >= from) { low = Math.min(low, p.v); high = Math.max(high, p.v); }
-  const span = high - low || 1;
-  low -= span * 0.05;
-  high += span * 0.05;
+  if (!Number.isFinite(low)) [low, high] = [0, 100];
+  const { ticks, step } = niceTicks(low, high);
+  low = Math.min(low, ticks[0]);
+  high = Math.max(high, ticks[ticks.length - 1]);
   const x = (t) => pad.left + ((t - from) / WINDOW_MS) * (width - pad.left - pad.right);
   const y = (v) => height - pad.bottom - ((v - low) / (high - low)) * (height - pad.top - pad.bottom);
 
   context.font = '11px system-ui, sans-serif';
   context.fillStyle = '#656d76';
   context.strokeStyle = '#eaeef2';
-  for (let i = 0; i <= 4; i++) {
-    const v = low + ((high - low) * i) / 4;
+  const decimals = Math.max(0, -Math.floor(Math.log10(step)));
+  for (const v of ticks) {
     context.beginPath();
     context.moveTo(pad.left, y(v));
     context.lineTo(width - pad.right, y(v));
     context.stroke();
-    context.fillText(v.toFixed(1), 4, y(v) + 4);
+    context.fillText(v.toFixed(decimals), 4, y(v) + 4);
   }
+  if (unit) context.fillText(unit, 4, 12);
   context.fillText('−2 min', pad.left, height - 6);
   context.fillText('now', width - pad.right - 22, height - 6);
 
@@ -225,11 +250,14 @@ function drawChart() {
   context.strokeStyle = '#cf222e';
   context.setLineDash([6, 4]);
   context.lineWidth = 1.5;
-  context.beginPath();
-  context.moveTo(pad.left, y(threshold));
-  context.lineTo(width - pad.right, y(threshold));
-  context.stroke();
+  for (const line of lines) {
+    context.beginPath();
+    context.moveTo(pad.left, y(line));
+    context.lineTo(width - pad.right, y(line));
+    context.stroke();
+  }
   context.setLineDash([]);
+  describeChart(devices);
 
   const legend = $('legend');
   if (legend.dataset.devices !== devices.join(',')) {
@@ -244,6 +272,41 @@ function drawChart() {
       }),
     );
   }
+}
+
+/** Thresholds of the rules for every device of a metric on the chart. */
+function thresholdLines() {
+  const metrics = new Set(newestPerDevice().map((reading) => reading.metric));
+  return [...new Set(rules.filter((rule) => rule.device === '*' && [...metrics].some((metric) => globMatches(rule.metric, metric))).map((rule) => rule.threshold))];
+}
+
+function newestPerDevice() {
+  return [...latest.values()];
+}
+
+/** About five round ticks (1, 2 or 5 × 10^k apart) covering [low, high]. */
+function niceTicks(low, high) {
+  const span = high - low || Math.abs(high) || 1;
+  const rough = span / 4;
+  const magnitude = 10 ** Math.floor(Math.log10(rough));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((candidate) => candidate >= rough);
+  const first = Math.floor(low / step) * step;
+  const ticks = [];
+  for (let v = first; v <= high + step / 2 && ticks.length < 12; v += step) ticks.push(Number(v.toFixed(10)));
+  if (ticks.length < 2) ticks.push(first + step);
+  return { ticks, step };
+}
+
+/** The chart's text alternative: each device's newest value, and the threshold lines. */
+function describeChart(devices) {
+  const parts = devices.map((device) => {
+    const reading = latest.get(device);
+    return reading ? `${device} ${reading.value} ${reading.unit}` : device;
+  });
+  const lines = thresholdLines();
+  const label = `Recent values per device, last 2 minutes: ${parts.join(', ') || 'no readings yet'}${lines.length > 0 ? `; alert threshold ${lines.join(', ')}` : ''}`;
+  const canvas = $('chart');
+  if (canvas.getAttribute('aria-label') !== label) canvas.setAttribute('aria-label', label);
 }
 
 async function refreshHealth() {
@@ -270,6 +333,10 @@ async function refreshHealth() {
     for (const dead of health.deadLetters ?? []) row(dead.stream, `${dead.entries} dead`);
     detail.append(table);
     $('health-detail').replaceChildren(detail);
+    const alerting = (health.workers ?? []).find((worker) => worker.service === 'consumer-alert' && worker.status === 'alive' && worker.info?.rules);
+    if (alerting) rules = alerting.info.rules;
+    const thresholds = [...new Set(rules.map((rule) => `${rule.direction === 'below' ? '<' : '>'} ${rule.threshold}`))];
+    $('threshold-label').textContent = thresholds.length > 0 ? `alerts at ${thresholds.join(', ')}` : 'no alerting service reporting its rules';
   } catch {
     setBadge($('health'), 'down', 'health: API unreachable');
   }
@@ -295,6 +362,7 @@ async function refreshPerMinute() {
     context.fillStyle = '#656d76';
     context.font = '11px system-ui, sans-serif';
     context.fillText(`max ${most}/min`, 4, 11);
+    canvas.setAttribute('aria-label', `Readings per minute, last 15 minutes: ${minutes.map((minute) => minute.count).join(', ') || 'none'} (max ${most})`);
   } catch {
     // The next refresh tries again.
   }

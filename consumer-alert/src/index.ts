@@ -55,7 +55,10 @@ const notifying = createConsumer({
 // The alerts stream only grows by transitions, but it must not grow forever either.
 const trimmer = startTrimmer({ redis, stream: config.alertsStream, retainEntries: config.retainAlerts, intervalMs: 60_000, logger });
 
+/** The active rules as /health shows them (the dashboard draws their thresholds). */
+const ruleSummaries = rules.map((rule) => ({ id: rule.id, metric: rule.metricPattern, device: rule.devicePattern, direction: rule.direction, threshold: rule.threshold }));
 const heartbeat = startHeartbeat({
+  info: () => ({ rules: ruleSummaries }),
   redis,
   intervalMs: config.heartbeatIntervalMs,
   file: config.heartbeatFile,
@@ -89,7 +92,7 @@ onShutdown(logger, async () => {
 }, config.shutdownTimeoutMs);
 
 logger.info('watching', {
-  rules: rules.map((rule) => ({ id: rule.id, metric: rule.metricPattern, device: rule.devicePattern, direction: rule.direction, threshold: rule.threshold })),
+  rules: ruleSummaries,
   webhook: config.webhookUrl ? new URL(config.webhookUrl).host : 'none (console only)',
 });
 await Promise.all([evaluating.run(), notifying.run()]);

@@ -29,6 +29,8 @@ export interface Heartbeat {
   counters: Record<string, number>;
   /** Values that go up and down, or maxima (readings buffered, the longest handler run). */
   gauges?: Record<string, number>;
+  /** What the worker works by, for /health and the dashboard (consumer-alert: its active rules). */
+  info?: Record<string, unknown>;
   latencies: Record<string, { count: number; sumMs: number; buckets: Array<[number, number]>; p50Ms: number | null; p99Ms: number | null }>;
 }
 
@@ -41,6 +43,8 @@ export interface HeartbeatOptions {
   intervalMs?: number;
   counters: () => Record<string, number>;
   gauges?: () => Record<string, number>;
+  /** See Heartbeat.info. */
+  info?: () => Record<string, unknown>;
   latencies?: () => Record<string, LatencyHistogram>;
   /** What keeps the worker from its work right now, if anything (see Heartbeat.problem). */
   problem?: () => string | undefined;
@@ -87,6 +91,7 @@ export function startHeartbeat(options: HeartbeatOptions) {
       ...(problem ? { problem } : {}),
       counters: current,
       ...(options.gauges ? { gauges: options.gauges() } : {}),
+      ...(options.info ? { info: options.info() } : {}),
       latencies: Object.fromEntries(
         Object.entries(latencies()).map(([name, histogram]) => {
           const { p50Ms, p99Ms } = histogram.summary();

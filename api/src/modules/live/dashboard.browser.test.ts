@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createRedis, encodeReading, newEventId } from 'core';
 import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, type Page, chromium } from 'playwright-core';
 
 const root = join(import.meta.dir, '../../../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -81,10 +81,52 @@ it('shows live readings, the chart, system health and an alert as it fires, offl
   await page.waitForFunction(() => document.querySelector('#alerts li.firing')?.textContent?.includes('device-hot'), undefined, { timeout: 15_000 });
   expect(await page.locator('#alerts li.firing').first().textContent()).toContain('FIRING [warning] device-hot kwh = 75 (over 50)');
 
+  // The threshold is the alerting service's own (its rules, through /health), not the page's.
+  expect(await page.locator('#threshold-label').textContent()).toBe('alerts at > 50');
+  // The alerts list fills its panel: no blank area below a clipped list.
+  const gap = await page.evaluate(() => {
+    const panel = (document.querySelector('section.alerts') as HTMLElement).getBoundingClientRect();
+    const list = (document.querySelector('#alerts') as HTMLElement).getBoundingClientRect();
+    return panel.bottom - list.bottom;
+  });
+  expect(gap).toBeLessThan(40);
+  expect(await seriousAccessibilityViolations(page)).toEqual([]);
+
   await mkdir(join(root, 'test-artifacts'), { recursive: true });
   await page.screenshot({ path: join(root, 'test-artifacts', 'dashboard.png'), fullPage: true });
   expect(errors).toEqual([]);
   expect(foreign).toEqual([]);
+}, 60_000);
+
+/** axe's serious and critical findings on the page as it is now: rule, and where. */
+async function seriousAccessibilityViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: Bun.resolveSync('axe-core/axe.min.js', import.meta.dir) });
+  const violations = await page.evaluate(async () => {
+    // biome-ignore lint/suspicious/noExplicitAny: axe is injected above
+    const result = await (window as any).axe.run(document, { resultTypes: ['violations'] });
+    return result.violations as Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }>;
+  });
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+it('on a narrow screen fits without sideways scrolling; on a second visit counts only what is stored now, not the replay', async () => {
+  // Readings stored more than 5 s ago: the stream replays them on connecting.
+  await publish([21, 22, 23, 24, 25], 'device-c');
+  await waitFor(async () => ((await (await fetch(`${base}/readings/latest?limit=200`)).json()) as unknown[]).length >= 25, { what: 'stored' });
+  await Bun.sleep(6_500);
+  const page = await browser.newPage({ viewport: { width: 360, height: 800 } });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${base}/?threshold=60`);
+  await page.waitForFunction(() => document.querySelectorAll('#readings tr').length >= 25, undefined, { timeout: 15_000 });
+  await page.waitForFunction(() => document.querySelector('#threshold-label')?.textContent?.startsWith('alerts at'), undefined, { timeout: 15_000 });
+  // ?threshold= is no setting: the line and the marks are where alerts fire.
+  expect(await page.locator('#threshold-label').textContent()).toBe('alerts at > 50');
+  expect(await page.locator('#rate').textContent()).toBe('0');
+  expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+  expect(await page.locator('#chart').getAttribute('aria-label')).toContain('device-c 25 kWh');
+  expect(await seriousAccessibilityViolations(page)).toEqual([]);
+  expect(errors).toEqual([]);
 }, 60_000);
 
 it('with READ_TOKEN set, asks for the token, then shows the live feeds and the health details', async () => {

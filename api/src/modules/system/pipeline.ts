@@ -43,6 +43,8 @@ export interface WorkerHealth {
   /** What keeps an alive worker from its work, as it says itself. */
   problem?: string;
   counters: Record<string, number>;
+  /** What the worker works by (consumer-alert: its active rules), as it says itself. */
+  info?: Record<string, unknown>;
 }
 
 export interface PipelineHealth {
@@ -177,6 +179,7 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
       lastProgressAt: beat.lastProgressAt,
       ...(beat.problem ? { problem: beat.problem } : {}),
       counters: beat.counters,
+      ...(beat.info ? { info: beat.info } : {}),
     });
     if (alive && beat.problem) reasons.push(`${beat.service} ${beat.problem}`);
   }
