@@ -158,6 +158,26 @@ describe('charts and report', () => {
     expect(Buffer.compare(withText, withoutText)).not.toBe(0);
   });
 
+  it('labels the value axis with a few round numbers that never overlap, however many distinct values', async () => {
+    const lines = ['deviceId,metric,value,ts'];
+    for (let i = 0; i < 3_000; i++) lines.push(`d,m,${((i * 37) % 500) / 3},${1_700_000_000_000 + i * 1_000}`);
+    const input = join(dir, 'distinct.csv');
+    await writeFile(input, lines.join('\n'));
+    await analyse(['--input', input, '--out', join(dir, 'distinct')]);
+    const svg = await readFile(join(dir, 'distinct', 'value-distribution.svg'), 'utf8');
+    // The first axis-label group is the x axis: each label's position and text.
+    const xAxis = /role-axis-label[^>]*>([\s\S]*?)<\/g>/.exec(svg)?.[1] ?? '';
+    const labels = [...xAxis.matchAll(/translate\(([\d.-]+),[\d.-]+\)[^>]*opacity="1">([^<]*)</g)].map((m) => ({ x: Number(m[1]), text: m[2] as string }));
+    expect(labels.length).toBeGreaterThanOrEqual(3);
+    expect(labels.length).toBeLessThanOrEqual(25);
+    for (const label of labels) expect(label.text).toMatch(/^-?[\d.,]+$/);
+    // 11 px DejaVu Sans: under 7 px a character; neighbours' half-widths must fit between them.
+    for (let i = 1; i < labels.length; i++) {
+      const [left, right] = [labels[i - 1], labels[i]] as [{ x: number; text: string }, { x: number; text: string }];
+      expect(right.x - left.x).toBeGreaterThan(((left.text.length + right.text.length) / 2) * 7);
+    }
+  });
+
   it('writes one self-contained report.html with every chart and no network reference', async () => {
     const html = await readFile(join(out, 'report.html'), 'utf8');
     expect(html.match(/<svg/g)?.length).toBe(4);

@@ -13,10 +13,18 @@ export interface ChartSpec {
   spec: TopLevelSpec;
 }
 
-/** The value distribution, most frequent value(s) highlighted. */
+/**
+ * The value distribution, most frequent value(s) highlighted. Bars sit on a numeric axis, each
+ * spanning its value (or its bin), so the axis shows a few round numbers rather than one label per
+ * bar (a label per bar overlapped its neighbours past a few dozen).
+ */
 function distribution(summary: Summary, counts: ReadonlyArray<[number, number]>): ChartSpec {
   const modes = new Set(summary.mostFrequent.values);
-  let bars = counts.map(([value, count]) => ({ value: String(value), count, mostFrequent: modes.has(value) }));
+  // Distinct values: each bar 80% of the smallest gap between two values, centred on its value.
+  let gap = Infinity;
+  for (let i = 1; i < counts.length; i++) gap = Math.min(gap, (counts[i]?.[0] ?? 0) - (counts[i - 1]?.[0] ?? 0));
+  const half = (Number.isFinite(gap) && gap > 0 ? gap : 1) * 0.4;
+  let bars = counts.map(([value, count]) => ({ label: String(value), start: value - half, end: value + half, count, mostFrequent: modes.has(value) }));
   if (bars.length > MAX_BARS) {
     const [low, high] = [counts[0]?.[0] ?? 0, counts.at(-1)?.[0] ?? 0];
     const width = (high - low) / MAX_BARS || 1;
@@ -28,7 +36,10 @@ function distribution(summary: Summary, counts: ReadonlyArray<[number, number]>)
       slot.mostFrequent ||= modes.has(value);
       bins.set(bin, slot);
     }
-    bars = [...bins.entries()].map(([bin, slot]) => ({ value: `${(low + bin * width).toPrecision(4)}–${(low + (bin + 1) * width).toPrecision(4)}`, ...slot }));
+    bars = [...bins.entries()].map(([bin, slot]) => {
+      const [start, end] = [low + bin * width, low + (bin + 1) * width];
+      return { label: `${start.toPrecision(4)}–${end.toPrecision(4)}`, start, end, ...slot };
+    });
   }
   const title = `Value distribution (most frequent: ${summary.mostFrequent.values.slice(0, 5).join(', ') || 'none'})`;
   return {
@@ -43,8 +54,11 @@ function distribution(summary: Summary, counts: ReadonlyArray<[number, number]>)
       data: { values: bars },
       mark: 'bar',
       encoding: {
-        x: { field: 'value', type: 'ordinal', sort: null, title: 'Value' },
+        x: { field: 'start', type: 'quantitative', title: 'Value', scale: { zero: false, nice: false } },
+        x2: { field: 'end' },
         y: { field: 'count', type: 'quantitative', title: 'Readings' },
+        y2: { datum: 0 },
+        tooltip: [{ field: 'label', title: 'Value' }, { field: 'count', title: 'Readings' }],
         color: { field: 'mostFrequent', type: 'nominal', title: 'Most frequent', scale: { domain: [true, false], range: ['#d62728', '#4c78a8'] } },
       },
     },
