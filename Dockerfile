@@ -18,6 +18,7 @@ COPY producer/package.json producer/package.json
 COPY api/package.json api/package.json
 COPY consumer-store/package.json consumer-store/package.json
 COPY consumer-alert/package.json consumer-alert/package.json
+COPY ingest-mqtt/package.json ingest-mqtt/package.json
 COPY analysis/package.json analysis/package.json
 COPY bench/package.json bench/package.json
 RUN bun install --frozen-lockfile --production --ignore-scripts --filter "${SERVICE}" --filter core

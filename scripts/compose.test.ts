@@ -7,7 +7,7 @@ const root = join(import.meta.dir, '..');
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML, asserted below
 const compose = Bun.YAML.parse(readFileSync(join(root, 'compose.yaml'), 'utf8')) as any;
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
-const workers = ['api', 'consumer-store', 'consumer-alert', 'producer'];
+const workers = ['api', 'consumer-store', 'consumer-alert', 'ingest-mqtt', 'producer'];
 
 describe('compose.yaml and Dockerfile', () => {
   it('has Redis with AOF, a volume and a healthcheck', () => {
@@ -30,7 +30,7 @@ describe('compose.yaml and Dockerfile', () => {
   });
 
   it('starts workers only after healthy Redis (and API for the store), scalable: no fixed name or host port', () => {
-    for (const name of ['consumer-store', 'consumer-alert', 'producer']) {
+    for (const name of ['consumer-store', 'consumer-alert', 'ingest-mqtt', 'producer']) {
       const service = compose.services[name];
       expect(service.depends_on.redis.condition).toBe('service_healthy');
       expect(service.container_name).toBeUndefined();
@@ -40,6 +40,18 @@ describe('compose.yaml and Dockerfile', () => {
     }
     expect(compose.services['consumer-store'].depends_on.api.condition).toBe('service_healthy');
     expect(compose.services['consumer-store'].environment.API_URL).toBe('http://api:3000');
+  });
+
+  it('has an MQTT broker keeping sessions and their queued messages, which ingest-mqtt waits for', () => {
+    const broker = compose.services.mosquitto;
+    expect(broker.image).toMatch(/^eclipse-mosquitto:2/);
+    expect(broker.volumes).toEqual(['./mosquitto.conf:/mosquitto/config/mosquitto.conf:ro', 'mosquitto-data:/mosquitto/data']);
+    const config = readFileSync(join(root, 'mosquitto.conf'), 'utf8');
+    expect(config).toMatch(/^persistence true$/m);
+    expect(Number(/^max_queued_messages (\d+)$/m.exec(config)?.[1])).toBeGreaterThanOrEqual(100_000);
+    const ingest = compose.services['ingest-mqtt'];
+    expect(ingest.environment.MQTT_URL).toBe('mqtt://mosquitto:1883');
+    expect(ingest.depends_on.mosquitto.condition).toBe('service_healthy');
   });
 
   it("builds every service from the Dockerfile, whose entry file exists for each", () => {

@@ -3,7 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startRedisServer, startService, waitFor } from 'core/testing';
+import { freePort, startMosquitto, startRedisServer, startService, waitFor } from 'core/testing';
+import mqtt from 'mqtt';
 
 const root = join(import.meta.dir, '..');
 let dir: string;
@@ -29,10 +30,12 @@ function processesWith(marker: string): number[] {
 }
 
 describe('bun run start', () => {
-  it('starts its own Redis when none answers, gets readings into the API within seconds, and Ctrl-C leaves nothing behind', async () => {
+  it('starts its own Redis when none answers, gets readings (simulated and over MQTT) into the API within seconds, and Ctrl-C leaves nothing behind', async () => {
     const [redisPort, apiPort] = [await freePort(), await freePort()];
+    const broker = await startMosquitto();
     const dataDir = join(dir, 'data');
     const start = startService(join(root, 'scripts/start.ts'), {
+      MQTT_URL: broker.url,
       REDIS_URL: `redis://127.0.0.1:${redisPort}`,
       PORT: String(apiPort),
       DATA_DIR: dataDir,
@@ -49,6 +52,18 @@ describe('bun run start', () => {
         { what: 'readings in the API', timeoutMs: 20_000 },
       );
       expect(latest.length).toBeGreaterThan(0);
+      // A device publishing over MQTT reaches the API through the broker, ingest-mqtt and the stream.
+      await waitFor(() => start.output().includes('"subscribed"'), { what: 'ingest-mqtt subscribed' });
+      const device = await mqtt.connectAsync(broker.url);
+      await device.publishAsync('telemetry/mqtt-meter', JSON.stringify({ metric: 'kwh', value: 12.5, unit: 'kWh', ts: new Date().toISOString() }), { qos: 1 });
+      await device.endAsync();
+      await waitFor(
+        async () => {
+          const response = await fetch(`http://127.0.0.1:${apiPort}/readings?deviceId=mqtt-meter`).catch(() => undefined);
+          return response?.ok && ((await response.json()) as { readings: unknown[] }).readings.length === 1;
+        },
+        { what: 'the MQTT reading in the API', timeoutMs: 20_000 },
+      );
       expect(start.output()).toContain('starting redis-server');
       expect(start.output()).toContain(`http://127.0.0.1:${apiPort}/openapi`);
       expect(processesWith(`DATA_DIR=${dataDir}`).length).toBeGreaterThanOrEqual(5);
@@ -58,6 +73,7 @@ describe('bun run start', () => {
     expect(await start.exited).toBe(0);
     await waitFor(() => processesWith(`DATA_DIR=${dataDir}`).length === 0, { what: 'every child gone', timeoutMs: 5_000 });
     expect(await fetch(`http://127.0.0.1:${apiPort}/health`).then(() => 'up', () => 'down')).toBe('down');
+    await broker.stop();
   }, 60_000);
 });
 
@@ -66,7 +82,7 @@ describe('bun run start on a Redis set in REDIS_URL', () => {
     const redis = await startRedisServer({ appendOnly: false });
     const apiPort = await freePort();
     const dataDir = join(dir, 'bare-redis-data');
-    const start = startService(join(root, 'scripts/start.ts'), { REDIS_URL: redis.url, PORT: String(apiPort), DATA_DIR: dataDir, API_TOKEN: 'run-it-token' });
+    const start = startService(join(root, 'scripts/start.ts'), { REDIS_URL: redis.url, MQTT_URL: `mqtt://127.0.0.1:${await freePort()}`, PORT: String(apiPort), DATA_DIR: dataDir, API_TOKEN: 'run-it-token' });
     try {
       await waitFor(() => start.output().includes('IT KEEPS NOTHING ON DISK'), { what: 'the warning', timeoutMs: 20_000 });
       expect(start.output()).toContain(`using the Redis at ${redis.url}`);

@@ -136,11 +136,27 @@ const shared = {
  * while newer readings went ahead, and an alert could be announced at a later reading.)
  */
 const stableName = (service: string) => (process.env.CONSUMER_NAME ? {} : { CONSUMER_NAME: `${hostname()}-${service}` });
+/** True when something accepts TCP connections at an MQTT broker's address. */
+async function brokerAnswers(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  try {
+    const socket = await Bun.connect({ hostname: hostname.replace(/^\[|\]$/g, ''), port: Number(port || 1883), socket: { data() {} } });
+    socket.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+const mqttUrl = process.env.MQTT_URL || 'mqtt://127.0.0.1:1883';
+const withMqtt = await brokerAnswers(mqttUrl);
+say(withMqtt ? `MQTT broker at ${mqttUrl}: devices publish to telemetry/<device id>` : `no MQTT broker at ${mqttUrl}: ingest-mqtt not started (apt-get install mosquitto, or set MQTT_URL)`);
+
 const supervisor = supervise([
   { name: 'api', command: ['bun', join(root, 'api/src/index.ts')], env: shared, colour: '\x1b[35m' },
   { name: 'consumer-store', command: ['bun', join(root, 'consumer-store/src/index.ts')], env: { ...shared, ...stableName('consumer-store') }, colour: '\x1b[32m' },
   { name: 'consumer-alert', command: ['bun', join(root, 'consumer-alert/src/index.ts')], env: { ...shared, ...stableName('consumer-alert') }, colour: '\x1b[33m' },
   { name: 'producer', command: ['bun', join(root, 'producer/src/index.ts')], env: shared, colour: '\x1b[34m' },
+  ...(withMqtt ? [{ name: 'ingest-mqtt', command: ['bun', join(root, 'ingest-mqtt/src/index.ts')], env: { ...shared, MQTT_URL: mqttUrl }, colour: '\x1b[36m' }] : []),
 ]);
 
 const base = `http://127.0.0.1:${port}`;

@@ -30,7 +30,7 @@ export {
   encodeAlert,
   decodeAlert,
 } from './contracts/alert.ts';
-export { newEventId } from './ids.ts';
+export { eventIdFor, newEventId } from './ids.ts';
 export { compareEntryIds, entryTimeMs } from './stream-ids.ts';
 export { neutraliseCsvCell, neutraliseCsvLine } from './csv-safety.ts';
 export { ConfigError, type ConfigProblem, type Env, type Setting, env, loadConfig } from './config.ts';

@@ -4,3 +4,4 @@ export { useRedis, type TestRedis } from './use-redis.ts';
 export { startService, type ServiceProcess } from './service-process.ts';
 export { startTcpProxy } from './tcp-proxy.ts';
 export { startPostgresServer, usePostgres, type PostgresServer, type PostgresServerOptions, type TestDatabase } from './postgres-server.ts';
+export { startMosquitto, type MosquittoServer } from './mosquitto-server.ts';
