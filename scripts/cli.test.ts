@@ -20,6 +20,7 @@ const CLIS: Record<string, string> = {
   deadletters: 'scripts/deadletters.ts',
   'rules:check': 'consumer-alert/src/rules-check.ts',
   rebuild: 'consumer-store/src/rebuild.ts',
+  token: 'scripts/token.ts',
 };
 
 /** Runs a tool with nothing to talk to: Redis and the API point at a closed port. */

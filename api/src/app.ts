@@ -1,6 +1,6 @@
-import { type Logger, createLogger } from 'core';
+import { type DeviceGrant, type Logger, type TokenVerifier, createLogger, createTokenVerifier } from 'core';
 import { type AnyElysia, Elysia } from 'elysia';
-import { bearerMatches, requireToken } from './auth.ts';
+import { bearerMatches, createAuthorizer } from './auth.ts';
 import { type ApiConfig, DEFAULT_MAX_STREAM_CLIENTS, DEFAULT_MAX_STREAM_CLIENTS_PER_IP } from './config.ts';
 import type { ReadingsStore } from './storage/port.ts';
 import { ApiError, apiErrorResponse, errorHandler } from './errors.ts';
@@ -31,6 +31,8 @@ export interface AppOptions {
   alertsFeed?: { blockingRedis: Redis; stream: string };
   /** Redis and the readings stream, for POST /ingest. */
   ingest?: IngestOptions;
+  /** Checks signed device tokens (TOKEN_SECRET / TOKEN_PUBLIC_KEY); default: none accepted. */
+  tokens?: TokenVerifier;
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -47,7 +49,10 @@ const VERSION = '0.1.0';
 export const PUBLIC_READ_PATHS: ReadonlySet<string> = new Set(['/', '/health', '/dashboard.js', '/dashboard.css']);
 
 /** The API as an Elysia app: tests call `app.handle(request)`, index.ts calls `listen`. */
-export function createApp({ store, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed, ingest }: AppOptions) {
+export function createApp({ store, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed, ingest, tokens = createTokenVerifier({}) }: AppOptions) {
+  const authorize = createAuthorizer({ apiToken: config.apiToken, readToken: config.readToken, verifier: tokens, publicReadPaths: PUBLIC_READ_PATHS });
+  /** The device token a request came with, if any (POST /ingest checks each reading's device). */
+  const grants = new WeakMap<Request, DeviceGrant>();
   const readingsFeed = createReadingsFeed(store);
   const alerts = alertsFeed && pipeline ? createAlertsFeed({ redis: pipeline.redis, ...alertsFeed }) : undefined;
   const streamLimits = createStreamLimits({
@@ -102,11 +107,23 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
         if (config.faultRate && WRITE_METHODS.has(request.method) && Math.random() < config.faultRate) {
           return refuse(request, new ApiError(503, 'injected_fault', `FAULT_RATE=${config.faultRate}: this write failed on purpose`));
         }
+        let checking: Promise<DeviceGrant> | undefined;
         try {
-          if (WRITE_METHODS.has(request.method)) requireToken(request.headers.get('authorization'), config.apiToken, 'write');
-          else if (config.readToken !== undefined && !PUBLIC_READ_PATHS.has(new URL(request.url).pathname)) requireToken(request.headers.get('authorization'), config.readToken, 'read');
+          checking = authorize(request, request.method, new URL(request.url));
         } catch (error) {
           return refuse(request, error as ApiError);
+        }
+        // Only a device token makes this asynchronous: the operator's and the read token are compared at once.
+        if (checking) {
+          return checking.then(
+            (grant) => {
+              grants.set(request, grant);
+            },
+            (error) => {
+              if (error instanceof ApiError) return refuse(request, error);
+              throw error;
+            },
+          );
         }
       })
       // Runs after the response is sent, so metrics cost the client nothing.
@@ -121,10 +138,14 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
       .use(liveRoutes(readingsFeed, alerts, streamLimits))
       .use(readingsRoutes(service, (rows) => metrics.exported.inc(rows)))
       .use(
-        ingestRoutes(ingest, (accepted, refused) => {
-          metrics.ingested.inc({ outcome: 'accepted' }, accepted);
-          metrics.ingested.inc({ outcome: 'refused' }, refused);
-        }),
+        ingestRoutes(
+          ingest,
+          (accepted, refused) => {
+            metrics.ingested.inc({ outcome: 'accepted' }, accepted);
+            metrics.ingested.inc({ outcome: 'refused' }, refused);
+          },
+          (request) => grants.get(request),
+        ),
       )
       .use(statsRoutes(store))
       .use(systemRoutes({ store, metrics, pipeline, version: VERSION, mayReadAll }))

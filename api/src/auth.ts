@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { type DeviceGrant, TokenRefused, type TokenScope, type TokenVerifier, deviceMatches } from 'core';
 import { ApiError } from './errors.ts';
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
@@ -20,4 +21,80 @@ export function requireToken(header: string | null, token: string | undefined, w
   if (!bearerMatches(header, token)) {
     throw new ApiError(401, 'unauthorized', `${what}s need the header "Authorization: Bearer <${what === 'write' ? 'API_TOKEN' : 'READ_TOKEN'}>"`);
   }
+}
+
+/** Where a short-lived token may come in the query string: EventSource cannot send headers. */
+export const QUERY_TOKEN_PATHS: ReadonlySet<string> = new Set(['/readings/stream', '/alerts/stream']);
+/** Reads a device-scoped read token may make: those that filter by `?deviceId=`. */
+const DEVICE_FILTERED_READS: ReadonlySet<string> = new Set(['/readings', '/readings/', '/readings/export', '/readings/stream', '/alerts/stream', '/stats']);
+/** A token in a URL ends up in logs and histories: it must expire within this. */
+export const MAX_QUERY_TOKEN_SECONDS = 3_600;
+
+const looksLikeJwt = (token: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token);
+
+export interface AuthOptions {
+  apiToken: string | undefined;
+  readToken: string | undefined;
+  verifier: TokenVerifier;
+  /** Reads anyone may make even with READ_TOKEN set (the page shell, /health's status). */
+  publicReadPaths: ReadonlySet<string>;
+}
+
+/**
+ * Who may make this request, decided before routing: the operator's API_TOKEN (writes), the
+ * READ_TOKEN (reads, when set), or a signed device token — `ingest` scope for POST /ingest (the
+ * handler then checks each reading's device), `read` scope for reads (a token for one device or
+ * a glob reads only with a matching `?deviceId=`). Resolves to the device grant, if a device
+ * token was used; throws the 401/403/503 otherwise. Synchronous unless a device token is checked.
+ */
+export function createAuthorizer({ apiToken, readToken, verifier, publicReadPaths }: AuthOptions) {
+  const verified = async (token: string, scope: TokenScope): Promise<DeviceGrant> => {
+    let grant: DeviceGrant;
+    try {
+      grant = await verifier.verify(token);
+    } catch (error) {
+      if (error instanceof TokenRefused) throw new ApiError(401, 'unauthorized', error.message);
+      throw error;
+    }
+    if (!grant.scopes.has(scope)) throw new ApiError(403, 'forbidden', `this token's scope is ${[...grant.scopes].join(' ')}; it may not ${scope}`);
+    return grant;
+  };
+
+  return function authorize(request: Request, method: string, url: URL): undefined | Promise<DeviceGrant> {
+    const header = request.headers.get('authorization');
+    const bearer = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined;
+    const path = url.pathname;
+    const deviceToken = (token: string | undefined): token is string => token !== undefined && verifier.configured && looksLikeJwt(token);
+
+    if (method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'DELETE') {
+      if (apiToken !== undefined && bearerMatches(header, apiToken)) return undefined;
+      if (deviceToken(bearer)) {
+        if (path !== '/ingest') throw new ApiError(403, 'forbidden', 'device tokens may only POST /ingest; other writes need API_TOKEN');
+        return verified(bearer, 'ingest');
+      }
+      requireToken(header, apiToken, 'write');
+      return undefined;
+    }
+
+    if (readToken === undefined || publicReadPaths.has(path)) return undefined;
+    if (bearerMatches(header, readToken)) return undefined;
+    const fromQuery = bearer === undefined && QUERY_TOKEN_PATHS.has(path) ? (url.searchParams.get('access_token') ?? undefined) : undefined;
+    const token = bearer ?? fromQuery;
+    if (!deviceToken(token)) {
+      requireToken(header, readToken, 'read');
+      return undefined;
+    }
+    return verified(token, 'read').then((grant) => {
+      if (fromQuery !== undefined && grant.expiresAt - Date.now() / 1_000 > MAX_QUERY_TOKEN_SECONDS) {
+        throw new ApiError(401, 'unauthorized', `a token in the query string must expire within ${MAX_QUERY_TOKEN_SECONDS / 60} minutes (mint one with --ttl 1h); use the Authorization header for longer-lived tokens`);
+      }
+      if (grant.device !== '*') {
+        const asked = url.searchParams.get('deviceId');
+        if (!DEVICE_FILTERED_READS.has(path) || asked === null || !deviceMatches(grant.device, asked)) {
+          throw new ApiError(403, 'forbidden', `this token reads ${grant.device} only: /readings, /readings/export, /readings/stream, /alerts/stream or /stats with ?deviceId= one of its devices`);
+        }
+      }
+      return grant;
+    });
+  };
 }

@@ -1,4 +1,4 @@
-import { type Env, commonSettings, env, loadConfig } from 'core';
+import { ConfigError, type Env, MIN_SECRET_BYTES, commonSettings, env, loadConfig } from 'core';
 import { DEFAULT_DATABASE_PATH } from './storage/sqlite/client.ts';
 
 /** Live-stream clients at once, in total and per remote address (beyond: 429 with Retry-After). */
@@ -21,6 +21,10 @@ const apiSettings = {
   databaseStatementTimeoutMs: env.int('DATABASE_STATEMENT_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000 }),
   apiToken: env.string('API_TOKEN', undefined, { maxLength: 512 }),
   readToken: env.string('READ_TOKEN', undefined, { maxLength: 512 }),
+  /** Signs and checks device tokens (HS256); at least 32 bytes. */
+  tokenSecret: env.string('TOKEN_SECRET', undefined, { maxLength: 1_024 }),
+  /** Checks device tokens signed with the matching Ed25519 private key (PEM, SPKI). */
+  tokenPublicKey: env.string('TOKEN_PUBLIC_KEY', undefined, { maxLength: 4_096 }),
   maxBodyBytes: env.int('MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1_024, max: 1_073_741_824 }),
   maxStreamClients: env.int('MAX_STREAM_CLIENTS', DEFAULT_MAX_STREAM_CLIENTS, { min: 0, max: 1_000_000 }),
   maxStreamClientsPerIp: env.int('MAX_STREAM_CLIENTS_PER_IP', DEFAULT_MAX_STREAM_CLIENTS_PER_IP, { min: 0, max: 1_000_000 }),
@@ -37,5 +41,9 @@ export type ApiConfig = ReturnType<typeof loadConfig<typeof apiSettings>>;
 
 /** @throws ConfigError naming every bad variable. */
 export function loadApiConfig(environment: Env): ApiConfig {
-  return loadConfig(apiSettings, environment);
+  const config = loadConfig(apiSettings, environment);
+  if (config.tokenSecret !== undefined && Buffer.byteLength(config.tokenSecret) < MIN_SECRET_BYTES) {
+    throw new ConfigError([{ key: 'TOKEN_SECRET', message: `must be at least ${MIN_SECRET_BYTES} bytes (openssl rand -base64 32)` }]);
+  }
+  return config;
 }

@@ -1,11 +1,14 @@
-import { configOrExit, createLogger, createRedis, onShutdown } from 'core';
+import { configOrExit, createLogger, createRedis, createTokenVerifier, onShutdown } from 'core';
 import { createApp } from './app.ts';
 import { loadApiConfig } from './config.ts';
 import { startWorkerJanitor } from './modules/system/pipeline.ts';
 import { startEpochWatch } from './modules/system/redis-epoch.ts';
 import { openStore } from './storage/open.ts';
 
-const config = await configOrExit('api', () => loadApiConfig(process.env));
+const { config, tokens } = await configOrExit('api', async () => {
+  const loaded = loadApiConfig(process.env);
+  return { config: loaded, tokens: await createTokenVerifier({ secret: loaded.tokenSecret, publicKey: loaded.tokenPublicKey }).ready() };
+});
 
 const logger = createLogger({ service: 'api', level: config.logLevel });
 let store: Awaited<ReturnType<typeof openStore>>;
@@ -31,7 +34,7 @@ const pipeline = {
 // Its own connection: the alerts feed blocks on XREAD while dashboards listen.
 const feedRedis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'api:alerts-feed', logger });
 const alertsFeed = { blockingRedis: feedRedis, stream: config.alertsStream };
-const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream } });
+const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream }, tokens });
 // Housekeeping of the workers hash runs here, on its own schedule; /health only reads.
 const janitor = startWorkerJanitor(redis);
 try {
@@ -49,6 +52,7 @@ logger.info('listening', {
   url: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${app.server?.port}`,
   database: `${store.backend} ${store.location}`,
   writes: config.apiToken ? 'enabled (API_TOKEN set)' : 'disabled: set API_TOKEN',
+  deviceTokens: tokens.configured ? 'accepted (TOKEN_SECRET or TOKEN_PUBLIC_KEY set)' : 'not accepted',
   ...(config.faultRate > 0 ? { faultRate: config.faultRate } : {}),
 });
 

@@ -61,3 +61,15 @@ export { type ConsumerState, type GroupState, groupsCaughtUp, readConsumers, rea
 export { parseRetryAfter } from './retry-after.ts';
 export { defaultInstanceName } from './instance.ts';
 export { DEFAULT_API_URL, apiUrlOf, consumerSettings } from './settings.ts';
+export {
+  type DeviceGrant,
+  MIN_SECRET_BYTES,
+  TOKEN_SCOPES,
+  type TokenScope,
+  type TokenVerifier,
+  TokenRefused,
+  createTokenVerifier,
+  deviceMatches,
+  isDeviceGlob,
+  mintDeviceToken,
+} from './device-tokens.ts';

@@ -22,6 +22,7 @@ export const ERROR_SCHEMA = {
 const WHY = {
   400: 'Malformed body: not JSON, not UTF-8, or nested too deep',
   401: 'No token, or the wrong one (API_TOKEN for writes, READ_TOKEN for reads when it is set)',
+  403: 'A device token used beyond what it grants (another device, another scope, another route)',
   404: 'No such reading',
   409: 'The id is stored with other content',
   413: 'Body over MAX_BODY_BYTES',

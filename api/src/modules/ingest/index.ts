@@ -1,4 +1,4 @@
-import { type Reading, publishReadings } from 'core';
+import { type DeviceGrant, type Reading, deviceMatches, publishReadings } from 'core';
 import { Elysia } from 'elysia';
 import type Redis from 'ioredis';
 import { ApiError } from '../../errors.ts';
@@ -44,10 +44,10 @@ const INGEST_ACCEPTED = {
   },
 };
 
-export function ingestRoutes(ingest: IngestOptions | undefined, onIngested: OnIngested = () => {}) {
+export function ingestRoutes(ingest: IngestOptions | undefined, onIngested: OnIngested = () => {}, grantOf: (request: Request) => DeviceGrant | undefined = () => undefined) {
   return new Elysia({ name: 'ingest', detail: { tags: ['ingest'] } }).post(
     '/ingest',
-    async ({ body, set }) => {
+    async ({ body, set, request }) => {
       if (!ingest) throw new ApiError(503, 'ingest_unavailable', 'this API has no Redis to ingest into (REDIS_URL)', undefined, { 'retry-after': '1' });
       if (typeof body !== 'object' || body === null) {
         throw new ApiError(415, 'unsupported_media_type', 'send readings as application/json (one or an array) or application/x-ndjson (one per line)');
@@ -63,6 +63,10 @@ export function ingestRoutes(ingest: IngestOptions | undefined, onIngested: OnIn
         if ('path' in outcome) refused.push(outcome);
         else readings.push(outcome);
       });
+      // A device token publishes its own device(s) only: the whole request is refused otherwise.
+      const grant = grantOf(request);
+      const foreign = grant ? readings.find((reading) => !deviceMatches(grant.device, reading.deviceId)) : undefined;
+      if (grant && foreign) throw new ApiError(403, 'forbidden', `this token publishes for ${grant.device} only, not ${foreign.deviceId}; nothing was added`);
       if (readings.length === 0) {
         const first = refused[0] as Refused;
         throw new ApiError(422, 'validation', `${first.path}: ${first.message}`, refused.slice(0, 20).map(({ path, message }) => ({ path, message })));
@@ -92,7 +96,7 @@ export function ingestRoutes(ingest: IngestOptions | undefined, onIngested: OnIn
         },
         responses: {
           202: jsonResponse('Accepted: in the stream, to be stored and evaluated; invalid items refused one by one', INGEST_ACCEPTED),
-          ...errorResponses(400, 401, 413, 415, 422, 503),
+          ...errorResponses(400, 401, 403, 413, 415, 422, 503),
         },
       },
     },

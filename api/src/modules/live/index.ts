@@ -12,6 +12,8 @@ function clientAddress(server: { requestIP(request: Request): { address: string 
 }
 
 const name = (maxLength: number) => t.Optional(t.String({ minLength: 1, maxLength, pattern: NAME_PATTERN }));
+/** A read token for EventSource, which cannot send headers: short-lived (see auth.ts). */
+const ACCESS_TOKEN = t.Optional(t.String({ maxLength: 4_096, description: 'A device read token expiring within an hour, for clients that cannot send an Authorization header' }));
 const PUBLIC = new URL('../../../public/', import.meta.url).pathname;
 
 /**
@@ -32,11 +34,11 @@ export function liveRoutes(readings: ReadingsFeed, alerts: AlertsFeed | undefine
         }
       },
       {
-        query: t.Object({ deviceId: name(128), metric: name(64) }, { additionalProperties: false }),
+        query: t.Object({ deviceId: name(128), metric: name(64), access_token: ACCESS_TOKEN }, { additionalProperties: false }),
         detail: {
           summary: 'Readings as Server-Sent Events: the last 100, then each one as it is stored',
           description: 'Each event: `id` (resume with Last-Event-ID), `data` a stored reading as JSON.',
-          responses: { 200: textResponse('An endless event stream', 'text/event-stream'), ...errorResponses(401, 422, 429, 503) },
+          responses: { 200: textResponse('An endless event stream', 'text/event-stream'), ...errorResponses(401, 403, 422, 429, 503) },
         },
       },
     )
@@ -53,11 +55,11 @@ export function liveRoutes(readings: ReadingsFeed, alerts: AlertsFeed | undefine
         }
       },
       {
-        query: t.Object({ deviceId: name(128) }, { additionalProperties: false }),
+        query: t.Object({ deviceId: name(128), access_token: ACCESS_TOKEN }, { additionalProperties: false }),
         detail: {
           summary: 'Alert transitions as Server-Sent Events: the last 100, then live',
           description: 'Each event: `id` (resume with Last-Event-ID), `data` an alert transition as JSON.',
-          responses: { 200: textResponse('An endless event stream', 'text/event-stream'), ...errorResponses(401, 422, 429, 503) },
+          responses: { 200: textResponse('An endless event stream', 'text/event-stream'), ...errorResponses(401, 403, 422, 429, 503) },
         },
       },
     )
