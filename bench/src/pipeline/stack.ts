@@ -26,6 +26,7 @@ export interface StackOptions {
 
 export interface Stack {
   redis: Redis;
+  redisUrl: string;
   /** The first API's base URL and process id. */
   api: { url: string; pid: number };
   /** The database, through the API's storage port. */
@@ -69,6 +70,7 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
   });
   const stack: Stack = {
     redis,
+    redisUrl: redisServer.url,
     api: { url: first.url, pid: first.pid },
     store: readings,
     async usage() {
