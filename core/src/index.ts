@@ -73,3 +73,4 @@ export {
   isDeviceGlob,
   mintDeviceToken,
 } from './device-tokens.ts';
+export { type ReadingFileOptions, type ReplayItem, readReadingFile } from './reading-file.ts';

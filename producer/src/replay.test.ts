@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readReplay, replayProgressLine } from './replay.ts';
+import { readReadingFile } from 'core';
+import { replayProgressLine } from './replay.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -17,9 +18,23 @@ describe('replay progress', () => {
     await writeFile(file, text);
     const progress = { bytes: 0 };
     let readings = 0;
-    for await (const item of readReplay(file, progress)) if ('reading' in item) readings += 1;
+    for await (const item of readReadingFile(file, { progress })) if ('reading' in item) readings += 1;
     expect(readings).toBe(1_000);
     expect(progress.bytes).toBe(Buffer.byteLength(text));
+  });
+
+  it('reads a gzip file as its content, counting its compressed bytes, and mints ids the caller chooses', async () => {
+    const file = join(dir, 'r.ndjson.gz');
+    const text = `${Array.from({ length: 100 }, (_, i) => JSON.stringify({ deviceId: `d${i}`, metric: 'kwh', value: i, unit: 'kWh', ts: 1_764_000_000_000 + i })).join('\n')}\nnot json\n`;
+    const compressed = Bun.gzipSync(Buffer.from(text));
+    await writeFile(file, compressed);
+    const progress = { bytes: 0 };
+    const items = [];
+    for await (const item of readReadingFile(file, { progress, mintId: (tsMs, line) => `id-${line}-${tsMs}` })) items.push(item);
+    expect(items).toHaveLength(101);
+    expect(items[0]).toEqual({ line: 1, reading: { id: 'id-1-1764000000000', deviceId: 'd0', metric: 'kwh', value: 0, unit: 'kWh', ts: 1_764_000_000_000 } });
+    expect(items[100]).toEqual({ line: 101, error: 'not valid JSON' });
+    expect(progress.bytes).toBe(compressed.byteLength);
   });
 
   it('says the share, the rate and the time left', () => {

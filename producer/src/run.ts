@@ -1,10 +1,10 @@
 import { statSync } from 'node:fs';
-import { type Logger, type Reading, createSleeper } from 'core';
+import { type Logger, type Reading, createSleeper, readReadingFile } from 'core';
 import type Redis from 'ioredis';
 import type { ProducerConfig } from './config.ts';
 import { type CsvSink, openCsvSink } from './csv-sink.ts';
 import { createPublisher, type PublisherStats } from './publisher.ts';
-import { readReplay, replayProgressLine } from './replay.ts';
+import { replayProgressLine } from './replay.ts';
 import { createSimulator } from './simulator.ts';
 
 export interface ProducerDeps {
@@ -78,7 +78,7 @@ export function startProducer({ config, redis, logger }: ProducerDeps): Producer
     const drawProgress = () => process.stderr.write(`\r\x1b[K${replayProgressLine({ bytes: progress.bytes, totalBytes, readings: produced, seconds: (Date.now() - startedAt) / 1_000 })}`);
     const progressTimer = showProgress ? setInterval(drawProgress, 500) : undefined;
     try {
-      for await (const item of readReplay(source, progress)) {
+      for await (const item of readReadingFile(source, { progress })) {
         if (stopping) break;
         if ('error' in item) {
           badLines += 1;
