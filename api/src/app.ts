@@ -8,6 +8,7 @@ import { jsonBody } from './json-body.ts';
 import { createApiMetrics } from './metrics.ts';
 import { type IngestOptions, ingestRoutes } from './modules/ingest/index.ts';
 import { docsRoutes } from './modules/docs/index.ts';
+import { type ImportsOptions, importRoutes } from './modules/imports/index.ts';
 import { readingsRoutes } from './modules/readings/index.ts';
 import { createReadingsService } from './modules/readings/service.ts';
 import { statsRoutes } from './modules/stats/index.ts';
@@ -33,9 +34,13 @@ export interface AppOptions {
   ingest?: IngestOptions;
   /** Checks signed device tokens (TOKEN_SECRET / TOKEN_PUBLIC_KEY); default: none accepted. */
   tokens?: TokenVerifier;
+  /** Import jobs (POST /imports), with Redis. */
+  imports?: ImportsOptions;
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Bodies their handlers stream to disk, bounded by their own limit (IMPORT_MAX_BYTES). */
+const STREAMED_PATHS: ReadonlySet<string> = new Set(['/imports']);
 /** Route labels beside the routes themselves: one each, so a scan of random paths adds no series. */
 const UNMATCHED_ROUTE = 'unmatched';
 const REFUSED_BEFORE_ROUTING = 'refused_before_routing';
@@ -49,7 +54,7 @@ const VERSION = '0.1.0';
 export const PUBLIC_READ_PATHS: ReadonlySet<string> = new Set(['/', '/health', '/dashboard.js', '/dashboard.css']);
 
 /** The API as an Elysia app: tests call `app.handle(request)`, index.ts calls `listen`. */
-export function createApp({ store, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed, ingest, tokens = createTokenVerifier({}) }: AppOptions) {
+export function createApp({ store, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed, ingest, tokens = createTokenVerifier({}), imports }: AppOptions) {
   const authorize = createAuthorizer({ apiToken: config.apiToken, readToken: config.readToken, verifier: tokens, publicReadPaths: PUBLIC_READ_PATHS });
   /** The device token a request came with, if any (POST /ingest checks each reading's device). */
   const grants = new WeakMap<Request, DeviceGrant>();
@@ -92,15 +97,16 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
   let self: AnyElysia | undefined;
   const app = (
     // reusePort off: a second API started on a port in use must fail, not share it.
-    new Elysia({ normalize: false, serve: { maxRequestBodySize: config.maxBodyBytes, reusePort: false } })
+    // The server takes bodies as large as an import; every other body is bounded by MAX_BODY_BYTES (onRequest, jsonBody).
+    new Elysia({ normalize: false, serve: { maxRequestBodySize: Math.max(config.maxBodyBytes, imports?.maxBytes ?? 0), reusePort: false } })
       .use(errorHandler(logger))
-      .use(jsonBody())
+      .use(jsonBody(config.maxBodyBytes, STREAMED_PATHS))
       // Size and tokens are checked before routing and parsing: an unauthenticated client cannot
       // make the server read a large body.
       .onRequest(({ request }) => {
         startedAt.set(request, performance.now());
         const length = Number(request.headers.get('content-length') ?? 0);
-        if (length > config.maxBodyBytes) {
+        if (length > config.maxBodyBytes && !STREAMED_PATHS.has(new URL(request.url).pathname)) {
           return refuse(request, new ApiError(413, 'body_too_large', `request body is over ${config.maxBodyBytes} bytes (MAX_BODY_BYTES)`));
         }
         // FAULT_RATE: fail a share of writes on purpose, to show that the pipeline loses nothing.
@@ -145,8 +151,10 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
             metrics.ingested.inc({ outcome: 'refused' }, refused);
           },
           (request) => grants.get(request),
+          config.maxBodyBytes,
         ),
       )
+      .use(importRoutes(imports))
       .use(statsRoutes(store))
       .use(systemRoutes({ store, metrics, pipeline, version: VERSION, mayReadAll }))
   );

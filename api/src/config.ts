@@ -33,6 +33,13 @@ const apiSettings = {
   lagDegraded: env.int('LAG_DEGRADED', 100_000, { min: 1 }),
   /** An entry waiting longer than this for a group (unread or unacknowledged) makes /health degraded. */
   stallDegradedMs: env.int('STALL_DEGRADED_MS', 30_000, { min: 100 }),
+  /** Uploads waiting to be imported (POST /imports). */
+  importDir: env.string('IMPORT_DIR', 'data/imports'),
+  importMaxBytes: env.int('IMPORT_MAX_BYTES', 10 * 1024 ** 3, { min: 1_024, max: 1024 ** 4 }),
+  /** Imports queued or running on one API instance at once; past it 429. */
+  importMaxJobs: env.int('IMPORT_MAX_JOBS', 20, { min: 1, max: 1_000 }),
+  /** Entries the stream's groups have not finished with, past which imports wait. */
+  importMaxBacklog: env.int('IMPORT_MAX_BACKLOG', 200_000, { min: 1_000 }),
   /** Off in production: the share of writes answered 503 on purpose (0–1), for fault drills. */
   faultRate: env.number('FAULT_RATE', 0, { min: 0, max: 1 }),
 };

@@ -4,6 +4,10 @@ import { loadApiConfig } from './config.ts';
 import { startWorkerJanitor } from './modules/system/pipeline.ts';
 import { startEpochWatch } from './modules/system/redis-epoch.ts';
 import { openStore } from './storage/open.ts';
+import { importJobs } from './modules/imports/jobs.ts';
+import { startImportWorker } from './modules/imports/worker.ts';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 
 const { config, tokens } = await configOrExit('api', async () => {
   const loaded = loadApiConfig(process.env);
@@ -34,7 +38,19 @@ const pipeline = {
 // Its own connection: the alerts feed blocks on XREAD while dashboards listen.
 const feedRedis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'api:alerts-feed', logger });
 const alertsFeed = { blockingRedis: feedRedis, stream: config.alertsStream };
-const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream }, tokens });
+// Imports: jobs in Redis (seen by every instance), files here (imported by this instance only).
+const importOwner = `${hostname()}:${config.port}`;
+const importJobStore = importJobs(createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'api:imports', logger }));
+const importWorker = startImportWorker({
+  redis: createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'api:import-worker', logger, failFast: true, commandTimeoutMs: 10_000 }),
+  jobs: importJobStore,
+  stream: config.readingsStream,
+  owner: importOwner,
+  maxBacklog: config.importMaxBacklog,
+  logger,
+});
+const imports = { jobs: importJobStore, worker: importWorker, dir: resolve(config.importDir), maxBytes: config.importMaxBytes, maxJobs: config.importMaxJobs, owner: importOwner };
+const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream }, tokens, imports });
 // Housekeeping of the workers hash runs here, on its own schedule; /health only reads.
 const janitor = startWorkerJanitor(redis);
 try {
@@ -58,6 +74,8 @@ logger.info('listening', {
 
 onShutdown(logger, async () => {
   await app.stop();
+  // A job cut short goes on from its last committed line at the next start.
+  await importWorker.stop();
   redis.disconnect();
   feedRedis.disconnect();
   janitor.stop();

@@ -54,9 +54,44 @@ export function parseJsonBody(bytes: ArrayBuffer): unknown {
   }
 }
 
-/** Elysia's JSON parser replaced by parseJsonBody for every route. */
-export function jsonBody() {
+/**
+ * The body, at most `maxBytes`. With a Content-Length it was checked before routing and is read
+ * at once; a chunked body is counted as it arrives and refused (413) as soon as it is over.
+ */
+export async function readBodyBounded(request: Request, maxBytes: number): Promise<ArrayBuffer> {
+  if (request.headers.has('content-length') || !request.body) return request.arrayBuffer();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.byteLength;
+    if (size > maxBytes) throw new ApiError(413, 'body_too_large', `request body is over ${maxBytes} bytes (MAX_BODY_BYTES)`);
+    chunks.push(chunk);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body.buffer;
+}
+
+/** The parsed body of a streamed route: its handler reads the request's stream itself. */
+export const STREAMED_BODY = 'streamed';
+
+/**
+ * Every route's body parser, bounded by MAX_BODY_BYTES however it is sent (the server's own
+ * limit is higher, for imports): JSON through parseJsonBody, any other type as text (routes
+ * that want JSON then refuse it by their schema). Left to their routes: NDJSON (POST /ingest's
+ * parser, bounded the same way) and `streamedPaths`, whose handlers read the stream themselves.
+ */
+export function jsonBody(maxBytes: number, streamedPaths: ReadonlySet<string> = new Set()) {
   return new Elysia({ name: 'json-body' }).onParse({ as: 'global' }, async ({ request }, contentType) => {
-    if (contentType.startsWith('application/json')) return parseJsonBody(await request.arrayBuffer());
+    // A value, not undefined: Elysia would otherwise try a parser of its own on the stream.
+    if (streamedPaths.has(new URL(request.url).pathname)) return STREAMED_BODY;
+    if (contentType.startsWith('application/x-ndjson')) return;
+    const bytes = await readBodyBounded(request, maxBytes);
+    if (contentType.startsWith('application/json')) return parseJsonBody(bytes);
+    return decodeUtf8Body(bytes);
   });
 }

@@ -5,6 +5,8 @@ import { ApiError } from '../../errors.ts';
 import { type DocumentedBody, errorResponses, jsonResponse } from '../docs/responses.ts';
 import { UnparsedLine, parseNdjson } from './body.ts';
 import { MAX_INGEST_ITEMS, type Refused, toStreamReading } from './readings.ts';
+import { DEFAULT_MAX_BODY_BYTES } from '../../config.ts';
+import { readBodyBounded } from '../../json-body.ts';
 
 export interface IngestOptions {
   redis: Redis;
@@ -44,7 +46,12 @@ const INGEST_ACCEPTED = {
   },
 };
 
-export function ingestRoutes(ingest: IngestOptions | undefined, onIngested: OnIngested = () => {}, grantOf: (request: Request) => DeviceGrant | undefined = () => undefined) {
+export function ingestRoutes(
+  ingest: IngestOptions | undefined,
+  onIngested: OnIngested = () => {},
+  grantOf: (request: Request) => DeviceGrant | undefined = () => undefined,
+  maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+) {
   return new Elysia({ name: 'ingest', detail: { tags: ['ingest'] } }).post(
     '/ingest',
     async ({ body, set, request }) => {
@@ -83,7 +90,7 @@ export function ingestRoutes(ingest: IngestOptions | undefined, onIngested: OnIn
     {
       // NDJSON here; JSON is parsed (and checked) by the API's body parser.
       parse: async ({ request, contentType }) => {
-        if (contentType.startsWith('application/x-ndjson')) return parseNdjson(await request.arrayBuffer());
+        if (contentType.startsWith('application/x-ndjson')) return parseNdjson(await readBodyBounded(request, maxBodyBytes));
       },
       detail: {
         summary: 'Ingest readings into the stream (one, an array, or NDJSON): 202 once Redis has them; stored and evaluated downstream',

@@ -1,0 +1,101 @@
+import type Redis from 'ioredis';
+
+export type ImportState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+export const ACTIVE_STATES: ReadonlySet<ImportState> = new Set(['queued', 'running']);
+
+/** Refused rows kept with their line and reason; the rest are only counted. */
+export const KEPT_BAD_ROWS = 20;
+
+/** An import job as kept in Redis: survives an API restart, seen by every API instance. */
+export interface ImportJob {
+  id: string;
+  state: ImportState;
+  /** The API instance holding the file (`host:port`): only it imports the job. */
+  owner: string;
+  file: string;
+  /** The upload's size on disk. */
+  bytes: number;
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  bytesRead: number;
+  rowsRead: number;
+  published: number;
+  badRows: number;
+  badSamples: Array<{ line: number; reason: string }>;
+  /** Every line up to this one is in the stream: a restart goes on after it. */
+  committedLine: number;
+  cancelRequested: boolean;
+  error?: string;
+}
+
+const NUMBERS = ['bytes', 'createdAt', 'startedAt', 'finishedAt', 'bytesRead', 'rowsRead', 'published', 'badRows', 'committedLine'] as const;
+
+/** Jobs in Redis: a hash per job, and a sorted set of ids by creation time. */
+export function importJobs(redis: Redis, prefix = 'imports') {
+  const key = (id: string) => `${prefix}:${id}`;
+  const parse = (hash: Record<string, string>): ImportJob | undefined => {
+    if (!hash.id) return undefined;
+    const job: Record<string, unknown> = { ...hash, badSamples: JSON.parse(hash.badSamples ?? '[]'), cancelRequested: hash.cancelRequested === '1' };
+    for (const name of NUMBERS) if (hash[name] !== undefined) job[name] = Number(hash[name]);
+    return job as unknown as ImportJob;
+  };
+  const flatten = (fields: Partial<ImportJob>) =>
+    Object.fromEntries(
+      Object.entries(fields)
+        .filter(([, value]) => value !== undefined)
+        .map(([name, value]) => [name, name === 'badSamples' ? JSON.stringify(value) : name === 'cancelRequested' ? (value ? '1' : '0') : String(value)]),
+    );
+
+  return {
+    async create(job: ImportJob): Promise<void> {
+      await redis.multi().hset(key(job.id), flatten(job)).zadd(prefix, job.createdAt, job.id).exec();
+    },
+    async get(id: string): Promise<ImportJob | undefined> {
+      return parse(await redis.hgetall(key(id)));
+    },
+    async update(id: string, fields: Partial<ImportJob>): Promise<void> {
+      await redis.hset(key(id), flatten(fields));
+    },
+    /** Newest first. */
+    async list(limit = 100): Promise<ImportJob[]> {
+      const ids = await redis.zrevrange(prefix, 0, limit - 1);
+      if (ids.length === 0) return [];
+      const pipeline = redis.pipeline();
+      for (const id of ids) pipeline.hgetall(key(id));
+      const replies = (await pipeline.exec()) ?? [];
+      return replies.map(([, hash]) => parse(hash as Record<string, string>)).filter((job): job is ImportJob => job !== undefined);
+    },
+    /** The jobs an instance still has to do, oldest first. */
+    async active(owner: string): Promise<ImportJob[]> {
+      return (await this.list(1_000)).filter((job) => job.owner === owner && ACTIVE_STATES.has(job.state)).reverse();
+    },
+  };
+}
+
+export type ImportJobs = ReturnType<typeof importJobs>;
+
+/** A job as GET /imports/:id shows it: progress, rate, time left, time queued and spent. */
+export function importView(job: ImportJob, nowMs = Date.now()) {
+  const processingMs = job.startedAt === undefined ? 0 : (job.finishedAt ?? nowMs) - job.startedAt;
+  const seconds = processingMs / 1_000;
+  const bytesPerSecond = seconds > 0 ? job.bytesRead / seconds : 0;
+  return {
+    id: job.id,
+    state: job.cancelRequested && ACTIVE_STATES.has(job.state) ? 'cancelling' : job.state,
+    bytes: job.bytes,
+    bytesRead: job.bytesRead,
+    rowsRead: job.rowsRead,
+    published: job.published,
+    badRows: job.badRows,
+    badSamples: job.badSamples,
+    ratePerSecond: seconds > 0 ? Math.round(job.rowsRead / seconds) : 0,
+    etaSeconds: job.state === 'running' && bytesPerSecond > 0 ? Math.round((job.bytes - job.bytesRead) / bytesPerSecond) : null,
+    queuedMs: (job.startedAt ?? (ACTIVE_STATES.has(job.state) ? nowMs : (job.finishedAt ?? nowMs))) - job.createdAt,
+    processingMs,
+    createdAt: new Date(job.createdAt).toISOString(),
+    startedAt: job.startedAt === undefined ? null : new Date(job.startedAt).toISOString(),
+    finishedAt: job.finishedAt === undefined ? null : new Date(job.finishedAt).toISOString(),
+    ...(job.error ? { error: job.error } : {}),
+  };
+}

@@ -1,0 +1,161 @@
+import { rm } from 'node:fs/promises';
+import { type Logger, type Reading, type ReplayItem, eventIdFor, publishReadings, readGroups, readReadingFile } from 'core';
+import type Redis from 'ioredis';
+import { type ImportJob, type ImportJobs, KEPT_BAD_ROWS } from './jobs.ts';
+
+/** Rows a job reads in one turn before the next job has its turn: what keeps imports fair. */
+const TURN_ROWS = 5_000;
+/** Readings per XADD script call: each call is atomic (all of them or none). */
+const PUBLISH_CHUNK = 1_000;
+
+export interface ImportWorkerOptions {
+  redis: Redis;
+  jobs: ImportJobs;
+  stream: string;
+  /** This API instance (`host:port`): it imports only the jobs it holds the files of. */
+  owner: string;
+  /** Entries the stream's groups have not finished with, past which imports wait (backpressure). */
+  maxBacklog: number;
+  logger: Logger;
+}
+
+interface OpenJob {
+  job: ImportJob;
+  rows: AsyncGenerator<ReplayItem>;
+  progress: { bytes: number };
+}
+
+/**
+ * Imports the uploaded files of this instance through the readings stream, in turns of
+ * TURN_ROWS rows per job, round robin: a small import submitted behind a big one is done after
+ * a few turns, not after the big one. Each turn's readings are in Redis before the job's
+ * `committedLine` moves past them, and a row without an id gets one made from the job and its
+ * line: after a crash the job goes on from `committedLine`, and rows read twice keep their ids
+ * (stored once). While the stream's groups lag more than `maxBacklog` entries, it waits.
+ */
+export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logger }: ImportWorkerOptions) {
+  const open = new Map<string, OpenJob>();
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  let loop: Promise<void> = Promise.resolve();
+
+  const openJob = (job: ImportJob): OpenJob => {
+    const progress = { bytes: 0 };
+    const rows = readReadingFile(job.file, { progress, mintId: (tsMs, line) => eventIdFor(tsMs, `${job.id}:${line}`) });
+    return { job, rows, progress };
+  };
+
+  const finish = async (entry: OpenJob, fields: Partial<ImportJob>) => {
+    open.delete(entry.job.id);
+    await entry.rows.return(undefined);
+    await jobs.update(entry.job.id, { ...fields, finishedAt: Date.now() });
+    await rm(entry.job.file, { force: true });
+    logger.info('import_finished', { id: entry.job.id, state: fields.state, rows: entry.job.rowsRead, published: entry.job.published, bad: entry.job.badRows });
+  };
+
+  /** One turn of one job: up to TURN_ROWS rows into the stream, then its progress saved. */
+  const turn = async (entry: OpenJob): Promise<void> => {
+    const { job } = entry;
+    const readings: Reading[] = [];
+    let lastLine = job.committedLine;
+    let read = 0;
+    let ended = false;
+    while (read < TURN_ROWS) {
+      const next = await entry.rows.next();
+      if (next.done) {
+        ended = true;
+        break;
+      }
+      const item = next.value;
+      // Resuming: what was committed before the restart is already in the stream.
+      if (item.line <= job.committedLine) continue;
+      read += 1;
+      lastLine = item.line;
+      if ('reading' in item) readings.push(item.reading);
+      else {
+        job.badRows += 1;
+        if (job.badSamples.length < KEPT_BAD_ROWS) job.badSamples.push({ line: item.line, reason: item.error });
+      }
+    }
+    for (let i = 0; i < readings.length; i += PUBLISH_CHUNK) await publishReadings(redis, stream, readings.slice(i, i + PUBLISH_CHUNK));
+    job.rowsRead += read;
+    job.published += readings.length;
+    job.committedLine = lastLine;
+    job.bytesRead = Math.max(job.bytesRead, Math.min(job.bytes, entry.progress.bytes));
+    await jobs.update(job.id, { rowsRead: job.rowsRead, published: job.published, badRows: job.badRows, badSamples: job.badSamples, committedLine: job.committedLine, bytesRead: job.bytesRead });
+    if (ended) await finish(entry, { state: 'done', bytesRead: job.bytes });
+  };
+
+  const backlog = async (): Promise<number> => {
+    const groups = await readGroups(redis, stream);
+    return Math.max(0, ...groups.map((group) => (group.lag ?? 0) + group.pending));
+  };
+
+  const run = async () => {
+    while (!stopped) {
+      try {
+        const active = await jobs.active(owner);
+        for (const job of active) {
+          if (open.has(job.id)) continue;
+          if (job.cancelRequested) {
+            await jobs.update(job.id, { state: 'cancelled', finishedAt: Date.now() });
+            await rm(job.file, { force: true });
+            continue;
+          }
+          const startedAt = job.startedAt ?? Date.now();
+          await jobs.update(job.id, { state: 'running', startedAt });
+          open.set(job.id, openJob({ ...job, state: 'running', startedAt }));
+        }
+        if (open.size === 0) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            setTimeout(resolve, 1_000);
+          });
+          continue;
+        }
+        if ((await backlog()) > maxBacklog) {
+          await Bun.sleep(200);
+          continue;
+        }
+        for (const entry of [...open.values()]) {
+          if (stopped) break;
+          const current = await jobs.get(entry.job.id);
+          if (!current || current.cancelRequested) {
+            await finish(entry, { state: 'cancelled' });
+            continue;
+          }
+          try {
+            await turn(entry);
+          } catch (error) {
+            // A file that cannot be read (deleted, unreadable): the job fails; others go on.
+            if ((error as { code?: string }).code === 'ENOENT' || (error as { code?: string }).code === 'EACCES') {
+              await finish(entry, { state: 'failed', error: `cannot read the upload: ${(error as Error).message}` });
+            } else throw error;
+          }
+        }
+      } catch (error) {
+        // Redis away, most likely: the jobs' progress is in Redis, so wait and go on from it.
+        logger.warn('import_worker_waiting', { error: (error as Error).message });
+        for (const entry of open.values()) await entry.rows.return(undefined);
+        open.clear();
+        await Bun.sleep(1_000);
+      }
+    }
+  };
+  loop = run();
+
+  return {
+    /** A job was queued: start it now rather than at the next poll. */
+    notify() {
+      wake?.();
+    },
+    async stop(): Promise<void> {
+      stopped = true;
+      wake?.();
+      await loop;
+      for (const entry of open.values()) await entry.rows.return(undefined);
+    },
+  };
+}
+
+export type ImportWorker = ReturnType<typeof startImportWorker>;
