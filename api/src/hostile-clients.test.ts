@@ -60,6 +60,19 @@ describe('bad input is a fast 4xx, never a 500', () => {
       }),
     );
 
+  it('refuses a chunked body over MAX_BODY_BYTES with 413 as it arrives, whatever its type (the server itself takes imports far larger)', async () => {
+    const api = createTestApi({ maxBodyBytes: 10_000 });
+    for (const [path, type] of [['/readings/batch', 'application/json'], ['/ingest', 'application/x-ndjson'], ['/readings', 'text/plain']]) {
+      const endless = new ReadableStream({
+        pull(controller) {
+          controller.enqueue(new Uint8Array(4_096).fill(0x20));
+        },
+      });
+      const response = await api.app.handle(new Request(`http://localhost${path}`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': type }, body: endless }));
+      expect({ path, status: response.status, error: ((await response.json()) as { error: string }).error }).toEqual({ path, status: 413, error: 'body_too_large' });
+    }
+  });
+
   it('refuses JSON nested 100,000 deep with 400 before parsing it', async () => {
     const response = await raw('['.repeat(100_000));
     expect(response.status).toBe(400);
