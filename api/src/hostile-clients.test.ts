@@ -62,7 +62,7 @@ describe('bad input is a fast 4xx, never a 500', () => {
 
   it('refuses a chunked body over MAX_BODY_BYTES with 413 as it arrives, whatever its type (the server itself takes imports far larger)', async () => {
     const api = createTestApi({ maxBodyBytes: 10_000 });
-    for (const [path, type] of [['/readings/batch', 'application/json'], ['/ingest', 'application/x-ndjson'], ['/readings', 'text/plain']]) {
+    for (const [path, type] of [['/readings/batch', 'application/json'], ['/ingest', 'application/x-ndjson'], ['/readings', 'text/plain']] as const) {
       const endless = new ReadableStream({
         pull(controller) {
           controller.enqueue(new Uint8Array(4_096).fill(0x20));

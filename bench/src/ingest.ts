@@ -6,6 +6,8 @@
  * the rate to storage, and the lead time from the moment a reading was sent to its row's commit.
  * Flags: --readings N (default 200,000 over HTTP; MQTT single readings use N / 4).
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliNumber, parseCli } from 'core';
 import { startMosquitto, startService, waitFor } from 'core/testing';
@@ -16,12 +18,15 @@ import { profileFlags } from './support.ts';
 
 const { values } = parseCli({
   name: 'bench:ingest',
-  usage: `Usage: bun run bench:ingest [--readings N]
+  usage: `Usage: bun run bench:ingest [--readings N] [--import-mb M]
   HTTP ingest (1,000-reading requests, 4 clients) and MQTT ingest (QoS 1; 1 and 100 readings per
-  message) through the whole pipeline: accepted/s, stored/s, lead time sent → stored.`,
-  options: { readings: { type: 'string' } },
+  message) through the whole pipeline: accepted/s, stored/s, lead time sent → stored. Then an
+  import of an M MB CSV (default 200) through POST /imports: rows/s stored, the API's peak RSS,
+  and how long a 1 MB import sent while it runs takes.`,
+  options: { readings: { type: 'string' }, 'import-mb': { type: 'string' } },
 });
 const total = values.readings === undefined ? 200_000 : cliNumber('bench:ingest', 'readings', values.readings, { min: 1_000, integer: true });
+const importMb = values['import-mb'] === undefined ? 200 : cliNumber('bench:ingest', 'import-mb', values['import-mb'], { min: 1, integer: true });
 
 type Reading = { deviceId: string; metric: string; value: number; unit: string; ts: number };
 const reading = (i: number): Reading => ({ deviceId: `device-${String(i % 1_000).padStart(4, '0')}`, metric: 'kwh', value: i % 97, unit: 'kWh', ts: Date.now() });
@@ -102,6 +107,56 @@ for (const perMessage of [1, 100]) {
     await worker.kill('SIGTERM');
     await stack.stop();
     await broker.stop();
+  }
+}
+
+// 3. Imports: a big CSV through POST /imports, and a 1 MB one sent while it runs.
+{
+  const dir = await mkdtemp(join(tmpdir(), 'bench-import-'));
+  const stack = await startStack({ IMPORT_DIR: join(dir, 'uploads') });
+  try {
+    const makeCsv = async (path: string, bytes: number, device: string) => {
+      const writer = Bun.file(path).writer();
+      writer.write('deviceId,metric,value,unit,ts\n');
+      let written = 0;
+      let rows = 0;
+      const start = Date.now() - 86_400_000;
+      while (written < bytes) {
+        let chunk = '';
+        for (let i = 0; i < 10_000; i++, rows++) chunk += `${device}-${rows % 1_000},kwh,${rows % 97},kWh,${start + rows}\n`;
+        writer.write(chunk);
+        written += chunk.length;
+        await writer.flush();
+      }
+      await writer.end();
+      return rows;
+    };
+    const bigRows = await makeCsv(join(dir, 'big.csv'), importMb * 1024 * 1024, 'big');
+    const smallRows = await makeCsv(join(dir, 'small.csv'), 1024 * 1024, 'small');
+    const post = async (file: string) => {
+      const response = await fetch(`${stack.api.url}/imports`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/csv' }, body: Bun.file(file) });
+      if (response.status !== 202) throw new Error(`POST /imports answered ${response.status}: ${await response.text()}`);
+      return ((await response.json()) as { id: string }).id;
+    };
+    const job = async (id: string) => (await (await fetch(`${stack.api.url}/imports/${id}`)).json()) as { state: string; rowsRead: number; queuedMs: number; processingMs: number };
+    const started = performance.now();
+    const big = await post(join(dir, 'big.csv'));
+    const uploaded = performance.now();
+    await waitFor(async () => (await job(big)).rowsRead > 100_000, { what: 'the big import running', timeoutMs: 120_000 });
+    const smallSent = performance.now();
+    const small = await post(join(dir, 'small.csv'));
+    await waitFor(async () => (await job(small)).state === 'done', { what: 'the small import', timeoutMs: 600_000, intervalMs: 50 });
+    const smallDone = performance.now();
+    await waitFor(async () => (await job(big)).state === 'done', { what: 'the big import', timeoutMs: 3_600_000, intervalMs: 500 });
+    const stored = await untilStored(stack, bigRows + smallRows);
+    const usage = await stack.usage();
+    results.push(
+      `Import of a ${importMb} MB CSV (${int(bigRows)} rows): upload ${((uploaded - started) / 1_000).toFixed(1)} s, stored ${int(bigRows / ((stored - started) / 1_000))} rows/s end to end; ` +
+        `API peak RSS ${usage.api?.peakRssMb.toFixed(0)} MB; a 1 MB import (${int(smallRows)} rows) sent while it ran was done ${((smallDone - smallSent) / 1_000).toFixed(1)} s later`,
+    );
+  } finally {
+    await stack.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
