@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Static, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { ConfigError, NAME_PATTERN, type Reading } from 'core';
+import { ConfigError, NAME_PATTERN, type Reading, globToRegExp } from 'core';
 
 /** `*` matches any run of characters; everything else literally. */
 const GLOB = '^[A-Za-z0-9._:*-]+$';
@@ -42,10 +42,6 @@ export interface Rule {
 }
 
 const ruleCheck = TypeCompiler.Compile(RuleSchema);
-
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.]/g, '\\.').replaceAll('*', '.*')}$`);
-}
 
 export function compileRule(input: RuleInput): Rule {
   const direction = input.direction ?? 'above';

@@ -39,10 +39,15 @@ export function isDeviceGlob(value: string): boolean {
   return value.length > 0 && value.length <= 128 && new RegExp(NAME_PATTERN.replace('[', '[*')).test(value);
 }
 
+/** A glob of names (`*` any run of characters; names hold no other pattern character but `.`) as a RegExp. */
+export function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.]/g, '\\.').replaceAll('*', '.*')}$`);
+}
+
 export function deviceMatches(glob: string, deviceId: string): boolean {
   if (glob === '*') return true;
   if (!glob.includes('*')) return glob === deviceId;
-  return new RegExp(`^${glob.replace(/[.]/g, '\\.').replaceAll('*', '.*')}$`).test(deviceId);
+  return globToRegExp(glob).test(deviceId);
 }
 
 /** Why a token is refused, for a 401 that says so (expired, or not ours). */

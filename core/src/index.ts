@@ -70,6 +70,7 @@ export {
   TokenRefused,
   createTokenVerifier,
   deviceMatches,
+  globToRegExp,
   isDeviceGlob,
   mintDeviceToken,
 } from './device-tokens.ts';
