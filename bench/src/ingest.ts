@@ -10,11 +10,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliNumber, parseCli } from 'core';
-import { startMosquitto, startService, waitFor } from 'core/testing';
+import { freePort, startMosquitto, startRedisServer, startService, waitFor } from 'core/testing';
 import mqtt from 'mqtt';
 import { formatLatency, int, summarize } from './pipeline/report.ts';
 import { TOKEN, root, startStack } from './pipeline/stack.ts';
-import { profileFlags } from './support.ts';
+import { processUsage, profileFlags, spawnApi } from './support.ts';
 
 const { values } = parseCli({
   name: 'bench:ingest',
@@ -41,7 +41,34 @@ async function untilStored(stack: Awaited<ReturnType<typeof startStack>>, count:
 
 const results: string[] = [];
 
-// 1. HTTP: POST /ingest, 1,000 readings a request, 4 clients.
+// 0. The HTTP door alone: Redis and the API, no consumers; bodies made before the clock starts.
+{
+  const dir = await mkdtemp(join(tmpdir(), 'bench-door-'));
+  const redisServer = await startRedisServer({ fsync: 'everysec' });
+  const api = await spawnApi({ port: await freePort(), databaseUrl: join(dir, 'door.db'), token: TOKEN, env: { REDIS_URL: redisServer.url, EXPECTED_WORKERS: '' } });
+  try {
+    const requests = Math.ceil(total / 1_000);
+    const bodies = Array.from({ length: requests }, (_, index) => JSON.stringify(Array.from({ length: 1_000 }, (_, j) => reading(index * 1_000 + j))));
+    let next = 0;
+    const started = performance.now();
+    const client = async () => {
+      while (next < requests) {
+        const response = await fetch(`${api.url}/ingest`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: bodies[next++] });
+        if (response.status !== 202) throw new Error(`POST /ingest answered ${response.status}: ${await response.text()}`);
+      }
+    };
+    await Promise.all([client(), client(), client(), client()]);
+    const seconds = (performance.now() - started) / 1_000;
+    const usage = await processUsage(api.pid);
+    results.push(`HTTP ingest door alone (API and Redis, no consumers), ${int(requests * 1_000)} readings in 1,000-reading requests from 4 clients: accepted ${int((requests * 1_000) / seconds)}/s; API CPU ${usage.cpuSeconds.toFixed(1)} s = ${((usage.cpuSeconds * 1e6) / (requests * 1_000)).toFixed(1)} µs per reading`);
+  } finally {
+    await api.stop();
+    await redisServer.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// 1. HTTP: POST /ingest, 1,000 readings a request, 4 clients, with the whole pipeline behind.
 {
   const stack = await startStack();
   try {
