@@ -61,10 +61,14 @@ export function ingestMessages(options: { client: MqttClient; redis: Redis; stre
   };
 
   client.handleMessage = (packet, callback) => {
+    // The connection it came on: if that one was lost meanwhile (a keepalive timeout while Redis
+    // was away), the broker delivers the message again on the new one, and a late PUBACK here
+    // could acknowledge another message that reused its id.
+    const connection = client.stream;
     current = handle(packet).then(
       // Stopping with Redis away: no callback, so no PUBACK; the broker delivers it again later.
       (done) => {
-        if (done) callback();
+        if (done && client.stream === connection) callback();
       },
       (error) => {
         logger.error('message_failed', { topic: packet.topic, error });
