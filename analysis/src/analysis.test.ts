@@ -178,6 +178,20 @@ describe('charts and report', () => {
     }
   });
 
+  it('draws gaps as gaps: no line or band across minutes without readings', async () => {
+    const lines = ['deviceId,metric,value,ts'];
+    const start = 1_700_000_000_000 - (1_700_000_000_000 % 60_000);
+    // Three minutes with readings, an hour with none, three minutes again.
+    for (const minute of [0, 1, 2, 63, 64, 65]) for (let i = 0; i < 5; i++) lines.push(`d,m,${minute + i},${start + minute * 60_000 + i * 1_000}`);
+    const input = join(dir, 'gap.csv');
+    await writeFile(input, lines.join('\n'));
+    await analyse(['--input', input, '--out', join(dir, 'gap')]);
+    const svg = await readFile(join(dir, 'gap', 'values-over-time.svg'), 'utf8');
+    const subpaths = (role: string) => (new RegExp(`${role} role-mark[^>]*>\\s*<path[^>]* d="([^"]*)"`).exec(svg)?.[1] ?? '').match(/M/g)?.length ?? 0;
+    expect(subpaths('mark-line')).toBe(2);
+    expect(subpaths('mark-area')).toBe(2);
+  });
+
   it('writes one self-contained report.html with every chart and no network reference', async () => {
     const html = await readFile(join(out, 'report.html'), 'utf8');
     expect(html.match(/<svg/g)?.length).toBe(4);

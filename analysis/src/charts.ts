@@ -113,7 +113,9 @@ function perDevice(summary: Summary): ChartSpec {
 }
 
 function valuesOverTime(summary: Summary): ChartSpec {
-  const minutes = summary.readingsPerMinute.filter((m) => m.count > 0);
+  // Minutes with readings, and the first empty minute of each gap: its nulls break the line and
+  // the band there (Vega-Lite's default for invalid values), so no line is drawn across a gap.
+  const minutes = summary.readingsPerMinute.filter((m, i, all) => m.count > 0 || (i > 0 && (all[i - 1]?.count ?? 0) > 0));
   const title = `Values over time (per-minute mean, min–max band, threshold ${summary.threshold})`;
   return {
     name: 'values-over-time',
