@@ -39,13 +39,31 @@ async function untilStored(stack: Awaited<ReturnType<typeof startStack>>, count:
   }
 }
 
+/** A CSV of about `bytes` bytes, readings of 1,000 devices a second apart; resolves with its rows. */
+async function makeCsv(path: string, bytes: number, device: string): Promise<number> {
+  const writer = Bun.file(path).writer();
+  writer.write('deviceId,metric,value,unit,ts\n');
+  let written = 0;
+  let rows = 0;
+  const start = Date.now() - 86_400_000;
+  while (written < bytes) {
+    let chunk = '';
+    for (let i = 0; i < 10_000; i++, rows++) chunk += `${device}-${rows % 1_000},kwh,${rows % 97},kWh,${start + rows}\n`;
+    writer.write(chunk);
+    written += chunk.length;
+    await writer.flush();
+  }
+  await writer.end();
+  return rows;
+}
+
 const results: string[] = [];
 
 // 0. The HTTP door alone: Redis and the API, no consumers; bodies made before the clock starts.
 {
   const dir = await mkdtemp(join(tmpdir(), 'bench-door-'));
   const redisServer = await startRedisServer({ fsync: 'everysec' });
-  const api = await spawnApi({ port: await freePort(), databaseUrl: join(dir, 'door.db'), token: TOKEN, env: { REDIS_URL: redisServer.url, EXPECTED_WORKERS: '' } });
+  const api = await spawnApi({ port: await freePort(), databaseUrl: join(dir, 'door.db'), token: TOKEN, env: { REDIS_URL: redisServer.url, EXPECTED_WORKERS: '', IMPORT_DIR: join(dir, 'uploads') } });
   try {
     const requests = Math.ceil(total / 1_000);
     const bodies = Array.from({ length: requests }, (_, index) => JSON.stringify(Array.from({ length: 1_000 }, (_, j) => reading(index * 1_000 + j))));
@@ -61,6 +79,16 @@ const results: string[] = [];
     const seconds = (performance.now() - started) / 1_000;
     const usage = await processUsage(api.pid);
     results.push(`HTTP ingest door alone (API and Redis, no consumers), ${int(requests * 1_000)} readings in 1,000-reading requests from 4 clients: accepted ${int((requests * 1_000) / seconds)}/s; API CPU ${usage.cpuSeconds.toFixed(1)} s = ${((usage.cpuSeconds * 1e6) / (requests * 1_000)).toFixed(1)} µs per reading`);
+
+    // The import door alone: nothing reads the stream, so nothing holds the import back.
+    const rows = await makeCsv(join(dir, 'door.csv'), importMb * 1024 * 1024, 'door');
+    const importStarted = performance.now();
+    const response = await fetch(`${api.url}/imports`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/csv' }, body: Bun.file(join(dir, 'door.csv')) });
+    const { id } = (await response.json()) as { id: string };
+    await waitFor(async () => ((await (await fetch(`${api.url}/imports/${id}`)).json()) as { state: string }).state === 'done', { what: 'the import', timeoutMs: 3_600_000, intervalMs: 200 });
+    const importSeconds = (performance.now() - importStarted) / 1_000;
+    const afterImport = await processUsage(api.pid);
+    results.push(`Import door alone, a ${importMb} MB CSV (${int(rows)} rows) into the stream: ${int(rows / importSeconds)} rows/s; API peak RSS ${afterImport.peakRssMb.toFixed(0)} MB`);
   } finally {
     await api.stop();
     await redisServer.stop();
@@ -142,22 +170,6 @@ for (const perMessage of [1, 100]) {
   const dir = await mkdtemp(join(tmpdir(), 'bench-import-'));
   const stack = await startStack({ IMPORT_DIR: join(dir, 'uploads') });
   try {
-    const makeCsv = async (path: string, bytes: number, device: string) => {
-      const writer = Bun.file(path).writer();
-      writer.write('deviceId,metric,value,unit,ts\n');
-      let written = 0;
-      let rows = 0;
-      const start = Date.now() - 86_400_000;
-      while (written < bytes) {
-        let chunk = '';
-        for (let i = 0; i < 10_000; i++, rows++) chunk += `${device}-${rows % 1_000},kwh,${rows % 97},kWh,${start + rows}\n`;
-        writer.write(chunk);
-        written += chunk.length;
-        await writer.flush();
-      }
-      await writer.end();
-      return rows;
-    };
     const bigRows = await makeCsv(join(dir, 'big.csv'), importMb * 1024 * 1024, 'big');
     const smallRows = await makeCsv(join(dir, 'small.csv'), 1024 * 1024, 'small');
     const post = async (file: string) => {
