@@ -9,7 +9,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliNumber, parseCli } from 'core';
+import { cliNumber, createRedis, parseCli } from 'core';
 import { freePort, startMosquitto, startRedisServer, startService, waitFor } from 'core/testing';
 import mqtt from 'mqtt';
 import { formatLatency, int, summarize } from './pipeline/report.ts';
@@ -37,6 +37,25 @@ async function untilStored(stack: Awaited<ReturnType<typeof startStack>>, count:
     if ((await stack.store.count({})) >= count) return performance.now();
     await Bun.sleep(20);
   }
+}
+
+/** Publishes `count` readings at QoS 1, `perMessage` a message, at most 200 messages unacknowledged; resolves when the broker took them all. */
+async function publishMqtt(brokerUrl: string, clientId: string, count: number, perMessage: number): Promise<void> {
+  const publisher = await mqtt.connectAsync(brokerUrl, { clientId });
+  const inFlight = new Set<Promise<unknown>>();
+  for (let i = 0; i < count; i += perMessage) {
+    // One device's readings a message: the topic names it.
+    const batch = Array.from({ length: perMessage }, (_, j) => {
+      const { deviceId, ...rest } = reading(i + j);
+      return rest;
+    });
+    const sent = publisher.publishAsync(`telemetry/${reading(i).deviceId}`, JSON.stringify(perMessage === 1 ? batch[0] : batch), { qos: 1 });
+    inFlight.add(sent);
+    void sent.finally(() => inFlight.delete(sent));
+    if (inFlight.size >= 200) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  await publisher.endAsync();
 }
 
 /** A CSV of about `bytes` bytes, readings of 1,000 devices a second apart; resolves with its rows. */
@@ -96,6 +115,29 @@ const results: string[] = [];
   }
 }
 
+// 0b. The MQTT door alone: Mosquitto, Redis and ingest-mqtt, nothing reading the stream.
+{
+  const broker = await startMosquitto();
+  const redisServer = await startRedisServer({ fsync: 'everysec' });
+  const redis = createRedis(redisServer.url, { name: 'bench' });
+  const worker = startService(join(root, 'ingest-mqtt/src/index.ts'), { REDIS_URL: redisServer.url, MQTT_URL: broker.url, MQTT_CLIENT_ID: 'bench-door' }, profileFlags);
+  try {
+    await waitFor(() => worker.output().includes('"subscribed"'), { what: 'ingest-mqtt subscribed', timeoutMs: 30_000 });
+    const count = Math.max(1_000, Math.floor(total / 4));
+    const started = performance.now();
+    await publishMqtt(broker.url, 'bench-door-publisher', count, 1);
+    await waitFor(async () => (await redis.xlen('readings')) >= count, { what: 'every reading in the stream', timeoutMs: 600_000, intervalMs: 20 });
+    const seconds = (performance.now() - started) / 1_000;
+    const usage = await processUsage(worker.pid);
+    results.push(`MQTT door alone (Mosquitto, Redis, ingest-mqtt), ${int(count)} readings, 1 a message, QoS 1: ${int(count / seconds)}/s into the stream; ingest-mqtt CPU ${((usage.cpuSeconds * 1e6) / count).toFixed(1)} µs a reading`);
+  } finally {
+    await worker.kill('SIGTERM');
+    redis.disconnect();
+    await redisServer.stop();
+    await broker.stop();
+  }
+}
+
 // 1. HTTP: POST /ingest, 1,000 readings a request, 4 clients, with the whole pipeline behind.
 {
   const stack = await startStack();
@@ -134,26 +176,11 @@ for (const perMessage of [1, 100]) {
   try {
     // Messages published before its subscription exists would not be kept for it.
     await waitFor(() => worker.output().includes('"subscribed"'), { what: 'ingest-mqtt subscribed', timeoutMs: 30_000 });
-    const publisher = await mqtt.connectAsync(broker.url, { clientId: `bench-publisher-${perMessage}` });
     const started = performance.now();
-    const inFlight = new Set<Promise<unknown>>();
-    for (let i = 0; i < count; i += perMessage) {
-      // One device's readings per message: the topic names it.
-      const batch = Array.from({ length: perMessage }, (_, j) => {
-        const { deviceId, ...rest } = reading(i + j);
-        return rest;
-      });
-      const device = reading(i).deviceId;
-      const sent = publisher.publishAsync(`telemetry/${device}`, JSON.stringify(perMessage === 1 ? batch[0] : batch), { qos: 1 });
-      inFlight.add(sent);
-      void sent.finally(() => inFlight.delete(sent));
-      if (inFlight.size >= 200) await Promise.race(inFlight);
-    }
-    await Promise.all(inFlight);
+    await publishMqtt(broker.url, `bench-publisher-${perMessage}`, count, perMessage);
     const published = performance.now();
     const stored = await untilStored(stack, count);
     const { leads } = await stack.stored();
-    await publisher.endAsync();
     results.push(
       `MQTT QoS 1, ${int(count)} readings, ${perMessage} per message: broker took ${int(count / ((published - started) / 1_000))}/s, ` +
         `stored ${int(count / ((stored - started) / 1_000))}/s end to end; lead time published → stored ${formatLatency(summarize(leads))}`,

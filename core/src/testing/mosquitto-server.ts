@@ -19,9 +19,10 @@ process.once('exit', () => {
 });
 
 /**
- * Starts Debian's `mosquitto` with anonymous access on 127.0.0.1 and no bound on the QoS 1
+ * Starts Debian's `mosquitto` with anonymous access on 127.0.0.1, no bound on the QoS 1
  * messages it queues for an offline persistent session (the default, 1,000, drops the rest:
- * a worker killed for a few seconds under load would lose readings at the broker, not here).
+ * a worker killed for a few seconds under load would lose readings at the broker, not here),
+ * and 1,000 QoS 1 messages in flight to a client (as mosquitto.conf).
  */
 export async function startMosquitto(): Promise<MosquittoServer> {
   const dir = await mkdtemp(join(tmpdir(), 'telemetry-mosquitto-'));
@@ -29,7 +30,7 @@ export async function startMosquitto(): Promise<MosquittoServer> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     const config = join(dir, 'mosquitto.conf');
-    await Bun.write(config, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'max_queued_messages 0', 'persistence false', `log_dest file ${join(dir, 'mosquitto.log')}`, ''].join('\n'));
+    await Bun.write(config, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'max_queued_messages 0', 'max_inflight_messages 1000', 'persistence false', `log_dest file ${join(dir, 'mosquitto.log')}`, ''].join('\n'));
     // Debian puts it in /usr/sbin, which a user's PATH may lack.
     const child = Bun.spawn([Bun.which('mosquitto') ?? '/usr/sbin/mosquitto', '-c', config], { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' });
     live.add(child);
