@@ -129,7 +129,12 @@ export function ingestMessages(options: { client: MqttClient; redis: Redis; stre
       resume?.();
     }
   };
-  const loop = run().catch((error) => logger.error('ingest_stopped', { error }));
+  // A fault that is not Redis being away (a bug): stop the process rather than sit connected and
+  // idle; nothing held was acknowledged, so the broker delivers it again to the restarted worker.
+  const loop = run().catch((error) => {
+    logger.error('ingest_failed', { error });
+    process.exit(1);
+  });
 
   client.handleMessage = (packet, callback) => {
     const taken: Taken = { packet, connection: client.stream };
