@@ -31,16 +31,19 @@ export interface WorkloadOptions {
   devices?: number;
   /** Share of readings above the threshold (default 0.3). */
   overShare?: number;
+  /** Every device alternates 51, 49, 51, …: each reading is a transition (overShare is ignored). */
+  flapping?: boolean;
 }
 
 /** Readings with unique ids and strictly increasing `ts` per device, in file order. */
-export function makeWorkload({ readings, devices = 100, overShare = 0.3 }: WorkloadOptions): Reading[] {
+export function makeWorkload({ readings, devices = 100, overShare = 0.3, flapping = false }: WorkloadOptions): Reading[] {
   const start = Date.now() - readings;
+  const randomValue = () => (Math.random() < overShare ? 51 + Math.floor(Math.random() * 50) : Math.floor(Math.random() * 51));
   return Array.from({ length: readings }, (_, i) => ({
     id: newEventId(start + i),
     deviceId: `device-${i % devices}`,
     metric: 'kwh',
-    value: Math.random() < overShare ? 51 + Math.floor(Math.random() * 50) : Math.floor(Math.random() * 51),
+    value: flapping ? (Math.floor(i / devices) % 2 === 0 ? 51 : 49) : randomValue(),
     unit: 'kWh',
     ts: start + i,
   }));

@@ -37,7 +37,12 @@ export interface EvaluatorCounters {
  * pipeline per batch. Returns nothing (all done) once Redis has applied them, so a reading is
  * acked only after its alerts are written. Detection latency: reading ts → alert written.
  */
-export function createEvaluator(options: { redis: Redis; rules: readonly Rule[]; alertsStream: string }) {
+/** The evaluator's lease was lost: another instance evaluates now; this batch stays pending for it. */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+}
+
+export function createEvaluator(options: { redis: Redis; rules: readonly Rule[]; alertsStream: string; lease?: { key: string; token: string } }) {
   const { rules, alertsStream } = options;
   // EVALSHA under the hood: the script is sent once per connection, not per reading.
   if (!('evaluateAlerts' in options.redis)) options.redis.defineCommand('evaluateAlerts', { lua: EVALUATE });
@@ -67,9 +72,14 @@ export function createEvaluator(options: { redis: Redis; rules: readonly Rule[];
       for (let start = 0; start < tuples.length; start += PAIRS_PER_CALL) {
         const chunk = JSON.stringify(tuples.slice(start, start + PAIRS_PER_CALL));
         // A fresh prefix per call keeps alert ids unique: `<uuidv7>.<pair>`.
-        calls.push(redis.evaluateAlerts(stateKeys.length + 1, alertsStream, ...stateKeys, ALERT_VERSION, `${newEventId()}.`, ruleTable, chunk, String(MAX_FUTURE_MS)));
+        const fence = options.lease ? { keys: [options.lease.key], args: [options.lease.token] } : { keys: [], args: [] };
+        calls.push(
+          redis.evaluateAlerts(stateKeys.length + 1 + fence.keys.length, alertsStream, ...stateKeys, ...fence.keys, ALERT_VERSION, `${newEventId()}.`, ruleTable, chunk, String(MAX_FUTURE_MS), ...fence.args),
+        );
       }
-      const transitions = (await Promise.all(calls)).join('');
+      const results = await Promise.all(calls);
+      if (results.includes('!')) throw new LeaseLostError('the evaluator lease is another instance’s now');
+      const transitions = results.join('');
       const now = Date.now();
       for (let index = 0; index < transitions.length; index++) {
         const transition = transitions[index];

@@ -1,4 +1,6 @@
-import { configOrExit, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, onShutdown, startHeartbeat, startTrimmer } from 'core';
+import { configOrExit, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, defaultInstanceName, onShutdown, startHeartbeat, startTrimmer } from 'core';
+import { LEASE_MS, evaluatorLease } from './evaluator-lease.ts';
+import { evaluateWhileLeading } from './leading.ts';
 import { checkWebhookTarget, loadAlertConfig } from './config.ts';
 import { createEvaluator } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
@@ -17,7 +19,10 @@ const redis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 
 const evaluatorBlocking = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'consumer-alert:alerts', logger });
 const notifierBlocking = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'consumer-alert:notify', logger });
 
-const evaluator = createEvaluator({ redis, rules, alertsStream: config.alertsStream });
+const consumerName = config.consumerName ?? defaultInstanceName();
+// One evaluator at a time (see evaluator-lease.ts); every instance notifies.
+const lease = evaluatorLease(redis, `${config.alertsStream}:evaluator`, consumerName);
+const evaluator = createEvaluator({ redis, rules, alertsStream: config.alertsStream, lease });
 const notifier = createNotifier({
   logger,
   webhookUrl: config.webhookUrl,
@@ -29,17 +34,28 @@ const notifier = createNotifier({
   minIntervalMs: config.webhookMinIntervalMs,
   timeoutMs: config.webhookTimeoutMs,
 });
-const common = { redis, consumer: config.consumerName, logger, claimIdleMs: config.claimIdleMs, maxDeliveries: config.maxDeliveries };
+const common = { redis, consumer: consumerName, logger, claimIdleMs: config.claimIdleMs, maxDeliveries: config.maxDeliveries };
 
-// Group "alerts" on readings: thresholds → transitions XADDed to the alerts stream, then ack.
-const evaluating = createConsumer({
-  ...common,
-  blockingRedis: evaluatorBlocking,
+// Group "alerts" on readings: thresholds → transitions XADDed to the alerts stream, then ack —
+// by the instance holding the evaluator lease; the others stand by.
+const evaluating = evaluateWhileLeading({
+  lease,
+  redis,
   stream: config.readingsStream,
   group: config.alertsGroup,
-  decode: decodeReading,
-  handle: (batch) => evaluator.handle(batch),
-  batchSize: config.batchSize,
+  consumerName,
+  logger,
+  renewEveryMs: Math.floor(LEASE_MS / 3),
+  makeConsumer: () =>
+    createConsumer({
+      ...common,
+      blockingRedis: evaluatorBlocking,
+      stream: config.readingsStream,
+      group: config.alertsGroup,
+      decode: decodeReading,
+      handle: (batch) => evaluator.handle(batch),
+      batchSize: config.batchSize,
+    }),
 });
 // Group "notify" on alerts: console and webhook, acked after a 2xx.
 const notifying = createConsumer({
@@ -58,12 +74,12 @@ const trimmer = startTrimmer({ redis, stream: config.alertsStream, retainEntries
 /** The active rules as /health shows them (the dashboard draws their thresholds). */
 const ruleSummaries = rules.map((rule) => ({ id: rule.id, metric: rule.metricPattern, device: rule.devicePattern, direction: rule.direction, threshold: rule.threshold }));
 const heartbeat = startHeartbeat({
-  info: () => ({ rules: ruleSummaries }),
+  info: () => ({ rules: ruleSummaries, evaluator: evaluating.leading() ? 'evaluating' : 'standby' }),
   redis,
   intervalMs: config.heartbeatIntervalMs,
   file: config.heartbeatFile,
   service: 'consumer-alert',
-  instance: evaluating.name,
+  instance: consumerName,
   counters: () => ({
     ...Object.fromEntries(Object.entries(evaluator.counters).map(([name, value]) => [`alerts_${name}`, value])),
     ...Object.fromEntries(Object.entries(notifier.counters).map(([name, value]) => [`notify_${name}`, value])),

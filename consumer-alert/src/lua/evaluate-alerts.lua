@@ -4,6 +4,7 @@ together, so redelivered readings never fire a transition twice.
 
 KEYS[1]      the alerts stream
 KEYS[2..n]   the state hash of each rule, in the order of the rule table (ARGV[3])
+KEYS[n+1]    the evaluator lease (with ARGV[6]): only the instance holding it evaluates
 ARGV[1]      alert contract version
 ARGV[2]      alert id prefix; the pair's position is appended (`<uuidv7>.<pair>`)
 ARGV[3]      rules as JSON: [[ruleId, threshold, severity, forReadings, repeatAfterMs], ...]
@@ -15,14 +16,19 @@ ARGV[4]      pairs as JSON: [[rule number, flags, ts, deviceId, readingId, value
 ARGV[5]      ms: a state ordered this far ahead of a new reading's arrival was written by an
              older version from a device clock far ahead; it is ignored instead of silencing
              the device for ever.
+ARGV[6]      the lease token this instance holds: if the lease is not (or no longer) its, nothing
+             is evaluated and the script returns "!" (another instance took over: the readings
+             stay pending for it, and are evaluated once, in stream order, there).
 
 State: one hash per rule, one field per device, the value
 `state,streak,order,notifiedOrder,lastReadingId`. A reading that changes nothing is not
 written. A reading ordered before the last change (or the one that made it) is stale.
 
-Returns one character per pair: f(iring), r(esolved), p (repeat), - (no transition), s(tale).
+Returns one character per pair: f(iring), r(esolved), p (repeat), - (no transition), s(tale);
+or "!" alone when the lease is not this instance's.
 ]]
 local rules = cjson.decode(ARGV[3])
+if ARGV[6] and redis.call('GET', KEYS[#rules + 2]) ~= ARGV[6] then return '!' end
 local pairList = cjson.decode(ARGV[4])
 local poisonedAfterMs = tonumber(ARGV[5])
 local states, fieldsByRule, changed = {}, {}, {}
