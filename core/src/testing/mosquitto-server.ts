@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Subprocess } from 'bun';
+import { killOwned, once, own } from './owned-processes.ts';
 import { freePort } from './redis-server.ts';
 
 /** A real Mosquitto broker owned by a test, on a free loopback port: it can be killed. */
@@ -13,10 +13,6 @@ export interface MosquittoServer {
   stop(): Promise<void>;
 }
 
-const live = new Set<Subprocess>();
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
 
 /**
  * Starts Debian's `mosquitto` with anonymous access on 127.0.0.1, no bound on the QoS 1
@@ -32,8 +28,7 @@ export async function startMosquitto(): Promise<MosquittoServer> {
     const config = join(dir, 'mosquitto.conf');
     await Bun.write(config, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'max_queued_messages 0', 'max_inflight_messages 1000', 'persistence false', `log_dest file ${join(dir, 'mosquitto.log')}`, ''].join('\n'));
     // Debian puts it in /usr/sbin, which a user's PATH may lack.
-    const child = Bun.spawn([Bun.which('mosquitto') ?? '/usr/sbin/mosquitto', '-c', config], { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' });
-    live.add(child);
+    const child = own(Bun.spawn([Bun.which('mosquitto') ?? '/usr/sbin/mosquitto', '-c', config], { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' }));
     const deadline = Date.now() + 10_000;
     let ready = false;
     while (Date.now() < deadline && child.exitCode === null) {
@@ -44,27 +39,19 @@ export async function startMosquitto(): Promise<MosquittoServer> {
       await Bun.sleep(20);
     }
     if (!ready) {
-      child.kill('SIGKILL');
-      live.delete(child);
+      await killOwned(child);
       lastError = new Error(`mosquitto on port ${port} did not start: ${await new Response(child.stderr).text()}`);
       continue;
     }
-    let stopped = false;
-    const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
-      child.kill(signal);
-      await child.exited;
-      live.delete(child);
-    };
+    const kill = (signal: NodeJS.Signals = 'SIGKILL') => killOwned(child, signal);
     return {
       url: `mqtt://127.0.0.1:${port}`,
       port,
       kill,
-      async stop() {
-        if (stopped) return;
-        stopped = true;
+      stop: once(async () => {
         await kill();
         await rm(dir, { recursive: true, force: true });
-      },
+      }),
     };
   }
   await rm(dir, { recursive: true, force: true });

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
+import { killOwned, once, own } from './owned-processes.ts';
 
 export interface RedisServerOptions {
   /** Persist with an append-only file, so a killed server restarts with its data. Default true. */
@@ -26,11 +27,6 @@ export interface RedisServer {
 }
 
 const READY_TIMEOUT_MS = 10_000;
-const live = new Set<Subprocess>();
-// A crashed test run must not leave servers behind.
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
 
 /**
  * Starts Debian's `redis-server` on a free loopback port in a fresh temp dir.
@@ -45,12 +41,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     const port = await freePort();
     try {
       let child = await spawnRedis(port, dir, appendOnly, fsync);
-      let stopped = false;
-      const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
-        child.kill(signal);
-        await child.exited;
-        live.delete(child);
-      };
+      const kill = (signal: NodeJS.Signals = 'SIGKILL') => killOwned(child, signal);
       return {
         url: `redis://127.0.0.1:${port}`,
         port,
@@ -63,12 +54,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
           if (child.exitCode === null && child.signalCode === null) await kill();
           child = await spawnRedis(port, dir, appendOnly, fsync);
         },
-        async stop() {
-          if (stopped) return;
-          stopped = true;
+        stop: once(async () => {
           await kill();
           await rm(dir, { recursive: true, force: true });
-        },
+        }),
       };
     } catch (error) {
       lastError = error;
@@ -92,15 +81,14 @@ async function spawnRedis(port: number, dir: string, appendOnly: boolean, fsync:
     ],
     { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' },
   );
-  live.add(child);
+  own(child);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
     if (await ping(port)) return child;
     await Bun.sleep(20);
   }
-  child.kill('SIGKILL');
-  live.delete(child);
+  await killOwned(child);
   throw new Error(`redis-server on port ${port} did not become ready; see ${join(dir, 'redis.log')}`);
 }
 
