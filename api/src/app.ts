@@ -13,7 +13,7 @@ import { readingsRoutes } from './modules/readings/index.ts';
 import { createReadingsService } from './modules/readings/service.ts';
 import { statsRoutes } from './modules/stats/index.ts';
 import { systemRoutes } from './modules/system/index.ts';
-import type { PipelineOptions } from './modules/system/pipeline.ts';
+import { type PipelineOptions, activeRules } from './modules/system/pipeline.ts';
 import { createAlertsFeed } from './modules/live/alerts-feed.ts';
 import { liveRoutes } from './modules/live/index.ts';
 import { createReadingsFeed } from './modules/live/readings-feed.ts';
@@ -55,6 +55,8 @@ export const PUBLIC_READ_PATHS: ReadonlySet<string> = new Set(['/', '/health', '
 
 /** The API as an Elysia app: tests call `app.handle(request)`, index.ts calls `listen`. */
 export function createApp({ store, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed, ingest, tokens = createTokenVerifier({}), imports }: AppOptions) {
+  /** The alerting rules as consumer-alert reports them: /stats's default threshold. */
+  const rules = pipeline ? activeRules(pipeline.redis) : () => [];
   const authorize = createAuthorizer({ apiToken: config.apiToken, readToken: config.readToken, verifier: tokens, publicReadPaths: PUBLIC_READ_PATHS });
   /** The device token a request came with, if any (POST /ingest checks each reading's device). */
   const grants = new WeakMap<Request, DeviceGrant>();
@@ -155,7 +157,7 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
         ),
       )
       .use(importRoutes(imports))
-      .use(statsRoutes(store))
+      .use(statsRoutes(store, rules))
       .use(systemRoutes({ store, metrics, pipeline, version: VERSION, mayReadAll }))
   );
   self = app;

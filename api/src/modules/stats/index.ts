@@ -3,7 +3,8 @@ import type { ReadingsStore } from '../../storage/port.ts';
 import { parseFilter } from '../readings/filters.ts';
 import { readingFilters } from '../readings/model.ts';
 import { invalidField } from '../../errors.ts';
-import { NAME_PATTERN } from 'core';
+import { NAME_PATTERN, globToRegExp } from 'core';
+import type { RuleSummary } from '../system/pipeline.ts';
 import { errorResponses, jsonResponse } from '../docs/responses.ts';
 
 /** Devices per answer unless asked otherwise, and at most: an answer stays small with 100k devices. */
@@ -13,20 +14,41 @@ export const MAX_DEVICE_LIMIT = 1_000;
 const StatsQuery = t.Object(
   {
     ...readingFilters,
-    threshold: t.Optional(t.String({ pattern: '^-?[0-9]{1,15}(\\.[0-9]{1,10})?$', description: 'Over-threshold counts per device use value > threshold (default 50)' })),
+    threshold: t.Optional(
+      t.String({
+        pattern: '^-?[0-9]{1,15}(\\.[0-9]{1,10})?$',
+        description: 'Over-threshold counts per device use value > threshold (default: the alerting rule for this metric and device, else 50)',
+      }),
+    ),
     deviceLimit: t.Optional(t.String({ pattern: '^[0-9]{1,7}$', description: `Devices in perDevice, 0–${MAX_DEVICE_LIMIT} (default ${DEFAULT_DEVICE_LIMIT})` })),
     deviceAfter: t.Optional(t.String({ minLength: 1, maxLength: 128, pattern: NAME_PATTERN, description: 'The next page of perDevice: the last deviceId of the previous one' })),
   },
   { additionalProperties: false },
 );
 
-export function statsRoutes(store: ReadingsStore) {
+/** When no threshold is asked for and no alerting rule says one. */
+export const FALLBACK_THRESHOLD = 50;
+
+/**
+ * The threshold of the first rule that covers the filter's metric and device (a rule for every
+ * device when the filter names none), as the alerting service runs it.
+ */
+export function ruleThreshold(rules: readonly RuleSummary[], filter: { metric?: string; deviceId?: string }): number | undefined {
+  const covers = (glob: string, value: string | undefined) => glob === '*' || (value !== undefined && globToRegExp(glob).test(value));
+  return rules.find((rule) => rule.direction === 'above' && covers(rule.metric, filter.metric) && covers(rule.device, filter.deviceId))?.threshold;
+}
+
+export function statsRoutes(store: ReadingsStore, rules: () => readonly RuleSummary[] | Promise<readonly RuleSummary[]> = () => []) {
   return new Elysia({ name: 'stats', detail: { tags: ['stats'] } }).get(
     '/stats',
     async ({ query }) => {
       const deviceLimit = query.deviceLimit === undefined ? DEFAULT_DEVICE_LIMIT : Number(query.deviceLimit);
       if (deviceLimit > MAX_DEVICE_LIMIT) throw invalidField('deviceLimit', `must be at most ${MAX_DEVICE_LIMIT}`);
-      const threshold = query.threshold === undefined ? 50 : Number(query.threshold);
+      let threshold = Number(query.threshold);
+      if (query.threshold === undefined) {
+        const current = rules();
+        threshold = ruleThreshold(Array.isArray(current) ? current : await current, query) ?? FALLBACK_THRESHOLD;
+      }
       return store.stats(parseFilter(query), threshold, { limit: deviceLimit, after: query.deviceAfter });
     },
     {

@@ -87,6 +87,40 @@ export async function forgetSilentWorkers(redis: Redis, nowMs = Date.now()): Pro
   return stale.length;
 }
 
+export interface RuleSummary {
+  id: string;
+  metric: string;
+  device: string;
+  direction: 'above' | 'below';
+  threshold: number;
+}
+
+/**
+ * The rules the alerting service runs by, as a live consumer-alert's heartbeat reports them
+ * (empty when none is alive), read at most every `cacheMs`: /stats counts over-threshold
+ * readings by the threshold alerts actually fire at, not a default of its own.
+ */
+export function activeRules(redis: Redis, cacheMs = 2_000): () => RuleSummary[] | Promise<RuleSummary[]> {
+  let cached: { at: number; rules: Promise<RuleSummary[]>; read?: RuleSummary[] } | undefined;
+  const read = async (): Promise<RuleSummary[]> => {
+    const now = Date.now();
+    for (const json of Object.values(await redis.hgetall(WORKERS_KEY))) {
+      const beat = parseHeartbeat(json);
+      const rules = beat?.info?.rules;
+      if (beat?.service === 'consumer-alert' && now - Date.parse(beat.at) <= beat.ttlMs && Array.isArray(rules)) return rules as RuleSummary[];
+    }
+    return [];
+  };
+  // A fresh answer is given at once (no await): a /stats request keeps its place among others.
+  return () => {
+    if (cached && Date.now() - cached.at <= cacheMs) return cached.read ?? cached.rules;
+    const entry: NonNullable<typeof cached> = { at: Date.now(), rules: read().catch(() => []) };
+    void entry.rules.then((rules) => (entry.read = rules));
+    cached = entry;
+    return entry.rules;
+  };
+}
+
 /** Runs forgetSilentWorkers every `intervalMs` (default a minute) until stopped. */
 export function startWorkerJanitor(redis: Redis, intervalMs = 60_000): { stop(): void } {
   const timer = setInterval(() => void forgetSilentWorkers(redis).catch(() => {}), intervalMs);
