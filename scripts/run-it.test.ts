@@ -99,7 +99,8 @@ describe('bun run start on a Redis set in REDIS_URL', () => {
 describe('bun run availability', () => {
   it('meets 99.9% at 100 clients × 10 requests against a running API, and fails below its target', async () => {
     const port = await freePort();
-    const api = startService(join(root, 'api/src/index.ts'), { PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'avail.db'), LOG_LEVEL: 'warn', EXPECTED_WORKERS: '' });
+    const redis = await startRedisServer({ appendOnly: false });
+    const api = startService(join(root, 'api/src/index.ts'), { PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redis.url, DATABASE_URL: join(dir, 'avail.db'), LOG_LEVEL: 'warn', EXPECTED_WORKERS: '' });
     try {
       await waitFor(() => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status < 500, () => false), { what: 'API' });
       const run = Bun.spawn(['bun', join(root, 'scripts/availability.ts'), '--url', `http://127.0.0.1:${port}`], { stdout: 'pipe' });
@@ -114,6 +115,7 @@ describe('bun run availability', () => {
       expect(failed).toContain('failed: 10 × HTTP 404');
     } finally {
       await api.kill('SIGTERM');
+      await redis.stop();
     }
   }, 60_000);
 });

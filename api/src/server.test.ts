@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor } from 'core/testing';
+import { type TestRedis, freePort, useRedis, waitFor } from 'core/testing';
 import { TEST_TOKEN, type TestResponse, readingBody } from './test-helpers.ts';
 
 const entry = join(import.meta.dir, 'index.ts');
@@ -12,13 +12,16 @@ describe('the API as a process on 127.0.0.1', () => {
   let dir: string;
   let base: string;
   let child: ReturnType<typeof Bun.spawn>;
+  let redis: TestRedis;
 
   beforeAll(async () => {
+    // A Redis of the test's own: never the machine's on 6379.
+    redis = await useRedis();
     dir = await mkdtemp(join(tmpdir(), 'api-test-'));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     child = Bun.spawn(['bun', entry], {
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'telemetry.db'), API_TOKEN: TEST_TOKEN, MAX_BODY_BYTES: String(2 * 1024 * 1024), LOG_LEVEL: 'warn' },
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redis.url, DATABASE_URL: join(dir, 'telemetry.db'), API_TOKEN: TEST_TOKEN, MAX_BODY_BYTES: String(2 * 1024 * 1024), LOG_LEVEL: 'warn' },
       stdout: 'inherit',
       stderr: 'inherit',
     });
@@ -27,6 +30,7 @@ describe('the API as a process on 127.0.0.1', () => {
   afterAll(async () => {
     child.kill('SIGTERM');
     await child.exited;
+    await redis.stop();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -106,7 +110,7 @@ describe('the API as a process on 127.0.0.1', () => {
   it('a second API on a port in use stops, naming PORT, and the first keeps serving alone', async () => {
     const port = new URL(base).port;
     const second = Bun.spawn(['bun', entry], {
-      env: { ...process.env, PORT: port, HOST: '127.0.0.1', DATABASE_URL: ':memory:', API_TOKEN: TEST_TOKEN, LOG_LEVEL: 'warn' },
+      env: { ...process.env, PORT: port, HOST: '127.0.0.1', REDIS_URL: redis.url, DATABASE_URL: ':memory:', API_TOKEN: TEST_TOKEN, LOG_LEVEL: 'warn' },
       stdout: 'pipe',
       stderr: 'pipe',
     });

@@ -20,7 +20,7 @@ let api: ServiceProcess;
 const services: ServiceProcess[] = [];
 
 async function startApi(env: Record<string, string> = {}) {
-  api = startService(apiEntry, { PORT: String(apiPort), HOST: '127.0.0.1', DATABASE_URL: dbPath, API_TOKEN: TOKEN, LOG_LEVEL: 'warn', ...env });
+  api = startService(apiEntry, { PORT: String(apiPort), HOST: '127.0.0.1', REDIS_URL: server.url, DATABASE_URL: dbPath, API_TOKEN: TOKEN, LOG_LEVEL: 'warn', ...env });
   await waitFor(() => fetch(`http://127.0.0.1:${apiPort}/health`).then((r) => r.ok, () => false), { what: 'API' });
 }
 

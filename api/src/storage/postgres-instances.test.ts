@@ -130,7 +130,7 @@ describe('the API process with a DATABASE_URL it cannot use', () => {
     ['a scheme no backend speaks', 'mysql://root@127.0.0.1/telemetry', 'mysql://…@127.0.0.1/telemetry\\" names no backend this API has'],
   ] as const) {
     it(`stops at start on ${label}, naming DATABASE_URL, without a stack trace`, async () => {
-      const child = Bun.spawn(['bun', entry], { env: { ...process.env, PORT: '0', DATABASE_URL: url, LOG_LEVEL: 'warn' }, stdout: 'pipe', stderr: 'pipe' });
+      const child = Bun.spawn(['bun', entry], { env: { ...process.env, PORT: '0', DATABASE_URL: url, REDIS_URL: 'redis://127.0.0.1:1', LOG_LEVEL: 'warn' }, stdout: 'pipe', stderr: 'pipe' });
       expect(await child.exited).toBe(2);
       const output = (await new Response(child.stdout).text()) + (await new Response(child.stderr).text());
       expect(output).toContain(expected);
