@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startService, waitFor } from 'core/testing';
+import { freePort, startService, useRedis, waitFor } from 'core/testing';
 import { parseOptions } from './options.ts';
 import { decodePng } from './png-check.ts';
 import { findFont, renderPng } from './render.ts';
@@ -35,8 +35,8 @@ function fixtureCsv(): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function analyse(flags: string[]) {
-  return runAnalysis(parseOptions(flags, {}));
+async function analyse(flags: string[], env: Record<string, string> = {}) {
+  return runAnalysis(parseOptions(flags, env));
 }
 
 describe('analysis of a CSV file', () => {
@@ -202,21 +202,36 @@ describe('charts and report', () => {
 });
 
 describe('analysis against the API', () => {
-  it('gives the same summary from the API as from its CSV export', async () => {
+  it('gives the same summary from the API as from its CSV export, reading with READ_TOKEN where the API wants it', async () => {
     const port = await freePort();
-    const api = startService(join(import.meta.dir, '../../api/src/index.ts'), { PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'api.db'), API_TOKEN: 't', LOG_LEVEL: 'warn' });
+    const redis = await useRedis();
+    const api = startService(join(import.meta.dir, '../../api/src/index.ts'), {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: join(dir, 'api.db'),
+      API_TOKEN: 't',
+      READ_TOKEN: 'let-me-read',
+      REDIS_URL: redis.url,
+      EXPECTED_WORKERS: '',
+      LOG_LEVEL: 'warn',
+    });
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitFor(() => fetch(`${base}/health`).then((r) => r.ok, () => false), { what: 'API' });
       const readings = Array.from({ length: 2_000 }, (_, i) => ({ deviceId: `device-${i % 7}`, metric: 'kwh', value: (i * 13) % 97, unit: 'kWh', ts: new Date(Date.UTC(2026, 10, 22, 9, 0, 0) + i * 997).toISOString() }));
       const response = await fetch(`${base}/readings/batch`, { method: 'POST', headers: { authorization: 'Bearer t', 'content-type': 'application/json' }, body: JSON.stringify({ readings }) });
       expect(response.status).toBe(200);
-      const fromApi = await analyse(['--api', base, '--out', join(dir, 'api-report'), '--skip-charts']);
+      await expect(analyse(['--api', base, '--out', join(dir, 'refused-report'), '--skip-charts'])).rejects.toThrow('the API answered 401');
+      const fromApi = await analyse(['--api', base, '--out', join(dir, 'api-report'), '--skip-charts'], { READ_TOKEN: 'let-me-read' });
       expect(fromApi.summary.count).toBe(2_000);
+      // No alerting service reports rules here: the API's threshold is its fallback, 50.
+      expect(fromApi.summary.threshold).toBe(50);
+      expect(fromApi.notes).toContain("threshold 50, as the API counts it (the alerting rules'; --threshold to choose)");
       const fromCsv = await analyse(['--input', join(dir, 'api-report', 'readings.csv'), '--out', join(dir, 'csv-report'), '--skip-charts']);
       expect(fromCsv.summary).toEqual(fromApi.summary);
     } finally {
       await api.kill('SIGTERM');
+      await redis.stop();
     }
   });
 });

@@ -9,7 +9,10 @@ export interface AnalysisOptions {
   toMs?: number;
   deviceId?: string;
   metric?: string;
-  threshold: number;
+  /** Over-threshold counts use value > threshold; unset: the API's (the alerting rules'), else 50. */
+  threshold?: number;
+  /** READ_TOKEN, sent to the API when set. */
+  readToken?: string;
   outDir: string;
   /** Also copy a CSV input to readings.csv (API input is always saved there). */
   copy: boolean;
@@ -22,7 +25,8 @@ export const USAGE = `Usage: bun run analysis [flags]
   --from, --to TIME  window [from, to): ISO-8601 or epoch ms
   --device ID        only this device
   --metric NAME      only this metric
-  --threshold X      over-threshold counts use value > X (default 50)
+  --threshold X      over-threshold counts use value > X (default: from the API, the threshold
+                     alerts fire at; from a file, 50)
   --out DIR          where the report goes (default report/)
   --copy             with --input, also copy the data to DIR/readings.csv
   --skip-charts      statistics only (summary.json)`;
@@ -61,8 +65,8 @@ export function parseOptions(argv: readonly string[], env: Env): AnalysisOptions
   const fromMs = parseTime('--from', values.from as string | undefined, problems);
   const toMs = parseTime('--to', values.to as string | undefined, problems);
   if (fromMs !== undefined && toMs !== undefined && toMs < fromMs) problems.push({ key: '--to', message: 'must not be before --from' });
-  const threshold = values.threshold === undefined ? 50 : Number(values.threshold);
-  if (!Number.isFinite(threshold) || values.threshold === '') problems.push({ key: '--threshold', message: `must be a number, got ${JSON.stringify(values.threshold)}` });
+  const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
+  if (threshold !== undefined && (!Number.isFinite(threshold) || values.threshold === '')) problems.push({ key: '--threshold', message: `must be a number, got ${JSON.stringify(values.threshold)}` });
   const apiUrl = (values.api as string | undefined) ?? apiUrlOf(env);
   if (!values.input) {
     try {
@@ -81,6 +85,7 @@ export function parseOptions(argv: readonly string[], env: Env): AnalysisOptions
     deviceId: values.device as string | undefined,
     metric: values.metric as string | undefined,
     threshold,
+    ...(env.READ_TOKEN ? { readToken: env.READ_TOKEN } : {}),
     outDir: (values.out as string | undefined) ?? 'report',
     copy: Boolean(values.copy),
     charts: !values['skip-charts'],

@@ -26,6 +26,32 @@ export interface AnalysisResult {
 }
 
 /** The input as a byte stream, plus what it is and how big (when known). */
+const authHeaders = (options: AnalysisOptions): Record<string, string> => (options.readToken ? { authorization: `Bearer ${options.readToken}` } : {});
+
+/**
+ * The threshold when none was given: from the API, the one its /stats uses for this window —
+ * the alerting rules' (see the API's README) — so the report counts what alerts fire at; 50
+ * for a file.
+ */
+async function defaultThreshold(options: AnalysisOptions, notes: string[]): Promise<number> {
+  if (options.input) return 50;
+  const url = new URL('/stats', options.apiUrl);
+  url.searchParams.set('deviceLimit', '0');
+  if (options.deviceId) url.searchParams.set('deviceId', options.deviceId);
+  if (options.metric) url.searchParams.set('metric', options.metric);
+  try {
+    const response = await fetch(url, { headers: authHeaders(options) });
+    const threshold = response.ok ? ((await response.json()) as { threshold?: unknown }).threshold : undefined;
+    if (typeof threshold === 'number') {
+      notes.push(`threshold ${threshold}, as the API counts it (the alerting rules'; --threshold to choose)`);
+      return threshold;
+    }
+  } catch {
+    // The export below says what is wrong with the API.
+  }
+  return 50;
+}
+
 async function openInput(options: AnalysisOptions): Promise<{ stream: ReadableStream<Uint8Array>; source: string; size?: number; saveCopy: boolean }> {
   if (options.input === '-') return { stream: Bun.stdin.stream(), source: 'stdin', saveCopy: options.copy };
   if (options.input) {
@@ -41,7 +67,7 @@ async function openInput(options: AnalysisOptions): Promise<{ stream: ReadableSt
   if (options.metric) url.searchParams.set('metric', options.metric);
   let response: Response;
   try {
-    response = await fetch(url);
+    response = await fetch(url, { headers: authHeaders(options) });
   } catch (error) {
     throw new Error(`cannot reach the API at ${options.apiUrl} (${(error as Error).message}); start it, or use --input FILE`);
   }
@@ -91,7 +117,7 @@ export async function runAnalysis(options: AnalysisOptions, onProgress: (progres
     notes.push(`input is already a CSV file (${input.source}); not copied to readings.csv (use --copy)`);
   }
 
-  const summary = createSummary(options.threshold, options);
+  const summary = createSummary(options.threshold ?? (await defaultThreshold(options, notes)), options);
   let bytes = 0;
   let parser: ReturnType<typeof rowParser> | undefined;
   let lastReport = 0;
