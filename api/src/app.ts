@@ -73,7 +73,8 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
     refused: () => streamLimits.refused,
   });
   /** True when the request may see everything a read can: READ_TOKEN unset, or presented. */
-  const mayReadAll = (request: Request) => config.readToken === undefined || bearerMatches(request.headers.get('authorization'), config.readToken);
+  const mayReadAll = (request: Request) =>
+    config.readToken === undefined || bearerMatches(request.headers.get('authorization'), config.readToken) || grants.get(request)?.scopes.has('read') === true;
   const startedAt = new WeakMap<Request, number>();
   /** Every answer counted once, with its real status and a bounded route label. */
   const countRequest = (request: Request, route: string, status: number) => {
@@ -115,7 +116,7 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
         if (config.faultRate && WRITE_METHODS.has(request.method) && Math.random() < config.faultRate) {
           return refuse(request, new ApiError(503, 'injected_fault', `FAULT_RATE=${config.faultRate}: this write failed on purpose`));
         }
-        let checking: Promise<DeviceGrant> | undefined;
+        let checking: Promise<DeviceGrant | undefined> | undefined;
         try {
           checking = authorize(request, request.method, new URL(request.url));
         } catch (error) {
@@ -125,7 +126,7 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
         if (checking) {
           return checking.then(
             (grant) => {
-              grants.set(request, grant);
+              if (grant) grants.set(request, grant);
             },
             (error) => {
               if (error instanceof ApiError) return refuse(request, error);

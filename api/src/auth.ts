@@ -60,7 +60,7 @@ export function createAuthorizer({ apiToken, readToken, verifier, publicReadPath
     return grant;
   };
 
-  return function authorize(request: Request, method: string, url: URL): undefined | Promise<DeviceGrant> {
+  return function authorize(request: Request, method: string, url: URL): undefined | Promise<DeviceGrant | undefined> {
     const header = request.headers.get('authorization');
     const bearer = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined;
     const path = url.pathname;
@@ -76,7 +76,11 @@ export function createAuthorizer({ apiToken, readToken, verifier, publicReadPath
       return undefined;
     }
 
-    if (readToken === undefined || publicReadPaths.has(path)) return undefined;
+    if (readToken === undefined) return undefined;
+    if (publicReadPaths.has(path)) {
+      // Open to anyone; a valid read token for every device also gets what READ_TOKEN gets (/health's details).
+      return deviceToken(bearer) ? verified(bearer, 'read').then((grant) => (grant.device === '*' ? grant : undefined), () => undefined) : undefined;
+    }
     if (bearerMatches(header, readToken)) return undefined;
     const fromQuery = bearer === undefined && QUERY_TOKEN_PATHS.has(path) ? (url.searchParams.get('access_token') ?? undefined) : undefined;
     const token = bearer ?? fromQuery;

@@ -99,6 +99,25 @@ describe('signed device tokens', () => {
     expect((await call('GET', '/readings')).status).toBe(401);
   });
 
+  it("open /health's details to a read token for every device, as to READ_TOKEN; others see the summary, never an error", async () => {
+    const app = createApp({
+      store: testStore(),
+      config: { apiToken: TEST_TOKEN, readToken: READ_TOKEN, maxBodyBytes: 1_000_000 },
+      logger: createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} }),
+      tokens: createTokenVerifier({ secret: SECRET }),
+    });
+    const health = async (token?: string) => {
+      const response = await app.handle(new Request('http://localhost/health', { headers: token ? { authorization: `Bearer ${token}` } : {} }));
+      return { status: response.status, keys: Object.keys((await response.json()) as object).sort() };
+    };
+    const details = ['checks', 'deadLetters', 'groups', 'reasons', 'status', 'workers'];
+    expect(await health(READ_TOKEN)).toEqual({ status: 200, keys: details });
+    expect(await health(await mint('*', ['read']))).toEqual({ status: 200, keys: details });
+    for (const token of [undefined, await mint('pump-7', ['read']), await mint('*', ['ingest']), await mint('*', ['read'], -10)]) {
+      expect(await health(token)).toEqual({ status: 200, keys: ['reasons', 'status'] });
+    }
+  });
+
   it('verify Ed25519 tokens with the public key alone, and refuse an HS256 token there', async () => {
     const { publicKey, privateKey } = await generateKeyPair('EdDSA', { extractable: true });
     const { call } = tokenApi({ publicKey: await exportSPKI(publicKey) });
