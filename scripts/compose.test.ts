@@ -24,6 +24,7 @@ describe('compose.yaml and Dockerfile', () => {
     const api = compose.services.api;
     expect(api.volumes).toEqual(['api-data:/app/data']);
     expect(api.environment.DATABASE_URL).toBe('/app/data/telemetry.db');
+    expect(api.environment.IMPORT_DIR).toBe('/app/data/imports');
     expect(api.healthcheck.test).toEqual(['CMD', 'bun', 'core/src/container-health.ts']);
     expect(api.depends_on.redis.condition).toBe('service_healthy');
     expect(compose.volumes).toHaveProperty('api-data');
