@@ -276,12 +276,8 @@ function drawChart() {
 
 /** Thresholds of the rules for every device of a metric on the chart. */
 function thresholdLines() {
-  const metrics = new Set(newestPerDevice().map((reading) => reading.metric));
+  const metrics = new Set([...latest.values()].map((reading) => reading.metric));
   return [...new Set(rules.filter((rule) => rule.device === '*' && [...metrics].some((metric) => globMatches(rule.metric, metric))).map((rule) => rule.threshold))];
-}
-
-function newestPerDevice() {
-  return [...latest.values()];
 }
 
 /** About five round ticks (1, 2 or 5 × 10^k apart) covering [low, high]. */

@@ -118,7 +118,7 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
         }
         let checking: Promise<DeviceGrant | undefined> | undefined;
         try {
-          checking = authorize(request, request.method, new URL(request.url));
+          checking = authorize(request);
         } catch (error) {
           return refuse(request, error as ApiError);
         }

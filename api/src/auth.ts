@@ -60,23 +60,26 @@ export function createAuthorizer({ apiToken, readToken, verifier, publicReadPath
     return grant;
   };
 
-  return function authorize(request: Request, method: string, url: URL): undefined | Promise<DeviceGrant | undefined> {
+  return function authorize(request: Request): undefined | Promise<DeviceGrant | undefined> {
     const header = request.headers.get('authorization');
     const bearer = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined;
-    const path = url.pathname;
+    const { method } = request;
     const deviceToken = (token: string | undefined): token is string => token !== undefined && verifier.configured && looksLikeJwt(token);
 
     if (method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'DELETE') {
       if (apiToken !== undefined && bearerMatches(header, apiToken)) return undefined;
       if (deviceToken(bearer)) {
-        if (path !== '/ingest') throw new ApiError(403, 'forbidden', 'device tokens may only POST /ingest; other writes need API_TOKEN');
+        if (new URL(request.url).pathname !== '/ingest') throw new ApiError(403, 'forbidden', 'device tokens may only POST /ingest; other writes need API_TOKEN');
         return verified(bearer, 'ingest');
       }
       requireToken(header, apiToken, 'write');
       return undefined;
     }
 
+    // The URL is read only past the checks that need none (the operator's writes, open reads).
     if (readToken === undefined) return undefined;
+    const url = new URL(request.url);
+    const path = url.pathname;
     if (publicReadPaths.has(path)) {
       // Open to anyone; a valid read token for every device also gets what READ_TOKEN gets (/health's details).
       return deviceToken(bearer) ? verified(bearer, 'read').then((grant) => (grant.device === '*' ? grant : undefined), () => undefined) : undefined;

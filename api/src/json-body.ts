@@ -60,20 +60,19 @@ export function parseJsonBody(bytes: ArrayBuffer): unknown {
  */
 export async function readBodyBounded(request: Request, maxBytes: number): Promise<ArrayBuffer> {
   if (request.headers.has('content-length') || !request.body) return request.arrayBuffer();
-  const chunks: Uint8Array[] = [];
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  for await (const chunk of boundedChunks(request.body, maxBytes, () => new ApiError(413, 'body_too_large', `request body is over ${maxBytes} bytes (MAX_BODY_BYTES)`))) chunks.push(chunk);
+  return new Blob(chunks).arrayBuffer();
+}
+
+/** A body's chunks as they arrive; `tooLarge()` is thrown as soon as they add up past `maxBytes`. */
+export async function* boundedChunks(body: ReadableStream<Uint8Array<ArrayBuffer>> | null, maxBytes: number, tooLarge: () => Error): AsyncGenerator<Uint8Array<ArrayBuffer>> {
   let size = 0;
-  for await (const chunk of request.body) {
+  for await (const chunk of body ?? []) {
     size += chunk.byteLength;
-    if (size > maxBytes) throw new ApiError(413, 'body_too_large', `request body is over ${maxBytes} bytes (MAX_BODY_BYTES)`);
-    chunks.push(chunk);
+    if (size > maxBytes) throw tooLarge();
+    yield chunk;
   }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body.buffer;
 }
 
 /** The parsed body of a streamed route: its handler reads the request's stream itself. */

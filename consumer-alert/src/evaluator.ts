@@ -51,6 +51,8 @@ export function createEvaluator(options: { redis: Redis; rules: readonly Rule[];
   const stateKeys = rules.map((rule) => `${alertsStream}:state:${rule.id}`);
   const ruleTable = JSON.stringify(rules.map((rule) => [rule.id, String(rule.threshold), rule.severity, rule.forReadings, rule.repeatAfterMs]));
   const detection = createLatencyHistogram();
+  // The lease key and token the script checks, when instances share the evaluation.
+  const fence = options.lease ? { keys: [options.lease.key], args: [options.lease.token] } : { keys: [], args: [] };
 
   return {
     counters,
@@ -72,7 +74,6 @@ export function createEvaluator(options: { redis: Redis; rules: readonly Rule[];
       for (let start = 0; start < tuples.length; start += PAIRS_PER_CALL) {
         const chunk = JSON.stringify(tuples.slice(start, start + PAIRS_PER_CALL));
         // A fresh prefix per call keeps alert ids unique: `<uuidv7>.<pair>`.
-        const fence = options.lease ? { keys: [options.lease.key], args: [options.lease.token] } : { keys: [], args: [] };
         calls.push(
           redis.evaluateAlerts(stateKeys.length + 1 + fence.keys.length, alertsStream, ...stateKeys, ...fence.keys, ALERT_VERSION, `${newEventId()}.`, ruleTable, chunk, String(MAX_FUTURE_MS), ...fence.args),
         );

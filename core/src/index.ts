@@ -47,7 +47,7 @@ export {
   type EntryOutcome,
   type RetryAfter,
 } from './consumer/consumer.ts';
-export { readDeadLetters, type DeadLetter, type DeadLetterRecord } from './consumer/dead-letter.ts';
+export { queueDeadLetterEntries, readDeadLetters, type DeadLetter, type DeadLetterRecord } from './consumer/dead-letter.ts';
 export { PROMETHEUS_BOUNDS_MS, createLatencyHistogram, type LatencyHistogram } from './latency.ts';
 export { startTrimmer, trimSafely } from './consumer/trimmer.ts';
 export { HEARTBEAT_PREFIX, WORKERS_KEY, type Heartbeat, type HeartbeatOptions, startHeartbeat } from './heartbeat.ts';

@@ -1,3 +1,4 @@
+import { queueDeadLetterEntries } from 'core';
 import type Redis from 'ioredis';
 import type { Refusal } from './payload.ts';
 
@@ -5,9 +6,9 @@ import type { Refusal } from './payload.ts';
 const KEPT_PAYLOAD_BYTES = 64 * 1024;
 
 /**
- * Each refused reading (or a whole refused payload) as an entry of `<stream>:dead`, in the shape
- * the consumers' dead letters have (`bun run deadletters` lists them): group `mqtt`, the topic in
- * the reason and in the fields, and what was refused — the reading, or the payload's first 64 KiB.
+ * Each refused reading (or a whole refused payload) as an entry of `<stream>:dead`, in the
+ * consumers' dead-letter shape (`bun run deadletters` lists them): group `mqtt`, the topic in the
+ * reason and in the fields, and what was refused — the reading, or the payload's first 64 KiB.
  */
 export async function deadLetterRefusals(
   redis: Redis,
@@ -17,29 +18,22 @@ export async function deadLetterRefusals(
   const { stream, clientId, topic, payload } = options;
   const text = new TextDecoder().decode(payload.subarray(0, KEPT_PAYLOAD_BYTES));
   let items: unknown[] | undefined;
+  const kept = (index: number) => {
+    if (index < 0) return text;
+    // Only refusals of single readings get here, so the payload is JSON.
+    items ??= [JSON.parse(new TextDecoder().decode(payload))].flat();
+    return JSON.stringify(items[index]).slice(0, KEPT_PAYLOAD_BYTES);
+  };
   const multi = redis.multi();
-  for (const refusal of refusals) {
-    let kept = text;
-    if (refusal.index >= 0) {
-      items ??= (() => {
-        const parsed: unknown = JSON.parse(new TextDecoder().decode(payload));
-        return Array.isArray(parsed) ? parsed : [parsed];
-      })();
-      kept = JSON.stringify(items[refusal.index]).slice(0, KEPT_PAYLOAD_BYTES);
-    }
-    const where = refusal.index >= 0 ? `reading ${refusal.index} of the message on ${topic}` : `the message on ${topic}`;
-    multi.xadd(
-      `${stream}:dead`,
-      '*',
-      'entryId', '',
-      'stream', stream,
-      'group', 'mqtt',
-      'consumer', clientId,
-      'reason', `${where}: ${refusal.reason}`.slice(0, 1_000),
-      'deliveries', '1',
-      'deadAt', new Date().toISOString(),
-      'fields', JSON.stringify(['topic', topic, 'payload', kept]),
-    );
-  }
+  queueDeadLetterEntries(
+    multi,
+    { stream, group: 'mqtt', consumer: clientId, deadStream: `${stream}:dead` },
+    refusals.map(({ index, reason }) => ({
+      entryId: '',
+      fields: ['topic', topic, 'payload', kept(index)],
+      reason: `${index >= 0 ? `reading ${index} of the message on ${topic}` : `the message on ${topic}`}: ${reason}`,
+      deliveries: 1,
+    })),
+  );
   await multi.exec();
 }

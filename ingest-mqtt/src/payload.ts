@@ -27,7 +27,9 @@ export function readingsOf(topic: string, payload: Uint8Array, nowMs = Date.now(
   const items = Array.isArray(parsed) ? parsed : [parsed];
   if (items.length === 0) return { readings: [], refused: [{ index: -1, reason: 'payload is an empty array' }] };
   if (items.length > MAX_READINGS_PER_MESSAGE) return { readings: [], refused: [{ index: -1, reason: `payload holds ${items.length} readings; at most ${MAX_READINGS_PER_MESSAGE}` }] };
-  const digest = new Bun.CryptoHasher('sha256').update(topic).update(payload).digest('hex');
+  // Hashed only if some reading comes without an id.
+  let digest: string | undefined;
+  const mintId = (index: number) => (tsMs: number) => eventIdFor(tsMs, `${(digest ??= new Bun.CryptoHasher('sha256').update(topic).update(payload).digest('hex'))}:${index}`);
   const readings: Reading[] = [];
   const refused: Refusal[] = [];
   items.forEach((item, index) => {
@@ -35,7 +37,7 @@ export function readingsOf(topic: string, payload: Uint8Array, nowMs = Date.now(
       if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new InvalidEventError('reading', 'must be a JSON object');
       const given = (item as Record<string, unknown>).deviceId;
       if (given !== undefined && given !== deviceId) throw new InvalidEventError('deviceId', `is ${JSON.stringify(String(given).slice(0, 64))} but the topic names ${JSON.stringify(deviceId)}`);
-      readings.push(readingFromInput({ ...(item as Record<string, unknown>), deviceId }, nowMs, (tsMs) => eventIdFor(tsMs, `${digest}:${index}`)));
+      readings.push(readingFromInput({ ...(item as Record<string, unknown>), deviceId }, nowMs, mintId(index)));
     } catch (error) {
       if (!(error instanceof InvalidEventError)) throw error;
       refused.push({ index, reason: `${error.field} ${error.reason}` });

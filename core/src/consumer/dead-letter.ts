@@ -9,15 +9,19 @@ export interface DeadLetter {
   deliveries: number;
 }
 
+export interface DeadLetterSource {
+  stream: string;
+  group: string;
+  consumer: string;
+  deadStream: string;
+}
+
 /**
- * Queues, on a MULTI, the XADD of each dead letter to `deadStream` and the XACK of its entry, so
- * an entry is never both lost and unacked, nor acked without its dead letter.
+ * Queues, on a MULTI, the XADD of each dead letter to `deadStream`, in the shape readDeadLetters
+ * (and `bun run deadletters`) reads back. For a letter that is no stream entry (a refused MQTT
+ * message), `entryId` is empty.
  */
-export function queueDeadLetters(
-  multi: ChainableCommander,
-  options: { stream: string; group: string; consumer: string; deadStream: string },
-  letters: readonly DeadLetter[],
-): void {
+export function queueDeadLetterEntries(multi: ChainableCommander, options: DeadLetterSource, letters: readonly DeadLetter[]): void {
   for (const letter of letters) {
     multi.xadd(
       options.deadStream,
@@ -32,6 +36,14 @@ export function queueDeadLetters(
       'fields', JSON.stringify(letter.fields ?? []),
     );
   }
+}
+
+/**
+ * Queues, on a MULTI, each dead letter and the XACK of its entry, so an entry is never both lost
+ * and unacked, nor acked without its dead letter.
+ */
+export function queueDeadLetters(multi: ChainableCommander, options: DeadLetterSource, letters: readonly DeadLetter[]): void {
+  queueDeadLetterEntries(multi, options, letters);
   if (letters.length > 0) multi.xack(options.stream, options.group, ...letters.map((letter) => letter.entryId));
 }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { newEventId } from 'core';
 import { Elysia, t } from 'elysia';
 import { ApiError } from '../../errors.ts';
+import { boundedChunks } from '../../json-body.ts';
 import { errorResponses, jsonResponse } from '../docs/responses.ts';
 import { ACTIVE_STATES, type ImportJobs, importView } from './jobs.ts';
 import type { ImportWorker } from './worker.ts';
@@ -71,9 +72,8 @@ export function importRoutes(options: ImportsOptions | undefined) {
         let bytes = 0;
         let unflushed = 0;
         try {
-          for await (const chunk of request.body ?? []) {
+          for await (const chunk of boundedChunks(request.body, maxBytes, () => new ApiError(413, 'body_too_large', `upload is over ${maxBytes} bytes (IMPORT_MAX_BYTES); nothing was kept`))) {
             bytes += chunk.byteLength;
-            if (bytes > maxBytes) throw new ApiError(413, 'body_too_large', `upload is over ${maxBytes} bytes (IMPORT_MAX_BYTES); nothing was kept`);
             writer.write(chunk);
             unflushed += chunk.byteLength;
             if (unflushed >= FLUSH_BYTES) {

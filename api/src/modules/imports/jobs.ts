@@ -31,9 +31,13 @@ export interface ImportJob {
 
 const NUMBERS = ['bytes', 'createdAt', 'startedAt', 'finishedAt', 'bytesRead', 'rowsRead', 'published', 'badRows', 'committedLine'] as const;
 
-/** Jobs in Redis: a hash per job, and a sorted set of ids by creation time. */
+/**
+ * Jobs in Redis: a hash per job, a sorted set of every id by creation time (the listing), and
+ * one of the ids still queued or running (what the worker and the admission check read).
+ */
 export function importJobs(redis: Redis, prefix = 'imports') {
   const key = (id: string) => `${prefix}:${id}`;
+  const activeKey = `${prefix}:active`;
   const parse = (hash: Record<string, string>): ImportJob | undefined => {
     if (!hash.id) return undefined;
     const job: Record<string, unknown> = { ...hash, badSamples: JSON.parse(hash.badSamples ?? '[]'), cancelRequested: hash.cancelRequested === '1' };
@@ -47,9 +51,17 @@ export function importJobs(redis: Redis, prefix = 'imports') {
         .map(([name, value]) => [name, name === 'badSamples' ? JSON.stringify(value) : name === 'cancelRequested' ? (value ? '1' : '0') : String(value)]),
     );
 
+  const hashes = async (ids: readonly string[]): Promise<ImportJob[]> => {
+    if (ids.length === 0) return [];
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hgetall(key(id));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([, hash]) => parse(hash as Record<string, string>)).filter((job): job is ImportJob => job !== undefined);
+  };
+
   return {
     async create(job: ImportJob): Promise<void> {
-      await redis.multi().hset(key(job.id), flatten(job)).zadd(prefix, job.createdAt, job.id).exec();
+      await redis.multi().hset(key(job.id), flatten(job)).zadd(prefix, job.createdAt, job.id).zadd(activeKey, job.createdAt, job.id).exec();
     },
     async get(id: string): Promise<ImportJob | undefined> {
       return parse(await redis.hgetall(key(id)));
@@ -57,18 +69,20 @@ export function importJobs(redis: Redis, prefix = 'imports') {
     async update(id: string, fields: Partial<ImportJob>): Promise<void> {
       await redis.hset(key(id), flatten(fields));
     },
+    /** Its last state (done, failed, cancelled): no longer active. */
+    async finish(id: string, fields: Partial<ImportJob> & { state: ImportState }): Promise<void> {
+      await redis.multi().hset(key(id), flatten(fields)).zrem(activeKey, id).exec();
+    },
+    async cancelRequested(id: string): Promise<boolean> {
+      return (await redis.hget(key(id), 'cancelRequested')) === '1';
+    },
     /** Newest first. */
     async list(limit = 100): Promise<ImportJob[]> {
-      const ids = await redis.zrevrange(prefix, 0, limit - 1);
-      if (ids.length === 0) return [];
-      const pipeline = redis.pipeline();
-      for (const id of ids) pipeline.hgetall(key(id));
-      const replies = (await pipeline.exec()) ?? [];
-      return replies.map(([, hash]) => parse(hash as Record<string, string>)).filter((job): job is ImportJob => job !== undefined);
+      return hashes(await redis.zrevrange(prefix, 0, limit - 1));
     },
     /** The jobs an instance still has to do, oldest first. */
     async active(owner: string): Promise<ImportJob[]> {
-      return (await this.list(1_000)).filter((job) => job.owner === owner && ACTIVE_STATES.has(job.state)).reverse();
+      return (await hashes(await redis.zrange(activeKey, '0', '-1'))).filter((job) => job.owner === owner && ACTIVE_STATES.has(job.state));
     },
   };
 }

@@ -45,10 +45,10 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
     return { job, rows, progress };
   };
 
-  const finish = async (entry: OpenJob, fields: Partial<ImportJob>) => {
+  const finish = async (entry: OpenJob, fields: Partial<ImportJob> & Pick<ImportJob, 'state'>) => {
     open.delete(entry.job.id);
     await entry.rows.return(undefined);
-    await jobs.update(entry.job.id, { ...fields, finishedAt: Date.now() });
+    await jobs.finish(entry.job.id, { ...fields, finishedAt: Date.now() });
     await rm(entry.job.file, { force: true });
     logger.info('import_finished', { id: entry.job.id, state: fields.state, rows: entry.job.rowsRead, published: entry.job.published, bad: entry.job.badRows });
   };
@@ -98,7 +98,7 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
         for (const job of active) {
           if (open.has(job.id)) continue;
           if (job.cancelRequested) {
-            await jobs.update(job.id, { state: 'cancelled', finishedAt: Date.now() });
+            await jobs.finish(job.id, { state: 'cancelled', finishedAt: Date.now() });
             await rm(job.file, { force: true });
             continue;
           }
@@ -119,8 +119,7 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
         }
         for (const entry of [...open.values()]) {
           if (stopped) break;
-          const current = await jobs.get(entry.job.id);
-          if (!current || current.cancelRequested) {
+          if (await jobs.cancelRequested(entry.job.id)) {
             await finish(entry, { state: 'cancelled' });
             continue;
           }
