@@ -40,7 +40,8 @@ const feedRedis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, na
 const alertsFeed = { blockingRedis: feedRedis, stream: config.alertsStream };
 // Imports: jobs in Redis (seen by every instance), files here (imported by this instance only).
 const importOwner = `${hostname()}:${config.port}`;
-const importJobStore = importJobs(createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'api:imports', logger }));
+// The API's fail-fast connection: with Redis away, an import request is a 503 at once, not a wait.
+const importJobStore = importJobs(redis);
 const importWorker = startImportWorker({
   redis: createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'api:import-worker', logger, failFast: true, commandTimeoutMs: 10_000 }),
   jobs: importJobStore,

@@ -148,6 +148,42 @@ describe('POST /imports: files as jobs', () => {
   });
 });
 
+describe('imports with Redis away', () => {
+  it('answers 503 with Retry-After, keeping no upload, and works again once Redis is back', async () => {
+    const own = await startRedisServer();
+    // As the API holds it: fail fast.
+    const connection = createRedis(own.url, { name: 'api', failFast: true, commandTimeoutMs: 1_000, maxReconnectDelayMs: 100 });
+    await waitFor(() => connection.status === 'ready', { what: 'Redis' });
+    const uploads = join(dir, 'redis-away');
+    const app = createApp({
+      store: testStore(),
+      config: { apiToken: TEST_TOKEN, readToken: undefined, maxBodyBytes: 1_000_000 },
+      logger: quiet,
+      imports: { jobs: importJobs(connection, uniqueName('imports')), dir: uploads, maxBytes: 1_000_000, maxJobs: 5, owner: 'here' },
+    });
+    const call = (method: string, path: string, body?: string) => app.handle(new Request(`http://localhost${path}`, { method, headers: { authorization: `Bearer ${TEST_TOKEN}` }, ...(body ? { body } : {}) }));
+    try {
+      await own.kill();
+      for (const [method, path, body] of [['GET', '/imports/some-id'], ['GET', '/imports'], ['POST', '/imports', csv(10)]] as const) {
+        const response = await call(method, path, body);
+        expect({ method, path, status: response.status, retryAfter: response.headers.get('retry-after'), error: ((await response.json()) as { error: string }).error }).toEqual({
+          method,
+          path,
+          status: 503,
+          retryAfter: '1',
+          error: 'imports_unavailable',
+        });
+      }
+      expect(existsSync(uploads) ? [...new Bun.Glob('*').scanSync(uploads)] : []).toEqual([]);
+      await own.restart();
+      await waitFor(async () => (await call('GET', '/imports')).status === 200, { what: 'Redis back' });
+    } finally {
+      connection.disconnect();
+      await own.stop();
+    }
+  });
+});
+
 describe('imports through an API restart', () => {
   it('goes on from the last committed line after kill -9: every row in the stream, under one id each', async () => {
     const stream = uniqueName('restart-readings');

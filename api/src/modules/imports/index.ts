@@ -45,10 +45,25 @@ const JOB_VIEW = {
  * to IMPORT_MAX_BYTES) to a file as it arrives and answers 202 with the job; the worker imports
  * it through the stream; GET shows progress; DELETE cancels.
  */
+/** The job store with Redis being away as a 503 to retry (job state lives there), not an internal error. */
+function answering503(jobs: ImportJobs): ImportJobs {
+  const guarded =
+    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await call(...args);
+      } catch (error) {
+        throw new ApiError(503, 'imports_unavailable', `Redis, which keeps import jobs, did not answer: ${(error as Error).message}`, undefined, { 'retry-after': '1' });
+      }
+    };
+  return { ...jobs, get: guarded(jobs.get), create: guarded(jobs.create), update: guarded(jobs.update), list: guarded(jobs.list), active: guarded(jobs.active) };
+}
+
 export function importRoutes(options: ImportsOptions | undefined) {
-  const available = () => {
-    if (!options) throw new ApiError(503, 'imports_unavailable', 'this API has no Redis to keep import jobs in (REDIS_URL)', undefined, { 'retry-after': '5' });
-    return options;
+  const served = options && { ...options, jobs: answering503(options.jobs) };
+  const available = (): ImportsOptions => {
+    if (!served) throw new ApiError(503, 'imports_unavailable', 'this API has no Redis to keep import jobs in (REDIS_URL)', undefined, { 'retry-after': '5' });
+    return served;
   };
   const found = async (id: string) => {
     const job = await available().jobs.get(id);
@@ -92,7 +107,11 @@ export function importRoutes(options: ImportsOptions | undefined) {
           throw new ApiError(422, 'validation', 'the upload is empty: send a CSV (with a header row) or NDJSON body, gzip accepted');
         }
         const job = { id, state: 'queued' as const, owner, file, bytes, createdAt: Date.now(), bytesRead: 0, rowsRead: 0, published: 0, badRows: 0, badSamples: [], committedLine: 0, cancelRequested: false };
-        await jobs.create(job);
+        // Redis lost between the admission check and here: no job, so no upload kept either.
+        await jobs.create(job).catch(async (error) => {
+          await rm(file, { force: true });
+          throw error;
+        });
         worker?.notify();
         set.status = 202;
         set.headers.location = `/imports/${id}`;
