@@ -12,6 +12,7 @@ const cleanRun = (): History => ({
   acked: ['r1', 'r2', 'r3', 'r4'],
   stored: ['r1', 'r2', 'r3', 'r4'],
   alerts: [alert('a1', 'r2', 'firing'), alert('a2', 'r3', 'firing', 'd2'), alert('a3', 'r4', 'resolved')],
+  recorded: ['a3', 'a2', 'a1'],
   delivered: ['a1', 'a2', 'a3'],
   pending: 0,
   deadLetters: 0,
@@ -50,5 +51,12 @@ group('fault checker', () => {
     expect(verdict.undelivered).toEqual(['a2']);
     expect(verdict.redelivered).toEqual(['a1']);
     expect(clean({ ...verdict, undelivered: [], redelivered: [] })).toBe(false);
+  });
+
+  it('finds alerts missing from the alert history, recorded twice, or recorded and never raised', () => {
+    const verdict = check({ ...cleanRun(), recorded: ['a3', 'a3', 'a1', 'zz'] }, 50);
+    expect(verdict.unrecorded).toEqual(['a2']);
+    expect(verdict.rerecorded).toEqual(['a3', 'zz']);
+    expect(clean(verdict)).toBe(false);
   });
 });

@@ -13,6 +13,8 @@ export interface History {
   stored: readonly string[];
   /** The alerts stream, in order. */
   alerts: readonly Alert[];
+  /** Alert ids in the API's alert history (GET /alerts, every page), one per row. */
+  recorded?: readonly string[];
   /** Alert ids in the webhook messages the receiver accepted; undefined when no webhook ran. */
   delivered?: readonly string[];
   /** Entries pending (read, not acknowledged) over all consumer groups, and dead letters. */
@@ -31,6 +33,9 @@ export interface Verdict {
   missingAlerts: string[];
   /** Alerts announced twice, or that the rule does not imply. */
   extraAlerts: string[];
+  /** Alert ids missing from the alert history, or in it more than once (or never raised). */
+  unrecorded: string[];
+  rerecorded: string[];
   /** Alert ids not delivered to the webhook, or delivered more than once. */
   undelivered: string[];
   redelivered: string[];
@@ -40,7 +45,7 @@ export interface Verdict {
 
 /** True when nothing was lost, doubled, invented or left pending. */
 export const clean = (v: Verdict) =>
-  v.lost.length + v.unexpected.length + v.duplicates.length + v.missingAlerts.length + v.extraAlerts.length + v.undelivered.length + v.redelivered.length + v.pending + v.deadLetters === 0;
+  v.lost.length + v.unexpected.length + v.duplicates.length + v.missingAlerts.length + v.extraAlerts.length + v.unrecorded.length + v.rerecorded.length + v.undelivered.length + v.redelivered.length + v.pending + v.deadLetters === 0;
 
 /** Counts per key, as a map. */
 function tally(keys: Iterable<string>): Map<string, number> {
@@ -79,11 +84,19 @@ export function check(history: History, threshold: number): Verdict {
     duplicates: [...storedCounts].filter(([, n]) => n > 1).map(([id]) => id),
     missingAlerts: [...expected].filter((t) => !announced.has(t)),
     extraAlerts: [...announced].filter(([t, n]) => n > 1 || !expected.has(t)).map(([t]) => t),
+    unrecorded: [],
+    rerecorded: [],
     undelivered: [],
     redelivered: [],
     pending: history.pending,
     deadLetters: history.deadLetters,
   };
+  if (history.recorded) {
+    const records = tally(history.recorded);
+    const raised = new Set(history.alerts.map((a) => a.id));
+    verdict.unrecorded = history.alerts.map((a) => a.id).filter((id) => !records.has(id));
+    verdict.rerecorded = [...records].filter(([id, n]) => n > 1 || !raised.has(id)).map(([id]) => id);
+  }
   if (history.delivered) {
     const deliveries = tally(history.delivered);
     verdict.undelivered = history.alerts.map((a) => a.id).filter((id) => !deliveries.has(id));

@@ -166,10 +166,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       await waitFor(
         async () => {
           if ((await storedCount().catch(() => 0)) < offered.length) return false;
-          const [readings, alerts] = await Promise.all([groupsCaughtUp(redis, 'readings', GROUPS), groupsCaughtUp(redis, 'alerts', ['notify'])]);
+          const [readings, alerts] = await Promise.all([groupsCaughtUp(redis, 'readings', GROUPS), groupsCaughtUp(redis, 'alerts', ['notify', 'history'])]);
           return readings && alerts;
         },
-        { timeoutMs, intervalMs: 200, what: 'every reading stored and evaluated, every alert notified' },
+        { timeoutMs, intervalMs: 200, what: 'every reading stored and evaluated, every alert notified and recorded' },
       );
     },
     async history(extra = {}) {
@@ -183,10 +183,17 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         for (const line of text.split('\n').slice(1)) if (line.includes(',')) acked.push(line.slice(0, line.indexOf(',')));
       }
       const alerts: Alert[] = (await redis.xrange('alerts', '-', '+')).map(([, fields]) => decodeAlert(fields));
+      // The alert history, every page: an alert recorded twice would show twice.
+      const recorded: string[] = [];
+      for (let cursor: string | null = ''; cursor !== null; ) {
+        const page = (await (await fetch(`${apiUrls[0]}/alerts?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)).json()) as { alerts: Array<{ id: string }>; nextCursor: string | null };
+        recorded.push(...page.alerts.map((a) => a.id));
+        cursor = page.nextCursor;
+      }
       let pending = 0;
       for (const stream of ['readings', 'alerts']) for (const group of await readGroups(redis, stream)) pending += group.pending;
       const deadLetters = (await redis.xlen('readings:dead')) + (await redis.xlen('alerts:dead'));
-      return { offered, acked, stored, alerts, pending, deadLetters, ...extra };
+      return { offered, acked, stored, alerts, recorded, pending, deadLetters, ...extra };
     },
     async stop() {
       await Promise.all([...services.values(), ...extraInstances].map((service) => service.kill('SIGKILL')));

@@ -143,11 +143,29 @@ async function stream(path, event, handler, onState = () => {}) {
 }
 
 stream('/readings/stream', 'reading', onReading, (state) => setBadge($('connection'), state, state === 'live' ? 'live' : 'reconnecting…'));
-stream('/alerts/stream', 'alert', (alert) => {
+// Alert ids shown, so that the history and the live stream's replay never show one twice.
+const shownAlerts = new Set();
+function addAlert(alert) {
+  if (shownAlerts.has(alert.id)) return;
+  shownAlerts.add(alert.id);
+  if (shownAlerts.size > MAX_ALERTS * 4) shownAlerts.delete(shownAlerts.values().next().value);
   newAlerts.push(alert);
   if (newAlerts.length > MAX_ALERTS) newAlerts.splice(0, newAlerts.length - MAX_ALERTS);
   schedule();
-});
+}
+
+// The feed starts from the alert history (the database keeps every transition, silenced ones
+// marked), then follows the live stream.
+async function followAlerts() {
+  try {
+    const response = await fetch(`/alerts?limit=${MAX_ALERTS}`, { headers: authHeaders(), cache: 'no-store' });
+    if (response.ok) for (const alert of (await response.json()).alerts.reverse()) addAlert(alert);
+  } catch {
+    // No history (an older API, or unreachable): the live stream's replay still fills the feed.
+  }
+  stream('/alerts/stream', 'alert', addAlert);
+}
+followAlerts();
 
 function setBadge(element, state, text) {
   element.dataset.state = state;
@@ -193,8 +211,9 @@ function flushAlerts() {
   const fragment = document.createDocumentFragment();
   for (const alert of newAlerts.splice(0).reverse()) {
     const verb = alert.state === 'firing' ? 'over' : 'back from';
+    const marks = `${alert.silenced ? ' · silenced' : ''}${alert.quiet ? ' · quiet (flapping)' : ''}${alert.note ? ` · ${alert.note}` : ''}`;
     fragment.append(
-      text('li', `${new Date(alert.ts).toISOString().slice(11, 19)} ${alert.state.toUpperCase()} [${alert.severity}] ${alert.deviceId} ${alert.metric} = ${alert.value} (${verb} ${alert.threshold})`, `${alert.state} ${alert.severity}`),
+      text('li', `${new Date(alert.ts).toISOString().slice(11, 19)} ${alert.state.toUpperCase()} [${alert.severity}] ${alert.deviceId} ${alert.metric} = ${alert.value} (${verb} ${alert.threshold})${marks}`, `${alert.state} ${alert.severity}`),
     );
   }
   list.prepend(fragment);

@@ -9,6 +9,7 @@ import { createApiMetrics } from './metrics.ts';
 import { type IngestOptions, ingestRoutes } from './modules/ingest/index.ts';
 import { docsRoutes } from './modules/docs/index.ts';
 import { type ImportsOptions, importRoutes } from './modules/imports/index.ts';
+import { alertRoutes } from './modules/alerts/index.ts';
 import { readingsRoutes } from './modules/readings/index.ts';
 import { createReadingsService } from './modules/readings/service.ts';
 import { statsRoutes } from './modules/stats/index.ts';
@@ -158,6 +159,7 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
         ),
       )
       .use(importRoutes(imports))
+      .use(alertRoutes(store))
       .use(statsRoutes(store, rules))
       .use(systemRoutes({ store, metrics, pipeline, version: VERSION, mayReadAll }))
   );

@@ -26,7 +26,7 @@ export function requireToken(header: string | null, token: string | undefined, w
 /** Where a short-lived token may come in the query string: EventSource cannot send headers. */
 export const QUERY_TOKEN_PATHS: ReadonlySet<string> = new Set(['/readings/stream', '/alerts/stream']);
 /** Reads a device-scoped read token may make: those that filter by `?deviceId=`. */
-const DEVICE_FILTERED_READS: ReadonlySet<string> = new Set(['/readings', '/readings/', '/readings/export', '/readings/stream', '/alerts/stream', '/stats']);
+const DEVICE_FILTERED_READS: ReadonlySet<string> = new Set(['/readings', '/readings/', '/readings/export', '/readings/stream', '/alerts', '/alerts/stream', '/stats']);
 /** A token in a URL ends up in logs and histories: it must expire within this. */
 export const MAX_QUERY_TOKEN_SECONDS = 3_600;
 

@@ -4,6 +4,7 @@ import { loadApiConfig } from './config.ts';
 import { startWorkerJanitor } from './modules/system/pipeline.ts';
 import { startEpochWatch } from './modules/system/redis-epoch.ts';
 import { openStore } from './storage/open.ts';
+import { startAlertRetention } from './modules/alerts/retention.ts';
 import { importJobs } from './modules/imports/jobs.ts';
 import { startImportWorker } from './modules/imports/worker.ts';
 import { hostname } from 'node:os';
@@ -52,6 +53,7 @@ const importWorker = startImportWorker({
 });
 const imports = { jobs: importJobStore, worker: importWorker, dir: resolve(config.importDir), maxBytes: config.importMaxBytes, maxJobs: config.importMaxJobs, owner: importOwner };
 const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream }, tokens, imports });
+const alertRetention = startAlertRetention({ store, retainDays: config.retainAlertDays, logger });
 // Housekeeping of the workers hash runs here, on its own schedule; /health only reads.
 const janitor = startWorkerJanitor(redis);
 try {
@@ -81,5 +83,6 @@ onShutdown(logger, async () => {
   feedRedis.disconnect();
   janitor.stop();
   epoch.stop();
+  await alertRetention.stop();
   await store.close();
 }, config.shutdownTimeoutMs);

@@ -2,14 +2,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { type Alert, type Consumer, type Reading, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, encodeReading, newEventId, readDeadLetters, readGroups } from 'core';
+import { type Alert, type Consumer, type Reading, type RuleInput, compileRule, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, defaultRules, encodeReading, newEventId, readDeadLetters, readGroups } from 'core';
 import { type TestRedis, startRedisServer, startService, uniqueName, useRedis, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { createEvaluator } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
 import { sharedPace } from './webhook-pace.ts';
 import { redisDeliveryLog } from './delivery-log.ts';
-import { type RuleInput, compileRule, defaultRules } from './rules.ts';
 import { startReceiver } from './test-receiver.ts';
 
 let testRedis: TestRedis;

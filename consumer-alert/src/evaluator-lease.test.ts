@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { createRedis, newEventId } from 'core';
+import { compileRule, createRedis, newEventId } from 'core';
 import { type TestRedis, uniqueName, useRedis } from 'core/testing';
 import type Redis from 'ioredis';
 import { LeaseLostError, createEvaluator } from './evaluator.ts';
 import { evaluatorLease } from './evaluator-lease.ts';
-import { compileRule } from './rules.ts';
 
 let server: TestRedis;
 let redis: Redis;

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALERT_VERSION, type ConsumerEntry, MAX_FUTURE_MS, type Reading, createLatencyHistogram, entryTimeMs, newEventId } from 'core';
+import { ALERT_VERSION, type ConsumerEntry, MAX_FUTURE_MS, type Reading, type Rule, createLatencyHistogram, entryTimeMs, newEventId } from 'core';
 import type Redis from 'ioredis';
-import type { Rule } from './rules.ts';
 
 /**
  * Readings against rules' states, atomically, in one Lua script (`lua/evaluate-alerts.lua`, whose

@@ -1,4 +1,4 @@
-import { configOrExit, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, defaultInstanceName, onShutdown, startHeartbeat, startTrimmer } from 'core';
+import { compileRule, configOrExit, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, defaultInstanceName, defaultRules, loadRules, onShutdown, startHeartbeat, startTrimmer } from 'core';
 import { LEASE_MS, evaluatorLease } from './evaluator-lease.ts';
 import { evaluateWhileLeading } from './leading.ts';
 import { checkWebhookTarget, loadAlertConfig } from './config.ts';
@@ -6,12 +6,11 @@ import { createEvaluator } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
 import { redisDeliveryLog } from './delivery-log.ts';
 import { sharedPace } from './webhook-pace.ts';
-import { defaultRules, loadRules } from './rules.ts';
 
 const { config, rules } = await configOrExit('consumer-alert', async () => {
   const loaded = loadAlertConfig(process.env);
   await checkWebhookTarget(loaded);
-  return { config: loaded, rules: loaded.rulesFile ? await loadRules(loaded.rulesFile) : defaultRules(loaded.threshold) };
+  return { config: loaded, rules: loaded.rulesFile ? (await loadRules(loaded.rulesFile)).map(compileRule) : defaultRules(loaded.threshold) };
 });
 
 const logger = createLogger({ service: 'consumer-alert', level: config.logLevel });

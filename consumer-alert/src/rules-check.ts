@@ -3,8 +3,7 @@
  * a sample reading (`{"deviceId":"pump-1","metric":"temp","value":81}`), shows which rules match it
  * and whether it breaches each.
  */
-import { ConfigError, cliError, parseCli } from 'core';
-import { loadRules } from './rules.ts';
+import { ConfigError, cliError, compileRule, loadRules, parseCli } from 'core';
 
 const NAME = 'rules:check';
 const { positionals } = parseCli({
@@ -35,7 +34,7 @@ function parseSample(text: string): { deviceId: string; metric: string; value: n
 }
 
 try {
-  const rules = await loadRules(file);
+  const rules = (await loadRules(file)).map(compileRule);
   console.log(`${file}: ${rules.length} valid rule(s)`);
   for (const rule of rules) {
     const clear = rule.clearAt === rule.threshold ? '' : `, clears ${rule.direction === 'above' ? 'below' : 'above'} ${rule.clearAt}`;

@@ -1,4 +1,4 @@
-import { type Reading, type RetryAfter, StopConsumingError, parseRetryAfter } from 'core';
+import { type Alert, type Reading, type RetryAfter, StopConsumingError, parseRetryAfter } from 'core';
 
 /** The API cannot be reached or is overloaded: retry, after `retryAfterMs` when it said so. */
 export class TransientApiError extends Error implements RetryAfter {
@@ -19,7 +19,7 @@ export type BatchReply =
   | { kind: 'invalid'; invalid: Map<number, string> }
   | { kind: 'too_large' };
 
-/** What POST /readings/batch answers with 200. */
+/** What POST /readings/batch (and /alerts/batch, without conflicts) answers with 200. */
 interface StoredAnswer {
   inserted: number;
   duplicates: number;
@@ -49,12 +49,13 @@ const DOWN_FOR_MS = 2_000;
  * before it died is stored again elsewhere as duplicates (idempotent by id): nothing is lost.
  */
 export function createApiClient({ apiUrls, token, timeoutMs }: ApiClientOptions) {
-  const targets = apiUrls.map((apiUrl) => ({ url: new URL('/readings/batch', apiUrl).toString(), downUntil: 0 }));
+  const targets = apiUrls.map((apiUrl) => ({ apiUrl, downUntil: 0 }));
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
   let turn = 0;
 
-  const postTo = async (url: string, body: string): Promise<BatchReply> => {
+  /** One batch to one instance; `field` is the body's list (readings, alerts), as 422 details name it. */
+  const postTo = async (url: string, field: string, body: string): Promise<BatchReply> => {
     let response: Response;
     try {
       response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
@@ -79,7 +80,7 @@ export function createApiClient({ apiUrls, token, timeoutMs }: ApiClientOptions)
       const invalid = new Map<number, string>();
       const details = (JSON.parse(text || '{}') as { details?: Array<{ path: string; message: string }> }).details ?? [];
       for (const detail of details) {
-        const match = /^readings\.(\d+)(?:\.(.+))?$/.exec(detail.path);
+        const match = new RegExp(`^${field}\\.(\\d+)(?:\\.(.+))?$`).exec(detail.path);
         if (match) invalid.set(Number(match[1]), `rejected by the API: ${match[2] ?? 'reading'}: ${detail.message}`);
       }
       // A 422 that names no item is about the batch as a whole (its size): split it.
@@ -88,30 +89,49 @@ export function createApiClient({ apiUrls, token, timeoutMs }: ApiClientOptions)
     throw new TransientApiError(`API answered ${response.status} at ${url}: ${text.slice(0, 200)}`, parseRetryAfter(response.headers.get('retry-after')));
   };
 
+  /** A batch to the instance whose turn it is, then to the others; instances that failed lately last. */
+  const send = async (path: string, field: string, body: string): Promise<BatchReply> => {
+    const now = Date.now();
+    const start = turn;
+    turn = (turn + 1) % targets.length;
+    // This batch's turn first, then the rest; instances that failed lately last.
+    const order = targets.map((_, i) => targets[(start + i) % targets.length] as (typeof targets)[number]);
+    order.sort((a, b) => Number(a.downUntil > now) - Number(b.downUntil > now));
+    let lastError: TransientApiError | undefined;
+    for (const target of order) {
+      try {
+        const reply = await postTo(new URL(path, target.apiUrl).toString(), field, body);
+        target.downUntil = 0;
+        return reply;
+      } catch (error) {
+        if (!(error instanceof TransientApiError)) throw error;
+        target.downUntil = Date.now() + DOWN_FOR_MS;
+        lastError = error;
+      }
+    }
+    throw lastError as TransientApiError;
+  };
+
   return {
-    async postBatch(readings: readonly Reading[]): Promise<BatchReply> {
+    postBatch(readings: readonly Reading[]): Promise<BatchReply> {
       const body = JSON.stringify({
         readings: readings.map((r) => ({ id: r.id, deviceId: r.deviceId, metric: r.metric, value: r.value, unit: r.unit, ts: new Date(r.ts).toISOString() })),
       });
-      const now = Date.now();
-      const start = turn;
-      turn = (turn + 1) % targets.length;
-      // This batch's turn first, then the rest; instances that failed lately last.
-      const order = targets.map((_, i) => targets[(start + i) % targets.length] as (typeof targets)[number]);
-      order.sort((a, b) => Number(a.downUntil > now) - Number(b.downUntil > now));
-      let lastError: TransientApiError | undefined;
-      for (const target of order) {
-        try {
-          const reply = await postTo(target.url, body);
-          target.downUntil = 0;
-          return reply;
-        } catch (error) {
-          if (!(error instanceof TransientApiError)) throw error;
-          target.downUntil = Date.now() + DOWN_FOR_MS;
-          lastError = error;
-        }
-      }
-      throw lastError as TransientApiError;
+      return send('/readings/batch', 'readings', body);
+    },
+    /** Alert transitions with what the history adds: silenced or not, and when each was raised. */
+    postAlerts(alerts: ReadonlyArray<{ alert: Alert; silenced: boolean; raisedAt: number }>): Promise<BatchReply> {
+      const body = JSON.stringify({
+        alerts: alerts.map(({ alert, silenced, raisedAt }) => ({
+          ...alert,
+          ts: new Date(alert.ts).toISOString(),
+          note: alert.note ?? null,
+          quiet: alert.quiet ?? false,
+          silenced,
+          raisedAt: new Date(raisedAt).toISOString(),
+        })),
+      });
+      return send('/alerts/batch', 'alerts', body);
     },
   };
 }

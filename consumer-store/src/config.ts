@@ -7,6 +7,8 @@ const storeSettings = {
   apiUrls: env.urlList('API_URL', [DEFAULT_API_URL], ['http:', 'https:']),
   apiToken: env.string('API_TOKEN', undefined, { maxLength: 512 }),
   group: env.string('STORE_GROUP', 'store', { maxLength: 200 }),
+  /** The group on the alerts stream that stores every transition in the alert history. */
+  historyGroup: env.string('HISTORY_GROUP', 'history', { maxLength: 200 }),
   /** Up to the API's batch limit: under load fewer, larger requests; at low rates one reading at once. */
   batchSize: env.int('BATCH_SIZE', 5_000, { min: 1, max: 5_000 }),
   /** Batches in flight: 2 lets the API store one while the next is read and sent. */

@@ -1,13 +1,14 @@
 import { configOrExit, createLogger, onShutdown, startHeartbeat, startTrimmer } from 'core';
 import { loadStoreConfig } from './config.ts';
-import { createStoreConsumer } from './store-consumer.ts';
+import { createHistoryConsumer, createStoreConsumer } from './store-consumer.ts';
 
 const config = await configOrExit('consumer-store', () => loadStoreConfig(process.env));
 
 const logger = createLogger({ service: 'consumer-store', level: config.logLevel });
 if (!config.apiToken) logger.warn('api_token_missing', { hint: 'the API refuses writes without API_TOKEN; set the same value for both' });
 
-const { redis, blockingRedis, handler, consumer } = createStoreConsumer(config, logger, 'consumer-store');
+const { redis, blockingRedis, handler, consumer, client } = createStoreConsumer(config, logger, 'consumer-store');
+const history = createHistoryConsumer(config, logger, redis, client, 'consumer-store');
 /** Set when the consumer stopped for good (a wrong token): the heartbeat carries it to /health. */
 let problem: string | undefined;
 const trimmer = startTrimmer({ redis, stream: config.readingsStream, retainEntries: config.retainEntries, intervalMs: config.trimIntervalMs, logger });
@@ -20,7 +21,7 @@ const heartbeat = startHeartbeat({
   instance: consumer.name,
   counters: () => {
     const { handlerMsMax: _, ...counts } = consumer.stats();
-    return { ...handler.counters, ...counts };
+    return { ...handler.counters, ...counts, ...history.handler.counters, alerts_acked: history.consumer.stats().acked, alerts_dead_lettered: history.consumer.stats().deadLettered };
   },
   gauges: () => ({ handlerMsMax: consumer.stats().handlerMsMax }),
   latencies: () => ({ lead_time: handler.leadTime, batch_time: handler.batchTime }),
@@ -33,7 +34,7 @@ const status = setInterval(() => {
 }, config.statusIntervalMs);
 
 onShutdown(logger, async () => {
-  await consumer.close();
+  await Promise.all([consumer.close(), history.consumer.close()]);
   await heartbeat.stop();
   // Do not wait on a trim stuck behind a Redis outage: trimming is optional, the acks were not.
   await Promise.race([trimmer.stop(), Bun.sleep(1_000)]);
@@ -41,14 +42,17 @@ onShutdown(logger, async () => {
   logger.info('stopped', { ...handler.counters, ...consumer.stats() });
   redis.disconnect();
   blockingRedis.disconnect();
+  history.blockingRedis.disconnect();
 }, config.shutdownTimeoutMs);
 
 logger.info('consuming', { stream: config.readingsStream, group: config.group, consumer: consumer.name, apiUrls: config.apiUrls.join(', ') });
-const outcome = await consumer.run();
-if (outcome.reason === 'stopped') {
-  // Retrying cannot fix a bad token; the entries stay pending for a fixed deployment. Staying up
-  // (idle) keeps a supervisor from crash-looping; the error repeats so nobody misses it.
-  logger.error('not_consuming', { reason: outcome.message, hint: 'fix API_TOKEN and restart; nothing was lost' });
+/** Retrying cannot fix a bad token; the entries stay pending for a fixed deployment. */
+const stoppedFor = (stream: string, outcome: { reason: string; message?: string }) => {
+  if (outcome.reason !== 'stopped' || problem) return;
+  // Staying up (idle) keeps a supervisor from crash-looping; the error repeats so nobody misses it.
+  logger.error('not_consuming', { stream, reason: outcome.message, hint: 'fix API_TOKEN and restart; nothing was lost' });
   problem = 'not consuming: the API refuses its API_TOKEN (fix it and restart; nothing is lost)';
-  setInterval(() => logger.error('not_consuming', { reason: outcome.message }), 60_000);
-}
+  setInterval(() => logger.error('not_consuming', { stream, reason: outcome.message }), 60_000);
+};
+void history.consumer.run().then((outcome) => stoppedFor(config.alertsStream, outcome));
+stoppedFor(config.readingsStream, await consumer.run());

@@ -1,6 +1,7 @@
-import { type ConsumerOptions, type Logger, type Reading, createConsumer, createRedis, decodeReading } from 'core';
+import { type ConsumerOptions, type Logger, type Reading, createConsumer, createRedis, decodeAlert, decodeReading } from 'core';
 import { createApiClient } from './api-client.ts';
 import type { StoreConfig } from './config.ts';
+import { createHistoryHandler } from './history-handler.ts';
 import { createStoreHandler } from './store-handler.ts';
 
 /**
@@ -10,7 +11,8 @@ import { createStoreHandler } from './store-handler.ts';
 export function createStoreConsumer(config: StoreConfig, logger: Logger, connectionName: string, overrides: Partial<ConsumerOptions<Reading>> = {}) {
   const redis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: connectionName, logger });
   const blockingRedis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: `${connectionName}:blocking`, logger });
-  const handler = createStoreHandler(createApiClient({ apiUrls: config.apiUrls, token: config.apiToken, timeoutMs: config.requestTimeoutMs }), logger, config.faultRate);
+  const client = createApiClient({ apiUrls: config.apiUrls, token: config.apiToken, timeoutMs: config.requestTimeoutMs });
+  const handler = createStoreHandler(client, logger, config.faultRate);
   const consumer = createConsumer({
     redis,
     blockingRedis,
@@ -26,5 +28,28 @@ export function createStoreConsumer(config: StoreConfig, logger: Logger, connect
     maxDeliveries: config.maxDeliveries,
     ...overrides,
   });
-  return { redis, blockingRedis, handler, consumer };
+  return { redis, blockingRedis, handler, consumer, client };
+}
+
+/**
+ * The `history` group on the alerts stream: every transition into the API's alert history. Its
+ * own blocking connection; alerts are few, so small batches and one at a time.
+ */
+export function createHistoryConsumer(config: StoreConfig, logger: Logger, redis: ReturnType<typeof createRedis>, client: ReturnType<typeof createApiClient>, connectionName: string) {
+  const blockingRedis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: `${connectionName}:history`, logger });
+  const handler = createHistoryHandler({ client, redis, alertsStream: config.alertsStream, logger });
+  const consumer = createConsumer({
+    redis,
+    blockingRedis,
+    stream: config.alertsStream,
+    group: config.historyGroup,
+    consumer: config.consumerName,
+    decode: decodeAlert,
+    handle: (batch) => handler.handle(batch),
+    logger,
+    batchSize: 1_000,
+    claimIdleMs: config.claimIdleMs,
+    maxDeliveries: config.maxDeliveries,
+  });
+  return { blockingRedis, handler, consumer };
 }

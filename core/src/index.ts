@@ -75,3 +75,17 @@ export {
   mintDeviceToken,
 } from './device-tokens.ts';
 export { type ReadingFileOptions, type ReplayItem, readReadingFile } from './reading-file.ts';
+export {
+  type Rule,
+  type RuleInput,
+  RuleSchema,
+  checkRules,
+  compileRule,
+  defaultRuleInputs,
+  defaultRules,
+  loadRules,
+  parseRuleInputs,
+  parseRules,
+} from './alert-rules.ts';
+export { type RuleSet, readRuleSet, replaceRuleSet, rulesKey, seedRuleSet } from './rule-sets.ts';
+export { type Silence, followedSilencesKey, inForce, readSilences, silenceMatches, silencesKey, silencing } from './silences.ts';

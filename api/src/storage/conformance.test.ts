@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestDatabase, usePostgres, waitFor } from 'core/testing';
 import { FIXTURE_DEVICES, FIXTURE_TOTALS, STATS_FIXTURE } from '../stats-fixture.ts';
-import type { ReadingsStore, StoredRow } from './port.ts';
+import type { ReadingsStore, StoredAlert, StoredRow } from './port.ts';
 import { openPostgresStore } from './postgres/store.ts';
 import { openSqliteStore } from './sqlite/store.ts';
 import { openThreadedSqliteStore } from './sqlite/threaded-store.ts';
@@ -64,6 +64,27 @@ const base = Date.UTC(2026, 10, 22, 10);
 function row(overrides: Partial<StoredRow> = {}): StoredRow {
   sequence += 1;
   return { id: `r-${String(sequence).padStart(9, '0')}`, deviceId: 'device-001', metric: 'kwh', value: 42, unit: 'kWh', ts: base, storedAt: base + 5, ...overrides };
+}
+
+function alert(overrides: Partial<StoredAlert> = {}): StoredAlert {
+  sequence += 1;
+  return {
+    id: `a-${String(sequence).padStart(9, '0')}.1`,
+    ruleId: 'hot',
+    deviceId: 'device-001',
+    metric: 'temp',
+    value: 81.5,
+    threshold: 80,
+    state: 'firing',
+    severity: 'warning',
+    ts: base,
+    readingId: `r-${sequence}`,
+    note: null,
+    silenced: false,
+    quiet: false,
+    raisedAt: base + 3,
+    ...overrides,
+  };
 }
 
 for (const [name, backend] of Object.entries(backends)) {
@@ -185,6 +206,45 @@ for (const [name, backend] of Object.entries(backends)) {
       expect((await store.changesAfter(mark, 100)).map((r) => r.id)).toEqual([...first.slice(1), ...second].map((r) => r.id));
       expect((await store.recentChanges(2)).map((r) => r.id)).toEqual([second[1]?.id as string, second[0]?.id as string]);
       expect(await store.lastSeq()).toBe((await store.recentChanges(1))[0]?.seq as number);
+    });
+
+    it('keeps the alert history: stored once by id, filtered, paged newest first exactly once, removed by age', async () => {
+      const { store, another } = await backend.fresh();
+      const alerts = Array.from({ length: 250 }, (_, i) =>
+        alert({
+          deviceId: `device-${i % 5}`,
+          ruleId: i % 2 === 0 ? 'hot' : 'cold',
+          state: i % 3 === 0 ? 'resolved' : 'firing',
+          ts: base + Math.floor(i / 4) * 1_000,
+          note: i === 7 ? 'rule removed' : null,
+          silenced: i % 10 === 0,
+          quiet: i === 9,
+        }),
+      );
+      expect(await store.insertAlerts(alerts.slice(0, 200))).toEqual({ inserted: 200, duplicates: 0 });
+      const other = await another();
+      expect(await other.insertAlerts(alerts.slice(150))).toEqual({ inserted: 50, duplicates: 50 });
+      const newestFirst = [...alerts].sort((a, b) => b.ts - a.ts || (b.id < a.id ? -1 : 1));
+      const seen: StoredAlert[] = [];
+      let after: { ts: number; id: string } | undefined;
+      for (;;) {
+        const page = await store.alerts({}, 33, after);
+        if (page.length === 0) break;
+        seen.push(...page);
+        const last = page.at(-1) as StoredAlert;
+        after = { ts: last.ts, id: last.id };
+      }
+      expect(seen).toEqual(newestFirst);
+      const filter = { deviceId: 'device-2', ruleId: 'hot', state: 'firing' as const, fromMs: base + 10_000, toMs: base + 40_000 };
+      const expected = newestFirst.filter((a) => a.deviceId === filter.deviceId && a.ruleId === filter.ruleId && a.state === filter.state && a.ts >= filter.fromMs && a.ts < filter.toMs);
+      expect(expected.length).toBeGreaterThan(0);
+      expect(await store.alerts(filter, 1_000)).toEqual(expected);
+      const cutoff = base + 20_000;
+      const older = alerts.filter((a) => a.ts < cutoff).length;
+      let removed = 0;
+      for (let step = await store.removeAlertsBefore(cutoff, 30); step > 0; step = await store.removeAlertsBefore(cutoff, 30)) removed += step;
+      expect(removed).toBe(older);
+      expect(await store.alerts({}, 1_000)).toEqual(newestFirst.filter((a) => a.ts >= cutoff));
     });
   });
 }

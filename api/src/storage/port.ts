@@ -120,6 +120,38 @@ export interface StorageCheck {
   error?: string;
 }
 
+/** One alert transition as stored in the alert history. */
+export interface StoredAlert {
+  id: string;
+  ruleId: string;
+  deviceId: string;
+  metric: string;
+  value: number;
+  threshold: number;
+  state: 'firing' | 'resolved';
+  severity: 'info' | 'warning' | 'critical';
+  /** The reading's time. */
+  ts: number;
+  readingId: string;
+  /** Why it was raised other than by a reading (a rule removed, a silence ended, flapping), or null. */
+  note: string | null;
+  /** A silence covered it: recorded, not notified. */
+  silenced: boolean;
+  /** Recorded without a notification (a flapping device's transitions). */
+  quiet: boolean;
+  /** When the evaluator raised it (its alerts-stream entry time). */
+  raisedAt: number;
+}
+
+/** Filters of the alert history; `toMs` is exclusive. */
+export interface AlertFilter {
+  deviceId?: string;
+  ruleId?: string;
+  state?: 'firing' | 'resolved';
+  fromMs?: number;
+  toMs?: number;
+}
+
 export interface ReadingsStore {
   /** Which backend this is, for /health and logs. */
   readonly backend: string;
@@ -153,6 +185,12 @@ export interface ReadingsStore {
   lastSeq(): Promise<number>;
   /** Calls `listener` after each committed change (insert, patch, delete). */
   onChange(listener: () => void): void;
+  /** Stores the alerts not stored yet, idempotent by alert id (the first version stays). */
+  insertAlerts(rows: readonly StoredAlert[]): Promise<{ inserted: number; duplicates: number }>;
+  /** The alert history, newest first by (ts, id), up to `limit` after the cursor. */
+  alerts(filter: AlertFilter, limit: number, after?: Cursor): Promise<StoredAlert[]>;
+  /** Removes up to `limit` alerts older than `beforeMs` (by ts): retention, in small steps. */
+  removeAlertsBefore(beforeMs: number, limit: number): Promise<number>;
   /** Whether the database answers, and how fast. */
   check(): Promise<StorageCheck>;
   close(): Promise<void>;

@@ -32,4 +32,12 @@ describe('alert contract v1', () => {
     fields[fields.indexOf('state') + 1] = 'exploded';
     expect(() => decodeAlert(fields)).toThrow(/state/);
   });
+
+  it('carries the optional note and quiet mark, and an older reader-shaped entry without them still decodes', () => {
+    const noted: Alert = { ...alert, note: 'rule default was removed', quiet: true };
+    const fields = encodeAlert(noted);
+    expect(fields.slice(-4)).toEqual(['note', 'rule default was removed', 'quiet', '1']);
+    expect(decodeAlert(fields)).toEqual(noted);
+    expect(decodeAlert(encodeAlert(alert))).not.toHaveProperty('note');
+  });
 });

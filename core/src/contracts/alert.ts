@@ -31,6 +31,10 @@ export const AlertSchema = Type.Object(
     severity: AlertSeverity,
     ts: Type.Integer({ minimum: 0, maximum: MAX_EPOCH_MS }),
     readingId: Type.String({ minLength: 1, maxLength: 64, pattern: NAME_PATTERN }),
+    /** Why it was raised other than by a reading crossing: a rule removed, a silence ended, flapping. */
+    note: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })),
+    /** Recorded, not notified: a flapping device's transitions between its two notices. */
+    quiet: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -40,7 +44,10 @@ export type Alert = Static<typeof AlertSchema>;
 
 const alertCheck = TypeCompiler.Compile(AlertSchema);
 
-/** See readingUpcasters: the one place where older alert versions are upcast. */
+/**
+ * See readingUpcasters: the one place where older alert versions are upcast. `note` and `quiet`
+ * were added to version 1 as optional fields: a reader that predates them ignores them.
+ */
 const alertUpcasters: Readonly<Record<string, (fields: FieldRecord) => FieldRecord>> = {
   '1': (fields) => fields,
 };
@@ -58,6 +65,8 @@ export function encodeAlert(alert: Alert): string[] {
     'severity', alert.severity,
     'ts', String(alert.ts),
     'readingId', alert.readingId,
+    ...(alert.note === undefined ? [] : ['note', alert.note]),
+    ...(alert.quiet ? ['quiet', '1'] : []),
   ];
 }
 
@@ -81,6 +90,8 @@ export function decodeAlert(fields: FieldList | FieldRecord): Alert {
     severity: requireField(current, 'severity'),
     ts: parseEpochMs('ts', requireField(current, 'ts')),
     readingId: requireField(current, 'readingId'),
+    ...(current.note === undefined ? {} : { note: current.note }),
+    ...(current.quiet === undefined ? {} : { quiet: current.quiet === '1' }),
   };
   assertSchema(alertCheck, alert);
   return alert as Alert;

@@ -1,6 +1,7 @@
 import { SQL } from 'bun';
 import { timedCheck } from '../check.ts';
 import { type Conflict, type Cursor, type FeedRow, type ReadingFilter, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
+import { alertPage, insertAlerts, removeAlertsBefore } from './alerts.ts';
 import { guarded } from './errors.ts';
 import { whereFilter } from './filters.ts';
 import { migrate } from './migrate.ts';
@@ -219,6 +220,10 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
         const [{ seq }] = await sql`SELECT coalesce(max(seq), 0)::float8 AS seq FROM readings`;
         return seq as number;
       }),
+
+    insertAlerts: (rows) => guarded(() => insertAlerts(sql, rows)),
+    alerts: (filter, limit, after) => guarded(() => alertPage(reads, filter, limit, after)),
+    removeAlertsBefore: (beforeMs, limit) => guarded(() => removeAlertsBefore(sql, beforeMs, limit)),
 
     onChange(listener) {
       listeners.push(listener);

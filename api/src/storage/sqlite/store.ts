@@ -4,6 +4,7 @@ import { timedCheck } from '../check.ts';
 import { type Conflict, type Cursor, type FeedRow, type ReadingFilter, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { type Db, databasePath, openDatabase, openReader } from './client.ts';
+import { alertStatements } from './alerts.ts';
 import { whereFilter } from './filters.ts';
 import { readings } from './schema.ts';
 import { computeStats } from './stats.ts';
@@ -45,6 +46,7 @@ function connect(db: Db) {
     latestFeed: sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings ORDER BY rowid DESC LIMIT ?`),
     feedAfter: sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings WHERE rowid > ? ORDER BY rowid LIMIT ?`),
     maxSeq: sqlite.prepare('SELECT coalesce(max(rowid), 0) AS seq FROM readings'),
+    alerts: alertStatements(sqlite),
   };
 }
 
@@ -193,6 +195,15 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
     },
     async lastSeq() {
       return guarded((c) => (c.maxSeq.get() as { seq: number }).seq, false);
+    },
+    async insertAlerts(rows) {
+      return guarded((c) => c.alerts.insert(rows), 'write');
+    },
+    async alerts(filter, limit, after) {
+      return guarded((c) => c.alerts.page(filter, limit, after), false);
+    },
+    async removeAlertsBefore(beforeMs, limit) {
+      return guarded((c) => c.alerts.removeBefore(beforeMs, limit), 'write');
     },
     onChange(listener) {
       listeners.push(listener);

@@ -174,6 +174,9 @@ export async function openThreadedSqliteStore(databaseUrl: string, options: Thre
     changesAfter: (seq, limit) => write('changesAfter', seq, limit),
     recentChanges: (limit) => write('recentChanges', limit),
     lastSeq: () => write('lastSeq'),
+    insertAlerts: (rows) => write('insertAlerts', rows),
+    removeAlertsBefore: (beforeMs, limit) => write('removeAlertsBefore', beforeMs, limit),
+    alerts: (filter, limit, after) => read('alerts', filter, limit, after),
     onChange(listener) {
       listeners.push(listener);
     },

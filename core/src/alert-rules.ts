@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { type Static, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { ConfigError, NAME_PATTERN, type Reading, globToRegExp } from 'core';
+import { ConfigError } from './config.ts';
+import { NAME_PATTERN, type Reading } from './contracts/reading.ts';
+import { globToRegExp } from './device-tokens.ts';
 
 /** `*` matches any run of characters; everything else literally. */
 const GLOB = '^[A-Za-z0-9._:*-]+$';
@@ -17,6 +19,15 @@ export const RuleSchema = Type.Object(
     forReadings: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'Fire after this many consecutive breaches' })),
     repeatAfterMs: Type.Optional(Type.Integer({ minimum: 1_000, description: 'Notify again while still firing' })),
     severity: Type.Optional(Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')])),
+    flapping: Type.Optional(
+      Type.Object(
+        {
+          transitions: Type.Integer({ minimum: 2, maximum: 50, description: 'This many transitions…' }),
+          withinMs: Type.Integer({ minimum: 1_000, maximum: 86_400_000, description: '…within this window make the device flapping' }),
+        },
+        { additionalProperties: false, description: 'Past it: one notice, then quiet until the device is stable for the window, then one notice of its state' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -32,6 +43,9 @@ export interface Rule {
   forReadings: number;
   repeatAfterMs: number;
   severity: 'info' | 'warning' | 'critical';
+  /** 0 when the rule has no flapping option. */
+  flapTransitions: number;
+  flapWithinMs: number;
   metricPattern: string;
   devicePattern: string;
   matches(reading: Pick<Reading, 'metric' | 'deviceId'>): boolean;
@@ -56,6 +70,8 @@ export function compileRule(input: RuleInput): Rule {
     forReadings: input.forReadings ?? 1,
     repeatAfterMs: input.repeatAfterMs ?? 0,
     severity: input.severity ?? 'warning',
+    flapTransitions: input.flapping?.transitions ?? 0,
+    flapWithinMs: input.flapping?.withinMs ?? 0,
     metricPattern: input.metric ?? '*',
     devicePattern: input.device ?? '*',
     matches: (reading) => metric.test(reading.metric) && device.test(reading.deviceId),
@@ -72,8 +88,12 @@ export function compileRule(input: RuleInput): Rule {
 }
 
 /** The default: one rule, value > ALERT_THRESHOLD, every device and metric. */
+export function defaultRuleInputs(threshold: number): RuleInput[] {
+  return [{ id: 'default', threshold }];
+}
+
 export function defaultRules(threshold: number): Rule[] {
-  return [compileRule({ id: 'default', threshold })];
+  return defaultRuleInputs(threshold).map(compileRule);
 }
 
 /**
@@ -81,13 +101,25 @@ export function defaultRules(threshold: number): Rule[] {
  * @throws ConfigError naming each bad entry by index and id.
  */
 export function parseRules(text: string, source = 'ALERT_RULES'): Rule[] {
+  return parseRuleInputs(text, source).map(compileRule);
+}
+
+/** As parseRules, the rules as written (what the rule set in Redis keeps). */
+export function parseRuleInputs(text: string, source = 'ALERT_RULES'): RuleInput[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
     throw new ConfigError([{ key: source, message: `is not valid JSON (${(error as Error).message})` }]);
   }
-  const list = Array.isArray(parsed) ? parsed : (parsed as { rules?: unknown })?.rules;
+  return checkRules(Array.isArray(parsed) ? parsed : (parsed as { rules?: unknown })?.rules, source);
+}
+
+/**
+ * Checks a list of rules as a rules file's (PUT /rules checks the same way).
+ * @throws ConfigError naming each bad entry by index and id.
+ */
+export function checkRules(list: unknown, source: string): RuleInput[] {
   if (!Array.isArray(list) || list.length === 0) throw new ConfigError([{ key: source, message: 'must be a non-empty JSON array of rules (or { "rules": [...] })' }]);
   const problems = [];
   const ids = new Set<string>();
@@ -106,15 +138,16 @@ export function parseRules(text: string, source = 'ALERT_RULES'): Rule[] {
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return (list as RuleInput[]).map(compileRule);
+  return list as RuleInput[];
 }
 
-export async function loadRules(path: string): Promise<Rule[]> {
+/** The rules file at `path`, checked, as written. */
+export async function loadRules(path: string): Promise<RuleInput[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
     throw new ConfigError([{ key: 'ALERT_RULES', message: `cannot read ${path}: ${(error as Error).message}` }]);
   }
-  return parseRules(text, `ALERT_RULES ${path}`);
+  return parseRuleInputs(text, `ALERT_RULES ${path}`);
 }

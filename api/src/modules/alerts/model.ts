@@ -1,0 +1,55 @@
+import { AlertSchema, NAME_PATTERN } from 'core';
+import { Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { t } from 'elysia';
+
+const isoTime = (description: string) => t.String({ format: 'date-time', maxLength: 40, description });
+const name = (maxLength: number, description: string) => t.String({ minLength: 1, maxLength, pattern: NAME_PATTERN, description });
+const { ts: _ts, ...alertFields } = AlertSchema.properties;
+
+/** An alert transition as the API speaks it: the alert's contract, times as ISO-8601. */
+export const HistoryAlert = t.Object(
+  {
+    ...alertFields,
+    ts: isoTime('When the reading that caused it was measured'),
+    note: t.Union([t.String({ maxLength: 300 }), t.Null()], { description: 'Why it was raised other than by a reading (a rule removed, a silence ended, flapping)' }),
+    silenced: t.Boolean({ description: 'A silence covered it: recorded, not notified' }),
+    quiet: t.Boolean({ description: 'Recorded without a notification (a flapping device)' }),
+    raisedAt: isoTime('When the evaluator raised it'),
+  },
+  { additionalProperties: false },
+);
+
+export const MAX_ALERT_BATCH = 5_000;
+
+/** Items are checked one by one, so one bad alert costs that alert only. */
+export const HistoryBatch = t.Object(
+  { alerts: t.Array(t.Unknown({ description: 'An alert as GET /alerts lists them' }), { minItems: 1, maxItems: MAX_ALERT_BATCH }) },
+  { additionalProperties: false },
+);
+export const historyAlertCheck = TypeCompiler.Compile(HistoryAlert);
+
+const count = (description: string) => Type.Integer({ description });
+export const HistoryBatchResult = t.Object({
+  inserted: count('Alerts stored now'),
+  duplicates: count('Alerts whose id was already stored'),
+  refused: t.Array(t.Object({ index: Type.Integer(), path: t.String(), message: t.String() }), { description: 'Items not stored because they are invalid, by index' }),
+});
+
+export const AlertListQuery = t.Object(
+  {
+    deviceId: t.Optional(name(128, 'Only this device')),
+    ruleId: t.Optional(name(128, 'Only this rule')),
+    state: t.Optional(t.Union([t.Literal('firing'), t.Literal('resolved')])),
+    from: t.Optional(isoTime('From this reading time, inclusive')),
+    to: t.Optional(isoTime('Up to this reading time, exclusive')),
+    limit: t.Optional(t.String({ pattern: '^[0-9]{1,7}$', description: 'Alerts per page, 1–1000 (default 100)' })),
+    cursor: t.Optional(t.String({ maxLength: 200, description: 'nextCursor of the previous page' })),
+  },
+  { additionalProperties: false },
+);
+
+export const AlertPage = t.Object({
+  alerts: t.Array(HistoryAlert),
+  nextCursor: t.Union([t.String(), t.Null()], { description: 'Pass as cursor for the next page; null on the last page' }),
+});
