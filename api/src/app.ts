@@ -10,6 +10,8 @@ import { type IngestOptions, ingestRoutes } from './modules/ingest/index.ts';
 import { docsRoutes } from './modules/docs/index.ts';
 import { type ImportsOptions, importRoutes } from './modules/imports/index.ts';
 import { alertRoutes } from './modules/alerts/index.ts';
+import { ruleRoutes } from './modules/rules/index.ts';
+import { silenceRoutes } from './modules/silences/index.ts';
 import { readingsRoutes } from './modules/readings/index.ts';
 import { createReadingsService } from './modules/readings/service.ts';
 import { statsRoutes } from './modules/stats/index.ts';
@@ -37,6 +39,8 @@ export interface AppOptions {
   tokens?: TokenVerifier;
   /** Import jobs (POST /imports), with Redis. */
   imports?: ImportsOptions;
+  /** Redis and the alerts stream, where the rules and silences are kept (/rules, /silences). */
+  alerting?: { redis: Redis; alertsStream: string };
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -55,7 +59,7 @@ const VERSION = '0.1.0';
 export const PUBLIC_READ_PATHS: ReadonlySet<string> = new Set(['/', '/health', '/dashboard.js', '/dashboard.css']);
 
 /** The API as an Elysia app: tests call `app.handle(request)`, index.ts calls `listen`. */
-export function createApp({ store, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed, ingest, tokens = createTokenVerifier({}), imports }: AppOptions) {
+export function createApp({ store, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed, ingest, tokens = createTokenVerifier({}), imports, alerting }: AppOptions) {
   /** The alerting rules as consumer-alert reports them: /stats's default threshold. */
   const rules = pipeline ? activeRules(pipeline.redis) : () => [];
   const authorize = createAuthorizer({ apiToken: config.apiToken, readToken: config.readToken, verifier: tokens, publicReadPaths: PUBLIC_READ_PATHS });
@@ -160,6 +164,8 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
       )
       .use(importRoutes(imports))
       .use(alertRoutes(store))
+      .use(ruleRoutes(alerting))
+      .use(silenceRoutes(alerting))
       .use(statsRoutes(store, rules))
       .use(systemRoutes({ store, metrics, pipeline, version: VERSION, mayReadAll }))
   );

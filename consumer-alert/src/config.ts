@@ -7,6 +7,8 @@ const alertSettings = {
   ...consumerSettings,
   threshold: env.number('ALERT_THRESHOLD', 50),
   rulesFile: env.string('ALERT_RULES', undefined),
+  /** How often the rule set in Redis is checked for a change (PUT /rules). */
+  rulesPollMs: env.int('ALERT_RULES_POLL_MS', 1_000, { min: 50, max: 60_000 }),
   webhookUrl: env.string('ALERT_WEBHOOK_URL', undefined, { maxLength: 2_000 }),
   allowPrivateWebhook: env.bool('ALERT_WEBHOOK_ALLOW_PRIVATE', false),
   webhookFormat: env.oneOf('ALERT_WEBHOOK_FORMAT', 'slack', WEBHOOK_FORMATS),

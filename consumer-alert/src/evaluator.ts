@@ -16,6 +16,9 @@ import type Redis from 'ioredis';
  */
 const EVALUATE = readFileSync(join(import.meta.dir, 'lua/evaluate-alerts.lua'), 'utf8');
 
+/** The hash of a rule's per-device states. */
+export const stateKey = (alertsStream: string, ruleId: string) => `${alertsStream}:state:${ruleId}`;
+
 /** Pairs per script call: long enough to amortise the call, short enough not to stall Redis (~ms). */
 const PAIRS_PER_CALL = 500;
 
@@ -29,6 +32,10 @@ export interface EvaluatorCounters {
   resolved: number;
   repeats: number;
   stale: number;
+  /** Transitions of flapping devices, recorded and not notified. */
+  quiet: number;
+  /** Notices that a flapping device is stable again. */
+  stable: number;
 }
 
 /**
@@ -42,13 +49,18 @@ export class LeaseLostError extends Error {
 }
 
 export function createEvaluator(options: { redis: Redis; rules: readonly Rule[]; alertsStream: string; lease?: { key: string; token: string } }) {
-  const { rules, alertsStream } = options;
+  const { alertsStream } = options;
   // EVALSHA under the hood: the script is sent once per connection, not per reading.
   if (!('evaluateAlerts' in options.redis)) options.redis.defineCommand('evaluateAlerts', { lua: EVALUATE });
   const redis = options.redis as EvaluatingRedis;
-  const counters: EvaluatorCounters = { evaluated: 0, firing: 0, resolved: 0, repeats: 0, stale: 0 };
-  const stateKeys = rules.map((rule) => `${alertsStream}:state:${rule.id}`);
-  const ruleTable = JSON.stringify(rules.map((rule) => [rule.id, String(rule.threshold), rule.severity, rule.forReadings, rule.repeatAfterMs]));
+  const counters: EvaluatorCounters = { evaluated: 0, firing: 0, resolved: 0, repeats: 0, stale: 0, quiet: 0, stable: 0 };
+  /** The rules in force, with what the script needs of them; replaced whole when they change. */
+  const compile = (rules: readonly Rule[]) => ({
+    rules,
+    stateKeys: rules.map((rule) => stateKey(alertsStream, rule.id)),
+    table: JSON.stringify(rules.map((rule) => [rule.id, String(rule.threshold), rule.severity, rule.forReadings, rule.repeatAfterMs, rule.flapTransitions, rule.flapWithinMs])),
+  });
+  let active = compile(options.rules);
   const detection = createLatencyHistogram();
   // The lease key and token the script checks, when instances share the evaluation.
   const fence = options.lease ? { keys: [options.lease.key], args: [options.lease.token] } : { keys: [], args: [] };
@@ -56,7 +68,12 @@ export function createEvaluator(options: { redis: Redis; rules: readonly Rule[];
   return {
     counters,
     detection,
+    /** From the next batch on (a batch in flight finishes with the rules it started with). */
+    setRules(rules: readonly Rule[]) {
+      active = compile(rules);
+    },
     async handle(batch: ReadonlyArray<ConsumerEntry<Reading>>): Promise<void> {
+      const { rules, stateKeys, table: ruleTable } = active;
       // One (reading, rule) pair per matching rule: the reading, and its tuple for the script.
       const pairs: Reading[] = [];
       const tuples: unknown[][] = [];
@@ -85,6 +102,8 @@ export function createEvaluator(options: { redis: Redis; rules: readonly Rule[];
         const transition = transitions[index];
         counters.evaluated += 1;
         if (transition === 's') counters.stale += 1;
+        else if (transition === 'q') counters.quiet += 1;
+        else if (transition === 'n') counters.stable += 1;
         else if (transition !== '-') {
           if (transition === 'f') counters.firing += 1;
           else if (transition === 'r') counters.resolved += 1;

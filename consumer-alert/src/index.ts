@@ -1,4 +1,7 @@
-import { compileRule, configOrExit, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, defaultInstanceName, defaultRules, loadRules, onShutdown, startHeartbeat, startTrimmer } from 'core';
+import { type Rule, configOrExit, createConsumer, createLogger, createRedis, createSleeper, decodeAlert, decodeReading, defaultInstanceName, defaultRuleInputs, loadRules, onShutdown, readSilences, startHeartbeat, startTrimmer } from 'core';
+import { createAnnouncer } from './announcer.ts';
+import { leaderDuties } from './leader-duties.ts';
+import { rulesInForce } from './rules-in-force.ts';
 import { LEASE_MS, evaluatorLease } from './evaluator-lease.ts';
 import { evaluateWhileLeading } from './leading.ts';
 import { checkWebhookTarget, loadAlertConfig } from './config.ts';
@@ -7,10 +10,10 @@ import { createNotifier } from './notifier.ts';
 import { redisDeliveryLog } from './delivery-log.ts';
 import { sharedPace } from './webhook-pace.ts';
 
-const { config, rules } = await configOrExit('consumer-alert', async () => {
+const { config, seed } = await configOrExit('consumer-alert', async () => {
   const loaded = loadAlertConfig(process.env);
   await checkWebhookTarget(loaded);
-  return { config: loaded, rules: loaded.rulesFile ? (await loadRules(loaded.rulesFile)).map(compileRule) : defaultRules(loaded.threshold) };
+  return { config: loaded, seed: loaded.rulesFile ? await loadRules(loaded.rulesFile) : defaultRuleInputs(loaded.threshold) };
 });
 
 const logger = createLogger({ service: 'consumer-alert', level: config.logLevel });
@@ -19,14 +22,19 @@ const evaluatorBlocking = createRedis(config.redisUrl, { keyPrefix: config.keyPr
 const notifierBlocking = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'consumer-alert:notify', logger });
 
 const consumerName = config.consumerName ?? defaultInstanceName();
+// The rule set in force, shared through Redis: seeded from the configured rules, changed by PUT /rules.
+const rules = rulesInForce({ redis, alertsStream: config.alertsStream, seed, seedSource: config.rulesFile ? `file ${config.rulesFile}` : 'ALERT_THRESHOLD', logger });
+await rules.start();
 // One evaluator at a time (see evaluator-lease.ts); every instance notifies.
 const lease = evaluatorLease(redis, `${config.alertsStream}:evaluator`, consumerName);
-const evaluator = createEvaluator({ redis, rules, alertsStream: config.alertsStream, lease });
+const evaluator = createEvaluator({ redis, rules: rules.current.rules, alertsStream: config.alertsStream, lease });
+const duties = leaderDuties({ redis, alertsStream: config.alertsStream, announcer: createAnnouncer({ redis, alertsStream: config.alertsStream, lease }), logger });
 const notifier = createNotifier({
   logger,
   webhookUrl: config.webhookUrl,
   allowPrivate: config.allowPrivateWebhook,
   format: config.webhookFormat,
+  silences: () => readSilences(redis, config.alertsStream),
   deliveries: config.webhookUrl ? redisDeliveryLog(redis, config.webhookUrl) : undefined,
   // One pace per webhook across every instance, kept in Redis.
   pace: config.webhookUrl ? sharedPace(redis, config.webhookUrl, config.webhookMinIntervalMs) : undefined,
@@ -71,9 +79,42 @@ const notifying = createConsumer({
 const trimmer = startTrimmer({ redis, stream: config.alertsStream, retainEntries: config.retainAlerts, intervalMs: 60_000, logger });
 
 /** The active rules as /health shows them (the dashboard draws their thresholds). */
-const ruleSummaries = rules.map((rule) => ({ id: rule.id, metric: rule.metricPattern, device: rule.devicePattern, direction: rule.direction, threshold: rule.threshold }));
+const summarise = (list: readonly Rule[]) => list.map((rule) => ({ id: rule.id, metric: rule.metricPattern, device: rule.devicePattern, direction: rule.direction, threshold: rule.threshold }));
+let ruleSummaries = summarise(rules.current.rules);
+
+// Every second: a new rule set is applied to the next batch; the evaluating instance retires
+// removed rules and follows up ended silences.
+const followSleeper = createSleeper();
+let following = true;
+let retiredFor: number | undefined;
+const follow = async () => {
+  while (following) {
+    try {
+      const changed = await rules.poll();
+      if (changed) {
+        evaluator.setRules(changed.rules);
+        ruleSummaries = summarise(changed.rules);
+        logger.info('rules_changed', { version: changed.set.version, source: changed.set.source, rules: ruleSummaries });
+      }
+      if (!evaluating.leading()) retiredFor = undefined;
+      else {
+        const { set, rules: current } = rules.current;
+        if (retiredFor !== set.version) {
+          await duties.retireRemovedRules(current, set.version);
+          retiredFor = set.version;
+        }
+        await duties.followEndedSilences(current);
+      }
+    } catch (error) {
+      logger.warn('rules_follow_failed', { error: (error as Error).message });
+    }
+    await followSleeper.sleep(config.rulesPollMs);
+  }
+};
+const followingDone = follow();
+
 const heartbeat = startHeartbeat({
-  info: () => ({ rules: ruleSummaries, evaluator: evaluating.leading() ? 'evaluating' : 'standby' }),
+  info: () => ({ rules: ruleSummaries, rulesVersion: rules.current.set.version, evaluator: evaluating.leading() ? 'evaluating' : 'standby' }),
   redis,
   intervalMs: config.heartbeatIntervalMs,
   file: config.heartbeatFile,
@@ -98,6 +139,9 @@ const status = setInterval(() => {
 }, config.statusIntervalMs);
 
 onShutdown(logger, async () => {
+  following = false;
+  followSleeper.wakeAll();
+  await Promise.race([followingDone, Bun.sleep(1_000)]);
   await Promise.all([evaluating.close(), notifying.close()]);
   await heartbeat.stop();
   await Promise.race([trimmer.stop(), Bun.sleep(1_000)]);

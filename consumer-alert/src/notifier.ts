@@ -1,4 +1,4 @@
-import { type Alert, type ConsumerEntry, type EntryOutcome, type Logger, createLatencyHistogram } from 'core';
+import { type Alert, type ConsumerEntry, type EntryOutcome, type Logger, type Silence, createLatencyHistogram, entryTimeMs, silencing } from 'core';
 import { describeAlert } from './slack-message.ts';
 import type { DeliveryLog } from './delivery-log.ts';
 import { type WebhookFormat, webhookMessage } from './webhook-formats.ts';
@@ -17,6 +17,8 @@ export interface NotifierOptions {
   format?: WebhookFormat;
   /** What the webhook already got, so that a rebuilt notify group does not send it twice. */
   deliveries?: DeliveryLog;
+  /** The silences (read once per batch): an alert raised while one covering it was in force is not sent. */
+  silences?: () => Promise<Silence[]>;
   /** Whose pace: shared by every instance through Redis (the service), or this process's alone. */
   pace?: WebhookPace;
   timeoutMs?: number;
@@ -33,6 +35,10 @@ export interface NotifierCounters {
   rejected: number;
   /** Alerts acknowledged without sending: the webhook had them already (a rebuilt group). */
   alreadyDelivered: number;
+  /** Alerts not sent: a silence covered them. */
+  silenced: number;
+  /** Alerts not sent: a flapping device's transitions between its two notices. */
+  quiet: number;
 }
 
 const COLOURS = { firing: '\x1b[31m', resolved: '\x1b[32m' } as const;
@@ -47,7 +53,7 @@ const PRINTED_MEMORY = 10_000;
 export function createNotifier(options: NotifierOptions) {
   const { logger, webhookUrl, minIntervalMs = 1_000, timeoutMs = 10_000, colour = Boolean(process.stdout.isTTY) } = options;
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const counters: NotifierCounters = { printed: 0, sent: 0, messages: 0, digests: 0, rejected: 0, alreadyDelivered: 0 };
+  const counters: NotifierCounters = { printed: 0, sent: 0, messages: 0, digests: 0, rejected: 0, alreadyDelivered: 0, silenced: 0, quiet: 0 };
   const delivery = createLatencyHistogram();
   // Ids already printed, so a retried batch does not print its alerts again (bounded).
   const printed = new Set<string>();
@@ -76,19 +82,30 @@ export function createNotifier(options: NotifierOptions) {
     counters,
     delivery,
     async handle(batch: ReadonlyArray<ConsumerEntry<Alert>>): Promise<EntryOutcome[] | undefined> {
+      const silences = (await options.silences?.()) ?? [];
+      // Held back: silenced when raised, or quiet (recorded in the history all the same).
+      const held = new Map<string, string>();
+      for (const { entryId, value: alert } of batch) {
+        const silence = silencing(silences, alert, entryTimeMs(entryId));
+        if (silence) held.set(alert.id, `silenced by ${silence.id}`);
+        else if (alert.quiet) held.set(alert.id, 'quiet: flapping');
+      }
       for (const { value: alert } of batch) {
         if (printed.has(alert.id)) continue;
         printed.add(alert.id);
         if (printed.size > PRINTED_MEMORY) printed.delete(printed.values().next().value as string);
-        const line = describeAlert(alert);
+        const why = held.get(alert.id);
+        if (why?.startsWith('silenced')) counters.silenced += 1;
+        else if (why) counters.quiet += 1;
+        const line = `${describeAlert(alert)}${why ? ` (${why}, not sent)` : ''}`;
         print(colour ? `${COLOURS[alert.state]}${line}\x1b[0m` : line);
-        logger.info(alert.state === 'firing' ? 'alert_fired' : 'alert_resolved', { ...alert });
+        logger.info(alert.state === 'firing' ? 'alert_fired' : 'alert_resolved', { ...alert, ...(why ? { held: why } : {}) });
         counters.printed += 1;
       }
       if (!webhookUrl) return undefined;
 
       const delivered = (await options.deliveries?.delivered(batch.map((entry) => entry.value.id))) ?? new Set<string>();
-      const alerts = batch.map((entry) => entry.value).filter((alert) => !delivered.has(alert.id));
+      const alerts = batch.map((entry) => entry.value).filter((alert) => !delivered.has(alert.id) && !held.has(alert.id));
       if (delivered.size > 0) {
         counters.alreadyDelivered += delivered.size;
         logger.info('alert_already_delivered', { alertIds: [...delivered] });

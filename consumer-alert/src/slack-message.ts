@@ -26,7 +26,7 @@ function mrkdwn(text: string): string {
 /** A human line for the console and for message text. */
 export function describeAlert(alert: Alert): string {
   const comparison = alert.state === 'firing' ? 'over' : 'back from';
-  return `${alert.state.toUpperCase()} [${alert.severity}] ${alert.deviceId} ${alert.metric} = ${alert.value} (${comparison} ${alert.threshold}, rule ${alert.ruleId}) at ${new Date(alert.ts).toISOString()} — alert ${alert.id}`;
+  return `${alert.state.toUpperCase()} [${alert.severity}] ${alert.deviceId} ${alert.metric} = ${alert.value} (${comparison} ${alert.threshold}, rule ${alert.ruleId}) at ${new Date(alert.ts).toISOString()}${alert.note ? ` — ${alert.note}` : ''} — alert ${alert.id}`;
 }
 
 /** Lines joined until `max` characters, then "… and N more". */

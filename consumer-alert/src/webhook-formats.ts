@@ -25,7 +25,7 @@ function alertmanagerMessage(alerts: readonly Alert[]): WebhookMessage {
   const items = alerts.map((alert) => ({
     status: alert.state,
     labels: { alertname: alert.ruleId, device: alert.deviceId, metric: alert.metric, severity: alert.severity },
-    annotations: { summary: describeAlert(alert), value: String(alert.value), threshold: String(alert.threshold), alertId: alert.id, readingId: alert.readingId },
+    annotations: { summary: describeAlert(alert), value: String(alert.value), threshold: String(alert.threshold), alertId: alert.id, readingId: alert.readingId, ...(alert.note ? { note: alert.note } : {}) },
     startsAt: new Date(alert.ts).toISOString(),
     endsAt: alert.state === 'resolved' ? new Date(alert.ts).toISOString() : '0001-01-01T00:00:00Z',
     fingerprint: fingerprint(alert),

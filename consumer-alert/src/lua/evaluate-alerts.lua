@@ -7,7 +7,8 @@ KEYS[2..n]   the state hash of each rule, in the order of the rule table (ARGV[3
 KEYS[n+1]    the evaluator lease (with ARGV[6]): only the instance holding it evaluates
 ARGV[1]      alert contract version
 ARGV[2]      alert id prefix; the pair's position is appended (`<uuidv7>.<pair>`)
-ARGV[3]      rules as JSON: [[ruleId, threshold, severity, forReadings, repeatAfterMs], ...]
+ARGV[3]      rules as JSON: [[ruleId, threshold, severity, forReadings, repeatAfterMs, flapTransitions, flapWithinMs], ...]
+             (flapTransitions 0: the rule has no flapping option)
 ARGV[4]      pairs as JSON: [[rule number, flags, ts, deviceId, readingId, value, metric, order], ...]
              flags = 1 when the value breaches, + 2 when it clears; ts is the reading's own time
              (copied into the alert); order is the time the state is ordered by:
@@ -21,11 +22,21 @@ ARGV[6]      the lease token this instance holds: if the lease is not (or no lon
              stay pending for it, and are evaluated once, in stream order, there).
 
 State: one hash per rule, one field per device, the value
-`state,streak,order,notifiedOrder,lastReadingId`. A reading that changes nothing is not
-written. A reading ordered before the last change (or the one that made it) is stale.
+`state,streak,order,notifiedOrder,lastReadingId,metric,value,flap` where metric and value are the
+reading's that last changed the state (what a rule's removal or a silence's end announces) and
+flap is `<flapping 0|1>;<order of a recent transition>;...` (empty without the option). States
+written before metric, value and flap existed read as having none. A reading that changes
+nothing is not written. A reading ordered before the last change (or the one that made it) is
+stale.
 
-Returns one character per pair: f(iring), r(esolved), p (repeat), - (no transition), s(tale);
-or "!" alone when the lease is not this instance's.
+Flapping: with the option, `flapTransitions` transitions within `flapWithinMs` mark the device
+flapping; that transition is notified with a note saying so, the following ones are written
+`quiet` (recorded, not notified) until a reading finds no transition for `flapWithinMs`, which
+raises one notice of the state the device is in (note: stable again).
+
+Returns one character per pair: f(iring), r(esolved), p (repeat), - (no transition), s(tale),
+q (a transition written quiet), n (the notice that a flapping device is stable); or "!" alone
+when the lease is not this instance's.
 ]]
 local rules = cjson.decode(ARGV[3])
 if ARGV[6] and redis.call('GET', KEYS[#rules + 2]) ~= ARGV[6] then return '!' end
@@ -47,8 +58,13 @@ for rule = 1, #rules do
     for i, device in ipairs(fields) do
       local packed = values[i]
       if packed then
-        local s, streak, lastOrder, notifiedOrder, lastReadingId = string.match(packed, '^(%a+),(%d+),(%d+),(%d+),(.*)$')
-        states[rule][device] = { s, tonumber(streak), tonumber(lastOrder), tonumber(notifiedOrder), lastReadingId }
+        local s, streak, lastOrder, notifiedOrder, rest = string.match(packed, '^(%a+),(%d+),(%d+),(%d+),(.*)$')
+        local lastReadingId, metric, value, flap = string.match(rest, '^([^,]*),?([^,]*),?([^,]*),?(.*)$')
+        local flapping, times, first = false, {}, true
+        for t in string.gmatch(flap, '[^;]+') do
+          if first then flapping = t == '1'; first = false else times[#times + 1] = tonumber(t) end
+        end
+        states[rule][device] = { s, tonumber(streak), tonumber(lastOrder), tonumber(notifiedOrder), lastReadingId, metric, value, flapping, times }
       end
     end
   end
@@ -58,7 +74,7 @@ for pair, p in ipairs(pairList) do
   local rule, flags, tsText, device, readingId = p[1], p[2], p[3], p[4], p[5]
   local r = rules[rule]
   local order = tonumber(p[8])
-  local state = states[rule][device] or { 'ok', 0, nil, 0, '' }
+  local state = states[rule][device] or { 'ok', 0, nil, 0, '', '', '', false, {} }
   local current, streak = state[1], state[2]
   local lastOrder = state[3]
   if lastOrder and lastOrder > order + poisonedAfterMs then lastOrder = nil end
@@ -76,17 +92,44 @@ for pair, p in ipairs(pairList) do
     elseif breach and r[5] > 0 and order - notifiedOrder >= r[5] then
       transition = 'p'
     end
+    local flapN, flapWithin = r[6] or 0, r[7] or 0
+    local flapping, times, flapChanged, quiet, note = state[8], state[9], false, false, nil
+    if flapN > 0 then
+      if transition == 'f' or transition == 'r' then
+        local kept = {}
+        for _, t in ipairs(times) do if t > order - flapWithin then kept[#kept + 1] = t end end
+        kept[#kept + 1] = order
+        while #kept > flapN do table.remove(kept, 1) end
+        times, flapChanged = kept, true
+        if flapping then
+          quiet = true
+        elseif #kept >= flapN then
+          flapping = true
+          note = 'flapping: ' .. flapN .. ' transitions within ' .. (flapWithin / 1000) .. ' s; notifications paused until stable for ' .. (flapWithin / 1000) .. ' s'
+        end
+      elseif transition == 'p' and flapping then
+        quiet = true
+      elseif transition == '-' and flapping and order - (times[#times] or 0) >= flapWithin then
+        flapping, times, flapChanged = false, {}, true
+        transition = 'n'
+        note = 'stable for ' .. (flapWithin / 1000) .. ' s after flapping'
+      end
+    end
     if transition ~= '-' then
       notifiedOrder = order
       local alertState = 'firing'
-      if transition == 'r' then alertState = 'resolved' end
-      redis.call('XADD', KEYS[1], '*', 'v', ARGV[1], 'id', ARGV[2] .. pair, 'ruleId', r[1], 'deviceId', device, 'metric', p[7],
-        'value', p[6], 'threshold', r[2], 'state', alertState, 'severity', r[3], 'ts', tsText, 'readingId', readingId)
+      if transition == 'r' or (transition == 'n' and nextState ~= 'firing') then alertState = 'resolved' end
+      local fields = { 'v', ARGV[1], 'id', ARGV[2] .. pair, 'ruleId', r[1], 'deviceId', device, 'metric', p[7],
+        'value', p[6], 'threshold', r[2], 'state', alertState, 'severity', r[3], 'ts', tsText, 'readingId', readingId }
+      if note then fields[#fields + 1] = 'note'; fields[#fields + 1] = note end
+      if quiet then fields[#fields + 1] = 'quiet'; fields[#fields + 1] = '1' end
+      redis.call('XADD', KEYS[1], '*', unpack(fields))
     end
-    if transition ~= '-' or nextStreak ~= streak or lastOrder ~= state[3] then
-      states[rule][device] = { nextState, nextStreak, order, notifiedOrder, readingId }
+    if transition ~= '-' or nextStreak ~= streak or lastOrder ~= state[3] or flapChanged then
+      states[rule][device] = { nextState, nextStreak, order, notifiedOrder, readingId, p[7], p[6], flapping, times }
       changed[rule][device] = true
     end
+    if quiet then transition = 'q' end
   end
   out[pair] = transition
 end
@@ -95,7 +138,12 @@ for rule = 1, #rules do
   for device in pairs(changed[rule]) do
     local st = states[rule][device]
     args[#args + 1] = device
-    args[#args + 1] = st[1] .. ',' .. st[2] .. ',' .. string.format('%d', st[3]) .. ',' .. string.format('%d', st[4]) .. ',' .. st[5]
+    local flap = ''
+    if st[8] or #st[9] > 0 then
+      flap = st[8] and '1' or '0'
+      for _, t in ipairs(st[9]) do flap = flap .. ';' .. string.format('%d', t) end
+    end
+    args[#args + 1] = st[1] .. ',' .. st[2] .. ',' .. string.format('%d', st[3]) .. ',' .. string.format('%d', st[4]) .. ',' .. st[5] .. ',' .. st[6] .. ',' .. st[7] .. ',' .. flap
   end
   if #args > 0 then redis.call('HSET', KEYS[rule + 1], unpack(args)) end
 end

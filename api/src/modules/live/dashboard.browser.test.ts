@@ -92,6 +92,22 @@ it('shows live readings, the chart, system health and an alert as it fires, offl
   expect(gap).toBeLessThan(40);
   expect(await seriousAccessibilityViolations(page)).toEqual([]);
 
+  // A silenced alert: in the history (the feed a page starts from), marked, whatever the live stream carried.
+  const silence = await fetch(`${base}/silences`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer dash', 'content-type': 'application/json' },
+    body: JSON.stringify({ device: 'device-muted', until: new Date(Date.now() + 600_000).toISOString(), reason: 'maintenance', author: 'test' }),
+  });
+  expect(silence.status).toBe(201);
+  await publish([80], 'device-muted');
+  await waitFor(async () => ((await (await fetch(`${base}/alerts?deviceId=device-muted`)).json()) as { alerts: unknown[] }).alerts.length === 1, { what: 'the silenced alert recorded' });
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('#alerts')?.textContent?.includes('device-muted'), undefined, { timeout: 15_000 });
+  const feed = await page.locator('#alerts li').allTextContents();
+  expect(feed.filter((line) => line.includes('device-muted'))).toEqual([expect.stringContaining('FIRING [warning] device-muted kwh = 80 (over 50) · silenced')]);
+  // From the history and the live stream's replay, each alert once.
+  expect(feed.filter((line) => line.includes('device-hot'))).toHaveLength(1);
+
   await mkdir(join(root, 'test-artifacts'), { recursive: true });
   await page.screenshot({ path: join(root, 'test-artifacts', 'dashboard.png'), fullPage: true });
   expect(errors).toEqual([]);

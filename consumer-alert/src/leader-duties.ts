@@ -1,0 +1,61 @@
+import { type Logger, type Rule, followedSilencesKey, globToRegExp, readSilences } from 'core';
+import type Redis from 'ioredis';
+import type { createAnnouncer } from './announcer.ts';
+
+/** Silences that ended longer ago than this are not followed up any more (nor remembered). */
+const FOLLOW_UP_WITHIN_MS = 24 * 60 * 60 * 1_000;
+
+const globMatches = (glob: string, value: string) => glob === '*' || globToRegExp(glob).test(value);
+
+/**
+ * What the evaluating instance does besides evaluating readings, each time the rules change and
+ * every second or so:
+ * - a rule gone from the rule set (removed, or renamed) resolves each device still firing on it,
+ *   with a note saying why, and its states go — no device stays `firing` for ever on a rule that
+ *   no longer exists. The rules evaluated are remembered in Redis (`<ALERTS_STREAM>:rules:known`),
+ *   so a rule removed while no instance ran is resolved too;
+ * - a silence that ended (its time ran out, or DELETE /silences/:id) is followed up once: each
+ *   device it covered that is still firing is notified once more.
+ */
+export function leaderDuties(options: { redis: Redis; alertsStream: string; announcer: ReturnType<typeof createAnnouncer>; logger: Logger }) {
+  const { redis, alertsStream, announcer, logger } = options;
+  const knownKey = `${alertsStream}:rules:known`;
+  const followedKey = followedSilencesKey(alertsStream);
+
+  return {
+    async retireRemovedRules(rules: readonly Rule[], version: number): Promise<void> {
+      const known = await redis.hgetall(knownKey);
+      const current = new Set(rules.map((rule) => rule.id));
+      for (const [id, text] of Object.entries(known)) {
+        if (current.has(id)) continue;
+        const { threshold, severity } = JSON.parse(text) as { threshold: number; severity: string };
+        const resolved = await announcer.announce({ id, threshold, severity }, 'retire', `rule ${id} was removed (rules version ${version})`);
+        await redis.hdel(knownKey, id);
+        logger.info('rule_retired', { rule: id, resolved, version });
+      }
+      if (rules.length > 0) await redis.hset(knownKey, ...rules.flatMap((rule) => [rule.id, JSON.stringify({ threshold: rule.threshold, severity: rule.severity })]));
+    },
+
+    async followEndedSilences(rules: readonly Rule[]): Promise<void> {
+      const now = Date.now();
+      const [silences, followed] = await Promise.all([readSilences(redis, alertsStream), redis.hgetall(followedKey)]);
+      for (const silence of silences) {
+        if (silence.until > now || silence.until < now - FOLLOW_UP_WITHIN_MS || followed[silence.id] !== undefined) continue;
+        let reminded = 0;
+        for (const rule of rules) {
+          if (!globMatches(silence.rule, rule.id)) continue;
+          reminded += await announcer.announce(
+            rule,
+            'remind',
+            `still firing after silence ${silence.id} ended`,
+            (state) => globMatches(silence.device, state.device) && globMatches(silence.metric, state.metric || 'unknown'),
+          );
+        }
+        await redis.hset(followedKey, silence.id, String(silence.until));
+        logger.info('silence_followed_up', { silence: silence.id, stillFiring: reminded });
+      }
+      const forgotten = Object.entries(followed).filter(([, until]) => Number(until) < now - FOLLOW_UP_WITHIN_MS).map(([id]) => id);
+      if (forgotten.length > 0) await redis.hdel(followedKey, ...forgotten);
+    },
+  };
+}
