@@ -19,16 +19,22 @@ const entry = join(root, 'consumer-alert/src/index.ts');
 const results: Record<string, string> = {};
 
 try {
-  const stream = 'bench-alert-drain';
-  await prefillReadings(redis, stream, total, () => (Math.random() < 0.02 ? 75 : 20));
-  const started = performance.now();
-  const drain = startService(entry, { REDIS_URL: redisServer.url, READINGS_STREAM: stream, ALERTS_STREAM: 'bench-alerts-1', LOG_LEVEL: 'warn' });
-  await Bun.sleep(200);
-  while (!(await groupsCaughtUp(redis, stream, ['alerts']))) await Bun.sleep(200);
-  const elapsed = (performance.now() - started) / 1_000;
-  results[`alert path: ${total.toLocaleString()} pre-filled readings (~2% over 50)`] = `${Math.round(total / elapsed).toLocaleString()} readings/s (${elapsed.toFixed(1)} s, incl. process start); ${(await redis.xlen('bench-alerts-1')).toLocaleString()} alerts`;
-  results['consumer-alert peak RSS while draining'] = `${(await processUsage(drain.pid)).peakRssMb.toFixed(0)} MB`;
-  await drain.kill('SIGTERM');
+  // One instance evaluates at a time (the lease); the others stand by: 2 and 3 show what standbys cost.
+  for (const instances of [1, 2, 3]) {
+    const stream = `bench-alert-drain-${instances}`;
+    const alertsStream = `bench-alerts-drain-${instances}`;
+    await prefillReadings(redis, stream, total, () => (Math.random() < 0.02 ? 75 : 20));
+    const started = performance.now();
+    const drains = Array.from({ length: instances }, (_, index) =>
+      startService(entry, { REDIS_URL: redisServer.url, READINGS_STREAM: stream, ALERTS_STREAM: alertsStream, CONSUMER_NAME: `bench-${index + 1}`, LOG_LEVEL: 'warn' }),
+    );
+    await Bun.sleep(200);
+    while (!(await groupsCaughtUp(redis, stream, ['alerts']))) await Bun.sleep(200);
+    const elapsed = (performance.now() - started) / 1_000;
+    results[`alert path, ${instances} instance(s): ${total.toLocaleString()} pre-filled readings (~2% over 50)`] = `${Math.round(total / elapsed).toLocaleString()} readings/s (${elapsed.toFixed(1)} s, incl. process start); ${(await redis.xlen(alertsStream)).toLocaleString()} alerts`;
+    if (instances === 1) results['consumer-alert peak RSS while draining'] = `${(await processUsage(drains[0]?.pid as number)).peakRssMb.toFixed(0)} MB`;
+    for (const drain of drains) await drain.kill('SIGTERM');
+  }
 
   const steady = startService(entry, { REDIS_URL: redisServer.url, READINGS_STREAM: 'bench-alert-steady', ALERTS_STREAM: 'bench-alerts-2', LOG_LEVEL: 'warn' });
   await Bun.sleep(1_000);
