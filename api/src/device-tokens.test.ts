@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
 import { type TokenScope, createLogger, createRedis, createTokenVerifier, mintDeviceToken } from 'core';
-import { type RedisServer, startRedisServer, uniqueName, waitFor } from 'core/testing';
+import { type RedisServer, startRedisServer, streamReadings, uniqueName, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import { createApp } from './app.ts';
@@ -44,7 +44,7 @@ function tokenApi(keys: { secret?: string; publicKey?: string } = { secret: SECR
     await response.body?.cancel().catch(() => {});
     return { status: response.status, body: error };
   };
-  return { call, inStream: () => apiRedis.xlen(stream) };
+  return { call, inStream: async () => (await streamReadings(apiRedis, stream)).length };
 }
 
 const reading = (deviceId: string) => ({ deviceId, metric: 'kwh', value: 1, unit: 'kWh', ts: new Date().toISOString() });

@@ -50,9 +50,10 @@ const importWorker = startImportWorker({
   owner: importOwner,
   maxBacklog: config.importMaxBacklog,
   logger,
+  frameReadings: config.frameReadings,
 });
 const imports = { jobs: importJobStore, worker: importWorker, dir: resolve(config.importDir), maxBytes: config.importMaxBytes, maxJobs: config.importMaxJobs, owner: importOwner };
-const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream }, tokens, imports, alerting: { redis, alertsStream: config.alertsStream } });
+const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream, frameReadings: config.frameReadings }, tokens, imports, alerting: { redis, alertsStream: config.alertsStream } });
 const alertRetention = startAlertRetention({ store, retainDays: config.retainAlertDays, logger });
 // Housekeeping of the workers hash runs here, on its own schedule; /health only reads.
 const janitor = startWorkerJanitor(redis);

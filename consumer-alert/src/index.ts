@@ -1,4 +1,4 @@
-import { type Rule, configOrExit, createConsumer, createLogger, createRedis, createSleeper, decodeAlert, decodeReading, defaultInstanceName, defaultRuleInputs, loadRules, onShutdown, readSilences, startHeartbeat, startTrimmer } from 'core';
+import { type Rule, configOrExit, createConsumer, createLogger, createRedis, createSleeper, decodeAlert, decodeReadingItems, defaultInstanceName, defaultRuleInputs, loadRules, onShutdown, readSilences, startHeartbeat, startTrimmer } from 'core';
 import { createAnnouncer } from './announcer.ts';
 import { leaderDuties } from './leader-duties.ts';
 import { rulesInForce } from './rules-in-force.ts';
@@ -59,7 +59,7 @@ const evaluating = evaluateWhileLeading({
       blockingRedis: evaluatorBlocking,
       stream: config.readingsStream,
       group: config.alertsGroup,
-      decode: decodeReading,
+      decodeItems: decodeReadingItems,
       handle: (batch) => evaluator.handle(batch),
       batchSize: config.batchSize,
     }),

@@ -1,4 +1,4 @@
-import { type ConsumerOptions, type Logger, type Reading, createConsumer, createRedis, decodeAlert, decodeReading } from 'core';
+import { type ConsumerOptions, type Logger, type Reading, createConsumer, createRedis, decodeAlert, decodeReadingItems } from 'core';
 import { createApiClient } from './api-client.ts';
 import type { StoreConfig } from './config.ts';
 import { createHistoryHandler } from './history-handler.ts';
@@ -19,7 +19,7 @@ export function createStoreConsumer(config: StoreConfig, logger: Logger, connect
     stream: config.readingsStream,
     group: config.group,
     consumer: config.consumerName,
-    decode: decodeReading,
+    decodeItems: decodeReadingItems,
     handle: (batch) => handler.handle(batch),
     logger,
     batchSize: config.batchSize,

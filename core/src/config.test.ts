@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       heartbeatIntervalMs: 2_000,
       heartbeatFile: undefined,
+      frameReadings: 500,
       shutdownTimeoutMs: 10_000,
       devices: 5,
       threshold: 50,

@@ -30,6 +30,7 @@ export {
   encodeAlert,
   decodeAlert,
 } from './contracts/alert.ts';
+export { type DecodedReadingItem, FRAME_VERSION, MAX_FRAME_READINGS, decodeReadingItems, encodeReadingFrame } from './contracts/reading-frame.ts';
 export { eventIdFor, newEventId } from './ids.ts';
 export { compareEntryIds, entryTimeMs } from './stream-ids.ts';
 export { neutraliseCsvCell, neutraliseCsvLine } from './csv-safety.ts';
@@ -44,6 +45,7 @@ export {
   type ConsumerEntry,
   type ConsumerOptions,
   type ConsumerStats,
+  type DecodedItem,
   type EntryOutcome,
   type RetryAfter,
 } from './consumer/consumer.ts';
@@ -55,7 +57,7 @@ export { createSleeper } from './sleeper.ts';
 export { configOrExit } from './config-or-exit.ts';
 export { cliError, cliNumber, parseCli, type CliSpec } from './cli.ts';
 export { loadRootEnv, parseEnvFile, ROOT_ENV_FILE } from './root-env.ts';
-export { publishReadings } from './publish-readings.ts';
+export { DEFAULT_FRAME_READINGS, publishReadings } from './publish-readings.ts';
 export { onShutdown } from './shutdown.ts';
 export { type ConsumerState, type GroupState, groupsCaughtUp, readConsumers, readGroups } from './consumer/groups.ts';
 export { parseRetryAfter } from './retry-after.ts';

@@ -13,6 +13,8 @@ export const commonSettings = {
   heartbeatIntervalMs: env.int('HEARTBEAT_INTERVAL_MS', 2_000, { min: 100, max: 60_000 }),
   /** Touched after every heartbeat that reached Redis: what a container's health check reads. */
   heartbeatFile: env.string('HEARTBEAT_FILE', undefined, { maxLength: 4_096 }),
+  /** Readings per stream entry (a frame) when publishing; 1 writes one v2 entry per reading. */
+  frameReadings: env.int('FRAME_READINGS', 500, { min: 1, max: 1_000 }),
   /** How long a clean stop may take before the process exits anyway (the producer's own default is 5 s). */
   shutdownTimeoutMs: env.int('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 0 }),
 };

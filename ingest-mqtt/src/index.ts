@@ -20,7 +20,7 @@ const client = mqtt.connect(config.mqttUrl, {
   connectTimeout: 10_000,
   ...(config.mqttUsername ? { username: config.mqttUsername, password: config.mqttPassword } : {}),
 });
-const ingest = ingestMessages({ client, redis, stream: config.readingsStream, clientId: config.mqttClientId, maxPayloadBytes: config.maxPayloadBytes, logger });
+const ingest = ingestMessages({ client, redis, stream: config.readingsStream, clientId: config.mqttClientId, maxPayloadBytes: config.maxPayloadBytes, logger, frameReadings: config.frameReadings });
 
 let connected = false;
 client.on('connect', (connack) => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
-import { createRedis, decodeReading, readDeadLetters } from 'core';
-import { type MosquittoServer, type RedisServer, type ServiceProcess, startMosquitto, startRedisServer, startService, uniqueName, waitFor } from 'core/testing';
+import { createRedis, readDeadLetters } from 'core';
+import { type MosquittoServer, type RedisServer, type ServiceProcess, startMosquitto, startRedisServer, startService, uniqueName, waitFor, streamReadings } from 'core/testing';
 import type Redis from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 
@@ -27,7 +27,7 @@ function startWorker(stream: string, clientId: string): ServiceProcess {
   return startService(ENTRY, { REDIS_URL: redisServer.url, MQTT_URL: broker.url, MQTT_CLIENT_ID: clientId, READINGS_STREAM: stream, HEARTBEAT_INTERVAL_MS: '200' });
 }
 
-const streamReadings = async (stream: string) => (await redis.xrange(stream, '-', '+')).map(([, fields]) => decodeReading(fields));
+const readingsIn = (stream: string) => streamReadings(redis, stream);
 
 describe('ingest-mqtt', () => {
   it('puts readings from MQTT into the stream (device from the topic), and each bad one in the dead letters with its topic and reason', async () => {
@@ -44,7 +44,7 @@ describe('ingest-mqtt', () => {
       await publisher.publishAsync('telemetry/pump-12', JSON.stringify({ metric: 'kwh', value: 5, unit: 'kWh', ts: '2026-02-30T10:00:00Z' }), { qos: 1 });
 
       const readings = await waitFor(async () => {
-        const found = await streamReadings(stream);
+        const found = await readingsIn(stream);
         return found.length >= 4 && found;
       }, { what: 'four readings in the stream' });
       expect(readings.map((r) => [r.deviceId, r.value])).toEqual([
@@ -81,7 +81,7 @@ describe('ingest-mqtt', () => {
       await publisher.publishAsync('telemetry/meter-1', payload, { qos: 1 });
       await publisher.publishAsync('telemetry/meter-2', payload, { qos: 1 });
       const readings = await waitFor(async () => {
-        const found = await streamReadings(stream);
+        const found = await readingsIn(stream);
         return found.length >= 3 && found;
       }, { what: 'three readings' });
       expect(readings[0]?.id).toBe(readings[1]?.id as string);
@@ -116,7 +116,7 @@ describe('ingest-mqtt', () => {
     try {
       // Kill it while messages flow, twice, and bring it back under the same client id.
       for (let round = 0; round < 2; round++) {
-        await waitFor(async () => (await redis.xlen(stream)) > (round + 1) * 3_000, { what: 'readings flowing', timeoutMs: 30_000 });
+        await waitFor(async () => (await readingsIn(stream)).length > (round + 1) * 3_000, { what: 'readings flowing', timeoutMs: 30_000 });
         await worker.kill('SIGKILL');
         worker = startWorker(stream, clientId);
         // The broker kept the session: the new process goes on where the killed one stopped.
@@ -124,7 +124,7 @@ describe('ingest-mqtt', () => {
       }
       await publishing;
       const readings = await waitFor(async () => {
-        const found = await streamReadings(stream);
+        const found = await readingsIn(stream);
         return new Set(found.map((r) => `${r.deviceId}@${r.ts}`)).size >= total && found;
       }, { what: 'every reading in the stream', timeoutMs: 60_000 });
       const idsByKey = new Map<string, Set<string>>();
@@ -159,7 +159,7 @@ describe('ingest-mqtt', () => {
     worker = startWorker(stream, clientId);
     try {
       const readings = await waitFor(async () => {
-        const found = await streamReadings(stream).catch(() => []);
+        const found = await readingsIn(stream).catch(() => []);
         return new Set(found.map((r) => r.value)).size >= 200 && found;
       }, { what: 'all 200 in the stream', timeoutMs: 30_000 });
       expect(new Set(readings.map((r) => r.value)).size).toBe(200);

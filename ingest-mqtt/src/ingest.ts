@@ -41,8 +41,8 @@ type SendPacket = (packet: Packet, cb?: (error?: Error) => void, ...rest: unknow
  * While Redis is away nothing is acknowledged and the batch is retried; a crash at any point
  * means a redelivery by the broker (same ids, stored once), never a loss.
  */
-export function ingestMessages(options: { client: MqttClient; redis: Redis; stream: string; clientId: string; maxPayloadBytes: number; logger: Logger }) {
-  const { client, redis, stream, clientId, maxPayloadBytes, logger } = options;
+export function ingestMessages(options: { client: MqttClient; redis: Redis; stream: string; clientId: string; maxPayloadBytes: number; logger: Logger; frameReadings?: number }) {
+  const { client, redis, stream, clientId, maxPayloadBytes, logger, frameReadings } = options;
   const counters: IngestCounters = { messages: 0, published: 0, refused: 0 };
   let stopping = false;
   const waiting: Taken[] = [];
@@ -95,7 +95,7 @@ export function ingestMessages(options: { client: MqttClient; redis: Redis; stre
     // In message order, chunk by chunk: each chunk is all in the stream or not at all.
     for (let i = 0; i < readings.length; i += BATCH_READINGS) {
       const chunk = readings.slice(i, i + BATCH_READINGS);
-      if (!(await untilDone('readings', () => publishReadings(redis, stream, chunk)))) return false;
+      if (!(await untilDone('readings', () => publishReadings(redis, stream, chunk, frameReadings)))) return false;
     }
     for (const { topic, payload, refused } of refusals) {
       if (!(await untilDone('dead letters', () => deadLetterRefusals(redis, { stream, clientId, topic, payload }, refused)))) return false;

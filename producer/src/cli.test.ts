@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
-import { createRedis, decodeReading } from 'core';
-import { type RedisServer, startRedisServer, uniqueName, waitFor } from 'core/testing';
+import { createRedis } from 'core';
+import { type RedisServer, startRedisServer, uniqueName, waitFor, streamReadings } from 'core/testing';
 import type Redis from 'ioredis';
 
 const entry = join(import.meta.dir, 'index.ts');
@@ -53,7 +53,7 @@ describe('producer process', () => {
     const stream = uniqueName('readings');
     const { child, text, partial } = spawnProducer(['--rate', '200', '--devices', '4', '--stream', stream]);
     try {
-      await waitFor(async () => (await redis.xlen(stream)) > 50, { what: 'first readings' });
+      await waitFor(async () => (await streamReadings(redis, stream)).length > 50, { what: 'first readings' });
       await server.kill();
       const outageStart = Date.now();
       await waitFor(() => partial().includes('publish_failed_buffering'), { what: 'producer to notice the outage' });
@@ -62,11 +62,10 @@ describe('producer process', () => {
       const outageEnd = Date.now();
       await server.restart();
       await waitFor(() => partial().includes('redis_publishing_again'), { what: 'producer to resume' });
-      const afterRestart = await redis.xlen(stream);
-      await waitFor(async () => (await redis.xlen(stream)) > afterRestart + 100, { what: 'publishing to continue' });
+      const afterRestart = (await streamReadings(redis, stream)).length;
+      await waitFor(async () => (await streamReadings(redis, stream)).length > afterRestart + 100, { what: 'publishing to continue' });
       // Readings measured while Redis was down were buffered and published after it came back.
-      const entries = await redis.xrange(stream, '-', '+');
-      const measuredDuringOutage = entries.map(([, fields]) => decodeReading(fields)).filter((r) => r.ts > outageStart + 100 && r.ts < outageEnd - 100);
+      const measuredDuringOutage = (await streamReadings(redis, stream)).filter((r) => r.ts > outageStart + 100 && r.ts < outageEnd - 100);
       expect(measuredDuringOutage.length).toBeGreaterThan(100);
     } finally {
       child.kill('SIGTERM');
@@ -78,12 +77,12 @@ describe('producer process', () => {
   it('flushes and exits 0 on SIGTERM, with every produced reading published', async () => {
     const stream = uniqueName('readings');
     const { child, text } = spawnProducer(['--rate', '1000', '--stream', stream]);
-    await waitFor(async () => (await redis.xlen(stream)) > 100, { what: 'readings' });
+    await waitFor(async () => (await streamReadings(redis, stream)).length > 100, { what: 'readings' });
     child.kill('SIGTERM');
     expect(await child.exited).toBe(0);
     const stopped = stoppedSummary(await text());
     expect(stopped.unsent).toBe(0);
-    expect(await redis.xlen(stream)).toBe(stopped.produced as number);
+    expect((await streamReadings(redis, stream)).length).toBe(stopped.produced as number);
   });
 
   it('stops on Ctrl-C after --count was reached while Redis is away (it flushed for ever before), saying what is unsent', async () => {

@@ -8,8 +8,10 @@ export interface PublisherOptions {
   logger: Logger;
   /** Readings kept while Redis is unreachable; past this the oldest are dropped and counted. Default 100,000. */
   maxBuffered?: number;
-  /** XADDs per pipeline round trip. Default 1,000. */
+  /** Readings per round trip. Default 1,000. */
   batchSize?: number;
+  /** Readings per stream entry (FRAME_READINGS); 1 writes one entry per reading. */
+  frameReadings?: number;
 }
 
 export interface PublisherStats {
@@ -64,7 +66,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     roomWaiters = stillWaiting;
   };
 
-  const sendBatch = (batch: Reading[]): Promise<number> => publishReadings(redis, stream, batch);
+  const sendBatch = (batch: Reading[]): Promise<number> => publishReadings(redis, stream, batch, options.frameReadings);
 
   const loop = async () => {
     let failures = 0;

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, createRedis, decodeReading, type Reading } from 'core';
-import { type TestRedis, uniqueName, useRedis } from 'core/testing';
+import { createLogger, createRedis, type Reading } from 'core';
+import { type TestRedis, uniqueName, useRedis, streamEntries } from 'core/testing';
 import type Redis from 'ioredis';
 import { loadProducerConfig } from './config.ts';
 import { startProducer } from './run.ts';
@@ -39,8 +39,7 @@ async function runProducer(flags: string[]) {
 }
 
 async function streamReadings(stream: string): Promise<Array<{ entryId: string; reading: Reading }>> {
-  const entries = await redis.xrange(stream, '-', '+');
-  return entries.map(([entryId, fields]) => ({ entryId, reading: decodeReading(fields) }));
+  return streamEntries(redis, stream);
 }
 
 describe('producer against a real Redis', () => {

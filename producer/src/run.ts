@@ -36,7 +36,7 @@ const REPLAY_BATCH = 1_000;
 
 /** Runs the simulator (or a replay) until stopped, --count is reached or the file ends. */
 export function startProducer({ config, redis, logger }: ProducerDeps): ProducerRun {
-  const publisher = createPublisher({ redis, stream: config.readingsStream, logger, maxBuffered: config.maxBuffered });
+  const publisher = createPublisher({ redis, stream: config.readingsStream, logger, maxBuffered: config.maxBuffered, frameReadings: config.frameReadings });
   let stopping = false;
   let produced = 0;
   let badLines = 0;

@@ -249,4 +249,63 @@ describe('createConsumer', () => {
     expect(handled).toBe(5);
     expect(await pendingCount(stream)).toBe(0);
   });
+
+  describe('entries holding several items (frames)', () => {
+    /** A frame `f=<i,j,...>`: each item a number; `x` is an item that does not decode. */
+    const decodeItems = (fields: string[]) => {
+      if (fields[0] !== 'f') throw new InvalidEventError('f', 'is missing');
+      return (fields[1] ?? '').split(',').map((item) => (/^\d+$/.test(item) ? { value: Number(item), fields: ['n', item] } : { error: `item ${item} is not a number`, fields: ['n', item] }));
+    };
+
+    it('handles every item in order, dead-letters a bad one alone, and acks each entry once all its items are settled', async () => {
+      const stream = uniqueName('frames');
+      await redis.xadd(stream, '*', 'f', '1,2,x,4');
+      await redis.xadd(stream, '*', 'f', '5,6,7');
+      await redis.xadd(stream, '*', 'f', 'y');
+      await redis.xadd(stream, '*', 'g', 'whole entry unreadable');
+      const seen: number[] = [];
+      const batches: number[] = [];
+      // Items in calls of at most 2 (batchSize), so an entry spans two calls; 6 is dead by the handler's word.
+      const { consumer } = start(
+        stream,
+        async (batch) => {
+          batches.push(batch.length);
+          seen.push(...batch.map((entry) => entry.value));
+          return batch.map((entry) => (entry.value === 6 ? { dead: 'six is refused' } : 'done'));
+        },
+        { decode: undefined, decodeItems, batchSize: 2 },
+      );
+      await waitFor(async () => (await redis.xlen(`${stream}:dead`)) === 4 && (await pendingCount(stream)) === 0, { what: 'settled' });
+      expect(seen).toEqual([1, 2, 4, 5, 6, 7]);
+      expect(Math.max(...batches)).toBeLessThanOrEqual(2);
+      const dead = await readDeadLetters(redis, `${stream}:dead`);
+      expect(dead.map((letter) => [letter.reason, letter.fields])).toEqual([
+        ['item x is not a number', ['n', 'x']],
+        ['six is refused', ['n', '6']],
+        ['item y is not a number', ['n', 'y']],
+        ['invalid event: f is missing', ['g', 'whole entry unreadable']],
+      ]);
+      expect(consumer.stats()).toMatchObject({ acked: 4, deadLettered: 4 });
+    });
+
+    it('keeps an entry pending while one of its items is retried, and acks it once that item is done', async () => {
+      const stream = uniqueName('frames');
+      await redis.xadd(stream, '*', 'f', '1,2,3');
+      let failuresLeft = 3;
+      const handled: number[] = [];
+      start(
+        stream,
+        async (batch) =>
+          batch.map((entry) => {
+            if (entry.value === 2 && failuresLeft-- > 0) return 'retry';
+            handled.push(entry.value);
+            return 'done';
+          }),
+        { decode: undefined, decodeItems },
+      );
+      await waitFor(() => handled.includes(2), { what: 'item 2 done' });
+      await waitFor(async () => (await pendingCount(stream)) === 0, { what: 'entry acked' });
+      expect(handled).toEqual([1, 3, 2]);
+    });
+  });
 });

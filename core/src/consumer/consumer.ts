@@ -3,14 +3,14 @@ import { defaultInstanceName } from '../instance.ts';
 import type { Logger } from '../logger.ts';
 import { backoffMs } from '../redis.ts';
 import { createSleeper } from '../sleeper.ts';
-import { type DeadLetter, queueDeadLetters } from './dead-letter.ts';
+import { type DeadLetter, queueDeadLetterEntries } from './dead-letter.ts';
 import { readConsumers } from './groups.ts';
 
 /** What the handler says of each entry: ack it, try it again later, or dead-letter it (and ack). */
 export type EntryOutcome = 'done' | 'retry' | { dead: string };
 
 export interface ConsumerEntry<T> {
-  /** The stream entry id. */
+  /** The stream entry id (shared by the items of one entry: a frame's readings). */
   entryId: string;
   value: T;
   /** How many times Redis has delivered it (1 on first delivery). */
@@ -40,11 +40,18 @@ export interface ConsumerOptions<T> {
   /** Unique per running instance. Default `<hostname>-<pid>`. */
   consumer?: string;
   /** Turns an entry's fields into the handler's value; a throw dead-letters the entry at once. */
-  decode: (fields: string[]) => T;
+  decode?: (fields: string[]) => T;
+  /**
+   * Instead of `decode`, for entries holding several items (a frame of readings): each item is
+   * handled and settled alone — an item that does not decode, or that the handler says is dead,
+   * is dead-lettered alone with its own fields — and the entry is acknowledged once all its items
+   * are. A throw dead-letters the entry whole.
+   */
+  decodeItems?: (fields: string[]) => ReadonlyArray<DecodedItem<T>>;
   /** Gets a batch; returns an outcome per entry (same order), or nothing for "all done". A throw retries the whole batch. */
   handle: (batch: ReadonlyArray<ConsumerEntry<T>>) => Promise<ReadonlyArray<EntryOutcome> | undefined | void>;
   logger: Logger;
-  /** Entries per read. Default 500. */
+  /** Items (entries, or a frame's readings) per handler call, and per read. Default 500. */
   batchSize?: number;
   /** How long a read waits for new entries. Default 1,000 ms (also the longest wait at close). */
   blockMs?: number;
@@ -90,6 +97,9 @@ export interface Consumer {
   stats(): Readonly<ConsumerStats>;
 }
 
+/** An item of an entry, decoded, or why not; with its own fields (for its dead letter). */
+export type DecodedItem<T> = { value: T; fields: readonly string[] } | { error: string; fields: readonly string[] };
+
 type RawEntry = [entryId: string, fields: string[] | null];
 
 function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -104,8 +114,14 @@ function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTE
  * not count as deliveries). Options are validated here, before anything runs.
  */
 export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
-  const { redis, blockingRedis, stream, group, decode, handle, logger } = options;
+  const { redis, blockingRedis, stream, group, handle, logger } = options;
   if (!stream || !group) throw new RangeError('stream and group are required');
+  const decodeItems =
+    options.decodeItems ??
+    (options.decode
+      ? (fields: string[]): ReadonlyArray<DecodedItem<T>> => [{ value: (options.decode as (fields: string[]) => T)(fields), fields }]
+      : undefined);
+  if (!decodeItems) throw new RangeError('decode or decodeItems is required');
   const name = options.consumer ?? defaultInstanceName();
   const batchSize = positiveInteger('batchSize', options.batchSize ?? 500, 100_000);
   const blockMs = positiveInteger('blockMs', options.blockMs ?? 1_000);
@@ -137,8 +153,10 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
     }
   };
 
+  // Items per entry lately (1 without frames): a read asks for about batchSize items' worth of entries.
+  let itemsPerEntry = 1;
   const read = async (id: string): Promise<RawEntry[]> => {
-    const args: Array<string | number> = ['GROUP', group, name, 'COUNT', batchSize];
+    const args: Array<string | number> = ['GROUP', group, name, 'COUNT', Math.max(1, Math.round(batchSize / itemsPerEntry))];
     if (id === '>') args.push('BLOCK', blockMs);
     const reply = (await blockingRedis.call('XREADGROUP', ...args, 'STREAMS', stream, id)) as Array<[string, RawEntry[]]> | null;
     return reply?.[0]?.[1] ?? [];
@@ -152,18 +170,21 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
     return new Map(rows.map(([id, , , count]) => [id, Number(count)]));
   };
 
-  /** Acks and dead-letters in one MULTI; retried until Redis takes it (the effect is already durable). */
-  const settle = async (done: string[], dead: DeadLetter[]) => {
-    if (done.length === 0 && dead.length === 0) return;
+  /**
+   * Dead letters and acks in one MULTI; retried until Redis takes it (the effect is already
+   * durable). `acks` are the entries all of whose items are settled (dead-lettered ones included).
+   */
+  const settle = async (acks: string[], dead: DeadLetter[]) => {
+    if (acks.length === 0 && dead.length === 0) return;
     for (let attempt = 0; ; attempt++) {
       try {
         const multi = redis.multi();
-        queueDeadLetters(multi, { stream, group, consumer: name, deadStream: deadLetterStream }, dead);
-        if (done.length > 0) multi.xack(stream, group, ...done);
+        queueDeadLetterEntries(multi, { stream, group, consumer: name, deadStream: deadLetterStream }, dead);
+        if (acks.length > 0) multi.xack(stream, group, ...acks);
         const results = await multi.exec();
         const failed = results?.find(([error]) => error);
         if (!results || failed) throw failed?.[0] ?? new Error('MULTI was discarded');
-        stats.acked += done.length + dead.length;
+        stats.acked += acks.length;
         stats.deadLettered += dead.length;
         for (const letter of dead) log.warn('dead_lettered', { entryId: letter.entryId, reason: letter.reason, deliveries: letter.deliveries, deadLetterStream });
         return;
@@ -182,7 +203,8 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
 
   /** Resets the idle time of entries this consumer is still working on (and has read ahead), so nobody claims them. */
   const keepOwnership = async (batch: ReadonlyArray<ConsumerEntry<T>>) => {
-    await redis.call('XCLAIM', stream, group, name, 0, ...batch.map((entry) => entry.entryId), ...(readAhead?.ids ?? []), 'JUSTID');
+    const ids = new Set([...batch.map((entry) => entry.entryId), ...(readAhead?.ids ?? [])]);
+    await redis.call('XCLAIM', stream, group, name, 0, ...ids, 'JUSTID');
   };
 
   /** Takes the batch read ahead, if any, for handling: from then on the handler keeps it owned. */
@@ -192,7 +214,11 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
     return entries;
   };
 
-  const runHandler = async (work: Array<ConsumerEntry<T>>, fieldsOf: Map<string, string[]>) => {
+  /**
+   * Handles `work` until every item is settled. `open` counts each entry's unsettled items; an
+   * entry is acknowledged when its count reaches 0. `fieldsOf` holds each item's fields.
+   */
+  const runHandler = async (work: Array<ConsumerEntry<T>>, fieldsOf: Map<ConsumerEntry<T>, readonly string[]>, open: Map<string, number>): Promise<boolean> => {
     let pending = work;
     let lastTouch = Date.now();
     for (let attempt = 0; pending.length > 0; attempt++) {
@@ -215,22 +241,30 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         retryAfterMs = (failure as RetryAfter).retryAfterMs ?? 0;
         if (attempt === 0 || attempt % 10 === 0) log.warn('handler_failed_retrying', { error: failure, entries: pending.length, attempt });
       } else {
-        const done: string[] = [];
+        const acks: string[] = [];
         const dead: DeadLetter[] = [];
         const again: Array<ConsumerEntry<T>> = [];
+        const settled = (entryId: string) => {
+          const left = (open.get(entryId) ?? 1) - 1;
+          if (left > 0) open.set(entryId, left);
+          else {
+            open.delete(entryId);
+            acks.push(entryId);
+          }
+        };
         pending.forEach((entry, index) => {
           const outcome = outcomes ? (outcomes[index] ?? 'retry') : 'done';
-          if (outcome === 'done') done.push(entry.entryId);
-          else if (outcome === 'retry') again.push(entry);
-          else dead.push({ entryId: entry.entryId, fields: fieldsOf.get(entry.entryId) ?? null, reason: outcome.dead, deliveries: entry.deliveries });
+          if (outcome === 'retry') return void again.push(entry);
+          if (outcome !== 'done') dead.push({ entryId: entry.entryId, fields: fieldsOf.get(entry) ?? null, reason: outcome.dead, deliveries: entry.deliveries });
+          settled(entry.entryId);
         });
-        await settle(done, dead);
+        await settle(acks, dead);
         pending = again;
-        if (pending.length === 0) return;
+        if (pending.length === 0) return true;
       }
       stats.retried += pending.length;
       // Closing mid-retry: the entries stay pending and the next start takes them up again.
-      if (closing) return;
+      if (closing) return false;
       if (Date.now() - lastTouch > claimIdleMs / 3) {
         await keepOwnership(pending);
         lastTouch = Date.now();
@@ -238,34 +272,62 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
       // The server's Retry-After, when it gave one, rather than a backoff grown by earlier failures.
       await pause(retryAfterMs > 0 ? retryAfterMs : backoffMs(attempt, retryBaseMs, retryMaxMs));
     }
+    return true;
   };
 
   const processEntries = async (entries: RawEntry[], source: 'new' | 'pending' | 'claimed') => {
     const counts = source === 'new' ? undefined : await deliveryCounts(entries);
-    const gone: string[] = [];
+    // Acked at once: entries gone from the stream, or dead-lettered whole.
+    const acks: string[] = [];
     const dead: DeadLetter[] = [];
     const work: Array<ConsumerEntry<T>> = [];
-    // Original fields, for dead letters the handler asks for.
-    const fieldsOf = new Map<string, string[]>();
+    // Each item's fields, for the dead letters the handler asks for.
+    const fieldsOf = new Map<ConsumerEntry<T>, readonly string[]>();
+    const open = new Map<string, number>();
+    let items = 0;
     for (const [entryId, fields] of entries) {
       const deliveries = counts?.get(entryId) ?? 1;
       if (fields === null) {
         // Deleted from the stream while pending: nothing left to process.
-        gone.push(entryId);
-      } else if (deliveries > maxDeliveries) {
-        dead.push({ entryId, fields, reason: `delivered ${deliveries} times (maxDeliveries ${maxDeliveries})`, deliveries });
-      } else {
-        try {
-          work.push({ entryId, value: decode(fields), deliveries });
-          fieldsOf.set(entryId, fields);
-        } catch (error) {
-          dead.push({ entryId, fields, reason: (error as Error).message, deliveries });
-        }
+        acks.push(entryId);
+        continue;
       }
+      if (deliveries > maxDeliveries) {
+        dead.push({ entryId, fields, reason: `delivered ${deliveries} times (maxDeliveries ${maxDeliveries})`, deliveries });
+        acks.push(entryId);
+        continue;
+      }
+      let decoded: ReadonlyArray<DecodedItem<T>>;
+      try {
+        decoded = decodeItems(fields);
+      } catch (error) {
+        dead.push({ entryId, fields, reason: (error as Error).message, deliveries });
+        acks.push(entryId);
+        continue;
+      }
+      items += decoded.length;
+      let valid = 0;
+      for (const item of decoded) {
+        if ('error' in item) {
+          dead.push({ entryId, fields: item.fields, reason: item.error, deliveries });
+          continue;
+        }
+        const entry: ConsumerEntry<T> = { entryId, value: item.value, deliveries };
+        work.push(entry);
+        fieldsOf.set(entry, item.fields);
+        valid += 1;
+      }
+      if (valid > 0) open.set(entryId, valid);
+      else acks.push(entryId);
     }
     stats.delivered += entries.length;
-    await settle(gone, dead);
-    if (work.length > 0) await runHandler(work, fieldsOf);
+    if (entries.length > 0) itemsPerEntry = Math.max(1, (itemsPerEntry + items / entries.length) / 2);
+    await settle(acks, dead);
+    // At most batchSize items per handler call, in order; an entry may span two calls.
+    // A chunk left unsettled (closing mid-retry) stops the rest, which stay pending, in order.
+    for (let start = 0; start < work.length; start += batchSize) {
+      if (!(await runHandler(work.slice(start, start + batchSize), fieldsOf, open))) return;
+    }
   };
 
   // Batches of new entries still in the handler (concurrency > 1), and the first error one hit.

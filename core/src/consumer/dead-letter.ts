@@ -38,15 +38,6 @@ export function queueDeadLetterEntries(multi: ChainableCommander, options: DeadL
   }
 }
 
-/**
- * Queues, on a MULTI, each dead letter and the XACK of its entry, so an entry is never both lost
- * and unacked, nor acked without its dead letter.
- */
-export function queueDeadLetters(multi: ChainableCommander, options: DeadLetterSource, letters: readonly DeadLetter[]): void {
-  queueDeadLetterEntries(multi, options, letters);
-  if (letters.length > 0) multi.xack(options.stream, options.group, ...letters.map((letter) => letter.entryId));
-}
-
 export interface DeadLetterRecord {
   /** The dead-letter entry's own id. */
   id: string;

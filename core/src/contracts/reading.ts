@@ -86,6 +86,14 @@ function decodeV2(record: FieldRecord): unknown {
   return fromV2Array(requireField(record, 'r'));
 }
 
+/** A parsed v2 array (or a frame's element) as a candidate reading, before the schema check. */
+export function fromReadingArray(parsed: unknown, raw: () => string, field = 'r'): unknown {
+  if (!Array.isArray(parsed) || parsed.length !== V2_FIELDS.length) {
+    throw new InvalidEventError(field, `must be a JSON array [${V2_FIELDS.join(', ')}], got ${quote(raw())}`);
+  }
+  return { id: parsed[0], deviceId: parsed[1], metric: parsed[2], value: parsed[3], unit: parsed[4], ts: parsed[5] };
+}
+
 function fromV2Array(raw: string): unknown {
   let parsed: unknown;
   try {
@@ -93,10 +101,7 @@ function fromV2Array(raw: string): unknown {
   } catch {
     parsed = undefined;
   }
-  if (!Array.isArray(parsed) || parsed.length !== V2_FIELDS.length) {
-    throw new InvalidEventError('r', `must be a JSON array [${V2_FIELDS.join(', ')}], got ${quote(raw)}`);
-  }
-  return { id: parsed[0], deviceId: parsed[1], metric: parsed[2], value: parsed[3], unit: parsed[4], ts: parsed[5] };
+  return fromReadingArray(parsed, () => raw);
 }
 
 /**

@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, createRedis, decodeReading } from 'core';
-import { type RedisServer, freePort, startRedisServer, startService, uniqueName, waitFor } from 'core/testing';
+import { createLogger, createRedis } from 'core';
+import { type RedisServer, freePort, startRedisServer, startService, uniqueName, waitFor, streamReadings } from 'core/testing';
 import type Redis from 'ioredis';
 import { createApp } from '../../app.ts';
 import { TEST_TOKEN, testStore } from '../../test-helpers.ts';
@@ -50,7 +50,7 @@ function importsApi(limits: { maxBytes?: number; maxJobs?: number } = {}) {
     const job = (await call('GET', `/imports/${id}`)).body;
     return job.state === state && job;
   }, { what: `import ${state}`, timeoutMs: 60_000 });
-  const inStream = async () => (await redis.xrange(stream, '-', '+')).map(([, fields]) => decodeReading(fields));
+  const inStream = () => streamReadings(redis, stream);
   return { call, upload, until, inStream, worker, uploads, stream };
 }
 
@@ -206,7 +206,7 @@ describe('imports through an API restart', () => {
       await waitFor(() => fetch(`${base}/health`).then((r) => r.status < 500, () => false), { what: 'API again' });
       await redis.xgroup('DESTROY', stream, 'holding');
       await waitFor(async () => (await job()).state === 'done', { what: 'the import done after the restart', timeoutMs: 60_000 });
-      const readings = (await redis.xrange(stream, '-', '+')).map(([, fields]) => decodeReading(fields));
+      const readings = await streamReadings(redis, stream);
       const idsByRow = new Map<string, Set<string>>();
       for (const reading of readings) {
         const key = `${reading.deviceId}@${reading.ts}`;

@@ -14,9 +14,11 @@ export interface ImportWorkerOptions {
   stream: string;
   /** This API instance (`host:port`): it imports only the jobs it holds the files of. */
   owner: string;
-  /** Entries the stream's groups have not finished with, past which imports wait (backpressure). */
+  /** Readings the stream's groups have not finished with, past which imports wait (backpressure). */
   maxBacklog: number;
   logger: Logger;
+  /** Readings per stream entry (FRAME_READINGS): the backlog is counted in entries, each a frame. */
+  frameReadings?: number;
 }
 
 interface OpenJob {
@@ -31,9 +33,11 @@ interface OpenJob {
  * a few turns, not after the big one. Each turn's readings are in Redis before the job's
  * `committedLine` moves past them, and a row without an id gets one made from the job and its
  * line: after a crash the job goes on from `committedLine`, and rows read twice keep their ids
- * (stored once). While the stream's groups lag more than `maxBacklog` entries, it waits.
+ * (stored once). While the stream's groups lag more than `maxBacklog` readings (counted as
+ * entries, each taken for a full frame), it waits.
  */
-export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logger }: ImportWorkerOptions) {
+export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logger, frameReadings }: ImportWorkerOptions) {
+  const backlogEntries = Math.max(1, Math.ceil(maxBacklog / (frameReadings ?? 1)));
   const open = new Map<string, OpenJob>();
   let stopped = false;
   let wake: (() => void) | undefined;
@@ -77,7 +81,7 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
         if (job.badSamples.length < KEPT_BAD_ROWS) job.badSamples.push({ line: item.line, reason: item.error });
       }
     }
-    for (let i = 0; i < readings.length; i += PUBLISH_CHUNK) await publishReadings(redis, stream, readings.slice(i, i + PUBLISH_CHUNK));
+    for (let i = 0; i < readings.length; i += PUBLISH_CHUNK) await publishReadings(redis, stream, readings.slice(i, i + PUBLISH_CHUNK), frameReadings);
     job.rowsRead += read;
     job.published += readings.length;
     job.committedLine = lastLine;
@@ -113,7 +117,7 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
           });
           continue;
         }
-        if ((await backlog()) > maxBacklog) {
+        if ((await backlog()) > backlogEntries) {
           await Bun.sleep(200);
           continue;
         }

@@ -12,6 +12,8 @@ export interface IngestOptions {
   redis: Redis;
   /** The readings stream (READINGS_STREAM). */
   stream: string;
+  /** Readings per stream entry (FRAME_READINGS). */
+  frameReadings?: number;
 }
 
 /** How many readings of a request went into the stream, for /metrics. */
@@ -79,7 +81,7 @@ export function ingestRoutes(
         throw new ApiError(422, 'validation', `${first.path}: ${first.message}`, refused.slice(0, 20).map(({ path, message }) => ({ path, message })));
       }
       try {
-        await publishReadings(ingest.redis, ingest.stream, readings);
+        await publishReadings(ingest.redis, ingest.stream, readings, ingest.frameReadings);
       } catch (error) {
         throw new ApiError(503, 'stream_unavailable', `Redis did not take the readings (none were added): ${(error as Error).message}`, undefined, { 'retry-after': '1' });
       }

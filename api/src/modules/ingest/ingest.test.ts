@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { createLogger, createRedis, decodeReading } from 'core';
-import { type RedisServer, startRedisServer, uniqueName, waitFor } from 'core/testing';
+import { createLogger, createRedis } from 'core';
+import { type RedisServer, startRedisServer, uniqueName, waitFor, streamReadings } from 'core/testing';
 import type Redis from 'ioredis';
 import { createApp } from '../../app.ts';
 import { TEST_TOKEN, testStore } from '../../test-helpers.ts';
@@ -34,7 +34,7 @@ function ingestApi() {
     const response = await app.handle(new Request('http://localhost/ingest', { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': contentType }, body }));
     return { status: response.status, headers: response.headers, body: (await response.json()) as any };
   };
-  const inStream = async () => (await redis.xrange(stream, '-', '+')).map(([, fields]) => decodeReading(fields));
+  const inStream = () => streamReadings(redis, stream);
   return { post, inStream };
 }
 

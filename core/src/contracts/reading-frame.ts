@@ -1,0 +1,48 @@
+import { InvalidEventError } from './errors.ts';
+import { type FieldList, quote } from './fields.ts';
+import { type Reading, decodeReading, encodeReadingPayload, fromReadingArray, validateReading } from './reading.ts';
+
+/**
+ * v3, a frame: one stream entry carrying a batch of readings, `v 3 f [[id, deviceId, metric,
+ * value, unit, ts], ...]` — each element a v2 `r` array. Redis, the consumers and the acks then
+ * work per frame instead of per reading (Redis alone spent ~11 µs per single-reading entry),
+ * while every reading keeps its own id, idempotency, alert evaluation and dead letter: an element
+ * that does not decode is dead-lettered alone (as a v2 entry of its own), the others go on.
+ * Single-reading entries (v1, v2) stay valid; consumers read all three.
+ */
+export const FRAME_VERSION = '3';
+/** Readings per frame at most: a few hundred KB of JSON, a few ms of work per entry. */
+export const MAX_FRAME_READINGS = 1_000;
+
+/** One item of an entry: a reading, or why its element does not decode; with its own fields. */
+export type DecodedReadingItem = { value: Reading; fields: readonly string[] } | { error: string; fields: readonly string[] };
+
+export function encodeReadingFrame(readings: readonly Reading[]): string[] {
+  return ['v', FRAME_VERSION, 'f', `[${readings.map(encodeReadingPayload).join(',')}]`];
+}
+
+/**
+ * The readings of any entry: a frame's, each alone, or a single-reading entry's one.
+ * @throws InvalidEventError when the entry as a whole cannot be read (then it is dead-lettered whole).
+ */
+export function decodeReadingItems(fields: FieldList): DecodedReadingItem[] {
+  if (!(fields.length === 4 && fields[0] === 'v' && fields[1] === FRAME_VERSION)) return [{ value: decodeReading(fields), fields }];
+  if (fields[2] !== 'f') throw new InvalidEventError('f', 'is missing (a v3 entry is `v 3 f <frame>`)');
+  const raw = fields[3] as string;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) throw new InvalidEventError('f', `must be a non-empty JSON array of readings, got ${quote(raw)}`);
+  const now = Date.now();
+  return parsed.map((element, index) => {
+    const itemFields = ['v', '2', 'r', JSON.stringify(element) ?? 'null'];
+    try {
+      return { value: validateReading(fromReadingArray(element, () => itemFields[3] as string, `f[${index}]`), now), fields: itemFields };
+    } catch (error) {
+      return { error: `frame element ${index}: ${(error as Error).message}`, fields: itemFields };
+    }
+  });
+}
