@@ -21,7 +21,7 @@ export function alertRoutes(store: ReadingsStore) {
         const rows: StoredAlert[] = [];
         const refused: Array<{ index: number; path: string; message: string }> = [];
         for (const [index, item] of body.alerts.entries()) {
-          const error = historyAlertCheck.Errors(item).First();
+          const error = historyAlertCheck.Check(item) ? undefined : historyAlertCheck.Errors(item).First();
           if (error) {
             refused.push({ index, path: `alerts.${index}${error.path.replaceAll('/', '.')}`, message: error.message });
             continue;

@@ -45,7 +45,8 @@ export interface BatchAnswer {
 
 /** A batch item as a row to store, or what is wrong with it (named the way the request spelled it). */
 function itemProblem(item: unknown, index: number, storedAt: number): StoredRow | { path: string; message: string } {
-  const error = newReadingCheck.Errors(item).First();
+  // Check first: walking Errors() for a valid item costs several times the compiled check.
+  const error = newReadingCheck.Check(item) ? undefined : newReadingCheck.Errors(item).First();
   if (error) return { path: `readings.${index}${error.path.replaceAll('/', '.')}`, message: error.message };
   const row = toRow(item as NewReading, storedAt);
   return 'problem' in row ? { path: `readings.${index}.ts`, message: row.problem } : row;
