@@ -1,4 +1,4 @@
-import { type Alert, type Reading, type RetryAfter, StopConsumingError, parseRetryAfter } from 'core';
+import { type Alert, type Reading, type RetryAfter, StopConsumingError, encodeReadingPayload, parseRetryAfter } from 'core';
 
 /** The API cannot be reached or is overloaded: retry, after `retryAfterMs` when it said so. */
 export class TransientApiError extends Error implements RetryAfter {
@@ -19,7 +19,7 @@ export type BatchReply =
   | { kind: 'invalid'; invalid: Map<number, string> }
   | { kind: 'too_large' };
 
-/** What POST /readings/batch (and /alerts/batch, without conflicts) answers with 200. */
+/** What POST /readings/rows (and /alerts/batch, without conflicts) answers with 200. */
 interface StoredAnswer {
   inserted: number;
   duplicates: number;
@@ -39,7 +39,7 @@ export interface ApiClientOptions {
 const DOWN_FOR_MS = 2_000;
 
 /**
- * POSTs readings to /readings/batch and classifies the answer: stored; some items invalid (422);
+ * POSTs readings to /readings/rows (compact) and classifies the answer: stored; some items invalid (422);
  * too large (413). Throws StopConsumingError on 401/403 (retrying cannot fix a token) and
  * TransientApiError on network errors, timeouts, 429 and 5xx (and other statuses, which mean a
  * misconfigured URL: retried, loudly, never dropped).
@@ -113,11 +113,9 @@ export function createApiClient({ apiUrls, token, timeoutMs }: ApiClientOptions)
   };
 
   return {
+    /** In the compact form (POST /readings/rows): the contract's arrays, as a frame holds them. */
     postBatch(readings: readonly Reading[]): Promise<BatchReply> {
-      const body = JSON.stringify({
-        readings: readings.map((r) => ({ id: r.id, deviceId: r.deviceId, metric: r.metric, value: r.value, unit: r.unit, ts: new Date(r.ts).toISOString() })),
-      });
-      return send('/readings/batch', 'readings', body);
+      return send('/readings/rows', 'rows', `{"rows":[${readings.map(encodeReadingPayload).join(',')}]}`);
     },
     /** Alert transitions with what the history adds: silenced or not, and when each was raised. */
     postAlerts(alerts: ReadonlyArray<{ alert: Alert; silenced: boolean; raisedAt: number }>): Promise<BatchReply> {

@@ -344,7 +344,7 @@ describe('consumer-store with several API instances on one PostgreSQL', () => {
     for (const port of ports) await waitFor(() => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status < 500, () => false), { what: 'API instance' });
     const stream = uniqueName('readings');
     const bases = ports.map((port) => `http://127.0.0.1:${port}`);
-    const batchesPosted = async (base: string) => Number(/^api_http_requests_total\{method="POST",route="\/readings\/batch",status="200"\} (\d+)/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? 0);
+    const batchesPosted = async (base: string) => Number(/^api_http_requests_total\{method="POST",route="\/readings\/rows",status="200"\} (\d+)/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? 0);
     startStore(stream, { API_URL: bases.join(','), BATCH_SIZE: '200' });
     const sent = await publish(stream, 'instances', 10_000);
     await waitFor(async () => (await batchesPosted(bases[0] as string)) > 0 && (await batchesPosted(bases[1] as string)) > 0, { what: 'batches on both instances' });

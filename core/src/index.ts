@@ -20,6 +20,7 @@ export {
   encodeReadingPayload,
   decodeReading,
   validateReading,
+  fromReadingArray,
 } from './contracts/reading.ts';
 export {
   ALERT_VERSION,

@@ -14,6 +14,7 @@ import {
   NewReadingBatch,
   ReadingPage,
   ReadingPatch,
+  ReadingRows,
   StoredReading,
 } from './model.ts';
 import type { ReadingsService } from './service.ts';
@@ -44,6 +45,15 @@ export function readingsRoutes(service: ReadingsService, onExported: (rows: numb
       body: NewReadingBatch,
       response: BatchResult,
       detail: { summary: 'Store up to 5,000 readings in one transaction, idempotent by id', responses: errorResponses(400, 401, 413, 422, 503) },
+    })
+    .post('/rows', ({ body }) => service.createRows(body.rows), {
+      body: ReadingRows,
+      response: BatchResult,
+      detail: {
+        summary: 'Store up to 5,000 readings given as the contract’s arrays (the compact form consumer-store sends), idempotent by id',
+        description: 'Each row is `[id, deviceId, metric, value, unit, ts]`, ts in epoch ms: a frame element. The answer is POST /readings/batch’s; refused rows are named `rows.<index>.<field>`.',
+        responses: errorResponses(400, 401, 413, 422, 503),
+      },
     })
     .get(
       '/',

@@ -33,6 +33,17 @@ export const NewReadingBatch = t.Object(
   { additionalProperties: false },
 );
 
+/** The compact batch: the contract's arrays, as a frame holds them (consumer-store sends this). */
+export const ReadingRows = t.Object(
+  {
+    rows: t.Array(t.Unknown({ description: '[id, deviceId, metric, value, unit, ts] with ts in epoch ms: a frame element (contract v3)' }), {
+      minItems: 1,
+      maxItems: MAX_BATCH,
+    }),
+  },
+  { additionalProperties: false },
+);
+
 /** The compiled NewReading check, for batch items. */
 export const newReadingCheck = TypeCompiler.Compile(NewReading);
 

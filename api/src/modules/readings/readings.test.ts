@@ -72,6 +72,33 @@ describe('POST /readings', () => {
   });
 });
 
+describe('POST /readings/rows (the compact batch consumer-store sends)', () => {
+  const row = (id: string, overrides: Partial<Record<'deviceId' | 'metric' | 'value' | 'unit' | 'ts', unknown>> = {}) => {
+    const r = { deviceId: 'pump-1', metric: 'temp', value: 21.5, unit: '°C', ts: Date.parse('2026-11-22T10:00:00.000Z'), ...overrides };
+    return [id, r.deviceId, r.metric, r.value, r.unit, r.ts];
+  };
+
+  it('stores rows as POST /readings/batch would, once by id, and names each bad row alone', async () => {
+    const api = createTestApi();
+    const rows = [row('rows-1'), row('rows-2', { value: 'hot' }), [1, 2], row('rows-3', { ts: Date.now() + 3 * 86_400_000 }), row('rows-4', { deviceId: 'pump 4' }), row('rows-5')];
+    const response = await api.request('POST', '/readings/rows', { rows });
+    expect(response.status).toBe(200);
+    const answer = await response.json();
+    expect(answer).toMatchObject({ inserted: 2, duplicates: 0, conflicts: 0 });
+    expect(answer.refused.map((item: { index: number; path: string }) => [item.index, item.path])).toEqual([
+      [1, 'rows.1.value'],
+      [2, 'rows.2'],
+      [3, 'rows.3.ts'],
+      [4, 'rows.4.deviceId'],
+    ]);
+    expect(await (await api.request('GET', '/readings/rows-1')).json()).toMatchObject({ id: 'rows-1', deviceId: 'pump-1', value: 21.5, ts: '2026-11-22T10:00:00.000Z' });
+    expect(await (await api.request('POST', '/readings/rows', { rows: [row('rows-1'), row('rows-5')] })).json()).toMatchObject({ inserted: 0, duplicates: 2 });
+    const none = await api.request('POST', '/readings/rows', { rows: [[1, 2]] });
+    expect(none.status).toBe(422);
+    expect((await api.request('POST', '/readings/rows', { rows: [row('x')] }, {})).status).toBe(401);
+  });
+});
+
 describe('POST /readings/batch', () => {
   it('stores a batch once: the same batch again counts duplicates, including repeats inside a batch', async () => {
     const api = createTestApi();

@@ -1,4 +1,4 @@
-import { MAX_FUTURE_MS, newEventId, parseIsoTime } from 'core';
+import { InvalidEventError, MAX_FUTURE_MS, fromReadingArray, newEventId, parseIsoTime, validateReading } from 'core';
 import { ApiError, invalidField } from '../../errors.ts';
 import type { BatchOutcome, Cursor, ReadingFilter, ReadingsStore, StoredRow } from '../../storage/port.ts';
 import { encodeCursor } from './cursor.ts';
@@ -73,6 +73,37 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
     return { readings: pageRows.map(toStoredReading), nextCursor: more && last ? encodeCursor(last) : null };
   };
 
+  /** Stores the valid items of a batch in one transaction; names each refused item and conflict by its index. Nothing valid → 422. */
+  const storeItems = async (checked: ReadonlyArray<StoredRow | { path: string; message: string }>): Promise<BatchAnswer> => {
+    const refused: NonNullable<BatchAnswer['refused']> = [];
+    const accepted: StoredRow[] = [];
+    /** Each accepted row's index in the request. */
+    const requestIndex: number[] = [];
+    checked.forEach((item, index) => {
+      if ('path' in item) {
+        refused.push({ index, ...item });
+        return;
+      }
+      accepted.push(item);
+      requestIndex.push(index);
+    });
+    if (accepted.length === 0) {
+      const first = refused[0] as { path: string; message: string };
+      throw new ApiError(422, 'validation', `${first.path}: ${first.message}`, refused.slice(0, 20).map(({ path, message }) => ({ path, message })));
+    }
+    const outcome = await store.insert(accepted);
+    onStored(outcome, refused.length);
+    return {
+      inserted: outcome.inserted,
+      duplicates: outcome.duplicates,
+      conflicts: outcome.conflicts.length,
+      ...(refused.length > 0 ? { refused } : {}),
+      ...(outcome.conflicts.length > 0
+        ? { conflicted: outcome.conflicts.map(({ index, offered, stored }) => ({ index: requestIndex[index] as number, id: offered.id, stored: toStoredReading(stored) })) }
+        : {}),
+    };
+  };
+
   return {
     /** One reading; `created` is false when its id was already stored (the stored row is returned). */
     async create(reading: NewReading): Promise<{ created: boolean; reading: StoredReading }> {
@@ -90,34 +121,28 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
      */
     async createBatch(items: readonly unknown[]): Promise<BatchAnswer> {
       const storedAt = Date.now();
-      const refused: NonNullable<BatchAnswer['refused']> = [];
-      const accepted: StoredRow[] = [];
-      /** Each accepted row's index in the request. */
-      const requestIndex: number[] = [];
-      items.forEach((item, index) => {
-        const problem = itemProblem(item, index, storedAt);
-        if ('path' in problem) {
-          refused.push({ index, ...problem });
-          return;
-        }
-        accepted.push(problem);
-        requestIndex.push(index);
-      });
-      if (accepted.length === 0) {
-        const first = refused[0] as { path: string; message: string };
-        throw new ApiError(422, 'validation', `${first.path}: ${first.message}`, refused.slice(0, 20).map(({ path, message }) => ({ path, message })));
-      }
-      const outcome = await store.insert(accepted);
-      onStored(outcome, refused.length);
-      return {
-        inserted: outcome.inserted,
-        duplicates: outcome.duplicates,
-        conflicts: outcome.conflicts.length,
-        ...(refused.length > 0 ? { refused } : {}),
-        ...(outcome.conflicts.length > 0
-          ? { conflicted: outcome.conflicts.map(({ index, offered, stored }) => ({ index: requestIndex[index] as number, id: offered.id, stored: toStoredReading(stored) })) }
-          : {}),
-      };
+      return storeItems(items.map((item, index) => itemProblem(item, index, storedAt)));
+    },
+
+    /**
+     * As createBatch, in the compact form consumer-store sends: each row the contract's array
+     * `[id, deviceId, metric, value, unit, ts]` (a frame's element; ts in epoch ms), checked by the
+     * contract itself — no objects to build, no ISO times to format and parse on either side.
+     */
+    async createRows(rows: readonly unknown[]): Promise<BatchAnswer> {
+      const storedAt = Date.now();
+      return storeItems(
+        rows.map((row, index): StoredRow | { path: string; message: string } => {
+          try {
+            const reading = validateReading(fromReadingArray(row, () => JSON.stringify(row) ?? '', `rows.${index}`), storedAt);
+            return { ...reading, storedAt };
+          } catch (error) {
+            if (!(error instanceof InvalidEventError)) throw error;
+            const path = error.field.startsWith('rows.') ? error.field : `rows.${index}.${error.field}`;
+            return { path, message: error.reason };
+          }
+        }),
+      );
     },
 
     async get(id: string): Promise<StoredReading | undefined> {
