@@ -5,16 +5,8 @@
  */
 import { Database } from 'bun:sqlite';
 import { Worker } from 'bullmq';
+import type { Reading } from 'core';
 import { redisConnection } from './connection.ts';
-
-interface Reading {
-  id: string;
-  deviceId: string;
-  metric: string;
-  value: number;
-  unit: string;
-  ts: number;
-}
 
 const expect = Number(process.env.EXPECT);
 const db = new Database(process.env.DATABASE_PATH as string, { create: true, strict: true });
