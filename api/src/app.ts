@@ -10,6 +10,7 @@ import { type IngestOptions, ingestRoutes } from './modules/ingest/index.ts';
 import { docsRoutes } from './modules/docs/index.ts';
 import { type ImportsOptions, importRoutes } from './modules/imports/index.ts';
 import { alertRoutes } from './modules/alerts/index.ts';
+import type { RetentionStatus } from './modules/system/reading-retention.ts';
 import { ruleRoutes } from './modules/rules/index.ts';
 import { silenceRoutes } from './modules/silences/index.ts';
 import { readingsRoutes } from './modules/readings/index.ts';
@@ -41,6 +42,8 @@ export interface AppOptions {
   imports?: ImportsOptions;
   /** Redis and the alerts stream, where the rules and silences are kept (/rules, /silences). */
   alerting?: { redis: Redis; alertsStream: string };
+  /** Raw-reading retention, for /health and /metrics. */
+  retention?: () => RetentionStatus;
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -59,7 +62,7 @@ const VERSION = '0.1.0';
 export const PUBLIC_READ_PATHS: ReadonlySet<string> = new Set(['/', '/health', '/dashboard.js', '/dashboard.css']);
 
 /** The API as an Elysia app: tests call `app.handle(request)`, index.ts calls `listen`. */
-export function createApp({ store, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed, ingest, tokens = createTokenVerifier({}), imports, alerting }: AppOptions) {
+export function createApp({ store, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed, ingest, tokens = createTokenVerifier({}), imports, alerting, retention }: AppOptions) {
   /** The alerting rules as consumer-alert reports them: /stats's default threshold. */
   const rules = pipeline ? activeRules(pipeline.redis) : () => [];
   const authorize = createAuthorizer({ apiToken: config.apiToken, readToken: config.readToken, verifier: tokens, publicReadPaths: PUBLIC_READ_PATHS });
@@ -76,7 +79,7 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
     alerts: () => alerts?.clients ?? 0,
     dropped: () => ({ readings: readingsFeed.dropped, alerts: alerts?.dropped ?? 0 }),
     refused: () => streamLimits.refused,
-  });
+  }, { oldestReadingTs: () => store.oldestReadingTs(), retention });
   /** True when the request may see everything a read can: READ_TOKEN unset, or presented. */
   const mayReadAll = (request: Request) =>
     config.readToken === undefined || bearerMatches(request.headers.get('authorization'), config.readToken) || grants.get(request)?.scopes.has('read') === true;
@@ -167,7 +170,7 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
       .use(ruleRoutes(alerting))
       .use(silenceRoutes(alerting))
       .use(statsRoutes(store, rules))
-      .use(systemRoutes({ store, metrics, pipeline, version: VERSION, mayReadAll }))
+      .use(systemRoutes({ store, metrics, pipeline, version: VERSION, mayReadAll, retention }))
   );
   self = app;
   return app;

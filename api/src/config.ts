@@ -40,6 +40,8 @@ const apiSettings = {
   importMaxJobs: env.int('IMPORT_MAX_JOBS', 20, { min: 1, max: 1_000 }),
   /** Entries the stream's groups have not finished with, past which imports wait. */
   importMaxBacklog: env.int('IMPORT_MAX_BACKLOG', 200_000, { min: 1_000 }),
+  /** Raw readings measured longer ago than this are removed; unset keeps every reading. */
+  retainRawDays: env.int('RETAIN_RAW_DAYS', undefined, { min: 1, max: 36_500 }),
   /** Alert history older than this (by the reading's time) is removed. */
   retainAlertDays: env.int('RETAIN_ALERT_DAYS', 365, { min: 1, max: 36_500 }),
   /** Off in production: the share of writes answered 503 on purpose (0–1), for fault drills. */

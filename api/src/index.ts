@@ -5,6 +5,7 @@ import { startWorkerJanitor } from './modules/system/pipeline.ts';
 import { startEpochWatch } from './modules/system/redis-epoch.ts';
 import { openStore } from './storage/open.ts';
 import { startAlertRetention } from './modules/alerts/retention.ts';
+import { startReadingRetention } from './modules/system/reading-retention.ts';
 import { importJobs } from './modules/imports/jobs.ts';
 import { startImportWorker } from './modules/imports/worker.ts';
 import { hostname } from 'node:os';
@@ -53,7 +54,8 @@ const importWorker = startImportWorker({
   frameReadings: config.frameReadings,
 });
 const imports = { jobs: importJobStore, worker: importWorker, dir: resolve(config.importDir), maxBytes: config.importMaxBytes, maxJobs: config.importMaxJobs, owner: importOwner };
-const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream, frameReadings: config.frameReadings }, tokens, imports, alerting: { redis, alertsStream: config.alertsStream } });
+const readingRetention = startReadingRetention({ store, retainDays: config.retainRawDays, logger });
+const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream, frameReadings: config.frameReadings }, tokens, imports, alerting: { redis, alertsStream: config.alertsStream }, retention: readingRetention.status });
 const alertRetention = startAlertRetention({ store, retainDays: config.retainAlertDays, logger });
 // Housekeeping of the workers hash runs here, on its own schedule; /health only reads.
 const janitor = startWorkerJanitor(redis);
@@ -85,5 +87,6 @@ onShutdown(logger, async () => {
   janitor.stop();
   epoch.stop();
   await alertRetention.stop();
+  await readingRetention.stop();
   await store.close();
 }, config.shutdownTimeoutMs);

@@ -11,7 +11,13 @@ export interface LiveCounts {
   refused?: () => number;
 }
 
-export function createApiMetrics(live?: LiveCounts) {
+/** What /metrics says of storage: the oldest raw reading, and retention's work. */
+export interface StorageFacts {
+  oldestReadingTs(): Promise<number | null>;
+  retention?(): { runs: number; removed: number };
+}
+
+export function createApiMetrics(live?: LiveCounts, storage?: StorageFacts) {
   const registry = new Registry();
   const requests = new Counter({
     name: 'api_http_requests_total',
@@ -74,6 +80,34 @@ export function createApiMetrics(live?: LiveCounts) {
     collect() {
       this.reset();
       this.inc(live?.refused?.() ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'api_storage_oldest_reading_timestamp_seconds',
+    help: 'When the oldest stored reading was measured (Unix seconds); absent with no readings',
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const oldest = await storage?.oldestReadingTs().catch(() => null);
+      if (oldest !== null && oldest !== undefined) this.set(oldest / 1_000);
+    },
+  });
+  new Counter({
+    name: 'api_retention_runs_total',
+    help: 'Retention passes over the raw readings (RETAIN_RAW_DAYS)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(storage?.retention?.().runs ?? 0);
+    },
+  });
+  new Counter({
+    name: 'api_retention_removed_total',
+    help: 'Raw readings removed by retention (RETAIN_RAW_DAYS)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(storage?.retention?.().removed ?? 0);
     },
   });
   return { registry, requests, duration, stored, duplicates, exported, conflicts, refused, ingested, liveClients };

@@ -246,5 +246,35 @@ for (const [name, backend] of Object.entries(backends)) {
       expect(removed).toBe(older);
       expect(await store.alerts({}, 1_000)).toEqual(newestFirst.filter((a) => a.ts >= cutoff));
     });
+
+    it('retention removes exactly the readings measured before the bound, in steps, and never one after it', async () => {
+      const { store, another } = await backend.fresh();
+      const other = await another();
+      const now = Date.now();
+      // Every 90 minutes over ten days, from 20 devices; the bound falls mid-day.
+      const rows = Array.from({ length: 160 }, (_, i) => row({ deviceId: `device-${i % 20}`, ts: now - 10 * DAY + i * 90 * 60_000 }));
+      await store.insert(rows);
+      // The other instance has written to the oldest day too: it knows that day's partition.
+      const early = row({ ts: now - 10 * DAY + 1 });
+      await other.insert([early]);
+      const bound = now - 3.5 * DAY;
+      const older = [...rows, early].filter((r) => r.ts < bound);
+      let removed = 0;
+      for (let steps = 0; ; steps++) {
+        expect(steps).toBeLessThan(1_000);
+        const step = await store.removeReadingsBefore(bound, 7);
+        removed += step.removed;
+        if (step.done) break;
+      }
+      expect(removed).toBe(older.length);
+      const left = [...rows, early].filter((r) => r.ts >= bound);
+      expect(await store.count({})).toBe(left.length);
+      expect(await store.oldestReadingTs()).toBe(Math.min(...left.map((r) => r.ts)));
+      expect((await store.chunk({}, 1_000)).map((r) => r.id)).toEqual([...left].sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : 1)).map((r) => r.id));
+      // A reading of a removed day arriving late (through either instance) is stored again.
+      expect((await other.insert([early])).inserted).toBe(1);
+      expect(await store.oldestReadingTs()).toBe(early.ts);
+      expect(await store.removeReadingsBefore(bound, 1_000)).toMatchObject({ removed: 1 });
+    });
   });
 }

@@ -191,6 +191,20 @@ export interface ReadingsStore {
   alerts(filter: AlertFilter, limit: number, after?: Cursor): Promise<StoredAlert[]>;
   /** Removes up to `limit` alerts older than `beforeMs` (by ts): retention, in small steps. */
   removeAlertsBefore(beforeMs: number, limit: number): Promise<number>;
+  /**
+   * Retention, one small step: removes up to about `limit` readings measured before `beforeMs`
+   * (SQLite: a chunk of rows; PostgreSQL: a chunk of ids, or a whole day's partition once its ids
+   * are gone). `done` once nothing older is left. Rows are the same everywhere: a step never
+   * removes a reading at or after `beforeMs`.
+   */
+  removeReadingsBefore(beforeMs: number, limit: number): Promise<{ removed: number; done: boolean }>;
+  /** The oldest stored reading's time, or null when there is none. */
+  oldestReadingTs(): Promise<number | null>;
+  /**
+   * Gives some of the space freed by removals back to the file system, where the backend needs
+   * telling (SQLite); true while there is more to give back (call again).
+   */
+  reclaimSpace(): Promise<boolean>;
   /** Whether the database answers, and how fast. */
   check(): Promise<StorageCheck>;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia';
 import type { ReadingsStore } from '../../storage/port.ts';
+import type { RetentionStatus } from './reading-retention.ts';
 import type { ApiMetrics } from '../../metrics.ts';
 import { type PipelineHealth, type PipelineOptions, pipelineHealth, pipelineMetrics } from './pipeline.ts';
 import { errorResponses, jsonResponse, textResponse } from '../docs/responses.ts';
@@ -43,9 +44,11 @@ export interface SystemRoutesOptions {
   version: string;
   /** Whether a request may see the details (hosts, pids, groups): READ_TOKEN unset, or presented. */
   mayReadAll: (request: Request) => boolean;
+  /** Raw-reading retention, when this API runs it. */
+  retention?: () => RetentionStatus;
 }
 
-export function systemRoutes({ store, metrics, pipeline, version, mayReadAll }: SystemRoutesOptions) {
+export function systemRoutes({ store, metrics, pipeline, version, mayReadAll, retention }: SystemRoutesOptions) {
   return new Elysia({ name: 'system', detail: { tags: ['system'] } })
     .get(
       '/health',
@@ -58,12 +61,15 @@ export function systemRoutes({ store, metrics, pipeline, version, mayReadAll }: 
         set.status = down ? 503 : 200;
         // Without the read token (when one is set), only what a load balancer or a person needs.
         if (!mayReadAll(request)) return { status, reasons };
+        // How far back the raw readings go, and what retention did last.
+        const oldest = database.status === 'ok' ? await store.oldestReadingTs().catch(() => null) : null;
+        const history = { oldestReading: oldest === null ? null : new Date(oldest).toISOString(), retention: retention?.() ?? null };
         return {
           status,
           reasons,
           checks: {
             api: { status: 'ok', version, uptimeSeconds: Math.round((Date.now() - startedAt) / 1_000) },
-            database,
+            database: { ...database, ...history },
             redis: view?.redis ?? { status: 'not configured' },
           },
           groups: view?.groups ?? [],

@@ -29,6 +29,30 @@ export function createPartitions(sql: SQL) {
     for (const day of missing) known.add(day);
   };
   return {
+    /** Forgets what it knew: another instance may have dropped a partition (retention). */
+    forget() {
+      known.clear();
+    },
+    /** The days that have a partition, oldest first. */
+    async days(): Promise<number[]> {
+      const rows = await sql`
+        SELECT c.relname AS name FROM pg_inherits i
+        JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+        WHERE p.relname = 'readings'`;
+      return rows
+        .map((row: { name: string }) => /^readings_d(\d{4})(\d{2})(\d{2})$/.exec(row.name))
+        .filter((match: RegExpExecArray | null): match is RegExpExecArray => match !== null)
+        .map((match: RegExpExecArray) => Math.floor(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) / DAY_MS))
+        .sort((a: number, b: number) => a - b);
+    },
+    /** Drops a day's partition (its readings go with it: retention), under the partitions' lock. */
+    async drop(day: number) {
+      await sql.begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`;
+        await tx.unsafe(`DROP TABLE IF EXISTS ${partitionName(day)}`);
+      });
+      known.delete(day);
+    },
     /** Makes sure every day these times fall on has its partition. */
     ensureFor: (times: Iterable<number>) => ensureDays([...times].map((ts) => Math.floor(ts / DAY_MS))),
     /** Today's partition and the next `days` days'. */

@@ -10,6 +10,7 @@ import { computeStats } from './stats.ts';
 
 /** Writers take this lock per batch: sequence order is then commit order (see the migration). */
 const INSERT_LOCK = 7_240_003;
+const DAY_MS = 86_400_000;
 /** Every instance LISTENs here; each committed change NOTIFYs it. */
 const CHANGES_CHANNEL = 'telemetry_readings_changed';
 
@@ -117,7 +118,7 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
         const conflicts: Conflict[] = [];
         await partitions.ensureFor(unique.map((row) => row.ts));
         const column = <K extends keyof StoredRow>(key: K) => unique.map((row) => row[key]);
-        const inserted = await sql.begin(async (tx) => {
+        const store = () => sql.begin(async (tx) => {
           await tx`SELECT pg_advisory_xact_lock(${INSERT_LOCK})`;
           // reading_ids decides which rows are new; those go into readings in batch order.
           const result = await tx`
@@ -150,6 +151,17 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
           }
           return stored.size;
         });
+        let inserted: number;
+        try {
+          inserted = await store();
+        } catch (error) {
+          // Another instance's retention dropped a day this one still knew: make it again, once.
+          if (!/no partition of relation/.test(String((error as Error).message))) throw error;
+          partitions.forget();
+          await partitions.ensureFor(unique.map((row) => row.ts));
+          conflicts.length = 0;
+          inserted = await store();
+        }
         if (inserted > 0) changed();
         return { inserted, duplicates: rows.length - inserted - conflicts.length, conflicts };
       }),
@@ -220,6 +232,29 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
         const [{ seq }] = await sql`SELECT coalesce(max(seq), 0)::float8 AS seq FROM readings`;
         return seq as number;
       }),
+
+    removeReadingsBefore: (beforeMs, limit) =>
+      guarded(async () => {
+        // A day wholly before the bound: its ids first (a chunk a step), then the partition itself.
+        const [day] = (await partitions.days()).filter((d) => (d + 1) * DAY_MS <= beforeMs);
+        if (day !== undefined) {
+          const result = await sql`DELETE FROM reading_ids WHERE id IN (SELECT id FROM reading_ids WHERE ts >= ${day * DAY_MS} AND ts < ${(day + 1) * DAY_MS} LIMIT ${limit})`;
+          if (result.count === 0) await partitions.drop(day);
+          return { removed: result.count, done: false };
+        }
+        // The day the bound falls in: row by row, a chunk a step.
+        const result = await sql`
+          WITH gone AS (DELETE FROM reading_ids WHERE id IN (SELECT id FROM reading_ids WHERE ts < ${beforeMs} LIMIT ${limit}) RETURNING id, ts)
+          DELETE FROM readings r USING gone WHERE r.id = gone.id AND r.ts = gone.ts`;
+        return { removed: result.count, done: result.count < limit };
+      }),
+    oldestReadingTs: () =>
+      guarded(async () => {
+        const [{ ts }] = await sql`SELECT min(ts)::float8 AS ts FROM readings`;
+        return ts === null ? null : Number(ts);
+      }),
+    // Dropped partitions give their files back; deleted rows' space is reused (autovacuum).
+    reclaimSpace: async () => false,
 
     insertAlerts: (rows) => guarded(() => insertAlerts(sql, rows)),
     alerts: (filter, limit, after) => guarded(() => alertPage(reads, filter, limit, after)),

@@ -27,6 +27,11 @@ export function openDatabase(databaseUrl: string = DEFAULT_DATABASE_PATH, option
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   // Reopened after a fault, a missing file stays missing: a fresh empty database would hide the loss.
   const sqlite = new Database(path, { create: options.create ?? true, readwrite: true, strict: true });
+  // Retention's freed pages can go back to the file system (PRAGMA incremental_vacuum). SQLite
+  // takes this only before anything is written to a new file — switching to WAL below writes its
+  // header — so a database created earlier keeps reusing its freed pages instead, and shrinks
+  // only after one `VACUUM`.
+  sqlite.run('PRAGMA auto_vacuum = INCREMENTAL');
   // WAL: readers never block the writer. NORMAL: durable at checkpoints, and a crash of this
   // process loses nothing (only an OS crash can lose the last commits); fsync per batch is the
   // cost a 50k rows/s write path cannot pay.

@@ -47,6 +47,9 @@ function connect(db: Db) {
     feedAfter: sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings WHERE rowid > ? ORDER BY rowid LIMIT ?`),
     maxSeq: sqlite.prepare('SELECT coalesce(max(rowid), 0) AS seq FROM readings'),
     alerts: alertStatements(sqlite),
+    // Oldest first by the (ts, id) index, a chunk at a time: short transactions between the inserts.
+    removeBefore: sqlite.prepare('DELETE FROM readings WHERE rowid IN (SELECT rowid FROM readings WHERE ts < ? ORDER BY ts LIMIT ?)'),
+    oldest: sqlite.prepare('SELECT min(ts) AS ts FROM readings'),
   };
 }
 
@@ -195,6 +198,22 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
     },
     async lastSeq() {
       return guarded((c) => (c.maxSeq.get() as { seq: number }).seq, false);
+    },
+    async removeReadingsBefore(beforeMs, limit) {
+      const removed = guarded((c) => c.removeBefore.run(beforeMs, limit).changes, 'write');
+      if (removed > 0) changed();
+      return { removed, done: removed < limit };
+    },
+    async oldestReadingTs() {
+      return guarded((c) => (c.oldest.get() as { ts: number | null }).ts, false);
+    },
+    async reclaimSpace() {
+      // 2,000 pages (8 MB) a call: each call is a short write; the caller repeats it.
+      return guarded((c) => {
+        if ((c.sqlite.query('PRAGMA auto_vacuum').get() as { auto_vacuum: number }).auto_vacuum !== 2) return false;
+        c.sqlite.run('PRAGMA incremental_vacuum(2000)');
+        return (c.sqlite.query('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count > 0;
+      }, 'write');
     },
     async insertAlerts(rows) {
       return guarded((c) => c.alerts.insert(rows), 'write');

@@ -175,6 +175,9 @@ export async function openThreadedSqliteStore(databaseUrl: string, options: Thre
     recentChanges: (limit) => write('recentChanges', limit),
     lastSeq: () => write('lastSeq'),
     insertAlerts: (rows) => write('insertAlerts', rows),
+    removeReadingsBefore: (beforeMs, limit) => write('removeReadingsBefore', beforeMs, limit),
+    reclaimSpace: () => write('reclaimSpace'),
+    oldestReadingTs: () => write('oldestReadingTs'),
     removeAlertsBefore: (beforeMs, limit) => write('removeAlertsBefore', beforeMs, limit),
     alerts: (filter, limit, after) => read('alerts', filter, limit, after),
     onChange(listener) {
