@@ -5,6 +5,9 @@ import { ConfigError } from './config.ts';
 import { NAME_PATTERN, type Reading } from './contracts/reading.ts';
 import { globToRegExp } from './device-tokens.ts';
 
+/** Rules in one set at most. */
+export const MAX_RULES = 1_000;
+
 /** `*` matches any run of characters; everything else literally. */
 const GLOB = '^[A-Za-z0-9._:*-]+$';
 
@@ -121,6 +124,8 @@ export function parseRuleInputs(text: string, source = 'ALERT_RULES'): RuleInput
  */
 export function checkRules(list: unknown, source: string): RuleInput[] {
   if (!Array.isArray(list) || list.length === 0) throw new ConfigError([{ key: source, message: 'must be a non-empty JSON array of rules (or { "rules": [...] })' }]);
+  // Every reading is checked against every rule: a bound keeps the evaluation's cost known.
+  if (list.length > MAX_RULES) throw new ConfigError([{ key: source, message: `holds ${list.length} rules; at most ${MAX_RULES}` }]);
   const problems = [];
   const ids = new Set<string>();
   for (const [index, entry] of list.entries()) {
