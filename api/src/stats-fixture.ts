@@ -28,6 +28,16 @@ export const FIXTURE_TOTALS = {
     { minute: at('10:03:00'), count: 1 },
   ],
   readingsPerMinuteTruncated: false,
+  series: {
+    bucket: 'minute' as const,
+    points: [
+      { start: at('10:00:00'), count: 3, min: 10, max: 20, mean: 50 / 3 },
+      { start: at('10:01:00'), count: 0, min: null, max: null, mean: null },
+      { start: at('10:02:00'), count: 2, min: 30, max: 30, mean: 30 },
+      { start: at('10:03:00'), count: 1, min: 60, max: 60, mean: 60 },
+    ],
+    truncated: false,
+  },
   threshold: 50,
 };
 

@@ -29,3 +29,56 @@ export function minuteSeries(window: MinuteWindow | undefined, counts: ReadonlyM
   for (let m = window.firstMinute; m <= window.lastMinute; m++) series.push({ minute: new Date(m * MINUTE_MS).toISOString(), count: counts.get(m) ?? 0 });
   return { readingsPerMinute: series, readingsPerMinuteTruncated: window.truncated };
 }
+
+/** The buckets a /stats series can have, in ms. */
+export const BUCKETS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
+export type Bucket = keyof typeof BUCKETS;
+/** Points in a series at most: a window longer than this many buckets keeps its last ones. */
+export const MAX_BUCKETS = 2_000;
+
+export interface BucketWindow {
+  bucket: Bucket;
+  /** Bucket numbers (epoch ms / bucket ms), inclusive. */
+  first: number;
+  last: number;
+  truncated: boolean;
+}
+
+/**
+ * The series' window: [from, to) when given, else first to last reading; its bucket as asked, or
+ * by the window's span — minutes up to a day, hours up to 90 days, days beyond; cut to its last
+ * MAX_BUCKETS buckets. Undefined when there is nothing to list.
+ */
+export function bucketWindow(filter: ReadingFilter, firstTs: number | null, lastTs: number | null, asked?: Bucket): BucketWindow | undefined {
+  const startMs = filter.fromMs ?? firstTs;
+  const endMs = filter.toMs === undefined ? lastTs : filter.toMs - 1;
+  if (startMs === null || endMs === null || endMs < startMs) return undefined;
+  const span = endMs - startMs;
+  const bucket: Bucket = asked ?? (span <= BUCKETS.day ? 'minute' : span <= 90 * BUCKETS.day ? 'hour' : 'day');
+  const size = BUCKETS[bucket];
+  const last = Math.floor(endMs / size);
+  const first = Math.floor(startMs / size);
+  const truncated = last - first + 1 > MAX_BUCKETS;
+  return { bucket, first: truncated ? last - MAX_BUCKETS + 1 : first, last, truncated };
+}
+
+export interface BucketRow {
+  bucket: number;
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+}
+
+/** Every bucket of the window, empty ones included (count 0, no min/max/mean). */
+export function bucketSeries(window: BucketWindow | undefined, rows: readonly BucketRow[]): Stats['series'] {
+  if (!window) return { bucket: 'minute', points: [], truncated: false };
+  const byBucket = new Map(rows.map((row) => [row.bucket, row]));
+  const size = BUCKETS[window.bucket];
+  const points = [];
+  for (let b = window.first; b <= window.last; b++) {
+    const row = byBucket.get(b);
+    points.push({ start: new Date(b * size).toISOString(), count: row?.count ?? 0, min: row?.min ?? null, max: row?.max ?? null, mean: row?.mean ?? null });
+  }
+  return { bucket: window.bucket, points, truncated: window.truncated };
+}

@@ -105,6 +105,16 @@ export interface Stats {
   mostFrequent: { values: number[]; count: number; truncated: boolean };
   readingsPerMinute: Array<{ minute: string; count: number }>;
   readingsPerMinuteTruncated: boolean;
+  /**
+   * The window in at most 2,000 buckets — minutes up to a day, hours up to 90 days, days beyond,
+   * or as asked — each with its count, min, max and mean (null when empty).
+   */
+  series: {
+    bucket: 'minute' | 'hour' | 'day';
+    points: Array<{ start: string; count: number; min: number | null; max: number | null; mean: number | null }>;
+    /** True when the window held more buckets: these are its last ones. */
+    truncated: boolean;
+  };
   threshold: number;
   /** One page of devices, by device id: `deviceLimit` of them after `deviceAfter`. */
   perDevice: DeviceStats[];
@@ -174,7 +184,7 @@ export interface ReadingsStore {
   latest(limit: number): Promise<StoredRow[]>;
   /** Oldest first by (ts, id), up to `limit` rows after the cursor: an export walks these. */
   chunk(filter: ReadingFilter, limit: number, after?: Cursor): Promise<StoredRow[]>;
-  stats(filter: ReadingFilter, threshold: number, devices: DevicePage): Promise<Stats>;
+  stats(filter: ReadingFilter, threshold: number, devices: DevicePage, bucket?: 'minute' | 'hour' | 'day'): Promise<Stats>;
   /** How many rows match. */
   count(filter: ReadingFilter): Promise<number>;
   /** The change feed: rows stored after `seq`, in sequence order, up to `limit`. */

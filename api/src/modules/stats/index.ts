@@ -22,6 +22,7 @@ const StatsQuery = t.Object(
     ),
     deviceLimit: t.Optional(t.String({ pattern: '^[0-9]{1,7}$', description: `Devices in perDevice, 0–${MAX_DEVICE_LIMIT} (default ${DEFAULT_DEVICE_LIMIT})` })),
     deviceAfter: t.Optional(t.String({ minLength: 1, maxLength: 128, pattern: NAME_PATTERN, description: 'The next page of perDevice: the last deviceId of the previous one' })),
+    bucket: t.Optional(t.Union([t.Literal('minute'), t.Literal('hour'), t.Literal('day')], { description: "series' bucket (default by the window: minutes up to a day, hours up to 90 days, days beyond)" })),
   },
   { additionalProperties: false },
 );
@@ -49,12 +50,12 @@ export function statsRoutes(store: ReadingsStore, rules: () => readonly RuleSumm
         const current = rules();
         threshold = ruleThreshold(Array.isArray(current) ? current : await current, query) ?? FALLBACK_THRESHOLD;
       }
-      return store.stats(parseFilter(query), threshold, { limit: deviceLimit, after: query.deviceAfter });
+      return store.stats(parseFilter(query), threshold, { limit: deviceLimit, after: query.deviceAfter }, query.bucket);
     },
     {
       query: StatsQuery,
       detail: {
-        summary: 'Count, min/max/mean, most frequent value(s), readings per minute, per device',
+        summary: 'Count, min/max/mean, most frequent value(s), readings per minute, a series of ≤ 2,000 buckets, per device',
         responses: { 200: jsonResponse('Statistics of the matching readings', { type: 'object' }), ...errorResponses(401, 422, 429, 503) },
       },
     },

@@ -46,6 +46,24 @@ describe('GET /stats', () => {
     expect(stats.perDevice).toEqual([{ deviceId: 'device-b', count: 3, min: 20, max: 30, mean: 80 / 3, overThreshold: 2 }]);
   });
 
+  it('gives a series of at most 2,000 buckets, its bucket chosen by the window or asked for', async () => {
+    const api = await seeded();
+    const series = async (query: string) => (await (await api.request('GET', `/stats?${query}`)).json()).series;
+    // Up to a day: minutes.
+    expect((await series('')).points.map((p: { count: number }) => p.count)).toEqual([3, 0, 2, 1]);
+    // Longer than a day: hours, every reading in one bucket; past 90 days: days.
+    const week = await series(`from=2026-11-16T00:00:00Z&to=2026-11-23T00:00:00Z`);
+    expect([week.bucket, week.points.length, week.truncated]).toEqual(['hour', 7 * 24, false]);
+    expect(week.points.find((p: { count: number }) => p.count > 0)).toEqual({ start: '2026-11-22T10:00:00.000Z', count: 6, min: 10, max: 60, mean: 170 / 6 });
+    const year = await series(`from=2026-01-01T00:00:00Z&to=2026-12-31T00:00:00Z`);
+    expect([year.bucket, year.points.length]).toEqual(['day', 364]);
+    // Asked for minutes over a week: its last 2,000, and it says so.
+    const cut = await series(`from=2026-11-16T00:00:00Z&to=${at('10:04:00')}&bucket=minute`);
+    expect([cut.bucket, cut.points.length, cut.truncated]).toEqual(['minute', 2_000, true]);
+    expect(cut.points.at(-1)).toEqual({ start: at('10:03:00'), count: 1, min: 60, max: 60, mean: 60 });
+    expect((await api.request('GET', '/stats?bucket=week')).status).toBe(422);
+  });
+
   it('answers an empty selection with zeros and nulls, not an error', async () => {
     const stats = await (await (await seeded()).request('GET', '/stats?metric=speed')).json();
     expect(stats).toMatchObject({ count: 0, min: null, max: null, mean: null, mostFrequent: { values: [], count: 0 }, readingsPerMinute: [], perDevice: [] });

@@ -1,11 +1,11 @@
 import type { SQL } from 'bun';
-import { MINUTE_MS, minuteSeries, minuteWindow } from '../minutes.ts';
+import { BUCKETS, type Bucket, type BucketRow, MINUTE_MS, bucketSeries, bucketWindow, minuteSeries, minuteWindow } from '../minutes.ts';
 import { type DevicePage, MAX_MODE_TIES, type ReadingFilter, type Stats } from '../port.ts';
 import { whereFilter } from './filters.ts';
 
 
 /** The same statistics as every backend gives (see port.ts), aggregated in PostgreSQL. */
-export async function computeStats(sql: SQL, filter: ReadingFilter, threshold: number, devices: DevicePage): Promise<Stats> {
+export async function computeStats(sql: SQL, filter: ReadingFilter, threshold: number, devices: DevicePage, bucket?: Bucket): Promise<Stats> {
   const where = whereFilter(sql, filter);
   const [totals] = await sql`
     SELECT count(*)::float8 AS count, min(value) AS min, max(value) AS max, avg(value)::float8 AS mean,
@@ -32,11 +32,24 @@ export async function computeStats(sql: SQL, filter: ReadingFilter, threshold: n
     mean: totals.mean,
     mostFrequent: { values: tied.slice(0, MAX_MODE_TIES).map((row) => row.value), count: topCount, truncated: tied.length > MAX_MODE_TIES },
     ...(await readingsPerMinute(sql, filter, totals.firstTs, totals.lastTs)),
+    series: await series(sql, filter, totals.firstTs, totals.lastTs, bucket),
     threshold,
     perDevice: perDevice.slice(0, devices.limit).map((row) => ({ ...row })),
     perDeviceTotal: total,
     perDeviceTruncated: perDevice.length > devices.limit,
   };
+}
+
+/** The window's buckets, each with count, min, max and mean. */
+async function series(sql: SQL, filter: ReadingFilter, firstTs: number | null, lastTs: number | null, asked?: Bucket): Promise<Stats['series']> {
+  const window = bucketWindow(filter, firstTs, lastTs, asked);
+  if (!window) return bucketSeries(undefined, []);
+  const size = BUCKETS[window.bucket];
+  const rows: BucketRow[] = await sql`
+    SELECT (ts / ${size})::float8 AS bucket, count(*)::float8 AS count, min(value) AS min, max(value) AS max, avg(value)::float8 AS mean
+    FROM readings WHERE ${whereFilter(sql, filter)} AND ts >= ${window.first * size}
+    GROUP BY 1`;
+  return bucketSeries(window, rows);
 }
 
 /** Readings per minute of the window /stats lists. */

@@ -214,7 +214,7 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
         return rows.map(toStored);
       }),
 
-    stats: (filter, threshold, devices) => guarded(() => computeStats(reads, filter, threshold, devices)),
+    stats: (filter, threshold, devices, bucket) => guarded(() => computeStats(reads, filter, threshold, devices, bucket)),
 
     count: (filter) =>
       guarded(async () => {

@@ -1,5 +1,5 @@
 import { asc, avg, count, countDistinct, desc, gt, gte, max, min, sql } from 'drizzle-orm';
-import { MINUTE_MS, minuteSeries, minuteWindow } from '../minutes.ts';
+import { BUCKETS, type Bucket, type BucketRow, MINUTE_MS, bucketSeries, bucketWindow, minuteSeries, minuteWindow } from '../minutes.ts';
 import { type DevicePage, MAX_MODE_TIES, type ReadingFilter, type Stats } from '../port.ts';
 import type { Db } from './client.ts';
 import { whereFilter } from './filters.ts';
@@ -7,7 +7,7 @@ import { readings } from './schema.ts';
 
 
 /** Aggregates in SQLite, so that stats over millions of rows never bring rows into memory. */
-export function computeStats(db: Db, filter: ReadingFilter, threshold: number, devices: DevicePage): Stats {
+export function computeStats(db: Db, filter: ReadingFilter, threshold: number, devices: DevicePage, bucket?: Bucket): Stats {
   const where = whereFilter(filter);
   const totals = db
     .select({ count: count(), min: min(readings.value), max: max(readings.value), mean: avg(readings.value), firstTs: min(readings.ts), lastTs: max(readings.ts) })
@@ -48,11 +48,28 @@ export function computeStats(db: Db, filter: ReadingFilter, threshold: number, d
     mean: totals.mean === null ? null : Number(totals.mean),
     mostFrequent: { values: tied.slice(0, MAX_MODE_TIES).map((row) => row.value), count: topCount, truncated: tied.length > MAX_MODE_TIES },
     ...perMinute,
+    series: series(db, filter, totals.firstTs, totals.lastTs, bucket),
     threshold,
     perDevice: perDevice.slice(0, devices.limit),
     perDeviceTotal: deviceTotal,
     perDeviceTruncated: perDevice.length > devices.limit,
   };
+}
+
+/** The window's buckets, each with count, min, max and mean. */
+function series(db: Db, filter: ReadingFilter, firstTs: number | null, lastTs: number | null, asked?: Bucket): Stats['series'] {
+  const window = bucketWindow(filter, firstTs, lastTs, asked);
+  if (!window) return bucketSeries(undefined, []);
+  const size = BUCKETS[window.bucket];
+  const bucket = sql<number>`${readings.ts} / ${size}`.mapWith(Number);
+  const rows = db
+    .select({ bucket, count: count(), min: min(readings.value), max: max(readings.value), mean: avg(readings.value) })
+    .from(readings)
+    .where(whereFilter(filter, gte(readings.ts, window.first * size)))
+    .groupBy(bucket)
+    .all()
+    .map((row) => ({ bucket: row.bucket, count: row.count, min: Number(row.min), max: Number(row.max), mean: Number(row.mean) }) satisfies BucketRow);
+  return bucketSeries(window, rows);
 }
 
 /** Readings per minute of the window /stats lists. */

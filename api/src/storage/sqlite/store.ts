@@ -184,8 +184,8 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
       const afterCursor = after && or(gt(readings.ts, after.ts), and(eq(readings.ts, after.ts), gt(readings.id, after.id)));
       return guarded((c) => c.db.select().from(readings).where(whereFilter(filter, afterCursor)).orderBy(asc(readings.ts), asc(readings.id)).limit(limit).all(), false);
     },
-    async stats(filter, threshold, devices) {
-      return guarded((c) => computeStats(c.db, filter, threshold, devices), false);
+    async stats(filter, threshold, devices, bucket) {
+      return guarded((c) => computeStats(c.db, filter, threshold, devices, bucket), false);
     },
     async count(filter) {
       return guarded((c) => c.db.select({ n: count() }).from(readings).where(whereFilter(filter)).get()?.n ?? 0, false);

@@ -166,7 +166,7 @@ export async function openThreadedSqliteStore(databaseUrl: string, options: Thre
     get: (id) => read('get', id),
     page: (filter, limit, after) => read('page', filter, limit, after),
     chunk: (filter, limit, after) => read('chunk', filter, limit, after),
-    stats: (filter, threshold, devices) => read('stats', filter, threshold, devices),
+    stats: (filter, threshold, devices, bucket) => read('stats', filter, threshold, devices, bucket),
     count: (filter) => read('count', filter),
     // Short reads that must not wait behind long ones: the dashboard's poll, and the feed, which
     // trails the writer's commits.
