@@ -383,8 +383,97 @@ async function refreshPerMinute() {
   }
 }
 
+// History over a chosen range, from /stats's series (its bucket follows the range: minutes up
+// to a day, hours beyond): the mean as a line in a min–max band, readings per bucket as bars.
+let historyRangeMs = 15 * 60 * 1000;
+async function refreshHistory() {
+  try {
+    const to = Date.now() + serverOffsetMs;
+    const from = new Date(to - historyRangeMs).toISOString();
+    const response = await apiFetch(`/stats?from=${encodeURIComponent(from)}&to=${encodeURIComponent(new Date(to).toISOString())}&deviceLimit=0`);
+    if (!response.ok) return;
+    drawHistory((await response.json()).series);
+  } catch {
+    // The next refresh tries again.
+  }
+}
+
+function drawHistory(series) {
+  const canvas = $('history');
+  const context = canvas.getContext('2d');
+  const { width, height } = canvas;
+  const pad = { left: 44, right: 10, top: 12, bottom: 40 };
+  const barsHeight = 24;
+  context.clearRect(0, 0, width, height);
+  const points = series.points;
+  const filled = points.filter((p) => p.count > 0);
+  const label = `History, ${points.length} ${series.bucket} buckets: ${filled.length} with readings, ${points.reduce((sum, p) => sum + p.count, 0)} readings`;
+  if (filled.length === 0) {
+    context.fillStyle = '#656d76';
+    context.font = '12px system-ui, sans-serif';
+    context.fillText('no readings in this range', pad.left, pad.top + 20);
+    canvas.setAttribute('aria-label', label);
+    return;
+  }
+  const low = Math.min(...filled.map((p) => p.min));
+  const high = Math.max(...filled.map((p) => p.max));
+  const span = high - low || 1;
+  const plotBottom = height - pad.bottom;
+  const x = (i) => pad.left + ((i + 0.5) / points.length) * (width - pad.left - pad.right);
+  const y = (v) => plotBottom - ((v - low) / span) * (plotBottom - pad.top);
+  // The band and the line break where a bucket has no readings: a gap is drawn as a gap.
+  context.fillStyle = 'rgba(76, 120, 168, 0.2)';
+  context.strokeStyle = '#4c78a8';
+  context.lineWidth = 1.5;
+  const runs = [];
+  let run = [];
+  for (const [i, p] of points.entries()) {
+    if (p.count > 0) run.push(i);
+    else if (run.length > 0) {
+      runs.push(run);
+      run = [];
+    }
+  }
+  if (run.length > 0) runs.push(run);
+  for (const indexes of runs) {
+    context.beginPath();
+    indexes.forEach((i, k) => (k === 0 ? context.moveTo(x(i), y(points[i].max)) : context.lineTo(x(i), y(points[i].max))));
+    [...indexes].reverse().forEach((i) => context.lineTo(x(i), y(points[i].min)));
+    context.closePath();
+    context.fill();
+    context.beginPath();
+    indexes.forEach((i, k) => (k === 0 ? context.moveTo(x(i), y(points[i].mean)) : context.lineTo(x(i), y(points[i].mean))));
+    if (indexes.length === 1) context.arc(x(indexes[0]), y(points[indexes[0]].mean), 2, 0, 2 * Math.PI);
+    context.stroke();
+  }
+  // Readings per bucket, under the chart.
+  const most = Math.max(...points.map((p) => p.count));
+  const barWidth = Math.max(1, (width - pad.left - pad.right) / points.length - 1);
+  context.fillStyle = '#9aa4ae';
+  points.forEach((p, i) => {
+    const h = (p.count / most) * barsHeight;
+    context.fillRect(x(i) - barWidth / 2, height - 4 - h, barWidth, h);
+  });
+  context.fillStyle = '#656d76';
+  context.font = '11px system-ui, sans-serif';
+  context.fillText(String(high), 4, pad.top + 8);
+  context.fillText(String(low), 4, plotBottom);
+  context.fillText(`${most}/${series.bucket}`, 4, height - 6);
+  canvas.setAttribute('aria-label', `${label}; values from ${low} to ${high}`);
+}
+
+for (const button of document.querySelectorAll('.ranges button')) {
+  button.addEventListener('click', () => {
+    historyRangeMs = Number(button.dataset.range);
+    for (const other of document.querySelectorAll('.ranges button')) other.setAttribute('aria-pressed', String(other === button));
+    refreshHistory();
+  });
+}
+
 refreshHealth();
 refreshPerMinute();
+refreshHistory();
+setInterval(refreshHistory, 10000);
 setInterval(refreshHealth, 3000);
 setInterval(refreshPerMinute, 10000);
 setInterval(schedule, 1000);

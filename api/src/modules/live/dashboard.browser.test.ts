@@ -114,6 +114,27 @@ it('shows live readings, the chart, system health and an alert as it fires, offl
   expect(foreign).toEqual([]);
 }, 60_000);
 
+it('browses history: a range picker over /stats’s series, its bucket following the range', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const asked: string[] = [];
+  page.on('request', (request) => {
+    if (request.url().includes('/stats?') && request.url().includes('deviceLimit=0')) asked.push(request.url());
+  });
+  await page.goto(base);
+  await page.waitForFunction(() => document.querySelector('#history')?.getAttribute('aria-label')?.includes('minute buckets'), undefined, { timeout: 15_000 });
+  await page.getByRole('button', { name: '7 d' }).click();
+  // A week in hours: 169 buckets (168 when the week starts on the hour).
+  await page.waitForFunction(() => /^History, 16[89] hour buckets/.test(document.querySelector('#history')?.getAttribute('aria-label') ?? ''), undefined, { timeout: 15_000 });
+  const label = (await page.locator('#history').getAttribute('aria-label')) as string;
+  // The readings published by the first test are in this week, in at least one bucket.
+  expect(Number(/, (\d+) readings/.exec(label)?.[1])).toBeGreaterThanOrEqual(20);
+  expect(await page.getByRole('button', { name: '7 d' }).getAttribute('aria-pressed')).toBe('true');
+  expect(await page.getByRole('button', { name: '15 min' }).getAttribute('aria-pressed')).toBe('false');
+  expect(asked.some((url) => decodeURIComponent(url).includes('from='))).toBe(true);
+  expect(await seriousAccessibilityViolations(page)).toEqual([]);
+  await page.close();
+}, 60_000);
+
 /** axe's serious and critical findings on the page as it is now: rule, and where. */
 async function seriousAccessibilityViolations(page: Page): Promise<string[]> {
   await page.addScriptTag({ path: Bun.resolveSync('axe-core/axe.min.js', import.meta.dir) });
