@@ -1,4 +1,5 @@
 import type { Logger } from 'core';
+import { startPeriodic } from '../../periodic.ts';
 import type { ReadingsStore } from '../../storage/port.ts';
 
 const DAY_MS = 86_400_000;
@@ -11,13 +12,11 @@ const CHUNK = 5_000;
  */
 export function startAlertRetention(options: { store: ReadingsStore; retainDays: number; logger: Logger; intervalMs?: number }) {
   const { store, retainDays, logger, intervalMs = 60 * 60 * 1_000 } = options;
-  let stopped = false;
-  let running: Promise<void> | undefined;
-  const pass = async () => {
+  return startPeriodic(async (stopping) => {
     const before = Date.now() - retainDays * DAY_MS;
     let removed = 0;
     try {
-      for (let step = CHUNK; step === CHUNK && !stopped; ) {
+      for (let step = CHUNK; step === CHUNK && !stopping(); ) {
         step = await store.removeAlertsBefore(before, CHUNK);
         removed += step;
       }
@@ -25,18 +24,5 @@ export function startAlertRetention(options: { store: ReadingsStore; retainDays:
     } catch (error) {
       logger.warn('alert_retention_failed', { error: (error as Error).message, removed });
     }
-  };
-  const run = () => {
-    running ??= pass().finally(() => (running = undefined));
-  };
-  run();
-  const timer = setInterval(run, intervalMs);
-  timer.unref?.();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  }, intervalMs);
 }

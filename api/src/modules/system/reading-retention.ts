@@ -1,4 +1,5 @@
 import type { Logger } from 'core';
+import { startPeriodic } from '../../periodic.ts';
 import type { ReadingsStore } from '../../storage/port.ts';
 
 const DAY_MS = 86_400_000;
@@ -23,22 +24,19 @@ export interface RetentionStatus {
 export function startReadingRetention(options: { store: ReadingsStore; retainDays: number | undefined; logger: Logger; intervalMs?: number }) {
   const { store, retainDays, logger, intervalMs = 60 * 60 * 1_000 } = options;
   const status: RetentionStatus = { retainRawDays: retainDays ?? null, runs: 0, removed: 0, lastRun: null };
-  let stopped = false;
-  let running: Promise<void> | undefined;
-
-  const pass = async () => {
+  const periodic = startPeriodic(async (stopping) => {
     if (retainDays === undefined) return;
     const started = performance.now();
     const before = Date.now() - retainDays * DAY_MS;
     let removed = 0;
     let error: string | undefined;
     try {
-      for (let done = false; !done && !stopped; ) {
+      for (let done = false; !done && !stopping(); ) {
         const step = await store.removeReadingsBefore(before, STEP);
         removed += step.removed;
         done = step.done;
       }
-      while (!stopped && (await store.reclaimSpace()));
+      while (!stopping() && (await store.reclaimSpace()));
     } catch (failure) {
       error = (failure as Error).message;
       logger.warn('retention_failed', { error, removed });
@@ -47,21 +45,8 @@ export function startReadingRetention(options: { store: ReadingsStore; retainDay
     status.removed += removed;
     status.lastRun = { at: new Date().toISOString(), removed, tookMs: Math.round(performance.now() - started), ...(error ? { error } : {}) };
     if (removed > 0) logger.info('retention', { removed, before: new Date(before).toISOString(), tookMs: status.lastRun.tookMs });
-  };
-  const run = () => {
-    running ??= pass().finally(() => (running = undefined));
-  };
-  run();
-  const timer = setInterval(run, intervalMs);
-  timer.unref?.();
-  return {
-    status: (): RetentionStatus => ({ ...status }),
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  }, intervalMs);
+  return { status: (): RetentionStatus => ({ ...status }), stop: periodic.stop };
 }
 
 export type ReadingRetention = ReturnType<typeof startReadingRetention>;
