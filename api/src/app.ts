@@ -28,7 +28,7 @@ export interface AppOptions {
   /** Where readings are kept: any backend behind the storage port. */
   store: ReadingsStore;
   config: Pick<ApiConfig, 'apiToken' | 'readToken' | 'maxBodyBytes'> &
-    Partial<Pick<ApiConfig, 'maxStreamClients' | 'maxStreamClientsPerIp'>> & { faultRate?: number };
+    Partial<Pick<ApiConfig, 'maxStreamClients' | 'maxStreamClientsPerIp' | 'databaseStatementTimeoutMs'>> & { faultRate?: number };
   logger?: Logger;
   /** Redis and what to watch there, for /health and /metrics of the whole pipeline. */
   pipeline?: PipelineOptions;
@@ -60,6 +60,15 @@ const VERSION = '0.1.0';
  * double slash) of another route can pass: everything else needs the token.
  */
 export const PUBLIC_READ_PATHS: ReadonlySet<string> = new Set(['/', '/health', '/dashboard.js', '/dashboard.css']);
+
+/**
+ * How long a connection may wait on its answer (Elysia sets Bun's idle timeout to 30 s; Bun's
+ * limit is 255 s): past the storage's own budget, so that a long read is answered 503 with the
+ * reason instead of its connection being dropped while the database still works on it.
+ */
+export function idleTimeoutSeconds(statementTimeoutMs = 30_000): number {
+  return Math.min(255, Math.ceil(statementTimeoutMs / 1_000) + 10);
+}
 
 /** The API as an Elysia app: tests call `app.handle(request)`, index.ts calls `listen`. */
 export function createApp({ store, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed, ingest, tokens = createTokenVerifier({}), imports, alerting, retention }: AppOptions) {
@@ -109,7 +118,10 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
   const app = (
     // reusePort off: a second API started on a port in use must fail, not share it.
     // The server takes bodies as large as an import; every other body is bounded by MAX_BODY_BYTES (onRequest, jsonBody).
-    new Elysia({ normalize: false, serve: { maxRequestBodySize: Math.max(config.maxBodyBytes, imports?.maxBytes ?? 0), reusePort: false } })
+    new Elysia({
+      normalize: false,
+      serve: { maxRequestBodySize: Math.max(config.maxBodyBytes, imports?.maxBytes ?? 0), reusePort: false, idleTimeout: idleTimeoutSeconds(config.databaseStatementTimeoutMs) },
+    })
       .use(errorHandler(logger))
       .use(jsonBody(config.maxBodyBytes, STREAMED_PATHS))
       // Size and tokens are checked before routing and parsing: an unauthenticated client cannot

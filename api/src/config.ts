@@ -18,7 +18,9 @@ const apiSettings = {
   /** Long reads (listings, exports, statistics) at once: SQLite reader threads, PostgreSQL read pool. */
   databaseReaders: env.int('DATABASE_READERS', 2, { min: 1, max: 64 }),
   /** The longest a statement (PostgreSQL) or a call on a SQLite thread may take before a 503. */
-  databaseStatementTimeoutMs: env.int('DATABASE_STATEMENT_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000 }),
+  // At most 240 s: a connection waits at most 255 s (Bun's limit) for its answer, which must be
+  // the budget's 503, not a dropped connection.
+  databaseStatementTimeoutMs: env.int('DATABASE_STATEMENT_TIMEOUT_MS', 30_000, { min: 100, max: 240_000 }),
   apiToken: env.string('API_TOKEN', undefined, { maxLength: 512 }),
   readToken: env.string('READ_TOKEN', undefined, { maxLength: 512 }),
   /** Signs and checks device tokens (HS256); at least 32 bytes. */
