@@ -14,10 +14,11 @@ import { latencyScenario } from './pipeline/latency.ts';
 import { liveStreamsScenario } from './pipeline/live-streams.ts';
 import { type Measurement, markdownTable } from './pipeline/report.ts';
 import { type Backend, type StackOptions } from './pipeline/stack.ts';
+import { historyScenario } from './pipeline/history.ts';
 import { throughputScenario } from './pipeline/throughput.ts';
 
 const USAGE = `Usage: bun run bench [flags]
-  --scenarios LIST    comma-separated: throughput,latency,api,live,idle (default all)
+  --scenarios LIST    comma-separated: throughput,latency,api,live,idle,history (default all but history)
   --readings N        throughput: readings to push (default 500000)
   --rates LIST        latency: steady rates in readings/s (default 1000,20000)
   --seconds S         latency: seconds per rate (default 30)
@@ -28,9 +29,12 @@ const USAGE = `Usage: bun run bench [flags]
   --api-instances LIST throughput and latency: API instances, e.g. 1,2,3 (past 1: PostgreSQL only)
   --stalled N         live: SSE clients that never read (default 1000)
   --readers N         live: SSE clients that read every reading (default 100)
-  --live-seconds S    live: seconds of ingest at 5,000 readings/s (default 30)`;
+  --live-seconds S    live: seconds of ingest at 5,000 readings/s (default 30)
+  --history-readings N history: readings over 30 days, written straight into storage (default 20000000)`;
 
-const SCENARIOS = ['throughput', 'latency', 'api', 'live', 'idle'] as const;
+const SCENARIOS = ['throughput', 'latency', 'api', 'live', 'idle', 'history'] as const;
+/** Long (it writes 20M rows first): run when asked for. */
+const BY_DEFAULT = SCENARIOS.filter((scenario) => scenario !== 'history');
 
 function positiveInt(name: string, raw: string): number {
   const value = Number(raw);
@@ -45,7 +49,8 @@ let values: Record<string, string | boolean | undefined>;
 try {
   ({ values } = parseArgs({
     options: {
-      scenarios: { type: 'string', default: SCENARIOS.join(',') },
+      scenarios: { type: 'string', default: BY_DEFAULT.join(',') },
+      'history-readings': { type: 'string', default: '20000000' },
       readings: { type: 'string', default: '500000' },
       rates: { type: 'string', default: '1000,20000' },
       seconds: { type: 'string', default: '30' },
@@ -113,6 +118,11 @@ const runs: Record<string, () => Promise<Measurement[]>> = {
   },
   live: () => liveStreamsScenario({ stalled, readers, seconds: liveSeconds }),
   idle: () => idleScenario(),
+  history: async () => {
+    const all: Measurement[] = [];
+    for (const backend of backends) all.push(...(await historyScenario({ readings: positiveInt('history-readings', str('history-readings')), backend })));
+    return all;
+  },
 };
 for (const scenario of SCENARIOS) {
   if (!chosen.includes(scenario)) continue;

@@ -1,0 +1,133 @@
+/**
+ * History at scale, as it stands (statistics from raw rows; no rollups yet): N readings from 1,000
+ * devices over 30 days written straight into storage through the port, then the API on them —
+ * /stats p50/p99 for 1 h, 24 h and 30 d windows, bytes per reading on disk, and the write
+ * latency of 1,000-reading batches while 50 clients loop on whole-history /stats and 5 exports
+ * stream (load from separate processes).
+ */
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newEventId } from 'core';
+import { freePort, startPostgresServer, startRedisServer } from 'core/testing';
+import type { StoredRow } from 'api/src/storage/port.ts';
+import { openStore } from '../storage.ts';
+import { spawnApi } from '../support.ts';
+import { type Measurement, backendLabel, formatLatency, int, summarize } from './report.ts';
+import type { Backend } from './stack.ts';
+
+const DAY = 86_400_000;
+const headers = { authorization: 'Bearer bench', 'content-type': 'application/json' };
+
+export async function historyScenario(options: { readings: number; backend?: Backend }): Promise<Measurement[]> {
+  const { readings } = options;
+  const dir = await mkdtemp(join(tmpdir(), 'bench-history-'));
+  const redisServer = await startRedisServer();
+  const postgres = options.backend === 'postgres' ? await startPostgresServer({ fsync: true }) : undefined;
+  const databaseUrl = postgres ? await postgres.createDatabase('bench_history') : join(dir, 'history.db');
+  const label = `${int(readings)} readings, 1,000 devices, 30 days${backendLabel({ backend: options.backend })}`;
+  const results: Measurement[] = [];
+  try {
+    // Generated straight into storage, oldest first, spread evenly over the 30 days.
+    const now = Date.now();
+    const start = now - 30 * DAY;
+    const generating = performance.now();
+    {
+      const store = await openStore(databaseUrl);
+      for (let n = 0; n < readings; n += 5_000) {
+        const batch: StoredRow[] = Array.from({ length: Math.min(5_000, readings - n) }, (_, i) => {
+          const ts = start + Math.floor(((n + i) / readings) * 30 * DAY);
+          return { id: newEventId(ts), deviceId: `device-${String((n + i) % 1_000).padStart(4, '0')}`, metric: 'kwh', value: (n + i) % 91, unit: 'kWh', ts, storedAt: ts };
+        });
+        await store.insert(batch);
+      }
+      await store.close();
+    }
+    const generateSeconds = (performance.now() - generating) / 1_000;
+    const bytes = postgres ? await postgresBytes(databaseUrl) : await sqliteBytes(dir);
+    results.push({
+      scenario: 'history',
+      name: `bytes per stored reading on disk (${label})`,
+      result: `${int(bytes / readings)} bytes (${(bytes / 2 ** 30).toFixed(2)} GiB; generated in ${generateSeconds.toFixed(0)} s)`,
+      target: options.backend === 'postgres' ? undefined : '≤ 100',
+      met: options.backend === 'postgres' ? undefined : bytes / readings <= 100,
+    });
+
+    const api = await spawnApi({ port: await freePort(), databaseUrl, token: 'bench', env: { REDIS_URL: redisServer.url, DATABASE_STATEMENT_TIMEOUT_MS: '120000' } });
+    try {
+      for (const [name, windowMs, samples] of [['1 h', 3_600_000, 20], ['24 h', DAY, 10], ['30 d', 30 * DAY, 5]] as const) {
+        const times: number[] = [];
+        for (let i = 0; i < samples; i++) {
+          const to = new Date(now).toISOString();
+          const from = new Date(now - windowMs).toISOString();
+          const t0 = performance.now();
+          const response = await fetch(`${api.url}/stats?from=${from}&to=${to}`);
+          await response.arrayBuffer();
+          if (!response.ok) throw new Error(`/stats ${name}: ${response.status}`);
+          times.push(Math.round(performance.now() - t0));
+        }
+        const summary = summarize(times);
+        results.push({ scenario: 'history', name: `GET /stats over ${name} (${label})`, result: formatLatency(summary), target: 'p99 ≤ 50 ms', met: summary.p99 <= 50 });
+      }
+
+      // Writes while 50 clients loop on whole-history /stats and 5 exports stream, each its own process.
+      const load = [
+        Bun.spawn(['bun', join(import.meta.dir, '../http-load.ts'), `${api.url}/stats`, '50', '20'], { stdout: 'pipe' }),
+        Bun.spawn(['bun', join(import.meta.dir, '../http-load.ts'), `${api.url}/readings/export?format=ndjson`, '5', '20'], { stdout: 'pipe' }),
+      ];
+      await Bun.sleep(2_000);
+      const writes: number[] = [];
+      const until = performance.now() + 15_000;
+      while (performance.now() < until) {
+        const ts = Date.now();
+        const body = JSON.stringify({
+          readings: Array.from({ length: 1_000 }, (_, i) => ({ id: newEventId(ts), deviceId: `device-${String(i).padStart(4, '0')}`, metric: 'kwh', value: i % 91, unit: 'kWh', ts: new Date(ts).toISOString() })),
+        });
+        const t0 = performance.now();
+        const response = await fetch(`${api.url}/readings/batch`, { method: 'POST', headers, body });
+        await response.arrayBuffer();
+        writes.push(Math.round(performance.now() - t0));
+        await Bun.sleep(200);
+      }
+      const [stats, exports] = await Promise.all(load.map(async (child) => JSON.parse(await new Response(child.stdout).text()) as { requests: number; errors: number }));
+      results.push({
+        scenario: 'history',
+        name: `POST /readings/batch (1,000) every 200 ms while 50 clients loop on whole-history /stats and 5 exports stream (${label})`,
+        result: `${formatLatency(summarize(writes))}; /stats answered ${stats?.requests} (${stats?.errors} refused: 429/503), exports ${exports?.requests}`,
+        target: 'p99 ≤ 100 ms',
+        met: summarize([...writes]).p99 <= 100,
+      });
+    } finally {
+      await api.stop();
+    }
+    return results;
+  } finally {
+    await redisServer.stop();
+    await postgres?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function sqliteBytes(dir: string): Promise<number> {
+  // The write-ahead log written into the file first: what stays on disk.
+  const { Database } = await import('bun:sqlite');
+  const db = new Database(join(dir, 'history.db'));
+  db.run('PRAGMA wal_checkpoint(TRUNCATE)');
+  db.close();
+  let total = 0;
+  for (const name of await readdir(dir)) total += (await stat(join(dir, name))).size;
+  return total;
+}
+
+async function postgresBytes(databaseUrl: string): Promise<number> {
+  const { SQL } = await import('bun');
+  const sql = new SQL(databaseUrl);
+  try {
+    const [{ bytes }] = await sql`
+      SELECT (coalesce(sum(pg_total_relation_size(inhrelid)), 0) + pg_total_relation_size('reading_ids'))::float8 AS bytes
+      FROM pg_inherits WHERE inhparent = 'readings'::regclass`;
+    return bytes as number;
+  } finally {
+    await sql.close();
+  }
+}
