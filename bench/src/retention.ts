@@ -9,11 +9,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLogger, newEventId } from 'core';
+import { createLogger } from 'core';
 import { startPostgresServer } from 'core/testing';
-import type { StoredRow } from 'api/src/storage/port.ts';
 import { startReadingRetention } from 'api/src/modules/system/reading-retention.ts';
 import { openStore } from './storage.ts';
+import { fleetRows } from './support.ts';
 
 const { values } = parseArgs({ options: { backend: { type: 'string', default: 'sqlite' }, readings: { type: 'string', default: '1000000' } } });
 const total = Number(values.readings);
@@ -25,13 +25,9 @@ const DAY = 86_400_000;
 const dir = await mkdtemp(join(tmpdir(), 'bench-retention-'));
 const postgres = values.backend === 'postgres' ? await startPostgresServer({ fsync: true }) : undefined;
 const store = await openStore(postgres ? await postgres.createDatabase('retention') : join(dir, 'retention.db'));
-const batchOf = (ts: (i: number) => number): StoredRow[] => {
-  const now = Date.now();
-  return Array.from({ length: 5_000 }, (_, i) => ({ id: newEventId(), deviceId: `device-${i % 1_000}`, metric: 'kwh', value: i % 52, unit: 'kWh', ts: ts(i), storedAt: now }));
-};
 try {
   const dayStart = Math.floor((Date.now() - 40 * DAY) / DAY) * DAY;
-  for (let n = 0; n < total; n += 5_000) await store.insert(batchOf((i) => dayStart + Math.floor(((n + i) / total) * (DAY - 1))));
+  for (let n = 0; n < total; n += 5_000) await store.insert(fleetRows(n, 5_000, (i) => dayStart + Math.floor((i / total) * (DAY - 1)), Date.now()));
   /** Writes for `ms` (or until `until` resolves), returns rows/s. */
   const writeFor = async (stop: Promise<unknown>) => {
     let stopped = false;
@@ -39,7 +35,7 @@ try {
     const started = performance.now();
     let rows = 0;
     while (!stopped) {
-      await store.insert(batchOf(() => Date.now()));
+      await store.insert(fleetRows(0, 5_000, () => Date.now()));
       rows += 5_000;
     }
     return rows / ((performance.now() - started) / 1_000);

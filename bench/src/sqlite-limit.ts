@@ -8,9 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { newEventId } from 'core';
 import type { StoredRow } from 'api/src/storage/port.ts';
 import { openSqliteStore } from 'api/src/storage/sqlite/store.ts';
+import { fleetRows } from './support.ts';
 
 const { values } = parseArgs({ options: { readings: { type: 'string', default: '500000' } } });
 const total = Number(values.readings);
@@ -23,19 +23,7 @@ const store = openSqliteStore(join(dir, 'limit.db'));
 try {
   const batches: StoredRow[][] = [];
   const now = Date.now();
-  for (let start = 0; start < total; start += 5_000) {
-    batches.push(
-      Array.from({ length: Math.min(5_000, total - start) }, (_, i) => ({
-        id: newEventId(),
-        deviceId: `device-${(start + i) % 1_000}`,
-        metric: 'kwh',
-        value: (start + i) % 52,
-        unit: 'kWh',
-        ts: now + start + i,
-        storedAt: now,
-      })),
-    );
-  }
+  for (let start = 0; start < total; start += 5_000) batches.push(fleetRows(start, Math.min(5_000, total - start), (n) => now + n, now));
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   for (const batch of batches) await store.insert(batch);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { cliNumber, encodeReading, newEventId, parseCli } from 'core';
 import { waitFor } from 'core/testing';
 import type Redis from 'ioredis';
+import type { StoredRow } from 'api/src/storage/port.ts';
 
 const apiEntry = join(import.meta.dir, '../../api/src/index.ts');
 const CLOCK_TICKS_PER_SEC = 100;
@@ -88,4 +89,17 @@ export function parseHopFlags(name: string, measures: string) {
     rate: cliNumber(name, 'rate', values.rate, { min: 1, integer: true }),
     seconds: cliNumber(name, 'seconds', values.seconds, { min: 1, integer: true }),
   };
+}
+
+/**
+ * Readings `from` to `from + count` of a fleet of 1,000 devices as storage keeps them (for
+ * writing straight through the storage port): `tsOf(n)` dates reading n; stored when measured
+ * unless `storedAt` says otherwise.
+ */
+export function fleetRows(from: number, count: number, tsOf: (n: number) => number, storedAt?: number): StoredRow[] {
+  return Array.from({ length: count }, (_, i) => {
+    const n = from + i;
+    const ts = tsOf(n);
+    return { id: newEventId(ts), deviceId: `device-${String(n % 1_000).padStart(4, '0')}`, metric: 'kwh', value: n % 91, unit: 'kWh', ts, storedAt: storedAt ?? ts };
+  });
 }

@@ -38,16 +38,16 @@ export interface EvaluatorCounters {
   stable: number;
 }
 
-/**
- * The `alerts` group's handler: every reading against every rule that matches it, all in one
- * pipeline per batch. Returns nothing (all done) once Redis has applied them, so a reading is
- * acked only after its alerts are written. Detection latency: reading ts → alert written.
- */
 /** The evaluator's lease was lost: another instance evaluates now; this batch stays pending for it. */
 export class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';
 }
 
+/**
+ * The `alerts` group's handler: every reading against every rule that matches it, all in one
+ * pipeline per batch. Returns nothing (all done) once Redis has applied them, so a reading is
+ * acked only after its alerts are written. Detection latency: reading ts → alert written.
+ */
 export function createEvaluator(options: { redis: Redis; rules: readonly Rule[]; alertsStream: string; lease?: { key: string; token: string } }) {
   const { alertsStream } = options;
   // EVALSHA under the hood: the script is sent once per connection, not per reading.

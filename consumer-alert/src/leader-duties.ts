@@ -1,11 +1,9 @@
-import { type Logger, type Rule, followedSilencesKey, globToRegExp, readSilences } from 'core';
+import { type Logger, type Rule, followedSilencesKey, globMatches, readSilences } from 'core';
 import type Redis from 'ioredis';
 import type { createAnnouncer } from './announcer.ts';
 
 /** Silences that ended longer ago than this are not followed up any more (nor remembered). */
 const FOLLOW_UP_WITHIN_MS = 24 * 60 * 60 * 1_000;
-
-const globMatches = (glob: string, value: string) => glob === '*' || globToRegExp(glob).test(value);
 
 /**
  * What the evaluating instance does besides evaluating readings, each time the rules change and
@@ -38,9 +36,12 @@ export function leaderDuties(options: { redis: Redis; alertsStream: string; anno
 
     async followEndedSilences(rules: readonly Rule[]): Promise<void> {
       const now = Date.now();
-      const [silences, followed] = await Promise.all([readSilences(redis, alertsStream), redis.hgetall(followedKey)]);
-      for (const silence of silences) {
-        if (silence.until > now || silence.until < now - FOLLOW_UP_WITHIN_MS || followed[silence.id] !== undefined) continue;
+      // Every second: the silences only; what was followed up is read once one has ended.
+      const ended = (await readSilences(redis, alertsStream)).filter((silence) => silence.until <= now && silence.until >= now - FOLLOW_UP_WITHIN_MS);
+      if (ended.length === 0) return;
+      const followed = await redis.hgetall(followedKey);
+      for (const silence of ended) {
+        if (followed[silence.id] !== undefined) continue;
         let reminded = 0;
         for (const rule of rules) {
           if (!globMatches(silence.rule, rule.id)) continue;

@@ -84,22 +84,21 @@ export function createNotifier(options: NotifierOptions) {
     async handle(batch: ReadonlyArray<ConsumerEntry<Alert>>): Promise<EntryOutcome[] | undefined> {
       const silences = (await options.silences?.()) ?? [];
       // Held back: silenced when raised, or quiet (recorded in the history all the same).
-      const held = new Map<string, string>();
+      const held = new Map<string, { why: string; counter: 'silenced' | 'quiet' }>();
       for (const { entryId, value: alert } of batch) {
         const silence = silencing(silences, alert, entryTimeMs(entryId));
-        if (silence) held.set(alert.id, `silenced by ${silence.id}`);
-        else if (alert.quiet) held.set(alert.id, 'quiet: flapping');
+        if (silence) held.set(alert.id, { why: `silenced by ${silence.id}`, counter: 'silenced' });
+        else if (alert.quiet) held.set(alert.id, { why: 'quiet: flapping', counter: 'quiet' });
       }
       for (const { value: alert } of batch) {
         if (printed.has(alert.id)) continue;
         printed.add(alert.id);
         if (printed.size > PRINTED_MEMORY) printed.delete(printed.values().next().value as string);
-        const why = held.get(alert.id);
-        if (why?.startsWith('silenced')) counters.silenced += 1;
-        else if (why) counters.quiet += 1;
-        const line = `${describeAlert(alert)}${why ? ` (${why}, not sent)` : ''}`;
+        const hold = held.get(alert.id);
+        if (hold) counters[hold.counter] += 1;
+        const line = `${describeAlert(alert)}${hold ? ` (${hold.why}, not sent)` : ''}`;
         print(colour ? `${COLOURS[alert.state]}${line}\x1b[0m` : line);
-        logger.info(alert.state === 'firing' ? 'alert_fired' : 'alert_resolved', { ...alert, ...(why ? { held: why } : {}) });
+        logger.info(alert.state === 'firing' ? 'alert_fired' : 'alert_resolved', { ...alert, ...(hold ? { held: hold.why } : {}) });
         counters.printed += 1;
       }
       if (!webhookUrl) return undefined;

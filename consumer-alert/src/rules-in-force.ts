@@ -1,8 +1,5 @@
-import { type Logger, type Rule, type RuleInput, type RuleSet, compileRule, readRuleSet, replaceRuleSet } from 'core';
+import { type Logger, RULES_SET_BY_API, type Rule, type RuleInput, type RuleSet, compileRule, readRuleSet, replaceRuleSet } from 'core';
 import type Redis from 'ioredis';
-
-/** What PUT /rules writes as the source of a rule set. */
-export const API_SOURCE = 'PUT /rules';
 
 const sameRules = (a: readonly RuleInput[], b: readonly RuleInput[]) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -30,15 +27,18 @@ export function rulesInForce(options: { redis: Redis; alertsStream: string; seed
     async start(): Promise<{ set: RuleSet; rules: Rule[] }> {
       for (;;) {
         const found = await readRuleSet(redis, alertsStream);
-        if (found && (found.source === API_SOURCE || sameRules(found.rules, seed))) {
-          if (found.source === API_SOURCE && !sameRules(found.rules, seed)) {
+        if (found && (found.source === RULES_SET_BY_API || sameRules(found.rules, seed))) {
+          if (found.source === RULES_SET_BY_API && !sameRules(found.rules, seed)) {
             logger.warn('rules_from_api', { version: found.version, hint: `the rules set with PUT /rules are in force; ${seedSource} is not applied (PUT /rules to change them)` });
           }
           return adopt(found);
         }
-        const { replaced } = await replaceRuleSet(redis, alertsStream, seed, seedSource, found?.version ?? 0);
-        if (replaced) logger.info('rules_seeded', { source: seedSource, replacing: found?.version ?? null });
-        // Replaced, or another instance changed it meanwhile: read what is in force now.
+        const outcome = await replaceRuleSet(redis, alertsStream, seed, seedSource, found?.version ?? 0);
+        if (outcome.replaced) {
+          logger.info('rules_seeded', { source: seedSource, replacing: found?.version ?? null });
+          return adopt(outcome.set);
+        }
+        // Another instance changed it meanwhile: read what is in force now.
       }
     },
     /** The set in force when it changed since the last call, else undefined. */

@@ -9,13 +9,13 @@ import { globToRegExp } from './device-tokens.ts';
 export const MAX_RULES = 1_000;
 
 /** `*` matches any run of characters; everything else literally. */
-const GLOB = '^[A-Za-z0-9._:*-]+$';
+export const GLOB_PATTERN = '^[A-Za-z0-9._:*-]+$';
 
 export const RuleSchema = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 128, pattern: NAME_PATTERN }),
-    metric: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: GLOB, description: 'Metric name or glob; default every metric' })),
-    device: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: GLOB, description: 'Device id or glob; default every device' })),
+    metric: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: GLOB_PATTERN, description: 'Metric name or glob; default every metric' })),
+    device: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: GLOB_PATTERN, description: 'Device id or glob; default every device' })),
     threshold: Type.Number(),
     direction: Type.Optional(Type.Union([Type.Literal('above'), Type.Literal('below')])),
     clearAt: Type.Optional(Type.Number({ description: 'Resolve only once the value is back past this (hysteresis)' })),

@@ -44,11 +44,24 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${glob.replace(/[.]/g, '\\.').replaceAll('*', '.*')}$`);
 }
 
-export function deviceMatches(glob: string, deviceId: string): boolean {
+/** Compiled globs, kept for the loops that match many names against a few globs (bounded). */
+const compiled = new Map<string, RegExp>();
+
+/** Whether a name matches a glob: `*` matches everything, a glob without `*` only itself. */
+export function globMatches(glob: string, value: string): boolean {
   if (glob === '*') return true;
-  if (!glob.includes('*')) return glob === deviceId;
-  return globToRegExp(glob).test(deviceId);
+  if (!glob.includes('*')) return glob === value;
+  let pattern = compiled.get(glob);
+  if (!pattern) {
+    if (compiled.size >= 10_000) compiled.clear();
+    pattern = globToRegExp(glob);
+    compiled.set(glob, pattern);
+  }
+  return pattern.test(value);
 }
+
+/** A device token's glob against a device id. */
+export const deviceMatches = globMatches;
 
 /** Why a token is refused, for a 401 that says so (expired, or not ours). */
 export class TokenRefused extends Error {

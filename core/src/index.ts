@@ -73,12 +73,14 @@ export {
   TokenRefused,
   createTokenVerifier,
   deviceMatches,
+  globMatches,
   globToRegExp,
   isDeviceGlob,
   mintDeviceToken,
 } from './device-tokens.ts';
 export { type ReadingFileOptions, type ReplayItem, readReadingFile } from './reading-file.ts';
 export {
+  GLOB_PATTERN,
   type Rule,
   type RuleInput,
   RuleSchema,
@@ -90,5 +92,5 @@ export {
   parseRuleInputs,
   parseRules,
 } from './alert-rules.ts';
-export { type RuleSet, readRuleSet, replaceRuleSet, rulesKey, seedRuleSet } from './rule-sets.ts';
+export { RULES_SET_BY_API, type RuleSet, readRuleSet, replaceRuleSet, rulesKey } from './rule-sets.ts';
 export { type Silence, followedSilencesKey, inForce, readSilences, silenceMatches, silencesKey, silencing } from './silences.ts';

@@ -20,14 +20,17 @@ const REPLACE = readFileSync(join(import.meta.dir, 'lua/replace-rules.lua'), 'ut
 
 export const rulesKey = (alertsStream: string) => `${alertsStream}:rules`;
 
+/** The source of a set written with PUT /rules: the configured rules no longer re-seed it. */
+export const RULES_SET_BY_API = 'PUT /rules';
+
 export async function readRuleSet(redis: Redis, alertsStream: string): Promise<RuleSet | undefined> {
   const text = await redis.get(rulesKey(alertsStream));
   return text === null ? undefined : (JSON.parse(text) as RuleSet);
 }
 
 /**
- * Replaces the set when `replaces` is its current version (or always, when undefined); returns
- * the set now in force, and whether it is the one given.
+ * Replaces the set when `replaces` is its current version (or always, when undefined): the set
+ * written, or the version in force when it was not the one named.
  */
 export async function replaceRuleSet(
   redis: Redis,
@@ -35,14 +38,9 @@ export async function replaceRuleSet(
   rules: readonly RuleInput[],
   source: string,
   replaces?: number,
-): Promise<{ replaced: boolean; version: number }> {
-  const body = JSON.stringify({ rules, updatedAt: Date.now(), source }).slice(1);
+): Promise<{ replaced: true; set: RuleSet } | { replaced: false; version: number }> {
+  const updatedAt = Date.now();
+  const body = JSON.stringify({ rules, updatedAt, source }).slice(1);
   const [replaced, version] = (await redis.eval(REPLACE, 1, rulesKey(alertsStream), replaces === undefined ? '' : String(replaces), body)) as [number, number];
-  return { replaced: replaced === 1, version };
-}
-
-/** The set in force; the first time (none yet), `seed` becomes version 1. */
-export async function seedRuleSet(redis: Redis, alertsStream: string, seed: readonly RuleInput[], source: string): Promise<RuleSet> {
-  await replaceRuleSet(redis, alertsStream, seed, source, 0);
-  return (await readRuleSet(redis, alertsStream)) as RuleSet;
+  return replaced === 1 ? { replaced: true, set: { version, rules: [...rules], updatedAt, source } } : { replaced: false, version };
 }

@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import type { Alert } from './contracts/alert.ts';
-import { globToRegExp } from './device-tokens.ts';
+import { globMatches } from './device-tokens.ts';
 
 /**
  * A silence: alerts whose device, rule and metric match its globs, raised while it is in force,
@@ -36,20 +36,8 @@ export function inForce(silence: Silence, atMs: number): boolean {
   return atMs >= Math.max(silence.from, silence.createdAt) && atMs < silence.until;
 }
 
-const patterns = new Map<string, RegExp>();
-const matchesGlob = (glob: string, value: string) => {
-  if (glob === '*') return true;
-  let pattern = patterns.get(glob);
-  if (!pattern) {
-    if (patterns.size > 10_000) patterns.clear();
-    pattern = globToRegExp(glob);
-    patterns.set(glob, pattern);
-  }
-  return pattern.test(value);
-};
-
 export function silenceMatches(silence: Pick<Silence, 'device' | 'rule' | 'metric'>, alert: Pick<Alert, 'deviceId' | 'ruleId' | 'metric'>): boolean {
-  return matchesGlob(silence.device, alert.deviceId) && matchesGlob(silence.rule, alert.ruleId) && matchesGlob(silence.metric, alert.metric);
+  return globMatches(silence.device, alert.deviceId) && globMatches(silence.rule, alert.ruleId) && globMatches(silence.metric, alert.metric);
 }
 
 /** The silence covering an alert raised at `raisedAtMs`, if any. */

@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newEventId } from 'core';
 import { freePort, startPostgresServer, startRedisServer } from 'core/testing';
-import type { StoredRow } from 'api/src/storage/port.ts';
 import { openStore } from '../storage.ts';
-import { spawnApi } from '../support.ts';
+import { fleetRows, spawnApi } from '../support.ts';
 import { type Measurement, backendLabel, formatLatency, int, summarize } from './report.ts';
 import type { Backend } from './stack.ts';
 
@@ -35,11 +34,7 @@ export async function historyScenario(options: { readings: number; backend?: Bac
     {
       const store = await openStore(databaseUrl);
       for (let n = 0; n < readings; n += 5_000) {
-        const batch: StoredRow[] = Array.from({ length: Math.min(5_000, readings - n) }, (_, i) => {
-          const ts = start + Math.floor(((n + i) / readings) * 30 * DAY);
-          return { id: newEventId(ts), deviceId: `device-${String((n + i) % 1_000).padStart(4, '0')}`, metric: 'kwh', value: (n + i) % 91, unit: 'kWh', ts, storedAt: ts };
-        });
-        await store.insert(batch);
+        await store.insert(fleetRows(n, Math.min(5_000, readings - n), (i) => start + Math.floor((i / readings) * 30 * DAY)));
       }
       await store.close();
     }

@@ -114,13 +114,10 @@ function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTE
  * not count as deliveries). Options are validated here, before anything runs.
  */
 export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
-  const { redis, blockingRedis, stream, group, handle, logger } = options;
+  const { redis, blockingRedis, stream, group, decode, handle, logger } = options;
   if (!stream || !group) throw new RangeError('stream and group are required');
-  const decodeItems =
-    options.decodeItems ??
-    (options.decode
-      ? (fields: string[]): ReadonlyArray<DecodedItem<T>> => [{ value: (options.decode as (fields: string[]) => T)(fields), fields }]
-      : undefined);
+  // One item per entry unless the entries hold several.
+  const decodeItems = options.decodeItems ?? (decode && ((fields: string[]): ReadonlyArray<DecodedItem<T>> => [{ value: decode(fields), fields }]));
   if (!decodeItems) throw new RangeError('decode or decodeItems is required');
   const name = options.consumer ?? defaultInstanceName();
   const batchSize = positiveInteger('batchSize', options.batchSize ?? 500, 100_000);

@@ -1,10 +1,9 @@
-import { AlertSchema, NAME_PATTERN } from 'core';
+import { AlertSchema } from 'core';
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { t } from 'elysia';
+import { isoTime, name } from '../readings/model.ts';
 
-const isoTime = (description: string) => t.String({ format: 'date-time', maxLength: 40, description });
-const name = (maxLength: number, description: string) => t.String({ minLength: 1, maxLength, pattern: NAME_PATTERN, description });
 const { ts: _ts, ...alertFields } = AlertSchema.properties;
 
 /** An alert transition as the API speaks it: the alert's contract, times as ISO-8601. */

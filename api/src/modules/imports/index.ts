@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { newEventId } from 'core';
 import { Elysia, t } from 'elysia';
 import { ApiError } from '../../errors.ts';
+import { redisAnswers503 } from '../../redis-unavailable.ts';
 import { boundedChunks } from '../../json-body.ts';
 import { errorResponses, jsonResponse } from '../docs/responses.ts';
 import { ACTIVE_STATES, type ImportJobs, importView } from './jobs.ts';
@@ -45,24 +46,21 @@ const JOB_VIEW = {
  * to IMPORT_MAX_BYTES) to a file as it arrives and answers 202 with the job; the worker imports
  * it through the stream; GET shows progress; DELETE cancels.
  */
+const unavailable = redisAnswers503('imports_unavailable', 'import jobs');
+
 /** The job store with Redis being away as a 503 to retry (job state lives there), not an internal error. */
 function answering503(jobs: ImportJobs): ImportJobs {
   const guarded =
     <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      try {
-        return await call(...args);
-      } catch (error) {
-        throw new ApiError(503, 'imports_unavailable', `Redis, which keeps import jobs, did not answer: ${(error as Error).message}`, undefined, { 'retry-after': '1' });
-      }
-    };
+    (...args: A): Promise<R> =>
+      unavailable.call(() => call(...args));
   return { ...jobs, get: guarded(jobs.get), create: guarded(jobs.create), update: guarded(jobs.update), list: guarded(jobs.list), active: guarded(jobs.active) };
 }
 
 export function importRoutes(options: ImportsOptions | undefined) {
   const served = options && { ...options, jobs: answering503(options.jobs) };
   const available = (): ImportsOptions => {
-    if (!served) throw new ApiError(503, 'imports_unavailable', 'this API has no Redis to keep import jobs in (REDIS_URL)', undefined, { 'retry-after': '5' });
+    if (!served) throw unavailable.none();
     return served;
   };
   const found = async (id: string) => {

@@ -3,10 +3,10 @@ import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { type Static, t } from 'elysia';
 
-const name = (maxLength: number, description: string) => t.String({ minLength: 1, maxLength, pattern: NAME_PATTERN, description });
+export const name = (maxLength: number, description: string) => t.String({ minLength: 1, maxLength, pattern: NAME_PATTERN, description });
 
 /** ISO-8601 date-time (`2026-11-22T10:00:00.000Z`); offsets are accepted, answers are UTC. */
-const isoTime = (description: string) => t.String({ format: 'date-time', maxLength: 40, description });
+export const isoTime = (description: string) => t.String({ format: 'date-time', maxLength: 40, description });
 
 export const readingFields = {
   deviceId: name(128, 'Device identity: letters, digits and . _ : -'),

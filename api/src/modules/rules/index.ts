@@ -1,11 +1,9 @@
-import { ConfigError, type RuleSet, checkRules, readRuleSet, replaceRuleSet } from 'core';
+import { ConfigError, RULES_SET_BY_API, type RuleSet, checkRules, readRuleSet, replaceRuleSet } from 'core';
 import { Elysia, t } from 'elysia';
 import type Redis from 'ioredis';
 import { ApiError } from '../../errors.ts';
+import { redisAnswers503 } from '../../redis-unavailable.ts';
 import { errorResponses, jsonResponse } from '../docs/responses.ts';
-
-/** As consumer-alert's rules-in-force.ts names a set written here. */
-const API_SOURCE = 'PUT /rules';
 
 const RULE_SET_VIEW = {
   type: 'object',
@@ -34,13 +32,10 @@ function ifMatchVersion(header: string | null): number | undefined {
  * devices firing on it.
  */
 export function ruleRoutes(options: { redis: Redis; alertsStream: string } | undefined) {
-  const redisCall = async <T>(call: (redis: Redis, alertsStream: string) => Promise<T>): Promise<T> => {
-    if (!options) throw new ApiError(503, 'rules_unavailable', 'this API has no Redis, where the rules are kept (REDIS_URL)', undefined, { 'retry-after': '5' });
-    try {
-      return await call(options.redis, options.alertsStream);
-    } catch (error) {
-      throw new ApiError(503, 'rules_unavailable', `Redis, which keeps the rules, did not answer: ${(error as Error).message}`, undefined, { 'retry-after': '1' });
-    }
+  const unavailable = redisAnswers503('rules_unavailable', 'the rules');
+  const redisCall = <T>(call: (redis: Redis, alertsStream: string) => Promise<T>): Promise<T> => {
+    if (!options) throw unavailable.none();
+    return unavailable.call(() => call(options.redis, options.alertsStream));
   };
 
   return new Elysia({ name: 'rules', prefix: '/rules', detail: { tags: ['alerting'] } })
@@ -65,11 +60,10 @@ export function ruleRoutes(options: { redis: Redis; alertsStream: string } | und
           if (!(error instanceof ConfigError)) throw error;
           throw new ApiError(422, 'validation', `the rules are invalid: ${error.problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`, error.problems.map((p) => ({ path: p.key, message: p.message })));
         }
-        const outcome = await redisCall((redis, stream) => replaceRuleSet(redis, stream, rules, API_SOURCE, replaces));
+        const outcome = await redisCall((redis, stream) => replaceRuleSet(redis, stream, rules, RULES_SET_BY_API, replaces));
         if (!outcome.replaced) throw new ApiError(412, 'version_mismatch', `the rules in force are version ${outcome.version}, not ${replaces}: GET them again and apply your change to that`);
-        const stored = (await redisCall((redis, stream) => readRuleSet(redis, stream))) as RuleSet;
-        set.headers.etag = `"${stored.version}"`;
-        return view(stored);
+        set.headers.etag = `"${outcome.set.version}"`;
+        return view(outcome.set);
       },
       {
         body: t.Unknown({ description: 'A JSON array of rules, or { "rules": [...] }: the ALERT_RULES file format' }),

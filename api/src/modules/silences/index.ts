@@ -1,7 +1,9 @@
-import { type Silence, newEventId, parseIsoTime, silencesKey } from 'core';
+import { GLOB_PATTERN, type Silence, newEventId, parseIsoTime, readSilences, silencesKey } from 'core';
 import { Elysia, t } from 'elysia';
 import type Redis from 'ioredis';
 import { ApiError, invalidField } from '../../errors.ts';
+import { redisAnswers503 } from '../../redis-unavailable.ts';
+import { isoTime } from '../readings/model.ts';
 import { errorResponses, jsonResponse } from '../docs/responses.ts';
 
 /** A silence longer than this is a rule change in disguise: change the rules instead. */
@@ -11,8 +13,7 @@ const KEEP_ENDED_MS = 7 * 24 * 60 * 60 * 1_000;
 /** Silences kept at once, ended ones included: a bound on what every notifier batch reads. */
 const MAX_SILENCES = 1_000;
 
-const glob = (description: string) => t.Optional(t.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:*-]+$', description }));
-const isoTime = (description: string) => t.String({ format: 'date-time', maxLength: 40, description });
+const glob = (description: string) => t.Optional(t.String({ minLength: 1, maxLength: 128, pattern: GLOB_PATTERN, description }));
 
 const NewSilence = t.Object(
   {
@@ -63,23 +64,19 @@ const view = (silence: Silence, now: number) => ({
  * so what it held back stays explained.
  */
 export function silenceRoutes(options: { redis: Redis; alertsStream: string } | undefined) {
-  const redisCall = async <T>(call: (redis: Redis, key: string) => Promise<T>): Promise<T> => {
-    if (!options) throw new ApiError(503, 'silences_unavailable', 'this API has no Redis, where silences are kept (REDIS_URL)', undefined, { 'retry-after': '5' });
-    try {
-      return await call(options.redis, silencesKey(options.alertsStream));
-    } catch (error) {
-      if (error instanceof ApiError) throw error;
-      throw new ApiError(503, 'silences_unavailable', `Redis, which keeps silences, did not answer: ${(error as Error).message}`, undefined, { 'retry-after': '1' });
-    }
+  const unavailable = redisAnswers503('silences_unavailable', 'silences');
+  const redisCall = <T>(call: (redis: Redis, key: string, all: () => Promise<Silence[]>) => Promise<T>): Promise<T> => {
+    if (!options) throw unavailable.none();
+    const { redis, alertsStream } = options;
+    return unavailable.call(() => call(redis, silencesKey(alertsStream), () => readSilences(redis, alertsStream)));
   };
   const redisNow = (redis: Redis) => redis.time().then(([seconds, micros]) => Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000));
-  const all = async (redis: Redis, key: string) => (await redis.hvals(key)).map((text) => JSON.parse(text) as Silence);
 
   return new Elysia({ name: 'silences', prefix: '/silences', detail: { tags: ['alerting'] } })
     .post(
       '/',
       async ({ body, set }) =>
-        redisCall(async (redis, key) => {
+        redisCall(async (redis, key, all) => {
           const now = await redisNow(redis);
           const from = body.from === undefined ? now : parseIsoTime(body.from);
           const until = parseIsoTime(body.until);
@@ -87,7 +84,7 @@ export function silenceRoutes(options: { redis: Redis; alertsStream: string } | 
           if (!Number.isFinite(until)) throw invalidField('until', 'is not a valid date-time');
           if (until <= Math.max(from, now)) throw invalidField('until', 'must be after from and after now');
           if (until - Math.max(from, now) > MAX_SILENCE_MS) throw invalidField('until', 'must be within a year: for longer, change the rules (PUT /rules)');
-          const stored = await all(redis, key);
+          const stored = await all();
           // Ended a week ago: forgotten, which keeps what every notifier batch reads small.
           const old = stored.filter((silence) => silence.until < now - KEEP_ENDED_MS).map((silence) => silence.id);
           if (old.length > 0) await redis.hdel(key, ...old);
@@ -118,9 +115,9 @@ export function silenceRoutes(options: { redis: Redis; alertsStream: string } | 
     .get(
       '/',
       ({ query }) =>
-        redisCall(async (redis, key) => {
+        redisCall(async (redis, _key, all) => {
           const now = await redisNow(redis);
-          const silences = (await all(redis, key)).filter((silence) => silence.until >= now - KEEP_ENDED_MS).sort((a, b) => b.from - a.from || (a.id < b.id ? 1 : -1));
+          const silences = (await all()).filter((silence) => silence.until >= now - KEEP_ENDED_MS).sort((a, b) => b.from - a.from || (a.id < b.id ? 1 : -1));
           const views = silences.map((silence) => view(silence, now));
           return { silences: query.state ? views.filter((silence) => silence.state === query.state) : views };
         }),

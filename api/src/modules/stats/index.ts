@@ -3,7 +3,7 @@ import type { ReadingsStore } from '../../storage/port.ts';
 import { parseFilter } from '../readings/filters.ts';
 import { readingFilters } from '../readings/model.ts';
 import { invalidField } from '../../errors.ts';
-import { NAME_PATTERN, globToRegExp } from 'core';
+import { NAME_PATTERN, globMatches } from 'core';
 import type { RuleSummary } from '../system/pipeline.ts';
 import { errorResponses, jsonResponse } from '../docs/responses.ts';
 
@@ -35,7 +35,7 @@ export const FALLBACK_THRESHOLD = 50;
  * device when the filter names none), as the alerting service runs it.
  */
 export function ruleThreshold(rules: readonly RuleSummary[], filter: { metric?: string; deviceId?: string }): number | undefined {
-  const covers = (glob: string, value: string | undefined) => glob === '*' || (value !== undefined && globToRegExp(glob).test(value));
+  const covers = (glob: string, value: string | undefined) => glob === '*' || (value !== undefined && globMatches(glob, value));
   return rules.find((rule) => rule.direction === 'above' && covers(rule.metric, filter.metric) && covers(rule.device, filter.deviceId))?.threshold;
 }
 

@@ -1,6 +1,6 @@
 import type { SQL } from 'bun';
 
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 /** Taken while partitions are created, so that instances creating the same day do not collide. */
 const PARTITION_LOCK = 7_240_002;
 

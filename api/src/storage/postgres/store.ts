@@ -5,12 +5,11 @@ import { alertPage, insertAlerts, removeAlertsBefore } from './alerts.ts';
 import { guarded } from './errors.ts';
 import { whereFilter } from './filters.ts';
 import { migrate } from './migrate.ts';
-import { createPartitions } from './partitions.ts';
+import { DAY_MS, createPartitions } from './partitions.ts';
 import { computeStats } from './stats.ts';
 
 /** Writers take this lock per batch: sequence order is then commit order (see the migration). */
 const INSERT_LOCK = 7_240_003;
-const DAY_MS = 86_400_000;
 /** Every instance LISTENs here; each committed change NOTIFYs it. */
 const CHANGES_CHANNEL = 'telemetry_readings_changed';
 
