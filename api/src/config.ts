@@ -42,8 +42,12 @@ const apiSettings = {
   importMaxJobs: env.int('IMPORT_MAX_JOBS', 20, { min: 1, max: 1_000 }),
   /** Entries the stream's groups have not finished with, past which imports wait. */
   importMaxBacklog: env.int('IMPORT_MAX_BACKLOG', 200_000, { min: 1_000 }),
-  /** Raw readings measured longer ago than this are removed; unset keeps every reading. */
-  retainRawDays: env.int('RETAIN_RAW_DAYS', undefined, { min: 1, max: 36_500 }),
+  /** Raw readings measured longer ago than this are removed (their rollups stay); 0 keeps every reading. */
+  retainRawDays: env.int('RETAIN_RAW_DAYS', 30, { min: 0, max: 36_500 }),
+  /** Rollups older than this are removed; unset keeps them forever. At least RETAIN_RAW_DAYS. */
+  retainRollupDays: env.int('RETAIN_ROLLUP_DAYS', undefined, { min: 1, max: 36_500 }),
+  /** How often hour and day rollups are derived from the minutes of hours that changed. */
+  rollupCompactMs: env.int('ROLLUP_COMPACT_MS', 10_000, { min: 100, max: 3_600_000 }),
   /** Alert history older than this (by the reading's time) is removed. */
   retainAlertDays: env.int('RETAIN_ALERT_DAYS', 365, { min: 1, max: 36_500 }),
   /** Off in production: the share of writes answered 503 on purpose (0–1), for fault drills. */
@@ -57,6 +61,9 @@ export function loadApiConfig(environment: Env): ApiConfig {
   const config = loadConfig(apiSettings, environment);
   if (config.tokenSecret !== undefined && Buffer.byteLength(config.tokenSecret) < MIN_SECRET_BYTES) {
     throw new ConfigError([{ key: 'TOKEN_SECRET', message: `must be at least ${MIN_SECRET_BYTES} bytes (openssl rand -base64 32)` }]);
+  }
+  if (config.retainRollupDays !== undefined && config.retainRawDays > 0 && config.retainRollupDays < config.retainRawDays) {
+    throw new ConfigError([{ key: 'RETAIN_ROLLUP_DAYS', message: `must be at least RETAIN_RAW_DAYS (${config.retainRawDays}): /stats reads rollups, and would lose days whose readings are still kept` }]);
   }
   return config;
 }

@@ -6,6 +6,7 @@ import { startEpochWatch } from './modules/system/redis-epoch.ts';
 import { openStore } from './storage/open.ts';
 import { startAlertRetention } from './modules/alerts/retention.ts';
 import { startReadingRetention } from './modules/system/reading-retention.ts';
+import { startRollupCompaction } from './modules/system/rollup-compaction.ts';
 import { importJobs } from './modules/imports/jobs.ts';
 import { startImportWorker } from './modules/imports/worker.ts';
 import { hostname } from 'node:os';
@@ -54,7 +55,8 @@ const importWorker = startImportWorker({
   frameReadings: config.frameReadings,
 });
 const imports = { jobs: importJobStore, worker: importWorker, dir: resolve(config.importDir), maxBytes: config.importMaxBytes, maxJobs: config.importMaxJobs, owner: importOwner };
-const readingRetention = startReadingRetention({ store, retainDays: config.retainRawDays, logger });
+const readingRetention = startReadingRetention({ store, retainDays: config.retainRawDays || undefined, retainRollupDays: config.retainRollupDays, logger });
+const rollupCompaction = startRollupCompaction({ store, logger, intervalMs: config.rollupCompactMs });
 const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream, frameReadings: config.frameReadings }, tokens, imports, alerting: { redis, alertsStream: config.alertsStream }, retention: readingRetention.status });
 const alertRetention = startAlertRetention({ store, retainDays: config.retainAlertDays, logger });
 // Housekeeping of the workers hash runs here, on its own schedule; /health only reads.
@@ -88,5 +90,6 @@ onShutdown(logger, async () => {
   epoch.stop();
   await alertRetention.stop();
   await readingRetention.stop();
+  await rollupCompaction.stop();
   await store.close();
 }, config.shutdownTimeoutMs);

@@ -39,6 +39,7 @@ export const FIXTURE_TOTALS = {
     truncated: false,
   },
   threshold: 50,
+  overThresholdExact: true,
 };
 
 /** The fixture's devices at threshold 50, in device order. */

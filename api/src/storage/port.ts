@@ -102,7 +102,11 @@ export interface Stats {
   min: number | null;
   max: number | null;
   mean: number | null;
-  mostFrequent: { values: number[]; count: number; truncated: boolean };
+  /**
+   * Counted over raw readings: `skipped` says why not when the window holds too many, or starts
+   * before the oldest raw reading kept.
+   */
+  mostFrequent: { values: number[]; count: number; truncated: boolean; skipped?: string };
   readingsPerMinute: Array<{ minute: string; count: number }>;
   readingsPerMinuteTruncated: boolean;
   /**
@@ -116,6 +120,11 @@ export interface Stats {
     truncated: boolean;
   };
   threshold: number;
+  /**
+   * False when the window starts before the oldest raw reading kept: a minute that straddles the
+   * threshold there can no longer be opened, and counts only whole minutes above it.
+   */
+  overThresholdExact: boolean;
   /** One page of devices, by device id: `deviceLimit` of them after `deviceAfter`. */
   perDevice: DeviceStats[];
   /** Devices in the window, all pages together. */
@@ -182,6 +191,19 @@ export interface ReadingsStore {
    * index, so it never waits behind long reads (SQLite asks the writer's thread for it).
    */
   latest(limit: number): Promise<StoredRow[]>;
+  /**
+   * Derives hour and day rollups from the minutes of up to `limit` changed hours before
+   * `beforeMs` (see rollups.ts); how many it derived. Every API instance runs it; they never
+   * derive the same hour at once.
+   */
+  compactRollups(beforeMs: number, limit: number): Promise<number>;
+  /**
+   * Every minute that still has raw readings rolled up again from them (the rollups of minutes
+   * retention removed stay), then compacted: after a restore, or a bug.
+   */
+  rebuildRollups(): Promise<{ minutes: number }>;
+  /** Removes up to `limit` rollup rows (any level) that start before `beforeMs` (RETAIN_ROLLUP_DAYS). */
+  removeRollupsBefore(beforeMs: number, limit: number): Promise<number>;
   /** Oldest first by (ts, id), up to `limit` rows after the cursor: an export walks these. */
   chunk(filter: ReadingFilter, limit: number, after?: Cursor): Promise<StoredRow[]>;
   stats(filter: ReadingFilter, threshold: number, devices: DevicePage, bucket?: 'minute' | 'hour' | 'day'): Promise<Stats>;

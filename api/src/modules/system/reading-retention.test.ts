@@ -20,8 +20,18 @@ it('RETAIN_RAW_DAYS: removes the readings measured before the bound, and /health
   try {
     const app = createApp({ store, config: { apiToken: TEST_TOKEN, readToken: undefined, maxBodyBytes: 1_000_000 }, logger: quiet, retention: retention.status });
     await waitFor(() => retention.status().runs === 1, { what: 'one retention pass' });
-    expect(retention.status()).toMatchObject({ retainRawDays: 30, runs: 1, removed: 12_000 });
+    expect(retention.status()).toMatchObject({ retainRawDays: 30, retainRollupDays: null, runs: 1, removed: 12_000, rollupsRemoved: 0 });
     expect(await store.count({})).toBe(300);
+    // Never a rollup: /stats still counts every reading; what needs raw values says it is gone.
+    const stats = await store.stats({}, 50, { limit: 100 });
+    expect(stats.count).toBe(12_300);
+    expect(stats.perDeviceTotal).toBe(50);
+    expect(stats.perDevice.reduce((sum, device) => sum + device.count, 0)).toBe(12_300);
+    expect(stats.overThresholdExact).toBe(false);
+    expect(stats.mostFrequent.skipped).toContain('RETAIN_RAW_DAYS');
+    const recentStats = await store.stats({ fromMs: Math.min(...recent.map((r) => Date.parse(r.ts))) }, 50, { limit: 100 });
+    expect(recentStats.overThresholdExact).toBe(true);
+    expect(recentStats.count).toBe(300);
     const health = await (await app.handle(new Request('http://localhost/health'))).json();
     const oldestRecent = Math.min(...recent.map((r) => Date.parse(r.ts)));
     expect(health.checks.database).toMatchObject({ oldestReading: new Date(oldestRecent).toISOString(), retention: { retainRawDays: 30, runs: 1, removed: 12_000, lastRun: { removed: 12_000 } } });

@@ -6,10 +6,12 @@ import { guarded } from './errors.ts';
 import { whereFilter } from './filters.ts';
 import { migrate } from './migrate.ts';
 import { DAY_MS, createPartitions } from './partitions.ts';
+import { HOUR_MINUTES, MINUTE_MS } from '../rollups.ts';
+
+const HOUR_MS = HOUR_MINUTES * MINUTE_MS;
+import { INSERT_LOCK, compact, rebuild, recomputeMinute, removeRollupsBefore } from './rollups.ts';
 import { computeStats } from './stats.ts';
 
-/** Writers take this lock per batch: sequence order is then commit order (see the migration). */
-const INSERT_LOCK = 7_240_003;
 /** Every instance LISTENs here; each committed change NOTIFYs it. */
 const CHANGES_CHANNEL = 'telemetry_readings_changed';
 
@@ -129,10 +131,28 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
             ), fresh AS (
               INSERT INTO reading_ids (id, ts) SELECT id, ts FROM batch ON CONFLICT (id) DO NOTHING RETURNING id
             )
-            INSERT INTO readings (id, device_id, metric, value, unit, ts, stored_at)
-            SELECT b.id, b.device_id, b.metric, b.value, b.unit, b.ts, b.stored_at
-            FROM batch b JOIN fresh USING (id) ORDER BY b.n
-            RETURNING id`;
+            , stored AS (
+              INSERT INTO readings (id, device_id, metric, value, unit, ts, stored_at)
+              SELECT b.id, b.device_id, b.metric, b.value, b.unit, b.ts, b.stored_at
+              FROM batch b JOIN fresh USING (id) ORDER BY b.n
+              RETURNING id, device_id, metric, value, ts
+            ), by_device AS (
+              -- The rollups of what was stored (see ../rollups.ts), in the same statement.
+              INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max)
+              SELECT 1, ts / 60000, device_id, metric, count(*), sum(value), min(value), max(value) FROM stored GROUP BY 2, 3, 4
+              ON CONFLICT (level, start_minute, device_id, metric) DO UPDATE SET
+                count = rollups_device.count + excluded.count, sum = rollups_device.sum + excluded.sum,
+                min = least(rollups_device.min, excluded.min), max = greatest(rollups_device.max, excluded.max)
+            ), by_metric AS (
+              INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max)
+              SELECT 1, ts / 60000, metric, count(*), sum(value), min(value), max(value) FROM stored GROUP BY 2, 3
+              ON CONFLICT (level, start_minute, metric) DO UPDATE SET
+                count = rollups_metric.count + excluded.count, sum = rollups_metric.sum + excluded.sum,
+                min = least(rollups_metric.min, excluded.min), max = greatest(rollups_metric.max, excluded.max)
+            ), dirty AS (
+              INSERT INTO rollup_dirty (hour) SELECT DISTINCT ts / 3600000 FROM stored ON CONFLICT DO NOTHING
+            )
+            SELECT id FROM stored`;
           if (result.count > 0) await notify(tx);
           const stored = new Set(result.map((row: { id: string }) => row.id));
           // Ids stored before: the same reading again, or the same id with other content.
@@ -171,27 +191,39 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
         return row ? toStored(row) : undefined;
       }),
 
+    // A changed or removed reading's minute is rolled up again from its rows (with its old metric
+    // and, when that changed, its new one), under the insert lock: no batch adds to it meanwhile.
     patch: (id, fields) =>
       guarded(async () => {
-        const [row] = await sql`
-          UPDATE readings r SET
-            value = coalesce(${fields.value ?? null}::float8, r.value),
-            unit = coalesce(${fields.unit ?? null}::text, r.unit),
-            metric = coalesce(${fields.metric ?? null}::text, r.metric)
-          FROM reading_ids i WHERE i.id = ${id} AND r.id = i.id AND r.ts = i.ts
-          RETURNING r.*`;
-        if (!row) return undefined;
-        await notify(sql);
-        changed();
-        return toStored(row);
+        const row = await sql.begin(async (tx) => {
+          await tx`SELECT pg_advisory_xact_lock(${INSERT_LOCK})`;
+          const [before] = await tx`SELECT r.device_id, r.metric, r.ts FROM reading_ids i JOIN readings r ON r.ts = i.ts AND r.id = i.id WHERE i.id = ${id}`;
+          if (!before) return undefined;
+          const [updated] = await tx`
+            UPDATE readings r SET
+              value = coalesce(${fields.value ?? null}::float8, r.value),
+              unit = coalesce(${fields.unit ?? null}::text, r.unit),
+              metric = coalesce(${fields.metric ?? null}::text, r.metric)
+            WHERE r.id = ${id} AND r.ts = ${before.ts}
+            RETURNING r.*`;
+          const after = toStored(updated);
+          await recomputeMinute(tx, before.device_id, before.metric, after.ts);
+          if (after.metric !== before.metric) await recomputeMinute(tx, after.deviceId, after.metric, after.ts);
+          await notify(tx);
+          return after;
+        });
+        if (row) changed();
+        return row;
       }),
 
     remove: (id) =>
       guarded(async () => {
         const removed = await sql.begin(async (tx) => {
+          await tx`SELECT pg_advisory_xact_lock(${INSERT_LOCK})`;
           const [gone] = await tx`DELETE FROM reading_ids WHERE id = ${id} RETURNING ts`;
           if (!gone) return false;
-          await tx`DELETE FROM readings WHERE id = ${id} AND ts = ${gone.ts}`;
+          const [row] = await tx`DELETE FROM readings WHERE id = ${id} AND ts = ${gone.ts} RETURNING device_id, metric, ts`;
+          if (row) await recomputeMinute(tx, row.device_id, row.metric, Number(row.ts));
           await notify(tx);
           return true;
         });
@@ -214,6 +246,9 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
       }),
 
     stats: (filter, threshold, devices, bucket) => guarded(() => computeStats(reads, filter, threshold, devices, bucket)),
+    compactRollups: (beforeMs, limit) => guarded(() => compact(sql, Math.floor(beforeMs / HOUR_MS), limit)),
+    rebuildRollups: () => guarded(() => rebuild(sql)),
+    removeRollupsBefore: (beforeMs, limit) => guarded(() => removeRollupsBefore(sql, Math.floor(beforeMs / MINUTE_MS), limit)),
 
     count: (filter) =>
       guarded(async () => {

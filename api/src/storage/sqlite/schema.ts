@@ -1,4 +1,4 @@
-import { index, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /**
  * Stored readings. The producer's reading id is the primary key, which makes every store
@@ -59,3 +59,35 @@ export const alerts = sqliteTable(
     index('alerts_device_ts_id').on(table.deviceId, table.ts, table.id),
   ],
 );
+
+/** What a rollup row holds (see ../rollups.ts); `start_minute` is epoch minutes, `level` minutes. */
+const rollupColumns = {
+  level: integer('level').notNull(),
+  startMinute: integer('start_minute').notNull(),
+  metric: text('metric').notNull(),
+  count: integer('count').notNull(),
+  sum: real('sum').notNull(),
+  min: real('min').notNull(),
+  max: real('max').notNull(),
+};
+
+/**
+ * Per device, metric and minute (written with the readings), hour and day (derived). The key
+ * leads with the time, so a batch's upserts land together at the end of the tree; the second
+ * index serves one device's history and the per-device pages of /stats. WITHOUT ROWID (added
+ * by hand to the migration: Drizzle cannot say it) stores each row once, in its key's tree.
+ */
+export const rollupsDevice = sqliteTable(
+  'rollups_device',
+  { ...rollupColumns, deviceId: text('device_id').notNull() },
+  (table) => [
+    primaryKey({ columns: [table.level, table.startMinute, table.deviceId, table.metric] }),
+    index('rollups_device_by_device').on(table.deviceId, table.level, table.startMinute),
+  ],
+);
+
+/** The same for all devices together, per metric: a window over every device reads few rows. */
+export const rollupsMetric = sqliteTable('rollups_metric', rollupColumns, (table) => [primaryKey({ columns: [table.level, table.startMinute, table.metric] })]);
+
+/** Hours whose minute rows changed since their hour and day rows were derived (compaction). */
+export const rollupDirty = sqliteTable('rollup_dirty', { hour: integer('hour').primaryKey() });

@@ -1,7 +1,9 @@
 import { statSync } from 'node:fs';
 import { and, asc, count, desc, eq, gt, lt, or } from 'drizzle-orm';
 import { timedCheck } from '../check.ts';
-import { type Conflict, type Cursor, type FeedRow, type ReadingFilter, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
+import { type Conflict, type Cursor, type FeedRow, type ReadingFilter, type ReadingPatchFields, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
+import { HOUR_MINUTES, MINUTE_MS } from '../rollups.ts';
+import { rollupStatements } from './rollups.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { type Db, databasePath, openDatabase, openReader } from './client.ts';
 import { alertStatements } from './alerts.ts';
@@ -25,24 +27,52 @@ function connect(db: Db) {
   // The hot path: a raw prepared statement costs about a third of the CPU of the query builder.
   const insertOne = sqlite.prepare('INSERT OR IGNORE INTO readings (id, device_id, metric, value, unit, ts, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
   const storedById = sqlite.prepare('SELECT id, device_id AS deviceId, metric, value, unit, ts, stored_at AS storedAt FROM readings WHERE id = ?');
+  const rollups = rollupStatements(sqlite);
   const insertAll = sqlite.transaction((rows: readonly StoredRow[]) => {
-    let inserted = 0;
+    const stored: StoredRow[] = [];
     const conflicts: Conflict[] = [];
     for (const [index, row] of rows.entries()) {
       if (insertOne.run(row.id, row.deviceId, row.metric, row.value, row.unit, row.ts, row.storedAt).changes === 1) {
-        inserted += 1;
+        stored.push(row);
         continue;
       }
       // Ignored: the same reading again (a duplicate), or the same id with other content.
-      const stored = storedById.get(row.id) as StoredRow | null;
-      if (stored && !sameReading(stored, row)) conflicts.push({ index, offered: row, stored });
+      const standing = storedById.get(row.id) as StoredRow | null;
+      if (standing && !sameReading(standing, row)) conflicts.push({ index, offered: row, stored: standing });
     }
-    return { inserted, duplicates: rows.length - inserted - conflicts.length, conflicts };
+    // The rollups of what was stored, in the same transaction: they never disagree with the rows.
+    rollups.add(stored);
+    return { inserted: stored.length, duplicates: rows.length - stored.length - conflicts.length, conflicts };
+  });
+  const byId = sqlite.prepare('SELECT device_id AS deviceId, metric, ts FROM readings WHERE id = ?');
+  const updateOne = sqlite.prepare(
+    'UPDATE readings SET value = coalesce(?, value), unit = coalesce(?, unit), metric = coalesce(?, metric) WHERE id = ? RETURNING id, device_id AS deviceId, metric, value, unit, ts, stored_at AS storedAt',
+  );
+  const deleteOne = sqlite.prepare('DELETE FROM readings WHERE id = ?');
+  // A changed or removed reading's minute is rolled up again from its rows (with its old metric
+  // and, when that changed, its new one).
+  const patchOne = sqlite.transaction((id: string, fields: ReadingPatchFields) => {
+    const before = byId.get(id) as { deviceId: string; metric: string; ts: number } | null;
+    if (!before) return undefined;
+    const after = updateOne.get(fields.value ?? null, fields.unit ?? null, fields.metric ?? null, id) as StoredRow;
+    rollups.recompute(before.deviceId, before.metric, before.ts);
+    if (after.metric !== before.metric) rollups.recompute(after.deviceId, after.metric, after.ts);
+    return after;
+  });
+  const removeOne = sqlite.transaction((id: string) => {
+    const before = byId.get(id) as { deviceId: string; metric: string; ts: number } | null;
+    if (!before) return false;
+    deleteOne.run(id);
+    rollups.recompute(before.deviceId, before.metric, before.ts);
+    return true;
   });
   return {
     db,
     sqlite,
     insertAll,
+    patchOne,
+    removeOne,
+    rollups,
     latestFeed: sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings ORDER BY rowid DESC LIMIT ?`),
     feedAfter: sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings WHERE rowid > ? ORDER BY rowid LIMIT ?`),
     maxSeq: sqlite.prepare('SELECT coalesce(max(rowid), 0) AS seq FROM readings'),
@@ -169,12 +199,12 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
       return guarded((c) => byId(c, id), false);
     },
     async patch(id, fields) {
-      const row = guarded((c) => c.db.update(readings).set(fields).where(eq(readings.id, id)).returning().get(), 'write');
+      const row = guarded((c) => c.patchOne(id, fields), 'write');
       if (row) changed();
       return row;
     },
     async remove(id) {
-      const removed = guarded((c) => c.db.delete(readings).where(eq(readings.id, id)).returning({ id: readings.id }).all().length > 0, 'write');
+      const removed = guarded((c) => c.removeOne(id), 'write');
       if (removed) changed();
       return removed;
     },
@@ -185,7 +215,21 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
       return guarded((c) => c.db.select().from(readings).where(whereFilter(filter, afterCursor)).orderBy(asc(readings.ts), asc(readings.id)).limit(limit).all(), false);
     },
     async stats(filter, threshold, devices, bucket) {
-      return guarded((c) => computeStats(c.db, filter, threshold, devices, bucket), false);
+      // Its statements run in a promise: their faults are told the way guarded() tells them.
+      return guarded((c) => computeStats(c.sqlite, filter, threshold, devices, bucket), false).catch((error) => {
+        throw UNAVAILABLE.test((error as { code?: string }).code ?? '') ? unavailable(error) : error;
+      });
+    },
+    async compactRollups(beforeMs, limit) {
+      return guarded((c) => c.rollups.compact(Math.floor(beforeMs / (MINUTE_MS * HOUR_MINUTES)), limit), 'write');
+    },
+    async rebuildRollups() {
+      const rebuilt = guarded((c) => c.rollups.rebuild(), 'write');
+      while (guarded((c) => c.rollups.compact(Number.MAX_SAFE_INTEGER, 100), 'write') > 0);
+      return rebuilt;
+    },
+    async removeRollupsBefore(beforeMs, limit) {
+      return guarded((c) => c.rollups.removeBefore(Math.floor(beforeMs / MINUTE_MS), limit), 'write');
     },
     async count(filter) {
       return guarded((c) => c.db.select({ n: count() }).from(readings).where(whereFilter(filter)).get()?.n ?? 0, false);

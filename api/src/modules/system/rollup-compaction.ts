@@ -1,0 +1,28 @@
+import type { Logger } from 'core';
+import { startPeriodic } from '../../periodic.ts';
+import type { ReadingsStore } from '../../storage/port.ts';
+
+/** Hours per call: one short transaction, so that batches interleave with a long catch-up. */
+const HOURS_PER_STEP = 24;
+
+/**
+ * Derives hour and day rollups from the minutes of every hour that changed and has ended (see
+ * storage/rollups.ts), at start and every `intervalMs`. Until then /stats reads those hours at
+ * minute level, so this only makes long windows fast; it never changes an answer. Every API
+ * instance runs it; the store makes sure two never derive the same hour.
+ */
+export function startRollupCompaction(options: { store: ReadingsStore; logger: Logger; intervalMs: number }) {
+  const { store, logger, intervalMs } = options;
+  let failing = false;
+  return startPeriodic(async (stopping) => {
+    try {
+      while (!stopping() && (await store.compactRollups(Date.now(), HOURS_PER_STEP)) === HOURS_PER_STEP);
+      if (failing) logger.info('rollup_compaction_recovered', {});
+      failing = false;
+    } catch (error) {
+      // Told once per outage: the database's own state is on /health.
+      if (!failing) logger.warn('rollup_compaction_failed', { error: (error as Error).message });
+      failing = true;
+    }
+  }, intervalMs);
+}

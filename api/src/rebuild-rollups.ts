@@ -1,0 +1,21 @@
+/**
+ * `bun run --cwd api rollups:rebuild`: rolls every minute that still has raw readings up again
+ * from them, then derives hours and days (see storage/rollups.ts) — after restoring a backup
+ * made without rollups, or if they were ever found wrong. Minutes whose readings retention
+ * removed keep their rollups. Safe while the API runs (a day per transaction), but on SQLite it
+ * holds the writer for each day's transaction: run it at a quiet time.
+ */
+import { configOrExit, createLogger } from 'core';
+import { loadApiConfig } from './config.ts';
+import { openStore } from './storage/open.ts';
+
+const logger = createLogger({ service: 'rollups-rebuild' });
+const config = await configOrExit('rollups-rebuild', () => loadApiConfig(process.env));
+const store = await openStore(config.databaseUrl, { statementTimeoutMs: 86_400_000 }, logger);
+const started = performance.now();
+try {
+  const { minutes } = await store.rebuildRollups();
+  logger.info('rollups_rebuilt', { minutes, tookMs: Math.round(performance.now() - started), database: store.location });
+} finally {
+  await store.close();
+}

@@ -1,0 +1,98 @@
+import type { SQL } from 'bun';
+import { DAY_MINUTES, HOUR_MINUTES, MINUTE_MS } from '../rollups.ts';
+
+/** Writers of readings and rollups take this lock (see store.ts): rollups never miss a batch. */
+export const INSERT_LOCK = 7_240_003;
+
+/** One minute of (device, metric) and of (metric) again from its raw readings; its hour marked. */
+export async function recomputeMinute(tx: SQL, deviceId: string, metric: string, ts: number): Promise<void> {
+  const minute = Math.floor(ts / MINUTE_MS);
+  const [from, to] = [minute * MINUTE_MS, (minute + 1) * MINUTE_MS];
+  await tx`DELETE FROM rollups_device WHERE level = 1 AND start_minute = ${minute}::bigint AND device_id = ${deviceId} AND metric = ${metric}`;
+  await tx`
+    INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max)
+    SELECT 1, ${minute}::bigint, device_id, metric, count(*), sum(value), min(value), max(value) FROM readings
+    WHERE device_id = ${deviceId} AND metric = ${metric} AND ts >= ${from}::bigint AND ts < ${to}::bigint GROUP BY device_id, metric`;
+  await tx`DELETE FROM rollups_metric WHERE level = 1 AND start_minute = ${minute}::bigint AND metric = ${metric}`;
+  await tx`
+    INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max)
+    SELECT 1, ${minute}::bigint, metric, count(*), sum(value), min(value), max(value) FROM readings
+    WHERE metric = ${metric} AND ts >= ${from}::bigint AND ts < ${to}::bigint GROUP BY metric`;
+  await tx`INSERT INTO rollup_dirty (hour) VALUES (${Math.floor(minute / HOUR_MINUTES)}::bigint) ON CONFLICT DO NOTHING`;
+}
+
+/** A level's rows of the span starting at `start` again from the level below. */
+async function derive(tx: SQL, level: number, below: number, start: number): Promise<void> {
+  const end = start + level;
+  await tx`DELETE FROM rollups_device WHERE level = ${level}::bigint AND start_minute = ${start}::bigint`;
+  await tx`
+    INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max)
+    SELECT ${level}::integer, ${start}::bigint, device_id, metric, sum(count), sum(sum), min(min), max(max) FROM rollups_device
+    WHERE level = ${below}::bigint AND start_minute >= ${start}::bigint AND start_minute < ${end}::bigint GROUP BY device_id, metric`;
+  await tx`DELETE FROM rollups_metric WHERE level = ${level}::bigint AND start_minute = ${start}::bigint`;
+  await tx`
+    INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max)
+    SELECT ${level}::integer, ${start}::bigint, metric, sum(count), sum(sum), min(min), max(max) FROM rollups_metric
+    WHERE level = ${below}::bigint AND start_minute >= ${start}::bigint AND start_minute < ${end}::bigint GROUP BY metric`;
+}
+
+/**
+ * Derives the hour and day rows of up to `limit` dirty hours before `beforeHour`, under the
+ * insert lock: no batch changes their minutes meanwhile, and instances never derive together.
+ */
+export function compact(sql: SQL, beforeHour: number, limit: number): Promise<number> {
+  return sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${INSERT_LOCK})`;
+    const hours: number[] = (await tx`SELECT hour::float8 AS hour FROM rollup_dirty WHERE hour < ${beforeHour}::bigint ORDER BY hour LIMIT ${limit}`).map((row: { hour: number }) => row.hour);
+    for (const hour of hours) await derive(tx, HOUR_MINUTES, 1, hour * HOUR_MINUTES);
+    for (const day of new Set(hours.map((hour) => Math.floor((hour * HOUR_MINUTES) / DAY_MINUTES)))) await derive(tx, DAY_MINUTES, HOUR_MINUTES, day * DAY_MINUTES);
+    if (hours.length > 0) await tx`DELETE FROM rollup_dirty WHERE hour = ANY(${hours}::bigint[])`;
+    return hours.length;
+  });
+}
+
+/**
+ * Every minute that has raw readings rolled up again from them, a day per transaction (older
+ * minutes, whose readings retention removed, keep their rollups); then compaction of it all.
+ */
+export async function rebuild(sql: SQL): Promise<{ minutes: number }> {
+  const [{ first, last }] = await sql`SELECT min(ts)::float8 AS first, max(ts)::float8 AS last FROM readings`;
+  if (first === null || last === null) return { minutes: 0 };
+  const firstMinute = Math.floor(first / MINUTE_MS);
+  const endMinute = Math.floor(last / MINUTE_MS) + 1;
+  for (let from = firstMinute; from < endMinute; from = (Math.floor(from / DAY_MINUTES) + 1) * DAY_MINUTES) {
+    const to = Math.min(endMinute, (Math.floor(from / DAY_MINUTES) + 1) * DAY_MINUTES);
+    await sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${INSERT_LOCK})`;
+      await tx`DELETE FROM rollups_device WHERE level = 1 AND start_minute >= ${from}::bigint AND start_minute < ${to}::bigint`;
+      await tx`DELETE FROM rollups_metric WHERE level = 1 AND start_minute >= ${from}::bigint AND start_minute < ${to}::bigint`;
+      await tx`
+        INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max)
+        SELECT 1, ts / 60000, device_id, metric, count(*), sum(value), min(value), max(value) FROM readings
+        WHERE ts >= ${from * MINUTE_MS}::bigint AND ts < ${to * MINUTE_MS}::bigint GROUP BY 2, 3, 4`;
+      await tx`
+        INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max)
+        SELECT 1, ts / 60000, metric, count(*), sum(value), min(value), max(value) FROM readings
+        WHERE ts >= ${from * MINUTE_MS}::bigint AND ts < ${to * MINUTE_MS}::bigint GROUP BY 2, 3`;
+      await tx`
+        INSERT INTO rollup_dirty (hour) SELECT generate_series(${Math.floor(from / HOUR_MINUTES)}::bigint, ${Math.floor((to - 1) / HOUR_MINUTES)}::bigint)
+        ON CONFLICT DO NOTHING`;
+    });
+  }
+  while ((await compact(sql, Number.MAX_SAFE_INTEGER, 100)) > 0);
+  return { minutes: endMinute - firstMinute };
+}
+
+/** Removes up to `limit` rollup rows (any level) that start before `beforeMinute`. */
+export async function removeRollupsBefore(sql: SQL, beforeMinute: number, limit: number): Promise<number> {
+  let removed = 0;
+  for (const level of [1, HOUR_MINUTES, DAY_MINUTES]) {
+    if (removed < limit) {
+      removed += (await sql`DELETE FROM rollups_device WHERE ctid IN (SELECT ctid FROM rollups_device WHERE level = ${level}::bigint AND start_minute < ${beforeMinute}::bigint LIMIT ${limit - removed})`).count;
+    }
+    if (removed < limit) {
+      removed += (await sql`DELETE FROM rollups_metric WHERE ctid IN (SELECT ctid FROM rollups_metric WHERE level = ${level}::bigint AND start_minute < ${beforeMinute}::bigint LIMIT ${limit - removed})`).count;
+    }
+  }
+  return removed;
+}

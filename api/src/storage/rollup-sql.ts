@@ -1,0 +1,142 @@
+import type { ReadingFilter } from './port.ts';
+import type { RollupReader, RollupSource } from './rollup-stats.ts';
+import { MINUTE_MS } from './rollups.ts';
+
+type Param = string | number;
+type ParamType = 'int' | 'float' | 'text';
+
+/** How the two backends' SQL differs where /stats reads rollups. */
+export interface Dialect {
+  /** The n-th parameter (1-based), typed where the backend needs it to pick an index. */
+  param(n: number, type: ParamType): string;
+  /** An aggregate as a double: PostgreSQL sums integers to `numeric`, which arrives as a string. */
+  num(expression: string): string;
+  /** The larger of two values (not the aggregate). */
+  greatest: 'max' | 'greatest';
+}
+
+export const SQLITE_DIALECT: Dialect = { param: (n) => `?${n}`, num: (expression) => expression, greatest: 'max' };
+export const POSTGRES_DIALECT: Dialect = {
+  param: (n, type) => `$${n}::${type === 'int' ? 'bigint' : type === 'float' ? 'float8' : 'text'}`,
+  num: (expression) => `(${expression})::float8`,
+  greatest: 'greatest',
+};
+
+/** Parameters and their placeholders, numbered as they are added. */
+class Params {
+  readonly values: Param[] = [];
+  constructor(private readonly dialect: Dialect) {}
+  add(value: Param, type: ParamType): string {
+    this.values.push(value);
+    return this.dialect.param(this.values.length, type);
+  }
+}
+
+/**
+ * A source as one SELECT of (level, start_minute, device_id, metric, count, sum, min, max): a
+ * UNION ALL of its segments, each a range of one level's key (raw readings for level 0).
+ */
+function sourceSql(source: RollupSource, p: Params): string {
+  const filters = (raw: boolean) =>
+    (source.deviceId !== undefined && (raw || source.kind === 'device') ? ` AND device_id = ${p.add(source.deviceId, 'text')}` : '') +
+    (source.metric !== undefined ? ` AND metric = ${p.add(source.metric, 'text')}` : '');
+  const table = source.kind === 'device' ? 'rollups_device' : 'rollups_metric';
+  const device = source.kind === 'device' ? 'device_id' : "'*' AS device_id";
+  const parts = source.segments.map((segment) =>
+    segment.level === 0
+      ? `SELECT 0 AS level, ts / ${MINUTE_MS} AS start_minute, device_id, metric, 1 AS count, value AS sum, value AS min, value AS max FROM readings WHERE ts >= ${p.add(segment.from, 'int')} AND ts < ${p.add(segment.to, 'int')}${filters(true)}`
+      : `SELECT level, start_minute, ${device}, metric, count, sum, min, max FROM ${table} WHERE level = ${p.add(segment.level, 'int')} AND start_minute >= ${p.add(segment.from, 'int')} AND start_minute < ${p.add(segment.to, 'int')}${filters(false)}`,
+  );
+  if (parts.length === 0) parts.push("SELECT 0 AS level, 0 AS start_minute, '' AS device_id, '' AS metric, 0 AS count, 0.0 AS sum, 0.0 AS min, 0.0 AS max WHERE 1 = 0");
+  return parts.join('\nUNION ALL\n');
+}
+
+/** The filter as a WHERE clause on raw readings. */
+function rawWhere(filter: ReadingFilter, p: Params): string {
+  const clauses = ['1 = 1'];
+  if (filter.deviceId !== undefined) clauses.push(`device_id = ${p.add(filter.deviceId, 'text')}`);
+  if (filter.metric !== undefined) clauses.push(`metric = ${p.add(filter.metric, 'text')}`);
+  if (filter.fromMs !== undefined) clauses.push(`ts >= ${p.add(filter.fromMs, 'int')}`);
+  if (filter.toMs !== undefined) clauses.push(`ts < ${p.add(filter.toMs, 'int')}`);
+  return clauses.join(' AND ');
+}
+
+/**
+ * The rollup reads of /stats in SQL, for either backend: `run` executes one statement with its
+ * parameters and answers its rows.
+ */
+export function sqlRollupReader(dialect: Dialect, run: (sql: string, params: Param[]) => Promise<Array<Record<string, unknown>>>): RollupReader {
+  const { num } = dialect;
+  const query = async <T>(build: (p: Params) => string): Promise<T[]> => {
+    const p = new Params(dialect);
+    const text = build(p);
+    return (await run(text, p.values)) as T[];
+  };
+  return {
+    async dirtyHours() {
+      return (await query<{ hour: number }>(() => `SELECT ${num('hour')} AS hour FROM rollup_dirty ORDER BY hour`)).map((row) => row.hour);
+    },
+    async totals(source) {
+      const [row] = await query<Record<string, number | null>>(
+        (p) =>
+          `SELECT ${num('sum(count)')} AS count, ${num('sum(sum)')} AS sum, ${num('min(min)')} AS min, ${num('max(max)')} AS max, ${num('min(start_minute)')} AS first,
+                  ${num(`max(start_minute + ${dialect.greatest}(level, 1)) - 1`)} AS last FROM (${sourceSql(source, p)}) src`,
+      );
+      return { count: row?.count ?? 0, sum: row?.sum ?? 0, min: row?.min ?? 0, max: row?.max ?? 0, first: row?.first ?? null, last: row?.last ?? null };
+    },
+    async buckets(source, minutes) {
+      return query<{ bucket: number; count: number; sum: number; min: number; max: number }>(
+        (p) =>
+          `SELECT ${num(`start_minute / ${minutes}`)} AS bucket, ${num('sum(count)')} AS count, ${num('sum(sum)')} AS sum, ${num('min(min)')} AS min, ${num('max(max)')} AS max
+           FROM (${sourceSql(source, p)}) src GROUP BY start_minute / ${minutes}`,
+      );
+    },
+    async devices(source, page) {
+      const rows = await query<{ deviceId: string; count: number; sum: number; min: number; max: number }>(
+        (p) =>
+          `SELECT device_id AS "deviceId", ${num('sum(count)')} AS count, ${num('sum(sum)')} AS sum, ${num('min(min)')} AS min, ${num('max(max)')} AS max
+           FROM (${sourceSql(source, p)}) src WHERE device_id > ${p.add(page.after ?? '', 'text')} GROUP BY device_id ORDER BY device_id LIMIT ${p.add(page.limit + 1, 'int')}`,
+      );
+      const [counted] = await query<{ total: number }>((p) => `SELECT ${num('count(DISTINCT device_id)')} AS total FROM (${sourceSql(source, p)}) src`);
+      return { rows, total: counted?.total ?? 0 };
+    },
+    async overThreshold(source, deviceIds, threshold) {
+      const rows = await query<{ deviceId: string; over: number }>((p) => {
+        const from = sourceSql(source, p);
+        const devices = deviceIds.map((id) => p.add(id, 'text')).join(', ');
+        const t = p.add(threshold, 'float');
+        return `WITH src AS (SELECT * FROM (${from}) s WHERE device_id IN (${devices})),
+          straddling AS (
+            SELECT device_id, metric, start_minute, count, min, max FROM src WHERE level = 1 AND min <= ${t} AND max > ${t}
+            UNION ALL
+            SELECT m.device_id, m.metric, m.start_minute, m.count, m.min, m.max FROM src c
+            JOIN rollups_device m ON m.device_id = c.device_id AND m.level = 1 AND m.start_minute >= c.start_minute AND m.start_minute < c.start_minute + c.level AND m.metric = c.metric
+            WHERE c.level > 1 AND c.min <= ${t} AND c.max > ${t}
+          )
+          SELECT device_id AS "deviceId", ${num('sum(n)')} AS over FROM (
+            SELECT device_id, count AS n FROM src WHERE min > ${t}
+            UNION ALL
+            SELECT device_id, count AS n FROM straddling WHERE min > ${t}
+            UNION ALL
+            SELECT r.device_id, 1 AS n FROM straddling x
+            JOIN readings r ON r.device_id = x.device_id AND r.ts >= x.start_minute * ${MINUTE_MS} AND r.ts < (x.start_minute + 1) * ${MINUTE_MS} AND r.metric = x.metric
+            WHERE x.min <= ${t} AND x.max > ${t} AND r.value > ${t}
+          ) counted GROUP BY device_id`;
+      });
+      return new Map(rows.map((row) => [row.deviceId, row.over]));
+    },
+    async mostFrequent(filter, limit) {
+      return query<{ value: number; frequency: number }>(
+        (p) => `SELECT value, ${num('count(*)')} AS frequency FROM readings WHERE ${rawWhere(filter, p)} GROUP BY value ORDER BY frequency DESC, value ASC LIMIT ${p.add(limit, 'int')}`,
+      );
+    },
+    async rawCompleteFrom() {
+      const [raw] = await query<{ ts: number | null }>(() => `SELECT ${num('min(ts)')} AS ts FROM readings`);
+      const [rolled] = await query<{ minute: number | null }>(() => `SELECT ${num('min(start_minute)')} AS minute FROM rollups_metric WHERE level = 1`);
+      if (rolled?.minute == null) return -Infinity;
+      if (raw?.ts == null) return Infinity;
+      const rawMinute = Math.floor(raw.ts / MINUTE_MS);
+      return rolled.minute < rawMinute ? rawMinute * MINUTE_MS : -Infinity;
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import { BUCKETS, type Bucket, bucketSeries, bucketWindow, minuteSeries, minuteWindow } from './minutes.ts';
+import { type DevicePage, MAX_MODE_TIES, type ReadingFilter, type Stats } from './port.ts';
+import { ALL_TIME, DAY_MINUTES, type Level, MINUTE_MS, type Segment, planSegments } from './rollups.ts';
+
+/**
+ * The most frequent value is counted over raw readings, and only up to this many in the window
+ * (a GROUP BY over them stays within ~50 ms); past it, or where retention removed the raw
+ * readings, the answer says it was skipped and why.
+ */
+export const MODE_MAX_READINGS = 100_000;
+
+/** Where a /stats query reads: rollups per device, or of all devices per metric, plus raw edges. */
+export interface RollupSource {
+  kind: 'device' | 'metric';
+  segments: Segment[];
+  deviceId?: string;
+  metric?: string;
+}
+
+export interface Aggregate {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+/** What a backend answers from its rollup tables; `statsFromRollups` makes /stats of it. */
+export interface RollupReader {
+  /** Hours not compacted yet: read at minute level. */
+  dirtyHours(): Promise<number[]>;
+  /** The source's totals, with its first and last minute (null when empty). */
+  totals(source: RollupSource): Promise<Aggregate & { first: number | null; last: number | null }>;
+  /** The source grouped by `start_minute / minutes` (the source's levels never exceed it). */
+  buckets(source: RollupSource, minutes: number): Promise<Array<Aggregate & { bucket: number }>>;
+  /** One page of a device source, by device id, and how many devices it holds in all. */
+  devices(source: RollupSource, page: DevicePage): Promise<{ rows: Array<Aggregate & { deviceId: string }>; total: number }>;
+  /**
+   * Readings above `threshold` per device: rows wholly above count whole, rows wholly below not
+   * at all, and rows that straddle it are opened — an hour or day into its minutes, a minute
+   * into its raw readings.
+   */
+  overThreshold(source: RollupSource, deviceIds: readonly string[], threshold: number): Promise<Map<string, number>>;
+  /** The most frequent values of the raw readings that match, up to `limit`. */
+  mostFrequent(filter: ReadingFilter, limit: number): Promise<Array<{ value: number; frequency: number }>>;
+  /**
+   * From when raw readings are all there (epoch ms): the oldest raw reading's minute once
+   * retention has removed older ones, else -Infinity.
+   */
+  rawCompleteFrom(): Promise<number>;
+}
+
+/** /stats, the same on every backend, from rollups and the raw readings of partial minutes. */
+export async function statsFromRollups(reader: RollupReader, filter: ReadingFilter, threshold: number, devices: DevicePage, asked?: Bucket): Promise<Stats> {
+  const dirty = await reader.dirtyHours();
+  const fromMs = filter.fromMs ?? ALL_TIME.fromMs;
+  const toMs = filter.toMs ?? ALL_TIME.toMs;
+  const kind = filter.deviceId === undefined ? 'metric' : 'device';
+  const source = (from: number, coarsest?: Level, as: 'device' | 'metric' = kind): RollupSource => ({
+    kind: as,
+    segments: planSegments(from, toMs, dirty, coarsest),
+    deviceId: filter.deviceId,
+    metric: filter.metric,
+  });
+  const totals = await reader.totals(source(fromMs));
+  const { firstTs, lastTs } = await edges(reader, filter, totals, kind, dirty);
+
+  const minutes = minuteWindow(filter, firstTs, lastTs);
+  const perMinute = minutes
+    ? new Map((await reader.buckets(source(Math.max(fromMs, minutes.firstMinute * MINUTE_MS), 1), 1)).map((row) => [row.bucket, row.count]))
+    : new Map<number, number>();
+
+  const window = bucketWindow(filter, firstTs, lastTs, asked);
+  let series = bucketSeries(undefined, []);
+  if (window) {
+    const size = BUCKETS[window.bucket];
+    const rows = await reader.buckets(source(Math.max(fromMs, window.first * size), (size / MINUTE_MS) as Level), size / MINUTE_MS);
+    series = bucketSeries(window, rows.map((row) => ({ bucket: row.bucket, count: row.count, min: row.min, max: row.max, mean: row.sum / row.count })));
+  }
+
+  const page = await reader.devices(source(fromMs, undefined, 'device'), devices);
+  const shown = page.rows.slice(0, devices.limit);
+  const over = shown.length === 0 ? new Map<string, number>() : await reader.overThreshold(source(fromMs, undefined, 'device'), shown.map((row) => row.deviceId), threshold);
+  const rawFrom = await reader.rawCompleteFrom();
+  const rawComplete = fromMs >= rawFrom;
+
+  return {
+    count: totals.count,
+    min: totals.count === 0 ? null : totals.min,
+    max: totals.count === 0 ? null : totals.max,
+    mean: totals.count === 0 ? null : totals.sum / totals.count,
+    mostFrequent: await mostFrequent(reader, filter, totals.count, rawComplete),
+    ...minuteSeries(minutes, perMinute),
+    series,
+    threshold,
+    overThresholdExact: rawComplete,
+    perDevice: shown.map((row) => ({ deviceId: row.deviceId, count: row.count, min: row.min, max: row.max, mean: row.sum / row.count, overThreshold: over.get(row.deviceId) ?? 0 })),
+    perDeviceTotal: page.total,
+    perDeviceTruncated: page.rows.length > devices.limit,
+  };
+}
+
+/**
+ * The first and last reading's minute, where the filter leaves the window open: the totals give
+ * them to the level of the row that held them (a day row gives its day), and one more read at
+ * minute level within that row finds the minute.
+ */
+async function edges(reader: RollupReader, filter: ReadingFilter, totals: { first: number | null; last: number | null }, kind: 'device' | 'metric', dirty: number[]) {
+  if (totals.first === null || totals.last === null) return { firstTs: null, lastTs: null };
+  const within = async (fromMinute: number, toMinute: number) =>
+    reader.totals({ kind, segments: planSegments(fromMinute * MINUTE_MS, toMinute * MINUTE_MS, dirty, 1), deviceId: filter.deviceId, metric: filter.metric });
+  const first = filter.fromMs === undefined ? ((await within(totals.first, totals.first + DAY_MINUTES)).first ?? totals.first) : totals.first;
+  const last = filter.toMs === undefined ? ((await within(totals.last - DAY_MINUTES + 1, totals.last + 1)).last ?? totals.last) : totals.last;
+  return { firstTs: first * MINUTE_MS, lastTs: last * MINUTE_MS };
+}
+
+async function mostFrequent(reader: RollupReader, filter: ReadingFilter, count: number, rawComplete: boolean): Promise<Stats['mostFrequent']> {
+  const skipped = (reason: string) => ({ values: [], count: 0, truncated: false, skipped: reason });
+  if (count === 0) return { values: [], count: 0, truncated: false };
+  if (count > MODE_MAX_READINGS) {
+    return skipped(`the window holds ${count} readings; the most frequent value is counted over at most ${MODE_MAX_READINGS} (narrow the window or name a device)`);
+  }
+  if (!rawComplete) return skipped('the window starts before the oldest raw reading kept (RETAIN_RAW_DAYS): the values of older readings are gone');
+  const rows = await reader.mostFrequent(filter, MAX_MODE_TIES + 1);
+  const top = rows[0]?.frequency ?? 0;
+  const tied = rows.filter((row) => row.frequency === top);
+  return { values: tied.slice(0, MAX_MODE_TIES).map((row) => row.value), count: top, truncated: tied.length > MAX_MODE_TIES };
+}

@@ -1,0 +1,180 @@
+/**
+ * Rollups against a recomputation from the rows themselves: random readings over three days,
+ * PATCH and DELETE mixed in, compaction and rebuilds at random moments, then /stats over random
+ * windows, filters, thresholds and buckets must equal what the surviving rows say — on every
+ * backend.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
+import fc from 'fast-check';
+import { type TestDatabase, usePostgres } from 'core/testing';
+import { BUCKETS, type Bucket, bucketSeries, bucketWindow, minuteSeries, minuteWindow } from './minutes.ts';
+import type { ReadingFilter, ReadingsStore, Stats, StoredRow } from './port.ts';
+import { openPostgresStore } from './postgres/store.ts';
+import { openSqliteStore } from './sqlite/store.ts';
+
+let postgres: TestDatabase;
+const opened: ReadingsStore[] = [];
+beforeAll(async () => {
+  postgres = await usePostgres();
+});
+afterAll(async () => {
+  for (const store of opened) await store.close().catch(() => {});
+  await postgres?.stop();
+});
+
+const BASE = Date.UTC(2026, 10, 20, 22, 30);
+const SPAN = 3 * 86_400_000;
+const DEVICES = ['dev-a', 'dev-b', 'dev-c'];
+const METRICS = ['kwh', 'temp'];
+
+type Op =
+  | { type: 'insert'; rows: Array<{ device: number; metric: number; value: number; offset: number }> }
+  | { type: 'patch'; pick: number; value?: number; metric?: number }
+  | { type: 'remove'; pick: number }
+  | { type: 'compact'; offset: number }
+  | { type: 'rebuild' };
+
+const valueArb = fc.oneof(fc.integer({ min: -5, max: 5 }), fc.double({ min: -10, max: 10, noNaN: true }));
+// Clustered in a few minutes and hours as well as spread over the days: minutes and hours with
+// many readings, whole days, and partial edges all occur.
+const offsetArb = fc.oneof(fc.integer({ min: 0, max: SPAN - 1 }), fc.integer({ min: 0, max: 3 }).chain((hour) => fc.integer({ min: hour * 3_600_000, max: hour * 3_600_000 + 180_000 })));
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ type: fc.constant('insert' as const), rows: fc.array(fc.record({ device: fc.nat(2), metric: fc.nat(1), value: valueArb, offset: offsetArb }), { minLength: 1, maxLength: 40 }) }) },
+  { weight: 2, arbitrary: fc.record({ type: fc.constant('patch' as const), pick: fc.nat(), value: fc.option(valueArb, { nil: undefined }), metric: fc.option(fc.nat(1), { nil: undefined }) }) },
+  { weight: 2, arbitrary: fc.record({ type: fc.constant('remove' as const), pick: fc.nat() }) },
+  { weight: 2, arbitrary: fc.record({ type: fc.constant('compact' as const), offset: fc.integer({ min: 0, max: SPAN + 86_400_000 }) }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('rebuild' as const) }) },
+);
+const queryArb = fc.record({
+  // Often around the busy first hours, so that compacted hours and days are read.
+  from: fc.option(fc.oneof(fc.integer({ min: -3_600_000, max: SPAN }), fc.integer({ min: -7_200_000, max: 7_200_000 })), { nil: undefined }),
+  length: fc.option(fc.integer({ min: 1, max: SPAN }), { nil: undefined }),
+  device: fc.option(fc.nat(2), { nil: undefined }),
+  metric: fc.option(fc.nat(1), { nil: undefined }),
+  threshold: fc.oneof(fc.integer({ min: -6, max: 6 }), fc.double({ min: -10, max: 10, noNaN: true })),
+  bucket: fc.option(fc.constantFrom<Bucket>('minute', 'hour', 'day'), { nil: undefined }),
+});
+
+/** /stats worked out from the rows alone. */
+function expected(rows: StoredRow[], filter: ReadingFilter, threshold: number, bucket?: Bucket) {
+  const matching = rows.filter(
+    (r) =>
+      (filter.deviceId === undefined || r.deviceId === filter.deviceId) &&
+      (filter.metric === undefined || r.metric === filter.metric) &&
+      (filter.fromMs === undefined || r.ts >= filter.fromMs) &&
+      (filter.toMs === undefined || r.ts < filter.toMs),
+  );
+  const values = matching.map((r) => r.value);
+  const times = matching.map((r) => r.ts);
+  const firstTs = times.length ? Math.min(...times) : null;
+  const lastTs = times.length ? Math.max(...times) : null;
+  const perMinute = new Map<number, number>();
+  for (const r of matching) perMinute.set(Math.floor(r.ts / 60_000), (perMinute.get(Math.floor(r.ts / 60_000)) ?? 0) + 1);
+  const window = bucketWindow(filter, firstTs, lastTs, bucket);
+  const buckets = new Map<number, number[]>();
+  if (window) {
+    const size = BUCKETS[window.bucket];
+    for (const r of matching) buckets.set(Math.floor(r.ts / size), [...(buckets.get(Math.floor(r.ts / size)) ?? []), r.value]);
+  }
+  const frequency = new Map<number, number>();
+  for (const v of values) frequency.set(v, (frequency.get(v) ?? 0) + 1);
+  const top = Math.max(0, ...frequency.values());
+  const devices = [...new Set(matching.map((r) => r.deviceId))].sort();
+  const mean = (of: number[]) => of.reduce((a, b) => a + b, 0) / of.length;
+  return {
+    count: values.length,
+    min: values.length ? Math.min(...values) : null,
+    max: values.length ? Math.max(...values) : null,
+    mean: values.length ? mean(values) : null,
+    mostFrequent: {
+      values: [...frequency].filter(([, n]) => n === top && top > 0).map(([v]) => v).sort((a, b) => a - b),
+      count: top,
+    },
+    ...minuteSeries(minuteWindow(filter, firstTs, lastTs), perMinute),
+    series: bucketSeries(window, [...buckets].map(([b, vs]) => ({ bucket: b, count: vs.length, min: Math.min(...vs), max: Math.max(...vs), mean: mean(vs) }))),
+    perDevice: devices.map((deviceId) => {
+      const own = matching.filter((r) => r.deviceId === deviceId).map((r) => r.value);
+      return { deviceId, count: own.length, min: Math.min(...own), max: Math.max(...own), mean: mean(own), overThreshold: own.filter((v) => v > threshold).length };
+    }),
+  };
+}
+
+const close = (actual: number | null, wanted: number | null) => (actual === null || wanted === null ? actual === wanted : Math.abs(actual - wanted) <= 1e-9 * Math.max(1, Math.abs(wanted)));
+
+function compare(actual: Stats, wanted: ReturnType<typeof expected>) {
+  expect({ count: actual.count, min: actual.min, max: actual.max }).toEqual({ count: wanted.count, min: wanted.min, max: wanted.max });
+  expect(close(actual.mean, wanted.mean)).toBe(true);
+  expect({ values: [...actual.mostFrequent.values].sort((a, b) => a - b), count: actual.mostFrequent.count }).toEqual(wanted.mostFrequent);
+  expect(actual.readingsPerMinute).toEqual(wanted.readingsPerMinute);
+  expect(actual.series.points.map(({ mean, ...rest }) => rest)).toEqual(wanted.series.points.map(({ mean, ...rest }) => rest));
+  actual.series.points.forEach((point, i) => expect(close(point.mean, wanted.series.points[i]?.mean ?? null)).toBe(true));
+  expect(actual.perDevice.map(({ mean, ...rest }) => rest)).toEqual(wanted.perDevice.map(({ mean, ...rest }) => rest));
+  expect(actual.perDeviceTotal).toBe(wanted.perDevice.length);
+  expect(actual.overThresholdExact).toBe(true);
+}
+
+const backends = {
+  sqlite: { runs: 40, open: async () => openSqliteStore(':memory:') },
+  postgres: { runs: 12, open: async () => openPostgresStore(await postgres.createDatabase(), { poolSize: 2 }) },
+};
+
+for (const [name, backend] of Object.entries(backends)) {
+  describe(`rollups: ${name}`, () => {
+    it('give the statistics the rows give, through inserts, PATCH, DELETE, compaction and rebuilds', async () => {
+      let runs = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 12 }), offsetArb, fc.array(queryArb, { minLength: 1, maxLength: 4 }), async (ops, compactedUntil, queries) => {
+          const store = await backend.open();
+          opened.push(store);
+          const rows = new Map<string, StoredRow>();
+          for (const op of ops) {
+            if (op.type === 'insert') {
+              const batch = op.rows.map((r) => ({
+                id: `r-${++runs}`,
+                deviceId: DEVICES[r.device] as string,
+                metric: METRICS[r.metric] as string,
+                value: r.value,
+                unit: 'u',
+                ts: BASE + r.offset,
+                storedAt: BASE,
+              }));
+              await store.insert(batch);
+              for (const r of batch) rows.set(r.id, r);
+            } else if (op.type === 'patch' || op.type === 'remove') {
+              const ids = [...rows.keys()];
+              if (ids.length === 0) continue;
+              const id = ids[op.pick % ids.length] as string;
+              if (op.type === 'remove') {
+                expect(await store.remove(id)).toBe(true);
+                rows.delete(id);
+              } else {
+                const fields = { value: op.value, metric: op.metric === undefined ? undefined : METRICS[op.metric] };
+                const patched = await store.patch(id, fields);
+                expect(patched).toBeDefined();
+                rows.set(id, patched as StoredRow);
+              }
+            } else if (op.type === 'compact') {
+              await store.compactRollups(BASE + op.offset, 1_000);
+            } else {
+              await store.rebuildRollups();
+            }
+          }
+          // Mostly some hours compacted when read (and some dirty again after).
+          await store.compactRollups(BASE + compactedUntil + 86_400_000 * (compactedUntil % 2), 1_000);
+          for (const q of queries) {
+            const filter: ReadingFilter = {
+              fromMs: q.from === undefined ? undefined : BASE + q.from,
+              toMs: q.from === undefined || q.length === undefined ? undefined : BASE + q.from + q.length,
+              deviceId: q.device === undefined ? undefined : DEVICES[q.device],
+              metric: q.metric === undefined ? undefined : METRICS[q.metric],
+            };
+            const actual = await store.stats(filter, q.threshold, { limit: 1_000 }, q.bucket);
+            compare(actual, expected([...rows.values()], filter, q.threshold, q.bucket));
+          }
+          await store.close();
+        }),
+        { numRuns: backend.runs },
+      );
+    }, 240_000);
+  });
+}

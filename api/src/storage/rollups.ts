@@ -1,0 +1,122 @@
+/**
+ * Rollups: what /stats reads instead of raw readings. Both backends keep the same three tables
+ * (see the migrations):
+ * - `rollups_device` (level, start_minute, device_id, metric, count, sum, min, max): one row per
+ *   device, metric and minute, written in the transaction that stores the readings;
+ * - `rollups_metric` (level, metric, start_minute, …): the same for all devices together, so that
+ *   a window over every device reads one row per minute, not one per device;
+ * - `rollup_dirty` (hour): hours whose minute rows changed since their hour and day rows were
+ *   derived. Hours and days (levels 60 and 1440) are derived from the minutes by compaction
+ *   (`compactRollups`) once an hour has passed; until then, and after any late reading, PATCH or
+ *   DELETE, the hour is read at minute level — so every answer is exact.
+ * Levels are in minutes and `start_minute` is epoch minutes (ms / 60,000), aligned to the level.
+ */
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MINUTES = 60;
+export const DAY_MINUTES = 1_440;
+export type Level = 1 | 60 | 1_440;
+
+/** Raw readings in [from, to) ms (level 0), or rows of a level with start_minute in [from, to). */
+export interface Segment {
+  level: 0 | Level;
+  from: number;
+  to: number;
+}
+
+/** The widest window: JavaScript's date range, which is whole days. */
+export const ALL_TIME = { fromMs: -8.64e15, toMs: 8.64e15 };
+
+/**
+ * Cuts [fromMs, toMs) into disjoint pieces, each read from the coarsest source that is exact for
+ * it: raw readings for partial minutes, minute rows for partial hours and for hours not compacted
+ * yet (`dirtyHours`), hour rows for partial days and days that hold a dirty hour, day rows for the
+ * rest. `coarsest` caps the level (a series by the hour reads no day rows).
+ */
+export function planSegments(fromMs: number, toMs: number, dirtyHours: readonly number[], coarsest: Level = DAY_MINUTES): Segment[] {
+  const segments: Segment[] = [];
+  if (toMs <= fromMs) return segments;
+  const push = (level: Segment['level'], from: number, to: number) => {
+    if (from < to) segments.push({ level, from, to });
+  };
+  const firstMinute = Math.ceil(fromMs / MINUTE_MS);
+  const endMinute = Math.floor(toMs / MINUTE_MS);
+  if (firstMinute >= endMinute) {
+    push(0, fromMs, toMs);
+    return segments;
+  }
+  push(0, fromMs, firstMinute * MINUTE_MS);
+  push(0, endMinute * MINUTE_MS, toMs);
+
+  const days = (fromHour: number, toHour: number) => {
+    const firstDay = Math.ceil((fromHour * HOUR_MINUTES) / DAY_MINUTES);
+    const endDay = Math.floor((toHour * HOUR_MINUTES) / DAY_MINUTES);
+    if (coarsest < DAY_MINUTES || firstDay >= endDay) {
+      push(HOUR_MINUTES, fromHour * HOUR_MINUTES, toHour * HOUR_MINUTES);
+      return;
+    }
+    push(HOUR_MINUTES, fromHour * HOUR_MINUTES, firstDay * DAY_MINUTES);
+    push(DAY_MINUTES, firstDay * DAY_MINUTES, endDay * DAY_MINUTES);
+    push(HOUR_MINUTES, endDay * DAY_MINUTES, toHour * HOUR_MINUTES);
+  };
+
+  const firstHour = Math.ceil(firstMinute / HOUR_MINUTES);
+  const endHour = Math.floor(endMinute / HOUR_MINUTES);
+  if (coarsest === 1 || firstHour >= endHour) {
+    push(1, firstMinute, endMinute);
+    return segments;
+  }
+  push(1, firstMinute, firstHour * HOUR_MINUTES);
+  push(1, endHour * HOUR_MINUTES, endMinute);
+  let cursor = firstHour;
+  for (const hour of dirtyHours) {
+    if (hour < cursor || hour >= endHour) continue;
+    days(cursor, hour);
+    push(1, hour * HOUR_MINUTES, (hour + 1) * HOUR_MINUTES);
+    cursor = hour + 1;
+  }
+  days(cursor, endHour);
+  return segments;
+}
+
+/** One (device or all devices, metric, minute) row of a batch. */
+export interface MinuteRollup {
+  minute: number;
+  deviceId: string;
+  metric: string;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+/**
+ * The minute rows a batch of stored readings adds: per device, and for all devices (deviceId
+ * `*`, which no device can have — names never hold `*`).
+ */
+export function minuteRollups(rows: Iterable<{ deviceId: string; metric: string; value: number; ts: number }>): { devices: MinuteRollup[]; metrics: MinuteRollup[]; hours: number[] } {
+  const devices = new Map<string, MinuteRollup>();
+  const metrics = new Map<string, MinuteRollup>();
+  const hours = new Set<number>();
+  const add = (into: Map<string, MinuteRollup>, key: string, minute: number, deviceId: string, metric: string, value: number) => {
+    const found = into.get(key);
+    if (!found) {
+      into.set(key, { minute, deviceId, metric, count: 1, sum: value, min: value, max: value });
+      return;
+    }
+    found.count += 1;
+    found.sum += value;
+    if (value < found.min) found.min = value;
+    if (value > found.max) found.max = value;
+  };
+  for (const row of rows) {
+    const minute = Math.floor(row.ts / MINUTE_MS);
+    add(devices, `${minute}\u0000${row.deviceId}\u0000${row.metric}`, minute, row.deviceId, row.metric, row.value);
+    add(metrics, `${minute}\u0000${row.metric}`, minute, ALL_DEVICES, row.metric, row.value);
+    hours.add(Math.floor(minute / HOUR_MINUTES));
+  }
+  return { devices: [...devices.values()], metrics: [...metrics.values()], hours: [...hours] };
+}
+
+/** The device id of the all-devices rows. */
+export const ALL_DEVICES = '*';

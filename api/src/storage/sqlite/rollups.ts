@@ -1,0 +1,133 @@
+import type { Database } from 'bun:sqlite';
+import { DAY_MINUTES, HOUR_MINUTES, MINUTE_MS, minuteRollups } from '../rollups.ts';
+
+const MERGE = 'count = count + excluded.count, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max)';
+const AGGREGATES = 'count(*), sum(value), min(value), max(value)';
+const MERGED = 'sum(count), sum(sum), min(min), max(max)';
+
+/**
+ * The rollups' statements on one SQLite connection (see ../rollups.ts). Each runs inside the
+ * caller's transaction: `add` in the insert's, `recompute` in a PATCH's or DELETE's.
+ */
+export function rollupStatements(sqlite: Database) {
+  const upsertDevice = sqlite.prepare(
+    `INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max) VALUES (1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET ${MERGE}`,
+  );
+  const upsertMetric = sqlite.prepare(`INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max) VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET ${MERGE}`);
+  const markDirty = sqlite.prepare('INSERT OR IGNORE INTO rollup_dirty (hour) VALUES (?)');
+
+  // One minute again from its raw readings: after a PATCH or DELETE (min and max cannot be undone).
+  const dropDeviceMinute = sqlite.prepare('DELETE FROM rollups_device WHERE level = 1 AND start_minute = ? AND device_id = ? AND metric = ?');
+  const deviceMinute = sqlite.prepare(
+    `INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max)
+     SELECT 1, ?1, device_id, metric, ${AGGREGATES} FROM readings WHERE device_id = ?2 AND metric = ?3 AND ts >= ?1 * 60000 AND ts < (?1 + 1) * 60000 GROUP BY device_id, metric`,
+  );
+  const dropMetricMinute = sqlite.prepare('DELETE FROM rollups_metric WHERE level = 1 AND metric = ? AND start_minute = ?');
+  const metricMinute = sqlite.prepare(
+    `INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max)
+     SELECT 1, ?1, metric, ${AGGREGATES} FROM readings WHERE metric = ?2 AND ts >= ?1 * 60000 AND ts < (?1 + 1) * 60000 GROUP BY metric`,
+  );
+
+  // Compaction: a level's rows of one span again from the level below.
+  const derive = (table: 'rollups_device' | 'rollups_metric', level: number, below: number) => {
+    const keys = table === 'rollups_device' ? 'device_id, metric' : 'metric';
+    const drop = sqlite.prepare(`DELETE FROM ${table} WHERE level = ${level} AND start_minute = ?`);
+    const insert = sqlite.prepare(
+      `INSERT INTO ${table} (level, start_minute, ${keys}, count, sum, min, max)
+       SELECT ${level}, ?1, ${keys}, ${MERGED} FROM ${table} WHERE level = ${below} AND start_minute >= ?1 AND start_minute < ?1 + ${level} GROUP BY ${keys}`,
+    );
+    return (start: number) => {
+      drop.run(start);
+      insert.run(start);
+    };
+  };
+  const derivers = [
+    { level: HOUR_MINUTES, steps: [derive('rollups_device', HOUR_MINUTES, 1), derive('rollups_metric', HOUR_MINUTES, 1)] },
+    { level: DAY_MINUTES, steps: [derive('rollups_device', DAY_MINUTES, HOUR_MINUTES), derive('rollups_metric', DAY_MINUTES, HOUR_MINUTES)] },
+  ];
+  const dirtyBefore = sqlite.prepare('SELECT hour FROM rollup_dirty WHERE hour < ? ORDER BY hour LIMIT ?');
+  const clean = sqlite.prepare('DELETE FROM rollup_dirty WHERE hour = ?');
+  const compact = sqlite.transaction((beforeHour: number, limit: number) => {
+    const hours = (dirtyBefore.all(beforeHour, limit) as Array<{ hour: number }>).map((row) => row.hour);
+    const [hourly, daily] = derivers as [(typeof derivers)[0], (typeof derivers)[0]];
+    for (const hour of hours) for (const step of hourly.steps) step(hour * HOUR_MINUTES);
+    const days = new Set(hours.map((hour) => Math.floor((hour * HOUR_MINUTES) / DAY_MINUTES)));
+    for (const day of days) for (const step of daily.steps) step(day * DAY_MINUTES);
+    for (const hour of hours) clean.run(hour);
+    return hours.length;
+  });
+
+  // Rebuild, a day at a time: that day's minute rows again from raw readings, its hours dirty.
+  const rebuildDevices = sqlite.prepare(
+    `INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max)
+     SELECT 1, ts / 60000, device_id, metric, ${AGGREGATES} FROM readings WHERE ts >= ?1 AND ts < ?2 GROUP BY 2, 3, 4`,
+  );
+  const rebuildMetrics = sqlite.prepare(
+    `INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max)
+     SELECT 1, ts / 60000, metric, ${AGGREGATES} FROM readings WHERE ts >= ?1 AND ts < ?2 GROUP BY 2, 3`,
+  );
+  const dropMinutes = [
+    sqlite.prepare('DELETE FROM rollups_device WHERE level = 1 AND start_minute >= ? AND start_minute < ?'),
+    sqlite.prepare('DELETE FROM rollups_metric WHERE level = 1 AND start_minute >= ? AND start_minute < ?'),
+  ];
+  const rebuildSpan = sqlite.transaction((fromMinute: number, toMinute: number) => {
+    for (const drop of dropMinutes) drop.run(fromMinute, toMinute);
+    rebuildDevices.run(fromMinute * MINUTE_MS, toMinute * MINUTE_MS);
+    rebuildMetrics.run(fromMinute * MINUTE_MS, toMinute * MINUTE_MS);
+    for (let hour = Math.floor(fromMinute / HOUR_MINUTES); hour * HOUR_MINUTES < toMinute; hour++) markDirty.run(hour);
+  });
+  const rawSpan = sqlite.prepare('SELECT min(ts) AS first, max(ts) AS last FROM readings');
+
+  // Retention of rollups, a chunk of one table's oldest rows at a time (by its key).
+  const removers = [
+    sqlite.prepare(
+      'DELETE FROM rollups_device WHERE (level, start_minute, device_id, metric) IN (SELECT level, start_minute, device_id, metric FROM rollups_device WHERE level = ? AND start_minute < ? LIMIT ?)',
+    ),
+    sqlite.prepare('DELETE FROM rollups_metric WHERE (level, metric, start_minute) IN (SELECT level, metric, start_minute FROM rollups_metric WHERE level = ? AND start_minute < ? LIMIT ?)'),
+  ];
+
+  return {
+    /** Adds the rows stored now to their minutes and marks their hours. */
+    add(rows: Iterable<{ deviceId: string; metric: string; value: number; ts: number }>) {
+      const { devices, metrics, hours } = minuteRollups(rows);
+      for (const r of devices) upsertDevice.run(r.minute, r.deviceId, r.metric, r.count, r.sum, r.min, r.max);
+      for (const r of metrics) upsertMetric.run(r.minute, r.metric, r.count, r.sum, r.min, r.max);
+      for (const hour of hours) markDirty.run(hour);
+    },
+    /** The minute of (deviceId, metric, ts) again from its raw readings, and its hour marked. */
+    recompute(deviceId: string, metric: string, ts: number) {
+      const minute = Math.floor(ts / MINUTE_MS);
+      dropDeviceMinute.run(minute, deviceId, metric);
+      deviceMinute.run(minute, deviceId, metric);
+      dropMetricMinute.run(metric, minute);
+      metricMinute.run(minute, metric);
+      markDirty.run(Math.floor(minute / HOUR_MINUTES));
+    },
+    /** Derives the hour and day rows of up to `limit` dirty hours before `beforeHour`. */
+    compact: (beforeHour: number, limit: number): number => compact(beforeHour, limit),
+    /**
+     * Every minute that has raw readings again from them, a day per transaction; older minutes
+     * (their readings removed by retention) keep their rollups. Then compaction derives the rest.
+     */
+    rebuild(): { minutes: number } {
+      const { first, last } = rawSpan.get() as { first: number | null; last: number | null };
+      if (first === null || last === null) return { minutes: 0 };
+      const firstMinute = Math.floor(first / MINUTE_MS);
+      const endMinute = Math.floor(last / MINUTE_MS) + 1;
+      for (let from = firstMinute; from < endMinute; from = (Math.floor(from / DAY_MINUTES) + 1) * DAY_MINUTES) {
+        rebuildSpan(from, Math.min(endMinute, (Math.floor(from / DAY_MINUTES) + 1) * DAY_MINUTES));
+      }
+      return { minutes: endMinute - firstMinute };
+    },
+    /** Removes up to `limit` rollup rows that start before `beforeMinute` (a day boundary). */
+    removeBefore(beforeMinute: number, limit: number): number {
+      let removed = 0;
+      for (const level of [1, HOUR_MINUTES, DAY_MINUTES]) {
+        for (const remover of removers) {
+          if (removed < limit) removed += remover.run(level, beforeMinute, limit - removed).changes;
+        }
+      }
+      return removed;
+    },
+  };
+}
