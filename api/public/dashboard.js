@@ -384,21 +384,41 @@ async function refreshPerMinute() {
 }
 
 // History over a chosen range, from /stats's series (its bucket follows the range: minutes up
-// to a day, hours beyond): the mean as a line in a min–max band, readings per bucket as bars.
+// to a day, hours beyond; read from rollups, so 30 days cost what 15 minutes do): the mean as a
+// line in a min–max band, readings per bucket as bars — of all devices, or of the one picked.
 let historyRangeMs = 15 * 60 * 1000;
+const historyDevice = $('history-device');
 async function refreshHistory() {
   try {
     const to = Date.now() + serverOffsetMs;
     const from = new Date(to - historyRangeMs).toISOString();
-    const response = await apiFetch(`/stats?from=${encodeURIComponent(from)}&to=${encodeURIComponent(new Date(to).toISOString())}&deviceLimit=0`);
+    const device = historyDevice.value;
+    const only = device ? `&deviceId=${encodeURIComponent(device)}` : '';
+    // The picker offers the devices of the range (the first 100, by name), and keeps the one picked.
+    const response = await apiFetch(`/stats?from=${encodeURIComponent(from)}&to=${encodeURIComponent(new Date(to).toISOString())}&deviceLimit=${device ? 0 : 100}${only}`);
     if (!response.ok) return;
-    drawHistory((await response.json()).series);
+    const stats = await response.json();
+    if (!device) offerDevices(stats.perDevice.map((row) => row.deviceId));
+    drawHistory(stats.series, device);
   } catch {
     // The next refresh tries again.
   }
 }
 
-function drawHistory(series) {
+function offerDevices(devices) {
+  const known = new Set([...historyDevice.options].map((option) => option.value));
+  for (const device of devices) {
+    if (known.has(device)) continue;
+    const option = document.createElement('option');
+    option.value = device;
+    option.textContent = device;
+    historyDevice.append(option);
+  }
+}
+
+historyDevice.addEventListener('change', () => refreshHistory());
+
+function drawHistory(series, device) {
   const canvas = $('history');
   const context = canvas.getContext('2d');
   const { width, height } = canvas;
@@ -407,7 +427,7 @@ function drawHistory(series) {
   context.clearRect(0, 0, width, height);
   const points = series.points;
   const filled = points.filter((p) => p.count > 0);
-  const label = `History, ${points.length} ${series.bucket} buckets: ${filled.length} with readings, ${points.reduce((sum, p) => sum + p.count, 0)} readings`;
+  const label = `History${device ? ` of ${device}` : ''}, ${points.length} ${series.bucket} buckets: ${filled.length} with readings, ${points.reduce((sum, p) => sum + p.count, 0)} readings`;
   if (filled.length === 0) {
     context.fillStyle = '#656d76';
     context.font = '12px system-ui, sans-serif';

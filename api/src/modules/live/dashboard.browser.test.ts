@@ -114,11 +114,11 @@ it('shows live readings, the chart, system health and an alert as it fires, offl
   expect(foreign).toEqual([]);
 }, 60_000);
 
-it('browses history: a range picker over /stats’s series, its bucket following the range', async () => {
+it('browses history: a range picker over /stats’s series, its bucket following the range, of all devices or one', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const asked: string[] = [];
   page.on('request', (request) => {
-    if (request.url().includes('/stats?') && request.url().includes('deviceLimit=0')) asked.push(request.url());
+    if (request.url().includes('/stats?') && request.url().includes('deviceLimit=')) asked.push(request.url());
   });
   await page.goto(base);
   await page.waitForFunction(() => document.querySelector('#history')?.getAttribute('aria-label')?.includes('minute buckets'), undefined, { timeout: 15_000 });
@@ -131,6 +131,10 @@ it('browses history: a range picker over /stats’s series, its bucket following
   expect(await page.getByRole('button', { name: '7 d' }).getAttribute('aria-pressed')).toBe('true');
   expect(await page.getByRole('button', { name: '15 min' }).getAttribute('aria-pressed')).toBe('false');
   expect(asked.some((url) => decodeURIComponent(url).includes('from='))).toBe(true);
+  // One device: the picker offers the range's devices; its ten readings alone.
+  await page.getByRole('combobox', { name: 'Device', exact: true }).selectOption('device-a');
+  await page.waitForFunction(() => /^History of device-a, 16[89] hour buckets: [12] with readings, 10 readings/.test(document.querySelector('#history')?.getAttribute('aria-label') ?? ''), undefined, { timeout: 15_000 });
+  expect(asked.some((url) => url.includes('deviceId=device-a'))).toBe(true);
   expect(await seriousAccessibilityViolations(page)).toEqual([]);
   await page.close();
 }, 60_000);
