@@ -83,8 +83,11 @@ export interface DevicePage {
   after?: string;
 }
 
-/** A week of minutes: a longer stats window is cut to its last week, and the answer says so. */
-export const MAX_MINUTES = 7 * 24 * 60;
+/**
+ * Minutes in readingsPerMinute at most (as many as a series' buckets): a longer window lists its
+ * last 2,000 minutes, and the answer says so — `series` covers any window.
+ */
+export const MAX_MINUTES = 2_000;
 /** Ties for the most frequent value listed at most; the answer says when there were more. */
 export const MAX_MODE_TIES = 100;
 
