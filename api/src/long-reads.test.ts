@@ -1,7 +1,7 @@
 /**
- * A read longer than the server's default idle time (Elysia's 30 s) gets its budget's 503 with
- * the reason, not a dropped connection: on a real PostgreSQL, /stats waits on a table lock
- * another session holds.
+ * Long reads on a real PostgreSQL, made long by a table lock another session holds: a read past
+ * the server's default idle time (Elysia's 30 s) gets its budget's 503 with the reason, not a
+ * dropped connection; and reads stuck on every connection of their pool never hold up a write.
  */
 import { afterAll, beforeAll, expect, it } from 'bun:test';
 import { join } from 'node:path';
@@ -44,6 +44,41 @@ it('answers 503 with the reason when a read runs past its budget, even past 30 s
       expect(response.headers.get('retry-after')).toBe('1');
       expect((await response.json()).message).toContain('statement timeout');
     });
+  } finally {
+    await holder.close();
+  }
+}, 60_000);
+
+it('stores a batch while long reads hold every connection of the read pool, and those reads answer once free', async () => {
+  const holder = new Bun.SQL(postgres.url, { max: 1 });
+  // The read pool's connections are opened before the lock: the test is about reads that wait,
+  // not about opening connections (which, under the lock, did not reach it within 10 s).
+  expect((await fetch(`${base}/alerts`)).status).toBe(200);
+  try {
+    await holder.begin(async (tx) => {
+      // The alert history is only read by the API: reads of it wait, writes of readings need not.
+      await tx`LOCK TABLE alerts IN ACCESS EXCLUSIVE MODE`;
+      let answered = 0;
+      const reads = [1, 2].map(() =>
+        fetch(`${base}/alerts`).then((response) => {
+          answered += 1;
+          return response.status;
+        }),
+      );
+      await waitFor(async () => (await tx`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM alerts%'`)[0].n === 2, {
+        what: 'both readers waiting on the lock',
+      });
+      const ts = new Date().toISOString();
+      const readings = Array.from({ length: 500 }, (_, i) => ({ deviceId: `pump-${i % 10}`, metric: 'kwh', value: i, unit: 'kWh', ts }));
+      const write = await fetch(`${base}/readings/batch`, { method: 'POST', headers: { authorization: 'Bearer long-reads', 'content-type': 'application/json' }, body: JSON.stringify({ readings }) });
+      expect(write.status).toBe(200);
+      expect((await write.json()).inserted).toBe(500);
+      expect((await fetch(`${base}/readings/latest?limit=5`)).status).toBe(200);
+      // The reads are still waiting: the write did not wait for them.
+      expect(answered).toBe(0);
+      // Not the array itself: a transaction waits for an array of promises returned to it.
+      return { reads };
+    }).then(async ({ reads }) => expect(await Promise.all(reads)).toEqual([200, 200]));
   } finally {
     await holder.close();
   }
