@@ -18,10 +18,12 @@ export const readings = sqliteTable(
     storedAt: integer('stored_at').notNull(),
   },
   (table) => [
-    // Newest-first listing, time windows and keyset pagination by (ts, id).
-    index('readings_ts_id').on(table.ts, table.id),
+    // Newest-first listing, time windows, retention and keyset pagination by (ts, id): the index
+    // holds ts and the rowid, and SQLite orders the few rows of one ts by id as it reads them.
+    // With the 36-byte id in it, each of these indexes cost 40 bytes more per reading.
+    index('readings_ts').on(table.ts),
     // The same, per device.
-    index('readings_device_ts_id').on(table.deviceId, table.ts, table.id),
+    index('readings_device_ts').on(table.deviceId, table.ts),
   ],
 );
 
