@@ -13,13 +13,16 @@ export interface Dialect {
   num(expression: string): string;
   /** The larger of two values (not the aggregate). */
   greatest: 'max' | 'greatest';
+  /** Where SQLite's planner needs telling which index (PostgreSQL's finds it). */
+  indexedBy(index: string): string;
 }
 
-export const SQLITE_DIALECT: Dialect = { param: (n) => `?${n}`, num: (expression) => expression, greatest: 'max' };
+export const SQLITE_DIALECT: Dialect = { param: (n) => `?${n}`, num: (expression) => expression, greatest: 'max', indexedBy: (index) => `INDEXED BY ${index}` };
 export const POSTGRES_DIALECT: Dialect = {
   param: (n, type) => `$${n}::${type === 'int' ? 'bigint' : type === 'float' ? 'float8' : 'text'}`,
   num: (expression) => `(${expression})::float8`,
   greatest: 'greatest',
+  indexedBy: () => '',
 };
 
 /** Parameters and their placeholders, numbered as they are added. */
@@ -105,22 +108,25 @@ export function sqlRollupReader(dialect: Dialect, run: (sql: string, params: Par
         const from = sourceSql(source, p);
         const devices = deviceIds.map((id) => p.add(id, 'text')).join(', ');
         const t = p.add(threshold, 'float');
-        return `WITH src AS (SELECT * FROM (${from}) s WHERE device_id IN (${devices})),
-          straddling AS (
+        // Materialized once, CROSS JOIN where the order matters (SQLite takes its left side as
+        // the outer loop: left to itself, it scanned every minute row and probed these), and the
+        // minutes of a straddling row found by device (by time alone, SQLite read every device's).
+        return `WITH src AS MATERIALIZED (SELECT * FROM (${from}) s WHERE device_id IN (${devices})),
+          straddling AS MATERIALIZED (
             SELECT device_id, metric, start_minute, count, min, max FROM src WHERE level = 1 AND min <= ${t} AND max > ${t}
             UNION ALL
-            SELECT m.device_id, m.metric, m.start_minute, m.count, m.min, m.max FROM src c
-            JOIN rollups_device m ON m.device_id = c.device_id AND m.level = 1 AND m.start_minute >= c.start_minute AND m.start_minute < c.start_minute + c.level AND m.metric = c.metric
+            SELECT m.device_id, m.metric, m.start_minute, m.count, m.min, m.max FROM src c CROSS JOIN rollups_device m ${dialect.indexedBy('rollups_device_by_device')}
             WHERE c.level > 1 AND c.min <= ${t} AND c.max > ${t}
+              AND m.device_id = c.device_id AND m.level = 1 AND m.start_minute >= c.start_minute AND m.start_minute < c.start_minute + c.level AND m.metric = c.metric
           )
           SELECT device_id AS "deviceId", ${num('sum(n)')} AS over FROM (
             SELECT device_id, count AS n FROM src WHERE min > ${t}
             UNION ALL
             SELECT device_id, count AS n FROM straddling WHERE min > ${t}
             UNION ALL
-            SELECT r.device_id, 1 AS n FROM straddling x
-            JOIN readings r ON r.device_id = x.device_id AND r.ts >= x.start_minute * ${MINUTE_MS} AND r.ts < (x.start_minute + 1) * ${MINUTE_MS} AND r.metric = x.metric
-            WHERE x.min <= ${t} AND x.max > ${t} AND r.value > ${t}
+            SELECT r.device_id, 1 AS n FROM straddling x CROSS JOIN readings r
+            WHERE x.min <= ${t} AND x.max > ${t}
+              AND r.device_id = x.device_id AND r.ts >= x.start_minute * ${MINUTE_MS} AND r.ts < (x.start_minute + 1) * ${MINUTE_MS} AND r.metric = x.metric AND r.value > ${t}
           ) counted GROUP BY device_id`;
       });
       return new Map(rows.map((row) => [row.deviceId, row.over]));
