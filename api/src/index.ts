@@ -1,7 +1,8 @@
 import { configOrExit, createLogger, createRedis, createTokenVerifier, onShutdown } from 'core';
 import { createApp } from './app.ts';
 import { loadApiConfig } from './config.ts';
-import { startWorkerJanitor } from './modules/system/pipeline.ts';
+import { activeRules, startWorkerJanitor } from './modules/system/pipeline.ts';
+import { FALLBACK_THRESHOLD } from './modules/stats/index.ts';
 import { startEpochWatch } from './modules/system/redis-epoch.ts';
 import { openStore } from './storage/open.ts';
 import { startAlertRetention } from './modules/alerts/retention.ts';
@@ -56,7 +57,14 @@ const importWorker = startImportWorker({
 });
 const imports = { jobs: importJobStore, worker: importWorker, dir: resolve(config.importDir), maxBytes: config.importMaxBytes, maxJobs: config.importMaxJobs, owner: importOwner };
 const readingRetention = startReadingRetention({ store, retainDays: config.retainRawDays || undefined, retainRollupDays: config.retainRollupDays, logger });
-const rollupCompaction = startRollupCompaction({ store, logger, intervalMs: config.rollupCompactMs });
+// The thresholds /stats counts by default: the alerting rules' (as consumer-alert reports them), and 50.
+const rulesInForce = activeRules(redis);
+const rollupCompaction = startRollupCompaction({
+  store,
+  logger,
+  intervalMs: config.rollupCompactMs,
+  thresholds: async () => [...new Set([FALLBACK_THRESHOLD, ...(await Promise.resolve(rulesInForce()).catch(() => [])).filter((rule) => rule.direction === 'above').map((rule) => rule.threshold)])],
+});
 const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream, frameReadings: config.frameReadings }, tokens, imports, alerting: { redis, alertsStream: config.alertsStream }, retention: readingRetention.status });
 const alertRetention = startAlertRetention({ store, retainDays: config.retainAlertDays, logger });
 // Housekeeping of the workers hash runs here, on its own schedule; /health only reads.

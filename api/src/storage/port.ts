@@ -196,15 +196,15 @@ export interface ReadingsStore {
   latest(limit: number): Promise<StoredRow[]>;
   /**
    * Derives hour and day rollups from the minutes of up to `limit` changed hours before
-   * `beforeMs` (see rollups.ts); how many it derived. Every API instance runs it; they never
-   * derive the same hour at once.
+   * `beforeMs` (see rollups.ts), with their readings above each of `thresholds`; how many hours
+   * it derived. Every API instance runs it; they never derive the same hour at once.
    */
-  compactRollups(beforeMs: number, limit: number): Promise<number>;
+  compactRollups(beforeMs: number, limit: number, thresholds?: readonly number[]): Promise<number>;
   /**
    * Every minute that still has raw readings rolled up again from them (the rollups of minutes
    * retention removed stay), then compacted: after a restore, or a bug.
    */
-  rebuildRollups(): Promise<{ minutes: number }>;
+  rebuildRollups(thresholds?: readonly number[]): Promise<{ minutes: number }>;
   /** Removes up to `limit` rollup rows (any level) that start before `beforeMs` (RETAIN_ROLLUP_DAYS). */
   removeRollupsBefore(beforeMs: number, limit: number): Promise<number>;
   /** Oldest first by (ts, id), up to `limit` rows after the cursor: an export walks these. */

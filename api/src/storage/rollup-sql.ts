@@ -111,16 +111,26 @@ export function sqlRollupReader(dialect: Dialect, run: (sql: string, params: Par
         // Materialized once, CROSS JOIN where the order matters (SQLite takes its left side as
         // the outer loop: left to itself, it scanned every minute row and probed these), and the
         // minutes of a straddling row found by device (by time alone, SQLite read every device's).
+        // An hour or day row that straddles the threshold takes its count above it from
+        // rollup_over when compaction worked it out for this threshold; else its minutes are opened.
         return `WITH src AS MATERIALIZED (SELECT * FROM (${from}) s WHERE device_id IN (${devices})),
+          known AS MATERIALIZED (
+            SELECT c.device_id, c.metric, c.level, c.start_minute, o.above FROM src c CROSS JOIN rollup_over o
+            WHERE c.level > 1 AND c.min <= ${t} AND c.max > ${t}
+              AND o.level = c.level AND o.start_minute = c.start_minute AND o.device_id = c.device_id AND o.metric = c.metric AND o.threshold = ${t}
+          ),
           straddling AS MATERIALIZED (
             SELECT device_id, metric, start_minute, count, min, max FROM src WHERE level = 1 AND min <= ${t} AND max > ${t}
             UNION ALL
             SELECT m.device_id, m.metric, m.start_minute, m.count, m.min, m.max FROM src c CROSS JOIN rollups_device m ${dialect.indexedBy('rollups_device_by_device')}
             WHERE c.level > 1 AND c.min <= ${t} AND c.max > ${t}
+              AND NOT EXISTS (SELECT 1 FROM known k WHERE k.device_id = c.device_id AND k.metric = c.metric AND k.level = c.level AND k.start_minute = c.start_minute)
               AND m.device_id = c.device_id AND m.level = 1 AND m.start_minute >= c.start_minute AND m.start_minute < c.start_minute + c.level AND m.metric = c.metric
           )
           SELECT device_id AS "deviceId", ${num('sum(n)')} AS over FROM (
             SELECT device_id, count AS n FROM src WHERE min > ${t}
+            UNION ALL
+            SELECT device_id, above AS n FROM known
             UNION ALL
             SELECT device_id, count AS n FROM straddling WHERE min > ${t}
             UNION ALL

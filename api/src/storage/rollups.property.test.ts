@@ -31,7 +31,7 @@ type Op =
   | { type: 'insert'; rows: Array<{ device: number; metric: number; value: number; offset: number }> }
   | { type: 'patch'; pick: number; value?: number; metric?: number }
   | { type: 'remove'; pick: number }
-  | { type: 'compact'; offset: number }
+  | { type: 'compact'; offset: number; thresholds: number[] }
   | { type: 'rebuild' };
 
 const valueArb = fc.oneof(fc.integer({ min: -5, max: 5 }), fc.double({ min: -10, max: 10, noNaN: true }));
@@ -42,7 +42,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ type: fc.constant('insert' as const), rows: fc.array(fc.record({ device: fc.nat(2), metric: fc.nat(1), value: valueArb, offset: offsetArb }), { minLength: 1, maxLength: 40 }) }) },
   { weight: 2, arbitrary: fc.record({ type: fc.constant('patch' as const), pick: fc.nat(), value: fc.option(valueArb, { nil: undefined }), metric: fc.option(fc.nat(1), { nil: undefined }) }) },
   { weight: 2, arbitrary: fc.record({ type: fc.constant('remove' as const), pick: fc.nat() }) },
-  { weight: 2, arbitrary: fc.record({ type: fc.constant('compact' as const), offset: fc.integer({ min: 0, max: SPAN + 86_400_000 }) }) },
+  { weight: 2, arbitrary: fc.record({ type: fc.constant('compact' as const), offset: fc.integer({ min: 0, max: SPAN + 86_400_000 }), thresholds: fc.array(fc.integer({ min: -6, max: 6 }), { maxLength: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('rebuild' as const) }) },
 );
 const queryArb = fc.record({
@@ -154,13 +154,15 @@ for (const [name, backend] of Object.entries(backends)) {
                 rows.set(id, patched as StoredRow);
               }
             } else if (op.type === 'compact') {
-              await store.compactRollups(BASE + op.offset, 1_000);
+              await store.compactRollups(BASE + op.offset, 1_000, op.thresholds);
             } else {
-              await store.rebuildRollups();
+              await store.rebuildRollups([0]);
             }
           }
           // Mostly some hours compacted when read (and some dirty again after).
-          await store.compactRollups(BASE + compactedUntil + 86_400_000 * (compactedUntil % 2), 1_000);
+          // With counts above some of the thresholds asked about (the others open their minutes).
+          const known = queries.map((q) => q.threshold).filter((_, i) => (compactedUntil + i) % 3 !== 0);
+          await store.compactRollups(BASE + compactedUntil + 86_400_000 * (compactedUntil % 2), 1_000, known);
           for (const q of queries) {
             const filter: ReadingFilter = {
               fromMs: q.from === undefined ? undefined : BASE + q.from,

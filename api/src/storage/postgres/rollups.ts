@@ -37,15 +37,50 @@ async function derive(tx: SQL, level: number, below: number, start: number): Pro
 }
 
 /**
+ * Readings above each threshold per hour row: minutes wholly above or below count at once, a
+ * straddling minute's raw readings are counted.
+ */
+async function hourAbove(tx: SQL, start: number, thresholds: readonly number[]): Promise<void> {
+  await tx`DELETE FROM rollup_over WHERE level = ${HOUR_MINUTES}::integer AND start_minute = ${start}::bigint`;
+  if (thresholds.length === 0) return;
+  await tx`
+    INSERT INTO rollup_over (level, start_minute, device_id, metric, threshold, above)
+    SELECT 60, ${start}::bigint, m.device_id, m.metric, t.value,
+           sum(CASE WHEN m.min > t.value THEN m.count WHEN m.max <= t.value THEN 0 ELSE
+             (SELECT count(*) FROM readings r WHERE r.device_id = m.device_id AND r.ts >= m.start_minute * 60000 AND r.ts < (m.start_minute + 1) * 60000 AND r.metric = m.metric AND r.value > t.value)
+           END)
+    FROM rollups_device m CROSS JOIN unnest(${[...thresholds]}::float8[]) AS t(value)
+    WHERE m.level = 1 AND m.start_minute >= ${start}::bigint AND m.start_minute < ${start + HOUR_MINUTES}::bigint
+    GROUP BY m.device_id, m.metric, t.value`;
+}
+
+/** Per day row, from its hours: the thresholds every hour row of that device and metric has. */
+async function dayAbove(tx: SQL, start: number): Promise<void> {
+  await tx`DELETE FROM rollup_over WHERE level = ${DAY_MINUTES}::integer AND start_minute = ${start}::bigint`;
+  await tx`
+    INSERT INTO rollup_over (level, start_minute, device_id, metric, threshold, above)
+    SELECT 1440, ${start}::bigint, o.device_id, o.metric, o.threshold, sum(o.above) FROM rollup_over o
+    WHERE o.level = 60 AND o.start_minute >= ${start}::bigint AND o.start_minute < ${start + DAY_MINUTES}::bigint
+    GROUP BY o.device_id, o.metric, o.threshold
+    HAVING count(*) = (SELECT count(*) FROM rollups_device h WHERE h.level = 60 AND h.start_minute >= ${start}::bigint AND h.start_minute < ${start + DAY_MINUTES}::bigint AND h.device_id = o.device_id AND h.metric = o.metric)`;
+}
+
+/**
  * Derives the hour and day rows of up to `limit` dirty hours before `beforeHour`, under the
  * insert lock: no batch changes their minutes meanwhile, and instances never derive together.
  */
-export function compact(sql: SQL, beforeHour: number, limit: number): Promise<number> {
+export function compact(sql: SQL, beforeHour: number, limit: number, thresholds: readonly number[] = []): Promise<number> {
   return sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${INSERT_LOCK})`;
     const hours: number[] = (await tx`SELECT hour::float8 AS hour FROM rollup_dirty WHERE hour < ${beforeHour}::bigint ORDER BY hour LIMIT ${limit}`).map((row: { hour: number }) => row.hour);
-    for (const hour of hours) await derive(tx, HOUR_MINUTES, 1, hour * HOUR_MINUTES);
-    for (const day of new Set(hours.map((hour) => Math.floor((hour * HOUR_MINUTES) / DAY_MINUTES)))) await derive(tx, DAY_MINUTES, HOUR_MINUTES, day * DAY_MINUTES);
+    for (const hour of hours) {
+      await derive(tx, HOUR_MINUTES, 1, hour * HOUR_MINUTES);
+      await hourAbove(tx, hour * HOUR_MINUTES, thresholds);
+    }
+    for (const day of new Set(hours.map((hour) => Math.floor((hour * HOUR_MINUTES) / DAY_MINUTES)))) {
+      await derive(tx, DAY_MINUTES, HOUR_MINUTES, day * DAY_MINUTES);
+      await dayAbove(tx, day * DAY_MINUTES);
+    }
     if (hours.length > 0) await tx`DELETE FROM rollup_dirty WHERE hour = ANY(${hours}::bigint[])`;
     return hours.length;
   });
@@ -55,7 +90,7 @@ export function compact(sql: SQL, beforeHour: number, limit: number): Promise<nu
  * Every minute that has raw readings rolled up again from them, a day per transaction (older
  * minutes, whose readings retention removed, keep their rollups); then compaction of it all.
  */
-export async function rebuild(sql: SQL): Promise<{ minutes: number }> {
+export async function rebuild(sql: SQL, thresholds: readonly number[] = []): Promise<{ minutes: number }> {
   const [{ first, last }] = await sql`SELECT min(ts)::float8 AS first, max(ts)::float8 AS last FROM readings`;
   if (first === null || last === null) return { minutes: 0 };
   const firstMinute = Math.floor(first / MINUTE_MS);
@@ -79,7 +114,7 @@ export async function rebuild(sql: SQL): Promise<{ minutes: number }> {
         ON CONFLICT DO NOTHING`;
     });
   }
-  while ((await compact(sql, Number.MAX_SAFE_INTEGER, 100)) > 0);
+  while ((await compact(sql, Number.MAX_SAFE_INTEGER, 100, thresholds)) > 0);
   return { minutes: endMinute - firstMinute };
 }
 
@@ -92,6 +127,9 @@ export async function removeRollupsBefore(sql: SQL, beforeMinute: number, limit:
     }
     if (removed < limit) {
       removed += (await sql`DELETE FROM rollups_metric WHERE ctid IN (SELECT ctid FROM rollups_metric WHERE level = ${level}::bigint AND start_minute < ${beforeMinute}::bigint LIMIT ${limit - removed})`).count;
+    }
+    if (removed < limit) {
+      removed += (await sql`DELETE FROM rollup_over WHERE ctid IN (SELECT ctid FROM rollup_over WHERE level = ${level}::bigint AND start_minute < ${beforeMinute}::bigint LIMIT ${limit - removed})`).count;
     }
   }
   return removed;

@@ -246,8 +246,8 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
       }),
 
     stats: (filter, threshold, devices, bucket) => guarded(() => computeStats(reads, filter, threshold, devices, bucket)),
-    compactRollups: (beforeMs, limit) => guarded(() => compact(sql, Math.floor(beforeMs / HOUR_MS), limit)),
-    rebuildRollups: () => guarded(() => rebuild(sql)),
+    compactRollups: (beforeMs, limit, thresholds = []) => guarded(() => compact(sql, Math.floor(beforeMs / HOUR_MS), limit, thresholds)),
+    rebuildRollups: (thresholds = []) => guarded(() => rebuild(sql, thresholds)),
     removeRollupsBefore: (beforeMs, limit) => guarded(() => removeRollupsBefore(sql, Math.floor(beforeMs / MINUTE_MS), limit)),
 
     count: (filter) =>

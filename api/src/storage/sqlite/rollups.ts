@@ -45,14 +45,44 @@ export function rollupStatements(sqlite: Database) {
     { level: HOUR_MINUTES, steps: [derive('rollups_device', HOUR_MINUTES, 1), derive('rollups_metric', HOUR_MINUTES, 1)] },
     { level: DAY_MINUTES, steps: [derive('rollups_device', DAY_MINUTES, HOUR_MINUTES), derive('rollups_metric', DAY_MINUTES, HOUR_MINUTES)] },
   ];
+  // Readings above each threshold (a JSON array) per hour row: minutes wholly above or below
+  // count at once, a straddling minute's raw readings are counted; per day row, from its hours,
+  // for the thresholds every hour row of that device and metric has.
+  const dropAbove = sqlite.prepare('DELETE FROM rollup_over WHERE level = ? AND start_minute = ?');
+  const hourAbove = sqlite.prepare(
+    `INSERT INTO rollup_over (level, start_minute, device_id, metric, threshold, above)
+     SELECT ${HOUR_MINUTES}, ?1, m.device_id, m.metric, t.value,
+            sum(CASE WHEN m.min > t.value THEN m.count WHEN m.max <= t.value THEN 0 ELSE
+              (SELECT count(*) FROM readings r WHERE r.device_id = m.device_id AND r.ts >= m.start_minute * ${MINUTE_MS} AND r.ts < (m.start_minute + 1) * ${MINUTE_MS} AND r.metric = m.metric AND r.value > t.value)
+            END)
+     FROM rollups_device m CROSS JOIN json_each(?2) t
+     WHERE m.level = 1 AND m.start_minute >= ?1 AND m.start_minute < ?1 + ${HOUR_MINUTES}
+     GROUP BY m.device_id, m.metric, t.value`,
+  );
+  const dayAbove = sqlite.prepare(
+    `INSERT INTO rollup_over (level, start_minute, device_id, metric, threshold, above)
+     SELECT ${DAY_MINUTES}, ?1, o.device_id, o.metric, o.threshold, sum(o.above) FROM rollup_over o
+     WHERE o.level = ${HOUR_MINUTES} AND o.start_minute >= ?1 AND o.start_minute < ?1 + ${DAY_MINUTES}
+     GROUP BY o.device_id, o.metric, o.threshold
+     HAVING count(*) = (SELECT count(*) FROM rollups_device h WHERE h.level = ${HOUR_MINUTES} AND h.start_minute >= ?1 AND h.start_minute < ?1 + ${DAY_MINUTES} AND h.device_id = o.device_id AND h.metric = o.metric)`,
+  );
   const dirtyBefore = sqlite.prepare('SELECT hour FROM rollup_dirty WHERE hour < ? ORDER BY hour LIMIT ?');
   const clean = sqlite.prepare('DELETE FROM rollup_dirty WHERE hour = ?');
-  const compact = sqlite.transaction((beforeHour: number, limit: number) => {
+  const compact = sqlite.transaction((beforeHour: number, limit: number, thresholds: readonly number[]) => {
     const hours = (dirtyBefore.all(beforeHour, limit) as Array<{ hour: number }>).map((row) => row.hour);
     const [hourly, daily] = derivers as [(typeof derivers)[0], (typeof derivers)[0]];
-    for (const hour of hours) for (const step of hourly.steps) step(hour * HOUR_MINUTES);
+    const above = JSON.stringify(thresholds);
+    for (const hour of hours) {
+      for (const step of hourly.steps) step(hour * HOUR_MINUTES);
+      dropAbove.run(HOUR_MINUTES, hour * HOUR_MINUTES);
+      hourAbove.run(hour * HOUR_MINUTES, above);
+    }
     const days = new Set(hours.map((hour) => Math.floor((hour * HOUR_MINUTES) / DAY_MINUTES)));
-    for (const day of days) for (const step of daily.steps) step(day * DAY_MINUTES);
+    for (const day of days) {
+      for (const step of daily.steps) step(day * DAY_MINUTES);
+      dropAbove.run(DAY_MINUTES, day * DAY_MINUTES);
+      dayAbove.run(day * DAY_MINUTES);
+    }
     for (const hour of hours) clean.run(hour);
     return hours.length;
   });
@@ -84,6 +114,9 @@ export function rollupStatements(sqlite: Database) {
       'DELETE FROM rollups_device WHERE (level, start_minute, device_id, metric) IN (SELECT level, start_minute, device_id, metric FROM rollups_device WHERE level = ? AND start_minute < ? LIMIT ?)',
     ),
     sqlite.prepare('DELETE FROM rollups_metric WHERE (level, metric, start_minute) IN (SELECT level, metric, start_minute FROM rollups_metric WHERE level = ? AND start_minute < ? LIMIT ?)'),
+    sqlite.prepare(
+      'DELETE FROM rollup_over WHERE (level, start_minute, device_id, metric, threshold) IN (SELECT level, start_minute, device_id, metric, threshold FROM rollup_over WHERE level = ? AND start_minute < ? LIMIT ?)',
+    ),
   ];
 
   return {
@@ -103,8 +136,11 @@ export function rollupStatements(sqlite: Database) {
       metricMinute.run(minute, metric);
       markDirty.run(Math.floor(minute / HOUR_MINUTES));
     },
-    /** Derives the hour and day rows of up to `limit` dirty hours before `beforeHour`. */
-    compact: (beforeHour: number, limit: number): number => compact(beforeHour, limit),
+    /**
+     * Derives the hour and day rows of up to `limit` dirty hours before `beforeHour`, with their
+     * counts above each of `thresholds`.
+     */
+    compact: (beforeHour: number, limit: number, thresholds: readonly number[] = []): number => compact(beforeHour, limit, thresholds),
     /**
      * Every minute that has raw readings again from them, a day per transaction; older minutes
      * (their readings removed by retention) keep their rollups. Then compaction derives the rest.

@@ -93,3 +93,22 @@ export const rollupsMetric = sqliteTable('rollups_metric', rollupColumns, (table
 
 /** Hours whose minute rows changed since their hour and day rows were derived (compaction). */
 export const rollupDirty = sqliteTable('rollup_dirty', { hour: integer('hour').primaryKey() });
+
+/**
+ * Readings above a threshold per hour or day rollup row, worked out when the row is derived, for
+ * the thresholds /stats is asked about by default (the alerting rules', and 50): the over-
+ * threshold count of a long window then needs no minute opened. Another threshold still gets an
+ * exact answer, by opening the rows that straddle it. WITHOUT ROWID, added by hand.
+ */
+export const rollupOver = sqliteTable(
+  'rollup_over',
+  {
+    level: integer('level').notNull(),
+    startMinute: integer('start_minute').notNull(),
+    deviceId: text('device_id').notNull(),
+    metric: text('metric').notNull(),
+    threshold: real('threshold').notNull(),
+    above: integer('above').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.level, table.startMinute, table.deviceId, table.metric, table.threshold] })],
+);

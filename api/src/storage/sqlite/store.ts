@@ -220,12 +220,12 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
         throw UNAVAILABLE.test((error as { code?: string }).code ?? '') ? unavailable(error) : error;
       });
     },
-    async compactRollups(beforeMs, limit) {
-      return guarded((c) => c.rollups.compact(Math.floor(beforeMs / (MINUTE_MS * HOUR_MINUTES)), limit), 'write');
+    async compactRollups(beforeMs, limit, thresholds = []) {
+      return guarded((c) => c.rollups.compact(Math.floor(beforeMs / (MINUTE_MS * HOUR_MINUTES)), limit, thresholds), 'write');
     },
-    async rebuildRollups() {
+    async rebuildRollups(thresholds = []) {
       const rebuilt = guarded((c) => c.rollups.rebuild(), 'write');
-      while (guarded((c) => c.rollups.compact(Number.MAX_SAFE_INTEGER, 100), 'write') > 0);
+      while (guarded((c) => c.rollups.compact(Number.MAX_SAFE_INTEGER, 100, thresholds), 'write') > 0);
       return rebuilt;
     },
     async removeRollupsBefore(beforeMs, limit) {
