@@ -146,6 +146,31 @@ export function sqlRollupReader(dialect: Dialect, run: (sql: string, params: Par
         (p) => `SELECT value, ${num('count(*)')} AS frequency FROM readings WHERE ${rawWhere(filter, p)} GROUP BY value ORDER BY frequency DESC, value ASC LIMIT ${p.add(limit, 'int')}`,
       );
     },
+    async valueCounts(source, limit) {
+      const coarse = source.segments.filter((segment) => segment.level >= 60);
+      const fine = source.segments.filter((segment) => segment.level < 60);
+      const metric = (p: Params) => (source.metric === undefined ? '' : ` AND metric = ${p.add(source.metric, 'text')}`);
+      const spans = (p: Params) => coarse.map((segment) => `(level = ${p.add(segment.level, 'int')} AND start_minute >= ${p.add(segment.from, 'int')} AND start_minute < ${p.add(segment.to, 'int')})`).join(' OR ') || '1 = 0';
+      const [counted] = await query<{ readings: number; counted: number }>(
+        (p) =>
+          `SELECT (SELECT ${num('coalesce(sum(count), 0)')} FROM rollups_metric WHERE (${spans(p)})${metric(p)}) AS readings,
+                  (SELECT ${num('coalesce(sum(count), 0)')} FROM rollup_values WHERE (${spans(p)})${metric(p)}) AS counted`,
+      );
+      const rows = await query<{ value: number; frequency: number }>((p) => {
+        const raw = fine
+          .map((segment) => {
+            const scale = segment.level === 0 ? 1 : MINUTE_MS;
+            return `(ts >= ${p.add(segment.from * scale, 'int')} AND ts < ${p.add(segment.to * scale, 'int')})`;
+          })
+          .join(' OR ') || '1 = 0';
+        return `SELECT value, ${num('sum(count)')} AS frequency FROM (
+            SELECT value, count FROM rollup_values WHERE (${spans(p)})${metric(p)}
+            UNION ALL
+            SELECT value, 1 AS count FROM readings WHERE (${raw})${metric(p)}
+          ) counted GROUP BY value ORDER BY frequency DESC, value ASC LIMIT ${p.add(limit, 'int')}`;
+      });
+      return { rows, coarseReadings: counted?.readings ?? 0, coarseCounted: counted?.counted ?? 0 };
+    },
     async rawCompleteFrom() {
       const [raw] = await query<{ ts: number | null }>(() => `SELECT ${num('min(ts)')} AS ts FROM readings`);
       const [rolled] = await query<{ minute: number | null }>(() => `SELECT ${num('min(start_minute)')} AS minute FROM rollups_metric WHERE level = 1`);

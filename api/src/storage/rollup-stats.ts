@@ -1,11 +1,13 @@
 import { BUCKETS, type Bucket, bucketSeries, bucketWindow, minuteSeries, minuteWindow } from './minutes.ts';
 import { type DevicePage, MAX_MODE_TIES, type ReadingFilter, type Stats } from './port.ts';
-import { ALL_TIME, DAY_MINUTES, type Level, MINUTE_MS, type Segment, planSegments } from './rollups.ts';
+import { ALL_TIME, DAY_MINUTES, type Level, MAX_DISTINCT_VALUES, MINUTE_MS, type Segment, planSegments } from './rollups.ts';
 
 /**
- * The most frequent value is counted over raw readings, and only up to this many in the window
- * (a GROUP BY over them stays within ~50 ms); past it, or where retention removed the raw
- * readings, the answer says it was skipped and why.
+ * Raw readings the most frequent value is counted over at most (a GROUP BY over them stays
+ * within ~50 ms): all of a device's window, or the partial hours at the edges of a window over all
+ * devices, whose whole hours and days have value counts (rollup_values). Past it, where
+ * retention removed the raw readings needed, or where a span had too many distinct values to
+ * keep counts of, the answer says it was skipped and why.
  */
 export const MODE_MAX_READINGS = 100_000;
 
@@ -42,6 +44,12 @@ export interface RollupReader {
   overThreshold(source: RollupSource, deviceIds: readonly string[], threshold: number): Promise<Map<string, number>>;
   /** The most frequent values of the raw readings that match, up to `limit`. */
   mostFrequent(filter: ReadingFilter, limit: number): Promise<Array<{ value: number; frequency: number }>>;
+  /**
+   * The most frequent values of a metric source (all devices), up to `limit`: its hour and day
+   * segments from their value counts, the rest from raw readings; with how many readings those
+   * hour and day segments hold and how many of them their value counts cover.
+   */
+  valueCounts(source: RollupSource, limit: number): Promise<{ rows: Array<{ value: number; frequency: number }>; coarseReadings: number; coarseCounted: number }>;
   /**
    * From when raw readings are all there (epoch ms): the oldest raw reading's minute once
    * retention has removed older ones, else -Infinity.
@@ -88,7 +96,7 @@ export async function statsFromRollups(reader: RollupReader, filter: ReadingFilt
     min: totals.count === 0 ? null : totals.min,
     max: totals.count === 0 ? null : totals.max,
     mean: totals.count === 0 ? null : totals.sum / totals.count,
-    mostFrequent: await mostFrequent(reader, filter, totals.count, rawComplete),
+    mostFrequent: filter.deviceId === undefined ? await mostFrequentOfAll(reader, filter, totals.count, dirty, rawFrom) : await mostFrequent(reader, filter, totals.count, rawComplete),
     ...minuteSeries(minutes, perMinute),
     series,
     threshold,
@@ -121,6 +129,28 @@ async function mostFrequent(reader: RollupReader, filter: ReadingFilter, count: 
   }
   if (!rawComplete) return skipped('the window starts before the oldest raw reading kept (RETAIN_RAW_DAYS): the values of older readings are gone');
   const rows = await reader.mostFrequent(filter, MAX_MODE_TIES + 1);
+  const top = rows[0]?.frequency ?? 0;
+  const tied = rows.filter((row) => row.frequency === top);
+  return { values: tied.slice(0, MAX_MODE_TIES).map((row) => row.value), count: top, truncated: tied.length > MAX_MODE_TIES };
+}
+
+/** Over all devices: whole hours and days from their value counts, the edges from raw readings. */
+async function mostFrequentOfAll(reader: RollupReader, filter: ReadingFilter, count: number, dirty: number[], rawFrom: number): Promise<Stats['mostFrequent']> {
+  const skipped = (reason: string) => ({ values: [], count: 0, truncated: false, skipped: reason });
+  if (count === 0) return { values: [], count: 0, truncated: false };
+  const segments = planSegments(filter.fromMs ?? ALL_TIME.fromMs, filter.toMs ?? ALL_TIME.toMs, dirty);
+  const fine = segments.filter((segment) => segment.level < 60);
+  const fineCount = fine.length === 0 ? 0 : (await reader.totals({ kind: 'metric', segments: fine, metric: filter.metric })).count;
+  if (fineCount > MODE_MAX_READINGS) {
+    return skipped(`the window's partial and latest hours hold ${fineCount} readings; the most frequent value counts at most ${MODE_MAX_READINGS} raw readings (widen the window to whole hours, or name a device)`);
+  }
+  if (fine.some((segment) => (segment.level === 0 ? segment.from : segment.from * MINUTE_MS) < rawFrom)) {
+    return skipped('the window needs raw readings older than the oldest kept (RETAIN_RAW_DAYS): their values are gone');
+  }
+  const { rows, coarseReadings, coarseCounted } = await reader.valueCounts({ kind: 'metric', segments, metric: filter.metric }, MAX_MODE_TIES + 1);
+  if (coarseCounted !== coarseReadings) {
+    return skipped(`an hour or day of the window had more than ${MAX_DISTINCT_VALUES} distinct values of a metric: values are not counted there`);
+  }
   const top = rows[0]?.frequency ?? 0;
   const tied = rows.filter((row) => row.frequency === top);
   return { values: tied.slice(0, MAX_MODE_TIES).map((row) => row.value), count: top, truncated: tied.length > MAX_MODE_TIES };

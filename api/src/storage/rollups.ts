@@ -118,5 +118,11 @@ export function minuteRollups(rows: Iterable<{ deviceId: string; metric: string;
   return { devices: [...devices.values()], metrics: [...metrics.values()], hours: [...hours] };
 }
 
+/**
+ * Distinct values of a metric an hour or day keeps counts of (rollup_values) at most: past it, the
+ * span keeps none and /stats counts that span's values no more (it says so).
+ */
+export const MAX_DISTINCT_VALUES = 1_000;
+
 /** The device id of the all-devices rows. */
 export const ALL_DEVICES = '*';

@@ -62,13 +62,35 @@ describe('GET /stats', () => {
     expect(stats.series.points.reduce((sum: number, point: { count: number }) => sum + point.count, 0)).toBe(100_000);
     expect(stats.readingsPerMinuteTruncated).toBe(true);
     expect(stats.readingsPerMinute).toHaveLength(2_000);
-    // 100 values, 1,000 readings each: all tied; one reading more and values are not counted.
+    // 100 values, 1,000 readings each, from the hours' value counts: all tied; one reading more
+    // (in an hour not compacted yet, counted from its raw row) breaks the tie.
     expect(stats.mostFrequent).toEqual({ values: Array.from({ length: 100 }, (_, i) => i), count: 1_000, truncated: false });
     await api.store.insert([{ ...(rows[0] as (typeof rows)[0]), id: 'one-more' }]);
     const more = await (await api.request('GET', '/stats')).json();
-    expect(more.mostFrequent).toEqual({ values: [], count: 0, truncated: false, skipped: expect.stringContaining('100001 readings') });
+    expect(more.mostFrequent).toEqual({ values: [0], count: 1_001, truncated: false });
     const last = await (await api.request('GET', '/stats?deviceLimit=1000&deviceAfter=dev-099000')).json();
     expect([last.perDevice.length, last.perDevice[998].deviceId, last.perDeviceTruncated]).toEqual([999, 'dev-099999', false]);
+  }, 60_000);
+
+  it('says why it skips the most frequent value: too many readings to count, or too many distinct values in an hour to keep', async () => {
+    const api = createTestApi();
+    const hour = Date.UTC(2026, 10, 20, 10);
+    const spread = Array.from({ length: 1_001 }, (_, i) => ({ id: `spread-${i}`, deviceId: 'dev-1', metric: 'kwh', value: i, unit: 'kWh', ts: hour + i * 1_000, storedAt: hour }));
+    await api.store.insert(spread);
+    await api.store.compactRollups(Date.UTC(2026, 10, 21), 100);
+    const wide = await (await api.request('GET', '/stats')).json();
+    expect(wide.mostFrequent).toEqual({ values: [], count: 0, truncated: false, skipped: expect.stringContaining('more than 1000 distinct values') });
+    // A device's window counts its raw readings: 1,001 values once each, the first 100 listed.
+    const device = await (await api.request('GET', '/stats?deviceId=dev-1')).json();
+    expect(device.mostFrequent).toEqual({ values: Array.from({ length: 100 }, (_, i) => i), count: 1, truncated: true });
+    // Past 100,000 raw readings in a device's window, not counted.
+    const many = Array.from({ length: 100_000 }, (_, i) => ({ id: `many-${i}`, deviceId: 'dev-2', metric: 'kwh', value: i % 7, unit: 'kWh', ts: hour + i, storedAt: hour }));
+    await api.store.insert(many);
+    const busy = await (await api.request('GET', '/stats?deviceId=dev-2')).json();
+    expect(busy.mostFrequent).toEqual({ values: [0, 1, 2, 3, 4], count: 14_286, truncated: false });
+    await api.store.insert([{ ...(many[0] as (typeof many)[0]), id: 'many-more', ts: hour + 100_000 }]);
+    const busier = await (await api.request('GET', '/stats?deviceId=dev-2')).json();
+    expect(busier.mostFrequent).toEqual({ values: [], count: 0, truncated: false, skipped: expect.stringContaining('100001 readings') });
   }, 60_000);
 
   it('covers every minute of an explicit [from, to) window, zeros included, and applies filters', async () => {

@@ -1,5 +1,5 @@
 import type { SQL } from 'bun';
-import { DAY_MINUTES, HOUR_MINUTES, MINUTE_MS } from '../rollups.ts';
+import { DAY_MINUTES, HOUR_MINUTES, MAX_DISTINCT_VALUES, MINUTE_MS } from '../rollups.ts';
 
 /** Writers of readings and rollups take this lock (see store.ts): rollups never miss a batch. */
 export const INSERT_LOCK = 7_240_003;
@@ -65,6 +65,26 @@ async function dayAbove(tx: SQL, start: number): Promise<void> {
     HAVING count(*) = (SELECT count(*) FROM rollups_device h WHERE h.level = 60 AND h.start_minute >= ${start}::bigint AND h.start_minute < ${start + DAY_MINUTES}::bigint AND h.device_id = o.device_id AND h.metric = o.metric)`;
 }
 
+/** Value counts per metric: an hour's from its raw readings, a day's from its hours (see ../rollups.ts). */
+async function values(tx: SQL, level: number, start: number): Promise<void> {
+  await tx`DELETE FROM rollup_values WHERE level = ${level}::integer AND start_minute = ${start}::bigint`;
+  if (level === HOUR_MINUTES) {
+    await tx`
+      INSERT INTO rollup_values (level, start_minute, metric, value, count)
+      SELECT 60, ${start}::bigint, metric, value, n FROM (
+        SELECT metric, value, count(*) AS n, count(*) OVER (PARTITION BY metric) AS distinct_values
+        FROM readings WHERE ts >= ${start * MINUTE_MS}::bigint AND ts < ${(start + HOUR_MINUTES) * MINUTE_MS}::bigint GROUP BY metric, value
+      ) counted WHERE distinct_values <= ${MAX_DISTINCT_VALUES}::bigint`;
+    return;
+  }
+  await tx`
+    INSERT INTO rollup_values (level, start_minute, metric, value, count)
+    SELECT 1440, ${start}::bigint, metric, value, n FROM (
+      SELECT metric, value, sum(count) AS n, count(*) OVER (PARTITION BY metric) AS distinct_values
+      FROM rollup_values WHERE level = 60 AND start_minute >= ${start}::bigint AND start_minute < ${start + DAY_MINUTES}::bigint GROUP BY metric, value
+    ) counted WHERE distinct_values <= ${MAX_DISTINCT_VALUES}::bigint`;
+}
+
 /**
  * Derives the hour and day rows of up to `limit` dirty hours before `beforeHour`, under the
  * insert lock: no batch changes their minutes meanwhile, and instances never derive together.
@@ -76,10 +96,12 @@ export function compact(sql: SQL, beforeHour: number, limit: number, thresholds:
     for (const hour of hours) {
       await derive(tx, HOUR_MINUTES, 1, hour * HOUR_MINUTES);
       await hourAbove(tx, hour * HOUR_MINUTES, thresholds);
+      await values(tx, HOUR_MINUTES, hour * HOUR_MINUTES);
     }
     for (const day of new Set(hours.map((hour) => Math.floor((hour * HOUR_MINUTES) / DAY_MINUTES)))) {
       await derive(tx, DAY_MINUTES, HOUR_MINUTES, day * DAY_MINUTES);
       await dayAbove(tx, day * DAY_MINUTES);
+      await values(tx, DAY_MINUTES, day * DAY_MINUTES);
     }
     if (hours.length > 0) await tx`DELETE FROM rollup_dirty WHERE hour = ANY(${hours}::bigint[])`;
     return hours.length;
@@ -130,6 +152,9 @@ export async function removeRollupsBefore(sql: SQL, beforeMinute: number, limit:
     }
     if (removed < limit) {
       removed += (await sql`DELETE FROM rollup_over WHERE ctid IN (SELECT ctid FROM rollup_over WHERE level = ${level}::bigint AND start_minute < ${beforeMinute}::bigint LIMIT ${limit - removed})`).count;
+    }
+    if (removed < limit) {
+      removed += (await sql`DELETE FROM rollup_values WHERE ctid IN (SELECT ctid FROM rollup_values WHERE level = ${level}::bigint AND start_minute < ${beforeMinute}::bigint LIMIT ${limit - removed})`).count;
     }
   }
   return removed;

@@ -1,5 +1,5 @@
 import type { Database } from 'bun:sqlite';
-import { DAY_MINUTES, HOUR_MINUTES, MINUTE_MS, minuteRollups } from '../rollups.ts';
+import { DAY_MINUTES, HOUR_MINUTES, MAX_DISTINCT_VALUES, MINUTE_MS, minuteRollups } from '../rollups.ts';
 
 const MERGE = 'count = count + excluded.count, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max)';
 const AGGREGATES = 'count(*), sum(value), min(value), max(value)';
@@ -66,6 +66,23 @@ export function rollupStatements(sqlite: Database) {
      GROUP BY o.device_id, o.metric, o.threshold
      HAVING count(*) = (SELECT count(*) FROM rollups_device h WHERE h.level = ${HOUR_MINUTES} AND h.start_minute >= ?1 AND h.start_minute < ?1 + ${DAY_MINUTES} AND h.device_id = o.device_id AND h.metric = o.metric)`,
   );
+  // Value counts per metric: an hour's from its raw readings, a day's from its hours; a metric
+  // with more distinct values than the bound keeps none there.
+  const dropValues = sqlite.prepare('DELETE FROM rollup_values WHERE level = ? AND start_minute = ?');
+  const hourValues = sqlite.prepare(
+    `INSERT INTO rollup_values (level, start_minute, metric, value, count)
+     SELECT ${HOUR_MINUTES}, ?1, metric, value, n FROM (
+       SELECT metric, value, count(*) AS n, count(*) OVER (PARTITION BY metric) AS distinct_values
+       FROM readings WHERE ts >= ?1 * ${MINUTE_MS} AND ts < (?1 + ${HOUR_MINUTES}) * ${MINUTE_MS} GROUP BY metric, value
+     ) WHERE distinct_values <= ${MAX_DISTINCT_VALUES}`,
+  );
+  const dayValues = sqlite.prepare(
+    `INSERT INTO rollup_values (level, start_minute, metric, value, count)
+     SELECT ${DAY_MINUTES}, ?1, metric, value, n FROM (
+       SELECT metric, value, sum(count) AS n, count(*) OVER (PARTITION BY metric) AS distinct_values
+       FROM rollup_values WHERE level = ${HOUR_MINUTES} AND start_minute >= ?1 AND start_minute < ?1 + ${DAY_MINUTES} GROUP BY metric, value
+     ) WHERE distinct_values <= ${MAX_DISTINCT_VALUES}`,
+  );
   const dirtyBefore = sqlite.prepare('SELECT hour FROM rollup_dirty WHERE hour < ? ORDER BY hour LIMIT ?');
   const clean = sqlite.prepare('DELETE FROM rollup_dirty WHERE hour = ?');
   const compact = sqlite.transaction((beforeHour: number, limit: number, thresholds: readonly number[]) => {
@@ -76,12 +93,16 @@ export function rollupStatements(sqlite: Database) {
       for (const step of hourly.steps) step(hour * HOUR_MINUTES);
       dropAbove.run(HOUR_MINUTES, hour * HOUR_MINUTES);
       hourAbove.run(hour * HOUR_MINUTES, above);
+      dropValues.run(HOUR_MINUTES, hour * HOUR_MINUTES);
+      hourValues.run(hour * HOUR_MINUTES);
     }
     const days = new Set(hours.map((hour) => Math.floor((hour * HOUR_MINUTES) / DAY_MINUTES)));
     for (const day of days) {
       for (const step of daily.steps) step(day * DAY_MINUTES);
       dropAbove.run(DAY_MINUTES, day * DAY_MINUTES);
       dayAbove.run(day * DAY_MINUTES);
+      dropValues.run(DAY_MINUTES, day * DAY_MINUTES);
+      dayValues.run(day * DAY_MINUTES);
     }
     for (const hour of hours) clean.run(hour);
     return hours.length;
@@ -117,6 +138,7 @@ export function rollupStatements(sqlite: Database) {
     sqlite.prepare(
       'DELETE FROM rollup_over WHERE (level, start_minute, device_id, metric, threshold) IN (SELECT level, start_minute, device_id, metric, threshold FROM rollup_over WHERE level = ? AND start_minute < ? LIMIT ?)',
     ),
+    sqlite.prepare('DELETE FROM rollup_values WHERE (level, start_minute, metric, value) IN (SELECT level, start_minute, metric, value FROM rollup_values WHERE level = ? AND start_minute < ? LIMIT ?)'),
   ];
 
   return {

@@ -112,3 +112,21 @@ export const rollupOver = sqliteTable(
   },
   (table) => [primaryKey({ columns: [table.level, table.startMinute, table.deviceId, table.metric, table.threshold] })],
 );
+
+/**
+ * How many readings of a metric had each value, per hour and day (derived with the hours from
+ * their raw readings; a span with more than 1,000 distinct values of a metric keeps none, and
+ * /stats tells a span whose counts do not add up to its readings): the most frequent value of a
+ * long window without its raw readings. WITHOUT ROWID, added by hand.
+ */
+export const rollupValues = sqliteTable(
+  'rollup_values',
+  {
+    level: integer('level').notNull(),
+    startMinute: integer('start_minute').notNull(),
+    metric: text('metric').notNull(),
+    value: real('value').notNull(),
+    count: integer('count').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.level, table.startMinute, table.metric, table.value] })],
+);
