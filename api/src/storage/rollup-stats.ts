@@ -121,22 +121,27 @@ async function edges(reader: RollupReader, filter: ReadingFilter, totals: { firs
   return { firstTs: first * MINUTE_MS, lastTs: last * MINUTE_MS };
 }
 
-async function mostFrequent(reader: RollupReader, filter: ReadingFilter, count: number, rawComplete: boolean): Promise<Stats['mostFrequent']> {
-  const skipped = (reason: string) => ({ values: [], count: 0, truncated: false, skipped: reason });
-  if (count === 0) return { values: [], count: 0, truncated: false };
-  if (count > MODE_MAX_READINGS) {
-    return skipped(`the window holds ${count} readings; the most frequent value is counted over at most ${MODE_MAX_READINGS} (narrow the window or name a device)`);
-  }
-  if (!rawComplete) return skipped('the window starts before the oldest raw reading kept (RETAIN_RAW_DAYS): the values of older readings are gone');
-  const rows = await reader.mostFrequent(filter, MAX_MODE_TIES + 1);
+const skipped = (reason: string): Stats['mostFrequent'] => ({ values: [], count: 0, truncated: false, skipped: reason });
+
+/** The values tied for most frequent, from values ranked by frequency (one more than listed). */
+function ranked(rows: ReadonlyArray<{ value: number; frequency: number }>): Stats['mostFrequent'] {
   const top = rows[0]?.frequency ?? 0;
   const tied = rows.filter((row) => row.frequency === top);
   return { values: tied.slice(0, MAX_MODE_TIES).map((row) => row.value), count: top, truncated: tied.length > MAX_MODE_TIES };
 }
 
+/** Of one device (or a filter naming one): its raw readings. */
+async function mostFrequent(reader: RollupReader, filter: ReadingFilter, count: number, rawComplete: boolean): Promise<Stats['mostFrequent']> {
+  if (count === 0) return { values: [], count: 0, truncated: false };
+  if (count > MODE_MAX_READINGS) {
+    return skipped(`the window holds ${count} readings; the most frequent value is counted over at most ${MODE_MAX_READINGS} (narrow the window or name a device)`);
+  }
+  if (!rawComplete) return skipped('the window starts before the oldest raw reading kept (RETAIN_RAW_DAYS): the values of older readings are gone');
+  return ranked(await reader.mostFrequent(filter, MAX_MODE_TIES + 1));
+}
+
 /** Over all devices: whole hours and days from their value counts, the edges from raw readings. */
 async function mostFrequentOfAll(reader: RollupReader, filter: ReadingFilter, count: number, dirty: number[], rawFrom: number): Promise<Stats['mostFrequent']> {
-  const skipped = (reason: string) => ({ values: [], count: 0, truncated: false, skipped: reason });
   if (count === 0) return { values: [], count: 0, truncated: false };
   const segments = planSegments(filter.fromMs ?? ALL_TIME.fromMs, filter.toMs ?? ALL_TIME.toMs, dirty);
   const fine = segments.filter((segment) => segment.level < 60);
@@ -151,7 +156,5 @@ async function mostFrequentOfAll(reader: RollupReader, filter: ReadingFilter, co
   if (coarseCounted !== coarseReadings) {
     return skipped(`an hour or day of the window had more than ${MAX_DISTINCT_VALUES} distinct values of a metric: values are not counted there`);
   }
-  const top = rows[0]?.frequency ?? 0;
-  const tied = rows.filter((row) => row.frequency === top);
-  return { values: tied.slice(0, MAX_MODE_TIES).map((row) => row.value), count: top, truncated: tied.length > MAX_MODE_TIES };
+  return ranked(rows);
 }
