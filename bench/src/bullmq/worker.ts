@@ -20,7 +20,7 @@ db.run('PRAGMA wal_autocheckpoint = 10000');
 db.run('CREATE TABLE IF NOT EXISTS readings (id text PRIMARY KEY NOT NULL, device_id text NOT NULL, metric text NOT NULL, value real NOT NULL, unit text NOT NULL, ts integer NOT NULL, stored_at integer NOT NULL)');
 // The API's indexes (and not its rollups: the peer does the job the way a BullMQ user would).
 db.run('CREATE INDEX IF NOT EXISTS readings_ts ON readings (ts)');
-db.run('CREATE INDEX IF NOT EXISTS readings_device_ts ON readings (device_id, ts)');
+db.run('CREATE INDEX IF NOT EXISTS readings_device_ts_id ON readings (device_id, ts, id)');
 const insert = db.prepare('INSERT OR IGNORE INTO readings (id, device_id, metric, value, unit, ts, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
 const insertAll = db.transaction((readings: Reading[]) => {
   const now = Date.now();

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { and, asc, count, desc, eq, gt, lt, or } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, gte, lt, lte, or } from 'drizzle-orm';
 import { timedCheck } from '../check.ts';
 import { type Conflict, type Cursor, type FeedRow, type ReadingFilter, type ReadingPatchFields, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
 import { HOUR_MINUTES, MINUTE_MS } from '../rollups.ts';
@@ -183,7 +183,9 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
 
   const byId = (c: Connection, id: string) => c.db.select().from(readings).where(eq(readings.id, id)).get();
   const newestFirst = async (filter: ReadingFilter, limit: number, after?: Cursor) => {
-    const afterCursor = after && or(lt(readings.ts, after.ts), and(eq(readings.ts, after.ts), lt(readings.id, after.id)));
+    // The bound on ts alone is what SQLite turns into a range of the ts index; without it, it
+    // read every row before the cursor (on 20M rows, 10 s a page deep into an export).
+    const afterCursor = after && and(lte(readings.ts, after.ts), or(lt(readings.ts, after.ts), and(eq(readings.ts, after.ts), lt(readings.id, after.id))));
     return guarded((c) => c.db.select().from(readings).where(whereFilter(filter, afterCursor)).orderBy(desc(readings.ts), desc(readings.id)).limit(limit).all(), false);
   };
 
@@ -211,7 +213,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
     page: newestFirst,
     latest: (limit) => newestFirst({}, limit),
     async chunk(filter, limit, after?: Cursor) {
-      const afterCursor = after && or(gt(readings.ts, after.ts), and(eq(readings.ts, after.ts), gt(readings.id, after.id)));
+      const afterCursor = after && and(gte(readings.ts, after.ts), or(gt(readings.ts, after.ts), and(eq(readings.ts, after.ts), gt(readings.id, after.id))));
       return guarded((c) => c.db.select().from(readings).where(whereFilter(filter, afterCursor)).orderBy(asc(readings.ts), asc(readings.id)).limit(limit).all(), false);
     },
     async stats(filter, threshold, devices, bucket) {
