@@ -2,7 +2,7 @@ import { configOrExit, createLogger, createRedis, createTokenVerifier, onShutdow
 import { createApp } from './app.ts';
 import { loadApiConfig } from './config.ts';
 import { activeRules, startWorkerJanitor } from './modules/system/pipeline.ts';
-import { FALLBACK_THRESHOLD } from './modules/stats/index.ts';
+import { defaultThresholds } from './modules/stats/index.ts';
 import { startEpochWatch } from './modules/system/redis-epoch.ts';
 import { openStore } from './storage/open.ts';
 import { startAlertRetention } from './modules/alerts/retention.ts';
@@ -63,7 +63,7 @@ const rollupCompaction = startRollupCompaction({
   store,
   logger,
   intervalMs: config.rollupCompactMs,
-  thresholds: async () => [...new Set([FALLBACK_THRESHOLD, ...(await Promise.resolve(rulesInForce()).catch(() => [])).filter((rule) => rule.direction === 'above').map((rule) => rule.threshold)])],
+  thresholds: async () => defaultThresholds(await Promise.resolve(rulesInForce()).catch(() => [])),
 });
 const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream, frameReadings: config.frameReadings }, tokens, imports, alerting: { redis, alertsStream: config.alertsStream }, retention: readingRetention.status });
 const alertRetention = startAlertRetention({ store, retainDays: config.retainAlertDays, logger });

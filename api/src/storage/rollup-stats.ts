@@ -85,9 +85,10 @@ export async function statsFromRollups(reader: RollupReader, filter: ReadingFilt
     series = bucketSeries(window, rows.map((row) => ({ bucket: row.bucket, count: row.count, min: row.min, max: row.max, mean: row.sum / row.count })));
   }
 
-  const page = await reader.devices(source(fromMs, undefined, 'device'), devices);
+  const perDevice = source(fromMs, undefined, 'device');
+  const page = await reader.devices(perDevice, devices);
   const shown = page.rows.slice(0, devices.limit);
-  const over = shown.length === 0 ? new Map<string, number>() : await reader.overThreshold(source(fromMs, undefined, 'device'), shown.map((row) => row.deviceId), threshold);
+  const over = shown.length === 0 ? new Map<string, number>() : await reader.overThreshold(perDevice, shown.map((row) => row.deviceId), threshold);
   const rawFrom = await reader.rawCompleteFrom();
   const rawComplete = fromMs >= rawFrom;
 

@@ -12,7 +12,9 @@
  * Levels are in minutes and `start_minute` is epoch minutes (ms / 60,000), aligned to the level.
  */
 
-export const MINUTE_MS = 60_000;
+import { MINUTE_MS } from './minutes.ts';
+
+export { MINUTE_MS };
 export const HOUR_MINUTES = 60;
 export const DAY_MINUTES = 1_440;
 export type Level = 1 | 60 | 1_440;
@@ -123,6 +125,21 @@ export function minuteRollups(rows: Iterable<{ deviceId: string; metric: string;
  * span keeps none and /stats counts that span's values no more (it says so).
  */
 export const MAX_DISTINCT_VALUES = 1_000;
+
+/**
+ * The minutes from the one holding `firstTs` to the one holding `lastTs`, as spans of at most a
+ * UTC day ([from, to) in epoch minutes): a rebuild works a day per transaction.
+ */
+export function daySpans(firstTs: number, lastTs: number): Array<{ from: number; to: number }> {
+  const endMinute = Math.floor(lastTs / MINUTE_MS) + 1;
+  const spans = [];
+  for (let from = Math.floor(firstTs / MINUTE_MS); from < endMinute; ) {
+    const to = Math.min(endMinute, (Math.floor(from / DAY_MINUTES) + 1) * DAY_MINUTES);
+    spans.push({ from, to });
+    from = to;
+  }
+  return spans;
+}
 
 /** The device id of the all-devices rows. */
 export const ALL_DEVICES = '*';

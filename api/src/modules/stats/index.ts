@@ -39,6 +39,11 @@ export function ruleThreshold(rules: readonly RuleSummary[], filter: { metric?: 
   return rules.find((rule) => rule.direction === 'above' && covers(rule.metric, filter.metric) && covers(rule.device, filter.deviceId))?.threshold;
 }
 
+/** Every threshold /stats uses unless asked for another: 50, and each "above" rule's. */
+export function defaultThresholds(rules: readonly RuleSummary[]): number[] {
+  return [...new Set([FALLBACK_THRESHOLD, ...rules.filter((rule) => rule.direction === 'above').map((rule) => rule.threshold)])];
+}
+
 export function statsRoutes(store: ReadingsStore, rules: () => readonly RuleSummary[] | Promise<readonly RuleSummary[]> = () => []) {
   return new Elysia({ name: 'stats', detail: { tags: ['stats'] } }).get(
     '/stats',

@@ -1,5 +1,5 @@
 import type { SQL } from 'bun';
-import { DAY_MINUTES, HOUR_MINUTES, MAX_DISTINCT_VALUES, MINUTE_MS } from '../rollups.ts';
+import { DAY_MINUTES, HOUR_MINUTES, MAX_DISTINCT_VALUES, MINUTE_MS, daySpans } from '../rollups.ts';
 
 /** Writers of readings and rollups take this lock (see store.ts): rollups never miss a batch. */
 export const INSERT_LOCK = 7_240_003;
@@ -115,10 +115,8 @@ export function compact(sql: SQL, beforeHour: number, limit: number, thresholds:
 export async function rebuild(sql: SQL, thresholds: readonly number[] = []): Promise<{ minutes: number }> {
   const [{ first, last }] = await sql`SELECT min(ts)::float8 AS first, max(ts)::float8 AS last FROM readings`;
   if (first === null || last === null) return { minutes: 0 };
-  const firstMinute = Math.floor(first / MINUTE_MS);
-  const endMinute = Math.floor(last / MINUTE_MS) + 1;
-  for (let from = firstMinute; from < endMinute; from = (Math.floor(from / DAY_MINUTES) + 1) * DAY_MINUTES) {
-    const to = Math.min(endMinute, (Math.floor(from / DAY_MINUTES) + 1) * DAY_MINUTES);
+  const spans = daySpans(first, last);
+  for (const { from, to } of spans) {
     await sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${INSERT_LOCK})`;
       await tx`DELETE FROM rollups_device WHERE level = 1 AND start_minute >= ${from}::bigint AND start_minute < ${to}::bigint`;
@@ -137,7 +135,7 @@ export async function rebuild(sql: SQL, thresholds: readonly number[] = []): Pro
     });
   }
   while ((await compact(sql, Number.MAX_SAFE_INTEGER, 100, thresholds)) > 0);
-  return { minutes: endMinute - firstMinute };
+  return { minutes: (spans.at(-1)?.to ?? 0) - (spans[0]?.from ?? 0) };
 }
 
 /** Removes up to `limit` rollup rows (any level) that start before `beforeMinute`. */

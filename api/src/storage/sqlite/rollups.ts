@@ -1,5 +1,5 @@
 import type { Database } from 'bun:sqlite';
-import { DAY_MINUTES, HOUR_MINUTES, MAX_DISTINCT_VALUES, MINUTE_MS, minuteRollups } from '../rollups.ts';
+import { DAY_MINUTES, HOUR_MINUTES, MAX_DISTINCT_VALUES, MINUTE_MS, daySpans, minuteRollups } from '../rollups.ts';
 
 const MERGE = 'count = count + excluded.count, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max)';
 const AGGREGATES = 'count(*), sum(value), min(value), max(value)';
@@ -167,15 +167,13 @@ export function rollupStatements(sqlite: Database) {
      * Every minute that has raw readings again from them, a day per transaction; older minutes
      * (their readings removed by retention) keep their rollups. Then compaction derives the rest.
      */
-    rebuild(): { minutes: number } {
+    rebuild(thresholds: readonly number[]): { minutes: number } {
       const { first, last } = rawSpan.get() as { first: number | null; last: number | null };
       if (first === null || last === null) return { minutes: 0 };
-      const firstMinute = Math.floor(first / MINUTE_MS);
-      const endMinute = Math.floor(last / MINUTE_MS) + 1;
-      for (let from = firstMinute; from < endMinute; from = (Math.floor(from / DAY_MINUTES) + 1) * DAY_MINUTES) {
-        rebuildSpan(from, Math.min(endMinute, (Math.floor(from / DAY_MINUTES) + 1) * DAY_MINUTES));
-      }
-      return { minutes: endMinute - firstMinute };
+      const spans = daySpans(first, last);
+      for (const { from, to } of spans) rebuildSpan(from, to);
+      while (compact(Number.MAX_SAFE_INTEGER, 100, thresholds) > 0);
+      return { minutes: (spans.at(-1)?.to ?? 0) - (spans[0]?.from ?? 0) };
     },
     /** Removes up to `limit` rollup rows that start before `beforeMinute` (a day boundary). */
     removeBefore(beforeMinute: number, limit: number): number {

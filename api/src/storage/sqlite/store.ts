@@ -44,7 +44,7 @@ function connect(db: Db) {
     rollups.add(stored);
     return { inserted: stored.length, duplicates: rows.length - stored.length - conflicts.length, conflicts };
   });
-  const byId = sqlite.prepare('SELECT device_id AS deviceId, metric, ts FROM readings WHERE id = ?');
+  const placeOf = sqlite.prepare('SELECT device_id AS deviceId, metric, ts FROM readings WHERE id = ?');
   const updateOne = sqlite.prepare(
     'UPDATE readings SET value = coalesce(?, value), unit = coalesce(?, unit), metric = coalesce(?, metric) WHERE id = ? RETURNING id, device_id AS deviceId, metric, value, unit, ts, stored_at AS storedAt',
   );
@@ -52,7 +52,7 @@ function connect(db: Db) {
   // A changed or removed reading's minute is rolled up again from its rows (with its old metric
   // and, when that changed, its new one).
   const patchOne = sqlite.transaction((id: string, fields: ReadingPatchFields) => {
-    const before = byId.get(id) as { deviceId: string; metric: string; ts: number } | null;
+    const before = placeOf.get(id) as { deviceId: string; metric: string; ts: number } | null;
     if (!before) return undefined;
     const after = updateOne.get(fields.value ?? null, fields.unit ?? null, fields.metric ?? null, id) as StoredRow;
     rollups.recompute(before.deviceId, before.metric, before.ts);
@@ -60,7 +60,7 @@ function connect(db: Db) {
     return after;
   });
   const removeOne = sqlite.transaction((id: string) => {
-    const before = byId.get(id) as { deviceId: string; metric: string; ts: number } | null;
+    const before = placeOf.get(id) as { deviceId: string; metric: string; ts: number } | null;
     if (!before) return false;
     deleteOne.run(id);
     rollups.recompute(before.deviceId, before.metric, before.ts);
@@ -226,9 +226,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
       return guarded((c) => c.rollups.compact(Math.floor(beforeMs / (MINUTE_MS * HOUR_MINUTES)), limit, thresholds), 'write');
     },
     async rebuildRollups(thresholds = []) {
-      const rebuilt = guarded((c) => c.rollups.rebuild(), 'write');
-      while (guarded((c) => c.rollups.compact(Number.MAX_SAFE_INTEGER, 100, thresholds), 'write') > 0);
-      return rebuilt;
+      return guarded((c) => c.rollups.rebuild(thresholds), 'write');
     },
     async removeRollupsBefore(beforeMs, limit) {
       return guarded((c) => c.rollups.removeBefore(Math.floor(beforeMs / MINUTE_MS), limit), 'write');
