@@ -1,34 +1,62 @@
-import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { blob, index, integer, primaryKey, real, sqliteTable, sqliteView, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /**
- * Stored readings. The producer's reading id is the primary key, which makes every store
- * idempotent (INSERT OR IGNORE). Times are epoch milliseconds; the API speaks ISO-8601.
+ * Device ids, metrics and units, each stored once: a reading row holds their integer keys (a
+ * key is never reused or changed, so the writer keeps them in memory).
  */
-export const readings = sqliteTable(
-  'readings',
+export const names = sqliteTable('names', {
+  key: integer('key').primaryKey(),
+  name: text('name').notNull().unique(),
+});
+
+/**
+ * Stored readings, compact (issue: history at scale — 285 bytes a reading before, with its
+ * indexes). The reading id is the idempotency key (INSERT OR IGNORE on its unique index): a
+ * canonical lowercase UUID is kept as its 16 bytes, any other id as the text it is (ids.ts).
+ * Device, metric and unit are keys into `names`; `lead` is `storedAt - ts` (a few bytes, where
+ * a second time took 6). `seq` is the rowid: it grows with every insert, the change feed's
+ * sequence. Read through the `readings` view, which gives the API's columns back.
+ */
+export const readingRows = sqliteTable(
+  'reading_rows',
   {
-    id: text('id').primaryKey(),
-    deviceId: text('device_id').notNull(),
-    metric: text('metric').notNull(),
+    seq: integer('seq').primaryKey(),
+    id: blob('id').notNull(),
+    device: integer('device').notNull(),
+    metric: integer('metric').notNull(),
     value: real('value').notNull(),
-    unit: text('unit').notNull(),
-    /** When the device measured it. */
+    unit: integer('unit').notNull(),
+    /** When the device measured it, epoch milliseconds (the API speaks ISO-8601). */
     ts: integer('ts').notNull(),
-    /** When it was committed here: `storedAt - ts` is the lead time. */
-    storedAt: integer('stored_at').notNull(),
+    /** How long after `ts` it was committed here: the lead time. */
+    lead: integer('lead').notNull(),
   },
   (table) => [
-    // Newest-first listing, time windows, retention and keyset pagination by (ts, id): the index
-    // holds ts and the rowid, and SQLite orders the few rows of one ts by id as it reads them
-    // (with the 36-byte id in it, it cost 42 bytes more per reading).
-    index('readings_ts').on(table.ts),
-    // The same per device, id included: a device's page is then read in order from the index
-    // (without it, SQLite fetched and sorted all of a device's rows for each page).
-    index('readings_device_ts_id').on(table.deviceId, table.ts, table.id),
+    uniqueIndex('reading_rows_id').on(table.id),
+    // Newest-first listing, time windows, retention and keyset pagination by (ts, id): SQLite
+    // orders the few rows of one ts by id as it reads them.
+    index('reading_rows_ts').on(table.ts),
+    // The same per device.
+    index('reading_rows_device_ts').on(table.device, table.ts),
   ],
 );
 
-export type ReadingRow = typeof readings.$inferSelect;
+/**
+ * The readings as the API knows them (created by migration 0004): ids as text, names for keys,
+ * `stored_at` (and `seq`, which the feed's own statements read). Every read goes through it;
+ * writes go to `reading_rows`.
+ */
+export const readings = sqliteView('readings', {
+  id: text('id').notNull(),
+  deviceId: text('device_id').notNull(),
+  metric: text('metric').notNull(),
+  value: real('value').notNull(),
+  unit: text('unit').notNull(),
+  ts: integer('ts').notNull(),
+  /** When it was committed here: `storedAt - ts` is the lead time. */
+  storedAt: integer('stored_at').notNull(),
+}).existing();
+
 
 /**
  * Alert history: every transition of the alerts stream, stored by consumer-store's `history`

@@ -7,12 +7,17 @@ import { rollupStatements } from './rollups.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { type Db, databasePath, openDatabase, openReader } from './client.ts';
 import { alertStatements } from './alerts.ts';
+import { nameKeys, storedId } from './compact.ts';
 import { whereFilter } from './filters.ts';
 import { readings } from './schema.ts';
 import { computeStats } from './stats.ts';
 
-/** The change feed's columns: the rowid grows with every insert, so it is the feed's sequence. */
-const FEED_COLUMNS = 'rowid AS seq, id, device_id AS deviceId, metric, value, unit, ts, stored_at AS storedAt';
+/** A reading's columns as the port speaks them, from the `readings` view (schema.ts). */
+const READING_COLUMNS = 'id, device_id AS deviceId, metric, value, unit, ts, stored_at AS storedAt';
+/** The change feed's: the sequence grows with every insert. */
+const FEED_COLUMNS = `seq, ${READING_COLUMNS}`;
+/** One reading by id: its row found by the id's index, then read through the view by seq. */
+const BY_ID = 'seq = (SELECT seq FROM reading_rows WHERE id = ?)';
 
 /** SQLite result codes that mean "not now" (disk full, read-only, I/O trouble, locked), not a bug. */
 const UNAVAILABLE = /^SQLITE_(FULL|READONLY|IOERR|CANTOPEN|BUSY|LOCKED|NOTADB|CORRUPT)/;
@@ -25,61 +30,77 @@ const REOPEN_AFTER_MS = 1_000;
 function connect(db: Db) {
   const sqlite = db.$client;
   // The hot path: a raw prepared statement costs about a third of the CPU of the query builder.
-  const insertOne = sqlite.prepare('INSERT OR IGNORE INTO readings (id, device_id, metric, value, unit, ts, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
-  const storedById = sqlite.prepare('SELECT id, device_id AS deviceId, metric, value, unit, ts, stored_at AS storedAt FROM readings WHERE id = ?');
+  const insertOne = sqlite.prepare('INSERT OR IGNORE INTO reading_rows (id, device, metric, value, unit, ts, lead) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const storedById = sqlite.prepare(`SELECT ${READING_COLUMNS} FROM readings WHERE ${BY_ID}`);
+  const names = nameKeys(sqlite);
   const rollups = rollupStatements(sqlite);
   const insertAll = sqlite.transaction((rows: readonly StoredRow[]) => {
     const stored: StoredRow[] = [];
     const conflicts: Conflict[] = [];
     for (const [index, row] of rows.entries()) {
-      if (insertOne.run(row.id, row.deviceId, row.metric, row.value, row.unit, row.ts, row.storedAt).changes === 1) {
+      const id = storedId(row.id);
+      if (insertOne.run(id, names.key(row.deviceId), names.key(row.metric), row.value, names.key(row.unit), row.ts, row.storedAt - row.ts).changes === 1) {
         stored.push(row);
         continue;
       }
       // Ignored: the same reading again (a duplicate), or the same id with other content.
-      const standing = storedById.get(row.id) as StoredRow | null;
+      const standing = storedById.get(id) as StoredRow | null;
       if (standing && !sameReading(standing, row)) conflicts.push({ index, offered: row, stored: standing });
     }
     // The rollups of what was stored, in the same transaction: they never disagree with the rows.
     rollups.add(stored);
     return { inserted: stored.length, duplicates: rows.length - stored.length - conflicts.length, conflicts };
   });
-  const placeOf = sqlite.prepare('SELECT device_id AS deviceId, metric, ts FROM readings WHERE id = ?');
-  const updateOne = sqlite.prepare(
-    'UPDATE readings SET value = coalesce(?, value), unit = coalesce(?, unit), metric = coalesce(?, metric) WHERE id = ? RETURNING id, device_id AS deviceId, metric, value, unit, ts, stored_at AS storedAt',
-  );
-  const deleteOne = sqlite.prepare('DELETE FROM readings WHERE id = ?');
+  const placeOf = sqlite.prepare(`SELECT device_id AS deviceId, metric, ts FROM readings WHERE ${BY_ID}`);
+  const updateOne = sqlite.prepare('UPDATE reading_rows SET value = coalesce(?, value), unit = coalesce(?, unit), metric = coalesce(?, metric) WHERE id = ?');
+  const deleteOne = sqlite.prepare('DELETE FROM reading_rows WHERE id = ?');
   // A changed or removed reading's minute is rolled up again from its rows (with its old metric
   // and, when that changed, its new one).
   const patchOne = sqlite.transaction((id: string, fields: ReadingPatchFields) => {
-    const before = placeOf.get(id) as { deviceId: string; metric: string; ts: number } | null;
+    const key = storedId(id);
+    const before = placeOf.get(key) as { deviceId: string; metric: string; ts: number } | null;
     if (!before) return undefined;
-    const after = updateOne.get(fields.value ?? null, fields.unit ?? null, fields.metric ?? null, id) as StoredRow;
+    const nameKey = (name: string | undefined) => (name === undefined ? null : names.key(name));
+    updateOne.run(fields.value ?? null, nameKey(fields.unit), nameKey(fields.metric), key);
+    const after = storedById.get(key) as StoredRow;
     rollups.recompute(before.deviceId, before.metric, before.ts);
     if (after.metric !== before.metric) rollups.recompute(after.deviceId, after.metric, after.ts);
     return after;
   });
   const removeOne = sqlite.transaction((id: string) => {
-    const before = placeOf.get(id) as { deviceId: string; metric: string; ts: number } | null;
+    const key = storedId(id);
+    const before = placeOf.get(key) as { deviceId: string; metric: string; ts: number } | null;
     if (!before) return false;
-    deleteOne.run(id);
+    deleteOne.run(key);
     rollups.recompute(before.deviceId, before.metric, before.ts);
     return true;
   });
+  // A failed transaction may have made name keys that were rolled back with it.
+  const forgettingNames =
+    <A extends unknown[], R>(write: (...args: A) => R) =>
+    (...args: A): R => {
+      try {
+        return write(...args);
+      } catch (error) {
+        names.forget();
+        throw error;
+      }
+    };
   return {
     db,
     sqlite,
-    insertAll,
-    patchOne,
+    insertAll: forgettingNames(insertAll),
+    patchOne: forgettingNames(patchOne),
     removeOne,
+    byId: sqlite.prepare(`SELECT ${READING_COLUMNS} FROM readings WHERE ${BY_ID}`),
     rollups,
-    latestFeed: sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings ORDER BY rowid DESC LIMIT ?`),
-    feedAfter: sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings WHERE rowid > ? ORDER BY rowid LIMIT ?`),
-    maxSeq: sqlite.prepare('SELECT coalesce(max(rowid), 0) AS seq FROM readings'),
+    latestFeed: sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings ORDER BY seq DESC LIMIT ?`),
+    feedAfter: sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings WHERE seq > ? ORDER BY seq LIMIT ?`),
+    maxSeq: sqlite.prepare('SELECT coalesce(max(seq), 0) AS seq FROM reading_rows'),
     alerts: alertStatements(sqlite),
     // Oldest first by the (ts, id) index, a chunk at a time: short transactions between the inserts.
-    removeBefore: sqlite.prepare('DELETE FROM readings WHERE rowid IN (SELECT rowid FROM readings WHERE ts < ? ORDER BY ts LIMIT ?)'),
-    oldest: sqlite.prepare('SELECT min(ts) AS ts FROM readings'),
+    removeBefore: sqlite.prepare('DELETE FROM reading_rows WHERE seq IN (SELECT seq FROM reading_rows WHERE ts < ? ORDER BY ts LIMIT ?)'),
+    oldest: sqlite.prepare('SELECT min(ts) AS ts FROM reading_rows'),
   };
 }
 
@@ -181,7 +202,6 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
   }, probeIntervalMs) : undefined;
   probe?.unref?.();
 
-  const byId = (c: Connection, id: string) => c.db.select().from(readings).where(eq(readings.id, id)).get();
   const newestFirst = async (filter: ReadingFilter, limit: number, after?: Cursor) => {
     // The bound on ts alone is what SQLite turns into a range of the ts index; without it, it
     // read every row before the cursor (on 20M rows, 10 s a page deep into an export).
@@ -198,7 +218,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
       return outcome;
     },
     async get(id) {
-      return guarded((c) => byId(c, id), false);
+      return guarded((c) => (c.byId.get(storedId(id)) as StoredRow | null) ?? undefined, false);
     },
     async patch(id, fields) {
       const row = guarded((c) => c.patchOne(id, fields), 'write');
