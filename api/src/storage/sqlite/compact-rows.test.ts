@@ -74,6 +74,7 @@ describe('compact reading rows on SQLite', () => {
     const rows = ids.map((id, n) => row(id, n));
     const insert = old.prepare('INSERT INTO readings (id, device_id, metric, value, unit, ts, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
     for (const r of rows) insert.run(r.id, r.deviceId, r.metric, r.value, r.unit, r.ts, r.storedAt);
+    old.run("INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max) VALUES (1, 7, 'pump-9', 'kwh', 2, 40.0, 10.0, 30.5)");
     old.close();
 
     const store = openSqliteStore(path);
@@ -95,6 +96,15 @@ describe('compact reading rows on SQLite', () => {
         { kind: 'blob', n: 2 },
         { kind: 'text', n: 4 },
       ]);
+      // The rollups came along, whole numbers now kept as integers (migration 0005).
+      expect(sqlite.query("SELECT count, sum, typeof(sum) AS sumType, min, max, typeof(max) AS maxType FROM rollups_device WHERE device_id = 'pump-9'").get()).toEqual({
+        count: 2,
+        sum: 40,
+        sumType: 'integer',
+        min: 10,
+        max: 30.5,
+        maxType: 'real',
+      });
     } finally {
       sqlite.close();
     }

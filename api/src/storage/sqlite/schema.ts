@@ -1,4 +1,4 @@
-import { blob, index, integer, primaryKey, real, sqliteTable, sqliteView, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { blob, index, integer, numeric, primaryKey, real, sqliteTable, sqliteView, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /**
  * Device ids, metrics and units, each stored once: a reading row holds their integer keys (a
@@ -97,9 +97,12 @@ const rollupColumns = {
   startMinute: integer('start_minute').notNull(),
   metric: text('metric').notNull(),
   count: integer('count').notNull(),
-  sum: real('sum').notNull(),
-  min: real('min').notNull(),
-  max: real('max').notNull(),
+  // NUMERIC, not REAL: in a WITHOUT ROWID table SQLite keeps a REAL as 8 bytes even when it
+  // is whole; NUMERIC keeps a whole value as the few bytes of an integer (21 bytes a row less
+  // for whole-number metrics), and every other value as the same double.
+  sum: numeric('sum', { mode: 'number' }).notNull(),
+  min: numeric('min', { mode: 'number' }).notNull(),
+  max: numeric('max', { mode: 'number' }).notNull(),
 };
 
 /**
