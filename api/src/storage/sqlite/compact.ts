@@ -14,6 +14,19 @@ export function storedId(id: string): Uint8Array | string {
 
 const MAX_CACHED_NAMES = 1_000_000;
 
+/** A kept id as the API speaks it: the inverse of `storedId`. */
+export function idOf(stored: Uint8Array | string): string {
+  if (typeof stored === 'string') return stored;
+  const hex = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** A row read with `stored_id AS id`, its id made text again. */
+export function withIdText<T extends { id: unknown }>(row: T): T & { id: string } {
+  row.id = idOf(row.id as Uint8Array | string);
+  return row as T & { id: string };
+}
+
 /**
  * The writer's keys for device ids, metrics and units (`names`). A key, once committed, never
  * changes, so it is kept in memory; one made in a transaction that then failed may not exist,

@@ -127,7 +127,7 @@ export function rollupStatements(sqlite: Database) {
     rebuildMetrics.run(fromMinute * MINUTE_MS, toMinute * MINUTE_MS);
     for (let hour = Math.floor(fromMinute / HOUR_MINUTES); hour * HOUR_MINUTES < toMinute; hour++) markDirty.run(hour);
   });
-  const rawSpan = sqlite.prepare('SELECT min(ts) AS first, max(ts) AS last FROM readings');
+  const rawSpan = sqlite.prepare('SELECT min(ts) AS first, max(ts) AS last FROM reading_rows');
 
   // Retention of rollups, a chunk of one table's oldest rows at a time (by its key).
   const removers = [

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { and, asc, count, desc, eq, gt, gte, lt, lte, or } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, gte, lt, lte, or, sql } from 'drizzle-orm';
 import { timedCheck } from '../check.ts';
 import { type Conflict, type Cursor, type FeedRow, type ReadingFilter, type ReadingPatchFields, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
 import { HOUR_MINUTES, MINUTE_MS } from '../rollups.ts';
@@ -7,15 +7,25 @@ import { rollupStatements } from './rollups.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { type Db, databasePath, openDatabase, openReader } from './client.ts';
 import { alertStatements } from './alerts.ts';
-import { nameKeys, storedId } from './compact.ts';
+import { nameKeys, storedId, withIdText } from './compact.ts';
 import { whereFilter } from './filters.ts';
 import { readings } from './schema.ts';
 import { computeStats } from './stats.ts';
 
-/** A reading's columns as the port speaks them, from the `readings` view (schema.ts). */
-const READING_COLUMNS = 'id, device_id AS deviceId, metric, value, unit, ts, stored_at AS storedAt';
+/** A reading's columns as the port speaks them, from the `readings` view (schema.ts); the id as kept, for withIdText. */
+const READING_COLUMNS = 'stored_id AS id, device_id AS deviceId, metric, value, unit, ts, stored_at AS storedAt';
 /** The change feed's: the sequence grows with every insert. */
 const FEED_COLUMNS = `seq, ${READING_COLUMNS}`;
+/** The view's columns for Drizzle's reads: the id as kept, made text by withIdText. */
+const ROW = {
+  id: sql<Uint8Array | string>`stored_id`,
+  deviceId: readings.deviceId,
+  metric: readings.metric,
+  value: readings.value,
+  unit: readings.unit,
+  ts: readings.ts,
+  storedAt: readings.storedAt,
+};
 /** One reading by id: its row found by the id's index, then read through the view by seq. */
 const BY_ID = 'seq = (SELECT seq FROM reading_rows WHERE id = ?)';
 
@@ -45,6 +55,7 @@ function connect(db: Db) {
       }
       // Ignored: the same reading again (a duplicate), or the same id with other content.
       const standing = storedById.get(id) as StoredRow | null;
+      if (standing) withIdText(standing);
       if (standing && !sameReading(standing, row)) conflicts.push({ index, offered: row, stored: standing });
     }
     // The rollups of what was stored, in the same transaction: they never disagree with the rows.
@@ -62,7 +73,7 @@ function connect(db: Db) {
     if (!before) return undefined;
     const nameKey = (name: string | undefined) => (name === undefined ? null : names.key(name));
     updateOne.run(fields.value ?? null, nameKey(fields.unit), nameKey(fields.metric), key);
-    const after = storedById.get(key) as StoredRow;
+    const after = withIdText(storedById.get(key) as StoredRow);
     rollups.recompute(before.deviceId, before.metric, before.ts);
     if (after.metric !== before.metric) rollups.recompute(after.deviceId, after.metric, after.ts);
     return after;
@@ -202,11 +213,13 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
   }, probeIntervalMs) : undefined;
   probe?.unref?.();
 
+  // Pages are ordered by (ts, the id as kept): a canonical UUID's 16 bytes sort as its text does,
+  // and SQLite keeps texts before blobs; the cursor's id is turned into the same key.
   const newestFirst = async (filter: ReadingFilter, limit: number, after?: Cursor) => {
     // The bound on ts alone is what SQLite turns into a range of the ts index; without it, it
     // read every row before the cursor (on 20M rows, 10 s a page deep into an export).
-    const afterCursor = after && and(lte(readings.ts, after.ts), or(lt(readings.ts, after.ts), and(eq(readings.ts, after.ts), lt(readings.id, after.id))));
-    return guarded((c) => c.db.select().from(readings).where(whereFilter(filter, afterCursor)).orderBy(desc(readings.ts), desc(readings.id)).limit(limit).all(), false);
+    const afterCursor = after && and(lte(readings.ts, after.ts), or(lt(readings.ts, after.ts), and(eq(readings.ts, after.ts), sql`stored_id < ${storedId(after.id)}`)));
+    return guarded((c) => c.db.select(ROW).from(readings).where(whereFilter(filter, afterCursor)).orderBy(desc(readings.ts), sql`stored_id DESC`).limit(limit).all().map(withIdText), false);
   };
 
   return {
@@ -218,7 +231,10 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
       return outcome;
     },
     async get(id) {
-      return guarded((c) => (c.byId.get(storedId(id)) as StoredRow | null) ?? undefined, false);
+      return guarded((c) => {
+        const row = c.byId.get(storedId(id)) as StoredRow | null;
+        return row ? withIdText(row) : undefined;
+      }, false);
     },
     async patch(id, fields) {
       const row = guarded((c) => c.patchOne(id, fields), 'write');
@@ -233,8 +249,8 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
     page: newestFirst,
     latest: (limit) => newestFirst({}, limit),
     async chunk(filter, limit, after?: Cursor) {
-      const afterCursor = after && and(gte(readings.ts, after.ts), or(gt(readings.ts, after.ts), and(eq(readings.ts, after.ts), gt(readings.id, after.id))));
-      return guarded((c) => c.db.select().from(readings).where(whereFilter(filter, afterCursor)).orderBy(asc(readings.ts), asc(readings.id)).limit(limit).all(), false);
+      const afterCursor = after && and(gte(readings.ts, after.ts), or(gt(readings.ts, after.ts), and(eq(readings.ts, after.ts), sql`stored_id > ${storedId(after.id)}`)));
+      return guarded((c) => c.db.select(ROW).from(readings).where(whereFilter(filter, afterCursor)).orderBy(asc(readings.ts), sql`stored_id`).limit(limit).all().map(withIdText), false);
     },
     async stats(filter, threshold, devices, bucket) {
       // Its statements run in a promise: their faults are told the way guarded() tells them.
@@ -255,10 +271,10 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
       return guarded((c) => c.db.select({ n: count() }).from(readings).where(whereFilter(filter)).get()?.n ?? 0, false);
     },
     async changesAfter(seq, limit) {
-      return guarded((c) => c.feedAfter.all(seq, limit) as FeedRow[], false);
+      return guarded((c) => (c.feedAfter.all(seq, limit) as FeedRow[]).map(withIdText), false);
     },
     async recentChanges(limit) {
-      return guarded((c) => c.latestFeed.all(limit) as FeedRow[], false);
+      return guarded((c) => (c.latestFeed.all(limit) as FeedRow[]).map(withIdText), false);
     },
     async lastSeq() {
       return guarded((c) => (c.maxSeq.get() as { seq: number }).seq, false);
