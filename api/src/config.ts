@@ -17,6 +17,8 @@ const apiSettings = {
   databasePoolSize: env.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 1_000 }),
   /** Long reads (listings, exports, statistics) at once: SQLite reader threads, PostgreSQL read pool. */
   databaseReaders: env.int('DATABASE_READERS', 2, { min: 1, max: 64 }),
+  /** SQLite on Linux: how many nice levels below the writer and the event loop the reader threads run. */
+  databaseReaderNice: env.int('DATABASE_READER_NICE', 10, { min: 0, max: 19 }),
   /** The longest a statement (PostgreSQL) or a call on a SQLite thread may take before a 503. */
   // At most 240 s: a connection waits at most 255 s (Bun's limit) for its answer, which must be
   // the budget's 503, not a dropped connection.

@@ -21,7 +21,7 @@ const { config, tokens } = await configOrExit('api', async () => {
 const logger = createLogger({ service: 'api', level: config.logLevel });
 let store: Awaited<ReturnType<typeof openStore>>;
 try {
-  store = await openStore(config.databaseUrl, { poolSize: config.databasePoolSize, readers: config.databaseReaders, statementTimeoutMs: config.databaseStatementTimeoutMs }, logger);
+  store = await openStore(config.databaseUrl, { poolSize: config.databasePoolSize, readers: config.databaseReaders, readerNice: config.databaseReaderNice, statementTimeoutMs: config.databaseStatementTimeoutMs }, logger);
 } catch (error) {
   // A bad DATABASE_URL or an unreachable database: one line naming it, no stack trace.
   logger.error('storage_unavailable', { error: (error as Error).message });

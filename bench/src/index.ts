@@ -30,7 +30,9 @@ const USAGE = `Usage: bun run bench [flags]
   --stalled N         live: SSE clients that never read (default 1000)
   --readers N         live: SSE clients that read every reading (default 100)
   --live-seconds S    live: seconds of ingest at 5,000 readings/s (default 30)
-  --history-readings N history: readings over 30 days, written straight into storage (default 20000000)`;
+  --history-readings N history: readings over 30 days, written straight into storage (default 20000000)
+  --history-dir DIR   history (SQLite): keep the generated database in DIR and use it again in a
+                      later run with the same N (the live phase's writes stay in it)`;
 
 const SCENARIOS = ['throughput', 'latency', 'api', 'live', 'idle', 'history'] as const;
 /** Long (it writes 20M rows first): run when asked for. */
@@ -51,6 +53,7 @@ try {
     options: {
       scenarios: { type: 'string', default: BY_DEFAULT.join(',') },
       'history-readings': { type: 'string', default: '20000000' },
+      'history-dir': { type: 'string' },
       readings: { type: 'string', default: '500000' },
       rates: { type: 'string', default: '1000,20000' },
       seconds: { type: 'string', default: '30' },
@@ -120,7 +123,7 @@ const runs: Record<string, () => Promise<Measurement[]>> = {
   idle: () => idleScenario(),
   history: async () => {
     const all: Measurement[] = [];
-    for (const backend of backends) all.push(...(await historyScenario({ readings: positiveInt('history-readings', str('history-readings')), backend })));
+    for (const backend of backends) all.push(...(await historyScenario({ readings: positiveInt('history-readings', str('history-readings')), backend, keepDir: values['history-dir'] as string | undefined })));
     return all;
   },
 };

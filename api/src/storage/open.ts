@@ -48,7 +48,7 @@ async function openUngated(databaseUrl: string, options: StoreOptions, logger?: 
     const onFileGone = (message: string) => logger?.error('database_file_gone', { error: message });
     // In memory there is one connection, so it stays on this thread; a file gets its threads.
     if (databasePath(databaseUrl) === ':memory:') return openSqliteStore(databaseUrl, { onFileGone });
-    return await openThreadedSqliteStore(databaseUrl, { statementTimeoutMs: options.statementTimeoutMs, readers: options.readers, onFileGone });
+    return await openThreadedSqliteStore(databaseUrl, { statementTimeoutMs: options.statementTimeoutMs, readers: options.readers, readerNice: options.readerNice, onFileGone });
   } catch (error) {
     throw new StorageConfigError(`DATABASE_URL: cannot open the SQLite database ${JSON.stringify(databaseUrl)}: ${(error as Error).message}`);
   }

@@ -16,25 +16,26 @@ export interface Dialect {
   /** Where SQLite's planner needs telling which index (PostgreSQL's finds it). */
   indexedBy(index: string): string;
   /**
-   * The table the raw readings' times are read from alone: SQLite's `readings` is a view joining
-   * names to its compact rows, over which min(ts) would visit every row instead of the index's first.
+   * The table to read raw readings' times and values from when no name is needed: SQLite's
+   * `readings` is a view joining names to its compact rows, three lookups a row for nothing (and
+   * min(ts) over it visits every row instead of the index's first).
    */
-  rawTimes: string;
+  rawTable: string;
 }
 
-export const SQLITE_DIALECT: Dialect = { param: (n) => `?${n}`, num: (expression) => expression, greatest: 'max', indexedBy: (index) => `INDEXED BY ${index}`, rawTimes: 'reading_rows' };
+export const SQLITE_DIALECT: Dialect = { param: (n) => `?${n}`, num: (expression) => expression, greatest: 'max', indexedBy: (index) => `INDEXED BY ${index}`, rawTable: 'reading_rows' };
 export const POSTGRES_DIALECT: Dialect = {
   param: (n, type) => `$${n}::${type === 'int' ? 'bigint' : type === 'float' ? 'float8' : 'text'}`,
   num: (expression) => `(${expression})::float8`,
   greatest: 'greatest',
   indexedBy: () => '',
-  rawTimes: 'readings',
+  rawTable: 'readings',
 };
 
 /** Parameters and their placeholders, numbered as they are added. */
 class Params {
   readonly values: Param[] = [];
-  constructor(private readonly dialect: Dialect) {}
+  constructor(readonly dialect: Dialect) {}
   add(value: Param, type: ParamType): string {
     this.values.push(value);
     return this.dialect.param(this.values.length, type);
@@ -43,13 +44,16 @@ class Params {
 
 /**
  * A source as one SELECT of (level, start_minute, device_id, metric, count, sum, min, max): a
- * UNION ALL of its segments, each a range of one level's key (raw readings for level 0).
+ * UNION ALL of its segments, each a range of one level's key (raw readings for level 0) — of
+ * `devices` only, when given (each segment then reads those devices' rows by the device index).
  */
-function sourceSql(source: RollupSource, p: Params): string {
+function sourceSql(source: RollupSource, p: Params, devices?: readonly string[]): string {
   const filters = (raw: boolean) =>
     (source.deviceId !== undefined && (raw || source.kind === 'device') ? ` AND device_id = ${p.add(source.deviceId, 'text')}` : '') +
+    (devices !== undefined ? ` AND device_id IN (${devices.map((id) => p.add(id, 'text')).join(', ')})` : '') +
     (source.metric !== undefined ? ` AND metric = ${p.add(source.metric, 'text')}` : '');
-  const table = source.kind === 'device' ? 'rollups_device' : 'rollups_metric';
+  // A few devices' rows are found by the device index, not among every device's by time.
+  const table = source.kind === 'device' ? `rollups_device${devices === undefined ? '' : ` ${p.dialect.indexedBy('rollups_device_by_device')}`}` : 'rollups_metric';
   const device = source.kind === 'device' ? 'device_id' : "'*' AS device_id";
   const parts = source.segments.map((segment) =>
     segment.level === 0
@@ -120,15 +124,14 @@ export function sqlRollupReader(dialect: Dialect, run: (sql: string, params: Par
     },
     async overThreshold(source, deviceIds, threshold) {
       const rows = await query<{ deviceId: string; over: number }>((p) => {
-        const from = sourceSql(source, p);
-        const devices = deviceIds.map((id) => p.add(id, 'text')).join(', ');
+        const from = sourceSql(source, p, deviceIds);
         const t = p.add(threshold, 'float');
         // Materialized once, CROSS JOIN where the order matters (SQLite takes its left side as
         // the outer loop: left to itself, it scanned every minute row and probed these), and the
         // minutes of a straddling row found by device (by time alone, SQLite read every device's).
         // An hour or day row that straddles the threshold takes its count above it from
         // rollup_over when compaction worked it out for this threshold; else its minutes are opened.
-        return `WITH src AS MATERIALIZED (SELECT * FROM (${from}) s WHERE device_id IN (${devices})),
+        return `WITH src AS MATERIALIZED (SELECT * FROM (${from}) s),
           known AS MATERIALIZED (
             SELECT c.device_id, c.metric, c.level, c.start_minute, o.above FROM src c CROSS JOIN rollup_over o
             WHERE c.level > 1 AND c.min <= ${t} AND c.max > ${t}
@@ -181,13 +184,13 @@ export function sqlRollupReader(dialect: Dialect, run: (sql: string, params: Par
         return `SELECT value, ${num('sum(count)')} AS frequency FROM (
             SELECT value, count FROM rollup_values WHERE (${spans(p)})${metric(p)}
             UNION ALL
-            SELECT value, 1 AS count FROM readings WHERE (${raw})${metric(p)}
+            SELECT value, 1 AS count FROM ${source.metric === undefined ? dialect.rawTable : 'readings'} WHERE (${raw})${metric(p)}
           ) counted GROUP BY value ORDER BY frequency DESC, value ASC LIMIT ${p.add(limit, 'int')}`;
       });
       return { rows, coarseReadings: counted?.readings ?? 0, coarseCounted: counted?.counted ?? 0 };
     },
     async rawCompleteFrom() {
-      const [raw] = await query<{ ts: number | null }>(() => `SELECT ${num('min(ts)')} AS ts FROM ${dialect.rawTimes}`);
+      const [raw] = await query<{ ts: number | null }>(() => `SELECT ${num('min(ts)')} AS ts FROM ${dialect.rawTable}`);
       const [rolled] = await query<{ minute: number | null }>(() => `SELECT ${num('min(start_minute)')} AS minute FROM rollups_metric WHERE level = 1`);
       if (rolled?.minute == null) return -Infinity;
       if (raw?.ts == null) return Infinity;

@@ -101,7 +101,12 @@ function expected(rows: StoredRow[], filter: ReadingFilter, threshold: number, b
 
 const close = (actual: number | null, wanted: number | null) => (actual === null || wanted === null ? actual === wanted : Math.abs(actual - wanted) <= 1e-9 * Math.max(1, Math.abs(wanted)));
 
-function compare(actual: Stats, wanted: ReturnType<typeof expected>) {
+/** A value as a client receives it: through JSON, where -0 is 0 (SQLite keeps a whole -0.0 as 0). */
+const asJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+function compare(received: Stats, computed: ReturnType<typeof expected>) {
+  const actual = asJson(received);
+  const wanted = asJson(computed);
   expect({ count: actual.count, min: actual.min, max: actual.max }).toEqual({ count: wanted.count, min: wanted.min, max: wanted.max });
   expect(close(actual.mean, wanted.mean)).toBe(true);
   expect({ values: [...actual.mostFrequent.values].sort((a, b) => a - b), count: actual.mostFrequent.count }).toEqual(wanted.mostFrequent);

@@ -1,11 +1,12 @@
 /**
- * The BullMQ build's worker: each job's readings straight into SQLite (the API's schema,
+ * The BullMQ build's worker: each job's readings straight into SQLite (the API's compact rows,
  * statement and tuning: INSERT OR IGNORE by id, one transaction per job, WAL, synchronous NORMAL), at
  * CONCURRENCY. Exits once EXPECT readings are stored, printing when the last one was.
  */
 import { Database } from 'bun:sqlite';
 import { Worker } from 'bullmq';
 import type { Reading } from 'core';
+import { storedId } from 'api/src/storage/sqlite/compact.ts';
 import { redisConnection } from './connection.ts';
 
 const expect = Number(process.env.EXPECT);
@@ -17,14 +18,31 @@ db.run('PRAGMA temp_store = MEMORY');
 // As the API tunes its writer: checkpoints every 1,000 pages (the default) rewrite the index
 // leaves almost every commit; the API checkpoints on a thread of its own, this is its safety net.
 db.run('PRAGMA wal_autocheckpoint = 10000');
-db.run('CREATE TABLE IF NOT EXISTS readings (id text PRIMARY KEY NOT NULL, device_id text NOT NULL, metric text NOT NULL, value real NOT NULL, unit text NOT NULL, ts integer NOT NULL, stored_at integer NOT NULL)');
-// The API's indexes (and not its rollups: the peer does the job the way a BullMQ user would).
-db.run('CREATE INDEX IF NOT EXISTS readings_ts ON readings (ts)');
-db.run('CREATE INDEX IF NOT EXISTS readings_device_ts_id ON readings (device_id, ts, id)');
-const insert = db.prepare('INSERT OR IGNORE INTO readings (id, device_id, metric, value, unit, ts, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+// The API's compact rows (names as integer keys, a canonical UUID as its 16 bytes, the lead time)
+// and their indexes — and not its rollups: the peer does the job the way a BullMQ user would.
+db.run('CREATE TABLE IF NOT EXISTS names (key integer PRIMARY KEY NOT NULL, name text NOT NULL UNIQUE)');
+db.run(
+  'CREATE TABLE IF NOT EXISTS reading_rows (seq integer PRIMARY KEY NOT NULL, id blob NOT NULL, device integer NOT NULL, metric integer NOT NULL, value real NOT NULL, unit integer NOT NULL, ts integer NOT NULL, lead integer NOT NULL)',
+);
+db.run('CREATE UNIQUE INDEX IF NOT EXISTS reading_rows_id ON reading_rows (id)');
+db.run('CREATE INDEX IF NOT EXISTS reading_rows_ts ON reading_rows (ts)');
+db.run('CREATE INDEX IF NOT EXISTS reading_rows_device_ts ON reading_rows (device, ts)');
+const insert = db.prepare('INSERT OR IGNORE INTO reading_rows (id, device, metric, value, unit, ts, lead) VALUES (?, ?, ?, ?, ?, ?, ?)');
+const insertName = db.prepare('INSERT OR IGNORE INTO names (name) VALUES (?)');
+const selectName = db.prepare('SELECT key FROM names WHERE name = ?');
+const keys = new Map<string, number>();
+const key = (name: string): number => {
+  let found = keys.get(name);
+  if (found === undefined) {
+    insertName.run(name);
+    found = (selectName.get(name) as { key: number }).key;
+    keys.set(name, found);
+  }
+  return found;
+};
 const insertAll = db.transaction((readings: Reading[]) => {
   const now = Date.now();
-  for (const r of readings) insert.run(r.id, r.deviceId, r.metric, r.value, r.unit, r.ts, now);
+  for (const r of readings) insert.run(storedId(r.id), key(r.deviceId), key(r.metric), r.value, key(r.unit), r.ts, now - r.ts);
 });
 
 let stored = 0;

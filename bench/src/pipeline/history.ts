@@ -6,7 +6,7 @@
  * latency of 1,000-reading batches while 50 clients loop on whole-history /stats and 5 exports
  * stream (load from separate processes).
  */
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newEventId } from 'core';
@@ -19,22 +19,26 @@ import type { Backend } from './stack.ts';
 const DAY = 86_400_000;
 const headers = { authorization: 'Bearer bench', 'content-type': 'application/json' };
 
-export async function historyScenario(options: { readings: number; backend?: Backend }): Promise<Measurement[]> {
-  const { readings } = options;
-  const dir = await mkdtemp(join(tmpdir(), 'bench-history-'));
+export async function historyScenario(options: { readings: number; backend?: Backend; keepDir?: string }): Promise<Measurement[]> {
+  const { readings, keepDir } = options;
+  if (keepDir && options.backend === 'postgres') throw new Error('--history-dir keeps a SQLite database only');
+  const dir = keepDir ?? (await mkdtemp(join(tmpdir(), 'bench-history-')));
+  if (keepDir) await mkdir(keepDir, { recursive: true });
   const redisServer = await startRedisServer();
   const postgres = options.backend === 'postgres' ? await startPostgresServer({ fsync: true }) : undefined;
   const databaseUrl = postgres ? await postgres.createDatabase('bench_history') : join(dir, 'history.db');
   const label = `${int(readings)} readings, 1,000 devices, 30 days${backendLabel({ backend: options.backend })}`;
   const results: Measurement[] = [];
   try {
-    // Generated straight into storage, oldest first, spread evenly over the 30 days.
-    const now = Date.now();
+    // Generated straight into storage, oldest first, spread evenly over the 30 days — or kept
+    // from an earlier run (its 30 days end when it was made).
+    const kept = keepDir ? await readKept(dir, readings) : undefined;
+    const now = kept?.now ?? Date.now();
     const start = now - 30 * DAY;
     const generating = performance.now();
-    let generateSeconds = 0;
-    let compactSeconds = 0;
-    {
+    let generateSeconds = kept?.generateSeconds ?? 0;
+    let compactSeconds = kept?.compactSeconds ?? 0;
+    if (!kept) {
       const store = await openStore(databaseUrl);
       for (let n = 0; n < readings; n += 5_000) {
         await store.insert(fleetRows(n, Math.min(5_000, readings - n), (i) => start + Math.floor((i / readings) * 30 * DAY)));
@@ -45,6 +49,7 @@ export async function historyScenario(options: { readings: number; backend?: Bac
       while ((await store.compactRollups(now, 24, [50])) > 0);
       compactSeconds = (performance.now() - compacting) / 1_000;
       await store.close();
+      if (keepDir) await Bun.write(join(dir, 'history.json'), JSON.stringify({ readings, now, generateSeconds, compactSeconds }));
     }
     const bytes = postgres ? await postgresBytes(databaseUrl) : await sqliteBytes(dir);
     results.push({
@@ -55,7 +60,9 @@ export async function historyScenario(options: { readings: number; backend?: Bac
       met: options.backend === 'postgres' ? undefined : bytes / readings <= 100,
     });
 
-    const api = await spawnApi({ port: await freePort(), databaseUrl, token: 'bench', env: { REDIS_URL: redisServer.url, DATABASE_STATEMENT_TIMEOUT_MS: '120000' } });
+    // Retention off: the readings stay what was generated, whenever a kept database is used again
+    // (retention has its own bench).
+    const api = await spawnApi({ port: await freePort(), databaseUrl, token: 'bench', env: { REDIS_URL: redisServer.url, DATABASE_STATEMENT_TIMEOUT_MS: '120000', RETAIN_RAW_DAYS: '0' } });
     try {
       for (const [name, windowMs, samples] of [['1 h', 3_600_000, 20], ['24 h', DAY, 10], ['30 d', 30 * DAY, 5]] as const) {
         const times: number[] = [];
@@ -106,8 +113,17 @@ export async function historyScenario(options: { readings: number; backend?: Bac
   } finally {
     await redisServer.stop();
     await postgres?.stop();
-    await rm(dir, { recursive: true, force: true });
+    if (!keepDir) await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** What an earlier run with the same readings left in `dir`, if it did. */
+async function readKept(dir: string, readings: number): Promise<{ now: number; generateSeconds: number; compactSeconds: number } | undefined> {
+  const file = Bun.file(join(dir, 'history.json'));
+  if (!(await file.exists())) return undefined;
+  const kept = (await file.json()) as { readings: number; now: number; generateSeconds: number; compactSeconds: number };
+  if (kept.readings !== readings) throw new Error(`--history-dir ${dir} holds ${kept.readings} readings, not ${readings}: use another directory`);
+  return kept;
 }
 
 async function sqliteBytes(dir: string): Promise<number> {

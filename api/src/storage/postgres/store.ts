@@ -22,6 +22,8 @@ export interface PostgresStoreOptions {
   statementTimeoutMs?: number;
   /** Connections of the separate pool for long reads (listings, exports, statistics). Default 2. */
   readers?: number;
+  /** SQLite only: how many nice levels below the writer its reader threads run (Linux). Default 10. */
+  readerNice?: number;
 }
 
 interface Row {

@@ -4,6 +4,7 @@
 // holds this thread only.
 import { type ReadingsStore, StorageUnavailableError } from '../port.ts';
 import { openSqliteStore } from './store.ts';
+import { lowerThisThreadPriority } from './thread-priority.ts';
 import type { ThreadReply, ThreadRequest } from './thread-protocol.ts';
 
 declare const self: Worker;
@@ -14,6 +15,8 @@ const reply = (message: ThreadReply) => self.postMessage(message);
 self.onmessage = async (event: MessageEvent<ThreadRequest>) => {
   const message = event.data;
   if (message.type === 'open') {
+    // A reader takes the CPU the writer and the event loop leave (see thread-priority.ts).
+    if (message.role === 'reader' && message.readerNice) lowerThisThreadPriority(message.readerNice);
     try {
       store = openSqliteStore(message.databaseUrl, {
         role: message.role,

@@ -5,7 +5,7 @@ export type ThreadMethod = Exclude<keyof ReadingsStore, 'backend' | 'location' |
 
 /** From the API's event loop to a SQLite thread: open first, then calls, answered in order. */
 export type ThreadRequest =
-  | { type: 'open'; databaseUrl: string; role: 'writer' | 'reader'; probeIntervalMs?: number }
+  | { type: 'open'; databaseUrl: string; role: 'writer' | 'reader'; probeIntervalMs?: number; readerNice?: number }
   | { type: 'call'; id: number; method: ThreadMethod; args: unknown[] };
 
 /** From a SQLite thread back: whether it opened, each call's result, and what it noticed. */

@@ -1,6 +1,7 @@
 import { type ReadingsStore, type StorageCheck, StorageUnavailableError } from '../port.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { databasePath } from './client.ts';
+import { READER_NICE_STEPS } from './thread-priority.ts';
 import type { ThreadMethod, ThreadReply, ThreadRequest } from './thread-protocol.ts';
 
 /** Calls waiting on one thread at most; past it the API answers 503 at once instead of queueing. */
@@ -122,6 +123,8 @@ export interface ThreadedSqliteOptions {
   statementTimeoutMs?: number;
   /** Reader threads, for listings, exports and statistics. Default 2. */
   readers?: number;
+  /** How many nice levels below the writer the readers run (Linux; 0: alike). Default 10. */
+  readerNice?: number;
   probeIntervalMs?: number;
   onFileGone?: (message: string) => void;
 }
@@ -134,7 +137,7 @@ export interface ThreadedSqliteOptions {
  * call past its budget answers 503.
  */
 export async function openThreadedSqliteStore(databaseUrl: string, options: ThreadedSqliteOptions = {}): Promise<ReadingsStore> {
-  const { statementTimeoutMs = 30_000, readers: readerCount = 2 } = options;
+  const { statementTimeoutMs = 30_000, readers: readerCount = 2, readerNice = READER_NICE_STEPS } = options;
   const path = databasePath(databaseUrl);
   const listeners: Array<() => void> = [];
   const writer = new SqliteThread(
@@ -144,7 +147,7 @@ export async function openThreadedSqliteStore(databaseUrl: string, options: Thre
   );
   await writer.opened;
   // After the writer: it has created and migrated the database the readers open.
-  const readers = Array.from({ length: readerCount }, (_, index) => new SqliteThread(`reader ${index + 1}`, { type: 'open', databaseUrl, role: 'reader' }));
+  const readers = Array.from({ length: readerCount }, (_, index) => new SqliteThread(`reader ${index + 1}`, { type: 'open', databaseUrl, role: 'reader', readerNice }));
   await Promise.all(readers.map((reader) => reader.opened));
   const checkpointer = startCheckpointer(path);
 
