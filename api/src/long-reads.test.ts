@@ -65,9 +65,17 @@ it('stores a batch while long reads hold every connection of the read pool, and 
           return response.status;
         }),
       );
-      await waitFor(async () => (await tx`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM alerts%'`)[0].n === 2, {
-        what: 'both readers waiting on the lock',
-      });
+      // The two reads, by the lock they wait for — a connection the pool opened for the second one
+      // waits while parsing, before pg_stat_activity shows its statement —, and not alert
+      // retention's DELETE, which may be waiting on the lock too.
+      await waitFor(
+        async () =>
+          (
+            await tx`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                     WHERE l.relation = 'alerts'::regclass AND NOT l.granted AND a.query NOT LIKE 'DELETE%'`
+          )[0].n === 2,
+        { what: 'both readers waiting on the lock' },
+      );
       const ts = new Date().toISOString();
       const readings = Array.from({ length: 500 }, (_, i) => ({ deviceId: `pump-${i % 10}`, metric: 'kwh', value: i, unit: 'kWh', ts }));
       const write = await fetch(`${base}/readings/batch`, { method: 'POST', headers: { authorization: 'Bearer long-reads', 'content-type': 'application/json' }, body: JSON.stringify({ readings }) });

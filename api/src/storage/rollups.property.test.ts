@@ -101,7 +101,7 @@ function expected(rows: StoredRow[], filter: ReadingFilter, threshold: number, b
 
 const close = (actual: number | null, wanted: number | null) => (actual === null || wanted === null ? actual === wanted : Math.abs(actual - wanted) <= 1e-9 * Math.max(1, Math.abs(wanted)));
 
-/** A value as a client receives it: through JSON, where -0 is 0 (SQLite keeps a whole -0.0 as 0). */
+/** A value as a client receives it: through JSON, where -0 is 0 (SQLite's NUMERIC rollup columns keep -0.0 as 0). */
 const asJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
 function compare(received: Stats, computed: ReturnType<typeof expected>) {

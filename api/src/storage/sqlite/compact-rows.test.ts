@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/bun-sqlite';
 import { migrate } from 'drizzle-orm/bun-sqlite/migrator';
 import type { StoredRow } from '../port.ts';
+import { idOf, storedId } from './compact.ts';
 import { openSqliteStore } from './store.ts';
 
 const MIGRATIONS = join(import.meta.dir, '../../../drizzle/sqlite');
@@ -17,10 +18,32 @@ afterAll(async () => {
 const T = 1_790_000_000_000;
 const row = (id: string, n: number, fields: Partial<StoredRow> = {}): StoredRow => ({ id, deviceId: `pump-${n % 3}`, metric: n % 2 ? 'temp' : 'kwh', value: n + 0.25, unit: n % 2 ? '°C' : 'kWh', ts: T + n * 1_000, storedAt: T + n * 1_000 + 7, ...fields });
 
+/** How many stored ids are kept as bytes and how many as text, read beside the store. */
+function idKinds(path: string) {
+  const sqlite = new Database(path, { readonly: true });
+  try {
+    return sqlite.query('SELECT typeof(id) AS kind, count(*) AS n FROM reading_rows GROUP BY 1 ORDER BY 1').all();
+  } finally {
+    sqlite.close();
+  }
+}
+
 // Canonical UUIDs are kept as 16 bytes; these others as text, and every one reads back as given.
 const ids = ['0199d1a0-0000-7000-8000-000000000001', '0199D1A0-0000-7000-8000-000000000002', 'sensor-batch-17', '0199d1a0-0000-7000-8000-00000000000', 'x'];
 
 describe('compact reading rows on SQLite', () => {
+  it('keep exactly the canonical lowercase UUIDs as bytes, and turn those back into the same text', () => {
+    for (let i = 0; i < 100; i++) {
+      const id = Bun.randomUUIDv7();
+      const kept = storedId(id);
+      expect(kept).toBeInstanceOf(Uint8Array);
+      expect(Buffer.from(kept as Uint8Array).toString('hex')).toBe(id.replaceAll('-', ''));
+      expect(idOf(kept)).toBe(id);
+    }
+    const near = ['0199D1A0-0000-7000-8000-000000000002', '0199d1a0-0000-7000-8000-00000000000g', '0199d1a0-0000-7000-8000-00000000000', '0199d1a0-0000-7000-8000_000000000001', '0199d1a000007000-8000-0000000000012-3', ' 199d1a0-0000-7000-8000-000000000001'];
+    for (const id of near) expect(storedId(id)).toBe(id);
+  });
+
   it('store ids, devices, metrics and units compactly and give every reading back exactly as it was given', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'compact-rows-'));
     dirs.push(dir);
@@ -52,16 +75,10 @@ describe('compact reading rows on SQLite', () => {
       const patched = await store.patch(ids[2]!, { metric: 'pressure', unit: 'bar', value: 3 });
       expect(patched).toEqual({ ...rows[2]!, metric: 'pressure', unit: 'bar', value: 3 });
       expect(await store.count({ metric: 'pressure' })).toBe(1);
-      const sqlite = new Database(path, { readonly: true });
-      try {
-        const kinds = sqlite.query('SELECT typeof(id) AS kind, count(*) AS n FROM reading_rows GROUP BY 1 ORDER BY 1').all();
-        expect(kinds).toEqual([
-          { kind: 'blob', n: 3 },
-          { kind: 'text', n: 6 },
-        ]);
-      } finally {
-        sqlite.close();
-      }
+      expect(idKinds(path)).toEqual([
+        { kind: 'blob', n: 3 },
+        { kind: 'text', n: 6 },
+      ]);
       expect(await store.remove(ids[0]!)).toBe(true);
       expect(await store.get(ids[0]!)).toBeUndefined();
     } finally {
@@ -100,13 +117,12 @@ describe('compact reading rows on SQLite', () => {
     } finally {
       await store.close();
     }
+    expect(idKinds(path)).toEqual([
+      { kind: 'blob', n: 2 },
+      { kind: 'text', n: 4 },
+    ]);
     const sqlite = new Database(path, { readonly: true });
     try {
-      const kinds = sqlite.query('SELECT typeof(id) AS kind, count(*) AS n FROM reading_rows GROUP BY 1 ORDER BY 1').all();
-      expect(kinds).toEqual([
-        { kind: 'blob', n: 2 },
-        { kind: 'text', n: 4 },
-      ]);
       // The rollups came along, whole numbers now kept as integers (migration 0005).
       expect(sqlite.query("SELECT count, sum, typeof(sum) AS sumType, min, max, typeof(max) AS maxType FROM rollups_device WHERE device_id = 'pump-9'").get()).toEqual({
         count: 2,

@@ -55,8 +55,7 @@ function connect(db: Db) {
       }
       // Ignored: the same reading again (a duplicate), or the same id with other content.
       const standing = storedById.get(id) as StoredRow | null;
-      if (standing) withIdText(standing);
-      if (standing && !sameReading(standing, row)) conflicts.push({ index, offered: row, stored: standing });
+      if (standing && !sameReading(withIdText(standing), row)) conflicts.push({ index, offered: row, stored: standing });
     }
     // The rollups of what was stored, in the same transaction: they never disagree with the rows.
     rollups.add(stored);
@@ -109,7 +108,7 @@ function connect(db: Db) {
     feedAfter: sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings WHERE seq > ? ORDER BY seq LIMIT ?`),
     maxSeq: sqlite.prepare('SELECT coalesce(max(seq), 0) AS seq FROM reading_rows'),
     alerts: alertStatements(sqlite),
-    // Oldest first by the (ts, id) index, a chunk at a time: short transactions between the inserts.
+    // Oldest first by the time index, a chunk at a time: short transactions between the inserts.
     removeBefore: sqlite.prepare('DELETE FROM reading_rows WHERE seq IN (SELECT seq FROM reading_rows WHERE ts < ? ORDER BY ts LIMIT ?)'),
     oldest: sqlite.prepare('SELECT min(ts) AS ts FROM reading_rows'),
   };
