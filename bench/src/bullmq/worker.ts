@@ -6,7 +6,7 @@
 import { Database } from 'bun:sqlite';
 import { Worker } from 'bullmq';
 import type { Reading } from 'core';
-import { storedId } from 'api/src/storage/sqlite/compact.ts';
+import { nameKeys, storedId } from 'api/src/storage/sqlite/compact.ts';
 import { redisConnection } from './connection.ts';
 
 const expect = Number(process.env.EXPECT);
@@ -28,18 +28,8 @@ db.run('CREATE UNIQUE INDEX IF NOT EXISTS reading_rows_id ON reading_rows (id)')
 db.run('CREATE INDEX IF NOT EXISTS reading_rows_ts ON reading_rows (ts)');
 db.run('CREATE INDEX IF NOT EXISTS reading_rows_device_ts ON reading_rows (device, ts)');
 const insert = db.prepare('INSERT OR IGNORE INTO reading_rows (id, device, metric, value, unit, ts, lead) VALUES (?, ?, ?, ?, ?, ?, ?)');
-const insertName = db.prepare('INSERT OR IGNORE INTO names (name) VALUES (?)');
-const selectName = db.prepare('SELECT key FROM names WHERE name = ?');
-const keys = new Map<string, number>();
-const key = (name: string): number => {
-  let found = keys.get(name);
-  if (found === undefined) {
-    insertName.run(name);
-    found = (selectName.get(name) as { key: number }).key;
-    keys.set(name, found);
-  }
-  return found;
-};
+const names = nameKeys(db);
+const key = (name: string) => names.key(name);
 const insertAll = db.transaction((readings: Reading[]) => {
   const now = Date.now();
   for (const r of readings) insert.run(storedId(r.id), key(r.deviceId), key(r.metric), r.value, key(r.unit), r.ts, now - r.ts);

@@ -102,7 +102,7 @@ function connect(db: Db) {
     insertAll: forgettingNames(insertAll),
     patchOne: forgettingNames(patchOne),
     removeOne,
-    byId: sqlite.prepare(`SELECT ${READING_COLUMNS} FROM readings WHERE ${BY_ID}`),
+    byId: storedById,
     rollups,
     latestFeed: sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings ORDER BY seq DESC LIMIT ?`),
     feedAfter: sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings WHERE seq > ? ORDER BY seq LIMIT ?`),
