@@ -177,6 +177,28 @@ for (const [name, backend] of Object.entries(backends)) {
       expect(await store.count({ fromMs: base + 1_000, toMs: base + 2_000 })).toBe(1_000);
     }, 60_000);
 
+    it('hands an export its chunks as text: the rows chunk reads, in order, formulas neutralised, resumed after each', async () => {
+      const { store } = await backend.fresh();
+      const rows = [row({ deviceId: '=cmd|calc', ts: base + 2 }), row({ metric: 'temp', value: -0.5, unit: '°C', ts: base + 1 }), row({ ts: base + 3 })];
+      await store.insert(rows);
+      const oldestFirst = [...rows].sort((a, b) => a.ts - b.ts);
+      const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+      const first = await store.exportChunk({}, 2, undefined, 'ndjson');
+      expect(first.rows).toBe(2);
+      expect(first.last).toEqual({ ts: base + 2, id: oldestFirst[1]?.id as string });
+      const rest = await store.exportChunk({}, 2, first.last ?? undefined, 'ndjson');
+      expect({ rows: rest.rows, last: rest.last }).toEqual({ rows: 1, last: { ts: base + 3, id: oldestFirst[2]?.id as string } });
+      const lines = (decode(first.bytes) + decode(rest.bytes)).trimEnd().split('\n').map((line) => JSON.parse(line));
+      expect(lines).toEqual(oldestFirst.map((r) => ({ ...r, ts: new Date(r.ts).toISOString(), storedAt: new Date(r.storedAt).toISOString() })));
+
+      const csv = decode((await store.exportChunk({ metric: 'kwh' }, 10, undefined, 'csv')).bytes);
+      const iso = (ms: number) => new Date(ms).toISOString();
+      const [, formula, plain] = oldestFirst as [StoredRow, StoredRow, StoredRow];
+      expect(csv).toBe(`${formula.id},'=cmd|calc,kwh,42,kWh,${iso(formula.ts)},${iso(formula.storedAt)}\n${plain.id},device-001,kwh,42,kWh,${iso(plain.ts)},${iso(plain.storedAt)}\n`);
+      expect(await store.exportChunk({}, 10, rest.last ?? undefined, 'csv')).toEqual({ bytes: new Uint8Array(), rows: 0, last: null });
+    });
+
     it('gives the hand-computed statistics', async () => {
       const { store } = await backend.fresh();
       await store.insert(STATS_FIXTURE.map((reading) => row({ ...reading, ts: Date.parse(reading.ts) })));

@@ -5,6 +5,7 @@
  * Times are epoch milliseconds throughout.
  */
 
+import type { ExportChunk, ExportFormat } from './export-text.ts';
 /**
  * The database cannot serve now (unreachable, restarting, timed out, out of space): the API
  * answers 503 with Retry-After, and a retry later can succeed. Any other error is a bug.
@@ -209,6 +210,8 @@ export interface ReadingsStore {
   removeRollupsBefore(beforeMs: number, limit: number): Promise<number>;
   /** Oldest first by (ts, id), up to `limit` rows after the cursor: an export walks these. */
   chunk(filter: ReadingFilter, limit: number, after?: Cursor): Promise<StoredRow[]>;
+  /** `chunk` as export text (see export-text.ts), made where the rows are read: SQLite's reader thread. */
+  exportChunk(filter: ReadingFilter, limit: number, after: Cursor | undefined, format: ExportFormat): Promise<ExportChunk>;
   stats(filter: ReadingFilter, threshold: number, devices: DevicePage, bucket?: 'minute' | 'hour' | 'day'): Promise<Stats>;
   /** How many rows match. */
   count(filter: ReadingFilter): Promise<number>;

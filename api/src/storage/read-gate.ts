@@ -40,6 +40,7 @@ export function gateReads(store: ReadingsStore, limits: ReadLimits): ReadingsSto
     ...store,
     page: (filter, limit, after) => gated(() => store.page(filter, limit, after)),
     chunk: (filter, limit, after) => gated(() => store.chunk(filter, limit, after)),
+    exportChunk: (filter, limit, after, format) => gated(() => store.exportChunk(filter, limit, after, format)),
     stats: (filter, threshold, devices, bucket) => gated(() => store.stats(filter, threshold, devices, bucket)),
     count: (filter) => gated(() => store.count(filter)),
   };

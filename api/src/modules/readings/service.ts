@@ -1,23 +1,14 @@
 import { InvalidEventError, MAX_FUTURE_MS, fromReadingArray, newEventId, parseIsoTime, validateReading } from 'core';
 import { ApiError, invalidField } from '../../errors.ts';
+import { type ExportFormat, readingJson } from '../../storage/export-text.ts';
 import type { BatchOutcome, Cursor, ReadingFilter, ReadingsStore, StoredRow } from '../../storage/port.ts';
 import { encodeCursor } from './cursor.ts';
 import { type NewReading, type ReadingPatch, type StoredReading, newReadingCheck } from './model.ts';
 
 export type ReadingsService = ReturnType<typeof createReadingsService>;
 
-/** A stored row as the API answers it: times as ISO-8601 UTC. */
-export function toStoredReading(row: StoredRow): StoredReading {
-  return {
-    id: row.id,
-    deviceId: row.deviceId,
-    metric: row.metric,
-    value: row.value,
-    unit: row.unit,
-    ts: new Date(row.ts).toISOString(),
-    storedAt: new Date(row.storedAt).toISOString(),
-  };
-}
+/** A stored row as the API answers it: times as ISO-8601 UTC (exports write the same). */
+export const toStoredReading: (row: StoredRow) => StoredReading = readingJson;
 
 /** Why a reading's time cannot be stored, if it cannot: before 1970, or over a day ahead. */
 function timeProblem(ms: number, nowMs: number): string | undefined {
@@ -175,7 +166,7 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
       return json;
     },
 
-    /** Oldest first, `limit` rows after `after`: the export walks the table in these chunks. */
-    chunk: (filter: ReadingFilter, limit: number, after: Cursor | undefined): Promise<StoredRow[]> => store.chunk(filter, limit, after),
+    /** Oldest first, `limit` rows after `after` as export text: the export walks the table in these chunks. */
+    exportChunk: (filter: ReadingFilter, limit: number, after: Cursor | undefined, format: ExportFormat) => store.exportChunk(filter, limit, after, format),
   };
 }

@@ -1,5 +1,6 @@
 import { SQL } from 'bun';
 import { timedCheck } from '../check.ts';
+import { exportChunk } from '../export-text.ts';
 import { type Conflict, type Cursor, type FeedRow, type ReadingFilter, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
 import { alertPage, insertAlerts, removeAlertsBefore } from './alerts.ts';
 import { guarded } from './errors.ts';
@@ -89,6 +90,15 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
   };
   // Other instances' changes. Our own arrive too; listeners are idempotent (a cache bump, a poll).
   const subscription = await sql.listen(CHANGES_CHANNEL, changed);
+  /** Oldest first by (ts, id), after the cursor, on the read pool: what an export walks. */
+  const oldestFirst = (filter: ReadingFilter, limit: number, after?: Cursor) =>
+    guarded(async () => {
+      const where = whereFilter(reads, filter);
+      const rows = after
+        ? await reads`SELECT * FROM readings WHERE ${where} AND (ts, id) > (${after.ts}, ${after.id}) ORDER BY ts, id LIMIT ${limit}`
+        : await reads`SELECT * FROM readings WHERE ${where} ORDER BY ts, id LIMIT ${limit}`;
+      return rows.map(toStored);
+    });
   /** Newest first by (ts, id), after the cursor, on the given pool. */
   const newestFirst = (pool: SQL, filter: ReadingFilter, limit: number, after?: Cursor) =>
     guarded(async () => {
@@ -238,14 +248,8 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
     // Short by the index: on the main pool, so it never waits behind long reads.
     latest: (limit) => newestFirst(sql, {}, limit),
 
-    chunk: (filter, limit, after?: Cursor) =>
-      guarded(async () => {
-        const where = whereFilter(reads, filter);
-        const rows = after
-          ? await reads`SELECT * FROM readings WHERE ${where} AND (ts, id) > (${after.ts}, ${after.id}) ORDER BY ts, id LIMIT ${limit}`
-          : await reads`SELECT * FROM readings WHERE ${where} ORDER BY ts, id LIMIT ${limit}`;
-        return rows.map(toStored);
-      }),
+    chunk: oldestFirst,
+    exportChunk: async (filter, limit, after, format) => exportChunk(await oldestFirst(filter, limit, after), format),
 
     stats: (filter, threshold, devices, bucket) => guarded(() => computeStats(reads, filter, threshold, devices, bucket)),
     compactRollups: (beforeMs, limit, thresholds = []) => guarded(() => compact(sql, Math.floor(beforeMs / HOUR_MS), limit, thresholds)),

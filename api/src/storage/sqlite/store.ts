@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { and, asc, count, desc, eq, gt, gte, lt, lte, or, sql } from 'drizzle-orm';
 import { timedCheck } from '../check.ts';
+import { exportChunk } from '../export-text.ts';
 import { type Conflict, type Cursor, type FeedRow, type ReadingFilter, type ReadingPatchFields, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
 import { HOUR_MINUTES, MINUTE_MS } from '../rollups.ts';
 import { rollupStatements } from './rollups.ts';
@@ -214,6 +215,10 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
 
   // Pages are ordered by (ts, the id as kept): a canonical UUID's 16 bytes sort as its text does,
   // and SQLite keeps texts before blobs; the cursor's id is turned into the same key.
+  const oldestFirst = async (filter: ReadingFilter, limit: number, after?: Cursor) => {
+    const afterCursor = after && and(gte(readings.ts, after.ts), or(gt(readings.ts, after.ts), and(eq(readings.ts, after.ts), sql`stored_id > ${storedId(after.id)}`)));
+    return guarded((c) => c.db.select(ROW).from(readings).where(whereFilter(filter, afterCursor)).orderBy(asc(readings.ts), sql`stored_id`).limit(limit).all().map(withIdText), false);
+  };
   const newestFirst = async (filter: ReadingFilter, limit: number, after?: Cursor) => {
     // The bound on ts alone is what SQLite turns into a range of the ts index; without it, it
     // read every row before the cursor (on 20M rows, 10 s a page deep into an export).
@@ -247,10 +252,8 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
     },
     page: newestFirst,
     latest: (limit) => newestFirst({}, limit),
-    async chunk(filter, limit, after?: Cursor) {
-      const afterCursor = after && and(gte(readings.ts, after.ts), or(gt(readings.ts, after.ts), and(eq(readings.ts, after.ts), sql`stored_id > ${storedId(after.id)}`)));
-      return guarded((c) => c.db.select(ROW).from(readings).where(whereFilter(filter, afterCursor)).orderBy(asc(readings.ts), sql`stored_id`).limit(limit).all().map(withIdText), false);
-    },
+    chunk: oldestFirst,
+    exportChunk: async (filter, limit, after, format) => exportChunk(await oldestFirst(filter, limit, after), format),
     async stats(filter, threshold, devices, bucket) {
       // Its statements run in a promise: their faults are told the way guarded() tells them.
       return guarded((c) => computeStats(c.sqlite, filter, threshold, devices, bucket), false).catch((error) => {

@@ -169,6 +169,7 @@ export async function openThreadedSqliteStore(databaseUrl: string, options: Thre
     get: (id) => read('get', id),
     page: (filter, limit, after) => read('page', filter, limit, after),
     chunk: (filter, limit, after) => read('chunk', filter, limit, after),
+    exportChunk: (filter, limit, after, format) => read('exportChunk', filter, limit, after, format),
     stats: (filter, threshold, devices, bucket) => read('stats', filter, threshold, devices, bucket),
     count: (filter) => read('count', filter),
     // Short reads that must not wait behind long ones: the dashboard's poll, and the feed, which
