@@ -34,14 +34,18 @@ export interface RollupReader {
   totals(source: RollupSource): Promise<Aggregate & { first: number | null; last: number | null }>;
   /** The source grouped by `start_minute / minutes` (the source's levels never exceed it). */
   buckets(source: RollupSource, minutes: number): Promise<Array<Aggregate & { bucket: number }>>;
-  /** One page of a device source, by device id, and how many devices it holds in all. */
-  devices(source: RollupSource, page: DevicePage): Promise<{ rows: Array<Aggregate & { deviceId: string }>; total: number }>;
   /**
-   * Readings above `threshold` per device: rows wholly above count whole, rows wholly below not
-   * at all, and rows that straddle it are opened — an hour or day into its minutes, a minute
-   * into its raw readings.
+   * One page of a device source's device ids, in order (up to `page.limit + 1`, which tells there
+   * are more), and how many devices it holds in all; `readings`, how many readings the source
+   * holds, picks how the devices are found.
    */
-  overThreshold(source: RollupSource, deviceIds: readonly string[], threshold: number): Promise<Map<string, number>>;
+  deviceIds(source: RollupSource, page: DevicePage, readings: number): Promise<{ ids: string[]; total: number }>;
+  /**
+   * Those devices' aggregates, by device id, with their readings above `threshold`: rows wholly
+   * above count whole, rows wholly below not at all, and rows that straddle it are opened — an
+   * hour or day into its minutes, a minute into its raw readings.
+   */
+  deviceRows(source: RollupSource, deviceIds: readonly string[], threshold: number): Promise<Array<Aggregate & { deviceId: string; over: number }>>;
   /** The most frequent values of the raw readings that match, up to `limit`. */
   mostFrequent(filter: ReadingFilter, limit: number): Promise<Array<{ value: number; frequency: number }>>;
   /**
@@ -57,18 +61,39 @@ export interface RollupReader {
   rawCompleteFrom(): Promise<number>;
 }
 
-/** /stats, the same on every backend, from rollups and the raw readings of partial minutes. */
+/** The per-device part of /stats. */
+export type StatsDevicePart = Pick<Stats, 'perDevice' | 'perDeviceTotal' | 'perDeviceTruncated'>;
+/** The rest of /stats: totals, series, the most frequent value. */
+export type StatsSummaryPart = Omit<Stats, keyof StatsDevicePart>;
+
+/**
+ * /stats, the same on every backend, from rollups and the raw readings of partial minutes: its two
+ * parts, which share no statement, run side by side (on two reader threads or connections, where
+ * the backend has them: a 30-day window of 1,000 devices answers in the time of the longer one).
+ */
 export async function statsFromRollups(reader: RollupReader, filter: ReadingFilter, threshold: number, devices: DevicePage, asked?: Bucket): Promise<Stats> {
+  const [summary, page] = await Promise.all([statsSummary(reader, filter, threshold, asked), statsDevices(reader, filter, threshold, devices)]);
+  return { ...summary, ...page };
+}
+
+/** Where a window reads, for a filter: its dirty hours, and its sources at any level. */
+async function plan(reader: RollupReader, filter: ReadingFilter) {
   const dirty = await reader.dirtyHours();
   const fromMs = filter.fromMs ?? ALL_TIME.fromMs;
   const toMs = filter.toMs ?? ALL_TIME.toMs;
-  const kind = filter.deviceId === undefined ? 'metric' : 'device';
-  const source = (from: number, coarsest?: Level, as: 'device' | 'metric' = kind): RollupSource => ({
+  const kind: RollupSource['kind'] = filter.deviceId === undefined ? 'metric' : 'device';
+  const source = (from: number, coarsest?: Level, as: RollupSource['kind'] = kind): RollupSource => ({
     kind: as,
     segments: planSegments(from, toMs, dirty, coarsest),
     deviceId: filter.deviceId,
     metric: filter.metric,
   });
+  return { dirty, fromMs, kind, source };
+}
+
+/** /stats but its devices. */
+export async function statsSummary(reader: RollupReader, filter: ReadingFilter, threshold: number, asked?: Bucket): Promise<StatsSummaryPart> {
+  const { dirty, fromMs, kind, source } = await plan(reader, filter);
   const totals = await reader.totals(source(fromMs));
   const { firstTs, lastTs } = await edges(reader, filter, totals, kind, dirty);
 
@@ -85,13 +110,8 @@ export async function statsFromRollups(reader: RollupReader, filter: ReadingFilt
     series = bucketSeries(window, rows.map((row) => ({ bucket: row.bucket, count: row.count, min: row.min, max: row.max, mean: row.sum / row.count })));
   }
 
-  const perDevice = source(fromMs, undefined, 'device');
-  const page = await reader.devices(perDevice, devices);
-  const shown = page.rows.slice(0, devices.limit);
-  const over = shown.length === 0 ? new Map<string, number>() : await reader.overThreshold(perDevice, shown.map((row) => row.deviceId), threshold);
   const rawFrom = await reader.rawCompleteFrom();
   const rawComplete = fromMs >= rawFrom;
-
   return {
     count: totals.count,
     min: totals.count === 0 ? null : totals.min,
@@ -102,9 +122,21 @@ export async function statsFromRollups(reader: RollupReader, filter: ReadingFilt
     series,
     threshold,
     overThresholdExact: rawComplete,
-    perDevice: shown.map((row) => ({ deviceId: row.deviceId, count: row.count, min: row.min, max: row.max, mean: row.sum / row.count, overThreshold: over.get(row.deviceId) ?? 0 })),
+  };
+}
+
+/** /stats's page of devices. */
+export async function statsDevices(reader: RollupReader, filter: ReadingFilter, threshold: number, devices: DevicePage): Promise<StatsDevicePart> {
+  const { fromMs, source } = await plan(reader, filter);
+  const { count } = await reader.totals(source(fromMs));
+  const perDevice = source(fromMs, undefined, 'device');
+  const page = await reader.deviceIds(perDevice, devices, count);
+  const shownIds = page.ids.slice(0, devices.limit);
+  const shown = shownIds.length === 0 ? [] : await reader.deviceRows(perDevice, shownIds, threshold);
+  return {
+    perDevice: shown.map((row) => ({ deviceId: row.deviceId, count: row.count, min: row.min, max: row.max, mean: row.sum / row.count, overThreshold: row.over })),
     perDeviceTotal: page.total,
-    perDeviceTruncated: page.rows.length > devices.limit,
+    perDeviceTruncated: page.ids.length > devices.limit,
   };
 }
 

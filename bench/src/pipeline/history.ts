@@ -64,16 +64,18 @@ export async function historyScenario(options: { readings: number; backend?: Bac
     // (retention has its own bench).
     const api = await spawnApi({ port: await freePort(), databaseUrl, token: 'bench', env: { REDIS_URL: redisServer.url, DATABASE_STATEMENT_TIMEOUT_MS: '120000', RETAIN_RAW_DAYS: '0' } });
     try {
-      for (const [name, windowMs, samples] of [['1 h', 3_600_000, 20], ['24 h', DAY, 10], ['30 d', 30 * DAY, 5]] as const) {
+      // Enough samples that p99 is not simply the slowest one; the first answer of each window
+      // (pages read from disk into the cache the first time) is not counted.
+      for (const [name, windowMs, samples] of [['1 h', 3_600_000, 200], ['24 h', DAY, 100], ['30 d', 30 * DAY, 100]] as const) {
         const times: number[] = [];
-        for (let i = 0; i < samples; i++) {
+        for (let i = -1; i < samples; i++) {
           const to = new Date(now).toISOString();
           const from = new Date(now - windowMs).toISOString();
           const t0 = performance.now();
           const response = await fetch(`${api.url}/stats?from=${from}&to=${to}`);
           await response.arrayBuffer();
           if (!response.ok) throw new Error(`/stats ${name}: ${response.status}`);
-          times.push(Math.round(performance.now() - t0));
+          if (i >= 0) times.push(Math.round(performance.now() - t0));
         }
         const summary = summarize(times);
         results.push({ scenario: 'history', name: `GET /stats over ${name} (${label})`, result: formatLatency(summary), target: 'p99 ≤ 50 ms', met: summary.p99 <= 50 });
@@ -84,11 +86,11 @@ export async function historyScenario(options: { readings: number; backend?: Bac
       // at once (thousands of refusals a second, served on the same two cores).
       for (const mode of ['polite', 'impolite'] as const) {
         const load = [
-          Bun.spawn(['bun', join(import.meta.dir, '../http-load.ts'), `${api.url}/stats`, '50', '20', mode], { stdout: 'pipe' }),
-          Bun.spawn(['bun', join(import.meta.dir, '../http-load.ts'), `${api.url}/readings/export?format=ndjson`, '5', '20', mode], { stdout: 'pipe' }),
+          Bun.spawn(['bun', join(import.meta.dir, '../http-load.ts'), `${api.url}/stats`, '50', '45', mode], { stdout: 'pipe' }),
+          Bun.spawn(['bun', join(import.meta.dir, '../http-load.ts'), `${api.url}/readings/export?format=ndjson`, '5', '45', mode], { stdout: 'pipe' }),
         ];
         await Bun.sleep(2_000);
-        const writes = await timedWrites(api.url, 15_000);
+        const writes = await timedWrites(api.url, 40_000);
         const [stats, exports] = await Promise.all(load.map(async (child) => JSON.parse(await new Response(child.stdout).text()) as { requests: number; answered: number; cut: number; errors: number }));
         const clients = mode === 'polite' ? 'clients that wait as Retry-After says' : 'clients that ask again at once when refused';
         results.push({

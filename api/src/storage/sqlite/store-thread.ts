@@ -2,14 +2,14 @@
 // One SQLite connection on its own thread (the writer, or a reader), serving the calls of the
 // API's event loop: see threaded-store.ts. A call that hangs here (a frozen disk, a long query)
 // holds this thread only.
-import { type ReadingsStore, StorageUnavailableError } from '../port.ts';
-import { openSqliteStore } from './store.ts';
+import { StorageUnavailableError } from '../port.ts';
+import { type SqliteStore, openSqliteStore } from './store.ts';
 import { lowerThisThreadPriority } from './thread-priority.ts';
 import type { ThreadReply, ThreadRequest } from './thread-protocol.ts';
 
 declare const self: Worker;
 
-let store: ReadingsStore | undefined;
+let store: SqliteStore | undefined;
 const reply = (message: ThreadReply) => self.postMessage(message);
 
 self.onmessage = async (event: MessageEvent<ThreadRequest>) => {

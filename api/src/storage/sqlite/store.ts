@@ -2,7 +2,9 @@ import { statSync } from 'node:fs';
 import { and, asc, count, desc, eq, gt, gte, lt, lte, or, sql } from 'drizzle-orm';
 import { timedCheck } from '../check.ts';
 import { exportChunk } from '../export-text.ts';
-import { type Conflict, type Cursor, type FeedRow, type ReadingFilter, type ReadingPatchFields, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
+import type { Bucket } from '../minutes.ts';
+import { type Conflict, type Cursor, type DevicePage, type FeedRow, type ReadingFilter, type ReadingPatchFields, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
+import type { StatsDevicePart, StatsSummaryPart } from '../rollup-stats.ts';
 import { HOUR_MINUTES, MINUTE_MS } from '../rollups.ts';
 import { rollupStatements } from './rollups.ts';
 import { startCheckpointer } from './checkpointer.ts';
@@ -11,7 +13,7 @@ import { alertStatements } from './alerts.ts';
 import { nameKeys, storedId, withIdText } from './compact.ts';
 import { whereFilter } from './filters.ts';
 import { readings } from './schema.ts';
-import { computeStats } from './stats.ts';
+import { computeStats, computeStatsDevices, computeStatsSummary } from './stats.ts';
 
 /** A reading's columns as the port speaks them, from the `readings` view (schema.ts); the id as kept, for withIdText. */
 const READING_COLUMNS = 'stored_id AS id, device_id AS deviceId, metric, value, unit, ts, stored_at AS storedAt';
@@ -146,7 +148,7 @@ export interface SqliteStoreOptions {
  * deleted or replaced under the API stops writes for good (they would go to a file nobody can
  * open again) until a restart, loudly.
  */
-export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): ReadingsStore {
+export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): SqliteStore {
   const { path, reopen, probeIntervalMs = 2_000, role = 'writer', checkpoint = true } = options;
   const writer = role === 'writer';
   let connection: Connection = connect(db);
@@ -215,6 +217,11 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
 
   // Pages are ordered by (ts, the id as kept): a canonical UUID's 16 bytes sort as its text does,
   // and SQLite keeps texts before blobs; the cursor's id is turned into the same key.
+  /** A /stats read: its statements run in a promise, and their faults are told the way guarded() tells them. */
+  const statsRead = <T>(work: (c: Connection) => Promise<T>): Promise<T> =>
+    guarded(work, false).catch((error) => {
+      throw UNAVAILABLE.test((error as { code?: string }).code ?? '') ? unavailable(error) : error;
+    });
   const oldestFirst = async (filter: ReadingFilter, limit: number, after?: Cursor) => {
     const afterCursor = after && and(gte(readings.ts, after.ts), or(gt(readings.ts, after.ts), and(eq(readings.ts, after.ts), sql`stored_id > ${storedId(after.id)}`)));
     return guarded((c) => c.db.select(ROW).from(readings).where(whereFilter(filter, afterCursor)).orderBy(asc(readings.ts), sql`stored_id`).limit(limit).all().map(withIdText), false);
@@ -254,12 +261,9 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Rea
     latest: (limit) => newestFirst({}, limit),
     chunk: oldestFirst,
     exportChunk: async (filter, limit, after, format) => exportChunk(await oldestFirst(filter, limit, after), format),
-    async stats(filter, threshold, devices, bucket) {
-      // Its statements run in a promise: their faults are told the way guarded() tells them.
-      return guarded((c) => computeStats(c.sqlite, filter, threshold, devices, bucket), false).catch((error) => {
-        throw UNAVAILABLE.test((error as { code?: string }).code ?? '') ? unavailable(error) : error;
-      });
-    },
+    stats: (filter, threshold, devices, bucket) => statsRead((c) => computeStats(c.sqlite, filter, threshold, devices, bucket)),
+    statsSummary: (filter, threshold, bucket) => statsRead((c) => computeStatsSummary(c.sqlite, filter, threshold, bucket)),
+    statsDevices: (filter, threshold, devices) => statsRead((c) => computeStatsDevices(c.sqlite, filter, threshold, devices)),
     async compactRollups(beforeMs, limit, thresholds = []) {
       return guarded((c) => c.rollups.compact(Math.floor(beforeMs / (MINUTE_MS * HOUR_MINUTES)), limit, thresholds), 'write');
     },
@@ -337,11 +341,17 @@ function fileIdentity(path: string): { ino: number; dev: number } | undefined {
   }
 }
 
+/** The port, and the two halves of /stats, which the API asks of two reader threads at once. */
+export interface SqliteStore extends ReadingsStore {
+  statsSummary(filter: ReadingFilter, threshold: number, bucket?: Bucket): Promise<StatsSummaryPart>;
+  statsDevices(filter: ReadingFilter, threshold: number, devices: DevicePage): Promise<StatsDevicePart>;
+}
+
 /**
  * Opens the SQLite database at `databaseUrl` on this thread: the writer migrates it first; a
  * reader opens a connection that only reads (the writer has migrated by then).
  */
-export function openSqliteStore(databaseUrl: string, options: Pick<SqliteStoreOptions, 'probeIntervalMs' | 'onFileGone' | 'role' | 'checkpoint'> = {}): ReadingsStore {
+export function openSqliteStore(databaseUrl: string, options: Pick<SqliteStoreOptions, 'probeIntervalMs' | 'onFileGone' | 'role' | 'checkpoint'> = {}): SqliteStore {
   const path = databasePath(databaseUrl);
   const onDisk = path !== ':memory:';
   const open = (create: boolean) => (options.role === 'reader' ? openReader(path) : openDatabase(databaseUrl, { autocheckpointPages: onDisk ? 100_000 : 10_000, create }));

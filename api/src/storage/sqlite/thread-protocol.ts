@@ -1,7 +1,7 @@
-import type { ReadingsStore } from '../port.ts';
+import type { SqliteStore } from './store.ts';
 
 /** The port's methods a SQLite thread serves. */
-export type ThreadMethod = Exclude<keyof ReadingsStore, 'backend' | 'location' | 'onChange'>;
+export type ThreadMethod = Exclude<keyof SqliteStore, 'backend' | 'location' | 'onChange'>;
 
 /** From the API's event loop to a SQLite thread: open first, then calls, answered in order. */
 export type ThreadRequest =
