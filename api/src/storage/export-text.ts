@@ -30,6 +30,11 @@ export function readingJson(row: StoredRow) {
 
 const encoder = new TextEncoder();
 
+/** A value as UTF-8 JSON, as the API answers it. */
+export function jsonBytes(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value));
+}
+
 /** The CSV header line, as bytes. */
 export function csvHeader(): Uint8Array {
   return encoder.encode(stringify([EXPORT_COLUMNS as unknown as string[]]));

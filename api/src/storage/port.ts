@@ -213,6 +213,12 @@ export interface ReadingsStore {
   /** `chunk` as export text (see export-text.ts), made where the rows are read: SQLite's reader thread. */
   exportChunk(filter: ReadingFilter, limit: number, after: Cursor | undefined, format: ExportFormat): Promise<ExportChunk>;
   stats(filter: ReadingFilter, threshold: number, devices: DevicePage, bucket?: 'minute' | 'hour' | 'day'): Promise<Stats>;
+  /**
+   * `stats` as the JSON /stats answers, in UTF-8, made where it is worked out (SQLite: on the
+   * reader threads): a whole-history answer is ~180 KB, which the event loop serving writes would
+   * otherwise serialize and encode tens of times a second under load.
+   */
+  statsJson(filter: ReadingFilter, threshold: number, devices: DevicePage, bucket?: 'minute' | 'hour' | 'day'): Promise<Uint8Array>;
   /** How many rows match. */
   count(filter: ReadingFilter): Promise<number>;
   /** The change feed: rows stored after `seq`, in sequence order, up to `limit`. */

@@ -42,6 +42,7 @@ export function gateReads(store: ReadingsStore, limits: ReadLimits): ReadingsSto
     chunk: (filter, limit, after) => gated(() => store.chunk(filter, limit, after)),
     exportChunk: (filter, limit, after, format) => gated(() => store.exportChunk(filter, limit, after, format)),
     stats: (filter, threshold, devices, bucket) => gated(() => store.stats(filter, threshold, devices, bucket)),
+    statsJson: (filter, threshold, devices, bucket) => gated(() => store.statsJson(filter, threshold, devices, bucket)),
     count: (filter) => gated(() => store.count(filter)),
   };
 }

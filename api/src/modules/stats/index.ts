@@ -47,7 +47,7 @@ export function defaultThresholds(rules: readonly RuleSummary[]): number[] {
 export function statsRoutes(store: ReadingsStore, rules: () => readonly RuleSummary[] | Promise<readonly RuleSummary[]> = () => []) {
   return new Elysia({ name: 'stats', detail: { tags: ['stats'] } }).get(
     '/stats',
-    async ({ query }) => {
+    async ({ query, set }) => {
       const deviceLimit = query.deviceLimit === undefined ? DEFAULT_DEVICE_LIMIT : Number(query.deviceLimit);
       if (deviceLimit > MAX_DEVICE_LIMIT) throw invalidField('deviceLimit', `must be at most ${MAX_DEVICE_LIMIT}`);
       let threshold = Number(query.threshold);
@@ -55,7 +55,10 @@ export function statsRoutes(store: ReadingsStore, rules: () => readonly RuleSumm
         const current = rules();
         threshold = ruleThreshold(Array.isArray(current) ? current : await current, query) ?? FALLBACK_THRESHOLD;
       }
-      return store.stats(parseFilter(query), threshold, { limit: deviceLimit, after: query.deviceAfter }, query.bucket);
+      // Made into JSON where it was worked out (see ReadingsStore.statsJson), and answered as
+      // text: Elysia would copy a Response's body through a stream of its own.
+      set.headers['content-type'] = 'application/json';
+      return store.statsJson(parseFilter(query), threshold, { limit: deviceLimit, after: query.deviceAfter }, query.bucket);
     },
     {
       query: StatsQuery,

@@ -11,8 +11,10 @@ async function seeded() {
 }
 
 describe('GET /stats', () => {
-  it('equals the hand-computed statistics', async () => {
-    const stats = await (await (await seeded()).request('GET', '/stats')).json();
+  it('equals the hand-computed statistics, answered as JSON', async () => {
+    const response = await (await seeded()).request('GET', '/stats');
+    expect(response.headers.get('content-type')).toBe('application/json');
+    const stats = await response.json();
     expect(stats).toEqual({ ...FIXTURE_TOTALS, perDevice: FIXTURE_DEVICES, perDeviceTotal: 2, perDeviceTruncated: false });
   });
 

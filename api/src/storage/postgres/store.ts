@@ -1,6 +1,6 @@
 import { SQL } from 'bun';
 import { timedCheck } from '../check.ts';
-import { exportChunk } from '../export-text.ts';
+import { exportChunk, jsonBytes } from '../export-text.ts';
 import { type Conflict, type Cursor, type FeedRow, type ReadingFilter, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
 import { alertPage, insertAlerts, removeAlertsBefore } from './alerts.ts';
 import { guarded } from './errors.ts';
@@ -252,6 +252,7 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
     exportChunk: async (filter, limit, after, format) => exportChunk(await oldestFirst(filter, limit, after), format),
 
     stats: (filter, threshold, devices, bucket) => guarded(() => computeStats(reads, filter, threshold, devices, bucket)),
+    statsJson: async (filter, threshold, devices, bucket) => jsonBytes(await guarded(() => computeStats(reads, filter, threshold, devices, bucket))),
     compactRollups: (beforeMs, limit, thresholds = []) => guarded(() => compact(sql, Math.floor(beforeMs / HOUR_MS), limit, thresholds)),
     rebuildRollups: (thresholds = []) => guarded(() => rebuild(sql, thresholds)),
     removeRollupsBefore: (beforeMs, limit) => guarded(() => removeRollupsBefore(sql, Math.floor(beforeMs / MINUTE_MS), limit)),

@@ -10,7 +10,13 @@ import type { ThreadReply, ThreadRequest } from './thread-protocol.ts';
 declare const self: Worker;
 
 let store: SqliteStore | undefined;
-const reply = (message: ThreadReply) => self.postMessage(message);
+const reply = (message: ThreadReply, transfer: Transferable[] = []) => self.postMessage(message, transfer);
+
+/** Bytes a result carries (/stats's JSON, an export's chunk) are handed over, not copied. */
+function transferable(value: unknown): Transferable[] {
+  const bytes = value instanceof Uint8Array ? value : (value as { bytes?: unknown } | undefined)?.bytes;
+  return bytes instanceof Uint8Array && bytes.byteLength === bytes.buffer.byteLength ? [bytes.buffer as ArrayBuffer] : [];
+}
 
 self.onmessage = async (event: MessageEvent<ThreadRequest>) => {
   const message = event.data;
@@ -37,7 +43,7 @@ self.onmessage = async (event: MessageEvent<ThreadRequest>) => {
     if (!store) throw new Error('the SQLite thread was called before it opened the database');
     const method = store[message.method] as (...args: unknown[]) => Promise<unknown>;
     const value = await method.apply(store, message.args);
-    reply({ type: 'result', id: message.id, value });
+    reply({ type: 'result', id: message.id, value }, transferable(value));
   } catch (error) {
     reply({ type: 'result', id: message.id, error: { unavailable: error instanceof StorageUnavailableError, message: (error as Error).message } });
   }

@@ -1,10 +1,9 @@
 import { statSync } from 'node:fs';
 import { and, asc, count, desc, eq, gt, gte, lt, lte, or, sql } from 'drizzle-orm';
 import { timedCheck } from '../check.ts';
-import { exportChunk } from '../export-text.ts';
+import { exportChunk, jsonBytes } from '../export-text.ts';
 import type { Bucket } from '../minutes.ts';
 import { type Conflict, type Cursor, type DevicePage, type FeedRow, type ReadingFilter, type ReadingPatchFields, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
-import type { StatsDevicePart, StatsSummaryPart } from '../rollup-stats.ts';
 import { HOUR_MINUTES, MINUTE_MS } from '../rollups.ts';
 import { rollupStatements } from './rollups.ts';
 import { startCheckpointer } from './checkpointer.ts';
@@ -262,8 +261,9 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     chunk: oldestFirst,
     exportChunk: async (filter, limit, after, format) => exportChunk(await oldestFirst(filter, limit, after), format),
     stats: (filter, threshold, devices, bucket) => statsRead((c) => computeStats(c.sqlite, filter, threshold, devices, bucket)),
-    statsSummary: (filter, threshold, bucket) => statsRead((c) => computeStatsSummary(c.sqlite, filter, threshold, bucket)),
-    statsDevices: (filter, threshold, devices) => statsRead((c) => computeStatsDevices(c.sqlite, filter, threshold, devices)),
+    statsJson: async (filter, threshold, devices, bucket) => jsonBytes(await statsRead((c) => computeStats(c.sqlite, filter, threshold, devices, bucket))),
+    statsSummaryJson: async (filter, threshold, bucket) => jsonBytes(await statsRead((c) => computeStatsSummary(c.sqlite, filter, threshold, bucket))),
+    statsDevicesJson: async (filter, threshold, devices) => jsonBytes(await statsRead((c) => computeStatsDevices(c.sqlite, filter, threshold, devices))),
     async compactRollups(beforeMs, limit, thresholds = []) {
       return guarded((c) => c.rollups.compact(Math.floor(beforeMs / (MINUTE_MS * HOUR_MINUTES)), limit, thresholds), 'write');
     },
@@ -341,10 +341,13 @@ function fileIdentity(path: string): { ino: number; dev: number } | undefined {
   }
 }
 
-/** The port, and the two halves of /stats, which the API asks of two reader threads at once. */
+/**
+ * The port, and the two halves of /stats as JSON objects (see rollup-stats.ts), which the API asks
+ * of two reader threads at once.
+ */
 export interface SqliteStore extends ReadingsStore {
-  statsSummary(filter: ReadingFilter, threshold: number, bucket?: Bucket): Promise<StatsSummaryPart>;
-  statsDevices(filter: ReadingFilter, threshold: number, devices: DevicePage): Promise<StatsDevicePart>;
+  statsSummaryJson(filter: ReadingFilter, threshold: number, bucket?: Bucket): Promise<Uint8Array>;
+  statsDevicesJson(filter: ReadingFilter, threshold: number, devices: DevicePage): Promise<Uint8Array>;
 }
 
 /**
