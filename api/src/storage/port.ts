@@ -6,6 +6,7 @@
  */
 
 import type { ExportChunk, ExportFormat } from './export-text.ts';
+
 /**
  * The database cannot serve now (unreachable, restarting, timed out, out of space): the API
  * answers 503 with Retry-After, and a retry later can succeed. Any other error is a bug.

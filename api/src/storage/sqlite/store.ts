@@ -214,13 +214,13 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
   }, probeIntervalMs) : undefined;
   probe?.unref?.();
 
-  // Pages are ordered by (ts, the id as kept): a canonical UUID's 16 bytes sort as its text does,
-  // and SQLite keeps texts before blobs; the cursor's id is turned into the same key.
   /** A /stats read: its statements run in a promise, and their faults are told the way guarded() tells them. */
   const statsRead = <T>(work: (c: Connection) => Promise<T>): Promise<T> =>
     guarded(work, false).catch((error) => {
       throw UNAVAILABLE.test((error as { code?: string }).code ?? '') ? unavailable(error) : error;
     });
+  // Pages are ordered by (ts, the id as kept): a canonical UUID's 16 bytes sort as its text does,
+  // and SQLite keeps texts before blobs; the cursor's id is turned into the same key.
   const oldestFirst = async (filter: ReadingFilter, limit: number, after?: Cursor) => {
     const afterCursor = after && and(gte(readings.ts, after.ts), or(gt(readings.ts, after.ts), and(eq(readings.ts, after.ts), sql`stored_id > ${storedId(after.id)}`)));
     return guarded((c) => c.db.select(ROW).from(readings).where(whereFilter(filter, afterCursor)).orderBy(asc(readings.ts), sql`stored_id`).limit(limit).all().map(withIdText), false);
