@@ -25,12 +25,20 @@ afterAll(async () => {
 });
 
 describe('long reads, bounded', () => {
-  it('runs `running` at once, queues `waiting`, refuses the rest at once; the queued ones all answer', async () => {
+  it('runs `running` at once, queues `waiting`, refuses the rest after a pause; the queued ones all answer', async () => {
     const gated = gateReads(store, { running: 1, waiting: 2 });
     const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => gated.count({})));
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected']);
     expect(outcomes.slice(0, 3).map((outcome) => (outcome as PromiseFulfilledResult<number>).value)).toEqual([100, 100, 100]);
     expect((outcomes[3] as PromiseRejectedResult).reason).toBeInstanceOf(StorageBusyError);
+    // A refusal is told after a pause, so a client that asks again at once cannot ask thousands
+    // of times a second (a lower bound: a busy machine only makes it longer).
+    const slow = gateReads({ ...store, count: () => Bun.sleep(1_000).then(() => 0) }, { running: 1, waiting: 0, refusalDelayMs: 200 });
+    const running = slow.count({});
+    const refusedAt = performance.now();
+    await expect(slow.count({})).rejects.toBeInstanceOf(StorageBusyError);
+    expect(performance.now() - refusedAt).toBeGreaterThanOrEqual(195);
+    await running;
     // Turns are given back: once they are done, reads pass again, and writes never waited.
     expect(await gated.count({ deviceId: 'device-1' })).toBe(20);
     expect(await gated.insert([])).toEqual({ inserted: 0, duplicates: 0, conflicts: [] });

@@ -3,14 +3,23 @@ import { type ReadingsStore, StorageBusyError } from './port.ts';
 export interface ReadLimits {
   /** Long reads running at once (SQLite: reader threads; PostgreSQL: the read pool's size). */
   running: number;
-  /** Long reads waiting for a turn; past it a read is refused at once (429). */
+  /** Long reads waiting for a turn; past it a read is refused (429). */
   waiting: number;
+  /**
+   * How long a refusal takes to be told, in ms (default REFUSAL_DELAY_MS). A client that asks
+   * again at once, ignoring Retry-After, then asks a few times a second instead of thousands:
+   * each refusal costs the event loop that serves writes, and 10,000 a second took it whole
+   * (writes' p99 ~100 ms in the history bench). A waiting refusal holds a timer, no reader.
+   */
+  refusalDelayMs?: number;
 }
+
+export const REFUSAL_DELAY_MS = 250;
 
 /**
  * Bounds the long reads of a store — listings, exports, statistics, counts — whatever its
  * backend: `running` at once, `waiting` more in line, and past that StorageBusyError (429 with
- * Retry-After) rather than a queue that grows with every impatient client. Writes, the change
+ * Retry-After, told after a short pause) rather than a queue that grows with every impatient client. Writes, the change
  * feed, `latest` and lookups by id are short and not gated: they never wait behind long reads.
  */
 export function gateReads(store: ReadingsStore, limits: ReadLimits): ReadingsStore {
@@ -20,7 +29,9 @@ export function gateReads(store: ReadingsStore, limits: ReadLimits): ReadingsSto
   const gated = async <T>(read: () => Promise<T>): Promise<T> => {
     if (running >= limits.running) {
       if (queue.length >= limits.waiting) {
-        throw new StorageBusyError(`${running} long reads are running and ${queue.length} waiting (listings, exports, statistics): try again shortly`);
+        const refusal = new StorageBusyError(`${running} long reads are running and ${queue.length} waiting (listings, exports, statistics): try again shortly`);
+        await Bun.sleep(limits.refusalDelayMs ?? REFUSAL_DELAY_MS);
+        throw refusal;
       }
       await new Promise<void>((resolve) => queue.push(resolve));
     } else {
