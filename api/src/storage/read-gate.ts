@@ -19,8 +19,9 @@ export const REFUSAL_DELAY_MS = 250;
 /**
  * Bounds the long reads of a store — listings, exports, statistics, counts — whatever its
  * backend: `running` at once, `waiting` more in line, and past that StorageBusyError (429 with
- * Retry-After, told after a short pause) rather than a queue that grows with every impatient client. Writes, the change
- * feed, `latest` and lookups by id are short and not gated: they never wait behind long reads.
+ * Retry-After, told after a short pause) rather than a queue that grows with every impatient
+ * client. Writes, the change feed, `latest` and lookups by id are short and not gated: they never
+ * wait behind long reads.
  */
 export function gateReads(store: ReadingsStore, limits: ReadLimits): ReadingsStore {
   let running = 0;
