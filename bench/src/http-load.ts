@@ -1,8 +1,9 @@
 /**
  * `bun http-load.ts URL CONNECTIONS SECONDS [polite]`: a closed-loop GET load; prints JSON
  * results. Bodies are read to their end and dropped as they come (an export of 20M readings is
- * gigabytes) and cut at the deadline. `polite` clients wait as long as a 429's or 503's Retry-After says before they ask
- * again, as a well-made client does; without it they ask again at once.
+ * gigabytes) and cut at the deadline. `polite` clients wait as long as a 429's or 503's
+ * Retry-After says before they ask again, as a well-made client does; without it they ask again
+ * at once.
  */
 import { summarize } from './pipeline/report.ts';
 

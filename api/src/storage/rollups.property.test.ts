@@ -10,9 +10,9 @@ import { type TestDatabase, usePostgres } from 'core/testing';
 import { BUCKETS, type Bucket, bucketSeries, bucketWindow, minuteSeries, minuteWindow } from './minutes.ts';
 import type { ReadingFilter, ReadingsStore, Stats, StoredRow } from './port.ts';
 import { openPostgresStore } from './postgres/store.ts';
-import { SQLITE_DIALECT, sqlRollupReader } from './rollup-sql.ts';
 import { statsFromRollups } from './rollup-stats.ts';
 import { openDatabase } from './sqlite/client.ts';
+import { rollupReader } from './sqlite/stats.ts';
 import { createSqliteStore } from './sqlite/store.ts';
 
 let postgres: TestDatabase;
@@ -190,8 +190,7 @@ for (const [name, backend] of Object.entries(backends)) {
             // rows) by how many readings it holds per device: each way, whichever this one took.
             if (sqlite) {
               for (const walkReadingsPerDevice of [0, Number.POSITIVE_INFINITY]) {
-                const reader = sqlRollupReader(SQLITE_DIALECT, async (sql, params) => sqlite.query(sql).all(...params) as Array<Record<string, unknown>>, walkReadingsPerDevice);
-                compare(await statsFromRollups(reader, filter, q.threshold, { limit: 1_000 }, q.bucket), wanted);
+                compare(await statsFromRollups(rollupReader(sqlite, walkReadingsPerDevice), filter, q.threshold, { limit: 1_000 }, q.bucket), wanted);
               }
             }
           }

@@ -6,6 +6,7 @@
 import { Database } from 'bun:sqlite';
 import { Worker } from 'bullmq';
 import type { Reading } from 'core';
+import { migrateDatabase } from 'api/src/storage/sqlite/client.ts';
 import { nameKeys, storedId } from 'api/src/storage/sqlite/compact.ts';
 import { redisConnection } from './connection.ts';
 
@@ -18,21 +19,15 @@ db.run('PRAGMA temp_store = MEMORY');
 // As the API tunes its writer: checkpoints every 1,000 pages (the default) rewrite the index
 // leaves almost every commit; the API checkpoints on a thread of its own, this is its safety net.
 db.run('PRAGMA wal_autocheckpoint = 10000');
-// The API's compact rows (names as integer keys, a canonical UUID as its 16 bytes, the lead time)
-// and their indexes — and not its rollups: the peer does the job the way a BullMQ user would.
-db.run('CREATE TABLE IF NOT EXISTS names (key integer PRIMARY KEY NOT NULL, name text NOT NULL UNIQUE)');
-db.run(
-  'CREATE TABLE IF NOT EXISTS reading_rows (seq integer PRIMARY KEY NOT NULL, id blob NOT NULL, device integer NOT NULL, metric integer NOT NULL, value real NOT NULL, unit integer NOT NULL, ts integer NOT NULL, lead integer NOT NULL)',
-);
-db.run('CREATE UNIQUE INDEX IF NOT EXISTS reading_rows_id ON reading_rows (id)');
-db.run('CREATE INDEX IF NOT EXISTS reading_rows_ts ON reading_rows (ts)');
-db.run('CREATE INDEX IF NOT EXISTS reading_rows_device_ts ON reading_rows (device, ts)');
+// The API's schema, by its own migrations: compact rows (names as integer keys, a canonical UUID as
+// its 16 bytes, the lead time) and their indexes. The peer writes no rollups (its tables stay
+// empty): it does the job the way a BullMQ user would.
+migrateDatabase(db);
 const insert = db.prepare('INSERT OR IGNORE INTO reading_rows (id, device, metric, value, unit, ts, lead) VALUES (?, ?, ?, ?, ?, ?, ?)');
 const names = nameKeys(db);
-const key = (name: string) => names.key(name);
 const insertAll = db.transaction((readings: Reading[]) => {
   const now = Date.now();
-  for (const r of readings) insert.run(storedId(r.id), key(r.deviceId), key(r.metric), r.value, key(r.unit), r.ts, now - r.ts);
+  for (const r of readings) insert.run(storedId(r.id), names.key(r.deviceId), names.key(r.metric), r.value, names.key(r.unit), r.ts, now - r.ts);
 });
 
 let stored = 0;

@@ -47,6 +47,11 @@ export function openDatabase(databaseUrl: string = DEFAULT_DATABASE_PATH, option
   // Keeps the index leaves that every batch touches in memory (64 MiB).
   sqlite.run('PRAGMA cache_size = -65536');
   sqlite.run('PRAGMA temp_store = MEMORY');
+  return migrateDatabase(sqlite);
+}
+
+/** The API's schema on a connection: its pending migrations run (tables, indexes, the `readings` view). */
+export function migrateDatabase(sqlite: Database): Db {
   const db = drizzle({ client: sqlite, schema }) as Db;
   migrate(db, { migrationsFolder: MIGRATIONS });
   return db;

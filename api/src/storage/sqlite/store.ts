@@ -4,6 +4,7 @@ import { timedCheck } from '../check.ts';
 import { exportChunk, jsonBytes } from '../export-text.ts';
 import type { Bucket } from '../minutes.ts';
 import { type Conflict, type Cursor, type DevicePage, type FeedRow, type ReadingFilter, type ReadingPatchFields, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
+import { statsDevices, statsFromRollups, statsSummary } from '../rollup-stats.ts';
 import { HOUR_MINUTES, MINUTE_MS } from '../rollups.ts';
 import { rollupStatements } from './rollups.ts';
 import { startCheckpointer } from './checkpointer.ts';
@@ -12,7 +13,7 @@ import { alertStatements } from './alerts.ts';
 import { nameKeys, storedId, withIdText } from './compact.ts';
 import { whereFilter } from './filters.ts';
 import { readings } from './schema.ts';
-import { computeStats, computeStatsDevices, computeStatsSummary } from './stats.ts';
+import { rollupReader } from './stats.ts';
 
 /** A reading's columns as the port speaks them, from the `readings` view (schema.ts); the id as kept, for withIdText. */
 const READING_COLUMNS = 'stored_id AS id, device_id AS deviceId, metric, value, unit, ts, stored_at AS storedAt';
@@ -260,10 +261,10 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     latest: (limit) => newestFirst({}, limit),
     chunk: oldestFirst,
     exportChunk: async (filter, limit, after, format) => exportChunk(await oldestFirst(filter, limit, after), format),
-    stats: (filter, threshold, devices, bucket) => statsRead((c) => computeStats(c.sqlite, filter, threshold, devices, bucket)),
-    statsJson: async (filter, threshold, devices, bucket) => jsonBytes(await statsRead((c) => computeStats(c.sqlite, filter, threshold, devices, bucket))),
-    statsSummaryJson: async (filter, threshold, bucket) => jsonBytes(await statsRead((c) => computeStatsSummary(c.sqlite, filter, threshold, bucket))),
-    statsDevicesJson: async (filter, threshold, devices) => jsonBytes(await statsRead((c) => computeStatsDevices(c.sqlite, filter, threshold, devices))),
+    stats: (filter, threshold, devices, bucket) => statsRead((c) => statsFromRollups(rollupReader(c.sqlite), filter, threshold, devices, bucket)),
+    statsJson: async (filter, threshold, devices, bucket) => jsonBytes(await statsRead((c) => statsFromRollups(rollupReader(c.sqlite), filter, threshold, devices, bucket))),
+    statsSummaryJson: async (filter, threshold, bucket) => jsonBytes(await statsRead((c) => statsSummary(rollupReader(c.sqlite), filter, threshold, bucket))),
+    statsDevicesJson: async (filter, threshold, devices) => jsonBytes(await statsRead((c) => statsDevices(rollupReader(c.sqlite), filter, threshold, devices))),
     async compactRollups(beforeMs, limit, thresholds = []) {
       return guarded((c) => c.rollups.compact(Math.floor(beforeMs / (MINUTE_MS * HOUR_MINUTES)), limit, thresholds), 'write');
     },

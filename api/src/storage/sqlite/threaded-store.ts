@@ -8,6 +8,7 @@ import type { ThreadMethod, ThreadReply, ThreadRequest } from './thread-protocol
 /** Calls waiting on one thread at most; past it the API answers 503 at once instead of queueing. */
 const MAX_WAITING_CALLS = 256;
 const COMMA = ','.charCodeAt(0);
+const DECODER = new TextDecoder();
 /** How long /health waits for the writer thread to answer its check. */
 const CHECK_BUDGET_MS = 1_000;
 
@@ -187,7 +188,7 @@ export async function openThreadedSqliteStore(databaseUrl: string, options: Thre
     page: (filter, limit, after) => read('page', filter, limit, after),
     chunk: (filter, limit, after) => read('chunk', filter, limit, after),
     exportChunk: (filter, limit, after, format) => read('exportChunk', filter, limit, after, format),
-    stats: async (filter, threshold, devices, bucket) => JSON.parse(new TextDecoder().decode(await statsJson(filter, threshold, devices, bucket))) as Stats,
+    stats: async (filter, threshold, devices, bucket) => JSON.parse(DECODER.decode(await statsJson(filter, threshold, devices, bucket))) as Stats,
     statsJson,
     count: (filter) => read('count', filter),
     // Short reads that must not wait behind long ones: the dashboard's poll, and the feed, which
