@@ -209,6 +209,20 @@ for (const [name, backend] of Object.entries(backends)) {
       expect(next.perDeviceTruncated).toBe(false);
     });
 
+    it('answers statistics over hundreds of scattered hours not compacted yet (a backfill of every other hour)', async () => {
+      const { store } = await backend.fresh();
+      // 600 hours, every other one, two devices: each hour is dirty until compaction runs.
+      const rows = Array.from({ length: 600 }, (_, i) => row({ deviceId: i % 2 === 0 ? 'device-a' : 'device-b', value: i % 10, ts: base + 2 * i * 3_600_000 + 90_000 }));
+      await store.insert(rows);
+      const stats = await store.stats({ fromMs: base - DAY, toMs: base + 60 * DAY }, 4.5, { limit: 10 });
+      expect(stats.count).toBe(600);
+      expect(stats.mean).toBe(4.5);
+      expect(stats.perDevice.map((device) => [device.deviceId, device.count, device.overThreshold])).toEqual([
+        ['device-a', 300, 120],
+        ['device-b', 300, 180],
+      ]);
+    });
+
     it('feeds changes in order after any sequence number, and tells every instance of a change', async () => {
       const { store, another } = await backend.fresh();
       const other = await another();

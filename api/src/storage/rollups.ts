@@ -30,12 +30,40 @@ export interface Segment {
 export const ALL_TIME = { fromMs: -8.64e15, toMs: 8.64e15 };
 
 /**
+ * Pieces a window is read in at most: each is a SELECT of one UNION ALL (SQLite allows 500 of
+ * them, and PostgreSQL plans each), and carries its parameters.
+ */
+export const MAX_SEGMENTS = 64;
+
+/**
  * Cuts [fromMs, toMs) into disjoint pieces, each read from the coarsest source that is exact for
  * it: raw readings for partial minutes, minute rows for partial hours and for hours not compacted
- * yet (`dirtyHours`), hour rows for partial days and days that hold a dirty hour, day rows for the
- * rest. `coarsest` caps the level (a series by the hour reads no day rows).
+ * yet (`dirtyHours`, ascending), hour rows for partial days and days that hold a dirty hour, day
+ * rows for the rest. `coarsest` caps the level (a series by the hour reads no day rows). Dirty
+ * hours next to each other are read as one piece; where they lie scattered (a backfill of every
+ * other hour, before compaction has caught up) in more pieces than MAX_SEGMENTS, everything from
+ * the window's first dirty hour to its last is read at minute level: exact still, in a few pieces.
  */
 export function planSegments(fromMs: number, toMs: number, dirtyHours: readonly number[], coarsest: Level = DAY_MINUTES): Segment[] {
+  const segments = cutWindow(fromMs, toMs, dirtyRuns(dirtyHours), coarsest);
+  if (segments.length <= MAX_SEGMENTS) return segments;
+  const runs = dirtyRuns(dirtyHours).filter((run) => run.end * HOUR_MINUTES * MINUTE_MS > fromMs && run.start * HOUR_MINUTES * MINUTE_MS < toMs);
+  const [first, last] = [runs[0], runs.at(-1)];
+  return first && last ? cutWindow(fromMs, toMs, [{ start: first.start, end: last.end }], coarsest) : segments;
+}
+
+/** Dirty hours as runs of consecutive hours, [start, end). */
+function dirtyRuns(hours: readonly number[]): Array<{ start: number; end: number }> {
+  const runs: Array<{ start: number; end: number }> = [];
+  for (const hour of hours) {
+    const last = runs.at(-1);
+    if (last && hour <= last.end) last.end = Math.max(last.end, hour + 1);
+    else runs.push({ start: hour, end: hour + 1 });
+  }
+  return runs;
+}
+
+function cutWindow(fromMs: number, toMs: number, dirtyRuns: ReadonlyArray<{ start: number; end: number }>, coarsest: Level): Segment[] {
   const segments: Segment[] = [];
   if (toMs <= fromMs) return segments;
   const push = (level: Segment['level'], from: number, to: number) => {
@@ -71,11 +99,13 @@ export function planSegments(fromMs: number, toMs: number, dirtyHours: readonly 
   push(1, firstMinute, firstHour * HOUR_MINUTES);
   push(1, endHour * HOUR_MINUTES, endMinute);
   let cursor = firstHour;
-  for (const hour of dirtyHours) {
-    if (hour < cursor || hour >= endHour) continue;
-    days(cursor, hour);
-    push(1, hour * HOUR_MINUTES, (hour + 1) * HOUR_MINUTES);
-    cursor = hour + 1;
+  for (const run of dirtyRuns) {
+    const start = Math.max(run.start, cursor);
+    const end = Math.min(run.end, endHour);
+    if (start >= end) continue;
+    days(cursor, start);
+    push(1, start * HOUR_MINUTES, end * HOUR_MINUTES);
+    cursor = end;
   }
   days(cursor, endHour);
   return segments;
