@@ -5,14 +5,16 @@
  * backend.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
+import { SQL } from 'bun';
 import fc from 'fast-check';
 import { type TestDatabase, usePostgres } from 'core/testing';
 import { BUCKETS, type Bucket, bucketSeries, bucketWindow, minuteSeries, minuteWindow } from './minutes.ts';
 import type { ReadingFilter, ReadingsStore, Stats, StoredRow } from './port.ts';
+import { rollupReader as postgresRollupReader } from './postgres/stats.ts';
 import { openPostgresStore } from './postgres/store.ts';
 import { statsFromRollups } from './rollup-stats.ts';
 import { openDatabase } from './sqlite/client.ts';
-import { rollupReader } from './sqlite/stats.ts';
+import { rollupReader as sqliteRollupReader } from './sqlite/stats.ts';
 import { createSqliteStore } from './sqlite/store.ts';
 
 let postgres: TestDatabase;
@@ -121,15 +123,24 @@ function compare(received: Stats, computed: ReturnType<typeof expected>) {
   expect(actual.overThresholdExact).toBe(true);
 }
 
+/** Each backend: a store, and its rollup reads made to find a window's devices one way or the other. */
 const backends = {
   sqlite: {
     runs: 40,
     open: async () => {
       const db = openDatabase(':memory:');
-      return { store: createSqliteStore(db), sqlite: db.$client };
+      return { store: createSqliteStore(db), reader: (walkReadingsPerDevice: number) => sqliteRollupReader(db.$client, walkReadingsPerDevice), close: async () => {} };
     },
   },
-  postgres: { runs: 12, open: async () => ({ store: await openPostgresStore(await postgres.createDatabase(), { poolSize: 2 }), sqlite: undefined }) },
+  postgres: {
+    runs: 12,
+    open: async () => {
+      const url = await postgres.createDatabase();
+      const store = await openPostgresStore(url, { poolSize: 2 });
+      const sql = new SQL(url, { max: 1 });
+      return { store, reader: (walkReadingsPerDevice: number) => postgresRollupReader(sql, walkReadingsPerDevice), close: () => sql.close() };
+    },
+  },
 };
 
 for (const [name, backend] of Object.entries(backends)) {
@@ -138,7 +149,7 @@ for (const [name, backend] of Object.entries(backends)) {
       let runs = 0;
       await fc.assert(
         fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 12 }), offsetArb, fc.array(queryArb, { minLength: 1, maxLength: 4 }), async (ops, compactedUntil, queries) => {
-          const { store, sqlite } = await backend.open();
+          const { store, reader, close } = await backend.open();
           opened.push(store);
           const rows = new Map<string, StoredRow>();
           for (const op of ops) {
@@ -186,14 +197,13 @@ for (const [name, backend] of Object.entries(backends)) {
             };
             const wanted = expected([...rows.values()], filter, q.threshold, q.bucket);
             compare(await store.stats(filter, q.threshold, { limit: 1_000 }, q.bucket), wanted);
-            // SQLite finds a window's devices either way (walking them, or grouping the window's
+            // A window's devices are found either way (walking them, or grouping the window's
             // rows) by how many readings it holds per device: each way, whichever this one took.
-            if (sqlite) {
-              for (const walkReadingsPerDevice of [0, Number.POSITIVE_INFINITY]) {
-                compare(await statsFromRollups(rollupReader(sqlite, walkReadingsPerDevice), filter, q.threshold, { limit: 1_000 }, q.bucket), wanted);
-              }
+            for (const walkReadingsPerDevice of [0, Number.POSITIVE_INFINITY]) {
+              compare(await statsFromRollups(reader(walkReadingsPerDevice), filter, q.threshold, { limit: 1_000 }, q.bucket), wanted);
             }
           }
+          await close();
           await store.close();
         }),
         { numRuns: backend.runs },
