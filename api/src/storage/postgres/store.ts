@@ -60,6 +60,9 @@ export function describeUrl(databaseUrl: string): string {
   }
 }
 
+/** Device ids an instance remembers as stored at most (a hostile client could send any number). */
+const MAX_KNOWN_DEVICES = 100_000;
+
 /**
  * PostgreSQL through Bun's built-in client (Bun.sql): pooled connections, LISTEN/NOTIFY, no
  * dependency. Readings live in daily range partitions; ids are made unique by reading_ids; a
@@ -88,6 +91,8 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
   // New days get their partition before their first reading, without waiting for a batch.
   const ahead = setInterval(() => void partitions.ensureAhead().catch(() => {}), 60 * 60 * 1_000);
 
+  // Device ids this instance knows are in `devices`: a cache, so bounded (cleared when full).
+  const knownDevices = new Set<string>();
   const listeners: Array<() => void> = [];
   const changed = () => {
     for (const listener of listeners) listener();
@@ -135,8 +140,13 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
         const conflicts: Conflict[] = [];
         await partitions.ensureFor(unique.map((row) => row.ts));
         const column = <K extends keyof StoredRow>(key: K) => unique.map((row) => row[key]);
+        const newDevices = [...new Set(column('deviceId'))].filter((id) => !knownDevices.has(id));
         const store = () => sql.begin(async (tx) => {
           await tx`SELECT pg_advisory_xact_lock(${INSERT_LOCK})`;
+          // A device's id is in `devices` before any rollup of it is (see the migration): added
+          // with the first batch this instance sees of it — one statement for the batches that
+          // bring a device it has not seen, none for the rest.
+          if (newDevices.length > 0) await tx`INSERT INTO devices (device_id) SELECT unnest(${newDevices}::text[]) ON CONFLICT DO NOTHING`;
           // reading_ids decides which rows are new; those go into readings in batch order.
           const result = await tx`
             WITH batch AS (
@@ -197,6 +207,8 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
           conflicts.length = 0;
           inserted = await store();
         }
+        if (knownDevices.size + newDevices.length > MAX_KNOWN_DEVICES) knownDevices.clear();
+        for (const id of newDevices) knownDevices.add(id);
         if (inserted > 0) changed();
         return { inserted, duplicates: rows.length - inserted - conflicts.length, conflicts };
       }),
