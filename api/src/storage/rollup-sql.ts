@@ -119,37 +119,40 @@ export function sqlRollupReader(
     return (await run(text, p.values)) as T[];
   };
   /**
-   * The devices of a source, found one device at a time: each id of `deviceNames` kept when a
-   * seek into any of the window's segments (by the device index, coarsest first) finds a row of
-   * it — or when it has raw readings in the window's partial minutes. Cost: a few seeks per id,
-   * never a sort of the whole window.
+   * A source's devices found one device at a time, as a statement's `WITH` clause and the SELECT
+   * that finds them: each id of `device_names` (after `after`, up to `limit` of them, in order,
+   * when given) kept when a seek into any of the window's segments (by the device index,
+   * coarsest first) finds a row of it, with the devices that have raw readings in the window's
+   * partial minutes. Cost: a few seeks per id tried, never a sort of the whole window.
    */
-  const walkDevices = async (source: RollupSource, page: DevicePage) => {
+  const walked = (source: RollupSource, p: Params, after?: string, limit?: number) => {
     const rolled = source.segments.filter((segment) => segment.level > 0).sort((a, b) => b.level - a.level);
     const raw = source.segments.filter((segment) => segment.level === 0);
-    const ids = await query<{ part: number; id: string | null; n: number }>((p) => {
-      const index = dialect.indexedBy('rollups_device_by_device');
-      const spans = rolled.map((segment) => `(${p.add(segment.level, 'int')}, ${p.add(segment.from, 'int')}, ${p.add(segment.to, 'int')})`).join(', ');
-      const metric = (alias: string) => (source.metric === undefined ? '' : ` AND ${alias}metric = ${p.add(source.metric, 'text')}`);
-      const present = [
-        rolled.length === 0
-          ? ''
-          : `SELECT id FROM device_names named WHERE EXISTS (
-               SELECT 1 FROM spans s CROSS JOIN rollups_device AS r ${index}
-               WHERE r.device_id = named.id AND r.level = s.level AND r.start_minute >= s.f AND r.start_minute < s.t${metric('r.')})`,
-        raw.length === 0 ? '' : `SELECT device_id FROM readings WHERE (${raw.map((segment) => `(ts >= ${p.add(segment.from, 'int')} AND ts < ${p.add(segment.to, 'int')})`).join(' OR ')})${metric('')}`,
-      ].filter(Boolean);
-      return `WITH RECURSIVE
+    const index = dialect.indexedBy('rollups_device_by_device');
+    const spans = rolled.map((segment) => `(${p.add(segment.level, 'int')}, ${p.add(segment.from, 'int')}, ${p.add(segment.to, 'int')})`).join(', ');
+    const metric = (alias: string) => (source.metric === undefined ? '' : ` AND ${alias}metric = ${p.add(source.metric, 'text')}`);
+    const from = (column: string) => (after === undefined ? '' : ` AND ${column} > ${p.add(after, 'text')}`);
+    const first = (select: string) => (limit === undefined ? select : `SELECT * FROM (${select} ORDER BY 1 LIMIT ${p.add(limit, 'int')}) walked_ids`);
+    const found = [
+      rolled.length === 0
+        ? ''
+        : first(`SELECT id FROM device_names named WHERE 1 = 1${from('named.id')} AND EXISTS (
+             SELECT 1 FROM spans s CROSS JOIN rollups_device AS r ${index}
+             WHERE r.device_id = named.id AND r.level = s.level AND r.start_minute >= s.f AND r.start_minute < s.t${metric('r.')})`),
+      raw.length === 0 ? '' : `SELECT device_id FROM readings WHERE (${raw.map((segment) => `(ts >= ${p.add(segment.from, 'int')} AND ts < ${p.add(segment.to, 'int')})`).join(' OR ')})${metric('')}${from('device_id')}`,
+    ].filter(Boolean);
+    return {
+      with: `WITH RECURSIVE
         ${dialect.deviceNames.cte},
-        spans(level, f, t) AS (${rolled.length === 0 ? 'SELECT 0, 0, 0 WHERE 1 = 0' : `VALUES ${spans}`}),
-        present(id) AS MATERIALIZED (${present.join('\nUNION\n')})
-        SELECT 1 AS part, id, 0 AS n FROM (SELECT id FROM present WHERE id > ${p.add(page.after ?? '', 'text')} ORDER BY id LIMIT ${p.add(page.limit + 1, 'int')}) shown
-        UNION ALL
-        SELECT 0 AS part, NULL AS id, ${num('count(*)')} AS n FROM present
-        ORDER BY part, id`;
-    });
-    const [counted, ...shown] = ids;
-    return { ids: shown.map((row) => row.id as string), total: counted?.n ?? 0 };
+        spans(level, f, t) AS (${rolled.length === 0 ? 'SELECT 0, 0, 0 WHERE 1 = 0' : `VALUES ${spans}`})`,
+      select: found.length === 0 ? "SELECT '' AS id WHERE 1 = 0" : found.join('\nUNION\n'),
+    };
+  };
+  /** Whether a source's devices are walked (many readings per device) or grouped from its rows. */
+  const walks = async (source: RollupSource, readings: number) => {
+    if (source.deviceId !== undefined || readings === 0) return false;
+    const [names] = await query<{ n: number }>(() => dialect.deviceNames.count);
+    return readings >= walkReadingsPerDevice * (names?.n ?? 0);
   };
 
   return {
@@ -171,23 +174,27 @@ export function sqlRollupReader(
            FROM (${sourceSql(source, p)}) src GROUP BY start_minute / ${minutes}`,
       );
     },
-    async deviceIds(source, page, readings) {
-      if (source.deviceId === undefined && readings > 0) {
-        const [names] = await query<{ n: number }>(() => dialect.deviceNames.count);
-        if (readings >= walkReadingsPerDevice * (names?.n ?? 0)) return walkDevices(source, page);
-      }
-      // One pass over the source: the devices grouped once, the page and the total both from them
-      // (a second count(DISTINCT) scan had cost as much as the page itself).
-      const rows = await query<{ part: number; id: string | null; n: number }>(
-        (p) =>
-          `WITH grouped AS MATERIALIZED (SELECT device_id FROM (${sourceSql(source, p)}) src GROUP BY device_id)
-           SELECT 1 AS part, device_id AS id, 0 AS n FROM (SELECT device_id FROM grouped WHERE device_id > ${p.add(page.after ?? '', 'text')} ORDER BY device_id LIMIT ${p.add(page.limit + 1, 'int')}) shown
-           UNION ALL
-           SELECT 0 AS part, NULL AS id, ${num('count(*)')} AS n FROM grouped
-           ORDER BY part, id`,
-      );
-      const [counted, ...shown] = rows;
-      return { ids: shown.map((row) => row.id as string), total: counted?.n ?? 0 };
+    async devicePage(source, page, readings) {
+      const after = page.after ?? '';
+      const rows = (await walks(source, readings))
+        ? await query<{ id: string }>((p) => {
+            const { with: prefix, select } = walked(source, p, after, page.limit + 1);
+            return `${prefix} SELECT id FROM (${select}) found ORDER BY id LIMIT ${p.add(page.limit + 1, 'int')}`;
+          })
+        : await query<{ id: string }>(
+            (p) =>
+              `SELECT device_id AS id FROM (${sourceSql(source, p)}) src WHERE device_id > ${p.add(after, 'text')} GROUP BY device_id ORDER BY device_id LIMIT ${p.add(page.limit + 1, 'int')}`,
+          );
+      return rows.map((row) => row.id);
+    },
+    async deviceCount(source, readings) {
+      const [row] = (await walks(source, readings))
+        ? await query<{ n: number }>((p) => {
+            const { with: prefix, select } = walked(source, p);
+            return `${prefix} SELECT ${num('count(*)')} AS n FROM (${select}) found`;
+          })
+        : await query<{ n: number }>((p) => `SELECT ${num('count(*)')} AS n FROM (SELECT device_id FROM (${sourceSql(source, p)}) src GROUP BY device_id) grouped`);
+      return row?.n ?? 0;
     },
     async deviceRows(source, deviceIds, threshold) {
       return query<Aggregate & { deviceId: string; over: number }>((p) => {

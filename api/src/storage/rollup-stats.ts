@@ -36,10 +36,11 @@ export interface RollupReader {
   buckets(source: RollupSource, minutes: number): Promise<Array<Aggregate & { bucket: number }>>;
   /**
    * One page of a device source's device ids, in order (up to `page.limit + 1`, which tells there
-   * are more), and how many devices it holds in all; `readings`, how many readings the source
-   * holds, picks how the devices are found.
+   * are more); `readings`, how many readings the source holds, picks how the devices are found.
    */
-  deviceIds(source: RollupSource, page: DevicePage, readings: number): Promise<{ ids: string[]; total: number }>;
+  devicePage(source: RollupSource, page: DevicePage, readings: number): Promise<string[]>;
+  /** How many devices a device source holds; `readings` picks how they are found, as above. */
+  deviceCount(source: RollupSource, readings: number): Promise<number>;
   /**
    * Those devices' aggregates, by device id, with their readings above `threshold`: rows wholly
    * above count whole, rows wholly below not at all, and rows that straddle it are opened — an
@@ -61,15 +62,17 @@ export interface RollupReader {
   rawCompleteFrom(): Promise<number>;
 }
 
-/** The per-device part of /stats. */
-export type StatsDevicePart = Pick<Stats, 'perDevice' | 'perDeviceTotal' | 'perDeviceTruncated'>;
-/** The rest of /stats: totals, series, the most frequent value. */
+/** The page of devices of /stats. */
+export type StatsDevicePart = Pick<Stats, 'perDevice' | 'perDeviceTruncated'>;
+/** The rest of /stats: totals, series, the most frequent value, how many devices in all. */
 export type StatsSummaryPart = Omit<Stats, keyof StatsDevicePart>;
 
 /**
  * /stats, the same on every backend, from rollups and the raw readings of partial minutes: its two
  * parts, which share no statement, run side by side (on two reader threads or connections, where
  * the backend has them: a 30-day window of 1,000 devices answers in the time of the longer one).
+ * How many devices the window holds is counted with the summary, not with the page: the page's
+ * devices' rows are the longest read, and the parts come out about even.
  */
 export async function statsFromRollups(reader: RollupReader, filter: ReadingFilter, threshold: number, devices: DevicePage, asked?: Bucket): Promise<Stats> {
   const [summary, page] = await Promise.all([statsSummary(reader, filter, threshold, asked), statsDevices(reader, filter, threshold, devices)]);
@@ -91,10 +94,11 @@ async function plan(reader: RollupReader, filter: ReadingFilter) {
   return { dirty, fromMs, kind, source };
 }
 
-/** /stats but its devices. */
+/** /stats but its page of devices. */
 export async function statsSummary(reader: RollupReader, filter: ReadingFilter, threshold: number, asked?: Bucket): Promise<StatsSummaryPart> {
   const { dirty, fromMs, kind, source } = await plan(reader, filter);
   const totals = await reader.totals(source(fromMs));
+  const perDeviceTotal = totals.count === 0 ? 0 : await reader.deviceCount(source(fromMs, undefined, 'device'), totals.count);
   const { firstTs, lastTs } = await edges(reader, filter, totals, kind, dirty);
 
   const minutes = minuteWindow(filter, firstTs, lastTs);
@@ -122,6 +126,7 @@ export async function statsSummary(reader: RollupReader, filter: ReadingFilter, 
     series,
     threshold,
     overThresholdExact: rawComplete,
+    perDeviceTotal,
   };
 }
 
@@ -130,13 +135,12 @@ export async function statsDevices(reader: RollupReader, filter: ReadingFilter, 
   const { fromMs, source } = await plan(reader, filter);
   const { count } = await reader.totals(source(fromMs));
   const perDevice = source(fromMs, undefined, 'device');
-  const page = await reader.deviceIds(perDevice, devices, count);
-  const shownIds = page.ids.slice(0, devices.limit);
+  const ids = await reader.devicePage(perDevice, devices, count);
+  const shownIds = ids.slice(0, devices.limit);
   const shown = shownIds.length === 0 ? [] : await reader.deviceRows(perDevice, shownIds, threshold);
   return {
     perDevice: shown.map((row) => ({ deviceId: row.deviceId, count: row.count, min: row.min, max: row.max, mean: row.sum / row.count, overThreshold: row.over })),
-    perDeviceTotal: page.total,
-    perDeviceTruncated: page.ids.length > devices.limit,
+    perDeviceTruncated: ids.length > devices.limit,
   };
 }
 

@@ -9,7 +9,7 @@ import { SQL } from 'bun';
 import fc from 'fast-check';
 import { type TestDatabase, usePostgres } from 'core/testing';
 import { BUCKETS, type Bucket, bucketSeries, bucketWindow, minuteSeries, minuteWindow } from './minutes.ts';
-import type { ReadingFilter, ReadingsStore, Stats, StoredRow } from './port.ts';
+import type { ReadingFilter, Stats, StoredRow } from './port.ts';
 import { rollupReader as postgresRollupReader } from './postgres/stats.ts';
 import { openPostgresStore } from './postgres/store.ts';
 import { statsFromRollups } from './rollup-stats.ts';
@@ -18,12 +18,10 @@ import { rollupReader as sqliteRollupReader } from './sqlite/stats.ts';
 import { createSqliteStore } from './sqlite/store.ts';
 
 let postgres: TestDatabase;
-const opened: ReadingsStore[] = [];
 beforeAll(async () => {
   postgres = await usePostgres();
 });
 afterAll(async () => {
-  for (const store of opened) await store.close().catch(() => {});
   await postgres?.stop();
 });
 
@@ -150,61 +148,74 @@ for (const [name, backend] of Object.entries(backends)) {
       await fc.assert(
         fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 12 }), offsetArb, fc.array(queryArb, { minLength: 1, maxLength: 4 }), async (ops, compactedUntil, queries) => {
           const { store, reader, close } = await backend.open();
-          opened.push(store);
-          const rows = new Map<string, StoredRow>();
-          for (const op of ops) {
-            if (op.type === 'insert') {
-              const batch = op.rows.map((r) => ({
-                id: `r-${++runs}`,
-                deviceId: DEVICES[r.device] as string,
-                metric: METRICS[r.metric] as string,
-                value: r.value,
-                unit: 'u',
-                ts: BASE + r.offset,
-                storedAt: BASE,
-              }));
-              await store.insert(batch);
-              for (const r of batch) rows.set(r.id, r);
-            } else if (op.type === 'patch' || op.type === 'remove') {
-              const ids = [...rows.keys()];
-              if (ids.length === 0) continue;
-              const id = ids[op.pick % ids.length] as string;
-              if (op.type === 'remove') {
-                expect(await store.remove(id)).toBe(true);
-                rows.delete(id);
+          // Closed whatever the run found: shrinking a failure runs the property many times.
+          try {
+            const rows = new Map<string, StoredRow>();
+            for (const op of ops) {
+              if (op.type === 'insert') {
+                const batch = op.rows.map((r) => ({
+                  id: `r-${++runs}`,
+                  deviceId: DEVICES[r.device] as string,
+                  metric: METRICS[r.metric] as string,
+                  value: r.value,
+                  unit: 'u',
+                  ts: BASE + r.offset,
+                  storedAt: BASE,
+                }));
+                await store.insert(batch);
+                for (const r of batch) rows.set(r.id, r);
+              } else if (op.type === 'patch' || op.type === 'remove') {
+                const ids = [...rows.keys()];
+                if (ids.length === 0) continue;
+                const id = ids[op.pick % ids.length] as string;
+                if (op.type === 'remove') {
+                  expect(await store.remove(id)).toBe(true);
+                  rows.delete(id);
+                } else {
+                  const fields = { value: op.value, metric: op.metric === undefined ? undefined : METRICS[op.metric] };
+                  const patched = await store.patch(id, fields);
+                  expect(patched).toBeDefined();
+                  rows.set(id, patched as StoredRow);
+                }
+              } else if (op.type === 'compact') {
+                await store.compactRollups(BASE + op.offset, 1_000, op.thresholds);
               } else {
-                const fields = { value: op.value, metric: op.metric === undefined ? undefined : METRICS[op.metric] };
-                const patched = await store.patch(id, fields);
-                expect(patched).toBeDefined();
-                rows.set(id, patched as StoredRow);
+                await store.rebuildRollups([0]);
               }
-            } else if (op.type === 'compact') {
-              await store.compactRollups(BASE + op.offset, 1_000, op.thresholds);
-            } else {
-              await store.rebuildRollups([0]);
             }
-          }
-          // Mostly some hours compacted when read (and some dirty again after).
-          // With counts above some of the thresholds asked about (the others open their minutes).
-          const known = queries.map((q) => q.threshold).filter((_, i) => (compactedUntil + i) % 3 !== 0);
-          await store.compactRollups(BASE + compactedUntil + 86_400_000 * (compactedUntil % 2), 1_000, known);
-          for (const q of queries) {
-            const filter: ReadingFilter = {
-              fromMs: q.from === undefined ? undefined : BASE + q.from,
-              toMs: q.from === undefined || q.length === undefined ? undefined : BASE + q.from + q.length,
-              deviceId: q.device === undefined ? undefined : DEVICES[q.device],
-              metric: q.metric === undefined ? undefined : METRICS[q.metric],
-            };
-            const wanted = expected([...rows.values()], filter, q.threshold, q.bucket);
-            compare(await store.stats(filter, q.threshold, { limit: 1_000 }, q.bucket), wanted);
-            // A window's devices are found either way (walking them, or grouping the window's
-            // rows) by how many readings it holds per device: each way, whichever this one took.
-            for (const walkReadingsPerDevice of [0, Number.POSITIVE_INFINITY]) {
-              compare(await statsFromRollups(reader(walkReadingsPerDevice), filter, q.threshold, { limit: 1_000 }, q.bucket), wanted);
+            // Mostly some hours compacted when read (and some dirty again after).
+            // With counts above some of the thresholds asked about (the others open their minutes).
+            const known = queries.map((q) => q.threshold).filter((_, i) => (compactedUntil + i) % 3 !== 0);
+            await store.compactRollups(BASE + compactedUntil + 86_400_000 * (compactedUntil % 2), 1_000, known);
+            for (const q of queries) {
+              const filter: ReadingFilter = {
+                fromMs: q.from === undefined ? undefined : BASE + q.from,
+                toMs: q.from === undefined || q.length === undefined ? undefined : BASE + q.from + q.length,
+                deviceId: q.device === undefined ? undefined : DEVICES[q.device],
+                metric: q.metric === undefined ? undefined : METRICS[q.metric],
+              };
+              const wanted = expected([...rows.values()], filter, q.threshold, q.bucket);
+              compare(await store.stats(filter, q.threshold, { limit: 1_000 }, q.bucket), wanted);
+              // A window's devices are found either way (walking them, or grouping the window's
+              // rows) by how many readings it holds per device: each way, whichever this one took.
+              for (const walkReadingsPerDevice of [0, Number.POSITIVE_INFINITY]) {
+                compare(await statsFromRollups(reader(walkReadingsPerDevice), filter, q.threshold, { limit: 1_000 }, q.bucket), wanted);
+                // Two devices a page, each page after the last one's: every device once, in order.
+                const paged: string[] = [];
+                for (let after: string | undefined, more = true; more; ) {
+                  const page = await statsFromRollups(reader(walkReadingsPerDevice), filter, q.threshold, { limit: 2, after }, q.bucket);
+                  expect(page.perDeviceTotal).toBe(wanted.perDevice.length);
+                  paged.push(...page.perDevice.map((device) => device.deviceId));
+                  more = page.perDeviceTruncated;
+                  after = page.perDevice.at(-1)?.deviceId;
+                }
+                expect(paged).toEqual(wanted.perDevice.map((device) => device.deviceId));
+              }
             }
+          } finally {
+            await close();
+            await store.close();
           }
-          await close();
-          await store.close();
         }),
         { numRuns: backend.runs },
       );

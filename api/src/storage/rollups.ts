@@ -45,10 +45,11 @@ export const MAX_SEGMENTS = 64;
  * the window's first dirty hour to its last is read at minute level: exact still, in a few pieces.
  */
 export function planSegments(fromMs: number, toMs: number, dirtyHours: readonly number[], coarsest: Level = DAY_MINUTES): Segment[] {
-  const segments = cutWindow(fromMs, toMs, dirtyRuns(dirtyHours), coarsest);
+  const runs = dirtyRuns(dirtyHours);
+  const segments = cutWindow(fromMs, toMs, runs, coarsest);
   if (segments.length <= MAX_SEGMENTS) return segments;
-  const runs = dirtyRuns(dirtyHours).filter((run) => run.end * HOUR_MINUTES * MINUTE_MS > fromMs && run.start * HOUR_MINUTES * MINUTE_MS < toMs);
-  const [first, last] = [runs[0], runs.at(-1)];
+  const inWindow = runs.filter((run) => run.end * HOUR_MINUTES * MINUTE_MS > fromMs && run.start * HOUR_MINUTES * MINUTE_MS < toMs);
+  const [first, last] = [inWindow[0], inWindow.at(-1)];
   return first && last ? cutWindow(fromMs, toMs, [{ start: first.start, end: last.end }], coarsest) : segments;
 }
 
@@ -63,6 +64,7 @@ function dirtyRuns(hours: readonly number[]): Array<{ start: number; end: number
   return runs;
 }
 
+/** The window's pieces around runs of dirty hours (ascending, [start, end) in hours). */
 function cutWindow(fromMs: number, toMs: number, dirtyRuns: ReadonlyArray<{ start: number; end: number }>, coarsest: Level): Segment[] {
   const segments: Segment[] = [];
   if (toMs <= fromMs) return segments;

@@ -90,12 +90,14 @@ async function values(tx: SQL, level: number, start: number): Promise<void> {
  * insert lock: no batch changes their minutes meanwhile, and instances never derive together.
  */
 export function compact(sql: SQL, beforeHour: number, limit: number, thresholds: readonly number[] = []): Promise<number> {
+  // Each threshold once: a repeated one was counted as often as it was repeated.
+  const distinct = [...new Set(thresholds)];
   return sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${INSERT_LOCK})`;
     const hours: number[] = (await tx`SELECT hour::float8 AS hour FROM rollup_dirty WHERE hour < ${beforeHour}::bigint ORDER BY hour LIMIT ${limit}`).map((row: { hour: number }) => row.hour);
     for (const hour of hours) {
       await derive(tx, HOUR_MINUTES, 1, hour * HOUR_MINUTES);
-      await hourAbove(tx, hour * HOUR_MINUTES, thresholds);
+      await hourAbove(tx, hour * HOUR_MINUTES, distinct);
       await values(tx, HOUR_MINUTES, hour * HOUR_MINUTES);
     }
     for (const day of new Set(hours.map((hour) => Math.floor((hour * HOUR_MINUTES) / DAY_MINUTES)))) {
