@@ -1,6 +1,6 @@
 import type { DevicePage, ReadingFilter } from './port.ts';
 import type { Aggregate, RollupReader, RollupSource } from './rollup-stats.ts';
-import { MINUTE_MS } from './rollups.ts';
+import { MINUTE_MS, type Segment } from './rollups.ts';
 
 type Param = string | number;
 type ParamType = 'int' | 'float' | 'text';
@@ -90,6 +90,11 @@ function sourceSql(source: RollupSource, p: Params, devices?: readonly string[])
   );
   if (parts.length === 0) parts.push("SELECT 0 AS level, 0 AS start_minute, '' AS device_id, '' AS metric, 0 AS count, 0.0 AS sum, 0.0 AS min, 0.0 AS max WHERE 1 = 0");
   return parts.join('\nUNION ALL\n');
+}
+
+/** Rollup segments as one condition on level and start_minute (`1 = 0` for none). */
+function levelRanges(segments: readonly Segment[], p: Params): string {
+  return segments.map((segment) => `(level = ${p.add(segment.level, 'int')} AND start_minute >= ${p.add(segment.from, 'int')} AND start_minute < ${p.add(segment.to, 'int')})`).join(' OR ') || '1 = 0';
 }
 
 /** The filter as a WHERE clause on raw readings. */
@@ -212,7 +217,7 @@ export function sqlRollupReader(
         const coarse = source.segments.filter((segment) => segment.level > 1);
         const over = dialect.overByDevice
           ? `(SELECT * FROM rollup_over WHERE device_id IN (${deviceIds.map((id) => p.add(id, 'text')).join(', ')}) AND threshold = ${t}
-              AND (${coarse.map((segment) => `(level = ${p.add(segment.level, 'int')} AND start_minute >= ${p.add(segment.from, 'int')} AND start_minute < ${p.add(segment.to, 'int')})`).join(' OR ') || '1 = 0'}))`
+              AND (${levelRanges(coarse, p)}))`
           : 'rollup_over';
         return `WITH src AS MATERIALIZED (SELECT * FROM (${from}) s),
           classified AS MATERIALIZED (
@@ -251,7 +256,7 @@ export function sqlRollupReader(
       const coarse = source.segments.filter((segment) => segment.level >= 60);
       const fine = source.segments.filter((segment) => segment.level < 60);
       const metric = (p: Params) => (source.metric === undefined ? '' : ` AND metric = ${p.add(source.metric, 'text')}`);
-      const spans = (p: Params) => coarse.map((segment) => `(level = ${p.add(segment.level, 'int')} AND start_minute >= ${p.add(segment.from, 'int')} AND start_minute < ${p.add(segment.to, 'int')})`).join(' OR ') || '1 = 0';
+      const spans = (p: Params) => levelRanges(coarse, p);
       const [counted] = await query<{ readings: number; counted: number }>(
         (p) =>
           `SELECT (SELECT ${num('coalesce(sum(count), 0)')} FROM rollups_metric WHERE (${spans(p)})${metric(p)}) AS readings,
