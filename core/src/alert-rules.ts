@@ -3,7 +3,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ConfigError } from './config.ts';
 import { NAME_PATTERN, type Reading } from './contracts/reading.ts';
-import { globToRegExp } from './device-tokens.ts';
+import { compileGlob } from './glob.ts';
 
 /** Rules in one set at most. */
 export const MAX_RULES = 1_000;
@@ -63,8 +63,8 @@ const ruleCheck = TypeCompiler.Compile(RuleSchema);
 export function compileRule(input: RuleInput): Rule {
   const direction = input.direction ?? 'above';
   const clearAt = input.clearAt ?? input.threshold;
-  const metric = globToRegExp(input.metric ?? '*');
-  const device = globToRegExp(input.device ?? '*');
+  const metric = compileGlob(input.metric ?? '*');
+  const device = compileGlob(input.device ?? '*');
   return {
     id: input.id,
     threshold: input.threshold,
@@ -77,7 +77,7 @@ export function compileRule(input: RuleInput): Rule {
     flapWithinMs: input.flapping?.withinMs ?? 0,
     metricPattern: input.metric ?? '*',
     devicePattern: input.device ?? '*',
-    matches: (reading) => metric.test(reading.metric) && device.test(reading.deviceId),
+    matches: (reading) => metric.matches(reading.metric) && device.matches(reading.deviceId),
     breaches: direction === 'above' ? (value) => value > input.threshold : (value) => value < input.threshold,
     clears:
       input.clearAt === undefined

@@ -9,6 +9,7 @@
 import { type CryptoKey, type KeyObject, SignJWT, errors, importPKCS8, importSPKI, jwtVerify } from 'jose';
 import { ConfigError } from './config.ts';
 import { NAME_PATTERN } from './contracts/reading.ts';
+import { globMatches } from './glob.ts';
 
 export const TOKEN_SCOPES = ['ingest', 'read'] as const;
 export type TokenScope = (typeof TOKEN_SCOPES)[number];
@@ -37,27 +38,6 @@ type Key = Uint8Array | CryptoKey | KeyObject;
 /** A device id or a glob of one: the reading contract's characters, and `*`. */
 export function isDeviceGlob(value: string): boolean {
   return value.length > 0 && value.length <= 128 && new RegExp(NAME_PATTERN.replace('[', '[*')).test(value);
-}
-
-/** A glob of names (`*` any run of characters; names hold no other pattern character but `.`) as a RegExp. */
-export function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.]/g, '\\.').replaceAll('*', '.*')}$`);
-}
-
-/** Compiled globs, kept for the loops that match many names against a few globs (bounded). */
-const compiled = new Map<string, RegExp>();
-
-/** Whether a name matches a glob: `*` matches everything, a glob without `*` only itself. */
-export function globMatches(glob: string, value: string): boolean {
-  if (glob === '*') return true;
-  if (!glob.includes('*')) return glob === value;
-  let pattern = compiled.get(glob);
-  if (!pattern) {
-    if (compiled.size >= 10_000) compiled.clear();
-    pattern = globToRegExp(glob);
-    compiled.set(glob, pattern);
-  }
-  return pattern.test(value);
 }
 
 /** A device token's glob against a device id. */

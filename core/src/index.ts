@@ -73,11 +73,10 @@ export {
   TokenRefused,
   createTokenVerifier,
   deviceMatches,
-  globMatches,
-  globToRegExp,
   isDeviceGlob,
   mintDeviceToken,
 } from './device-tokens.ts';
+export { type CompiledGlob, compileGlob, globMatches } from './glob.ts';
 export { type ReadingFileOptions, type ReplayItem, readReadingFile } from './reading-file.ts';
 export {
   GLOB_PATTERN,

@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import type { Alert } from './contracts/alert.ts';
-import { globMatches } from './device-tokens.ts';
+import { globMatches } from './glob.ts';
 
 /**
  * A silence: alerts whose device, rule and metric match its globs, raised while it is in force,
