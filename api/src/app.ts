@@ -5,6 +5,7 @@ import { type ApiConfig, DEFAULT_MAX_STREAM_CLIENTS, DEFAULT_MAX_STREAM_CLIENTS_
 import type { ReadingsStore } from './storage/port.ts';
 import { ApiError, apiErrorResponse, errorHandler } from './errors.ts';
 import { jsonBody } from './json-body.ts';
+import { queryParams } from './query-params.ts';
 import { createApiMetrics } from './metrics.ts';
 import { type IngestOptions, ingestRoutes } from './modules/ingest/index.ts';
 import { docsRoutes } from './modules/docs/index.ts';
@@ -138,6 +139,8 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
         }
         let checking: Promise<DeviceGrant | undefined> | undefined;
         try {
+          // Every route, before routing: a parameter given twice is refused whoever asks.
+          queryParams(request.url);
           checking = authorize(request);
         } catch (error) {
           return refuse(request, error as ApiError);

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type DeviceGrant, TokenRefused, type TokenScope, type TokenVerifier, deviceMatches } from 'core';
 import { ApiError } from './errors.ts';
+import { queryParams } from './query-params.ts';
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
@@ -80,12 +81,14 @@ export function createAuthorizer({ apiToken, readToken, verifier, publicReadPath
     if (readToken === undefined) return undefined;
     const url = new URL(request.url);
     const path = url.pathname;
+    // The parameters as the handler will read them: a check of one spelling and a read of another cannot disagree.
+    const query = queryParams(request.url);
     if (publicReadPaths.has(path)) {
       // Open to anyone; a valid read token for every device also gets what READ_TOKEN gets (/health's details).
       return deviceToken(bearer) ? verified(bearer, 'read').then((grant) => (grant.device === '*' ? grant : undefined), () => undefined) : undefined;
     }
     if (bearerMatches(header, readToken)) return undefined;
-    const fromQuery = bearer === undefined && QUERY_TOKEN_PATHS.has(path) ? (url.searchParams.get('access_token') ?? undefined) : undefined;
+    const fromQuery = bearer === undefined && QUERY_TOKEN_PATHS.has(path) ? query.access_token : undefined;
     const token = bearer ?? fromQuery;
     if (!deviceToken(token)) {
       requireToken(header, readToken, 'read');
@@ -96,8 +99,8 @@ export function createAuthorizer({ apiToken, readToken, verifier, publicReadPath
         throw new ApiError(401, 'unauthorized', `a token in the query string must expire within ${MAX_QUERY_TOKEN_SECONDS / 60} minutes (mint one with --ttl 1h); use the Authorization header for longer-lived tokens`);
       }
       if (grant.device !== '*') {
-        const asked = url.searchParams.get('deviceId');
-        if (!DEVICE_FILTERED_READS.has(path) || asked === null || !deviceMatches(grant.device, asked)) {
+        const asked = query.deviceId;
+        if (!DEVICE_FILTERED_READS.has(path) || asked === undefined || !deviceMatches(grant.device, asked)) {
           throw new ApiError(403, 'forbidden', `this token reads ${grant.device} only: /readings, /readings/export, /readings/stream, /alerts/stream or /stats with ?deviceId= one of its devices`);
         }
       }
