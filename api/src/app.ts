@@ -185,7 +185,7 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
       .use(ruleRoutes(alerting))
       .use(silenceRoutes(alerting))
       .use(statsRoutes(store, rules))
-      .use(systemRoutes({ store, metrics, pipeline, version: VERSION, mayReadAll, retention }))
+      .use(systemRoutes({ store, metrics, pipeline, version: VERSION, mayReadAll, retention, problems: () => imports?.worker?.problems() ?? [] }))
   );
   self = app;
   return app;

@@ -77,7 +77,8 @@ export {
   mintDeviceToken,
 } from './device-tokens.ts';
 export { type CompiledGlob, compileGlob, globMatches } from './glob.ts';
-export { type ReadingFileOptions, type ReplayItem, readReadingFile } from './reading-file.ts';
+export { FileRefused, MAX_CSV_COLUMNS, MAX_GZIP_EXPANSION, type ReadingFileOptions, type ReplayItem, readReadingFile } from './reading-file.ts';
+export { MAX_LINE_BYTES } from './bounded-lines.ts';
 export {
   GLOB_PATTERN,
   type Rule,

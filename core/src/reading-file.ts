@@ -1,13 +1,27 @@
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
+import { type BoundedLine, MAX_LINE_BYTES, boundedLines } from './bounded-lines.ts';
 import { InvalidEventError } from './contracts/errors.ts';
 import type { Reading } from './contracts/reading.ts';
 import { readingFromInput } from './contracts/reading-input.ts';
 import { parseFiniteNumber } from './contracts/fields.ts';
 
 export type ReplayItem = { reading: Reading; line: number } | { line: number; error: string };
+
+/** Columns a CSV header may name at most: a reading has six. */
+export const MAX_CSV_COLUMNS = 64;
+/**
+ * Decompressed bytes per compressed byte past which a gzip file is refused (checked once 16 MiB
+ * are out): readings' CSV compresses 5–20×, a gzip bomb of one repeated byte about 1,000×.
+ */
+export const MAX_GZIP_EXPANSION = 200;
+const EXPANSION_CHECKED_AFTER = 16 * 1024 * 1024;
+
+/** A file that cannot be read as readings at all (not one bad line): its import fails with this reason. */
+export class FileRefused extends Error {
+  override readonly name = 'FileRefused';
+}
 
 export interface ReadingFileOptions {
   /** Counts the file's bytes as they are read (compressed bytes for a gzip file). */
@@ -30,35 +44,69 @@ export interface ReadingFileOptions {
 export async function* readReadingFile(source: string, options: ReadingFileOptions = {}): AsyncGenerator<ReplayItem> {
   const { progress = { bytes: 0 }, mintId } = options;
   const raw = openSource(source);
-  // Counted as read, for progress; readline reads the same chunks (after gunzip, if gzip).
-  raw.on('data', (chunk: Buffer | string) => {
-    progress.bytes += chunk.length;
-  });
-  const input = source !== '-' && isGzip(source) ? raw.pipe(createGunzip()) : raw;
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  const gzip = source !== '-' && isGzip(source);
+  if (gzip) {
+    // Compressed bytes counted as gunzip takes them, for progress and the expansion bound.
+    raw.on('data', (chunk: Buffer | string) => {
+      progress.bytes += chunk.length;
+    });
+  }
+  const bytes = gzip ? boundedExpansion(raw.pipe(createGunzip()), progress) : counted(raw as AsyncIterable<Buffer>, progress);
   const toReading = (row: Record<string, unknown>, line: number) => rowToReading(row, line, mintId);
-  const iterator = lines[Symbol.asyncIterator]();
-  // Peek at the first non-empty line to tell NDJSON from CSV.
-  let lineNumber = 0;
-  let first: string | undefined;
-  while (first === undefined) {
-    const next = await iterator.next();
-    if (next.done) return;
-    lineNumber += 1;
-    // A byte-order mark (spreadsheets save UTF-8 CSV with one) would make the header's first
-    // name "\uFEFFid" and every line unreadable.
-    const line = lineNumber === 1 ? next.value.replace(/^\uFEFF/, '') : next.value;
-    if (line.trim() !== '') first = line;
-  }
-  if (first.trimStart().startsWith('{')) {
-    yield fromJsonLine(first, lineNumber, toReading);
-    for await (const line of { [Symbol.asyncIterator]: () => iterator }) {
-      lineNumber += 1;
-      if (line.trim() !== '') yield fromJsonLine(line, lineNumber, toReading);
+  const iterator = boundedLines(bytes)[Symbol.asyncIterator]();
+  try {
+    // Peek at the first non-empty line to tell NDJSON from CSV.
+    let first: { line: number; text: string } | undefined;
+    while (first === undefined) {
+      const next = await iterator.next();
+      if (next.done) return;
+      if ('tooLong' in next.value) {
+        yield tooLong(next.value.line);
+        continue;
+      }
+      // A byte-order mark (spreadsheets save UTF-8 CSV with one) would make the header's first
+      // name "\uFEFFid" and every line unreadable.
+      const text = next.value.line === 1 ? next.value.text.replace(/^\uFEFF/, '') : next.value.text;
+      if (text.trim() !== '') first = { line: next.value.line, text };
     }
-    return;
+    if (first.text.trimStart().startsWith('{')) {
+      yield fromJsonLine(first.text, first.line, toReading);
+      for await (const item of { [Symbol.asyncIterator]: () => iterator }) {
+        if ('tooLong' in item) yield tooLong(item.line);
+        else if (item.text.trim() !== '') yield fromJsonLine(item.text, item.line, toReading);
+      }
+      return;
+    }
+    yield* fromCsv(first.text, first.line, iterator, toReading);
+  } finally {
+    // An import cancelled or failed mid-file: the file is closed now, not when collected.
+    (raw as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
   }
-  yield* fromCsv(first, lineNumber, iterator, toReading);
+}
+
+async function* counted(chunks: AsyncIterable<Buffer>, progress: { bytes: number }): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    progress.bytes += chunk.length;
+    yield chunk;
+  }
+}
+
+const tooLong = (line: number): ReplayItem => ({ line, error: `line is longer than ${MAX_LINE_BYTES} bytes; skipped` });
+
+/**
+ * Decompressed chunks, refused (FileRefused) once they outgrow the compressed bytes read by more
+ * than MAX_GZIP_EXPANSION: a 10 MB file that inflates to 10 GB fails in a fraction of a second
+ * instead of taking its time and CPU.
+ */
+async function* boundedExpansion(inflated: AsyncIterable<Buffer>, compressed: { bytes: number }): AsyncGenerator<Buffer> {
+  let out = 0;
+  for await (const chunk of inflated) {
+    out += chunk.length;
+    if (out > EXPANSION_CHECKED_AFTER && out > compressed.bytes * MAX_GZIP_EXPANSION) {
+      throw new FileRefused(`gzip expands more than ${MAX_GZIP_EXPANSION}× (${out} bytes from ${compressed.bytes}): refused as a decompression bomb`);
+    }
+    yield chunk;
+  }
 }
 
 function openSource(source: string): NodeJS.ReadableStream {
@@ -96,19 +144,27 @@ function fromJsonLine(line: string, lineNumber: number, toReading: (row: Record<
 async function* fromCsv(
   headerLine: string,
   headerNumber: number,
-  rest: AsyncIterator<string>,
+  rest: AsyncIterator<BoundedLine>,
   toReading: (row: Record<string, unknown>, line: number) => ReplayItem,
 ): AsyncGenerator<ReplayItem> {
   const header = parseCsvLine(headerLine);
+  if (header && header.length > MAX_CSV_COLUMNS) {
+    yield { line: headerNumber, error: `CSV header names ${header.length} columns; at most ${MAX_CSV_COLUMNS}` };
+    return;
+  }
   const required = ['deviceId', 'metric', 'value', 'unit', 'ts'];
   const missing = header ? required.filter((name) => !header.includes(name)) : required;
   if (!header || missing.length > 0) {
     yield { line: headerNumber, error: `CSV header must name ${required.join(', ')}; missing ${missing.join(', ')}` };
     return;
   }
-  let lineNumber = headerNumber;
-  for await (const line of { [Symbol.asyncIterator]: () => rest }) {
-    lineNumber += 1;
+  for await (const item of { [Symbol.asyncIterator]: () => rest }) {
+    const lineNumber = item.line;
+    if ('tooLong' in item) {
+      yield tooLong(lineNumber);
+      continue;
+    }
+    const line = item.text;
     if (line.trim() === '') continue;
     const cells = parseCsvLine(line);
     if (!cells) {

@@ -27,9 +27,11 @@ export interface ImportJob {
   committedLine: number;
   cancelRequested: boolean;
   error?: string;
+  /** Times a worker died while it was reading this job: at the second, the job fails instead of being taken up again. */
+  crashes?: number;
 }
 
-const NUMBERS = ['bytes', 'createdAt', 'startedAt', 'finishedAt', 'bytesRead', 'rowsRead', 'published', 'badRows', 'committedLine'] as const;
+const NUMBERS = ['bytes', 'createdAt', 'startedAt', 'finishedAt', 'bytesRead', 'rowsRead', 'published', 'badRows', 'committedLine', 'crashes'] as const;
 
 /**
  * Jobs in Redis: a hash per job, a sorted set of every id by creation time (the listing), and
@@ -72,6 +74,10 @@ export function importJobs(redis: Redis, prefix = 'imports') {
     /** Its last state (done, failed, cancelled): no longer active. */
     async finish(id: string, fields: Partial<ImportJob> & { state: ImportState }): Promise<void> {
       await redis.multi().hset(key(id), flatten(fields)).zrem(activeKey, id).exec();
+    },
+    /** Counts a death of the worker that was reading it; resolves to the count. */
+    async crashed(id: string): Promise<number> {
+      return redis.hincrby(key(id), 'crashes', 1);
     },
     async cancelRequested(id: string): Promise<boolean> {
       return (await redis.hget(key(id), 'cancelRequested')) === '1';

@@ -21,6 +21,16 @@ export interface ImportWorkerOptions {
   frameReadings?: number;
 }
 
+/** A job dies with its worker this many times, and fails rather than take the process down again. */
+const MAX_CRASHES = 2;
+/** How long /health names an import that failed. */
+const FAILURE_SHOWN_MS = 15 * 60_000;
+
+/** Why a job cannot go on (its file unreadable, refused, corrupt): it fails; only Redis being away is waited out. */
+class JobFailed extends Error {
+  override readonly name = 'JobFailed';
+}
+
 interface OpenJob {
   job: ImportJob;
   rows: AsyncGenerator<ReplayItem>;
@@ -39,6 +49,9 @@ interface OpenJob {
 export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logger, frameReadings }: ImportWorkerOptions) {
   const backlogEntries = Math.max(1, Math.ceil(maxBacklog / (frameReadings ?? 1)));
   const open = new Map<string, OpenJob>();
+  /** Jobs this process has taken up: one found running that is not among them was left by a worker that died. */
+  const takenHere = new Set<string>();
+  let lastFailure: { id: string; reason: string; atMs: number } | undefined;
   let stopped = false;
   let wake: (() => void) | undefined;
   let loop: Promise<void> = Promise.resolve();
@@ -54,6 +67,7 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
     await entry.rows.return(undefined);
     await jobs.finish(entry.job.id, { ...fields, finishedAt: Date.now() });
     await rm(entry.job.file, { force: true });
+    if (fields.state === 'failed') lastFailure = { id: entry.job.id, reason: fields.error ?? 'failed', atMs: Date.now() };
     logger.info('import_finished', { id: entry.job.id, state: fields.state, rows: entry.job.rowsRead, published: entry.job.published, bad: entry.job.badRows });
   };
 
@@ -65,7 +79,10 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
     let read = 0;
     let ended = false;
     while (read < TURN_ROWS) {
-      const next = await entry.rows.next();
+      const next = await entry.rows.next().catch((error: Error) => {
+        // Whatever reading the file throws (gone, unreadable, a corrupt or bomb gzip) is the job's end, not Redis's.
+        throw new JobFailed(error.name === 'FileRefused' ? error.message : `cannot read the upload: ${error.message}`, { cause: error });
+      });
       if (next.done) {
         ended = true;
         break;
@@ -106,6 +123,15 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
             await rm(job.file, { force: true });
             continue;
           }
+          if (job.state === 'running' && !takenHere.has(job.id) && (await jobs.crashed(job.id)) >= MAX_CRASHES) {
+            const reason = `the API stopped ${MAX_CRASHES} times while importing this file; not taken up again`;
+            await jobs.finish(job.id, { state: 'failed', error: reason, finishedAt: Date.now() });
+            await rm(job.file, { force: true });
+            lastFailure = { id: job.id, reason, atMs: Date.now() };
+            logger.error('import_finished', { id: job.id, state: 'failed', error: reason });
+            continue;
+          }
+          takenHere.add(job.id);
           const startedAt = job.startedAt ?? Date.now();
           await jobs.update(job.id, { state: 'running', startedAt });
           open.set(job.id, openJob({ ...job, state: 'running', startedAt }));
@@ -130,10 +156,9 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
           try {
             await turn(entry);
           } catch (error) {
-            // A file that cannot be read (deleted, unreadable): the job fails; others go on.
-            if ((error as { code?: string }).code === 'ENOENT' || (error as { code?: string }).code === 'EACCES') {
-              await finish(entry, { state: 'failed', error: `cannot read the upload: ${(error as Error).message}` });
-            } else throw error;
+            // A file that cannot be read (deleted, unreadable, refused): the job fails; others go on.
+            if (error instanceof JobFailed) await finish(entry, { state: 'failed', error: error.message });
+            else throw error;
           }
         }
       } catch (error) {
@@ -152,11 +177,20 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
     notify() {
       wake?.();
     },
+    /** What /health should say: an import that failed lately. */
+    problems(nowMs = Date.now()): string[] {
+      if (!lastFailure || nowMs - lastFailure.atMs > FAILURE_SHOWN_MS) return [];
+      return [`import ${lastFailure.id} failed ${Math.round((nowMs - lastFailure.atMs) / 1_000)} s ago: ${lastFailure.reason} (GET /imports/${lastFailure.id})`];
+    },
     async stop(): Promise<void> {
       stopped = true;
       wake?.();
       await loop;
-      for (const entry of open.values()) await entry.rows.return(undefined);
+      for (const entry of open.values()) {
+        await entry.rows.return(undefined);
+        // Stopped on purpose, not died: the next start takes it up without counting a crash.
+        await jobs.update(entry.job.id, { state: 'queued' }).catch(() => {});
+      }
     },
   };
 }

@@ -46,9 +46,11 @@ export interface SystemRoutesOptions {
   mayReadAll: (request: Request) => boolean;
   /** Raw-reading retention, when this API runs it. */
   retention?: () => RetentionStatus;
+  /** What this API's own parts (the import worker) report as wrong, each a reason that makes /health degraded. */
+  problems?: () => string[];
 }
 
-export function systemRoutes({ store, metrics, pipeline, version, mayReadAll, retention }: SystemRoutesOptions) {
+export function systemRoutes({ store, metrics, pipeline, version, mayReadAll, retention, problems = () => [] }: SystemRoutesOptions) {
   return new Elysia({ name: 'system', detail: { tags: ['system'] } })
     .get(
       '/health',
@@ -56,7 +58,7 @@ export function systemRoutes({ store, metrics, pipeline, version, mayReadAll, re
         const database = { backend: store.backend, ...(await store.check()) };
         const view = pipeline ? await safePipelineHealth(pipeline) : undefined;
         const down = database.status === 'down' || view?.redis.status === 'down';
-        const reasons = [...(database.status === 'down' ? [`database: ${database.error}`] : []), ...(view?.reasons ?? [])];
+        const reasons = [...(database.status === 'down' ? [`database: ${database.error}`] : []), ...(view?.reasons ?? []), ...problems()];
         const status = down ? 'down' : reasons.length > 0 ? 'degraded' : 'ok';
         set.status = down ? 503 : 200;
         // Without the read token (when one is set), only what a load balancer or a person needs.
