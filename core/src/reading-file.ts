@@ -2,6 +2,7 @@ import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { type BoundedLine, MAX_LINE_BYTES, boundedLines } from './bounded-lines.ts';
+import { MAX_JSON_DEPTH, jsonDepthExceeds } from './json-depth.ts';
 import { InvalidEventError } from './contracts/errors.ts';
 import type { Reading } from './contracts/reading.ts';
 import { readingFromInput } from './contracts/reading-input.ts';
@@ -126,6 +127,7 @@ function isGzip(path: string): boolean {
 }
 
 function fromJsonLine(line: string, lineNumber: number, toReading: (row: Record<string, unknown>, line: number) => ReplayItem): ReplayItem {
+  if (jsonDepthExceeds(line, MAX_JSON_DEPTH)) return { line: lineNumber, error: `nests JSON deeper than ${MAX_JSON_DEPTH} levels` };
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);

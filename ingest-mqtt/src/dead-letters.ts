@@ -1,39 +1,38 @@
-import { queueDeadLetterEntries } from 'core';
+import { type DeadLetter, queueDeadLetterEntries } from 'core';
 import type Redis from 'ioredis';
 import type { Refusal } from './payload.ts';
 
 /** The most of a payload kept in a dead letter. */
 const KEPT_PAYLOAD_BYTES = 64 * 1024;
 
+export interface RefusedMessage {
+  topic: string;
+  payload: Uint8Array;
+  refused: readonly Refusal[];
+}
+
 /**
- * Each refused reading (or a whole refused payload) as an entry of `<stream>:dead`, in the
- * consumers' dead-letter shape (`bun run deadletters` lists them): group `mqtt`, the topic in the
- * reason and in the fields, and what was refused — the reading, or the payload's first 64 KiB.
+ * Each refused reading (or a whole refused payload) as a dead letter in the consumers' shape
+ * (`bun run deadletters` lists them): the topic in the reason and in the fields, and the payload's
+ * first 64 KiB as the text it came as — never parsed and serialized again, so that a payload the
+ * parser refused cannot fail (or overflow the stack) on its way to the dead letters. The text is
+ * kept once a message: the first of its letters holds it, the others point to it (5,000 refused
+ * readings of one message would otherwise keep its 64 KiB 5,000 times).
  */
-export async function deadLetterRefusals(
-  redis: Redis,
-  options: { stream: string; clientId: string; topic: string; payload: Uint8Array },
-  refusals: readonly Refusal[],
-): Promise<void> {
-  const { stream, clientId, topic, payload } = options;
+export function refusalLetters({ topic, payload, refused }: RefusedMessage): DeadLetter[] {
   const text = new TextDecoder().decode(payload.subarray(0, KEPT_PAYLOAD_BYTES));
-  let items: unknown[] | undefined;
-  const kept = (index: number) => {
-    if (index < 0) return text;
-    // Only refusals of single readings get here, so the payload is JSON.
-    items ??= [JSON.parse(new TextDecoder().decode(payload))].flat();
-    return JSON.stringify(items[index]).slice(0, KEPT_PAYLOAD_BYTES);
-  };
+  return refused.map(({ index, reason }, nth) => ({
+    entryId: '',
+    fields: ['topic', topic, 'payload', nth === 0 ? text : '(kept with the first dead letter of this message)'],
+    reason: `${index >= 0 ? `reading ${index} of the message on ${topic}` : `the message on ${topic}`}: ${reason}`,
+    deliveries: 1,
+  }));
+}
+
+/** Writes the dead letters of refused messages to `<stream>:dead`, group `mqtt`, in one MULTI. */
+export async function deadLetterRefusals(redis: Redis, options: { stream: string; clientId: string }, letters: readonly DeadLetter[]): Promise<void> {
+  const { stream, clientId } = options;
   const multi = redis.multi();
-  queueDeadLetterEntries(
-    multi,
-    { stream, group: 'mqtt', consumer: clientId, deadStream: `${stream}:dead` },
-    refusals.map(({ index, reason }) => ({
-      entryId: '',
-      fields: ['topic', topic, 'payload', kept(index)],
-      reason: `${index >= 0 ? `reading ${index} of the message on ${topic}` : `the message on ${topic}`}: ${reason}`,
-      deliveries: 1,
-    })),
-  );
+  queueDeadLetterEntries(multi, { stream, group: 'mqtt', consumer: clientId, deadStream: `${stream}:dead` }, letters);
   await multi.exec();
 }

@@ -51,7 +51,7 @@ const heartbeat = startHeartbeat({
   service: 'ingest-mqtt',
   instance: config.mqttClientId,
   counters: () => ({ ...ingest.counters }),
-  problem: () => (connected ? undefined : 'is not connected to its MQTT broker'),
+  problem: () => (connected ? ingest.problem() : 'is not connected to its MQTT broker'),
   info: () => ({ topic: config.mqttTopic }),
   logger,
 });

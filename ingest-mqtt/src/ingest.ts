@@ -1,7 +1,7 @@
-import { type Logger, type Reading, backoffMs, publishReadings } from 'core';
+import { type DeadLetter, type Logger, type Reading, backoffMs, isTransientRedisError, publishReadings } from 'core';
 import type Redis from 'ioredis';
 import type { IPublishPacket, MqttClient, Packet } from 'mqtt';
-import { deadLetterRefusals } from './dead-letters.ts';
+import { deadLetterRefusals, refusalLetters } from './dead-letters.ts';
 import { type Refusal, readingsOf } from './payload.ts';
 
 export interface IngestCounters {
@@ -27,6 +27,37 @@ interface Taken {
   connection: unknown;
   /** The PUBACK mqtt.js wanted to send for it, held until its readings are in Redis. */
   puback?: { packet: Packet; send: (packet: Packet) => void };
+}
+
+/** A message as read: its readings, and the dead letters of what it refused. */
+interface ReadMessage {
+  topic: string;
+  payload: Uint8Array;
+  readings: Reading[];
+  letters: DeadLetter[];
+  refused: Refusal[];
+}
+
+/** Redis failing this long (transiently) makes the worker report itself stuck in its heartbeat. */
+const STUCK_AFTER_MS = 10_000;
+
+/**
+ * What a message holds. Never throws: whatever goes wrong reading it (a bug, a payload no check
+ * foresaw) refuses that message alone, so it cannot block the ones behind it.
+ */
+export function readMessage(packet: Pick<IPublishPacket, 'topic' | 'payload'>, maxPayloadBytes: number): ReadMessage {
+  const payload = typeof packet.payload === 'string' ? new TextEncoder().encode(packet.payload) : new Uint8Array(packet.payload);
+  const { topic } = packet;
+  let outcome: { readings: Reading[]; refused: Refusal[] };
+  try {
+    outcome =
+      payload.byteLength > maxPayloadBytes
+        ? { readings: [], refused: [{ index: -1, reason: `payload is ${payload.byteLength} bytes; at most ${maxPayloadBytes} (MQTT_MAX_PAYLOAD_BYTES)` }] }
+        : readingsOf(topic, payload);
+  } catch (error) {
+    outcome = { readings: [], refused: [{ index: -1, reason: `payload could not be read: ${(error as Error).message}` }] };
+  }
+  return { topic, payload, readings: outcome.readings, refused: outcome.refused, letters: refusalLetters({ topic, payload, refused: outcome.refused }) };
 }
 
 type SendPacket = (packet: Packet, cb?: (error?: Error) => void, ...rest: unknown[]) => void;
@@ -64,46 +95,73 @@ export function ingestMessages(options: { client: MqttClient; redis: Redis; stre
     cb?.();
   };
 
-  /** Runs `step` until it succeeds; false if the worker is stopping first. */
-  const untilDone = async (what: string, step: () => Promise<unknown>): Promise<boolean> => {
+  /** Since when Redis has been refusing writes (transiently), for the heartbeat's problem. */
+  let failing: { sinceMs: number; error: string } | undefined;
+
+  /**
+   * Runs `step` until it succeeds, retrying what is transient (Redis away, out of memory);
+   * 'stopping' if the worker stops first; the error if Redis refuses it for good.
+   */
+  const untilDone = async (what: string, step: () => Promise<unknown>): Promise<'done' | 'stopping' | Error> => {
     for (let attempt = 0; ; attempt++) {
       try {
         await step();
         if (attempt > 0) logger.info('redis_write_recovered', { what, attempts: attempt + 1 });
-        return true;
+        failing = undefined;
+        return 'done';
       } catch (error) {
+        if (!isTransientRedisError(error)) return error as Error;
+        failing ??= { sinceMs: Date.now(), error: (error as Error).message };
         if (attempt === 0) logger.warn('redis_write_failed', { what, error, hint: 'retrying; the messages stay unacknowledged' });
-        if (stopping) return false;
+        if (stopping) return 'stopping';
         await Bun.sleep(backoffMs(attempt, 50, 2_000));
       }
     }
   };
 
-  /** Writes a batch of messages: readings into the stream, refusals into the dead letters. */
-  const write = async (batch: readonly Taken[]): Promise<boolean> => {
-    const readings: Reading[] = [];
-    const refusals: Array<{ topic: string; payload: Uint8Array; refused: Refusal[] }> = [];
-    for (const { packet } of batch) {
-      const payload = typeof packet.payload === 'string' ? new TextEncoder().encode(packet.payload) : new Uint8Array(packet.payload);
-      const outcome =
-        payload.byteLength > maxPayloadBytes
-          ? { readings: [], refused: [{ index: -1, reason: `payload is ${payload.byteLength} bytes; at most ${maxPayloadBytes} (MQTT_MAX_PAYLOAD_BYTES)` }] }
-          : readingsOf(packet.topic, payload);
-      readings.push(...outcome.readings);
-      if (outcome.refused.length > 0) refusals.push({ topic: packet.topic, payload, refused: outcome.refused });
-    }
-    // In message order, chunk by chunk: each chunk is all in the stream or not at all.
+  /** Publishes readings in chunks, in order: each chunk is all in the stream or not at all. */
+  const publish = async (readings: readonly Reading[]): Promise<'done' | 'stopping' | Error> => {
     for (let i = 0; i < readings.length; i += BATCH_READINGS) {
       const chunk = readings.slice(i, i + BATCH_READINGS);
-      if (!(await untilDone('readings', () => publishReadings(redis, stream, chunk, frameReadings)))) return false;
+      const outcome = await untilDone('readings', () => publishReadings(redis, stream, chunk, frameReadings));
+      if (outcome !== 'done') return outcome;
     }
-    for (const { topic, payload, refused } of refusals) {
-      if (!(await untilDone('dead letters', () => deadLetterRefusals(redis, { stream, clientId, topic, payload }, refused)))) return false;
-      counters.refused += refused.length;
-      if (counters.refused <= LOGGED_REFUSALS) logger.warn('reading_refused', { topic, refused: refused.slice(0, 5), ...(counters.refused >= LOGGED_REFUSALS ? { note: 'further refusals are counted, not logged' } : {}) });
+    return 'done';
+  };
+
+  /**
+   * Writes a batch of messages: readings into the stream, refusals into the dead letters. If
+   * Redis refuses the batch's readings for good, each message is tried alone and one that is
+   * still refused is dead-lettered whole with Redis's reply: the others go on.
+   */
+  const write = async (batch: readonly Taken[]): Promise<boolean> => {
+    const messages = batch.map(({ packet }) => readMessage(packet, maxPayloadBytes));
+    const published = await publish(messages.flatMap((message) => message.readings));
+    if (published === 'stopping') return false;
+    if (published instanceof Error) {
+      logger.error('redis_refused_batch', { error: published, hint: 'writing its messages one by one' });
+      for (const message of messages) {
+        const alone = await publish(message.readings);
+        if (alone === 'stopping') return false;
+        if (alone instanceof Error) {
+          const refused = [{ index: -1, reason: `Redis refused its readings: ${alone.message}` }];
+          message.letters = refusalLetters({ ...message, refused });
+          message.refused = refused;
+          message.readings = [];
+        }
+      }
+    }
+    for (const message of messages) {
+      if (message.letters.length === 0) continue;
+      const written = await untilDone('dead letters', () => deadLetterRefusals(redis, { stream, clientId }, message.letters));
+      if (written === 'stopping') return false;
+      // A dead letter Redis refuses for good is logged with its reason: nothing else can keep it.
+      if (written instanceof Error) logger.error('dead_letter_refused', { topic: message.topic, reasons: message.letters.map((letter) => letter.reason).slice(0, 5), error: written });
+      counters.refused += message.refused.length;
+      if (counters.refused <= LOGGED_REFUSALS) logger.warn('reading_refused', { topic: message.topic, refused: message.refused.slice(0, 5), ...(counters.refused >= LOGGED_REFUSALS ? { note: 'further refusals are counted, not logged' } : {}) });
     }
     counters.messages += batch.length;
-    counters.published += readings.length;
+    counters.published += messages.reduce((sum, message) => sum + message.readings.length, 0);
     return true;
   };
 
@@ -148,6 +206,11 @@ export function ingestMessages(options: { client: MqttClient; redis: Redis; stre
 
   return {
     counters,
+    /** Why the door is stuck, for the heartbeat (and so /health): Redis refusing writes for a while. */
+    problem(nowMs = Date.now()): string | undefined {
+      if (!failing || nowMs - failing.sinceMs < STUCK_AFTER_MS) return undefined;
+      return `cannot write to Redis for ${Math.round((nowMs - failing.sinceMs) / 1_000)} s (${failing.error}); messages wait at the broker, unacknowledged`;
+    },
     /** Stops retrying and waits for the batch in hand (its PUBACKs go out if it got through). */
     async stop(): Promise<void> {
       stopping = true;

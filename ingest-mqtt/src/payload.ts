@@ -1,4 +1,4 @@
-import { InvalidEventError, type Reading, eventIdFor, readingFromInput } from 'core';
+import { InvalidEventError, MAX_JSON_DEPTH, type Reading, eventIdFor, jsonDepthExceeds, readingFromInput } from 'core';
 
 export interface Refusal {
   /** Position in the payload's array (0 for a single reading; -1 for the whole payload). */
@@ -17,12 +17,19 @@ export const MAX_READINGS_PER_MESSAGE = 5_000;
  */
 export function readingsOf(topic: string, payload: Uint8Array, nowMs = Date.now()): { readings: Reading[]; refused: Refusal[] } {
   const deviceId = topic.slice(topic.lastIndexOf('/') + 1);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(payload);
+  } catch {
+    return { readings: [], refused: [{ index: -1, reason: 'payload is not UTF-8' }] };
+  }
+  // As the API's bodies: `[` × 50,000 is refused before it is parsed (or, later, re-serialized).
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) return { readings: [], refused: [{ index: -1, reason: `payload nests JSON deeper than ${MAX_JSON_DEPTH} levels` }] };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
-  } catch (error) {
-    const what = error instanceof TypeError ? 'is not UTF-8' : 'is not JSON';
-    return { readings: [], refused: [{ index: -1, reason: `payload ${what}` }] };
+    parsed = JSON.parse(text);
+  } catch {
+    return { readings: [], refused: [{ index: -1, reason: 'payload is not JSON' }] };
   }
   const items = Array.isArray(parsed) ? parsed : [parsed];
   if (items.length === 0) return { readings: [], refused: [{ index: -1, reason: 'payload is an empty array' }] };
