@@ -54,6 +54,7 @@ const importWorker = startImportWorker({
   maxBacklog: config.importMaxBacklog,
   logger,
   frameReadings: config.frameReadings,
+  uploadsDir: resolve(config.importDir),
 });
 const imports = { jobs: importJobStore, worker: importWorker, dir: resolve(config.importDir), maxBytes: config.importMaxBytes, maxJobs: config.importMaxJobs, owner: importOwner };
 const readingRetention = startReadingRetention({ store, retainDays: config.retainRawDays || undefined, retainRollupDays: config.retainRollupDays, logger });

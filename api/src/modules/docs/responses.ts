@@ -20,7 +20,7 @@ export const ERROR_SCHEMA = {
 } as const;
 
 const WHY = {
-  400: 'Malformed body: not JSON, not UTF-8, or nested too deep',
+  400: 'Malformed body (not JSON, not UTF-8, nested too deep) or a query parameter given twice',
   401: 'No token, or the wrong one (API_TOKEN for writes, READ_TOKEN for reads when it is set)',
   403: 'A device token used beyond what it grants (another device, another scope, another route)',
   404: 'No such reading (or import, rule set, silence)',
@@ -31,6 +31,7 @@ const WHY = {
   422: 'A field is invalid; `details` names each',
   429: 'Too many at once (live streams, or long reads waiting for storage); retry after Retry-After',
   503: 'Storage or Redis unavailable, past its time budget, or writes disabled (no API_TOKEN); retry after Retry-After',
+  507: 'Not enough free space where the upload would be kept (IMPORT_DIR); nothing was kept',
 } as const;
 
 /**

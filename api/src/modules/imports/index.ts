@@ -7,6 +7,7 @@ import { redisAnswers503 } from '../../redis-unavailable.ts';
 import { boundedChunks } from '../../json-body.ts';
 import { errorResponses, jsonResponse } from '../docs/responses.ts';
 import { ACTIVE_STATES, type ImportJobs, importView } from './jobs.ts';
+import { UPLOAD_SUFFIX, checkFreeSpace, writeUpload } from './upload-file.ts';
 import type { ImportWorker } from './worker.ts';
 
 export interface ImportsOptions {
@@ -19,9 +20,6 @@ export interface ImportsOptions {
   maxJobs: number;
   owner: string;
 }
-
-/** Flushed to disk at least this often while an upload arrives: memory stays flat. */
-const FLUSH_BYTES = 8 * 1024 * 1024;
 
 const JOB_VIEW = {
   type: 'object',
@@ -80,26 +78,9 @@ export function importRoutes(options: ImportsOptions | undefined) {
         if (declared > maxBytes) throw new ApiError(413, 'body_too_large', `upload is over ${maxBytes} bytes (IMPORT_MAX_BYTES)`);
         const id = newEventId();
         await mkdir(dir, { recursive: true });
-        const file = join(dir, `${id}.upload`);
-        const writer = Bun.file(file).writer();
-        let bytes = 0;
-        let unflushed = 0;
-        try {
-          for await (const chunk of boundedChunks(request.body, maxBytes, () => new ApiError(413, 'body_too_large', `upload is over ${maxBytes} bytes (IMPORT_MAX_BYTES); nothing was kept`))) {
-            bytes += chunk.byteLength;
-            writer.write(chunk);
-            unflushed += chunk.byteLength;
-            if (unflushed >= FLUSH_BYTES) {
-              await writer.flush();
-              unflushed = 0;
-            }
-          }
-          await writer.end();
-        } catch (error) {
-          await Promise.resolve(writer.end()).catch(() => {});
-          await rm(file, { force: true });
-          throw error;
-        }
+        await checkFreeSpace(dir, declared);
+        const file = join(dir, `${id}${UPLOAD_SUFFIX}`);
+        const bytes = await writeUpload(file, boundedChunks(request.body, maxBytes, () => new ApiError(413, 'body_too_large', `upload is over ${maxBytes} bytes (IMPORT_MAX_BYTES); nothing was kept`)));
         if (bytes === 0) {
           await rm(file, { force: true });
           throw new ApiError(422, 'validation', 'the upload is empty: send a CSV (with a header row) or NDJSON body, gzip accepted');
@@ -127,7 +108,7 @@ export function importRoutes(options: ImportsOptions | undefined) {
               'application/gzip': { schema: { type: 'string', format: 'binary', description: 'Either of the above, gzip-compressed' } },
             },
           },
-          responses: { 202: jsonResponse('Queued: follow it at the Location', JOB_VIEW), ...errorResponses(401, 413, 422, 429, 503) },
+          responses: { 202: jsonResponse('Queued: follow it at the Location', JOB_VIEW), ...errorResponses(401, 413, 422, 429, 503, 507) },
         },
       },
     )

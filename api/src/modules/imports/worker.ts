@@ -1,7 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { type Logger, type Reading, type ReplayItem, eventIdFor, publishReadings, readGroups, readReadingFile } from 'core';
 import type Redis from 'ioredis';
-import { type ImportJob, type ImportJobs, KEPT_BAD_ROWS } from './jobs.ts';
+import { ACTIVE_STATES, type ImportJob, type ImportJobs, KEPT_BAD_ROWS } from './jobs.ts';
+import { sweepUploads } from './upload-file.ts';
 
 /** Rows a job reads in one turn before the next job has its turn: what keeps imports fair. */
 const TURN_ROWS = 5_000;
@@ -19,7 +20,12 @@ export interface ImportWorkerOptions {
   logger: Logger;
   /** Readings per stream entry (FRAME_READINGS): the backlog is counted in entries, each a frame. */
   frameReadings?: number;
+  /** Where uploads are kept (IMPORT_DIR): files no active job holds are swept from it now and then. */
+  uploadsDir?: string;
 }
+
+/** How often upload files left behind (a kill mid-upload) are looked for. */
+const SWEEP_EVERY_MS = 5 * 60_000;
 
 /** A job dies with its worker this many times, and fails rather than take the process down again. */
 const MAX_CRASHES = 2;
@@ -46,7 +52,7 @@ interface OpenJob {
  * (stored once). While the stream's groups lag more than `maxBacklog` readings (counted as
  * entries, each taken for a full frame), it waits.
  */
-export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logger, frameReadings }: ImportWorkerOptions) {
+export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logger, frameReadings, uploadsDir }: ImportWorkerOptions) {
   const backlogEntries = Math.max(1, Math.ceil(maxBacklog / (frameReadings ?? 1)));
   const open = new Map<string, OpenJob>();
   /** Jobs this process has taken up: one found running that is not among them was left by a worker that died. */
@@ -112,9 +118,18 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
     return Math.max(0, ...groups.map((group) => (group.lag ?? 0) + group.pending));
   };
 
+  let sweptAt = Number.NEGATIVE_INFINITY;
+  const sweep = async () => {
+    if (!uploadsDir || Date.now() - sweptAt < SWEEP_EVERY_MS) return;
+    sweptAt = Date.now();
+    const removed = await sweepUploads(uploadsDir, async (id) => ACTIVE_STATES.has((await jobs.get(id))?.state ?? 'done'));
+    if (removed.length > 0) logger.info('uploads_swept', { files: removed.length, hint: 'upload files no import holds (a stop in the middle of an upload)' });
+  };
+
   const run = async () => {
     while (!stopped) {
       try {
+        await sweep();
         const active = await jobs.active(owner);
         for (const job of active) {
           if (open.has(job.id)) continue;
