@@ -87,9 +87,9 @@ export function createTokenVerifier(keys: TokenKeys): TokenVerifier {
         if (error instanceof errors.JWTExpired) throw new TokenRefused('token expired');
         throw new TokenRefused('token invalid (tampered, malformed, or signed with another key)');
       }
-      const device = String(payload.sub);
-      const scopes = new Set(String(payload.scope).split(' ').filter((scope): scope is TokenScope => (TOKEN_SCOPES as readonly string[]).includes(scope)));
-      if (!isDeviceGlob(device) || scopes.size === 0) throw new TokenRefused('token invalid (its device or scope is not one this API knows)');
+      const device = payload.sub;
+      const scopes = scopesOf(payload.scope);
+      if (typeof device !== 'string' || !isDeviceGlob(device) || !scopes) throw new TokenRefused('token invalid (its device or scope is not one this API knows)');
       return { device, scopes, expiresAt: Number(payload.exp) };
     },
   };
@@ -98,6 +98,18 @@ export function createTokenVerifier(keys: TokenKeys): TokenVerifier {
   return verifier;
 }
 
+
+/**
+ * A token's scopes, exactly as documented: a string of known scopes separated by spaces
+ * (`ingest`, `read`, `ingest read`). Anything else — an array, a number, an unknown word beside
+ * a known one — is no scope at all (undefined), never read as whatever it stringifies to.
+ */
+export function scopesOf(claim: unknown): ReadonlySet<TokenScope> | undefined {
+  if (typeof claim !== 'string') return undefined;
+  const words = claim.split(' ');
+  if (!words.every((word): word is TokenScope => (TOKEN_SCOPES as readonly string[]).includes(word))) return undefined;
+  return new Set(words);
+}
 
 /** Mints a device token with the secret (HS256) or a PEM (PKCS8) Ed25519 private key (EdDSA). */
 export async function mintDeviceToken(options: { device: string; scopes: readonly TokenScope[]; ttlSeconds: number; secret?: string; privateKey?: string }): Promise<string> {
