@@ -7,13 +7,13 @@ import { SignJWT } from 'jose';
 // was read through String(...) ("ingest,read" → nothing; ["ingest"] → "ingest": accepted).
 const SECRET = 'a-device-token-secret-of-32-bytes!!';
 
-const signed = (claims: Record<string, unknown>, sub: unknown = 'pump-7') =>
-  new SignJWT({ ...claims, ...(typeof sub === 'string' ? {} : { sub }) })
+const signed = (claims: Record<string, unknown>) =>
+  new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256' })
     .setIssuer('telemetry-pipeline')
     .setAudience('telemetry-api')
     .setExpirationTime(Math.floor(Date.now() / 1_000) + 600)
-    .setSubject(typeof sub === 'string' ? sub : 'pump-7')
+    .setSubject('pump-7')
     .sign(new TextEncoder().encode(SECRET));
 
 describe('device tokens, exactly as documented', () => {
