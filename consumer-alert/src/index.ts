@@ -60,6 +60,8 @@ const evaluating = evaluateWhileLeading({
       stream: config.readingsStream,
       group: config.alertsGroup,
       decodeItems: decodeReadingItems,
+      // The store group dead-letters what the contract refuses: one dead letter per refused reading.
+      undecodable: 'skip',
       handle: (batch) => evaluator.handle(batch),
       batchSize: config.batchSize,
     }),

@@ -21,7 +21,7 @@ export function evaluateWhileLeading(options: {
   renewEveryMs: number;
 }) {
   const { lease, redis, stream, group, consumerName, makeConsumer, logger, renewEveryMs } = options;
-  const totals: ConsumerStats = { delivered: 0, acked: 0, retried: 0, deadLettered: 0, claimed: 0, handlerRuns: 0, handlerMsTotal: 0, handlerMsMax: 0 };
+  const totals: ConsumerStats = { delivered: 0, acked: 0, retried: 0, deadLettered: 0, skipped: 0, claimed: 0, handlerRuns: 0, handlerMsTotal: 0, handlerMsMax: 0 };
   const sleeper = createSleeper();
   let current: Consumer | undefined;
   let stopping = false;

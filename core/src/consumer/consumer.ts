@@ -48,6 +48,12 @@ export interface ConsumerOptions<T> {
    * are. A throw dead-letters the entry whole.
    */
   decodeItems?: (fields: string[]) => ReadonlyArray<DecodedItem<T>>;
+  /**
+   * What becomes of an entry or item that does not decode: `dead-letter` it (default), or `skip`
+   * it (acknowledged, counted) — for a group whose stream another group reads with the same
+   * contract and dead-letters: a refused reading then has one dead letter, not one per group.
+   */
+  undecodable?: 'dead-letter' | 'skip';
   /** Gets a batch; returns an outcome per entry (same order), or nothing for "all done". A throw retries the whole batch. */
   handle: (batch: ReadonlyArray<ConsumerEntry<T>>) => Promise<ReadonlyArray<EntryOutcome> | undefined | void>;
   logger: Logger;
@@ -82,6 +88,8 @@ export interface ConsumerStats {
   acked: number;
   retried: number;
   deadLettered: number;
+  /** Items that did not decode, acknowledged without a dead letter (`undecodable: 'skip'`). */
+  skipped: number;
   claimed: number;
   handlerRuns: number;
   handlerMsTotal: number;
@@ -131,9 +139,10 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
   const concurrency = positiveInteger('concurrency', options.concurrency ?? 1, 64);
   const deadLetterStream = options.deadLetterStream ?? `${stream}:dead`;
   const startId = options.startId ?? '0';
+  const skipUndecodable = options.undecodable === 'skip';
   const log = logger.child({ stream, group, consumer: name });
 
-  const stats: ConsumerStats = { delivered: 0, acked: 0, retried: 0, deadLettered: 0, claimed: 0, handlerRuns: 0, handlerMsTotal: 0, handlerMsMax: 0 };
+  const stats: ConsumerStats = { delivered: 0, acked: 0, retried: 0, deadLettered: 0, skipped: 0, claimed: 0, handlerRuns: 0, handlerMsTotal: 0, handlerMsMax: 0 };
   let closing = false;
   let running: Promise<{ reason: 'closed' | 'stopped'; message?: string }> | undefined;
   let closed: Promise<void> | undefined;
@@ -298,7 +307,8 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
       try {
         decoded = decodeItems(fields);
       } catch (error) {
-        dead.push({ entryId, fields, reason: (error as Error).message, deliveries });
+        if (skipUndecodable) stats.skipped += 1;
+        else dead.push({ entryId, fields, reason: (error as Error).message, deliveries });
         acks.push(entryId);
         continue;
       }
@@ -306,7 +316,8 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
       let valid = 0;
       for (const item of decoded) {
         if ('error' in item) {
-          dead.push({ entryId, fields: item.fields, reason: item.error, deliveries });
+          if (skipUndecodable) stats.skipped += 1;
+          else dead.push({ entryId, fields: item.fields, reason: item.error, deliveries });
           continue;
         }
         const entry: ConsumerEntry<T> = { entryId, value: item.value, deliveries };
