@@ -63,6 +63,8 @@ export interface PipelineOptions {
   apiInstances?: 1 | 2;
   /** KEY_PREFIX for every service (and the harness's own connection). */
   keyPrefix?: string;
+  /** Redis's maxmemory (noeviction), for a Redis that fills. */
+  redisMaxMemory?: string;
 }
 
 export interface Pipeline {
@@ -93,7 +95,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const offered = makeWorkload(options.workload);
   const replayFile = join(dir, 'workload.ndjson');
   await Bun.write(replayFile, `${offered.map((r) => JSON.stringify(r)).join('\n')}\n`);
-  const redisServer = await startRedisServer({ fsync: 'everysec' });
+  const redisServer = await startRedisServer({ fsync: 'everysec', maxMemory: options.redisMaxMemory });
   const redis = createRedis(redisServer.url, { name: 'faults', keyPrefix: options.keyPrefix });
   const postgres = options.backend === 'postgres' ? await startPostgresServer() : undefined;
   const databaseUrl = postgres ? await postgres.createDatabase('faults') : join(dir, 'telemetry.db');

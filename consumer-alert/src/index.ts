@@ -78,7 +78,8 @@ const notifying = createConsumer({
 });
 
 // The alerts stream only grows by transitions, but it must not grow forever either.
-const trimmer = startTrimmer({ redis, stream: config.alertsStream, retainEntries: config.retainAlerts, intervalMs: 60_000, logger });
+// Every 10 s, as the readings stream: with Redis nearly full, trimming is what makes room.
+const trimmer = startTrimmer({ redis, stream: config.alertsStream, retainEntries: config.retainAlerts, intervalMs: 10_000, logger });
 
 /** The active rules as /health shows them (the dashboard draws their thresholds). */
 const summarise = (list: readonly Rule[]) => list.map((rule) => ({ id: rule.id, metric: rule.metricPattern, device: rule.devicePattern, direction: rule.direction, threshold: rule.threshold }));

@@ -81,6 +81,7 @@ export { FileRefused, MAX_CSV_COLUMNS, MAX_GZIP_EXPANSION, type ReadingFileOptio
 export { MAX_LINE_BYTES } from './bounded-lines.ts';
 export { MAX_JSON_DEPTH, jsonDepthExceeds } from './json-depth.ts';
 export { isRedisOutOfMemory, isTransientRedisError } from './redis-errors.ts';
+export { MEMORY_HIGH_WATER, type RedisMemory, RedisFullError, memoryProblems, nearlyFull, readRedisMemory } from './redis-memory.ts';
 export {
   GLOB_PATTERN,
   type Rule,

@@ -4,7 +4,8 @@ import type { Logger } from '../logger.ts';
 import { backoffMs } from '../redis.ts';
 import { createSleeper } from '../sleeper.ts';
 import { type DeadLetter, queueDeadLetterEntries } from './dead-letter.ts';
-import { readConsumers } from './groups.ts';
+import { readConsumers, readGroups } from './groups.ts';
+import { isRedisOutOfMemory } from '../redis-errors.ts';
 
 /** What the handler says of each entry: ack it, try it again later, or dead-letter it (and ack). */
 export type EntryOutcome = 'done' | 'retry' | { dead: string };
@@ -155,7 +156,11 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
       await redis.xgroup('CREATE', stream, group, startId, 'MKSTREAM');
       log.info('group_created', { startId });
     } catch (error) {
-      if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
+      if (String((error as Error).message).includes('BUSYGROUP')) return;
+      // A full Redis refuses XGROUP CREATE before it looks whether the group exists: a consumer
+      // that could drain it must not wait for room it is the one to make.
+      if (isRedisOutOfMemory(error) && (await readGroups(redis, stream).catch(() => [])).some((existing) => existing.name === group)) return;
+      throw error;
     }
   };
 
@@ -184,12 +189,18 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
     if (acks.length === 0 && dead.length === 0) return;
     for (let attempt = 0; ; attempt++) {
       try {
-        const multi = redis.multi();
-        queueDeadLetterEntries(multi, { stream, group, consumer: name, deadStream: deadLetterStream }, dead);
-        if (acks.length > 0) multi.xack(stream, group, ...acks);
-        const results = await multi.exec();
-        const failed = results?.find(([error]) => error);
-        if (!results || failed) throw failed?.[0] ?? new Error('MULTI was discarded');
+        if (dead.length === 0) {
+          // A plain XACK, not a MULTI: a full Redis refuses every command queued in a MULTI, and
+          // acknowledging (which frees memory once the stream is trimmed) must work then too.
+          await redis.xack(stream, group, ...acks);
+        } else {
+          const multi = redis.multi();
+          queueDeadLetterEntries(multi, { stream, group, consumer: name, deadStream: deadLetterStream }, dead);
+          if (acks.length > 0) multi.xack(stream, group, ...acks);
+          const results = await multi.exec();
+          const failed = results?.find(([error]) => error);
+          if (!results || failed) throw failed?.[0] ?? new Error('MULTI was discarded');
+        }
         stats.acked += acks.length;
         stats.deadLettered += dead.length;
         for (const letter of dead) log.warn('dead_lettered', { entryId: letter.entryId, reason: letter.reason, deliveries: letter.deliveries, deadLetterStream });

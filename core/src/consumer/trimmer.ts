@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.ts';
+import { nearlyFull, readRedisMemory } from '../redis-memory.ts';
 import type Redis from 'ioredis';
 
 /**
@@ -44,9 +45,14 @@ end
 return {redis.call('XTRIM', stream, 'MINID', keep), keep}
 `;
 
-/** One safe trim; returns how many entries went and the lowest id kept (or why none went). */
+/**
+ * One safe trim; returns how many entries went and the lowest id kept (or why none went). With
+ * Redis nearly full, the entries kept for replay go too: every group is done with them, and the
+ * memory they hold is what the doors wait for.
+ */
 export async function trimSafely(redis: Redis, stream: string, retainEntries: number): Promise<{ trimmed: number; keptFrom: string }> {
-  const [trimmed, keptFrom] = (await redis.eval(SAFE_TRIM, 1, stream, retainEntries)) as [number, string];
+  const retain = retainEntries > 0 && nearlyFull(await readRedisMemory(redis)) ? 0 : retainEntries;
+  const [trimmed, keptFrom] = (await redis.eval(SAFE_TRIM, 1, stream, retain)) as [number, string];
   return { trimmed, keptFrom };
 }
 

@@ -9,6 +9,8 @@ export interface RedisServerOptions {
   appendOnly?: boolean;
   /** `always` makes every acknowledged write survive kill -9; `everysec` (default) may lose the last second. */
   fsync?: 'always' | 'everysec';
+  /** `maxmemory`, e.g. `24mb` (noeviction): a Redis that fills. Default none. */
+  maxMemory?: string;
 }
 
 /** A real redis-server owned by a test: it can be killed and restarted on the same port and data. */
@@ -34,13 +36,14 @@ const READY_TIMEOUT_MS = 10_000;
  * the bind is retried with another.
  */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
-  const { appendOnly = true, fsync = 'everysec' } = options;
+  const { appendOnly = true, fsync = 'everysec', maxMemory } = options;
+  const extra = maxMemory ? ['--maxmemory', maxMemory, '--maxmemory-policy', 'noeviction'] : [];
   const dir = await mkdtemp(join(tmpdir(), 'telemetry-redis-'));
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     try {
-      let child = await spawnRedis(port, dir, appendOnly, fsync);
+      let child = await spawnRedis(port, dir, appendOnly, fsync, extra);
       const kill = (signal: NodeJS.Signals = 'SIGKILL') => killOwned(child, signal);
       return {
         url: `redis://127.0.0.1:${port}`,
@@ -52,7 +55,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
         kill,
         async restart() {
           if (child.exitCode === null && child.signalCode === null) await kill();
-          child = await spawnRedis(port, dir, appendOnly, fsync);
+          child = await spawnRedis(port, dir, appendOnly, fsync, extra);
         },
         stop: once(async () => {
           await kill();
@@ -67,7 +70,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   throw new Error('could not start redis-server (is it installed? apt-get install redis-server)', { cause: lastError });
 }
 
-async function spawnRedis(port: number, dir: string, appendOnly: boolean, fsync: string): Promise<Subprocess> {
+async function spawnRedis(port: number, dir: string, appendOnly: boolean, fsync: string, extra: readonly string[]): Promise<Subprocess> {
   const child = Bun.spawn(
     [
       'redis-server',
@@ -78,6 +81,7 @@ async function spawnRedis(port: number, dir: string, appendOnly: boolean, fsync:
       '--appendfsync', fsync,
       '--save', '',
       '--logfile', 'redis.log',
+      ...extra,
     ],
     { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' },
   );

@@ -1,4 +1,4 @@
-import { type GroupState, type Heartbeat, WORKERS_KEY, entryTimeMs, readGroups } from 'core';
+import { type GroupState, type Heartbeat, type RedisMemory, WORKERS_KEY, entryTimeMs, memoryProblems, readGroups, readRedisMemory } from 'core';
 import type Redis from 'ioredis';
 import type { EpochWatch } from './redis-epoch.ts';
 
@@ -48,7 +48,7 @@ export interface WorkerHealth {
 }
 
 export interface PipelineHealth {
-  redis: { status: 'ok' | 'down'; latencyMs?: number; error?: string };
+  redis: { status: 'ok' | 'down'; latencyMs?: number; error?: string; memory?: RedisMemory };
   groups: GroupHealth[];
   /** Depth of each dead-letter stream, and when its oldest entry was set aside. */
   deadLetters: Array<{ stream: string; entries: number; since: string | null }>;
@@ -169,6 +169,8 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
   const reasons: string[] = [];
   const lost = options.epoch?.reason();
   if (lost) reasons.push(lost);
+  const memory = await readRedisMemory(redis);
+  reasons.push(...memoryProblems(memory));
   const groups = (await Promise.all(streams.map((stream) => groupsOf(redis, stream, Date.now())))).flat();
   const deadLetters = await Promise.all(
     streams.map(async (stream) => {
@@ -226,7 +228,7 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
     reasons.push(silent.length > 0 ? `no live ${service} (the last one was seen ${Math.round(quietest)} s ago)` : `no live ${service}`);
   }
   workers.sort((a, b) => `${a.service}:${a.instance}`.localeCompare(`${b.service}:${b.instance}`));
-  return { redis: { status: 'ok', latencyMs }, groups, deadLetters, workers, reasons, heartbeats };
+  return { redis: { status: 'ok', latencyMs, memory }, groups, deadLetters, workers, reasons, heartbeats };
 }
 
 /**
@@ -242,6 +244,11 @@ export function pipelineMetrics(health: PipelineHealth, epochLosses?: number): s
     for (const [labels, value] of rows) lines.push(`${name}${label(labels)} ${value}`);
   };
   metric('pipeline_redis_up', 'Redis answers PING', 'gauge', [[{}, health.redis.status === 'ok' ? 1 : 0]]);
+  const memory = health.redis.memory;
+  if (memory) {
+    metric('pipeline_redis_memory_used_bytes', "Redis's used_memory", 'gauge', [[{}, memory.usedBytes]]);
+    metric('pipeline_redis_memory_max_bytes', "Redis's maxmemory (0: no limit); past 0.9 of it the doors take no new readings", 'gauge', [[{}, memory.maxBytes]]);
+  }
   metric(
     'pipeline_group_lag',
     'Entries not yet delivered to the group; absent when Redis cannot tell (after trims)',
