@@ -136,6 +136,22 @@ export interface SqliteStoreOptions {
   checkpoint?: boolean;
 }
 
+/** A write failure is forgotten after this long without another, once some write succeeds. */
+const FAILURE_REMEMBERED_MS = 10 * 60_000;
+
+/**
+ * Whether a success clears the remembered failure. Not any write: on a nearly full disk a
+ * one-row write fits while every 500-row batch fails, and /health said ok while the lag grew.
+ * A write clears it when it held at least as many rows as the largest that failed (the retried
+ * batch, typically), or when no write has failed for FAILURE_REMEMBERED_MS; the probe's success
+ * clears only the probe's own failures (a full disk can still take its one-page write).
+ */
+function clears(failure: { at: number; source: 'write' | 'probe'; rows: number }, write: 'write' | 'probe' | false, rows: number, nowMs = Date.now()): boolean {
+  if (write === 'probe') return failure.source === 'probe';
+  if (write !== 'write') return false;
+  return rows >= failure.rows || nowMs - failure.at > FAILURE_REMEMBERED_MS;
+}
+
 /**
  * The embedded default: SQLite through bun:sqlite and Drizzle, one connection, WAL. Inserts are
  * `INSERT OR IGNORE` on the reading id, in one transaction per batch. Queries run synchronously
@@ -152,7 +168,8 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
   const { path, reopen, probeIntervalMs = 2_000, role = 'writer', checkpoint = true } = options;
   const writer = role === 'writer';
   let connection: Connection = connect(db);
-  let failure: { at: number; source: 'write' | 'probe'; message: string } | undefined;
+  /** The last failed write, and the most rows one of them held: only a write as large clears it. */
+  let failure: { at: number; source: 'write' | 'probe'; message: string; rows: number } | undefined;
   let reopenAfter: number | undefined;
   let fileGone: string | undefined;
   const identity = path && writer ? fileIdentity(path) : undefined;
@@ -169,7 +186,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
    * write is remembered until a write succeeds (the probe's success clears only its own failures:
    * a full disk can still take the probe's one-page write).
    */
-  const guarded = <T>(work: (c: Connection) => T, write: 'write' | 'probe' | false): T => {
+  const guarded = <T>(work: (c: Connection) => T, write: 'write' | 'probe' | false, rows = 1): T => {
     if (write && fileGone) throw new StorageUnavailableError(fileGone);
     if (reopenAfter !== undefined && Date.now() >= reopenAfter && reopen) {
       reopenAfter = undefined;
@@ -187,12 +204,12 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     }
     try {
       const result = work(connection);
-      if (write === 'write' || (write === 'probe' && failure?.source === 'probe')) failure = undefined;
+      if (failure && clears(failure, write, rows)) failure = undefined;
       return result;
     } catch (error) {
       const code = (error as { code?: string }).code ?? '';
       if (!UNAVAILABLE.test(code)) throw error;
-      if (write) failure = { at: Date.now(), source: write, message: `SQLite: ${(error as Error).message} (${code})` };
+      if (write) failure = { at: Date.now(), source: write, message: `SQLite: ${(error as Error).message} (${code})`, rows: Math.max(rows, failure?.rows ?? 0) };
       if (REOPEN.test(code)) reopenAfter ??= Date.now() + REOPEN_AFTER_MS;
       throw unavailable(error);
     }
@@ -237,7 +254,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     backend: 'sqlite',
     location: path ?? ':memory:',
     async insert(rows) {
-      const outcome = guarded((c) => c.insertAll(rows), 'write');
+      const outcome = guarded((c) => c.insertAll(rows), 'write', rows.length);
       if (outcome.inserted > 0) changed();
       return outcome;
     },
@@ -318,7 +335,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
       const started = performance.now();
       const down = (error: string) => ({ status: 'down' as const, latencyMs: Number((performance.now() - started).toFixed(3)), error });
       if (fileGone) return down(fileGone);
-      if (failure) return down(`writes are failing: ${failure.message}`);
+      if (failure) return down(`writes are failing: ${failure.message}${failure.rows > 1 ? ` (a write of ${failure.rows} rows; down until one as large succeeds)` : ''}`);
       return timedCheck(() => connection.sqlite.query('SELECT 1').get());
     },
     async close() {
