@@ -12,6 +12,7 @@ import { docsRoutes } from './modules/docs/index.ts';
 import { type ImportsOptions, importRoutes } from './modules/imports/index.ts';
 import { alertRoutes } from './modules/alerts/index.ts';
 import type { RetentionStatus } from './modules/system/reading-retention.ts';
+import type { StorageIdentityWatch } from './modules/system/storage-identity.ts';
 import { ruleRoutes } from './modules/rules/index.ts';
 import { silenceRoutes } from './modules/silences/index.ts';
 import { readingsRoutes } from './modules/readings/index.ts';
@@ -45,6 +46,8 @@ export interface AppOptions {
   alerting?: { redis: Redis; alertsStream: string };
   /** Raw-reading retention, for /health and /metrics. */
   retention?: () => RetentionStatus;
+  /** Notices a database replaced or lost since the last start (needs Redis to remember it). */
+  storageIdentity?: StorageIdentityWatch;
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -72,7 +75,7 @@ export function idleTimeoutSeconds(statementTimeoutMs = 30_000): number {
 }
 
 /** The API as an Elysia app: tests call `app.handle(request)`, index.ts calls `listen`. */
-export function createApp({ store, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed, ingest, tokens = createTokenVerifier({}), imports, alerting, retention }: AppOptions) {
+export function createApp({ store, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed, ingest, tokens = createTokenVerifier({}), imports, alerting, retention, storageIdentity }: AppOptions) {
   /** The alerting rules as consumer-alert reports them: /stats's default threshold. */
   const rules = pipeline ? activeRules(pipeline.redis) : () => [];
   const authorize = createAuthorizer({ apiToken: config.apiToken, readToken: config.readToken, verifier: tokens, publicReadPaths: PUBLIC_READ_PATHS });
@@ -185,7 +188,7 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
       .use(ruleRoutes(alerting))
       .use(silenceRoutes(alerting))
       .use(statsRoutes(store, rules))
-      .use(systemRoutes({ store, metrics, pipeline, version: VERSION, mayReadAll, retention, problems: () => imports?.worker?.problems() ?? [] }))
+      .use(systemRoutes({ store, metrics, pipeline, version: VERSION, mayReadAll, retention, problems: () => imports?.worker?.problems() ?? [], storageIdentity }))
   );
   self = app;
   return app;

@@ -4,6 +4,7 @@ import { loadApiConfig } from './config.ts';
 import { activeRules, startWorkerJanitor } from './modules/system/pipeline.ts';
 import { defaultThresholds } from './modules/stats/index.ts';
 import { startEpochWatch } from './modules/system/redis-epoch.ts';
+import { watchStorageIdentity } from './modules/system/storage-identity.ts';
 import { openStore } from './storage/open.ts';
 import { startAlertRetention } from './modules/alerts/retention.ts';
 import { startReadingRetention } from './modules/system/reading-retention.ts';
@@ -31,6 +32,8 @@ try {
 const redis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'api', logger, failFast: true, commandTimeoutMs: 1_000 });
 // Notices a Redis that comes back without its data, on its own schedule (see /health).
 const epoch = startEpochWatch({ redis });
+// A database lost or replaced since the last start is named by /health until acknowledged.
+const storageIdentity = watchStorageIdentity({ redis, store, logger });
 const pipeline = {
   epoch,
   redis,
@@ -66,7 +69,7 @@ const rollupCompaction = startRollupCompaction({
   intervalMs: config.rollupCompactMs,
   thresholds: async () => defaultThresholds(await Promise.resolve(rulesInForce()).catch(() => [])),
 });
-const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream, frameReadings: config.frameReadings }, tokens, imports, alerting: { redis, alertsStream: config.alertsStream }, retention: readingRetention.status });
+const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream, frameReadings: config.frameReadings }, tokens, imports, alerting: { redis, alertsStream: config.alertsStream }, retention: readingRetention.status, storageIdentity });
 const alertRetention = startAlertRetention({ store, retainDays: config.retainAlertDays, logger });
 // Housekeeping of the workers hash runs here, on its own schedule; /health only reads.
 const janitor = startWorkerJanitor(redis);

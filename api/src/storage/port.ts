@@ -182,6 +182,12 @@ export interface ReadingsStore {
   /** Where its data is, for logs: a file path, or a server and database (never a password). */
   readonly location: string;
   /**
+   * What tells this database from another at the same location — a file's device and inode, a
+   * server's system identifier and the database's oid — or undefined where it cannot be told
+   * (in memory). A different one at the next start means the data was lost or replaced.
+   */
+  identity(): Promise<string | undefined>;
+  /**
    * Stores the rows not stored yet, in one transaction; idempotent by id. A row whose id is
    * stored with other content is a conflict: the first version stays, and the answer says so.
    */

@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia';
 import type { ReadingsStore } from '../../storage/port.ts';
+import type { StorageIdentityWatch } from './storage-identity.ts';
 import type { RetentionStatus } from './reading-retention.ts';
 import type { ApiMetrics } from '../../metrics.ts';
 import { type PipelineHealth, type PipelineOptions, pipelineHealth, pipelineMetrics } from './pipeline.ts';
@@ -48,9 +49,11 @@ export interface SystemRoutesOptions {
   retention?: () => RetentionStatus;
   /** What this API's own parts (the import worker) report as wrong, each a reason that makes /health degraded. */
   problems?: () => string[];
+  /** A database found replaced at start (storage-identity.ts): named by /health until acknowledged. */
+  storageIdentity?: StorageIdentityWatch;
 }
 
-export function systemRoutes({ store, metrics, pipeline, version, mayReadAll, retention, problems = () => [] }: SystemRoutesOptions) {
+export function systemRoutes({ store, metrics, pipeline, version, mayReadAll, retention, problems = () => [], storageIdentity }: SystemRoutesOptions) {
   return new Elysia({ name: 'system', detail: { tags: ['system'] } })
     .get(
       '/health',
@@ -58,7 +61,7 @@ export function systemRoutes({ store, metrics, pipeline, version, mayReadAll, re
         const database = { backend: store.backend, ...(await store.check()) };
         const view = pipeline ? await safePipelineHealth(pipeline) : undefined;
         const down = database.status === 'down' || view?.redis.status === 'down';
-        const reasons = [...(database.status === 'down' ? [`database: ${database.error}`] : []), ...(view?.reasons ?? []), ...problems()];
+        const reasons = [...(database.status === 'down' ? [`database: ${database.error}`] : []), ...(view?.reasons ?? []), ...problems(), ...(storageIdentity?.problems() ?? [])];
         const status = down ? 'down' : reasons.length > 0 ? 'degraded' : 'ok';
         set.status = down ? 503 : 200;
         // Without the read token (when one is set), only what a load balancer or a person needs.
@@ -83,6 +86,20 @@ export function systemRoutes({ store, metrics, pipeline, version, mayReadAll, re
         detail: {
           summary: 'ok (200), degraded (200, with reasons) or down (503); every check with the read token (when READ_TOKEN is set)',
           responses: { 200: jsonResponse('ok or degraded', HEALTH_SCHEMA), 503: jsonResponse('down: storage or Redis unusable', HEALTH_SCHEMA) },
+        },
+      },
+    )
+    .post(
+      '/health/storage/acknowledge',
+      async ({ set }) => {
+        const acknowledged = (await storageIdentity?.acknowledge()) ?? false;
+        set.status = 200;
+        return { acknowledged };
+      },
+      {
+        detail: {
+          summary: 'Acknowledge that the database was found replaced or lost at start (after restoring it or rebuilding from the stream): /health stops naming it',
+          responses: { 200: jsonResponse('Whether there was something to acknowledge', { type: 'object', properties: { acknowledged: { type: 'boolean' } } }), ...errorResponses(401, 503) },
         },
       },
     )

@@ -123,6 +123,13 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
   return {
     backend: 'postgres',
     location: describeUrl(databaseUrl),
+    identity: () =>
+      guarded(async () => {
+        const [database] = await sql`SELECT oid::text AS oid FROM pg_database WHERE datname = current_database()`;
+        // The cluster's identifier tells a re-initialized server (whose first database gets the same oid); it may need a grant.
+        const system = await sql`SELECT system_identifier::text AS id FROM pg_control_system()`.then((rows) => rows[0]?.id as string, () => 'unknown');
+        return `postgres:${system}:${database?.oid as string}`;
+      }),
 
     insert: (rows) =>
       guarded(async () => {

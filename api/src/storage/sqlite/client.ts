@@ -47,7 +47,34 @@ export function openDatabase(databaseUrl: string = DEFAULT_DATABASE_PATH, option
   // Keeps the index leaves that every batch touches in memory (64 MiB).
   sqlite.run('PRAGMA cache_size = -65536');
   sqlite.run('PRAGMA temp_store = MEMORY');
+  markIdentity(sqlite);
   return migrateDatabase(sqlite);
+}
+
+/**
+ * Gives a new database a random identity in its header (`PRAGMA application_id`, 31 bits): a file
+ * made anew where one was — deleted, or a backup restored over it — has another, which the API
+ * notices at start (storage-identity.ts). File inodes do not tell: a new file often gets the
+ * deleted one's.
+ */
+function markIdentity(sqlite: Database): void {
+  const { application_id: current } = sqlite.query('PRAGMA application_id').get() as { application_id: number };
+  if (current === 0) sqlite.run(`PRAGMA application_id = ${1 + Math.floor(Math.random() * 0x7ffffffe)}`);
+}
+
+/** A database's identity (see markIdentity), read on a short read-only connection; undefined if there is no file. */
+export function databaseIdentity(path: string): string | undefined {
+  if (path === ':memory:') return undefined;
+  let sqlite: Database | undefined;
+  try {
+    sqlite = new Database(path, { readonly: true });
+    const { application_id: id } = sqlite.query('PRAGMA application_id').get() as { application_id: number };
+    return `sqlite:${id}`;
+  } catch {
+    return undefined;
+  } finally {
+    sqlite?.close();
+  }
 }
 
 /** The API's schema on a connection: its pending migrations run (tables, indexes, the `readings` view). */

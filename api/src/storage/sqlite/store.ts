@@ -8,7 +8,7 @@ import { statsDevices, statsFromRollups, statsSummary } from '../rollup-stats.ts
 import { HOUR_MINUTES, MINUTE_MS } from '../rollups.ts';
 import { rollupStatements } from './rollups.ts';
 import { startCheckpointer } from './checkpointer.ts';
-import { type Db, databasePath, openDatabase, openReader } from './client.ts';
+import { type Db, databaseIdentity, databasePath, openDatabase, openReader } from './client.ts';
 import { alertStatements } from './alerts.ts';
 import { nameKeys, storedId, withIdText } from './compact.ts';
 import { whereFilter } from './filters.ts';
@@ -253,6 +253,9 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
   return {
     backend: 'sqlite',
     location: path ?? ':memory:',
+    async identity() {
+      return path ? databaseIdentity(path) : undefined;
+    },
     async insert(rows) {
       const outcome = guarded((c) => c.insertAll(rows), 'write', rows.length);
       if (outcome.inserted > 0) changed();

@@ -1,7 +1,7 @@
 import type { Bucket } from '../minutes.ts';
 import { type DevicePage, type ReadingFilter, type ReadingsStore, type Stats, type StorageCheck, StorageUnavailableError } from '../port.ts';
 import { startCheckpointer } from './checkpointer.ts';
-import { databasePath } from './client.ts';
+import { databaseIdentity, databasePath } from './client.ts';
 import { READER_NICE_STEPS } from './thread-priority.ts';
 import type { ThreadMethod, ThreadReply, ThreadRequest } from './thread-protocol.ts';
 
@@ -181,6 +181,7 @@ export async function openThreadedSqliteStore(databaseUrl: string, options: Thre
   return {
     backend: 'sqlite',
     location: path,
+    identity: async () => databaseIdentity(path),
     insert: (rows) => write('insert', rows),
     patch: (id, fields) => write('patch', id, fields),
     remove: (id) => write('remove', id),
