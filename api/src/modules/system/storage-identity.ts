@@ -16,10 +16,12 @@ export function watchStorageIdentity({ redis, store, logger }: { redis: Redis; s
   const key = storageIdentityKey(store);
   let replaced: { was: string; now: string } | undefined;
   let checked = false;
+  // Read once, at start: reading it may touch the disk, which /health must never wait on.
+  const identity = store.identity().catch(() => undefined);
 
-  /** Compares once Redis and the database answer; retried by `problems()` until it has. */
+  /** Compares once Redis answers; retried by `problems()` until it has. */
   const check = async () => {
-    const now = await store.identity();
+    const now = await identity;
     if (now === undefined) {
       checked = true;
       return;

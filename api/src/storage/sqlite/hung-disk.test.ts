@@ -90,8 +90,11 @@ describe.skipIf(!canFreeze)('SQLite on a frozen disk', () => {
       expect(refused.status).toBe(503);
       expect(refused.headers.get('retry-after')).toBe('1');
       expect(refused.body.error).toBe('storage_unavailable');
-      // /health keeps answering while the writer thread sleeps on the disk.
+      // /health keeps answering while the writer thread sleeps on the disk, and so do the short
+      // reads (the dashboard's latest readings) and /metrics: a 503 or what they have, not a hang.
       expect((await health()).body.checks.database.status).toBe('down');
+      expect([200, 503]).toContain((await fetch(`${base}/readings/latest`, { signal: AbortSignal.timeout(5_000) })).status);
+      expect((await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5_000) })).status).toBe(200);
     } finally {
       await thaw();
       watchdog.kill();

@@ -11,6 +11,12 @@ const COMMA = ','.charCodeAt(0);
 const DECODER = new TextDecoder();
 /** How long /health waits for the writer thread to answer its check. */
 const CHECK_BUDGET_MS = 1_000;
+/**
+ * The budget of the short reads that run on the writer's thread (the dashboard's latest
+ * readings, the live feed, /metrics's oldest reading): behind a write on a hung disk they answer
+ * 503 after this, not after the statement timeout (30 s) that a long write may need.
+ */
+const SHORT_READ_BUDGET_MS = 2_000;
 
 interface Waiting {
   resolve(value: unknown): void;
@@ -155,6 +161,8 @@ export async function openThreadedSqliteStore(databaseUrl: string, options: Thre
   const checkpointer = startCheckpointer(path);
 
   const write = <T>(method: ThreadMethod, ...args: unknown[]) => writer.call<T>(method, args, statementTimeoutMs);
+  /** A short read on the writer's thread: its own small budget, and it never marks the thread stuck. */
+  const shortRead = <T>(method: ThreadMethod, ...args: unknown[]) => writer.call<T>(method, args, Math.min(statementTimeoutMs, SHORT_READ_BUDGET_MS), false);
   /** On the least busy reader that keeps to its budget. */
   const read = <T>(method: ThreadMethod, ...args: unknown[]) => {
     const free = readers.filter((reader) => reader.stuckSince === undefined);
@@ -194,17 +202,17 @@ export async function openThreadedSqliteStore(databaseUrl: string, options: Thre
     count: (filter) => read('count', filter),
     // Short reads that must not wait behind long ones: the dashboard's poll, and the feed, which
     // trails the writer's commits.
-    latest: (limit) => write('latest', limit),
-    changesAfter: (seq, limit) => write('changesAfter', seq, limit),
-    recentChanges: (limit) => write('recentChanges', limit),
-    lastSeq: () => write('lastSeq'),
+    latest: (limit) => shortRead('latest', limit),
+    changesAfter: (seq, limit) => shortRead('changesAfter', seq, limit),
+    recentChanges: (limit) => shortRead('recentChanges', limit),
+    lastSeq: () => shortRead('lastSeq'),
     insertAlerts: (rows) => write('insertAlerts', rows),
     removeReadingsBefore: (beforeMs, limit) => write('removeReadingsBefore', beforeMs, limit),
     compactRollups: (beforeMs, limit, thresholds) => write('compactRollups', beforeMs, limit, thresholds),
     rebuildRollups: (thresholds) => write('rebuildRollups', thresholds),
     removeRollupsBefore: (beforeMs, limit) => write('removeRollupsBefore', beforeMs, limit),
     reclaimSpace: () => write('reclaimSpace'),
-    oldestReadingTs: () => write('oldestReadingTs'),
+    oldestReadingTs: () => shortRead('oldestReadingTs'),
     removeAlertsBefore: (beforeMs, limit) => write('removeAlertsBefore', beforeMs, limit),
     alerts: (filter, limit, after) => read('alerts', filter, limit, after),
     onChange(listener) {
