@@ -144,7 +144,8 @@ export function sqlRollupReader(
         : first(`SELECT id FROM device_names named WHERE 1 = 1${from('named.id')} AND EXISTS (
              SELECT 1 FROM spans s CROSS JOIN rollups_device AS r ${index}
              WHERE r.device_id = named.id AND r.level = s.level AND r.start_minute >= s.f AND r.start_minute < s.t${metric('r.')})`),
-      raw.length === 0 ? '' : `SELECT device_id FROM readings WHERE (${raw.map((segment) => `(ts >= ${p.add(segment.from, 'int')} AND ts < ${p.add(segment.to, 'int')})`).join(' OR ')})${metric('')}${from('device_id')}`,
+      // Named `id` as the walked ones are: alone (a window within one minute) it names the column.
+      raw.length === 0 ? '' : `SELECT device_id AS id FROM readings WHERE (${raw.map((segment) => `(ts >= ${p.add(segment.from, 'int')} AND ts < ${p.add(segment.to, 'int')})`).join(' OR ')})${metric('')}${from('device_id')}`,
     ].filter(Boolean);
     return {
       with: `WITH RECURSIVE
