@@ -36,7 +36,7 @@ export function readingsRoutes(service: ReadingsService, onExported: (rows: numb
         response: { 200: StoredReading, 201: StoredReading },
         detail: {
           summary: 'Store one reading',
-          description: '201 when stored; 200 with the stored row when its id was already stored. An operator\'s direct correction: devices use POST /ingest.',
+          description: '201 when stored; 200 with the stored row when its id was already stored with the same content; 409 `conflict` when it is stored with other content (the stored version stays; `details` names each field that differs, with both values). An operator\'s direct correction: devices use POST /ingest.',
           responses: errorResponses(400, 401, 409, 413, 422, 503),
         },
       },

@@ -11,7 +11,7 @@ describe('POST /readings', () => {
     expect(stored).toMatchObject({ ...body, ts: '2026-11-22T10:00:00.000Z' });
     expect(Date.parse(stored.storedAt)).toBeGreaterThan(0);
 
-    const again = await api.request('POST', '/readings', { ...body, value: 99 });
+    const again = await api.request('POST', '/readings', body);
     expect(again.status).toBe(200);
     expect(await again.json()).toEqual(stored);
     expect(await api.rowCount()).toBe(1);
@@ -169,6 +169,25 @@ describe('POST /readings/batch', () => {
     expect((await (await api.request('GET', `/readings/${original.id}`)).json()).value).toBe(10);
     const metrics = await (await api.request('GET', '/metrics')).text();
     expect(metrics).toMatch(/^api_readings_conflicts_total 1$/m);
+  });
+
+  it('answers a single reading stored before with other content 409, naming each field with both values, and counts it', async () => {
+    const api = createTestApi();
+    const original = readingBody({ value: 10 });
+    expect((await api.request('POST', '/readings', original)).status).toBe(201);
+    expect((await api.request('POST', '/readings', original)).status).toBe(200);
+    const conflicting = await api.request('POST', '/readings', { ...original, value: 99, unit: 'Wh' });
+    expect(conflicting.status).toBe(409);
+    expect(await conflicting.json()).toEqual({
+      error: 'conflict',
+      message: `reading ${original.id} is already stored with other content; the stored version stays (GET /readings/${original.id})`,
+      details: [
+        { path: 'value', message: 'stored 10, this request 99' },
+        { path: 'unit', message: 'stored "kWh", this request "Wh"' },
+      ],
+    });
+    expect((await (await api.request('GET', `/readings/${original.id}`)).json()).value).toBe(10);
+    expect(await (await api.request('GET', '/metrics')).text()).toMatch(/^api_readings_conflicts_total 1$/m);
   });
 
   it('refuses an empty batch and a bare array', async () => {

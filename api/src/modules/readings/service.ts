@@ -26,6 +26,16 @@ function toRow(reading: NewReading, storedAt: number): StoredRow | { problem: st
   return { id: reading.id ?? newEventId(ts), deviceId: reading.deviceId, metric: reading.metric, value: reading.value, unit: reading.unit, ts, storedAt };
 }
 
+/** The fields a reading is compared on for a conflict (storedAt is when, not what). */
+const CONTENT_FIELDS = ['deviceId', 'metric', 'value', 'unit', 'ts'] as const;
+
+/** A 409 naming each field where the offered reading differs from the stored one, with both values. */
+function conflictError(offered: StoredRow, stored: StoredRow): ApiError {
+  const shown = (field: (typeof CONTENT_FIELDS)[number], row: StoredRow) => JSON.stringify(field === 'ts' ? new Date(row.ts).toISOString() : row[field]);
+  const details = CONTENT_FIELDS.filter((field) => offered[field] !== stored[field]).map((field) => ({ path: field, message: `stored ${shown(field, stored)}, this request ${shown(field, offered)}` }));
+  return new ApiError(409, 'conflict', `reading ${offered.id} is already stored with other content; the stored version stays (GET /readings/${offered.id})`, details);
+}
+
 export interface BatchAnswer {
   inserted: number;
   duplicates: number;
@@ -96,14 +106,20 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
   };
 
   return {
-    /** One reading; `created` is false when its id was already stored (the stored row is returned). */
+    /**
+     * One reading; `created` is false when its id was already stored with the same content (the
+     * stored row is returned).
+     * @throws ApiError 409 `conflict` when the id is stored with other content, naming each field
+     * that differs with both values (the stored version stays).
+     */
     async create(reading: NewReading): Promise<{ created: boolean; reading: StoredReading }> {
       const row = toRow(reading, Date.now());
       if ('problem' in row) throw invalidField('ts', row.problem);
       const outcome = await store.insert([row]);
       onStored(outcome, 0);
-      const { inserted } = outcome;
-      return { created: inserted === 1, reading: toStoredReading((await store.get(row.id)) ?? row) };
+      const [conflict] = outcome.conflicts;
+      if (conflict) throw conflictError(conflict.offered, conflict.stored);
+      return { created: outcome.inserted === 1, reading: toStoredReading((await store.get(row.id)) ?? row) };
     },
 
     /**
