@@ -15,6 +15,10 @@ const alertSettings = {
   webhookMinIntervalMs: env.int('ALERT_WEBHOOK_MIN_INTERVAL_MS', 1_000, { min: 0 }),
   webhookTimeoutMs: env.int('ALERT_WEBHOOK_TIMEOUT_MS', 10_000, { min: 100 }),
   alertsGroup: env.string('ALERTS_GROUP', 'alerts', { maxLength: 200 }),
+  /** The store group (as consumer-store's STORE_GROUP): its verdict on conflicts is waited for. */
+  storeGroup: env.string('STORE_GROUP', 'store', { maxLength: 200 }),
+  /** How long after a reading arrives alerting waits for storage's verdict on it (0: it does not). */
+  waitForStoreMs: env.int('ALERT_WAIT_FOR_STORE_MS', 5_000, { min: 0, max: 600_000 }),
   notifyGroup: env.string('NOTIFY_GROUP', 'notify', { maxLength: 200 }),
   /** Readings per read at most; under a backlog 5,000 needs a fifth of the round trips of 1,000. */
   batchSize: env.int('BATCH_SIZE', 5_000, { min: 1, max: 10_000 }),

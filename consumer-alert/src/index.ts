@@ -5,6 +5,7 @@ import { rulesInForce } from './rules-in-force.ts';
 import { LEASE_MS, evaluatorLease } from './evaluator-lease.ts';
 import { evaluateWhileLeading } from './leading.ts';
 import { checkWebhookTarget, loadAlertConfig } from './config.ts';
+import { conflictGate } from './conflict-gate.ts';
 import { createEvaluator } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
 import { redisDeliveryLog } from './delivery-log.ts';
@@ -41,6 +42,8 @@ const notifier = createNotifier({
   minIntervalMs: config.webhookMinIntervalMs,
   timeoutMs: config.webhookTimeoutMs,
 });
+// A reading storage found in conflict (same id, other content) is not evaluated.
+const gate = conflictGate({ redis, readingsStream: config.readingsStream, storeGroup: config.storeGroup, waitMs: config.waitForStoreMs, logger });
 const common = { redis, consumer: consumerName, logger, claimIdleMs: config.claimIdleMs, maxDeliveries: config.maxDeliveries };
 
 // Group "alerts" on readings: thresholds → transitions XADDed to the alerts stream, then ack —
@@ -62,7 +65,7 @@ const evaluating = evaluateWhileLeading({
       decodeItems: decodeReadingItems,
       // The store group dead-letters what the contract refuses: one dead letter per refused reading.
       undecodable: 'skip',
-      handle: (batch) => evaluator.handle(batch),
+      handle: (batch) => gate.handle(batch, (kept) => evaluator.handle(kept)),
       batchSize: config.batchSize,
     }),
 });
@@ -129,6 +132,8 @@ const heartbeat = startHeartbeat({
     readings_acked: evaluating.stats().acked,
     alerts_acked: notifying.stats().acked,
     dead_lettered: evaluating.stats().deadLettered + notifying.stats().deadLettered,
+    readings_refused_skipped: evaluating.stats().skipped,
+    readings_conflicting_skipped: gate.skipped,
   }),
   latencies: () => ({ detection: evaluator.detection, delivery: notifier.delivery }),
   logger,

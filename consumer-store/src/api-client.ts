@@ -14,7 +14,7 @@ export class TransientApiError extends Error implements RetryAfter {
 
 export type BatchReply =
   /** Stored; `rejected` names the items the API did not store (refused or in conflict), by index, with why. */
-  | { kind: 'stored'; inserted: number; duplicates: number; conflicts: number; rejected: Map<number, string> }
+  | { kind: 'stored'; inserted: number; duplicates: number; conflicts: number; rejected: Map<number, string>; conflicted: Set<number> }
   /** 422: the items the API named as invalid, by index in the batch, with its message. */
   | { kind: 'invalid'; invalid: Map<number, string> }
   | { kind: 'too_large' };
@@ -66,11 +66,13 @@ export function createApiClient({ apiUrls, token, timeoutMs }: ApiClientOptions)
     if (response.ok) {
       const answer = JSON.parse(text) as StoredAnswer;
       const rejected = new Map<number, string>();
+      const conflicted = new Set<number>();
       for (const { index, path, message } of answer.refused ?? []) rejected.set(index, `rejected by the API: ${path}: ${message}`);
       for (const { index, id, stored } of answer.conflicted ?? []) {
+        conflicted.add(index);
         rejected.set(index, `conflict: id ${id} is already stored with other content, which stays: ${JSON.stringify(stored)}; this entry holds the version offered`);
       }
-      return { kind: 'stored', inserted: answer.inserted, duplicates: answer.duplicates, conflicts: answer.conflicts ?? 0, rejected };
+      return { kind: 'stored', inserted: answer.inserted, duplicates: answer.duplicates, conflicts: answer.conflicts ?? 0, rejected, conflicted };
     }
     if (response.status === 401 || response.status === 403) {
       throw new StopConsumingError(`API answered ${response.status} to ${url}: API_TOKEN is missing or wrong (${text.slice(0, 200)})`);

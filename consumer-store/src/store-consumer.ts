@@ -1,4 +1,4 @@
-import { type ConsumerOptions, type Logger, type Reading, createConsumer, createRedis, decodeAlert, decodeReadingItems } from 'core';
+import { type ConsumerOptions, type Logger, type Reading, createConsumer, createRedis, decodeAlert, decodeReadingItems, recordConflicts } from 'core';
 import { createApiClient } from './api-client.ts';
 import type { StoreConfig } from './config.ts';
 import { createHistoryHandler } from './history-handler.ts';
@@ -12,7 +12,8 @@ export function createStoreConsumer(config: StoreConfig, logger: Logger, connect
   const redis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: connectionName, logger });
   const blockingRedis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: `${connectionName}:blocking`, logger });
   const client = createApiClient({ apiUrls: config.apiUrls, token: config.apiToken, timeoutMs: config.requestTimeoutMs });
-  const handler = createStoreHandler(client, logger, config.faultRate);
+  // Conflicts recorded beside the stream, for the alerts group, before their entries are acknowledged.
+  const handler = createStoreHandler(client, logger, config.faultRate, (found) => recordConflicts(redis, config.readingsStream, found));
   const consumer = createConsumer({
     redis,
     blockingRedis,

@@ -1,4 +1,4 @@
-import { type ConsumerEntry, type EntryOutcome, type Logger, type Reading, createLatencyHistogram } from 'core';
+import { type ConsumerEntry, type EntryOutcome, type EntryReading, type Logger, type Reading, createLatencyHistogram } from 'core';
 import { type ApiClient, TransientApiError } from './api-client.ts';
 
 export interface StoreCounters {
@@ -13,10 +13,11 @@ export interface StoreCounters {
  * The store group's handler: sends a batch to the API and says, per entry, done or dead.
  * Items the API refuses or finds in conflict (answered by index while it stores the rest) are
  * dead-lettered; after a 422 naming items (an API that refuses whole batches) the rest are sent
- * again; a batch the API finds too large is split. Lead time (reading ts → API answered) and
- * batch time are recorded.
+ * again; a batch the API finds too large is split. Conflicts are handed to `onConflicts` before
+ * the batch is answered (so before its entries are acknowledged): the alerts group reads them
+ * there. Lead time (reading ts → API answered) and batch time are recorded.
  */
-export function createStoreHandler(client: ApiClient, logger: Logger, faultRate = 0) {
+export function createStoreHandler(client: ApiClient, logger: Logger, faultRate = 0, onConflicts: (found: EntryReading[]) => Promise<void> = async () => {}) {
   const counters: StoreCounters = { inserted: 0, duplicates: 0, rejected: 0, conflicts: 0 };
   const leadTime = createLatencyHistogram();
   const batchTime = createLatencyHistogram();
@@ -35,6 +36,14 @@ export function createStoreHandler(client: ApiClient, logger: Logger, faultRate 
     if (indexes.length === 0) return;
     const reply = await client.postBatch(indexes.map((index) => (batch[index] as ConsumerEntry<Reading>).value));
     if (reply.kind === 'stored') {
+      if (reply.conflicted.size > 0) {
+        await onConflicts(
+          [...reply.conflicted].map((position) => {
+            const entry = batch[indexes[position] as number] as ConsumerEntry<Reading>;
+            return { entryId: entry.entryId, readingId: entry.value.id };
+          }),
+        );
+      }
       counters.inserted += reply.inserted;
       counters.duplicates += reply.duplicates;
       counters.conflicts += reply.conflicts;
