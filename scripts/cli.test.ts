@@ -14,6 +14,7 @@ const CLIS: Record<string, string> = {
   'bench:store': 'bench/src/store.ts',
   'bench:alert': 'bench/src/alert.ts',
   'bench:analysis': 'bench/src/analysis.ts',
+  'bench:hostile': 'bench/src/hostile.ts',
   'bad-backlog': 'bench/src/bad-backlog.ts',
   status: 'scripts/status.ts',
   availability: 'scripts/availability.ts',

@@ -44,12 +44,15 @@ export async function conflictsAmong(redis: Redis, stream: string, readings: rea
  * delivered id is at or past it) and none of them still pending.
  */
 export async function groupSettled(redis: Redis, stream: string, group: string, entryId: string): Promise<boolean> {
-  const groups = (await redis.call('XINFO', 'GROUPS', stream)) as Array<Array<string | number>>;
-  const info = groups.map((flat) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]]))).find((g) => g.name === group);
+  // One round trip: the group's last delivered id, and its oldest pending entry (summary form).
+  const [[, groups], [, summary]] = ((await redis.pipeline().call('XINFO', 'GROUPS', stream).call('XPENDING', stream, group).exec()) ?? []) as [
+    [Error | null, Array<Array<string | number>>],
+    [Error | null, [number, string | null] | undefined],
+  ];
+  const info = (groups ?? []).map((flat) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]]))).find((g) => g.name === group);
   if (!info) return true;
   if (compareEntryIds(String(info['last-delivered-id']), entryId) < 0) return false;
-  if (Number(info.pending) === 0) return true;
-  const [, oldest] = (await redis.call('XPENDING', stream, group)) as [number, string | null];
+  const oldest = summary?.[1] ?? null;
   return oldest === null || compareEntryIds(oldest, entryId) > 0;
 }
 
@@ -58,7 +61,7 @@ export async function groupSettled(redis: Redis, stream: string, group: string, 
  * at most until `waitMs` after that entry arrived: true if it has. An old entry (a backlog after
  * an outage) is not waited for, so that a storage outage delays alerts by `waitMs` at most.
  */
-export async function waitForGroup(redis: Redis, stream: string, group: string, entryId: string, waitMs: number, pollMs = 20): Promise<boolean> {
+export async function waitForGroup(redis: Redis, stream: string, group: string, entryId: string, waitMs: number, pollMs = 5): Promise<boolean> {
   const deadline = entryTimeMs(entryId) + waitMs;
   for (;;) {
     if (await groupSettled(redis, stream, group, entryId)) return true;
