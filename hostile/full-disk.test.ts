@@ -1,54 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
+import { describe, expect, it } from 'bun:test';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createLogger, createRedis } from 'core';
-import { type RedisServer, startRedisServer, uniqueName, waitFor } from 'core/testing';
-import type Redis from 'ioredis';
-import { createApp } from '../api/src/app.ts';
+import { uniqueName, waitFor } from 'core/testing';
 import { importJobs } from '../api/src/modules/imports/jobs.ts';
 import { sweepUploads } from '../api/src/modules/imports/upload-file.ts';
-import { startImportWorker } from '../api/src/modules/imports/worker.ts';
-import { TEST_TOKEN, testStore } from '../api/src/test-helpers.ts';
+import { importsApi, useTestGround } from './support.ts';
 
 // Hostile upload: larger than the import folder's free space. ENOSPC escaped the handler and
 // killed the API, and the partial file it left made every later upload fail. The folder here is
 // a 24 MiB tmpfs this test mounts (root only, as CI runs).
 const canMount = process.getuid?.() === 0 && process.platform === 'linux';
-let server: RedisServer;
-let redis: Redis;
-let dir: string;
-const quiet = createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} });
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis(server.url, { name: 'hostile-disk' });
-  dir = await mkdtemp(join(tmpdir(), 'hostile-disk-'));
-  if (canMount) await Bun.$`mount -t tmpfs -o size=24m tmpfs ${dir}`;
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-  if (canMount) await Bun.$`umount -l ${dir}`.nothrow();
-  await rm(dir, { recursive: true, force: true });
-});
+const ground = useTestGround('disk', canMount ? { prepare: (dir) => Bun.$`mount -t tmpfs -o size=24m tmpfs ${dir}`, release: (dir) => Bun.$`umount -l ${dir}`.nothrow() } : {});
 
 describe.skipIf(!canMount)('an import folder that fills', () => {
   it("is the upload's 507, never the process's; the partial file is removed and the next upload works", async () => {
-    const jobs = importJobs(redis, uniqueName('imports'));
-    const owner = uniqueName('owner');
-    const worker = startImportWorker({ redis, jobs, stream: uniqueName('readings'), owner, maxBacklog: 1_000_000, logger: quiet });
-    const app = createApp({
-      store: testStore(),
-      config: { apiToken: TEST_TOKEN, readToken: undefined, maxBodyBytes: 1_000_000 },
-      logger: quiet,
-      imports: { jobs, worker, dir, maxBytes: 1_000_000_000, maxJobs: 20, owner },
-    });
-    const post = async (body: BodyInit, headers: Record<string, string> = {}) => {
-      const response = await app.handle(new Request('http://localhost/imports', { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, ...headers }, body }));
-      return { status: response.status, body: (await response.json()) as any };
-    };
+    const { call, jobs, worker } = importsApi(ground.redis, ground.dir);
+    const post = (body: BodyInit, headers: Record<string, string> = {}) => call('POST', '/imports', body, headers);
     // Sent without a length, so only writing it finds the disk full: 40 MiB into 24.
     const piece = new Uint8Array(1024 * 1024).fill(0x61);
     const chunked = new ReadableStream<Uint8Array>({
@@ -61,7 +29,7 @@ describe.skipIf(!canMount)('an import folder that fills', () => {
     expect(filled.status).toBe(507);
     expect(filled.body.error).toBe('insufficient_storage');
     expect(filled.body.message).toContain('the import folder filled after');
-    expect(await readdir(dir)).toEqual([]);
+    expect(await readdir(ground.dir)).toEqual([]);
 
     // Declared too large: refused before a byte is written.
     const declared = await post(new Uint8Array(64), { 'content-length': String(30 * 1024 * 1024) });
@@ -75,14 +43,14 @@ describe.skipIf(!canMount)('an import folder that fills', () => {
   });
 
   it('sweeps upload files no active job holds once they are idle', async () => {
-    const jobs = importJobs(redis, uniqueName('imports'));
-    const leftover = join(dir, 'left-by-a-kill.upload');
-    const young = join(dir, 'still-arriving.upload');
+    const jobs = importJobs(ground.redis, uniqueName('imports'));
+    const leftover = join(ground.dir, 'left-by-a-kill.upload');
+    const young = join(ground.dir, 'still-arriving.upload');
     await writeFile(leftover, 'x');
     await writeFile(young, 'x');
     const past = new Date(Date.now() - 10 * 60_000);
     await utimes(leftover, past, past);
-    const removed = await sweepUploads(dir, async (id) => (await jobs.get(id)) !== undefined);
+    const removed = await sweepUploads(ground.dir, async (id) => (await jobs.get(id)) !== undefined);
     expect(removed).toEqual([leftover]);
     expect(existsSync(young)).toBe(true);
     await rm(young);

@@ -1,59 +1,28 @@
-import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'bun:test';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { MAX_LINE_BYTES, createLogger, createRedis } from 'core';
-import { type RedisServer, startRedisServer, streamReadings, uniqueName, waitFor } from 'core/testing';
-import type Redis from 'ioredis';
-import { createApp } from '../api/src/app.ts';
-import { importJobs } from '../api/src/modules/imports/jobs.ts';
+import { MAX_LINE_BYTES } from 'core';
+import { streamReadings, uniqueName, waitFor } from 'core/testing';
 import { startImportWorker } from '../api/src/modules/imports/worker.ts';
-import { TEST_TOKEN, testStore } from '../api/src/test-helpers.ts';
+import { importsApi as uploadingApi, quiet, useTestGround } from './support.ts';
 
 // Hostile uploads: a gzip bomb (10 GB of NUL bytes in 10 MB), lines far past any reading's
 // length, a header of thousands of columns, a gzip cut short. Each costs its job or its line,
 // never the API.
-let server: RedisServer;
-let redis: Redis;
-let dir: string;
-const quiet = createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} });
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis(server.url, { name: 'hostile-imports' });
-  dir = await mkdtemp(join(tmpdir(), 'hostile-imports-'));
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const ground = useTestGround('imports');
 
 function importsApi() {
-  const stream = uniqueName('readings');
-  const jobs = importJobs(redis, uniqueName('imports'));
-  const owner = uniqueName('owner');
-  const worker = startImportWorker({ redis, jobs, stream, owner, maxBacklog: 1_000_000, logger: quiet });
-  const app = createApp({
-    store: testStore(),
-    config: { apiToken: TEST_TOKEN, readToken: undefined, maxBodyBytes: 1_000_000 },
-    logger: quiet,
-    imports: { jobs, worker, dir: join(dir, uniqueName('uploads').replaceAll(':', '-')), maxBytes: 100_000_000, maxJobs: 20, owner },
-  });
-  const call = async (method: string, path: string, body?: BodyInit) => {
-    const response = await app.handle(new Request(`http://localhost${path}`, { method, headers: { authorization: `Bearer ${TEST_TOKEN}` }, ...(body ? { body } : {}) }));
-    return { status: response.status, body: (await response.json()) as any };
-  };
+  const api = uploadingApi(ground.redis, join(ground.dir, uniqueName('uploads').replaceAll(':', '-')));
   const finished = (id: string) =>
     waitFor(
       async () => {
-        const job = (await call('GET', `/imports/${id}`)).body;
+        const job = (await api.call('GET', `/imports/${id}`)).body;
         return ['done', 'failed'].includes(job.state) && job;
       },
       { what: `import ${id} finished`, timeoutMs: 60_000 },
     );
-  return { call, finished, worker, jobs, owner, stream };
+  return { ...api, finished };
 }
 
 /** 10 GiB of NUL bytes, no newline, as 160 gzip members of 64 MiB each: about 10 MB to send. */
@@ -78,7 +47,7 @@ describe('hostile uploads', () => {
 
     const next = await call('POST', '/imports', `deviceId,metric,value,unit,ts\n${goodRows(10)}\n`);
     expect((await finished(next.body.id)).state).toBe('done');
-    expect(await streamReadings(redis, stream)).toHaveLength(10);
+    expect(await streamReadings(ground.redis, stream)).toHaveLength(10);
   });
 
   it('count a line past the bound as one bad row and import the lines around it', async () => {
@@ -90,7 +59,7 @@ describe('hostile uploads', () => {
     expect(job).toMatchObject({ state: 'done', published: 8, badRows: 3 });
     expect(job.badSamples.map((bad: { line: number }) => bad.line)).toEqual([5, 9, 10]);
     expect(job.badSamples[0].reason).toBe(`line is longer than ${MAX_LINE_BYTES} bytes; skipped`);
-    expect(await streamReadings(redis, stream)).toHaveLength(8);
+    expect(await streamReadings(ground.redis, stream)).toHaveLength(8);
   });
 
   it('refuse a header of thousands of columns and an NDJSON line without end, by line', async () => {
@@ -114,11 +83,11 @@ describe('hostile uploads', () => {
   it('fail a job its worker died on twice instead of taking it up a third time', async () => {
     const { jobs, owner, worker } = importsApi();
     await worker.stop();
-    const file = join(dir, 'crashed.upload');
+    const file = join(ground.dir, 'crashed.upload');
     await writeFile(file, `deviceId,metric,value,unit,ts\n${goodRows(5)}\n`);
     const id = uniqueName('job');
     await jobs.create({ id, state: 'running', owner, file, bytes: 100, createdAt: Date.now(), startedAt: Date.now(), bytesRead: 0, rowsRead: 0, published: 0, badRows: 0, badSamples: [], committedLine: 0, cancelRequested: false, crashes: 1 });
-    const again = startImportWorker({ redis, jobs, stream: uniqueName('readings'), owner, maxBacklog: 1_000_000, logger: quiet });
+    const again = startImportWorker({ redis: ground.redis, jobs, stream: uniqueName('readings'), owner, maxBacklog: 1_000_000, logger: quiet });
     const failed = await waitFor(async () => {
       const job = await jobs.get(id);
       return job?.state === 'failed' && job;

@@ -1,37 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'bun:test';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createLogger, createRedis } from 'core';
-import { type RedisServer, startRedisServer, uniqueName, waitFor } from 'core/testing';
-import type Redis from 'ioredis';
+import { waitFor } from 'core/testing';
 import { createApp } from '../api/src/app.ts';
 import { watchStorageIdentity } from '../api/src/modules/system/storage-identity.ts';
 import { openThreadedSqliteStore } from '../api/src/storage/sqlite/threaded-store.ts';
 import { TEST_TOKEN } from '../api/src/test-helpers.ts';
+import { quiet, useTestGround } from './support.ts';
 
 // The database file deleted (or a backup restored over it) while the API was down: a restart
 // answered ok, with nothing about the readings that went with the file.
-let server: RedisServer;
-let redis: Redis;
-let dir: string;
-const quiet = createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} });
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis(server.url, { name: 'hostile-storage', keyPrefix: `${uniqueName('p')}:` });
-  dir = await mkdtemp(join(tmpdir(), 'hostile-storage-'));
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const ground = useTestGround('storage');
 
 /** The API as started on the database file: its /health reasons, and the acknowledging call. */
 async function start(file: string) {
   const store = await openThreadedSqliteStore(file);
-  const storageIdentity = watchStorageIdentity({ redis, store, logger: quiet });
+  const storageIdentity = watchStorageIdentity({ redis: ground.redis, store, logger: quiet });
   const app = createApp({ store, config: { apiToken: TEST_TOKEN, readToken: undefined, maxBodyBytes: 1_000_000 }, logger: quiet, storageIdentity });
   const reasons = async () => ((await (await app.handle(new Request('http://localhost/health'))).json()) as { reasons: string[] }).reasons.join(' ');
   const acknowledge = async () => (await app.handle(new Request('http://localhost/health/storage/acknowledge', { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}` } }))).json();
@@ -40,9 +24,9 @@ async function start(file: string) {
 
 describe('a database lost between two starts', () => {
   it('is named by /health at the next start until the operator acknowledges it', async () => {
-    const file = join(dir, 'telemetry.db');
+    const file = join(ground.dir, 'telemetry.db');
     const first = await start(file);
-    await waitFor(async () => (await redis.keys('*')).length > 0, { what: 'the identity remembered' });
+    await waitFor(async () => (await ground.redis.keys('*')).length > 0, { what: 'the identity remembered' });
     expect(await first.reasons()).toBe('');
     await first.store.close();
 
