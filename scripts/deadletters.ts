@@ -3,7 +3,7 @@
  * back or away. Dead letters live in `<stream>:dead` (see README "Dead letters").
  */
 import { parseArgs } from 'node:util';
-import { type DeadLetterRecord, createRedis, readDeadLetters } from 'core';
+import { type DeadLetterRecord, commonSettings, configOrExit, createRedis, loadConfig, readDeadLetters, redisTargetOrExit } from 'core';
 import type Redis from 'ioredis';
 
 const USAGE = `Usage: bun run deadletters <command> [flags]
@@ -19,7 +19,7 @@ Flags:
   --all                replay or purge every selected one (needed without --id or --reason)
   --limit N            list: at most N (default 50)
   -h, --help           this text
-Redis from REDIS_URL (default redis://127.0.0.1:6379).`;
+Redis from REDIS_URL (default redis://127.0.0.1:6379), or its primary through REDIS_SENTINELS.`;
 
 function fail(message: string): never {
   console.error(`deadletters: ${message} (see --help)`);
@@ -60,7 +60,9 @@ if ((command === 'replay' || command === 'purge') && ids.size === 0 && reason ==
 }
 const streams = (values.stream as string[] | undefined) ?? [process.env.READINGS_STREAM || 'readings', process.env.ALERTS_STREAM || 'alerts'];
 
-const redis = createRedis(process.env.REDIS_URL || 'redis://127.0.0.1:6379', { name: 'deadletters', failFast: true, commandTimeoutMs: 5_000, keyPrefix: process.env.KEY_PREFIX });
+// The pipeline's Redis as every service finds it: REDIS_URL, or the primary through REDIS_SENTINELS.
+const settings = await configOrExit('deadletters', () => loadConfig(commonSettings, process.env));
+const redis = createRedis(await redisTargetOrExit('deadletters', settings), { name: 'deadletters', failFast: true, commandTimeoutMs: 5_000, keyPrefix: settings.keyPrefix || undefined });
 
 /** The selected dead letters of one stream (the first 100,000; a longer one is worked through in runs). */
 async function selected(client: Redis, stream: string): Promise<DeadLetterRecord[]> {

@@ -1,4 +1,4 @@
-import { configOrExit, createLogger, createRedis, createTokenVerifier, onShutdown } from 'core';
+import { configOrExit, createLogger, createRedis, createTokenVerifier, onShutdown, redisTargetOrExit } from 'core';
 import { createApp } from './app.ts';
 import { loadApiConfig } from './config.ts';
 import { activeRules, startWorkerJanitor } from './modules/system/pipeline.ts';
@@ -20,6 +20,8 @@ const { config, tokens } = await configOrExit('api', async () => {
 });
 
 const logger = createLogger({ service: 'api', level: config.logLevel });
+// REDIS_URL, or the primary through REDIS_SENTINELS (checked now: a bad list stops the start).
+const redisTarget = await redisTargetOrExit('api', config);
 let store: Awaited<ReturnType<typeof openStore>>;
 try {
   store = await openStore(config.databaseUrl, { poolSize: config.databasePoolSize, readers: config.databaseReaders, readerNice: config.databaseReaderNice, statementTimeoutMs: config.databaseStatementTimeoutMs }, logger);
@@ -29,7 +31,7 @@ try {
   process.exit(2);
 }
 // Fail fast with a short timeout: /health must answer "down" at once when Redis is away, not hang.
-const redis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'api', logger, failFast: true, commandTimeoutMs: 1_000 });
+const redis = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'api', logger, failFast: true, commandTimeoutMs: 1_000 });
 // Notices a Redis that comes back without its data, on its own schedule (see /health).
 const epoch = startEpochWatch({ redis });
 // A database lost or replaced since the last start is named by /health until acknowledged.
@@ -43,14 +45,14 @@ const pipeline = {
   stallDegradedMs: config.stallDegradedMs,
 };
 // Its own connection: the alerts feed blocks on XREAD while dashboards listen.
-const feedRedis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'api:alerts-feed', logger });
+const feedRedis = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'api:alerts-feed', logger });
 const alertsFeed = { blockingRedis: feedRedis, stream: config.alertsStream };
 // Imports: jobs in Redis (seen by every instance), files here (imported by this instance only).
 const importOwner = `${hostname()}:${config.port}`;
 // The API's fail-fast connection: with Redis away, an import request is a 503 at once, not a wait.
 const importJobStore = importJobs(redis);
 const importWorker = startImportWorker({
-  redis: createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'api:import-worker', logger, failFast: true, commandTimeoutMs: 10_000 }),
+  redis: createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'api:import-worker', logger, failFast: true, commandTimeoutMs: 10_000 }),
   jobs: importJobStore,
   stream: config.readingsStream,
   owner: importOwner,

@@ -1,4 +1,4 @@
-import { type Rule, configOrExit, createConsumer, createLogger, createRedis, createSleeper, decodeAlert, decodeReadingItems, defaultInstanceName, defaultRuleInputs, loadRules, onShutdown, readSilences, startHeartbeat, startTrimmer } from 'core';
+import { configOrExit, createConsumer, createLogger, createRedis, createSleeper, decodeAlert, decodeReadingItems, defaultInstanceName, defaultRuleInputs, loadRules, onShutdown, readSilences, redisTargetOrExit, type Rule, startHeartbeat, startTrimmer } from 'core';
 import { createAnnouncer } from './announcer.ts';
 import { leaderDuties } from './leader-duties.ts';
 import { rulesInForce } from './rules-in-force.ts';
@@ -18,9 +18,11 @@ const { config, seed } = await configOrExit('consumer-alert', async () => {
 });
 
 const logger = createLogger({ service: 'consumer-alert', level: config.logLevel });
-const redis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'consumer-alert', logger });
-const evaluatorBlocking = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'consumer-alert:alerts', logger });
-const notifierBlocking = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'consumer-alert:notify', logger });
+// REDIS_URL, or the primary through REDIS_SENTINELS (checked now: a bad list stops the start).
+const redisTarget = await redisTargetOrExit('consumer-alert', config);
+const redis = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'consumer-alert', logger });
+const evaluatorBlocking = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'consumer-alert:alerts', logger });
+const notifierBlocking = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'consumer-alert:notify', logger });
 
 const consumerName = config.consumerName ?? defaultInstanceName();
 // The rule set in force, shared through Redis: seeded from the configured rules, changed by PUT /rules.

@@ -1,10 +1,12 @@
-import { configOrExit, createLogger, onShutdown, startHeartbeat, startTrimmer } from 'core';
+import { configOrExit, createLogger, redisTargetOrExit, onShutdown, startHeartbeat, startTrimmer } from 'core';
 import { loadStoreConfig } from './config.ts';
 import { createHistoryConsumer, createStoreConsumer } from './store-consumer.ts';
 
 const config = await configOrExit('consumer-store', () => loadStoreConfig(process.env));
 
 const logger = createLogger({ service: 'consumer-store', level: config.logLevel });
+// With REDIS_SENTINELS, one must answer and know the primary before anything starts.
+await redisTargetOrExit('consumer-store', config);
 if (!config.apiToken) logger.warn('api_token_missing', { hint: 'the API refuses writes without API_TOKEN; set the same value for both' });
 
 const { redis, blockingRedis, handler, consumer, client } = createStoreConsumer(config, logger, 'consumer-store');

@@ -4,7 +4,7 @@
  * reading id (rows already there count as duplicates). The group is deleted at the end, so it
  * never holds back trimming. Usage: `bun run --cwd consumer-store rebuild` (same env as the service).
  */
-import { configOrExit, createLogger, groupsCaughtUp, parseCli, readGroups } from 'core';
+import { configOrExit, createLogger, redisTargetOrExit, groupsCaughtUp, parseCli, readGroups } from 'core';
 import { loadStoreConfig } from './config.ts';
 import { createStoreConsumer } from './store-consumer.ts';
 
@@ -20,6 +20,8 @@ parseCli({
 const config = await configOrExit('rebuild', () => loadStoreConfig(process.env));
 
 const logger = createLogger({ service: 'rebuild', level: config.logLevel });
+// With REDIS_SENTINELS, one must answer and know the primary before anything starts.
+await redisTargetOrExit('rebuild', config);
 const group = `rebuild-${Date.now()}`;
 const { redis, blockingRedis, handler, consumer } = createStoreConsumer(config, logger, 'rebuild', { group, consumer: 'rebuild', startId: '0', blockMs: 200 });
 

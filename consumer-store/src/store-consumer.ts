@@ -1,4 +1,4 @@
-import { type ConsumerOptions, type Logger, type Reading, createConsumer, createRedis, decodeAlert, decodeReadingItems, recordConflicts } from 'core';
+import { type ConsumerOptions, type Logger, type Reading, createConsumer, createRedis, decodeAlert, decodeReadingItems, recordConflicts, redisTargetOf } from 'core';
 import { createApiClient } from './api-client.ts';
 import type { StoreConfig } from './config.ts';
 import { createHistoryHandler } from './history-handler.ts';
@@ -9,8 +9,8 @@ import { createStoreHandler } from './store-handler.ts';
  * in batches, to the API. `overrides` changes what differs (the rebuild's own group and start).
  */
 export function createStoreConsumer(config: StoreConfig, logger: Logger, connectionName: string, overrides: Partial<ConsumerOptions<Reading>> = {}) {
-  const redis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: connectionName, logger });
-  const blockingRedis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: `${connectionName}:blocking`, logger });
+  const redis = createRedis(redisTargetOf(config), { keyPrefix: config.keyPrefix, name: connectionName, logger });
+  const blockingRedis = createRedis(redisTargetOf(config), { keyPrefix: config.keyPrefix, name: `${connectionName}:blocking`, logger });
   const client = createApiClient({ apiUrls: config.apiUrls, token: config.apiToken, timeoutMs: config.requestTimeoutMs });
   // Conflicts recorded beside the stream, for the alerts group, before their entries are acknowledged.
   const handler = createStoreHandler(client, logger, config.faultRate, (found) => recordConflicts(redis, config.readingsStream, found));
@@ -37,7 +37,7 @@ export function createStoreConsumer(config: StoreConfig, logger: Logger, connect
  * own blocking connection; alerts are few, so small batches and one at a time.
  */
 export function createHistoryConsumer(config: StoreConfig, logger: Logger, redis: ReturnType<typeof createRedis>, client: ReturnType<typeof createApiClient>, connectionName: string) {
-  const blockingRedis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: `${connectionName}:history`, logger });
+  const blockingRedis = createRedis(redisTargetOf(config), { keyPrefix: config.keyPrefix, name: `${connectionName}:history`, logger });
   const handler = createHistoryHandler({ client, redis, alertsStream: config.alertsStream, logger });
   const consumer = createConsumer({
     redis,

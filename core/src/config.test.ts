@@ -15,6 +15,9 @@ describe('loadConfig', () => {
     const config = loadConfig(spec, {});
     expect(config).toEqual({
       redisUrl: 'redis://127.0.0.1:6379',
+      redisSentinels: [],
+      redisMasterName: 'telemetry',
+      redisSentinelPassword: undefined,
       readingsStream: 'readings',
       alertsStream: 'alerts',
       keyPrefix: '',

@@ -1,5 +1,6 @@
 import Redis, { type RedisOptions } from 'ioredis';
 import type { Logger } from './logger.ts';
+import type { RedisTarget } from './redis-target.ts';
 
 export interface RedisConnectionOptions {
   /** Shown in `CLIENT LIST`, e.g. `producer` or `consumer-store:blocking`. */
@@ -48,7 +49,7 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number): numbe
  * (`[stream, entries]` instead of `[[stream, entries]]`), and RESP2 is what Redis 7.0 and every
  * managed Redis speak the same way.
  */
-export function createRedis(url: string, options: RedisConnectionOptions): Redis {
+export function createRedis(target: RedisTarget | string, options: RedisConnectionOptions): Redis {
   const { name, logger, failFast = false, maxReconnectDelayMs = 2_000, commandTimeoutMs, keyPrefix } = options;
   const redisOptions: RedisOptions = {
     connectionName: name,
@@ -62,8 +63,8 @@ export function createRedis(url: string, options: RedisConnectionOptions): Redis
     ...(commandTimeoutMs === undefined ? {} : { commandTimeout: commandTimeoutMs }),
     ...(keyPrefix ? { keyPrefix } : {}),
   };
-  const redis = new Redis(url, redisOptions);
-
+  const resolved: RedisTarget = typeof target === 'string' ? { kind: 'url', url: target } : target;
+  const redis = resolved.kind === 'url' ? new Redis(resolved.url, redisOptions) : new Redis({ ...redisOptions, ...sentinelOptions(resolved, maxReconnectDelayMs) });
   // Log state changes, not every failed reconnect attempt: a long outage must not flood the log.
   let reportedDown = false;
   redis.on('error', (error: Error) => {
@@ -77,4 +78,24 @@ export function createRedis(url: string, options: RedisConnectionOptions): Redis
     logger?.info('redis_reconnected', { connection: name });
   });
   return redis;
+}
+
+/**
+ * ioredis's Sentinel mode: it asks the Sentinels for the primary, connects to it, and follows a
+ * failover (the Sentinels' +switch-master, and a READONLY reply from a primary demoted under it:
+ * reconnect, then the command is sent again to the new primary).
+ */
+function sentinelOptions(target: Extract<RedisTarget, { kind: 'sentinels' }>, maxReconnectDelayMs: number): RedisOptions {
+  return {
+    sentinels: target.sentinels.map(({ host, port }) => ({ host, port })),
+    name: target.masterName,
+    role: 'master',
+    failoverDetector: true,
+    sentinelRetryStrategy: (attempt) => reconnectDelayMs(attempt, maxReconnectDelayMs),
+    reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
+    ...(target.sentinelPassword ? { sentinelPassword: target.sentinelPassword } : {}),
+    ...(target.username ? { username: target.username } : {}),
+    ...(target.password ? { password: target.password } : {}),
+    ...(target.tls ? { tls: {} } : {}),
+  };
 }

@@ -1,9 +1,14 @@
 import { type Env, env } from './config.ts';
 import { LOG_LEVELS } from './logger.ts';
+import { sentinelList } from './redis-target.ts';
 
 /** Settings every service shares (DESIGN.md "Configuration"); spread into a service's own spec. */
 export const commonSettings = {
   redisUrl: env.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  /** Sentinels that know the primary (`host:port,…`); when set they win over REDIS_URL's host. */
+  redisSentinels: sentinelList('REDIS_SENTINELS'),
+  redisMasterName: env.string('REDIS_MASTER_NAME', 'telemetry', { maxLength: 200 }),
+  redisSentinelPassword: env.string('REDIS_SENTINEL_PASSWORD', undefined, { maxLength: 512 }),
   readingsStream: env.string('READINGS_STREAM', 'readings', { maxLength: 200 }),
   alertsStream: env.string('ALERTS_STREAM', 'alerts', { maxLength: 200 }),
   /** Put before every key this pipeline uses, so that several pipelines can share one Redis. */

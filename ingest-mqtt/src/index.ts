@@ -1,13 +1,15 @@
-import { configOrExit, createLogger, createRedis, onShutdown, startHeartbeat } from 'core';
+import { configOrExit, createLogger, createRedis, onShutdown, redisTargetOrExit, startHeartbeat } from 'core';
 import mqtt from 'mqtt';
 import { loadMqttConfig } from './config.ts';
 import { ingestMessages } from './ingest.ts';
 
 const config = await configOrExit('ingest-mqtt', () => loadMqttConfig(process.env));
 const logger = createLogger({ service: 'ingest-mqtt', level: config.logLevel });
+// REDIS_URL, or the primary through REDIS_SENTINELS (checked now: a bad list stops the start).
+const redisTarget = await redisTargetOrExit('ingest-mqtt', config);
 // Fail fast, no offline queue: a message waits in the worker's own retry loop, unacknowledged,
 // and the log says so, instead of piling up in a client queue.
-const redis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'ingest-mqtt', logger, failFast: true, commandTimeoutMs: 5_000 });
+const redis = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'ingest-mqtt', logger, failFast: true, commandTimeoutMs: 5_000 });
 const broker = new URL(config.mqttUrl);
 const brokerName = `${broker.protocol}//${broker.host}`;
 

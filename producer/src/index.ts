@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-import { configOrExit, createLogger, createRedis, startHeartbeat } from 'core';
+import { configOrExit, createLogger, createRedis, redisTargetOrExit, startHeartbeat } from 'core';
 import { USAGE, loadProducerConfig } from './config.ts';
 import { startProducer } from './run.ts';
 
@@ -11,7 +11,9 @@ if (process.argv.includes('--help') || process.argv.includes('-h')) {
 const config = await configOrExit('producer', () => loadProducerConfig(process.argv.slice(2), process.env));
 
 const logger = createLogger({ service: 'producer', level: config.logLevel });
-const redis = createRedis(config.redisUrl, { keyPrefix: config.keyPrefix, name: 'producer', logger, failFast: true });
+// REDIS_URL, or the primary through REDIS_SENTINELS (checked now: a bad list stops the start).
+const redisTarget = await redisTargetOrExit('producer', config);
+const redis = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'producer', logger, failFast: true });
 const run = startProducer({ config, redis, logger });
 const heartbeat = startHeartbeat({
   redis,

@@ -11,6 +11,8 @@ export interface RedisServerOptions {
   fsync?: 'always' | 'everysec';
   /** `maxmemory`, e.g. `24mb` (noeviction): a Redis that fills. Default none. */
   maxMemory?: string;
+  /** More `redis-server` arguments, e.g. `['--replicaof', '127.0.0.1', '6379']`. */
+  args?: readonly string[];
 }
 
 /** A real redis-server owned by a test: it can be killed and restarted on the same port and data. */
@@ -37,7 +39,7 @@ const READY_TIMEOUT_MS = 10_000;
  */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const { appendOnly = true, fsync = 'everysec', maxMemory } = options;
-  const extra = maxMemory ? ['--maxmemory', maxMemory, '--maxmemory-policy', 'noeviction'] : [];
+  const extra = [...(maxMemory ? ['--maxmemory', maxMemory, '--maxmemory-policy', 'noeviction'] : []), ...(options.args ?? [])];
   const dir = await mkdtemp(join(tmpdir(), 'telemetry-redis-'));
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {

@@ -1,0 +1,112 @@
+import { ConfigError, type Setting } from './config.ts';
+
+/**
+ * Where the pipeline's Redis is: one server (`REDIS_URL`), or a primary found through Sentinels
+ * (`REDIS_SENTINELS` with `REDIS_MASTER_NAME`), which follow it through failovers. When both are
+ * set the Sentinels win; the data nodes' user, password and TLS then come from `REDIS_URL`
+ * (`rediss://user:password@…`; its host is not used), the Sentinels' password from
+ * `REDIS_SENTINEL_PASSWORD`.
+ */
+export type RedisTarget =
+  | { kind: 'url'; url: string }
+  | { kind: 'sentinels'; sentinels: ReadonlyArray<{ host: string; port: number }>; masterName: string; sentinelPassword?: string; username?: string; password?: string; tls: boolean };
+
+export interface RedisTargetSettings {
+  redisUrl: string;
+  redisSentinels: ReadonlyArray<{ host: string; port: number }>;
+  redisMasterName: string;
+  redisSentinelPassword?: string;
+}
+
+/** The target a service's settings name. */
+export function redisTargetOf(settings: RedisTargetSettings): RedisTarget {
+  if (settings.redisSentinels.length === 0) return { kind: 'url', url: settings.redisUrl };
+  const url = new URL(settings.redisUrl);
+  return {
+    kind: 'sentinels',
+    sentinels: settings.redisSentinels,
+    masterName: settings.redisMasterName,
+    ...(settings.redisSentinelPassword ? { sentinelPassword: settings.redisSentinelPassword } : {}),
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    tls: url.protocol === 'rediss:',
+  };
+}
+
+/** How a target reads in logs and messages (never a password). */
+export function describeRedisTarget(target: RedisTarget): string {
+  if (target.kind === 'url') {
+    const url = new URL(target.url);
+    return `${url.protocol}//${url.host}`;
+  }
+  return `primary "${target.masterName}" through Sentinels ${target.sentinels.map(({ host, port }) => `${host}:${port}`).join(',')}`;
+}
+
+/** `REDIS_SENTINELS`: `host:port,host:port,…` (IPv6 as `[::1]:26379`); empty: no Sentinels. */
+export function sentinelList(key: string): Setting<ReadonlyArray<{ host: string; port: number }>> {
+  return {
+    key,
+    fallback: [],
+    parse(raw) {
+      const entries = raw.split(',').map((part) => part.trim()).filter(Boolean);
+      if (entries.length === 0) throw new Error('must name at least one host:port');
+      if (entries.length > 32) throw new Error('must name at most 32 Sentinels');
+      return Object.freeze(
+        entries.map((entry, index) => {
+          const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(entry);
+          const port = Number(match?.[2]);
+          if (!match || port < 1 || port > 65_535) throw new Error(`entry ${index + 1} must be host:port (a port from 1 to 65535)`);
+          return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
+        }),
+      );
+    },
+  };
+}
+
+/**
+ * Asks each Sentinel for the primary of `masterName` (`SENTINEL get-master-addr-by-name`), each
+ * within `timeoutMs`: resolves when one knows it.
+ * @throws ConfigError naming REDIS_SENTINELS (none answers) or REDIS_MASTER_NAME (none knows it).
+ */
+export async function checkSentinels(target: Extract<RedisTarget, { kind: 'sentinels' }>, timeoutMs = 3_000): Promise<{ host: string; port: number }> {
+  const answers = await Promise.all(target.sentinels.map((sentinel) => askSentinel(sentinel, target, timeoutMs).catch((error: Error) => error)));
+  const found = answers.find((answer): answer is { host: string; port: number } => !(answer instanceof Error) && answer !== undefined);
+  if (found) return found;
+  const reached = answers.filter((answer) => !(answer instanceof Error)).length;
+  if (reached === 0) {
+    const why = answers.map((answer, index) => `${target.sentinels[index]?.host}:${target.sentinels[index]?.port} ${(answer as Error).message}`).join('; ');
+    throw new ConfigError([{ key: 'REDIS_SENTINELS', message: `no Sentinel answers (${why})` }]);
+  }
+  throw new ConfigError([{ key: 'REDIS_MASTER_NAME', message: `no Sentinel of REDIS_SENTINELS monitors a primary named ${JSON.stringify(target.masterName)}` }]);
+}
+
+/** One Sentinel's answer, over a short-lived connection of its own that never retries. */
+async function askSentinel(sentinel: { host: string; port: number }, target: Extract<RedisTarget, { kind: 'sentinels' }>, timeoutMs: number): Promise<{ host: string; port: number } | undefined> {
+  const { default: Redis } = await import('ioredis');
+  const client = new Redis({ host: sentinel.host, port: sentinel.port, password: target.sentinelPassword, lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const reply = (await client.call('SENTINEL', 'get-master-addr-by-name', target.masterName)) as [string, string] | null;
+    return reply ? { host: reply[0], port: Number(reply[1]) } : undefined;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
+ * The Redis a service's settings name, checked before it starts: with Sentinels, one must answer
+ * and know the primary, or the service stops (exit 2) with one line naming the setting.
+ */
+export async function redisTargetOrExit(service: string, settings: RedisTargetSettings): Promise<RedisTarget> {
+  const target = redisTargetOf(settings);
+  if (target.kind === 'url') return target;
+  try {
+    await checkSentinels(target);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`${service}: ${error.message}`);
+    process.exit(2);
+  }
+  return target;
+}

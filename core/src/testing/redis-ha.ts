@@ -1,0 +1,160 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Subprocess } from 'bun';
+import Redis from 'ioredis';
+import { killOwned, own } from './owned-processes.ts';
+import { type RedisServer, freePort, startRedisServer } from './redis-server.ts';
+import { waitFor } from './wait.ts';
+
+export const HA_MASTER_NAME = 'telemetry';
+
+/** One `redis-server --sentinel` owned by a test. */
+export interface SentinelProcess {
+  readonly port: number;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** A primary, its replicas and the Sentinels that watch them, as the README's HA layout. */
+export interface RedisHa {
+  /** The servers as started: [primary, ...replicas]. Which is primary changes with failovers. */
+  readonly servers: readonly RedisServer[];
+  readonly sentinels: readonly SentinelProcess[];
+  /** `REDIS_SENTINELS` for the services. */
+  readonly sentinelList: string;
+  readonly masterName: string;
+  /** The server the Sentinels name as primary now. */
+  primary(): Promise<RedisServer>;
+  /** Waits until the Sentinels name another primary than `previous` and it takes writes. */
+  failedOver(previous: RedisServer, timeoutMs?: number): Promise<RedisServer>;
+  stop(): Promise<void>;
+}
+
+export interface RedisHaOptions {
+  replicas?: number;
+  sentinels?: number;
+  /** Sentinel's `down-after-milliseconds`: how long a silent primary takes to be judged down. Default 1,000. */
+  downAfterMs?: number;
+  /** The primary's `min-replicas-to-write` (and each replica's, once promoted). Default 1. */
+  minReplicasToWrite?: number;
+}
+
+/**
+ * Debian's redis-server as a primary with `replicas` replicas (AOF, `min-replicas-to-write`,
+ * `min-replicas-max-lag 5`) and `sentinels` Sentinels (quorum a majority) on free loopback
+ * ports, each in its own directory; resolves once every Sentinel sees every replica and the other
+ * Sentinels, so that a failover can happen at once.
+ */
+export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisHa> {
+  const { replicas = 2, sentinels: sentinelCount = 3, downAfterMs = 1_000, minReplicasToWrite = 1 } = options;
+  const writeSafety = ['--min-replicas-to-write', String(minReplicasToWrite), '--min-replicas-max-lag', '5', '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'];
+  const primary = await startRedisServer({ args: writeSafety });
+  const servers = [primary, ...(await Promise.all(Array.from({ length: replicas }, () => startRedisServer({ args: [...writeSafety, '--replicaof', '127.0.0.1', String(primary.port)] }))))];
+  const quorum = Math.floor(sentinelCount / 2) + 1;
+  const sentinels = await Promise.all(Array.from({ length: sentinelCount }, () => startSentinel(primary.port, quorum, downAfterMs)));
+  const ask = async <T>(command: string[]): Promise<T> => {
+    for (const sentinel of sentinels) {
+      const client = new Redis({ port: sentinel.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        return (await client.call(command[0] as string, ...command.slice(1))) as T;
+      } catch {
+        // That one is down: ask the next.
+      } finally {
+        client.disconnect();
+      }
+    }
+    throw new Error('no Sentinel answers');
+  };
+  const primaryNow = async (): Promise<RedisServer> => {
+    const [, port] = await ask<[string, string]>(['SENTINEL', 'get-master-addr-by-name', HA_MASTER_NAME]);
+    const found = servers.find((server) => server.port === Number(port));
+    if (!found) throw new Error(`the Sentinels name an unknown primary on port ${port}`);
+    return found;
+  };
+  await waitFor(
+    async () => {
+      const replicasSeen = await ask<unknown[]>(['SENTINEL', 'replicas', HA_MASTER_NAME]);
+      const master = await ask<string[]>(['SENTINEL', 'master', HA_MASTER_NAME]);
+      const others = Number(master[master.indexOf('num-other-sentinels') + 1]);
+      return replicasSeen.length === replicas && others === sentinelCount - 1;
+    },
+    { what: 'the Sentinels to see every replica and each other', timeoutMs: 30_000, intervalMs: 100 },
+  );
+  return {
+    servers,
+    sentinels,
+    sentinelList: sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`).join(','),
+    masterName: HA_MASTER_NAME,
+    primary: primaryNow,
+    async failedOver(previous, timeoutMs = 30_000) {
+      return waitFor(
+        async () => {
+          const now = await primaryNow().catch(() => undefined);
+          if (!now || now === previous) return false;
+          const client = new Redis(now.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+          client.on('error', () => {});
+          try {
+            await client.connect();
+            const role = (await client.call('ROLE')) as [string];
+            return role[0] === 'master' && now;
+          } catch {
+            return false;
+          } finally {
+            client.disconnect();
+          }
+        },
+        { what: 'a new primary', timeoutMs, intervalMs: 100 },
+      );
+    },
+    async stop() {
+      await Promise.all(sentinels.map((sentinel) => sentinel.kill()));
+      await Promise.all(servers.map((server) => server.stop()));
+    },
+  };
+}
+
+async function startSentinel(primaryPort: number, quorum: number, downAfterMs: number): Promise<SentinelProcess> {
+  const dir = await mkdtemp(join(tmpdir(), 'telemetry-sentinel-'));
+  const port = await freePort();
+  const config = join(dir, 'sentinel.conf');
+  // Sentinel rewrites its own file (what it learns of replicas, Sentinels and failovers).
+  await Bun.write(
+    config,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `logfile ${join(dir, 'sentinel.log')}`,
+      `sentinel monitor ${HA_MASTER_NAME} 127.0.0.1 ${primaryPort} ${quorum}`,
+      `sentinel down-after-milliseconds ${HA_MASTER_NAME} ${downAfterMs}`,
+      `sentinel failover-timeout ${HA_MASTER_NAME} 10000`,
+      `sentinel parallel-syncs ${HA_MASTER_NAME} 2`,
+      '',
+    ].join('\n'),
+  );
+  const child: Subprocess = own(Bun.spawn(['redis-server', config, '--sentinel'], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' }));
+  await waitFor(
+    async () => {
+      const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        return (await client.ping()) === 'PONG';
+      } catch {
+        return false;
+      } finally {
+        client.disconnect();
+      }
+    },
+    { what: `Sentinel on port ${port}`, timeoutMs: 10_000 },
+  );
+  return {
+    port,
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      await killOwned(child, signal);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
