@@ -1,3 +1,4 @@
+import { confirmReplicas } from 'core';
 import type Redis from 'ioredis';
 import { webhookKey } from './webhook.ts';
 
@@ -36,6 +37,9 @@ export function redisDeliveryLog(redis: Redis, webhookUrl: string): DeliveryLog 
         .zremrangebyrank(key, 0, -KEEP_IDS - 1)
         .pexpire(key, KEEP_MS)
         .exec();
+      // On the replicas too before the alerts are acknowledged: a failover must not forget a 2xx
+      // and send the message again (left: the moment between the 2xx and this write).
+      await confirmReplicas(redis);
     },
   };
 }

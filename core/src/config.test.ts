@@ -18,6 +18,8 @@ describe('loadConfig', () => {
       redisSentinels: [],
       redisMasterName: 'telemetry',
       redisSentinelPassword: undefined,
+      redisMinReplicas: undefined,
+      redisWaitMs: 1_000,
       readingsStream: 'readings',
       alertsStream: 'alerts',
       keyPrefix: '',

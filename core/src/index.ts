@@ -79,7 +79,8 @@ export {
 export { type CompiledGlob, compileGlob, globMatches } from './glob.ts';
 export { FileRefused, MAX_CSV_COLUMNS, MAX_GZIP_EXPANSION, type ReadingFileOptions, type ReplayItem, readReadingFile } from './reading-file.ts';
 export { MAX_LINE_BYTES } from './bounded-lines.ts';
-export { type RedisTarget, checkSentinels, describeRedisTarget, redisTargetOf, redisTargetOrExit, sentinelList } from './redis-target.ts';
+export { ReplicasBehindError, confirmReplicas, replicaPolicyOf } from './replica-wait.ts';
+export { type RedisTarget, type ReplicaPolicy, checkSentinels, describeRedisTarget, redisTargetOf, redisTargetOrExit, sentinelList } from './redis-target.ts';
 export { type EntryReading, conflictsAmong, conflictsKey, entryReadingKey, groupSettled, recordConflicts, waitForGroup } from './store-verdicts.ts';
 export { MAX_JSON_DEPTH, jsonDepthExceeds } from './json-depth.ts';
 export { isRedisOutOfMemory, isTransientRedisError } from './redis-errors.ts';

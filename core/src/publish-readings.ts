@@ -4,6 +4,7 @@ import type Redis from 'ioredis';
 import { READING_VERSION, type Reading, encodeReadingPayload } from './contracts/reading.ts';
 import { FRAME_VERSION } from './contracts/reading-frame.ts';
 import { MEMORY_HIGH_WATER, RedisFullError } from './redis-memory.ts';
+import { confirmReplicas } from './replica-wait.ts';
 
 /**
  * One script call XADDs a whole batch, in order and atomically: as frames (`v 3 f [...]`, up to
@@ -24,8 +25,11 @@ type PublishingRedis = Redis & { publishReadings(stream: string, version: string
  * all (the producer, the API's ingest and imports, and ingest-mqtt all publish this way).
  * Past Redis's memory high water mark (MEMORY_HIGH_WATER of maxmemory) it refuses, leaving the
  * consumers room to drain.
+ * With a replica policy on the connection (REDIS_MIN_REPLICAS), it resolves only once that many
+ * replicas hold the readings (one WAIT per call).
  * @throws RedisFullError past the high water mark, or Redis's error when it is away or refused
- * the script: then nothing was added.
+ * the script: then nothing was added; ReplicasBehindError when too few replicas confirmed them in
+ * time: then they are on the primary, and a retry adds copies that are stored once.
  */
 export async function publishReadings(redis: Redis, stream: string, readings: readonly Reading[], frameReadings = DEFAULT_FRAME_READINGS): Promise<number> {
   if (readings.length === 0) return 0;
@@ -37,11 +41,16 @@ export async function publishReadings(redis: Redis, stream: string, readings: re
     if (added !== payloads.length) throw new Error(`Redis added ${added} of ${payloads.length} entries`);
     return added;
   };
-  if (frameReadings <= 1) return publish(READING_VERSION, 'r', readings.map(encodeReadingPayload));
+  if (frameReadings <= 1) {
+    const added = await publish(READING_VERSION, 'r', readings.map(encodeReadingPayload));
+    await confirmReplicas(redis);
+    return added;
+  }
   const frames: string[] = [];
   for (let start = 0; start < readings.length; start += frameReadings) {
     frames.push(`[${readings.slice(start, start + frameReadings).map(encodeReadingPayload).join(',')}]`);
   }
   await publish(FRAME_VERSION, 'f', frames);
+  await confirmReplicas(redis);
   return readings.length;
 }

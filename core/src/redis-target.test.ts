@@ -8,7 +8,7 @@ import { commonSettings } from './settings.ts';
 describe('REDIS_SENTINELS', () => {
   it('is host:port entries, each named when wrong, and wins over REDIS_URL', () => {
     const settings = loadConfig(commonSettings, { REDIS_URL: 'rediss://app:s3cret@ignored:6379', REDIS_SENTINELS: 'a.example:26379, [::1]:26380', REDIS_MASTER_NAME: 'main' });
-    expect(redisTargetOf(settings)).toEqual({ kind: 'sentinels', sentinels: [{ host: 'a.example', port: 26379 }, { host: '::1', port: 26380 }], masterName: 'main', username: 'app', password: 's3cret', tls: true });
+    expect(redisTargetOf(settings)).toEqual({ kind: 'sentinels', sentinels: [{ host: 'a.example', port: 26379 }, { host: '::1', port: 26380 }], masterName: 'main', username: 'app', password: 's3cret', tls: true, replicas: { minReplicas: 1, waitMs: 1_000 } });
     expect(redisTargetOf(loadConfig(commonSettings, {}))).toEqual({ kind: 'url', url: 'redis://127.0.0.1:6379' });
     for (const [raw, message] of [
       ['a.example', 'entry 1 must be host:port'],

@@ -7,22 +7,39 @@ import { ConfigError, type Setting } from './config.ts';
  * (`rediss://user:password@…`; its host is not used), the Sentinels' password from
  * `REDIS_SENTINEL_PASSWORD`.
  */
-export type RedisTarget =
+export type RedisTarget = (
   | { kind: 'url'; url: string }
-  | { kind: 'sentinels'; sentinels: ReadonlyArray<{ host: string; port: number }>; masterName: string; sentinelPassword?: string; username?: string; password?: string; tls: boolean };
+  | { kind: 'sentinels'; sentinels: ReadonlyArray<{ host: string; port: number }>; masterName: string; sentinelPassword?: string; username?: string; password?: string; tls: boolean }
+) & {
+  /**
+   * What a door's write must reach before it is acknowledged: `WAIT minReplicas waitMs`
+   * (REDIS_MIN_REPLICAS, default 1 with Sentinels and 0 without; REDIS_WAIT_MS, default 1,000).
+   */
+  replicas?: ReplicaPolicy;
+};
+
+export interface ReplicaPolicy {
+  minReplicas: number;
+  waitMs: number;
+}
 
 export interface RedisTargetSettings {
   redisUrl: string;
   redisSentinels: ReadonlyArray<{ host: string; port: number }>;
   redisMasterName: string;
   redisSentinelPassword?: string;
+  redisMinReplicas?: number;
+  redisWaitMs?: number;
 }
 
 /** The target a service's settings name. */
 export function redisTargetOf(settings: RedisTargetSettings): RedisTarget {
-  if (settings.redisSentinels.length === 0) return { kind: 'url', url: settings.redisUrl };
+  const minReplicas = settings.redisMinReplicas ?? (settings.redisSentinels.length > 0 ? 1 : 0);
+  const replicas = minReplicas > 0 ? { replicas: { minReplicas, waitMs: settings.redisWaitMs ?? 1_000 } } : {};
+  if (settings.redisSentinels.length === 0) return { kind: 'url', url: settings.redisUrl, ...replicas };
   const url = new URL(settings.redisUrl);
   return {
+    ...replicas,
     kind: 'sentinels',
     sentinels: settings.redisSentinels,
     masterName: settings.redisMasterName,

@@ -1,6 +1,7 @@
 import Redis, { type RedisOptions } from 'ioredis';
 import type { Logger } from './logger.ts';
 import type { RedisTarget } from './redis-target.ts';
+import { setReplicaPolicy } from './replica-wait.ts';
 
 export interface RedisConnectionOptions {
   /** Shown in `CLIENT LIST`, e.g. `producer` or `consumer-store:blocking`. */
@@ -65,6 +66,8 @@ export function createRedis(target: RedisTarget | string, options: RedisConnecti
   };
   const resolved: RedisTarget = typeof target === 'string' ? { kind: 'url', url: target } : target;
   const redis = resolved.kind === 'url' ? new Redis(resolved.url, redisOptions) : new Redis({ ...redisOptions, ...sentinelOptions(resolved, maxReconnectDelayMs) });
+  // What the doors' writes on this connection must reach before they are acknowledged.
+  setReplicaPolicy(redis, resolved.replicas);
   // Log state changes, not every failed reconnect attempt: a long outage must not flood the log.
   let reportedDown = false;
   redis.on('error', (error: Error) => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
+import { confirmReplicas } from './replica-wait.ts';
 import type { RuleInput } from './alert-rules.ts';
 
 /**
@@ -42,5 +43,7 @@ export async function replaceRuleSet(
   const updatedAt = Date.now();
   const body = JSON.stringify({ rules, updatedAt, source }).slice(1);
   const [replaced, version] = (await redis.eval(REPLACE, 1, rulesKey(alertsStream), replaces === undefined ? '' : String(replaces), body)) as [number, number];
+  // Acknowledged once the replicas REDIS_MIN_REPLICAS asks for hold it (a failover must not undo a PUT).
+  if (replaced === 1) await confirmReplicas(redis);
   return replaced === 1 ? { replaced: true, set: { version, rules: [...rules], updatedAt, source } } : { replaced: false, version };
 }

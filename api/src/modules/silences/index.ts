@@ -1,4 +1,4 @@
-import { GLOB_PATTERN, type Silence, newEventId, parseIsoTime, readSilences, silencesKey } from 'core';
+import { GLOB_PATTERN, type Silence, confirmReplicas, newEventId, parseIsoTime, readSilences, silencesKey } from 'core';
 import { Elysia, t } from 'elysia';
 import type Redis from 'ioredis';
 import { ApiError, invalidField } from '../../errors.ts';
@@ -103,6 +103,7 @@ export function silenceRoutes(options: { redis: Redis; alertsStream: string } | 
             createdAt: now,
           };
           await redis.hset(key, silence.id, JSON.stringify(silence));
+          await confirmReplicas(redis);
           set.status = 201;
           set.headers.location = `/silences/${silence.id}`;
           return view(silence, now);
@@ -141,6 +142,7 @@ export function silenceRoutes(options: { redis: Redis; alertsStream: string } | 
             silence.until = Math.max(now, Math.max(silence.from, silence.createdAt));
             silence.endedAt = now;
             await redis.hset(key, silence.id, JSON.stringify(silence));
+            await confirmReplicas(redis);
           }
           return view(silence, now);
         }),
