@@ -8,8 +8,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Alert, type Reading, createRedis, decodeAlert, groupsCaughtUp, newEventId, readGroups } from 'core';
-import { type PostgresServer, type RedisServer, type ServiceProcess, freePort, startPostgresServer, startRedisServer, startService, waitFor } from 'core/testing';
+import { type Alert, type Reading, commonSettings, createRedis, decodeAlert, groupsCaughtUp, loadConfig, newEventId, readGroups, redisTargetOf } from 'core';
+import { type PostgresServer, type RedisHa, type RedisServer, type ServiceProcess, freePort, startPostgresServer, startRedisHa, startRedisServer, startService, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { type History, type Verdict, check, clean, describe } from './checker.ts';
 
@@ -65,10 +65,15 @@ export interface PipelineOptions {
   keyPrefix?: string;
   /** Redis's maxmemory (noeviction), for a Redis that fills. */
   redisMaxMemory?: string;
+  /** A primary, two replicas and three Sentinels instead of one Redis; every service connects through the Sentinels. */
+  ha?: boolean;
 }
 
 export interface Pipeline {
+  /** The one Redis; with `ha`, the primary it started with (see `ha` for the current one). */
   redisServer: RedisServer;
+  /** With `ha`: the primary, replicas and Sentinels. */
+  ha?: RedisHa;
   /** The PostgreSQL server, with `backend: 'postgres'`. */
   postgres?: PostgresServer;
   /** Each API instance's base URL. */
@@ -95,14 +100,16 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const offered = makeWorkload(options.workload);
   const replayFile = join(dir, 'workload.ndjson');
   await Bun.write(replayFile, `${offered.map((r) => JSON.stringify(r)).join('\n')}\n`);
-  const redisServer = await startRedisServer({ fsync: 'everysec', maxMemory: options.redisMaxMemory });
-  const redis = createRedis(redisServer.url, { name: 'faults', keyPrefix: options.keyPrefix });
+  const ha = options.ha ? await startRedisHa() : undefined;
+  const redisServer = ha ? (ha.servers[0] as RedisServer) : await startRedisServer({ fsync: 'everysec', maxMemory: options.redisMaxMemory });
+  const redisEnv: Record<string, string> = { REDIS_URL: redisServer.url, ...(ha ? { REDIS_SENTINELS: ha.sentinelList } : {}) };
+  const redis = createRedis(redisTargetOf(loadConfig(commonSettings, redisEnv)), { name: 'faults', keyPrefix: options.keyPrefix });
   const postgres = options.backend === 'postgres' ? await startPostgresServer() : undefined;
   const databaseUrl = postgres ? await postgres.createDatabase('faults') : join(dir, 'telemetry.db');
   const apiPorts = [await freePort(), ...(options.apiInstances === 2 ? [await freePort()] : [])];
   const apiUrls = apiPorts.map((port) => `http://127.0.0.1:${port}`);
   const env: Record<string, string> = {
-    REDIS_URL: redisServer.url,
+    ...redisEnv,
     API_URL: apiUrls.join(','),
     API_TOKEN: 'faults',
     PORT: String(apiPorts[0]),
@@ -145,6 +152,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const storedCount = async () => ((await (await fetch(`${apiUrls[0]}/stats?deviceLimit=0`)).json()) as { count: number }).count;
   const pipeline: Pipeline = {
     redisServer,
+    ha,
     postgres,
     apiUrls,
     redis,
@@ -200,7 +208,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     async stop() {
       await Promise.all([...services.values(), ...extraInstances].map((service) => service.kill('SIGKILL')));
       redis.disconnect();
-      await redisServer.stop();
+      if (ha) await ha.stop();
+      else await redisServer.stop();
       await postgres?.stop();
       await rm(dir, { recursive: true, force: true });
     },

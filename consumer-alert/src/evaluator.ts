@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALERT_VERSION, type ConsumerEntry, MAX_FUTURE_MS, type Reading, type Rule, createLatencyHistogram, entryTimeMs, newEventId } from 'core';
+import { ALERT_VERSION, type ConsumerEntry, MAX_FUTURE_MS, type Reading, type Rule, createLatencyHistogram, entryTimeMs } from 'core';
 import type Redis from 'ioredis';
 
 /**
@@ -89,9 +89,9 @@ export function createEvaluator(options: { redis: Redis; rules: readonly Rule[];
       const calls: Array<Promise<string>> = [];
       for (let start = 0; start < tuples.length; start += PAIRS_PER_CALL) {
         const chunk = JSON.stringify(tuples.slice(start, start + PAIRS_PER_CALL));
-        // A fresh prefix per call keeps alert ids unique: `<uuidv7>.<pair>`.
+        // Alert ids are made by the script from the reading, rule, device and transition: the same every time.
         calls.push(
-          redis.evaluateAlerts(stateKeys.length + 1 + fence.keys.length, alertsStream, ...stateKeys, ...fence.keys, ALERT_VERSION, `${newEventId()}.`, ruleTable, chunk, String(MAX_FUTURE_MS), ...fence.args),
+          redis.evaluateAlerts(stateKeys.length + 1 + fence.keys.length, alertsStream, ...stateKeys, ...fence.keys, ALERT_VERSION, ruleTable, chunk, String(MAX_FUTURE_MS), ...fence.args),
         );
       }
       const results = await Promise.all(calls);

@@ -3,23 +3,28 @@ Evaluates readings against rules' states, atomically: the states and the alert X
 together, so redelivered readings never fire a transition twice.
 
 KEYS[1]      the alerts stream
-KEYS[2..n]   the state hash of each rule, in the order of the rule table (ARGV[3])
-KEYS[n+1]    the evaluator lease (with ARGV[6]): only the instance holding it evaluates
+KEYS[2..n]   the state hash of each rule, in the order of the rule table (ARGV[2])
+KEYS[n+1]    the evaluator lease (with ARGV[5]): only the instance holding it evaluates
 ARGV[1]      alert contract version
-ARGV[2]      alert id prefix; the pair's position is appended (`<uuidv7>.<pair>`)
-ARGV[3]      rules as JSON: [[ruleId, threshold, severity, forReadings, repeatAfterMs, flapTransitions, flapWithinMs], ...]
+ARGV[2]      rules as JSON: [[ruleId, threshold, severity, forReadings, repeatAfterMs, flapTransitions, flapWithinMs], ...]
              (flapTransitions 0: the rule has no flapping option)
-ARGV[4]      pairs as JSON: [[rule number, flags, ts, deviceId, readingId, value, metric, order], ...]
+ARGV[3]      pairs as JSON: [[rule number, flags, ts, deviceId, readingId, value, metric, order], ...]
              flags = 1 when the value breaches, + 2 when it clears; ts is the reading's own time
              (copied into the alert); order is the time the state is ordered by:
              min(ts, the stream entry's time), so a reading dated ahead of its arrival counts
              as arriving when it did and can never make later readings look old.
-ARGV[5]      ms: a state ordered this far ahead of a new reading's arrival was written by an
+ARGV[4]      ms: a state ordered this far ahead of a new reading's arrival was written by an
              older version from a device clock far ahead; it is ignored instead of silencing
              the device for ever.
-ARGV[6]      the lease token this instance holds: if the lease is not (or no longer) its, nothing
+ARGV[5]      the lease token this instance holds: if the lease is not (or no longer) its, nothing
              is evaluated and the script returns "!" (another instance took over: the readings
              stay pending for it, and are evaluated once, in stream order, there).
+
+Alert ids: the SHA-1 of the reading id, rule id, device and transition (`f`, `r`, `p`, `n`):
+the same transition caused by the same reading has the same id however often it is evaluated. A
+reading evaluated again after a failover lost the state it changed (a replica holds a prefix of
+the primary's writes) raises the alert it raised before, under the same id, which the alert
+history and the webhook delivery log already hold.
 
 State: one hash per rule, one field per device, the value
 `state,streak,order,notifiedOrder,lastReadingId,metric,value,flap` where metric and value are the
@@ -38,10 +43,10 @@ Returns one character per pair: f(iring), r(esolved), p (repeat), - (no transiti
 q (a transition written quiet), n (the notice that a flapping device is stable); or "!" alone
 when the lease is not this instance's.
 ]]
-local rules = cjson.decode(ARGV[3])
-if ARGV[6] and redis.call('GET', KEYS[#rules + 2]) ~= ARGV[6] then return '!' end
-local pairList = cjson.decode(ARGV[4])
-local poisonedAfterMs = tonumber(ARGV[5])
+local rules = cjson.decode(ARGV[2])
+if ARGV[5] and redis.call('GET', KEYS[#rules + 2]) ~= ARGV[5] then return '!' end
+local pairList = cjson.decode(ARGV[3])
+local poisonedAfterMs = tonumber(ARGV[4])
 local states, fieldsByRule, changed = {}, {}, {}
 for rule = 1, #rules do states[rule] = {}; fieldsByRule[rule] = {}; changed[rule] = {} end
 for _, p in ipairs(pairList) do
@@ -119,7 +124,8 @@ for pair, p in ipairs(pairList) do
       notifiedOrder = order
       local alertState = 'firing'
       if transition == 'r' or (transition == 'n' and nextState ~= 'firing') then alertState = 'resolved' end
-      local fields = { 'v', ARGV[1], 'id', ARGV[2] .. pair, 'ruleId', r[1], 'deviceId', device, 'metric', p[7],
+      local alertId = redis.sha1hex(readingId .. '|' .. r[1] .. '|' .. device .. '|' .. transition)
+      local fields = { 'v', ARGV[1], 'id', alertId, 'ruleId', r[1], 'deviceId', device, 'metric', p[7],
         'value', p[6], 'threshold', r[2], 'state', alertState, 'severity', r[3], 'ts', tsText, 'readingId', readingId }
       if note then fields[#fields + 1] = 'note'; fields[#fields + 1] = note end
       if quiet then fields[#fields + 1] = 'quiet'; fields[#fields + 1] = '1' end
