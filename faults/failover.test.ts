@@ -27,3 +27,47 @@ describe('fault: failover', () => {
     240_000,
   );
 });
+
+describe('fault: failover, more', () => {
+  // Not yet here: the primary partitioned (SIGSTOP past down-after, then SIGCONT). Storage stays
+  // exact, but some runs miss a few transitions: for a moment after it wakes, the old primary still
+  // takes the alert group's writes, and the history group records alerts from it that the
+  // promoted replica never holds.
+  it(
+    'two failovers in a row: exact',
+    async () => {
+      await runScenario({ workload: { readings: 20_000 }, rate: 3_000, ha: true }, async (pipeline) => {
+        const ha = pipeline.ha;
+        if (!ha) throw new Error('no HA layout');
+        for (let round = 0; round < 2; round++) {
+          await randomDelay(800, 1_500);
+          const primary = await ha.primary();
+          await primary.kill('SIGKILL');
+          await ha.failedOver(primary);
+          // The old primary's machine comes back: Sentinel makes it a replica of the new one; the
+          // next failover waits until it has synced (a replica promoted before then would be behind).
+          await primary.restart();
+          await ha.rejoined(primary);
+        }
+      });
+    },
+    240_000,
+  );
+
+  it(
+    'a replica killed: the doors go on with the other, nothing acknowledged that only the primary holds',
+    async () => {
+      await runScenario({ workload: { readings: 20_000 }, ha: true }, async (pipeline) => {
+        const ha = pipeline.ha;
+        if (!ha) throw new Error('no HA layout');
+        await randomDelay(800, 2_500);
+        const primary = await ha.primary();
+        const replica = ha.servers.find((server) => server !== primary);
+        await replica?.kill('SIGKILL');
+        await Bun.sleep(1_500);
+        await replica?.restart();
+      });
+    },
+    240_000,
+  );
+});

@@ -31,6 +31,14 @@ export interface RetryAfter {
   retryAfterMs?: number;
 }
 
+/** The connection that reads was made again while a read was out: start over from the pending entries. */
+class ReconnectedError extends Error {
+  override readonly name = 'ReconnectedError';
+  constructor() {
+    super('Redis connection renewed during a read (a restart or a failover): re-reading own pending entries first');
+  }
+}
+
 export interface ConsumerOptions<T> {
   /** For acks, claims and dead letters. */
   redis: Redis;
@@ -164,12 +172,27 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
     }
   };
 
+  // Counts the blocking connection's reconnects. After one — a Redis restarted, or a failover to
+  // a replica, which holds a prefix of the old primary's writes (acks included) — the group may
+  // hold again as pending entries this consumer already handled there: they must be handled again
+  // before any new one (the alert rules depend on stream order), as at a fresh start. So a read
+  // that answers across a reconnect is dropped (what it delivered is pending) and the loop starts
+  // over from its own pending entries.
+  let connection = 0;
+  let connected = blockingRedis.status === 'ready';
+  blockingRedis.on('ready', () => {
+    if (connected) connection += 1;
+    connected = true;
+  });
+
   // Items per entry lately (1 without frames): a read asks for about batchSize items' worth of entries.
   let itemsPerEntry = 1;
   const read = async (id: string): Promise<RawEntry[]> => {
     const args: Array<string | number> = ['GROUP', group, name, 'COUNT', Math.max(1, Math.round(batchSize / itemsPerEntry))];
     if (id === '>') args.push('BLOCK', blockMs);
+    const before = connection;
     const reply = (await blockingRedis.call('XREADGROUP', ...args, 'STREAMS', stream, id)) as Array<[string, RawEntry[]]> | null;
+    if (connection !== before) throw new ReconnectedError();
     return reply?.[0]?.[1] ?? [];
   };
 
@@ -450,7 +473,9 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
           return { reason: 'stopped', message: error.message };
         }
         if (closing) break;
-        if (String((error as Error).message).includes('NOGROUP')) {
+        if (error instanceof ReconnectedError) {
+          log.info('reconnected_rereading_pending', { hint: 'a Redis restart or failover: own pending entries are handled again before new ones' });
+        } else if (String((error as Error).message).includes('NOGROUP')) {
           log.warn('group_missing_recreating', { error });
           groupReady = false;
         } else {

@@ -27,6 +27,8 @@ export interface RedisHa {
   primary(): Promise<RedisServer>;
   /** Waits until the Sentinels name another primary than `previous` and it takes writes. */
   failedOver(previous: RedisServer, timeoutMs?: number): Promise<RedisServer>;
+  /** Waits until `server` replicates the current primary with its link up (a restarted one rejoined and synced). */
+  rejoined(server: RedisServer, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -106,6 +108,25 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
           }
         },
         { what: 'a new primary', timeoutMs, intervalMs: 100 },
+      );
+    },
+    async rejoined(server, timeoutMs = 30_000) {
+      await waitFor(
+        async () => {
+          const primary = await primaryNow().catch(() => undefined);
+          const client = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+          client.on('error', () => {});
+          try {
+            await client.connect();
+            const info = await client.info('replication');
+            return primary !== undefined && info.includes('role:slave') && info.includes(`master_port:${primary.port}`) && info.includes('master_link_status:up') && !info.includes('master_sync_in_progress:1');
+          } catch {
+            return false;
+          } finally {
+            client.disconnect();
+          }
+        },
+        { what: `the server on port ${server.port} to replicate the primary again`, timeoutMs, intervalMs: 100 },
       );
     },
     async stop() {

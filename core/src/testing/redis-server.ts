@@ -24,6 +24,10 @@ export interface RedisServer {
   readonly pid: number;
   /** Kills the server (default SIGKILL, as a crash would) and waits for it to exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Stops it in its tracks (SIGSTOP): a partition, as its clients and peers see it. */
+  pause(): void;
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): void;
   /** Starts it again on the same port and directory; with AOF the data comes back. */
   restart(): Promise<void>;
   /** Kills it and deletes its directory. Safe to call twice. */
@@ -55,6 +59,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
           return child.pid;
         },
         kill,
+        pause: () => void child.kill('SIGSTOP'),
+        resume: () => void child.kill('SIGCONT'),
         async restart() {
           if (child.exitCode === null && child.signalCode === null) await kill();
           child = await spawnRedis(port, dir, appendOnly, fsync, extra);
