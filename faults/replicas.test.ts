@@ -8,6 +8,7 @@ import { commonSettings, createLogger, createRedis, loadConfig, redisTargetOf } 
 import { type RedisHa, startRedisHa, streamReadings, uniqueName, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { createApp } from '../api/src/app.ts';
+import { startReplicationWatch } from '../api/src/modules/system/replication.ts';
 import { TEST_TOKEN, testStore } from '../api/src/test-helpers.ts';
 
 const quiet = createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} });
@@ -50,5 +51,41 @@ describe('a door with REDIS_MIN_REPLICAS 1', () => {
     const readings = await streamReadings(redis, stream);
     expect(readings.length).toBeGreaterThanOrEqual(2);
     expect(new Set(readings.map((stored) => stored.id)).size).toBe(1);
+  }, 60_000);
+});
+
+describe('/health with replicas', () => {
+  it('shows the replicas and is degraded while fewer than REDIS_MIN_REPLICAS are in sync', async () => {
+    const replication = startReplicationWatch({ redis, intervalMs: 100 });
+    try {
+      const app = createApp({
+        store: testStore(),
+        config: { apiToken: TEST_TOKEN, readToken: undefined, maxBodyBytes: 1_000_000 },
+        logger: quiet,
+        pipeline: { redis, streams: [uniqueName('readings')], expectedWorkers: [], lagDegraded: 1_000, replication },
+      });
+      const health = async () => (await (await app.handle(new Request('http://localhost/health'))).json()) as { status: string; reasons: string[]; checks: { redis: { replication?: { inSync: number; minReplicas: number; replicas: unknown[] } } } };
+      const ok = await waitFor(async () => {
+        const current = await health();
+        return current.checks.redis.replication?.inSync === 2 && current;
+      }, { what: 'two replicas in sync' });
+      expect(ok.status).toBe('ok');
+      expect(ok.checks.redis.replication).toMatchObject({ minReplicas: 1, replicas: [expect.anything(), expect.anything()] });
+      const metrics = await (await app.handle(new Request('http://localhost/metrics'))).text();
+      expect(metrics).toMatch(/^pipeline_redis_replicas\{state="in_sync"\} 2$/m);
+
+      const primary = await ha.primary();
+      const replicas = ha.servers.filter((server) => server !== primary);
+      await Promise.all(replicas.map((replica) => replica.kill('SIGKILL')));
+      const degraded = await waitFor(async () => {
+        const current = await health();
+        return current.status === 'degraded' && current;
+      }, { what: '/health degraded without replicas' });
+      expect(degraded.reasons.join(' ')).toContain('Redis replicas REDIS_MIN_REPLICAS asks for are in sync');
+      await Promise.all(replicas.map((replica) => replica.restart()));
+      await waitFor(async () => (await health()).status === 'ok', { what: '/health ok with the replicas back', timeoutMs: 30_000 });
+    } finally {
+      replication.stop();
+    }
   }, 60_000);
 });

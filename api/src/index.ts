@@ -4,6 +4,7 @@ import { loadApiConfig } from './config.ts';
 import { activeRules, startWorkerJanitor } from './modules/system/pipeline.ts';
 import { defaultThresholds } from './modules/stats/index.ts';
 import { startEpochWatch } from './modules/system/redis-epoch.ts';
+import { startReplicationWatch } from './modules/system/replication.ts';
 import { watchStorageIdentity } from './modules/system/storage-identity.ts';
 import { openStore } from './storage/open.ts';
 import { startAlertRetention } from './modules/alerts/retention.ts';
@@ -36,8 +37,11 @@ const redis = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'api
 const epoch = startEpochWatch({ redis });
 // A database lost or replaced since the last start is named by /health until acknowledged.
 const storageIdentity = watchStorageIdentity({ redis, store, logger });
+// The primary's replicas and failovers, for /health and /metrics, on their own schedule.
+const replication = startReplicationWatch({ redis });
 const pipeline = {
   epoch,
+  replication,
   redis,
   streams: [config.readingsStream, config.alertsStream],
   expectedWorkers: config.expectedWorkers.split(',').map((name) => name.trim()).filter(Boolean),
@@ -102,6 +106,7 @@ onShutdown(logger, async () => {
   feedRedis.disconnect();
   janitor.stop();
   epoch.stop();
+  replication.stop();
   await alertRetention.stop();
   await readingRetention.stop();
   await rollupCompaction.stop();

@@ -1,6 +1,7 @@
 import { type GroupState, type Heartbeat, type RedisMemory, WORKERS_KEY, entryTimeMs, memoryProblems, readGroups, readRedisMemory } from 'core';
 import type Redis from 'ioredis';
 import type { EpochWatch } from './redis-epoch.ts';
+import type { ReplicationView, ReplicationWatch } from './replication.ts';
 
 export interface PipelineOptions {
   redis: Redis;
@@ -18,6 +19,8 @@ export interface PipelineOptions {
   stallDegradedMs?: number;
   /** Notices a Redis that lost its data (see redis-epoch.ts). */
   epoch?: Pick<EpochWatch, 'reason' | 'losses'>;
+  /** The primary's replicas and failovers (see replication.ts). */
+  replication?: Pick<ReplicationWatch, 'view' | 'reason'>;
 }
 
 export interface GroupHealth {
@@ -48,7 +51,7 @@ export interface WorkerHealth {
 }
 
 export interface PipelineHealth {
-  redis: { status: 'ok' | 'down'; latencyMs?: number; error?: string; memory?: RedisMemory };
+  redis: { status: 'ok' | 'down'; latencyMs?: number; error?: string; memory?: RedisMemory; replication?: ReplicationView };
   groups: GroupHealth[];
   /** Depth of each dead-letter stream, and when its oldest entry was set aside. */
   deadLetters: Array<{ stream: string; entries: number; since: string | null }>;
@@ -171,6 +174,9 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
   if (lost) reasons.push(lost);
   const memory = await readRedisMemory(redis);
   reasons.push(...memoryProblems(memory));
+  const replication = options.replication?.view();
+  const replicasBehind = options.replication?.reason();
+  if (replicasBehind) reasons.push(replicasBehind);
   const groups = (await Promise.all(streams.map((stream) => groupsOf(redis, stream, Date.now())))).flat();
   const deadLetters = await Promise.all(
     streams.map(async (stream) => {
@@ -228,7 +234,7 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
     reasons.push(silent.length > 0 ? `no live ${service} (the last one was seen ${Math.round(quietest)} s ago)` : `no live ${service}`);
   }
   workers.sort((a, b) => `${a.service}:${a.instance}`.localeCompare(`${b.service}:${b.instance}`));
-  return { redis: { status: 'ok', latencyMs, memory }, groups, deadLetters, workers, reasons, heartbeats };
+  return { redis: { status: 'ok', latencyMs, memory, ...(replication ? { replication } : {}) }, groups, deadLetters, workers, reasons, heartbeats };
 }
 
 /**
@@ -244,6 +250,12 @@ export function pipelineMetrics(health: PipelineHealth, epochLosses?: number): s
     for (const [labels, value] of rows) lines.push(`${name}${label(labels)} ${value}`);
   };
   metric('pipeline_redis_up', 'Redis answers PING', 'gauge', [[{}, health.redis.status === 'ok' ? 1 : 0]]);
+  const replication = health.redis.replication;
+  if (replication) {
+    metric('pipeline_redis_replicas', 'Replicas of the Redis primary, and those in sync (online, confirming within REDIS_WAIT_MS)', 'gauge', [[{ state: 'connected' }, replication.replicas.length], [{ state: 'in_sync' }, replication.inSync]]);
+    metric('pipeline_redis_replica_lag_bytes', 'Bytes of the replication stream a replica has not confirmed', 'gauge', replication.replicas.map((replica) => [{ replica: replica.address }, replica.lagBytes]));
+    metric('pipeline_redis_failovers_total', 'Changes of Redis primary this API has seen since it started', 'counter', [[{}, replication.failovers]]);
+  }
   const memory = health.redis.memory;
   if (memory) {
     metric('pipeline_redis_memory_used_bytes', "Redis's used_memory", 'gauge', [[{}, memory.usedBytes]]);
