@@ -115,4 +115,26 @@ describe('compose.postgres.yaml', () => {
     expect(override.services['api-2'].ports).toBeUndefined();
     expect(override.services['consumer-store'].environment.API_URL).toBe('http://api:3000,http://api-2:3000,http://api-3:3000');
   });
+
+  it('compose.ha.yaml: a primary, two replicas and three Sentinels, and every service finds the primary through them', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: parsed YAML, asserted below
+    const ha = Bun.YAML.parse(readFileSync(join(root, 'compose.ha.yaml'), 'utf8')) as any;
+    const nodes = ['redis', 'redis-replica-1', 'redis-replica-2'];
+    for (const name of nodes) {
+      const command = ha.services[name].command as string[];
+      expect(command).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--min-replicas-to-write', '1', '--min-replicas-max-lag', '5']));
+      if (name !== 'redis') expect(command).toEqual(expect.arrayContaining(['--replicaof', 'redis', '6379']));
+    }
+    const sentinels = ['sentinel-1', 'sentinel-2', 'sentinel-3'];
+    for (const name of sentinels) {
+      const script = (ha.services[name].command as string[]).join(' ');
+      expect(script).toContain('sentinel monitor telemetry redis 6379 2');
+      expect(script).toContain('--sentinel');
+    }
+    for (const name of workers) {
+      expect(ha.services[name].environment.REDIS_SENTINELS).toBe(sentinels.map((sentinel) => `${sentinel}:26379`).join(','));
+      for (const sentinel of sentinels) expect(ha.services[name].depends_on[sentinel].condition).toBe('service_healthy');
+      expect(compose.services[name]).toBeDefined();
+    }
+  });
 });
