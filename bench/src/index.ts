@@ -9,6 +9,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { apiScenario } from './pipeline/api.ts';
+import { failoverScenario } from './pipeline/failover.ts';
 import { idleScenario } from './pipeline/idle.ts';
 import { latencyScenario } from './pipeline/latency.ts';
 import { liveStreamsScenario } from './pipeline/live-streams.ts';
@@ -18,7 +19,8 @@ import { historyScenario } from './pipeline/history.ts';
 import { throughputScenario } from './pipeline/throughput.ts';
 
 const USAGE = `Usage: bun run bench [flags]
-  --scenarios LIST    comma-separated: throughput,latency,api,live,idle,history (default all but history)
+  --scenarios LIST    comma-separated: throughput,latency,api,live,idle,history,failover (default all
+                      but history and failover)
   --readings N        throughput: readings to push (default 500000)
   --rates LIST        latency: steady rates in readings/s (default 1000,20000)
   --seconds S         latency: seconds per rate (default 30)
@@ -27,6 +29,8 @@ const USAGE = `Usage: bun run bench [flags]
   --connections N     api: concurrent connections (default 50)
   --backend NAME      sqlite (default), postgres (a server of the run's own), or both
   --api-instances LIST throughput and latency: API instances, e.g. 1,2,3 (past 1: PostgreSQL only)
+  --ha                throughput and latency also with a Redis primary, two replicas and three
+                      Sentinels (REDIS_MIN_REPLICAS 1), beside the single Redis
   --stalled N         live: SSE clients that never read (default 1000)
   --readers N         live: SSE clients that read every reading (default 100)
   --live-seconds S    live: seconds of ingest at 5,000 readings/s (default 30)
@@ -34,9 +38,9 @@ const USAGE = `Usage: bun run bench [flags]
   --history-dir DIR   history (SQLite): keep the generated database in DIR and use it again in a
                       later run with the same N (the live phase's writes stay in it)`;
 
-const SCENARIOS = ['throughput', 'latency', 'api', 'live', 'idle', 'history'] as const;
+const SCENARIOS = ['throughput', 'latency', 'api', 'live', 'idle', 'history', 'failover'] as const;
 /** Long (it writes 20M rows first): run when asked for. */
-const BY_DEFAULT = SCENARIOS.filter((scenario) => scenario !== 'history');
+const BY_DEFAULT = SCENARIOS.filter((scenario) => scenario !== 'history' && scenario !== 'failover');
 
 function positiveInt(name: string, raw: string): number {
   const value = Number(raw);
@@ -62,6 +66,7 @@ try {
       connections: { type: 'string', default: '50' },
       backend: { type: 'string', default: 'sqlite' },
       'api-instances': { type: 'string', default: '1' },
+      ha: { type: 'boolean', default: false },
       stalled: { type: 'string', default: '1000' },
       readers: { type: 'string', default: '100' },
       'live-seconds': { type: 'string', default: '30' },
@@ -97,7 +102,9 @@ if (!['sqlite', 'postgres', 'both'].includes(backendFlag)) {
 const backends: Backend[] = backendFlag === 'both' ? ['sqlite', 'postgres'] : [backendFlag as Backend];
 const apiInstances = str('api-instances').split(',').map((n) => positiveInt('api-instances', n.trim()));
 /** Each backend, and on PostgreSQL each number of API instances (SQLite has one writer: one instance). */
-const stacks: StackOptions[] = backends.flatMap((backend): StackOptions[] => (backend === 'postgres' ? apiInstances.map((instances) => ({ backend, apiInstances: instances })) : [{ backend }]));
+const singleRedis: StackOptions[] = backends.flatMap((backend): StackOptions[] => (backend === 'postgres' ? apiInstances.map((instances) => ({ backend, apiInstances: instances })) : [{ backend }]));
+/** With --ha, each also with Redis replicated and behind Sentinels, right after the single-Redis run. */
+const stacks: StackOptions[] = values.ha ? singleRedis.flatMap((stack) => [stack, { ...stack, ha: true }]) : singleRedis;
 const stalled = positiveInt('stalled', str('stalled'));
 const readers = positiveInt('readers', str('readers'));
 const liveSeconds = positiveInt('live-seconds', str('live-seconds'));
@@ -121,6 +128,7 @@ const runs: Record<string, () => Promise<Measurement[]>> = {
   },
   live: () => liveStreamsScenario({ stalled, readers, seconds: liveSeconds }),
   idle: () => idleScenario(),
+  failover: () => failoverScenario(),
   history: async () => {
     const all: Measurement[] = [];
     for (const backend of backends) all.push(...(await historyScenario({ readings: positiveInt('history-readings', str('history-readings')), backend, keepDir: values['history-dir'] as string | undefined })));

@@ -29,8 +29,8 @@ export const formatLatency = (s: LatencySummary) => `p50 ${s.p50} ms, p95 ${s.p9
 export const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
 /** `, PostgreSQL, 2 API instances` for a measurement's name; nothing for the default (SQLite, one API). */
-export function backendLabel(options: { backend?: string; apiInstances?: number } = {}): string {
-  const parts = [options.backend === 'postgres' ? 'PostgreSQL' : '', (options.apiInstances ?? 1) > 1 ? `${options.apiInstances} API instances` : ''].filter(Boolean);
+export function backendLabel(options: { backend?: string; apiInstances?: number; ha?: boolean } = {}): string {
+  const parts = [options.backend === 'postgres' ? 'PostgreSQL' : '', (options.apiInstances ?? 1) > 1 ? `${options.apiInstances} API instances` : '', options.ha ? 'Redis primary + 2 replicas + 3 Sentinels, WAIT 1' : ''].filter(Boolean);
   return parts.length > 0 ? `, ${parts.join(', ')}` : '';
 }
 

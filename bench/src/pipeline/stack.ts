@@ -7,8 +7,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRedis, groupsCaughtUp, readGroups } from 'core';
-import { type PostgresServer, type ServiceProcess, freePort, startPostgresServer, startRedisServer, startService, waitFor } from 'core/testing';
+import { commonSettings, createRedis, groupsCaughtUp, loadConfig, readGroups, redisTargetOf } from 'core';
+import { type PostgresServer, type RedisHa, type RedisServer, type ServiceProcess, freePort, startPostgresServer, startRedisHa, startRedisServer, startService, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { type ReadingsStore, openStore, storedRows } from '../storage.ts';
 import { type ProcessUsage, processTreeUsage, processUsage, profileFlags, spawnApi } from '../support.ts';
@@ -22,11 +22,15 @@ export interface StackOptions {
   backend?: Backend;
   /** API instances over the one database (PostgreSQL only past 1); consumer-store spreads over them. */
   apiInstances?: number;
+  /** A Redis primary, two replicas and three Sentinels: every service through the Sentinels, doors WAITing for a replica. */
+  ha?: boolean;
 }
 
 export interface Stack {
   redis: Redis;
   redisUrl: string;
+  /** With `ha`: the primary, replicas and Sentinels (a scenario may kill the primary). */
+  ha?: RedisHa;
   /** The first API's base URL and process id. */
   api: { url: string; pid: number };
   /** The database, through the API's storage port. */
@@ -46,23 +50,26 @@ export interface Stack {
 export async function startStack(extraEnv: Record<string, string> = {}, options: StackOptions = {}): Promise<Stack> {
   const { backend = 'sqlite', apiInstances = 1 } = options;
   const dir = await mkdtemp(join(tmpdir(), 'bench-pipeline-'));
-  const redisServer = await startRedisServer({ fsync: 'everysec' });
-  const redis = createRedis(redisServer.url, { name: 'bench' });
+  const ha = options.ha ? await startRedisHa() : undefined;
+  const redisServer = ha ? (ha.servers[0] as RedisServer) : await startRedisServer({ fsync: 'everysec' });
+  const redisEnv: Record<string, string> = { REDIS_URL: redisServer.url, ...(ha ? { REDIS_SENTINELS: ha.sentinelList } : {}) };
+  const redis = createRedis(redisTargetOf(loadConfig(commonSettings, redisEnv)), { name: 'bench' });
   let postgres: PostgresServer | undefined;
   // fsync on, as in production: each commit waits for its WAL to reach the disk.
   if (backend === 'postgres') postgres = await startPostgresServer({ fsync: true });
   const databaseUrl = postgres ? await postgres.createDatabase('bench') : join(dir, 'bench.db');
   const apis: Array<Awaited<ReturnType<typeof spawnApi>>> = [];
   for (let i = 0; i < apiInstances; i++) {
-    apis.push(await spawnApi({ port: await freePort(), databaseUrl, token: TOKEN, env: { REDIS_URL: redisServer.url, ...extraEnv } }));
+    apis.push(await spawnApi({ port: await freePort(), databaseUrl, token: TOKEN, env: { ...redisEnv, ...extraEnv } }));
   }
   const first = apis[0] as (typeof apis)[number];
-  const env = { REDIS_URL: redisServer.url, API_URL: apis.map((api) => api.url).join(','), API_TOKEN: TOKEN, LOG_LEVEL: 'warn', ...extraEnv };
+  const env = { ...redisEnv, API_URL: apis.map((api) => api.url).join(','), API_TOKEN: TOKEN, LOG_LEVEL: 'warn', ...extraEnv };
   const store = startService(join(root, 'consumer-store/src/index.ts'), env, profileFlags);
   const alert = startService(join(root, 'consumer-alert/src/index.ts'), env, profileFlags);
   const readings = await openStore(databaseUrl);
   const pids = () => ({
     redis: redisServer.pid,
+    ...Object.fromEntries((ha?.servers ?? []).slice(1).map((replica, i) => [`redis-replica-${i + 1}`, replica.pid])),
     ...Object.fromEntries(apis.map((api, i) => [i === 0 ? 'api' : `api-${i + 1}`, api.pid])),
     ...(postgres ? { postgres: postgres.pid } : {}),
     'consumer-store': store.pid,
@@ -71,6 +78,7 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
   const stack: Stack = {
     redis,
     redisUrl: redisServer.url,
+    ha,
     api: { url: first.url, pid: first.pid },
     store: readings,
     async usage() {
@@ -86,7 +94,8 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
       await Promise.all([store.kill('SIGTERM'), alert.kill('SIGTERM')]);
       for (const api of apis) await api.stop();
       redis.disconnect();
-      await redisServer.stop();
+      if (ha) await ha.stop();
+      else await redisServer.stop();
       await postgres?.stop();
       await rm(dir, { recursive: true, force: true });
     },
