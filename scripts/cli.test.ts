@@ -22,6 +22,7 @@ const CLIS: Record<string, string> = {
   'rules:check': 'consumer-alert/src/rules-check.ts',
   rebuild: 'consumer-store/src/rebuild.ts',
   token: 'scripts/token.ts',
+  start: 'scripts/start.ts',
 };
 
 /** Runs a tool with nothing to talk to: Redis and the API point at a closed port. */

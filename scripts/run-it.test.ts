@@ -15,6 +15,19 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** The redis-server (or Sentinel) serving `port`, found by its command line: it writes its title over its environment. */
+function redisOnPort(port: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (new RegExp(`^redis-server 127\\.0\\.0\\.1:${port}(?!\\d)`).test(readFileSync(`/proc/${entry}/cmdline`, 'utf8'))) return Number(entry);
+    } catch {
+      // Gone already.
+    }
+  }
+  return undefined;
+}
+
 /** Processes whose environment holds `marker`: what a run left behind. */
 function processesWith(marker: string): number[] {
   const found: number[] = [];
@@ -75,6 +88,38 @@ describe('bun run start', () => {
     expect(await fetch(`http://127.0.0.1:${apiPort}/health`).then(() => 'up', () => 'down')).toBe('down');
     await broker.stop();
   }, 60_000);
+});
+
+describe('bun run start --ha', () => {
+  it('runs a Redis primary, two replicas and three Sentinels of its own, every service through them, and survives a kill -9 of the primary', async () => {
+    const apiPort = await freePort();
+    const dataDir = join(dir, 'data-ha');
+    const ports: number[] = [];
+    const start = startService(join(root, 'scripts/start.ts'), { MQTT_URL: `mqtt://127.0.0.1:${await freePort()}`, PORT: String(apiPort), DATA_DIR: dataDir, API_TOKEN: 'run-it-token', INTERVAL_MS: '200' }, [], ['--ha']);
+    const count = async () => {
+      const response = await fetch(`http://127.0.0.1:${apiPort}/stats?deviceLimit=0`).catch(() => undefined);
+      return response?.ok ? ((await response.json()) as { count: number }).count : 0;
+    };
+    try {
+      await waitFor(async () => (await count()) > 0, { what: 'readings in the API', timeoutMs: 30_000 });
+      expect(start.output()).toContain('other commands reach it with REDIS_SENTINELS=');
+      const layout = /Redis for redundancy: (.*)$/m.exec(start.output())?.[1] ?? '';
+      const primaryPort = Number(/primary 127\.0\.0\.1:(\d+)/.exec(layout)?.[1]);
+      ports.push(...[...layout.matchAll(/127\.0\.0\.1:(\d+)/g)].map((match) => Number(match[1])));
+      expect(ports).toHaveLength(6);
+      // The primary's machine gone: the pipeline goes on through the promoted replica.
+      const pid = redisOnPort(primaryPort);
+      expect(pid).toBeDefined();
+      process.kill(pid as number, 'SIGKILL');
+      const before = await count();
+      await waitFor(async () => (await count()) > before + 10, { what: 'readings stored after the failover', timeoutMs: 30_000 });
+    } finally {
+      start.child.kill('SIGINT');
+    }
+    expect(await start.exited).toBe(0);
+    await waitFor(() => processesWith(`DATA_DIR=${dataDir}`).length === 0, { what: 'every child gone', timeoutMs: 10_000 });
+    await waitFor(() => ports.every((port) => redisOnPort(port) === undefined), { what: 'every Redis and Sentinel gone', timeoutMs: 10_000 });
+  }, 90_000);
 });
 
 describe('bun run start on a Redis set in REDIS_URL', () => {

@@ -10,9 +10,23 @@ import { appendFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { parseCli } from 'core';
 import Redis from 'ioredis';
+import { type LocalRedisHa, startLocalRedisHa } from './local-redis-ha.ts';
 import { redisDurability } from './redis-durability.ts';
 import { supervise } from './supervisor.ts';
+
+const { values: flags } = parseCli({
+  name: 'start',
+  usage: `Usage: bun run start [--ha]
+  Runs the whole pipeline on this machine: its own Redis (AOF, data in data/redis/) unless
+  REDIS_URL is set, the API, consumer-store, consumer-alert, the producer and, when a broker
+  answers at MQTT_URL, ingest-mqtt; makes an API_TOKEN into .env; Ctrl-C stops everything.
+  --ha   a Redis primary, two replicas and three Sentinels of its own instead (data in
+         data/redis-ha/, made afresh), every service through the Sentinels: for trying failover
+         here (kill -9 the primary and watch the pipeline go on).`,
+  options: { ha: { type: 'boolean' } },
+});
 
 const root = resolve(import.meta.dir, '..');
 const say = (line: string) => console.log(`\x1b[1m▸\x1b[0m ${line}`);
@@ -112,8 +126,18 @@ async function chooseRedis(): Promise<string> {
   process.exit(1);
 }
 
-const redisUrl = await chooseRedis();
-if (!process.env.REDIS_URL) say(`other commands (producer, status, deadletters) reach it with REDIS_URL=${redisUrl}`);
+let localHa: LocalRedisHa | undefined;
+if (flags.ha) {
+  if (!Bun.which('redis-server')) {
+    console.error('--ha runs redis-server processes of its own: install it (Debian/Ubuntu: sudo apt-get install redis-server).');
+    process.exit(1);
+  }
+  localHa = await startLocalRedisHa(process.env.DATA_DIR || join(root, 'data'));
+  say(`Redis for redundancy: ${localHa.describe()}`);
+  say(`other commands reach it with REDIS_SENTINELS=${localHa.sentinels}`);
+}
+const redisUrl = localHa ? 'redis://127.0.0.1:6379' : await chooseRedis();
+if (!process.env.REDIS_URL && !localHa) say(`other commands (producer, status, deadletters) reach it with REDIS_URL=${redisUrl}`);
 
 let apiToken = process.env.API_TOKEN;
 if (!apiToken) {
@@ -127,6 +151,7 @@ const shared = {
   ...(dataDir && !process.env.DATABASE_URL ? { DATABASE_URL: join(dataDir, 'telemetry.db') } : {}),
   API_TOKEN: apiToken,
   REDIS_URL: redisUrl,
+  ...(localHa ? { REDIS_SENTINELS: localHa.sentinels } : {}),
   API_URL: process.env.API_URL || `http://127.0.0.1:${port}`,
   ...(process.stdout.isTTY ? { LOG_FORMAT: 'pretty' } : {}),
 };
@@ -177,6 +202,7 @@ const stop = async () => {
     redisChild.kill('SIGTERM');
     await redisChild.exited;
   }
+  await localHa?.stop();
   process.exit(0);
 };
 process.on('SIGINT', () => void stop());
