@@ -180,10 +180,12 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
   // over from its own pending entries.
   let connection = 0;
   let connected = blockingRedis.status === 'ready';
-  blockingRedis.on('ready', () => {
+  const onReady = () => {
     if (connected) connection += 1;
     connected = true;
-  });
+  };
+  // Removed at close: a consumer made anew on the same connection (the evaluator's, per lease) adds its own.
+  blockingRedis.on('ready', onReady);
 
   // Items per entry lately (1 without frames): a read asks for about batchSize items' worth of entries.
   let itemsPerEntry = 1;
@@ -504,6 +506,7 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
     close() {
       closed ??= (async () => {
         closing = true;
+        blockingRedis.off('ready', onReady);
         sleeper.wakeAll();
         if (!running) return;
         // A blocked read returns within blockMs; if Redis is away it would wait for the
