@@ -7,7 +7,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import Redis from 'ioredis';
+import { answersPing } from 'core';
 
 const MASTER_NAME = 'telemetry';
 
@@ -24,19 +24,6 @@ async function freePort(): Promise<number> {
   const { port } = probe;
   probe.stop(true);
   return port;
-}
-
-async function answers(port: number): Promise<boolean> {
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
 }
 
 export async function startLocalRedisHa(dataDir: string): Promise<LocalRedisHa> {
@@ -66,7 +53,7 @@ export async function startLocalRedisHa(dataDir: string): Promise<LocalRedisHa> 
   }
   const deadline = Date.now() + 15_000;
   for (const port of [...nodePorts, ...sentinelPorts]) {
-    while (!(await answers(port))) {
+    while (!(await answersPing(port))) {
       if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start (see the lines above)`);
       await Bun.sleep(100);
     }

@@ -37,7 +37,7 @@ export { compareEntryIds, entryTimeMs } from './stream-ids.ts';
 export { neutraliseCsvCell, neutraliseCsvLine } from './csv-safety.ts';
 export { ConfigError, type ConfigProblem, type Env, type Setting, env, loadConfig } from './config.ts';
 export { createLogger, LOG_LEVELS, type LogLevel, type Logger, type LoggerOptions, type LogFields } from './logger.ts';
-export { backoffMs, createRedis, reconnectDelayMs, type RedisConnectionOptions } from './redis.ts';
+export { answersPing, backoffMs, createRedis, reconnectDelayMs, type RedisConnectionOptions } from './redis.ts';
 export { commonSettings } from './settings.ts';
 export {
   createConsumer,

@@ -102,3 +102,17 @@ function sentinelOptions(target: Extract<RedisTarget, { kind: 'sentinels' }>, ma
     ...(target.tls ? { tls: {} } : {}),
   };
 }
+
+/** True when a Redis (or a Sentinel) at `host`:`port` answers PING, over a short connection that never retries. */
+export async function answersPing(port: number, host = '127.0.0.1'): Promise<boolean> {
+  const client = new Redis({ port, host, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return (await client.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import Redis from 'ioredis';
+import { answersPing } from '../redis.ts';
 import { killOwned, own } from './owned-processes.ts';
 import { type RedisServer, freePort, startRedisServer } from './redis-server.ts';
 import { waitFor } from './wait.ts';
@@ -156,21 +157,7 @@ async function startSentinel(primaryPort: number, quorum: number, downAfterMs: n
     ].join('\n'),
   );
   const child: Subprocess = own(Bun.spawn(['redis-server', config, '--sentinel'], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' }));
-  await waitFor(
-    async () => {
-      const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      client.on('error', () => {});
-      try {
-        await client.connect();
-        return (await client.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        client.disconnect();
-      }
-    },
-    { what: `Sentinel on port ${port}`, timeoutMs: 10_000 },
-  );
+  await waitFor(() => answersPing(port), { what: `Sentinel on port ${port}`, timeoutMs: 10_000 });
   return {
     port,
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
