@@ -149,6 +149,10 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
   const deadLetterStream = options.deadLetterStream ?? `${stream}:dead`;
   const startId = options.startId ?? '0';
   const skipUndecodable = options.undecodable === 'skip';
+  // Redis refusing for a while (a failover: NOREPLICAS until a replica has synced; an outage) is
+  // retried at most this far apart, as a reconnect is: the handler's own backoff (an API away)
+  // may grow to retryMaxMs, but a consumer must not sleep 30 s past a Redis that is back.
+  const redisRetryMaxMs = Math.min(retryMaxMs, 2_000);
   const log = logger.child({ stream, group, consumer: name });
 
   const stats: ConsumerStats = { delivered: 0, acked: 0, retried: 0, deadLettered: 0, skipped: 0, claimed: 0, handlerRuns: 0, handlerMsTotal: 0, handlerMsMax: 0 };
@@ -234,7 +238,7 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         if (attempt === 0) log.warn('ack_failed_retrying', { error });
         // Closing with Redis away: leave them pending; redelivery is harmless, stores are idempotent.
         if (closing && attempt >= 3) return;
-        await Bun.sleep(backoffMs(attempt, retryBaseMs, retryMaxMs));
+        await Bun.sleep(backoffMs(attempt, retryBaseMs, redisRetryMaxMs));
       }
     }
   };
@@ -483,7 +487,7 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         } else {
           if (failures === 0) log.warn('consumer_error_retrying', { error });
           failures += 1;
-          await pause(backoffMs(failures, retryBaseMs, retryMaxMs));
+          await pause(backoffMs(failures, retryBaseMs, redisRetryMaxMs));
         }
         // Whatever was in hand is still pending: read it again before new entries.
         cursor = '0';
