@@ -4,7 +4,7 @@
  * min-replicas-to-write refuses it, or WAIT times out) and acknowledges again once one is back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { commonSettings, createLogger, createRedis, loadConfig, redisTargetOf } from 'core';
+import { type RedisTarget, commonSettings, createLogger, createRedis, loadConfig, redisTargetOf } from 'core';
 import { type RedisHa, startRedisHa, streamReadings, uniqueName, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { createApp } from '../api/src/app.ts';
@@ -15,10 +15,11 @@ const quiet = createLogger({ service: 'api', level: 'error', pretty: false, writ
 
 let ha: RedisHa;
 let redis: Redis;
+let target: RedisTarget;
 
 beforeAll(async () => {
   ha = await startRedisHa();
-  const target = redisTargetOf(loadConfig(commonSettings, { REDIS_SENTINELS: ha.sentinelList, REDIS_WAIT_MS: '300' }));
+  target = redisTargetOf(loadConfig(commonSettings, { REDIS_SENTINELS: ha.sentinelList, REDIS_WAIT_MS: '300' }));
   redis = createRedis(target, { name: 'replicas-test', failFast: true, commandTimeoutMs: 2_000 });
   await waitFor(() => redis.status === 'ready', { what: 'Redis through the Sentinels' });
 }, 60_000);
@@ -56,7 +57,7 @@ describe('a door with REDIS_MIN_REPLICAS 1', () => {
 
 describe('/health with replicas', () => {
   it('shows the replicas and is degraded while fewer than REDIS_MIN_REPLICAS are in sync', async () => {
-    const replication = startReplicationWatch({ redis, intervalMs: 100 });
+    const replication = startReplicationWatch({ redis, target, intervalMs: 100 });
     try {
       const app = createApp({
         store: testStore(),
@@ -64,13 +65,16 @@ describe('/health with replicas', () => {
         logger: quiet,
         pipeline: { redis, streams: [uniqueName('readings')], expectedWorkers: [], lagDegraded: 1_000, replication },
       });
-      const health = async () => (await (await app.handle(new Request('http://localhost/health'))).json()) as { status: string; reasons: string[]; checks: { redis: { replication?: { inSync: number; minReplicas: number; replicas: unknown[] } } } };
+      const health = async () =>
+        (await (await app.handle(new Request('http://localhost/health'))).json()) as { status: string; reasons: string[]; checks: { redis: { replication?: { inSync: number; minReplicas: number; replicas: unknown[]; sentinels?: Array<{ answers: boolean; primary?: string }> } } } };
       const ok = await waitFor(async () => {
         const current = await health();
         return current.checks.redis.replication?.inSync === 2 && current;
       }, { what: 'two replicas in sync' });
       expect(ok.status).toBe('ok');
       expect(ok.checks.redis.replication).toMatchObject({ minReplicas: 1, replicas: [expect.anything(), expect.anything()] });
+      const primaryNow = await ha.primary();
+      expect(ok.checks.redis.replication?.sentinels?.map((sentinel) => [sentinel.answers, sentinel.primary])).toEqual(ha.sentinels.map(() => [true, `127.0.0.1:${primaryNow.port}`]));
       const metrics = await (await app.handle(new Request('http://localhost/metrics'))).text();
       expect(metrics).toMatch(/^pipeline_redis_replicas\{state="in_sync"\} 2$/m);
 
@@ -84,6 +88,14 @@ describe('/health with replicas', () => {
       expect(degraded.reasons.join(' ')).toContain('Redis replicas REDIS_MIN_REPLICAS asks for are in sync');
       await Promise.all(replicas.map((replica) => replica.restart()));
       await waitFor(async () => (await health()).status === 'ok', { what: '/health ok with the replicas back', timeoutMs: 30_000 });
+
+      // Two of three Sentinels gone: no majority, no failover possible — said, not hidden.
+      await Promise.all(ha.sentinels.slice(1).map((sentinel) => sentinel.kill()));
+      const noQuorum = await waitFor(async () => {
+        const current = await health();
+        return current.status === 'degraded' && current;
+      }, { what: '/health degraded without a majority of Sentinels' });
+      expect(noQuorum.reasons.join(' ')).toContain('only 1 of 3 Sentinels answer');
     } finally {
       replication.stop();
     }

@@ -38,7 +38,7 @@ const epoch = startEpochWatch({ redis });
 // A database lost or replaced since the last start is named by /health until acknowledged.
 const storageIdentity = watchStorageIdentity({ redis, store, logger });
 // The primary's replicas and failovers, for /health and /metrics, on their own schedule.
-const replication = startReplicationWatch({ redis });
+const replication = startReplicationWatch({ redis, target: redisTarget });
 const pipeline = {
   epoch,
   replication,

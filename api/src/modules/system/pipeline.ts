@@ -20,7 +20,7 @@ export interface PipelineOptions {
   /** Notices a Redis that lost its data (see redis-epoch.ts). */
   epoch?: Pick<EpochWatch, 'reason' | 'losses'>;
   /** The primary's replicas and failovers (see replication.ts). */
-  replication?: Pick<ReplicationWatch, 'view' | 'reason'>;
+  replication?: Pick<ReplicationWatch, 'view' | 'reasons'>;
 }
 
 export interface GroupHealth {
@@ -175,8 +175,7 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
   const memory = await readRedisMemory(redis);
   reasons.push(...memoryProblems(memory));
   const replication = options.replication?.view();
-  const replicasBehind = options.replication?.reason();
-  if (replicasBehind) reasons.push(replicasBehind);
+  reasons.push(...(options.replication?.reasons() ?? []));
   const groups = (await Promise.all(streams.map((stream) => groupsOf(redis, stream, Date.now())))).flat();
   const deadLetters = await Promise.all(
     streams.map(async (stream) => {
@@ -255,6 +254,7 @@ export function pipelineMetrics(health: PipelineHealth, epochLosses?: number): s
     metric('pipeline_redis_replicas', 'Replicas of the Redis primary, and those in sync (online, confirming within REDIS_WAIT_MS)', 'gauge', [[{ state: 'connected' }, replication.replicas.length], [{ state: 'in_sync' }, replication.inSync]]);
     metric('pipeline_redis_replica_lag_bytes', 'Bytes of the replication stream a replica has not confirmed', 'gauge', replication.replicas.map((replica) => [{ replica: replica.address }, replica.lagBytes]));
     metric('pipeline_redis_failovers_total', 'Changes of Redis primary this API has seen since it started', 'counter', [[{}, replication.failovers]]);
+    if (replication.sentinels) metric('pipeline_redis_sentinel_up', 'A Sentinel of REDIS_SENTINELS answers (1) or not (0)', 'gauge', replication.sentinels.map((sentinel) => [{ sentinel: sentinel.address }, sentinel.answers ? 1 : 0]));
   }
   const memory = health.redis.memory;
   if (memory) {

@@ -1,5 +1,5 @@
-import { type ReplicaPolicy, replicaPolicyOf } from 'core';
-import type Redis from 'ioredis';
+import { type RedisTarget, type ReplicaPolicy, replicaPolicyOf } from 'core';
+import Redis from 'ioredis';
 
 export interface ReplicaView {
   address: string;
@@ -20,6 +20,17 @@ export interface ReplicationView {
   minReplicas: number;
   /** Changes of primary this API has seen since it started (the replication id changed). */
   failovers: number;
+  /** With REDIS_SENTINELS: what each Sentinel says of the primary. */
+  sentinels?: SentinelView[];
+}
+
+export interface SentinelView {
+  address: string;
+  answers: boolean;
+  /** The primary it names (`host:port`). */
+  primary?: string;
+  /** Its flags for the primary (`master`, `s_down`, `o_down`, `failover_in_progress`…). */
+  flags?: string;
 }
 
 /** `INFO replication` of the primary, read: its replicas, their state and how far behind. */
@@ -40,7 +51,7 @@ export function parseReplication(info: string): { role: string; replid: string; 
  * replica is promoted). With REDIS_MIN_REPLICAS, fewer in sync makes /health degraded: the doors
  * then answer 503.
  */
-export function startReplicationWatch({ redis, intervalMs = 2_000 }: { redis: Redis; intervalMs?: number }) {
+export function startReplicationWatch({ redis, target, intervalMs = 2_000 }: { redis: Redis; target?: RedisTarget; intervalMs?: number }) {
   const policy: ReplicaPolicy | undefined = replicaPolicyOf(redis);
   let view: ReplicationView | undefined;
   let replid: string | undefined;
@@ -52,19 +63,47 @@ export function startReplicationWatch({ redis, intervalMs = 2_000 }: { redis: Re
     const minReplicas = policy?.minReplicas ?? 0;
     const allowedLagSeconds = Math.max(1, Math.ceil((policy?.waitMs ?? 1_000) / 1_000));
     const inSync = read.replicas.filter((replica) => replica.state === 'online' && replica.lagSeconds <= allowedLagSeconds).length;
-    view = { role: read.role, replicas: read.replicas, inSync, minReplicas, failovers };
+    const sentinels = target?.kind === 'sentinels' ? await Promise.all(target.sentinels.map((sentinel) => askSentinel(sentinel, target))) : undefined;
+    view = { role: read.role, replicas: read.replicas, inSync, minReplicas, failovers, ...(sentinels ? { sentinels } : {}) };
   };
   const timer = setInterval(() => void check().catch(() => {}), intervalMs);
   void check().catch(() => {});
   return {
     view: () => view,
     /** Why /health is degraded, if the replicas the doors wait for are not there. */
-    reason(): string | undefined {
-      if (!view || view.inSync >= view.minReplicas) return undefined;
-      return `only ${view.inSync} of the ${view.minReplicas} Redis replicas REDIS_MIN_REPLICAS asks for are in sync: the doors answer 503 until one is (replicas: ${view.replicas.map((r) => `${r.address} ${r.state}`).join(', ') || 'none'})`;
+    reasons(): string[] {
+      if (!view) return [];
+      const reasons: string[] = [];
+      if (view.inSync < view.minReplicas) {
+        reasons.push(`only ${view.inSync} of the ${view.minReplicas} Redis replicas REDIS_MIN_REPLICAS asks for are in sync: the doors answer 503 until one is (replicas: ${view.replicas.map((r) => `${r.address} ${r.state}`).join(', ') || 'none'})`);
+      }
+      const sentinels = view.sentinels ?? [];
+      const answering = sentinels.filter((sentinel) => sentinel.answers);
+      if (sentinels.length > 0 && answering.length <= sentinels.length / 2) {
+        reasons.push(`only ${answering.length} of ${sentinels.length} Sentinels answer: without a majority no failover can happen`);
+      }
+      if (answering.some((sentinel) => sentinel.flags?.includes('failover_in_progress'))) reasons.push('a Redis failover is in progress');
+      return reasons;
     },
     stop: () => clearInterval(timer),
   };
 }
 
 export type ReplicationWatch = ReturnType<typeof startReplicationWatch>;
+
+/** One Sentinel's word on the primary, over a short connection of its own (never retried). */
+async function askSentinel(sentinel: { host: string; port: number }, target: Extract<RedisTarget, { kind: 'sentinels' }>): Promise<SentinelView> {
+  const address = `${sentinel.host}:${sentinel.port}`;
+  const client = new Redis({ host: sentinel.host, port: sentinel.port, password: target.sentinelPassword, lazyConnect: true, connectTimeout: 500, commandTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const flat = (await client.call('SENTINEL', 'master', target.masterName)) as string[];
+    const field = (name: string) => (flat.includes(name) ? flat[flat.indexOf(name) + 1] : undefined);
+    return { address, answers: true, primary: `${field('ip')}:${field('port')}`, flags: field('flags') };
+  } catch {
+    return { address, answers: false };
+  } finally {
+    client.disconnect();
+  }
+}
