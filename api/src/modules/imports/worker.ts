@@ -71,9 +71,10 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
   const finish = async (entry: OpenJob, fields: Partial<ImportJob> & Pick<ImportJob, 'state'>) => {
     open.delete(entry.job.id);
     await entry.rows.return(undefined);
+    // Known to /health before the job reads as failed: whoever sees it failed sees it named.
+    if (fields.state === 'failed') lastFailure = { id: entry.job.id, reason: fields.error ?? 'failed', atMs: Date.now() };
     await jobs.finish(entry.job.id, { ...fields, finishedAt: Date.now() });
     await rm(entry.job.file, { force: true });
-    if (fields.state === 'failed') lastFailure = { id: entry.job.id, reason: fields.error ?? 'failed', atMs: Date.now() };
     logger.info('import_finished', { id: entry.job.id, state: fields.state, rows: entry.job.rowsRead, published: entry.job.published, bad: entry.job.badRows });
   };
 
@@ -140,9 +141,9 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
           }
           if (job.state === 'running' && !takenHere.has(job.id) && (await jobs.crashed(job.id)) >= MAX_CRASHES) {
             const reason = `the API stopped ${MAX_CRASHES} times while importing this file; not taken up again`;
+            lastFailure = { id: job.id, reason, atMs: Date.now() };
             await jobs.finish(job.id, { state: 'failed', error: reason, finishedAt: Date.now() });
             await rm(job.file, { force: true });
-            lastFailure = { id: job.id, reason, atMs: Date.now() };
             logger.error('import_finished', { id: job.id, state: 'failed', error: reason });
             continue;
           }
