@@ -37,7 +37,7 @@ export { compareEntryIds, entryTimeMs } from './stream-ids.ts';
 export { neutraliseCsvCell, neutraliseCsvLine } from './csv-safety.ts';
 export { ConfigError, type ConfigProblem, type Env, type Setting, env, loadConfig } from './config.ts';
 export { createLogger, LOG_LEVELS, type LogLevel, type Logger, type LoggerOptions, type LogFields } from './logger.ts';
-export { answersPing, backoffMs, createRedis, reconnectDelayMs, type RedisConnectionOptions } from './redis.ts';
+export { answersPing, backoffMs, createRedis, infoField, withShortConnection, reconnectDelayMs, type RedisConnectionOptions } from './redis.ts';
 export { commonSettings } from './settings.ts';
 export {
   createConsumer,
@@ -80,7 +80,7 @@ export { type CompiledGlob, compileGlob, globMatches } from './glob.ts';
 export { FileRefused, MAX_CSV_COLUMNS, MAX_GZIP_EXPANSION, type ReadingFileOptions, type ReplayItem, readReadingFile } from './reading-file.ts';
 export { MAX_LINE_BYTES } from './bounded-lines.ts';
 export { ReplicasBehindError, confirmReplicas, replicaPolicyOf } from './replica-wait.ts';
-export { type RedisTarget, type ReplicaPolicy, checkSentinels, describeRedisTarget, redisTargetOf, redisTargetOrExit, sentinelList } from './redis-target.ts';
+export { type RedisTarget, type ReplicaPolicy, type SentinelAnswer, askSentinel, checkSentinels, redisTargetOf, redisTargetOrExit, sentinelList } from './redis-target.ts';
 export { type EntryReading, conflictsAmong, conflictsKey, entryReadingKey, groupSettled, recordConflicts, waitForGroup } from './store-verdicts.ts';
 export { MAX_JSON_DEPTH, jsonDepthExceeds } from './json-depth.ts';
 export { isRedisOutOfMemory, isTransientRedisError } from './redis-errors.ts';

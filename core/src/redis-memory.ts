@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { infoField } from './redis.ts';
 
 /**
  * Share of Redis's `maxmemory` past which the doors take no new readings. The rest is the
@@ -30,7 +31,7 @@ const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 /** `INFO memory`, read. */
 export async function readRedisMemory(redis: Redis): Promise<RedisMemory> {
   const info = await redis.info('memory');
-  const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+  const field = (name: string) => infoField(info, name);
   return { usedBytes: Number(field('used_memory') ?? 0), maxBytes: Number(field('maxmemory') ?? 0), policy: field('maxmemory_policy') ?? 'noeviction' };
 }
 

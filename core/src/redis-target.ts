@@ -1,4 +1,5 @@
 import { ConfigError, type Setting } from './config.ts';
+import { withShortConnection } from './redis.ts';
 
 /**
  * Where the pipeline's Redis is: one server (`REDIS_URL`), or a primary found through Sentinels
@@ -50,15 +51,6 @@ export function redisTargetOf(settings: RedisTargetSettings): RedisTarget {
   };
 }
 
-/** How a target reads in logs and messages (never a password). */
-export function describeRedisTarget(target: RedisTarget): string {
-  if (target.kind === 'url') {
-    const url = new URL(target.url);
-    return `${url.protocol}//${url.host}`;
-  }
-  return `primary "${target.masterName}" through Sentinels ${target.sentinels.map(({ host, port }) => `${host}:${port}`).join(',')}`;
-}
-
 /** `REDIS_SENTINELS`: `host:port,host:port,…` (IPv6 as `[::1]:26379`); empty: no Sentinels. */
 export function sentinelList(key: string): Setting<ReadonlyArray<{ host: string; port: number }>> {
   return {
@@ -80,35 +72,54 @@ export function sentinelList(key: string): Setting<ReadonlyArray<{ host: string;
   };
 }
 
+/** What one Sentinel says of the primary it watches under `masterName`. */
+export interface SentinelAnswer {
+  address: string;
+  answers: boolean;
+  /** The primary it names; undefined when it answers but watches no primary by that name. */
+  primary?: { host: string; port: number };
+  /** Its flags for the primary (`master`, `s_down`, `o_down`, `failover_in_progress`…). */
+  flags?: string;
+  /** Why it did not answer. */
+  error?: string;
+}
+
+/** Asks one Sentinel (`SENTINEL master <name>`), over a short connection of its own. */
+export async function askSentinel(sentinel: { host: string; port: number }, target: Extract<RedisTarget, { kind: 'sentinels' }>, timeoutMs = 500): Promise<SentinelAnswer> {
+  const address = `${sentinel.host}:${sentinel.port}`;
+  try {
+    return await withShortConnection(
+      { ...sentinel, ...(target.sentinelPassword ? { password: target.sentinelPassword } : {}) },
+      async (client) => {
+        const flat = (await client.call('SENTINEL', 'master', target.masterName).catch((error: Error) => {
+          // Answered, but watches no primary by that name.
+          if (/no such master/i.test(error.message)) return undefined;
+          throw error;
+        })) as string[] | undefined;
+        if (!flat) return { address, answers: true };
+        const field = (name: string) => (flat.includes(name) ? flat[flat.indexOf(name) + 1] : undefined);
+        return { address, answers: true, primary: { host: field('ip') as string, port: Number(field('port')) }, flags: field('flags') };
+      },
+      timeoutMs,
+    );
+  } catch (error) {
+    return { address, answers: false, error: (error as Error).message };
+  }
+}
+
 /**
- * Asks each Sentinel for the primary of `masterName` (`SENTINEL get-master-addr-by-name`), each
- * within `timeoutMs`: resolves when one knows it.
+ * Asks each Sentinel for the primary of `masterName`, each within `timeoutMs`: resolves when one
+ * knows it.
  * @throws ConfigError naming REDIS_SENTINELS (none answers) or REDIS_MASTER_NAME (none knows it).
  */
 export async function checkSentinels(target: Extract<RedisTarget, { kind: 'sentinels' }>, timeoutMs = 3_000): Promise<{ host: string; port: number }> {
-  const answers = await Promise.all(target.sentinels.map((sentinel) => askSentinel(sentinel, target, timeoutMs).catch((error: Error) => error)));
-  const found = answers.find((answer): answer is { host: string; port: number } => !(answer instanceof Error) && answer !== undefined);
+  const answers = await Promise.all(target.sentinels.map((sentinel) => askSentinel(sentinel, target, timeoutMs)));
+  const found = answers.find((answer) => answer.primary)?.primary;
   if (found) return found;
-  const reached = answers.filter((answer) => !(answer instanceof Error)).length;
-  if (reached === 0) {
-    const why = answers.map((answer, index) => `${target.sentinels[index]?.host}:${target.sentinels[index]?.port} ${(answer as Error).message}`).join('; ');
-    throw new ConfigError([{ key: 'REDIS_SENTINELS', message: `no Sentinel answers (${why})` }]);
+  if (!answers.some((answer) => answer.answers)) {
+    throw new ConfigError([{ key: 'REDIS_SENTINELS', message: `no Sentinel answers (${answers.map((answer) => `${answer.address} ${answer.error}`).join('; ')})` }]);
   }
   throw new ConfigError([{ key: 'REDIS_MASTER_NAME', message: `no Sentinel of REDIS_SENTINELS monitors a primary named ${JSON.stringify(target.masterName)}` }]);
-}
-
-/** One Sentinel's answer, over a short-lived connection of its own that never retries. */
-async function askSentinel(sentinel: { host: string; port: number }, target: Extract<RedisTarget, { kind: 'sentinels' }>, timeoutMs: number): Promise<{ host: string; port: number } | undefined> {
-  const { default: Redis } = await import('ioredis');
-  const client = new Redis({ host: sentinel.host, port: sentinel.port, password: target.sentinelPassword, lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    const reply = (await client.call('SENTINEL', 'get-master-addr-by-name', target.masterName)) as [string, string] | null;
-    return reply ? { host: reply[0], port: Number(reply[1]) } : undefined;
-  } finally {
-    client.disconnect();
-  }
 }
 
 /**

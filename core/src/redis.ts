@@ -103,16 +103,28 @@ function sentinelOptions(target: Extract<RedisTarget, { kind: 'sentinels' }>, ma
   };
 }
 
-/** True when a Redis (or a Sentinel) at `host`:`port` answers PING, over a short connection that never retries. */
-export async function answersPing(port: number, host = '127.0.0.1'): Promise<boolean> {
-  const client = new Redis({ port, host, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+/**
+ * Runs `use` on a connection of its own to `host`:`port` that neither retries nor queues, closed
+ * after: for one question to a server that may be down (a Sentinel, a probe at start, a test's
+ * look at a node). Rejects when it cannot connect or answer within `timeoutMs`.
+ */
+export async function withShortConnection<T>(address: { host: string; port: number; password?: string }, use: (client: Redis) => Promise<T>, timeoutMs = 500): Promise<T> {
+  const client = new Redis({ ...address, lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
   client.on('error', () => {});
   try {
     await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
+    return await use(client);
   } finally {
     client.disconnect();
   }
+}
+
+/** True when a Redis (or a Sentinel) at `host`:`port` answers PING. */
+export function answersPing(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return withShortConnection({ host, port }, async (client) => (await client.ping()) === 'PONG').catch(() => false);
+}
+
+/** One field of an `INFO` reply (`name:value` lines), or undefined. */
+export function infoField(info: string, name: string): string | undefined {
+  return new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
 }

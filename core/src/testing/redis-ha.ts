@@ -2,8 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
-import Redis from 'ioredis';
-import { answersPing } from '../redis.ts';
+import { answersPing, withShortConnection } from '../redis.ts';
 import { killOwned, own } from './owned-processes.ts';
 import { type RedisServer, freePort, startRedisServer } from './redis-server.ts';
 import { waitFor } from './wait.ts';
@@ -55,18 +54,11 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
   const servers = [primary, ...(await Promise.all(Array.from({ length: replicas }, () => startRedisServer({ args: [...writeSafety, '--replicaof', '127.0.0.1', String(primary.port)] }))))];
   const quorum = Math.floor(sentinelCount / 2) + 1;
   const sentinels = await Promise.all(Array.from({ length: sentinelCount }, () => startSentinel(primary.port, quorum, downAfterMs)));
+  /** A Sentinel command, answered by the first Sentinel that is up. */
   const ask = async <T>(command: string[]): Promise<T> => {
     for (const sentinel of sentinels) {
-      const client = new Redis({ port: sentinel.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      client.on('error', () => {});
-      try {
-        await client.connect();
-        return (await client.call(command[0] as string, ...command.slice(1))) as T;
-      } catch {
-        // That one is down: ask the next.
-      } finally {
-        client.disconnect();
-      }
+      const answer = await withShortConnection({ host: '127.0.0.1', port: sentinel.port }, (client) => client.call(command[0] as string, ...command.slice(1))).catch(() => undefined);
+      if (answer !== undefined) return answer as T;
     }
     throw new Error('no Sentinel answers');
   };
@@ -96,17 +88,8 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
         async () => {
           const now = await primaryNow().catch(() => undefined);
           if (!now || now === previous) return false;
-          const client = new Redis(now.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-          client.on('error', () => {});
-          try {
-            await client.connect();
-            const role = (await client.call('ROLE')) as [string];
-            return role[0] === 'master' && now;
-          } catch {
-            return false;
-          } finally {
-            client.disconnect();
-          }
+          const role = await withShortConnection({ host: '127.0.0.1', port: now.port }, (client) => client.call('ROLE') as Promise<[string]>).catch(() => undefined);
+          return role?.[0] === 'master' && now;
         },
         { what: 'a new primary', timeoutMs, intervalMs: 100 },
       );
@@ -115,17 +98,8 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
       await waitFor(
         async () => {
           const primary = await primaryNow().catch(() => undefined);
-          const client = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-          client.on('error', () => {});
-          try {
-            await client.connect();
-            const info = await client.info('replication');
-            return primary !== undefined && info.includes('role:slave') && info.includes(`master_port:${primary.port}`) && info.includes('master_link_status:up') && !info.includes('master_sync_in_progress:1');
-          } catch {
-            return false;
-          } finally {
-            client.disconnect();
-          }
+          const info = await withShortConnection({ host: '127.0.0.1', port: server.port }, (client) => client.info('replication')).catch(() => '');
+          return primary !== undefined && info.includes('role:slave') && info.includes(`master_port:${primary.port}`) && info.includes('master_link_status:up') && !info.includes('master_sync_in_progress:1');
         },
         { what: `the server on port ${server.port} to replicate the primary again`, timeoutMs, intervalMs: 100 },
       );

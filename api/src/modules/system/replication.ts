@@ -1,5 +1,5 @@
-import { type RedisTarget, type ReplicaPolicy, replicaPolicyOf } from 'core';
-import Redis from 'ioredis';
+import { type RedisTarget, type ReplicaPolicy, askSentinel, infoField, replicaPolicyOf } from 'core';
+import type Redis from 'ioredis';
 
 export interface ReplicaView {
   address: string;
@@ -35,7 +35,7 @@ export interface SentinelView {
 
 /** `INFO replication` of the primary, read: its replicas, their state and how far behind. */
 export function parseReplication(info: string): { role: string; replid: string; offset: number; replicas: ReplicaView[] } {
-  const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
+  const field = (name: string) => infoField(info, name) ?? '';
   const offset = Number(field('master_repl_offset') || 0);
   const replicas: ReplicaView[] = [];
   for (const match of info.matchAll(/^slave\d+:(.*)$/gm)) {
@@ -63,7 +63,7 @@ export function startReplicationWatch({ redis, target, intervalMs = 2_000 }: { r
     const minReplicas = policy?.minReplicas ?? 0;
     const allowedLagSeconds = Math.max(1, Math.ceil((policy?.waitMs ?? 1_000) / 1_000));
     const inSync = read.replicas.filter((replica) => replica.state === 'online' && replica.lagSeconds <= allowedLagSeconds).length;
-    const sentinels = target?.kind === 'sentinels' ? await Promise.all(target.sentinels.map((sentinel) => askSentinel(sentinel, target))) : undefined;
+    const sentinels = target?.kind === 'sentinels' ? await Promise.all(target.sentinels.map((sentinel) => sentinelView(sentinel, target))) : undefined;
     view = { role: read.role, replicas: read.replicas, inSync, minReplicas, failovers, ...(sentinels ? { sentinels } : {}) };
   };
   const timer = setInterval(() => void check().catch(() => {}), intervalMs);
@@ -91,19 +91,8 @@ export function startReplicationWatch({ redis, target, intervalMs = 2_000 }: { r
 
 export type ReplicationWatch = ReturnType<typeof startReplicationWatch>;
 
-/** One Sentinel's word on the primary, over a short connection of its own (never retried). */
-async function askSentinel(sentinel: { host: string; port: number }, target: Extract<RedisTarget, { kind: 'sentinels' }>): Promise<SentinelView> {
-  const address = `${sentinel.host}:${sentinel.port}`;
-  const client = new Redis({ host: sentinel.host, port: sentinel.port, password: target.sentinelPassword, lazyConnect: true, connectTimeout: 500, commandTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    const flat = (await client.call('SENTINEL', 'master', target.masterName)) as string[];
-    const field = (name: string) => (flat.includes(name) ? flat[flat.indexOf(name) + 1] : undefined);
-    return { address, answers: true, primary: `${field('ip')}:${field('port')}`, flags: field('flags') };
-  } catch {
-    return { address, answers: false };
-  } finally {
-    client.disconnect();
-  }
+/** A Sentinel's word as /health shows it. */
+async function sentinelView(sentinel: { host: string; port: number }, target: Extract<RedisTarget, { kind: 'sentinels' }>): Promise<SentinelView> {
+  const { address, answers, primary, flags } = await askSentinel(sentinel, target);
+  return { address, answers, ...(primary ? { primary: `${primary.host}:${primary.port}` } : {}), ...(flags ? { flags } : {}) };
 }
