@@ -1,4 +1,4 @@
-import { confirmReplicas } from 'core';
+import { replicated } from 'core';
 import type Redis from 'ioredis';
 import { webhookKey } from './webhook.ts';
 
@@ -30,16 +30,17 @@ export function redisDeliveryLog(redis: Redis, webhookUrl: string): DeliveryLog 
     async record(ids) {
       if (ids.length === 0) return;
       const now = Date.now();
-      await redis
-        .multi()
-        .zadd(key, ...ids.flatMap((id) => [now, id]))
-        .zremrangebyscore(key, '-inf', now - KEEP_MS)
-        .zremrangebyrank(key, 0, -KEEP_IDS - 1)
-        .pexpire(key, KEEP_MS)
-        .exec();
       // On the replicas too before the alerts are acknowledged: a failover must not forget a 2xx
       // and send the message again (left: the moment between the 2xx and this write).
-      await confirmReplicas(redis);
+      await replicated(redis, () =>
+        redis
+          .multi()
+          .zadd(key, ...ids.flatMap((id) => [now, id]))
+          .zremrangebyscore(key, '-inf', now - KEEP_MS)
+          .zremrangebyrank(key, 0, -KEEP_IDS - 1)
+          .pexpire(key, KEEP_MS)
+          .exec(),
+      );
     },
   };
 }

@@ -79,7 +79,7 @@ export {
 export { type CompiledGlob, compileGlob, globMatches } from './glob.ts';
 export { FileRefused, MAX_CSV_COLUMNS, MAX_GZIP_EXPANSION, type ReadingFileOptions, type ReplayItem, readReadingFile } from './reading-file.ts';
 export { MAX_LINE_BYTES } from './bounded-lines.ts';
-export { ReplicasBehindError, confirmReplicas, replicaPolicyOf } from './replica-wait.ts';
+export { ConnectionRenewedError, ReplicasBehindError, confirmWritesSince, connectionGeneration, replicaPolicyOf, replicated } from './replica-wait.ts';
 export { type RedisTarget, type ReplicaPolicy, type SentinelAnswer, askSentinel, checkSentinels, redisTargetOf, redisTargetOrExit, sentinelList } from './redis-target.ts';
 export { type EntryReading, conflictsAmong, conflictsKey, entryReadingKey, groupSettled, recordConflicts, waitForGroup } from './store-verdicts.ts';
 export { MAX_JSON_DEPTH, jsonDepthExceeds } from './json-depth.ts';

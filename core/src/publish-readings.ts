@@ -4,7 +4,7 @@ import type Redis from 'ioredis';
 import { READING_VERSION, type Reading, encodeReadingPayload } from './contracts/reading.ts';
 import { FRAME_VERSION } from './contracts/reading-frame.ts';
 import { MEMORY_HIGH_WATER, RedisFullError } from './redis-memory.ts';
-import { confirmReplicas } from './replica-wait.ts';
+import { replicated } from './replica-wait.ts';
 
 /**
  * One script call XADDs a whole batch, in order and atomically: as frames (`v 3 f [...]`, up to
@@ -29,7 +29,8 @@ type PublishingRedis = Redis & { publishReadings(stream: string, version: string
  * replicas hold the readings (one WAIT per call).
  * @throws RedisFullError past the high water mark, or Redis's error when it is away or refused
  * the script: then nothing was added; ReplicasBehindError when too few replicas confirmed them in
- * time: then they are on the primary, and a retry adds copies that are stored once.
+ * time, or ConnectionRenewedError when a failover came between: then they may be on a primary
+ * only, and a retry adds copies that are stored once.
  */
 export async function publishReadings(redis: Redis, stream: string, readings: readonly Reading[], frameReadings = DEFAULT_FRAME_READINGS): Promise<number> {
   if (readings.length === 0) return 0;
@@ -42,15 +43,12 @@ export async function publishReadings(redis: Redis, stream: string, readings: re
     return added;
   };
   if (frameReadings <= 1) {
-    const added = await publish(READING_VERSION, 'r', readings.map(encodeReadingPayload));
-    await confirmReplicas(redis);
-    return added;
+    return replicated(redis, () => publish(READING_VERSION, 'r', readings.map(encodeReadingPayload)));
   }
   const frames: string[] = [];
   for (let start = 0; start < readings.length; start += frameReadings) {
     frames.push(`[${readings.slice(start, start + frameReadings).map(encodeReadingPayload).join(',')}]`);
   }
-  await publish(FRAME_VERSION, 'f', frames);
-  await confirmReplicas(redis);
+  await replicated(redis, () => publish(FRAME_VERSION, 'f', frames));
   return readings.length;
 }

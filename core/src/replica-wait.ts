@@ -16,11 +16,36 @@ export class ReplicasBehindError extends Error {
   }
 }
 
+/**
+ * The connection was made again (a failover) between writes and their confirmation: they may have
+ * gone to the old primary — which, woken from a partition, takes writes for a moment before it
+ * learns it is one no more — so `WAIT`'s answer on the new connection says nothing of them.
+ */
+export class ConnectionRenewedError extends Error {
+  override readonly name = 'ConnectionRenewedError';
+  constructor() {
+    super('the Redis connection was made again (a failover) before its writes were confirmed on replicas: they are done again');
+  }
+}
+
 const policies = new WeakMap<Redis, ReplicaPolicy>();
+const generations = new WeakMap<Redis, number>();
 
 /** Gives a connection the replica policy its doors' writes follow (createRedis does, from the target). */
 export function setReplicaPolicy(redis: Redis, policy: ReplicaPolicy | undefined): void {
-  if (policy && policy.minReplicas > 0) policies.set(redis, policy);
+  if (!policy || policy.minReplicas === 0) return;
+  policies.set(redis, policy);
+  // Counts the connection's renewals (every 'ready' after the first), for confirmWritesSince.
+  let first = true;
+  redis.on('ready', () => {
+    if (first) first = false;
+    else generations.set(redis, (generations.get(redis) ?? 0) + 1);
+  });
+}
+
+/** How often a connection with a replica policy was made again (0 without a policy). */
+export function connectionGeneration(redis: Redis): number {
+  return generations.get(redis) ?? 0;
 }
 
 /** The policy of a connection, if it has one. */
@@ -34,9 +59,35 @@ export function replicaPolicyOf(redis: Redis): ReplicaPolicy | undefined {
  * no such policy (one Redis, REDIS_MIN_REPLICAS 0).
  * @throws ReplicasBehindError when fewer confirmed it in time.
  */
-export async function confirmReplicas(redis: Redis): Promise<void> {
+async function confirmReplicas(redis: Redis): Promise<void> {
   const policy = policies.get(redis);
   if (!policy) return;
   const confirmed = Number(await redis.call('WAIT', policy.minReplicas, policy.waitMs));
   if (confirmed < policy.minReplicas) throw new ReplicasBehindError(confirmed, policy);
+}
+
+/**
+ * Runs `write` (commands on `redis`) and answers what it answered once the replicas
+ * REDIS_MIN_REPLICAS asks for hold its effect: what a door acknowledges after this survives the
+ * loss of the primary. At once without a replica policy.
+ * @throws ReplicasBehindError or ConnectionRenewedError (see confirmWritesSince): the write may be
+ * on the primary only; doing it again must be harmless (every write so confirmed is).
+ */
+export async function replicated<T>(redis: Redis, write: () => Promise<T>): Promise<T> {
+  const generation = connectionGeneration(redis);
+  const result = await write();
+  await confirmWritesSince(redis, generation);
+  return result;
+}
+
+/**
+ * confirmReplicas for writes made on this connection since `generation` (connectionGeneration
+ * before them): also throws ConnectionRenewedError when the connection was made again meanwhile,
+ * since the writes may then be on a primary that is one no more. A consumer does this between its
+ * handler and its acks, so that what it acknowledges is what a replica holds.
+ */
+export async function confirmWritesSince(redis: Redis, generation: number): Promise<void> {
+  if (!policies.has(redis)) return;
+  if (connectionGeneration(redis) === generation) await confirmReplicas(redis);
+  if (connectionGeneration(redis) !== generation) throw new ConnectionRenewedError();
 }

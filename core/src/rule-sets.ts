@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { confirmReplicas } from './replica-wait.ts';
+import { replicated } from './replica-wait.ts';
 import type { RuleInput } from './alert-rules.ts';
 
 /**
@@ -42,8 +42,7 @@ export async function replaceRuleSet(
 ): Promise<{ replaced: true; set: RuleSet } | { replaced: false; version: number }> {
   const updatedAt = Date.now();
   const body = JSON.stringify({ rules, updatedAt, source }).slice(1);
-  const [replaced, version] = (await redis.eval(REPLACE, 1, rulesKey(alertsStream), replaces === undefined ? '' : String(replaces), body)) as [number, number];
   // Acknowledged once the replicas REDIS_MIN_REPLICAS asks for hold it (a failover must not undo a PUT).
-  if (replaced === 1) await confirmReplicas(redis);
+  const [replaced, version] = (await replicated(redis, () => redis.eval(REPLACE, 1, rulesKey(alertsStream), replaces === undefined ? '' : String(replaces), body))) as [number, number];
   return replaced === 1 ? { replaced: true, set: { version, rules: [...rules], updatedAt, source } } : { replaced: false, version };
 }

@@ -250,6 +250,34 @@ describe('createConsumer', () => {
     expect(await pendingCount(stream)).toBe(0);
   });
 
+  it('closed while a batch is retried: leaves it and the batch read ahead pending, never handling the later one first', async () => {
+    const stream = uniqueName('s');
+    await fill(stream, 10);
+    const handled: number[] = [];
+    let failing: () => void = () => {};
+    const retried = new Promise<void>((resolve) => {
+      failing = resolve;
+    });
+    // Batches of 5: the first always fails, while the second has been read ahead.
+    const { consumer, finished } = start(
+      stream,
+      async (batch) => {
+        if (batch[0]?.value === 0) {
+          failing();
+          throw new Error('not now');
+        }
+        handled.push(...batch.map((entry) => entry.value));
+      },
+      { batchSize: 5 },
+    );
+    await retried;
+    await waitFor(async () => (await pendingCount(stream)) === 10, { what: 'the second batch read ahead' });
+    await consumer.close();
+    expect(await finished).toEqual({ reason: 'closed' });
+    expect(handled).toEqual([]);
+    expect(await pendingCount(stream)).toBe(10);
+  });
+
   describe('entries holding several items (frames)', () => {
     /** A frame `f=<i,j,...>`: each item a number; `x` is an item that does not decode. */
     const decodeItems = (fields: string[]) => {

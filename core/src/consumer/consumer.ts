@@ -6,6 +6,7 @@ import { createSleeper } from '../sleeper.ts';
 import { type DeadLetter, queueDeadLetterEntries } from './dead-letter.ts';
 import { readConsumers, readGroups } from './groups.ts';
 import { isRedisOutOfMemory } from '../redis-errors.ts';
+import { confirmWritesSince, connectionGeneration } from '../replica-wait.ts';
 
 /** What the handler says of each entry: ack it, try it again later, or dead-letter it (and ack). */
 export type EntryOutcome = 'done' | 'retry' | { dead: string };
@@ -197,9 +198,15 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
     const args: Array<string | number> = ['GROUP', group, name, 'COUNT', Math.max(1, Math.round(batchSize / itemsPerEntry))];
     if (id === '>') args.push('BLOCK', blockMs);
     const before = connection;
+    const generation = connectionGeneration(blockingRedis);
     const reply = (await blockingRedis.call('XREADGROUP', ...args, 'STREAMS', stream, id)) as Array<[string, RawEntry[]]> | null;
+    const entries = reply?.[0]?.[1] ?? [];
+    // With REDIS_MIN_REPLICAS, nothing is acted on that only the primary holds: an old primary
+    // woken from a partition answers reads of entries the new one never had (WAIT finds no
+    // replica there, and the read is dropped; the entries stay pending where they exist).
+    if (entries.length > 0 && connection === before) await confirmWritesSince(blockingRedis, generation);
     if (connection !== before) throw new ReconnectedError();
-    return reply?.[0]?.[1] ?? [];
+    return entries;
   };
 
   /** Delivery counts of entries re-read or claimed (XREADGROUP and XAUTOCLAIM do not return them). */
@@ -271,8 +278,13 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
       const started = performance.now();
       let outcomes: ReadonlyArray<EntryOutcome> | undefined | void;
       let failure: unknown;
+      const generation = connectionGeneration(redis);
       try {
         outcomes = await handle(pending);
+        // The handler's writes on this connection (the alert state and alerts) on a replica
+        // before the acks, and made on the primary the acks go to: else the batch is handled
+        // again, before any later one (a failover between them would reorder the evaluation).
+        await confirmWritesSince(redis, generation);
       } catch (error) {
         failure = error;
       }
@@ -309,8 +321,12 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         if (pending.length === 0) return true;
       }
       stats.retried += pending.length;
-      // Closing mid-retry: the entries stay pending and the next start takes them up again.
-      if (closing) return false;
+      // Closing mid-retry: the entries stay pending and the next start takes them up again — the
+      // batch read ahead too, which must not be handled at close before them (stream order).
+      if (closing) {
+        readAhead = undefined;
+        return false;
+      }
       if (Date.now() - lastTouch > claimIdleMs / 3) {
         await keepOwnership(pending);
         lastTouch = Date.now();
@@ -432,7 +448,11 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
           await ensureGroup();
           groupReady = true;
         }
-        if (Date.now() >= nextClaimAt) {
+        // Idle entries are claimed only once this consumer's own pending ones are handled (cursor
+        // '>'): XAUTOCLAIM takes its own as well, by idle time, and after a dropped read (a failover)
+        // a later entry can be idler than an earlier one re-read since — handled first, it would
+        // put the alert rules' stream order out.
+        if (cursor === '>' && Date.now() >= nextClaimAt) {
           await drainInFlight();
           // A batch read ahead is handled first: after a long retry it is idle enough to be
           // claimed, and claiming it here as well would hand it to the handler twice.

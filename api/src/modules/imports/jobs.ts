@@ -1,4 +1,4 @@
-import { confirmReplicas } from 'core';
+import { replicated } from 'core';
 import type Redis from 'ioredis';
 
 export type ImportState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -65,8 +65,7 @@ export function importJobs(redis: Redis, prefix = 'imports') {
   return {
     /** Resolves once the job is on the replicas REDIS_MIN_REPLICAS asks for: the 202 must survive a failover. */
     async create(job: ImportJob): Promise<void> {
-      await redis.multi().hset(key(job.id), flatten(job)).zadd(prefix, job.createdAt, job.id).zadd(activeKey, job.createdAt, job.id).exec();
-      await confirmReplicas(redis);
+      await replicated(redis, () => redis.multi().hset(key(job.id), flatten(job)).zadd(prefix, job.createdAt, job.id).zadd(activeKey, job.createdAt, job.id).exec());
     },
     async get(id: string): Promise<ImportJob | undefined> {
       return parse(await redis.hgetall(key(id)));

@@ -1,4 +1,4 @@
-import { type DeviceGrant, type Reading, ReplicasBehindError, deviceMatches, publishReadings } from 'core';
+import { ConnectionRenewedError, type DeviceGrant, type Reading, ReplicasBehindError, deviceMatches, publishReadings } from 'core';
 import { Elysia } from 'elysia';
 import type Redis from 'ioredis';
 import { ApiError } from '../../errors.ts';
@@ -83,7 +83,7 @@ export function ingestRoutes(
       try {
         await publishReadings(ingest.redis, ingest.stream, readings, ingest.frameReadings);
       } catch (error) {
-        if (error instanceof ReplicasBehindError) {
+        if (error instanceof ReplicasBehindError || error instanceof ConnectionRenewedError) {
           throw new ApiError(503, 'replicas_behind', `the readings reached the Redis primary but not its replicas: ${error.message} (the same request again is stored once)`, undefined, { 'retry-after': '1' });
         }
         throw new ApiError(503, 'stream_unavailable', `Redis did not take the readings (none were added): ${(error as Error).message}`, undefined, { 'retry-after': '1' });

@@ -1,4 +1,4 @@
-import { GLOB_PATTERN, type Silence, confirmReplicas, newEventId, parseIsoTime, readSilences, silencesKey } from 'core';
+import { GLOB_PATTERN, type Silence, newEventId, parseIsoTime, readSilences, replicated, silencesKey } from 'core';
 import { Elysia, t } from 'elysia';
 import type Redis from 'ioredis';
 import { ApiError, invalidField } from '../../errors.ts';
@@ -102,8 +102,7 @@ export function silenceRoutes(options: { redis: Redis; alertsStream: string } | 
             author: body.author,
             createdAt: now,
           };
-          await redis.hset(key, silence.id, JSON.stringify(silence));
-          await confirmReplicas(redis);
+          await replicated(redis, () => redis.hset(key, silence.id, JSON.stringify(silence)));
           set.status = 201;
           set.headers.location = `/silences/${silence.id}`;
           return view(silence, now);
@@ -141,8 +140,7 @@ export function silenceRoutes(options: { redis: Redis; alertsStream: string } | 
           if (silence.until > now) {
             silence.until = Math.max(now, Math.max(silence.from, silence.createdAt));
             silence.endedAt = now;
-            await redis.hset(key, silence.id, JSON.stringify(silence));
-            await confirmReplicas(redis);
+            await replicated(redis, () => redis.hset(key, silence.id, JSON.stringify(silence)));
           }
           return view(silence, now);
         }),
