@@ -11,12 +11,12 @@ import { randomDelay, runScenario } from './harness.ts';
 
 describe('fault: failover', () => {
   it(
-    'the primary killed and its data deleted mid-run: a replica is promoted, and the run is exact',
+    'the primary killed and its data deleted mid-run, with the producer, POST /ingest, MQTT and an import all sending: a replica is promoted, and the run is exact',
     async () => {
-      await runScenario({ workload: { readings: 20_000 }, ha: true }, async (pipeline) => {
+      await runScenario({ workload: { readings: 12_000 }, rate: 3_000, ha: true, doors: { ingest: 6_000, mqtt: 6_000, import: 6_000 } }, async (pipeline) => {
         const ha = pipeline.ha;
         if (!ha) throw new Error('no HA layout');
-        await randomDelay(800, 2_500);
+        await randomDelay(800, 2_000);
         expect(pipeline.services.get('producer')?.child.exitCode).toBeNull();
         const primary = await ha.primary();
         await primary.kill('SIGKILL');
@@ -29,10 +29,10 @@ describe('fault: failover', () => {
 });
 
 describe('fault: failover, more', () => {
-  // Not yet here: the primary partitioned (SIGSTOP past down-after, then SIGCONT). Storage stays
-  // exact, but some runs miss a few transitions: for a moment after it wakes, the old primary still
-  // takes the alert group's writes, and the history group records alerts from it that the
-  // promoted replica never holds.
+  // Not yet here: the primary partitioned (SIGSTOP past down-after, then SIGCONT). Consumers now
+  // confirm what they read and wrote on replicas and keep stream order through it, which made most
+  // runs exact; about one run in seven still is not (a batch confirmed while the old primary was
+  // awake, then missing on the new one; or a few transitions out of order) — under study.
   it(
     'two failovers in a row: exact',
     async () => {

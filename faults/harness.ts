@@ -9,9 +9,23 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Alert, type Reading, commonSettings, createRedis, decodeAlert, groupsCaughtUp, loadConfig, newEventId, readGroups, redisTargetOf } from 'core';
-import { type PostgresServer, type RedisHa, type RedisServer, type ServiceProcess, freePort, startPostgresServer, startRedisHa, startRedisServer, startService, waitFor } from 'core/testing';
+import {
+  type MosquittoServer,
+  type PostgresServer,
+  type RedisHa,
+  type RedisServer,
+  type ServiceProcess,
+  freePort,
+  startMosquitto,
+  startPostgresServer,
+  startRedisHa,
+  startRedisServer,
+  startService,
+  waitFor,
+} from 'core/testing';
 import type Redis from 'ioredis';
 import { type History, type Verdict, check, clean, describe } from './checker.ts';
+import { type Door, type DoorName, importDoor, ingestDoor, mqttDoor } from './doors.ts';
 
 const root = join(import.meta.dir, '..');
 const ENTRIES = {
@@ -21,6 +35,8 @@ const ENTRIES = {
   'consumer-store': join(root, 'consumer-store/src/index.ts'),
   'consumer-alert': join(root, 'consumer-alert/src/index.ts'),
   producer: join(root, 'producer/src/index.ts'),
+  /** With `doors.mqtt`: MQTT into the stream. */
+  'ingest-mqtt': join(root, 'ingest-mqtt/src/index.ts'),
 } as const;
 export type ServiceName = keyof typeof ENTRIES;
 const GROUPS = ['store', 'alerts'];
@@ -33,15 +49,17 @@ export interface WorkloadOptions {
   overShare?: number;
   /** Every device alternates 51, 49, 51, …: each reading is a transition (overShare is ignored). */
   flapping?: boolean;
+  /** Device ids are `<prefix><n>` (default `device-`): each door has devices of its own. */
+  prefix?: string;
 }
 
 /** Readings with unique ids and strictly increasing `ts` per device, in file order. */
-export function makeWorkload({ readings, devices = 100, overShare = 0.3, flapping = false }: WorkloadOptions): Reading[] {
+export function makeWorkload({ readings, devices = 100, overShare = 0.3, flapping = false, prefix = 'device-' }: WorkloadOptions): Reading[] {
   const start = Date.now() - readings;
   const randomValue = () => (Math.random() < overShare ? 51 + Math.floor(Math.random() * 50) : Math.floor(Math.random() * 51));
   return Array.from({ length: readings }, (_, i) => ({
     id: newEventId(start + i),
-    deviceId: `device-${i % devices}`,
+    deviceId: `${prefix}${i % devices}`,
     metric: 'kwh',
     value: flapping ? (Math.floor(i / devices) % 2 === 0 ? 51 : 49) : randomValue(),
     unit: 'kWh',
@@ -67,6 +85,11 @@ export interface PipelineOptions {
   redisMaxMemory?: string;
   /** A primary, two replicas and three Sentinels instead of one Redis; every service connects through the Sentinels. */
   ha?: boolean;
+  /**
+   * Readings sent through each of these doors as well as the producer's (at its rate, on devices
+   * of the door's own): `POST /ingest`, an import, MQTT (a broker and ingest-mqtt of the run's own).
+   */
+  doors?: Partial<Record<DoorName, number>>;
 }
 
 export interface Pipeline {
@@ -76,6 +99,8 @@ export interface Pipeline {
   ha?: RedisHa;
   /** The PostgreSQL server, with `backend: 'postgres'`. */
   postgres?: PostgresServer;
+  /** The MQTT broker, with `doors.mqtt`. */
+  broker?: MosquittoServer;
   /** Each API instance's base URL. */
   apiUrls: readonly string[];
   redis: Redis;
@@ -89,6 +114,10 @@ export interface Pipeline {
   kill(name: ServiceName): Promise<void>;
   /** Resolves when the producer run in progress has published the whole file and exited 0. */
   producerFinished(): Promise<void>;
+  /** Starts sending through the doors of `options.doors` (once). */
+  openDoors(): void;
+  /** Resolves when every door has every one of its readings acknowledged. */
+  doorsFinished(): Promise<void>;
   /** Waits until both groups (and notify) have everything acknowledged and every row is in. */
   settle(timeoutMs?: number): Promise<void>;
   history(options?: { delivered?: readonly string[] }): Promise<History>;
@@ -97,9 +126,12 @@ export interface Pipeline {
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   const dir = await mkdtemp(join(tmpdir(), 'telemetry-faults-'));
-  const offered = makeWorkload(options.workload);
+  const produced = makeWorkload(options.workload);
   const replayFile = join(dir, 'workload.ndjson');
-  await Bun.write(replayFile, `${offered.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  await Bun.write(replayFile, `${produced.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  const doorReadings = Object.entries(options.doors ?? {}).map(([name, readings]) => [name as DoorName, makeWorkload({ ...options.workload, readings, prefix: `${name}-device-` })] as const);
+  const offered = [...produced, ...doorReadings.flatMap(([, readings]) => readings)];
+  const broker = options.doors?.mqtt ? await startMosquitto() : undefined;
   const ha = options.ha ? await startRedisHa() : undefined;
   const redisServer = ha ? (ha.servers[0] as RedisServer) : await startRedisServer({ fsync: 'everysec', maxMemory: options.redisMaxMemory });
   const redisEnv: Record<string, string> = { REDIS_URL: redisServer.url, ...(ha ? { REDIS_SENTINELS: ha.sentinelList } : {}) };
@@ -134,10 +166,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       producerRuns += 1;
       const csv = join(dir, `acked-${producerRuns}.csv`);
       ackFiles.push(csv);
-      serviceEnv = { ...env, REPLAY: replayFile, CSV_FILE: csv, RATE: String(options.rate ?? 4_000), MAX_BUFFERED: String(offered.length) };
+      serviceEnv = { ...env, REPLAY: replayFile, CSV_FILE: csv, RATE: String(options.rate ?? 4_000), MAX_BUFFERED: String(produced.length) };
       if (options.producerRedisUrl) serviceEnv.REDIS_URL = await options.producerRedisUrl(redisServer.port);
     }
     if (name === 'api-2') serviceEnv = { ...env, PORT: String(apiPorts[1]) };
+    // At info: the harness waits for its `subscribed`.
+    if (name === 'ingest-mqtt') serviceEnv = { ...env, MQTT_URL: broker?.url ?? '', MQTT_CLIENT_ID: 'faults-ingest', LOG_LEVEL: 'info' };
     const service = startService(ENTRIES[name], serviceEnv);
     services.set(name, service);
     if (name === 'api' || name === 'api-2') {
@@ -148,12 +182,14 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   };
 
   const extraInstances: ServiceProcess[] = [];
+  const doors: Door[] = [];
   /** Rows the API holds, counted by the API. */
   const storedCount = async () => ((await (await fetch(`${apiUrls[0]}/stats?deviceLimit=0`)).json()) as { count: number }).count;
   const pipeline: Pipeline = {
     redisServer,
     ha,
     postgres,
+    broker,
     apiUrls,
     redis,
     offered,
@@ -169,8 +205,27 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     },
     async producerFinished() {
       const producer = services.get('producer');
-      const code = await producer?.exited;
+      // A producer that never finishes fails the run with its account, not the test's timeout.
+      const code = await Promise.race([producer?.exited, Bun.sleep(120_000).then(() => 'still running after 120 s')]);
       if (code !== 0) throw new Error(`producer exited with ${code}:\n${producer?.output().slice(-3_000)}`);
+    },
+    openDoors() {
+      if (doors.length > 0) return;
+      const [api] = apiUrls as [string];
+      // Each door at a third of the producer's pace: together about what it sends, and all of
+      // them still under way when a fault lands.
+      const rate = (options.rate ?? 4_000) / 3;
+      for (const [name, readings] of doorReadings) {
+        if (name === 'ingest') doors.push(ingestDoor(api, env.API_TOKEN as string, readings, rate));
+        if (name === 'import') doors.push(importDoor(api, env.API_TOKEN as string, readings));
+        if (name === 'mqtt') doors.push(mqttDoor(broker?.url as string, readings, rate));
+      }
+    },
+    async doorsFinished() {
+      const finished = Promise.all(doors.map((door) => door.finished)).then(() => true);
+      if (!(await Promise.race([finished, Bun.sleep(120_000).then(() => false)]))) {
+        throw new Error(`doors not finished after 120 s: ${doors.map((door) => `${door.name} ${door.acked.length} acknowledged`).join(', ')}`);
+      }
     },
     async settle(timeoutMs = 90_000) {
       await waitFor(
@@ -192,6 +247,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         // Header `id,deviceId,...`; ids never hold a comma. A line cut by a crash still has its id first.
         for (const line of text.split('\n').slice(1)) if (line.includes(',')) acked.push(line.slice(0, line.indexOf(',')));
       }
+      for (const door of doors) acked.push(...door.acked);
       const alerts: Alert[] = (await redis.xrange('alerts', '-', '+')).map(([, fields]) => decodeAlert(fields));
       // The alert history, every page: an alert recorded twice would show twice.
       const recorded: string[] = [];
@@ -211,6 +267,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       if (ha) await ha.stop();
       else await redisServer.stop();
       await postgres?.stop();
+      await broker?.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -218,6 +275,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   if (options.apiInstances === 2) await start('api-2');
   await start('consumer-store');
   await start('consumer-alert');
+  if (broker) {
+    // Subscribed before the first message: a broker drops what no session has subscribed to.
+    const ingest = await start('ingest-mqtt');
+    await waitFor(() => ingest.output().includes('"subscribed"'), { timeoutMs: 20_000, what: 'ingest-mqtt subscribed' });
+  }
   // Both groups exist before the first reading.
   await waitFor(async () => (await readGroups(redis, 'readings')).length >= 2, { timeoutMs: 20_000, what: 'consumer groups' });
   return pipeline;
@@ -245,8 +307,10 @@ export async function runScenario(
   const pipeline = await startPipeline(options);
   try {
     await pipeline.start('producer');
+    pipeline.openDoors();
     await fault(pipeline);
     await pipeline.producerFinished();
+    await pipeline.doorsFinished();
     await pipeline.settle();
     const history = await pipeline.history(options.delivered ? { delivered: options.delivered() } : {});
     const verdict = check(history, THRESHOLD);
