@@ -27,6 +27,13 @@ export interface RedisHa {
   primary(): Promise<RedisServer>;
   /** Waits until the Sentinels name another primary than `previous` and it takes writes. */
   failedOver(previous: RedisServer, timeoutMs?: number): Promise<RedisServer>;
+  /**
+   * Waits until the failover away from `previous` is over: a new primary, and every other server
+   * but `previous` replicating it with its link up. Until then a replica may still hang on the old
+   * primary's link — an old primary back in that moment has its writes confirmed by that replica
+   * (WAIT) before the replica resyncs from the new one and drops them (see the README).
+   */
+  failoverComplete(previous: RedisServer, timeoutMs?: number): Promise<RedisServer>;
   /** Waits until `server` replicates the current primary with its link up (a restarted one rejoined and synced). */
   rejoined(server: RedisServer, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -68,6 +75,16 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
     if (!found) throw new Error(`the Sentinels name an unknown primary on port ${port}`);
     return found;
   };
+  const failedOver = (previous: RedisServer, timeoutMs = 30_000): Promise<RedisServer> =>
+    waitFor(
+      async () => {
+        const now = await primaryNow().catch(() => undefined);
+        if (!now || now === previous) return false;
+        const role = await withShortConnection({ host: '127.0.0.1', port: now.port }, (client) => client.call('ROLE') as Promise<[string]>).catch(() => undefined);
+        return role?.[0] === 'master' && now;
+      },
+      { what: 'a new primary', timeoutMs, intervalMs: 100 },
+    );
   await waitFor(
     async () => {
       const replicasSeen = await ask<unknown[]>(['SENTINEL', 'replicas', HA_MASTER_NAME]);
@@ -83,23 +100,22 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
     sentinelList: sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`).join(','),
     masterName: HA_MASTER_NAME,
     primary: primaryNow,
-    async failedOver(previous, timeoutMs = 30_000) {
-      return waitFor(
-        async () => {
-          const now = await primaryNow().catch(() => undefined);
-          if (!now || now === previous) return false;
-          const role = await withShortConnection({ host: '127.0.0.1', port: now.port }, (client) => client.call('ROLE') as Promise<[string]>).catch(() => undefined);
-          return role?.[0] === 'master' && now;
-        },
-        { what: 'a new primary', timeoutMs, intervalMs: 100 },
-      );
+    failedOver,
+    async failoverComplete(previous, timeoutMs = 30_000) {
+      const primary = await failedOver(previous, timeoutMs);
+      const others = servers.filter((server) => server !== previous && server !== primary);
+      await waitFor(async () => (await Promise.all(others.map((server) => replicates(server, primary)))).every(Boolean), {
+        what: `every replica to follow the new primary on port ${primary.port}`,
+        timeoutMs,
+        intervalMs: 50,
+      });
+      return primary;
     },
     async rejoined(server, timeoutMs = 30_000) {
       await waitFor(
         async () => {
           const primary = await primaryNow().catch(() => undefined);
-          const info = await withShortConnection({ host: '127.0.0.1', port: server.port }, (client) => client.info('replication')).catch(() => '');
-          return primary !== undefined && info.includes('role:slave') && info.includes(`master_port:${primary.port}`) && info.includes('master_link_status:up') && !info.includes('master_sync_in_progress:1');
+          return primary !== undefined && (await replicates(server, primary));
         },
         { what: `the server on port ${server.port} to replicate the primary again`, timeoutMs, intervalMs: 100 },
       );
@@ -109,6 +125,12 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
       await Promise.all(servers.map((server) => server.stop()));
     },
   };
+}
+
+/** True when `server` replicates `primary` with its link up and no sync in progress. */
+async function replicates(server: RedisServer, primary: RedisServer): Promise<boolean> {
+  const info = await withShortConnection({ host: '127.0.0.1', port: server.port }, (client) => client.info('replication')).catch(() => '');
+  return info.includes('role:slave') && info.includes(`master_port:${primary.port}`) && info.includes('master_link_status:up') && !info.includes('master_sync_in_progress:1');
 }
 
 async function startSentinel(primaryPort: number, quorum: number, downAfterMs: number): Promise<SentinelProcess> {
