@@ -53,6 +53,14 @@ describe('bun run deadletters', () => {
     expect(await redis.xlen(`${stream}:dead`)).toBe(0);
   });
 
+  it('says so when the Redis holds no pipeline, instead of answering 0 dead letters', async () => {
+    const list = await run('list', '--stream', uniqueName('nowhere'));
+    expect(list.code).toBe(1);
+    expect(list.stdout).toBe('');
+    expect(list.stderr).toContain(`no pipeline in the Redis at REDIS_URL=${testRedis.url}`);
+    expect(list.stderr).toContain('saves the Redis it runs as REDIS_URL in .env');
+  });
+
   it('answers --help, and refuses a purge without a selection or an unknown command, exit 2', async () => {
     const help = await run('--help');
     expect(help.code).toBe(0);

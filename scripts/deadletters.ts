@@ -76,6 +76,12 @@ try {
     redis.once('ready', () => resolve());
     redis.once('error', reject);
   });
+  // A Redis without the pipeline's streams would answer "0 dead letters" for any question: say
+  // that it is the wrong Redis instead.
+  if ((await redis.exists(...streams.flatMap((stream) => [stream, `${stream}:dead`]))) === 0) {
+    const where = settings.redisSentinels.length > 0 ? `the primary of REDIS_SENTINELS=${settings.redisSentinels.map(({ host, port }) => `${host}:${port}`).join(',')}` : `REDIS_URL=${settings.redisUrl}`;
+    throw new Error(`no pipeline in the Redis at ${where} (no ${streams.join(' or ')} stream): \`bun run start\` saves the Redis it runs as REDIS_URL in .env, where this command reads it; set REDIS_URL (and KEY_PREFIX) as the services have them`);
+  }
   let total = 0;
   for (const stream of streams) {
     const letters = await selected(redis, stream);

@@ -3,7 +3,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { withShortConnection } from 'core';
 import { freePort, startMosquitto, startRedisServer, startService, waitFor } from 'core/testing';
+import Redis from 'ioredis';
 import mqtt from 'mqtt';
 
 const root = join(import.meta.dir, '..');
@@ -116,6 +118,52 @@ describe('bun run start --ha', () => {
     await waitFor(() => processesWith(`DATA_DIR=${dataDir}`).length === 0, { what: 'every child gone', timeoutMs: 10_000 });
     await waitFor(() => ports.every((port) => redisOnPort(port) === undefined), { what: 'every Redis and Sentinel gone', timeoutMs: 10_000 });
   }, 90_000);
+});
+
+describe('bun run start without REDIS_URL', () => {
+  it('runs its own Redis past another one, saves it as REDIS_URL in .env, and deadletters run from there reads that Redis', async () => {
+    const other = await startRedisServer({ appendOnly: false });
+    const [ownPort, apiPort] = [await freePort(), await freePort()];
+    const work = await mkdtemp(join(dir, 'first-hour-'));
+    // A .env as a user copies it from .env.example (empty values), in place of the repository's.
+    const envFile = join(work, '.env');
+    await Bun.write(envFile, 'REDIS_URL=\nAPI_TOKEN=\n');
+    // As a user's shell: no REDIS_URL, no API_TOKEN; another Redis on the first port start tries.
+    const start = startService(join(root, 'scripts/start.ts'), {
+      ENV_FILE: envFile,
+      REDIS_URL: '',
+      API_TOKEN: '',
+      START_REDIS_PORTS: `${other.port},${ownPort}`,
+      MQTT_URL: `mqtt://127.0.0.1:${await freePort()}`,
+      PORT: String(apiPort),
+      DATA_DIR: join(work, 'data'),
+      INTERVAL_MS: '200',
+    });
+    try {
+      await waitFor(() => fetch(`http://127.0.0.1:${apiPort}/readings/latest?limit=1`).then(async (r) => r.ok && ((await r.json()) as unknown[]).length > 0, () => false), {
+        what: 'readings in the API',
+        timeoutMs: 30_000,
+      });
+      const saved = readFileSync(envFile, 'utf8');
+      expect(saved).toContain(`REDIS_URL=redis://127.0.0.1:${ownPort}`);
+      expect(saved).toMatch(/^API_TOKEN=.+$/m);
+      expect(start.output()).toContain(`another Redis answers on redis://127.0.0.1:${other.port}; leaving it alone`);
+      // A reading the store group refuses: a dead letter in the pipeline's Redis.
+      const own = new Redis(`redis://127.0.0.1:${ownPort}`);
+      await own.xadd('readings', '*', 'v', '3', 'r', '{"not":"a reading"}');
+      await waitFor(async () => (await own.xlen('readings:dead')) === 1, { what: 'the dead letter' });
+      own.disconnect();
+      const { REDIS_URL: _url, API_TOKEN: _token, KEY_PREFIX: _prefix, ...shell } = process.env;
+      const list = Bun.spawnSync(['bun', join(root, 'scripts/deadletters.ts'), 'list'], { env: { ...shell, ENV_FILE: envFile } });
+      expect(list.stdout.toString()).toContain('1 dead letter');
+      // The other Redis was only asked who it is.
+      expect(await withShortConnection({ host: '127.0.0.1', port: other.port }, (client) => client.dbsize())).toBe(0);
+    } finally {
+      start.child.kill('SIGINT');
+      expect(await start.exited).toBe(0);
+      await other.stop();
+    }
+  }, 60_000);
 });
 
 describe('bun run start on a Redis set in REDIS_URL', () => {

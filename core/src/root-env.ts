@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-/** The repository's `.env`: where `.env.example` is copied and where `bun run start` writes API_TOKEN. */
-export const ROOT_ENV_FILE = resolve(import.meta.dir, '../../.env');
+/**
+ * The repository's `.env` (or ENV_FILE): where `.env.example` is copied and where `bun run start`
+ * writes API_TOKEN and the REDIS_URL it chose, for every other command to find.
+ */
+export const ROOT_ENV_FILE = process.env.ENV_FILE ? resolve(process.env.ENV_FILE) : resolve(import.meta.dir, '../../.env');
 
 /** `KEY=value` lines as Bun reads them: `export ` allowed, quotes stripped, ` #` starts a comment. */
 export function parseEnvFile(text: string): Map<string, string> {
