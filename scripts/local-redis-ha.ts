@@ -3,7 +3,7 @@
  * trying failover where there is one machine (`kill -9` the primary, watch the pipeline go on).
  * Each in its own folder under data/redis-ha/ (AOF on), on free ports; the primary and replicas
  * refuse writes with no replica in sync (min-replicas-to-write 1, min-replicas-max-lag 5); the
- * Sentinels judge a primary down after 2 s. All in sessions of their own (setsid), stopped last.
+ * Sentinels judge a primary down after 2 s. All in sessions of their own (detached), stopped last.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,7 +32,7 @@ export async function startLocalRedisHa(dataDir: string): Promise<LocalRedisHa> 
   rmSync(base, { recursive: true, force: true });
   const children: Array<ReturnType<typeof Bun.spawn>> = [];
   const spawn = (args: string[]) => {
-    const child = Bun.spawn(['setsid', 'redis-server', ...args], { env: { ...process.env }, stdout: 'ignore', stderr: 'inherit' });
+    const child = Bun.spawn(['redis-server', ...args], { env: { ...process.env }, stdout: 'ignore', stderr: 'inherit', detached: true });
     children.push(child);
     return child;
   };

@@ -166,6 +166,28 @@ describe('bun run start without REDIS_URL', () => {
   }, 60_000);
 });
 
+describe('bun run start with a setting a service refuses', () => {
+  it('stops everything with exit 2 and the setting named, instead of restarting the service for ever', async () => {
+    const [redisPort, apiPort] = [await freePort(), await freePort()];
+    const dataDir = join(dir, 'bad-setting-data');
+    const start = startService(join(root, 'scripts/start.ts'), {
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      MQTT_URL: `mqtt://127.0.0.1:${await freePort()}`,
+      PORT: String(apiPort),
+      DATA_DIR: dataDir,
+      API_TOKEN: 'run-it-token',
+      ALERT_THRESHOLD: 'warm',
+    });
+    const code = await Promise.race([start.exited, Bun.sleep(45_000).then(() => 'still running')]);
+    if (code !== 2) start.child.kill('SIGINT');
+    expect(code).toBe(2);
+    expect(start.output()).toContain('ALERT_THRESHOLD');
+    expect(start.output()).toContain('consumer-alert refused its configuration');
+    expect(start.output()).not.toContain('restarting in');
+    await waitFor(() => processesWith(`DATA_DIR=${dataDir}`).length === 0, { what: 'every child gone', timeoutMs: 10_000 });
+  }, 60_000);
+});
+
 describe('bun run start on a Redis set in REDIS_URL', () => {
   it('says loudly that a Redis keeping nothing on disk loses data on restart, and still runs on it', async () => {
     const redis = await startRedisServer({ appendOnly: false });

@@ -14,7 +14,7 @@ import Redis from 'ioredis';
 import { rememberSetting } from './env-file.ts';
 import { type LocalRedisHa, startLocalRedisHa } from './local-redis-ha.ts';
 import { redisDurability } from './redis-durability.ts';
-import { supervise } from './supervisor.ts';
+import { BAD_CONFIGURATION_EXIT, supervise } from './supervisor.ts';
 
 const { values: flags } = parseCli({
   name: 'start',
@@ -73,11 +73,12 @@ async function startOwnRedis(url: string): Promise<void> {
   const { hostname, port } = new URL(url);
   mkdirSync(redisDir, { recursive: true });
   say(`starting redis-server on ${url} (AOF on, data in ${redisDir})`);
-  // setsid: its own session, so the terminal's Ctrl-C reaches the services first, and Redis is
-  // stopped last, after they have acked what they hold.
+  // A session of its own (detached: setsid(), with no setsid program needed — macOS has none), so
+  // the terminal's Ctrl-C reaches the services first, and Redis is stopped last, after they have
+  // acked what they hold.
   redisChild = Bun.spawn(
-    ['setsid', 'redis-server', '--port', port || '6379', '--bind', hostname || '127.0.0.1', '--dir', redisDir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
-    { stdout: 'ignore', stderr: 'inherit' },
+    ['redis-server', '--port', port || '6379', '--bind', hostname || '127.0.0.1', '--dir', redisDir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
+    { stdout: 'ignore', stderr: 'inherit', detached: true },
   );
   const deadline = Date.now() + 10_000;
   while ((await whoAnswers(url)) !== 'ours') {
@@ -188,13 +189,21 @@ const mqttUrl = process.env.MQTT_URL || 'mqtt://127.0.0.1:1883';
 const withMqtt = await brokerAnswers(mqttUrl);
 say(withMqtt ? `MQTT broker at ${mqttUrl}: devices publish to telemetry/<device id>` : `no MQTT broker at ${mqttUrl}: ingest-mqtt not started (apt-get install mosquitto, or set MQTT_URL)`);
 
-const supervisor = supervise([
-  { name: 'api', command: ['bun', join(root, 'api/src/index.ts')], env: shared, colour: '\x1b[35m' },
-  { name: 'consumer-store', command: ['bun', join(root, 'consumer-store/src/index.ts')], env: { ...shared, ...stableName('consumer-store') }, colour: '\x1b[32m' },
-  { name: 'consumer-alert', command: ['bun', join(root, 'consumer-alert/src/index.ts')], env: { ...shared, ...stableName('consumer-alert') }, colour: '\x1b[33m' },
-  { name: 'producer', command: ['bun', join(root, 'producer/src/index.ts')], env: shared, colour: '\x1b[34m' },
-  ...(withMqtt ? [{ name: 'ingest-mqtt', command: ['bun', join(root, 'ingest-mqtt/src/index.ts')], env: { ...shared, MQTT_URL: mqttUrl }, colour: '\x1b[36m' }] : []),
-]);
+const supervisor = supervise(
+  [
+    { name: 'api', command: ['bun', join(root, 'api/src/index.ts')], env: shared, colour: '\x1b[35m' },
+    { name: 'consumer-store', command: ['bun', join(root, 'consumer-store/src/index.ts')], env: { ...shared, ...stableName('consumer-store') }, colour: '\x1b[32m' },
+    { name: 'consumer-alert', command: ['bun', join(root, 'consumer-alert/src/index.ts')], env: { ...shared, ...stableName('consumer-alert') }, colour: '\x1b[33m' },
+    { name: 'producer', command: ['bun', join(root, 'producer/src/index.ts')], env: shared, colour: '\x1b[34m' },
+    ...(withMqtt ? [{ name: 'ingest-mqtt', command: ['bun', join(root, 'ingest-mqtt/src/index.ts')], env: { ...shared, MQTT_URL: mqttUrl }, colour: '\x1b[36m' }] : []),
+  ],
+  undefined,
+  // A setting a service refuses stops everything: the pipeline is not running, whatever the URLs said.
+  (service) => {
+    console.error(`\x1b[1;31m▸ ${service} refused its configuration (the line above names the setting): fix it in .env or the environment, then run \`bun run start\` again\x1b[0m`);
+    void stop(BAD_CONFIGURATION_EXIT);
+  },
+);
 
 const base = `http://127.0.0.1:${port}`;
 say(`dashboard ${base}/`);
@@ -205,7 +214,7 @@ say(`metrics  ${base}/metrics`);
 say('Ctrl-C stops everything');
 
 let stopping = false;
-const stop = async () => {
+async function stop(exitCode = 0) {
   if (stopping) return;
   stopping = true;
   say('stopping…');
@@ -215,7 +224,7 @@ const stop = async () => {
     await redisChild.exited;
   }
   await localHa?.stop();
-  process.exit(0);
-};
+  process.exit(exitCode);
+}
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());

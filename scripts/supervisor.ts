@@ -16,11 +16,20 @@ export interface Supervisor {
 
 const RESET = '\x1b[0m';
 
+/** A service's exit code for a configuration it refuses (core's configOrExit): restarting cannot help. */
+export const BAD_CONFIGURATION_EXIT = 2;
+
 /**
  * Runs services as child processes with prefixed, coloured output, and restarts one that exits
- * unexpectedly, with capped backoff (a crash loop slows down instead of spinning).
+ * unexpectedly, with capped backoff (a crash loop slows down instead of spinning) — except one
+ * that refuses its configuration (exit 2): that is told to `onBadConfiguration`, once, and the
+ * service is not started again (it would refuse it again, for ever).
  */
-export function supervise(specs: readonly ServiceSpec[], write: (line: string) => void = (line) => process.stdout.write(line)): Supervisor {
+export function supervise(
+  specs: readonly ServiceSpec[],
+  write: (line: string) => void = (line) => process.stdout.write(line),
+  onBadConfiguration: (service: string) => void = () => {},
+): Supervisor {
   let stopping = false;
   const children = new Map<string, Subprocess>();
   const width = Math.max(...specs.map((spec) => spec.name.length));
@@ -47,6 +56,11 @@ export function supervise(specs: readonly ServiceSpec[], write: (line: string) =
     void child.exited.then(async (code) => {
       children.delete(spec.name);
       if (stopping) return;
+      if (code === BAD_CONFIGURATION_EXIT) {
+        write(`${spec.colour}${spec.name.padEnd(width)} |${RESET} exited with ${code}: its configuration is wrong (said above); not restarted\n`);
+        onBadConfiguration(spec.name);
+        return;
+      }
       // A service that ran for a minute was healthy: start its backoff afresh.
       const attempt = Date.now() - startedAt > 60_000 ? 0 : restarts;
       const delay = backoffMs(attempt, 500, 30_000);
