@@ -121,13 +121,13 @@ describe('bun run start --ha', () => {
 });
 
 describe('bun run start without REDIS_URL', () => {
-  it('runs its own Redis past another one, saves it as REDIS_URL in .env, and deadletters run from there reads that Redis', async () => {
+  it('runs its own Redis past another one, saves it as REDIS_URL in .env, and deadletters run from there reads that Redis; a misspelt key in .env is named', async () => {
     const other = await startRedisServer({ appendOnly: false });
     const [ownPort, apiPort] = [await freePort(), await freePort()];
     const work = await mkdtemp(join(dir, 'first-hour-'));
     // A .env as a user copies it from .env.example (empty values), in place of the repository's.
     const envFile = join(work, '.env');
-    await Bun.write(envFile, 'REDIS_URL=\nAPI_TOKEN=\n');
+    await Bun.write(envFile, 'REDIS_URL=\nAPI_TOKEN=\nALERT_TRESHOLD=60\n');
     // As a user's shell: no REDIS_URL, no API_TOKEN; another Redis on the first port start tries.
     const start = startService(join(root, 'scripts/start.ts'), {
       ENV_FILE: envFile,
@@ -148,6 +148,7 @@ describe('bun run start without REDIS_URL', () => {
       expect(saved).toContain(`REDIS_URL=redis://127.0.0.1:${ownPort}`);
       expect(saved).toMatch(/^API_TOKEN=.+$/m);
       expect(start.output()).toContain(`another Redis answers on redis://127.0.0.1:${other.port}; leaving it alone`);
+      expect(start.output()).toContain('ALERT_TRESHOLD is no setting of this pipeline — did you mean ALERT_THRESHOLD?');
       // A reading the store group refuses: a dead letter in the pipeline's Redis.
       const own = new Redis(`redis://127.0.0.1:${ownPort}`);
       await own.xadd('readings', '*', 'v', '3', 'r', '{"not":"a reading"}');

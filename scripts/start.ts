@@ -9,9 +9,10 @@ import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ROOT_ENV_FILE, parseCli } from 'core';
+import { ROOT_ENV_FILE, misspeltSettings, parseCli, parseEnvFile } from 'core';
 import Redis from 'ioredis';
 import { rememberSetting } from './env-file.ts';
+import { knownSettings } from './known-settings.ts';
 import { type LocalRedisHa, startLocalRedisHa } from './local-redis-ha.ts';
 import { redisDurability } from './redis-durability.ts';
 import { BAD_CONFIGURATION_EXIT, supervise } from './supervisor.ts';
@@ -37,6 +38,11 @@ const say = (line: string) => console.log(`\x1b[1m▸\x1b[0m ${line}`);
 const port = Number(process.env.PORT || 3000);
 // The .env every command reads (the repository's, or ENV_FILE): what start chooses, the others find.
 const envFile = ROOT_ENV_FILE;
+// A misspelt key there is read by nobody, and the setting it meant keeps its default silently.
+const envKeys = existsSync(envFile) ? parseEnvFile(await Bun.file(envFile).text()).keys() : [];
+for (const { key, meant } of misspeltSettings(envKeys, knownSettings())) {
+  console.error(`\x1b[1;31m▸ ${envFile}: ${key} is no setting of this pipeline — did you mean ${meant}? Nothing reads ${key}; ${meant} keeps its default\x1b[0m`);
+}
 const redisDir = join(process.env.DATA_DIR || join(root, 'data'), 'redis');
 let redisChild: ReturnType<typeof Bun.spawn> | undefined;
 

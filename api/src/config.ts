@@ -8,7 +8,7 @@ export const DEFAULT_MAX_STREAM_CLIENTS_PER_IP = 20;
 /** Room for 5,000 readings in a batch body, with long ids and units. */
 export const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024;
 
-const apiSettings = {
+export const apiSettings = {
   ...commonSettings,
   port: env.int('PORT', 3000, { min: 0, max: 65_535 }),
   host: env.string('HOST', '0.0.0.0'),

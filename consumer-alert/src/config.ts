@@ -2,7 +2,7 @@ import { ConfigError, type Env, commonSettings, consumerSettings, env, loadConfi
 import { WEBHOOK_FORMATS } from './webhook-formats.ts';
 import { UnresolvedHostError, resolvedTargetProblem, webhookUrlProblem } from './webhook-target.ts';
 
-const alertSettings = {
+export const alertSettings = {
   ...commonSettings,
   ...consumerSettings,
   threshold: env.number('ALERT_THRESHOLD', 50),

@@ -1,6 +1,6 @@
 import { DEFAULT_API_URL, type Env, commonSettings, consumerSettings, env, loadConfig } from 'core';
 
-const storeSettings = {
+export const storeSettings = {
   ...commonSettings,
   ...consumerSettings,
   /** One API, or several instances (comma-separated) that share a database: batches are spread over them. */

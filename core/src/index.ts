@@ -39,6 +39,7 @@ export { ConfigError, type ConfigProblem, type Env, type Setting, env, loadConfi
 export { createLogger, LOG_LEVELS, type LogLevel, type Logger, type LoggerOptions, type LogFields } from './logger.ts';
 export { answersPing, backoffMs, createRedis, infoField, withShortConnection, reconnectDelayMs, type RedisConnectionOptions } from './redis.ts';
 export { commonSettings } from './settings.ts';
+export { misspeltSettings } from './misspelt-settings.ts';
 export {
   createConsumer,
   StopConsumingError,

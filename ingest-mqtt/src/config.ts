@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { type Env, commonSettings, env, loadConfig } from 'core';
 
-const mqttSettings = {
+export const mqttSettings = {
   ...commonSettings,
   mqttUrl: env.url('MQTT_URL', 'mqtt://127.0.0.1:1883', ['mqtt:', 'mqtts:', 'ws:', 'wss:']),
   /** A topic filter; the device id is the topic's last level (`telemetry/pump-7`). */

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, type Env, commonSettings, env, loadConfig } from 'core';
 
 /** Environment settings of the producer; every one also has a command-line flag (see FLAG_TO_ENV). */
-const producerSettings = {
+export const producerSettings = {
   ...commonSettings,
   devices: env.int('DEVICES', 5, { min: 1, max: 1_000_000 }),
   intervalMs: env.number('INTERVAL_MS', 1_000, { min: 0.001, max: 86_400_000 }),

@@ -1,0 +1,14 @@
+import { alertSettings } from '../consumer-alert/src/config.ts';
+import { apiSettings } from '../api/src/config.ts';
+import { mqttSettings } from '../ingest-mqtt/src/config.ts';
+import { producerSettings } from '../producer/src/config.ts';
+import { storeSettings } from '../consumer-store/src/config.ts';
+
+/** Read outside the services' setting specs: by the commands, the logger, the container health check. */
+const OTHER_SETTINGS = ['DATA_DIR', 'ENV_FILE', 'START_REDIS_PORTS', 'CONSUMER_NAME', 'HEARTBEAT_FILE', 'SERVICE', 'TOKEN_PRIVATE_KEY', 'LOG_FORMAT'];
+
+/** Every environment variable the pipeline reads: each service's settings, and the commands'. */
+export function knownSettings(): Set<string> {
+  const specs = [apiSettings, storeSettings, alertSettings, producerSettings, mqttSettings];
+  return new Set([...specs.flatMap((spec) => Object.values(spec).map((setting) => setting.key)), ...OTHER_SETTINGS]);
+}
