@@ -23,7 +23,9 @@ const breaches = (reading) => {
 
 const series = new Map();
 const newRows = [];
-const newAlerts = [];
+// The alert feed, newest first by the reading's time (at most MAX_ALERTS), and whether it changed.
+const feed = [];
+let feedChanged = false;
 // When the API stored each reading, on the API's clock: the rate counts what was stored in the
 // last 5 s, not what arrived (on connecting, the stream replays the last 100 readings at once).
 // The API's clock is read off the Date header of its answers (to the second).
@@ -143,14 +145,24 @@ async function stream(path, event, handler, onState = () => {}) {
 }
 
 stream('/readings/stream', 'reading', onReading, (state) => setBadge($('connection'), state, state === 'live' ? 'live' : 'reconnecting…'));
-// Alert ids shown, so that the history and the live stream's replay never show one twice.
+// Alert ids seen, so that the history and the live stream's replay never show one twice.
 const shownAlerts = new Set();
+/** Newer first; the same time by id, so that every page orders a tie alike. */
+const newerFirst = (a, b) => new Date(b.ts).getTime() - new Date(a.ts).getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+/**
+ * Puts an alert in the feed at its time, not on top: the live stream's replay holds alerts older
+ * than the history's newest (and ones the history page did not reach), which must not read as new.
+ */
 function addAlert(alert) {
   if (shownAlerts.has(alert.id)) return;
   shownAlerts.add(alert.id);
   if (shownAlerts.size > MAX_ALERTS * 4) shownAlerts.delete(shownAlerts.values().next().value);
-  newAlerts.push(alert);
-  if (newAlerts.length > MAX_ALERTS) newAlerts.splice(0, newAlerts.length - MAX_ALERTS);
+  let at = feed.findIndex((shown) => newerFirst(alert, shown) < 0);
+  if (at === -1) at = feed.length;
+  if (at >= MAX_ALERTS) return;
+  feed.splice(at, 0, alert);
+  if (feed.length > MAX_ALERTS) feed.pop();
+  feedChanged = true;
   schedule();
 }
 
@@ -205,19 +217,18 @@ function flushRows() {
 }
 
 function flushAlerts() {
-  if (newAlerts.length === 0) return;
+  if (!feedChanged) return;
+  feedChanged = false;
   const list = $('alerts');
-  list.querySelector('.empty')?.remove();
   const fragment = document.createDocumentFragment();
-  for (const alert of newAlerts.splice(0).reverse()) {
+  for (const alert of feed) {
     const verb = alert.state === 'firing' ? 'over' : 'back from';
     const marks = `${alert.silenced ? ' · silenced' : ''}${alert.quiet ? ' · quiet (flapping)' : ''}${alert.note ? ` · ${alert.note}` : ''}`;
     fragment.append(
       text('li', `${new Date(alert.ts).toISOString().slice(11, 19)} ${alert.state.toUpperCase()} [${alert.severity}] ${alert.deviceId} ${alert.metric} = ${alert.value} (${verb} ${alert.threshold})${marks}`, `${alert.state} ${alert.severity}`),
     );
   }
-  list.prepend(fragment);
-  while (list.children.length > MAX_ALERTS) list.lastElementChild.remove();
+  list.replaceChildren(fragment);
 }
 
 function drawChart() {

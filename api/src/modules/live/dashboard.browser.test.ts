@@ -205,3 +205,26 @@ it('with READ_TOKEN set, asks for the token, then shows the live feeds and the h
   await page.waitForFunction(() => document.querySelector('#health-detail')?.textContent?.includes('consumer-store'), undefined, { timeout: 15_000 });
   expect(errors).toEqual([]);
 }, 60_000);
+
+it('lists alerts newest first by their time, each once, though the live stream replays older ones than the history page holds', async () => {
+  // 60 transitions a second apart, in the past: the history page holds the newest 50, the live
+  // stream's replay all 60 — ten older than anything shown, which must not come out on top.
+  const first = Date.now() - 75_000;
+  const readings = Array.from({ length: 60 }, (_, i) => ({ id: newEventId(first + i * 1_000), deviceId: 'device-flap', metric: 'kwh', value: i % 2 === 0 ? 60 : 40, unit: 'kWh', ts: first + i * 1_000 }));
+  for (const reading of readings) await redis.xadd('readings', '*', ...encodeReading(reading));
+  const recorded = async () => ((await (await fetch(`${base}/alerts?deviceId=device-flap&limit=100`)).json()) as { alerts: unknown[] }).alerts.length;
+  await waitFor(async () => (await recorded()) === 60, { what: '60 alerts recorded' });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(base);
+  await page.waitForFunction(() => document.querySelector('#alerts')?.textContent?.includes('device-flap'), undefined, { timeout: 15_000 });
+  // One more, live: once it is shown, the replay before it on the stream has been taken in too.
+  const latest = { id: newEventId(), deviceId: 'device-flap', metric: 'kwh', value: 61, unit: 'kWh', ts: Date.now() };
+  await redis.xadd('readings', '*', ...encodeReading(latest));
+  await page.waitForFunction(() => document.querySelector('#alerts li')?.textContent?.includes('device-flap kwh = 61'), undefined, { timeout: 15_000 });
+  const time = (ts: number) => new Date(ts).toISOString().slice(11, 19);
+  const expected = [`${time(latest.ts)} FIRING`, ...readings.reverse().map((reading) => `${time(reading.ts)} ${reading.value > 50 ? 'FIRING' : 'RESOLVED'}`)];
+  const shown = (await page.locator('#alerts li').allTextContents()).filter((line) => line.includes('device-flap')).map((line) => line.split(' ').slice(0, 2).join(' '));
+  expect(shown.length).toBeGreaterThanOrEqual(40);
+  expect(shown).toEqual(expected.slice(0, shown.length));
+  await page.close();
+}, 60_000);
