@@ -63,6 +63,7 @@ try {
     DEVICES: '1000',
     RATE: String(rate),
     COUNT: String(rate * seconds),
+    PATTERN: 'uniform',
     METRIC: 'steady',
   });
   await producer.exited;

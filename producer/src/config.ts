@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, type Env, commonSettings, env, loadConfig } from 'core';
+import { PATTERNS } from './simulator.ts';
 
 /** Environment settings of the producer; every one also has a command-line flag (see FLAG_TO_ENV). */
 export const producerSettings = {
@@ -11,6 +12,7 @@ export const producerSettings = {
   decimals: env.int('DECIMALS', 0, { min: 0, max: 6 }),
   metric: env.string('METRIC', 'kwh', { maxLength: 64 }),
   unit: env.string('UNIT', 'kWh', { maxLength: 32 }),
+  pattern: env.oneOf('PATTERN', 'wave', PATTERNS),
   count: env.int('COUNT', undefined, { min: 1 }),
   rate: env.number('RATE', undefined, { min: 0.001, max: 10_000_000 }),
   replay: env.string('REPLAY', undefined),
@@ -31,6 +33,7 @@ const FLAG_TO_ENV = {
   decimals: 'DECIMALS',
   metric: 'METRIC',
   unit: 'UNIT',
+  pattern: 'PATTERN',
   count: 'COUNT',
   rate: 'RATE',
   replay: 'REPLAY',
@@ -47,6 +50,10 @@ export const USAGE = `Usage: producer [flags]   (every flag also reads from its 
   --decimals D       DECIMALS       decimals per value, default 0 (integers)
   --metric M         METRIC         default kwh
   --unit U           UNIT           default kWh
+  --pattern P        PATTERN        wave (default): each device a slow wave with a rare excursion
+                                    high in the range (a few alerts an hour at the default
+                                    threshold); uniform: any value of the range each time
+                                    (an alert a second: for load and alerting tests)
   --count N          COUNT          stop after N readings in total
   --rate R           RATE           R readings per second in total (overrides --interval-ms)
   --replay FILE|-    REPLAY         publish readings from a CSV or NDJSON file (or stdin)

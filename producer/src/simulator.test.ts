@@ -4,6 +4,17 @@ import { createSimulator, deviceIdFor } from './simulator.ts';
 
 const base = { devices: 5, intervalMs: 1_000, valueMin: 10, valueMax: 100, decimals: 0, metric: 'kwh', unit: 'kWh' };
 
+/** A repeatable random sequence (mulberry32), so that a simulated hour is the same every run. */
+function seeded(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
 describe('createSimulator', () => {
   it('names devices device-001 onwards, wider past 999', () => {
     expect(deviceIdFor(0, 5)).toBe('device-001');
@@ -11,8 +22,8 @@ describe('createSimulator', () => {
     expect(deviceIdFor(0, 10_000)).toBe('device-00001');
   });
 
-  it('reports valid integer readings inside the inclusive range from every device', () => {
-    const simulator = createSimulator({ ...base, startMs: 0 });
+  it('uniform: reports valid integer readings anywhere in the inclusive range from every device', () => {
+    const simulator = createSimulator({ ...base, pattern: 'uniform', startMs: 0 });
     const readings = Array.from({ length: 600 }, (_, second) => simulator.due(second * 1_000)).flat();
     const values = new Set(readings.map((r) => r.value));
     for (const reading of readings) expect(validateReading(reading)).toBe(reading);
@@ -22,6 +33,33 @@ describe('createSimulator', () => {
     expect([...values].every(Number.isInteger)).toBe(true);
     // Both ends of the range are reachable.
     expect(values.has(10) && values.has(100)).toBe(true);
+  });
+
+  it('wave (the default): over a simulated hour the default fleet crosses the default threshold a few times, not every second', () => {
+    const random = seeded(7);
+    const simulator = createSimulator({ ...base, random, startMs: 0 });
+    const crossings = (pattern: 'wave' | 'uniform') => {
+      const run = createSimulator({ ...base, pattern, random: seeded(7), startMs: 0 });
+      const above = new Map<string, boolean>();
+      let count = 0;
+      for (let second = 0; second < 3_600; second++) {
+        for (const reading of run.due(second * 1_000)) {
+          const over = reading.value > 50;
+          if (over !== (above.get(reading.deviceId) ?? false)) count += 1;
+          above.set(reading.deviceId, over);
+        }
+      }
+      return count;
+    };
+    // ~3 excursions an hour over 5 devices: a firing and a resolved each.
+    expect(crossings('wave')).toBeGreaterThan(0);
+    expect(crossings('wave')).toBeLessThanOrEqual(20);
+    expect(crossings('uniform')).toBeGreaterThan(5_000);
+    // Every value valid, in range, integer; each device moves smoothly between readings, but for its excursions.
+    const readings = Array.from({ length: 600 }, (_, second) => simulator.due(second * 1_000)).flat();
+    for (const reading of readings) expect(validateReading(reading)).toBe(reading);
+    expect(readings.every((r) => Number.isInteger(r.value) && r.value >= 10 && r.value <= 100)).toBe(true);
+    expect(new Set(readings.map((r) => r.deviceId))).toEqual(new Set(simulator.deviceIds));
   });
 
   it('keeps the configured decimals', () => {

@@ -1,4 +1,9 @@
 import { type Reading, newEventId } from 'core';
+import { createSignal } from './signal.ts';
+
+/** `wave`: each device a slow wave with rare excursions (see signal.ts); `uniform`: any value of the range, each reading. */
+export const PATTERNS = ['wave', 'uniform'] as const;
+export type Pattern = (typeof PATTERNS)[number];
 
 export interface SimulatorOptions {
   devices: number;
@@ -10,6 +15,8 @@ export interface SimulatorOptions {
   decimals: number;
   metric: string;
   unit: string;
+  /** Default `wave`. */
+  pattern?: Pattern;
   /** Each gap is intervalMs × (1 ± jitter), so devices drift apart instead of ticking together. Default 0.1. */
   jitter?: number;
   random?: () => number;
@@ -33,11 +40,12 @@ export function deviceIdFor(index: number, devices: number): string {
 }
 
 /**
- * Simulated devices, each reporting a random value in [valueMin, valueMax] about every
- * intervalMs. Pure: the caller owns the clock, which keeps the rate testable.
+ * Simulated devices, each reporting a value in [valueMin, valueMax] about every intervalMs: a
+ * signal of its own (`wave`), or a uniformly random one (`uniform`: alerts by the second). Pure:
+ * the caller owns the clock, which keeps the rate testable.
  */
 export function createSimulator(options: SimulatorOptions): Simulator {
-  const { devices, intervalMs, metric, unit, decimals, jitter = 0.1, random = Math.random, startMs = Date.now() } = options;
+  const { devices, intervalMs, metric, unit, decimals, pattern = 'wave', jitter = 0.1, random = Math.random, startMs = Date.now() } = options;
   const scale = 10 ** decimals;
   // Draw whole units of 10^-decimals so both ends of the range are reachable and never exceeded.
   const lowest = Math.ceil(options.valueMin * scale);
@@ -47,7 +55,11 @@ export function createSimulator(options: SimulatorOptions): Simulator {
   const nextDue = deviceIds.map(() => startMs + random() * intervalMs);
 
   const nextGap = () => intervalMs * (1 + jitter * (2 * random() - 1));
-  const nextValue = () => (lowest + Math.floor(random() * span)) / scale;
+  const uniform = () => (lowest + Math.floor(random() * span)) / scale;
+  const signals = deviceIds.map(() => createSignal({ valueMin: lowest / scale, valueMax: (lowest + span - 1) / scale, intervalMs, random }));
+  // A signal's value on the grid of `decimals`, inside the range.
+  const onGrid = (value: number) => Math.min(lowest + span - 1, Math.max(lowest, Math.round(value * scale))) / scale;
+  const nextValue = (index: number, nowMs: number) => (pattern === 'uniform' ? uniform() : onGrid((signals[index] as (nowMs: number) => number)(nowMs)));
 
   return {
     deviceIds,
@@ -58,7 +70,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
         if (nowMs - dueAt > MAX_CATCH_UP_MS) dueAt = nowMs - MAX_CATCH_UP_MS;
         const deviceId = deviceIds[index] as string;
         while (dueAt <= nowMs && readings.length < limit) {
-          readings.push({ id: newEventId(nowMs), deviceId, metric, value: nextValue(), unit, ts: nowMs });
+          readings.push({ id: newEventId(nowMs), deviceId, metric, value: nextValue(index, nowMs), unit, ts: nowMs });
           dueAt += nextGap();
         }
         nextDue[index] = dueAt;
