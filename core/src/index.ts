@@ -31,7 +31,7 @@ export {
   encodeAlert,
   decodeAlert,
 } from './contracts/alert.ts';
-export { type DecodedReadingItem, FRAME_VERSION, MAX_FRAME_READINGS, decodeReadingItems, encodeReadingFrame } from './contracts/reading-frame.ts';
+export { type DecodedReadingItem, FRAME_VERSION, MAX_FRAME_READINGS, decodeReadingItems, decodeReadings, encodeReadingFrame } from './contracts/reading-frame.ts';
 export { eventIdFor, newEventId } from './ids.ts';
 export { compareEntryIds, entryTimeMs } from './stream-ids.ts';
 export { neutraliseCsvCell, neutraliseCsvLine } from './csv-safety.ts';

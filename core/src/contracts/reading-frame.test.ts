@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'bun:test';
-import { decodeReadingItems, encodeReadingFrame } from './reading-frame.ts';
-import { type Reading, encodeReading, encodeReadingV1 } from './reading.ts';
+import { decodeReadingItems, decodeReadings, encodeReadingFrame } from './reading-frame.ts';
+import { type Reading, decodeReading, encodeReading, encodeReadingV1 } from './reading.ts';
 
 const reading = (id: string, value: number): Reading => ({ id, deviceId: 'pump-1', metric: 'temp', value, unit: '°C', ts: 1_763_800_000_000 });
 
@@ -18,6 +18,15 @@ describe('reading frames (contract v3)', () => {
 
   it('reads single-reading entries too (v1, v2): one item, their own fields', () => {
     for (const fields of [encodeReading(reading('a', 1)), encodeReadingV1(reading('a', 1))]) expect(decodeReadingItems(fields)).toEqual([{ value: reading('a', 1), fields }]);
+  });
+
+  it('decodeReadings: the readings of an entry of any version, a frame included; a bad element names the frame entry', () => {
+    expect(decodeReadings(encodeReadingFrame([reading('a', 1), reading('b', 2)]))).toEqual([reading('a', 1), reading('b', 2)]);
+    expect(decodeReadings(encodeReading(reading('a', 1)))).toEqual([reading('a', 1)]);
+    expect(decodeReadings(encodeReadingV1(reading('a', 1)))).toEqual([reading('a', 1)]);
+    expect(() => decodeReadings(['v', '3', 'f', '[["a","pump-1","temp","hot","°C",1763800000000]]'])).toThrow(/frame element 0: .*value/);
+    // decodeReading reads one reading, and says where a frame is read.
+    expect(() => decodeReading(encodeReadingFrame([reading('a', 1)]))).toThrow('decodeReadings reads');
   });
 
   it('names each bad element alone, with fields that replay as a v2 entry; the good ones decode', () => {

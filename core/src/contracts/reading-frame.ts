@@ -46,3 +46,15 @@ export function decodeReadingItems(fields: FieldList): DecodedReadingItem[] {
     }
   });
 }
+
+/**
+ * The readings of any entry, every version (v1, v2, a v3 frame): the one decoder for a reader of
+ * the stream that wants readings, not items.
+ * @throws InvalidEventError when the entry, or any reading of a frame, does not decode (naming it).
+ */
+export function decodeReadings(fields: FieldList): Reading[] {
+  return decodeReadingItems(fields).map((item) => {
+    if ('error' in item) throw new InvalidEventError('f', item.error);
+    return item.value;
+  });
+}

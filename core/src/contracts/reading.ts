@@ -153,6 +153,7 @@ export function decodeReading(fields: FieldList | FieldRecord): Reading {
   const record = toFieldRecord(fields);
   const version = requireField(record, 'v');
   const decode = readingDecoders[version];
+  if (version === '3') throw new InvalidEventError('v', 'is 3: a frame of readings, which decodeReadings reads (decodeReading reads an entry of one reading)');
   if (!decode) {
     throw new InvalidEventError('v', `is an unknown version ${quote(version)} (known: ${KNOWN_READING_VERSIONS.join(', ')})`);
   }
