@@ -223,7 +223,7 @@ function flushAlerts() {
   const fragment = document.createDocumentFragment();
   for (const alert of feed) {
     const verb = alert.state === 'firing' ? 'over' : 'back from';
-    const marks = `${alert.silenced ? ' · silenced' : ''}${alert.quiet ? ' · quiet (flapping)' : ''}${alert.note ? ` · ${alert.note}` : ''}`;
+    const marks = `${alert.silenced ? ' · silenced' : ''}${alert.quiet ? ' · quiet' : ''}${alert.note ? ` · ${alert.note}` : ''}`;
     fragment.append(
       text('li', `${new Date(alert.ts).toISOString().slice(11, 19)} ${alert.state.toUpperCase()} [${alert.severity}] ${alert.deviceId} ${alert.metric} = ${alert.value} (${verb} ${alert.threshold})${marks}`, `${alert.state} ${alert.severity}`),
     );

@@ -44,12 +44,12 @@ function consumerOf<T>(options: Omit<Parameters<typeof createConsumer<T>>[0], 'r
 }
 
 /** The evaluating group on a fresh readings stream; returns the streams and a publish function. */
-function evaluating(rules: RuleInput[] | undefined, instances = 1) {
+function evaluating(rules: RuleInput[] | undefined, instances = 1, options: { notifyMaxAgeMs?: number } = {}) {
   const readings = uniqueName('readings');
   const alerts = uniqueName('alerts');
   const compiled = rules ? rules.map(compileRule) : defaultRules(50);
   for (let i = 0; i < instances; i++) {
-    const evaluator = createEvaluator({ redis, rules: compiled, alertsStream: alerts });
+    const evaluator = createEvaluator({ redis, rules: compiled, alertsStream: alerts, ...options });
     consumerOf({ stream: readings, group: 'alerts', consumer: `evaluator-${i}`, decode: decodeReading, handle: (batch) => evaluator.handle(batch), batchSize: 7 });
   }
   let clock = Date.now() - 60_000;
@@ -118,6 +118,23 @@ describe('threshold evaluation', () => {
     await redis.xadd(readings, '*', ...encodeReading({ ...(fresh as Reading), id: newEventId(), value: 10, ts: (fresh as Reading).ts - 5 }));
     await waitFor(caughtUp, { what: 'late reading evaluated' });
     expect((await alertList()).map((a) => a.state)).toEqual(['firing']);
+  });
+
+  it('raises quiet, saying why, the transitions of readings that arrived long after they were taken (a backfill); a fresh one as usual', async () => {
+    const { readings, alertList, caughtUp } = evaluating(undefined, 1, { notifyMaxAgeMs: 15 * 60_000 });
+    const hourAgo = Date.now() - 3_600_000;
+    for (const [value, ts] of [[80, hourAgo], [20, hourAgo + 1_000], [90, Date.now()]] as const) {
+      await redis.xadd(readings, '*', ...encodeReading({ id: newEventId(), deviceId: 'backfill', metric: 'kwh', value, unit: 'kWh', ts }));
+    }
+    await waitFor(caughtUp, { what: 'evaluated' });
+    const raised = await alertList();
+    expect(raised.map((alert) => [alert.state, alert.quiet === true])).toEqual([
+      ['firing', true],
+      ['resolved', true],
+      ['firing', false],
+    ]);
+    expect(raised[0]?.note).toMatch(/^from the past: taken 60 min before it arrived \(ALERT_NOTIFY_MAX_AGE_MS\): recorded, not sent$/);
+    expect(raised[2]?.note).toBeUndefined();
   });
 
   describe('a reading dated ahead of its arrival', () => {

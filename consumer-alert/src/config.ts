@@ -19,6 +19,8 @@ export const alertSettings = {
   storeGroup: env.string('STORE_GROUP', 'store', { maxLength: 200 }),
   /** How long after a reading arrives alerting waits for storage's verdict on it (0: it does not). */
   waitForStoreMs: env.int('ALERT_WAIT_FOR_STORE_MS', 5_000, { min: 0, max: 600_000 }),
+  /** A reading arriving longer than this after it was taken alerts quiet (recorded, not sent); 0 sends all. */
+  notifyMaxAgeMs: env.int('ALERT_NOTIFY_MAX_AGE_MS', 900_000, { min: 0 }),
   notifyGroup: env.string('NOTIFY_GROUP', 'notify', { maxLength: 200 }),
   /** Readings per read at most; under a backlog 5,000 needs a fifth of the round trips of 1,000. */
   batchSize: env.int('BATCH_SIZE', 5_000, { min: 1, max: 10_000 }),

@@ -48,7 +48,20 @@ export class LeaseLostError extends Error {
  * pipeline per batch. Returns nothing (all done) once Redis has applied them, so a reading is
  * acked only after its alerts are written. Detection latency: reading ts → alert written.
  */
-export function createEvaluator(options: { redis: Redis; rules: readonly Rule[]; alertsStream: string; lease?: { key: string; token: string } }) {
+export function createEvaluator(options: {
+  redis: Redis;
+  rules: readonly Rule[];
+  alertsStream: string;
+  lease?: { key: string; token: string };
+  /**
+   * A reading that arrived longer than this after it was taken (ALERT_NOTIFY_MAX_AGE_MS) raises its
+   * transitions quiet: recorded, not sent. Measured at arrival (the stream entry's time), not at
+   * evaluation: a failover's re-evaluation then decides as the first did, and readings held up
+   * behind an outage of alerting itself still page, late. 0 (the default here): every one is sent.
+   */
+  notifyMaxAgeMs?: number;
+}) {
+  const notifyMaxAgeMs = options.notifyMaxAgeMs ?? 0;
   const { alertsStream } = options;
   // EVALSHA under the hood: the script is sent once per connection, not per reading.
   if (!('evaluateAlerts' in options.redis)) options.redis.defineCommand('evaluateAlerts', { lua: EVALUATE });
@@ -78,12 +91,14 @@ export function createEvaluator(options: { redis: Redis; rules: readonly Rule[];
       const pairs: Reading[] = [];
       const tuples: unknown[][] = [];
       for (const { entryId, value: reading } of batch) {
-        const order = String(Math.min(reading.ts, entryTimeMs(entryId)));
+        const arrivedAt = entryTimeMs(entryId);
+        const order = String(Math.min(reading.ts, arrivedAt));
+        const late = notifyMaxAgeMs > 0 && arrivedAt - reading.ts > notifyMaxAgeMs ? [String(arrivedAt - reading.ts)] : [];
         rules.forEach((rule, index) => {
           if (!rule.matches(reading)) return;
           const flags = (rule.breaches(reading.value) ? 1 : 0) + (rule.clears(reading.value) ? 2 : 0);
           pairs.push(reading);
-          tuples.push([index + 1, flags, String(reading.ts), reading.deviceId, reading.id, String(reading.value), reading.metric, order]);
+          tuples.push([index + 1, flags, String(reading.ts), reading.deviceId, reading.id, String(reading.value), reading.metric, order, ...late]);
         });
       }
       const calls: Array<Promise<string>> = [];

@@ -30,7 +30,7 @@ const rules = rulesInForce({ redis, alertsStream: config.alertsStream, seed, see
 await rules.start();
 // One evaluator at a time (see evaluator-lease.ts); every instance notifies.
 const lease = evaluatorLease(redis, `${config.alertsStream}:evaluator`, consumerName);
-const evaluator = createEvaluator({ redis, rules: rules.current.rules, alertsStream: config.alertsStream, lease });
+const evaluator = createEvaluator({ redis, rules: rules.current.rules, alertsStream: config.alertsStream, lease, notifyMaxAgeMs: config.notifyMaxAgeMs });
 const duties = leaderDuties({ redis, alertsStream: config.alertsStream, announcer: createAnnouncer({ redis, alertsStream: config.alertsStream, lease }), logger });
 const notifier = createNotifier({
   logger,

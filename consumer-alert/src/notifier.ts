@@ -88,7 +88,7 @@ export function createNotifier(options: NotifierOptions) {
       for (const { entryId, value: alert } of batch) {
         const silence = silencing(silences, alert, entryTimeMs(entryId));
         if (silence) held.set(alert.id, { why: `silenced by ${silence.id}`, counter: 'silenced' });
-        else if (alert.quiet) held.set(alert.id, { why: 'quiet: flapping', counter: 'quiet' });
+        else if (alert.quiet) held.set(alert.id, { why: alert.note?.startsWith('from the past') ? 'quiet: from the past' : 'quiet: flapping', counter: 'quiet' });
       }
       for (const { value: alert } of batch) {
         if (printed.has(alert.id)) continue;

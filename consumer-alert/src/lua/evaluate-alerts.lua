@@ -8,11 +8,15 @@ KEYS[n+1]    the evaluator lease (with ARGV[5]): only the instance holding it ev
 ARGV[1]      alert contract version
 ARGV[2]      rules as JSON: [[ruleId, threshold, severity, forReadings, repeatAfterMs, flapTransitions, flapWithinMs], ...]
              (flapTransitions 0: the rule has no flapping option)
-ARGV[3]      pairs as JSON: [[rule number, flags, ts, deviceId, readingId, value, metric, order], ...]
+ARGV[3]      pairs as JSON: [[rule number, flags, ts, deviceId, readingId, value, metric, order, late], ...]
              flags = 1 when the value breaches, + 2 when it clears; ts is the reading's own time
              (copied into the alert); order is the time the state is ordered by:
              min(ts, the stream entry's time), so a reading dated ahead of its arrival counts
-             as arriving when it did and can never make later readings look old.
+             as arriving when it did and can never make later readings look old; late, present
+             only for a reading that arrived longer after it was taken than
+             ALERT_NOTIFY_MAX_AGE_MS, is by how much (ms): its transitions are written `quiet`
+             (recorded, not notified) with a note saying so — an import, a replay, a device's
+             buffer after days offline must not page anyone about the past.
 ARGV[4]      ms: a state ordered this far ahead of a new reading's arrival was written by an
              older version from a device clock far ahead; it is ignored instead of silencing
              the device for ever.
@@ -92,7 +96,7 @@ for pair, p in ipairs(pairList) do
     if current ~= 'firing' then
       if breach then nextStreak = streak + 1 else nextStreak = 0 end
       if breach and nextStreak >= r[4] then transition = 'f'; nextState = 'firing' end
-    elseif flags >= 2 then
+    elseif math.floor(flags / 2) % 2 == 1 then
       transition = 'r'; nextState = 'ok'; nextStreak = 0
     elseif breach and r[5] > 0 and order - notifiedOrder >= r[5] then
       transition = 'p'
@@ -119,6 +123,12 @@ for pair, p in ipairs(pairList) do
         transition = 'n'
         note = 'stable for ' .. (flapWithin / 1000) .. ' s after flapping'
       end
+    end
+    local late = tonumber(p[9])
+    if late and transition ~= '-' and not quiet then
+      quiet = true
+      local past = 'from the past: taken ' .. math.floor(late / 60000) .. ' min before it arrived (ALERT_NOTIFY_MAX_AGE_MS): recorded, not sent'
+      if note then note = note .. '; ' .. past else note = past end
     end
     if transition ~= '-' then
       notifiedOrder = order
