@@ -21,7 +21,13 @@ const breaches = (reading) => {
   return rule !== undefined && (rule.direction === 'below' ? reading.value < rule.threshold : reading.value > rule.threshold);
 };
 
-const series = new Map();
+// Per metric: each device's recent points and newest reading, and the metric's unit. The charts
+// show one metric at a time (the picker's): a line in °C and one in kWh share no axis.
+const seriesByMetric = new Map();
+const latestByMetric = new Map();
+const units = new Map();
+const metricSelect = $('metric');
+const currentMetric = () => metricSelect.value;
 const newRows = [];
 // The alert feed, newest first by the reading's time (at most MAX_ALERTS), and whether it changed.
 const feed = [];
@@ -31,7 +37,6 @@ let feedChanged = false;
 // The API's clock is read off the Date header of its answers (to the second).
 const storedTimes = [];
 let serverOffsetMs = 0;
-let unit = '';
 let frameRequested = false;
 
 function schedule() {
@@ -44,12 +49,39 @@ function colour(index) {
   return `hsl(${(index * 137.5) % 360} 65% 42%)`;
 }
 
-/** Each device's newest reading (for the chart's text alternative and its metrics). */
-const latest = new Map();
+/** The map under `key` in `maps`, made when missing. */
+function mapOf(maps, key) {
+  let map = maps.get(key);
+  if (!map) {
+    map = new Map();
+    maps.set(key, map);
+  }
+  return map;
+}
+
+/** A metric seen for the first time joins the picker; the first one is shown until another is picked. */
+function offerMetric(metric) {
+  if (units.has(metric)) return;
+  const option = document.createElement('option');
+  option.value = metric;
+  option.textContent = metric;
+  metricSelect.append(option);
+  if (metricSelect.options.length === 1) {
+    metricSelect.value = metric;
+    refreshHistory();
+  }
+}
+metricSelect.addEventListener('change', () => {
+  schedule();
+  refreshHistory();
+});
 
 function onReading(reading) {
-  latest.set(reading.deviceId, reading);
+  offerMetric(reading.metric);
+  units.set(reading.metric, reading.unit);
+  mapOf(latestByMetric, reading.metric).set(reading.deviceId, reading);
   const t = Date.parse(reading.ts);
+  const series = mapOf(seriesByMetric, reading.metric);
   let points = series.get(reading.deviceId);
   if (!points) {
     points = [];
@@ -61,7 +93,6 @@ function onReading(reading) {
   if (newRows.length > MAX_ROWS) newRows.splice(0, newRows.length - MAX_ROWS);
   const storedAt = Date.parse(reading.storedAt);
   if (Number.isFinite(storedAt)) storedTimes.push(storedAt);
-  unit = reading.unit;
   schedule();
 }
 
@@ -240,6 +271,8 @@ function drawChart() {
   context.clearRect(0, 0, width, height);
   const now = Date.now();
   const from = now - WINDOW_MS;
+  const series = seriesByMetric.get(currentMetric()) ?? new Map();
+  const unit = units.get(currentMetric()) ?? '';
   const devices = [...series.keys()].sort().slice(0, MAX_DEVICES_DRAWN);
   const lines = thresholdLines();
   let low = Math.min(Infinity, ...lines);
@@ -265,6 +298,7 @@ function drawChart() {
   }
   if (unit) context.fillText(unit, 4, 12);
   context.fillText('−2 min', pad.left, height - 6);
+  context.fillText('−1 min', (pad.left + width - pad.right) / 2 - 16, height - 6);
   context.fillText('now', width - pad.right - 22, height - 6);
 
   devices.forEach((device, index) => {
@@ -304,10 +338,10 @@ function drawChart() {
   }
 }
 
-/** Thresholds of the rules for every device of a metric on the chart. */
+/** Thresholds of the rules for every device of the metric on the chart. */
 function thresholdLines() {
-  const metrics = new Set([...latest.values()].map((reading) => reading.metric));
-  return [...new Set(rules.filter((rule) => rule.device === '*' && [...metrics].some((metric) => globMatches(rule.metric, metric))).map((rule) => rule.threshold))];
+  const metric = currentMetric();
+  return metric ? [...new Set(rules.filter((rule) => rule.device === '*' && globMatches(rule.metric, metric)).map((rule) => rule.threshold))] : [];
 }
 
 /** About five round ticks (1, 2 or 5 × 10^k apart) covering [low, high]. */
@@ -325,12 +359,13 @@ function niceTicks(low, high) {
 
 /** The chart's text alternative: each device's newest value, and the threshold lines. */
 function describeChart(devices) {
+  const latest = latestByMetric.get(currentMetric()) ?? new Map();
   const parts = devices.map((device) => {
     const reading = latest.get(device);
     return reading ? `${device} ${reading.value} ${reading.unit}` : device;
   });
   const lines = thresholdLines();
-  const label = `Recent values per device, last 2 minutes: ${parts.join(', ') || 'no readings yet'}${lines.length > 0 ? `; alert threshold ${lines.join(', ')}` : ''}`;
+  const label = `Recent values per device${currentMetric() ? ` of ${currentMetric()}` : ''}, last 2 minutes: ${parts.join(', ') || 'no readings yet'}${lines.length > 0 ? `; alert threshold ${lines.join(', ')}` : ''}`;
   const canvas = $('chart');
   if (canvas.getAttribute('aria-label') !== label) canvas.setAttribute('aria-label', label);
 }
@@ -404,13 +439,14 @@ async function refreshHistory() {
     const to = Date.now() + serverOffsetMs;
     const from = new Date(to - historyRangeMs).toISOString();
     const device = historyDevice.value;
-    const only = device ? `&deviceId=${encodeURIComponent(device)}` : '';
+    const metric = currentMetric();
+    const only = `${device ? `&deviceId=${encodeURIComponent(device)}` : ''}${metric ? `&metric=${encodeURIComponent(metric)}` : ''}`;
     // The picker offers the devices of the range (the first 100, by name), and keeps the one picked.
     const response = await apiFetch(`/stats?from=${encodeURIComponent(from)}&to=${encodeURIComponent(new Date(to).toISOString())}&deviceLimit=${device ? 0 : 100}${only}`);
     if (!response.ok) return;
     const stats = await response.json();
     if (!device) offerDevices(stats.perDevice.map((row) => row.deviceId));
-    drawHistory(stats.series, device);
+    drawHistory(stats.series, device, units.get(metric) ?? '');
   } catch {
     // The next refresh tries again.
   }
@@ -429,14 +465,26 @@ function offerDevices(devices) {
 
 historyDevice.addEventListener('change', () => refreshHistory());
 
-function drawHistory(series, device) {
+/** What the history chart drew, for the values under the pointer. */
+let drawnHistory;
+
+/** A bucket's start as a label for its size: 14:05 for minutes, 12-06 14:00 for hours, 2026-12-06 for days (UTC). */
+function bucketLabel(iso, bucket) {
+  if (bucket === 'minute') return iso.slice(11, 16);
+  if (bucket === 'hour') return `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
+  return iso.slice(0, 10);
+}
+
+function drawHistory(series, device, unit) {
   const canvas = $('history');
   const context = canvas.getContext('2d');
   const { width, height } = canvas;
-  const pad = { left: 44, right: 10, top: 12, bottom: 40 };
+  // Below the plot: the time axis, then readings per bucket as bars.
+  const pad = { left: 44, right: 10, top: 12, bottom: 52 };
   const barsHeight = 24;
   context.clearRect(0, 0, width, height);
   const points = series.points;
+  drawnHistory = { points, bucket: series.bucket, unit, left: pad.left, right: pad.right };
   const filled = points.filter((p) => p.count > 0);
   const label = `History${device ? ` of ${device}` : ''}, ${points.length} ${series.bucket} buckets: ${filled.length} with readings, ${points.reduce((sum, p) => sum + p.count, 0)} readings`;
   if (filled.length === 0) {
@@ -487,11 +535,34 @@ function drawHistory(series, device) {
   });
   context.fillStyle = '#656d76';
   context.font = '11px system-ui, sans-serif';
-  context.fillText(String(high), 4, pad.top + 8);
-  context.fillText(String(low), 4, plotBottom);
+  context.fillText(`${high}${unit ? ` ${unit}` : ''}`, 4, pad.top + 8);
+  context.fillText(`${low}${unit ? ` ${unit}` : ''}`, 4, plotBottom);
   context.fillText(`${most}/${series.bucket}`, 4, height - 6);
-  canvas.setAttribute('aria-label', `${label}; values from ${low} to ${high}`);
+  // The time axis (UTC): the first bucket, the middle one and the last.
+  const marks = [0, Math.floor((points.length - 1) / 2), points.length - 1];
+  marks.forEach((i, k) => {
+    const mark = `${bucketLabel(points[i].start, series.bucket)}${k === 2 ? ' UTC' : ''}`;
+    const markWidth = context.measureText(mark).width;
+    const at = k === 0 ? x(i) - barWidth / 2 : k === 2 ? width - pad.right - markWidth : x(i) - markWidth / 2;
+    context.fillText(mark, Math.max(pad.left, at), plotBottom + 14);
+  });
+  canvas.setAttribute('aria-label', `${label}; values from ${low} to ${high}${unit ? ` ${unit}` : ''}; ${bucketLabel(points[0].start, series.bucket)} to ${bucketLabel(points[points.length - 1].start, series.bucket)} UTC`);
 }
+
+/** The bucket under the pointer: its time, mean, min–max and count, with the unit. */
+$('history').addEventListener('mousemove', (event) => {
+  if (!drawnHistory || drawnHistory.points.length === 0) return;
+  const canvas = $('history');
+  const box = canvas.getBoundingClientRect();
+  const px = ((event.clientX - box.left) / box.width) * canvas.width;
+  const { points, bucket, unit, left, right } = drawnHistory;
+  const i = Math.floor(((px - left) / (canvas.width - left - right)) * points.length);
+  const p = points[i];
+  if (!p) return;
+  const when = `${bucketLabel(p.start, bucket)} UTC (${bucket})`;
+  const u = unit ? ` ${unit}` : '';
+  $('history-hover').textContent = p.count > 0 ? `${when}: mean ${Number(p.mean.toFixed(3))}${u}, ${p.min}–${p.max}${u}, ${p.count} readings` : `${when}: no readings`;
+});
 
 for (const button of document.querySelectorAll('.ranges button')) {
   button.addEventListener('click', () => {

@@ -228,3 +228,39 @@ it('lists alerts newest first by their time, each once, though the live stream r
   expect(shown).toEqual(expected.slice(0, shown.length));
   await page.close();
 }, 60_000);
+
+it('shows one metric at a time, as picked: its unit on the axes, a time axis, and a bucket’s values under the pointer', async () => {
+  // Two metrics in two units: kWh, and °C on a device of its own.
+  await publish([30], 'meter-1');
+  // One time for the three: one minute bucket, whenever the test runs.
+  const ts = Date.now();
+  for (const value of [21.5, 22, 22.5]) await redis.xadd('readings', '*', ...encodeReading({ id: newEventId(), deviceId: 'pump-7', metric: 'temp', value, unit: '°C', ts }));
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(base);
+  const picker = page.getByRole('combobox', { name: 'Metric' });
+  await page.waitForFunction(() => [...document.querySelectorAll('#metric option')].map((option) => option.textContent).includes('temp'), undefined, { timeout: 15_000 });
+  expect(await picker.locator('option').allTextContents()).toEqual(expect.arrayContaining(['kwh', 'temp']));
+  await picker.selectOption('temp');
+  // The live chart: pump-7 in °C alone, no kWh device beside it.
+  await page.waitForFunction(() => document.querySelector('#chart')?.getAttribute('aria-label')?.includes('pump-7 22.5 °C'), undefined, { timeout: 15_000 });
+  expect(await page.locator('#chart').getAttribute('aria-label')).not.toContain('kWh');
+  // The history: temp's values with its unit, from the first bucket's time to the last's.
+  await page.waitForFunction(() => /values from 21\.5 to 22\.5 °C; \d\d:\d\d to \d\d:\d\d UTC$/.test(document.querySelector('#history')?.getAttribute('aria-label') ?? ''), undefined, { timeout: 15_000 });
+  // Under the pointer, the last bucket (this minute): its time, values and count, with the unit.
+  const box = (await page.locator('#history').boundingBox()) as { width: number; height: number };
+  const lastBucketX = await page.evaluate(() => {
+    const canvas = document.querySelector('#history') as HTMLCanvasElement;
+    // biome-ignore lint/suspicious/noExplicitAny: the page's own state, a global of its script
+    const drawn = (window as any).eval('drawnHistory') as { points: unknown[]; left: number; right: number };
+    return drawn.left + ((drawn.points.length - 0.5) / drawn.points.length) * (canvas.width - drawn.left - drawn.right);
+  });
+  await page.locator('#history').hover({ position: { x: (lastBucketX / 900) * box.width, y: box.height / 3 } });
+  await page.waitForFunction(() => document.querySelector('#history-hover')?.textContent?.includes('3 readings'), undefined, { timeout: 15_000 });
+  expect(await page.locator('#history-hover').textContent()).toMatch(/^\d\d:\d\d UTC \(minute\): mean 22 °C, 21\.5–22\.5 °C, 3 readings$/);
+  expect(await seriousAccessibilityViolations(page)).toEqual([]);
+  await page.screenshot({ path: join(root, 'test-artifacts', 'dashboard-metric.png'), fullPage: true });
+  expect(errors).toEqual([]);
+  await page.close();
+}, 60_000);
