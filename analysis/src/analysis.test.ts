@@ -66,7 +66,9 @@ describe('analysis of a CSV file', () => {
     expect(summary.mean).toBeCloseTo(100 / 3, 10);
     // E[x²] = 1300, so the variance is 1300 − (100/3)².
     expect(summary.stdDev).toBeCloseTo(Math.sqrt(1300 - (100 / 3) ** 2), 10);
-    expect(summary.readingsPerMinute.map((m) => [m.minute.slice(11, 16), m.count])).toEqual([
+    expect(summary.overTime.bucket).toBe('minute');
+    expect(summary.timeOutliers).toBeNull();
+    expect(summary.overTime.points.map((m) => [m.start.slice(11, 16), m.count])).toEqual([
       ['10:00', 100],
       ['10:01', 0],
       ['10:02', 100],
@@ -98,7 +100,7 @@ describe('analysis of a CSV file', () => {
     await writeFile(input, fixtureCsv());
     const { summary } = await analyse(['--input', input, '--out', join(dir, 'filters'), '--skip-charts', '--device', 'device-b', '--from', at(1, 0), '--to', at(5, 0), '--threshold', '59']);
     expect(summary.count).toBe(150);
-    expect(summary.readingsPerMinute.map((m) => m.count)).toEqual([0, 100, 50, 0]);
+    expect(summary.overTime.points.map((m) => m.count)).toEqual([0, 100, 50, 0]);
     expect(summary.perDevice).toEqual([{ deviceId: 'device-b', count: 150, mean: 40, overThreshold: 50, overThresholdShare: 50 / 150 }]);
   });
 
@@ -112,6 +114,29 @@ describe('analysis of a CSV file', () => {
     expect(result.summary.counting.distinctValues).toBeLessThanOrEqual(100_000);
     expect(result.notes.join(' ')).toContain('counted in buckets');
     expect(result.summary.count).toBe(150_000);
+  });
+
+  it('one stray reading a year before the rest: named, left out of the series, which stays small; a week of data goes by the hour', async () => {
+    const start = Date.UTC(2026, 10, 22, 10, 0, 0);
+    const lines = ['deviceId,metric,value,ts', `old,kwh,5,${new Date(start - 365 * 86_400_000).toISOString()}`];
+    for (let i = 0; i < 6_000; i++) lines.push(`d-${i % 5},kwh,${i % 40},${new Date(start + i * 1_000).toISOString()}`);
+    const input = join(dir, 'stray.csv');
+    await writeFile(input, lines.join('\n'));
+    const result = await analyse(['--input', input, '--out', join(dir, 'stray'), '--skip-charts']);
+    expect(result.summary.count).toBe(6_001);
+    expect(result.summary.timeOutliers).toEqual({ count: 1, earliest: '2025-11-22T10:00:00.000Z', latest: '2025-11-22T10:00:00.000Z' });
+    expect(result.summary.overTime.bucket).toBe('minute');
+    expect(result.summary.overTime.points).toHaveLength(100);
+    expect(result.notes.join(' ')).toContain('1 reading far in time from the rest (2025-11-22T10:00:00.000Z)');
+    expect((await readFile(join(dir, 'stray', 'summary.json'))).length).toBeLessThan(100_000);
+
+    const week = ['deviceId,metric,value,ts'];
+    for (let i = 0; i < 7 * 24 * 4; i++) week.push(`d,kwh,${i % 40},${new Date(start + i * 15 * 60_000).toISOString()}`);
+    await writeFile(join(dir, 'week.csv'), week.join('\n'));
+    const weekly = await analyse(['--input', join(dir, 'week.csv'), '--out', join(dir, 'week'), '--skip-charts']);
+    expect(weekly.summary.overTime.bucket).toBe('hour');
+    expect(weekly.summary.overTime.points).toHaveLength(7 * 24);
+    expect(weekly.summary.timeOutliers).toBeNull();
   });
 
   it('refuses bad flags, naming each', () => {
@@ -131,8 +156,8 @@ describe('charts and report', () => {
 
   it('writes valid SVGs with their marks, titles and axis labels', async () => {
     const expectations: Record<string, string[]> = {
-      'value-distribution': ['Value distribution (most frequent: 20, 30)', 'Readings', 'mark-rect'],
-      'readings-per-minute': ['Readings per minute', 'Minute (UTC)', 'mark-line'],
+      'value-distribution': ['Value distribution (most frequent: 20, 30)', 'Readings', 'mark-rect', 'most frequent', 'other'],
+      'readings-over-time': ['Readings per minute', 'Minute (UTC)', 'mark-line'],
       'per-device': ['Readings per device', 'device-a', 'over 50', 'mark-rect'],
       'values-over-time': ['threshold 50', 'mark-area', 'mark-rule'],
     };
@@ -145,7 +170,7 @@ describe('charts and report', () => {
   });
 
   it('writes PNGs that decode, are not blank, and have their labels drawn', async () => {
-    for (const name of ['value-distribution', 'readings-per-minute', 'per-device', 'values-over-time']) {
+    for (const name of ['value-distribution', 'readings-over-time', 'per-device', 'values-over-time']) {
       const png = decodePng(await readFile(join(out, `${name}.png`)));
       expect(png.width).toBeGreaterThan(500);
       expect(new Set(png.data).size).toBeGreaterThan(10);

@@ -41,6 +41,8 @@ function distribution(summary: Summary, counts: ReadonlyArray<[number, number]>)
       return { label: `${start.toPrecision(4)}–${end.toPrecision(4)}`, start, end, ...slot };
     });
   }
+  // The legend names the two kinds of bar (a boolean field made it read "true" and "false").
+  const marked = bars.map(({ mostFrequent, ...bar }) => ({ ...bar, kind: mostFrequent ? 'most frequent' : 'other' }));
   const title = `Value distribution (most frequent: ${summary.mostFrequent.values.slice(0, 5).join(', ') || 'none'})`;
   return {
     name: 'value-distribution',
@@ -51,7 +53,7 @@ function distribution(summary: Summary, counts: ReadonlyArray<[number, number]>)
       width: 640,
       height: 280,
       config,
-      data: { values: bars },
+      data: { values: marked },
       mark: 'bar',
       encoding: {
         x: { field: 'start', type: 'quantitative', title: 'Value', scale: { zero: false, nice: false } },
@@ -59,26 +61,31 @@ function distribution(summary: Summary, counts: ReadonlyArray<[number, number]>)
         y: { field: 'count', type: 'quantitative', title: 'Readings' },
         y2: { datum: 0 },
         tooltip: [{ field: 'label', title: 'Value' }, { field: 'count', title: 'Readings' }],
-        color: { field: 'mostFrequent', type: 'nominal', title: 'Most frequent', scale: { domain: [true, false], range: ['#d62728', '#4c78a8'] } },
+        color: { field: 'kind', type: 'nominal', title: 'Values', scale: { domain: ['most frequent', 'other'], range: ['#d62728', '#4c78a8'] } },
       },
     },
   };
 }
 
-function perMinute(summary: Summary): ChartSpec {
+/** `Minute (UTC)`, `Hour (UTC)`, `Day (UTC)`: the time axis's title for the series' bucket. */
+const bucketAxis = (summary: Summary) => `${summary.overTime.bucket[0]?.toUpperCase()}${summary.overTime.bucket.slice(1)} (UTC)`;
+
+function perBucket(summary: Summary): ChartSpec {
+  const { bucket, points } = summary.overTime;
+  const title = `Readings per ${bucket}`;
   return {
-    name: 'readings-per-minute',
-    title: 'Readings per minute',
+    name: 'readings-over-time',
+    title,
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      title: 'Readings per minute',
+      title,
       width: 640,
       height: 240,
       config,
-      data: { values: summary.readingsPerMinute.map(({ minute, count }) => ({ minute, count })) },
-      mark: { type: 'line', point: summary.readingsPerMinute.length <= 120 },
+      data: { values: points.map(({ start, count }) => ({ start, count })) },
+      mark: { type: 'line', point: points.length <= 120 },
       encoding: {
-        x: { field: 'minute', type: 'temporal', title: 'Minute (UTC)' },
+        x: { field: 'start', type: 'temporal', title: bucketAxis(summary) },
         y: { field: 'count', type: 'quantitative', title: 'Readings' },
       },
     },
@@ -113,10 +120,10 @@ function perDevice(summary: Summary): ChartSpec {
 }
 
 function valuesOverTime(summary: Summary): ChartSpec {
-  // Minutes with readings, and the first empty minute of each gap: its nulls break the line and
+  // Buckets with readings, and the first empty bucket of each gap: its nulls break the line and
   // the band there (Vega-Lite's default for invalid values), so no line is drawn across a gap.
-  const minutes = summary.readingsPerMinute.filter((m, i, all) => m.count > 0 || (i > 0 && (all[i - 1]?.count ?? 0) > 0));
-  const title = `Values over time (per-minute mean, min–max band, threshold ${summary.threshold})`;
+  const minutes = summary.overTime.points.filter((m, i, all) => m.count > 0 || (i > 0 && (all[i - 1]?.count ?? 0) > 0));
+  const title = `Values over time (per-${summary.overTime.bucket} mean, min–max band, threshold ${summary.threshold})`;
   return {
     name: 'values-over-time',
     title,
@@ -130,9 +137,9 @@ function valuesOverTime(summary: Summary): ChartSpec {
         {
           data: { values: minutes },
           mark: { type: 'area', opacity: 0.25, color: '#4c78a8' },
-          encoding: { x: { field: 'minute', type: 'temporal', title: 'Minute (UTC)' }, y: { field: 'min', type: 'quantitative', title: 'Value' }, y2: { field: 'max' } },
+          encoding: { x: { field: 'start', type: 'temporal', title: bucketAxis(summary) }, y: { field: 'min', type: 'quantitative', title: 'Value' }, y2: { field: 'max' } },
         },
-        { data: { values: minutes }, mark: { type: 'line', color: '#4c78a8' }, encoding: { x: { field: 'minute', type: 'temporal' }, y: { field: 'mean', type: 'quantitative' } } },
+        { data: { values: minutes }, mark: { type: 'line', color: '#4c78a8' }, encoding: { x: { field: 'start', type: 'temporal' }, y: { field: 'mean', type: 'quantitative' } } },
         {
           data: { values: [{ threshold: summary.threshold, label: `threshold ${summary.threshold}` }] },
           mark: { type: 'rule', color: '#d62728', strokeDash: [6, 4], strokeWidth: 2 },
@@ -145,5 +152,5 @@ function valuesOverTime(summary: Summary): ChartSpec {
 
 /** The four charts of the report, as Vega-Lite specs. `counts` are the value counts, sorted. */
 export function chartSpecs(summary: Summary, counts: ReadonlyArray<[number, number]>): ChartSpec[] {
-  return [distribution(summary, counts), perMinute(summary), perDevice(summary), valuesOverTime(summary)];
+  return [distribution(summary, counts), perBucket(summary), perDevice(summary), valuesOverTime(summary)];
 }

@@ -14,7 +14,10 @@ export function reportHtml(summary: Summary, charts: Array<{ title: string; svg:
     ['p50 / p95 / p99', `${number(summary.p50)} / ${number(summary.p95)} / ${number(summary.p99)}`],
     ['Most frequent', `${summary.mostFrequent.values.slice(0, 10).map((v) => number(v)).join(', ') || '–'} (${summary.mostFrequent.count.toLocaleString('en')} times)`],
     ['Counting', summary.counting.method === 'exact' ? `exact over ${summary.counting.distinctValues.toLocaleString('en')} distinct values` : `bucketed by ${summary.counting.bucketWidth}`],
-    ['Minutes in window', summary.readingsPerMinute.length.toLocaleString('en')],
+    [`${summary.overTime.bucket[0]?.toUpperCase()}${summary.overTime.bucket.slice(1)}s in the series`, summary.overTime.points.length.toLocaleString('en')],
+    ...(summary.timeOutliers
+      ? ([['Far from the rest in time', `${summary.timeOutliers.count.toLocaleString('en')} readings, ${summary.timeOutliers.earliest} to ${summary.timeOutliers.latest}: outside the series, in every other figure (--from/--to to choose the window)`]] as Array<[string, string]>)
+      : []),
     ['Devices', summary.perDevice.length.toLocaleString('en')],
     [`Readings over ${summary.threshold}`, summary.perDevice.reduce((sum, d) => sum + d.overThreshold, 0).toLocaleString('en')],
   ];
@@ -29,7 +32,6 @@ export function reportHtml(summary: Summary, charts: Array<{ title: string; svg:
   table { border-collapse: collapse; margin-bottom: 2rem; }
   th, td { text-align: left; padding: .3rem .8rem; border-bottom: 1px solid #ddd; }
   figure { margin: 0 0 2rem; }
-  figcaption { font-weight: 600; margin-bottom: .5rem; }
 </style>
 </head>
 <body>
@@ -37,7 +39,7 @@ export function reportHtml(summary: Summary, charts: Array<{ title: string; svg:
 <p>Generated ${escape(new Date().toISOString())}.</p>
 <table>${rows.map(([name, value]) => `<tr><th>${escape(name)}</th><td>${escape(value)}</td></tr>`).join('')}</table>
 ${bad ? `<h2>First bad rows</h2><ul>${bad}</ul>` : ''}
-${charts.map((chart) => `<figure><figcaption>${escape(chart.title)}</figcaption>${chart.svg}</figure>`).join('\n')}
+${charts.map((chart) => `<figure aria-label="${escape(chart.title)}">${chart.svg}</figure>`).join('\n')}
 </body>
 </html>
 `;

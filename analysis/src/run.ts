@@ -148,6 +148,10 @@ export async function runAnalysis(options: AnalysisOptions, onProgress: (progres
   await copy?.done();
   if (!parser) throw new Error(`${input.source} is empty: no header line`);
   const result = summary.finish();
+  if (result.timeOutliers) {
+    const { count, earliest, latest } = result.timeOutliers;
+    notes.push(`${count} reading${count === 1 ? '' : 's'} far in time from the rest (${earliest === latest ? earliest : `${earliest} to ${latest}`}): left out of the series over time, counted in every other figure; --from/--to choose the window`);
+  }
   if (result.counting.method === 'bucketed') notes.push(`more than 100,000 distinct values: counted in buckets of ${result.counting.bucketWidth} (mode and quantiles are bucket starts)`);
 
   await writeFile(join(options.outDir, 'summary.json'), `${JSON.stringify({ source: input.source, ...result }, null, 2)}\n`);

@@ -12,13 +12,16 @@ export interface BadRow {
   error: string;
 }
 
-export interface MinuteStats {
-  minute: string;
+/** One bucket of the series over time: from `start` (ISO), a minute, an hour or a day long. */
+export interface BucketStats {
+  start: string;
   count: number;
   mean: number | null;
   min: number | null;
   max: number | null;
 }
+
+export type TimeBucket = 'minute' | 'hour' | 'day';
 
 export interface Summary {
   count: number;
@@ -34,7 +37,18 @@ export interface Summary {
   counting: { method: 'exact' | 'bucketed'; distinctValues: number; bucketWidth: number | null };
   mostFrequent: { values: number[]; count: number };
   threshold: number;
-  readingsPerMinute: MinuteStats[];
+  /**
+   * Readings over time, every bucket of the window (empty ones included): the window is --from/--to
+   * when given, else the span that holds the data densely (see timeOutliers); the bucket grows with
+   * the span (minutes up to 2 days, hours up to 90, then days), so the series stays a few thousand
+   * points whatever the data.
+   */
+  overTime: { bucket: TimeBucket; points: BucketStats[] };
+  /**
+   * Readings far in time from the rest (a device's clock in another year, one stray old reading):
+   * outside the series' window, counted in every other statistic, and named here.
+   */
+  timeOutliers: { count: number; earliest: string; latest: string } | null;
   perDevice: Array<{ deviceId: string; count: number; mean: number; overThreshold: number; overThresholdShare: number }>;
   badRows: number;
   badRowSamples: BadRow[];
@@ -42,6 +56,9 @@ export interface Summary {
 }
 
 const MINUTE_MS = 60_000;
+const BUCKET_MINUTES: Record<TimeBucket, number> = { minute: 1, hour: 60, day: 1_440 };
+/** Readings at each end of the time span left out when finding where the data lies densely. */
+const TAIL_SHARE = 0.005;
 /** Distinct values counted exactly; past this they are bucketed (and the summary says so). */
 export const MAX_DISTINCT_VALUES = 100_000;
 const BAD_ROW_SAMPLES = 10;
@@ -81,6 +98,68 @@ export function createSummary(threshold: number, filters: Filters = {}) {
       coarse.set(bucket, (coarse.get(bucket) ?? 0) + n);
     }
     valueCounts = coarse;
+  };
+
+  /**
+   * The minutes the series covers: --from/--to when given; else the minutes of the readings, less
+   * those far from where the data lies densely — beyond the span from the first 0.5% of readings
+   * to the last 0.5% by as much again as that span (a day at least), which are the outliers.
+   */
+  const timeWindow = (): { window: { first: number; last: number } | undefined; outliers: Summary['timeOutliers'] } => {
+    if (filters.fromMs !== undefined || filters.toMs !== undefined) {
+      const first = filters.fromMs !== undefined ? Math.floor(filters.fromMs / MINUTE_MS) : firstMinute;
+      const last = filters.toMs !== undefined ? Math.floor((filters.toMs - 1) / MINUTE_MS) : lastMinute;
+      return { window: Number.isFinite(first) && Number.isFinite(last) ? { first, last } : undefined, outliers: null };
+    }
+    const occupied = [...minutes.entries()].sort((a, b) => a[0] - b[0]);
+    const total = occupied.reduce((sum, [, slot]) => sum + slot.count, 0);
+    if (total === 0) return { window: undefined, outliers: null };
+    const minuteAtShare = (share: number) => {
+      let seen = 0;
+      for (const [minute, slot] of occupied) {
+        seen += slot.count;
+        if (seen > share * total) return minute;
+      }
+      return lastMinute;
+    };
+    const [coreFirst, coreLast] = [minuteAtShare(TAIL_SHARE), minuteAtShare(1 - TAIL_SHARE)];
+    const margin = Math.max(coreLast - coreFirst, BUCKET_MINUTES.day);
+    const kept = occupied.filter(([minute]) => minute >= coreFirst - margin && minute <= coreLast + margin);
+    const far = occupied.filter(([minute]) => minute < coreFirst - margin || minute > coreLast + margin);
+    const window = { first: (kept[0] as [number, unknown])[0], last: (kept.at(-1) as [number, unknown])[0] };
+    if (far.length === 0) return { window, outliers: null };
+    const iso = (minute: number) => new Date(minute * MINUTE_MS).toISOString();
+    return {
+      window,
+      outliers: { count: far.reduce((sum, [, slot]) => sum + slot.count, 0), earliest: iso((far[0] as [number, unknown])[0]), latest: iso((far.at(-1) as [number, unknown])[0]) },
+    };
+  };
+
+  /** Every bucket of the window, its size following the window's span. */
+  const seriesOver = (window: { first: number; last: number } | undefined): Summary['overTime'] => {
+    if (!window) return { bucket: 'minute', points: [] };
+    const span = window.last - window.first + 1;
+    const bucket: TimeBucket = span <= 2 * BUCKET_MINUTES.day ? 'minute' : span <= 90 * BUCKET_MINUTES.day ? 'hour' : 'day';
+    const size = BUCKET_MINUTES[bucket];
+    const buckets = new Map<number, { count: number; sum: number; min: number; max: number }>();
+    for (const [minute, slot] of minutes) {
+      if (minute < window.first || minute > window.last) continue;
+      const key = Math.floor(minute / size);
+      const into = buckets.get(key);
+      if (!into) buckets.set(key, { ...slot });
+      else {
+        into.count += slot.count;
+        into.sum += slot.sum;
+        into.min = Math.min(into.min, slot.min);
+        into.max = Math.max(into.max, slot.max);
+      }
+    }
+    const points: BucketStats[] = [];
+    for (let key = Math.floor(window.first / size); key <= Math.floor(window.last / size); key++) {
+      const slot = buckets.get(key);
+      points.push({ start: new Date(key * size * MINUTE_MS).toISOString(), count: slot?.count ?? 0, mean: slot ? slot.sum / slot.count : null, min: slot?.min ?? null, max: slot?.max ?? null });
+    }
+    return { bucket, points };
   };
 
   return {
@@ -151,21 +230,8 @@ export function createSummary(threshold: number, filters: Filters = {}) {
       };
       let topCount = 0;
       for (const [, n] of sorted) if (n > topCount) topCount = n;
-      const first = filters.fromMs !== undefined ? Math.floor(filters.fromMs / MINUTE_MS) : firstMinute;
-      const last = filters.toMs !== undefined ? Math.floor((filters.toMs - 1) / MINUTE_MS) : lastMinute;
-      const readingsPerMinute: MinuteStats[] = [];
-      if (Number.isFinite(first) && Number.isFinite(last)) {
-        for (let minute = first; minute <= last; minute++) {
-          const slot = minutes.get(minute);
-          readingsPerMinute.push({
-            minute: new Date(minute * MINUTE_MS).toISOString(),
-            count: slot?.count ?? 0,
-            mean: slot ? slot.sum / slot.count : null,
-            min: slot?.min ?? null,
-            max: slot?.max ?? null,
-          });
-        }
-      }
+      const { window, outliers } = timeWindow();
+      const overTime = seriesOver(window);
       const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
       return {
         count,
@@ -179,7 +245,8 @@ export function createSummary(threshold: number, filters: Filters = {}) {
         counting: { method: bucketWidth === 0 ? 'exact' : 'bucketed', distinctValues: valueCounts.size, bucketWidth: bucketWidth || null },
         mostFrequent: { values: sorted.filter(([, n]) => n === topCount && count > 0).map(([value]) => value), count: topCount },
         threshold,
-        readingsPerMinute,
+        overTime,
+        timeOutliers: outliers,
         perDevice: [...devices.entries()]
           .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
           .map(([deviceId, d]) => ({ deviceId, count: d.count, mean: d.sum / d.count, overThreshold: d.over, overThresholdShare: d.over / d.count })),
