@@ -81,6 +81,8 @@ describe('bun run start', () => {
       );
       expect(start.output()).toContain('starting redis-server');
       expect(start.output()).toContain(`http://127.0.0.1:${apiPort}/openapi`);
+      // The URLs again once the API answers, below the services' start-up lines.
+      await waitFor(() => start.output().includes(`ready: dashboard http://127.0.0.1:${apiPort}/`), { what: 'the ready line' });
       expect(processesWith(`DATA_DIR=${dataDir}`).length).toBeGreaterThanOrEqual(5);
     } finally {
       start.child.kill('SIGINT');

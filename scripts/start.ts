@@ -234,3 +234,15 @@ async function stop(exitCode = 0) {
 }
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
+
+// The URLs once more when the API answers: by then the services' start-up lines have scrolled the
+// first ones away.
+void (async () => {
+  for (let attempt = 0; attempt < 120 && !stopping; attempt++) {
+    if (await fetch(`${base}/health`).then((response) => response.status < 500, () => false)) {
+      say(`ready: dashboard ${base}/ · API ${base}/openapi · Ctrl-C stops everything`);
+      return;
+    }
+    await Bun.sleep(500);
+  }
+})();
