@@ -17,28 +17,20 @@ describe('fault: several alert instances', () => {
     [3, 20_000],
     [2, 2_000],
   ] as const) {
-    it(
-      `${instances} instances, ${rate === 20_000 ? 'in a burst' : 'paced'} (${rate}/s): every transition once`,
-      async () => {
-        const verdict = await runScenario({ workload: rate === 20_000 ? burst : flapping, rate }, async (pipeline) => {
-          for (let i = 2; i <= instances; i++) pipeline.startInstance('consumer-alert', `faults-consumer-alert-${i}`);
-        });
-        expect(verdict.missingAlerts).toEqual([]);
-      },
-      120_000,
-    );
+    it(`${instances} instances, ${rate === 20_000 ? 'in a burst' : 'paced'} (${rate}/s): every transition once`, async () => {
+      const verdict = await runScenario({ workload: rate === 20_000 ? burst : flapping, rate }, async (pipeline) => {
+        for (let i = 2; i <= instances; i++) pipeline.startInstance('consumer-alert', `faults-consumer-alert-${i}`);
+      });
+      expect(verdict.missingAlerts).toEqual([]);
+    }, 120_000);
   }
 
-  it(
-    'the evaluating instance killed -9 mid-run: the standby takes over, every transition once',
-    async () => {
-      await runScenario({ workload: flapping, rate: 4_000 }, async (pipeline) => {
-        pipeline.startInstance('consumer-alert', 'faults-consumer-alert-standby');
-        await randomDelay(800, 2_000);
-        // Not restarted: the run settles only once the standby evaluates what is left.
-        await pipeline.kill('consumer-alert');
-      });
-    },
-    120_000,
-  );
+  it('the evaluating instance killed -9 mid-run: the standby takes over, every transition once', async () => {
+    await runScenario({ workload: flapping, rate: 4_000 }, async (pipeline) => {
+      pipeline.startInstance('consumer-alert', 'faults-consumer-alert-standby');
+      await randomDelay(800, 2_000);
+      // Not restarted: the run settles only once the standby evaluates what is left.
+      await pipeline.kill('consumer-alert');
+    });
+  }, 120_000);
 });

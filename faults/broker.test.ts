@@ -9,7 +9,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
 import { createRedis } from 'core';
-import { type MosquittoServer, type RedisServer, startMosquitto, startRedisServer, startService, streamReadings, uniqueName, waitFor } from 'core/testing';
+import {
+  type MosquittoServer,
+  type RedisServer,
+  startMosquitto,
+  startRedisServer,
+  startService,
+  streamReadings,
+  uniqueName,
+  waitFor,
+} from 'core/testing';
 import type Redis from 'ioredis';
 import mqtt from 'mqtt';
 
@@ -29,46 +38,58 @@ afterAll(async () => {
 });
 
 describe('fault: the MQTT broker', () => {
-  it(
-    'kill -9 with a backlog of acknowledged messages: every one reaches the stream after its restart',
-    async () => {
-      const stream = uniqueName('readings');
-      const clientId = uniqueName('ingest').slice(0, 60);
-      const start = () => startService(ENTRY, { REDIS_URL: redisServer.url, MQTT_URL: broker.url, MQTT_CLIENT_ID: clientId, READINGS_STREAM: stream, HEARTBEAT_INTERVAL_MS: '200' });
-      // Its persistent session is made, then it goes away: what devices send now waits at the broker.
-      let worker = start();
-      await waitFor(() => worker.output().includes('"subscribed"'), { what: 'subscribed' });
-      await worker.kill('SIGKILL');
+  it('kill -9 with a backlog of acknowledged messages: every one reaches the stream after its restart', async () => {
+    const stream = uniqueName('readings');
+    const clientId = uniqueName('ingest').slice(0, 60);
+    const start = () =>
+      startService(ENTRY, {
+        REDIS_URL: redisServer.url,
+        MQTT_URL: broker.url,
+        MQTT_CLIENT_ID: clientId,
+        READINGS_STREAM: stream,
+        HEARTBEAT_INTERVAL_MS: '200',
+      });
+    // Its persistent session is made, then it goes away: what devices send now waits at the broker.
+    let worker = start();
+    await waitFor(() => worker.output().includes('"subscribed"'), { what: 'subscribed' });
+    await worker.kill('SIGKILL');
 
-      const device = await mqtt.connectAsync(broker.url, { clientId: uniqueName('device').slice(0, 60) });
-      const acknowledged: string[] = [];
-      const base = Date.now() - MESSAGES;
-      for (let i = 0; i < MESSAGES; i += 100) {
-        const sends = Array.from({ length: 100 }, (_, k) => {
-          const id = `r-${String(i + k).padStart(6, '0')}`;
-          // publishAsync resolves on the broker's PUBACK: from then on the reading is the broker's to keep.
-          return device.publishAsync(`telemetry/pump-${(i + k) % 20}`, JSON.stringify({ id, metric: 'kwh', value: i + k, unit: 'kWh', ts: base + i + k }), { qos: 1 }).then(() => acknowledged.push(id));
-        });
-        await Promise.all(sends);
-      }
-      await device.endAsync();
-      expect(acknowledged).toHaveLength(MESSAGES);
+    const device = await mqtt.connectAsync(broker.url, { clientId: uniqueName('device').slice(0, 60) });
+    const acknowledged: string[] = [];
+    const base = Date.now() - MESSAGES;
+    for (let i = 0; i < MESSAGES; i += 100) {
+      const sends = Array.from({ length: 100 }, (_, k) => {
+        const id = `r-${String(i + k).padStart(6, '0')}`;
+        // publishAsync resolves on the broker's PUBACK: from then on the reading is the broker's to keep.
+        return device
+          .publishAsync(
+            `telemetry/pump-${(i + k) % 20}`,
+            JSON.stringify({ id, metric: 'kwh', value: i + k, unit: 'kWh', ts: base + i + k }),
+            { qos: 1 },
+          )
+          .then(() => acknowledged.push(id));
+      });
+      await Promise.all(sends);
+    }
+    await device.endAsync();
+    expect(acknowledged).toHaveLength(MESSAGES);
 
-      // Past the autosave interval (1 s), then the broker dies as a crash or power cut would kill it.
-      await Bun.sleep(2_500);
-      await broker.kill('SIGKILL');
-      await broker.restart();
-      worker = start();
-      try {
-        const stored = await waitFor(async () => {
+    // Past the autosave interval (1 s), then the broker dies as a crash or power cut would kill it.
+    await Bun.sleep(2_500);
+    await broker.kill('SIGKILL');
+    await broker.restart();
+    worker = start();
+    try {
+      const stored = await waitFor(
+        async () => {
           const ids = new Set((await streamReadings(redis, stream)).map((reading) => reading.id));
           return ids.size >= MESSAGES && ids;
-        }, { what: `${MESSAGES} readings in the stream (the broker kept its session and queue)`, timeoutMs: 60_000 });
-        expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
-      } finally {
-        await worker.kill('SIGTERM');
-      }
-    },
-    120_000,
-  );
+        },
+        { what: `${MESSAGES} readings in the stream (the broker kept its session and queue)`, timeoutMs: 60_000 },
+      );
+      expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+    } finally {
+      await worker.kill('SIGTERM');
+    }
+  }, 120_000);
 });

@@ -2,10 +2,31 @@ import { describe as group, expect, it } from 'bun:test';
 import type { Alert, Reading } from 'core';
 import { type History, check, clean, expectedTransitions } from './checker.ts';
 
-const reading = (id: string, deviceId: string, value: number, ts: number): Reading => ({ id, deviceId, metric: 'kwh', value, unit: 'kWh', ts });
-const offered = [reading('r1', 'd1', 10, 1), reading('r2', 'd1', 60, 2), reading('r3', 'd2', 70, 3), reading('r4', 'd1', 50, 4)];
+const reading = (id: string, deviceId: string, value: number, ts: number): Reading => ({
+  id,
+  deviceId,
+  metric: 'kwh',
+  value,
+  unit: 'kWh',
+  ts,
+});
+const offered = [
+  reading('r1', 'd1', 10, 1),
+  reading('r2', 'd1', 60, 2),
+  reading('r3', 'd2', 70, 3),
+  reading('r4', 'd1', 50, 4),
+];
 const alert = (id: string, readingId: string, state: Alert['state'], deviceId = 'd1'): Alert => ({
-  id, ruleId: 'default', deviceId, metric: 'kwh', value: 1, threshold: 50, state, severity: 'warning', ts: 1, readingId,
+  id,
+  ruleId: 'default',
+  deviceId,
+  metric: 'kwh',
+  value: 1,
+  threshold: 50,
+  state,
+  severity: 'warning',
+  ts: 1,
+  readingId,
 });
 const cleanRun = (): History => ({
   offered,
@@ -41,7 +62,14 @@ group('fault checker', () => {
 
   it('finds a missing transition, a doubled one and one the rule does not imply', () => {
     const run = cleanRun();
-    const verdict = check({ ...run, alerts: [run.alerts[0] as Alert, run.alerts[0] as Alert, alert('a9', 'r1', 'firing')], delivered: undefined }, 50);
+    const verdict = check(
+      {
+        ...run,
+        alerts: [run.alerts[0] as Alert, run.alerts[0] as Alert, alert('a9', 'r1', 'firing')],
+        delivered: undefined,
+      },
+      50,
+    );
     expect(verdict.missingAlerts).toEqual(['r3/firing', 'r4/resolved']);
     expect(verdict.extraAlerts).toEqual(['r2/firing', 'r1/firing']);
   });

@@ -45,7 +45,18 @@ export interface Verdict {
 
 /** True when nothing was lost, doubled, invented or left pending. */
 export const clean = (v: Verdict) =>
-  v.lost.length + v.unexpected.length + v.duplicates.length + v.missingAlerts.length + v.extraAlerts.length + v.unrecorded.length + v.rerecorded.length + v.undelivered.length + v.redelivered.length + v.pending + v.deadLetters === 0;
+  v.lost.length +
+    v.unexpected.length +
+    v.duplicates.length +
+    v.missingAlerts.length +
+    v.extraAlerts.length +
+    v.unrecorded.length +
+    v.rerecorded.length +
+    v.undelivered.length +
+    v.redelivered.length +
+    v.pending +
+    v.deadLetters ===
+  0;
 
 /** Counts per key, as a map. */
 function tally(keys: Iterable<string>): Map<string, number> {
@@ -108,7 +119,9 @@ export function check(history: History, threshold: number): Verdict {
 /** A short account of a verdict for a failing assertion: counts and a few examples of each. */
 export function describe(v: Verdict): string {
   const lines = Object.entries(v).map(([name, value]) =>
-    Array.isArray(value) ? `${name}: ${value.length}${value.length ? ` (e.g. ${value.slice(0, 3).join(', ')})` : ''}` : `${name}: ${value}`,
+    Array.isArray(value)
+      ? `${name}: ${value.length}${value.length ? ` (e.g. ${value.slice(0, 3).join(', ')})` : ''}`
+      : `${name}: ${value}`,
   );
   return lines.join('\n');
 }

@@ -23,7 +23,14 @@ const RETRY_MS = 200;
 /** Readings per request or per burst of messages. */
 const BATCH = 100;
 
-const body = (reading: Reading) => ({ id: reading.id, deviceId: reading.deviceId, metric: reading.metric, value: reading.value, unit: reading.unit, ts: reading.ts });
+const body = (reading: Reading) => ({
+  id: reading.id,
+  deviceId: reading.deviceId,
+  metric: reading.metric,
+  value: reading.value,
+  unit: reading.unit,
+  ts: reading.ts,
+});
 
 /** Tries `attempt` until it answers true. */
 async function untilDone(attempt: () => Promise<boolean>): Promise<void> {
@@ -31,7 +38,11 @@ async function untilDone(attempt: () => Promise<boolean>): Promise<void> {
 }
 
 /** Batches in order at about `rate` readings/s, each sent until it is acknowledged, then the next. */
-async function paced(readings: readonly Reading[], rate: number, send: (batch: readonly Reading[]) => Promise<boolean>): Promise<void> {
+async function paced(
+  readings: readonly Reading[],
+  rate: number,
+  send: (batch: readonly Reading[]) => Promise<boolean>,
+): Promise<void> {
   const started = Date.now();
   for (let at = 0; at < readings.length; at += BATCH) {
     const due = started + (at / rate) * 1_000;
@@ -81,12 +92,28 @@ export function importDoor(apiUrl: string, token: string, readings: readonly Rea
 export function mqttDoor(brokerUrl: string, readings: readonly Reading[], rate: number): Door {
   const acked: string[] = [];
   const finished = (async () => {
-    const client = await mqtt.connectAsync(brokerUrl, { clientId: `faults-device-${process.pid}`, clean: false, reconnectPeriod: 200 });
+    const client = await mqtt.connectAsync(brokerUrl, {
+      clientId: `faults-device-${process.pid}`,
+      clean: false,
+      reconnectPeriod: 200,
+    });
     try {
       await paced(readings, rate, async (batch) => {
         // mqtt.js resends an unacknowledged QoS 1 message itself (same packet) after a reconnect.
         await Promise.all(
-          batch.map((reading) => client.publishAsync(`telemetry/${reading.deviceId}`, JSON.stringify({ id: reading.id, metric: reading.metric, value: reading.value, unit: reading.unit, ts: reading.ts }), { qos: 1 })),
+          batch.map((reading) =>
+            client.publishAsync(
+              `telemetry/${reading.deviceId}`,
+              JSON.stringify({
+                id: reading.id,
+                metric: reading.metric,
+                value: reading.value,
+                unit: reading.unit,
+                ts: reading.ts,
+              }),
+              { qos: 1 },
+            ),
+          ),
         );
         acked.push(...batch.map((reading) => reading.id));
         return true;

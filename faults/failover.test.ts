@@ -10,10 +10,10 @@ import { rm } from 'node:fs/promises';
 import { randomDelay, runScenario } from './harness.ts';
 
 describe('fault: failover', () => {
-  it(
-    'the primary killed and its data deleted mid-run, with the producer, POST /ingest, MQTT and an import all sending: a replica is promoted, and the run is exact',
-    async () => {
-      await runScenario({ workload: { readings: 12_000 }, rate: 3_000, ha: true, doors: { ingest: 6_000, mqtt: 6_000, import: 6_000 } }, async (pipeline) => {
+  it('the primary killed and its data deleted mid-run, with the producer, POST /ingest, MQTT and an import all sending: a replica is promoted, and the run is exact', async () => {
+    await runScenario(
+      { workload: { readings: 12_000 }, rate: 3_000, ha: true, doors: { ingest: 6_000, mqtt: 6_000, import: 6_000 } },
+      async (pipeline) => {
         const ha = pipeline.ha;
         if (!ha) throw new Error('no HA layout');
         await randomDelay(800, 2_000);
@@ -22,67 +22,54 @@ describe('fault: failover', () => {
         await primary.kill('SIGKILL');
         await rm(primary.dir, { recursive: true, force: true });
         await ha.failedOver(primary);
-      });
-    },
-    240_000,
-  );
+      },
+    );
+  }, 240_000);
 });
 
 describe('fault: failover, more', () => {
-  it(
-    'the primary partitioned past down-after until the failover is over, then back: it rejoins as a replica, and the run is exact',
-    async () => {
-      await runScenario({ workload: { readings: 20_000 }, ha: true }, async (pipeline) => {
-        const ha = pipeline.ha;
-        if (!ha) throw new Error('no HA layout');
-        await randomDelay(800, 2_500);
+  it('the primary partitioned past down-after until the failover is over, then back: it rejoins as a replica, and the run is exact', async () => {
+    await runScenario({ workload: { readings: 20_000 }, ha: true }, async (pipeline) => {
+      const ha = pipeline.ha;
+      if (!ha) throw new Error('no HA layout');
+      await randomDelay(800, 2_500);
+      const primary = await ha.primary();
+      // Frozen, it answers nothing but keeps its sockets: the services' connections hang, as
+      // behind a partition. Woken, it still thinks itself the primary until Sentinel turns it.
+      primary.pause();
+      await ha.failoverComplete(primary);
+      primary.resume();
+      await ha.rejoined(primary);
+    });
+  }, 240_000);
+
+  it('two failovers in a row: exact', async () => {
+    await runScenario({ workload: { readings: 20_000 }, rate: 3_000, ha: true }, async (pipeline) => {
+      const ha = pipeline.ha;
+      if (!ha) throw new Error('no HA layout');
+      for (let round = 0; round < 2; round++) {
+        await randomDelay(800, 1_500);
         const primary = await ha.primary();
-        // Frozen, it answers nothing but keeps its sockets: the services' connections hang, as
-        // behind a partition. Woken, it still thinks itself the primary until Sentinel turns it.
-        primary.pause();
-        await ha.failoverComplete(primary);
-        primary.resume();
+        await primary.kill('SIGKILL');
+        await ha.failedOver(primary);
+        // The old primary's machine comes back: Sentinel makes it a replica of the new one; the
+        // next failover waits until it has synced (a replica promoted before then would be behind).
+        await primary.restart();
         await ha.rejoined(primary);
-      });
-    },
-    240_000,
-  );
+      }
+    });
+  }, 240_000);
 
-  it(
-    'two failovers in a row: exact',
-    async () => {
-      await runScenario({ workload: { readings: 20_000 }, rate: 3_000, ha: true }, async (pipeline) => {
-        const ha = pipeline.ha;
-        if (!ha) throw new Error('no HA layout');
-        for (let round = 0; round < 2; round++) {
-          await randomDelay(800, 1_500);
-          const primary = await ha.primary();
-          await primary.kill('SIGKILL');
-          await ha.failedOver(primary);
-          // The old primary's machine comes back: Sentinel makes it a replica of the new one; the
-          // next failover waits until it has synced (a replica promoted before then would be behind).
-          await primary.restart();
-          await ha.rejoined(primary);
-        }
-      });
-    },
-    240_000,
-  );
-
-  it(
-    'a replica killed: the doors go on with the other, nothing acknowledged that only the primary holds',
-    async () => {
-      await runScenario({ workload: { readings: 20_000 }, ha: true }, async (pipeline) => {
-        const ha = pipeline.ha;
-        if (!ha) throw new Error('no HA layout');
-        await randomDelay(800, 2_500);
-        const primary = await ha.primary();
-        const replica = ha.servers.find((server) => server !== primary);
-        await replica?.kill('SIGKILL');
-        await Bun.sleep(1_500);
-        await replica?.restart();
-      });
-    },
-    240_000,
-  );
+  it('a replica killed: the doors go on with the other, nothing acknowledged that only the primary holds', async () => {
+    await runScenario({ workload: { readings: 20_000 }, ha: true }, async (pipeline) => {
+      const ha = pipeline.ha;
+      if (!ha) throw new Error('no HA layout');
+      await randomDelay(800, 2_500);
+      const primary = await ha.primary();
+      const replica = ha.servers.find((server) => server !== primary);
+      await replica?.kill('SIGKILL');
+      await Bun.sleep(1_500);
+      await replica?.restart();
+    });
+  }, 240_000);
 });

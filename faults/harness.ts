@@ -8,7 +8,18 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Alert, type Reading, commonSettings, createRedis, decodeAlert, groupsCaughtUp, loadConfig, newEventId, readGroups, redisTargetOf } from 'core';
+import {
+  type Alert,
+  type Reading,
+  commonSettings,
+  createRedis,
+  decodeAlert,
+  groupsCaughtUp,
+  loadConfig,
+  newEventId,
+  readGroups,
+  redisTargetOf,
+} from 'core';
 import {
   type MosquittoServer,
   type PostgresServer,
@@ -54,9 +65,16 @@ export interface WorkloadOptions {
 }
 
 /** Readings with unique ids and strictly increasing `ts` per device, in file order. */
-export function makeWorkload({ readings, devices = 100, overShare = 0.3, flapping = false, prefix = 'device-' }: WorkloadOptions): Reading[] {
+export function makeWorkload({
+  readings,
+  devices = 100,
+  overShare = 0.3,
+  flapping = false,
+  prefix = 'device-',
+}: WorkloadOptions): Reading[] {
   const start = Date.now() - readings;
-  const randomValue = () => (Math.random() < overShare ? 51 + Math.floor(Math.random() * 50) : Math.floor(Math.random() * 51));
+  const randomValue = () =>
+    Math.random() < overShare ? 51 + Math.floor(Math.random() * 50) : Math.floor(Math.random() * 51);
   return Array.from({ length: readings }, (_, i) => ({
     id: newEventId(start + i),
     deviceId: `${prefix}${i % devices}`,
@@ -129,13 +147,24 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const produced = makeWorkload(options.workload);
   const replayFile = join(dir, 'workload.ndjson');
   await Bun.write(replayFile, `${produced.map((r) => JSON.stringify(r)).join('\n')}\n`);
-  const doorReadings = Object.entries(options.doors ?? {}).map(([name, readings]) => [name as DoorName, makeWorkload({ ...options.workload, readings, prefix: `${name}-device-` })] as const);
+  const doorReadings = Object.entries(options.doors ?? {}).map(
+    ([name, readings]) =>
+      [name as DoorName, makeWorkload({ ...options.workload, readings, prefix: `${name}-device-` })] as const,
+  );
   const offered = [...produced, ...doorReadings.flatMap(([, readings]) => readings)];
   const broker = options.doors?.mqtt ? await startMosquitto() : undefined;
   const ha = options.ha ? await startRedisHa() : undefined;
-  const redisServer = ha ? (ha.servers[0] as RedisServer) : await startRedisServer({ fsync: 'everysec', maxMemory: options.redisMaxMemory });
-  const redisEnv: Record<string, string> = { REDIS_URL: redisServer.url, ...(ha ? { REDIS_SENTINELS: ha.sentinelList } : {}) };
-  const redis = createRedis(redisTargetOf(loadConfig(commonSettings, redisEnv)), { name: 'faults', keyPrefix: options.keyPrefix });
+  const redisServer = ha
+    ? (ha.servers[0] as RedisServer)
+    : await startRedisServer({ fsync: 'everysec', maxMemory: options.redisMaxMemory });
+  const redisEnv: Record<string, string> = {
+    REDIS_URL: redisServer.url,
+    ...(ha ? { REDIS_SENTINELS: ha.sentinelList } : {}),
+  };
+  const redis = createRedis(redisTargetOf(loadConfig(commonSettings, redisEnv)), {
+    name: 'faults',
+    keyPrefix: options.keyPrefix,
+  });
   const postgres = options.backend === 'postgres' ? await startPostgresServer() : undefined;
   const databaseUrl = postgres ? await postgres.createDatabase('faults') : join(dir, 'telemetry.db');
   const apiPorts = [await freePort(), ...(options.apiInstances === 2 ? [await freePort()] : [])];
@@ -166,17 +195,31 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       producerRuns += 1;
       const csv = join(dir, `acked-${producerRuns}.csv`);
       ackFiles.push(csv);
-      serviceEnv = { ...env, REPLAY: replayFile, CSV_FILE: csv, RATE: String(options.rate ?? 4_000), MAX_BUFFERED: String(produced.length) };
+      serviceEnv = {
+        ...env,
+        REPLAY: replayFile,
+        CSV_FILE: csv,
+        RATE: String(options.rate ?? 4_000),
+        MAX_BUFFERED: String(produced.length),
+      };
       if (options.producerRedisUrl) serviceEnv.REDIS_URL = await options.producerRedisUrl(redisServer.port);
     }
     if (name === 'api-2') serviceEnv = { ...env, PORT: String(apiPorts[1]) };
     // At info: the harness waits for its `subscribed`.
-    if (name === 'ingest-mqtt') serviceEnv = { ...env, MQTT_URL: broker?.url ?? '', MQTT_CLIENT_ID: 'faults-ingest', LOG_LEVEL: 'info' };
+    if (name === 'ingest-mqtt')
+      serviceEnv = { ...env, MQTT_URL: broker?.url ?? '', MQTT_CLIENT_ID: 'faults-ingest', LOG_LEVEL: 'info' };
     const service = startService(ENTRIES[name], serviceEnv);
     services.set(name, service);
     if (name === 'api' || name === 'api-2') {
       const url = apiUrls[name === 'api' ? 0 : 1];
-      await waitFor(() => fetch(`${url}/health`).then(() => true, () => false), { timeoutMs: 20_000, what: `${name} up` });
+      await waitFor(
+        () =>
+          fetch(`${url}/health`).then(
+            () => true,
+            () => false,
+          ),
+        { timeoutMs: 20_000, what: `${name} up` },
+      );
     }
     return service;
   };
@@ -184,7 +227,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const extraInstances: ServiceProcess[] = [];
   const doors: Door[] = [];
   /** Rows the API holds, counted by the API. */
-  const storedCount = async () => ((await (await fetch(`${apiUrls[0]}/stats?deviceLimit=0`)).json()) as { count: number }).count;
+  const storedCount = async () =>
+    ((await (await fetch(`${apiUrls[0]}/stats?deviceLimit=0`)).json()) as { count: number }).count;
   const pipeline: Pipeline = {
     redisServer,
     ha,
@@ -224,14 +268,19 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     async doorsFinished() {
       const finished = Promise.all(doors.map((door) => door.finished)).then(() => true);
       if (!(await Promise.race([finished, Bun.sleep(120_000).then(() => false)]))) {
-        throw new Error(`doors not finished after 120 s: ${doors.map((door) => `${door.name} ${door.acked.length} acknowledged`).join(', ')}`);
+        throw new Error(
+          `doors not finished after 120 s: ${doors.map((door) => `${door.name} ${door.acked.length} acknowledged`).join(', ')}`,
+        );
       }
     },
     async settle(timeoutMs = 90_000) {
       await waitFor(
         async () => {
           if ((await storedCount().catch(() => 0)) < offered.length) return false;
-          const [readings, alerts] = await Promise.all([groupsCaughtUp(redis, 'readings', GROUPS), groupsCaughtUp(redis, 'alerts', ['notify', 'history'])]);
+          const [readings, alerts] = await Promise.all([
+            groupsCaughtUp(redis, 'readings', GROUPS),
+            groupsCaughtUp(redis, 'alerts', ['notify', 'history']),
+          ]);
           return readings && alerts;
         },
         { timeoutMs, intervalMs: 200, what: 'every reading stored and evaluated, every alert notified and recorded' },
@@ -240,24 +289,31 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     async history(extra = {}) {
       // Every stored row, one line each: a row stored twice would show twice.
       const exported = await (await fetch(`${apiUrls[0]}/readings/export?format=ndjson`)).text();
-      const stored = exported.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { id: string }).id);
+      const stored = exported
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { id: string }).id);
       const acked: string[] = [];
       for (const file of ackFiles) {
         const text = await readFile(file, 'utf8').catch(() => '');
         // Header `id,deviceId,...`; ids never hold a comma. A line cut by a crash still has its id first.
-        for (const line of text.split('\n').slice(1)) if (line.includes(',')) acked.push(line.slice(0, line.indexOf(',')));
+        for (const line of text.split('\n').slice(1))
+          if (line.includes(',')) acked.push(line.slice(0, line.indexOf(',')));
       }
       for (const door of doors) acked.push(...door.acked);
       const alerts: Alert[] = (await redis.xrange('alerts', '-', '+')).map(([, fields]) => decodeAlert(fields));
       // The alert history, every page: an alert recorded twice would show twice.
       const recorded: string[] = [];
       for (let cursor: string | null = ''; cursor !== null; ) {
-        const page = (await (await fetch(`${apiUrls[0]}/alerts?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)).json()) as { alerts: Array<{ id: string }>; nextCursor: string | null };
+        const page = (await (
+          await fetch(`${apiUrls[0]}/alerts?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)
+        ).json()) as { alerts: Array<{ id: string }>; nextCursor: string | null };
         recorded.push(...page.alerts.map((a) => a.id));
         cursor = page.nextCursor;
       }
       let pending = 0;
-      for (const stream of ['readings', 'alerts']) for (const group of await readGroups(redis, stream)) pending += group.pending;
+      for (const stream of ['readings', 'alerts'])
+        for (const group of await readGroups(redis, stream)) pending += group.pending;
       const deadLetters = (await redis.xlen('readings:dead')) + (await redis.xlen('alerts:dead'));
       return { offered, acked, stored, alerts, recorded, pending, deadLetters, ...extra };
     },
@@ -278,10 +334,16 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   if (broker) {
     // Subscribed before the first message: a broker drops what no session has subscribed to.
     const ingest = await start('ingest-mqtt');
-    await waitFor(() => ingest.output().includes('"subscribed"'), { timeoutMs: 20_000, what: 'ingest-mqtt subscribed' });
+    await waitFor(() => ingest.output().includes('"subscribed"'), {
+      timeoutMs: 20_000,
+      what: 'ingest-mqtt subscribed',
+    });
   }
   // Both groups exist before the first reading.
-  await waitFor(async () => (await readGroups(redis, 'readings')).length >= 2, { timeoutMs: 20_000, what: 'consumer groups' });
+  await waitFor(async () => (await readGroups(redis, 'readings')).length >= 2, {
+    timeoutMs: 20_000,
+    what: 'consumer groups',
+  });
   return pipeline;
 }
 

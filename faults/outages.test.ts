@@ -11,19 +11,15 @@ import { randomDelay, runScenario } from './harness.ts';
 const API_OUTAGE_MS = Number(process.env.FAULT_API_OUTAGE_MS ?? 60_000);
 
 describe('fault: outages', () => {
-  it(
-    'Redis kill -9, restarted from its AOF: producer and consumers carry on where they were',
-    async () => {
-      await runScenario({ workload: { readings: 20_000 } }, async (pipeline) => {
-        await randomDelay(800, 3_500);
-        expect(pipeline.services.get('producer')?.child.exitCode).toBeNull();
-        await pipeline.redisServer.kill('SIGKILL');
-        await Bun.sleep(1_500);
-        await pipeline.redisServer.restart();
-      });
-    },
-    180_000,
-  );
+  it('Redis kill -9, restarted from its AOF: producer and consumers carry on where they were', async () => {
+    await runScenario({ workload: { readings: 20_000 } }, async (pipeline) => {
+      await randomDelay(800, 3_500);
+      expect(pipeline.services.get('producer')?.child.exitCode).toBeNull();
+      await pipeline.redisServer.kill('SIGKILL');
+      await Bun.sleep(1_500);
+      await pipeline.redisServer.restart();
+    });
+  }, 180_000);
 
   it(
     `API unreachable for ${API_OUTAGE_MS / 1_000} s (stopped, connections hang): consumer-store waits and resends`,
@@ -39,35 +35,31 @@ describe('fault: outages', () => {
     API_OUTAGE_MS + 180_000,
   );
 
-  it(
-    'an XADD applied whose reply is lost: the producer resends, storage and alerts stay exact',
-    async () => {
-      let proxy: Awaited<ReturnType<typeof startTcpProxy>> | undefined;
-      try {
-        await runScenario(
-          {
-            workload: { readings: 20_000 },
-            producerRedisUrl: async (port) => {
-              proxy ??= await startTcpProxy(port);
-              return proxy.url;
-            },
+  it('an XADD applied whose reply is lost: the producer resends, storage and alerts stay exact', async () => {
+    let proxy: Awaited<ReturnType<typeof startTcpProxy>> | undefined;
+    try {
+      await runScenario(
+        {
+          workload: { readings: 20_000 },
+          producerRedisUrl: async (port) => {
+            proxy ??= await startTcpProxy(port);
+            return proxy.url;
           },
-          async () => {
-            for (let i = 0; i < 3; i++) {
-              await randomDelay(500, 1_000);
-              proxy?.dropReplies(1);
-            }
-          },
-          async ({ pipeline }) => {
-            // Redis applied the batches whose replies were lost, and then got them again.
-            expect((await streamReadings(pipeline.redis, 'readings')).length).toBeGreaterThan(pipeline.offered.length);
-          },
-        );
-        expect(proxy?.dropped).toBeGreaterThan(0);
-      } finally {
-        proxy?.stop();
-      }
-    },
-    180_000,
-  );
+        },
+        async () => {
+          for (let i = 0; i < 3; i++) {
+            await randomDelay(500, 1_000);
+            proxy?.dropReplies(1);
+          }
+        },
+        async ({ pipeline }) => {
+          // Redis applied the batches whose replies were lost, and then got them again.
+          expect((await streamReadings(pipeline.redis, 'readings')).length).toBeGreaterThan(pipeline.offered.length);
+        },
+      );
+      expect(proxy?.dropped).toBeGreaterThan(0);
+    } finally {
+      proxy?.stop();
+    }
+  }, 180_000);
 });

@@ -8,7 +8,12 @@ import { type ServiceName, randomDelay, runScenario } from './harness.ts';
 const SCENARIO_TIMEOUT_MS = 180_000;
 
 describe('fault: kill -9 and restart', () => {
-  for (const service of ['producer', 'consumer-store', 'consumer-alert', 'api'] as const satisfies readonly ServiceName[]) {
+  for (const service of [
+    'producer',
+    'consumer-store',
+    'consumer-alert',
+    'api',
+  ] as const satisfies readonly ServiceName[]) {
     it(
       `${service}: exact storage and alerts after a crash mid-run`,
       async () => {

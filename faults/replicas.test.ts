@@ -31,18 +31,33 @@ afterAll(async () => {
 describe('a door with REDIS_MIN_REPLICAS 1', () => {
   it('acknowledges only what a replica holds: 503 while none is there, 202 again once one is back', async () => {
     const stream = uniqueName('readings');
-    const app = createApp({ store: testStore(), config: { apiToken: TEST_TOKEN, readToken: undefined, maxBodyBytes: 1_000_000 }, logger: quiet, ingest: { redis, stream } });
+    const app = createApp({
+      store: testStore(),
+      config: { apiToken: TEST_TOKEN, readToken: undefined, maxBodyBytes: 1_000_000 },
+      logger: quiet,
+      ingest: { redis, stream },
+    });
     const reading = { deviceId: 'pump-1', metric: 'kwh', value: 1, unit: 'kWh', ts: new Date().toISOString() };
-    const ingest = () => app.handle(new Request('http://localhost/ingest', { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(reading) }));
+    const ingest = () =>
+      app.handle(
+        new Request('http://localhost/ingest', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify(reading),
+        }),
+      );
     expect((await ingest()).status).toBe(202);
 
     const primary = await ha.primary();
     const replicas = ha.servers.filter((server) => server !== primary);
     await Promise.all(replicas.map((replica) => replica.kill('SIGKILL')));
-    const refused = await waitFor(async () => {
-      const response = await ingest();
-      return response.status === 503 && response;
-    }, { what: 'a 503 with the replicas gone' });
+    const refused = await waitFor(
+      async () => {
+        const response = await ingest();
+        return response.status === 503 && response;
+      },
+      { what: 'a 503 with the replicas gone' },
+    );
     expect(refused.headers.get('retry-after')).toBe('1');
     expect(await refused.text()).toMatch(/replicas/i);
 
@@ -66,35 +81,65 @@ describe('/health with replicas', () => {
         pipeline: { redis, streams: [uniqueName('readings')], expectedWorkers: [], lagDegraded: 1_000, replication },
       });
       const health = async () =>
-        (await (await app.handle(new Request('http://localhost/health'))).json()) as { status: string; reasons: string[]; checks: { redis: { replication?: { inSync: number; minReplicas: number; replicas: unknown[]; sentinels?: Array<{ answers: boolean; primary?: string }> } } } };
-      const ok = await waitFor(async () => {
-        const current = await health();
-        return current.checks.redis.replication?.inSync === 2 && current;
-      }, { what: 'two replicas in sync' });
+        (await (await app.handle(new Request('http://localhost/health'))).json()) as {
+          status: string;
+          reasons: string[];
+          checks: {
+            redis: {
+              replication?: {
+                inSync: number;
+                minReplicas: number;
+                replicas: unknown[];
+                sentinels?: Array<{ answers: boolean; primary?: string }>;
+              };
+            };
+          };
+        };
+      const ok = await waitFor(
+        async () => {
+          const current = await health();
+          return current.checks.redis.replication?.inSync === 2 && current;
+        },
+        { what: 'two replicas in sync' },
+      );
       expect(ok.status).toBe('ok');
-      expect(ok.checks.redis.replication).toMatchObject({ minReplicas: 1, replicas: [expect.anything(), expect.anything()] });
+      expect(ok.checks.redis.replication).toMatchObject({
+        minReplicas: 1,
+        replicas: [expect.anything(), expect.anything()],
+      });
       const primaryNow = await ha.primary();
-      expect(ok.checks.redis.replication?.sentinels?.map((sentinel) => [sentinel.answers, sentinel.primary])).toEqual(ha.sentinels.map(() => [true, `127.0.0.1:${primaryNow.port}`]));
+      expect(ok.checks.redis.replication?.sentinels?.map((sentinel) => [sentinel.answers, sentinel.primary])).toEqual(
+        ha.sentinels.map(() => [true, `127.0.0.1:${primaryNow.port}`]),
+      );
       const metrics = await (await app.handle(new Request('http://localhost/metrics'))).text();
       expect(metrics).toMatch(/^pipeline_redis_replicas\{state="in_sync"\} 2$/m);
 
       const primary = await ha.primary();
       const replicas = ha.servers.filter((server) => server !== primary);
       await Promise.all(replicas.map((replica) => replica.kill('SIGKILL')));
-      const degraded = await waitFor(async () => {
-        const current = await health();
-        return current.status === 'degraded' && current;
-      }, { what: '/health degraded without replicas' });
+      const degraded = await waitFor(
+        async () => {
+          const current = await health();
+          return current.status === 'degraded' && current;
+        },
+        { what: '/health degraded without replicas' },
+      );
       expect(degraded.reasons.join(' ')).toContain('Redis replicas REDIS_MIN_REPLICAS asks for are in sync');
       await Promise.all(replicas.map((replica) => replica.restart()));
-      await waitFor(async () => (await health()).status === 'ok', { what: '/health ok with the replicas back', timeoutMs: 30_000 });
+      await waitFor(async () => (await health()).status === 'ok', {
+        what: '/health ok with the replicas back',
+        timeoutMs: 30_000,
+      });
 
       // Two of three Sentinels gone: no majority, no failover possible — said, not hidden.
       await Promise.all(ha.sentinels.slice(1).map((sentinel) => sentinel.kill()));
-      const noQuorum = await waitFor(async () => {
-        const current = await health();
-        return current.status === 'degraded' && current;
-      }, { what: '/health degraded without a majority of Sentinels' });
+      const noQuorum = await waitFor(
+        async () => {
+          const current = await health();
+          return current.status === 'degraded' && current;
+        },
+        { what: '/health degraded without a majority of Sentinels' },
+      );
       expect(noQuorum.reasons.join(' ')).toContain('only 1 of 3 Sentinels answer');
     } finally {
       replication.stop();

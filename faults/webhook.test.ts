@@ -6,35 +6,32 @@ import { expect, it } from 'bun:test';
 import { startReceiver } from '../consumer-alert/src/test-receiver.ts';
 import { runScenario } from './harness.ts';
 
-it(
-  'fault: webhook 429 storms and 500s: every alert delivered once, at most one message per second',
-  async () => {
-    // Requests 1–4 and 7–8: 429 Retry-After 1 s; 5–6 and 9: 500; after that 200, with a 429 every 5th.
-    const receiver = startReceiver((n) => {
-      if (n <= 4 || n === 7 || n === 8 || (n > 9 && n % 5 === 0)) return { status: 429, body: 'rate_limited', headers: { 'retry-after': '1' } };
-      if (n <= 9) return { status: 500, body: 'oops' };
-      return { status: 200, body: 'ok' };
-    });
-    try {
-      await runScenario(
-        {
-          // ~2% of readings over the threshold: a few hundred alerts, a handful of digests.
-          workload: { readings: 6_000, overShare: 0.02 },
-          env: { ALERT_WEBHOOK_URL: receiver.url, ALERT_WEBHOOK_ALLOW_PRIVATE: 'true' },
-          delivered: () => receiver.delivered(),
-        },
-        async () => {},
-        ({ history }) => {
-          expect(history.alerts.length).toBeGreaterThan(50);
-          expect(receiver.received.filter((m) => m.status === 429).length).toBeGreaterThanOrEqual(6);
-          expect(receiver.received.filter((m) => m.status === 500).length).toBe(3);
-          const gaps = receiver.received.slice(1).map((m, i) => m.at - (receiver.received[i] as { at: number }).at);
-          expect(Math.min(...gaps)).toBeGreaterThanOrEqual(950);
-        },
-      );
-    } finally {
-      receiver.stop();
-    }
-  },
-  180_000,
-);
+it('fault: webhook 429 storms and 500s: every alert delivered once, at most one message per second', async () => {
+  // Requests 1–4 and 7–8: 429 Retry-After 1 s; 5–6 and 9: 500; after that 200, with a 429 every 5th.
+  const receiver = startReceiver((n) => {
+    if (n <= 4 || n === 7 || n === 8 || (n > 9 && n % 5 === 0))
+      return { status: 429, body: 'rate_limited', headers: { 'retry-after': '1' } };
+    if (n <= 9) return { status: 500, body: 'oops' };
+    return { status: 200, body: 'ok' };
+  });
+  try {
+    await runScenario(
+      {
+        // ~2% of readings over the threshold: a few hundred alerts, a handful of digests.
+        workload: { readings: 6_000, overShare: 0.02 },
+        env: { ALERT_WEBHOOK_URL: receiver.url, ALERT_WEBHOOK_ALLOW_PRIVATE: 'true' },
+        delivered: () => receiver.delivered(),
+      },
+      async () => {},
+      ({ history }) => {
+        expect(history.alerts.length).toBeGreaterThan(50);
+        expect(receiver.received.filter((m) => m.status === 429).length).toBeGreaterThanOrEqual(6);
+        expect(receiver.received.filter((m) => m.status === 500).length).toBe(3);
+        const gaps = receiver.received.slice(1).map((m, i) => m.at - (receiver.received[i] as { at: number }).at);
+        expect(Math.min(...gaps)).toBeGreaterThanOrEqual(950);
+      },
+    );
+  } finally {
+    receiver.stop();
+  }
+}, 180_000);

@@ -14,12 +14,20 @@ afterAll(async () => {
   await pipeline.stop();
 });
 
-const caughtUp = () => waitFor(() => groupsCaughtUp(pipeline.redis, 'readings', ['store', 'alerts']), { what: 'both groups caught up' });
+const caughtUp = () =>
+  waitFor(() => groupsCaughtUp(pipeline.redis, 'readings', ['store', 'alerts']), { what: 'both groups caught up' });
 const publish = (reading: Reading) => pipeline.redis.xadd('readings', '*', ...encodeReading(reading));
 
 describe('a reading in conflict with a stored one', () => {
   it('is never evaluated: no alert on a value storage did not keep', async () => {
-    const original = { id: newEventId(), deviceId: 'pump-conflict', metric: 'kwh', value: 10, unit: 'kWh', ts: Date.now() - 1_000 };
+    const original = {
+      id: newEventId(),
+      deviceId: 'pump-conflict',
+      metric: 'kwh',
+      value: 10,
+      unit: 'kWh',
+      ts: Date.now() - 1_000,
+    };
     await publish(original);
     await caughtUp();
     await publish({ ...original, value: 99 });
@@ -28,7 +36,9 @@ describe('a reading in conflict with a stored one', () => {
     const later = { ...original, id: newEventId(), value: 98, ts: Date.now() };
     await publish(later);
     await caughtUp();
-    const alerts = (await pipeline.redis.xrange('alerts', '-', '+')).map(([, fields]) => decodeAlert(fields)).filter((alert) => alert.deviceId === 'pump-conflict');
+    const alerts = (await pipeline.redis.xrange('alerts', '-', '+'))
+      .map(([, fields]) => decodeAlert(fields))
+      .filter((alert) => alert.deviceId === 'pump-conflict');
     expect(alerts.map((alert) => [alert.state, alert.readingId, alert.value])).toEqual([['firing', later.id, 98]]);
     const stored = (await (await fetch(`${pipeline.apiUrls[0]}/readings/${original.id}`)).json()) as { value: number };
     expect(stored.value).toBe(10);

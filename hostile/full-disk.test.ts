@@ -11,7 +11,15 @@ import { importsApi, useTestGround } from './support.ts';
 // killed the API, and the partial file it left made every later upload fail. The folder here is
 // a 24 MiB tmpfs this test mounts (root only, as CI runs).
 const canMount = process.getuid?.() === 0 && process.platform === 'linux';
-const ground = useTestGround('disk', canMount ? { prepare: (dir) => Bun.$`mount -t tmpfs -o size=24m tmpfs ${dir}`, release: (dir) => Bun.$`umount -l ${dir}`.nothrow() } : {});
+const ground = useTestGround(
+  'disk',
+  canMount
+    ? {
+        prepare: (dir) => Bun.$`mount -t tmpfs -o size=24m tmpfs ${dir}`,
+        release: (dir) => Bun.$`umount -l ${dir}`.nothrow(),
+      }
+    : {},
+);
 
 describe.skipIf(!canMount)('an import folder that fills', () => {
   it("is the upload's 507, never the process's; the partial file is removed and the next upload works", async () => {
@@ -36,7 +44,9 @@ describe.skipIf(!canMount)('an import folder that fills', () => {
     expect(declared.status).toBe(507);
     expect(declared.body.message).toContain('the upload is 31457280 bytes');
 
-    const small = await post(`deviceId,metric,value,unit,ts\n${Array.from({ length: 100 }, (_, i) => `d-1,kwh,${i},kWh,${1_764_000_000_000 + i}`).join('\n')}\n`);
+    const small = await post(
+      `deviceId,metric,value,unit,ts\n${Array.from({ length: 100 }, (_, i) => `d-1,kwh,${i},kWh,${1_764_000_000_000 + i}`).join('\n')}\n`,
+    );
     expect(small.status).toBe(202);
     await waitFor(async () => (await jobs.get(small.body.id))?.state === 'done', { what: 'the small import done' });
     await worker.stop();

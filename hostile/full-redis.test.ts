@@ -14,27 +14,31 @@ import { TEST_TOKEN, testStore } from '../api/src/test-helpers.ts';
 import { runScenario } from '../faults/harness.ts';
 
 describe('a full Redis', () => {
-  it(
-    'is an outage that heals: doors wait, consumers drain, every acknowledged reading is stored once',
-    async () => {
-      // No value crosses the threshold: under memory pressure the alerts stream is trimmed to what
-      // its groups still need, and the checker reads the transitions from that stream.
-      let sawFull = false;
-      await runScenario({ workload: { readings: 120_000, devices: 200, overShare: 0 }, rate: 60_000, redisMaxMemory: '8mb' }, async (pipeline) => {
+  it('is an outage that heals: doors wait, consumers drain, every acknowledged reading is stored once', async () => {
+    // No value crosses the threshold: under memory pressure the alerts stream is trimmed to what
+    // its groups still need, and the checker reads the transitions from that stream.
+    let sawFull = false;
+    await runScenario(
+      { workload: { readings: 120_000, devices: 200, overShare: 0 }, rate: 60_000, redisMaxMemory: '8mb' },
+      async (pipeline) => {
         // The consumers are away: the backlog grows until Redis is nearly full.
         await pipeline.kill('consumer-store');
         await pipeline.kill('consumer-alert');
-        await waitFor(async () => nearlyFull(await readRedisMemory(pipeline.redis)) && pipeline.services.get('producer')?.output().includes('nearly full'), { what: 'Redis nearly full', timeoutMs: 60_000 });
+        await waitFor(
+          async () =>
+            nearlyFull(await readRedisMemory(pipeline.redis)) &&
+            pipeline.services.get('producer')?.output().includes('nearly full'),
+          { what: 'Redis nearly full', timeoutMs: 60_000 },
+        );
         sawFull = true;
         const health = (await (await fetch(`${pipeline.apiUrls[0]}/health`)).json()) as { reasons: string[] };
         expect(health.reasons.join(' ')).toContain('Redis is nearly full');
         await pipeline.start('consumer-store');
         await pipeline.start('consumer-alert');
-      });
-      expect(sawFull).toBe(true);
-    },
-    240_000,
-  );
+      },
+    );
+    expect(sawFull).toBe(true);
+  }, 240_000);
 });
 
 describe('the doors of a nearly full Redis', () => {
@@ -64,18 +68,28 @@ describe('the doors of a nearly full Redis', () => {
         new Request('http://localhost/ingest', {
           method: 'POST',
           headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ deviceId: 'pump-1', metric: 'kwh', value: 1, unit: 'kWh', ts: new Date().toISOString() }),
+          body: JSON.stringify({
+            deviceId: 'pump-1',
+            metric: 'kwh',
+            value: 1,
+            unit: 'kWh',
+            ts: new Date().toISOString(),
+          }),
         }),
       );
     expect((await ingest()).status).toBe(202);
     // Something else fills Redis to 95% of its maxmemory.
     const filler = uniqueName('filler');
-    for (let i = 0; (await readRedisMemory(redis)).usedBytes < 0.95 * 8 * 1024 * 1024; i++) await redis.set(`${filler}:${i}`, 'x'.repeat(64 * 1024));
+    for (let i = 0; (await readRedisMemory(redis)).usedBytes < 0.95 * 8 * 1024 * 1024; i++)
+      await redis.set(`${filler}:${i}`, 'x'.repeat(64 * 1024));
     const refused = await ingest();
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('1');
     expect(await refused.text()).toContain('Redis is nearly full');
-    const health = (await (await app.handle(new Request('http://localhost/health'))).json()) as { reasons: string[]; checks: { redis: { memory: { maxBytes: number } } } };
+    const health = (await (await app.handle(new Request('http://localhost/health'))).json()) as {
+      reasons: string[];
+      checks: { redis: { memory: { maxBytes: number } } };
+    };
     expect(health.reasons.join(' ')).toContain('Redis is nearly full');
     expect(health.checks.redis.memory.maxBytes).toBe(8 * 1024 * 1024);
     expect(await redis.xlen(stream)).toBe(1);

@@ -13,7 +13,9 @@ describe('pathological globs', () => {
         expect(globMatches(glob, id)).toBe(false);
         const rule = compileRule({ id: 'r', threshold: 1, device: glob, metric: glob } as RuleInput);
         expect(rule.matches({ deviceId: id, metric: id })).toBe(false);
-        expect(silenceMatches({ device: glob, rule: '*', metric: '*' }, { deviceId: id, ruleId: 'r', metric: 'm' })).toBe(false);
+        expect(
+          silenceMatches({ device: glob, rule: '*', metric: '*' }, { deviceId: id, ruleId: 'r', metric: 'm' }),
+        ).toBe(false);
       }
       expect(globMatches(glob.replace(/b$/, ''), 'a'.repeat(128))).toBe(true);
     }

@@ -31,7 +31,8 @@ function gzipBomb(): Buffer {
   return Buffer.concat(Array.from({ length: 160 }, () => member));
 }
 
-const goodRows = (count: number, from = 0) => Array.from({ length: count }, (_, i) => `dev-${i % 5},kwh,${i},kWh,${1_764_000_000_000 + from + i}`).join('\n');
+const goodRows = (count: number, from = 0) =>
+  Array.from({ length: count }, (_, i) => `dev-${i % 5},kwh,${i},kWh,${1_764_000_000_000 + from + i}`).join('\n');
 
 describe('hostile uploads', () => {
   it('fail a gzip bomb as a job, naming it, and go on importing the next upload', async () => {
@@ -64,7 +65,15 @@ describe('hostile uploads', () => {
 
   it('refuse a header of thousands of columns and an NDJSON line without end, by line', async () => {
     const { call, finished } = importsApi();
-    const wide = await finished((await call('POST', '/imports', `deviceId,metric,value,unit,ts,${Array.from({ length: 5_000 }, (_, i) => `c${i}`).join(',')}\n1,2\n`)).body.id);
+    const wide = await finished(
+      (
+        await call(
+          'POST',
+          '/imports',
+          `deviceId,metric,value,unit,ts,${Array.from({ length: 5_000 }, (_, i) => `c${i}`).join(',')}\n1,2\n`,
+        )
+      ).body.id,
+    );
     expect(wide).toMatchObject({ state: 'done', published: 0, badRows: 1 });
     expect(wide.badSamples[0].reason).toContain('at most 64');
     const nested = `${'['.repeat(50_000)}\n{"deviceId":"d","metric":"m","value":1,"unit":"u","ts":1764000000000}\n`;
@@ -75,7 +84,9 @@ describe('hostile uploads', () => {
   it('fail a gzip cut short instead of retrying it for ever', async () => {
     const { call, finished } = importsApi();
     const whole = gzipSync(`deviceId,metric,value,unit,ts\n${goodRows(50_000)}\n`);
-    const job = await finished((await call('POST', '/imports', new Uint8Array(whole.subarray(0, whole.length >> 1)))).body.id);
+    const job = await finished(
+      (await call('POST', '/imports', new Uint8Array(whole.subarray(0, whole.length >> 1)))).body.id,
+    );
     expect(job.state).toBe('failed');
     expect(job.error).toContain('cannot read the upload');
   });
@@ -86,12 +97,38 @@ describe('hostile uploads', () => {
     const file = join(ground.dir, 'crashed.upload');
     await writeFile(file, `deviceId,metric,value,unit,ts\n${goodRows(5)}\n`);
     const id = uniqueName('job');
-    await jobs.create({ id, state: 'running', owner, file, bytes: 100, createdAt: Date.now(), startedAt: Date.now(), bytesRead: 0, rowsRead: 0, published: 0, badRows: 0, badSamples: [], committedLine: 0, cancelRequested: false, crashes: 1 });
-    const again = startImportWorker({ redis: ground.redis, jobs, stream: uniqueName('readings'), owner, maxBacklog: 1_000_000, logger: quiet });
-    const failed = await waitFor(async () => {
-      const job = await jobs.get(id);
-      return job?.state === 'failed' && job;
-    }, { what: 'the job failed' });
+    await jobs.create({
+      id,
+      state: 'running',
+      owner,
+      file,
+      bytes: 100,
+      createdAt: Date.now(),
+      startedAt: Date.now(),
+      bytesRead: 0,
+      rowsRead: 0,
+      published: 0,
+      badRows: 0,
+      badSamples: [],
+      committedLine: 0,
+      cancelRequested: false,
+      crashes: 1,
+    });
+    const again = startImportWorker({
+      redis: ground.redis,
+      jobs,
+      stream: uniqueName('readings'),
+      owner,
+      maxBacklog: 1_000_000,
+      logger: quiet,
+    });
+    const failed = await waitFor(
+      async () => {
+        const job = await jobs.get(id);
+        return job?.state === 'failed' && job;
+      },
+      { what: 'the job failed' },
+    );
     expect(failed.error).toContain('not taken up again');
     expect(again.problems().join(' ')).toContain(`import ${id} failed`);
     await again.stop();

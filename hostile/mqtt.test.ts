@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
 import { createRedis, readDeadLetters } from 'core';
-import { type MosquittoServer, type RedisServer, startMosquitto, startRedisServer, startService, streamReadings, uniqueName, waitFor } from 'core/testing';
+import {
+  type MosquittoServer,
+  type RedisServer,
+  startMosquitto,
+  startRedisServer,
+  startService,
+  streamReadings,
+  uniqueName,
+  waitFor,
+} from 'core/testing';
 import type Redis from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 
@@ -38,24 +47,43 @@ describe('hostile MQTT messages', () => {
   it('are dead-lettered with their text and never block the messages behind them, also after a restart', async () => {
     const stream = uniqueName('readings');
     const clientId = uniqueName('ingest').slice(0, 60);
-    const start = () => startService(ENTRY, { REDIS_URL: redisServer.url, MQTT_URL: broker.url, MQTT_CLIENT_ID: clientId, READINGS_STREAM: stream, HEARTBEAT_INTERVAL_MS: '200' });
+    const start = () =>
+      startService(ENTRY, {
+        REDIS_URL: redisServer.url,
+        MQTT_URL: broker.url,
+        MQTT_CLIENT_ID: clientId,
+        READINGS_STREAM: stream,
+        HEARTBEAT_INTERVAL_MS: '200',
+      });
     let worker = start();
     await waitFor(() => worker.output().includes('"subscribed"'), { what: 'subscribed' });
     // Stopped with its session kept: the hostile messages wait at the broker and come first on restart.
     await worker.kill('SIGKILL');
-    for (const payload of Object.values(HOSTILE_PAYLOADS)) await publisher.publishAsync('telemetry/evil-1', payload, { qos: 1 });
-    for (let i = 0; i < 100; i++) await publisher.publishAsync(`telemetry/pump-${i % 10}`, JSON.stringify({ metric: 'kwh', value: i, unit: 'kWh', ts: 1_764_000_000_000 + i }), { qos: 1 });
+    for (const payload of Object.values(HOSTILE_PAYLOADS))
+      await publisher.publishAsync('telemetry/evil-1', payload, { qos: 1 });
+    for (let i = 0; i < 100; i++)
+      await publisher.publishAsync(
+        `telemetry/pump-${i % 10}`,
+        JSON.stringify({ metric: 'kwh', value: i, unit: 'kWh', ts: 1_764_000_000_000 + i }),
+        { qos: 1 },
+      );
     worker = start();
     try {
-      const stored = await waitFor(async () => {
-        const found = await streamReadings(redis, stream);
-        return found.length >= 100 && found;
-      }, { what: '100 good readings in the stream' });
+      const stored = await waitFor(
+        async () => {
+          const found = await streamReadings(redis, stream);
+          return found.length >= 100 && found;
+        },
+        { what: '100 good readings in the stream' },
+      );
       expect(stored.map((reading) => reading.value)).toEqual(Array.from({ length: 100 }, (_, i) => i));
-      const letters = await waitFor(async () => {
-        const found = await readDeadLetters(redis, `${stream}:dead`);
-        return found.length >= 6 && found;
-      }, { what: 'the hostile messages dead-lettered' });
+      const letters = await waitFor(
+        async () => {
+          const found = await readDeadLetters(redis, `${stream}:dead`);
+          return found.length >= 6 && found;
+        },
+        { what: 'the hostile messages dead-lettered' },
+      );
       expect(letters.map((letter) => letter.reason.replace(/^.*?: /, ''))).toEqual([
         'payload nests JSON deeper than 32 levels',
         'payload nests JSON deeper than 32 levels',

@@ -25,7 +25,9 @@ describe('a refused reading', () => {
     const letters = await readDeadLetters(redis, 'readings:dead');
     expect(letters).toHaveLength(2);
     expect(letters.every((letter) => letter.group === 'store')).toBe(true);
-    const health = (await (await fetch(`${pipeline.apiUrls[0]}/health`)).json()) as { deadLetters: Array<{ stream: string; entries: number }> };
+    const health = (await (await fetch(`${pipeline.apiUrls[0]}/health`)).json()) as {
+      deadLetters: Array<{ stream: string; entries: number }>;
+    };
     expect(health.deadLetters.find((dead) => dead.stream === 'readings:dead')?.entries).toBe(2);
   });
 });

@@ -16,9 +16,20 @@ async function apiWithTwoDevices() {
     logger: createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} }),
     tokens: createTokenVerifier({ secret: SECRET }),
   });
-  const readings = ['pump-7', 'pump-8'].map((deviceId, index) => ({ id: `r-${index}`, deviceId, metric: 'kwh', value: 1, unit: 'kWh', ts: new Date(Date.now() - 1_000).toISOString() }));
+  const readings = ['pump-7', 'pump-8'].map((deviceId, index) => ({
+    id: `r-${index}`,
+    deviceId,
+    metric: 'kwh',
+    value: 1,
+    unit: 'kWh',
+    ts: new Date(Date.now() - 1_000).toISOString(),
+  }));
   const stored = await app.handle(
-    new Request('http://localhost/readings/batch', { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ readings }) }),
+    new Request('http://localhost/readings/batch', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ readings }),
+    }),
   );
   expect(stored.status).toBe(200);
   return app;
@@ -49,20 +60,27 @@ describe('repeated query parameters', () => {
     const app = await apiWithTwoDevices();
     const token = await mintDeviceToken({ device: 'pump-7', scopes: ['read'], ttlSeconds: 600, secret: SECRET });
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...ROUTES), fc.constantFrom(...SPELLINGS), fc.constantFrom('header', 'query'), async (route, query, carried) => {
-        const inQuery = carried === 'query' && route.endsWith('/stream');
-        const url = `http://localhost${route}?${query}${inQuery ? `&access_token=${token}` : ''}`;
-        const response = await app.handle(new Request(url, { headers: inQuery ? {} : { authorization: `Bearer ${token}` } }));
-        if (route.endsWith('/stream')) {
-          // A live stream shows nothing yet; what matters is whether it was let through.
-          await response.body?.cancel().catch(() => {});
-          if (response.status === 200) expect(new URLSearchParams(query).getAll('deviceId')).toEqual(['pump-7']);
-          return;
-        }
-        const text = await response.text();
-        expect(text).not.toContain('pump-8');
-        if (response.status >= 400) expect([400, 403, 422]).toContain(response.status);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...ROUTES),
+        fc.constantFrom(...SPELLINGS),
+        fc.constantFrom('header', 'query'),
+        async (route, query, carried) => {
+          const inQuery = carried === 'query' && route.endsWith('/stream');
+          const url = `http://localhost${route}?${query}${inQuery ? `&access_token=${token}` : ''}`;
+          const response = await app.handle(
+            new Request(url, { headers: inQuery ? {} : { authorization: `Bearer ${token}` } }),
+          );
+          if (route.endsWith('/stream')) {
+            // A live stream shows nothing yet; what matters is whether it was let through.
+            await response.body?.cancel().catch(() => {});
+            if (response.status === 200) expect(new URLSearchParams(query).getAll('deviceId')).toEqual(['pump-7']);
+            return;
+          }
+          const text = await response.text();
+          expect(text).not.toContain('pump-8');
+          if (response.status >= 400) expect([400, 403, 422]).toContain(response.status);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -70,7 +88,12 @@ describe('repeated query parameters', () => {
   it('refuse a parameter given twice on any route, naming it, and still answer one given once', async () => {
     const app = await apiWithTwoDevices();
     const read = { authorization: `Bearer ${READ_TOKEN}` };
-    for (const path of ['/readings?limit=1&limit=2', '/readings/latest?deviceId=a&deviceId=b', '/health?x=1&x=2', '/stats?from=1&from=2']) {
+    for (const path of [
+      '/readings?limit=1&limit=2',
+      '/readings/latest?deviceId=a&deviceId=b',
+      '/health?x=1&x=2',
+      '/stats?from=1&from=2',
+    ]) {
       const response = await app.handle(new Request(`http://localhost${path}`, { headers: read }));
       expect(response.status).toBe(400);
       const body = await response.json();

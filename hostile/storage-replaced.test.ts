@@ -16,9 +16,25 @@ const ground = useTestGround('storage');
 async function start(file: string) {
   const store = await openThreadedSqliteStore(file);
   const storageIdentity = watchStorageIdentity({ redis: ground.redis, store, logger: quiet });
-  const app = createApp({ store, config: { apiToken: TEST_TOKEN, readToken: undefined, maxBodyBytes: 1_000_000 }, logger: quiet, storageIdentity });
-  const reasons = async () => ((await (await app.handle(new Request('http://localhost/health'))).json()) as { reasons: string[] }).reasons.join(' ');
-  const acknowledge = async () => (await app.handle(new Request('http://localhost/health/storage/acknowledge', { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}` } }))).json();
+  const app = createApp({
+    store,
+    config: { apiToken: TEST_TOKEN, readToken: undefined, maxBodyBytes: 1_000_000 },
+    logger: quiet,
+    storageIdentity,
+  });
+  const reasons = async () =>
+    ((await (await app.handle(new Request('http://localhost/health'))).json()) as { reasons: string[] }).reasons.join(
+      ' ',
+    );
+  const acknowledge = async () =>
+    (
+      await app.handle(
+        new Request('http://localhost/health/storage/acknowledge', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TEST_TOKEN}` },
+        }),
+      )
+    ).json();
   return { store, reasons, acknowledge };
 }
 
@@ -36,10 +52,13 @@ describe('a database lost between two starts', () => {
 
     for (const suffix of ['', '-wal', '-shm']) await rm(`${file}${suffix}`, { force: true });
     const replaced = await start(file);
-    const reason = await waitFor(async () => {
-      const text = await replaced.reasons();
-      return text.includes('is not the one readings were stored into before') && text;
-    }, { what: '/health naming the lost database' });
+    const reason = await waitFor(
+      async () => {
+        const text = await replaced.reasons();
+        return text.includes('is not the one readings were stored into before') && text;
+      },
+      { what: '/health naming the lost database' },
+    );
     expect(reason).toContain('POST /health/storage/acknowledge');
     expect(await replaced.acknowledge()).toEqual({ acknowledged: true });
     expect(await replaced.reasons()).toBe('');

@@ -22,7 +22,10 @@ export interface TestGround {
  * A redis-server and a temp folder for one test file, started before its tests and removed after;
  * `prepare` runs on the folder before the tests (a mount), `release` before it is removed.
  */
-export function useTestGround(name: string, hooks: { prepare?: (dir: string) => Promise<unknown>; release?: (dir: string) => Promise<unknown> } = {}): TestGround {
+export function useTestGround(
+  name: string,
+  hooks: { prepare?: (dir: string) => Promise<unknown>; release?: (dir: string) => Promise<unknown> } = {},
+): TestGround {
   let server: RedisServer | undefined;
   const ground = { redis: undefined as unknown as Redis, dir: '' };
   beforeAll(async () => {
@@ -55,7 +58,13 @@ export function importsApi(redis: Redis, uploads: string) {
     imports: { jobs, worker, dir: uploads, maxBytes: 1_000_000_000, maxJobs: 20, owner },
   });
   const call = async (method: string, path: string, body?: BodyInit, headers: Record<string, string> = {}) => {
-    const response = await app.handle(new Request(`http://localhost${path}`, { method, headers: { authorization: `Bearer ${TEST_TOKEN}`, ...headers }, ...(body ? { body } : {}) }));
+    const response = await app.handle(
+      new Request(`http://localhost${path}`, {
+        method,
+        headers: { authorization: `Bearer ${TEST_TOKEN}`, ...headers },
+        ...(body ? { body } : {}),
+      }),
+    );
     return { status: response.status, body: (await response.json()) as any };
   };
   return { app, call, worker, jobs, owner, stream };

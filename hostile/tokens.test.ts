@@ -22,15 +22,35 @@ describe('device tokens, exactly as documented', () => {
   it('take a scope only as a string of known scopes', async () => {
     expect([...(await verifier.verify(await signed({ scope: 'ingest' }))).scopes]).toEqual(['ingest']);
     expect([...(await verifier.verify(await signed({ scope: 'ingest read' }))).scopes]).toEqual(['ingest', 'read']);
-    for (const scope of [['ingest'], ['ingest', 'read'], 'ingest admin', 'ingest,read', '', ' ingest', 1, { ingest: true }, null]) {
-      await expect(verifier.verify(await signed({ scope }))).rejects.toThrow("token invalid (its device or scope is not one this API knows)");
+    for (const scope of [
+      ['ingest'],
+      ['ingest', 'read'],
+      'ingest admin',
+      'ingest,read',
+      '',
+      ' ingest',
+      1,
+      { ingest: true },
+      null,
+    ]) {
+      await expect(verifier.verify(await signed({ scope }))).rejects.toThrow(
+        'token invalid (its device or scope is not one this API knows)',
+      );
     }
   });
 
   it('mint a token for every device with the ingest scope only when asked in so many words', async () => {
     const run = async (args: string[]) => {
-      const child = Bun.spawn(['bun', join(import.meta.dir, '..', 'scripts', 'token.ts'), ...args], { env: { ...process.env, TOKEN_SECRET: SECRET }, stdout: 'pipe', stderr: 'pipe' });
-      const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+      const child = Bun.spawn(['bun', join(import.meta.dir, '..', 'scripts', 'token.ts'), ...args], {
+        env: { ...process.env, TOKEN_SECRET: SECRET },
+        stdout: 'pipe',
+        stderr: 'pipe',
+      });
+      const [stdout, stderr, code] = await Promise.all([
+        new Response(child.stdout).text(),
+        new Response(child.stderr).text(),
+        child.exited,
+      ]);
       return { stdout, stderr, code };
     };
     const refused = await run(['--device', '*', '--scope', 'ingest']);

@@ -30,7 +30,10 @@ try {
   url = new URL(values.path, values.url).toString();
   if (!/^https?:$/.test(new URL(url).protocol)) throw new Error('not http(s)');
 } catch {
-  cliError(NAME, `--url must be an http(s) URL and --path a path, got ${JSON.stringify(values.url)} and ${JSON.stringify(values.path)}`);
+  cliError(
+    NAME,
+    `--url must be an http(s) URL and --path a path, got ${JSON.stringify(values.url)} and ${JSON.stringify(values.path)}`,
+  );
 }
 const latencies: number[] = [];
 const failures = new Map<string, number>();
@@ -56,9 +59,12 @@ const total = concurrency * perClient;
 const failed = [...failures.values()].reduce((sum, n) => sum + n, 0);
 const rate = ((total - failed) / total) * 100;
 latencies.sort((a, b) => a - b);
-const at = (p: number) => (latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? 0).toFixed(1);
+const at = (p: number) =>
+  (latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? 0).toFixed(1);
 const seconds = (performance.now() - started) / 1_000;
 console.log(`${url}: ${total} requests from ${concurrency} clients in ${seconds.toFixed(2)} s`);
-console.log(`success ${rate.toFixed(2)}% (target ${target}%), latency p50 ${at(50)} ms, p95 ${at(95)} ms, p99 ${at(99)} ms, max ${at(100)} ms`);
+console.log(
+  `success ${rate.toFixed(2)}% (target ${target}%), latency p50 ${at(50)} ms, p95 ${at(95)} ms, p99 ${at(99)} ms, max ${at(100)} ms`,
+);
 for (const [reason, count] of failures) console.log(`  failed: ${count} × ${reason}`);
 process.exit(rate >= target ? 0 : 1);

@@ -32,7 +32,11 @@ async function run(entry: string, args: string[]) {
     stdout: 'pipe',
     stderr: 'pipe',
   });
-  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
   return { stdout, stderr, code };
 }
 
@@ -54,10 +58,19 @@ describe('every CLI', () => {
 
   it('refuses bad values with the flag named: availability --concurrency 0, status with a non-URL, rules:check with a sample that is not JSON', async () => {
     const concurrency = await run(CLIS.availability as string, ['--concurrency', '0']);
-    expect(concurrency).toMatchObject({ code: 2, stderr: 'availability: --concurrency must be a whole number ≥ 1 and ≤ 100000, got "0" (see --help)\n' });
+    expect(concurrency).toMatchObject({
+      code: 2,
+      stderr: 'availability: --concurrency must be a whole number ≥ 1 and ≤ 100000, got "0" (see --help)\n',
+    });
     const status = await run(CLIS.status as string, ['not a url']);
-    expect(status).toMatchObject({ code: 2, stderr: 'status: API_URL must be an http(s) URL, got "not a url" (see --help)\n' });
-    const sample = await run(CLIS['rules:check'] as string, [join(root, 'consumer-alert/rules.example.json'), '{deviceId: 1}']);
+    expect(status).toMatchObject({
+      code: 2,
+      stderr: 'status: API_URL must be an http(s) URL, got "not a url" (see --help)\n',
+    });
+    const sample = await run(CLIS['rules:check'] as string, [
+      join(root, 'consumer-alert/rules.example.json'),
+      '{deviceId: 1}',
+    ]);
     expect(sample.code).toBe(2);
     expect(sample.stderr).toStartWith('rules:check: READING_JSON is not JSON');
     expect(sample.stderr).not.toContain('    at ');

@@ -46,7 +46,10 @@ describe('compose.yaml and Dockerfile', () => {
   it('has an MQTT broker keeping sessions and their queued messages, which ingest-mqtt waits for', () => {
     const broker = compose.services.mosquitto;
     expect(broker.image).toMatch(/^eclipse-mosquitto:2/);
-    expect(broker.volumes).toEqual(['./mosquitto.conf:/mosquitto/config/mosquitto.conf:ro', 'mosquitto-data:/mosquitto/data']);
+    expect(broker.volumes).toEqual([
+      './mosquitto.conf:/mosquitto/config/mosquitto.conf:ro',
+      'mosquitto-data:/mosquitto/data',
+    ]);
     const config = readFileSync(join(root, 'mosquitto.conf'), 'utf8');
     expect(config).toMatch(/^persistence true$/m);
     expect(Number(/^max_queued_messages (\d+)$/m.exec(config)?.[1])).toBeGreaterThanOrEqual(100_000);
@@ -55,7 +58,7 @@ describe('compose.yaml and Dockerfile', () => {
     expect(ingest.depends_on.mosquitto.condition).toBe('service_healthy');
   });
 
-  it("builds every service from the Dockerfile, whose entry file exists for each", () => {
+  it('builds every service from the Dockerfile, whose entry file exists for each', () => {
     for (const name of workers) {
       const service = compose.services[name];
       expect(service.build.context).toBe('.');
@@ -71,17 +74,21 @@ describe('compose.yaml and Dockerfile', () => {
     expect(dockerfile).toMatch(/^USER bun$/m);
     // Every workspace manifest is copied before the install, or the frozen install fails.
     const workspaces: string[] = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).workspaces.packages;
-    for (const workspace of workspaces) expect(dockerfile).toContain(`COPY ${workspace}/package.json ${workspace}/package.json`);
+    for (const workspace of workspaces)
+      expect(dockerfile).toContain(`COPY ${workspace}/package.json ${workspace}/package.json`);
   });
 
-  it('builds a slim image per service: only its own and core\'s production dependencies, labelled, with a health check', () => {
+  it("builds a slim image per service: only its own and core's production dependencies, labelled, with a health check", () => {
     const stages = dockerfile.split(/^FROM /m).slice(1);
     expect(stages).toHaveLength(2);
-    expect(stages[0]).toContain('bun install --frozen-lockfile --production --ignore-scripts --filter "${SERVICE}" --filter core');
+    expect(stages[0]).toContain(
+      'bun install --frozen-lockfile --production --ignore-scripts --filter "${SERVICE}" --filter core',
+    );
     // The final stage installs nothing: it copies the dependency stage's result.
     expect(stages[1]).not.toContain('bun install');
     expect(stages[1]).toContain('COPY --from=dependencies /app/${SERVICE}/node_modules ${SERVICE}/node_modules');
-    for (const label of ['title', 'description', 'version', 'source', 'revision', 'base.name']) expect(stages[1]).toContain(`org.opencontainers.image.${label}=`);
+    for (const label of ['title', 'description', 'version', 'source', 'revision', 'base.name'])
+      expect(stages[1]).toContain(`org.opencontainers.image.${label}=`);
     expect(stages[1]).toContain('CMD ["bun", "core/src/container-health.ts"]');
     expect(stages[1]).toContain('HEARTBEAT_FILE=/tmp/heartbeat');
     expect(existsSync(join(root, 'core/src/container-health.ts'))).toBe(true);
@@ -89,7 +96,8 @@ describe('compose.yaml and Dockerfile', () => {
 
   it('leaves tests, local data and secrets out of the build context', () => {
     const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');
-    for (const pattern of ['**/node_modules', 'data', '.env', '.git', '**/*.test.ts']) expect(ignored).toContain(pattern);
+    for (const pattern of ['**/node_modules', 'data', '.env', '.git', '**/*.test.ts'])
+      expect(ignored).toContain(pattern);
   });
 });
 
@@ -113,7 +121,9 @@ describe('compose.postgres.yaml', () => {
     // Only the first instance is published on the host; the others are reached inside the network.
     expect(override.services.api.ports).toEqual(['3000:3000']);
     expect(override.services['api-2'].ports).toBeUndefined();
-    expect(override.services['consumer-store'].environment.API_URL).toBe('http://api:3000,http://api-2:3000,http://api-3:3000');
+    expect(override.services['consumer-store'].environment.API_URL).toBe(
+      'http://api:3000,http://api-2:3000,http://api-3:3000',
+    );
   });
 
   it('compose.ha.yaml: a primary, two replicas and three Sentinels, and every service finds the primary through them', () => {
@@ -122,7 +132,9 @@ describe('compose.postgres.yaml', () => {
     const nodes = ['redis', 'redis-replica-1', 'redis-replica-2'];
     for (const name of nodes) {
       const command = ha.services[name].command as string[];
-      expect(command).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--min-replicas-to-write', '1', '--min-replicas-max-lag', '5']));
+      expect(command).toEqual(
+        expect.arrayContaining(['--appendonly', 'yes', '--min-replicas-to-write', '1', '--min-replicas-max-lag', '5']),
+      );
       if (name !== 'redis') expect(command).toEqual(expect.arrayContaining(['--replicaof', 'redis', '6379']));
     }
     const sentinels = ['sentinel-1', 'sentinel-2', 'sentinel-3'];
@@ -132,8 +144,11 @@ describe('compose.postgres.yaml', () => {
       expect(script).toContain('--sentinel');
     }
     for (const name of workers) {
-      expect(ha.services[name].environment.REDIS_SENTINELS).toBe(sentinels.map((sentinel) => `${sentinel}:26379`).join(','));
-      for (const sentinel of sentinels) expect(ha.services[name].depends_on[sentinel].condition).toBe('service_healthy');
+      expect(ha.services[name].environment.REDIS_SENTINELS).toBe(
+        sentinels.map((sentinel) => `${sentinel}:26379`).join(','),
+      );
+      for (const sentinel of sentinels)
+        expect(ha.services[name].depends_on[sentinel].condition).toBe('service_healthy');
       expect(compose.services[name]).toBeDefined();
     }
   });

@@ -18,8 +18,16 @@ afterAll(async () => {
 });
 
 async function run(...args: string[]) {
-  const child = Bun.spawn(['bun', entry, ...args], { env: { ...process.env, REDIS_URL: testRedis.url }, stdout: 'pipe', stderr: 'pipe' });
-  const [code, stdout, stderr] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  const child = Bun.spawn(['bun', entry, ...args], {
+    env: { ...process.env, REDIS_URL: testRedis.url },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  const [code, stdout, stderr] = await Promise.all([
+    child.exited,
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
   return { code, stdout, stderr };
 }
 
@@ -27,7 +35,26 @@ async function run(...args: string[]) {
 async function deadLetter(stream: string, reason: string) {
   const reading = { id: newEventId(), deviceId: 'd', metric: 'kwh', value: 1, unit: 'kWh', ts: Date.now() };
   const fields = encodeReading(reading);
-  const id = await redis.xadd(`${stream}:dead`, '*', 'entryId', '1-1', 'stream', stream, 'group', 'store', 'consumer', 'c', 'reason', reason, 'deliveries', '1', 'deadAt', new Date().toISOString(), 'fields', JSON.stringify(fields));
+  const id = await redis.xadd(
+    `${stream}:dead`,
+    '*',
+    'entryId',
+    '1-1',
+    'stream',
+    stream,
+    'group',
+    'store',
+    'consumer',
+    'c',
+    'reason',
+    reason,
+    'deliveries',
+    '1',
+    'deadAt',
+    new Date().toISOString(),
+    'fields',
+    JSON.stringify(fields),
+  );
   return { id: id as string, reading };
 }
 
@@ -41,7 +68,11 @@ describe('bun run deadletters', () => {
     expect(list.stdout).toContain(conflict.id);
     expect(list.stdout).toContain('2 dead letters');
     const show = await run('show', refused.id, '--stream', stream);
-    expect(JSON.parse(show.stdout)).toMatchObject({ id: refused.id, stream, reason: 'rejected by the API: readings.0.ts: too far ahead' });
+    expect(JSON.parse(show.stdout)).toMatchObject({
+      id: refused.id,
+      stream,
+      reason: 'rejected by the API: readings.0.ts: too far ahead',
+    });
 
     const replay = await run('replay', '--stream', stream, '--reason', 'too far ahead');
     expect(replay.stdout).toContain('replayed 1 dead letter');

@@ -3,7 +3,15 @@
  * back or away. Dead letters live in `<stream>:dead` (see README "Dead letters").
  */
 import { parseArgs } from 'node:util';
-import { type DeadLetterRecord, commonSettings, configOrExit, createRedis, loadConfig, readDeadLetters, redisTargetOrExit } from 'core';
+import {
+  type DeadLetterRecord,
+  commonSettings,
+  configOrExit,
+  createRedis,
+  loadConfig,
+  readDeadLetters,
+  redisTargetOrExit,
+} from 'core';
 import type Redis from 'ioredis';
 
 const USAGE = `Usage: bun run deadletters <command> [flags]
@@ -51,23 +59,34 @@ const [command, ...rest] = positionals;
 if (!command) fail('a command is needed');
 if (!['list', 'show', 'replay', 'purge'].includes(command)) fail(`unknown command ${JSON.stringify(command)}`);
 const limit = values.limit === undefined ? 50 : Number(values.limit);
-if (!Number.isInteger(limit) || limit < 1) fail(`--limit must be a positive whole number, got ${JSON.stringify(values.limit)}`);
+if (!Number.isInteger(limit) || limit < 1)
+  fail(`--limit must be a positive whole number, got ${JSON.stringify(values.limit)}`);
 const ids = new Set([...((values.id as string[] | undefined) ?? []), ...(command === 'show' ? rest : [])]);
 if (command === 'show' && ids.size !== 1) fail('show takes exactly one dead-letter id');
 const reason = values.reason as string | undefined;
 if ((command === 'replay' || command === 'purge') && ids.size === 0 && reason === undefined && !values.all) {
   fail(`${command} needs --id, --reason or --all`);
 }
-const streams = (values.stream as string[] | undefined) ?? [process.env.READINGS_STREAM || 'readings', process.env.ALERTS_STREAM || 'alerts'];
+const streams = (values.stream as string[] | undefined) ?? [
+  process.env.READINGS_STREAM || 'readings',
+  process.env.ALERTS_STREAM || 'alerts',
+];
 
 // The pipeline's Redis as every service finds it: REDIS_URL, or the primary through REDIS_SENTINELS.
 const settings = await configOrExit('deadletters', () => loadConfig(commonSettings, process.env));
-const redis = createRedis(await redisTargetOrExit('deadletters', settings), { name: 'deadletters', failFast: true, commandTimeoutMs: 5_000, keyPrefix: settings.keyPrefix || undefined });
+const redis = createRedis(await redisTargetOrExit('deadletters', settings), {
+  name: 'deadletters',
+  failFast: true,
+  commandTimeoutMs: 5_000,
+  keyPrefix: settings.keyPrefix || undefined,
+});
 
 /** The selected dead letters of one stream (the first 100,000; a longer one is worked through in runs). */
 async function selected(client: Redis, stream: string): Promise<DeadLetterRecord[]> {
   const all = await readDeadLetters(client, `${stream}:dead`, 100_000);
-  return all.filter((letter) => (ids.size === 0 || ids.has(letter.id)) && (reason === undefined || letter.reason.includes(reason)));
+  return all.filter(
+    (letter) => (ids.size === 0 || ids.has(letter.id)) && (reason === undefined || letter.reason.includes(reason)),
+  );
 }
 
 try {
@@ -79,22 +98,31 @@ try {
   // A Redis without the pipeline's streams would answer "0 dead letters" for any question: say
   // that it is the wrong Redis instead.
   if ((await redis.exists(...streams.flatMap((stream) => [stream, `${stream}:dead`]))) === 0) {
-    const where = settings.redisSentinels.length > 0 ? `the primary of REDIS_SENTINELS=${settings.redisSentinels.map(({ host, port }) => `${host}:${port}`).join(',')}` : `REDIS_URL=${settings.redisUrl}`;
-    throw new Error(`no pipeline in the Redis at ${where} (no ${streams.join(' or ')} stream): \`bun run start\` saves the Redis it runs as REDIS_URL in .env, where this command reads it; set REDIS_URL (and KEY_PREFIX) as the services have them`);
+    const where =
+      settings.redisSentinels.length > 0
+        ? `the primary of REDIS_SENTINELS=${settings.redisSentinels.map(({ host, port }) => `${host}:${port}`).join(',')}`
+        : `REDIS_URL=${settings.redisUrl}`;
+    throw new Error(
+      `no pipeline in the Redis at ${where} (no ${streams.join(' or ')} stream): \`bun run start\` saves the Redis it runs as REDIS_URL in .env, where this command reads it; set REDIS_URL (and KEY_PREFIX) as the services have them`,
+    );
   }
   let total = 0;
   for (const stream of streams) {
     const letters = await selected(redis, stream);
     if (command === 'list') {
       for (const letter of letters.slice(0, Math.max(0, limit - total))) {
-        console.log(`${letter.id}  ${letter.stream}/${letter.group} entry ${letter.entryId}  ${letter.deadAt}  ${letter.reason}`);
+        console.log(
+          `${letter.id}  ${letter.stream}/${letter.group} entry ${letter.entryId}  ${letter.deadAt}  ${letter.reason}`,
+        );
       }
     } else if (command === 'show') {
       for (const letter of letters) console.log(JSON.stringify(letter, null, 2));
     } else {
       for (const letter of letters) {
         if (command === 'replay' && letter.fields.length === 0) {
-          console.error(`deadletters: ${letter.id} kept no fields (the entry was deleted before it was read): nothing to replay; purge it`);
+          console.error(
+            `deadletters: ${letter.id} kept no fields (the entry was deleted before it was read): nothing to replay; purge it`,
+          );
           continue;
         }
         const multi = redis.multi();
@@ -106,8 +134,12 @@ try {
     }
     total += letters.length;
   }
-  if (command === 'replay' || command === 'purge') console.log(`${command === 'replay' ? 'replayed' : 'purged'} ${total} dead letter${total === 1 ? '' : 's'}`);
-  else if (command === 'list') console.log(`${total} dead letter${total === 1 ? '' : 's'}${total > limit ? ` (first ${limit} shown; --limit)` : ''}`);
+  if (command === 'replay' || command === 'purge')
+    console.log(`${command === 'replay' ? 'replayed' : 'purged'} ${total} dead letter${total === 1 ? '' : 's'}`);
+  else if (command === 'list')
+    console.log(
+      `${total} dead letter${total === 1 ? '' : 's'}${total > limit ? ` (first ${limit} shown; --limit)` : ''}`,
+    );
   else if (total === 0) {
     console.error(`deadletters: no dead letter ${[...ids][0]} in ${streams.map((s) => `${s}:dead`).join(', ')}`);
     process.exitCode = 1;

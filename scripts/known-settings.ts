@@ -5,7 +5,16 @@ import { producerSettings } from '../producer/src/config.ts';
 import { storeSettings } from '../consumer-store/src/config.ts';
 
 /** Read outside the services' setting specs: by the commands, the logger, the container health check. */
-const OTHER_SETTINGS = ['DATA_DIR', 'ENV_FILE', 'START_REDIS_PORTS', 'CONSUMER_NAME', 'HEARTBEAT_FILE', 'SERVICE', 'TOKEN_PRIVATE_KEY', 'LOG_FORMAT'];
+const OTHER_SETTINGS = [
+  'DATA_DIR',
+  'ENV_FILE',
+  'START_REDIS_PORTS',
+  'CONSUMER_NAME',
+  'HEARTBEAT_FILE',
+  'SERVICE',
+  'TOKEN_PRIVATE_KEY',
+  'LOG_FORMAT',
+];
 
 /** Every environment variable the pipeline reads: each service's settings, and the commands'. */
 export function knownSettings(): Set<string> {

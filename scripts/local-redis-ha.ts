@@ -32,24 +32,64 @@ export async function startLocalRedisHa(dataDir: string): Promise<LocalRedisHa> 
   rmSync(base, { recursive: true, force: true });
   const children: Array<ReturnType<typeof Bun.spawn>> = [];
   const spawn = (args: string[]) => {
-    const child = Bun.spawn(['redis-server', ...args], { env: { ...process.env }, stdout: 'ignore', stderr: 'inherit', detached: true });
+    const child = Bun.spawn(['redis-server', ...args], {
+      env: { ...process.env },
+      stdout: 'ignore',
+      stderr: 'inherit',
+      detached: true,
+    });
     children.push(child);
     return child;
   };
   // Diskless sync at once: a replica reconfigured after a failover is in sync in well under a second here.
-  const writeSafety = ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '5', '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'];
+  const writeSafety = [
+    '--min-replicas-to-write',
+    '1',
+    '--min-replicas-max-lag',
+    '5',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'everysec',
+    '--save',
+    '',
+    '--repl-diskless-sync',
+    'yes',
+    '--repl-diskless-sync-delay',
+    '0',
+  ];
   const nodePorts = [await freePort(), await freePort(), await freePort()];
   nodePorts.forEach((port, index) => {
     const dir = join(base, index === 0 ? 'primary' : `replica-${index}`);
     mkdirSync(dir, { recursive: true });
-    spawn(['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...writeSafety, ...(index === 0 ? [] : ['--replicaof', '127.0.0.1', String(nodePorts[0])])]);
+    spawn([
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      ...writeSafety,
+      ...(index === 0 ? [] : ['--replicaof', '127.0.0.1', String(nodePorts[0])]),
+    ]);
   });
   const sentinelPorts = [await freePort(), await freePort(), await freePort()];
   for (const [index, port] of sentinelPorts.entries()) {
     const dir = join(base, `sentinel-${index + 1}`);
     mkdirSync(dir, { recursive: true });
     const config = join(dir, 'sentinel.conf');
-    await Bun.write(config, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${nodePorts[0]} 2`, `sentinel down-after-milliseconds ${MASTER_NAME} 2000`, `sentinel failover-timeout ${MASTER_NAME} 10000`, ''].join('\n'));
+    await Bun.write(
+      config,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${nodePorts[0]} 2`,
+        `sentinel down-after-milliseconds ${MASTER_NAME} 2000`,
+        `sentinel failover-timeout ${MASTER_NAME} 10000`,
+        '',
+      ].join('\n'),
+    );
     spawn([config, '--sentinel']);
   }
   const deadline = Date.now() + 15_000;
@@ -61,7 +101,11 @@ export async function startLocalRedisHa(dataDir: string): Promise<LocalRedisHa> 
   }
   return {
     sentinels: sentinelPorts.map((port) => `127.0.0.1:${port}`).join(','),
-    describe: () => `primary 127.0.0.1:${nodePorts[0]}, replicas ${nodePorts.slice(1).map((port) => `127.0.0.1:${port}`).join(' and ')}, Sentinels ${sentinelPorts.map((port) => `127.0.0.1:${port}`).join(', ')} (data in ${base})`,
+    describe: () =>
+      `primary 127.0.0.1:${nodePorts[0]}, replicas ${nodePorts
+        .slice(1)
+        .map((port) => `127.0.0.1:${port}`)
+        .join(' and ')}, Sentinels ${sentinelPorts.map((port) => `127.0.0.1:${port}`).join(', ')} (data in ${base})`,
     async stop() {
       for (const child of children) child.kill('SIGTERM');
       await Promise.all(children.map((child) => child.exited));

@@ -7,7 +7,10 @@ describe('what a restart of a Redis would lose', () => {
   let withAof: RedisServer;
   let withNothing: RedisServer;
   beforeAll(async () => {
-    [withAof, withNothing] = await Promise.all([startRedisServer({ appendOnly: true }), startRedisServer({ appendOnly: false })]);
+    [withAof, withNothing] = await Promise.all([
+      startRedisServer({ appendOnly: true }),
+      startRedisServer({ appendOnly: false }),
+    ]);
   });
   afterAll(async () => {
     await Promise.all([withAof.stop(), withNothing.stop()]);

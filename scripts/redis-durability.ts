@@ -16,7 +16,11 @@ export async function redisDurability(redis: Redis): Promise<{ durability: Durab
     const info = await redis.info('persistence').catch(() => '');
     const aof = /^aof_enabled:(\d)/m.exec(info)?.[1];
     if (aof === '1') appendOnly = 'yes';
-    else if (aof === undefined) return { durability: 'unknown', say: 'cannot tell whether it keeps data on disk (CONFIG and INFO refused); make sure it persists (AOF)' };
+    else if (aof === undefined)
+      return {
+        durability: 'unknown',
+        say: 'cannot tell whether it keeps data on disk (CONFIG and INFO refused); make sure it persists (AOF)',
+      };
   }
   if (appendOnly === 'yes') return { durability: 'aof', say: 'it keeps data on disk (AOF)' };
   if (save)

@@ -22,7 +22,10 @@ function redisOnPort(port: number): number | undefined {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (new RegExp(`^redis-server 127\\.0\\.0\\.1:${port}(?!\\d)`).test(readFileSync(`/proc/${entry}/cmdline`, 'utf8'))) return Number(entry);
+      if (
+        new RegExp(`^redis-server 127\\.0\\.0\\.1:${port}(?!\\d)`).test(readFileSync(`/proc/${entry}/cmdline`, 'utf8'))
+      )
+        return Number(entry);
     } catch {
       // Gone already.
     }
@@ -70,11 +73,17 @@ describe('bun run start', () => {
       // A device publishing over MQTT reaches the API through the broker, ingest-mqtt and the stream.
       await waitFor(() => start.output().includes('"subscribed"'), { what: 'ingest-mqtt subscribed' });
       const device = await mqtt.connectAsync(broker.url);
-      await device.publishAsync('telemetry/mqtt-meter', JSON.stringify({ metric: 'kwh', value: 12.5, unit: 'kWh', ts: new Date().toISOString() }), { qos: 1 });
+      await device.publishAsync(
+        'telemetry/mqtt-meter',
+        JSON.stringify({ metric: 'kwh', value: 12.5, unit: 'kWh', ts: new Date().toISOString() }),
+        { qos: 1 },
+      );
       await device.endAsync();
       await waitFor(
         async () => {
-          const response = await fetch(`http://127.0.0.1:${apiPort}/readings?deviceId=mqtt-meter`).catch(() => undefined);
+          const response = await fetch(`http://127.0.0.1:${apiPort}/readings?deviceId=mqtt-meter`).catch(
+            () => undefined,
+          );
           return response?.ok && ((await response.json()) as { readings: unknown[] }).readings.length === 1;
         },
         { what: 'the MQTT reading in the API', timeoutMs: 20_000 },
@@ -82,14 +91,24 @@ describe('bun run start', () => {
       expect(start.output()).toContain('starting redis-server');
       expect(start.output()).toContain(`http://127.0.0.1:${apiPort}/openapi`);
       // The URLs again once the API answers, below the services' start-up lines.
-      await waitFor(() => start.output().includes(`ready: dashboard http://127.0.0.1:${apiPort}/`), { what: 'the ready line' });
+      await waitFor(() => start.output().includes(`ready: dashboard http://127.0.0.1:${apiPort}/`), {
+        what: 'the ready line',
+      });
       expect(processesWith(`DATA_DIR=${dataDir}`).length).toBeGreaterThanOrEqual(5);
     } finally {
       start.child.kill('SIGINT');
     }
     expect(await start.exited).toBe(0);
-    await waitFor(() => processesWith(`DATA_DIR=${dataDir}`).length === 0, { what: 'every child gone', timeoutMs: 5_000 });
-    expect(await fetch(`http://127.0.0.1:${apiPort}/health`).then(() => 'up', () => 'down')).toBe('down');
+    await waitFor(() => processesWith(`DATA_DIR=${dataDir}`).length === 0, {
+      what: 'every child gone',
+      timeoutMs: 5_000,
+    });
+    expect(
+      await fetch(`http://127.0.0.1:${apiPort}/health`).then(
+        () => 'up',
+        () => 'down',
+      ),
+    ).toBe('down');
     await broker.stop();
   }, 60_000);
 });
@@ -99,15 +118,28 @@ describe('bun run start --ha', () => {
     const apiPort = await freePort();
     const dataDir = join(dir, 'data-ha');
     const ports: number[] = [];
-    const start = startService(join(root, 'scripts/start.ts'), { MQTT_URL: `mqtt://127.0.0.1:${await freePort()}`, PORT: String(apiPort), DATA_DIR: dataDir, API_TOKEN: 'run-it-token', INTERVAL_MS: '200' }, [], ['--ha']);
+    const start = startService(
+      join(root, 'scripts/start.ts'),
+      {
+        MQTT_URL: `mqtt://127.0.0.1:${await freePort()}`,
+        PORT: String(apiPort),
+        DATA_DIR: dataDir,
+        API_TOKEN: 'run-it-token',
+        INTERVAL_MS: '200',
+      },
+      [],
+      ['--ha'],
+    );
     const count = async () => {
       const response = await fetch(`http://127.0.0.1:${apiPort}/stats?deviceLimit=0`).catch(() => undefined);
       return response?.ok ? ((await response.json()) as { count: number }).count : 0;
     };
     try {
-      await waitFor(async () => (await count()) > 0, { what: 'readings in the API', timeoutMs: 30_000 }).catch((error: Error) => {
-        throw new Error(`${error.message}; start said:\n${start.output().slice(0, 3_000)}`);
-      });
+      await waitFor(async () => (await count()) > 0, { what: 'readings in the API', timeoutMs: 30_000 }).catch(
+        (error: Error) => {
+          throw new Error(`${error.message}; start said:\n${start.output().slice(0, 3_000)}`);
+        },
+      );
       expect(start.output()).toContain('other commands reach it with REDIS_SENTINELS=');
       const layout = /Redis for redundancy: (.*)$/m.exec(start.output())?.[1] ?? '';
       ports.push(...[...layout.matchAll(/127\.0\.0\.1:(\d+)/g)].map((match) => Number(match[1])));
@@ -117,8 +149,14 @@ describe('bun run start --ha', () => {
       start.child.kill('SIGINT');
     }
     expect(await start.exited).toBe(0);
-    await waitFor(() => processesWith(`DATA_DIR=${dataDir}`).length === 0, { what: 'every child gone', timeoutMs: 10_000 });
-    await waitFor(() => ports.every((port) => redisOnPort(port) === undefined), { what: 'every Redis and Sentinel gone', timeoutMs: 10_000 });
+    await waitFor(() => processesWith(`DATA_DIR=${dataDir}`).length === 0, {
+      what: 'every child gone',
+      timeoutMs: 10_000,
+    });
+    await waitFor(() => ports.every((port) => redisOnPort(port) === undefined), {
+      what: 'every Redis and Sentinel gone',
+      timeoutMs: 10_000,
+    });
   }, 90_000);
 });
 
@@ -142,10 +180,17 @@ describe('bun run start without REDIS_URL', () => {
       INTERVAL_MS: '200',
     });
     try {
-      await waitFor(() => fetch(`http://127.0.0.1:${apiPort}/readings/latest?limit=1`).then(async (r) => r.ok && ((await r.json()) as unknown[]).length > 0, () => false), {
-        what: 'readings in the API',
-        timeoutMs: 30_000,
-      });
+      await waitFor(
+        () =>
+          fetch(`http://127.0.0.1:${apiPort}/readings/latest?limit=1`).then(
+            async (r) => r.ok && ((await r.json()) as unknown[]).length > 0,
+            () => false,
+          ),
+        {
+          what: 'readings in the API',
+          timeoutMs: 30_000,
+        },
+      );
       const saved = readFileSync(envFile, 'utf8');
       expect(saved).toContain(`REDIS_URL=redis://127.0.0.1:${ownPort}`);
       expect(saved).toMatch(/^API_TOKEN=.+$/m);
@@ -157,7 +202,9 @@ describe('bun run start without REDIS_URL', () => {
       await waitFor(async () => (await own.xlen('readings:dead')) === 1, { what: 'the dead letter' });
       own.disconnect();
       const { REDIS_URL: _url, API_TOKEN: _token, KEY_PREFIX: _prefix, ...shell } = process.env;
-      const list = Bun.spawnSync(['bun', join(root, 'scripts/deadletters.ts'), 'list'], { env: { ...shell, ENV_FILE: envFile } });
+      const list = Bun.spawnSync(['bun', join(root, 'scripts/deadletters.ts'), 'list'], {
+        env: { ...shell, ENV_FILE: envFile },
+      });
       expect(list.stdout.toString()).toContain('1 dead letter');
       // The other Redis was only asked who it is.
       expect(await withShortConnection({ host: '127.0.0.1', port: other.port }, (client) => client.dbsize())).toBe(0);
@@ -187,7 +234,10 @@ describe('bun run start with a setting a service refuses', () => {
     expect(start.output()).toContain('ALERT_THRESHOLD');
     expect(start.output()).toContain('consumer-alert refused its configuration');
     expect(start.output()).not.toContain('restarting in');
-    await waitFor(() => processesWith(`DATA_DIR=${dataDir}`).length === 0, { what: 'every child gone', timeoutMs: 10_000 });
+    await waitFor(() => processesWith(`DATA_DIR=${dataDir}`).length === 0, {
+      what: 'every child gone',
+      timeoutMs: 10_000,
+    });
   }, 60_000);
 });
 
@@ -196,12 +246,28 @@ describe('bun run start on a Redis set in REDIS_URL', () => {
     const redis = await startRedisServer({ appendOnly: false });
     const apiPort = await freePort();
     const dataDir = join(dir, 'bare-redis-data');
-    const start = startService(join(root, 'scripts/start.ts'), { REDIS_URL: redis.url, MQTT_URL: `mqtt://127.0.0.1:${await freePort()}`, PORT: String(apiPort), DATA_DIR: dataDir, API_TOKEN: 'run-it-token' });
+    const start = startService(join(root, 'scripts/start.ts'), {
+      REDIS_URL: redis.url,
+      MQTT_URL: `mqtt://127.0.0.1:${await freePort()}`,
+      PORT: String(apiPort),
+      DATA_DIR: dataDir,
+      API_TOKEN: 'run-it-token',
+    });
     try {
-      await waitFor(() => start.output().includes('IT KEEPS NOTHING ON DISK'), { what: 'the warning', timeoutMs: 20_000 });
+      await waitFor(() => start.output().includes('IT KEEPS NOTHING ON DISK'), {
+        what: 'the warning',
+        timeoutMs: 20_000,
+      });
       expect(start.output()).toContain(`using the Redis at ${redis.url}`);
       expect(start.output()).not.toContain('starting redis-server');
-      await waitFor(() => fetch(`http://127.0.0.1:${apiPort}/health`).then((r) => r.status < 500, () => false), { what: 'the API', timeoutMs: 20_000 });
+      await waitFor(
+        () =>
+          fetch(`http://127.0.0.1:${apiPort}/health`).then(
+            (r) => r.status < 500,
+            () => false,
+          ),
+        { what: 'the API', timeoutMs: 20_000 },
+      );
     } finally {
       start.child.kill('SIGINT');
       expect(await start.exited).toBe(0);
@@ -214,16 +280,46 @@ describe('bun run availability', () => {
   it('meets 99.9% at 100 clients × 10 requests against a running API, and fails below its target', async () => {
     const port = await freePort();
     const redis = await startRedisServer({ appendOnly: false });
-    const api = startService(join(root, 'api/src/index.ts'), { PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redis.url, DATABASE_URL: join(dir, 'avail.db'), LOG_LEVEL: 'warn', EXPECTED_WORKERS: '' });
+    const api = startService(join(root, 'api/src/index.ts'), {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      REDIS_URL: redis.url,
+      DATABASE_URL: join(dir, 'avail.db'),
+      LOG_LEVEL: 'warn',
+      EXPECTED_WORKERS: '',
+    });
     try {
-      await waitFor(() => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status < 500, () => false), { what: 'API' });
-      const run = Bun.spawn(['bun', join(root, 'scripts/availability.ts'), '--url', `http://127.0.0.1:${port}`], { stdout: 'pipe' });
+      await waitFor(
+        () =>
+          fetch(`http://127.0.0.1:${port}/health`).then(
+            (r) => r.status < 500,
+            () => false,
+          ),
+        { what: 'API' },
+      );
+      const run = Bun.spawn(['bun', join(root, 'scripts/availability.ts'), '--url', `http://127.0.0.1:${port}`], {
+        stdout: 'pipe',
+      });
       const output = await new Response(run.stdout).text();
       expect(await run.exited).toBe(0);
       expect(output).toContain('1000 requests from 100 clients');
       expect(output).toMatch(/success 100\.00%/);
       // Against a path that always fails, the check must say so with its exit code.
-      const failing = Bun.spawn(['bun', join(root, 'scripts/availability.ts'), '--url', `http://127.0.0.1:${port}`, '--path', '/nowhere', '--concurrency', '5', '--requests', '2'], { stdout: 'pipe' });
+      const failing = Bun.spawn(
+        [
+          'bun',
+          join(root, 'scripts/availability.ts'),
+          '--url',
+          `http://127.0.0.1:${port}`,
+          '--path',
+          '/nowhere',
+          '--concurrency',
+          '5',
+          '--requests',
+          '2',
+        ],
+        { stdout: 'pipe' },
+      );
       const failed = await new Response(failing.stdout).text();
       expect(await failing.exited).toBe(1);
       expect(failed).toContain('failed: 10 × HTTP 404');

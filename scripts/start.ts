@@ -41,14 +41,21 @@ const envFile = ROOT_ENV_FILE;
 // A misspelt key there is read by nobody, and the setting it meant keeps its default silently.
 const envKeys = existsSync(envFile) ? parseEnvFile(await Bun.file(envFile).text()).keys() : [];
 for (const { key, meant } of misspeltSettings(envKeys, knownSettings())) {
-  console.error(`\x1b[1;31m▸ ${envFile}: ${key} is no setting of this pipeline — did you mean ${meant}? Nothing reads ${key}; ${meant} keeps its default\x1b[0m`);
+  console.error(
+    `\x1b[1;31m▸ ${envFile}: ${key} is no setting of this pipeline — did you mean ${meant}? Nothing reads ${key}; ${meant} keeps its default\x1b[0m`,
+  );
 }
 const redisDir = join(process.env.DATA_DIR || join(root, 'data'), 'redis');
 let redisChild: ReturnType<typeof Bun.spawn> | undefined;
 
 /** Who answers at `url`: nobody, the Redis this script runs (its data in redisDir), or another. */
 async function whoAnswers(url: string): Promise<'nobody' | 'ours' | 'another'> {
-  const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1_000 });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1_000,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -83,7 +90,21 @@ async function startOwnRedis(url: string): Promise<void> {
   // the terminal's Ctrl-C reaches the services first, and Redis is stopped last, after they have
   // acked what they hold.
   redisChild = Bun.spawn(
-    ['redis-server', '--port', port || '6379', '--bind', hostname || '127.0.0.1', '--dir', redisDir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
+    [
+      'redis-server',
+      '--port',
+      port || '6379',
+      '--bind',
+      hostname || '127.0.0.1',
+      '--dir',
+      redisDir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+    ],
     { stdout: 'ignore', stderr: 'inherit', detached: true },
   );
   const deadline = Date.now() + 10_000;
@@ -109,7 +130,9 @@ async function chooseRedis(): Promise<string> {
     if (who === 'nobody') {
       const { hostname } = new URL(explicit);
       if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(hostname)) {
-        console.error(`No Redis answers at REDIS_URL=${explicit}. Start it, or leave REDIS_URL unset and \`bun run start\` runs a Redis of its own.`);
+        console.error(
+          `No Redis answers at REDIS_URL=${explicit}. Start it, or leave REDIS_URL unset and \`bun run start\` runs a Redis of its own.`,
+        );
         process.exit(1);
       }
       await startOwnRedis(explicit);
@@ -124,7 +147,9 @@ async function chooseRedis(): Promise<string> {
   }
   const ports = (process.env.START_REDIS_PORTS || '6379,6380').split(',').map((text) => text.trim());
   if (ports.some((text) => !/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65_535)) {
-    console.error(`START_REDIS_PORTS must be ports separated by commas (default 6379,6380), got ${JSON.stringify(process.env.START_REDIS_PORTS)}`);
+    console.error(
+      `START_REDIS_PORTS must be ports separated by commas (default 6379,6380), got ${JSON.stringify(process.env.START_REDIS_PORTS)}`,
+    );
     process.exit(2);
   }
   for (const candidate of ports.map((text) => `redis://127.0.0.1:${text}`)) {
@@ -139,14 +164,18 @@ async function chooseRedis(): Promise<string> {
     }
     say(`another Redis answers on ${candidate}; leaving it alone`);
   }
-  console.error(`Every port of ${ports.join(', ')} is taken by another Redis: set REDIS_URL to a Redis this pipeline may use (or START_REDIS_PORTS).`);
+  console.error(
+    `Every port of ${ports.join(', ')} is taken by another Redis: set REDIS_URL to a Redis this pipeline may use (or START_REDIS_PORTS).`,
+  );
   process.exit(1);
 }
 
 let localHa: LocalRedisHa | undefined;
 if (flags.ha) {
   if (!Bun.which('redis-server')) {
-    console.error('--ha runs redis-server processes of its own: install it (Debian/Ubuntu: sudo apt-get install redis-server).');
+    console.error(
+      '--ha runs redis-server processes of its own: install it (Debian/Ubuntu: sudo apt-get install redis-server).',
+    );
     process.exit(1);
   }
   localHa = await startLocalRedisHa(process.env.DATA_DIR || join(root, 'data'));
@@ -154,7 +183,16 @@ if (flags.ha) {
   say(`other commands reach it with REDIS_SENTINELS=${localHa.sentinels}`);
 }
 const redisUrl = localHa ? 'redis://127.0.0.1:6379' : await chooseRedis();
-if (!process.env.REDIS_URL && !localHa && (await rememberSetting(envFile, 'REDIS_URL', redisUrl, "Saved by bun run start: the pipeline's own Redis, where every other command finds it."))) {
+if (
+  !process.env.REDIS_URL &&
+  !localHa &&
+  (await rememberSetting(
+    envFile,
+    'REDIS_URL',
+    redisUrl,
+    "Saved by bun run start: the pipeline's own Redis, where every other command finds it.",
+  ))
+) {
   say(`saved REDIS_URL=${redisUrl} into .env: the producer, status, deadletters and token use this Redis too`);
 }
 
@@ -179,12 +217,17 @@ const shared = {
  * the crash, in stream order. (Under a new name they would wait CLAIM_IDLE_MS to be taken over
  * while newer readings went ahead, and an alert could be announced at a later reading.)
  */
-const stableName = (service: string) => (process.env.CONSUMER_NAME ? {} : { CONSUMER_NAME: `${hostname()}-${service}` });
+const stableName = (service: string) =>
+  process.env.CONSUMER_NAME ? {} : { CONSUMER_NAME: `${hostname()}-${service}` };
 /** True when something accepts TCP connections at an MQTT broker's address. */
 async function brokerAnswers(url: string): Promise<boolean> {
   const { hostname, port } = new URL(url);
   try {
-    const socket = await Bun.connect({ hostname: hostname.replace(/^\[|\]$/g, ''), port: Number(port || 1883), socket: { data() {} } });
+    const socket = await Bun.connect({
+      hostname: hostname.replace(/^\[|\]$/g, ''),
+      port: Number(port || 1883),
+      socket: { data() {} },
+    });
     socket.end();
     return true;
   } catch {
@@ -193,20 +236,45 @@ async function brokerAnswers(url: string): Promise<boolean> {
 }
 const mqttUrl = process.env.MQTT_URL || 'mqtt://127.0.0.1:1883';
 const withMqtt = await brokerAnswers(mqttUrl);
-say(withMqtt ? `MQTT broker at ${mqttUrl}: devices publish to telemetry/<device id>` : `no MQTT broker at ${mqttUrl}: ingest-mqtt not started (apt-get install mosquitto, or set MQTT_URL)`);
+say(
+  withMqtt
+    ? `MQTT broker at ${mqttUrl}: devices publish to telemetry/<device id>`
+    : `no MQTT broker at ${mqttUrl}: ingest-mqtt not started (apt-get install mosquitto, or set MQTT_URL)`,
+);
 
 const supervisor = supervise(
   [
     { name: 'api', command: ['bun', join(root, 'api/src/index.ts')], env: shared, colour: '\x1b[35m' },
-    { name: 'consumer-store', command: ['bun', join(root, 'consumer-store/src/index.ts')], env: { ...shared, ...stableName('consumer-store') }, colour: '\x1b[32m' },
-    { name: 'consumer-alert', command: ['bun', join(root, 'consumer-alert/src/index.ts')], env: { ...shared, ...stableName('consumer-alert') }, colour: '\x1b[33m' },
+    {
+      name: 'consumer-store',
+      command: ['bun', join(root, 'consumer-store/src/index.ts')],
+      env: { ...shared, ...stableName('consumer-store') },
+      colour: '\x1b[32m',
+    },
+    {
+      name: 'consumer-alert',
+      command: ['bun', join(root, 'consumer-alert/src/index.ts')],
+      env: { ...shared, ...stableName('consumer-alert') },
+      colour: '\x1b[33m',
+    },
     { name: 'producer', command: ['bun', join(root, 'producer/src/index.ts')], env: shared, colour: '\x1b[34m' },
-    ...(withMqtt ? [{ name: 'ingest-mqtt', command: ['bun', join(root, 'ingest-mqtt/src/index.ts')], env: { ...shared, MQTT_URL: mqttUrl }, colour: '\x1b[36m' }] : []),
+    ...(withMqtt
+      ? [
+          {
+            name: 'ingest-mqtt',
+            command: ['bun', join(root, 'ingest-mqtt/src/index.ts')],
+            env: { ...shared, MQTT_URL: mqttUrl },
+            colour: '\x1b[36m',
+          },
+        ]
+      : []),
   ],
   undefined,
   // A setting a service refuses stops everything: the pipeline is not running, whatever the URLs said.
   (service) => {
-    console.error(`\x1b[1;31m▸ ${service} refused its configuration (the line above names the setting): fix it in .env or the environment, then run \`bun run start\` again\x1b[0m`);
+    console.error(
+      `\x1b[1;31m▸ ${service} refused its configuration (the line above names the setting): fix it in .env or the environment, then run \`bun run start\` again\x1b[0m`,
+    );
     void stop(BAD_CONFIGURATION_EXIT);
   },
 );
@@ -239,7 +307,12 @@ process.on('SIGTERM', () => void stop());
 // first ones away.
 void (async () => {
   for (let attempt = 0; attempt < 120 && !stopping; attempt++) {
-    if (await fetch(`${base}/health`).then((response) => response.status < 500, () => false)) {
+    if (
+      await fetch(`${base}/health`).then(
+        (response) => response.status < 500,
+        () => false,
+      )
+    ) {
       say(`ready: dashboard ${base}/ · API ${base}/openapi · Ctrl-C stops everything`);
       return;
     }

@@ -14,8 +14,15 @@ const { positionals } = parseCli({
   positionals: [0, 1],
 });
 const apiUrl = positionals[0] ?? apiUrlOf(process.env);
-if (!URL.canParse(apiUrl) || !/^https?:$/.test(new URL(apiUrl).protocol)) cliError('status', `API_URL must be an http(s) URL, got ${JSON.stringify(apiUrl)}`);
-const COLOUR = { ok: '\x1b[32m', degraded: '\x1b[33m', down: '\x1b[31m', alive: '\x1b[32m', silent: '\x1b[31m' } as Record<string, string>;
+if (!URL.canParse(apiUrl) || !/^https?:$/.test(new URL(apiUrl).protocol))
+  cliError('status', `API_URL must be an http(s) URL, got ${JSON.stringify(apiUrl)}`);
+const COLOUR = {
+  ok: '\x1b[32m',
+  degraded: '\x1b[33m',
+  down: '\x1b[31m',
+  alive: '\x1b[32m',
+  silent: '\x1b[31m',
+} as Record<string, string>;
 const paint = (text: string) => (process.stdout.isTTY ? `${COLOUR[text] ?? ''}${text}\x1b[0m` : text);
 
 function table(title: string, headers: string[], rows: Array<Array<string | number>>) {
@@ -27,7 +34,9 @@ function table(title: string, headers: string[], rows: Array<Array<string | numb
   const cells = [headers, ...rows.map((row) => row.map(String))];
   const widths = headers.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? '').length)));
   for (const [index, row] of cells.entries()) {
-    console.log(`  ${row.map((cell, column) => (column === 0 || index === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ')}`);
+    console.log(
+      `  ${row.map((cell, column) => (column === 0 || index === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ')}`,
+    );
   }
 }
 
@@ -37,14 +46,25 @@ interface HealthView {
   checks: Record<string, { status: string; latencyMs?: number; error?: string; version?: string }>;
   groups: Array<{ stream: string; group: string; consumers: number; pending: number; lag: number | null }>;
   deadLetters: Array<{ stream: string; entries: number }>;
-  workers: Array<{ service: string; instance: string; status: string; lastSeenSecondsAgo: number; pid: number; lastProgressAt: string }>;
+  workers: Array<{
+    service: string;
+    instance: string;
+    status: string;
+    lastSeenSecondsAgo: number;
+    pid: number;
+    lastProgressAt: string;
+  }>;
 }
 
 let health: HealthView;
 try {
-  health = (await (await fetch(new URL('/health', apiUrl), { signal: AbortSignal.timeout(5_000) })).json()) as HealthView;
+  health = (await (
+    await fetch(new URL('/health', apiUrl), { signal: AbortSignal.timeout(5_000) })
+  ).json()) as HealthView;
 } catch (error) {
-  console.error(`status: cannot reach the API at ${apiUrl} (${(error as Error).message}); is it running? (bun run start)`);
+  console.error(
+    `status: cannot reach the API at ${apiUrl} (${(error as Error).message}); is it running? (bun run start)`,
+  );
   process.exit(2);
 }
 
@@ -59,8 +79,16 @@ table(
     check.error ?? (check.latencyMs === undefined ? (check.version ?? '') : `${check.latencyMs} ms`),
   ]),
 );
-table('consumer groups', ['stream / group', 'consumers', 'pending', 'lag'], health.groups.map((g) => [`${g.stream} / ${g.group}`, g.consumers, g.pending, g.lag ?? '?']));
-table('dead letters', ['stream', 'entries'], health.deadLetters.map((d) => [d.stream, d.entries]));
+table(
+  'consumer groups',
+  ['stream / group', 'consumers', 'pending', 'lag'],
+  health.groups.map((g) => [`${g.stream} / ${g.group}`, g.consumers, g.pending, g.lag ?? '?']),
+);
+table(
+  'dead letters',
+  ['stream', 'entries'],
+  health.deadLetters.map((d) => [d.stream, d.entries]),
+);
 table(
   'workers',
   ['service / instance', 'status', 'seen', 'pid', 'last progress'],

@@ -49,7 +49,12 @@ export function supervise(
 
   const run = (spec: ServiceSpec, restarts: number) => {
     const startedAt = Date.now();
-    const child = Bun.spawn(spec.command, { env: { ...process.env, ...spec.env }, stdout: 'pipe', stderr: 'pipe', stdin: 'ignore' });
+    const child = Bun.spawn(spec.command, {
+      env: { ...process.env, ...spec.env },
+      stdout: 'pipe',
+      stderr: 'pipe',
+      stdin: 'ignore',
+    });
     children.set(spec.name, child);
     void pipe(spec, child.stdout);
     void pipe(spec, child.stderr);
@@ -57,14 +62,18 @@ export function supervise(
       children.delete(spec.name);
       if (stopping) return;
       if (code === BAD_CONFIGURATION_EXIT) {
-        write(`${spec.colour}${spec.name.padEnd(width)} |${RESET} exited with ${code}: its configuration is wrong (said above); not restarted\n`);
+        write(
+          `${spec.colour}${spec.name.padEnd(width)} |${RESET} exited with ${code}: its configuration is wrong (said above); not restarted\n`,
+        );
         onBadConfiguration(spec.name);
         return;
       }
       // A service that ran for a minute was healthy: start its backoff afresh.
       const attempt = Date.now() - startedAt > 60_000 ? 0 : restarts;
       const delay = backoffMs(attempt, 500, 30_000);
-      write(`${spec.colour}${spec.name.padEnd(width)} |${RESET} exited with ${code ?? child.signalCode}; restarting in ${(delay / 1_000).toFixed(1)} s\n`);
+      write(
+        `${spec.colour}${spec.name.padEnd(width)} |${RESET} exited with ${code ?? child.signalCode}; restarting in ${(delay / 1_000).toFixed(1)} s\n`,
+      );
       await Bun.sleep(delay);
       if (!stopping) run(spec, attempt + 1);
     });

@@ -24,7 +24,8 @@ const at = (minute: number, second: number) => new Date(Date.UTC(2026, 10, 22, 1
  */
 function fixtureCsv(): string {
   const lines = ['id,deviceId,metric,value,unit,ts,storedAt'];
-  const add = (id: string, device: string, value: number | string, ts: string) => lines.push(`${id},${device},kwh,${value},kWh,${ts},${ts}`);
+  const add = (id: string, device: string, value: number | string, ts: string) =>
+    lines.push(`${id},${device},kwh,${value},kWh,${ts},${ts}`);
   for (let i = 0; i < 100; i++) add(`a${i}`, 'device-a', 20, at(0, i % 60));
   lines.push('broken,device-a,kwh,abc,kWh,2026-11-22T10:00:30.000Z,x'); // line 102
   for (let i = 0; i < 100; i++) add(`b${i}`, 'device-b', 30, at(2, i % 60));
@@ -92,16 +93,37 @@ describe('analysis of a CSV file', () => {
     const out = join(dir, 'formulas-report');
     await analyse(['--input', input, '--out', out, '--skip-charts', '--copy']);
     const copied = (await readFile(join(out, 'readings.csv'), 'utf8')).trim().split('\n');
-    expect(copied).toEqual([rows[0] as string, `f1,device-a,kwh,-3.5,'=cmd|' /C calc'!A0,${at(0, 1)},${at(0, 1)}`, `f2,device-a,kwh,4,'@SUM(A1),${at(0, 2)},${at(0, 2)}`, rows[3] as string]);
+    expect(copied).toEqual([
+      rows[0] as string,
+      `f1,device-a,kwh,-3.5,'=cmd|' /C calc'!A0,${at(0, 1)},${at(0, 1)}`,
+      `f2,device-a,kwh,4,'@SUM(A1),${at(0, 2)},${at(0, 2)}`,
+      rows[3] as string,
+    ]);
   });
 
   it('applies --from/--to/--device/--metric filters, with zero minutes across the window', async () => {
     const input = join(dir, 'filters.csv');
     await writeFile(input, fixtureCsv());
-    const { summary } = await analyse(['--input', input, '--out', join(dir, 'filters'), '--skip-charts', '--device', 'device-b', '--from', at(1, 0), '--to', at(5, 0), '--threshold', '59']);
+    const { summary } = await analyse([
+      '--input',
+      input,
+      '--out',
+      join(dir, 'filters'),
+      '--skip-charts',
+      '--device',
+      'device-b',
+      '--from',
+      at(1, 0),
+      '--to',
+      at(5, 0),
+      '--threshold',
+      '59',
+    ]);
     expect(summary.count).toBe(150);
     expect(summary.overTime.points.map((m) => m.count)).toEqual([0, 100, 50, 0]);
-    expect(summary.perDevice).toEqual([{ deviceId: 'device-b', count: 150, mean: 40, overThreshold: 50, overThresholdShare: 50 / 150 }]);
+    expect(summary.perDevice).toEqual([
+      { deviceId: 'device-b', count: 150, mean: 40, overThreshold: 50, overThresholdShare: 50 / 150 },
+    ]);
   });
 
   it('buckets when distinct values explode, and says so', async () => {
@@ -124,14 +146,19 @@ describe('analysis of a CSV file', () => {
     await writeFile(input, lines.join('\n'));
     const result = await analyse(['--input', input, '--out', join(dir, 'stray'), '--skip-charts']);
     expect(result.summary.count).toBe(6_001);
-    expect(result.summary.timeOutliers).toEqual({ count: 1, earliest: '2025-11-22T10:00:00.000Z', latest: '2025-11-22T10:00:00.000Z' });
+    expect(result.summary.timeOutliers).toEqual({
+      count: 1,
+      earliest: '2025-11-22T10:00:00.000Z',
+      latest: '2025-11-22T10:00:00.000Z',
+    });
     expect(result.summary.overTime.bucket).toBe('minute');
     expect(result.summary.overTime.points).toHaveLength(100);
     expect(result.notes.join(' ')).toContain('1 reading far in time from the rest (2025-11-22T10:00:00.000Z)');
     expect((await readFile(join(dir, 'stray', 'summary.json'))).length).toBeLessThan(100_000);
 
     const week = ['deviceId,metric,value,ts'];
-    for (let i = 0; i < 7 * 24 * 4; i++) week.push(`d,kwh,${i % 40},${new Date(start + i * 15 * 60_000).toISOString()}`);
+    for (let i = 0; i < 7 * 24 * 4; i++)
+      week.push(`d,kwh,${i % 40},${new Date(start + i * 15 * 60_000).toISOString()}`);
     await writeFile(join(dir, 'week.csv'), week.join('\n'));
     const weekly = await analyse(['--input', join(dir, 'week.csv'), '--out', join(dir, 'week'), '--skip-charts']);
     expect(weekly.summary.overTime.bucket).toBe('hour');
@@ -140,8 +167,12 @@ describe('analysis of a CSV file', () => {
   });
 
   it('refuses bad flags, naming each', () => {
-    expect(() => parseOptions(['--threshold', 'high', '--from', 'someday'], {})).toThrow(/--from: must be an ISO-8601[\s\S]*--threshold: must be a number/);
-    expect(() => parseOptions(['--input', 'x.csv', '--api', 'http://x'], {})).toThrow('give --input or --api, not both');
+    expect(() => parseOptions(['--threshold', 'high', '--from', 'someday'], {})).toThrow(
+      /--from: must be an ISO-8601[\s\S]*--threshold: must be a number/,
+    );
+    expect(() => parseOptions(['--input', 'x.csv', '--api', 'http://x'], {})).toThrow(
+      'give --input or --api, not both',
+    );
   });
 });
 
@@ -156,7 +187,13 @@ describe('charts and report', () => {
 
   it('writes valid SVGs with their marks, titles and axis labels', async () => {
     const expectations: Record<string, string[]> = {
-      'value-distribution': ['Value distribution (most frequent: 20, 30)', 'Readings', 'mark-rect', 'most frequent', 'other'],
+      'value-distribution': [
+        'Value distribution (most frequent: 20, 30)',
+        'Readings',
+        'mark-rect',
+        'most frequent',
+        'other',
+      ],
       'readings-over-time': ['Readings per minute', 'Minute (UTC)', 'mark-line'],
       'per-device': ['Readings per device', 'device-a', 'over 50', 'mark-rect'],
       'values-over-time': ['threshold 50', 'mark-area', 'mark-rule'],
@@ -192,7 +229,10 @@ describe('charts and report', () => {
     const svg = await readFile(join(dir, 'distinct', 'value-distribution.svg'), 'utf8');
     // The first axis-label group is the x axis: each label's position and text.
     const xAxis = /role-axis-label[^>]*>([\s\S]*?)<\/g>/.exec(svg)?.[1] ?? '';
-    const labels = [...xAxis.matchAll(/translate\(([\d.-]+),[\d.-]+\)[^>]*opacity="1">([^<]*)</g)].map((m) => ({ x: Number(m[1]), text: m[2] as string }));
+    const labels = [...xAxis.matchAll(/translate\(([\d.-]+),[\d.-]+\)[^>]*opacity="1">([^<]*)</g)].map((m) => ({
+      x: Number(m[1]),
+      text: m[2] as string,
+    }));
     expect(labels.length).toBeGreaterThanOrEqual(3);
     expect(labels.length).toBeLessThanOrEqual(25);
     for (const label of labels) expect(label.text).toMatch(/^-?[\d.,]+$/);
@@ -207,12 +247,14 @@ describe('charts and report', () => {
     const lines = ['deviceId,metric,value,ts'];
     const start = 1_700_000_000_000 - (1_700_000_000_000 % 60_000);
     // Three minutes with readings, an hour with none, three minutes again.
-    for (const minute of [0, 1, 2, 63, 64, 65]) for (let i = 0; i < 5; i++) lines.push(`d,m,${minute + i},${start + minute * 60_000 + i * 1_000}`);
+    for (const minute of [0, 1, 2, 63, 64, 65])
+      for (let i = 0; i < 5; i++) lines.push(`d,m,${minute + i},${start + minute * 60_000 + i * 1_000}`);
     const input = join(dir, 'gap.csv');
     await writeFile(input, lines.join('\n'));
     await analyse(['--input', input, '--out', join(dir, 'gap')]);
     const svg = await readFile(join(dir, 'gap', 'values-over-time.svg'), 'utf8');
-    const subpaths = (role: string) => (new RegExp(`${role} role-mark[^>]*>\\s*<path[^>]* d="([^"]*)"`).exec(svg)?.[1] ?? '').match(/M/g)?.length ?? 0;
+    const subpaths = (role: string) =>
+      (new RegExp(`${role} role-mark[^>]*>\\s*<path[^>]* d="([^"]*)"`).exec(svg)?.[1] ?? '').match(/M/g)?.length ?? 0;
     expect(subpaths('mark-line')).toBe(2);
     expect(subpaths('mark-area')).toBe(2);
   });
@@ -242,17 +284,46 @@ describe('analysis against the API', () => {
     });
     try {
       const base = `http://127.0.0.1:${port}`;
-      await waitFor(() => fetch(`${base}/health`).then((r) => r.ok, () => false), { what: 'API' });
-      const readings = Array.from({ length: 2_000 }, (_, i) => ({ deviceId: `device-${i % 7}`, metric: 'kwh', value: (i * 13) % 97, unit: 'kWh', ts: new Date(Date.UTC(2026, 10, 22, 9, 0, 0) + i * 997).toISOString() }));
-      const response = await fetch(`${base}/readings/batch`, { method: 'POST', headers: { authorization: 'Bearer t', 'content-type': 'application/json' }, body: JSON.stringify({ readings }) });
+      await waitFor(
+        () =>
+          fetch(`${base}/health`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        { what: 'API' },
+      );
+      const readings = Array.from({ length: 2_000 }, (_, i) => ({
+        deviceId: `device-${i % 7}`,
+        metric: 'kwh',
+        value: (i * 13) % 97,
+        unit: 'kWh',
+        ts: new Date(Date.UTC(2026, 10, 22, 9, 0, 0) + i * 997).toISOString(),
+      }));
+      const response = await fetch(`${base}/readings/batch`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
+        body: JSON.stringify({ readings }),
+      });
       expect(response.status).toBe(200);
-      await expect(analyse(['--api', base, '--out', join(dir, 'refused-report'), '--skip-charts'])).rejects.toThrow('the API answered 401');
-      const fromApi = await analyse(['--api', base, '--out', join(dir, 'api-report'), '--skip-charts'], { READ_TOKEN: 'let-me-read' });
+      await expect(analyse(['--api', base, '--out', join(dir, 'refused-report'), '--skip-charts'])).rejects.toThrow(
+        'the API answered 401',
+      );
+      const fromApi = await analyse(['--api', base, '--out', join(dir, 'api-report'), '--skip-charts'], {
+        READ_TOKEN: 'let-me-read',
+      });
       expect(fromApi.summary.count).toBe(2_000);
       // No alerting service reports rules here: the API's threshold is its fallback, 50.
       expect(fromApi.summary.threshold).toBe(50);
-      expect(fromApi.notes).toContain("threshold 50, as the API counts it (the alerting rules'; --threshold to choose)");
-      const fromCsv = await analyse(['--input', join(dir, 'api-report', 'readings.csv'), '--out', join(dir, 'csv-report'), '--skip-charts']);
+      expect(fromApi.notes).toContain(
+        "threshold 50, as the API counts it (the alerting rules'; --threshold to choose)",
+      );
+      const fromCsv = await analyse([
+        '--input',
+        join(dir, 'api-report', 'readings.csv'),
+        '--out',
+        join(dir, 'csv-report'),
+        '--skip-charts',
+      ]);
       expect(fromCsv.summary).toEqual(fromApi.summary);
     } finally {
       await api.kill('SIGTERM');
@@ -279,7 +350,10 @@ describe('scale', () => {
     }
     writer.write(chunk);
     await writer.end();
-    const analysis = Bun.spawn(['bun', join(import.meta.dir, 'index.ts'), '--input', input, '--out', join(dir, 'million'), '--skip-charts'], { stdout: 'pipe', stderr: 'pipe' });
+    const analysis = Bun.spawn(
+      ['bun', join(import.meta.dir, 'index.ts'), '--input', input, '--out', join(dir, 'million'), '--skip-charts'],
+      { stdout: 'pipe', stderr: 'pipe' },
+    );
     expect(await analysis.exited).toBe(0);
     const output = await new Response(analysis.stdout).text();
     expect(output).toContain('1,000,000 readings');

@@ -2,7 +2,12 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { Summary } from './summary.ts';
 
 const FONT = 'DejaVu Sans, Arial, sans-serif';
-const config = { font: FONT, view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 12 }, title: { fontSize: 15 } };
+const config = {
+  font: FONT,
+  view: { stroke: null },
+  axis: { labelFontSize: 11, titleFontSize: 12 },
+  title: { fontSize: 15 },
+};
 /** Bars drawn at most; more distinct values are grouped into this many bins for the picture. */
 const MAX_BARS = 120;
 const MAX_DEVICES = 40;
@@ -24,7 +29,13 @@ function distribution(summary: Summary, counts: ReadonlyArray<[number, number]>)
   let gap = Infinity;
   for (let i = 1; i < counts.length; i++) gap = Math.min(gap, (counts[i]?.[0] ?? 0) - (counts[i - 1]?.[0] ?? 0));
   const half = (Number.isFinite(gap) && gap > 0 ? gap : 1) * 0.4;
-  let bars = counts.map(([value, count]) => ({ label: String(value), start: value - half, end: value + half, count, mostFrequent: modes.has(value) }));
+  let bars = counts.map(([value, count]) => ({
+    label: String(value),
+    start: value - half,
+    end: value + half,
+    count,
+    mostFrequent: modes.has(value),
+  }));
   if (bars.length > MAX_BARS) {
     const [low, high] = [counts[0]?.[0] ?? 0, counts.at(-1)?.[0] ?? 0];
     const width = (high - low) / MAX_BARS || 1;
@@ -60,15 +71,24 @@ function distribution(summary: Summary, counts: ReadonlyArray<[number, number]>)
         x2: { field: 'end' },
         y: { field: 'count', type: 'quantitative', title: 'Readings' },
         y2: { datum: 0 },
-        tooltip: [{ field: 'label', title: 'Value' }, { field: 'count', title: 'Readings' }],
-        color: { field: 'kind', type: 'nominal', title: 'Values', scale: { domain: ['most frequent', 'other'], range: ['#d62728', '#4c78a8'] } },
+        tooltip: [
+          { field: 'label', title: 'Value' },
+          { field: 'count', title: 'Readings' },
+        ],
+        color: {
+          field: 'kind',
+          type: 'nominal',
+          title: 'Values',
+          scale: { domain: ['most frequent', 'other'], range: ['#d62728', '#4c78a8'] },
+        },
       },
     },
   };
 }
 
 /** `Minute (UTC)`, `Hour (UTC)`, `Day (UTC)`: the time axis's title for the series' bucket. */
-const bucketAxis = (summary: Summary) => `${summary.overTime.bucket[0]?.toUpperCase()}${summary.overTime.bucket.slice(1)} (UTC)`;
+const bucketAxis = (summary: Summary) =>
+  `${summary.overTime.bucket[0]?.toUpperCase()}${summary.overTime.bucket.slice(1)} (UTC)`;
 
 function perBucket(summary: Summary): ChartSpec {
   const { bucket, points } = summary.overTime;
@@ -98,7 +118,10 @@ function perDevice(summary: Summary): ChartSpec {
     { deviceId: device.deviceId, part: `at or below ${summary.threshold}`, count: device.count - device.overThreshold },
     { deviceId: device.deviceId, part: `over ${summary.threshold}`, count: device.overThreshold },
   ]);
-  const title = summary.perDevice.length > MAX_DEVICES ? `Readings per device (top ${MAX_DEVICES} of ${summary.perDevice.length})` : 'Readings per device';
+  const title =
+    summary.perDevice.length > MAX_DEVICES
+      ? `Readings per device (top ${MAX_DEVICES} of ${summary.perDevice.length})`
+      : 'Readings per device';
   return {
     name: 'per-device',
     title,
@@ -137,9 +160,17 @@ function valuesOverTime(summary: Summary): ChartSpec {
         {
           data: { values: minutes },
           mark: { type: 'area', opacity: 0.25, color: '#4c78a8' },
-          encoding: { x: { field: 'start', type: 'temporal', title: bucketAxis(summary) }, y: { field: 'min', type: 'quantitative', title: 'Value' }, y2: { field: 'max' } },
+          encoding: {
+            x: { field: 'start', type: 'temporal', title: bucketAxis(summary) },
+            y: { field: 'min', type: 'quantitative', title: 'Value' },
+            y2: { field: 'max' },
+          },
         },
-        { data: { values: minutes }, mark: { type: 'line', color: '#4c78a8' }, encoding: { x: { field: 'start', type: 'temporal' }, y: { field: 'mean', type: 'quantitative' } } },
+        {
+          data: { values: minutes },
+          mark: { type: 'line', color: '#4c78a8' },
+          encoding: { x: { field: 'start', type: 'temporal' }, y: { field: 'mean', type: 'quantitative' } },
+        },
         {
           data: { values: [{ threshold: summary.threshold, label: `threshold ${summary.threshold}` }] },
           mark: { type: 'rule', color: '#d62728', strokeDash: [6, 4], strokeWidth: 2 },

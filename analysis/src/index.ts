@@ -16,7 +16,9 @@ const showProgress = ({ rows, bytes, totalBytes }: Progress) => {
   const rate = rows / seconds;
   const eta = totalBytes ? ` · ETA ${Math.max(0, ((totalBytes - bytes) / (bytes / seconds)) | 0)} s` : '';
   const share = totalBytes ? ` ${((bytes / totalBytes) * 100).toFixed(0)}%` : '';
-  process.stderr.write(`\r\x1b[K${share} ${rows.toLocaleString('en')} rows · ${(bytes / 1e6).toFixed(0)} MB · ${Math.round(rate).toLocaleString('en')} rows/s${eta}`);
+  process.stderr.write(
+    `\r\x1b[K${share} ${rows.toLocaleString('en')} rows · ${(bytes / 1e6).toFixed(0)} MB · ${Math.round(rate).toLocaleString('en')} rows/s${eta}`,
+  );
 };
 
 try {
@@ -29,7 +31,9 @@ try {
     `read ${result.source}: ${summary.count.toLocaleString('en')} readings, ${summary.badRows.toLocaleString('en')} bad rows skipped, in ${seconds.toFixed(1)} s (peak RSS ${peakRssMb.toFixed(0)} MB)`,
   );
   for (const sample of summary.badRowSamples) console.log(`  bad line ${sample.line}: ${sample.error}`);
-  console.log(`most frequent value: ${summary.mostFrequent.values.slice(0, 10).join(', ') || '–'} (${summary.mostFrequent.count} times); mean ${summary.mean?.toFixed(3) ?? '–'}`);
+  console.log(
+    `most frequent value: ${summary.mostFrequent.values.slice(0, 10).join(', ') || '–'} (${summary.mostFrequent.count} times); mean ${summary.mean?.toFixed(3) ?? '–'}`,
+  );
   for (const note of result.notes) console.log(`note: ${note}`);
   for (const file of result.files) console.log(`wrote ${file}`);
 } catch (error) {

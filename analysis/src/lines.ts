@@ -17,7 +17,10 @@ export async function forEachLine(
     let start = 0;
     for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
       lineNumber += 1;
-      onLine(end > start && text.charCodeAt(end - 1) === 13 ? text.slice(start, end - 1) : text.slice(start, end), lineNumber);
+      onLine(
+        end > start && text.charCodeAt(end - 1) === 13 ? text.slice(start, end - 1) : text.slice(start, end),
+        lineNumber,
+      );
       start = end + 1;
     }
     carry = text.slice(start);

@@ -31,10 +31,15 @@ export const USAGE = `Usage: bun run analysis [flags]
   --copy             with --input, also copy the data to DIR/readings.csv
   --skip-charts      statistics only (summary.json)`;
 
-function parseTime(flag: string, raw: string | undefined, problems: Array<{ key: string; message: string }>): number | undefined {
+function parseTime(
+  flag: string,
+  raw: string | undefined,
+  problems: Array<{ key: string; message: string }>,
+): number | undefined {
   if (raw === undefined) return undefined;
   const ms = /^\d+$/.test(raw) ? Number(raw) : parseIsoTime(raw);
-  if (!Number.isFinite(ms)) problems.push({ key: flag, message: `must be an ISO-8601 time or epoch ms, got ${JSON.stringify(raw)}` });
+  if (!Number.isFinite(ms))
+    problems.push({ key: flag, message: `must be an ISO-8601 time or epoch ms, got ${JSON.stringify(raw)}` });
   return ms;
 }
 
@@ -64,9 +69,11 @@ export function parseOptions(argv: readonly string[], env: Env): AnalysisOptions
   const problems: Array<{ key: string; message: string }> = [];
   const fromMs = parseTime('--from', values.from as string | undefined, problems);
   const toMs = parseTime('--to', values.to as string | undefined, problems);
-  if (fromMs !== undefined && toMs !== undefined && toMs < fromMs) problems.push({ key: '--to', message: 'must not be before --from' });
+  if (fromMs !== undefined && toMs !== undefined && toMs < fromMs)
+    problems.push({ key: '--to', message: 'must not be before --from' });
   const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
-  if (threshold !== undefined && (!Number.isFinite(threshold) || values.threshold === '')) problems.push({ key: '--threshold', message: `must be a number, got ${JSON.stringify(values.threshold)}` });
+  if (threshold !== undefined && (!Number.isFinite(threshold) || values.threshold === ''))
+    problems.push({ key: '--threshold', message: `must be a number, got ${JSON.stringify(values.threshold)}` });
   const apiUrl = (values.api as string | undefined) ?? apiUrlOf(env);
   if (!values.input) {
     try {

@@ -18,7 +18,10 @@ const FONT_CANDIDATES = [
  */
 export function findFont(env: Record<string, string | undefined> = process.env): string {
   const font = [env.ANALYSIS_FONT, ...FONT_CANDIDATES].find((path) => path && existsSync(path));
-  if (!font) throw new Error('no font for PNG charts: install one (apt-get install fonts-dejavu-core) or set ANALYSIS_FONT to a .ttf file');
+  if (!font)
+    throw new Error(
+      'no font for PNG charts: install one (apt-get install fonts-dejavu-core) or set ANALYSIS_FONT to a .ttf file',
+    );
   return font;
 }
 

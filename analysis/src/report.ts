@@ -1,7 +1,9 @@
 import type { Summary } from './summary.ts';
 
-const escape = (text: string) => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
-const number = (value: number | null, digits = 3) => (value === null ? '–' : Number(value.toFixed(digits)).toLocaleString('en'));
+const escape = (text: string) =>
+  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
+const number = (value: number | null, digits = 3) =>
+  value === null ? '–' : Number(value.toFixed(digits)).toLocaleString('en');
 
 /** One self-contained page: the summary table and the charts inlined as SVG; nothing to fetch. */
 export function reportHtml(summary: Summary, charts: Array<{ title: string; svg: string }>, source: string): string {
@@ -12,14 +14,38 @@ export function reportHtml(summary: Summary, charts: Array<{ title: string; svg:
     ['Min / mean / max', `${number(summary.min)} / ${number(summary.mean)} / ${number(summary.max)}`],
     ['Standard deviation', number(summary.stdDev)],
     ['p50 / p95 / p99', `${number(summary.p50)} / ${number(summary.p95)} / ${number(summary.p99)}`],
-    ['Most frequent', `${summary.mostFrequent.values.slice(0, 10).map((v) => number(v)).join(', ') || '–'} (${summary.mostFrequent.count.toLocaleString('en')} times)`],
-    ['Counting', summary.counting.method === 'exact' ? `exact over ${summary.counting.distinctValues.toLocaleString('en')} distinct values` : `bucketed by ${summary.counting.bucketWidth}`],
-    [`${summary.overTime.bucket[0]?.toUpperCase()}${summary.overTime.bucket.slice(1)}s in the series`, summary.overTime.points.length.toLocaleString('en')],
+    [
+      'Most frequent',
+      `${
+        summary.mostFrequent.values
+          .slice(0, 10)
+          .map((v) => number(v))
+          .join(', ') || '–'
+      } (${summary.mostFrequent.count.toLocaleString('en')} times)`,
+    ],
+    [
+      'Counting',
+      summary.counting.method === 'exact'
+        ? `exact over ${summary.counting.distinctValues.toLocaleString('en')} distinct values`
+        : `bucketed by ${summary.counting.bucketWidth}`,
+    ],
+    [
+      `${summary.overTime.bucket[0]?.toUpperCase()}${summary.overTime.bucket.slice(1)}s in the series`,
+      summary.overTime.points.length.toLocaleString('en'),
+    ],
     ...(summary.timeOutliers
-      ? ([['Far from the rest in time', `${summary.timeOutliers.count.toLocaleString('en')} readings, ${summary.timeOutliers.earliest} to ${summary.timeOutliers.latest}: outside the series, in every other figure (--from/--to to choose the window)`]] as Array<[string, string]>)
+      ? ([
+          [
+            'Far from the rest in time',
+            `${summary.timeOutliers.count.toLocaleString('en')} readings, ${summary.timeOutliers.earliest} to ${summary.timeOutliers.latest}: outside the series, in every other figure (--from/--to to choose the window)`,
+          ],
+        ] as Array<[string, string]>)
       : []),
     ['Devices', summary.perDevice.length.toLocaleString('en')],
-    [`Readings over ${summary.threshold}`, summary.perDevice.reduce((sum, d) => sum + d.overThreshold, 0).toLocaleString('en')],
+    [
+      `Readings over ${summary.threshold}`,
+      summary.perDevice.reduce((sum, d) => sum + d.overThreshold, 0).toLocaleString('en'),
+    ],
   ];
   const bad = summary.badRowSamples.map((row) => `<li>line ${row.line}: ${escape(row.error)}</li>`).join('');
   return `<!doctype html>

@@ -23,8 +23,16 @@ export interface RowParser {
 export function rowParser(headerLine: string): RowParser {
   const header = splitCsv(headerLine) ?? [];
   const missing = REQUIRED_COLUMNS.filter((name) => !header.includes(name));
-  if (missing.length > 0) throw new Error(`the CSV header must name ${REQUIRED_COLUMNS.join(', ')}; missing ${missing.join(', ')} (header: ${headerLine.slice(0, 120)})`);
-  const [device, metric, value, ts] = REQUIRED_COLUMNS.map((name) => header.indexOf(name)) as [number, number, number, number];
+  if (missing.length > 0)
+    throw new Error(
+      `the CSV header must name ${REQUIRED_COLUMNS.join(', ')}; missing ${missing.join(', ')} (header: ${headerLine.slice(0, 120)})`,
+    );
+  const [device, metric, value, ts] = REQUIRED_COLUMNS.map((name) => header.indexOf(name)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
   const width = header.length;
   const wanted = [device, metric, value, ts];
   // For each column, the slot it fills in `cells`, or -1 when it is not needed.
@@ -79,7 +87,12 @@ const digit = (text: string, at: number) => text.charCodeAt(at) - 48;
 
 /** Epoch ms from digits or an ISO-8601 time; NaN when neither, or a moment that does not exist. */
 export function parseTime(raw: string): number {
-  if (raw.length === 24 && raw.charCodeAt(23) === 90 /* Z */ && raw.charCodeAt(16) === 58 /* : */ && raw.charCodeAt(19) === 46 /* . */) {
+  if (
+    raw.length === 24 &&
+    raw.charCodeAt(23) === 90 /* Z */ &&
+    raw.charCodeAt(16) === 58 /* : */ &&
+    raw.charCodeAt(19) === 46 /* . */
+  ) {
     if (!raw.startsWith(cachedPrefix)) {
       const prefix = raw.slice(0, 16);
       const ms = parseIsoTime(`${prefix}:00.000Z`);
@@ -93,7 +106,7 @@ export function parseTime(raw: string): number {
     const m2 = digit(raw, 21);
     const m3 = digit(raw, 22);
     // Unsigned compare: a non-digit gives a negative or > 9 value, both above 9 unsigned.
-    if ((s1 >>> 0) <= 5 && (s2 >>> 0) <= 9 && (m1 >>> 0) <= 9 && (m2 >>> 0) <= 9 && (m3 >>> 0) <= 9) {
+    if (s1 >>> 0 <= 5 && s2 >>> 0 <= 9 && m1 >>> 0 <= 9 && m2 >>> 0 <= 9 && m3 >>> 0 <= 9) {
       return cachedPrefixMs + (s1 * 10 + s2) * 1_000 + m1 * 100 + m2 * 10 + m3;
     }
     return parseIsoTime(raw);

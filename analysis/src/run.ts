@@ -26,7 +26,8 @@ export interface AnalysisResult {
 }
 
 /** The input as a byte stream, plus what it is and how big (when known). */
-const authHeaders = (options: AnalysisOptions): Record<string, string> => (options.readToken ? { authorization: `Bearer ${options.readToken}` } : {});
+const authHeaders = (options: AnalysisOptions): Record<string, string> =>
+  options.readToken ? { authorization: `Bearer ${options.readToken}` } : {};
 
 /**
  * The threshold when none was given: from the API, the one its /stats uses for this window —
@@ -52,7 +53,9 @@ async function defaultThreshold(options: AnalysisOptions, notes: string[]): Prom
   return 50;
 }
 
-async function openInput(options: AnalysisOptions): Promise<{ stream: ReadableStream<Uint8Array>; source: string; size?: number; saveCopy: boolean }> {
+async function openInput(
+  options: AnalysisOptions,
+): Promise<{ stream: ReadableStream<Uint8Array>; source: string; size?: number; saveCopy: boolean }> {
   if (options.input === '-') return { stream: Bun.stdin.stream(), source: 'stdin', saveCopy: options.copy };
   if (options.input) {
     const file = Bun.file(options.input);
@@ -69,9 +72,12 @@ async function openInput(options: AnalysisOptions): Promise<{ stream: ReadableSt
   try {
     response = await fetch(url, { headers: authHeaders(options) });
   } catch (error) {
-    throw new Error(`cannot reach the API at ${options.apiUrl} (${(error as Error).message}); start it, or use --input FILE`);
+    throw new Error(
+      `cannot reach the API at ${options.apiUrl} (${(error as Error).message}); start it, or use --input FILE`,
+    );
   }
-  if (!response.ok || !response.body) throw new Error(`the API answered ${response.status} to ${url}: ${(await response.text()).slice(0, 200)}`);
+  if (!response.ok || !response.body)
+    throw new Error(`the API answered ${response.status} to ${url}: ${(await response.text()).slice(0, 200)}`);
   return { stream: response.body, source: url.toString(), saveCopy: true };
 }
 
@@ -83,7 +89,8 @@ async function openInput(options: AnalysisOptions): Promise<{ stream: ReadableSt
 function csvCopy(path: string) {
   const writer = Bun.file(path).writer();
   const split = (line: string) => (parse(line, { relax_column_count: true, relax_quotes: true }) as string[][])[0];
-  const join = (cells: string[]) => cells.map((cell) => (/[",\r\n]/.test(cell) ? `"${cell.replaceAll('"', '""')}"` : cell)).join(',');
+  const join = (cells: string[]) =>
+    cells.map((cell) => (/[",\r\n]/.test(cell) ? `"${cell.replaceAll('"', '""')}"` : cell)).join(',');
   return {
     write(line: string) {
       let safe = line;
@@ -104,7 +111,10 @@ function csvCopy(path: string) {
  * One streaming pass over the readings (constant memory whatever the size), then summary.json,
  * the charts as SVG and PNG, and report.html in `options.outDir`.
  */
-export async function runAnalysis(options: AnalysisOptions, onProgress: (progress: Progress) => void = () => {}): Promise<AnalysisResult> {
+export async function runAnalysis(
+  options: AnalysisOptions,
+  onProgress: (progress: Progress) => void = () => {},
+): Promise<AnalysisResult> {
   await mkdir(options.outDir, { recursive: true });
   const notes: string[] = [];
   const fontFile = options.charts ? findFont() : undefined;
@@ -150,11 +160,19 @@ export async function runAnalysis(options: AnalysisOptions, onProgress: (progres
   const result = summary.finish();
   if (result.timeOutliers) {
     const { count, earliest, latest } = result.timeOutliers;
-    notes.push(`${count} reading${count === 1 ? '' : 's'} far in time from the rest (${earliest === latest ? earliest : `${earliest} to ${latest}`}): left out of the series over time, counted in every other figure; --from/--to choose the window`);
+    notes.push(
+      `${count} reading${count === 1 ? '' : 's'} far in time from the rest (${earliest === latest ? earliest : `${earliest} to ${latest}`}): left out of the series over time, counted in every other figure; --from/--to choose the window`,
+    );
   }
-  if (result.counting.method === 'bucketed') notes.push(`more than 100,000 distinct values: counted in buckets of ${result.counting.bucketWidth} (mode and quantiles are bucket starts)`);
+  if (result.counting.method === 'bucketed')
+    notes.push(
+      `more than 100,000 distinct values: counted in buckets of ${result.counting.bucketWidth} (mode and quantiles are bucket starts)`,
+    );
 
-  await writeFile(join(options.outDir, 'summary.json'), `${JSON.stringify({ source: input.source, ...result }, null, 2)}\n`);
+  await writeFile(
+    join(options.outDir, 'summary.json'),
+    `${JSON.stringify({ source: input.source, ...result }, null, 2)}\n`,
+  );
   files.push(join(options.outDir, 'summary.json'));
 
   if (options.charts && fontFile) {

@@ -49,7 +49,13 @@ export interface Summary {
    * outside the series' window, counted in every other statistic, and named here.
    */
   timeOutliers: { count: number; earliest: string; latest: string } | null;
-  perDevice: Array<{ deviceId: string; count: number; mean: number; overThreshold: number; overThresholdShare: number }>;
+  perDevice: Array<{
+    deviceId: string;
+    count: number;
+    mean: number;
+    overThreshold: number;
+    overThresholdShare: number;
+  }>;
   badRows: number;
   badRowSamples: BadRow[];
   filters: { from: string | null; to: string | null; deviceId: string | null; metric: string | null };
@@ -131,7 +137,11 @@ export function createSummary(threshold: number, filters: Filters = {}) {
     const iso = (minute: number) => new Date(minute * MINUTE_MS).toISOString();
     return {
       window,
-      outliers: { count: far.reduce((sum, [, slot]) => sum + slot.count, 0), earliest: iso((far[0] as [number, unknown])[0]), latest: iso((far.at(-1) as [number, unknown])[0]) },
+      outliers: {
+        count: far.reduce((sum, [, slot]) => sum + slot.count, 0),
+        earliest: iso((far[0] as [number, unknown])[0]),
+        latest: iso((far.at(-1) as [number, unknown])[0]),
+      },
     };
   };
 
@@ -139,7 +149,8 @@ export function createSummary(threshold: number, filters: Filters = {}) {
   const seriesOver = (window: { first: number; last: number } | undefined): Summary['overTime'] => {
     if (!window) return { bucket: 'minute', points: [] };
     const span = window.last - window.first + 1;
-    const bucket: TimeBucket = span <= 2 * BUCKET_MINUTES.day ? 'minute' : span <= 90 * BUCKET_MINUTES.day ? 'hour' : 'day';
+    const bucket: TimeBucket =
+      span <= 2 * BUCKET_MINUTES.day ? 'minute' : span <= 90 * BUCKET_MINUTES.day ? 'hour' : 'day';
     const size = BUCKET_MINUTES[bucket];
     const buckets = new Map<number, { count: number; sum: number; min: number; max: number }>();
     for (const [minute, slot] of minutes) {
@@ -157,7 +168,13 @@ export function createSummary(threshold: number, filters: Filters = {}) {
     const points: BucketStats[] = [];
     for (let key = Math.floor(window.first / size); key <= Math.floor(window.last / size); key++) {
       const slot = buckets.get(key);
-      points.push({ start: new Date(key * size * MINUTE_MS).toISOString(), count: slot?.count ?? 0, mean: slot ? slot.sum / slot.count : null, min: slot?.min ?? null, max: slot?.max ?? null });
+      points.push({
+        start: new Date(key * size * MINUTE_MS).toISOString(),
+        count: slot?.count ?? 0,
+        mean: slot ? slot.sum / slot.count : null,
+        min: slot?.min ?? null,
+        max: slot?.max ?? null,
+      });
     }
     return { bucket, points };
   };
@@ -242,17 +259,35 @@ export function createSummary(threshold: number, filters: Filters = {}) {
         p50: quantile(0.5),
         p95: quantile(0.95),
         p99: quantile(0.99),
-        counting: { method: bucketWidth === 0 ? 'exact' : 'bucketed', distinctValues: valueCounts.size, bucketWidth: bucketWidth || null },
-        mostFrequent: { values: sorted.filter(([, n]) => n === topCount && count > 0).map(([value]) => value), count: topCount },
+        counting: {
+          method: bucketWidth === 0 ? 'exact' : 'bucketed',
+          distinctValues: valueCounts.size,
+          bucketWidth: bucketWidth || null,
+        },
+        mostFrequent: {
+          values: sorted.filter(([, n]) => n === topCount && count > 0).map(([value]) => value),
+          count: topCount,
+        },
         threshold,
         overTime,
         timeOutliers: outliers,
         perDevice: [...devices.entries()]
           .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-          .map(([deviceId, d]) => ({ deviceId, count: d.count, mean: d.sum / d.count, overThreshold: d.over, overThresholdShare: d.over / d.count })),
+          .map(([deviceId, d]) => ({
+            deviceId,
+            count: d.count,
+            mean: d.sum / d.count,
+            overThreshold: d.over,
+            overThresholdShare: d.over / d.count,
+          })),
         badRows,
         badRowSamples,
-        filters: { from: iso(filters.fromMs), to: iso(filters.toMs), deviceId: filters.deviceId ?? null, metric: filters.metric ?? null },
+        filters: {
+          from: iso(filters.fromMs),
+          to: iso(filters.toMs),
+          deviceId: filters.deviceId ?? null,
+          metric: filters.metric ?? null,
+        },
       };
     },
   };

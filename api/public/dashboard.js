@@ -15,10 +15,13 @@ const $ = (id) => document.getElementById(id);
 // lines and the table's "over" marks are the ones alerts fire at, never a guess of the page's.
 let rules = [];
 const globMatches = (glob, value) => new RegExp(`^${glob.replace(/[.]/g, '\\.').replaceAll('*', '.*')}$`).test(value);
-const ruleFor = (reading) => rules.find((rule) => globMatches(rule.metric, reading.metric) && globMatches(rule.device, reading.deviceId));
+const ruleFor = (reading) =>
+  rules.find((rule) => globMatches(rule.metric, reading.metric) && globMatches(rule.device, reading.deviceId));
 const breaches = (reading) => {
   const rule = ruleFor(reading);
-  return rule !== undefined && (rule.direction === 'below' ? reading.value < rule.threshold : reading.value > rule.threshold);
+  return (
+    rule !== undefined && (rule.direction === 'below' ? reading.value < rule.threshold : reading.value > rule.threshold)
+  );
 };
 
 // Per metric: each device's recent points and newest reading, and the metric's unit. The charts
@@ -175,11 +178,14 @@ async function stream(path, event, handler, onState = () => {}) {
   }
 }
 
-stream('/readings/stream', 'reading', onReading, (state) => setBadge($('connection'), state, state === 'live' ? 'live' : 'reconnecting…'));
+stream('/readings/stream', 'reading', onReading, (state) =>
+  setBadge($('connection'), state, state === 'live' ? 'live' : 'reconnecting…'),
+);
 // Alert ids seen, so that the history and the live stream's replay never show one twice.
 const shownAlerts = new Set();
 /** Newer first; the same time by id, so that every page orders a tie alike. */
-const newerFirst = (a, b) => new Date(b.ts).getTime() - new Date(a.ts).getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+const newerFirst = (a, b) =>
+  new Date(b.ts).getTime() - new Date(a.ts).getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 /**
  * Puts an alert in the feed at its time, not on top: the live stream's replay holds alerts older
  * than the history's newest (and ones the history page did not reach), which must not read as new.
@@ -240,7 +246,13 @@ function flushRows() {
   for (const reading of newRows.splice(0).reverse()) {
     const row = document.createElement('tr');
     if (breaches(reading)) row.className = 'over';
-    row.append(text('td', reading.ts.slice(11, 23)), text('td', reading.deviceId), text('td', reading.metric), text('td', String(reading.value), 'num'), text('td', reading.unit));
+    row.append(
+      text('td', reading.ts.slice(11, 23)),
+      text('td', reading.deviceId),
+      text('td', reading.metric),
+      text('td', String(reading.value), 'num'),
+      text('td', reading.unit),
+    );
     fragment.append(row);
   }
   body.prepend(fragment);
@@ -256,7 +268,11 @@ function flushAlerts() {
     const verb = alert.state === 'firing' ? 'over' : 'back from';
     const marks = `${alert.silenced ? ' · silenced' : ''}${alert.quiet ? ' · quiet' : ''}${alert.note ? ` · ${alert.note}` : ''}`;
     fragment.append(
-      text('li', `${new Date(alert.ts).toISOString().slice(11, 19)} ${alert.state.toUpperCase()} [${alert.severity}] ${alert.deviceId} ${alert.metric} = ${alert.value} (${verb} ${alert.threshold})${marks}`, `${alert.state} ${alert.severity}`),
+      text(
+        'li',
+        `${new Date(alert.ts).toISOString().slice(11, 19)} ${alert.state.toUpperCase()} [${alert.severity}] ${alert.deviceId} ${alert.metric} = ${alert.value} (${verb} ${alert.threshold})${marks}`,
+        `${alert.state} ${alert.severity}`,
+      ),
     );
   }
   list.replaceChildren(fragment);
@@ -277,7 +293,12 @@ function drawChart() {
   const lines = thresholdLines();
   let low = Math.min(Infinity, ...lines);
   let high = Math.max(-Infinity, ...lines);
-  for (const device of devices) for (const p of series.get(device)) if (p.t >= from) { low = Math.min(low, p.v); high = Math.max(high, p.v); }
+  for (const device of devices)
+    for (const p of series.get(device))
+      if (p.t >= from) {
+        low = Math.min(low, p.v);
+        high = Math.max(high, p.v);
+      }
   if (!Number.isFinite(low)) [low, high] = [0, 100];
   const { ticks, step } = niceTicks(low, high);
   low = Math.min(low, ticks[0]);
@@ -341,7 +362,13 @@ function drawChart() {
 /** Thresholds of the rules for every device of the metric on the chart. */
 function thresholdLines() {
   const metric = currentMetric();
-  return metric ? [...new Set(rules.filter((rule) => rule.device === '*' && globMatches(rule.metric, metric)).map((rule) => rule.threshold))] : [];
+  return metric
+    ? [
+        ...new Set(
+          rules.filter((rule) => rule.device === '*' && globMatches(rule.metric, metric)).map((rule) => rule.threshold),
+        ),
+      ]
+    : [];
 }
 
 /** About five round ticks (1, 2 or 5 × 10^k apart) covering [low, high]. */
@@ -389,15 +416,23 @@ async function refreshHealth() {
       table.append(tr);
     };
     // Without the read token (when one is set) /health says only its status and reasons.
-    for (const worker of health.workers ?? []) row(`${worker.service} ${worker.instance}`, worker.status === 'alive' ? 'alive' : `silent ${Math.round(worker.lastSeenSecondsAgo)} s`);
-    for (const group of health.groups ?? []) row(`${group.group} (${group.stream})`, `lag ${group.lag ?? '?'} · pending ${group.pending}`);
+    for (const worker of health.workers ?? [])
+      row(
+        `${worker.service} ${worker.instance}`,
+        worker.status === 'alive' ? 'alive' : `silent ${Math.round(worker.lastSeenSecondsAgo)} s`,
+      );
+    for (const group of health.groups ?? [])
+      row(`${group.group} (${group.stream})`, `lag ${group.lag ?? '?'} · pending ${group.pending}`);
     for (const dead of health.deadLetters ?? []) row(dead.stream, `${dead.entries} dead`);
     detail.append(table);
     $('health-detail').replaceChildren(detail);
-    const alerting = (health.workers ?? []).find((worker) => worker.service === 'consumer-alert' && worker.status === 'alive' && worker.info?.rules);
+    const alerting = (health.workers ?? []).find(
+      (worker) => worker.service === 'consumer-alert' && worker.status === 'alive' && worker.info?.rules,
+    );
     if (alerting) rules = alerting.info.rules;
     const thresholds = [...new Set(rules.map((rule) => `${rule.direction === 'below' ? '<' : '>'} ${rule.threshold}`))];
-    $('threshold-label').textContent = thresholds.length > 0 ? `alerts at ${thresholds.join(', ')}` : 'no alerting service reporting its rules';
+    $('threshold-label').textContent =
+      thresholds.length > 0 ? `alerts at ${thresholds.join(', ')}` : 'no alerting service reporting its rules';
   } catch {
     setBadge($('health'), 'down', 'health: API unreachable');
   }
@@ -423,7 +458,10 @@ async function refreshPerMinute() {
     context.fillStyle = '#656d76';
     context.font = '11px system-ui, sans-serif';
     context.fillText(`max ${most}/min`, 4, 11);
-    canvas.setAttribute('aria-label', `Readings per minute, last 15 minutes: ${minutes.map((minute) => minute.count).join(', ') || 'none'} (max ${most})`);
+    canvas.setAttribute(
+      'aria-label',
+      `Readings per minute, last 15 minutes: ${minutes.map((minute) => minute.count).join(', ') || 'none'} (max ${most})`,
+    );
   } catch {
     // The next refresh tries again.
   }
@@ -442,7 +480,9 @@ async function refreshHistory() {
     const metric = currentMetric();
     const only = `${device ? `&deviceId=${encodeURIComponent(device)}` : ''}${metric ? `&metric=${encodeURIComponent(metric)}` : ''}`;
     // The picker offers the devices of the range (the first 100, by name), and keeps the one picked.
-    const response = await apiFetch(`/stats?from=${encodeURIComponent(from)}&to=${encodeURIComponent(new Date(to).toISOString())}&deviceLimit=${device ? 0 : 100}${only}`);
+    const response = await apiFetch(
+      `/stats?from=${encodeURIComponent(from)}&to=${encodeURIComponent(new Date(to).toISOString())}&deviceLimit=${device ? 0 : 100}${only}`,
+    );
     if (!response.ok) return;
     const stats = await response.json();
     if (!device) offerDevices(stats.perDevice.map((row) => row.deviceId));
@@ -516,12 +556,16 @@ function drawHistory(series, device, unit) {
   if (run.length > 0) runs.push(run);
   for (const indexes of runs) {
     context.beginPath();
-    indexes.forEach((i, k) => (k === 0 ? context.moveTo(x(i), y(points[i].max)) : context.lineTo(x(i), y(points[i].max))));
+    indexes.forEach((i, k) =>
+      k === 0 ? context.moveTo(x(i), y(points[i].max)) : context.lineTo(x(i), y(points[i].max)),
+    );
     [...indexes].reverse().forEach((i) => context.lineTo(x(i), y(points[i].min)));
     context.closePath();
     context.fill();
     context.beginPath();
-    indexes.forEach((i, k) => (k === 0 ? context.moveTo(x(i), y(points[i].mean)) : context.lineTo(x(i), y(points[i].mean))));
+    indexes.forEach((i, k) =>
+      k === 0 ? context.moveTo(x(i), y(points[i].mean)) : context.lineTo(x(i), y(points[i].mean)),
+    );
     if (indexes.length === 1) context.arc(x(indexes[0]), y(points[indexes[0]].mean), 2, 0, 2 * Math.PI);
     context.stroke();
   }
@@ -546,7 +590,10 @@ function drawHistory(series, device, unit) {
     const at = k === 0 ? x(i) - barWidth / 2 : k === 2 ? width - pad.right - markWidth : x(i) - markWidth / 2;
     context.fillText(mark, Math.max(pad.left, at), plotBottom + 14);
   });
-  canvas.setAttribute('aria-label', `${label}; values from ${low} to ${high}${unit ? ` ${unit}` : ''}; ${bucketLabel(points[0].start, series.bucket)} to ${bucketLabel(points[points.length - 1].start, series.bucket)} UTC`);
+  canvas.setAttribute(
+    'aria-label',
+    `${label}; values from ${low} to ${high}${unit ? ` ${unit}` : ''}; ${bucketLabel(points[0].start, series.bucket)} to ${bucketLabel(points[points.length - 1].start, series.bucket)} UTC`,
+  );
 }
 
 /** The bucket under the pointer: its time, mean, min–max and count, with the unit. */
@@ -561,13 +608,17 @@ $('history').addEventListener('mousemove', (event) => {
   if (!p) return;
   const when = `${bucketLabel(p.start, bucket)} UTC (${bucket})`;
   const u = unit ? ` ${unit}` : '';
-  $('history-hover').textContent = p.count > 0 ? `${when}: mean ${Number(p.mean.toFixed(3))}${u}, ${p.min}–${p.max}${u}, ${p.count} readings` : `${when}: no readings`;
+  $('history-hover').textContent =
+    p.count > 0
+      ? `${when}: mean ${Number(p.mean.toFixed(3))}${u}, ${p.min}–${p.max}${u}, ${p.count} readings`
+      : `${when}: no readings`;
 });
 
 for (const button of document.querySelectorAll('.ranges button')) {
   button.addEventListener('click', () => {
     historyRangeMs = Number(button.dataset.range);
-    for (const other of document.querySelectorAll('.ranges button')) other.setAttribute('aria-pressed', String(other === button));
+    for (const other of document.querySelectorAll('.ranges button'))
+      other.setAttribute('aria-pressed', String(other === button));
     refreshHistory();
   });
 }

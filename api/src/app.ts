@@ -30,7 +30,9 @@ export interface AppOptions {
   /** Where readings are kept: any backend behind the storage port. */
   store: ReadingsStore;
   config: Pick<ApiConfig, 'apiToken' | 'readToken' | 'maxBodyBytes'> &
-    Partial<Pick<ApiConfig, 'maxStreamClients' | 'maxStreamClientsPerIp' | 'databaseStatementTimeoutMs'>> & { faultRate?: number };
+    Partial<Pick<ApiConfig, 'maxStreamClients' | 'maxStreamClientsPerIp' | 'databaseStatementTimeoutMs'>> & {
+      faultRate?: number;
+    };
   logger?: Logger;
   /** Redis and what to watch there, for /health and /metrics of the whole pipeline. */
   pipeline?: PipelineOptions;
@@ -75,10 +77,27 @@ export function idleTimeoutSeconds(statementTimeoutMs = 30_000): number {
 }
 
 /** The API as an Elysia app: tests call `app.handle(request)`, index.ts calls `listen`. */
-export function createApp({ store, config, logger = createLogger({ service: 'api' }), pipeline, alertsFeed, ingest, tokens = createTokenVerifier({}), imports, alerting, retention, storageIdentity }: AppOptions) {
+export function createApp({
+  store,
+  config,
+  logger = createLogger({ service: 'api' }),
+  pipeline,
+  alertsFeed,
+  ingest,
+  tokens = createTokenVerifier({}),
+  imports,
+  alerting,
+  retention,
+  storageIdentity,
+}: AppOptions) {
   /** The alerting rules as consumer-alert reports them: /stats's default threshold. */
   const rules = pipeline ? activeRules(pipeline.redis) : () => [];
-  const authorize = createAuthorizer({ apiToken: config.apiToken, readToken: config.readToken, verifier: tokens, publicReadPaths: PUBLIC_READ_PATHS });
+  const authorize = createAuthorizer({
+    apiToken: config.apiToken,
+    readToken: config.readToken,
+    verifier: tokens,
+    publicReadPaths: PUBLIC_READ_PATHS,
+  });
   /** The device token a request came with, if any (POST /ingest checks each reading's device). */
   const grants = new WeakMap<Request, DeviceGrant>();
   const readingsFeed = createReadingsFeed(store);
@@ -87,21 +106,27 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
     maxClients: config.maxStreamClients ?? DEFAULT_MAX_STREAM_CLIENTS,
     maxClientsPerAddress: config.maxStreamClientsPerIp ?? DEFAULT_MAX_STREAM_CLIENTS_PER_IP,
   });
-  const metrics = createApiMetrics({
-    readings: () => readingsFeed.clients,
-    alerts: () => alerts?.clients ?? 0,
-    dropped: () => ({ readings: readingsFeed.dropped, alerts: alerts?.dropped ?? 0 }),
-    refused: () => streamLimits.refused,
-  }, { oldestReadingTs: () => store.oldestReadingTs(), retention });
+  const metrics = createApiMetrics(
+    {
+      readings: () => readingsFeed.clients,
+      alerts: () => alerts?.clients ?? 0,
+      dropped: () => ({ readings: readingsFeed.dropped, alerts: alerts?.dropped ?? 0 }),
+      refused: () => streamLimits.refused,
+    },
+    { oldestReadingTs: () => store.oldestReadingTs(), retention },
+  );
   /** True when the request may see everything a read can: READ_TOKEN unset, or presented. */
   const mayReadAll = (request: Request) =>
-    config.readToken === undefined || bearerMatches(request.headers.get('authorization'), config.readToken) || grants.get(request)?.scopes.has('read') === true;
+    config.readToken === undefined ||
+    bearerMatches(request.headers.get('authorization'), config.readToken) ||
+    grants.get(request)?.scopes.has('read') === true;
   const startedAt = new WeakMap<Request, number>();
   /** Every answer counted once, with its real status and a bounded route label. */
   const countRequest = (request: Request, route: string, status: number) => {
     metrics.requests.inc({ method: request.method, route, status: String(status) });
     const started = startedAt.get(request);
-    if (started !== undefined) metrics.duration.observe({ method: request.method, route }, (performance.now() - started) / 1_000);
+    if (started !== undefined)
+      metrics.duration.observe({ method: request.method, route }, (performance.now() - started) / 1_000);
   };
   /** An answer given before routing (413, 401/403, an injected fault): the after-response hook never sees it. */
   const refuse = (request: Request, error: ApiError) => {
@@ -119,12 +144,16 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
 
   // The OpenAPI document is derived from the whole app, which docsRoutes is part of.
   let self: AnyElysia | undefined;
-  const app = (
+  const app =
     // reusePort off: a second API started on a port in use must fail, not share it.
     // The server takes bodies as large as an import; every other body is bounded by MAX_BODY_BYTES (onRequest, jsonBody).
     new Elysia({
       normalize: false,
-      serve: { maxRequestBodySize: Math.max(config.maxBodyBytes, imports?.maxBytes ?? 0), reusePort: false, idleTimeout: idleTimeoutSeconds(config.databaseStatementTimeoutMs) },
+      serve: {
+        maxRequestBodySize: Math.max(config.maxBodyBytes, imports?.maxBytes ?? 0),
+        reusePort: false,
+        idleTimeout: idleTimeoutSeconds(config.databaseStatementTimeoutMs),
+      },
     })
       .use(errorHandler(logger))
       .use(jsonBody(config.maxBodyBytes, STREAMED_PATHS))
@@ -134,11 +163,17 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
         startedAt.set(request, performance.now());
         const length = Number(request.headers.get('content-length') ?? 0);
         if (length > config.maxBodyBytes && !STREAMED_PATHS.has(new URL(request.url).pathname)) {
-          return refuse(request, new ApiError(413, 'body_too_large', `request body is over ${config.maxBodyBytes} bytes (MAX_BODY_BYTES)`));
+          return refuse(
+            request,
+            new ApiError(413, 'body_too_large', `request body is over ${config.maxBodyBytes} bytes (MAX_BODY_BYTES)`),
+          );
         }
         // FAULT_RATE: fail a share of writes on purpose, to show that the pipeline loses nothing.
         if (config.faultRate && WRITE_METHODS.has(request.method) && Math.random() < config.faultRate) {
-          return refuse(request, new ApiError(503, 'injected_fault', `FAULT_RATE=${config.faultRate}: this write failed on purpose`));
+          return refuse(
+            request,
+            new ApiError(503, 'injected_fault', `FAULT_RATE=${config.faultRate}: this write failed on purpose`),
+          );
         }
         let checking: Promise<DeviceGrant | undefined> | undefined;
         try {
@@ -188,8 +223,18 @@ export function createApp({ store, config, logger = createLogger({ service: 'api
       .use(ruleRoutes(alerting))
       .use(silenceRoutes(alerting))
       .use(statsRoutes(store, rules))
-      .use(systemRoutes({ store, metrics, pipeline, version: VERSION, mayReadAll, retention, problems: () => imports?.worker?.problems() ?? [], storageIdentity }))
-  );
+      .use(
+        systemRoutes({
+          store,
+          metrics,
+          pipeline,
+          version: VERSION,
+          mayReadAll,
+          retention,
+          problems: () => imports?.worker?.problems() ?? [],
+          storageIdentity,
+        }),
+      );
   self = app;
   return app;
 }

@@ -17,17 +17,33 @@ export function bearerMatches(header: string | null, token: string): boolean {
 /** Throws the 401/503 a write without the right token gets. */
 export function requireToken(header: string | null, token: string | undefined, what: 'write' | 'read'): void {
   if (token === undefined) {
-    throw new ApiError(503, 'token_not_configured', `${what}s are disabled until API_TOKEN is set (bun run start generates one into .env)`);
+    throw new ApiError(
+      503,
+      'token_not_configured',
+      `${what}s are disabled until API_TOKEN is set (bun run start generates one into .env)`,
+    );
   }
   if (!bearerMatches(header, token)) {
-    throw new ApiError(401, 'unauthorized', `${what}s need the header "Authorization: Bearer <${what === 'write' ? 'API_TOKEN' : 'READ_TOKEN'}>"`);
+    throw new ApiError(
+      401,
+      'unauthorized',
+      `${what}s need the header "Authorization: Bearer <${what === 'write' ? 'API_TOKEN' : 'READ_TOKEN'}>"`,
+    );
   }
 }
 
 /** Where a short-lived token may come in the query string: EventSource cannot send headers. */
 export const QUERY_TOKEN_PATHS: ReadonlySet<string> = new Set(['/readings/stream', '/alerts/stream']);
 /** Reads a device-scoped read token may make: those that filter by `?deviceId=`. */
-const DEVICE_FILTERED_READS: ReadonlySet<string> = new Set(['/readings', '/readings/', '/readings/export', '/readings/stream', '/alerts', '/alerts/stream', '/stats']);
+const DEVICE_FILTERED_READS: ReadonlySet<string> = new Set([
+  '/readings',
+  '/readings/',
+  '/readings/export',
+  '/readings/stream',
+  '/alerts',
+  '/alerts/stream',
+  '/stats',
+]);
 /** A token in a URL ends up in logs and histories: it must expire within this. */
 export const MAX_QUERY_TOKEN_SECONDS = 3_600;
 
@@ -57,7 +73,8 @@ export function createAuthorizer({ apiToken, readToken, verifier, publicReadPath
       if (error instanceof TokenRefused) throw new ApiError(401, 'unauthorized', error.message);
       throw error;
     }
-    if (!grant.scopes.has(scope)) throw new ApiError(403, 'forbidden', `this token's scope is ${[...grant.scopes].join(' ')}; it may not ${scope}`);
+    if (!grant.scopes.has(scope))
+      throw new ApiError(403, 'forbidden', `this token's scope is ${[...grant.scopes].join(' ')}; it may not ${scope}`);
     return grant;
   };
 
@@ -65,12 +82,14 @@ export function createAuthorizer({ apiToken, readToken, verifier, publicReadPath
     const header = request.headers.get('authorization');
     const bearer = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined;
     const { method } = request;
-    const deviceToken = (token: string | undefined): token is string => token !== undefined && verifier.configured && looksLikeJwt(token);
+    const deviceToken = (token: string | undefined): token is string =>
+      token !== undefined && verifier.configured && looksLikeJwt(token);
 
     if (method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'DELETE') {
       if (apiToken !== undefined && bearerMatches(header, apiToken)) return undefined;
       if (deviceToken(bearer)) {
-        if (new URL(request.url).pathname !== '/ingest') throw new ApiError(403, 'forbidden', 'device tokens may only POST /ingest; other writes need API_TOKEN');
+        if (new URL(request.url).pathname !== '/ingest')
+          throw new ApiError(403, 'forbidden', 'device tokens may only POST /ingest; other writes need API_TOKEN');
         return verified(bearer, 'ingest');
       }
       requireToken(header, apiToken, 'write');
@@ -85,7 +104,12 @@ export function createAuthorizer({ apiToken, readToken, verifier, publicReadPath
     const query = queryParams(request.url);
     if (publicReadPaths.has(path)) {
       // Open to anyone; a valid read token for every device also gets what READ_TOKEN gets (/health's details).
-      return deviceToken(bearer) ? verified(bearer, 'read').then((grant) => (grant.device === '*' ? grant : undefined), () => undefined) : undefined;
+      return deviceToken(bearer)
+        ? verified(bearer, 'read').then(
+            (grant) => (grant.device === '*' ? grant : undefined),
+            () => undefined,
+          )
+        : undefined;
     }
     if (bearerMatches(header, readToken)) return undefined;
     const fromQuery = bearer === undefined && QUERY_TOKEN_PATHS.has(path) ? query.access_token : undefined;
@@ -96,12 +120,20 @@ export function createAuthorizer({ apiToken, readToken, verifier, publicReadPath
     }
     return verified(token, 'read').then((grant) => {
       if (fromQuery !== undefined && grant.expiresAt - Date.now() / 1_000 > MAX_QUERY_TOKEN_SECONDS) {
-        throw new ApiError(401, 'unauthorized', `a token in the query string must expire within ${MAX_QUERY_TOKEN_SECONDS / 60} minutes (mint one with --ttl 1h); use the Authorization header for longer-lived tokens`);
+        throw new ApiError(
+          401,
+          'unauthorized',
+          `a token in the query string must expire within ${MAX_QUERY_TOKEN_SECONDS / 60} minutes (mint one with --ttl 1h); use the Authorization header for longer-lived tokens`,
+        );
       }
       if (grant.device !== '*') {
         const asked = query.deviceId;
         if (!DEVICE_FILTERED_READS.has(path) || asked === undefined || !deviceMatches(grant.device, asked)) {
-          throw new ApiError(403, 'forbidden', `this token reads ${grant.device} only: /readings, /readings/export, /readings/stream, /alerts/stream or /stats with ?deviceId= one of its devices`);
+          throw new ApiError(
+            403,
+            'forbidden',
+            `this token reads ${grant.device} only: /readings, /readings/export, /readings/stream, /alerts/stream or /stats with ?deviceId= one of its devices`,
+          );
         }
       }
       return grant;

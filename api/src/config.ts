@@ -31,7 +31,10 @@ export const apiSettings = {
   tokenPublicKey: env.string('TOKEN_PUBLIC_KEY', undefined, { maxLength: 4_096 }),
   maxBodyBytes: env.int('MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1_024, max: 1_073_741_824 }),
   maxStreamClients: env.int('MAX_STREAM_CLIENTS', DEFAULT_MAX_STREAM_CLIENTS, { min: 0, max: 1_000_000 }),
-  maxStreamClientsPerIp: env.int('MAX_STREAM_CLIENTS_PER_IP', DEFAULT_MAX_STREAM_CLIENTS_PER_IP, { min: 0, max: 1_000_000 }),
+  maxStreamClientsPerIp: env.int('MAX_STREAM_CLIENTS_PER_IP', DEFAULT_MAX_STREAM_CLIENTS_PER_IP, {
+    min: 0,
+    max: 1_000_000,
+  }),
   /** Services /health expects at least one live instance of (comma-separated; empty for none). */
   expectedWorkers: env.string('EXPECTED_WORKERS', 'consumer-store,consumer-alert'),
   lagDegraded: env.int('LAG_DEGRADED', 100_000, { min: 1 }),
@@ -62,10 +65,21 @@ export type ApiConfig = ReturnType<typeof loadConfig<typeof apiSettings>>;
 export function loadApiConfig(environment: Env): ApiConfig {
   const config = loadConfig(apiSettings, environment);
   if (config.tokenSecret !== undefined && Buffer.byteLength(config.tokenSecret) < MIN_SECRET_BYTES) {
-    throw new ConfigError([{ key: 'TOKEN_SECRET', message: `must be at least ${MIN_SECRET_BYTES} bytes (openssl rand -base64 32)` }]);
+    throw new ConfigError([
+      { key: 'TOKEN_SECRET', message: `must be at least ${MIN_SECRET_BYTES} bytes (openssl rand -base64 32)` },
+    ]);
   }
-  if (config.retainRollupDays !== undefined && config.retainRawDays > 0 && config.retainRollupDays < config.retainRawDays) {
-    throw new ConfigError([{ key: 'RETAIN_ROLLUP_DAYS', message: `must be at least RETAIN_RAW_DAYS (${config.retainRawDays}): /stats reads rollups, and would lose days whose readings are still kept` }]);
+  if (
+    config.retainRollupDays !== undefined &&
+    config.retainRawDays > 0 &&
+    config.retainRollupDays < config.retainRawDays
+  ) {
+    throw new ConfigError([
+      {
+        key: 'RETAIN_ROLLUP_DAYS',
+        message: `must be at least RETAIN_RAW_DAYS (${config.retainRawDays}): /stats reads rollups, and would lose days whose readings are still kept`,
+      },
+    ]);
   }
   return config;
 }

@@ -60,14 +60,27 @@ export function errorHandler(logger: Logger) {
     }
     if (error instanceof StorageUnavailableError) {
       logger.warn('storage_unavailable', { error: error.message, path: new URL(request.url).pathname });
-      return apiErrorResponse(new ApiError(503, 'storage_unavailable', `storage is unavailable, try again shortly: ${error.message}`, undefined, { 'retry-after': '1' }));
+      return apiErrorResponse(
+        new ApiError(
+          503,
+          'storage_unavailable',
+          `storage is unavailable, try again shortly: ${error.message}`,
+          undefined,
+          { 'retry-after': '1' },
+        ),
+      );
     }
     switch (code) {
       case 'VALIDATION': {
         const all = (error as { all?: Array<{ path?: string; message?: string }> }).all ?? [];
-        const details = all.slice(0, MAX_DETAILS).map((issue) => ({ path: dottedPath(issue.path ?? ''), message: issue.message ?? 'is invalid' }));
+        const details = all
+          .slice(0, MAX_DETAILS)
+          .map((issue) => ({ path: dottedPath(issue.path ?? ''), message: issue.message ?? 'is invalid' }));
         const first = details[0];
-        return json(422, errorBody('validation', first ? `${first.path}: ${first.message}` : 'request is invalid', details));
+        return json(
+          422,
+          errorBody('validation', first ? `${first.path}: ${first.message}` : 'request is invalid', details),
+        );
       }
       case 'PARSE': {
         // Elysia wraps what a parse hook throws (jsonBody's named 400s) in its ParseError.
@@ -85,9 +98,20 @@ export function errorHandler(logger: Logger) {
         // `toString` is not a function (e.g. {"unit": {"toString": false}}). The input was invalid
         // all the same: answer 422, not 500.
         if (error instanceof TypeError && /ValidationError|mapValueError/.test(error.stack ?? '')) {
-          return json(422, errorBody('validation', 'request does not match the schema (a field holds an object where a value belongs)'));
+          return json(
+            422,
+            errorBody(
+              'validation',
+              'request does not match the schema (a field holds an object where a value belongs)',
+            ),
+          );
         }
-        logger.error('unhandled_error', { code: String(code), error, stack: (error as Error)?.stack, path: new URL(request.url).pathname });
+        logger.error('unhandled_error', {
+          code: String(code),
+          error,
+          stack: (error as Error)?.stack,
+          path: new URL(request.url).pathname,
+        });
         return json(500, errorBody('internal', 'internal error; see the API log'));
     }
   }

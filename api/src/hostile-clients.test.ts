@@ -8,7 +8,19 @@ const READ_TOKEN = 'read-token-abcdef';
 
 describe('one read rule: with READ_TOKEN set, nothing but the page shell and /health answers without it', () => {
   const api = createTestApi({ readToken: READ_TOKEN });
-  const routes = ['/stats', '/readings', '/readings/latest', '/readings/export', '/readings/stream', '/alerts/stream', '/readings/r-1', '/metrics', '/openapi', '/openapi/json', '/health'];
+  const routes = [
+    '/stats',
+    '/readings',
+    '/readings/latest',
+    '/readings/export',
+    '/readings/stream',
+    '/alerts/stream',
+    '/readings/r-1',
+    '/metrics',
+    '/openapi',
+    '/openapi/json',
+    '/health',
+  ];
   const spelling = fc.constantFrom<(path: string) => string>(
     (p) => p,
     (p) => `${p}/`,
@@ -24,17 +36,23 @@ describe('one read rule: with READ_TOKEN set, nothing but the page shell and /he
 
   it('holds over generated paths and methods: no data without the token, ever', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...routes), spelling, fc.constantFrom('GET', 'HEAD', 'OPTIONS'), async (route, spell, method) => {
-        const path = spell(route);
-        const response = await api.app.handle(new Request(`http://localhost${path}`, { method }));
-        const pathname = new URL(`http://localhost${path}`).pathname;
-        if (PUBLIC_READ_PATHS.has(pathname)) {
-          expect(response.status).not.toBe(401);
-          if (pathname === '/health' && method === 'GET') expect(Object.keys(await response.json()).sort()).toEqual(['reasons', 'status']);
-        } else {
-          expect(response.status).toBe(401);
-        }
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...routes),
+        spelling,
+        fc.constantFrom('GET', 'HEAD', 'OPTIONS'),
+        async (route, spell, method) => {
+          const path = spell(route);
+          const response = await api.app.handle(new Request(`http://localhost${path}`, { method }));
+          const pathname = new URL(`http://localhost${path}`).pathname;
+          if (PUBLIC_READ_PATHS.has(pathname)) {
+            expect(response.status).not.toBe(401);
+            if (pathname === '/health' && method === 'GET')
+              expect(Object.keys(await response.json()).sort()).toEqual(['reasons', 'status']);
+          } else {
+            expect(response.status).toBe(401);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -55,28 +73,49 @@ describe('bad input is a fast 4xx, never a 500', () => {
     api.app.handle(
       new Request('http://localhost/readings/batch', {
         method: 'POST',
-        headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json', 'content-length': String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength) },
+        headers: {
+          authorization: `Bearer ${TEST_TOKEN}`,
+          'content-type': 'application/json',
+          'content-length': String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength),
+        },
         body,
       }),
     );
 
   it('refuses a chunked body over MAX_BODY_BYTES with 413 as it arrives, whatever its type (the server itself takes imports far larger)', async () => {
     const api = createTestApi({ maxBodyBytes: 10_000 });
-    for (const [path, type] of [['/readings/batch', 'application/json'], ['/ingest', 'application/x-ndjson'], ['/readings', 'text/plain']] as const) {
+    for (const [path, type] of [
+      ['/readings/batch', 'application/json'],
+      ['/ingest', 'application/x-ndjson'],
+      ['/readings', 'text/plain'],
+    ] as const) {
       const endless = new ReadableStream({
         pull(controller) {
           controller.enqueue(new Uint8Array(4_096).fill(0x20));
         },
       });
-      const response = await api.app.handle(new Request(`http://localhost${path}`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': type }, body: endless }));
-      expect({ path, status: response.status, error: ((await response.json()) as { error: string }).error }).toEqual({ path, status: 413, error: 'body_too_large' });
+      const response = await api.app.handle(
+        new Request(`http://localhost${path}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': type },
+          body: endless,
+        }),
+      );
+      expect({ path, status: response.status, error: ((await response.json()) as { error: string }).error }).toEqual({
+        path,
+        status: 413,
+        error: 'body_too_large',
+      });
     }
   });
 
   it('refuses JSON nested 100,000 deep with 400 before parsing it', async () => {
     const response = await raw('['.repeat(100_000));
     expect(response.status).toBe(400);
-    expect(await response.json()).toEqual({ error: 'too_deep', message: `request body nests JSON deeper than ${MAX_JSON_DEPTH} levels` });
+    expect(await response.json()).toEqual({
+      error: 'too_deep',
+      message: `request body nests JSON deeper than ${MAX_JSON_DEPTH} levels`,
+    });
   });
 
   it('still counts brackets inside strings as text, not nesting', async () => {

@@ -17,7 +17,10 @@ import { resolve } from 'node:path';
 
 const { config, tokens } = await configOrExit('api', async () => {
   const loaded = loadApiConfig(process.env);
-  return { config: loaded, tokens: await createTokenVerifier({ secret: loaded.tokenSecret, publicKey: loaded.tokenPublicKey }).ready() };
+  return {
+    config: loaded,
+    tokens: await createTokenVerifier({ secret: loaded.tokenSecret, publicKey: loaded.tokenPublicKey }).ready(),
+  };
 });
 
 const logger = createLogger({ service: 'api', level: config.logLevel });
@@ -25,14 +28,29 @@ const logger = createLogger({ service: 'api', level: config.logLevel });
 const redisTarget = await redisTargetOrExit('api', config);
 let store: Awaited<ReturnType<typeof openStore>>;
 try {
-  store = await openStore(config.databaseUrl, { poolSize: config.databasePoolSize, readers: config.databaseReaders, readerNice: config.databaseReaderNice, statementTimeoutMs: config.databaseStatementTimeoutMs }, logger);
+  store = await openStore(
+    config.databaseUrl,
+    {
+      poolSize: config.databasePoolSize,
+      readers: config.databaseReaders,
+      readerNice: config.databaseReaderNice,
+      statementTimeoutMs: config.databaseStatementTimeoutMs,
+    },
+    logger,
+  );
 } catch (error) {
   // A bad DATABASE_URL or an unreachable database: one line naming it, no stack trace.
   logger.error('storage_unavailable', { error: (error as Error).message });
   process.exit(2);
 }
 // Fail fast with a short timeout: /health must answer "down" at once when Redis is away, not hang.
-const redis = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'api', logger, failFast: true, commandTimeoutMs: 1_000 });
+const redis = createRedis(redisTarget, {
+  keyPrefix: config.keyPrefix,
+  name: 'api',
+  logger,
+  failFast: true,
+  commandTimeoutMs: 1_000,
+});
 // Notices a Redis that comes back without its data, on its own schedule (see /health).
 const epoch = startEpochWatch({ redis });
 // A database lost or replaced since the last start is named by /health until acknowledged.
@@ -44,7 +62,10 @@ const pipeline = {
   replication,
   redis,
   streams: [config.readingsStream, config.alertsStream],
-  expectedWorkers: config.expectedWorkers.split(',').map((name) => name.trim()).filter(Boolean),
+  expectedWorkers: config.expectedWorkers
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean),
   lagDegraded: config.lagDegraded,
   stallDegradedMs: config.stallDegradedMs,
 };
@@ -56,7 +77,13 @@ const importOwner = `${hostname()}:${config.port}`;
 // The API's fail-fast connection: with Redis away, an import request is a 503 at once, not a wait.
 const importJobStore = importJobs(redis);
 const importWorker = startImportWorker({
-  redis: createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'api:import-worker', logger, failFast: true, commandTimeoutMs: 10_000 }),
+  redis: createRedis(redisTarget, {
+    keyPrefix: config.keyPrefix,
+    name: 'api:import-worker',
+    logger,
+    failFast: true,
+    commandTimeoutMs: 10_000,
+  }),
   jobs: importJobStore,
   stream: config.readingsStream,
   owner: importOwner,
@@ -65,8 +92,20 @@ const importWorker = startImportWorker({
   frameReadings: config.frameReadings,
   uploadsDir: resolve(config.importDir),
 });
-const imports = { jobs: importJobStore, worker: importWorker, dir: resolve(config.importDir), maxBytes: config.importMaxBytes, maxJobs: config.importMaxJobs, owner: importOwner };
-const readingRetention = startReadingRetention({ store, retainDays: config.retainRawDays || undefined, retainRollupDays: config.retainRollupDays, logger });
+const imports = {
+  jobs: importJobStore,
+  worker: importWorker,
+  dir: resolve(config.importDir),
+  maxBytes: config.importMaxBytes,
+  maxJobs: config.importMaxJobs,
+  owner: importOwner,
+};
+const readingRetention = startReadingRetention({
+  store,
+  retainDays: config.retainRawDays || undefined,
+  retainRollupDays: config.retainRollupDays,
+  logger,
+});
 // The thresholds /stats counts by default: the alerting rules' (as consumer-alert reports them), and 50.
 const rulesInForce = activeRules(redis);
 const rollupCompaction = startRollupCompaction({
@@ -75,7 +114,19 @@ const rollupCompaction = startRollupCompaction({
   intervalMs: config.rollupCompactMs,
   thresholds: async () => defaultThresholds(await Promise.resolve(rulesInForce()).catch(() => [])),
 });
-const app = createApp({ store, config, logger, pipeline, alertsFeed, ingest: { redis, stream: config.readingsStream, frameReadings: config.frameReadings }, tokens, imports, alerting: { redis, alertsStream: config.alertsStream }, retention: readingRetention.status, storageIdentity });
+const app = createApp({
+  store,
+  config,
+  logger,
+  pipeline,
+  alertsFeed,
+  ingest: { redis, stream: config.readingsStream, frameReadings: config.frameReadings },
+  tokens,
+  imports,
+  alerting: { redis, alertsStream: config.alertsStream },
+  retention: readingRetention.status,
+  storageIdentity,
+});
 const alertRetention = startAlertRetention({ store, retainDays: config.retainAlertDays, logger });
 // Housekeeping of the workers hash runs here, on its own schedule; /health only reads.
 const janitor = startWorkerJanitor(redis);
@@ -85,7 +136,9 @@ try {
   // Without this, a second API on the same port would either share it or die with a stack trace.
   const inUse = (error as { code?: string }).code === 'EADDRINUSE' || /in use/i.test(String((error as Error).message));
   logger.error('not_listening', {
-    error: inUse ? `PORT ${config.port} on ${config.host} is already in use (another API?): stop it or set PORT` : `PORT ${config.port}: ${(error as Error).message}`,
+    error: inUse
+      ? `PORT ${config.port} on ${config.host} is already in use (another API?): stop it or set PORT`
+      : `PORT ${config.port}: ${(error as Error).message}`,
   });
   process.exit(2);
 }
@@ -98,17 +151,21 @@ logger.info('listening', {
   ...(config.faultRate > 0 ? { faultRate: config.faultRate } : {}),
 });
 
-onShutdown(logger, async () => {
-  await app.stop();
-  // A job cut short goes on from its last committed line at the next start.
-  await importWorker.stop();
-  redis.disconnect();
-  feedRedis.disconnect();
-  janitor.stop();
-  epoch.stop();
-  replication.stop();
-  await alertRetention.stop();
-  await readingRetention.stop();
-  await rollupCompaction.stop();
-  await store.close();
-}, config.shutdownTimeoutMs);
+onShutdown(
+  logger,
+  async () => {
+    await app.stop();
+    // A job cut short goes on from its last committed line at the next start.
+    await importWorker.stop();
+    redis.disconnect();
+    feedRedis.disconnect();
+    janitor.stop();
+    epoch.stop();
+    replication.stop();
+    await alertRetention.stop();
+    await readingRetention.stop();
+    await rollupCompaction.stop();
+    await store.close();
+  },
+  config.shutdownTimeoutMs,
+);

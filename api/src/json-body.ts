@@ -43,12 +43,21 @@ export function parseJsonBody(bytes: ArrayBuffer): unknown {
 export async function readBodyBounded(request: Request, maxBytes: number): Promise<ArrayBuffer> {
   if (request.headers.has('content-length') || !request.body) return request.arrayBuffer();
   const chunks: Uint8Array<ArrayBuffer>[] = [];
-  for await (const chunk of boundedChunks(request.body, maxBytes, () => new ApiError(413, 'body_too_large', `request body is over ${maxBytes} bytes (MAX_BODY_BYTES)`))) chunks.push(chunk);
+  for await (const chunk of boundedChunks(
+    request.body,
+    maxBytes,
+    () => new ApiError(413, 'body_too_large', `request body is over ${maxBytes} bytes (MAX_BODY_BYTES)`),
+  ))
+    chunks.push(chunk);
   return new Blob(chunks).arrayBuffer();
 }
 
 /** A body's chunks as they arrive; `tooLarge()` is thrown as soon as they add up past `maxBytes`. */
-export async function* boundedChunks(body: ReadableStream<Uint8Array<ArrayBuffer>> | null, maxBytes: number, tooLarge: () => Error): AsyncGenerator<Uint8Array<ArrayBuffer>> {
+export async function* boundedChunks(
+  body: ReadableStream<Uint8Array<ArrayBuffer>> | null,
+  maxBytes: number,
+  tooLarge: () => Error,
+): AsyncGenerator<Uint8Array<ArrayBuffer>> {
   let size = 0;
   for await (const chunk of body ?? []) {
     size += chunk.byteLength;

@@ -5,7 +5,16 @@
  */
 import { afterAll, beforeAll, expect, it } from 'bun:test';
 import { join } from 'node:path';
-import { type RedisServer, type ServiceProcess, type TestDatabase, freePort, startRedisServer, startService, usePostgres, waitFor } from 'core/testing';
+import {
+  type RedisServer,
+  type ServiceProcess,
+  type TestDatabase,
+  freePort,
+  startRedisServer,
+  startService,
+  usePostgres,
+  waitFor,
+} from 'core/testing';
 
 let postgres: TestDatabase;
 let redis: RedisServer;
@@ -26,7 +35,14 @@ beforeAll(async () => {
     EXPECTED_WORKERS: '',
     LOG_LEVEL: 'warn',
   });
-  await waitFor(() => fetch(`${base}/health`).then((r) => r.ok, () => false), { what: 'API', timeoutMs: 20_000 });
+  await waitFor(
+    () =>
+      fetch(`${base}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    { what: 'API', timeoutMs: 20_000 },
+  );
 });
 afterAll(async () => {
   await api?.kill('SIGTERM');
@@ -55,38 +71,50 @@ it('stores a batch while long reads hold every connection of the read pool, and 
   // not about opening connections (which, under the lock, did not reach it within 10 s).
   expect((await fetch(`${base}/alerts`)).status).toBe(200);
   try {
-    await holder.begin(async (tx) => {
-      // The alert history is only read by the API: reads of it wait, writes of readings need not.
-      await tx`LOCK TABLE alerts IN ACCESS EXCLUSIVE MODE`;
-      let answered = 0;
-      const reads = [1, 2].map(() =>
-        fetch(`${base}/alerts`).then((response) => {
-          answered += 1;
-          return response.status;
-        }),
-      );
-      // The two reads, by the lock they wait for — a connection the pool opened for the second one
-      // waits while parsing, before pg_stat_activity shows its statement —, and not alert
-      // retention's DELETE, which may be waiting on the lock too.
-      await waitFor(
-        async () =>
-          (
-            await tx`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+    await holder
+      .begin(async (tx) => {
+        // The alert history is only read by the API: reads of it wait, writes of readings need not.
+        await tx`LOCK TABLE alerts IN ACCESS EXCLUSIVE MODE`;
+        let answered = 0;
+        const reads = [1, 2].map(() =>
+          fetch(`${base}/alerts`).then((response) => {
+            answered += 1;
+            return response.status;
+          }),
+        );
+        // The two reads, by the lock they wait for — a connection the pool opened for the second one
+        // waits while parsing, before pg_stat_activity shows its statement —, and not alert
+        // retention's DELETE, which may be waiting on the lock too.
+        await waitFor(
+          async () =>
+            (
+              await tx`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid)
                      WHERE l.relation = 'alerts'::regclass AND NOT l.granted AND a.query NOT LIKE 'DELETE%'`
-          )[0].n === 2,
-        { what: 'both readers waiting on the lock' },
-      );
-      const ts = new Date().toISOString();
-      const readings = Array.from({ length: 500 }, (_, i) => ({ deviceId: `pump-${i % 10}`, metric: 'kwh', value: i, unit: 'kWh', ts }));
-      const write = await fetch(`${base}/readings/batch`, { method: 'POST', headers: { authorization: 'Bearer long-reads', 'content-type': 'application/json' }, body: JSON.stringify({ readings }) });
-      expect(write.status).toBe(200);
-      expect((await write.json()).inserted).toBe(500);
-      expect((await fetch(`${base}/readings/latest?limit=5`)).status).toBe(200);
-      // The reads are still waiting: the write did not wait for them.
-      expect(answered).toBe(0);
-      // Not the array itself: a transaction waits for an array of promises returned to it.
-      return { reads };
-    }).then(async ({ reads }) => expect(await Promise.all(reads)).toEqual([200, 200]));
+            )[0].n === 2,
+          { what: 'both readers waiting on the lock' },
+        );
+        const ts = new Date().toISOString();
+        const readings = Array.from({ length: 500 }, (_, i) => ({
+          deviceId: `pump-${i % 10}`,
+          metric: 'kwh',
+          value: i,
+          unit: 'kWh',
+          ts,
+        }));
+        const write = await fetch(`${base}/readings/batch`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer long-reads', 'content-type': 'application/json' },
+          body: JSON.stringify({ readings }),
+        });
+        expect(write.status).toBe(200);
+        expect((await write.json()).inserted).toBe(500);
+        expect((await fetch(`${base}/readings/latest?limit=5`)).status).toBe(200);
+        // The reads are still waiting: the write did not wait for them.
+        expect(answered).toBe(0);
+        // Not the array itself: a transaction waits for an array of promises returned to it.
+        return { reads };
+      })
+      .then(async ({ reads }) => expect(await Promise.all(reads)).toEqual([200, 200]));
   } finally {
     await holder.close();
   }

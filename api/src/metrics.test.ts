@@ -5,7 +5,9 @@ import { createTestApi, readingBody } from './test-helpers.ts';
 /** `api_http_requests_total` as {"METHOD route status": count}. */
 function requestCounts(text: string): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const match of text.matchAll(/^api_http_requests_total\{method="([^"]+)",route="([^"]*)",status="(\d+)"\} (\d+)$/gm)) {
+  for (const match of text.matchAll(
+    /^api_http_requests_total\{method="([^"]+)",route="([^"]*)",status="(\d+)"\} (\d+)$/gm,
+  )) {
     counts[`${match[1]} ${match[2]} ${match[3]}`] = Number(match[4]);
   }
   return counts;
@@ -22,10 +24,13 @@ describe('/metrics counts every answer by its real status', () => {
     await api.request('POST', '/readings', readingBody({ value: 'x' }));
     for (const path of ['/nope', '/nope/2', '/.env']) await api.request('GET', path);
     // Counted after each answer is sent: wait until the last one is in.
-    const text = await waitFor(async () => {
-      const scraped = await (await api.request('GET', '/metrics')).text();
-      return requestCounts(scraped)['GET unmatched 404'] === 3 && scraped;
-    }, { what: 'the requests counted' });
+    const text = await waitFor(
+      async () => {
+        const scraped = await (await api.request('GET', '/metrics')).text();
+        return requestCounts(scraped)['GET unmatched 404'] === 3 && scraped;
+      },
+      { what: 'the requests counted' },
+    );
     expect(requestCounts(text)).toMatchObject({
       'POST /readings/ 201': 1,
       'DELETE /readings/:id 204': 1,
@@ -36,6 +41,8 @@ describe('/metrics counts every answer by its real status', () => {
       // Three unknown paths, one series: a scanner cannot grow the metrics.
       'GET unmatched 404': 3,
     });
-    expect(Object.keys(requestCounts(text)).some((key) => key.endsWith(' 200') && key.startsWith('DELETE'))).toBe(false);
+    expect(Object.keys(requestCounts(text)).some((key) => key.endsWith(' 200') && key.startsWith('DELETE'))).toBe(
+      false,
+    );
   });
 });

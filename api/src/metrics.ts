@@ -32,13 +32,21 @@ export function createApiMetrics(live?: LiveCounts, storage?: StorageFacts) {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  const stored = new Counter({ name: 'api_readings_stored_total', help: 'Readings stored (new rows)', registers: [registry] });
+  const stored = new Counter({
+    name: 'api_readings_stored_total',
+    help: 'Readings stored (new rows)',
+    registers: [registry],
+  });
   const duplicates = new Counter({
     name: 'api_readings_duplicates_total',
     help: 'Readings received again with an id already stored (redeliveries, retries, replays)',
     registers: [registry],
   });
-  const exported = new Counter({ name: 'api_readings_exported_total', help: 'Rows sent by /readings/export', registers: [registry] });
+  const exported = new Counter({
+    name: 'api_readings_exported_total',
+    help: 'Rows sent by /readings/export',
+    registers: [registry],
+  });
   const conflicts = new Counter({
     name: 'api_readings_conflicts_total',
     help: 'Readings offered with an id already stored under other content (the stored version stays)',
@@ -50,7 +58,11 @@ export function createApiMetrics(live?: LiveCounts, storage?: StorageFacts) {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
-  const refused = new Counter({ name: 'api_readings_refused_total', help: 'Batch items refused as invalid while the rest of their batch was stored', registers: [registry] });
+  const refused = new Counter({
+    name: 'api_readings_refused_total',
+    help: 'Batch items refused as invalid while the rest of their batch was stored',
+    registers: [registry],
+  });
   const liveClients = new Gauge({
     name: 'api_live_clients',
     help: 'Server-Sent Events clients connected',

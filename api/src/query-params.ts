@@ -14,10 +14,17 @@ export function queryParams(url: string): QueryParams {
   const start = url.indexOf('?');
   if (start < 0) return {};
   const query = parseQueryFromURL(url, start + 1) as Record<string, string>;
-  const given = url.slice(start + 1).split('&').filter((pair) => pair !== '');
+  const given = url
+    .slice(start + 1)
+    .split('&')
+    .filter((pair) => pair !== '');
   if (Object.keys(query).length < given.length) {
     const repeated = firstRepeated(given.map(nameOf));
-    throw new ApiError(400, 'repeated_parameter', `query parameter ${JSON.stringify(repeated)} is given more than once; give each parameter once`);
+    throw new ApiError(
+      400,
+      'repeated_parameter',
+      `query parameter ${JSON.stringify(repeated)} is given more than once; give each parameter once`,
+    );
   }
   return query;
 }

@@ -18,7 +18,11 @@ try {
   // Counts above the default threshold are worked out with the hours; another threshold (an
   // alerting rule's) opens the minutes it needs, exact but slower, until its hours change again.
   const { minutes } = await store.rebuildRollups([FALLBACK_THRESHOLD]);
-  logger.info('rollups_rebuilt', { minutes, tookMs: Math.round(performance.now() - started), database: store.location });
+  logger.info('rollups_rebuilt', {
+    minutes,
+    tookMs: Math.round(performance.now() - started),
+    database: store.location,
+  });
 } finally {
   await store.close();
 }

@@ -21,11 +21,27 @@ describe('the API as a process on 127.0.0.1', () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     child = Bun.spawn(['bun', entry], {
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redis.url, DATABASE_URL: join(dir, 'telemetry.db'), API_TOKEN: TEST_TOKEN, MAX_BODY_BYTES: String(2 * 1024 * 1024), LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        REDIS_URL: redis.url,
+        DATABASE_URL: join(dir, 'telemetry.db'),
+        API_TOKEN: TEST_TOKEN,
+        MAX_BODY_BYTES: String(2 * 1024 * 1024),
+        LOG_LEVEL: 'warn',
+      },
       stdout: 'inherit',
       stderr: 'inherit',
     });
-    await waitFor(() => fetch(`${base}/health`).then((r) => r.ok, () => false), { what: 'API to listen' });
+    await waitFor(
+      () =>
+        fetch(`${base}/health`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      { what: 'API to listen' },
+    );
   });
   afterAll(async () => {
     child.kill('SIGTERM');
@@ -40,7 +56,8 @@ describe('the API as a process on 127.0.0.1', () => {
     const before = await countRows();
     const batch = Array.from({ length: 1_000 }, (_, i) => readingBody({ deviceId: `device-${i}` }));
     const singles = batch.slice(0, 100);
-    const post = (path: string, body: unknown) => fetch(`${base}${path}`, { method: 'POST', headers: auth, body: JSON.stringify(body) }) as Promise<TestResponse>;
+    const post = (path: string, body: unknown) =>
+      fetch(`${base}${path}`, { method: 'POST', headers: auth, body: JSON.stringify(body) }) as Promise<TestResponse>;
     const responses = await Promise.all([
       post('/readings/batch', { readings: batch }),
       post('/readings/batch', { readings: batch }),
@@ -51,7 +68,9 @@ describe('the API as a process on 127.0.0.1', () => {
     expect(responses.every((response) => response.ok)).toBe(true);
     const batchResults = await Promise.all(responses.slice(0, 3).map((response) => response.json()));
     const singleStatuses = responses.slice(3).map((response) => response.status);
-    const inserted = batchResults.reduce((sum, result) => sum + result.inserted, 0) + singleStatuses.filter((status) => status === 201).length;
+    const inserted =
+      batchResults.reduce((sum, result) => sum + result.inserted, 0) +
+      singleStatuses.filter((status) => status === 201).length;
     expect(inserted).toBe(1_000);
     expect(batchResults.every((result) => result.inserted + result.duplicates === 1_000)).toBe(true);
     expect((await countRows()) - before).toBe(1_000);
@@ -66,7 +85,12 @@ describe('the API as a process on 127.0.0.1', () => {
         controller.close();
       },
     });
-    const response = await fetch(`${base}/readings/batch`, { method: 'POST', headers: auth, body, duplex: 'half' } as RequestInit);
+    const response = await fetch(`${base}/readings/batch`, {
+      method: 'POST',
+      headers: auth,
+      body,
+      duplex: 'half',
+    } as RequestInit);
     expect(response.status).toBe(413);
   });
 
@@ -75,12 +99,22 @@ describe('the API as a process on 127.0.0.1', () => {
     const existing = await countRows();
     for (let start = 0; start < total; start += 5_000) {
       const readings = Array.from({ length: 5_000 }, (_, i) =>
-        readingBody({ id: `export-${String(start + i).padStart(7, '0')}`, deviceId: `device-${(start + i) % 1_000}`.padEnd(120, '.'), unit: 'u'.repeat(32), ts: new Date(Date.UTC(2026, 0, 1) + (start + i) * 1_000).toISOString() }),
+        readingBody({
+          id: `export-${String(start + i).padStart(7, '0')}`,
+          deviceId: `device-${(start + i) % 1_000}`.padEnd(120, '.'),
+          unit: 'u'.repeat(32),
+          ts: new Date(Date.UTC(2026, 0, 1) + (start + i) * 1_000).toISOString(),
+        }),
       );
-      const response = await fetch(`${base}/readings/batch`, { method: 'POST', headers: auth, body: JSON.stringify({ readings }) });
+      const response = await fetch(`${base}/readings/batch`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ readings }),
+      });
       expect(response.status).toBe(200);
     }
-    const exportedRows = async () => Number(/^api_readings_exported_total (\d+)/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1]);
+    const exportedRows = async () =>
+      Number(/^api_readings_exported_total (\d+)/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1]);
     const response = await fetch(`${base}/readings/export?format=csv`);
     expect(response.headers.get('content-type')).toContain('text/csv');
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
@@ -110,7 +144,15 @@ describe('the API as a process on 127.0.0.1', () => {
   it('a second API on a port in use stops, naming PORT, and the first keeps serving alone', async () => {
     const port = new URL(base).port;
     const second = Bun.spawn(['bun', entry], {
-      env: { ...process.env, PORT: port, HOST: '127.0.0.1', REDIS_URL: redis.url, DATABASE_URL: ':memory:', API_TOKEN: TEST_TOKEN, LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        PORT: port,
+        HOST: '127.0.0.1',
+        REDIS_URL: redis.url,
+        DATABASE_URL: ':memory:',
+        API_TOKEN: TEST_TOKEN,
+        LOG_LEVEL: 'warn',
+      },
       stdout: 'pipe',
       stderr: 'pipe',
     });
@@ -122,7 +164,11 @@ describe('the API as a process on 127.0.0.1', () => {
   });
 
   it('refuses to start with a bad setting, naming it', async () => {
-    const bad = Bun.spawn(['bun', entry], { env: { ...process.env, PORT: 'eighty', MAX_BODY_BYTES: '12' }, stdout: 'pipe', stderr: 'pipe' });
+    const bad = Bun.spawn(['bun', entry], {
+      env: { ...process.env, PORT: 'eighty', MAX_BODY_BYTES: '12' },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
     expect(await bad.exited).toBe(2);
     const output = await new Response(bad.stderr).text();
     expect(output).toContain('PORT: must be a whole number, got "eighty"');

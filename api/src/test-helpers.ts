@@ -28,7 +28,11 @@ export function createTestApi(config: { apiToken?: string; readToken?: string; m
   const store = testStore();
   const app = createApp({
     store,
-    config: { apiToken: 'apiToken' in config ? config.apiToken : TEST_TOKEN, readToken: config.readToken, maxBodyBytes: config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES },
+    config: {
+      apiToken: 'apiToken' in config ? config.apiToken : TEST_TOKEN,
+      readToken: config.readToken,
+      maxBodyBytes: config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    },
     logger: createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} }),
   });
   return {

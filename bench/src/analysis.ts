@@ -34,14 +34,27 @@ try {
     bytes += chunk.length;
   }
   await writer.end();
-  const analysis = Bun.spawn(['bun', join(import.meta.dir, '../../analysis/src/index.ts'), '--input', input, '--out', join(dir, 'report'), '--skip-charts'], { stdout: 'pipe', stderr: 'inherit' });
+  const analysis = Bun.spawn(
+    [
+      'bun',
+      join(import.meta.dir, '../../analysis/src/index.ts'),
+      '--input',
+      input,
+      '--out',
+      join(dir, 'report'),
+      '--skip-charts',
+    ],
+    { stdout: 'pipe', stderr: 'inherit' },
+  );
   const started = performance.now();
   const output = await new Response(analysis.stdout).text();
   await analysis.exited;
   const seconds = (performance.now() - started) / 1_000;
   const peak = /peak RSS (\d+) MB/.exec(output)?.[1];
   console.log('| analysis measurement | result |\n|---|---|');
-  console.log(`| statistics pass over ${(bytes / 1e9).toFixed(2)} GB CSV (${rows.toLocaleString('en')} rows) | ${Math.round(rows / seconds).toLocaleString('en')} rows/s, ${(bytes / 1e6 / seconds).toFixed(0)} MB/s, ${seconds.toFixed(1)} s, peak RSS ${peak} MB |`);
+  console.log(
+    `| statistics pass over ${(bytes / 1e9).toFixed(2)} GB CSV (${rows.toLocaleString('en')} rows) | ${Math.round(rows / seconds).toLocaleString('en')} rows/s, ${(bytes / 1e6 / seconds).toFixed(0)} MB/s, ${seconds.toFixed(1)} s, peak RSS ${peak} MB |`,
+  );
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

@@ -26,7 +26,12 @@ async function catchUp(frameReadings: number): Promise<string> {
   const redisServer = await startRedisServer({ fsync: 'everysec' });
   const redis = createRedis(redisServer.url, { name: 'bench' });
   const databaseUrl = join(dir, 'backlog.db');
-  const api = await spawnApi({ port: await freePort(), databaseUrl, token: 'bench', env: { REDIS_URL: redisServer.url } });
+  const api = await spawnApi({
+    port: await freePort(),
+    databaseUrl,
+    token: 'bench',
+    env: { REDIS_URL: redisServer.url },
+  });
   const services = [];
   try {
     for (let start = 0; start < total; start += 10_000) {
@@ -43,13 +48,20 @@ async function catchUp(frameReadings: number): Promise<string> {
     const entries = await redis.xlen('readings');
     const env = { REDIS_URL: redisServer.url, API_URL: api.url, API_TOKEN: 'bench', LOG_LEVEL: 'warn' };
     const started = performance.now();
-    services.push(startService(join(root, 'consumer-store/src/index.ts'), env), startService(join(root, 'consumer-alert/src/index.ts'), env));
+    services.push(
+      startService(join(root, 'consumer-store/src/index.ts'), env),
+      startService(join(root, 'consumer-alert/src/index.ts'), env),
+    );
     const store = await openStore(databaseUrl);
     try {
       for (;;) {
         await Bun.sleep(50);
         // The groups first (cheap); the row count (a scan) only once they are through.
-        if ((await groupsCaughtUp(redis, 'readings', ['store', 'alerts']).catch(() => false)) && (await store.count({}).catch(() => 0)) >= total) break;
+        if (
+          (await groupsCaughtUp(redis, 'readings', ['store', 'alerts']).catch(() => false)) &&
+          (await store.count({}).catch(() => 0)) >= total
+        )
+          break;
       }
     } finally {
       await store.close();

@@ -17,7 +17,13 @@ import { spawnApi } from './support.ts';
 const USAGE = 'Usage: bun run --cwd bench bad-backlog [--readings N] [--bad-share S]';
 let values: Record<string, string | boolean | undefined>;
 try {
-  ({ values } = parseArgs({ options: { readings: { type: 'string', default: '100000' }, 'bad-share': { type: 'string', default: '0.1' }, help: { type: 'boolean', short: 'h' } } }));
+  ({ values } = parseArgs({
+    options: {
+      readings: { type: 'string', default: '100000' },
+      'bad-share': { type: 'string', default: '0.1' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }));
 } catch (error) {
   console.error(`bad-backlog: ${(error as Error).message.split('. ')[0]} (see --help)`);
   process.exit(2);
@@ -46,7 +52,14 @@ async function fill(client: Redis, stream: string, share: number, conflictWith: 
   for (let start = 0; start < total; start += 10_000) {
     const pipeline = client.pipeline();
     for (let i = start; i < Math.min(total, start + 10_000); i++) {
-      let reading: Reading = { id: newEventId(), deviceId: `device-${i % 1_000}`, metric: 'kwh', value: i % 91, unit: 'kWh', ts: Date.now() };
+      let reading: Reading = {
+        id: newEventId(),
+        deviceId: `device-${i % 1_000}`,
+        metric: 'kwh',
+        value: i % 91,
+        unit: 'kWh',
+        ts: Date.now(),
+      };
       if (every > 0 && i % every === every - 1) {
         reading = (i / every) % 2 < 1 ? { ...reading, ts: Date.now() + 2 * 86_400_000 } : { ...conflictWith, value: i };
       }
@@ -59,14 +72,25 @@ async function fill(client: Redis, stream: string, share: number, conflictWith: 
 async function drain(stream: string): Promise<{ seconds: number; dead: number }> {
   const started = performance.now();
   const store = startService(join(root, 'consumer-store/src/index.ts'), { ...env, READINGS_STREAM: stream });
-  await waitFor(() => groupsCaughtUp(redis, stream, ['store']), { timeoutMs: 300_000, intervalMs: 50, what: `${stream} drained` });
+  await waitFor(() => groupsCaughtUp(redis, stream, ['store']), {
+    timeoutMs: 300_000,
+    intervalMs: 50,
+    what: `${stream} drained`,
+  });
   const seconds = (performance.now() - started) / 1_000;
   await store.kill('SIGTERM');
   return { seconds, dead: await redis.xlen(`${stream}:dead`) };
 }
 
 try {
-  const stored: Reading = { id: newEventId(), deviceId: 'device-0', metric: 'kwh', value: 1, unit: 'kWh', ts: Date.now() };
+  const stored: Reading = {
+    id: newEventId(),
+    deviceId: 'device-0',
+    metric: 'kwh',
+    value: 1,
+    unit: 'kWh',
+    ts: Date.now(),
+  };
   await fetch(`${api.url}/readings/batch`, {
     method: 'POST',
     headers: { authorization: 'Bearer bench', 'content-type': 'application/json' },
@@ -76,9 +100,15 @@ try {
   const clean = await drain('clean');
   await fill(redis, 'bad', badShare, stored);
   const bad = await drain('bad');
-  console.log('| backlog drained by consumer-store (incl. its start) | seconds | readings/s | dead-lettered |\n|---|---|---|---|');
-  console.log(`| ${total.toLocaleString('en-US')} clean | ${clean.seconds.toFixed(1)} | ${Math.round(total / clean.seconds).toLocaleString('en-US')} | ${clean.dead} |`);
-  console.log(`| ${total.toLocaleString('en-US')} with ${Math.round(badShare * 100)}% bad | ${bad.seconds.toFixed(1)} | ${Math.round(total / bad.seconds).toLocaleString('en-US')} | ${bad.dead.toLocaleString('en-US')} |`);
+  console.log(
+    '| backlog drained by consumer-store (incl. its start) | seconds | readings/s | dead-lettered |\n|---|---|---|---|',
+  );
+  console.log(
+    `| ${total.toLocaleString('en-US')} clean | ${clean.seconds.toFixed(1)} | ${Math.round(total / clean.seconds).toLocaleString('en-US')} | ${clean.dead} |`,
+  );
+  console.log(
+    `| ${total.toLocaleString('en-US')} with ${Math.round(badShare * 100)}% bad | ${bad.seconds.toFixed(1)} | ${Math.round(total / bad.seconds).toLocaleString('en-US')} | ${bad.dead.toLocaleString('en-US')} |`,
+  );
 } finally {
   await api.stop();
   redis.disconnect();

@@ -20,12 +20,20 @@ const { values } = parseCli({
   to a real API: how each job ended, the API's peak RSS, the longest /health answer meanwhile.`,
   options: { 'line-mb': { type: 'string' } },
 });
-const lineMb = values['line-mb'] === undefined ? 1_024 : cliNumber('bench:hostile', 'line-mb', values['line-mb'], { min: 1, integer: true });
+const lineMb =
+  values['line-mb'] === undefined
+    ? 1_024
+    : cliNumber('bench:hostile', 'line-mb', values['line-mb'], { min: 1, integer: true });
 const TOKEN = 'bench-hostile-token';
 
 const dir = await mkdtemp(join(tmpdir(), 'bench-hostile-'));
 const redis = await startRedisServer({ appendOnly: false });
-const api = await spawnApi({ port: await freePort(), databaseUrl: join(dir, 'telemetry.db'), token: TOKEN, env: { REDIS_URL: redis.url, IMPORT_DIR: join(dir, 'imports'), EXPECTED_WORKERS: '' } });
+const api = await spawnApi({
+  port: await freePort(),
+  databaseUrl: join(dir, 'telemetry.db'),
+  token: TOKEN,
+  env: { REDIS_URL: redis.url, IMPORT_DIR: join(dir, 'imports'), EXPECTED_WORKERS: '' },
+});
 
 /** Uploads `body`, then follows the job to its end while timing /health; the figures. */
 async function hostile(name: string, body: BodyInit) {
@@ -40,9 +48,19 @@ async function hostile(name: string, body: BodyInit) {
       await Bun.sleep(50);
     }
   })();
-  const accepted = await fetch(`${api.url}/imports`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body });
+  const accepted = await fetch(`${api.url}/imports`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}` },
+    body,
+  });
   const job = (await accepted.json()) as { id: string };
-  let state: { state: string; error?: string; badRows: number; published: number; badSamples: Array<{ reason: string }> };
+  let state: {
+    state: string;
+    error?: string;
+    badRows: number;
+    published: number;
+    badSamples: Array<{ reason: string }>;
+  };
   for (;;) {
     state = (await (await fetch(`${api.url}/imports/${job.id}`)).json()) as typeof state;
     if (!['queued', 'running'].includes(state.state)) break;
@@ -58,10 +76,13 @@ async function hostile(name: string, body: BodyInit) {
 
 try {
   console.log(`API peak RSS at start: ${Math.round((await processUsage(api.pid)).peakRssMb)} MB`);
-  console.log('| input | answer → job | API peak RSS (VmHWM, so far) | slowest /health meanwhile | to the job\'s end |');
+  console.log("| input | answer → job | API peak RSS (VmHWM, so far) | slowest /health meanwhile | to the job's end |");
   console.log('|---|---|---|---|---|');
   const member = gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 });
-  await hostile('gzip bomb: 10 GiB of NUL bytes in 160 gzip members (10 MB)', new Uint8Array(Buffer.concat(Array.from({ length: 160 }, () => member))));
+  await hostile(
+    'gzip bomb: 10 GiB of NUL bytes in 160 gzip members (10 MB)',
+    new Uint8Array(Buffer.concat(Array.from({ length: 160 }, () => member))),
+  );
 
   const header = 'deviceId,metric,value,unit,ts\n';
   const good = (i: number) => `pump-${i},kwh,${i},kWh,${1_764_000_000_000 + i}\n`;

@@ -41,4 +41,14 @@ await Promise.all(
 );
 const elapsed = (performance.now() - started) / 1_000;
 const { p50, p99 } = summarize(latencies);
-console.log(JSON.stringify({ requests: latencies.length, answered, cut, requestsPerSec: latencies.length / elapsed, p50Ms: p50, p99Ms: p99, errors }));
+console.log(
+  JSON.stringify({
+    requests: latencies.length,
+    answered,
+    cut,
+    requestsPerSec: latencies.length / elapsed,
+    p50Ms: p50,
+    p99Ms: p99,
+    errors,
+  }),
+);

@@ -82,13 +82,18 @@ if (values.help) {
   process.exit(0);
 }
 const str = (name: string) => String(values[name]);
-const chosen = str('scenarios').split(',').map((s) => s.trim()).filter(Boolean);
+const chosen = str('scenarios')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const unknown = chosen.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
 if (unknown.length > 0) {
   console.error(`--scenarios: unknown ${unknown.join(', ')} (known: ${SCENARIOS.join(', ')})`);
   process.exit(2);
 }
-const rates = str('rates').split(',').map((r) => positiveInt('rates', r.trim()));
+const rates = str('rates')
+  .split(',')
+  .map((r) => positiveInt('rates', r.trim()));
 const readings = positiveInt('readings', str('readings'));
 const seconds = positiveInt('seconds', str('seconds'));
 const apiRows = positiveInt('api-rows', str('api-rows'));
@@ -100,11 +105,17 @@ if (!['sqlite', 'postgres', 'both'].includes(backendFlag)) {
   process.exit(2);
 }
 const backends: Backend[] = backendFlag === 'both' ? ['sqlite', 'postgres'] : [backendFlag as Backend];
-const apiInstances = str('api-instances').split(',').map((n) => positiveInt('api-instances', n.trim()));
+const apiInstances = str('api-instances')
+  .split(',')
+  .map((n) => positiveInt('api-instances', n.trim()));
 /** Each backend, and on PostgreSQL each number of API instances (SQLite has one writer: one instance). */
-const singleRedis: StackOptions[] = backends.flatMap((backend): StackOptions[] => (backend === 'postgres' ? apiInstances.map((instances) => ({ backend, apiInstances: instances })) : [{ backend }]));
+const singleRedis: StackOptions[] = backends.flatMap((backend): StackOptions[] =>
+  backend === 'postgres' ? apiInstances.map((instances) => ({ backend, apiInstances: instances })) : [{ backend }],
+);
 /** With --ha, each also with Redis replicated and behind Sentinels, right after the single-Redis run. */
-const stacks: StackOptions[] = values.ha ? singleRedis.flatMap((stack) => [stack, { ...stack, ha: true }]) : singleRedis;
+const stacks: StackOptions[] = values.ha
+  ? singleRedis.flatMap((stack) => [stack, { ...stack, ha: true }])
+  : singleRedis;
 const stalled = positiveInt('stalled', str('stalled'));
 const readers = positiveInt('readers', str('readers'));
 const liveSeconds = positiveInt('live-seconds', str('live-seconds'));
@@ -118,12 +129,14 @@ const runs: Record<string, () => Promise<Measurement[]>> = {
   },
   latency: async () => {
     const all: Measurement[] = [];
-    for (const stack of stacks) for (const rate of rates) all.push(...(await latencyScenario({ rate, seconds, stack })));
+    for (const stack of stacks)
+      for (const rate of rates) all.push(...(await latencyScenario({ rate, seconds, stack })));
     return all;
   },
   api: async () => {
     const all: Measurement[] = [];
-    for (const backend of backends) all.push(...(await apiScenario({ rows: apiRows, seconds: apiSeconds, connections, backend })));
+    for (const backend of backends)
+      all.push(...(await apiScenario({ rows: apiRows, seconds: apiSeconds, connections, backend })));
     return all;
   },
   live: () => liveStreamsScenario({ stalled, readers, seconds: liveSeconds }),
@@ -131,7 +144,14 @@ const runs: Record<string, () => Promise<Measurement[]>> = {
   failover: () => failoverScenario(),
   history: async () => {
     const all: Measurement[] = [];
-    for (const backend of backends) all.push(...(await historyScenario({ readings: positiveInt('history-readings', str('history-readings')), backend, keepDir: values['history-dir'] as string | undefined })));
+    for (const backend of backends)
+      all.push(
+        ...(await historyScenario({
+          readings: positiveInt('history-readings', str('history-readings')),
+          backend,
+          keepDir: values['history-dir'] as string | undefined,
+        })),
+      );
     return all;
   },
 };
@@ -144,14 +164,23 @@ for (const scenario of SCENARIOS) {
 }
 
 const redisVersion = (await Bun.$`redis-server --version`.quiet().nothrow()).stdout.toString().match(/v=(\S+)/)?.[1];
-const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), bun: Bun.version, redis: redisVersion, platform: `${process.platform} ${process.arch}` };
+const machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  bun: Bun.version,
+  redis: redisVersion,
+  platform: `${process.platform} ${process.arch}`,
+};
 const startedAt = new Date().toISOString();
 const dir = join(import.meta.dir, '../results');
 await mkdir(dir, { recursive: true });
 const file = join(dir, `${startedAt.replaceAll(':', '-')}.json`);
 await Bun.write(file, `${JSON.stringify({ startedAt, machine, flags: values, measurements }, null, 2)}\n`);
 
-console.log(`Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Bun ${machine.bun}, Redis ${machine.redis}\n`);
+console.log(
+  `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Bun ${machine.bun}, Redis ${machine.redis}\n`,
+);
 console.log(markdownTable(measurements));
 console.log(`\nJSON: ${file}`);
 const missed = measurements.filter((m) => m.met === false);

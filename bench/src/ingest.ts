@@ -25,11 +25,23 @@ const { values } = parseCli({
   and how long a 1 MB import sent while it runs takes.`,
   options: { readings: { type: 'string' }, 'import-mb': { type: 'string' } },
 });
-const total = values.readings === undefined ? 200_000 : cliNumber('bench:ingest', 'readings', values.readings, { min: 1_000, integer: true });
-const importMb = values['import-mb'] === undefined ? 200 : cliNumber('bench:ingest', 'import-mb', values['import-mb'], { min: 1, integer: true });
+const total =
+  values.readings === undefined
+    ? 200_000
+    : cliNumber('bench:ingest', 'readings', values.readings, { min: 1_000, integer: true });
+const importMb =
+  values['import-mb'] === undefined
+    ? 200
+    : cliNumber('bench:ingest', 'import-mb', values['import-mb'], { min: 1, integer: true });
 
 type Reading = { deviceId: string; metric: string; value: number; unit: string; ts: number };
-const reading = (i: number): Reading => ({ deviceId: `device-${String(i % 1_000).padStart(4, '0')}`, metric: 'kwh', value: i % 97, unit: 'kWh', ts: Date.now() });
+const reading = (i: number): Reading => ({
+  deviceId: `device-${String(i % 1_000).padStart(4, '0')}`,
+  metric: 'kwh',
+  value: i % 97,
+  unit: 'kWh',
+  ts: Date.now(),
+});
 
 /** Waits until `count` rows are stored; resolves with the time the last one was seen. */
 async function untilStored(stack: Awaited<ReturnType<typeof startStack>>, count: number): Promise<number> {
@@ -49,7 +61,11 @@ async function publishMqtt(brokerUrl: string, clientId: string, count: number, p
       const { deviceId, ...rest } = reading(i + j);
       return rest;
     });
-    const sent = publisher.publishAsync(`telemetry/${reading(i).deviceId}`, JSON.stringify(perMessage === 1 ? batch[0] : batch), { qos: 1 });
+    const sent = publisher.publishAsync(
+      `telemetry/${reading(i).deviceId}`,
+      JSON.stringify(perMessage === 1 ? batch[0] : batch),
+      { qos: 1 },
+    );
     inFlight.add(sent);
     void sent.finally(() => inFlight.delete(sent));
     if (inFlight.size >= 200) await Promise.race(inFlight);
@@ -67,7 +83,8 @@ async function makeCsv(path: string, bytes: number, device: string): Promise<num
   const start = Date.now() - 86_400_000;
   while (written < bytes) {
     let chunk = '';
-    for (let i = 0; i < 10_000; i++, rows++) chunk += `${device}-${rows % 1_000},kwh,${rows % 97},kWh,${start + rows}\n`;
+    for (let i = 0; i < 10_000; i++, rows++)
+      chunk += `${device}-${rows % 1_000},kwh,${rows % 97},kWh,${start + rows}\n`;
     writer.write(chunk);
     written += chunk.length;
     await writer.flush();
@@ -82,32 +99,55 @@ const results: string[] = [];
 {
   const dir = await mkdtemp(join(tmpdir(), 'bench-door-'));
   const redisServer = await startRedisServer({ fsync: 'everysec' });
-  const api = await spawnApi({ port: await freePort(), databaseUrl: join(dir, 'door.db'), token: TOKEN, env: { REDIS_URL: redisServer.url, EXPECTED_WORKERS: '', IMPORT_DIR: join(dir, 'uploads') } });
+  const api = await spawnApi({
+    port: await freePort(),
+    databaseUrl: join(dir, 'door.db'),
+    token: TOKEN,
+    env: { REDIS_URL: redisServer.url, EXPECTED_WORKERS: '', IMPORT_DIR: join(dir, 'uploads') },
+  });
   try {
     const requests = Math.ceil(total / 1_000);
-    const bodies = Array.from({ length: requests }, (_, index) => JSON.stringify(Array.from({ length: 1_000 }, (_, j) => reading(index * 1_000 + j))));
+    const bodies = Array.from({ length: requests }, (_, index) =>
+      JSON.stringify(Array.from({ length: 1_000 }, (_, j) => reading(index * 1_000 + j))),
+    );
     let next = 0;
     const started = performance.now();
     const client = async () => {
       while (next < requests) {
-        const response = await fetch(`${api.url}/ingest`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: bodies[next++] });
-        if (response.status !== 202) throw new Error(`POST /ingest answered ${response.status}: ${await response.text()}`);
+        const response = await fetch(`${api.url}/ingest`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: bodies[next++],
+        });
+        if (response.status !== 202)
+          throw new Error(`POST /ingest answered ${response.status}: ${await response.text()}`);
       }
     };
     await Promise.all([client(), client(), client(), client()]);
     const seconds = (performance.now() - started) / 1_000;
     const usage = await processUsage(api.pid);
-    results.push(`HTTP ingest door alone (API and Redis, no consumers), ${int(requests * 1_000)} readings in 1,000-reading requests from 4 clients: accepted ${int((requests * 1_000) / seconds)}/s; API CPU ${usage.cpuSeconds.toFixed(1)} s = ${((usage.cpuSeconds * 1e6) / (requests * 1_000)).toFixed(1)} µs per reading`);
+    results.push(
+      `HTTP ingest door alone (API and Redis, no consumers), ${int(requests * 1_000)} readings in 1,000-reading requests from 4 clients: accepted ${int((requests * 1_000) / seconds)}/s; API CPU ${usage.cpuSeconds.toFixed(1)} s = ${((usage.cpuSeconds * 1e6) / (requests * 1_000)).toFixed(1)} µs per reading`,
+    );
 
     // The import door alone: nothing reads the stream, so nothing holds the import back.
     const rows = await makeCsv(join(dir, 'door.csv'), importMb * 1024 * 1024, 'door');
     const importStarted = performance.now();
-    const response = await fetch(`${api.url}/imports`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/csv' }, body: Bun.file(join(dir, 'door.csv')) });
+    const response = await fetch(`${api.url}/imports`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/csv' },
+      body: Bun.file(join(dir, 'door.csv')),
+    });
     const { id } = (await response.json()) as { id: string };
-    await waitFor(async () => ((await (await fetch(`${api.url}/imports/${id}`)).json()) as { state: string }).state === 'done', { what: 'the import', timeoutMs: 3_600_000, intervalMs: 200 });
+    await waitFor(
+      async () => ((await (await fetch(`${api.url}/imports/${id}`)).json()) as { state: string }).state === 'done',
+      { what: 'the import', timeoutMs: 3_600_000, intervalMs: 200 },
+    );
     const importSeconds = (performance.now() - importStarted) / 1_000;
     const afterImport = await processUsage(api.pid);
-    results.push(`Import door alone, a ${importMb} MB CSV (${int(rows)} rows) into the stream: ${int(rows / importSeconds)} rows/s; API peak RSS ${afterImport.peakRssMb.toFixed(0)} MB`);
+    results.push(
+      `Import door alone, a ${importMb} MB CSV (${int(rows)} rows) into the stream: ${int(rows / importSeconds)} rows/s; API peak RSS ${afterImport.peakRssMb.toFixed(0)} MB`,
+    );
   } finally {
     await api.stop();
     await redisServer.stop();
@@ -120,16 +160,29 @@ const results: string[] = [];
   const broker = await startMosquitto();
   const redisServer = await startRedisServer({ fsync: 'everysec' });
   const redis = createRedis(redisServer.url, { name: 'bench' });
-  const worker = startService(join(root, 'ingest-mqtt/src/index.ts'), { REDIS_URL: redisServer.url, MQTT_URL: broker.url, MQTT_CLIENT_ID: 'bench-door' }, profileFlags);
+  const worker = startService(
+    join(root, 'ingest-mqtt/src/index.ts'),
+    { REDIS_URL: redisServer.url, MQTT_URL: broker.url, MQTT_CLIENT_ID: 'bench-door' },
+    profileFlags,
+  );
   try {
-    await waitFor(() => worker.output().includes('"subscribed"'), { what: 'ingest-mqtt subscribed', timeoutMs: 30_000 });
+    await waitFor(() => worker.output().includes('"subscribed"'), {
+      what: 'ingest-mqtt subscribed',
+      timeoutMs: 30_000,
+    });
     const count = Math.max(1_000, Math.floor(total / 4));
     const started = performance.now();
     await publishMqtt(broker.url, 'bench-door-publisher', count, 1);
-    await waitFor(async () => (await redis.xlen('readings')) >= count, { what: 'every reading in the stream', timeoutMs: 600_000, intervalMs: 20 });
+    await waitFor(async () => (await redis.xlen('readings')) >= count, {
+      what: 'every reading in the stream',
+      timeoutMs: 600_000,
+      intervalMs: 20,
+    });
     const seconds = (performance.now() - started) / 1_000;
     const usage = await processUsage(worker.pid);
-    results.push(`MQTT door alone (Mosquitto, Redis, ingest-mqtt), ${int(count)} readings, 1 a message, QoS 1: ${int(count / seconds)}/s into the stream; ingest-mqtt CPU ${((usage.cpuSeconds * 1e6) / count).toFixed(1)} µs a reading`);
+    results.push(
+      `MQTT door alone (Mosquitto, Redis, ingest-mqtt), ${int(count)} readings, 1 a message, QoS 1: ${int(count / seconds)}/s into the stream; ingest-mqtt CPU ${((usage.cpuSeconds * 1e6) / count).toFixed(1)} µs a reading`,
+    );
   } finally {
     await worker.kill('SIGTERM');
     redis.disconnect();
@@ -149,8 +202,13 @@ const results: string[] = [];
       while (next < requests) {
         const index = next++;
         const body = JSON.stringify(Array.from({ length: 1_000 }, (_, j) => reading(index * 1_000 + j)));
-        const response = await fetch(`${stack.api.url}/ingest`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body });
-        if (response.status !== 202) throw new Error(`POST /ingest answered ${response.status}: ${await response.text()}`);
+        const response = await fetch(`${stack.api.url}/ingest`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body,
+        });
+        if (response.status !== 202)
+          throw new Error(`POST /ingest answered ${response.status}: ${await response.text()}`);
       }
     };
     await Promise.all([client(), client(), client(), client()]);
@@ -172,10 +230,17 @@ for (const perMessage of [1, 100]) {
   const count = perMessage === 1 ? Math.max(1_000, Math.floor(total / 4)) : total;
   const broker = await startMosquitto();
   const stack = await startStack();
-  const worker = startService(join(root, 'ingest-mqtt/src/index.ts'), { REDIS_URL: stack.redisUrl, MQTT_URL: broker.url, MQTT_CLIENT_ID: `bench-${perMessage}` }, profileFlags);
+  const worker = startService(
+    join(root, 'ingest-mqtt/src/index.ts'),
+    { REDIS_URL: stack.redisUrl, MQTT_URL: broker.url, MQTT_CLIENT_ID: `bench-${perMessage}` },
+    profileFlags,
+  );
   try {
     // Messages published before its subscription exists would not be kept for it.
-    await waitFor(() => worker.output().includes('"subscribed"'), { what: 'ingest-mqtt subscribed', timeoutMs: 30_000 });
+    await waitFor(() => worker.output().includes('"subscribed"'), {
+      what: 'ingest-mqtt subscribed',
+      timeoutMs: 30_000,
+    });
     const started = performance.now();
     await publishMqtt(broker.url, `bench-publisher-${perMessage}`, count, perMessage);
     const published = performance.now();
@@ -200,20 +265,42 @@ for (const perMessage of [1, 100]) {
     const bigRows = await makeCsv(join(dir, 'big.csv'), importMb * 1024 * 1024, 'big');
     const smallRows = await makeCsv(join(dir, 'small.csv'), 1024 * 1024, 'small');
     const post = async (file: string) => {
-      const response = await fetch(`${stack.api.url}/imports`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/csv' }, body: Bun.file(file) });
-      if (response.status !== 202) throw new Error(`POST /imports answered ${response.status}: ${await response.text()}`);
+      const response = await fetch(`${stack.api.url}/imports`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/csv' },
+        body: Bun.file(file),
+      });
+      if (response.status !== 202)
+        throw new Error(`POST /imports answered ${response.status}: ${await response.text()}`);
       return ((await response.json()) as { id: string }).id;
     };
-    const job = async (id: string) => (await (await fetch(`${stack.api.url}/imports/${id}`)).json()) as { state: string; rowsRead: number; queuedMs: number; processingMs: number };
+    const job = async (id: string) =>
+      (await (await fetch(`${stack.api.url}/imports/${id}`)).json()) as {
+        state: string;
+        rowsRead: number;
+        queuedMs: number;
+        processingMs: number;
+      };
     const started = performance.now();
     const big = await post(join(dir, 'big.csv'));
     const uploaded = performance.now();
-    await waitFor(async () => (await job(big)).rowsRead > 100_000, { what: 'the big import running', timeoutMs: 120_000 });
+    await waitFor(async () => (await job(big)).rowsRead > 100_000, {
+      what: 'the big import running',
+      timeoutMs: 120_000,
+    });
     const smallSent = performance.now();
     const small = await post(join(dir, 'small.csv'));
-    await waitFor(async () => (await job(small)).state === 'done', { what: 'the small import', timeoutMs: 600_000, intervalMs: 50 });
+    await waitFor(async () => (await job(small)).state === 'done', {
+      what: 'the small import',
+      timeoutMs: 600_000,
+      intervalMs: 50,
+    });
     const smallDone = performance.now();
-    await waitFor(async () => (await job(big)).state === 'done', { what: 'the big import', timeoutMs: 3_600_000, intervalMs: 500 });
+    await waitFor(async () => (await job(big)).state === 'done', {
+      what: 'the big import',
+      timeoutMs: 3_600_000,
+      intervalMs: 500,
+    });
     const stored = await untilStored(stack, bigRows + smallRows);
     const usage = await stack.usage();
     results.push(

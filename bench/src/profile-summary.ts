@@ -29,7 +29,9 @@ for (const file of (await readdir(dir)).filter((name) => name.endsWith('.cpuprof
     totalMs += ms;
     if (!node) return;
     const { functionName, url, lineNumber } = node.callFrame;
-    const where = url ? `${url.replace(/^.*node_modules\//, '').replace(/^.*\/(?=[^/]+\/src\/)/, '')}:${lineNumber + 1}` : '';
+    const where = url
+      ? `${url.replace(/^.*node_modules\//, '').replace(/^.*\/(?=[^/]+\/src\/)/, '')}:${lineNumber + 1}`
+      : '';
     const key = `${functionName || '(anonymous)'} ${where}`.trim();
     selfMs.set(key, (selfMs.get(key) ?? 0) + ms);
   });

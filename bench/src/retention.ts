@@ -15,7 +15,9 @@ import { startReadingRetention } from 'api/src/modules/system/reading-retention.
 import { openStore } from './storage.ts';
 import { fleetRows } from './support.ts';
 
-const { values } = parseArgs({ options: { backend: { type: 'string', default: 'sqlite' }, readings: { type: 'string', default: '1000000' } } });
+const { values } = parseArgs({
+  options: { backend: { type: 'string', default: 'sqlite' }, readings: { type: 'string', default: '1000000' } },
+});
 const total = Number(values.readings);
 if (!Number.isInteger(total) || total < 5_000 || !['sqlite', 'postgres'].includes(values.backend as string)) {
   console.error('retention: --readings must be an integer ≥ 5,000 and --backend sqlite or postgres');
@@ -27,7 +29,8 @@ const postgres = values.backend === 'postgres' ? await startPostgresServer({ fsy
 const store = await openStore(postgres ? await postgres.createDatabase('retention') : join(dir, 'retention.db'));
 try {
   const dayStart = Math.floor((Date.now() - 40 * DAY) / DAY) * DAY;
-  for (let n = 0; n < total; n += 5_000) await store.insert(fleetRows(n, 5_000, (i) => dayStart + Math.floor((i / total) * (DAY - 1)), Date.now()));
+  for (let n = 0; n < total; n += 5_000)
+    await store.insert(fleetRows(n, 5_000, (i) => dayStart + Math.floor((i / total) * (DAY - 1)), Date.now()));
   /** Writes for `ms` (or until `until` resolves), returns rows/s. */
   const writeFor = async (stop: Promise<unknown>) => {
     let stopped = false;
@@ -41,15 +44,23 @@ try {
     return rows / ((performance.now() - started) / 1_000);
   };
   const baseline = await writeFor(Bun.sleep(5_000));
-  const retention = startReadingRetention({ store, retainDays: 30, logger: createLogger({ service: 'bench', level: 'error', write: () => {} }) });
+  const retention = startReadingRetention({
+    store,
+    retainDays: 30,
+    logger: createLogger({ service: 'bench', level: 'error', write: () => {} }),
+  });
   const passDone = (async () => {
     while (retention.status().runs === 0) await Bun.sleep(20);
   })();
   const during = await writeFor(passDone);
   const { lastRun } = retention.status();
   await retention.stop();
-  console.log(`| ${values.backend}: one retention pass over a day of ${total.toLocaleString()} readings | ${((lastRun?.tookMs ?? 0) / 1_000).toFixed(1)} s, ${lastRun?.removed.toLocaleString()} removed${lastRun?.error ? ` (error: ${lastRun.error})` : ''} |`);
-  console.log(`| ${values.backend}: writes in batches of 5,000, before / during the pass | ${Math.round(baseline).toLocaleString()} / ${Math.round(during).toLocaleString()} rows/s |`);
+  console.log(
+    `| ${values.backend}: one retention pass over a day of ${total.toLocaleString()} readings | ${((lastRun?.tookMs ?? 0) / 1_000).toFixed(1)} s, ${lastRun?.removed.toLocaleString()} removed${lastRun?.error ? ` (error: ${lastRun.error})` : ''} |`,
+  );
+  console.log(
+    `| ${values.backend}: writes in batches of 5,000, before / during the pass | ${Math.round(baseline).toLocaleString()} / ${Math.round(during).toLocaleString()} rows/s |`,
+  );
 } finally {
   await store.close();
   await postgres?.stop();

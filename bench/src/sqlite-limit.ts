@@ -23,13 +23,16 @@ const store = openSqliteStore(join(dir, 'limit.db'));
 try {
   const batches: StoredRow[][] = [];
   const now = Date.now();
-  for (let start = 0; start < total; start += 5_000) batches.push(fleetRows(start, Math.min(5_000, total - start), (n) => now + n, now));
+  for (let start = 0; start < total; start += 5_000)
+    batches.push(fleetRows(start, Math.min(5_000, total - start), (n) => now + n, now));
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   for (const batch of batches) await store.insert(batch);
   const seconds = (performance.now() - started) / 1_000;
   const cpu = process.cpuUsage(cpuBefore);
-  console.log(`| SQLite alone (the API's store, batches of 5,000, ${total.toLocaleString()} rows) | ${Math.round(total / seconds).toLocaleString()} rows/s | ${(((cpu.user + cpu.system) / total)).toFixed(1)} µs CPU per row |`);
+  console.log(
+    `| SQLite alone (the API's store, batches of 5,000, ${total.toLocaleString()} rows) | ${Math.round(total / seconds).toLocaleString()} rows/s | ${((cpu.user + cpu.system) / total).toFixed(1)} µs CPU per row |`,
+  );
 } finally {
   await store.close();
   await rm(dir, { recursive: true, force: true });

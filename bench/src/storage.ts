@@ -9,7 +9,10 @@ export type { ReadingsStore };
 export { openStore };
 
 /** Every stored row (matching `filter`) walked once, oldest first: rows, distinct ids, and each row's lead time (stored_at − ts). */
-export async function storedRows(store: ReadingsStore, filter: ReadingFilter = {}): Promise<{ rows: number; distinct: number; leads: number[] }> {
+export async function storedRows(
+  store: ReadingsStore,
+  filter: ReadingFilter = {},
+): Promise<{ rows: number; distinct: number; leads: number[] }> {
   const ids = new Set<string>();
   const leads: number[] = [];
   let after: { ts: number; id: string } | undefined;

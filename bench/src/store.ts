@@ -14,8 +14,11 @@ import { formatLatency, summarize } from './pipeline/report.ts';
 import { openStore, storedRows } from './storage.ts';
 import { parseHopFlags, prefillReadings, processUsage, spawnApi } from './support.ts';
 
-const { total, rate, seconds } = parseHopFlags('bench:store', `Drains N readings (default 500,000) through consumer-store into the API (rows/s), then runs the
-  producer at R readings/s (default 1,000) for S seconds (default 30): lead-time percentiles.`);
+const { total, rate, seconds } = parseHopFlags(
+  'bench:store',
+  `Drains N readings (default 500,000) through consumer-store into the API (rows/s), then runs the
+  producer at R readings/s (default 1,000) for S seconds (default 30): lead-time percentiles.`,
+);
 
 const root = join(import.meta.dir, '../..');
 const dir = await mkdtemp(join(tmpdir(), 'bench-store-'));
@@ -54,7 +57,10 @@ try {
 
   // 2. Steady rate: lead time.
   const steadyStream = 'bench-steady';
-  const steadyStore = startService(join(root, 'consumer-store/src/index.ts'), { ...env, READINGS_STREAM: steadyStream });
+  const steadyStore = startService(join(root, 'consumer-store/src/index.ts'), {
+    ...env,
+    READINGS_STREAM: steadyStream,
+  });
   await Bun.sleep(1_000);
   results['consumer-store idle RSS'] = `${(await processUsage(steadyStore.pid)).rssMb.toFixed(0)} MB`;
   const producer = startService(join(root, 'producer/src/index.ts'), {

@@ -9,7 +9,9 @@ const apiEntry = join(import.meta.dir, '../../api/src/index.ts');
 const CLOCK_TICKS_PER_SEC = 100;
 
 /** With BENCH_CPU_PROF_DIR set, every Bun process a benchmark starts writes a CPU profile there when it exits. */
-export const profileFlags: readonly string[] = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : [];
+export const profileFlags: readonly string[] = process.env.BENCH_CPU_PROF_DIR
+  ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR]
+  : [];
 
 export interface ProcessUsage {
   cpuSeconds: number;
@@ -20,7 +22,10 @@ export interface ProcessUsage {
 /** CPU seconds (user + system) and memory of a live process, from /proc. */
 export async function processUsage(pid: number): Promise<ProcessUsage> {
   // node:fs reads procfs files whole; their reported size is 0.
-  const [stat, status] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8')]);
+  const [stat, status] = await Promise.all([
+    readFile(`/proc/${pid}/stat`, 'utf8'),
+    readFile(`/proc/${pid}/status`, 'utf8'),
+  ]);
   // Fields after the command name, which is in parentheses and may hold spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
@@ -39,30 +44,72 @@ export async function processTreeUsage(pid: number): Promise<ProcessUsage> {
     const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
     if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(name));
   }
-  const all = await Promise.all([pid, ...children].map((p) => processUsage(p).catch(() => ({ cpuSeconds: 0, peakRssMb: 0, rssMb: 0 }))));
-  return all.reduce((sum, u) => ({ cpuSeconds: sum.cpuSeconds + u.cpuSeconds, peakRssMb: sum.peakRssMb + u.peakRssMb, rssMb: sum.rssMb + u.rssMb }));
+  const all = await Promise.all(
+    [pid, ...children].map((p) => processUsage(p).catch(() => ({ cpuSeconds: 0, peakRssMb: 0, rssMb: 0 }))),
+  );
+  return all.reduce((sum, u) => ({
+    cpuSeconds: sum.cpuSeconds + u.cpuSeconds,
+    peakRssMb: sum.peakRssMb + u.peakRssMb,
+    rssMb: sum.rssMb + u.rssMb,
+  }));
 }
 
 /** Fills `stream` with `total` readings from 1,000 devices, 10,000 per pipeline; `valueOf(i)` gives each value. */
-export async function prefillReadings(redis: Redis, stream: string, total: number, valueOf: (index: number) => number): Promise<void> {
+export async function prefillReadings(
+  redis: Redis,
+  stream: string,
+  total: number,
+  valueOf: (index: number) => number,
+): Promise<void> {
   for (let start = 0; start < total; start += 10_000) {
     const pipeline = redis.pipeline();
     for (let i = start; i < Math.min(total, start + 10_000); i++) {
-      pipeline.xadd(stream, '*', ...encodeReading({ id: newEventId(), deviceId: `device-${String(i % 1_000).padStart(4, '0')}`, metric: 'kwh', value: valueOf(i), unit: 'kWh', ts: Date.now() }));
+      pipeline.xadd(
+        stream,
+        '*',
+        ...encodeReading({
+          id: newEventId(),
+          deviceId: `device-${String(i % 1_000).padStart(4, '0')}`,
+          metric: 'kwh',
+          value: valueOf(i),
+          unit: 'kWh',
+          ts: Date.now(),
+        }),
+      );
     }
     await pipeline.exec();
   }
 }
 
 /** The API as its own process, as in production. */
-export async function spawnApi(options: { port: number; databaseUrl: string; token: string; env?: Record<string, string> }) {
+export async function spawnApi(options: {
+  port: number;
+  databaseUrl: string;
+  token: string;
+  env?: Record<string, string>;
+}) {
   const url = `http://127.0.0.1:${options.port}`;
   const child = Bun.spawn(['bun', ...profileFlags, apiEntry], {
-    env: { ...process.env, PORT: String(options.port), HOST: '127.0.0.1', DATABASE_URL: options.databaseUrl, API_TOKEN: options.token, LOG_LEVEL: 'warn', ...options.env },
+    env: {
+      ...process.env,
+      PORT: String(options.port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: options.databaseUrl,
+      API_TOKEN: options.token,
+      LOG_LEVEL: 'warn',
+      ...options.env,
+    },
     stdout: 'inherit',
     stderr: 'inherit',
   });
-  await waitFor(() => fetch(`${url}/health`).then((r) => r.ok, () => false), { what: 'API', timeoutMs: 20_000 });
+  await waitFor(
+    () =>
+      fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    { what: 'API', timeoutMs: 20_000 },
+  );
   return {
     url,
     pid: child.pid,
@@ -82,7 +129,11 @@ export function parseHopFlags(name: string, measures: string) {
     name,
     usage: `Usage: bun run ${name} [--readings N] [--rate R] [--seconds S]
   ${measures}`,
-    options: { readings: { type: 'string', default: '500000' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '30' } },
+    options: {
+      readings: { type: 'string', default: '500000' },
+      rate: { type: 'string', default: '1000' },
+      seconds: { type: 'string', default: '30' },
+    },
   });
   return {
     total: cliNumber(name, 'readings', values.readings, { min: 1, integer: true }),
@@ -100,6 +151,14 @@ export function fleetRows(from: number, count: number, tsOf: (n: number) => numb
   return Array.from({ length: count }, (_, i) => {
     const n = from + i;
     const ts = tsOf(n);
-    return { id: newEventId(ts), deviceId: `device-${String(n % 1_000).padStart(4, '0')}`, metric: 'kwh', value: n % 91, unit: 'kWh', ts, storedAt: storedAt ?? ts };
+    return {
+      id: newEventId(ts),
+      deviceId: `device-${String(n % 1_000).padStart(4, '0')}`,
+      metric: 'kwh',
+      value: n % 91,
+      unit: 'kWh',
+      ts,
+      storedAt: storedAt ?? ts,
+    };
   });
 }

@@ -16,7 +16,12 @@ import { throughputScenario } from './pipeline/throughput.ts';
 import { processUsage } from './support.ts';
 
 const { values } = parseArgs({
-  options: { readings: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '2' }, 'per-job-readings': { type: 'string', default: '30000' }, help: { type: 'boolean', short: 'h' } },
+  options: {
+    readings: { type: 'string', default: '200000' },
+    rounds: { type: 'string', default: '2' },
+    'per-job-readings': { type: 'string', default: '30000' },
+    help: { type: 'boolean', short: 'h' },
+  },
 });
 if (values.help) {
   console.log('Usage: bun run bench:vs-bullmq [--readings N] [--rounds R] [--per-job-readings M]');
@@ -51,9 +56,20 @@ const cpuSeconds = (child: { resourceUsage(): { cpuTime: { user: bigint; system:
 async function ours(): Promise<Run> {
   const measured = await throughputScenario({ readings });
   const end = measured[0]?.data as { readingsPerSec: number };
-  const cpu = measured.find((m) => m.name.startsWith('CPU'))?.data as { microsecondsPerReading: number; processes: Record<string, { cpuSeconds: number }> };
-  const split = Object.entries(cpu.processes).map(([name, usage]) => `${name} ${usage.cpuSeconds.toFixed(1)}`).join(', ');
-  return { system: 'this pipeline (frames; stored via the API + alerts evaluated)', readings, perSecond: end.readingsPerSec, microsecondsPerReading: cpu.microsecondsPerReading, split };
+  const cpu = measured.find((m) => m.name.startsWith('CPU'))?.data as {
+    microsecondsPerReading: number;
+    processes: Record<string, { cpuSeconds: number }>;
+  };
+  const split = Object.entries(cpu.processes)
+    .map(([name, usage]) => `${name} ${usage.cpuSeconds.toFixed(1)}`)
+    .join(', ');
+  return {
+    system: 'this pipeline (frames; stored via the API + alerts evaluated)',
+    readings,
+    perSecond: end.readingsPerSec,
+    microsecondsPerReading: cpu.microsecondsPerReading,
+    split,
+  };
 }
 
 async function bullmq(count: number, perJob: number, concurrency: number): Promise<Run> {
@@ -62,9 +78,18 @@ async function bullmq(count: number, perJob: number, concurrency: number): Promi
   try {
     const redisBefore = await processUsage(redisServer.pid);
     const env = { REDIS_URL: redisServer.url, LOG_LEVEL: 'warn' };
-    const worker = startService(join(import.meta.dir, 'bullmq/worker.ts'), { ...env, DATABASE_PATH: join(dir, 'bullmq.db'), EXPECT: String(count), CONCURRENCY: String(concurrency) });
+    const worker = startService(join(import.meta.dir, 'bullmq/worker.ts'), {
+      ...env,
+      DATABASE_PATH: join(dir, 'bullmq.db'),
+      EXPECT: String(count),
+      CONCURRENCY: String(concurrency),
+    });
     await Bun.sleep(1_000);
-    const producer = startService(join(import.meta.dir, 'bullmq/producer.ts'), { ...env, READINGS: String(count), PER_JOB: String(perJob) });
+    const producer = startService(join(import.meta.dir, 'bullmq/producer.ts'), {
+      ...env,
+      READINGS: String(count),
+      PER_JOB: String(perJob),
+    });
     const workerExit = await worker.exited;
     if (workerExit !== 0) throw new Error(`BullMQ worker exited with ${workerExit}: ${worker.output().slice(-2_000)}`);
     await producer.exited;
@@ -74,7 +99,10 @@ async function bullmq(count: number, perJob: number, concurrency: number): Promi
     const [workerCpu, producerCpu] = [cpuSeconds(worker.child), cpuSeconds(producer.child)];
     const totalCpu = workerCpu + producerCpu + redisCpu;
     return {
-      system: perJob === 1 ? `BullMQ, one job per reading, concurrency ${concurrency}` : `BullMQ, ${perJob.toLocaleString()} readings per job, concurrency ${concurrency}, into SQLite`,
+      system:
+        perJob === 1
+          ? `BullMQ, one job per reading, concurrency ${concurrency}`
+          : `BullMQ, ${perJob.toLocaleString()} readings per job, concurrency ${concurrency}, into SQLite`,
       readings: count,
       perSecond: count / ((stored - started) / 1_000),
       microsecondsPerReading: (totalCpu * 1e6) / count,
@@ -93,10 +121,19 @@ for (let round = 1; round <= rounds; round++) {
   const theirs = await bullmq(readings, 1_000, 4);
   runs.push(mine, theirs);
   ratios.push(mine.perSecond / theirs.perSecond);
-  console.error(`round ${round}: ours ${Math.round(mine.perSecond)}/s, BullMQ batched ${Math.round(theirs.perSecond)}/s`);
+  console.error(
+    `round ${round}: ours ${Math.round(mine.perSecond)}/s, BullMQ batched ${Math.round(theirs.perSecond)}/s`,
+  );
 }
 runs.push(await bullmq(perJobReadings, 1, 50));
 
-console.log('| system | readings | readings/s | CPU per reading (all processes) | CPU seconds per process |\n|---|---|---|---|---|');
-for (const run of runs) console.log(`| ${run.system} | ${run.readings.toLocaleString()} | ${Math.round(run.perSecond).toLocaleString()} | ${run.microsecondsPerReading.toFixed(1)} µs | ${run.split} |`);
-console.log(`\nratio, end to end, this pipeline / BullMQ batched, per round: ${ratios.map((r) => `${r.toFixed(2)}×`).join(', ')} (target ≥ 1.5×)`);
+console.log(
+  '| system | readings | readings/s | CPU per reading (all processes) | CPU seconds per process |\n|---|---|---|---|---|',
+);
+for (const run of runs)
+  console.log(
+    `| ${run.system} | ${run.readings.toLocaleString()} | ${Math.round(run.perSecond).toLocaleString()} | ${run.microsecondsPerReading.toFixed(1)} µs | ${run.split} |`,
+  );
+console.log(
+  `\nratio, end to end, this pipeline / BullMQ batched, per round: ${ratios.map((r) => `${r.toFixed(2)}×`).join(', ')} (target ≥ 1.5×)`,
+);

@@ -2,7 +2,23 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { type Alert, type Consumer, type Reading, type RuleInput, compileRule, createConsumer, createLogger, createRedis, decodeAlert, decodeReading, defaultRules, encodeReading, newEventId, readDeadLetters, readGroups } from 'core';
+import {
+  type Alert,
+  type Consumer,
+  type Reading,
+  type RuleInput,
+  compileRule,
+  createConsumer,
+  createLogger,
+  createRedis,
+  decodeAlert,
+  decodeReading,
+  defaultRules,
+  encodeReading,
+  newEventId,
+  readDeadLetters,
+  readGroups,
+} from 'core';
 import { type TestRedis, startRedisServer, startService, uniqueName, useRedis, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { createEvaluator } from './evaluator.ts';
@@ -32,9 +48,19 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function consumerOf<T>(options: Omit<Parameters<typeof createConsumer<T>>[0], 'redis' | 'blockingRedis' | 'logger'>): Consumer {
+function consumerOf<T>(
+  options: Omit<Parameters<typeof createConsumer<T>>[0], 'redis' | 'blockingRedis' | 'logger'>,
+): Consumer {
   const blocking = createRedis(testRedis.url, { name: 'alert-test:blocking' });
-  const consumer = createConsumer<T>({ redis, blockingRedis: blocking, logger: quiet, blockMs: 100, retryBaseMs: 20, retryMaxMs: 200, ...options });
+  const consumer = createConsumer<T>({
+    redis,
+    blockingRedis: blocking,
+    logger: quiet,
+    blockMs: 100,
+    retryBaseMs: 20,
+    retryMaxMs: 200,
+    ...options,
+  });
   void consumer.run();
   cleanups.push(async () => {
     await consumer.close();
@@ -50,17 +76,32 @@ function evaluating(rules: RuleInput[] | undefined, instances = 1, options: { no
   const compiled = rules ? rules.map(compileRule) : defaultRules(50);
   for (let i = 0; i < instances; i++) {
     const evaluator = createEvaluator({ redis, rules: compiled, alertsStream: alerts, ...options });
-    consumerOf({ stream: readings, group: 'alerts', consumer: `evaluator-${i}`, decode: decodeReading, handle: (batch) => evaluator.handle(batch), batchSize: 7 });
+    consumerOf({
+      stream: readings,
+      group: 'alerts',
+      consumer: `evaluator-${i}`,
+      decode: decodeReading,
+      handle: (batch) => evaluator.handle(batch),
+      batchSize: 7,
+    });
   }
   let clock = Date.now() - 60_000;
   const publish = async (values: number[], deviceId = 'device-001'): Promise<Reading[]> => {
-    const published = values.map((value) => ({ id: newEventId(), deviceId, metric: 'kwh', value, unit: 'kWh', ts: (clock += 10) }));
+    const published = values.map((value) => ({
+      id: newEventId(),
+      deviceId,
+      metric: 'kwh',
+      value,
+      unit: 'kWh',
+      ts: (clock += 10),
+    }));
     const pipeline = redis.pipeline();
     for (const reading of published) pipeline.xadd(readings, '*', ...encodeReading(reading));
     await pipeline.exec();
     return published;
   };
-  const alertList = async (): Promise<Alert[]> => (await redis.xrange(alerts, '-', '+')).map(([, fields]) => decodeAlert(fields));
+  const alertList = async (): Promise<Alert[]> =>
+    (await redis.xrange(alerts, '-', '+')).map(([, fields]) => decodeAlert(fields));
   const caughtUp = async () => {
     const [group] = await readGroups(redis, readings);
     return group?.pending === 0 && group.lag === 0;
@@ -78,7 +119,13 @@ describe('threshold evaluation', () => {
       ['firing', 50.01, published[2]?.id as string],
       ['resolved', 50, published[4]?.id as string],
     ]);
-    expect(alerts[0]).toMatchObject({ ruleId: 'default', threshold: 50, severity: 'warning', deviceId: 'device-001', metric: 'kwh' });
+    expect(alerts[0]).toMatchObject({
+      ruleId: 'default',
+      threshold: 50,
+      severity: 'warning',
+      deviceId: 'device-001',
+      metric: 'kwh',
+    });
   });
 
   it('with clearAt 45, oscillating 49–52 fires once and resolves once, below 45', async () => {
@@ -108,14 +155,20 @@ describe('threshold evaluation', () => {
     await publish([10, 4], 'pump-7');
     await publish([1], 'fan-1');
     await waitFor(caughtUp, { what: 'evaluated' });
-    expect((await alertList()).map((a) => [a.ruleId, a.deviceId, a.state, a.severity])).toEqual([['cold-pumps', 'pump-7', 'firing', 'critical']]);
+    expect((await alertList()).map((a) => [a.ruleId, a.deviceId, a.state, a.severity])).toEqual([
+      ['cold-pumps', 'pump-7', 'firing', 'critical'],
+    ]);
   });
 
   it('ignores a reading older than the state, so late arrivals never flip it back', async () => {
     const { readings, publish, alertList, caughtUp } = evaluating(undefined);
     const [fresh] = await publish([80]);
     await waitFor(caughtUp, { what: 'evaluated' });
-    await redis.xadd(readings, '*', ...encodeReading({ ...(fresh as Reading), id: newEventId(), value: 10, ts: (fresh as Reading).ts - 5 }));
+    await redis.xadd(
+      readings,
+      '*',
+      ...encodeReading({ ...(fresh as Reading), id: newEventId(), value: 10, ts: (fresh as Reading).ts - 5 }),
+    );
     await waitFor(caughtUp, { what: 'late reading evaluated' });
     expect((await alertList()).map((a) => a.state)).toEqual(['firing']);
   });
@@ -123,8 +176,16 @@ describe('threshold evaluation', () => {
   it('raises quiet, saying why, the transitions of readings that arrived long after they were taken (a backfill); a fresh one as usual', async () => {
     const { readings, alertList, caughtUp } = evaluating(undefined, 1, { notifyMaxAgeMs: 15 * 60_000 });
     const hourAgo = Date.now() - 3_600_000;
-    for (const [value, ts] of [[80, hourAgo], [20, hourAgo + 1_000], [90, Date.now()]] as const) {
-      await redis.xadd(readings, '*', ...encodeReading({ id: newEventId(), deviceId: 'backfill', metric: 'kwh', value, unit: 'kWh', ts }));
+    for (const [value, ts] of [
+      [80, hourAgo],
+      [20, hourAgo + 1_000],
+      [90, Date.now()],
+    ] as const) {
+      await redis.xadd(
+        readings,
+        '*',
+        ...encodeReading({ id: newEventId(), deviceId: 'backfill', metric: 'kwh', value, unit: 'kWh', ts }),
+      );
     }
     await waitFor(caughtUp, { what: 'evaluated' });
     const raised = await alertList();
@@ -133,7 +194,9 @@ describe('threshold evaluation', () => {
       ['resolved', true],
       ['firing', false],
     ]);
-    expect(raised[0]?.note).toMatch(/^from the past: taken 60 min before it arrived \(ALERT_NOTIFY_MAX_AGE_MS\): recorded, not sent$/);
+    expect(raised[0]?.note).toMatch(
+      /^from the past: taken 60 min before it arrived \(ALERT_NOTIFY_MAX_AGE_MS\): recorded, not sent$/,
+    );
     expect(raised[2]?.note).toBeUndefined();
   });
 
@@ -167,7 +230,18 @@ describe('threshold evaluation', () => {
     it('more than 24 hours ahead is dead-lettered with the reason, never folded into the state', async () => {
       const { readings, alertList, caughtUp } = evaluating(undefined);
       await sendNow(readings, 'clock-broken', [[80]]);
-      await redis.xadd(readings, '*', ...encodeReading({ id: newEventId(), deviceId: 'clock-broken', metric: 'kwh', value: 20, unit: 'kWh', ts: Date.UTC(2100, 0, 1) }));
+      await redis.xadd(
+        readings,
+        '*',
+        ...encodeReading({
+          id: newEventId(),
+          deviceId: 'clock-broken',
+          metric: 'kwh',
+          value: 20,
+          unit: 'kWh',
+          ts: Date.UTC(2100, 0, 1),
+        }),
+      );
       const later = await sendNow(readings, 'clock-broken', [[10], [90]]);
       await waitFor(caughtUp, { what: 'evaluated' });
       expect((await alertList()).map((a) => [a.state, a.value])).toEqual([
@@ -183,7 +257,11 @@ describe('threshold evaluation', () => {
 
     it('a state an older version dated in 2100 is repaired by the next reading', async () => {
       const { readings, alerts, alertList, caughtUp } = evaluating(undefined);
-      await redis.hset(`${alerts}:state:default`, 'poisoned', `ok,0,${Date.UTC(2100, 0, 1)},${Date.UTC(2100, 0, 1)},old-reading`);
+      await redis.hset(
+        `${alerts}:state:default`,
+        'poisoned',
+        `ok,0,${Date.UTC(2100, 0, 1)},${Date.UTC(2100, 0, 1)},old-reading`,
+      );
       const sent = await sendNow(readings, 'poisoned', [[75], [30]]);
       await waitFor(caughtUp, { what: 'evaluated' });
       expect((await alertList()).map((a) => [a.state, a.readingId])).toEqual([
@@ -196,7 +274,8 @@ describe('threshold evaluation', () => {
   it('with two instances and every reading delivered twice, notifies each transition once', async () => {
     const { readings, publish, alertList, caughtUp } = evaluating(undefined, 2);
     const all: Reading[] = [];
-    for (let device = 0; device < 10; device++) all.push(...(await publish([60, 40, 70, 30, 55, 45], `device-${device}`)));
+    for (let device = 0; device < 10; device++)
+      all.push(...(await publish([60, 40, 70, 30, 55, 45], `device-${device}`)));
     await waitFor(caughtUp, { what: 'evaluated' });
     const first = await alertList();
     // Redelivery: the same readings (same ids and times) arrive again.
@@ -222,15 +301,54 @@ describe('threshold evaluation', () => {
 /** The notify group on a fresh alerts stream, with a webhook receiver. */
 function notifying(receiver: ReturnType<typeof startReceiver> | undefined, printed: string[] = []) {
   const alerts = uniqueName('alerts');
-  const notifier = createNotifier({ logger: quiet, webhookUrl: receiver?.url, allowPrivate: true, minIntervalMs: 1_000, timeoutMs: 2_000, print: (line) => printed.push(line), colour: false });
-  consumerOf({ stream: alerts, group: 'notify', decode: decodeAlert, handle: (batch) => notifier.handle(batch), batchSize: 100 });
+  const notifier = createNotifier({
+    logger: quiet,
+    webhookUrl: receiver?.url,
+    allowPrivate: true,
+    minIntervalMs: 1_000,
+    timeoutMs: 2_000,
+    print: (line) => printed.push(line),
+    colour: false,
+  });
+  consumerOf({
+    stream: alerts,
+    group: 'notify',
+    decode: decodeAlert,
+    handle: (batch) => notifier.handle(batch),
+    batchSize: 100,
+  });
   const raise = async (count: number): Promise<string[]> => {
     const ids: string[] = [];
     const pipeline = redis.pipeline();
     for (let i = 0; i < count; i++) {
       const id = newEventId();
       ids.push(id);
-      pipeline.xadd(alerts, '*', 'v', '1', 'id', id, 'ruleId', 'default', 'deviceId', `device-${i}`, 'metric', 'kwh', 'value', '77', 'threshold', '50', 'state', 'firing', 'severity', 'warning', 'ts', String(Date.now()), 'readingId', newEventId());
+      pipeline.xadd(
+        alerts,
+        '*',
+        'v',
+        '1',
+        'id',
+        id,
+        'ruleId',
+        'default',
+        'deviceId',
+        `device-${i}`,
+        'metric',
+        'kwh',
+        'value',
+        '77',
+        'threshold',
+        '50',
+        'state',
+        'firing',
+        'severity',
+        'warning',
+        'ts',
+        String(Date.now()),
+        'readingId',
+        newEventId(),
+      );
     }
     await pipeline.exec();
     return ids;
@@ -250,13 +368,19 @@ describe('notification', () => {
   });
 
   it('waits Retry-After on 429 each time, then delivers once', async () => {
-    const receiver = startReceiver((n) => (n <= 3 ? { status: 429, body: 'rate_limited', headers: { 'retry-after': '2' } } : { status: 200, body: 'ok' }));
+    const receiver = startReceiver((n) =>
+      n <= 3 ? { status: 429, body: 'rate_limited', headers: { 'retry-after': '2' } } : { status: 200, body: 'ok' },
+    );
     cleanups.push(receiver.stop);
     const { raise, pending } = notifying(receiver);
     const [id] = await raise(1);
-    await waitFor(async () => receiver.delivered().length > 0 && (await pending()) === 0, { what: 'delivered', timeoutMs: 15_000 });
+    await waitFor(async () => receiver.delivered().length > 0 && (await pending()) === 0, {
+      what: 'delivered',
+      timeoutMs: 15_000,
+    });
     expect(receiver.received).toHaveLength(4);
-    for (let i = 1; i < 4; i++) expect(receiver.received[i]!.at - receiver.received[i - 1]!.at).toBeGreaterThanOrEqual(1_990);
+    for (let i = 1; i < 4; i++)
+      expect(receiver.received[i]!.at - receiver.received[i - 1]!.at).toBeGreaterThanOrEqual(1_990);
     expect(receiver.delivered()).toEqual([id as string]);
   }, 20_000);
 
@@ -281,7 +405,9 @@ describe('notification', () => {
     const [lost] = await raise(1);
     await waitFor(async () => (await readDeadLetters(redis, `${alerts}:dead`)).length === 1, { what: 'dead letter' });
     const [later] = await raise(1);
-    await waitFor(async () => receiver.delivered().includes(later as string) && (await pending()) === 0, { what: 'later alert' });
+    await waitFor(async () => receiver.delivered().includes(later as string) && (await pending()) === 0, {
+      what: 'later alert',
+    });
     const dead = await readDeadLetters(redis, `${alerts}:dead`);
     expect(dead[0]?.reason).toContain('channel_not_found');
     expect(dead[0]?.fields).toContain(lost as string);
@@ -292,9 +418,13 @@ describe('notification', () => {
     cleanups.push(receiver.stop);
     const { raise, pending } = notifying(receiver);
     const ids = [...(await raise(1)), ...(await raise(29))];
-    await waitFor(async () => receiver.delivered().length >= 30 && (await pending()) === 0, { what: 'all delivered', timeoutMs: 15_000 });
+    await waitFor(async () => receiver.delivered().length >= 30 && (await pending()) === 0, {
+      what: 'all delivered',
+      timeoutMs: 15_000,
+    });
     expect(new Set(receiver.delivered())).toEqual(new Set(ids));
-    for (let i = 1; i < receiver.received.length; i++) expect(receiver.received[i]!.at - receiver.received[i - 1]!.at).toBeGreaterThanOrEqual(990);
+    for (let i = 1; i < receiver.received.length; i++)
+      expect(receiver.received[i]!.at - receiver.received[i - 1]!.at).toBeGreaterThanOrEqual(990);
     expect(receiver.received.length).toBeLessThanOrEqual(3);
     for (const id of ids) expect(receiver.received.some((message) => message.text.includes(id))).toBe(true);
   });
@@ -317,10 +447,40 @@ describe('one pace per webhook across instances', () => {
         },
       };
     };
-    const instance = () => createNotifier({ logger: quiet, webhookUrl: receiver.url, allowPrivate: true, pace: pace(), print: () => {}, colour: false });
+    const instance = () =>
+      createNotifier({
+        logger: quiet,
+        webhookUrl: receiver.url,
+        allowPrivate: true,
+        pace: pace(),
+        print: () => {},
+        colour: false,
+      });
     const [first, second] = [instance(), instance()];
-    const batch = (n: number) => [{ entryId: `${n}-0`, deliveries: 1, value: { id: `a-${n}`, ruleId: 'default', deviceId: `d-${n}`, metric: 'kwh', value: 51, threshold: 50, state: 'firing' as const, severity: 'warning' as const, ts: Date.now(), readingId: `r-${n}` } }];
-    await Promise.all([first.handle(batch(1)), second.handle(batch(2)), first.handle(batch(3)), second.handle(batch(4))]);
+    const batch = (n: number) => [
+      {
+        entryId: `${n}-0`,
+        deliveries: 1,
+        value: {
+          id: `a-${n}`,
+          ruleId: 'default',
+          deviceId: `d-${n}`,
+          metric: 'kwh',
+          value: 51,
+          threshold: 50,
+          state: 'firing' as const,
+          severity: 'warning' as const,
+          ts: Date.now(),
+          readingId: `r-${n}`,
+        },
+      },
+    ];
+    await Promise.all([
+      first.handle(batch(1)),
+      second.handle(batch(2)),
+      first.handle(batch(3)),
+      second.handle(batch(4)),
+    ]);
     expect(receiver.delivered().sort()).toEqual(['a-1', 'a-2', 'a-3', 'a-4']);
     expect(granted).toHaveLength(receiver.received.length);
     granted.sort((a, b) => a - b);
@@ -333,8 +493,32 @@ describe('a notify group rebuilt from scratch', () => {
     const receiver = startReceiver();
     cleanups.push(receiver.stop);
     const deliveries = redisDeliveryLog(redis, receiver.url);
-    const instance = () => createNotifier({ logger: quiet, webhookUrl: receiver.url, allowPrivate: true, minIntervalMs: 0, deliveries, print: () => {}, colour: false });
-    const entry = (n: number) => ({ entryId: `${n}-0`, deliveries: 1, value: { id: `rebuilt-${n}`, ruleId: 'default', deviceId: `d-${n}`, metric: 'kwh', value: 51, threshold: 50, state: 'firing' as const, severity: 'warning' as const, ts: Date.now(), readingId: `r-${n}` } });
+    const instance = () =>
+      createNotifier({
+        logger: quiet,
+        webhookUrl: receiver.url,
+        allowPrivate: true,
+        minIntervalMs: 0,
+        deliveries,
+        print: () => {},
+        colour: false,
+      });
+    const entry = (n: number) => ({
+      entryId: `${n}-0`,
+      deliveries: 1,
+      value: {
+        id: `rebuilt-${n}`,
+        ruleId: 'default',
+        deviceId: `d-${n}`,
+        metric: 'kwh',
+        value: 51,
+        threshold: 50,
+        state: 'firing' as const,
+        severity: 'warning' as const,
+        ts: Date.now(),
+        readingId: `r-${n}`,
+      },
+    });
     expect(await instance().handle([entry(1), entry(2)])).toBeUndefined();
     // As if the group were destroyed and created again: the stream is read from its start.
     const rebuilt = instance();
@@ -350,7 +534,14 @@ describe('the consumer-alert process', () => {
 
   it('refuses a bad rules file at start, naming the entry', async () => {
     const rulesFile = join(dir, 'rules.json');
-    await writeFile(rulesFile, JSON.stringify([{ id: 'ok', threshold: 10 }, { id: 'bad', threshold: 'high' }, { id: 'ok', threshold: 1, clearAt: 5 }]));
+    await writeFile(
+      rulesFile,
+      JSON.stringify([
+        { id: 'ok', threshold: 10 },
+        { id: 'bad', threshold: 'high' },
+        { id: 'ok', threshold: 1, clearAt: 5 },
+      ]),
+    );
     const service = startService(entry, { REDIS_URL: testRedis.url, ALERT_RULES: rulesFile });
     expect(await service.exited).toBe(2);
     expect(service.output()).toContain('[1] (bad): threshold: Expected number');
@@ -358,9 +549,14 @@ describe('the consumer-alert process', () => {
   });
 
   it('refuses a webhook on a metadata address unless private addresses are allowed', async () => {
-    const service = startService(entry, { REDIS_URL: testRedis.url, ALERT_WEBHOOK_URL: 'http://169.254.169.254/latest' });
+    const service = startService(entry, {
+      REDIS_URL: testRedis.url,
+      ALERT_WEBHOOK_URL: 'http://169.254.169.254/latest',
+    });
     expect(await service.exited).toBe(2);
-    expect(service.output()).toContain('ALERT_WEBHOOK_URL: points at a non-public address (169.254.169.254: linkLocal)');
+    expect(service.output()).toContain(
+      'ALERT_WEBHOOK_URL: points at a non-public address (169.254.169.254: linkLocal)',
+    );
   });
 
   it('stops on SIGTERM within SHUTDOWN_TIMEOUT_MS even when Redis is gone and nothing can be acked', async () => {
@@ -390,7 +586,11 @@ describe('the consumer-alert process', () => {
       ALERT_WEBHOOK_TIMEOUT_MS: '60000',
     };
     const first = startService(entry, env);
-    await redis.xadd(readings, '*', ...encodeReading({ id: newEventId(), deviceId: 'd', metric: 'kwh', value: 99, unit: 'kWh', ts: Date.now() }));
+    await redis.xadd(
+      readings,
+      '*',
+      ...encodeReading({ id: newEventId(), deviceId: 'd', metric: 'kwh', value: 99, unit: 'kWh', ts: Date.now() }),
+    );
     await waitFor(() => receiver.received.length === 1, { what: 'webhook called' });
     await first.kill('SIGKILL');
     const second = startService(entry, env);

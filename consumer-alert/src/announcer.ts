@@ -33,7 +33,11 @@ export class NotLeadingError extends Error {
  * Walks the rule's states with HSCAN, so a rule on 100,000 devices never blocks Redis; the script
  * checks each device's state as it announces. Only the evaluator announces (the lease fences it).
  */
-export function createAnnouncer(options: { redis: Redis; alertsStream: string; lease: { key: string; token: string } }) {
+export function createAnnouncer(options: {
+  redis: Redis;
+  alertsStream: string;
+  lease: { key: string; token: string };
+}) {
   const { alertsStream, lease } = options;
   if (!('announceFiring' in options.redis)) options.redis.defineCommand('announceFiring', { lua: ANNOUNCE });
   const redis = options.redis as AnnouncingRedis;
@@ -63,8 +67,20 @@ export function createAnnouncer(options: { redis: Redis; alertsStream: string; l
         }
         if (devices.length === 0) continue;
         const count = await redis.announceFiring(
-          3, alertsStream, key, lease.key,
-          ALERT_VERSION, `${newEventId()}.`, rule.id, String(rule.threshold), rule.severity, mode, note, String(Date.now()), JSON.stringify(devices), lease.token,
+          3,
+          alertsStream,
+          key,
+          lease.key,
+          ALERT_VERSION,
+          `${newEventId()}.`,
+          rule.id,
+          String(rule.threshold),
+          rule.severity,
+          mode,
+          note,
+          String(Date.now()),
+          JSON.stringify(devices),
+          lease.token,
         );
         if (count < 0) throw new NotLeadingError('the evaluator lease is another instance’s now');
         announced += count;

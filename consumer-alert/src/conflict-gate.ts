@@ -1,4 +1,12 @@
-import { type ConsumerEntry, type EntryOutcome, type Logger, type Reading, conflictsAmong, entryReadingKey, waitForGroup } from 'core';
+import {
+  type ConsumerEntry,
+  type EntryOutcome,
+  type Logger,
+  type Reading,
+  conflictsAmong,
+  entryReadingKey,
+  waitForGroup,
+} from 'core';
 import type Redis from 'ioredis';
 
 export interface ConflictGateOptions {
@@ -24,16 +32,31 @@ export function conflictGate({ redis, readingsStream, storeGroup, waitMs, logger
   let unverified = 0;
   return {
     /** Evaluates `batch` with `evaluate`, less its conflicts; answers for the whole batch, in order. */
-    async handle(batch: ReadonlyArray<ConsumerEntry<Reading>>, evaluate: (batch: ReadonlyArray<ConsumerEntry<Reading>>) => Promise<ReadonlyArray<EntryOutcome> | undefined | void>): Promise<ReadonlyArray<EntryOutcome> | undefined | void> {
+    async handle(
+      batch: ReadonlyArray<ConsumerEntry<Reading>>,
+      evaluate: (
+        batch: ReadonlyArray<ConsumerEntry<Reading>>,
+      ) => Promise<ReadonlyArray<EntryOutcome> | undefined | void>,
+    ): Promise<ReadonlyArray<EntryOutcome> | undefined | void> {
       const last = batch.at(-1);
       if (!last || waitMs === 0) return evaluate(batch);
       if (!(await waitForGroup(redis, readingsStream, storeGroup, last.entryId, waitMs))) {
         unverified += batch.length;
-        if (unverified === batch.length) logger.warn('evaluating_ahead_of_storage', { waitedMs: waitMs, hint: 'storage is behind: readings are evaluated without its verdict on conflicts' });
+        if (unverified === batch.length)
+          logger.warn('evaluating_ahead_of_storage', {
+            waitedMs: waitMs,
+            hint: 'storage is behind: readings are evaluated without its verdict on conflicts',
+          });
       } else unverified = 0;
-      const conflicting = await conflictsAmong(redis, readingsStream, batch.map((entry) => ({ entryId: entry.entryId, readingId: entry.value.id })));
+      const conflicting = await conflictsAmong(
+        redis,
+        readingsStream,
+        batch.map((entry) => ({ entryId: entry.entryId, readingId: entry.value.id })),
+      );
       if (conflicting.size === 0) return evaluate(batch);
-      const kept = batch.filter((entry) => !conflicting.has(entryReadingKey({ entryId: entry.entryId, readingId: entry.value.id })));
+      const kept = batch.filter(
+        (entry) => !conflicting.has(entryReadingKey({ entryId: entry.entryId, readingId: entry.value.id })),
+      );
       skipped += batch.length - kept.length;
       logger.info('conflicts_not_evaluated', { readings: batch.length - kept.length });
       const outcomes = kept.length > 0 ? await evaluate(kept) : undefined;

@@ -39,7 +39,9 @@ describe('the evaluator lease', () => {
     const formerHolder = createEvaluator({ redis, rules, alertsStream, lease: { key, token: 'instance-a' } });
     await redis.set(key, 'instance-b');
     const reading = { id: newEventId(), deviceId: 'd-1', metric: 'kwh', value: 99, unit: 'kWh', ts: Date.now() };
-    await expect(formerHolder.handle([{ entryId: `${Date.now()}-0`, value: reading, deliveries: 1 }])).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(
+      formerHolder.handle([{ entryId: `${Date.now()}-0`, value: reading, deliveries: 1 }]),
+    ).rejects.toBeInstanceOf(LeaseLostError);
     expect(await redis.xlen(alertsStream)).toBe(0);
     expect(await redis.hgetall(`${alertsStream}:state:hot`)).toEqual({});
     // The holder evaluates it.

@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALERT_VERSION, type ConsumerEntry, MAX_FUTURE_MS, type Reading, type Rule, createLatencyHistogram, entryTimeMs } from 'core';
+import {
+  ALERT_VERSION,
+  type ConsumerEntry,
+  MAX_FUTURE_MS,
+  type Reading,
+  type Rule,
+  createLatencyHistogram,
+  entryTimeMs,
+} from 'core';
 import type Redis from 'ioredis';
 
 /**
@@ -66,12 +74,30 @@ export function createEvaluator(options: {
   // EVALSHA under the hood: the script is sent once per connection, not per reading.
   if (!('evaluateAlerts' in options.redis)) options.redis.defineCommand('evaluateAlerts', { lua: EVALUATE });
   const redis = options.redis as EvaluatingRedis;
-  const counters: EvaluatorCounters = { evaluated: 0, firing: 0, resolved: 0, repeats: 0, stale: 0, quiet: 0, stable: 0 };
+  const counters: EvaluatorCounters = {
+    evaluated: 0,
+    firing: 0,
+    resolved: 0,
+    repeats: 0,
+    stale: 0,
+    quiet: 0,
+    stable: 0,
+  };
   /** The rules in force, with what the script needs of them; replaced whole when they change. */
   const compile = (rules: readonly Rule[]) => ({
     rules,
     stateKeys: rules.map((rule) => stateKey(alertsStream, rule.id)),
-    table: JSON.stringify(rules.map((rule) => [rule.id, String(rule.threshold), rule.severity, rule.forReadings, rule.repeatAfterMs, rule.flapTransitions, rule.flapWithinMs])),
+    table: JSON.stringify(
+      rules.map((rule) => [
+        rule.id,
+        String(rule.threshold),
+        rule.severity,
+        rule.forReadings,
+        rule.repeatAfterMs,
+        rule.flapTransitions,
+        rule.flapWithinMs,
+      ]),
+    ),
   });
   let active = compile(options.rules);
   const detection = createLatencyHistogram();
@@ -93,12 +119,23 @@ export function createEvaluator(options: {
       for (const { entryId, value: reading } of batch) {
         const arrivedAt = entryTimeMs(entryId);
         const order = String(Math.min(reading.ts, arrivedAt));
-        const late = notifyMaxAgeMs > 0 && arrivedAt - reading.ts > notifyMaxAgeMs ? [String(arrivedAt - reading.ts)] : [];
+        const late =
+          notifyMaxAgeMs > 0 && arrivedAt - reading.ts > notifyMaxAgeMs ? [String(arrivedAt - reading.ts)] : [];
         rules.forEach((rule, index) => {
           if (!rule.matches(reading)) return;
           const flags = (rule.breaches(reading.value) ? 1 : 0) + (rule.clears(reading.value) ? 2 : 0);
           pairs.push(reading);
-          tuples.push([index + 1, flags, String(reading.ts), reading.deviceId, reading.id, String(reading.value), reading.metric, order, ...late]);
+          tuples.push([
+            index + 1,
+            flags,
+            String(reading.ts),
+            reading.deviceId,
+            reading.id,
+            String(reading.value),
+            reading.metric,
+            order,
+            ...late,
+          ]);
         });
       }
       const calls: Array<Promise<string>> = [];
@@ -106,7 +143,17 @@ export function createEvaluator(options: {
         const chunk = JSON.stringify(tuples.slice(start, start + PAIRS_PER_CALL));
         // Alert ids are made by the script from the reading, rule, device and transition: the same every time.
         calls.push(
-          redis.evaluateAlerts(stateKeys.length + 1 + fence.keys.length, alertsStream, ...stateKeys, ...fence.keys, ALERT_VERSION, ruleTable, chunk, String(MAX_FUTURE_MS), ...fence.args),
+          redis.evaluateAlerts(
+            stateKeys.length + 1 + fence.keys.length,
+            alertsStream,
+            ...stateKeys,
+            ...fence.keys,
+            ALERT_VERSION,
+            ruleTable,
+            chunk,
+            String(MAX_FUTURE_MS),
+            ...fence.args,
+          ),
         );
       }
       const results = await Promise.all(calls);

@@ -1,4 +1,21 @@
-import { configOrExit, createConsumer, createLogger, createRedis, createSleeper, decodeAlert, decodeReadingItems, defaultInstanceName, defaultRuleInputs, loadRules, onShutdown, readSilences, redisTargetOrExit, type Rule, startHeartbeat, startTrimmer } from 'core';
+import {
+  configOrExit,
+  createConsumer,
+  createLogger,
+  createRedis,
+  createSleeper,
+  decodeAlert,
+  decodeReadingItems,
+  defaultInstanceName,
+  defaultRuleInputs,
+  loadRules,
+  onShutdown,
+  readSilences,
+  redisTargetOrExit,
+  type Rule,
+  startHeartbeat,
+  startTrimmer,
+} from 'core';
 import { createAnnouncer } from './announcer.ts';
 import { leaderDuties } from './leader-duties.ts';
 import { rulesInForce } from './rules-in-force.ts';
@@ -14,24 +31,52 @@ import { sharedPace } from './webhook-pace.ts';
 const { config, seed } = await configOrExit('consumer-alert', async () => {
   const loaded = loadAlertConfig(process.env);
   await checkWebhookTarget(loaded);
-  return { config: loaded, seed: loaded.rulesFile ? await loadRules(loaded.rulesFile) : defaultRuleInputs(loaded.threshold) };
+  return {
+    config: loaded,
+    seed: loaded.rulesFile ? await loadRules(loaded.rulesFile) : defaultRuleInputs(loaded.threshold),
+  };
 });
 
 const logger = createLogger({ service: 'consumer-alert', level: config.logLevel });
 // REDIS_URL, or the primary through REDIS_SENTINELS (checked now: a bad list stops the start).
 const redisTarget = await redisTargetOrExit('consumer-alert', config);
 const redis = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'consumer-alert', logger });
-const evaluatorBlocking = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'consumer-alert:alerts', logger });
-const notifierBlocking = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'consumer-alert:notify', logger });
+const evaluatorBlocking = createRedis(redisTarget, {
+  keyPrefix: config.keyPrefix,
+  name: 'consumer-alert:alerts',
+  logger,
+});
+const notifierBlocking = createRedis(redisTarget, {
+  keyPrefix: config.keyPrefix,
+  name: 'consumer-alert:notify',
+  logger,
+});
 
 const consumerName = config.consumerName ?? defaultInstanceName();
 // The rule set in force, shared through Redis: seeded from the configured rules, changed by PUT /rules.
-const rules = rulesInForce({ redis, alertsStream: config.alertsStream, seed, seedSource: config.rulesFile ? `file ${config.rulesFile}` : 'ALERT_THRESHOLD', logger });
+const rules = rulesInForce({
+  redis,
+  alertsStream: config.alertsStream,
+  seed,
+  seedSource: config.rulesFile ? `file ${config.rulesFile}` : 'ALERT_THRESHOLD',
+  logger,
+});
 await rules.start();
 // One evaluator at a time (see evaluator-lease.ts); every instance notifies.
 const lease = evaluatorLease(redis, `${config.alertsStream}:evaluator`, consumerName);
-const evaluator = createEvaluator({ redis, rules: rules.current.rules, alertsStream: config.alertsStream, lease, notifyMaxAgeMs: config.notifyMaxAgeMs });
-const duties = leaderDuties({ redis, alertsStream: config.alertsStream, announcer: createAnnouncer({ redis, alertsStream: config.alertsStream, lease }), logger });
+const evaluator = createEvaluator({
+  redis,
+  rules: rules.current.rules,
+  alertsStream: config.alertsStream,
+  lease,
+  notifyMaxAgeMs: config.notifyMaxAgeMs,
+});
+const duties = leaderDuties({
+  redis,
+  alertsStream: config.alertsStream,
+  announcer: createAnnouncer({ redis, alertsStream: config.alertsStream, lease }),
+  logger,
+});
 const notifier = createNotifier({
   logger,
   webhookUrl: config.webhookUrl,
@@ -45,8 +90,20 @@ const notifier = createNotifier({
   timeoutMs: config.webhookTimeoutMs,
 });
 // A reading storage found in conflict (same id, other content) is not evaluated.
-const gate = conflictGate({ redis, readingsStream: config.readingsStream, storeGroup: config.storeGroup, waitMs: config.waitForStoreMs, logger });
-const common = { redis, consumer: consumerName, logger, claimIdleMs: config.claimIdleMs, maxDeliveries: config.maxDeliveries };
+const gate = conflictGate({
+  redis,
+  readingsStream: config.readingsStream,
+  storeGroup: config.storeGroup,
+  waitMs: config.waitForStoreMs,
+  logger,
+});
+const common = {
+  redis,
+  consumer: consumerName,
+  logger,
+  claimIdleMs: config.claimIdleMs,
+  maxDeliveries: config.maxDeliveries,
+};
 
 // Group "alerts" on readings: thresholds → transitions XADDed to the alerts stream, then ack —
 // by the instance holding the evaluator lease; the others stand by.
@@ -84,10 +141,23 @@ const notifying = createConsumer({
 
 // The alerts stream only grows by transitions, but it must not grow forever either.
 // Every 10 s, as the readings stream: with Redis nearly full, trimming is what makes room.
-const trimmer = startTrimmer({ redis, stream: config.alertsStream, retainEntries: config.retainAlerts, intervalMs: 10_000, logger });
+const trimmer = startTrimmer({
+  redis,
+  stream: config.alertsStream,
+  retainEntries: config.retainAlerts,
+  intervalMs: 10_000,
+  logger,
+});
 
 /** The active rules as /health shows them (the dashboard draws their thresholds). */
-const summarise = (list: readonly Rule[]) => list.map((rule) => ({ id: rule.id, metric: rule.metricPattern, device: rule.devicePattern, direction: rule.direction, threshold: rule.threshold }));
+const summarise = (list: readonly Rule[]) =>
+  list.map((rule) => ({
+    id: rule.id,
+    metric: rule.metricPattern,
+    device: rule.devicePattern,
+    direction: rule.direction,
+    threshold: rule.threshold,
+  }));
 let ruleSummaries = summarise(rules.current.rules);
 
 // Every second: a new rule set is applied to the next batch; the evaluating instance retires
@@ -102,7 +172,11 @@ const follow = async () => {
       if (changed) {
         evaluator.setRules(changed.rules);
         ruleSummaries = summarise(changed.rules);
-        logger.info('rules_changed', { version: changed.set.version, source: changed.set.source, rules: ruleSummaries });
+        logger.info('rules_changed', {
+          version: changed.set.version,
+          source: changed.set.source,
+          rules: ruleSummaries,
+        });
       }
       if (!evaluating.leading()) retiredFor = undefined;
       else {
@@ -122,7 +196,11 @@ const follow = async () => {
 const followingDone = follow();
 
 const heartbeat = startHeartbeat({
-  info: () => ({ rules: ruleSummaries, rulesVersion: rules.current.set.version, evaluator: evaluating.leading() ? 'evaluating' : 'standby' }),
+  info: () => ({
+    rules: ruleSummaries,
+    rulesVersion: rules.current.set.version,
+    evaluator: evaluating.leading() ? 'evaluating' : 'standby',
+  }),
   redis,
   intervalMs: config.heartbeatIntervalMs,
   file: config.heartbeatFile,
@@ -148,17 +226,21 @@ const status = setInterval(() => {
   });
 }, config.statusIntervalMs);
 
-onShutdown(logger, async () => {
-  following = false;
-  followSleeper.wakeAll();
-  await Promise.race([followingDone, Bun.sleep(1_000)]);
-  await Promise.all([evaluating.close(), notifying.close()]);
-  await heartbeat.stop();
-  await Promise.race([trimmer.stop(), Bun.sleep(1_000)]);
-  clearInterval(status);
-  logger.info('stopped', { evaluator: evaluator.counters, notifier: notifier.counters });
-  for (const connection of [redis, evaluatorBlocking, notifierBlocking]) connection.disconnect();
-}, config.shutdownTimeoutMs);
+onShutdown(
+  logger,
+  async () => {
+    following = false;
+    followSleeper.wakeAll();
+    await Promise.race([followingDone, Bun.sleep(1_000)]);
+    await Promise.all([evaluating.close(), notifying.close()]);
+    await heartbeat.stop();
+    await Promise.race([trimmer.stop(), Bun.sleep(1_000)]);
+    clearInterval(status);
+    logger.info('stopped', { evaluator: evaluator.counters, notifier: notifier.counters });
+    for (const connection of [redis, evaluatorBlocking, notifierBlocking]) connection.disconnect();
+  },
+  config.shutdownTimeoutMs,
+);
 
 logger.info('watching', {
   rules: ruleSummaries,

@@ -15,7 +15,12 @@ const FOLLOW_UP_WITHIN_MS = 24 * 60 * 60 * 1_000;
  * - a silence that ended (its time ran out, or DELETE /silences/:id) is followed up once: each
  *   device it covered that is still firing is notified once more.
  */
-export function leaderDuties(options: { redis: Redis; alertsStream: string; announcer: ReturnType<typeof createAnnouncer>; logger: Logger }) {
+export function leaderDuties(options: {
+  redis: Redis;
+  alertsStream: string;
+  announcer: ReturnType<typeof createAnnouncer>;
+  logger: Logger;
+}) {
   const { redis, alertsStream, announcer, logger } = options;
   const knownKey = `${alertsStream}:rules:known`;
   const followedKey = followedSilencesKey(alertsStream);
@@ -27,17 +32,27 @@ export function leaderDuties(options: { redis: Redis; alertsStream: string; anno
       for (const [id, text] of Object.entries(known)) {
         if (current.has(id)) continue;
         const { threshold, severity } = JSON.parse(text) as { threshold: number; severity: string };
-        const resolved = await announcer.announce({ id, threshold, severity }, 'retire', `rule ${id} was removed (rules version ${version})`);
+        const resolved = await announcer.announce(
+          { id, threshold, severity },
+          'retire',
+          `rule ${id} was removed (rules version ${version})`,
+        );
         await redis.hdel(knownKey, id);
         logger.info('rule_retired', { rule: id, resolved, version });
       }
-      if (rules.length > 0) await redis.hset(knownKey, ...rules.flatMap((rule) => [rule.id, JSON.stringify({ threshold: rule.threshold, severity: rule.severity })]));
+      if (rules.length > 0)
+        await redis.hset(
+          knownKey,
+          ...rules.flatMap((rule) => [rule.id, JSON.stringify({ threshold: rule.threshold, severity: rule.severity })]),
+        );
     },
 
     async followEndedSilences(rules: readonly Rule[]): Promise<void> {
       const now = Date.now();
       // Every second: the silences only; what was followed up is read once one has ended.
-      const ended = (await readSilences(redis, alertsStream)).filter((silence) => silence.until <= now && silence.until >= now - FOLLOW_UP_WITHIN_MS);
+      const ended = (await readSilences(redis, alertsStream)).filter(
+        (silence) => silence.until <= now && silence.until >= now - FOLLOW_UP_WITHIN_MS,
+      );
       if (ended.length === 0) return;
       const followed = await redis.hgetall(followedKey);
       for (const silence of ended) {
@@ -49,13 +64,16 @@ export function leaderDuties(options: { redis: Redis; alertsStream: string; anno
             rule,
             'remind',
             `still firing after silence ${silence.id} ended`,
-            (state) => globMatches(silence.device, state.device) && globMatches(silence.metric, state.metric || 'unknown'),
+            (state) =>
+              globMatches(silence.device, state.device) && globMatches(silence.metric, state.metric || 'unknown'),
           );
         }
         await redis.hset(followedKey, silence.id, String(silence.until));
         logger.info('silence_followed_up', { silence: silence.id, stillFiring: reminded });
       }
-      const forgotten = Object.entries(followed).filter(([, until]) => Number(until) < now - FOLLOW_UP_WITHIN_MS).map(([id]) => id);
+      const forgotten = Object.entries(followed)
+        .filter(([, until]) => Number(until) < now - FOLLOW_UP_WITHIN_MS)
+        .map(([id]) => id);
       if (forgotten.length > 0) await redis.hdel(followedKey, ...forgotten);
     },
   };

@@ -21,7 +21,17 @@ export function evaluateWhileLeading(options: {
   renewEveryMs: number;
 }) {
   const { lease, redis, stream, group, consumerName, makeConsumer, logger, renewEveryMs } = options;
-  const totals: ConsumerStats = { delivered: 0, acked: 0, retried: 0, deadLettered: 0, skipped: 0, claimed: 0, handlerRuns: 0, handlerMsTotal: 0, handlerMsMax: 0 };
+  const totals: ConsumerStats = {
+    delivered: 0,
+    acked: 0,
+    retried: 0,
+    deadLettered: 0,
+    skipped: 0,
+    claimed: 0,
+    handlerRuns: 0,
+    handlerMsTotal: 0,
+    handlerMsMax: 0,
+  };
   const sleeper = createSleeper();
   let current: Consumer | undefined;
   let stopping = false;
@@ -30,7 +40,17 @@ export function evaluateWhileLeading(options: {
     let cursor = '0-0';
     let taken = 0;
     do {
-      const [next, ids] = (await redis.call('XAUTOCLAIM', stream, group, consumerName, 0, cursor, 'COUNT', 1_000, 'JUSTID')) as [string, string[]];
+      const [next, ids] = (await redis.call(
+        'XAUTOCLAIM',
+        stream,
+        group,
+        consumerName,
+        0,
+        cursor,
+        'COUNT',
+        1_000,
+        'JUSTID',
+      )) as [string, string[]];
       taken += ids.length;
       cursor = next;
     } while (cursor !== '0-0');
@@ -48,7 +68,8 @@ export function evaluateWhileLeading(options: {
         await takeOverPending();
       } catch (error) {
         // No group yet (nothing to take over), or Redis away: the consumer's own start handles both.
-        if (!String((error as Error).message).includes('NOGROUP')) logger.warn('evaluator_take_over_failed', { error: (error as Error).message });
+        if (!String((error as Error).message).includes('NOGROUP'))
+          logger.warn('evaluator_take_over_failed', { error: (error as Error).message });
       }
       logger.info('evaluator_leading', { lease: lease.key });
       const consumer = makeConsumer();
@@ -66,7 +87,8 @@ export function evaluateWhileLeading(options: {
       const outcome = await consumer.run();
       clearInterval(renewal);
       const stats = consumer.stats();
-      for (const name of Object.keys(totals) as Array<keyof ConsumerStats>) totals[name] = name === 'handlerMsMax' ? Math.max(totals[name], stats[name]) : totals[name] + stats[name];
+      for (const name of Object.keys(totals) as Array<keyof ConsumerStats>)
+        totals[name] = name === 'handlerMsMax' ? Math.max(totals[name], stats[name]) : totals[name] + stats[name];
       current = undefined;
       if (outcome.reason === 'stopped') return outcome;
     }
@@ -79,7 +101,14 @@ export function evaluateWhileLeading(options: {
     stats(): ConsumerStats {
       const now = current?.stats();
       if (!now) return { ...totals };
-      return Object.fromEntries(Object.entries(totals).map(([name, value]) => [name, name === 'handlerMsMax' ? Math.max(value, now[name as keyof ConsumerStats]) : value + now[name as keyof ConsumerStats]])) as unknown as ConsumerStats;
+      return Object.fromEntries(
+        Object.entries(totals).map(([name, value]) => [
+          name,
+          name === 'handlerMsMax'
+            ? Math.max(value, now[name as keyof ConsumerStats])
+            : value + now[name as keyof ConsumerStats],
+        ]),
+      ) as unknown as ConsumerStats;
     },
     /** Stops evaluating and hands the lease over at once (no wait for it to lapse). */
     async close(): Promise<void> {

@@ -1,4 +1,13 @@
-import { type Alert, type ConsumerEntry, type EntryOutcome, type Logger, type Silence, createLatencyHistogram, entryTimeMs, silencing } from 'core';
+import {
+  type Alert,
+  type ConsumerEntry,
+  type EntryOutcome,
+  type Logger,
+  type Silence,
+  createLatencyHistogram,
+  entryTimeMs,
+  silencing,
+} from 'core';
 import { describeAlert } from './slack-message.ts';
 import type { DeliveryLog } from './delivery-log.ts';
 import { type WebhookFormat, webhookMessage } from './webhook-formats.ts';
@@ -51,9 +60,24 @@ const PRINTED_MEMORY = 10_000;
  * dead-lettered; anything else is retried by the consumer.
  */
 export function createNotifier(options: NotifierOptions) {
-  const { logger, webhookUrl, minIntervalMs = 1_000, timeoutMs = 10_000, colour = Boolean(process.stdout.isTTY) } = options;
+  const {
+    logger,
+    webhookUrl,
+    minIntervalMs = 1_000,
+    timeoutMs = 10_000,
+    colour = Boolean(process.stdout.isTTY),
+  } = options;
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const counters: NotifierCounters = { printed: 0, sent: 0, messages: 0, digests: 0, rejected: 0, alreadyDelivered: 0, silenced: 0, quiet: 0 };
+  const counters: NotifierCounters = {
+    printed: 0,
+    sent: 0,
+    messages: 0,
+    digests: 0,
+    rejected: 0,
+    alreadyDelivered: 0,
+    silenced: 0,
+    quiet: 0,
+  };
   const delivery = createLatencyHistogram();
   // Ids already printed, so a retried batch does not print its alerts again (bounded).
   const printed = new Set<string>();
@@ -88,7 +112,11 @@ export function createNotifier(options: NotifierOptions) {
       for (const { entryId, value: alert } of batch) {
         const silence = silencing(silences, alert, entryTimeMs(entryId));
         if (silence) held.set(alert.id, { why: `silenced by ${silence.id}`, counter: 'silenced' });
-        else if (alert.quiet) held.set(alert.id, { why: alert.note?.startsWith('from the past') ? 'quiet: from the past' : 'quiet: flapping', counter: 'quiet' });
+        else if (alert.quiet)
+          held.set(alert.id, {
+            why: alert.note?.startsWith('from the past') ? 'quiet: from the past' : 'quiet: flapping',
+            counter: 'quiet',
+          });
       }
       for (const { value: alert } of batch) {
         if (printed.has(alert.id)) continue;
@@ -98,13 +126,19 @@ export function createNotifier(options: NotifierOptions) {
         if (hold) counters[hold.counter] += 1;
         const line = `${describeAlert(alert)}${hold ? ` (${hold.why}, not sent)` : ''}`;
         print(colour ? `${COLOURS[alert.state]}${line}\x1b[0m` : line);
-        logger.info(alert.state === 'firing' ? 'alert_fired' : 'alert_resolved', { ...alert, ...(hold ? { held: hold.why } : {}) });
+        logger.info(alert.state === 'firing' ? 'alert_fired' : 'alert_resolved', {
+          ...alert,
+          ...(hold ? { held: hold.why } : {}),
+        });
         counters.printed += 1;
       }
       if (!webhookUrl) return undefined;
 
-      const delivered = (await options.deliveries?.delivered(batch.map((entry) => entry.value.id))) ?? new Set<string>();
-      const alerts = batch.map((entry) => entry.value).filter((alert) => !delivered.has(alert.id) && !held.has(alert.id));
+      const delivered =
+        (await options.deliveries?.delivered(batch.map((entry) => entry.value.id))) ?? new Set<string>();
+      const alerts = batch
+        .map((entry) => entry.value)
+        .filter((alert) => !delivered.has(alert.id) && !held.has(alert.id));
       if (delivered.size > 0) {
         counters.alreadyDelivered += delivered.size;
         logger.info('alert_already_delivered', { alertIds: [...delivered] });

@@ -41,9 +41,29 @@ beforeAll(async () => {
   receiver = startReceiver();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  const env = { REDIS_URL: server.url, API_URL: base, API_TOKEN: TOKEN, LOG_LEVEL: 'info', HEARTBEAT_INTERVAL_MS: '300' };
-  services.push(startService(join(root, 'api/src/index.ts'), { ...env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'operations.db') }));
-  await waitFor(() => fetch(`${base}/health`).then(() => true, () => false), { what: 'API' });
+  const env = {
+    REDIS_URL: server.url,
+    API_URL: base,
+    API_TOKEN: TOKEN,
+    LOG_LEVEL: 'info',
+    HEARTBEAT_INTERVAL_MS: '300',
+  };
+  services.push(
+    startService(join(root, 'api/src/index.ts'), {
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: join(dir, 'operations.db'),
+    }),
+  );
+  await waitFor(
+    () =>
+      fetch(`${base}/health`).then(
+        () => true,
+        () => false,
+      ),
+    { what: 'API' },
+  );
   services.push(startService(join(root, 'consumer-store/src/index.ts'), env));
   services.push(
     startService(join(root, 'consumer-alert/src/index.ts'), {
@@ -68,21 +88,42 @@ afterAll(async () => {
 function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
   return fetch(`${base}${path}`, {
     method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 }
 
 /** Publishes readings of one device, in order; `ts` in the past makes the order the test's own. */
-async function publish(deviceId: string, values: number[], options: { metric?: string; ts?: (index: number) => number } = {}) {
+async function publish(
+  deviceId: string,
+  values: number[],
+  options: { metric?: string; ts?: (index: number) => number } = {},
+) {
   for (const [index, value] of values.entries()) {
-    await redis.xadd('readings', '*', ...encodeReading({ id: newEventId(), deviceId, metric: options.metric ?? 'temp', value, unit: 'C', ts: options.ts?.(index) ?? Date.now() }));
+    await redis.xadd(
+      'readings',
+      '*',
+      ...encodeReading({
+        id: newEventId(),
+        deviceId,
+        metric: options.metric ?? 'temp',
+        value,
+        unit: 'C',
+        ts: options.ts?.(index) ?? Date.now(),
+      }),
+    );
   }
 }
 
 /** The alert history of a device, oldest first. */
 async function history(deviceId: string): Promise<HistoryAlert[]> {
-  const page = (await (await api('GET', `/alerts?deviceId=${deviceId}&limit=1000`)).json()) as { alerts: HistoryAlert[] };
+  const page = (await (await api('GET', `/alerts?deviceId=${deviceId}&limit=1000`)).json()) as {
+    alerts: HistoryAlert[];
+  };
   return page.alerts.reverse();
 }
 
@@ -98,8 +139,12 @@ async function putRules(rules: unknown[]) {
   const { version } = (await response.json()) as { version: number };
   await waitFor(
     async () => {
-      const health = (await (await api('GET', '/health')).json()) as { workers?: Array<{ service: string; info?: { rulesVersion?: number } }> };
-      return health.workers?.some((worker) => worker.service === 'consumer-alert' && worker.info?.rulesVersion === version);
+      const health = (await (await api('GET', '/health')).json()) as {
+        workers?: Array<{ service: string; info?: { rulesVersion?: number } }>;
+      };
+      return health.workers?.some(
+        (worker) => worker.service === 'consumer-alert' && worker.info?.rulesVersion === version,
+      );
     },
     { what: `consumer-alert on rules version ${version}` },
   );
@@ -112,9 +157,15 @@ describe('alerting operations', () => {
     const body = (await seeded.json()) as { version: number; rules: unknown[]; source: string };
     expect(body).toMatchObject({ version: 1, rules: [{ id: 'default', threshold: 50 }], source: 'ALERT_THRESHOLD' });
     expect(seeded.headers.get('etag')).toBe('"1"');
-    const invalid = await api('PUT', '/rules', [{ id: 'ok', threshold: 1 }, { id: 'bad', threshold: 'high' }, { id: 'ok', threshold: 2 }]);
+    const invalid = await api('PUT', '/rules', [
+      { id: 'ok', threshold: 1 },
+      { id: 'bad', threshold: 'high' },
+      { id: 'ok', threshold: 2 },
+    ]);
     expect(invalid.status).toBe(422);
-    const problems = ((await invalid.json()) as { details: Array<{ path: string }> }).details.map((detail) => detail.path);
+    const problems = ((await invalid.json()) as { details: Array<{ path: string }> }).details.map(
+      (detail) => detail.path,
+    );
     expect(problems).toEqual(['rules[1] (bad)', 'rules[2] (ok)']);
     expect((await api('PUT', '/rules', [{ id: 'x', threshold: 1 }], { 'if-match': '"7"' })).status).toBe(412);
     expect((await api('PUT', '/rules', { rules: [] })).status).toBe(422);
@@ -127,26 +178,50 @@ describe('alerting operations', () => {
     await putRules([{ id: 'hot', metric: 'temp', threshold: 80, severity: 'critical' }]);
     await publish('boiler-1', [70, 85]);
     await waitFor(async () => (await history('boiler-1')).length === 1, { what: 'boiler-1 firing on hot' });
-    expect((await history('boiler-1'))[0]).toMatchObject({ ruleId: 'hot', state: 'firing', value: 85, threshold: 80, note: null });
+    expect((await history('boiler-1'))[0]).toMatchObject({
+      ruleId: 'hot',
+      state: 'firing',
+      value: 85,
+      threshold: 80,
+      note: null,
+    });
     // Renamed: "hot" is gone, so boiler-1 resolves on it (with a note); "heat" starts from nothing.
     await putRules([{ id: 'heat', metric: 'temp', threshold: 80, severity: 'critical' }]);
-    await waitFor(async () => (await history('boiler-1')).length === 2, { what: 'boiler-1 resolved on the removed rule' });
+    await waitFor(async () => (await history('boiler-1')).length === 2, {
+      what: 'boiler-1 resolved on the removed rule',
+    });
     const [, retired] = await history('boiler-1');
-    expect(retired).toMatchObject({ ruleId: 'hot', state: 'resolved', value: 85, note: expect.stringContaining('rule hot was removed') });
+    expect(retired).toMatchObject({
+      ruleId: 'hot',
+      state: 'resolved',
+      value: 85,
+      note: expect.stringContaining('rule hot was removed'),
+    });
     await publish('boiler-1', [90]);
     await waitFor(async () => (await history('boiler-1')).length === 3, { what: 'boiler-1 firing on heat' });
     expect((await history('boiler-1'))[2]).toMatchObject({ ruleId: 'heat', state: 'firing', value: 90 });
     // All three sent: the removal's resolution too.
-    await waitFor(async () => deliveredFor('boiler-1', await history('boiler-1')).length === 3, { what: 'boiler-1 sent' });
+    await waitFor(async () => deliveredFor('boiler-1', await history('boiler-1')).length === 3, {
+      what: 'boiler-1 sent',
+    });
   });
 
   it('silences: recorded and marked, not sent; when the silence ends a device still firing is sent once', async () => {
     await putRules([{ id: 'default', threshold: 50 }]);
-    const created = await api('POST', '/silences', { device: 'quiet-*', until: new Date(Date.now() + 3_600_000).toISOString(), reason: 'maintenance', author: 'ops' });
+    const created = await api('POST', '/silences', {
+      device: 'quiet-*',
+      until: new Date(Date.now() + 3_600_000).toISOString(),
+      reason: 'maintenance',
+      author: 'ops',
+    });
     expect(created.status).toBe(201);
     const silence = (await created.json()) as { id: string; state: string };
     expect(silence.state).toBe('active');
-    expect(((await (await api('GET', '/silences?state=active')).json()) as { silences: Array<{ id: string }> }).silences.map((s) => s.id)).toEqual([silence.id]);
+    expect(
+      ((await (await api('GET', '/silences?state=active')).json()) as { silences: Array<{ id: string }> }).silences.map(
+        (s) => s.id,
+      ),
+    ).toEqual([silence.id]);
     await publish('quiet-1', [60]);
     await publish('loud-1', [60]);
     await waitFor(async () => deliveredFor('loud-1', await history('loud-1')).length === 1, { what: 'loud-1 sent' });
@@ -157,15 +232,24 @@ describe('alerting operations', () => {
     // Ended early: quiet-1 still fires, so it is notified once, after the silence.
     const ended = await api('DELETE', `/silences/${silence.id}`);
     expect(((await ended.json()) as { state: string }).state).toBe('ended');
-    await waitFor(async () => deliveredFor('quiet-1', await history('quiet-1')).length === 1, { what: 'quiet-1 reminded' });
+    await waitFor(async () => deliveredFor('quiet-1', await history('quiet-1')).length === 1, {
+      what: 'quiet-1 reminded',
+    });
     const after = await history('quiet-1');
     expect(after).toHaveLength(2);
-    expect(after[1]).toMatchObject({ state: 'firing', silenced: false, note: `still firing after silence ${silence.id} ended` });
+    expect(after[1]).toMatchObject({
+      state: 'firing',
+      silenced: false,
+      note: `still firing after silence ${silence.id} ended`,
+    });
     // Once only, however long the follow-up loop keeps running.
     await Bun.sleep(500);
     expect(await history('quiet-1')).toHaveLength(2);
     expect((await api('DELETE', '/silences/nope')).status).toBe(404);
-    expect((await api('POST', '/silences', { until: new Date(Date.now() - 1_000).toISOString(), reason: 'r', author: 'a' })).status).toBe(422);
+    expect(
+      (await api('POST', '/silences', { until: new Date(Date.now() - 1_000).toISOString(), reason: 'r', author: 'a' }))
+        .status,
+    ).toBe(422);
   });
 
   it('flapping: one notice past the bound, transitions recorded quiet, one notice once stable', async () => {
@@ -175,7 +259,18 @@ describe('alerting operations', () => {
     await publish('flappy-1', [60, 40, 60, 40, 60, 40, 60, 40, 60, 40], { ts: (i) => start + i * 100 });
     await waitFor(async () => (await history('flappy-1')).length === 10, { what: 'ten transitions recorded' });
     const flapping = await history('flappy-1');
-    expect(flapping.map((alert) => alert.quiet)).toEqual([false, false, false, false, true, true, true, true, true, true]);
+    expect(flapping.map((alert) => alert.quiet)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
     expect(flapping[3]?.note).toContain('flapping: 4 transitions within 2 s');
     // Stable for the window (a reading 3 s after the last transition, no transition): one notice.
     await publish('flappy-1', [45], { ts: () => start + 900 + 3_000 });
@@ -183,6 +278,8 @@ describe('alerting operations', () => {
     const notice = (await history('flappy-1'))[10];
     expect(notice).toMatchObject({ state: 'resolved', quiet: false, value: 45, note: 'stable for 2 s after flapping' });
     await waitFor(async () => deliveredFor('flappy-1', await history('flappy-1')).length === 5, { what: 'five sent' });
-    expect(deliveredFor('flappy-1', await history('flappy-1')).map((alert) => alert.id)).toEqual([...flapping.slice(0, 4), notice].map((alert) => alert?.id as string));
+    expect(deliveredFor('flappy-1', await history('flappy-1')).map((alert) => alert.id)).toEqual(
+      [...flapping.slice(0, 4), notice].map((alert) => alert?.id as string),
+    );
   });
 });

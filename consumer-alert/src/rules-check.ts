@@ -27,7 +27,11 @@ function parseSample(text: string): { deviceId: string; metric: string; value: n
     cliError(NAME, `READING_JSON is not JSON (${(error as Error).message}), got ${JSON.stringify(text.slice(0, 80))}`);
   }
   const reading = value as { deviceId?: unknown; metric?: unknown; value?: unknown } | null;
-  if (typeof reading?.deviceId !== 'string' || typeof reading.metric !== 'string' || typeof reading.value !== 'number') {
+  if (
+    typeof reading?.deviceId !== 'string' ||
+    typeof reading.metric !== 'string' ||
+    typeof reading.value !== 'number'
+  ) {
     cliError(NAME, 'READING_JSON must be an object with deviceId and metric (strings) and value (a number)');
   }
   return reading as { deviceId: string; metric: string; value: number };
@@ -37,14 +41,22 @@ try {
   const rules = (await loadRules(file)).map(compileRule);
   console.log(`${file}: ${rules.length} valid rule(s)`);
   for (const rule of rules) {
-    const clear = rule.clearAt === rule.threshold ? '' : `, clears ${rule.direction === 'above' ? 'below' : 'above'} ${rule.clearAt}`;
-    console.log(`  ${rule.id}: ${rule.metricPattern} on ${rule.devicePattern}, ${rule.direction} ${rule.threshold}${clear}, after ${rule.forReadings} reading(s), ${rule.severity}`);
+    const clear =
+      rule.clearAt === rule.threshold
+        ? ''
+        : `, clears ${rule.direction === 'above' ? 'below' : 'above'} ${rule.clearAt}`;
+    console.log(
+      `  ${rule.id}: ${rule.metricPattern} on ${rule.devicePattern}, ${rule.direction} ${rule.threshold}${clear}, after ${rule.forReadings} reading(s), ${rule.severity}`,
+    );
   }
   if (sample) {
     const reading = sample;
     const matching = rules.filter((rule) => rule.matches(reading));
     if (matching.length === 0) console.log(`no rule matches ${reading.deviceId} ${reading.metric}`);
-    for (const rule of matching) console.log(`  ${rule.id} matches: value ${reading.value} ${rule.breaches(reading.value) ? 'BREACHES' : 'does not breach'} ${rule.threshold}`);
+    for (const rule of matching)
+      console.log(
+        `  ${rule.id} matches: value ${reading.value} ${rule.breaches(reading.value) ? 'BREACHES' : 'does not breach'} ${rule.threshold}`,
+      );
   }
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;

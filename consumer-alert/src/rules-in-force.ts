@@ -1,4 +1,13 @@
-import { type Logger, RULES_SET_BY_API, type Rule, type RuleInput, type RuleSet, compileRule, readRuleSet, replaceRuleSet } from 'core';
+import {
+  type Logger,
+  RULES_SET_BY_API,
+  type Rule,
+  type RuleInput,
+  type RuleSet,
+  compileRule,
+  readRuleSet,
+  replaceRuleSet,
+} from 'core';
 import type Redis from 'ioredis';
 
 const sameRules = (a: readonly RuleInput[], b: readonly RuleInput[]) => JSON.stringify(a) === JSON.stringify(b);
@@ -10,7 +19,13 @@ const sameRules = (a: readonly RuleInput[], b: readonly RuleInput[]) => JSON.str
  * rules (the file was edited): a restart applies an edited file, as before. A set written by
  * PUT /rules is kept across restarts; the configured rules are then not applied (said in a log).
  */
-export function rulesInForce(options: { redis: Redis; alertsStream: string; seed: readonly RuleInput[]; seedSource: string; logger: Logger }) {
+export function rulesInForce(options: {
+  redis: Redis;
+  alertsStream: string;
+  seed: readonly RuleInput[];
+  seedSource: string;
+  logger: Logger;
+}) {
   const { redis, alertsStream, seed, seedSource, logger } = options;
   let current: { set: RuleSet; rules: Rule[] } | undefined;
 
@@ -29,7 +44,10 @@ export function rulesInForce(options: { redis: Redis; alertsStream: string; seed
         const found = await readRuleSet(redis, alertsStream);
         if (found && (found.source === RULES_SET_BY_API || sameRules(found.rules, seed))) {
           if (found.source === RULES_SET_BY_API && !sameRules(found.rules, seed)) {
-            logger.warn('rules_from_api', { version: found.version, hint: `the rules set with PUT /rules are in force; ${seedSource} is not applied (PUT /rules to change them)` });
+            logger.warn('rules_from_api', {
+              version: found.version,
+              hint: `the rules set with PUT /rules are in force; ${seedSource} is not applied (PUT /rules to change them)`,
+            });
           }
           return adopt(found);
         }

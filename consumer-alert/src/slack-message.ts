@@ -56,12 +56,24 @@ export function slackMessage(alerts: readonly Alert[]): SlackMessage {
   const alertIds = alerts.map((alert) => alert.id);
   if (alerts.length === 1) {
     const alert = alerts[0] as Alert;
-    const field = (label: string, value: string) => ({ type: 'mrkdwn', text: clip(`*${label}*\n${mrkdwn(value)}`, SLACK_LIMITS.field) });
+    const field = (label: string, value: string) => ({
+      type: 'mrkdwn',
+      text: clip(`*${label}*\n${mrkdwn(value)}`, SLACK_LIMITS.field),
+    });
     return {
       text: clip(mrkdwn(describeAlert(alert)), SLACK_LIMITS.text),
       alertIds,
       blocks: [
-        { type: 'header', text: { type: 'plain_text', text: clip(`${alert.state === 'firing' ? 'Alert' : 'Resolved'}: ${alert.deviceId} ${alert.metric}`, SLACK_LIMITS.header) } },
+        {
+          type: 'header',
+          text: {
+            type: 'plain_text',
+            text: clip(
+              `${alert.state === 'firing' ? 'Alert' : 'Resolved'}: ${alert.deviceId} ${alert.metric}`,
+              SLACK_LIMITS.header,
+            ),
+          },
+        },
         {
           type: 'section',
           fields: [
@@ -73,7 +85,18 @@ export function slackMessage(alerts: readonly Alert[]): SlackMessage {
             field('Time', new Date(alert.ts).toISOString()),
           ],
         },
-        { type: 'context', elements: [{ type: 'mrkdwn', text: clip(mrkdwn(`rule ${alert.ruleId} · alert ${alert.id} · reading ${alert.readingId}`), SLACK_LIMITS.field) }] },
+        {
+          type: 'context',
+          elements: [
+            {
+              type: 'mrkdwn',
+              text: clip(
+                mrkdwn(`rule ${alert.ruleId} · alert ${alert.id} · reading ${alert.readingId}`),
+                SLACK_LIMITS.field,
+              ),
+            },
+          ],
+        },
       ],
     };
   }
@@ -81,12 +104,24 @@ export function slackMessage(alerts: readonly Alert[]): SlackMessage {
   const summary = `${alerts.length} alerts: ${firing} firing, ${alerts.length - firing} resolved`;
   const shown = alerts.slice(0, DIGEST_BLOCKS);
   return {
-    text: joinWithin(`${summary}:`, alerts.map((alert) => mrkdwn(describeAlert(alert))), SLACK_LIMITS.text),
+    text: joinWithin(
+      `${summary}:`,
+      alerts.map((alert) => mrkdwn(describeAlert(alert))),
+      SLACK_LIMITS.text,
+    ),
     alertIds,
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: clip(summary, SLACK_LIMITS.header) } },
-      ...shown.map((alert) => ({ type: 'section', text: { type: 'mrkdwn', text: clip(`${ICON[alert.state]} ${mrkdwn(describeAlert(alert))}`, SLACK_LIMITS.sectionText) } })),
-      ...(alerts.length > shown.length ? [{ type: 'context', elements: [{ type: 'mrkdwn', text: `… and ${alerts.length - shown.length} more` }] }] : []),
+      ...shown.map((alert) => ({
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: clip(`${ICON[alert.state]} ${mrkdwn(describeAlert(alert))}`, SLACK_LIMITS.sectionText),
+        },
+      })),
+      ...(alerts.length > shown.length
+        ? [{ type: 'context', elements: [{ type: 'mrkdwn', text: `… and ${alerts.length - shown.length} more` }] }]
+        : []),
     ],
   };
 }

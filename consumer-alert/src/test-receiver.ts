@@ -19,7 +19,13 @@ export function startReceiver(answer: (requestNumber: number) => Answer = () => 
     async fetch(request) {
       const body = (await request.json()) as { text: string; alertIds: string[] };
       const reply = answer(received.length + 1);
-      received.push({ at: Date.now(), text: body.text, alertIds: body.alertIds, status: reply === 'hang' ? 0 : reply.status, body });
+      received.push({
+        at: Date.now(),
+        text: body.text,
+        alertIds: body.alertIds,
+        status: reply === 'hang' ? 0 : reply.status,
+        body,
+      });
       if (reply === 'hang') {
         await new Promise<void>((resolve) => hanging.push(resolve));
         return new Response('late', { status: 200 });

@@ -9,14 +9,38 @@ const receiver = startReceiver();
 afterAll(() => receiver.stop());
 const url = receiver.url;
 
-const base: Alert = { id: 'a-1', ruleId: 'hot', deviceId: 'pump-1', metric: 'temp', value: 81, threshold: 80, state: 'firing', severity: 'critical', ts: Date.UTC(2026, 10, 22, 10), readingId: 'r-1' };
-const resolved: Alert = { ...base, id: 'a-2', value: 70, state: 'resolved', ts: Date.UTC(2026, 10, 22, 10, 5), readingId: 'r-2' };
+const base: Alert = {
+  id: 'a-1',
+  ruleId: 'hot',
+  deviceId: 'pump-1',
+  metric: 'temp',
+  value: 81,
+  threshold: 80,
+  state: 'firing',
+  severity: 'critical',
+  ts: Date.UTC(2026, 10, 22, 10),
+  readingId: 'r-1',
+};
+const resolved: Alert = {
+  ...base,
+  id: 'a-2',
+  value: 70,
+  state: 'resolved',
+  ts: Date.UTC(2026, 10, 22, 10, 5),
+  readingId: 'r-2',
+};
 
 describe('ALERT_WEBHOOK_FORMAT', () => {
   it('alertmanager: the webhook format receivers built for Alertmanager read, one series one fingerprint', async () => {
     await postWebhook(url, webhookMessage('alertmanager', [base, resolved]), 5_000);
     const body = receiver.received.at(-1)?.body as any;
-    expect(body).toMatchObject({ version: '4', status: 'firing', receiver: 'telemetry', groupKey: '{}:{}', alertIds: ['a-1', 'a-2'] });
+    expect(body).toMatchObject({
+      version: '4',
+      status: 'firing',
+      receiver: 'telemetry',
+      groupKey: '{}:{}',
+      alertIds: ['a-1', 'a-2'],
+    });
     expect(body.alerts[0]).toMatchObject({
       status: 'firing',
       labels: { alertname: 'hot', device: 'pump-1', metric: 'temp', severity: 'critical' },

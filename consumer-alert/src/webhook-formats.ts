@@ -11,7 +11,10 @@ export type WebhookMessage = { alertIds: string[] } & Record<string, unknown>;
 
 /** A stable id of one alert's series (rule, device, metric), as Alertmanager's fingerprint is. */
 function fingerprint(alert: Alert): string {
-  return createHash('sha256').update(`${alert.ruleId}\u0000${alert.deviceId}\u0000${alert.metric}`).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(`${alert.ruleId}\u0000${alert.deviceId}\u0000${alert.metric}`)
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /**
@@ -25,7 +28,14 @@ function alertmanagerMessage(alerts: readonly Alert[]): WebhookMessage {
   const items = alerts.map((alert) => ({
     status: alert.state,
     labels: { alertname: alert.ruleId, device: alert.deviceId, metric: alert.metric, severity: alert.severity },
-    annotations: { summary: describeAlert(alert), value: String(alert.value), threshold: String(alert.threshold), alertId: alert.id, readingId: alert.readingId, ...(alert.note ? { note: alert.note } : {}) },
+    annotations: {
+      summary: describeAlert(alert),
+      value: String(alert.value),
+      threshold: String(alert.threshold),
+      alertId: alert.id,
+      readingId: alert.readingId,
+      ...(alert.note ? { note: alert.note } : {}),
+    },
     startsAt: new Date(alert.ts).toISOString(),
     endsAt: alert.state === 'resolved' ? new Date(alert.ts).toISOString() : '0001-01-01T00:00:00Z',
     fingerprint: fingerprint(alert),

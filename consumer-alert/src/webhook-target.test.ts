@@ -54,9 +54,26 @@ describe('delivery', () => {
     const internal = startReceiver();
     try {
       // As if the name had resolved to a public address at start and to this machine now.
-      const notifier = createNotifier({ logger: createLogger({ service: 'test', level: 'error', write: () => {} }), webhookUrl: `http://localhost:${internal.port}/hook`, print: () => {} });
-      const alert = { id: 'a-2', ruleId: 'default', deviceId: 'd', metric: 'kwh', value: 51, threshold: 50, state: 'firing' as const, severity: 'warning' as const, ts: 1, readingId: 'r-2' };
-      await expect(notifier.handle([{ entryId: '1-0', value: alert, deliveries: 1 }])).rejects.toThrow('ALERT_WEBHOOK_URL: names an internal host (localhost)');
+      const notifier = createNotifier({
+        logger: createLogger({ service: 'test', level: 'error', write: () => {} }),
+        webhookUrl: `http://localhost:${internal.port}/hook`,
+        print: () => {},
+      });
+      const alert = {
+        id: 'a-2',
+        ruleId: 'default',
+        deviceId: 'd',
+        metric: 'kwh',
+        value: 51,
+        threshold: 50,
+        state: 'firing' as const,
+        severity: 'warning' as const,
+        ts: 1,
+        readingId: 'r-2',
+      };
+      await expect(notifier.handle([{ entryId: '1-0', value: alert, deliveries: 1 }])).rejects.toThrow(
+        'ALERT_WEBHOOK_URL: names an internal host (localhost)',
+      );
       expect(internal.received).toEqual([]);
     } finally {
       internal.stop();
@@ -66,17 +83,36 @@ describe('delivery', () => {
 
 describe('redirects', () => {
   const target = startReceiver();
-  const redirecting = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => Response.redirect(`http://127.0.0.1:${target.port}/steal`, 307) });
+  const redirecting = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    fetch: () => Response.redirect(`http://127.0.0.1:${target.port}/steal`, 307),
+  });
   afterAll(() => {
     target.stop();
     redirecting.stop(true);
   });
 
   it('are not followed: the message is refused for good and nothing reaches where it points', async () => {
-    const message = slackMessage([{ id: 'a-1', ruleId: 'default', deviceId: 'd', metric: 'kwh', value: 51, threshold: 50, state: 'firing', severity: 'warning', ts: 1, readingId: 'r-1' }]);
+    const message = slackMessage([
+      {
+        id: 'a-1',
+        ruleId: 'default',
+        deviceId: 'd',
+        metric: 'kwh',
+        value: 51,
+        threshold: 50,
+        state: 'firing',
+        severity: 'warning',
+        ts: 1,
+        readingId: 'r-1',
+      },
+    ]);
     const sent = postWebhook(`http://127.0.0.1:${redirecting.port}/hook`, message, 5_000);
     await expect(sent).rejects.toBeInstanceOf(WebhookRejectedError);
-    await expect(sent).rejects.toThrow(/answered 307, a redirect to http:\/\/127\.0\.0\.1:\d+\/steal: redirects are not followed/);
+    await expect(sent).rejects.toThrow(
+      /answered 307, a redirect to http:\/\/127\.0\.0\.1:\d+\/steal: redirects are not followed/,
+    );
     expect(target.received).toEqual([]);
   });
 });

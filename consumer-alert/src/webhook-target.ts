@@ -23,7 +23,10 @@ export function nonPublicRange(address: string): string | undefined {
 
 /** The URL's host as a name or an address: lower case, without IPv6 brackets or a trailing dot. */
 function hostOf(url: URL): string {
-  return url.hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  return url.hostname
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
 }
 
 /**
@@ -38,7 +41,8 @@ export function webhookUrlProblem(raw: string, allowPrivate: boolean): string | 
     return 'must be a URL';
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must use http: or https:';
-  if (url.username || url.password) return 'must not carry credentials in the URL (use a token in the path, as Slack does)';
+  if (url.username || url.password)
+    return 'must not carry credentials in the URL (use a token in the path, as Slack does)';
   if (allowPrivate) return undefined;
   const host = hostOf(url);
   if (INTERNAL_NAMES.some((pattern) => pattern.test(host))) return `names an internal host (${host}); ${ALLOW_HINT}`;

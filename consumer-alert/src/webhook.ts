@@ -40,10 +40,15 @@ export async function postWebhook(url: string, message: WebhookMessage, timeoutM
   if (response.ok) return;
   if (response.status >= 300 && response.status < 400) {
     const location = (response.headers.get('location') ?? '(no location)').slice(0, 200);
-    throw new WebhookRejectedError(`webhook answered ${response.status}, a redirect to ${location}: redirects are not followed; set ALERT_WEBHOOK_URL to the final address`);
+    throw new WebhookRejectedError(
+      `webhook answered ${response.status}, a redirect to ${location}: redirects are not followed; set ALERT_WEBHOOK_URL to the final address`,
+    );
   }
   if (response.status === 429 || response.status === 408 || response.status >= 500) {
-    throw new WebhookRetryableError(`webhook answered ${response.status}: ${body}`, parseRetryAfter(response.headers.get('retry-after')));
+    throw new WebhookRetryableError(
+      `webhook answered ${response.status}: ${body}`,
+      parseRetryAfter(response.headers.get('retry-after')),
+    );
   }
   throw new WebhookRejectedError(`webhook answered ${response.status}: ${body || response.statusText}`);
 }

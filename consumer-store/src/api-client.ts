@@ -1,4 +1,11 @@
-import { type Alert, type Reading, type RetryAfter, StopConsumingError, encodeReadingPayload, parseRetryAfter } from 'core';
+import {
+  type Alert,
+  type Reading,
+  type RetryAfter,
+  StopConsumingError,
+  encodeReadingPayload,
+  parseRetryAfter,
+} from 'core';
 
 /** The API cannot be reached or is overloaded: retry, after `retryAfterMs` when it said so. */
 export class TransientApiError extends Error implements RetryAfter {
@@ -14,7 +21,14 @@ export class TransientApiError extends Error implements RetryAfter {
 
 export type BatchReply =
   /** Stored; `rejected` names the items the API did not store (refused or in conflict), by index, with why. */
-  | { kind: 'stored'; inserted: number; duplicates: number; conflicts: number; rejected: Map<number, string>; conflicted: Set<number> }
+  | {
+      kind: 'stored';
+      inserted: number;
+      duplicates: number;
+      conflicts: number;
+      rejected: Map<number, string>;
+      conflicted: Set<number>;
+    }
   /** 422: the items the API named as invalid, by index in the batch, with its message. */
   | { kind: 'invalid'; invalid: Map<number, string> }
   | { kind: 'too_large' };
@@ -60,27 +74,43 @@ export function createApiClient({ apiUrls, token, timeoutMs }: ApiClientOptions)
     try {
       response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
-      throw new TransientApiError(`API unreachable at ${url}: ${(error as Error).message}`, undefined, { cause: error });
+      throw new TransientApiError(`API unreachable at ${url}: ${(error as Error).message}`, undefined, {
+        cause: error,
+      });
     }
     const text = await response.text().catch(() => '');
     if (response.ok) {
       const answer = JSON.parse(text) as StoredAnswer;
       const rejected = new Map<number, string>();
       const conflicted = new Set<number>();
-      for (const { index, path, message } of answer.refused ?? []) rejected.set(index, `rejected by the API: ${path}: ${message}`);
+      for (const { index, path, message } of answer.refused ?? [])
+        rejected.set(index, `rejected by the API: ${path}: ${message}`);
       for (const { index, id, stored } of answer.conflicted ?? []) {
         conflicted.add(index);
-        rejected.set(index, `conflict: id ${id} is already stored with other content, which stays: ${JSON.stringify(stored)}; this entry holds the version offered`);
+        rejected.set(
+          index,
+          `conflict: id ${id} is already stored with other content, which stays: ${JSON.stringify(stored)}; this entry holds the version offered`,
+        );
       }
-      return { kind: 'stored', inserted: answer.inserted, duplicates: answer.duplicates, conflicts: answer.conflicts ?? 0, rejected, conflicted };
+      return {
+        kind: 'stored',
+        inserted: answer.inserted,
+        duplicates: answer.duplicates,
+        conflicts: answer.conflicts ?? 0,
+        rejected,
+        conflicted,
+      };
     }
     if (response.status === 401 || response.status === 403) {
-      throw new StopConsumingError(`API answered ${response.status} to ${url}: API_TOKEN is missing or wrong (${text.slice(0, 200)})`);
+      throw new StopConsumingError(
+        `API answered ${response.status} to ${url}: API_TOKEN is missing or wrong (${text.slice(0, 200)})`,
+      );
     }
     if (response.status === 413) return { kind: 'too_large' };
     if (response.status === 422) {
       const invalid = new Map<number, string>();
-      const details = (JSON.parse(text || '{}') as { details?: Array<{ path: string; message: string }> }).details ?? [];
+      const details =
+        (JSON.parse(text || '{}') as { details?: Array<{ path: string; message: string }> }).details ?? [];
       for (const detail of details) {
         const match = new RegExp(`^${field}\\.(\\d+)(?:\\.(.+))?$`).exec(detail.path);
         if (match) invalid.set(Number(match[1]), `rejected by the API: ${match[2] ?? 'reading'}: ${detail.message}`);
@@ -88,7 +118,10 @@ export function createApiClient({ apiUrls, token, timeoutMs }: ApiClientOptions)
       // A 422 that names no item is about the batch as a whole (its size): split it.
       return invalid.size > 0 ? { kind: 'invalid', invalid } : { kind: 'too_large' };
     }
-    throw new TransientApiError(`API answered ${response.status} at ${url}: ${text.slice(0, 200)}`, parseRetryAfter(response.headers.get('retry-after')));
+    throw new TransientApiError(
+      `API answered ${response.status} at ${url}: ${text.slice(0, 200)}`,
+      parseRetryAfter(response.headers.get('retry-after')),
+    );
   };
 
   /** A batch to the instance whose turn it is, then to the others; instances that failed lately last. */

@@ -1,4 +1,12 @@
-import { type Alert, type ConsumerEntry, type EntryOutcome, type Logger, entryTimeMs, readSilences, silencing } from 'core';
+import {
+  type Alert,
+  type ConsumerEntry,
+  type EntryOutcome,
+  type Logger,
+  entryTimeMs,
+  readSilences,
+  silencing,
+} from 'core';
 import type Redis from 'ioredis';
 import type { ApiClient } from './api-client.ts';
 
@@ -14,7 +22,12 @@ export interface HistoryCounters {
  * the evaluator raised it — the rule the notifier applies, so the two always agree. Items the API
  * refuses are dead-lettered; anything else is retried by the consumer.
  */
-export function createHistoryHandler(options: { client: ApiClient; redis: Redis; alertsStream: string; logger: Logger }) {
+export function createHistoryHandler(options: {
+  client: ApiClient;
+  redis: Redis;
+  alertsStream: string;
+  logger: Logger;
+}) {
   const { client, redis, alertsStream, logger } = options;
   const counters: HistoryCounters = { alerts_stored: 0, alerts_duplicates: 0, alerts_rejected: 0 };
   return {

@@ -23,7 +23,12 @@ const logger = createLogger({ service: 'rebuild', level: config.logLevel });
 // With REDIS_SENTINELS, one must answer and know the primary before anything starts.
 await redisTargetOrExit('rebuild', config);
 const group = `rebuild-${Date.now()}`;
-const { redis, blockingRedis, handler, consumer } = createStoreConsumer(config, logger, 'rebuild', { group, consumer: 'rebuild', startId: '0', blockMs: 200 });
+const { redis, blockingRedis, handler, consumer } = createStoreConsumer(config, logger, 'rebuild', {
+  group,
+  consumer: 'rebuild',
+  startId: '0',
+  blockMs: 200,
+});
 
 logger.info('rebuilding', { stream: config.readingsStream, group, entries: await redis.xlen(config.readingsStream) });
 const running = consumer.run();

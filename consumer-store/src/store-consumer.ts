@@ -1,4 +1,14 @@
-import { type ConsumerOptions, type Logger, type Reading, createConsumer, createRedis, decodeAlert, decodeReadingItems, recordConflicts, redisTargetOf } from 'core';
+import {
+  type ConsumerOptions,
+  type Logger,
+  type Reading,
+  createConsumer,
+  createRedis,
+  decodeAlert,
+  decodeReadingItems,
+  recordConflicts,
+  redisTargetOf,
+} from 'core';
 import { createApiClient } from './api-client.ts';
 import type { StoreConfig } from './config.ts';
 import { createHistoryHandler } from './history-handler.ts';
@@ -8,12 +18,27 @@ import { createStoreHandler } from './store-handler.ts';
  * The store group's consumer as the service and the rebuild both run it: readings from the stream,
  * in batches, to the API. `overrides` changes what differs (the rebuild's own group and start).
  */
-export function createStoreConsumer(config: StoreConfig, logger: Logger, connectionName: string, overrides: Partial<ConsumerOptions<Reading>> = {}) {
+export function createStoreConsumer(
+  config: StoreConfig,
+  logger: Logger,
+  connectionName: string,
+  overrides: Partial<ConsumerOptions<Reading>> = {},
+) {
   const redis = createRedis(redisTargetOf(config), { keyPrefix: config.keyPrefix, name: connectionName, logger });
-  const blockingRedis = createRedis(redisTargetOf(config), { keyPrefix: config.keyPrefix, name: `${connectionName}:blocking`, logger });
-  const client = createApiClient({ apiUrls: config.apiUrls, token: config.apiToken, timeoutMs: config.requestTimeoutMs });
+  const blockingRedis = createRedis(redisTargetOf(config), {
+    keyPrefix: config.keyPrefix,
+    name: `${connectionName}:blocking`,
+    logger,
+  });
+  const client = createApiClient({
+    apiUrls: config.apiUrls,
+    token: config.apiToken,
+    timeoutMs: config.requestTimeoutMs,
+  });
   // Conflicts recorded beside the stream, for the alerts group, before their entries are acknowledged.
-  const handler = createStoreHandler(client, logger, config.faultRate, (found) => recordConflicts(redis, config.readingsStream, found));
+  const handler = createStoreHandler(client, logger, config.faultRate, (found) =>
+    recordConflicts(redis, config.readingsStream, found),
+  );
   const consumer = createConsumer({
     redis,
     blockingRedis,
@@ -36,8 +61,18 @@ export function createStoreConsumer(config: StoreConfig, logger: Logger, connect
  * The `history` group on the alerts stream: every transition into the API's alert history. Its
  * own blocking connection; alerts are few, so small batches and one at a time.
  */
-export function createHistoryConsumer(config: StoreConfig, logger: Logger, redis: ReturnType<typeof createRedis>, client: ReturnType<typeof createApiClient>, connectionName: string) {
-  const blockingRedis = createRedis(redisTargetOf(config), { keyPrefix: config.keyPrefix, name: `${connectionName}:history`, logger });
+export function createHistoryConsumer(
+  config: StoreConfig,
+  logger: Logger,
+  redis: ReturnType<typeof createRedis>,
+  client: ReturnType<typeof createApiClient>,
+  connectionName: string,
+) {
+  const blockingRedis = createRedis(redisTargetOf(config), {
+    keyPrefix: config.keyPrefix,
+    name: `${connectionName}:history`,
+    logger,
+  });
   const handler = createHistoryHandler({ client, redis, alertsStream: config.alertsStream, logger });
   const consumer = createConsumer({
     redis,

@@ -1,4 +1,11 @@
-import { type ConsumerEntry, type EntryOutcome, type EntryReading, type Logger, type Reading, createLatencyHistogram } from 'core';
+import {
+  type ConsumerEntry,
+  type EntryOutcome,
+  type EntryReading,
+  type Logger,
+  type Reading,
+  createLatencyHistogram,
+} from 'core';
 import { type ApiClient, TransientApiError } from './api-client.ts';
 
 export interface StoreCounters {
@@ -17,13 +24,22 @@ export interface StoreCounters {
  * the batch is answered (so before its entries are acknowledged): the alerts group reads them
  * there. Lead time (reading ts → API answered) and batch time are recorded.
  */
-export function createStoreHandler(client: ApiClient, logger: Logger, faultRate = 0, onConflicts: (found: EntryReading[]) => Promise<void> = async () => {}) {
+export function createStoreHandler(
+  client: ApiClient,
+  logger: Logger,
+  faultRate = 0,
+  onConflicts: (found: EntryReading[]) => Promise<void> = async () => {},
+) {
   const counters: StoreCounters = { inserted: 0, duplicates: 0, rejected: 0, conflicts: 0 };
   const leadTime = createLatencyHistogram();
   const batchTime = createLatencyHistogram();
 
   /** Dead-letters the entries the API named (by position in what was sent); returns the others. */
-  const setAside = (indexes: readonly number[], named: ReadonlyMap<number, string>, outcomes: EntryOutcome[]): number[] =>
+  const setAside = (
+    indexes: readonly number[],
+    named: ReadonlyMap<number, string>,
+    outcomes: EntryOutcome[],
+  ): number[] =>
     indexes.filter((index, position) => {
       const reason = named.get(position);
       if (reason === undefined) return true;
@@ -32,7 +48,11 @@ export function createStoreHandler(client: ApiClient, logger: Logger, faultRate 
       return false;
     });
 
-  const send = async (batch: ReadonlyArray<ConsumerEntry<Reading>>, indexes: number[], outcomes: EntryOutcome[]): Promise<void> => {
+  const send = async (
+    batch: ReadonlyArray<ConsumerEntry<Reading>>,
+    indexes: number[],
+    outcomes: EntryOutcome[],
+  ): Promise<void> => {
     if (indexes.length === 0) return;
     const reply = await client.postBatch(indexes.map((index) => (batch[index] as ConsumerEntry<Reading>).value));
     if (reply.kind === 'stored') {
@@ -49,7 +69,8 @@ export function createStoreHandler(client: ApiClient, logger: Logger, faultRate 
       counters.conflicts += reply.conflicts;
       const now = Date.now();
       // The rest of the batch is stored: the named ones alone go to the dead letters, no retry.
-      for (const index of setAside(indexes, reply.rejected, outcomes)) leadTime.observe(now - (batch[index] as ConsumerEntry<Reading>).value.ts);
+      for (const index of setAside(indexes, reply.rejected, outcomes))
+        leadTime.observe(now - (batch[index] as ConsumerEntry<Reading>).value.ts);
       return;
     }
     if (reply.kind === 'invalid') return send(batch, setAside(indexes, reply.invalid, outcomes), outcomes);
@@ -70,9 +91,14 @@ export function createStoreHandler(client: ApiClient, logger: Logger, faultRate 
     batchTime,
     async handle(batch: ReadonlyArray<ConsumerEntry<Reading>>): Promise<EntryOutcome[]> {
       const started = performance.now();
-      if (faultRate > 0 && Math.random() < faultRate) throw new TransientApiError(`FAULT_RATE=${faultRate}: this batch failed on purpose`);
+      if (faultRate > 0 && Math.random() < faultRate)
+        throw new TransientApiError(`FAULT_RATE=${faultRate}: this batch failed on purpose`);
       const outcomes: EntryOutcome[] = batch.map(() => 'done');
-      await send(batch, batch.map((_, index) => index), outcomes);
+      await send(
+        batch,
+        batch.map((_, index) => index),
+        outcomes,
+      );
       batchTime.observe(performance.now() - started);
       return outcomes;
     },

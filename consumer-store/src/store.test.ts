@@ -2,8 +2,29 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRedis, decodeReading, encodeReading, encodeReadingV1, newEventId, readConsumers, readDeadLetters, readGroups } from 'core';
-import { type PostgresServer, type RedisServer, type ServiceProcess, freePort, startPostgresServer, startRedisServer, startService, startTcpProxy, uniqueName, waitFor, streamReadings } from 'core/testing';
+import {
+  createRedis,
+  decodeReading,
+  encodeReading,
+  encodeReadingV1,
+  newEventId,
+  readConsumers,
+  readDeadLetters,
+  readGroups,
+} from 'core';
+import {
+  type PostgresServer,
+  type RedisServer,
+  type ServiceProcess,
+  freePort,
+  startPostgresServer,
+  startRedisServer,
+  startService,
+  startTcpProxy,
+  uniqueName,
+  waitFor,
+  streamReadings,
+} from 'core/testing';
 import type Redis from 'ioredis';
 
 const TOKEN = 'store-test-token';
@@ -20,8 +41,23 @@ let api: ServiceProcess;
 const services: ServiceProcess[] = [];
 
 async function startApi(env: Record<string, string> = {}) {
-  api = startService(apiEntry, { PORT: String(apiPort), HOST: '127.0.0.1', REDIS_URL: server.url, DATABASE_URL: dbPath, API_TOKEN: TOKEN, LOG_LEVEL: 'warn', ...env });
-  await waitFor(() => fetch(`http://127.0.0.1:${apiPort}/health`).then((r) => r.ok, () => false), { what: 'API' });
+  api = startService(apiEntry, {
+    PORT: String(apiPort),
+    HOST: '127.0.0.1',
+    REDIS_URL: server.url,
+    DATABASE_URL: dbPath,
+    API_TOKEN: TOKEN,
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+  await waitFor(
+    () =>
+      fetch(`http://127.0.0.1:${apiPort}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    { what: 'API' },
+  );
 }
 
 beforeAll(async () => {
@@ -65,7 +101,11 @@ async function publish(stream: string, metric: string, count: number): Promise<s
     for (let i = start; i < Math.min(count, start + 5_000); i++) {
       const id = newEventId();
       ids.push(id);
-      pipeline.xadd(stream, '*', ...encodeReading({ id, deviceId: `device-${i % 1_000}`, metric, value: i % 100, unit: 'kWh', ts: Date.now() }));
+      pipeline.xadd(
+        stream,
+        '*',
+        ...encodeReading({ id, deviceId: `device-${i % 1_000}`, metric, value: i % 100, unit: 'kWh', ts: Date.now() }),
+      );
     }
     await pipeline.exec();
   }
@@ -75,7 +115,10 @@ async function publish(stream: string, metric: string, count: number): Promise<s
 /** Ids of the rows the API holds for `metric`, one per row (a row stored twice shows twice), read over HTTP. */
 async function storedIds(metric: string): Promise<string[]> {
   const response = await fetch(`http://127.0.0.1:${apiPort}/readings/export?format=ndjson&metric=${metric}`);
-  return (await response.text()).split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { id: string }).id);
+  return (await response.text())
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { id: string }).id);
 }
 
 async function groupState(stream: string, group = 'store') {
@@ -85,7 +128,10 @@ async function groupState(stream: string, group = 'store') {
 
 /** The promise: every reading sent is stored, none twice, nothing left pending, lag 0. */
 async function expectExact(stream: string, metric: string, sent: string[], timeoutMs = 30_000) {
-  await waitFor(async () => (await storedIds(metric)).length >= sent.length, { what: `${sent.length} rows`, timeoutMs });
+  await waitFor(async () => (await storedIds(metric)).length >= sent.length, {
+    what: `${sent.length} rows`,
+    timeoutMs,
+  });
   await waitFor(async () => (await groupState(stream))?.pending === 0, { what: 'no pending entries', timeoutMs });
   const stored = await storedIds(metric);
   expect(stored.length).toBe(sent.length);
@@ -107,13 +153,15 @@ describe('consumer-store with real Redis, API and processes', () => {
     const first = startStore(stream, { CONSUMER_NAME: 'store-1', BATCH_SIZE: '500' });
     // Progress read from the group (cheap), not from an export of what is stored: polling exports
     // was slow enough that the consumer sometimes finished before the kill.
-    await waitFor(async () => sent.length - ((await groupState(stream))?.lag ?? sent.length) > 2_000, { what: 'some progress' });
+    await waitFor(async () => sent.length - ((await groupState(stream))?.lag ?? sent.length) > 2_000, {
+      what: 'some progress',
+    });
     await first.kill('SIGKILL');
     startStore(stream, { CONSUMER_NAME: 'store-1', BATCH_SIZE: '500' });
     await expectExact(stream, 'restart', sent);
   });
 
-  it("is exact when a killed consumer never returns and another takes over its entries", async () => {
+  it('is exact when a killed consumer never returns and another takes over its entries', async () => {
     const stream = uniqueName('readings');
     const sent = await publish(stream, 'takeover', 20_000);
     const doomed = startStore(stream, { CONSUMER_NAME: 'doomed', BATCH_SIZE: '500' });
@@ -128,7 +176,9 @@ describe('consumer-store with real Redis, API and processes', () => {
     const stream = uniqueName('readings');
     const a = startStore(stream, { CONSUMER_NAME: 'a', BATCH_SIZE: '200' });
     const b = startStore(stream, { CONSUMER_NAME: 'b', BATCH_SIZE: '200' });
-    await waitFor(() => a.output().includes('consuming') && b.output().includes('consuming'), { what: 'both consuming' });
+    await waitFor(() => a.output().includes('consuming') && b.output().includes('consuming'), {
+      what: 'both consuming',
+    });
     const sent = await publish(stream, 'shared', 20_000);
     await expectExact(stream, 'shared', sent);
     expect(await readConsumers(redis, stream, 'store')).toHaveLength(2);
@@ -184,7 +234,14 @@ describe('consumer-store with real Redis, API and processes', () => {
 
   it('stores v1 entries still in the stream (written before an upgrade) next to v2 ones', async () => {
     const stream = uniqueName('readings');
-    const before = Array.from({ length: 50 }, () => ({ id: newEventId(), deviceId: 'old-7', metric: 'mixed', value: 1.5, unit: '°C', ts: Date.now() }));
+    const before = Array.from({ length: 50 }, () => ({
+      id: newEventId(),
+      deviceId: 'old-7',
+      metric: 'mixed',
+      value: 1.5,
+      unit: '°C',
+      ts: Date.now(),
+    }));
     for (const reading of before) await redis.xadd(stream, '*', ...encodeReadingV1(reading));
     const after = await publish(stream, 'mixed', 50);
     startStore(stream);
@@ -195,17 +252,47 @@ describe('consumer-store with real Redis, API and processes', () => {
   it('dead-letters poison entries with a reason and stores all the others', async () => {
     const stream = uniqueName('readings');
     const good = await publish(stream, 'poison', 1_000);
-    const undecodable = await redis.xadd(stream, '*', 'v', '1', 'id', 'x', 'deviceId', 'd', 'metric', 'poison', 'value', 'NaN', 'unit', 'u', 'ts', '1');
+    const undecodable = await redis.xadd(
+      stream,
+      '*',
+      'v',
+      '1',
+      'id',
+      'x',
+      'deviceId',
+      'd',
+      'metric',
+      'poison',
+      'value',
+      'NaN',
+      'unit',
+      'u',
+      'ts',
+      '1',
+    );
     // A valid epoch ms, but further ahead than the contract allows: dead-lettered alone at decode,
     // without sending its batch to the API (which would refuse it too).
-    const rejected = await redis.xadd(stream, '*', ...encodeReading({ id: newEventId(), deviceId: 'd', metric: 'poison', value: 1, unit: 'u', ts: 8_640_000_000_000_000 }));
+    const rejected = await redis.xadd(
+      stream,
+      '*',
+      ...encodeReading({
+        id: newEventId(),
+        deviceId: 'd',
+        metric: 'poison',
+        value: 1,
+        unit: 'u',
+        ts: 8_640_000_000_000_000,
+      }),
+    );
     const more = await publish(stream, 'poison', 1_000);
     startStore(stream);
     await expectExact(stream, 'poison', [...good, ...more]);
     const dead = await readDeadLetters(redis, `${stream}:dead`);
     expect(dead.map((letter) => letter.entryId).sort()).toEqual([undecodable as string, rejected as string].sort());
     expect(dead.find((letter) => letter.entryId === undecodable)?.reason).toContain('value must be a finite number');
-    expect(dead.find((letter) => letter.entryId === rejected)?.reason).toContain("ts is more than 24 hours ahead of this receiver's clock");
+    expect(dead.find((letter) => letter.entryId === rejected)?.reason).toContain(
+      "ts is more than 24 hours ahead of this receiver's clock",
+    );
   });
 
   it('never trims what a paused group has not read, and trims what every group has', async () => {
@@ -218,7 +305,16 @@ describe('consumer-store with real Redis, API and processes', () => {
     // The paused group has read nothing: all 5,000 are still there.
     expect(await redis.xlen(stream)).toBe(5_000);
     // Once it reads and acks half, the store group having read everything, that half may go.
-    const taken = (await redis.xreadgroup('GROUP', 'paused', 'p', 'COUNT', 2_500, 'STREAMS', stream, '>')) as unknown as [[string, Array<[string]>]];
+    const taken = (await redis.xreadgroup(
+      'GROUP',
+      'paused',
+      'p',
+      'COUNT',
+      2_500,
+      'STREAMS',
+      stream,
+      '>',
+    )) as unknown as [[string, Array<[string]>]];
     await redis.xack(stream, 'paused', ...taken[0][1].map(([id]) => id));
     await waitFor(async () => (await redis.xlen(stream)) <= 2_500, { what: 'trim after the paused group acked' });
     const oldestLeft = (await redis.xrange(stream, '-', '+', 'COUNT', 1))[0]?.[0] as string;
@@ -267,7 +363,10 @@ describe('consumer-store with real Redis, API and processes', () => {
     await expectExact(stream, 'rebuild', sent);
     // Rows lost from storage (deleted through the API, as an operator's mistake would).
     for (const id of sent.slice(0, 500)) {
-      const response = await fetch(`http://127.0.0.1:${apiPort}/readings/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } });
+      const response = await fetch(`http://127.0.0.1:${apiPort}/readings/${id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
       expect(response.status).toBe(204);
     }
     expect(await storedIds('rebuild')).toHaveLength(1_500);
@@ -322,7 +421,11 @@ describe('consumer-store with real Redis, API and processes', () => {
     startStore(stream);
     // ...and storage holds each reading the producer saw acknowledged exactly once: none lost,
     // none unexpected, none doubled.
-    const acknowledged = (await Bun.file(acked).text()).trim().split('\n').slice(1).map((line) => line.split(',')[0] as string);
+    const acknowledged = (await Bun.file(acked).text())
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(',')[0] as string);
     expect(new Set(acknowledged).size).toBe(3_000);
     await expectExact(stream, 'lost-replies', [...new Set(acknowledged)]);
   }, 60_000);
@@ -340,21 +443,53 @@ describe('consumer-store with several API instances on one PostgreSQL', () => {
   it('spreads batches over the instances and is exact when one is killed with -9 mid-run', async () => {
     const databaseUrl = await postgres.createDatabase('store_instances');
     const ports = [await freePort(), await freePort()];
-    const apis = ports.map((port) => startService(apiEntry, { PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, API_TOKEN: TOKEN, LOG_LEVEL: 'warn', REDIS_URL: server.url }));
+    const apis = ports.map((port) =>
+      startService(apiEntry, {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DATABASE_URL: databaseUrl,
+        API_TOKEN: TOKEN,
+        LOG_LEVEL: 'warn',
+        REDIS_URL: server.url,
+      }),
+    );
     services.push(...apis);
-    for (const port of ports) await waitFor(() => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status < 500, () => false), { what: 'API instance' });
+    for (const port of ports)
+      await waitFor(
+        () =>
+          fetch(`http://127.0.0.1:${port}/health`).then(
+            (r) => r.status < 500,
+            () => false,
+          ),
+        { what: 'API instance' },
+      );
     const stream = uniqueName('readings');
     const bases = ports.map((port) => `http://127.0.0.1:${port}`);
-    const batchesPosted = async (base: string) => Number(/^api_http_requests_total\{method="POST",route="\/readings\/rows",status="200"\} (\d+)/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? 0);
+    const batchesPosted = async (base: string) =>
+      Number(
+        /^api_http_requests_total\{method="POST",route="\/readings\/rows",status="200"\} (\d+)/m.exec(
+          await (await fetch(`${base}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
     startStore(stream, { API_URL: bases.join(','), BATCH_SIZE: '200' });
     const sent = await publish(stream, 'instances', 10_000);
-    await waitFor(async () => (await batchesPosted(bases[0] as string)) > 0 && (await batchesPosted(bases[1] as string)) > 0, { what: 'batches on both instances' });
+    await waitFor(
+      async () => (await batchesPosted(bases[0] as string)) > 0 && (await batchesPosted(bases[1] as string)) > 0,
+      { what: 'batches on both instances' },
+    );
     await (apis[0] as ServiceProcess).kill();
     sent.push(...(await publish(stream, 'instances', 10_000)));
     const survivor = bases[1] as string;
-    const count = async () => ((await (await fetch(`${survivor}/stats?metric=instances&deviceLimit=0`)).json()) as { count: number }).count;
-    await waitFor(async () => (await count()) >= sent.length && (await groupState(stream))?.pending === 0, { what: 'all stored', timeoutMs: 30_000 });
-    const exported = (await (await fetch(`${survivor}/readings/export?format=ndjson&metric=instances`)).text()).trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
+    const count = async () =>
+      ((await (await fetch(`${survivor}/stats?metric=instances&deviceLimit=0`)).json()) as { count: number }).count;
+    await waitFor(async () => (await count()) >= sent.length && (await groupState(stream))?.pending === 0, {
+      what: 'all stored',
+      timeoutMs: 30_000,
+    });
+    const exported = (await (await fetch(`${survivor}/readings/export?format=ndjson&metric=instances`)).text())
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { id: string }).id);
     expect(exported.length).toBe(sent.length);
     expect(new Set(exported)).toEqual(new Set(sent));
   }, 60_000);

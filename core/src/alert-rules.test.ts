@@ -34,12 +34,17 @@ describe('alert rules, as the file and PUT /rules check them', () => {
   it(`refuses an empty set, something other than a list, and more than ${MAX_RULES} rules`, () => {
     expect(problems([])).toEqual([expect.stringContaining('must be a non-empty JSON array')]);
     expect(problems({ id: 'x' })).toEqual([expect.stringContaining('must be a non-empty JSON array')]);
-    expect(problems(Array.from({ length: MAX_RULES + 1 }, (_, i) => ({ id: `r${i}`, threshold: i })))).toEqual([`rules: holds ${MAX_RULES + 1} rules; at most ${MAX_RULES}`]);
+    expect(problems(Array.from({ length: MAX_RULES + 1 }, (_, i) => ({ id: `r${i}`, threshold: i })))).toEqual([
+      `rules: holds ${MAX_RULES + 1} rules; at most ${MAX_RULES}`,
+    ]);
     expect(() => parseRules('{nope', 'ALERT_RULES x.json')).toThrow(/ALERT_RULES x.json: is not valid JSON/);
   });
 
   it('compiles the flapping option, 0 meaning none', () => {
-    expect(compileRule({ id: 'f', threshold: 1, flapping: { transitions: 4, withinMs: 2_000 } })).toMatchObject({ flapTransitions: 4, flapWithinMs: 2_000 });
+    expect(compileRule({ id: 'f', threshold: 1, flapping: { transitions: 4, withinMs: 2_000 } })).toMatchObject({
+      flapTransitions: 4,
+      flapWithinMs: 2_000,
+    });
     expect(compileRule({ id: 'g', threshold: 1 })).toMatchObject({ flapTransitions: 0, flapWithinMs: 0 });
   });
 });

@@ -14,21 +14,45 @@ export const GLOB_PATTERN = '^[A-Za-z0-9._:*-]+$';
 export const RuleSchema = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 128, pattern: NAME_PATTERN }),
-    metric: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: GLOB_PATTERN, description: 'Metric name or glob; default every metric' })),
-    device: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: GLOB_PATTERN, description: 'Device id or glob; default every device' })),
+    metric: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        pattern: GLOB_PATTERN,
+        description: 'Metric name or glob; default every metric',
+      }),
+    ),
+    device: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 128,
+        pattern: GLOB_PATTERN,
+        description: 'Device id or glob; default every device',
+      }),
+    ),
     threshold: Type.Number(),
     direction: Type.Optional(Type.Union([Type.Literal('above'), Type.Literal('below')])),
     clearAt: Type.Optional(Type.Number({ description: 'Resolve only once the value is back past this (hysteresis)' })),
-    forReadings: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'Fire after this many consecutive breaches' })),
+    forReadings: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 10_000, description: 'Fire after this many consecutive breaches' }),
+    ),
     repeatAfterMs: Type.Optional(Type.Integer({ minimum: 1_000, description: 'Notify again while still firing' })),
     severity: Type.Optional(Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')])),
     flapping: Type.Optional(
       Type.Object(
         {
           transitions: Type.Integer({ minimum: 2, maximum: 50, description: 'This many transitions…' }),
-          withinMs: Type.Integer({ minimum: 1_000, maximum: 86_400_000, description: '…within this window make the device flapping' }),
+          withinMs: Type.Integer({
+            minimum: 1_000,
+            maximum: 86_400_000,
+            description: '…within this window make the device flapping',
+          }),
         },
-        { additionalProperties: false, description: 'Past it: one notice, then quiet until the device is stable for the window, then one notice of its state' },
+        {
+          additionalProperties: false,
+          description:
+            'Past it: one notice, then quiet until the device is stable for the window, then one notice of its state',
+        },
       ),
     ),
   },
@@ -123,23 +147,36 @@ export function parseRuleInputs(text: string, source = 'ALERT_RULES'): RuleInput
  * @throws ConfigError naming each bad entry by index and id.
  */
 export function checkRules(list: unknown, source: string): RuleInput[] {
-  if (!Array.isArray(list) || list.length === 0) throw new ConfigError([{ key: source, message: 'must be a non-empty JSON array of rules (or { "rules": [...] })' }]);
+  if (!Array.isArray(list) || list.length === 0)
+    throw new ConfigError([
+      { key: source, message: 'must be a non-empty JSON array of rules (or { "rules": [...] })' },
+    ]);
   // Every reading is checked against every rule: a bound keeps the evaluation's cost known.
-  if (list.length > MAX_RULES) throw new ConfigError([{ key: source, message: `holds ${list.length} rules; at most ${MAX_RULES}` }]);
+  if (list.length > MAX_RULES)
+    throw new ConfigError([{ key: source, message: `holds ${list.length} rules; at most ${MAX_RULES}` }]);
   const problems = [];
   const ids = new Set<string>();
   for (const [index, entry] of list.entries()) {
     const name = `${source}[${index}]${typeof entry?.id === 'string' ? ` (${entry.id})` : ''}`;
     if (!ruleCheck.Check(entry)) {
       const first = ruleCheck.Errors(entry).First();
-      problems.push({ key: name, message: `${first?.path.replace(/^\//, '') || 'rule'}: ${first?.message ?? 'is invalid'}` });
+      problems.push({
+        key: name,
+        message: `${first?.path.replace(/^\//, '') || 'rule'}: ${first?.message ?? 'is invalid'}`,
+      });
       continue;
     }
     if (ids.has(entry.id)) problems.push({ key: name, message: `id "${entry.id}" is used twice` });
     ids.add(entry.id);
     const direction = entry.direction ?? 'above';
-    if (entry.clearAt !== undefined && (direction === 'above' ? entry.clearAt > entry.threshold : entry.clearAt < entry.threshold)) {
-      problems.push({ key: name, message: `clearAt ${entry.clearAt} must be on the safe side of threshold ${entry.threshold} (${direction === 'above' ? 'at or below' : 'at or above'} it)` });
+    if (
+      entry.clearAt !== undefined &&
+      (direction === 'above' ? entry.clearAt > entry.threshold : entry.clearAt < entry.threshold)
+    ) {
+      problems.push({
+        key: name,
+        message: `clearAt ${entry.clearAt} must be on the safe side of threshold ${entry.threshold} (${direction === 'above' ? 'at or below' : 'at or above'} it)`,
+      });
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

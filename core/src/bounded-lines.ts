@@ -13,7 +13,10 @@ export const MAX_LINE_BYTES = 64 * 1024;
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 
-export async function* boundedLines(chunks: AsyncIterable<Uint8Array | string>, maxLineBytes = MAX_LINE_BYTES): AsyncGenerator<BoundedLine> {
+export async function* boundedLines(
+  chunks: AsyncIterable<Uint8Array | string>,
+  maxLineBytes = MAX_LINE_BYTES,
+): AsyncGenerator<BoundedLine> {
   const decoder = new TextDecoder();
   let pieces: Uint8Array[] = [];
   let pendingBytes = 0;

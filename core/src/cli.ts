@@ -23,7 +23,9 @@ export interface CliSpec<O extends Options> {
 export function parseCli<O extends Options>(spec: CliSpec<O>) {
   const options = { ...spec.options, help: { type: 'boolean', short: 'h' } } as WithHelp<O>;
   const args = [...(spec.argv ?? process.argv.slice(2))];
-  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: WithHelp<O>; strict: true; allowPositionals: true }>>;
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: WithHelp<O>; strict: true; allowPositionals: true }>
+  >;
   try {
     parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
   } catch (error) {
@@ -33,8 +35,13 @@ export function parseCli<O extends Options>(spec: CliSpec<O>) {
   }
   if ((parsed.values as { help?: boolean }).help) printUsage(spec.usage);
   const [least, most] = spec.positionals ?? [0, 0];
-  if (parsed.positionals.length < least) cliError(spec.name, `expects ${least === most ? least : `at least ${least}`} argument(s), got ${parsed.positionals.length}`);
-  if (parsed.positionals.length > most) cliError(spec.name, `unexpected argument ${JSON.stringify(parsed.positionals[most])}`);
+  if (parsed.positionals.length < least)
+    cliError(
+      spec.name,
+      `expects ${least === most ? least : `at least ${least}`} argument(s), got ${parsed.positionals.length}`,
+    );
+  if (parsed.positionals.length > most)
+    cliError(spec.name, `unexpected argument ${JSON.stringify(parsed.positionals[most])}`);
   return parsed;
 }
 
@@ -52,12 +59,22 @@ export function cliError(name: string, message: string): never {
 /**
  * A numeric flag's value within [min, max] (whole when `integer`), or a clear exit 2 naming it.
  */
-export function cliNumber(name: string, flag: string, raw: unknown, bounds: { min?: number; max?: number; integer?: boolean } = {}): number {
+export function cliNumber(
+  name: string,
+  flag: string,
+  raw: unknown,
+  bounds: { min?: number; max?: number; integer?: boolean } = {},
+): number {
   const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
   const { min = Number.NEGATIVE_INFINITY, max = Number.POSITIVE_INFINITY, integer = false } = bounds;
   if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-    const range = [min > Number.NEGATIVE_INFINITY ? `≥ ${min}` : '', max < Number.POSITIVE_INFINITY ? `≤ ${max}` : ''].filter(Boolean).join(' and ');
-    cliError(name, `--${flag} must be ${integer ? 'a whole number' : 'a number'}${range ? ` ${range}` : ''}, got ${JSON.stringify(raw)}`);
+    const range = [min > Number.NEGATIVE_INFINITY ? `≥ ${min}` : '', max < Number.POSITIVE_INFINITY ? `≤ ${max}` : '']
+      .filter(Boolean)
+      .join(' and ');
+    cliError(
+      name,
+      `--${flag} must be ${integer ? 'a whole number' : 'a number'}${range ? ` ${range}` : ''}, got ${JSON.stringify(raw)}`,
+    );
   }
   return value;
 }

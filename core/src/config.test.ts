@@ -37,7 +37,13 @@ describe('loadConfig', () => {
   });
 
   it('parses set values and treats empty strings as unset', () => {
-    const config = loadConfig(spec, { DEVICES: '12', ALERT_THRESHOLD: '-2.5', VERBOSE: 'yes', LOG_LEVEL: 'debug', READINGS_STREAM: '' });
+    const config = loadConfig(spec, {
+      DEVICES: '12',
+      ALERT_THRESHOLD: '-2.5',
+      VERBOSE: 'yes',
+      LOG_LEVEL: 'debug',
+      READINGS_STREAM: '',
+    });
     expect(config.devices).toBe(12);
     expect(config.threshold).toBe(-2.5);
     expect(config.verbose).toBe(true);
@@ -48,13 +54,25 @@ describe('loadConfig', () => {
   it('names every bad key in one error', () => {
     let caught: unknown;
     try {
-      loadConfig(spec, { DEVICES: 'five', ALERT_THRESHOLD: 'NaN', REDIS_URL: 'http://x', LOG_LEVEL: 'loud', VERBOSE: 'maybe' });
+      loadConfig(spec, {
+        DEVICES: 'five',
+        ALERT_THRESHOLD: 'NaN',
+        REDIS_URL: 'http://x',
+        LOG_LEVEL: 'loud',
+        VERBOSE: 'maybe',
+      });
     } catch (error) {
       caught = error;
     }
     expect(caught).toBeInstanceOf(ConfigError);
     const error = caught as ConfigError;
-    expect(error.problems.map((p) => p.key).sort()).toEqual(['ALERT_THRESHOLD', 'DEVICES', 'LOG_LEVEL', 'REDIS_URL', 'VERBOSE']);
+    expect(error.problems.map((p) => p.key).sort()).toEqual([
+      'ALERT_THRESHOLD',
+      'DEVICES',
+      'LOG_LEVEL',
+      'REDIS_URL',
+      'VERBOSE',
+    ]);
     expect(error.message).toContain('DEVICES: must be a whole number, got "five"');
     expect(error.message).toContain('LOG_LEVEL: must be one of debug, info, warn, error');
     expect(error.message).toContain('REDIS_URL: must use redis: or rediss:');

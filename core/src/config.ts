@@ -14,7 +14,11 @@ export class ConfigError extends Error {
   constructor(problems: readonly ConfigProblem[]) {
     // One problem on one line (a mistyped flag, say); several as a list.
     const [only] = problems;
-    super(problems.length === 1 && only ? `${only.key}: ${only.message}` : `invalid configuration:\n${problems.map((p) => `  - ${p.key}: ${p.message}`).join('\n')}`);
+    super(
+      problems.length === 1 && only
+        ? `${only.key}: ${only.message}`
+        : `invalid configuration:\n${problems.map((p) => `  - ${p.key}: ${p.message}`).join('\n')}`,
+    );
     this.problems = problems;
   }
 }
@@ -46,7 +50,10 @@ export function loadConfig<S extends Record<string, Setting<unknown>>>(spec: S, 
     try {
       values[property] = setting.parse(raw);
     } catch (error) {
-      problems.push({ key: setting.key, message: `${(error as Error).message}, got ${JSON.stringify(raw.slice(0, 80))}` });
+      problems.push({
+        key: setting.key,
+        message: `${(error as Error).message}, got ${JSON.stringify(raw.slice(0, 80))}`,
+      });
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -77,7 +84,11 @@ function assertUrl(raw: string, protocols: readonly string[], subject: string): 
 
 /** Builders for the usual kinds of setting. Each takes the variable name and the default. */
 export const env = {
-  string<T extends string | undefined>(key: string, fallback: T, options: { maxLength?: number } = {}): Setting<string | T> {
+  string<T extends string | undefined>(
+    key: string,
+    fallback: T,
+    options: { maxLength?: number } = {},
+  ): Setting<string | T> {
     const maxLength = options.maxLength ?? 4096;
     return {
       key,
@@ -144,7 +155,10 @@ export const env = {
       key,
       fallback,
       parse(raw) {
-        const urls = raw.split(',').map((part) => part.trim()).filter(Boolean);
+        const urls = raw
+          .split(',')
+          .map((part) => part.trim())
+          .filter(Boolean);
         if (urls.length === 0) throw new Error('must name at least one URL');
         urls.forEach((candidate, index) => assertUrl(candidate, protocols, `entry ${index + 1} `));
         return Object.freeze(urls);

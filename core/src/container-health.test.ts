@@ -8,7 +8,10 @@ import { startHeartbeat } from './heartbeat.ts';
 
 /** The Dockerfile's HEALTHCHECK, run as the container would run it. */
 async function healthCheck(env: Record<string, string>): Promise<{ code: number; said: string }> {
-  const child = Bun.spawn(['bun', join(import.meta.dir, 'container-health.ts')], { env: { PATH: process.env.PATH ?? '', ...env }, stdout: 'pipe' });
+  const child = Bun.spawn(['bun', join(import.meta.dir, 'container-health.ts')], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdout: 'pipe',
+  });
   const said = await new Response(child.stdout).text();
   return { code: await child.exited, said: said.trim() };
 }
@@ -30,7 +33,12 @@ describe('container health check', () => {
     expect(await healthCheck(env)).toEqual({ code: 1, said: `consumer-store: no heartbeat yet (${file} is missing)` });
 
     const connection = createRedis(redis.url, { name: 'container-health-test' });
-    const heartbeat = startHeartbeat({ redis: connection, service: 'container-health-test', counters: () => ({}), file });
+    const heartbeat = startHeartbeat({
+      redis: connection,
+      service: 'container-health-test',
+      counters: () => ({}),
+      file,
+    });
     try {
       await waitFor(async () => (await Bun.file(file).exists()) || undefined);
       const fresh = await healthCheck(env);

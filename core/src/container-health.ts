@@ -7,7 +7,11 @@
  */
 import { statSync } from 'node:fs';
 
-export function workerHealthy(file: string, intervalMs: number, nowMs = Date.now()): { healthy: boolean; reason: string } {
+export function workerHealthy(
+  file: string,
+  intervalMs: number,
+  nowMs = Date.now(),
+): { healthy: boolean; reason: string } {
   let modifiedMs: number;
   try {
     modifiedMs = statSync(file).mtimeMs;
@@ -17,7 +21,10 @@ export function workerHealthy(file: string, intervalMs: number, nowMs = Date.now
   const ageMs = nowMs - modifiedMs;
   return ageMs <= intervalMs * 5
     ? { healthy: true, reason: `last heartbeat ${Math.round(ageMs)} ms ago` }
-    : { healthy: false, reason: `last heartbeat ${Math.round(ageMs / 1_000)} s ago (Redis unreachable, or the worker stuck)` };
+    : {
+        healthy: false,
+        reason: `last heartbeat ${Math.round(ageMs / 1_000)} s ago (Redis unreachable, or the worker stuck)`,
+      };
 }
 
 export async function apiHealthy(url: string): Promise<{ healthy: boolean; reason: string }> {

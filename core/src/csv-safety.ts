@@ -17,7 +17,11 @@ export function neutraliseCsvCell(cell: string): string {
  * The same for one CSV line, given a way to split and join it. Lines with no cell that could
  * start a formula (nearly all) are returned as they are without being split.
  */
-export function neutraliseCsvLine(line: string, split: (line: string) => string[] | undefined, join: (cells: string[]) => string): string {
+export function neutraliseCsvLine(
+  line: string,
+  split: (line: string) => string[] | undefined,
+  join: (cells: string[]) => string,
+): string {
   if (!MAYBE_FORMULA_CELL.test(line)) return line;
   // Lines without quotes (nearly all, negative values included) split on commas as they are.
   const quoted = line.includes('"');

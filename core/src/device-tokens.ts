@@ -70,18 +70,32 @@ export function createTokenVerifier(keys: TokenKeys): TokenVerifier {
       try {
         await publicKey;
       } catch (error) {
-        throw new ConfigError([{ key: 'TOKEN_PUBLIC_KEY', message: `is not an Ed25519 public key in PEM (SPKI): ${(error as Error).message}` }]);
+        throw new ConfigError([
+          {
+            key: 'TOKEN_PUBLIC_KEY',
+            message: `is not an Ed25519 public key in PEM (SPKI): ${(error as Error).message}`,
+          },
+        ]);
       }
       return verifier;
     },
     async verify(token: string): Promise<DeviceGrant> {
-      if (algorithms.length === 0) throw new TokenRefused('device tokens are not configured (TOKEN_SECRET or TOKEN_PUBLIC_KEY)');
+      if (algorithms.length === 0)
+        throw new TokenRefused('device tokens are not configured (TOKEN_SECRET or TOKEN_PUBLIC_KEY)');
       let payload: Record<string, unknown>;
       try {
-        const header = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { alg?: string };
+        const header = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as {
+          alg?: string;
+        };
         const key = header.alg === 'EdDSA' ? await publicKey : secret;
-        if (!key) throw new TokenRefused(`token signed with ${JSON.stringify(header.alg)}, which this API does not take`);
-        ({ payload } = await jwtVerify(token, key, { issuer: ISSUER, audience: AUDIENCE, algorithms, requiredClaims: ['sub', 'exp', 'scope'] }));
+        if (!key)
+          throw new TokenRefused(`token signed with ${JSON.stringify(header.alg)}, which this API does not take`);
+        ({ payload } = await jwtVerify(token, key, {
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          algorithms,
+          requiredClaims: ['sub', 'exp', 'scope'],
+        }));
       } catch (error) {
         if (error instanceof TokenRefused) throw error;
         if (error instanceof errors.JWTExpired) throw new TokenRefused('token expired');
@@ -89,7 +103,8 @@ export function createTokenVerifier(keys: TokenKeys): TokenVerifier {
       }
       const device = payload.sub;
       const scopes = scopesOf(payload.scope);
-      if (typeof device !== 'string' || !isDeviceGlob(device) || !scopes) throw new TokenRefused('token invalid (its device or scope is not one this API knows)');
+      if (typeof device !== 'string' || !isDeviceGlob(device) || !scopes)
+        throw new TokenRefused('token invalid (its device or scope is not one this API knows)');
       return { device, scopes, expiresAt: Number(payload.exp) };
     },
   };
@@ -97,7 +112,6 @@ export function createTokenVerifier(keys: TokenKeys): TokenVerifier {
   publicKey?.catch(() => {});
   return verifier;
 }
-
 
 /**
  * A token's scopes, exactly as documented: a string of known scopes separated by spaces
@@ -112,7 +126,13 @@ export function scopesOf(claim: unknown): ReadonlySet<TokenScope> | undefined {
 }
 
 /** Mints a device token with the secret (HS256) or a PEM (PKCS8) Ed25519 private key (EdDSA). */
-export async function mintDeviceToken(options: { device: string; scopes: readonly TokenScope[]; ttlSeconds: number; secret?: string; privateKey?: string }): Promise<string> {
+export async function mintDeviceToken(options: {
+  device: string;
+  scopes: readonly TokenScope[];
+  ttlSeconds: number;
+  secret?: string;
+  privateKey?: string;
+}): Promise<string> {
   const { device, scopes, ttlSeconds, secret, privateKey } = options;
   const jwt = new SignJWT({ scope: scopes.join(' ') })
     .setSubject(device)

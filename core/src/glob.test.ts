@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { compileGlob, globMatches } from './glob.ts';
 
 /** The meaning of a glob, by a RegExp: the reference the linear matcher must agree with on small inputs. */
-const byRegExp = (glob: string, name: string) => new RegExp(`^${glob.replace(/[.]/g, '\\.').replaceAll('*', '.*')}$`).test(name);
+const byRegExp = (glob: string, name: string) =>
+  new RegExp(`^${glob.replace(/[.]/g, '\\.').replaceAll('*', '.*')}$`).test(name);
 
 describe('globs', () => {
   it('match as `*` means any run of characters, everything else itself', () => {
@@ -24,6 +25,9 @@ describe('globs', () => {
   it('agree with the RegExp meaning on every small glob and name', () => {
     const text = (max: number) => fc.string({ unit: fc.constantFrom('a', 'b', '.'), maxLength: max });
     const glob = fc.string({ unit: fc.constantFrom('a', 'b', '.', '*'), maxLength: 8 });
-    fc.assert(fc.property(glob, text(10), (pattern, name) => compileGlob(pattern).matches(name) === byRegExp(pattern, name)), { numRuns: 5_000 });
+    fc.assert(
+      fc.property(glob, text(10), (pattern, name) => compileGlob(pattern).matches(name) === byRegExp(pattern, name)),
+      { numRuns: 5_000 },
+    );
   });
 });

@@ -31,7 +31,10 @@ export interface Heartbeat {
   gauges?: Record<string, number>;
   /** What the worker works by, for /health and the dashboard (consumer-alert: its active rules). */
   info?: Record<string, unknown>;
-  latencies: Record<string, { count: number; sumMs: number; buckets: Array<[number, number]>; p50Ms: number | null; p99Ms: number | null }>;
+  latencies: Record<
+    string,
+    { count: number; sumMs: number; buckets: Array<[number, number]>; p50Ms: number | null; p99Ms: number | null }
+  >;
 }
 
 export interface HeartbeatOptions {

@@ -31,13 +31,28 @@ export {
   encodeAlert,
   decodeAlert,
 } from './contracts/alert.ts';
-export { type DecodedReadingItem, FRAME_VERSION, MAX_FRAME_READINGS, decodeReadingItems, decodeReadings, encodeReadingFrame } from './contracts/reading-frame.ts';
+export {
+  type DecodedReadingItem,
+  FRAME_VERSION,
+  MAX_FRAME_READINGS,
+  decodeReadingItems,
+  decodeReadings,
+  encodeReadingFrame,
+} from './contracts/reading-frame.ts';
 export { eventIdFor, newEventId } from './ids.ts';
 export { compareEntryIds, entryTimeMs } from './stream-ids.ts';
 export { neutraliseCsvCell, neutraliseCsvLine } from './csv-safety.ts';
 export { ConfigError, type ConfigProblem, type Env, type Setting, env, loadConfig } from './config.ts';
 export { createLogger, LOG_LEVELS, type LogLevel, type Logger, type LoggerOptions, type LogFields } from './logger.ts';
-export { answersPing, backoffMs, createRedis, infoField, withShortConnection, reconnectDelayMs, type RedisConnectionOptions } from './redis.ts';
+export {
+  answersPing,
+  backoffMs,
+  createRedis,
+  infoField,
+  withShortConnection,
+  reconnectDelayMs,
+  type RedisConnectionOptions,
+} from './redis.ts';
 export { commonSettings } from './settings.ts';
 export { misspeltSettings } from './misspelt-settings.ts';
 export {
@@ -51,7 +66,12 @@ export {
   type EntryOutcome,
   type RetryAfter,
 } from './consumer/consumer.ts';
-export { queueDeadLetterEntries, readDeadLetters, type DeadLetter, type DeadLetterRecord } from './consumer/dead-letter.ts';
+export {
+  queueDeadLetterEntries,
+  readDeadLetters,
+  type DeadLetter,
+  type DeadLetterRecord,
+} from './consumer/dead-letter.ts';
 export { PROMETHEUS_BOUNDS_MS, createLatencyHistogram, type LatencyHistogram } from './latency.ts';
 export { startTrimmer, trimSafely } from './consumer/trimmer.ts';
 export { HEARTBEAT_PREFIX, WORKERS_KEY, type Heartbeat, type HeartbeatOptions, startHeartbeat } from './heartbeat.ts';
@@ -78,14 +98,52 @@ export {
   mintDeviceToken,
 } from './device-tokens.ts';
 export { type CompiledGlob, compileGlob, globMatches } from './glob.ts';
-export { FileRefused, MAX_CSV_COLUMNS, MAX_GZIP_EXPANSION, type ReadingFileOptions, type ReplayItem, readReadingFile } from './reading-file.ts';
+export {
+  FileRefused,
+  MAX_CSV_COLUMNS,
+  MAX_GZIP_EXPANSION,
+  type ReadingFileOptions,
+  type ReplayItem,
+  readReadingFile,
+} from './reading-file.ts';
 export { MAX_LINE_BYTES } from './bounded-lines.ts';
-export { ConnectionRenewedError, ReplicasBehindError, confirmWritesSince, connectionGeneration, replicaPolicyOf, replicated } from './replica-wait.ts';
-export { type RedisTarget, type ReplicaPolicy, type SentinelAnswer, askSentinel, checkSentinels, redisTargetOf, redisTargetOrExit, sentinelList } from './redis-target.ts';
-export { type EntryReading, conflictsAmong, conflictsKey, entryReadingKey, groupSettled, recordConflicts, waitForGroup } from './store-verdicts.ts';
+export {
+  ConnectionRenewedError,
+  ReplicasBehindError,
+  confirmWritesSince,
+  connectionGeneration,
+  replicaPolicyOf,
+  replicated,
+} from './replica-wait.ts';
+export {
+  type RedisTarget,
+  type ReplicaPolicy,
+  type SentinelAnswer,
+  askSentinel,
+  checkSentinels,
+  redisTargetOf,
+  redisTargetOrExit,
+  sentinelList,
+} from './redis-target.ts';
+export {
+  type EntryReading,
+  conflictsAmong,
+  conflictsKey,
+  entryReadingKey,
+  groupSettled,
+  recordConflicts,
+  waitForGroup,
+} from './store-verdicts.ts';
 export { MAX_JSON_DEPTH, jsonDepthExceeds } from './json-depth.ts';
 export { isRedisOutOfMemory, isTransientRedisError } from './redis-errors.ts';
-export { MEMORY_HIGH_WATER, type RedisMemory, RedisFullError, memoryProblems, nearlyFull, readRedisMemory } from './redis-memory.ts';
+export {
+  MEMORY_HIGH_WATER,
+  type RedisMemory,
+  RedisFullError,
+  memoryProblems,
+  nearlyFull,
+  readRedisMemory,
+} from './redis-memory.ts';
 export {
   GLOB_PATTERN,
   type Rule,
@@ -100,4 +158,12 @@ export {
   parseRules,
 } from './alert-rules.ts';
 export { RULES_SET_BY_API, type RuleSet, readRuleSet, replaceRuleSet, rulesKey } from './rule-sets.ts';
-export { type Silence, followedSilencesKey, inForce, readSilences, silenceMatches, silencesKey, silencing } from './silences.ts';
+export {
+  type Silence,
+  followedSilencesKey,
+  inForce,
+  readSilences,
+  silenceMatches,
+  silencesKey,
+  silencing,
+} from './silences.ts';

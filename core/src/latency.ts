@@ -49,7 +49,13 @@ export function createLatencyHistogram(): LatencyHistogram {
     },
     summary() {
       const round = (ms: number) => (Number.isNaN(ms) ? null : Number(ms.toFixed(1)));
-      return { count, meanMs: round(count ? sum / count : Number.NaN), p50Ms: round(this.percentile(50)), p99Ms: round(this.percentile(99)), maxMs: round(count ? max : Number.NaN) };
+      return {
+        count,
+        meanMs: round(count ? sum / count : Number.NaN),
+        p50Ms: round(this.percentile(50)),
+        p99Ms: round(this.percentile(99)),
+        maxMs: round(count ? max : Number.NaN),
+      };
     },
   };
 }

@@ -4,12 +4,20 @@ import { createLogger } from './logger.ts';
 describe('createLogger', () => {
   it('writes one JSON line per outcome with service, event and fields', () => {
     const lines: string[] = [];
-    const logger = createLogger({ service: 'producer', pretty: false, write: (line) => lines.push(line) }).child({ stream: 'readings' });
+    const logger = createLogger({ service: 'producer', pretty: false, write: (line) => lines.push(line) }).child({
+      stream: 'readings',
+    });
     logger.info('published', { count: 3 });
     expect(lines).toHaveLength(1);
     expect(lines[0]?.endsWith('\n')).toBe(true);
     const line = JSON.parse(lines[0] as string);
-    expect(line).toMatchObject({ level: 'info', service: 'producer', event: 'published', stream: 'readings', count: 3 });
+    expect(line).toMatchObject({
+      level: 'info',
+      service: 'producer',
+      event: 'published',
+      stream: 'readings',
+      count: 3,
+    });
     expect(Number.isNaN(Date.parse(line.time))).toBe(false);
   });
 
@@ -32,7 +40,9 @@ describe('createLogger', () => {
 
   it('prints a short readable line on a terminal', () => {
     const lines: string[] = [];
-    createLogger({ service: 'producer', pretty: true, write: (line) => lines.push(line) }).warn('buffering', { buffered: 10 });
+    createLogger({ service: 'producer', pretty: true, write: (line) => lines.push(line) }).warn('buffering', {
+      buffered: 10,
+    });
     expect(lines[0]).toContain('producer buffering buffered=10');
     expect(lines[0]).toContain('WARN');
   });

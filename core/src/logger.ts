@@ -68,7 +68,12 @@ function replaceErrors(_key: string, value: unknown): unknown {
   if (value instanceof Error) {
     const { name, message } = value;
     const code = (value as { code?: unknown }).code;
-    return { name, message, ...(code === undefined ? {} : { code }), ...(value.cause === undefined ? {} : { cause: value.cause }) };
+    return {
+      name,
+      message,
+      ...(code === undefined ? {} : { code }),
+      ...(value.cause === undefined ? {} : { cause: value.cause }),
+    };
   }
   return value;
 }

@@ -4,7 +4,10 @@
  * the setting it meant keeps its default without a word — so it is named, with the one it is
  * like. Keys far from every setting (a user's own) are left alone.
  */
-export function misspeltSettings(keys: Iterable<string>, known: ReadonlySet<string>): Array<{ key: string; meant: string }> {
+export function misspeltSettings(
+  keys: Iterable<string>,
+  known: ReadonlySet<string>,
+): Array<{ key: string; meant: string }> {
   const found: Array<{ key: string; meant: string }> = [];
   for (const key of keys) {
     if (known.has(key)) continue;
@@ -27,14 +30,17 @@ const SHORT_NAME = 5;
 
 /** Edits (insert, delete, replace, swap of neighbours) from `a` to `b`: optimal string alignment. */
 function editDistance(a: string, b: string): number {
-  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const rows = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       const row = rows[i] as number[];
       const above = rows[i - 1] as number[];
       row[j] = Math.min((above[j] as number) + 1, (row[j - 1] as number) + 1, (above[j - 1] as number) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j] as number, ((rows[i - 2] as number[])[j - 2] as number) + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j] as number, ((rows[i - 2] as number[])[j - 2] as number) + 1);
     }
   }
   return (rows[a.length] as number[])[b.length] as number;

@@ -18,7 +18,15 @@ const PUBLISH = readFileSync(join(import.meta.dir, 'lua/publish-readings.lua'), 
 /** Readings per frame by default: ≤ ~50 KB of JSON, well under a millisecond to decode. */
 export const DEFAULT_FRAME_READINGS = 500;
 
-type PublishingRedis = Redis & { publishReadings(stream: string, version: string, field: string, highWater: number, ...payloads: string[]): Promise<number | [number, number]> };
+type PublishingRedis = Redis & {
+  publishReadings(
+    stream: string,
+    version: string,
+    field: string,
+    highWater: number,
+    ...payloads: string[]
+  ): Promise<number | [number, number]>;
+};
 
 /**
  * Appends readings to the stream, in order, atomically; resolves once Redis has acknowledged them
@@ -32,13 +40,19 @@ type PublishingRedis = Redis & { publishReadings(stream: string, version: string
  * time, or ConnectionRenewedError when a failover came between: then they may be on a primary
  * only, and a retry adds copies that are stored once.
  */
-export async function publishReadings(redis: Redis, stream: string, readings: readonly Reading[], frameReadings = DEFAULT_FRAME_READINGS): Promise<number> {
+export async function publishReadings(
+  redis: Redis,
+  stream: string,
+  readings: readonly Reading[],
+  frameReadings = DEFAULT_FRAME_READINGS,
+): Promise<number> {
   if (readings.length === 0) return 0;
   if (!('publishReadings' in redis)) redis.defineCommand('publishReadings', { numberOfKeys: 1, lua: PUBLISH });
   const publishing = redis as PublishingRedis;
   const publish = async (version: string, field: string, payloads: string[]): Promise<number> => {
     const added = await publishing.publishReadings(stream, version, field, MEMORY_HIGH_WATER, ...payloads);
-    if (Array.isArray(added)) throw new RedisFullError({ usedBytes: added[0], maxBytes: added[1], policy: 'noeviction' });
+    if (Array.isArray(added))
+      throw new RedisFullError({ usedBytes: added[0], maxBytes: added[1], policy: 'noeviction' });
     if (added !== payloads.length) throw new Error(`Redis added ${added} of ${payloads.length} entries`);
     return added;
   };
@@ -47,7 +61,12 @@ export async function publishReadings(redis: Redis, stream: string, readings: re
   }
   const frames: string[] = [];
   for (let start = 0; start < readings.length; start += frameReadings) {
-    frames.push(`[${readings.slice(start, start + frameReadings).map(encodeReadingPayload).join(',')}]`);
+    frames.push(
+      `[${readings
+        .slice(start, start + frameReadings)
+        .map(encodeReadingPayload)
+        .join(',')}]`,
+    );
   }
   await replicated(redis, () => publish(FRAME_VERSION, 'f', frames));
   return readings.length;

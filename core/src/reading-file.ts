@@ -52,7 +52,9 @@ export async function* readReadingFile(source: string, options: ReadingFileOptio
       progress.bytes += chunk.length;
     });
   }
-  const bytes = gzip ? boundedExpansion(raw.pipe(createGunzip()), progress) : counted(raw as AsyncIterable<Buffer>, progress);
+  const bytes = gzip
+    ? boundedExpansion(raw.pipe(createGunzip()), progress)
+    : counted(raw as AsyncIterable<Buffer>, progress);
   const toReading = (row: Record<string, unknown>, line: number) => rowToReading(row, line, mintId);
   const iterator = boundedLines(bytes)[Symbol.asyncIterator]();
   try {
@@ -99,12 +101,17 @@ const tooLong = (line: number): ReplayItem => ({ line, error: `line is longer th
  * than MAX_GZIP_EXPANSION: a 10 MB file that inflates to 10 GB fails in a fraction of a second
  * instead of taking its time and CPU.
  */
-async function* boundedExpansion(inflated: AsyncIterable<Buffer>, compressed: { bytes: number }): AsyncGenerator<Buffer> {
+async function* boundedExpansion(
+  inflated: AsyncIterable<Buffer>,
+  compressed: { bytes: number },
+): AsyncGenerator<Buffer> {
   let out = 0;
   for await (const chunk of inflated) {
     out += chunk.length;
     if (out > EXPANSION_CHECKED_AFTER && out > compressed.bytes * MAX_GZIP_EXPANSION) {
-      throw new FileRefused(`gzip expands more than ${MAX_GZIP_EXPANSION}× (${out} bytes from ${compressed.bytes}): refused as a decompression bomb`);
+      throw new FileRefused(
+        `gzip expands more than ${MAX_GZIP_EXPANSION}× (${out} bytes from ${compressed.bytes}): refused as a decompression bomb`,
+      );
     }
     yield chunk;
   }
@@ -126,15 +133,21 @@ function isGzip(path: string): boolean {
   }
 }
 
-function fromJsonLine(line: string, lineNumber: number, toReading: (row: Record<string, unknown>, line: number) => ReplayItem): ReplayItem {
-  if (jsonDepthExceeds(line, MAX_JSON_DEPTH)) return { line: lineNumber, error: `nests JSON deeper than ${MAX_JSON_DEPTH} levels` };
+function fromJsonLine(
+  line: string,
+  lineNumber: number,
+  toReading: (row: Record<string, unknown>, line: number) => ReplayItem,
+): ReplayItem {
+  if (jsonDepthExceeds(line, MAX_JSON_DEPTH))
+    return { line: lineNumber, error: `nests JSON deeper than ${MAX_JSON_DEPTH} levels` };
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);
   } catch {
     return { line: lineNumber, error: 'not valid JSON' };
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { line: lineNumber, error: 'not a JSON object' };
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return { line: lineNumber, error: 'not a JSON object' };
   return toReading(parsed as Record<string, unknown>, lineNumber);
 }
 
@@ -196,12 +209,19 @@ function parseCsvLine(line: string): string[] | undefined {
   }
 }
 
-function rowToReading(row: Record<string, unknown>, line: number, mintId?: (tsMs: number, line: number) => string): ReplayItem {
+function rowToReading(
+  row: Record<string, unknown>,
+  line: number,
+  mintId?: (tsMs: number, line: number) => string,
+): ReplayItem {
   try {
     // CSV cells are text: numbers are read here, the rest is the contract's (readingFromInput).
     const ts = typeof row.ts === 'string' && /^\d+$/.test(row.ts) ? Number(row.ts) : row.ts;
     const value = typeof row.value === 'string' ? parseFiniteNumber('value', row.value) : row.value;
-    return { reading: readingFromInput({ ...row, ts, value }, Date.now(), mintId ? (tsMs) => mintId(tsMs, line) : undefined), line };
+    return {
+      reading: readingFromInput({ ...row, ts, value }, Date.now(), mintId ? (tsMs) => mintId(tsMs, line) : undefined),
+      line,
+    };
   } catch (error) {
     if (error instanceof InvalidEventError) return { line, error: `${error.field}: ${error.reason}` };
     throw error;

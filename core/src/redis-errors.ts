@@ -5,10 +5,23 @@
  * timeout, a closed socket) is transient too. Other replies (a wrong type, a script's own error)
  * will be the same on every retry.
  */
-const TRANSIENT_REPLIES = ['OOM', 'LOADING', 'BUSY', 'READONLY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN', 'NOREPLICAS', 'NOSCRIPT', 'MOVED', 'ASK'];
+const TRANSIENT_REPLIES = [
+  'OOM',
+  'LOADING',
+  'BUSY',
+  'READONLY',
+  'MASTERDOWN',
+  'TRYAGAIN',
+  'CLUSTERDOWN',
+  'NOREPLICAS',
+  'NOSCRIPT',
+  'MOVED',
+  'ASK',
+];
 
 export function isTransientRedisError(error: unknown): boolean {
-  if (!(error instanceof Error) || error.name !== 'ReplyError') return error instanceof Error && !(error instanceof RangeError) && !(error instanceof TypeError);
+  if (!(error instanceof Error) || error.name !== 'ReplyError')
+    return error instanceof Error && !(error instanceof RangeError) && !(error instanceof TypeError);
   return TRANSIENT_REPLIES.some((prefix) => error.message.startsWith(prefix));
 }
 

@@ -22,7 +22,9 @@ export interface RedisMemory {
 export class RedisFullError extends Error {
   override readonly name = 'RedisFullError';
   constructor(readonly memory: RedisMemory) {
-    super(`Redis is nearly full (${megabytes(memory.usedBytes)} of maxmemory ${megabytes(memory.maxBytes)}): new readings wait until the consumers drain it`);
+    super(
+      `Redis is nearly full (${megabytes(memory.usedBytes)} of maxmemory ${megabytes(memory.maxBytes)}): new readings wait until the consumers drain it`,
+    );
   }
 }
 
@@ -32,7 +34,11 @@ const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 export async function readRedisMemory(redis: Redis): Promise<RedisMemory> {
   const info = await redis.info('memory');
   const field = (name: string) => infoField(info, name);
-  return { usedBytes: Number(field('used_memory') ?? 0), maxBytes: Number(field('maxmemory') ?? 0), policy: field('maxmemory_policy') ?? 'noeviction' };
+  return {
+    usedBytes: Number(field('used_memory') ?? 0),
+    maxBytes: Number(field('maxmemory') ?? 0),
+    policy: field('maxmemory_policy') ?? 'noeviction',
+  };
 }
 
 /**
@@ -55,7 +61,9 @@ export function memoryProblems(memory: RedisMemory): string[] {
     );
   }
   if (memory.maxBytes > 0 && memory.policy !== 'noeviction') {
-    problems.push(`Redis's maxmemory-policy is ${memory.policy}: when full it evicts keys, which loses readings and alert state; set it to noeviction`);
+    problems.push(
+      `Redis's maxmemory-policy is ${memory.policy}: when full it evicts keys, which loses readings and alert state; set it to noeviction`,
+    );
   }
   return problems;
 }

@@ -7,8 +7,23 @@ import { commonSettings } from './settings.ts';
 
 describe('REDIS_SENTINELS', () => {
   it('is host:port entries, each named when wrong, and wins over REDIS_URL', () => {
-    const settings = loadConfig(commonSettings, { REDIS_URL: 'rediss://app:s3cret@ignored:6379', REDIS_SENTINELS: 'a.example:26379, [::1]:26380', REDIS_MASTER_NAME: 'main' });
-    expect(redisTargetOf(settings)).toEqual({ kind: 'sentinels', sentinels: [{ host: 'a.example', port: 26379 }, { host: '::1', port: 26380 }], masterName: 'main', username: 'app', password: 's3cret', tls: true, replicas: { minReplicas: 1, waitMs: 1_000 } });
+    const settings = loadConfig(commonSettings, {
+      REDIS_URL: 'rediss://app:s3cret@ignored:6379',
+      REDIS_SENTINELS: 'a.example:26379, [::1]:26380',
+      REDIS_MASTER_NAME: 'main',
+    });
+    expect(redisTargetOf(settings)).toEqual({
+      kind: 'sentinels',
+      sentinels: [
+        { host: 'a.example', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
+      masterName: 'main',
+      username: 'app',
+      password: 's3cret',
+      tls: true,
+      replicas: { minReplicas: 1, waitMs: 1_000 },
+    });
     expect(redisTargetOf(loadConfig(commonSettings, {}))).toEqual({ kind: 'url', url: 'redis://127.0.0.1:6379' });
     for (const [raw, message] of [
       ['a.example', 'entry 1 must be host:port'],
@@ -33,12 +48,23 @@ describe('through Sentinels', () => {
 
   it('stops a start naming the setting: no Sentinel answers, or none knows the primary', async () => {
     const closed = await freePort();
-    const refused = checkSentinels({ kind: 'sentinels', sentinels: [{ host: '127.0.0.1', port: closed }], masterName: 'telemetry', tls: false }, 1_000);
+    const refused = checkSentinels(
+      { kind: 'sentinels', sentinels: [{ host: '127.0.0.1', port: closed }], masterName: 'telemetry', tls: false },
+      1_000,
+    );
     await expect(refused).rejects.toBeInstanceOf(ConfigError);
     await expect(refused).rejects.toThrow('REDIS_SENTINELS: no Sentinel answers');
-    await expect(checkSentinels({ ...(target() as Extract<ReturnType<typeof target>, { kind: 'sentinels' }>), masterName: 'nobody' })).rejects.toThrow('REDIS_MASTER_NAME');
+    await expect(
+      checkSentinels({
+        ...(target() as Extract<ReturnType<typeof target>, { kind: 'sentinels' }>),
+        masterName: 'nobody',
+      }),
+    ).rejects.toThrow('REDIS_MASTER_NAME');
     const primary = await ha.primary();
-    expect(await checkSentinels(target() as Extract<ReturnType<typeof target>, { kind: 'sentinels' }>)).toEqual({ host: '127.0.0.1', port: primary.port });
+    expect(await checkSentinels(target() as Extract<ReturnType<typeof target>, { kind: 'sentinels' }>)).toEqual({
+      host: '127.0.0.1',
+      port: primary.port,
+    });
   });
 
   it('follows the primary through a failover: writes go on at the promoted replica', async () => {
@@ -64,7 +90,7 @@ describe('through Sentinels', () => {
       ).catch((error: Error) => {
         throw new Error(`${error.message}; the last write failed with: ${lastError}`);
       });
-      expect((await redis.call('ROLE') as [string])[0]).toBe('master');
+      expect(((await redis.call('ROLE')) as [string])[0]).toBe('master');
       expect(await redis.xlen('ha-stream')).toBeGreaterThanOrEqual(1);
     } finally {
       redis.disconnect();

@@ -10,7 +10,15 @@ import { withShortConnection } from './redis.ts';
  */
 export type RedisTarget = (
   | { kind: 'url'; url: string }
-  | { kind: 'sentinels'; sentinels: ReadonlyArray<{ host: string; port: number }>; masterName: string; sentinelPassword?: string; username?: string; password?: string; tls: boolean }
+  | {
+      kind: 'sentinels';
+      sentinels: ReadonlyArray<{ host: string; port: number }>;
+      masterName: string;
+      sentinelPassword?: string;
+      username?: string;
+      password?: string;
+      tls: boolean;
+    }
 ) & {
   /**
    * What a door's write must reach before it is acknowledged: `WAIT minReplicas waitMs`
@@ -57,14 +65,18 @@ export function sentinelList(key: string): Setting<ReadonlyArray<{ host: string;
     key,
     fallback: [],
     parse(raw) {
-      const entries = raw.split(',').map((part) => part.trim()).filter(Boolean);
+      const entries = raw
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean);
       if (entries.length === 0) throw new Error('must name at least one host:port');
       if (entries.length > 32) throw new Error('must name at most 32 Sentinels');
       return Object.freeze(
         entries.map((entry, index) => {
           const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(entry);
           const port = Number(match?.[2]);
-          if (!match || port < 1 || port > 65_535) throw new Error(`entry ${index + 1} must be host:port (a port from 1 to 65535)`);
+          if (!match || port < 1 || port > 65_535)
+            throw new Error(`entry ${index + 1} must be host:port (a port from 1 to 65535)`);
           return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
         }),
       );
@@ -85,7 +97,11 @@ export interface SentinelAnswer {
 }
 
 /** Asks one Sentinel (`SENTINEL master <name>`), over a short connection of its own. */
-export async function askSentinel(sentinel: { host: string; port: number }, target: Extract<RedisTarget, { kind: 'sentinels' }>, timeoutMs = 500): Promise<SentinelAnswer> {
+export async function askSentinel(
+  sentinel: { host: string; port: number },
+  target: Extract<RedisTarget, { kind: 'sentinels' }>,
+  timeoutMs = 500,
+): Promise<SentinelAnswer> {
   const address = `${sentinel.host}:${sentinel.port}`;
   try {
     return await withShortConnection(
@@ -98,7 +114,12 @@ export async function askSentinel(sentinel: { host: string; port: number }, targ
         })) as string[] | undefined;
         if (!flat) return { address, answers: true };
         const field = (name: string) => (flat.includes(name) ? flat[flat.indexOf(name) + 1] : undefined);
-        return { address, answers: true, primary: { host: field('ip') as string, port: Number(field('port')) }, flags: field('flags') };
+        return {
+          address,
+          answers: true,
+          primary: { host: field('ip') as string, port: Number(field('port')) },
+          flags: field('flags'),
+        };
       },
       timeoutMs,
     );
@@ -112,14 +133,27 @@ export async function askSentinel(sentinel: { host: string; port: number }, targ
  * knows it.
  * @throws ConfigError naming REDIS_SENTINELS (none answers) or REDIS_MASTER_NAME (none knows it).
  */
-export async function checkSentinels(target: Extract<RedisTarget, { kind: 'sentinels' }>, timeoutMs = 3_000): Promise<{ host: string; port: number }> {
+export async function checkSentinels(
+  target: Extract<RedisTarget, { kind: 'sentinels' }>,
+  timeoutMs = 3_000,
+): Promise<{ host: string; port: number }> {
   const answers = await Promise.all(target.sentinels.map((sentinel) => askSentinel(sentinel, target, timeoutMs)));
   const found = answers.find((answer) => answer.primary)?.primary;
   if (found) return found;
   if (!answers.some((answer) => answer.answers)) {
-    throw new ConfigError([{ key: 'REDIS_SENTINELS', message: `no Sentinel answers (${answers.map((answer) => `${answer.address} ${answer.error}`).join('; ')})` }]);
+    throw new ConfigError([
+      {
+        key: 'REDIS_SENTINELS',
+        message: `no Sentinel answers (${answers.map((answer) => `${answer.address} ${answer.error}`).join('; ')})`,
+      },
+    ]);
   }
-  throw new ConfigError([{ key: 'REDIS_MASTER_NAME', message: `no Sentinel of REDIS_SENTINELS monitors a primary named ${JSON.stringify(target.masterName)}` }]);
+  throw new ConfigError([
+    {
+      key: 'REDIS_MASTER_NAME',
+      message: `no Sentinel of REDIS_SENTINELS monitors a primary named ${JSON.stringify(target.masterName)}`,
+    },
+  ]);
 }
 
 /**

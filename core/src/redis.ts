@@ -65,7 +65,10 @@ export function createRedis(target: RedisTarget | string, options: RedisConnecti
     ...(keyPrefix ? { keyPrefix } : {}),
   };
   const resolved: RedisTarget = typeof target === 'string' ? { kind: 'url', url: target } : target;
-  const redis = resolved.kind === 'url' ? new Redis(resolved.url, redisOptions) : new Redis({ ...redisOptions, ...sentinelOptions(resolved, maxReconnectDelayMs) });
+  const redis =
+    resolved.kind === 'url'
+      ? new Redis(resolved.url, redisOptions)
+      : new Redis({ ...redisOptions, ...sentinelOptions(resolved, maxReconnectDelayMs) });
   // What the doors' writes on this connection must reach before they are acknowledged.
   setReplicaPolicy(redis, resolved.replicas);
   // Log state changes, not every failed reconnect attempt: a long outage must not flood the log.
@@ -88,7 +91,10 @@ export function createRedis(target: RedisTarget | string, options: RedisConnecti
  * failover (the Sentinels' +switch-master, and a READONLY reply from a primary demoted under it:
  * reconnect, then the command is sent again to the new primary).
  */
-function sentinelOptions(target: Extract<RedisTarget, { kind: 'sentinels' }>, maxReconnectDelayMs: number): RedisOptions {
+function sentinelOptions(
+  target: Extract<RedisTarget, { kind: 'sentinels' }>,
+  maxReconnectDelayMs: number,
+): RedisOptions {
   return {
     sentinels: target.sentinels.map(({ host, port }) => ({ host, port })),
     name: target.masterName,
@@ -108,8 +114,20 @@ function sentinelOptions(target: Extract<RedisTarget, { kind: 'sentinels' }>, ma
  * after: for one question to a server that may be down (a Sentinel, a probe at start, a test's
  * look at a node). Rejects when it cannot connect or answer within `timeoutMs`.
  */
-export async function withShortConnection<T>(address: { host: string; port: number; password?: string }, use: (client: Redis) => Promise<T>, timeoutMs = 500): Promise<T> {
-  const client = new Redis({ ...address, lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+export async function withShortConnection<T>(
+  address: { host: string; port: number; password?: string },
+  use: (client: Redis) => Promise<T>,
+  timeoutMs = 500,
+): Promise<T> {
+  const client = new Redis({
+    ...address,
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   client.on('error', () => {});
   try {
     await client.connect();

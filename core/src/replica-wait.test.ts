@@ -11,8 +11,13 @@ let redis: Redis;
 beforeAll(async () => {
   primary = await startRedisServer();
   replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
-  redis = createRedis({ kind: 'url', url: primary.url, replicas: { minReplicas: 1, waitMs: 300 } }, { name: 'replica-wait-test' });
-  await waitFor(async () => (await redis.info('replication')).includes('state=online'), { what: 'the replica in sync' });
+  redis = createRedis(
+    { kind: 'url', url: primary.url, replicas: { minReplicas: 1, waitMs: 300 } },
+    { name: 'replica-wait-test' },
+  );
+  await waitFor(async () => (await redis.info('replication')).includes('state=online'), {
+    what: 'the replica in sync',
+  });
 });
 afterAll(async () => {
   redis?.disconnect();

@@ -12,7 +12,9 @@ export class ReplicasBehindError extends Error {
     readonly confirmed: number,
     readonly policy: ReplicaPolicy,
   ) {
-    super(`only ${confirmed} of the ${policy.minReplicas} replicas REDIS_MIN_REPLICAS asks for confirmed the write within ${policy.waitMs} ms (REDIS_WAIT_MS): not acknowledged, try again`);
+    super(
+      `only ${confirmed} of the ${policy.minReplicas} replicas REDIS_MIN_REPLICAS asks for confirmed the write within ${policy.waitMs} ms (REDIS_WAIT_MS): not acknowledged, try again`,
+    );
   }
 }
 
@@ -24,7 +26,9 @@ export class ReplicasBehindError extends Error {
 export class ConnectionRenewedError extends Error {
   override readonly name = 'ConnectionRenewedError';
   constructor() {
-    super('the Redis connection was made again (a failover) before its writes were confirmed on replicas: they are done again');
+    super(
+      'the Redis connection was made again (a failover) before its writes were confirmed on replicas: they are done again',
+    );
   }
 }
 

@@ -12,7 +12,9 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 describe('the repository .env, from any working directory', () => {
   it('reads it as Bun does: the last line for a key wins (a generated API_TOKEN after the empty one), quotes and comments', () => {
-    const values = parseEnvFile('# comment\nAPI_TOKEN=\nexport PORT=3001\nNAME="a # b"\nLEVEL=debug # why\n\n# Generated\nAPI_TOKEN=abc=def\n');
+    const values = parseEnvFile(
+      '# comment\nAPI_TOKEN=\nexport PORT=3001\nNAME="a # b"\nLEVEL=debug # why\n\n# Generated\nAPI_TOKEN=abc=def\n',
+    );
     expect(Object.fromEntries(values)).toEqual({ API_TOKEN: 'abc=def', PORT: '3001', NAME: 'a # b', LEVEL: 'debug' });
   });
 

@@ -5,7 +5,9 @@ import { resolve } from 'node:path';
  * The repository's `.env` (or ENV_FILE): where `.env.example` is copied and where `bun run start`
  * writes API_TOKEN and the REDIS_URL it chose, for every other command to find.
  */
-export const ROOT_ENV_FILE = process.env.ENV_FILE ? resolve(process.env.ENV_FILE) : resolve(import.meta.dir, '../../.env');
+export const ROOT_ENV_FILE = process.env.ENV_FILE
+  ? resolve(process.env.ENV_FILE)
+  : resolve(import.meta.dir, '../../.env');
 
 /** `KEY=value` lines as Bun reads them: `export ` allowed, quotes stripped, ` #` starts a comment. */
 export function parseEnvFile(text: string): Map<string, string> {
@@ -27,7 +29,10 @@ export function parseEnvFile(text: string): Map<string, string> {
  * and tool calls this (through core): keys the environment already has win, the rest come from
  * the root `.env`, whatever the working directory.
  */
-export function loadRootEnv(path: string = ROOT_ENV_FILE, environment: Record<string, string | undefined> = process.env): void {
+export function loadRootEnv(
+  path: string = ROOT_ENV_FILE,
+  environment: Record<string, string | undefined> = process.env,
+): void {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

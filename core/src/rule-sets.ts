@@ -43,6 +43,10 @@ export async function replaceRuleSet(
   const updatedAt = Date.now();
   const body = JSON.stringify({ rules, updatedAt, source }).slice(1);
   // Acknowledged once the replicas REDIS_MIN_REPLICAS asks for hold it (a failover must not undo a PUT).
-  const [replaced, version] = (await replicated(redis, () => redis.eval(REPLACE, 1, rulesKey(alertsStream), replaces === undefined ? '' : String(replaces), body))) as [number, number];
-  return replaced === 1 ? { replaced: true, set: { version, rules: [...rules], updatedAt, source } } : { replaced: false, version };
+  const [replaced, version] = (await replicated(redis, () =>
+    redis.eval(REPLACE, 1, rulesKey(alertsStream), replaces === undefined ? '' : String(replaces), body),
+  )) as [number, number];
+  return replaced === 1
+    ? { replaced: true, set: { version, rules: [...rules], updatedAt, source } }
+    : { replaced: false, version };
 }

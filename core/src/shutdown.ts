@@ -14,7 +14,10 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>, timeoutMs:
       stopping = true;
       logger.info('shutting_down', { signal });
       const timer = setTimeout(() => {
-        logger.warn('shutdown_timed_out', { timeoutMs, hint: 'unacknowledged entries stay pending and are delivered again' });
+        logger.warn('shutdown_timed_out', {
+          timeoutMs,
+          hint: 'unacknowledged entries stay pending and are delivered again',
+        });
         process.exit(0);
       }, timeoutMs);
       try {

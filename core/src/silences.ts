@@ -36,12 +36,23 @@ export function inForce(silence: Silence, atMs: number): boolean {
   return atMs >= Math.max(silence.from, silence.createdAt) && atMs < silence.until;
 }
 
-export function silenceMatches(silence: Pick<Silence, 'device' | 'rule' | 'metric'>, alert: Pick<Alert, 'deviceId' | 'ruleId' | 'metric'>): boolean {
-  return globMatches(silence.device, alert.deviceId) && globMatches(silence.rule, alert.ruleId) && globMatches(silence.metric, alert.metric);
+export function silenceMatches(
+  silence: Pick<Silence, 'device' | 'rule' | 'metric'>,
+  alert: Pick<Alert, 'deviceId' | 'ruleId' | 'metric'>,
+): boolean {
+  return (
+    globMatches(silence.device, alert.deviceId) &&
+    globMatches(silence.rule, alert.ruleId) &&
+    globMatches(silence.metric, alert.metric)
+  );
 }
 
 /** The silence covering an alert raised at `raisedAtMs`, if any. */
-export function silencing(silences: readonly Silence[], alert: Pick<Alert, 'deviceId' | 'ruleId' | 'metric'>, raisedAtMs: number): Silence | undefined {
+export function silencing(
+  silences: readonly Silence[],
+  alert: Pick<Alert, 'deviceId' | 'ruleId' | 'metric'>,
+  raisedAtMs: number,
+): Silence | undefined {
   return silences.find((silence) => inForce(silence, raisedAtMs) && silenceMatches(silence, alert));
 }
 

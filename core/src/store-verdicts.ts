@@ -20,7 +20,12 @@ export interface EntryReading {
 export const entryReadingKey = ({ entryId, readingId }: EntryReading) => `${entryId}/${readingId}`;
 
 /** Records conflicts the store group found; called before it acknowledges their entries. */
-export async function recordConflicts(redis: Redis, stream: string, found: readonly EntryReading[], nowMs = Date.now()): Promise<void> {
+export async function recordConflicts(
+  redis: Redis,
+  stream: string,
+  found: readonly EntryReading[],
+  nowMs = Date.now(),
+): Promise<void> {
   if (found.length === 0) return;
   const key = conflictsKey(stream);
   await redis
@@ -31,7 +36,11 @@ export async function recordConflicts(redis: Redis, stream: string, found: reado
 }
 
 /** Which of these readings the store group found in conflict (one EXISTS when it found none, as usual). */
-export async function conflictsAmong(redis: Redis, stream: string, readings: readonly EntryReading[]): Promise<Set<string>> {
+export async function conflictsAmong(
+  redis: Redis,
+  stream: string,
+  readings: readonly EntryReading[],
+): Promise<Set<string>> {
   const key = conflictsKey(stream);
   if (readings.length === 0 || (await redis.exists(key)) === 0) return new Set();
   const members = readings.map(entryReadingKey);
@@ -45,11 +54,19 @@ export async function conflictsAmong(redis: Redis, stream: string, readings: rea
  */
 export async function groupSettled(redis: Redis, stream: string, group: string, entryId: string): Promise<boolean> {
   // One round trip: the group's last delivered id, and its oldest pending entry (summary form).
-  const [[, groups], [, summary]] = ((await redis.pipeline().call('XINFO', 'GROUPS', stream).call('XPENDING', stream, group).exec()) ?? []) as [
+  const [[, groups], [, summary]] = ((await redis
+    .pipeline()
+    .call('XINFO', 'GROUPS', stream)
+    .call('XPENDING', stream, group)
+    .exec()) ?? []) as [
     [Error | null, Array<Array<string | number>>],
     [Error | null, [number, string | null] | undefined],
   ];
-  const info = (groups ?? []).map((flat) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]]))).find((g) => g.name === group);
+  const info = (groups ?? [])
+    .map((flat) =>
+      Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]])),
+    )
+    .find((g) => g.name === group);
   if (!info) return true;
   if (compareEntryIds(String(info['last-delivered-id']), entryId) < 0) return false;
   const oldest = summary?.[1] ?? null;
@@ -61,7 +78,14 @@ export async function groupSettled(redis: Redis, stream: string, group: string, 
  * at most until `waitMs` after that entry arrived: true if it has. An old entry (a backlog after
  * an outage) is not waited for, so that a storage outage delays alerts by `waitMs` at most.
  */
-export async function waitForGroup(redis: Redis, stream: string, group: string, entryId: string, waitMs: number, pollMs = 5): Promise<boolean> {
+export async function waitForGroup(
+  redis: Redis,
+  stream: string,
+  group: string,
+  entryId: string,
+  waitMs: number,
+  pollMs = 5,
+): Promise<boolean> {
   const deadline = entryTimeMs(entryId) + waitMs;
   for (;;) {
     if (await groupSettled(redis, stream, group, entryId)) return true;
@@ -69,4 +93,3 @@ export async function waitForGroup(redis: Redis, stream: string, group: string, 
     await Bun.sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())));
   }
 }
-

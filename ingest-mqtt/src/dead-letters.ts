@@ -30,7 +30,11 @@ export function refusalLetters({ topic, payload, refused }: RefusedMessage): Dea
 }
 
 /** Writes the dead letters of refused messages to `<stream>:dead`, group `mqtt`, in one MULTI. */
-export async function deadLetterRefusals(redis: Redis, options: { stream: string; clientId: string }, letters: readonly DeadLetter[]): Promise<void> {
+export async function deadLetterRefusals(
+  redis: Redis,
+  options: { stream: string; clientId: string },
+  letters: readonly DeadLetter[],
+): Promise<void> {
   const { stream, clientId } = options;
   const multi = redis.multi();
   queueDeadLetterEntries(multi, { stream, group: 'mqtt', consumer: clientId, deadStream: `${stream}:dead` }, letters);

@@ -9,7 +9,13 @@ const logger = createLogger({ service: 'ingest-mqtt', level: config.logLevel });
 const redisTarget = await redisTargetOrExit('ingest-mqtt', config);
 // Fail fast, no offline queue: a message waits in the worker's own retry loop, unacknowledged,
 // and the log says so, instead of piling up in a client queue.
-const redis = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'ingest-mqtt', logger, failFast: true, commandTimeoutMs: 5_000 });
+const redis = createRedis(redisTarget, {
+  keyPrefix: config.keyPrefix,
+  name: 'ingest-mqtt',
+  logger,
+  failFast: true,
+  commandTimeoutMs: 5_000,
+});
 const broker = new URL(config.mqttUrl);
 const brokerName = `${broker.protocol}//${broker.host}`;
 
@@ -22,20 +28,40 @@ const client = mqtt.connect(config.mqttUrl, {
   connectTimeout: 10_000,
   ...(config.mqttUsername ? { username: config.mqttUsername, password: config.mqttPassword } : {}),
 });
-const ingest = ingestMessages({ client, redis, stream: config.readingsStream, clientId: config.mqttClientId, maxPayloadBytes: config.maxPayloadBytes, logger, frameReadings: config.frameReadings });
+const ingest = ingestMessages({
+  client,
+  redis,
+  stream: config.readingsStream,
+  clientId: config.mqttClientId,
+  maxPayloadBytes: config.maxPayloadBytes,
+  logger,
+  frameReadings: config.frameReadings,
+});
 
 let connected = false;
 client.on('connect', (connack) => {
   connected = true;
-  logger.info('mqtt_connected', { broker: brokerName, clientId: config.mqttClientId, sessionPresent: connack.sessionPresent });
+  logger.info('mqtt_connected', {
+    broker: brokerName,
+    clientId: config.mqttClientId,
+    sessionPresent: connack.sessionPresent,
+  });
   client.subscribe(config.mqttTopic, { qos: 1 }, (error, granted) => {
     if (error) logger.error('mqtt_subscribe_failed', { topic: config.mqttTopic, error });
-    else if (granted?.some((grant) => grant.qos > 2)) logger.error('mqtt_subscribe_refused', { topic: config.mqttTopic, hint: 'the broker refused the topic filter (its ACL?)' });
+    else if (granted?.some((grant) => grant.qos > 2))
+      logger.error('mqtt_subscribe_refused', {
+        topic: config.mqttTopic,
+        hint: 'the broker refused the topic filter (its ACL?)',
+      });
     else logger.info('subscribed', { topic: config.mqttTopic, qos: granted?.[0]?.qos });
   });
 });
 client.on('close', () => {
-  if (connected) logger.warn('mqtt_disconnected', { broker: brokerName, hint: 'reconnecting; unacknowledged messages stay with the broker' });
+  if (connected)
+    logger.warn('mqtt_disconnected', {
+      broker: brokerName,
+      hint: 'reconnecting; unacknowledged messages stay with the broker',
+    });
   connected = false;
 });
 let lastError = '';

@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
 import { createRedis, readDeadLetters } from 'core';
-import { type MosquittoServer, type RedisServer, type ServiceProcess, startMosquitto, startRedisServer, startService, uniqueName, waitFor, streamReadings } from 'core/testing';
+import {
+  type MosquittoServer,
+  type RedisServer,
+  type ServiceProcess,
+  startMosquitto,
+  startRedisServer,
+  startService,
+  uniqueName,
+  waitFor,
+  streamReadings,
+} from 'core/testing';
 import type Redis from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 
@@ -24,7 +34,13 @@ afterAll(async () => {
 
 /** The worker as its own process, reading `telemetry/+` into `stream`. */
 function startWorker(stream: string, clientId: string): ServiceProcess {
-  return startService(ENTRY, { REDIS_URL: redisServer.url, MQTT_URL: broker.url, MQTT_CLIENT_ID: clientId, READINGS_STREAM: stream, HEARTBEAT_INTERVAL_MS: '200' });
+  return startService(ENTRY, {
+    REDIS_URL: redisServer.url,
+    MQTT_URL: broker.url,
+    MQTT_CLIENT_ID: clientId,
+    READINGS_STREAM: stream,
+    HEARTBEAT_INTERVAL_MS: '200',
+  });
 }
 
 const readingsIn = (stream: string) => streamReadings(redis, stream);
@@ -36,17 +52,44 @@ describe('ingest-mqtt', () => {
     try {
       await waitFor(() => worker.output().includes('"subscribed"'), { what: 'subscribed' });
       const ts = new Date().toISOString();
-      await publisher.publishAsync('telemetry/pump-7', JSON.stringify({ metric: 'kwh', value: 42, unit: 'kWh', ts }), { qos: 1 });
-      await publisher.publishAsync('telemetry/pump-8', JSON.stringify([{ metric: 'kwh', value: 1, unit: 'kWh', ts }, { metric: 'kwh', value: 2, unit: 'kWh', ts: Date.now() }]), { qos: 1 });
+      await publisher.publishAsync('telemetry/pump-7', JSON.stringify({ metric: 'kwh', value: 42, unit: 'kWh', ts }), {
+        qos: 1,
+      });
+      await publisher.publishAsync(
+        'telemetry/pump-8',
+        JSON.stringify([
+          { metric: 'kwh', value: 1, unit: 'kWh', ts },
+          { metric: 'kwh', value: 2, unit: 'kWh', ts: Date.now() },
+        ]),
+        { qos: 1 },
+      );
       await publisher.publishAsync('telemetry/pump-9', 'not json', { qos: 1 });
-      await publisher.publishAsync('telemetry/pump-10', JSON.stringify([{ metric: 'kwh', value: 3, unit: 'kWh', ts }, { metric: 'kwh', value: 'x', unit: 'kWh', ts }]), { qos: 1 });
-      await publisher.publishAsync('telemetry/pump-11', JSON.stringify({ deviceId: 'pump-7', metric: 'kwh', value: 4, unit: 'kWh', ts }), { qos: 1 });
-      await publisher.publishAsync('telemetry/pump-12', JSON.stringify({ metric: 'kwh', value: 5, unit: 'kWh', ts: '2026-02-30T10:00:00Z' }), { qos: 1 });
+      await publisher.publishAsync(
+        'telemetry/pump-10',
+        JSON.stringify([
+          { metric: 'kwh', value: 3, unit: 'kWh', ts },
+          { metric: 'kwh', value: 'x', unit: 'kWh', ts },
+        ]),
+        { qos: 1 },
+      );
+      await publisher.publishAsync(
+        'telemetry/pump-11',
+        JSON.stringify({ deviceId: 'pump-7', metric: 'kwh', value: 4, unit: 'kWh', ts }),
+        { qos: 1 },
+      );
+      await publisher.publishAsync(
+        'telemetry/pump-12',
+        JSON.stringify({ metric: 'kwh', value: 5, unit: 'kWh', ts: '2026-02-30T10:00:00Z' }),
+        { qos: 1 },
+      );
 
-      const readings = await waitFor(async () => {
-        const found = await readingsIn(stream);
-        return found.length >= 4 && found;
-      }, { what: 'four readings in the stream' });
+      const readings = await waitFor(
+        async () => {
+          const found = await readingsIn(stream);
+          return found.length >= 4 && found;
+        },
+        { what: 'four readings in the stream' },
+      );
       expect(readings.map((r) => [r.deviceId, r.value])).toEqual([
         ['pump-7', 42],
         ['pump-8', 1],
@@ -54,10 +97,13 @@ describe('ingest-mqtt', () => {
         ['pump-10', 3],
       ]);
       expect(readings[0]?.ts).toBe(Date.parse(ts));
-      const letters = await waitFor(async () => {
-        const found = await readDeadLetters(redis, `${stream}:dead`);
-        return found.length >= 4 && found;
-      }, { what: 'four dead letters' });
+      const letters = await waitFor(
+        async () => {
+          const found = await readDeadLetters(redis, `${stream}:dead`);
+          return found.length >= 4 && found;
+        },
+        { what: 'four dead letters' },
+      );
       expect(letters.map((letter) => letter.reason)).toEqual([
         'the message on telemetry/pump-9: payload is not JSON',
         'reading 1 of the message on telemetry/pump-10: value expected number, got "x"',
@@ -80,10 +126,13 @@ describe('ingest-mqtt', () => {
       await publisher.publishAsync('telemetry/meter-1', payload, { qos: 1 });
       await publisher.publishAsync('telemetry/meter-1', payload, { qos: 1 });
       await publisher.publishAsync('telemetry/meter-2', payload, { qos: 1 });
-      const readings = await waitFor(async () => {
-        const found = await readingsIn(stream);
-        return found.length >= 3 && found;
-      }, { what: 'three readings' });
+      const readings = await waitFor(
+        async () => {
+          const found = await readingsIn(stream);
+          return found.length >= 3 && found;
+        },
+        { what: 'three readings' },
+      );
       expect(readings[0]?.id).toBe(readings[1]?.id as string);
       expect(readings[2]?.id).not.toBe(readings[0]?.id as string);
     } finally {
@@ -108,7 +157,13 @@ describe('ingest-mqtt', () => {
           const ts = start + j;
           const id = j % 2 === 0 ? `00000000-0000-7000-8000-${String(j).padStart(12, '0')}` : undefined;
           sent.push({ key: `${device}@${ts}`, ...(id ? { id } : {}) });
-          batch.push(publisher.publishAsync(`telemetry/${device}`, JSON.stringify({ ...(id ? { id } : {}), metric: 'kwh', value: j % 100, unit: 'kWh', ts }), { qos: 1 }));
+          batch.push(
+            publisher.publishAsync(
+              `telemetry/${device}`,
+              JSON.stringify({ ...(id ? { id } : {}), metric: 'kwh', value: j % 100, unit: 'kWh', ts }),
+              { qos: 1 },
+            ),
+          );
         }
         await Promise.all(batch);
       }
@@ -116,17 +171,23 @@ describe('ingest-mqtt', () => {
     try {
       // Kill it while messages flow, twice, and bring it back under the same client id.
       for (let round = 0; round < 2; round++) {
-        await waitFor(async () => (await readingsIn(stream)).length > (round + 1) * 3_000, { what: 'readings flowing', timeoutMs: 30_000 });
+        await waitFor(async () => (await readingsIn(stream)).length > (round + 1) * 3_000, {
+          what: 'readings flowing',
+          timeoutMs: 30_000,
+        });
         await worker.kill('SIGKILL');
         worker = startWorker(stream, clientId);
         // The broker kept the session: the new process goes on where the killed one stopped.
         await waitFor(() => worker.output().includes('"sessionPresent":true'), { what: 'the session kept' });
       }
       await publishing;
-      const readings = await waitFor(async () => {
-        const found = await readingsIn(stream);
-        return new Set(found.map((r) => `${r.deviceId}@${r.ts}`)).size >= total && found;
-      }, { what: 'every reading in the stream', timeoutMs: 60_000 });
+      const readings = await waitFor(
+        async () => {
+          const found = await readingsIn(stream);
+          return new Set(found.map((r) => `${r.deviceId}@${r.ts}`)).size >= total && found;
+        },
+        { what: 'every reading in the stream', timeoutMs: 60_000 },
+      );
       const idsByKey = new Map<string, Set<string>>();
       for (const reading of readings) {
         const key = `${reading.deviceId}@${reading.ts}`;
@@ -150,7 +211,12 @@ describe('ingest-mqtt', () => {
     await redisServer.kill('SIGKILL');
     try {
       const now = Date.now();
-      for (let i = 0; i < 200; i++) await publisher.publishAsync(`telemetry/away-${i % 5}`, JSON.stringify({ metric: 'kwh', value: i, unit: 'kWh', ts: now - i }), { qos: 1 });
+      for (let i = 0; i < 200; i++)
+        await publisher.publishAsync(
+          `telemetry/away-${i % 5}`,
+          JSON.stringify({ metric: 'kwh', value: i, unit: 'kWh', ts: now - i }),
+          { qos: 1 },
+        );
       await waitFor(() => worker.output().includes('"redis_write_failed"'), { what: 'the worker holding a message' });
       await worker.kill('SIGKILL');
     } finally {
@@ -158,10 +224,13 @@ describe('ingest-mqtt', () => {
     }
     worker = startWorker(stream, clientId);
     try {
-      const readings = await waitFor(async () => {
-        const found = await readingsIn(stream).catch(() => []);
-        return new Set(found.map((r) => r.value)).size >= 200 && found;
-      }, { what: 'all 200 in the stream', timeoutMs: 30_000 });
+      const readings = await waitFor(
+        async () => {
+          const found = await readingsIn(stream).catch(() => []);
+          return new Set(found.map((r) => r.value)).size >= 200 && found;
+        },
+        { what: 'all 200 in the stream', timeoutMs: 30_000 },
+      );
       expect(new Set(readings.map((r) => r.value)).size).toBe(200);
     } finally {
       await worker.kill('SIGTERM');

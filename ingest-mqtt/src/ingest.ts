@@ -46,18 +46,36 @@ const STUCK_AFTER_MS = 10_000;
  * foresaw) refuses that message alone, so it cannot block the ones behind it.
  */
 export function readMessage(packet: Pick<IPublishPacket, 'topic' | 'payload'>, maxPayloadBytes: number): ReadMessage {
-  const payload = typeof packet.payload === 'string' ? new TextEncoder().encode(packet.payload) : new Uint8Array(packet.payload);
+  const payload =
+    typeof packet.payload === 'string' ? new TextEncoder().encode(packet.payload) : new Uint8Array(packet.payload);
   const { topic } = packet;
   let outcome: { readings: Reading[]; refused: Refusal[] };
   try {
     outcome =
       payload.byteLength > maxPayloadBytes
-        ? { readings: [], refused: [{ index: -1, reason: `payload is ${payload.byteLength} bytes; at most ${maxPayloadBytes} (MQTT_MAX_PAYLOAD_BYTES)` }] }
+        ? {
+            readings: [],
+            refused: [
+              {
+                index: -1,
+                reason: `payload is ${payload.byteLength} bytes; at most ${maxPayloadBytes} (MQTT_MAX_PAYLOAD_BYTES)`,
+              },
+            ],
+          }
         : readingsOf(topic, payload);
   } catch (error) {
-    outcome = { readings: [], refused: [{ index: -1, reason: `payload could not be read: ${(error as Error).message}` }] };
+    outcome = {
+      readings: [],
+      refused: [{ index: -1, reason: `payload could not be read: ${(error as Error).message}` }],
+    };
   }
-  return { topic, payload, readings: outcome.readings, refused: outcome.refused, letters: refusalLetters({ topic, payload, refused: outcome.refused }) };
+  return {
+    topic,
+    payload,
+    readings: outcome.readings,
+    refused: outcome.refused,
+    letters: refusalLetters({ topic, payload, refused: outcome.refused }),
+  };
 }
 
 type SendPacket = (packet: Packet, cb?: (error?: Error) => void, ...rest: unknown[]) => void;
@@ -72,7 +90,15 @@ type SendPacket = (packet: Packet, cb?: (error?: Error) => void, ...rest: unknow
  * While Redis is away nothing is acknowledged and the batch is retried; a crash at any point
  * means a redelivery by the broker (same ids, stored once), never a loss.
  */
-export function ingestMessages(options: { client: MqttClient; redis: Redis; stream: string; clientId: string; maxPayloadBytes: number; logger: Logger; frameReadings?: number }) {
+export function ingestMessages(options: {
+  client: MqttClient;
+  redis: Redis;
+  stream: string;
+  clientId: string;
+  maxPayloadBytes: number;
+  logger: Logger;
+  frameReadings?: number;
+}) {
   const { client, redis, stream, clientId, maxPayloadBytes, logger, frameReadings } = options;
   const counters: IngestCounters = { messages: 0, published: 0, refused: 0 };
   let stopping = false;
@@ -112,7 +138,8 @@ export function ingestMessages(options: { client: MqttClient; redis: Redis; stre
       } catch (error) {
         if (!isTransientRedisError(error)) return error as Error;
         failing ??= { sinceMs: Date.now(), error: (error as Error).message };
-        if (attempt === 0) logger.warn('redis_write_failed', { what, error, hint: 'retrying; the messages stay unacknowledged' });
+        if (attempt === 0)
+          logger.warn('redis_write_failed', { what, error, hint: 'retrying; the messages stay unacknowledged' });
         if (stopping) return 'stopping';
         await Bun.sleep(backoffMs(attempt, 50, 2_000));
       }
@@ -153,12 +180,24 @@ export function ingestMessages(options: { client: MqttClient; redis: Redis; stre
     }
     for (const message of messages) {
       if (message.letters.length === 0) continue;
-      const written = await untilDone('dead letters', () => deadLetterRefusals(redis, { stream, clientId }, message.letters));
+      const written = await untilDone('dead letters', () =>
+        deadLetterRefusals(redis, { stream, clientId }, message.letters),
+      );
       if (written === 'stopping') return false;
       // A dead letter Redis refuses for good is logged with its reason: nothing else can keep it.
-      if (written instanceof Error) logger.error('dead_letter_refused', { topic: message.topic, reasons: message.letters.map((letter) => letter.reason).slice(0, 5), error: written });
+      if (written instanceof Error)
+        logger.error('dead_letter_refused', {
+          topic: message.topic,
+          reasons: message.letters.map((letter) => letter.reason).slice(0, 5),
+          error: written,
+        });
       counters.refused += message.refused.length;
-      if (counters.refused <= LOGGED_REFUSALS) logger.warn('reading_refused', { topic: message.topic, refused: message.refused.slice(0, 5), ...(counters.refused >= LOGGED_REFUSALS ? { note: 'further refusals are counted, not logged' } : {}) });
+      if (counters.refused <= LOGGED_REFUSALS)
+        logger.warn('reading_refused', {
+          topic: message.topic,
+          refused: message.refused.slice(0, 5),
+          ...(counters.refused >= LOGGED_REFUSALS ? { note: 'further refusals are counted, not logged' } : {}),
+        });
     }
     counters.messages += batch.length;
     counters.published += messages.reduce((sum, message) => sum + message.readings.length, 0);

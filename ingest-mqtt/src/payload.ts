@@ -15,7 +15,11 @@ export const MAX_READINGS_PER_MESSAGE = 5_000;
  * its position, so the broker's redelivery of the same message yields the same ids (stored once).
  * Each bad reading is refused alone with the contract's words; the others go on.
  */
-export function readingsOf(topic: string, payload: Uint8Array, nowMs = Date.now()): { readings: Reading[]; refused: Refusal[] } {
+export function readingsOf(
+  topic: string,
+  payload: Uint8Array,
+  nowMs = Date.now(),
+): { readings: Reading[]; refused: Refusal[] } {
   const deviceId = topic.slice(topic.lastIndexOf('/') + 1);
   let text: string;
   try {
@@ -24,7 +28,11 @@ export function readingsOf(topic: string, payload: Uint8Array, nowMs = Date.now(
     return { readings: [], refused: [{ index: -1, reason: 'payload is not UTF-8' }] };
   }
   // As the API's bodies: `[` × 50,000 is refused before it is parsed (or, later, re-serialized).
-  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) return { readings: [], refused: [{ index: -1, reason: `payload nests JSON deeper than ${MAX_JSON_DEPTH} levels` }] };
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH))
+    return {
+      readings: [],
+      refused: [{ index: -1, reason: `payload nests JSON deeper than ${MAX_JSON_DEPTH} levels` }],
+    };
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -33,17 +41,30 @@ export function readingsOf(topic: string, payload: Uint8Array, nowMs = Date.now(
   }
   const items = Array.isArray(parsed) ? parsed : [parsed];
   if (items.length === 0) return { readings: [], refused: [{ index: -1, reason: 'payload is an empty array' }] };
-  if (items.length > MAX_READINGS_PER_MESSAGE) return { readings: [], refused: [{ index: -1, reason: `payload holds ${items.length} readings; at most ${MAX_READINGS_PER_MESSAGE}` }] };
+  if (items.length > MAX_READINGS_PER_MESSAGE)
+    return {
+      readings: [],
+      refused: [{ index: -1, reason: `payload holds ${items.length} readings; at most ${MAX_READINGS_PER_MESSAGE}` }],
+    };
   // Hashed only if some reading comes without an id.
   let digest: string | undefined;
-  const mintId = (index: number) => (tsMs: number) => eventIdFor(tsMs, `${(digest ??= new Bun.CryptoHasher('sha256').update(topic).update(payload).digest('hex'))}:${index}`);
+  const mintId = (index: number) => (tsMs: number) =>
+    eventIdFor(
+      tsMs,
+      `${(digest ??= new Bun.CryptoHasher('sha256').update(topic).update(payload).digest('hex'))}:${index}`,
+    );
   const readings: Reading[] = [];
   const refused: Refusal[] = [];
   items.forEach((item, index) => {
     try {
-      if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new InvalidEventError('reading', 'must be a JSON object');
+      if (typeof item !== 'object' || item === null || Array.isArray(item))
+        throw new InvalidEventError('reading', 'must be a JSON object');
       const given = (item as Record<string, unknown>).deviceId;
-      if (given !== undefined && given !== deviceId) throw new InvalidEventError('deviceId', `is ${JSON.stringify(String(given).slice(0, 64))} but the topic names ${JSON.stringify(deviceId)}`);
+      if (given !== undefined && given !== deviceId)
+        throw new InvalidEventError(
+          'deviceId',
+          `is ${JSON.stringify(String(given).slice(0, 64))} but the topic names ${JSON.stringify(deviceId)}`,
+        );
       readings.push(readingFromInput({ ...(item as Record<string, unknown>), deviceId }, nowMs, mintId(index)));
     } catch (error) {
       if (!(error instanceof InvalidEventError)) throw error;

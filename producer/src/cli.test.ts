@@ -63,9 +63,13 @@ describe('producer process', () => {
       await server.restart();
       await waitFor(() => partial().includes('redis_publishing_again'), { what: 'producer to resume' });
       const afterRestart = (await streamReadings(redis, stream)).length;
-      await waitFor(async () => (await streamReadings(redis, stream)).length > afterRestart + 100, { what: 'publishing to continue' });
+      await waitFor(async () => (await streamReadings(redis, stream)).length > afterRestart + 100, {
+        what: 'publishing to continue',
+      });
       // Readings measured while Redis was down were buffered and published after it came back.
-      const measuredDuringOutage = (await streamReadings(redis, stream)).filter((r) => r.ts > outageStart + 100 && r.ts < outageEnd - 100);
+      const measuredDuringOutage = (await streamReadings(redis, stream)).filter(
+        (r) => r.ts > outageStart + 100 && r.ts < outageEnd - 100,
+      );
       expect(measuredDuringOutage.length).toBeGreaterThan(100);
     } finally {
       child.kill('SIGTERM');
@@ -86,9 +90,15 @@ describe('producer process', () => {
   });
 
   it('stops on Ctrl-C after --count was reached while Redis is away (it flushed for ever before), saying what is unsent', async () => {
-    const { child, text, partial } = spawnProducer(['--count', '10', '--rate', '100'], { REDIS_URL: 'redis://127.0.0.1:9', SHUTDOWN_TIMEOUT_MS: '500' });
+    const { child, text, partial } = spawnProducer(['--count', '10', '--rate', '100'], {
+      REDIS_URL: 'redis://127.0.0.1:9',
+      SHUTDOWN_TIMEOUT_MS: '500',
+    });
     // Every reading produced (and buffered): the run now only waits for Redis.
-    await waitFor(() => /"event":"status"[^\n]*"buffered":10/.test(partial()), { what: 'the count reached and buffered', timeoutMs: 15_000 });
+    await waitFor(() => /"event":"status"[^\n]*"buffered":10/.test(partial()), {
+      what: 'the count reached and buffered',
+      timeoutMs: 15_000,
+    });
     child.kill('SIGINT');
     expect(await child.exited).toBe(0);
     const stopped = stoppedSummary(await text());

@@ -5,7 +5,15 @@ import { loadProducerConfig } from './config.ts';
 describe('loadProducerConfig', () => {
   it('has the documented defaults', () => {
     const config = loadProducerConfig([], {});
-    expect(config).toMatchObject({ devices: 5, intervalMs: 1_000, valueMin: 10, valueMax: 100, decimals: 0, metric: 'kwh', unit: 'kWh' });
+    expect(config).toMatchObject({
+      devices: 5,
+      intervalMs: 1_000,
+      valueMin: 10,
+      valueMax: 100,
+      decimals: 0,
+      metric: 'kwh',
+      unit: 'kWh',
+    });
     expect(config.count).toBeUndefined();
   });
 
@@ -17,15 +25,23 @@ describe('loadProducerConfig', () => {
   it('names every bad variable and flag', () => {
     const attempt = () => loadProducerConfig(['--count=-1'], { DEVICES: 'many', INTERVAL_MS: '0' });
     expect(attempt).toThrow(ConfigError);
-    expect(attempt).toThrow(/DEVICES: must be a whole number[\s\S]*INTERVAL_MS: must be at least[\s\S]*COUNT: must be at least 1/);
+    expect(attempt).toThrow(
+      /DEVICES: must be a whole number[\s\S]*INTERVAL_MS: must be at least[\s\S]*COUNT: must be at least 1/,
+    );
   });
 
   it('refuses an empty or inverted value range', () => {
-    expect(() => loadProducerConfig(['--min', '60', '--max', '50'], {})).toThrow('VALUE_MAX: must not be below VALUE_MIN');
-    expect(() => loadProducerConfig(['--min', '10.2', '--max', '10.8'], {})).toThrow('VALUE_MIN: no value with 0 decimals');
+    expect(() => loadProducerConfig(['--min', '60', '--max', '50'], {})).toThrow(
+      'VALUE_MAX: must not be below VALUE_MIN',
+    );
+    expect(() => loadProducerConfig(['--min', '10.2', '--max', '10.8'], {})).toThrow(
+      'VALUE_MIN: no value with 0 decimals',
+    );
   });
 
   it('refuses unknown flags in one line that names the flag and points at --help', () => {
-    expect(() => loadProducerConfig(['--devcies', '3'], {})).toThrow("arguments: Unknown option '--devcies' (see --help)");
+    expect(() => loadProducerConfig(['--devcies', '3'], {})).toThrow(
+      "arguments: Unknown option '--devcies' (see --help)",
+    );
   });
 });

@@ -71,9 +71,15 @@ export function loadProducerConfig(argv: readonly string[], environment: Env): P
   const config = loadConfig(producerSettings, { ...environment, ...overrides });
   const problems = [];
   if (config.valueMin > config.valueMax) {
-    problems.push({ key: 'VALUE_MAX', message: `must not be below VALUE_MIN (${config.valueMin}), got ${config.valueMax}` });
+    problems.push({
+      key: 'VALUE_MAX',
+      message: `must not be below VALUE_MIN (${config.valueMin}), got ${config.valueMax}`,
+    });
   } else if (Math.ceil(config.valueMin * 10 ** config.decimals) > Math.floor(config.valueMax * 10 ** config.decimals)) {
-    problems.push({ key: 'VALUE_MIN', message: `no value with ${config.decimals} decimals lies in [${config.valueMin}, ${config.valueMax}]` });
+    problems.push({
+      key: 'VALUE_MIN',
+      message: `no value with ${config.decimals} decimals lies in [${config.valueMin}, ${config.valueMax}]`,
+    });
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -13,15 +13,21 @@ export interface CsvSink {
 
 /** Appends readings to a CSV file, writing the header only when the file is new or empty. */
 export async function openCsvSink(path: string): Promise<CsvSink> {
-  const size = await stat(path).then((info) => info.size, () => 0);
+  const size = await stat(path).then(
+    (info) => info.size,
+    () => 0,
+  );
   const out = createWriteStream(path, { flags: 'a' });
   if (size === 0) out.write(stringify([CSV_COLUMNS as unknown as string[]]));
   return {
     append(readings) {
       if (readings.length === 0) return;
       // One write per batch: per-row writes are what make Node-style streams slow.
-      out.write(stringify(readings.map((r) => [r.id, r.deviceId, r.metric, r.value, r.unit, new Date(r.ts).toISOString()])));
+      out.write(
+        stringify(readings.map((r) => [r.id, r.deviceId, r.metric, r.value, r.unit, new Date(r.ts).toISOString()])),
+      );
     },
-    close: () => new Promise((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve()))),
+    close: () =>
+      new Promise((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve()))),
   };
 }

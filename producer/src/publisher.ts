@@ -98,7 +98,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
         if (closing && closeDeadline < Date.now()) return;
         // Cut short by close(): a stop does not wait out a long backoff.
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.max(0, Math.min(reconnectDelayMs(failures), closeDeadline - Date.now() + 1)));
+          const timer = setTimeout(
+            resolve,
+            Math.max(0, Math.min(reconnectDelayMs(failures), closeDeadline - Date.now() + 1)),
+          );
           endBackoff = () => {
             clearTimeout(timer);
             resolve();

@@ -30,15 +30,30 @@ describe('replay progress', () => {
     await writeFile(file, compressed);
     const progress = { bytes: 0 };
     const items = [];
-    for await (const item of readReadingFile(file, { progress, mintId: (tsMs, line) => `id-${line}-${tsMs}` })) items.push(item);
+    for await (const item of readReadingFile(file, { progress, mintId: (tsMs, line) => `id-${line}-${tsMs}` }))
+      items.push(item);
     expect(items).toHaveLength(101);
-    expect(items[0]).toEqual({ line: 1, reading: { id: 'id-1-1764000000000', deviceId: 'd0', metric: 'kwh', value: 0, unit: 'kWh', ts: 1_764_000_000_000 } });
+    expect(items[0]).toEqual({
+      line: 1,
+      reading: {
+        id: 'id-1-1764000000000',
+        deviceId: 'd0',
+        metric: 'kwh',
+        value: 0,
+        unit: 'kWh',
+        ts: 1_764_000_000_000,
+      },
+    });
     expect(items[100]).toEqual({ line: 101, error: 'not valid JSON' });
     expect(progress.bytes).toBe(compressed.byteLength);
   });
 
   it('says the share, the rate and the time left', () => {
-    expect(replayProgressLine({ bytes: 250, totalBytes: 1_000, readings: 5_000, seconds: 2 })).toBe('replay 25% · 5,000 readings · 2,500/s · ETA 6 s');
-    expect(replayProgressLine({ bytes: 0, totalBytes: 1_000, readings: 0, seconds: 0 })).toBe('replay 0% · 0 readings · 0/s');
+    expect(replayProgressLine({ bytes: 250, totalBytes: 1_000, readings: 5_000, seconds: 2 })).toBe(
+      'replay 25% · 5,000 readings · 2,500/s · ETA 6 s',
+    );
+    expect(replayProgressLine({ bytes: 0, totalBytes: 1_000, readings: 0, seconds: 0 })).toBe(
+      'replay 0% · 0 readings · 0/s',
+    );
   });
 });

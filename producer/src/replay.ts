@@ -1,5 +1,10 @@
 /** One line of replay progress for a terminal: share of the file, readings, rate and time left. */
-export function replayProgressLine(state: { bytes: number; totalBytes: number; readings: number; seconds: number }): string {
+export function replayProgressLine(state: {
+  bytes: number;
+  totalBytes: number;
+  readings: number;
+  seconds: number;
+}): string {
   const { bytes, totalBytes, readings, seconds } = state;
   const share = totalBytes > 0 ? Math.min(100, (bytes / totalBytes) * 100) : 0;
   const rate = seconds > 0 ? readings / seconds : 0;

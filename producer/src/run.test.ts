@@ -26,7 +26,9 @@ afterAll(async () => {
 /** Runs the producer in-process with flags, as the CLI would, and returns its summary and log lines. */
 async function runProducer(flags: string[]) {
   const stream = uniqueName('readings');
-  const config = loadProducerConfig([...flags, '--stream', stream, '--redis-url', testRedis.url], { STATUS_INTERVAL_MS: '60000' });
+  const config = loadProducerConfig([...flags, '--stream', stream, '--redis-url', testRedis.url], {
+    STATUS_INTERVAL_MS: '60000',
+  });
   const lines: Array<Record<string, unknown>> = [];
   const logger = createLogger({ service: 'producer', pretty: false, write: (line) => lines.push(JSON.parse(line)) });
   const connection = createRedis(testRedis.url, { name: 'producer', failFast: true });
@@ -44,7 +46,18 @@ async function streamReadings(stream: string): Promise<Array<{ entryId: string; 
 
 describe('producer against a real Redis', () => {
   it('publishes exactly --count readings, each valid, in range, from every device', async () => {
-    const { stream, summary } = await runProducer(['--count', '500', '--devices', '10', '--rate', '5000', '--min', '20', '--max', '30']);
+    const { stream, summary } = await runProducer([
+      '--count',
+      '500',
+      '--devices',
+      '10',
+      '--rate',
+      '5000',
+      '--min',
+      '20',
+      '--max',
+      '30',
+    ]);
     const readings = (await streamReadings(stream)).map((entry) => entry.reading);
     expect(summary).toMatchObject({ produced: 500, sent: 500, unsent: 0, dropped: 0 });
     expect(readings).toHaveLength(500);
@@ -85,7 +98,12 @@ describe('producer against a real Redis', () => {
     );
     const { stream, summary, lines } = await runProducer(['--replay', file]);
     const readings = (await streamReadings(stream)).map((entry) => entry.reading);
-    expect(readings.map((r) => [r.deviceId, r.value])).toEqual([['pump-1', 21.5], ['pump-1', 22], ['pump-3', 23.5], ['pump-5', -4]]);
+    expect(readings.map((r) => [r.deviceId, r.value])).toEqual([
+      ['pump-1', 21.5],
+      ['pump-1', 22],
+      ['pump-3', 23.5],
+      ['pump-5', -4],
+    ]);
     expect(readings[0]?.ts).toBe(Date.parse('2026-11-22T10:00:00.000Z'));
     expect(summary.badLines).toBe(4);
     const bad = lines.filter((line) => line.event === 'replay_bad_line').map((line) => [line.line, line.error]);
@@ -111,7 +129,9 @@ describe('producer against a real Redis', () => {
     const file = join(dir, 'bom.csv');
     await writeFile(file, '\uFEFFid,deviceId,metric,value,unit,ts\nb-1,d1,temp,21.5,°C,2026-11-22T10:00:00Z\n');
     const { stream, summary } = await runProducer(['--replay', file]);
-    expect((await streamReadings(stream)).map((entry) => entry.reading)).toEqual([{ id: 'b-1', deviceId: 'd1', metric: 'temp', value: 21.5, unit: '°C', ts: Date.parse('2026-11-22T10:00:00Z') }]);
+    expect((await streamReadings(stream)).map((entry) => entry.reading)).toEqual([
+      { id: 'b-1', deviceId: 'd1', metric: 'temp', value: 21.5, unit: '°C', ts: Date.parse('2026-11-22T10:00:00Z') },
+    ]);
     expect(summary.badLines).toBe(0);
   });
 

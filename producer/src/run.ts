@@ -36,7 +36,13 @@ const REPLAY_BATCH = 1_000;
 
 /** Runs the simulator (or a replay) until stopped, --count is reached or the file ends. */
 export function startProducer({ config, redis, logger }: ProducerDeps): ProducerRun {
-  const publisher = createPublisher({ redis, stream: config.readingsStream, logger, maxBuffered: config.maxBuffered, frameReadings: config.frameReadings });
+  const publisher = createPublisher({
+    redis,
+    stream: config.readingsStream,
+    logger,
+    maxBuffered: config.maxBuffered,
+    frameReadings: config.frameReadings,
+  });
   let stopping = false;
   let produced = 0;
   let badLines = 0;
@@ -47,7 +53,12 @@ export function startProducer({ config, redis, logger }: ProducerDeps): Producer
   const simulate = async () => {
     const intervalMs = config.rate ? (config.devices * 1_000) / config.rate : config.intervalMs;
     const simulator = createSimulator({ ...config, intervalMs });
-    logger.info('simulating', { devices: config.devices, intervalMs, ratePerSec: (config.devices * 1_000) / intervalMs, count: config.count });
+    logger.info('simulating', {
+      devices: config.devices,
+      intervalMs,
+      ratePerSec: (config.devices * 1_000) / intervalMs,
+      count: config.count,
+    });
     while (!stopping && (config.count === undefined || produced < config.count)) {
       const remaining = config.count === undefined ? undefined : config.count - produced;
       const readings = simulator.due(Date.now(), remaining);
@@ -73,9 +84,12 @@ export function startProducer({ config, redis, logger }: ProducerDeps): Producer
     };
     // On a terminal, a progress line: share of the file, rate and time left.
     const progress = { bytes: 0 };
-    const totalBytes = source === '-' ? 0 : statSync(source, { throwIfNoEntry: false })?.size ?? 0;
+    const totalBytes = source === '-' ? 0 : (statSync(source, { throwIfNoEntry: false })?.size ?? 0);
     const showProgress = Boolean(process.stderr.isTTY) && totalBytes > 0;
-    const drawProgress = () => process.stderr.write(`\r\x1b[K${replayProgressLine({ bytes: progress.bytes, totalBytes, readings: produced, seconds: (Date.now() - startedAt) / 1_000 })}`);
+    const drawProgress = () =>
+      process.stderr.write(
+        `\r\x1b[K${replayProgressLine({ bytes: progress.bytes, totalBytes, readings: produced, seconds: (Date.now() - startedAt) / 1_000 })}`,
+      );
     const progressTimer = showProgress ? setInterval(drawProgress, 500) : undefined;
     try {
       for await (const item of readReadingFile(source, { progress })) {
@@ -86,7 +100,11 @@ export function startProducer({ config, redis, logger }: ProducerDeps): Producer
           continue;
         }
         batch.push(item.reading);
-        if (batch.length >= (config.rate ? Math.max(1, Math.min(REPLAY_BATCH, Math.ceil(config.rate / 100))) : REPLAY_BATCH)) await flush();
+        if (
+          batch.length >=
+          (config.rate ? Math.max(1, Math.min(REPLAY_BATCH, Math.ceil(config.rate / 100))) : REPLAY_BATCH)
+        )
+          await flush();
         if (config.count !== undefined && produced + batch.length >= config.count) break;
       }
       if (batch.length > 0 && !stopping) await flush();
@@ -118,7 +136,8 @@ export function startProducer({ config, redis, logger }: ProducerDeps): Producer
       clearInterval(status);
       await sink?.close();
       const summary = { ...publisher.stats(), produced, badLines, unsent };
-      if (unsent > 0) logger.error('shutdown_unsent', { unsent, hint: 'Redis was unreachable; these readings were not published' });
+      if (unsent > 0)
+        logger.error('shutdown_unsent', { unsent, hint: 'Redis was unreachable; these readings were not published' });
       logger.info('stopped', summary);
       return summary;
     })();

@@ -27,7 +27,8 @@ export function createSignal({ valueMin, valueMax, intervalMs, random }: SignalO
   let excursion: { untilMs: number; level: number } | undefined;
   return (nowMs) => {
     if (excursion && nowMs >= excursion.untilMs) excursion = undefined;
-    if (!excursion && random() < startChance) excursion = { untilMs: nowMs + (30 + 90 * random()) * 1_000, level: valueMin + span * (0.62 + 0.08 * random()) };
+    if (!excursion && random() < startChance)
+      excursion = { untilMs: nowMs + (30 + 90 * random()) * 1_000, level: valueMin + span * (0.62 + 0.08 * random()) };
     const base = excursion ? excursion.level : level + amplitude * Math.sin((2 * Math.PI * nowMs) / periodMs + phase);
     const noise = span * 0.015 * (2 * random() - 1);
     return Math.min(valueMax, Math.max(valueMin, base + noise));

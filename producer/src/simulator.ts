@@ -45,7 +45,17 @@ export function deviceIdFor(index: number, devices: number): string {
  * the caller owns the clock, which keeps the rate testable.
  */
 export function createSimulator(options: SimulatorOptions): Simulator {
-  const { devices, intervalMs, metric, unit, decimals, pattern = 'wave', jitter = 0.1, random = Math.random, startMs = Date.now() } = options;
+  const {
+    devices,
+    intervalMs,
+    metric,
+    unit,
+    decimals,
+    pattern = 'wave',
+    jitter = 0.1,
+    random = Math.random,
+    startMs = Date.now(),
+  } = options;
   const scale = 10 ** decimals;
   // Draw whole units of 10^-decimals so both ends of the range are reachable and never exceeded.
   const lowest = Math.ceil(options.valueMin * scale);
@@ -56,10 +66,13 @@ export function createSimulator(options: SimulatorOptions): Simulator {
 
   const nextGap = () => intervalMs * (1 + jitter * (2 * random() - 1));
   const uniform = () => (lowest + Math.floor(random() * span)) / scale;
-  const signals = deviceIds.map(() => createSignal({ valueMin: lowest / scale, valueMax: (lowest + span - 1) / scale, intervalMs, random }));
+  const signals = deviceIds.map(() =>
+    createSignal({ valueMin: lowest / scale, valueMax: (lowest + span - 1) / scale, intervalMs, random }),
+  );
   // A signal's value on the grid of `decimals`, inside the range.
   const onGrid = (value: number) => Math.min(lowest + span - 1, Math.max(lowest, Math.round(value * scale))) / scale;
-  const nextValue = (index: number, nowMs: number) => (pattern === 'uniform' ? uniform() : onGrid((signals[index] as (nowMs: number) => number)(nowMs)));
+  const nextValue = (index: number, nowMs: number) =>
+    pattern === 'uniform' ? uniform() : onGrid((signals[index] as (nowMs: number) => number)(nowMs));
 
   return {
     deviceIds,

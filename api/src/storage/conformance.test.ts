@@ -63,7 +63,16 @@ const DAY = 86_400_000;
 const base = Date.UTC(2026, 10, 22, 10);
 function row(overrides: Partial<StoredRow> = {}): StoredRow {
   sequence += 1;
-  return { id: `r-${String(sequence).padStart(9, '0')}`, deviceId: 'device-001', metric: 'kwh', value: 42, unit: 'kWh', ts: base, storedAt: base + 5, ...overrides };
+  return {
+    id: `r-${String(sequence).padStart(9, '0')}`,
+    deviceId: 'device-001',
+    metric: 'kwh',
+    value: 42,
+    unit: 'kWh',
+    ts: base,
+    storedAt: base + 5,
+    ...overrides,
+  };
 }
 
 function alert(overrides: Partial<StoredAlert> = {}): StoredAlert {
@@ -92,7 +101,11 @@ for (const [name, backend] of Object.entries(backends)) {
     it('stores a batch once by id: repeats inside the batch and later batches are duplicates', async () => {
       const { store } = await backend.fresh();
       const batch = [row(), row({ ts: base + DAY * 3 }), row({ ts: base - DAY * 400 })];
-      expect(await store.insert([...batch, { ...(batch[1] as StoredRow) }])).toEqual({ inserted: 3, duplicates: 1, conflicts: [] });
+      expect(await store.insert([...batch, { ...(batch[1] as StoredRow) }])).toEqual({
+        inserted: 3,
+        duplicates: 1,
+        conflicts: [],
+      });
       expect(await store.insert(batch)).toEqual({ inserted: 0, duplicates: 3, conflicts: [] });
       expect(await store.count({})).toBe(3);
     });
@@ -106,7 +119,11 @@ for (const [name, backend] of Object.entries(backends)) {
       expect(outcome.conflicts).toEqual([{ index: 2, offered: changed, stored: original }]);
       const later = { ...original, ts: original.ts + 1 };
       const again = await store.insert([later, { ...original, storedAt: original.storedAt + 5 }]);
-      expect(again).toEqual({ inserted: 0, duplicates: 1, conflicts: [{ index: 0, offered: later, stored: original }] });
+      expect(again).toEqual({
+        inserted: 0,
+        duplicates: 1,
+        conflicts: [{ index: 0, offered: later, stored: original }],
+      });
       expect(await store.get(original.id)).toEqual(original);
     });
 
@@ -114,7 +131,9 @@ for (const [name, backend] of Object.entries(backends)) {
       const { store, another } = await backend.fresh();
       const instances = [store, await another(), await another()];
       const batch = Array.from({ length: 2_000 }, (_, i) => row({ deviceId: `device-${i % 50}`, ts: base + i }));
-      const outcomes = await Promise.all(instances.flatMap((instance) => [instance.insert(batch.slice(0, 1_500)), instance.insert(batch.slice(500))]));
+      const outcomes = await Promise.all(
+        instances.flatMap((instance) => [instance.insert(batch.slice(0, 1_500)), instance.insert(batch.slice(500))]),
+      );
       expect(outcomes.reduce((sum, o) => sum + o.inserted, 0)).toBe(2_000);
       expect(await store.count({})).toBe(2_000);
     });
@@ -135,7 +154,9 @@ for (const [name, backend] of Object.entries(backends)) {
 
     it('pages newest first, every row exactly once, while newer rows keep arriving', async () => {
       const { store } = await backend.fresh();
-      const rows = Array.from({ length: 1_000 }, (_, i) => row({ deviceId: `device-${i % 7}`, ts: base + Math.floor(i / 3) * 1_000 }));
+      const rows = Array.from({ length: 1_000 }, (_, i) =>
+        row({ deviceId: `device-${i % 7}`, ts: base + Math.floor(i / 3) * 1_000 }),
+      );
       await store.insert(rows);
       const seen: string[] = [];
       let after: { ts: number; id: string } | undefined;
@@ -158,7 +179,11 @@ for (const [name, backend] of Object.entries(backends)) {
     it('walks 200,000 rows oldest first in chunks, each once, with filters', async () => {
       const { store } = await backend.fresh();
       for (let start = 0; start < 200_000; start += 5_000) {
-        await store.insert(Array.from({ length: 5_000 }, (_, i) => row({ deviceId: `device-${(start + i) % 100}`, ts: base + start + i })));
+        await store.insert(
+          Array.from({ length: 5_000 }, (_, i) =>
+            row({ deviceId: `device-${(start + i) % 100}`, ts: base + start + i }),
+          ),
+        );
       }
       let after: { ts: number; id: string } | undefined;
       let total = 0;
@@ -179,7 +204,11 @@ for (const [name, backend] of Object.entries(backends)) {
 
     it('hands an export its chunks as text: the rows chunk reads, in order, formulas neutralised, resumed after each', async () => {
       const { store } = await backend.fresh();
-      const rows = [row({ deviceId: '=cmd|calc', ts: base + 2 }), row({ metric: 'temp', value: -0.5, unit: '°C', ts: base + 1 }), row({ ts: base + 3 })];
+      const rows = [
+        row({ deviceId: '=cmd|calc', ts: base + 2 }),
+        row({ metric: 'temp', value: -0.5, unit: '°C', ts: base + 1 }),
+        row({ ts: base + 3 }),
+      ];
       await store.insert(rows);
       const oldestFirst = [...rows].sort((a, b) => a.ts - b.ts);
       const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -188,31 +217,58 @@ for (const [name, backend] of Object.entries(backends)) {
       expect(first.rows).toBe(2);
       expect(first.last).toEqual({ ts: base + 2, id: oldestFirst[1]?.id as string });
       const rest = await store.exportChunk({}, 2, first.last ?? undefined, 'ndjson');
-      expect({ rows: rest.rows, last: rest.last }).toEqual({ rows: 1, last: { ts: base + 3, id: oldestFirst[2]?.id as string } });
-      const lines = (decode(first.bytes) + decode(rest.bytes)).trimEnd().split('\n').map((line) => JSON.parse(line));
-      expect(lines).toEqual(oldestFirst.map((r) => ({ ...r, ts: new Date(r.ts).toISOString(), storedAt: new Date(r.storedAt).toISOString() })));
+      expect({ rows: rest.rows, last: rest.last }).toEqual({
+        rows: 1,
+        last: { ts: base + 3, id: oldestFirst[2]?.id as string },
+      });
+      const lines = (decode(first.bytes) + decode(rest.bytes))
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line));
+      expect(lines).toEqual(
+        oldestFirst.map((r) => ({
+          ...r,
+          ts: new Date(r.ts).toISOString(),
+          storedAt: new Date(r.storedAt).toISOString(),
+        })),
+      );
 
       const csv = decode((await store.exportChunk({ metric: 'kwh' }, 10, undefined, 'csv')).bytes);
       const iso = (ms: number) => new Date(ms).toISOString();
       const [, formula, plain] = oldestFirst as [StoredRow, StoredRow, StoredRow];
-      expect(csv).toBe(`${formula.id},'=cmd|calc,kwh,42,kWh,${iso(formula.ts)},${iso(formula.storedAt)}\n${plain.id},device-001,kwh,42,kWh,${iso(plain.ts)},${iso(plain.storedAt)}\n`);
-      expect(await store.exportChunk({}, 10, rest.last ?? undefined, 'csv')).toEqual({ bytes: new Uint8Array(), rows: 0, last: null });
+      expect(csv).toBe(
+        `${formula.id},'=cmd|calc,kwh,42,kWh,${iso(formula.ts)},${iso(formula.storedAt)}\n${plain.id},device-001,kwh,42,kWh,${iso(plain.ts)},${iso(plain.storedAt)}\n`,
+      );
+      expect(await store.exportChunk({}, 10, rest.last ?? undefined, 'csv')).toEqual({
+        bytes: new Uint8Array(),
+        rows: 0,
+        last: null,
+      });
     });
 
     it('gives the hand-computed statistics', async () => {
       const { store } = await backend.fresh();
       await store.insert(STATS_FIXTURE.map((reading) => row({ ...reading, ts: Date.parse(reading.ts) })));
       const stats = await store.stats({}, 50, { limit: 1 });
-      expect(stats).toEqual({ ...FIXTURE_TOTALS, perDevice: FIXTURE_DEVICES.slice(0, 1), perDeviceTotal: 2, perDeviceTruncated: true });
+      expect(stats).toEqual({
+        ...FIXTURE_TOTALS,
+        perDevice: FIXTURE_DEVICES.slice(0, 1),
+        perDeviceTotal: 2,
+        perDeviceTruncated: true,
+      });
       const next = await store.stats({}, 25, { limit: 1, after: 'device-a' });
-      expect(next.perDevice).toEqual([{ deviceId: 'device-b', count: 3, min: 20, max: 30, mean: 80 / 3, overThreshold: 2 }]);
+      expect(next.perDevice).toEqual([
+        { deviceId: 'device-b', count: 3, min: 20, max: 30, mean: 80 / 3, overThreshold: 2 },
+      ]);
       expect(next.perDeviceTruncated).toBe(false);
     });
 
     it('answers statistics over hundreds of scattered hours not compacted yet (a backfill of every other hour)', async () => {
       const { store } = await backend.fresh();
       // 600 hours, every other one, two devices: each hour is dirty until compaction runs.
-      const rows = Array.from({ length: 600 }, (_, i) => row({ deviceId: i % 2 === 0 ? 'device-a' : 'device-b', value: i % 10, ts: base + 2 * i * 3_600_000 + 90_000 }));
+      const rows = Array.from({ length: 600 }, (_, i) =>
+        row({ deviceId: i % 2 === 0 ? 'device-a' : 'device-b', value: i % 10, ts: base + 2 * i * 3_600_000 + 90_000 }),
+      );
       await store.insert(rows);
       const stats = await store.stats({ fromMs: base - DAY, toMs: base + 60 * DAY }, 4.5, { limit: 10 });
       expect(stats.count).toBe(600);
@@ -239,8 +295,13 @@ for (const [name, backend] of Object.entries(backends)) {
       const mark = (all[0] as { seq: number }).seq;
       const second = [row(), row()];
       await other.insert(second);
-      expect((await store.changesAfter(mark, 100)).map((r) => r.id)).toEqual([...first.slice(1), ...second].map((r) => r.id));
-      expect((await store.recentChanges(2)).map((r) => r.id)).toEqual([second[1]?.id as string, second[0]?.id as string]);
+      expect((await store.changesAfter(mark, 100)).map((r) => r.id)).toEqual(
+        [...first.slice(1), ...second].map((r) => r.id),
+      );
+      expect((await store.recentChanges(2)).map((r) => r.id)).toEqual([
+        second[1]?.id as string,
+        second[0]?.id as string,
+      ]);
       expect(await store.lastSeq()).toBe((await store.recentChanges(1))[0]?.seq as number);
     });
 
@@ -271,14 +332,32 @@ for (const [name, backend] of Object.entries(backends)) {
         after = { ts: last.ts, id: last.id };
       }
       expect(seen).toEqual(newestFirst);
-      const filter = { deviceId: 'device-2', ruleId: 'hot', state: 'firing' as const, fromMs: base + 10_000, toMs: base + 40_000 };
-      const expected = newestFirst.filter((a) => a.deviceId === filter.deviceId && a.ruleId === filter.ruleId && a.state === filter.state && a.ts >= filter.fromMs && a.ts < filter.toMs);
+      const filter = {
+        deviceId: 'device-2',
+        ruleId: 'hot',
+        state: 'firing' as const,
+        fromMs: base + 10_000,
+        toMs: base + 40_000,
+      };
+      const expected = newestFirst.filter(
+        (a) =>
+          a.deviceId === filter.deviceId &&
+          a.ruleId === filter.ruleId &&
+          a.state === filter.state &&
+          a.ts >= filter.fromMs &&
+          a.ts < filter.toMs,
+      );
       expect(expected.length).toBeGreaterThan(0);
       expect(await store.alerts(filter, 1_000)).toEqual(expected);
       const cutoff = base + 20_000;
       const older = alerts.filter((a) => a.ts < cutoff).length;
       let removed = 0;
-      for (let step = await store.removeAlertsBefore(cutoff, 30); step > 0; step = await store.removeAlertsBefore(cutoff, 30)) removed += step;
+      for (
+        let step = await store.removeAlertsBefore(cutoff, 30);
+        step > 0;
+        step = await store.removeAlertsBefore(cutoff, 30)
+      )
+        removed += step;
       expect(removed).toBe(older);
       expect(await store.alerts({}, 1_000)).toEqual(newestFirst.filter((a) => a.ts >= cutoff));
     });
@@ -288,7 +367,9 @@ for (const [name, backend] of Object.entries(backends)) {
       const other = await another();
       const now = Date.now();
       // Every 90 minutes over ten days, from 20 devices; the bound falls mid-day.
-      const rows = Array.from({ length: 160 }, (_, i) => row({ deviceId: `device-${i % 20}`, ts: now - 10 * DAY + i * 90 * 60_000 }));
+      const rows = Array.from({ length: 160 }, (_, i) =>
+        row({ deviceId: `device-${i % 20}`, ts: now - 10 * DAY + i * 90 * 60_000 }),
+      );
       await store.insert(rows);
       // The other instance has written to the oldest day too: it knows that day's partition.
       const early = row({ ts: now - 10 * DAY + 1 });
@@ -306,7 +387,9 @@ for (const [name, backend] of Object.entries(backends)) {
       const left = [...rows, early].filter((r) => r.ts >= bound);
       expect(await store.count({})).toBe(left.length);
       expect(await store.oldestReadingTs()).toBe(Math.min(...left.map((r) => r.ts)));
-      expect((await store.chunk({}, 1_000)).map((r) => r.id)).toEqual([...left].sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : 1)).map((r) => r.id));
+      expect((await store.chunk({}, 1_000)).map((r) => r.id)).toEqual(
+        [...left].sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : 1)).map((r) => r.id),
+      );
       // A reading of a removed day arriving late (through either instance) is stored again.
       expect((await other.insert([early])).inserted).toBe(1);
       expect(await store.oldestReadingTs()).toBe(early.ts);

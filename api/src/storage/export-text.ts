@@ -46,7 +46,11 @@ export function csvHeader(): Uint8Array {
  */
 export function exportChunk(rows: readonly StoredRow[], format: ExportFormat): ExportChunk {
   const last = rows.at(-1);
-  return { bytes: encoder.encode(format === 'csv' ? csvRows(rows) : ndjsonRows(rows)), rows: rows.length, last: last ? { ts: last.ts, id: last.id } : null };
+  return {
+    bytes: encoder.encode(format === 'csv' ? csvRows(rows) : ndjsonRows(rows)),
+    rows: rows.length,
+    last: last ? { ts: last.ts, id: last.id } : null,
+  };
 }
 
 /** Text cells are neutralised against spreadsheet formulas; numbers and times cannot start one. */

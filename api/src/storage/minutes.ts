@@ -12,7 +12,11 @@ export interface MinuteWindow {
  * The minutes /stats lists, as minute numbers (epoch ms / 60,000): [from, to) when given, else
  * first to last reading; cut to its last MAX_MINUTES. Undefined when there is nothing to list.
  */
-export function minuteWindow(filter: ReadingFilter, firstTs: number | null, lastTs: number | null): MinuteWindow | undefined {
+export function minuteWindow(
+  filter: ReadingFilter,
+  firstTs: number | null,
+  lastTs: number | null,
+): MinuteWindow | undefined {
   const startMs = filter.fromMs ?? firstTs;
   const endMs = filter.toMs === undefined ? lastTs : filter.toMs - 1;
   if (startMs === null || endMs === null || endMs < startMs) return undefined;
@@ -23,10 +27,14 @@ export function minuteWindow(filter: ReadingFilter, firstTs: number | null, last
 }
 
 /** Every minute of the window, zeros included, from counts per minute number. */
-export function minuteSeries(window: MinuteWindow | undefined, counts: ReadonlyMap<number, number>): Pick<Stats, 'readingsPerMinute' | 'readingsPerMinuteTruncated'> {
+export function minuteSeries(
+  window: MinuteWindow | undefined,
+  counts: ReadonlyMap<number, number>,
+): Pick<Stats, 'readingsPerMinute' | 'readingsPerMinuteTruncated'> {
   if (!window) return { readingsPerMinute: [], readingsPerMinuteTruncated: false };
   const series = [];
-  for (let m = window.firstMinute; m <= window.lastMinute; m++) series.push({ minute: new Date(m * MINUTE_MS).toISOString(), count: counts.get(m) ?? 0 });
+  for (let m = window.firstMinute; m <= window.lastMinute; m++)
+    series.push({ minute: new Date(m * MINUTE_MS).toISOString(), count: counts.get(m) ?? 0 });
   return { readingsPerMinute: series, readingsPerMinuteTruncated: window.truncated };
 }
 
@@ -49,7 +57,12 @@ export interface BucketWindow {
  * by the window's span — minutes up to a day, hours up to 90 days, days beyond; cut to its last
  * MAX_BUCKETS buckets. Undefined when there is nothing to list.
  */
-export function bucketWindow(filter: ReadingFilter, firstTs: number | null, lastTs: number | null, asked?: Bucket): BucketWindow | undefined {
+export function bucketWindow(
+  filter: ReadingFilter,
+  firstTs: number | null,
+  lastTs: number | null,
+  asked?: Bucket,
+): BucketWindow | undefined {
   const startMs = filter.fromMs ?? firstTs;
   const endMs = filter.toMs === undefined ? lastTs : filter.toMs - 1;
   if (startMs === null || endMs === null || endMs < startMs) return undefined;
@@ -78,7 +91,13 @@ export function bucketSeries(window: BucketWindow | undefined, rows: readonly Bu
   const points = [];
   for (let b = window.first; b <= window.last; b++) {
     const row = byBucket.get(b);
-    points.push({ start: new Date(b * size).toISOString(), count: row?.count ?? 0, min: row?.min ?? null, max: row?.max ?? null, mean: row?.mean ?? null });
+    points.push({
+      start: new Date(b * size).toISOString(),
+      count: row?.count ?? 0,
+      min: row?.min ?? null,
+      max: row?.max ?? null,
+      mean: row?.mean ?? null,
+    });
   }
   return { bucket: window.bucket, points, truncated: window.truncated };
 }

@@ -15,7 +15,9 @@ export class StorageConfigError extends Error {
 export function backendOf(databaseUrl: string): 'sqlite' | 'postgres' {
   if (/^postgres(ql)?:\/\//i.test(databaseUrl)) return 'postgres';
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(databaseUrl) && !/^(file|sqlite):/i.test(databaseUrl)) {
-    throw new StorageConfigError(`DATABASE_URL: ${JSON.stringify(databaseUrl.replace(/\/\/[^@/]*@/, '//…@'))} names no backend this API has (a file path, :memory:, file:, sqlite:, or postgres://)`);
+    throw new StorageConfigError(
+      `DATABASE_URL: ${JSON.stringify(databaseUrl.replace(/\/\/[^@/]*@/, '//…@'))} names no backend this API has (a file path, :memory:, file:, sqlite:, or postgres://)`,
+    );
   }
   return 'sqlite';
 }
@@ -30,7 +32,11 @@ const WAITING_READS_PER_READER = 16;
  * The store DATABASE_URL names, opened and migrated, its long reads bounded (see read-gate.ts).
  * @throws StorageConfigError naming DATABASE_URL and the reason.
  */
-export async function openStore(databaseUrl: string, options: StoreOptions = {}, logger?: Logger): Promise<ReadingsStore> {
+export async function openStore(
+  databaseUrl: string,
+  options: StoreOptions = {},
+  logger?: Logger,
+): Promise<ReadingsStore> {
   const readers = options.readers ?? 2;
   const store = await openUngated(databaseUrl, { ...options, readers }, logger);
   return gateReads(store, { running: readers, waiting: readers * WAITING_READS_PER_READER });
@@ -48,8 +54,15 @@ async function openUngated(databaseUrl: string, options: StoreOptions, logger?: 
     const onFileGone = (message: string) => logger?.error('database_file_gone', { error: message });
     // In memory there is one connection, so it stays on this thread; a file gets its threads.
     if (databasePath(databaseUrl) === ':memory:') return openSqliteStore(databaseUrl, { onFileGone });
-    return await openThreadedSqliteStore(databaseUrl, { statementTimeoutMs: options.statementTimeoutMs, readers: options.readers, readerNice: options.readerNice, onFileGone });
+    return await openThreadedSqliteStore(databaseUrl, {
+      statementTimeoutMs: options.statementTimeoutMs,
+      readers: options.readers,
+      readerNice: options.readerNice,
+      onFileGone,
+    });
   } catch (error) {
-    throw new StorageConfigError(`DATABASE_URL: cannot open the SQLite database ${JSON.stringify(databaseUrl)}: ${(error as Error).message}`);
+    throw new StorageConfigError(
+      `DATABASE_URL: cannot open the SQLite database ${JSON.stringify(databaseUrl)}: ${(error as Error).message}`,
+    );
   }
 }

@@ -70,7 +70,14 @@ export interface BatchOutcome {
 
 /** Whether two rows say the same thing (when they were stored aside). */
 export function sameReading(a: StoredRow, b: StoredRow): boolean {
-  return a.id === b.id && a.deviceId === b.deviceId && a.metric === b.metric && a.value === b.value && a.unit === b.unit && a.ts === b.ts;
+  return (
+    a.id === b.id &&
+    a.deviceId === b.deviceId &&
+    a.metric === b.metric &&
+    a.value === b.value &&
+    a.unit === b.unit &&
+    a.ts === b.ts
+  );
 }
 
 export interface ReadingPatchFields {
@@ -218,14 +225,29 @@ export interface ReadingsStore {
   /** Oldest first by (ts, id), up to `limit` rows after the cursor: an export walks these. */
   chunk(filter: ReadingFilter, limit: number, after?: Cursor): Promise<StoredRow[]>;
   /** `chunk` as export text (see export-text.ts), made where the rows are read: SQLite's reader thread. */
-  exportChunk(filter: ReadingFilter, limit: number, after: Cursor | undefined, format: ExportFormat): Promise<ExportChunk>;
-  stats(filter: ReadingFilter, threshold: number, devices: DevicePage, bucket?: 'minute' | 'hour' | 'day'): Promise<Stats>;
+  exportChunk(
+    filter: ReadingFilter,
+    limit: number,
+    after: Cursor | undefined,
+    format: ExportFormat,
+  ): Promise<ExportChunk>;
+  stats(
+    filter: ReadingFilter,
+    threshold: number,
+    devices: DevicePage,
+    bucket?: 'minute' | 'hour' | 'day',
+  ): Promise<Stats>;
   /**
    * `stats` as the JSON /stats answers, in UTF-8, made where it is worked out (SQLite: on the
    * reader threads): a whole-history answer is ~180 KB, which the event loop serving writes would
    * otherwise serialize and encode tens of times a second under load.
    */
-  statsJson(filter: ReadingFilter, threshold: number, devices: DevicePage, bucket?: 'minute' | 'hour' | 'day'): Promise<Uint8Array>;
+  statsJson(
+    filter: ReadingFilter,
+    threshold: number,
+    devices: DevicePage,
+    bucket?: 'minute' | 'hour' | 'day',
+  ): Promise<Uint8Array>;
   /** How many rows match. */
   count(filter: ReadingFilter): Promise<number>;
   /** The change feed: rows stored after `seq`, in sequence order, up to `limit`. */

@@ -70,14 +70,17 @@ function listen(url: string, headers: Record<string, string> = {}) {
   return { messages, close: () => abort.abort() };
 }
 
-const post = (base: string, readings: unknown[]) => fetch(`${base}/readings/batch`, { method: 'POST', headers: auth, body: JSON.stringify({ readings }) });
+const post = (base: string, readings: unknown[]) =>
+  fetch(`${base}/readings/batch`, { method: 'POST', headers: auth, body: JSON.stringify({ readings }) });
 
 describe('several API instances on one PostgreSQL', () => {
   it('a reading stored through one instance reaches live clients of another, and resumes on a third', async () => {
     const [a, b, c] = [await instance(), await instance(), await instance()];
     const onB = listen(`${b}/readings/stream?deviceId=shared`);
     await Bun.sleep(200);
-    const sent = Array.from({ length: 5 }, (_, i) => readingBody({ deviceId: 'shared', ts: new Date(Date.UTC(2026, 10, 25, 9, 0, i)).toISOString() }));
+    const sent = Array.from({ length: 5 }, (_, i) =>
+      readingBody({ deviceId: 'shared', ts: new Date(Date.UTC(2026, 10, 25, 9, 0, i)).toISOString() }),
+    );
     expect((await post(a, sent.slice(0, 3))).status).toBe(200);
     await waitFor(() => onB.messages.length === 3, { what: 'readings from A on B' });
     expect(onB.messages.map((m) => m.data.id)).toEqual(sent.slice(0, 3).map((r) => r.id));
@@ -89,19 +92,24 @@ describe('several API instances on one PostgreSQL', () => {
     onC.close();
   });
 
-  it('keeps every instance\'s latest-readings cache right when another instance writes', async () => {
+  it("keeps every instance's latest-readings cache right when another instance writes", async () => {
     const [a, b] = [await instance(), await instance()];
-    const latest = async (base: string) => ((await (await fetch(`${base}/readings/latest?limit=1`)).json()) as Array<{ id: string }>)[0]?.id;
+    const latest = async (base: string) =>
+      ((await (await fetch(`${base}/readings/latest?limit=1`)).json()) as Array<{ id: string }>)[0]?.id;
     await latest(b);
     const newest = readingBody({ deviceId: 'cache', ts: new Date().toISOString() });
     expect((await post(a, [newest])).status).toBe(200);
-    await waitFor(async () => (await latest(b)) === newest.id, { what: 'B sees A\'s write' });
+    await waitFor(async () => (await latest(b)) === newest.id, { what: "B sees A's write" });
   });
 
   it('stores each reading once when the same batch goes to three instances at once', async () => {
     const bases = [await instance(), await instance(), await instance()];
-    const batch = Array.from({ length: 1_000 }, (_, i) => readingBody({ deviceId: `dup-${i % 10}`, ts: new Date(Date.UTC(2026, 10, 24, 0, 0, 0, i)).toISOString() }));
-    const answers = await Promise.all(bases.map(async (base) => (await (await post(base, batch)).json()) as { inserted: number }));
+    const batch = Array.from({ length: 1_000 }, (_, i) =>
+      readingBody({ deviceId: `dup-${i % 10}`, ts: new Date(Date.UTC(2026, 10, 24, 0, 0, 0, i)).toISOString() }),
+    );
+    const answers = await Promise.all(
+      bases.map(async (base) => (await (await post(base, batch)).json()) as { inserted: number }),
+    );
     expect(answers.reduce((sum, answer) => sum + answer.inserted, 0)).toBe(1_000);
   });
 
@@ -118,7 +126,10 @@ describe('several API instances on one PostgreSQL', () => {
     expect(health.status).toBe(503);
     expect(((await health.json()) as { reasons: string[] }).reasons.join(' ')).toContain('database');
     await server.restart();
-    await waitFor(async () => (await post(api, [readingBody({ deviceId: 'outage', ts: new Date().toISOString() })])).status === 200, { what: 'writes again', timeoutMs: 20_000 });
+    await waitFor(
+      async () => (await post(api, [readingBody({ deviceId: 'outage', ts: new Date().toISOString() })])).status === 200,
+      { what: 'writes again', timeoutMs: 20_000 },
+    );
     expect((await fetch(`${api}/health`)).status).toBe(200);
   }, 60_000);
 });
@@ -126,11 +137,23 @@ describe('several API instances on one PostgreSQL', () => {
 describe('the API process with a DATABASE_URL it cannot use', () => {
   const entry = join(import.meta.dir, '../index.ts');
   for (const [label, url, expected] of [
-    ['an unreachable PostgreSQL', 'postgres://postgres@127.0.0.1:1/telemetry', 'DATABASE_URL: cannot reach PostgreSQL at postgres@127.0.0.1:1/telemetry'],
-    ['a scheme no backend speaks', 'mysql://root@127.0.0.1/telemetry', 'mysql://…@127.0.0.1/telemetry\\" names no backend this API has'],
+    [
+      'an unreachable PostgreSQL',
+      'postgres://postgres@127.0.0.1:1/telemetry',
+      'DATABASE_URL: cannot reach PostgreSQL at postgres@127.0.0.1:1/telemetry',
+    ],
+    [
+      'a scheme no backend speaks',
+      'mysql://root@127.0.0.1/telemetry',
+      'mysql://…@127.0.0.1/telemetry\\" names no backend this API has',
+    ],
   ] as const) {
     it(`stops at start on ${label}, naming DATABASE_URL, without a stack trace`, async () => {
-      const child = Bun.spawn(['bun', entry], { env: { ...process.env, PORT: '0', DATABASE_URL: url, REDIS_URL: 'redis://127.0.0.1:1', LOG_LEVEL: 'warn' }, stdout: 'pipe', stderr: 'pipe' });
+      const child = Bun.spawn(['bun', entry], {
+        env: { ...process.env, PORT: '0', DATABASE_URL: url, REDIS_URL: 'redis://127.0.0.1:1', LOG_LEVEL: 'warn' },
+        stdout: 'pipe',
+        stderr: 'pipe',
+      });
       expect(await child.exited).toBe(2);
       const output = (await new Response(child.stdout).text()) + (await new Response(child.stderr).text());
       expect(output).toContain(expected);

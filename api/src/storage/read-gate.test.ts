@@ -17,7 +17,17 @@ beforeAll(async () => {
   // A real store whose answers come from another thread: every call below is in flight at once.
   store = await openThreadedSqliteStore(join(directory, 'telemetry.db'));
   const now = Date.now();
-  await store.insert(Array.from({ length: 100 }, (_, i) => ({ id: `r-${i}`, deviceId: `device-${i % 5}`, metric: 'kwh', value: i, unit: 'kWh', ts: now - i, storedAt: now })));
+  await store.insert(
+    Array.from({ length: 100 }, (_, i) => ({
+      id: `r-${i}`,
+      deviceId: `device-${i % 5}`,
+      metric: 'kwh',
+      value: i,
+      unit: 'kWh',
+      ts: now - i,
+      storedAt: now,
+    })),
+  );
 });
 afterAll(async () => {
   await store.close();
@@ -28,12 +38,23 @@ describe('long reads, bounded', () => {
   it('runs `running` at once, queues `waiting`, refuses the rest after a pause; the queued ones all answer', async () => {
     const gated = gateReads(store, { running: 1, waiting: 2 });
     const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => gated.count({})));
-    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected']);
-    expect(outcomes.slice(0, 3).map((outcome) => (outcome as PromiseFulfilledResult<number>).value)).toEqual([100, 100, 100]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'rejected',
+    ]);
+    expect(outcomes.slice(0, 3).map((outcome) => (outcome as PromiseFulfilledResult<number>).value)).toEqual([
+      100, 100, 100,
+    ]);
     expect((outcomes[3] as PromiseRejectedResult).reason).toBeInstanceOf(StorageBusyError);
     // A refusal is told after a pause, so a client that asks again at once cannot ask thousands
     // of times a second (a lower bound: a busy machine only makes it longer).
-    const slow = gateReads({ ...store, count: () => Bun.sleep(1_000).then(() => 0) }, { running: 1, waiting: 0, refusalDelayMs: 200 });
+    const slow = gateReads(
+      { ...store, count: () => Bun.sleep(1_000).then(() => 0) },
+      { running: 1, waiting: 0, refusalDelayMs: 200 },
+    );
     const running = slow.count({});
     const refusedAt = performance.now();
     await expect(slow.count({})).rejects.toBeInstanceOf(StorageBusyError);
@@ -57,7 +78,10 @@ describe('long reads, bounded', () => {
     expect(await answers[1]?.json()).toMatchObject({ error: 'storage_busy' });
     // The dashboard's poll never waits behind long reads, and is one query per change however
     // many ask: a crowd of dashboards is never refused, even while statistics fill the gate.
-    const [busy, ...latest] = await Promise.all([get('/stats'), ...Array.from({ length: 20 }, () => get('/readings/latest?limit=10'))]);
+    const [busy, ...latest] = await Promise.all([
+      get('/stats'),
+      ...Array.from({ length: 20 }, () => get('/readings/latest?limit=10')),
+    ]);
     expect(busy?.status).toBe(200);
     expect(latest.map((answer) => answer.status)).toEqual(Array.from({ length: 20 }, () => 200));
     expect((await latest[0]?.json()) as unknown[]).toHaveLength(10);

@@ -30,7 +30,9 @@ export function gateReads(store: ReadingsStore, limits: ReadLimits): ReadingsSto
   const gated = async <T>(read: () => Promise<T>): Promise<T> => {
     if (running >= limits.running) {
       if (queue.length >= limits.waiting) {
-        const refusal = new StorageBusyError(`${running} long reads are running and ${queue.length} waiting (listings, exports, statistics): try again shortly`);
+        const refusal = new StorageBusyError(
+          `${running} long reads are running and ${queue.length} waiting (listings, exports, statistics): try again shortly`,
+        );
         await Bun.sleep(limits.refusalDelayMs ?? REFUSAL_DELAY_MS);
         throw refusal;
       }

@@ -12,7 +12,15 @@ it('rollups:rebuild makes the rollups again from the raw readings, and /stats an
   const path = join(directory, 'telemetry.db');
   const base = Date.UTC(2026, 10, 20, 8);
   let store = await openThreadedSqliteStore(path);
-  const rows = Array.from({ length: 5_000 }, (_, i) => ({ id: `r-${i}`, deviceId: `device-${i % 7}`, metric: i % 3 ? 'kwh' : 'temp', value: (i * 37) % 101, unit: 'u', ts: base + i * 61_001, storedAt: base }));
+  const rows = Array.from({ length: 5_000 }, (_, i) => ({
+    id: `r-${i}`,
+    deviceId: `device-${i % 7}`,
+    metric: i % 3 ? 'kwh' : 'temp',
+    value: (i * 37) % 101,
+    unit: 'u',
+    ts: base + i * 61_001,
+    storedAt: base,
+  }));
   await store.insert(rows);
   await store.compactRollups(base + 10 * 86_400_000, 1_000);
   const filter = { fromMs: base + 1_234, toMs: base + 3 * 86_400_000 };
@@ -25,7 +33,11 @@ it('rollups:rebuild makes the rollups again from the raw readings, and /stats an
   sqlite.run('DELETE FROM rollups_device');
   sqlite.run("UPDATE rollups_metric SET count = count + 1000 WHERE metric = 'kwh'");
   sqlite.close();
-  const command = Bun.spawn(['bun', join(import.meta.dir, '../rebuild-rollups.ts')], { env: { ...process.env, DATABASE_URL: path, LOG_LEVEL: 'info' }, stdout: 'pipe', stderr: 'pipe' });
+  const command = Bun.spawn(['bun', join(import.meta.dir, '../rebuild-rollups.ts')], {
+    env: { ...process.env, DATABASE_URL: path, LOG_LEVEL: 'info' },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
   expect(await command.exited).toBe(0);
   expect(await new Response(command.stdout).text()).toContain('rollups_rebuilt');
 

@@ -56,7 +56,10 @@ export const POSTGRES_DIALECT: Dialect = {
   greatest: 'greatest',
   indexedBy: () => '',
   rawTable: 'readings',
-  deviceNames: { cte: 'device_names(id) AS (SELECT device_id FROM devices)', count: 'SELECT count(*)::float8 AS n FROM devices' },
+  deviceNames: {
+    cte: 'device_names(id) AS (SELECT device_id FROM devices)',
+    count: 'SELECT count(*)::float8 AS n FROM devices',
+  },
   overByDevice: true,
 };
 
@@ -77,24 +80,39 @@ class Params {
  */
 function sourceSql(source: RollupSource, p: Params, devices?: readonly string[]): string {
   const filters = (raw: boolean) =>
-    (source.deviceId !== undefined && (raw || source.kind === 'device') ? ` AND device_id = ${p.add(source.deviceId, 'text')}` : '') +
+    (source.deviceId !== undefined && (raw || source.kind === 'device')
+      ? ` AND device_id = ${p.add(source.deviceId, 'text')}`
+      : '') +
     (devices !== undefined ? ` AND device_id IN (${devices.map((id) => p.add(id, 'text')).join(', ')})` : '') +
     (source.metric !== undefined ? ` AND metric = ${p.add(source.metric, 'text')}` : '');
   // A few devices' rows are found by the device index, not among every device's by time.
-  const table = source.kind === 'device' ? `rollups_device${devices === undefined ? '' : ` ${p.dialect.indexedBy('rollups_device_by_device')}`}` : 'rollups_metric';
+  const table =
+    source.kind === 'device'
+      ? `rollups_device${devices === undefined ? '' : ` ${p.dialect.indexedBy('rollups_device_by_device')}`}`
+      : 'rollups_metric';
   const device = source.kind === 'device' ? 'device_id' : "'*' AS device_id";
   const parts = source.segments.map((segment) =>
     segment.level === 0
       ? `SELECT 0 AS level, ts / ${MINUTE_MS} AS start_minute, device_id, metric, 1 AS count, value AS sum, value AS min, value AS max FROM readings WHERE ts >= ${p.add(segment.from, 'int')} AND ts < ${p.add(segment.to, 'int')}${filters(true)}`
       : `SELECT level, start_minute, ${device}, metric, count, sum, min, max FROM ${table} WHERE level = ${p.add(segment.level, 'int')} AND start_minute >= ${p.add(segment.from, 'int')} AND start_minute < ${p.add(segment.to, 'int')}${filters(false)}`,
   );
-  if (parts.length === 0) parts.push("SELECT 0 AS level, 0 AS start_minute, '' AS device_id, '' AS metric, 0 AS count, 0.0 AS sum, 0.0 AS min, 0.0 AS max WHERE 1 = 0");
+  if (parts.length === 0)
+    parts.push(
+      "SELECT 0 AS level, 0 AS start_minute, '' AS device_id, '' AS metric, 0 AS count, 0.0 AS sum, 0.0 AS min, 0.0 AS max WHERE 1 = 0",
+    );
   return parts.join('\nUNION ALL\n');
 }
 
 /** Rollup segments as one condition on level and start_minute (`1 = 0` for none). */
 function levelRanges(segments: readonly Segment[], p: Params): string {
-  return segments.map((segment) => `(level = ${p.add(segment.level, 'int')} AND start_minute >= ${p.add(segment.from, 'int')} AND start_minute < ${p.add(segment.to, 'int')})`).join(' OR ') || '1 = 0';
+  return (
+    segments
+      .map(
+        (segment) =>
+          `(level = ${p.add(segment.level, 'int')} AND start_minute >= ${p.add(segment.from, 'int')} AND start_minute < ${p.add(segment.to, 'int')})`,
+      )
+      .join(' OR ') || '1 = 0'
+  );
 }
 
 /** The filter as a WHERE clause on raw readings. */
@@ -134,10 +152,14 @@ export function sqlRollupReader(
     const rolled = source.segments.filter((segment) => segment.level > 0).sort((a, b) => b.level - a.level);
     const raw = source.segments.filter((segment) => segment.level === 0);
     const index = dialect.indexedBy('rollups_device_by_device');
-    const spans = rolled.map((segment) => `(${p.add(segment.level, 'int')}, ${p.add(segment.from, 'int')}, ${p.add(segment.to, 'int')})`).join(', ');
-    const metric = (alias: string) => (source.metric === undefined ? '' : ` AND ${alias}metric = ${p.add(source.metric, 'text')}`);
+    const spans = rolled
+      .map((segment) => `(${p.add(segment.level, 'int')}, ${p.add(segment.from, 'int')}, ${p.add(segment.to, 'int')})`)
+      .join(', ');
+    const metric = (alias: string) =>
+      source.metric === undefined ? '' : ` AND ${alias}metric = ${p.add(source.metric, 'text')}`;
     const from = (column: string) => (after === undefined ? '' : ` AND ${column} > ${p.add(after, 'text')}`);
-    const first = (select: string) => (limit === undefined ? select : `SELECT * FROM (${select} ORDER BY 1 LIMIT ${p.add(limit, 'int')}) walked_ids`);
+    const first = (select: string) =>
+      limit === undefined ? select : `SELECT * FROM (${select} ORDER BY 1 LIMIT ${p.add(limit, 'int')}) walked_ids`;
     const found = [
       rolled.length === 0
         ? ''
@@ -145,7 +167,9 @@ export function sqlRollupReader(
              SELECT 1 FROM spans s CROSS JOIN rollups_device AS r ${index}
              WHERE r.device_id = named.id AND r.level = s.level AND r.start_minute >= s.f AND r.start_minute < s.t${metric('r.')})`),
       // Named `id` as the walked ones are: alone (a window within one minute) it names the column.
-      raw.length === 0 ? '' : `SELECT device_id AS id FROM readings WHERE (${raw.map((segment) => `(ts >= ${p.add(segment.from, 'int')} AND ts < ${p.add(segment.to, 'int')})`).join(' OR ')})${metric('')}${from('device_id')}`,
+      raw.length === 0
+        ? ''
+        : `SELECT device_id AS id FROM readings WHERE (${raw.map((segment) => `(ts >= ${p.add(segment.from, 'int')} AND ts < ${p.add(segment.to, 'int')})`).join(' OR ')})${metric('')}${from('device_id')}`,
     ].filter(Boolean);
     return {
       with: `WITH RECURSIVE
@@ -163,7 +187,9 @@ export function sqlRollupReader(
 
   return {
     async dirtyHours() {
-      return (await query<{ hour: number }>(() => `SELECT ${num('hour')} AS hour FROM rollup_dirty ORDER BY hour`)).map((row) => row.hour);
+      return (await query<{ hour: number }>(() => `SELECT ${num('hour')} AS hour FROM rollup_dirty ORDER BY hour`)).map(
+        (row) => row.hour,
+      );
     },
     async totals(source) {
       const [row] = await query<Record<string, number | null>>(
@@ -171,7 +197,14 @@ export function sqlRollupReader(
           `SELECT ${num('sum(count)')} AS count, ${num('sum(sum)')} AS sum, ${num('min(min)')} AS min, ${num('max(max)')} AS max, ${num('min(start_minute)')} AS first,
                   ${num(`max(start_minute + ${dialect.greatest}(level, 1)) - 1`)} AS last FROM (${sourceSql(source, p)}) src`,
       );
-      return { count: row?.count ?? 0, sum: row?.sum ?? 0, min: row?.min ?? 0, max: row?.max ?? 0, first: row?.first ?? null, last: row?.last ?? null };
+      return {
+        count: row?.count ?? 0,
+        sum: row?.sum ?? 0,
+        min: row?.min ?? 0,
+        max: row?.max ?? 0,
+        first: row?.first ?? null,
+        last: row?.last ?? null,
+      };
     },
     async buckets(source, minutes) {
       return query<{ bucket: number; count: number; sum: number; min: number; max: number }>(
@@ -199,7 +232,10 @@ export function sqlRollupReader(
             const { with: prefix, select } = walked(source, p);
             return `${prefix} SELECT ${num('count(*)')} AS n FROM (${select}) found`;
           })
-        : await query<{ n: number }>((p) => `SELECT ${num('count(*)')} AS n FROM (SELECT device_id FROM (${sourceSql(source, p)}) src GROUP BY device_id) grouped`);
+        : await query<{ n: number }>(
+            (p) =>
+              `SELECT ${num('count(*)')} AS n FROM (SELECT device_id FROM (${sourceSql(source, p)}) src GROUP BY device_id) grouped`,
+          );
       return row?.n ?? 0;
     },
     async deviceRows(source, deviceIds, threshold) {
@@ -250,13 +286,15 @@ export function sqlRollupReader(
     },
     async mostFrequent(filter, limit) {
       return query<{ value: number; frequency: number }>(
-        (p) => `SELECT value, ${num('count(*)')} AS frequency FROM readings WHERE ${rawWhere(filter, p)} GROUP BY value ORDER BY frequency DESC, value ASC LIMIT ${p.add(limit, 'int')}`,
+        (p) =>
+          `SELECT value, ${num('count(*)')} AS frequency FROM readings WHERE ${rawWhere(filter, p)} GROUP BY value ORDER BY frequency DESC, value ASC LIMIT ${p.add(limit, 'int')}`,
       );
     },
     async valueCounts(source, limit) {
       const coarse = source.segments.filter((segment) => segment.level >= 60);
       const fine = source.segments.filter((segment) => segment.level < 60);
-      const metric = (p: Params) => (source.metric === undefined ? '' : ` AND metric = ${p.add(source.metric, 'text')}`);
+      const metric = (p: Params) =>
+        source.metric === undefined ? '' : ` AND metric = ${p.add(source.metric, 'text')}`;
       const spans = (p: Params) => levelRanges(coarse, p);
       const [counted] = await query<{ readings: number; counted: number }>(
         (p) =>
@@ -264,12 +302,13 @@ export function sqlRollupReader(
                   (SELECT ${num('coalesce(sum(count), 0)')} FROM rollup_values WHERE (${spans(p)})${metric(p)}) AS counted`,
       );
       const rows = await query<{ value: number; frequency: number }>((p) => {
-        const raw = fine
-          .map((segment) => {
-            const scale = segment.level === 0 ? 1 : MINUTE_MS;
-            return `(ts >= ${p.add(segment.from * scale, 'int')} AND ts < ${p.add(segment.to * scale, 'int')})`;
-          })
-          .join(' OR ') || '1 = 0';
+        const raw =
+          fine
+            .map((segment) => {
+              const scale = segment.level === 0 ? 1 : MINUTE_MS;
+              return `(ts >= ${p.add(segment.from * scale, 'int')} AND ts < ${p.add(segment.to * scale, 'int')})`;
+            })
+            .join(' OR ') || '1 = 0';
         return `SELECT value, ${num('sum(count)')} AS frequency FROM (
             SELECT value, count FROM rollup_values WHERE (${spans(p)})${metric(p)}
             UNION ALL
@@ -280,7 +319,9 @@ export function sqlRollupReader(
     },
     async rawCompleteFrom() {
       const [raw] = await query<{ ts: number | null }>(() => `SELECT ${num('min(ts)')} AS ts FROM ${dialect.rawTable}`);
-      const [rolled] = await query<{ minute: number | null }>(() => `SELECT ${num('min(start_minute)')} AS minute FROM rollups_metric WHERE level = 1`);
+      const [rolled] = await query<{ minute: number | null }>(
+        () => `SELECT ${num('min(start_minute)')} AS minute FROM rollups_metric WHERE level = 1`,
+      );
       if (rolled?.minute == null) return -Infinity;
       if (raw?.ts == null) return Infinity;
       const rawMinute = Math.floor(raw.ts / MINUTE_MS);

@@ -1,6 +1,14 @@
 import { BUCKETS, type Bucket, bucketSeries, bucketWindow, minuteSeries, minuteWindow } from './minutes.ts';
 import { type DevicePage, MAX_MODE_TIES, type ReadingFilter, type Stats } from './port.ts';
-import { ALL_TIME, DAY_MINUTES, type Level, MAX_DISTINCT_VALUES, MINUTE_MS, type Segment, planSegments } from './rollups.ts';
+import {
+  ALL_TIME,
+  DAY_MINUTES,
+  type Level,
+  MAX_DISTINCT_VALUES,
+  MINUTE_MS,
+  type Segment,
+  planSegments,
+} from './rollups.ts';
 
 /**
  * Raw readings the most frequent value is counted over at most (a GROUP BY over them stays
@@ -46,7 +54,11 @@ export interface RollupReader {
    * above count whole, rows wholly below not at all, and rows that straddle it are opened — an
    * hour or day into its minutes, a minute into its raw readings.
    */
-  deviceRows(source: RollupSource, deviceIds: readonly string[], threshold: number): Promise<Array<Aggregate & { deviceId: string; over: number }>>;
+  deviceRows(
+    source: RollupSource,
+    deviceIds: readonly string[],
+    threshold: number,
+  ): Promise<Array<Aggregate & { deviceId: string; over: number }>>;
   /** The most frequent values of the raw readings that match, up to `limit`. */
   mostFrequent(filter: ReadingFilter, limit: number): Promise<Array<{ value: number; frequency: number }>>;
   /**
@@ -54,7 +66,10 @@ export interface RollupReader {
    * segments from their value counts, the rest from raw readings; with how many readings those
    * hour and day segments hold and how many of them their value counts cover.
    */
-  valueCounts(source: RollupSource, limit: number): Promise<{ rows: Array<{ value: number; frequency: number }>; coarseReadings: number; coarseCounted: number }>;
+  valueCounts(
+    source: RollupSource,
+    limit: number,
+  ): Promise<{ rows: Array<{ value: number; frequency: number }>; coarseReadings: number; coarseCounted: number }>;
   /**
    * From when raw readings are all there (epoch ms): the oldest raw reading's minute once
    * retention has removed older ones, else -Infinity.
@@ -74,8 +89,17 @@ export type StatsSummaryPart = Omit<Stats, keyof StatsDevicePart>;
  * How many devices the window holds is counted with the summary, not with the page: the page's
  * devices' rows are the longest read, and the parts come out about even.
  */
-export async function statsFromRollups(reader: RollupReader, filter: ReadingFilter, threshold: number, devices: DevicePage, asked?: Bucket): Promise<Stats> {
-  const [summary, page] = await Promise.all([statsSummary(reader, filter, threshold, asked), statsDevices(reader, filter, threshold, devices)]);
+export async function statsFromRollups(
+  reader: RollupReader,
+  filter: ReadingFilter,
+  threshold: number,
+  devices: DevicePage,
+  asked?: Bucket,
+): Promise<Stats> {
+  const [summary, page] = await Promise.all([
+    statsSummary(reader, filter, threshold, asked),
+    statsDevices(reader, filter, threshold, devices),
+  ]);
   return { ...summary, ...page };
 }
 
@@ -95,23 +119,46 @@ async function plan(reader: RollupReader, filter: ReadingFilter) {
 }
 
 /** /stats but its page of devices. */
-export async function statsSummary(reader: RollupReader, filter: ReadingFilter, threshold: number, asked?: Bucket): Promise<StatsSummaryPart> {
+export async function statsSummary(
+  reader: RollupReader,
+  filter: ReadingFilter,
+  threshold: number,
+  asked?: Bucket,
+): Promise<StatsSummaryPart> {
   const { dirty, fromMs, kind, source } = await plan(reader, filter);
   const totals = await reader.totals(source(fromMs));
-  const perDeviceTotal = totals.count === 0 ? 0 : await reader.deviceCount(source(fromMs, undefined, 'device'), totals.count);
+  const perDeviceTotal =
+    totals.count === 0 ? 0 : await reader.deviceCount(source(fromMs, undefined, 'device'), totals.count);
   const { firstTs, lastTs } = await edges(reader, filter, totals, kind, dirty);
 
   const minutes = minuteWindow(filter, firstTs, lastTs);
   const perMinute = minutes
-    ? new Map((await reader.buckets(source(Math.max(fromMs, minutes.firstMinute * MINUTE_MS), 1), 1)).map((row) => [row.bucket, row.count]))
+    ? new Map(
+        (await reader.buckets(source(Math.max(fromMs, minutes.firstMinute * MINUTE_MS), 1), 1)).map((row) => [
+          row.bucket,
+          row.count,
+        ]),
+      )
     : new Map<number, number>();
 
   const window = bucketWindow(filter, firstTs, lastTs, asked);
   let series = bucketSeries(undefined, []);
   if (window) {
     const size = BUCKETS[window.bucket];
-    const rows = await reader.buckets(source(Math.max(fromMs, window.first * size), (size / MINUTE_MS) as Level), size / MINUTE_MS);
-    series = bucketSeries(window, rows.map((row) => ({ bucket: row.bucket, count: row.count, min: row.min, max: row.max, mean: row.sum / row.count })));
+    const rows = await reader.buckets(
+      source(Math.max(fromMs, window.first * size), (size / MINUTE_MS) as Level),
+      size / MINUTE_MS,
+    );
+    series = bucketSeries(
+      window,
+      rows.map((row) => ({
+        bucket: row.bucket,
+        count: row.count,
+        min: row.min,
+        max: row.max,
+        mean: row.sum / row.count,
+      })),
+    );
   }
 
   const rawFrom = await reader.rawCompleteFrom();
@@ -121,7 +168,10 @@ export async function statsSummary(reader: RollupReader, filter: ReadingFilter, 
     min: totals.count === 0 ? null : totals.min,
     max: totals.count === 0 ? null : totals.max,
     mean: totals.count === 0 ? null : totals.sum / totals.count,
-    mostFrequent: filter.deviceId === undefined ? await mostFrequentOfAll(reader, filter, totals.count, dirty, rawFrom) : await mostFrequent(reader, filter, totals.count, rawComplete),
+    mostFrequent:
+      filter.deviceId === undefined
+        ? await mostFrequentOfAll(reader, filter, totals.count, dirty, rawFrom)
+        : await mostFrequent(reader, filter, totals.count, rawComplete),
     ...minuteSeries(minutes, perMinute),
     series,
     threshold,
@@ -131,7 +181,12 @@ export async function statsSummary(reader: RollupReader, filter: ReadingFilter, 
 }
 
 /** /stats's page of devices. */
-export async function statsDevices(reader: RollupReader, filter: ReadingFilter, threshold: number, devices: DevicePage): Promise<StatsDevicePart> {
+export async function statsDevices(
+  reader: RollupReader,
+  filter: ReadingFilter,
+  threshold: number,
+  devices: DevicePage,
+): Promise<StatsDevicePart> {
   const { fromMs, source } = await plan(reader, filter);
   const { count } = await reader.totals(source(fromMs));
   const perDevice = source(fromMs, undefined, 'device');
@@ -139,7 +194,14 @@ export async function statsDevices(reader: RollupReader, filter: ReadingFilter, 
   const shownIds = ids.slice(0, devices.limit);
   const shown = shownIds.length === 0 ? [] : await reader.deviceRows(perDevice, shownIds, threshold);
   return {
-    perDevice: shown.map((row) => ({ deviceId: row.deviceId, count: row.count, min: row.min, max: row.max, mean: row.sum / row.count, overThreshold: row.over })),
+    perDevice: shown.map((row) => ({
+      deviceId: row.deviceId,
+      count: row.count,
+      min: row.min,
+      max: row.max,
+      mean: row.sum / row.count,
+      overThreshold: row.over,
+    })),
     perDeviceTruncated: ids.length > devices.limit,
   };
 }
@@ -149,49 +211,99 @@ export async function statsDevices(reader: RollupReader, filter: ReadingFilter, 
  * them to the level of the row that held them (a day row gives its day), and one more read at
  * minute level within that row finds the minute.
  */
-async function edges(reader: RollupReader, filter: ReadingFilter, totals: { first: number | null; last: number | null }, kind: 'device' | 'metric', dirty: number[]) {
+async function edges(
+  reader: RollupReader,
+  filter: ReadingFilter,
+  totals: { first: number | null; last: number | null },
+  kind: 'device' | 'metric',
+  dirty: number[],
+) {
   if (totals.first === null || totals.last === null) return { firstTs: null, lastTs: null };
   const within = async (fromMinute: number, toMinute: number) =>
-    reader.totals({ kind, segments: planSegments(fromMinute * MINUTE_MS, toMinute * MINUTE_MS, dirty, 1), deviceId: filter.deviceId, metric: filter.metric });
-  const first = filter.fromMs === undefined ? ((await within(totals.first, totals.first + DAY_MINUTES)).first ?? totals.first) : totals.first;
-  const last = filter.toMs === undefined ? ((await within(totals.last - DAY_MINUTES + 1, totals.last + 1)).last ?? totals.last) : totals.last;
+    reader.totals({
+      kind,
+      segments: planSegments(fromMinute * MINUTE_MS, toMinute * MINUTE_MS, dirty, 1),
+      deviceId: filter.deviceId,
+      metric: filter.metric,
+    });
+  const first =
+    filter.fromMs === undefined
+      ? ((await within(totals.first, totals.first + DAY_MINUTES)).first ?? totals.first)
+      : totals.first;
+  const last =
+    filter.toMs === undefined
+      ? ((await within(totals.last - DAY_MINUTES + 1, totals.last + 1)).last ?? totals.last)
+      : totals.last;
   return { firstTs: first * MINUTE_MS, lastTs: last * MINUTE_MS };
 }
 
-const skipped = (reason: string): Stats['mostFrequent'] => ({ values: [], count: 0, truncated: false, skipped: reason });
+const skipped = (reason: string): Stats['mostFrequent'] => ({
+  values: [],
+  count: 0,
+  truncated: false,
+  skipped: reason,
+});
 
 /** The values tied for most frequent, from values ranked by frequency (one more than listed). */
 function ranked(rows: ReadonlyArray<{ value: number; frequency: number }>): Stats['mostFrequent'] {
   const top = rows[0]?.frequency ?? 0;
   const tied = rows.filter((row) => row.frequency === top);
-  return { values: tied.slice(0, MAX_MODE_TIES).map((row) => row.value), count: top, truncated: tied.length > MAX_MODE_TIES };
+  return {
+    values: tied.slice(0, MAX_MODE_TIES).map((row) => row.value),
+    count: top,
+    truncated: tied.length > MAX_MODE_TIES,
+  };
 }
 
 /** Of one device (or a filter naming one): its raw readings. */
-async function mostFrequent(reader: RollupReader, filter: ReadingFilter, count: number, rawComplete: boolean): Promise<Stats['mostFrequent']> {
+async function mostFrequent(
+  reader: RollupReader,
+  filter: ReadingFilter,
+  count: number,
+  rawComplete: boolean,
+): Promise<Stats['mostFrequent']> {
   if (count === 0) return { values: [], count: 0, truncated: false };
   if (count > MODE_MAX_READINGS) {
-    return skipped(`the window holds ${count} readings; the most frequent value is counted over at most ${MODE_MAX_READINGS} (narrow the window or name a device)`);
+    return skipped(
+      `the window holds ${count} readings; the most frequent value is counted over at most ${MODE_MAX_READINGS} (narrow the window or name a device)`,
+    );
   }
-  if (!rawComplete) return skipped('the window starts before the oldest raw reading kept (RETAIN_RAW_DAYS): the values of older readings are gone');
+  if (!rawComplete)
+    return skipped(
+      'the window starts before the oldest raw reading kept (RETAIN_RAW_DAYS): the values of older readings are gone',
+    );
   return ranked(await reader.mostFrequent(filter, MAX_MODE_TIES + 1));
 }
 
 /** Over all devices: whole hours and days from their value counts, the edges from raw readings. */
-async function mostFrequentOfAll(reader: RollupReader, filter: ReadingFilter, count: number, dirty: number[], rawFrom: number): Promise<Stats['mostFrequent']> {
+async function mostFrequentOfAll(
+  reader: RollupReader,
+  filter: ReadingFilter,
+  count: number,
+  dirty: number[],
+  rawFrom: number,
+): Promise<Stats['mostFrequent']> {
   if (count === 0) return { values: [], count: 0, truncated: false };
   const segments = planSegments(filter.fromMs ?? ALL_TIME.fromMs, filter.toMs ?? ALL_TIME.toMs, dirty);
   const fine = segments.filter((segment) => segment.level < 60);
-  const fineCount = fine.length === 0 ? 0 : (await reader.totals({ kind: 'metric', segments: fine, metric: filter.metric })).count;
+  const fineCount =
+    fine.length === 0 ? 0 : (await reader.totals({ kind: 'metric', segments: fine, metric: filter.metric })).count;
   if (fineCount > MODE_MAX_READINGS) {
-    return skipped(`the window's partial and latest hours hold ${fineCount} readings; the most frequent value counts at most ${MODE_MAX_READINGS} raw readings (widen the window to whole hours, or name a device)`);
+    return skipped(
+      `the window's partial and latest hours hold ${fineCount} readings; the most frequent value counts at most ${MODE_MAX_READINGS} raw readings (widen the window to whole hours, or name a device)`,
+    );
   }
   if (fine.some((segment) => (segment.level === 0 ? segment.from : segment.from * MINUTE_MS) < rawFrom)) {
     return skipped('the window needs raw readings older than the oldest kept (RETAIN_RAW_DAYS): their values are gone');
   }
-  const { rows, coarseReadings, coarseCounted } = await reader.valueCounts({ kind: 'metric', segments, metric: filter.metric }, MAX_MODE_TIES + 1);
+  const { rows, coarseReadings, coarseCounted } = await reader.valueCounts(
+    { kind: 'metric', segments, metric: filter.metric },
+    MAX_MODE_TIES + 1,
+  );
   if (coarseCounted !== coarseReadings) {
-    return skipped(`an hour or day of the window had more than ${MAX_DISTINCT_VALUES} distinct values of a metric: values are not counted there`);
+    return skipped(
+      `an hour or day of the window had more than ${MAX_DISTINCT_VALUES} distinct values of a metric: values are not counted there`,
+    );
   }
   return ranked(rows);
 }

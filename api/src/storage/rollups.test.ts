@@ -5,7 +5,11 @@ const HOUR_MS = HOUR_MINUTES * MINUTE_MS;
 const BASE_HOUR = Math.floor(Date.UTC(2026, 0, 1) / HOUR_MS);
 
 /** A segment's span in ms. */
-const spanMs = (segment: Segment) => (segment.level === 0 ? [segment.from, segment.to] : [segment.from * MINUTE_MS, segment.to * MINUTE_MS]) as [number, number];
+const spanMs = (segment: Segment) =>
+  (segment.level === 0 ? [segment.from, segment.to] : [segment.from * MINUTE_MS, segment.to * MINUTE_MS]) as [
+    number,
+    number,
+  ];
 
 /** The window, cut: every ms of it in exactly one segment, and each dirty hour read from minute rows or finer. */
 function expectExactCut(segments: Segment[], fromMs: number, toMs: number, dirtyHours: number[]) {
@@ -20,7 +24,9 @@ function expectExactCut(segments: Segment[], fromMs: number, toMs: number, dirty
   for (const hour of dirtyHours) {
     const [start, end] = [hour * HOUR_MS, (hour + 1) * HOUR_MS];
     if (start < fromMs || end > toMs) continue;
-    const coarse = segments.filter((segment) => segment.level > 1 && spanMs(segment)[0] < end && spanMs(segment)[1] > start);
+    const coarse = segments.filter(
+      (segment) => segment.level > 1 && spanMs(segment)[0] < end && spanMs(segment)[1] > start,
+    );
     expect(coarse).toEqual([]);
   }
 }
@@ -40,7 +46,9 @@ describe('planSegments', () => {
     const [fromMs, toMs] = [BASE_HOUR * HOUR_MS, (BASE_HOUR + 1_000) * HOUR_MS];
     const segments = planSegments(fromMs, toMs, dirty);
     expectExactCut(segments, fromMs, toMs, dirty);
-    expect(segments.filter((segment) => segment.level === 1)).toEqual([{ level: 1, from: (BASE_HOUR + 10) * HOUR_MINUTES, to: (BASE_HOUR + 510) * HOUR_MINUTES }]);
+    expect(segments.filter((segment) => segment.level === 1)).toEqual([
+      { level: 1, from: (BASE_HOUR + 10) * HOUR_MINUTES, to: (BASE_HOUR + 510) * HOUR_MINUTES },
+    ]);
   });
 
   it('stays within MAX_SEGMENTS when every other hour is dirty, and exact', () => {
@@ -54,6 +62,10 @@ describe('planSegments', () => {
     const few = [BASE_HOUR + 30, BASE_HOUR + 200, BASE_HOUR + 900];
     const fewSegments = planSegments(fromMs, toMs, few);
     expectExactCut(fewSegments, fromMs, toMs, few);
-    expect(fewSegments.filter((segment) => segment.level === 1).reduce((minutes, segment) => minutes + segment.to - segment.from, 0)).toBeLessThan(3 * HOUR_MINUTES + 60);
+    expect(
+      fewSegments
+        .filter((segment) => segment.level === 1)
+        .reduce((minutes, segment) => minutes + segment.to - segment.from, 0),
+    ).toBeLessThan(3 * HOUR_MINUTES + 60);
   });
 });

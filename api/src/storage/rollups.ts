@@ -44,11 +44,18 @@ export const MAX_SEGMENTS = 64;
  * other hour, before compaction has caught up) in more pieces than MAX_SEGMENTS, everything from
  * the window's first dirty hour to its last is read at minute level: exact still, in a few pieces.
  */
-export function planSegments(fromMs: number, toMs: number, dirtyHours: readonly number[], coarsest: Level = DAY_MINUTES): Segment[] {
+export function planSegments(
+  fromMs: number,
+  toMs: number,
+  dirtyHours: readonly number[],
+  coarsest: Level = DAY_MINUTES,
+): Segment[] {
   const runs = dirtyRuns(dirtyHours);
   const segments = cutWindow(fromMs, toMs, runs, coarsest);
   if (segments.length <= MAX_SEGMENTS) return segments;
-  const inWindow = runs.filter((run) => run.end * HOUR_MINUTES * MINUTE_MS > fromMs && run.start * HOUR_MINUTES * MINUTE_MS < toMs);
+  const inWindow = runs.filter(
+    (run) => run.end * HOUR_MINUTES * MINUTE_MS > fromMs && run.start * HOUR_MINUTES * MINUTE_MS < toMs,
+  );
   const [first, last] = [inWindow[0], inWindow.at(-1)];
   return first && last ? cutWindow(fromMs, toMs, [{ start: first.start, end: last.end }], coarsest) : segments;
 }
@@ -65,7 +72,12 @@ function dirtyRuns(hours: readonly number[]): Array<{ start: number; end: number
 }
 
 /** The window's pieces around runs of dirty hours (ascending, [start, end) in hours). */
-function cutWindow(fromMs: number, toMs: number, dirtyRuns: ReadonlyArray<{ start: number; end: number }>, coarsest: Level): Segment[] {
+function cutWindow(
+  fromMs: number,
+  toMs: number,
+  dirtyRuns: ReadonlyArray<{ start: number; end: number }>,
+  coarsest: Level,
+): Segment[] {
   const segments: Segment[] = [];
   if (toMs <= fromMs) return segments;
   const push = (level: Segment['level'], from: number, to: number) => {
@@ -128,11 +140,22 @@ export interface MinuteRollup {
  * The minute rows a batch of stored readings adds: per device, and for all devices (deviceId
  * `*`, which no device can have — names never hold `*`).
  */
-export function minuteRollups(rows: Iterable<{ deviceId: string; metric: string; value: number; ts: number }>): { devices: MinuteRollup[]; metrics: MinuteRollup[]; hours: number[] } {
+export function minuteRollups(rows: Iterable<{ deviceId: string; metric: string; value: number; ts: number }>): {
+  devices: MinuteRollup[];
+  metrics: MinuteRollup[];
+  hours: number[];
+} {
   const devices = new Map<string, MinuteRollup>();
   const metrics = new Map<string, MinuteRollup>();
   const hours = new Set<number>();
-  const add = (into: Map<string, MinuteRollup>, key: string, minute: number, deviceId: string, metric: string, value: number) => {
+  const add = (
+    into: Map<string, MinuteRollup>,
+    key: string,
+    minute: number,
+    deviceId: string,
+    metric: string,
+    value: number,
+  ) => {
     const found = into.get(key);
     if (!found) {
       into.set(key, { minute, deviceId, metric, count: 1, sum: value, min: value, max: value });

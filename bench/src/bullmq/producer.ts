@@ -19,10 +19,21 @@ while (made < readings) {
   for (let j = 0; j < BULK && made < readings; j++) {
     const batch = [];
     for (let k = 0; k < perJob && made < readings; k++, made++) {
-      batch.push({ id: newEventId(), deviceId: `device-${made % 1_000}`, metric: 'kwh', value: Math.floor(Math.random() * 52), unit: 'kWh', ts: Date.now() });
+      batch.push({
+        id: newEventId(),
+        deviceId: `device-${made % 1_000}`,
+        metric: 'kwh',
+        value: Math.floor(Math.random() * 52),
+        unit: 'kWh',
+        ts: Date.now(),
+      });
     }
     // What a performance-minded user sets: completed jobs are not kept.
-    jobs.push({ name: 'r', data: perJob === 1 ? batch[0] : batch, opts: { removeOnComplete: true, removeOnFail: 1_000 } });
+    jobs.push({
+      name: 'r',
+      data: perJob === 1 ? batch[0] : batch,
+      opts: { removeOnComplete: true, removeOnFail: 1_000 },
+    });
   }
   await queue.addBulk(jobs);
 }

@@ -23,11 +23,22 @@ db.run('PRAGMA wal_autocheckpoint = 10000');
 // its 16 bytes, the lead time) and their indexes. The peer writes no rollups (its tables stay
 // empty): it does the job the way a BullMQ user would.
 migrateDatabase(db);
-const insert = db.prepare('INSERT OR IGNORE INTO reading_rows (id, device, metric, value, unit, ts, lead) VALUES (?, ?, ?, ?, ?, ?, ?)');
+const insert = db.prepare(
+  'INSERT OR IGNORE INTO reading_rows (id, device, metric, value, unit, ts, lead) VALUES (?, ?, ?, ?, ?, ?, ?)',
+);
 const names = nameKeys(db);
 const insertAll = db.transaction((readings: Reading[]) => {
   const now = Date.now();
-  for (const r of readings) insert.run(storedId(r.id), names.key(r.deviceId), names.key(r.metric), r.value, names.key(r.unit), r.ts, now - r.ts);
+  for (const r of readings)
+    insert.run(
+      storedId(r.id),
+      names.key(r.deviceId),
+      names.key(r.metric),
+      r.value,
+      names.key(r.unit),
+      r.ts,
+      now - r.ts,
+    );
 });
 
 let stored = 0;

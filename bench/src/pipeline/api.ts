@@ -13,7 +13,12 @@ import type { Backend } from './stack.ts';
 
 const headers = { authorization: 'Bearer bench', 'content-type': 'application/json' };
 
-export async function apiScenario(options: { rows: number; seconds: number; connections: number; backend?: Backend }): Promise<Measurement[]> {
+export async function apiScenario(options: {
+  rows: number;
+  seconds: number;
+  connections: number;
+  backend?: Backend;
+}): Promise<Measurement[]> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-api-'));
   const postgres = options.backend === 'postgres' ? await startPostgresServer({ fsync: true }) : undefined;
   const databaseUrl = postgres ? await postgres.createDatabase('bench_api') : join(dir, 'bench.db');
@@ -23,7 +28,14 @@ export async function apiScenario(options: { rows: number; seconds: number; conn
     JSON.stringify({
       readings: Array.from({ length: size }, (_, i) => {
         sequence += 1;
-        return { id: Bun.randomUUIDv7('hex', startMs + sequence), deviceId: `device-${String(i % 1_000).padStart(4, '0')}`, metric: 'kwh', value: sequence % 91, unit: 'kWh', ts: new Date(startMs + sequence).toISOString() };
+        return {
+          id: Bun.randomUUIDv7('hex', startMs + sequence),
+          deviceId: `device-${String(i % 1_000).padStart(4, '0')}`,
+          metric: 'kwh',
+          value: sequence % 91,
+          unit: 'kWh',
+          ts: new Date(startMs + sequence).toISOString(),
+        };
       }),
     });
   const postBatches = async (count: number, size: number, concurrency: number) => {
@@ -51,8 +63,22 @@ export async function apiScenario(options: { rows: number; seconds: number; conn
     const sustained = await postBatches(100, 5_000, 2);
     const single = await postBatches(200, 1_000, 1);
     const batch = summarize(single.times.map((t) => Math.round(t * 10) / 10));
-    const load = Bun.spawn(['bun', join(import.meta.dir, '../http-load.ts'), `${api.url}/readings/latest?limit=100`, String(options.connections), String(options.seconds)], { stdout: 'pipe' });
-    const latest = JSON.parse(await new Response(load.stdout).text()) as { requestsPerSec: number; p99Ms: number; errors: number; requests: number };
+    const load = Bun.spawn(
+      [
+        'bun',
+        join(import.meta.dir, '../http-load.ts'),
+        `${api.url}/readings/latest?limit=100`,
+        String(options.connections),
+        String(options.seconds),
+      ],
+      { stdout: 'pipe' },
+    );
+    const latest = JSON.parse(await new Response(load.stdout).text()) as {
+      requestsPerSec: number;
+      p99Ms: number;
+      errors: number;
+      requests: number;
+    };
     const withRows = `into ${int(options.rows)}+ rows${backendLabel({ backend: options.backend })}`;
     return [
       {
@@ -77,7 +103,11 @@ export async function apiScenario(options: { rows: number; seconds: number; conn
         met: latest.requestsPerSec >= 10_000 && latest.errors === 0,
         data: latest,
       },
-      { scenario: 'api', name: `API peak RSS${backendLabel({ backend: options.backend })}`, result: `${(await processUsage(api.pid)).peakRssMb.toFixed(0)} MB` },
+      {
+        scenario: 'api',
+        name: `API peak RSS${backendLabel({ backend: options.backend })}`,
+        result: `${(await processUsage(api.pid)).peakRssMb.toFixed(0)} MB`,
+      },
     ];
   } finally {
     await api.stop();

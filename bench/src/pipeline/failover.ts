@@ -24,7 +24,14 @@ export async function failoverScenario(): Promise<Measurement[]> {
         const response = await fetch(`${stack.api.url}/ingest`, {
           method: 'POST',
           headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ id, deviceId: 'failover-1', metric: 'kwh', value: acknowledged.length % 100, unit: 'kWh', ts: new Date().toISOString() }),
+          body: JSON.stringify({
+            id,
+            deviceId: 'failover-1',
+            metric: 'kwh',
+            value: acknowledged.length % 100,
+            unit: 'kWh',
+            ts: new Date().toISOString(),
+          }),
           signal: AbortSignal.timeout(5_000),
         }).catch(() => undefined);
         if (response?.status === 202) acknowledged.push({ id, sentMs, atMs: performance.now() });
@@ -38,13 +45,19 @@ export async function failoverScenario(): Promise<Measurement[]> {
     await primary.kill('SIGKILL');
     await ha.failedOver(primary);
     // A request sent after the kill: one already answered on its way (its WAIT done before) says nothing of the failover.
-    await waitFor(() => acknowledged.some((ack) => ack.sentMs > killedAt), { what: 'a reading sent after the kill acknowledged', timeoutMs: 60_000 });
+    await waitFor(() => acknowledged.some((ack) => ack.sentMs > killedAt), {
+      what: 'a reading sent after the kill acknowledged',
+      timeoutMs: 60_000,
+    });
     const firstAfter = acknowledged.find((ack) => ack.sentMs > killedAt) as { atMs: number };
     const lastBefore = [...acknowledged].reverse().find((ack) => ack.atMs <= killedAt);
     await Bun.sleep(2_000);
     sending = false;
     await client;
-    await waitFor(async () => (await stack.stored()).distinct >= acknowledged.length, { what: 'every acknowledged reading stored', timeoutMs: 60_000 }).catch(() => {});
+    await waitFor(async () => (await stack.stored()).distinct >= acknowledged.length, {
+      what: 'every acknowledged reading stored',
+      timeoutMs: 60_000,
+    }).catch(() => {});
     const stored = await stack.stored();
     let lost = 0;
     for (const ack of acknowledged) if (!(await stack.store.get(ack.id))) lost += 1;

@@ -19,7 +19,11 @@ import type { Backend } from './stack.ts';
 const DAY = 86_400_000;
 const headers = { authorization: 'Bearer bench', 'content-type': 'application/json' };
 
-export async function historyScenario(options: { readings: number; backend?: Backend; keepDir?: string }): Promise<Measurement[]> {
+export async function historyScenario(options: {
+  readings: number;
+  backend?: Backend;
+  keepDir?: string;
+}): Promise<Measurement[]> {
   const { readings, keepDir } = options;
   if (keepDir && options.backend === 'postgres') throw new Error('--history-dir keeps a SQLite database only');
   const dir = keepDir ?? (await mkdtemp(join(tmpdir(), 'bench-history-')));
@@ -41,7 +45,9 @@ export async function historyScenario(options: { readings: number; backend?: Bac
     if (!kept) {
       const store = await openStore(databaseUrl);
       for (let n = 0; n < readings; n += 5_000) {
-        await store.insert(fleetRows(n, Math.min(5_000, readings - n), (i) => start + Math.floor((i / readings) * 30 * DAY)));
+        await store.insert(
+          fleetRows(n, Math.min(5_000, readings - n), (i) => start + Math.floor((i / readings) * 30 * DAY)),
+        );
       }
       generateSeconds = (performance.now() - generating) / 1_000;
       const compacting = performance.now();
@@ -49,7 +55,8 @@ export async function historyScenario(options: { readings: number; backend?: Bac
       while ((await store.compactRollups(now, 24, [50])) > 0);
       compactSeconds = (performance.now() - compacting) / 1_000;
       await store.close();
-      if (keepDir) await Bun.write(join(dir, 'history.json'), JSON.stringify({ readings, now, generateSeconds, compactSeconds }));
+      if (keepDir)
+        await Bun.write(join(dir, 'history.json'), JSON.stringify({ readings, now, generateSeconds, compactSeconds }));
     }
     // After a bulk load PostgreSQL's autovacuum analyzes the new tables soon anyway, and a
     // checkpoint writes out gigabytes of pages: done here, neither runs in the middle of the
@@ -66,11 +73,20 @@ export async function historyScenario(options: { readings: number; backend?: Bac
 
     // Retention off: the readings stay what was generated, whenever a kept database is used again
     // (retention has its own bench).
-    const api = await spawnApi({ port: await freePort(), databaseUrl, token: 'bench', env: { REDIS_URL: redisServer.url, DATABASE_STATEMENT_TIMEOUT_MS: '120000', RETAIN_RAW_DAYS: '0' } });
+    const api = await spawnApi({
+      port: await freePort(),
+      databaseUrl,
+      token: 'bench',
+      env: { REDIS_URL: redisServer.url, DATABASE_STATEMENT_TIMEOUT_MS: '120000', RETAIN_RAW_DAYS: '0' },
+    });
     try {
       // Enough samples that p99 is not simply the slowest one; the first answer of each window
       // (pages read from disk into the cache the first time) is not counted.
-      for (const [name, windowMs, samples] of [['1 h', 3_600_000, 200], ['24 h', DAY, 100], ['30 d', 30 * DAY, 100]] as const) {
+      for (const [name, windowMs, samples] of [
+        ['1 h', 3_600_000, 200],
+        ['24 h', DAY, 100],
+        ['30 d', 30 * DAY, 100],
+      ] as const) {
         const times: number[] = [];
         const to = new Date(now).toISOString();
         const from = new Date(now - windowMs).toISOString();
@@ -82,7 +98,13 @@ export async function historyScenario(options: { readings: number; backend?: Bac
           if (i >= 0) times.push(Math.round(performance.now() - t0));
         }
         const summary = summarize(times);
-        results.push({ scenario: 'history', name: `GET /stats over ${name} (${label})`, result: formatLatency(summary), target: 'p99 ≤ 50 ms', met: summary.p99 <= 50 });
+        results.push({
+          scenario: 'history',
+          name: `GET /stats over ${name} (${label})`,
+          result: formatLatency(summary),
+          target: 'p99 ≤ 50 ms',
+          met: summary.p99 <= 50,
+        });
       }
 
       // The write path warmed first, not counted: the API's first batches run in code the JIT has
@@ -93,13 +115,36 @@ export async function historyScenario(options: { readings: number; backend?: Bac
       // at once (as many refusals as the API lets them have, on the same two cores).
       for (const mode of ['polite', 'impolite'] as const) {
         const load = [
-          Bun.spawn(['bun', join(import.meta.dir, '../http-load.ts'), `${api.url}/stats`, '50', '45', mode], { stdout: 'pipe' }),
-          Bun.spawn(['bun', join(import.meta.dir, '../http-load.ts'), `${api.url}/readings/export?format=ndjson`, '5', '45', mode], { stdout: 'pipe' }),
+          Bun.spawn(['bun', join(import.meta.dir, '../http-load.ts'), `${api.url}/stats`, '50', '45', mode], {
+            stdout: 'pipe',
+          }),
+          Bun.spawn(
+            [
+              'bun',
+              join(import.meta.dir, '../http-load.ts'),
+              `${api.url}/readings/export?format=ndjson`,
+              '5',
+              '45',
+              mode,
+            ],
+            { stdout: 'pipe' },
+          ),
         ];
         await Bun.sleep(2_000);
         const writes = await timedWrites(api.url, 40_000);
-        const [stats, exports] = await Promise.all(load.map(async (child) => JSON.parse(await new Response(child.stdout).text()) as { requests: number; answered: number; cut: number; errors: number }));
-        const clients = mode === 'polite' ? 'clients that wait as Retry-After says' : 'clients that ask again at once when refused';
+        const [stats, exports] = await Promise.all(
+          load.map(
+            async (child) =>
+              JSON.parse(await new Response(child.stdout).text()) as {
+                requests: number;
+                answered: number;
+                cut: number;
+                errors: number;
+              },
+          ),
+        );
+        const clients =
+          mode === 'polite' ? 'clients that wait as Retry-After says' : 'clients that ask again at once when refused';
         const summary = summarize(writes);
         results.push({
           scenario: 'history',
@@ -127,7 +172,14 @@ async function timedWrites(url: string, ms: number): Promise<number[]> {
   while (performance.now() < until) {
     const ts = Date.now();
     const body = JSON.stringify({
-      readings: Array.from({ length: 1_000 }, (_, i) => ({ id: newEventId(ts), deviceId: `device-${String(i).padStart(4, '0')}`, metric: 'kwh', value: i % 91, unit: 'kWh', ts: new Date(ts).toISOString() })),
+      readings: Array.from({ length: 1_000 }, (_, i) => ({
+        id: newEventId(ts),
+        deviceId: `device-${String(i).padStart(4, '0')}`,
+        metric: 'kwh',
+        value: i % 91,
+        unit: 'kWh',
+        ts: new Date(ts).toISOString(),
+      })),
     });
     const t0 = performance.now();
     const response = await fetch(`${url}/readings/batch`, { method: 'POST', headers, body });
@@ -140,11 +192,20 @@ async function timedWrites(url: string, ms: number): Promise<number[]> {
 }
 
 /** What an earlier run with the same readings left in `dir`, if it did. */
-async function readKept(dir: string, readings: number): Promise<{ now: number; generateSeconds: number; compactSeconds: number } | undefined> {
+async function readKept(
+  dir: string,
+  readings: number,
+): Promise<{ now: number; generateSeconds: number; compactSeconds: number } | undefined> {
   const file = Bun.file(join(dir, 'history.json'));
   if (!(await file.exists())) return undefined;
-  const kept = (await file.json()) as { readings: number; now: number; generateSeconds: number; compactSeconds: number };
-  if (kept.readings !== readings) throw new Error(`--history-dir ${dir} holds ${kept.readings} readings, not ${readings}: use another directory`);
+  const kept = (await file.json()) as {
+    readings: number;
+    now: number;
+    generateSeconds: number;
+    compactSeconds: number;
+  };
+  if (kept.readings !== readings)
+    throw new Error(`--history-dir ${dir} holds ${kept.readings} readings, not ${readings}: use another directory`);
   return kept;
 }
 

@@ -10,7 +10,11 @@ import { type StackOptions, startStack } from './stack.ts';
 
 const LEAD_TARGETS_MS: Record<number, number> = { 1_000: 50, 20_000: 500 };
 
-export async function latencyScenario(options: { rate: number; seconds: number; stack?: StackOptions }): Promise<Measurement[]> {
+export async function latencyScenario(options: {
+  rate: number;
+  seconds: number;
+  stack?: StackOptions;
+}): Promise<Measurement[]> {
   const { rate, seconds } = options;
   const count = rate * seconds;
   const stack = await startStack({ RETAIN_ALERTS: '1000000' }, options.stack);
@@ -18,7 +22,11 @@ export async function latencyScenario(options: { rate: number; seconds: number; 
     const producer = stack.startProducer({ RATE: String(rate), COUNT: String(count), VALUE_MIN: '0', VALUE_MAX: '51' });
     const exitCode = await producer.exited;
     if (exitCode !== 0) throw new Error(`producer exited with ${exitCode}: ${producer.output().slice(-2_000)}`);
-    await waitFor(() => stack.drained(['store', 'alerts']), { timeoutMs: 120_000, intervalMs: 50, what: `${count} readings stored and evaluated` });
+    await waitFor(() => stack.drained(['store', 'alerts']), {
+      timeoutMs: 120_000,
+      intervalMs: 50,
+      what: `${count} readings stored and evaluated`,
+    });
     const stored = await stack.stored();
     const lead = summarize(stored.leads);
     const alerts = await stack.redis.xrange('alerts', '-', '+');
@@ -30,7 +38,9 @@ export async function latencyScenario(options: { rate: number; seconds: number; 
         scenario: 'latency',
         name: `lead time at ${label} (ts → committed)`,
         result: formatLatency(lead),
-        ...(target === undefined ? {} : { target: `p99 ≤ ${target} ms`, met: lead.p99 <= target && lead.count === count }),
+        ...(target === undefined
+          ? {}
+          : { target: `p99 ≤ ${target} ms`, met: lead.p99 <= target && lead.count === count }),
         data: { rate, seconds, ...lead },
       },
       {

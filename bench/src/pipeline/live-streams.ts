@@ -13,7 +13,10 @@ const RATE = 5_000;
 
 /** The clients run in a process of their own: their work must not delay this one's /health timings. */
 function startClients(url: string, stalled: number, readers: number, expected: number) {
-  const child = Bun.spawn(['bun', join(import.meta.dir, 'sse-clients.ts'), url, String(stalled), String(readers), String(expected)], { stdout: 'pipe', stderr: 'inherit' });
+  const child = Bun.spawn(
+    ['bun', join(import.meta.dir, 'sse-clients.ts'), url, String(stalled), String(readers), String(expected)],
+    { stdout: 'pipe', stderr: 'inherit' },
+  );
   const lines: string[] = [];
   const reading = (async () => {
     const decoder = new TextDecoder();
@@ -40,7 +43,11 @@ function startClients(url: string, stalled: number, readers: number, expected: n
   };
 }
 
-export async function liveStreamsScenario(options: { stalled: number; readers: number; seconds: number }): Promise<Measurement[]> {
+export async function liveStreamsScenario(options: {
+  stalled: number;
+  readers: number;
+  seconds: number;
+}): Promise<Measurement[]> {
   const { stalled, readers, seconds } = options;
   const count = RATE * seconds;
   const caps = String(stalled + readers + 100);
@@ -55,7 +62,10 @@ export async function liveStreamsScenario(options: { stalled: number; readers: n
     const healthLoop = (async () => {
       while (sampling) {
         const started = performance.now();
-        await fetch(`${stack.api.url}/health`).then((r) => r.arrayBuffer(), () => undefined);
+        await fetch(`${stack.api.url}/health`).then(
+          (r) => r.arrayBuffer(),
+          () => undefined,
+        );
         healthMs.push(performance.now() - started);
         await Bun.sleep(100);
       }
@@ -63,7 +73,11 @@ export async function liveStreamsScenario(options: { stalled: number; readers: n
     const producer = stack.startProducer({ RATE: String(RATE), COUNT: String(count) });
     const exitCode = await producer.exited;
     if (exitCode !== 0) throw new Error(`producer exited with ${exitCode}: ${producer.output().slice(-2_000)}`);
-    await waitFor(() => stack.drained(['store']), { timeoutMs: 120_000, intervalMs: 100, what: `${count} readings stored` });
+    await waitFor(() => stack.drained(['store']), {
+      timeoutMs: 120_000,
+      intervalMs: 100,
+      what: `${count} readings stored`,
+    });
     const received = await clients.report(60_000);
     sampling = false;
     await healthLoop;
@@ -76,13 +90,36 @@ export async function liveStreamsScenario(options: { stalled: number; readers: n
     const { fewest } = received;
     // The API's own count: a paused client socket does not notice that the server closed it.
     const metrics = await (await fetch(`${stack.api.url}/metrics`)).text();
-    const dropped = Number(/^api_live_clients_dropped_total\{feed="readings"\} (\d+)/m.exec(metrics)?.[1] ?? Number.NaN);
+    const dropped = Number(
+      /^api_live_clients_dropped_total\{feed="readings"\} (\d+)/m.exec(metrics)?.[1] ?? Number.NaN,
+    );
     const cpu = (usage.cpuSeconds - before.cpuSeconds) / count;
     const label = `${int(stalled)} stalled + ${int(readers)} reading SSE clients, ${int(RATE)}/s for ${seconds} s`;
     return [
-      { scenario: 'live', name: `API peak RSS, ${label}`, result: `${Math.round(usage.peakRssMb)} MB (${Math.round(before.rssMb)} MB before ingest)`, target: '< 300 MB', met: usage.peakRssMb < 300, data: { ...usage } },
-      { scenario: 'live', name: `/health latency, ${label}`, result: formatLatency(health), target: 'p99 < 100 ms', met: health.p99 < 100, data: { ...health } },
-      { scenario: 'live', name: `lead time, ${label}`, result: formatLatency(lead), target: 'p99 < 200 ms', met: lead.p99 < 200, data: { ...lead } },
+      {
+        scenario: 'live',
+        name: `API peak RSS, ${label}`,
+        result: `${Math.round(usage.peakRssMb)} MB (${Math.round(before.rssMb)} MB before ingest)`,
+        target: '< 300 MB',
+        met: usage.peakRssMb < 300,
+        data: { ...usage },
+      },
+      {
+        scenario: 'live',
+        name: `/health latency, ${label}`,
+        result: formatLatency(health),
+        target: 'p99 < 100 ms',
+        met: health.p99 < 100,
+        data: { ...health },
+      },
+      {
+        scenario: 'live',
+        name: `lead time, ${label}`,
+        result: formatLatency(lead),
+        target: 'p99 < 200 ms',
+        met: lead.p99 < 200,
+        data: { ...lead },
+      },
       {
         scenario: 'live',
         name: `delivery, ${label}`,

@@ -20,17 +20,23 @@ export interface LatencySummary {
 /** Nearest-rank percentiles of a sample (sorted here, in place). */
 export function summarize(samples: number[]): LatencySummary {
   samples.sort((a, b) => a - b);
-  const at = (p: number) => samples[Math.min(samples.length - 1, Math.max(0, Math.ceil((p / 100) * samples.length) - 1))] ?? Number.NaN;
+  const at = (p: number) =>
+    samples[Math.min(samples.length - 1, Math.max(0, Math.ceil((p / 100) * samples.length) - 1))] ?? Number.NaN;
   return { count: samples.length, p50: at(50), p95: at(95), p99: at(99), max: samples.at(-1) ?? Number.NaN };
 }
 
-export const formatLatency = (s: LatencySummary) => `p50 ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms, max ${s.max} ms (${s.count.toLocaleString('en-US')} samples)`;
+export const formatLatency = (s: LatencySummary) =>
+  `p50 ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms, max ${s.max} ms (${s.count.toLocaleString('en-US')} samples)`;
 
 export const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
 /** `, PostgreSQL, 2 API instances` for a measurement's name; nothing for the default (SQLite, one API). */
 export function backendLabel(options: { backend?: string; apiInstances?: number; ha?: boolean } = {}): string {
-  const parts = [options.backend === 'postgres' ? 'PostgreSQL' : '', (options.apiInstances ?? 1) > 1 ? `${options.apiInstances} API instances` : '', options.ha ? 'Redis primary + 2 replicas + 3 Sentinels, WAIT 1' : ''].filter(Boolean);
+  const parts = [
+    options.backend === 'postgres' ? 'PostgreSQL' : '',
+    (options.apiInstances ?? 1) > 1 ? `${options.apiInstances} API instances` : '',
+    options.ha ? 'Redis primary + 2 replicas + 3 Sentinels, WAIT 1' : '',
+  ].filter(Boolean);
   return parts.length > 0 ? `, ${parts.join(', ')}` : '';
 }
 

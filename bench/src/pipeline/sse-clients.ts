@@ -24,7 +24,8 @@ async function open(reads: boolean) {
     let carry: Buffer = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
       const data = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-      for (let at = data.indexOf(MARKER); at !== -1; at = data.indexOf(MARKER, at + MARKER.length)) client.received += 1;
+      for (let at = data.indexOf(MARKER); at !== -1; at = data.indexOf(MARKER, at + MARKER.length))
+        client.received += 1;
       carry = data.subarray(Math.max(0, data.length - (MARKER.length - 1)));
     });
   }

@@ -8,7 +8,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commonSettings, createRedis, groupsCaughtUp, loadConfig, readGroups, redisTargetOf } from 'core';
-import { type PostgresServer, type RedisHa, type RedisServer, type ServiceProcess, freePort, startPostgresServer, startRedisHa, startRedisServer, startService, waitFor } from 'core/testing';
+import {
+  type PostgresServer,
+  type RedisHa,
+  type RedisServer,
+  type ServiceProcess,
+  freePort,
+  startPostgresServer,
+  startRedisHa,
+  startRedisServer,
+  startService,
+  waitFor,
+} from 'core/testing';
 import type Redis from 'ioredis';
 import { type ReadingsStore, openStore, storedRows } from '../storage.ts';
 import { type ProcessUsage, processTreeUsage, processUsage, profileFlags, spawnApi } from '../support.ts';
@@ -52,7 +63,10 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
   const dir = await mkdtemp(join(tmpdir(), 'bench-pipeline-'));
   const ha = options.ha ? await startRedisHa() : undefined;
   const redisServer = ha ? (ha.servers[0] as RedisServer) : await startRedisServer({ fsync: 'everysec' });
-  const redisEnv: Record<string, string> = { REDIS_URL: redisServer.url, ...(ha ? { REDIS_SENTINELS: ha.sentinelList } : {}) };
+  const redisEnv: Record<string, string> = {
+    REDIS_URL: redisServer.url,
+    ...(ha ? { REDIS_SENTINELS: ha.sentinelList } : {}),
+  };
   const redis = createRedis(redisTargetOf(loadConfig(commonSettings, redisEnv)), { name: 'bench' });
   let postgres: PostgresServer | undefined;
   // fsync on, as in production: each commit waits for its WAL to reach the disk.
@@ -63,7 +77,13 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
     apis.push(await spawnApi({ port: await freePort(), databaseUrl, token: TOKEN, env: { ...redisEnv, ...extraEnv } }));
   }
   const first = apis[0] as (typeof apis)[number];
-  const env = { ...redisEnv, API_URL: apis.map((api) => api.url).join(','), API_TOKEN: TOKEN, LOG_LEVEL: 'warn', ...extraEnv };
+  const env = {
+    ...redisEnv,
+    API_URL: apis.map((api) => api.url).join(','),
+    API_TOKEN: TOKEN,
+    LOG_LEVEL: 'warn',
+    ...extraEnv,
+  };
   const store = startService(join(root, 'consumer-store/src/index.ts'), env, profileFlags);
   const alert = startService(join(root, 'consumer-alert/src/index.ts'), env, profileFlags);
   const readings = await openStore(databaseUrl);
@@ -82,14 +102,24 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
     api: { url: first.url, pid: first.pid },
     store: readings,
     async usage() {
-      const entries = await Promise.all(Object.entries(pids()).map(async ([name, pid]) => [name, await (name === 'postgres' ? processTreeUsage(pid) : processUsage(pid))] as const));
+      const entries = await Promise.all(
+        Object.entries(pids()).map(
+          async ([name, pid]) =>
+            [name, await (name === 'postgres' ? processTreeUsage(pid) : processUsage(pid))] as const,
+        ),
+      );
       return Object.fromEntries(entries);
     },
     stored: () => storedRows(readings),
     lastStoredAt: async () => (await readings.recentChanges(1))[0]?.storedAt ?? Date.now(),
     drained: (names) => groupsCaughtUp(redis, 'readings', names),
     // Uniform values: the load every earlier run measured (with VALUE_MAX 51, ~2% over the threshold).
-    startProducer: (producerEnv) => startService(join(root, 'producer/src/index.ts'), { ...env, DEVICES: '1000', PATTERN: 'uniform', ...producerEnv }, profileFlags),
+    startProducer: (producerEnv) =>
+      startService(
+        join(root, 'producer/src/index.ts'),
+        { ...env, DEVICES: '1000', PATTERN: 'uniform', ...producerEnv },
+        profileFlags,
+      ),
     async stop() {
       await readings.close();
       await Promise.all([store.kill('SIGTERM'), alert.kill('SIGTERM')]);
@@ -102,6 +132,9 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
     },
   };
   // Both groups exist before the first reading, so neither starts late at "$".
-  await waitFor(async () => (await readGroups(redis, 'readings').catch(() => [])).length >= 2, { timeoutMs: 20_000, what: 'consumer groups' });
+  await waitFor(async () => (await readGroups(redis, 'readings').catch(() => [])).length >= 2, {
+    timeoutMs: 20_000,
+    what: 'consumer groups',
+  });
   return stack;
 }

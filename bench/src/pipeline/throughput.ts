@@ -36,10 +36,13 @@ export async function throughputScenario(options: { readings: number; stack?: St
         if (producer.child.exitCode === null) {
           // Sampled while it runs: after exit /proc has nothing left to read.
           const usage = await processUsage(producer.pid).catch(() => undefined);
-          if (usage && Number.isFinite(usage.peakRssMb)) producerPeakRssMb = Math.max(producerPeakRssMb, usage.peakRssMb);
+          if (usage && Number.isFinite(usage.peakRssMb))
+            producerPeakRssMb = Math.max(producerPeakRssMb, usage.peakRssMb);
         }
-        if (alertsDoneMs === 0 && producer.child.exitCode !== null && (await stack.drained(['alerts']))) alertsDoneMs = Date.now();
-        if (storeDoneMs === 0 && producer.child.exitCode !== null && (await stack.drained(['store']))) storeDoneMs = await stack.lastStoredAt();
+        if (alertsDoneMs === 0 && producer.child.exitCode !== null && (await stack.drained(['alerts'])))
+          alertsDoneMs = Date.now();
+        if (storeDoneMs === 0 && producer.child.exitCode !== null && (await stack.drained(['store'])))
+          storeDoneMs = await stack.lastStoredAt();
         return alertsDoneMs > 0 && storeDoneMs > 0;
       },
       { timeoutMs: 600_000, intervalMs: 20, what: `${readings} readings stored and evaluated` },
@@ -60,7 +63,9 @@ export async function throughputScenario(options: { readings: number; stack?: St
     const seconds = (endMs - firstXaddMs) / 1_000;
     const rate = readings / seconds;
     const hop = (doneMs: number) => int(readings / ((doneMs - firstXaddMs) / 1_000));
-    const processes: Record<string, { cpuSeconds: number; peakRssMb: number }> = { producer: { cpuSeconds: producerCpuSeconds, peakRssMb: producerPeakRssMb } };
+    const processes: Record<string, { cpuSeconds: number; peakRssMb: number }> = {
+      producer: { cpuSeconds: producerCpuSeconds, peakRssMb: producerPeakRssMb },
+    };
     for (const [name, usage] of Object.entries(after)) {
       processes[name] = { cpuSeconds: usage.cpuSeconds - (before[name]?.cpuSeconds ?? 0), peakRssMb: usage.peakRssMb };
     }
@@ -87,7 +92,9 @@ export async function throughputScenario(options: { readings: number; stack?: St
         name: 'CPU seconds / peak RSS per process',
         result: `${Object.entries(processes)
           .map(([name, p]) => `${name} ${p.cpuSeconds.toFixed(1)} s / ${p.peakRssMb.toFixed(0)} MB`)
-          .join('; ')}; total ${totalCpu.toFixed(1)} CPU s = ${((totalCpu * 1e6) / readings).toFixed(0)} µs per reading`,
+          .join(
+            '; ',
+          )}; total ${totalCpu.toFixed(1)} CPU s = ${((totalCpu * 1e6) / readings).toFixed(0)} µs per reading`,
         data: { processes, microsecondsPerReading: (totalCpu * 1e6) / readings },
       },
       {

@@ -4,7 +4,14 @@ import { InvalidEventError } from '../contracts/errors.ts';
 import { createLogger } from '../logger.ts';
 import { createRedis } from '../redis.ts';
 import { type TestRedis, uniqueName, useRedis, waitFor } from '../testing/index.ts';
-import { type Consumer, type ConsumerEntry, type ConsumerOptions, type EntryOutcome, StopConsumingError, createConsumer } from './consumer.ts';
+import {
+  type Consumer,
+  type ConsumerEntry,
+  type ConsumerOptions,
+  type EntryOutcome,
+  StopConsumingError,
+  createConsumer,
+} from './consumer.ts';
 import { readDeadLetters } from './dead-letter.ts';
 import { readConsumers } from './groups.ts';
 
@@ -31,7 +38,8 @@ const quiet = createLogger({ service: 'test', level: 'error', pretty: false, wri
 
 /** Entries `n=<i>`; a field list that is not one decodes to an InvalidEventError. */
 const decode = (fields: string[]) => {
-  if (fields[0] !== 'n' || !/^\d+$/.test(fields[1] ?? '')) throw new InvalidEventError('n', 'is missing or not a number');
+  if (fields[0] !== 'n' || !/^\d+$/.test(fields[1] ?? ''))
+    throw new InvalidEventError('n', 'is missing or not a number');
   return Number(fields[1]);
 };
 
@@ -41,9 +49,25 @@ async function fill(stream: string, count: number, from = 0) {
   await pipeline.exec();
 }
 
-function start(stream: string, handle: ConsumerOptions<number>['handle'], overrides: Partial<ConsumerOptions<number>> = {}) {
+function start(
+  stream: string,
+  handle: ConsumerOptions<number>['handle'],
+  overrides: Partial<ConsumerOptions<number>> = {},
+) {
   const blocking = createRedis(testRedis.url, { name: 'consumer-test:blocking' });
-  const consumer = createConsumer({ redis, blockingRedis: blocking, stream, group: 'g', decode, handle, logger: quiet, blockMs: 100, retryBaseMs: 10, retryMaxMs: 50, ...overrides });
+  const consumer = createConsumer({
+    redis,
+    blockingRedis: blocking,
+    stream,
+    group: 'g',
+    decode,
+    handle,
+    logger: quiet,
+    blockMs: 100,
+    retryBaseMs: 10,
+    retryMaxMs: 50,
+    ...overrides,
+  });
   open.push({ consumer, blocking });
   const finished = consumer.run();
   return { consumer, finished };
@@ -59,7 +83,15 @@ async function takeWithoutAck(stream: string, name: string, count: number) {
 
 describe('createConsumer', () => {
   it('refuses bad options at construction', () => {
-    const base = { redis, blockingRedis: redis, stream: 's', group: 'g', decode, handle: async () => {}, logger: quiet };
+    const base = {
+      redis,
+      blockingRedis: redis,
+      stream: 's',
+      group: 'g',
+      decode,
+      handle: async () => {},
+      logger: quiet,
+    };
     expect(() => createConsumer({ ...base, batchSize: 0 })).toThrow('batchSize must be a whole number');
     expect(() => createConsumer({ ...base, claimIdleMs: 1.5 })).toThrow('claimIdleMs');
     expect(() => createConsumer({ ...base, stream: '' })).toThrow('stream and group are required');
@@ -128,7 +160,10 @@ describe('createConsumer', () => {
     await waitFor(() => seen.length === 10, { what: 'claimed entries' });
     expect(consumer.stats().claimed).toBe(10);
     await waitFor(async () => (await pendingCount(stream)) === 0, { what: 'acks' });
-    await waitFor(async () => !(await readConsumers(redis, stream, 'g')).some((consumer) => consumer.name === 'dead-one'), { what: 'dead consumer removed' });
+    await waitFor(
+      async () => !(await readConsumers(redis, stream, 'g')).some((consumer) => consumer.name === 'dead-one'),
+      { what: 'dead consumer removed' },
+    );
   });
 
   it('dead-letters undecodable entries at once, with the reason and original fields, and goes on', async () => {
@@ -142,7 +177,12 @@ describe('createConsumer', () => {
     await waitFor(async () => (await pendingCount(stream)) === 0, { what: 'acks' });
     const dead = await readDeadLetters(redis, `${stream}:dead`);
     expect(dead).toHaveLength(1);
-    expect(dead[0]).toMatchObject({ reason: 'invalid event: n is missing or not a number', fields: ['garbage', 'yes'], group: 'g', deliveries: 1 });
+    expect(dead[0]).toMatchObject({
+      reason: 'invalid event: n is missing or not a number',
+      fields: ['garbage', 'yes'],
+      group: 'g',
+      deliveries: 1,
+    });
   });
 
   it('dead-letters an entry delivered more than maxDeliveries times', async () => {
@@ -153,11 +193,20 @@ describe('createConsumer', () => {
     // Two more deliveries of the first entry, as two more crashes would make.
     for (let i = 0; i < 2; i++) await redis.xclaim(stream, 'g', 'crashy', 0, poisonId);
     const seen: number[] = [];
-    start(stream, async (batch) => void seen.push(...batch.map((e) => e.value)), { consumer: 'crashy', maxDeliveries: 3 });
+    start(stream, async (batch) => void seen.push(...batch.map((e) => e.value)), {
+      consumer: 'crashy',
+      maxDeliveries: 3,
+    });
     await waitFor(() => seen.length === 1, { what: 'the healthy entry' });
     expect(seen).toEqual([1]);
-    const dead = await waitFor(async () => (await readDeadLetters(redis, `${stream}:dead`))[0], { what: 'dead letter' });
-    expect(dead).toMatchObject({ entryId: poisonId, reason: 'delivered 4 times (maxDeliveries 3)', fields: ['n', '0'] });
+    const dead = await waitFor(async () => (await readDeadLetters(redis, `${stream}:dead`))[0], {
+      what: 'dead letter',
+    });
+    expect(dead).toMatchObject({
+      entryId: poisonId,
+      reason: 'delivered 4 times (maxDeliveries 3)',
+      fields: ['n', '0'],
+    });
   });
 
   it('follows per-entry outcomes: done acks, retry comes back, dead goes to the dead-letter stream', async () => {
@@ -166,7 +215,13 @@ describe('createConsumer', () => {
     const calls: number[][] = [];
     start(stream, async (batch): Promise<EntryOutcome[]> => {
       calls.push(batch.map((e) => e.value));
-      return batch.map((entry) => (entry.value === 1 && calls.length === 1 ? 'retry' : entry.value === 2 ? { dead: 'rejected by the API: value' } : 'done'));
+      return batch.map((entry) =>
+        entry.value === 1 && calls.length === 1
+          ? 'retry'
+          : entry.value === 2
+            ? { dead: 'rejected by the API: value' }
+            : 'done',
+      );
     });
     await waitFor(async () => calls.length >= 2 && (await pendingCount(stream)) === 0, { what: 'settled' });
     expect(calls).toEqual([[0, 1, 2], [1]]);
@@ -182,13 +237,18 @@ describe('createConsumer', () => {
       attempts.push({ at: Date.now(), deliveries: batch.map((e) => e.deliveries) });
       if (attempts.length < 3) throw Object.assign(new Error('API answered 503'), { retryAfterMs: 300 });
     });
-    await waitFor(async () => attempts.length === 3 && (await pendingCount(stream)) === 0, { what: 'success after retries' });
+    await waitFor(async () => attempts.length === 3 && (await pendingCount(stream)) === 0, {
+      what: 'success after retries',
+    });
     expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(290);
     expect(attempts[2]!.at - attempts[1]!.at).toBeGreaterThanOrEqual(290);
     expect(attempts.every((attempt) => attempt.deliveries.every((count) => count === 1))).toBe(true);
   });
 
-  it.each([['alone', false], ['with a peer', true]])('a batch read ahead during a long retry is handled once (%s)', async (_, withPeer) => {
+  it.each([
+    ['alone', false],
+    ['with a peer', true],
+  ])('a batch read ahead during a long retry is handled once (%s)', async (_, withPeer) => {
     const stream = uniqueName('s');
     await fill(stream, 20);
     const handled: number[] = [];
@@ -202,7 +262,10 @@ describe('createConsumer', () => {
     await waitFor(() => failures >= 2, { what: 'a retrying its first batch' });
     // A peer that takes over anything left idle for 200 ms.
     if (withPeer) start(stream, handle, { batchSize: 10, claimIdleMs: 200, consumer: 'b' });
-    await waitFor(async () => handled.length >= 20 && (await pendingCount(stream)) === 0, { timeoutMs: 10_000, what: 'all handled' });
+    await waitFor(async () => handled.length >= 20 && (await pendingCount(stream)) === 0, {
+      timeoutMs: 10_000,
+      what: 'all handled',
+    });
     await Bun.sleep(500);
     expect(handled.toSorted((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
@@ -282,7 +345,13 @@ describe('createConsumer', () => {
     /** A frame `f=<i,j,...>`: each item a number; `x` is an item that does not decode. */
     const decodeItems = (fields: string[]) => {
       if (fields[0] !== 'f') throw new InvalidEventError('f', 'is missing');
-      return (fields[1] ?? '').split(',').map((item) => (/^\d+$/.test(item) ? { value: Number(item), fields: ['n', item] } : { error: `item ${item} is not a number`, fields: ['n', item] }));
+      return (fields[1] ?? '')
+        .split(',')
+        .map((item) =>
+          /^\d+$/.test(item)
+            ? { value: Number(item), fields: ['n', item] }
+            : { error: `item ${item} is not a number`, fields: ['n', item] },
+        );
     };
 
     it('handles every item in order, dead-letters a bad one alone, and acks each entry once all its items are settled', async () => {
@@ -303,7 +372,9 @@ describe('createConsumer', () => {
         },
         { decode: undefined, decodeItems, batchSize: 2 },
       );
-      await waitFor(async () => (await redis.xlen(`${stream}:dead`)) === 4 && (await pendingCount(stream)) === 0, { what: 'settled' });
+      await waitFor(async () => (await redis.xlen(`${stream}:dead`)) === 4 && (await pendingCount(stream)) === 0, {
+        what: 'settled',
+      });
       expect(seen).toEqual([1, 2, 4, 5, 6, 7]);
       expect(Math.max(...batches)).toBeLessThanOrEqual(2);
       const dead = await readDeadLetters(redis, `${stream}:dead`);

@@ -121,7 +121,8 @@ export type DecodedItem<T> = { value: T; fields: readonly string[] } | { error: 
 type RawEntry = [entryId: string, fields: string[] | null];
 
 function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new RangeError(`${name} must be a whole number from 1 to ${max}, got ${value}`);
+  if (!Number.isInteger(value) || value < 1 || value > max)
+    throw new RangeError(`${name} must be a whole number from 1 to ${max}, got ${value}`);
   return value;
 }
 
@@ -135,13 +136,18 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
   const { redis, blockingRedis, stream, group, decode, handle, logger } = options;
   if (!stream || !group) throw new RangeError('stream and group are required');
   // One item per entry unless the entries hold several.
-  const decodeItems = options.decodeItems ?? (decode && ((fields: string[]): ReadonlyArray<DecodedItem<T>> => [{ value: decode(fields), fields }]));
+  const decodeItems =
+    options.decodeItems ??
+    (decode && ((fields: string[]): ReadonlyArray<DecodedItem<T>> => [{ value: decode(fields), fields }]));
   if (!decodeItems) throw new RangeError('decode or decodeItems is required');
   const name = options.consumer ?? defaultInstanceName();
   const batchSize = positiveInteger('batchSize', options.batchSize ?? 500, 100_000);
   const blockMs = positiveInteger('blockMs', options.blockMs ?? 1_000);
   const claimIdleMs = positiveInteger('claimIdleMs', options.claimIdleMs ?? 30_000);
-  const claimIntervalMs = positiveInteger('claimIntervalMs', options.claimIntervalMs ?? Math.max(1, Math.floor(claimIdleMs / 2)));
+  const claimIntervalMs = positiveInteger(
+    'claimIntervalMs',
+    options.claimIntervalMs ?? Math.max(1, Math.floor(claimIdleMs / 2)),
+  );
   const maxDeliveries = positiveInteger('maxDeliveries', options.maxDeliveries ?? 10);
   const retryBaseMs = positiveInteger('retryBaseMs', options.retryBaseMs ?? 100);
   const retryMaxMs = positiveInteger('retryMaxMs', options.retryMaxMs ?? 30_000);
@@ -156,7 +162,17 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
   const redisRetryMaxMs = Math.min(retryMaxMs, 2_000);
   const log = logger.child({ stream, group, consumer: name });
 
-  const stats: ConsumerStats = { delivered: 0, acked: 0, retried: 0, deadLettered: 0, skipped: 0, claimed: 0, handlerRuns: 0, handlerMsTotal: 0, handlerMsMax: 0 };
+  const stats: ConsumerStats = {
+    delivered: 0,
+    acked: 0,
+    retried: 0,
+    deadLettered: 0,
+    skipped: 0,
+    claimed: 0,
+    handlerRuns: 0,
+    handlerMsTotal: 0,
+    handlerMsMax: 0,
+  };
   let closing = false;
   let running: Promise<{ reason: 'closed' | 'stopped'; message?: string }> | undefined;
   let closed: Promise<void> | undefined;
@@ -172,7 +188,11 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
       if (String((error as Error).message).includes('BUSYGROUP')) return;
       // A full Redis refuses XGROUP CREATE before it looks whether the group exists: a consumer
       // that could drain it must not wait for room it is the one to make.
-      if (isRedisOutOfMemory(error) && (await readGroups(redis, stream).catch(() => [])).some((existing) => existing.name === group)) return;
+      if (
+        isRedisOutOfMemory(error) &&
+        (await readGroups(redis, stream).catch(() => [])).some((existing) => existing.name === group)
+      )
+        return;
       throw error;
     }
   };
@@ -195,11 +215,19 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
   // Items per entry lately (1 without frames): a read asks for about batchSize items' worth of entries.
   let itemsPerEntry = 1;
   const read = async (id: string): Promise<RawEntry[]> => {
-    const args: Array<string | number> = ['GROUP', group, name, 'COUNT', Math.max(1, Math.round(batchSize / itemsPerEntry))];
+    const args: Array<string | number> = [
+      'GROUP',
+      group,
+      name,
+      'COUNT',
+      Math.max(1, Math.round(batchSize / itemsPerEntry)),
+    ];
     if (id === '>') args.push('BLOCK', blockMs);
     const before = connection;
     const generation = connectionGeneration(blockingRedis);
-    const reply = (await blockingRedis.call('XREADGROUP', ...args, 'STREAMS', stream, id)) as Array<[string, RawEntry[]]> | null;
+    const reply = (await blockingRedis.call('XREADGROUP', ...args, 'STREAMS', stream, id)) as Array<
+      [string, RawEntry[]]
+    > | null;
     const entries = reply?.[0]?.[1] ?? [];
     // With REDIS_MIN_REPLICAS, nothing is acted on that only the primary holds: an old primary
     // woken from a partition answers reads of entries the new one never had (WAIT finds no
@@ -213,7 +241,9 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
   const deliveryCounts = async (entries: RawEntry[]): Promise<Map<string, number>> => {
     const first = entries[0]?.[0] as string;
     const last = entries.at(-1)?.[0] as string;
-    const rows = (await redis.call('XPENDING', stream, group, first, last, entries.length, name)) as Array<[string, string, number, number]>;
+    const rows = (await redis.call('XPENDING', stream, group, first, last, entries.length, name)) as Array<
+      [string, string, number, number]
+    >;
     return new Map(rows.map(([id, , , count]) => [id, Number(count)]));
   };
 
@@ -239,7 +269,13 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         }
         stats.acked += acks.length;
         stats.deadLettered += dead.length;
-        for (const letter of dead) log.warn('dead_lettered', { entryId: letter.entryId, reason: letter.reason, deliveries: letter.deliveries, deadLetterStream });
+        for (const letter of dead)
+          log.warn('dead_lettered', {
+            entryId: letter.entryId,
+            reason: letter.reason,
+            deliveries: letter.deliveries,
+            deadLetterStream,
+          });
         return;
       } catch (error) {
         if (attempt === 0) log.warn('ack_failed_retrying', { error });
@@ -271,7 +307,11 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
    * Handles `work` until every item is settled. `open` counts each entry's unsettled items; an
    * entry is acknowledged when its count reaches 0. `fieldsOf` holds each item's fields.
    */
-  const runHandler = async (work: Array<ConsumerEntry<T>>, fieldsOf: Map<ConsumerEntry<T>, readonly string[]>, open: Map<string, number>): Promise<boolean> => {
+  const runHandler = async (
+    work: Array<ConsumerEntry<T>>,
+    fieldsOf: Map<ConsumerEntry<T>, readonly string[]>,
+    open: Map<string, number>,
+  ): Promise<boolean> => {
     let pending = work;
     let lastTouch = Date.now();
     for (let attempt = 0; pending.length > 0; attempt++) {
@@ -297,7 +337,8 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
       let retryAfterMs = 0;
       if (failure) {
         retryAfterMs = (failure as RetryAfter).retryAfterMs ?? 0;
-        if (attempt === 0 || attempt % 10 === 0) log.warn('handler_failed_retrying', { error: failure, entries: pending.length, attempt });
+        if (attempt === 0 || attempt % 10 === 0)
+          log.warn('handler_failed_retrying', { error: failure, entries: pending.length, attempt });
       } else {
         const acks: string[] = [];
         const dead: DeadLetter[] = [];
@@ -313,7 +354,13 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         pending.forEach((entry, index) => {
           const outcome = outcomes ? (outcomes[index] ?? 'retry') : 'done';
           if (outcome === 'retry') return void again.push(entry);
-          if (outcome !== 'done') dead.push({ entryId: entry.entryId, fields: fieldsOf.get(entry) ?? null, reason: outcome.dead, deliveries: entry.deliveries });
+          if (outcome !== 'done')
+            dead.push({
+              entryId: entry.entryId,
+              fields: fieldsOf.get(entry) ?? null,
+              reason: outcome.dead,
+              deliveries: entry.deliveries,
+            });
           settled(entry.entryId);
         });
         await settle(acks, dead);
@@ -355,7 +402,12 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         continue;
       }
       if (deliveries > maxDeliveries) {
-        dead.push({ entryId, fields, reason: `delivered ${deliveries} times (maxDeliveries ${maxDeliveries})`, deliveries });
+        dead.push({
+          entryId,
+          fields,
+          reason: `delivered ${deliveries} times (maxDeliveries ${maxDeliveries})`,
+          deliveries,
+        });
         acks.push(entryId);
         continue;
       }
@@ -417,7 +469,16 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
   const claimIdle = async () => {
     let cursor = '0-0';
     do {
-      const [next, entries] = (await redis.call('XAUTOCLAIM', stream, group, name, claimIdleMs, cursor, 'COUNT', batchSize)) as [string, RawEntry[]];
+      const [next, entries] = (await redis.call(
+        'XAUTOCLAIM',
+        stream,
+        group,
+        name,
+        claimIdleMs,
+        cursor,
+        'COUNT',
+        batchSize,
+      )) as [string, RawEntry[]];
       if (entries.length > 0) {
         stats.claimed += entries.length;
         log.info('claimed', { entries: entries.length });
@@ -474,7 +535,10 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
             // time, in stream order (the alert rules depend on it).
             if (!closing) {
               const ahead: NonNullable<typeof readAhead> = { entries: read('>'), ids: [] };
-              ahead.entries.then((next) => (ahead.ids = next.map(([entryId]) => entryId)), () => {});
+              ahead.entries.then(
+                (next) => (ahead.ids = next.map(([entryId]) => entryId)),
+                () => {},
+              );
               readAhead = ahead;
             }
             await processEntries(entries, 'new');
@@ -500,7 +564,9 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         }
         if (closing) break;
         if (error instanceof ReconnectedError) {
-          log.info('reconnected_rereading_pending', { hint: 'a Redis restart or failover: own pending entries are handled again before new ones' });
+          log.info('reconnected_rereading_pending', {
+            hint: 'a Redis restart or failover: own pending entries are handled again before new ones',
+          });
         } else if (String((error as Error).message).includes('NOGROUP')) {
           log.warn('group_missing_recreating', { error });
           groupReady = false;
@@ -517,7 +583,8 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
     await drainInFlight().catch((error) => log.warn('batch_failed_at_close', { error }));
     const lastAhead = takeReadAhead();
     const lastRead = lastAhead ? await lastAhead.catch(() => [] as RawEntry[]) : [];
-    if (lastRead.length > 0) await processEntries(lastRead, 'new').catch((error) => log.warn('batch_failed_at_close', { error }));
+    if (lastRead.length > 0)
+      await processEntries(lastRead, 'new').catch((error) => log.warn('batch_failed_at_close', { error }));
     return { reason: 'closed' };
   };
 

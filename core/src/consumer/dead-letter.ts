@@ -21,19 +21,31 @@ export interface DeadLetterSource {
  * (and `bun run deadletters`) reads back. For a letter that is no stream entry (a refused MQTT
  * message), `entryId` is empty.
  */
-export function queueDeadLetterEntries(multi: ChainableCommander, options: DeadLetterSource, letters: readonly DeadLetter[]): void {
+export function queueDeadLetterEntries(
+  multi: ChainableCommander,
+  options: DeadLetterSource,
+  letters: readonly DeadLetter[],
+): void {
   for (const letter of letters) {
     multi.xadd(
       options.deadStream,
       '*',
-      'entryId', letter.entryId,
-      'stream', options.stream,
-      'group', options.group,
-      'consumer', options.consumer,
-      'reason', letter.reason.slice(0, 1_000),
-      'deliveries', String(letter.deliveries),
-      'deadAt', new Date().toISOString(),
-      'fields', JSON.stringify(letter.fields ?? []),
+      'entryId',
+      letter.entryId,
+      'stream',
+      options.stream,
+      'group',
+      options.group,
+      'consumer',
+      options.consumer,
+      'reason',
+      letter.reason.slice(0, 1_000),
+      'deliveries',
+      String(letter.deliveries),
+      'deadAt',
+      new Date().toISOString(),
+      'fields',
+      JSON.stringify(letter.fields ?? []),
     );
   }
 }

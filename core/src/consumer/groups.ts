@@ -52,9 +52,14 @@ export async function readGroups(redis: Redis, stream: string): Promise<GroupSta
  * after trims. An empty stream counts as caught up for groups that exist.
  */
 export async function groupsCaughtUp(redis: Redis, stream: string, names: readonly string[]): Promise<boolean> {
-  const [groups, newest] = await Promise.all([readGroups(redis, stream), redis.xrevrange(stream, '+', '-', 'COUNT', 1)]);
+  const [groups, newest] = await Promise.all([
+    readGroups(redis, stream),
+    redis.xrevrange(stream, '+', '-', 'COUNT', 1),
+  ]);
   const lastId = newest[0]?.[0] ?? '0-0';
-  return names.every((name) => groups.some((group) => group.name === name && group.pending === 0 && group.lastDeliveredId === lastId));
+  return names.every((name) =>
+    groups.some((group) => group.name === name && group.pending === 0 && group.lastDeliveredId === lastId),
+  );
 }
 
 /** XINFO CONSUMERS as objects. */

@@ -50,14 +50,24 @@ return {redis.call('XTRIM', stream, 'MINID', keep), keep}
  * Redis nearly full, the entries kept for replay go too: every group is done with them, and the
  * memory they hold is what the doors wait for.
  */
-export async function trimSafely(redis: Redis, stream: string, retainEntries: number): Promise<{ trimmed: number; keptFrom: string }> {
+export async function trimSafely(
+  redis: Redis,
+  stream: string,
+  retainEntries: number,
+): Promise<{ trimmed: number; keptFrom: string }> {
   const retain = retainEntries > 0 && nearlyFull(await readRedisMemory(redis)) ? 0 : retainEntries;
   const [trimmed, keptFrom] = (await redis.eval(SAFE_TRIM, 1, stream, retain)) as [number, string];
   return { trimmed, keptFrom };
 }
 
 /** Trims every `intervalMs` until stopped; failures are logged and retried next time. */
-export function startTrimmer(options: { redis: Redis; stream: string; retainEntries: number; intervalMs: number; logger: Logger }) {
+export function startTrimmer(options: {
+  redis: Redis;
+  stream: string;
+  retainEntries: number;
+  intervalMs: number;
+  logger: Logger;
+}) {
   const { redis, stream, retainEntries, intervalMs, logger } = options;
   let running: Promise<void> | undefined;
   const timer = setInterval(() => {

@@ -17,9 +17,28 @@ const alert: Alert = {
 describe('alert contract v1', () => {
   it('pins the wire format', () => {
     expect(encodeAlert(alert)).toEqual([
-      'v', '1', 'id', alert.id, 'ruleId', 'default', 'deviceId', 'device-004', 'metric', 'kwh',
-      'value', '50.01', 'threshold', '50', 'state', 'firing', 'severity', 'warning',
-      'ts', '1763800000123', 'readingId', alert.readingId,
+      'v',
+      '1',
+      'id',
+      alert.id,
+      'ruleId',
+      'default',
+      'deviceId',
+      'device-004',
+      'metric',
+      'kwh',
+      'value',
+      '50.01',
+      'threshold',
+      '50',
+      'state',
+      'firing',
+      'severity',
+      'warning',
+      'ts',
+      '1763800000123',
+      'readingId',
+      alert.readingId,
     ]);
   });
 

@@ -54,17 +54,28 @@ const alertUpcasters: Readonly<Record<string, (fields: FieldRecord) => FieldReco
 
 export function encodeAlert(alert: Alert): string[] {
   return [
-    'v', ALERT_VERSION,
-    'id', alert.id,
-    'ruleId', alert.ruleId,
-    'deviceId', alert.deviceId,
-    'metric', alert.metric,
-    'value', String(alert.value),
-    'threshold', String(alert.threshold),
-    'state', alert.state,
-    'severity', alert.severity,
-    'ts', String(alert.ts),
-    'readingId', alert.readingId,
+    'v',
+    ALERT_VERSION,
+    'id',
+    alert.id,
+    'ruleId',
+    alert.ruleId,
+    'deviceId',
+    alert.deviceId,
+    'metric',
+    alert.metric,
+    'value',
+    String(alert.value),
+    'threshold',
+    String(alert.threshold),
+    'state',
+    alert.state,
+    'severity',
+    alert.severity,
+    'ts',
+    String(alert.ts),
+    'readingId',
+    alert.readingId,
     ...(alert.note === undefined ? [] : ['note', alert.note]),
     ...(alert.quiet ? ['quiet', '1'] : []),
   ];
@@ -76,7 +87,10 @@ export function decodeAlert(fields: FieldList | FieldRecord): Alert {
   const version = requireField(record, 'v');
   const upcast = alertUpcasters[version];
   if (!upcast) {
-    throw new InvalidEventError('v', `is an unknown version ${quote(version)} (known: ${Object.keys(alertUpcasters).join(', ')})`);
+    throw new InvalidEventError(
+      'v',
+      `is an unknown version ${quote(version)} (known: ${Object.keys(alertUpcasters).join(', ')})`,
+    );
   }
   const current = upcast(record);
   const alert = {

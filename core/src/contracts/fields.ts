@@ -40,8 +40,10 @@ export const MAX_EPOCH_MS = 8_640_000_000_000_000;
 
 /** Integer epoch milliseconds as decimal digits. */
 export function parseEpochMs(name: string, raw: string): number {
-  if (!/^\d{1,16}$/.test(raw)) throw new InvalidEventError(name, `must be integer epoch milliseconds, got ${quote(raw)}`);
+  if (!/^\d{1,16}$/.test(raw))
+    throw new InvalidEventError(name, `must be integer epoch milliseconds, got ${quote(raw)}`);
   const value = Number(raw);
-  if (value > MAX_EPOCH_MS) throw new InvalidEventError(name, `is beyond the last representable date, got ${quote(raw)}`);
+  if (value > MAX_EPOCH_MS)
+    throw new InvalidEventError(name, `is beyond the last representable date, got ${quote(raw)}`);
   return value;
 }

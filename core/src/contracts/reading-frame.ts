@@ -15,7 +15,9 @@ export const FRAME_VERSION = '3';
 export const MAX_FRAME_READINGS = 1_000;
 
 /** One item of an entry: a reading, or why its element does not decode; with its own fields. */
-export type DecodedReadingItem = { value: Reading; fields: readonly string[] } | { error: string; fields: readonly string[] };
+export type DecodedReadingItem =
+  | { value: Reading; fields: readonly string[] }
+  | { error: string; fields: readonly string[] };
 
 export function encodeReadingFrame(readings: readonly Reading[]): string[] {
   return ['v', FRAME_VERSION, 'f', `[${readings.map(encodeReadingPayload).join(',')}]`];
@@ -26,7 +28,8 @@ export function encodeReadingFrame(readings: readonly Reading[]): string[] {
  * @throws InvalidEventError when the entry as a whole cannot be read (then it is dead-lettered whole).
  */
 export function decodeReadingItems(fields: FieldList): DecodedReadingItem[] {
-  if (!(fields.length === 4 && fields[0] === 'v' && fields[1] === FRAME_VERSION)) return [{ value: decodeReading(fields), fields }];
+  if (!(fields.length === 4 && fields[0] === 'v' && fields[1] === FRAME_VERSION))
+    return [{ value: decodeReading(fields), fields }];
   if (fields[2] !== 'f') throw new InvalidEventError('f', 'is missing (a v3 entry is `v 3 f <frame>`)');
   const raw = fields[3] as string;
   let parsed: unknown;
@@ -35,12 +38,19 @@ export function decodeReadingItems(fields: FieldList): DecodedReadingItem[] {
   } catch {
     parsed = undefined;
   }
-  if (!Array.isArray(parsed) || parsed.length === 0) throw new InvalidEventError('f', `must be a non-empty JSON array of readings, got ${quote(raw)}`);
+  if (!Array.isArray(parsed) || parsed.length === 0)
+    throw new InvalidEventError('f', `must be a non-empty JSON array of readings, got ${quote(raw)}`);
   const now = Date.now();
   return parsed.map((element, index) => {
     const itemFields = ['v', '2', 'r', JSON.stringify(element) ?? 'null'];
     try {
-      return { value: validateReading(fromReadingArray(element, () => itemFields[3] as string, `f[${index}]`), now), fields: itemFields };
+      return {
+        value: validateReading(
+          fromReadingArray(element, () => itemFields[3] as string, `f[${index}]`),
+          now,
+        ),
+        fields: itemFields,
+      };
     } catch (error) {
       return { error: `frame element ${index}: ${(error as Error).message}`, fields: itemFields };
     }

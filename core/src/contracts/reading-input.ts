@@ -10,9 +10,20 @@ import { type Reading, validateReading } from './reading.ts';
  * things with the same words.
  * @throws InvalidEventError naming the field.
  */
-export function readingFromInput(input: Record<string, unknown>, nowMs: number = Date.now(), mintId: (tsMs: number) => string = newEventId): Reading {
+export function readingFromInput(
+  input: Record<string, unknown>,
+  nowMs: number = Date.now(),
+  mintId: (tsMs: number) => string = newEventId,
+): Reading {
   const { id, deviceId, metric, value, unit, ts } = input;
   const tsMs = typeof ts === 'number' ? ts : typeof ts === 'string' ? parseIsoTime(ts) : Number.NaN;
-  if (!Number.isFinite(tsMs)) throw new InvalidEventError('ts', 'must be an ISO-8601 date-time that exists (with its zone) or epoch milliseconds');
-  return validateReading({ id: id === undefined || id === '' ? mintId(tsMs) : id, deviceId, metric, value, unit, ts: tsMs }, nowMs);
+  if (!Number.isFinite(tsMs))
+    throw new InvalidEventError(
+      'ts',
+      'must be an ISO-8601 date-time that exists (with its zone) or epoch milliseconds',
+    );
+  return validateReading(
+    { id: id === undefined || id === '' ? mintId(tsMs) : id, deviceId, metric, value, unit, ts: tsMs },
+    nowMs,
+  );
 }

@@ -23,19 +23,32 @@ function rejection(fields: Record<string, string | undefined>): InvalidEventErro
 }
 
 const valid = (): Record<string, string | undefined> => ({
-  v: '1', id: reading.id, deviceId: 'device-001', metric: 'kwh', value: '42.5', unit: 'kWh', ts: '1763800000123',
+  v: '1',
+  id: reading.id,
+  deviceId: 'device-001',
+  metric: 'kwh',
+  value: '42.5',
+  unit: 'kWh',
+  ts: '1763800000123',
 });
 
 describe('reading contract v1', () => {
   it('pins the v1 wire format: field names, order and string forms', () => {
     expect(encodeReadingV1(reading)).toEqual([
-      'v', '1',
-      'id', '019a5e2c-7b1a-7c3e-9f00-0123456789ab',
-      'deviceId', 'device-001',
-      'metric', 'kwh',
-      'value', '42.5',
-      'unit', 'kWh',
-      'ts', '1763800000123',
+      'v',
+      '1',
+      'id',
+      '019a5e2c-7b1a-7c3e-9f00-0123456789ab',
+      'deviceId',
+      'device-001',
+      'metric',
+      'kwh',
+      'value',
+      '42.5',
+      'unit',
+      'kWh',
+      'ts',
+      '1763800000123',
     ]);
   });
 
@@ -93,7 +106,12 @@ describe('reading contract v1', () => {
 });
 
 describe('reading contract v2 (current)', () => {
-  const pinned = ['v', '2', 'r', '["019a5e2c-7b1a-7c3e-9f00-0123456789ab","device-001","kwh",42.5,"kWh",1763800000123]'];
+  const pinned = [
+    'v',
+    '2',
+    'r',
+    '["019a5e2c-7b1a-7c3e-9f00-0123456789ab","device-001","kwh",42.5,"kWh",1763800000123]',
+  ];
 
   it('pins the wire format: two fields, the reading as a JSON array in a fixed order', () => {
     expect(encodeReading(reading)).toEqual(pinned);

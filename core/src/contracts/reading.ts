@@ -61,7 +61,10 @@ export function validateReading(candidate: unknown, nowMs: number = Date.now()):
   const reading = candidate as Reading;
   if (reading.ts > nowMs + MAX_FUTURE_MS) {
     // The schema bounds ts by MAX_EPOCH_MS, so it is always a valid Date.
-    throw new InvalidEventError('ts', `is more than 24 hours ahead of this receiver's clock (device clock?), got ${new Date(reading.ts).toISOString()}`);
+    throw new InvalidEventError(
+      'ts',
+      `is more than 24 hours ahead of this receiver's clock (device clock?), got ${new Date(reading.ts).toISOString()}`,
+    );
   }
   return reading;
 }
@@ -130,13 +133,20 @@ export function encodeReadingPayload(reading: Reading): string {
 /** The v1 field list: for tests that pin old events, and for writing to consumers not yet upgraded. */
 export function encodeReadingV1(reading: Reading): string[] {
   return [
-    'v', '1',
-    'id', reading.id,
-    'deviceId', reading.deviceId,
-    'metric', reading.metric,
-    'value', String(reading.value),
-    'unit', reading.unit,
-    'ts', String(reading.ts),
+    'v',
+    '1',
+    'id',
+    reading.id,
+    'deviceId',
+    reading.deviceId,
+    'metric',
+    reading.metric,
+    'value',
+    String(reading.value),
+    'unit',
+    reading.unit,
+    'ts',
+    String(reading.ts),
   ];
 }
 
@@ -153,9 +163,16 @@ export function decodeReading(fields: FieldList | FieldRecord): Reading {
   const record = toFieldRecord(fields);
   const version = requireField(record, 'v');
   const decode = readingDecoders[version];
-  if (version === '3') throw new InvalidEventError('v', 'is 3: a frame of readings, which decodeReadings reads (decodeReading reads an entry of one reading)');
+  if (version === '3')
+    throw new InvalidEventError(
+      'v',
+      'is 3: a frame of readings, which decodeReadings reads (decodeReading reads an entry of one reading)',
+    );
   if (!decode) {
-    throw new InvalidEventError('v', `is an unknown version ${quote(version)} (known: ${KNOWN_READING_VERSIONS.join(', ')})`);
+    throw new InvalidEventError(
+      'v',
+      `is an unknown version ${quote(version)} (known: ${KNOWN_READING_VERSIONS.join(', ')})`,
+    );
   }
   return validateReading(decode(record));
 }

@@ -14,6 +14,7 @@ export function assertSchema<T extends TSchema>(check: TypeCheck<T>, value: unkn
 }
 
 function describe(message: string, value: unknown): string {
-  const shown = typeof value === 'string' ? JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value) : String(value);
+  const shown =
+    typeof value === 'string' ? JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value) : String(value);
   return `${message.charAt(0).toLowerCase()}${message.slice(1)}, got ${shown}`;
 }

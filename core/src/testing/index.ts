@@ -4,6 +4,12 @@ export { waitFor, uniqueName } from './wait.ts';
 export { useRedis, type TestRedis } from './use-redis.ts';
 export { startService, type ServiceProcess } from './service-process.ts';
 export { startTcpProxy } from './tcp-proxy.ts';
-export { startPostgresServer, usePostgres, type PostgresServer, type PostgresServerOptions, type TestDatabase } from './postgres-server.ts';
+export {
+  startPostgresServer,
+  usePostgres,
+  type PostgresServer,
+  type PostgresServerOptions,
+  type TestDatabase,
+} from './postgres-server.ts';
 export { startMosquitto, type MosquittoServer } from './mosquitto-server.ts';
 export { streamEntries, streamReadings } from './stream-readings.ts';

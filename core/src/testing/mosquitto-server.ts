@@ -16,7 +16,6 @@ export interface MosquittoServer {
   stop(): Promise<void>;
 }
 
-
 /** The shipped mosquitto.conf, whose persistence settings a persistent test broker takes. */
 const SHIPPED_CONFIG = join(import.meta.dir, '..', '..', '..', 'mosquitto.conf');
 
@@ -30,7 +29,11 @@ const SHIPPED_CONFIG = join(import.meta.dir, '..', '..', '..', 'mosquitto.conf')
 export async function startMosquitto(options: { persistent?: boolean } = {}): Promise<MosquittoServer> {
   const dir = await mkdtemp(join(tmpdir(), 'telemetry-mosquitto-'));
   const persistence = options.persistent
-    ? ['persistence true', `persistence_location ${dir}/`, ...(await Bun.file(SHIPPED_CONFIG).text()).split('\n').filter((line) => line.startsWith('autosave_'))]
+    ? [
+        'persistence true',
+        `persistence_location ${dir}/`,
+        ...(await Bun.file(SHIPPED_CONFIG).text()).split('\n').filter((line) => line.startsWith('autosave_')),
+      ]
     : ['persistence false'];
   // Started as root, mosquitto runs as its own user: it must be able to write its saved queue (and log) here.
   if (process.getuid?.() === 0) await Bun.$`chown mosquitto ${dir}`.quiet().nothrow();
@@ -38,7 +41,18 @@ export async function startMosquitto(options: { persistent?: boolean } = {}): Pr
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     const config = join(dir, 'mosquitto.conf');
-    await Bun.write(config, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'max_queued_messages 0', 'max_inflight_messages 1000', ...persistence, `log_dest file ${join(dir, 'mosquitto.log')}`, ''].join('\n'));
+    await Bun.write(
+      config,
+      [
+        `listener ${port} 127.0.0.1`,
+        'allow_anonymous true',
+        'max_queued_messages 0',
+        'max_inflight_messages 1000',
+        ...persistence,
+        `log_dest file ${join(dir, 'mosquitto.log')}`,
+        '',
+      ].join('\n'),
+    );
     let child: Subprocess<'ignore', 'ignore', 'pipe'>;
     try {
       child = await spawnBroker(config, port);
@@ -67,7 +81,13 @@ export async function startMosquitto(options: { persistent?: boolean } = {}): Pr
 
 async function spawnBroker(config: string, port: number): Promise<Subprocess<'ignore', 'ignore', 'pipe'>> {
   // Debian puts it in /usr/sbin, which a user's PATH may lack.
-  const child = own(Bun.spawn([Bun.which('mosquitto') ?? '/usr/sbin/mosquitto', '-c', config], { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' }));
+  const child = own(
+    Bun.spawn([Bun.which('mosquitto') ?? '/usr/sbin/mosquitto', '-c', config], {
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: 'pipe',
+    }),
+  );
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline && child.exitCode === null) {
     if (await accepts(port)) return child;

@@ -32,9 +32,14 @@ process.once('exit', () => {
 /** The newest PostgreSQL server binaries Debian installed (`/usr/lib/postgresql/<major>/bin`). */
 async function binDir(): Promise<string> {
   const base = '/usr/lib/postgresql';
-  const majors = existsSync(base) ? (await readdir(base)).filter((name) => /^\d+$/.test(name)).sort((a, b) => Number(b) - Number(a)) : [];
+  const majors = existsSync(base)
+    ? (await readdir(base)).filter((name) => /^\d+$/.test(name)).sort((a, b) => Number(b) - Number(a))
+    : [];
   const found = majors.map((major) => join(base, major, 'bin')).find((dir) => existsSync(join(dir, 'initdb')));
-  if (!found) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql (apt-get install postgresql; .ci/run does)');
+  if (!found)
+    throw new Error(
+      'PostgreSQL server binaries not found under /usr/lib/postgresql (apt-get install postgresql; .ci/run does)',
+    );
   return found;
 }
 
@@ -43,10 +48,17 @@ async function asServerUser(): Promise<{ prefix: string[]; uid?: number; gid?: n
   if (process.getuid?.() !== 0) return { prefix: [] };
   const passwd = await readFile('/etc/passwd', 'utf8');
   const entry = passwd.split('\n').find((line) => line.startsWith('postgres:'));
-  if (!entry) throw new Error('running as root, and there is no "postgres" user to run PostgreSQL as (apt-get install postgresql creates it)');
+  if (!entry)
+    throw new Error(
+      'running as root, and there is no "postgres" user to run PostgreSQL as (apt-get install postgresql creates it)',
+    );
   const [, , uid, gid] = entry.split(':');
   // setpriv execs the program itself, so the process we hold is the server's, and killing it kills the server.
-  return { prefix: ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--init-groups', '--'], uid: Number(uid), gid: Number(gid) };
+  return {
+    prefix: ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--init-groups', '--'],
+    uid: Number(uid),
+    gid: Number(gid),
+  };
 }
 
 /** Processes whose parent is `pid`: the postmaster's backends, killed with it to act out a crash. */
@@ -95,7 +107,10 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   const dir = await mkdtemp(join(tmpdir(), 'telemetry-postgres-'));
   if (user.uid !== undefined && user.gid !== undefined) await chown(dir, user.uid, user.gid);
   const data = join(dir, 'data');
-  const init = Bun.spawn([...user.prefix, join(bin, 'initdb'), '-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'], { stdout: 'pipe', stderr: 'pipe' });
+  const init = Bun.spawn(
+    [...user.prefix, join(bin, 'initdb'), '-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'],
+    { stdout: 'pipe', stderr: 'pipe' },
+  );
   if ((await init.exited) !== 0) {
     const output = await new Response(init.stderr).text();
     await rm(dir, { recursive: true, force: true });
@@ -105,7 +120,24 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const spawn = async () => {
     const child = Bun.spawn(
-      [...user.prefix, join(bin, 'postgres'), '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', `fsync=${options.fsync ? 'on' : 'off'}`, '-c', 'max_connections=200', '-c', 'shared_buffers=64MB'],
+      [
+        ...user.prefix,
+        join(bin, 'postgres'),
+        '-D',
+        data,
+        '-p',
+        String(port),
+        '-k',
+        dir,
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        `fsync=${options.fsync ? 'on' : 'off'}`,
+        '-c',
+        'max_connections=200',
+        '-c',
+        'shared_buffers=64MB',
+      ],
       { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' },
     );
     live.add(child);
@@ -186,7 +218,12 @@ export async function usePostgres(): Promise<TestDatabase> {
   const external = process.env.TEST_DATABASE_URL;
   if (!external) {
     const server = await startPostgresServer();
-    return { url: await server.createDatabase(databaseName()), server, createDatabase: () => server.createDatabase(databaseName()), stop: () => server.stop() };
+    return {
+      url: await server.createDatabase(databaseName()),
+      server,
+      createDatabase: () => server.createDatabase(databaseName()),
+      stop: () => server.stop(),
+    };
   }
   const made: string[] = [];
   const createDatabase = async () => {

@@ -56,15 +56,35 @@ export interface RedisHaOptions {
  */
 export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisHa> {
   const { replicas = 2, sentinels: sentinelCount = 3, downAfterMs = 1_000, minReplicasToWrite = 1 } = options;
-  const writeSafety = ['--min-replicas-to-write', String(minReplicasToWrite), '--min-replicas-max-lag', '5', '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'];
+  const writeSafety = [
+    '--min-replicas-to-write',
+    String(minReplicasToWrite),
+    '--min-replicas-max-lag',
+    '5',
+    '--repl-diskless-sync',
+    'yes',
+    '--repl-diskless-sync-delay',
+    '0',
+  ];
   const primary = await startRedisServer({ args: writeSafety });
-  const servers = [primary, ...(await Promise.all(Array.from({ length: replicas }, () => startRedisServer({ args: [...writeSafety, '--replicaof', '127.0.0.1', String(primary.port)] }))))];
+  const servers = [
+    primary,
+    ...(await Promise.all(
+      Array.from({ length: replicas }, () =>
+        startRedisServer({ args: [...writeSafety, '--replicaof', '127.0.0.1', String(primary.port)] }),
+      ),
+    )),
+  ];
   const quorum = Math.floor(sentinelCount / 2) + 1;
-  const sentinels = await Promise.all(Array.from({ length: sentinelCount }, () => startSentinel(primary.port, quorum, downAfterMs)));
+  const sentinels = await Promise.all(
+    Array.from({ length: sentinelCount }, () => startSentinel(primary.port, quorum, downAfterMs)),
+  );
   /** A Sentinel command, answered by the first Sentinel that is up. */
   const ask = async <T>(command: string[]): Promise<T> => {
     for (const sentinel of sentinels) {
-      const answer = await withShortConnection({ host: '127.0.0.1', port: sentinel.port }, (client) => client.call(command[0] as string, ...command.slice(1))).catch(() => undefined);
+      const answer = await withShortConnection({ host: '127.0.0.1', port: sentinel.port }, (client) =>
+        client.call(command[0] as string, ...command.slice(1)),
+      ).catch(() => undefined);
       if (answer !== undefined) return answer as T;
     }
     throw new Error('no Sentinel answers');
@@ -80,7 +100,10 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
       async () => {
         const now = await primaryNow().catch(() => undefined);
         if (!now || now === previous) return false;
-        const role = await withShortConnection({ host: '127.0.0.1', port: now.port }, (client) => client.call('ROLE') as Promise<[string]>).catch(() => undefined);
+        const role = await withShortConnection(
+          { host: '127.0.0.1', port: now.port },
+          (client) => client.call('ROLE') as Promise<[string]>,
+        ).catch(() => undefined);
         return role?.[0] === 'master' && now;
       },
       { what: 'a new primary', timeoutMs, intervalMs: 100 },
@@ -104,11 +127,14 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
     async failoverComplete(previous, timeoutMs = 30_000) {
       const primary = await failedOver(previous, timeoutMs);
       const others = servers.filter((server) => server !== previous && server !== primary);
-      await waitFor(async () => (await Promise.all(others.map((server) => replicates(server, primary)))).every(Boolean), {
-        what: `every replica to follow the new primary on port ${primary.port}`,
-        timeoutMs,
-        intervalMs: 50,
-      });
+      await waitFor(
+        async () => (await Promise.all(others.map((server) => replicates(server, primary)))).every(Boolean),
+        {
+          what: `every replica to follow the new primary on port ${primary.port}`,
+          timeoutMs,
+          intervalMs: 50,
+        },
+      );
       return primary;
     },
     async rejoined(server, timeoutMs = 30_000) {
@@ -129,8 +155,15 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
 
 /** True when `server` replicates `primary` with its link up and no sync in progress. */
 async function replicates(server: RedisServer, primary: RedisServer): Promise<boolean> {
-  const info = await withShortConnection({ host: '127.0.0.1', port: server.port }, (client) => client.info('replication')).catch(() => '');
-  return info.includes('role:slave') && info.includes(`master_port:${primary.port}`) && info.includes('master_link_status:up') && !info.includes('master_sync_in_progress:1');
+  const info = await withShortConnection({ host: '127.0.0.1', port: server.port }, (client) =>
+    client.info('replication'),
+  ).catch(() => '');
+  return (
+    info.includes('role:slave') &&
+    info.includes(`master_port:${primary.port}`) &&
+    info.includes('master_link_status:up') &&
+    !info.includes('master_sync_in_progress:1')
+  );
 }
 
 async function startSentinel(primaryPort: number, quorum: number, downAfterMs: number): Promise<SentinelProcess> {
@@ -152,7 +185,9 @@ async function startSentinel(primaryPort: number, quorum: number, downAfterMs: n
       '',
     ].join('\n'),
   );
-  const child: Subprocess = own(Bun.spawn(['redis-server', config, '--sentinel'], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' }));
+  const child: Subprocess = own(
+    Bun.spawn(['redis-server', config, '--sentinel'], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' }),
+  );
   await waitFor(() => answersPing(port), { what: `Sentinel on port ${port}`, timeoutMs: 10_000 });
   return {
     port,

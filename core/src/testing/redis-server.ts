@@ -43,7 +43,10 @@ const READY_TIMEOUT_MS = 10_000;
  */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const { appendOnly = true, fsync = 'everysec', maxMemory } = options;
-  const extra = [...(maxMemory ? ['--maxmemory', maxMemory, '--maxmemory-policy', 'noeviction'] : []), ...(options.args ?? [])];
+  const extra = [
+    ...(maxMemory ? ['--maxmemory', maxMemory, '--maxmemory-policy', 'noeviction'] : []),
+    ...(options.args ?? []),
+  ];
   const dir = await mkdtemp(join(tmpdir(), 'telemetry-redis-'));
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -78,17 +81,30 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   throw new Error('could not start redis-server (is it installed? apt-get install redis-server)', { cause: lastError });
 }
 
-async function spawnRedis(port: number, dir: string, appendOnly: boolean, fsync: string, extra: readonly string[]): Promise<Subprocess> {
+async function spawnRedis(
+  port: number,
+  dir: string,
+  appendOnly: boolean,
+  fsync: string,
+  extra: readonly string[],
+): Promise<Subprocess> {
   const child = Bun.spawn(
     [
       'redis-server',
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--dir', dir,
-      '--appendonly', appendOnly ? 'yes' : 'no',
-      '--appendfsync', fsync,
-      '--save', '',
-      '--logfile', 'redis.log',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      appendOnly ? 'yes' : 'no',
+      '--appendfsync',
+      fsync,
+      '--save',
+      '',
+      '--logfile',
+      'redis.log',
       ...extra,
     ],
     { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' },

@@ -19,9 +19,18 @@ process.once('exit', () => {
 });
 
 /** Starts `bun [bunFlags] <entry>` with `env` added to this process's environment. */
-export function startService(entry: string, env: Record<string, string>, bunFlags: readonly string[] = [], args: readonly string[] = []): ServiceProcess {
+export function startService(
+  entry: string,
+  env: Record<string, string>,
+  bunFlags: readonly string[] = [],
+  args: readonly string[] = [],
+): ServiceProcess {
   const chunks: string[] = [];
-  const child = Bun.spawn(['bun', ...bunFlags, entry, ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdout: 'pipe', stderr: 'pipe' });
+  const child = Bun.spawn(['bun', ...bunFlags, entry, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
   live.add(child);
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();

@@ -2,7 +2,10 @@ import type Redis from 'ioredis';
 import { type Reading, decodeReadingItems } from '../index.ts';
 
 /** Every reading in a stream, in order, with its entry id: frames flattened, undecodable items skipped. */
-export async function streamEntries(redis: Redis, stream: string): Promise<Array<{ entryId: string; reading: Reading }>> {
+export async function streamEntries(
+  redis: Redis,
+  stream: string,
+): Promise<Array<{ entryId: string; reading: Reading }>> {
   const entries: Array<{ entryId: string; reading: Reading }> = [];
   for (const [entryId, fields] of await redis.xrange(stream, '-', '+')) {
     for (const item of decodeReadingItems(fields)) if ('value' in item) entries.push({ entryId, reading: item.value });

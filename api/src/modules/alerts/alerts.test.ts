@@ -37,7 +37,11 @@ describe('alert history', () => {
       [3, 'alerts.3.ts'],
       [4, expect.stringMatching(/^alerts\.4\./)],
     ]);
-    expect(await (await api.request('POST', '/alerts/batch', { alerts: good })).json()).toEqual({ inserted: 0, duplicates: 2, refused: [] });
+    expect(await (await api.request('POST', '/alerts/batch', { alerts: good })).json()).toEqual({
+      inserted: 0,
+      duplicates: 2,
+      refused: [],
+    });
     const listed = await (await api.request('GET', '/alerts')).json();
     expect(listed.alerts).toEqual([...good].reverse());
   });
@@ -50,21 +54,35 @@ describe('alert history', () => {
   it('lists newest first with filters, every alert exactly once across cursor pages', async () => {
     const api = createTestApi();
     const alerts = Array.from({ length: 230 }, (_, i) =>
-      alertBody({ deviceId: `pump-${i % 3}`, ruleId: i % 2 ? 'hot' : 'cold', state: i % 4 === 0 ? 'resolved' : 'firing', silenced: i % 5 === 0 }),
+      alertBody({
+        deviceId: `pump-${i % 3}`,
+        ruleId: i % 2 ? 'hot' : 'cold',
+        state: i % 4 === 0 ? 'resolved' : 'firing',
+        silenced: i % 5 === 0,
+      }),
     );
     expect((await (await api.request('POST', '/alerts/batch', { alerts })).json()).inserted).toBe(230);
     const ids: string[] = [];
     let cursor: string | null = null;
     do {
-      const page = await (await api.request('GET', `/alerts?deviceId=pump-1&limit=17${cursor ? `&cursor=${cursor}` : ''}`)).json();
+      const page = await (
+        await api.request('GET', `/alerts?deviceId=pump-1&limit=17${cursor ? `&cursor=${cursor}` : ''}`)
+      ).json();
       expect(page.alerts.length).toBeLessThanOrEqual(17);
       ids.push(...page.alerts.map((a: { id: string }) => a.id));
       cursor = page.nextCursor;
     } while (cursor);
-    expect(ids).toEqual(alerts.filter((a) => a.deviceId === 'pump-1').map((a) => a.id).reverse());
+    expect(ids).toEqual(
+      alerts
+        .filter((a) => a.deviceId === 'pump-1')
+        .map((a) => a.id)
+        .reverse(),
+    );
     const from = alerts[100]?.ts as string;
     const to = alerts[200]?.ts as string;
-    const filtered = await (await api.request('GET', `/alerts?ruleId=cold&state=resolved&from=${from}&to=${to}&limit=1000`)).json();
+    const filtered = await (
+      await api.request('GET', `/alerts?ruleId=cold&state=resolved&from=${from}&to=${to}&limit=1000`)
+    ).json();
     const expected = alerts.slice(100, 200).filter((a) => a.ruleId === 'cold' && a.state === 'resolved');
     expect(expected.length).toBeGreaterThan(10);
     expect(filtered.alerts.map((a: { id: string }) => a.id)).toEqual(expected.map((a) => a.id).reverse());

@@ -11,7 +11,9 @@ export const HistoryAlert = t.Object(
   {
     ...alertFields,
     ts: isoTime('When the reading that caused it was measured'),
-    note: t.Union([t.String({ maxLength: 300 }), t.Null()], { description: 'Why it was raised other than by a reading (a rule removed, a silence ended, flapping)' }),
+    note: t.Union([t.String({ maxLength: 300 }), t.Null()], {
+      description: 'Why it was raised other than by a reading (a rule removed, a silence ended, flapping)',
+    }),
     silenced: t.Boolean({ description: 'A silence covered it: recorded, not notified' }),
     quiet: t.Boolean({ description: 'Recorded without a notification (a flapping device)' }),
     raisedAt: isoTime('When the evaluator raised it'),
@@ -23,7 +25,12 @@ export const MAX_ALERT_BATCH = 5_000;
 
 /** Items are checked one by one, so one bad alert costs that alert only. */
 export const HistoryBatch = t.Object(
-  { alerts: t.Array(t.Unknown({ description: 'An alert as GET /alerts lists them' }), { minItems: 1, maxItems: MAX_ALERT_BATCH }) },
+  {
+    alerts: t.Array(t.Unknown({ description: 'An alert as GET /alerts lists them' }), {
+      minItems: 1,
+      maxItems: MAX_ALERT_BATCH,
+    }),
+  },
   { additionalProperties: false },
 );
 export const historyAlertCheck = TypeCompiler.Compile(HistoryAlert);
@@ -32,7 +39,9 @@ const count = (description: string) => Type.Integer({ description });
 export const HistoryBatchResult = t.Object({
   inserted: count('Alerts stored now'),
   duplicates: count('Alerts whose id was already stored'),
-  refused: t.Array(t.Object({ index: Type.Integer(), path: t.String(), message: t.String() }), { description: 'Items not stored because they are invalid, by index' }),
+  refused: t.Array(t.Object({ index: Type.Integer(), path: t.String(), message: t.String() }), {
+    description: 'Items not stored because they are invalid, by index',
+  }),
 });
 
 export const AlertListQuery = t.Object(
@@ -50,5 +59,7 @@ export const AlertListQuery = t.Object(
 
 export const AlertPage = t.Object({
   alerts: t.Array(HistoryAlert),
-  nextCursor: t.Union([t.String(), t.Null()], { description: 'Pass as cursor for the next page; null on the last page' }),
+  nextCursor: t.Union([t.String(), t.Null()], {
+    description: 'Pass as cursor for the next page; null on the last page',
+  }),
 });

@@ -30,8 +30,14 @@ it('removes alerts older than RETAIN_ALERT_DAYS by reading time, in chunks, and 
   const old = Array.from({ length: 12_000 }, (_, i) => alert(i, 31 + (i % 300)));
   const recent = [...Array.from({ length: 500 }, (_, i) => alert(20_000 + i, i % 30)), alert(30_000, 29.99)];
   await store.insertAlerts([...old, ...recent]);
-  const retention = startAlertRetention({ store, retainDays: 30, logger: createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} }) });
-  await waitFor(async () => (await store.alerts({}, 20_000)).length === recent.length, { what: 'the old alerts removed' });
+  const retention = startAlertRetention({
+    store,
+    retainDays: 30,
+    logger: createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} }),
+  });
+  await waitFor(async () => (await store.alerts({}, 20_000)).length === recent.length, {
+    what: 'the old alerts removed',
+  });
   await retention.stop();
   expect(new Set((await store.alerts({}, 20_000)).map((a) => a.id))).toEqual(new Set(recent.map((a) => a.id)));
 });

@@ -10,7 +10,12 @@ const CHUNK = 5_000;
  * Removes alerts older than RETAIN_ALERT_DAYS (by the reading's time), at start and then every
  * `intervalMs`, in chunks. Every API instance runs it; removing twice removes nothing.
  */
-export function startAlertRetention(options: { store: ReadingsStore; retainDays: number; logger: Logger; intervalMs?: number }) {
+export function startAlertRetention(options: {
+  store: ReadingsStore;
+  retainDays: number;
+  logger: Logger;
+  intervalMs?: number;
+}) {
   const { store, retainDays, logger, intervalMs = 60 * 60 * 1_000 } = options;
   return startPeriodic(async (stopping) => {
     const before = Date.now() - retainDays * DAY_MS;

@@ -18,11 +18,17 @@ type Operation = { responses?: Record<string, object>; security?: unknown; [key:
  * and paths without a trailing slash (`/readings`, which the API also answers).
  */
 export function openApiDocument(app: AnyElysia, info: { title: string; version: string; description: string }) {
-  const { paths, components } = toOpenAPISchema(app) as { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, object> } };
+  const { paths, components } = toOpenAPISchema(app) as {
+    paths: Record<string, Record<string, Operation>>;
+    components: { schemas: Record<string, object> };
+  };
   const declared = new Map<string, Record<string, object> | undefined>();
   for (const route of app.routes) {
     const path = route.path.replace(/:([^/]+)/g, '{$1}');
-    declared.set(`${route.method.toLowerCase()} ${path}`, (route.hooks as { detail?: { responses?: Record<string, object> } } | undefined)?.detail?.responses);
+    declared.set(
+      `${route.method.toLowerCase()} ${path}`,
+      (route.hooks as { detail?: { responses?: Record<string, object> } } | undefined)?.detail?.responses,
+    );
   }
   const documented: Record<string, Record<string, Operation>> = {};
   for (const [path, item] of Object.entries(paths)) {
@@ -44,7 +50,13 @@ export function openApiDocument(app: AnyElysia, info: { title: string; version: 
     servers: [{ url: '/', description: 'This API' }],
     paths: documented,
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API_TOKEN for writes; READ_TOKEN for reads when it is set' } },
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'API_TOKEN for writes; READ_TOKEN for reads when it is set',
+        },
+      },
       schemas: { ...components.schemas, Error: ERROR_SCHEMA },
     },
   };

@@ -35,7 +35,11 @@ const page = (title: string) => `<!doctype html>
 export function docsRoutes(version: string, app: () => AnyElysia) {
   let document: ReturnType<typeof openApiDocument> | undefined;
   return new Elysia({ name: 'docs' })
-    .get('/openapi', () => new Response(page(INFO.title), { headers: { 'content-type': 'text/html; charset=utf-8' } }), { detail: { hide: true } })
+    .get(
+      '/openapi',
+      () => new Response(page(INFO.title), { headers: { 'content-type': 'text/html; charset=utf-8' } }),
+      { detail: { hide: true } },
+    )
     .get('/openapi/json', () => (document ??= openApiDocument(app(), { ...INFO, version })), { detail: { hide: true } })
     .get(`${ASSETS}/swagger-ui-bundle.js`, () => assetFile('swagger-ui-bundle.js'), { detail: { hide: true } })
     .get(`${ASSETS}/swagger-ui.css`, () => assetFile('swagger-ui.css'), { detail: { hide: true } });

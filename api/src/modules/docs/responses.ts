@@ -14,7 +14,11 @@ export const ERROR_SCHEMA = {
     details: {
       type: 'array',
       description: 'Each field that was wrong (at most 20)',
-      items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } },
+      items: {
+        type: 'object',
+        required: ['path', 'message'],
+        properties: { path: { type: 'string' }, message: { type: 'string' } },
+      },
     },
   },
 } as const;
@@ -52,7 +56,9 @@ export interface DocumentedBody {
   content: Record<string, { schema: any }>;
 }
 
-const RETRY_AFTER = { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' as const } } };
+const RETRY_AFTER = {
+  'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' as const } },
+};
 
 /** Error responses by status, each with the error schema (and Retry-After on 429 and 503). */
 export function errorResponses(...statuses: Array<keyof typeof WHY>): Record<string, DocumentedResponse> {

@@ -4,7 +4,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, createRedis } from 'core';
-import { type RedisServer, freePort, startRedisServer, startService, uniqueName, waitFor, streamReadings } from 'core/testing';
+import {
+  type RedisServer,
+  freePort,
+  startRedisServer,
+  startService,
+  uniqueName,
+  waitFor,
+  streamReadings,
+} from 'core/testing';
 import type Redis from 'ioredis';
 import { createApp } from '../../app.ts';
 import { TEST_TOKEN, testStore } from '../../test-helpers.ts';
@@ -39,17 +47,35 @@ function importsApi(limits: { maxBytes?: number; maxJobs?: number } = {}) {
     store: testStore(),
     config: { apiToken: TEST_TOKEN, readToken: undefined, maxBodyBytes: 1_000_000 },
     logger: quiet,
-    imports: { jobs, worker, dir: uploads, maxBytes: limits.maxBytes ?? 100_000_000, maxJobs: limits.maxJobs ?? 20, owner },
+    imports: {
+      jobs,
+      worker,
+      dir: uploads,
+      maxBytes: limits.maxBytes ?? 100_000_000,
+      maxJobs: limits.maxJobs ?? 20,
+      owner,
+    },
   });
   const call = async (method: string, path: string, body?: BodyInit, headers: Record<string, string> = {}) => {
-    const response = await app.handle(new Request(`http://localhost${path}`, { method, headers: { authorization: `Bearer ${TEST_TOKEN}`, ...headers }, ...(body ? { body } : {}) }));
+    const response = await app.handle(
+      new Request(`http://localhost${path}`, {
+        method,
+        headers: { authorization: `Bearer ${TEST_TOKEN}`, ...headers },
+        ...(body ? { body } : {}),
+      }),
+    );
     return { status: response.status, headers: response.headers, body: (await response.json()) as any };
   };
-  const upload = (body: BodyInit, headers: Record<string, string> = { 'content-type': 'text/csv' }) => call('POST', '/imports', body, headers);
-  const until = (id: string, state: string) => waitFor(async () => {
-    const job = (await call('GET', `/imports/${id}`)).body;
-    return job.state === state && job;
-  }, { what: `import ${state}`, timeoutMs: 60_000 });
+  const upload = (body: BodyInit, headers: Record<string, string> = { 'content-type': 'text/csv' }) =>
+    call('POST', '/imports', body, headers);
+  const until = (id: string, state: string) =>
+    waitFor(
+      async () => {
+        const job = (await call('GET', `/imports/${id}`)).body;
+        return job.state === state && job;
+      },
+      { what: `import ${state}`, timeoutMs: 60_000 },
+    );
   const inStream = () => streamReadings(redis, stream);
   return { call, upload, until, inStream, worker, uploads, stream };
 }
@@ -90,7 +116,11 @@ describe('POST /imports: files as jobs', () => {
       });
       const queued = await upload(chunked, { 'content-type': 'application/gzip' });
       expect(queued.status).toBe(202);
-      expect(await until(queued.body.id, 'done')).toMatchObject({ published: 500, badRows: 0, bytes: compressed.byteLength });
+      expect(await until(queued.body.id, 'done')).toMatchObject({
+        published: 500,
+        badRows: 0,
+        bytes: compressed.byteLength,
+      });
       expect((await inStream()).map((r) => r.value)).toEqual(Array.from({ length: 500 }, (_, i) => i));
     } finally {
       await worker.stop();
@@ -101,7 +131,9 @@ describe('POST /imports: files as jobs', () => {
     const { upload, until, call, worker } = importsApi();
     try {
       const big = await upload(csv(200_000));
-      await waitFor(async () => (await call('GET', `/imports/${big.body.id}`)).body.rowsRead > 0, { what: 'the big one running' });
+      await waitFor(async () => (await call('GET', `/imports/${big.body.id}`)).body.rowsRead > 0, {
+        what: 'the big one running',
+      });
       const small = await upload(csv(300, 500_000));
       await until(small.body.id, 'done');
       const bigNow = (await call('GET', `/imports/${big.body.id}`)).body;
@@ -112,7 +144,10 @@ describe('POST /imports: files as jobs', () => {
       expect((await call('DELETE', `/imports/${big.body.id}`)).status).toBe(202);
       const cancelled = await until(big.body.id, 'cancelled');
       expect(cancelled.rowsRead).toBeLessThan(200_000);
-      const listed = (await call('GET', '/imports')).body.imports.map((job: { id: string; state: string }) => [job.id, job.state]);
+      const listed = (await call('GET', '/imports')).body.imports.map((job: { id: string; state: string }) => [
+        job.id,
+        job.state,
+      ]);
       expect(listed).toEqual([
         [small.body.id, 'done'],
         [big.body.id, 'cancelled'],
@@ -152,21 +187,49 @@ describe('imports with Redis away', () => {
   it('answers 503 with Retry-After, keeping no upload, and works again once Redis is back', async () => {
     const own = await startRedisServer();
     // As the API holds it: fail fast.
-    const connection = createRedis(own.url, { name: 'api', failFast: true, commandTimeoutMs: 1_000, maxReconnectDelayMs: 100 });
+    const connection = createRedis(own.url, {
+      name: 'api',
+      failFast: true,
+      commandTimeoutMs: 1_000,
+      maxReconnectDelayMs: 100,
+    });
     await waitFor(() => connection.status === 'ready', { what: 'Redis' });
     const uploads = join(dir, 'redis-away');
     const app = createApp({
       store: testStore(),
       config: { apiToken: TEST_TOKEN, readToken: undefined, maxBodyBytes: 1_000_000 },
       logger: quiet,
-      imports: { jobs: importJobs(connection, uniqueName('imports')), dir: uploads, maxBytes: 1_000_000, maxJobs: 5, owner: 'here' },
+      imports: {
+        jobs: importJobs(connection, uniqueName('imports')),
+        dir: uploads,
+        maxBytes: 1_000_000,
+        maxJobs: 5,
+        owner: 'here',
+      },
     });
-    const call = (method: string, path: string, body?: string) => app.handle(new Request(`http://localhost${path}`, { method, headers: { authorization: `Bearer ${TEST_TOKEN}` }, ...(body ? { body } : {}) }));
+    const call = (method: string, path: string, body?: string) =>
+      app.handle(
+        new Request(`http://localhost${path}`, {
+          method,
+          headers: { authorization: `Bearer ${TEST_TOKEN}` },
+          ...(body ? { body } : {}),
+        }),
+      );
     try {
       await own.kill();
-      for (const [method, path, body] of [['GET', '/imports/some-id'], ['GET', '/imports'], ['POST', '/imports', csv(10)]] as const) {
+      for (const [method, path, body] of [
+        ['GET', '/imports/some-id'],
+        ['GET', '/imports'],
+        ['POST', '/imports', csv(10)],
+      ] as const) {
         const response = await call(method, path, body);
-        expect({ method, path, status: response.status, retryAfter: response.headers.get('retry-after'), error: ((await response.json()) as { error: string }).error }).toEqual({
+        expect({
+          method,
+          path,
+          status: response.status,
+          retryAfter: response.headers.get('retry-after'),
+          error: ((await response.json()) as { error: string }).error,
+        }).toEqual({
           method,
           path,
           status: 503,
@@ -190,22 +253,56 @@ describe('imports through an API restart', () => {
     // A group that reads nothing holds the import back (backpressure) mid-file, where the API is killed.
     await redis.xgroup('CREATE', stream, 'holding', '$', 'MKSTREAM');
     const port = await freePort();
-    const env = { REDIS_URL: server.url, READINGS_STREAM: stream, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'restart.db'), API_TOKEN: TEST_TOKEN, IMPORT_DIR: join(dir, 'restart-uploads'), IMPORT_MAX_BACKLOG: '20000', EXPECTED_WORKERS: '' };
+    const env = {
+      REDIS_URL: server.url,
+      READINGS_STREAM: stream,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: join(dir, 'restart.db'),
+      API_TOKEN: TEST_TOKEN,
+      IMPORT_DIR: join(dir, 'restart-uploads'),
+      IMPORT_MAX_BACKLOG: '20000',
+      EXPECTED_WORKERS: '',
+    };
     const base = `http://127.0.0.1:${port}`;
     const entry = join(import.meta.dir, '../../index.ts');
     let api = startService(entry, env);
     const total = 60_000;
     try {
-      await waitFor(() => fetch(`${base}/health`).then((r) => r.status < 500, () => false), { what: 'API' });
-      const queued = await (await fetch(`${base}/imports`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'text/csv' }, body: csv(total) })).json();
-      const job = async () => (await (await fetch(`${base}/imports/${queued.id}`)).json()) as { state: string; rowsRead: number };
+      await waitFor(
+        () =>
+          fetch(`${base}/health`).then(
+            (r) => r.status < 500,
+            () => false,
+          ),
+        { what: 'API' },
+      );
+      const queued = await (
+        await fetch(`${base}/imports`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'text/csv' },
+          body: csv(total),
+        })
+      ).json();
+      const job = async () =>
+        (await (await fetch(`${base}/imports/${queued.id}`)).json()) as { state: string; rowsRead: number };
       await waitFor(async () => (await job()).rowsRead >= 20_000, { what: 'the import held back mid-file' });
       expect((await job()).rowsRead).toBeLessThan(total);
       await api.kill('SIGKILL');
       api = startService(entry, env);
-      await waitFor(() => fetch(`${base}/health`).then((r) => r.status < 500, () => false), { what: 'API again' });
+      await waitFor(
+        () =>
+          fetch(`${base}/health`).then(
+            (r) => r.status < 500,
+            () => false,
+          ),
+        { what: 'API again' },
+      );
       await redis.xgroup('DESTROY', stream, 'holding');
-      await waitFor(async () => (await job()).state === 'done', { what: 'the import done after the restart', timeoutMs: 60_000 });
+      await waitFor(async () => (await job()).state === 'done', {
+        what: 'the import done after the restart',
+        timeoutMs: 60_000,
+      });
       const readings = await streamReadings(redis, stream);
       const idsByRow = new Map<string, Set<string>>();
       for (const reading of readings) {

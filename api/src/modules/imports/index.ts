@@ -31,7 +31,10 @@ const JOB_VIEW = {
     rowsRead: { type: 'integer' },
     published: { type: 'integer' },
     badRows: { type: 'integer' },
-    badSamples: { type: 'array', items: { type: 'object', properties: { line: { type: 'integer' }, reason: { type: 'string' } } } },
+    badSamples: {
+      type: 'array',
+      items: { type: 'object', properties: { line: { type: 'integer' }, reason: { type: 'string' } } },
+    },
     ratePerSecond: { type: 'integer' },
     etaSeconds: { type: ['integer', 'null'] },
     queuedMs: { type: 'integer' },
@@ -52,7 +55,14 @@ function answering503(jobs: ImportJobs): ImportJobs {
     <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
     (...args: A): Promise<R> =>
       unavailable.call(() => call(...args));
-  return { ...jobs, get: guarded(jobs.get), create: guarded(jobs.create), update: guarded(jobs.update), list: guarded(jobs.list), active: guarded(jobs.active) };
+  return {
+    ...jobs,
+    get: guarded(jobs.get),
+    create: guarded(jobs.create),
+    update: guarded(jobs.update),
+    list: guarded(jobs.list),
+    active: guarded(jobs.active),
+  };
 }
 
 export function importRoutes(options: ImportsOptions | undefined) {
@@ -73,19 +83,57 @@ export function importRoutes(options: ImportsOptions | undefined) {
       async ({ request, set }) => {
         const { jobs, worker, dir, maxBytes, maxJobs, owner } = available();
         const active = await jobs.active(owner);
-        if (active.length >= maxJobs) throw new ApiError(429, 'too_many_imports', `${active.length} imports are queued or running here (IMPORT_MAX_JOBS ${maxJobs}); retry later`, undefined, { 'retry-after': '10' });
+        if (active.length >= maxJobs)
+          throw new ApiError(
+            429,
+            'too_many_imports',
+            `${active.length} imports are queued or running here (IMPORT_MAX_JOBS ${maxJobs}); retry later`,
+            undefined,
+            { 'retry-after': '10' },
+          );
         const declared = Number(request.headers.get('content-length') ?? Number.NaN);
-        if (declared > maxBytes) throw new ApiError(413, 'body_too_large', `upload is over ${maxBytes} bytes (IMPORT_MAX_BYTES)`);
+        if (declared > maxBytes)
+          throw new ApiError(413, 'body_too_large', `upload is over ${maxBytes} bytes (IMPORT_MAX_BYTES)`);
         const id = newEventId();
         await mkdir(dir, { recursive: true });
         await checkFreeSpace(dir, declared);
         const file = join(dir, `${id}${UPLOAD_SUFFIX}`);
-        const bytes = await writeUpload(file, boundedChunks(request.body, maxBytes, () => new ApiError(413, 'body_too_large', `upload is over ${maxBytes} bytes (IMPORT_MAX_BYTES); nothing was kept`)));
+        const bytes = await writeUpload(
+          file,
+          boundedChunks(
+            request.body,
+            maxBytes,
+            () =>
+              new ApiError(
+                413,
+                'body_too_large',
+                `upload is over ${maxBytes} bytes (IMPORT_MAX_BYTES); nothing was kept`,
+              ),
+          ),
+        );
         if (bytes === 0) {
           await rm(file, { force: true });
-          throw new ApiError(422, 'validation', 'the upload is empty: send a CSV (with a header row) or NDJSON body, gzip accepted');
+          throw new ApiError(
+            422,
+            'validation',
+            'the upload is empty: send a CSV (with a header row) or NDJSON body, gzip accepted',
+          );
         }
-        const job = { id, state: 'queued' as const, owner, file, bytes, createdAt: Date.now(), bytesRead: 0, rowsRead: 0, published: 0, badRows: 0, badSamples: [], committedLine: 0, cancelRequested: false };
+        const job = {
+          id,
+          state: 'queued' as const,
+          owner,
+          file,
+          bytes,
+          createdAt: Date.now(),
+          bytesRead: 0,
+          rowsRead: 0,
+          published: 0,
+          badRows: 0,
+          badSamples: [],
+          committedLine: 0,
+          cancelRequested: false,
+        };
         // Redis lost between the admission check and here: no job, so no upload kept either.
         await jobs.create(job).catch(async (error) => {
           await rm(file, { force: true });
@@ -99,28 +147,47 @@ export function importRoutes(options: ImportsOptions | undefined) {
       {
         parse: 'none',
         detail: {
-          summary: 'Upload a CSV or NDJSON file (gzip accepted, up to IMPORT_MAX_BYTES) as an import job: 202 with the job, imported through the stream',
+          summary:
+            'Upload a CSV or NDJSON file (gzip accepted, up to IMPORT_MAX_BYTES) as an import job: 202 with the job, imported through the stream',
           requestBody: {
             required: true,
             content: {
-              'text/csv': { schema: { type: 'string', description: 'A header row naming deviceId, metric, value, unit, ts (and optionally id), then one reading a line' } },
+              'text/csv': {
+                schema: {
+                  type: 'string',
+                  description:
+                    'A header row naming deviceId, metric, value, unit, ts (and optionally id), then one reading a line',
+                },
+              },
               'application/x-ndjson': { schema: { type: 'string', description: 'One reading (JSON) a line' } },
-              'application/gzip': { schema: { type: 'string', format: 'binary', description: 'Either of the above, gzip-compressed' } },
+              'application/gzip': {
+                schema: { type: 'string', format: 'binary', description: 'Either of the above, gzip-compressed' },
+              },
             },
           },
-          responses: { 202: jsonResponse('Queued: follow it at the Location', JOB_VIEW), ...errorResponses(401, 413, 422, 429, 503, 507) },
+          responses: {
+            202: jsonResponse('Queued: follow it at the Location', JOB_VIEW),
+            ...errorResponses(401, 413, 422, 429, 503, 507),
+          },
         },
       },
     )
     .get('/imports', async () => ({ imports: (await available().jobs.list(100)).map((job) => importView(job)) }), {
       detail: {
         summary: 'The latest 100 imports, newest first',
-        responses: { 200: jsonResponse('Imports', { type: 'object', properties: { imports: { type: 'array', items: JOB_VIEW } } }), ...errorResponses(401, 503) },
+        responses: {
+          200: jsonResponse('Imports', { type: 'object', properties: { imports: { type: 'array', items: JOB_VIEW } } }),
+          ...errorResponses(401, 503),
+        },
       },
     })
     .get('/imports/:id', async ({ params }) => importView(await found(params.id)), {
       params: t.Object({ id: t.String({ maxLength: 64 }) }),
-      detail: { summary: 'One import: state, bytes and rows read, readings published, bad rows with lines, rate, ETA, time queued and spent', responses: { 200: jsonResponse('The import', JOB_VIEW), ...errorResponses(401, 404, 422, 503) } },
+      detail: {
+        summary:
+          'One import: state, bytes and rows read, readings published, bad rows with lines, rate, ETA, time queued and spent',
+        responses: { 200: jsonResponse('The import', JOB_VIEW), ...errorResponses(401, 404, 422, 503) },
+      },
     })
     .delete(
       '/imports/:id',
@@ -137,7 +204,13 @@ export function importRoutes(options: ImportsOptions | undefined) {
       },
       {
         params: t.Object({ id: t.String({ maxLength: 64 }) }),
-        detail: { summary: 'Cancel an import (what is already in the stream stays)', responses: { 202: jsonResponse('Cancelling, or already finished', JOB_VIEW), ...errorResponses(401, 404, 422, 503) } },
+        detail: {
+          summary: 'Cancel an import (what is already in the stream stays)',
+          responses: {
+            202: jsonResponse('Cancelling, or already finished', JOB_VIEW),
+            ...errorResponses(401, 404, 422, 503),
+          },
+        },
       },
     );
 }

@@ -32,7 +32,18 @@ export interface ImportJob {
   crashes?: number;
 }
 
-const NUMBERS = ['bytes', 'createdAt', 'startedAt', 'finishedAt', 'bytesRead', 'rowsRead', 'published', 'badRows', 'committedLine', 'crashes'] as const;
+const NUMBERS = [
+  'bytes',
+  'createdAt',
+  'startedAt',
+  'finishedAt',
+  'bytesRead',
+  'rowsRead',
+  'published',
+  'badRows',
+  'committedLine',
+  'crashes',
+] as const;
 
 /**
  * Jobs in Redis: a hash per job, a sorted set of every id by creation time (the listing), and
@@ -43,7 +54,11 @@ export function importJobs(redis: Redis, prefix = 'imports') {
   const activeKey = `${prefix}:active`;
   const parse = (hash: Record<string, string>): ImportJob | undefined => {
     if (!hash.id) return undefined;
-    const job: Record<string, unknown> = { ...hash, badSamples: JSON.parse(hash.badSamples ?? '[]'), cancelRequested: hash.cancelRequested === '1' };
+    const job: Record<string, unknown> = {
+      ...hash,
+      badSamples: JSON.parse(hash.badSamples ?? '[]'),
+      cancelRequested: hash.cancelRequested === '1',
+    };
     for (const name of NUMBERS) if (hash[name] !== undefined) job[name] = Number(hash[name]);
     return job as unknown as ImportJob;
   };
@@ -51,7 +66,16 @@ export function importJobs(redis: Redis, prefix = 'imports') {
     Object.fromEntries(
       Object.entries(fields)
         .filter(([, value]) => value !== undefined)
-        .map(([name, value]) => [name, name === 'badSamples' ? JSON.stringify(value) : name === 'cancelRequested' ? (value ? '1' : '0') : String(value)]),
+        .map(([name, value]) => [
+          name,
+          name === 'badSamples'
+            ? JSON.stringify(value)
+            : name === 'cancelRequested'
+              ? value
+                ? '1'
+                : '0'
+              : String(value),
+        ]),
     );
 
   const hashes = async (ids: readonly string[]): Promise<ImportJob[]> => {
@@ -59,13 +83,22 @@ export function importJobs(redis: Redis, prefix = 'imports') {
     const pipeline = redis.pipeline();
     for (const id of ids) pipeline.hgetall(key(id));
     const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([, hash]) => parse(hash as Record<string, string>)).filter((job): job is ImportJob => job !== undefined);
+    return replies
+      .map(([, hash]) => parse(hash as Record<string, string>))
+      .filter((job): job is ImportJob => job !== undefined);
   };
 
   return {
     /** Resolves once the job is on the replicas REDIS_MIN_REPLICAS asks for: the 202 must survive a failover. */
     async create(job: ImportJob): Promise<void> {
-      await replicated(redis, () => redis.multi().hset(key(job.id), flatten(job)).zadd(prefix, job.createdAt, job.id).zadd(activeKey, job.createdAt, job.id).exec());
+      await replicated(redis, () =>
+        redis
+          .multi()
+          .hset(key(job.id), flatten(job))
+          .zadd(prefix, job.createdAt, job.id)
+          .zadd(activeKey, job.createdAt, job.id)
+          .exec(),
+      );
     },
     async get(id: string): Promise<ImportJob | undefined> {
       return parse(await redis.hgetall(key(id)));
@@ -90,7 +123,9 @@ export function importJobs(redis: Redis, prefix = 'imports') {
     },
     /** The jobs an instance still has to do, oldest first. */
     async active(owner: string): Promise<ImportJob[]> {
-      return (await hashes(await redis.zrange(activeKey, '0', '-1'))).filter((job) => job.owner === owner && ACTIVE_STATES.has(job.state));
+      return (await hashes(await redis.zrange(activeKey, '0', '-1'))).filter(
+        (job) => job.owner === owner && ACTIVE_STATES.has(job.state),
+      );
     },
   };
 }
@@ -112,7 +147,8 @@ export function importView(job: ImportJob, nowMs = Date.now()) {
     badRows: job.badRows,
     badSamples: job.badSamples,
     ratePerSecond: seconds > 0 ? Math.round(job.rowsRead / seconds) : 0,
-    etaSeconds: job.state === 'running' && bytesPerSecond > 0 ? Math.round((job.bytes - job.bytesRead) / bytesPerSecond) : null,
+    etaSeconds:
+      job.state === 'running' && bytesPerSecond > 0 ? Math.round((job.bytes - job.bytesRead) / bytesPerSecond) : null,
     queuedMs: (job.startedAt ?? (ACTIVE_STATES.has(job.state) ? nowMs : (job.finishedAt ?? nowMs))) - job.createdAt,
     processingMs,
     createdAt: new Date(job.createdAt).toISOString(),

@@ -12,7 +12,11 @@ export const UPLOAD_SUFFIX = '.upload';
 const diskFull = (error: unknown) => ['ENOSPC', 'EDQUOT', 'EFBIG'].includes((error as { code?: string }).code ?? '');
 
 function insufficientStorage(message: string): ApiError {
-  return new ApiError(507, 'insufficient_storage', `${message}; nothing was kept (free space in IMPORT_DIR, or send a smaller file)`);
+  return new ApiError(
+    507,
+    'insufficient_storage',
+    `${message}; nothing was kept (free space in IMPORT_DIR, or send a smaller file)`,
+  );
 }
 
 /** Refuses (507) an upload whose declared size would not fit in the import folder's free space. */
@@ -20,7 +24,8 @@ export async function checkFreeSpace(dir: string, declaredBytes: number): Promis
   if (!Number.isFinite(declaredBytes) || declaredBytes <= 0) return;
   const { bavail, bsize } = await statfs(dir);
   const free = bavail * bsize;
-  if (declaredBytes + SPARE_BYTES > free) throw insufficientStorage(`the upload is ${declaredBytes} bytes and the import folder has ${free} free`);
+  if (declaredBytes + SPARE_BYTES > free)
+    throw insufficientStorage(`the upload is ${declaredBytes} bytes and the import folder has ${free} free`);
 }
 
 /**
@@ -62,7 +67,12 @@ export async function writeUpload(file: string, chunks: AsyncIterable<Uint8Array
  * written to all the time): what a kill in the middle of an upload, or a job's end without its
  * clean-up, left behind. Resolves to the files removed.
  */
-export async function sweepUploads(dir: string, isActive: (id: string) => Promise<boolean>, idleMs = 60_000, nowMs = Date.now()): Promise<string[]> {
+export async function sweepUploads(
+  dir: string,
+  isActive: (id: string) => Promise<boolean>,
+  idleMs = 60_000,
+  nowMs = Date.now(),
+): Promise<string[]> {
   let names: string[];
   try {
     names = await readdir(dir);

@@ -1,5 +1,13 @@
 import { rm } from 'node:fs/promises';
-import { type Logger, type Reading, type ReplayItem, eventIdFor, publishReadings, readGroups, readReadingFile } from 'core';
+import {
+  type Logger,
+  type Reading,
+  type ReplayItem,
+  eventIdFor,
+  publishReadings,
+  readGroups,
+  readReadingFile,
+} from 'core';
 import type Redis from 'ioredis';
 import { ACTIVE_STATES, type ImportJob, type ImportJobs, KEPT_BAD_ROWS } from './jobs.ts';
 import { sweepUploads } from './upload-file.ts';
@@ -52,7 +60,16 @@ interface OpenJob {
  * (stored once). While the stream's groups lag more than `maxBacklog` readings (counted as
  * entries, each taken for a full frame), it waits.
  */
-export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logger, frameReadings, uploadsDir }: ImportWorkerOptions) {
+export function startImportWorker({
+  redis,
+  jobs,
+  stream,
+  owner,
+  maxBacklog,
+  logger,
+  frameReadings,
+  uploadsDir,
+}: ImportWorkerOptions) {
   const backlogEntries = Math.max(1, Math.ceil(maxBacklog / (frameReadings ?? 1)));
   const open = new Map<string, OpenJob>();
   /** Jobs this process has taken up: one found running that is not among them was left by a worker that died. */
@@ -72,10 +89,17 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
     open.delete(entry.job.id);
     await entry.rows.return(undefined);
     // Known to /health before the job reads as failed: whoever sees it failed sees it named.
-    if (fields.state === 'failed') lastFailure = { id: entry.job.id, reason: fields.error ?? 'failed', atMs: Date.now() };
+    if (fields.state === 'failed')
+      lastFailure = { id: entry.job.id, reason: fields.error ?? 'failed', atMs: Date.now() };
     await jobs.finish(entry.job.id, { ...fields, finishedAt: Date.now() });
     await rm(entry.job.file, { force: true });
-    logger.info('import_finished', { id: entry.job.id, state: fields.state, rows: entry.job.rowsRead, published: entry.job.published, bad: entry.job.badRows });
+    logger.info('import_finished', {
+      id: entry.job.id,
+      state: fields.state,
+      rows: entry.job.rowsRead,
+      published: entry.job.published,
+      bad: entry.job.badRows,
+    });
   };
 
   /** One turn of one job: up to TURN_ROWS rows into the stream, then its progress saved. */
@@ -88,7 +112,9 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
     while (read < TURN_ROWS) {
       const next = await entry.rows.next().catch((error: Error) => {
         // Whatever reading the file throws (gone, unreadable, a corrupt or bomb gzip) is the job's end, not Redis's.
-        throw new JobFailed(error.name === 'FileRefused' ? error.message : `cannot read the upload: ${error.message}`, { cause: error });
+        throw new JobFailed(error.name === 'FileRefused' ? error.message : `cannot read the upload: ${error.message}`, {
+          cause: error,
+        });
       });
       if (next.done) {
         ended = true;
@@ -105,12 +131,20 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
         if (job.badSamples.length < KEPT_BAD_ROWS) job.badSamples.push({ line: item.line, reason: item.error });
       }
     }
-    for (let i = 0; i < readings.length; i += PUBLISH_CHUNK) await publishReadings(redis, stream, readings.slice(i, i + PUBLISH_CHUNK), frameReadings);
+    for (let i = 0; i < readings.length; i += PUBLISH_CHUNK)
+      await publishReadings(redis, stream, readings.slice(i, i + PUBLISH_CHUNK), frameReadings);
     job.rowsRead += read;
     job.published += readings.length;
     job.committedLine = lastLine;
     job.bytesRead = Math.max(job.bytesRead, Math.min(job.bytes, entry.progress.bytes));
-    await jobs.update(job.id, { rowsRead: job.rowsRead, published: job.published, badRows: job.badRows, badSamples: job.badSamples, committedLine: job.committedLine, bytesRead: job.bytesRead });
+    await jobs.update(job.id, {
+      rowsRead: job.rowsRead,
+      published: job.published,
+      badRows: job.badRows,
+      badSamples: job.badSamples,
+      committedLine: job.committedLine,
+      bytesRead: job.bytesRead,
+    });
     if (ended) await finish(entry, { state: 'done', bytesRead: job.bytes });
   };
 
@@ -123,8 +157,14 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
   const sweep = async () => {
     if (!uploadsDir || Date.now() - sweptAt < SWEEP_EVERY_MS) return;
     sweptAt = Date.now();
-    const removed = await sweepUploads(uploadsDir, async (id) => ACTIVE_STATES.has((await jobs.get(id))?.state ?? 'done'));
-    if (removed.length > 0) logger.info('uploads_swept', { files: removed.length, hint: 'upload files no import holds (a stop in the middle of an upload)' });
+    const removed = await sweepUploads(uploadsDir, async (id) =>
+      ACTIVE_STATES.has((await jobs.get(id))?.state ?? 'done'),
+    );
+    if (removed.length > 0)
+      logger.info('uploads_swept', {
+        files: removed.length,
+        hint: 'upload files no import holds (a stop in the middle of an upload)',
+      });
   };
 
   const run = async () => {
@@ -196,7 +236,9 @@ export function startImportWorker({ redis, jobs, stream, owner, maxBacklog, logg
     /** What /health should say: an import that failed lately. */
     problems(nowMs = Date.now()): string[] {
       if (!lastFailure || nowMs - lastFailure.atMs > FAILURE_SHOWN_MS) return [];
-      return [`import ${lastFailure.id} failed ${Math.round((nowMs - lastFailure.atMs) / 1_000)} s ago: ${lastFailure.reason} (GET /imports/${lastFailure.id})`];
+      return [
+        `import ${lastFailure.id} failed ${Math.round((nowMs - lastFailure.atMs) / 1_000)} s ago: ${lastFailure.reason} (GET /imports/${lastFailure.id})`,
+      ];
     },
     async stop(): Promise<void> {
       stopped = true;

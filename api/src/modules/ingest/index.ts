@@ -1,4 +1,11 @@
-import { ConnectionRenewedError, type DeviceGrant, type Reading, ReplicasBehindError, deviceMatches, publishReadings } from 'core';
+import {
+  ConnectionRenewedError,
+  type DeviceGrant,
+  type Reading,
+  ReplicasBehindError,
+  deviceMatches,
+  publishReadings,
+} from 'core';
 import { Elysia } from 'elysia';
 import type Redis from 'ioredis';
 import { ApiError } from '../../errors.ts';
@@ -35,7 +42,12 @@ const INGEST_READING = {
     metric: { type: 'string' },
     value: { type: 'number' },
     unit: { type: 'string' },
-    ts: { oneOf: [{ type: 'string', format: 'date-time' }, { type: 'integer', description: 'Epoch milliseconds' }] },
+    ts: {
+      oneOf: [
+        { type: 'string', format: 'date-time' },
+        { type: 'integer', description: 'Epoch milliseconds' },
+      ],
+    },
   },
 };
 const INGEST_ACCEPTED = {
@@ -44,7 +56,13 @@ const INGEST_ACCEPTED = {
   properties: {
     accepted: { type: 'integer' },
     ids: { type: 'array', items: { type: 'string' } },
-    refused: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, path: { type: 'string' }, message: { type: 'string' } } } },
+    refused: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { index: { type: 'integer' }, path: { type: 'string' }, message: { type: 'string' } },
+      },
+    },
   },
 };
 
@@ -57,57 +75,108 @@ export function ingestRoutes(
   return new Elysia({ name: 'ingest', detail: { tags: ['ingest'] } }).post(
     '/ingest',
     async ({ body, set, request }) => {
-      if (!ingest) throw new ApiError(503, 'ingest_unavailable', 'this API has no Redis to ingest into (REDIS_URL)', undefined, { 'retry-after': '1' });
+      if (!ingest)
+        throw new ApiError(503, 'ingest_unavailable', 'this API has no Redis to ingest into (REDIS_URL)', undefined, {
+          'retry-after': '1',
+        });
       if (typeof body !== 'object' || body === null) {
-        throw new ApiError(415, 'unsupported_media_type', 'send readings as application/json (one or an array) or application/x-ndjson (one per line)');
+        throw new ApiError(
+          415,
+          'unsupported_media_type',
+          'send readings as application/json (one or an array) or application/x-ndjson (one per line)',
+        );
       }
       const items = Array.isArray(body) ? body : [body];
       if (items.length === 0) throw new ApiError(422, 'validation', 'no readings in the request');
-      if (items.length > MAX_INGEST_ITEMS) throw new ApiError(422, 'validation', `at most ${MAX_INGEST_ITEMS} readings per request, got ${items.length}`);
+      if (items.length > MAX_INGEST_ITEMS)
+        throw new ApiError(422, 'validation', `at most ${MAX_INGEST_ITEMS} readings per request, got ${items.length}`);
       const nowMs = Date.now();
       const readings: Reading[] = [];
       const refused: Refused[] = [];
       items.forEach((item, index) => {
-        const outcome = item instanceof UnparsedLine ? { index, path: `${index}`, message: `line ${index + 1} ${item.message}` } : toStreamReading(item, index, nowMs);
+        const outcome =
+          item instanceof UnparsedLine
+            ? { index, path: `${index}`, message: `line ${index + 1} ${item.message}` }
+            : toStreamReading(item, index, nowMs);
         if ('path' in outcome) refused.push(outcome);
         else readings.push(outcome);
       });
       // A device token publishes its own device(s) only: the whole request is refused otherwise.
       const grant = grantOf(request);
       const foreign = grant ? readings.find((reading) => !deviceMatches(grant.device, reading.deviceId)) : undefined;
-      if (grant && foreign) throw new ApiError(403, 'forbidden', `this token publishes for ${grant.device} only, not ${foreign.deviceId}; nothing was added`);
+      if (grant && foreign)
+        throw new ApiError(
+          403,
+          'forbidden',
+          `this token publishes for ${grant.device} only, not ${foreign.deviceId}; nothing was added`,
+        );
       if (readings.length === 0) {
         const first = refused[0] as Refused;
-        throw new ApiError(422, 'validation', `${first.path}: ${first.message}`, refused.slice(0, 20).map(({ path, message }) => ({ path, message })));
+        throw new ApiError(
+          422,
+          'validation',
+          `${first.path}: ${first.message}`,
+          refused.slice(0, 20).map(({ path, message }) => ({ path, message })),
+        );
       }
       try {
         await publishReadings(ingest.redis, ingest.stream, readings, ingest.frameReadings);
       } catch (error) {
         if (error instanceof ReplicasBehindError || error instanceof ConnectionRenewedError) {
-          throw new ApiError(503, 'replicas_behind', `the readings reached the Redis primary but not its replicas: ${error.message} (the same request again is stored once)`, undefined, { 'retry-after': '1' });
+          throw new ApiError(
+            503,
+            'replicas_behind',
+            `the readings reached the Redis primary but not its replicas: ${error.message} (the same request again is stored once)`,
+            undefined,
+            { 'retry-after': '1' },
+          );
         }
-        throw new ApiError(503, 'stream_unavailable', `Redis did not take the readings (none were added): ${(error as Error).message}`, undefined, { 'retry-after': '1' });
+        throw new ApiError(
+          503,
+          'stream_unavailable',
+          `Redis did not take the readings (none were added): ${(error as Error).message}`,
+          undefined,
+          { 'retry-after': '1' },
+        );
       }
       onIngested(readings.length, refused.length);
       set.status = 202;
-      return { accepted: readings.length, ids: readings.map((reading) => reading.id), ...(refused.length > 0 ? { refused } : {}) };
+      return {
+        accepted: readings.length,
+        ids: readings.map((reading) => reading.id),
+        ...(refused.length > 0 ? { refused } : {}),
+      };
     },
     {
       // NDJSON here; JSON is parsed (and checked) by the API's body parser.
       parse: async ({ request, contentType }) => {
-        if (contentType.startsWith('application/x-ndjson')) return parseNdjson(await readBodyBounded(request, maxBodyBytes));
+        if (contentType.startsWith('application/x-ndjson'))
+          return parseNdjson(await readBodyBounded(request, maxBodyBytes));
       },
       detail: {
-        summary: 'Ingest readings into the stream (one, an array, or NDJSON): 202 once Redis has them; stored and evaluated downstream',
+        summary:
+          'Ingest readings into the stream (one, an array, or NDJSON): 202 once Redis has them; stored and evaluated downstream',
         requestBody: <DocumentedBody>{
           required: true,
           content: {
-            'application/json': { schema: { oneOf: [INGEST_READING, { type: 'array', items: INGEST_READING, minItems: 1, maxItems: MAX_INGEST_ITEMS }] } },
-            'application/x-ndjson': { schema: { type: 'string', description: 'One reading (as in application/json) per line' } },
+            'application/json': {
+              schema: {
+                oneOf: [
+                  INGEST_READING,
+                  { type: 'array', items: INGEST_READING, minItems: 1, maxItems: MAX_INGEST_ITEMS },
+                ],
+              },
+            },
+            'application/x-ndjson': {
+              schema: { type: 'string', description: 'One reading (as in application/json) per line' },
+            },
           },
         },
         responses: {
-          202: jsonResponse('Accepted: in the stream, to be stored and evaluated; invalid items refused one by one', INGEST_ACCEPTED),
+          202: jsonResponse(
+            'Accepted: in the stream, to be stored and evaluated; invalid items refused one by one',
+            INGEST_ACCEPTED,
+          ),
           ...errorResponses(400, 401, 403, 413, 415, 422, 503),
         },
       },

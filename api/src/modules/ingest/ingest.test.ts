@@ -13,7 +13,12 @@ beforeAll(async () => {
   server = await startRedisServer();
   redis = createRedis(server.url, { name: 'ingest-test', maxReconnectDelayMs: 100 });
   // As the API holds it: fail fast, so a Redis that is away is a 503 at once.
-  apiRedis = createRedis(server.url, { name: 'api', failFast: true, commandTimeoutMs: 1_000, maxReconnectDelayMs: 100 });
+  apiRedis = createRedis(server.url, {
+    name: 'api',
+    failFast: true,
+    commandTimeoutMs: 1_000,
+    maxReconnectDelayMs: 100,
+  });
   await waitFor(() => apiRedis.status === 'ready', { what: 'the API’s Redis connection' });
 });
 afterAll(async () => {
@@ -31,7 +36,13 @@ function ingestApi() {
     ingest: { redis: apiRedis, stream },
   });
   const post = async (body: string, contentType = 'application/json') => {
-    const response = await app.handle(new Request('http://localhost/ingest', { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': contentType }, body }));
+    const response = await app.handle(
+      new Request('http://localhost/ingest', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': contentType },
+        body,
+      }),
+    );
     return { status: response.status, headers: response.headers, body: (await response.json()) as any };
   };
   const inStream = () => streamReadings(redis, stream);
@@ -47,13 +58,22 @@ describe('POST /ingest: readings into the stream', () => {
     const answer = await post(JSON.stringify({ deviceId: 'pump-1', metric: 'temp', value: 21.5, unit: '°C', ts }));
     expect(answer.status).toBe(202);
     expect(answer.body).toMatchObject({ accepted: 1 });
-    expect(await inStream()).toEqual([{ id: answer.body.ids[0], deviceId: 'pump-1', metric: 'temp', value: 21.5, unit: '°C', ts: Date.parse(ts) }]);
+    expect(await inStream()).toEqual([
+      { id: answer.body.ids[0], deviceId: 'pump-1', metric: 'temp', value: 21.5, unit: '°C', ts: Date.parse(ts) },
+    ]);
   });
 
   it('takes an array and NDJSON, keeps given ids, and refuses bad items alone with the contract’s words', async () => {
     const { post, inStream } = ingestApi();
     const good = (id: string) => ({ id, deviceId: 'pump-2', metric: 'kwh', value: 1, unit: 'kWh', ts: Date.now() });
-    const array = await post(JSON.stringify([good('a-1'), { ...good('a-2'), ts: '2026-02-30T00:00:00Z' }, { ...good('a-3'), ts: Date.now() + 3 * 86_400_000 }, good('a-4')]));
+    const array = await post(
+      JSON.stringify([
+        good('a-1'),
+        { ...good('a-2'), ts: '2026-02-30T00:00:00Z' },
+        { ...good('a-3'), ts: Date.now() + 3 * 86_400_000 },
+        good('a-4'),
+      ]),
+    );
     expect(array.status).toBe(202);
     expect(array.body.ids).toEqual(['a-1', 'a-4']);
     expect(array.body.refused.map((r: { index: number; path: string }) => [r.index, r.path])).toEqual([
@@ -61,15 +81,24 @@ describe('POST /ingest: readings into the stream', () => {
       [2, '2.ts'],
     ]);
     expect(array.body.refused[1].message).toContain('more than 24 hours ahead');
-    const ndjson = await post(`${JSON.stringify(good('n-1'))}\n{not json\n\n${JSON.stringify(good('n-2'))}\n`, 'application/x-ndjson');
+    const ndjson = await post(
+      `${JSON.stringify(good('n-1'))}\n{not json\n\n${JSON.stringify(good('n-2'))}\n`,
+      'application/x-ndjson',
+    );
     expect(ndjson.status).toBe(202);
-    expect(ndjson.body).toMatchObject({ accepted: 2, ids: ['n-1', 'n-2'], refused: [{ index: 1, message: 'line 2 is not valid JSON' }] });
+    expect(ndjson.body).toMatchObject({
+      accepted: 2,
+      ids: ['n-1', 'n-2'],
+      refused: [{ index: 1, message: 'line 2 is not valid JSON' }],
+    });
     expect((await inStream()).map((reading) => reading.id)).toEqual(['a-1', 'a-4', 'n-1', 'n-2']);
   });
 
   it('answers 422 naming each item when none is valid, and 415 for a body that is neither JSON nor NDJSON', async () => {
     const { post, inStream } = ingestApi();
-    const none = await post(JSON.stringify([{ deviceId: 'has space', metric: 'm', value: 1, unit: 'u', ts: now() }, 'x']));
+    const none = await post(
+      JSON.stringify([{ deviceId: 'has space', metric: 'm', value: 1, unit: 'u', ts: now() }, 'x']),
+    );
     expect(none.status).toBe(422);
     expect(none.body.details.map((d: { path: string }) => d.path)).toEqual(['0.deviceId', '1']);
     expect((await post('deviceId=1', 'text/plain')).status).toBe(415);
@@ -85,10 +114,13 @@ describe('POST /ingest: readings into the stream', () => {
     expect(away.headers.get('retry-after')).toBe('1');
     expect(away.body.error).toBe('stream_unavailable');
     await server.restart();
-    const back = await waitFor(async () => {
-      const answer = await post(body);
-      return answer.status === 202 && answer;
-    }, { what: 'ingest after Redis came back' });
+    const back = await waitFor(
+      async () => {
+        const answer = await post(body);
+        return answer.status === 202 && answer;
+      },
+      { what: 'ingest after Redis came back' },
+    );
     expect(back.body.ids).toEqual(['o-1']);
     expect((await inStream()).map((reading) => reading.id)).toEqual(['o-1']);
   });

@@ -16,9 +16,11 @@ export interface Refused {
  * were behind, or an answer lost — gets the same ids, and storage keeps one copy.
  */
 export function toStreamReading(item: unknown, index: number, nowMs: number): Reading | Refused {
-  if (typeof item !== 'object' || item === null || Array.isArray(item)) return { index, path: `${index}`, message: 'must be a reading object' };
+  if (typeof item !== 'object' || item === null || Array.isArray(item))
+    return { index, path: `${index}`, message: 'must be a reading object' };
   try {
-    const mintId = (tsMs: number) => eventIdFor(tsMs, `ingest:${index}:${new Bun.CryptoHasher('sha256').update(JSON.stringify(item)).digest('hex')}`);
+    const mintId = (tsMs: number) =>
+      eventIdFor(tsMs, `ingest:${index}:${new Bun.CryptoHasher('sha256').update(JSON.stringify(item)).digest('hex')}`);
     return readingFromInput(item as Record<string, unknown>, nowMs, mintId);
   } catch (error) {
     if (!(error instanceof InvalidEventError)) throw error;

@@ -19,7 +19,8 @@ function decodeEntries(entries: readonly Entry[]): Decoded[] {
   return decoded;
 }
 
-const matches = (deviceId: string | undefined, { alert }: Decoded) => deviceId === undefined || deviceId === alert.deviceId;
+const matches = (deviceId: string | undefined, { alert }: Decoded) =>
+  deviceId === undefined || deviceId === alert.deviceId;
 const message = ({ id, alert }: Decoded) => sseMessage('alert', id, alert);
 
 /**
@@ -36,7 +37,16 @@ export function createAlertsFeed(options: { redis: Redis; blockingRedis: Redis; 
   const readLoop = async () => {
     while (feed.clients.size > 0) {
       try {
-        const reply = (await blockingRedis.call('XREAD', 'COUNT', 500, 'BLOCK', 1_000, 'STREAMS', stream, lastId)) as Array<[string, Entry[]]> | null;
+        const reply = (await blockingRedis.call(
+          'XREAD',
+          'COUNT',
+          500,
+          'BLOCK',
+          1_000,
+          'STREAMS',
+          stream,
+          lastId,
+        )) as Array<[string, Entry[]]> | null;
         const entries = reply?.[0]?.[1] ?? [];
         if (entries.length === 0) continue;
         lastId = (entries.at(-1) as Entry)[0];
@@ -56,14 +66,21 @@ export function createAlertsFeed(options: { redis: Redis; blockingRedis: Redis; 
     return backlogChunk({
       recent: async () => {
         if (upTo === undefined) return [];
-        const newest = decodeEntries((await redis.xrevrange(stream, upTo, '-', 'COUNT', REPLAY_RECENT * 20)) as Entry[]);
-        return newest.filter((item) => matches(deviceId, item)).slice(0, REPLAY_RECENT).reverse();
+        const newest = decodeEntries(
+          (await redis.xrevrange(stream, upTo, '-', 'COUNT', REPLAY_RECENT * 20)) as Entry[],
+        );
+        return newest
+          .filter((item) => matches(deviceId, item))
+          .slice(0, REPLAY_RECENT)
+          .reverse();
       },
       scanAfter: resume
         ? async () => {
             // A client already at (or, by its claim, past) the feed's position missed nothing.
             if (compareEntryIds(lastEventId, upTo) >= 0) return [];
-            return decodeEntries((await redis.xrange(stream, `(${lastEventId}`, upTo, 'COUNT', RESUME_SCAN + 1)) as Entry[]);
+            return decodeEntries(
+              (await redis.xrange(stream, `(${lastEventId}`, upTo, 'COUNT', RESUME_SCAN + 1)) as Entry[],
+            );
           }
         : undefined,
       matches: (item) => matches(deviceId, item),
@@ -74,7 +91,11 @@ export function createAlertsFeed(options: { redis: Redis; blockingRedis: Redis; 
 
   return {
     /** An SSE response: the last 100 alerts (or what followed `lastEventId`), then live ones. */
-    async subscribe(deviceId: string | undefined, lastEventId: string | null, onClose: () => void = () => {}): Promise<Response> {
+    async subscribe(
+      deviceId: string | undefined,
+      lastEventId: string | null,
+      onClose: () => void = () => {},
+    ): Promise<Response> {
       if (feed.clients.size === 0) {
         const newest = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1)) as Entry[];
         lastId = newest[0]?.[0] ?? '0-0';

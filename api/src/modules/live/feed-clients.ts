@@ -135,12 +135,20 @@ export interface BacklogOptions<T> {
  * most recent messages; on a resume those it missed, or — when it is more than REPLAY_MAX
  * messages (or RESUME_SCAN entries) behind — a `reset` event saying so and the most recent.
  */
-export async function backlogChunk<T>({ recent, scanAfter, matches, message, missed }: BacklogOptions<T>): Promise<SseChunk | undefined> {
+export async function backlogChunk<T>({
+  recent,
+  scanAfter,
+  matches,
+  message,
+  missed,
+}: BacklogOptions<T>): Promise<SseChunk | undefined> {
   if (!scanAfter) return replayChunk((await recent()).map(message));
   const scanned = await scanAfter();
   const matching = scanned.filter(matches);
   if (scanned.length > RESUME_SCAN || matching.length > REPLAY_MAX) {
-    return replayChunk((await recent()).map(message), { reason: `more than ${REPLAY_MAX} ${missed} were missed: these are the most recent` });
+    return replayChunk((await recent()).map(message), {
+      reason: `more than ${REPLAY_MAX} ${missed} were missed: these are the most recent`,
+    });
   }
   return replayChunk(matching.map(message));
 }

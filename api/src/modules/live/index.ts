@@ -7,13 +7,21 @@ import type { StreamLimits } from './stream-limits.ts';
 import { errorResponses, textResponse } from '../docs/responses.ts';
 
 /** The remote address a request came from; one shared key where there is no socket (in-process tests). */
-function clientAddress(server: { requestIP(request: Request): { address: string } | null } | null, request: Request): string {
+function clientAddress(
+  server: { requestIP(request: Request): { address: string } | null } | null,
+  request: Request,
+): string {
   return server?.requestIP(request)?.address ?? 'unknown';
 }
 
 const name = (maxLength: number) => t.Optional(t.String({ minLength: 1, maxLength, pattern: NAME_PATTERN }));
 /** A read token for EventSource, which cannot send headers: short-lived (see auth.ts). */
-const ACCESS_TOKEN = t.Optional(t.String({ maxLength: 4_096, description: 'A device read token expiring within an hour, for clients that cannot send an Authorization header' }));
+const ACCESS_TOKEN = t.Optional(
+  t.String({
+    maxLength: 4_096,
+    description: 'A device read token expiring within an hour, for clients that cannot send an Authorization header',
+  }),
+);
 const PUBLIC = new URL('../../../public/', import.meta.url).pathname;
 
 /**
@@ -34,18 +42,25 @@ export function liveRoutes(readings: ReadingsFeed, alerts: AlertsFeed | undefine
         }
       },
       {
-        query: t.Object({ deviceId: name(128), metric: name(64), access_token: ACCESS_TOKEN }, { additionalProperties: false }),
+        query: t.Object(
+          { deviceId: name(128), metric: name(64), access_token: ACCESS_TOKEN },
+          { additionalProperties: false },
+        ),
         detail: {
           summary: 'Readings as Server-Sent Events: the last 100, then each one as it is stored',
           description: 'Each event: `id` (resume with Last-Event-ID), `data` a stored reading as JSON.',
-          responses: { 200: textResponse('An endless event stream', 'text/event-stream'), ...errorResponses(401, 403, 422, 429, 503) },
+          responses: {
+            200: textResponse('An endless event stream', 'text/event-stream'),
+            ...errorResponses(401, 403, 422, 429, 503),
+          },
         },
       },
     )
     .get(
       '/alerts/stream',
       async ({ query, request, server }) => {
-        if (!alerts) throw new ApiError(503, 'no_redis', 'alerts are read from Redis, which this API has not been given');
+        if (!alerts)
+          throw new ApiError(503, 'no_redis', 'alerts are read from Redis, which this API has not been given');
         const release = limits.admit(clientAddress(server, request));
         try {
           return await alerts.subscribe(query.deviceId, request.headers.get('last-event-id'), release);
@@ -59,11 +74,30 @@ export function liveRoutes(readings: ReadingsFeed, alerts: AlertsFeed | undefine
         detail: {
           summary: 'Alert transitions as Server-Sent Events: the last 100, then live',
           description: 'Each event: `id` (resume with Last-Event-ID), `data` an alert transition as JSON.',
-          responses: { 200: textResponse('An endless event stream', 'text/event-stream'), ...errorResponses(401, 403, 422, 429, 503) },
+          responses: {
+            200: textResponse('An endless event stream', 'text/event-stream'),
+            ...errorResponses(401, 403, 422, 429, 503),
+          },
         },
       },
     )
-    .get('/', () => new Response(Bun.file(`${PUBLIC}index.html`), { headers: { 'content-type': 'text/html; charset=utf-8' } }), { detail: { hide: true } })
-    .get('/dashboard.js', () => new Response(Bun.file(`${PUBLIC}dashboard.js`), { headers: { 'content-type': 'text/javascript; charset=utf-8' } }), { detail: { hide: true } })
-    .get('/dashboard.css', () => new Response(Bun.file(`${PUBLIC}dashboard.css`), { headers: { 'content-type': 'text/css; charset=utf-8' } }), { detail: { hide: true } });
+    .get(
+      '/',
+      () => new Response(Bun.file(`${PUBLIC}index.html`), { headers: { 'content-type': 'text/html; charset=utf-8' } }),
+      { detail: { hide: true } },
+    )
+    .get(
+      '/dashboard.js',
+      () =>
+        new Response(Bun.file(`${PUBLIC}dashboard.js`), {
+          headers: { 'content-type': 'text/javascript; charset=utf-8' },
+        }),
+      { detail: { hide: true } },
+    )
+    .get(
+      '/dashboard.css',
+      () =>
+        new Response(Bun.file(`${PUBLIC}dashboard.css`), { headers: { 'content-type': 'text/css; charset=utf-8' } }),
+      { detail: { hide: true } },
+    );
 }

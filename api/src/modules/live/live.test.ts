@@ -37,9 +37,20 @@ afterAll(async () => {
 });
 
 let clock = Date.UTC(2026, 10, 22, 8, 0, 0);
-const reading = (deviceId = 'device-1', value = 42) => ({ id: newEventId(), deviceId, metric: 'kwh', value, unit: 'kWh', ts: new Date((clock += 10)).toISOString() });
+const reading = (deviceId = 'device-1', value = 42) => ({
+  id: newEventId(),
+  deviceId,
+  metric: 'kwh',
+  value,
+  unit: 'kWh',
+  ts: new Date((clock += 10)).toISOString(),
+});
 async function post(readings: unknown[]) {
-  const response = await fetch(`${base}/readings/batch`, { method: 'POST', headers: auth, body: JSON.stringify({ readings }) });
+  const response = await fetch(`${base}/readings/batch`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ readings }),
+  });
   expect(response.status).toBe(200);
 }
 
@@ -75,8 +86,14 @@ function listen(path: string, headers: Record<string, string> = {}) {
         while (end !== -1) {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
-          const fields = Object.fromEntries(block.split('\n').filter((line) => !line.startsWith(':') && line.includes(': ')).map((line) => [line.slice(0, line.indexOf(': ')), line.slice(line.indexOf(': ') + 2)]));
-          if (fields.data) messages.push({ id: fields.id as string, event: fields.event as string, data: JSON.parse(fields.data) });
+          const fields = Object.fromEntries(
+            block
+              .split('\n')
+              .filter((line) => !line.startsWith(':') && line.includes(': '))
+              .map((line) => [line.slice(0, line.indexOf(': ')), line.slice(line.indexOf(': ') + 2)]),
+          );
+          if (fields.data)
+            messages.push({ id: fields.id as string, event: fields.event as string, data: JSON.parse(fields.data) });
           end = buffer.indexOf('\n\n');
         }
       }
@@ -127,15 +144,24 @@ describe('GET /readings/stream', () => {
     const watched: string[] = [];
     let stored = 0;
     for (let i = 0; i < 20; i++) {
-      const batch = Array.from({ length: 2_000 }, (_, j) => ({ ...reading(j % 100 === 0 ? 'device-watched' : `device-${j % 50}`), unit: 'u'.repeat(32) }));
+      const batch = Array.from({ length: 2_000 }, (_, j) => ({
+        ...reading(j % 100 === 0 ? 'device-watched' : `device-${j % 50}`),
+        unit: 'u'.repeat(32),
+      }));
       watched.push(...batch.filter((r) => r.deviceId === 'device-watched').map((r) => r.id));
-      const response = await fetch(`${base}/readings/batch`, { method: 'POST', headers: auth, body: JSON.stringify({ readings: batch }) });
+      const response = await fetch(`${base}/readings/batch`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ readings: batch }),
+      });
       expect(response.status).toBe(200);
       stored += (await response.json()).inserted;
     }
     expect(stored).toBe(40_000);
     await waitFor(async () => (await liveClients('readings')) === 1, { what: 'stalled clients dropped' });
-    await waitFor(() => watched.every((id) => healthy.messages.some((m) => m.data.id === id)), { what: 'every watched reading received' });
+    await waitFor(() => watched.every((id) => healthy.messages.some((m) => m.data.id === id)), {
+      what: 'every watched reading received',
+    });
     expect(healthy.messages.slice(-watched.length).map((m) => m.data.id)).toEqual(watched);
     expect(await metric('api_live_clients_dropped_total{feed="readings"}')).toBeGreaterThanOrEqual(100);
     for (const socket of stalled) socket.destroy();
@@ -157,17 +183,37 @@ describe('GET /readings/stream', () => {
     const stalled = await stalledClient('/readings/stream');
     await waitFor(async () => (await liveClients('readings')) === 2, { what: 'both connected' });
     // ~40 MB of readings: far more than socket buffers and the client's bounded queue can hold.
-    for (let i = 0; i < 40; i++) await post(Array.from({ length: 5_000 }, () => ({ ...reading(`device-${i % 50}`), unit: 'u'.repeat(32), metric: 'm'.repeat(60) })));
+    for (let i = 0; i < 40; i++)
+      await post(
+        Array.from({ length: 5_000 }, () => ({
+          ...reading(`device-${i % 50}`),
+          unit: 'u'.repeat(32),
+          metric: 'm'.repeat(60),
+        })),
+      );
     await post([reading('device-fast')]);
     await waitFor(async () => (await liveClients('readings')) === 1, { what: 'stalled client dropped' });
-    await waitFor(() => healthy.messages.some((m) => m.data.deviceId === 'device-fast'), { what: 'healthy client still served' });
+    await waitFor(() => healthy.messages.some((m) => m.data.deviceId === 'device-fast'), {
+      what: 'healthy client still served',
+    });
     stalled.destroy();
     healthy.close();
   }, 60_000);
 });
 
 describe('GET /alerts/stream', () => {
-  const alert = (deviceId: string) => ({ id: newEventId(), ruleId: 'default', deviceId, metric: 'kwh', value: 70, threshold: 50, state: 'firing' as const, severity: 'warning' as const, ts: Date.now(), readingId: newEventId() });
+  const alert = (deviceId: string) => ({
+    id: newEventId(),
+    ruleId: 'default',
+    deviceId,
+    metric: 'kwh',
+    value: 70,
+    threshold: 50,
+    state: 'firing' as const,
+    severity: 'warning' as const,
+    ts: Date.now(),
+    readingId: newEventId(),
+  });
 
   it('sends the last 100 alerts on connect, then new ones, and resumes by Last-Event-ID', async () => {
     const old = Array.from({ length: 120 }, (_, i) => alert(`d-${i}`));
@@ -201,7 +247,18 @@ describe('GET /alerts/stream under stalled clients', () => {
       const pipeline = redis.pipeline();
       for (let i = 0; i < 1_000; i++) {
         const deviceId = i % 100 === 0 ? 'watched' : `noisy-${i}`;
-        const alert = { id: newEventId(), ruleId: 'r'.repeat(60), deviceId, metric: 'kwh', value: 70, threshold: 50, state: 'firing' as const, severity: 'warning' as const, ts: Date.now(), readingId: newEventId() };
+        const alert = {
+          id: newEventId(),
+          ruleId: 'r'.repeat(60),
+          deviceId,
+          metric: 'kwh',
+          value: 70,
+          threshold: 50,
+          state: 'firing' as const,
+          severity: 'warning' as const,
+          ts: Date.now(),
+          readingId: newEventId(),
+        };
         if (deviceId === 'watched') watched.push(alert.id);
         pipeline.xadd(alertsStream, '*', ...encodeAlert(alert));
       }
@@ -234,18 +291,25 @@ describe('live-stream caps', () => {
     it(`refuses a client past the cap ${label} with 429 and Retry-After, and admits one when a place frees`, async () => {
       const api = cappedApi(total, perIp);
       const open = [new AbortController(), new AbortController()];
-      const first = await Promise.all(open.map((abort) => fetch(`${api.url}/readings/stream`, { signal: abort.signal })));
+      const first = await Promise.all(
+        open.map((abort) => fetch(`${api.url}/readings/stream`, { signal: abort.signal })),
+      );
       expect(first.map((r) => r.status)).toEqual([200, 200]);
       const refused = await fetch(`${api.url}/readings/stream`);
       expect(refused.status).toBe(429);
       expect(refused.headers.get('retry-after')).toBe('5');
       expect((await refused.json()).message).toContain(setting);
       open[0]?.abort();
-      await waitFor(async () => {
-        const again = await fetch(`${api.url}/readings/stream`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
-        if (again?.status === 200) await again.body?.cancel();
-        return again?.status === 200;
-      }, { what: 'a place freed' });
+      await waitFor(
+        async () => {
+          const again = await fetch(`${api.url}/readings/stream`, { signal: AbortSignal.timeout(2_000) }).catch(
+            () => undefined,
+          );
+          if (again?.status === 200) await again.body?.cancel();
+          return again?.status === 200;
+        },
+        { what: 'a place freed' },
+      );
       open[1]?.abort();
       await api.stop();
     });

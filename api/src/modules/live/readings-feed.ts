@@ -20,7 +20,8 @@ const MIN_POLL_INTERVAL_MS = 50;
 const RECENT_SCAN_ROWS = 2_000;
 
 const matches = (filter: FeedFilter, row: FeedRow) =>
-  (filter.deviceId === undefined || filter.deviceId === row.deviceId) && (filter.metric === undefined || filter.metric === row.metric);
+  (filter.deviceId === undefined || filter.deviceId === row.deviceId) &&
+  (filter.metric === undefined || filter.metric === row.metric);
 
 const message = (row: FeedRow) => sseMessage('reading', row.seq, toStoredReading(row));
 
@@ -77,7 +78,10 @@ export function createReadingsFeed(store: ReadingsStore) {
           .filter((row) => row.seq <= upTo && matches(filter, row))
           .slice(0, REPLAY_RECENT)
           .reverse(),
-      scanAfter: resumeFrom === undefined ? undefined : async () => (await store.changesAfter(resumeFrom, RESUME_SCAN + 1)).filter((row) => row.seq <= upTo),
+      scanAfter:
+        resumeFrom === undefined
+          ? undefined
+          : async () => (await store.changesAfter(resumeFrom, RESUME_SCAN + 1)).filter((row) => row.seq <= upTo),
       matches: (row) => matches(filter, row),
       message,
       missed: `readings since ${resumeFrom}`,

@@ -45,7 +45,12 @@ export interface SseClientOptions {
 }
 
 const KEEP_ALIVE = sseChunk(': keep-alive\n\n', 0);
-const HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' };
+const HEADERS = {
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+};
 
 /**
  * An SSE response that is pushed to. The stream is pull-based: chunks reach Bun only while the

@@ -30,9 +30,13 @@ export function createStreamLimits(options: StreamLimitsOptions) {
      * @throws ApiError 429 with Retry-After when a cap is reached.
      */
     admit(address: string): () => void {
-      if (total >= maxClients) refuse(`the API serves at most ${maxClients} live streams at once (MAX_STREAM_CLIENTS); try again shortly`);
+      if (total >= maxClients)
+        refuse(`the API serves at most ${maxClients} live streams at once (MAX_STREAM_CLIENTS); try again shortly`);
       const mine = perAddress.get(address) ?? 0;
-      if (mine >= maxClientsPerAddress) refuse(`at most ${maxClientsPerAddress} live streams per address (MAX_STREAM_CLIENTS_PER_IP); close one or try again shortly`);
+      if (mine >= maxClientsPerAddress)
+        refuse(
+          `at most ${maxClientsPerAddress} live streams per address (MAX_STREAM_CLIENTS_PER_IP); close one or try again shortly`,
+        );
       total += 1;
       perAddress.set(address, mine + 1);
       let released = false;

@@ -18,7 +18,12 @@ const BUSY_PAUSE_MS = 100;
  * once a download is under way, a chunk that finds every reader busy waits for one (the
  * download is one read at a time, so this cannot pile up), rather than cut the file short.
  */
-export async function exportResponse(service: ReadingsService, filter: ReadingFilter, format: ExportFormat, onRows: (count: number) => void = () => {}): Promise<Response> {
+export async function exportResponse(
+  service: ReadingsService,
+  filter: ReadingFilter,
+  format: ExportFormat,
+  onRows: (count: number) => void = () => {},
+): Promise<Response> {
   let after: Cursor | undefined;
   let first: ExportChunk | undefined = await service.exportChunk(filter, CHUNK_ROWS, after, format);
   const nextChunk = async (): Promise<ExportChunk> => {

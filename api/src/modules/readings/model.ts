@@ -3,7 +3,8 @@ import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { type Static, t } from 'elysia';
 
-export const name = (maxLength: number, description: string) => t.String({ minLength: 1, maxLength, pattern: NAME_PATTERN, description });
+export const name = (maxLength: number, description: string) =>
+  t.String({ minLength: 1, maxLength, pattern: NAME_PATTERN, description });
 
 /** ISO-8601 date-time (`2026-11-22T10:00:00.000Z`); offsets are accepted, answers are UTC. */
 export const isoTime = (description: string) => t.String({ format: 'date-time', maxLength: 40, description });
@@ -17,7 +18,10 @@ export const readingFields = {
 };
 
 export const NewReading = t.Object(
-  { id: t.Optional(name(64, 'Idempotency key made by the producer (UUIDv7); generated when absent')), ...readingFields },
+  {
+    id: t.Optional(name(64, 'Idempotency key made by the producer (UUIDv7); generated when absent')),
+    ...readingFields,
+  },
   { additionalProperties: false },
 );
 export type NewReading = Static<typeof NewReading>;
@@ -29,17 +33,27 @@ export const MAX_BATCH = 5_000;
  * bad reading costs that reading only: the others are stored and the answer names the refused.
  */
 export const NewReadingBatch = t.Object(
-  { readings: t.Array(t.Unknown({ description: 'A reading as in POST /readings' }), { minItems: 1, maxItems: MAX_BATCH }) },
+  {
+    readings: t.Array(t.Unknown({ description: 'A reading as in POST /readings' }), {
+      minItems: 1,
+      maxItems: MAX_BATCH,
+    }),
+  },
   { additionalProperties: false },
 );
 
 /** The compact batch: the contract's arrays, as a frame holds them (consumer-store sends this). */
 export const ReadingRows = t.Object(
   {
-    rows: t.Array(t.Unknown({ description: '[id, deviceId, metric, value, unit, ts] with ts in epoch ms: a frame element (contract v3)' }), {
-      minItems: 1,
-      maxItems: MAX_BATCH,
-    }),
+    rows: t.Array(
+      t.Unknown({
+        description: '[id, deviceId, metric, value, unit, ts] with ts in epoch ms: a frame element (contract v3)',
+      }),
+      {
+        minItems: 1,
+        maxItems: MAX_BATCH,
+      },
+    ),
   },
   { additionalProperties: false },
 );
@@ -48,7 +62,11 @@ export const ReadingRows = t.Object(
 export const newReadingCheck = TypeCompiler.Compile(NewReading);
 
 export const ReadingPatch = t.Object(
-  { value: t.Optional(readingFields.value), unit: t.Optional(readingFields.unit), metric: t.Optional(readingFields.metric) },
+  {
+    value: t.Optional(readingFields.value),
+    unit: t.Optional(readingFields.unit),
+    metric: t.Optional(readingFields.metric),
+  },
   { additionalProperties: false, minProperties: 1 },
 );
 export type ReadingPatch = Static<typeof ReadingPatch>;
@@ -68,10 +86,14 @@ export const BatchResult = t.Object({
   duplicates: count('Readings whose id was already stored with the same content (or repeated so in the batch)'),
   conflicts: count('Readings whose id was already stored with other content: the stored version stays'),
   refused: t.Optional(
-    t.Array(t.Object({ index: count(), path: t.String(), message: t.String() }), { description: 'Items not stored because they are invalid, by index in the batch' }),
+    t.Array(t.Object({ index: count(), path: t.String(), message: t.String() }), {
+      description: 'Items not stored because they are invalid, by index in the batch',
+    }),
   ),
   conflicted: t.Optional(
-    t.Array(t.Object({ index: count(), id: t.String(), stored: StoredReading }), { description: 'The conflicts, by index in the batch, with the version that stays' }),
+    t.Array(t.Object({ index: count(), id: t.String(), stored: StoredReading }), {
+      description: 'The conflicts, by index in the batch, with the version that stays',
+    }),
   ),
 });
 
@@ -86,20 +108,29 @@ export const readingFilters = {
 };
 
 export const ListQuery = t.Object(
-  { ...readingFilters, limit: t.Optional(limitParam), cursor: t.Optional(t.String({ maxLength: 200, description: 'nextCursor of the previous page' })) },
+  {
+    ...readingFilters,
+    limit: t.Optional(limitParam),
+    cursor: t.Optional(t.String({ maxLength: 200, description: 'nextCursor of the previous page' })),
+  },
   { additionalProperties: false },
 );
 
 export const LatestQuery = t.Object({ limit: t.Optional(limitParam) }, { additionalProperties: false });
 
 export const ExportQuery = t.Object(
-  { ...readingFilters, format: t.Optional(t.Union([t.Literal('csv'), t.Literal('ndjson')], { description: 'Default csv' })) },
+  {
+    ...readingFilters,
+    format: t.Optional(t.Union([t.Literal('csv'), t.Literal('ndjson')], { description: 'Default csv' })),
+  },
   { additionalProperties: false },
 );
 
 export const ReadingPage = t.Object({
   readings: t.Array(StoredReading),
-  nextCursor: t.Union([t.String(), t.Null()], { description: 'Pass as cursor for the next page; null on the last page' }),
+  nextCursor: t.Union([t.String(), t.Null()], {
+    description: 'Pass as cursor for the next page; null on the last page',
+  }),
 });
 
 export const IdParams = t.Object({ id: t.String({ maxLength: 64 }) });

@@ -21,13 +21,18 @@ function isValid(body: unknown): boolean {
   return !Number.isNaN(ms) && ms >= 0 && ms <= Date.now() + 24 * 3_600_000;
 }
 
-const maybe = <T>(good: fc.Arbitrary<T>) => fc.oneof({ weight: 12, arbitrary: good }, { weight: 1, arbitrary: fc.anything() });
+const maybe = <T>(good: fc.Arbitrary<T>) =>
+  fc.oneof({ weight: 12, arbitrary: good }, { weight: 1, arbitrary: fc.anything() });
 const nameArb = (max: number) => fc.stringMatching(new RegExp(`^[A-Za-z0-9._:-]{1,${max}}$`));
 // Mostly plausible times; a few before 1970 and after tomorrow, which the API refuses.
-const isoArb = fc.date({ min: new Date('1965-01-01'), max: new Date('2028-01-01'), noInvalidDate: true }).map((d) => d.toISOString());
+const isoArb = fc
+  .date({ min: new Date('1965-01-01'), max: new Date('2028-01-01'), noInvalidDate: true })
+  .map((d) => d.toISOString());
 const fields = {
   id: maybe(fc.uuid()),
-  deviceId: maybe(fc.oneof({ weight: 5, arbitrary: nameArb(128) }, { weight: 1, arbitrary: fc.string({ maxLength: 140 }) })),
+  deviceId: maybe(
+    fc.oneof({ weight: 5, arbitrary: nameArb(128) }, { weight: 1, arbitrary: fc.string({ maxLength: 140 }) }),
+  ),
   metric: maybe(nameArb(64)),
   value: maybe(fc.double()),
   unit: maybe(fc.string({ maxLength: 40 })),

@@ -73,14 +73,31 @@ describe('POST /readings', () => {
 });
 
 describe('POST /readings/rows (the compact batch consumer-store sends)', () => {
-  const row = (id: string, overrides: Partial<Record<'deviceId' | 'metric' | 'value' | 'unit' | 'ts', unknown>> = {}) => {
-    const r = { deviceId: 'pump-1', metric: 'temp', value: 21.5, unit: '°C', ts: Date.parse('2026-11-22T10:00:00.000Z'), ...overrides };
+  const row = (
+    id: string,
+    overrides: Partial<Record<'deviceId' | 'metric' | 'value' | 'unit' | 'ts', unknown>> = {},
+  ) => {
+    const r = {
+      deviceId: 'pump-1',
+      metric: 'temp',
+      value: 21.5,
+      unit: '°C',
+      ts: Date.parse('2026-11-22T10:00:00.000Z'),
+      ...overrides,
+    };
     return [id, r.deviceId, r.metric, r.value, r.unit, r.ts];
   };
 
   it('stores rows as POST /readings/batch would, once by id, and names each bad row alone', async () => {
     const api = createTestApi();
-    const rows = [row('rows-1'), row('rows-2', { value: 'hot' }), [1, 2], row('rows-3', { ts: Date.now() + 3 * 86_400_000 }), row('rows-4', { deviceId: 'pump 4' }), row('rows-5')];
+    const rows = [
+      row('rows-1'),
+      row('rows-2', { value: 'hot' }),
+      [1, 2],
+      row('rows-3', { ts: Date.now() + 3 * 86_400_000 }),
+      row('rows-4', { deviceId: 'pump 4' }),
+      row('rows-5'),
+    ];
     const response = await api.request('POST', '/readings/rows', { rows });
     expect(response.status).toBe(200);
     const answer = await response.json();
@@ -91,8 +108,15 @@ describe('POST /readings/rows (the compact batch consumer-store sends)', () => {
       [3, 'rows.3.ts'],
       [4, 'rows.4.deviceId'],
     ]);
-    expect(await (await api.request('GET', '/readings/rows-1')).json()).toMatchObject({ id: 'rows-1', deviceId: 'pump-1', value: 21.5, ts: '2026-11-22T10:00:00.000Z' });
-    expect(await (await api.request('POST', '/readings/rows', { rows: [row('rows-1'), row('rows-5')] })).json()).toMatchObject({ inserted: 0, duplicates: 2 });
+    expect(await (await api.request('GET', '/readings/rows-1')).json()).toMatchObject({
+      id: 'rows-1',
+      deviceId: 'pump-1',
+      value: 21.5,
+      ts: '2026-11-22T10:00:00.000Z',
+    });
+    expect(
+      await (await api.request('POST', '/readings/rows', { rows: [row('rows-1'), row('rows-5')] })).json(),
+    ).toMatchObject({ inserted: 0, duplicates: 2 });
     const none = await api.request('POST', '/readings/rows', { rows: [[1, 2]] });
     expect(none.status).toBe(422);
     expect((await api.request('POST', '/readings/rows', { rows: [row('x')] }, {})).status).toBe(401);
@@ -123,7 +147,13 @@ describe('POST /readings/batch', () => {
   it('stores the valid items of a batch and names each refused one by index: one bad reading costs one reading', async () => {
     const api = createTestApi();
     const future = new Date(Date.now() + 2 * 86_400_000).toISOString();
-    const items = [readingBody(), readingBody({ value: null }), readingBody(), readingBody({ ts: future }), { nonsense: true }];
+    const items = [
+      readingBody(),
+      readingBody({ value: null }),
+      readingBody(),
+      readingBody({ ts: future }),
+      { nonsense: true },
+    ];
     const response = await api.request('POST', '/readings/batch', { readings: items });
     expect(response.status).toBe(200);
     const answer = await response.json();
@@ -142,9 +172,15 @@ describe('POST /readings/batch', () => {
     for (const ts of ['2026-02-30T00:00:00Z', '2026-11-22T24:00:00Z']) {
       const single = await api.request('POST', '/readings', readingBody({ ts }));
       expect(single.status).toBe(422);
-      expect((await single.json()).details).toEqual([{ path: 'ts', message: 'is not a date-time that exists (a day past the end of its month, or hour 24?)' }]);
+      expect((await single.json()).details).toEqual([
+        { path: 'ts', message: 'is not a date-time that exists (a day past the end of its month, or hour 24?)' },
+      ]);
     }
-    const batch = await (await api.request('POST', '/readings/batch', { readings: [readingBody(), readingBody({ ts: '2026-04-31T08:00:00Z' })] })).json();
+    const batch = await (
+      await api.request('POST', '/readings/batch', {
+        readings: [readingBody(), readingBody({ ts: '2026-04-31T08:00:00Z' })],
+      })
+    ).json();
     expect(batch).toMatchObject({ inserted: 1, refused: [{ index: 1, path: 'readings.1.ts' }] });
     expect((await api.request('GET', '/readings?from=2026-02-30T00:00:00Z')).status).toBe(422);
     expect(await api.rowCount()).toBe(1);
@@ -152,9 +188,14 @@ describe('POST /readings/batch', () => {
 
   it('refuses a batch with 422 when no item is valid, naming each', async () => {
     const api = createTestApi();
-    const response = await api.request('POST', '/readings/batch', { readings: [readingBody({ value: 'x' }), readingBody({ deviceId: 'has space' })] });
+    const response = await api.request('POST', '/readings/batch', {
+      readings: [readingBody({ value: 'x' }), readingBody({ deviceId: 'has space' })],
+    });
     expect(response.status).toBe(422);
-    expect((await response.json()).details.map((d: { path: string }) => d.path)).toEqual(['readings.0.value', 'readings.1.deviceId']);
+    expect((await response.json()).details.map((d: { path: string }) => d.path)).toEqual([
+      'readings.0.value',
+      'readings.1.deviceId',
+    ]);
     expect(await api.rowCount()).toBe(0);
   });
 
@@ -162,10 +203,14 @@ describe('POST /readings/batch', () => {
     const api = createTestApi();
     const original = readingBody({ value: 10 });
     await api.request('POST', '/readings/batch', { readings: [original] });
-    const response = await api.request('POST', '/readings/batch', { readings: [readingBody(), { ...original, value: 99 }] });
+    const response = await api.request('POST', '/readings/batch', {
+      readings: [readingBody(), { ...original, value: 99 }],
+    });
     const answer = await response.json();
     expect(answer).toMatchObject({ inserted: 1, duplicates: 0, conflicts: 1 });
-    expect(answer.conflicted).toEqual([{ index: 1, id: original.id, stored: expect.objectContaining({ id: original.id, value: 10 }) }]);
+    expect(answer.conflicted).toEqual([
+      { index: 1, id: original.id, stored: expect.objectContaining({ id: original.id, value: 10 }) },
+    ]);
     expect((await (await api.request('GET', `/readings/${original.id}`)).json()).value).toBe(10);
     const metrics = await (await api.request('GET', '/metrics')).text();
     expect(metrics).toMatch(/^api_readings_conflicts_total 1$/m);
@@ -235,7 +280,11 @@ describe('GET /readings and /readings/latest', () => {
   const seed = async () => {
     const api = createTestApi();
     const readings = Array.from({ length: 30 }, (_, i) =>
-      readingBody({ deviceId: i % 3 === 0 ? 'device-a' : 'device-b', metric: i % 2 ? 'temp' : 'kwh', ts: new Date(Date.UTC(2026, 10, 22, 10, i)).toISOString() }),
+      readingBody({
+        deviceId: i % 3 === 0 ? 'device-a' : 'device-b',
+        metric: i % 2 ? 'temp' : 'kwh',
+        ts: new Date(Date.UTC(2026, 10, 22, 10, i)).toISOString(),
+      }),
     );
     await api.request('POST', '/readings/batch', { readings });
     return { api, readings };
@@ -243,7 +292,10 @@ describe('GET /readings and /readings/latest', () => {
 
   it('filters by device, metric and a [from, to) window, newest first', async () => {
     const { api } = await seed();
-    const response = await api.request('GET', '/readings?deviceId=device-a&metric=kwh&from=2026-11-22T10:05:00Z&to=2026-11-22T10:24:00Z');
+    const response = await api.request(
+      'GET',
+      '/readings?deviceId=device-a&metric=kwh&from=2026-11-22T10:05:00Z&to=2026-11-22T10:24:00Z',
+    );
     const { readings, nextCursor } = await response.json();
     expect(readings.map((r: { ts: string }) => r.ts.slice(11, 16))).toEqual(['10:18', '10:12', '10:06']);
     expect(nextCursor).toBeNull();
@@ -269,16 +321,24 @@ describe('GET /readings and /readings/latest', () => {
     expect((await newestId()).ts).toBe('2026-11-22T10:29:00.000Z');
   });
 
-  it.each(['limit=-1', 'limit=abc', 'limit=1e9', 'limit=0', 'limit=1001', 'limit=2.5', 'cursor=bogus', 'from=yesterday', 'from=2026-11-23T00:00:00Z&to=2026-11-22T00:00:00Z', 'device=x'])(
-    'refuses %s with 422 naming the parameter',
-    async (query) => {
-      const { api } = await seed();
-      const response = await api.request('GET', `/readings?${query}`);
-      expect(response.status).toBe(422);
-      const name = query.startsWith('from=2026') ? 'to' : (query.split('=')[0] as string);
-      expect((await response.json()).details.map((d: { path: string }) => d.path)).toContain(name);
-    },
-  );
+  it.each([
+    'limit=-1',
+    'limit=abc',
+    'limit=1e9',
+    'limit=0',
+    'limit=1001',
+    'limit=2.5',
+    'cursor=bogus',
+    'from=yesterday',
+    'from=2026-11-23T00:00:00Z&to=2026-11-22T00:00:00Z',
+    'device=x',
+  ])('refuses %s with 422 naming the parameter', async (query) => {
+    const { api } = await seed();
+    const response = await api.request('GET', `/readings?${query}`);
+    expect(response.status).toBe(422);
+    const name = query.startsWith('from=2026') ? 'to' : (query.split('=')[0] as string);
+    expect((await response.json()).details.map((d: { path: string }) => d.path)).toContain(name);
+  });
 
   it('walks every row exactly once across pages, even while new rows arrive', async () => {
     const { api, readings } = await seed();
@@ -290,7 +350,11 @@ describe('GET /readings and /readings/latest', () => {
       seen.push(...page.readings.map((r: { id: string }) => r.id));
       cursor = page.nextCursor;
       // Newer readings land between page requests; they must not shift or repeat older rows.
-      await api.request('POST', '/readings', readingBody({ ts: new Date(Date.UTC(2026, 10, 22, 11, arrivals++)).toISOString() }));
+      await api.request(
+        'POST',
+        '/readings',
+        readingBody({ ts: new Date(Date.UTC(2026, 10, 22, 11, arrivals++)).toISOString() }),
+      );
     }
     expect(seen).toHaveLength(30);
     expect(new Set(seen)).toEqual(new Set(readings.map((r) => r.id)));

@@ -23,7 +23,15 @@ function toRow(reading: NewReading, storedAt: number): StoredRow | { problem: st
   const ts = parseIsoTime(reading.ts);
   const problem = timeProblem(ts, storedAt);
   if (problem) return { problem };
-  return { id: reading.id ?? newEventId(ts), deviceId: reading.deviceId, metric: reading.metric, value: reading.value, unit: reading.unit, ts, storedAt };
+  return {
+    id: reading.id ?? newEventId(ts),
+    deviceId: reading.deviceId,
+    metric: reading.metric,
+    value: reading.value,
+    unit: reading.unit,
+    ts,
+    storedAt,
+  };
 }
 
 /** The fields a reading is compared on for a conflict (storedAt is when, not what). */
@@ -31,9 +39,18 @@ const CONTENT_FIELDS = ['deviceId', 'metric', 'value', 'unit', 'ts'] as const;
 
 /** A 409 naming each field where the offered reading differs from the stored one, with both values. */
 function conflictError(offered: StoredRow, stored: StoredRow): ApiError {
-  const shown = (field: (typeof CONTENT_FIELDS)[number], row: StoredRow) => JSON.stringify(field === 'ts' ? new Date(row.ts).toISOString() : row[field]);
-  const details = CONTENT_FIELDS.filter((field) => offered[field] !== stored[field]).map((field) => ({ path: field, message: `stored ${shown(field, stored)}, this request ${shown(field, offered)}` }));
-  return new ApiError(409, 'conflict', `reading ${offered.id} is already stored with other content; the stored version stays (GET /readings/${offered.id})`, details);
+  const shown = (field: (typeof CONTENT_FIELDS)[number], row: StoredRow) =>
+    JSON.stringify(field === 'ts' ? new Date(row.ts).toISOString() : row[field]);
+  const details = CONTENT_FIELDS.filter((field) => offered[field] !== stored[field]).map((field) => ({
+    path: field,
+    message: `stored ${shown(field, stored)}, this request ${shown(field, offered)}`,
+  }));
+  return new ApiError(
+    409,
+    'conflict',
+    `reading ${offered.id} is already stored with other content; the stored version stays (GET /readings/${offered.id})`,
+    details,
+  );
 }
 
 export interface BatchAnswer {
@@ -57,7 +74,10 @@ function itemProblem(item: unknown, index: number, storedAt: number): StoredRow 
  * Readings through the storage port. Stores are idempotent on the producer's id: posting the same
  * reading twice, or the same batch from two consumers at once, stores it once.
  */
-export function createReadingsService(store: ReadingsStore, onStored: (outcome: BatchOutcome, refused: number) => void = () => {}) {
+export function createReadingsService(
+  store: ReadingsStore,
+  onStored: (outcome: BatchOutcome, refused: number) => void = () => {},
+) {
   // Bumped by every committed change: /readings/latest serves its cached JSON until the next
   // one, so a dashboard polling it costs one query per write batch, not one per request.
   let changeVersion = 0;
@@ -75,7 +95,9 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
   };
 
   /** Stores the valid items of a batch in one transaction; names each refused item and conflict by its index. Nothing valid → 422. */
-  const storeItems = async (checked: ReadonlyArray<StoredRow | { path: string; message: string }>): Promise<BatchAnswer> => {
+  const storeItems = async (
+    checked: ReadonlyArray<StoredRow | { path: string; message: string }>,
+  ): Promise<BatchAnswer> => {
     const refused: NonNullable<BatchAnswer['refused']> = [];
     const accepted: StoredRow[] = [];
     /** Each accepted row's index in the request. */
@@ -90,7 +112,12 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
     });
     if (accepted.length === 0) {
       const first = refused[0] as { path: string; message: string };
-      throw new ApiError(422, 'validation', `${first.path}: ${first.message}`, refused.slice(0, 20).map(({ path, message }) => ({ path, message })));
+      throw new ApiError(
+        422,
+        'validation',
+        `${first.path}: ${first.message}`,
+        refused.slice(0, 20).map(({ path, message }) => ({ path, message })),
+      );
     }
     const outcome = await store.insert(accepted);
     onStored(outcome, refused.length);
@@ -100,7 +127,13 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
       conflicts: outcome.conflicts.length,
       ...(refused.length > 0 ? { refused } : {}),
       ...(outcome.conflicts.length > 0
-        ? { conflicted: outcome.conflicts.map(({ index, offered, stored }) => ({ index: requestIndex[index] as number, id: offered.id, stored: toStoredReading(stored) })) }
+        ? {
+            conflicted: outcome.conflicts.map(({ index, offered, stored }) => ({
+              index: requestIndex[index] as number,
+              id: offered.id,
+              stored: toStoredReading(stored),
+            })),
+          }
         : {}),
     };
   };
@@ -141,7 +174,10 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
       return storeItems(
         rows.map((row, index): StoredRow | { path: string; message: string } => {
           try {
-            const reading = validateReading(fromReadingArray(row, () => JSON.stringify(row) ?? '', `rows.${index}`), storedAt);
+            const reading = validateReading(
+              fromReadingArray(row, () => JSON.stringify(row) ?? '', `rows.${index}`),
+              storedAt,
+            );
             return { ...reading, storedAt };
           } catch (error) {
             if (!(error instanceof InvalidEventError)) throw error;
@@ -183,6 +219,7 @@ export function createReadingsService(store: ReadingsStore, onStored: (outcome: 
     },
 
     /** Oldest first, `limit` rows after `after` as export text: the export walks the table in these chunks. */
-    exportChunk: (filter: ReadingFilter, limit: number, after: Cursor | undefined, format: ExportFormat) => store.exportChunk(filter, limit, after, format),
+    exportChunk: (filter: ReadingFilter, limit: number, after: Cursor | undefined, format: ExportFormat) =>
+      store.exportChunk(filter, limit, after, format),
   };
 }

@@ -15,13 +15,21 @@ const RULE_SET_VIEW = {
   },
 };
 
-const view = (set: RuleSet) => ({ version: set.version, rules: set.rules, updatedAt: new Date(set.updatedAt).toISOString(), source: set.source });
+const view = (set: RuleSet) => ({
+  version: set.version,
+  rules: set.rules,
+  updatedAt: new Date(set.updatedAt).toISOString(),
+  source: set.source,
+});
 
 /** `"3"`, `W/"3"` or `3`: the version an If-Match names. */
 function ifMatchVersion(header: string | null): number | undefined {
   if (header === null || header.trim() === '*') return undefined;
   const match = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(header);
-  if (!match) throw new ApiError(422, 'validation', 'If-Match must be the ETag GET /rules gave ("<version>")', [{ path: 'If-Match', message: 'is not a rule set version' }]);
+  if (!match)
+    throw new ApiError(422, 'validation', 'If-Match must be the ETag GET /rules gave ("<version>")', [
+      { path: 'If-Match', message: 'is not a rule set version' },
+    ]);
   return Number(match[1]);
 }
 
@@ -43,11 +51,21 @@ export function ruleRoutes(options: { redis: Redis; alertsStream: string } | und
       '/',
       async ({ set }) => {
         const found = await redisCall((redis, stream) => readRuleSet(redis, stream));
-        if (!found) throw new ApiError(404, 'not_found', 'no rule set yet: consumer-alert seeds it (from ALERT_RULES or ALERT_THRESHOLD) when it first starts, or PUT one');
+        if (!found)
+          throw new ApiError(
+            404,
+            'not_found',
+            'no rule set yet: consumer-alert seeds it (from ALERT_RULES or ALERT_THRESHOLD) when it first starts, or PUT one',
+          );
         set.headers.etag = `"${found.version}"`;
         return view(found);
       },
-      { detail: { summary: 'The alerting rules in force, with their version (also the ETag)', responses: { 200: jsonResponse('The rule set', RULE_SET_VIEW), ...errorResponses(401, 404, 503) } } },
+      {
+        detail: {
+          summary: 'The alerting rules in force, with their version (also the ETag)',
+          responses: { 200: jsonResponse('The rule set', RULE_SET_VIEW), ...errorResponses(401, 404, 503) },
+        },
+      },
     )
     .put(
       '/',
@@ -58,10 +76,22 @@ export function ruleRoutes(options: { redis: Redis; alertsStream: string } | und
           rules = checkRules(Array.isArray(body) ? body : (body as { rules?: unknown } | null)?.rules, 'rules');
         } catch (error) {
           if (!(error instanceof ConfigError)) throw error;
-          throw new ApiError(422, 'validation', `the rules are invalid: ${error.problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`, error.problems.map((p) => ({ path: p.key, message: p.message })));
+          throw new ApiError(
+            422,
+            'validation',
+            `the rules are invalid: ${error.problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`,
+            error.problems.map((p) => ({ path: p.key, message: p.message })),
+          );
         }
-        const outcome = await redisCall((redis, stream) => replaceRuleSet(redis, stream, rules, RULES_SET_BY_API, replaces));
-        if (!outcome.replaced) throw new ApiError(412, 'version_mismatch', `the rules in force are version ${outcome.version}, not ${replaces}: GET them again and apply your change to that`);
+        const outcome = await redisCall((redis, stream) =>
+          replaceRuleSet(redis, stream, rules, RULES_SET_BY_API, replaces),
+        );
+        if (!outcome.replaced)
+          throw new ApiError(
+            412,
+            'version_mismatch',
+            `the rules in force are version ${outcome.version}, not ${replaces}: GET them again and apply your change to that`,
+          );
         set.headers.etag = `"${outcome.set.version}"`;
         return view(outcome.set);
       },
@@ -69,8 +99,12 @@ export function ruleRoutes(options: { redis: Redis; alertsStream: string } | und
         body: t.Unknown({ description: 'A JSON array of rules, or { "rules": [...] }: the ALERT_RULES file format' }),
         detail: {
           summary: 'Replace the alerting rules (If-Match: "<version>" to replace only that version)',
-          description: 'consumer-alert applies them within about a second. Devices firing on a rule removed or renamed are resolved, with a note.',
-          responses: { 200: jsonResponse('The rule set now in force', RULE_SET_VIEW), ...errorResponses(400, 401, 412, 413, 422, 503) },
+          description:
+            'consumer-alert applies them within about a second. Devices firing on a rule removed or renamed are resolved, with a note.',
+          responses: {
+            200: jsonResponse('The rule set now in force', RULE_SET_VIEW),
+            ...errorResponses(400, 401, 412, 413, 422, 503),
+          },
         },
       },
     );

@@ -13,7 +13,8 @@ const KEEP_ENDED_MS = 7 * 24 * 60 * 60 * 1_000;
 /** Silences kept at once, ended ones included: a bound on what every notifier batch reads. */
 const MAX_SILENCES = 1_000;
 
-const glob = (description: string) => t.Optional(t.String({ minLength: 1, maxLength: 128, pattern: GLOB_PATTERN, description }));
+const glob = (description: string) =>
+  t.Optional(t.String({ minLength: 1, maxLength: 128, pattern: GLOB_PATTERN, description }));
 
 const NewSilence = t.Object(
   {
@@ -46,7 +47,8 @@ const SILENCE_VIEW = {
 };
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const stateAt = (silence: Silence, now: number) => (now >= silence.until ? 'ended' : now < Math.max(silence.from, silence.createdAt) ? 'pending' : 'active');
+const stateAt = (silence: Silence, now: number) =>
+  now >= silence.until ? 'ended' : now < Math.max(silence.from, silence.createdAt) ? 'pending' : 'active';
 const view = (silence: Silence, now: number) => ({
   ...silence,
   from: iso(silence.from),
@@ -70,7 +72,8 @@ export function silenceRoutes(options: { redis: Redis; alertsStream: string } | 
     const { redis, alertsStream } = options;
     return unavailable.call(() => call(redis, silencesKey(alertsStream), () => readSilences(redis, alertsStream)));
   };
-  const redisNow = (redis: Redis) => redis.time().then(([seconds, micros]) => Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000));
+  const redisNow = (redis: Redis) =>
+    redis.time().then(([seconds, micros]) => Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000));
 
   return new Elysia({ name: 'silences', prefix: '/silences', detail: { tags: ['alerting'] } })
     .post(
@@ -83,13 +86,20 @@ export function silenceRoutes(options: { redis: Redis; alertsStream: string } | 
           if (!Number.isFinite(from)) throw invalidField('from', 'is not a valid date-time');
           if (!Number.isFinite(until)) throw invalidField('until', 'is not a valid date-time');
           if (until <= Math.max(from, now)) throw invalidField('until', 'must be after from and after now');
-          if (until - Math.max(from, now) > MAX_SILENCE_MS) throw invalidField('until', 'must be within a year: for longer, change the rules (PUT /rules)');
+          if (until - Math.max(from, now) > MAX_SILENCE_MS)
+            throw invalidField('until', 'must be within a year: for longer, change the rules (PUT /rules)');
           const stored = await all();
           // Ended a week ago: forgotten, which keeps what every notifier batch reads small.
           const old = stored.filter((silence) => silence.until < now - KEEP_ENDED_MS).map((silence) => silence.id);
           if (old.length > 0) await redis.hdel(key, ...old);
           if (stored.length - old.length >= MAX_SILENCES) {
-            throw new ApiError(429, 'too_many_silences', `${MAX_SILENCES} silences are kept already (ended ones for a week): end or wait out some first`, undefined, { 'retry-after': '60' });
+            throw new ApiError(
+              429,
+              'too_many_silences',
+              `${MAX_SILENCES} silences are kept already (ended ones for a week): end or wait out some first`,
+              undefined,
+              { 'retry-after': '60' },
+            );
           }
           const silence: Silence = {
             id: newEventId(),
@@ -109,7 +119,13 @@ export function silenceRoutes(options: { redis: Redis; alertsStream: string } | 
         }),
       {
         body: NewSilence,
-        detail: { summary: 'Silence alerts of matching devices, rules and metrics for a while', responses: { 201: jsonResponse('The silence', SILENCE_VIEW), ...errorResponses(400, 401, 413, 422, 429, 503) } },
+        detail: {
+          summary: 'Silence alerts of matching devices, rules and metrics for a while',
+          responses: {
+            201: jsonResponse('The silence', SILENCE_VIEW),
+            ...errorResponses(400, 401, 413, 422, 429, 503),
+          },
+        },
       },
     )
     .get(
@@ -117,15 +133,26 @@ export function silenceRoutes(options: { redis: Redis; alertsStream: string } | 
       ({ query }) =>
         redisCall(async (redis, _key, all) => {
           const now = await redisNow(redis);
-          const silences = (await all()).filter((silence) => silence.until >= now - KEEP_ENDED_MS).sort((a, b) => b.from - a.from || (a.id < b.id ? 1 : -1));
+          const silences = (await all())
+            .filter((silence) => silence.until >= now - KEEP_ENDED_MS)
+            .sort((a, b) => b.from - a.from || (a.id < b.id ? 1 : -1));
           const views = silences.map((silence) => view(silence, now));
           return { silences: query.state ? views.filter((silence) => silence.state === query.state) : views };
         }),
       {
-        query: t.Object({ state: t.Optional(t.Union([t.Literal('pending'), t.Literal('active'), t.Literal('ended')])) }, { additionalProperties: false }),
+        query: t.Object(
+          { state: t.Optional(t.Union([t.Literal('pending'), t.Literal('active'), t.Literal('ended')])) },
+          { additionalProperties: false },
+        ),
         detail: {
           summary: 'Silences: pending, active, and those ended within a week, newest first',
-          responses: { 200: jsonResponse('Silences', { type: 'object', properties: { silences: { type: 'array', items: SILENCE_VIEW } } }), ...errorResponses(401, 422, 503) },
+          responses: {
+            200: jsonResponse('Silences', {
+              type: 'object',
+              properties: { silences: { type: 'array', items: SILENCE_VIEW } },
+            }),
+            ...errorResponses(401, 422, 503),
+          },
         },
       },
     )
@@ -134,7 +161,8 @@ export function silenceRoutes(options: { redis: Redis; alertsStream: string } | 
       ({ params }) =>
         redisCall(async (redis, key) => {
           const text = await redis.hget(key, params.id);
-          if (text === null) throw new ApiError(404, 'not_found', `no silence with id ${JSON.stringify(params.id.slice(0, 64))}`);
+          if (text === null)
+            throw new ApiError(404, 'not_found', `no silence with id ${JSON.stringify(params.id.slice(0, 64))}`);
           const silence = JSON.parse(text) as Silence;
           const now = await redisNow(redis);
           if (silence.until > now) {
@@ -146,7 +174,10 @@ export function silenceRoutes(options: { redis: Redis; alertsStream: string } | 
         }),
       {
         params: t.Object({ id: t.String({ maxLength: 64 }) }),
-        detail: { summary: 'End a silence now (it stays listed as ended for a week)', responses: { 200: jsonResponse('The silence, ended', SILENCE_VIEW), ...errorResponses(401, 404, 422, 503) } },
+        detail: {
+          summary: 'End a silence now (it stays listed as ended for a week)',
+          responses: { 200: jsonResponse('The silence, ended', SILENCE_VIEW), ...errorResponses(401, 404, 422, 503) },
+        },
       },
     );
 }

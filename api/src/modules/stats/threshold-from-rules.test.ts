@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
 import { createLogger, createRedis } from 'core';
-import { type RedisServer, type ServiceProcess, startRedisServer, startService, uniqueName, waitFor } from 'core/testing';
+import {
+  type RedisServer,
+  type ServiceProcess,
+  startRedisServer,
+  startService,
+  uniqueName,
+  waitFor,
+} from 'core/testing';
 import type Redis from 'ioredis';
 import { createApp } from '../../app.ts';
 import { TEST_TOKEN, readingBody, testStore } from '../../test-helpers.ts';
@@ -50,12 +57,23 @@ describe("/stats's threshold", () => {
         pipeline: { redis, streams: [], expectedWorkers: [], lagDegraded: 1_000 },
       });
       const call = async (method: string, path: string, body?: unknown) =>
-        (await app.handle(new Request(`http://localhost${path}`, { method, headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) }))).json() as Promise<any>;
+        (
+          await app.handle(
+            new Request(`http://localhost${path}`, {
+              method,
+              headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' },
+              ...(body ? { body: JSON.stringify(body) } : {}),
+            }),
+          )
+        ).json() as Promise<any>;
       await call('POST', '/readings/batch', { readings: [readingBody({ value: 60 }), readingBody({ value: 80 })] });
-      const stats = await waitFor(async () => {
-        const answer = await call('GET', '/stats');
-        return answer.threshold === 70 && answer;
-      }, { what: 'the rules reported' });
+      const stats = await waitFor(
+        async () => {
+          const answer = await call('GET', '/stats');
+          return answer.threshold === 70 && answer;
+        },
+        { what: 'the rules reported' },
+      );
       expect(stats.perDevice[0].overThreshold).toBe(1);
       const asked = await call('GET', '/stats?threshold=50');
       expect([asked.threshold, asked.perDevice[0].overThreshold]).toEqual([50, 2]);

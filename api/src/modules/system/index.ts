@@ -28,7 +28,14 @@ async function safePipelineHealth(options: PipelineOptions): Promise<PipelineHea
     return await pipelineHealth(options);
   } catch (error) {
     const message = (error as Error).message;
-    return { redis: { status: 'down', error: message }, groups: [], deadLetters: [], workers: [], reasons: [`Redis: ${message}`], heartbeats: [] };
+    return {
+      redis: { status: 'down', error: message },
+      groups: [],
+      deadLetters: [],
+      workers: [],
+      reasons: [`Redis: ${message}`],
+      heartbeats: [],
+    };
   }
 }
 
@@ -53,7 +60,16 @@ export interface SystemRoutesOptions {
   storageIdentity?: StorageIdentityWatch;
 }
 
-export function systemRoutes({ store, metrics, pipeline, version, mayReadAll, retention, problems = () => [], storageIdentity }: SystemRoutesOptions) {
+export function systemRoutes({
+  store,
+  metrics,
+  pipeline,
+  version,
+  mayReadAll,
+  retention,
+  problems = () => [],
+  storageIdentity,
+}: SystemRoutesOptions) {
   return new Elysia({ name: 'system', detail: { tags: ['system'] } })
     .get(
       '/health',
@@ -61,14 +77,22 @@ export function systemRoutes({ store, metrics, pipeline, version, mayReadAll, re
         const database = { backend: store.backend, ...(await store.check()) };
         const view = pipeline ? await safePipelineHealth(pipeline) : undefined;
         const down = database.status === 'down' || view?.redis.status === 'down';
-        const reasons = [...(database.status === 'down' ? [`database: ${database.error}`] : []), ...(view?.reasons ?? []), ...problems(), ...(storageIdentity?.problems() ?? [])];
+        const reasons = [
+          ...(database.status === 'down' ? [`database: ${database.error}`] : []),
+          ...(view?.reasons ?? []),
+          ...problems(),
+          ...(storageIdentity?.problems() ?? []),
+        ];
         const status = down ? 'down' : reasons.length > 0 ? 'degraded' : 'ok';
         set.status = down ? 503 : 200;
         // Without the read token (when one is set), only what a load balancer or a person needs.
         if (!mayReadAll(request)) return { status, reasons };
         // How far back the raw readings go, and what retention did last.
         const oldest = database.status === 'ok' ? await store.oldestReadingTs().catch(() => null) : null;
-        const history = { oldestReading: oldest === null ? null : new Date(oldest).toISOString(), retention: retention?.() ?? null };
+        const history = {
+          oldestReading: oldest === null ? null : new Date(oldest).toISOString(),
+          retention: retention?.() ?? null,
+        };
         return {
           status,
           reasons,
@@ -84,8 +108,12 @@ export function systemRoutes({ store, metrics, pipeline, version, mayReadAll, re
       },
       {
         detail: {
-          summary: 'ok (200), degraded (200, with reasons) or down (503); every check with the read token (when READ_TOKEN is set)',
-          responses: { 200: jsonResponse('ok or degraded', HEALTH_SCHEMA), 503: jsonResponse('down: storage or Redis unusable', HEALTH_SCHEMA) },
+          summary:
+            'ok (200), degraded (200, with reasons) or down (503); every check with the read token (when READ_TOKEN is set)',
+          responses: {
+            200: jsonResponse('ok or degraded', HEALTH_SCHEMA),
+            503: jsonResponse('down: storage or Redis unusable', HEALTH_SCHEMA),
+          },
         },
       },
     )
@@ -98,8 +126,15 @@ export function systemRoutes({ store, metrics, pipeline, version, mayReadAll, re
       },
       {
         detail: {
-          summary: 'Acknowledge that the database was found replaced or lost at start (after restoring it or rebuilding from the stream): /health stops naming it',
-          responses: { 200: jsonResponse('Whether there was something to acknowledge', { type: 'object', properties: { acknowledged: { type: 'boolean' } } }), ...errorResponses(401, 503) },
+          summary:
+            'Acknowledge that the database was found replaced or lost at start (after restoring it or rebuilding from the stream): /health stops naming it',
+          responses: {
+            200: jsonResponse('Whether there was something to acknowledge', {
+              type: 'object',
+              properties: { acknowledged: { type: 'boolean' } },
+            }),
+            ...errorResponses(401, 503),
+          },
         },
       },
     )
@@ -113,7 +148,10 @@ export function systemRoutes({ store, metrics, pipeline, version, mayReadAll, re
       {
         detail: {
           summary: 'Prometheus metrics: the API and, through Redis, the whole pipeline',
-          responses: { 200: textResponse('Prometheus text exposition format 0.0.4', 'text/plain'), ...errorResponses(401) },
+          responses: {
+            200: textResponse('Prometheus text exposition format 0.0.4', 'text/plain'),
+            ...errorResponses(401),
+          },
         },
       },
     );

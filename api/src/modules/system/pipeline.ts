@@ -1,4 +1,13 @@
-import { type GroupState, type Heartbeat, type RedisMemory, WORKERS_KEY, entryTimeMs, memoryProblems, readGroups, readRedisMemory } from 'core';
+import {
+  type GroupState,
+  type Heartbeat,
+  type RedisMemory,
+  WORKERS_KEY,
+  entryTimeMs,
+  memoryProblems,
+  readGroups,
+  readRedisMemory,
+} from 'core';
 import type Redis from 'ioredis';
 import type { EpochWatch } from './redis-epoch.ts';
 import type { ReplicationView, ReplicationWatch } from './replication.ts';
@@ -51,7 +60,13 @@ export interface WorkerHealth {
 }
 
 export interface PipelineHealth {
-  redis: { status: 'ok' | 'down'; latencyMs?: number; error?: string; memory?: RedisMemory; replication?: ReplicationView };
+  redis: {
+    status: 'ok' | 'down';
+    latencyMs?: number;
+    error?: string;
+    memory?: RedisMemory;
+    replication?: ReplicationView;
+  };
   groups: GroupHealth[];
   /** Depth of each dead-letter stream, and when its oldest entry was set aside. */
   deadLetters: Array<{ stream: string; entries: number; since: string | null }>;
@@ -110,7 +125,8 @@ export function activeRules(redis: Redis, cacheMs = 2_000): () => RuleSummary[] 
     for (const json of Object.values(await redis.hgetall(WORKERS_KEY))) {
       const beat = parseHeartbeat(json);
       const rules = beat?.info?.rules;
-      if (beat?.service === 'consumer-alert' && now - Date.parse(beat.at) <= beat.ttlMs && Array.isArray(rules)) return rules as RuleSummary[];
+      if (beat?.service === 'consumer-alert' && now - Date.parse(beat.at) <= beat.ttlMs && Array.isArray(rules))
+        return rules as RuleSummary[];
     }
     return [];
   };
@@ -134,14 +150,20 @@ export function startWorkerJanitor(redis: Redis, intervalMs = 60_000): { stop():
  * The stream time (ms) of the oldest entry a group has not finished with: its oldest pending
  * entry, or else the first entry after what it last read. Entry ids carry Redis's clock at XADD.
  */
-async function oldestWaitingMs(redis: Redis, stream: string, { name, pending, lag, lastDeliveredId }: GroupState): Promise<number | undefined> {
+async function oldestWaitingMs(
+  redis: Redis,
+  stream: string,
+  { name, pending, lag, lastDeliveredId }: GroupState,
+): Promise<number | undefined> {
   if (pending > 0) {
     const summary = (await redis.call('XPENDING', stream, name)) as [number, string | null, string | null, unknown];
     if (summary[1]) return entryTimeMs(summary[1]);
   }
   // A group that has read everything (lag 0) has no unread entry waiting; lag is null when Redis cannot tell.
   if (lag === 0) return undefined;
-  const next = (await redis.call('XRANGE', stream, `(${lastDeliveredId}`, '+', 'COUNT', 1)) as Array<[string, string[]]>;
+  const next = (await redis.call('XRANGE', stream, `(${lastDeliveredId}`, '+', 'COUNT', 1)) as Array<
+    [string, string[]]
+  >;
   return next[0] ? entryTimeMs(next[0][0]) : undefined;
 }
 
@@ -150,7 +172,8 @@ async function groupsOf(redis: Redis, stream: string, nowMs: number): Promise<Gr
     (await readGroups(redis, stream)).map(async (state) => {
       const { name, consumers, pending, lag } = state;
       const waitingSince = await oldestWaitingMs(redis, stream, state);
-      const oldestWaitingSeconds = waitingSince === undefined ? null : Math.max(0, Math.round((nowMs - waitingSince) / 100) / 10);
+      const oldestWaitingSeconds =
+        waitingSince === undefined ? null : Math.max(0, Math.round((nowMs - waitingSince) / 100) / 10);
       return { stream, group: name, consumers, pending, lag, oldestWaitingSeconds };
     }),
   );
@@ -166,7 +189,14 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
   try {
     await redis.ping();
   } catch (error) {
-    return { redis: { status: 'down', error: (error as Error).message }, groups: [], deadLetters: [], workers: [], reasons: [`Redis is unreachable: ${(error as Error).message}`], heartbeats: [] };
+    return {
+      redis: { status: 'down', error: (error as Error).message },
+      groups: [],
+      deadLetters: [],
+      workers: [],
+      reasons: [`Redis is unreachable: ${(error as Error).message}`],
+      heartbeats: [],
+    };
   }
   const latencyMs = Number((performance.now() - started).toFixed(3));
   const reasons: string[] = [];
@@ -186,13 +216,17 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
     }),
   );
   for (const group of groups) {
-    if (group.lag !== null && group.lag > lagDegraded) reasons.push(`group ${group.group} on ${group.stream} is ${group.lag} entries behind`);
+    if (group.lag !== null && group.lag > lagDegraded)
+      reasons.push(`group ${group.group} on ${group.stream} is ${group.lag} entries behind`);
     if (group.oldestWaitingSeconds !== null && group.oldestWaitingSeconds * 1_000 > stallDegradedMs) {
-      reasons.push(`group ${group.group} on ${group.stream} has an entry waiting ${Math.round(group.oldestWaitingSeconds)} s to be handled (stalled or far behind)`);
+      reasons.push(
+        `group ${group.group} on ${group.stream} has an entry waiting ${Math.round(group.oldestWaitingSeconds)} s to be handled (stalled or far behind)`,
+      );
     }
   }
   for (const dead of deadLetters) {
-    if (dead.entries > 0) reasons.push(`${dead.entries} entries in ${dead.stream} since ${dead.since} (bun run deadletters list)`);
+    if (dead.entries > 0)
+      reasons.push(`${dead.entries} entries in ${dead.stream} since ${dead.since} (bun run deadletters list)`);
   }
 
   const now = Date.now();
@@ -230,10 +264,21 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
     const silent = workers.filter((worker) => worker.service === service);
     // Reasons are public (READ_TOKEN or not): instance names, which hold host names, stay in the details.
     const quietest = Math.min(...silent.map((w) => w.lastSeenSecondsAgo));
-    reasons.push(silent.length > 0 ? `no live ${service} (the last one was seen ${Math.round(quietest)} s ago)` : `no live ${service}`);
+    reasons.push(
+      silent.length > 0
+        ? `no live ${service} (the last one was seen ${Math.round(quietest)} s ago)`
+        : `no live ${service}`,
+    );
   }
   workers.sort((a, b) => `${a.service}:${a.instance}`.localeCompare(`${b.service}:${b.instance}`));
-  return { redis: { status: 'ok', latencyMs, memory, ...(replication ? { replication } : {}) }, groups, deadLetters, workers, reasons, heartbeats };
+  return {
+    redis: { status: 'ok', latencyMs, memory, ...(replication ? { replication } : {}) },
+    groups,
+    deadLetters,
+    workers,
+    reasons,
+    heartbeats,
+  };
 }
 
 /**
@@ -243,7 +288,10 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
  */
 export function pipelineMetrics(health: PipelineHealth, epochLosses?: number): string {
   const lines: string[] = [];
-  const label = (labels: Record<string, string>) => `{${Object.entries(labels).map(([k, v]) => `${k}="${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
+  const label = (labels: Record<string, string>) =>
+    `{${Object.entries(labels)
+      .map(([k, v]) => `${k}="${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`)
+      .join(',')}}`;
   const metric = (name: string, help: string, type: string, rows: Array<[Record<string, string>, number]>) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value] of rows) lines.push(`${name}${label(labels)} ${value}`);
@@ -251,51 +299,114 @@ export function pipelineMetrics(health: PipelineHealth, epochLosses?: number): s
   metric('pipeline_redis_up', 'Redis answers PING', 'gauge', [[{}, health.redis.status === 'ok' ? 1 : 0]]);
   const replication = health.redis.replication;
   if (replication) {
-    metric('pipeline_redis_replicas', 'Replicas of the Redis primary, and those in sync (online, confirming within REDIS_WAIT_MS)', 'gauge', [[{ state: 'connected' }, replication.replicas.length], [{ state: 'in_sync' }, replication.inSync]]);
-    metric('pipeline_redis_replica_lag_bytes', 'Bytes of the replication stream a replica has not confirmed', 'gauge', replication.replicas.map((replica) => [{ replica: replica.address }, replica.lagBytes]));
-    metric('pipeline_redis_failovers_total', 'Changes of Redis primary this API has seen since it started', 'counter', [[{}, replication.failovers]]);
-    if (replication.sentinels) metric('pipeline_redis_sentinel_up', 'A Sentinel of REDIS_SENTINELS answers (1) or not (0)', 'gauge', replication.sentinels.map((sentinel) => [{ sentinel: sentinel.address }, sentinel.answers ? 1 : 0]));
+    metric(
+      'pipeline_redis_replicas',
+      'Replicas of the Redis primary, and those in sync (online, confirming within REDIS_WAIT_MS)',
+      'gauge',
+      [
+        [{ state: 'connected' }, replication.replicas.length],
+        [{ state: 'in_sync' }, replication.inSync],
+      ],
+    );
+    metric(
+      'pipeline_redis_replica_lag_bytes',
+      'Bytes of the replication stream a replica has not confirmed',
+      'gauge',
+      replication.replicas.map((replica) => [{ replica: replica.address }, replica.lagBytes]),
+    );
+    metric('pipeline_redis_failovers_total', 'Changes of Redis primary this API has seen since it started', 'counter', [
+      [{}, replication.failovers],
+    ]);
+    if (replication.sentinels)
+      metric(
+        'pipeline_redis_sentinel_up',
+        'A Sentinel of REDIS_SENTINELS answers (1) or not (0)',
+        'gauge',
+        replication.sentinels.map((sentinel) => [{ sentinel: sentinel.address }, sentinel.answers ? 1 : 0]),
+      );
   }
   const memory = health.redis.memory;
   if (memory) {
     metric('pipeline_redis_memory_used_bytes', "Redis's used_memory", 'gauge', [[{}, memory.usedBytes]]);
-    metric('pipeline_redis_memory_max_bytes', "Redis's maxmemory (0: no limit); past 0.9 of it the doors take no new readings", 'gauge', [[{}, memory.maxBytes]]);
+    metric(
+      'pipeline_redis_memory_max_bytes',
+      "Redis's maxmemory (0: no limit); past 0.9 of it the doors take no new readings",
+      'gauge',
+      [[{}, memory.maxBytes]],
+    );
   }
   metric(
     'pipeline_group_lag',
     'Entries not yet delivered to the group; absent when Redis cannot tell (after trims)',
     'gauge',
-    health.groups.flatMap((g) => (g.lag === null ? [] : [[{ stream: g.stream, group: g.group }, g.lag] as [Record<string, string>, number]])),
+    health.groups.flatMap((g) =>
+      g.lag === null ? [] : [[{ stream: g.stream, group: g.group }, g.lag] as [Record<string, string>, number]],
+    ),
   );
-  metric('pipeline_group_pending', 'Entries delivered and not yet acknowledged', 'gauge', health.groups.map((g) => [{ stream: g.stream, group: g.group }, g.pending]));
+  metric(
+    'pipeline_group_pending',
+    'Entries delivered and not yet acknowledged',
+    'gauge',
+    health.groups.map((g) => [{ stream: g.stream, group: g.group }, g.pending]),
+  );
   if (epochLosses !== undefined) {
-    lines.push('# HELP pipeline_redis_data_losses_total Times this API noticed Redis come back without its data (restarted empty or flushed)', '# TYPE pipeline_redis_data_losses_total counter', `pipeline_redis_data_losses_total ${epochLosses}`);
+    lines.push(
+      '# HELP pipeline_redis_data_losses_total Times this API noticed Redis come back without its data (restarted empty or flushed)',
+      '# TYPE pipeline_redis_data_losses_total counter',
+      `pipeline_redis_data_losses_total ${epochLosses}`,
+    );
   }
   metric(
     'pipeline_group_oldest_waiting_seconds',
     'Age of the oldest entry a group has not finished with (unread or unacknowledged); absent when none waits',
     'gauge',
-    health.groups.flatMap((g) => (g.oldestWaitingSeconds === null ? [] : [[{ stream: g.stream, group: g.group }, g.oldestWaitingSeconds] as const])),
+    health.groups.flatMap((g) =>
+      g.oldestWaitingSeconds === null ? [] : [[{ stream: g.stream, group: g.group }, g.oldestWaitingSeconds] as const],
+    ),
   );
-  metric('pipeline_dead_letters', 'Entries in a dead-letter stream', 'gauge', health.deadLetters.map((d) => [{ stream: d.stream }, d.entries]));
-  metric('pipeline_worker_up', 'Worker heartbeat alive (1) or silent (0)', 'gauge', health.workers.map((w) => [{ service: w.service, worker: w.instance }, w.status === 'alive' ? 1 : 0]));
+  metric(
+    'pipeline_dead_letters',
+    'Entries in a dead-letter stream',
+    'gauge',
+    health.deadLetters.map((d) => [{ stream: d.stream }, d.entries]),
+  );
+  metric(
+    'pipeline_worker_up',
+    'Worker heartbeat alive (1) or silent (0)',
+    'gauge',
+    health.workers.map((w) => [{ service: w.service, worker: w.instance }, w.status === 'alive' ? 1 : 0]),
+  );
   metric(
     'pipeline_worker_events_total',
     'Counts a worker reports in its heartbeat, which only grow (stored, duplicates, dead-lettered, alerts fired/sent/failed, ...)',
     'counter',
-    health.heartbeats.flatMap((beat) => Object.entries(beat.counters).map(([name, value]) => [{ service: beat.service, worker: beat.instance, event: name }, value] as [Record<string, string>, number])),
+    health.heartbeats.flatMap((beat) =>
+      Object.entries(beat.counters).map(
+        ([name, value]) =>
+          [{ service: beat.service, worker: beat.instance, event: name }, value] as [Record<string, string>, number],
+      ),
+    ),
   );
   metric(
     'pipeline_worker_value',
     'Values a worker reports in its heartbeat that go up and down, or maxima (readings buffered, longest handler run in ms)',
     'gauge',
-    health.heartbeats.flatMap((beat) => Object.entries(beat.gauges ?? {}).map(([name, value]) => [{ service: beat.service, worker: beat.instance, name }, value] as [Record<string, string>, number])),
+    health.heartbeats.flatMap((beat) =>
+      Object.entries(beat.gauges ?? {}).map(
+        ([name, value]) =>
+          [{ service: beat.service, worker: beat.instance, name }, value] as [Record<string, string>, number],
+      ),
+    ),
   );
-  lines.push('# HELP pipeline_latency_seconds Lead time, batch time, detection and delivery latency per worker', '# TYPE pipeline_latency_seconds histogram');
+  lines.push(
+    '# HELP pipeline_latency_seconds Lead time, batch time, detection and delivery latency per worker',
+    '# TYPE pipeline_latency_seconds histogram',
+  );
   for (const beat of health.heartbeats) {
     for (const [name, histogram] of Object.entries(beat.latencies)) {
       const base = { service: beat.service, worker: beat.instance, name };
-      for (const [le, count] of histogram.buckets) lines.push(`pipeline_latency_seconds_bucket${label({ ...base, le: String(le / 1_000) })} ${count}`);
+      for (const [le, count] of histogram.buckets)
+        lines.push(`pipeline_latency_seconds_bucket${label({ ...base, le: String(le / 1_000) })} ${count}`);
       lines.push(`pipeline_latency_seconds_bucket${label({ ...base, le: '+Inf' })} ${histogram.count}`);
       lines.push(`pipeline_latency_seconds_sum${label(base)} ${histogram.sumMs / 1_000}`);
       lines.push(`pipeline_latency_seconds_count${label(base)} ${histogram.count}`);

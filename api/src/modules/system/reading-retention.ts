@@ -27,9 +27,22 @@ export interface RetentionStatus {
  * minute, so a minute's readings go together and its rollup is never half of what is left.
  * Rollups stay (their own bound, RETAIN_ROLLUP_DAYS, is whole days, and unset keeps them).
  */
-export function startReadingRetention(options: { store: ReadingsStore; retainDays: number | undefined; retainRollupDays?: number; logger: Logger; intervalMs?: number }) {
+export function startReadingRetention(options: {
+  store: ReadingsStore;
+  retainDays: number | undefined;
+  retainRollupDays?: number;
+  logger: Logger;
+  intervalMs?: number;
+}) {
   const { store, retainDays, retainRollupDays, logger, intervalMs = 60 * 60 * 1_000 } = options;
-  const status: RetentionStatus = { retainRawDays: retainDays ?? null, retainRollupDays: retainRollupDays ?? null, runs: 0, removed: 0, rollupsRemoved: 0, lastRun: null };
+  const status: RetentionStatus = {
+    retainRawDays: retainDays ?? null,
+    retainRollupDays: retainRollupDays ?? null,
+    runs: 0,
+    removed: 0,
+    rollupsRemoved: 0,
+    lastRun: null,
+  };
   const periodic = startPeriodic(async (stopping) => {
     if (retainDays === undefined && retainRollupDays === undefined) return;
     const started = performance.now();
@@ -58,7 +71,12 @@ export function startReadingRetention(options: { store: ReadingsStore; retainDay
     }
     status.runs += 1;
     status.removed += removed;
-    status.lastRun = { at: new Date().toISOString(), removed, tookMs: Math.round(performance.now() - started), ...(error ? { error } : {}) };
+    status.lastRun = {
+      at: new Date().toISOString(),
+      removed,
+      tookMs: Math.round(performance.now() - started),
+      ...(error ? { error } : {}),
+    };
     if (removed > 0) logger.info('retention', { removed, tookMs: status.lastRun.tookMs });
   }, intervalMs);
   return { status: (): RetentionStatus => ({ ...status }), stop: periodic.stop };

@@ -34,13 +34,28 @@ export interface SentinelView {
 }
 
 /** `INFO replication` of the primary, read: its replicas, their state and how far behind. */
-export function parseReplication(info: string): { role: string; replid: string; offset: number; replicas: ReplicaView[] } {
+export function parseReplication(info: string): {
+  role: string;
+  replid: string;
+  offset: number;
+  replicas: ReplicaView[];
+} {
   const field = (name: string) => infoField(info, name) ?? '';
   const offset = Number(field('master_repl_offset') || 0);
   const replicas: ReplicaView[] = [];
   for (const match of info.matchAll(/^slave\d+:(.*)$/gm)) {
-    const parts = Object.fromEntries((match[1] as string).trim().split(',').map((pair) => pair.split('=') as [string, string]));
-    replicas.push({ address: `${parts.ip}:${parts.port}`, state: parts.state ?? 'unknown', lagBytes: Math.max(0, offset - Number(parts.offset ?? 0)), lagSeconds: Number(parts.lag ?? 0) });
+    const parts = Object.fromEntries(
+      (match[1] as string)
+        .trim()
+        .split(',')
+        .map((pair) => pair.split('=') as [string, string]),
+    );
+    replicas.push({
+      address: `${parts.ip}:${parts.port}`,
+      state: parts.state ?? 'unknown',
+      lagBytes: Math.max(0, offset - Number(parts.offset ?? 0)),
+      lagSeconds: Number(parts.lag ?? 0),
+    });
   }
   return { role: field('role'), replid: field('master_replid'), offset, replicas };
 }
@@ -51,7 +66,15 @@ export function parseReplication(info: string): { role: string; replid: string; 
  * replica is promoted). With REDIS_MIN_REPLICAS, fewer in sync makes /health degraded: the doors
  * then answer 503.
  */
-export function startReplicationWatch({ redis, target, intervalMs = 2_000 }: { redis: Redis; target?: RedisTarget; intervalMs?: number }) {
+export function startReplicationWatch({
+  redis,
+  target,
+  intervalMs = 2_000,
+}: {
+  redis: Redis;
+  target?: RedisTarget;
+  intervalMs?: number;
+}) {
   const policy: ReplicaPolicy | undefined = replicaPolicyOf(redis);
   let view: ReplicationView | undefined;
   let replid: string | undefined;
@@ -62,9 +85,21 @@ export function startReplicationWatch({ redis, target, intervalMs = 2_000 }: { r
     replid = read.replid;
     const minReplicas = policy?.minReplicas ?? 0;
     const allowedLagSeconds = Math.max(1, Math.ceil((policy?.waitMs ?? 1_000) / 1_000));
-    const inSync = read.replicas.filter((replica) => replica.state === 'online' && replica.lagSeconds <= allowedLagSeconds).length;
-    const sentinels = target?.kind === 'sentinels' ? await Promise.all(target.sentinels.map((sentinel) => sentinelView(sentinel, target))) : undefined;
-    view = { role: read.role, replicas: read.replicas, inSync, minReplicas, failovers, ...(sentinels ? { sentinels } : {}) };
+    const inSync = read.replicas.filter(
+      (replica) => replica.state === 'online' && replica.lagSeconds <= allowedLagSeconds,
+    ).length;
+    const sentinels =
+      target?.kind === 'sentinels'
+        ? await Promise.all(target.sentinels.map((sentinel) => sentinelView(sentinel, target)))
+        : undefined;
+    view = {
+      role: read.role,
+      replicas: read.replicas,
+      inSync,
+      minReplicas,
+      failovers,
+      ...(sentinels ? { sentinels } : {}),
+    };
   };
   const timer = setInterval(() => void check().catch(() => {}), intervalMs);
   void check().catch(() => {});
@@ -75,14 +110,19 @@ export function startReplicationWatch({ redis, target, intervalMs = 2_000 }: { r
       if (!view) return [];
       const reasons: string[] = [];
       if (view.inSync < view.minReplicas) {
-        reasons.push(`only ${view.inSync} of the ${view.minReplicas} Redis replicas REDIS_MIN_REPLICAS asks for are in sync: the doors answer 503 until one is (replicas: ${view.replicas.map((r) => `${r.address} ${r.state}`).join(', ') || 'none'})`);
+        reasons.push(
+          `only ${view.inSync} of the ${view.minReplicas} Redis replicas REDIS_MIN_REPLICAS asks for are in sync: the doors answer 503 until one is (replicas: ${view.replicas.map((r) => `${r.address} ${r.state}`).join(', ') || 'none'})`,
+        );
       }
       const sentinels = view.sentinels ?? [];
       const answering = sentinels.filter((sentinel) => sentinel.answers);
       if (sentinels.length > 0 && answering.length <= sentinels.length / 2) {
-        reasons.push(`only ${answering.length} of ${sentinels.length} Sentinels answer: without a majority no failover can happen`);
+        reasons.push(
+          `only ${answering.length} of ${sentinels.length} Sentinels answer: without a majority no failover can happen`,
+        );
       }
-      if (answering.some((sentinel) => sentinel.flags?.includes('failover_in_progress'))) reasons.push('a Redis failover is in progress');
+      if (answering.some((sentinel) => sentinel.flags?.includes('failover_in_progress')))
+        reasons.push('a Redis failover is in progress');
       return reasons;
     },
     stop: () => clearInterval(timer),
@@ -92,7 +132,15 @@ export function startReplicationWatch({ redis, target, intervalMs = 2_000 }: { r
 export type ReplicationWatch = ReturnType<typeof startReplicationWatch>;
 
 /** A Sentinel's word as /health shows it. */
-async function sentinelView(sentinel: { host: string; port: number }, target: Extract<RedisTarget, { kind: 'sentinels' }>): Promise<SentinelView> {
+async function sentinelView(
+  sentinel: { host: string; port: number },
+  target: Extract<RedisTarget, { kind: 'sentinels' }>,
+): Promise<SentinelView> {
   const { address, answers, primary, flags } = await askSentinel(sentinel, target);
-  return { address, answers, ...(primary ? { primary: `${primary.host}:${primary.port}` } : {}), ...(flags ? { flags } : {}) };
+  return {
+    address,
+    answers,
+    ...(primary ? { primary: `${primary.host}:${primary.port}` } : {}),
+    ...(flags ? { flags } : {}),
+  };
 }

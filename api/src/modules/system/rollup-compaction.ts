@@ -12,7 +12,12 @@ const HOURS_PER_STEP = 24;
  * minute level, so this only makes long windows fast; it never changes an answer. Every API
  * instance runs it; the store makes sure two never derive the same hour.
  */
-export function startRollupCompaction(options: { store: ReadingsStore; logger: Logger; intervalMs: number; thresholds: () => Promise<number[]> }) {
+export function startRollupCompaction(options: {
+  store: ReadingsStore;
+  logger: Logger;
+  intervalMs: number;
+  thresholds: () => Promise<number[]>;
+}) {
   const { store, logger, intervalMs, thresholds } = options;
   let failing = false;
   return startPeriodic(async (stopping) => {

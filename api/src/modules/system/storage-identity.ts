@@ -3,7 +3,8 @@ import type Redis from 'ioredis';
 import type { ReadingsStore } from '../../storage/port.ts';
 
 /** Where the pipeline remembers which database its readings went to, per backend and location. */
-export const storageIdentityKey = (store: Pick<ReadingsStore, 'backend' | 'location'>) => `telemetry:storage:${store.backend}:${store.location}`;
+export const storageIdentityKey = (store: Pick<ReadingsStore, 'backend' | 'location'>) =>
+  `telemetry:storage:${store.backend}:${store.location}`;
 
 /**
  * Notices, at start, a database that is not the one the readings were stored into before — the
@@ -30,7 +31,12 @@ export function watchStorageIdentity({ redis, store, logger }: { redis: Redis; s
     if (was === null) await redis.set(key, now);
     else if (was !== now) {
       replaced = { was, now };
-      logger.error('storage_replaced', { location: store.location, was, now, hint: 'POST /health/storage/acknowledge once the readings are restored or rebuilt' });
+      logger.error('storage_replaced', {
+        location: store.location,
+        was,
+        now,
+        hint: 'POST /health/storage/acknowledge once the readings are restored or rebuilt',
+      });
     }
     checked = true;
   };

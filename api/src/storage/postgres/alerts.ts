@@ -36,7 +36,10 @@ const toStored = (row: AlertRow): StoredAlert => ({
 });
 
 /** Stores the alerts not stored yet, in one statement over `unnest` arrays. */
-export async function insertAlerts(sql: SQL, rows: readonly StoredAlert[]): Promise<{ inserted: number; duplicates: number }> {
+export async function insertAlerts(
+  sql: SQL,
+  rows: readonly StoredAlert[],
+): Promise<{ inserted: number; duplicates: number }> {
   if (rows.length === 0) return { inserted: 0, duplicates: 0 };
   const column = <K extends keyof StoredAlert>(key: K) => rows.map((row) => row[key]);
   const result = await sql`
@@ -64,6 +67,7 @@ export async function alertPage(sql: SQL, filter: AlertFilter, limit: number, af
 }
 
 export async function removeAlertsBefore(sql: SQL, beforeMs: number, limit: number): Promise<number> {
-  const result = await sql`DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE ts < ${beforeMs} LIMIT ${limit})`;
+  const result =
+    await sql`DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE ts < ${beforeMs} LIMIT ${limit})`;
   return result.count;
 }

@@ -10,7 +10,8 @@ const TRANSIENT_STATES = /^(08|53|57|40)/;
 export function isTransient(error: unknown): boolean {
   const { code, errno } = error as { code?: string; errno?: string };
   // Bun's client: connection refused, closed or timed out (idle, connect, query).
-  if (typeof code === 'string' && /^(ERR_POSTGRES_CONNECTION|ERR_POSTGRES_.*TIMEOUT|ECONN|ETIMEDOUT|EPIPE)/.test(code)) return true;
+  if (typeof code === 'string' && /^(ERR_POSTGRES_CONNECTION|ERR_POSTGRES_.*TIMEOUT|ECONN|ETIMEDOUT|EPIPE)/.test(code))
+    return true;
   return typeof errno === 'string' && TRANSIENT_STATES.test(errno);
 }
 
@@ -19,7 +20,8 @@ export async function guarded<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    if (isTransient(error)) throw new StorageUnavailableError(`PostgreSQL: ${(error as Error).message}`, { cause: error });
+    if (isTransient(error))
+      throw new StorageUnavailableError(`PostgreSQL: ${(error as Error).message}`, { cause: error });
     throw error;
   }
 }

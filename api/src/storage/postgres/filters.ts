@@ -1,7 +1,7 @@
 import type { SQL } from 'bun';
 import type { ReadingFilter } from '../port.ts';
 
-type Fragment = ReturnType<SQL["unsafe"]>;
+type Fragment = ReturnType<SQL['unsafe']>;
 
 /** The filter as a WHERE fragment (always a valid condition; TRUE for no filter). */
 export function whereFilter(sql: SQL, filter: ReadingFilter): Fragment {

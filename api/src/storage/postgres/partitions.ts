@@ -23,7 +23,9 @@ export function createPartitions(sql: SQL) {
     await sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`;
       for (const day of missing) {
-        await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${partitionName(day)} PARTITION OF readings FOR VALUES FROM (${day * DAY_MS}) TO (${(day + 1) * DAY_MS})`);
+        await tx.unsafe(
+          `CREATE TABLE IF NOT EXISTS ${partitionName(day)} PARTITION OF readings FOR VALUES FROM (${day * DAY_MS}) TO (${(day + 1) * DAY_MS})`,
+        );
       }
     });
     for (const day of missing) known.add(day);
@@ -42,7 +44,9 @@ export function createPartitions(sql: SQL) {
       return rows
         .map((row: { name: string }) => /^readings_d(\d{4})(\d{2})(\d{2})$/.exec(row.name))
         .filter((match: RegExpExecArray | null): match is RegExpExecArray => match !== null)
-        .map((match: RegExpExecArray) => Math.floor(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) / DAY_MS))
+        .map((match: RegExpExecArray) =>
+          Math.floor(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) / DAY_MS),
+        )
         .sort((a: number, b: number) => a - b);
     },
     /** Drops a day's partition (its readings go with it: retention), under the partitions' lock. */

@@ -89,12 +89,19 @@ async function values(tx: SQL, level: number, start: number): Promise<void> {
  * Derives the hour and day rows of up to `limit` dirty hours before `beforeHour`, under the
  * insert lock: no batch changes their minutes meanwhile, and instances never derive together.
  */
-export function compact(sql: SQL, beforeHour: number, limit: number, thresholds: readonly number[] = []): Promise<number> {
+export function compact(
+  sql: SQL,
+  beforeHour: number,
+  limit: number,
+  thresholds: readonly number[] = [],
+): Promise<number> {
   // Each threshold once: a repeated one was counted as often as it was repeated.
   const distinct = [...new Set(thresholds)];
   return sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${INSERT_LOCK})`;
-    const hours: number[] = (await tx`SELECT hour::float8 AS hour FROM rollup_dirty WHERE hour < ${beforeHour}::bigint ORDER BY hour LIMIT ${limit}`).map((row: { hour: number }) => row.hour);
+    const hours: number[] = (
+      await tx`SELECT hour::float8 AS hour FROM rollup_dirty WHERE hour < ${beforeHour}::bigint ORDER BY hour LIMIT ${limit}`
+    ).map((row: { hour: number }) => row.hour);
     for (const hour of hours) {
       await derive(tx, HOUR_MINUTES, 1, hour * HOUR_MINUTES);
       await hourAbove(tx, hour * HOUR_MINUTES, distinct);
@@ -145,16 +152,24 @@ export async function removeRollupsBefore(sql: SQL, beforeMinute: number, limit:
   let removed = 0;
   for (const level of [1, HOUR_MINUTES, DAY_MINUTES]) {
     if (removed < limit) {
-      removed += (await sql`DELETE FROM rollups_device WHERE ctid IN (SELECT ctid FROM rollups_device WHERE level = ${level}::bigint AND start_minute < ${beforeMinute}::bigint LIMIT ${limit - removed})`).count;
+      removed += (
+        await sql`DELETE FROM rollups_device WHERE ctid IN (SELECT ctid FROM rollups_device WHERE level = ${level}::bigint AND start_minute < ${beforeMinute}::bigint LIMIT ${limit - removed})`
+      ).count;
     }
     if (removed < limit) {
-      removed += (await sql`DELETE FROM rollups_metric WHERE ctid IN (SELECT ctid FROM rollups_metric WHERE level = ${level}::bigint AND start_minute < ${beforeMinute}::bigint LIMIT ${limit - removed})`).count;
+      removed += (
+        await sql`DELETE FROM rollups_metric WHERE ctid IN (SELECT ctid FROM rollups_metric WHERE level = ${level}::bigint AND start_minute < ${beforeMinute}::bigint LIMIT ${limit - removed})`
+      ).count;
     }
     if (removed < limit) {
-      removed += (await sql`DELETE FROM rollup_over WHERE ctid IN (SELECT ctid FROM rollup_over WHERE level = ${level}::bigint AND start_minute < ${beforeMinute}::bigint LIMIT ${limit - removed})`).count;
+      removed += (
+        await sql`DELETE FROM rollup_over WHERE ctid IN (SELECT ctid FROM rollup_over WHERE level = ${level}::bigint AND start_minute < ${beforeMinute}::bigint LIMIT ${limit - removed})`
+      ).count;
     }
     if (removed < limit) {
-      removed += (await sql`DELETE FROM rollup_values WHERE ctid IN (SELECT ctid FROM rollup_values WHERE level = ${level}::bigint AND start_minute < ${beforeMinute}::bigint LIMIT ${limit - removed})`).count;
+      removed += (
+        await sql`DELETE FROM rollup_values WHERE ctid IN (SELECT ctid FROM rollup_values WHERE level = ${level}::bigint AND start_minute < ${beforeMinute}::bigint LIMIT ${limit - removed})`
+      ).count;
     }
   }
   return removed;

@@ -9,10 +9,20 @@ import { type RollupReader, statsFromRollups } from '../rollup-stats.ts';
  * (tests force one way of finding devices).
  */
 export function rollupReader(sql: SQL, walkReadingsPerDevice?: number): RollupReader {
-  return sqlRollupReader(POSTGRES_DIALECT, async (text, params) => (await sql.unsafe(text, params)) as Array<Record<string, unknown>>, walkReadingsPerDevice);
+  return sqlRollupReader(
+    POSTGRES_DIALECT,
+    async (text, params) => (await sql.unsafe(text, params)) as Array<Record<string, unknown>>,
+    walkReadingsPerDevice,
+  );
 }
 
 /** /stats from the rollups (see ../rollup-stats.ts), on the pool of long reads. */
-export function computeStats(sql: SQL, filter: ReadingFilter, threshold: number, devices: DevicePage, bucket?: Bucket): Promise<Stats> {
+export function computeStats(
+  sql: SQL,
+  filter: ReadingFilter,
+  threshold: number,
+  devices: DevicePage,
+  bucket?: Bucket,
+): Promise<Stats> {
   return statsFromRollups(rollupReader(sql), filter, threshold, devices, bucket);
 }

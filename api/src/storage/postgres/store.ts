@@ -1,7 +1,16 @@
 import { SQL } from 'bun';
 import { timedCheck } from '../check.ts';
 import { exportChunk, jsonBytes } from '../export-text.ts';
-import { type Conflict, type Cursor, type FeedRow, type ReadingFilter, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
+import {
+  type Conflict,
+  type Cursor,
+  type FeedRow,
+  type ReadingFilter,
+  type ReadingsStore,
+  StorageUnavailableError,
+  type StoredRow,
+  sameReading,
+} from '../port.ts';
 import { alertPage, insertAlerts, removeAlertsBefore } from './alerts.ts';
 import { guarded } from './errors.ts';
 import { whereFilter } from './filters.ts';
@@ -69,7 +78,10 @@ const MAX_KNOWN_DEVICES = 100_000;
  * batch is one statement over `unnest` arrays. Every instance hears every other's changes
  * (NOTIFY), so live feeds and caches stay right with any number of API instances.
  */
-export async function openPostgresStore(databaseUrl: string, options: PostgresStoreOptions = {}): Promise<ReadingsStore> {
+export async function openPostgresStore(
+  databaseUrl: string,
+  options: PostgresStoreOptions = {},
+): Promise<ReadingsStore> {
   const { poolSize = 10, statementTimeoutMs = 30_000, readers = 2 } = options;
   // JIT off: every statement here is planned to run in milliseconds, but over a large history the
   // planner's cost estimates (a subquery per row, repeated for every daily partition) pass JIT's
@@ -83,7 +95,10 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
     await sql`SELECT 1`;
   } catch (error) {
     await Promise.all([sql.close(), reads.close()]).catch(() => {});
-    throw new StorageUnavailableError(`cannot reach PostgreSQL at ${describeUrl(databaseUrl)}: ${(error as Error).message}`, { cause: error });
+    throw new StorageUnavailableError(
+      `cannot reach PostgreSQL at ${describeUrl(databaseUrl)}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   await migrate(sql);
   const partitions = createPartitions(sql);
@@ -127,7 +142,10 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
       guarded(async () => {
         const [database] = await sql`SELECT oid::text AS oid FROM pg_database WHERE datname = current_database()`;
         // The cluster's identifier tells a re-initialized server (whose first database gets the same oid); it may need a grant.
-        const system = await sql`SELECT system_identifier::text AS id FROM pg_control_system()`.then((rows) => rows[0]?.id as string, () => 'unknown');
+        const system = await sql`SELECT system_identifier::text AS id FROM pg_control_system()`.then(
+          (rows) => rows[0]?.id as string,
+          () => 'unknown',
+        );
         return `postgres:${system}:${database?.oid as string}`;
       }),
 
@@ -148,14 +166,16 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
         await partitions.ensureFor(unique.map((row) => row.ts));
         const column = <K extends keyof StoredRow>(key: K) => unique.map((row) => row[key]);
         const newDevices = [...new Set(column('deviceId'))].filter((id) => !knownDevices.has(id));
-        const store = () => sql.begin(async (tx) => {
-          await tx`SELECT pg_advisory_xact_lock(${INSERT_LOCK})`;
-          // A device's id is in `devices` before any rollup of it is (see the migration): added
-          // with the first batch this instance sees of it — one statement for the batches that
-          // bring a device it has not seen, none for the rest.
-          if (newDevices.length > 0) await tx`INSERT INTO devices (device_id) SELECT unnest(${newDevices}::text[]) ON CONFLICT DO NOTHING`;
-          // reading_ids decides which rows are new; those go into readings in batch order.
-          const result = await tx`
+        const store = () =>
+          sql.begin(async (tx) => {
+            await tx`SELECT pg_advisory_xact_lock(${INSERT_LOCK})`;
+            // A device's id is in `devices` before any rollup of it is (see the migration): added
+            // with the first batch this instance sees of it — one statement for the batches that
+            // bring a device it has not seen, none for the rest.
+            if (newDevices.length > 0)
+              await tx`INSERT INTO devices (device_id) SELECT unnest(${newDevices}::text[]) ON CONFLICT DO NOTHING`;
+            // reading_ids decides which rows are new; those go into readings in batch order.
+            const result = await tx`
             WITH batch AS (
               SELECT * FROM unnest(
                 ${column('id')}::text[], ${column('deviceId')}::text[], ${column('metric')}::text[], ${column('value')}::float8[],
@@ -186,23 +206,26 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
               INSERT INTO rollup_dirty (hour) SELECT DISTINCT ts / 3600000 FROM stored ON CONFLICT DO NOTHING
             )
             SELECT id FROM stored`;
-          if (result.count > 0) await notify(tx);
-          const stored = new Set(result.map((row: { id: string }) => row.id));
-          // Ids stored before: the same reading again, or the same id with other content.
-          const already = uniqueIndexes.filter((index) => !stored.has((rows[index] as StoredRow).id));
-          const standing = new Map<string, StoredRow>(unique.filter((row) => stored.has(row.id)).map((row) => [row.id, row]));
-          if (already.length > 0) {
-            const ids = already.map((index) => (rows[index] as StoredRow).id);
-            const existing = await tx`SELECT r.* FROM reading_ids i JOIN readings r ON r.ts = i.ts AND r.id = i.id WHERE i.id = ANY(${ids}::text[])`;
-            for (const row of existing as Row[]) standing.set(row.id, toStored(row));
-          }
-          for (const index of [...already, ...repeats].sort((a, b) => a - b)) {
-            const row = rows[index] as StoredRow;
-            const version = standing.get(row.id);
-            if (version && !sameReading(version, row)) conflicts.push({ index, offered: row, stored: version });
-          }
-          return stored.size;
-        });
+            if (result.count > 0) await notify(tx);
+            const stored = new Set(result.map((row: { id: string }) => row.id));
+            // Ids stored before: the same reading again, or the same id with other content.
+            const already = uniqueIndexes.filter((index) => !stored.has((rows[index] as StoredRow).id));
+            const standing = new Map<string, StoredRow>(
+              unique.filter((row) => stored.has(row.id)).map((row) => [row.id, row]),
+            );
+            if (already.length > 0) {
+              const ids = already.map((index) => (rows[index] as StoredRow).id);
+              const existing =
+                await tx`SELECT r.* FROM reading_ids i JOIN readings r ON r.ts = i.ts AND r.id = i.id WHERE i.id = ANY(${ids}::text[])`;
+              for (const row of existing as Row[]) standing.set(row.id, toStored(row));
+            }
+            for (const index of [...already, ...repeats].sort((a, b) => a - b)) {
+              const row = rows[index] as StoredRow;
+              const version = standing.get(row.id);
+              if (version && !sameReading(version, row)) conflicts.push({ index, offered: row, stored: version });
+            }
+            return stored.size;
+          });
         let inserted: number;
         try {
           inserted = await store();
@@ -222,7 +245,8 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
 
     get: (id) =>
       guarded(async () => {
-        const [row] = await sql`SELECT r.* FROM reading_ids i JOIN readings r ON r.ts = i.ts AND r.id = i.id WHERE i.id = ${id}`;
+        const [row] =
+          await sql`SELECT r.* FROM reading_ids i JOIN readings r ON r.ts = i.ts AND r.id = i.id WHERE i.id = ${id}`;
         return row ? toStored(row) : undefined;
       }),
 
@@ -232,7 +256,8 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
       guarded(async () => {
         const row = await sql.begin(async (tx) => {
           await tx`SELECT pg_advisory_xact_lock(${INSERT_LOCK})`;
-          const [before] = await tx`SELECT r.device_id, r.metric, r.ts FROM reading_ids i JOIN readings r ON r.ts = i.ts AND r.id = i.id WHERE i.id = ${id}`;
+          const [before] =
+            await tx`SELECT r.device_id, r.metric, r.ts FROM reading_ids i JOIN readings r ON r.ts = i.ts AND r.id = i.id WHERE i.id = ${id}`;
           if (!before) return undefined;
           const [updated] = await tx`
             UPDATE readings r SET
@@ -257,7 +282,8 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
           await tx`SELECT pg_advisory_xact_lock(${INSERT_LOCK})`;
           const [gone] = await tx`DELETE FROM reading_ids WHERE id = ${id} RETURNING ts`;
           if (!gone) return false;
-          const [row] = await tx`DELETE FROM readings WHERE id = ${id} AND ts = ${gone.ts} RETURNING device_id, metric, ts`;
+          const [row] =
+            await tx`DELETE FROM readings WHERE id = ${id} AND ts = ${gone.ts} RETURNING device_id, metric, ts`;
           if (row) await recomputeMinute(tx, row.device_id, row.metric, Number(row.ts));
           await notify(tx);
           return true;
@@ -274,11 +300,15 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
     chunk: oldestFirst,
     exportChunk: async (filter, limit, after, format) => exportChunk(await oldestFirst(filter, limit, after), format),
 
-    stats: (filter, threshold, devices, bucket) => guarded(() => computeStats(reads, filter, threshold, devices, bucket)),
-    statsJson: async (filter, threshold, devices, bucket) => jsonBytes(await guarded(() => computeStats(reads, filter, threshold, devices, bucket))),
-    compactRollups: (beforeMs, limit, thresholds = []) => guarded(() => compact(sql, Math.floor(beforeMs / HOUR_MS), limit, thresholds)),
+    stats: (filter, threshold, devices, bucket) =>
+      guarded(() => computeStats(reads, filter, threshold, devices, bucket)),
+    statsJson: async (filter, threshold, devices, bucket) =>
+      jsonBytes(await guarded(() => computeStats(reads, filter, threshold, devices, bucket))),
+    compactRollups: (beforeMs, limit, thresholds = []) =>
+      guarded(() => compact(sql, Math.floor(beforeMs / HOUR_MS), limit, thresholds)),
     rebuildRollups: (thresholds = []) => guarded(() => rebuild(sql, thresholds)),
-    removeRollupsBefore: (beforeMs, limit) => guarded(() => removeRollupsBefore(sql, Math.floor(beforeMs / MINUTE_MS), limit)),
+    removeRollupsBefore: (beforeMs, limit) =>
+      guarded(() => removeRollupsBefore(sql, Math.floor(beforeMs / MINUTE_MS), limit)),
 
     count: (filter) =>
       guarded(async () => {
@@ -287,9 +317,12 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
       }),
 
     changesAfter: (seq, limit) =>
-      guarded(async () => (await sql`SELECT * FROM readings WHERE seq > ${seq} ORDER BY seq LIMIT ${limit}`).map(toFeed)),
+      guarded(async () =>
+        (await sql`SELECT * FROM readings WHERE seq > ${seq} ORDER BY seq LIMIT ${limit}`).map(toFeed),
+      ),
 
-    recentChanges: (limit) => guarded(async () => (await sql`SELECT * FROM readings ORDER BY seq DESC LIMIT ${limit}`).map(toFeed)),
+    recentChanges: (limit) =>
+      guarded(async () => (await sql`SELECT * FROM readings ORDER BY seq DESC LIMIT ${limit}`).map(toFeed)),
 
     lastSeq: () =>
       guarded(async () => {
@@ -302,7 +335,8 @@ export async function openPostgresStore(databaseUrl: string, options: PostgresSt
         // A day wholly before the bound: its ids first (a chunk a step), then the partition itself.
         const [day] = (await partitions.days()).filter((d) => (d + 1) * DAY_MS <= beforeMs);
         if (day !== undefined) {
-          const result = await sql`DELETE FROM reading_ids WHERE id IN (SELECT id FROM reading_ids WHERE ts >= ${day * DAY_MS} AND ts < ${(day + 1) * DAY_MS} LIMIT ${limit})`;
+          const result =
+            await sql`DELETE FROM reading_ids WHERE id IN (SELECT id FROM reading_ids WHERE ts >= ${day * DAY_MS} AND ts < ${(day + 1) * DAY_MS} LIMIT ${limit})`;
           if (result.count === 0) await partitions.drop(day);
           return { removed: result.count, done: false };
         }

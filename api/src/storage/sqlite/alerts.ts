@@ -1,7 +1,8 @@
 import type { Database } from 'bun:sqlite';
 import type { AlertFilter, Cursor, StoredAlert } from '../port.ts';
 
-const COLUMNS = 'id, rule_id AS ruleId, device_id AS deviceId, metric, value, threshold, state, severity, ts, reading_id AS readingId, note, silenced, quiet, raised_at AS raisedAt';
+const COLUMNS =
+  'id, rule_id AS ruleId, device_id AS deviceId, metric, value, threshold, state, severity, ts, reading_id AS readingId, note, silenced, quiet, raised_at AS raisedAt';
 
 type AlertRow = Omit<StoredAlert, 'silenced' | 'quiet'> & { silenced: number; quiet: number };
 const toStored = (row: AlertRow): StoredAlert => ({ ...row, silenced: row.silenced === 1, quiet: row.quiet === 1 });
@@ -14,11 +15,28 @@ export function alertStatements(sqlite: Database) {
   const insertAll = sqlite.transaction((rows: readonly StoredAlert[]) => {
     let inserted = 0;
     for (const a of rows) {
-      inserted += insertOne.run(a.id, a.ruleId, a.deviceId, a.metric, a.value, a.threshold, a.state, a.severity, a.ts, a.readingId, a.note, a.silenced ? 1 : 0, a.quiet ? 1 : 0, a.raisedAt).changes;
+      inserted += insertOne.run(
+        a.id,
+        a.ruleId,
+        a.deviceId,
+        a.metric,
+        a.value,
+        a.threshold,
+        a.state,
+        a.severity,
+        a.ts,
+        a.readingId,
+        a.note,
+        a.silenced ? 1 : 0,
+        a.quiet ? 1 : 0,
+        a.raisedAt,
+      ).changes;
     }
     return { inserted, duplicates: rows.length - inserted };
   });
-  const removeBefore = sqlite.prepare('DELETE FROM alerts WHERE rowid IN (SELECT rowid FROM alerts WHERE ts < ? LIMIT ?)');
+  const removeBefore = sqlite.prepare(
+    'DELETE FROM alerts WHERE rowid IN (SELECT rowid FROM alerts WHERE ts < ? LIMIT ?)',
+  );
 
   return {
     insert: (rows: readonly StoredAlert[]) => insertAll(rows),

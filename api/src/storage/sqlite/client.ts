@@ -22,7 +22,10 @@ export function databasePath(databaseUrl: string): string {
  * Opens SQLite (creating its directory), applies the tuning the write path depends on, and runs
  * pending migrations.
  */
-export function openDatabase(databaseUrl: string = DEFAULT_DATABASE_PATH, options: { autocheckpointPages?: number; create?: boolean } = {}): Db {
+export function openDatabase(
+  databaseUrl: string = DEFAULT_DATABASE_PATH,
+  options: { autocheckpointPages?: number; create?: boolean } = {},
+): Db {
   const path = databasePath(databaseUrl);
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   // Reopened after a fault, a missing file stays missing: a fresh empty database would hide the loss.

@@ -16,7 +16,16 @@ afterAll(async () => {
 });
 
 const T = 1_790_000_000_000;
-const row = (id: string, n: number, fields: Partial<StoredRow> = {}): StoredRow => ({ id, deviceId: `pump-${n % 3}`, metric: n % 2 ? 'temp' : 'kwh', value: n + 0.25, unit: n % 2 ? '°C' : 'kWh', ts: T + n * 1_000, storedAt: T + n * 1_000 + 7, ...fields });
+const row = (id: string, n: number, fields: Partial<StoredRow> = {}): StoredRow => ({
+  id,
+  deviceId: `pump-${n % 3}`,
+  metric: n % 2 ? 'temp' : 'kwh',
+  value: n + 0.25,
+  unit: n % 2 ? '°C' : 'kWh',
+  ts: T + n * 1_000,
+  storedAt: T + n * 1_000 + 7,
+  ...fields,
+});
 
 /** How many stored ids are kept as bytes and how many as text, read beside the store. */
 function idKinds(path: string) {
@@ -29,7 +38,13 @@ function idKinds(path: string) {
 }
 
 // Canonical UUIDs are kept as 16 bytes; these others as text, and every one reads back as given.
-const ids = ['0199d1a0-0000-7000-8000-000000000001', '0199D1A0-0000-7000-8000-000000000002', 'sensor-batch-17', '0199d1a0-0000-7000-8000-00000000000', 'x'];
+const ids = [
+  '0199d1a0-0000-7000-8000-000000000001',
+  '0199D1A0-0000-7000-8000-000000000002',
+  'sensor-batch-17',
+  '0199d1a0-0000-7000-8000-00000000000',
+  'x',
+];
 
 describe('compact reading rows on SQLite', () => {
   it('keep exactly the canonical lowercase UUIDs as bytes, and turn those back into the same text', () => {
@@ -40,7 +55,14 @@ describe('compact reading rows on SQLite', () => {
       expect(Buffer.from(kept as Uint8Array).toString('hex')).toBe(id.replaceAll('-', ''));
       expect(idOf(kept)).toBe(id);
     }
-    const near = ['0199D1A0-0000-7000-8000-000000000002', '0199d1a0-0000-7000-8000-00000000000g', '0199d1a0-0000-7000-8000-00000000000', '0199d1a0-0000-7000-8000_000000000001', '0199d1a000007000-8000-0000000000012-3', ' 199d1a0-0000-7000-8000-000000000001'];
+    const near = [
+      '0199D1A0-0000-7000-8000-000000000002',
+      '0199d1a0-0000-7000-8000-00000000000g',
+      '0199d1a0-0000-7000-8000-00000000000',
+      '0199d1a0-0000-7000-8000_000000000001',
+      '0199d1a000007000-8000-0000000000012-3',
+      ' 199d1a0-0000-7000-8000-000000000001',
+    ];
     for (const id of near) expect(storedId(id)).toBe(id);
   });
 
@@ -54,7 +76,11 @@ describe('compact reading rows on SQLite', () => {
       expect((await store.insert(rows)).inserted).toBe(ids.length);
       // The same again: duplicates, and one id with other content: a conflict naming both.
       const again = await store.insert([...rows, { ...rows[0]!, value: 99 }]);
-      expect(again).toMatchObject({ inserted: 0, duplicates: ids.length, conflicts: [{ index: ids.length, stored: rows[0] }] });
+      expect(again).toMatchObject({
+        inserted: 0,
+        duplicates: ids.length,
+        conflicts: [{ index: ids.length, stored: rows[0] }],
+      });
       for (const given of rows) expect(await store.get(given.id)).toEqual(given);
       expect(await store.get(ids[0]!.toUpperCase())).toBeUndefined();
       expect((await store.page({}, 10)).map((r) => r.id)).toEqual([...ids].reverse());
@@ -62,12 +88,25 @@ describe('compact reading rows on SQLite', () => {
 
       // Readings of one millisecond with ids of both kinds: paged one at a time either way, each
       // comes once, and the two orders are each other's reverse.
-      const same = ['0199d1a0-0000-7000-8000-0000000000aa', 'tie-b', '0199d1a0-0000-7000-8000-0000000000ab', 'tie-a'].map((id) => row(id, 50, { deviceId: 'tied' }));
+      const same = [
+        '0199d1a0-0000-7000-8000-0000000000aa',
+        'tie-b',
+        '0199d1a0-0000-7000-8000-0000000000ab',
+        'tie-a',
+      ].map((id) => row(id, 50, { deviceId: 'tied' }));
       await store.insert(same);
       const forward: string[] = [];
-      for (let last: StoredRow | undefined, page; (page = await store.chunk({ deviceId: 'tied' }, 1, last && { ts: last.ts, id: last.id })).length > 0; ) forward.push((last = page[0]!).id);
+      for (
+        let last: StoredRow | undefined, page;
+        (page = await store.chunk({ deviceId: 'tied' }, 1, last && { ts: last.ts, id: last.id })).length > 0;
+      )
+        forward.push((last = page[0]!).id);
       const backward: string[] = [];
-      for (let last: StoredRow | undefined, page; (page = await store.page({ deviceId: 'tied' }, 1, last && { ts: last.ts, id: last.id })).length > 0; ) backward.push((last = page[0]!).id);
+      for (
+        let last: StoredRow | undefined, page;
+        (page = await store.page({ deviceId: 'tied' }, 1, last && { ts: last.ts, id: last.id })).length > 0;
+      )
+        backward.push((last = page[0]!).id);
       expect([...forward].sort()).toEqual(same.map((r) => r.id).sort());
       expect(backward).toEqual([...forward].reverse());
 
@@ -100,9 +139,13 @@ describe('compact reading rows on SQLite', () => {
     const old = new Database(path, { strict: true });
     migrate(drizzle({ client: old }), { migrationsFolder: before });
     const rows = ids.map((id, n) => row(id, n));
-    const insert = old.prepare('INSERT INTO readings (id, device_id, metric, value, unit, ts, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const insert = old.prepare(
+      'INSERT INTO readings (id, device_id, metric, value, unit, ts, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
     for (const r of rows) insert.run(r.id, r.deviceId, r.metric, r.value, r.unit, r.ts, r.storedAt);
-    old.run("INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max) VALUES (1, 7, 'pump-9', 'kwh', 2, 40.0, 10.0, 30.5)");
+    old.run(
+      "INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max) VALUES (1, 7, 'pump-9', 'kwh', 2, 40.0, 10.0, 30.5)",
+    );
     old.close();
 
     const store = openSqliteStore(path);
@@ -124,7 +167,13 @@ describe('compact reading rows on SQLite', () => {
     const sqlite = new Database(path, { readonly: true });
     try {
       // The rollups came along, whole numbers now kept as integers (migration 0005).
-      expect(sqlite.query("SELECT count, sum, typeof(sum) AS sumType, min, max, typeof(max) AS maxType FROM rollups_device WHERE device_id = 'pump-9'").get()).toEqual({
+      expect(
+        sqlite
+          .query(
+            "SELECT count, sum, typeof(sum) AS sumType, min, max, typeof(max) AS maxType FROM rollups_device WHERE device_id = 'pump-9'",
+          )
+          .get(),
+      ).toEqual({
         count: 2,
         sum: 40,
         sumType: 'integer',

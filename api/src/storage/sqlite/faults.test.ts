@@ -47,10 +47,15 @@ async function api(file: string) {
       new Request('http://localhost/readings/batch', {
         method: 'POST',
         headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ readings: Array.from({ length: count }, () => readingBody({ unit: 'u'.repeat(32), ts: new Date().toISOString() })) }),
+        body: JSON.stringify({
+          readings: Array.from({ length: count }, () =>
+            readingBody({ unit: 'u'.repeat(32), ts: new Date().toISOString() }),
+          ),
+        }),
       }),
     );
-  const health = async () => (await (await app.handle(new Request('http://localhost/health'))).json()) as { status: string; reasons: string[] };
+  const health = async () =>
+    (await (await app.handle(new Request('http://localhost/health'))).json()) as { status: string; reasons: string[] };
   return { store, post, health };
 }
 
@@ -71,17 +76,23 @@ describe.skipIf(!isRoot)('SQLite storage faults on a real filesystem', () => {
     expect([...statuses].every((status) => status === 200 || status === 503)).toBe(true);
     expect(refused?.status).toBe(503);
     expect(refused?.headers.get('retry-after')).toBe('1');
-    const down = await waitFor(async () => {
-      const current = await health();
-      return current.status === 'down' && current;
-    }, { what: '/health down' });
+    const down = await waitFor(
+      async () => {
+        const current = await health();
+        return current.status === 'down' && current;
+      },
+      { what: '/health down' },
+    );
     expect(down.reasons.join(' ')).toContain('full');
     await rm(join(dir, 'filler'));
-    await waitFor(async () => {
-      const response = await post(10);
-      if (response.status === 200) acknowledged += ((await response.json()) as { inserted: number }).inserted;
-      return response.status === 200;
-    }, { what: 'writes again' });
+    await waitFor(
+      async () => {
+        const response = await post(10);
+        if (response.status === 200) acknowledged += ((await response.json()) as { inserted: number }).inserted;
+        return response.status === 200;
+      },
+      { what: 'writes again' },
+    );
     // A small write that fits does not clear it: the batches that failed may still not fit.
     const flattering = await health();
     expect(flattering.status).toBe('down');
@@ -99,10 +110,13 @@ describe.skipIf(!isRoot)('SQLite storage faults on a real filesystem', () => {
     await rm(join(dir, 'deleted.db'));
     await rm(join(dir, 'deleted.db-wal'), { force: true });
     await rm(join(dir, 'deleted.db-shm'), { force: true });
-    const down = await waitFor(async () => {
-      const current = await health();
-      return current.status === 'down' && current;
-    }, { what: '/health down' });
+    const down = await waitFor(
+      async () => {
+        const current = await health();
+        return current.status === 'down' && current;
+      },
+      { what: '/health down' },
+    );
     expect(down.reasons.join(' ')).toContain('was deleted while the API ran');
     const refused = await post(10);
     expect(refused.status).toBe(503);

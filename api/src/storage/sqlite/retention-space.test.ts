@@ -32,20 +32,36 @@ it('gives the space of removed readings back to the file system (incremental vac
       }));
       await store.insert(rows);
     }
-    await store.insert([{ id: 'recent', deviceId: 'device-1', metric: 'kwh', value: 1, unit: 'kWh', ts: Date.now(), storedAt: Date.now() }]);
+    await store.insert([
+      {
+        id: 'recent',
+        deviceId: 'device-1',
+        metric: 'kwh',
+        value: 1,
+        unit: 'kWh',
+        ts: Date.now(),
+        storedAt: Date.now(),
+      },
+    ]);
     // The size of the main file once the whole WAL is written into it: a checkpoint can find the
     // store's own threads busy (it then does part of the work), so it is asked until it is done.
     const fileSize = async () => {
       const probe = new Database(path);
       try {
-        await waitFor(() => (probe.query('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number }).busy === 0, { what: 'a complete checkpoint' });
+        await waitFor(() => (probe.query('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number }).busy === 0, {
+          what: 'a complete checkpoint',
+        });
       } finally {
         probe.close();
       }
       return statSync(path).size;
     };
     const full = await fileSize();
-    for (let step = await store.removeReadingsBefore(Date.now() - 86_400_000, 5_000); !step.done; step = await store.removeReadingsBefore(Date.now() - 86_400_000, 5_000));
+    for (
+      let step = await store.removeReadingsBefore(Date.now() - 86_400_000, 5_000);
+      !step.done;
+      step = await store.removeReadingsBefore(Date.now() - 86_400_000, 5_000)
+    );
     while (await store.reclaimSpace());
     expect(await store.count({})).toBe(1);
     expect(await fileSize()).toBeLessThan(full / 4);

@@ -1,7 +1,8 @@
 import type { Database } from 'bun:sqlite';
 import { DAY_MINUTES, HOUR_MINUTES, MAX_DISTINCT_VALUES, MINUTE_MS, daySpans, minuteRollups } from '../rollups.ts';
 
-const MERGE = 'count = count + excluded.count, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max)';
+const MERGE =
+  'count = count + excluded.count, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max)';
 const AGGREGATES = 'count(*), sum(value), min(value), max(value)';
 const MERGED = 'sum(count), sum(sum), min(min), max(max)';
 
@@ -13,16 +14,22 @@ export function rollupStatements(sqlite: Database) {
   const upsertDevice = sqlite.prepare(
     `INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max) VALUES (1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET ${MERGE}`,
   );
-  const upsertMetric = sqlite.prepare(`INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max) VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET ${MERGE}`);
+  const upsertMetric = sqlite.prepare(
+    `INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max) VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET ${MERGE}`,
+  );
   const markDirty = sqlite.prepare('INSERT OR IGNORE INTO rollup_dirty (hour) VALUES (?)');
 
   // One minute again from its raw readings: after a PATCH or DELETE (min and max cannot be undone).
-  const dropDeviceMinute = sqlite.prepare('DELETE FROM rollups_device WHERE level = 1 AND start_minute = ? AND device_id = ? AND metric = ?');
+  const dropDeviceMinute = sqlite.prepare(
+    'DELETE FROM rollups_device WHERE level = 1 AND start_minute = ? AND device_id = ? AND metric = ?',
+  );
   const deviceMinute = sqlite.prepare(
     `INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max)
      SELECT 1, ?1, device_id, metric, ${AGGREGATES} FROM readings WHERE device_id = ?2 AND metric = ?3 AND ts >= ?1 * 60000 AND ts < (?1 + 1) * 60000 GROUP BY device_id, metric`,
   );
-  const dropMetricMinute = sqlite.prepare('DELETE FROM rollups_metric WHERE level = 1 AND metric = ? AND start_minute = ?');
+  const dropMetricMinute = sqlite.prepare(
+    'DELETE FROM rollups_metric WHERE level = 1 AND metric = ? AND start_minute = ?',
+  );
   const metricMinute = sqlite.prepare(
     `INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max)
      SELECT 1, ?1, metric, ${AGGREGATES} FROM readings WHERE metric = ?2 AND ts >= ?1 * 60000 AND ts < (?1 + 1) * 60000 GROUP BY metric`,
@@ -42,8 +49,14 @@ export function rollupStatements(sqlite: Database) {
     };
   };
   const derivers = [
-    { level: HOUR_MINUTES, steps: [derive('rollups_device', HOUR_MINUTES, 1), derive('rollups_metric', HOUR_MINUTES, 1)] },
-    { level: DAY_MINUTES, steps: [derive('rollups_device', DAY_MINUTES, HOUR_MINUTES), derive('rollups_metric', DAY_MINUTES, HOUR_MINUTES)] },
+    {
+      level: HOUR_MINUTES,
+      steps: [derive('rollups_device', HOUR_MINUTES, 1), derive('rollups_metric', HOUR_MINUTES, 1)],
+    },
+    {
+      level: DAY_MINUTES,
+      steps: [derive('rollups_device', DAY_MINUTES, HOUR_MINUTES), derive('rollups_metric', DAY_MINUTES, HOUR_MINUTES)],
+    },
   ];
   // Readings above each threshold (a JSON array) per hour row: minutes wholly above or below
   // count at once, a straddling minute's raw readings are counted; per day row, from its hours,
@@ -134,11 +147,15 @@ export function rollupStatements(sqlite: Database) {
     sqlite.prepare(
       'DELETE FROM rollups_device WHERE (level, start_minute, device_id, metric) IN (SELECT level, start_minute, device_id, metric FROM rollups_device WHERE level = ? AND start_minute < ? LIMIT ?)',
     ),
-    sqlite.prepare('DELETE FROM rollups_metric WHERE (level, metric, start_minute) IN (SELECT level, metric, start_minute FROM rollups_metric WHERE level = ? AND start_minute < ? LIMIT ?)'),
+    sqlite.prepare(
+      'DELETE FROM rollups_metric WHERE (level, metric, start_minute) IN (SELECT level, metric, start_minute FROM rollups_metric WHERE level = ? AND start_minute < ? LIMIT ?)',
+    ),
     sqlite.prepare(
       'DELETE FROM rollup_over WHERE (level, start_minute, device_id, metric, threshold) IN (SELECT level, start_minute, device_id, metric, threshold FROM rollup_over WHERE level = ? AND start_minute < ? LIMIT ?)',
     ),
-    sqlite.prepare('DELETE FROM rollup_values WHERE (level, start_minute, metric, value) IN (SELECT level, start_minute, metric, value FROM rollup_values WHERE level = ? AND start_minute < ? LIMIT ?)'),
+    sqlite.prepare(
+      'DELETE FROM rollup_values WHERE (level, start_minute, metric, value) IN (SELECT level, start_minute, metric, value FROM rollup_values WHERE level = ? AND start_minute < ? LIMIT ?)',
+    ),
   ];
 
   return {
@@ -162,7 +179,8 @@ export function rollupStatements(sqlite: Database) {
      * Derives the hour and day rows of up to `limit` dirty hours before `beforeHour`, with their
      * counts above each of `thresholds`.
      */
-    compact: (beforeHour: number, limit: number, thresholds: readonly number[] = []): number => compact(beforeHour, limit, thresholds),
+    compact: (beforeHour: number, limit: number, thresholds: readonly number[] = []): number =>
+      compact(beforeHour, limit, thresholds),
     /**
      * Every minute that has raw readings again from them, a day per transaction; older minutes
      * (their readings removed by retention) keep their rollups. Then compaction derives the rest.

@@ -1,4 +1,15 @@
-import { blob, index, integer, numeric, primaryKey, real, sqliteTable, sqliteView, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import {
+  blob,
+  index,
+  integer,
+  numeric,
+  primaryKey,
+  real,
+  sqliteTable,
+  sqliteView,
+  text,
+  uniqueIndex,
+} from 'drizzle-orm/sqlite-core';
 
 /**
  * Device ids, metrics and units, each stored once: a reading row holds their integer keys (a
@@ -57,7 +68,6 @@ export const readings = sqliteView('readings', {
   /** When it was committed here: `storedAt - ts` is the lead time. */
   storedAt: integer('stored_at').notNull(),
 }).existing();
-
 
 /**
  * Alert history: every transition of the alerts stream, stored by consumer-store's `history`
@@ -122,7 +132,9 @@ export const rollupsDevice = sqliteTable(
 );
 
 /** The same for all devices together, per metric: a window over every device reads few rows. */
-export const rollupsMetric = sqliteTable('rollups_metric', rollupColumns, (table) => [primaryKey({ columns: [table.level, table.startMinute, table.metric] })]);
+export const rollupsMetric = sqliteTable('rollups_metric', rollupColumns, (table) => [
+  primaryKey({ columns: [table.level, table.startMinute, table.metric] }),
+]);
 
 /** Hours whose minute rows changed since their hour and day rows were derived (compaction). */
 export const rollupDirty = sqliteTable('rollup_dirty', { hour: integer('hour').primaryKey() });

@@ -7,5 +7,9 @@ import type { RollupReader } from '../rollup-stats.ts';
  * `walkReadingsPerDevice` as sqlRollupReader takes it (tests force one way of finding devices).
  */
 export function rollupReader(sqlite: Database, walkReadingsPerDevice?: number): RollupReader {
-  return sqlRollupReader(SQLITE_DIALECT, async (sql, params) => sqlite.query(sql).all(...params) as Array<Record<string, unknown>>, walkReadingsPerDevice);
+  return sqlRollupReader(
+    SQLITE_DIALECT,
+    async (sql, params) => sqlite.query(sql).all(...params) as Array<Record<string, unknown>>,
+    walkReadingsPerDevice,
+  );
 }

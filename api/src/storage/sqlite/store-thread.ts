@@ -15,7 +15,9 @@ const reply = (message: ThreadReply, transfer: Transferable[] = []) => self.post
 /** Bytes a result carries (/stats's JSON, an export's chunk) are handed over, not copied. */
 function transferable(value: unknown): Transferable[] {
   const bytes = value instanceof Uint8Array ? value : (value as { bytes?: unknown } | undefined)?.bytes;
-  return bytes instanceof Uint8Array && bytes.byteLength === bytes.buffer.byteLength ? [bytes.buffer as ArrayBuffer] : [];
+  return bytes instanceof Uint8Array && bytes.byteLength === bytes.buffer.byteLength
+    ? [bytes.buffer as ArrayBuffer]
+    : [];
 }
 
 self.onmessage = async (event: MessageEvent<ThreadRequest>) => {
@@ -45,6 +47,10 @@ self.onmessage = async (event: MessageEvent<ThreadRequest>) => {
     const value = await method.apply(store, message.args);
     reply({ type: 'result', id: message.id, value }, transferable(value));
   } catch (error) {
-    reply({ type: 'result', id: message.id, error: { unavailable: error instanceof StorageUnavailableError, message: (error as Error).message } });
+    reply({
+      type: 'result',
+      id: message.id,
+      error: { unavailable: error instanceof StorageUnavailableError, message: (error as Error).message },
+    });
   }
 };

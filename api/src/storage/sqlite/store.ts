@@ -3,7 +3,18 @@ import { and, asc, count, desc, eq, gt, gte, lt, lte, or, sql } from 'drizzle-or
 import { timedCheck } from '../check.ts';
 import { exportChunk, jsonBytes } from '../export-text.ts';
 import type { Bucket } from '../minutes.ts';
-import { type Conflict, type Cursor, type DevicePage, type FeedRow, type ReadingFilter, type ReadingPatchFields, type ReadingsStore, StorageUnavailableError, type StoredRow, sameReading } from '../port.ts';
+import {
+  type Conflict,
+  type Cursor,
+  type DevicePage,
+  type FeedRow,
+  type ReadingFilter,
+  type ReadingPatchFields,
+  type ReadingsStore,
+  StorageUnavailableError,
+  type StoredRow,
+  sameReading,
+} from '../port.ts';
 import { statsDevices, statsFromRollups, statsSummary } from '../rollup-stats.ts';
 import { HOUR_MINUTES, MINUTE_MS } from '../rollups.ts';
 import { rollupStatements } from './rollups.ts';
@@ -43,7 +54,9 @@ const REOPEN_AFTER_MS = 1_000;
 function connect(db: Db) {
   const sqlite = db.$client;
   // The hot path: a raw prepared statement costs about a third of the CPU of the query builder.
-  const insertOne = sqlite.prepare('INSERT OR IGNORE INTO reading_rows (id, device, metric, value, unit, ts, lead) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const insertOne = sqlite.prepare(
+    'INSERT OR IGNORE INTO reading_rows (id, device, metric, value, unit, ts, lead) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
   const storedById = sqlite.prepare(`SELECT ${READING_COLUMNS} FROM readings WHERE ${BY_ID}`);
   const names = nameKeys(sqlite);
   const rollups = rollupStatements(sqlite);
@@ -52,20 +65,33 @@ function connect(db: Db) {
     const conflicts: Conflict[] = [];
     for (const [index, row] of rows.entries()) {
       const id = storedId(row.id);
-      if (insertOne.run(id, names.key(row.deviceId), names.key(row.metric), row.value, names.key(row.unit), row.ts, row.storedAt - row.ts).changes === 1) {
+      if (
+        insertOne.run(
+          id,
+          names.key(row.deviceId),
+          names.key(row.metric),
+          row.value,
+          names.key(row.unit),
+          row.ts,
+          row.storedAt - row.ts,
+        ).changes === 1
+      ) {
         stored.push(row);
         continue;
       }
       // Ignored: the same reading again (a duplicate), or the same id with other content.
       const standing = storedById.get(id) as StoredRow | null;
-      if (standing && !sameReading(withIdText(standing), row)) conflicts.push({ index, offered: row, stored: standing });
+      if (standing && !sameReading(withIdText(standing), row))
+        conflicts.push({ index, offered: row, stored: standing });
     }
     // The rollups of what was stored, in the same transaction: they never disagree with the rows.
     rollups.add(stored);
     return { inserted: stored.length, duplicates: rows.length - stored.length - conflicts.length, conflicts };
   });
   const placeOf = sqlite.prepare(`SELECT device_id AS deviceId, metric, ts FROM readings WHERE ${BY_ID}`);
-  const updateOne = sqlite.prepare('UPDATE reading_rows SET value = coalesce(?, value), unit = coalesce(?, unit), metric = coalesce(?, metric) WHERE id = ?');
+  const updateOne = sqlite.prepare(
+    'UPDATE reading_rows SET value = coalesce(?, value), unit = coalesce(?, unit), metric = coalesce(?, metric) WHERE id = ?',
+  );
   const deleteOne = sqlite.prepare('DELETE FROM reading_rows WHERE id = ?');
   // A changed or removed reading's minute is rolled up again from its rows (with its old metric
   // and, when that changed, its new one).
@@ -112,7 +138,9 @@ function connect(db: Db) {
     maxSeq: sqlite.prepare('SELECT coalesce(max(seq), 0) AS seq FROM reading_rows'),
     alerts: alertStatements(sqlite),
     // Oldest first by the time index, a chunk at a time: short transactions between the inserts.
-    removeBefore: sqlite.prepare('DELETE FROM reading_rows WHERE seq IN (SELECT seq FROM reading_rows WHERE ts < ? ORDER BY ts LIMIT ?)'),
+    removeBefore: sqlite.prepare(
+      'DELETE FROM reading_rows WHERE seq IN (SELECT seq FROM reading_rows WHERE ts < ? ORDER BY ts LIMIT ?)',
+    ),
     oldest: sqlite.prepare('SELECT min(ts) AS ts FROM reading_rows'),
   };
 }
@@ -146,7 +174,12 @@ const FAILURE_REMEMBERED_MS = 10 * 60_000;
  * batch, typically), or when no write has failed for FAILURE_REMEMBERED_MS; the probe's success
  * clears only the probe's own failures (a full disk can still take its one-page write).
  */
-function clears(failure: { at: number; source: 'write' | 'probe'; rows: number }, write: 'write' | 'probe' | false, rows: number, nowMs = Date.now()): boolean {
+function clears(
+  failure: { at: number; source: 'write' | 'probe'; rows: number },
+  write: 'write' | 'probe' | false,
+  rows: number,
+  nowMs = Date.now(),
+): boolean {
   if (write === 'probe') return failure.source === 'probe';
   if (write !== 'write') return false;
   return rows >= failure.rows || nowMs - failure.at > FAILURE_REMEMBERED_MS;
@@ -209,27 +242,35 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     } catch (error) {
       const code = (error as { code?: string }).code ?? '';
       if (!UNAVAILABLE.test(code)) throw error;
-      if (write) failure = { at: Date.now(), source: write, message: `SQLite: ${(error as Error).message} (${code})`, rows: Math.max(rows, failure?.rows ?? 0) };
+      if (write)
+        failure = {
+          at: Date.now(),
+          source: write,
+          message: `SQLite: ${(error as Error).message} (${code})`,
+          rows: Math.max(rows, failure?.rows ?? 0),
+        };
       if (REOPEN.test(code)) reopenAfter ??= Date.now() + REOPEN_AFTER_MS;
       throw unavailable(error);
     }
   };
 
   // A real write on its own schedule (so that /health only reads), and the file's identity.
-  const probe = writer ? setInterval(() => {
-    if (path && identity && !fileGone) {
-      const now = fileIdentity(path);
-      if (!now || now.ino !== identity.ino || now.dev !== identity.dev) {
-        fileGone = `the database file ${path} was ${now ? 'replaced' : 'deleted'} while the API ran: writes are refused until the API is restarted (they would be lost)`;
-        options.onFileGone?.(fileGone);
-      }
-    }
-    try {
-      guarded((c) => c.sqlite.run('PRAGMA user_version = 7240'), 'probe');
-    } catch {
-      // Remembered by guarded(); check() reports it.
-    }
-  }, probeIntervalMs) : undefined;
+  const probe = writer
+    ? setInterval(() => {
+        if (path && identity && !fileGone) {
+          const now = fileIdentity(path);
+          if (!now || now.ino !== identity.ino || now.dev !== identity.dev) {
+            fileGone = `the database file ${path} was ${now ? 'replaced' : 'deleted'} while the API ran: writes are refused until the API is restarted (they would be lost)`;
+            options.onFileGone?.(fileGone);
+          }
+        }
+        try {
+          guarded((c) => c.sqlite.run('PRAGMA user_version = 7240'), 'probe');
+        } catch {
+          // Remembered by guarded(); check() reports it.
+        }
+      }, probeIntervalMs)
+    : undefined;
   probe?.unref?.();
 
   /** A /stats read: its statements run in a promise, and their faults are told the way guarded() tells them. */
@@ -240,14 +281,46 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
   // Pages are ordered by (ts, the id as kept): a canonical UUID's 16 bytes sort as its text does,
   // and SQLite keeps texts before blobs; the cursor's id is turned into the same key.
   const oldestFirst = async (filter: ReadingFilter, limit: number, after?: Cursor) => {
-    const afterCursor = after && and(gte(readings.ts, after.ts), or(gt(readings.ts, after.ts), and(eq(readings.ts, after.ts), sql`stored_id > ${storedId(after.id)}`)));
-    return guarded((c) => c.db.select(ROW).from(readings).where(whereFilter(filter, afterCursor)).orderBy(asc(readings.ts), sql`stored_id`).limit(limit).all().map(withIdText), false);
+    const afterCursor =
+      after &&
+      and(
+        gte(readings.ts, after.ts),
+        or(gt(readings.ts, after.ts), and(eq(readings.ts, after.ts), sql`stored_id > ${storedId(after.id)}`)),
+      );
+    return guarded(
+      (c) =>
+        c.db
+          .select(ROW)
+          .from(readings)
+          .where(whereFilter(filter, afterCursor))
+          .orderBy(asc(readings.ts), sql`stored_id`)
+          .limit(limit)
+          .all()
+          .map(withIdText),
+      false,
+    );
   };
   const newestFirst = async (filter: ReadingFilter, limit: number, after?: Cursor) => {
     // The bound on ts alone is what SQLite turns into a range of the ts index; without it, it
     // read every row before the cursor (on 20M rows, 10 s a page deep into an export).
-    const afterCursor = after && and(lte(readings.ts, after.ts), or(lt(readings.ts, after.ts), and(eq(readings.ts, after.ts), sql`stored_id < ${storedId(after.id)}`)));
-    return guarded((c) => c.db.select(ROW).from(readings).where(whereFilter(filter, afterCursor)).orderBy(desc(readings.ts), sql`stored_id DESC`).limit(limit).all().map(withIdText), false);
+    const afterCursor =
+      after &&
+      and(
+        lte(readings.ts, after.ts),
+        or(lt(readings.ts, after.ts), and(eq(readings.ts, after.ts), sql`stored_id < ${storedId(after.id)}`)),
+      );
+    return guarded(
+      (c) =>
+        c.db
+          .select(ROW)
+          .from(readings)
+          .where(whereFilter(filter, afterCursor))
+          .orderBy(desc(readings.ts), sql`stored_id DESC`)
+          .limit(limit)
+          .all()
+          .map(withIdText),
+      false,
+    );
   };
 
   return {
@@ -281,12 +354,19 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     latest: (limit) => newestFirst({}, limit),
     chunk: oldestFirst,
     exportChunk: async (filter, limit, after, format) => exportChunk(await oldestFirst(filter, limit, after), format),
-    stats: (filter, threshold, devices, bucket) => statsRead((c) => statsFromRollups(rollupReader(c.sqlite), filter, threshold, devices, bucket)),
-    statsJson: async (filter, threshold, devices, bucket) => jsonBytes(await statsRead((c) => statsFromRollups(rollupReader(c.sqlite), filter, threshold, devices, bucket))),
-    statsSummaryJson: async (filter, threshold, bucket) => jsonBytes(await statsRead((c) => statsSummary(rollupReader(c.sqlite), filter, threshold, bucket))),
-    statsDevicesJson: async (filter, threshold, devices) => jsonBytes(await statsRead((c) => statsDevices(rollupReader(c.sqlite), filter, threshold, devices))),
+    stats: (filter, threshold, devices, bucket) =>
+      statsRead((c) => statsFromRollups(rollupReader(c.sqlite), filter, threshold, devices, bucket)),
+    statsJson: async (filter, threshold, devices, bucket) =>
+      jsonBytes(await statsRead((c) => statsFromRollups(rollupReader(c.sqlite), filter, threshold, devices, bucket))),
+    statsSummaryJson: async (filter, threshold, bucket) =>
+      jsonBytes(await statsRead((c) => statsSummary(rollupReader(c.sqlite), filter, threshold, bucket))),
+    statsDevicesJson: async (filter, threshold, devices) =>
+      jsonBytes(await statsRead((c) => statsDevices(rollupReader(c.sqlite), filter, threshold, devices))),
     async compactRollups(beforeMs, limit, thresholds = []) {
-      return guarded((c) => c.rollups.compact(Math.floor(beforeMs / (MINUTE_MS * HOUR_MINUTES)), limit, thresholds), 'write');
+      return guarded(
+        (c) => c.rollups.compact(Math.floor(beforeMs / (MINUTE_MS * HOUR_MINUTES)), limit, thresholds),
+        'write',
+      );
     },
     async rebuildRollups(thresholds = []) {
       return guarded((c) => c.rollups.rebuild(thresholds), 'write');
@@ -336,9 +416,16 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     },
     async check() {
       const started = performance.now();
-      const down = (error: string) => ({ status: 'down' as const, latencyMs: Number((performance.now() - started).toFixed(3)), error });
+      const down = (error: string) => ({
+        status: 'down' as const,
+        latencyMs: Number((performance.now() - started).toFixed(3)),
+        error,
+      });
       if (fileGone) return down(fileGone);
-      if (failure) return down(`writes are failing: ${failure.message}${failure.rows > 1 ? ` (a write of ${failure.rows} rows; down until one as large succeeds)` : ''}`);
+      if (failure)
+        return down(
+          `writes are failing: ${failure.message}${failure.rows > 1 ? ` (a write of ${failure.rows} rows; down until one as large succeeds)` : ''}`,
+        );
       return timedCheck(() => connection.sqlite.query('SELECT 1').get());
     },
     async close() {
@@ -375,10 +462,16 @@ export interface SqliteStore extends ReadingsStore {
  * Opens the SQLite database at `databaseUrl` on this thread: the writer migrates it first; a
  * reader opens a connection that only reads (the writer has migrated by then).
  */
-export function openSqliteStore(databaseUrl: string, options: Pick<SqliteStoreOptions, 'probeIntervalMs' | 'onFileGone' | 'role' | 'checkpoint'> = {}): SqliteStore {
+export function openSqliteStore(
+  databaseUrl: string,
+  options: Pick<SqliteStoreOptions, 'probeIntervalMs' | 'onFileGone' | 'role' | 'checkpoint'> = {},
+): SqliteStore {
   const path = databasePath(databaseUrl);
   const onDisk = path !== ':memory:';
-  const open = (create: boolean) => (options.role === 'reader' ? openReader(path) : openDatabase(databaseUrl, { autocheckpointPages: onDisk ? 100_000 : 10_000, create }));
+  const open = (create: boolean) =>
+    options.role === 'reader'
+      ? openReader(path)
+      : openDatabase(databaseUrl, { autocheckpointPages: onDisk ? 100_000 : 10_000, create });
   return createSqliteStore(open(true), {
     path: onDisk ? path : undefined,
     reopen: onDisk ? () => open(false) : undefined,

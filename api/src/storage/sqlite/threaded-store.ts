@@ -1,5 +1,12 @@
 import type { Bucket } from '../minutes.ts';
-import { type DevicePage, type ReadingFilter, type ReadingsStore, type Stats, type StorageCheck, StorageUnavailableError } from '../port.ts';
+import {
+  type DevicePage,
+  type ReadingFilter,
+  type ReadingsStore,
+  type Stats,
+  type StorageCheck,
+  StorageUnavailableError,
+} from '../port.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { databaseIdentity, databasePath } from './client.ts';
 import { READER_NICE_STEPS } from './thread-priority.ts';
@@ -84,7 +91,9 @@ class SqliteThread {
     const stuck = this.stuck();
     if (stuck) return Promise.reject(new StorageUnavailableError(stuck));
     if (this.waiting.size >= MAX_WAITING_CALLS) {
-      return Promise.reject(new StorageUnavailableError(`SQLite's ${this.name} thread has ${MAX_WAITING_CALLS} calls waiting already`));
+      return Promise.reject(
+        new StorageUnavailableError(`SQLite's ${this.name} thread has ${MAX_WAITING_CALLS} calls waiting already`),
+      );
     }
     const id = ++this.nextId;
     return new Promise<T>((resolve, reject) => {
@@ -98,7 +107,11 @@ class SqliteThread {
         } else {
           this.waiting.delete(id);
         }
-        reject(new StorageUnavailableError(`SQLite did not finish ${method} within ${budgetMs} ms (a hung or overloaded disk?)`));
+        reject(
+          new StorageUnavailableError(
+            `SQLite did not finish ${method} within ${budgetMs} ms (a hung or overloaded disk?)`,
+          ),
+        );
       }, budgetMs);
       this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject, timer, overdue: false });
       this.worker.postMessage({ type: 'call', id, method, args } satisfies ThreadRequest);
@@ -145,7 +158,10 @@ export interface ThreadedSqliteOptions {
  * frozen disk or a long statistics query holds a thread, not the API: /health answers, and a
  * call past its budget answers 503.
  */
-export async function openThreadedSqliteStore(databaseUrl: string, options: ThreadedSqliteOptions = {}): Promise<ReadingsStore> {
+export async function openThreadedSqliteStore(
+  databaseUrl: string,
+  options: ThreadedSqliteOptions = {},
+): Promise<ReadingsStore> {
   const { statementTimeoutMs = 30_000, readers: readerCount = 2, readerNice = READER_NICE_STEPS } = options;
   const path = databasePath(databaseUrl);
   const listeners: Array<() => void> = [];
@@ -156,17 +172,22 @@ export async function openThreadedSqliteStore(databaseUrl: string, options: Thre
   );
   await writer.opened;
   // After the writer: it has created and migrated the database the readers open.
-  const readers = Array.from({ length: readerCount }, (_, index) => new SqliteThread(`reader ${index + 1}`, { type: 'open', databaseUrl, role: 'reader', readerNice }));
+  const readers = Array.from(
+    { length: readerCount },
+    (_, index) => new SqliteThread(`reader ${index + 1}`, { type: 'open', databaseUrl, role: 'reader', readerNice }),
+  );
   await Promise.all(readers.map((reader) => reader.opened));
   const checkpointer = startCheckpointer(path);
 
   const write = <T>(method: ThreadMethod, ...args: unknown[]) => writer.call<T>(method, args, statementTimeoutMs);
   /** A short read on the writer's thread: its own small budget, and it never marks the thread stuck. */
-  const shortRead = <T>(method: ThreadMethod, ...args: unknown[]) => writer.call<T>(method, args, Math.min(statementTimeoutMs, SHORT_READ_BUDGET_MS), false);
+  const shortRead = <T>(method: ThreadMethod, ...args: unknown[]) =>
+    writer.call<T>(method, args, Math.min(statementTimeoutMs, SHORT_READ_BUDGET_MS), false);
   /** On the least busy reader that keeps to its budget. */
   const read = <T>(method: ThreadMethod, ...args: unknown[]) => {
     const free = readers.filter((reader) => reader.stuckSince === undefined);
-    if (free.length === 0) return Promise.reject(new StorageUnavailableError(readers[0]?.stuck() ?? 'no SQLite reader'));
+    if (free.length === 0)
+      return Promise.reject(new StorageUnavailableError(readers[0]?.stuck() ?? 'no SQLite reader'));
     const reader = free.reduce((best, candidate) => (candidate.load < best.load ? candidate : best));
     return reader.call<T>(method, args, statementTimeoutMs);
   };
@@ -176,8 +197,16 @@ export async function openThreadedSqliteStore(databaseUrl: string, options: Thre
    * made there: the answer comes in the time of the longer half, and joining them is all the
    * event loop does.
    */
-  const statsJson = async (filter: ReadingFilter, threshold: number, devices: DevicePage, bucket?: Bucket): Promise<Uint8Array> => {
-    const [summary, page] = await Promise.all([read<Uint8Array>('statsSummaryJson', filter, threshold, bucket), read<Uint8Array>('statsDevicesJson', filter, threshold, devices)]);
+  const statsJson = async (
+    filter: ReadingFilter,
+    threshold: number,
+    devices: DevicePage,
+    bucket?: Bucket,
+  ): Promise<Uint8Array> => {
+    const [summary, page] = await Promise.all([
+      read<Uint8Array>('statsSummaryJson', filter, threshold, bucket),
+      read<Uint8Array>('statsDevicesJson', filter, threshold, devices),
+    ]);
     // {…summary…} and {…page…} into {…summary…,…page…}: the one's closing brace becomes a comma.
     const joined = new Uint8Array(summary.length + page.length - 1);
     joined.set(summary);
@@ -197,7 +226,8 @@ export async function openThreadedSqliteStore(databaseUrl: string, options: Thre
     page: (filter, limit, after) => read('page', filter, limit, after),
     chunk: (filter, limit, after) => read('chunk', filter, limit, after),
     exportChunk: (filter, limit, after, format) => read('exportChunk', filter, limit, after, format),
-    stats: async (filter, threshold, devices, bucket) => JSON.parse(DECODER.decode(await statsJson(filter, threshold, devices, bucket))) as Stats,
+    stats: async (filter, threshold, devices, bucket) =>
+      JSON.parse(DECODER.decode(await statsJson(filter, threshold, devices, bucket))) as Stats,
     statsJson,
     count: (filter) => read('count', filter),
     // Short reads that must not wait behind long ones: the dashboard's poll, and the feed, which
@@ -220,7 +250,11 @@ export async function openThreadedSqliteStore(databaseUrl: string, options: Thre
     },
     async check(): Promise<StorageCheck> {
       const started = performance.now();
-      const down = (error: string): StorageCheck => ({ status: 'down', latencyMs: Number((performance.now() - started).toFixed(3)), error });
+      const down = (error: string): StorageCheck => ({
+        status: 'down',
+        latencyMs: Number((performance.now() - started).toFixed(3)),
+        error,
+      });
       const stuck = writer.stuck();
       if (stuck) return down(stuck);
       try {
