@@ -305,6 +305,7 @@ function drawChart() {
   high = Math.max(high, ticks[ticks.length - 1]);
   const x = (t) => pad.left + ((t - from) / WINDOW_MS) * (width - pad.left - pad.right);
   const y = (v) => height - pad.bottom - ((v - low) / (high - low)) * (height - pad.top - pad.bottom);
+  drawnChart = { x, y, from, series, devices, unit };
 
   context.font = '11px system-ui, sans-serif';
   context.fillStyle = '#656d76';
@@ -358,6 +359,30 @@ function drawChart() {
     );
   }
 }
+
+/** What the live chart drew, for the reading under the pointer. */
+let drawnChart;
+
+/** The drawn reading nearest the pointer: device, value with its unit, and time. */
+$('chart').addEventListener('mousemove', (event) => {
+  if (!drawnChart) return;
+  const canvas = $('chart');
+  const box = canvas.getBoundingClientRect();
+  const px = ((event.clientX - box.left) / box.width) * canvas.width;
+  const py = ((event.clientY - box.top) / box.height) * canvas.height;
+  let nearest;
+  for (const device of drawnChart.devices) {
+    for (const p of drawnChart.series.get(device) ?? []) {
+      if (p.t < drawnChart.from) continue;
+      const distance = Math.hypot(drawnChart.x(p.t) - px, drawnChart.y(p.v) - py);
+      if (!nearest || distance < nearest.distance) nearest = { device, p, distance };
+    }
+  }
+  if (!nearest || nearest.distance > 40) return;
+  const unit = drawnChart.unit ? ` ${drawnChart.unit}` : '';
+  $('chart-hover').textContent =
+    `${nearest.device}: ${nearest.p.v}${unit} at ${new Date(nearest.p.t).toISOString().slice(11, 23)} UTC`;
+});
 
 /** Thresholds of the rules for every device of the metric on the chart. */
 function thresholdLines() {

@@ -379,6 +379,27 @@ it('shows one metric at a time, as picked: its unit on the axes, a time axis, an
     { timeout: 15_000 },
   );
   expect(await page.locator('#chart').getAttribute('aria-label')).not.toContain('kWh');
+  // Under the pointer on the live chart: the reading there, with its unit and time.
+  const chartBox = (await page.locator('#chart').boundingBox()) as { width: number; height: number };
+  const highest = await page.evaluate(() => {
+    // biome-ignore lint/suspicious/noExplicitAny: the page's own state, a global of its script
+    const drawn = (window as any).eval('drawnChart') as {
+      x(t: number): number;
+      y(v: number): number;
+      series: Map<string, Array<{ t: number; v: number }>>;
+    };
+    const point = drawn.series.get('pump-7')?.find((p) => p.v === 22.5) as { t: number; v: number };
+    return { x: drawn.x(point.t), y: drawn.y(point.v) };
+  });
+  await page
+    .locator('#chart')
+    .hover({ position: { x: (highest.x / 900) * chartBox.width, y: (highest.y / 320) * chartBox.height } });
+  await page.waitForFunction(
+    () => document.querySelector('#chart-hover')?.textContent?.startsWith('pump-7: 22.5 °C at '),
+    undefined,
+    { timeout: 15_000 },
+  );
+  expect(await page.locator('#chart-hover').textContent()).toMatch(/^pump-7: 22\.5 °C at \d\d:\d\d:\d\d\.\d{3} UTC$/);
   // The history: temp's values with its unit, from the first bucket's time to the last's.
   await page.waitForFunction(
     () =>
