@@ -166,6 +166,31 @@ describe('analysis of a CSV file', () => {
     expect(weekly.summary.timeOutliers).toBeNull();
   });
 
+  it('with several metrics: each one’s summary, charts and report in a folder of its own, linked from the report of all', async () => {
+    const start = Date.UTC(2026, 10, 22, 10, 0, 0);
+    const lines = ['deviceId,metric,value,unit,ts'];
+    for (let i = 0; i < 200; i++)
+      lines.push(`pump-${i % 2},kwh,${30 + (i % 5)},kWh,${new Date(start + i * 1_000).toISOString()}`);
+    for (let i = 0; i < 100; i++)
+      lines.push(`pump-0,temp °C,${20 + (i % 3)},°C,${new Date(start + i * 1_000).toISOString()}`);
+    const input = join(dir, 'metrics.csv');
+    await writeFile(input, lines.join('\n'));
+    const out = join(dir, 'metrics');
+    const result = await analyse(['--input', input, '--out', out]);
+    expect(result.summary.count).toBe(300);
+    expect(result.perMetric.map(({ metric, summary }) => [metric, summary.count, summary.min, summary.max])).toEqual([
+      ['kwh', 200, 30, 34],
+      ['temp °C', 100, 20, 22],
+    ]);
+    expect(result.notes.join(' ')).toContain('2 metrics (kwh, temp °C)');
+    const own = JSON.parse(await readFile(join(out, 'metric-temp__C', 'summary.json'), 'utf8'));
+    expect(own).toMatchObject({ count: 100, filters: { metric: 'temp °C' } });
+    expect(await readFile(join(out, 'report.html'), 'utf8')).toContain(
+      '<a href="metric-temp__C/report.html">temp °C</a>',
+    );
+    expect((await readFile(join(out, 'metric-kwh', 'values-over-time.svg'), 'utf8')).startsWith('<svg')).toBe(true);
+  });
+
   it('refuses bad flags, naming each', () => {
     expect(() => parseOptions(['--threshold', 'high', '--from', 'someday'], {})).toThrow(
       /--from: must be an ISO-8601[\s\S]*--threshold: must be a number/,

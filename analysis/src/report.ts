@@ -6,7 +6,12 @@ const number = (value: number | null, digits = 3) =>
   value === null ? '–' : Number(value.toFixed(digits)).toLocaleString('en');
 
 /** One self-contained page: the summary table and the charts inlined as SVG; nothing to fetch. */
-export function reportHtml(summary: Summary, charts: Array<{ title: string; svg: string }>, source: string): string {
+export function reportHtml(
+  summary: Summary,
+  charts: Array<{ title: string; svg: string }>,
+  source: string,
+  metrics: Array<{ metric: string; href: string }> = [],
+): string {
   const rows: Array<[string, string]> = [
     ['Source', source],
     ['Readings', summary.count.toLocaleString('en')],
@@ -64,6 +69,7 @@ export function reportHtml(summary: Summary, charts: Array<{ title: string; svg:
 <h1>Telemetry report</h1>
 <p>Generated ${escape(new Date().toISOString())}.</p>
 <table>${rows.map(([name, value]) => `<tr><th>${escape(name)}</th><td>${escape(value)}</td></tr>`).join('')}</table>
+${metrics.length > 0 ? `<h2>Per metric</h2><p>The figures below mix ${metrics.length} metrics and their units; each one alone:</p><ul>${metrics.map(({ metric, href }) => `<li><a href="${escape(href)}">${escape(metric)}</a></li>`).join('')}</ul>` : ''}
 ${bad ? `<h2>First bad rows</h2><ul>${bad}</ul>` : ''}
 ${charts.map((chart) => `<figure aria-label="${escape(chart.title)}">${chart.svg}</figure>`).join('\n')}
 </body>

@@ -19,6 +19,8 @@ export interface Progress {
 
 export interface AnalysisResult {
   summary: Summary;
+  /** With several metrics in the data and no --metric: each one's summary, in its own folder. */
+  perMetric: Array<{ metric: string; summary: Summary; dir: string }>;
   files: string[];
   /** What was read: a file, stdin or the API URL. */
   source: string;
@@ -127,7 +129,12 @@ export async function runAnalysis(
     notes.push(`input is already a CSV file (${input.source}); not copied to readings.csv (use --copy)`);
   }
 
-  const summary = createSummary(options.threshold ?? (await defaultThreshold(options, notes)), options);
+  const threshold = options.threshold ?? (await defaultThreshold(options, notes));
+  const summary = createSummary(threshold, options);
+  // Each metric's own summary as well (unless --metric chose one): its values share a unit, so its
+  // statistics and charts mean something; the summary of them all mixes kWh with °C.
+  const metrics = new Map<string, ReturnType<typeof createSummary>>();
+  let untracked = 0;
   let bytes = 0;
   let parser: ReturnType<typeof rowParser> | undefined;
   let lastReport = 0;
@@ -142,7 +149,15 @@ export async function runAnalysis(
       }
       const row = parser.parse(line);
       if (typeof row === 'string') summary.bad(lineNumber, row);
-      else summary.add(row);
+      else if (summary.add(row) && options.metric === undefined) {
+        let own = metrics.get(row.metric);
+        if (!own && metrics.size < MAX_METRIC_REPORTS) {
+          own = createSummary(threshold, { ...options, metric: row.metric });
+          metrics.set(row.metric, own);
+        }
+        if (own) own.add(row);
+        else untracked += 1;
+      }
       if ((lineNumber & 0xffff) === 0) {
         const now = performance.now();
         if (now - lastReport > 200) {
@@ -169,23 +184,55 @@ export async function runAnalysis(
       `more than 100,000 distinct values: counted in buckets of ${result.counting.bucketWidth} (mode and quantiles are bucket starts)`,
     );
 
-  await writeFile(
-    join(options.outDir, 'summary.json'),
-    `${JSON.stringify({ source: input.source, ...result }, null, 2)}\n`,
-  );
-  files.push(join(options.outDir, 'summary.json'));
-
-  if (options.charts && fontFile) {
-    const charts = [];
-    for (const chart of chartSpecs(result, summary.valueCounts())) {
-      const svg = await renderSvg(chart.spec);
-      await writeFile(join(options.outDir, `${chart.name}.svg`), svg);
-      await writeFile(join(options.outDir, `${chart.name}.png`), renderPng(svg, fontFile));
-      files.push(join(options.outDir, `${chart.name}.svg`), join(options.outDir, `${chart.name}.png`));
-      charts.push({ title: chart.title, svg });
+  const perMetric: AnalysisResult['perMetric'] = [];
+  if (metrics.size > 1) {
+    notes.push(
+      `${metrics.size} metrics (${[...metrics.keys()].join(', ')}): the summary of them all mixes their units; each one's summary and charts are in a folder of its own`,
+    );
+    if (untracked > 0)
+      notes.push(
+        `more than ${MAX_METRIC_REPORTS} metrics: ${untracked} readings of the others are in the summary of all only`,
+      );
+    for (const [metric, own] of metrics) {
+      const dir = join(options.outDir, folderName(metric));
+      await mkdir(dir, { recursive: true });
+      const ownResult = own.finish();
+      await writeOutputs(dir, ownResult, own.valueCounts(), `${input.source} (metric ${metric})`, fontFile, files);
+      perMetric.push({ metric, summary: ownResult, dir });
     }
-    await writeFile(join(options.outDir, 'report.html'), reportHtml(result, charts, input.source));
-    files.push(join(options.outDir, 'report.html'));
   }
-  return { summary: result, files, source: input.source, notes };
+  await writeOutputs(options.outDir, result, summary.valueCounts(), input.source, fontFile, files, perMetric);
+  return { summary: result, perMetric, files, source: input.source, notes };
+}
+
+/** Metrics given a report of their own at most: past them, the summary of all holds the rest. */
+const MAX_METRIC_REPORTS = 20;
+
+/** A metric's folder: its name with anything but letters, digits, `.`, `_` and `-` as `_`. */
+const folderName = (metric: string) => `metric-${metric.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+
+/** summary.json, the charts as SVG and PNG (with a font), and report.html, in `dir`. */
+async function writeOutputs(
+  dir: string,
+  result: Summary,
+  counts: ReadonlyArray<[number, number]>,
+  source: string,
+  fontFile: string | undefined,
+  files: string[],
+  perMetric: AnalysisResult['perMetric'] = [],
+): Promise<void> {
+  await writeFile(join(dir, 'summary.json'), `${JSON.stringify({ source, ...result }, null, 2)}\n`);
+  files.push(join(dir, 'summary.json'));
+  if (!fontFile) return;
+  const charts = [];
+  for (const chart of chartSpecs(result, counts)) {
+    const svg = await renderSvg(chart.spec);
+    await writeFile(join(dir, `${chart.name}.svg`), svg);
+    await writeFile(join(dir, `${chart.name}.png`), renderPng(svg, fontFile));
+    files.push(join(dir, `${chart.name}.svg`), join(dir, `${chart.name}.png`));
+    charts.push({ title: chart.title, svg });
+  }
+  const links = perMetric.map(({ metric, dir: own }) => ({ metric, href: `${own.slice(dir.length + 1)}/report.html` }));
+  await writeFile(join(dir, 'report.html'), reportHtml(result, charts, source, links));
+  files.push(join(dir, 'report.html'));
 }
