@@ -12,6 +12,9 @@ const root = join(import.meta.dir, '..');
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'run-it-'));
+  // What start saves (a token secret, a chosen Redis) goes to a .env of the test's own, never the
+  // repository's: every start below inherits this.
+  process.env.ENV_FILE = join(dir, 'run-it.env');
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -161,7 +164,7 @@ describe('bun run start --ha', () => {
 });
 
 describe('bun run start without REDIS_URL', () => {
-  it('runs its own Redis past another one, saves it as REDIS_URL in .env, and deadletters run from there reads that Redis; a misspelt key in .env is named', async () => {
+  it('runs its own Redis past another one, saves it as REDIS_URL in .env with a token secret, and deadletters and token run from there use them; a misspelt key in .env is named', async () => {
     const other = await startRedisServer({ appendOnly: false });
     const [ownPort, apiPort] = [await freePort(), await freePort()];
     const work = await mkdtemp(join(dir, 'first-hour-'));
@@ -173,6 +176,7 @@ describe('bun run start without REDIS_URL', () => {
       ENV_FILE: envFile,
       REDIS_URL: '',
       API_TOKEN: '',
+      TOKEN_SECRET: '',
       START_REDIS_PORTS: `${other.port},${ownPort}`,
       MQTT_URL: `mqtt://127.0.0.1:${await freePort()}`,
       PORT: String(apiPort),
@@ -194,6 +198,7 @@ describe('bun run start without REDIS_URL', () => {
       const saved = readFileSync(envFile, 'utf8');
       expect(saved).toContain(`REDIS_URL=redis://127.0.0.1:${ownPort}`);
       expect(saved).toMatch(/^API_TOKEN=.+$/m);
+      expect(saved).toMatch(/^TOKEN_SECRET=.{40,}$/m);
       expect(start.output()).toContain(`another Redis answers on redis://127.0.0.1:${other.port}; leaving it alone`);
       expect(start.output()).toContain('ALERT_TRESHOLD is no setting of this pipeline — did you mean ALERT_THRESHOLD?');
       // A reading the store group refuses: a dead letter in the pipeline's Redis.
@@ -201,11 +206,22 @@ describe('bun run start without REDIS_URL', () => {
       await own.xadd('readings', '*', 'v', '3', 'r', '{"not":"a reading"}');
       await waitFor(async () => (await own.xlen('readings:dead')) === 1, { what: 'the dead letter' });
       own.disconnect();
-      const { REDIS_URL: _url, API_TOKEN: _token, KEY_PREFIX: _prefix, ...shell } = process.env;
+      const { REDIS_URL: _url, API_TOKEN: _token, KEY_PREFIX: _prefix, TOKEN_SECRET: _secret, ...shell } = process.env;
       const list = Bun.spawnSync(['bun', join(root, 'scripts/deadletters.ts'), 'list'], {
         env: { ...shell, ENV_FILE: envFile },
       });
       expect(list.stdout.toString()).toContain('1 dead letter');
+      // A device token minted from the same .env, which the API takes.
+      const minted = Bun.spawnSync(['bun', join(root, 'scripts/token.ts'), '--device', 'pump-7', '--scope', 'ingest'], {
+        env: { ...shell, ENV_FILE: envFile },
+      });
+      const token = minted.stdout.toString().trim().split('\n').at(-1) as string;
+      const ingest = await fetch(`http://127.0.0.1:${apiPort}/ingest`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ deviceId: 'pump-7', metric: 'temp', value: 21.5, unit: '°C', ts: Date.now() }),
+      });
+      expect(ingest.status).toBe(202);
       // The other Redis was only asked who it is.
       expect(await withShortConnection({ host: '127.0.0.1', port: other.port }, (client) => client.dbsize())).toBe(0);
     } finally {
