@@ -1,7 +1,8 @@
 /**
  * The docs a person finds stay true: every link between them leads somewhere, every setting the
- * code reads is in the configuration page, and the README's first-reading commands work as
- * pasted (against an API and Redis of the test's own).
+ * code reads is in the configuration page, every curl names an endpoint the API has, and the
+ * README's first-reading commands (curl, mosquitto_pub) work as pasted, against servers of the
+ * test's own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { existsSync } from 'node:fs';
@@ -9,7 +10,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createRedis, decodeReadings } from 'core';
-import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, waitFor } from 'core/testing';
+import {
+  type MosquittoServer,
+  type RedisServer,
+  type ServiceProcess,
+  freePort,
+  startMosquitto,
+  startRedisServer,
+  startService,
+  waitFor,
+} from 'core/testing';
 import { knownSettings } from './known-settings.ts';
 
 const root = join(import.meta.dir, '..');
@@ -129,6 +139,54 @@ describe('the docs against an API of the test’s own', () => {
       const readings = (await client.xrange('readings', '-', '+')).flatMap(([, fields]) => decodeReadings(fields));
       expect(readings.map((reading) => [reading.deviceId, reading.metric, reading.value, reading.unit])).toEqual([
         ['pump-7', 'temp', 21.5, '°C'],
+      ]);
+      expect(Math.abs((readings[0]?.ts ?? 0) - Date.now())).toBeLessThan(3_600_000);
+    } finally {
+      client.disconnect();
+    }
+  });
+});
+
+describe('the README’s first reading over MQTT, as pasted', () => {
+  let broker: MosquittoServer;
+  let redis: RedisServer;
+  let ingest: ServiceProcess;
+  beforeAll(async () => {
+    [broker, redis] = await Promise.all([startMosquitto(), startRedisServer()]);
+    ingest = startService(join(root, 'ingest-mqtt/src/index.ts'), {
+      REDIS_URL: redis.url,
+      MQTT_URL: broker.url,
+      MQTT_CLIENT_ID: 'docs-test-ingest',
+    });
+    await waitFor(() => ingest.output().includes('"subscribed"'), { what: 'ingest-mqtt subscribed' });
+  });
+  afterAll(async () => {
+    await ingest?.kill('SIGTERM');
+    await broker?.stop();
+    await redis?.stop();
+  });
+
+  it('reaches the stream, dated now', async () => {
+    // The README's broker is the machine's; this one is the test's own.
+    const { port } = new URL(broker.url);
+    const script = readmeBlock(await Bun.file(join(root, 'README.md')).text(), 'mosquitto_pub').replaceAll(
+      'mosquitto_pub ',
+      `mosquitto_pub -h 127.0.0.1 -p ${port} `,
+    );
+    const run = Bun.spawnSync(['bash', '-euo', 'pipefail', '-c', script], { env: { PATH: process.env.PATH ?? '' } });
+    expect(run.stderr.toString()).toBe('');
+    expect(run.exitCode).toBe(0);
+    const client = createRedis(redis.url, { name: 'docs-test-mqtt' });
+    try {
+      const readings = await waitFor(
+        async () => {
+          const found = (await client.xrange('readings', '-', '+')).flatMap(([, fields]) => decodeReadings(fields));
+          return found.length > 0 && found;
+        },
+        { what: 'the MQTT reading in the stream' },
+      );
+      expect(readings.map((reading) => [reading.deviceId, reading.metric, reading.value, reading.unit])).toEqual([
+        ['pump-7', 'temp', 22, '°C'],
       ]);
       expect(Math.abs((readings[0]?.ts ?? 0) - Date.now())).toBeLessThan(3_600_000);
     } finally {
