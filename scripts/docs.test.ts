@@ -21,6 +21,7 @@ import {
   waitFor,
 } from 'core/testing';
 import { knownSettings } from './known-settings.ts';
+import { withSettingsTable } from './settings-table.ts';
 
 const root = join(import.meta.dir, '..');
 const pages = ['README.md', ...[...new Bun.Glob('docs/*.md').scanSync({ cwd: root })]];
@@ -46,6 +47,11 @@ describe('the docs', () => {
       }
     }
     expect(broken).toEqual([]);
+  });
+
+  it('hold the settings table as the setting specs make it (bun run docs:settings)', async () => {
+    const page = await Bun.file(join(root, 'docs/configuration.md')).text();
+    expect(withSettingsTable(page)).toBe(page);
   });
 
   it('name every setting the code reads on the configuration page', async () => {
