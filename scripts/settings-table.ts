@@ -1,19 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { alertSettings } from '../consumer-alert/src/config.ts';
-import { apiSettings } from '../api/src/config.ts';
-import { mqttSettings } from '../ingest-mqtt/src/config.ts';
-import { producerSettings } from '../producer/src/config.ts';
-import { storeSettings } from '../consumer-store/src/config.ts';
-
-/** Each service's setting specs, by the name it goes by. */
-const SERVICES = {
-  api: apiSettings,
-  'consumer-store': storeSettings,
-  'consumer-alert': alertSettings,
-  producer: producerSettings,
-  'ingest-mqtt': mqttSettings,
-} as const;
+import { SERVICE_SETTINGS as SERVICES } from './known-settings.ts';
 
 const root = resolve(import.meta.dir, '..');
 
