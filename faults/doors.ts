@@ -51,18 +51,23 @@ async function paced(
   }
 }
 
+/** POSTs `payload` to the API; true when it answered 202 (accepted), the answer's body read either way. */
+async function accepted(url: string, token: string, contentType: string, payload: string): Promise<boolean> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
+    body: payload,
+    signal: AbortSignal.timeout(10_000),
+  });
+  await response.arrayBuffer();
+  return response.status === 202;
+}
+
 /** `POST /ingest`, a JSON array per request; a batch the API did not answer 202 is sent again (stored once by id). */
 export function ingestDoor(apiUrl: string, token: string, readings: readonly Reading[], rate: number): Door {
   const acked: string[] = [];
   const finished = paced(readings, rate, async (batch) => {
-    const response = await fetch(`${apiUrl}/ingest`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(batch.map(body)),
-      signal: AbortSignal.timeout(10_000),
-    });
-    await response.arrayBuffer();
-    if (response.status !== 202) return false;
+    if (!(await accepted(`${apiUrl}/ingest`, token, 'application/json', JSON.stringify(batch.map(body))))) return false;
     acked.push(...batch.map((reading) => reading.id));
     return true;
   });
@@ -74,14 +79,7 @@ export function importDoor(apiUrl: string, token: string, readings: readonly Rea
   const acked: string[] = [];
   const file = `${readings.map((reading) => JSON.stringify(body(reading))).join('\n')}\n`;
   const finished = untilDone(async () => {
-    const response = await fetch(`${apiUrl}/imports`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson' },
-      body: file,
-      signal: AbortSignal.timeout(10_000),
-    });
-    await response.arrayBuffer();
-    if (response.status !== 202) return false;
+    if (!(await accepted(`${apiUrl}/imports`, token, 'application/x-ndjson', file))) return false;
     acked.push(...readings.map((reading) => reading.id));
     return true;
   });

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createRedis, decodeReadings } from 'core';
+import { type Reading, createRedis } from 'core';
 import {
   type MosquittoServer,
   type RedisServer,
@@ -18,6 +18,7 @@ import {
   startMosquitto,
   startRedisServer,
   startService,
+  streamReadings,
   waitFor,
 } from 'core/testing';
 import { knownSettings } from './known-settings.ts';
@@ -33,6 +34,30 @@ function readmeBlock(readme: string, needle: string): string {
     .find((code) => code.includes(needle));
   if (!block) throw new Error(`no sh block in the README holds ${needle}`);
   return block;
+}
+
+/** The readings in the `readings` stream of the Redis at `url`. */
+async function streamedReadings(url: string): Promise<Reading[]> {
+  const client = createRedis(url, { name: 'docs-test' });
+  try {
+    return await streamReadings(client, 'readings');
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** The one reading a pasted command sent: its device, metric, value and unit, dated while it ran. */
+function expectSentReading(
+  readings: Reading[],
+  expected: [string, string, number, string],
+  before: number,
+  after: number,
+) {
+  expect(readings.map((reading) => [reading.deviceId, reading.metric, reading.value, reading.unit])).toEqual([
+    expected,
+  ]);
+  const ts = readings[0]?.ts ?? 0;
+  expect(ts >= before && ts <= after).toBe(true);
 }
 
 describe('the docs', () => {
@@ -142,18 +167,7 @@ describe('the docs against an API of the test’s own', () => {
     const after = Date.now();
     expect(run.stderr.toString()).toBe('');
     expect(JSON.parse(run.stdout.toString())).toMatchObject({ accepted: 1 });
-    // In the stream, dated when it was sent.
-    const client = createRedis(redis.url, { name: 'docs-test' });
-    try {
-      const readings = (await client.xrange('readings', '-', '+')).flatMap(([, fields]) => decodeReadings(fields));
-      expect(readings.map((reading) => [reading.deviceId, reading.metric, reading.value, reading.unit])).toEqual([
-        ['pump-7', 'temp', 21.5, '°C'],
-      ]);
-      const ts = readings[0]?.ts ?? 0;
-      expect(ts >= before && ts <= after).toBe(true);
-    } finally {
-      client.disconnect();
-    }
+    expectSentReading(await streamedReadings(redis.url), ['pump-7', 'temp', 21.5, '°C'], before, after);
   });
 });
 
@@ -189,22 +203,13 @@ describe('the README’s first reading over MQTT, as pasted', () => {
     const after = Date.now();
     expect(run.stderr.toString()).toBe('');
     expect(run.exitCode).toBe(0);
-    const client = createRedis(redis.url, { name: 'docs-test-mqtt' });
-    try {
-      const readings = await waitFor(
-        async () => {
-          const found = (await client.xrange('readings', '-', '+')).flatMap(([, fields]) => decodeReadings(fields));
-          return found.length > 0 && found;
-        },
-        { what: 'the MQTT reading in the stream' },
-      );
-      expect(readings.map((reading) => [reading.deviceId, reading.metric, reading.value, reading.unit])).toEqual([
-        ['pump-7', 'temp', 22, '°C'],
-      ]);
-      const ts = readings[0]?.ts ?? 0;
-      expect(ts >= before && ts <= after).toBe(true);
-    } finally {
-      client.disconnect();
-    }
+    const readings = await waitFor(
+      async () => {
+        const found = await streamedReadings(redis.url);
+        return found.length > 0 && found;
+      },
+      { what: 'the MQTT reading in the stream' },
+    );
+    expectSentReading(readings, ['pump-7', 'temp', 22, '°C'], before, after);
   });
 });

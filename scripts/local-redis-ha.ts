@@ -7,7 +7,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { answersPing } from 'core';
+import { answersPing, dataNodeArgs, sentinelConfig } from 'core';
 
 const MASTER_NAME = 'telemetry';
 
@@ -41,23 +41,7 @@ export async function startLocalRedisHa(dataDir: string): Promise<LocalRedisHa> 
     children.push(child);
     return child;
   };
-  // Diskless sync at once: a replica reconfigured after a failover is in sync in well under a second here.
-  const writeSafety = [
-    '--min-replicas-to-write',
-    '1',
-    '--min-replicas-max-lag',
-    '5',
-    '--appendonly',
-    'yes',
-    '--appendfsync',
-    'everysec',
-    '--save',
-    '',
-    '--repl-diskless-sync',
-    'yes',
-    '--repl-diskless-sync-delay',
-    '0',
-  ];
+  const writeSafety = [...dataNodeArgs(1), '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''];
   const nodePorts = [await freePort(), await freePort(), await freePort()];
   nodePorts.forEach((port, index) => {
     const dir = join(base, index === 0 ? 'primary' : `replica-${index}`);
@@ -80,15 +64,14 @@ export async function startLocalRedisHa(dataDir: string): Promise<LocalRedisHa> 
     const config = join(dir, 'sentinel.conf');
     await Bun.write(
       config,
-      [
-        `port ${port}`,
-        'bind 127.0.0.1',
-        `dir ${dir}`,
-        `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${nodePorts[0]} 2`,
-        `sentinel down-after-milliseconds ${MASTER_NAME} 2000`,
-        `sentinel failover-timeout ${MASTER_NAME} 10000`,
-        '',
-      ].join('\n'),
+      sentinelConfig({
+        port,
+        dir,
+        masterName: MASTER_NAME,
+        primaryPort: nodePorts[0] as number,
+        quorum: 2,
+        downAfterMs: 2_000,
+      }),
     );
     spawn([config, '--sentinel']);
   }

@@ -55,6 +55,7 @@ export {
 } from './redis.ts';
 export { commonSettings } from './settings.ts';
 export { misspeltSettings } from './misspelt-settings.ts';
+export { dataNodeArgs, sentinelConfig } from './redis-ha-layout.ts';
 export {
   createConsumer,
   StopConsumingError,

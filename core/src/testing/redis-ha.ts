@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { answersPing, withShortConnection } from '../redis.ts';
+import { dataNodeArgs, sentinelConfig } from '../redis-ha-layout.ts';
 import { killOwned, own } from './owned-processes.ts';
 import { type RedisServer, freePort, startRedisServer } from './redis-server.ts';
 import { waitFor } from './wait.ts';
@@ -56,16 +57,7 @@ export interface RedisHaOptions {
  */
 export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisHa> {
   const { replicas = 2, sentinels: sentinelCount = 3, downAfterMs = 1_000, minReplicasToWrite = 1 } = options;
-  const writeSafety = [
-    '--min-replicas-to-write',
-    String(minReplicasToWrite),
-    '--min-replicas-max-lag',
-    '5',
-    '--repl-diskless-sync',
-    'yes',
-    '--repl-diskless-sync-delay',
-    '0',
-  ];
+  const writeSafety = dataNodeArgs(minReplicasToWrite);
   const primary = await startRedisServer({ args: writeSafety });
   const servers = [
     primary,
@@ -170,20 +162,17 @@ async function startSentinel(primaryPort: number, quorum: number, downAfterMs: n
   const dir = await mkdtemp(join(tmpdir(), 'telemetry-sentinel-'));
   const port = await freePort();
   const config = join(dir, 'sentinel.conf');
-  // Sentinel rewrites its own file (what it learns of replicas, Sentinels and failovers).
   await Bun.write(
     config,
-    [
-      `port ${port}`,
-      'bind 127.0.0.1',
-      `dir ${dir}`,
-      `logfile ${join(dir, 'sentinel.log')}`,
-      `sentinel monitor ${HA_MASTER_NAME} 127.0.0.1 ${primaryPort} ${quorum}`,
-      `sentinel down-after-milliseconds ${HA_MASTER_NAME} ${downAfterMs}`,
-      `sentinel failover-timeout ${HA_MASTER_NAME} 10000`,
-      `sentinel parallel-syncs ${HA_MASTER_NAME} 2`,
-      '',
-    ].join('\n'),
+    sentinelConfig({
+      port,
+      dir,
+      masterName: HA_MASTER_NAME,
+      primaryPort,
+      quorum,
+      downAfterMs,
+      logfile: join(dir, 'sentinel.log'),
+    }),
   );
   const child: Subprocess = own(
     Bun.spawn(['redis-server', config, '--sentinel'], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' }),
