@@ -161,10 +161,18 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     REDIS_URL: redisServer.url,
     ...(ha ? { REDIS_SENTINELS: ha.sentinelList } : {}),
   };
-  const redis = createRedis(redisTargetOf(loadConfig(commonSettings, redisEnv)), {
-    name: 'faults',
-    keyPrefix: options.keyPrefix,
-  });
+  const connect = () =>
+    createRedis(redisTargetOf(loadConfig(commonSettings, redisEnv)), {
+      name: 'faults',
+      keyPrefix: options.keyPrefix,
+    });
+  // The harness's own connection: made again should ioredis give it up across failovers (a run
+  // once saw it closed for good after two), so that the checks ask Redis, not a dead socket.
+  let current = connect();
+  const redisNow = (): Redis => {
+    if (current.status === 'end') current = connect();
+    return current;
+  };
   const postgres = options.backend === 'postgres' ? await startPostgresServer() : undefined;
   const databaseUrl = postgres ? await postgres.createDatabase('faults') : join(dir, 'telemetry.db');
   const apiPorts = [await freePort(), ...(options.apiInstances === 2 ? [await freePort()] : [])];
@@ -235,7 +243,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     postgres,
     broker,
     apiUrls,
-    redis,
+    get redis() {
+      return redisNow();
+    },
     offered,
     services,
     start,
@@ -278,13 +288,29 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         async () => {
           if ((await storedCount().catch(() => 0)) < offered.length) return false;
           const [readings, alerts] = await Promise.all([
-            groupsCaughtUp(redis, 'readings', GROUPS),
-            groupsCaughtUp(redis, 'alerts', ['notify', 'history']),
+            groupsCaughtUp(redisNow(), 'readings', GROUPS).catch(() => false),
+            groupsCaughtUp(redisNow(), 'alerts', ['notify', 'history']).catch(() => false),
           ]);
           return readings && alerts;
         },
         { timeoutMs, intervalMs: 200, what: 'every reading stored and evaluated, every alert notified and recorded' },
-      );
+      ).catch(async (error: Error) => {
+        // What was missing, for the account of a run that never settled.
+        const groups = async (stream: string) =>
+          JSON.stringify(await readGroups(redisNow(), stream).catch((e: Error) => e.message));
+        const services = [...pipeline.services.entries()].map(
+          ([name, service]) =>
+            `--- ${name}\n${service
+              .output()
+              .split('\n')
+              .filter((line) => line.includes('"level":"warn"') || line.includes('"level":"error"'))
+              .slice(-8)
+              .join('\n')}`,
+        );
+        throw new Error(
+          `${error.message}\nstored ${await storedCount().catch(() => -1)} of ${offered.length}; readings groups ${await groups('readings')}; alerts groups ${await groups('alerts')}\n${services.join('\n')}`,
+        );
+      });
     },
     async history(extra = {}) {
       // Every stored row, one line each: a row stored twice would show twice.
@@ -301,7 +327,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
           if (line.includes(',')) acked.push(line.slice(0, line.indexOf(',')));
       }
       for (const door of doors) acked.push(...door.acked);
-      const alerts: Alert[] = (await redis.xrange('alerts', '-', '+')).map(([, fields]) => decodeAlert(fields));
+      const alerts: Alert[] = (await redisNow().xrange('alerts', '-', '+')).map(([, fields]) => decodeAlert(fields));
       // The alert history, every page: an alert recorded twice would show twice.
       const recorded: string[] = [];
       for (let cursor: string | null = ''; cursor !== null; ) {
@@ -313,13 +339,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       }
       let pending = 0;
       for (const stream of ['readings', 'alerts'])
-        for (const group of await readGroups(redis, stream)) pending += group.pending;
-      const deadLetters = (await redis.xlen('readings:dead')) + (await redis.xlen('alerts:dead'));
+        for (const group of await readGroups(redisNow(), stream)) pending += group.pending;
+      const deadLetters = (await redisNow().xlen('readings:dead')) + (await redisNow().xlen('alerts:dead'));
       return { offered, acked, stored, alerts, recorded, pending, deadLetters, ...extra };
     },
     async stop() {
       await Promise.all([...services.values(), ...extraInstances].map((service) => service.kill('SIGKILL')));
-      redis.disconnect();
+      current.disconnect();
       if (ha) await ha.stop();
       else await redisServer.stop();
       await postgres?.stop();
@@ -340,7 +366,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     });
   }
   // Both groups exist before the first reading.
-  await waitFor(async () => (await readGroups(redis, 'readings')).length >= 2, {
+  await waitFor(async () => (await readGroups(redisNow(), 'readings')).length >= 2, {
     timeoutMs: 20_000,
     what: 'consumer groups',
   });
