@@ -279,7 +279,14 @@ describe('/health of the whole pipeline', () => {
     const before = await redis.hgetall(WORKERS_KEY);
     const seen = (await health()).body.workers.map((w: { instance: string }) => w.instance);
     expect(seen).not.toContain('gone');
-    expect(await redis.hgetall(WORKERS_KEY)).toEqual(before);
+    // Nothing removed, the planted entries as they were (the live workers rewrite their own
+    // entries with every heartbeat meanwhile: a CI run saw one change between the two reads).
+    const during = await redis.hgetall(WORKERS_KEY);
+    expect(Object.keys(during).sort()).toEqual(Object.keys(before).sort());
+    expect([during['consumer-store:gone'], during['junk:entry']]).toEqual([
+      before['consumer-store:gone'],
+      before['junk:entry'],
+    ]);
     expect(await forgetSilentWorkers(redis)).toBe(2);
     const after = await redis.hgetall(WORKERS_KEY);
     expect(Object.keys(after)).not.toContain('consumer-store:gone');
