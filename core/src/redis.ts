@@ -83,7 +83,35 @@ export function createRedis(target: RedisTarget | string, options: RedisConnecti
     reportedDown = false;
     logger?.info('redis_reconnected', { connection: name });
   });
+  if (!failFast) keepConnected(redis, name, logger);
   return redis;
+}
+
+/**
+ * Connects again when ioredis ends a connection nobody closed: through failovers in Sentinel mode
+ * it was seen to end one for good ("Connection is closed" on every command after), which left a
+ * consumer reading nothing while the rest of the pipeline went on. A close the owner asks for
+ * (`disconnect`, `quit`) stays closed.
+ */
+function keepConnected(redis: Redis, name: string, logger?: Logger): void {
+  let closing = false;
+  const disconnect = redis.disconnect.bind(redis);
+  const quit = redis.quit.bind(redis);
+  redis.disconnect = (reconnect = false) => {
+    if (!reconnect) closing = true;
+    disconnect(reconnect);
+  };
+  redis.quit = ((...args: Parameters<typeof quit>) => {
+    closing = true;
+    return quit(...args);
+  }) as typeof redis.quit;
+  redis.on('end', () => {
+    if (closing) return;
+    logger?.warn('redis_connection_ended_reconnecting', { connection: name });
+    setTimeout(() => {
+      if (!closing && redis.status === 'end') redis.connect().catch(() => {});
+    }, 100);
+  });
 }
 
 /**
