@@ -32,6 +32,23 @@ describe('createRedis', () => {
     }
   });
 
+  it('connects again when ioredis ends a connection in the middle of connecting (a failover detector racing a reconnect), fail-fast or not; one its owner closes stays closed', async () => {
+    for (const failFast of [false, true]) {
+      const redis = createRedis(server.url, { name: 'test', failFast });
+      redis.on('error', () => {});
+      // ioredis's own path: a disconnect(true) — what its Sentinel FailoverDetector and READONLY
+      // handling do — while the connector connects makes connect() throw, and the status `end`.
+      expect(redis.status).toBe('connecting');
+      redis.disconnect(true);
+      await waitFor(() => redis.status === 'ready', { what: `the connection back (failFast ${failFast})` });
+      expect(await redis.ping()).toBe('PONG');
+      redis.disconnect();
+      await waitFor(() => redis.status === 'end', { what: 'the owner’s close' });
+      await Bun.sleep(300);
+      expect(redis.status).toBe('end');
+    }
+  });
+
   it('fails commands at once while disconnected when failFast is set', async () => {
     const redis = createRedis('redis://127.0.0.1:1', { name: 'fast', failFast: true });
     try {

@@ -83,14 +83,17 @@ export function createRedis(target: RedisTarget | string, options: RedisConnecti
     reportedDown = false;
     logger?.info('redis_reconnected', { connection: name });
   });
-  if (!failFast) keepConnected(redis, name, logger);
+  keepConnected(redis, name, logger);
   return redis;
 }
 
 /**
- * Connects again when ioredis ends a connection nobody closed: through failovers in Sentinel mode
- * it was seen to end one for good ("Connection is closed" on every command after), which left a
- * consumer reading nothing while the rest of the pipeline went on. A close the owner asks for
+ * Connects again when ioredis ends a connection nobody closed. In Sentinel mode ioredis 6 does so
+ * when a failover's `+switch-master` reaches its FailoverDetector while a reconnect is asking the
+ * Sentinels for the primary: the detector's `connector.disconnect()` makes the connector's
+ * `connect()` throw "Connection is closed.", and `Redis#connect` then sets the status to `end`
+ * for good — every command after fails the same way. Seen as a consumer reading nothing, and a
+ * producer buffering for ever, while the rest of the pipeline went on. A close the owner asks for
  * (`disconnect`, `quit`) stays closed.
  */
 function keepConnected(redis: Redis, name: string, logger?: Logger): void {
