@@ -19,6 +19,7 @@ import {
   newEventId,
   readGroups,
   redisTargetOf,
+  withShortConnection,
 } from 'core';
 import {
   type MosquittoServer,
@@ -139,6 +140,8 @@ export interface Pipeline {
   /** Waits until both groups (and notify) have everything acknowledged and every row is in. */
   settle(timeoutMs?: number): Promise<void>;
   history(options?: { delivered?: readonly string[] }): Promise<History>;
+  /** With `ha`: each server's role, primary and stream lengths, and which one the harness reads. */
+  describeRedis(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -343,6 +346,21 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       const deadLetters = (await redisNow().xlen('readings:dead')) + (await redisNow().xlen('alerts:dead'));
       return { offered, acked, stored, alerts, recorded, pending, deadLetters, ...extra };
     },
+    async describeRedis() {
+      if (!ha) return '';
+      const reading = (current as unknown as { stream?: { remotePort?: number } }).stream?.remotePort;
+      const lines = await Promise.all(
+        ha.servers.map((server) =>
+          withShortConnection({ host: '127.0.0.1', port: server.port }, async (client) => {
+            const info = await client.info('replication');
+            const field = (name: string) => info.match(new RegExp(`${name}:(\\S+)`))?.[1] ?? '-';
+            const pending = (await readGroups(client, 'alerts')).map((g) => `${g.name}:${g.pending}`).join(' ');
+            return `port ${server.port}: ${field('role')} of ${field('master_port')} link ${field('master_link_status')} offset ${field('master_repl_offset')}; readings ${await client.xlen('readings')}, alerts ${await client.xlen('alerts')} (${pending})`;
+          }).catch((error: Error) => `port ${server.port}: ${error.message}`),
+        ),
+      );
+      return `the harness reads port ${reading}\n${lines.join('\n')}`;
+    },
     async stop() {
       await Promise.all([...services.values(), ...extraInstances].map((service) => service.kill('SIGKILL')));
       current.disconnect();
@@ -402,7 +420,8 @@ export async function runScenario(
     await pipeline.settle();
     const history = await pipeline.history(options.delivered ? { delivered: options.delivered() } : {});
     const verdict = check(history, THRESHOLD);
-    if (!clean(verdict)) throw new Error(`the run was not clean:\n${describe(verdict)}`);
+    if (!clean(verdict))
+      throw new Error(`the run was not clean:\n${describe(verdict)}\n${await pipeline.describeRedis()}`);
     await inspect?.({ verdict, history, pipeline });
     return verdict;
   } finally {
