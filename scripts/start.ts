@@ -15,6 +15,7 @@ import { rememberSetting } from './env-file.ts';
 import { knownSettings } from './known-settings.ts';
 import { type LocalRedisHa, startLocalRedisHa } from './local-redis-ha.ts';
 import { redisDurability } from './redis-durability.ts';
+import { type PipelineFigures, readFigures, summaryLine } from './start-summary.ts';
 import { BAD_CONFIGURATION_EXIT, supervise } from './supervisor.ts';
 
 const { values: flags } = parseCli({
@@ -34,6 +35,7 @@ const { values: flags } = parseCli({
 
 const root = resolve(import.meta.dir, '..');
 const say = (line: string) => console.log(`\x1b[1m▸\x1b[0m ${line}`);
+const SUMMARY_EVERY_MS = 60_000;
 
 const port = Number(process.env.PORT || 3000);
 // The .env every command reads (the repository's, or ENV_FILE): what start chooses, the others find.
@@ -226,6 +228,9 @@ const shared = {
   ...(localHa ? { REDIS_SENTINELS: localHa.sentinels } : {}),
   API_URL: process.env.API_URL || `http://127.0.0.1:${port}`,
   ...(process.stdout.isTTY ? { LOG_FORMAT: 'pretty' } : {}),
+  // The terminal shows warnings, errors and alerts; the services' periodic status lines give way
+  // to start's one summary a minute (LOG_LEVEL=info brings them back).
+  ...(process.env.LOG_LEVEL ? {} : { LOG_LEVEL: 'warn' }),
 };
 /**
  * A restarted worker keeps its consumer name, so it first finishes the entries it had read before
@@ -257,6 +262,17 @@ say(
     : `no MQTT broker at ${mqttUrl}: ingest-mqtt not started (apt-get install mosquitto, or set MQTT_URL)`,
 );
 
+const base = `http://127.0.0.1:${port}`;
+/** True when the API answers /health (whatever the pipeline's state). */
+const apiAnswers = () =>
+  fetch(`${base}/health`).then(
+    (response) => response.status < 500,
+    () => false,
+  );
+/** Resolves once the API answers, or after a minute (the others then start and say why they wait). */
+const apiUp = (async () => {
+  for (let attempt = 0; attempt < 120 && !(await apiAnswers()); attempt++) await Bun.sleep(500);
+})();
 const supervisor = supervise(
   [
     { name: 'api', command: ['bun', join(root, 'api/src/index.ts')], env: shared, colour: '\x1b[35m' },
@@ -264,21 +280,30 @@ const supervisor = supervise(
       name: 'consumer-store',
       command: ['bun', join(root, 'consumer-store/src/index.ts')],
       env: { ...shared, ...stableName('consumer-store') },
+      startAfter: apiUp,
       colour: '\x1b[32m',
     },
     {
       name: 'consumer-alert',
       command: ['bun', join(root, 'consumer-alert/src/index.ts')],
       env: { ...shared, ...stableName('consumer-alert') },
+      startAfter: apiUp,
       colour: '\x1b[33m',
     },
-    { name: 'producer', command: ['bun', join(root, 'producer/src/index.ts')], env: shared, colour: '\x1b[34m' },
+    {
+      name: 'producer',
+      command: ['bun', join(root, 'producer/src/index.ts')],
+      env: shared,
+      startAfter: apiUp,
+      colour: '\x1b[34m',
+    },
     ...(withMqtt
       ? [
           {
             name: 'ingest-mqtt',
             command: ['bun', join(root, 'ingest-mqtt/src/index.ts')],
             env: { ...shared, MQTT_URL: mqttUrl },
+            startAfter: apiUp,
             colour: '\x1b[36m',
           },
         ]
@@ -294,7 +319,6 @@ const supervisor = supervise(
   },
 );
 
-const base = `http://127.0.0.1:${port}`;
 say(`dashboard ${base}/`);
 say(`API      ${base}/readings/latest`);
 say(`OpenAPI  ${base}/openapi`);
@@ -319,18 +343,17 @@ process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
 
 // The URLs once more when the API answers: by then the services' start-up lines have scrolled the
-// first ones away.
+// first ones away. Then a summary each minute.
 void (async () => {
-  for (let attempt = 0; attempt < 120 && !stopping; attempt++) {
-    if (
-      await fetch(`${base}/health`).then(
-        (response) => response.status < 500,
-        () => false,
-      )
-    ) {
-      say(`ready: dashboard ${base}/ · API ${base}/openapi · Ctrl-C stops everything`);
-      return;
-    }
-    await Bun.sleep(500);
+  await apiUp;
+  if (!stopping && (await apiAnswers()))
+    say(`ready: dashboard ${base}/ · API ${base}/openapi · Ctrl-C stops everything`);
+  let before: PipelineFigures | undefined;
+  while (!stopping) {
+    await Bun.sleep(SUMMARY_EVERY_MS);
+    const now = await readFigures(base);
+    if (stopping) return;
+    say(now ? summaryLine(now, before) : `the API does not answer at ${base}`);
+    before = now;
   }
 })();

@@ -7,6 +7,8 @@ export interface ServiceSpec {
   command: string[];
   env?: Record<string, string>;
   colour: string;
+  /** Started once this settles (e.g. the API answering, so that its clients do not log its absence first). */
+  startAfter?: Promise<unknown>;
 }
 
 export interface Supervisor {
@@ -79,7 +81,10 @@ export function supervise(
     });
   };
 
-  for (const spec of specs) run(spec, 0);
+  for (const spec of specs)
+    void (spec.startAfter ?? Promise.resolve()).finally(() => {
+      if (!stopping) run(spec, 0);
+    });
 
   return {
     async stop(graceMs = 10_000) {

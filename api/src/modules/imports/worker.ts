@@ -168,10 +168,12 @@ export function startImportWorker({
   };
 
   const run = async () => {
+    let failuresInARow = 0;
     while (!stopped) {
       try {
         await sweep();
         const active = await jobs.active(owner);
+        failuresInARow = 0;
         for (const job of active) {
           if (open.has(job.id)) continue;
           if (job.cancelRequested) {
@@ -218,8 +220,10 @@ export function startImportWorker({
           }
         }
       } catch (error) {
-        // Redis away, most likely: the jobs' progress is in Redis, so wait and go on from it.
-        logger.warn('import_worker_waiting', { error: (error as Error).message });
+        // Redis away, most likely: the jobs' progress is in Redis, so wait and go on from it. Said
+        // once it lasts: the first look, as the API starts, can come before its connection is up.
+        failuresInARow += 1;
+        if (failuresInARow === 2) logger.warn('import_worker_waiting', { error: (error as Error).message });
         for (const entry of open.values()) await entry.rows.return(undefined);
         open.clear();
         await Bun.sleep(1_000);
