@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { type Reading, createRedis } from 'core';
+import { type Reading, checkRules, createRedis } from 'core';
 import {
   type MosquittoServer,
   type RedisServer,
@@ -104,6 +104,13 @@ describe('the docs', () => {
   it('name every setting the code reads on the configuration page', async () => {
     const page = await Bun.file(join(root, 'docs/configuration.md')).text();
     expect([...knownSettings()].filter((name) => !page.includes(name)).sort()).toEqual([]);
+  });
+
+  it('show only rules that PUT /rules and ALERT_RULES take', async () => {
+    const text = await Bun.file(join(root, 'docs/alerts.md')).text();
+    const rules = [...text.matchAll(/```json\n([\s\S]*?)```/g)].map((match) => JSON.parse(match[1] as string));
+    expect(rules.length).toBeGreaterThan(1);
+    expect(() => checkRules(rules, 'docs/alerts.md')).not.toThrow();
   });
 
   it('give the producer and the analysis only flags they take, with values they accept', async () => {

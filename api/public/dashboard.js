@@ -266,11 +266,18 @@ function flushAlerts() {
   const fragment = document.createDocumentFragment();
   for (const alert of feed) {
     const verb = alert.state === 'firing' ? 'over' : 'back from';
+    // Absence alerts have no value: the device went quiet, or reports again.
+    const condition =
+      alert.value == null
+        ? alert.state === 'firing'
+          ? 'silent'
+          : 'reporting again'
+        : `= ${alert.value} (${verb} ${alert.threshold})`;
     const marks = `${alert.silenced ? ' · silenced' : ''}${alert.quiet ? ' · quiet' : ''}${alert.note ? ` · ${alert.note}` : ''}`;
     fragment.append(
       text(
         'li',
-        `${new Date(alert.ts).toISOString().slice(11, 19)} ${alert.state.toUpperCase()} [${alert.severity}] ${alert.deviceId} ${alert.metric} = ${alert.value} (${verb} ${alert.threshold})${marks}`,
+        `${new Date(alert.ts).toISOString().slice(11, 19)} ${alert.state.toUpperCase()} [${alert.severity}] ${alert.deviceId} ${alert.metric} ${condition}${marks}`,
         `${alert.state} ${alert.severity}`,
       ),
     );
@@ -454,7 +461,8 @@ async function refreshHealth() {
     const alerting = (health.workers ?? []).find(
       (worker) => worker.service === 'consumer-alert' && worker.status === 'alive' && worker.info?.rules,
     );
-    if (alerting) rules = alerting.info.rules;
+    // Threshold rules draw lines and mark values; absence rules have no threshold to draw.
+    if (alerting) rules = alerting.info.rules.filter((rule) => typeof rule.threshold === 'number');
     const thresholds = [...new Set(rules.map((rule) => `${rule.direction === 'below' ? '<' : '>'} ${rule.threshold}`))];
     $('threshold-label').textContent =
       thresholds.length > 0 ? `alerts at ${thresholds.join(', ')}` : 'no alerting service reporting its rules';

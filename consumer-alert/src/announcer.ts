@@ -1,16 +1,15 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ALERT_VERSION, newEventId } from 'core';
 import type Redis from 'ioredis';
 import { stateKey } from './evaluator.ts';
+import { decodeThresholdState, withStateCodec } from './threshold-state.ts';
 
-const ANNOUNCE = readFileSync(join(import.meta.dir, 'lua/announce-firing.lua'), 'utf8');
+const ANNOUNCE = withStateCodec('announce-firing.lua');
 /** Devices per script call: a few ms of Redis at most. */
 const DEVICES_PER_CALL = 500;
 
 type AnnouncingRedis = Redis & { announceFiring(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number> };
 
-/** A device's state as the evaluator keeps it (see evaluate-alerts.lua). */
+/** A device's state as the evaluator keeps it (threshold-state.ts). */
 export interface DeviceState {
   device: string;
   state: string;
@@ -18,8 +17,8 @@ export interface DeviceState {
 }
 
 const parseState = (device: string, packed: string): DeviceState => {
-  const fields = packed.split(',');
-  return { device, state: fields[0] ?? '', metric: fields[5] ?? '' };
+  const decoded = decodeThresholdState(packed);
+  return { device, state: decoded?.state ?? '', metric: decoded?.metric ?? '' };
 };
 
 /** The lease's token was not this instance's: another instance announces now. */

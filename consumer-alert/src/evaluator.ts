@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   ALERT_VERSION,
   type ConsumerEntry,
@@ -7,9 +5,13 @@ import {
   type Reading,
   type Rule,
   createLatencyHistogram,
+  isAbsenceRule,
+  isThresholdRule,
   entryTimeMs,
 } from 'core';
 import type Redis from 'ioredis';
+import { createAbsenceObserver } from './absence/observer.ts';
+import { withStateCodec } from './threshold-state.ts';
 
 /**
  * Readings against rules' states, atomically, in one Lua script (`lua/evaluate-alerts.lua`, whose
@@ -22,7 +24,7 @@ import type Redis from 'ioredis';
  * (a device clock hours fast) counts as arriving when it did, so it can never make the device's
  * later readings look old and silence its alerts.
  */
-const EVALUATE = readFileSync(join(import.meta.dir, 'lua/evaluate-alerts.lua'), 'utf8');
+const EVALUATE = withStateCodec('evaluate-alerts.lua');
 
 /** The hash of a rule's per-device states. */
 export const stateKey = (alertsStream: string, ruleId: string) => `${alertsStream}:state:${ruleId}`;
@@ -44,6 +46,8 @@ export interface EvaluatorCounters {
   quiet: number;
   /** Notices that a flapping device is stable again. */
   stable: number;
+  /** Silences (absence rules) resolved by a reading. */
+  backFromSilence: number;
 }
 
 /** The evaluator's lease was lost: another instance evaluates now; this batch stays pending for it. */
@@ -82,23 +86,30 @@ export function createEvaluator(options: {
     stale: 0,
     quiet: 0,
     stable: 0,
+    backFromSilence: 0,
   };
+  const absence = createAbsenceObserver({ redis: options.redis, alertsStream, lease: options.lease });
   /** The rules in force, with what the script needs of them; replaced whole when they change. */
-  const compile = (rules: readonly Rule[]) => ({
-    rules,
-    stateKeys: rules.map((rule) => stateKey(alertsStream, rule.id)),
-    table: JSON.stringify(
-      rules.map((rule) => [
-        rule.id,
-        String(rule.threshold),
-        rule.severity,
-        rule.forReadings,
-        rule.repeatAfterMs,
-        rule.flapTransitions,
-        rule.flapWithinMs,
-      ]),
-    ),
-  });
+  const compile = (all: readonly Rule[]) => {
+    // Threshold rules are evaluated here, reading by reading; absence rules watch (absence/).
+    const rules = all.filter(isThresholdRule);
+    return {
+      rules,
+      absenceRules: all.filter(isAbsenceRule),
+      stateKeys: rules.map((rule) => stateKey(alertsStream, rule.id)),
+      table: JSON.stringify(
+        rules.map((rule) => [
+          rule.id,
+          String(rule.threshold),
+          rule.severity,
+          rule.forReadings,
+          rule.repeatAfterMs,
+          rule.flapTransitions,
+          rule.flapWithinMs,
+        ]),
+      ),
+    };
+  };
   let active = compile(options.rules);
   const detection = createLatencyHistogram();
   // The lease key and token the script checks, when instances share the evaluation.
@@ -112,7 +123,7 @@ export function createEvaluator(options: {
       active = compile(rules);
     },
     async handle(batch: ReadonlyArray<ConsumerEntry<Reading>>): Promise<void> {
-      const { rules, stateKeys, table: ruleTable } = active;
+      const { rules, stateKeys, table: ruleTable, absenceRules } = active;
       // One (reading, rule) pair per matching rule: the reading, and its tuple for the script.
       const pairs: Reading[] = [];
       const tuples: unknown[][] = [];
@@ -156,8 +167,13 @@ export function createEvaluator(options: {
           ),
         );
       }
-      const results = await Promise.all(calls);
-      if (results.includes('!')) throw new LeaseLostError('the evaluator lease is another instance’s now');
+      const [results, backFromSilence] = await Promise.all([
+        Promise.all(calls),
+        absenceRules.length > 0 ? absence.observe(absenceRules, batch) : 0,
+      ]);
+      if (results.includes('!') || backFromSilence === 'lease lost')
+        throw new LeaseLostError('the evaluator lease is another instance’s now');
+      counters.backFromSilence += backFromSilence;
       const transitions = results.join('');
       const now = Date.now();
       for (let index = 0; index < transitions.length; index++) {

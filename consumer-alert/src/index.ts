@@ -8,6 +8,7 @@ import {
   decodeReadingItems,
   defaultInstanceName,
   defaultRuleInputs,
+  isAbsenceRule,
   loadRules,
   onShutdown,
   readSilences,
@@ -17,6 +18,7 @@ import {
   startTrimmer,
 } from 'core';
 import { createAnnouncer } from './announcer.ts';
+import { createAbsenceSweeper } from './absence/sweeper.ts';
 import { leaderDuties } from './leader-duties.ts';
 import { rulesInForce } from './rules-in-force.ts';
 import { LEASE_MS, evaluatorLease } from './evaluator-lease.ts';
@@ -71,7 +73,16 @@ const evaluator = createEvaluator({
   lease,
   notifyMaxAgeMs: config.notifyMaxAgeMs,
 });
+// Absence rules: the lease holder calls silent the devices gone quiet, at every follow below.
+const absenceSweeper = createAbsenceSweeper({
+  redis,
+  readingsStream: config.readingsStream,
+  alertsGroup: config.alertsGroup,
+  alertsStream: config.alertsStream,
+  lease,
+});
 const duties = leaderDuties({
+  absence: absenceSweeper,
   redis,
   alertsStream: config.alertsStream,
   announcer: createAnnouncer({ redis, alertsStream: config.alertsStream, lease }),
@@ -153,10 +164,12 @@ const trimmer = startTrimmer({
 const summarise = (list: readonly Rule[]) =>
   list.map((rule) => ({
     id: rule.id,
+    kind: rule.kind,
     metric: rule.metricPattern,
     device: rule.devicePattern,
-    direction: rule.direction,
-    threshold: rule.threshold,
+    ...(rule.kind === 'threshold'
+      ? { direction: rule.direction, threshold: rule.threshold }
+      : { silentForMs: rule.silentForMs }),
   }));
 let ruleSummaries = summarise(rules.current.rules);
 
@@ -186,6 +199,8 @@ const follow = async () => {
           retiredFor = set.version;
         }
         await duties.followEndedSilences(current);
+        const silent = await absenceSweeper.sweep(current.filter(isAbsenceRule));
+        if (silent > 0) logger.info('devices_silent', { count: silent });
       }
     } catch (error) {
       logger.warn('rules_follow_failed', { error: (error as Error).message });

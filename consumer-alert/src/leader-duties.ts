@@ -1,5 +1,6 @@
-import { type Logger, type Rule, followedSilencesKey, globMatches, readSilences } from 'core';
+import { type Logger, type Rule, followedSilencesKey, globMatches, isThresholdRule, readSilences } from 'core';
 import type Redis from 'ioredis';
+import type { createAbsenceSweeper } from './absence/sweeper.ts';
 import type { createAnnouncer } from './announcer.ts';
 
 /** Silences that ended longer ago than this are not followed up any more (nor remembered). */
@@ -16,12 +17,13 @@ const FOLLOW_UP_WITHIN_MS = 24 * 60 * 60 * 1_000;
  *   device it covered that is still firing is notified once more.
  */
 export function leaderDuties(options: {
+  absence: Pick<ReturnType<typeof createAbsenceSweeper>, 'retire'>;
   redis: Redis;
   alertsStream: string;
   announcer: ReturnType<typeof createAnnouncer>;
   logger: Logger;
 }) {
-  const { redis, alertsStream, announcer, logger } = options;
+  const { redis, alertsStream, announcer, logger, absence } = options;
   const knownKey = `${alertsStream}:rules:known`;
   const followedKey = followedSilencesKey(alertsStream);
 
@@ -31,19 +33,31 @@ export function leaderDuties(options: {
       const current = new Set(rules.map((rule) => rule.id));
       for (const [id, text] of Object.entries(known)) {
         if (current.has(id)) continue;
-        const { threshold, severity } = JSON.parse(text) as { threshold: number; severity: string };
-        const resolved = await announcer.announce(
-          { id, threshold, severity },
-          'retire',
-          `rule ${id} was removed (rules version ${version})`,
-        );
+        const { threshold, severity, kind } = JSON.parse(text) as {
+          threshold: number;
+          severity: 'info' | 'warning' | 'critical';
+          kind?: string;
+        };
+        const note = `rule ${id} was removed (rules version ${version})`;
+        // An absence rule's silences resolve; a threshold rule's firing devices do (older entries have no kind).
+        const resolved =
+          kind === 'absence'
+            ? await absence.retire(id, severity, note)
+            : await announcer.announce({ id, threshold, severity }, 'retire', note);
         await redis.hdel(knownKey, id);
         logger.info('rule_retired', { rule: id, resolved, version });
       }
       if (rules.length > 0)
         await redis.hset(
           knownKey,
-          ...rules.flatMap((rule) => [rule.id, JSON.stringify({ threshold: rule.threshold, severity: rule.severity })]),
+          ...rules.flatMap((rule) => [
+            rule.id,
+            JSON.stringify(
+              rule.kind === 'threshold'
+                ? { threshold: rule.threshold, severity: rule.severity }
+                : { kind: rule.kind, severity: rule.severity },
+            ),
+          ]),
         );
     },
 
@@ -58,7 +72,7 @@ export function leaderDuties(options: {
       for (const silence of ended) {
         if (followed[silence.id] !== undefined) continue;
         let reminded = 0;
-        for (const rule of rules) {
+        for (const rule of rules.filter(isThresholdRule)) {
           if (!globMatches(silence.rule, rule.id)) continue;
           reminded += await announcer.announce(
             rule,

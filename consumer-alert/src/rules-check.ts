@@ -3,7 +3,7 @@
  * a sample reading (`{"deviceId":"pump-1","metric":"temp","value":81}`), shows which rules match it
  * and whether it breaches each.
  */
-import { ConfigError, cliError, compileRule, loadRules, parseCli } from 'core';
+import { ConfigError, cliError, compileRule, describeRule, loadRules, parseCli, ruleVerdict } from 'core';
 
 const NAME = 'rules:check';
 const { positionals } = parseCli({
@@ -40,23 +40,12 @@ function parseSample(text: string): { deviceId: string; metric: string; value: n
 try {
   const rules = (await loadRules(file)).map(compileRule);
   console.log(`${file}: ${rules.length} valid rule(s)`);
-  for (const rule of rules) {
-    const clear =
-      rule.clearAt === rule.threshold
-        ? ''
-        : `, clears ${rule.direction === 'above' ? 'below' : 'above'} ${rule.clearAt}`;
-    console.log(
-      `  ${rule.id}: ${rule.metricPattern} on ${rule.devicePattern}, ${rule.direction} ${rule.threshold}${clear}, after ${rule.forReadings} reading(s), ${rule.severity}`,
-    );
-  }
+  for (const rule of rules) console.log(`  ${rule.id}: ${describeRule(rule)}`);
   if (sample) {
     const reading = sample;
     const matching = rules.filter((rule) => rule.matches(reading));
     if (matching.length === 0) console.log(`no rule matches ${reading.deviceId} ${reading.metric}`);
-    for (const rule of matching)
-      console.log(
-        `  ${rule.id} matches: value ${reading.value} ${rule.breaches(reading.value) ? 'BREACHES' : 'does not breach'} ${rule.threshold}`,
-      );
+    for (const rule of matching) console.log(`  ${rule.id} matches: ${ruleVerdict(rule, reading.value)}`);
   }
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;

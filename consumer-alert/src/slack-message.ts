@@ -23,10 +23,24 @@ function mrkdwn(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
+/**
+ * What happened, by the alert's kind: a value against a threshold (`= 61.5 (over 50`), or for
+ * kinds no reading triggers (absence) the device's silence (`silent`, `reporting again`).
+ */
+function condition(alert: Alert): string {
+  if (alert.value === undefined) return alert.state === 'firing' ? 'silent (' : 'reporting again (';
+  return `= ${alert.value} (${alert.state === 'firing' ? 'over' : 'back from'} ${alert.threshold}, `;
+}
+
 /** A human line for the console and for message text. */
 export function describeAlert(alert: Alert): string {
-  const comparison = alert.state === 'firing' ? 'over' : 'back from';
-  return `${alert.state.toUpperCase()} [${alert.severity}] ${alert.deviceId} ${alert.metric} = ${alert.value} (${comparison} ${alert.threshold}, rule ${alert.ruleId}) at ${new Date(alert.ts).toISOString()}${alert.note ? ` — ${alert.note}` : ''} — alert ${alert.id}`;
+  return `${alert.state.toUpperCase()} [${alert.severity}] ${alert.deviceId} ${alert.metric} ${condition(alert)}rule ${alert.ruleId}) at ${new Date(alert.ts).toISOString()}${alert.note ? ` — ${alert.note}` : ''} — alert ${alert.id}`;
+}
+
+/** The Value field of a message: the value and threshold, or for absence what the silence is. */
+function valueText(alert: Alert): string {
+  if (alert.value === undefined) return alert.state === 'firing' ? 'no readings (silent)' : 'reporting again';
+  return `${alert.value} (threshold ${alert.threshold})`;
 }
 
 /** Lines joined until `max` characters, then "… and N more". */
@@ -79,7 +93,7 @@ export function slackMessage(alerts: readonly Alert[]): SlackMessage {
           fields: [
             field('Device', alert.deviceId),
             field('Metric', alert.metric),
-            field('Value', `${alert.value} (threshold ${alert.threshold})`),
+            field('Value', valueText(alert)),
             field('Severity', alert.severity),
             { type: 'mrkdwn', text: `*State*\n${ICON[alert.state]} ${alert.state}` },
             field('Time', new Date(alert.ts).toISOString()),

@@ -30,8 +30,7 @@ function alertmanagerMessage(alerts: readonly Alert[]): WebhookMessage {
     labels: { alertname: alert.ruleId, device: alert.deviceId, metric: alert.metric, severity: alert.severity },
     annotations: {
       summary: describeAlert(alert),
-      value: String(alert.value),
-      threshold: String(alert.threshold),
+      ...(alert.value === undefined ? {} : { value: String(alert.value), threshold: String(alert.threshold) }),
       alertId: alert.id,
       readingId: alert.readingId,
       ...(alert.note ? { note: alert.note } : {}),

@@ -157,6 +157,8 @@ export function createApiClient({ apiUrls, token, timeoutMs }: ApiClientOptions)
       const body = JSON.stringify({
         alerts: alerts.map(({ alert, silenced, raisedAt }) => ({
           ...alert,
+          value: alert.value ?? null,
+          threshold: alert.threshold ?? null,
           ts: new Date(alert.ts).toISOString(),
           note: alert.note ?? null,
           quiet: alert.quiet ?? false,

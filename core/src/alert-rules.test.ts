@@ -48,3 +48,44 @@ describe('alert rules, as the file and PUT /rules check them', () => {
     expect(compileRule({ id: 'g', threshold: 1 })).toMatchObject({ flapTransitions: 0, flapWithinMs: 0 });
   });
 });
+
+describe('rule kinds', () => {
+  it('take threshold rules without a kind (as written before kinds) and with one', () => {
+    const [plain, explicit] = parseRules(
+      JSON.stringify([
+        { id: 'a', threshold: 5 },
+        { kind: 'threshold', id: 'b', threshold: 7, direction: 'below' },
+      ]),
+    );
+    expect([plain?.kind, explicit?.kind]).toEqual(['threshold', 'threshold']);
+  });
+
+  it('take absence rules, per device or per device and metric', () => {
+    const [device, metric] = parseRules(
+      JSON.stringify([
+        { kind: 'absence', id: 'quiet', device: 'pump-*', silentForMs: 60_000 },
+        { kind: 'absence', id: 'no-kwh', metric: 'kwh', silentForMs: 5_000, severity: 'critical' },
+      ]),
+    );
+    expect(device).toMatchObject({ kind: 'absence', silentForMs: 60_000, perMetric: false, severity: 'warning' });
+    expect(metric).toMatchObject({ kind: 'absence', perMetric: true, severity: 'critical' });
+    expect(device?.matches({ deviceId: 'pump-1', metric: 'temp' })).toBe(true);
+    expect(metric?.matches({ deviceId: 'pump-1', metric: 'temp' })).toBe(false);
+  });
+
+  it('name what is wrong for each kind: an unknown kind, a field of another kind, a value out of range', () => {
+    expect(
+      problems([
+        { kind: 'sometimes', id: 'a', threshold: 1 },
+        { kind: 'absence', id: 'b', silentForMs: 60_000, threshold: 3 },
+        { kind: 'absence', id: 'c', silentForMs: 10 },
+        { kind: 'absence', id: 'd' },
+      ]),
+    ).toEqual([
+      'rules[0] (a): kind: must be one of threshold, absence, got "sometimes"',
+      'rules[1] (b): threshold: Unexpected property',
+      'rules[2] (c): silentForMs: Expected integer to be greater or equal to 1000',
+      'rules[3] (d): silentForMs: Expected required property',
+    ]);
+  });
+});

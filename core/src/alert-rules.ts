@@ -1,117 +1,98 @@
 import { readFile } from 'node:fs/promises';
-import { type Static, Type } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ConfigError } from './config.ts';
-import { NAME_PATTERN, type Reading } from './contracts/reading.ts';
-import { compileGlob } from './glob.ts';
+import {
+  type AbsenceRule,
+  type AbsenceRuleInput,
+  AbsenceRuleSchema,
+  absenceVerdict,
+  compileAbsenceRule,
+  describeAbsenceRule,
+} from './rule-kinds/absence.ts';
+import {
+  type ThresholdRule,
+  type ThresholdRuleInput,
+  ThresholdRuleSchema,
+  compileThresholdRule,
+  describeThresholdRule,
+  thresholdProblems,
+  thresholdVerdict,
+} from './rule-kinds/threshold.ts';
 
 /** Rules in one set at most. */
 export const MAX_RULES = 1_000;
 
-/** `*` matches any run of characters; everything else literally. */
-export const GLOB_PATTERN = '^[A-Za-z0-9._:*-]+$';
+export { GLOB_PATTERN } from './rule-kinds/common.ts';
 
-export const RuleSchema = Type.Object(
-  {
-    id: Type.String({ minLength: 1, maxLength: 128, pattern: NAME_PATTERN }),
-    metric: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 64,
-        pattern: GLOB_PATTERN,
-        description: 'Metric name or glob; default every metric',
-      }),
-    ),
-    device: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 128,
-        pattern: GLOB_PATTERN,
-        description: 'Device id or glob; default every device',
-      }),
-    ),
-    threshold: Type.Number(),
-    direction: Type.Optional(Type.Union([Type.Literal('above'), Type.Literal('below')])),
-    clearAt: Type.Optional(Type.Number({ description: 'Resolve only once the value is back past this (hysteresis)' })),
-    forReadings: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 10_000, description: 'Fire after this many consecutive breaches' }),
-    ),
-    repeatAfterMs: Type.Optional(Type.Integer({ minimum: 1_000, description: 'Notify again while still firing' })),
-    severity: Type.Optional(Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')])),
-    flapping: Type.Optional(
-      Type.Object(
-        {
-          transitions: Type.Integer({ minimum: 2, maximum: 50, description: 'This many transitions…' }),
-          withinMs: Type.Integer({
-            minimum: 1_000,
-            maximum: 86_400_000,
-            description: '…within this window make the device flapping',
-          }),
-        },
-        {
-          additionalProperties: false,
-          description:
-            'Past it: one notice, then quiet until the device is stable for the window, then one notice of its state',
-        },
-      ),
-    ),
+/**
+ * The kinds of rule, each in its own module (its schema, what the schema cannot check, how it
+ * compiles, how it reads in `rules:check`): adding a kind adds an entry here and touches no other
+ * kind. A rule without `kind` is a threshold rule, so rules written before kinds existed stay valid.
+ */
+const KINDS = {
+  threshold: {
+    check: TypeCompiler.Compile(ThresholdRuleSchema),
+    problems: thresholdProblems as (input: never) => string[],
+    compile: compileThresholdRule as (input: never) => Rule,
+    describe: describeThresholdRule as (rule: never) => string,
+    verdict: thresholdVerdict as (rule: never, value: number) => string,
   },
-  { additionalProperties: false },
-);
+  absence: {
+    check: TypeCompiler.Compile(AbsenceRuleSchema),
+    problems: () => [],
+    compile: compileAbsenceRule as (input: never) => Rule,
+    describe: describeAbsenceRule as (rule: never) => string,
+    verdict: absenceVerdict as (rule: never, value: number) => string,
+  },
+} as const;
 
-export type RuleInput = Static<typeof RuleSchema>;
+export type RuleKind = keyof typeof KINDS;
+export const RULE_KINDS = Object.keys(KINDS) as RuleKind[];
 
-/** A rule with its defaults applied and its globs compiled. */
-export interface Rule {
-  id: string;
-  threshold: number;
-  direction: 'above' | 'below';
-  clearAt: number;
-  forReadings: number;
-  repeatAfterMs: number;
-  severity: 'info' | 'warning' | 'critical';
-  /** 0 when the rule has no flapping option. */
-  flapTransitions: number;
-  flapWithinMs: number;
-  metricPattern: string;
-  devicePattern: string;
-  matches(reading: Pick<Reading, 'metric' | 'deviceId'>): boolean;
-  /** Past the threshold: value > threshold (above) or value < threshold (below). Exactly at it is not. */
-  breaches(value: number): boolean;
-  /** Back past clearAt (default: the threshold itself). */
-  clears(value: number): boolean;
+/** Every kind's schema (the OpenAPI document shows them as one of). */
+export const RuleSchema = Type.Union([ThresholdRuleSchema, AbsenceRuleSchema]);
+
+/** A rule as written. */
+export type RuleInput = ThresholdRuleInput | AbsenceRuleInput;
+
+/** A rule with its defaults applied and its globs compiled: narrow on `kind`. */
+export type Rule = ThresholdRule | AbsenceRule;
+
+export type { AbsenceRule, ThresholdRule };
+export const isThresholdRule = (rule: Rule): rule is ThresholdRule => rule.kind === 'threshold';
+export const isAbsenceRule = (rule: Rule): rule is AbsenceRule => rule.kind === 'absence';
+
+const kindOf = (input: { kind?: unknown }): RuleKind | undefined =>
+  input.kind === undefined ? 'threshold' : RULE_KINDS.find((kind) => kind === input.kind);
+
+/** One line saying what the rule watches and when it fires (`rules:check`). */
+export function describeRule(rule: Rule): string {
+  return KINDS[rule.kind].describe(rule as never);
 }
 
-const ruleCheck = TypeCompiler.Compile(RuleSchema);
+/** What a reading of `value` does to the rule (`rules:check --reading`). */
+export function ruleVerdict(rule: Rule, value: number): string {
+  return KINDS[rule.kind].verdict(rule as never, value);
+}
 
 export function compileRule(input: RuleInput): Rule {
-  const direction = input.direction ?? 'above';
-  const clearAt = input.clearAt ?? input.threshold;
-  const metric = compileGlob(input.metric ?? '*');
-  const device = compileGlob(input.device ?? '*');
-  return {
-    id: input.id,
-    threshold: input.threshold,
-    direction,
-    clearAt,
-    forReadings: input.forReadings ?? 1,
-    repeatAfterMs: input.repeatAfterMs ?? 0,
-    severity: input.severity ?? 'warning',
-    flapTransitions: input.flapping?.transitions ?? 0,
-    flapWithinMs: input.flapping?.withinMs ?? 0,
-    metricPattern: input.metric ?? '*',
-    devicePattern: input.device ?? '*',
-    matches: (reading) => metric.matches(reading.metric) && device.matches(reading.deviceId),
-    breaches: direction === 'above' ? (value) => value > input.threshold : (value) => value < input.threshold,
-    clears:
-      input.clearAt === undefined
-        ? direction === 'above'
-          ? (value) => value <= input.threshold
-          : (value) => value >= input.threshold
-        : direction === 'above'
-          ? (value) => value < clearAt
-          : (value) => value > clearAt,
-  };
+  return KINDS[kindOf(input) ?? 'threshold'].compile(input as never);
+}
+
+/** What is wrong with the rule's shape (`path: message`), or its kind when nothing is. */
+function checkShape(entry: unknown): { problem: string } | { kind: RuleKind } {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+    return { problem: 'rule: must be an object' };
+  const kind = kindOf(entry as { kind?: unknown });
+  if (!kind)
+    return {
+      problem: `kind: must be one of ${RULE_KINDS.join(', ')}, got ${JSON.stringify((entry as { kind: unknown }).kind)}`,
+    };
+  const { check } = KINDS[kind];
+  if (check.Check(entry)) return { kind };
+  const first = check.Errors(entry).First();
+  return { problem: `${first?.path.replace(/^\//, '') || 'rule'}: ${first?.message ?? 'is invalid'}` };
 }
 
 /** The default: one rule, value > ALERT_THRESHOLD, every device and metric. */
@@ -158,26 +139,14 @@ export function checkRules(list: unknown, source: string): RuleInput[] {
   const ids = new Set<string>();
   for (const [index, entry] of list.entries()) {
     const name = `${source}[${index}]${typeof entry?.id === 'string' ? ` (${entry.id})` : ''}`;
-    if (!ruleCheck.Check(entry)) {
-      const first = ruleCheck.Errors(entry).First();
-      problems.push({
-        key: name,
-        message: `${first?.path.replace(/^\//, '') || 'rule'}: ${first?.message ?? 'is invalid'}`,
-      });
+    const shape = checkShape(entry);
+    if ('problem' in shape) {
+      problems.push({ key: name, message: shape.problem });
       continue;
     }
     if (ids.has(entry.id)) problems.push({ key: name, message: `id "${entry.id}" is used twice` });
     ids.add(entry.id);
-    const direction = entry.direction ?? 'above';
-    if (
-      entry.clearAt !== undefined &&
-      (direction === 'above' ? entry.clearAt > entry.threshold : entry.clearAt < entry.threshold)
-    ) {
-      problems.push({
-        key: name,
-        message: `clearAt ${entry.clearAt} must be on the safe side of threshold ${entry.threshold} (${direction === 'above' ? 'at or below' : 'at or above'} it)`,
-      });
-    }
+    for (const message of KINDS[shape.kind].problems(entry as never)) problems.push({ key: name, message });
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return list as RuleInput[];

@@ -146,15 +146,23 @@ export {
   readRedisMemory,
 } from './redis-memory.ts';
 export {
+  type AbsenceRule,
   GLOB_PATTERN,
+  RULE_KINDS,
   type Rule,
   type RuleInput,
+  type RuleKind,
   RuleSchema,
+  type ThresholdRule,
+  isAbsenceRule,
+  isThresholdRule,
   checkRules,
   compileRule,
   defaultRuleInputs,
   defaultRules,
+  describeRule,
   loadRules,
+  ruleVerdict,
   parseRuleInputs,
   parseRules,
 } from './alert-rules.ts';

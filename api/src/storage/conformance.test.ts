@@ -316,6 +316,8 @@ for (const [name, backend] of Object.entries(backends)) {
           note: i === 7 ? 'rule removed' : null,
           silenced: i % 10 === 0,
           quiet: i === 9,
+          // Absence alerts (a device gone quiet) have no value and no threshold.
+          ...(i % 7 === 3 ? { value: null, threshold: null } : {}),
         }),
       );
       expect(await store.insertAlerts(alerts.slice(0, 200))).toEqual({ inserted: 200, duplicates: 0 });

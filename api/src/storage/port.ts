@@ -157,8 +157,9 @@ export interface StoredAlert {
   ruleId: string;
   deviceId: string;
   metric: string;
-  value: number;
-  threshold: number;
+  /** The reading's value and the rule's threshold; null for kinds without (absence). */
+  value: number | null;
+  threshold: number | null;
   state: 'firing' | 'resolved';
   severity: 'info' | 'warning' | 'critical';
   /** The reading's time. */

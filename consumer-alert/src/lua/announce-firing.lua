@@ -5,7 +5,7 @@ device still firing is notified once more). Checked device by device against the
 the script, so a device the evaluator resolved meanwhile is not announced.
 
 KEYS[1]  the alerts stream
-KEYS[2]  the rule's state hash (see evaluate-alerts.lua for its format)
+KEYS[2]  the rule's state hash (threshold-state.lua's codec, put before this script)
 KEYS[3]  the evaluator lease (with ARGV[10]): only the instance holding it announces
 ARGV[1]  alert contract version
 ARGV[2]  alert id prefix; the device's position is appended
@@ -26,11 +26,10 @@ if #devices == 0 then return 0 end
 local packed = redis.call('HMGET', KEYS[2], unpack(devices))
 local announced = 0
 for i, device in ipairs(devices) do
-  local state = packed[i]
+  local state = packed[i] and decodeState(packed[i])
   if state then
-    local s, rest = string.match(state, '^(%a+),%d+,%d+,%d+,(.*)$')
-    local readingId, metric, value = string.match(rest or '', '^([^,]*),?([^,]*),?([^,]*)')
-    if s == 'firing' then
+    local readingId, metric, value = state.readingId, state.metric, state.value
+    if state.state == 'firing' then
       announced = announced + 1
       if metric == nil or metric == '' then metric = 'unknown' end
       if value == nil or value == '' then value = ARGV[4] end

@@ -30,13 +30,11 @@ reading evaluated again after a failover lost the state it changed (a replica ho
 the primary's writes) raises the alert it raised before, under the same id, which the alert
 history and the webhook delivery log already hold.
 
-State: one hash per rule, one field per device, the value
-`state,streak,order,notifiedOrder,lastReadingId,metric,value,flap` where metric and value are the
-reading's that last changed the state (what a rule's removal or a silence's end announces) and
-flap is `<flapping 0|1>;<order of a recent transition>;...` (empty without the option). States
-written before metric, value and flap existed read as having none. A reading that changes
-nothing is not written. A reading ordered before the last change (or the one that made it) is
-stale.
+State: one hash per rule, one field per device, in threshold-state.lua's codec (put before this
+script): the state, streak, order, order notified, the reading that last changed it, that
+reading's metric and value (what a rule's removal or a silence's end announces) and the flapping
+marks. A reading that changes nothing is not written. A reading ordered before the last change
+(or the one that made it) is stale.
 
 Flapping: with the option, `flapTransitions` transitions within `flapWithinMs` mark the device
 flapping; that transition is notified with a note saying so, the following ones are written
@@ -65,16 +63,7 @@ for rule = 1, #rules do
   if #fields > 0 then
     local values = redis.call('HMGET', KEYS[rule + 1], unpack(fields))
     for i, device in ipairs(fields) do
-      local packed = values[i]
-      if packed then
-        local s, streak, lastOrder, notifiedOrder, rest = string.match(packed, '^(%a+),(%d+),(%d+),(%d+),(.*)$')
-        local lastReadingId, metric, value, flap = string.match(rest, '^([^,]*),?([^,]*),?([^,]*),?(.*)$')
-        local flapping, times, first = false, {}, true
-        for t in string.gmatch(flap, '[^;]+') do
-          if first then flapping = t == '1'; first = false else times[#times + 1] = tonumber(t) end
-        end
-        states[rule][device] = { s, tonumber(streak), tonumber(lastOrder), tonumber(notifiedOrder), lastReadingId, metric, value, flapping, times }
-      end
+      if values[i] then states[rule][device] = decodeState(values[i]) or false end
     end
   end
 end
@@ -83,16 +72,17 @@ for pair, p in ipairs(pairList) do
   local rule, flags, tsText, device, readingId = p[1], p[2], p[3], p[4], p[5]
   local r = rules[rule]
   local order = tonumber(p[8])
-  local state = states[rule][device] or { 'ok', 0, nil, 0, '', '', '', false, {} }
-  local current, streak = state[1], state[2]
-  local lastOrder = state[3]
+  local state = states[rule][device] or
+    { state = 'ok', streak = 0, order = nil, notifiedOrder = 0, readingId = '', metric = '', value = '', flapping = false, flapTimes = {} }
+  local current, streak = state.state, state.streak
+  local lastOrder = state.order
   if lastOrder and lastOrder > order + poisonedAfterMs then lastOrder = nil end
   local transition = '-'
-  if lastOrder and (order < lastOrder or (order == lastOrder and readingId == state[5])) then
+  if lastOrder and (order < lastOrder or (order == lastOrder and readingId == state.readingId)) then
     transition = 's'
   else
     local breach = flags % 2 == 1
-    local nextState, nextStreak, notifiedOrder = current, streak, math.min(state[4], order)
+    local nextState, nextStreak, notifiedOrder = current, streak, math.min(state.notifiedOrder, order)
     if current ~= 'firing' then
       if breach then nextStreak = streak + 1 else nextStreak = 0 end
       if breach and nextStreak >= r[4] then transition = 'f'; nextState = 'firing' end
@@ -102,7 +92,7 @@ for pair, p in ipairs(pairList) do
       transition = 'p'
     end
     local flapN, flapWithin = r[6] or 0, r[7] or 0
-    local flapping, times, flapChanged, quiet, note = state[8], state[9], false, false, nil
+    local flapping, times, flapChanged, quiet, note = state.flapping, state.flapTimes, false, false, nil
     if flapN > 0 then
       if transition == 'f' or transition == 'r' then
         local kept = {}
@@ -141,8 +131,9 @@ for pair, p in ipairs(pairList) do
       if quiet then fields[#fields + 1] = 'quiet'; fields[#fields + 1] = '1' end
       redis.call('XADD', KEYS[1], '*', unpack(fields))
     end
-    if transition ~= '-' or nextStreak ~= streak or lastOrder ~= state[3] or flapChanged then
-      states[rule][device] = { nextState, nextStreak, order, notifiedOrder, readingId, p[7], p[6], flapping, times }
+    if transition ~= '-' or nextStreak ~= streak or lastOrder ~= state.order or flapChanged then
+      states[rule][device] = { state = nextState, streak = nextStreak, order = order, notifiedOrder = notifiedOrder,
+        readingId = readingId, metric = p[7], value = p[6], flapping = flapping, flapTimes = times }
       changed[rule][device] = true
     end
     if quiet then transition = 'q' end
@@ -152,14 +143,8 @@ end
 for rule = 1, #rules do
   local args = {}
   for device in pairs(changed[rule]) do
-    local st = states[rule][device]
     args[#args + 1] = device
-    local flap = ''
-    if st[8] or #st[9] > 0 then
-      flap = st[8] and '1' or '0'
-      for _, t in ipairs(st[9]) do flap = flap .. ';' .. string.format('%d', t) end
-    end
-    args[#args + 1] = st[1] .. ',' .. st[2] .. ',' .. string.format('%d', st[3]) .. ',' .. string.format('%d', st[4]) .. ',' .. st[5] .. ',' .. st[6] .. ',' .. st[7] .. ',' .. flap
+    args[#args + 1] = encodeState(states[rule][device])
   end
   if #args > 0 then redis.call('HSET', KEYS[rule + 1], unpack(args)) end
 end

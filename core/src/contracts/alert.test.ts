@@ -59,4 +59,15 @@ describe('alert contract v1', () => {
     expect(decodeAlert(fields)).toEqual(noted);
     expect(decodeAlert(encodeAlert(alert))).not.toHaveProperty('note');
   });
+
+  it('carries an absence alert without value and threshold, and still names a bad one that has them', () => {
+    const { value: _value, threshold: _threshold, ...rest } = alert;
+    const silent: Alert = { ...rest, note: 'silent: no reading from the device for 300 s' };
+    const fields = encodeAlert(silent);
+    expect(fields).not.toContain('value');
+    expect(fields).not.toContain('threshold');
+    expect(decodeAlert(fields)).toEqual(silent);
+    const bad = encodeAlert(alert).map((field) => (field === '50.01' ? 'lots' : field));
+    expect(() => decodeAlert(bad)).toThrow(/value/);
+  });
 });

@@ -25,8 +25,10 @@ export const AlertSchema = Type.Object(
     ruleId: Type.String({ minLength: 1, maxLength: 128, pattern: NAME_PATTERN }),
     deviceId: Type.String({ minLength: 1, maxLength: 128, pattern: NAME_PATTERN }),
     metric: Type.String({ minLength: 1, maxLength: 64, pattern: NAME_PATTERN }),
-    value: Type.Number(),
-    threshold: Type.Number(),
+    /** The reading's value; absent for kinds no reading triggers (absence: a device gone quiet). */
+    value: Type.Optional(Type.Number()),
+    /** The rule's threshold; absent for kinds without one (absence). */
+    threshold: Type.Optional(Type.Number()),
     state: AlertState,
     severity: AlertSeverity,
     ts: Type.Integer({ minimum: 0, maximum: MAX_EPOCH_MS }),
@@ -39,14 +41,16 @@ export const AlertSchema = Type.Object(
   { additionalProperties: false },
 );
 
-/** A threshold transition (or a repeat while firing) for one rule and one device. */
+/** A rule's transition (or a repeat while firing) for one device: a threshold crossed, a device gone quiet. */
 export type Alert = Static<typeof AlertSchema>;
 
 const alertCheck = TypeCompiler.Compile(AlertSchema);
 
 /**
  * See readingUpcasters: the one place where older alert versions are upcast. `note` and `quiet`
- * were added to version 1 as optional fields: a reader that predates them ignores them.
+ * were added to version 1 as optional fields: a reader that predates them ignores them. `value`
+ * and `threshold` became optional with absence rules: a reader older than that refuses an absence
+ * alert (a dead letter), so consumers are upgraded before the evaluator, as for readings.
  */
 const alertUpcasters: Readonly<Record<string, (fields: FieldRecord) => FieldRecord>> = {
   '1': (fields) => fields,
@@ -64,10 +68,8 @@ export function encodeAlert(alert: Alert): string[] {
     alert.deviceId,
     'metric',
     alert.metric,
-    'value',
-    String(alert.value),
-    'threshold',
-    String(alert.threshold),
+    ...(alert.value === undefined ? [] : ['value', String(alert.value)]),
+    ...(alert.threshold === undefined ? [] : ['threshold', String(alert.threshold)]),
     'state',
     alert.state,
     'severity',
@@ -98,8 +100,8 @@ export function decodeAlert(fields: FieldList | FieldRecord): Alert {
     ruleId: requireField(current, 'ruleId'),
     deviceId: requireField(current, 'deviceId'),
     metric: requireField(current, 'metric'),
-    value: parseFiniteNumber('value', requireField(current, 'value')),
-    threshold: parseFiniteNumber('threshold', requireField(current, 'threshold')),
+    ...(current.value === undefined ? {} : { value: parseFiniteNumber('value', current.value) }),
+    ...(current.threshold === undefined ? {} : { threshold: parseFiniteNumber('threshold', current.threshold) }),
     state: requireField(current, 'state'),
     severity: requireField(current, 'severity'),
     ts: parseEpochMs('ts', requireField(current, 'ts')),

@@ -10,7 +10,9 @@ const { ts: _ts, ...alertFields } = AlertSchema.properties;
 export const HistoryAlert = t.Object(
   {
     ...alertFields,
-    ts: isoTime('When the reading that caused it was measured'),
+    value: t.Union([t.Number(), t.Null()], { description: 'The reading’s value; null for absence alerts' }),
+    threshold: t.Union([t.Number(), t.Null()], { description: 'The rule’s threshold; null for absence alerts' }),
+    ts: isoTime('When the reading that caused it was measured (absence: when the device became silent)'),
     note: t.Union([t.String({ maxLength: 300 }), t.Null()], {
       description: 'Why it was raised other than by a reading (a rule removed, a silence ended, flapping)',
     }),

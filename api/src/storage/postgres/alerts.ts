@@ -6,8 +6,8 @@ interface AlertRow {
   rule_id: string;
   device_id: string;
   metric: string;
-  value: number;
-  threshold: number;
+  value: number | null;
+  threshold: number | null;
   state: StoredAlert['state'];
   severity: StoredAlert['severity'];
   ts: string | number;

@@ -80,8 +80,9 @@ export const alerts = sqliteTable(
     ruleId: text('rule_id').notNull(),
     deviceId: text('device_id').notNull(),
     metric: text('metric').notNull(),
-    value: real('value').notNull(),
-    threshold: real('threshold').notNull(),
+    /** The reading's value and the rule's threshold; null for kinds without (absence). */
+    value: real('value'),
+    threshold: real('threshold'),
     state: text('state').notNull(),
     severity: text('severity').notNull(),
     /** The reading's time. */

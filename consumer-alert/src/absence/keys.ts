@@ -1,0 +1,12 @@
+/**
+ * An absence rule's keys, beside the alerts stream: the watch (sorted set, member → arrival of its
+ * newest reading), its newest readings (hash), and its silences (hash). A member is a device, or
+ * `device|metric` for a rule that names a metric (`|` is in no device id or metric).
+ */
+export function absenceKeys(alertsStream: string, ruleId: string) {
+  const base = `${alertsStream}:absence:${ruleId}`;
+  return { watch: `${base}:watch`, newest: `${base}:newest`, silent: `${base}:silent` };
+}
+
+export const memberOf = (perMetric: boolean, deviceId: string, metric: string) =>
+  perMetric ? `${deviceId}|${metric}` : deviceId;

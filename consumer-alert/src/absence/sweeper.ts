@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ALERT_VERSION, type AbsenceRule, encodeAlert, entryTimeMs, readGroups } from 'core';
+import type Redis from 'ioredis';
+import { absenceKeys } from './keys.ts';
+
+const SWEEP = readFileSync(join(import.meta.dir, '../lua/sweep-absence.lua'), 'utf8');
+/** Members called silent per script call: a few ms of Redis at most; the sweep calls again while full. */
+const MEMBERS_PER_CALL = 500;
+
+type SweepingRedis = Redis & { sweepAbsence(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number | string> };
+
+/**
+ * The lease holder's side of absence rules, every sweep: which watched devices have been silent
+ * for their rule's `silentForMs`. Silence is judged against the pipeline's own progress, not the
+ * wall clock alone:
+ * - progress is the arrival time of the oldest reading the `alerts` group has not evaluated
+ *   (pending, or not yet read), or now when it has evaluated everything: a device whose readings
+ *   wait in a backlog — the group lagging, consumer-alert stopped — is not silent, and a backlog
+ *   caught up calls silent exactly the gaps a live run would have;
+ * - nothing is silent before Redis has run for `silentForMs`: while Redis was down no device could
+ *   report, so a restart (kill -9, an outage) raises no alert for the time it was away.
+ * Times are Redis's clock (TIME, and stream ids), the clock arrivals are dated by.
+ */
+export function createAbsenceSweeper(options: {
+  redis: Redis;
+  readingsStream: string;
+  alertsGroup: string;
+  alertsStream: string;
+  lease?: { key: string; token: string };
+}) {
+  const { readingsStream, alertsGroup, alertsStream, lease } = options;
+  if (!('sweepAbsence' in options.redis)) options.redis.defineCommand('sweepAbsence', { lua: SWEEP });
+  const redis = options.redis as SweepingRedis;
+
+  const redisNowMs = async () => {
+    const [seconds, micros] = (await redis.time()) as [number | string, number | string];
+    return Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
+  };
+
+  /** When Redis started: no device could report while it was down. */
+  const redisStartedAt = async (now: number) => {
+    const uptime = /uptime_in_seconds:(\d+)/.exec(await redis.info('server'))?.[1];
+    return now - Number(uptime ?? 0) * 1_000;
+  };
+
+  /** The arrival time up to which the `alerts` group has evaluated every reading. */
+  const progress = async (now: number): Promise<number> => {
+    const group = (await readGroups(redis, readingsStream)).find((found) => found.name === alertsGroup);
+    if (!group) return now;
+    const [pending, [next]] = await Promise.all([
+      redis.xpending(readingsStream, alertsGroup) as Promise<[number, string | null, string | null, unknown]>,
+      redis.xrange(readingsStream, `(${group.lastDeliveredId}`, '+', 'COUNT', 1),
+    ]);
+    const times = [now];
+    if (Number(pending[0]) > 0 && pending[1]) times.push(entryTimeMs(pending[1]));
+    if (next) times.push(entryTimeMs(next[0]));
+    return Math.min(...times);
+  };
+
+  return {
+    /** Calls silent every member silent long enough; returns how many were. */
+    async sweep(rules: readonly AbsenceRule[]): Promise<number> {
+      if (rules.length === 0) return 0;
+      const now = await redisNowMs();
+      const [upTo, since] = await Promise.all([progress(now), redisStartedAt(now)]);
+      let silent = 0;
+      for (const rule of rules) {
+        if (since + rule.silentForMs > upTo) continue;
+        const keys = absenceKeys(alertsStream, rule.id);
+        for (;;) {
+          const called = await redis.sweepAbsence(
+            lease ? 5 : 4,
+            alertsStream,
+            keys.watch,
+            keys.newest,
+            keys.silent,
+            ...(lease ? [lease.key] : []),
+            ALERT_VERSION,
+            JSON.stringify([rule.id, rule.severity, rule.silentForMs, rule.perMetric ? 1 : 0]),
+            String(upTo - rule.silentForMs),
+            String(MEMBERS_PER_CALL),
+            lease?.token ?? '',
+            String(since),
+          );
+          if (called === '!') return silent;
+          silent += Number(called);
+          if (Number(called) < MEMBERS_PER_CALL) break;
+        }
+      }
+      return silent;
+    },
+
+    /**
+     * A rule removed: each member it calls silent resolves (with a note saying why) and its watch
+     * goes. Ids from rule, member and silence, so a retire done twice raises each once.
+     */
+    async retire(ruleId: string, severity: 'info' | 'warning' | 'critical', note: string): Promise<number> {
+      const keys = absenceKeys(alertsStream, ruleId);
+      const [silences, newest] = await Promise.all([redis.hgetall(keys.silent), redis.hgetall(keys.newest)]);
+      const now = await redisNowMs();
+      let resolved = 0;
+      for (const [member, from] of Object.entries(silences)) {
+        const [, readingId = 'none', metric = 'unknown'] = (newest[member] ?? '').split('|');
+        const id = createHash('sha1').update(`${ruleId}|${member}|${from}|retired`).digest('hex');
+        await redis.xadd(
+          alertsStream,
+          '*',
+          ...encodeAlert({
+            id,
+            ruleId,
+            deviceId: member.split('|')[0] as string,
+            metric,
+            state: 'resolved',
+            severity,
+            ts: now,
+            readingId,
+            note,
+          }),
+        );
+        resolved += 1;
+      }
+      await redis.del(keys.watch, keys.newest, keys.silent);
+      return resolved;
+    },
+  };
+}
