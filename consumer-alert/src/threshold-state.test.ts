@@ -37,7 +37,7 @@ describe('the threshold state codec', () => {
     });
     const readings = [reading(60, 0), reading(40, 1_000), reading(70, 2_000)];
     const entryId = `${Date.now()}-0`;
-    await evaluator.handle(readings.map((value) => ({ entryId, value })));
+    await evaluator.handle(readings.map((value) => ({ entryId, value, deliveries: 1 })));
     const packed = (await redis.hget(stateKey(alertsStream, 'hot'), 'pump-1')) as string;
     expect(decodeThresholdState(packed)).toEqual({
       state: 'firing',
