@@ -6,11 +6,13 @@ import {
   type Rule,
   createLatencyHistogram,
   isAbsenceRule,
+  isRateRule,
   isThresholdRule,
   entryTimeMs,
 } from 'core';
 import type Redis from 'ioredis';
 import { createAbsenceObserver } from './absence/observer.ts';
+import { createRateEvaluator } from './rate/evaluator.ts';
 import { withStateCodec } from './threshold-state.ts';
 
 /**
@@ -89,6 +91,7 @@ export function createEvaluator(options: {
     backFromSilence: 0,
   };
   const absence = createAbsenceObserver({ redis: options.redis, alertsStream, lease: options.lease });
+  const rate = createRateEvaluator({ redis: options.redis, alertsStream, lease: options.lease, notifyMaxAgeMs });
   /** The rules in force, with what the script needs of them; replaced whole when they change. */
   const compile = (all: readonly Rule[]) => {
     // Threshold rules are evaluated here, reading by reading; absence rules watch (absence/).
@@ -96,6 +99,7 @@ export function createEvaluator(options: {
     return {
       rules,
       absenceRules: all.filter(isAbsenceRule),
+      rateRules: all.filter(isRateRule),
       stateKeys: rules.map((rule) => stateKey(alertsStream, rule.id)),
       table: JSON.stringify(
         rules.map((rule) => [
@@ -123,7 +127,7 @@ export function createEvaluator(options: {
       active = compile(rules);
     },
     async handle(batch: ReadonlyArray<ConsumerEntry<Reading>>): Promise<void> {
-      const { rules, stateKeys, table: ruleTable, absenceRules } = active;
+      const { rules, stateKeys, table: ruleTable, absenceRules, rateRules } = active;
       // One (reading, rule) pair per matching rule: the reading, and its tuple for the script.
       const pairs: Reading[] = [];
       const tuples: unknown[][] = [];
@@ -167,13 +171,19 @@ export function createEvaluator(options: {
           ),
         );
       }
-      const [results, backFromSilence] = await Promise.all([
+      // Each kind in its own place, all applied before the batch is acknowledged.
+      const [results, backFromSilence, rateTransitions] = await Promise.all([
         Promise.all(calls),
         absenceRules.length > 0 ? absence.observe(absenceRules, batch) : 0,
+        rateRules.length > 0 ? rate.evaluate(rateRules, batch) : '',
       ]);
-      if (results.includes('!') || backFromSilence === 'lease lost')
+      if (results.includes('!') || backFromSilence === 'lease lost' || rateTransitions === 'lease lost')
         throw new LeaseLostError('the evaluator lease is another instance’s now');
       counters.backFromSilence += backFromSilence;
+      for (const transition of rateTransitions) {
+        if (transition === 'f') counters.firing += 1;
+        else if (transition === 'r') counters.resolved += 1;
+      }
       const transitions = results.join('');
       const now = Date.now();
       for (let index = 0; index < transitions.length; index++) {

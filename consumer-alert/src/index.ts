@@ -13,12 +13,14 @@ import {
   onShutdown,
   readSilences,
   redisTargetOrExit,
+  ruleSummary,
   type Rule,
   startHeartbeat,
   startTrimmer,
 } from 'core';
 import { createAnnouncer } from './announcer.ts';
 import { createAbsenceSweeper } from './absence/sweeper.ts';
+import { retireRateRule } from './rate/retire.ts';
 import { leaderDuties } from './leader-duties.ts';
 import { rulesInForce } from './rules-in-force.ts';
 import { LEASE_MS, evaluatorLease } from './evaluator-lease.ts';
@@ -82,7 +84,10 @@ const absenceSweeper = createAbsenceSweeper({
   lease,
 });
 const duties = leaderDuties({
-  absence: absenceSweeper,
+  retireByKind: {
+    absence: (id, severity, note) => absenceSweeper.retire(id, severity, note),
+    rate: (id, severity, note) => retireRateRule(redis, config.alertsStream, id, severity, note),
+  },
   redis,
   alertsStream: config.alertsStream,
   announcer: createAnnouncer({ redis, alertsStream: config.alertsStream, lease }),
@@ -161,16 +166,7 @@ const trimmer = startTrimmer({
 });
 
 /** The active rules as /health shows them (the dashboard draws their thresholds). */
-const summarise = (list: readonly Rule[]) =>
-  list.map((rule) => ({
-    id: rule.id,
-    kind: rule.kind,
-    metric: rule.metricPattern,
-    device: rule.devicePattern,
-    ...(rule.kind === 'threshold'
-      ? { direction: rule.direction, threshold: rule.threshold }
-      : { silentForMs: rule.silentForMs }),
-  }));
+const summarise = (list: readonly Rule[]) => list.map(ruleSummary);
 let ruleSummaries = summarise(rules.current.rules);
 
 // Every second: a new rule set is applied to the next batch; the evaluating instance retires

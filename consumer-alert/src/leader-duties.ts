@@ -1,7 +1,8 @@
 import { type Logger, type Rule, followedSilencesKey, globMatches, isThresholdRule, readSilences } from 'core';
 import type Redis from 'ioredis';
-import type { createAbsenceSweeper } from './absence/sweeper.ts';
 import type { createAnnouncer } from './announcer.ts';
+
+type Severity = 'info' | 'warning' | 'critical';
 
 /** Silences that ended longer ago than this are not followed up any more (nor remembered). */
 const FOLLOW_UP_WITHIN_MS = 24 * 60 * 60 * 1_000;
@@ -17,13 +18,17 @@ const FOLLOW_UP_WITHIN_MS = 24 * 60 * 60 * 1_000;
  *   device it covered that is still firing is notified once more.
  */
 export function leaderDuties(options: {
-  absence: Pick<ReturnType<typeof createAbsenceSweeper>, 'retire'>;
+  /**
+   * How a removed rule of each kind other than threshold resolves what fires on it (and drops its
+   * state): by kind, each in its own place.
+   */
+  retireByKind: Record<string, (ruleId: string, severity: Severity, note: string) => Promise<number>>;
   redis: Redis;
   alertsStream: string;
   announcer: ReturnType<typeof createAnnouncer>;
   logger: Logger;
 }) {
-  const { redis, alertsStream, announcer, logger, absence } = options;
+  const { redis, alertsStream, announcer, logger, retireByKind } = options;
   const knownKey = `${alertsStream}:rules:known`;
   const followedKey = followedSilencesKey(alertsStream);
 
@@ -35,15 +40,15 @@ export function leaderDuties(options: {
         if (current.has(id)) continue;
         const { threshold, severity, kind } = JSON.parse(text) as {
           threshold: number;
-          severity: 'info' | 'warning' | 'critical';
+          severity: Severity;
           kind?: string;
         };
         const note = `rule ${id} was removed (rules version ${version})`;
-        // An absence rule's silences resolve; a threshold rule's firing devices do (older entries have no kind).
-        const resolved =
-          kind === 'absence'
-            ? await absence.retire(id, severity, note)
-            : await announcer.announce({ id, threshold, severity }, 'retire', note);
+        // A threshold rule's firing devices resolve (older entries have no kind); other kinds their own way.
+        const retireKind = kind ? retireByKind[kind] : undefined;
+        const resolved = retireKind
+          ? await retireKind(id, severity, note)
+          : await announcer.announce({ id, threshold, severity }, 'retire', note);
         await redis.hdel(knownKey, id);
         logger.info('rule_retired', { rule: id, resolved, version });
       }

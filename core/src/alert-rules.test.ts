@@ -80,12 +80,16 @@ describe('rule kinds', () => {
         { kind: 'absence', id: 'b', silentForMs: 60_000, threshold: 3 },
         { kind: 'absence', id: 'c', silentForMs: 10 },
         { kind: 'absence', id: 'd' },
+        { kind: 'rate', id: 'e', perSecond: 0 },
+        { kind: 'rate', id: 'f', perSecond: 1, direction: 'up' },
       ]),
     ).toEqual([
-      'rules[0] (a): kind: must be one of threshold, absence, got "sometimes"',
+      'rules[0] (a): kind: must be one of threshold, absence, rate, got "sometimes"',
       'rules[1] (b): threshold: Unexpected property',
       'rules[2] (c): silentForMs: Expected integer to be greater or equal to 1000',
       'rules[3] (d): silentForMs: Expected required property',
+      'rules[4] (e): perSecond: Expected number to be greater than 0',
+      'rules[5] (f): direction: Expected union value',
     ]);
   });
 });

@@ -6,16 +6,27 @@ import {
   type AbsenceRule,
   type AbsenceRuleInput,
   AbsenceRuleSchema,
+  absenceDetails,
   absenceVerdict,
   compileAbsenceRule,
   describeAbsenceRule,
 } from './rule-kinds/absence.ts';
+import {
+  type RateRule,
+  type RateRuleInput,
+  RateRuleSchema,
+  compileRateRule,
+  describeRateRule,
+  rateDetails,
+  rateVerdict,
+} from './rule-kinds/rate.ts';
 import {
   type ThresholdRule,
   type ThresholdRuleInput,
   ThresholdRuleSchema,
   compileThresholdRule,
   describeThresholdRule,
+  thresholdDetails,
   thresholdProblems,
   thresholdVerdict,
 } from './rule-kinds/threshold.ts';
@@ -37,6 +48,7 @@ const KINDS = {
     compile: compileThresholdRule as (input: never) => Rule,
     describe: describeThresholdRule as (rule: never) => string,
     verdict: thresholdVerdict as (rule: never, value: number) => string,
+    details: thresholdDetails as (rule: never) => Record<string, unknown>,
   },
   absence: {
     check: TypeCompiler.Compile(AbsenceRuleSchema),
@@ -44,6 +56,15 @@ const KINDS = {
     compile: compileAbsenceRule as (input: never) => Rule,
     describe: describeAbsenceRule as (rule: never) => string,
     verdict: absenceVerdict as (rule: never, value: number) => string,
+    details: absenceDetails as (rule: never) => Record<string, unknown>,
+  },
+  rate: {
+    check: TypeCompiler.Compile(RateRuleSchema),
+    problems: () => [],
+    compile: compileRateRule as (input: never) => Rule,
+    describe: describeRateRule as (rule: never) => string,
+    verdict: rateVerdict as (rule: never, value: number) => string,
+    details: rateDetails as (rule: never) => Record<string, unknown>,
   },
 } as const;
 
@@ -51,17 +72,18 @@ export type RuleKind = keyof typeof KINDS;
 export const RULE_KINDS = Object.keys(KINDS) as RuleKind[];
 
 /** Every kind's schema (the OpenAPI document shows them as one of). */
-export const RuleSchema = Type.Union([ThresholdRuleSchema, AbsenceRuleSchema]);
+export const RuleSchema = Type.Union([ThresholdRuleSchema, AbsenceRuleSchema, RateRuleSchema]);
 
 /** A rule as written. */
-export type RuleInput = ThresholdRuleInput | AbsenceRuleInput;
+export type RuleInput = ThresholdRuleInput | AbsenceRuleInput | RateRuleInput;
 
 /** A rule with its defaults applied and its globs compiled: narrow on `kind`. */
-export type Rule = ThresholdRule | AbsenceRule;
+export type Rule = ThresholdRule | AbsenceRule | RateRule;
 
-export type { AbsenceRule, ThresholdRule };
+export type { AbsenceRule, RateRule, ThresholdRule };
 export const isThresholdRule = (rule: Rule): rule is ThresholdRule => rule.kind === 'threshold';
 export const isAbsenceRule = (rule: Rule): rule is AbsenceRule => rule.kind === 'absence';
+export const isRateRule = (rule: Rule): rule is RateRule => rule.kind === 'rate';
 
 const kindOf = (input: { kind?: unknown }): RuleKind | undefined =>
   input.kind === undefined ? 'threshold' : RULE_KINDS.find((kind) => kind === input.kind);
@@ -69,6 +91,17 @@ const kindOf = (input: { kind?: unknown }): RuleKind | undefined =>
 /** One line saying what the rule watches and when it fires (`rules:check`). */
 export function describeRule(rule: Rule): string {
   return KINDS[rule.kind].describe(rule as never);
+}
+
+/** What /health says of a rule: what every kind has, and its kind's own fields. */
+export function ruleSummary(rule: Rule): Record<string, unknown> {
+  return {
+    id: rule.id,
+    kind: rule.kind,
+    metric: rule.metricPattern,
+    device: rule.devicePattern,
+    ...KINDS[rule.kind].details(rule as never),
+  };
 }
 
 /** What a reading of `value` does to the rule (`rules:check --reading`). */

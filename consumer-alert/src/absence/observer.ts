@@ -57,7 +57,7 @@ export function createAbsenceObserver(options: {
           keys.silent,
           ...(lease ? [lease.key] : []),
           ALERT_VERSION,
-          JSON.stringify([rule.id, rule.severity]),
+          JSON.stringify([rule.id, rule.severity, rule.silentForMs, rule.perMetric ? 1 : 0]),
           JSON.stringify(readings),
           lease?.token ?? '',
         );

@@ -34,15 +34,17 @@ export function createAbsenceSweeper(options: {
   if (!('sweepAbsence' in options.redis)) options.redis.defineCommand('sweepAbsence', { lua: SWEEP });
   const redis = options.redis as SweepingRedis;
 
-  const redisNowMs = async () => {
-    const [seconds, micros] = (await redis.time()) as [number | string, number | string];
-    return Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
-  };
-
-  /** When Redis started: no device could report while it was down. */
-  const redisStartedAt = async (now: number) => {
-    const uptime = /uptime_in_seconds:(\d+)/.exec(await redis.info('server'))?.[1];
-    return now - Number(uptime ?? 0) * 1_000;
+  /** Redis's clock now, and when Redis started (whole seconds, as the scripts work it out). */
+  const redisClock = async () => {
+    const [[seconds, micros], info] = await Promise.all([
+      redis.time() as Promise<[number | string, number | string]>,
+      redis.info('server'),
+    ]);
+    const uptime = Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? 0);
+    return {
+      now: Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000),
+      startedAt: (Number(seconds) - uptime) * 1_000,
+    };
   };
 
   /** The arrival time up to which the `alerts` group has evaluated every reading. */
@@ -63,8 +65,8 @@ export function createAbsenceSweeper(options: {
     /** Calls silent every member silent long enough; returns how many were. */
     async sweep(rules: readonly AbsenceRule[]): Promise<number> {
       if (rules.length === 0) return 0;
-      const now = await redisNowMs();
-      const [upTo, since] = await Promise.all([progress(now), redisStartedAt(now)]);
+      const { now, startedAt: since } = await redisClock();
+      const upTo = await progress(now);
       let silent = 0;
       for (const rule of rules) {
         if (since + rule.silentForMs > upTo) continue;
@@ -99,7 +101,7 @@ export function createAbsenceSweeper(options: {
     async retire(ruleId: string, severity: 'info' | 'warning' | 'critical', note: string): Promise<number> {
       const keys = absenceKeys(alertsStream, ruleId);
       const [silences, newest] = await Promise.all([redis.hgetall(keys.silent), redis.hgetall(keys.newest)]);
-      const now = await redisNowMs();
+      const { now } = await redisClock();
       let resolved = 0;
       for (const [member, from] of Object.entries(silences)) {
         const [, readingId = 'none', metric = 'unknown'] = (newest[member] ?? '').split('|');

@@ -50,3 +50,6 @@ export function describeAbsenceRule(rule: AbsenceRule): string {
 export function absenceVerdict(): string {
   return 'a reading keeps the device watched (and resolves its silence)';
 }
+
+/** Its own fields, for summaries (/health). */
+export const absenceDetails = (rule: AbsenceRule) => ({ silentForMs: rule.silentForMs });

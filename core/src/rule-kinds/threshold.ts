@@ -99,3 +99,6 @@ export function describeThresholdRule(rule: ThresholdRule): string {
 export function thresholdVerdict(rule: ThresholdRule, value: number): string {
   return `value ${value} ${rule.breaches(value) ? 'BREACHES' : 'does not breach'} ${rule.threshold}`;
 }
+
+/** Its own fields, for summaries (/health, the dashboard's threshold lines). */
+export const thresholdDetails = (rule: ThresholdRule) => ({ direction: rule.direction, threshold: rule.threshold });

@@ -1,0 +1,55 @@
+import type { Alert } from 'core';
+
+/** What a device sent: each reading's id and arrival (its stream entry's time), in order. */
+export type Arrivals = ReadonlyArray<{ readingId: string; arrival: number }>;
+
+export interface SilenceVerdict {
+  /** `device@ts` of silences the run had and no firing alert raised. */
+  missed: string[];
+  /** Firing alerts for no silence, or raised twice. */
+  false: string[];
+  /** `device@readingId` of returns that no resolved alert (or more than one) marked. */
+  unresolved: string[];
+}
+
+/**
+ * The absence model the alerts are checked against: between two consecutive readings of a device
+ * more than `silentForMs` apart, the device was silent — one firing alert dated `silentForMs`
+ * after the first, naming it, and one resolved alert at the second — and nothing else is ever
+ * called silent. Runs are made so that every gap is far from `silentForMs` either way.
+ */
+export function checkSilences(
+  byDevice: ReadonlyMap<string, Arrivals>,
+  alerts: readonly Alert[],
+  silentForMs: number,
+): SilenceVerdict {
+  const expectedFiring = new Map<string, number>();
+  const expectedResolved = new Map<string, number>();
+  for (const [device, arrivals] of byDevice)
+    for (let i = 1; i < arrivals.length; i++) {
+      const before = arrivals[i - 1] as { readingId: string; arrival: number };
+      const after = arrivals[i] as { readingId: string; arrival: number };
+      if (after.arrival - before.arrival <= silentForMs) continue;
+      expectedFiring.set(`${device}@${before.arrival + silentForMs}/${before.readingId}`, 0);
+      expectedResolved.set(`${device}@${after.readingId}`, 0);
+    }
+  const extra: string[] = [];
+  for (const alert of alerts) {
+    if (alert.state === 'firing') {
+      const key = `${alert.deviceId}@${alert.ts}/${alert.readingId}`;
+      const seen = expectedFiring.get(key);
+      if (seen === undefined || seen > 0) extra.push(key);
+      else expectedFiring.set(key, 1);
+    } else {
+      const key = `${alert.deviceId}@${alert.readingId}`;
+      const seen = expectedResolved.get(key);
+      expectedResolved.set(key, (seen ?? 0) + 1);
+      if (seen === undefined) extra.push(`resolved ${key}`);
+    }
+  }
+  return {
+    missed: [...expectedFiring].filter(([, n]) => n === 0).map(([key]) => key),
+    false: extra,
+    unresolved: [...expectedResolved].filter(([, n]) => n !== 1).map(([key]) => key),
+  };
+}
