@@ -409,13 +409,19 @@ it('shows one metric at a time, as picked: its unit on the axes, a time axis, an
     undefined,
     { timeout: 15_000 },
   );
-  // Under the pointer, the last bucket (this minute): its time, values and count, with the unit.
+  // Under the pointer, the readings' bucket: its time, values and count, with the unit. Found by
+  // its count, not as the last: the minute may have turned since, drawing an empty bucket after it.
   const box = (await page.locator('#history').boundingBox()) as { width: number; height: number };
   const lastBucketX = await page.evaluate(() => {
     const canvas = document.querySelector('#history') as HTMLCanvasElement;
     // biome-ignore lint/suspicious/noExplicitAny: the page's own state, a global of its script
-    const drawn = (window as any).eval('drawnHistory') as { points: unknown[]; left: number; right: number };
-    return drawn.left + ((drawn.points.length - 0.5) / drawn.points.length) * (canvas.width - drawn.left - drawn.right);
+    const drawn = (window as any).eval('drawnHistory') as {
+      points: Array<{ count: number }>;
+      left: number;
+      right: number;
+    };
+    const index = drawn.points.findLastIndex((point) => point.count > 0);
+    return drawn.left + ((index + 0.5) / drawn.points.length) * (canvas.width - drawn.left - drawn.right);
   });
   await page.locator('#history').hover({ position: { x: (lastBucketX / 900) * box.width, y: box.height / 3 } });
   await page.waitForFunction(
