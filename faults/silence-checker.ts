@@ -1,6 +1,6 @@
 import type { Alert } from 'core';
 
-/** What a device sent: each reading's id and arrival (its stream entry's time), in order. */
+/** What a device sent: each reading's id and when absence counts it (taken, or arrived if earlier), in order. */
 export type Arrivals = ReadonlyArray<{ readingId: string; arrival: number }>;
 
 export interface SilenceVerdict {

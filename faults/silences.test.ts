@@ -64,13 +64,14 @@ async function runFleet(runMs: number, quietFrom: number, during: () => Promise<
     const quiet = elapsed >= quietFrom && elapsed < quietFrom + 3_000;
     for (const device of DEVICES) {
       if (quiet && QUIET.has(device)) continue;
-      const readingId = newEventId();
+      const [readingId, ts] = [newEventId(), Date.now()];
       const entryId = await redis.xadd(
         'readings',
         '*',
-        ...encodeReading({ id: readingId, deviceId: device, metric: 'kwh', value: 1, unit: 'kWh', ts: Date.now() }),
+        ...encodeReading({ id: readingId, deviceId: device, metric: 'kwh', value: 1, unit: 'kWh', ts }),
       );
-      arrivals.get(device)?.push({ readingId, arrival: entryTimeMs(entryId as string) });
+      // Absence counts a reading when it was taken, or arrived if earlier.
+      arrivals.get(device)?.push({ readingId, arrival: Math.min(ts, entryTimeMs(entryId as string)) });
     }
     await Bun.sleep(100);
   }

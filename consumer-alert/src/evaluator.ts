@@ -12,6 +12,7 @@ import {
 } from 'core';
 import type Redis from 'ioredis';
 import { createAbsenceObserver } from './absence/observer.ts';
+import { quietReason } from './alert-modes.ts';
 import { createRateEvaluator } from './rate/evaluator.ts';
 import { withStateCodec } from './threshold-state.ts';
 
@@ -134,8 +135,7 @@ export function createEvaluator(options: {
       for (const { entryId, value: reading } of batch) {
         const arrivedAt = entryTimeMs(entryId);
         const order = String(Math.min(reading.ts, arrivedAt));
-        const late =
-          notifyMaxAgeMs > 0 && arrivedAt - reading.ts > notifyMaxAgeMs ? [String(arrivedAt - reading.ts)] : [];
+        const quiet = quietReason(reading, arrivedAt, notifyMaxAgeMs);
         rules.forEach((rule, index) => {
           if (!rule.matches(reading)) return;
           const flags = (rule.breaches(reading.value) ? 1 : 0) + (rule.clears(reading.value) ? 2 : 0);
@@ -149,7 +149,7 @@ export function createEvaluator(options: {
             String(reading.value),
             reading.metric,
             order,
-            ...late,
+            ...(quiet ? [quiet] : []),
           ]);
         });
       }

@@ -5,7 +5,6 @@ import {
   createRedis,
   createSleeper,
   decodeAlert,
-  decodeReadingItems,
   defaultInstanceName,
   defaultRuleInputs,
   isAbsenceRule,
@@ -18,6 +17,7 @@ import {
   startHeartbeat,
   startTrimmer,
 } from 'core';
+import { decodeForAlerting } from './alert-modes.ts';
 import { createAnnouncer } from './announcer.ts';
 import { createAbsenceSweeper } from './absence/sweeper.ts';
 import { retireRateRule } from './rate/retire.ts';
@@ -137,7 +137,7 @@ const evaluating = evaluateWhileLeading({
       blockingRedis: evaluatorBlocking,
       stream: config.readingsStream,
       group: config.alertsGroup,
-      decodeItems: decodeReadingItems,
+      decodeItems: decodeForAlerting,
       // The store group dead-letters what the contract refuses: one dead letter per refused reading.
       undecodable: 'skip',
       handle: (batch) => gate.handle(batch, (kept) => evaluator.handle(kept)),

@@ -59,6 +59,13 @@ const PRINTED_MEMORY = 10_000;
  * paced to one message per `minIntervalMs`. Acked only after a 2xx; a refused message is
  * dead-lettered; anything else is retried by the consumer.
  */
+/** Why a quiet alert is held back, from its note: from the past, imported to be recorded, or flapping. */
+function quietWhy(note: string | undefined): string {
+  if (note?.startsWith('from the past')) return 'quiet: from the past';
+  if (note?.startsWith('imported with alerts=record')) return 'quiet: imported with alerts=record';
+  return 'quiet: flapping';
+}
+
 export function createNotifier(options: NotifierOptions) {
   const {
     logger,
@@ -114,7 +121,7 @@ export function createNotifier(options: NotifierOptions) {
         if (silence) held.set(alert.id, { why: `silenced by ${silence.id}`, counter: 'silenced' });
         else if (alert.quiet)
           held.set(alert.id, {
-            why: alert.note?.startsWith('from the past') ? 'quiet: from the past' : 'quiet: flapping',
+            why: quietWhy(alert.note),
             counter: 'quiet',
           });
       }

@@ -33,9 +33,12 @@ export {
 } from './contracts/alert.ts';
 export {
   type DecodedReadingItem,
+  ALERT_MODES,
+  type AlertMode,
   FRAME_VERSION,
   MAX_FRAME_READINGS,
   decodeReadingItems,
+  frameAlertMode,
   decodeReadings,
   encodeReadingFrame,
 } from './contracts/reading-frame.ts';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { READING_VERSION, type Reading, encodeReadingPayload } from './contracts/reading.ts';
-import { FRAME_VERSION } from './contracts/reading-frame.ts';
+import { type AlertMode, FRAME_VERSION } from './contracts/reading-frame.ts';
 import { MEMORY_HIGH_WATER, RedisFullError } from './redis-memory.ts';
 import { replicated } from './replica-wait.ts';
 
@@ -45,12 +45,15 @@ export async function publishReadings(
   stream: string,
   readings: readonly Reading[],
   frameReadings = DEFAULT_FRAME_READINGS,
+  /** What alerting does with them (frames only): see ALERT_MODES. */
+  alerts?: AlertMode,
 ): Promise<number> {
   if (readings.length === 0) return 0;
   if (!('publishReadings' in redis)) redis.defineCommand('publishReadings', { numberOfKeys: 1, lua: PUBLISH });
   const publishing = redis as PublishingRedis;
   const publish = async (version: string, field: string, payloads: string[]): Promise<number> => {
-    const added = await publishing.publishReadings(stream, version, field, MEMORY_HIGH_WATER, ...payloads);
+    const mode = version === FRAME_VERSION ? (alerts ?? '') : '';
+    const added = await publishing.publishReadings(stream, version, field, MEMORY_HIGH_WATER, mode, ...payloads);
     if (Array.isArray(added))
       throw new RedisFullError({ usedBytes: added[0], maxBytes: added[1], policy: 'noeviction' });
     if (added !== payloads.length) throw new Error(`Redis added ${added} of ${payloads.length} entries`);

@@ -45,14 +45,18 @@ const startAlerting = () =>
     CONSUMER_NAME: 'absence-test',
   });
 
-/** One reading from `deviceId`, dated now, as a door writes it; its arrival (the entry's time). */
+/**
+ * One reading from `deviceId`, dated now, as a door writes it; the time absence rules count it at:
+ * when it was taken, or arrived (its entry's time) if earlier.
+ */
 async function report(deviceId: string): Promise<number> {
+  const ts = Date.now();
   const id = await redis.xadd(
     'readings',
     '*',
-    ...encodeReading({ id: newEventId(), deviceId, metric: 'kwh', value: 1, unit: 'kWh', ts: Date.now() }),
+    ...encodeReading({ id: newEventId(), deviceId, metric: 'kwh', value: 1, unit: 'kWh', ts }),
   );
-  return entryTimeMs(id as string);
+  return Math.min(ts, entryTimeMs(id as string));
 }
 
 /** Calls `report` for each device every 100 ms until `until` resolves true. */

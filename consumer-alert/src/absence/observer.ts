@@ -12,8 +12,9 @@ type ObservingRedis = Redis & {
 
 /**
  * The readings' side of absence rules: each reading a rule matches keeps its device (or device and
- * metric) watched, arrival as the stream dates it — so readings of a backlog count when they
- * arrived, not when evaluated — and one from a device called silent resolves the silence.
+ * metric) watched as of when it was taken — or arrived in the stream, if earlier — never when it
+ * was evaluated: a backlog's readings count as they came in, an import of old readings makes no
+ * device live now. One from a device called silent resolves the silence.
  * Part of the `alerts` group's handler: the reading is acknowledged after this is applied.
  */
 export function createAbsenceObserver(options: {
@@ -44,7 +45,9 @@ export function createAbsenceObserver(options: {
             reading.metric,
             reading.id,
             String(reading.ts),
-            String(entryTimeMs(entryId)),
+            // When it was taken, or arrived if that is earlier (a device clock running ahead): an
+            // import of last week's readings makes no device live now, a backlog counts as live.
+            String(Math.min(reading.ts, entryTimeMs(entryId))),
           ]);
         }
         if (readings.length === 0) return Promise.resolve(0);

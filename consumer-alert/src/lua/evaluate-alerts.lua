@@ -8,15 +8,14 @@ KEYS[n+1]    the evaluator lease (with ARGV[5]): only the instance holding it ev
 ARGV[1]      alert contract version
 ARGV[2]      rules as JSON: [[ruleId, threshold, severity, forReadings, repeatAfterMs, flapTransitions, flapWithinMs], ...]
              (flapTransitions 0: the rule has no flapping option)
-ARGV[3]      pairs as JSON: [[rule number, flags, ts, deviceId, readingId, value, metric, order, late], ...]
+ARGV[3]      pairs as JSON: [[rule number, flags, ts, deviceId, readingId, value, metric, order, quiet], ...]
              flags = 1 when the value breaches, + 2 when it clears; ts is the reading's own time
              (copied into the alert); order is the time the state is ordered by:
              min(ts, the stream entry's time), so a reading dated ahead of its arrival counts
-             as arriving when it did and can never make later readings look old; late, present
-             only for a reading that arrived longer after it was taken than
-             ALERT_NOTIFY_MAX_AGE_MS, is by how much (ms): its transitions are written `quiet`
-             (recorded, not notified) with a note saying so — an import, a replay, a device's
-             buffer after days offline must not page anyone about the past.
+             as arriving when it did and can never make later readings look old; quiet, present
+             only for a reading whose transitions are recorded and not sent (alert-modes.ts: it
+             arrived long after it was taken, or its import said alerts=record), is why: its
+             transitions are written `quiet` with that as their note.
 ARGV[4]      ms: a state ordered this far ahead of a new reading's arrival was written by an
              older version from a device clock far ahead; it is ignored instead of silencing
              the device for ever.
@@ -114,10 +113,9 @@ for pair, p in ipairs(pairList) do
         note = 'stable for ' .. (flapWithin / 1000) .. ' s after flapping'
       end
     end
-    local late = tonumber(p[9])
-    if late and transition ~= '-' and not quiet then
+    local past = p[9]
+    if past and transition ~= '-' and not quiet then
       quiet = true
-      local past = 'from the past: taken ' .. math.floor(late / 60000) .. ' min before it arrived (ALERT_NOTIFY_MAX_AGE_MS): recorded, not sent'
       if note then note = note .. '; ' .. past else note = past end
     end
     if transition ~= '-' then

@@ -7,10 +7,10 @@ KEYS[2]  the rule's state hash: member (`device|metric`) → `state,order,value`
 KEYS[3]  the evaluator lease, when instances share the evaluation (with ARGV[4])
 ARGV[1]  alert contract version
 ARGV[2]  the rule as JSON: [ruleId, severity, perSecond, direction (rising|falling|either)]
-ARGV[3]  readings as JSON: [[member, deviceId, metric, readingId, ts, order, value, late], ...] in
-         stream order; order as for threshold rules (min of ts and arrival); late, when present,
-         marks a reading that arrived longer after it was taken than ALERT_NOTIFY_MAX_AGE_MS: its
-         transitions are written quiet (recorded, not sent)
+ARGV[3]  readings as JSON: [[member, deviceId, metric, readingId, ts, order, value, quiet], ...] in
+         stream order; order as for threshold rules (min of ts and arrival); quiet, when present,
+         says why the reading's transitions are recorded and not sent (alert-modes.ts): they are
+         written quiet with it as their note
 ARGV[4]  the lease token this instance holds; "!" is returned when the lease is not its
 
 The change per second is (value − previous value) / (order − previous order) in seconds; a reading
@@ -51,10 +51,9 @@ for i, r in ipairs(readings) do
           'ruleId', rule[1], 'deviceId', device, 'metric', metric, 'value', string.format('%.6g', rate),
           'threshold', string.format('%.6g', perSecond), 'state', transition == 'f' and 'firing' or 'resolved',
           'severity', rule[2], 'ts', ts, 'readingId', readingId }
-        local late = tonumber(r[8])
-        if late then
+        if r[8] then
           fields[#fields + 1] = 'note'
-          fields[#fields + 1] = 'from the past: taken ' .. math.floor(late / 60000) .. ' min before it arrived (ALERT_NOTIFY_MAX_AGE_MS): recorded, not sent'
+          fields[#fields + 1] = r[8]
           fields[#fields + 1] = 'quiet'
           fields[#fields + 1] = '1'
         end

@@ -10,7 +10,8 @@ KEYS[4]  the rule's silences: a hash, member → the arrival its silence was jud
 KEYS[5]  the evaluator lease, when instances share the evaluation (with ARGV[4]): only the instance holding it evaluates
 ARGV[1]  alert contract version
 ARGV[2]  the rule as JSON: [ruleId, severity, silentForMs, perMetric (1: members are device|metric)]
-ARGV[3]  readings as JSON: [[member, deviceId, metric, readingId, ts, arrival], ...] in stream order
+ARGV[3]  readings as JSON: [[member, deviceId, metric, readingId, ts, arrival], ...] in stream order,
+         arrival being min(ts, the stream entry's time): when it was taken, or arrived if earlier
 ARGV[4]  the lease token this instance holds; "!" is returned when the lease is not its
 
 A member is a device (`pump-7`), or a device and metric (`pump-7|kwh`) for a rule that names a

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALERT_VERSION, type ConsumerEntry, type RateRule, type Reading, entryTimeMs } from 'core';
 import type Redis from 'ioredis';
+import { quietReason } from '../alert-modes.ts';
 
 const EVALUATE_RATE = readFileSync(join(import.meta.dir, '../lua/evaluate-rate.lua'), 'utf8');
 
@@ -38,7 +39,7 @@ export function createRateEvaluator(options: {
         for (const { entryId, value: reading } of batch) {
           if (!rule.matches(reading)) continue;
           const arrivedAt = entryTimeMs(entryId);
-          const late = notifyMaxAgeMs > 0 && arrivedAt - reading.ts > notifyMaxAgeMs;
+          const quiet = quietReason(reading, arrivedAt, notifyMaxAgeMs);
           readings.push([
             `${reading.deviceId}|${reading.metric}`,
             reading.deviceId,
@@ -47,7 +48,7 @@ export function createRateEvaluator(options: {
             String(reading.ts),
             String(Math.min(reading.ts, arrivedAt)),
             String(reading.value),
-            ...(late ? [String(arrivedAt - reading.ts)] : []),
+            ...(quiet ? [quiet] : []),
           ]);
         }
         if (readings.length === 0) return Promise.resolve('');

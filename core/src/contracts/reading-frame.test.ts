@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'bun:test';
-import { decodeReadingItems, decodeReadings, encodeReadingFrame } from './reading-frame.ts';
+import { decodeReadingItems, decodeReadings, encodeReadingFrame, frameAlertMode } from './reading-frame.ts';
 import { type Reading, decodeReading, encodeReading, encodeReadingV1 } from './reading.ts';
 
 const reading = (id: string, value: number): Reading => ({
@@ -68,5 +68,18 @@ describe('reading frames (contract v3)', () => {
     for (const raw of ['', 'nope', '[]', '{"a":1}'])
       expect(() => decodeReadingItems(['v', '3', 'f', raw])).toThrow(/f must be a non-empty JSON array/);
     expect(() => decodeReadingItems(['v', '3', 'r', '[]'])).toThrow(/f is missing/);
+  });
+
+  it('carries an alert mode after the frame (an import’s ?alerts=), and names a mode it does not know', () => {
+    const fields = [...encodeReadingFrame([reading('a', 1), reading('b', 2)]), 'a', 'record'];
+    expect(frameAlertMode(fields)).toBe('record');
+    expect(decodeReadingItems(fields).map((item) => ('value' in item ? item.value.id : item.error))).toEqual([
+      'a',
+      'b',
+    ]);
+    expect(frameAlertMode(encodeReadingFrame([reading('a', 1)]))).toBeUndefined();
+    expect(() => decodeReadingItems([...encodeReadingFrame([reading('a', 1)]), 'a', 'sometimes'])).toThrow(
+      /a must be one of notify, record, skip/,
+    );
   });
 });

@@ -14,6 +14,22 @@ export const FRAME_VERSION = '3';
 /** Readings per frame at most: a few hundred KB of JSON, a few ms of work per entry. */
 export const MAX_FRAME_READINGS = 1_000;
 
+/**
+ * What alerting does with a frame's readings, when its publisher says (an import's `?alerts=`):
+ * `notify` — evaluated and sent however old; `record` — evaluated, transitions recorded in the
+ * history but not sent; `skip` — not evaluated at all. Without it, readings that arrived long after
+ * they were taken are recorded, not sent (ALERT_NOTIFY_MAX_AGE_MS). Carried as `a <mode>` after
+ * the frame: `v 3 f [...] a record`.
+ */
+export const ALERT_MODES = ['notify', 'record', 'skip'] as const;
+export type AlertMode = (typeof ALERT_MODES)[number];
+
+/** The frame's alert mode, if it has one (see ALERT_MODES). */
+export function frameAlertMode(fields: FieldList): AlertMode | undefined {
+  if (fields.length !== 6 || fields[4] !== 'a') return undefined;
+  return ALERT_MODES.find((mode) => mode === fields[5]);
+}
+
 /** One item of an entry: a reading, or why its element does not decode; with its own fields. */
 export type DecodedReadingItem =
   | { value: Reading; fields: readonly string[] }
@@ -28,9 +44,14 @@ export function encodeReadingFrame(readings: readonly Reading[]): string[] {
  * @throws InvalidEventError when the entry as a whole cannot be read (then it is dead-lettered whole).
  */
 export function decodeReadingItems(fields: FieldList): DecodedReadingItem[] {
-  if (!(fields.length === 4 && fields[0] === 'v' && fields[1] === FRAME_VERSION))
+  if (!((fields.length === 4 || fields.length === 6) && fields[0] === 'v' && fields[1] === FRAME_VERSION))
     return [{ value: decodeReading(fields), fields }];
   if (fields[2] !== 'f') throw new InvalidEventError('f', 'is missing (a v3 entry is `v 3 f <frame>`)');
+  if (fields.length === 6 && !frameAlertMode(fields))
+    throw new InvalidEventError(
+      'a',
+      `must be one of ${ALERT_MODES.join(', ')} (a v3 entry is \`v 3 f <frame> [a <mode>]\`), got ${quote(String(fields[4]))} ${quote(String(fields[5]))}`,
+    );
   const raw = fields[3] as string;
   let parsed: unknown;
   try {

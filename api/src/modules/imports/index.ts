@@ -1,8 +1,9 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { newEventId } from 'core';
+import { ALERT_MODES, type AlertMode, newEventId } from 'core';
 import { Elysia, t } from 'elysia';
 import { ApiError } from '../../errors.ts';
+import { queryParams } from '../../query-params.ts';
 import { redisAnswers503 } from '../../redis-unavailable.ts';
 import { boundedChunks } from '../../json-body.ts';
 import { errorResponses, jsonResponse } from '../docs/responses.ts';
@@ -65,6 +66,23 @@ function answering503(jobs: ImportJobs): ImportJobs {
   };
 }
 
+/**
+ * `?alerts=`: what alerting does with the import's readings — `notify` (sent however old),
+ * `record` (in the alert history, not sent), `skip` (not evaluated); by their age when not given.
+ * @throws ApiError 422 naming the parameter.
+ */
+function alertModeOf(raw: string | undefined): AlertMode | undefined {
+  if (raw === undefined) return undefined;
+  const mode = ALERT_MODES.find((known) => known === raw);
+  if (!mode)
+    throw new ApiError(
+      422,
+      'validation',
+      `alerts must be one of ${ALERT_MODES.join(', ')} (or left out: by the readings' age), got ${JSON.stringify(raw.slice(0, 40))}`,
+    );
+  return mode;
+}
+
 export function importRoutes(options: ImportsOptions | undefined) {
   const served = options && { ...options, jobs: answering503(options.jobs) };
   const available = (): ImportsOptions => {
@@ -82,6 +100,7 @@ export function importRoutes(options: ImportsOptions | undefined) {
       '/imports',
       async ({ request, set }) => {
         const { jobs, worker, dir, maxBytes, maxJobs, owner } = available();
+        const alerts = alertModeOf(queryParams(request.url).alerts);
         const active = await jobs.active(owner);
         if (active.length >= maxJobs)
           throw new ApiError(
@@ -133,6 +152,7 @@ export function importRoutes(options: ImportsOptions | undefined) {
           badSamples: [],
           committedLine: 0,
           cancelRequested: false,
+          ...(alerts ? { alerts } : {}),
         };
         // Redis lost between the admission check and here: no job, so no upload kept either.
         await jobs.create(job).catch(async (error) => {
@@ -149,6 +169,16 @@ export function importRoutes(options: ImportsOptions | undefined) {
         detail: {
           summary:
             'Upload a CSV or NDJSON file (gzip accepted, up to IMPORT_MAX_BYTES) as an import job: 202 with the job, imported through the stream',
+          parameters: [
+            {
+              name: 'alerts',
+              in: 'query',
+              required: false,
+              schema: { type: 'string', enum: [...ALERT_MODES] },
+              description:
+                'What alerting does with the readings: notify (sent however old), record (in the alert history, not sent), skip (not evaluated); left out, readings taken longer than ALERT_NOTIFY_MAX_AGE_MS before they arrive are recorded, not sent',
+            },
+          ],
           requestBody: {
             required: true,
             content: {

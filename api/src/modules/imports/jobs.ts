@@ -1,3 +1,4 @@
+import type { AlertMode } from 'core';
 import { replicated } from 'core';
 import type Redis from 'ioredis';
 
@@ -30,6 +31,8 @@ export interface ImportJob {
   error?: string;
   /** Times a worker died while it was reading this job: at the second, the job fails instead of being taken up again. */
   crashes?: number;
+  /** What alerting does with its readings (`?alerts=`); by their age when not given. */
+  alerts?: AlertMode;
 }
 
 const NUMBERS = [
@@ -154,6 +157,7 @@ export function importView(job: ImportJob, nowMs = Date.now()) {
     createdAt: new Date(job.createdAt).toISOString(),
     startedAt: job.startedAt === undefined ? null : new Date(job.startedAt).toISOString(),
     finishedAt: job.finishedAt === undefined ? null : new Date(job.finishedAt).toISOString(),
+    alerts: job.alerts ?? 'by age',
     ...(job.error ? { error: job.error } : {}),
   };
 }

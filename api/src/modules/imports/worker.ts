@@ -132,7 +132,7 @@ export function startImportWorker({
       }
     }
     for (let i = 0; i < readings.length; i += PUBLISH_CHUNK)
-      await publishReadings(redis, stream, readings.slice(i, i + PUBLISH_CHUNK), frameReadings);
+      await publishReadings(redis, stream, readings.slice(i, i + PUBLISH_CHUNK), frameReadings, job.alerts);
     job.rowsRead += read;
     job.published += readings.length;
     job.committedLine = lastLine;
