@@ -273,7 +273,7 @@ function flushAlerts() {
           ? 'silent'
           : 'reporting again'
         : `= ${alert.value} (${verb} ${alert.threshold})`;
-    const marks = `${alert.silenced ? ' · silenced' : ''}${alert.quiet ? ' · quiet' : ''}${alert.note ? ` · ${alert.note}` : ''}`;
+    const marks = `${alert.silenced ? ' · silenced' : ''}${alert.quiet ? ' · quiet' : ''}${alert.note ? ` · ${alert.note}` : ''}${alert.ackedBy ? ` · acknowledged by ${alert.ackedBy}` : ''}`;
     fragment.append(
       text(
         'li',

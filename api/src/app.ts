@@ -219,7 +219,7 @@ export function createApp({
         ),
       )
       .use(importRoutes(imports))
-      .use(alertRoutes(store))
+      .use(alertRoutes(store, alerting))
       .use(ruleRoutes(alerting))
       .use(silenceRoutes(alerting))
       .use(statsRoutes(store, rules))

@@ -4,6 +4,7 @@ import {
   MAX_FUTURE_MS,
   type Reading,
   type Rule,
+  alertAcksKey,
   createLatencyHistogram,
   isAbsenceRule,
   isRateRule,
@@ -159,9 +160,10 @@ export function createEvaluator(options: {
         // Alert ids are made by the script from the reading, rule, device and transition: the same every time.
         calls.push(
           redis.evaluateAlerts(
-            stateKeys.length + 1 + fence.keys.length,
+            stateKeys.length + 2 + fence.keys.length,
             alertsStream,
             ...stateKeys,
+            alertAcksKey(alertsStream),
             ...fence.keys,
             ALERT_VERSION,
             ruleTable,

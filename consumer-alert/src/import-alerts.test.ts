@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { alertAckField, alertAcksKey, createRedis } from 'core';
 import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, waitFor } from 'core/testing';
 import { startReceiver } from './test-receiver.ts';
 
@@ -110,6 +111,21 @@ describe('alerts on imported readings', () => {
     const fresh = await history('fresh-pump', 2);
     await waitFor(() => sentFor(fresh.map((a) => a.id)).length === 2, { what: 'the fresh alerts sent' });
     expect(sentFor(alerts.map((a) => a.id))).toEqual([]);
+    // Acknowledged through the API: in the history, and where the evaluator reads it.
+    const ack = await fetch(`${api}/alerts/${alerts[1]?.id}/ack`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ author: 'ops', note: 'old news' }),
+    });
+    expect(((await ack.json()) as { ackedBy: string }).ackedBy).toBe('ops');
+    const client = createRedis(redis.url, { name: 'import-alerts-test' });
+    expect(
+      JSON.parse((await client.hget(alertAcksKey('alerts'), alertAckField('default', 'old-pump'))) ?? '{}'),
+    ).toMatchObject({
+      alertId: alerts[1]?.id,
+      author: 'ops',
+    });
+    client.disconnect();
   }, 30_000);
 
   it('?alerts=notify sends an old import’s alerts, ?alerts=record keeps a fresh one’s quiet, ?alerts=skip evaluates nothing', async () => {

@@ -182,3 +182,4 @@ export {
   silencesKey,
   silencing,
 } from './silences.ts';
+export { alertAckField, alertAcksKey } from './alert-acks.ts';

@@ -92,6 +92,9 @@ function alert(overrides: Partial<StoredAlert> = {}): StoredAlert {
     silenced: false,
     quiet: false,
     raisedAt: base + 3,
+    ackedBy: null,
+    ackedAt: null,
+    ackNote: null,
     ...overrides,
   };
 }
@@ -303,6 +306,18 @@ for (const [name, backend] of Object.entries(backends)) {
         second[0]?.id as string,
       ]);
       expect(await store.lastSeq()).toBe((await store.recentChanges(1))[0]?.seq as number);
+    });
+
+    it('keeps an alert’s acknowledgement: who, when and why, the first one staying; none for an id it does not have', async () => {
+      const { store } = await backend.fresh();
+      const fired = alert();
+      await store.insertAlerts([fired]);
+      const acked = await store.acknowledgeAlert(fired.id, { author: 'ops', note: 'on it', at: base + 60_000 });
+      expect(acked).toEqual({ ...fired, ackedBy: 'ops', ackedAt: base + 60_000, ackNote: 'on it' });
+      const again = await store.acknowledgeAlert(fired.id, { author: 'late', note: null, at: base + 90_000 });
+      expect(again?.ackedBy).toBe('ops');
+      expect(await store.alerts({}, 10)).toEqual([acked as StoredAlert]);
+      expect(await store.acknowledgeAlert('no-such-alert', { author: 'ops', note: null, at: base })).toBeUndefined();
     });
 
     it('keeps the alert history: stored once by id, filtered, paged newest first exactly once, removed by age', async () => {

@@ -173,6 +173,17 @@ export interface StoredAlert {
   quiet: boolean;
   /** When the evaluator raised it (its alerts-stream entry time). */
   raisedAt: number;
+  /** Who acknowledged it (POST /alerts/:id/ack), when, and why; null while nobody has. */
+  ackedBy?: string | null;
+  ackedAt?: number | null;
+  ackNote?: string | null;
+}
+
+/** An acknowledgement of a firing alert. */
+export interface AlertAck {
+  author: string;
+  note: string | null;
+  at: number;
 }
 
 /** Filters of the alert history; `toMs` is exclusive. */
@@ -261,6 +272,11 @@ export interface ReadingsStore {
   onChange(listener: () => void): void;
   /** Stores the alerts not stored yet, idempotent by alert id (the first version stays). */
   insertAlerts(rows: readonly StoredAlert[]): Promise<{ inserted: number; duplicates: number }>;
+  /**
+   * Marks the alert acknowledged (the first acknowledgement stays); the alert as stored after, or
+   * undefined when there is none with that id.
+   */
+  acknowledgeAlert(id: string, ack: AlertAck): Promise<StoredAlert | undefined>;
   /** The alert history, newest first by (ts, id), up to `limit` after the cursor. */
   alerts(filter: AlertFilter, limit: number, after?: Cursor): Promise<StoredAlert[]>;
   /** Removes up to `limit` alerts older than `beforeMs` (by ts): retention, in small steps. */

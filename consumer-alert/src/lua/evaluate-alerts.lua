@@ -4,7 +4,9 @@ together, so redelivered readings never fire a transition twice.
 
 KEYS[1]      the alerts stream
 KEYS[2..n]   the state hash of each rule, in the order of the rule table (ARGV[2])
-KEYS[n+1]    the evaluator lease (with ARGV[5]): only the instance holding it evaluates
+KEYS[n+1]    the acknowledgements (core's alert-acks.ts): a device acknowledged on a rule gets no
+             reminders (repeatAfterMs); firing anew or resolving removes its acknowledgement
+KEYS[n+2]    the evaluator lease (with ARGV[5]): only the instance holding it evaluates
 ARGV[1]      alert contract version
 ARGV[2]      rules as JSON: [[ruleId, threshold, severity, forReadings, repeatAfterMs, flapTransitions, flapWithinMs], ...]
              (flapTransitions 0: the rule has no flapping option)
@@ -45,7 +47,8 @@ q (a transition written quiet), n (the notice that a flapping device is stable);
 when the lease is not this instance's.
 ]]
 local rules = cjson.decode(ARGV[2])
-if ARGV[5] and redis.call('GET', KEYS[#rules + 2]) ~= ARGV[5] then return '!' end
+if ARGV[5] and redis.call('GET', KEYS[#rules + 3]) ~= ARGV[5] then return '!' end
+local acksKey = KEYS[#rules + 2]
 local pairList = cjson.decode(ARGV[3])
 local poisonedAfterMs = tonumber(ARGV[4])
 local states, fieldsByRule, changed = {}, {}, {}
@@ -88,8 +91,9 @@ for pair, p in ipairs(pairList) do
     elseif math.floor(flags / 2) % 2 == 1 then
       transition = 'r'; nextState = 'ok'; nextStreak = 0
     elseif breach and r[5] > 0 and order - notifiedOrder >= r[5] then
-      transition = 'p'
+      if redis.call('HEXISTS', acksKey, r[1] .. '|' .. device) == 0 then transition = 'p' end
     end
+    if transition == 'f' or transition == 'r' then redis.call('HDEL', acksKey, r[1] .. '|' .. device) end
     local flapN, flapWithin = r[6] or 0, r[7] or 0
     local flapping, times, flapChanged, quiet, note = state.flapping, state.flapTimes, false, false, nil
     if flapN > 0 then

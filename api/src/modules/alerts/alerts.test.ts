@@ -19,6 +19,9 @@ function alertBody(overrides: Record<string, unknown> = {}) {
     silenced: false,
     quiet: false,
     raisedAt: new Date(Date.UTC(2026, 10, 26, 10, 0, sequence, 5)).toISOString(),
+    ackedBy: null,
+    ackedAt: null,
+    ackNote: null,
     ...overrides,
   };
 }
@@ -44,6 +47,27 @@ describe('alert history', () => {
     });
     const listed = await (await api.request('GET', '/alerts')).json();
     expect(listed.alerts).toEqual([...good].reverse());
+  });
+
+  it('acknowledges a firing alert (who, when, why; the first stays), and names what it cannot acknowledge', async () => {
+    const api = createTestApi();
+    const [firing, resolved] = [alertBody(), alertBody({ state: 'resolved', value: 70 })];
+    await api.request('POST', '/alerts/batch', { alerts: [firing, resolved] });
+    const response = await api.request('POST', `/alerts/${firing.id}/ack`, { author: 'ops', note: 'on it' });
+    expect(response.status).toBe(200);
+    const acked = await response.json();
+    expect(acked).toEqual({ ...firing, ackedBy: 'ops', ackedAt: expect.any(String), ackNote: 'on it' });
+    expect(Number.isFinite(Date.parse(acked.ackedAt))).toBe(true);
+    expect((await (await api.request('POST', `/alerts/${firing.id}/ack`, { author: 'late' })).json()).ackedBy).toBe(
+      'ops',
+    );
+    expect((await (await api.request('GET', '/alerts')).json()).alerts[1]).toEqual(acked);
+    const notFiring = await api.request('POST', `/alerts/${resolved.id}/ack`, { author: 'ops' });
+    expect(notFiring.status).toBe(409);
+    expect(JSON.stringify(await notFiring.json())).toContain('acknowledge a firing one');
+    expect((await api.request('POST', '/alerts/no-such-alert/ack', { author: 'ops' })).status).toBe(404);
+    expect((await api.request('POST', `/alerts/${firing.id}/ack`, { note: 'who?' })).status).toBe(422);
+    expect((await api.request('POST', `/alerts/${firing.id}/ack`, { author: 'ops' }, {})).status).toBe(401);
   });
 
   it('refuses the batch without the operator token', async () => {

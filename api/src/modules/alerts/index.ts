@@ -1,15 +1,18 @@
-import { parseIsoTime } from 'core';
-import { Elysia } from 'elysia';
+import { alertAckField, alertAcksKey, parseIsoTime, replicated } from 'core';
+import { Elysia, t } from 'elysia';
+import type Redis from 'ioredis';
+import { ApiError } from '../../errors.ts';
 import type { Cursor, ReadingsStore, StoredAlert } from '../../storage/port.ts';
 import { errorResponses } from '../docs/responses.ts';
 import { decodeCursor, encodeCursor } from '../readings/cursor.ts';
 import { parseFilter, parseLimit } from '../readings/filters.ts';
 import {
+  AlertAckBody,
   AlertListQuery,
   AlertPage,
   HistoryBatch,
   HistoryBatchResult,
-  type HistoryAlert,
+  HistoryAlert,
   historyAlertCheck,
 } from './model.ts';
 
@@ -18,14 +21,54 @@ const toApi = (alert: StoredAlert): typeof HistoryAlert.static => ({
   ...alert,
   ts: iso(alert.ts),
   raisedAt: iso(alert.raisedAt),
+  ackedBy: alert.ackedBy ?? null,
+  ackedAt: alert.ackedAt ? iso(alert.ackedAt) : null,
+  ackNote: alert.ackNote ?? null,
 });
 
 /**
  * The alert history: consumer-store's `history` group stores every transition of the alerts
  * stream here (POST /alerts/batch, idempotent by alert id); GET /alerts lists it.
  */
-export function alertRoutes(store: ReadingsStore) {
+export function alertRoutes(store: ReadingsStore, alerting?: { redis: Redis; alertsStream: string }) {
   return new Elysia({ name: 'alerts', prefix: '/alerts', detail: { tags: ['alerts'] } })
+    .post(
+      '/:id/ack',
+      async ({ params, body }) => {
+        const found = await store.acknowledgeAlert(params.id, {
+          author: body.author,
+          note: body.note ?? null,
+          at: Date.now(),
+        });
+        if (!found) throw new ApiError(404, 'not_found', `no alert with id ${JSON.stringify(params.id.slice(0, 64))}`);
+        if (found.state !== 'firing')
+          throw new ApiError(
+            409,
+            'not_firing',
+            `alert ${found.id} is a ${found.state} alert: acknowledge a firing one`,
+          );
+        // The evaluator stops reminding (repeatAfterMs) until the device resolves.
+        if (alerting && found.ackedAt)
+          await replicated(alerting.redis, () =>
+            alerting.redis.hset(
+              alertAcksKey(alerting.alertsStream),
+              alertAckField(found.ruleId, found.deviceId),
+              JSON.stringify({ alertId: found.id, author: found.ackedBy, at: found.ackedAt }),
+            ),
+          );
+        return toApi(found);
+      },
+      {
+        params: t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) }),
+        body: AlertAckBody,
+        response: HistoryAlert,
+        detail: {
+          summary:
+            'Acknowledge a firing alert (who, and why): its reminders (repeatAfterMs) stop until the device resolves; the history shows it. The first acknowledgement stays',
+          responses: errorResponses(400, 401, 404, 409, 422, 503),
+        },
+      },
+    )
     .post(
       '/batch',
       async ({ body }) => {
@@ -48,7 +91,9 @@ export function alertRoutes(store: ReadingsStore) {
             });
             continue;
           }
-          rows.push({ ...alert, ts, raisedAt });
+          // Acknowledgements come by POST /alerts/:id/ack only, never with a transition.
+          const { ackedBy: _by, ackedAt: _at, ackNote: _note, ...transition } = alert;
+          rows.push({ ...transition, ts, raisedAt });
         }
         const outcome = await store.insertAlerts(rows);
         return { ...outcome, refused };

@@ -19,6 +19,17 @@ export const HistoryAlert = t.Object(
     silenced: t.Boolean({ description: 'A silence covered it: recorded, not notified' }),
     quiet: t.Boolean({ description: 'Recorded without a notification (a flapping device)' }),
     raisedAt: isoTime('When the evaluator raised it'),
+    ackedBy: t.Optional(t.Union([t.String({ maxLength: 128 }), t.Null()], { description: 'Who acknowledged it' })),
+    ackedAt: t.Optional(t.Union([t.String({ format: 'date-time' }), t.Null()], { description: 'When' })),
+    ackNote: t.Optional(t.Union([t.String({ maxLength: 500 }), t.Null()], { description: 'Why, as they said' })),
+  },
+  { additionalProperties: false },
+);
+
+export const AlertAckBody = t.Object(
+  {
+    author: t.String({ minLength: 1, maxLength: 128, description: 'Who acknowledges it' }),
+    note: t.Optional(t.String({ maxLength: 500, description: 'Why, or what is being done' })),
   },
   { additionalProperties: false },
 );

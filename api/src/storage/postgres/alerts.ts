@@ -1,5 +1,5 @@
 import type { SQL } from 'bun';
-import type { AlertFilter, Cursor, StoredAlert } from '../port.ts';
+import type { AlertAck, AlertFilter, Cursor, StoredAlert } from '../port.ts';
 
 interface AlertRow {
   id: string;
@@ -16,6 +16,9 @@ interface AlertRow {
   silenced: boolean;
   quiet: boolean;
   raised_at: string | number;
+  acked_by: string | null;
+  acked_at: string | number | null;
+  ack_note: string | null;
 }
 
 const toStored = (row: AlertRow): StoredAlert => ({
@@ -33,7 +36,18 @@ const toStored = (row: AlertRow): StoredAlert => ({
   silenced: row.silenced,
   quiet: row.quiet,
   raisedAt: Number(row.raised_at),
+  ackedBy: row.acked_by,
+  ackedAt: row.acked_at === null ? null : Number(row.acked_at),
+  ackNote: row.ack_note,
 });
+
+/** Marks the alert acknowledged (the first acknowledgement stays); the alert after, if there is one. */
+export async function acknowledgeAlert(sql: SQL, id: string, ack: AlertAck): Promise<StoredAlert | undefined> {
+  await sql`UPDATE alerts SET acked_by = ${ack.author}, acked_at = ${ack.at}, ack_note = ${ack.note}
+    WHERE id = ${id} AND acked_by IS NULL`;
+  const [row] = (await sql`SELECT * FROM alerts WHERE id = ${id}`) as AlertRow[];
+  return row ? toStored(row) : undefined;
+}
 
 /** Stores the alerts not stored yet, in one statement over `unnest` arrays. */
 export async function insertAlerts(

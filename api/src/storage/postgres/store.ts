@@ -11,7 +11,7 @@ import {
   type StoredRow,
   sameReading,
 } from '../port.ts';
-import { alertPage, insertAlerts, removeAlertsBefore } from './alerts.ts';
+import { acknowledgeAlert, alertPage, insertAlerts, removeAlertsBefore } from './alerts.ts';
 import { guarded } from './errors.ts';
 import { whereFilter } from './filters.ts';
 import { migrate } from './migrate.ts';
@@ -355,6 +355,7 @@ export async function openPostgresStore(
     reclaimSpace: async () => false,
 
     insertAlerts: (rows) => guarded(() => insertAlerts(sql, rows)),
+    acknowledgeAlert: (id, ack) => guarded(() => acknowledgeAlert(sql, id, ack)),
     alerts: (filter, limit, after) => guarded(() => alertPage(reads, filter, limit, after)),
     removeAlertsBefore: (beforeMs, limit) => guarded(() => removeAlertsBefore(sql, beforeMs, limit)),
 

@@ -1,8 +1,8 @@
 import type { Database } from 'bun:sqlite';
-import type { AlertFilter, Cursor, StoredAlert } from '../port.ts';
+import type { AlertAck, AlertFilter, Cursor, StoredAlert } from '../port.ts';
 
 const COLUMNS =
-  'id, rule_id AS ruleId, device_id AS deviceId, metric, value, threshold, state, severity, ts, reading_id AS readingId, note, silenced, quiet, raised_at AS raisedAt';
+  'id, rule_id AS ruleId, device_id AS deviceId, metric, value, threshold, state, severity, ts, reading_id AS readingId, note, silenced, quiet, raised_at AS raisedAt, acked_by AS ackedBy, acked_at AS ackedAt, ack_note AS ackNote';
 
 type AlertRow = Omit<StoredAlert, 'silenced' | 'quiet'> & { silenced: number; quiet: number };
 const toStored = (row: AlertRow): StoredAlert => ({ ...row, silenced: row.silenced === 1, quiet: row.quiet === 1 });
@@ -34,12 +34,21 @@ export function alertStatements(sqlite: Database) {
     }
     return { inserted, duplicates: rows.length - inserted };
   });
+  const acknowledge = sqlite.prepare(
+    'UPDATE alerts SET acked_by = ?, acked_at = ?, ack_note = ? WHERE id = ? AND acked_by IS NULL',
+  );
+  const byId = sqlite.prepare(`SELECT ${COLUMNS} FROM alerts WHERE id = ?`);
   const removeBefore = sqlite.prepare(
     'DELETE FROM alerts WHERE rowid IN (SELECT rowid FROM alerts WHERE ts < ? LIMIT ?)',
   );
 
   return {
     insert: (rows: readonly StoredAlert[]) => insertAll(rows),
+    acknowledge(id: string, ack: AlertAck): StoredAlert | undefined {
+      acknowledge.run(ack.author, ack.at, ack.note, id);
+      const row = byId.get(id) as AlertRow | null;
+      return row ? toStored(row) : undefined;
+    },
     removeBefore: (beforeMs: number, limit: number) => removeBefore.run(beforeMs, limit).changes,
     page(filter: AlertFilter, limit: number, after?: Cursor): StoredAlert[] {
       const where: string[] = [];

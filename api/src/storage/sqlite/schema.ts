@@ -95,6 +95,10 @@ export const alerts = sqliteTable(
     quiet: integer('quiet').notNull(),
     /** When the evaluator wrote it (its alerts-stream entry time). */
     raisedAt: integer('raised_at').notNull(),
+    /** Who acknowledged it, when and why (POST /alerts/:id/ack); null while nobody has. */
+    ackedBy: text('acked_by'),
+    ackedAt: integer('acked_at'),
+    ackNote: text('ack_note'),
   },
   (table) => [
     // Newest-first listing and keyset pagination by (ts, id); retention deletes by ts.

@@ -408,6 +408,9 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     async alerts(filter, limit, after) {
       return guarded((c) => c.alerts.page(filter, limit, after), false);
     },
+    async acknowledgeAlert(id, ack) {
+      return guarded((c) => c.alerts.acknowledge(id, ack), 'write');
+    },
     async removeAlertsBefore(beforeMs, limit) {
       return guarded((c) => c.alerts.removeBefore(beforeMs, limit), 'write');
     },

@@ -237,6 +237,7 @@ export async function openThreadedSqliteStore(
     recentChanges: (limit) => shortRead('recentChanges', limit),
     lastSeq: () => shortRead('lastSeq'),
     insertAlerts: (rows) => write('insertAlerts', rows),
+    acknowledgeAlert: (id, ack) => write('acknowledgeAlert', id, ack),
     removeReadingsBefore: (beforeMs, limit) => write('removeReadingsBefore', beforeMs, limit),
     compactRollups: (beforeMs, limit, thresholds) => write('compactRollups', beforeMs, limit, thresholds),
     rebuildRollups: (thresholds) => write('rebuildRollups', thresholds),
