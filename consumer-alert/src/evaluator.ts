@@ -33,6 +33,16 @@ const EVALUATE = withStateCodec('evaluate-alerts.lua');
 /** The hash of a rule's per-device states. */
 export const stateKey = (alertsStream: string, ruleId: string) => `${alertsStream}:state:${ruleId}`;
 
+/** A batch with more transitions than this share of its evaluations is a storm (see `stormy`). */
+const STORM_SHARE = 0.1;
+
+/** The transitions in a script's answer (every character but `-` no change and `s` stale). */
+const countTransitions = (answer: string) => {
+  let n = 0;
+  for (const c of answer) if (c !== '-' && c !== 's') n += 1;
+  return n;
+};
+
 /** Pairs per script call: long enough to amortise the call, short enough not to stall Redis (~ms). */
 const PAIRS_PER_CALL = 500;
 
@@ -121,9 +131,18 @@ export function createEvaluator(options: {
   // The lease key and token the script checks, when instances share the evaluation.
   const fence = options.lease ? { keys: [options.lease.key], args: [options.lease.token] } : { keys: [], args: [] };
 
+  /** Transitions over (reading, rule) pairs, in the last batch. */
+  let transitionShare = 0;
+
   return {
     counters,
     detection,
+    /**
+     * An alert storm: more than STORM_SHARE of the last batch's evaluations were transitions
+     * (every reading flapping around a threshold) — alert work that, on the same machine, would
+     * take storage's share of the cores.
+     */
+    stormy: () => transitionShare > STORM_SHARE,
     /** From the next batch on (a batch in flight finishes with the rules it started with). */
     setRules(rules: readonly Rule[]) {
       active = compile(rules);
@@ -187,6 +206,7 @@ export function createEvaluator(options: {
         else if (transition === 'r') counters.resolved += 1;
       }
       const transitions = results.join('');
+      transitionShare = transitions.length === 0 ? 0 : countTransitions(transitions) / transitions.length;
       const now = Date.now();
       for (let index = 0; index < transitions.length; index++) {
         const transition = transitions[index];

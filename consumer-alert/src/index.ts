@@ -16,6 +16,7 @@ import {
   type Rule,
   startHeartbeat,
   startTrimmer,
+  storageFirst,
 } from 'core';
 import { decodeForAlerting } from './alert-modes.ts';
 import { createAnnouncer } from './announcer.ts';
@@ -121,6 +122,10 @@ const common = {
   maxDeliveries: config.maxDeliveries,
 };
 
+// In an alert storm storage drains first: while the last batch was mostly transitions, evaluation
+// waits while the store group catches up, and follows behind it; with storage stuck it goes on at
+// once. Outside storms it never waits (end-to-end time stays what it was).
+const storage = storageFirst({ redis, stream: config.readingsStream, group: config.storeGroup });
 // Group "alerts" on readings: thresholds → transitions XADDed to the alerts stream, then ack —
 // by the instance holding the evaluator lease; the others stand by.
 const evaluating = evaluateWhileLeading({
@@ -140,7 +145,10 @@ const evaluating = evaluateWhileLeading({
       decodeItems: decodeForAlerting,
       // The store group dead-letters what the contract refuses: one dead letter per refused reading.
       undecodable: 'skip',
-      handle: (batch) => gate.handle(batch, (kept) => evaluator.handle(kept)),
+      handle: async (batch) => {
+        if (evaluator.stormy()) await storage.wait();
+        return gate.handle(batch, (kept) => evaluator.handle(kept));
+      },
       batchSize: config.batchSize,
     }),
 });

@@ -8,6 +8,7 @@ import {
   decodeReadingItems,
   recordConflicts,
   redisTargetOf,
+  storageFirst,
 } from 'core';
 import { createApiClient } from './api-client.ts';
 import type { StoreConfig } from './config.ts';
@@ -74,6 +75,8 @@ export function createHistoryConsumer(
     logger,
   });
   const handler = createHistoryHandler({ client, redis, alertsStream: config.alertsStream, logger });
+  // In an alert storm the readings are stored first; the history catches up behind them.
+  const storage = storageFirst({ redis, stream: config.readingsStream, group: config.group });
   const consumer = createConsumer({
     redis,
     blockingRedis,
@@ -81,7 +84,10 @@ export function createHistoryConsumer(
     group: config.historyGroup,
     consumer: config.consumerName,
     decode: decodeAlert,
-    handle: (batch) => handler.handle(batch),
+    handle: async (batch) => {
+      await storage.wait();
+      return handler.handle(batch);
+    },
     logger,
     batchSize: 1_000,
     claimIdleMs: config.claimIdleMs,

@@ -86,6 +86,7 @@ export { loadRootEnv, parseEnvFile, ROOT_ENV_FILE } from './root-env.ts';
 export { DEFAULT_FRAME_READINGS, publishReadings } from './publish-readings.ts';
 export { onShutdown } from './shutdown.ts';
 export { type ConsumerState, type GroupState, groupsCaughtUp, readConsumers, readGroups } from './consumer/groups.ts';
+export { STORAGE_FIRST_BEHIND_ENTRIES, STORAGE_FIRST_BEHIND_MS, storageFirst } from './consumer/storage-first.ts';
 export { parseRetryAfter } from './retry-after.ts';
 export { defaultInstanceName } from './instance.ts';
 export { DEFAULT_API_URL, apiUrlOf, consumerSettings } from './settings.ts';

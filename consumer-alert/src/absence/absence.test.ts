@@ -26,11 +26,26 @@ let dir: string;
 let rulesFile: string;
 beforeAll(async () => {
   server = await startRedisServer();
-  redis = createRedis(server.url, { name: 'absence-test' });
+  // Back within 100 ms of a Redis restart, as a door would be soon after: a device's silence after
+  // it is then the device's, not the test client's reconnect backoff.
+  redis = createRedis(server.url, { name: 'absence-test', maxReconnectDelayMs: 100 });
   dir = await mkdtemp(join(tmpdir(), 'absence-test-'));
+  await redisUpFor(3);
   rulesFile = join(dir, 'rules.json');
   await writeFile(rulesFile, JSON.stringify(RULES));
 });
+/**
+ * Waits until Redis has run `seconds`: a silence counts from Redis's start when that is later than
+ * the device's reading (nobody could report before), known to the second, rounded up — readings
+ * sent after this are dated from themselves.
+ */
+async function redisUpFor(seconds: number) {
+  await waitFor(async () => Number(/uptime_in_seconds:(\d+)/.exec(await redis.info('server'))?.[1] ?? 0) >= seconds, {
+    what: `Redis up ${seconds} s`,
+    timeoutMs: (seconds + 5) * 1_000,
+  });
+}
+
 afterAll(async () => {
   redis?.disconnect();
   await server?.stop();

@@ -34,7 +34,7 @@ export function createAbsenceSweeper(options: {
   if (!('sweepAbsence' in options.redis)) options.redis.defineCommand('sweepAbsence', { lua: SWEEP });
   const redis = options.redis as SweepingRedis;
 
-  /** Redis's clock now, and when Redis started (whole seconds, as the scripts work it out). */
+  /** Redis's clock now, and when Redis started (at the latest: whole seconds, as the scripts work it out). */
   const redisClock = async () => {
     const [[seconds, micros], info] = await Promise.all([
       redis.time() as Promise<[number | string, number | string]>,
@@ -43,7 +43,8 @@ export function createAbsenceSweeper(options: {
     const uptime = Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? 0);
     return {
       now: Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000),
-      startedAt: (Number(seconds) - uptime) * 1_000,
+      // Rounded up, as the scripts do: whole seconds of uptime put it up to a second early otherwise.
+      startedAt: (Number(seconds) - uptime + 1) * 1_000,
     };
   };
 

@@ -33,7 +33,8 @@ local readings = cjson.decode(ARGV[3])
 local resolved = 0
 local now = redis.call('TIME')
 local uptime = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')) or 0
-local since = (tonumber(now[1]) - uptime) * 1000
+-- Redis's start, rounded up: whole seconds of uptime put it up to a second early otherwise.
+local since = (tonumber(now[1]) - uptime + 1) * 1000
 
 local function raise(id, device, metric, state, ts, readingId, note)
   redis.call('XADD', KEYS[1], '*', 'v', ARGV[1], 'id', id, 'ruleId', rule[1], 'deviceId', device,
