@@ -11,7 +11,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedis, decodeAlert, encodeReading, entryTimeMs, groupsCaughtUp, newEventId } from 'core';
-import { type RedisServer, type ServiceProcess, startRedisServer, startService, waitFor } from 'core/testing';
+import {
+  type RedisServer,
+  type ServiceProcess,
+  redisUpFor,
+  startRedisServer,
+  startService,
+  waitFor,
+} from 'core/testing';
 import type Redis from 'ioredis';
 import { type Arrivals, checkSilences } from './silence-checker.ts';
 
@@ -28,7 +35,7 @@ beforeAll(async () => {
   server = await startRedisServer();
   redis = createRedis(server.url, { name: 'silences' });
   dir = await mkdtemp(join(tmpdir(), 'silences-'));
-  await redisUpFor(3);
+  await redisUpFor(redis, 3);
   rulesFile = join(dir, 'rules.json');
   await writeFile(
     rulesFile,
@@ -38,18 +45,6 @@ beforeAll(async () => {
     ]),
   );
 });
-/**
- * Waits until Redis has run `seconds`: a silence counts from Redis's start when that is later than
- * the device's reading (nobody could report before), known to the second, rounded up — readings
- * sent after this are dated from themselves.
- */
-async function redisUpFor(seconds: number) {
-  await waitFor(async () => Number(/uptime_in_seconds:(\d+)/.exec(await redis.info('server'))?.[1] ?? 0) >= seconds, {
-    what: `Redis up ${seconds} s`,
-    timeoutMs: (seconds + 5) * 1_000,
-  });
-}
-
 afterAll(async () => {
   redis?.disconnect();
   await server?.stop();

@@ -10,7 +10,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Alert, createRedis, decodeAlert, encodeReading, entryTimeMs, newEventId } from 'core';
-import { type RedisServer, type ServiceProcess, startRedisServer, startService, waitFor } from 'core/testing';
+import {
+  type RedisServer,
+  type ServiceProcess,
+  redisUpFor,
+  startRedisServer,
+  startService,
+  waitFor,
+} from 'core/testing';
 import type Redis from 'ioredis';
 
 const entry = join(import.meta.dir, '../index.ts');
@@ -30,22 +37,10 @@ beforeAll(async () => {
   // it is then the device's, not the test client's reconnect backoff.
   redis = createRedis(server.url, { name: 'absence-test', maxReconnectDelayMs: 100 });
   dir = await mkdtemp(join(tmpdir(), 'absence-test-'));
-  await redisUpFor(3);
+  await redisUpFor(redis, 3);
   rulesFile = join(dir, 'rules.json');
   await writeFile(rulesFile, JSON.stringify(RULES));
 });
-/**
- * Waits until Redis has run `seconds`: a silence counts from Redis's start when that is later than
- * the device's reading (nobody could report before), known to the second, rounded up — readings
- * sent after this are dated from themselves.
- */
-async function redisUpFor(seconds: number) {
-  await waitFor(async () => Number(/uptime_in_seconds:(\d+)/.exec(await redis.info('server'))?.[1] ?? 0) >= seconds, {
-    what: `Redis up ${seconds} s`,
-    timeoutMs: (seconds + 5) * 1_000,
-  });
-}
-
 afterAll(async () => {
   redis?.disconnect();
   await server?.stop();

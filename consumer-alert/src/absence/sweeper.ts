@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALERT_VERSION, type AbsenceRule, encodeAlert, entryTimeMs, readGroups } from 'core';
+import { ALERT_VERSION, type AbsenceRule, entryTimeMs, readGroups } from 'core';
 import type Redis from 'ioredis';
+import { raiseRetired } from '../retired-alert.ts';
 import { absenceKeys } from './keys.ts';
 
 const SWEEP = readFileSync(join(import.meta.dir, '../lua/sweep-absence.lua'), 'utf8');
@@ -106,22 +106,16 @@ export function createAbsenceSweeper(options: {
       let resolved = 0;
       for (const [member, from] of Object.entries(silences)) {
         const [, readingId = 'none', metric = 'unknown'] = (newest[member] ?? '').split('|');
-        const id = createHash('sha1').update(`${ruleId}|${member}|${from}|retired`).digest('hex');
-        await redis.xadd(
-          alertsStream,
-          '*',
-          ...encodeAlert({
-            id,
-            ruleId,
-            deviceId: member.split('|')[0] as string,
-            metric,
-            state: 'resolved',
-            severity,
-            ts: now,
-            readingId,
-            note,
-          }),
-        );
+        await raiseRetired(redis, alertsStream, {
+          episode: `${ruleId}|${member}|${from}`,
+          ruleId,
+          severity,
+          deviceId: member.split('|')[0] as string,
+          metric,
+          readingId,
+          note,
+          ts: now,
+        });
         resolved += 1;
       }
       await redis.del(keys.watch, keys.newest, keys.silent);

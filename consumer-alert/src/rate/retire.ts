@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
-import { encodeAlert } from 'core';
 import type Redis from 'ioredis';
+import { raiseRetired } from '../retired-alert.ts';
 import { rateStateKey } from './evaluator.ts';
 
 /**
@@ -23,22 +22,16 @@ export async function retireRateRule(
     const [state, order] = packed.split(',');
     if (state !== 'firing') continue;
     const [deviceId, metric = 'unknown'] = member.split('|');
-    const id = createHash('sha1').update(`${ruleId}|${member}|${order}|retired`).digest('hex');
-    await redis.xadd(
-      alertsStream,
-      '*',
-      ...encodeAlert({
-        id,
-        ruleId,
-        deviceId: deviceId as string,
-        metric,
-        state: 'resolved',
-        severity,
-        ts: Number(seconds) * 1_000,
-        readingId: `retired-${order}`,
-        note,
-      }),
-    );
+    await raiseRetired(redis, alertsStream, {
+      episode: `${ruleId}|${member}|${order}`,
+      ruleId,
+      severity,
+      deviceId: deviceId as string,
+      metric,
+      readingId: `retired-${order}`,
+      note,
+      ts: Number(seconds) * 1_000,
+    });
     resolved += 1;
   }
   await redis.del(key);

@@ -13,3 +13,4 @@ export {
 } from './postgres-server.ts';
 export { startMosquitto, type MosquittoServer } from './mosquitto-server.ts';
 export { streamEntries, streamReadings } from './stream-readings.ts';
+export { redisUpFor } from './redis-uptime.ts';

@@ -1,0 +1,79 @@
+/**
+ * A rule removed resolves what fires on it, each kind from its own state: a silence of an absence
+ * rule, a device firing on a rate rule — once, however often the retire runs — and its state goes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
+import { type Reading, compileRule, createRedis, decodeAlert, isAbsenceRule, newEventId } from 'core';
+import { type TestRedis, redisUpFor, uniqueName, useRedis } from 'core/testing';
+import type Redis from 'ioredis';
+import { absenceKeys } from './absence/keys.ts';
+import { createAbsenceSweeper } from './absence/sweeper.ts';
+import { createEvaluator } from './evaluator.ts';
+import { rateStateKey } from './rate/evaluator.ts';
+import { retireRateRule } from './rate/retire.ts';
+
+let testRedis: TestRedis;
+let redis: Redis;
+beforeAll(async () => {
+  testRedis = await useRedis();
+  redis = createRedis(testRedis.url, { name: 'retire-test' });
+  await redisUpFor(redis, 3);
+});
+afterAll(async () => {
+  redis.disconnect();
+  await testRedis.stop();
+});
+
+const reading = (value: number, ts: number): Reading => ({
+  id: newEventId(),
+  deviceId: 'pump-1',
+  metric: 'kwh',
+  value,
+  unit: 'kWh',
+  ts,
+});
+const entry = (value: Reading) => ({ entryId: `${Date.now()}-0`, value, deliveries: 1 });
+const alertsIn = async (stream: string) =>
+  (await redis.xrange(stream, '-', '+')).map(([, fields]) => decodeAlert(fields));
+
+describe('retiring a removed rule', () => {
+  it('resolves an absence rule’s silences once, with a note, and drops its watch', async () => {
+    const alertsStream = uniqueName('alerts');
+    const rule = compileRule({ kind: 'absence', id: 'quiet', silentForMs: 1_000 });
+    if (!isAbsenceRule(rule)) throw new Error('not an absence rule');
+    await createEvaluator({ redis, rules: [rule], alertsStream }).handle([entry(reading(1, Date.now() - 5_000))]);
+    const sweeper = createAbsenceSweeper({
+      redis,
+      readingsStream: uniqueName('readings'),
+      alertsGroup: 'alerts',
+      alertsStream,
+    });
+    expect(await sweeper.sweep([rule])).toBe(1);
+    expect(await sweeper.retire('quiet', 'warning', 'rule quiet was removed')).toBe(1);
+    expect(await sweeper.retire('quiet', 'warning', 'rule quiet was removed')).toBe(0);
+    expect((await alertsIn(alertsStream)).map((a) => [a.state, a.note])).toEqual([
+      ['firing', 'silent: no reading from the device for 1 s'],
+      ['resolved', 'rule quiet was removed'],
+    ]);
+    const keys = absenceKeys(alertsStream, 'quiet');
+    expect(await redis.exists(keys.watch, keys.newest, keys.silent)).toBe(0);
+  });
+
+  it('resolves a rate rule’s firing devices once, with a note, and drops its state', async () => {
+    const alertsStream = uniqueName('alerts');
+    const evaluator = createEvaluator({
+      redis,
+      rules: [compileRule({ kind: 'rate', id: 'jumps', perSecond: 5 })],
+      alertsStream,
+    });
+    const base = Date.now() - 10_000;
+    await evaluator.handle([entry(reading(10, base)), entry(reading(30, base + 1_000))]);
+    expect(await retireRateRule(redis, alertsStream, 'jumps', 'warning', 'rule jumps was removed')).toBe(1);
+    expect(await retireRateRule(redis, alertsStream, 'jumps', 'warning', 'rule jumps was removed')).toBe(0);
+    expect((await alertsIn(alertsStream)).map((a) => [a.state, a.note])).toEqual([
+      ['firing', undefined],
+      ['resolved', 'rule jumps was removed'],
+    ]);
+    expect(await redis.exists(rateStateKey(alertsStream, 'jumps'))).toBe(0);
+  });
+});
