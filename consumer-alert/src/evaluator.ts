@@ -14,6 +14,7 @@ import {
 import type Redis from 'ioredis';
 import { createAbsenceObserver } from './absence/observer.ts';
 import { quietReason } from './alert-modes.ts';
+import { escalationKeys } from './escalation-keys.ts';
 import { createRateEvaluator } from './rate/evaluator.ts';
 import { withStateCodec } from './threshold-state.ts';
 
@@ -102,6 +103,8 @@ export function createEvaluator(options: {
     stable: 0,
     backFromSilence: 0,
   };
+  // Firings followed for escalation (escalation.ts), kept by the script with each transition.
+  const escalation = escalationKeys(alertsStream);
   const absence = createAbsenceObserver({ redis: options.redis, alertsStream, lease: options.lease });
   const rate = createRateEvaluator({ redis: options.redis, alertsStream, lease: options.lease, notifyMaxAgeMs });
   /** The rules in force, with what the script needs of them; replaced whole when they change. */
@@ -122,6 +125,7 @@ export function createEvaluator(options: {
           rule.repeatAfterMs,
           rule.flapTransitions,
           rule.flapWithinMs,
+          rule.escalate.length > 0 ? 1 : 0,
         ]),
       ),
     };
@@ -179,10 +183,12 @@ export function createEvaluator(options: {
         // Alert ids are made by the script from the reading, rule, device and transition: the same every time.
         calls.push(
           redis.evaluateAlerts(
-            stateKeys.length + 2 + fence.keys.length,
+            stateKeys.length + 4 + fence.keys.length,
             alertsStream,
             ...stateKeys,
             alertAcksKey(alertsStream),
+            escalation.firing,
+            escalation.raised,
             ...fence.keys,
             ALERT_VERSION,
             ruleTable,

@@ -8,6 +8,7 @@ import {
   defaultInstanceName,
   defaultRuleInputs,
   isAbsenceRule,
+  isThresholdRule,
   loadRules,
   onShutdown,
   readSilences,
@@ -22,6 +23,7 @@ import { decodeForAlerting } from './alert-modes.ts';
 import { createAnnouncer } from './announcer.ts';
 import { createAbsenceSweeper } from './absence/sweeper.ts';
 import { retireRateRule } from './rate/retire.ts';
+import { createEscalator } from './escalation.ts';
 import { leaderDuties } from './leader-duties.ts';
 import { rulesInForce } from './rules-in-force.ts';
 import { LEASE_MS, evaluatorLease } from './evaluator-lease.ts';
@@ -84,6 +86,8 @@ const absenceSweeper = createAbsenceSweeper({
   alertsStream: config.alertsStream,
   lease,
 });
+// Escalation: the lease holder raises again what stays firing and unacknowledged (escalation.ts).
+const escalator = createEscalator({ redis, alertsStream: config.alertsStream, lease });
 const duties = leaderDuties({
   retireByKind: {
     absence: (id, severity, note) => absenceSweeper.retire(id, severity, note),
@@ -205,6 +209,8 @@ const follow = async () => {
         await duties.followEndedSilences(current);
         const silent = await absenceSweeper.sweep(current.filter(isAbsenceRule));
         if (silent > 0) logger.info('devices_silent', { count: silent });
+        const escalated = await escalator.sweep(current.filter(isThresholdRule));
+        if (escalated > 0) logger.info('alerts_escalated', { count: escalated });
       }
     } catch (error) {
       logger.warn('rules_follow_failed', { error: (error as Error).message });

@@ -6,10 +6,15 @@ KEYS[1]      the alerts stream
 KEYS[2..n]   the state hash of each rule, in the order of the rule table (ARGV[2])
 KEYS[n+1]    the acknowledgements (core's alert-acks.ts): a device acknowledged on a rule gets no
              reminders (repeatAfterMs); firing anew or resolving removes its acknowledgement
-KEYS[n+2]    the evaluator lease (with ARGV[5]): only the instance holding it evaluates
+KEYS[n+2]    the firings escalation follows (escalate-alerts.lua): a sorted set, `<rule>|<device>` →
+             when it fired (Redis's clock), for rules with escalation steps; a firing sent quiet is
+             not followed
+KEYS[n+3]    the escalation steps raised, a hash `<rule>|<device>` → step: cleared when it fires anew
+             or resolves
+KEYS[n+4]    the evaluator lease (with ARGV[5]): only the instance holding it evaluates
 ARGV[1]      alert contract version
-ARGV[2]      rules as JSON: [[ruleId, threshold, severity, forReadings, repeatAfterMs, flapTransitions, flapWithinMs], ...]
-             (flapTransitions 0: the rule has no flapping option)
+ARGV[2]      rules as JSON: [[ruleId, threshold, severity, forReadings, repeatAfterMs, flapTransitions, flapWithinMs, escalates], ...]
+             (flapTransitions 0: the rule has no flapping option; escalates 1: it has escalation steps)
 ARGV[3]      pairs as JSON: [[rule number, flags, ts, deviceId, readingId, value, metric, order, quiet], ...]
              flags = 1 when the value breaches, + 2 when it clears; ts is the reading's own time
              (copied into the alert); order is the time the state is ordered by:
@@ -47,8 +52,9 @@ q (a transition written quiet), n (the notice that a flapping device is stable);
 when the lease is not this instance's.
 ]]
 local rules = cjson.decode(ARGV[2])
-if ARGV[5] and redis.call('GET', KEYS[#rules + 3]) ~= ARGV[5] then return '!' end
-local acksKey = KEYS[#rules + 2]
+if ARGV[5] and redis.call('GET', KEYS[#rules + 5]) ~= ARGV[5] then return '!' end
+local acksKey, firingKey, escalatedKey = KEYS[#rules + 2], KEYS[#rules + 3], KEYS[#rules + 4]
+local nowMs = nil
 local pairList = cjson.decode(ARGV[3])
 local poisonedAfterMs = tonumber(ARGV[4])
 local states, fieldsByRule, changed = {}, {}, {}
@@ -121,6 +127,19 @@ for pair, p in ipairs(pairList) do
     if past and transition ~= '-' and not quiet then
       quiet = true
       if note then note = note .. '; ' .. past else note = past end
+    end
+    if r[8] == 1 and (transition == 'f' or transition == 'r') then
+      local member = r[1] .. '|' .. device
+      redis.call('HDEL', escalatedKey, member)
+      if transition == 'f' and not quiet then
+        if not nowMs then
+          local t = redis.call('TIME')
+          nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        end
+        redis.call('ZADD', firingKey, nowMs, member)
+      else
+        redis.call('ZREM', firingKey, member)
+      end
     end
     if transition ~= '-' then
       notifiedOrder = order

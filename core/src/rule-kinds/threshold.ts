@@ -13,6 +13,24 @@ export const ThresholdRuleSchema = Type.Object(
       Type.Integer({ minimum: 1, maximum: 10_000, description: 'Fire after this many consecutive breaches' }),
     ),
     repeatAfterMs: Type.Optional(Type.Integer({ minimum: 1_000, description: 'Notify again while still firing' })),
+    escalate: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            afterMs: Type.Integer({
+              minimum: 1_000,
+              maximum: 30 * 86_400_000,
+              description: 'Still firing and unacknowledged this long after it fired…',
+            }),
+            severity: Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')], {
+              description: '…it is raised again with this severity',
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        { minItems: 1, maxItems: 5, description: 'Steps, afterMs ascending: each raised once per firing' },
+      ),
+    ),
     flapping: Type.Optional(
       Type.Object(
         {
@@ -44,6 +62,8 @@ export interface ThresholdRule extends RuleBase {
   clearAt: number;
   forReadings: number;
   repeatAfterMs: number;
+  /** Escalation steps, afterMs ascending (none: the rule does not escalate). */
+  escalate: Array<{ afterMs: number; severity: 'info' | 'warning' | 'critical' }>;
   /** 0 when the rule has no flapping option. */
   flapTransitions: number;
   flapWithinMs: number;
@@ -53,14 +73,22 @@ export interface ThresholdRule extends RuleBase {
   clears(value: number): boolean;
 }
 
-/** What the schema cannot say: clearAt on the safe side of the threshold. */
+/** What the schema cannot say: clearAt on the safe side of the threshold; escalation steps in order. */
 export function thresholdProblems(input: ThresholdRuleInput): string[] {
+  const problems: string[] = [];
   const direction = input.direction ?? 'above';
-  if (input.clearAt === undefined) return [];
-  if (direction === 'above' ? input.clearAt <= input.threshold : input.clearAt >= input.threshold) return [];
-  return [
-    `clearAt ${input.clearAt} must be on the safe side of threshold ${input.threshold} (${direction === 'above' ? 'at or below' : 'at or above'} it)`,
-  ];
+  if (
+    input.clearAt !== undefined &&
+    !(direction === 'above' ? input.clearAt <= input.threshold : input.clearAt >= input.threshold)
+  )
+    problems.push(
+      `clearAt ${input.clearAt} must be on the safe side of threshold ${input.threshold} (${direction === 'above' ? 'at or below' : 'at or above'} it)`,
+    );
+  const steps = input.escalate ?? [];
+  for (let i = 1; i < steps.length; i++)
+    if ((steps[i]?.afterMs ?? 0) <= (steps[i - 1]?.afterMs ?? 0))
+      problems.push(`escalate/${i}/afterMs must be later than the step before (${steps[i - 1]?.afterMs} ms)`);
+  return problems;
 }
 
 export function compileThresholdRule(input: ThresholdRuleInput): ThresholdRule {
@@ -74,6 +102,7 @@ export function compileThresholdRule(input: ThresholdRuleInput): ThresholdRule {
     clearAt,
     forReadings: input.forReadings ?? 1,
     repeatAfterMs: input.repeatAfterMs ?? 0,
+    escalate: input.escalate ?? [],
     flapTransitions: input.flapping?.transitions ?? 0,
     flapWithinMs: input.flapping?.withinMs ?? 0,
     breaches: direction === 'above' ? (value) => value > input.threshold : (value) => value < input.threshold,
