@@ -3,7 +3,8 @@
  * every 100 ms, 4 of which stop for 3 s mid-run and come back (silentForMs 1 s), through real
  * consumer-alert processes on a Redis of the test's own — live with one instance, and with two
  * while the evaluating one is killed -9 mid-silence (the other takes the lease over and works
- * through the backlog). Every silence alerted once, dated from the device's reading before it,
+ * through the backlog), and with consumer-alert stopped through the silence and started after the
+ * devices came back. Every silence alerted once, dated from the device's reading before it,
  * resolved once by the reading that ended it; no other device ever called silent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
@@ -136,4 +137,24 @@ describe('fault: silences (absence rules)', () => {
     expect(alerts.filter((a) => a.state === 'firing').length).toBe(QUIET.size);
     for (const process of running.splice(0)) await process.kill('SIGTERM');
   }, 90_000);
+
+  it('consumer-alert stopped through the silence and started after the devices came back: it works through the backlog, and the run is exact', async () => {
+    await redis.flushall();
+    const first = instance('silences-stopped');
+    running.push(first);
+    await waitFor(() => first.output().includes('"evaluator_leading"'), { what: 'the instance leading' });
+    let second: ServiceProcess | undefined;
+    const arrivals = await runFleet(9_000, 2_000, async () => {
+      await Bun.sleep(1_500);
+      await first.kill('SIGTERM');
+      // Back once the quiet devices report again (3 s of silence from 2 s in).
+      await Bun.sleep(4_500);
+      second = instance('silences-stopped');
+      running.push(second);
+    });
+    const { verdict, alerts } = await verdictAfter(arrivals);
+    expect(verdict).toEqual({ missed: [], false: [], unresolved: [] });
+    expect(alerts.filter((a) => a.state === 'firing').length).toBe(QUIET.size);
+    for (const process of running.splice(0)) await process.kill('SIGTERM');
+  }, 60_000);
 });
