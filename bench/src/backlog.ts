@@ -4,14 +4,12 @@
  * — when consumer-store and consumer-alert start; from their process start until the last reading
  * is stored and evaluated (every row checked). Flags: --readings N (500,000).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRedis, groupsCaughtUp, newEventId, publishReadings } from 'core';
-import { freePort, startRedisServer, startService } from 'core/testing';
+import { groupsCaughtUp } from 'core';
+import { startService } from 'core/testing';
+import { backlogStack } from './backlog-stack.ts';
 import { openStore } from './storage.ts';
-import { spawnApi } from './support.ts';
 
 const { values } = parseArgs({ options: { readings: { type: 'string', default: '500000' } } });
 const total = Number(values.readings);
@@ -22,31 +20,16 @@ if (!Number.isInteger(total) || total < 1) {
 const root = join(import.meta.dir, '../..');
 
 async function catchUp(frameReadings: number): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'bench-backlog-'));
-  const redisServer = await startRedisServer({ fsync: 'everysec' });
-  const redis = createRedis(redisServer.url, { name: 'bench' });
-  const databaseUrl = join(dir, 'backlog.db');
-  const api = await spawnApi({
-    port: await freePort(),
-    databaseUrl,
-    token: 'bench',
-    env: { REDIS_URL: redisServer.url },
+  const stack = await backlogStack({
+    name: 'backlog',
+    total,
+    frameReadings,
+    valueOf: (index) => (index % 50 === 0 ? 75 : 20),
   });
+  const { redis, databaseUrl, env } = stack;
   const services = [];
   try {
-    for (let start = 0; start < total; start += 10_000) {
-      const readings = Array.from({ length: Math.min(10_000, total - start) }, (_, i) => ({
-        id: newEventId(),
-        deviceId: `device-${(start + i) % 1_000}`,
-        metric: 'kwh',
-        value: (start + i) % 50 === 0 ? 75 : 20,
-        unit: 'kWh',
-        ts: Date.now(),
-      }));
-      await publishReadings(redis, 'readings', readings, frameReadings);
-    }
     const entries = await redis.xlen('readings');
-    const env = { REDIS_URL: redisServer.url, API_URL: api.url, API_TOKEN: 'bench', LOG_LEVEL: 'warn' };
     const started = performance.now();
     services.push(
       startService(join(root, 'consumer-store/src/index.ts'), env),
@@ -69,11 +52,7 @@ async function catchUp(frameReadings: number): Promise<string> {
     const seconds = (performance.now() - started) / 1_000;
     return `| ${total.toLocaleString()} readings waiting as ${entries.toLocaleString()} ${frameReadings > 1 ? `frames (≤ ${frameReadings})` : 'single-reading entries'} | ${Math.round(total / seconds).toLocaleString()} readings/s (${seconds.toFixed(1)} s from the consumers' process start to the last stored and evaluated) |`;
   } finally {
-    for (const service of services) await service.kill('SIGTERM');
-    await api.stop();
-    redis.disconnect();
-    await redisServer.stop();
-    await rm(dir, { recursive: true, force: true });
+    await stack.stop(services);
   }
 }
 

@@ -8,14 +8,13 @@
  * took to catch up (evaluated, notified and recorded) after. Target: the storm's store rate at
  * least 85% of the calm one's, measured in the same run. Flags: --readings N.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRedis, groupsCaughtUp, newEventId, publishReadings } from 'core';
-import { freePort, startRedisServer, startService } from 'core/testing';
+import { groupsCaughtUp } from 'core';
+import { startService } from 'core/testing';
+import { backlogStack } from './backlog-stack.ts';
 import { openStore } from './storage.ts';
-import { processUsage, spawnApi } from './support.ts';
+import { processUsage } from './support.ts';
 
 const { values } = parseArgs({ options: { readings: { type: 'string', default: '200000' } } });
 const total = Number(values.readings);
@@ -29,36 +28,11 @@ const root = join(import.meta.dir, '../..');
 async function drain(
   threshold: number,
 ): Promise<{ storeRate: number; alertsAfter: number; alerts: number; cpu: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'bench-storm-'));
-  const redisServer = await startRedisServer({ fsync: 'everysec' });
-  const redis = createRedis(redisServer.url, { name: 'bench' });
-  const databaseUrl = join(dir, 'storm.db');
-  const api = await spawnApi({
-    port: await freePort(),
-    databaseUrl,
-    token: 'bench',
-    env: { REDIS_URL: redisServer.url },
-  });
+  const stack = await backlogStack({ name: 'storm', total, valueOf: () => 40 + Math.random() * 20 });
+  const { redis, api, databaseUrl } = stack;
   const services = [];
   try {
-    for (let start = 0; start < total; start += 10_000) {
-      const readings = Array.from({ length: Math.min(10_000, total - start) }, (_, i) => ({
-        id: newEventId(),
-        deviceId: `device-${(start + i) % 1_000}`,
-        metric: 'kwh',
-        value: 40 + Math.random() * 20,
-        unit: 'kWh',
-        ts: Date.now(),
-      }));
-      await publishReadings(redis, 'readings', readings);
-    }
-    const env = {
-      REDIS_URL: redisServer.url,
-      API_URL: api.url,
-      API_TOKEN: 'bench',
-      LOG_LEVEL: 'warn',
-      ALERT_THRESHOLD: String(threshold),
-    };
+    const env = { ...stack.env, ALERT_THRESHOLD: String(threshold) };
     const started = performance.now();
     services.push(
       startService(join(root, 'consumer-store/src/index.ts'), env),
@@ -93,11 +67,7 @@ async function drain(
       alerts: await redis.xlen('alerts'),
     };
   } finally {
-    for (const service of services) await service.kill('SIGTERM');
-    await api.stop();
-    redis.disconnect();
-    await redisServer.stop();
-    await rm(dir, { recursive: true, force: true });
+    await stack.stop(services);
   }
 }
 

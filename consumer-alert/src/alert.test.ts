@@ -459,24 +459,7 @@ describe('one pace per webhook across instances', () => {
         colour: false,
       });
     const [first, second] = [instance(), instance()];
-    const batch = (n: number) => [
-      {
-        entryId: `${n}-0`,
-        deliveries: 1,
-        value: {
-          id: `a-${n}`,
-          ruleId: 'default',
-          deviceId: `d-${n}`,
-          metric: 'kwh',
-          value: 51,
-          threshold: 50,
-          state: 'firing' as const,
-          severity: 'warning' as const,
-          ts: Date.now(),
-          readingId: `r-${n}`,
-        },
-      },
-    ];
+    const batch = (n: number) => [firingEntry(n, 'a')];
     await Promise.all([
       first.handle(batch(1)),
       second.handle(batch(2)),
@@ -489,6 +472,26 @@ describe('one pace per webhook across instances', () => {
     for (let i = 1; i < granted.length; i++) expect(granted[i]! - granted[i - 1]!).toBeGreaterThanOrEqual(1_000);
   });
 });
+
+/** The `n`th firing alert (id `<prefix>-<n>`) as the notify group receives it. */
+function firingEntry(n: number, prefix: string) {
+  return {
+    entryId: `${n}-0`,
+    deliveries: 1,
+    value: {
+      id: `${prefix}-${n}`,
+      ruleId: 'default',
+      deviceId: `d-${n}`,
+      metric: 'kwh',
+      value: 51,
+      threshold: 50,
+      state: 'firing' as const,
+      severity: 'warning' as const,
+      ts: Date.now(),
+      readingId: `r-${n}`,
+    },
+  };
+}
 
 describe('a notify group rebuilt from scratch', () => {
   it('does not send the webhook what it already answered 2xx to; only the new alerts go', async () => {
@@ -505,22 +508,7 @@ describe('a notify group rebuilt from scratch', () => {
         print: () => {},
         colour: false,
       });
-    const entry = (n: number) => ({
-      entryId: `${n}-0`,
-      deliveries: 1,
-      value: {
-        id: `rebuilt-${n}`,
-        ruleId: 'default',
-        deviceId: `d-${n}`,
-        metric: 'kwh',
-        value: 51,
-        threshold: 50,
-        state: 'firing' as const,
-        severity: 'warning' as const,
-        ts: Date.now(),
-        readingId: `r-${n}`,
-      },
-    });
+    const entry = (n: number) => firingEntry(n, 'rebuilt');
     expect(await instance().handle([entry(1), entry(2)])).toBeUndefined();
     // As if the group were destroyed and created again: the stream is read from its start.
     const rebuilt = instance();

@@ -1,4 +1,4 @@
-import { type Consumer, type ConsumerStats, type Logger, createSleeper } from 'core';
+import { type Consumer, type ConsumerStats, type Logger, createSleeper, emptyConsumerStats } from 'core';
 import type Redis from 'ioredis';
 import type { EvaluatorLease } from './evaluator-lease.ts';
 
@@ -21,17 +21,7 @@ export function evaluateWhileLeading(options: {
   renewEveryMs: number;
 }) {
   const { lease, redis, stream, group, consumerName, makeConsumer, logger, renewEveryMs } = options;
-  const totals: ConsumerStats = {
-    delivered: 0,
-    acked: 0,
-    retried: 0,
-    deadLettered: 0,
-    skipped: 0,
-    claimed: 0,
-    handlerRuns: 0,
-    handlerMsTotal: 0,
-    handlerMsMax: 0,
-  };
+  const totals = emptyConsumerStats();
   const sleeper = createSleeper();
   let current: Consumer | undefined;
   let stopping = false;

@@ -61,6 +61,7 @@ export { misspeltSettings } from './misspelt-settings.ts';
 export { dataNodeArgs, sentinelConfig } from './redis-ha-layout.ts';
 export {
   createConsumer,
+  emptyConsumerStats,
   StopConsumingError,
   type Consumer,
   type ConsumerEntry,

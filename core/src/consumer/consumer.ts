@@ -106,6 +106,21 @@ export interface ConsumerStats {
   handlerMsMax: number;
 }
 
+/** Every counter at zero: a consumer's at start, and a sum's before the first term. */
+export function emptyConsumerStats(): ConsumerStats {
+  return {
+    delivered: 0,
+    acked: 0,
+    retried: 0,
+    deadLettered: 0,
+    skipped: 0,
+    claimed: 0,
+    handlerRuns: 0,
+    handlerMsTotal: 0,
+    handlerMsMax: 0,
+  };
+}
+
 export interface Consumer {
   readonly name: string;
   /** Runs until close() or a StopConsumingError; resolves with the reason it stopped. */
@@ -162,17 +177,7 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
   const redisRetryMaxMs = Math.min(retryMaxMs, 2_000);
   const log = logger.child({ stream, group, consumer: name });
 
-  const stats: ConsumerStats = {
-    delivered: 0,
-    acked: 0,
-    retried: 0,
-    deadLettered: 0,
-    skipped: 0,
-    claimed: 0,
-    handlerRuns: 0,
-    handlerMsTotal: 0,
-    handlerMsMax: 0,
-  };
+  const stats = emptyConsumerStats();
   let closing = false;
   let running: Promise<{ reason: 'closed' | 'stopped'; message?: string }> | undefined;
   let closed: Promise<void> | undefined;
