@@ -461,8 +461,8 @@ async function refreshHealth() {
     const alerting = (health.workers ?? []).find(
       (worker) => worker.service === 'consumer-alert' && worker.status === 'alive' && worker.info?.rules,
     );
-    // Threshold rules draw lines and mark values; absence rules have no threshold to draw.
-    if (alerting) rules = alerting.info.rules.filter((rule) => typeof rule.threshold === 'number');
+    // Threshold rules draw lines and mark values; other kinds judge aggregates, rates or silence.
+    if (alerting) rules = alerting.info.rules.filter((rule) => (rule.kind ?? 'threshold') === 'threshold');
     const thresholds = [...new Set(rules.map((rule) => `${rule.direction === 'below' ? '<' : '>'} ${rule.threshold}`))];
     $('threshold-label').textContent =
       thresholds.length > 0 ? `alerts at ${thresholds.join(', ')}` : 'no alerting service reporting its rules';

@@ -60,6 +60,8 @@ export async function prefillReadings(
   stream: string,
   total: number,
   valueOf: (index: number) => number,
+  /** The i-th reading's time; default when it is written. */
+  tsOf: (index: number) => number = () => Date.now(),
 ): Promise<void> {
   for (let start = 0; start < total; start += 10_000) {
     const pipeline = redis.pipeline();
@@ -73,7 +75,7 @@ export async function prefillReadings(
           metric: 'kwh',
           value: valueOf(i),
           unit: 'kWh',
-          ts: Date.now(),
+          ts: tsOf(i),
         }),
       );
     }

@@ -9,6 +9,7 @@ import {
   isAbsenceRule,
   isRateRule,
   isThresholdRule,
+  isWindowRule,
   entryTimeMs,
 } from 'core';
 import type Redis from 'ioredis';
@@ -17,6 +18,7 @@ import { quietReason } from './alert-modes.ts';
 import { escalationKeys } from './escalation-keys.ts';
 import { createRateEvaluator } from './rate/evaluator.ts';
 import { withStateCodec } from './threshold-state.ts';
+import { createWindowEvaluator } from './window/evaluator.ts';
 
 /**
  * Readings against rules' states, atomically, in one Lua script (`lua/evaluate-alerts.lua`, whose
@@ -107,6 +109,7 @@ export function createEvaluator(options: {
   const escalation = escalationKeys(alertsStream);
   const absence = createAbsenceObserver({ redis: options.redis, alertsStream, lease: options.lease });
   const rate = createRateEvaluator({ redis: options.redis, alertsStream, lease: options.lease, notifyMaxAgeMs });
+  const windows = createWindowEvaluator({ redis: options.redis, alertsStream, lease: options.lease, notifyMaxAgeMs });
   /** The rules in force, with what the script needs of them; replaced whole when they change. */
   const compile = (all: readonly Rule[]) => {
     // Threshold rules are evaluated here, reading by reading; absence rules watch (absence/).
@@ -115,6 +118,7 @@ export function createEvaluator(options: {
       rules,
       absenceRules: all.filter(isAbsenceRule),
       rateRules: all.filter(isRateRule),
+      windowRules: all.filter(isWindowRule),
       stateKeys: rules.map((rule) => stateKey(alertsStream, rule.id)),
       table: JSON.stringify(
         rules.map((rule) => [
@@ -152,7 +156,7 @@ export function createEvaluator(options: {
       active = compile(rules);
     },
     async handle(batch: ReadonlyArray<ConsumerEntry<Reading>>): Promise<void> {
-      const { rules, stateKeys, table: ruleTable, absenceRules, rateRules } = active;
+      const { rules, stateKeys, table: ruleTable, absenceRules, rateRules, windowRules } = active;
       // One (reading, rule) pair per matching rule: the reading, and its tuple for the script.
       const pairs: Reading[] = [];
       const tuples: unknown[][] = [];
@@ -199,15 +203,21 @@ export function createEvaluator(options: {
         );
       }
       // Each kind in its own place, all applied before the batch is acknowledged.
-      const [results, backFromSilence, rateTransitions] = await Promise.all([
+      const [results, backFromSilence, rateTransitions, windowTransitions] = await Promise.all([
         Promise.all(calls),
         absenceRules.length > 0 ? absence.observe(absenceRules, batch) : 0,
         rateRules.length > 0 ? rate.evaluate(rateRules, batch) : '',
+        windowRules.length > 0 ? windows.evaluate(windowRules, batch) : '',
       ]);
-      if (results.includes('!') || backFromSilence === 'lease lost' || rateTransitions === 'lease lost')
+      if (
+        results.includes('!') ||
+        backFromSilence === 'lease lost' ||
+        rateTransitions === 'lease lost' ||
+        windowTransitions === 'lease lost'
+      )
         throw new LeaseLostError('the evaluator lease is another instance’s now');
       counters.backFromSilence += backFromSilence;
-      for (const transition of rateTransitions) {
+      for (const transition of rateTransitions + windowTransitions) {
         if (transition === 'f') counters.firing += 1;
         else if (transition === 'r') counters.resolved += 1;
       }

@@ -22,7 +22,9 @@ import {
 import { decodeForAlerting } from './alert-modes.ts';
 import { createAnnouncer } from './announcer.ts';
 import { createAbsenceSweeper } from './absence/sweeper.ts';
-import { retireRateRule } from './rate/retire.ts';
+import { rateStateKey } from './rate/evaluator.ts';
+import { retireMemberRule } from './retire-member-rule.ts';
+import { windowStateKey } from './window/evaluator.ts';
 import { createEscalator } from './escalation.ts';
 import { leaderDuties } from './leader-duties.ts';
 import { rulesInForce } from './rules-in-force.ts';
@@ -91,7 +93,10 @@ const escalator = createEscalator({ redis, alertsStream: config.alertsStream, le
 const duties = leaderDuties({
   retireByKind: {
     absence: (id, severity, note) => absenceSweeper.retire(id, severity, note),
-    rate: (id, severity, note) => retireRateRule(redis, config.alertsStream, id, severity, note),
+    rate: (id, severity, note) =>
+      retireMemberRule(redis, config.alertsStream, rateStateKey(config.alertsStream, id), id, severity, note),
+    window: (id, severity, note) =>
+      retireMemberRule(redis, config.alertsStream, windowStateKey(config.alertsStream, id), id, severity, note),
   },
   redis,
   alertsStream: config.alertsStream,

@@ -3,14 +3,14 @@
  * rule, a device firing on a rate rule — once, however often the retire runs — and its state goes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { type Reading, compileRule, createRedis, decodeAlert, isAbsenceRule, newEventId } from 'core';
+import { type Reading, absenceKeys, compileRule, createRedis, decodeAlert, isAbsenceRule, newEventId } from 'core';
 import { type TestRedis, redisUpFor, uniqueName, useRedis } from 'core/testing';
 import type Redis from 'ioredis';
-import { absenceKeys } from './absence/keys.ts';
+
 import { createAbsenceSweeper } from './absence/sweeper.ts';
 import { createEvaluator } from './evaluator.ts';
 import { rateStateKey } from './rate/evaluator.ts';
-import { retireRateRule } from './rate/retire.ts';
+import { retireMemberRule } from './retire-member-rule.ts';
 
 let testRedis: TestRedis;
 let redis: Redis;
@@ -68,8 +68,26 @@ describe('retiring a removed rule', () => {
     });
     const base = Date.now() - 10_000;
     await evaluator.handle([entry(reading(10, base)), entry(reading(30, base + 1_000))]);
-    expect(await retireRateRule(redis, alertsStream, 'jumps', 'warning', 'rule jumps was removed')).toBe(1);
-    expect(await retireRateRule(redis, alertsStream, 'jumps', 'warning', 'rule jumps was removed')).toBe(0);
+    expect(
+      await retireMemberRule(
+        redis,
+        alertsStream,
+        rateStateKey(alertsStream, 'jumps'),
+        'jumps',
+        'warning',
+        'rule jumps was removed',
+      ),
+    ).toBe(1);
+    expect(
+      await retireMemberRule(
+        redis,
+        alertsStream,
+        rateStateKey(alertsStream, 'jumps'),
+        'jumps',
+        'warning',
+        'rule jumps was removed',
+      ),
+    ).toBe(0);
     expect((await alertsIn(alertsStream)).map((a) => [a.state, a.note])).toEqual([
       ['firing', undefined],
       ['resolved', 'rule jumps was removed'],

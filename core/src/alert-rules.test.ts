@@ -82,14 +82,22 @@ describe('rule kinds', () => {
         { kind: 'absence', id: 'd' },
         { kind: 'rate', id: 'e', perSecond: 0 },
         { kind: 'rate', id: 'f', perSecond: 1, direction: 'up' },
+        { kind: 'window', id: 'g', aggregate: 'median', windowMs: 60_000, threshold: 1 },
+        { kind: 'window', id: 'h', aggregate: 'mean', windowMs: 60_000, stepMs: 7_000, threshold: 1 },
+        { kind: 'window', id: 'i', aggregate: 'max', windowMs: 86_400_000, stepMs: 60_000, threshold: 1 },
+        { kind: 'window', id: 'j', aggregate: 'count', threshold: 1 },
       ]),
     ).toEqual([
-      'rules[0] (a): kind: must be one of threshold, absence, rate, got "sometimes"',
+      'rules[0] (a): kind: must be one of threshold, absence, rate, window, got "sometimes"',
       'rules[1] (b): threshold: Unexpected property',
       'rules[2] (c): silentForMs: Expected integer to be greater or equal to 1000',
       'rules[3] (d): silentForMs: Expected required property',
       'rules[4] (e): perSecond: Expected number to be greater than 0',
       'rules[5] (f): direction: Expected union value',
+      'rules[6] (g): aggregate: Expected union value',
+      'rules[7] (h): stepMs: 7000 must divide windowMs 60000',
+      'rules[8] (i): stepMs: 60000 splits windowMs into 1440 steps; at most 60',
+      'rules[9] (j): windowMs: Expected required property',
     ]);
   });
 });

@@ -30,6 +30,16 @@ import {
   thresholdProblems,
   thresholdVerdict,
 } from './rule-kinds/threshold.ts';
+import {
+  type WindowRule,
+  type WindowRuleInput,
+  WindowRuleSchema,
+  compileWindowRule,
+  describeWindowRule,
+  windowDetails,
+  windowProblems,
+  windowVerdict,
+} from './rule-kinds/window.ts';
 
 /** Rules in one set at most. */
 export const MAX_RULES = 1_000;
@@ -66,24 +76,33 @@ const KINDS = {
     verdict: rateVerdict as (rule: never, value: number) => string,
     details: rateDetails as (rule: never) => Record<string, unknown>,
   },
+  window: {
+    check: TypeCompiler.Compile(WindowRuleSchema),
+    problems: windowProblems as (input: never) => string[],
+    compile: compileWindowRule as (input: never) => Rule,
+    describe: describeWindowRule as (rule: never) => string,
+    verdict: windowVerdict as (rule: never, value: number) => string,
+    details: windowDetails as (rule: never) => Record<string, unknown>,
+  },
 } as const;
 
 export type RuleKind = keyof typeof KINDS;
 export const RULE_KINDS = Object.keys(KINDS) as RuleKind[];
 
 /** Every kind's schema (the OpenAPI document shows them as one of). */
-export const RuleSchema = Type.Union([ThresholdRuleSchema, AbsenceRuleSchema, RateRuleSchema]);
+export const RuleSchema = Type.Union([ThresholdRuleSchema, AbsenceRuleSchema, RateRuleSchema, WindowRuleSchema]);
 
 /** A rule as written. */
-export type RuleInput = ThresholdRuleInput | AbsenceRuleInput | RateRuleInput;
+export type RuleInput = ThresholdRuleInput | AbsenceRuleInput | RateRuleInput | WindowRuleInput;
 
 /** A rule with its defaults applied and its globs compiled: narrow on `kind`. */
-export type Rule = ThresholdRule | AbsenceRule | RateRule;
+export type Rule = ThresholdRule | AbsenceRule | RateRule | WindowRule;
 
-export type { AbsenceRule, RateRule, ThresholdRule };
+export type { AbsenceRule, RateRule, ThresholdRule, WindowRule };
 export const isThresholdRule = (rule: Rule): rule is ThresholdRule => rule.kind === 'threshold';
 export const isAbsenceRule = (rule: Rule): rule is AbsenceRule => rule.kind === 'absence';
 export const isRateRule = (rule: Rule): rule is RateRule => rule.kind === 'rate';
+export const isWindowRule = (rule: Rule): rule is WindowRule => rule.kind === 'window';
 
 const kindOf = (input: { kind?: unknown }): RuleKind | undefined =>
   input.kind === undefined ? 'threshold' : RULE_KINDS.find((kind) => kind === input.kind);

@@ -160,8 +160,10 @@ export {
   type RuleKind,
   RuleSchema,
   type ThresholdRule,
+  type WindowRule,
   isAbsenceRule,
   isRateRule,
+  isWindowRule,
   isThresholdRule,
   checkRules,
   compileRule,
@@ -185,3 +187,5 @@ export {
   silencing,
 } from './silences.ts';
 export { alertAckField, alertAcksKey } from './alert-acks.ts';
+export { absenceKeys, absenceMemberOf } from './absence-keys.ts';
+export { raiseRetired } from './retired-alert.ts';

@@ -1,8 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALERT_VERSION, type AbsenceRule, type ConsumerEntry, type Reading, entryTimeMs } from 'core';
+import {
+  ALERT_VERSION,
+  type AbsenceRule,
+  type ConsumerEntry,
+  type Reading,
+  absenceKeys,
+  absenceMemberOf,
+  entryTimeMs,
+} from 'core';
 import type Redis from 'ioredis';
-import { absenceKeys, memberOf } from './keys.ts';
 
 const OBSERVE = readFileSync(join(import.meta.dir, '../lua/observe-absence.lua'), 'utf8');
 
@@ -40,7 +47,7 @@ export function createAbsenceObserver(options: {
         for (const { entryId, value: reading } of batch) {
           if (!rule.matches(reading)) continue;
           readings.push([
-            memberOf(rule.perMetric, reading.deviceId, reading.metric),
+            absenceMemberOf(rule.perMetric, reading.deviceId, reading.metric),
             reading.deviceId,
             reading.metric,
             reading.id,

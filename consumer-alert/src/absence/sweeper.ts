@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALERT_VERSION, type AbsenceRule, entryTimeMs, readGroups } from 'core';
+import { ALERT_VERSION, type AbsenceRule, absenceKeys, entryTimeMs, raiseRetired, readGroups } from 'core';
 import type Redis from 'ioredis';
-import { raiseRetired } from '../retired-alert.ts';
-import { absenceKeys } from './keys.ts';
 
 const SWEEP = readFileSync(join(import.meta.dir, '../lua/sweep-absence.lua'), 'utf8');
 /** Members called silent per script call: a few ms of Redis at most; the sweep calls again while full. */

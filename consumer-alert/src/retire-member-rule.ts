@@ -1,20 +1,20 @@
+import { raiseRetired } from 'core';
 import type Redis from 'ioredis';
-import { raiseRetired } from '../retired-alert.ts';
-import { rateStateKey } from './evaluator.ts';
 
 /**
- * A rate rule removed: each device and metric still firing on it resolves (with a note saying
- * why) and its state goes. Ids from rule, member and the reading that last changed it, so a retire
- * done twice raises each once.
+ * A rule of a member kind (rate, window: member-kind.ts) removed: each device and metric still
+ * firing on it resolves (with a note saying why) and its state goes. The state hash's values begin
+ * `state,order,` whatever the kind. Ids from rule, member and the reading that last changed it,
+ * so a retire done twice raises each once.
  */
-export async function retireRateRule(
+export async function retireMemberRule(
   redis: Redis,
   alertsStream: string,
+  key: string,
   ruleId: string,
   severity: 'info' | 'warning' | 'critical',
   note: string,
 ): Promise<number> {
-  const key = rateStateKey(alertsStream, ruleId);
   const states = await redis.hgetall(key);
   const [seconds] = (await redis.time()) as [number | string, number | string];
   let resolved = 0;

@@ -8,5 +8,5 @@ export function absenceKeys(alertsStream: string, ruleId: string) {
   return { watch: `${base}:watch`, newest: `${base}:newest`, silent: `${base}:silent` };
 }
 
-export const memberOf = (perMetric: boolean, deviceId: string, metric: string) =>
+export const absenceMemberOf = (perMetric: boolean, deviceId: string, metric: string) =>
   perMetric ? `${deviceId}|${metric}` : deviceId;
