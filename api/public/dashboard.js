@@ -659,6 +659,99 @@ for (const button of document.querySelectorAll('.ranges button')) {
 refreshHealth();
 refreshPerMinute();
 refreshHistory();
+// Devices: the first page of /devices (filtered), and one device's page when its link is followed (#device=<id>).
+const DEVICES_PAGE = 100;
+
+const clock = (iso) => iso.replace('T', ' ').slice(0, 19);
+
+function deviceRow(device) {
+  const row = document.createElement('tr');
+  if (device.status === 'offline') row.className = 'over';
+  const name = document.createElement('td');
+  const link = text('a', device.deviceId);
+  link.href = `#device=${encodeURIComponent(device.deviceId)}`;
+  name.append(link);
+  const status = device.silentBy.length > 0 ? `silent (${device.silentBy.join(', ')})` : device.status;
+  const metrics = device.metrics.map((m) => `${m.metric} ${m.value} ${m.unit}`).join(' · ');
+  row.append(name, text('td', status), text('td', clock(device.lastSeen)), text('td', metrics));
+  return row;
+}
+
+async function refreshDevices() {
+  const query = new URLSearchParams({ limit: String(DEVICES_PAGE) });
+  const glob = $('devices-glob').value.trim();
+  if (glob && $('devices-glob').checkValidity()) query.set('device', glob);
+  if ($('devices-status').value) query.set('status', $('devices-status').value);
+  try {
+    const response = await apiFetch(`/devices?${query}`);
+    if (!response.ok) {
+      $('devices-summary').textContent =
+        response.status === 503 ? 'kept in Redis, which is away' : `HTTP ${response.status}`;
+      return;
+    }
+    const page = await response.json();
+    $('devices').replaceChildren(...page.devices.map(deviceRow));
+    const offline = page.devices.filter((device) => device.status === 'offline').length;
+    $('devices-summary').textContent =
+      `${page.devices.length}${page.nextCursor ? '+' : ''} shown, ${offline} offline` +
+      (page.nextCursor ? ` — narrow with a glob to see the rest` : '');
+  } catch {
+    $('devices-summary').textContent = 'API unreachable';
+  }
+}
+
+async function showDevice() {
+  const match = /^#device=(.+)$/.exec(location.hash);
+  $('device-page').hidden = !match;
+  if (!match) return;
+  const id = decodeURIComponent(match[1]);
+  $('device-name').textContent = id;
+  const response = await apiFetch(`/devices/${encodeURIComponent(id)}`);
+  if (!response.ok) {
+    $('device-seen').textContent =
+      response.status === 404 ? 'not known (never reported, or deleted)' : `HTTP ${response.status}`;
+    $('device-metrics').replaceChildren();
+    $('device-firing').replaceChildren();
+    return;
+  }
+  const device = await response.json();
+  $('device-seen').textContent =
+    `${device.status}${device.silentBy.length ? ` — silent by ${device.silentBy.join(', ')}` : ''} · first seen ` +
+    `${clock(device.firstSeen)} · last seen ${clock(device.lastSeen)}` +
+    (device.metricsNotListed ? ` · ${device.metricsNotListed} more metrics not listed` : '');
+  $('device-metrics').replaceChildren(
+    ...device.metrics.map((m) => {
+      const row = document.createElement('tr');
+      row.append(text('td', m.metric), text('td', String(m.value), 'num'), text('td', m.unit), text('td', clock(m.ts)));
+      return row;
+    }),
+  );
+  $('device-firing').replaceChildren(
+    ...(device.firing.length === 0
+      ? [text('li', 'nothing', 'muted')]
+      : device.firing.map((alert) =>
+          text(
+            'li',
+            `${alert.severity} · rule ${alert.ruleId} · ${alert.metric}${alert.value === null ? ' silent' : ` = ${alert.value}`} since ${clock(alert.ts)}`,
+          ),
+        )),
+  );
+}
+
+$('devices-filter').addEventListener('input', refreshDevices);
+$('devices-filter').addEventListener('submit', (event) => event.preventDefault());
+$('device-close').addEventListener('click', (event) => {
+  event.preventDefault();
+  history.replaceState(null, '', location.pathname);
+  showDevice();
+});
+window.addEventListener('hashchange', showDevice);
+refreshDevices();
+showDevice();
+setInterval(refreshDevices, 5000);
+setInterval(() => {
+  if (location.hash.startsWith('#device=')) showDevice();
+}, 5000);
 setInterval(refreshHistory, 10000);
 setInterval(refreshHealth, 3000);
 setInterval(refreshPerMinute, 10000);

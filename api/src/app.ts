@@ -15,6 +15,7 @@ import type { RetentionStatus } from './modules/system/reading-retention.ts';
 import type { StorageIdentityWatch } from './modules/system/storage-identity.ts';
 import { ruleRoutes } from './modules/rules/index.ts';
 import { silenceRoutes } from './modules/silences/index.ts';
+import { deviceRoutes } from './modules/devices/index.ts';
 import { readingsRoutes } from './modules/readings/index.ts';
 import { createReadingsService } from './modules/readings/service.ts';
 import { statsRoutes } from './modules/stats/index.ts';
@@ -222,6 +223,7 @@ export function createApp({
       .use(alertRoutes(store, alerting))
       .use(ruleRoutes(alerting))
       .use(silenceRoutes(alerting))
+      .use(deviceRoutes(store, alerting))
       .use(statsRoutes(store, rules))
       .use(
         systemRoutes({

@@ -14,6 +14,7 @@ import {
 } from 'core';
 import type Redis from 'ioredis';
 import { createAbsenceObserver } from './absence/observer.ts';
+import { createDeviceObserver } from './devices/observer.ts';
 import { quietReason } from './alert-modes.ts';
 import { escalationKeys } from './escalation-keys.ts';
 import { createRateEvaluator } from './rate/evaluator.ts';
@@ -108,6 +109,7 @@ export function createEvaluator(options: {
   // Firings followed for escalation (escalation.ts), kept by the script with each transition.
   const escalation = escalationKeys(alertsStream);
   const absence = createAbsenceObserver({ redis: options.redis, alertsStream, lease: options.lease });
+  const devices = createDeviceObserver({ redis: options.redis, alertsStream, lease: options.lease });
   const rate = createRateEvaluator({ redis: options.redis, alertsStream, lease: options.lease, notifyMaxAgeMs });
   const windows = createWindowEvaluator({ redis: options.redis, alertsStream, lease: options.lease, notifyMaxAgeMs });
   /** The rules in force, with what the script needs of them; replaced whole when they change. */
@@ -202,18 +204,20 @@ export function createEvaluator(options: {
           ),
         );
       }
-      // Each kind in its own place, all applied before the batch is acknowledged.
-      const [results, backFromSilence, rateTransitions, windowTransitions] = await Promise.all([
+      // Each kind in its own place, and the devices seen, all applied before the batch is acknowledged.
+      const [results, backFromSilence, rateTransitions, windowTransitions, newDevices] = await Promise.all([
         Promise.all(calls),
         absenceRules.length > 0 ? absence.observe(absenceRules, batch) : 0,
         rateRules.length > 0 ? rate.evaluate(rateRules, batch) : '',
         windowRules.length > 0 ? windows.evaluate(windowRules, batch) : '',
+        devices.observe(batch),
       ]);
       if (
         results.includes('!') ||
         backFromSilence === 'lease lost' ||
         rateTransitions === 'lease lost' ||
-        windowTransitions === 'lease lost'
+        windowTransitions === 'lease lost' ||
+        newDevices === 'lease lost'
       )
         throw new LeaseLostError('the evaluator lease is another instance’s now');
       counters.backFromSilence += backFromSilence;

@@ -9,7 +9,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedis, encodeReading, newEventId } from 'core';
-import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, waitFor } from 'core/testing';
+import {
+  type RedisServer,
+  type ServiceProcess,
+  freePort,
+  redisUpFor,
+  startRedisServer,
+  startService,
+  waitFor,
+} from 'core/testing';
 import type Redis from 'ioredis';
 import { startReceiver } from './test-receiver.ts';
 
@@ -281,5 +289,72 @@ describe('alerting operations', () => {
     expect(deliveredFor('flappy-1', await history('flappy-1')).map((alert) => alert.id)).toEqual(
       [...flapping.slice(0, 4), notice].map((alert) => alert?.id as string),
     );
+  });
+
+  it('devices: each listed with first and last seen and its metrics’ newest readings, silent or firing; pages, filters; DELETE forgets one and resolves its silence', async () => {
+    await redisUpFor(redis, 3);
+    await putRules([
+      { id: 'hot', threshold: 50 },
+      { kind: 'absence', id: 'quiet', device: 'dev-quiet-*', silentForMs: 1_000 },
+    ]);
+    const start = Date.now() - 10_000;
+    await publish('dev-a', [20, 60], { ts: (i) => start + i * 1_000 });
+    await publish('dev-a', [5], { metric: 'kwh', ts: () => start + 500 });
+    await publish('dev-quiet-1', [10], { ts: () => start });
+    type Device = { deviceId: string; firstSeen: string; lastSeen: string; status: string; silentBy: string[] };
+    const list = async (query: string) =>
+      (await (await api('GET', `/devices?${query}`)).json()) as { devices: Device[]; nextCursor: string | null };
+    await waitFor(
+      async () => (await list('device=dev-*')).devices.find((d) => d.deviceId === 'dev-quiet-1')?.silentBy.length === 1,
+      {
+        what: 'dev-quiet-1 listed and called silent',
+      },
+    );
+    const { devices } = await list('device=dev-*');
+    expect(devices.map((d) => [d.deviceId, d.firstSeen, d.lastSeen, d.status, d.silentBy])).toEqual([
+      ['dev-a', new Date(start).toISOString(), new Date(start + 1_000).toISOString(), 'online', []],
+      ['dev-quiet-1', new Date(start).toISOString(), new Date(start).toISOString(), 'offline', ['quiet']],
+    ]);
+    expect((await list('device=dev-*&status=offline')).devices.map((d) => d.deviceId)).toEqual(['dev-quiet-1']);
+    expect((await list('device=dev-*&status=online')).devices.map((d) => d.deviceId)).toEqual(['dev-a']);
+    // One a page: the cursor walks them in order, then ends.
+    const first = await list('device=dev-*&limit=1');
+    const second = await list(`device=dev-*&limit=1&cursor=${first.nextCursor}`);
+    expect([...first.devices, ...second.devices].map((d) => d.deviceId)).toEqual(['dev-a', 'dev-quiet-1']);
+    expect((await list(`device=dev-*&limit=1&cursor=${second.nextCursor}`)).nextCursor).toBeNull();
+
+    await waitFor(async () => (await history('dev-a')).length === 1, { what: 'dev-a’s alert in the history' });
+    const one = (await (await api('GET', '/devices/dev-a')).json()) as {
+      metrics: Array<{ metric: string; value: number; ts: string }>;
+      firing: Array<{ ruleId: string; value: number }>;
+    };
+    expect(one.metrics.map((m) => [m.metric, m.value, m.ts])).toEqual([
+      ['kwh', 5, new Date(start + 500).toISOString()],
+      ['temp', 60, new Date(start + 1_000).toISOString()],
+    ]);
+    expect(one.firing.map((alert) => [alert.ruleId, alert.value])).toEqual([['hot', 60]]);
+
+    expect((await api('DELETE', '/devices/dev-quiet-1')).status).toBe(204);
+    expect((await api('GET', '/devices/dev-quiet-1')).status).toBe(404);
+    expect((await api('DELETE', '/devices/dev-quiet-1')).status).toBe(404);
+    await waitFor(async () => (await history('dev-quiet-1')).length === 2, { what: 'the silence resolved' });
+    expect((await history('dev-quiet-1')).map((alert) => [alert.state, alert.note])).toEqual([
+      ['firing', 'silent: no reading from the device for 1 s'],
+      ['resolved', 'device dev-quiet-1 was deleted'],
+    ]);
+    // Not watched any more: no sweep calls it silent again.
+    await Bun.sleep(1_500);
+    expect((await history('dev-quiet-1')).length).toBe(2);
+
+    for (const [query, field] of [
+      ['limit=0', 'limit'],
+      ['status=maybe', 'status'],
+      ['device=a[b', 'device'],
+      ['offlineAfterMs=5', 'offlineAfterMs'],
+    ]) {
+      const refused = await api('GET', `/devices?${query}`);
+      expect(refused.status).toBe(422);
+      expect(await refused.text()).toContain(field as string);
+    }
   });
 });

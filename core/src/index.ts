@@ -189,3 +189,15 @@ export {
 export { alertAckField, alertAcksKey } from './alert-acks.ts';
 export { absenceKeys, absenceMemberOf } from './absence-keys.ts';
 export { raiseRetired } from './retired-alert.ts';
+export {
+  type DeviceMetric,
+  type DeviceRecord,
+  MAX_DEVICE_METRICS,
+  absenceMembersOf,
+  deviceIdsAfter,
+  deviceRegistryKeys,
+  forgetDevice,
+  parseDeviceRecord,
+  readDeviceRecords,
+  silentBy,
+} from './device-registry.ts';

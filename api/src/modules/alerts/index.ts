@@ -17,7 +17,7 @@ import {
 } from './model.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const toApi = (alert: StoredAlert): typeof HistoryAlert.static => ({
+export const alertView = (alert: StoredAlert): typeof HistoryAlert.static => ({
   ...alert,
   ts: iso(alert.ts),
   raisedAt: iso(alert.raisedAt),
@@ -56,7 +56,7 @@ export function alertRoutes(store: ReadingsStore, alerting?: { redis: Redis; ale
               JSON.stringify({ alertId: found.id, author: found.ackedBy, at: found.ackedAt }),
             ),
           );
-        return toApi(found);
+        return alertView(found);
       },
       {
         params: t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) }),
@@ -121,7 +121,7 @@ export function alertRoutes(store: ReadingsStore, alerting?: { redis: Redis; ale
         const more = rows.length > limit;
         const page = more ? rows.slice(0, limit) : rows;
         const last = page.at(-1);
-        return { alerts: page.map(toApi), nextCursor: more && last ? encodeCursor(last) : null };
+        return { alerts: page.map(alertView), nextCursor: more && last ? encodeCursor(last) : null };
       },
       {
         query: AlertListQuery,

@@ -27,7 +27,7 @@ const WHY = {
   400: 'Malformed body (not JSON, not UTF-8, nested too deep) or a query parameter given twice',
   401: 'No token, or the wrong one (API_TOKEN for writes, READ_TOKEN for reads when it is set)',
   403: 'A device token used beyond what it grants (another device, another scope, another route)',
-  404: 'No such reading (or import, rule set, silence)',
+  404: 'No such reading (or import, rule set, silence, device)',
   409: 'The id is stored with other content',
   412: 'If-Match names a version that is no longer the current one',
   413: 'Body over MAX_BODY_BYTES',

@@ -437,3 +437,41 @@ it('shows one metric at a time, as picked: its unit on the axes, a time axis, an
   expect(errors).toEqual([]);
   await page.close();
 }, 60_000);
+
+it('lists the devices with their status and newest values, and a device’s page with its metrics and what fires on it', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await publish([20], 'device-listed');
+  await publish([90], 'device-listed-hot');
+  await page.goto(base);
+  await page.locator('#devices-glob').fill('device-listed*');
+  await page.waitForFunction(
+    () =>
+      document.querySelectorAll('#devices tr').length === 2 &&
+      document.querySelector('#devices')?.textContent?.includes('kwh 90 kWh'),
+    undefined,
+    { timeout: 15_000 },
+  );
+  expect(await page.locator('#devices tr').allTextContents()).toEqual([
+    expect.stringMatching(/^device-listedonline\d{4}-\d\d-\d\d \d\d:\d\d:\d\dkwh 20 kWh$/),
+    expect.stringMatching(/^device-listed-hotonline.*kwh 90 kWh$/),
+  ]);
+  await page.locator('#devices a', { hasText: 'device-listed-hot' }).click();
+  await page.waitForFunction(
+    () => document.querySelector('#device-firing')?.textContent?.includes('rule default'),
+    undefined,
+    { timeout: 15_000 },
+  );
+  expect(await page.locator('#device-name').textContent()).toBe('device-listed-hot');
+  expect(await page.locator('#device-metrics tr').allTextContents()).toEqual([
+    expect.stringMatching(/^kwh90kWh\d{4}-/),
+  ]);
+  expect(await page.locator('#device-firing').textContent()).toContain('warning · rule default · kwh = 90 since');
+  expect(await seriousAccessibilityViolations(page)).toEqual([]);
+  await page.screenshot({ path: join(root, 'test-artifacts', 'dashboard-devices.png'), fullPage: true });
+  await page.locator('#device-close').click();
+  expect(await page.locator('#device-page').isHidden()).toBe(true);
+  expect(errors).toEqual([]);
+  await page.close();
+}, 60_000);

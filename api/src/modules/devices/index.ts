@@ -1,0 +1,181 @@
+import {
+  type AbsenceRule,
+  type DeviceRecord,
+  compileGlob,
+  compileRule,
+  deviceIdsAfter,
+  forgetDevice,
+  isAbsenceRule,
+  readDeviceRecords,
+  readRuleSet,
+  replicated,
+  silentBy,
+} from 'core';
+import { Elysia } from 'elysia';
+import type Redis from 'ioredis';
+import { ApiError, invalidField } from '../../errors.ts';
+import { redisAnswers503 } from '../../redis-unavailable.ts';
+import type { ReadingsStore, StoredAlert } from '../../storage/port.ts';
+import { alertView } from '../alerts/index.ts';
+import { errorResponses } from '../docs/responses.ts';
+import { parseLimit } from '../readings/filters.ts';
+import {
+  DEFAULT_OFFLINE_AFTER_MS,
+  DeviceDetail,
+  DeviceListQuery,
+  DevicePage,
+  DeviceQuery,
+  type DeviceView,
+} from './model.ts';
+
+/** Ids read per page at most, whatever the filters: a page of a sparse filter may be short. */
+const MAX_IDS_PER_PAGE = 1_000;
+/** A device's latest transitions read for what fires on it now. */
+const RECENT_TRANSITIONS = 500;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function parseOfflineAfter(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_OFFLINE_AFTER_MS;
+  const ms = Number(raw);
+  if (ms < 1_000 || ms > 30 * 86_400_000) throw invalidField('offlineAfterMs', 'must be between 1000 and 2592000000');
+  return ms;
+}
+
+function deviceView(record: DeviceRecord, silent: string[], now: number, offlineAfterMs: number) {
+  const online = silent.length === 0 && record.lastSeen >= now - offlineAfterMs;
+  return {
+    deviceId: record.deviceId,
+    firstSeen: iso(record.firstSeen),
+    lastSeen: iso(record.lastSeen),
+    status: online ? 'online' : 'offline',
+    silentBy: silent,
+    metrics: record.metrics.map((m) => ({ ...m, ts: iso(m.ts) })),
+    metricsNotListed: record.metricsNotListed,
+  } satisfies typeof DeviceView.static;
+}
+
+/** What fires on the device now: the newest of its latest transitions per rule and metric, when firing. */
+function firingNow(transitions: readonly StoredAlert[]): StoredAlert[] {
+  const newest = new Map<string, StoredAlert>();
+  for (const alert of transitions) {
+    const key = `${alert.ruleId}|${alert.metric}`;
+    if (!newest.has(key)) newest.set(key, alert);
+  }
+  return [...newest.values()].filter((alert) => alert.state === 'firing');
+}
+
+/**
+ * Devices as things: every device that has reported (kept by consumer-alert as it evaluates, in
+ * Redis: core's device-registry.ts), with when it was first and last seen, each metric's newest
+ * reading, whether an absence rule calls it silent, and (one device) what fires on it now.
+ * DELETE forgets one — its record and absence watches; its readings stay.
+ */
+export function deviceRoutes(store: ReadingsStore, options: { redis: Redis; alertsStream: string } | undefined) {
+  const unavailable = redisAnswers503('devices_unavailable', 'the devices');
+  const redisCall = <T>(call: (redis: Redis, alertsStream: string) => Promise<T>): Promise<T> => {
+    if (!options) throw unavailable.none();
+    return unavailable.call(() => call(options.redis, options.alertsStream));
+  };
+  const absenceRules = async (redis: Redis, alertsStream: string): Promise<AbsenceRule[]> =>
+    ((await readRuleSet(redis, alertsStream))?.rules ?? []).map(compileRule).filter(isAbsenceRule);
+  const redisNow = (redis: Redis) => redis.time().then(([seconds]) => Number(seconds) * 1_000);
+
+  return new Elysia({ name: 'devices', prefix: '/devices', detail: { tags: ['devices'] } })
+    .get(
+      '/',
+      ({ query }) => {
+        const limit = parseLimit(query.limit, 50, 200);
+        const offlineAfterMs = parseOfflineAfter(query.offlineAfterMs);
+        const wanted = query.device === undefined ? undefined : compileGlob(query.device);
+        return redisCall(async (redis, alertsStream) => {
+          const [now, rules] = await Promise.all([redisNow(redis), absenceRules(redis, alertsStream)]);
+          const devices: Array<typeof DeviceView.static> = [];
+          // The last id examined: the next page starts after it.
+          let cursor = query.cursor;
+          let read = 0;
+          let more = true;
+          while (more && devices.length < limit && read < MAX_IDS_PER_PAGE) {
+            const ask = Math.min(MAX_IDS_PER_PAGE - read, 100);
+            const ids = await deviceIdsAfter(redis, alertsStream, cursor, ask);
+            more = ids.length === ask;
+            read += ids.length;
+            const matching = ids.filter((id) => wanted?.matches(id) ?? true);
+            const records = (await readDeviceRecords(redis, alertsStream, matching)).filter(
+              (record): record is DeviceRecord => record !== undefined,
+            );
+            const silences = await silentBy(redis, alertsStream, records, rules);
+            const byId = new Map(records.map((record, index) => [record.deviceId, index]));
+            for (const id of ids) {
+              if (devices.length === limit) {
+                more = true;
+                break;
+              }
+              cursor = id;
+              const index = byId.get(id);
+              if (index === undefined) continue;
+              const view = deviceView(records[index] as DeviceRecord, silences[index] ?? [], now, offlineAfterMs);
+              if (query.status === undefined || view.status === query.status) devices.push(view);
+            }
+          }
+          return { devices, nextCursor: more ? (cursor ?? null) : null };
+        });
+      },
+      {
+        query: DeviceListQuery,
+        response: DevicePage,
+        detail: {
+          summary: 'Devices that have reported, by id, with cursor pages: filter by glob and online/offline',
+          responses: errorResponses(401, 422, 503),
+        },
+      },
+    )
+    .get(
+      '/:id',
+      async ({ params, query }) => {
+        const offlineAfterMs = parseOfflineAfter(query.offlineAfterMs);
+        const view = await redisCall(async (redis, alertsStream) => {
+          const [[record], now, rules] = await Promise.all([
+            readDeviceRecords(redis, alertsStream, [params.id]),
+            redisNow(redis),
+            absenceRules(redis, alertsStream),
+          ]);
+          if (!record) return undefined;
+          const [silent] = await silentBy(redis, alertsStream, [record], rules);
+          return deviceView(record, silent ?? [], now, offlineAfterMs);
+        });
+        if (!view) throw notFound(params.id);
+        const transitions = await store.alerts({ deviceId: params.id }, RECENT_TRANSITIONS);
+        return { ...view, firing: firingNow(transitions).map(alertView) };
+      },
+      {
+        query: DeviceQuery,
+        response: DeviceDetail,
+        detail: {
+          summary: 'One device: first and last seen, each metric’s newest reading, silences, what fires on it now',
+          responses: errorResponses(401, 404, 422, 503),
+        },
+      },
+    )
+    .delete(
+      '/:id',
+      async ({ params }) => {
+        const forgotten = await redisCall(async (redis, alertsStream) =>
+          replicated(redis, async () =>
+            forgetDevice(redis, alertsStream, params.id, await absenceRules(redis, alertsStream)),
+          ),
+        );
+        if (!forgotten) throw notFound(params.id);
+        return new Response(null, { status: 204 });
+      },
+      {
+        detail: {
+          summary: 'Forget a device: its record and absence watches (a silence in force resolves); its readings stay',
+          responses: { 204: { description: 'Forgotten' }, ...errorResponses(401, 404, 503) },
+        },
+      },
+    );
+}
+
+const notFound = (id: string) =>
+  new ApiError(404, 'not_found', `no device ${JSON.stringify(id.slice(0, 128))} has reported (or it was deleted)`);

@@ -1,0 +1,178 @@
+import type Redis from 'ioredis';
+import { absenceKeys, absenceMemberOf } from './absence-keys.ts';
+import type { AbsenceRule } from './alert-rules.ts';
+import { raiseRetired } from './retired-alert.ts';
+
+/**
+ * Devices as things: every device that has reported, with when it was first and last seen and the
+ * newest reading of each of its metrics. Kept in Redis by the `alerts` group (consumer-alert's
+ * evaluator, atomically per batch, idempotent: lua/observe-devices.lua), read and forgotten by the
+ * API (GET/DELETE /devices). Seen = when a reading was taken, or arrived if earlier, as absence
+ * rules count it.
+ */
+
+/** Metrics listed per device at most: a device inventing metric names cannot grow its record without bound. */
+export const MAX_DEVICE_METRICS = 64;
+
+/** The records (hash: device id → its record as JSON) and the index (sorted set by id, for pages). */
+export const deviceRegistryKeys = (alertsStream: string) => ({
+  records: `${alertsStream}:devices`,
+  index: `${alertsStream}:devices:index`,
+});
+
+export interface DeviceMetric {
+  metric: string;
+  value: number;
+  unit: string;
+  /** When the newest reading of it was taken. */
+  ts: number;
+  readingId: string;
+}
+
+export interface DeviceRecord {
+  deviceId: string;
+  firstSeen: number;
+  lastSeen: number;
+  /** Its metrics by name, each with its newest reading (at most MAX_DEVICE_METRICS). */
+  metrics: DeviceMetric[];
+  /** Metrics past MAX_DEVICE_METRICS, seen and not listed. */
+  metricsNotListed: number;
+}
+
+/** A record as the script writes it: f first seen, l last seen, x metrics not listed, m metric → [value, unit, ts, readingId, seen]. */
+interface PackedDevice {
+  f: number;
+  l: number;
+  x?: number;
+  m: Record<string, [string, string, number, string, number]> | unknown[];
+}
+
+export function parseDeviceRecord(deviceId: string, text: string): DeviceRecord {
+  const packed = JSON.parse(text) as PackedDevice;
+  // Lua's cjson writes an empty table as [] — a record with no metric listed.
+  const metrics = Array.isArray(packed.m) ? [] : Object.entries(packed.m);
+  return {
+    deviceId,
+    firstSeen: packed.f,
+    lastSeen: packed.l,
+    metrics: metrics
+      .map(([metric, [value, unit, ts, readingId]]) => ({ metric, value: Number(value), unit, ts, readingId }))
+      .sort((a, b) => (a.metric < b.metric ? -1 : a.metric > b.metric ? 1 : 0)),
+    metricsNotListed: packed.x ?? 0,
+  };
+}
+
+/** The records of `ids`, in order (undefined for a device not known). */
+export async function readDeviceRecords(
+  redis: Redis,
+  alertsStream: string,
+  ids: readonly string[],
+): Promise<Array<DeviceRecord | undefined>> {
+  if (ids.length === 0) return [];
+  const texts = await redis.hmget(deviceRegistryKeys(alertsStream).records, ...ids);
+  return texts.map((text, index) => (text === null ? undefined : parseDeviceRecord(ids[index] as string, text)));
+}
+
+/** Up to `count` device ids after `after` (exclusive), by id. */
+export function deviceIdsAfter(redis: Redis, alertsStream: string, after: string | undefined, count: number) {
+  return redis.zrangebylex(
+    deviceRegistryKeys(alertsStream).index,
+    after === undefined ? '-' : `(${after}`,
+    '+',
+    'LIMIT',
+    0,
+    count,
+  );
+}
+
+/** The absence watches a device's record is in: each rule matching it, with its members. */
+export function absenceMembersOf(record: DeviceRecord, rules: readonly AbsenceRule[]) {
+  return rules.flatMap((rule) => {
+    const members = rule.perMetric
+      ? record.metrics
+          .filter((m) => rule.matches({ deviceId: record.deviceId, metric: m.metric }))
+          .map((m) => absenceMemberOf(true, record.deviceId, m.metric))
+      : rule.matches({ deviceId: record.deviceId, metric: rule.metricPattern })
+        ? [record.deviceId]
+        : [];
+    return members.length > 0 ? [{ rule, members }] : [];
+  });
+}
+
+/** The absence rules calling each device silent now (rule ids), in the order of `records`. */
+export async function silentBy(
+  redis: Redis,
+  alertsStream: string,
+  records: readonly DeviceRecord[],
+  rules: readonly AbsenceRule[],
+): Promise<string[][]> {
+  const pipeline = redis.pipeline();
+  const asked = records.map((record) =>
+    absenceMembersOf(record, rules).map(({ rule, members }) => {
+      pipeline.hmget(absenceKeys(alertsStream, rule.id).silent, ...members);
+      return rule.id;
+    }),
+  );
+  const answers = (await pipeline.exec()) ?? [];
+  let next = 0;
+  return asked.map((ruleIds) =>
+    ruleIds.filter(() => {
+      const [error, values] = answers[next++] ?? [];
+      if (error) throw error;
+      return (values as Array<string | null>).some((value) => value !== null);
+    }),
+  );
+}
+
+/**
+ * Forgets a device: its record, and its place in every absence watch (a deleted device is not
+ * called silent). A silence in force resolves, with a note, under the id a removal of its rule
+ * would give it (so it resolves once whichever comes first). Its readings stay. A reading of it
+ * evaluated after this (a device still reporting, or one still in the backlog) makes it known
+ * again. Returns the record forgotten, or undefined when the device was not known.
+ */
+export async function forgetDevice(
+  redis: Redis,
+  alertsStream: string,
+  deviceId: string,
+  rules: readonly AbsenceRule[],
+): Promise<DeviceRecord | undefined> {
+  const [record] = await readDeviceRecords(redis, alertsStream, [deviceId]);
+  if (!record) return undefined;
+  const watched = absenceMembersOf(record, rules);
+  const [seconds] = (await redis.time()) as [number | string, number | string];
+  for (const { rule, members } of watched) {
+    const keys = absenceKeys(alertsStream, rule.id);
+    const [silences, newest] = await Promise.all([
+      redis.hmget(keys.silent, ...members),
+      redis.hmget(keys.newest, ...members),
+    ]);
+    for (const [index, from] of silences.entries()) {
+      if (from === null) continue;
+      const member = members[index] as string;
+      // As the absence sweep keeps it: `arrival|readingId|metric|ts`.
+      const [, readingId = 'none', metric = 'unknown'] = (newest[index] ?? '').split('|');
+      await raiseRetired(redis, alertsStream, {
+        episode: `${rule.id}|${member}|${from}`,
+        ruleId: rule.id,
+        severity: rule.severity,
+        deviceId,
+        metric,
+        readingId,
+        note: `device ${deviceId} was deleted`,
+        ts: Number(seconds) * 1_000,
+      });
+    }
+  }
+  const { records, index } = deviceRegistryKeys(alertsStream);
+  const multi = redis.multi().hdel(records, deviceId).zrem(index, deviceId);
+  for (const { rule, members } of watched) {
+    const keys = absenceKeys(alertsStream, rule.id);
+    multi
+      .zrem(keys.watch, ...members)
+      .hdel(keys.newest, ...members)
+      .hdel(keys.silent, ...members);
+  }
+  await multi.exec();
+  return record;
+}
