@@ -214,6 +214,8 @@ const follow = async () => {
         await duties.followEndedSilences(current);
         const silent = await absenceSweeper.sweep(current.filter(isAbsenceRule));
         if (silent > 0) logger.info('devices_silent', { count: silent });
+        const reminded = await absenceSweeper.remind(current.filter(isAbsenceRule));
+        if (reminded > 0) logger.info('silences_reminded', { count: reminded });
         const escalated = await escalator.sweep(current.filter(isThresholdRule));
         if (escalated > 0) logger.info('alerts_escalated', { count: escalated });
       }

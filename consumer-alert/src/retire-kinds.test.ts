@@ -56,7 +56,7 @@ describe('retiring a removed rule', () => {
       ['resolved', 'rule quiet was removed'],
     ]);
     const keys = absenceKeys(alertsStream, 'quiet');
-    expect(await redis.exists(keys.watch, keys.newest, keys.silent)).toBe(0);
+    expect(await redis.exists(keys.watch, keys.newest, keys.silent, keys.reminders)).toBe(0);
   });
 
   it('resolves a rate rule’s firing devices once, with a note, and drops its state', async () => {

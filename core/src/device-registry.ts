@@ -171,7 +171,8 @@ export async function forgetDevice(
     multi
       .zrem(keys.watch, ...members)
       .hdel(keys.newest, ...members)
-      .hdel(keys.silent, ...members);
+      .hdel(keys.silent, ...members)
+      .zrem(keys.reminders, ...members);
   }
   await multi.exec();
   return record;

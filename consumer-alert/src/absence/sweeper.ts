@@ -1,13 +1,29 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALERT_VERSION, type AbsenceRule, absenceKeys, entryTimeMs, raiseRetired, readGroups } from 'core';
+import {
+  ALERT_VERSION,
+  type AbsenceRule,
+  absenceKeys,
+  alertAcksKey,
+  entryTimeMs,
+  raiseRetired,
+  readGroups,
+} from 'core';
 import type Redis from 'ioredis';
 
+/** What the scripts take of a rule: [ruleId, severity, silentForMs, perMetric, repeatAfterMs]. */
+const ruleArgs = (rule: AbsenceRule) =>
+  JSON.stringify([rule.id, rule.severity, rule.silentForMs, rule.perMetric ? 1 : 0, rule.repeatAfterMs]);
+
 const SWEEP = readFileSync(join(import.meta.dir, '../lua/sweep-absence.lua'), 'utf8');
+const REMIND = readFileSync(join(import.meta.dir, '../lua/remind-absence.lua'), 'utf8');
 /** Members called silent per script call: a few ms of Redis at most; the sweep calls again while full. */
 const MEMBERS_PER_CALL = 500;
 
-type SweepingRedis = Redis & { sweepAbsence(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number | string> };
+type SweepingRedis = Redis & {
+  sweepAbsence(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number | string>;
+  remindAbsence(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number | string>;
+};
 
 /**
  * The lease holder's side of absence rules, every sweep: which watched devices have been silent
@@ -30,6 +46,7 @@ export function createAbsenceSweeper(options: {
 }) {
   const { readingsStream, alertsGroup, alertsStream, lease } = options;
   if (!('sweepAbsence' in options.redis)) options.redis.defineCommand('sweepAbsence', { lua: SWEEP });
+  if (!('remindAbsence' in options.redis)) options.redis.defineCommand('remindAbsence', { lua: REMIND });
   const redis = options.redis as SweepingRedis;
 
   /** Redis's clock now, and when Redis started (at the latest: whole seconds, as the scripts work it out). */
@@ -72,14 +89,16 @@ export function createAbsenceSweeper(options: {
         const keys = absenceKeys(alertsStream, rule.id);
         for (;;) {
           const called = await redis.sweepAbsence(
-            lease ? 5 : 4,
+            lease ? 7 : 6,
             alertsStream,
             keys.watch,
             keys.newest,
             keys.silent,
+            keys.reminders,
+            alertAcksKey(alertsStream),
             ...(lease ? [lease.key] : []),
             ALERT_VERSION,
-            JSON.stringify([rule.id, rule.severity, rule.silentForMs, rule.perMetric ? 1 : 0]),
+            ruleArgs(rule),
             String(upTo - rule.silentForMs),
             String(MEMBERS_PER_CALL),
             lease?.token ?? '',
@@ -91,6 +110,39 @@ export function createAbsenceSweeper(options: {
         }
       }
       return silent;
+    },
+
+    /**
+     * Reminders (rules with repeatAfterMs): each member still silent and unacknowledged whose
+     * reminder is due is raised again; returns how many were. On Redis's clock: a reminder is
+     * about the time since the silence began, not about the pipeline's progress.
+     */
+    async remind(rules: readonly AbsenceRule[]): Promise<number> {
+      let reminded = 0;
+      for (const rule of rules) {
+        if (rule.repeatAfterMs === 0) continue;
+        const keys = absenceKeys(alertsStream, rule.id);
+        for (;;) {
+          const raised = await redis.remindAbsence(
+            lease ? 6 : 5,
+            alertsStream,
+            keys.reminders,
+            keys.silent,
+            keys.newest,
+            alertAcksKey(alertsStream),
+            ...(lease ? [lease.key] : []),
+            ALERT_VERSION,
+            ruleArgs(rule),
+            String(MEMBERS_PER_CALL),
+            '',
+            lease?.token ?? '',
+          );
+          if (raised === '!') return reminded;
+          reminded += Number(raised);
+          if (Number(raised) < MEMBERS_PER_CALL) break;
+        }
+      }
+      return reminded;
     },
 
     /**
@@ -116,7 +168,7 @@ export function createAbsenceSweeper(options: {
         });
         resolved += 1;
       }
-      await redis.del(keys.watch, keys.newest, keys.silent);
+      await redis.del(keys.watch, keys.newest, keys.silent, keys.reminders);
       return resolved;
     },
   };

@@ -19,6 +19,13 @@ export const AbsenceRuleSchema = Type.Object(
       maximum: MAX_SILENT_MS,
       description: 'Fire when a device (or device and metric) that reported before has sent nothing for this long',
     }),
+    repeatAfterMs: Type.Optional(
+      Type.Integer({
+        minimum: 1_000,
+        maximum: MAX_SILENT_MS,
+        description: 'Notify again this often while still silent and unacknowledged',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -30,6 +37,8 @@ export interface AbsenceRule extends RuleBase {
   silentForMs: number;
   /** Watched per device and metric (the rule names a metric), else per device. */
   perMetric: boolean;
+  /** 0: no reminders. */
+  repeatAfterMs: number;
 }
 
 export function compileAbsenceRule(input: AbsenceRuleInput): AbsenceRule {
@@ -38,12 +47,14 @@ export function compileAbsenceRule(input: AbsenceRuleInput): AbsenceRule {
     kind: 'absence',
     silentForMs: input.silentForMs,
     perMetric: input.metric !== undefined,
+    repeatAfterMs: input.repeatAfterMs ?? 0,
   };
 }
 
 /** One line for `rules:check`: what it watches and when it fires. */
 export function describeAbsenceRule(rule: AbsenceRule): string {
-  return `${rule.metricPattern} on ${rule.devicePattern}, silent for ${rule.silentForMs / 1_000} s (per ${rule.perMetric ? 'device and metric' : 'device'}), ${rule.severity}`;
+  const reminders = rule.repeatAfterMs > 0 ? `, reminded every ${rule.repeatAfterMs / 1_000} s` : '';
+  return `${rule.metricPattern} on ${rule.devicePattern}, silent for ${rule.silentForMs / 1_000} s (per ${rule.perMetric ? 'device and metric' : 'device'})${reminders}, ${rule.severity}`;
 }
 
 /** What a reading does to it, for `rules:check --reading`. */
@@ -52,4 +63,7 @@ export function absenceVerdict(): string {
 }
 
 /** Its own fields, for summaries (/health). */
-export const absenceDetails = (rule: AbsenceRule) => ({ silentForMs: rule.silentForMs });
+export const absenceDetails = (rule: AbsenceRule) => ({
+  silentForMs: rule.silentForMs,
+  repeatAfterMs: rule.repeatAfterMs,
+});
