@@ -57,4 +57,34 @@ describe('the silence checker', () => {
       unresolved: ['a@a3'],
     });
   });
+
+  it('counts a gap across a restart of Redis from the restart: nobody could report while it was down', () => {
+    // a's gap 100 → 5,000 spans a restart at 4,500: 500 ms from it, no silence; b's 100 → 5,000 one at 3,000: 2 s, silent from it.
+    const across = new Map([
+      [
+        'a',
+        [
+          { readingId: 'a1', arrival: 100 },
+          { readingId: 'a2', arrival: 5_000 },
+        ],
+      ],
+      [
+        'b',
+        [
+          { readingId: 'b1', arrival: 100 },
+          { readingId: 'b2', arrival: 5_000 },
+        ],
+      ],
+    ]);
+    expect(checkSilences(new Map([...across].slice(0, 1)), [], 1_000, [4_500])).toEqual({
+      missed: [],
+      false: [],
+      unresolved: [],
+    });
+    expect(checkSilences(new Map([...across].slice(1)), [], 1_000, [3_000])).toEqual({
+      missed: ['b@4000/b1'],
+      false: [],
+      unresolved: ['b@b2'],
+    });
+  });
 });

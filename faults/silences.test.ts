@@ -3,15 +3,17 @@
  * every 100 ms, 4 of which stop for 3 s mid-run and come back (silentForMs 1 s), through real
  * consumer-alert processes on a Redis of the test's own — live with one instance, and with two
  * while the evaluating one is killed -9 mid-silence (the other takes the lease over and works
- * through the backlog), and with consumer-alert stopped through the silence and started after the
- * devices came back. Every silence alerted once, dated from the device's reading before it,
- * resolved once by the reading that ended it; no other device ever called silent.
+ * through the backlog), with consumer-alert stopped through the silence and started after the
+ * devices came back, and with Redis killed -9 and restarted from its AOF. Every silence alerted
+ * once, dated from the device's reading before it, resolved once by the reading that ended it; no
+ * other device ever called silent. What the devices sent is read back from the stream: what
+ * Redis holds is what was sent, whatever a kill did to the replies.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRedis, decodeAlert, encodeReading, entryTimeMs, groupsCaughtUp, newEventId } from 'core';
+import { createRedis, decodeAlert, decodeReading, encodeReading, entryTimeMs, groupsCaughtUp, newEventId } from 'core';
 import {
   type RedisServer,
   type ServiceProcess,
@@ -33,8 +35,10 @@ let redis: Redis;
 let rulesFile: string;
 let dir: string;
 beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis(server.url, { name: 'silences' });
+  // Every write on disk before it is answered: a kill -9 of Redis loses no reading the fleet sent.
+  server = await startRedisServer({ fsync: 'always' });
+  // Back within 100 ms of a Redis restart, as a door would be.
+  redis = createRedis(server.url, { name: 'silences', maxReconnectDelayMs: 100 });
   dir = await mkdtemp(join(tmpdir(), 'silences-'));
   await redisUpFor(redis, 3);
   rulesFile = join(dir, 'rules.json');
@@ -62,10 +66,10 @@ const instance = (name: string) =>
 
 /**
  * The fleet for `runMs`: every device a reading each 100 ms, the quiet ones none between
- * `quietFrom` and `quietFrom + 3 s`; `during` runs beside it. Returns each device's arrivals.
+ * `quietFrom` and `quietFrom + 3 s`; `during` runs beside it. A reading Redis refused (it was
+ * down) is not sent again: the device's next one follows.
  */
 async function runFleet(runMs: number, quietFrom: number, during: () => Promise<void>) {
-  const arrivals = new Map<string, Array<{ readingId: string; arrival: number }>>(DEVICES.map((d) => [d, []]));
   const started = Date.now();
   const fault = during();
   while (Date.now() - started < runMs) {
@@ -73,37 +77,65 @@ async function runFleet(runMs: number, quietFrom: number, during: () => Promise<
     const quiet = elapsed >= quietFrom && elapsed < quietFrom + 3_000;
     for (const device of DEVICES) {
       if (quiet && QUIET.has(device)) continue;
-      const [readingId, ts] = [newEventId(), Date.now()];
-      const entryId = await redis.xadd(
-        'readings',
-        '*',
-        ...encodeReading({ id: readingId, deviceId: device, metric: 'kwh', value: 1, unit: 'kWh', ts }),
-      );
-      // Absence counts a reading when it was taken, or arrived if earlier.
-      arrivals.get(device)?.push({ readingId, arrival: Math.min(ts, entryTimeMs(entryId as string)) });
+      await redis
+        .xadd(
+          'readings',
+          '*',
+          ...encodeReading({
+            id: newEventId(),
+            deviceId: device,
+            metric: 'kwh',
+            value: 1,
+            unit: 'kWh',
+            ts: Date.now(),
+          }),
+        )
+        .catch(() => undefined);
     }
     await Bun.sleep(100);
   }
   await fault;
-  return arrivals as Map<string, Arrivals>;
 }
 
-async function verdictAfter(arrivals: Map<string, Arrivals>) {
+/**
+ * When Redis started, as absence rules take it (core's sweeper and scripts): its clock less its
+ * uptime, rounded up to the next whole second — up to 2 s after the process began, never before.
+ */
+async function redisStartedAt(): Promise<number> {
+  const [[seconds], info] = await Promise.all([redis.time(), redis.info('server')]);
+  const uptime = Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? 0);
+  return (Number(seconds) - uptime + 1) * 1_000;
+}
+
+/** What each device sent, as the stream holds it: absence counts a reading when taken, or arrived if earlier. */
+async function arrivalsInStream(): Promise<Map<string, Arrivals>> {
+  const arrivals = new Map<string, Array<{ readingId: string; arrival: number }>>(DEVICES.map((d) => [d, []]));
+  for (const [entryId, fields] of await redis.xrange('readings', '-', '+')) {
+    const reading = decodeReading(fields);
+    arrivals
+      .get(reading.deviceId)
+      ?.push({ readingId: reading.id, arrival: Math.min(reading.ts, entryTimeMs(entryId)) });
+  }
+  return arrivals;
+}
+
+async function verdict(restarts: readonly number[] = []) {
   await waitFor(() => groupsCaughtUp(redis, 'readings', ['alerts']), {
     what: 'every reading evaluated',
     timeoutMs: 30_000,
   });
   // A few sweeps after the last reading: anything still to come is in.
   await Bun.sleep(500);
+  const arrivals = await arrivalsInStream();
   const alerts = (await redis.xrange('alerts', '-', '+'))
     .map(([, fields]) => decodeAlert(fields))
     .filter((alert) => alert.ruleId === 'quiet');
-  const verdict = checkSilences(arrivals, alerts, SILENT_FOR_MS);
+  const found = checkSilences(arrivals, alerts, SILENT_FOR_MS, restarts);
   console.log(
-    JSON.stringify(verdict),
+    JSON.stringify(found),
     JSON.stringify(alerts.map((a) => [a.deviceId, a.state, a.ts, a.readingId.slice(-6)])),
   );
-  return { verdict, alerts };
+  return { verdict: found, alerts };
 }
 
 describe('fault: silences (absence rules)', () => {
@@ -115,9 +147,9 @@ describe('fault: silences (absence rules)', () => {
   it('live, one instance: every silence once, resolved once, no other device silent', async () => {
     await redis.flushall();
     running.push(instance('silences-1'));
-    const arrivals = await runFleet(7_000, 2_000, async () => {});
-    const { verdict, alerts } = await verdictAfter(arrivals);
-    expect(verdict).toEqual({ missed: [], false: [], unresolved: [] });
+    await runFleet(7_000, 2_000, async () => {});
+    const { verdict: found, alerts } = await verdict();
+    expect(found).toEqual({ missed: [], false: [], unresolved: [] });
     expect(alerts.filter((a) => a.state === 'firing').length).toBe(QUIET.size);
     for (const process of running.splice(0)) await process.kill('SIGTERM');
   }, 60_000);
@@ -128,12 +160,12 @@ describe('fault: silences (absence rules)', () => {
     running.push(first);
     await waitFor(() => first.output().includes('"evaluator_leading"'), { what: 'the first instance leading' });
     running.push(instance('silences-b'));
-    const arrivals = await runFleet(14_000, 2_000, async () => {
+    await runFleet(14_000, 2_000, async () => {
       await Bun.sleep(2_500);
       await first.kill('SIGKILL');
     });
-    const { verdict, alerts } = await verdictAfter(arrivals);
-    expect(verdict).toEqual({ missed: [], false: [], unresolved: [] });
+    const { verdict: found, alerts } = await verdict();
+    expect(found).toEqual({ missed: [], false: [], unresolved: [] });
     expect(alerts.filter((a) => a.state === 'firing').length).toBe(QUIET.size);
     for (const process of running.splice(0)) await process.kill('SIGTERM');
   }, 90_000);
@@ -144,7 +176,7 @@ describe('fault: silences (absence rules)', () => {
     running.push(first);
     await waitFor(() => first.output().includes('"evaluator_leading"'), { what: 'the instance leading' });
     let second: ServiceProcess | undefined;
-    const arrivals = await runFleet(9_000, 2_000, async () => {
+    await runFleet(9_000, 2_000, async () => {
       await Bun.sleep(1_500);
       await first.kill('SIGTERM');
       // Back once the quiet devices report again (3 s of silence from 2 s in).
@@ -152,9 +184,27 @@ describe('fault: silences (absence rules)', () => {
       second = instance('silences-stopped');
       running.push(second);
     });
-    const { verdict, alerts } = await verdictAfter(arrivals);
-    expect(verdict).toEqual({ missed: [], false: [], unresolved: [] });
+    const { verdict: found, alerts } = await verdict();
+    expect(found).toEqual({ missed: [], false: [], unresolved: [] });
     expect(alerts.filter((a) => a.state === 'firing').length).toBe(QUIET.size);
     for (const process of running.splice(0)) await process.kill('SIGTERM');
   }, 60_000);
+
+  it('Redis killed -9 and restarted from its AOF mid-run: the silence before is exact, and nobody is called silent for the time Redis was away', async () => {
+    await redis.flushall();
+    const only = instance('silences-redis');
+    running.push(only);
+    await waitFor(() => only.output().includes('"evaluator_leading"'), { what: 'the instance leading' });
+    // The quiet devices are silent from 2 s to 5 s; Redis is away for 2 s from 6.5 s — every device then.
+    await runFleet(12_000, 2_000, async () => {
+      await Bun.sleep(6_500);
+      await server.kill();
+      await Bun.sleep(2 * SILENT_FOR_MS);
+      await server.restart();
+    });
+    const { verdict: found, alerts } = await verdict([await redisStartedAt()]);
+    expect(found).toEqual({ missed: [], false: [], unresolved: [] });
+    expect(alerts.filter((a) => a.state === 'firing').length).toBe(QUIET.size);
+    for (const process of running.splice(0)) await process.kill('SIGTERM');
+  }, 90_000);
 });
