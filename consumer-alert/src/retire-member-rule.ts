@@ -2,10 +2,11 @@ import { raiseRetired } from 'core';
 import type Redis from 'ioredis';
 
 /**
- * A rule of a member kind (rate, window: member-kind.ts) removed: each device and metric still
- * firing on it resolves (with a note saying why) and its state goes. The state hash's values begin
- * `state,order,` whatever the kind. Ids from rule, member and the reading that last changed it,
- * so a retire done twice raises each once.
+ * A rule of a kind with a state per device and metric (rate, window) removed: each device and
+ * metric still firing on it resolves (with a note saying why) and its state goes. The state
+ * hash's values begin `state,order,` whatever the kind (a window's `#member` fields of earlier
+ * steps begin otherwise, and are passed over). Ids from rule, member and the reading that last
+ * changed it, so a retire done twice raises each once.
  */
 export async function retireMemberRule(
   redis: Redis,

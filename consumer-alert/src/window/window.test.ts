@@ -111,5 +111,8 @@ describe('window rules', () => {
       means.slice(3),
     ]);
     expect(split.map((a) => [a.id, a.value])).toEqual(once.map((a) => [a.id, a.value]));
+    // A redelivery overlapping what was counted (minute 1's first reading counted, its second not).
+    const overlapping = await evaluate(rule, [means.slice(0, 3), means.slice(1, 5), means.slice(4)]);
+    expect(overlapping.map((a) => [a.id, a.value])).toEqual(once.map((a) => [a.id, a.value]));
   });
 });
