@@ -1,6 +1,7 @@
 /**
  * A rule removed resolves what fires on it, each kind from its own state: a silence of an absence
- * rule, a device firing on a rate rule — once, however often the retire runs — and its state goes.
+ * rule, a device firing on a rate or window rule — once, however often the retire runs — and its
+ * state goes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { type Reading, absenceKeys, compileRule, createRedis, decodeAlert, isAbsenceRule, newEventId } from 'core';
@@ -11,6 +12,7 @@ import { createAbsenceSweeper } from './absence/sweeper.ts';
 import { createEvaluator } from './evaluator.ts';
 import { rateStateKey } from './rate/evaluator.ts';
 import { retireMemberRule } from './retire-member-rule.ts';
+import { windowStateKey } from './window/evaluator.ts';
 
 let testRedis: TestRedis;
 let redis: Redis;
@@ -59,39 +61,43 @@ describe('retiring a removed rule', () => {
     expect(await redis.exists(keys.watch, keys.newest, keys.silent, keys.reminders)).toBe(0);
   });
 
-  it('resolves a rate rule’s firing devices once, with a note, and drops its state', async () => {
-    const alertsStream = uniqueName('alerts');
-    const evaluator = createEvaluator({
-      redis,
-      rules: [compileRule({ kind: 'rate', id: 'jumps', perSecond: 5 })],
-      alertsStream,
+  // Each a device firing on it after two readings: a jump of 20 in a second; a minute's mean of 30 past 20.
+  const firingOn = {
+    rate: {
+      rule: { kind: 'rate', id: 'jumps', perSecond: 5 },
+      stateKey: rateStateKey,
+      values: [10, 30],
+      stepMs: 1_000,
+    },
+    window: {
+      rule: { kind: 'window', id: 'means', aggregate: 'mean', windowMs: 60_000, threshold: 20 },
+      stateKey: windowStateKey,
+      values: [30, 30],
+      stepMs: 60_000,
+    },
+  } as const;
+
+  for (const [kind, { rule, stateKey, values, stepMs }] of Object.entries(firingOn))
+    it(`resolves a ${kind} rule’s firing devices once, with a note, and drops its state`, async () => {
+      const alertsStream = uniqueName('alerts');
+      const evaluator = createEvaluator({ redis, rules: [compileRule(rule)], alertsStream });
+      const base = Math.floor((Date.now() - 10 * stepMs) / stepMs) * stepMs;
+      await evaluator.handle(values.map((value, i) => entry(reading(value, base + i * stepMs))));
+      const retire = () =>
+        retireMemberRule(
+          redis,
+          alertsStream,
+          stateKey(alertsStream, rule.id),
+          rule.id,
+          'warning',
+          `rule ${rule.id} was removed`,
+        );
+      expect(await retire()).toBe(1);
+      expect(await retire()).toBe(0);
+      expect((await alertsIn(alertsStream)).map((a) => [a.state, a.note])).toEqual([
+        ['firing', kind === 'window' ? 'mean over 60 s' : undefined],
+        ['resolved', `rule ${rule.id} was removed`],
+      ]);
+      expect(await redis.exists(stateKey(alertsStream, rule.id))).toBe(0);
     });
-    const base = Date.now() - 10_000;
-    await evaluator.handle([entry(reading(10, base)), entry(reading(30, base + 1_000))]);
-    expect(
-      await retireMemberRule(
-        redis,
-        alertsStream,
-        rateStateKey(alertsStream, 'jumps'),
-        'jumps',
-        'warning',
-        'rule jumps was removed',
-      ),
-    ).toBe(1);
-    expect(
-      await retireMemberRule(
-        redis,
-        alertsStream,
-        rateStateKey(alertsStream, 'jumps'),
-        'jumps',
-        'warning',
-        'rule jumps was removed',
-      ),
-    ).toBe(0);
-    expect((await alertsIn(alertsStream)).map((a) => [a.state, a.note])).toEqual([
-      ['firing', undefined],
-      ['resolved', 'rule jumps was removed'],
-    ]);
-    expect(await redis.exists(rateStateKey(alertsStream, 'jumps'))).toBe(0);
-  });
 });

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { encodeAlert } from './contracts/alert.ts';
 import type Redis from 'ioredis';
+import { encodeAlert } from './contracts/alert.ts';
 
 /**
- * Resolves, with a note saying why, a device still firing on a rule that was removed: the kinds
- * that keep their own state (absence, rate, window) call this for each, and a device deleted for
- * its silences. The id is made from `episode` (what
- * identifies the firing: rule, member and when it began), so a retire done twice raises it once.
+ * Resolves, with a note saying why, a device still firing on a rule that was removed — the kinds
+ * that keep their own state (absence, rate, window) call this for each — or a device deleted, for
+ * its silences. The id is made from `episode` (what identifies the firing: rule, member and when
+ * it began), so a retire done twice raises it once.
  */
 export async function raiseRetired(
   redis: Redis,
