@@ -356,5 +356,7 @@ describe('alerting operations', () => {
       expect(refused.status).toBe(422);
       expect(await refused.text()).toContain(field as string);
     }
+    expect((await api('GET', `/devices/${'x'.repeat(200)}`)).status).toBe(422);
+    expect((await api('DELETE', '/devices/a%20b')).status).toBe(422);
   });
 });

@@ -24,6 +24,7 @@ import {
   DeviceDetail,
   DeviceListQuery,
   DevicePage,
+  DeviceParams,
   DeviceQuery,
   type DeviceView,
 } from './model.ts';
@@ -66,6 +67,55 @@ function firingNow(transitions: readonly StoredAlert[]): StoredAlert[] {
 }
 
 /**
+ * One page of GET /devices: ids after the cursor, by id, read 100 at a time and at most
+ * MAX_IDS_PER_PAGE per page whatever the filters (a sparse filter's page may be short); the next
+ * cursor is the last id examined.
+ */
+async function devicePage(
+  redis: Redis,
+  alertsStream: string,
+  page: {
+    cursor?: string;
+    limit: number;
+    status?: 'online' | 'offline';
+    wanted?: { matches(id: string): boolean };
+    now: number;
+    offlineAfterMs: number;
+    rules: readonly AbsenceRule[];
+  },
+) {
+  const { limit, wanted, status, now, offlineAfterMs, rules } = page;
+  const devices: Array<typeof DeviceView.static> = [];
+  let cursor = page.cursor;
+  let read = 0;
+  let more = true;
+  while (more && devices.length < limit && read < MAX_IDS_PER_PAGE) {
+    const ask = Math.min(MAX_IDS_PER_PAGE - read, 100);
+    const ids = await deviceIdsAfter(redis, alertsStream, cursor, ask);
+    more = ids.length === ask;
+    read += ids.length;
+    const matching = ids.filter((id) => wanted?.matches(id) ?? true);
+    const records = (await readDeviceRecords(redis, alertsStream, matching)).filter(
+      (record): record is DeviceRecord => record !== undefined,
+    );
+    const silences = await silentBy(redis, alertsStream, records, rules);
+    const byId = new Map(records.map((record, index) => [record.deviceId, index]));
+    for (const id of ids) {
+      if (devices.length === limit) {
+        more = true;
+        break;
+      }
+      cursor = id;
+      const index = byId.get(id);
+      if (index === undefined) continue;
+      const view = deviceView(records[index] as DeviceRecord, silences[index] ?? [], now, offlineAfterMs);
+      if (status === undefined || view.status === status) devices.push(view);
+    }
+  }
+  return { devices, nextCursor: more ? (cursor ?? null) : null };
+}
+
+/**
  * Devices as things: every device that has reported (kept by consumer-alert as it evaluates, in
  * Redis: core's device-registry.ts), with when it was first and last seen, each metric's newest
  * reading, whether an absence rule calls it silent, and (one device) what fires on it now.
@@ -90,35 +140,7 @@ export function deviceRoutes(store: ReadingsStore, options: { redis: Redis; aler
         const wanted = query.device === undefined ? undefined : compileGlob(query.device);
         return redisCall(async (redis, alertsStream) => {
           const [now, rules] = await Promise.all([redisNow(redis), absenceRules(redis, alertsStream)]);
-          const devices: Array<typeof DeviceView.static> = [];
-          // The last id examined: the next page starts after it.
-          let cursor = query.cursor;
-          let read = 0;
-          let more = true;
-          while (more && devices.length < limit && read < MAX_IDS_PER_PAGE) {
-            const ask = Math.min(MAX_IDS_PER_PAGE - read, 100);
-            const ids = await deviceIdsAfter(redis, alertsStream, cursor, ask);
-            more = ids.length === ask;
-            read += ids.length;
-            const matching = ids.filter((id) => wanted?.matches(id) ?? true);
-            const records = (await readDeviceRecords(redis, alertsStream, matching)).filter(
-              (record): record is DeviceRecord => record !== undefined,
-            );
-            const silences = await silentBy(redis, alertsStream, records, rules);
-            const byId = new Map(records.map((record, index) => [record.deviceId, index]));
-            for (const id of ids) {
-              if (devices.length === limit) {
-                more = true;
-                break;
-              }
-              cursor = id;
-              const index = byId.get(id);
-              if (index === undefined) continue;
-              const view = deviceView(records[index] as DeviceRecord, silences[index] ?? [], now, offlineAfterMs);
-              if (query.status === undefined || view.status === query.status) devices.push(view);
-            }
-          }
-          return { devices, nextCursor: more ? (cursor ?? null) : null };
+          return devicePage(redis, alertsStream, { ...query, limit, offlineAfterMs, wanted, now, rules });
         });
       },
       {
@@ -149,6 +171,7 @@ export function deviceRoutes(store: ReadingsStore, options: { redis: Redis; aler
         return { ...view, firing: firingNow(transitions).map(alertView) };
       },
       {
+        params: DeviceParams,
         query: DeviceQuery,
         response: DeviceDetail,
         detail: {
@@ -169,9 +192,10 @@ export function deviceRoutes(store: ReadingsStore, options: { redis: Redis; aler
         return new Response(null, { status: 204 });
       },
       {
+        params: DeviceParams,
         detail: {
           summary: 'Forget a device: its record and absence watches (a silence in force resolves); its readings stay',
-          responses: { 204: { description: 'Forgotten' }, ...errorResponses(401, 404, 503) },
+          responses: { 204: { description: 'Forgotten' }, ...errorResponses(401, 404, 422, 503) },
         },
       },
     );

@@ -24,6 +24,8 @@ export const DeviceListQuery = t.Object(
   { additionalProperties: false },
 );
 
+export const DeviceParams = t.Object({ id: name(128, 'The device id') });
+
 export const DeviceQuery = t.Object(
   { offlineAfterMs: DeviceListQuery.properties.offlineAfterMs },
   { additionalProperties: false },
