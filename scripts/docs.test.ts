@@ -113,6 +113,34 @@ describe('the docs', () => {
     expect(() => checkRules(rules, 'docs/alerts.md')).not.toThrow();
   });
 
+  it('give Telegraf an output it knows, pointed at the API with its token', async () => {
+    const text = await Bun.file(join(root, 'docs/devices-in.md')).text();
+    const [, block] = /```toml\n([\s\S]*?)```/.exec(text) ?? [];
+    const output = (Bun.TOML.parse(block as string) as { outputs: { influxdb_v2: Array<Record<string, unknown>> } })
+      .outputs.influxdb_v2[0] as Record<string, unknown>;
+    // The options of Telegraf's outputs.influxdb_v2 (its README's configuration).
+    const known = new Set([
+      'urls',
+      'token',
+      'organization',
+      'bucket',
+      'bucket_tag',
+      'exclude_bucket_tag',
+      'timeout',
+      'http_headers',
+      'http_proxy',
+      'user_agent',
+      'content_encoding',
+      'influx_uint_support',
+      'tls_ca',
+      'tls_cert',
+      'tls_key',
+      'insecure_skip_verify',
+    ]);
+    expect(Object.keys(output).filter((key) => !known.has(key))).toEqual([]);
+    expect(output).toMatchObject({ urls: ['http://127.0.0.1:3000'], token: '$API_TOKEN', content_encoding: 'gzip' });
+  });
+
   it('give the producer and the analysis only flags they take, with values they accept', async () => {
     const producer = await documentedCommands('bun producer/src/index.ts');
     const analysis = await documentedCommands('bun run analysis');

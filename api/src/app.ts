@@ -1,6 +1,6 @@
 import { type DeviceGrant, type Logger, type TokenVerifier, createLogger, createTokenVerifier } from 'core';
 import { type AnyElysia, Elysia } from 'elysia';
-import { bearerMatches, createAuthorizer } from './auth.ts';
+import { LINE_PROTOCOL_PATHS, bearerMatches, createAuthorizer } from './auth.ts';
 import { type ApiConfig, DEFAULT_MAX_STREAM_CLIENTS, DEFAULT_MAX_STREAM_CLIENTS_PER_IP } from './config.ts';
 import type { ReadingsStore } from './storage/port.ts';
 import { ApiError, apiErrorResponse, errorHandler } from './errors.ts';
@@ -14,6 +14,7 @@ import { alertRoutes } from './modules/alerts/index.ts';
 import type { RetentionStatus } from './modules/system/reading-retention.ts';
 import type { StorageIdentityWatch } from './modules/system/storage-identity.ts';
 import { ruleRoutes } from './modules/rules/index.ts';
+import { lineProtocolRoutes } from './modules/line-protocol/index.ts';
 import { silenceRoutes } from './modules/silences/index.ts';
 import { deviceRoutes } from './modules/devices/index.ts';
 import { readingsRoutes } from './modules/readings/index.ts';
@@ -31,6 +32,7 @@ export interface AppOptions {
   /** Where readings are kept: any backend behind the storage port. */
   store: ReadingsStore;
   config: Pick<ApiConfig, 'apiToken' | 'readToken' | 'maxBodyBytes'> &
+    Partial<Pick<ApiConfig, 'lineProtocolDeviceTag'>> &
     Partial<Pick<ApiConfig, 'maxStreamClients' | 'maxStreamClientsPerIp' | 'databaseStatementTimeoutMs'>> & {
       faultRate?: number;
     };
@@ -66,7 +68,13 @@ const VERSION = '0.1.0';
  * (status and reasons only). Exact paths, so that no spelling (trailing slash, case, encoding,
  * double slash) of another route can pass: everything else needs the token.
  */
-export const PUBLIC_READ_PATHS: ReadonlySet<string> = new Set(['/', '/health', '/dashboard.js', '/dashboard.css']);
+export const PUBLIC_READ_PATHS: ReadonlySet<string> = new Set([
+  '/',
+  '/health',
+  '/ping',
+  '/dashboard.js',
+  '/dashboard.css',
+]);
 
 /**
  * How long a connection may wait on its answer (Elysia sets Bun's idle timeout to 30 s; Bun's
@@ -157,7 +165,7 @@ export function createApp({
       },
     })
       .use(errorHandler(logger))
-      .use(jsonBody(config.maxBodyBytes, STREAMED_PATHS))
+      .use(jsonBody(config.maxBodyBytes, STREAMED_PATHS, LINE_PROTOCOL_PATHS))
       // Size and tokens are checked before routing and parsing: an unauthenticated client cannot
       // make the server read a large body.
       .onRequest(({ request }) => {
@@ -218,6 +226,18 @@ export function createApp({
           (request) => grants.get(request),
           config.maxBodyBytes,
         ),
+      )
+      .use(
+        lineProtocolRoutes({
+          ingest,
+          deviceTag: config.lineProtocolDeviceTag ?? 'device',
+          grantOf: (request) => grants.get(request),
+          onIngested: (accepted, refused) => {
+            metrics.ingested.inc({ outcome: 'accepted' }, accepted);
+            metrics.ingested.inc({ outcome: 'refused' }, refused);
+          },
+          maxBodyBytes: config.maxBodyBytes,
+        }),
       )
       .use(importRoutes(imports))
       .use(alertRoutes(store, alerting))

@@ -47,6 +47,18 @@ const DEVICE_FILTERED_READS: ReadonlySet<string> = new Set([
 /** A token in a URL ends up in logs and histories: it must expire within this. */
 export const MAX_QUERY_TOKEN_SECONDS = 3_600;
 
+/** InfluxDB's write doors (line protocol): their clients send `Token <token>`, or v1's `?p=<token>`. */
+export const LINE_PROTOCOL_PATHS: ReadonlySet<string> = new Set(['/api/v2/write', '/write']);
+
+/** The token a line-protocol client sent: `Authorization: Token|Bearer <token>`, else v1's `?p=`. */
+function lineProtocolToken(header: string | null, url: string): string | undefined {
+  const match = header === null ? null : /^(?:Token|Bearer) (.+)$/.exec(header);
+  if (match) return match[1];
+  return header === null ? queryParams(url).p : undefined;
+}
+
+const matches = (given: string, token: string) => timingSafeEqual(digest(given), digest(token));
+
 const looksLikeJwt = (token: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token);
 
 export interface AuthOptions {
@@ -87,9 +99,25 @@ export function createAuthorizer({ apiToken, readToken, verifier, publicReadPath
 
     if (method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'DELETE') {
       if (apiToken !== undefined && bearerMatches(header, apiToken)) return undefined;
+      const path = new URL(request.url).pathname;
+      if (method === 'POST' && LINE_PROTOCOL_PATHS.has(path)) {
+        const token = lineProtocolToken(header, request.url);
+        if (token !== undefined && apiToken !== undefined && matches(token, apiToken)) return undefined;
+        if (deviceToken(token)) return verified(token, 'ingest');
+        if (apiToken === undefined) requireToken(header, apiToken, 'write');
+        throw new ApiError(
+          401,
+          'unauthorized',
+          'line protocol writes need "Authorization: Token <API_TOKEN or a device token>" (or v1\'s ?p=<token>)',
+        );
+      }
       if (deviceToken(bearer)) {
-        if (new URL(request.url).pathname !== '/ingest')
-          throw new ApiError(403, 'forbidden', 'device tokens may only POST /ingest; other writes need API_TOKEN');
+        if (path !== '/ingest')
+          throw new ApiError(
+            403,
+            'forbidden',
+            'device tokens may only POST /ingest and the line protocol doors; other writes need API_TOKEN',
+          );
         return verified(bearer, 'ingest');
       }
       requireToken(header, apiToken, 'write');

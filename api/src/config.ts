@@ -29,6 +29,8 @@ export const apiSettings = {
   tokenSecret: env.string('TOKEN_SECRET', undefined, { maxLength: 1_024 }),
   /** Checks device tokens signed with the matching Ed25519 private key (PEM, SPKI). */
   tokenPublicKey: env.string('TOKEN_PUBLIC_KEY', undefined, { maxLength: 4_096 }),
+  /** The line protocol tag naming a point's device (`device` falls back to `host`). */
+  lineProtocolDeviceTag: env.string('LINE_PROTOCOL_DEVICE_TAG', 'device', { maxLength: 64 }),
   maxBodyBytes: env.int('MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1_024, max: 1_073_741_824 }),
   maxStreamClients: env.int('MAX_STREAM_CLIENTS', DEFAULT_MAX_STREAM_CLIENTS, { min: 0, max: 1_000_000 }),
   maxStreamClientsPerIp: env.int('MAX_STREAM_CLIENTS_PER_IP', DEFAULT_MAX_STREAM_CLIENTS_PER_IP, {

@@ -109,7 +109,10 @@ describe('signed device tokens', () => {
     });
     expect(ingestOnly).toEqual({
       status: 403,
-      body: { error: 'forbidden', message: 'device tokens may only POST /ingest; other writes need API_TOKEN' },
+      body: {
+        error: 'forbidden',
+        message: 'device tokens may only POST /ingest and the line protocol doors; other writes need API_TOKEN',
+      },
     });
     expect((await call('POST', '/ingest', TEST_TOKEN, reading('anything'))).status).toBe(202);
     expect((await call('POST', '/readings', TEST_TOKEN, { id: 'r-2', ...reading('pump-7') })).status).toBe(201);

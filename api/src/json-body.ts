@@ -72,15 +72,23 @@ export const STREAMED_BODY = 'streamed';
 /**
  * Every route's body parser, bounded by MAX_BODY_BYTES however it is sent (the server's own
  * limit is higher, for imports): JSON through parseJsonBody, any other type as text (routes
- * that want JSON then refuse it by their schema). Left to their routes: NDJSON (POST /ingest's
- * parser, bounded the same way) and `streamedPaths`, whose handlers read the stream themselves.
+ * that want JSON then refuse it by their schema), or for `rawPaths` as the bytes sent. Left to
+ * their routes: NDJSON (POST /ingest's parser, bounded the same way) and `streamedPaths`, whose
+ * handlers read the stream themselves.
  */
-export function jsonBody(maxBytes: number, streamedPaths: ReadonlySet<string> = new Set()) {
+export function jsonBody(
+  maxBytes: number,
+  streamedPaths: ReadonlySet<string> = new Set(),
+  rawPaths: ReadonlySet<string> = new Set(),
+) {
   return new Elysia({ name: 'json-body' }).onParse({ as: 'global' }, async ({ request }, contentType) => {
+    const path = new URL(request.url).pathname;
     // A value, not undefined: Elysia would otherwise try a parser of its own on the stream.
-    if (streamedPaths.has(new URL(request.url).pathname)) return STREAMED_BODY;
+    if (streamedPaths.has(path)) return STREAMED_BODY;
     if (contentType.startsWith('application/x-ndjson')) return;
     const bytes = await readBodyBounded(request, maxBytes);
+    // Bytes as sent (gzip, say), bounded the same way: the route decodes them.
+    if (rawPaths.has(path)) return bytes;
     if (contentType.startsWith('application/json')) return parseJsonBody(bytes);
     return decodeUtf8Body(bytes);
   });

@@ -201,3 +201,12 @@ export {
   readDeviceRecords,
   silentBy,
 } from './device-registry.ts';
+export {
+  type FieldValue,
+  LineProtocolError,
+  type Point,
+  parsePoint,
+  pointLines,
+  precisionOf,
+  timestampMs,
+} from './line-protocol.ts';

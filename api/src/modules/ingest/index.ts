@@ -1,7 +1,7 @@
 import {
-  ConnectionRenewedError,
   type DeviceGrant,
   type Reading,
+  ConnectionRenewedError,
   ReplicasBehindError,
   deviceMatches,
   publishReadings,
@@ -21,6 +21,33 @@ export interface IngestOptions {
   stream: string;
   /** Readings per stream entry (FRAME_READINGS). */
   frameReadings?: number;
+}
+
+/**
+ * Publishes a door's readings: resolves once Redis (and the replicas REDIS_MIN_REPLICAS asks for)
+ * has every one; else a 503 saying which, nothing or all added (one atomic script).
+ */
+export async function publishOr503(ingest: IngestOptions, readings: readonly Reading[]): Promise<void> {
+  try {
+    await publishReadings(ingest.redis, ingest.stream, readings, ingest.frameReadings);
+  } catch (error) {
+    if (error instanceof ReplicasBehindError || error instanceof ConnectionRenewedError) {
+      throw new ApiError(
+        503,
+        'replicas_behind',
+        `the readings reached the Redis primary but not its replicas: ${(error as Error).message} (the same request again is stored once)`,
+        undefined,
+        { 'retry-after': '1' },
+      );
+    }
+    throw new ApiError(
+      503,
+      'stream_unavailable',
+      `Redis did not take the readings (none were added): ${(error as Error).message}`,
+      undefined,
+      { 'retry-after': '1' },
+    );
+  }
 }
 
 /** How many readings of a request went into the stream, for /metrics. */
@@ -119,26 +146,7 @@ export function ingestRoutes(
           refused.slice(0, 20).map(({ path, message }) => ({ path, message })),
         );
       }
-      try {
-        await publishReadings(ingest.redis, ingest.stream, readings, ingest.frameReadings);
-      } catch (error) {
-        if (error instanceof ReplicasBehindError || error instanceof ConnectionRenewedError) {
-          throw new ApiError(
-            503,
-            'replicas_behind',
-            `the readings reached the Redis primary but not its replicas: ${error.message} (the same request again is stored once)`,
-            undefined,
-            { 'retry-after': '1' },
-          );
-        }
-        throw new ApiError(
-          503,
-          'stream_unavailable',
-          `Redis did not take the readings (none were added): ${(error as Error).message}`,
-          undefined,
-          { 'retry-after': '1' },
-        );
-      }
+      await publishOr503(ingest, readings);
       onIngested(readings.length, refused.length);
       set.status = 202;
       return {

@@ -1,0 +1,131 @@
+import { gunzipSync } from 'node:zlib';
+import { type DeviceGrant, deviceMatches, precisionOf } from 'core';
+import { Elysia } from 'elysia';
+import { DEFAULT_MAX_BODY_BYTES } from '../../config.ts';
+import { ApiError } from '../../errors.ts';
+import { queryParams } from '../../query-params.ts';
+import { errorResponses } from '../docs/responses.ts';
+import { type IngestOptions, publishOr503 } from '../ingest/index.ts';
+import { readingsOfBody } from './points.ts';
+
+/** Readings one body may carry (a point per number or boolean field): Telegraf sends 1,000 lines a batch. */
+export const MAX_LINE_PROTOCOL_READINGS = 50_000;
+/** A gzip body may inflate to this many times MAX_BODY_BYTES at most: line protocol compresses 10–20×. */
+const MAX_INFLATION = 32;
+/** How long a body's first receipt is remembered: a retry within it gives timestamp-less points the same time and ids. */
+const RECEIPT_TTL_SECONDS = 3_600;
+
+/** InfluxDB's answer to a write it refused some lines of (v1 clients read `error`, v2 `message`). */
+function partialWrite(bad: ReadonlyArray<{ line: number; message: string }>, written: number) {
+  const first = bad[0] as { line: number; message: string };
+  const message = `partial write: ${bad.length} line(s) refused, ${written} reading(s) written; line ${first.line}: ${first.message}`;
+  return new Response(JSON.stringify({ code: 'invalid', message, error: message, line: first.line }), {
+    status: 400,
+    headers: { 'content-type': 'application/json' },
+  });
+}
+
+/** The body as text: gunzipped when it says so, bounded either way. */
+function bodyText(raw: ArrayBuffer, encoding: string | null, maxBodyBytes: number): string {
+  if (encoding === null || encoding === 'identity') return new TextDecoder().decode(raw);
+  if (encoding !== 'gzip')
+    throw new ApiError(
+      415,
+      'unsupported_media_type',
+      `Content-Encoding ${JSON.stringify(encoding)}: send gzip or none`,
+    );
+  const most = maxBodyBytes * MAX_INFLATION;
+  try {
+    return new TextDecoder().decode(gunzipSync(new Uint8Array(raw), { maxOutputLength: most }));
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE')
+      throw new ApiError(413, 'body_too_large', `the gzip body inflates past ${most} bytes: split the batch`);
+    throw new ApiError(400, 'invalid_gzip', `the body is not valid gzip: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * InfluxDB's write APIs, so Telegraf and InfluxDB's clients are a door of this pipeline:
+ * `POST /api/v2/write?org&bucket&precision=ns|us|ms|s` and v1's `POST /write?db&precision=n|u|ms|s`,
+ * line protocol in (gzip accepted), each point's number and boolean fields as readings into the
+ * stream like every other door. 204 when every line was taken; 400 naming the first bad line (and
+ * how many) while the good ones are written, as InfluxDB 2 answers a partial write.
+ */
+export function lineProtocolRoutes(options: {
+  ingest: IngestOptions | undefined;
+  deviceTag: string;
+  grantOf: (request: Request) => DeviceGrant | undefined;
+  onIngested: (accepted: number, refused: number) => void;
+  maxBodyBytes?: number;
+}) {
+  const { ingest, deviceTag, grantOf, onIngested } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+
+  /** When this body was first received: a retry of it (the same bytes within the hour) gets the first time. */
+  const receiptOf = async (raw: ArrayBuffer, nowMs: number): Promise<number> => {
+    if (!ingest) return nowMs;
+    const key = `${ingest.stream}:line-protocol:receipt:${new Bun.CryptoHasher('sha256').update(new Uint8Array(raw)).digest('hex')}`;
+    const first = await ingest.redis.set(key, String(nowMs), 'EX', RECEIPT_TTL_SECONDS, 'NX', 'GET');
+    return first === null ? nowMs : Number(first);
+  };
+
+  /** The body as the API's parser hands it to these paths: its bytes (LINE_PROTOCOL_PATHS in app.ts). */
+  const write = async (request: Request, raw: ArrayBuffer, precisionParam: string | undefined) => {
+    if (!ingest)
+      throw new ApiError(503, 'ingest_unavailable', 'this API has no Redis to ingest into (REDIS_URL)', undefined, {
+        'retry-after': '1',
+      });
+    const precision = precisionOf(precisionParam);
+    if (precision === undefined)
+      throw new ApiError(
+        400,
+        'invalid',
+        `precision ${JSON.stringify(precisionParam)}: ns, us, ms or s (v1: n, u, ms, s)`,
+      );
+    const text = bodyText(raw, request.headers.get('content-encoding'), maxBodyBytes);
+    const nowMs = Date.now();
+    const receiptMs = await receiptOf(raw, nowMs).catch(() => nowMs);
+    const { readings, bad, lines } = readingsOfBody(text, { precision, deviceTag, nowMs, receiptMs });
+    if (readings.length > MAX_LINE_PROTOCOL_READINGS)
+      throw new ApiError(
+        413,
+        'too_many_points',
+        `${readings.length} readings in one body; at most ${MAX_LINE_PROTOCOL_READINGS}: split the batch`,
+      );
+    const grant = grantOf(request);
+    const foreign = grant ? readings.find((reading) => !deviceMatches(grant.device, reading.deviceId)) : undefined;
+    if (grant && foreign)
+      throw new ApiError(
+        403,
+        'forbidden',
+        `this token publishes for ${grant.device} only, not ${foreign.deviceId}; nothing was written`,
+      );
+    if (lines === 0) throw new ApiError(400, 'invalid', 'the body holds no line protocol');
+    if (readings.length > 0) await publishOr503(ingest, readings);
+    onIngested(readings.length, bad.length);
+    return bad.length > 0 ? partialWrite(bad, readings.length) : new Response(null, { status: 204 });
+  };
+
+  const detail = (summary: string) => ({
+    summary,
+    responses: { 204: { description: 'Every line written' }, ...errorResponses(400, 401, 403, 413, 415, 503) },
+  });
+
+  return new Elysia({ name: 'line-protocol', detail: { tags: ['ingest'] } })
+    .post(
+      '/api/v2/write',
+      ({ request, body }) => write(request, body as ArrayBuffer, queryParams(request.url).precision),
+      {
+        detail: detail('InfluxDB 2 write API: line protocol in, readings into the stream (Telegraf, InfluxDB clients)'),
+      },
+    )
+    .post('/write', ({ request, body }) => write(request, body as ArrayBuffer, queryParams(request.url).precision), {
+      detail: detail('InfluxDB 1 write API: line protocol in, readings into the stream'),
+    })
+    .get('/ping', () => new Response(null, { status: 204, headers: { 'x-influxdb-version': 'telemetry-pipeline' } }), {
+      detail: {
+        summary: 'Answers 204, as InfluxDB does, for clients that probe before writing',
+        responses: { 204: { description: 'Up' } },
+      },
+    });
+}
