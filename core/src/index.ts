@@ -210,3 +210,4 @@ export {
   precisionOf,
   timestampMs,
 } from './line-protocol.ts';
+export { RECEIPT_TTL_SECONDS, firstReceipt } from './receipts.ts';

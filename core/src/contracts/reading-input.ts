@@ -14,9 +14,18 @@ export function readingFromInput(
   input: Record<string, unknown>,
   nowMs: number = Date.now(),
   mintId: (tsMs: number) => string = newEventId,
+  /** A door's receipt of a reading sent without `ts` (a device without a clock): its time then. */
+  receivedAtMs?: number,
 ): Reading {
   const { id, deviceId, metric, value, unit, ts } = input;
-  const tsMs = typeof ts === 'number' ? ts : typeof ts === 'string' ? parseIsoTime(ts) : Number.NaN;
+  const tsMs =
+    ts === undefined && receivedAtMs !== undefined
+      ? receivedAtMs
+      : typeof ts === 'number'
+        ? ts
+        : typeof ts === 'string'
+          ? parseIsoTime(ts)
+          : Number.NaN;
   if (!Number.isFinite(tsMs))
     throw new InvalidEventError(
       'ts',

@@ -4,6 +4,7 @@ import {
   ConnectionRenewedError,
   ReplicasBehindError,
   deviceMatches,
+  firstReceipt,
   publishReadings,
 } from 'core';
 import { Elysia } from 'elysia';
@@ -62,7 +63,7 @@ type OnIngested = (accepted: number, refused: number) => void;
 /** A reading as a device sends it: `ts` ISO 8601 or epoch milliseconds, `id` minted when absent. */
 const INGEST_READING = {
   type: 'object',
-  required: ['deviceId', 'metric', 'value', 'unit', 'ts'],
+  required: ['deviceId', 'metric', 'value', 'unit'],
   properties: {
     id: { type: 'string', description: 'Idempotency key (UUIDv7); minted when absent' },
     deviceId: { type: 'string' },
@@ -70,6 +71,7 @@ const INGEST_READING = {
     value: { type: 'number' },
     unit: { type: 'string' },
     ts: {
+      description: 'Left out (a device without a clock): when the API first received the request',
       oneOf: [
         { type: 'string', format: 'date-time' },
         { type: 'integer', description: 'Epoch milliseconds' },
@@ -118,13 +120,20 @@ export function ingestRoutes(
       if (items.length > MAX_INGEST_ITEMS)
         throw new ApiError(422, 'validation', `at most ${MAX_INGEST_ITEMS} readings per request, got ${items.length}`);
       const nowMs = Date.now();
+      // Readings without a time (a device without a clock) take the request's first receipt.
+      const undated = items.some(
+        (item) => typeof item === 'object' && item !== null && (item as { ts?: unknown }).ts === undefined,
+      );
+      const receivedAtMs = undated
+        ? await firstReceipt(ingest.redis, `${ingest.stream}:ingest`, JSON.stringify(items), nowMs)
+        : undefined;
       const readings: Reading[] = [];
       const refused: Refused[] = [];
       items.forEach((item, index) => {
         const outcome =
           item instanceof UnparsedLine
             ? { index, path: `${index}`, message: `line ${index + 1} ${item.message}` }
-            : toStreamReading(item, index, nowMs);
+            : toStreamReading(item, index, nowMs, receivedAtMs);
         if ('path' in outcome) refused.push(outcome);
         else readings.push(outcome);
       });

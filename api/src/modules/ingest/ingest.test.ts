@@ -105,6 +105,23 @@ describe('POST /ingest: readings into the stream', () => {
     expect(await inStream()).toEqual([]);
   });
 
+  it('dates a reading without ts when the request first came (a device without a clock): a retry of it is the same reading', async () => {
+    const { post, inStream } = ingestApi();
+    const before = Date.now();
+    const body = JSON.stringify([{ deviceId: 'clockless-1', metric: 'temp', value: 20, unit: 'C' }]);
+    const first = await post(body);
+    const again = await post(body);
+    expect(first.status).toBe(202);
+    expect(again.body.ids).toEqual(first.body.ids);
+    const [stored, retried] = await inStream();
+    expect(retried).toEqual(stored);
+    expect(stored?.ts).toBeGreaterThanOrEqual(before);
+    expect(stored?.ts).toBeLessThanOrEqual(Date.now());
+    // Another body is received on its own.
+    const other = await post(JSON.stringify([{ deviceId: 'clockless-2', metric: 'temp', value: 20, unit: 'C' }]));
+    expect(other.body.ids).not.toEqual(first.body.ids);
+  });
+
   it('answers 503 with Retry-After while Redis is away, having added nothing, and takes readings again once it is back', async () => {
     const { post, inStream } = ingestApi();
     const body = JSON.stringify([{ id: 'o-1', deviceId: 'd', metric: 'm', value: 1, unit: 'u', ts: now() }]);

@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { type DeviceGrant, deviceMatches, precisionOf } from 'core';
+import { type DeviceGrant, deviceMatches, firstReceipt, precisionOf } from 'core';
 import { Elysia } from 'elysia';
 import { DEFAULT_MAX_BODY_BYTES } from '../../config.ts';
 import { ApiError } from '../../errors.ts';
@@ -12,8 +12,6 @@ import { readingsOfBody } from './points.ts';
 export const MAX_LINE_PROTOCOL_READINGS = 50_000;
 /** A gzip body may inflate to this many times MAX_BODY_BYTES at most: line protocol compresses 10–20×. */
 const MAX_INFLATION = 32;
-/** How long a body's first receipt is remembered: a retry within it gives timestamp-less points the same time and ids. */
-const RECEIPT_TTL_SECONDS = 3_600;
 
 /** InfluxDB's answer to a write it refused some lines of (v1 clients read `error`, v2 `message`). */
 function partialWrite(bad: ReadonlyArray<{ line: number; message: string }>, written: number) {
@@ -61,14 +59,6 @@ export function lineProtocolRoutes(options: {
   const { ingest, deviceTag, grantOf, onIngested } = options;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
-  /** When this body was first received: a retry of it (the same bytes within the hour) gets the first time. */
-  const receiptOf = async (raw: ArrayBuffer, nowMs: number): Promise<number> => {
-    if (!ingest) return nowMs;
-    const key = `${ingest.stream}:line-protocol:receipt:${new Bun.CryptoHasher('sha256').update(new Uint8Array(raw)).digest('hex')}`;
-    const first = await ingest.redis.set(key, String(nowMs), 'EX', RECEIPT_TTL_SECONDS, 'NX', 'GET');
-    return first === null ? nowMs : Number(first);
-  };
-
   /** The body as the API's parser hands it to these paths: its bytes (LINE_PROTOCOL_PATHS in app.ts). */
   const write = async (request: Request, raw: ArrayBuffer, precisionParam: string | undefined) => {
     if (!ingest)
@@ -84,7 +74,7 @@ export function lineProtocolRoutes(options: {
       );
     const text = bodyText(raw, request.headers.get('content-encoding'), maxBodyBytes);
     const nowMs = Date.now();
-    const receiptMs = await receiptOf(raw, nowMs).catch(() => nowMs);
+    const receiptMs = await firstReceipt(ingest.redis, `${ingest.stream}:line-protocol`, new Uint8Array(raw), nowMs);
     const { readings, bad, lines } = readingsOfBody(text, { precision, deviceTag, nowMs, receiptMs });
     if (readings.length > MAX_LINE_PROTOCOL_READINGS)
       throw new ApiError(
