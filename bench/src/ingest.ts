@@ -1,7 +1,7 @@
 /**
  * Devices-in benchmark: the whole pipeline (own Redis with AOF everysec, API on SQLite,
  * consumer-store, consumer-alert) fed (1) over HTTP, POST /ingest with 1,000-reading requests
- * from 4 clients, and (2) over MQTT through a Mosquitto of its own and ingest-mqtt, QoS 1, with
+ * from 4 clients, and line protocol (POST /api/v2/write) with 5,000-line bodies, and (2) over MQTT through a Mosquitto of its own and ingest-mqtt, QoS 1, with
  * one reading per message and with 100 per message. Reports the rate into the stream (accepted),
  * the rate to storage, and the lead time from the moment a reading was sent to its row's commit.
  * Flags: --readings N (default 200,000 over HTTP; MQTT single readings use N / 4).
@@ -42,6 +42,31 @@ const reading = (i: number): Reading => ({
   unit: 'kWh',
   ts: Date.now(),
 });
+
+/** A line protocol body of `lines` points from reading `from` on: `kwh,device=…,unit=kWh value=… <ns>`. */
+const lineProtocolBody = (from: number, lines: number) =>
+  Array.from({ length: lines }, (_, j) => {
+    const { deviceId, value, ts } = reading(from + j);
+    return `kwh,device=${deviceId},unit=kWh value=${value} ${ts}${String(from + j)
+      .padStart(6, '0')
+      .slice(-6)}`;
+  }).join('\n');
+
+/** Sends `bodies` from 4 clients at once to `path`, each answer checked; resolves when all are in. */
+async function sendFromFourClients(
+  url: string,
+  bodies: () => string | undefined,
+  headers: Record<string, string>,
+  ok: number,
+) {
+  const client = async () => {
+    for (let body = bodies(); body !== undefined; body = bodies()) {
+      const response = await fetch(url, { method: 'POST', headers, body });
+      if (response.status !== ok) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
+    }
+  };
+  await Promise.all([client(), client(), client(), client()]);
+}
 
 /** Waits until `count` rows are stored; resolves with the time the last one was seen. */
 async function untilStored(stack: Awaited<ReturnType<typeof startStack>>, count: number): Promise<number> {
@@ -112,22 +137,34 @@ const results: string[] = [];
     );
     let next = 0;
     const started = performance.now();
-    const client = async () => {
-      while (next < requests) {
-        const response = await fetch(`${api.url}/ingest`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-          body: bodies[next++],
-        });
-        if (response.status !== 202)
-          throw new Error(`POST /ingest answered ${response.status}: ${await response.text()}`);
-      }
-    };
-    await Promise.all([client(), client(), client(), client()]);
+    await sendFromFourClients(
+      `${api.url}/ingest`,
+      () => bodies[next++],
+      { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      202,
+    );
     const seconds = (performance.now() - started) / 1_000;
     const usage = await processUsage(api.pid);
     results.push(
       `HTTP ingest door alone (API and Redis, no consumers), ${int(requests * 1_000)} readings in 1,000-reading requests from 4 clients: accepted ${int((requests * 1_000) / seconds)}/s; API CPU ${usage.cpuSeconds.toFixed(1)} s = ${((usage.cpuSeconds * 1e6) / (requests * 1_000)).toFixed(1)} µs per reading`,
+    );
+
+    // Line protocol, the same door: 5,000-line bodies (InfluxDB's clients send 1,000-5,000) from 4 clients.
+    const lpRequests = Math.ceil(total / 5_000);
+    const lpBodies = Array.from({ length: lpRequests }, (_, index) => lineProtocolBody(index * 5_000, 5_000));
+    let lpNext = 0;
+    const cpuBefore = usage.cpuSeconds;
+    const lpStarted = performance.now();
+    await sendFromFourClients(
+      `${api.url}/api/v2/write?org=o&bucket=b&precision=ns`,
+      () => lpBodies[lpNext++],
+      { authorization: `Token ${TOKEN}`, 'content-type': 'text/plain; charset=utf-8' },
+      204,
+    );
+    const lpSeconds = (performance.now() - lpStarted) / 1_000;
+    const lpCpu = (await processUsage(api.pid)).cpuSeconds - cpuBefore;
+    results.push(
+      `Line protocol door alone (POST /api/v2/write), ${int(lpRequests * 5_000)} points in 5,000-line bodies from 4 clients: accepted ${int((lpRequests * 5_000) / lpSeconds)}/s; API CPU ${lpCpu.toFixed(1)} s = ${((lpCpu * 1e6) / (lpRequests * 5_000)).toFixed(1)} µs per point`,
     );
 
     // The import door alone: nothing reads the stream, so nothing holds the import back.
@@ -219,6 +256,30 @@ const results: string[] = [];
       `HTTP ingest, ${int(requests * 1_000)} readings in 1,000-reading requests from 4 clients: ` +
         `accepted ${int((requests * 1_000) / ((accepted - started) / 1_000))}/s (202 once in the stream), stored ${int((requests * 1_000) / ((stored - started) / 1_000))}/s end to end; ` +
         `lead time sent → stored ${formatLatency(summarize(leads))}`,
+    );
+  } finally {
+    await stack.stop();
+  }
+}
+
+// 1b. Line protocol: POST /api/v2/write, 5,000 points a body, 4 clients, with the whole pipeline behind.
+{
+  const stack = await startStack();
+  try {
+    const requests = Math.ceil(total / 5_000);
+    let next = 0;
+    const started = performance.now();
+    await sendFromFourClients(
+      `${stack.api.url}/api/v2/write?org=o&bucket=b&precision=ns`,
+      () => (next < requests ? lineProtocolBody(5_000 * next++, 5_000) : undefined),
+      { authorization: `Token ${TOKEN}`, 'content-type': 'text/plain; charset=utf-8' },
+      204,
+    );
+    const accepted = performance.now();
+    const stored = await untilStored(stack, requests * 5_000);
+    results.push(
+      `Line protocol, ${int(requests * 5_000)} points in 5,000-line bodies from 4 clients: ` +
+        `accepted ${int((requests * 5_000) / ((accepted - started) / 1_000))}/s (204 once in the stream), stored ${int((requests * 5_000) / ((stored - started) / 1_000))}/s end to end`,
     );
   } finally {
     await stack.stop();

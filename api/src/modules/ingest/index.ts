@@ -51,6 +51,20 @@ export async function publishOr503(ingest: IngestOptions, readings: readonly Rea
   }
 }
 
+/**
+ * A device token publishes its own device(s) only: a request with one reading of another device
+ * is refused whole (403), nothing added.
+ */
+export function requireGranted(grant: DeviceGrant | undefined, readings: readonly Reading[]): void {
+  const foreign = grant ? readings.find((reading) => !deviceMatches(grant.device, reading.deviceId)) : undefined;
+  if (grant && foreign)
+    throw new ApiError(
+      403,
+      'forbidden',
+      `this token publishes for ${grant.device} only, not ${foreign.deviceId}; nothing was added`,
+    );
+}
+
 /** How many readings of a request went into the stream, for /metrics. */
 type OnIngested = (accepted: number, refused: number) => void;
 
@@ -137,15 +151,7 @@ export function ingestRoutes(
         if ('path' in outcome) refused.push(outcome);
         else readings.push(outcome);
       });
-      // A device token publishes its own device(s) only: the whole request is refused otherwise.
-      const grant = grantOf(request);
-      const foreign = grant ? readings.find((reading) => !deviceMatches(grant.device, reading.deviceId)) : undefined;
-      if (grant && foreign)
-        throw new ApiError(
-          403,
-          'forbidden',
-          `this token publishes for ${grant.device} only, not ${foreign.deviceId}; nothing was added`,
-        );
+      requireGranted(grantOf(request), readings);
       if (readings.length === 0) {
         const first = refused[0] as Refused;
         throw new ApiError(

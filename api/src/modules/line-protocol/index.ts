@@ -1,11 +1,11 @@
 import { gunzipSync } from 'node:zlib';
-import { type DeviceGrant, deviceMatches, firstReceipt, precisionOf } from 'core';
+import { type DeviceGrant, firstReceipt, precisionOf } from 'core';
 import { Elysia } from 'elysia';
 import { DEFAULT_MAX_BODY_BYTES } from '../../config.ts';
 import { ApiError } from '../../errors.ts';
 import { queryParams } from '../../query-params.ts';
 import { errorResponses } from '../docs/responses.ts';
-import { type IngestOptions, publishOr503 } from '../ingest/index.ts';
+import { type IngestOptions, publishOr503, requireGranted } from '../ingest/index.ts';
 import { readingsOfBody } from './points.ts';
 
 /** Readings one body may carry (a point per number or boolean field): Telegraf sends 1,000 lines a batch. */
@@ -82,14 +82,7 @@ export function lineProtocolRoutes(options: {
         'too_many_points',
         `${readings.length} readings in one body; at most ${MAX_LINE_PROTOCOL_READINGS}: split the batch`,
       );
-    const grant = grantOf(request);
-    const foreign = grant ? readings.find((reading) => !deviceMatches(grant.device, reading.deviceId)) : undefined;
-    if (grant && foreign)
-      throw new ApiError(
-        403,
-        'forbidden',
-        `this token publishes for ${grant.device} only, not ${foreign.deviceId}; nothing was written`,
-      );
+    requireGranted(grantOf(request), readings);
     if (lines === 0) throw new ApiError(400, 'invalid', 'the body holds no line protocol');
     if (readings.length > 0) await publishOr503(ingest, readings);
     onIngested(readings.length, bad.length);

@@ -145,7 +145,7 @@ describe('line protocol in', () => {
       authorization: `Token ${own}`,
     });
     expect(foreign.status).toBe(403);
-    expect(((await foreign.json()) as { message: string }).message).toContain('not boiler; nothing was written');
+    expect(((await foreign.json()) as { message: string }).message).toContain('not boiler; nothing was added');
     expect(await streamLength()).toBe(mark + 1);
     const readOnly = await mint('pump-*', ['read']);
     expect(
