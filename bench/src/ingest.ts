@@ -9,7 +9,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliNumber, createRedis, parseCli } from 'core';
+import { cliNumber, createRedis, decodeReadingItems, parseCli } from 'core';
 import { freePort, startMosquitto, startRedisServer, startService, waitFor } from 'core/testing';
 import mqtt from 'mqtt';
 import { formatLatency, int, summarize } from './pipeline/report.ts';
@@ -210,11 +210,19 @@ const results: string[] = [];
     const count = Math.max(1_000, Math.floor(total / 4));
     const started = performance.now();
     await publishMqtt(broker.url, 'bench-door-publisher', count, 1);
-    await waitFor(async () => (await redis.xlen('readings')) >= count, {
-      what: 'every reading in the stream',
-      timeoutMs: 600_000,
-      intervalMs: 20,
-    });
+    // Readings, not entries: ingest-mqtt writes frames of many readings an entry.
+    let seen = 0;
+    let after = '-';
+    await waitFor(
+      async () => {
+        for (const [entryId, fields] of await redis.xrange('readings', after, '+', 'COUNT', 1_000)) {
+          seen += decodeReadingItems(fields).length;
+          after = `(${entryId}`;
+        }
+        return seen >= count;
+      },
+      { what: 'every reading in the stream', timeoutMs: 600_000, intervalMs: 20 },
+    );
     const seconds = (performance.now() - started) / 1_000;
     const usage = await processUsage(worker.pid);
     results.push(

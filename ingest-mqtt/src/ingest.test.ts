@@ -140,6 +140,33 @@ describe('ingest-mqtt', () => {
     }
   });
 
+  it('dates a reading without ts when its message first came (a device without a clock): the same message again is the same reading', async () => {
+    const stream = uniqueName('mqtt-clockless');
+    const worker = startWorker(stream, uniqueName('ingest').slice(0, 60));
+    try {
+      await waitFor(() => worker.output().includes('"subscribed"'), { what: 'subscribed' });
+      const before = Date.now();
+      const payload = JSON.stringify({ metric: 'kwh', value: 7, unit: 'kWh' });
+      await publisher.publishAsync('telemetry/clockless-1', payload, { qos: 1 });
+      await Bun.sleep(20);
+      await publisher.publishAsync('telemetry/clockless-1', payload, { qos: 1 });
+      await publisher.publishAsync('telemetry/clockless-2', payload, { qos: 1 });
+      const readings = await waitFor(
+        async () => {
+          const found = await readingsIn(stream);
+          return found.length >= 3 && found;
+        },
+        { what: 'three readings' },
+      );
+      expect(readings[1]).toEqual(readings[0] as (typeof readings)[number]);
+      expect(readings[0]?.ts).toBeGreaterThanOrEqual(before);
+      expect(readings[2]?.deviceId).toBe('clockless-2');
+      expect(readings[2]?.id).not.toBe(readings[0]?.id as string);
+    } finally {
+      await worker.kill('SIGTERM');
+    }
+  });
+
   it('loses nothing through kill -9 of the worker mid-run: every reading the broker took reaches the stream, under one id each', async () => {
     const stream = uniqueName('mqtt-kill');
     const clientId = uniqueName('ingest').slice(0, 60);

@@ -1,4 +1,12 @@
-import { type DeadLetter, type Logger, type Reading, backoffMs, isTransientRedisError, publishReadings } from 'core';
+import {
+  type DeadLetter,
+  type Logger,
+  type Reading,
+  backoffMs,
+  firstReceipt,
+  isTransientRedisError,
+  publishReadings,
+} from 'core';
 import type Redis from 'ioredis';
 import type { IPublishPacket, MqttClient, Packet } from 'mqtt';
 import { deadLetterRefusals, refusalLetters } from './dead-letters.ts';
@@ -36,6 +44,8 @@ interface ReadMessage {
   readings: Reading[];
   letters: DeadLetter[];
   refused: Refusal[];
+  /** It holds a reading without `ts`: read it again with when it was first received. */
+  undated?: boolean;
 }
 
 /** Redis failing this long (transiently) makes the worker report itself stuck in its heartbeat. */
@@ -45,11 +55,15 @@ const STUCK_AFTER_MS = 10_000;
  * What a message holds. Never throws: whatever goes wrong reading it (a bug, a payload no check
  * foresaw) refuses that message alone, so it cannot block the ones behind it.
  */
-export function readMessage(packet: Pick<IPublishPacket, 'topic' | 'payload'>, maxPayloadBytes: number): ReadMessage {
+export function readMessage(
+  packet: Pick<IPublishPacket, 'topic' | 'payload'>,
+  maxPayloadBytes: number,
+  receivedAtMs?: number,
+): ReadMessage {
   const payload =
     typeof packet.payload === 'string' ? new TextEncoder().encode(packet.payload) : new Uint8Array(packet.payload);
   const { topic } = packet;
-  let outcome: { readings: Reading[]; refused: Refusal[] };
+  let outcome: { readings: Reading[]; refused: Refusal[]; undated?: boolean };
   try {
     outcome =
       payload.byteLength > maxPayloadBytes
@@ -62,7 +76,7 @@ export function readMessage(packet: Pick<IPublishPacket, 'topic' | 'payload'>, m
               },
             ],
           }
-        : readingsOf(topic, payload);
+        : readingsOf(topic, payload, Date.now(), receivedAtMs);
   } catch (error) {
     outcome = {
       readings: [],
@@ -75,6 +89,7 @@ export function readMessage(packet: Pick<IPublishPacket, 'topic' | 'payload'>, m
     readings: outcome.readings,
     refused: outcome.refused,
     letters: refusalLetters({ topic, payload, refused: outcome.refused }),
+    ...(outcome.undated && receivedAtMs === undefined ? { undated: true } : {}),
   };
 }
 
@@ -162,7 +177,15 @@ export function ingestMessages(options: {
    * still refused is dead-lettered whole with Redis's reply: the others go on.
    */
   const write = async (batch: readonly Taken[]): Promise<boolean> => {
-    const messages = batch.map(({ packet }) => readMessage(packet, maxPayloadBytes));
+    const messages = await Promise.all(
+      batch.map(async ({ packet }) => {
+        const message = readMessage(packet, maxPayloadBytes);
+        if (!message.undated) return message;
+        // Readings without a time: dated when the message first came, the same for a redelivery.
+        const body = Buffer.concat([Buffer.from(`${message.topic}\n`), message.payload]);
+        return readMessage(packet, maxPayloadBytes, await firstReceipt(redis, `${stream}:mqtt`, body, Date.now()));
+      }),
+    );
     const published = await publish(messages.flatMap((message) => message.readings));
     if (published === 'stopping') return false;
     if (published instanceof Error) {

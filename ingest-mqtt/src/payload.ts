@@ -13,13 +13,17 @@ export const MAX_READINGS_PER_MESSAGE = 5_000;
  * A message's readings: the payload is one reading or an array of them (JSON); the device id is
  * the topic's last level. A reading without an id gets one made from the topic, the payload and
  * its position, so the broker's redelivery of the same message yields the same ids (stored once).
- * Each bad reading is refused alone with the contract's words; the others go on.
+ * Each bad reading is refused alone with the contract's words; the others go on. A reading
+ * without `ts` (a device without a clock) is dated `receivedAtMs`, when the message was first
+ * received (ingest.ts asks Redis, so a redelivery is dated the same); without it such a reading is
+ * refused, and `undated` says the message holds one.
  */
 export function readingsOf(
   topic: string,
   payload: Uint8Array,
   nowMs = Date.now(),
-): { readings: Reading[]; refused: Refusal[] } {
+  receivedAtMs?: number,
+): { readings: Reading[]; refused: Refusal[]; undated?: boolean } {
   const deviceId = topic.slice(topic.lastIndexOf('/') + 1);
   let text: string;
   try {
@@ -55,6 +59,9 @@ export function readingsOf(
     );
   const readings: Reading[] = [];
   const refused: Refusal[] = [];
+  const undated = items.some(
+    (item) => typeof item === 'object' && item !== null && (item as { ts?: unknown }).ts === undefined,
+  );
   items.forEach((item, index) => {
     try {
       if (typeof item !== 'object' || item === null || Array.isArray(item))
@@ -65,11 +72,13 @@ export function readingsOf(
           'deviceId',
           `is ${JSON.stringify(String(given).slice(0, 64))} but the topic names ${JSON.stringify(deviceId)}`,
         );
-      readings.push(readingFromInput({ ...(item as Record<string, unknown>), deviceId }, nowMs, mintId(index)));
+      readings.push(
+        readingFromInput({ ...(item as Record<string, unknown>), deviceId }, nowMs, mintId(index), receivedAtMs),
+      );
     } catch (error) {
       if (!(error instanceof InvalidEventError)) throw error;
       refused.push({ index, reason: `${error.field} ${error.reason}` });
     }
   });
-  return { readings, refused };
+  return { readings, refused, ...(undated ? { undated } : {}) };
 }
