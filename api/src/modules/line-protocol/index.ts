@@ -23,9 +23,18 @@ function partialWrite(bad: ReadonlyArray<{ line: number; message: string }>, wri
   });
 }
 
+/** UTF-8 as the other doors take it: bytes that are not are refused, not replaced. */
+function utf8(bytes: ArrayBuffer | Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ApiError(400, 'invalid_utf8', 'the body is not UTF-8 text');
+  }
+}
+
 /** The body as text: gunzipped when it says so, bounded either way. */
 function bodyText(raw: ArrayBuffer, encoding: string | null, maxBodyBytes: number): string {
-  if (encoding === null || encoding === 'identity') return new TextDecoder().decode(raw);
+  if (encoding === null || encoding === 'identity') return utf8(raw);
   if (encoding !== 'gzip')
     throw new ApiError(
       415,
@@ -33,13 +42,15 @@ function bodyText(raw: ArrayBuffer, encoding: string | null, maxBodyBytes: numbe
       `Content-Encoding ${JSON.stringify(encoding)}: send gzip or none`,
     );
   const most = maxBodyBytes * MAX_INFLATION;
+  let inflated: Uint8Array;
   try {
-    return new TextDecoder().decode(gunzipSync(new Uint8Array(raw), { maxOutputLength: most }));
+    inflated = gunzipSync(new Uint8Array(raw), { maxOutputLength: most });
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE')
       throw new ApiError(413, 'body_too_large', `the gzip body inflates past ${most} bytes: split the batch`);
     throw new ApiError(400, 'invalid_gzip', `the body is not valid gzip: ${(error as Error).message}`);
   }
+  return utf8(inflated);
 }
 
 /**

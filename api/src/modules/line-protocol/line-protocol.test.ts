@@ -160,13 +160,16 @@ describe('line protocol in', () => {
     );
   });
 
-  it('refuses hostile bodies without a 5xx: a gzip bomb, an oversized body, not gzip, no lines, a bad precision', async () => {
+  it('refuses hostile bodies without a 5xx: a gzip bomb, an oversized body, not gzip, not UTF-8, no lines, a bad precision', async () => {
     const bomb = new Uint8Array(gzipSync(Buffer.alloc(50_000_000, 'a')));
     const refused = await write('/api/v2/write', bomb, { 'content-encoding': 'gzip' });
     expect(refused.status).toBe(413);
     expect(((await refused.json()) as { message: string }).message).toContain('inflates past');
     expect((await write('/api/v2/write', 'x'.repeat(200_000))).status).toBe(413);
     expect((await write('/api/v2/write', 'not gzip', { 'content-encoding': 'gzip' })).status).toBe(400);
+    const notUtf8 = await write('/api/v2/write', new Uint8Array([0x6d, 0x20, 0x76, 0x3d, 0xff]));
+    expect(notUtf8.status).toBe(400);
+    expect(((await notUtf8.json()) as { error: string }).error).toBe('invalid_utf8');
     expect((await write('/api/v2/write', '# only a comment\n')).status).toBe(400);
     expect((await write('/api/v2/write?precision=h', 'temp,device=a value=1')).status).toBe(400);
     expect((await fetch(`${base}/ping`)).status).toBe(204);
