@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { Type } from '@sinclair/typebox';
+import { type TSchema, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ConfigError } from './config.ts';
 import {
@@ -46,45 +46,60 @@ export const MAX_RULES = 1_000;
 
 export { GLOB_PATTERN } from './rule-kinds/common.ts';
 
+/** One kind's parts as the registry holds them: its schema compiled, what it cannot check (none by default). */
+function kind<I, R extends Rule>(
+  schema: TSchema,
+  parts: {
+    problems?: (input: I) => string[];
+    compile: (input: I) => R;
+    describe: (rule: R) => string;
+    verdict: (rule: R, value: number) => string;
+    details: (rule: R) => Record<string, unknown>;
+  },
+) {
+  return {
+    check: TypeCompiler.Compile(schema),
+    problems: (parts.problems ?? (() => [])) as (input: never) => string[],
+    compile: parts.compile as (input: never) => Rule,
+    describe: parts.describe as (rule: never) => string,
+    verdict: parts.verdict as (rule: never, value: number) => string,
+    details: parts.details as (rule: never) => Record<string, unknown>,
+  };
+}
+
 /**
  * The kinds of rule, each in its own module (its schema, what the schema cannot check, how it
  * compiles, how it reads in `rules:check`): adding a kind adds an entry here and touches no other
  * kind. A rule without `kind` is a threshold rule, so rules written before kinds existed stay valid.
  */
 const KINDS = {
-  threshold: {
-    check: TypeCompiler.Compile(ThresholdRuleSchema),
-    problems: thresholdProblems as (input: never) => string[],
-    compile: compileThresholdRule as (input: never) => Rule,
-    describe: describeThresholdRule as (rule: never) => string,
-    verdict: thresholdVerdict as (rule: never, value: number) => string,
-    details: thresholdDetails as (rule: never) => Record<string, unknown>,
-  },
-  absence: {
-    check: TypeCompiler.Compile(AbsenceRuleSchema),
-    problems: () => [],
-    compile: compileAbsenceRule as (input: never) => Rule,
-    describe: describeAbsenceRule as (rule: never) => string,
-    verdict: absenceVerdict as (rule: never, value: number) => string,
-    details: absenceDetails as (rule: never) => Record<string, unknown>,
-  },
-  rate: {
-    check: TypeCompiler.Compile(RateRuleSchema),
-    problems: () => [],
-    compile: compileRateRule as (input: never) => Rule,
-    describe: describeRateRule as (rule: never) => string,
-    verdict: rateVerdict as (rule: never, value: number) => string,
-    details: rateDetails as (rule: never) => Record<string, unknown>,
-  },
-  window: {
-    check: TypeCompiler.Compile(WindowRuleSchema),
-    problems: windowProblems as (input: never) => string[],
-    compile: compileWindowRule as (input: never) => Rule,
-    describe: describeWindowRule as (rule: never) => string,
-    verdict: windowVerdict as (rule: never, value: number) => string,
-    details: windowDetails as (rule: never) => Record<string, unknown>,
-  },
-} as const;
+  threshold: kind(ThresholdRuleSchema, {
+    problems: thresholdProblems,
+    compile: compileThresholdRule,
+    describe: describeThresholdRule,
+    verdict: thresholdVerdict,
+    details: thresholdDetails,
+  }),
+  absence: kind(AbsenceRuleSchema, {
+    compile: compileAbsenceRule,
+    describe: describeAbsenceRule,
+    verdict: absenceVerdict,
+    details: absenceDetails,
+  }),
+  rate: kind(RateRuleSchema, {
+    compile: compileRateRule,
+    describe: describeRateRule,
+    verdict: rateVerdict,
+    details: rateDetails,
+  }),
+  window: kind(WindowRuleSchema, {
+    problems: windowProblems,
+    compile: compileWindowRule,
+    describe: describeWindowRule,
+    verdict: windowVerdict,
+    details: windowDetails,
+  }),
+};
 
 export type RuleKind = keyof typeof KINDS;
 export const RULE_KINDS = Object.keys(KINDS) as RuleKind[];

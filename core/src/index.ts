@@ -211,3 +211,4 @@ export {
   timestampMs,
 } from './line-protocol.ts';
 export { RECEIPT_TTL_SECONDS, firstReceipt } from './receipts.ts';
+export { redisNowMs } from './redis-clock.ts';

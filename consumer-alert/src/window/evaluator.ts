@@ -15,12 +15,30 @@ export const windowStateKey = (alertsStream: string, ruleId: string) => `${alert
  * A device's consecutive readings of a metric in a batch within one step, orders rising, as the
  * script takes it: [member, deviceId, metric, readingId, firstOrder, lastOrder, count, sum, min,
  * max, quiet?] — the first reading's id and quiet, since only a step's first reading can complete
- * a window. `singles` are its readings one by one, sent instead when a redelivery overlaps it.
+ * a window. `positions` are its readings' places in the batch, sent one by one instead when a
+ * redelivery overlaps it (rare: built only then).
  */
 interface Run {
   tuple: Array<string | number>;
   step: number;
-  singles: Array<Array<string | number>>;
+  positions: number[];
+}
+
+/** A reading as a run of one: [member, deviceId, metric, readingId, order, order, 1, value, value, value, quiet?]. */
+function single(reading: Reading, order: number, quiet: string | undefined): Array<string | number> {
+  const value = String(reading.value);
+  const tuple = [
+    `${reading.deviceId}|${reading.metric}`,
+    reading.deviceId,
+    reading.metric,
+    reading.id,
+    order,
+    order,
+    1,
+  ];
+  tuple.push(reading.value, value, value);
+  if (quiet) tuple.push(quiet);
+  return tuple;
 }
 
 /**
@@ -46,46 +64,35 @@ export function createWindowEvaluator(options: {
     const runs: Run[] = [];
     const open = new Map<string, Run>();
     let stale = 0;
-    for (const { entryId, value: reading } of batch) {
-      if (!rule.matches(reading)) continue;
+    batch.forEach(({ entryId, value: reading }, position) => {
+      if (!rule.matches(reading)) return;
       const arrivedAt = entryTimeMs(entryId);
       const order = Math.min(reading.ts, arrivedAt);
       const member = `${reading.deviceId}|${reading.metric}`;
       const run = open.get(member);
       if (run && order <= (run.tuple[5] as number)) {
         stale += 1;
-        continue;
+        return;
       }
       const step = Math.floor(order / rule.stepMs) * rule.stepMs;
-      const quiet = quietReason(reading, arrivedAt, notifyMaxAgeMs);
-      const value = String(reading.value);
-      const single = [
-        member,
-        reading.deviceId,
-        reading.metric,
-        reading.id,
-        order,
-        order,
-        1,
-        reading.value,
-        value,
-        value,
-      ];
-      if (quiet) single.push(quiet);
       if (run && run.step === step) {
         const tuple = run.tuple;
         tuple[5] = order;
         (tuple[6] as number) += 1;
         (tuple[7] as number) += reading.value;
-        if (reading.value < Number(tuple[8])) tuple[8] = value;
-        if (reading.value > Number(tuple[9])) tuple[9] = value;
-        run.singles.push(single);
+        if (reading.value < Number(tuple[8])) tuple[8] = String(reading.value);
+        if (reading.value > Number(tuple[9])) tuple[9] = String(reading.value);
+        run.positions.push(position);
       } else {
-        const next: Run = { tuple: [...single], step, singles: [single] };
+        const next: Run = {
+          tuple: single(reading, order, quietReason(reading, arrivedAt, notifyMaxAgeMs)),
+          step,
+          positions: [position],
+        };
         runs.push(next);
         open.set(member, next);
       }
-    }
+    });
     return { runs, stale };
   };
 
@@ -121,7 +128,15 @@ export function createWindowEvaluator(options: {
     if (answer === '!') return '!';
     if (!answer.includes('p')) return answer + 's'.repeat(stale);
     // Runs a redelivery overlaps: their readings one by one, each counted or stale on its own.
-    const singles = runs.flatMap((run, index) => (answer[index] === 'p' ? run.singles : []));
+    const singles = runs.flatMap((run, index) =>
+      answer[index] === 'p'
+        ? run.positions.map((position) => {
+            const { entryId, value: reading } = batch[position] as ConsumerEntry<Reading>;
+            const arrivedAt = entryTimeMs(entryId);
+            return single(reading, Math.min(reading.ts, arrivedAt), quietReason(reading, arrivedAt, notifyMaxAgeMs));
+          })
+        : [],
+    );
     const again = await call(rule, singles);
     return again === '!' ? '!' : answer.replaceAll('p', '') + again + 's'.repeat(stale);
   };

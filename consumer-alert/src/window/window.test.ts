@@ -3,10 +3,10 @@
  * own, the alerts it writes read back from the stream.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { type Reading, type RuleInput, compileRule, createRedis, decodeAlert, newEventId } from 'core';
-import { type TestRedis, uniqueName, useRedis } from 'core/testing';
+import { type Reading, type RuleInput, createRedis, newEventId } from 'core';
+import { type TestRedis, useRedis } from 'core/testing';
 import type Redis from 'ioredis';
-import { createEvaluator } from '../evaluator.ts';
+import { alertsOfBatches } from '../test-evaluate.ts';
 
 let testRedis: TestRedis;
 let redis: Redis;
@@ -37,13 +37,7 @@ function series(values: number[][]): Reading[] {
   );
 }
 
-async function evaluate(rule: RuleInput, batches: Reading[][]) {
-  const alertsStream = uniqueName('alerts');
-  const evaluator = createEvaluator({ redis, rules: [compileRule(rule)], alertsStream });
-  for (const batch of batches)
-    await evaluator.handle(batch.map((value) => ({ entryId: `${Date.now()}-0`, value, deliveries: 1 })));
-  return (await redis.xrange(alertsStream, '-', '+')).map(([, fields]) => decodeAlert(fields));
-}
+const evaluate = (rule: RuleInput, batches: Reading[][]) => alertsOfBatches(redis, rule, batches);
 
 describe('window rules', () => {
   // Minute means 50, 75, 30, 10: the second minute's window is past 50, judged when minute 2 begins.

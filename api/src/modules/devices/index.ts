@@ -8,6 +8,7 @@ import {
   isAbsenceRule,
   readDeviceRecords,
   readRuleSet,
+  redisNowMs,
   replicated,
   silentBy,
 } from 'core';
@@ -129,7 +130,6 @@ export function deviceRoutes(store: ReadingsStore, options: { redis: Redis; aler
   };
   const absenceRules = async (redis: Redis, alertsStream: string): Promise<AbsenceRule[]> =>
     ((await readRuleSet(redis, alertsStream))?.rules ?? []).map(compileRule).filter(isAbsenceRule);
-  const redisNow = (redis: Redis) => redis.time().then(([seconds]) => Number(seconds) * 1_000);
 
   return new Elysia({ name: 'devices', prefix: '/devices', detail: { tags: ['devices'] } })
     .get(
@@ -139,7 +139,7 @@ export function deviceRoutes(store: ReadingsStore, options: { redis: Redis; aler
         const offlineAfterMs = parseOfflineAfter(query.offlineAfterMs);
         const wanted = query.device === undefined ? undefined : compileGlob(query.device);
         return redisCall(async (redis, alertsStream) => {
-          const [now, rules] = await Promise.all([redisNow(redis), absenceRules(redis, alertsStream)]);
+          const [now, rules] = await Promise.all([redisNowMs(redis), absenceRules(redis, alertsStream)]);
           return devicePage(redis, alertsStream, { ...query, limit, offlineAfterMs, wanted, now, rules });
         });
       },
@@ -159,7 +159,7 @@ export function deviceRoutes(store: ReadingsStore, options: { redis: Redis; aler
         const view = await redisCall(async (redis, alertsStream) => {
           const [[record], now, rules] = await Promise.all([
             readDeviceRecords(redis, alertsStream, [params.id]),
-            redisNow(redis),
+            redisNowMs(redis),
             absenceRules(redis, alertsStream),
           ]);
           if (!record) return undefined;

@@ -1,4 +1,13 @@
-import { GLOB_PATTERN, type Silence, newEventId, parseIsoTime, readSilences, replicated, silencesKey } from 'core';
+import {
+  GLOB_PATTERN,
+  type Silence,
+  newEventId,
+  parseIsoTime,
+  readSilences,
+  redisNowMs,
+  replicated,
+  silencesKey,
+} from 'core';
 import { Elysia, t } from 'elysia';
 import type Redis from 'ioredis';
 import { ApiError, invalidField } from '../../errors.ts';
@@ -72,15 +81,13 @@ export function silenceRoutes(options: { redis: Redis; alertsStream: string } | 
     const { redis, alertsStream } = options;
     return unavailable.call(() => call(redis, silencesKey(alertsStream), () => readSilences(redis, alertsStream)));
   };
-  const redisNow = (redis: Redis) =>
-    redis.time().then(([seconds, micros]) => Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000));
 
   return new Elysia({ name: 'silences', prefix: '/silences', detail: { tags: ['alerting'] } })
     .post(
       '/',
       async ({ body, set }) =>
         redisCall(async (redis, key, all) => {
-          const now = await redisNow(redis);
+          const now = await redisNowMs(redis);
           const from = body.from === undefined ? now : parseIsoTime(body.from);
           const until = parseIsoTime(body.until);
           if (!Number.isFinite(from)) throw invalidField('from', 'is not a valid date-time');
@@ -132,7 +139,7 @@ export function silenceRoutes(options: { redis: Redis; alertsStream: string } | 
       '/',
       ({ query }) =>
         redisCall(async (redis, _key, all) => {
-          const now = await redisNow(redis);
+          const now = await redisNowMs(redis);
           const silences = (await all())
             .filter((silence) => silence.until >= now - KEEP_ENDED_MS)
             .sort((a, b) => b.from - a.from || (a.id < b.id ? 1 : -1));
@@ -164,7 +171,7 @@ export function silenceRoutes(options: { redis: Redis; alertsStream: string } | 
           if (text === null)
             throw new ApiError(404, 'not_found', `no silence with id ${JSON.stringify(params.id.slice(0, 64))}`);
           const silence = JSON.parse(text) as Silence;
-          const now = await redisNow(redis);
+          const now = await redisNowMs(redis);
           if (silence.until > now) {
             silence.until = Math.max(now, Math.max(silence.from, silence.createdAt));
             silence.endedAt = now;
