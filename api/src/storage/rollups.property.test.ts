@@ -324,6 +324,38 @@ for (const [name, backend] of Object.entries(backends)) {
               0,
               [{ from: 0, length: 1, device: undefined, metric: undefined, threshold: 0, bucket: undefined }],
             ],
+            // And: two queries about one threshold made compaction count an hour's readings above
+            // it twice on SQLite (each threshold of the list was counted as often as it was given).
+            [
+              [
+                {
+                  type: 'insert',
+                  rows: [
+                    { device: 0, metric: 0, value: 1, offset: 0 },
+                    { device: 0, metric: 0, value: 0, offset: 0 },
+                  ],
+                },
+              ],
+              92_072_581,
+              [
+                {
+                  from: undefined,
+                  length: undefined,
+                  device: undefined,
+                  metric: undefined,
+                  threshold: 0,
+                  bucket: undefined,
+                },
+                {
+                  from: undefined,
+                  length: undefined,
+                  device: undefined,
+                  metric: undefined,
+                  threshold: 0,
+                  bucket: undefined,
+                },
+              ],
+            ],
           ],
           // FC_SEED and FC_PATH replay a failing run (fast-check prints both).
           ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH } : {}),
