@@ -47,14 +47,25 @@ const DEVICE_FILTERED_READS: ReadonlySet<string> = new Set([
 /** A token in a URL ends up in logs and histories: it must expire within this. */
 export const MAX_QUERY_TOKEN_SECONDS = 3_600;
 
-/** InfluxDB's write doors (line protocol): their clients send `Token <token>`, or v1's `?p=<token>`. */
+/**
+ * InfluxDB's write doors (line protocol): their clients send `Token <token>`, or v1's password —
+ * `?p=<token>` or HTTP Basic with the token as the password (InfluxDB 2's v1 compatibility).
+ */
 export const LINE_PROTOCOL_PATHS: ReadonlySet<string> = new Set(['/api/v2/write', '/write']);
 
-/** The token a line-protocol client sent: `Authorization: Token|Bearer <token>`, else v1's `?p=`. */
+/** The token a line-protocol client sent: `Authorization: Token|Bearer <token>` or Basic's password, else `?p=`. */
 function lineProtocolToken(header: string | null, url: string): string | undefined {
-  const match = header === null ? null : /^(?:Token|Bearer) (.+)$/.exec(header);
-  if (match) return match[1];
+  const match = header === null ? null : /^(Token|Bearer|Basic) (.+)$/.exec(header);
+  if (match?.[1] === 'Basic') return basicPassword(match[2] as string);
+  if (match) return match[2];
   return header === null ? queryParams(url).p : undefined;
+}
+
+/** The password of HTTP Basic's `user:password` (base64); undefined without a colon. */
+function basicPassword(encoded: string): string | undefined {
+  const pair = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = pair.indexOf(':');
+  return colon < 0 ? undefined : pair.slice(colon + 1);
 }
 
 const matches = (given: string, token: string) => timingSafeEqual(digest(given), digest(token));
@@ -108,7 +119,7 @@ export function createAuthorizer({ apiToken, readToken, verifier, publicReadPath
         throw new ApiError(
           401,
           'unauthorized',
-          'line protocol writes need "Authorization: Token <API_TOKEN or a device token>" (or v1\'s ?p=<token>)',
+          'line protocol writes need "Authorization: Token <API_TOKEN or a device token>" (or v1\'s ?p=<token>, or Basic with the token as the password)',
         );
       }
       if (deviceToken(bearer)) {

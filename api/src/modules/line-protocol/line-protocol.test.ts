@@ -1,11 +1,13 @@
 /**
  * InfluxDB's write APIs through a real HTTP server on 127.0.0.1 and a real Redis: InfluxDB's own
- * JavaScript client (gzip, each precision, its retries) writing to /api/v2/write, v1's /write
- * with `?p=`, bad lines among good ones, device tokens, and hostile bodies.
+ * JavaScript client (gzip, each precision, its retries) writing to /api/v2/write, the `influx`
+ * v1 client writing to /write (Basic auth), v1's `?p=`, bad lines among good ones, device tokens,
+ * and hostile bodies.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { gzipSync } from 'node:zlib';
 import { InfluxDB, Point } from '@influxdata/influxdb-client';
+import { type IPoint, InfluxDB as InfluxV1 } from 'influx';
 import { type Reading, type TokenScope, createLogger, createRedis, createTokenVerifier, mintDeviceToken } from 'core';
 import { type RedisServer, startRedisServer, streamReadings, uniqueName, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
@@ -91,6 +93,44 @@ describe('line protocol in', () => {
         ].sort(),
       );
       expect(await streamLength()).toBe(mark + 8);
+    });
+
+  for (const precision of ['n', 'u', 'ms', 's'] as const)
+    it(`takes the influx v1 client's points at precision ${precision} through /write (Basic auth) — the same batch again stored once`, async () => {
+      const mark = await streamLength();
+      const port = Number(new URL(base).port);
+      const client = new InfluxV1({
+        host: '127.0.0.1',
+        port,
+        database: 'telemetry',
+        username: 'any',
+        password: TEST_TOKEN,
+      });
+      const at = new Date(Math.floor(Date.now() / 1_000) * 1_000 - 90_000);
+      const points: IPoint[] = [
+        { measurement: 'flow', tags: { device: 'valve-1', unit: 'l/min' }, fields: { rate: 3.5 }, timestamp: at },
+        { measurement: 'flow', tags: { host: 'valve-2' }, fields: { value: 7, open: true }, timestamp: at },
+      ];
+      await client.writePoints(points, { precision });
+      await client.writePoints(points, { precision });
+      const stored = [...(await readingsSince(mark)).values()];
+      expect(stored.map((r) => [r.deviceId, r.metric, r.value, r.unit, r.ts]).sort()).toEqual(
+        [
+          ['valve-1', 'flow.rate', 3.5, 'l/min', at.getTime()],
+          ['valve-2', 'flow', 7, '', at.getTime()],
+          ['valve-2', 'flow.open', 1, '', at.getTime()],
+        ].sort(),
+      );
+      expect(await streamLength()).toBe(mark + 6);
+      const wrong = new InfluxV1({
+        host: '127.0.0.1',
+        port,
+        database: 'telemetry',
+        username: 'any',
+        password: 'wrong',
+      });
+      await expect(wrong.writePoints(points, { precision })).rejects.toThrow(/401/);
+      expect(await streamLength()).toBe(mark + 6);
     });
 
   it('answers 400 naming the first bad line and how many, and writes the good ones (v1 /write with ?p=, precision s)', async () => {
