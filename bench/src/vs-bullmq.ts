@@ -7,13 +7,8 @@
  * (AOF everysec) and SQLite file. Prints readings/s, CPU per reading over every process, and the
  * ratio. Flags: --readings N (200,000), --rounds R (2), --per-job-readings M (30,000).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startRedisServer, startService } from 'core/testing';
-import { throughputScenario } from './pipeline/throughput.ts';
-import { processUsage } from './support.ts';
+import { bullmqRun, oursRun, type PeerRun } from './peer-runs.ts';
 
 const { values } = parseArgs({
   options: {
@@ -39,93 +34,18 @@ const readings = positive('readings', values.readings as string);
 const rounds = positive('rounds', values.rounds as string);
 const perJobReadings = positive('per-job-readings', values['per-job-readings'] as string);
 
-interface Run {
-  system: string;
-  readings: number;
-  perSecond: number;
-  microsecondsPerReading: number;
-  /** CPU seconds per process. */
-  split: string;
-}
-
-const cpuSeconds = (child: { resourceUsage(): { cpuTime: { user: bigint; system: bigint } } | undefined }) => {
-  const usage = child.resourceUsage();
-  return Number((usage?.cpuTime.user ?? 0n) + (usage?.cpuTime.system ?? 0n)) / 1e6;
-};
-
-async function ours(): Promise<Run> {
-  const measured = await throughputScenario({ readings });
-  const end = measured[0]?.data as { readingsPerSec: number };
-  const cpu = measured.find((m) => m.name.startsWith('CPU'))?.data as {
-    microsecondsPerReading: number;
-    processes: Record<string, { cpuSeconds: number }>;
-  };
-  const split = Object.entries(cpu.processes)
-    .map(([name, usage]) => `${name} ${usage.cpuSeconds.toFixed(1)}`)
-    .join(', ');
-  return {
-    system: 'this pipeline (frames; stored via the API + alerts evaluated)',
-    readings,
-    perSecond: end.readingsPerSec,
-    microsecondsPerReading: cpu.microsecondsPerReading,
-    split,
-  };
-}
-
-async function bullmq(count: number, perJob: number, concurrency: number): Promise<Run> {
-  const dir = await mkdtemp(join(tmpdir(), 'vs-bullmq-'));
-  const redisServer = await startRedisServer({ fsync: 'everysec' });
-  try {
-    const redisBefore = await processUsage(redisServer.pid);
-    const env = { REDIS_URL: redisServer.url, LOG_LEVEL: 'warn' };
-    const worker = startService(join(import.meta.dir, 'bullmq/worker.ts'), {
-      ...env,
-      DATABASE_PATH: join(dir, 'bullmq.db'),
-      EXPECT: String(count),
-      CONCURRENCY: String(concurrency),
-    });
-    await Bun.sleep(1_000);
-    const producer = startService(join(import.meta.dir, 'bullmq/producer.ts'), {
-      ...env,
-      READINGS: String(count),
-      PER_JOB: String(perJob),
-    });
-    const workerExit = await worker.exited;
-    if (workerExit !== 0) throw new Error(`BullMQ worker exited with ${workerExit}: ${worker.output().slice(-2_000)}`);
-    await producer.exited;
-    const started = producer.events('started')[0]?.at as number;
-    const stored = worker.events('stored')[0]?.at as number;
-    const redisCpu = (await processUsage(redisServer.pid)).cpuSeconds - redisBefore.cpuSeconds;
-    const [workerCpu, producerCpu] = [cpuSeconds(worker.child), cpuSeconds(producer.child)];
-    const totalCpu = workerCpu + producerCpu + redisCpu;
-    return {
-      system:
-        perJob === 1
-          ? `BullMQ, one job per reading, concurrency ${concurrency}`
-          : `BullMQ, ${perJob.toLocaleString()} readings per job, concurrency ${concurrency}, into SQLite`,
-      readings: count,
-      perSecond: count / ((stored - started) / 1_000),
-      microsecondsPerReading: (totalCpu * 1e6) / count,
-      split: `producer ${producerCpu.toFixed(1)}, redis ${redisCpu.toFixed(1)}, worker ${workerCpu.toFixed(1)}`,
-    };
-  } finally {
-    await redisServer.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-const runs: Run[] = [];
+const runs: PeerRun[] = [];
 const ratios: number[] = [];
 for (let round = 1; round <= rounds; round++) {
-  const mine = await ours();
-  const theirs = await bullmq(readings, 1_000, 4);
+  const mine = await oursRun(readings);
+  const theirs = await bullmqRun(readings, 1_000, 4);
   runs.push(mine, theirs);
   ratios.push(mine.perSecond / theirs.perSecond);
   console.error(
     `round ${round}: ours ${Math.round(mine.perSecond)}/s, BullMQ batched ${Math.round(theirs.perSecond)}/s`,
   );
 }
-runs.push(await bullmq(perJobReadings, 1, 50));
+runs.push(await bullmqRun(perJobReadings, 1, 50));
 
 console.log(
   '| system | readings | readings/s | CPU per reading (all processes) | CPU seconds per process |\n|---|---|---|---|---|',
