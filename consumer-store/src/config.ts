@@ -11,8 +11,8 @@ export const storeSettings = {
   historyGroup: env.string('HISTORY_GROUP', 'history', { maxLength: 200 }),
   /** Up to the API's batch limit: under load fewer, larger requests; at low rates one reading at once. */
   batchSize: env.int('BATCH_SIZE', 5_000, { min: 1, max: 5_000 }),
-  /** Batches in flight: 2 lets the API store one while the next is read and sent. */
-  concurrency: env.int('CONCURRENCY', 2, { min: 1, max: 16 }),
+  /** Batches in flight: the API stores one while the next are read and sent, and commits those that wait together. */
+  concurrency: env.int('CONCURRENCY', 4, { min: 1, max: 16 }),
   requestTimeoutMs: env.int('REQUEST_TIMEOUT_MS', 10_000, { min: 100 }),
   /** Recent entries kept in the stream for replay, even when every group has read them. */
   retainEntries: env.int('RETAIN_ENTRIES', 10_000, { min: 0, max: 1_000_000 }),

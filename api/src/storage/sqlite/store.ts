@@ -4,6 +4,7 @@ import { timedCheck } from '../check.ts';
 import { exportChunk, jsonBytes } from '../export-text.ts';
 import type { Bucket } from '../minutes.ts';
 import {
+  type BatchOutcome,
   type Conflict,
   type Cursor,
   type DevicePage,
@@ -60,8 +61,9 @@ function connect(db: Db) {
   const storedById = sqlite.prepare(`SELECT ${READING_COLUMNS} FROM readings WHERE ${BY_ID}`);
   const names = nameKeys(sqlite);
   const rollups = rollupStatements(sqlite);
-  const insertAll = sqlite.transaction((rows: readonly StoredRow[]) => {
-    const stored: StoredRow[] = [];
+  /** One request's rows: each stored (added to `stored`), a duplicate, or a conflict. */
+  const insertRows = (rows: readonly StoredRow[], stored: StoredRow[]): BatchOutcome => {
+    const before = stored.length;
     const conflicts: Conflict[] = [];
     for (const [index, row] of rows.entries()) {
       const id = storedId(row.id);
@@ -84,9 +86,19 @@ function connect(db: Db) {
       if (standing && !sameReading(withIdText(standing), row))
         conflicts.push({ index, offered: row, stored: standing });
     }
+    const inserted = stored.length - before;
+    return { inserted, duplicates: rows.length - inserted - conflicts.length, conflicts };
+  };
+  /**
+   * Several requests' rows in one transaction (group commit), each answered as if alone: a row
+   * an earlier request of the group stored is a duplicate (or a conflict) for a later one.
+   */
+  const insertGroups = sqlite.transaction((groups: ReadonlyArray<readonly StoredRow[]>) => {
+    const stored: StoredRow[] = [];
+    const outcomes = groups.map((rows) => insertRows(rows, stored));
     // The rollups of what was stored, in the same transaction: they never disagree with the rows.
     rollups.add(stored);
-    return { inserted: stored.length, duplicates: rows.length - stored.length - conflicts.length, conflicts };
+    return outcomes;
   });
   const placeOf = sqlite.prepare(`SELECT device_id AS deviceId, metric, ts FROM readings WHERE ${BY_ID}`);
   const updateOne = sqlite.prepare(
@@ -128,7 +140,7 @@ function connect(db: Db) {
   return {
     db,
     sqlite,
-    insertAll: forgettingNames(insertAll),
+    insertGroups: forgettingNames(insertGroups),
     patchOne: forgettingNames(patchOne),
     removeOne,
     byId: storedById,
@@ -323,6 +335,13 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     );
   };
 
+  const insertGroups = (groups: ReadonlyArray<readonly StoredRow[]>): BatchOutcome[] => {
+    const rows = groups.reduce((sum, group) => sum + group.length, 0);
+    const outcomes = guarded((c) => c.insertGroups(groups), 'write', rows);
+    if (outcomes.some((outcome) => outcome.inserted > 0)) changed();
+    return outcomes;
+  };
+
   return {
     backend: 'sqlite',
     location: path ?? ':memory:',
@@ -330,9 +349,10 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
       return path ? databaseIdentity(path) : undefined;
     },
     async insert(rows) {
-      const outcome = guarded((c) => c.insertAll(rows), 'write', rows.length);
-      if (outcome.inserted > 0) changed();
-      return outcome;
+      return insertGroups([rows])[0] as BatchOutcome;
+    },
+    async insertGroups(groups) {
+      return insertGroups(groups);
     },
     async get(id) {
       return guarded((c) => {
@@ -457,6 +477,8 @@ function fileIdentity(path: string): { ino: number; dev: number } | undefined {
  * of two reader threads at once.
  */
 export interface SqliteStore extends ReadingsStore {
+  /** Each group's rows as `insert` stores them, all in one transaction; an outcome per group. */
+  insertGroups(groups: ReadonlyArray<readonly StoredRow[]>): Promise<BatchOutcome[]>;
   statsSummaryJson(filter: ReadingFilter, threshold: number, bucket?: Bucket): Promise<Uint8Array>;
   statsDevicesJson(filter: ReadingFilter, threshold: number, devices: DevicePage): Promise<Uint8Array>;
 }
