@@ -310,11 +310,12 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
 
   /**
    * Handles `work` until every item is settled. `open` counts each entry's unsettled items; an
-   * entry is acknowledged when its count reaches 0. `fieldsOf` holds each item's fields.
+   * entry is acknowledged when its count reaches 0. `itemOf` holds each entry's item, whose fields
+   * a dead letter takes (made only then: a frame's item makes them when asked).
    */
   const runHandler = async (
     work: Array<ConsumerEntry<T>>,
-    fieldsOf: Map<ConsumerEntry<T>, readonly string[]>,
+    itemOf: Map<ConsumerEntry<T>, DecodedItem<T>>,
     open: Map<string, number>,
   ): Promise<boolean> => {
     let pending = work;
@@ -362,7 +363,7 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
           if (outcome !== 'done')
             dead.push({
               entryId: entry.entryId,
-              fields: fieldsOf.get(entry) ?? null,
+              fields: itemOf.get(entry)?.fields ?? null,
               reason: outcome.dead,
               deliveries: entry.deliveries,
             });
@@ -395,8 +396,8 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
     const acks: string[] = [];
     const dead: DeadLetter[] = [];
     const work: Array<ConsumerEntry<T>> = [];
-    // Each item's fields, for the dead letters the handler asks for.
-    const fieldsOf = new Map<ConsumerEntry<T>, readonly string[]>();
+    // Each entry's item, whose fields go with the dead letters the handler asks for.
+    const itemOf = new Map<ConsumerEntry<T>, DecodedItem<T>>();
     const open = new Map<string, number>();
     let items = 0;
     for (const [entryId, fields] of entries) {
@@ -435,7 +436,7 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         }
         const entry: ConsumerEntry<T> = { entryId, value: item.value, deliveries };
         work.push(entry);
-        fieldsOf.set(entry, item.fields);
+        itemOf.set(entry, item);
         valid += 1;
       }
       if (valid > 0) open.set(entryId, valid);
@@ -447,7 +448,7 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
     // At most batchSize items per handler call, in order; an entry may span two calls.
     // A chunk left unsettled (closing mid-retry) stops the rest, which stay pending, in order.
     for (let start = 0; start < work.length; start += batchSize) {
-      if (!(await runHandler(work.slice(start, start + batchSize), fieldsOf, open))) return;
+      if (!(await runHandler(work.slice(start, start + batchSize), itemOf, open))) return;
     }
   };
 

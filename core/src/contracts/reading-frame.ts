@@ -63,19 +63,36 @@ export function decodeReadingItems(fields: FieldList): DecodedReadingItem[] {
     throw new InvalidEventError('f', `must be a non-empty JSON array of readings, got ${quote(raw)}`);
   const now = Date.now();
   return parsed.map((element, index) => {
-    const itemFields = ['v', '2', 'r', JSON.stringify(element) ?? 'null'];
     try {
-      return {
-        value: validateReading(
-          fromReadingArray(element, () => itemFields[3] as string, `f[${index}]`),
+      return new FrameItem(
+        validateReading(
+          fromReadingArray(element, () => elementText(element), `f[${index}]`),
           now,
         ),
-        fields: itemFields,
-      };
+        element,
+      );
     } catch (error) {
-      return { error: `frame element ${index}: ${(error as Error).message}`, fields: itemFields };
+      return { error: `frame element ${index}: ${(error as Error).message}`, fields: elementFields(element) };
     }
   });
+}
+
+const elementText = (element: unknown) => JSON.stringify(element) ?? 'null';
+/** A frame element as the v2 entry it would have been: its dead letter's fields. */
+const elementFields = (element: unknown): string[] => ['v', '2', 'r', elementText(element)];
+
+/**
+ * A frame's reading, and its fields made only when asked for (a dead letter): every reading of
+ * every frame passes here, and almost none is dead-lettered.
+ */
+class FrameItem {
+  constructor(
+    readonly value: Reading,
+    private readonly element: unknown,
+  ) {}
+  get fields(): string[] {
+    return elementFields(this.element);
+  }
 }
 
 /**
