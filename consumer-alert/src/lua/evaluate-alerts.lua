@@ -70,96 +70,121 @@ for rule = 1, #rules do
   local fields = fieldsByRule[rule]
   if #fields > 0 then
     local values = redis.call('HMGET', KEYS[rule + 1], unpack(fields))
+    -- Kept packed: most readings need only whether the state is a quiet one (quietOrder).
     for i, device in ipairs(fields) do
-      if values[i] then states[rule][device] = decodeState(values[i]) or false end
+      if values[i] then states[rule][device] = values[i] end
     end
   end
+end
+-- The order of a state that is ok with no streak and not flapping (packed as read, or decoded);
+-- nil for any other, and for a packing older than the flap field (the full path decodes those).
+local function quietOrder(known)
+  if type(known) == 'string' then
+    local order, flap = string.match(known, '^ok,0,(%d+),%d+,[^,]*,[^,]*,[^,]*,([01]?)')
+    if order and flap ~= '1' then return tonumber(order) end
+    return nil
+  end
+  if known.state == 'ok' and known.streak == 0 and not known.flapping then return known.order end
+  return nil
 end
 local out = {}
 for pair, p in ipairs(pairList) do
   local rule, flags, tsText, device, readingId = p[1], p[2], p[3], p[4], p[5]
   local r = rules[rule]
   local order = tonumber(p[8])
-  local state = states[rule][device] or
-    { state = 'ok', streak = 0, order = nil, notifiedOrder = 0, readingId = '', metric = '', value = '', flapping = false, flapTimes = {} }
-  local current, streak = state.state, state.streak
-  local lastOrder = state.order
-  if lastOrder and lastOrder > order + poisonedAfterMs then lastOrder = nil end
-  local transition = '-'
-  if lastOrder and (order < lastOrder or (order == lastOrder and readingId == state.readingId)) then
-    transition = 's'
+  local known = states[rule][device]
+  local okOrder = known and quietOrder(known)
+  -- Most readings: one that does not breach, for a device that is ok with no streak and not
+  -- flapping (or was never seen), ordered after its state: nothing can change. Said at once,
+  -- without decoding the state or the tables of the full path below, which gives the same answer.
+  if flags % 2 == 0 and (not known or (okOrder and order > okOrder and okOrder <= order + poisonedAfterMs)) then
+    out[pair] = '-'
   else
-    local breach = flags % 2 == 1
-    local nextState, nextStreak, notifiedOrder = current, streak, math.min(state.notifiedOrder, order)
-    if current ~= 'firing' then
-      if breach then nextStreak = streak + 1 else nextStreak = 0 end
-      if breach and nextStreak >= r[4] then transition = 'f'; nextState = 'firing' end
-    elseif math.floor(flags / 2) % 2 == 1 then
-      transition = 'r'; nextState = 'ok'; nextStreak = 0
-    elseif breach and r[5] > 0 and order - notifiedOrder >= r[5] then
-      if redis.call('HEXISTS', acksKey, r[1] .. '|' .. device) == 0 then transition = 'p' end
+    if type(known) == 'string' then
+      known = decodeState(known) or false
+      states[rule][device] = known
     end
-    if transition == 'f' or transition == 'r' then redis.call('HDEL', acksKey, r[1] .. '|' .. device) end
-    local flapN, flapWithin = r[6] or 0, r[7] or 0
-    local flapping, times, flapChanged, quiet, note = state.flapping, state.flapTimes, false, false, nil
-    if flapN > 0 then
-      if transition == 'f' or transition == 'r' then
-        local kept = {}
-        for _, t in ipairs(times) do if t > order - flapWithin then kept[#kept + 1] = t end end
-        kept[#kept + 1] = order
-        while #kept > flapN do table.remove(kept, 1) end
-        times, flapChanged = kept, true
-        if flapping then
+    local state = known or
+      { state = 'ok', streak = 0, order = nil, notifiedOrder = 0, readingId = '', metric = '', value = '', flapping = false, flapTimes = {} }
+    local current, streak = state.state, state.streak
+    local lastOrder = state.order
+    if lastOrder and lastOrder > order + poisonedAfterMs then lastOrder = nil end
+    local transition = '-'
+    if lastOrder and (order < lastOrder or (order == lastOrder and readingId == state.readingId)) then
+      transition = 's'
+    else
+      local breach = flags % 2 == 1
+      local nextState, nextStreak, notifiedOrder = current, streak, math.min(state.notifiedOrder, order)
+      if current ~= 'firing' then
+        if breach then nextStreak = streak + 1 else nextStreak = 0 end
+        if breach and nextStreak >= r[4] then transition = 'f'; nextState = 'firing' end
+      elseif math.floor(flags / 2) % 2 == 1 then
+        transition = 'r'; nextState = 'ok'; nextStreak = 0
+      elseif breach and r[5] > 0 and order - notifiedOrder >= r[5] then
+        if redis.call('HEXISTS', acksKey, r[1] .. '|' .. device) == 0 then transition = 'p' end
+      end
+      if transition == 'f' or transition == 'r' then redis.call('HDEL', acksKey, r[1] .. '|' .. device) end
+      local flapN, flapWithin = r[6] or 0, r[7] or 0
+      local flapping, times, flapChanged, quiet, note = state.flapping, state.flapTimes, false, false, nil
+      if flapN > 0 then
+        if transition == 'f' or transition == 'r' then
+          local kept = {}
+          for _, t in ipairs(times) do if t > order - flapWithin then kept[#kept + 1] = t end end
+          kept[#kept + 1] = order
+          while #kept > flapN do table.remove(kept, 1) end
+          times, flapChanged = kept, true
+          if flapping then
+            quiet = true
+          elseif #kept >= flapN then
+            flapping = true
+            note = 'flapping: ' .. flapN .. ' transitions within ' .. (flapWithin / 1000) .. ' s; notifications paused until stable for ' .. (flapWithin / 1000) .. ' s'
+          end
+        elseif transition == 'p' and flapping then
           quiet = true
-        elseif #kept >= flapN then
-          flapping = true
-          note = 'flapping: ' .. flapN .. ' transitions within ' .. (flapWithin / 1000) .. ' s; notifications paused until stable for ' .. (flapWithin / 1000) .. ' s'
+        elseif transition == '-' and flapping and order - (times[#times] or 0) >= flapWithin then
+          flapping, times, flapChanged = false, {}, true
+          transition = 'n'
+          note = 'stable for ' .. (flapWithin / 1000) .. ' s after flapping'
         end
-      elseif transition == 'p' and flapping then
+      end
+      local past = p[9]
+      if past and transition ~= '-' and not quiet then
         quiet = true
-      elseif transition == '-' and flapping and order - (times[#times] or 0) >= flapWithin then
-        flapping, times, flapChanged = false, {}, true
-        transition = 'n'
-        note = 'stable for ' .. (flapWithin / 1000) .. ' s after flapping'
+        if note then note = note .. '; ' .. past else note = past end
       end
-    end
-    local past = p[9]
-    if past and transition ~= '-' and not quiet then
-      quiet = true
-      if note then note = note .. '; ' .. past else note = past end
-    end
-    if r[8] == 1 and (transition == 'f' or transition == 'r') then
-      local member = r[1] .. '|' .. device
-      redis.call('HDEL', escalatedKey, member)
-      if transition == 'f' and not quiet then
-        if not nowMs then
-          local t = redis.call('TIME')
-          nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      if r[8] == 1 and (transition == 'f' or transition == 'r') then
+        local member = r[1] .. '|' .. device
+        redis.call('HDEL', escalatedKey, member)
+        if transition == 'f' and not quiet then
+          if not nowMs then
+            local t = redis.call('TIME')
+            nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+          end
+          redis.call('ZADD', firingKey, nowMs, member)
+        else
+          redis.call('ZREM', firingKey, member)
         end
-        redis.call('ZADD', firingKey, nowMs, member)
-      else
-        redis.call('ZREM', firingKey, member)
       end
+      if transition ~= '-' then
+        notifiedOrder = order
+        local alertState = 'firing'
+        if transition == 'r' or (transition == 'n' and nextState ~= 'firing') then alertState = 'resolved' end
+        local alertId = redis.sha1hex(readingId .. '|' .. r[1] .. '|' .. device .. '|' .. transition)
+        local fields = { 'v', ARGV[1], 'id', alertId, 'ruleId', r[1], 'deviceId', device, 'metric', p[7],
+          'value', p[6], 'threshold', r[2], 'state', alertState, 'severity', r[3], 'ts', tsText, 'readingId', readingId }
+        if note then fields[#fields + 1] = 'note'; fields[#fields + 1] = note end
+        if quiet then fields[#fields + 1] = 'quiet'; fields[#fields + 1] = '1' end
+        redis.call('XADD', KEYS[1], '*', unpack(fields))
+      end
+      if transition ~= '-' or nextStreak ~= streak or lastOrder ~= state.order or flapChanged then
+        states[rule][device] = { state = nextState, streak = nextStreak, order = order, notifiedOrder = notifiedOrder,
+          readingId = readingId, metric = p[7], value = p[6], flapping = flapping, flapTimes = times }
+        changed[rule][device] = true
+      end
+      if quiet then transition = 'q' end
     end
-    if transition ~= '-' then
-      notifiedOrder = order
-      local alertState = 'firing'
-      if transition == 'r' or (transition == 'n' and nextState ~= 'firing') then alertState = 'resolved' end
-      local alertId = redis.sha1hex(readingId .. '|' .. r[1] .. '|' .. device .. '|' .. transition)
-      local fields = { 'v', ARGV[1], 'id', alertId, 'ruleId', r[1], 'deviceId', device, 'metric', p[7],
-        'value', p[6], 'threshold', r[2], 'state', alertState, 'severity', r[3], 'ts', tsText, 'readingId', readingId }
-      if note then fields[#fields + 1] = 'note'; fields[#fields + 1] = note end
-      if quiet then fields[#fields + 1] = 'quiet'; fields[#fields + 1] = '1' end
-      redis.call('XADD', KEYS[1], '*', unpack(fields))
-    end
-    if transition ~= '-' or nextStreak ~= streak or lastOrder ~= state.order or flapChanged then
-      states[rule][device] = { state = nextState, streak = nextStreak, order = order, notifiedOrder = notifiedOrder,
-        readingId = readingId, metric = p[7], value = p[6], flapping = flapping, flapTimes = times }
-      changed[rule][device] = true
-    end
-    if quiet then transition = 'q' end
+    out[pair] = transition
   end
-  out[pair] = transition
 end
 for rule = 1, #rules do
   local args = {}
