@@ -23,6 +23,7 @@ import { startCheckpointer } from './checkpointer.ts';
 import { type Db, databaseIdentity, databasePath, openDatabase, openReader } from './client.ts';
 import { alertStatements } from './alerts.ts';
 import { nameKeys, storedId, withIdText } from './compact.ts';
+import { type PackedGroups, unpackGroups } from './packed-rows.ts';
 import { whereFilter } from './filters.ts';
 import { readings } from './schema.ts';
 import { rollupReader } from './stats.ts';
@@ -354,6 +355,9 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     async insertGroups(groups) {
       return insertGroups(groups);
     },
+    async insertPacked(packed) {
+      return insertGroups(unpackGroups(packed));
+    },
     async get(id) {
       return guarded((c) => {
         const row = c.byId.get(storedId(id)) as StoredRow | null;
@@ -479,6 +483,8 @@ function fileIdentity(path: string): { ino: number; dev: number } | undefined {
 export interface SqliteStore extends ReadingsStore {
   /** Each group's rows as `insert` stores them, all in one transaction; an outcome per group. */
   insertGroups(groups: ReadonlyArray<readonly StoredRow[]>): Promise<BatchOutcome[]>;
+  /** insertGroups, the groups as the API's event loop hands them to the writer thread. */
+  insertPacked(packed: PackedGroups): Promise<BatchOutcome[]>;
   statsSummaryJson(filter: ReadingFilter, threshold: number, bucket?: Bucket): Promise<Uint8Array>;
   statsDevicesJson(filter: ReadingFilter, threshold: number, devices: DevicePage): Promise<Uint8Array>;
 }

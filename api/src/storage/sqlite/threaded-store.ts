@@ -11,6 +11,7 @@ import {
 } from '../port.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { databaseIdentity, databasePath } from './client.ts';
+import { packGroups } from './packed-rows.ts';
 import { READER_NICE_STEPS } from './thread-priority.ts';
 import type { ThreadMethod, ThreadReply, ThreadRequest } from './thread-protocol.ts';
 
@@ -93,8 +94,17 @@ class SqliteThread {
     return `SQLite's ${this.name} thread has been on one call ${seconds} s past its time budget (a hung or overloaded disk?)`;
   }
 
-  /** `method` on the thread; past `budgetMs` a 503, and the thread stuck unless `stalls` is false. */
-  call<T>(method: ThreadMethod, args: unknown[], budgetMs: number, stalls = true): Promise<T> {
+  /**
+   * `method` on the thread; past `budgetMs` a 503, and the thread stuck unless `stalls` is false.
+   * `transfer`: buffers of the arguments handed over rather than copied.
+   */
+  call<T>(
+    method: ThreadMethod,
+    args: unknown[],
+    budgetMs: number,
+    stalls = true,
+    transfer: Transferable[] = [],
+  ): Promise<T> {
     const stuck = this.stuck();
     if (stuck) return Promise.reject(new StorageUnavailableError(stuck));
     if (this.waiting.size >= MAX_WAITING_CALLS) {
@@ -121,7 +131,7 @@ class SqliteThread {
         );
       }, budgetMs);
       this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject, timer, overdue: false });
-      this.worker.postMessage({ type: 'call', id, method, args } satisfies ThreadRequest);
+      this.worker.postMessage({ type: 'call', id, method, args } satisfies ThreadRequest, transfer);
     });
   }
 
@@ -188,10 +198,16 @@ export async function openThreadedSqliteStore(
 
   const write = <T>(method: ThreadMethod, ...args: unknown[]) => writer.call<T>(method, args, statementTimeoutMs);
   // Batches that arrive while the writer commits go into its next transaction together.
-  const insert = groupCommit((groups) => write<BatchOutcome[]>('insertGroups', groups), {
-    maxRows: GROUP_COMMIT_ROWS,
-    maxWaiting: MAX_WAITING_CALLS,
-  });
+  const insert = groupCommit(
+    (groups) => {
+      const packed = packGroups(groups);
+      return writer.call<BatchOutcome[]>('insertPacked', [packed], statementTimeoutMs, true, [packed.numbers.buffer]);
+    },
+    {
+      maxRows: GROUP_COMMIT_ROWS,
+      maxWaiting: MAX_WAITING_CALLS,
+    },
+  );
   /** A short read on the writer's thread: its own small budget, and it never marks the thread stuck. */
   const shortRead = <T>(method: ThreadMethod, ...args: unknown[]) =>
     writer.call<T>(method, args, Math.min(statementTimeoutMs, SHORT_READ_BUDGET_MS), false);
