@@ -13,12 +13,16 @@ export function newEventId(atMs: number = Date.now()): string {
  * in it (MQTT QoS 1 redelivers after a crash): both copies get one id, and storage keeps one.
  */
 export function eventIdFor(atMs: number, key: string): string {
-  const bytes = new Uint8Array(16);
   const ms = Math.max(0, Math.min(Math.trunc(atMs), 2 ** 48 - 1));
-  for (let i = 0; i < 6; i++) bytes[i] = Math.floor(ms / 2 ** (8 * (5 - i))) % 256;
-  bytes.set(new Bun.CryptoHasher('sha256').update(key).digest().subarray(0, 10), 6);
-  bytes[6] = 0x70 | ((bytes[6] ?? 0) & 0x0f); // version 7
-  bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f); // RFC 4122 variant
-  const hex = Buffer.from(bytes).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const digest = Bun.SHA256.hash(key) as Uint8Array;
+  let id = '';
+  for (let i = 0; i < 6; i++) id += HEX[Math.floor(ms / 2 ** (8 * (5 - i))) % 256];
+  // Then the digest's first 10 bytes, the version (7) and the RFC 4122 variant set in theirs.
+  id += `-${HEX[0x70 | ((digest[0] as number) & 0x0f)]}${HEX[digest[1] as number]}`;
+  id += `-${HEX[0x80 | ((digest[2] as number) & 0x3f)]}${HEX[digest[3] as number]}-`;
+  for (let i = 4; i < 10; i++) id += HEX[digest[i] as number];
+  return `${id.slice(0, 8)}-${id.slice(8)}`;
 }
+
+/** Each byte's two hex digits: the id is written from them directly (doors make one per reading). */
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
