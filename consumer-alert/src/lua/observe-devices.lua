@@ -18,13 +18,25 @@ Returns how many devices were new.
 if KEYS[3] and redis.call('GET', KEYS[3]) ~= ARGV[2] then return '!' end
 local readings = cjson.decode(ARGV[1])
 local most = tonumber(ARGV[3])
+-- Devices a command at a time, in chunks (Lua's unpack takes a few thousand values at most).
+local CHUNK = 1000
+local devices, listed = {}, {}
+for _, r in ipairs(readings) do
+  if not listed[r[1]] then listed[r[1]] = true; devices[#devices + 1] = r[1] end
+end
+local stored = {}
+for start = 1, #devices, CHUNK do
+  local chunk = { unpack(devices, start, math.min(start + CHUNK - 1, #devices)) }
+  local values = redis.call('HMGET', KEYS[1], unpack(chunk))
+  for i, device in ipairs(chunk) do stored[device] = values[i] end
+end
 local records = {}
 local new = 0
 for _, r in ipairs(readings) do
   local device, metric, seen, earliest = r[1], r[2], tonumber(r[6]), tonumber(r[8])
   local d = records[device]
   if d == nil then
-    local packed = redis.call('HGET', KEYS[1], device)
+    local packed = stored[device]
     if packed then
       d = cjson.decode(packed)
       -- cjson reads an empty object back as an empty array: either way, no metric yet.
@@ -50,8 +62,13 @@ for _, r in ipairs(readings) do
     d.x = (d.x or 0) + 1
   end
 end
-for device, d in pairs(records) do
+local args = {}
+for _, device in ipairs(devices) do
+  local d = records[device]
   d.n = nil
-  redis.call('HSET', KEYS[1], device, cjson.encode(d))
+  args[#args + 1] = device
+  args[#args + 1] = cjson.encode(d)
+  if #args >= 2 * CHUNK then redis.call('HSET', KEYS[1], unpack(args)); args = {} end
 end
+if #args > 0 then redis.call('HSET', KEYS[1], unpack(args)) end
 return new
