@@ -54,6 +54,12 @@ describe('line protocol', () => {
     expect(timestampMs('1700000000123456', precisionOf('u') as string)).toBe(1_700_000_000_123);
     expect(timestampMs('1700000000123', 'ms')).toBe(1_700_000_000_123);
     expect(timestampMs('1700000000', precisionOf('s') as string)).toBe(1_700_000_000_000);
+    // Truncated toward zero, as integer division: before 1970 too, and never a negative zero.
+    expect(timestampMs('-1234567', 'ns')).toBe(-1);
+    expect(timestampMs('999999', 'ns')).toBe(0);
+    expect(Object.is(timestampMs('-0000001', 'ns'), 0)).toBe(true);
+    expect(Object.is(timestampMs('-0', 'ms'), 0)).toBe(true);
+    expect(timestampMs('-0012', 's')).toBe(-12_000);
     expect(precisionOf(undefined)).toBe('ns');
     expect(precisionOf('h')).toBeUndefined();
   });

@@ -130,10 +130,17 @@ const V1_PRECISION: Record<string, string> = { n: 'ns', ns: 'ns', u: 'us', us: '
 /** The v2 name of a precision as either API spells it, or undefined when it is none. */
 export const precisionOf = (raw: string | undefined): string | undefined => V1_PRECISION[raw ?? 'ns'];
 
-/** A timestamp in `precision` as epoch milliseconds (truncated). */
+/** Digits below the millisecond in each finer precision. */
+const SUB_MS_DIGITS: Record<string, number> = { ns: 6, us: 3 };
+
+/**
+ * A timestamp in `precision` as epoch milliseconds (truncated toward zero, as integer division
+ * does): the digits below the millisecond cut off the text, not divided in BigInt (every point
+ * passes here). `+ 0` makes a negative zero plain 0.
+ */
 export function timestampMs(timestamp: string, precision: string): number {
-  const units = BigInt(timestamp);
-  const factor = TO_MS[precision] as number;
-  if (factor >= 1) return Number(units) * factor;
-  return Number(units / BigInt(Math.round(1 / factor)));
+  const cut = SUB_MS_DIGITS[precision];
+  if (cut === undefined) return Number(timestamp) * (TO_MS[precision] as number) + 0;
+  const whole = timestamp.slice(0, -cut);
+  return whole === '' || whole === '-' ? 0 : Number(whole) + 0;
 }

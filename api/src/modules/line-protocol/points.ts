@@ -12,6 +12,18 @@ import {
 
 /** Nanoseconds per unit of each precision: a point's key is its time in nanoseconds, whatever the precision it came in. */
 const NS_PER: Record<string, bigint> = { ns: 1n, us: 1_000n, ms: 1_000_000n, s: 1_000_000_000n };
+const NS_ZEROS: Record<string, string> = { ns: '', us: '000', ms: '000000', s: '000000000' };
+
+/**
+ * A timestamp in nanoseconds, as text: the digits as written with the precision's zeros after
+ * them when they are already the integer's own (a first digit 1–9, after a minus); else (leading
+ * zeros, zero) through BigInt. The same text either way: the point's id depends on it.
+ */
+function nanosecondsText(timestamp: string, precision: string): string {
+  const first = timestamp.charCodeAt(timestamp.startsWith('-') ? 1 : 0);
+  if (first >= 49 && first <= 57) return timestamp + (NS_ZEROS[precision] as string);
+  return (BigInt(timestamp) * (NS_PER[precision] as bigint)).toString();
+}
 
 export interface BadLine {
   line: number;
@@ -42,23 +54,34 @@ export function readingsOfPoint(point: Point, mapping: Mapping): Reading[] {
     throw new LineProtocolError(
       `no ${mapping.deviceTag} tag${mapping.deviceTag === 'device' ? ' (nor host)' : ''} naming the device`,
     );
-  const strings = [...point.fields].filter(([, field]) => field.kind === 'string').map(([key]) => key);
-  if (strings.length > 0)
-    throw new LineProtocolError(`field ${strings[0]}: string values are not readings (send numbers or booleans)`);
+  for (const [key, field] of point.fields)
+    if (field.kind === 'string')
+      throw new LineProtocolError(`field ${key}: string values are not readings (send numbers or booleans)`);
   const tsMs = point.timestamp === undefined ? mapping.receiptMs : timestampMs(point.timestamp, mapping.precision);
   const timeKey =
     point.timestamp === undefined
       ? `receipt:${mapping.receiptMs}`
-      : (BigInt(point.timestamp) * (NS_PER[mapping.precision] as bigint)).toString();
+      : nanosecondsText(point.timestamp, mapping.precision);
   const unit = point.tags.get('unit') ?? '';
-  return [...point.fields].map(([field, value]) => {
+  const readings: Reading[] = [];
+  for (const [field, value] of point.fields) {
     const metric = field === 'value' ? point.measurement : `${point.measurement}.${field}`;
     const number = value.kind === 'number' ? value.value : value.kind === 'boolean' && value.value ? 1 : 0;
-    return validateReading(
-      { id: eventIdFor(tsMs, `lp|${deviceId}|${metric}|${timeKey}`), deviceId, metric, value: number, unit, ts: tsMs },
-      mapping.nowMs,
+    readings.push(
+      validateReading(
+        {
+          id: eventIdFor(tsMs, `lp|${deviceId}|${metric}|${timeKey}`),
+          deviceId,
+          metric,
+          value: number,
+          unit,
+          ts: tsMs,
+        },
+        mapping.nowMs,
+      ),
     );
-  });
+  }
+  return readings;
 }
 
 /** A body's readings, and its bad lines (each refused whole, the others kept). */
