@@ -1,7 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cliNumber, encodeReading, newEventId, parseCli } from 'core';
-import { waitFor } from 'core/testing';
+import { own, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import type { StoredRow } from 'api/src/storage/port.ts';
 
@@ -91,19 +91,21 @@ export async function spawnApi(options: {
   env?: Record<string, string>;
 }) {
   const url = `http://127.0.0.1:${options.port}`;
-  const child = Bun.spawn(['bun', ...profileFlags, apiEntry], {
-    env: {
-      ...process.env,
-      PORT: String(options.port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: options.databaseUrl,
-      API_TOKEN: options.token,
-      LOG_LEVEL: 'warn',
-      ...options.env,
-    },
-    stdout: 'inherit',
-    stderr: 'inherit',
-  });
+  const child = own(
+    Bun.spawn(['bun', ...profileFlags, apiEntry], {
+      env: {
+        ...process.env,
+        PORT: String(options.port),
+        HOST: '127.0.0.1',
+        DATABASE_URL: options.databaseUrl,
+        API_TOKEN: options.token,
+        LOG_LEVEL: 'warn',
+        ...options.env,
+      },
+      stdout: 'inherit',
+      stderr: 'inherit',
+    }),
+  );
   await waitFor(
     () =>
       fetch(`${url}/health`).then(

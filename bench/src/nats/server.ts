@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor } from 'core/testing';
+import { freePort, own, waitFor } from 'core/testing';
 
 export interface NatsServer {
   url: string;
@@ -18,10 +18,12 @@ export async function startNatsServer(): Promise<NatsServer> {
   if (!binary) throw new Error('nats-server is not installed (apt-get install nats-server)');
   const dir = await mkdtemp(join(tmpdir(), 'vs-peers-nats-'));
   const port = await freePort();
-  const child = Bun.spawn([binary, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], {
-    stdout: 'ignore',
-    stderr: 'ignore',
-  });
+  const child = own(
+    Bun.spawn([binary, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], {
+      stdout: 'ignore',
+      stderr: 'ignore',
+    }),
+  );
   await waitFor(
     async () => {
       if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}`);

@@ -4,6 +4,7 @@ export { waitFor, uniqueName } from './wait.ts';
 export { useRedis, type TestRedis } from './use-redis.ts';
 export { startService, type ServiceProcess } from './service-process.ts';
 export { startTcpProxy } from './tcp-proxy.ts';
+export { own } from './owned-processes.ts';
 export {
   startPostgresServer,
   usePostgres,

@@ -1,13 +1,23 @@
 import type { Subprocess } from 'bun';
 
-/** Servers the tests started: killed when the test process exits, so a crashed run leaves none behind. */
+import { constants } from 'node:os';
+
+/**
+ * Servers and services a test or benchmark started: killed when its process exits, so a crashed
+ * run leaves none behind — a run stopped by a signal too (a timeout's SIGTERM, Ctrl-C), which
+ * otherwise ends the process without its exit handlers.
+ */
 const live = new Set<Subprocess>();
 process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
+  process.once(signal, () => process.exit(128 + constants.signals[signal]));
 
+/** Kills `child` with this process; forgotten once it exits (its pid may be another's then). */
 export function own<T extends Subprocess>(child: T): T {
   live.add(child);
+  void child.exited.then(() => live.delete(child));
   return child;
 }
 

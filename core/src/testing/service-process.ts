@@ -1,4 +1,5 @@
 import type { Subprocess } from 'bun';
+import { own } from './owned-processes.ts';
 
 /** A service started as its own `bun` process, as in production, with its output kept for asserts. */
 export interface ServiceProcess {
@@ -13,11 +14,6 @@ export interface ServiceProcess {
   exited: Promise<number>;
 }
 
-const live = new Set<Subprocess>();
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
-
 /** Starts `bun [bunFlags] <entry>` with `env` added to this process's environment. */
 export function startService(
   entry: string,
@@ -26,22 +22,20 @@ export function startService(
   args: readonly string[] = [],
 ): ServiceProcess {
   const chunks: string[] = [];
-  const child = Bun.spawn(['bun', ...bunFlags, entry, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdout: 'pipe',
-    stderr: 'pipe',
-  });
-  live.add(child);
+  const child = own(
+    Bun.spawn(['bun', ...bunFlags, entry, ...args], {
+      env: { ...process.env, LOG_LEVEL: 'info', ...env },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    }),
+  );
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();
     for await (const chunk of stream) chunks.push(decoder.decode(chunk, { stream: true }));
   };
   void collect(child.stdout);
   void collect(child.stderr);
-  const exited = child.exited.then((code) => {
-    live.delete(child);
-    return code;
-  });
+  const exited = child.exited;
   return {
     pid: child.pid,
     child,
