@@ -7,21 +7,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { cliNumber, parseCli } from 'core';
 import { freePort, startRedisServer } from 'core/testing';
-import { fleetRows, processUsage, spawnApi } from './support.ts';
+import { fleetRows, processUsage, sendFromClients, spawnApi } from './support.ts';
 
-const { values } = parseArgs({
+const { values } = parseCli({
+  name: 'api-rows',
+  usage: 'Usage: bun run --cwd bench api-rows [--readings N] [--concurrency C]',
   options: { readings: { type: 'string', default: '400000' }, concurrency: { type: 'string', default: '4' } },
 });
-const positive = (name: 'readings' | 'concurrency') => {
-  const value = Number(values[name]);
-  if (Number.isInteger(value) && value >= 1) return value;
-  console.error(`api-rows: --${name} must be a positive integer, got ${JSON.stringify(values[name])}`);
-  process.exit(2);
-};
-const total = positive('readings');
-const concurrency = positive('concurrency');
+const total = cliNumber('api-rows', 'readings', values.readings, { min: 1, integer: true });
+const concurrency = cliNumber('api-rows', 'concurrency', values.concurrency, { min: 1, integer: true });
 const SIZE = 5_000;
 
 const dir = await mkdtemp(join(tmpdir(), 'bench-api-rows-'));
@@ -42,19 +38,12 @@ try {
   const before = await processUsage(api.pid);
   const started = performance.now();
   let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < bodies.length) {
-        const body = bodies[next++] as string;
-        const answer = await fetch(`${api.url}/readings/rows`, {
-          method: 'POST',
-          headers: { authorization: 'Bearer bench', 'content-type': 'application/json' },
-          body,
-        });
-        if (!answer.ok) throw new Error(`the API answered ${answer.status}: ${await answer.text()}`);
-        await answer.text();
-      }
-    }),
+  await sendFromClients(
+    `${api.url}/readings/rows`,
+    () => bodies[next++],
+    { authorization: 'Bearer bench', 'content-type': 'application/json' },
+    200,
+    concurrency,
   );
   const seconds = (performance.now() - started) / 1_000;
   const cpu = (await processUsage(api.pid)).cpuSeconds - before.cpuSeconds;

@@ -14,7 +14,7 @@ import { freePort, startMosquitto, startRedisServer, startService, waitFor } fro
 import mqtt from 'mqtt';
 import { formatLatency, int, summarize } from './pipeline/report.ts';
 import { TOKEN, root, startStack } from './pipeline/stack.ts';
-import { processUsage, profileFlags, spawnApi } from './support.ts';
+import { processUsage, profileFlags, sendFromClients, spawnApi } from './support.ts';
 
 const { values } = parseCli({
   name: 'bench:ingest',
@@ -51,22 +51,6 @@ const lineProtocolBody = (from: number, lines: number) =>
       .padStart(6, '0')
       .slice(-6)}`;
   }).join('\n');
-
-/** Sends `bodies` from 4 clients at once to `path`, each answer checked; resolves when all are in. */
-async function sendFromFourClients(
-  url: string,
-  bodies: () => string | undefined,
-  headers: Record<string, string>,
-  ok: number,
-) {
-  const client = async () => {
-    for (let body = bodies(); body !== undefined; body = bodies()) {
-      const response = await fetch(url, { method: 'POST', headers, body });
-      if (response.status !== ok) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
-    }
-  };
-  await Promise.all([client(), client(), client(), client()]);
-}
 
 /** Waits until `count` rows are stored; resolves with the time the last one was seen. */
 async function untilStored(stack: Awaited<ReturnType<typeof startStack>>, count: number): Promise<number> {
@@ -137,7 +121,7 @@ const results: string[] = [];
     );
     let next = 0;
     const started = performance.now();
-    await sendFromFourClients(
+    await sendFromClients(
       `${api.url}/ingest`,
       () => bodies[next++],
       { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
@@ -155,7 +139,7 @@ const results: string[] = [];
     let lpNext = 0;
     const cpuBefore = usage.cpuSeconds;
     const lpStarted = performance.now();
-    await sendFromFourClients(
+    await sendFromClients(
       `${api.url}/api/v2/write?org=o&bucket=b&precision=ns`,
       () => lpBodies[lpNext++],
       { authorization: `Token ${TOKEN}`, 'content-type': 'text/plain; charset=utf-8' },
@@ -277,7 +261,7 @@ const results: string[] = [];
     const requests = Math.ceil(total / 5_000);
     let next = 0;
     const started = performance.now();
-    await sendFromFourClients(
+    await sendFromClients(
       `${stack.api.url}/api/v2/write?org=o&bucket=b&precision=ns`,
       () => (next < requests ? lineProtocolBody(5_000 * next++, 5_000) : undefined),
       { authorization: `Token ${TOKEN}`, 'content-type': 'text/plain; charset=utf-8' },

@@ -8,22 +8,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { StoredRow } from 'api/src/storage/port.ts';
 import { openSqliteStore } from 'api/src/storage/sqlite/store.ts';
+import { cliNumber, parseCli } from 'core';
 import { fleetRows } from './support.ts';
 
-const { values } = parseArgs({
+const { values } = parseCli({
+  name: 'sqlite-limit',
+  usage: 'Usage: bun run --cwd bench sqlite-limit [--readings N] [--batch B]',
   options: { readings: { type: 'string', default: '500000' }, batch: { type: 'string', default: '5000' } },
 });
-const positive = (name: 'readings' | 'batch') => {
-  const value = Number(values[name]);
-  if (Number.isInteger(value) && value >= 1) return value;
-  console.error(`sqlite-limit: --${name} must be a positive integer, got ${JSON.stringify(values[name])}`);
-  process.exit(2);
-};
-const total = positive('readings');
-const size = positive('batch');
+const total = cliNumber('sqlite-limit', 'readings', values.readings, { min: 1, integer: true });
+const size = cliNumber('sqlite-limit', 'batch', values.batch, { min: 1, integer: true });
 const dir = await mkdtemp(join(tmpdir(), 'sqlite-limit-'));
 const store = openSqliteStore(join(dir, 'limit.db'));
 try {

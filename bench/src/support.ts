@@ -83,6 +83,27 @@ export async function prefillReadings(
   }
 }
 
+/**
+ * POSTs the bodies `bodies` hands out (undefined: no more) from `clients` clients at once to
+ * `url`, each answer checked for status `ok` and read; resolves when all are in.
+ */
+export async function sendFromClients(
+  url: string,
+  bodies: () => string | undefined,
+  headers: Record<string, string>,
+  ok: number,
+  clients = 4,
+): Promise<void> {
+  const client = async () => {
+    for (let body = bodies(); body !== undefined; body = bodies()) {
+      const response = await fetch(url, { method: 'POST', headers, body });
+      if (response.status !== ok) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
+      await response.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, client));
+}
+
 /** The API as its own process, as in production. */
 export async function spawnApi(options: {
   port: number;

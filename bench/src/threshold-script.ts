@@ -7,16 +7,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { createRedis, newEventId } from 'core';
+import { cliNumber, createRedis, newEventId, parseCli } from 'core';
 import { startRedisServer } from 'core/testing';
 
-const { values } = parseArgs({ options: { calls: { type: 'string', default: '400' } } });
-const calls = Number(values.calls);
-if (!Number.isInteger(calls) || calls < 1) {
-  console.error(`threshold-script: --calls must be a positive integer, got ${JSON.stringify(values.calls)}`);
-  process.exit(2);
-}
+const { values } = parseCli({
+  name: 'threshold-script',
+  usage: 'Usage: bun run --cwd bench threshold-script [--calls N]',
+  options: { calls: { type: 'string', default: '400' } },
+});
+const calls = cliNumber('threshold-script', 'calls', values.calls, { min: 1, integer: true });
 const PAIRS = 500;
 const lua = (name: string) => readFileSync(join(import.meta.dir, '../../consumer-alert/src/lua', name), 'utf8');
 const DECODE_ONLY = `cjson.decode(ARGV[2]); local out = {}

@@ -7,32 +7,22 @@
  * (AOF everysec) and SQLite file. Prints readings/s, CPU per reading over every process, and the
  * ratio. Flags: --readings N (200,000), --rounds R (2), --per-job-readings M (30,000).
  */
-import { parseArgs } from 'node:util';
+import { cliNumber, parseCli } from 'core';
 import { bullmqRun, oursRun, type PeerRun } from './peer-runs.ts';
 
-const { values } = parseArgs({
+const { values } = parseCli({
+  name: 'bench:vs-bullmq',
+  usage: 'Usage: bun run bench:vs-bullmq [--readings N] [--rounds R] [--per-job-readings M]',
   options: {
     readings: { type: 'string', default: '200000' },
     rounds: { type: 'string', default: '2' },
     'per-job-readings': { type: 'string', default: '30000' },
-    help: { type: 'boolean', short: 'h' },
   },
 });
-if (values.help) {
-  console.log('Usage: bun run bench:vs-bullmq [--readings N] [--rounds R] [--per-job-readings M]');
-  process.exit(0);
-}
-const positive = (name: string, raw: string) => {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`vs-bullmq: --${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-    process.exit(2);
-  }
-  return value;
-};
-const readings = positive('readings', values.readings as string);
-const rounds = positive('rounds', values.rounds as string);
-const perJobReadings = positive('per-job-readings', values['per-job-readings'] as string);
+const positive = (flag: string, raw: unknown) => cliNumber('bench:vs-bullmq', flag, raw, { min: 1, integer: true });
+const readings = positive('readings', values.readings);
+const rounds = positive('rounds', values.rounds);
+const perJobReadings = positive('per-job-readings', values['per-job-readings']);
 
 const runs: PeerRun[] = [];
 const ratios: number[] = [];

@@ -10,30 +10,16 @@
  * Prints readings/s, CPU per reading over every process (servers included) and the ratios.
  * Flags: --readings N (200,000), --rounds R (2).
  */
-import { parseArgs } from 'node:util';
+import { cliNumber, parseCli } from 'core';
 import { bullmqRun, natsRun, oursRun, type PeerRun } from './peer-runs.ts';
 
-const { values } = parseArgs({
-  options: {
-    readings: { type: 'string', default: '200000' },
-    rounds: { type: 'string', default: '2' },
-    help: { type: 'boolean', short: 'h' },
-  },
+const { values } = parseCli({
+  name: 'bench:vs-peers',
+  usage: 'Usage: bun run bench:vs-peers [--readings N] [--rounds R]',
+  options: { readings: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '2' } },
 });
-if (values.help) {
-  console.log('Usage: bun run bench:vs-peers [--readings N] [--rounds R]');
-  process.exit(0);
-}
-const positive = (name: string, raw: string) => {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`vs-peers: --${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-    process.exit(2);
-  }
-  return value;
-};
-const readings = positive('readings', values.readings as string);
-const rounds = positive('rounds', values.rounds as string);
+const readings = cliNumber('bench:vs-peers', 'readings', values.readings, { min: 1, integer: true });
+const rounds = cliNumber('bench:vs-peers', 'rounds', values.rounds, { min: 1, integer: true });
 
 const runs: PeerRun[] = [];
 const ratios: Array<{ bullmq: number; nats: number }> = [];
