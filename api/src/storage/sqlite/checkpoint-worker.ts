@@ -1,19 +1,49 @@
 /// <reference lib="webworker" />
 // Runs WAL checkpoints on its own thread and connection, so the API's commits never pay for them.
 import { Database } from 'bun:sqlite';
+import type { CheckpointerReply, CheckpointerRequest } from './checkpointer.ts';
 
 declare const self: Worker;
 
-self.onmessage = (event: MessageEvent<{ path: string; intervalMs: number }>) => {
-  const { path, intervalMs } = event.data;
-  const db = new Database(path);
-  db.run('PRAGMA busy_timeout = 5000');
-  setInterval(() => {
-    try {
-      // PASSIVE: copies what no reader still needs, never waits on or blocks the writer.
-      db.run('PRAGMA wal_checkpoint(PASSIVE)');
-    } catch {
-      // Busy or briefly locked: the next round catches up.
-    }
-  }, intervalMs);
+const post = (reply: CheckpointerReply) => self.postMessage(reply);
+let db: Database | undefined;
+
+/**
+ * PASSIVE: copies what no reader still needs, never waits on or blocks the writer. Returns the
+ * bytes of WAL frames written since the WAL last began again from its start.
+ */
+function checkpoint(frameBytes: number): number {
+  const result = db?.query('PRAGMA wal_checkpoint(PASSIVE)').get() as { log: number } | undefined;
+  return Math.max(0, result?.log ?? 0) * frameBytes;
+}
+
+self.onmessage = (event: MessageEvent<CheckpointerRequest>) => {
+  const message = event.data;
+  if (message.type === 'start') {
+    db = new Database(message.path);
+    db.run('PRAGMA busy_timeout = 5000');
+    // A WAL frame: a page and its 24-byte header.
+    const frameBytes = (db.query('PRAGMA page_size').get() as { page_size: number }).page_size + 24;
+    /** While the writer resets the WAL: a checkpoint running here would make it fail at once. */
+    let resetting = false;
+    self.onmessage = (next: MessageEvent<CheckpointerRequest>) => {
+      resetting = next.data.type === 'catch-up';
+      // With the readers out of the way: everything copied before the writer is asked to reset.
+      if (resetting) post({ type: 'caught-up', walBytes: tryCheckpoint(frameBytes) });
+    };
+    setInterval(() => {
+      if (resetting) return;
+      const walBytes = tryCheckpoint(frameBytes);
+      if (walBytes > message.resetBytes) post({ type: 'over', walBytes });
+    }, message.intervalMs);
+  }
 };
+
+function tryCheckpoint(frameBytes: number): number {
+  try {
+    return checkpoint(frameBytes);
+  } catch {
+    // Busy or briefly locked: the next round catches up.
+    return 0;
+  }
+}

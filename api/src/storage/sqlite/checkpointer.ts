@@ -2,9 +2,101 @@
  * Moves WAL checkpoints off the request thread: a worker checkpoints every `intervalMs` with its
  * own connection. The API's connection keeps a high autocheckpoint as a safety net, should the
  * worker ever stop.
+ *
+ * Checkpoints alone do not bound the WAL. SQLite starts the WAL over from its beginning only once
+ * every frame is copied and no reader still reads one, and a checkpoint copies only what every
+ * reader's snapshot is past: with readers that overlap without a pause (clients looping on
+ * /stats), that never happens and the WAL grows without end (932 MiB for 300,000 late readings
+ * in wal-bound.test.ts). So past `resetBytes` the store's readers make way — new reads wait,
+ * those running finish — the worker copies the WAL while writes go on, and the writer, between
+ * two of its writes, empties it (TRUNCATE: no other writer to wait for, only what it committed
+ * since to copy). Then reads go on.
  */
-export function startCheckpointer(path: string, intervalMs = 500): { stop(): void } {
+export interface CheckpointerOptions {
+  intervalMs?: number;
+  /** WAL content past which the readers make way for a reset. */
+  resetBytes?: number;
+  /**
+   * Pauses the store's readers until they hold no snapshot; resolves to the function that lets
+   * them go on, or to undefined when they cannot make way (a reader stuck on a hung disk).
+   */
+  pauseReaders?: () => Promise<(() => void) | undefined>;
+  /** Empties the WAL on the writer's connection; whether it could (no reader in the way). */
+  truncate: () => Promise<boolean>;
+}
+
+export type CheckpointerRequest =
+  | { type: 'start'; path: string; intervalMs: number; resetBytes: number }
+  | { type: 'catch-up' }
+  | { type: 'reset-over' };
+export type CheckpointerReply = { type: 'over'; walBytes: number } | { type: 'caught-up'; walBytes: number };
+
+/**
+ * WAL content past which the readers make way for a reset, while writes go on: a quarter of the
+ * bound the WAL is held to (64 MiB), as a reset waits for the longest read running.
+ */
+export const WAL_RESET_BYTES = 16 * 2 ** 20;
+/**
+ * A WAL file past this, and writes wait for a reset first: what bounds the WAL when writes
+ * outrun resets (late readings spread over a month write ~16 KiB of WAL each: every row lands
+ * on pages of its own). Below 64 MiB by about one write batch.
+ */
+export const WAL_HOLD_BYTES = 48 * 2 ** 20;
+
+export interface Checkpointer {
+  stop(): void;
+  /** WAL resets so far. */
+  resets(): number;
+  /** Resets the WAL now (or joins the reset under way); resolves when it is over, done or not. */
+  resetNow(): Promise<void>;
+}
+
+export function startCheckpointer(path: string, options: CheckpointerOptions): Checkpointer {
+  const { intervalMs = 500, resetBytes = WAL_RESET_BYTES, pauseReaders = async () => () => {}, truncate } = options;
   const worker = new Worker(new URL('./checkpoint-worker.ts', import.meta.url).href);
-  worker.postMessage({ path, intervalMs });
-  return { stop: () => worker.terminate() };
+  /** The reset under way, if one is. */
+  let resetting: Promise<void> | undefined;
+  let resets = 0;
+  let resume: (() => void) | undefined;
+  let caughtUp: (() => void) | undefined;
+
+  const reset = async () => {
+    resume = await pauseReaders();
+    if (!resume) return;
+    try {
+      await new Promise<void>((resolve) => {
+        caughtUp = resolve;
+        worker.postMessage({ type: 'catch-up' } satisfies CheckpointerRequest);
+      });
+      if (await truncate().catch(() => false)) resets += 1;
+    } finally {
+      worker.postMessage({ type: 'reset-over' } satisfies CheckpointerRequest);
+      resume();
+      resume = undefined;
+    }
+  };
+  const resetNow = (): Promise<void> => {
+    resetting ??= reset().finally(() => {
+      resetting = undefined;
+    });
+    return resetting;
+  };
+
+  worker.onmessage = (event: MessageEvent<CheckpointerReply>) => {
+    if (event.data.type === 'over') void resetNow();
+    else {
+      caughtUp?.();
+      caughtUp = undefined;
+    }
+  };
+  worker.postMessage({ type: 'start', path, intervalMs, resetBytes } satisfies CheckpointerRequest);
+  return {
+    stop: () => {
+      caughtUp?.();
+      resume?.();
+      worker.terminate();
+    },
+    resets: () => resets,
+    resetNow,
+  };
 }

@@ -177,6 +177,9 @@ export interface SqliteStoreOptions {
   checkpoint?: boolean;
 }
 
+/** How long emptying the WAL waits for a reader of another process before it gives up. */
+const EMPTY_WAL_BUSY_MS = 200;
+
 /** A write failure is forgotten after this long without another, once some write succeeds. */
 const FAILURE_REMEMBERED_MS = 10 * 60_000;
 
@@ -220,8 +223,23 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
   let fileGone: string | undefined;
   const identity = path && writer ? fileIdentity(path) : undefined;
 
+  /**
+   * Empties the WAL (TRUNCATE) on this connection, between two writes: no writer to wait for.
+   * Whether it could — it cannot while a reader (another process's) still reads the WAL, and
+   * gives up after EMPTY_WAL_BUSY_MS, which the writes queued behind it wait too.
+   */
+  const emptyWal = async () =>
+    guarded((c) => {
+      const { timeout } = c.sqlite.query('PRAGMA busy_timeout').get() as { timeout: number };
+      c.sqlite.run(`PRAGMA busy_timeout = ${EMPTY_WAL_BUSY_MS}`);
+      try {
+        return (c.sqlite.query('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number }).busy === 0;
+      } finally {
+        c.sqlite.run(`PRAGMA busy_timeout = ${timeout}`);
+      }
+    }, false);
   // Checkpoints on a worker thread keep commits (and so lead times) free of them.
-  const checkpointer = path && writer && checkpoint ? startCheckpointer(path) : undefined;
+  const checkpointer = path && writer && checkpoint ? startCheckpointer(path, { truncate: emptyWal }) : undefined;
   const listeners: Array<() => void> = [];
   const changed = () => {
     for (const listener of listeners) listener();
@@ -418,6 +436,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     async oldestReadingTs() {
       return guarded((c) => (c.oldest.get() as { ts: number | null }).ts, false);
     },
+    emptyWal,
     async reclaimSpace() {
       // 2,000 pages (8 MB) a call: each call is a short write; the caller repeats it.
       return guarded((c) => {
@@ -487,6 +506,8 @@ export interface SqliteStore extends ReadingsStore {
   insertPacked(packed: PackedGroups): Promise<BatchOutcome[]>;
   statsSummaryJson(filter: ReadingFilter, threshold: number, bucket?: Bucket): Promise<Uint8Array>;
   statsDevicesJson(filter: ReadingFilter, threshold: number, devices: DevicePage): Promise<Uint8Array>;
+  /** Empties the WAL if no reader reads it (see checkpointer.ts): whether it did. */
+  emptyWal(): Promise<boolean>;
 }
 
 /**

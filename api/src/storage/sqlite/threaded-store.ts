@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { groupCommit } from '../group-commit.ts';
 import type { Bucket } from '../minutes.ts';
 import {
@@ -9,7 +10,7 @@ import {
   type StorageCheck,
   StorageUnavailableError,
 } from '../port.ts';
-import { startCheckpointer } from './checkpointer.ts';
+import { WAL_HOLD_BYTES, startCheckpointer } from './checkpointer.ts';
 import { databaseIdentity, databasePath } from './client.ts';
 import { packGroups } from './packed-rows.ts';
 import { READER_NICE_STEPS } from './thread-priority.ts';
@@ -52,6 +53,8 @@ class SqliteThread {
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 0;
   private overdueCalls = 0;
+  /** Called when no call is left but those past their budget (see `settled`). */
+  private readonly onSettled: Array<() => void> = [];
   /** Since when a call has run past its budget, while it still runs. */
   stuckSince: number | undefined;
   readonly opened: Promise<void>;
@@ -124,6 +127,7 @@ class SqliteThread {
         } else {
           this.waiting.delete(id);
         }
+        this.tellIfSettled();
         reject(
           new StorageUnavailableError(
             `SQLite did not finish ${method} within ${budgetMs} ms (a hung or overloaded disk?)`,
@@ -135,6 +139,12 @@ class SqliteThread {
     });
   }
 
+  /** Resolves once every call but those past their budget is answered (at once if none waits). */
+  settled(): Promise<void> {
+    if (this.waiting.size === this.overdueCalls) return Promise.resolve();
+    return new Promise((resolve) => this.onSettled.push(resolve));
+  }
+
   private settle(message: Extract<ThreadReply, { type: 'result' }>): void {
     const call = this.waiting.get(message.id);
     if (!call) return;
@@ -144,16 +154,29 @@ class SqliteThread {
       // Answered already (503); what it did stays done, and a retry finds it (inserts are idempotent).
       this.overdueCalls -= 1;
       if (this.overdueCalls === 0) this.stuckSince = undefined;
-      return;
-    }
-    if (!message.error) call.resolve(message.value);
+    } else if (!message.error) call.resolve(message.value);
     else if (message.error.unavailable) call.reject(new StorageUnavailableError(message.error.message));
     else call.reject(new Error(message.error.message));
+    this.tellIfSettled();
+  }
+
+  private tellIfSettled(): void {
+    if (this.waiting.size !== this.overdueCalls) return;
+    for (const resolve of this.onSettled.splice(0)) resolve();
   }
 
   async close(): Promise<void> {
     await this.call('close', [], CHECK_BUDGET_MS, false).catch(() => {});
     this.worker.terminate();
+  }
+}
+
+/** The WAL file's size in bytes (0 when there is none). */
+function walFileBytes(path: string): number {
+  try {
+    return statSync(`${path}-wal`).size;
+  } catch {
+    return 0;
   }
 }
 
@@ -166,6 +189,11 @@ export interface ThreadedSqliteOptions {
   readerNice?: number;
   probeIntervalMs?: number;
   onFileGone?: (message: string) => void;
+  /** WAL content past which readers make way for a checkpoint that empties it (see checkpointer.ts). */
+  walResetBytes?: number;
+  /** WAL file size past which writes wait for that checkpoint first. */
+  walHoldBytes?: number;
+  checkpointIntervalMs?: number;
 }
 
 /**
@@ -194,12 +222,40 @@ export async function openThreadedSqliteStore(
     (_, index) => new SqliteThread(`reader ${index + 1}`, { type: 'open', databaseUrl, role: 'reader', readerNice }),
   );
   await Promise.all(readers.map((reader) => reader.opened));
-  const checkpointer = startCheckpointer(path);
+  /** While the readers make way for a WAL reset: what new reads wait for. */
+  let readersPaused: Promise<void> | undefined;
+  const pauseReaders = async () => {
+    let resume!: () => void;
+    readersPaused = new Promise((resolve) => {
+      resume = () => {
+        readersPaused = undefined;
+        resolve();
+      };
+    });
+    await Promise.all(readers.map((reader) => reader.settled()));
+    // A reader on a call past its budget (a hung disk) still holds its snapshot: no reset then.
+    if (readers.some((reader) => reader.stuckSince !== undefined)) {
+      resume();
+      return undefined;
+    }
+    return resume;
+  };
+  const checkpointer = startCheckpointer(path, {
+    resetBytes: options.walResetBytes,
+    intervalMs: options.checkpointIntervalMs,
+    pauseReaders,
+    truncate: () => writer.call<boolean>('emptyWal', [], statementTimeoutMs),
+  });
 
+  const walHoldBytes = options.walHoldBytes ?? WAL_HOLD_BYTES;
+  /** Before a write: a WAL past the hold mark is reset first (see checkpointer.ts). */
+  const walRoom = (): Promise<void> | undefined =>
+    walFileBytes(path) > walHoldBytes ? checkpointer.resetNow() : undefined;
   const write = <T>(method: ThreadMethod, ...args: unknown[]) => writer.call<T>(method, args, statementTimeoutMs);
   // Batches that arrive while the writer commits go into its next transaction together.
   const insert = groupCommit(
-    (groups) => {
+    async (groups) => {
+      await walRoom();
       const packed = packGroups(groups);
       return writer.call<BatchOutcome[]>('insertPacked', [packed], statementTimeoutMs, true, [packed.numbers.buffer]);
     },
@@ -212,7 +268,8 @@ export async function openThreadedSqliteStore(
   const shortRead = <T>(method: ThreadMethod, ...args: unknown[]) =>
     writer.call<T>(method, args, Math.min(statementTimeoutMs, SHORT_READ_BUDGET_MS), false);
   /** On the least busy reader that keeps to its budget. */
-  const read = <T>(method: ThreadMethod, ...args: unknown[]) => {
+  const read = async <T>(method: ThreadMethod, ...args: unknown[]): Promise<T> => {
+    while (readersPaused) await readersPaused;
     const free = readers.filter((reader) => reader.stuckSince === undefined);
     if (free.length === 0)
       return Promise.reject(new StorageUnavailableError(readers[0]?.stuck() ?? 'no SQLite reader'));

@@ -1,0 +1,85 @@
+import { afterAll, expect, it } from 'bun:test';
+import { statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { StoredRow } from '../port.ts';
+import { openThreadedSqliteStore } from './threaded-store.ts';
+
+const DAY = 86_400_000;
+const MIB = 2 ** 20;
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+/** Late readings of 1,000 devices spread over 30 days: each batch dirties pages all over the file. */
+function backfill(batch: number, size: number): StoredRow[] {
+  const now = Date.now();
+  return Array.from({ length: size }, (_, i) => {
+    const n = batch * size + i;
+    const ts = now - 30 * DAY + ((n * 7_919) % (30 * 24 * 60)) * 60_000 + (n % 60_000);
+    return {
+      id: `late-${String(n).padStart(8, '0')}`,
+      deviceId: `device-${n % 1_000}`,
+      metric: 'kwh',
+      value: n % 91,
+      unit: 'kWh',
+      ts,
+      storedAt: now,
+    };
+  });
+}
+
+const walBytes = (path: string) => {
+  try {
+    return statSync(`${path}-wal`).size;
+  } catch {
+    return 0;
+  }
+};
+
+it('keeps the WAL small while readers overlap without a pause: the readers make way for a checkpoint that resets it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'wal-bound-'));
+  dirs.push(dir);
+  const path = join(dir, 'wal.db');
+  // A low mark, so a few batches cross it: what is checked is that the WAL is reset at all while
+  // readers never stop, not how fast.
+  const store = await openThreadedSqliteStore(path, {
+    walResetBytes: 8 * MIB,
+    walHoldBytes: 24 * MIB,
+    checkpointIntervalMs: 50,
+  });
+  let writing = true;
+  let reads = 0;
+  // Three clients looping on statistics and listings over two reader threads: at every moment
+  // some reader holds a snapshot, which alone would keep any checkpoint from resetting the WAL.
+  const readLoop = async () => {
+    while (writing) {
+      await store.stats({}, 50, { limit: 100 });
+      await store.page({}, 500);
+      reads += 1;
+    }
+  };
+  const readers = [readLoop(), readLoop(), readLoop()];
+  let largest = 0;
+  let written = 0;
+  try {
+    for (let batch = 0; batch < 150; batch++) {
+      await store.insert(backfill(batch, 1_000));
+      written += 1_000;
+      largest = Math.max(largest, walBytes(path));
+    }
+  } finally {
+    writing = false;
+    await Promise.all(readers);
+  }
+  try {
+    expect(reads).toBeGreaterThan(0);
+    expect(await store.count({})).toBe(written);
+    // Unbounded, this load left a WAL of ~500 MiB (932 MiB at 300,000 readings).
+    expect(largest).toBeLessThanOrEqual(64 * MIB);
+  } finally {
+    await store.close();
+  }
+}, 120_000);
