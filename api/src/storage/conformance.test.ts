@@ -282,6 +282,26 @@ for (const [name, backend] of Object.entries(backends)) {
       ]);
     });
 
+    it('keeps compacted hours and days exact when a late reading arrives and a device’s only reading of an hour goes', async () => {
+      const { store } = await backend.fresh();
+      const hour = Math.floor(base / 3_600_000) * 3_600_000;
+      const [onlyA] = [row({ deviceId: 'device-a', value: 60, ts: hour + 60_000 })];
+      await store.insert([onlyA as StoredRow, row({ deviceId: 'device-b', value: 10, ts: hour + 120_000 })]);
+      const compactAll = async () => {
+        while ((await store.compactRollups(hour + 3 * DAY, 1_000, [50])) > 0);
+      };
+      await compactAll();
+      // Late: device-b again in the compacted hour; device-a's only reading of the hour removed.
+      await store.insert([row({ deviceId: 'device-b', value: 70, ts: hour + 30 * 60_000 })]);
+      expect(await store.remove((onlyA as StoredRow).id)).toBe(true);
+      await compactAll();
+      const stats = await store.stats({ fromMs: hour - DAY, toMs: hour + 2 * DAY }, 50, { limit: 10 });
+      expect([stats.count, stats.min, stats.max, stats.mean]).toEqual([2, 10, 70, 40]);
+      expect(stats.perDevice.map((device) => [device.deviceId, device.count, device.overThreshold])).toEqual([
+        ['device-b', 2, 1],
+      ]);
+    });
+
     it('feeds changes in order after any sequence number, and tells every instance of a change', async () => {
       const { store, another } = await backend.fresh();
       const other = await another();
