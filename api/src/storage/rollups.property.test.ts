@@ -210,6 +210,19 @@ const backends = {
       };
     },
   },
+  // The clock in the middle of the readings: hours before it get late readings (derived by
+  // device and metric), those after it readings on time (derived whole).
+  'sqlite, half the readings late': {
+    runs: 40,
+    open: async () => {
+      const db = openDatabase(':memory:');
+      return {
+        store: createSqliteStore(db, { clock: () => BASE + SPAN / 2 }),
+        reader: (walkReadingsPerDevice: number) => sqliteRollupReader(db.$client, walkReadingsPerDevice),
+        close: async () => {},
+      };
+    },
+  },
   postgres: {
     runs: 12,
     open: async () => {

@@ -8,7 +8,9 @@
  * - `rollup_dirty` (hour): hours whose minute rows changed since their hour and day rows were
  *   derived. Hours and days (levels 60 and 1440) are derived from the minutes by compaction
  *   (`compactRollups`) once an hour has passed; until then, and after any late reading, PATCH or
- *   DELETE, the hour is read at minute level — so every answer is exact.
+ *   DELETE, the hour is read at minute level — so every answer is exact. SQLite also lists, for
+ *   an hour only late readings or edits changed, which devices and metrics did
+ *   (`rollup_dirty_series`), and derives those alone (see sqlite/rollups.ts).
  * Levels are in minutes and `start_minute` is epoch minutes (ms / 60,000), aligned to the level.
  */
 

@@ -7,10 +7,16 @@ const AGGREGATES = 'count(*), sum(value), min(value), max(value)';
 const MERGED = 'sum(count), sum(sum), min(min), max(max)';
 
 /**
+ * Devices and metrics of an hour past which it is derived whole rather than one by one (an
+ * import of old readings from every device, say): ~0.3 ms each alone, ~17 ms an hour of 1,000.
+ */
+const SERIES_PER_HOUR = 32;
+
+/**
  * The rollups' statements on one SQLite connection (see ../rollups.ts). Each runs inside the
  * caller's transaction: `add` in the insert's, `recompute` in a PATCH's or DELETE's.
  */
-export function rollupStatements(sqlite: Database) {
+export function rollupStatements(sqlite: Database, clock: () => number = Date.now) {
   const upsertDevice = sqlite.prepare(
     `INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max) VALUES (1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET ${MERGE}`,
   );
@@ -18,6 +24,21 @@ export function rollupStatements(sqlite: Database) {
     `INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max) VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET ${MERGE}`,
   );
   const markDirty = sqlite.prepare('INSERT OR IGNORE INTO rollup_dirty (hour) VALUES (?)');
+  const dropSeries = sqlite.prepare('DELETE FROM rollup_dirty_series WHERE hour = ?');
+  const addSeries = sqlite.prepare(
+    'INSERT OR IGNORE INTO rollup_dirty_series (hour, device_id, metric) VALUES (?, ?, ?)',
+  );
+  const hasSeries = sqlite.prepare('SELECT 1 FROM rollup_dirty_series WHERE hour = ? LIMIT 1');
+  const seriesOf = sqlite.prepare('SELECT device_id, metric FROM rollup_dirty_series WHERE hour = ?');
+  /** The hour to be derived whole. */
+  const markWhole = (hour: number) => {
+    markDirty.run(hour);
+    dropSeries.run(hour);
+  };
+  /** The hour to be derived for this device and metric — unless it is to be derived whole already. */
+  const markSeries = (hour: number, deviceId: string, metric: string) => {
+    if (markDirty.run(hour).changes > 0 || hasSeries.get(hour)) addSeries.run(hour, deviceId, metric);
+  };
 
   // One minute again from its raw readings: after a PATCH or DELETE (min and max cannot be undone).
   const dropDeviceMinute = sqlite.prepare(
@@ -67,6 +88,57 @@ export function rollupStatements(sqlite: Database) {
       upsert.run(start);
     };
   };
+  // One device and metric of a span again from the level below (by device: by time alone, SQLite
+  // would read every device's rows of the span), with its counts above the thresholds.
+  const seriesStatements = (level: number, below: number) => ({
+    drop: sqlite.prepare(
+      `DELETE FROM rollups_device WHERE level = ${level} AND start_minute = ?1 AND device_id = ?2 AND metric = ?3`,
+    ),
+    insert: sqlite.prepare(
+      `INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max)
+       SELECT ${level}, ?1, device_id, metric, ${MERGED} FROM rollups_device INDEXED BY rollups_device_by_device
+       WHERE device_id = ?2 AND level = ${below} AND start_minute >= ?1 AND start_minute < ?1 + ${level} AND metric = ?3 GROUP BY device_id, metric`,
+    ),
+    dropAbove: sqlite.prepare(
+      `DELETE FROM rollup_over WHERE level = ${level} AND start_minute = ?1 AND device_id = ?2 AND metric = ?3`,
+    ),
+  });
+  const seriesHour = seriesStatements(HOUR_MINUTES, 1);
+  const seriesHourAbove = sqlite.prepare(
+    `INSERT INTO rollup_over (level, start_minute, device_id, metric, threshold, above)
+     SELECT ${HOUR_MINUTES}, ?1, m.device_id, m.metric, t.value,
+            sum(CASE WHEN m.min > t.value THEN m.count WHEN m.max <= t.value THEN 0 ELSE
+              (SELECT count(*) FROM readings r WHERE r.device_id = m.device_id AND r.ts >= m.start_minute * ${MINUTE_MS} AND r.ts < (m.start_minute + 1) * ${MINUTE_MS} AND r.metric = m.metric AND r.value > t.value)
+            END)
+     FROM rollups_device m INDEXED BY rollups_device_by_device CROSS JOIN json_each(?4) t
+     WHERE m.device_id = ?2 AND m.level = 1 AND m.start_minute >= ?1 AND m.start_minute < ?1 + ${HOUR_MINUTES} AND m.metric = ?3
+     GROUP BY m.device_id, m.metric, t.value`,
+  );
+  const seriesDay = seriesStatements(DAY_MINUTES, HOUR_MINUTES);
+  // The series' hours of the day, found by device: rollup_over is keyed by time first, and a
+  // range of a day over it read every device's rows (5 ms a day).
+  const hoursOfSeries = `SELECT h.start_minute FROM rollups_device h INDEXED BY rollups_device_by_device
+     WHERE h.device_id = ?2 AND h.level = ${HOUR_MINUTES} AND h.start_minute >= ?1 AND h.start_minute < ?1 + ${DAY_MINUTES} AND h.metric = ?3`;
+  const seriesDayAbove = sqlite.prepare(
+    `INSERT INTO rollup_over (level, start_minute, device_id, metric, threshold, above)
+     SELECT ${DAY_MINUTES}, ?1, o.device_id, o.metric, o.threshold, sum(o.above) FROM rollup_over o
+     WHERE o.level = ${HOUR_MINUTES} AND o.start_minute IN (${hoursOfSeries}) AND o.device_id = ?2 AND o.metric = ?3
+     GROUP BY o.device_id, o.metric, o.threshold
+     HAVING count(*) = (SELECT count(*) FROM (${hoursOfSeries}))`,
+  );
+  const deriveSeriesHour = (start: number, deviceId: string, metric: string, above: string) => {
+    seriesHour.drop.run(start, deviceId, metric);
+    seriesHour.insert.run(start, deviceId, metric);
+    seriesHour.dropAbove.run(start, deviceId, metric);
+    seriesHourAbove.run(start, deviceId, metric, above);
+  };
+  const deriveSeriesDay = (start: number, deviceId: string, metric: string) => {
+    seriesDay.drop.run(start, deviceId, metric);
+    seriesDay.insert.run(start, deviceId, metric);
+    seriesDay.dropAbove.run(start, deviceId, metric);
+    seriesDayAbove.run(start, deviceId, metric);
+  };
+
   const derivers = [
     {
       level: HOUR_MINUTES,
@@ -101,12 +173,14 @@ export function rollupStatements(sqlite: Database) {
   // Value counts per metric: an hour's from its raw readings, a day's from its hours; a metric
   // with more distinct values than the bound keeps none there.
   const dropValues = sqlite.prepare('DELETE FROM rollup_values WHERE level = ? AND start_minute = ?');
+  // From the stored rows, each metric's name looked up once per value rather than through the
+  // readings view's three lookups per reading (1.9 → 1.4 ms an hour of 2,800 readings).
   const hourValues = sqlite.prepare(
     `INSERT INTO rollup_values (level, start_minute, metric, value, count)
-     SELECT ${HOUR_MINUTES}, ?1, metric, value, n FROM (
+     SELECT ${HOUR_MINUTES}, ?1, m.name, v.value, v.n FROM (
        SELECT metric, value, count(*) AS n, count(*) OVER (PARTITION BY metric) AS distinct_values
-       FROM readings WHERE ts >= ?1 * ${MINUTE_MS} AND ts < (?1 + ${HOUR_MINUTES}) * ${MINUTE_MS} GROUP BY metric, value
-     ) WHERE distinct_values <= ${MAX_DISTINCT_VALUES}`,
+       FROM reading_rows WHERE ts >= ?1 * ${MINUTE_MS} AND ts < (?1 + ${HOUR_MINUTES}) * ${MINUTE_MS} GROUP BY metric, value
+     ) v JOIN names m ON m.key = v.metric WHERE v.distinct_values <= ${MAX_DISTINCT_VALUES}`,
   );
   const dayValues = sqlite.prepare(
     `INSERT INTO rollup_values (level, start_minute, metric, value, count)
@@ -123,22 +197,47 @@ export function rollupStatements(sqlite: Database) {
     // Each threshold once: json_each gave a repeated one as often as it was repeated, and the
     // hour's count above it was summed that many times (found by the rollups property test).
     const above = JSON.stringify([...new Set(thresholds)]);
+    /** Per day: its device rows to derive — all (a whole hour in it), or those of these series. */
+    const days = new Map<number, 'whole' | Map<string, { deviceId: string; metric: string }>>();
     for (const hour of hours) {
-      for (const step of hourly.steps) step(hour * HOUR_MINUTES);
-      dropAbove.run(HOUR_MINUTES, hour * HOUR_MINUTES);
-      hourAbove.run(hour * HOUR_MINUTES, above);
-      dropValues.run(HOUR_MINUTES, hour * HOUR_MINUTES);
-      hourValues.run(hour * HOUR_MINUTES);
+      const start = hour * HOUR_MINUTES;
+      const day = Math.floor(start / DAY_MINUTES);
+      const series = seriesOf.all(hour) as Array<{ device_id: string; metric: string }>;
+      if (series.length === 0 || series.length > SERIES_PER_HOUR) {
+        for (const step of hourly.steps) step(start);
+        dropAbove.run(HOUR_MINUTES, start);
+        hourAbove.run(start, above);
+        days.set(day, 'whole');
+      } else {
+        // The metric rows (one a minute) whole: cheap, and what every device's change touches.
+        (hourly.steps[1] as (start: number) => void)(start);
+        const inDay = days.get(day) ?? new Map();
+        for (const { device_id: deviceId, metric } of series) {
+          deriveSeriesHour(start, deviceId, metric, above);
+          if (inDay !== 'whole') inDay.set(`${deviceId}\u0000${metric}`, { deviceId, metric });
+        }
+        days.set(day, inDay);
+      }
+      dropValues.run(HOUR_MINUTES, start);
+      hourValues.run(start);
     }
-    const days = new Set(hours.map((hour) => Math.floor((hour * HOUR_MINUTES) / DAY_MINUTES)));
-    for (const day of days) {
-      for (const step of daily.steps) step(day * DAY_MINUTES);
-      dropAbove.run(DAY_MINUTES, day * DAY_MINUTES);
-      dayAbove.run(day * DAY_MINUTES);
-      dropValues.run(DAY_MINUTES, day * DAY_MINUTES);
-      dayValues.run(day * DAY_MINUTES);
+    for (const [day, series] of days) {
+      const start = day * DAY_MINUTES;
+      if (series === 'whole') {
+        for (const step of daily.steps) step(start);
+        dropAbove.run(DAY_MINUTES, start);
+        dayAbove.run(start);
+      } else {
+        (daily.steps[1] as (start: number) => void)(start);
+        for (const { deviceId, metric } of series.values()) deriveSeriesDay(start, deviceId, metric);
+      }
+      dropValues.run(DAY_MINUTES, start);
+      dayValues.run(start);
     }
-    for (const hour of hours) clean.run(hour);
+    for (const hour of hours) {
+      clean.run(hour);
+      dropSeries.run(hour);
+    }
     return hours.length;
   });
 
@@ -159,7 +258,7 @@ export function rollupStatements(sqlite: Database) {
     for (const drop of dropMinutes) drop.run(fromMinute, toMinute);
     rebuildDevices.run(fromMinute * MINUTE_MS, toMinute * MINUTE_MS);
     rebuildMetrics.run(fromMinute * MINUTE_MS, toMinute * MINUTE_MS);
-    for (let hour = Math.floor(fromMinute / HOUR_MINUTES); hour * HOUR_MINUTES < toMinute; hour++) markDirty.run(hour);
+    for (let hour = Math.floor(fromMinute / HOUR_MINUTES); hour * HOUR_MINUTES < toMinute; hour++) markWhole(hour);
   });
   const rawSpan = sqlite.prepare('SELECT min(ts) AS first, max(ts) AS last FROM reading_rows');
 
@@ -180,12 +279,29 @@ export function rollupStatements(sqlite: Database) {
   ];
 
   return {
-    /** Adds the rows stored now to their minutes and marks their hours. */
+    /**
+     * Adds the rows stored now to their minutes and marks their hours: this hour and the one
+     * before whole (readings on time, from every device), older ones by device and metric (late
+     * readings, a few devices' each).
+     */
     add(rows: Iterable<{ deviceId: string; metric: string; value: number; ts: number }>) {
       const { devices, metrics, hours } = minuteRollups(rows);
-      for (const r of devices) upsertDevice.run(r.minute, r.deviceId, r.metric, r.count, r.sum, r.min, r.max);
+      const late = Math.floor(clock() / (HOUR_MINUTES * MINUTE_MS)) - 1;
+      const lateSeries = new Map<number, typeof devices>();
+      for (const r of devices) {
+        upsertDevice.run(r.minute, r.deviceId, r.metric, r.count, r.sum, r.min, r.max);
+        const hour = Math.floor(r.minute / HOUR_MINUTES);
+        if (hour >= late) continue;
+        const series = lateSeries.get(hour);
+        if (series) series.push(r);
+        else lateSeries.set(hour, [r]);
+      }
       for (const r of metrics) upsertMetric.run(r.minute, r.metric, r.count, r.sum, r.min, r.max);
-      for (const hour of hours) markDirty.run(hour);
+      for (const hour of hours) {
+        const series = lateSeries.get(hour);
+        if (!series || series.length > SERIES_PER_HOUR) markWhole(hour);
+        else for (const r of series) markSeries(hour, r.deviceId, r.metric);
+      }
     },
     /** The minute of (deviceId, metric, ts) again from its raw readings, and its hour marked. */
     recompute(deviceId: string, metric: string, ts: number) {
@@ -194,7 +310,7 @@ export function rollupStatements(sqlite: Database) {
       deviceMinute.run(minute, deviceId, metric);
       dropMetricMinute.run(metric, minute);
       metricMinute.run(minute, metric);
-      markDirty.run(Math.floor(minute / HOUR_MINUTES));
+      markSeries(Math.floor(minute / HOUR_MINUTES), deviceId, metric);
     },
     /**
      * Derives the hour and day rows of up to `limit` dirty hours before `beforeHour`, with their

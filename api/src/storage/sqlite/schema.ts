@@ -145,6 +145,22 @@ export const rollupsMetric = sqliteTable('rollups_metric', rollupColumns, (table
 export const rollupDirty = sqliteTable('rollup_dirty', { hour: integer('hour').primaryKey() });
 
 /**
+ * Of a dirty hour, the devices and metrics that changed, when only a few did: a late reading, a
+ * PATCH or DELETE in an hour gone by. Compaction then derives their rows alone instead of the
+ * hour's thousand. A dirty hour with none listed changed as a whole (its readings arrived on
+ * time) and is derived whole. WITHOUT ROWID, added by hand.
+ */
+export const rollupDirtySeries = sqliteTable(
+  'rollup_dirty_series',
+  {
+    hour: integer('hour').notNull(),
+    deviceId: text('device_id').notNull(),
+    metric: text('metric').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.hour, table.deviceId, table.metric] })],
+);
+
+/**
  * Readings above a threshold per hour or day rollup row, worked out when the row is derived, for
  * the thresholds /stats is asked about by default (the alerting rules', and 50): the over-
  * threshold count of a long window then needs no minute opened. Another threshold still gets an

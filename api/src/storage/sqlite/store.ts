@@ -53,7 +53,7 @@ const REOPEN = /^SQLITE_(READONLY|IOERR|CANTOPEN)/;
 const REOPEN_AFTER_MS = 1_000;
 
 /** One connection and the statements prepared on it. */
-function connect(db: Db) {
+function connect(db: Db, clock?: () => number) {
   const sqlite = db.$client;
   // The hot path: a raw prepared statement costs about a third of the CPU of the query builder.
   const insertOne = sqlite.prepare(
@@ -61,7 +61,7 @@ function connect(db: Db) {
   );
   const storedById = sqlite.prepare(`SELECT ${READING_COLUMNS} FROM readings WHERE ${BY_ID}`);
   const names = nameKeys(sqlite);
-  const rollups = rollupStatements(sqlite);
+  const rollups = rollupStatements(sqlite, clock);
   /** One request's rows: each stored (added to `stored`), a duplicate, or a conflict. */
   const insertRows = (rows: readonly StoredRow[], stored: StoredRow[]): BatchOutcome => {
     const before = stored.length;
@@ -175,6 +175,8 @@ export interface SqliteStoreOptions {
    */
   role?: 'writer' | 'reader';
   checkpoint?: boolean;
+  /** The time that tells late readings (rollups) from those on time; tests set it. Default Date.now. */
+  clock?: () => number;
 }
 
 /** How long emptying the WAL waits for a reader of another process before it gives up. */
@@ -216,7 +218,7 @@ function clears(
 export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): SqliteStore {
   const { path, reopen, probeIntervalMs = 2_000, role = 'writer', checkpoint = true } = options;
   const writer = role === 'writer';
-  let connection: Connection = connect(db);
+  let connection: Connection = connect(db, options.clock);
   /** The last failed write, and the most rows one of them held: only a write as large clears it. */
   let failure: { at: number; source: 'write' | 'probe'; message: string; rows: number } | undefined;
   let reopenAfter: number | undefined;
@@ -260,7 +262,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
         // Already unusable.
       }
       try {
-        connection = connect(reopen());
+        connection = connect(reopen(), options.clock);
       } catch (error) {
         reopenAfter = Date.now() + REOPEN_AFTER_MS;
         throw unavailable(error);
