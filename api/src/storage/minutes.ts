@@ -9,6 +9,18 @@ export interface MinuteWindow {
 }
 
 /**
+ * The window's last ms: before `to` when given, else the last reading's. That one is known to the
+ * minute (rollups): when `from` lies inside the last reading's minute, the reading is at or after
+ * it, so the window ends there rather than before it begins (a property test found /stats
+ * listing no minute for a window from a reading's own time).
+ */
+function windowEnd(filter: ReadingFilter, startMs: number | null, lastTs: number | null): number | null {
+  if (filter.toMs !== undefined) return filter.toMs - 1;
+  if (lastTs === null || startMs === null) return lastTs;
+  return Math.floor(startMs / MINUTE_MS) * MINUTE_MS === lastTs ? Math.max(lastTs, startMs) : lastTs;
+}
+
+/**
  * The minutes /stats lists, as minute numbers (epoch ms / 60,000): [from, to) when given, else
  * first to last reading; cut to its last MAX_MINUTES. Undefined when there is nothing to list.
  */
@@ -18,7 +30,7 @@ export function minuteWindow(
   lastTs: number | null,
 ): MinuteWindow | undefined {
   const startMs = filter.fromMs ?? firstTs;
-  const endMs = filter.toMs === undefined ? lastTs : filter.toMs - 1;
+  const endMs = windowEnd(filter, startMs, lastTs);
   if (startMs === null || endMs === null || endMs < startMs) return undefined;
   const lastMinute = Math.floor(endMs / MINUTE_MS);
   const firstMinute = Math.floor(startMs / MINUTE_MS);
@@ -64,7 +76,7 @@ export function bucketWindow(
   asked?: Bucket,
 ): BucketWindow | undefined {
   const startMs = filter.fromMs ?? firstTs;
-  const endMs = filter.toMs === undefined ? lastTs : filter.toMs - 1;
+  const endMs = windowEnd(filter, startMs, lastTs);
   if (startMs === null || endMs === null || endMs < startMs) return undefined;
   const span = endMs - startMs;
   const bucket: Bucket = asked ?? (span <= BUCKETS.day ? 'minute' : span <= 90 * BUCKETS.day ? 'hour' : 'day');

@@ -362,6 +362,13 @@ for (const [name, backend] of Object.entries(backends)) {
               92_072_581,
               [WHOLE_TIME_AT_0, WHOLE_TIME_AT_0],
             ],
+            // And: a window from a reading's own time (not a whole minute) listed no minute — the
+            // last reading is known to the minute, which began before the window.
+            [
+              [{ type: 'insert', rows: [{ device: 0, metric: 0, value: 0, offset: 172_080_001 }] }],
+              0,
+              [{ ...WHOLE_TIME_AT_0, from: 172_080_001 }],
+            ],
           ],
           // FC_SEED and FC_PATH replay a failing run (fast-check prints both).
           ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH } : {}),
