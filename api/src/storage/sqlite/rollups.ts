@@ -1,10 +1,91 @@
 import type { Database } from 'bun:sqlite';
-import { DAY_MINUTES, HOUR_MINUTES, MAX_DISTINCT_VALUES, MINUTE_MS, daySpans, minuteRollups } from '../rollups.ts';
+import {
+  DAY_MINUTES,
+  HOUR_MINUTES,
+  MAX_DISTINCT_VALUES,
+  MINUTE_MS,
+  type MinuteRollup,
+  daySpans,
+  minuteRollups,
+} from '../rollups.ts';
 
 const MERGE =
   'count = count + excluded.count, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max)';
 const AGGREGATES = 'count(*), sum(value), min(value), max(value)';
 const MERGED = 'sum(count), sum(sum), min(min), max(max)';
+
+type Reading = { deviceId: string; metric: string; value: number; ts: number };
+
+/**
+ * Late readings added to the hours and days compaction derived already, as the insert adds
+ * readings to their minutes: count, sum, min and max merged, the counts above each threshold
+ * kept there raised, a value's count raised. Exact for an insert, so the hour stays derived:
+ * /stats keeps reading it whole and compaction has nothing to redo, where a thousand late
+ * readings spread over a month had left ~540 hours to read at minute level and to derive again.
+ */
+function derivedSpans(sqlite: Database) {
+  const device = sqlite.prepare(
+    `INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET ${MERGE}`,
+  );
+  const metric = sqlite.prepare(
+    `INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET ${MERGE}`,
+  );
+  const raiseAbove = sqlite.prepare(
+    'UPDATE rollup_over SET above = above + 1 WHERE level = ? AND start_minute = ? AND device_id = ? AND metric = ? AND threshold < ?',
+  );
+  const hasMetric = sqlite.prepare('SELECT 1 FROM rollups_metric WHERE level = ? AND start_minute = ? AND metric = ?');
+  const hasValues = sqlite.prepare(
+    'SELECT 1 FROM rollup_values WHERE level = ? AND start_minute = ? AND metric = ? LIMIT 1',
+  );
+  const raiseValue = sqlite.prepare(
+    'INSERT INTO rollup_values (level, start_minute, metric, value, count) VALUES (?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1',
+  );
+  const spansOf = (minute: number) =>
+    [
+      [HOUR_MINUTES, minute - (minute % HOUR_MINUTES)],
+      [DAY_MINUTES, minute - (minute % DAY_MINUTES)],
+    ] as const;
+  return {
+    /** `rows` (and their minutes) of the `hours` given (derived, not dirty) added to their hours and days. */
+    add(
+      rows: readonly Reading[],
+      { devices: deviceMinutes, metrics: metricMinutes }: { devices: MinuteRollup[]; metrics: MinuteRollup[] },
+      hours: ReadonlySet<number>,
+    ) {
+      const inHours = (minute: number) => hours.has(Math.floor(minute / HOUR_MINUTES));
+      // A span's value counts are raised where it keeps them, or begun where it had no reading of
+      // the metric; a span past the bound of distinct values keeps none, and stays so.
+      const keepsValues = new Map<string, boolean>();
+      for (const r of metricMinutes) {
+        if (!inHours(r.minute)) continue;
+        for (const [level, start] of spansOf(r.minute)) {
+          const key = `${level}\u0000${start}\u0000${r.metric}`;
+          if (!keepsValues.has(key))
+            keepsValues.set(key, !hasMetric.get(level, start, r.metric) || !!hasValues.get(level, start, r.metric));
+        }
+      }
+      for (const r of metricMinutes) {
+        if (!inHours(r.minute)) continue;
+        for (const [level, start] of spansOf(r.minute))
+          metric.run(level, start, r.metric, r.count, r.sum, r.min, r.max);
+      }
+      for (const r of deviceMinutes) {
+        if (!inHours(r.minute)) continue;
+        for (const [level, start] of spansOf(r.minute))
+          device.run(level, start, r.deviceId, r.metric, r.count, r.sum, r.min, r.max);
+      }
+      for (const row of rows) {
+        const minute = Math.floor(row.ts / MINUTE_MS);
+        if (!inHours(minute)) continue;
+        for (const [level, start] of spansOf(minute)) {
+          raiseAbove.run(level, start, row.deviceId, row.metric, row.value);
+          if (keepsValues.get(`${level}\u0000${start}\u0000${row.metric}`))
+            raiseValue.run(level, start, row.metric, row.value);
+        }
+      }
+    },
+  };
+}
 
 /**
  * Devices and metrics of an hour past which it is derived whole rather than one by one (an
@@ -24,6 +105,17 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
     `INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max) VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET ${MERGE}`,
   );
   const markDirty = sqlite.prepare('INSERT OR IGNORE INTO rollup_dirty (hour) VALUES (?)');
+  const isDirty = sqlite.prepare('SELECT 1 FROM rollup_dirty WHERE hour = ?');
+  const hasHourRows = sqlite.prepare(
+    `SELECT 1 FROM rollups_metric WHERE level = ${HOUR_MINUTES} AND start_minute = ? LIMIT 1`,
+  );
+  /**
+   * Compaction derived the hour, and nothing changed it since. An hour without readings so far is
+   * not: its first ones (an import of old readings, say) are derived whole, counts above the
+   * thresholds and all.
+   */
+  const isDerived = (hour: number) => !isDirty.get(hour) && !!hasHourRows.get(hour * HOUR_MINUTES);
+  const spans = derivedSpans(sqlite);
   const dropSeries = sqlite.prepare('DELETE FROM rollup_dirty_series WHERE hour = ?');
   const addSeries = sqlite.prepare(
     'INSERT OR IGNORE INTO rollup_dirty_series (hour, device_id, metric) VALUES (?, ?, ?)',
@@ -280,24 +372,30 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
 
   return {
     /**
-     * Adds the rows stored now to their minutes and marks their hours: this hour and the one
-     * before whole (readings on time, from every device), older ones by device and metric (late
-     * readings, a few devices' each).
+     * Adds the rows stored now to their minutes, and to their hours and days where those are
+     * derived already and the rows came late; marks the rest of their hours for compaction.
      */
-    add(rows: Iterable<{ deviceId: string; metric: string; value: number; ts: number }>) {
+    add(rows: readonly Reading[]) {
       const { devices, metrics, hours } = minuteRollups(rows);
       const late = Math.floor(clock() / (HOUR_MINUTES * MINUTE_MS)) - 1;
+      const derived = new Set<number>();
       const lateSeries = new Map<number, typeof devices>();
+      for (const hour of hours) if (hour < late && isDerived(hour)) derived.add(hour);
+      // Before the minutes: whether a span's value counts are kept is told by its metric row.
+      if (derived.size > 0) spans.add(rows, { devices, metrics }, derived);
       for (const r of devices) {
         upsertDevice.run(r.minute, r.deviceId, r.metric, r.count, r.sum, r.min, r.max);
         const hour = Math.floor(r.minute / HOUR_MINUTES);
-        if (hour >= late) continue;
+        if (hour >= late || derived.has(hour)) continue;
         const series = lateSeries.get(hour);
         if (series) series.push(r);
         else lateSeries.set(hour, [r]);
       }
       for (const r of metrics) upsertMetric.run(r.minute, r.metric, r.count, r.sum, r.min, r.max);
+      // This hour and the one before whole (readings on time, from every device); an older one not
+      // derived yet by device and metric (late readings, a few devices' each).
       for (const hour of hours) {
+        if (derived.has(hour)) continue;
         const series = lateSeries.get(hour);
         if (!series || series.length > SERIES_PER_HOUR) markWhole(hour);
         else for (const r of series) markSeries(hour, r.deviceId, r.metric);
