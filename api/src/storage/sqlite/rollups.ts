@@ -14,6 +14,22 @@ const MERGE =
 const AGGREGATES = 'count(*), sum(value), min(value), max(value)';
 const MERGED = 'sum(count), sum(sum), min(min), max(max)';
 
+/**
+ * Readings above each threshold of the JSON array `thresholds` per device hour row starting at
+ * ?1, from the minute rows `minutes` (aliased m) that `where` picks: minutes wholly above or
+ * below count at once, a straddling minute's raw readings are counted.
+ */
+function hourAboveSql(minutes: string, where: string, thresholds: string): string {
+  return `INSERT INTO rollup_over (level, start_minute, device_id, metric, threshold, above)
+     SELECT ${HOUR_MINUTES}, ?1, m.device_id, m.metric, t.value,
+            sum(CASE WHEN m.min > t.value THEN m.count WHEN m.max <= t.value THEN 0 ELSE
+              (SELECT count(*) FROM readings r WHERE r.device_id = m.device_id AND r.ts >= m.start_minute * ${MINUTE_MS} AND r.ts < (m.start_minute + 1) * ${MINUTE_MS} AND r.metric = m.metric AND r.value > t.value)
+            END)
+     FROM ${minutes} CROSS JOIN json_each(${thresholds}) t
+     WHERE ${where}
+     GROUP BY m.device_id, m.metric, t.value`;
+}
+
 type Reading = { deviceId: string; metric: string; value: number; ts: number };
 
 /**
@@ -197,14 +213,11 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
   });
   const seriesHour = seriesStatements(HOUR_MINUTES, 1);
   const seriesHourAbove = sqlite.prepare(
-    `INSERT INTO rollup_over (level, start_minute, device_id, metric, threshold, above)
-     SELECT ${HOUR_MINUTES}, ?1, m.device_id, m.metric, t.value,
-            sum(CASE WHEN m.min > t.value THEN m.count WHEN m.max <= t.value THEN 0 ELSE
-              (SELECT count(*) FROM readings r WHERE r.device_id = m.device_id AND r.ts >= m.start_minute * ${MINUTE_MS} AND r.ts < (m.start_minute + 1) * ${MINUTE_MS} AND r.metric = m.metric AND r.value > t.value)
-            END)
-     FROM rollups_device m INDEXED BY rollups_device_by_device CROSS JOIN json_each(?4) t
-     WHERE m.device_id = ?2 AND m.level = 1 AND m.start_minute >= ?1 AND m.start_minute < ?1 + ${HOUR_MINUTES} AND m.metric = ?3
-     GROUP BY m.device_id, m.metric, t.value`,
+    hourAboveSql(
+      'rollups_device m INDEXED BY rollups_device_by_device',
+      `m.device_id = ?2 AND m.level = 1 AND m.start_minute >= ?1 AND m.start_minute < ?1 + ${HOUR_MINUTES} AND m.metric = ?3`,
+      '?4',
+    ),
   );
   const seriesDay = seriesStatements(DAY_MINUTES, HOUR_MINUTES);
   // The series' hours of the day, found by device: rollup_over is keyed by time first, and a
@@ -246,14 +259,11 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
   // for the thresholds every hour row of that device and metric has.
   const dropAbove = sqlite.prepare('DELETE FROM rollup_over WHERE level = ? AND start_minute = ?');
   const hourAbove = sqlite.prepare(
-    `INSERT INTO rollup_over (level, start_minute, device_id, metric, threshold, above)
-     SELECT ${HOUR_MINUTES}, ?1, m.device_id, m.metric, t.value,
-            sum(CASE WHEN m.min > t.value THEN m.count WHEN m.max <= t.value THEN 0 ELSE
-              (SELECT count(*) FROM readings r WHERE r.device_id = m.device_id AND r.ts >= m.start_minute * ${MINUTE_MS} AND r.ts < (m.start_minute + 1) * ${MINUTE_MS} AND r.metric = m.metric AND r.value > t.value)
-            END)
-     FROM rollups_device m CROSS JOIN json_each(?2) t
-     WHERE m.level = 1 AND m.start_minute >= ?1 AND m.start_minute < ?1 + ${HOUR_MINUTES}
-     GROUP BY m.device_id, m.metric, t.value`,
+    hourAboveSql(
+      'rollups_device m',
+      `m.level = 1 AND m.start_minute >= ?1 AND m.start_minute < ?1 + ${HOUR_MINUTES}`,
+      '?2',
+    ),
   );
   const dayAbove = sqlite.prepare(
     `INSERT INTO rollup_over (level, start_minute, device_id, metric, threshold, above)
