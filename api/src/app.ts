@@ -122,7 +122,7 @@ export function createApp({
       dropped: () => ({ readings: readingsFeed.dropped, alerts: alerts?.dropped ?? 0 }),
       refused: () => streamLimits.refused,
     },
-    { oldestReadingTs: () => store.oldestReadingTs(), retention },
+    { oldestReadingTs: () => store.oldestReadingTs(), retention, wal: store.wal?.bind(store) },
   );
   /** True when the request may see everything a read can: READ_TOKEN unset, or presented. */
   const mayReadAll = (request: Request) =>

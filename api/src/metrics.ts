@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { WalStatus } from './storage/port.ts';
 
 /** The API's Prometheus metrics, in a registry of its own so that several apps (tests) never clash. */
 /** Live counts read when /metrics is scraped. */
@@ -11,10 +12,11 @@ export interface LiveCounts {
   refused?: () => number;
 }
 
-/** What /metrics says of storage: the oldest raw reading, and retention's work. */
+/** What /metrics says of storage: the oldest raw reading, retention's work, SQLite's WAL. */
 export interface StorageFacts {
   oldestReadingTs(): Promise<number | null>;
   retention?(): { runs: number; removed: number };
+  wal?(): WalStatus;
 }
 
 export function createApiMetrics(live?: LiveCounts, storage?: StorageFacts) {
@@ -122,6 +124,26 @@ export function createApiMetrics(live?: LiveCounts, storage?: StorageFacts) {
       this.inc(storage?.retention?.().removed ?? 0);
     },
   });
+  const wal = storage?.wal?.bind(storage);
+  if (wal) {
+    new Gauge({
+      name: 'api_sqlite_wal_bytes',
+      help: "SQLite's write-ahead log on disk, in bytes (held under ~64 MiB)",
+      registers: [registry],
+      collect() {
+        this.set(wal().bytes);
+      },
+    });
+    new Counter({
+      name: 'api_sqlite_wal_resets_total',
+      help: "Times SQLite's write-ahead log was emptied with the readers making way (they never paused by themselves)",
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(wal().resets);
+      },
+    });
+  }
   return { registry, requests, duration, stored, duplicates, exported, conflicts, refused, ingested, liveClients };
 }
 

@@ -145,6 +145,11 @@ export interface Stats {
   perDeviceTruncated: boolean;
 }
 
+export interface WalStatus {
+  bytes: number;
+  resets: number;
+}
+
 export interface StorageCheck {
   status: 'ok' | 'down';
   latencyMs: number;
@@ -297,5 +302,10 @@ export interface ReadingsStore {
   reclaimSpace(): Promise<boolean>;
   /** Whether the database answers, and how fast. */
   check(): Promise<StorageCheck>;
+  /**
+   * SQLite on its threads: the write-ahead log's size on disk, and how often it was emptied
+   * because readers that never pause kept it from starting over (see sqlite/checkpointer.ts).
+   */
+  wal?(): WalStatus;
   close(): Promise<void>;
 }

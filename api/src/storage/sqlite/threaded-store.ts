@@ -334,6 +334,7 @@ export async function openThreadedSqliteStore(
     onChange(listener) {
       listeners.push(listener);
     },
+    wal: () => ({ bytes: walFileBytes(path), resets: checkpointer.resets() }),
     async check(): Promise<StorageCheck> {
       const started = performance.now();
       const down = (error: string): StorageCheck => ({

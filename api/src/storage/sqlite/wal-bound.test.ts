@@ -3,6 +3,8 @@ import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createLogger } from 'core';
+import { createApp } from '../../app.ts';
 import type { StoredRow } from '../port.ts';
 import { openThreadedSqliteStore } from './threaded-store.ts';
 
@@ -79,6 +81,17 @@ it('keeps the WAL small while readers overlap without a pause: the readers make 
     expect(await store.count({})).toBe(written);
     // Unbounded, this load left a WAL of ~500 MiB (932 MiB at 300,000 readings).
     expect(largest).toBeLessThanOrEqual(64 * MIB);
+    // And /metrics says so.
+    const resets = store.wal?.().resets ?? 0;
+    expect(resets).toBeGreaterThan(0);
+    const app = createApp({
+      store,
+      config: { apiToken: 'test-token', readToken: undefined, maxBodyBytes: 1_000_000 },
+      logger: createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} }),
+    });
+    const metrics = await (await app.handle(new Request('http://localhost/metrics'))).text();
+    expect(metrics).toContain(`api_sqlite_wal_resets_total ${resets}`);
+    expect(metrics).toMatch(/^api_sqlite_wal_bytes \d+$/m);
   } finally {
     await store.close();
   }
