@@ -43,6 +43,12 @@ export const WAL_RESET_BYTES = 16 * 2 ** 20;
  */
 export const WAL_HOLD_BYTES = 48 * 2 ** 20;
 
+/**
+ * After a reset that could not be done (a reader of another process still in the WAL), how long
+ * before the next try: each try holds the writer up to EMPTY_WAL_BUSY_MS.
+ */
+const RETRY_AFTER_FAILURE_MS = 5_000;
+
 export interface Checkpointer {
   stop(): void;
   /** WAL resets so far. */
@@ -57,6 +63,7 @@ export function startCheckpointer(path: string, options: CheckpointerOptions): C
   /** The reset under way, if one is. */
   let resetting: Promise<void> | undefined;
   let resets = 0;
+  let failedAt = Number.NEGATIVE_INFINITY;
   let resume: (() => void) | undefined;
   let caughtUp: (() => void) | undefined;
 
@@ -69,6 +76,7 @@ export function startCheckpointer(path: string, options: CheckpointerOptions): C
         worker.postMessage({ type: 'catch-up' } satisfies CheckpointerRequest);
       });
       if (await truncate().catch(() => false)) resets += 1;
+      else failedAt = performance.now();
     } finally {
       worker.postMessage({ type: 'reset-over' } satisfies CheckpointerRequest);
       resume();
@@ -76,6 +84,8 @@ export function startCheckpointer(path: string, options: CheckpointerOptions): C
     }
   };
   const resetNow = (): Promise<void> => {
+    // A reader of another process in the way: the writes queued behind each try wait with it.
+    if (performance.now() - failedAt < RETRY_AFTER_FAILURE_MS) return Promise.resolve();
     resetting ??= reset().finally(() => {
       resetting = undefined;
     });

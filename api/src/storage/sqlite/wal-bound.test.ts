@@ -1,9 +1,11 @@
 import { afterAll, expect, it } from 'bun:test';
+import { Database } from 'bun:sqlite';
 import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from 'core';
+import { waitFor } from 'core/testing';
 import { createApp } from '../../app.ts';
 import type { StoredRow } from '../port.ts';
 import { openThreadedSqliteStore } from './threaded-store.ts';
@@ -92,6 +94,36 @@ it('keeps the WAL small while readers overlap without a pause: the readers make 
     const metrics = await (await app.handle(new Request('http://localhost/metrics'))).text();
     expect(metrics).toContain(`api_sqlite_wal_resets_total ${resets}`);
     expect(metrics).toMatch(/^api_sqlite_wal_bytes \d+$/m);
+  } finally {
+    await store.close();
+  }
+}, 120_000);
+
+it('goes on writing while a reader of another process keeps the WAL from being emptied, and brings it back within its bound once that reader is gone', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'wal-bound-'));
+  dirs.push(dir);
+  const path = join(dir, 'wal.db');
+  const store = await openThreadedSqliteStore(path, { walResetBytes: 2 * MIB, walHoldBytes: 4 * MIB, checkpointIntervalMs: 50 });
+  try {
+    await store.insert(backfill(0, 1_000));
+    // Another process's read transaction, left open: no checkpoint may empty the WAL past it.
+    const outsider = new Database(path, { readonly: true });
+    outsider.run('BEGIN');
+    outsider.query('SELECT count(*) FROM reading_rows').get();
+    for (let batch = 1; batch < 20; batch++) await store.insert(backfill(batch, 1_000));
+    expect(walBytes(path)).toBeGreaterThan(4 * MIB);
+    outsider.run('COMMIT');
+    outsider.close();
+    // Emptied by a reset, or begun again by the next write and cut to 64 MiB (journal_size_limit).
+    let batch = 20;
+    await waitFor(
+      async () => {
+        await store.insert(backfill(batch++, 1_000));
+        return walBytes(path) <= 64 * MIB;
+      },
+      { what: 'the WAL back within its bound once the outside reader is gone', timeoutMs: 60_000 },
+    );
+    expect(await store.count({})).toBe(batch * 1_000);
   } finally {
     await store.close();
   }
