@@ -48,6 +48,8 @@ export const WAL_HOLD_BYTES = 48 * 2 ** 20;
  * before the next try: each try holds the writer up to EMPTY_WAL_BUSY_MS.
  */
 const RETRY_AFTER_FAILURE_MS = 5_000;
+/** How long a reset waits for the worker's copy before the writer empties what is left itself. */
+const CATCH_UP_BUDGET_MS = 10_000;
 
 export interface Checkpointer {
   stop(): void;
@@ -71,8 +73,13 @@ export function startCheckpointer(path: string, options: CheckpointerOptions): C
     resume = await pauseReaders();
     if (!resume) return;
     try {
+      // Bounded: should the worker never answer, the readers must not wait for ever.
       await new Promise<void>((resolve) => {
-        caughtUp = resolve;
+        const timer = setTimeout(resolve, CATCH_UP_BUDGET_MS);
+        caughtUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
         worker.postMessage({ type: 'catch-up' } satisfies CheckpointerRequest);
       });
       if (await truncate().catch(() => false)) resets += 1;
