@@ -103,7 +103,11 @@ it('goes on writing while a reader of another process keeps the WAL from being e
   const dir = await mkdtemp(join(tmpdir(), 'wal-bound-'));
   dirs.push(dir);
   const path = join(dir, 'wal.db');
-  const store = await openThreadedSqliteStore(path, { walResetBytes: 2 * MIB, walHoldBytes: 4 * MIB, checkpointIntervalMs: 50 });
+  const store = await openThreadedSqliteStore(path, {
+    walResetBytes: 2 * MIB,
+    walHoldBytes: 4 * MIB,
+    checkpointIntervalMs: 50,
+  });
   try {
     await store.insert(backfill(0, 1_000));
     // Another process's read transaction, left open: no checkpoint may empty the WAL past it.
