@@ -29,7 +29,10 @@ self.onmessage = (event: MessageEvent<CheckpointerRequest>) => {
     self.onmessage = (next: MessageEvent<CheckpointerRequest>) => {
       resetting = next.data.type === 'catch-up';
       // With the readers out of the way: everything copied before the writer is asked to reset.
-      if (resetting) post({ type: 'caught-up', walBytes: tryCheckpoint(frameBytes) });
+      if (resetting) {
+        tryCheckpoint(frameBytes);
+        post({ type: 'caught-up' });
+      }
     };
     setInterval(() => {
       if (resetting) return;

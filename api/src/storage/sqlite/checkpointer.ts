@@ -29,7 +29,7 @@ export type CheckpointerRequest =
   | { type: 'start'; path: string; intervalMs: number; resetBytes: number }
   | { type: 'catch-up' }
   | { type: 'reset-over' };
-export type CheckpointerReply = { type: 'over'; walBytes: number } | { type: 'caught-up'; walBytes: number };
+export type CheckpointerReply = { type: 'over'; walBytes: number } | { type: 'caught-up' };
 
 /**
  * WAL content past which the readers make way for a reset, while writes go on: a quarter of the

@@ -244,16 +244,12 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
     seriesDayAbove.run(start, deviceId, metric);
   };
 
-  const derivers = [
-    {
-      level: HOUR_MINUTES,
-      steps: [deriveDevices(HOUR_MINUTES, 1), deriveMetrics(HOUR_MINUTES, 1)],
-    },
-    {
-      level: DAY_MINUTES,
-      steps: [deriveDevices(DAY_MINUTES, HOUR_MINUTES), deriveMetrics(DAY_MINUTES, HOUR_MINUTES)],
-    },
-  ];
+  // Per level, its device rows and its metric rows again from the level below.
+  const hourly = { devices: deriveDevices(HOUR_MINUTES, 1), metrics: deriveMetrics(HOUR_MINUTES, 1) };
+  const daily = {
+    devices: deriveDevices(DAY_MINUTES, HOUR_MINUTES),
+    metrics: deriveMetrics(DAY_MINUTES, HOUR_MINUTES),
+  };
   // Readings above each threshold (a JSON array) per hour row: minutes wholly above or below
   // count at once, a straddling minute's raw readings are counted; per day row, from its hours,
   // for the thresholds every hour row of that device and metric has.
@@ -295,7 +291,6 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
   const clean = sqlite.prepare('DELETE FROM rollup_dirty WHERE hour = ?');
   const compact = sqlite.transaction((beforeHour: number, limit: number, thresholds: readonly number[]) => {
     const hours = (dirtyBefore.all(beforeHour, limit) as Array<{ hour: number }>).map((row) => row.hour);
-    const [hourly, daily] = derivers as [(typeof derivers)[0], (typeof derivers)[0]];
     // Each threshold once: json_each gave a repeated one as often as it was repeated, and the
     // hour's count above it was summed that many times (found by the rollups property test).
     const above = JSON.stringify([...new Set(thresholds)]);
@@ -306,13 +301,14 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
       const day = Math.floor(start / DAY_MINUTES);
       const series = seriesOf.all(hour) as Array<{ device_id: string; metric: string }>;
       if (series.length === 0 || series.length > SERIES_PER_HOUR) {
-        for (const step of hourly.steps) step(start);
+        hourly.devices(start);
+        hourly.metrics(start);
         dropAbove.run(HOUR_MINUTES, start);
         hourAbove.run(start, above);
         days.set(day, 'whole');
       } else {
         // The metric rows (one a minute) whole: cheap, and what every device's change touches.
-        (hourly.steps[1] as (start: number) => void)(start);
+        hourly.metrics(start);
         const inDay = days.get(day) ?? new Map();
         for (const { device_id: deviceId, metric } of series) {
           deriveSeriesHour(start, deviceId, metric, above);
@@ -326,11 +322,12 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
     for (const [day, series] of days) {
       const start = day * DAY_MINUTES;
       if (series === 'whole') {
-        for (const step of daily.steps) step(start);
+        daily.devices(start);
+        daily.metrics(start);
         dropAbove.run(DAY_MINUTES, start);
         dayAbove.run(start);
       } else {
-        (daily.steps[1] as (start: number) => void)(start);
+        daily.metrics(start);
         for (const { deviceId, metric } of series.values()) deriveSeriesDay(start, deviceId, metric);
       }
       dropValues.run(DAY_MINUTES, start);

@@ -1,6 +1,5 @@
 import { afterAll, expect, it } from 'bun:test';
 import { Database } from 'bun:sqlite';
-import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,25 +34,18 @@ function backfill(batch: number, size: number): StoredRow[] {
   });
 }
 
-const walBytes = (path: string) => {
-  try {
-    return statSync(`${path}-wal`).size;
-  } catch {
-    return 0;
-  }
-};
-
-it('keeps the WAL small while readers overlap without a pause: the readers make way for a checkpoint that resets it', async () => {
+/** A store on a new file, with WAL marks low enough that a few late batches cross them. */
+async function storeWithMarks(walResetBytes: number, walHoldBytes: number) {
   const dir = await mkdtemp(join(tmpdir(), 'wal-bound-'));
   dirs.push(dir);
   const path = join(dir, 'wal.db');
-  // A low mark, so a few batches cross it: what is checked is that the WAL is reset at all while
-  // readers never stop, not how fast.
-  const store = await openThreadedSqliteStore(path, {
-    walResetBytes: 8 * MIB,
-    walHoldBytes: 24 * MIB,
-    checkpointIntervalMs: 50,
-  });
+  const store = await openThreadedSqliteStore(path, { walResetBytes, walHoldBytes, checkpointIntervalMs: 50 });
+  return { path, store, walBytes: () => store.wal?.().bytes ?? 0 };
+}
+
+it('keeps the WAL small while readers overlap without a pause: the readers make way for a checkpoint that resets it', async () => {
+  // What is checked is that the WAL is reset at all while readers never stop, not how fast.
+  const { store, walBytes } = await storeWithMarks(8 * MIB, 24 * MIB);
   let writing = true;
   let reads = 0;
   // Three clients looping on statistics and listings over two reader threads: at every moment
@@ -72,7 +64,7 @@ it('keeps the WAL small while readers overlap without a pause: the readers make 
     for (let batch = 0; batch < 150; batch++) {
       await store.insert(backfill(batch, 1_000));
       written += 1_000;
-      largest = Math.max(largest, walBytes(path));
+      largest = Math.max(largest, walBytes());
     }
   } finally {
     writing = false;
@@ -100,14 +92,7 @@ it('keeps the WAL small while readers overlap without a pause: the readers make 
 }, 120_000);
 
 it('goes on writing while a reader of another process keeps the WAL from being emptied, and brings it back within its bound once that reader is gone', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'wal-bound-'));
-  dirs.push(dir);
-  const path = join(dir, 'wal.db');
-  const store = await openThreadedSqliteStore(path, {
-    walResetBytes: 2 * MIB,
-    walHoldBytes: 4 * MIB,
-    checkpointIntervalMs: 50,
-  });
+  const { path, store, walBytes } = await storeWithMarks(2 * MIB, 4 * MIB);
   try {
     await store.insert(backfill(0, 1_000));
     // Another process's read transaction, left open: no checkpoint may empty the WAL past it.
@@ -115,7 +100,7 @@ it('goes on writing while a reader of another process keeps the WAL from being e
     outsider.run('BEGIN');
     outsider.query('SELECT count(*) FROM reading_rows').get();
     for (let batch = 1; batch < 20; batch++) await store.insert(backfill(batch, 1_000));
-    expect(walBytes(path)).toBeGreaterThan(4 * MIB);
+    expect(walBytes()).toBeGreaterThan(4 * MIB);
     outsider.run('COMMIT');
     outsider.close();
     // Emptied by a reset, or begun again by the next write and cut to 64 MiB (journal_size_limit).
@@ -123,7 +108,7 @@ it('goes on writing while a reader of another process keeps the WAL from being e
     await waitFor(
       async () => {
         await store.insert(backfill(batch++, 1_000));
-        return walBytes(path) <= 64 * MIB;
+        return walBytes() <= 64 * MIB;
       },
       { what: 'the WAL back within its bound once the outside reader is gone', timeoutMs: 60_000 },
     );
