@@ -20,6 +20,7 @@ import {
   readGroups,
   redisTargetOf,
   withShortConnection,
+  streamKeys,
 } from 'core';
 import {
   type MosquittoServer,
@@ -343,7 +344,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       let pending = 0;
       for (const stream of ['readings', 'alerts'])
         for (const group of await readGroups(redisNow(), stream)) pending += group.pending;
-      const deadLetters = (await redisNow().xlen('readings:dead')) + (await redisNow().xlen('alerts:dead'));
+      const deadLetters =
+        (await redisNow().xlen(streamKeys(redisNow(), 'readings').dead)) +
+        (await redisNow().xlen(streamKeys(redisNow(), 'alerts').dead));
       return { offered, acked, stored, alerts, recorded, pending, deadLetters, ...extra };
     },
     async describeRedis() {

@@ -4,7 +4,7 @@
  * the run is exact as without one.
  */
 import { describe, expect, it } from 'bun:test';
-import { createRedis } from 'core';
+import { createRedis, pipelineKeys } from 'core';
 import { runScenario } from './harness.ts';
 
 describe('KEY_PREFIX', () => {
@@ -19,7 +19,7 @@ describe('KEY_PREFIX', () => {
         try {
           const keys = await raw.keys('*');
           expect(keys).toEqual(
-            expect.arrayContaining(['tenant-a:readings', 'tenant-a:alerts', 'tenant-a:telemetry:workers']),
+            expect.arrayContaining(['tenant-a:readings', 'tenant-a:alerts', `tenant-a:${pipelineKeys.workers}`]),
           );
           expect(keys.filter((key) => !key.startsWith('tenant-a:'))).toEqual([]);
         } finally {

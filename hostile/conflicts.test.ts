@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { type Reading, decodeAlert, encodeReading, groupsCaughtUp, newEventId, readDeadLetters } from 'core';
+import {
+  type Reading,
+  decodeAlert,
+  encodeReading,
+  groupsCaughtUp,
+  newEventId,
+  readDeadLetters,
+  streamKeys,
+} from 'core';
 import { waitFor } from 'core/testing';
 import { type Pipeline, startPipeline } from '../faults/harness.ts';
 
@@ -42,7 +50,7 @@ describe('a reading in conflict with a stored one', () => {
     expect(alerts.map((alert) => [alert.state, alert.readingId, alert.value])).toEqual([['firing', later.id, 98]]);
     const stored = (await (await fetch(`${pipeline.apiUrls[0]}/readings/${original.id}`)).json()) as { value: number };
     expect(stored.value).toBe(10);
-    const letters = await readDeadLetters(pipeline.redis, 'readings:dead');
+    const letters = await readDeadLetters(pipeline.redis, streamKeys(pipeline.redis, 'readings').dead);
     expect(letters.filter((letter) => letter.reason.startsWith('conflict'))).toHaveLength(1);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
-import { createRedis, readDeadLetters } from 'core';
+import { createRedis, readDeadLetters, streamKeys } from 'core';
 import {
   type MosquittoServer,
   type RedisServer,
@@ -79,7 +79,7 @@ describe('hostile MQTT messages', () => {
       expect(stored.map((reading) => reading.value)).toEqual(Array.from({ length: 100 }, (_, i) => i));
       const letters = await waitFor(
         async () => {
-          const found = await readDeadLetters(redis, `${stream}:dead`);
+          const found = await readDeadLetters(redis, streamKeys(redis, stream).dead);
           return found.length >= 6 && found;
         },
         { what: 'the hostile messages dead-lettered' },

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { encodeReading, groupsCaughtUp, newEventId, readDeadLetters } from 'core';
+import { encodeReading, groupsCaughtUp, newEventId, readDeadLetters, streamKeys } from 'core';
 import { waitFor } from 'core/testing';
 import { type Pipeline, startPipeline } from '../faults/harness.ts';
 
@@ -22,12 +22,12 @@ describe('a refused reading', () => {
     await redis.xadd('readings', '*', ...encodeReading({ ...good, id: newEventId(), value: Number.NaN }));
     await redis.xadd('readings', '*', 'v', '2', 'payload', '{"not":"a reading"}');
     await waitFor(() => groupsCaughtUp(redis, 'readings', ['store', 'alerts']), { what: 'both groups caught up' });
-    const letters = await readDeadLetters(redis, 'readings:dead');
+    const letters = await readDeadLetters(redis, streamKeys(redis, 'readings').dead);
     expect(letters).toHaveLength(2);
     expect(letters.every((letter) => letter.group === 'store')).toBe(true);
     const health = (await (await fetch(`${pipeline.apiUrls[0]}/health`)).json()) as {
       deadLetters: Array<{ stream: string; entries: number }>;
     };
-    expect(health.deadLetters.find((dead) => dead.stream === 'readings:dead')?.entries).toBe(2);
+    expect(health.deadLetters.find((dead) => dead.stream === streamKeys(redis, 'readings').dead)?.entries).toBe(2);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
-import { createRedis, decodeReading, encodeReading, newEventId, readDeadLetters } from 'core';
+import { createRedis, decodeReading, encodeReading, newEventId, readDeadLetters, streamKeys } from 'core';
 import { type TestRedis, uniqueName, useRedis } from 'core/testing';
 import type Redis from 'ioredis';
 
@@ -36,7 +36,7 @@ async function deadLetter(stream: string, reason: string) {
   const reading = { id: newEventId(), deviceId: 'd', metric: 'kwh', value: 1, unit: 'kWh', ts: Date.now() };
   const fields = encodeReading(reading);
   const id = await redis.xadd(
-    `${stream}:dead`,
+    streamKeys(redis, stream).dead,
     '*',
     'entryId',
     '1-1',
@@ -78,10 +78,12 @@ describe('bun run deadletters', () => {
     expect(replay.stdout).toContain('replayed 1 dead letter');
     const back = await redis.xrange(stream, '-', '+');
     expect(back.map(([, fields]) => decodeReading(fields).id)).toEqual([refused.reading.id]);
-    expect((await readDeadLetters(redis, `${stream}:dead`)).map((letter) => letter.id)).toEqual([conflict.id]);
+    expect((await readDeadLetters(redis, streamKeys(redis, stream).dead)).map((letter) => letter.id)).toEqual([
+      conflict.id,
+    ]);
 
     expect((await run('purge', '--stream', stream, '--all')).stdout).toContain('purged 1 dead letter');
-    expect(await redis.xlen(`${stream}:dead`)).toBe(0);
+    expect(await redis.xlen(streamKeys(redis, stream).dead)).toBe(0);
   });
 
   it('says so when the Redis holds no pipeline, instead of answering 0 dead letters', async () => {

@@ -7,10 +7,13 @@ import {
   type DeadLetterRecord,
   commonSettings,
   configOrExit,
+  createLogger,
   createRedis,
   loadConfig,
   readDeadLetters,
   redisTargetOrExit,
+  streamKeys,
+  upgradeKeyLayout,
 } from 'core';
 import type Redis from 'ioredis';
 
@@ -83,7 +86,7 @@ const redis = createRedis(await redisTargetOrExit('deadletters', settings), {
 
 /** The selected dead letters of one stream (the first 100,000; a longer one is worked through in runs). */
 async function selected(client: Redis, stream: string): Promise<DeadLetterRecord[]> {
-  const all = await readDeadLetters(client, `${stream}:dead`, 100_000);
+  const all = await readDeadLetters(client, streamKeys(client, stream).dead, 100_000);
   return all.filter(
     (letter) => (ids.size === 0 || ids.has(letter.id)) && (reason === undefined || letter.reason.includes(reason)),
   );
@@ -95,9 +98,14 @@ try {
     redis.once('ready', () => resolve());
     redis.once('error', reject);
   });
+  // Dead letters an earlier version wrote are read under their name now (key-layout.ts).
+  await upgradeKeyLayout(redis, settings, createLogger({ service: 'deadletters', level: 'warn' }));
   // A Redis without the pipeline's streams would answer "0 dead letters" for any question: say
   // that it is the wrong Redis instead.
-  if ((await redis.exists(...streams.flatMap((stream) => [stream, `${stream}:dead`]))) === 0) {
+  const keys = streams.flatMap((stream) => [stream, streamKeys(redis, stream).dead]);
+  // One EXISTS per key: on a Redis Cluster a command over keys of several slots is refused.
+  const found = await Promise.all(keys.map((key) => redis.exists(key)));
+  if (found.every((count) => count === 0)) {
     const where =
       settings.redisSentinels.length > 0
         ? `the primary of REDIS_SENTINELS=${settings.redisSentinels.map(({ host, port }) => `${host}:${port}`).join(',')}`
@@ -128,7 +136,7 @@ try {
         const multi = redis.multi();
         // Back on its source stream (as a new entry) and off the dead letters, together.
         if (command === 'replay') multi.xadd(letter.stream || stream, '*', ...letter.fields);
-        multi.xdel(`${stream}:dead`, letter.id);
+        multi.xdel(streamKeys(redis, stream).dead, letter.id);
         await multi.exec();
       }
     }
@@ -141,7 +149,9 @@ try {
       `${total} dead letter${total === 1 ? '' : 's'}${total > limit ? ` (first ${limit} shown; --limit)` : ''}`,
     );
   else if (total === 0) {
-    console.error(`deadletters: no dead letter ${[...ids][0]} in ${streams.map((s) => `${s}:dead`).join(', ')}`);
+    console.error(
+      `deadletters: no dead letter ${[...ids][0]} in ${streams.map((s) => streamKeys(redis, s).dead).join(', ')}`,
+    );
     process.exitCode = 1;
   }
 } catch (error) {

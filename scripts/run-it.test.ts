@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { withShortConnection } from 'core';
+import { withShortConnection, streamKeys } from 'core';
 import { readFigures, summaryLine } from './start-summary.ts';
 import { freePort, startMosquitto, startRedisServer, startService, waitFor } from 'core/testing';
 import Redis from 'ioredis';
@@ -215,7 +215,7 @@ describe('bun run start without REDIS_URL', () => {
       // A reading the store group refuses: a dead letter in the pipeline's Redis.
       const own = new Redis(`redis://127.0.0.1:${ownPort}`);
       await own.xadd('readings', '*', 'v', '3', 'r', '{"not":"a reading"}');
-      await waitFor(async () => (await own.xlen('readings:dead')) === 1, { what: 'the dead letter' });
+      await waitFor(async () => (await own.xlen(streamKeys(own, 'readings').dead)) === 1, { what: 'the dead letter' });
       own.disconnect();
       const { REDIS_URL: _url, API_TOKEN: _token, KEY_PREFIX: _prefix, TOKEN_SECRET: _secret, ...shell } = process.env;
       const list = Bun.spawnSync(['bun', join(root, 'scripts/deadletters.ts'), 'list'], {

@@ -1,4 +1,12 @@
-import { configOrExit, createLogger, createRedis, createTokenVerifier, onShutdown, redisTargetOrExit } from 'core';
+import {
+  configOrExit,
+  createLogger,
+  createRedis,
+  createTokenVerifier,
+  onShutdown,
+  redisTargetOrExit,
+  upgradeKeyLayoutWhenReachable,
+} from 'core';
 import { createApp } from './app.ts';
 import { loadApiConfig } from './config.ts';
 import { activeRules, startWorkerJanitor } from './modules/system/pipeline.ts';
@@ -51,6 +59,8 @@ const redis = createRedis(redisTarget, {
   failFast: true,
   commandTimeoutMs: 1_000,
 });
+// Keys written by an earlier version renamed (key-layout.ts); in the background: /health answers meanwhile.
+void upgradeKeyLayoutWhenReachable(redis, config, logger);
 // Notices a Redis that comes back without its data, on its own schedule (see /health).
 const epoch = startEpochWatch({ redis });
 // A database lost or replaced since the last start is named by /health until acknowledged.

@@ -12,7 +12,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRedis, decodeAlert, encodeReading, entryTimeMs, newEventId } from 'core';
+import { alertKeys, createRedis, decodeAlert, encodeReading, entryTimeMs, newEventId } from 'core';
 import { startRedisServer, startService } from 'core/testing';
 import { formatLatency, summarize } from './pipeline/report.ts';
 import { processUsage } from './support.ts';
@@ -30,7 +30,7 @@ await writeFile(
     { kind: 'absence', id: 'quiet', silentForMs: SILENT_FOR_MS },
   ]),
 );
-const server = await startRedisServer({ fsync: 'everysec' });
+const server = await startRedisServer({ fsync: 'everysec', cluster: false });
 const redis = createRedis(server.url, { name: 'bench' });
 const redisCpuSeconds = async () => {
   const info = await redis.info('cpu');
@@ -80,7 +80,7 @@ try {
     await pipeline.exec();
   }
   const reported = Date.now();
-  while ((await redis.zcard('alerts:absence:quiet:watch')) < devices) await Bun.sleep(100);
+  while ((await redis.zcard(alertKeys(redis, 'alerts').absence('quiet').watch)) < devices) await Bun.sleep(100);
   results[`${devices.toLocaleString()} devices reported once`] = `watched within ${Date.now() - reported} ms`;
 
   // Sweeps that find no one silent: from 5 s after the reports (their evaluation done) until 2 s

@@ -21,7 +21,7 @@ const { total, rate, seconds } = parseHopFlags(
   the producer at R readings/s (default 1,000) for S seconds (default 30): detection latency.`,
 );
 const root = join(import.meta.dir, '../..');
-const redisServer = await startRedisServer({ fsync: 'everysec' });
+const redisServer = await startRedisServer({ fsync: 'everysec', cluster: false });
 const redis = createRedis(redisServer.url, { name: 'bench' });
 const entry = join(root, 'consumer-alert/src/index.ts');
 const results: Record<string, string> = {};

@@ -21,7 +21,7 @@ const concurrency = cliNumber('api-rows', 'concurrency', values.concurrency, { m
 const SIZE = 5_000;
 
 const dir = await mkdtemp(join(tmpdir(), 'bench-api-rows-'));
-const redis = await startRedisServer();
+const redis = await startRedisServer({ cluster: false });
 const api = await spawnApi({
   port: await freePort(),
   databaseUrl: join(dir, 'rows.db'),

@@ -18,7 +18,7 @@ export async function backlogStack(options: {
 }) {
   const { name, total, valueOf, frameReadings } = options;
   const dir = await mkdtemp(join(tmpdir(), `bench-${name}-`));
-  const redisServer = await startRedisServer({ fsync: 'everysec' });
+  const redisServer = await startRedisServer({ fsync: 'everysec', cluster: false });
   const redis = createRedis(redisServer.url, { name: 'bench' });
   const databaseUrl = join(dir, `${name}.db`);
   const api = await spawnApi({

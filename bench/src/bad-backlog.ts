@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Reading, createRedis, encodeReading, groupsCaughtUp, newEventId } from 'core';
+import { type Reading, createRedis, encodeReading, groupsCaughtUp, newEventId, streamKeys } from 'core';
 import { freePort, startRedisServer, startService, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { spawnApi } from './support.ts';
@@ -41,7 +41,7 @@ if (!Number.isInteger(total) || total < 1 || !(badShare >= 0 && badShare < 1)) {
 
 const root = join(import.meta.dir, '../..');
 const dir = await mkdtemp(join(tmpdir(), 'bench-bad-'));
-const redisServer = await startRedisServer({ fsync: 'everysec' });
+const redisServer = await startRedisServer({ fsync: 'everysec', cluster: false });
 const redis = createRedis(redisServer.url, { name: 'bench' });
 const api = await spawnApi({ port: await freePort(), databaseUrl: join(dir, 'bench.db'), token: 'bench' });
 const env = { REDIS_URL: redisServer.url, API_URL: api.url, API_TOKEN: 'bench', LOG_LEVEL: 'error' };
@@ -79,7 +79,7 @@ async function drain(stream: string): Promise<{ seconds: number; dead: number }>
   });
   const seconds = (performance.now() - started) / 1_000;
   await store.kill('SIGTERM');
-  return { seconds, dead: await redis.xlen(`${stream}:dead`) };
+  return { seconds, dead: await redis.xlen(streamKeys(redis, stream).dead) };
 }
 
 try {

@@ -27,7 +27,7 @@ const lineMb =
 const TOKEN = 'bench-hostile-token';
 
 const dir = await mkdtemp(join(tmpdir(), 'bench-hostile-'));
-const redis = await startRedisServer({ appendOnly: false });
+const redis = await startRedisServer({ appendOnly: false, cluster: false });
 const api = await spawnApi({
   port: await freePort(),
   databaseUrl: join(dir, 'telemetry.db'),

@@ -107,7 +107,7 @@ const results: string[] = [];
 // 0. The HTTP door alone: Redis and the API, no consumers; bodies made before the clock starts.
 {
   const dir = await mkdtemp(join(tmpdir(), 'bench-door-'));
-  const redisServer = await startRedisServer({ fsync: 'everysec' });
+  const redisServer = await startRedisServer({ fsync: 'everysec', cluster: false });
   const api = await spawnApi({
     port: await freePort(),
     databaseUrl: join(dir, 'door.db'),
@@ -179,7 +179,7 @@ const results: string[] = [];
 // 0b. The MQTT door alone: Mosquitto, Redis and ingest-mqtt, nothing reading the stream.
 {
   const broker = await startMosquitto();
-  const redisServer = await startRedisServer({ fsync: 'everysec' });
+  const redisServer = await startRedisServer({ fsync: 'everysec', cluster: false });
   const redis = createRedis(redisServer.url, { name: 'bench' });
   const worker = startService(
     join(root, 'ingest-mqtt/src/index.ts'),

@@ -78,7 +78,7 @@ async function peerProcesses(
 
 export async function bullmqRun(count: number, perJob: number, concurrency: number): Promise<PeerRun> {
   const dir = await mkdtemp(join(tmpdir(), 'vs-peers-bullmq-'));
-  const redisServer = await startRedisServer({ fsync: 'everysec' });
+  const redisServer = await startRedisServer({ fsync: 'everysec', cluster: false });
   try {
     const measured = await peerProcesses(
       dir,

@@ -22,7 +22,7 @@ const { total, rate, seconds } = parseHopFlags(
 
 const root = join(import.meta.dir, '../..');
 const dir = await mkdtemp(join(tmpdir(), 'bench-store-'));
-const redisServer = await startRedisServer({ fsync: 'everysec' });
+const redisServer = await startRedisServer({ fsync: 'everysec', cluster: false });
 const redis = createRedis(redisServer.url, { name: 'bench' });
 const dbPath = join(dir, 'bench.db');
 const api = await spawnApi({ port: await freePort(), databaseUrl: dbPath, token: 'bench' });

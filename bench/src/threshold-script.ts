@@ -22,7 +22,7 @@ const DECODE_ONLY = `cjson.decode(ARGV[2]); local out = {}
 for i, _ in ipairs(cjson.decode(ARGV[3])) do out[i] = '-' end
 return table.concat(out)`;
 
-const server = await startRedisServer();
+const server = await startRedisServer({ cluster: false });
 const redis = createRedis(server.url, { name: 'bench' });
 try {
   const scripts = {

@@ -4,7 +4,7 @@
  * of the test's own; the acknowledgement written as the API writes it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { type Reading, alertAckField, alertAcksKey, compileRule, createRedis, decodeAlert, newEventId } from 'core';
+import { type Reading, alertAckField, alertKeys, compileRule, createRedis, decodeAlert, newEventId } from 'core';
 import { type TestRedis, uniqueName, useRedis } from 'core/testing';
 import type Redis from 'ioredis';
 import { createEvaluator } from './evaluator.ts';
@@ -50,12 +50,12 @@ describe('acknowledged alerts', () => {
 
     await send(80, 80, 80, 80);
     expect(await states()).toBe('firing firing');
-    await redis.hset(alertAcksKey(alertsStream), alertAckField('hot', 'pump-1'), '{"author":"ops"}');
+    await redis.hset(alertKeys(redis, alertsStream).acks, alertAckField('hot', 'pump-1'), '{"author":"ops"}');
     await send(80, 80, 80, 80, 80);
     expect(await states()).toBe('firing firing');
     await send(20);
     expect(await states()).toBe('firing firing resolved');
-    expect(await redis.hexists(alertAcksKey(alertsStream), alertAckField('hot', 'pump-1'))).toBe(0);
+    expect(await redis.hexists(alertKeys(redis, alertsStream).acks, alertAckField('hot', 'pump-1'))).toBe(0);
     await send(80, 80, 80);
     expect(await states()).toBe('firing firing resolved firing firing');
   });

@@ -18,13 +18,15 @@ import {
   newEventId,
   readDeadLetters,
   readGroups,
+  pipelineKeys,
+  streamKeys,
+  alertKeys,
 } from 'core';
 import { type TestRedis, startRedisServer, startService, uniqueName, useRedis, waitFor } from 'core/testing';
 import type Redis from 'ioredis';
 import { createEvaluator } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
 import { sharedPace } from './webhook-pace.ts';
-import { webhookKey } from './webhook.ts';
 import { redisDeliveryLog } from './delivery-log.ts';
 import { startReceiver } from './test-receiver.ts';
 
@@ -250,7 +252,7 @@ describe('threshold evaluation', () => {
         ['firing', 90],
       ]);
       expect((await alertList()).at(-1)?.readingId).toBe(later[1]?.id as string);
-      const [dead] = await readDeadLetters(redis, `${readings}:dead`);
+      const [dead] = await readDeadLetters(redis, streamKeys(redis, readings).dead);
       expect(dead?.reason).toContain("ts is more than 24 hours ahead of this receiver's clock");
       expect(dead?.reason).toContain('2100-01-01T00:00:00.000Z');
     });
@@ -258,7 +260,7 @@ describe('threshold evaluation', () => {
     it('a state an older version dated in 2100 is repaired by the next reading', async () => {
       const { readings, alerts, alertList, caughtUp } = evaluating(undefined);
       await redis.hset(
-        `${alerts}:state:default`,
+        alertKeys(redis, alerts).thresholdState('default'),
         'poisoned',
         `ok,0,${Date.UTC(2100, 0, 1)},${Date.UTC(2100, 0, 1)},old-reading`,
       );
@@ -403,12 +405,14 @@ describe('notification', () => {
     await waitFor(() => receiver.delivered().includes(retried as string), { what: 'retried after 500' });
     mode = 'gone';
     const [lost] = await raise(1);
-    await waitFor(async () => (await readDeadLetters(redis, `${alerts}:dead`)).length === 1, { what: 'dead letter' });
+    await waitFor(async () => (await readDeadLetters(redis, streamKeys(redis, alerts).dead)).length === 1, {
+      what: 'dead letter',
+    });
     const [later] = await raise(1);
     await waitFor(async () => receiver.delivered().includes(later as string) && (await pending()) === 0, {
       what: 'later alert',
     });
-    const dead = await readDeadLetters(redis, `${alerts}:dead`);
+    const dead = await readDeadLetters(redis, streamKeys(redis, alerts).dead);
     expect(dead[0]?.reason).toContain('channel_not_found');
     expect(dead[0]?.fields).toContain(lost as string);
   }, 20_000);
@@ -445,7 +449,7 @@ describe('one pace per webhook across instances', () => {
       return {
         async turn() {
           await shared.turn();
-          granted.push(Number(await redis.get(webhookKey('webhook-pace', receiver.url))));
+          granted.push(Number(await redis.get(pipelineKeys.webhook('webhook-pace', receiver.url))));
         },
       };
     };

@@ -1,6 +1,5 @@
-import { ALERT_VERSION, newEventId } from 'core';
+import { ALERT_VERSION, alertKeys, newEventId } from 'core';
 import type Redis from 'ioredis';
-import { stateKey } from './evaluator.ts';
 import { decodeThresholdState, withStateCodec } from './threshold-state.ts';
 
 const ANNOUNCE = withStateCodec('announce-firing.lua');
@@ -49,7 +48,7 @@ export function createAnnouncer(options: {
       note: string,
       select: (state: DeviceState) => boolean = () => true,
     ): Promise<number> {
-      const key = stateKey(alertsStream, rule.id);
+      const key = alertKeys(redis, alertsStream).thresholdState(rule.id);
       let announced = 0;
       let cursor = '0';
       // HSCAN may return a field twice (the hash was resized meanwhile): each device once.

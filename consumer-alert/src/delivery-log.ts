@@ -1,6 +1,5 @@
-import { replicated } from 'core';
+import { pipelineKeys, replicated } from 'core';
 import type Redis from 'ioredis';
-import { webhookKey } from './webhook.ts';
 
 /** Deliveries remembered per webhook: a week, and at most this many alert ids. */
 const KEEP_MS = 7 * 24 * 60 * 60 * 1_000;
@@ -20,7 +19,7 @@ export interface DeliveryLog {
  * can still send one message again — receivers dedupe by `alertIds` for that.
  */
 export function redisDeliveryLog(redis: Redis, webhookUrl: string): DeliveryLog {
-  const key = webhookKey('webhook-delivered', webhookUrl);
+  const key = pipelineKeys.webhook('webhook-delivered', webhookUrl);
   return {
     async delivered(ids) {
       if (ids.length === 0) return new Set();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import {
   type Reading,
   alertAckField,
-  alertAcksKey,
+  alertKeys,
   checkRules,
   compileRule,
   createRedis,
@@ -83,7 +83,7 @@ describe('escalation', () => {
   it('raises nothing for an acknowledged firing', async () => {
     const { alertsStream, send, alerts, escalator } = setUp();
     await send('pump-2', 80);
-    await redis.hset(alertAcksKey(alertsStream), alertAckField('hot', 'pump-2'), '{"author":"ops"}');
+    await redis.hset(alertKeys(redis, alertsStream).acks, alertAckField('hot', 'pump-2'), '{"author":"ops"}');
     // A sibling left unacknowledged shows when the steps were due.
     await send('pump-3', 80);
     await waitFor(async () => (await escalator.sweep([rule])) >= 0 && (await alerts()).length >= 4, {

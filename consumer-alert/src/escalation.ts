@@ -1,7 +1,5 @@
-import { ALERT_VERSION, type ThresholdRule, alertAcksKey } from 'core';
+import { ALERT_VERSION, type ThresholdRule, alertKeys } from 'core';
 import type Redis from 'ioredis';
-import { escalationKeys } from './escalation-keys.ts';
-import { stateKey } from './evaluator.ts';
 import { withStateCodec } from './threshold-state.ts';
 
 const ESCALATE = withStateCodec('escalate-alerts.lua');
@@ -26,7 +24,7 @@ export function createEscalator(options: {
   const { alertsStream, lease } = options;
   if (!('escalateAlerts' in options.redis)) options.redis.defineCommand('escalateAlerts', { lua: ESCALATE });
   const redis = options.redis as EscalatingRedis;
-  const keys = escalationKeys(alertsStream);
+  const keys = alertKeys(redis, alertsStream);
 
   return {
     /** Raises what is due; returns how many alerts were. */
@@ -37,10 +35,10 @@ export function createEscalator(options: {
         const answer = await redis.escalateAlerts(
           lease ? 6 : 5,
           alertsStream,
-          keys.firing,
-          keys.raised,
-          alertAcksKey(alertsStream),
-          stateKey(alertsStream, rule.id),
+          keys.escalation.firing,
+          keys.escalation.raised,
+          keys.acks,
+          keys.thresholdState(rule.id),
           ...(lease ? [lease.key] : []),
           ALERT_VERSION,
           JSON.stringify([rule.id, String(rule.threshold), rule.escalate.map((step) => [step.afterMs, step.severity])]),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { compileRule, createRedis, newEventId } from 'core';
+import { compileRule, createRedis, newEventId, alertKeys } from 'core';
 import { type TestRedis, uniqueName, useRedis } from 'core/testing';
 import type Redis from 'ioredis';
 import { LeaseLostError, createEvaluator } from './evaluator.ts';
@@ -34,7 +34,7 @@ describe('the evaluator lease', () => {
 
   it('fences an instance that lost it: its batch changes no state and fires no alert', async () => {
     const alertsStream = uniqueName('alerts');
-    const key = `${alertsStream}:evaluator`;
+    const key = alertKeys(redis, alertsStream).evaluatorLease;
     const rules = [compileRule({ id: 'hot', threshold: 50 })];
     const formerHolder = createEvaluator({ redis, rules, alertsStream, lease: { key, token: 'instance-a' } });
     await redis.set(key, 'instance-b');
@@ -43,7 +43,7 @@ describe('the evaluator lease', () => {
       formerHolder.handle([{ entryId: `${Date.now()}-0`, value: reading, deliveries: 1 }]),
     ).rejects.toBeInstanceOf(LeaseLostError);
     expect(await redis.xlen(alertsStream)).toBe(0);
-    expect(await redis.hgetall(`${alertsStream}:state:hot`)).toEqual({});
+    expect(await redis.hgetall(alertKeys(redis, alertsStream).thresholdState('hot'))).toEqual({});
     // The holder evaluates it.
     const holder = createEvaluator({ redis, rules, alertsStream, lease: { key, token: 'instance-b' } });
     await holder.handle([{ entryId: `${Date.now()}-0`, value: reading, deliveries: 1 }]);

@@ -4,7 +4,7 @@ import {
   MAX_FUTURE_MS,
   type Reading,
   type Rule,
-  alertAcksKey,
+  alertKeys,
   createLatencyHistogram,
   isAbsenceRule,
   isRateRule,
@@ -16,7 +16,6 @@ import type Redis from 'ioredis';
 import { createAbsenceObserver } from './absence/observer.ts';
 import { createDeviceObserver } from './devices/observer.ts';
 import { quietReason } from './alert-modes.ts';
-import { escalationKeys } from './escalation-keys.ts';
 import { createRateEvaluator } from './rate/evaluator.ts';
 import { withStateCodec } from './threshold-state.ts';
 import { createWindowEvaluator } from './window/evaluator.ts';
@@ -33,9 +32,6 @@ import { createWindowEvaluator } from './window/evaluator.ts';
  * later readings look old and silence its alerts.
  */
 const EVALUATE = withStateCodec('evaluate-alerts.lua');
-
-/** The hash of a rule's per-device states. */
-export const stateKey = (alertsStream: string, ruleId: string) => `${alertsStream}:state:${ruleId}`;
 
 /** A batch with more transitions than this share of its evaluations is a storm (see `stormy`). */
 const STORM_SHARE = 0.1;
@@ -107,7 +103,8 @@ export function createEvaluator(options: {
     backFromSilence: 0,
   };
   // Firings followed for escalation (escalation.ts), kept by the script with each transition.
-  const escalation = escalationKeys(alertsStream);
+  const keys = alertKeys(redis, alertsStream);
+  const escalation = keys.escalation;
   const absence = createAbsenceObserver({ redis: options.redis, alertsStream, lease: options.lease });
   const devices = createDeviceObserver({ redis: options.redis, alertsStream, lease: options.lease });
   const rate = createRateEvaluator({ redis: options.redis, alertsStream, lease: options.lease, notifyMaxAgeMs });
@@ -121,7 +118,7 @@ export function createEvaluator(options: {
       absenceRules: all.filter(isAbsenceRule),
       rateRules: all.filter(isRateRule),
       windowRules: all.filter(isWindowRule),
-      stateKeys: rules.map((rule) => stateKey(alertsStream, rule.id)),
+      stateKeys: rules.map((rule) => keys.thresholdState(rule.id)),
       table: JSON.stringify(
         rules.map((rule) => [
           rule.id,
@@ -192,7 +189,7 @@ export function createEvaluator(options: {
             stateKeys.length + 4 + fence.keys.length,
             alertsStream,
             ...stateKeys,
-            alertAcksKey(alertsStream),
+            keys.acks,
             escalation.firing,
             escalation.raised,
             ...fence.keys,

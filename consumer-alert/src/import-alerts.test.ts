@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alertAckField, alertAcksKey, createRedis } from 'core';
+import { alertAckField, alertKeys, createRedis } from 'core';
 import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, waitFor } from 'core/testing';
 import { startReceiver } from './test-receiver.ts';
 
@@ -120,7 +120,7 @@ describe('alerts on imported readings', () => {
     expect(((await ack.json()) as { ackedBy: string }).ackedBy).toBe('ops');
     const client = createRedis(redis.url, { name: 'import-alerts-test' });
     expect(
-      JSON.parse((await client.hget(alertAcksKey('alerts'), alertAckField('default', 'old-pump'))) ?? '{}'),
+      JSON.parse((await client.hget(alertKeys(client, 'alerts').acks, alertAckField('default', 'old-pump'))) ?? '{}'),
     ).toMatchObject({
       alertId: alerts[1]?.id,
       author: 'ops',

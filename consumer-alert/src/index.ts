@@ -18,13 +18,13 @@ import {
   startHeartbeat,
   startTrimmer,
   storageFirst,
+  alertKeys,
+  upgradeKeyLayoutWhenReachable,
 } from 'core';
 import { decodeForAlerting } from './alert-modes.ts';
 import { createAnnouncer } from './announcer.ts';
 import { createAbsenceSweeper } from './absence/sweeper.ts';
-import { rateStateKey } from './rate/evaluator.ts';
 import { retireMemberRule } from './retire-member-rule.ts';
-import { windowStateKey } from './window/evaluator.ts';
 import { createEscalator } from './escalation.ts';
 import { leaderDuties } from './leader-duties.ts';
 import { rulesInForce } from './rules-in-force.ts';
@@ -61,6 +61,8 @@ const notifierBlocking = createRedis(redisTarget, {
   logger,
 });
 
+// Keys written by an earlier version renamed before any is read (key-layout.ts).
+await upgradeKeyLayoutWhenReachable(redis, config, logger);
 const consumerName = config.consumerName ?? defaultInstanceName();
 // The rule set in force, shared through Redis: seeded from the configured rules, changed by PUT /rules.
 const rules = rulesInForce({
@@ -72,7 +74,7 @@ const rules = rulesInForce({
 });
 await rules.start();
 // One evaluator at a time (see evaluator-lease.ts); every instance notifies.
-const lease = evaluatorLease(redis, `${config.alertsStream}:evaluator`, consumerName);
+const lease = evaluatorLease(redis, alertKeys(redis, config.alertsStream).evaluatorLease, consumerName);
 const evaluator = createEvaluator({
   redis,
   rules: rules.current.rules,
@@ -94,9 +96,23 @@ const duties = leaderDuties({
   retireByKind: {
     absence: (id, severity, note) => absenceSweeper.retire(id, severity, note),
     rate: (id, severity, note) =>
-      retireMemberRule(redis, config.alertsStream, rateStateKey(config.alertsStream, id), id, severity, note),
+      retireMemberRule(
+        redis,
+        config.alertsStream,
+        alertKeys(redis, config.alertsStream).rateState(id),
+        id,
+        severity,
+        note,
+      ),
     window: (id, severity, note) =>
-      retireMemberRule(redis, config.alertsStream, windowStateKey(config.alertsStream, id), id, severity, note),
+      retireMemberRule(
+        redis,
+        config.alertsStream,
+        alertKeys(redis, config.alertsStream).windowState(id),
+        id,
+        severity,
+        note,
+      ),
   },
   redis,
   alertsStream: config.alertsStream,

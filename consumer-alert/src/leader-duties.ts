@@ -1,4 +1,4 @@
-import { type Logger, type Rule, followedSilencesKey, globMatches, isThresholdRule, readSilences } from 'core';
+import { type Logger, type Rule, alertKeys, globMatches, isThresholdRule, readSilences } from 'core';
 import type Redis from 'ioredis';
 import type { createAnnouncer } from './announcer.ts';
 
@@ -12,7 +12,7 @@ const FOLLOW_UP_WITHIN_MS = 24 * 60 * 60 * 1_000;
  * every second or so:
  * - a rule gone from the rule set (removed, or renamed) resolves each device still firing on it,
  *   with a note saying why, and its states go — no device stays `firing` for ever on a rule that
- *   no longer exists. The rules evaluated are remembered in Redis (`<ALERTS_STREAM>:rules:known`),
+ *   no longer exists. The rules evaluated are remembered in Redis (keys.ts `alertKeys().rulesKnown`),
  *   so a rule removed while no instance ran is resolved too;
  * - a silence that ended (its time ran out, or DELETE /silences/:id) is followed up once: each
  *   device it covered that is still firing is notified once more.
@@ -29,8 +29,7 @@ export function leaderDuties(options: {
   logger: Logger;
 }) {
   const { redis, alertsStream, announcer, logger, retireByKind } = options;
-  const knownKey = `${alertsStream}:rules:known`;
-  const followedKey = followedSilencesKey(alertsStream);
+  const { rulesKnown: knownKey, silencesFollowed: followedKey } = alertKeys(redis, alertsStream);
 
   return {
     async retireRemovedRules(rules: readonly Rule[], version: number): Promise<void> {

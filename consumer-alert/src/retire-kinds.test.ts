@@ -4,15 +4,13 @@
  * state goes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { type Reading, absenceKeys, compileRule, createRedis, decodeAlert, isAbsenceRule, newEventId } from 'core';
+import { type Reading, alertKeys, compileRule, createRedis, decodeAlert, isAbsenceRule, newEventId } from 'core';
 import { type TestRedis, redisUpFor, uniqueName, useRedis } from 'core/testing';
 import type Redis from 'ioredis';
 
 import { createAbsenceSweeper } from './absence/sweeper.ts';
 import { createEvaluator } from './evaluator.ts';
-import { rateStateKey } from './rate/evaluator.ts';
 import { retireMemberRule } from './retire-member-rule.ts';
-import { windowStateKey } from './window/evaluator.ts';
 
 let testRedis: TestRedis;
 let redis: Redis;
@@ -57,7 +55,7 @@ describe('retiring a removed rule', () => {
       ['firing', 'silent: no reading from the device for 1 s'],
       ['resolved', 'rule quiet was removed'],
     ]);
-    const keys = absenceKeys(alertsStream, 'quiet');
+    const keys = alertKeys(redis, alertsStream).absence('quiet');
     expect(await redis.exists(keys.watch, keys.newest, keys.silent, keys.reminders)).toBe(0);
   });
 
@@ -65,13 +63,13 @@ describe('retiring a removed rule', () => {
   const firingOn = {
     rate: {
       rule: { kind: 'rate', id: 'jumps', perSecond: 5 },
-      stateKey: rateStateKey,
+      stateKey: (alertsStream: string, ruleId: string) => alertKeys(redis, alertsStream).rateState(ruleId),
       values: [10, 30],
       stepMs: 1_000,
     },
     window: {
       rule: { kind: 'window', id: 'means', aggregate: 'mean', windowMs: 60_000, threshold: 20 },
-      stateKey: windowStateKey,
+      stateKey: (alertsStream: string, ruleId: string) => alertKeys(redis, alertsStream).windowState(ruleId),
       values: [30, 30],
       stepMs: 60_000,
     },

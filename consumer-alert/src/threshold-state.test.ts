@@ -4,10 +4,10 @@
  * read back with decodeThresholdState.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { type Reading, compileRule, createRedis, newEventId } from 'core';
+import { type Reading, alertKeys, compileRule, createRedis, newEventId } from 'core';
 import { type TestRedis, uniqueName, useRedis } from 'core/testing';
 import type Redis from 'ioredis';
-import { createEvaluator, stateKey } from './evaluator.ts';
+import { createEvaluator } from './evaluator.ts';
 import { decodeThresholdState } from './threshold-state.ts';
 
 let testRedis: TestRedis;
@@ -38,7 +38,7 @@ describe('the threshold state codec', () => {
     const readings = [reading(60, 0), reading(40, 1_000), reading(70, 2_000)];
     const entryId = `${Date.now()}-0`;
     await evaluator.handle(readings.map((value) => ({ entryId, value, deliveries: 1 })));
-    const packed = (await redis.hget(stateKey(alertsStream, 'hot'), 'pump-1')) as string;
+    const packed = (await redis.hget(alertKeys(redis, alertsStream).thresholdState('hot'), 'pump-1')) as string;
     expect(decodeThresholdState(packed)).toEqual({
       state: 'firing',
       streak: 1,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pipelineKeys } from 'core';
 import type Redis from 'ioredis';
-import { webhookKey } from './webhook.ts';
 
 const TAKE_TURN = readFileSync(join(import.meta.dir, 'lua/take-webhook-turn.lua'), 'utf8');
 
@@ -18,7 +18,7 @@ export interface WebhookPace {
  */
 export function sharedPace(redis: Redis, webhookUrl: string, intervalMs: number): WebhookPace {
   if (!('takeWebhookTurn' in redis)) redis.defineCommand('takeWebhookTurn', { numberOfKeys: 1, lua: TAKE_TURN });
-  const key = webhookKey('webhook-pace', webhookUrl);
+  const key = pipelineKeys.webhook('webhook-pace', webhookUrl);
   return {
     async turn() {
       for (;;) {

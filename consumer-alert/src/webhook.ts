@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { type RetryAfter, parseRetryAfter } from 'core';
 import type { WebhookMessage } from './webhook-formats.ts';
 
@@ -51,12 +50,4 @@ export async function postWebhook(url: string, message: WebhookMessage, timeoutM
     );
   }
   throw new WebhookRejectedError(`webhook answered ${response.status}: ${body || response.statusText}`);
-}
-
-/**
- * A Redis key for something kept per webhook (its pace, its deliveries): a hash of the URL,
- * never the URL itself, whose path is the channel's secret.
- */
-export function webhookKey(kind: string, webhookUrl: string): string {
-  return `${kind}:${createHash('sha256').update(webhookUrl).digest('hex').slice(0, 32)}`;
 }

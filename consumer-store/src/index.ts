@@ -1,4 +1,12 @@
-import { configOrExit, createLogger, redisTargetOrExit, onShutdown, startHeartbeat, startTrimmer } from 'core';
+import {
+  configOrExit,
+  createLogger,
+  onShutdown,
+  redisTargetOrExit,
+  startHeartbeat,
+  startTrimmer,
+  upgradeKeyLayoutWhenReachable,
+} from 'core';
 import { loadStoreConfig } from './config.ts';
 import { createHistoryConsumer, createStoreConsumer } from './store-consumer.ts';
 
@@ -11,6 +19,8 @@ if (!config.apiToken)
   logger.warn('api_token_missing', { hint: 'the API refuses writes without API_TOKEN; set the same value for both' });
 
 const { redis, blockingRedis, handler, consumer, client } = createStoreConsumer(config, logger, 'consumer-store');
+// Keys written by an earlier version renamed before any is read (key-layout.ts).
+await upgradeKeyLayoutWhenReachable(redis, config, logger);
 const history = createHistoryConsumer(config, logger, redis, client, 'consumer-store');
 /** Set when the consumer stopped for good (a wrong token): the heartbeat carries it to /health. */
 let problem: string | undefined;

@@ -11,6 +11,7 @@ import {
   readConsumers,
   readDeadLetters,
   readGroups,
+  streamKeys,
 } from 'core';
 import {
   type PostgresServer,
@@ -223,7 +224,7 @@ describe('consumer-store with real Redis, API and processes', () => {
     const changedId = await redis.xadd(stream, '*', ...encodeReading({ ...original, value: 99 }));
     const more = await publish(stream, 'conflict', 500);
     await expectExact(stream, 'conflict', [original.id, ...more]);
-    const dead = await readDeadLetters(redis, `${stream}:dead`);
+    const dead = await readDeadLetters(redis, streamKeys(redis, stream).dead);
     expect(dead.map((letter) => letter.entryId)).toEqual([changedId as string]);
     expect(dead[0]?.reason).toContain(`conflict: id ${original.id} is already stored with other content`);
     expect(dead[0]?.reason).toContain('"value":10');
@@ -246,7 +247,7 @@ describe('consumer-store with real Redis, API and processes', () => {
     const after = await publish(stream, 'mixed', 50);
     startStore(stream);
     await expectExact(stream, 'mixed', [...before.map((r) => r.id), ...after]);
-    expect(await redis.xlen(`${stream}:dead`)).toBe(0);
+    expect(await redis.xlen(streamKeys(redis, stream).dead)).toBe(0);
   });
 
   it('dead-letters poison entries with a reason and stores all the others', async () => {
@@ -287,7 +288,7 @@ describe('consumer-store with real Redis, API and processes', () => {
     const more = await publish(stream, 'poison', 1_000);
     startStore(stream);
     await expectExact(stream, 'poison', [...good, ...more]);
-    const dead = await readDeadLetters(redis, `${stream}:dead`);
+    const dead = await readDeadLetters(redis, streamKeys(redis, stream).dead);
     expect(dead.map((letter) => letter.entryId).sort()).toEqual([undecodable as string, rejected as string].sort());
     expect(dead.find((letter) => letter.entryId === undecodable)?.reason).toContain('value must be a finite number');
     expect(dead.find((letter) => letter.entryId === rejected)?.reason).toContain(

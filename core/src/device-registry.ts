@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
-import { absenceKeys, absenceMemberOf } from './absence-keys.ts';
+import { absenceMemberOf } from './absence-keys.ts';
 import type { AbsenceRule } from './alert-rules.ts';
+import { alertKeys } from './keys.ts';
 import { raiseRetired } from './retired-alert.ts';
 
 /**
@@ -13,12 +14,6 @@ import { raiseRetired } from './retired-alert.ts';
 
 /** Metrics listed per device at most: a device inventing metric names cannot grow its record without bound. */
 export const MAX_DEVICE_METRICS = 64;
-
-/** The records (hash: device id → its record as JSON) and the index (sorted set by id, for pages). */
-export const deviceRegistryKeys = (alertsStream: string) => ({
-  records: `${alertsStream}:devices`,
-  index: `${alertsStream}:devices:index`,
-});
 
 export interface DeviceMetric {
   metric: string;
@@ -69,14 +64,14 @@ export async function readDeviceRecords(
   ids: readonly string[],
 ): Promise<Array<DeviceRecord | undefined>> {
   if (ids.length === 0) return [];
-  const texts = await redis.hmget(deviceRegistryKeys(alertsStream).records, ...ids);
+  const texts = await redis.hmget(alertKeys(redis, alertsStream).devices.records, ...ids);
   return texts.map((text, index) => (text === null ? undefined : parseDeviceRecord(ids[index] as string, text)));
 }
 
 /** Up to `count` device ids after `after` (exclusive), by id. */
 export function deviceIdsAfter(redis: Redis, alertsStream: string, after: string | undefined, count: number) {
   return redis.zrangebylex(
-    deviceRegistryKeys(alertsStream).index,
+    alertKeys(redis, alertsStream).devices.index,
     after === undefined ? '-' : `(${after}`,
     '+',
     'LIMIT',
@@ -109,7 +104,7 @@ export async function silentBy(
   const pipeline = redis.pipeline();
   const asked = records.map((record) =>
     absenceMembersOf(record, rules).map(({ rule, members }) => {
-      pipeline.hmget(absenceKeys(alertsStream, rule.id).silent, ...members);
+      pipeline.hmget(alertKeys(redis, alertsStream).absence(rule.id).silent, ...members);
       return rule.id;
     }),
   );
@@ -142,7 +137,7 @@ export async function forgetDevice(
   const watched = absenceMembersOf(record, rules);
   const [seconds] = (await redis.time()) as [number | string, number | string];
   for (const { rule, members } of watched) {
-    const keys = absenceKeys(alertsStream, rule.id);
+    const keys = alertKeys(redis, alertsStream).absence(rule.id);
     const [silences, newest] = await Promise.all([
       redis.hmget(keys.silent, ...members),
       redis.hmget(keys.newest, ...members),
@@ -164,10 +159,10 @@ export async function forgetDevice(
       });
     }
   }
-  const { records, index } = deviceRegistryKeys(alertsStream);
+  const { records, index } = alertKeys(redis, alertsStream).devices;
   const multi = redis.multi().hdel(records, deviceId).zrem(index, deviceId);
   for (const { rule, members } of watched) {
-    const keys = absenceKeys(alertsStream, rule.id);
+    const keys = alertKeys(redis, alertsStream).absence(rule.id);
     multi
       .zrem(keys.watch, ...members)
       .hdel(keys.newest, ...members)

@@ -1,13 +1,9 @@
 import { hostname } from 'node:os';
 import type Redis from 'ioredis';
 import { defaultInstanceName } from './instance.ts';
+import { pipelineKeys } from './keys.ts';
 import type { LatencyHistogram } from './latency.ts';
 import type { Logger } from './logger.ts';
-
-/** `<prefix><service>:<instance>`: expires when the worker stops beating. */
-export const HEARTBEAT_PREFIX = 'telemetry:heartbeat:';
-/** Hash of every worker's last heartbeat, kept after expiry so that health can say who went silent. */
-export const WORKERS_KEY = 'telemetry:workers';
 
 export interface Heartbeat {
   service: string;
@@ -65,7 +61,7 @@ export function startHeartbeat(options: HeartbeatOptions) {
   const { redis, service, version = '0.1.0', intervalMs = 2_000, counters, logger } = options;
   const latencies: () => Record<string, LatencyHistogram> = options.latencies ?? (() => ({}));
   const instance = options.instance ?? defaultInstanceName();
-  const key = `${HEARTBEAT_PREFIX}${service}:${instance}`;
+  const key = pipelineKeys.heartbeat(`${service}:${instance}`);
   const field = `${service}:${instance}`;
   const startedAt = new Date().toISOString();
   const ttlMs = intervalMs * 5;
@@ -103,7 +99,7 @@ export function startHeartbeat(options: HeartbeatOptions) {
       ),
     };
     const json = JSON.stringify(heartbeat);
-    await redis.multi().set(key, json, 'PX', ttlMs).hset(WORKERS_KEY, field, json).exec();
+    await redis.multi().set(key, json, 'PX', ttlMs).hset(pipelineKeys.workers, field, json).exec();
     if (options.file) await Bun.write(options.file, `${now}\n`);
   };
 
@@ -126,7 +122,9 @@ export function startHeartbeat(options: HeartbeatOptions) {
     instance,
     async stop() {
       clearInterval(timer);
-      await Promise.race([redis.multi().del(key).hdel(WORKERS_KEY, field).exec(), Bun.sleep(1_000)]).catch(() => {});
+      await Promise.race([redis.multi().del(key).hdel(pipelineKeys.workers, field).exec(), Bun.sleep(1_000)]).catch(
+        () => {},
+      );
     },
   };
 }

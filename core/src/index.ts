@@ -79,7 +79,7 @@ export {
 } from './consumer/dead-letter.ts';
 export { PROMETHEUS_BOUNDS_MS, createLatencyHistogram, type LatencyHistogram } from './latency.ts';
 export { startTrimmer, trimSafely } from './consumer/trimmer.ts';
-export { HEARTBEAT_PREFIX, WORKERS_KEY, type Heartbeat, type HeartbeatOptions, startHeartbeat } from './heartbeat.ts';
+export { type Heartbeat, type HeartbeatOptions, startHeartbeat } from './heartbeat.ts';
 export { createSleeper } from './sleeper.ts';
 export { configOrExit } from './config-or-exit.ts';
 export { cliError, cliNumber, parseCli, type CliSpec } from './cli.ts';
@@ -134,7 +134,6 @@ export {
 export {
   type EntryReading,
   conflictsAmong,
-  conflictsKey,
   entryReadingKey,
   groupSettled,
   recordConflicts,
@@ -176,18 +175,26 @@ export {
   parseRuleInputs,
   parseRules,
 } from './alert-rules.ts';
-export { RULES_SET_BY_API, type RuleSet, readRuleSet, replaceRuleSet, rulesKey } from './rule-sets.ts';
+export { RULES_SET_BY_API, type RuleSet, readRuleSet, replaceRuleSet } from './rule-sets.ts';
 export {
   type Silence,
-  followedSilencesKey,
   inForce,
   readSilences,
   silenceMatches,
-  silencesKey,
   silencing,
 } from './silences.ts';
-export { alertAckField, alertAcksKey } from './alert-acks.ts';
-export { absenceKeys, absenceMemberOf } from './absence-keys.ts';
+export { alertAckField } from './alert-acks.ts';
+export { absenceMemberOf } from './absence-keys.ts';
+export { KEY_LAYOUT, upgradeKeyLayout, upgradeKeyLayoutWhenReachable } from './key-layout.ts';
+export {
+  type AlertKeys,
+  type StreamKeys,
+  alertKeys,
+  hasHashTag,
+  importKeys,
+  pipelineKeys,
+  streamKeys,
+} from './keys.ts';
 export { raiseRetired } from './retired-alert.ts';
 export {
   type DeviceMetric,
@@ -195,7 +202,6 @@ export {
   MAX_DEVICE_METRICS,
   absenceMembersOf,
   deviceIdsAfter,
-  deviceRegistryKeys,
   forgetDevice,
   parseDeviceRecord,
   readDeviceRecords,

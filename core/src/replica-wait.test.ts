@@ -9,7 +9,7 @@ let replica: RedisServer;
 let redis: Redis;
 
 beforeAll(async () => {
-  primary = await startRedisServer();
+  primary = await startRedisServer({ cluster: false });
   replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
   redis = createRedis(
     { kind: 'url', url: primary.url, replicas: { minReplicas: 1, waitMs: 300 } },

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
+import { alertKeys } from './keys.ts';
 import { replicated } from './replica-wait.ts';
 import type { RuleInput } from './alert-rules.ts';
 
@@ -19,13 +20,11 @@ export interface RuleSet {
 
 const REPLACE = readFileSync(join(import.meta.dir, 'lua/replace-rules.lua'), 'utf8');
 
-export const rulesKey = (alertsStream: string) => `${alertsStream}:rules`;
-
 /** The source of a set written with PUT /rules: the configured rules no longer re-seed it. */
 export const RULES_SET_BY_API = 'PUT /rules';
 
 export async function readRuleSet(redis: Redis, alertsStream: string): Promise<RuleSet | undefined> {
-  const text = await redis.get(rulesKey(alertsStream));
+  const text = await redis.get(alertKeys(redis, alertsStream).rules);
   return text === null ? undefined : (JSON.parse(text) as RuleSet);
 }
 
@@ -44,7 +43,7 @@ export async function replaceRuleSet(
   const body = JSON.stringify({ rules, updatedAt, source }).slice(1);
   // Acknowledged once the replicas REDIS_MIN_REPLICAS asks for hold it (a failover must not undo a PUT).
   const [replaced, version] = (await replicated(redis, () =>
-    redis.eval(REPLACE, 1, rulesKey(alertsStream), replaces === undefined ? '' : String(replaces), body),
+    redis.eval(REPLACE, 1, alertKeys(redis, alertsStream).rules, replaces === undefined ? '' : String(replaces), body),
   )) as [number, number];
   return replaced === 1
     ? { replaced: true, set: { version, rules: [...rules], updatedAt, source } }

@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import type { Alert } from './contracts/alert.ts';
 import { globMatches } from './glob.ts';
+import { alertKeys } from './keys.ts';
 
 /**
  * A silence: alerts whose device, rule and metric match its globs, raised while it is in force,
@@ -22,10 +23,6 @@ export interface Silence {
   /** Set when it was ended early (DELETE): `until` was cut to then. */
   endedAt?: number;
 }
-
-export const silencesKey = (alertsStream: string) => `${alertsStream}:silences`;
-/** Silences whose end has been followed up (devices still firing notified once). */
-export const followedSilencesKey = (alertsStream: string) => `${alertsStream}:silences:followed`;
 
 /**
  * When a silence is in force: from max(from, createdAt) until `until`. A silence never reaches
@@ -58,7 +55,7 @@ export function silencing(
 
 /** Every silence stored (entries that do not parse are skipped: the API writes them all). */
 export async function readSilences(redis: Redis, alertsStream: string): Promise<Silence[]> {
-  const values = await redis.hvals(silencesKey(alertsStream));
+  const values = await redis.hvals(alertKeys(redis, alertsStream).silences);
   const silences: Silence[] = [];
   for (const value of values) {
     try {

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { streamKeys } from './keys.ts';
 import { compareEntryIds, entryTimeMs } from './stream-ids.ts';
 
 /**
@@ -7,7 +8,6 @@ import { compareEntryIds, entryTimeMs } from './stream-ids.ts';
  * a conflicting copy is never evaluated as if it were a new reading: it fired on a value storage
  * never kept. A sorted set of `<entryId>/<readingId>` by when it was found; kept a day.
  */
-export const conflictsKey = (stream: string) => `${stream}:conflicts`;
 
 const KEPT_MS = 24 * 60 * 60 * 1_000;
 
@@ -27,7 +27,7 @@ export async function recordConflicts(
   nowMs = Date.now(),
 ): Promise<void> {
   if (found.length === 0) return;
-  const key = conflictsKey(stream);
+  const key = streamKeys(redis, stream).conflicts;
   await redis
     .multi()
     .zadd(key, ...found.flatMap((pair) => [nowMs, entryReadingKey(pair)]))
@@ -41,7 +41,7 @@ export async function conflictsAmong(
   stream: string,
   readings: readonly EntryReading[],
 ): Promise<Set<string>> {
-  const key = conflictsKey(stream);
+  const key = streamKeys(redis, stream).conflicts;
   if (readings.length === 0 || (await redis.exists(key)) === 0) return new Set();
   const members = readings.map(entryReadingKey);
   const scores = (await redis.call('ZMSCORE', key, ...members)) as Array<string | null>;

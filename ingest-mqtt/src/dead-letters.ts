@@ -1,4 +1,4 @@
-import { type DeadLetter, queueDeadLetterEntries } from 'core';
+import { type DeadLetter, queueDeadLetterEntries, streamKeys } from 'core';
 import type Redis from 'ioredis';
 import type { Refusal } from './payload.ts';
 
@@ -29,7 +29,7 @@ export function refusalLetters({ topic, payload, refused }: RefusedMessage): Dea
   }));
 }
 
-/** Writes the dead letters of refused messages to `<stream>:dead`, group `mqtt`, in one MULTI. */
+/** Writes the dead letters of refused messages to the stream's (keys.ts), group `mqtt`, in one MULTI. */
 export async function deadLetterRefusals(
   redis: Redis,
   options: { stream: string; clientId: string },
@@ -37,6 +37,10 @@ export async function deadLetterRefusals(
 ): Promise<void> {
   const { stream, clientId } = options;
   const multi = redis.multi();
-  queueDeadLetterEntries(multi, { stream, group: 'mqtt', consumer: clientId, deadStream: `${stream}:dead` }, letters);
+  queueDeadLetterEntries(
+    multi,
+    { stream, group: 'mqtt', consumer: clientId, deadStream: streamKeys(redis, stream).dead },
+    letters,
+  );
   await multi.exec();
 }

@@ -1,4 +1,12 @@
-import { configOrExit, createLogger, createRedis, onShutdown, redisTargetOrExit, startHeartbeat } from 'core';
+import {
+  configOrExit,
+  createLogger,
+  createRedis,
+  onShutdown,
+  redisTargetOrExit,
+  startHeartbeat,
+  upgradeKeyLayoutWhenReachable,
+} from 'core';
 import mqtt from 'mqtt';
 import { loadMqttConfig } from './config.ts';
 import { ingestMessages } from './ingest.ts';
@@ -16,6 +24,8 @@ const redis = createRedis(redisTarget, {
   failFast: true,
   commandTimeoutMs: 5_000,
 });
+// Keys written by an earlier version renamed before any is written (key-layout.ts).
+await upgradeKeyLayoutWhenReachable(redis, config, logger);
 const broker = new URL(config.mqttUrl);
 const brokerName = `${broker.protocol}//${broker.host}`;
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
-import { createRedis, readDeadLetters } from 'core';
+import { createRedis, readDeadLetters, streamKeys } from 'core';
 import {
   type MosquittoServer,
   type RedisServer,
@@ -99,7 +99,7 @@ describe('ingest-mqtt', () => {
       expect(readings[0]?.ts).toBe(Date.parse(ts));
       const letters = await waitFor(
         async () => {
-          const found = await readDeadLetters(redis, `${stream}:dead`);
+          const found = await readDeadLetters(redis, streamKeys(redis, stream).dead);
           return found.length >= 4 && found;
         },
         { what: 'four dead letters' },
@@ -224,7 +224,7 @@ describe('ingest-mqtt', () => {
       // One id per reading however often it came: storage (idempotent by id) keeps it once.
       expect([...idsByKey.entries()].filter(([, ids]) => ids.size !== 1)).toEqual([]);
       for (const { key, id } of sent) if (id) expect([...(idsByKey.get(key) ?? [])]).toEqual([id]);
-      expect(await redis.xlen(`${stream}:dead`)).toBe(0);
+      expect(await redis.xlen(streamKeys(redis, stream).dead)).toBe(0);
     } finally {
       await worker.kill('SIGTERM');
     }

@@ -183,7 +183,11 @@ export function ingestMessages(options: {
         if (!message.undated) return message;
         // Readings without a time: dated when the message first came, the same for a redelivery.
         const body = Buffer.concat([Buffer.from(`${message.topic}\n`), message.payload]);
-        return readMessage(packet, maxPayloadBytes, await firstReceipt(redis, `${stream}:mqtt`, body, Date.now()));
+        return readMessage(
+          packet,
+          maxPayloadBytes,
+          await firstReceipt(redis, { stream, door: 'mqtt' }, body, Date.now()),
+        );
       }),
     );
     const published = await publish(messages.flatMap((message) => message.readings));

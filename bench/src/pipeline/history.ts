@@ -30,7 +30,7 @@ export async function historyScenario(options: {
   if (keepDir && options.backend === 'postgres') throw new Error('--history-dir keeps a SQLite database only');
   const dir = keepDir ?? (await mkdtemp(join(tmpdir(), 'bench-history-')));
   if (keepDir) await mkdir(keepDir, { recursive: true });
-  const redisServer = await startRedisServer();
+  const redisServer = await startRedisServer({ cluster: false });
   const postgres = options.backend === 'postgres' ? await startPostgresServer({ fsync: true }) : undefined;
   const databaseUrl = postgres ? await postgres.createDatabase('bench_history') : join(dir, 'history.db');
   const label = `${int(readings)} readings, 1,000 devices, 30 days${backendLabel({ backend: options.backend })}`;

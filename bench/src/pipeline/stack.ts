@@ -62,7 +62,9 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
   const { backend = 'sqlite', apiInstances = 1 } = options;
   const dir = await mkdtemp(join(tmpdir(), 'bench-pipeline-'));
   const ha = options.ha ? await startRedisHa() : undefined;
-  const redisServer = ha ? (ha.servers[0] as RedisServer) : await startRedisServer({ fsync: 'everysec' });
+  const redisServer = ha
+    ? (ha.servers[0] as RedisServer)
+    : await startRedisServer({ fsync: 'everysec', cluster: false });
   const redisEnv: Record<string, string> = {
     REDIS_URL: redisServer.url,
     ...(ha ? { REDIS_SENTINELS: ha.sentinelList } : {}),

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Alert, createRedis, decodeAlert, encodeReading, entryTimeMs, newEventId } from 'core';
+import { type Alert, alertKeys, createRedis, decodeAlert, encodeReading, entryTimeMs, newEventId } from 'core';
 import {
   type RedisServer,
   type ServiceProcess,
@@ -29,10 +29,14 @@ const RULES = [
 
 let server: RedisServer;
 let redis: Redis;
+/** The absence rule's keys (the test's Redis has no KEY_PREFIX). */
+const quiet = alertKeys({ options: {} }, 'alerts').absence('quiet');
 let dir: string;
 let rulesFile: string;
 beforeAll(async () => {
-  server = await startRedisServer();
+  // One Redis, not a one-node cluster: a restarted cluster node refuses writes (CLUSTERDOWN) for
+  // its first 2 s, which the devices would take for silence (a test below restarts it).
+  server = await startRedisServer({ cluster: false });
   // Back within 100 ms of a Redis restart, as a door would be soon after: a device's silence after
   // it is then the device's, not the test client's reconnect backoff.
   redis = createRedis(server.url, { name: 'absence-test', maxReconnectDelayMs: 100 });
@@ -89,7 +93,7 @@ describe('absence rules', () => {
   });
 
   it('call a device silent once, dated from its newest reading, and resolve it once with its next; others never', async () => {
-    await redis.del('readings', 'alerts');
+    for (const stream of ['readings', 'alerts']) await redis.del(stream);
     alerting = startAlerting();
     await report('pump-1');
     const lastOfPump1 = await report('pump-1');
@@ -122,8 +126,8 @@ describe('absence rules', () => {
   }, 30_000);
 
   it('do not call silent a device whose readings wait in a backlog while consumer-alert is stopped, and call silent exactly the gaps a live run would', async () => {
-    await redis.del('readings', 'alerts');
-    await redis.del('alerts:absence:quiet:watch', 'alerts:absence:quiet:newest', 'alerts:absence:quiet:silent');
+    for (const stream of ['readings', 'alerts']) await redis.del(stream);
+    await redis.del(quiet.watch, quiet.newest, quiet.silent);
     alerting = startAlerting();
     const started = Date.now();
     await keepReporting(['pump-a', 'pump-b'], () => Date.now() - started > 600);
@@ -149,13 +153,13 @@ describe('absence rules', () => {
   }, 30_000);
 
   it('do not call silent the devices that could not report while Redis was down (kill -9, restarted from its AOF)', async () => {
-    await redis.del('readings', 'alerts');
-    await redis.del('alerts:absence:quiet:watch', 'alerts:absence:quiet:newest', 'alerts:absence:quiet:silent');
+    for (const stream of ['readings', 'alerts']) await redis.del(stream);
+    await redis.del(quiet.watch, quiet.newest, quiet.silent);
     await redis.call('BGREWRITEAOF');
     alerting = startAlerting();
     const started = Date.now();
     await keepReporting(['pump-x'], () => Date.now() - started > 600);
-    await waitFor(async () => (await redis.zcard('alerts:absence:quiet:watch')) === 1, { what: 'pump-x watched' });
+    await waitFor(async () => (await redis.zcard(quiet.watch)) === 1, { what: 'pump-x watched' });
     await server.kill();
     await Bun.sleep(SILENT_FOR_MS * 2);
     await server.restart();

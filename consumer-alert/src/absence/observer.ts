@@ -5,7 +5,7 @@ import {
   type AbsenceRule,
   type ConsumerEntry,
   type Reading,
-  absenceKeys,
+  alertKeys,
   absenceMemberOf,
   entryTimeMs,
 } from 'core';
@@ -58,7 +58,7 @@ export function createAbsenceObserver(options: {
           ]);
         }
         if (readings.length === 0) return Promise.resolve(0);
-        const keys = absenceKeys(alertsStream, rule.id);
+        const keys = alertKeys(redis, alertsStream).absence(rule.id);
         return redis.observeAbsence(
           lease ? 5 : 4,
           alertsStream,

@@ -7,9 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import {
   type AbsenceRule,
   type Reading,
-  absenceKeys,
+  alertKeys,
   alertAckField,
-  alertAcksKey,
   compileRule,
   createRedis,
   decodeAlert,
@@ -57,7 +56,7 @@ async function silentPump() {
     alertsStream,
   });
   expect(await sweeper.sweep([rule])).toBe(1);
-  const keys = absenceKeys(alertsStream, rule.id);
+  const keys = alertKeys(redis, alertsStream).absence(rule.id);
   /** Makes the reminder due (at a time long past: the nth), as a minute's wait would. */
   let dueTimes = 0;
   const due = () => redis.zadd(keys.reminders, ++dueTimes, 'pump-1');
@@ -82,7 +81,7 @@ describe('absence reminders', () => {
 
   it('stop when the silence is acknowledged, or ends; a new silence drops the old acknowledgement', async () => {
     const { alertsStream, sweeper, rule, evaluator, keys, due, alerts } = await silentPump();
-    await redis.hset(alertAcksKey(alertsStream), alertAckField('quiet', 'pump-1'), '1');
+    await redis.hset(alertKeys(redis, alertsStream).acks, alertAckField('quiet', 'pump-1'), '1');
     await due();
     expect(await sweeper.remind([rule])).toBe(0);
     expect(await redis.zcard(keys.reminders)).toBe(0);
@@ -90,7 +89,7 @@ describe('absence reminders', () => {
     // Back, then silent again: the acknowledgement covered the first silence, not this one.
     await evaluator.handle([entry(reading(Date.now() - 3_000))]);
     expect(await sweeper.sweep([rule])).toBe(1);
-    expect(await redis.hexists(alertAcksKey(alertsStream), alertAckField('quiet', 'pump-1'))).toBe(0);
+    expect(await redis.hexists(alertKeys(redis, alertsStream).acks, alertAckField('quiet', 'pump-1'))).toBe(0);
     await evaluator.handle([entry(reading(Date.now() - 2_000))]);
     await due();
     expect(await sweeper.remind([rule])).toBe(0);

@@ -1,14 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  ALERT_VERSION,
-  type AbsenceRule,
-  absenceKeys,
-  alertAcksKey,
-  entryTimeMs,
-  raiseRetired,
-  readGroups,
-} from 'core';
+import { ALERT_VERSION, type AbsenceRule, alertKeys, entryTimeMs, raiseRetired, readGroups } from 'core';
 import type Redis from 'ioredis';
 
 /** What the scripts take of a rule: [ruleId, severity, silentForMs, perMetric, repeatAfterMs]. */
@@ -86,7 +78,7 @@ export function createAbsenceSweeper(options: {
       let silent = 0;
       for (const rule of rules) {
         if (since + rule.silentForMs > upTo) continue;
-        const keys = absenceKeys(alertsStream, rule.id);
+        const keys = alertKeys(redis, alertsStream).absence(rule.id);
         for (;;) {
           const called = await redis.sweepAbsence(
             lease ? 7 : 6,
@@ -95,7 +87,7 @@ export function createAbsenceSweeper(options: {
             keys.newest,
             keys.silent,
             keys.reminders,
-            alertAcksKey(alertsStream),
+            alertKeys(redis, alertsStream).acks,
             ...(lease ? [lease.key] : []),
             ALERT_VERSION,
             ruleArgs(rule),
@@ -121,7 +113,7 @@ export function createAbsenceSweeper(options: {
       let reminded = 0;
       for (const rule of rules) {
         if (rule.repeatAfterMs === 0) continue;
-        const keys = absenceKeys(alertsStream, rule.id);
+        const keys = alertKeys(redis, alertsStream).absence(rule.id);
         for (;;) {
           const raised = await redis.remindAbsence(
             lease ? 6 : 5,
@@ -129,7 +121,7 @@ export function createAbsenceSweeper(options: {
             keys.reminders,
             keys.silent,
             keys.newest,
-            alertAcksKey(alertsStream),
+            alertKeys(redis, alertsStream).acks,
             ...(lease ? [lease.key] : []),
             ALERT_VERSION,
             ruleArgs(rule),
@@ -150,7 +142,7 @@ export function createAbsenceSweeper(options: {
      * goes. Ids from rule, member and silence, so a retire done twice raises each once.
      */
     async retire(ruleId: string, severity: 'info' | 'warning' | 'critical', note: string): Promise<number> {
-      const keys = absenceKeys(alertsStream, ruleId);
+      const keys = alertKeys(redis, alertsStream).absence(ruleId);
       const [silences, newest] = await Promise.all([redis.hgetall(keys.silent), redis.hgetall(keys.newest)]);
       const { now } = await redisClock();
       let resolved = 0;

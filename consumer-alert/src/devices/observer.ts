@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ConsumerEntry, MAX_DEVICE_METRICS, type Reading, deviceRegistryKeys, entryTimeMs } from 'core';
+import { type ConsumerEntry, MAX_DEVICE_METRICS, type Reading, alertKeys, entryTimeMs } from 'core';
 import type Redis from 'ioredis';
 
 const OBSERVE = readFileSync(join(import.meta.dir, '../lua/observe-devices.lua'), 'utf8');
@@ -20,7 +20,7 @@ export function createDeviceObserver(options: {
   lease?: { key: string; token: string };
 }) {
   const { lease } = options;
-  const keys = deviceRegistryKeys(options.alertsStream);
+  const keys = alertKeys(options.redis, options.alertsStream).devices;
   if (!('observeDevices' in options.redis)) options.redis.defineCommand('observeDevices', { lua: OBSERVE });
   const redis = options.redis as ObservingRedis;
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALERT_VERSION, type ConsumerEntry, type RateRule, type Reading, entryTimeMs } from 'core';
+import { ALERT_VERSION, type ConsumerEntry, type RateRule, type Reading, alertKeys, entryTimeMs } from 'core';
 import type Redis from 'ioredis';
 import { quietReason } from '../alert-modes.ts';
 
@@ -9,7 +9,6 @@ const EVALUATE_RATE = readFileSync(join(import.meta.dir, '../lua/evaluate-rate.l
 type RatingRedis = Redis & { evaluateRate(numberOfKeys: number, ...keysAndArgs: string[]): Promise<string> };
 
 /** A rate rule's per-member state hash, beside the alerts stream. */
-export const rateStateKey = (alertsStream: string, ruleId: string) => `${alertsStream}:rate:${ruleId}`;
 
 /**
  * Rate rules, in the `alerts` group's handler: each matching reading against the device's previous
@@ -55,7 +54,7 @@ export function createRateEvaluator(options: {
         return redis.evaluateRate(
           lease ? 3 : 2,
           alertsStream,
-          rateStateKey(alertsStream, rule.id),
+          alertKeys(redis, alertsStream).rateState(rule.id),
           ...(lease ? [lease.key] : []),
           ALERT_VERSION,
           JSON.stringify([rule.id, rule.severity, rule.perSecond, rule.direction]),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALERT_VERSION, type ConsumerEntry, type Reading, type WindowRule, entryTimeMs } from 'core';
+import { ALERT_VERSION, type ConsumerEntry, type Reading, type WindowRule, alertKeys, entryTimeMs } from 'core';
 import type Redis from 'ioredis';
 import { quietReason } from '../alert-modes.ts';
 
@@ -9,7 +9,6 @@ const EVALUATE_WINDOW = readFileSync(join(import.meta.dir, '../lua/evaluate-wind
 type WindowingRedis = Redis & { evaluateWindow(numberOfKeys: number, ...keysAndArgs: string[]): Promise<string> };
 
 /** A window rule's per-member state hash, beside the alerts stream. */
-export const windowStateKey = (alertsStream: string, ruleId: string) => `${alertsStream}:window:${ruleId}`;
 
 /**
  * A device's consecutive readings of a metric in a batch within one step, orders rising, as the
@@ -100,7 +99,7 @@ export function createWindowEvaluator(options: {
     redis.evaluateWindow(
       lease ? 3 : 2,
       alertsStream,
-      windowStateKey(alertsStream, rule.id),
+      alertKeys(redis, alertsStream).windowState(rule.id),
       ...(lease ? [lease.key] : []),
       ALERT_VERSION,
       JSON.stringify([

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'bun:test';
 import type Redis from 'ioredis';
 import { InvalidEventError } from '../contracts/errors.ts';
 import { createLogger } from '../logger.ts';
+import { streamKeys } from '../keys.ts';
 import { createRedis } from '../redis.ts';
 import { type TestRedis, uniqueName, useRedis, waitFor } from '../testing/index.ts';
 import {
@@ -175,7 +176,7 @@ describe('createConsumer', () => {
     start(stream, async (batch) => void seen.push(...batch.map((e) => e.value)));
     await waitFor(() => seen.length === 6, { what: 'good entries' });
     await waitFor(async () => (await pendingCount(stream)) === 0, { what: 'acks' });
-    const dead = await readDeadLetters(redis, `${stream}:dead`);
+    const dead = await readDeadLetters(redis, streamKeys(redis, stream).dead);
     expect(dead).toHaveLength(1);
     expect(dead[0]).toMatchObject({
       reason: 'invalid event: n is missing or not a number',
@@ -199,7 +200,7 @@ describe('createConsumer', () => {
     });
     await waitFor(() => seen.length === 1, { what: 'the healthy entry' });
     expect(seen).toEqual([1]);
-    const dead = await waitFor(async () => (await readDeadLetters(redis, `${stream}:dead`))[0], {
+    const dead = await waitFor(async () => (await readDeadLetters(redis, streamKeys(redis, stream).dead))[0], {
       what: 'dead letter',
     });
     expect(dead).toMatchObject({
@@ -225,7 +226,7 @@ describe('createConsumer', () => {
     });
     await waitFor(async () => calls.length >= 2 && (await pendingCount(stream)) === 0, { what: 'settled' });
     expect(calls).toEqual([[0, 1, 2], [1]]);
-    const dead = await readDeadLetters(redis, `${stream}:dead`);
+    const dead = await readDeadLetters(redis, streamKeys(redis, stream).dead);
     expect(dead.map((letter) => [letter.reason, letter.fields])).toEqual([['rejected by the API: value', ['n', '2']]]);
   });
 
@@ -372,12 +373,15 @@ describe('createConsumer', () => {
         },
         { decode: undefined, decodeItems, batchSize: 2 },
       );
-      await waitFor(async () => (await redis.xlen(`${stream}:dead`)) === 4 && (await pendingCount(stream)) === 0, {
-        what: 'settled',
-      });
+      await waitFor(
+        async () => (await redis.xlen(streamKeys(redis, stream).dead)) === 4 && (await pendingCount(stream)) === 0,
+        {
+          what: 'settled',
+        },
+      );
       expect(seen).toEqual([1, 2, 4, 5, 6, 7]);
       expect(Math.max(...batches)).toBeLessThanOrEqual(2);
-      const dead = await readDeadLetters(redis, `${stream}:dead`);
+      const dead = await readDeadLetters(redis, streamKeys(redis, stream).dead);
       expect(dead.map((letter) => [letter.reason, letter.fields])).toEqual([
         ['item x is not a number', ['n', 'x']],
         ['six is refused', ['n', '6']],

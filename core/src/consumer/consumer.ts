@@ -7,6 +7,7 @@ import { type DeadLetter, queueDeadLetterEntries } from './dead-letter.ts';
 import { readConsumers, readGroups } from './groups.ts';
 import { isRedisOutOfMemory } from '../redis-errors.ts';
 import { confirmWritesSince, connectionGeneration } from '../replica-wait.ts';
+import { streamKeys } from '../keys.ts';
 
 /** What the handler says of each entry: ack it, try it again later, or dead-letter it (and ack). */
 export type EntryOutcome = 'done' | 'retry' | { dead: string };
@@ -77,7 +78,7 @@ export interface ConsumerOptions<T> {
   claimIntervalMs?: number;
   /** An entry delivered more often than this (crash after crash) is dead-lettered. Default 10. */
   maxDeliveries?: number;
-  /** Default `<stream>:dead`. */
+  /** Default the stream's own (keys.ts `streamKeys().dead`). */
   deadLetterStream?: string;
   /** Where a new group starts: `0` (the whole stream, default) or `$` (only new entries). */
   startId?: string;
@@ -168,7 +169,7 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
   const retryMaxMs = positiveInteger('retryMaxMs', options.retryMaxMs ?? 30_000);
   const forgetConsumersAfterMs = positiveInteger('forgetConsumersAfterMs', options.forgetConsumersAfterMs ?? 3_600_000);
   const concurrency = positiveInteger('concurrency', options.concurrency ?? 1, 64);
-  const deadLetterStream = options.deadLetterStream ?? `${stream}:dead`;
+  const deadLetterStream = options.deadLetterStream ?? streamKeys(redis, stream).dead;
   const startId = options.startId ?? '0';
   const skipUndecodable = options.undecodable === 'skip';
   // Redis refusing for a while (a failover: NOREPLICAS until a replica has synced; an outage) is

@@ -58,7 +58,7 @@ export interface RedisHaOptions {
 export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisHa> {
   const { replicas = 2, sentinels: sentinelCount = 3, downAfterMs = 1_000, minReplicasToWrite = 1 } = options;
   const writeSafety = dataNodeArgs(minReplicasToWrite);
-  const primary = await startRedisServer({ args: writeSafety });
+  const primary = await startRedisServer({ args: writeSafety, cluster: false });
   const servers = [
     primary,
     ...(await Promise.all(

@@ -13,6 +13,13 @@ export interface RedisServerOptions {
   maxMemory?: string;
   /** More `redis-server` arguments, e.g. `['--replicaof', '127.0.0.1', '6379']`. */
   args?: readonly string[];
+  /**
+   * A Redis Cluster of one node holding every slot (default true, unless `args` make a replica):
+   * the same commands as one Redis, except that it refuses, as a cluster would, a MULTI, a script
+   * or a command over keys of two hash slots. So every test on it also checks that the pipeline
+   * runs on a cluster.
+   */
+  cluster?: boolean;
 }
 
 /** A real redis-server owned by a test: it can be killed and restarted on the same port and data. */
@@ -43,8 +50,10 @@ const READY_TIMEOUT_MS = 10_000;
  */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const { appendOnly = true, fsync = 'everysec', maxMemory } = options;
+  const cluster = options.cluster ?? !options.args?.includes('--replicaof');
   const extra = [
     ...(maxMemory ? ['--maxmemory', maxMemory, '--maxmemory-policy', 'noeviction'] : []),
+    ...(cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] : []),
     ...(options.args ?? []),
   ];
   const dir = await mkdtemp(join(tmpdir(), 'telemetry-redis-'));
@@ -113,11 +122,22 @@ async function spawnRedis(
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
-    if (await ping(port)) return child;
+    if ((await ping(port)) && (!extra.includes('--cluster-enabled') || (await clusterReady(port)))) return child;
     await Bun.sleep(20);
   }
   await killOwned(child);
   throw new Error(`redis-server on port ${port} did not become ready; see ${join(dir, 'redis.log')}`);
+}
+
+/**
+ * True once a one-node cluster serves every slot: it takes them all when new, and answers with
+ * `cluster_state:ok` (a restarted node reads them back from nodes.conf, ok after about 2 s).
+ */
+async function clusterReady(port: number): Promise<boolean> {
+  const info = await command(port, 'CLUSTER INFO');
+  if (info.includes('cluster_state:ok')) return true;
+  if (info.includes('cluster_slots_assigned:0')) await command(port, 'CLUSTER ADDSLOTSRANGE 0 16383');
+  return false;
 }
 
 /** A port the kernel just handed out; free unless someone else takes it first. */
@@ -130,25 +150,30 @@ export async function freePort(): Promise<number> {
 
 /** True when a Redis answers PING with PONG (not LOADING) on the port. */
 async function ping(port: number): Promise<boolean> {
-  const { promise, resolve } = Promise.withResolvers<boolean>();
-  const timer = setTimeout(() => resolve(false), 500);
+  return (await command(port, 'PING')).startsWith('+PONG');
+}
+
+/** The first chunk of a Redis's answer to an inline command ('' when it gives none within 500 ms). */
+async function command(port: number, inline: string): Promise<string> {
+  const { promise, resolve } = Promise.withResolvers<string>();
+  const timer = setTimeout(() => resolve(''), 500);
   try {
     await Bun.connect({
       hostname: '127.0.0.1',
       port,
       socket: {
-        open: (socket) => void socket.write('PING\r\n'),
+        open: (socket) => void socket.write(`${inline}\r\n`),
         data: (socket, data) => {
-          resolve(data.toString().startsWith('+PONG'));
+          resolve(data.toString());
           socket.end();
         },
-        close: () => resolve(false),
-        error: () => resolve(false),
-        connectError: () => resolve(false),
+        close: () => resolve(''),
+        error: () => resolve(''),
+        connectError: () => resolve(''),
       },
     });
   } catch {
-    resolve(false);
+    resolve('');
   }
   const answer = await promise;
   clearTimeout(timer);

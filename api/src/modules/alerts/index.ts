@@ -1,4 +1,4 @@
-import { alertAckField, alertAcksKey, parseIsoTime, replicated } from 'core';
+import { alertAckField, alertKeys, parseIsoTime, replicated } from 'core';
 import { Elysia, t } from 'elysia';
 import type Redis from 'ioredis';
 import { ApiError } from '../../errors.ts';
@@ -51,7 +51,7 @@ export function alertRoutes(store: ReadingsStore, alerting?: { redis: Redis; ale
         if (alerting && found.ackedAt)
           await replicated(alerting.redis, () =>
             alerting.redis.hset(
-              alertAcksKey(alerting.alertsStream),
+              alertKeys(alerting.redis, alerting.alertsStream).acks,
               alertAckField(found.ruleId, found.deviceId),
               JSON.stringify({ alertId: found.id, author: found.ackedBy, at: found.ackedAt }),
             ),

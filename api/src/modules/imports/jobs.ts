@@ -1,5 +1,5 @@
 import type { AlertMode } from 'core';
-import { replicated } from 'core';
+import { importKeys, replicated } from 'core';
 import type Redis from 'ioredis';
 
 export type ImportState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -49,12 +49,12 @@ const NUMBERS = [
 ] as const;
 
 /**
- * Jobs in Redis: a hash per job, a sorted set of every id by creation time (the listing), and
- * one of the ids still queued or running (what the worker and the admission check read).
+ * Jobs in Redis (keys.ts `importKeys`): a hash per job, a sorted set of every id by creation time
+ * (the listing), and one of the ids still queued or running (what the worker and the admission
+ * check read). `family` keeps tests' jobs apart.
  */
-export function importJobs(redis: Redis, prefix = 'imports') {
-  const key = (id: string) => `${prefix}:${id}`;
-  const activeKey = `${prefix}:active`;
+export function importJobs(redis: Redis, family = 'imports') {
+  const { all: allKey, active: activeKey, job: key } = importKeys(family);
   const parse = (hash: Record<string, string>): ImportJob | undefined => {
     if (!hash.id) return undefined;
     const job: Record<string, unknown> = {
@@ -98,7 +98,7 @@ export function importJobs(redis: Redis, prefix = 'imports') {
         redis
           .multi()
           .hset(key(job.id), flatten(job))
-          .zadd(prefix, job.createdAt, job.id)
+          .zadd(allKey, job.createdAt, job.id)
           .zadd(activeKey, job.createdAt, job.id)
           .exec(),
       );
@@ -122,7 +122,7 @@ export function importJobs(redis: Redis, prefix = 'imports') {
     },
     /** Newest first. */
     async list(limit = 100): Promise<ImportJob[]> {
-      return hashes(await redis.zrevrange(prefix, 0, limit - 1));
+      return hashes(await redis.zrevrange(allKey, 0, limit - 1));
     },
     /** The jobs an instance still has to do, oldest first. */
     async active(owner: string): Promise<ImportJob[]> {

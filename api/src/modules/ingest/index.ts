@@ -139,7 +139,7 @@ export function ingestRoutes(
         (item) => typeof item === 'object' && item !== null && (item as { ts?: unknown }).ts === undefined,
       );
       const receivedAtMs = undated
-        ? await firstReceipt(ingest.redis, `${ingest.stream}:ingest`, JSON.stringify(items), nowMs)
+        ? await firstReceipt(ingest.redis, { stream: ingest.stream, door: 'ingest' }, JSON.stringify(items), nowMs)
         : undefined;
       const readings: Reading[] = [];
       const refused: Refused[] = [];

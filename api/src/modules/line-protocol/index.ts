@@ -85,7 +85,12 @@ export function lineProtocolRoutes(options: {
       );
     const text = bodyText(raw, request.headers.get('content-encoding'), maxBodyBytes);
     const nowMs = Date.now();
-    const receiptMs = await firstReceipt(ingest.redis, `${ingest.stream}:line-protocol`, new Uint8Array(raw), nowMs);
+    const receiptMs = await firstReceipt(
+      ingest.redis,
+      { stream: ingest.stream, door: 'line-protocol' },
+      new Uint8Array(raw),
+      nowMs,
+    );
     const { readings, bad, lines } = readingsOfBody(text, { precision, deviceTag, nowMs, receiptMs });
     if (readings.length > MAX_LINE_PROTOCOL_READINGS)
       throw new ApiError(

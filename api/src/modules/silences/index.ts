@@ -6,7 +6,7 @@ import {
   readSilences,
   redisNowMs,
   replicated,
-  silencesKey,
+  alertKeys,
 } from 'core';
 import { Elysia, t } from 'elysia';
 import type Redis from 'ioredis';
@@ -79,7 +79,9 @@ export function silenceRoutes(options: { redis: Redis; alertsStream: string } | 
   const redisCall = <T>(call: (redis: Redis, key: string, all: () => Promise<Silence[]>) => Promise<T>): Promise<T> => {
     if (!options) throw unavailable.none();
     const { redis, alertsStream } = options;
-    return unavailable.call(() => call(redis, silencesKey(alertsStream), () => readSilences(redis, alertsStream)));
+    return unavailable.call(() =>
+      call(redis, alertKeys(redis, alertsStream).silences, () => readSilences(redis, alertsStream)),
+    );
   };
 
   return new Elysia({ name: 'silences', prefix: '/silences', detail: { tags: ['alerting'] } })

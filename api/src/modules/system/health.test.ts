@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { join } from 'node:path';
-import { WORKERS_KEY, createLogger, createRedis, encodeReading, newEventId } from 'core';
+import { createLogger, createRedis, encodeReading, newEventId, pipelineKeys, streamKeys } from 'core';
 import {
   type RedisServer,
   type ServiceProcess,
@@ -13,7 +13,7 @@ import type Redis from 'ioredis';
 import { createApp } from '../../app.ts';
 import { testStore } from '../../test-helpers.ts';
 import { forgetSilentWorkers } from './pipeline.ts';
-import { EPOCH_KEY, startEpochWatch } from './redis-epoch.ts';
+import { startEpochWatch } from './redis-epoch.ts';
 
 const root = join(import.meta.dir, '../../../..');
 let server: RedisServer;
@@ -148,8 +148,8 @@ describe('/health of the whole pipeline', () => {
     await waitFor(async () => (await health()).body.deadLetters.some((d: { entries: number }) => d.entries > 0), {
       what: 'dead letters',
     });
-    expect((await health()).body.reasons.join(' ')).toContain(`entries in ${readings}:dead`);
-    await redis.del(`${readings}:dead`);
+    expect((await health()).body.reasons.join(' ')).toContain(`entries in ${streamKeys(redis, readings).dead}`);
+    await redis.del(streamKeys(redis, readings).dead);
   });
 
   it('is degraded when entries wait longer than STALL_DEGRADED_MS for a group, unread or unacknowledged', async () => {
@@ -244,7 +244,7 @@ describe('/health of the whole pipeline', () => {
           status: string;
           reasons: string[];
         };
-      await waitFor(async () => (await volatileRedis.exists(EPOCH_KEY).catch(() => 0)) === 1, {
+      await waitFor(async () => (await volatileRedis.exists(pipelineKeys.epoch).catch(() => 0)) === 1, {
         what: 'marker written',
       });
       expect((await view()).status).toBe('ok');
@@ -270,25 +270,25 @@ describe('/health of the whole pipeline', () => {
   it('has no side effects: a silent or unreadable worker entry is skipped, and only the janitor removes it', async () => {
     const longAgo = new Date(Date.now() - 3_600_000).toISOString();
     await redis.hset(
-      WORKERS_KEY,
+      pipelineKeys.workers,
       'consumer-store:gone',
       JSON.stringify({ service: 'consumer-store', instance: 'gone', at: longAgo, ttlMs: 1_000 }),
       'junk:entry',
       '{not json',
     );
-    const before = await redis.hgetall(WORKERS_KEY);
+    const before = await redis.hgetall(pipelineKeys.workers);
     const seen = (await health()).body.workers.map((w: { instance: string }) => w.instance);
     expect(seen).not.toContain('gone');
     // Nothing removed, the planted entries as they were (the live workers rewrite their own
     // entries with every heartbeat meanwhile: a CI run saw one change between the two reads).
-    const during = await redis.hgetall(WORKERS_KEY);
+    const during = await redis.hgetall(pipelineKeys.workers);
     expect(Object.keys(during).sort()).toEqual(Object.keys(before).sort());
     expect([during['consumer-store:gone'], during['junk:entry']]).toEqual([
       before['consumer-store:gone'],
       before['junk:entry'],
     ]);
     expect(await forgetSilentWorkers(redis)).toBe(2);
-    const after = await redis.hgetall(WORKERS_KEY);
+    const after = await redis.hgetall(pipelineKeys.workers);
     expect(Object.keys(after)).not.toContain('consumer-store:gone');
     expect(Object.keys(after)).not.toContain('junk:entry');
   });

@@ -2,11 +2,12 @@ import {
   type GroupState,
   type Heartbeat,
   type RedisMemory,
-  WORKERS_KEY,
+  pipelineKeys,
   entryTimeMs,
   memoryProblems,
   readGroups,
   readRedisMemory,
+  streamKeys,
 } from 'core';
 import type Redis from 'ioredis';
 import type { EpochWatch } from './redis-epoch.ts';
@@ -95,13 +96,13 @@ function parseHeartbeat(json: string): Heartbeat | undefined {
  * Returns how many it removed.
  */
 export async function forgetSilentWorkers(redis: Redis, nowMs = Date.now()): Promise<number> {
-  const stale = Object.entries(await redis.hgetall(WORKERS_KEY))
+  const stale = Object.entries(await redis.hgetall(pipelineKeys.workers))
     .filter(([, json]) => {
       const beat = parseHeartbeat(json);
       return !beat || nowMs - Date.parse(beat.at) > FORGET_SILENT_MS;
     })
     .map(([field]) => field);
-  if (stale.length > 0) await redis.hdel(WORKERS_KEY, ...stale);
+  if (stale.length > 0) await redis.hdel(pipelineKeys.workers, ...stale);
   return stale.length;
 }
 
@@ -122,7 +123,7 @@ export function activeRules(redis: Redis, cacheMs = 2_000): () => RuleSummary[] 
   let cached: { at: number; rules: Promise<RuleSummary[]>; read?: RuleSummary[] } | undefined;
   const read = async (): Promise<RuleSummary[]> => {
     const now = Date.now();
-    for (const json of Object.values(await redis.hgetall(WORKERS_KEY))) {
+    for (const json of Object.values(await redis.hgetall(pipelineKeys.workers))) {
       const beat = parseHeartbeat(json);
       const rules = beat?.info?.rules;
       if (beat?.service === 'consumer-alert' && now - Date.parse(beat.at) <= beat.ttlMs && Array.isArray(rules))
@@ -209,7 +210,7 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
   const groups = (await Promise.all(streams.map((stream) => groupsOf(redis, stream, Date.now())))).flat();
   const deadLetters = await Promise.all(
     streams.map(async (stream) => {
-      const dead = `${stream}:dead`;
+      const { dead } = streamKeys(redis, stream);
       const [entries, oldest] = await Promise.all([redis.xlen(dead), redis.xrange(dead, '-', '+', 'COUNT', 1)]);
       const since = oldest[0] ? new Date(entryTimeMs(oldest[0][0])).toISOString() : null;
       return { stream: dead, entries, since };
@@ -233,7 +234,7 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
   const workers: WorkerHealth[] = [];
   const heartbeats: Heartbeat[] = [];
   // Read only: entries too old or unreadable are skipped here and removed by the janitor.
-  for (const json of Object.values(await redis.hgetall(WORKERS_KEY))) {
+  for (const json of Object.values(await redis.hgetall(pipelineKeys.workers))) {
     const beat = parseHeartbeat(json);
     if (!beat) continue;
     const age = now - Date.parse(beat.at);

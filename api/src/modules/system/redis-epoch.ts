@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { pipelineKeys } from 'core';
 import type Redis from 'ioredis';
-
-/** A marker the pipeline keeps in Redis: a Redis that comes back without it lost its data. */
-export const EPOCH_KEY = 'telemetry:epoch';
 
 export interface EpochWatchOptions {
   redis: Redis;
@@ -24,8 +22,8 @@ export function startEpochWatch({ redis, intervalMs = 2_000, degradedForMs = 60 
   let lostAt: number | undefined;
   let losses = 0;
   const check = async () => {
-    await redis.set(EPOCH_KEY, `${new Date().toISOString()} ${randomUUID()}`, 'NX');
-    const current = (await redis.get(EPOCH_KEY)) ?? undefined;
+    await redis.set(pipelineKeys.epoch, `${new Date().toISOString()} ${randomUUID()}`, 'NX');
+    const current = (await redis.get(pipelineKeys.epoch)) ?? undefined;
     if (known !== undefined && current !== known) {
       lostAt = Date.now();
       losses += 1;

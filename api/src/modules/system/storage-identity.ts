@@ -1,10 +1,6 @@
-import type { Logger } from 'core';
+import { type Logger, pipelineKeys } from 'core';
 import type Redis from 'ioredis';
 import type { ReadingsStore } from '../../storage/port.ts';
-
-/** Where the pipeline remembers which database its readings went to, per backend and location. */
-export const storageIdentityKey = (store: Pick<ReadingsStore, 'backend' | 'location'>) =>
-  `telemetry:storage:${store.backend}:${store.location}`;
 
 /**
  * Notices, at start, a database that is not the one the readings were stored into before — the
@@ -14,7 +10,7 @@ export const storageIdentityKey = (store: Pick<ReadingsStore, 'backend' | 'locat
  * acknowledges it (POST /health/storage/acknowledge), which remembers the new one.
  */
 export function watchStorageIdentity({ redis, store, logger }: { redis: Redis; store: ReadingsStore; logger: Logger }) {
-  const key = storageIdentityKey(store);
+  const key = pipelineKeys.storageIdentity(store.backend, store.location);
   let replaced: { was: string; now: string } | undefined;
   let checked = false;
   // Read once, at start: reading it may touch the disk, which /health must never wait on.

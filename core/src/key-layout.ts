@@ -1,0 +1,140 @@
+import type Redis from 'ioredis';
+import { alertKeys, importKeys, pipelineKeys, streamKeys } from './keys.ts';
+import type { Logger } from './logger.ts';
+
+/**
+ * The layout of the keys this code reads and writes: 2 since keys.ts gave the keys used together a
+ * hash tag. A Redis written by an earlier version holds layout 1: its keys are renamed once, by
+ * the first service that starts, before it reads or writes any.
+ */
+export const KEY_LAYOUT = '2';
+
+/** Layout 1's name of a key → its name now: fixed names, and families renamed by their start. */
+interface Renames {
+  keys: Array<[from: string, to: string]>;
+  starts: Array<[from: string, to: string]>;
+}
+
+/**
+ * Brings the keys of a Redis written by an earlier version to this layout: each renamed with
+ * RENAMENX (atomic; a stream's consumer groups go with it), then the layout recorded, so later
+ * starts read one key and go on. Several services may run it at once: a key another one renamed
+ * first is skipped. A key found under both names (an earlier version still running after the
+ * upgrade wrote it again) is left as it is and logged: upgrade every service together.
+ * @returns how many keys were renamed
+ */
+export async function upgradeKeyLayout(
+  redis: Redis,
+  streams: { readingsStream: string; alertsStream: string },
+  logger: Logger,
+): Promise<number> {
+  if ((await redis.get(pipelineKeys.layout)) === KEY_LAYOUT) return 0;
+  const renames = layoutOneRenames(redis, streams);
+  const pairs = [...renames.keys, ...(await keysStartingWith(redis, renames.starts))];
+  let renamed = 0;
+  for (const [from, to] of pairs) {
+    const outcome = await rename(redis, from, to);
+    if (outcome === 'renamed') renamed++;
+    else if (outcome === 'both') logger.warn('key_layout_both_names', { key: from, now: to });
+  }
+  await redis.set(pipelineKeys.layout, KEY_LAYOUT);
+  if (renamed > 0) logger.info('key_layout_upgraded', { layout: KEY_LAYOUT, renamed });
+  return renamed;
+}
+
+/**
+ * RENAMENX where both names are in one slot (one Redis: always). A Redis Cluster refuses a rename
+ * across slots even of a key that is not there, so each is looked for first, and one found there
+ * is copied whole (DUMP/RESTORE keeps a stream's groups) and then deleted.
+ */
+async function rename(redis: Redis, from: string, to: string): Promise<'renamed' | 'both' | 'gone'> {
+  if ((await redis.exists(from)) === 0) return 'gone';
+  try {
+    return (await redis.renamenx(from, to)) === 1 ? 'renamed' : 'both';
+  } catch (error) {
+    if (/no such key/i.test((error as Error).message)) return 'gone';
+    if (!/CROSSSLOT/.test((error as Error).message)) throw error;
+  }
+  const dump = await redis.dumpBuffer(from);
+  if (dump === null) return 'gone';
+  try {
+    await redis.restore(to, 0, dump);
+  } catch (error) {
+    if (/BUSYKEY/.test((error as Error).message)) return 'both';
+    throw error;
+  }
+  await redis.del(from);
+  return 'renamed';
+}
+
+/** What layout 1 called the keys that now carry a hash tag (those that kept their name are left out). */
+function layoutOneRenames(redis: Redis, streams: { readingsStream: string; alertsStream: string }): Renames {
+  const alerts = alertKeys(redis, streams.alertsStream);
+  const a = streams.alertsStream;
+  const imports = importKeys();
+  const keys: Array<[string, string]> = [
+    [`${streams.readingsStream}:dead`, streamKeys(redis, streams.readingsStream).dead],
+    [`${a}:dead`, alerts.dead],
+    [`${a}:acks`, alerts.acks],
+    [`${a}:escalation:firing`, alerts.escalation.firing],
+    [`${a}:escalation:raised`, alerts.escalation.raised],
+    [`${a}:devices`, alerts.devices.records],
+    [`${a}:devices:index`, alerts.devices.index],
+    // An evaluator of the earlier version still holding it loses it, and stops evaluating.
+    [`${a}:evaluator`, alerts.evaluatorLease],
+    ['imports', imports.all],
+    ['telemetry:workers', pipelineKeys.workers],
+  ];
+  const starts: Array<[string, string]> = [
+    [`${a}:state:`, alerts.thresholdState('')],
+    [`${a}:rate:`, alerts.rateState('')],
+    [`${a}:window:`, alerts.windowState('')],
+    [`${a}:absence:`, alerts.absence('').watch.slice(0, -':watch'.length)],
+    ['imports:', imports.job('')],
+  ];
+  const changed = ([from, to]: [string, string]) => from !== to;
+  return { keys: keys.filter(changed), starts: starts.filter(changed) };
+}
+
+/** Every key that starts with one of the `from`s, paired with its new name (one SCAN over the keyspace). */
+async function keysStartingWith(redis: Redis, starts: Renames['starts']): Promise<Array<[string, string]>> {
+  if (starts.length === 0) return [];
+  // SCAN sees keys as stored, KEY_PREFIX included; RENAMENX puts it back before what it is given.
+  const prefix = redis.options.keyPrefix ?? '';
+  const pairs: Array<[string, string]> = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${globEscape(prefix)}*`, 'COUNT', 1_000);
+    cursor = next;
+    for (const stored of found) {
+      const key = stored.slice(prefix.length);
+      const start = starts.find(([from]) => key.startsWith(from));
+      if (start) pairs.push([key, start[1] + key.slice(start[0].length)]);
+    }
+  } while (cursor !== '0');
+  return pairs;
+}
+
+/** `text` as a SCAN pattern that matches only itself. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (char) => `\\${char}`);
+}
+
+/**
+ * `upgradeKeyLayout`, tried again every second while Redis is away or refuses (a fail-fast
+ * connection gives up at once): a service starts its work once this resolves.
+ */
+export async function upgradeKeyLayoutWhenReachable(
+  redis: Redis,
+  streams: { readingsStream: string; alertsStream: string },
+  logger: Logger,
+): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await upgradeKeyLayout(redis, streams, logger);
+    } catch (error) {
+      if (attempt === 0) logger.warn('key_layout_unchecked', { error: (error as Error).message, retryMs: 1_000 });
+      await Bun.sleep(1_000);
+    }
+  }
+}
