@@ -200,7 +200,15 @@ export interface AlertFilter {
   toMs?: number;
 }
 
-export interface ReadingsStore {
+/**
+ * The storage port, by capability: what the rest of the API may ask of a backend, in groups a
+ * module names when it needs only some (the alert history, the change feed…). A backend is one
+ * object with all of them today (`ReadingsStore`); the conformance suite checks each capability
+ * on every backend, in a block of its own.
+ */
+
+/** What a backend is and whether it answers. */
+export interface StoreLifecycle {
   /** Which backend this is, for /health and logs. */
   readonly backend: string;
   /** Where its data is, for logs: a file path, or a server and database (never a password). */
@@ -211,14 +219,30 @@ export interface ReadingsStore {
    * (in memory). A different one at the next start means the data was lost or replaced.
    */
   identity(): Promise<string | undefined>;
+  /** Whether the database answers, and how fast. */
+  check(): Promise<StorageCheck>;
+  /**
+   * SQLite on its threads: the write-ahead log's size on disk, and how often it was emptied
+   * because readers that never pause kept it from starting over (see sqlite/checkpointer.ts).
+   */
+  wal?(): WalStatus;
+  close(): Promise<void>;
+}
+
+/** Writing readings: each once by its id, a conflict named; edits and deletes by id. */
+export interface ReadingWrites {
   /**
    * Stores the rows not stored yet, in one transaction; idempotent by id. A row whose id is
    * stored with other content is a conflict: the first version stays, and the answer says so.
    */
   insert(rows: readonly StoredRow[]): Promise<BatchOutcome>;
-  get(id: string): Promise<StoredRow | undefined>;
   patch(id: string, fields: ReadingPatchFields): Promise<StoredRow | undefined>;
   remove(id: string): Promise<boolean>;
+}
+
+/** Reading them back: by id, newest first, oldest first (exports), counted. */
+export interface ReadingReads {
+  get(id: string): Promise<StoredRow | undefined>;
   /** Newest first by (ts, id), up to `limit` rows after the cursor. */
   page(filter: ReadingFilter, limit: number, after?: Cursor): Promise<StoredRow[]>;
   /**
@@ -226,19 +250,6 @@ export interface ReadingsStore {
    * index, so it never waits behind long reads (SQLite asks the writer's thread for it).
    */
   latest(limit: number): Promise<StoredRow[]>;
-  /**
-   * Derives hour and day rollups from the minutes of up to `limit` changed hours before
-   * `beforeMs` (see rollups.ts), with their readings above each of `thresholds`; how many hours
-   * it derived. Every API instance runs it; they never derive the same hour at once.
-   */
-  compactRollups(beforeMs: number, limit: number, thresholds?: readonly number[]): Promise<number>;
-  /**
-   * Every minute that still has raw readings rolled up again from them (the rollups of minutes
-   * retention removed stay), then compacted: after a restore, or a bug.
-   */
-  rebuildRollups(thresholds?: readonly number[]): Promise<{ minutes: number }>;
-  /** Removes up to `limit` rollup rows (any level) that start before `beforeMs` (RETAIN_ROLLUP_DAYS). */
-  removeRollupsBefore(beforeMs: number, limit: number): Promise<number>;
   /** Oldest first by (ts, id), up to `limit` rows after the cursor: an export walks these. */
   chunk(filter: ReadingFilter, limit: number, after?: Cursor): Promise<StoredRow[]>;
   /** `chunk` as export text (see export-text.ts), made where the rows are read: SQLite's reader thread. */
@@ -248,6 +259,12 @@ export interface ReadingsStore {
     after: Cursor | undefined,
     format: ExportFormat,
   ): Promise<ExportChunk>;
+  /** How many rows match. */
+  count(filter: ReadingFilter): Promise<number>;
+}
+
+/** Statistics over any window, from the rollups and the raw rows they do not cover. */
+export interface ReadingStatistics {
   stats(
     filter: ReadingFilter,
     threshold: number,
@@ -265,8 +282,27 @@ export interface ReadingsStore {
     devices: DevicePage,
     bucket?: 'minute' | 'hour' | 'day',
   ): Promise<Uint8Array>;
-  /** How many rows match. */
-  count(filter: ReadingFilter): Promise<number>;
+}
+
+/** Rollup maintenance: hours and days derived, rebuilt, aged out. */
+export interface RollupMaintenance {
+  /**
+   * Derives hour and day rollups from the minutes of up to `limit` changed hours before
+   * `beforeMs` (see rollups.ts), with their readings above each of `thresholds`; how many hours
+   * it derived. Every API instance runs it; they never derive the same hour at once.
+   */
+  compactRollups(beforeMs: number, limit: number, thresholds?: readonly number[]): Promise<number>;
+  /**
+   * Every minute that still has raw readings rolled up again from them (the rollups of minutes
+   * retention removed stay), then compacted: after a restore, or a bug.
+   */
+  rebuildRollups(thresholds?: readonly number[]): Promise<{ minutes: number }>;
+  /** Removes up to `limit` rollup rows (any level) that start before `beforeMs` (RETAIN_ROLLUP_DAYS). */
+  removeRollupsBefore(beforeMs: number, limit: number): Promise<number>;
+}
+
+/** The change feed (the live dashboard, SSE): every committed change in order. */
+export interface ChangeFeed {
   /** The change feed: rows stored after `seq`, in sequence order, up to `limit`. */
   changesAfter(seq: number, limit: number): Promise<FeedRow[]>;
   /** The newest `limit` rows of the change feed, newest first. */
@@ -275,6 +311,10 @@ export interface ReadingsStore {
   lastSeq(): Promise<number>;
   /** Calls `listener` after each committed change (insert, patch, delete). */
   onChange(listener: () => void): void;
+}
+
+/** The alert history: transitions stored once, acknowledged, listed, aged out. */
+export interface AlertHistory {
   /** Stores the alerts not stored yet, idempotent by alert id (the first version stays). */
   insertAlerts(rows: readonly StoredAlert[]): Promise<{ inserted: number; duplicates: number }>;
   /**
@@ -286,6 +326,10 @@ export interface ReadingsStore {
   alerts(filter: AlertFilter, limit: number, after?: Cursor): Promise<StoredAlert[]>;
   /** Removes up to `limit` alerts older than `beforeMs` (by ts): retention, in small steps. */
   removeAlertsBefore(beforeMs: number, limit: number): Promise<number>;
+}
+
+/** Reading retention: old readings removed in small steps, and the space given back. */
+export interface ReadingRetention {
   /**
    * Retention, one small step: removes up to about `limit` readings measured before `beforeMs`
    * (SQLite: a chunk of rows; PostgreSQL: a chunk of ids, or a whole day's partition once its ids
@@ -300,12 +344,14 @@ export interface ReadingsStore {
    * telling (SQLite); true while there is more to give back (call again).
    */
   reclaimSpace(): Promise<boolean>;
-  /** Whether the database answers, and how fast. */
-  check(): Promise<StorageCheck>;
-  /**
-   * SQLite on its threads: the write-ahead log's size on disk, and how often it was emptied
-   * because readers that never pause kept it from starting over (see sqlite/checkpointer.ts).
-   */
-  wal?(): WalStatus;
-  close(): Promise<void>;
 }
+
+/** A backend: every capability. */
+export type ReadingsStore = StoreLifecycle &
+  ReadingWrites &
+  ReadingReads &
+  ReadingStatistics &
+  RollupMaintenance &
+  ChangeFeed &
+  AlertHistory &
+  ReadingRetention;
