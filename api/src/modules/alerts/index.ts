@@ -2,7 +2,7 @@ import { alertAckField, alertKeys, parseIsoTime, replicated } from 'core';
 import { Elysia, t } from 'elysia';
 import type Redis from 'ioredis';
 import { ApiError } from '../../errors.ts';
-import type { Cursor, ReadingsStore, StoredAlert } from '../../storage/port.ts';
+import type { Cursor, StoredAlert, AlertHistory } from '../../storage/port.ts';
 import { errorResponses } from '../docs/responses.ts';
 import { decodeCursor, encodeCursor } from '../readings/cursor.ts';
 import { parseFilter, parseLimit } from '../readings/filters.ts';
@@ -30,7 +30,7 @@ export const alertView = (alert: StoredAlert): typeof HistoryAlert.static => ({
  * The alert history: consumer-store's `history` group stores every transition of the alerts
  * stream here (POST /alerts/batch, idempotent by alert id); GET /alerts lists it.
  */
-export function alertRoutes(store: ReadingsStore, alerting?: { redis: Redis; alertsStream: string }) {
+export function alertRoutes(store: AlertHistory, alerting?: { redis: Redis; alertsStream: string }) {
   return new Elysia({ name: 'alerts', prefix: '/alerts', detail: { tags: ['alerts'] } })
     .post(
       '/:id/ack',

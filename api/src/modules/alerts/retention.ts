@@ -1,6 +1,6 @@
 import type { Logger } from 'core';
 import { startPeriodic } from '../../periodic.ts';
-import type { ReadingsStore } from '../../storage/port.ts';
+import type { AlertHistory } from '../../storage/port.ts';
 
 const DAY_MS = 86_400_000;
 /** Alerts removed per statement: short transactions, so writes never wait long behind retention. */
@@ -11,7 +11,7 @@ const CHUNK = 5_000;
  * `intervalMs`, in chunks. Every API instance runs it; removing twice removes nothing.
  */
 export function startAlertRetention(options: {
-  store: ReadingsStore;
+  store: AlertHistory;
   retainDays: number;
   logger: Logger;
   intervalMs?: number;

@@ -16,7 +16,7 @@ import { Elysia } from 'elysia';
 import type Redis from 'ioredis';
 import { ApiError, invalidField } from '../../errors.ts';
 import { redisAnswers503 } from '../../redis-unavailable.ts';
-import type { ReadingsStore, StoredAlert } from '../../storage/port.ts';
+import type { StoredAlert, AlertHistory } from '../../storage/port.ts';
 import { alertView } from '../alerts/index.ts';
 import { errorResponses } from '../docs/responses.ts';
 import { parseLimit } from '../readings/filters.ts';
@@ -122,7 +122,7 @@ async function devicePage(
  * reading, whether an absence rule calls it silent, and (one device) what fires on it now.
  * DELETE forgets one — its record and absence watches; its readings stay.
  */
-export function deviceRoutes(store: ReadingsStore, options: { redis: Redis; alertsStream: string } | undefined) {
+export function deviceRoutes(store: AlertHistory, options: { redis: Redis; alertsStream: string } | undefined) {
   const unavailable = redisAnswers503('devices_unavailable', 'the devices');
   const redisCall = <T>(call: (redis: Redis, alertsStream: string) => Promise<T>): Promise<T> => {
     if (!options) throw unavailable.none();

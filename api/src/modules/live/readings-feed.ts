@@ -1,4 +1,4 @@
-import type { FeedRow, ReadingsStore } from '../../storage/port.ts';
+import type { FeedRow, ChangeFeed } from '../../storage/port.ts';
 import { toStoredReading } from '../readings/service.ts';
 import { REPLAY_RECENT, RESUME_SCAN, backlogChunk, createFeedClients, replayChunk } from './feed-clients.ts';
 import { sseMessage } from './sse.ts';
@@ -32,7 +32,7 @@ const message = (row: FeedRow) => sseMessage('reading', row.seq, toStoredReading
  * is encoded once: the store never waits for a dashboard, and a thousand dashboards cost little
  * more than one.
  */
-export function createReadingsFeed(store: ReadingsStore) {
+export function createReadingsFeed(store: ChangeFeed) {
   const feed = createFeedClients<FeedFilter, FeedRow>(matches);
   let lastSeq = 0;
   let scheduled = false;

@@ -1,5 +1,5 @@
 import { Elysia, t } from 'elysia';
-import type { ReadingsStore } from '../../storage/port.ts';
+import type { ReadingStatistics } from '../../storage/port.ts';
 import { parseFilter } from '../readings/filters.ts';
 import { readingFilters } from '../readings/model.ts';
 import { invalidField } from '../../errors.ts';
@@ -73,7 +73,7 @@ export function defaultThresholds(rules: readonly RuleSummary[]): number[] {
 }
 
 export function statsRoutes(
-  store: ReadingsStore,
+  store: ReadingStatistics,
   rules: () => readonly RuleSummary[] | Promise<readonly RuleSummary[]> = () => [],
 ) {
   return new Elysia({ name: 'stats', detail: { tags: ['stats'] } }).get(
@@ -86,7 +86,7 @@ export function statsRoutes(
         const current = rules();
         threshold = ruleThreshold(Array.isArray(current) ? current : await current, query) ?? FALLBACK_THRESHOLD;
       }
-      // Made into JSON where it was worked out (see ReadingsStore.statsJson), and answered as
+      // Made into JSON where it was worked out (see ReadingStatistics.statsJson), and answered as
       // text: Elysia would copy a Response's body through a stream of its own.
       set.headers['content-type'] = 'application/json';
       return store.statsJson(

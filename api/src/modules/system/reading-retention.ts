@@ -1,6 +1,6 @@
 import type { Logger } from 'core';
 import { startPeriodic } from '../../periodic.ts';
-import type { ReadingsStore } from '../../storage/port.ts';
+import type { RollupMaintenance, ReadingRetention as RetentionCapability } from '../../storage/port.ts';
 
 const DAY_MS = 86_400_000;
 const MINUTE_MS = 60_000;
@@ -28,7 +28,7 @@ export interface RetentionStatus {
  * Rollups stay (their own bound, RETAIN_ROLLUP_DAYS, is whole days, and unset keeps them).
  */
 export function startReadingRetention(options: {
-  store: ReadingsStore;
+  store: RetentionCapability & Pick<RollupMaintenance, 'removeRollupsBefore'>;
   retainDays: number | undefined;
   retainRollupDays?: number;
   logger: Logger;

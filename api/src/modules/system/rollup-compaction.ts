@@ -1,6 +1,6 @@
 import type { Logger } from 'core';
 import { startPeriodic } from '../../periodic.ts';
-import type { ReadingsStore } from '../../storage/port.ts';
+import type { RollupMaintenance } from '../../storage/port.ts';
 
 /** Hours per call: one short transaction, so that batches interleave with a long catch-up. */
 const HOURS_PER_STEP = 24;
@@ -13,7 +13,7 @@ const HOURS_PER_STEP = 24;
  * instance runs it; the store makes sure two never derive the same hour.
  */
 export function startRollupCompaction(options: {
-  store: ReadingsStore;
+  store: RollupMaintenance;
   logger: Logger;
   intervalMs: number;
   thresholds: () => Promise<number[]>;

@@ -1,6 +1,6 @@
 import { type Logger, pipelineKeys } from 'core';
 import type Redis from 'ioredis';
-import type { ReadingsStore } from '../../storage/port.ts';
+import type { StoreLifecycle } from '../../storage/port.ts';
 
 /**
  * Notices, at start, a database that is not the one the readings were stored into before — the
@@ -9,7 +9,15 @@ import type { ReadingsStore } from '../../storage/port.ts';
  * identity is remembered in Redis; a different one is reported by /health until the operator
  * acknowledges it (POST /health/storage/acknowledge), which remembers the new one.
  */
-export function watchStorageIdentity({ redis, store, logger }: { redis: Redis; store: ReadingsStore; logger: Logger }) {
+export function watchStorageIdentity({
+  redis,
+  store,
+  logger,
+}: {
+  redis: Redis;
+  store: StoreLifecycle;
+  logger: Logger;
+}) {
   const key = pipelineKeys.storageIdentity(store.backend, store.location);
   let replaced: { was: string; now: string } | undefined;
   let checked = false;
