@@ -30,18 +30,14 @@ async function streamWithGroup(entries: number): Promise<string> {
   return stream;
 }
 
+/** Consumer `c` of group `g` on `stream`. */
+const readerOf = (stream: string, batchSize: number, blockMs: number) =>
+  createGroupReader({ redis, blockingRedis: blocking, stream, group: 'g', consumer: 'c', batchSize, blockMs });
+
 describe('group reader', () => {
   it('reads new entries, its own pending ones again with their delivery counts, and sizes reads by items per entry', async () => {
     const stream = await streamWithGroup(6);
-    const reader = createGroupReader({
-      redis,
-      blockingRedis: blocking,
-      stream,
-      group: 'g',
-      consumer: 'c',
-      batchSize: 4,
-      blockMs: 100,
-    });
+    const reader = readerOf(stream, 4, 100);
     try {
       const first = await reader.read('>');
       expect(first).toHaveLength(4);
@@ -59,15 +55,7 @@ describe('group reader', () => {
 
   it('throws ReconnectedError for a read answered across a reconnect: what it delivered stays pending', async () => {
     const stream = await streamWithGroup(0);
-    const reader = createGroupReader({
-      redis,
-      blockingRedis: blocking,
-      stream,
-      group: 'g',
-      consumer: 'c',
-      batchSize: 10,
-      blockMs: 2_000,
-    });
+    const reader = readerOf(stream, 10, 2_000);
     try {
       const id = await blocking.client('ID');
       const outcome = reader.read('>').then(
