@@ -122,7 +122,12 @@ export function createApp({
       dropped: () => ({ readings: readingsFeed.dropped, alerts: alerts?.dropped ?? 0 }),
       refused: () => streamLimits.refused,
     },
-    { oldestReadingTs: () => store.oldestReadingTs(), retention, wal: store.wal?.bind(store) },
+    {
+      oldestReadingTs: () => store.oldestReadingTs(),
+      diskBytes: () => store.diskBytes(),
+      retention,
+      wal: store.wal?.bind(store),
+    },
   );
   /** True when the request may see everything a read can: READ_TOKEN unset, or presented. */
   const mayReadAll = (request: Request) =>

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { WalStatus } from './storage/port.ts';
+import type { DiskBytes, WalStatus } from './storage/port.ts';
 
 /** The API's Prometheus metrics, in a registry of its own so that several apps (tests) never clash. */
 /** Live counts read when /metrics is scraped. */
@@ -12,9 +12,10 @@ export interface LiveCounts {
   refused?: () => number;
 }
 
-/** What /metrics says of storage: the oldest raw reading, retention's work, SQLite's WAL. */
+/** What /metrics says of storage: the oldest raw reading, the bytes on disk, retention's work, SQLite's WAL. */
 export interface StorageFacts {
   oldestReadingTs(): Promise<number | null>;
+  diskBytes?(): Promise<DiskBytes>;
   retention?(): { runs: number; removed: number };
   wal?(): WalStatus;
 }
@@ -104,6 +105,19 @@ export function createApiMetrics(live?: LiveCounts, storage?: StorageFacts) {
       this.reset();
       const oldest = await storage?.oldestReadingTs().catch(() => null);
       if (oldest !== null && oldest !== undefined) this.set(oldest / 1_000);
+    },
+  });
+  new Gauge({
+    name: 'api_storage_bytes',
+    help: 'What the database takes on disk, in bytes: part="data" (tables and indexes) and part="wal" (SQLite\'s write-ahead log)',
+    labelNames: ['part'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const bytes = await storage?.diskBytes?.().catch(() => undefined);
+      if (!bytes) return;
+      this.set({ part: 'data' }, bytes.data);
+      this.set({ part: 'wal' }, bytes.wal);
     },
   });
   new Counter({

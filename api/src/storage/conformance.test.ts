@@ -101,6 +101,19 @@ function alert(overrides: Partial<StoredAlert> = {}): StoredAlert {
 
 for (const [name, backend] of Object.entries(backends)) {
   describe(`storage conformance: ${name}`, () => {
+    describe('what a backend is (StoreLifecycle)', () => {
+      it('says what it takes on disk, and more once readings are stored (nothing for a database in memory)', async () => {
+        const { store } = await backend.fresh();
+        const total = ({ data, wal }: { data: number; wal: number }) => data + wal;
+        const before = await store.diskBytes();
+        for (let batch = 0; batch < 5; batch++)
+          await store.insert(Array.from({ length: 2_000 }, (_, i) => row({ ts: base + batch * DAY + i * 1_000 })));
+        const after = await store.diskBytes();
+        if (store.location === ':memory:') expect(after).toEqual({ data: 0, wal: 0 });
+        else expect(total(after)).toBeGreaterThan(total(before));
+      });
+    });
+
     describe('writing (ReadingWrites)', () => {
       it('stores a batch once by id: repeats inside the batch and later batches are duplicates', async () => {
         const { store } = await backend.fresh();

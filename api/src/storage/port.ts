@@ -145,6 +145,14 @@ export interface Stats {
   perDeviceTruncated: boolean;
 }
 
+/** What a database takes on disk, in bytes; 0 for one in memory. */
+export interface DiskBytes {
+  /** Its data and indexes (PostgreSQL: pg_database_size, every partition and index included). */
+  data: number;
+  /** Its write-ahead log (SQLite's `-wal` file; PostgreSQL's is the server's, shared, not counted). */
+  wal: number;
+}
+
 export interface WalStatus {
   bytes: number;
   resets: number;
@@ -221,6 +229,8 @@ export interface StoreLifecycle {
   identity(): Promise<string | undefined>;
   /** Whether the database answers, and how fast. */
   check(): Promise<StorageCheck>;
+  /** What it takes on disk (/metrics `api_storage_bytes`). */
+  diskBytes(): Promise<DiskBytes>;
   /**
    * SQLite on its threads: the write-ahead log's size on disk, and how often it was emptied
    * because readers that never pause kept it from starting over (see sqlite/checkpointer.ts).

@@ -57,6 +57,7 @@ export function gateReads(store: ReadingsStore, limits: ReadLimits): ReadingsSto
     location: store.location,
     identity: () => store.identity(),
     check: () => store.check(),
+    diskBytes: () => store.diskBytes(),
     ...(store.wal ? { wal: store.wal.bind(store) } : {}),
     close: () => store.close(),
     insert: (rows) => store.insert(rows),

@@ -138,6 +138,11 @@ export async function openPostgresStore(
   return {
     backend: 'postgres',
     location: describeUrl(databaseUrl),
+    diskBytes: () =>
+      guarded(async () => {
+        const [row] = await sql`SELECT pg_database_size(current_database())::bigint AS bytes`;
+        return { data: Number(row?.bytes ?? 0), wal: 0 };
+      }),
     identity: () =>
       guarded(async () => {
         const [database] = await sql`SELECT oid::text AS oid FROM pg_database WHERE datname = current_database()`;

@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { sqliteDiskBytes } from './disk-bytes.ts';
 import { and, asc, count, desc, eq, gt, gte, lt, lte, or, sql } from 'drizzle-orm';
 import { timedCheck } from '../check.ts';
 import { exportChunk, jsonBytes } from '../export-text.ts';
@@ -368,6 +369,9 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     location: path ?? ':memory:',
     async identity() {
       return path ? databaseIdentity(path) : undefined;
+    },
+    async diskBytes() {
+      return sqliteDiskBytes(path);
     },
     async insert(rows) {
       return insertGroups([rows])[0] as BatchOutcome;

@@ -1,5 +1,5 @@
-import { statSync } from 'node:fs';
 import { groupCommit } from '../group-commit.ts';
+import { fileBytes, sqliteDiskBytes } from './disk-bytes.ts';
 import type { Bucket } from '../minutes.ts';
 import {
   type BatchOutcome,
@@ -171,15 +171,6 @@ class SqliteThread {
   }
 }
 
-/** The WAL file's size in bytes (0 when there is none). */
-function walFileBytes(path: string): number {
-  try {
-    return statSync(`${path}-wal`).size;
-  } catch {
-    return 0;
-  }
-}
-
 export interface ThreadedSqliteOptions {
   /** How long a call may take before the API answers 503 (DATABASE_STATEMENT_TIMEOUT_MS). */
   statementTimeoutMs?: number;
@@ -250,7 +241,7 @@ export async function openThreadedSqliteStore(
   const walHoldBytes = options.walHoldBytes ?? WAL_HOLD_BYTES;
   /** Before a write: a WAL past the hold mark is reset first (see checkpointer.ts). */
   const walRoom = (): Promise<void> | undefined =>
-    walFileBytes(path) > walHoldBytes ? checkpointer.resetNow() : undefined;
+    fileBytes(`${path}-wal`) > walHoldBytes ? checkpointer.resetNow() : undefined;
   const write = <T>(method: ThreadMethod, ...args: unknown[]) => writer.call<T>(method, args, statementTimeoutMs);
   // Batches that arrive while the writer commits go into its next transaction together.
   const insert = groupCommit(
@@ -334,7 +325,8 @@ export async function openThreadedSqliteStore(
     onChange(listener) {
       listeners.push(listener);
     },
-    wal: () => ({ bytes: walFileBytes(path), resets: checkpointer.resets() }),
+    wal: () => ({ bytes: fileBytes(`${path}-wal`), resets: checkpointer.resets() }),
+    diskBytes: async () => sqliteDiskBytes(path),
     async check(): Promise<StorageCheck> {
       const started = performance.now();
       const down = (error: string): StorageCheck => ({

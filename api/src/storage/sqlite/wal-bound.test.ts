@@ -86,6 +86,8 @@ it('keeps the WAL small while readers overlap without a pause: the readers make 
     const metrics = await (await app.handle(new Request('http://localhost/metrics'))).text();
     expect(metrics).toContain(`api_sqlite_wal_resets_total ${resets}`);
     expect(metrics).toMatch(/^api_sqlite_wal_bytes \d+$/m);
+    expect(metrics).toMatch(/^api_storage_bytes\{part="data"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^api_storage_bytes\{part="wal"\} \d+$/m);
   } finally {
     await store.close();
   }
