@@ -25,12 +25,14 @@ import {
 import {
   type MosquittoServer,
   type PostgresServer,
+  type RedisCluster,
   type RedisHa,
   type RedisServer,
   type ServiceProcess,
   freePort,
   startMosquitto,
   startPostgresServer,
+  startRedisCluster,
   startRedisHa,
   startRedisServer,
   startService,
@@ -105,6 +107,8 @@ export interface PipelineOptions {
   redisMaxMemory?: string;
   /** A primary, two replicas and three Sentinels instead of one Redis; every service connects through the Sentinels. */
   ha?: boolean;
+  /** A Redis Cluster of three masters, a replica each; every service connects with REDIS_CLUSTER_NODES. */
+  cluster?: boolean;
   /**
    * Readings sent through each of these doors as well as the producer's (at its rate, on devices
    * of the door's own): `POST /ingest`, an import, MQTT (a broker and ingest-mqtt of the run's own).
@@ -117,6 +121,8 @@ export interface Pipeline {
   redisServer: RedisServer;
   /** With `ha`: the primary, replicas and Sentinels. */
   ha?: RedisHa;
+  /** With `cluster`: its nodes (`redisServer` is the first master). */
+  cluster?: RedisCluster;
   /** The PostgreSQL server, with `backend: 'postgres'`. */
   postgres?: PostgresServer;
   /** The MQTT broker, with `doors.mqtt`. */
@@ -158,12 +164,16 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const offered = [...produced, ...doorReadings.flatMap(([, readings]) => readings)];
   const broker = options.doors?.mqtt ? await startMosquitto() : undefined;
   const ha = options.ha ? await startRedisHa() : undefined;
+  const cluster = options.cluster ? await startRedisCluster() : undefined;
   const redisServer = ha
     ? (ha.servers[0] as RedisServer)
-    : await startRedisServer({ fsync: 'everysec', maxMemory: options.redisMaxMemory });
+    : cluster
+      ? (cluster.nodes[0] as RedisServer)
+      : await startRedisServer({ fsync: 'everysec', maxMemory: options.redisMaxMemory });
   const redisEnv: Record<string, string> = {
     REDIS_URL: redisServer.url,
     ...(ha ? { REDIS_SENTINELS: ha.sentinelList } : {}),
+    ...(cluster ? { REDIS_CLUSTER_NODES: cluster.nodeList } : {}),
   };
   const connect = () =>
     createRedis(redisTargetOf(loadConfig(commonSettings, redisEnv)), {
@@ -244,6 +254,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const pipeline: Pipeline = {
     redisServer,
     ha,
+    cluster,
     postgres,
     broker,
     apiUrls,
@@ -368,6 +379,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       await Promise.all([...services.values(), ...extraInstances].map((service) => service.kill('SIGKILL')));
       current.disconnect();
       if (ha) await ha.stop();
+      else if (cluster) await cluster.stop();
       else await redisServer.stop();
       await postgres?.stop();
       await broker?.stop();

@@ -15,6 +15,7 @@ describe('loadConfig', () => {
     const config = loadConfig(spec, {});
     expect(config).toEqual({
       redisUrl: 'redis://127.0.0.1:6379',
+      redisClusterNodes: [],
       redisSentinels: [],
       redisMasterName: 'telemetry',
       redisSentinelPassword: undefined,

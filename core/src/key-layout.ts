@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import { alertKeys, importKeys, pipelineKeys, streamKeys } from './keys.ts';
 import type { Logger } from './logger.ts';
+import { clusterMasters } from './redis.ts';
 
 /**
  * The layout of the keys this code reads and writes: 2 since keys.ts gave the keys used together a
@@ -96,22 +97,27 @@ function layoutOneRenames(redis: Redis, streams: { readingsStream: string; alert
   return { keys: keys.filter(changed), starts: starts.filter(changed) };
 }
 
-/** Every key that starts with one of the `from`s, paired with its new name (one SCAN over the keyspace). */
+/**
+ * Every key that starts with one of the `from`s, paired with its new name: one SCAN over the
+ * keyspace, of each master on a Redis Cluster (a SCAN sees one node's keys).
+ */
 async function keysStartingWith(redis: Redis, starts: Renames['starts']): Promise<Array<[string, string]>> {
   if (starts.length === 0) return [];
   // SCAN sees keys as stored, KEY_PREFIX included; RENAMENX puts it back before what it is given.
   const prefix = redis.options.keyPrefix ?? '';
   const pairs: Array<[string, string]> = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${globEscape(prefix)}*`, 'COUNT', 1_000);
-    cursor = next;
-    for (const stored of found) {
-      const key = stored.slice(prefix.length);
-      const start = starts.find(([from]) => key.startsWith(from));
-      if (start) pairs.push([key, start[1] + key.slice(start[0].length)]);
-    }
-  } while (cursor !== '0');
+  for (const node of clusterMasters(redis) ?? [redis]) {
+    let cursor = '0';
+    do {
+      const [next, found] = await node.scan(cursor, 'MATCH', `${globEscape(prefix)}*`, 'COUNT', 1_000);
+      cursor = next;
+      for (const stored of found) {
+        const key = stored.slice(prefix.length);
+        const start = starts.find(([from]) => key.startsWith(from));
+        if (start) pairs.push([key, start[1] + key.slice(start[0].length)]);
+      }
+    } while (cursor !== '0');
+  }
   return pairs;
 }
 

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { infoField } from './redis.ts';
+import { clusterMasters, infoField } from './redis.ts';
 
 /**
  * Share of Redis's `maxmemory` past which the doors take no new readings. The rest is the
@@ -30,8 +30,16 @@ export class RedisFullError extends Error {
 
 const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
-/** `INFO memory`, read. */
+/** `INFO memory`, read; on a Redis Cluster, the master fullest for its limit (the one to worry about). */
 export async function readRedisMemory(redis: Redis): Promise<RedisMemory> {
+  const masters = clusterMasters(redis);
+  if (!masters) return memoryOf(redis);
+  const all = await Promise.all(masters.map(memoryOf));
+  const share = (memory: RedisMemory) => (memory.maxBytes > 0 ? memory.usedBytes / memory.maxBytes : 0);
+  return all.reduce((fullest, memory) => (share(memory) > share(fullest) ? memory : fullest));
+}
+
+async function memoryOf(redis: Redis): Promise<RedisMemory> {
   const info = await redis.info('memory');
   const field = (name: string) => infoField(info, name);
   return {

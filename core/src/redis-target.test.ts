@@ -35,6 +35,35 @@ describe('REDIS_SENTINELS', () => {
   });
 });
 
+describe('REDIS_CLUSTER_NODES', () => {
+  it('names some nodes of a Redis Cluster and wins over the Sentinels and REDIS_URL, whose credentials it keeps', () => {
+    const settings = loadConfig(commonSettings, {
+      REDIS_URL: 'redis://app:s3cret@ignored:6379',
+      REDIS_SENTINELS: 'a.example:26379',
+      REDIS_CLUSTER_NODES: 'n1.example:7000,n2.example:7001',
+      REDIS_MIN_REPLICAS: '0',
+    });
+    expect(redisTargetOf(settings)).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'n1.example', port: 7000 },
+        { host: 'n2.example', port: 7001 },
+      ],
+      username: 'app',
+      password: 's3cret',
+      tls: false,
+    });
+    expect(() => loadConfig(commonSettings, { REDIS_CLUSTER_NODES: 'n1.example' })).toThrow(
+      'entry 1 must be host:port',
+    );
+  });
+
+  it('refuses REDIS_MIN_REPLICAS, which a cluster cannot honour yet, naming it', () => {
+    const settings = loadConfig(commonSettings, { REDIS_CLUSTER_NODES: 'n1.example:7000', REDIS_MIN_REPLICAS: '1' });
+    expect(() => redisTargetOf(settings)).toThrow('REDIS_MIN_REPLICAS: is not supported with REDIS_CLUSTER_NODES yet');
+  });
+});
+
 describe('through Sentinels', () => {
   let ha: RedisHa;
   beforeAll(async () => {

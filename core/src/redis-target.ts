@@ -2,14 +2,22 @@ import { ConfigError, type Setting } from './config.ts';
 import { withShortConnection } from './redis.ts';
 
 /**
- * Where the pipeline's Redis is: one server (`REDIS_URL`), or a primary found through Sentinels
- * (`REDIS_SENTINELS` with `REDIS_MASTER_NAME`), which follow it through failovers. When both are
- * set the Sentinels win; the data nodes' user, password and TLS then come from `REDIS_URL`
- * (`rediss://user:password@…`; its host is not used), the Sentinels' password from
- * `REDIS_SENTINEL_PASSWORD`.
+ * Where the pipeline's Redis is: one server (`REDIS_URL`), a primary found through Sentinels
+ * (`REDIS_SENTINELS` with `REDIS_MASTER_NAME`), which follow it through failovers, or a Redis
+ * Cluster (`REDIS_CLUSTER_NODES`: some of its nodes; the client learns the rest and follows
+ * failovers and slot moves). The cluster wins over the Sentinels, and both over `REDIS_URL`, whose
+ * user, password and TLS then apply to the data nodes (`rediss://user:password@…`; its host is
+ * not used); the Sentinels' password comes from `REDIS_SENTINEL_PASSWORD`.
  */
 export type RedisTarget = (
   | { kind: 'url'; url: string }
+  | {
+      kind: 'cluster';
+      nodes: ReadonlyArray<{ host: string; port: number }>;
+      username?: string;
+      password?: string;
+      tls: boolean;
+    }
   | {
       kind: 'sentinels';
       sentinels: ReadonlyArray<{ host: string; port: number }>;
@@ -34,6 +42,7 @@ export interface ReplicaPolicy {
 
 export interface RedisTargetSettings {
   redisUrl: string;
+  redisClusterNodes?: ReadonlyArray<{ host: string; port: number }>;
   redisSentinels: ReadonlyArray<{ host: string; port: number }>;
   redisMasterName: string;
   redisSentinelPassword?: string;
@@ -43,6 +52,7 @@ export interface RedisTargetSettings {
 
 /** The target a service's settings name. */
 export function redisTargetOf(settings: RedisTargetSettings): RedisTarget {
+  if (settings.redisClusterNodes && settings.redisClusterNodes.length > 0) return clusterTarget(settings);
   const minReplicas = settings.redisMinReplicas ?? (settings.redisSentinels.length > 0 ? 1 : 0);
   const replicas = minReplicas > 0 ? { replicas: { minReplicas, waitMs: settings.redisWaitMs ?? 1_000 } } : {};
   if (settings.redisSentinels.length === 0) return { kind: 'url', url: settings.redisUrl, ...replicas };
@@ -59,8 +69,36 @@ export function redisTargetOf(settings: RedisTargetSettings): RedisTarget {
   };
 }
 
+/**
+ * A Redis Cluster: acknowledging only what a replica holds (WAIT, REDIS_MIN_REPLICAS) is not built
+ * for it yet — WAIT must go to the shard each write went to — so asking for it stops the start.
+ */
+function clusterTarget(settings: RedisTargetSettings): RedisTarget {
+  if ((settings.redisMinReplicas ?? 0) > 0)
+    throw new ConfigError([
+      {
+        key: 'REDIS_MIN_REPLICAS',
+        message:
+          "is not supported with REDIS_CLUSTER_NODES yet (writes are acknowledged by the shard's primary alone): leave it unset or 0",
+      },
+    ]);
+  const url = new URL(settings.redisUrl);
+  return {
+    kind: 'cluster',
+    nodes: settings.redisClusterNodes ?? [],
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    tls: url.protocol === 'rediss:',
+  };
+}
+
 /** `REDIS_SENTINELS`: `host:port,host:port,…` (IPv6 as `[::1]:26379`); empty: no Sentinels. */
 export function sentinelList(key: string): Setting<ReadonlyArray<{ host: string; port: number }>> {
+  return hostPortList(key, 'Sentinels');
+}
+
+/** `host:port,host:port,…` (IPv6 as `[::1]:6379`), at most 32 `what`; empty: none. */
+export function hostPortList(key: string, what: string): Setting<ReadonlyArray<{ host: string; port: number }>> {
   return {
     key,
     fallback: [],
@@ -70,7 +108,7 @@ export function sentinelList(key: string): Setting<ReadonlyArray<{ host: string;
         .map((part) => part.trim())
         .filter(Boolean);
       if (entries.length === 0) throw new Error('must name at least one host:port');
-      if (entries.length > 32) throw new Error('must name at most 32 Sentinels');
+      if (entries.length > 32) throw new Error(`must name at most 32 ${what}`);
       return Object.freeze(
         entries.map((entry, index) => {
           const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(entry);
@@ -161,8 +199,15 @@ export async function checkSentinels(
  * and know the primary, or the service stops (exit 2) with one line naming the setting.
  */
 export async function redisTargetOrExit(service: string, settings: RedisTargetSettings): Promise<RedisTarget> {
-  const target = redisTargetOf(settings);
-  if (target.kind === 'url') return target;
+  let target: RedisTarget;
+  try {
+    target = redisTargetOf(settings);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`${service}: ${error.message}`);
+    process.exit(2);
+  }
+  if (target.kind !== 'sentinels') return target;
   try {
     await checkSentinels(target);
   } catch (error) {

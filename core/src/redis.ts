@@ -1,4 +1,4 @@
-import Redis, { type RedisOptions } from 'ioredis';
+import Redis, { Cluster, type RedisOptions } from 'ioredis';
 import type { Logger } from './logger.ts';
 import type { RedisTarget } from './redis-target.ts';
 import { setReplicaPolicy } from './replica-wait.ts';
@@ -65,6 +65,7 @@ export function createRedis(target: RedisTarget | string, options: RedisConnecti
     ...(keyPrefix ? { keyPrefix } : {}),
   };
   const resolved: RedisTarget = typeof target === 'string' ? { kind: 'url', url: target } : target;
+  if (resolved.kind === 'cluster') return clusterClient(resolved, redisOptions, options);
   const redis =
     resolved.kind === 'url'
       ? new Redis(resolved.url, redisOptions)
@@ -85,6 +86,52 @@ export function createRedis(target: RedisTarget | string, options: RedisConnecti
   });
   keepConnected(redis, name, logger);
   return redis;
+}
+
+/**
+ * A Redis Cluster client (ioredis `Cluster`), typed as one Redis: the commands the pipeline sends
+ * are the same, each routed to the node holding its key (keys used together share a slot:
+ * keys.ts), and MOVED or ASK after a failover or a slot move followed. Commands without a key go
+ * to any node: what must ask a given node (SCAN, INFO) asks each master (clusterMasters).
+ */
+function clusterClient(
+  target: Extract<RedisTarget, { kind: 'cluster' }>,
+  redisOptions: RedisOptions,
+  options: RedisConnectionOptions,
+): Redis {
+  const { retryStrategy, enableOfflineQueue, keyPrefix, ...nodeOptions } = redisOptions;
+  const cluster = new Cluster(
+    target.nodes.map(({ host, port }) => ({ host, port })),
+    {
+      clusterRetryStrategy: (attempt) => reconnectDelayMs(attempt, options.maxReconnectDelayMs ?? 2_000),
+      ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+      ...(keyPrefix ? { keyPrefix } : {}),
+      redisOptions: {
+        ...nodeOptions,
+        ...(target.username ? { username: target.username } : {}),
+        ...(target.password ? { password: target.password } : {}),
+        ...(target.tls ? { tls: {} } : {}),
+      },
+    },
+  );
+  let reportedDown = false;
+  cluster.on('error', (error: Error) => {
+    if (reportedDown) return;
+    reportedDown = true;
+    options.logger?.warn('redis_unavailable', { connection: options.name, error: error.message });
+  });
+  cluster.on('ready', () => {
+    if (!reportedDown) return;
+    reportedDown = false;
+    options.logger?.info('redis_reconnected', { connection: options.name });
+  });
+  return cluster as unknown as Redis;
+}
+
+/** The cluster's masters when `redis` is a Cluster client; undefined for one Redis. */
+export function clusterMasters(redis: Redis): Redis[] | undefined {
+  const maybe = redis as unknown as Partial<Pick<Cluster, 'nodes' | 'isCluster'>>;
+  return maybe.isCluster && maybe.nodes ? maybe.nodes('master') : undefined;
 }
 
 /**

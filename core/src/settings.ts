@@ -1,10 +1,12 @@
 import { type Env, env } from './config.ts';
 import { LOG_LEVELS } from './logger.ts';
-import { sentinelList } from './redis-target.ts';
+import { hostPortList, sentinelList } from './redis-target.ts';
 
 /** Settings every service shares (DESIGN.md "Configuration"); spread into a service's own spec. */
 export const commonSettings = {
   redisUrl: env.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  /** Nodes of a Redis Cluster (`host:port,…`, some suffice); when set they win over the Sentinels and REDIS_URL's host. */
+  redisClusterNodes: hostPortList('REDIS_CLUSTER_NODES', 'cluster nodes'),
   /** Sentinels that know the primary (`host:port,…`); when set they win over REDIS_URL's host. */
   redisSentinels: sentinelList('REDIS_SENTINELS'),
   redisMasterName: env.string('REDIS_MASTER_NAME', 'telemetry', { maxLength: 200 }),

@@ -17,9 +17,10 @@ export interface RedisServerOptions {
    * A Redis Cluster of one node holding every slot (default true, unless `args` make a replica):
    * the same commands as one Redis, except that it refuses, as a cluster would, a MULTI, a script
    * or a command over keys of two hash slots. So every test on it also checks that the pipeline
-   * runs on a cluster.
+   * runs on a cluster. `'node'`: cluster-enabled and empty, to be joined into a cluster of
+   * several nodes (startRedisCluster).
    */
-  cluster?: boolean;
+  cluster?: boolean | 'node';
 }
 
 /** A real redis-server owned by a test: it can be killed and restarted on the same port and data. */
@@ -61,7 +62,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     try {
-      let child = await spawnRedis(port, dir, appendOnly, fsync, extra);
+      let child = await spawnRedis(port, dir, appendOnly, fsync, extra, cluster === true);
       const kill = (signal: NodeJS.Signals = 'SIGKILL') => killOwned(child, signal);
       return {
         url: `redis://127.0.0.1:${port}`,
@@ -75,7 +76,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
         resume: () => void child.kill('SIGCONT'),
         async restart() {
           if (child.exitCode === null && child.signalCode === null) await kill();
-          child = await spawnRedis(port, dir, appendOnly, fsync, extra);
+          child = await spawnRedis(port, dir, appendOnly, fsync, extra, cluster === true);
         },
         stop: once(async () => {
           await kill();
@@ -96,6 +97,7 @@ async function spawnRedis(
   appendOnly: boolean,
   fsync: string,
   extra: readonly string[],
+  oneNodeCluster: boolean,
 ): Promise<Subprocess> {
   const child = Bun.spawn(
     [
@@ -122,7 +124,7 @@ async function spawnRedis(
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
-    if ((await ping(port)) && (!extra.includes('--cluster-enabled') || (await clusterReady(port)))) return child;
+    if ((await ping(port)) && (!oneNodeCluster || (await clusterReady(port)))) return child;
     await Bun.sleep(20);
   }
   await killOwned(child);
