@@ -33,7 +33,8 @@ const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 /** `INFO memory`, read; on a Redis Cluster, the master fullest for its limit (the one to worry about). */
 export async function readRedisMemory(redis: Redis): Promise<RedisMemory> {
   const masters = clusterMasters(redis);
-  if (!masters) return memoryOf(redis);
+  // None known yet (still connecting): ask through the client, which waits for one.
+  if (!masters || masters.length === 0) return memoryOf(redis);
   const all = await Promise.all(masters.map(memoryOf));
   const share = (memory: RedisMemory) => (memory.maxBytes > 0 ? memory.usedBytes / memory.maxBytes : 0);
   return all.reduce((fullest, memory) => (share(memory) > share(fullest) ? memory : fullest));

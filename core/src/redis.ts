@@ -99,7 +99,8 @@ function clusterClient(
   redisOptions: RedisOptions,
   options: RedisConnectionOptions,
 ): Redis {
-  const { retryStrategy, enableOfflineQueue, keyPrefix, ...nodeOptions } = redisOptions;
+  // Reconnecting, queueing and the prefix are the cluster's to do, not each node connection's.
+  const { retryStrategy: _, enableOfflineQueue, keyPrefix, ...nodeOptions } = redisOptions;
   const cluster = new Cluster(
     target.nodes.map(({ host, port }) => ({ host, port })),
     {
