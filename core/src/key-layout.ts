@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { alertKeys, importKeys, pipelineKeys, streamKeys } from './keys.ts';
 import type { Logger } from './logger.ts';
-import { clusterMasters } from './redis.ts';
+import { clusterMasters } from './cluster-masters.ts';
 
 /**
  * The layout of the keys this code reads and writes: 2 since keys.ts gave the keys used together a

@@ -3,7 +3,8 @@ import type Redis from 'ioredis';
 import { KEY_LAYOUT, upgradeKeyLayout } from './key-layout.ts';
 import { alertKeys, pipelineKeys, streamKeys } from './keys.ts';
 import { createLogger } from './logger.ts';
-import { clusterMasters, createRedis } from './redis.ts';
+import { clusterMasters } from './cluster-masters.ts';
+import { createRedis } from './redis.ts';
 import { readRedisMemory } from './redis-memory.ts';
 import { type RedisCluster, startRedisCluster } from './testing/index.ts';
 

@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
-import { clusterMasters, infoField } from './redis.ts';
+import { clusterMasters } from './cluster-masters.ts';
+import { infoField } from './redis.ts';
 
 /**
  * Share of Redis's `maxmemory` past which the doors take no new readings. The rest is the

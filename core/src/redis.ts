@@ -105,6 +105,10 @@ function clusterClient(
     target.nodes.map(({ host, port }) => ({ host, port })),
     {
       clusterRetryStrategy: (attempt) => reconnectDelayMs(attempt, options.maxReconnectDelayMs ?? 2_000),
+      // Asks for the slots' owners every second: a master's death is otherwise learnt only from a
+      // MOVED reply, and a client whose commands all failed against the dead node (it gives up
+      // after its redirections) waited for one that never came.
+      slotsRefreshInterval: 1_000,
       ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
       ...(keyPrefix ? { keyPrefix } : {}),
       redisOptions: {
@@ -127,12 +131,6 @@ function clusterClient(
     options.logger?.info('redis_reconnected', { connection: options.name });
   });
   return cluster as unknown as Redis;
-}
-
-/** The cluster's masters when `redis` is a Cluster client; undefined for one Redis. */
-export function clusterMasters(redis: Redis): Redis[] | undefined {
-  const maybe = redis as unknown as Partial<Pick<Cluster, 'nodes' | 'isCluster'>>;
-  return maybe.isCluster && maybe.nodes ? maybe.nodes('master') : undefined;
 }
 
 /**

@@ -45,10 +45,21 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     if ((await create.exited) !== 0)
       throw new Error(`redis-cli --cluster create failed: ${await new Response(create.stdout).text()}`);
     for (const node of nodes)
-      await waitFor(async () => (await clusterInfo(node.port)).includes('cluster_state:ok'), {
+      await waitFor(async () => (await cli(node.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'), {
         timeoutMs: 20_000,
         what: `node ${node.port} to see the cluster ok`,
       });
+    // Each replica synced with its master: a write can then be confirmed on it (WAIT).
+    for (const node of nodes)
+      await waitFor(
+        async () => {
+          const replication = await cli(node.port, 'INFO', 'replication');
+          return replication.includes('role:master')
+            ? Number(/connected_slaves:(\d+)/.exec(replication)?.[1] ?? 0) >= replicasPerMaster
+            : replication.includes('master_link_status:up');
+        },
+        { timeoutMs: 20_000, what: `node ${node.port}'s replication up` },
+      );
     return { nodes, nodeList: addresses.join(','), stop };
   } catch (error) {
     await stop();
@@ -56,8 +67,9 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   }
 }
 
-async function clusterInfo(port: number): Promise<string> {
-  const info = Bun.spawn(['redis-cli', '-p', String(port), 'CLUSTER', 'INFO'], { stdout: 'pipe', stderr: 'ignore' });
+/** A node's answer to one command, through redis-cli. */
+async function cli(port: number, ...command: string[]): Promise<string> {
+  const info = Bun.spawn(['redis-cli', '-p', String(port), ...command], { stdout: 'pipe', stderr: 'ignore' });
   const text = await new Response(info.stdout).text();
   await info.exited;
   return text;
