@@ -7,8 +7,8 @@ import { describe, expect, it } from 'bun:test';
 import { randomDelay, runScenario } from './harness.ts';
 
 /** A node's answer to one command (redis-cli, on its own connection). */
-async function answer(port: number, command: string): Promise<string> {
-  const cli = Bun.spawn(['redis-cli', '-p', String(port), command], { stdout: 'pipe', stderr: 'ignore' });
+async function answer(port: number, ...command: string[]): Promise<string> {
+  const cli = Bun.spawn(['redis-cli', '-p', String(port), ...command], { stdout: 'pipe', stderr: 'ignore' });
   const text = await new Response(cli.stdout).text();
   await cli.exited;
   return text.trim();
@@ -29,6 +29,23 @@ describe('fault: on a Redis Cluster', () => {
         (pipeline.cluster?.nodes ?? []).slice(0, 3).map((node) => answer(node.port, 'DBSIZE')),
       );
       expect(keysPerMaster.filter((keys) => Number(keys) > 0).length).toBeGreaterThanOrEqual(2);
+    });
+    expect(verdict.lost).toEqual([]);
+  }, 180_000);
+
+  it('the master holding the readings killed -9 mid-run: its replica takes over, the old one comes back as a replica, and the run is exact', async () => {
+    const verdict = await runScenario({ workload: { readings: 20_000 }, cluster: true }, async (pipeline) => {
+      await randomDelay(800, 3_000);
+      expect(pipeline.services.get('producer')?.child.exitCode).toBeNull();
+      const slot = Number(await answer(pipeline.redisServer.port, 'CLUSTER', 'KEYSLOT', 'readings'));
+      const owner = (pipeline.redis as unknown as { slots: string[][] }).slots[slot]?.[0];
+      const master = pipeline.cluster?.nodes.find((node) => owner === `127.0.0.1:${node.port}`);
+      if (!master) throw new Error(`no node holds slot ${slot} (${owner})`);
+      await master.kill();
+      // Its shard has no replica left, so writes there are not acknowledged until the machine
+      // is back (REDIS_MIN_REPLICAS 1): it rejoins as the replica of the one promoted.
+      await Bun.sleep(5_000);
+      await master.restart();
     });
     expect(verdict.lost).toEqual([]);
   }, 180_000);

@@ -58,9 +58,9 @@ describe('REDIS_CLUSTER_NODES', () => {
     );
   });
 
-  it('refuses REDIS_MIN_REPLICAS, which a cluster cannot honour yet, naming it', () => {
-    const settings = loadConfig(commonSettings, { REDIS_CLUSTER_NODES: 'n1.example:7000', REDIS_MIN_REPLICAS: '1' });
-    expect(() => redisTargetOf(settings)).toThrow('REDIS_MIN_REPLICAS: is not supported with REDIS_CLUSTER_NODES yet');
+  it('acknowledges a write once a replica of its shard holds it, unless REDIS_MIN_REPLICAS says otherwise', () => {
+    const settings = loadConfig(commonSettings, { REDIS_CLUSTER_NODES: 'n1.example:7000', REDIS_WAIT_MS: '500' });
+    expect(redisTargetOf(settings)).toMatchObject({ kind: 'cluster', replicas: { minReplicas: 1, waitMs: 500 } });
   });
 });
 

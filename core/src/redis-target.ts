@@ -30,7 +30,7 @@ export type RedisTarget = (
 ) & {
   /**
    * What a door's write must reach before it is acknowledged: `WAIT minReplicas waitMs`
-   * (REDIS_MIN_REPLICAS, default 1 with Sentinels and 0 without; REDIS_WAIT_MS, default 1,000).
+   * (REDIS_MIN_REPLICAS, default 1 with Sentinels or a cluster and 0 without; REDIS_WAIT_MS, default 1,000).
    */
   replicas?: ReplicaPolicy;
 };
@@ -70,20 +70,14 @@ export function redisTargetOf(settings: RedisTargetSettings): RedisTarget {
 }
 
 /**
- * A Redis Cluster: acknowledging only what a replica holds (WAIT, REDIS_MIN_REPLICAS) is not built
- * for it yet — WAIT must go to the shard each write went to — so asking for it stops the start.
+ * A Redis Cluster: as with Sentinels, a door's write is acknowledged once REDIS_MIN_REPLICAS
+ * replicas of its shard hold it (default 1; 0 for a cluster without replicas).
  */
 function clusterTarget(settings: RedisTargetSettings): RedisTarget {
-  if ((settings.redisMinReplicas ?? 0) > 0)
-    throw new ConfigError([
-      {
-        key: 'REDIS_MIN_REPLICAS',
-        message:
-          "is not supported with REDIS_CLUSTER_NODES yet (writes are acknowledged by the shard's primary alone): leave it unset or 0",
-      },
-    ]);
+  const minReplicas = settings.redisMinReplicas ?? 1;
   const url = new URL(settings.redisUrl);
   return {
+    ...(minReplicas > 0 ? { replicas: { minReplicas, waitMs: settings.redisWaitMs ?? 1_000 } } : {}),
     kind: 'cluster',
     nodes: settings.redisClusterNodes ?? [],
     ...(url.username ? { username: decodeURIComponent(url.username) } : {}),

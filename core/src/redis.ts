@@ -65,7 +65,12 @@ export function createRedis(target: RedisTarget | string, options: RedisConnecti
     ...(keyPrefix ? { keyPrefix } : {}),
   };
   const resolved: RedisTarget = typeof target === 'string' ? { kind: 'url', url: target } : target;
-  if (resolved.kind === 'cluster') return clusterClient(resolved, redisOptions, options);
+  if (resolved.kind === 'cluster') {
+    const cluster = clusterClient(resolved, redisOptions, options);
+    // What the doors' writes must reach before they are acknowledged: a replica of their shard.
+    setReplicaPolicy(cluster, resolved.replicas);
+    return cluster;
+  }
   const redis =
     resolved.kind === 'url'
       ? new Redis(resolved.url, redisOptions)

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { clusterMasters } from './cluster-masters.ts';
 import type { ReplicaPolicy } from './redis-target.ts';
 
 /**
@@ -39,12 +40,46 @@ const generations = new WeakMap<Redis, number>();
 export function setReplicaPolicy(redis: Redis, policy: ReplicaPolicy | undefined): void {
   if (!policy || policy.minReplicas === 0) return;
   policies.set(redis, policy);
-  // Counts the connection's renewals (every 'ready' after the first), for confirmWritesSince.
-  let first = true;
-  redis.on('ready', () => {
+  // Counts the connection's renewals, for confirmWritesSince.
+  onRenewed(redis, () => generations.set(redis, (generations.get(redis) ?? 0) + 1));
+}
+
+/**
+ * Calls `renewed` each time the connection is made again: for one Redis, every 'ready' after the
+ * first; for a Redis Cluster client, also every change of its masters (a failover puts a replica
+ * in a dead master's place: writes made on the old one may be gone). Returns what stops it.
+ */
+export function onRenewed(redis: Redis, renewed: () => void): () => void {
+  let first = (redis as { status?: string }).status !== 'ready';
+  const ready = () => {
     if (first) first = false;
-    else generations.set(redis, (generations.get(redis) ?? 0) + 1);
-  });
+    else renewed();
+  };
+  // The client adds and drops nodes as it refreshes (a dead one comes and goes until the cluster
+  // forgets it): only a change of masters counts.
+  let masters = mastersOf(redis);
+  const nodeChanged = () => {
+    const now = mastersOf(redis);
+    if (now === masters) return;
+    masters = now;
+    if (!first) renewed();
+  };
+  redis.on('ready', ready);
+  redis.on('-node', nodeChanged);
+  redis.on('+node', nodeChanged);
+  return () => {
+    redis.off('ready', ready);
+    redis.off('-node', nodeChanged);
+    redis.off('+node', nodeChanged);
+  };
+}
+
+/** The masters a Redis Cluster client knows, as one string ('' for one Redis). */
+function mastersOf(redis: Redis): string {
+  return (clusterMasters(redis) ?? [])
+    .map((node) => `${node.options.host}:${node.options.port}`)
+    .sort()
+    .join(',');
 }
 
 /** How often a connection with a replica policy was made again (0 without a policy). */
@@ -66,8 +101,28 @@ export function replicaPolicyOf(redis: Redis): ReplicaPolicy | undefined {
 async function confirmReplicas(redis: Redis): Promise<void> {
   const policy = policies.get(redis);
   if (!policy) return;
-  const confirmed = Number(await redis.call('WAIT', policy.minReplicas, policy.waitMs));
+  // On a Redis Cluster, WAIT on each master's connection: the writes went to their keys' shards,
+  // and a shard without writes on it answers at once. A master that died meanwhile may never
+  // answer (its connection waits to come back): past the WAIT's own time it counts as none.
+  const shards = clusterMasters(redis);
+  const confirmed = shards
+    ? Math.min(...(await Promise.all(shards.map((shard) => waitWithin(shard, policy)))))
+    : Number(await redis.call('WAIT', policy.minReplicas, policy.waitMs));
   if (confirmed < policy.minReplicas) throw new ReplicasBehindError(confirmed, policy);
+}
+
+/** WAIT on one shard's connection; 0 when it has not answered shortly after WAIT's own time. */
+async function waitWithin(shard: Redis, policy: ReplicaPolicy): Promise<number> {
+  let timer: Timer | undefined;
+  const late = new Promise<number>((resolve) => {
+    timer = setTimeout(() => resolve(0), policy.waitMs + 1_000);
+  });
+  const answered = shard.call('WAIT', policy.minReplicas, policy.waitMs).then(Number, () => 0);
+  try {
+    return await Promise.race([answered, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -11,7 +11,7 @@ export const commonSettings = {
   redisSentinels: sentinelList('REDIS_SENTINELS'),
   redisMasterName: env.string('REDIS_MASTER_NAME', 'telemetry', { maxLength: 200 }),
   redisSentinelPassword: env.string('REDIS_SENTINEL_PASSWORD', undefined, { maxLength: 512 }),
-  /** Replicas a door's write must reach before it is acknowledged (WAIT); default 1 with Sentinels, 0 without. */
+  /** Replicas a door's write must reach before it is acknowledged (WAIT); default 1 with Sentinels or a cluster, 0 without. */
   redisMinReplicas: env.int('REDIS_MIN_REPLICAS', undefined, { min: 0, max: 16 }),
   /** How long a door waits for them (WAIT's timeout) before it answers 503 / withholds its acknowledgement. */
   redisWaitMs: env.int('REDIS_WAIT_MS', 1_000, { min: 1, max: 60_000 }),

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { confirmWritesSince, connectionGeneration } from '../replica-wait.ts';
+import { confirmWritesSince, connectionGeneration, onRenewed } from '../replica-wait.ts';
 import type { RawEntry } from './types.ts';
 
 /** The connection that reads was made again while a read was out: start over from the pending entries. */
@@ -26,7 +26,7 @@ export interface GroupReaderOptions {
  * Reads the group: new entries (`>`, waiting up to blockMs) or this consumer's own pending ones
  * after an id, about `batchSize` items' worth of entries at a time.
  *
- * Counts the blocking connection's reconnects. After one — a Redis restarted, or a failover to a
+ * Counts the blocking connection's reconnects (on a Redis Cluster, a change of masters too). After one — a Redis restarted, or a failover to a
  * replica, which holds a prefix of the old primary's writes (acks included) — the group may hold
  * again as pending entries this consumer already handled there: they must be handled again before
  * any new one (the alert rules depend on stream order), as at a fresh start. So a read that
@@ -36,12 +36,9 @@ export interface GroupReaderOptions {
 export function createGroupReader(options: GroupReaderOptions) {
   const { redis, blockingRedis, stream, group, consumer, batchSize, blockMs } = options;
   let connection = 0;
-  let connected = blockingRedis.status === 'ready';
-  const onReady = () => {
-    if (connected) connection += 1;
-    connected = true;
-  };
-  blockingRedis.on('ready', onReady);
+  const stopCounting = onRenewed(blockingRedis, () => {
+    connection += 1;
+  });
   // Items per entry lately (1 without frames).
   let itemsPerEntry = 1;
 
@@ -81,7 +78,7 @@ export function createGroupReader(options: GroupReaderOptions) {
 
     /** Stops counting reconnects: a consumer made anew on the same connection (the evaluator's, per lease) counts its own. */
     detach() {
-      blockingRedis.off('ready', onReady);
+      stopCounting();
     },
   };
 }
