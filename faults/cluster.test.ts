@@ -4,15 +4,8 @@
  * masters, and a crash of each consumer mid-run still leaves the run exact.
  */
 import { describe, expect, it } from 'bun:test';
+import { redisCli } from 'core/testing';
 import { randomDelay, runScenario } from './harness.ts';
-
-/** A node's answer to one command (redis-cli, on its own connection). */
-async function answer(port: number, ...command: string[]): Promise<string> {
-  const cli = Bun.spawn(['redis-cli', '-p', String(port), ...command], { stdout: 'pipe', stderr: 'ignore' });
-  const text = await new Response(cli.stdout).text();
-  await cli.exited;
-  return text.trim();
-}
 
 describe('fault: on a Redis Cluster', () => {
   it('consumer-store and consumer-alert killed -9 mid-run and restarted: exact storage and alerts', async () => {
@@ -26,7 +19,7 @@ describe('fault: on a Redis Cluster', () => {
       await pipeline.start('consumer-alert');
       // The keys spread over the masters (redis-cli made the first three nodes masters).
       const keysPerMaster = await Promise.all(
-        (pipeline.cluster?.nodes ?? []).slice(0, 3).map((node) => answer(node.port, 'DBSIZE')),
+        (pipeline.cluster?.nodes ?? []).slice(0, 3).map((node) => redisCli(node.port, 'DBSIZE')),
       );
       expect(keysPerMaster.filter((keys) => Number(keys) > 0).length).toBeGreaterThanOrEqual(2);
     });
@@ -37,7 +30,7 @@ describe('fault: on a Redis Cluster', () => {
     const verdict = await runScenario({ workload: { readings: 20_000 }, cluster: true }, async (pipeline) => {
       await randomDelay(800, 3_000);
       expect(pipeline.services.get('producer')?.child.exitCode).toBeNull();
-      const slot = Number(await answer(pipeline.redisServer.port, 'CLUSTER', 'KEYSLOT', 'readings'));
+      const slot = Number(await redisCli(pipeline.redisServer.port, 'CLUSTER', 'KEYSLOT', 'readings'));
       const owner = (pipeline.redis as unknown as { slots: string[][] }).slots[slot]?.[0];
       const master = pipeline.cluster?.nodes.find((node) => owner === `127.0.0.1:${node.port}`);
       if (!master) throw new Error(`no node holds slot ${slot} (${owner})`);

@@ -39,6 +39,8 @@ export function createAnnouncer(options: {
   const { alertsStream, lease } = options;
   if (!('announceFiring' in options.redis)) options.redis.defineCommand('announceFiring', { lua: ANNOUNCE });
   const redis = options.redis as AnnouncingRedis;
+  // The keys it touches, named once (keys.ts).
+  const names = alertKeys(redis, alertsStream);
 
   return {
     /** Announces the firing devices `select` picks; returns how many were announced. */
@@ -48,7 +50,7 @@ export function createAnnouncer(options: {
       note: string,
       select: (state: DeviceState) => boolean = () => true,
     ): Promise<number> {
-      const key = alertKeys(redis, alertsStream).thresholdState(rule.id);
+      const key = names.thresholdState(rule.id);
       let announced = 0;
       let cursor = '0';
       // HSCAN may return a field twice (the hash was resized meanwhile): each device once.

@@ -77,20 +77,24 @@ export function createRedis(target: RedisTarget | string, options: RedisConnecti
       : new Redis({ ...redisOptions, ...sentinelOptions(resolved, maxReconnectDelayMs) });
   // What the doors' writes on this connection must reach before they are acknowledged.
   setReplicaPolicy(redis, resolved.replicas);
-  // Log state changes, not every failed reconnect attempt: a long outage must not flood the log.
+  logStateChanges(redis, name, logger);
+  keepConnected(redis, name, logger);
+  return redis;
+}
+
+/** Logs state changes, not every failed reconnect attempt: a long outage must not flood the log. */
+function logStateChanges(client: Redis | Cluster, name: string, logger?: Logger): void {
   let reportedDown = false;
-  redis.on('error', (error: Error) => {
+  client.on('error', (error: Error) => {
     if (reportedDown) return;
     reportedDown = true;
     logger?.warn('redis_unavailable', { connection: name, error: error.message });
   });
-  redis.on('ready', () => {
+  client.on('ready', () => {
     if (!reportedDown) return;
     reportedDown = false;
     logger?.info('redis_reconnected', { connection: name });
   });
-  keepConnected(redis, name, logger);
-  return redis;
 }
 
 /**
@@ -124,17 +128,7 @@ function clusterClient(
       },
     },
   );
-  let reportedDown = false;
-  cluster.on('error', (error: Error) => {
-    if (reportedDown) return;
-    reportedDown = true;
-    options.logger?.warn('redis_unavailable', { connection: options.name, error: error.message });
-  });
-  cluster.on('ready', () => {
-    if (!reportedDown) return;
-    reportedDown = false;
-    options.logger?.info('redis_reconnected', { connection: options.name });
-  });
+  logStateChanges(cluster, options.name, options.logger);
   return cluster as unknown as Redis;
 }
 

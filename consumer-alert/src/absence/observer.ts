@@ -32,6 +32,8 @@ export function createAbsenceObserver(options: {
   const { alertsStream, lease } = options;
   if (!('observeAbsence' in options.redis)) options.redis.defineCommand('observeAbsence', { lua: OBSERVE });
   const redis = options.redis as ObservingRedis;
+  // The keys it touches, named once (keys.ts).
+  const names = alertKeys(redis, alertsStream);
 
   return {
     /**
@@ -58,7 +60,7 @@ export function createAbsenceObserver(options: {
           ]);
         }
         if (readings.length === 0) return Promise.resolve(0);
-        const keys = alertKeys(redis, alertsStream).absence(rule.id);
+        const keys = names.absence(rule.id);
         return redis.observeAbsence(
           lease ? 5 : 4,
           alertsStream,

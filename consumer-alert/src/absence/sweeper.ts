@@ -40,6 +40,8 @@ export function createAbsenceSweeper(options: {
   if (!('sweepAbsence' in options.redis)) options.redis.defineCommand('sweepAbsence', { lua: SWEEP });
   if (!('remindAbsence' in options.redis)) options.redis.defineCommand('remindAbsence', { lua: REMIND });
   const redis = options.redis as SweepingRedis;
+  // The keys it touches, named once (keys.ts).
+  const names = alertKeys(redis, alertsStream);
 
   /** Redis's clock now, and when Redis started (at the latest: whole seconds, as the scripts work it out). */
   const redisClock = async () => {
@@ -78,7 +80,7 @@ export function createAbsenceSweeper(options: {
       let silent = 0;
       for (const rule of rules) {
         if (since + rule.silentForMs > upTo) continue;
-        const keys = alertKeys(redis, alertsStream).absence(rule.id);
+        const keys = names.absence(rule.id);
         for (;;) {
           const called = await redis.sweepAbsence(
             lease ? 7 : 6,
@@ -87,7 +89,7 @@ export function createAbsenceSweeper(options: {
             keys.newest,
             keys.silent,
             keys.reminders,
-            alertKeys(redis, alertsStream).acks,
+            names.acks,
             ...(lease ? [lease.key] : []),
             ALERT_VERSION,
             ruleArgs(rule),
@@ -113,7 +115,7 @@ export function createAbsenceSweeper(options: {
       let reminded = 0;
       for (const rule of rules) {
         if (rule.repeatAfterMs === 0) continue;
-        const keys = alertKeys(redis, alertsStream).absence(rule.id);
+        const keys = names.absence(rule.id);
         for (;;) {
           const raised = await redis.remindAbsence(
             lease ? 6 : 5,
@@ -121,7 +123,7 @@ export function createAbsenceSweeper(options: {
             keys.reminders,
             keys.silent,
             keys.newest,
-            alertKeys(redis, alertsStream).acks,
+            names.acks,
             ...(lease ? [lease.key] : []),
             ALERT_VERSION,
             ruleArgs(rule),
@@ -142,7 +144,7 @@ export function createAbsenceSweeper(options: {
      * goes. Ids from rule, member and silence, so a retire done twice raises each once.
      */
     async retire(ruleId: string, severity: 'info' | 'warning' | 'critical', note: string): Promise<number> {
-      const keys = alertKeys(redis, alertsStream).absence(ruleId);
+      const keys = names.absence(ruleId);
       const [silences, newest] = await Promise.all([redis.hgetall(keys.silent), redis.hgetall(keys.newest)]);
       const { now } = await redisClock();
       let resolved = 0;

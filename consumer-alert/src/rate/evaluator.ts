@@ -26,6 +26,8 @@ export function createRateEvaluator(options: {
   const { alertsStream, lease, notifyMaxAgeMs } = options;
   if (!('evaluateRate' in options.redis)) options.redis.defineCommand('evaluateRate', { lua: EVALUATE_RATE });
   const redis = options.redis as RatingRedis;
+  // The keys it touches, named once (keys.ts).
+  const names = alertKeys(redis, alertsStream);
 
   return {
     /** The transitions of the batch, one character per matching reading per rule, or `lease lost`. */
@@ -54,7 +56,7 @@ export function createRateEvaluator(options: {
         return redis.evaluateRate(
           lease ? 3 : 2,
           alertsStream,
-          alertKeys(redis, alertsStream).rateState(rule.id),
+          names.rateState(rule.id),
           ...(lease ? [lease.key] : []),
           ALERT_VERSION,
           JSON.stringify([rule.id, rule.severity, rule.perSecond, rule.direction]),

@@ -57,6 +57,8 @@ export function createWindowEvaluator(options: {
   const { alertsStream, lease, notifyMaxAgeMs } = options;
   if (!('evaluateWindow' in options.redis)) options.redis.defineCommand('evaluateWindow', { lua: EVALUATE_WINDOW });
   const redis = options.redis as WindowingRedis;
+  // The keys it touches, named once (keys.ts).
+  const names = alertKeys(redis, alertsStream);
 
   /** The rule's matching readings as runs, and how many readings were stale within the batch. */
   const runsOf = (rule: WindowRule, batch: ReadonlyArray<ConsumerEntry<Reading>>) => {
@@ -99,7 +101,7 @@ export function createWindowEvaluator(options: {
     redis.evaluateWindow(
       lease ? 3 : 2,
       alertsStream,
-      alertKeys(redis, alertsStream).windowState(rule.id),
+      names.windowState(rule.id),
       ...(lease ? [lease.key] : []),
       ALERT_VERSION,
       JSON.stringify([

@@ -1,5 +1,5 @@
 export { startRedisServer, freePort, type RedisServer, type RedisServerOptions } from './redis-server.ts';
-export { type RedisCluster, type RedisClusterOptions, startRedisCluster } from './redis-cluster.ts';
+export { type RedisCluster, type RedisClusterOptions, redisCli, startRedisCluster } from './redis-cluster.ts';
 export { HA_MASTER_NAME, type RedisHa, type RedisHaOptions, startRedisHa } from './redis-ha.ts';
 export { waitFor, uniqueName } from './wait.ts';
 export { useRedis, type TestRedis } from './use-redis.ts';

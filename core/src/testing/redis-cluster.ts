@@ -45,7 +45,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     if ((await create.exited) !== 0)
       throw new Error(`redis-cli --cluster create failed: ${await new Response(create.stdout).text()}`);
     for (const node of nodes)
-      await waitFor(async () => (await cli(node.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'), {
+      await waitFor(async () => (await redisCli(node.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'), {
         timeoutMs: 20_000,
         what: `node ${node.port} to see the cluster ok`,
       });
@@ -53,7 +53,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     for (const node of nodes)
       await waitFor(
         async () => {
-          const replication = await cli(node.port, 'INFO', 'replication');
+          const replication = await redisCli(node.port, 'INFO', 'replication');
           return replication.includes('role:master')
             ? Number(/connected_slaves:(\d+)/.exec(replication)?.[1] ?? 0) >= replicasPerMaster
             : replication.includes('master_link_status:up');
@@ -67,8 +67,8 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   }
 }
 
-/** A node's answer to one command, through redis-cli. */
-async function cli(port: number, ...command: string[]): Promise<string> {
+/** A node's answer to one command, through redis-cli (on a connection of its own). */
+export async function redisCli(port: number, ...command: string[]): Promise<string> {
   const info = Bun.spawn(['redis-cli', '-p', String(port), ...command], { stdout: 'pipe', stderr: 'ignore' });
   const text = await new Response(info.stdout).text();
   await info.exited;

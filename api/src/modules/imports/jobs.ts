@@ -53,7 +53,7 @@ const NUMBERS = [
  * (the listing), and one of the ids still queued or running (what the worker and the admission
  * check read). `family` keeps tests' jobs apart.
  */
-export function importJobs(redis: Redis, family = 'imports') {
+export function importJobs(redis: Redis, family?: string) {
   const { all: allKey, active: activeKey, job: key } = importKeys(family);
   const parse = (hash: Record<string, string>): ImportJob | undefined => {
     if (!hash.id) return undefined;
