@@ -26,10 +26,10 @@ describe('fault: on a Redis Cluster', () => {
     expect(verdict.lost).toEqual([]);
   }, 180_000);
 
-  // Skipped: it passed twice alone and failed once in a full run (the run did not settle in 90 s:
-  // consumers kept meeting "Too many Cluster redirections" and ReplicasBehindError after the
-  // failover). Kept so that the next step of the cluster work starts from it.
-  it.skip('the master holding the readings killed -9 mid-run: its replica takes over, the old one comes back as a replica, and the run is exact', async () => {
+  // Once failed one run in twenty: the evaluator lost its lease in the failover and never led
+  // again (its closing read was queued in a cluster client between connections; leading.test.ts
+  // and close.test.ts keep both causes out).
+  it('the master holding the readings killed -9 mid-run: its replica takes over, the old one comes back as a replica, and the run is exact', async () => {
     const verdict = await runScenario({ workload: { readings: 20_000 }, cluster: true }, async (pipeline) => {
       await randomDelay(800, 3_000);
       expect(pipeline.services.get('producer')?.child.exitCode).toBeNull();

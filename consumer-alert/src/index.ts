@@ -50,11 +50,6 @@ const logger = createLogger({ service: 'consumer-alert', level: config.logLevel 
 // REDIS_URL, or the primary through REDIS_SENTINELS (checked now: a bad list stops the start).
 const redisTarget = await redisTargetOrExit('consumer-alert', config);
 const redis = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'consumer-alert', logger });
-const evaluatorBlocking = createRedis(redisTarget, {
-  keyPrefix: config.keyPrefix,
-  name: 'consumer-alert:alerts',
-  logger,
-});
 const notifierBlocking = createRedis(redisTarget, {
   keyPrefix: config.keyPrefix,
   name: 'consumer-alert:notify',
@@ -161,10 +156,12 @@ const evaluating = evaluateWhileLeading({
   consumerName,
   logger,
   renewEveryMs: Math.floor(LEASE_MS / 3),
-  makeConsumer: () =>
+  connectBlocking: () =>
+    createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'consumer-alert:alerts', logger }),
+  makeConsumer: (blockingRedis) =>
     createConsumer({
       ...common,
-      blockingRedis: evaluatorBlocking,
+      blockingRedis,
       stream: config.readingsStream,
       group: config.alertsGroup,
       decodeItems: decodeForAlerting,
@@ -285,7 +282,7 @@ onShutdown(
     await Promise.race([trimmer.stop(), Bun.sleep(1_000)]);
     clearInterval(status);
     logger.info('stopped', { evaluator: evaluator.counters, notifier: notifier.counters });
-    for (const connection of [redis, evaluatorBlocking, notifierBlocking]) connection.disconnect();
+    for (const connection of [redis, notifierBlocking]) connection.disconnect();
   },
   config.shutdownTimeoutMs,
 );

@@ -9,6 +9,11 @@ import type { EvaluatorLease } from './evaluator-lease.ts';
  * evaluates them before anything newer — each device's readings stay in stream order across a
  * fail-over. Losing the lease (not renewed in time, or Redis away) closes the consumer; what it
  * held stays pending for the next holder.
+ *
+ * Each lead reads on a blocking connection of its own (`connectBlocking`), closed with it: a
+ * consumer closed while Redis is away cuts its connection for good to end the read it waits on,
+ * and a shared one would leave the next lead reading on a dead socket (seen after the failover of
+ * a cluster master: the instance led again and evaluated nothing).
  */
 export function evaluateWhileLeading(options: {
   lease: EvaluatorLease;
@@ -16,11 +21,12 @@ export function evaluateWhileLeading(options: {
   stream: string;
   group: string;
   consumerName: string;
-  makeConsumer: () => Consumer;
+  connectBlocking: () => Redis;
+  makeConsumer: (blockingRedis: Redis) => Consumer;
   logger: Logger;
   renewEveryMs: number;
 }) {
-  const { lease, redis, stream, group, consumerName, makeConsumer, logger, renewEveryMs } = options;
+  const { lease, redis, stream, group, consumerName, connectBlocking, makeConsumer, logger, renewEveryMs } = options;
   const totals = emptyConsumerStats();
   const sleeper = createSleeper();
   let current: Consumer | undefined;
@@ -62,7 +68,8 @@ export function evaluateWhileLeading(options: {
           logger.warn('evaluator_take_over_failed', { error: (error as Error).message });
       }
       logger.info('evaluator_leading', { lease: lease.key });
-      const consumer = makeConsumer();
+      const blocking = connectBlocking();
+      const consumer = makeConsumer(blocking);
       current = consumer;
       const renewal = setInterval(() => {
         lease.renew().then(
@@ -76,6 +83,7 @@ export function evaluateWhileLeading(options: {
       }, renewEveryMs);
       const outcome = await consumer.run();
       clearInterval(renewal);
+      blocking.disconnect();
       const stats = consumer.stats();
       for (const name of Object.keys(totals) as Array<keyof ConsumerStats>)
         totals[name] = name === 'handlerMsMax' ? Math.max(totals[name], stats[name]) : totals[name] + stats[name];

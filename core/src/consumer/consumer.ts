@@ -369,9 +369,12 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         sleeper.wakeAll();
         if (!running) return;
         // A blocked read returns within blockMs; if Redis is away it would wait for the
-        // reconnect, so cut the connection then (what it had delivered stays pending).
+        // reconnect, so cut it and its connection then (what it had delivered stays pending).
         const finished = await Promise.race([running.then(() => true), Bun.sleep(blockMs + 1_000).then(() => false)]);
-        if (!finished) blockingRedis.disconnect();
+        if (!finished) {
+          reader.cut();
+          blockingRedis.disconnect();
+        }
         await running;
       })();
       return closed;

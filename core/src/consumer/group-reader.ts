@@ -41,6 +41,10 @@ export function createGroupReader(options: GroupReaderOptions) {
   });
   // Items per entry lately (1 without frames).
   let itemsPerEntry = 1;
+  // Rejects the reads under way, and every one after, once cut (handled here: no read may be
+  // under way when it is).
+  const cutting = Promise.withResolvers<never>();
+  cutting.promise.catch(() => {});
 
   return {
     async read(id: string): Promise<RawEntry[]> {
@@ -49,9 +53,10 @@ export function createGroupReader(options: GroupReaderOptions) {
       if (id === '>') args.push('BLOCK', blockMs);
       const before = connection;
       const generation = connectionGeneration(blockingRedis);
-      const reply = (await blockingRedis.call('XREADGROUP', ...args, 'STREAMS', stream, id)) as Array<
-        [string, RawEntry[]]
-      > | null;
+      const reply = (await Promise.race([
+        blockingRedis.call('XREADGROUP', ...args, 'STREAMS', stream, id),
+        cutting.promise,
+      ])) as Array<[string, RawEntry[]]> | null;
       const entries = reply?.[0]?.[1] ?? [];
       // With REDIS_MIN_REPLICAS, nothing is acted on that only the primary holds: an old primary
       // woken from a partition answers reads of entries the new one never had (WAIT finds no
@@ -74,6 +79,15 @@ export function createGroupReader(options: GroupReaderOptions) {
     /** Tells how many items `entries` entries held, for the size of the next reads. */
     sized(entries: number, items: number) {
       if (entries > 0) itemsPerEntry = Math.max(1, (itemsPerEntry + items / entries) / 2);
+    },
+
+    /**
+     * Ends the reads under way, at close: one may wait for a reconnect that cutting the
+     * connection does not end (a Redis Cluster client between connections keeps it queued).
+     * What they delivered stays pending.
+     */
+    cut() {
+      cutting.reject(new Error('the read was cut: the consumer is closing'));
     },
 
     /** Stops counting reconnects: a consumer made anew on the same connection (the evaluator's, per lease) counts its own. */

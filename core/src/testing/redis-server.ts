@@ -55,6 +55,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const extra = [
     ...(maxMemory ? ['--maxmemory', maxMemory, '--maxmemory-policy', 'noeviction'] : []),
     ...(cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] : []),
+    // A node alone never learns its address from a peer, and names none in CLUSTER SLOTS: a
+    // cluster client (REDIS_CLUSTER_NODES) then has nowhere to send its commands.
+    ...(cluster === true ? ['--cluster-announce-ip', '127.0.0.1'] : []),
     // A node of a cluster of several: a dead master's replica takes over 2 s after (Redis's default: 15).
     ...(cluster === 'node' ? ['--cluster-node-timeout', '2000'] : []),
     ...(options.args ?? []),
