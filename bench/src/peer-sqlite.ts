@@ -7,7 +7,8 @@
 import { Database } from 'bun:sqlite';
 import type { Reading } from 'core';
 import { migrateDatabase } from 'api/src/storage/sqlite/client.ts';
-import { nameKeys, storedId } from 'api/src/storage/sqlite/compact.ts';
+import { storedId } from 'api/src/storage/id-bytes.ts';
+import { nameKeys } from 'api/src/storage/sqlite/compact.ts';
 
 export function openPeerStore(path: string): (readings: readonly Reading[]) => void {
   const db = new Database(path, { create: true, strict: true });

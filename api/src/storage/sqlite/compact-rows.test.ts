@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/bun-sqlite';
 import { migrate } from 'drizzle-orm/bun-sqlite/migrator';
 import type { StoredRow } from '../port.ts';
-import { idOf, storedId } from './compact.ts';
+import { idOf, storedId } from '../id-bytes.ts';
 import { openSqliteStore } from './store.ts';
 
 const MIGRATIONS = join(import.meta.dir, '../../../drizzle/sqlite');
