@@ -40,8 +40,6 @@ function connect(db: Db, clock?: () => number) {
   };
 }
 
-type Connection = ReturnType<typeof connect>;
-
 export interface SqliteStoreOptions {
   /** The database file, for logs, the file-identity check and WAL checkpoints (none for `:memory:`). */
   path?: string;
