@@ -30,6 +30,7 @@ import {
   type RedisServer,
   type ServiceProcess,
   freePort,
+  redisCli,
   startMosquitto,
   startPostgresServer,
   startRedisCluster,
@@ -323,7 +324,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
               .join('\n')}`,
         );
         throw new Error(
-          `${error.message}\nstored ${await storedCount().catch(() => -1)} of ${offered.length}; readings groups ${await groups('readings')}; alerts groups ${await groups('alerts')}\n${services.join('\n')}`,
+          `${error.message}\n${await describeCluster(cluster)}stored ${await storedCount().catch(() => -1)} of ${offered.length}; readings groups ${await groups('readings')}; alerts groups ${await groups('alerts')}\n${services.join('\n')}`,
         );
       });
     },
@@ -404,6 +405,19 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     what: 'consumer groups',
   });
   return pipeline;
+}
+
+/** Each node's role and its view of the cluster, for the account of a cluster run that never settled. */
+async function describeCluster(cluster: RedisCluster | undefined): Promise<string> {
+  if (!cluster) return '';
+  const nodes = await Promise.all(
+    cluster.nodes.map(async (node) => {
+      const [role] = (await redisCli(node.port, 'ROLE')).split('\n');
+      const state = /cluster_state:(\w+)/.exec(await redisCli(node.port, 'CLUSTER', 'INFO'))?.[1] ?? 'unknown';
+      return `node ${node.port}: ${role || 'down'}, cluster ${state}`;
+    }),
+  );
+  return `${nodes.join('\n')}\n`;
 }
 
 /** A random moment within [fromMs, toMs) — where in the run a fault lands. */

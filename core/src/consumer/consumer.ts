@@ -372,6 +372,9 @@ export function createConsumer<T>(options: ConsumerOptions<T>): Consumer {
         // reconnect, so cut it and its connection then (what it had delivered stays pending).
         const finished = await Promise.race([running.then(() => true), Bun.sleep(blockMs + 1_000).then(() => false)]);
         if (!finished) {
+          log.warn('close_cut_read', {
+            hint: `no answer from Redis within ${blockMs + 1_000} ms: the read and its connection are cut; what it delivered stays pending`,
+          });
           reader.cut();
           blockingRedis.disconnect();
         }
