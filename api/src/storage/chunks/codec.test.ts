@@ -134,5 +134,6 @@ describe('chunk codec', () => {
     const reading = deviceDay(seeded(5), 1)[0] as ChunkReading;
     expect(() => encodeChunk([{ ...reading, ts: 1.5 }])).toThrow('ts 1.5');
     expect(() => encodeChunk([{ ...reading, storedAt: Number.NaN }])).toThrow('storedAt NaN');
+    expect(() => encodeChunk([{ ...reading, ts: 2 ** 51 }])).toThrow('within ±2^50');
   });
 });

@@ -127,6 +127,14 @@ function section(write: (out: ByteWriter) => void): Uint8Array {
   return out.finish();
 }
 
+/**
+ * Times the chunk can difference exactly: whole milliseconds within ±2^50 (±35,000 years), so
+ * that differences of differences stay below 2^53.
+ */
+function withinTimes(ms: number): boolean {
+  return Number.isSafeInteger(ms) && Math.abs(ms) <= 2 ** 50;
+}
+
 /** Decodes a section, which must be read to its end and no further. */
 function whole<T>(sections: Record<Section, Uint8Array>, name: Section, decode: (input: ByteReader) => T): T {
   const input = new ByteReader(sections[name], name);
@@ -140,7 +148,7 @@ function encodeTimes(ts: Float64Array, out: ByteWriter): void {
   let previousDelta = 0;
   for (let i = 0; i < ts.length; i++) {
     const time = ts[i] as number;
-    if (!Number.isSafeInteger(time)) throw new RangeError(`ts ${time} is not a whole number of milliseconds`);
+    if (!withinTimes(time)) throw new RangeError(`ts ${time} is not a whole number of milliseconds within ±2^50`);
     const delta = time - previous;
     out.signed(i === 0 ? time : delta - previousDelta);
     previousDelta = i === 0 ? 0 : delta;
@@ -213,7 +221,7 @@ function decodeUnits(input: ByteReader, count: number): string[] {
 function encodeLeads(readings: readonly ChunkReading[], out: ByteWriter): void {
   let previous = 0;
   for (const { ts, storedAt } of readings) {
-    if (!Number.isSafeInteger(storedAt)) throw new RangeError(`storedAt ${storedAt} is not a whole number`);
+    if (!withinTimes(storedAt)) throw new RangeError(`storedAt ${storedAt} is not a whole number within ±2^50`);
     const lead = storedAt - ts;
     out.signed(lead - previous);
     previous = lead;
