@@ -92,7 +92,10 @@ export function migrateDatabase(sqlite: Database): Db {
  * read while the writer commits. `query_only` makes a stray write an error, not a second writer.
  */
 export function openReader(path: string): Db {
-  const sqlite = new Database(path, { strict: true });
+  // Never creates the file: a reader opening again after the file was deleted under the API
+  // would make an empty one where the writer must find none (the writer reopens without
+  // creating too).
+  const sqlite = new Database(path, { create: false, readwrite: true, strict: true });
   sqlite.run('PRAGMA busy_timeout = 5000');
   sqlite.run('PRAGMA query_only = ON');
   sqlite.run('PRAGMA cache_size = -16384');
