@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'bun:test';
 import { validateReading } from 'core';
+import { seededRandom } from 'core/testing';
 import { createSimulator, deviceIdFor } from './simulator.ts';
 
 const base = { devices: 5, intervalMs: 1_000, valueMin: 10, valueMax: 100, decimals: 0, metric: 'kwh', unit: 'kWh' };
-
-/** A repeatable random sequence (mulberry32), so that a simulated hour is the same every run. */
-function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 describe('createSimulator', () => {
   it('names devices device-001 onwards, wider past 999', () => {
@@ -36,10 +26,10 @@ describe('createSimulator', () => {
   });
 
   it('wave (the default): over a simulated hour the default fleet crosses the default threshold a few times, not every second', () => {
-    const random = seeded(7);
+    const random = seededRandom(7);
     const simulator = createSimulator({ ...base, random, startMs: 0 });
     const crossings = (pattern: 'wave' | 'uniform') => {
-      const run = createSimulator({ ...base, pattern, random: seeded(7), startMs: 0 });
+      const run = createSimulator({ ...base, pattern, random: seededRandom(7), startMs: 0 });
       const above = new Map<string, boolean>();
       let count = 0;
       for (let second = 0; second < 3_600; second++) {

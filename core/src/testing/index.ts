@@ -16,3 +16,4 @@ export {
 export { startMosquitto, type MosquittoServer } from './mosquitto-server.ts';
 export { streamEntries, streamReadings } from './stream-readings.ts';
 export { redisUpFor } from './redis-uptime.ts';
+export { seededRandom } from './seeded-random.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'bun:test';
 import { eventIdFor, newEventId } from 'core';
+import { seededRandom } from 'core/testing';
 import {
   ChunkCorruptError,
   type ChunkReading,
@@ -8,18 +9,6 @@ import {
   decodeChunk,
   encodeChunk,
 } from './codec.ts';
-
-/** A seeded generator: every run tests the same cases, and a failure names its seed. */
-function seeded(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** A device reporting about every minute: a slow wave in hundredths, ids made at `ts`, stored ~40 ms later. */
 function deviceDay(random: () => number, count = 1_440): ChunkReading[] {
@@ -40,7 +29,7 @@ const same = (decoded: ChunkReading[], readings: ChunkReading[]) => {
 
 describe('chunk codec', () => {
   it('gives a device’s day back exactly, in a few bytes a reading', () => {
-    const readings = deviceDay(seeded(1));
+    const readings = deviceDay(seededRandom(1));
     const chunk = encodeChunk(readings);
     same(decodeChunk(chunk), readings);
     // Deterministic (seeded): 74 random id bits are 9.25 bytes of it.
@@ -52,7 +41,7 @@ describe('chunk codec', () => {
   it('gives back any doubles, ids, units, times and leads exactly', () => {
     const special = [0, -0, Number.NaN, Number.POSITIVE_INFINITY, -1e-310, Number.MAX_VALUE, 5e-324, 0.1 + 0.2];
     for (let seed = 1; seed <= 200; seed++) {
-      const random = seeded(seed);
+      const random = seededRandom(seed);
       const count = 1 + Math.floor(random() * 300);
       const readings = Array.from({ length: count }, (_, i): ChunkReading => {
         const ts = Math.floor(random() * 2 ** 45) - 2 ** 40;
@@ -89,7 +78,7 @@ describe('chunk codec', () => {
   });
 
   it('keeps random doubles as their 8 bytes, and whole numbers in about one', () => {
-    const random = seeded(6);
+    const random = seededRandom(6);
     const day = deviceDay(random, 500);
     // Two draws for all 52 bits of the mantissa.
     const doubles = day.map((reading) => ({ ...reading, value: (random() + random() * 2 ** -32) * 100 }));
@@ -100,7 +89,7 @@ describe('chunk codec', () => {
   });
 
   it('refuses a chunk changed anywhere, or cut short', () => {
-    const chunk = encodeChunk(deviceDay(seeded(2), 200));
+    const chunk = encodeChunk(deviceDay(seededRandom(2), 200));
     for (let at = 0; at < chunk.length; at++) {
       const damaged = chunk.slice();
       damaged[at] = (damaged[at] as number) ^ (1 + (at % 255));
@@ -111,8 +100,8 @@ describe('chunk codec', () => {
   });
 
   it('decodes altered bytes under a matching checksum to readings or a ChunkCorruptError, nothing else', () => {
-    const chunk = encodeChunk(deviceDay(seeded(3), 50));
-    const random = seeded(4);
+    const chunk = encodeChunk(deviceDay(seededRandom(3), 50));
+    const random = seededRandom(4);
     for (let trial = 0; trial < 5_000; trial++) {
       const body = chunk.slice(0, chunk.length - 4);
       for (let changes = 1 + Math.floor(random() * 3); changes > 0; changes--)
@@ -131,7 +120,7 @@ describe('chunk codec', () => {
 
   it('refuses what it cannot keep exactly', () => {
     expect(() => encodeChunk([])).toThrow('a chunk holds 1 to');
-    const reading = deviceDay(seeded(5), 1)[0] as ChunkReading;
+    const reading = deviceDay(seededRandom(5), 1)[0] as ChunkReading;
     expect(() => encodeChunk([{ ...reading, ts: 1.5 }])).toThrow('ts 1.5');
     expect(() => encodeChunk([{ ...reading, storedAt: Number.NaN }])).toThrow('storedAt NaN');
     expect(() => encodeChunk([{ ...reading, ts: 2 ** 51 }])).toThrow('within ±2^50');
