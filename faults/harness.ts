@@ -18,6 +18,7 @@ import {
   loadConfig,
   newEventId,
   readGroups,
+  readingStreams,
   redisTargetOf,
   withShortConnection,
   streamKeys,
@@ -110,6 +111,8 @@ export interface PipelineOptions {
   ha?: boolean;
   /** A Redis Cluster of three masters, a replica each; every service connects with REDIS_CLUSTER_NODES. */
   cluster?: boolean;
+  /** STREAM_PARTITIONS for every service: the readings stream in this many partitions. Default 1. */
+  partitions?: number;
   /**
    * Readings sent through each of these doors as well as the producer's (at its rate, on devices
    * of the door's own): `POST /ingest`, an import, MQTT (a broker and ingest-mqtt of the run's own).
@@ -205,8 +208,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     REQUEST_TIMEOUT_MS: '5000',
     RETAIN_ALERTS: '1000000',
     ...(options.keyPrefix ? { KEY_PREFIX: options.keyPrefix } : {}),
+    ...(options.partitions ? { STREAM_PARTITIONS: String(options.partitions) } : {}),
     ...options.env,
   };
+  // The readings stream's partitions, each checked as a stream of its own.
+  const partitions = readingStreams('readings', options.partitions ?? 1).streams;
+  const allCaughtUp = async (groups: readonly string[]) =>
+    (await Promise.all(partitions.map((stream) => groupsCaughtUp(redisNow(), stream, groups)))).every(Boolean);
   const services = new Map<ServiceName, ServiceProcess>();
   let producerRuns = 0;
   const ackFiles: string[] = [];
@@ -304,7 +312,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         async () => {
           if ((await storedCount().catch(() => 0)) < offered.length) return false;
           const [readings, alerts] = await Promise.all([
-            groupsCaughtUp(redisNow(), 'readings', GROUPS).catch(() => false),
+            allCaughtUp(GROUPS).catch(() => false),
             groupsCaughtUp(redisNow(), 'alerts', ['notify', 'history']).catch(() => false),
           ]);
           return readings && alerts;
@@ -354,11 +362,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         cursor = page.nextCursor;
       }
       let pending = 0;
-      for (const stream of ['readings', 'alerts'])
+      let deadLetters = 0;
+      for (const stream of [...partitions, 'alerts']) {
         for (const group of await readGroups(redisNow(), stream)) pending += group.pending;
-      const deadLetters =
-        (await redisNow().xlen(streamKeys(redisNow(), 'readings').dead)) +
-        (await redisNow().xlen(streamKeys(redisNow(), 'alerts').dead));
+        deadLetters += await redisNow().xlen(streamKeys(redisNow(), stream).dead);
+      }
       return { offered, acked, stored, alerts, recorded, pending, deadLetters, ...extra };
     },
     async describeRedis() {
@@ -399,11 +407,17 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       what: 'ingest-mqtt subscribed',
     });
   }
-  // Both groups exist before the first reading.
-  await waitFor(async () => (await readGroups(redisNow(), 'readings')).length >= 2, {
-    timeoutMs: 20_000,
-    what: 'consumer groups',
-  });
+  // Both groups exist on every partition before the first reading.
+  await waitFor(
+    async () =>
+      (await Promise.all(partitions.map(async (stream) => (await readGroups(redisNow(), stream)).length >= 2))).every(
+        Boolean,
+      ),
+    {
+      timeoutMs: 20_000,
+      what: 'consumer groups',
+    },
+  );
   return pipeline;
 }
 

@@ -34,6 +34,23 @@ describe('fault: kill -9 and restart', () => {
   }
 
   it(
+    'the readings in 4 partitions on one Redis: consumer-store and consumer-alert killed -9 mid-run, exact',
+    async () => {
+      const verdict = await runScenario({ workload: { readings: 20_000 }, partitions: 4 }, async (pipeline) => {
+        await randomDelay(800, 3_500);
+        expect(pipeline.services.get('producer')?.child.exitCode).toBeNull();
+        await pipeline.kill('consumer-store');
+        await pipeline.kill('consumer-alert');
+        await Bun.sleep(500);
+        await pipeline.start('consumer-store');
+        await pipeline.start('consumer-alert');
+      });
+      expect(verdict.lost).toEqual([]);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
     'consumer-store scaled out: one of two instances dies holding entries, the other takes them over',
     async () => {
       let heldAtDeath = 0;

@@ -11,6 +11,7 @@ import {
   createRedis,
   loadConfig,
   readDeadLetters,
+  readingStreamsOf,
   redisTargetOrExit,
   streamKeys,
   upgradeKeyLayout,
@@ -24,7 +25,7 @@ const USAGE = `Usage: bun run deadletters <command> [flags]
                        storage and alerts are idempotent) and remove them from the dead letters
   purge                remove dead letters for good
 Flags:
-  --stream NAME        only the dead letters of this stream (default: READINGS_STREAM and ALERTS_STREAM)
+  --stream NAME        only the dead letters of this stream (default: READINGS_STREAM's partitions and ALERTS_STREAM)
   --reason TEXT        only those whose reason contains TEXT
   --id ID              only this dead letter (repeatable)
   --all                replay or purge every selected one (needed without --id or --reason)
@@ -70,13 +71,13 @@ const reason = values.reason as string | undefined;
 if ((command === 'replay' || command === 'purge') && ids.size === 0 && reason === undefined && !values.all) {
   fail(`${command} needs --id, --reason or --all`);
 }
-const streams = (values.stream as string[] | undefined) ?? [
-  process.env.READINGS_STREAM || 'readings',
-  process.env.ALERTS_STREAM || 'alerts',
-];
-
 // The pipeline's Redis as every service finds it: REDIS_URL, or the primary through REDIS_SENTINELS.
 const settings = await configOrExit('deadletters', () => loadConfig(commonSettings, process.env));
+// Every partition of the readings stream (STREAM_PARTITIONS), and the alerts stream.
+const streams = (values.stream as string[] | undefined) ?? [
+  ...readingStreamsOf(settings).streams,
+  settings.alertsStream,
+];
 const redis = createRedis(await redisTargetOrExit('deadletters', settings), {
   name: 'deadletters',
   failFast: true,

@@ -4,8 +4,9 @@ import {
   createRedis,
   createTokenVerifier,
   onShutdown,
+  prepareKeysOrExit,
+  readingStreamsOf,
   redisTargetOrExit,
-  upgradeKeyLayoutWhenReachable,
 } from 'core';
 import { createApp } from './app.ts';
 import { loadApiConfig } from './config.ts';
@@ -60,7 +61,7 @@ const redis = createRedis(redisTarget, {
   commandTimeoutMs: 1_000,
 });
 // Keys written by an earlier version renamed (key-layout.ts); in the background: /health answers meanwhile.
-void upgradeKeyLayoutWhenReachable(redis, config, logger);
+void prepareKeysOrExit(redis, config, logger);
 // Notices a Redis that comes back without its data, on its own schedule (see /health).
 const epoch = startEpochWatch({ redis });
 // A database lost or replaced since the last start is named by /health until acknowledged.
@@ -71,7 +72,7 @@ const pipeline = {
   epoch,
   replication,
   redis,
-  streams: [config.readingsStream, config.alertsStream],
+  streams: [...readingStreamsOf(config).streams, config.alertsStream],
   expectedWorkers: config.expectedWorkers
     .split(',')
     .map((name) => name.trim())
@@ -96,6 +97,7 @@ const importWorker = startImportWorker({
   }),
   jobs: importJobStore,
   stream: config.readingsStream,
+  streams: readingStreamsOf(config),
   owner: importOwner,
   maxBacklog: config.importMaxBacklog,
   logger,
@@ -130,7 +132,12 @@ const app = createApp({
   logger,
   pipeline,
   alertsFeed,
-  ingest: { redis, stream: config.readingsStream, frameReadings: config.frameReadings },
+  ingest: {
+    redis,
+    stream: config.readingsStream,
+    streams: readingStreamsOf(config),
+    frameReadings: config.frameReadings,
+  },
   tokens,
   imports,
   alerting: { redis, alertsStream: config.alertsStream },

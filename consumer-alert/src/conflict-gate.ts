@@ -11,7 +11,10 @@ import type Redis from 'ioredis';
 
 export interface ConflictGateOptions {
   redis: Redis;
+  /** The readings stream, beside which the store group records conflicts. */
   readingsStream: string;
+  /** The partition the batches come from, whose store group is waited for: default the stream itself. */
+  partition?: string;
   /** The group that stores readings (STORE_GROUP), whose verdict on conflicts is waited for. */
   storeGroup: string;
   /** How long after a reading arrives its verdict is waited for (ALERT_WAIT_FOR_STORE_MS); 0: not at all. */
@@ -27,7 +30,7 @@ export interface ConflictGateOptions {
  * much at most (then they are evaluated without it, and a conflict among them can alert) — and
  * the readings it found in conflict are acknowledged without evaluation.
  */
-export function conflictGate({ redis, readingsStream, storeGroup, waitMs, logger }: ConflictGateOptions) {
+export function conflictGate({ redis, readingsStream, partition, storeGroup, waitMs, logger }: ConflictGateOptions) {
   let skipped = 0;
   let unverified = 0;
   return {
@@ -40,7 +43,7 @@ export function conflictGate({ redis, readingsStream, storeGroup, waitMs, logger
     ): Promise<ReadonlyArray<EntryOutcome> | undefined | void> {
       const last = batch.at(-1);
       if (!last || waitMs === 0) return evaluate(batch);
-      if (!(await waitForGroup(redis, readingsStream, storeGroup, last.entryId, waitMs))) {
+      if (!(await waitForGroup(redis, partition ?? readingsStream, storeGroup, last.entryId, waitMs))) {
         unverified += batch.length;
         if (unverified === batch.length)
           logger.warn('evaluating_ahead_of_storage', {

@@ -19,7 +19,8 @@ import {
   startTrimmer,
   storageFirst,
   alertKeys,
-  upgradeKeyLayoutWhenReachable,
+  prepareKeysOrExit,
+  readingStreamsOf,
 } from 'core';
 import { decodeForAlerting } from './alert-modes.ts';
 import { createAnnouncer } from './announcer.ts';
@@ -57,7 +58,7 @@ const notifierBlocking = createRedis(redisTarget, {
 });
 
 // Keys written by an earlier version renamed before any is read (key-layout.ts).
-await upgradeKeyLayoutWhenReachable(redis, config, logger);
+await prepareKeysOrExit(redis, config, logger);
 const consumerName = config.consumerName ?? defaultInstanceName();
 // The rule set in force, shared through Redis: seeded from the configured rules, changed by PUT /rules.
 const rules = rulesInForce({
@@ -80,7 +81,7 @@ const evaluator = createEvaluator({
 // Absence rules: the lease holder calls silent the devices gone quiet, at every follow below.
 const absenceSweeper = createAbsenceSweeper({
   redis,
-  readingsStream: config.readingsStream,
+  readingsStreams: readingStreamsOf(config).streams,
   alertsGroup: config.alertsGroup,
   alertsStream: config.alertsStream,
   lease,
@@ -126,14 +127,33 @@ const notifier = createNotifier({
   minIntervalMs: config.webhookMinIntervalMs,
   timeoutMs: config.webhookTimeoutMs,
 });
-// A reading storage found in conflict (same id, other content) is not evaluated.
-const gate = conflictGate({
-  redis,
-  readingsStream: config.readingsStream,
-  storeGroup: config.storeGroup,
-  waitMs: config.waitForStoreMs,
-  logger,
-});
+const partitions = readingStreamsOf(config).streams;
+/** What each partition of the readings stream is evaluated with. */
+const perPartition = new Map(
+  partitions.map((stream) => [
+    stream,
+    {
+      // A reading storage found in conflict (same id, other content) is not evaluated.
+      gate: conflictGate({
+        redis,
+        readingsStream: config.readingsStream,
+        partition: stream,
+        storeGroup: config.storeGroup,
+        waitMs: config.waitForStoreMs,
+        logger,
+      }),
+      // In an alert storm storage drains first: while the last batch was mostly transitions,
+      // evaluation waits while the partition's store group catches up, and follows behind it;
+      // with storage stuck it goes on at once. Outside storms it never waits.
+      storage: storageFirst({ redis, stream, group: config.storeGroup }),
+    },
+  ]),
+);
+const partitionParts = (stream: string) => {
+  const parts = perPartition.get(stream);
+  if (!parts) throw new Error(`no partition ${stream}`);
+  return parts;
+};
 const common = {
   redis,
   consumer: consumerName,
@@ -142,27 +162,24 @@ const common = {
   maxDeliveries: config.maxDeliveries,
 };
 
-// In an alert storm storage drains first: while the last batch was mostly transitions, evaluation
-// waits while the store group catches up, and follows behind it; with storage stuck it goes on at
-// once. Outside storms it never waits (end-to-end time stays what it was).
-const storage = storageFirst({ redis, stream: config.readingsStream, group: config.storeGroup });
 // Group "alerts" on readings: thresholds → transitions XADDed to the alerts stream, then ack —
 // by the instance holding the evaluator lease; the others stand by.
 const evaluating = evaluateWhileLeading({
   lease,
   redis,
-  stream: config.readingsStream,
+  streams: partitions,
   group: config.alertsGroup,
   consumerName,
   logger,
   renewEveryMs: Math.floor(LEASE_MS / 3),
   connectBlocking: () =>
     createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'consumer-alert:alerts', logger }),
-  makeConsumer: (blockingRedis) =>
-    createConsumer({
+  makeConsumer: (blockingRedis, stream) => {
+    const { gate, storage } = partitionParts(stream);
+    return createConsumer({
       ...common,
       blockingRedis,
-      stream: config.readingsStream,
+      stream,
       group: config.alertsGroup,
       decodeItems: decodeForAlerting,
       // The store group dead-letters what the contract refuses: one dead letter per refused reading.
@@ -172,7 +189,8 @@ const evaluating = evaluateWhileLeading({
         return gate.handle(batch, (kept) => evaluator.handle(kept));
       },
       batchSize: config.batchSize,
-    }),
+    });
+  },
 });
 // Group "notify" on alerts: console and webhook, acked after a 2xx.
 const notifying = createConsumer({
@@ -258,7 +276,7 @@ const heartbeat = startHeartbeat({
     alerts_acked: notifying.stats().acked,
     dead_lettered: evaluating.stats().deadLettered + notifying.stats().deadLettered,
     readings_refused_skipped: evaluating.stats().skipped,
-    readings_conflicting_skipped: gate.skipped,
+    readings_conflicting_skipped: [...perPartition.values()].reduce((sum, { gate }) => sum + gate.skipped, 0),
   }),
   latencies: () => ({ detection: evaluator.detection, delivery: notifier.delivery }),
   logger,

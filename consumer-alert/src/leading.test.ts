@@ -36,7 +36,7 @@ describe('evaluateWhileLeading', () => {
     const leading = evaluateWhileLeading({
       lease: evaluatorLease(leaseRedis, key, 'this-instance', 60_000),
       redis: streamRedis,
-      stream,
+      streams: [stream],
       group: 'alerts',
       consumerName: 'this-instance',
       logger: quiet,

@@ -1,4 +1,12 @@
-import { type Consumer, type ConsumerStats, type Logger, createSleeper, emptyConsumerStats } from 'core';
+import {
+  type Consumer,
+  type ConsumerStats,
+  type Logger,
+  consumeEach,
+  createSleeper,
+  emptyConsumerStats,
+  sumStats,
+} from 'core';
 import type Redis from 'ioredis';
 import type { EvaluatorLease } from './evaluator-lease.ts';
 
@@ -10,7 +18,10 @@ import type { EvaluatorLease } from './evaluator-lease.ts';
  * fail-over. Losing the lease (not renewed in time, or Redis away) closes the consumer; what it
  * held stays pending for the next holder.
  *
- * Each lead reads on a blocking connection of its own (`connectBlocking`), closed with it: a
+ * With the readings stream in partitions, the lead takes them all: a consumer per partition, each
+ * in its partition's order (a device's readings are all in one).
+ *
+ * Each lead reads on blocking connections of its own (`connectBlocking`), closed with it: a
  * consumer closed while Redis is away cuts its connection for good to end the read it waits on,
  * and a shared one would leave the next lead reading on a dead socket (seen after the failover of
  * a cluster master: the instance led again and evaluated nothing).
@@ -18,21 +29,28 @@ import type { EvaluatorLease } from './evaluator-lease.ts';
 export function evaluateWhileLeading(options: {
   lease: EvaluatorLease;
   redis: Redis;
-  stream: string;
+  /** The readings stream's partitions. */
+  streams: readonly string[];
   group: string;
   consumerName: string;
   connectBlocking: () => Redis;
-  makeConsumer: (blockingRedis: Redis) => Consumer;
+  makeConsumer: (blockingRedis: Redis, stream: string) => Consumer;
   logger: Logger;
   renewEveryMs: number;
 }) {
-  const { lease, redis, stream, group, consumerName, connectBlocking, makeConsumer, logger, renewEveryMs } = options;
-  const totals = emptyConsumerStats();
+  const { lease, redis, streams, group, consumerName, connectBlocking, makeConsumer, logger, renewEveryMs } = options;
+  let totals = emptyConsumerStats();
   const sleeper = createSleeper();
   let current: Consumer | undefined;
   let stopping = false;
 
   const takeOverPending = async () => {
+    let taken = 0;
+    for (const stream of streams) taken += await takeOverPendingOf(stream);
+    if (taken > 0) logger.info('evaluator_took_over', { entries: taken });
+  };
+
+  const takeOverPendingOf = async (stream: string): Promise<number> => {
     let cursor = '0-0';
     let taken = 0;
     do {
@@ -50,7 +68,7 @@ export function evaluateWhileLeading(options: {
       taken += ids.length;
       cursor = next;
     } while (cursor !== '0-0');
-    if (taken > 0) logger.info('evaluator_took_over', { entries: taken });
+    return taken;
   };
 
   const run = async (): Promise<{ reason: 'closed' | 'stopped'; message?: string }> => {
@@ -68,8 +86,8 @@ export function evaluateWhileLeading(options: {
           logger.warn('evaluator_take_over_failed', { error: (error as Error).message });
       }
       logger.info('evaluator_leading', { lease: lease.key });
-      const blocking = connectBlocking();
-      const consumer = makeConsumer(blocking);
+      const blocking = streams.map(() => connectBlocking());
+      const consumer = consumeEach(streams.map((stream, index) => makeConsumer(blocking[index] as Redis, stream)));
       current = consumer;
       const renewal = setInterval(() => {
         lease.renew().then(
@@ -83,10 +101,8 @@ export function evaluateWhileLeading(options: {
       }, renewEveryMs);
       const outcome = await consumer.run();
       clearInterval(renewal);
-      blocking.disconnect();
-      const stats = consumer.stats();
-      for (const name of Object.keys(totals) as Array<keyof ConsumerStats>)
-        totals[name] = name === 'handlerMsMax' ? Math.max(totals[name], stats[name]) : totals[name] + stats[name];
+      for (const connection of blocking) connection.disconnect();
+      totals = sumStats([totals, consumer.stats()]);
       current = undefined;
       if (outcome.reason === 'stopped') return outcome;
     }
@@ -97,16 +113,7 @@ export function evaluateWhileLeading(options: {
     run,
     leading: () => current !== undefined,
     stats(): ConsumerStats {
-      const now = current?.stats();
-      if (!now) return { ...totals };
-      return Object.fromEntries(
-        Object.entries(totals).map(([name, value]) => [
-          name,
-          name === 'handlerMsMax'
-            ? Math.max(value, now[name as keyof ConsumerStats])
-            : value + now[name as keyof ConsumerStats],
-        ]),
-      ) as unknown as ConsumerStats;
+      return sumStats(current ? [totals, current.stats()] : [totals]);
     },
     /** Stops evaluating and hands the lease over at once (no wait for it to lapse). */
     async close(): Promise<void> {

@@ -44,7 +44,7 @@ describe('retiring a removed rule', () => {
     await createEvaluator({ redis, rules: [rule], alertsStream }).handle([entry(reading(1, Date.now() - 5_000))]);
     const sweeper = createAbsenceSweeper({
       redis,
-      readingsStream: uniqueName('readings'),
+      readingsStreams: [uniqueName('readings')],
       alertsGroup: 'alerts',
       alertsStream,
     });

@@ -4,8 +4,9 @@ import {
   onShutdown,
   redisTargetOrExit,
   startHeartbeat,
+  prepareKeysOrExit,
+  readingStreamsOf,
   startTrimmer,
-  upgradeKeyLayoutWhenReachable,
 } from 'core';
 import { loadStoreConfig } from './config.ts';
 import { createHistoryConsumer, createStoreConsumer } from './store-consumer.ts';
@@ -20,17 +21,14 @@ if (!config.apiToken)
 
 const { redis, blockingRedis, handler, consumer, client } = createStoreConsumer(config, logger, 'consumer-store');
 // Keys written by an earlier version renamed before any is read (key-layout.ts).
-await upgradeKeyLayoutWhenReachable(redis, config, logger);
+await prepareKeysOrExit(redis, config, logger);
 const history = createHistoryConsumer(config, logger, redis, client, 'consumer-store');
 /** Set when the consumer stopped for good (a wrong token): the heartbeat carries it to /health. */
 let problem: string | undefined;
-const trimmer = startTrimmer({
-  redis,
-  stream: config.readingsStream,
-  retainEntries: config.retainEntries,
-  intervalMs: config.trimIntervalMs,
-  logger,
-});
+// Each partition trimmed as a stream of its own: RETAIN_ENTRIES is per partition.
+const trimmers = readingStreamsOf(config).streams.map((stream) =>
+  startTrimmer({ redis, stream, retainEntries: config.retainEntries, intervalMs: config.trimIntervalMs, logger }),
+);
 
 const heartbeat = startHeartbeat({
   redis,
@@ -69,11 +67,11 @@ onShutdown(
     await Promise.all([consumer.close(), history.consumer.close()]);
     await heartbeat.stop();
     // Do not wait on a trim stuck behind a Redis outage: trimming is optional, the acks were not.
-    await Promise.race([trimmer.stop(), Bun.sleep(1_000)]);
+    await Promise.race([Promise.all(trimmers.map((trimmer) => trimmer.stop())), Bun.sleep(1_000)]);
     clearInterval(status);
     logger.info('stopped', { ...handler.counters, ...consumer.stats() });
     redis.disconnect();
-    blockingRedis.disconnect();
+    for (const connection of blockingRedis) connection.disconnect();
     history.blockingRedis.disconnect();
   },
   config.shutdownTimeoutMs,
@@ -81,6 +79,7 @@ onShutdown(
 
 logger.info('consuming', {
   stream: config.readingsStream,
+  partitions: config.streamPartitions,
   group: config.group,
   consumer: consumer.name,
   apiUrls: config.apiUrls.join(', '),

@@ -1,3 +1,4 @@
+import type Redis from 'ioredis';
 import {
   type ConsumerOptions,
   type Logger,
@@ -8,7 +9,9 @@ import {
   decodeReadingItems,
   recordConflicts,
   redisTargetOf,
-  storageFirst,
+  consumeEach,
+  readingStreamsOf,
+  storageFirstOver,
 } from 'core';
 import { createApiClient } from './api-client.ts';
 import type { StoreConfig } from './config.ts';
@@ -17,7 +20,8 @@ import { createStoreHandler } from './store-handler.ts';
 
 /**
  * The store group's consumer as the service and the rebuild both run it: readings from the stream,
- * in batches, to the API. `overrides` changes what differs (the rebuild's own group and start).
+ * in batches, to the API — a consumer per partition (STREAM_PARTITIONS), each on its own blocking
+ * connection, sharing the handler. `overrides` changes what differs (the rebuild's own group and start).
  */
 export function createStoreConsumer(
   config: StoreConfig,
@@ -26,11 +30,6 @@ export function createStoreConsumer(
   overrides: Partial<ConsumerOptions<Reading>> = {},
 ) {
   const redis = createRedis(redisTargetOf(config), { keyPrefix: config.keyPrefix, name: connectionName, logger });
-  const blockingRedis = createRedis(redisTargetOf(config), {
-    keyPrefix: config.keyPrefix,
-    name: `${connectionName}:blocking`,
-    logger,
-  });
   const client = createApiClient({
     apiUrls: config.apiUrls,
     token: config.apiToken,
@@ -40,22 +39,34 @@ export function createStoreConsumer(
   const handler = createStoreHandler(client, logger, config.faultRate, (found) =>
     recordConflicts(redis, config.readingsStream, found),
   );
-  const consumer = createConsumer({
-    redis,
-    blockingRedis,
-    stream: config.readingsStream,
-    group: config.group,
-    consumer: config.consumerName,
-    decodeItems: decodeReadingItems,
-    handle: (batch) => handler.handle(batch),
-    logger,
-    batchSize: config.batchSize,
-    concurrency: config.concurrency,
-    claimIdleMs: config.claimIdleMs,
-    maxDeliveries: config.maxDeliveries,
-    ...overrides,
-  });
-  return { redis, blockingRedis, handler, consumer, client };
+  const streams = readingStreamsOf(config).streams;
+  const blockingRedis = streams.map((_, index) =>
+    createRedis(redisTargetOf(config), {
+      keyPrefix: config.keyPrefix,
+      name: `${connectionName}:blocking${index === 0 ? '' : `:${index}`}`,
+      logger,
+    }),
+  );
+  const consumer = consumeEach(
+    streams.map((stream, index) =>
+      createConsumer({
+        redis,
+        blockingRedis: blockingRedis[index] as Redis,
+        stream,
+        group: config.group,
+        consumer: config.consumerName,
+        decodeItems: decodeReadingItems,
+        handle: (batch) => handler.handle(batch),
+        logger,
+        batchSize: config.batchSize,
+        concurrency: config.concurrency,
+        claimIdleMs: config.claimIdleMs,
+        maxDeliveries: config.maxDeliveries,
+        ...overrides,
+      }),
+    ),
+  );
+  return { redis, blockingRedis, handler, consumer, client, streams };
 }
 
 /**
@@ -76,7 +87,7 @@ export function createHistoryConsumer(
   });
   const handler = createHistoryHandler({ client, redis, alertsStream: config.alertsStream, logger });
   // In an alert storm the readings are stored first; the history catches up behind them.
-  const storage = storageFirst({ redis, stream: config.readingsStream, group: config.group });
+  const storage = storageFirstOver({ redis, streams: readingStreamsOf(config).streams, group: config.group });
   const consumer = createConsumer({
     redis,
     blockingRedis,

@@ -8,7 +8,9 @@ import {
   encodeReading,
   encodeReadingV1,
   newEventId,
+  publishReadings,
   readConsumers,
+  readingStreams,
   readDeadLetters,
   readGroups,
   streamKeys,
@@ -146,6 +148,41 @@ describe('consumer-store with real Redis, API and processes', () => {
     const sent = await publish(stream, 'baseline', 20_000);
     startStore(stream);
     await expectExact(stream, 'baseline', sent);
+  });
+
+  it('with the readings in 4 partitions: two instances, one killed -9 mid-run, store each once; another count stops a start, naming both', async () => {
+    const stream = uniqueName('readings');
+    const streams = readingStreams(stream, 4);
+    const readings = Array.from({ length: 20_000 }, (_, i) => ({
+      id: newEventId(),
+      deviceId: `device-${i % 1_000}`,
+      metric: 'partitioned',
+      value: i % 100,
+      unit: 'kWh',
+      ts: Date.now(),
+    }));
+    await publishReadings(redis, streams, readings);
+    const env = { STREAM_PARTITIONS: '4', BATCH_SIZE: '500' };
+    const doomed = startStore(stream, { ...env, CONSUMER_NAME: 'partitions-1' });
+    startStore(stream, { ...env, CONSUMER_NAME: 'partitions-2' });
+    await waitFor(async () => ((await groupState(streams.streams[3] as string))?.pending ?? 0) > 0, {
+      what: 'entries in hand',
+    });
+    await doomed.kill('SIGKILL');
+    await waitFor(async () => (await storedIds('partitioned')).length >= readings.length, {
+      what: `${readings.length} rows`,
+      timeoutMs: 30_000,
+    });
+    for (const partition of streams.streams)
+      await waitFor(async () => (await groupState(partition))?.pending === 0, { what: `${partition} drained` });
+    const stored = await storedIds('partitioned');
+    expect(stored.length).toBe(readings.length);
+    expect(new Set(stored)).toEqual(new Set(readings.map((reading) => reading.id)));
+
+    const refused = startStore(stream, { STREAM_PARTITIONS: '2' });
+    expect(await refused.exited).toBe(1);
+    expect(refused.output()).toContain('STREAM_PARTITIONS is 2');
+    expect(refused.output()).toContain('into 4 partitions');
   });
 
   it('is exact when killed with -9 mid-run and restarted under the same name', async () => {

@@ -23,6 +23,7 @@ describe('loadConfig', () => {
       redisWaitMs: 1_000,
       readingsStream: 'readings',
       alertsStream: 'alerts',
+      streamPartitions: 1,
       keyPrefix: '',
       logLevel: 'info',
       heartbeatIntervalMs: 2_000,

@@ -87,7 +87,13 @@ export { loadRootEnv, parseEnvFile, ROOT_ENV_FILE } from './root-env.ts';
 export { DEFAULT_FRAME_READINGS, publishReadings } from './publish-readings.ts';
 export { onShutdown } from './shutdown.ts';
 export { type ConsumerState, type GroupState, groupsCaughtUp, readConsumers, readGroups } from './consumer/groups.ts';
-export { STORAGE_FIRST_BEHIND_ENTRIES, STORAGE_FIRST_BEHIND_MS, storageFirst } from './consumer/storage-first.ts';
+export {
+  STORAGE_FIRST_BEHIND_ENTRIES,
+  STORAGE_FIRST_BEHIND_MS,
+  storageFirst,
+  storageFirstOver,
+} from './consumer/storage-first.ts';
+export { consumeEach, sumStats } from './consumer/each-partition.ts';
 export { parseRetryAfter } from './retry-after.ts';
 export { defaultInstanceName } from './instance.ts';
 export { DEFAULT_API_URL, apiUrlOf, consumerSettings } from './settings.ts';
@@ -185,13 +191,23 @@ export {
 } from './silences.ts';
 export { alertAckField } from './alert-acks.ts';
 export { absenceMemberOf } from './absence-keys.ts';
-export { KEY_LAYOUT, upgradeKeyLayout, upgradeKeyLayoutWhenReachable } from './key-layout.ts';
+export { KEY_LAYOUT, prepareKeysOrExit, upgradeKeyLayout } from './key-layout.ts';
+export {
+  MAX_STREAM_PARTITIONS,
+  PartitionCountMismatchError,
+  type ReadingStreams,
+  checkPartitionCount,
+  partitionOf,
+  readingStreams,
+  readingStreamsOf,
+} from './partitions.ts';
 export {
   type AlertKeys,
   type StreamKeys,
   alertKeys,
   hasHashTag,
   importKeys,
+  partitionStream,
   pipelineKeys,
   streamKeys,
 } from './keys.ts';

@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import { alertKeys, importKeys, pipelineKeys, streamKeys } from './keys.ts';
 import type { Logger } from './logger.ts';
 import { clusterMasters } from './cluster-masters.ts';
+import { PartitionCountMismatchError, checkPartitionCount, readingStreams } from './partitions.ts';
 
 /**
  * The layout of the keys this code reads and writes: 2 since keys.ts gave the keys used together a
@@ -127,18 +128,26 @@ function globEscape(text: string): string {
 }
 
 /**
- * `upgradeKeyLayout`, tried again every second while Redis is away or refuses (a fail-fast
- * connection gives up at once): a service starts its work once this resolves.
+ * Gets a Redis ready for this code, tried again every second while it is away or refuses (a
+ * fail-fast connection gives up at once): the keys brought to this layout (upgradeKeyLayout), and
+ * the partition count checked against the pipeline's (partitions.ts). A service starts its work
+ * once this resolves; on a count that differs it exits, naming both (nothing was read or written).
  */
-export async function upgradeKeyLayoutWhenReachable(
+export async function prepareKeysOrExit(
   redis: Redis,
-  streams: { readingsStream: string; alertsStream: string },
+  settings: { readingsStream: string; alertsStream: string; streamPartitions: number },
   logger: Logger,
 ): Promise<number> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await upgradeKeyLayout(redis, streams, logger);
+      const renamed = await upgradeKeyLayout(redis, settings, logger);
+      await checkPartitionCount(redis, readingStreams(settings.readingsStream, settings.streamPartitions));
+      return renamed;
     } catch (error) {
+      if (error instanceof PartitionCountMismatchError) {
+        logger.error('partitions_mismatch', { error: error.message });
+        process.exit(1);
+      }
       if (attempt === 0) logger.warn('key_layout_unchecked', { error: (error as Error).message, retryMs: 1_000 });
       await Bun.sleep(1_000);
     }

@@ -33,6 +33,14 @@ export function streamKeys(client: KeyClient, stream: string) {
 }
 
 /**
+ * Partition `index` of the readings stream (partitions.ts): the stream's own name for 0,
+ * `<stream>:<index>` for the others. Each is a stream of its own, whose name is its tag.
+ */
+export function partitionStream(stream: string, index: number): string {
+  return index === 0 ? stream : `${stream}:${index}`;
+}
+
+/**
  * The alerts stream's keys: everything the evaluation scripts touch in one call (rule states, the
  * acknowledgements, escalation, the device registry, the evaluator lease) shares the stream's slot;
  * the rule set and the silences are read alone.
@@ -89,6 +97,8 @@ export const pipelineKeys = {
   epoch: 'telemetry:epoch',
   /** Which database the readings went to, per backend and location (the API's storage-identity.ts). */
   storageIdentity: (backend: string, location: string) => `telemetry:storage:${backend}:${location}`,
+  /** How many partitions a readings stream is split into, fixed when the pipeline is created (partitions.ts). */
+  partitions: (readingsStream: string) => `telemetry:partitions:${readingsStream}`,
   /** Which layout the keys are in (key-layout.ts). */
   layout: 'telemetry:key-layout',
   /** Something kept per webhook (its pace, its deliveries): by a hash of its URL, whose path is the channel's secret. */

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { READING_VERSION, type Reading, encodeReadingPayload } from './contracts/reading.ts';
 import { type AlertMode, FRAME_VERSION } from './contracts/reading-frame.ts';
+import { type ReadingStreams, readingStreams } from './partitions.ts';
 import { MEMORY_HIGH_WATER, RedisFullError } from './redis-memory.ts';
 import { replicated } from './replica-wait.ts';
 
@@ -29,20 +30,23 @@ type PublishingRedis = Redis & {
 };
 
 /**
- * Appends readings to the stream, in order, atomically; resolves once Redis has acknowledged them
- * all (the producer, the API's ingest and imports, and ingest-mqtt all publish this way).
+ * Appends readings to the stream — to their partitions' streams when it has several (a device's
+ * own readings to one, in order) — atomically per partition; resolves once Redis has acknowledged
+ * them all (the producer, the API's ingest and imports, and ingest-mqtt all publish this way).
  * Past Redis's memory high water mark (MEMORY_HIGH_WATER of maxmemory) it refuses, leaving the
  * consumers room to drain.
  * With a replica policy on the connection (REDIS_MIN_REPLICAS), it resolves only once that many
- * replicas hold the readings (one WAIT per call).
+ * replicas hold the readings (one WAIT per call, on each master written to).
  * @throws RedisFullError past the high water mark, or Redis's error when it is away or refused
- * the script: then nothing was added; ReplicasBehindError when too few replicas confirmed them in
- * time, or ConnectionRenewedError when a failover came between: then they may be on a primary
- * only, and a retry adds copies that are stored once.
+ * the script: then nothing was added (with partitions: to that partition; others may hold theirs);
+ * ReplicasBehindError when too few replicas confirmed them in time, or ConnectionRenewedError when
+ * a failover came between: then they may be on a primary only. In every case a retry of the whole
+ * call adds copies that are stored once.
  */
 export async function publishReadings(
   redis: Redis,
-  stream: string,
+  /** The partitioned readings stream, or a stream's name (one partition). */
+  streams: ReadingStreams | string,
   readings: readonly Reading[],
   frameReadings = DEFAULT_FRAME_READINGS,
   /** What alerting does with them (frames only): see ALERT_MODES. */
@@ -51,26 +55,51 @@ export async function publishReadings(
   if (readings.length === 0) return 0;
   if (!('publishReadings' in redis)) redis.defineCommand('publishReadings', { numberOfKeys: 1, lua: PUBLISH });
   const publishing = redis as PublishingRedis;
-  const publish = async (version: string, field: string, payloads: string[]): Promise<number> => {
-    const mode = version === FRAME_VERSION ? (alerts ?? '') : '';
-    const added = await publishing.publishReadings(stream, version, field, MEMORY_HIGH_WATER, mode, ...payloads);
-    if (Array.isArray(added))
-      throw new RedisFullError({ usedBytes: added[0], maxBytes: added[1], policy: 'noeviction' });
-    if (added !== payloads.length) throw new Error(`Redis added ${added} of ${payloads.length} entries`);
-    return added;
-  };
-  if (frameReadings <= 1) {
-    return replicated(redis, () => publish(READING_VERSION, 'r', readings.map(encodeReadingPayload)));
+  const target = typeof streams === 'string' ? readingStreams(streams) : streams;
+  if (target.streams.length === 1) {
+    await replicated(redis, () => appendTo(publishing, target.base, readings, frameReadings, alerts));
+    return readings.length;
   }
-  const frames: string[] = [];
-  for (let start = 0; start < readings.length; start += frameReadings) {
-    frames.push(
-      `[${readings
-        .slice(start, start + frameReadings)
-        .map(encodeReadingPayload)
-        .join(',')}]`,
-    );
+  const parts = new Map<string, Reading[]>();
+  for (const reading of readings) {
+    const stream = target.of(reading.deviceId);
+    const part = parts.get(stream);
+    if (part) part.push(reading);
+    else parts.set(stream, [reading]);
   }
-  await replicated(redis, () => publish(FRAME_VERSION, 'f', frames));
+  await replicated(redis, async () => {
+    await Promise.all([...parts].map(([stream, part]) => appendTo(publishing, stream, part, frameReadings, alerts)));
+  });
   return readings.length;
+}
+
+/** One script call: `readings` onto one stream, as frames, or as v2 entries with frameReadings 1. */
+async function appendTo(
+  redis: PublishingRedis,
+  stream: string,
+  readings: readonly Reading[],
+  frameReadings: number,
+  alerts: AlertMode | undefined,
+): Promise<void> {
+  const frames = frameReadings > 1;
+  const payloads: string[] = [];
+  if (!frames) for (const reading of readings) payloads.push(encodeReadingPayload(reading));
+  else
+    for (let start = 0; start < readings.length; start += frameReadings)
+      payloads.push(
+        `[${readings
+          .slice(start, start + frameReadings)
+          .map(encodeReadingPayload)
+          .join(',')}]`,
+      );
+  const added = await redis.publishReadings(
+    stream,
+    frames ? FRAME_VERSION : READING_VERSION,
+    frames ? 'f' : 'r',
+    MEMORY_HIGH_WATER,
+    frames ? (alerts ?? '') : '',
+    ...payloads,
+  );
+  if (Array.isArray(added)) throw new RedisFullError({ usedBytes: added[0], maxBytes: added[1], policy: 'noeviction' });
+  if (added !== payloads.length) throw new Error(`Redis added ${added} of ${payloads.length} entries`);
 }

@@ -1,5 +1,6 @@
 import { type Env, env } from './config.ts';
 import { LOG_LEVELS } from './logger.ts';
+import { MAX_STREAM_PARTITIONS } from './partitions.ts';
 import { hostPortList, sentinelList } from './redis-target.ts';
 
 /** Settings every service shares (DESIGN.md "Configuration"); spread into a service's own spec. */
@@ -17,6 +18,8 @@ export const commonSettings = {
   redisWaitMs: env.int('REDIS_WAIT_MS', 1_000, { min: 1, max: 60_000 }),
   readingsStream: env.string('READINGS_STREAM', 'readings', { maxLength: 200 }),
   alertsStream: env.string('ALERTS_STREAM', 'alerts', { maxLength: 200 }),
+  /** Partitions of the readings stream, by device (partitions.ts): fixed when the pipeline is created. */
+  streamPartitions: env.int('STREAM_PARTITIONS', 1, { min: 1, max: MAX_STREAM_PARTITIONS }),
   /** Put before every key this pipeline uses, so that several pipelines can share one Redis. */
   keyPrefix: env.string('KEY_PREFIX', '', { maxLength: 100 }),
   logLevel: env.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),

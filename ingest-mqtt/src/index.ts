@@ -3,9 +3,10 @@ import {
   createLogger,
   createRedis,
   onShutdown,
+  prepareKeysOrExit,
+  readingStreamsOf,
   redisTargetOrExit,
   startHeartbeat,
-  upgradeKeyLayoutWhenReachable,
 } from 'core';
 import mqtt from 'mqtt';
 import { loadMqttConfig } from './config.ts';
@@ -25,7 +26,7 @@ const redis = createRedis(redisTarget, {
   commandTimeoutMs: 5_000,
 });
 // Keys written by an earlier version renamed before any is written (key-layout.ts).
-await upgradeKeyLayoutWhenReachable(redis, config, logger);
+await prepareKeysOrExit(redis, config, logger);
 const broker = new URL(config.mqttUrl);
 const brokerName = `${broker.protocol}//${broker.host}`;
 
@@ -42,6 +43,7 @@ const ingest = ingestMessages({
   client,
   redis,
   stream: config.readingsStream,
+  streams: readingStreamsOf(config),
   clientId: config.mqttClientId,
   maxPayloadBytes: config.maxPayloadBytes,
   logger,

@@ -1,11 +1,12 @@
 import {
-  type DeadLetter,
-  type Logger,
-  type Reading,
   backoffMs,
+  type DeadLetter,
   firstReceipt,
   isTransientRedisError,
+  type Logger,
   publishReadings,
+  type Reading,
+  type ReadingStreams,
 } from 'core';
 import type Redis from 'ioredis';
 import type { IPublishPacket, MqttClient, Packet } from 'mqtt';
@@ -108,13 +109,17 @@ type SendPacket = (packet: Packet, cb?: (error?: Error) => void, ...rest: unknow
 export function ingestMessages(options: {
   client: MqttClient;
   redis: Redis;
+  /** The readings stream: refusals and receipts are kept beside it. */
   stream: string;
+  /** Its partitions (STREAM_PARTITIONS), the readings' destinations: default the stream alone. */
+  streams?: ReadingStreams;
   clientId: string;
   maxPayloadBytes: number;
   logger: Logger;
   frameReadings?: number;
 }) {
   const { client, redis, stream, clientId, maxPayloadBytes, logger, frameReadings } = options;
+  const streams = options.streams ?? stream;
   const counters: IngestCounters = { messages: 0, published: 0, refused: 0 };
   let stopping = false;
   const waiting: Taken[] = [];
@@ -165,7 +170,7 @@ export function ingestMessages(options: {
   const publish = async (readings: readonly Reading[]): Promise<'done' | 'stopping' | Error> => {
     for (let i = 0; i < readings.length; i += BATCH_READINGS) {
       const chunk = readings.slice(i, i + BATCH_READINGS);
-      const outcome = await untilDone('readings', () => publishReadings(redis, stream, chunk, frameReadings));
+      const outcome = await untilDone('readings', () => publishReadings(redis, streams, chunk, frameReadings));
       if (outcome !== 'done') return outcome;
     }
     return 'done';

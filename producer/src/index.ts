@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-import { configOrExit, createLogger, createRedis, redisTargetOrExit, startHeartbeat } from 'core';
+import { configOrExit, createLogger, createRedis, prepareKeysOrExit, redisTargetOrExit, startHeartbeat } from 'core';
 import { USAGE, loadProducerConfig } from './config.ts';
 import { startProducer } from './run.ts';
 
@@ -14,6 +14,9 @@ const logger = createLogger({ service: 'producer', level: config.logLevel });
 // REDIS_URL, or the primary through REDIS_SENTINELS (checked now: a bad list stops the start).
 const redisTarget = await redisTargetOrExit('producer', config);
 const redis = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'producer', logger, failFast: true });
+// Publishing starts at once (readings wait in the buffer while Redis is away); a partition count
+// that differs from the pipeline's stops the producer as soon as Redis answers.
+void prepareKeysOrExit(redis, config, logger);
 const run = startProducer({ config, redis, logger });
 const heartbeat = startHeartbeat({
   redis,

@@ -1,10 +1,11 @@
-import { type Logger, type Reading, publishReadings, reconnectDelayMs } from 'core';
+import { type Logger, type Reading, type ReadingStreams, publishReadings, reconnectDelayMs } from 'core';
 import type Redis from 'ioredis';
 
 export interface PublisherOptions {
   /** A connection created with `failFast`: this buffer, not ioredis's unbounded queue, holds readings while Redis is away. */
   redis: Redis;
-  stream: string;
+  /** The readings stream, or its partitions (STREAM_PARTITIONS). */
+  stream: ReadingStreams | string;
   logger: Logger;
   /** Readings kept while Redis is unreachable; past this the oldest are dropped and counted. Default 100,000. */
   maxBuffered?: number;

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { type Logger, type Reading, createSleeper, readReadingFile } from 'core';
+import { type Logger, type Reading, createSleeper, readReadingFile, readingStreamsOf } from 'core';
 import type Redis from 'ioredis';
 import type { ProducerConfig } from './config.ts';
 import { type CsvSink, openCsvSink } from './csv-sink.ts';
@@ -38,7 +38,7 @@ const REPLAY_BATCH = 1_000;
 export function startProducer({ config, redis, logger }: ProducerDeps): ProducerRun {
   const publisher = createPublisher({
     redis,
-    stream: config.readingsStream,
+    stream: readingStreamsOf(config),
     logger,
     maxBuffered: config.maxBuffered,
     frameReadings: config.frameReadings,

@@ -51,7 +51,7 @@ async function silentPump() {
   await evaluator.handle([entry(reading(Date.now() - 5_000))]);
   const sweeper = createAbsenceSweeper({
     redis,
-    readingsStream: uniqueName('readings'),
+    readingsStreams: [uniqueName('readings')],
     alertsGroup: 'alerts',
     alertsStream,
   });

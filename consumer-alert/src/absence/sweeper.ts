@@ -9,12 +9,19 @@ const ruleArgs = (rule: AbsenceRule) =>
 
 const SWEEP = readFileSync(join(import.meta.dir, '../lua/sweep-absence.lua'), 'utf8');
 const REMIND = readFileSync(join(import.meta.dir, '../lua/remind-absence.lua'), 'utf8');
+/**
+ * Redis's clock and uptime, asked of the node that holds the alert keys (KEYS[1], the alerts
+ * stream): on a Redis Cluster another node's uptime says nothing of the absence state's Redis.
+ */
+const CLOCK = `local now = redis.call('TIME')
+return {now[1], now[2], string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)') or '0'}`;
 /** Members called silent per script call: a few ms of Redis at most; the sweep calls again while full. */
 const MEMBERS_PER_CALL = 500;
 
 type SweepingRedis = Redis & {
   sweepAbsence(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number | string>;
   remindAbsence(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number | string>;
+  absenceClock(alertsStream: string): Promise<[string, string, string]>;
 };
 
 /**
@@ -31,25 +38,24 @@ type SweepingRedis = Redis & {
  */
 export function createAbsenceSweeper(options: {
   redis: Redis;
-  readingsStream: string;
+  /** The readings stream's partitions. */
+  readingsStreams: readonly string[];
   alertsGroup: string;
   alertsStream: string;
   lease?: { key: string; token: string };
 }) {
-  const { readingsStream, alertsGroup, alertsStream, lease } = options;
+  const { readingsStreams, alertsGroup, alertsStream, lease } = options;
   if (!('sweepAbsence' in options.redis)) options.redis.defineCommand('sweepAbsence', { lua: SWEEP });
   if (!('remindAbsence' in options.redis)) options.redis.defineCommand('remindAbsence', { lua: REMIND });
+  if (!('absenceClock' in options.redis)) options.redis.defineCommand('absenceClock', { lua: CLOCK, numberOfKeys: 1 });
   const redis = options.redis as SweepingRedis;
   // The keys it touches, named once (keys.ts).
   const names = alertKeys(redis, alertsStream);
 
   /** Redis's clock now, and when Redis started (at the latest: whole seconds, as the scripts work it out). */
   const redisClock = async () => {
-    const [[seconds, micros], info] = await Promise.all([
-      redis.time() as Promise<[number | string, number | string]>,
-      redis.info('server'),
-    ]);
-    const uptime = Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? 0);
+    const [seconds, micros, uptimeSeconds] = await redis.absenceClock(alertsStream);
+    const uptime = Number(uptimeSeconds);
     return {
       now: Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000),
       // Rounded up, as the scripts do: whole seconds of uptime put it up to a second early otherwise.
@@ -57,8 +63,12 @@ export function createAbsenceSweeper(options: {
     };
   };
 
-  /** The arrival time up to which the `alerts` group has evaluated every reading. */
-  const progress = async (now: number): Promise<number> => {
+  /** The arrival time up to which the `alerts` group has evaluated every reading, in every partition. */
+  const progress = async (now: number): Promise<number> =>
+    Math.min(...(await Promise.all(readingsStreams.map((stream) => progressOf(stream, now)))));
+
+  /** The same in one partition. */
+  const progressOf = async (readingsStream: string, now: number): Promise<number> => {
     const group = (await readGroups(redis, readingsStream)).find((found) => found.name === alertsGroup);
     if (!group) return now;
     const [pending, [next]] = await Promise.all([

@@ -13,6 +13,7 @@ import { ReconnectedError, createGroupReader } from './group-reader.ts';
 import { readGroups } from './groups.ts';
 import { createSettler } from './settler.ts';
 import {
+  type Consumer,
   type ConsumerEntry,
   type ConsumerStats,
   type DecodedItem,
@@ -24,6 +25,7 @@ import {
 } from './types.ts';
 
 export {
+  type Consumer,
   type ConsumerEntry,
   type ConsumerStats,
   type DecodedItem,
@@ -84,15 +86,6 @@ export interface ConsumerOptions<T> {
    * handler (the API stores one while the consumer decodes and sends the next). Default 1.
    */
   concurrency?: number;
-}
-
-export interface Consumer {
-  readonly name: string;
-  /** Runs until close() or a StopConsumingError; resolves with the reason it stopped. */
-  run(): Promise<{ reason: 'closed' | 'stopped'; message?: string }>;
-  /** Stops reading, finishes and acks the batch in hand. Idempotent. */
-  close(): Promise<void>;
-  stats(): Readonly<ConsumerStats>;
 }
 
 function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {

@@ -81,3 +81,16 @@ export function storageFirst(options: { redis: Redis; stream: string; group: str
     },
   };
 }
+
+/**
+ * storageFirst over every partition of the readings stream: alert work that is not tied to one
+ * partition (the alert history) waits while storage drains a backlog in any of them.
+ */
+export function storageFirstOver(options: { redis: Redis; streams: readonly string[]; group: string }) {
+  const each = options.streams.map((stream) => storageFirst({ redis: options.redis, stream, group: options.group }));
+  return {
+    async wait(): Promise<void> {
+      await Promise.all(each.map((partition) => partition.wait()));
+    },
+  };
+}

@@ -24,6 +24,15 @@ export interface RetryAfter {
   retryAfterMs?: number;
 }
 
+export interface Consumer {
+  readonly name: string;
+  /** Runs until close() or a StopConsumingError; resolves with the reason it stopped. */
+  run(): Promise<{ reason: 'closed' | 'stopped'; message?: string }>;
+  /** Stops reading, finishes and acks the batch in hand. Idempotent. */
+  close(): Promise<void>;
+  stats(): Readonly<ConsumerStats>;
+}
+
 export interface ConsumerStats {
   delivered: number;
   acked: number;

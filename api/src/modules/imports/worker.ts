@@ -1,12 +1,14 @@
 import { rm } from 'node:fs/promises';
 import {
-  type Logger,
-  type Reading,
-  type ReplayItem,
   eventIdFor,
+  type Logger,
   publishReadings,
   readGroups,
+  type Reading,
+  readingStreams,
+  type ReadingStreams,
   readReadingFile,
+  type ReplayItem,
 } from 'core';
 import type Redis from 'ioredis';
 import { ACTIVE_STATES, type ImportJob, type ImportJobs, KEPT_BAD_ROWS } from './jobs.ts';
@@ -21,6 +23,8 @@ export interface ImportWorkerOptions {
   redis: Redis;
   jobs: ImportJobs;
   stream: string;
+  /** Its partitions (STREAM_PARTITIONS), the readings' destinations: default the stream alone. */
+  streams?: ReadingStreams;
   /** This API instance (`host:port`): it imports only the jobs it holds the files of. */
   owner: string;
   /** Readings the stream's groups have not finished with, past which imports wait (backpressure). */
@@ -64,6 +68,7 @@ export function startImportWorker({
   redis,
   jobs,
   stream,
+  streams = readingStreams(stream),
   owner,
   maxBacklog,
   logger,
@@ -132,7 +137,7 @@ export function startImportWorker({
       }
     }
     for (let i = 0; i < readings.length; i += PUBLISH_CHUNK)
-      await publishReadings(redis, stream, readings.slice(i, i + PUBLISH_CHUNK), frameReadings, job.alerts);
+      await publishReadings(redis, streams, readings.slice(i, i + PUBLISH_CHUNK), frameReadings, job.alerts);
     job.rowsRead += read;
     job.published += readings.length;
     job.committedLine = lastLine;
@@ -148,9 +153,13 @@ export function startImportWorker({
     if (ended) await finish(entry, { state: 'done', bytesRead: job.bytes });
   };
 
+  /** The most a group has left, over the partitions. */
   const backlog = async (): Promise<number> => {
-    const groups = await readGroups(redis, stream);
-    return Math.max(0, ...groups.map((group) => (group.lag ?? 0) + group.pending));
+    const left = new Map<string, number>();
+    for (const partition of streams.streams)
+      for (const group of await readGroups(redis, partition))
+        left.set(group.name, (left.get(group.name) ?? 0) + (group.lag ?? 0) + group.pending);
+    return Math.max(0, ...left.values());
   };
 
   let sweptAt = Number.NEGATIVE_INFINITY;

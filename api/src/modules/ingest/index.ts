@@ -1,11 +1,12 @@
 import {
-  type DeviceGrant,
-  type Reading,
   ConnectionRenewedError,
-  ReplicasBehindError,
+  type DeviceGrant,
   deviceMatches,
   firstReceipt,
   publishReadings,
+  type Reading,
+  type ReadingStreams,
+  ReplicasBehindError,
 } from 'core';
 import { Elysia } from 'elysia';
 import type Redis from 'ioredis';
@@ -18,8 +19,10 @@ import { readBodyBounded } from '../../json-body.ts';
 
 export interface IngestOptions {
   redis: Redis;
-  /** The readings stream (READINGS_STREAM). */
+  /** The readings stream (READINGS_STREAM): receipts and refusals are kept beside it. */
   stream: string;
+  /** Its partitions (STREAM_PARTITIONS), the readings' destinations: default the stream alone. */
+  streams?: ReadingStreams;
   /** Readings per stream entry (FRAME_READINGS). */
   frameReadings?: number;
 }
@@ -30,7 +33,7 @@ export interface IngestOptions {
  */
 export async function publishOr503(ingest: IngestOptions, readings: readonly Reading[]): Promise<void> {
   try {
-    await publishReadings(ingest.redis, ingest.stream, readings, ingest.frameReadings);
+    await publishReadings(ingest.redis, ingest.streams ?? ingest.stream, readings, ingest.frameReadings);
   } catch (error) {
     if (error instanceof ReplicasBehindError || error instanceof ConnectionRenewedError) {
       throw new ApiError(
