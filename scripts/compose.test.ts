@@ -152,4 +152,39 @@ describe('compose.postgres.yaml', () => {
       expect(compose.services[name]).toBeDefined();
     }
   });
+
+  it('compose.cluster.yaml: six cluster nodes joined as three masters with a replica each, every service on them with 8 partitions', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: parsed YAML, asserted below
+    const cluster = Bun.YAML.parse(readFileSync(join(root, 'compose.cluster.yaml'), 'utf8')) as any;
+    const nodes = [1, 2, 3, 4, 5, 6].map((n) => `redis-c${n}`);
+    for (const name of nodes) {
+      const command = cluster.services[name].command as string[];
+      expect(command).toEqual(
+        expect.arrayContaining([
+          '--cluster-enabled',
+          'yes',
+          '--appendonly',
+          'yes',
+          '--cluster-announce-hostname',
+          name,
+        ]),
+      );
+      expect(cluster.volumes).toHaveProperty(`${name}-data`);
+    }
+    const create = (cluster.services['redis-cluster-create'].command as string[]).join(' ');
+    expect(create).toContain('--cluster create');
+    expect(create).toContain('--cluster-replicas 1');
+    for (const name of nodes) {
+      expect(create).toContain(name);
+      expect(cluster.services['redis-cluster-create'].depends_on[name].condition).toBe('service_healthy');
+    }
+    for (const name of workers) {
+      expect(cluster.services[name].environment.REDIS_CLUSTER_NODES).toBe('redis-c1:6379,redis-c2:6379,redis-c3:6379');
+      expect(cluster.services[name].environment.STREAM_PARTITIONS).toBe('8');
+      expect(cluster.services[name].depends_on['redis-cluster-create'].condition).toBe(
+        'service_completed_successfully',
+      );
+      expect(compose.services[name]).toBeDefined();
+    }
+  });
 });

@@ -31,6 +31,9 @@ const USAGE = `Usage: bun run bench [flags]
   --api-instances LIST throughput and latency: API instances, e.g. 1,2,3 (past 1: PostgreSQL only)
   --ha                throughput and latency also with a Redis primary, two replicas and three
                       Sentinels (REDIS_MIN_REPLICAS 1), beside the single Redis
+  --cluster           throughput with the readings in 1, 4 and 8 partitions (STREAM_PARTITIONS) on one
+                      Redis and on a Redis Cluster of three masters and three replicas, and with 1, 2
+                      and 3 consumer-alert instances sharing 8 partitions (instead of the stacks above)
   --stalled N         live: SSE clients that never read (default 1000)
   --readers N         live: SSE clients that read every reading (default 100)
   --live-seconds S    live: seconds of ingest at 5,000 readings/s (default 30)
@@ -67,6 +70,7 @@ try {
       backend: { type: 'string', default: 'sqlite' },
       'api-instances': { type: 'string', default: '1' },
       ha: { type: 'boolean', default: false },
+      cluster: { type: 'boolean', default: false },
       stalled: { type: 'string', default: '1000' },
       readers: { type: 'string', default: '100' },
       'live-seconds': { type: 'string', default: '30' },
@@ -113,9 +117,16 @@ const singleRedis: StackOptions[] = backends.flatMap((backend): StackOptions[] =
   backend === 'postgres' ? apiInstances.map((instances) => ({ backend, apiInstances: instances })) : [{ backend }],
 );
 /** With --ha, each also with Redis replicated and behind Sentinels, right after the single-Redis run. */
-const stacks: StackOptions[] = values.ha
+const haStacks: StackOptions[] = values.ha
   ? singleRedis.flatMap((stack) => [stack, { ...stack, ha: true }])
   : singleRedis;
+/** With --cluster: partitions on one Redis and on a cluster, then consumer-alert instances sharing them. */
+const clusterStacks: StackOptions[] = [
+  ...[1, 4, 8].map((partitions) => ({ partitions })),
+  ...[1, 4, 8].map((partitions) => ({ partitions, cluster: true })),
+  ...[2, 3].map((alertInstances) => ({ partitions: 8, alertInstances })),
+];
+const stacks = values.cluster ? clusterStacks : haStacks;
 const stalled = positiveInt('stalled', str('stalled'));
 const readers = positiveInt('readers', str('readers'));
 const liveSeconds = positiveInt('live-seconds', str('live-seconds'));

@@ -6,6 +6,7 @@ import {
   type Rule,
   alertKeys,
   createLatencyHistogram,
+  type LatencyHistogram,
   isAbsenceRule,
   isRateRule,
   isThresholdRule,
@@ -64,6 +65,11 @@ export interface EvaluatorCounters {
   backFromSilence: number;
 }
 
+/** Every counter at zero. */
+export function emptyEvaluatorCounters(): EvaluatorCounters {
+  return { evaluated: 0, firing: 0, resolved: 0, repeats: 0, stale: 0, quiet: 0, stable: 0, backFromSilence: 0 };
+}
+
 /** The evaluator's lease was lost: another instance evaluates now; this batch stays pending for it. */
 export class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';
@@ -86,22 +92,16 @@ export function createEvaluator(options: {
    * behind an outage of alerting itself still page, late. 0 (the default here): every one is sent.
    */
   notifyMaxAgeMs?: number;
+  /** Counters and detection times to add to, shared by the evaluators of several partitions. */
+  counters?: EvaluatorCounters;
+  detection?: LatencyHistogram;
 }) {
   const notifyMaxAgeMs = options.notifyMaxAgeMs ?? 0;
   const { alertsStream } = options;
   // EVALSHA under the hood: the script is sent once per connection, not per reading.
   if (!('evaluateAlerts' in options.redis)) options.redis.defineCommand('evaluateAlerts', { lua: EVALUATE });
   const redis = options.redis as EvaluatingRedis;
-  const counters: EvaluatorCounters = {
-    evaluated: 0,
-    firing: 0,
-    resolved: 0,
-    repeats: 0,
-    stale: 0,
-    quiet: 0,
-    stable: 0,
-    backFromSilence: 0,
-  };
+  const counters = options.counters ?? emptyEvaluatorCounters();
   // Firings followed for escalation (escalation.ts), kept by the script with each transition.
   const keys = alertKeys(redis, alertsStream);
   const escalation = keys.escalation;
@@ -134,7 +134,7 @@ export function createEvaluator(options: {
     };
   };
   let active = compile(options.rules);
-  const detection = createLatencyHistogram();
+  const detection = options.detection ?? createLatencyHistogram();
   // The lease key and token the script checks, when instances share the evaluation.
   const fence = options.lease ? { keys: [options.lease.key], args: [options.lease.token] } : { keys: [], args: [] };
 

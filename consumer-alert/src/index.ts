@@ -1,6 +1,7 @@
 import {
   configOrExit,
   createConsumer,
+  createLatencyHistogram,
   createLogger,
   createRedis,
   createSleeper,
@@ -29,11 +30,12 @@ import { retireMemberRule } from './retire-member-rule.ts';
 import { createEscalator } from './escalation.ts';
 import { leaderDuties } from './leader-duties.ts';
 import { rulesInForce } from './rules-in-force.ts';
-import { LEASE_MS, evaluatorLease } from './evaluator-lease.ts';
+import { type EvaluatorLease, LEASE_MS, evaluatorLease } from './evaluator-lease.ts';
+import { partitionShare } from './partition-share.ts';
 import { evaluateWhileLeading } from './leading.ts';
 import { checkWebhookTarget, loadAlertConfig } from './config.ts';
 import { conflictGate } from './conflict-gate.ts';
-import { createEvaluator } from './evaluator.ts';
+import { createEvaluator, emptyEvaluatorCounters } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
 import { redisDeliveryLog } from './delivery-log.ts';
 import { sharedPace } from './webhook-pace.ts';
@@ -69,19 +71,19 @@ const rules = rulesInForce({
   logger,
 });
 await rules.start();
-// One evaluator at a time (see evaluator-lease.ts); every instance notifies.
-const lease = evaluatorLease(redis, alertKeys(redis, config.alertsStream).evaluatorLease, consumerName);
-const evaluator = createEvaluator({
-  redis,
-  rules: rules.current.rules,
-  alertsStream: config.alertsStream,
-  lease,
-  notifyMaxAgeMs: config.notifyMaxAgeMs,
-});
+const partitions = readingStreamsOf(config).streams;
+const alertKeyNames = alertKeys(redis, config.alertsStream);
+// One evaluator at a time per partition of the readings stream, the holder of its lease (see
+// evaluator-lease.ts); the instances share the partitions (partition-share.ts); every instance notifies.
+const leases = partitions.map((_, index) => evaluatorLease(redis, alertKeyNames.evaluatorLeaseOf(index), consumerName));
+// Partition 0's holder also sweeps the time-based rules (absence, escalation) and retires rules.
+const lease = leases[0] as EvaluatorLease;
+// An evaluator per partition, fenced by its lease, adding to one set of counters.
+const evaluated = { counters: emptyEvaluatorCounters(), detection: createLatencyHistogram() };
 // Absence rules: the lease holder calls silent the devices gone quiet, at every follow below.
 const absenceSweeper = createAbsenceSweeper({
   redis,
-  readingsStreams: readingStreamsOf(config).streams,
+  readingsStreams: partitions,
   alertsGroup: config.alertsGroup,
   alertsStream: config.alertsStream,
   lease,
@@ -127,12 +129,19 @@ const notifier = createNotifier({
   minIntervalMs: config.webhookMinIntervalMs,
   timeoutMs: config.webhookTimeoutMs,
 });
-const partitions = readingStreamsOf(config).streams;
 /** What each partition of the readings stream is evaluated with. */
 const perPartition = new Map(
-  partitions.map((stream) => [
+  partitions.map((stream, index) => [
     stream,
     {
+      evaluator: createEvaluator({
+        redis,
+        rules: rules.current.rules,
+        alertsStream: config.alertsStream,
+        lease: leases[index],
+        notifyMaxAgeMs: config.notifyMaxAgeMs,
+        ...evaluated,
+      }),
       // A reading storage found in conflict (same id, other content) is not evaluated.
       gate: conflictGate({
         redis,
@@ -162,12 +171,18 @@ const common = {
   maxDeliveries: config.maxDeliveries,
 };
 
-// Group "alerts" on readings: thresholds → transitions XADDed to the alerts stream, then ack —
-// by the instance holding the evaluator lease; the others stand by.
+// Group "alerts" on each partition: rules → transitions XADDed to the alerts stream, then ack —
+// by the instance holding the partition's lease; an instance with no partition stands by.
 const evaluating = evaluateWhileLeading({
-  lease,
+  partitions: partitions.map((stream, index) => ({ stream, lease: leases[index] as EvaluatorLease })),
+  share: partitionShare({
+    redis,
+    key: alertKeyNames.evaluators,
+    instance: consumerName,
+    partitions: partitions.length,
+    ttlMs: LEASE_MS,
+  }),
   redis,
-  streams: partitions,
   group: config.alertsGroup,
   consumerName,
   logger,
@@ -175,7 +190,7 @@ const evaluating = evaluateWhileLeading({
   connectBlocking: () =>
     createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'consumer-alert:alerts', logger }),
   makeConsumer: (blockingRedis, stream) => {
-    const { gate, storage } = partitionParts(stream);
+    const { evaluator, gate, storage } = partitionParts(stream);
     return createConsumer({
       ...common,
       blockingRedis,
@@ -227,7 +242,7 @@ const follow = async () => {
     try {
       const changed = await rules.poll();
       if (changed) {
-        evaluator.setRules(changed.rules);
+        for (const { evaluator } of perPartition.values()) evaluator.setRules(changed.rules);
         ruleSummaries = summarise(changed.rules);
         logger.info('rules_changed', {
           version: changed.set.version,
@@ -262,7 +277,8 @@ const heartbeat = startHeartbeat({
   info: () => ({
     rules: ruleSummaries,
     rulesVersion: rules.current.set.version,
-    evaluator: evaluating.leading() ? 'evaluating' : 'standby',
+    evaluator: evaluating.partitionsLed().length > 0 ? 'evaluating' : 'standby',
+    partitionsEvaluated: evaluating.partitionsLed(),
   }),
   redis,
   intervalMs: config.heartbeatIntervalMs,
@@ -270,7 +286,7 @@ const heartbeat = startHeartbeat({
   service: 'consumer-alert',
   instance: consumerName,
   counters: () => ({
-    ...Object.fromEntries(Object.entries(evaluator.counters).map(([name, value]) => [`alerts_${name}`, value])),
+    ...Object.fromEntries(Object.entries(evaluated.counters).map(([name, value]) => [`alerts_${name}`, value])),
     ...Object.fromEntries(Object.entries(notifier.counters).map(([name, value]) => [`notify_${name}`, value])),
     readings_acked: evaluating.stats().acked,
     alerts_acked: notifying.stats().acked,
@@ -278,13 +294,13 @@ const heartbeat = startHeartbeat({
     readings_refused_skipped: evaluating.stats().skipped,
     readings_conflicting_skipped: [...perPartition.values()].reduce((sum, { gate }) => sum + gate.skipped, 0),
   }),
-  latencies: () => ({ detection: evaluator.detection, delivery: notifier.delivery }),
+  latencies: () => ({ detection: evaluated.detection, delivery: notifier.delivery }),
   logger,
 });
 
 const status = setInterval(() => {
   logger.info('status', {
-    evaluator: { ...evaluator.counters, detection: evaluator.detection.summary() },
+    evaluator: { ...evaluated.counters, detection: evaluated.detection.summary() },
     notifier: { ...notifier.counters, delivery: notifier.delivery.summary() },
   });
 }, config.statusIntervalMs);
@@ -299,7 +315,7 @@ onShutdown(
     await heartbeat.stop();
     await Promise.race([trimmer.stop(), Bun.sleep(1_000)]);
     clearInterval(status);
-    logger.info('stopped', { evaluator: evaluator.counters, notifier: notifier.counters });
+    logger.info('stopped', { evaluator: evaluated.counters, notifier: notifier.counters });
     for (const connection of [redis, notifierBlocking]) connection.disconnect();
   },
   config.shutdownTimeoutMs,

@@ -57,8 +57,15 @@ export function alertKeys(client: KeyClient, alertsStream: string) {
     silences: `${alertsStream}:silences`,
     /** The silences whose end the notifier already announced. */
     silencesFollowed: `${alertsStream}:silences:followed`,
-    /** Only the instance holding it evaluates (consumer-alert's evaluator-lease.ts). */
+    /**
+     * Only the instance holding it evaluates partition 0 of the readings stream and sweeps the
+     * time-based rules (consumer-alert's evaluator-lease.ts); `evaluatorLeaseOf(n)` is partition n's.
+     */
     evaluatorLease: `${beside}:evaluator`,
+    evaluatorLeaseOf: (partition: number) =>
+      partition === 0 ? `${beside}:evaluator` : `${beside}:evaluator:${partition}`,
+    /** The consumer-alert instances alive, each until a time (Redis's clock): how partitions are shared (partition-share.ts). */
+    evaluators: `${beside}:evaluators`,
     /** Acknowledged alerts, a field per `<ruleId>|<deviceId>` (alert-acks.ts). */
     acks: `${beside}:acks`,
     /** The firings escalation follows and the steps raised (consumer-alert's escalate-alerts.lua). */

@@ -31,11 +31,23 @@ export const formatLatency = (s: LatencySummary) =>
 export const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
 /** `, PostgreSQL, 2 API instances` for a measurement's name; nothing for the default (SQLite, one API). */
-export function backendLabel(options: { backend?: string; apiInstances?: number; ha?: boolean } = {}): string {
+export function backendLabel(
+  options: {
+    backend?: string;
+    apiInstances?: number;
+    ha?: boolean;
+    cluster?: boolean;
+    partitions?: number;
+    alertInstances?: number;
+  } = {},
+): string {
   const parts = [
     options.backend === 'postgres' ? 'PostgreSQL' : '',
     (options.apiInstances ?? 1) > 1 ? `${options.apiInstances} API instances` : '',
     options.ha ? 'Redis primary + 2 replicas + 3 Sentinels, WAIT 1' : '',
+    options.cluster ? 'Redis Cluster of 3 masters + 3 replicas, WAIT 1' : '',
+    (options.partitions ?? 1) > 1 ? `${options.partitions} partitions` : '',
+    (options.alertInstances ?? 1) > 1 ? `${options.alertInstances} consumer-alert instances` : '',
   ].filter(Boolean);
   return parts.length > 0 ? `, ${parts.join(', ')}` : '';
 }

@@ -7,7 +7,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { commonSettings, createRedis, groupsCaughtUp, loadConfig, readGroups, redisTargetOf } from 'core';
+import {
+  commonSettings,
+  createRedis,
+  groupsCaughtUp,
+  loadConfig,
+  readGroups,
+  readingStreams,
+  redisTargetOf,
+} from 'core';
 import {
   type PostgresServer,
   type RedisHa,
@@ -15,6 +23,7 @@ import {
   type ServiceProcess,
   freePort,
   startPostgresServer,
+  startRedisCluster,
   startRedisHa,
   startRedisServer,
   startService,
@@ -35,6 +44,12 @@ export interface StackOptions {
   apiInstances?: number;
   /** A Redis primary, two replicas and three Sentinels: every service through the Sentinels, doors WAITing for a replica. */
   ha?: boolean;
+  /** A Redis Cluster of three masters, a replica each (REDIS_CLUSTER_NODES, WAIT 1 per shard). */
+  cluster?: boolean;
+  /** STREAM_PARTITIONS: the readings stream in this many partitions. Default 1. */
+  partitions?: number;
+  /** consumer-alert instances sharing the partitions. Default 1. */
+  alertInstances?: number;
 }
 
 export interface Stack {
@@ -42,6 +57,8 @@ export interface Stack {
   redisUrl: string;
   /** With `ha`: the primary, replicas and Sentinels (a scenario may kill the primary). */
   ha?: RedisHa;
+  /** The readings stream's partitions (one without STREAM_PARTITIONS). */
+  partitions: readonly string[];
   /** The first API's base URL and process id. */
   api: { url: string; pid: number };
   /** The database, through the API's storage port. */
@@ -62,12 +79,18 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
   const { backend = 'sqlite', apiInstances = 1 } = options;
   const dir = await mkdtemp(join(tmpdir(), 'bench-pipeline-'));
   const ha = options.ha ? await startRedisHa() : undefined;
+  const cluster = options.cluster ? await startRedisCluster() : undefined;
   const redisServer = ha
     ? (ha.servers[0] as RedisServer)
-    : await startRedisServer({ fsync: 'everysec', cluster: false });
+    : cluster
+      ? (cluster.nodes[0] as RedisServer)
+      : await startRedisServer({ fsync: 'everysec', cluster: false });
+  const partitions = readingStreams('readings', options.partitions ?? 1).streams;
   const redisEnv: Record<string, string> = {
     REDIS_URL: redisServer.url,
     ...(ha ? { REDIS_SENTINELS: ha.sentinelList } : {}),
+    ...(cluster ? { REDIS_CLUSTER_NODES: cluster.nodeList } : {}),
+    ...(options.partitions ? { STREAM_PARTITIONS: String(options.partitions) } : {}),
   };
   const redis = createRedis(redisTargetOf(loadConfig(commonSettings, redisEnv)), { name: 'bench' });
   let postgres: PostgresServer | undefined;
@@ -87,20 +110,30 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
     ...extraEnv,
   };
   const store = startService(join(root, 'consumer-store/src/index.ts'), env, profileFlags);
-  const alert = startService(join(root, 'consumer-alert/src/index.ts'), env, profileFlags);
+  const alerts = Array.from({ length: options.alertInstances ?? 1 }, (_, i) =>
+    startService(
+      join(root, 'consumer-alert/src/index.ts'),
+      i === 0 ? env : { ...env, CONSUMER_NAME: `bench-alert-${i + 1}` },
+      profileFlags,
+    ),
+  );
   const readings = await openStore(databaseUrl);
   const pids = () => ({
     redis: redisServer.pid,
     ...Object.fromEntries((ha?.servers ?? []).slice(1).map((replica, i) => [`redis-replica-${i + 1}`, replica.pid])),
+    ...Object.fromEntries((cluster?.nodes ?? []).slice(1).map((node, i) => [`redis-node-${i + 2}`, node.pid])),
     ...Object.fromEntries(apis.map((api, i) => [i === 0 ? 'api' : `api-${i + 1}`, api.pid])),
     ...(postgres ? { postgres: postgres.pid } : {}),
     'consumer-store': store.pid,
-    'consumer-alert': alert.pid,
+    ...Object.fromEntries(
+      alerts.map((alert, i) => [i === 0 ? 'consumer-alert' : `consumer-alert-${i + 1}`, alert.pid]),
+    ),
   });
   const stack: Stack = {
     redis,
     redisUrl: redisServer.url,
     ha,
+    partitions,
     api: { url: first.url, pid: first.pid },
     store: readings,
     async usage() {
@@ -114,7 +147,8 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
     },
     stored: () => storedRows(readings),
     lastStoredAt: async () => (await readings.recentChanges(1))[0]?.storedAt ?? Date.now(),
-    drained: (names) => groupsCaughtUp(redis, 'readings', names),
+    drained: async (names) =>
+      (await Promise.all(partitions.map((stream) => groupsCaughtUp(redis, stream, names)))).every(Boolean),
     // Uniform values: the load every earlier run measured (with VALUE_MAX 51, ~2% over the threshold).
     startProducer: (producerEnv) =>
       startService(
@@ -124,17 +158,19 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
       ),
     async stop() {
       await readings.close();
-      await Promise.all([store.kill('SIGTERM'), alert.kill('SIGTERM')]);
+      await Promise.all([store.kill('SIGTERM'), ...alerts.map((alert) => alert.kill('SIGTERM'))]);
       for (const api of apis) await api.stop();
       redis.disconnect();
       if (ha) await ha.stop();
+      else if (cluster) await cluster.stop();
       else await redisServer.stop();
       await postgres?.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
-  // Both groups exist before the first reading, so neither starts late at "$".
-  await waitFor(async () => (await readGroups(redis, 'readings').catch(() => [])).length >= 2, {
+  // Both groups exist on every partition before the first reading, so neither starts late at "$".
+  const grouped = async (stream: string) => (await readGroups(redis, stream).catch(() => [])).length >= 2;
+  await waitFor(async () => (await Promise.all(partitions.map(grouped))).every(Boolean), {
     timeoutMs: 20_000,
     what: 'consumer groups',
   });

@@ -7,7 +7,7 @@ import { entryTimeMs } from 'core';
 import { type Measurement, backendLabel, int } from './report.ts';
 import { processUsage } from '../support.ts';
 import { waitFor } from 'core/testing';
-import { type StackOptions, startStack } from './stack.ts';
+import { type Stack, type StackOptions, startStack } from './stack.ts';
 
 export async function throughputScenario(options: { readings: number; stack?: StackOptions }): Promise<Measurement[]> {
   const { readings } = options;
@@ -29,10 +29,7 @@ export async function throughputScenario(options: { readings: number; stack?: St
     let producerPeakRssMb = 0;
     await waitFor(
       async () => {
-        if (firstXaddMs === 0) {
-          const first = await stack.redis.xrange('readings', '-', '+', 'COUNT', 1);
-          if (first[0]) firstXaddMs = entryTimeMs(first[0][0]);
-        }
+        if (firstXaddMs === 0) firstXaddMs = await firstEntryMs(stack);
         if (producer.child.exitCode === null) {
           // Sampled while it runs: after exit /proc has nothing left to read.
           const usage = await processUsage(producer.pid).catch(() => undefined);
@@ -52,8 +49,7 @@ export async function throughputScenario(options: { readings: number; stack?: St
     // Its CPU time from the exit status (microseconds).
     const resources = producer.child.resourceUsage();
     const producerCpuSeconds = Number((resources?.cpuTime.user ?? 0n) + (resources?.cpuTime.system ?? 0n)) / 1e6;
-    const last = await stack.redis.xrevrange('readings', '+', '-', 'COUNT', 1);
-    const lastXaddMs = last[0] ? entryTimeMs(last[0][0]) : Date.now();
+    const lastXaddMs = await lastEntryMs(stack);
     const after = await stack.usage();
     const redisCommands = parseCommandStats(await stack.redis.info('commandstats'));
     const stored = await stack.stored();
@@ -110,6 +106,22 @@ export async function throughputScenario(options: { readings: number; stack?: St
   } finally {
     await stack.stop();
   }
+}
+
+/** When the first reading reached a partition (0 while none has). */
+async function firstEntryMs(stack: Stack): Promise<number> {
+  const firsts = await Promise.all(stack.partitions.map((stream) => stack.redis.xrange(stream, '-', '+', 'COUNT', 1)));
+  const times = firsts.flatMap((first) => (first[0] ? [entryTimeMs(first[0][0])] : []));
+  return times.length > 0 ? Math.min(...times) : 0;
+}
+
+/** When the last reading reached its partition. */
+async function lastEntryMs(stack: Stack): Promise<number> {
+  const lasts = await Promise.all(
+    stack.partitions.map((stream) => stack.redis.xrevrange(stream, '+', '-', 'COUNT', 1)),
+  );
+  const times = lasts.flatMap((last) => (last[0] ? [entryTimeMs(last[0][0])] : []));
+  return times.length > 0 ? Math.max(...times) : Date.now();
 }
 
 /** `cmdstat_xadd:calls=1,usec=2,...` lines, most expensive first. Commands a script runs count both in their own line and in evalsha's. */
