@@ -66,3 +66,4 @@ export function createBatchesInHand(concurrency: number, handleNew: (entries: Ra
     },
   };
 }
+export type BatchesInHand = ReturnType<typeof createBatchesInHand>;

@@ -57,3 +57,4 @@ export function createClaimer(options: ClaimerOptions) {
     await forgetIdleConsumers();
   };
 }
+export type Claimer = ReturnType<typeof createClaimer>;

@@ -64,3 +64,4 @@ export function createSettler(options: SettlerOptions) {
     }
   };
 }
+export type Settler = ReturnType<typeof createSettler>;
