@@ -3,10 +3,15 @@ import type Redis from 'ioredis';
 import { createLogger } from '../logger.ts';
 import { createRedis } from '../redis.ts';
 import { type TestRedis, uniqueName, useRedis } from '../testing/index.ts';
+import { createBatchHandler } from './batch-handler.ts';
+import { createBatchesInHand } from './batches-in-hand.ts';
 import { createClaimer } from './claimer.ts';
+import { type ConsumerOptions, resolveConsumerOptions } from './consumer-options.ts';
+import { readDeadLetters } from './dead-letter.ts';
 import { ReconnectedError, createGroupReader } from './group-reader.ts';
+import { createSettler } from './settler.ts';
 import { readConsumers } from './groups.ts';
-import { type RawEntry, emptyConsumerStats } from './types.ts';
+import { type EntryOutcome, type RawEntry, emptyConsumerStats } from './types.ts';
 
 let server: TestRedis;
 let redis: Redis;
@@ -103,5 +108,89 @@ describe('claimer', () => {
     await Bun.sleep(5);
     await claimIdle(async () => {});
     expect((await readConsumers(redis, stream, 'g')).map((consumer) => consumer.name)).toEqual(['alive']);
+  });
+});
+
+describe('batch handler (the ledger)', () => {
+  it('hands items over at most batchSize a call, retries a throw and each retried item, and settles each by its outcome', async () => {
+    const stream = await streamWithGroup(5);
+    const calls: string[][] = [];
+    let thrown = false;
+    let retriedOne = false;
+    const options: ConsumerOptions<string> = {
+      redis,
+      blockingRedis: blocking,
+      stream,
+      group: 'g',
+      consumer: 'c',
+      decode: (fields) => fields[1] as string,
+      handle: async (batch) => {
+        calls.push(batch.map((entry) => entry.value));
+        if (!thrown) {
+          thrown = true;
+          throw new Error('the API is away');
+        }
+        // '1' needs one more try; '3' is refused for good; the rest are done.
+        return batch.map((entry): EntryOutcome => {
+          if (entry.value === '3') return { dead: 'refused' };
+          if (entry.value === '1' && !retriedOne) {
+            retriedOne = true;
+            return 'retry';
+          }
+          return 'done';
+        });
+      },
+      logger,
+      batchSize: 3,
+      retryBaseMs: 1,
+    };
+    const resolved = resolveConsumerOptions(options);
+    const stats = emptyConsumerStats();
+    const reader = createGroupReader({
+      redis,
+      blockingRedis: blocking,
+      stream,
+      group: 'g',
+      consumer: 'c',
+      batchSize: 10,
+      blockMs: 100,
+    });
+    const settle = createSettler({
+      redis,
+      stream,
+      group: 'g',
+      consumer: 'c',
+      deadLetterStream: resolved.deadLetterStream,
+      stats,
+      log: logger,
+      closing: () => false,
+      retryBaseMs: 1,
+      retryMaxMs: 10,
+    });
+    const inHand = createBatchesInHand(1, async () => {});
+    const handleEntries = createBatchHandler({
+      options: resolved,
+      reader,
+      settle,
+      inHand,
+      stats,
+      log: logger,
+      closing: () => false,
+      pause: (ms) => Bun.sleep(ms),
+    });
+    try {
+      await handleEntries(await reader.read('>'), 'new');
+      // Three items a call: the throw retried whole, then '1' alone (a retry is in memory, not
+      // a redelivery), then the rest.
+      expect(calls).toEqual([['0', '1', '2'], ['0', '1', '2'], ['1'], ['3', '4']]);
+      expect((await redis.xpending(stream, 'g'))[0]).toBe(0);
+      const dead = await readDeadLetters(redis, resolved.deadLetterStream, 10);
+      expect(dead.map((letter) => letter.reason)).toEqual(['refused']);
+      expect(stats.acked).toBe(5);
+      expect(stats.deadLettered).toBe(1);
+      expect(stats.retried).toBe(4);
+    } finally {
+      reader.detach();
+    }
   });
 });
