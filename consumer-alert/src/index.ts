@@ -1,7 +1,6 @@
 import {
   configOrExit,
   createConsumer,
-  createLatencyHistogram,
   createLogger,
   createRedis,
   createSleeper,
@@ -18,24 +17,17 @@ import {
   type Rule,
   startHeartbeat,
   startTrimmer,
-  storageFirst,
   alertKeys,
   prepareKeysOrExit,
-  readingStreamsOf,
 } from 'core';
-import { decodeForAlerting } from './alert-modes.ts';
 import { createAnnouncer } from './announcer.ts';
 import { createAbsenceSweeper } from './absence/sweeper.ts';
 import { retireMemberRule } from './retire-member-rule.ts';
 import { createEscalator } from './escalation.ts';
 import { leaderDuties } from './leader-duties.ts';
 import { rulesInForce } from './rules-in-force.ts';
-import { type EvaluatorLease, LEASE_MS, evaluatorLease } from './evaluator-lease.ts';
-import { partitionShare } from './partition-share.ts';
-import { evaluateWhileLeading } from './leading.ts';
+import { evaluateByPartition } from './partition-evaluation.ts';
 import { checkWebhookTarget, loadAlertConfig } from './config.ts';
-import { conflictGate } from './conflict-gate.ts';
-import { createEvaluator, emptyEvaluatorCounters } from './evaluator.ts';
 import { createNotifier } from './notifier.ts';
 import { redisDeliveryLog } from './delivery-log.ts';
 import { sharedPace } from './webhook-pace.ts';
@@ -71,15 +63,16 @@ const rules = rulesInForce({
   logger,
 });
 await rules.start();
-const partitions = readingStreamsOf(config).streams;
-const alertKeyNames = alertKeys(redis, config.alertsStream);
-// One evaluator at a time per partition of the readings stream, the holder of its lease (see
-// evaluator-lease.ts); the instances share the partitions (partition-share.ts); every instance notifies.
-const leases = partitions.map((_, index) => evaluatorLease(redis, alertKeyNames.evaluatorLeaseOf(index), consumerName));
-// Partition 0's holder also sweeps the time-based rules (absence, escalation) and retires rules.
-const lease = leases[0] as EvaluatorLease;
-// An evaluator per partition, fenced by its lease, adding to one set of counters.
-const evaluated = { counters: emptyEvaluatorCounters(), detection: createLatencyHistogram() };
+// Every partition of the readings stream evaluated by the holder of its lease (partition-evaluation.ts).
+const byPartition = evaluateByPartition({
+  redis,
+  redisTarget,
+  config,
+  rules: rules.current.rules,
+  consumerName,
+  logger,
+});
+const { evaluating, partitions, lease } = byPartition;
 // Absence rules: the lease holder calls silent the devices gone quiet, at every follow below.
 const absenceSweeper = createAbsenceSweeper({
   redis,
@@ -129,87 +122,13 @@ const notifier = createNotifier({
   minIntervalMs: config.webhookMinIntervalMs,
   timeoutMs: config.webhookTimeoutMs,
 });
-/** What each partition of the readings stream is evaluated with. */
-const perPartition = new Map(
-  partitions.map((stream, index) => [
-    stream,
-    {
-      evaluator: createEvaluator({
-        redis,
-        rules: rules.current.rules,
-        alertsStream: config.alertsStream,
-        lease: leases[index],
-        notifyMaxAgeMs: config.notifyMaxAgeMs,
-        ...evaluated,
-      }),
-      // A reading storage found in conflict (same id, other content) is not evaluated.
-      gate: conflictGate({
-        redis,
-        readingsStream: config.readingsStream,
-        partition: stream,
-        storeGroup: config.storeGroup,
-        waitMs: config.waitForStoreMs,
-        logger,
-      }),
-      // In an alert storm storage drains first: while the last batch was mostly transitions,
-      // evaluation waits while the partition's store group catches up, and follows behind it;
-      // with storage stuck it goes on at once. Outside storms it never waits.
-      storage: storageFirst({ redis, stream, group: config.storeGroup }),
-    },
-  ]),
-);
-const partitionParts = (stream: string) => {
-  const parts = perPartition.get(stream);
-  if (!parts) throw new Error(`no partition ${stream}`);
-  return parts;
-};
-const common = {
+// Group "notify" on alerts: console and webhook, acked after a 2xx.
+const notifying = createConsumer({
   redis,
   consumer: consumerName,
   logger,
   claimIdleMs: config.claimIdleMs,
   maxDeliveries: config.maxDeliveries,
-};
-
-// Group "alerts" on each partition: rules → transitions XADDed to the alerts stream, then ack —
-// by the instance holding the partition's lease; an instance with no partition stands by.
-const evaluating = evaluateWhileLeading({
-  partitions: partitions.map((stream, index) => ({ stream, lease: leases[index] as EvaluatorLease })),
-  share: partitionShare({
-    redis,
-    key: alertKeyNames.evaluators,
-    instance: consumerName,
-    partitions: partitions.length,
-    ttlMs: LEASE_MS,
-  }),
-  redis,
-  group: config.alertsGroup,
-  consumerName,
-  logger,
-  renewEveryMs: Math.floor(LEASE_MS / 3),
-  connectBlocking: () =>
-    createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'consumer-alert:alerts', logger }),
-  makeConsumer: (blockingRedis, stream) => {
-    const { evaluator, gate, storage } = partitionParts(stream);
-    return createConsumer({
-      ...common,
-      blockingRedis,
-      stream,
-      group: config.alertsGroup,
-      decodeItems: decodeForAlerting,
-      // The store group dead-letters what the contract refuses: one dead letter per refused reading.
-      undecodable: 'skip',
-      handle: async (batch) => {
-        if (evaluator.stormy()) await storage.wait();
-        return gate.handle(batch, (kept) => evaluator.handle(kept));
-      },
-      batchSize: config.batchSize,
-    });
-  },
-});
-// Group "notify" on alerts: console and webhook, acked after a 2xx.
-const notifying = createConsumer({
-  ...common,
   blockingRedis: notifierBlocking,
   stream: config.alertsStream,
   group: config.notifyGroup,
@@ -242,7 +161,7 @@ const follow = async () => {
     try {
       const changed = await rules.poll();
       if (changed) {
-        for (const { evaluator } of perPartition.values()) evaluator.setRules(changed.rules);
+        byPartition.setRules(changed.rules);
         ruleSummaries = summarise(changed.rules);
         logger.info('rules_changed', {
           version: changed.set.version,
@@ -286,21 +205,21 @@ const heartbeat = startHeartbeat({
   service: 'consumer-alert',
   instance: consumerName,
   counters: () => ({
-    ...Object.fromEntries(Object.entries(evaluated.counters).map(([name, value]) => [`alerts_${name}`, value])),
+    ...Object.fromEntries(Object.entries(byPartition.counters).map(([name, value]) => [`alerts_${name}`, value])),
     ...Object.fromEntries(Object.entries(notifier.counters).map(([name, value]) => [`notify_${name}`, value])),
     readings_acked: evaluating.stats().acked,
     alerts_acked: notifying.stats().acked,
     dead_lettered: evaluating.stats().deadLettered + notifying.stats().deadLettered,
     readings_refused_skipped: evaluating.stats().skipped,
-    readings_conflicting_skipped: [...perPartition.values()].reduce((sum, { gate }) => sum + gate.skipped, 0),
+    readings_conflicting_skipped: byPartition.conflictsSkipped(),
   }),
-  latencies: () => ({ detection: evaluated.detection, delivery: notifier.delivery }),
+  latencies: () => ({ detection: byPartition.detection, delivery: notifier.delivery }),
   logger,
 });
 
 const status = setInterval(() => {
   logger.info('status', {
-    evaluator: { ...evaluated.counters, detection: evaluated.detection.summary() },
+    evaluator: { ...byPartition.counters, detection: byPartition.detection.summary() },
     notifier: { ...notifier.counters, delivery: notifier.delivery.summary() },
   });
 }, config.statusIntervalMs);
@@ -315,7 +234,7 @@ onShutdown(
     await heartbeat.stop();
     await Promise.race([trimmer.stop(), Bun.sleep(1_000)]);
     clearInterval(status);
-    logger.info('stopped', { evaluator: evaluated.counters, notifier: notifier.counters });
+    logger.info('stopped', { evaluator: byPartition.counters, notifier: notifier.counters });
     for (const connection of [redis, notifierBlocking]) connection.disconnect();
   },
   config.shutdownTimeoutMs,

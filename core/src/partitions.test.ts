@@ -37,7 +37,12 @@ describe('partitions of the readings stream', () => {
     // FNV-1a 32 of "a" is 0xe40c292c (the hash's published test vector).
     expect(partitionOf('a', 1_000_000)).toBe(0xe40c292c % 1_000_000);
     expect(partitionOf('a', 1)).toBe(0);
-    expect(partitionOf('ü', 7)).toBe(partitionOf('ü', 7));
+    // The example of docs/event-contract.md.
+    expect(partitionOf('device-001', 8)).toBe(1);
+    // Not ASCII: hashed over its UTF-8 bytes (c3 bc), as a device computing it would.
+    let expected = 0x811c9dc5;
+    for (const byte of [0xc3, 0xbc]) expected = Math.imul(expected ^ byte, 0x01000193) >>> 0;
+    expect(partitionOf('ü', 1_000_003)).toBe(expected % 1_000_003);
     const counts = new Array(8).fill(0);
     for (let n = 0; n < 1_000; n++) counts[partitionOf(`device-${n}`, 8)] += 1;
     // A thousand devices over eight partitions: every one gets a fair share.

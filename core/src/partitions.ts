@@ -40,11 +40,21 @@ export function readingStreams(base: string, count = 1): ReadingStreams {
 export function partitionOf(deviceId: string, count: number): number {
   if (count === 1) return 0;
   let hash = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(deviceId)) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
+  // An ASCII id's characters are its bytes (the common case: no encoding, no allocation).
+  for (let index = 0; index < deviceId.length; index++) {
+    const code = deviceId.charCodeAt(index);
+    if (code >= 0x80) return fnv1a(utf8.encode(deviceId)) % count;
+    hash = Math.imul(hash ^ code, 0x01000193) >>> 0;
   }
   return hash % count;
+}
+
+const utf8 = new TextEncoder();
+
+function fnv1a(bytes: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (const byte of bytes) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash;
 }
 
 /** STREAM_PARTITIONS differs from the count the pipeline on this Redis was created with. */
