@@ -20,7 +20,14 @@ function checkpoint(frameBytes: number): number {
 self.onmessage = (event: MessageEvent<CheckpointerRequest>) => {
   const message = event.data;
   if (message.type === 'start') {
-    db = new Database(message.path);
+    // Never creates the file: the writer made it before starting this thread, and a file gone by
+    // now was deleted under the API (which the writer reports) — a new empty one made here would
+    // be taken for a replacement.
+    try {
+      db = new Database(message.path, { create: false, readwrite: true });
+    } catch {
+      return;
+    }
     db.run('PRAGMA busy_timeout = 5000');
     // A WAL frame: a page and its 24-byte header.
     const frameBytes = (db.query('PRAGMA page_size').get() as { page_size: number }).page_size + 24;
