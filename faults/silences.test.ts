@@ -205,8 +205,14 @@ describe('fault: silences (absence rules)', () => {
       await server.restart();
     });
     const { verdict: found, alerts } = await verdict([await redisStartedAt()]);
+    // Exact, with every gap across the restart counted from it: the time Redis was away silences
+    // nobody.
     expect(found).toEqual({ missed: [], false: [], unresolved: [] });
-    expect(alerts.filter((a) => a.state === 'firing').length).toBe(QUIET.size);
+    // Each quiet device's silence; another device only if this test's own fleet, starved on a
+    // busy machine, sent nothing for silentForMs after Redis was back (then it was silent, and
+    // the checker expected that alert: once seen in CI, 13 alerts, exact).
+    const firing = alerts.filter((a) => a.state === 'firing');
+    expect(new Set(firing.filter((a) => QUIET.has(a.deviceId)).map((a) => a.deviceId)).size).toBe(QUIET.size);
     for (const process of running.splice(0)) await process.kill('SIGTERM');
   }, 90_000);
 });
