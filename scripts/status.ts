@@ -45,6 +45,7 @@ interface HealthView {
   reasons: string[];
   checks: Record<string, { status: string; latencyMs?: number; error?: string; version?: string }>;
   groups: Array<{ stream: string; group: string; consumers: number; pending: number; lag: number | null }>;
+  partitionTotals?: Array<{ stream: string; group: string; partitions: number; pending: number; lag: number | null }>;
   deadLetters: Array<{ stream: string; entries: number }>;
   workers: Array<{
     service: string;
@@ -84,6 +85,12 @@ table(
   ['stream / group', 'consumers', 'pending', 'lag'],
   health.groups.map((g) => [`${g.stream} / ${g.group}`, g.consumers, g.pending, g.lag ?? '?']),
 );
+if (health.partitionTotals)
+  table(
+    'consumer groups, all partitions',
+    ['stream / group', 'partitions', 'pending', 'lag'],
+    health.partitionTotals.map((g) => [`${g.stream} / ${g.group}`, g.partitions, g.pending, g.lag ?? '?']),
+  );
 table(
   'dead letters',
   ['stream', 'entries'],

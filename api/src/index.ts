@@ -73,6 +73,7 @@ const pipeline = {
   replication,
   redis,
   streams: [...readingStreamsOf(config).streams, config.alertsStream],
+  partitions: { stream: config.readingsStream, streams: readingStreamsOf(config).streams },
   expectedWorkers: config.expectedWorkers
     .split(',')
     .map((name) => name.trim())

@@ -12,7 +12,7 @@ import {
 import type Redis from 'ioredis';
 import { createApp } from '../../app.ts';
 import { testStore } from '../../test-helpers.ts';
-import { forgetSilentWorkers } from './pipeline.ts';
+import { forgetSilentWorkers, pipelineHealth } from './pipeline.ts';
 import { startEpochWatch } from './redis-epoch.ts';
 
 const root = join(import.meta.dir, '../../../..');
@@ -150,6 +150,28 @@ describe('/health of the whole pipeline', () => {
     });
     expect((await health()).body.reasons.join(' ')).toContain(`entries in ${streamKeys(redis, readings).dead}`);
     await redis.del(streamKeys(redis, readings).dead);
+  });
+
+  it('adds each group up over the partitions of the readings stream', async () => {
+    const base = uniqueName('partitioned');
+    const partitions = [base, `${base}:1`];
+    for (const [index, stream] of partitions.entries()) {
+      await redis.xgroup('CREATE', stream, 'store', '$', 'MKSTREAM');
+      for (let i = 0; i < 5 + index; i++) await redis.xadd(stream, '*', 'v', '1', 'n', String(i));
+      await redis.xreadgroup('GROUP', 'store', 's', 'COUNT', 2, 'STREAMS', stream, '>');
+    }
+    const view = await pipelineHealth({
+      redis: apiRedis,
+      streams: partitions,
+      partitions: { stream: base, streams: partitions },
+      expectedWorkers: [],
+      lagDegraded: 1_000,
+    });
+    expect(view.partitionTotals).toEqual([
+      expect.objectContaining({ stream: base, group: 'store', partitions: 2, consumers: 1, pending: 4, lag: 7 }),
+    ]);
+    const alone = await pipelineHealth({ redis: apiRedis, streams: [base], expectedWorkers: [], lagDegraded: 1_000 });
+    expect(alone.partitionTotals).toBeUndefined();
   });
 
   it('is degraded when entries wait longer than STALL_DEGRADED_MS for a group, unread or unacknowledged', async () => {

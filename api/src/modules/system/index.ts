@@ -15,6 +15,11 @@ const HEALTH_SCHEMA = {
     reasons: { type: 'array', items: { type: 'string' } },
     checks: { type: 'object', description: 'api, database and redis, each with its status' },
     groups: { type: 'array', items: { type: 'object' }, description: 'Consumer groups: lag, pending, oldest waiting' },
+    partitionTotals: {
+      type: 'array',
+      items: { type: 'object' },
+      description: 'With STREAM_PARTITIONS: each readings group added up over the partitions',
+    },
     deadLetters: { type: 'array', items: { type: 'object' } },
     workers: { type: 'array', items: { type: 'object' }, description: 'Every worker: alive, or silent since when' },
   },
@@ -102,6 +107,7 @@ export function systemRoutes({
             redis: view?.redis ?? { status: 'not configured' },
           },
           groups: view?.groups ?? [],
+          ...(view?.partitionTotals ? { partitionTotals: view.partitionTotals } : {}),
           deadLetters: view?.deadLetters ?? [],
           workers: view?.workers ?? [],
         };

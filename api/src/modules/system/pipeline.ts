@@ -15,8 +15,10 @@ import type { ReplicationView, ReplicationWatch } from './replication.ts';
 
 export interface PipelineOptions {
   redis: Redis;
-  /** Streams whose groups and dead letters are watched: readings and alerts. */
+  /** Streams whose groups and dead letters are watched: readings (each partition) and alerts. */
   streams: readonly string[];
+  /** The readings stream's partitions (STREAM_PARTITIONS), whose groups are also added up. */
+  partitions?: { stream: string; streams: readonly string[] };
   /** Services that must have at least one live instance. */
   expectedWorkers: readonly string[];
   /** A group further behind than this makes the pipeline degraded. */
@@ -69,6 +71,8 @@ export interface PipelineHealth {
     replication?: ReplicationView;
   };
   groups: GroupHealth[];
+  /** With partitions: each readings group over all of them (pending and lag added up, the longest wait). */
+  partitionTotals?: Array<GroupHealth & { partitions: number }>;
   /** Depth of each dead-letter stream, and when its oldest entry was set aside. */
   deadLetters: Array<{ stream: string; entries: number; since: string | null }>;
   workers: WorkerHealth[];
@@ -180,6 +184,35 @@ async function groupsOf(redis: Redis, stream: string, nowMs: number): Promise<Gr
   );
 }
 
+/** Each group of the partitions' streams added up over them (a group missing on one counts its lag unknown). */
+function totalOver(
+  partitions: { stream: string; streams: readonly string[] },
+  groups: readonly GroupHealth[],
+): Array<GroupHealth & { partitions: number }> {
+  const totals = new Map<string, GroupHealth & { partitions: number }>();
+  for (const group of groups) {
+    if (!partitions.streams.includes(group.stream)) continue;
+    const total = totals.get(group.group) ?? {
+      stream: partitions.stream,
+      group: group.group,
+      partitions: 0,
+      consumers: 0,
+      pending: 0,
+      lag: 0,
+      oldestWaitingSeconds: null,
+    };
+    total.partitions += 1;
+    total.consumers = Math.max(total.consumers, group.consumers);
+    total.pending += group.pending;
+    total.lag = total.lag === null || group.lag === null ? null : total.lag + group.lag;
+    if (group.oldestWaitingSeconds !== null)
+      total.oldestWaitingSeconds = Math.max(total.oldestWaitingSeconds ?? 0, group.oldestWaitingSeconds);
+    totals.set(group.group, total);
+  }
+  for (const total of totals.values()) if (total.partitions < partitions.streams.length) total.lag = null;
+  return [...totals.values()];
+}
+
 /**
  * The whole pipeline as the API sees it through Redis: each group's lag and pending entries,
  * dead-letter depths, and every worker's heartbeat (alive, or silent since when).
@@ -272,9 +305,11 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
     );
   }
   workers.sort((a, b) => `${a.service}:${a.instance}`.localeCompare(`${b.service}:${b.instance}`));
+  const partitions = options.partitions;
   return {
     redis: { status: 'ok', latencyMs, memory, ...(replication ? { replication } : {}) },
     groups,
+    ...(partitions && partitions.streams.length > 1 ? { partitionTotals: totalOver(partitions, groups) } : {}),
     deadLetters,
     workers,
     reasons,
