@@ -59,7 +59,9 @@ export function createStoreConsumer(
         handle: (batch) => handler.handle(batch),
         logger,
         batchSize: config.batchSize,
-        concurrency: config.concurrency,
+        // CONCURRENCY is the instance's, shared by its partitions (one batch each at least): the
+        // batches in flight stay bounded however many partitions there are.
+        concurrency: Math.max(1, Math.ceil(config.concurrency / streams.length)),
         claimIdleMs: config.claimIdleMs,
         maxDeliveries: config.maxDeliveries,
         ...overrides,
