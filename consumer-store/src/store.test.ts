@@ -150,7 +150,7 @@ describe('consumer-store with real Redis, API and processes', () => {
     await expectExact(stream, 'baseline', sent);
   });
 
-  it('with the readings in 4 partitions: two instances, one killed -9 mid-run, store each once; another count stops a start, naming both', async () => {
+  it('with the readings in 4 partitions: two instances, one killed -9 mid-run, store each once; another count stops a start, naming both; the rebuild reads them all', async () => {
     const stream = uniqueName('readings');
     const streams = readingStreams(stream, 4);
     const readings = Array.from({ length: 20_000 }, (_, i) => ({
@@ -183,6 +183,21 @@ describe('consumer-store with real Redis, API and processes', () => {
     expect(await refused.exited).toBe(1);
     expect(refused.output()).toContain('STREAM_PARTITIONS is 2');
     expect(refused.output()).toContain('into 4 partitions');
+
+    // Rows lost from storage come back from every partition by the rebuild, whose group goes.
+    for (const { id } of readings.slice(0, 100)) {
+      const response = await fetch(`http://127.0.0.1:${apiPort}/readings/${id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      expect(response.status).toBe(204);
+    }
+    const rebuild = startStore(stream, { STREAM_PARTITIONS: '4' }, rebuildEntry);
+    expect(await rebuild.exited).toBe(0);
+    expect(new Set(await storedIds('partitioned'))).toEqual(new Set(readings.map((reading) => reading.id)));
+    expect(rebuild.events('rebuilt')[0]).toMatchObject({ inserted: 100, duplicates: 19_900 });
+    for (const partition of streams.streams)
+      expect((await readGroups(redis, partition)).map((g) => g.name)).toEqual(['store']);
   });
 
   it('is exact when killed with -9 mid-run and restarted under the same name', async () => {
