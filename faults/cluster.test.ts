@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'bun:test';
 import { readingStreams } from 'core';
 import { redisCli } from 'core/testing';
-import { randomDelay, runScenario } from './harness.ts';
+import { randomDelay, restartConsumers, runScenario } from './harness.ts';
 
 const PARTITIONS = 8;
 
@@ -18,11 +18,7 @@ describe('fault: on a Redis Cluster, the readings in 8 partitions', () => {
       async (pipeline) => {
         await randomDelay(800, 3_000);
         expect(pipeline.services.get('producer')?.child.exitCode).toBeNull();
-        await pipeline.kill('consumer-store');
-        await pipeline.kill('consumer-alert');
-        await Bun.sleep(500);
-        await pipeline.start('consumer-store');
-        await pipeline.start('consumer-alert');
+        await restartConsumers(pipeline);
         // The partitions spread over all three masters (redis-cli made the first three nodes masters).
         const holders = new Set(
           await Promise.all(

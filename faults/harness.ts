@@ -435,6 +435,15 @@ async function describeCluster(cluster: RedisCluster | undefined): Promise<strin
 }
 
 /** A random moment within [fromMs, toMs) — where in the run a fault lands. */
+/** consumer-store and consumer-alert killed -9 together, and started again half a second later. */
+export async function restartConsumers(pipeline: Pipeline): Promise<void> {
+  await pipeline.kill('consumer-store');
+  await pipeline.kill('consumer-alert');
+  await Bun.sleep(500);
+  await pipeline.start('consumer-store');
+  await pipeline.start('consumer-alert');
+}
+
 export const randomDelay = (fromMs: number, toMs: number) => Bun.sleep(fromMs + Math.random() * (toMs - fromMs));
 
 export interface ScenarioResult {

@@ -3,7 +3,7 @@
  * lost, nothing is stored twice or invented, every transition is alerted once, nothing pending.
  */
 import { describe, expect, it } from 'bun:test';
-import { type ServiceName, randomDelay, runScenario } from './harness.ts';
+import { type ServiceName, randomDelay, restartConsumers, runScenario } from './harness.ts';
 
 const SCENARIO_TIMEOUT_MS = 180_000;
 
@@ -39,11 +39,7 @@ describe('fault: kill -9 and restart', () => {
       const verdict = await runScenario({ workload: { readings: 20_000 }, partitions: 4 }, async (pipeline) => {
         await randomDelay(800, 3_500);
         expect(pipeline.services.get('producer')?.child.exitCode).toBeNull();
-        await pipeline.kill('consumer-store');
-        await pipeline.kill('consumer-alert');
-        await Bun.sleep(500);
-        await pipeline.start('consumer-store');
-        await pipeline.start('consumer-alert');
+        await restartConsumers(pipeline);
       });
       expect(verdict.lost).toEqual([]);
     },

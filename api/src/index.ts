@@ -68,12 +68,14 @@ const epoch = startEpochWatch({ redis });
 const storageIdentity = watchStorageIdentity({ redis, store, logger });
 // The primary's replicas and failovers, for /health and /metrics, on their own schedule.
 const replication = startReplicationWatch({ redis, target: redisTarget });
+// The readings stream's partitions (STREAM_PARTITIONS): where the doors publish, what /health watches.
+const readingPartitions = readingStreamsOf(config);
 const pipeline = {
   epoch,
   replication,
   redis,
-  streams: [...readingStreamsOf(config).streams, config.alertsStream],
-  partitions: { stream: config.readingsStream, streams: readingStreamsOf(config).streams },
+  streams: [...readingPartitions.streams, config.alertsStream],
+  partitions: { stream: config.readingsStream, streams: readingPartitions.streams },
   expectedWorkers: config.expectedWorkers
     .split(',')
     .map((name) => name.trim())
@@ -98,7 +100,7 @@ const importWorker = startImportWorker({
   }),
   jobs: importJobStore,
   stream: config.readingsStream,
-  streams: readingStreamsOf(config),
+  streams: readingPartitions,
   owner: importOwner,
   maxBacklog: config.importMaxBacklog,
   logger,
@@ -136,7 +138,7 @@ const app = createApp({
   ingest: {
     redis,
     stream: config.readingsStream,
-    streams: readingStreamsOf(config),
+    streams: readingPartitions,
     frameReadings: config.frameReadings,
   },
   tokens,

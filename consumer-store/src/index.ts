@@ -5,7 +5,6 @@ import {
   redisTargetOrExit,
   startHeartbeat,
   prepareKeysOrExit,
-  readingStreamsOf,
   startTrimmer,
 } from 'core';
 import { loadStoreConfig } from './config.ts';
@@ -19,14 +18,18 @@ await redisTargetOrExit('consumer-store', config);
 if (!config.apiToken)
   logger.warn('api_token_missing', { hint: 'the API refuses writes without API_TOKEN; set the same value for both' });
 
-const { redis, blockingRedis, handler, consumer, client } = createStoreConsumer(config, logger, 'consumer-store');
+const { redis, blockingRedis, handler, consumer, client, streams } = createStoreConsumer(
+  config,
+  logger,
+  'consumer-store',
+);
 // Keys written by an earlier version renamed before any is read (key-layout.ts).
 await prepareKeysOrExit(redis, config, logger);
 const history = createHistoryConsumer(config, logger, redis, client, 'consumer-store');
 /** Set when the consumer stopped for good (a wrong token): the heartbeat carries it to /health. */
 let problem: string | undefined;
 // Each partition trimmed as a stream of its own: RETAIN_ENTRIES is per partition.
-const trimmers = readingStreamsOf(config).streams.map((stream) =>
+const trimmers = streams.map((stream) =>
   startTrimmer({ redis, stream, retainEntries: config.retainEntries, intervalMs: config.trimIntervalMs, logger }),
 );
 

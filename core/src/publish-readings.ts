@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { READING_VERSION, type Reading, encodeReadingPayload } from './contracts/reading.ts';
 import { type AlertMode, FRAME_VERSION } from './contracts/reading-frame.ts';
-import { type ReadingStreams, readingStreams } from './partitions.ts';
+import type { ReadingStreams } from './partitions.ts';
 import { MEMORY_HIGH_WATER, RedisFullError } from './redis-memory.ts';
 import { replicated } from './replica-wait.ts';
 
@@ -55,11 +55,13 @@ export async function publishReadings(
   if (readings.length === 0) return 0;
   if (!('publishReadings' in redis)) redis.defineCommand('publishReadings', { numberOfKeys: 1, lua: PUBLISH });
   const publishing = redis as PublishingRedis;
-  const target = typeof streams === 'string' ? readingStreams(streams) : streams;
-  if (target.streams.length === 1) {
-    await replicated(redis, () => appendTo(publishing, target.base, readings, frameReadings, alerts));
+  // One stream (a name, or one partition): no routing.
+  const single = typeof streams === 'string' ? streams : streams.streams.length === 1 ? streams.base : undefined;
+  if (single !== undefined) {
+    await replicated(redis, () => appendTo(publishing, single, readings, frameReadings, alerts));
     return readings.length;
   }
+  const target = streams as ReadingStreams;
   const parts = new Map<string, Reading[]>();
   for (const reading of readings) {
     const stream = target.of(reading.deviceId);
