@@ -23,8 +23,6 @@ export interface OpenBatch<T> {
   dead: DeadLetter[];
   /** The items for the handler, in stream order; an entry's items are adjacent. */
   work: Array<ConsumerEntry<T>>;
-  /** Each work item's decoded item, whose fields a dead letter takes. */
-  itemOf: Map<ConsumerEntry<T>, DecodedItem<T>>;
   /** Each entry's items not yet settled: the entry is acknowledged when its count reaches 0. */
   open: Map<string, number>;
   /** Items decoded, valid or not (the reader's per-entry estimate). */
@@ -42,7 +40,6 @@ export function openBatch<T>(
     acks: [],
     dead: [],
     work: [],
-    itemOf: new Map(),
     open: new Map(),
     items: 0,
     skipped: 0,
@@ -75,15 +72,26 @@ export function openBatch<T>(
         setAside(batch, rules, { entryId, fields: item.fields, reason: item.error, deliveries: count });
         continue;
       }
-      const entry: ConsumerEntry<T> = { entryId, value: item.value, deliveries: count };
-      batch.work.push(entry);
-      batch.itemOf.set(entry, item);
+      batch.work.push(new WorkEntry(entryId, item.value, count, item));
       valid += 1;
     }
     if (valid > 0) batch.open.set(entryId, valid);
     else batch.acks.push(entryId);
   }
   return batch;
+}
+
+/**
+ * A work item: what the handler sees, and the decoded item it came from (whose fields a dead
+ * letter takes). One per reading of every frame: a plain class, no map from item to item.
+ */
+class WorkEntry<T> implements ConsumerEntry<T> {
+  constructor(
+    readonly entryId: string,
+    readonly value: T,
+    readonly deliveries: number,
+    readonly item: DecodedItem<T>,
+  ) {}
 }
 
 /** An undecodable entry or item: a dead letter, or skipped. */
@@ -104,7 +112,7 @@ export interface Settlement<T> {
  * retries) to `batch`'s open counts: an entry is acknowledged once its last item is done or dead.
  */
 export function settleOutcomes<T>(
-  batch: Pick<OpenBatch<T>, 'itemOf' | 'open'>,
+  batch: Pick<OpenBatch<T>, 'open'>,
   handled: ReadonlyArray<ConsumerEntry<T>>,
   outcomes: ReadonlyArray<EntryOutcome> | undefined | void,
 ): Settlement<T> {
@@ -115,7 +123,7 @@ export function settleOutcomes<T>(
     if (outcome !== 'done')
       settlement.dead.push({
         entryId: entry.entryId,
-        fields: batch.itemOf.get(entry)?.fields ?? null,
+        fields: entry instanceof WorkEntry ? entry.item.fields : null,
         reason: outcome.dead,
         deliveries: entry.deliveries,
       });
