@@ -11,13 +11,14 @@ import {
   isRateRule,
   isThresholdRule,
   isWindowRule,
-  entryTimeMs,
+  renewalsOf,
 } from 'core';
 import type Redis from 'ioredis';
 import { createAbsenceObserver } from './absence/observer.ts';
 import { createDeviceObserver } from './devices/observer.ts';
-import { quietReason } from './alert-modes.ts';
+import { QuietDevices } from './quiet-devices.ts';
 import { createRateEvaluator } from './rate/evaluator.ts';
+import { thresholdPairs } from './threshold-pairs.ts';
 import { withStateCodec } from './threshold-state.ts';
 import { createWindowEvaluator } from './window/evaluator.ts';
 
@@ -37,10 +38,10 @@ const EVALUATE = withStateCodec('evaluate-alerts.lua');
 /** A batch with more transitions than this share of its evaluations is a storm (see `stormy`). */
 const STORM_SHARE = 0.1;
 
-/** The transitions in a script's answer (every character but `-` no change and `s` stale). */
+/** The transitions in a script's answer (every character but `-` and `.` no change, `s` stale). */
 const countTransitions = (answer: string) => {
   let n = 0;
-  for (const c of answer) if (c !== '-' && c !== 's') n += 1;
+  for (const c of answer) if (c !== '-' && c !== '.' && c !== 's') n += 1;
   return n;
 };
 
@@ -92,11 +93,17 @@ export function createEvaluator(options: {
    * behind an outage of alerting itself still page, late. 0 (the default here): every one is sent.
    */
   notifyMaxAgeMs?: number;
+  /**
+   * Whether readings of devices known quiet are left unsent (quiet-devices.ts; the default): off,
+   * every pair goes to the script, which answers the same.
+   */
+  skipQuietDevices?: boolean;
   /** Counters and detection times to add to, shared by the evaluators of several partitions. */
   counters?: EvaluatorCounters;
   detection?: LatencyHistogram;
 }) {
   const notifyMaxAgeMs = options.notifyMaxAgeMs ?? 0;
+  const skipQuietDevices = options.skipQuietDevices ?? true;
   const { alertsStream } = options;
   // EVALSHA under the hood: the script is sent once per connection, not per reading.
   if (!('evaluateAlerts' in options.redis)) options.redis.defineCommand('evaluateAlerts', { lua: EVALUATE });
@@ -119,6 +126,8 @@ export function createEvaluator(options: {
       rateRules: all.filter(isRateRule),
       windowRules: all.filter(isWindowRule),
       stateKeys: rules.map((rule) => keys.thresholdState(rule.id)),
+      // Known afresh for each set of rules: their numbers are positions in this one.
+      quiet: new QuietDevices(rules.length),
       table: JSON.stringify(
         rules.map((rule) => [
           rule.id,
@@ -140,6 +149,9 @@ export function createEvaluator(options: {
 
   /** Transitions over (reading, rule) pairs, in the last batch. */
   let transitionShare = 0;
+  /** Batches being evaluated now, and the connection's renewals when the last began. */
+  let handling = 0;
+  let renewalsSeen = renewalsOf(redis);
 
   return {
     counters,
@@ -154,90 +166,112 @@ export function createEvaluator(options: {
     setRules(rules: readonly Rule[]) {
       active = compile(rules);
     },
+    /** A new lead of this evaluator's partition: another instance may have written the states meanwhile. */
+    startLead() {
+      active.quiet.clear();
+    },
     async handle(batch: ReadonlyArray<ConsumerEntry<Reading>>): Promise<void> {
-      const { rules, stateKeys, table: ruleTable, absenceRules, rateRules, windowRules } = active;
-      // One (reading, rule) pair per matching rule: the reading, and its tuple for the script.
-      const pairs: Reading[] = [];
-      const tuples: unknown[][] = [];
-      for (const { entryId, value: reading } of batch) {
-        const arrivedAt = entryTimeMs(entryId);
-        const order = String(Math.min(reading.ts, arrivedAt));
-        const quiet = quietReason(reading, arrivedAt, notifyMaxAgeMs);
-        rules.forEach((rule, index) => {
-          if (!rule.matches(reading)) return;
-          const flags = (rule.breaches(reading.value) ? 1 : 0) + (rule.clears(reading.value) ? 2 : 0);
-          pairs.push(reading);
-          tuples.push([
-            index + 1,
-            flags,
-            String(reading.ts),
-            reading.deviceId,
-            reading.id,
-            String(reading.value),
-            reading.metric,
-            order,
-            ...(quiet ? [quiet] : []),
-          ]);
-        });
+      const rules = active;
+      const { quiet } = rules;
+      const renewals = renewalsOf(redis);
+      if (renewals !== renewalsSeen) {
+        renewalsSeen = renewals;
+        quiet.clear();
       }
-      const calls: Array<Promise<string>> = [];
-      for (let start = 0; start < tuples.length; start += PAIRS_PER_CALL) {
-        const chunk = JSON.stringify(tuples.slice(start, start + PAIRS_PER_CALL));
-        // Alert ids are made by the script from the reading, rule, device and transition: the same every time.
-        calls.push(
-          redis.evaluateAlerts(
-            stateKeys.length + 4 + fence.keys.length,
-            alertsStream,
-            ...stateKeys,
-            keys.acks,
-            escalation.firing,
-            escalation.raised,
-            ...fence.keys,
-            ALERT_VERSION,
-            ruleTable,
-            chunk,
-            String(MAX_FUTURE_MS),
-            ...fence.args,
-          ),
-        );
-      }
-      // Each kind in its own place, and the devices seen, all applied before the batch is acknowledged.
-      const [results, backFromSilence, rateTransitions, windowTransitions, newDevices] = await Promise.all([
-        Promise.all(calls),
-        absenceRules.length > 0 ? absence.observe(absenceRules, batch) : 0,
-        rateRules.length > 0 ? rate.evaluate(rateRules, batch) : '',
-        windowRules.length > 0 ? windows.evaluate(windowRules, batch) : '',
-        devices.observe(batch),
-      ]);
-      if (
-        results.includes('!') ||
-        backFromSilence === 'lease lost' ||
-        rateTransitions === 'lease lost' ||
-        windowTransitions === 'lease lost' ||
-        newDevices === 'lease lost'
-      )
-        throw new LeaseLostError('the evaluator lease is another instance’s now');
-      counters.backFromSilence += backFromSilence;
-      for (const transition of rateTransitions + windowTransitions) {
-        if (transition === 'f') counters.firing += 1;
-        else if (transition === 'r') counters.resolved += 1;
-      }
-      const transitions = results.join('');
-      transitionShare = transitions.length === 0 ? 0 : countTransitions(transitions) / transitions.length;
-      const now = Date.now();
-      for (let index = 0; index < transitions.length; index++) {
-        const transition = transitions[index];
-        counters.evaluated += 1;
-        if (transition === 's') counters.stale += 1;
-        else if (transition === 'q') counters.quiet += 1;
-        else if (transition === 'n') counters.stable += 1;
-        else if (transition !== '-') {
-          if (transition === 'f') counters.firing += 1;
-          else if (transition === 'r') counters.resolved += 1;
-          else counters.repeats += 1;
-          detection.observe(now - (pairs[index] as Reading).ts);
+      // One batch at a time knows the states (as the group hands them over); one beside another does not.
+      handling += 1;
+      try {
+        await evaluate(batch, rules, skipQuietDevices && handling === 1);
+        if (renewalsOf(redis) !== renewals) {
+          quiet.clear();
+          throw new Error(
+            'the Redis connection was made again while the batch was evaluated (a failover may have lost states): evaluated again',
+          );
         }
+      } catch (error) {
+        quiet.clear();
+        throw error;
+      } finally {
+        handling -= 1;
       }
     },
   };
+
+  /** The batch against `compiled` rules; with `skipQuiet`, readings of devices known quiet are not sent. */
+  async function evaluate(
+    batch: ReadonlyArray<ConsumerEntry<Reading>>,
+    compiled: ReturnType<typeof compile>,
+    skipQuiet: boolean,
+  ) {
+    const { rules, stateKeys, table: ruleTable, absenceRules, rateRules, windowRules, quiet } = compiled;
+    const pairs = thresholdPairs(batch, rules, notifyMaxAgeMs, quiet, skipQuiet);
+    const { tuples } = pairs;
+    const calls: Array<Promise<string>> = [];
+    for (let start = 0; start < tuples.length; start += PAIRS_PER_CALL) {
+      const chunk = JSON.stringify(tuples.slice(start, start + PAIRS_PER_CALL));
+      // Alert ids are made by the script from the reading, rule, device and transition: the same every time.
+      calls.push(
+        redis.evaluateAlerts(
+          stateKeys.length + 4 + fence.keys.length,
+          alertsStream,
+          ...stateKeys,
+          keys.acks,
+          escalation.firing,
+          escalation.raised,
+          ...fence.keys,
+          ALERT_VERSION,
+          ruleTable,
+          chunk,
+          String(MAX_FUTURE_MS),
+          ...fence.args,
+        ),
+      );
+    }
+    // Each kind in its own place, and the devices seen, all applied before the batch is acknowledged.
+    const [results, backFromSilence, rateTransitions, windowTransitions, newDevices] = await Promise.all([
+      Promise.all(calls),
+      absenceRules.length > 0 ? absence.observe(absenceRules, batch) : 0,
+      rateRules.length > 0 ? rate.evaluate(rateRules, batch) : '',
+      windowRules.length > 0 ? windows.evaluate(windowRules, batch) : '',
+      devices.observe(batch),
+    ]);
+    if (
+      results.includes('!') ||
+      backFromSilence === 'lease lost' ||
+      rateTransitions === 'lease lost' ||
+      windowTransitions === 'lease lost' ||
+      newDevices === 'lease lost'
+    )
+      throw new LeaseLostError('the evaluator lease is another instance’s now');
+    counters.backFromSilence += backFromSilence;
+    for (const transition of rateTransitions + windowTransitions) {
+      if (transition === 'f') counters.firing += 1;
+      else if (transition === 'r') counters.resolved += 1;
+    }
+    const transitions = results.join('');
+    const evaluated = transitions.length + pairs.skipped;
+    transitionShare = evaluated === 0 ? 0 : countTransitions(transitions) / evaluated;
+    counters.evaluated += evaluated;
+    const now = Date.now();
+    for (let index = 0; index < transitions.length; index++) {
+      const transition = transitions[index];
+      const rule = pairs.rules[index] as number;
+      const device = (pairs.readings[index] as Reading).deviceId;
+      if (transition === '.') {
+        quiet.quiet(rule, device, pairs.orders[index] as number);
+        continue;
+      }
+      // Forgotten again: a batch beside this one may have told it quiet meanwhile.
+      quiet.sent(rule, device);
+      if (transition === 's') counters.stale += 1;
+      else if (transition === 'q') counters.quiet += 1;
+      else if (transition === 'n') counters.stable += 1;
+      else if (transition !== '-') {
+        if (transition === 'f') counters.firing += 1;
+        else if (transition === 'r') counters.resolved += 1;
+        else counters.repeats += 1;
+        detection.observe(now - (pairs.readings[index] as Reading).ts);
+      }
+    }
+  }
 }

@@ -86,6 +86,8 @@ export function evaluateByPartition(options: {
       createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'consumer-alert:alerts', logger }),
     makeConsumer: (blockingRedis, stream) => {
       const { evaluator, gate, storage } = partOf(stream);
+      // A consumer per lead: what the evaluator knew of the states is read again.
+      evaluator.startLead();
       return createConsumer({
         redis,
         consumer: consumerName,

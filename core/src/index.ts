@@ -124,6 +124,7 @@ export {
   ReplicasBehindError,
   confirmWritesSince,
   connectionGeneration,
+  renewalsOf,
   replicaPolicyOf,
   replicated,
 } from './replica-wait.ts';

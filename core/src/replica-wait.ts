@@ -82,6 +82,26 @@ function mastersOf(redis: Redis): string {
     .join(',');
 }
 
+const renewals = new WeakMap<Redis, { count: number }>();
+
+/**
+ * How often the connection was made again since this was first asked of it, with or without a
+ * replica policy: a count that changes when a failover or a restart may have lost writes (what a
+ * service knows of Redis's state is then to be read again).
+ */
+export function renewalsOf(redis: Redis): number {
+  let counter = renewals.get(redis);
+  if (!counter) {
+    const counted = { count: 0 };
+    onRenewed(redis, () => {
+      counted.count += 1;
+    });
+    renewals.set(redis, counted);
+    counter = counted;
+  }
+  return counter.count;
+}
+
 /** How often a connection with a replica policy was made again (0 without a policy). */
 export function connectionGeneration(redis: Redis): number {
   return generations.get(redis) ?? 0;

@@ -48,8 +48,10 @@ flapping; that transition is notified with a note saying so, the following ones 
 raises one notice of the state the device is in (note: stable again).
 
 Returns one character per pair: f(iring), r(esolved), p (repeat), - (no transition), s(tale),
-q (a transition written quiet), n (the notice that a flapping device is stable); or "!" alone
-when the lease is not this instance's.
+q (a transition written quiet), n (the notice that a flapping device is stable), . (no transition,
+said by the quiet path below: the device's state is ok, with no streak, not flapping, or it has
+none, and is ordered before this reading — the evaluator's quiet-devices.ts keeps that); or "!"
+alone when the lease is not this instance's.
 ]]
 local rules = cjson.decode(ARGV[2])
 if ARGV[5] and redis.call('GET', KEYS[#rules + 5]) ~= ARGV[5] then return '!' end
@@ -98,7 +100,7 @@ for pair, p in ipairs(pairList) do
   -- flapping (or was never seen), ordered after its state: nothing can change. Said at once,
   -- without decoding the state or the tables of the full path below, which gives the same answer.
   if flags % 2 == 0 and (not known or (okOrder and order > okOrder and okOrder <= order + poisonedAfterMs)) then
-    out[pair] = '-'
+    out[pair] = '.'
   else
     if type(known) == 'string' then
       known = decodeState(known) or false
