@@ -74,7 +74,11 @@ export function createNotifier(options: NotifierOptions) {
     timeoutMs = 10_000,
     colour = Boolean(process.stdout.isTTY),
   } = options;
-  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  // A batch's lines in one write, not one per alert: a storm prints thousands a second.
+  const printLines = (lines: readonly string[]) => {
+    if (options.print) for (const line of lines) options.print(line);
+    else if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
+  };
   const counters: NotifierCounters = {
     printed: 0,
     sent: 0,
@@ -125,6 +129,7 @@ export function createNotifier(options: NotifierOptions) {
             counter: 'quiet',
           });
       }
+      const lines: string[] = [];
       for (const { value: alert } of batch) {
         if (printed.has(alert.id)) continue;
         printed.add(alert.id);
@@ -132,13 +137,14 @@ export function createNotifier(options: NotifierOptions) {
         const hold = held.get(alert.id);
         if (hold) counters[hold.counter] += 1;
         const line = `${describeAlert(alert)}${hold ? ` (${hold.why}, not sent)` : ''}`;
-        print(colour ? `${COLOURS[alert.state]}${line}\x1b[0m` : line);
+        lines.push(colour ? `${COLOURS[alert.state]}${line}\x1b[0m` : line);
         logger.info(alert.state === 'firing' ? 'alert_fired' : 'alert_resolved', {
           ...alert,
           ...(hold ? { held: hold.why } : {}),
         });
         counters.printed += 1;
       }
+      printLines(lines);
       if (!webhookUrl) return undefined;
 
       const delivered =

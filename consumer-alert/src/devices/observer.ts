@@ -29,8 +29,16 @@ export function createDeviceObserver(options: {
     async observe(batch: ReadonlyArray<ConsumerEntry<Reading>>): Promise<number | 'lease lost'> {
       // The newest and earliest reading of each device and metric: what the script needs, a few per device.
       const byMember = new Map<string, { reading: Reading; seen: number; earliest: number }>();
-      for (const { entryId, value: reading } of batch) {
-        const seen = Math.min(reading.ts, entryTimeMs(entryId));
+      // A frame's readings share its entry: its time is read once per entry.
+      let entryId = '';
+      let arrivedAt = 0;
+      for (const entry of batch) {
+        if (entry.entryId !== entryId) {
+          entryId = entry.entryId;
+          arrivedAt = entryTimeMs(entryId);
+        }
+        const reading = entry.value;
+        const seen = Math.min(reading.ts, arrivedAt);
         const member = `${reading.deviceId}|${reading.metric}`;
         const known = byMember.get(member);
         if (!known) byMember.set(member, { reading, seen, earliest: seen });
