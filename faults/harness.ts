@@ -111,7 +111,10 @@ export interface PipelineOptions {
   ha?: boolean;
   /** A Redis Cluster of three masters, a replica each; every service connects with REDIS_CLUSTER_NODES. */
   cluster?: boolean;
-  /** STREAM_PARTITIONS for every service: the readings stream in this many partitions. Default 1. */
+  /**
+   * STREAM_PARTITIONS for every service: the readings stream in this many partitions. Default
+   * TEST_STREAM_PARTITIONS, or 1 (`bun run test` runs the kill -9 scenarios with 1 and with 4).
+   */
   partitions?: number;
   /**
    * Readings sent through each of these doors as well as the producer's (at its rate, on devices
@@ -195,6 +198,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const databaseUrl = postgres ? await postgres.createDatabase('faults') : join(dir, 'telemetry.db');
   const apiPorts = [await freePort(), ...(options.apiInstances === 2 ? [await freePort()] : [])];
   const apiUrls = apiPorts.map((port) => `http://127.0.0.1:${port}`);
+  const partitionCount = options.partitions ?? Number(process.env.TEST_STREAM_PARTITIONS ?? '1');
   const env: Record<string, string> = {
     ...redisEnv,
     API_URL: apiUrls.join(','),
@@ -208,11 +212,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     REQUEST_TIMEOUT_MS: '5000',
     RETAIN_ALERTS: '1000000',
     ...(options.keyPrefix ? { KEY_PREFIX: options.keyPrefix } : {}),
-    ...(options.partitions ? { STREAM_PARTITIONS: String(options.partitions) } : {}),
+    ...(partitionCount > 1 ? { STREAM_PARTITIONS: String(partitionCount) } : {}),
     ...options.env,
   };
   // The readings stream's partitions, each checked as a stream of its own.
-  const partitions = readingStreams('readings', options.partitions ?? 1).streams;
+  const partitions = readingStreams('readings', partitionCount).streams;
   const allCaughtUp = async (groups: readonly string[]) =>
     (await Promise.all(partitions.map((stream) => groupsCaughtUp(redisNow(), stream, groups)))).every(Boolean);
   const services = new Map<ServiceName, ServiceProcess>();

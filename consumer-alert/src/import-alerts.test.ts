@@ -41,6 +41,8 @@ beforeAll(async () => {
     ALERT_WEBHOOK_ALLOW_PRIVATE: 'true',
     ALERT_WEBHOOK_MIN_INTERVAL_MS: '0',
     ALERT_THRESHOLD: '50',
+    // `bun run test` runs this suite with the readings in 1 and in 4 partitions.
+    ...(process.env.TEST_STREAM_PARTITIONS ? { STREAM_PARTITIONS: process.env.TEST_STREAM_PARTITIONS } : {}),
   };
   services.push(startService(join(root, 'api/src/index.ts'), env));
   await waitFor(

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRedis, encodeReading, newEventId } from 'core';
+import { createRedis, newEventId, publishReadings, readingStreams } from 'core';
 import {
   type RedisServer,
   type ServiceProcess,
@@ -22,6 +22,9 @@ import type Redis from 'ioredis';
 import { startReceiver } from './test-receiver.ts';
 
 const TOKEN = 'operations-token';
+/** The readings stream's partitions (`bun run test` runs this suite with 1 and with 4). */
+const PARTITIONS = Number(process.env.TEST_STREAM_PARTITIONS ?? '1');
+const readings = readingStreams('readings', PARTITIONS);
 const root = join(import.meta.dir, '../..');
 let server: RedisServer;
 let redis: Redis;
@@ -55,6 +58,7 @@ beforeAll(async () => {
     API_TOKEN: TOKEN,
     LOG_LEVEL: 'info',
     HEARTBEAT_INTERVAL_MS: '300',
+    ...(PARTITIONS > 1 ? { STREAM_PARTITIONS: String(PARTITIONS) } : {}),
   };
   services.push(
     startService(join(root, 'api/src/index.ts'), {
@@ -105,26 +109,24 @@ function api(method: string, path: string, body?: unknown, headers: Record<strin
   });
 }
 
-/** Publishes readings of one device, in order; `ts` in the past makes the order the test's own. */
+/**
+ * Publishes readings of one device, in order, an entry each, to its partition (as the doors do);
+ * `ts` in the past makes the order the test's own.
+ */
 async function publish(
   deviceId: string,
   values: number[],
   options: { metric?: string; ts?: (index: number) => number } = {},
 ) {
-  for (const [index, value] of values.entries()) {
-    await redis.xadd(
-      'readings',
-      '*',
-      ...encodeReading({
-        id: newEventId(),
-        deviceId,
-        metric: options.metric ?? 'temp',
-        value,
-        unit: 'C',
-        ts: options.ts?.(index) ?? Date.now(),
-      }),
-    );
-  }
+  const batch = values.map((value, index) => ({
+    id: newEventId(),
+    deviceId,
+    metric: options.metric ?? 'temp',
+    value,
+    unit: 'C',
+    ts: options.ts?.(index) ?? Date.now(),
+  }));
+  await publishReadings(redis, readings, batch, 1);
 }
 
 /** The alert history of a device, oldest first. */
@@ -159,7 +161,7 @@ async function putRules(rules: unknown[]) {
   return version;
 }
 
-describe('alerting operations', () => {
+describe(`alerting operations${PARTITIONS > 1 ? ` (the readings in ${PARTITIONS} partitions)` : ''}`, () => {
   it('serves the seeded rules; PUT checks them as the file is, compare-and-set by version', async () => {
     const seeded = await api('GET', '/rules');
     const body = (await seeded.json()) as { version: number; rules: unknown[]; source: string };

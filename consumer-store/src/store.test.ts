@@ -31,6 +31,14 @@ import {
 import type Redis from 'ioredis';
 
 const TOKEN = 'store-test-token';
+/**
+ * The readings stream's partitions for the whole suite (`bun run test` runs it with 1 and with 4):
+ * readings are published through the partitions, the services start with STREAM_PARTITIONS, and
+ * groups, lengths and readings are looked at over every partition.
+ */
+const PARTITIONS = Number(process.env.TEST_STREAM_PARTITIONS ?? '1');
+const partitioned: Record<string, string> = PARTITIONS > 1 ? { STREAM_PARTITIONS: String(PARTITIONS) } : {};
+const partitionsOf = (stream: string) => readingStreams(stream, PARTITIONS).streams;
 const storeEntry = join(import.meta.dir, 'index.ts');
 const rebuildEntry = join(import.meta.dir, 'rebuild.ts');
 const apiEntry = join(import.meta.dir, '../../api/src/index.ts');
@@ -90,15 +98,32 @@ function startStore(stream: string, env: Record<string, string> = {}, entry = st
     STATUS_INTERVAL_MS: '500',
     TRIM_INTERVAL_MS: '300',
     REQUEST_TIMEOUT_MS: '2000',
+    ...partitioned,
     ...env,
   });
   services.push(service);
   return service;
 }
 
-/** Publishes `count` valid readings tagged with `metric`; returns their ids. */
+/**
+ * Publishes `count` valid readings tagged with `metric`, an entry each (in partitions: framed, each
+ * to its device's partition, as the doors publish); returns their ids.
+ */
 async function publish(stream: string, metric: string, count: number): Promise<string[]> {
   const ids: string[] = [];
+  if (PARTITIONS > 1) {
+    const readings = Array.from({ length: count }, (_, i) => ({
+      id: newEventId(),
+      deviceId: `device-${i % 1_000}`,
+      metric,
+      value: i % 100,
+      unit: 'kWh',
+      ts: Date.now(),
+    }));
+    // An entry each, as below: trimming and the pending counts are about entries.
+    await publishReadings(redis, readingStreams(stream, PARTITIONS), readings, 1);
+    return readings.map((reading) => reading.id);
+  }
   for (let start = 0; start < count; start += 5_000) {
     const pipeline = redis.pipeline();
     for (let i = start; i < Math.min(count, start + 5_000); i++) {
@@ -124,9 +149,25 @@ async function storedIds(metric: string): Promise<string[]> {
     .map((line) => (JSON.parse(line) as { id: string }).id);
 }
 
+/** The group's pending entries and lag on `stream`, added up over its partitions. */
 async function groupState(stream: string, group = 'store') {
-  const state = (await readGroups(redis, stream)).find((g) => g.name === group);
-  return state && { pending: state.pending, lag: state.lag };
+  let found: { pending: number; lag: number | null } | undefined;
+  for (const partition of partitionsOf(stream)) {
+    const state = (await readGroups(redis, partition)).find((g) => g.name === group);
+    if (!state) continue;
+    // A lag Redis cannot tell (null) in any partition is not told for the whole.
+    const lag =
+      found === undefined ? state.lag : found.lag === null || state.lag === null ? null : found.lag + state.lag;
+    found = { pending: (found?.pending ?? 0) + state.pending, lag };
+  }
+  return found;
+}
+
+/** Entries in the stream, over its partitions. */
+async function streamLength(stream: string): Promise<number> {
+  let length = 0;
+  for (const partition of partitionsOf(stream)) length += await redis.xlen(partition);
+  return length;
 }
 
 /** The promise: every reading sent is stored, none twice, nothing left pending, lag 0. */
@@ -142,7 +183,7 @@ async function expectExact(stream: string, metric: string, sent: string[], timeo
   expect(await groupState(stream)).toEqual({ pending: 0, lag: 0 });
 }
 
-describe('consumer-store with real Redis, API and processes', () => {
+describe(`consumer-store with real Redis, API and processes${PARTITIONS > 1 ? ` (the readings in ${PARTITIONS} partitions)` : ''}`, () => {
   it('stores a 20,000-reading baseline exactly', async () => {
     const stream = uniqueName('readings');
     const sent = await publish(stream, 'baseline', 20_000);
@@ -150,55 +191,59 @@ describe('consumer-store with real Redis, API and processes', () => {
     await expectExact(stream, 'baseline', sent);
   });
 
-  it('with the readings in 4 partitions: two instances, one killed -9 mid-run, store each once; another count stops a start, naming both; the rebuild reads them all', async () => {
-    const stream = uniqueName('readings');
-    const streams = readingStreams(stream, 4);
-    const readings = Array.from({ length: 20_000 }, (_, i) => ({
-      id: newEventId(),
-      deviceId: `device-${i % 1_000}`,
-      metric: 'partitioned',
-      value: i % 100,
-      unit: 'kWh',
-      ts: Date.now(),
-    }));
-    await publishReadings(redis, streams, readings);
-    const env = { STREAM_PARTITIONS: '4', BATCH_SIZE: '500' };
-    const doomed = startStore(stream, { ...env, CONSUMER_NAME: 'partitions-1' });
-    startStore(stream, { ...env, CONSUMER_NAME: 'partitions-2' });
-    await waitFor(async () => ((await groupState(streams.streams[3] as string))?.pending ?? 0) > 0, {
-      what: 'entries in hand',
-    });
-    await doomed.kill('SIGKILL');
-    await waitFor(async () => (await storedIds('partitioned')).length >= readings.length, {
-      what: `${readings.length} rows`,
-      timeoutMs: 30_000,
-    });
-    for (const partition of streams.streams)
-      await waitFor(async () => (await groupState(partition))?.pending === 0, { what: `${partition} drained` });
-    const stored = await storedIds('partitioned');
-    expect(stored.length).toBe(readings.length);
-    expect(new Set(stored)).toEqual(new Set(readings.map((reading) => reading.id)));
-
-    const refused = startStore(stream, { STREAM_PARTITIONS: '2' });
-    expect(await refused.exited).toBe(1);
-    expect(refused.output()).toContain('STREAM_PARTITIONS is 2');
-    expect(refused.output()).toContain('into 4 partitions');
-
-    // Rows lost from storage come back from every partition by the rebuild, whose group goes.
-    for (const { id } of readings.slice(0, 100)) {
-      const response = await fetch(`http://127.0.0.1:${apiPort}/readings/${id}`, {
-        method: 'DELETE',
-        headers: { authorization: `Bearer ${TOKEN}` },
+  // Partitions of its own: the suite's other run has them everywhere.
+  it.if(PARTITIONS === 1)(
+    'with the readings in 4 partitions: two instances, one killed -9 mid-run, store each once; another count stops a start, naming both; the rebuild reads them all',
+    async () => {
+      const stream = uniqueName('readings');
+      const streams = readingStreams(stream, 4);
+      const readings = Array.from({ length: 20_000 }, (_, i) => ({
+        id: newEventId(),
+        deviceId: `device-${i % 1_000}`,
+        metric: 'partitioned',
+        value: i % 100,
+        unit: 'kWh',
+        ts: Date.now(),
+      }));
+      await publishReadings(redis, streams, readings);
+      const env = { STREAM_PARTITIONS: '4', BATCH_SIZE: '500' };
+      const doomed = startStore(stream, { ...env, CONSUMER_NAME: 'partitions-1' });
+      startStore(stream, { ...env, CONSUMER_NAME: 'partitions-2' });
+      await waitFor(async () => ((await groupState(streams.streams[3] as string))?.pending ?? 0) > 0, {
+        what: 'entries in hand',
       });
-      expect(response.status).toBe(204);
-    }
-    const rebuild = startStore(stream, { STREAM_PARTITIONS: '4' }, rebuildEntry);
-    expect(await rebuild.exited).toBe(0);
-    expect(new Set(await storedIds('partitioned'))).toEqual(new Set(readings.map((reading) => reading.id)));
-    expect(rebuild.events('rebuilt')[0]).toMatchObject({ inserted: 100, duplicates: 19_900 });
-    for (const partition of streams.streams)
-      expect((await readGroups(redis, partition)).map((g) => g.name)).toEqual(['store']);
-  });
+      await doomed.kill('SIGKILL');
+      await waitFor(async () => (await storedIds('partitioned')).length >= readings.length, {
+        what: `${readings.length} rows`,
+        timeoutMs: 30_000,
+      });
+      for (const partition of streams.streams)
+        await waitFor(async () => (await groupState(partition))?.pending === 0, { what: `${partition} drained` });
+      const stored = await storedIds('partitioned');
+      expect(stored.length).toBe(readings.length);
+      expect(new Set(stored)).toEqual(new Set(readings.map((reading) => reading.id)));
+
+      const refused = startStore(stream, { STREAM_PARTITIONS: '2' });
+      expect(await refused.exited).toBe(1);
+      expect(refused.output()).toContain('STREAM_PARTITIONS is 2');
+      expect(refused.output()).toContain('into 4 partitions');
+
+      // Rows lost from storage come back from every partition by the rebuild, whose group goes.
+      for (const { id } of readings.slice(0, 100)) {
+        const response = await fetch(`http://127.0.0.1:${apiPort}/readings/${id}`, {
+          method: 'DELETE',
+          headers: { authorization: `Bearer ${TOKEN}` },
+        });
+        expect(response.status).toBe(204);
+      }
+      const rebuild = startStore(stream, { STREAM_PARTITIONS: '4' }, rebuildEntry);
+      expect(await rebuild.exited).toBe(0);
+      expect(new Set(await storedIds('partitioned'))).toEqual(new Set(readings.map((reading) => reading.id)));
+      expect(rebuild.events('rebuilt')[0]).toMatchObject({ inserted: 100, duplicates: 19_900 });
+      for (const partition of streams.streams)
+        expect((await readGroups(redis, partition)).map((g) => g.name)).toEqual(['store']);
+    },
+  );
 
   it('is exact when killed with -9 mid-run and restarted under the same name', async () => {
     const stream = uniqueName('readings');
@@ -350,30 +395,40 @@ describe('consumer-store with real Redis, API and processes', () => {
 
   it('never trims what a paused group has not read, and trims what every group has', async () => {
     const stream = uniqueName('readings');
-    await redis.xgroup('CREATE', stream, 'paused', '0', 'MKSTREAM');
+    for (const partition of partitionsOf(stream)) await redis.xgroup('CREATE', partition, 'paused', '0', 'MKSTREAM');
     const sent = await publish(stream, 'trim', 5_000);
     startStore(stream, { RETAIN_ENTRIES: '100' });
     await expectExact(stream, 'trim', sent);
     await Bun.sleep(1_000);
     // The paused group has read nothing: all 5,000 are still there.
-    expect(await redis.xlen(stream)).toBe(5_000);
-    // Once it reads and acks half, the store group having read everything, that half may go.
-    const taken = (await redis.xreadgroup(
-      'GROUP',
-      'paused',
-      'p',
-      'COUNT',
-      2_500,
-      'STREAMS',
-      stream,
-      '>',
-    )) as unknown as [[string, Array<[string]>]];
-    await redis.xack(stream, 'paused', ...taken[0][1].map(([id]) => id));
-    await waitFor(async () => (await redis.xlen(stream)) <= 2_500, { what: 'trim after the paused group acked' });
-    const oldestLeft = (await redis.xrange(stream, '-', '+', 'COUNT', 1))[0]?.[0] as string;
-    const firstUnread = (await redis.xrange(stream, `(${taken[0][1].at(-1)?.[0]}`, '+', 'COUNT', 1))[0]?.[0] as string;
-    expect(oldestLeft <= firstUnread).toBe(true);
-    expect(await redis.xlen(stream)).toBeGreaterThanOrEqual(100);
+    expect(await streamLength(stream)).toBe(5_000);
+    // Once it reads and acks half of each partition, the store group having read everything, that half may go.
+    const left = new Map<string, { length: number; firstUnread: string }>();
+    for (const partition of partitionsOf(stream)) {
+      const length = await redis.xlen(partition);
+      const taken = (await redis.xreadgroup(
+        'GROUP',
+        'paused',
+        'p',
+        'COUNT',
+        Math.ceil(length / 2),
+        'STREAMS',
+        partition,
+        '>',
+      )) as unknown as [[string, Array<[string]>]];
+      await redis.xack(partition, 'paused', ...taken[0][1].map(([id]) => id));
+      const lastTaken = taken[0][1].at(-1)?.[0] as string;
+      const firstUnread = (await redis.xrange(partition, `(${lastTaken}`, '+', 'COUNT', 1))[0]?.[0] as string;
+      left.set(partition, { length: length - Math.ceil(length / 2), firstUnread });
+    }
+    for (const [partition, { length, firstUnread }] of left) {
+      await waitFor(async () => (await redis.xlen(partition)) <= Math.max(length, 100), {
+        what: `trim of ${partition} after the paused group acked`,
+      });
+      const oldestLeft = (await redis.xrange(partition, '-', '+', 'COUNT', 1))[0]?.[0] as string;
+      expect(oldestLeft <= firstUnread).toBe(true);
+      expect(await redis.xlen(partition)).toBeGreaterThanOrEqual(Math.min(100, length));
+    }
   });
 
   it('on SIGTERM finishes and acks the batch in hand, then exits 0', async () => {
@@ -427,7 +482,8 @@ describe('consumer-store with real Redis, API and processes', () => {
     expect(await rebuild.exited).toBe(0);
     expect(new Set(await storedIds('rebuild'))).toEqual(new Set(sent));
     expect(rebuild.events('rebuilt')[0]).toMatchObject({ inserted: 500, duplicates: 1_500 });
-    expect((await readGroups(redis, stream)).map((g) => g.name)).toEqual(['store']);
+    for (const partition of partitionsOf(stream))
+      expect((await readGroups(redis, partition)).map((g) => g.name)).toEqual(['store']);
   });
 
   it('with FAULT_RATE=0.1 on the API and on the store, still stores every reading exactly once', async () => {
@@ -458,6 +514,7 @@ describe('consumer-store with real Redis, API and processes', () => {
         DEVICES: '20',
         METRIC: 'lost-replies',
         CSV_FILE: acked,
+        ...partitioned,
       });
       for (let i = 0; i < 3; i++) {
         await Bun.sleep(400);
@@ -468,7 +525,9 @@ describe('consumer-store with real Redis, API and processes', () => {
     } finally {
       proxy.stop();
     }
-    const streamIds = (await streamReadings(redis, stream)).map((reading) => reading.id);
+    const streamIds: string[] = [];
+    for (const partition of partitionsOf(stream))
+      streamIds.push(...(await streamReadings(redis, partition)).map((reading) => reading.id));
     // The lost replies made the producer send some readings twice...
     expect(streamIds.length).toBeGreaterThan(new Set(streamIds).size);
     startStore(stream);
