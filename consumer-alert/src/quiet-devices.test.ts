@@ -16,6 +16,7 @@ import {
 import { type TestRedis, uniqueName, useRedis } from 'core/testing';
 import type Redis from 'ioredis';
 import { createEvaluator } from './evaluator.ts';
+import { QuietDevices } from './quiet-devices.ts';
 
 let testRedis: TestRedis;
 let redis: Redis;
@@ -133,6 +134,21 @@ describe('devices known quiet', () => {
     await evaluator.handle(entryOf([reading('d3', 70, base + 4_000)], base + 5_000));
     expect((await evaluatorCalls()) - before).toBe(3);
     expect(evaluator.counters.firing).toBe(1);
+  });
+
+  it('are kept up to a bound, each with the earliest order it was told, and forgotten when sent', () => {
+    const quiet = new QuietDevices(1, 2);
+    quiet.quiet(0, 'a', 20);
+    quiet.quiet(0, 'a', 10);
+    quiet.quiet(0, 'b', 5);
+    // Past the bound: not kept, so its readings are sent.
+    quiet.quiet(0, 'c', 5);
+    expect(quiet.devices).toBe(2);
+    expect([quiet.skips(0, 'a', 10), quiet.skips(0, 'a', 9), quiet.skips(0, 'c', 100)]).toEqual([true, false, false]);
+    quiet.sent(0, 'a');
+    expect([quiet.skips(0, 'a', 100), quiet.devices]).toEqual([false, 1]);
+    quiet.quiet(0, 'c', 5);
+    expect(quiet.skips(0, 'c', 5)).toBe(true);
   });
 
   it('are read again when a lead starts: another instance may have changed the states meanwhile', async () => {

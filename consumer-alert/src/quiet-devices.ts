@@ -11,7 +11,8 @@
  * - whole, when anything else may have written the states since: another lead (an instance that
  *   held the partition meanwhile), a connection made again (a failover may have lost writes), new
  *   rules, a failed call.
- * Bounded: past `max` devices, new ones are not kept (their readings are sent, as before).
+ * Bounded: past `max` (device, rule) pairs — ~20 MB, an evaluator per partition — new ones are not
+ * kept (their readings are sent, as before).
  */
 export class QuietDevices {
   private readonly byRule: Array<Map<string, number>>;
@@ -19,7 +20,7 @@ export class QuietDevices {
 
   constructor(
     rules: number,
-    private readonly max = 500_000,
+    private readonly max = 200_000,
   ) {
     this.byRule = Array.from({ length: rules }, () => new Map());
   }
