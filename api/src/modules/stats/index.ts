@@ -1,11 +1,12 @@
 import { Elysia, t } from 'elysia';
-import type { ReadingStatistics } from '../../storage/port.ts';
+import type { ChangeFeed, ReadingStatistics, StoreLifecycle } from '../../storage/port.ts';
 import { parseFilter } from '../readings/filters.ts';
 import { readingFilters } from '../readings/model.ts';
 import { invalidField } from '../../errors.ts';
 import { NAME_PATTERN, globMatches } from 'core';
 import type { RuleSummary } from '../system/pipeline.ts';
 import { errorResponses, jsonResponse } from '../docs/responses.ts';
+import { sharedStatsAnswers } from './shared-answers.ts';
 
 /** Devices per answer unless asked otherwise, and at most: an answer stays small with 100k devices. */
 export const DEFAULT_DEVICE_LIMIT = 100;
@@ -73,9 +74,11 @@ export function defaultThresholds(rules: readonly RuleSummary[]): number[] {
 }
 
 export function statsRoutes(
-  store: ReadingStatistics,
+  store: ReadingStatistics & Pick<ChangeFeed, 'onChange'> & Pick<StoreLifecycle, 'backend'>,
   rules: () => readonly RuleSummary[] | Promise<readonly RuleSummary[]> = () => [],
 ) {
+  // On SQLite identical asks share a read under way (see shared-answers.ts for why only there).
+  const statsJson = store.backend === 'sqlite' ? sharedStatsAnswers(store) : store.statsJson.bind(store);
   return new Elysia({ name: 'stats', detail: { tags: ['stats'] } }).get(
     '/stats',
     async ({ query, set }) => {
@@ -89,12 +92,7 @@ export function statsRoutes(
       // Made into JSON where it was worked out (see ReadingStatistics.statsJson), and answered as
       // text: Elysia would copy a Response's body through a stream of its own.
       set.headers['content-type'] = 'application/json';
-      return store.statsJson(
-        parseFilter(query),
-        threshold,
-        { limit: deviceLimit, after: query.deviceAfter },
-        query.bucket,
-      );
+      return statsJson(parseFilter(query), threshold, { limit: deviceLimit, after: query.deviceAfter }, query.bucket);
     },
     {
       query: StatsQuery,
