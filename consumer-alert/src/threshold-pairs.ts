@@ -1,4 +1,4 @@
-import { type ConsumerEntry, type Reading, type ThresholdRule, entryTimeMs } from 'core';
+import { type ConsumerEntry, type Reading, type ThresholdRule, entryTimes } from 'core';
 import { quietReason } from './alert-modes.ts';
 import type { QuietDevices } from './quiet-devices.ts';
 
@@ -27,15 +27,9 @@ export function thresholdPairs(
   skipQuiet: boolean,
 ): ThresholdPairs {
   const pairs: ThresholdPairs = { readings: [], rules: [], orders: [], tuples: [], skipped: 0 };
-  // A frame's readings share its entry: its time is read once per entry, not per reading.
-  let entryId = '';
-  let arrivedAt = 0;
-  for (const entry of batch) {
-    if (entry.entryId !== entryId) {
-      entryId = entry.entryId;
-      arrivedAt = entryTimeMs(entryId);
-    }
-    const reading = entry.value;
+  const arrivalOf = entryTimes();
+  for (const { entryId, value: reading } of batch) {
+    const arrivedAt = arrivalOf(entryId);
     const order = Math.min(reading.ts, arrivedAt);
     let quietNote: string | undefined | null = null;
     for (let index = 0; index < rules.length; index++) {

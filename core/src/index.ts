@@ -43,7 +43,7 @@ export {
   encodeReadingFrame,
 } from './contracts/reading-frame.ts';
 export { eventIdFor, newEventId } from './ids.ts';
-export { compareEntryIds, entryTimeMs } from './stream-ids.ts';
+export { compareEntryIds, entryTimeMs, entryTimes } from './stream-ids.ts';
 export { neutraliseCsvCell, neutraliseCsvLine } from './csv-safety.ts';
 export { ConfigError, type ConfigProblem, type Env, type Setting, env, loadConfig } from './config.ts';
 export { createLogger, LOG_LEVELS, type LogLevel, type Logger, type LoggerOptions, type LogFields } from './logger.ts';

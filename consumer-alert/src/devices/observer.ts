@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ConsumerEntry, MAX_DEVICE_METRICS, type Reading, alertKeys, entryTimeMs } from 'core';
+import { type ConsumerEntry, MAX_DEVICE_METRICS, type Reading, alertKeys, entryTimes } from 'core';
 import type Redis from 'ioredis';
 
 const OBSERVE = readFileSync(join(import.meta.dir, '../lua/observe-devices.lua'), 'utf8');
@@ -29,16 +29,9 @@ export function createDeviceObserver(options: {
     async observe(batch: ReadonlyArray<ConsumerEntry<Reading>>): Promise<number | 'lease lost'> {
       // The newest and earliest reading of each device and metric: what the script needs, a few per device.
       const byMember = new Map<string, { reading: Reading; seen: number; earliest: number }>();
-      // A frame's readings share its entry: its time is read once per entry.
-      let entryId = '';
-      let arrivedAt = 0;
-      for (const entry of batch) {
-        if (entry.entryId !== entryId) {
-          entryId = entry.entryId;
-          arrivedAt = entryTimeMs(entryId);
-        }
-        const reading = entry.value;
-        const seen = Math.min(reading.ts, arrivedAt);
+      const arrivalOf = entryTimes();
+      for (const { entryId, value: reading } of batch) {
+        const seen = Math.min(reading.ts, arrivalOf(entryId));
         const member = `${reading.deviceId}|${reading.metric}`;
         const known = byMember.get(member);
         if (!known) byMember.set(member, { reading, seen, earliest: seen });
