@@ -1,7 +1,7 @@
 /**
  * The pipeline on a real Redis Cluster (three masters, a replica each; REDIS_CLUSTER_NODES) with
- * the readings stream in 8 partitions: every key a script or MULTI touches is in one slot
- * (keys.ts), the partitions and the rest spread over the masters, and a crash of each consumer,
+ * the readings and alerts streams in 8 partitions: every key a script or MULTI touches is in one
+ * slot (keys.ts), the partitions (each with its alert state) and the rest spread over the masters, and a crash of each consumer,
  * or of a master, mid-run still leaves the run exact.
  */
 import { describe, expect, it } from 'bun:test';
@@ -19,16 +19,19 @@ describe('fault: on a Redis Cluster, the readings in 8 partitions', () => {
         await randomDelay(800, 3_000);
         expect(pipeline.services.get('producer')?.child.exitCode).toBeNull();
         await restartConsumers(pipeline);
-        // The partitions spread over all three masters (redis-cli made the first three nodes masters).
-        const holders = new Set(
-          await Promise.all(
-            readingStreams('readings', PARTITIONS).streams.map(async (stream) => {
-              const slot = Number(await redisCli(pipeline.redisServer.port, 'CLUSTER', 'KEYSLOT', stream));
-              return (pipeline.redis as unknown as { slots: string[][] }).slots[slot]?.[0];
-            }),
-          ),
-        );
-        expect(holders.size).toBe(3);
+        // The partitions spread over all three masters (redis-cli made the first three nodes
+        // masters): the readings' and the alerts', with each partition's alert state beside it.
+        const holdersOf = async (streams: readonly string[]) =>
+          new Set(
+            await Promise.all(
+              streams.map(async (stream) => {
+                const slot = Number(await redisCli(pipeline.redisServer.port, 'CLUSTER', 'KEYSLOT', stream));
+                return (pipeline.redis as unknown as { slots: string[][] }).slots[slot]?.[0];
+              }),
+            ),
+          );
+        expect((await holdersOf(readingStreams('readings', PARTITIONS).streams)).size).toBe(3);
+        expect((await holdersOf(readingStreams('alerts', PARTITIONS).streams)).size).toBe(3);
         const keysPerMaster = await Promise.all(
           (pipeline.cluster?.nodes ?? []).slice(0, 3).map((node) => redisCli(node.port, 'DBSIZE')),
         );

@@ -217,6 +217,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   };
   // The readings stream's partitions, each checked as a stream of its own.
   const partitions = readingStreams('readings', partitionCount).streams;
+  // The alerts stream, split as the readings stream is: each partition's transitions beside it.
+  const alertPartitions = readingStreams('alerts', partitionCount).streams;
   const allCaughtUp = async (groups: readonly string[]) =>
     (await Promise.all(partitions.map((stream) => groupsCaughtUp(redisNow(), stream, groups)))).every(Boolean);
   const services = new Map<ServiceName, ServiceProcess>();
@@ -317,7 +319,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
           if ((await storedCount().catch(() => 0)) < offered.length) return false;
           const [readings, alerts] = await Promise.all([
             allCaughtUp(GROUPS).catch(() => false),
-            groupsCaughtUp(redisNow(), 'alerts', ['notify', 'history']).catch(() => false),
+            Promise.all(alertPartitions.map((stream) => groupsCaughtUp(redisNow(), stream, ['notify', 'history'])))
+              .then((each) => each.every(Boolean))
+              .catch(() => false),
           ]);
           return readings && alerts;
         },
@@ -336,7 +340,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
               .join('\n')}`,
         );
         throw new Error(
-          `${error.message}\n${await describeCluster(cluster)}stored ${await storedCount().catch(() => -1)} of ${offered.length}; readings groups ${await groups('readings')}; alerts groups ${await groups('alerts')}\n${services.join('\n')}`,
+          `${error.message}\n${await describeCluster(cluster)}stored ${await storedCount().catch(() => -1)} of ${offered.length}; readings groups ${await groups('readings')}; alerts groups ${(await Promise.all(alertPartitions.map(groups))).join(' ')}\n${services.join('\n')}`,
         );
       });
     },
@@ -355,7 +359,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
           if (line.includes(',')) acked.push(line.slice(0, line.indexOf(',')));
       }
       for (const door of doors) acked.push(...door.acked);
-      const alerts: Alert[] = (await redisNow().xrange('alerts', '-', '+')).map(([, fields]) => decodeAlert(fields));
+      // Partition by partition: each device's alerts are in one, in order.
+      const alerts: Alert[] = [];
+      for (const stream of alertPartitions)
+        for (const [, fields] of await redisNow().xrange(stream, '-', '+')) alerts.push(decodeAlert(fields));
       // The alert history, every page: an alert recorded twice would show twice.
       const recorded: string[] = [];
       for (let cursor: string | null = ''; cursor !== null; ) {
@@ -367,7 +374,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       }
       let pending = 0;
       let deadLetters = 0;
-      for (const stream of [...partitions, 'alerts']) {
+      for (const stream of [...partitions, ...alertPartitions]) {
         for (const group of await readGroups(redisNow(), stream)) pending += group.pending;
         deadLetters += await redisNow().xlen(streamKeys(redisNow(), stream).dead);
       }

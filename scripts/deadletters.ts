@@ -12,6 +12,7 @@ import {
   loadConfig,
   readDeadLetters,
   readingStreamsOf,
+  alertStreamsOf,
   redisTargetOrExit,
   streamKeys,
   upgradeKeyLayout,
@@ -73,10 +74,10 @@ if ((command === 'replay' || command === 'purge') && ids.size === 0 && reason ==
 }
 // The pipeline's Redis as every service finds it: REDIS_URL, or the primary through REDIS_SENTINELS.
 const settings = await configOrExit('deadletters', () => loadConfig(commonSettings, process.env));
-// Every partition of the readings stream (STREAM_PARTITIONS), and the alerts stream.
+// Every partition of the readings stream (STREAM_PARTITIONS), and of the alerts stream.
 const streams = (values.stream as string[] | undefined) ?? [
   ...readingStreamsOf(settings).streams,
-  settings.alertsStream,
+  ...alertStreamsOf(settings).streams,
 ];
 const redis = createRedis(await redisTargetOrExit('deadletters', settings), {
   name: 'deadletters',

@@ -10,7 +10,7 @@ import { createApiMetrics } from './metrics.ts';
 import { type IngestOptions, ingestRoutes } from './modules/ingest/index.ts';
 import { docsRoutes } from './modules/docs/index.ts';
 import { type ImportsOptions, importRoutes } from './modules/imports/index.ts';
-import { alertRoutes } from './modules/alerts/index.ts';
+import { type AlertingOptions, alertRoutes } from './modules/alerts/index.ts';
 import type { RetentionStatus } from './modules/system/reading-retention.ts';
 import type { StorageIdentityWatch } from './modules/system/storage-identity.ts';
 import { ruleRoutes } from './modules/rules/index.ts';
@@ -22,7 +22,7 @@ import { createReadingsService } from './modules/readings/service.ts';
 import { statsRoutes } from './modules/stats/index.ts';
 import { systemRoutes } from './modules/system/index.ts';
 import { type PipelineOptions, activeRules } from './modules/system/pipeline.ts';
-import { createAlertsFeed } from './modules/live/alerts-feed.ts';
+import { createPartitionedAlertsFeed } from './modules/live/alerts-feeds.ts';
 import { liveRoutes } from './modules/live/index.ts';
 import { createReadingsFeed } from './modules/live/readings-feed.ts';
 import { createStreamLimits } from './modules/live/stream-limits.ts';
@@ -39,8 +39,8 @@ export interface AppOptions {
   logger?: Logger;
   /** Redis and what to watch there, for /health and /metrics of the whole pipeline. */
   pipeline?: PipelineOptions;
-  /** A Redis connection free to block, and the alerts stream: for /alerts/stream. */
-  alertsFeed?: { blockingRedis: Redis; stream: string };
+  /** For /alerts/stream: each partition of the alerts stream, with a Redis connection free to block on it. */
+  alertsFeed?: ReadonlyArray<{ blockingRedis: Redis; stream: string }>;
   /** Redis and the readings stream, for POST /ingest. */
   ingest?: IngestOptions;
   /** Checks signed device tokens (TOKEN_SECRET / TOKEN_PUBLIC_KEY); default: none accepted. */
@@ -48,7 +48,7 @@ export interface AppOptions {
   /** Import jobs (POST /imports), with Redis. */
   imports?: ImportsOptions;
   /** Redis and the alerts stream, where the rules and silences are kept (/rules, /silences). */
-  alerting?: { redis: Redis; alertsStream: string };
+  alerting?: AlertingOptions;
   /** Raw-reading retention, for /health and /metrics. */
   retention?: () => RetentionStatus;
   /** Notices a database replaced or lost since the last start (needs Redis to remember it). */
@@ -110,7 +110,8 @@ export function createApp({
   /** The device token a request came with, if any (POST /ingest checks each reading's device). */
   const grants = new WeakMap<Request, DeviceGrant>();
   const readingsFeed = createReadingsFeed(store);
-  const alerts = alertsFeed && pipeline ? createAlertsFeed({ redis: pipeline.redis, ...alertsFeed }) : undefined;
+  const alerts =
+    alertsFeed && pipeline ? createPartitionedAlertsFeed({ redis: pipeline.redis, partitions: alertsFeed }) : undefined;
   const streamLimits = createStreamLimits({
     maxClients: config.maxStreamClients ?? DEFAULT_MAX_STREAM_CLIENTS,
     maxClientsPerAddress: config.maxStreamClientsPerIp ?? DEFAULT_MAX_STREAM_CLIENTS_PER_IP,

@@ -6,6 +6,7 @@ import {
   onShutdown,
   prepareKeysOrExit,
   readingStreamsOf,
+  alertStreamsOf,
   redisTargetOrExit,
 } from 'core';
 import { createApp } from './app.ts';
@@ -74,7 +75,7 @@ const pipeline = {
   epoch,
   replication,
   redis,
-  streams: [...readingPartitions.streams, config.alertsStream],
+  streams: [...readingPartitions.streams, ...alertStreamsOf(config).streams],
   partitions: { stream: config.readingsStream, streams: readingPartitions.streams },
   expectedWorkers: config.expectedWorkers
     .split(',')
@@ -84,8 +85,14 @@ const pipeline = {
   stallDegradedMs: config.stallDegradedMs,
 };
 // Its own connection: the alerts feed blocks on XREAD while dashboards listen.
-const feedRedis = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'api:alerts-feed', logger });
-const alertsFeed = { blockingRedis: feedRedis, stream: config.alertsStream };
+const alertsFeed = alertStreamsOf(config).streams.map((stream, index) => ({
+  blockingRedis: createRedis(redisTarget, {
+    keyPrefix: config.keyPrefix,
+    name: `api:alerts-feed${index === 0 ? '' : `:${index}`}`,
+    logger,
+  }),
+  stream,
+}));
 // Imports: jobs in Redis (seen by every instance), files here (imported by this instance only).
 const importOwner = `${hostname()}:${config.port}`;
 // The API's fail-fast connection: with Redis away, an import request is a 503 at once, not a wait.
@@ -143,7 +150,7 @@ const app = createApp({
   },
   tokens,
   imports,
-  alerting: { redis, alertsStream: config.alertsStream },
+  alerting: { redis, alertsStream: config.alertsStream, partitions: config.streamPartitions },
   retention: readingRetention.status,
   storageIdentity,
 });
@@ -178,7 +185,7 @@ onShutdown(
     // A job cut short goes on from its last committed line at the next start.
     await importWorker.stop();
     redis.disconnect();
-    feedRedis.disconnect();
+    for (const { blockingRedis } of alertsFeed) blockingRedis.disconnect();
     janitor.stop();
     epoch.stop();
     replication.stop();

@@ -9,13 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alertAckField, alertKeys, createRedis } from 'core';
+import { alertAckField, alertKeys, alertStreamOf, createRedis } from 'core';
 import { type RedisServer, type ServiceProcess, freePort, startRedisServer, startService, waitFor } from 'core/testing';
 import { startReceiver } from './test-receiver.ts';
 
 const root = join(import.meta.dir, '../..');
 const TOKEN = 'import-alerts-token';
 const DAY_MS = 86_400_000;
+/** `bun run test` runs this suite with the readings (and alerts) in 1 and in 4 partitions. */
+const partitions = Number(process.env.TEST_STREAM_PARTITIONS ?? '1');
 
 let redis: RedisServer;
 let dir: string;
@@ -122,7 +124,12 @@ describe('alerts on imported readings', () => {
     expect(((await ack.json()) as { ackedBy: string }).ackedBy).toBe('ops');
     const client = createRedis(redis.url, { name: 'import-alerts-test' });
     expect(
-      JSON.parse((await client.hget(alertKeys(client, 'alerts').acks, alertAckField('default', 'old-pump'))) ?? '{}'),
+      JSON.parse(
+        (await client.hget(
+          alertKeys(client, alertStreamOf('alerts', partitions, 'old-pump')).acks,
+          alertAckField('default', 'old-pump'),
+        )) ?? '{}',
+      ),
     ).toMatchObject({
       alertId: alerts[1]?.id,
       author: 'ops',

@@ -1,5 +1,6 @@
 import {
   configOrExit,
+  consumeEach,
   createConsumer,
   createLogger,
   createRedis,
@@ -7,8 +8,6 @@ import {
   decodeAlert,
   defaultInstanceName,
   defaultRuleInputs,
-  isAbsenceRule,
-  isThresholdRule,
   loadRules,
   onShutdown,
   readSilences,
@@ -17,14 +16,10 @@ import {
   type Rule,
   startHeartbeat,
   startTrimmer,
-  alertKeys,
   prepareKeysOrExit,
 } from 'core';
-import { createAnnouncer } from './announcer.ts';
-import { createAbsenceSweeper } from './absence/sweeper.ts';
-import { retireMemberRule } from './retire-member-rule.ts';
-import { createEscalator } from './escalation.ts';
-import { leaderDuties } from './leader-duties.ts';
+import type Redis from 'ioredis';
+import { partitionDuties } from './partition-duties.ts';
 import { rulesInForce } from './rules-in-force.ts';
 import { evaluateByPartition } from './partition-evaluation.ts';
 import { checkWebhookTarget, loadAlertConfig } from './config.ts';
@@ -45,11 +40,6 @@ const logger = createLogger({ service: 'consumer-alert', level: config.logLevel 
 // REDIS_URL, or the primary through REDIS_SENTINELS (checked now: a bad list stops the start).
 const redisTarget = await redisTargetOrExit('consumer-alert', config);
 const redis = createRedis(redisTarget, { keyPrefix: config.keyPrefix, name: 'consumer-alert', logger });
-const notifierBlocking = createRedis(redisTarget, {
-  keyPrefix: config.keyPrefix,
-  name: 'consumer-alert:notify',
-  logger,
-});
 
 // Keys written by an earlier version renamed before any is read (key-layout.ts).
 await prepareKeysOrExit(redis, config, logger);
@@ -72,44 +62,20 @@ const byPartition = evaluateByPartition({
   consumerName,
   logger,
 });
-const { evaluating, partitions, lease } = byPartition;
-// Absence rules: the lease holder calls silent the devices gone quiet, at every follow below.
-const absenceSweeper = createAbsenceSweeper({
-  redis,
-  readingsStreams: partitions,
-  alertsGroup: config.alertsGroup,
-  alertsStream: config.alertsStream,
-  lease,
-});
-// Escalation: the lease holder raises again what stays firing and unacknowledged (escalation.ts).
-const escalator = createEscalator({ redis, alertsStream: config.alertsStream, lease });
-const duties = leaderDuties({
-  retireByKind: {
-    absence: (id, severity, note) => absenceSweeper.retire(id, severity, note),
-    rate: (id, severity, note) =>
-      retireMemberRule(
-        redis,
-        config.alertsStream,
-        alertKeys(redis, config.alertsStream).rateState(id),
-        id,
-        severity,
-        note,
-      ),
-    window: (id, severity, note) =>
-      retireMemberRule(
-        redis,
-        config.alertsStream,
-        alertKeys(redis, config.alertsStream).windowState(id),
-        id,
-        severity,
-        note,
-      ),
-  },
-  redis,
-  alertsStream: config.alertsStream,
-  announcer: createAnnouncer({ redis, alertsStream: config.alertsStream, lease }),
-  logger,
-});
+const { evaluating, partitions, alertStreams, leases } = byPartition;
+// Each partition's time-based work (removed rules retired, ended silences followed up, absence
+// swept, firings escalated), done by the holder of its lease at every follow below.
+const duties = partitions.map((readingsStream, index) =>
+  partitionDuties({
+    redis,
+    readingsStream,
+    alertsStream: alertStreams[index] as string,
+    baseAlertsStream: config.alertsStream,
+    alertsGroup: config.alertsGroup,
+    lease: leases[index] as (typeof leases)[number],
+    logger,
+  }),
+);
 const notifier = createNotifier({
   logger,
   webhookUrl: config.webhookUrl,
@@ -122,40 +88,48 @@ const notifier = createNotifier({
   minIntervalMs: config.webhookMinIntervalMs,
   timeoutMs: config.webhookTimeoutMs,
 });
-// Group "notify" on alerts: console and webhook, acked after a 2xx.
-const notifying = createConsumer({
-  redis,
-  consumer: consumerName,
-  logger,
-  claimIdleMs: config.claimIdleMs,
-  maxDeliveries: config.maxDeliveries,
-  blockingRedis: notifierBlocking,
-  stream: config.alertsStream,
-  group: config.notifyGroup,
-  decode: decodeAlert,
-  handle: (batch) => notifier.handle(batch),
-  batchSize: config.digestSize,
-});
+// Group "notify" on alerts: console and webhook, acked after a 2xx — a consumer per partition of
+// the alerts stream, each on its own blocking connection.
+const notifierBlocking = alertStreams.map((_, index) =>
+  createRedis(redisTarget, {
+    keyPrefix: config.keyPrefix,
+    name: `consumer-alert:notify${index === 0 ? '' : `:${index}`}`,
+    logger,
+  }),
+);
+const notifying = consumeEach(
+  alertStreams.map((stream, index) =>
+    createConsumer({
+      redis,
+      consumer: consumerName,
+      logger,
+      claimIdleMs: config.claimIdleMs,
+      maxDeliveries: config.maxDeliveries,
+      blockingRedis: notifierBlocking[index] as Redis,
+      stream,
+      group: config.notifyGroup,
+      decode: decodeAlert,
+      handle: (batch) => notifier.handle(batch),
+      batchSize: config.digestSize,
+    }),
+  ),
+);
 
 // The alerts stream only grows by transitions, but it must not grow forever either.
 // Every 10 s, as the readings stream: with Redis nearly full, trimming is what makes room.
-const trimmer = startTrimmer({
-  redis,
-  stream: config.alertsStream,
-  retainEntries: config.retainAlerts,
-  intervalMs: 10_000,
-  logger,
-});
+// RETAIN_ALERTS is per partition, as RETAIN_ENTRIES is.
+const trimmers = alertStreams.map((stream) =>
+  startTrimmer({ redis, stream, retainEntries: config.retainAlerts, intervalMs: 10_000, logger }),
+);
 
 /** The active rules as /health shows them (the dashboard draws their thresholds). */
 const summarise = (list: readonly Rule[]) => list.map(ruleSummary);
 let ruleSummaries = summarise(rules.current.rules);
 
-// Every second: a new rule set is applied to the next batch; the evaluating instance retires
-// removed rules and follows up ended silences.
+// Every second: a new rule set is applied to the next batch; each partition's lease holder does
+// its duties (partition-duties.ts).
 const followSleeper = createSleeper();
 let following = true;
-let retiredFor: number | undefined;
 const follow = async () => {
   while (following) {
     try {
@@ -169,25 +143,30 @@ const follow = async () => {
           rules: ruleSummaries,
         });
       }
-      if (!evaluating.leading()) retiredFor = undefined;
-      else {
-        const { set, rules: current } = rules.current;
-        if (retiredFor !== set.version) {
-          await duties.retireRemovedRules(current, set.version);
-          retiredFor = set.version;
-        }
-        await duties.followEndedSilences(current);
-        const silent = await absenceSweeper.sweep(current.filter(isAbsenceRule));
-        if (silent > 0) logger.info('devices_silent', { count: silent });
-        const reminded = await absenceSweeper.remind(current.filter(isAbsenceRule));
-        if (reminded > 0) logger.info('silences_reminded', { count: reminded });
-        const escalated = await escalator.sweep(current.filter(isThresholdRule));
-        if (escalated > 0) logger.info('alerts_escalated', { count: escalated });
-      }
+      await followDuties();
     } catch (error) {
       logger.warn('rules_follow_failed', { error: (error as Error).message });
     }
     await followSleeper.sleep(config.rulesPollMs);
+  }
+};
+/** Each led partition's duties; a failing one is logged and the others still run. */
+const followDuties = async () => {
+  const led = new Set(evaluating.partitionsLed());
+  const { set, rules: current } = rules.current;
+  for (const [index, partition] of duties.entries()) {
+    if (!led.has(index)) {
+      partition.notLeading();
+      continue;
+    }
+    try {
+      const { silent, reminded, escalated } = await partition.run(current, set.version);
+      if (silent > 0) logger.info('devices_silent', { count: silent, partition: index });
+      if (reminded > 0) logger.info('silences_reminded', { count: reminded, partition: index });
+      if (escalated > 0) logger.info('alerts_escalated', { count: escalated, partition: index });
+    } catch (error) {
+      logger.warn('rules_follow_failed', { error: (error as Error).message, partition: index });
+    }
   }
 };
 const followingDone = follow();
@@ -232,10 +211,10 @@ onShutdown(
     await Promise.race([followingDone, Bun.sleep(1_000)]);
     await Promise.all([evaluating.close(), notifying.close()]);
     await heartbeat.stop();
-    await Promise.race([trimmer.stop(), Bun.sleep(1_000)]);
+    await Promise.race([Promise.all(trimmers.map((trimmer) => trimmer.stop())), Bun.sleep(1_000)]);
     clearInterval(status);
     logger.info('stopped', { evaluator: byPartition.counters, notifier: notifier.counters });
-    for (const connection of [redis, notifierBlocking]) connection.disconnect();
+    for (const connection of [redis, ...notifierBlocking]) connection.disconnect();
   },
   config.shutdownTimeoutMs,
 );

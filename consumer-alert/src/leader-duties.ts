@@ -8,12 +8,12 @@ type Severity = 'info' | 'warning' | 'critical';
 const FOLLOW_UP_WITHIN_MS = 24 * 60 * 60 * 1_000;
 
 /**
- * What the evaluating instance does besides evaluating readings, each time the rules change and
- * every second or so:
+ * What the instance evaluating a partition does besides evaluating its readings, for the devices
+ * of that partition, each time the rules change and every second or so:
  * - a rule gone from the rule set (removed, or renamed) resolves each device still firing on it,
  *   with a note saying why, and its states go — no device stays `firing` for ever on a rule that
- *   no longer exists. The rules evaluated are remembered in Redis (keys.ts `alertKeys().rulesKnown`),
- *   so a rule removed while no instance ran is resolved too;
+ *   no longer exists. The rules evaluated are remembered in Redis, per partition (keys.ts
+ *   `alertKeys().rulesKnown`), so a rule removed while no instance ran is resolved too;
  * - a silence that ended (its time ran out, or DELETE /silences/:id) is followed up once: each
  *   device it covered that is still firing is notified once more.
  */
@@ -24,11 +24,14 @@ export function leaderDuties(options: {
    */
   retireByKind: Record<string, (ruleId: string, severity: Severity, note: string) => Promise<number>>;
   redis: Redis;
+  /** The partition's alerts stream: what is remembered is kept beside it. */
   alertsStream: string;
+  /** The alerts stream's name (ALERTS_STREAM): the silences are the whole pipeline's. */
+  baseAlertsStream: string;
   announcer: ReturnType<typeof createAnnouncer>;
   logger: Logger;
 }) {
-  const { redis, alertsStream, announcer, logger, retireByKind } = options;
+  const { redis, alertsStream, baseAlertsStream, announcer, logger, retireByKind } = options;
   const { rulesKnown: knownKey, silencesFollowed: followedKey } = alertKeys(redis, alertsStream);
 
   return {
@@ -68,7 +71,7 @@ export function leaderDuties(options: {
     async followEndedSilences(rules: readonly Rule[]): Promise<void> {
       const now = Date.now();
       // Every second: the silences only; what was followed up is read once one has ended.
-      const ended = (await readSilences(redis, alertsStream)).filter(
+      const ended = (await readSilences(redis, baseAlertsStream)).filter(
         (silence) => silence.until <= now && silence.until >= now - FOLLOW_UP_WITHIN_MS,
       );
       if (ended.length === 0) return;

@@ -3,6 +3,7 @@ import {
   type RedisTarget,
   type Rule,
   alertKeys,
+  alertStreamsOf,
   createConsumer,
   createLatencyHistogram,
   createRedis,
@@ -20,7 +21,8 @@ import { partitionShare } from './partition-share.ts';
 
 /**
  * The `alerts` group on each partition of the readings stream: rules → transitions XADDed to the
- * alerts stream, then ack — by the instance holding the partition's lease (evaluator-lease.ts),
+ * same partition of the alerts stream, beside which the partition's devices' alert state is kept
+ * (keys.ts `alertKeys`), then ack — by the instance holding the partition's lease (evaluator-lease.ts),
  * the instances sharing the partitions (partition-share.ts); an instance with none stands by.
  * Each partition has its evaluator (fenced by its lease), its conflict gate and its storage-first
  * wait; they add to one set of counters.
@@ -35,15 +37,18 @@ export function evaluateByPartition(options: {
 }) {
   const { redis, redisTarget, config, consumerName, logger } = options;
   const partitions = readingStreamsOf(config).streams;
-  const keys = alertKeys(redis, config.alertsStream);
-  const leases = partitions.map((_, index) => evaluatorLease(redis, keys.evaluatorLeaseOf(index), consumerName));
+  const alertStreams = alertStreamsOf(config).streams;
+  // Each partition's lease in its own slot: the evaluation scripts check it with the state they change.
+  const leases = alertStreams.map((stream) =>
+    evaluatorLease(redis, alertKeys(redis, stream).evaluatorLease, consumerName),
+  );
   const evaluated = { counters: emptyEvaluatorCounters(), detection: createLatencyHistogram() };
   const parts = partitions.map((stream, index) => ({
     stream,
     evaluator: createEvaluator({
       redis,
       rules: options.rules,
-      alertsStream: config.alertsStream,
+      alertsStream: alertStreams[index] as string,
       lease: leases[index],
       notifyMaxAgeMs: config.notifyMaxAgeMs,
       ...evaluated,
@@ -72,7 +77,7 @@ export function evaluateByPartition(options: {
     partitions: partitions.map((stream, index) => ({ stream, lease: leases[index] as EvaluatorLease })),
     share: partitionShare({
       redis,
-      key: keys.evaluators,
+      key: alertKeys(redis, config.alertsStream).evaluators,
       instance: consumerName,
       partitions: partitions.length,
       ttlMs: LEASE_MS,
@@ -112,8 +117,10 @@ export function evaluateByPartition(options: {
   return {
     evaluating,
     partitions,
-    /** Partition 0's lease: its holder also sweeps the time-based rules and retires removed rules. */
-    lease: leases[0] as EvaluatorLease,
+    /** Each partition's alerts stream, partition 0 first. */
+    alertStreams,
+    /** Each partition's lease: its holder also sweeps the partition's time-based rules and retires removed rules (partition-duties.ts). */
+    leases: leases as readonly EvaluatorLease[],
     ...evaluated,
     /** From each partition's next batch on. */
     setRules(rules: readonly Rule[]) {

@@ -75,7 +75,7 @@ onShutdown(
     logger.info('stopped', { ...handler.counters, ...consumer.stats() });
     redis.disconnect();
     for (const connection of blockingRedis) connection.disconnect();
-    history.blockingRedis.disconnect();
+    for (const connection of history.blockingRedis) connection.disconnect();
   },
   config.shutdownTimeoutMs,
 );

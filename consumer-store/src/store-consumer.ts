@@ -11,6 +11,7 @@ import {
   redisTargetOf,
   consumeEach,
   readingStreamsOf,
+  alertStreamsOf,
   storageFirstOver,
 } from 'core';
 import { createApiClient } from './api-client.ts';
@@ -72,8 +73,9 @@ export function createStoreConsumer(
 }
 
 /**
- * The `history` group on the alerts stream: every transition into the API's alert history. Its
- * own blocking connection; alerts are few, so small batches and one at a time.
+ * The `history` group on the alerts stream: every transition into the API's alert history. A
+ * consumer per partition of the alerts stream, each on its own blocking connection; alerts are few,
+ * so small batches and one at a time.
  */
 export function createHistoryConsumer(
   config: StoreConfig,
@@ -82,29 +84,36 @@ export function createHistoryConsumer(
   client: ReturnType<typeof createApiClient>,
   connectionName: string,
 ) {
-  const blockingRedis = createRedis(redisTargetOf(config), {
-    keyPrefix: config.keyPrefix,
-    name: `${connectionName}:history`,
-    logger,
-  });
+  const streams = alertStreamsOf(config).streams;
+  const blockingRedis = streams.map((_, index) =>
+    createRedis(redisTargetOf(config), {
+      keyPrefix: config.keyPrefix,
+      name: `${connectionName}:history${index === 0 ? '' : `:${index}`}`,
+      logger,
+    }),
+  );
   const handler = createHistoryHandler({ client, redis, alertsStream: config.alertsStream, logger });
   // In an alert storm the readings are stored first; the history catches up behind them.
   const storage = storageFirstOver({ redis, streams: readingStreamsOf(config).streams, group: config.group });
-  const consumer = createConsumer({
-    redis,
-    blockingRedis,
-    stream: config.alertsStream,
-    group: config.historyGroup,
-    consumer: config.consumerName,
-    decode: decodeAlert,
-    handle: async (batch) => {
-      await storage.wait();
-      return handler.handle(batch);
-    },
-    logger,
-    batchSize: 1_000,
-    claimIdleMs: config.claimIdleMs,
-    maxDeliveries: config.maxDeliveries,
-  });
+  const consumer = consumeEach(
+    streams.map((stream, index) =>
+      createConsumer({
+        redis,
+        blockingRedis: blockingRedis[index] as Redis,
+        stream,
+        group: config.historyGroup,
+        consumer: config.consumerName,
+        decode: decodeAlert,
+        handle: async (batch) => {
+          await storage.wait();
+          return handler.handle(batch);
+        },
+        logger,
+        batchSize: 1_000,
+        claimIdleMs: config.claimIdleMs,
+        maxDeliveries: config.maxDeliveries,
+      }),
+    ),
+  );
   return { blockingRedis, handler, consumer };
 }

@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import { absenceMemberOf } from './absence-keys.ts';
 import type { AbsenceRule } from './alert-rules.ts';
 import { alertKeys } from './keys.ts';
+import { alertStreamOf, alertStreamsOf } from './partitions.ts';
 import { raiseRetired } from './retired-alert.ts';
 
 /**
@@ -57,27 +58,60 @@ export function parseDeviceRecord(deviceId: string, text: string): DeviceRecord 
   };
 }
 
-/** The records of `ids`, in order (undefined for a device not known). */
-export async function readDeviceRecords(
-  redis: Redis,
-  alertsStream: string,
-  ids: readonly string[],
-): Promise<Array<DeviceRecord | undefined>> {
-  if (ids.length === 0) return [];
-  const texts = await redis.hmget(alertKeys(redis, alertsStream).devices.records, ...ids);
-  return texts.map((text, index) => (text === null ? undefined : parseDeviceRecord(ids[index] as string, text)));
+/**
+ * Where the registry is: ALERTS_STREAM and STREAM_PARTITIONS. Each device's record (and alert
+ * state) is beside its partition of the alerts stream (partitions.ts `alertStreamOf`).
+ */
+export interface AlertPartitions {
+  alertsStream: string;
+  partitions: number;
 }
 
-/** Up to `count` device ids after `after` (exclusive), by id. */
-export function deviceIdsAfter(redis: Redis, alertsStream: string, after: string | undefined, count: number) {
-  return redis.zrangebylex(
-    alertKeys(redis, alertsStream).devices.index,
-    after === undefined ? '-' : `(${after}`,
-    '+',
-    'LIMIT',
-    0,
-    count,
+const keysOf = (redis: Redis, where: AlertPartitions, deviceId: string) =>
+  alertKeys(redis, alertStreamOf(where.alertsStream, where.partitions, deviceId));
+
+/** The records of `ids`, in order (undefined for a device not known): one HMGET per partition. */
+export async function readDeviceRecords(
+  redis: Redis,
+  where: AlertPartitions,
+  ids: readonly string[],
+): Promise<Array<DeviceRecord | undefined>> {
+  const byKey = new Map<string, number[]>();
+  for (const [index, id] of ids.entries()) {
+    const key = keysOf(redis, where, id).devices.records;
+    byKey.set(key, [...(byKey.get(key) ?? []), index]);
+  }
+  const found = new Array<DeviceRecord | undefined>(ids.length);
+  await Promise.all(
+    [...byKey].map(async ([key, indexes]) => {
+      const texts = await redis.hmget(key, ...indexes.map((index) => ids[index] as string));
+      for (const [at, text] of texts.entries()) {
+        const index = indexes[at] as number;
+        found[index] = text === null ? undefined : parseDeviceRecord(ids[index] as string, text);
+      }
+    }),
   );
+  return found;
+}
+
+/**
+ * Up to `count` device ids after `after` (exclusive), by id: up to `count` from each partition's
+ * index, merged (ids are ASCII, so JavaScript's order is the index's byte order).
+ */
+export async function deviceIdsAfter(redis: Redis, where: AlertPartitions, after: string | undefined, count: number) {
+  const pages = await Promise.all(
+    alertStreamsOf({ alertsStream: where.alertsStream, streamPartitions: where.partitions }).streams.map((stream) =>
+      redis.zrangebylex(
+        alertKeys(redis, stream).devices.index,
+        after === undefined ? '-' : `(${after}`,
+        '+',
+        'LIMIT',
+        0,
+        count,
+      ),
+    ),
+  );
+  return pages.length === 1 ? (pages[0] as string[]) : pages.flat().sort().slice(0, count);
 }
 
 /** The absence watches a device's record is in: each rule matching it, with its members. */
@@ -97,14 +131,14 @@ export function absenceMembersOf(record: DeviceRecord, rules: readonly AbsenceRu
 /** The absence rules calling each device silent now (rule ids), in the order of `records`. */
 export async function silentBy(
   redis: Redis,
-  alertsStream: string,
+  where: AlertPartitions,
   records: readonly DeviceRecord[],
   rules: readonly AbsenceRule[],
 ): Promise<string[][]> {
   const pipeline = redis.pipeline();
   const asked = records.map((record) =>
     absenceMembersOf(record, rules).map(({ rule, members }) => {
-      pipeline.hmget(alertKeys(redis, alertsStream).absence(rule.id).silent, ...members);
+      pipeline.hmget(keysOf(redis, where, record.deviceId).absence(rule.id).silent, ...members);
       return rule.id;
     }),
   );
@@ -128,11 +162,13 @@ export async function silentBy(
  */
 export async function forgetDevice(
   redis: Redis,
-  alertsStream: string,
+  where: AlertPartitions,
   deviceId: string,
   rules: readonly AbsenceRule[],
 ): Promise<DeviceRecord | undefined> {
-  const [record] = await readDeviceRecords(redis, alertsStream, [deviceId]);
+  const [record] = await readDeviceRecords(redis, where, [deviceId]);
+  // Everything below is in the device's partition: one slot, so one MULTI.
+  const alertsStream = alertStreamOf(where.alertsStream, where.partitions, deviceId);
   if (!record) return undefined;
   const watched = absenceMembersOf(record, rules);
   const [seconds] = (await redis.time()) as [number | string, number | string];

@@ -192,7 +192,7 @@ export {
 } from './silences.ts';
 export { alertAckField } from './alert-acks.ts';
 export { absenceMemberOf } from './absence-keys.ts';
-export { KEY_LAYOUT, prepareKeysOrExit, upgradeKeyLayout } from './key-layout.ts';
+export { KEY_LAYOUT, KeyLayoutUpgradingError, prepareKeysOrExit, upgradeKeyLayout } from './key-layout.ts';
 export {
   MAX_STREAM_PARTITIONS,
   PartitionCountMismatchError,
@@ -201,6 +201,8 @@ export {
   partitionOf,
   readingStreams,
   readingStreamsOf,
+  alertStreamsOf,
+  alertStreamOf,
 } from './partitions.ts';
 export {
   type AlertKeys,
@@ -219,6 +221,7 @@ export {
   MAX_DEVICE_METRICS,
   absenceMembersOf,
   deviceIdsAfter,
+  type AlertPartitions,
   forgetDevice,
   parseDeviceRecord,
   readDeviceRecords,

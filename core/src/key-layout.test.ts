@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import type Redis from 'ioredis';
-import { KEY_LAYOUT, upgradeKeyLayout } from './key-layout.ts';
-import { alertKeys, importKeys, pipelineKeys, streamKeys } from './keys.ts';
+import { KEY_LAYOUT, KeyLayoutUpgradingError, upgradeKeyLayout } from './key-layout.ts';
+import { alertKeys, importKeys, partitionStream, pipelineKeys, streamKeys } from './keys.ts';
+import { partitionOf } from './partitions.ts';
 import { createLogger } from './logger.ts';
 import { createRedis } from './redis.ts';
 import { type RedisServer, startRedisServer, uniqueName } from './testing/index.ts';
@@ -85,6 +86,60 @@ describe('upgradeKeyLayout', () => {
       await redis.del(pipelineKeys.layout);
     });
   }
+
+  it("from layout 2 with partitions, moves each device's alert state beside its partition, once", async () => {
+    const redis = connect(uniqueName('split'));
+    const streams = { readingsStream: 'readings', alertsStream: 'alerts', streamPartitions: 4 };
+    const base = alertKeys(redis, 'alerts');
+    const devices = Array.from({ length: 40 }, (_, index) => `pump-${index}`);
+    const partitionOfDevice = (device: string) => partitionOf(device, 4);
+    for (const device of devices) {
+      await redis.hset(base.thresholdState('hot'), device, 'F,1,2');
+      await redis.hset(base.rateState('jumps'), `${device}|kwh`, 'F,1,2');
+      await redis.zadd(base.absence('quiet').watch, 7, device);
+      await redis.hset(base.acks, `hot|${device}`, '{}');
+      await redis.zadd(base.escalation.firing, 9, `hot|${device}`);
+      await redis.hset(base.devices.records, device, '{}');
+      await redis.zadd(base.devices.index, 0, device);
+    }
+    await redis.hset(base.rulesKnown, 'hot', '{}');
+    await redis.set(pipelineKeys.layout, '2');
+
+    expect(await upgradeKeyLayout(redis, streams, logger)).toBe(
+      7 * devices.filter((device) => partitionOfDevice(device) !== 0).length,
+    );
+    for (const partition of [0, 1, 2, 3]) {
+      const keys = alertKeys(redis, partitionStream('alerts', partition));
+      const mine = devices.filter((device) => partitionOfDevice(device) === partition).sort();
+      expect(mine.length).toBeGreaterThan(0);
+      expect(Object.keys(await redis.hgetall(keys.thresholdState('hot'))).sort()).toEqual(mine);
+      expect(Object.keys(await redis.hgetall(keys.rateState('jumps'))).sort()).toEqual(
+        mine.map((d) => `${d}|kwh`).sort(),
+      );
+      expect((await redis.zrange(keys.absence('quiet').watch, '0', '-1')).sort()).toEqual(mine);
+      // Scores go with their members.
+      expect(await redis.zscore(keys.absence('quiet').watch, mine[0] as string)).toBe('7');
+      expect(Object.keys(await redis.hgetall(keys.acks)).sort()).toEqual(mine.map((d) => `hot|${d}`).sort());
+      expect((await redis.zrange(keys.escalation.firing, '0', '-1')).sort()).toEqual(
+        mine.map((d) => `hot|${d}`).sort(),
+      );
+      expect(Object.keys(await redis.hgetall(keys.devices.records)).sort()).toEqual(mine);
+      expect((await redis.zrange(keys.devices.index, '0', '-1')).sort()).toEqual(mine);
+      expect(await redis.hgetall(keys.rulesKnown)).toEqual({ hot: '{}' });
+    }
+    expect(await redis.get(pipelineKeys.layout)).toBe(KEY_LAYOUT);
+    expect(await upgradeKeyLayout(redis, streams, logger)).toBe(0);
+  });
+
+  it('one service upgrades at a time: another is told to wait', async () => {
+    const redis = connect(uniqueName('locked'));
+    await redis.set(pipelineKeys.layoutUpgrade, 'someone else', 'PX', 10_000);
+    const streams = { readingsStream: 'readings', alertsStream: 'alerts' };
+    await expect(upgradeKeyLayout(redis, streams, logger)).rejects.toBeInstanceOf(KeyLayoutUpgradingError);
+    await redis.del(pipelineKeys.layoutUpgrade);
+    expect(await upgradeKeyLayout(redis, streams, logger)).toBe(0);
+    expect(await redis.get(pipelineKeys.layout)).toBe(KEY_LAYOUT);
+  });
 
   it('leaves a key found under both names, and says so', async () => {
     const redis = connect(uniqueName('both'));

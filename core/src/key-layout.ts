@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { splitAlertStateByPartition } from './alert-state-split.ts';
 import { alertKeys, importKeys, pipelineKeys, streamKeys } from './keys.ts';
 import type { Logger } from './logger.ts';
 import { clusterMasters } from './cluster-masters.ts';
@@ -6,10 +7,19 @@ import { PartitionCountMismatchError, checkPartitionCount, readingStreams } from
 
 /**
  * The layout of the keys this code reads and writes: 2 since keys.ts gave the keys used together a
- * hash tag. A Redis written by an earlier version holds layout 1: its keys are renamed once, by
- * the first service that starts, before it reads or writes any.
+ * hash tag, 3 since each partition's devices keep their alert state beside that partition of the
+ * alerts stream (alert-state-split.ts). A Redis written by an earlier version is brought to it
+ * once, by the first service that starts, before it reads or writes any key.
  */
-export const KEY_LAYOUT = '2';
+export const KEY_LAYOUT = '3';
+
+/** Held by the service bringing the keys to this layout; the others wait for it (at most this long). */
+const UPGRADE_LOCK_MS = 60_000;
+
+/** Another service is bringing the keys to this layout: try again shortly. */
+export class KeyLayoutUpgradingError extends Error {
+  override readonly name = 'KeyLayoutUpgradingError';
+}
 
 /** Layout 1's name of a key → its name now: fixed names, and families renamed by their start. */
 interface Renames {
@@ -18,19 +28,56 @@ interface Renames {
 }
 
 /**
- * Brings the keys of a Redis written by an earlier version to this layout: each renamed with
- * RENAMENX (atomic; a stream's consumer groups go with it), then the layout recorded, so later
- * starts read one key and go on. Several services may run it at once: a key another one renamed
- * first is skipped. A key found under both names (an earlier version still running after the
- * upgrade wrote it again) is left as it is and logged: upgrade every service together.
- * @returns how many keys were renamed
+ * Brings the keys of a Redis written by an earlier version to this layout, then records it, so
+ * later starts read one key and go on. One service does it, holding a lock; the others get a
+ * KeyLayoutUpgradingError until it is done (prepareKeysOrExit waits). From layout 1, each key is
+ * renamed with RENAMENX (atomic; a stream's consumer groups go with it); a key found under both
+ * names (an earlier version still running after the upgrade wrote it again) is left as it is and
+ * logged: upgrade every service together. From layout 2, with STREAM_PARTITIONS above 1, the
+ * alert state of every partition's devices moves beside that partition (alert-state-split.ts).
+ * @returns how many keys were renamed and fields or members moved
+ * @throws KeyLayoutUpgradingError while another service is at it
  */
 export async function upgradeKeyLayout(
+  redis: Redis,
+  streams: { readingsStream: string; alertsStream: string; streamPartitions?: number },
+  logger: Logger,
+): Promise<number> {
+  const found = await redis.get(pipelineKeys.layout);
+  if (found === KEY_LAYOUT) return 0;
+  const token = crypto.randomUUID();
+  if ((await redis.set(pipelineKeys.layoutUpgrade, token, 'PX', UPGRADE_LOCK_MS, 'NX')) !== 'OK')
+    throw new KeyLayoutUpgradingError('another service is bringing the keys to this version’s layout');
+  try {
+    // Done by the lock's last holder while this one waited for it?
+    if ((await redis.get(pipelineKeys.layout)) === KEY_LAYOUT) return 0;
+    const renamed = found === '2' ? 0 : await renameLayoutOne(redis, streams, logger);
+    const moved = await splitAlertStateByPartition(
+      redis,
+      streams.alertsStream,
+      streams.streamPartitions ?? 1,
+      (starts) =>
+        keysStartingWith(
+          redis,
+          starts.map((start) => [start, start]),
+        ).then((pairs) => pairs.map(([key]) => key)),
+    );
+    await redis.set(pipelineKeys.layout, KEY_LAYOUT);
+    if (renamed + moved > 0) logger.info('key_layout_upgraded', { layout: KEY_LAYOUT, renamed, moved });
+    return renamed + moved;
+  } finally {
+    await redis.eval(RELEASE_LOCK, 1, pipelineKeys.layoutUpgrade, token);
+  }
+}
+
+const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/** Layout 1 → 2: each key renamed. */
+async function renameLayoutOne(
   redis: Redis,
   streams: { readingsStream: string; alertsStream: string },
   logger: Logger,
 ): Promise<number> {
-  if ((await redis.get(pipelineKeys.layout)) === KEY_LAYOUT) return 0;
   const renames = layoutOneRenames(redis, streams);
   const pairs = [...renames.keys, ...(await keysStartingWith(redis, renames.starts))];
   let renamed = 0;
@@ -39,8 +86,6 @@ export async function upgradeKeyLayout(
     if (outcome === 'renamed') renamed++;
     else if (outcome === 'both') logger.warn('key_layout_both_names', { key: from, now: to });
   }
-  await redis.set(pipelineKeys.layout, KEY_LAYOUT);
-  if (renamed > 0) logger.info('key_layout_upgraded', { layout: KEY_LAYOUT, renamed });
   return renamed;
 }
 
@@ -140,13 +185,18 @@ export async function prepareKeysOrExit(
 ): Promise<number> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const renamed = await upgradeKeyLayout(redis, settings, logger);
+      // The count first: the alert state is split by it.
       await checkPartitionCount(redis, readingStreams(settings.readingsStream, settings.streamPartitions));
-      return renamed;
+      return await upgradeKeyLayout(redis, settings, logger);
     } catch (error) {
       if (error instanceof PartitionCountMismatchError) {
         logger.error('partitions_mismatch', { error: error.message });
         process.exit(1);
+      }
+      // Another service is at it, for a few ms on a Redis as the pipeline keeps it.
+      if (error instanceof KeyLayoutUpgradingError) {
+        await Bun.sleep(50);
+        continue;
       }
       if (attempt === 0) logger.warn('key_layout_unchecked', { error: (error as Error).message, retryMs: 1_000 });
       await Bun.sleep(1_000);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import Redis from 'ioredis';
-import { alertKeys, hasHashTag, importKeys, pipelineKeys, streamKeys } from './keys.ts';
+import { alertKeys, hasHashTag, importKeys, partitionStream, pipelineKeys, streamKeys } from './keys.ts';
 import { type TestRedis, useRedis } from './testing/index.ts';
 
 let server: TestRedis;
@@ -54,6 +54,34 @@ describe('keys used together share a slot, whatever the KEY_PREFIX', () => {
       }
     });
   }
+
+  it("each partition's alert state shares its partition of the alerts stream's slot, not partition 0's", async () => {
+    const client = clientWith('');
+    const partitionSlots = await Promise.all(
+      [0, 1, 2, 3].map(async (partition) => {
+        const stream = partitionStream('alerts', partition);
+        const keys = alertKeys(client, stream);
+        const slots = new Set(
+          await Promise.all(
+            [
+              stream,
+              keys.dead,
+              keys.evaluatorLease,
+              keys.acks,
+              keys.escalation.firing,
+              keys.devices.records,
+              keys.thresholdState('hot'),
+              keys.rateState('jumps'),
+              keys.absence('quiet').watch,
+            ].map(slotOf),
+          ),
+        );
+        expect(slots.size).toBe(1);
+        return [...slots][0];
+      }),
+    );
+    expect(new Set(partitionSlots).size).toBe(4);
+  });
 
   it('keys used alone keep their own slot (without a tagged prefix)', async () => {
     const client = clientWith('');

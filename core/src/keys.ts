@@ -43,7 +43,14 @@ export function partitionStream(stream: string, index: number): string {
 /**
  * The alerts stream's keys: everything the evaluation scripts touch in one call (rule states, the
  * acknowledgements, escalation, the device registry, the evaluator lease) shares the stream's slot;
- * the rule set and the silences are read alone.
+ * the rule set, the silences and the instances alive are read alone.
+ *
+ * With STREAM_PARTITIONS above 1 the alerts stream is split as the readings stream is
+ * (partitions.ts): partition n's evaluator writes its transitions to `partitionStream(alerts, n)`
+ * and keeps its devices' state beside it, in that stream's slot — `alertKeys(client,
+ * partitionStream(alerts, n))` names them. Those keys spread over a cluster's masters with the
+ * partitions; the rule set, the silences and the instances alive are the base stream's
+ * (`alertKeys(client, alerts)`), whatever the partition.
  */
 export function alertKeys(client: KeyClient, alertsStream: string) {
   const beside = sideOf(client, alertsStream);
@@ -58,12 +65,10 @@ export function alertKeys(client: KeyClient, alertsStream: string) {
     /** The silences whose end the notifier already announced. */
     silencesFollowed: `${alertsStream}:silences:followed`,
     /**
-     * Only the instance holding it evaluates partition 0 of the readings stream and sweeps the
-     * time-based rules (consumer-alert's evaluator-lease.ts); `evaluatorLeaseOf(n)` is partition n's.
+     * Only the instance holding it evaluates the partition and sweeps its time-based rules
+     * (consumer-alert's evaluator-lease.ts).
      */
     evaluatorLease: `${beside}:evaluator`,
-    evaluatorLeaseOf: (partition: number) =>
-      partition === 0 ? `${beside}:evaluator` : `${beside}:evaluator:${partition}`,
     /** The consumer-alert instances alive, each until a time (Redis's clock): how partitions are shared (partition-share.ts). */
     evaluators: `${beside}:evaluators`,
     /** Acknowledged alerts, a field per `<ruleId>|<deviceId>` (alert-acks.ts). */
@@ -108,6 +113,8 @@ export const pipelineKeys = {
   partitions: (readingsStream: string) => `telemetry:partitions:${readingsStream}`,
   /** Which layout the keys are in (key-layout.ts). */
   layout: 'telemetry:key-layout',
+  /** Held by the service bringing the keys to this layout. */
+  layoutUpgrade: 'telemetry:key-layout:upgrading',
   /** Something kept per webhook (its pace, its deliveries): by a hash of its URL, whose path is the channel's secret. */
   webhook: (kind: 'webhook-pace' | 'webhook-delivered', webhookUrl: string) =>
     `${kind}:${createHash('sha256').update(webhookUrl).digest('hex').slice(0, 32)}`,

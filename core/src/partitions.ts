@@ -57,6 +57,11 @@ function fnv1a(bytes: Uint8Array): number {
   return hash;
 }
 
+/** The partition of the alerts stream `deviceId`'s alerts and alert state are in (alertStreamsOf). */
+export function alertStreamOf(alertsStream: string, partitions: number, deviceId: string): string {
+  return partitionStream(alertsStream, partitionOf(deviceId, partitions));
+}
+
 /** STREAM_PARTITIONS differs from the count the pipeline on this Redis was created with. */
 export class PartitionCountMismatchError extends Error {
   override readonly name = 'PartitionCountMismatchError';
@@ -87,4 +92,13 @@ export async function checkPartitionCount(redis: Redis, streams: ReadingStreams)
 /** The readings stream as a service's settings give it (READINGS_STREAM, STREAM_PARTITIONS). */
 export function readingStreamsOf(settings: { readingsStream: string; streamPartitions: number }): ReadingStreams {
   return readingStreams(settings.readingsStream, settings.streamPartitions);
+}
+
+/**
+ * The alerts stream split as the readings stream is: partition n's transitions (and its devices'
+ * alert state, keys.ts `alertKeys`) are beside `alerts` for n = 0, `alerts:n` for the others, so a
+ * device's alerts stay in order in the partition its readings are evaluated in.
+ */
+export function alertStreamsOf(settings: { alertsStream: string; streamPartitions: number }): ReadingStreams {
+  return readingStreams(settings.alertsStream, settings.streamPartitions);
 }

@@ -9,7 +9,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Alert, alertKeys, createRedis, decodeAlert, encodeReading, entryTimeMs, newEventId } from 'core';
+import {
+  type Alert,
+  alertKeys,
+  alertStreamOf,
+  createRedis,
+  decodeAlert,
+  encodeReading,
+  entryTimeMs,
+  newEventId,
+  readingStreams,
+} from 'core';
 import {
   type RedisServer,
   type ServiceProcess,
@@ -29,8 +39,21 @@ const RULES = [
 
 let server: RedisServer;
 let redis: Redis;
-/** The absence rule's keys (the test's Redis has no KEY_PREFIX). */
-const quiet = alertKeys({ options: {} }, 'alerts').absence('quiet');
+/** `bun run test` runs this suite with the readings (and alerts) in 1 and in 4 partitions. */
+const partitions = Number(process.env.TEST_STREAM_PARTITIONS ?? '1');
+const readingPartitions = readingStreams('readings', partitions);
+const alertPartitions = readingStreams('alerts', partitions).streams;
+/** The absence rule's keys for a device: beside its partition of the alerts stream (the test's Redis has no KEY_PREFIX). */
+const quietOf = (deviceId: string) =>
+  alertKeys({ options: {} }, alertStreamOf('alerts', partitions, deviceId)).absence('quiet');
+/** Every stream and the absence rule's keys gone: a test starts from nothing. */
+async function clearAll() {
+  await redis.del(...readingPartitions.streams, ...alertPartitions);
+  for (const stream of alertPartitions) {
+    const quiet = alertKeys({ options: {} }, stream).absence('quiet');
+    await redis.del(quiet.watch, quiet.newest, quiet.silent);
+  }
+}
 let dir: string;
 let rulesFile: string;
 beforeAll(async () => {
@@ -57,6 +80,7 @@ const startAlerting = () =>
     ALERT_RULES: rulesFile,
     ALERT_RULES_POLL_MS: '100',
     CONSUMER_NAME: 'absence-test',
+    STREAM_PARTITIONS: String(partitions),
   });
 
 /**
@@ -66,7 +90,7 @@ const startAlerting = () =>
 async function report(deviceId: string): Promise<number> {
   const ts = Date.now();
   const id = await redis.xadd(
-    'readings',
+    readingPartitions.of(deviceId),
     '*',
     ...encodeReading({ id: newEventId(), deviceId, metric: 'kwh', value: 1, unit: 'kWh', ts }),
   );
@@ -83,8 +107,13 @@ async function keepReporting(devices: readonly string[], until: () => boolean | 
   return arrivals;
 }
 
-const absenceAlerts = async (): Promise<Alert[]> =>
-  (await redis.xrange('alerts', '-', '+')).map(([, fields]) => decodeAlert(fields)).filter((a) => a.ruleId === 'quiet');
+/** The absence rule's alerts, partition by partition (each device's in order). */
+async function absenceAlerts(): Promise<Alert[]> {
+  const alerts: Alert[] = [];
+  for (const stream of alertPartitions)
+    for (const [, fields] of await redis.xrange(stream, '-', '+')) alerts.push(decodeAlert(fields));
+  return alerts.filter((a) => a.ruleId === 'quiet');
+}
 
 describe('absence rules', () => {
   let alerting: ServiceProcess;
@@ -93,7 +122,7 @@ describe('absence rules', () => {
   });
 
   it('call a device silent once, dated from its newest reading, and resolve it once with its next; others never', async () => {
-    for (const stream of ['readings', 'alerts']) await redis.del(stream);
+    await clearAll();
     alerting = startAlerting();
     await report('pump-1');
     const lastOfPump1 = await report('pump-1');
@@ -126,8 +155,7 @@ describe('absence rules', () => {
   }, 30_000);
 
   it('do not call silent a device whose readings wait in a backlog while consumer-alert is stopped, and call silent exactly the gaps a live run would', async () => {
-    for (const stream of ['readings', 'alerts']) await redis.del(stream);
-    await redis.del(quiet.watch, quiet.newest, quiet.silent);
+    await clearAll();
     alerting = startAlerting();
     const started = Date.now();
     await keepReporting(['pump-a', 'pump-b'], () => Date.now() - started > 600);
@@ -153,13 +181,12 @@ describe('absence rules', () => {
   }, 30_000);
 
   it('do not call silent the devices that could not report while Redis was down (kill -9, restarted from its AOF)', async () => {
-    for (const stream of ['readings', 'alerts']) await redis.del(stream);
-    await redis.del(quiet.watch, quiet.newest, quiet.silent);
+    await clearAll();
     await redis.call('BGREWRITEAOF');
     alerting = startAlerting();
     const started = Date.now();
     await keepReporting(['pump-x'], () => Date.now() - started > 600);
-    await waitFor(async () => (await redis.zcard(quiet.watch)) === 1, { what: 'pump-x watched' });
+    await waitFor(async () => (await redis.zcard(quietOf('pump-x').watch)) === 1, { what: 'pump-x watched' });
     await server.kill();
     await Bun.sleep(SILENT_FOR_MS * 2);
     await server.restart();

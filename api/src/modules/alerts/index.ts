@@ -1,4 +1,4 @@
-import { alertAckField, alertKeys, parseIsoTime, replicated } from 'core';
+import { alertAckField, alertKeys, alertStreamOf, parseIsoTime, replicated } from 'core';
 import { Elysia, t } from 'elysia';
 import type Redis from 'ioredis';
 import { ApiError } from '../../errors.ts';
@@ -30,7 +30,18 @@ export const alertView = (alert: StoredAlert): typeof HistoryAlert.static => ({
  * The alert history: consumer-store's `history` group stores every transition of the alerts
  * stream here (POST /alerts/batch, idempotent by alert id); GET /alerts lists it.
  */
-export function alertRoutes(store: AlertHistory, alerting?: { redis: Redis; alertsStream: string }) {
+/**
+ * Redis and the alerts stream (ALERTS_STREAM), where the rules and silences are kept; with
+ * `partitions` (STREAM_PARTITIONS) above 1, each device's alert state is beside its partition of
+ * the alerts stream (core's alertStreamOf).
+ */
+export interface AlertingOptions {
+  redis: Redis;
+  alertsStream: string;
+  partitions?: number;
+}
+
+export function alertRoutes(store: AlertHistory, alerting?: AlertingOptions) {
   return new Elysia({ name: 'alerts', prefix: '/alerts', detail: { tags: ['alerts'] } })
     .post(
       '/:id/ack',
@@ -51,7 +62,8 @@ export function alertRoutes(store: AlertHistory, alerting?: { redis: Redis; aler
         if (alerting && found.ackedAt)
           await replicated(alerting.redis, () =>
             alerting.redis.hset(
-              alertKeys(alerting.redis, alerting.alertsStream).acks,
+              alertKeys(alerting.redis, alertStreamOf(alerting.alertsStream, alerting.partitions ?? 1, found.deviceId))
+                .acks,
               alertAckField(found.ruleId, found.deviceId),
               JSON.stringify({ alertId: found.id, author: found.ackedBy, at: found.ackedAt }),
             ),

@@ -1,5 +1,6 @@
 import {
   type AbsenceRule,
+  type AlertPartitions,
   type DeviceRecord,
   compileGlob,
   compileRule,
@@ -17,7 +18,7 @@ import type Redis from 'ioredis';
 import { ApiError, invalidField } from '../../errors.ts';
 import { redisAnswers503 } from '../../redis-unavailable.ts';
 import type { StoredAlert, AlertHistory } from '../../storage/port.ts';
-import { alertView } from '../alerts/index.ts';
+import { type AlertingOptions, alertView } from '../alerts/index.ts';
 import { errorResponses } from '../docs/responses.ts';
 import { parseLimit } from '../readings/filters.ts';
 import {
@@ -74,7 +75,7 @@ function firingNow(transitions: readonly StoredAlert[]): StoredAlert[] {
  */
 async function devicePage(
   redis: Redis,
-  alertsStream: string,
+  where: AlertPartitions,
   page: {
     cursor?: string;
     limit: number;
@@ -92,14 +93,14 @@ async function devicePage(
   let more = true;
   while (more && devices.length < limit && read < MAX_IDS_PER_PAGE) {
     const ask = Math.min(MAX_IDS_PER_PAGE - read, 100);
-    const ids = await deviceIdsAfter(redis, alertsStream, cursor, ask);
+    const ids = await deviceIdsAfter(redis, where, cursor, ask);
     more = ids.length === ask;
     read += ids.length;
     const matching = ids.filter((id) => wanted?.matches(id) ?? true);
-    const records = (await readDeviceRecords(redis, alertsStream, matching)).filter(
+    const records = (await readDeviceRecords(redis, where, matching)).filter(
       (record): record is DeviceRecord => record !== undefined,
     );
-    const silences = await silentBy(redis, alertsStream, records, rules);
+    const silences = await silentBy(redis, where, records, rules);
     const byId = new Map(records.map((record, index) => [record.deviceId, index]));
     for (const id of ids) {
       if (devices.length === limit) {
@@ -122,14 +123,15 @@ async function devicePage(
  * reading, whether an absence rule calls it silent, and (one device) what fires on it now.
  * DELETE forgets one — its record and absence watches; its readings stay.
  */
-export function deviceRoutes(store: AlertHistory, options: { redis: Redis; alertsStream: string } | undefined) {
+export function deviceRoutes(store: AlertHistory, options: AlertingOptions | undefined) {
   const unavailable = redisAnswers503('devices_unavailable', 'the devices');
-  const redisCall = <T>(call: (redis: Redis, alertsStream: string) => Promise<T>): Promise<T> => {
+  const redisCall = <T>(call: (redis: Redis, where: AlertPartitions) => Promise<T>): Promise<T> => {
     if (!options) throw unavailable.none();
-    return unavailable.call(() => call(options.redis, options.alertsStream));
+    const where = { alertsStream: options.alertsStream, partitions: options.partitions ?? 1 };
+    return unavailable.call(() => call(options.redis, where));
   };
-  const absenceRules = async (redis: Redis, alertsStream: string): Promise<AbsenceRule[]> =>
-    ((await readRuleSet(redis, alertsStream))?.rules ?? []).map(compileRule).filter(isAbsenceRule);
+  const absenceRules = async (redis: Redis, where: AlertPartitions): Promise<AbsenceRule[]> =>
+    ((await readRuleSet(redis, where.alertsStream))?.rules ?? []).map(compileRule).filter(isAbsenceRule);
 
   return new Elysia({ name: 'devices', prefix: '/devices', detail: { tags: ['devices'] } })
     .get(
@@ -138,9 +140,9 @@ export function deviceRoutes(store: AlertHistory, options: { redis: Redis; alert
         const limit = parseLimit(query.limit, 50, 200);
         const offlineAfterMs = parseOfflineAfter(query.offlineAfterMs);
         const wanted = query.device === undefined ? undefined : compileGlob(query.device);
-        return redisCall(async (redis, alertsStream) => {
-          const [now, rules] = await Promise.all([redisNowMs(redis), absenceRules(redis, alertsStream)]);
-          return devicePage(redis, alertsStream, { ...query, limit, offlineAfterMs, wanted, now, rules });
+        return redisCall(async (redis, where) => {
+          const [now, rules] = await Promise.all([redisNowMs(redis), absenceRules(redis, where)]);
+          return devicePage(redis, where, { ...query, limit, offlineAfterMs, wanted, now, rules });
         });
       },
       {
@@ -156,14 +158,14 @@ export function deviceRoutes(store: AlertHistory, options: { redis: Redis; alert
       '/:id',
       async ({ params, query }) => {
         const offlineAfterMs = parseOfflineAfter(query.offlineAfterMs);
-        const view = await redisCall(async (redis, alertsStream) => {
+        const view = await redisCall(async (redis, where) => {
           const [[record], now, rules] = await Promise.all([
-            readDeviceRecords(redis, alertsStream, [params.id]),
+            readDeviceRecords(redis, where, [params.id]),
             redisNowMs(redis),
-            absenceRules(redis, alertsStream),
+            absenceRules(redis, where),
           ]);
           if (!record) return undefined;
-          const [silent] = await silentBy(redis, alertsStream, [record], rules);
+          const [silent] = await silentBy(redis, where, [record], rules);
           return deviceView(record, silent ?? [], now, offlineAfterMs);
         });
         if (!view) throw notFound(params.id);
@@ -183,10 +185,8 @@ export function deviceRoutes(store: AlertHistory, options: { redis: Redis; alert
     .delete(
       '/:id',
       async ({ params }) => {
-        const forgotten = await redisCall(async (redis, alertsStream) =>
-          replicated(redis, async () =>
-            forgetDevice(redis, alertsStream, params.id, await absenceRules(redis, alertsStream)),
-          ),
+        const forgotten = await redisCall(async (redis, where) =>
+          replicated(redis, async () => forgetDevice(redis, where, params.id, await absenceRules(redis, where))),
         );
         if (!forgotten) throw notFound(params.id);
         return new Response(null, { status: 204 });

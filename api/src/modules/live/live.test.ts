@@ -24,7 +24,7 @@ beforeAll(async () => {
     config: { apiToken: 't', readToken: undefined, maxBodyBytes: 4_000_000, maxStreamClientsPerIp: 250 },
     logger: createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} }),
     pipeline: { redis, streams: [alertsStream], expectedWorkers: [], lagDegraded: 1_000 },
-    alertsFeed: { blockingRedis: feedRedis, stream: alertsStream },
+    alertsFeed: [{ blockingRedis: feedRedis, stream: alertsStream }],
   });
   server = app.listen({ port: 0, hostname: '127.0.0.1' });
   base = `http://127.0.0.1:${server.server?.port}`;
