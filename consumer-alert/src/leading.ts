@@ -161,7 +161,7 @@ export function evaluateWhileLeading(options: {
       await beating;
       return outcomes.find((outcome) => outcome.reason === 'stopped') ?? { reason: 'closed' };
     },
-    /** Whether this instance evaluates partition 0, whose holder also sweeps the time-based rules. */
+    /** Whether this instance evaluates partition 0. */
     leading: () => running.has(0),
     /** The partitions this instance evaluates now. */
     partitionsLed: () => [...running.keys()].sort((a, b) => a - b),
