@@ -2,6 +2,7 @@ import {
   configOrExit,
   createLogger,
   createRedis,
+  createRedisPerPartition,
   createTokenVerifier,
   onShutdown,
   prepareKeysOrExit,
@@ -71,11 +72,13 @@ const storageIdentity = watchStorageIdentity({ redis, store, logger });
 const replication = startReplicationWatch({ redis, target: redisTarget });
 // The readings stream's partitions (STREAM_PARTITIONS): where the doors publish, what /health watches.
 const readingPartitions = readingStreamsOf(config);
+// The alerts stream's, split alike: what /health watches, what the alerts feed reads.
+const alertStreams = alertStreamsOf(config).streams;
 const pipeline = {
   epoch,
   replication,
   redis,
-  streams: [...readingPartitions.streams, ...alertStreamsOf(config).streams],
+  streams: [...readingPartitions.streams, ...alertStreams],
   partitions: { stream: config.readingsStream, streams: readingPartitions.streams },
   expectedWorkers: config.expectedWorkers
     .split(',')
@@ -84,15 +87,12 @@ const pipeline = {
   lagDegraded: config.lagDegraded,
   stallDegradedMs: config.stallDegradedMs,
 };
-// Its own connection: the alerts feed blocks on XREAD while dashboards listen.
-const alertsFeed = alertStreamsOf(config).streams.map((stream, index) => ({
-  blockingRedis: createRedis(redisTarget, {
-    keyPrefix: config.keyPrefix,
-    name: `api:alerts-feed${index === 0 ? '' : `:${index}`}`,
-    logger,
-  }),
-  stream,
-}));
+// A connection per partition: the alerts feed blocks on XREAD while dashboards listen.
+const alertsFeed = createRedisPerPartition(
+  redisTarget,
+  { keyPrefix: config.keyPrefix, name: 'api:alerts-feed', logger },
+  alertStreams.length,
+).map((blockingRedis, index) => ({ blockingRedis, stream: alertStreams[index] as string }));
 // Imports: jobs in Redis (seen by every instance), files here (imported by this instance only).
 const importOwner = `${hostname()}:${config.port}`;
 // The API's fail-fast connection: with Redis away, an import request is a 503 at once, not a wait.

@@ -4,6 +4,7 @@ import {
   createConsumer,
   createLogger,
   createRedis,
+  createRedisPerPartition,
   createSleeper,
   decodeAlert,
   defaultInstanceName,
@@ -90,12 +91,10 @@ const notifier = createNotifier({
 });
 // Group "notify" on alerts: console and webhook, acked after a 2xx — a consumer per partition of
 // the alerts stream, each on its own blocking connection.
-const notifierBlocking = alertStreams.map((_, index) =>
-  createRedis(redisTarget, {
-    keyPrefix: config.keyPrefix,
-    name: `consumer-alert:notify${index === 0 ? '' : `:${index}`}`,
-    logger,
-  }),
+const notifierBlocking = createRedisPerPartition(
+  redisTarget,
+  { keyPrefix: config.keyPrefix, name: 'consumer-alert:notify', logger },
+  alertStreams.length,
 );
 const notifying = consumeEach(
   alertStreams.map((stream, index) =>

@@ -5,6 +5,7 @@ import {
   type Reading,
   createConsumer,
   createRedis,
+  createRedisPerPartition,
   decodeAlert,
   decodeReadingItems,
   recordConflicts,
@@ -41,12 +42,10 @@ export function createStoreConsumer(
     recordConflicts(redis, config.readingsStream, found),
   );
   const streams = readingStreamsOf(config).streams;
-  const blockingRedis = streams.map((_, index) =>
-    createRedis(redisTargetOf(config), {
-      keyPrefix: config.keyPrefix,
-      name: `${connectionName}:blocking${index === 0 ? '' : `:${index}`}`,
-      logger,
-    }),
+  const blockingRedis = createRedisPerPartition(
+    redisTargetOf(config),
+    { keyPrefix: config.keyPrefix, name: `${connectionName}:blocking`, logger },
+    streams.length,
   );
   const consumer = consumeEach(
     streams.map((stream, index) =>
@@ -85,12 +84,10 @@ export function createHistoryConsumer(
   connectionName: string,
 ) {
   const streams = alertStreamsOf(config).streams;
-  const blockingRedis = streams.map((_, index) =>
-    createRedis(redisTargetOf(config), {
-      keyPrefix: config.keyPrefix,
-      name: `${connectionName}:history${index === 0 ? '' : `:${index}`}`,
-      logger,
-    }),
+  const blockingRedis = createRedisPerPartition(
+    redisTargetOf(config),
+    { keyPrefix: config.keyPrefix, name: `${connectionName}:history`, logger },
+    streams.length,
   );
   const handler = createHistoryHandler({ client, redis, alertsStream: config.alertsStream, logger });
   // In an alert storm the readings are stored first; the history catches up behind them.

@@ -51,6 +51,7 @@ export {
   answersPing,
   backoffMs,
   createRedis,
+  createRedisPerPartition,
   infoField,
   withShortConnection,
   reconnectDelayMs,

@@ -50,6 +50,20 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number): numbe
  * (`[stream, entries]` instead of `[[stream, entries]]`), and RESP2 is what Redis 7.0 and every
  * managed Redis speak the same way.
  */
+/**
+ * A connection per partition (each blocks on its own partition's reads): `name` for partition 0,
+ * `name:<n>` for the others, so that CLIENT LIST tells them apart.
+ */
+export function createRedisPerPartition(
+  target: RedisTarget | string,
+  options: RedisConnectionOptions,
+  partitions: number,
+): Redis[] {
+  return Array.from({ length: partitions }, (_, index) =>
+    createRedis(target, { ...options, name: index === 0 ? options.name : `${options.name}:${index}` }),
+  );
+}
+
 export function createRedis(target: RedisTarget | string, options: RedisConnectionOptions): Redis {
   const { name, logger, failFast = false, maxReconnectDelayMs = 2_000, commandTimeoutMs, keyPrefix } = options;
   const redisOptions: RedisOptions = {
