@@ -20,7 +20,8 @@ const deviceSecond: DeviceOf = (member) => member.slice(member.indexOf('|') + 1)
  * device is moved to that partition's key of the same name: written there, then removed here
  * (a kill in between leaves it in both, and the next run moves it again, unchanged). What
  * follows up per partition (rules known, silences followed up) is copied to each. Keys of
- * partition 0 stay where they are. The caller holds the upgrade lock: nothing evaluates meanwhile.
+ * partition 0 stay where they are. The caller holds the upgrade lock, nothing evaluating
+ * meanwhile, and keeps it through `stillHeld` (called between pages; it throws once lost).
  * @returns how many fields and members moved
  */
 export async function splitAlertStateByPartition(
@@ -28,6 +29,7 @@ export async function splitAlertStateByPartition(
   alertsStream: string,
   partitions: number,
   keysStartingWith: (starts: string[]) => Promise<string[]>,
+  stillHeld: () => Promise<void>,
 ): Promise<number> {
   if (partitions <= 1) return 0;
   const base = alertKeys(redis, alertsStream);
@@ -53,7 +55,8 @@ export async function splitAlertStateByPartition(
       moves.push({ from: key, to: (p) => family.to(p) + key.slice(family.start.length), deviceOf: family.deviceOf });
   }
   let moved = 0;
-  for (const move of moves) moved += await moveByDevice(redis, move.from, move.to, move.deviceOf, partitions);
+  for (const move of moves)
+    moved += await moveByDevice(redis, move.from, move.to, move.deviceOf, partitions, stillHeld);
   for (const shared of [base.rulesKnown, base.silencesFollowed]) {
     const all = await redis.hgetall(shared);
     const fields = Object.entries(all).flat();
@@ -76,12 +79,14 @@ async function moveByDevice(
   to: (partition: number) => string,
   deviceOf: DeviceOf,
   partitions: number,
+  stillHeld: () => Promise<void>,
 ): Promise<number> {
   const type = await redis.type(from);
   if (type !== 'hash' && type !== 'zset') return 0;
   let moved = 0;
   let cursor = '0';
   do {
+    await stillHeld();
     // [member, value] pairs: a hash's field and value, a sorted set's member and score.
     const [next, flat] =
       type === 'hash' ? await redis.hscan(from, cursor, 'COUNT', PAGE) : await redis.zscan(from, cursor, 'COUNT', PAGE);

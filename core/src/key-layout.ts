@@ -52,6 +52,11 @@ export async function upgradeKeyLayout(
     // Done by the lock's last holder while this one waited for it?
     if ((await redis.get(pipelineKeys.layout)) === KEY_LAYOUT) return 0;
     const renamed = found === '2' ? 0 : await renameLayoutOne(redis, streams, logger);
+    // Kept while the state moves (a large one takes more than the lock's time).
+    const stillHeld = async () => {
+      if ((await redis.eval(RENEW_LOCK, 1, pipelineKeys.layoutUpgrade, token, UPGRADE_LOCK_MS)) !== 1)
+        throw new KeyLayoutUpgradingError('lost the key-layout upgrade lock to another service');
+    };
     const moved = await splitAlertStateByPartition(
       redis,
       streams.alertsStream,
@@ -61,6 +66,7 @@ export async function upgradeKeyLayout(
           redis,
           starts.map((start) => [start, start]),
         ).then((pairs) => pairs.map(([key]) => key)),
+      stillHeld,
     );
     await redis.set(pipelineKeys.layout, KEY_LAYOUT);
     if (renamed + moved > 0) logger.info('key_layout_upgraded', { layout: KEY_LAYOUT, renamed, moved });
@@ -70,6 +76,7 @@ export async function upgradeKeyLayout(
   }
 }
 
+const RENEW_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /** Layout 1 → 2: each key renamed. */
