@@ -79,7 +79,10 @@ const pipeline = {
   replication,
   redis,
   streams: [...readingPartitions.streams, ...alertStreams],
-  partitions: { stream: config.readingsStream, streams: readingPartitions.streams },
+  partitions: [
+    { stream: config.readingsStream, streams: readingPartitions.streams },
+    { stream: config.alertsStream, streams: alertStreams },
+  ],
   expectedWorkers: config.expectedWorkers
     .split(',')
     .map((name) => name.trim())

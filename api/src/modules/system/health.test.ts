@@ -152,23 +152,33 @@ describe('/health of the whole pipeline', () => {
     await redis.del(streamKeys(redis, readings).dead);
   });
 
-  it('adds each group up over the partitions of the readings stream', async () => {
+  it('adds each group up over the partitions of the readings and alerts streams', async () => {
     const base = uniqueName('partitioned');
     const partitions = [base, `${base}:1`];
+    const alerts = uniqueName('alerts-partitioned');
+    const alertPartitions = [alerts, `${alerts}:1`];
     for (const [index, stream] of partitions.entries()) {
       await redis.xgroup('CREATE', stream, 'store', '$', 'MKSTREAM');
       for (let i = 0; i < 5 + index; i++) await redis.xadd(stream, '*', 'v', '1', 'n', String(i));
       await redis.xreadgroup('GROUP', 'store', 's', 'COUNT', 2, 'STREAMS', stream, '>');
     }
+    for (const stream of alertPartitions) {
+      await redis.xgroup('CREATE', stream, 'notify', '$', 'MKSTREAM');
+      await redis.xadd(stream, '*', 'v', '1');
+    }
     const view = await pipelineHealth({
       redis: apiRedis,
-      streams: partitions,
-      partitions: { stream: base, streams: partitions },
+      streams: [...partitions, ...alertPartitions],
+      partitions: [
+        { stream: base, streams: partitions },
+        { stream: alerts, streams: alertPartitions },
+      ],
       expectedWorkers: [],
       lagDegraded: 1_000,
     });
     expect(view.partitionTotals).toEqual([
       expect.objectContaining({ stream: base, group: 'store', partitions: 2, consumers: 1, pending: 4, lag: 7 }),
+      expect.objectContaining({ stream: alerts, group: 'notify', partitions: 2, pending: 0, lag: 2 }),
     ]);
     const alone = await pipelineHealth({ redis: apiRedis, streams: [base], expectedWorkers: [], lagDegraded: 1_000 });
     expect(alone.partitionTotals).toBeUndefined();

@@ -18,7 +18,7 @@ const HEALTH_SCHEMA = {
     partitionTotals: {
       type: 'array',
       items: { type: 'object' },
-      description: 'With STREAM_PARTITIONS: each readings group added up over the partitions',
+      description: 'With STREAM_PARTITIONS: each group of the readings and alerts streams added up over the partitions',
     },
     deadLetters: { type: 'array', items: { type: 'object' } },
     workers: { type: 'array', items: { type: 'object' }, description: 'Every worker: alive, or silent since when' },

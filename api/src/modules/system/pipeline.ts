@@ -15,10 +15,10 @@ import type { ReplicationView, ReplicationWatch } from './replication.ts';
 
 export interface PipelineOptions {
   redis: Redis;
-  /** Streams whose groups and dead letters are watched: readings (each partition) and alerts. */
+  /** Streams whose groups and dead letters are watched: readings and alerts (each partition). */
   streams: readonly string[];
-  /** The readings stream's partitions (STREAM_PARTITIONS), whose groups are also added up. */
-  partitions?: { stream: string; streams: readonly string[] };
+  /** The readings and alerts streams' partitions (STREAM_PARTITIONS), whose groups are also added up. */
+  partitions?: ReadonlyArray<{ stream: string; streams: readonly string[] }>;
   /** Services that must have at least one live instance. */
   expectedWorkers: readonly string[];
   /** A group further behind than this makes the pipeline degraded. */
@@ -71,7 +71,7 @@ export interface PipelineHealth {
     replication?: ReplicationView;
   };
   groups: GroupHealth[];
-  /** With partitions: each readings group over all of them (pending and lag added up, the longest wait). */
+  /** With partitions: each group of the readings and alerts streams over all their partitions (pending and lag added up, the longest wait). */
   partitionTotals?: Array<GroupHealth & { partitions: number }>;
   /** Depth of each dead-letter stream, and when its oldest entry was set aside. */
   deadLetters: Array<{ stream: string; entries: number; since: string | null }>;
@@ -309,7 +309,9 @@ export async function pipelineHealth(options: PipelineOptions): Promise<Pipeline
   return {
     redis: { status: 'ok', latencyMs, memory, ...(replication ? { replication } : {}) },
     groups,
-    ...(partitions && partitions.streams.length > 1 ? { partitionTotals: totalOver(partitions, groups) } : {}),
+    ...(partitions?.some((stream) => stream.streams.length > 1)
+      ? { partitionTotals: partitions.flatMap((stream) => totalOver(stream, groups)) }
+      : {}),
     deadLetters,
     workers,
     reasons,
