@@ -1,7 +1,6 @@
 import {
   configOrExit,
-  consumeEach,
-  createConsumer,
+  consumeEachPartition,
   createLogger,
   createRedis,
   createRedisPerPartition,
@@ -19,7 +18,6 @@ import {
   startTrimmer,
   prepareKeysOrExit,
 } from 'core';
-import type Redis from 'ioredis';
 import { partitionDuties } from './partition-duties.ts';
 import { rulesInForce } from './rules-in-force.ts';
 import { evaluateByPartition } from './partition-evaluation.ts';
@@ -96,23 +94,17 @@ const notifierBlocking = createRedisPerPartition(
   { keyPrefix: config.keyPrefix, name: 'consumer-alert:notify', logger },
   alertStreams.length,
 );
-const notifying = consumeEach(
-  alertStreams.map((stream, index) =>
-    createConsumer({
-      redis,
-      consumer: consumerName,
-      logger,
-      claimIdleMs: config.claimIdleMs,
-      maxDeliveries: config.maxDeliveries,
-      blockingRedis: notifierBlocking[index] as Redis,
-      stream,
-      group: config.notifyGroup,
-      decode: decodeAlert,
-      handle: (batch) => notifier.handle(batch),
-      batchSize: config.digestSize,
-    }),
-  ),
-);
+const notifying = consumeEachPartition(alertStreams, notifierBlocking, {
+  redis,
+  consumer: consumerName,
+  logger,
+  claimIdleMs: config.claimIdleMs,
+  maxDeliveries: config.maxDeliveries,
+  group: config.notifyGroup,
+  decode: decodeAlert,
+  handle: (batch) => notifier.handle(batch),
+  batchSize: config.digestSize,
+});
 
 // The alerts stream only grows by transitions, but it must not grow forever either.
 // Every 10 s, as the readings stream: with Redis nearly full, trimming is what makes room.

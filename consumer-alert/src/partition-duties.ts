@@ -36,13 +36,12 @@ export function partitionDuties(options: {
   const keys = alertKeys(redis, alertsStream);
   const absence = createAbsenceSweeper({ redis, readingsStreams: [readingsStream], alertsGroup, alertsStream, lease });
   const escalator = createEscalator({ redis, alertsStream, lease });
-  const retireMembers = (stateKey: string) => (id: string, severity: Rule['severity'], note: string) =>
-    retireMemberRule(redis, alertsStream, stateKey, id, severity, note);
+
   const duties = leaderDuties({
     retireByKind: {
       absence: (id, severity, note) => absence.retire(id, severity, note),
-      rate: (id, severity, note) => retireMembers(keys.rateState(id))(id, severity, note),
-      window: (id, severity, note) => retireMembers(keys.windowState(id))(id, severity, note),
+      rate: (id, severity, note) => retireMemberRule(redis, alertsStream, keys.rateState(id), id, severity, note),
+      window: (id, severity, note) => retireMemberRule(redis, alertsStream, keys.windowState(id), id, severity, note),
     },
     redis,
     alertsStream,

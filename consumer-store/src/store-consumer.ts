@@ -1,16 +1,14 @@
-import type Redis from 'ioredis';
 import {
   type ConsumerOptions,
   type Logger,
   type Reading,
-  createConsumer,
   createRedis,
   createRedisPerPartition,
   decodeAlert,
   decodeReadingItems,
   recordConflicts,
   redisTargetOf,
-  consumeEach,
+  consumeEachPartition,
   readingStreamsOf,
   alertStreamsOf,
   storageFirstOver,
@@ -47,27 +45,21 @@ export function createStoreConsumer(
     { keyPrefix: config.keyPrefix, name: `${connectionName}:blocking`, logger },
     streams.length,
   );
-  const consumer = consumeEach(
-    streams.map((stream, index) =>
-      createConsumer({
-        redis,
-        blockingRedis: blockingRedis[index] as Redis,
-        stream,
-        group: config.group,
-        consumer: config.consumerName,
-        decodeItems: decodeReadingItems,
-        handle: (batch) => handler.handle(batch),
-        logger,
-        batchSize: config.batchSize,
-        // CONCURRENCY is the instance's, shared by its partitions (one batch each at least): the
-        // batches in flight stay bounded however many partitions there are.
-        concurrency: Math.max(1, Math.ceil(config.concurrency / streams.length)),
-        claimIdleMs: config.claimIdleMs,
-        maxDeliveries: config.maxDeliveries,
-        ...overrides,
-      }),
-    ),
-  );
+  const consumer = consumeEachPartition(streams, blockingRedis, {
+    redis,
+    group: config.group,
+    consumer: config.consumerName,
+    decodeItems: decodeReadingItems,
+    handle: (batch) => handler.handle(batch),
+    logger,
+    batchSize: config.batchSize,
+    // CONCURRENCY is the instance's, shared by its partitions (one batch each at least): the
+    // batches in flight stay bounded however many partitions there are.
+    concurrency: Math.max(1, Math.ceil(config.concurrency / streams.length)),
+    claimIdleMs: config.claimIdleMs,
+    maxDeliveries: config.maxDeliveries,
+    ...overrides,
+  });
   return { redis, blockingRedis, handler, consumer, client, streams };
 }
 
@@ -92,25 +84,19 @@ export function createHistoryConsumer(
   const handler = createHistoryHandler({ client, redis, alertsStream: config.alertsStream, logger });
   // In an alert storm the readings are stored first; the history catches up behind them.
   const storage = storageFirstOver({ redis, streams: readingStreamsOf(config).streams, group: config.group });
-  const consumer = consumeEach(
-    streams.map((stream, index) =>
-      createConsumer({
-        redis,
-        blockingRedis: blockingRedis[index] as Redis,
-        stream,
-        group: config.historyGroup,
-        consumer: config.consumerName,
-        decode: decodeAlert,
-        handle: async (batch) => {
-          await storage.wait();
-          return handler.handle(batch);
-        },
-        logger,
-        batchSize: 1_000,
-        claimIdleMs: config.claimIdleMs,
-        maxDeliveries: config.maxDeliveries,
-      }),
-    ),
-  );
+  const consumer = consumeEachPartition(streams, blockingRedis, {
+    redis,
+    group: config.historyGroup,
+    consumer: config.consumerName,
+    decode: decodeAlert,
+    handle: async (batch) => {
+      await storage.wait();
+      return handler.handle(batch);
+    },
+    logger,
+    batchSize: 1_000,
+    claimIdleMs: config.claimIdleMs,
+    maxDeliveries: config.maxDeliveries,
+  });
   return { blockingRedis, handler, consumer };
 }

@@ -57,12 +57,10 @@ export async function splitAlertStateByPartition(
   let moved = 0;
   for (const move of moves)
     moved += await moveByDevice(redis, move.from, move.to, move.deviceOf, partitions, stillHeld);
-  for (const shared of [base.rulesKnown, base.silencesFollowed]) {
-    const all = await redis.hgetall(shared);
-    const fields = Object.entries(all).flat();
-    if (fields.length === 0) continue;
-    for (const target of targets.slice(1))
-      await redis.hset(shared === base.rulesKnown ? target.rulesKnown : target.silencesFollowed, ...fields);
+  const copied: Array<(keys: typeof base) => string> = [(keys) => keys.rulesKnown, (keys) => keys.silencesFollowed];
+  for (const keyOf of copied) {
+    const fields = Object.entries(await redis.hgetall(keyOf(base))).flat();
+    if (fields.length > 0) for (const target of targets.slice(1)) await redis.hset(keyOf(target), ...fields);
   }
   return moved;
 }

@@ -79,7 +79,9 @@ export async function readDeviceRecords(
   const byKey = new Map<string, number[]>();
   for (const [index, id] of ids.entries()) {
     const key = keysOf(redis, where, id).devices.records;
-    byKey.set(key, [...(byKey.get(key) ?? []), index]);
+    const indexes = byKey.get(key);
+    if (indexes) indexes.push(index);
+    else byKey.set(key, [index]);
   }
   const found = new Array<DeviceRecord | undefined>(ids.length);
   await Promise.all(

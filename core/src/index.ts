@@ -94,7 +94,7 @@ export {
   storageFirst,
   storageFirstOver,
 } from './consumer/storage-first.ts';
-export { consumeEach, sumStats } from './consumer/each-partition.ts';
+export { consumeEach, consumeEachPartition, sumStats } from './consumer/each-partition.ts';
 export { parseRetryAfter } from './retry-after.ts';
 export { defaultInstanceName } from './instance.ts';
 export { DEFAULT_API_URL, apiUrlOf, consumerSettings } from './settings.ts';

@@ -1,4 +1,23 @@
+import type Redis from 'ioredis';
+import type { ConsumerOptions } from './consumer-options.ts';
+import { createConsumer } from './consumer.ts';
 import { type Consumer, type ConsumerStats, emptyConsumerStats } from './types.ts';
+
+/**
+ * A consumer of each of `streams` (a stream's partitions), `streams[i]` read on `blockingRedis[i]`,
+ * all with the same options, run and closed as one (consumeEach).
+ */
+export function consumeEachPartition<T>(
+  streams: readonly string[],
+  blockingRedis: readonly Redis[],
+  options: Omit<ConsumerOptions<T>, 'stream' | 'blockingRedis'>,
+): Consumer {
+  return consumeEach(
+    streams.map((stream, index) =>
+      createConsumer({ ...options, stream, blockingRedis: blockingRedis[index] as Redis }),
+    ),
+  );
+}
 
 /**
  * One consumer per partition of a stream (partitions.ts), run and closed as one: each reads its

@@ -81,12 +81,21 @@ export function mergeStreams(sources: ReadonlyArray<ReadableStream<Uint8Array>>)
   let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   let waiting: Array<() => void> = [];
   let ended = false;
-  const finish = (how: 'close' | 'error', reason?: unknown) => {
-    if (ended) return;
+  const wakeAll = () => {
+    const woken = waiting;
+    waiting = [];
+    for (const wake of woken) wake();
+  };
+  /** The sources cancelled and the pumps woken to stop; false when that was done already. */
+  const stopSources = (reason?: unknown) => {
+    if (ended) return false;
     ended = true;
     for (const reader of readers) void reader.cancel(reason).catch(() => {});
-    for (const wake of waiting) wake();
-    waiting = [];
+    wakeAll();
+    return true;
+  };
+  const finish = (how: 'close' | 'error', reason?: unknown) => {
+    if (!stopSources(reason)) return;
     try {
       // Errored without a reason, as a dropped feed client is: Bun cuts the connection at once.
       if (how === 'error') controller?.error(undefined);
@@ -117,17 +126,8 @@ export function mergeStreams(sources: ReadonlyArray<ReadableStream<Uint8Array>>)
       controller = started;
       for (const reader of readers) void pump(reader, started);
     },
-    pull() {
-      const wake = waiting;
-      waiting = [];
-      for (const each of wake) each();
-    },
-    cancel(reason) {
-      ended = true;
-      for (const reader of readers) void reader.cancel(reason).catch(() => {});
-      for (const wake of waiting) wake();
-      waiting = [];
-    },
+    pull: wakeAll,
+    cancel: (reason) => void stopSources(reason),
   });
   return { stream, end: () => finish('error') };
 }
