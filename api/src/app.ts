@@ -11,6 +11,7 @@ import { type IngestOptions, ingestRoutes } from './modules/ingest/index.ts';
 import { docsRoutes } from './modules/docs/index.ts';
 import { type ImportsOptions, importRoutes } from './modules/imports/index.ts';
 import { type AlertingOptions, alertRoutes } from './modules/alerts/index.ts';
+import type { CompressionStatus } from './modules/system/reading-compression.ts';
 import type { RetentionStatus } from './modules/system/reading-retention.ts';
 import type { StorageIdentityWatch } from './modules/system/storage-identity.ts';
 import { ruleRoutes } from './modules/rules/index.ts';
@@ -51,6 +52,8 @@ export interface AppOptions {
   alerting?: AlertingOptions;
   /** Raw-reading retention, for /health and /metrics. */
   retention?: () => RetentionStatus;
+  /** Compression of cold readings (COMPRESS_AFTER_HOURS), for /health and /metrics. */
+  compression?: () => CompressionStatus;
   /** Notices a database replaced or lost since the last start (needs Redis to remember it). */
   storageIdentity?: StorageIdentityWatch;
 }
@@ -97,6 +100,7 @@ export function createApp({
   imports,
   alerting,
   retention,
+  compression,
   storageIdentity,
 }: AppOptions) {
   /** The alerting rules as consumer-alert reports them: /stats's default threshold. */
@@ -127,6 +131,7 @@ export function createApp({
       oldestReadingTs: () => store.oldestReadingTs(),
       diskBytes: () => store.diskBytes(),
       retention,
+      compression,
       wal: store.wal?.bind(store),
     },
   );
@@ -259,6 +264,7 @@ export function createApp({
           version: VERSION,
           mayReadAll,
           retention,
+          compression,
           problems: () => imports?.worker?.problems() ?? [],
           storageIdentity,
         }),

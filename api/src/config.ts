@@ -51,6 +51,11 @@ export const apiSettings = {
   importMaxBacklog: env.int('IMPORT_MAX_BACKLOG', 200_000, { min: 1_000 }),
   /** Raw readings measured longer ago than this are removed (their rollups stay); 0 keeps every reading. */
   retainRawDays: env.int('RETAIN_RAW_DAYS', 30, { min: 0, max: 36_500 }),
+  /**
+   * Readings measured longer ago than this move into compressed chunks, whole days at a time (SQLite);
+   * unset keeps them as rows.
+   */
+  compressAfterHours: env.int('COMPRESS_AFTER_HOURS', undefined, { min: 1, max: 876_000 }),
   /** Rollups older than this are removed; unset keeps them forever. At least RETAIN_RAW_DAYS. */
   retainRollupDays: env.int('RETAIN_ROLLUP_DAYS', undefined, { min: 1, max: 36_500 }),
   /** How often hour and day rollups are derived from the minutes of hours that changed. */

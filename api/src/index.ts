@@ -19,6 +19,7 @@ import { startReplicationWatch } from './modules/system/replication.ts';
 import { watchStorageIdentity } from './modules/system/storage-identity.ts';
 import { openStore } from './storage/open.ts';
 import { startAlertRetention } from './modules/alerts/retention.ts';
+import { startReadingCompression } from './modules/system/reading-compression.ts';
 import { startReadingRetention } from './modules/system/reading-retention.ts';
 import { startRollupCompaction } from './modules/system/rollup-compaction.ts';
 import { importJobs } from './modules/imports/jobs.ts';
@@ -131,6 +132,11 @@ const readingRetention = startReadingRetention({
   retainRollupDays: config.retainRollupDays,
   logger,
 });
+const readingCompression = startReadingCompression({
+  store,
+  compressAfterHours: config.compressAfterHours,
+  logger,
+});
 // The thresholds /stats counts by default: the alerting rules' (as consumer-alert reports them), and 50.
 const rulesInForce = activeRules(redis);
 const rollupCompaction = startRollupCompaction({
@@ -155,6 +161,7 @@ const app = createApp({
   imports,
   alerting: { redis, alertsStream: config.alertsStream, partitions: config.streamPartitions },
   retention: readingRetention.status,
+  compression: readingCompression.status,
   storageIdentity,
 });
 const alertRetention = startAlertRetention({ store, retainDays: config.retainAlertDays, logger });
@@ -194,6 +201,7 @@ onShutdown(
     replication.stop();
     await alertRetention.stop();
     await readingRetention.stop();
+    await readingCompression.stop();
     await rollupCompaction.stop();
     await store.close();
   },

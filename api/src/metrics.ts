@@ -12,11 +12,12 @@ export interface LiveCounts {
   refused?: () => number;
 }
 
-/** What /metrics says of storage: the oldest raw reading, the bytes on disk, retention's work, SQLite's WAL. */
+/** What /metrics says of storage: the oldest raw reading, the bytes on disk, retention's and compression's work, SQLite's WAL. */
 export interface StorageFacts {
   oldestReadingTs(): Promise<number | null>;
   diskBytes?(): Promise<DiskBytes>;
   retention?(): { runs: number; removed: number };
+  compression?(): { runs: number; moved: number };
   wal?(): WalStatus;
 }
 
@@ -136,6 +137,24 @@ export function createApiMetrics(live?: LiveCounts, storage?: StorageFacts) {
     collect() {
       this.reset();
       this.inc(storage?.retention?.().removed ?? 0);
+    },
+  });
+  new Counter({
+    name: 'api_compression_runs_total',
+    help: 'Compression passes over the cold readings (COMPRESS_AFTER_HOURS)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(storage?.compression?.().runs ?? 0);
+    },
+  });
+  new Counter({
+    name: 'api_compression_moved_total',
+    help: 'Readings moved from rows into compressed chunks (COMPRESS_AFTER_HOURS)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(storage?.compression?.().moved ?? 0);
     },
   });
   const wal = storage?.wal?.bind(storage);

@@ -356,6 +356,19 @@ export interface ReadingRetention {
   reclaimSpace(): Promise<boolean>;
 }
 
+/**
+ * Compressing cold readings: the rows of whole days before a bound moved into compressed chunks
+ * (SQLite: sqlite/chunk-store.ts), every reading still found, listed, counted, changed and removed
+ * as before. A backend without it keeps every reading as a row.
+ */
+export interface ReadingCompression {
+  /**
+   * One step: moves about `limit` readings of whole (UTC) days before `beforeMs` into chunks;
+   * `done` once none is left to move.
+   */
+  compressReadingsBefore(beforeMs: number, limit: number): Promise<{ moved: number; done: boolean }>;
+}
+
 /** A backend: every capability. */
 export type ReadingsStore = StoreLifecycle &
   ReadingWrites &
@@ -364,4 +377,5 @@ export type ReadingsStore = StoreLifecycle &
   RollupMaintenance &
   ChangeFeed &
   AlertHistory &
-  ReadingRetention;
+  ReadingRetention &
+  Partial<ReadingCompression>;

@@ -85,5 +85,6 @@ export function gateReads(store: ReadingsStore, limits: ReadLimits): ReadingsSto
     removeReadingsBefore: (beforeMs, limit) => store.removeReadingsBefore(beforeMs, limit),
     oldestReadingTs: () => store.oldestReadingTs(),
     reclaimSpace: () => store.reclaimSpace(),
+    ...(store.compressReadingsBefore ? { compressReadingsBefore: store.compressReadingsBefore.bind(store) } : {}),
   };
 }

@@ -2,8 +2,43 @@ import type { DevicePage, ReadingFilter } from './port.ts';
 import type { Aggregate, RollupReader, RollupSource } from './rollup-stats.ts';
 import { MINUTE_MS, type Segment } from './rollups.ts';
 
-type Param = string | number;
+export type Param = string | number;
 type ParamType = 'int' | 'float' | 'text';
+
+/** A window of raw readings a statement reads: times (`toMs` exclusive), and a device or metric. */
+export type RawRange = ReadingFilter & { fromMs: number; toMs: number };
+
+/** The names a statement reads raw readings by (see Dialect.raw). */
+export interface RawNames {
+  /** device_id, metric (names), value, ts. */
+  readings: string;
+  /** value, ts, and metric as the backend keeps it: the cheapest for times and values alone. */
+  rows: string;
+}
+
+/**
+ * Where a statement reads raw readings: the windows, and for /stats' devices the minutes it
+ * opens (a statement of its own, on rollups only, listing device_id, metric and start_minute). A
+ * backend that keeps some readings elsewhere than its tables of rows (SQLite's compressed chunks)
+ * makes them visible for these before running the statement.
+ */
+export interface RawRequest {
+  ranges: RawRange[];
+  /** Run only where the backend keeps readings of `window` elsewhere than in rows. */
+  opened?: { sql: string; params: Param[]; window: RawRange };
+}
+
+// In a statement's text until the backend names them (namedRaw).
+const RAW_READINGS = '«raw readings»';
+const RAW_ROWS = '«raw rows»';
+
+/** A statement's text with the names of raw readings the backend reads them by. */
+export function namedRaw(sql: string, names: RawNames): string {
+  return sql.replaceAll(RAW_READINGS, names.readings).replaceAll(RAW_ROWS, names.rows);
+}
+
+/** Far enough to stand for "no bound" on a time (the greatest a Date holds). */
+const NO_TIME = 8.64e15;
 
 /** How the two backends' SQL differs where /stats reads rollups. */
 export interface Dialect {
@@ -16,11 +51,13 @@ export interface Dialect {
   /** Where SQLite's planner needs telling which index (PostgreSQL's finds it). */
   indexedBy(index: string): string;
   /**
-   * The table to read raw readings' times and values from when no name is needed: SQLite's
-   * `readings` is a view joining names to its compact rows, three lookups a row for nothing (and
-   * min(ts) over it visits every row instead of the index's first).
+   * Where raw readings are read, as RawNames: `rows` is the table to read their times and values
+   * from when no name is needed — SQLite's `readings` is a view joining names to its compact
+   * rows, three lookups a row for nothing.
    */
-  rawTable: string;
+  raw: RawNames;
+  /** The oldest raw reading's time (`ts`, null when none), wherever the backend keeps it. */
+  oldestRawSql: string;
   /**
    * Every device id there is, as a common table expression `device_names(id)` (it may hold other
    * names too), and a statement counting them (`n`). Where a window holds many readings per
@@ -45,7 +82,10 @@ export const SQLITE_DIALECT: Dialect = {
   num: (expression) => expression,
   greatest: 'max',
   indexedBy: (index) => `INDEXED BY ${index}`,
-  rawTable: 'reading_rows',
+  raw: { readings: 'readings', rows: 'reading_rows' },
+  // Its compressed chunks too (min(ts) over the view would visit every row, not the index's first).
+  oldestRawSql: `SELECT min(ts) AS ts FROM (SELECT min(ts) AS ts FROM reading_rows
+    UNION ALL SELECT min(first_ts) FROM reading_chunks WHERE day = (SELECT min(day) FROM reading_chunks))`,
   // Metrics and units are names too: they are tried and found in no device's rows.
   deviceNames: { cte: 'device_names(id) AS (SELECT name FROM names)', count: 'SELECT count(*) AS n FROM names' },
   overByDevice: false,
@@ -55,7 +95,8 @@ export const POSTGRES_DIALECT: Dialect = {
   num: (expression) => `(${expression})::float8`,
   greatest: 'greatest',
   indexedBy: () => '',
-  rawTable: 'readings',
+  raw: { readings: 'readings', rows: 'readings' },
+  oldestRawSql: 'SELECT min(ts)::float8 AS ts FROM readings',
   deviceNames: {
     cte: 'device_names(id) AS (SELECT device_id FROM devices)',
     count: 'SELECT count(*)::float8 AS n FROM devices',
@@ -93,7 +134,7 @@ function sourceSql(source: RollupSource, p: Params, devices?: readonly string[])
   const device = source.kind === 'device' ? 'device_id' : "'*' AS device_id";
   const parts = source.segments.map((segment) =>
     segment.level === 0
-      ? `SELECT 0 AS level, ts / ${MINUTE_MS} AS start_minute, device_id, metric, 1 AS count, value AS sum, value AS min, value AS max FROM readings WHERE ts >= ${p.add(segment.from, 'int')} AND ts < ${p.add(segment.to, 'int')}${filters(true)}`
+      ? `SELECT 0 AS level, ts / ${MINUTE_MS} AS start_minute, device_id, metric, 1 AS count, value AS sum, value AS min, value AS max FROM ${RAW_READINGS} WHERE ts >= ${p.add(segment.from, 'int')} AND ts < ${p.add(segment.to, 'int')}${filters(true)}`
       : `SELECT level, start_minute, ${device}, metric, count, sum, min, max FROM ${table} WHERE level = ${p.add(segment.level, 'int')} AND start_minute >= ${p.add(segment.from, 'int')} AND start_minute < ${p.add(segment.to, 'int')}${filters(false)}`,
   );
   if (parts.length === 0)
@@ -101,6 +142,31 @@ function sourceSql(source: RollupSource, p: Params, devices?: readonly string[])
       "SELECT 0 AS level, 0 AS start_minute, '' AS device_id, '' AS metric, 0 AS count, 0.0 AS sum, 0.0 AS min, 0.0 AS max WHERE 1 = 0",
     );
   return parts.join('\nUNION ALL\n');
+}
+
+/**
+ * The raw windows a source reads: its segments of raw readings (level 0, in ms) and, with
+ * `minutes`, of minute rows too (level 1, whose minutes /stats may open), for each of `devices`
+ * when given.
+ */
+function rawRanges(source: RollupSource, devices?: readonly string[], minutes = false): RawRange[] {
+  const ranges: RawRange[] = [];
+  for (const segment of source.segments) {
+    if (segment.level > (minutes ? 1 : 0)) continue;
+    const scale = segment.level === 0 ? 1 : MINUTE_MS;
+    for (const deviceId of devices ?? [source.deviceId])
+      ranges.push({ fromMs: segment.from * scale, toMs: segment.to * scale, deviceId, metric: source.metric });
+  }
+  return ranges;
+}
+
+/** The times a source's segments cover, from the first one's start to the last one's end. */
+function windowOf(source: RollupSource): RawRange {
+  const ms = (segment: Segment, at: number) => (segment.level === 0 ? at : at * MINUTE_MS);
+  return {
+    fromMs: Math.min(NO_TIME, ...source.segments.map((segment) => ms(segment, segment.from))),
+    toMs: Math.max(-NO_TIME, ...source.segments.map((segment) => ms(segment, segment.to))),
+  };
 }
 
 /** Rollup segments as one condition on level and start_minute (`1 = 0` for none). */
@@ -131,15 +197,15 @@ function rawWhere(filter: ReadingFilter, p: Params): string {
  */
 export function sqlRollupReader(
   dialect: Dialect,
-  run: (sql: string, params: Param[]) => Promise<Array<Record<string, unknown>>>,
+  run: (sql: string, params: Param[], raw?: RawRequest) => Promise<Array<Record<string, unknown>>>,
   /** Tests set it to 0 or Infinity to take one way of finding a window's devices. */
   walkReadingsPerDevice = WALK_READINGS_PER_DEVICE,
 ): RollupReader {
   const { num } = dialect;
-  const query = async <T>(build: (p: Params) => string): Promise<T[]> => {
+  const query = async <T>(build: (p: Params) => string, raw?: RawRequest): Promise<T[]> => {
     const p = new Params(dialect);
     const text = build(p);
-    return (await run(text, p.values)) as T[];
+    return (await run(text, p.values, raw)) as T[];
   };
   /**
    * A source's devices found one device at a time, as a statement's `WITH` clause and the SELECT
@@ -169,7 +235,7 @@ export function sqlRollupReader(
       // Named `id` as the walked ones are: alone (a window within one minute) it names the column.
       raw.length === 0
         ? ''
-        : `SELECT device_id AS id FROM readings WHERE (${raw.map((segment) => `(ts >= ${p.add(segment.from, 'int')} AND ts < ${p.add(segment.to, 'int')})`).join(' OR ')})${metric('')}${from('device_id')}`,
+        : `SELECT device_id AS id FROM ${RAW_READINGS} WHERE (${raw.map((segment) => `(ts >= ${p.add(segment.from, 'int')} AND ts < ${p.add(segment.to, 'int')})`).join(' OR ')})${metric('')}${from('device_id')}`,
     ].filter(Boolean);
     return {
       with: `WITH RECURSIVE
@@ -196,6 +262,7 @@ export function sqlRollupReader(
         (p) =>
           `SELECT ${num('sum(count)')} AS count, ${num('sum(sum)')} AS sum, ${num('min(min)')} AS min, ${num('max(max)')} AS max, ${num('min(start_minute)')} AS first,
                   ${num(`max(start_minute + ${dialect.greatest}(level, 1)) - 1`)} AS last FROM (${sourceSql(source, p)}) src`,
+        { ranges: rawRanges(source) },
       );
       return {
         count: row?.count ?? 0,
@@ -211,35 +278,45 @@ export function sqlRollupReader(
         (p) =>
           `SELECT ${num(`start_minute / ${minutes}`)} AS bucket, ${num('sum(count)')} AS count, ${num('sum(sum)')} AS sum, ${num('min(min)')} AS min, ${num('max(max)')} AS max
            FROM (${sourceSql(source, p)}) src GROUP BY start_minute / ${minutes}`,
+        { ranges: rawRanges(source) },
       );
     },
     async devicePage(source, page, readings) {
       const after = page.after ?? '';
       const rows = (await walks(source, readings))
-        ? await query<{ id: string }>((p) => {
-            const { with: prefix, select } = walked(source, p, after, page.limit + 1);
-            return `${prefix} SELECT id FROM (${select}) found ORDER BY id LIMIT ${p.add(page.limit + 1, 'int')}`;
-          })
+        ? await query<{ id: string }>(
+            (p) => {
+              const { with: prefix, select } = walked(source, p, after, page.limit + 1);
+              return `${prefix} SELECT id FROM (${select}) found ORDER BY id LIMIT ${p.add(page.limit + 1, 'int')}`;
+            },
+            { ranges: rawRanges(source) },
+          )
         : await query<{ id: string }>(
             (p) =>
               `SELECT device_id AS id FROM (${sourceSql(source, p)}) src WHERE device_id > ${p.add(after, 'text')} GROUP BY device_id ORDER BY device_id LIMIT ${p.add(page.limit + 1, 'int')}`,
+            { ranges: rawRanges(source) },
           );
       return rows.map((row) => row.id);
     },
     async deviceCount(source, readings) {
       const [row] = (await walks(source, readings))
-        ? await query<{ n: number }>((p) => {
-            const { with: prefix, select } = walked(source, p);
-            return `${prefix} SELECT ${num('count(*)')} AS n FROM (${select}) found`;
-          })
+        ? await query<{ n: number }>(
+            (p) => {
+              const { with: prefix, select } = walked(source, p);
+              return `${prefix} SELECT ${num('count(*)')} AS n FROM (${select}) found`;
+            },
+            { ranges: rawRanges(source) },
+          )
         : await query<{ n: number }>(
             (p) =>
               `SELECT ${num('count(*)')} AS n FROM (SELECT device_id FROM (${sourceSql(source, p)}) src GROUP BY device_id) grouped`,
+            { ranges: rawRanges(source) },
           );
       return row?.n ?? 0;
     },
     async deviceRows(source, deviceIds, threshold) {
-      return query<Aggregate & { deviceId: string; over: number }>((p) => {
+      /** The statement's common table expressions, then `select` of them (given the threshold's placeholder). */
+      const build = (p: Params, select: (t: string) => string) => {
         const from = sourceSql(source, p, deviceIds);
         const t = p.add(threshold, 'float');
         // One pass over the devices' rows gives their aggregates and, for each row, its count
@@ -274,20 +351,41 @@ export function sqlRollupReader(
             UNION ALL
             SELECT device_id, metric, start_minute FROM opened WHERE min <= ${t} AND max > ${t}
           )
-          SELECT device_id AS "deviceId", ${num('sum(count)')} AS count, ${num('sum(sum)')} AS sum, ${num('min(min)')} AS min, ${num('max(max)')} AS max, ${num('sum(n)')} AS over FROM (
+          ${select(t)}`;
+      };
+      // The minutes of hours and days opened that straddle the threshold: their raw readings are
+      // read, as are the window's own minutes (its partial hours).
+      const opened = new Params(dialect);
+      const openedSql = build(
+        opened,
+        (t) => `SELECT device_id, metric, start_minute FROM opened WHERE min <= ${t} AND max > ${t}`,
+      );
+      return query<Aggregate & { deviceId: string; over: number }>(
+        (p) =>
+          build(
+            p,
+            (
+              t,
+            ) => `SELECT device_id AS "deviceId", ${num('sum(count)')} AS count, ${num('sum(sum)')} AS sum, ${num('min(min)')} AS min, ${num('max(max)')} AS max, ${num('sum(n)')} AS over FROM (
             SELECT device_id, count, sum, min, max, coalesce(above, 0) AS n FROM classified
             UNION ALL
             SELECT device_id, 0, 0, NULL, NULL, count FROM opened WHERE min > ${t}
             UNION ALL
-            SELECT r.device_id, 0, 0, NULL, NULL, 1 FROM straddling x CROSS JOIN readings r
+            SELECT r.device_id, 0, 0, NULL, NULL, 1 FROM straddling x CROSS JOIN ${RAW_READINGS} r
             WHERE r.device_id = x.device_id AND r.ts >= x.start_minute * ${MINUTE_MS} AND r.ts < (x.start_minute + 1) * ${MINUTE_MS} AND r.metric = x.metric AND r.value > ${t}
-          ) counted GROUP BY device_id ORDER BY device_id`;
-      });
+          ) counted GROUP BY device_id ORDER BY device_id`,
+          ),
+        {
+          ranges: rawRanges(source, deviceIds, true),
+          opened: { sql: openedSql, params: opened.values, window: windowOf(source) },
+        },
+      );
     },
     async mostFrequent(filter, limit) {
       return query<{ value: number; frequency: number }>(
         (p) =>
-          `SELECT value, ${num('count(*)')} AS frequency FROM readings WHERE ${rawWhere(filter, p)} GROUP BY value ORDER BY frequency DESC, value ASC LIMIT ${p.add(limit, 'int')}`,
+          `SELECT value, ${num('count(*)')} AS frequency FROM ${RAW_READINGS} WHERE ${rawWhere(filter, p)} GROUP BY value ORDER BY frequency DESC, value ASC LIMIT ${p.add(limit, 'int')}`,
+        { ranges: [{ ...filter, fromMs: filter.fromMs ?? -NO_TIME, toMs: filter.toMs ?? NO_TIME }] },
       );
     },
     async valueCounts(source, limit) {
@@ -301,24 +399,27 @@ export function sqlRollupReader(
           `SELECT (SELECT ${num('coalesce(sum(count), 0)')} FROM rollups_metric WHERE (${spans(p)})${metric(p)}) AS readings,
                   (SELECT ${num('coalesce(sum(count), 0)')} FROM rollup_values WHERE (${spans(p)})${metric(p)}) AS counted`,
       );
-      const rows = await query<{ value: number; frequency: number }>((p) => {
-        const raw =
-          fine
-            .map((segment) => {
-              const scale = segment.level === 0 ? 1 : MINUTE_MS;
-              return `(ts >= ${p.add(segment.from * scale, 'int')} AND ts < ${p.add(segment.to * scale, 'int')})`;
-            })
-            .join(' OR ') || '1 = 0';
-        return `SELECT value, ${num('sum(count)')} AS frequency FROM (
+      const rows = await query<{ value: number; frequency: number }>(
+        (p) => {
+          const raw =
+            fine
+              .map((segment) => {
+                const scale = segment.level === 0 ? 1 : MINUTE_MS;
+                return `(ts >= ${p.add(segment.from * scale, 'int')} AND ts < ${p.add(segment.to * scale, 'int')})`;
+              })
+              .join(' OR ') || '1 = 0';
+          return `SELECT value, ${num('sum(count)')} AS frequency FROM (
             SELECT value, count FROM rollup_values WHERE (${spans(p)})${metric(p)}
             UNION ALL
-            SELECT value, 1 AS count FROM ${source.metric === undefined ? dialect.rawTable : 'readings'} WHERE (${raw})${metric(p)}
+            SELECT value, 1 AS count FROM ${source.metric === undefined ? RAW_ROWS : RAW_READINGS} WHERE (${raw})${metric(p)}
           ) counted GROUP BY value ORDER BY frequency DESC, value ASC LIMIT ${p.add(limit, 'int')}`;
-      });
+        },
+        { ranges: rawRanges({ ...source, segments: fine }, undefined, true) },
+      );
       return { rows, coarseReadings: counted?.readings ?? 0, coarseCounted: counted?.counted ?? 0 };
     },
     async rawCompleteFrom() {
-      const [raw] = await query<{ ts: number | null }>(() => `SELECT ${num('min(ts)')} AS ts FROM ${dialect.rawTable}`);
+      const [raw] = await query<{ ts: number | null }>(() => dialect.oldestRawSql);
       const [rolled] = await query<{ minute: number | null }>(
         () => `SELECT ${num('min(start_minute)')} AS minute FROM rollups_metric WHERE level = 1`,
       );

@@ -35,7 +35,9 @@ type Op =
   | { type: 'patch'; pick: number; value?: number; metric?: number }
   | { type: 'remove'; pick: number }
   | { type: 'compact'; offset: number; thresholds: number[] }
-  | { type: 'rebuild' };
+  | { type: 'rebuild' }
+  /** Whole days before the offset into compressed chunks, where the backend compresses. */
+  | { type: 'compress'; offset: number };
 
 const valueArb = fc.oneof(fc.integer({ min: -5, max: 5 }), fc.double({ min: -10, max: 10, noNaN: true }));
 // Clustered in a few minutes and hours as well as spread over the days: minutes and hours with
@@ -76,6 +78,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('rebuild' as const) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      type: fc.constant('compress' as const),
+      offset: fc.integer({ min: 0, max: SPAN + 2 * 86_400_000 }),
+    }),
+  },
 );
 const queryArb = fc.record({
   // Often around the busy first hours, so that compacted hours and days are read.
@@ -240,7 +249,7 @@ const backends = {
 
 for (const [name, backend] of Object.entries(backends)) {
   describe(`rollups: ${name}`, () => {
-    it('give the statistics the rows give, through inserts, PATCH, DELETE, compaction and rebuilds', async () => {
+    it('give the statistics the rows give, through inserts, PATCH, DELETE, compaction, compression and rebuilds', async () => {
       let runs = 0;
       await fc.assert(
         fc.asyncProperty(
@@ -283,6 +292,11 @@ for (const [name, backend] of Object.entries(backends)) {
                   }
                 } else if (op.type === 'compact') {
                   await store.compactRollups(BASE + op.offset, 1_000, op.thresholds);
+                } else if (op.type === 'compress') {
+                  while (
+                    store.compressReadingsBefore &&
+                    !(await store.compressReadingsBefore(BASE + op.offset, 50)).done
+                  );
                 } else {
                   await store.rebuildRollups([0]);
                 }

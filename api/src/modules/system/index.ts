@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia';
 import type { ReadingsStore } from '../../storage/port.ts';
 import type { StorageIdentityWatch } from './storage-identity.ts';
+import type { CompressionStatus } from './reading-compression.ts';
 import type { RetentionStatus } from './reading-retention.ts';
 import type { ApiMetrics } from '../../metrics.ts';
 import { type PipelineHealth, type PipelineOptions, pipelineHealth, pipelineMetrics } from './pipeline.ts';
@@ -59,6 +60,8 @@ export interface SystemRoutesOptions {
   mayReadAll: (request: Request) => boolean;
   /** Raw-reading retention, when this API runs it. */
   retention?: () => RetentionStatus;
+  /** Compression of cold readings, when this API runs it. */
+  compression?: () => CompressionStatus;
   /** What this API's own parts (the import worker) report as wrong, each a reason that makes /health degraded. */
   problems?: () => string[];
   /** A database found replaced at start (storage-identity.ts): named by /health until acknowledged. */
@@ -72,6 +75,7 @@ export function systemRoutes({
   version,
   mayReadAll,
   retention,
+  compression,
   problems = () => [],
   storageIdentity,
 }: SystemRoutesOptions) {
@@ -92,11 +96,12 @@ export function systemRoutes({
         set.status = down ? 503 : 200;
         // Without the read token (when one is set), only what a load balancer or a person needs.
         if (!mayReadAll(request)) return { status, reasons };
-        // How far back the raw readings go, and what retention did last.
+        // How far back the raw readings go, and what retention and compression did last.
         const oldest = database.status === 'ok' ? await store.oldestReadingTs().catch(() => null) : null;
         const history = {
           oldestReading: oldest === null ? null : new Date(oldest).toISOString(),
           retention: retention?.() ?? null,
+          compression: compression?.() ?? null,
         };
         return {
           status,

@@ -1,7 +1,7 @@
 import type { SQL } from 'bun';
 import type { Bucket } from '../minutes.ts';
 import type { DevicePage, ReadingFilter, Stats } from '../port.ts';
-import { POSTGRES_DIALECT, sqlRollupReader } from '../rollup-sql.ts';
+import { POSTGRES_DIALECT, namedRaw, sqlRollupReader } from '../rollup-sql.ts';
 import { type RollupReader, statsFromRollups } from '../rollup-stats.ts';
 
 /**
@@ -11,7 +11,8 @@ import { type RollupReader, statsFromRollups } from '../rollup-stats.ts';
 export function rollupReader(sql: SQL, walkReadingsPerDevice?: number): RollupReader {
   return sqlRollupReader(
     POSTGRES_DIALECT,
-    async (text, params) => (await sql.unsafe(text, params)) as Array<Record<string, unknown>>,
+    async (text, params) =>
+      (await sql.unsafe(namedRaw(text, POSTGRES_DIALECT.raw), params)) as Array<Record<string, unknown>>,
     walkReadingsPerDevice,
   );
 }

@@ -1,6 +1,7 @@
 import type { Database } from 'bun:sqlite';
 import { storedId } from '../id-bytes.ts';
 import { type BatchOutcome, type Conflict, type ReadingPatchFields, type StoredRow, sameReading } from '../port.ts';
+import { type chunkStatements, chunkWrites } from './chunk-store.ts';
 import { nameKeys, withIdText } from './compact.ts';
 import type { rollupStatements } from './rollups.ts';
 
@@ -11,21 +12,35 @@ export const BY_ID = 'seq = (SELECT seq FROM reading_rows WHERE id = ?)';
 
 /**
  * The writes of readings on one connection, each one transaction with the rollups it changes:
- * groups of batches inserted (group commit), a reading patched, a reading removed.
+ * groups of batches inserted (group commit), a reading patched, a reading removed — wherever it
+ * is kept, a row or in a compressed chunk (chunk-store.ts).
  */
-export function readingWrites(sqlite: Database, rollups: ReturnType<typeof rollupStatements>) {
+export function readingWrites(
+  sqlite: Database,
+  rollups: ReturnType<typeof rollupStatements>,
+  chunks: ReturnType<typeof chunkStatements>,
+) {
   // The hot path: a raw prepared statement costs about a third of the CPU of the query builder.
   const insertOne = sqlite.prepare(
     'INSERT OR IGNORE INTO reading_rows (id, device, metric, value, unit, ts, lead) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
   const storedById = sqlite.prepare(`SELECT ${READING_COLUMNS} FROM readings WHERE ${BY_ID}`);
   const names = nameKeys(sqlite);
+  const cold = chunkWrites(sqlite, chunks, names);
   /** One request's rows: each stored (added to `stored`), a duplicate, or a conflict. */
   const insertRows = (rows: readonly StoredRow[], stored: StoredRow[]): BatchOutcome => {
     const before = stored.length;
     const conflicts: Conflict[] = [];
+    const ids = rows.map((row) => storedId(row.id));
+    // Ids a chunk holds already: found by the day in the id (none, mostly: one lookup a batch).
+    const compressed = chunks.standing(rows, ids);
     for (const [index, row] of rows.entries()) {
-      const id = storedId(row.id);
+      const id = ids[index] as Uint8Array | string;
+      const standingCold = compressed.get(index);
+      if (standingCold) {
+        if (!sameReading(standingCold, row)) conflicts.push({ index, offered: row, stored: standingCold });
+        continue;
+      }
       if (
         insertOne.run(
           id,
@@ -69,7 +84,14 @@ export function readingWrites(sqlite: Database, rollups: ReturnType<typeof rollu
   const patchOne = sqlite.transaction((id: string, fields: ReadingPatchFields) => {
     const key = storedId(id);
     const before = placeOf.get(key) as { deviceId: string; metric: string; ts: number } | null;
-    if (!before) return undefined;
+    if (!before) {
+      const changed = cold.patch(id, fields);
+      if (!changed) return undefined;
+      rollups.recompute(changed.before.deviceId, changed.before.metric, changed.before.ts);
+      if (changed.after.metric !== changed.before.metric)
+        rollups.recompute(changed.after.deviceId, changed.after.metric, changed.after.ts);
+      return changed.after;
+    }
     const nameKey = (name: string | undefined) => (name === undefined ? null : names.key(name));
     updateOne.run(fields.value ?? null, nameKey(fields.unit), nameKey(fields.metric), key);
     const after = withIdText(storedById.get(key) as StoredRow);
@@ -79,7 +101,7 @@ export function readingWrites(sqlite: Database, rollups: ReturnType<typeof rollu
   });
   const removeOne = sqlite.transaction((id: string) => {
     const key = storedId(id);
-    const before = placeOf.get(key) as { deviceId: string; metric: string; ts: number } | null;
+    const before = (placeOf.get(key) as { deviceId: string; metric: string; ts: number } | null) ?? cold.remove(id);
     if (!before) return false;
     deleteOne.run(key);
     rollups.recompute(before.deviceId, before.metric, before.ts);
@@ -101,5 +123,8 @@ export function readingWrites(sqlite: Database, rollups: ReturnType<typeof rollu
     patchOne: forgettingNames(patchOne),
     removeOne,
     byId: storedById,
+    /** Compaction and retention of the compressed tier (see chunk-store.ts), each its own transactions. */
+    compress: forgettingNames(cold.compress),
+    removeCompressedBefore: cold.removeBefore,
   };
 }

@@ -1,4 +1,5 @@
-import type { Database } from 'bun:sqlite';
+import type { Database, Statement } from 'bun:sqlite';
+import { type RawNames, namedRaw } from '../rollup-sql.ts';
 import {
   DAY_MINUTES,
   HOUR_MINUTES,
@@ -8,6 +9,7 @@ import {
   daySpans,
   minuteRollups,
 } from '../rollups.ts';
+import { type ColdView, coldViewOf } from './cold-view.ts';
 
 const MERGE =
   'count = count + excluded.count, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max)';
@@ -23,7 +25,7 @@ function hourAboveSql(minutes: string, where: string, thresholds: string): strin
   return `INSERT INTO rollup_over (level, start_minute, device_id, metric, threshold, above)
      SELECT ${HOUR_MINUTES}, ?1, m.device_id, m.metric, t.value,
             sum(CASE WHEN m.min > t.value THEN m.count WHEN m.max <= t.value THEN 0 ELSE
-              (SELECT count(*) FROM readings r WHERE r.device_id = m.device_id AND r.ts >= m.start_minute * ${MINUTE_MS} AND r.ts < (m.start_minute + 1) * ${MINUTE_MS} AND r.metric = m.metric AND r.value > t.value)
+              (SELECT count(*) FROM «raw readings» r WHERE r.device_id = m.device_id AND r.ts >= m.start_minute * ${MINUTE_MS} AND r.ts < (m.start_minute + 1) * ${MINUTE_MS} AND r.metric = m.metric AND r.value > t.value)
             END)
      FROM ${minutes} CROSS JOIN json_each(${thresholds}) t
      WHERE ${where}
@@ -31,6 +33,22 @@ function hourAboveSql(minutes: string, where: string, thresholds: string): strin
 }
 
 type Reading = { deviceId: string; metric: string; value: number; ts: number };
+
+/**
+ * A statement that reads raw readings, prepared for the names it reads them by (cold-view.ts):
+ * rows alone, or rows and the compressed readings loaded for it.
+ */
+function rawStatement(sqlite: Database, sql: string): (names: RawNames) => Statement {
+  const prepared = new Map<string, Statement>();
+  return (names) => {
+    let statement = prepared.get(names.readings);
+    if (!statement) {
+      statement = sqlite.prepare(namedRaw(sql, names));
+      prepared.set(names.readings, statement);
+    }
+    return statement;
+  };
+}
 
 /**
  * Late readings added to the hours and days compaction derived already, as the insert adds
@@ -113,7 +131,13 @@ const SERIES_PER_HOUR = 32;
  * The rollups' statements on one SQLite connection (see ../rollups.ts). Each runs inside the
  * caller's transaction: `add` in the insert's, `recompute` in a PATCH's or DELETE's.
  */
-export function rollupStatements(sqlite: Database, clock: () => number = Date.now) {
+export function rollupStatements(
+  sqlite: Database,
+  clock: () => number = Date.now,
+  /** Raw readings of both tiers, rows and compressed chunks, where a statement needs them. */
+  cold: ColdView = coldViewOf(sqlite),
+) {
+  const hourMs = (start: number) => ({ fromMs: start * MINUTE_MS, toMs: (start + HOUR_MINUTES) * MINUTE_MS });
   const upsertDevice = sqlite.prepare(
     `INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max) VALUES (1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET ${MERGE}`,
   );
@@ -152,16 +176,19 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
   const dropDeviceMinute = sqlite.prepare(
     'DELETE FROM rollups_device WHERE level = 1 AND start_minute = ? AND device_id = ? AND metric = ?',
   );
-  const deviceMinute = sqlite.prepare(
+  // A device's minute from its rows and its compressed readings (a late row can join a chunk's
+  // minute); all devices' minute from the device minutes, which hold both tiers already.
+  const deviceMinute = rawStatement(
+    sqlite,
     `INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max)
-     SELECT 1, ?1, device_id, metric, ${AGGREGATES} FROM readings WHERE device_id = ?2 AND metric = ?3 AND ts >= ?1 * 60000 AND ts < (?1 + 1) * 60000 GROUP BY device_id, metric`,
+     SELECT 1, ?1, device_id, metric, ${AGGREGATES} FROM «raw readings» WHERE device_id = ?2 AND metric = ?3 AND ts >= ?1 * 60000 AND ts < (?1 + 1) * 60000 GROUP BY device_id, metric`,
   );
   const dropMetricMinute = sqlite.prepare(
     'DELETE FROM rollups_metric WHERE level = 1 AND metric = ? AND start_minute = ?',
   );
   const metricMinute = sqlite.prepare(
     `INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max)
-     SELECT 1, ?1, metric, ${AGGREGATES} FROM readings WHERE metric = ?2 AND ts >= ?1 * 60000 AND ts < (?1 + 1) * 60000 GROUP BY metric`,
+     SELECT 1, ?1, metric, ${MERGED} FROM rollups_device WHERE level = 1 AND start_minute = ?1 AND metric = ?2 GROUP BY metric`,
   );
 
   // Compaction: a level's rows of one span again from the level below.
@@ -212,7 +239,8 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
     ),
   });
   const seriesHour = seriesStatements(HOUR_MINUTES, 1);
-  const seriesHourAbove = sqlite.prepare(
+  const seriesHourAbove = rawStatement(
+    sqlite,
     hourAboveSql(
       'rollups_device m INDEXED BY rollups_device_by_device',
       `m.device_id = ?2 AND m.level = 1 AND m.start_minute >= ?1 AND m.start_minute < ?1 + ${HOUR_MINUTES} AND m.metric = ?3`,
@@ -231,11 +259,11 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
      GROUP BY o.device_id, o.metric, o.threshold
      HAVING count(*) = (SELECT count(*) FROM (${hoursOfSeries}))`,
   );
-  const deriveSeriesHour = (start: number, deviceId: string, metric: string, above: string) => {
+  const deriveSeriesHour = (start: number, deviceId: string, metric: string, above: string, names: RawNames) => {
     seriesHour.drop.run(start, deviceId, metric);
     seriesHour.insert.run(start, deviceId, metric);
     seriesHour.dropAbove.run(start, deviceId, metric);
-    seriesHourAbove.run(start, deviceId, metric, above);
+    seriesHourAbove(names).run(start, deviceId, metric, above);
   };
   const deriveSeriesDay = (start: number, deviceId: string, metric: string) => {
     seriesDay.drop.run(start, deviceId, metric);
@@ -254,7 +282,8 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
   // count at once, a straddling minute's raw readings are counted; per day row, from its hours,
   // for the thresholds every hour row of that device and metric has.
   const dropAbove = sqlite.prepare('DELETE FROM rollup_over WHERE level = ? AND start_minute = ?');
-  const hourAbove = sqlite.prepare(
+  const hourAbove = rawStatement(
+    sqlite,
     hourAboveSql(
       'rollups_device m',
       `m.level = 1 AND m.start_minute >= ?1 AND m.start_minute < ?1 + ${HOUR_MINUTES}`,
@@ -273,11 +302,12 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
   const dropValues = sqlite.prepare('DELETE FROM rollup_values WHERE level = ? AND start_minute = ?');
   // From the stored rows, each metric's name looked up once per value rather than through the
   // readings view's three lookups per reading (1.9 → 1.4 ms an hour of 2,800 readings).
-  const hourValues = sqlite.prepare(
+  const hourValues = rawStatement(
+    sqlite,
     `INSERT INTO rollup_values (level, start_minute, metric, value, count)
      SELECT ${HOUR_MINUTES}, ?1, m.name, v.value, v.n FROM (
        SELECT metric, value, count(*) AS n, count(*) OVER (PARTITION BY metric) AS distinct_values
-       FROM reading_rows WHERE ts >= ?1 * ${MINUTE_MS} AND ts < (?1 + ${HOUR_MINUTES}) * ${MINUTE_MS} GROUP BY metric, value
+       FROM «raw rows» WHERE ts >= ?1 * ${MINUTE_MS} AND ts < (?1 + ${HOUR_MINUTES}) * ${MINUTE_MS} GROUP BY metric, value
      ) v JOIN names m ON m.key = v.metric WHERE v.distinct_values <= ${MAX_DISTINCT_VALUES}`,
   );
   const dayValues = sqlite.prepare(
@@ -300,24 +330,27 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
       const start = hour * HOUR_MINUTES;
       const day = Math.floor(start / DAY_MINUTES);
       const series = seriesOf.all(hour) as Array<{ device_id: string; metric: string }>;
-      if (series.length === 0 || series.length > SERIES_PER_HOUR) {
-        hourly.devices(start);
-        hourly.metrics(start);
-        dropAbove.run(HOUR_MINUTES, start);
-        hourAbove.run(start, above);
-        days.set(day, 'whole');
-      } else {
-        // The metric rows (one a minute) whole: cheap, and what every device's change touches.
-        hourly.metrics(start);
-        const inDay = days.get(day) ?? new Map();
-        for (const { device_id: deviceId, metric } of series) {
-          deriveSeriesHour(start, deviceId, metric, above);
-          if (inDay !== 'whole') inDay.set(`${deviceId}\u0000${metric}`, { deviceId, metric });
+      // The hour's raw readings, its compressed ones too: straddling minutes and value counts.
+      cold.read([hourMs(start)], (names) => {
+        if (series.length === 0 || series.length > SERIES_PER_HOUR) {
+          hourly.devices(start);
+          hourly.metrics(start);
+          dropAbove.run(HOUR_MINUTES, start);
+          hourAbove(names).run(start, above);
+          days.set(day, 'whole');
+        } else {
+          // The metric rows (one a minute) whole: cheap, and what every device's change touches.
+          hourly.metrics(start);
+          const inDay = days.get(day) ?? new Map();
+          for (const { device_id: deviceId, metric } of series) {
+            deriveSeriesHour(start, deviceId, metric, above, names);
+            if (inDay !== 'whole') inDay.set(`${deviceId}\u0000${metric}`, { deviceId, metric });
+          }
+          days.set(day, inDay);
         }
-        days.set(day, inDay);
-      }
-      dropValues.run(HOUR_MINUTES, start);
-      hourValues.run(start);
+        dropValues.run(HOUR_MINUTES, start);
+        hourValues(names).run(start);
+      });
     }
     for (const [day, series] of days) {
       const start = day * DAY_MINUTES;
@@ -341,13 +374,15 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
   });
 
   // Rebuild, a day at a time: that day's minute rows again from raw readings, its hours dirty.
-  const rebuildDevices = sqlite.prepare(
+  const rebuildDevices = rawStatement(
+    sqlite,
     `INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max)
-     SELECT 1, ts / 60000, device_id, metric, ${AGGREGATES} FROM readings WHERE ts >= ?1 AND ts < ?2 GROUP BY 2, 3, 4`,
+     SELECT 1, ts / 60000, device_id, metric, ${AGGREGATES} FROM «raw readings» WHERE ts >= ?1 AND ts < ?2 GROUP BY 2, 3, 4`,
   );
-  const rebuildMetrics = sqlite.prepare(
+  const rebuildMetrics = rawStatement(
+    sqlite,
     `INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max)
-     SELECT 1, ts / 60000, metric, ${AGGREGATES} FROM readings WHERE ts >= ?1 AND ts < ?2 GROUP BY 2, 3`,
+     SELECT 1, ts / 60000, metric, ${AGGREGATES} FROM «raw readings» WHERE ts >= ?1 AND ts < ?2 GROUP BY 2, 3`,
   );
   const dropMinutes = [
     sqlite.prepare('DELETE FROM rollups_device WHERE level = 1 AND start_minute >= ? AND start_minute < ?'),
@@ -355,11 +390,18 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
   ];
   const rebuildSpan = sqlite.transaction((fromMinute: number, toMinute: number) => {
     for (const drop of dropMinutes) drop.run(fromMinute, toMinute);
-    rebuildDevices.run(fromMinute * MINUTE_MS, toMinute * MINUTE_MS);
-    rebuildMetrics.run(fromMinute * MINUTE_MS, toMinute * MINUTE_MS);
+    const window = { fromMs: fromMinute * MINUTE_MS, toMs: toMinute * MINUTE_MS };
+    cold.read([window], (names) => {
+      rebuildDevices(names).run(window.fromMs, window.toMs);
+      rebuildMetrics(names).run(window.fromMs, window.toMs);
+    });
     for (let hour = Math.floor(fromMinute / HOUR_MINUTES); hour * HOUR_MINUTES < toMinute; hour++) markWhole(hour);
   });
-  const rawSpan = sqlite.prepare('SELECT min(ts) AS first, max(ts) AS last FROM reading_rows');
+  const rawSpan = sqlite.prepare(
+    `SELECT min(first) AS first, max(last) AS last FROM (
+       SELECT min(ts) AS first, max(ts) AS last FROM reading_rows
+       UNION ALL SELECT min(first_ts), max(last_ts) FROM reading_chunks)`,
+  );
 
   // Retention of rollups, a chunk of one table's oldest rows at a time (by its key).
   const removers = [
@@ -412,7 +454,9 @@ export function rollupStatements(sqlite: Database, clock: () => number = Date.no
     recompute(deviceId: string, metric: string, ts: number) {
       const minute = Math.floor(ts / MINUTE_MS);
       dropDeviceMinute.run(minute, deviceId, metric);
-      deviceMinute.run(minute, deviceId, metric);
+      cold.read([{ fromMs: minute * MINUTE_MS, toMs: (minute + 1) * MINUTE_MS, deviceId, metric }], (names) =>
+        deviceMinute(names).run(minute, deviceId, metric),
+      );
       dropMetricMinute.run(metric, minute);
       metricMinute.run(minute, metric);
       markSeries(Math.floor(minute / HOUR_MINUTES), deviceId, metric);

@@ -196,3 +196,60 @@ export const rollupValues = sqliteTable(
   },
   (table) => [primaryKey({ columns: [table.level, table.startMinute, table.metric, table.value] })],
 );
+
+/**
+ * Cold readings, compressed (see ../chunks/codec.ts): one device's and metric's readings of one
+ * day (UTC, by `ts`) in one chunk, in (ts, id) order, moved out of `reading_rows` by compaction.
+ * Device and metric are keys into `names`; `first_ts` and `last_ts` bound the chunk's times for
+ * windows; `ids` is a filter of the ids it holds (../chunks/id-filter.ts). A reading is in
+ * `reading_rows` or in one chunk, never both: compaction moves it in one transaction. Late
+ * readings of a compressed day wait as rows until the next compaction folds them in.
+ */
+export const readingChunks = sqliteTable(
+  'reading_chunks',
+  {
+    // Never reused (AUTOINCREMENT), and with `written` counting its rewrites: a reader's decoded
+    // copy, kept by both, is never taken for another chunk's or a later version's.
+    chunk: integer('chunk').primaryKey({ autoIncrement: true }),
+    written: integer('written').notNull().default(0),
+    device: integer('device').notNull(),
+    metric: integer('metric').notNull(),
+    day: integer('day').notNull(),
+    firstTs: integer('first_ts').notNull(),
+    lastTs: integer('last_ts').notNull(),
+    count: integer('count').notNull(),
+    ids: blob('ids').notNull(),
+    body: blob('body').notNull(),
+  },
+  (table) => [
+    uniqueIndex('reading_chunks_series_day').on(table.device, table.metric, table.day),
+    index('reading_chunks_day').on(table.day),
+  ],
+);
+
+/**
+ * Where a chunk's UUID ids come from, by the day in their first 48 bits (a UUIDv7's making time):
+ * a lookup by id reads the filters of that day's chunks only. WITHOUT ROWID, added by hand.
+ */
+export const chunkIdDays = sqliteTable(
+  'chunk_id_days',
+  {
+    idDay: integer('id_day').notNull(),
+    chunk: integer('chunk').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.idDay, table.chunk] }), index('chunk_id_days_chunk').on(table.chunk)],
+);
+
+/**
+ * The chunk of each compressed reading whose id is not a UUID (kept as text): no time in it to
+ * narrow a search, so each has an entry of its own — such ids cost about what a row's index does.
+ * WITHOUT ROWID, added by hand.
+ */
+export const chunkTextIds = sqliteTable(
+  'chunk_text_ids',
+  {
+    id: text('id').primaryKey(),
+    chunk: integer('chunk').notNull(),
+  },
+  (table) => [index('chunk_text_ids_chunk').on(table.chunk)],
+);

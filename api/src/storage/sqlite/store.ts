@@ -5,10 +5,13 @@ import { statsDevices, statsFromRollups, statsSummary } from '../rollup-stats.ts
 import { HOUR_MINUTES, MINUTE_MS } from '../rollups.ts';
 import { storedId } from '../id-bytes.ts';
 import { alertStatements } from './alerts.ts';
+import { chunkStatements } from './chunk-store.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { type Db, databaseIdentity, databasePath, openDatabase, openReader } from './client.ts';
 import { withIdText } from './compact.ts';
 import { sqliteDiskBytes } from './disk-bytes.ts';
+import { coldReads } from './cold-reads.ts';
+import { coldViewOf } from './cold-view.ts';
 import { guardConnection } from './guard.ts';
 import { type PackedGroups, unpackGroups } from './packed-rows.ts';
 import { countReadings, newestFirst, oldestFirst } from './reading-reads.ts';
@@ -22,12 +25,17 @@ const FEED_COLUMNS = `seq, ${READING_COLUMNS}`;
 /** One connection and the statements prepared on it. */
 function connect(db: Db, clock?: () => number) {
   const sqlite = db.$client;
-  const rollups = rollupStatements(sqlite, clock);
+  const chunks = chunkStatements(sqlite);
+  const rollups = rollupStatements(sqlite, clock, coldViewOf(sqlite, chunks));
   return {
     db,
     sqlite,
-    ...readingWrites(sqlite, rollups),
+    ...readingWrites(sqlite, rollups, chunks),
     rollups,
+    chunks,
+    cold: coldReads(chunks),
+    /** Runs reads in one transaction: rows and chunks seen as of one moment (compaction moves rows). */
+    snapshot: sqlite.transaction((read: () => unknown) => read()) as <T>(read: () => T) => T,
     latestFeed: sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings ORDER BY seq DESC LIMIT ?`),
     feedAfter: sqlite.prepare(`SELECT ${FEED_COLUMNS} FROM readings WHERE seq > ? ORDER BY seq LIMIT ?`),
     maxSeq: sqlite.prepare('SELECT coalesce(max(seq), 0) AS seq FROM reading_rows'),
@@ -37,6 +45,9 @@ function connect(db: Db, clock?: () => number) {
       'DELETE FROM reading_rows WHERE seq IN (SELECT seq FROM reading_rows WHERE ts < ? ORDER BY ts LIMIT ?)',
     ),
     oldest: sqlite.prepare('SELECT min(ts) AS ts FROM reading_rows'),
+    oldestCompressed: sqlite.prepare(
+      'SELECT min(first_ts) AS ts FROM reading_chunks WHERE day = (SELECT min(day) FROM reading_chunks)',
+    ),
   };
 }
 
@@ -108,9 +119,15 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
   };
 
   const oldest = async (filter: ReadingFilter, limit: number, after?: Cursor) =>
-    guarded((c) => oldestFirst(c.db, filter, limit, after), false);
+    guarded(
+      (c) => c.snapshot(() => c.cold.page(oldestFirst(c.db, filter, limit, after), filter, limit, after, 'oldest')),
+      false,
+    );
   const newest = async (filter: ReadingFilter, limit: number, after?: Cursor) =>
-    guarded((c) => newestFirst(c.db, filter, limit, after), false);
+    guarded(
+      (c) => c.snapshot(() => c.cold.page(newestFirst(c.db, filter, limit, after), filter, limit, after, 'newest')),
+      false,
+    );
   const statsRead = guard.read;
 
   const insertGroups = (groups: ReadonlyArray<readonly StoredRow[]>): BatchOutcome[] => {
@@ -140,8 +157,10 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     },
     async get(id) {
       return guarded((c) => {
-        const row = c.byId.get(storedId(id)) as StoredRow | null;
-        return row ? withIdText(row) : undefined;
+        return c.snapshot(() => {
+          const row = c.byId.get(storedId(id)) as StoredRow | null;
+          return row ? withIdText(row) : c.chunks.get(id);
+        });
       }, false);
     },
     async patch(id, fields) {
@@ -179,7 +198,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
       return guarded((c) => c.rollups.removeBefore(Math.floor(beforeMs / MINUTE_MS), limit), 'write');
     },
     async count(filter) {
-      return guarded((c) => countReadings(c.db, filter), false);
+      return guarded((c) => c.snapshot(() => countReadings(c.db, filter) + c.cold.count(filter)), false);
     },
     async changesAfter(seq, limit) {
       return guarded((c) => (c.feedAfter.all(seq, limit) as FeedRow[]).map(withIdText), false);
@@ -191,12 +210,27 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
       return guarded((c) => (c.maxSeq.get() as { seq: number }).seq, false);
     },
     async removeReadingsBefore(beforeMs, limit) {
-      const removed = guarded((c) => c.removeBefore.run(beforeMs, limit).changes, 'write');
+      const removed = guarded((c) => {
+        const rows = c.removeBefore.run(beforeMs, limit).changes;
+        return rows < limit ? rows + c.removeCompressedBefore(beforeMs, limit - rows) : rows;
+      }, 'write');
       if (removed > 0) changed();
       return { removed, done: removed < limit };
     },
     async oldestReadingTs() {
-      return guarded((c) => (c.oldest.get() as { ts: number | null }).ts, false);
+      return guarded(
+        (c) =>
+          c.snapshot(() => {
+            const times = [c.oldest.get(), c.oldestCompressed.get()]
+              .map((row) => (row as { ts: number | null }).ts)
+              .filter((ts): ts is number => ts !== null);
+            return times.length === 0 ? null : Math.min(...times);
+          }),
+        false,
+      );
+    },
+    async compressReadingsBefore(beforeMs, limit) {
+      return guarded((c) => c.compress(beforeMs, limit), 'write');
     },
     emptyWal,
     async reclaimSpace() {
@@ -241,6 +275,7 @@ export interface SqliteStore extends ReadingsStore {
   insertPacked(packed: PackedGroups): Promise<BatchOutcome[]>;
   statsSummaryJson(filter: ReadingFilter, threshold: number, bucket?: Bucket): Promise<Uint8Array>;
   statsDevicesJson(filter: ReadingFilter, threshold: number, devices: DevicePage): Promise<Uint8Array>;
+  compressReadingsBefore(beforeMs: number, limit: number): Promise<{ moved: number; done: boolean }>;
   /** Empties the WAL if no reader reads it (see checkpointer.ts): whether it did. */
   emptyWal(): Promise<boolean>;
 }

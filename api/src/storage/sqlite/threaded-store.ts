@@ -319,6 +319,7 @@ export async function openThreadedSqliteStore(
     rebuildRollups: (thresholds) => write('rebuildRollups', thresholds),
     removeRollupsBefore: (beforeMs, limit) => write('removeRollupsBefore', beforeMs, limit),
     reclaimSpace: () => write('reclaimSpace'),
+    compressReadingsBefore: (beforeMs, limit) => write('compressReadingsBefore', beforeMs, limit),
     oldestReadingTs: () => shortRead('oldestReadingTs'),
     removeAlertsBefore: (beforeMs, limit) => write('removeAlertsBefore', beforeMs, limit),
     alerts: (filter, limit, after) => read('alerts', filter, limit, after),

@@ -1,0 +1,72 @@
+import type { Logger } from 'core';
+import { startPeriodic } from '../../periodic.ts';
+import type { ReadingCompression } from '../../storage/port.ts';
+
+const HOUR_MS = 3_600_000;
+/** Readings per step: a device's metric's day per transaction, so inserts interleave with it. */
+const STEP = 5_000;
+
+export interface CompressionStatus {
+  /** COMPRESS_AFTER_HOURS, or null: every reading stays a row. */
+  compressAfterHours: number | null;
+  runs: number;
+  /** Readings moved from rows into chunks, since start. */
+  moved: number;
+  lastRun: { at: string; moved: number; tookMs: number; error?: string } | null;
+}
+
+/**
+ * Compression of cold readings (COMPRESS_AFTER_HOURS): the rows of whole (UTC) days measured
+ * longer ago than that move into compressed chunks (see storage/sqlite/chunk-store.ts) at start
+ * and then every `intervalMs`, in steps of about 5,000 readings between the writes. Every API
+ * instance may run it; a step that finds nothing moves nothing. A backend without the capability
+ * (PostgreSQL, so far) keeps every reading as a row.
+ */
+export function startReadingCompression(options: {
+  store: Partial<ReadingCompression>;
+  compressAfterHours: number | undefined;
+  logger: Logger;
+  intervalMs?: number;
+}) {
+  const { store, compressAfterHours, logger, intervalMs = 10 * 60 * 1_000 } = options;
+  const compress = store.compressReadingsBefore?.bind(store);
+  const status: CompressionStatus = {
+    compressAfterHours: compress ? (compressAfterHours ?? null) : null,
+    runs: 0,
+    moved: 0,
+    lastRun: null,
+  };
+  if (compressAfterHours !== undefined && !compress)
+    logger.warn('compression_unavailable', {
+      message: 'COMPRESS_AFTER_HOURS is set, but this backend keeps every reading as a row (SQLite compresses)',
+    });
+  const periodic = startPeriodic(async (stopping) => {
+    if (compressAfterHours === undefined || !compress) return;
+    const started = performance.now();
+    let moved = 0;
+    let error: string | undefined;
+    try {
+      const before = Date.now() - compressAfterHours * HOUR_MS;
+      for (let done = false; !done && !stopping(); ) {
+        const step = await compress(before, STEP);
+        moved += step.moved;
+        done = step.done;
+      }
+    } catch (failure) {
+      error = (failure as Error).message;
+      logger.warn('compression_failed', { error, moved });
+    }
+    status.runs += 1;
+    status.moved += moved;
+    status.lastRun = {
+      at: new Date().toISOString(),
+      moved,
+      tookMs: Math.round(performance.now() - started),
+      ...(error ? { error } : {}),
+    };
+    if (moved > 0) logger.info('compression', { moved, tookMs: status.lastRun.tookMs });
+  }, intervalMs);
+  return { status: (): CompressionStatus => ({ ...status }), stop: periodic.stop };
+}
+
+export type ReadingCompressionRun = ReturnType<typeof startReadingCompression>;
