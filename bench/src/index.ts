@@ -39,7 +39,9 @@ const USAGE = `Usage: bun run bench [flags]
   --live-seconds S    live: seconds of ingest at 5,000 readings/s (default 30)
   --history-readings N history: readings over 30 days, written straight into storage (default 20000000)
   --history-dir DIR   history (SQLite): keep the generated database in DIR and use it again in a
-                      later run with the same N (the live phase's writes stay in it)`;
+                      later run with the same N (the live phase's writes stay in it)
+  --history-compress  history (SQLite): compress every day but the last into chunks before
+                      measuring (bytes counted after), and run the API with COMPRESS_AFTER_HOURS`;
 
 const SCENARIOS = ['throughput', 'latency', 'api', 'live', 'idle', 'history', 'failover'] as const;
 /** Long (it writes 20M rows first): run when asked for. */
@@ -61,6 +63,7 @@ try {
       scenarios: { type: 'string', default: BY_DEFAULT.join(',') },
       'history-readings': { type: 'string', default: '20000000' },
       'history-dir': { type: 'string' },
+      'history-compress': { type: 'boolean', default: false },
       readings: { type: 'string', default: '500000' },
       rates: { type: 'string', default: '1000,20000' },
       seconds: { type: 'string', default: '30' },
@@ -161,6 +164,7 @@ const runs: Record<string, () => Promise<Measurement[]>> = {
           readings: positiveInt('history-readings', str('history-readings')),
           backend,
           keepDir: values['history-dir'] as string | undefined,
+          compress: values['history-compress'] === true,
         })),
       );
     return all;

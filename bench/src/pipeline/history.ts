@@ -25,6 +25,8 @@ export async function historyScenario(options: {
   readings: number;
   backend?: Backend;
   keepDir?: string;
+  /** SQLite: every day but the last compressed into chunks before anything is measured. */
+  compress?: boolean;
 }): Promise<Measurement[]> {
   const { readings, keepDir } = options;
   if (keepDir && options.backend === 'postgres') throw new Error('--history-dir keeps a SQLite database only');
@@ -64,6 +66,7 @@ export async function historyScenario(options: {
     // checkpoint writes out gigabytes of pages: done here, neither runs in the middle of the
     // measurements (autovacuum made 30-day /stats p95 329 ms).
     if (postgres) await settleAfterBulkLoad(databaseUrl);
+    if (options.compress && !postgres) results.push(await compressHistory(databaseUrl, now, readings));
     const bytes = postgres ? await postgresBytes(databaseUrl) : await sqliteBytes(dir);
     results.push({
       scenario: 'history',
@@ -79,7 +82,12 @@ export async function historyScenario(options: {
       port: await freePort(),
       databaseUrl,
       token: 'bench',
-      env: { REDIS_URL: redisServer.url, DATABASE_STATEMENT_TIMEOUT_MS: '120000', RETAIN_RAW_DAYS: '0' },
+      env: {
+        REDIS_URL: redisServer.url,
+        DATABASE_STATEMENT_TIMEOUT_MS: '120000',
+        RETAIN_RAW_DAYS: '0',
+        ...(options.compress ? { COMPRESS_AFTER_HOURS: '24' } : {}),
+      },
     });
     try {
       // Enough samples that p99 is not simply the slowest one; the first answer of each window
@@ -298,6 +306,37 @@ async function readKept(
   if (kept.readings !== readings)
     throw new Error(`--history-dir ${dir} holds ${kept.readings} readings, not ${readings}: use another directory`);
   return kept;
+}
+
+/**
+ * Every day before the last moved into compressed chunks, as the API's compactor does, then the
+ * freed pages given back to the file system: how long it took, in CPU a reading.
+ */
+async function compressHistory(databaseUrl: string, now: number, readings: number): Promise<Measurement> {
+  const store = await openStore(databaseUrl);
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  let moved = 0;
+  try {
+    for (let done = false; !done; ) {
+      const step = await (store.compressReadingsBefore as NonNullable<typeof store.compressReadingsBefore>)(
+        now - DAY,
+        50_000,
+      );
+      moved += step.moved;
+      done = step.done;
+    }
+    while (await store.reclaimSpace());
+  } finally {
+    await store.close();
+  }
+  const seconds = (performance.now() - started) / 1_000;
+  const used = process.cpuUsage(cpu);
+  return {
+    scenario: 'history',
+    name: `compression of every day but the last (${int(readings)} readings)`,
+    result: `${int(moved)} readings moved in ${seconds.toFixed(1)} s, ${((used.user + used.system) / Math.max(1, moved)).toFixed(2)} µs of CPU a reading (this process and its store thread)`,
+  };
 }
 
 async function sqliteBytes(dir: string): Promise<number> {

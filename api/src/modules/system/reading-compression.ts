@@ -1,6 +1,6 @@
 import type { Logger } from 'core';
 import { startPeriodic } from '../../periodic.ts';
-import type { ReadingCompression } from '../../storage/port.ts';
+import type { ReadingCompression, ReadingRetention } from '../../storage/port.ts';
 
 const HOUR_MS = 3_600_000;
 /** Readings per step: a device's metric's day per transaction, so inserts interleave with it. */
@@ -18,12 +18,13 @@ export interface CompressionStatus {
 /**
  * Compression of cold readings (COMPRESS_AFTER_HOURS): the rows of whole (UTC) days measured
  * longer ago than that move into compressed chunks (see storage/sqlite/chunk-store.ts) at start
- * and then every `intervalMs`, in steps of about 5,000 readings between the writes. Every API
+ * and then every `intervalMs`, in steps of about 5,000 readings between the writes, then the
+ * freed pages given back to the file system. Every API
  * instance may run it; a step that finds nothing moves nothing. A backend without the capability
  * (PostgreSQL, so far) keeps every reading as a row.
  */
 export function startReadingCompression(options: {
-  store: Partial<ReadingCompression>;
+  store: Partial<ReadingCompression> & Pick<ReadingRetention, 'reclaimSpace'>;
   compressAfterHours: number | undefined;
   logger: Logger;
   intervalMs?: number;
@@ -52,6 +53,8 @@ export function startReadingCompression(options: {
         moved += step.moved;
         done = step.done;
       }
+      // The rows' pages, freed, given back to the file system (SQLite), as retention does.
+      if (moved > 0) while (!stopping() && (await store.reclaimSpace()));
     } catch (failure) {
       error = (failure as Error).message;
       logger.warn('compression_failed', { error, moved });

@@ -1,18 +1,21 @@
-import type { Database } from 'bun:sqlite';
+import type { Database, Statement } from 'bun:sqlite';
 import { type RawNames, type RawRange, SQLITE_DIALECT } from '../rollup-sql.ts';
-import { chunkStatements } from './chunk-store.ts';
+import { type ChunkHead, chunkStatements } from './chunk-store.ts';
 import { DAY_MS } from './kept-ids.ts';
 
 const ROWS_ONLY: RawNames = SQLITE_DIALECT.raw;
+/** Compressed readings a connection keeps loaded for SQL, at most (more when one statement needs them). */
+const MAX_LOADED_ROWS = 1_000_000;
 const WITH_COLD: RawNames = { readings: 'temp.raw_readings', rows: 'temp.raw_rows' };
 
 /**
- * Compressed readings made visible to SQL for one statement. A statement that reads raw readings
- * — /stats' partial minutes and the minutes it opens, a most frequent value, compaction deriving
- * an hour again — names them through `RawNames`: where no chunk holds readings of its windows,
- * the tables of rows as ever; else the connection's temporary `cold_rows` is filled with the
- * chunks' readings of those windows (decoded chunks are kept, see chunk-store.ts) and the
- * statement reads views of rows and those together. One transaction holds both, so a compaction
+ * Compressed readings made visible to SQL. A statement that reads raw readings — /stats' partial
+ * minutes and the minutes it opens, a most frequent value, compaction deriving an hour again —
+ * names them through `RawNames` and declares the windows it reads: where no chunk holds readings
+ * of those, the tables of rows as ever; else the connection's temporary `cold_rows` is made to
+ * hold the chunks of those windows, whole, as they are now (kept from statement to statement
+ * while they stay the same version) and the statement reads views of rows and those together,
+ * within its windows. One transaction holds the loading and the statement, so a compaction
  * committing in between cannot make a reading seen twice or not at all.
  */
 export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
@@ -21,10 +24,11 @@ export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
     if (created) return;
     // The temporary schema is this connection's own: a reader with query_only may write it.
     withWrites(sqlite, () => {
-      sqlite.run(`CREATE TEMP TABLE IF NOT EXISTS cold_rows (
+      sqlite.run(`CREATE TEMP TABLE IF NOT EXISTS cold_rows (chunk INTEGER NOT NULL,
         device_id TEXT NOT NULL, metric TEXT NOT NULL, metric_key INTEGER NOT NULL, value REAL NOT NULL, ts INTEGER NOT NULL)`);
       sqlite.run('CREATE INDEX IF NOT EXISTS temp.cold_rows_ts ON cold_rows (ts)');
       sqlite.run('CREATE INDEX IF NOT EXISTS temp.cold_rows_device_ts ON cold_rows (device_id, ts)');
+      sqlite.run('CREATE INDEX IF NOT EXISTS temp.cold_rows_chunk ON cold_rows (chunk)');
       sqlite.run(`CREATE TEMP VIEW IF NOT EXISTS raw_readings AS
         SELECT device_id, metric, value, ts FROM main.readings
         UNION ALL SELECT device_id, metric, value, ts FROM temp.cold_rows`);
@@ -35,43 +39,66 @@ export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
     created = true;
   };
   const anyChunk = sqlite.prepare('SELECT 1 AS found FROM reading_chunks WHERE day >= ? AND day <= ? LIMIT 1');
-  const keyOf = sqlite.prepare('SELECT key FROM names WHERE name = ?');
-  let insert: ReturnType<Database['prepare']> | undefined;
-  let clear: ReturnType<Database['prepare']> | undefined;
+  let insert: Statement | undefined;
+  let dropChunk: Statement | undefined;
+  let clear: Statement | undefined;
 
   const days = (range: RawRange) => [Math.floor(range.fromMs / DAY_MS), Math.floor((range.toMs - 1) / DAY_MS)] as const;
   /** Whether any chunk holds readings of days the range touches. */
   const holdsAny = (range: RawRange) => range.toMs > range.fromMs && anyChunk.get(...days(range)) !== null;
-  /** Fills `cold_rows` with the chunks' readings of `ranges`; whether there were any. */
+  /** Whether a range would read a chunk of this series and day. */
+  const reads = (range: RawRange, held: ChunkHead) => {
+    const [from, to] = days(range);
+    return (
+      held.day >= from &&
+      held.day <= to &&
+      (range.deviceId === undefined || range.deviceId === held.deviceId) &&
+      (range.metric === undefined || range.metric === held.metric)
+    );
+  };
+
+  // Whole chunks are loaded, and kept while they stay the version they were (a statement reads
+  // only its own windows of them): the same /stats asked again loads nothing.
+  const loaded = new Map<number, ChunkHead>();
+  let loadedRows = 0;
+  const forget = (chunk: number) => {
+    (dropChunk as Statement).run(chunk);
+    loadedRows -= (loaded.get(chunk) as ChunkHead).count;
+    loaded.delete(chunk);
+  };
+  /** Makes `cold_rows` hold the chunks of `ranges` as they are now; whether there are any. */
   const load = (ranges: readonly RawRange[]): boolean => {
     if (!ranges.some(holdsAny)) return false;
     create();
     insert ??= sqlite.prepare(
-      'INSERT INTO temp.cold_rows (device_id, metric, metric_key, value, ts) VALUES (?, ?, ?, ?, ?)',
+      'INSERT INTO temp.cold_rows (chunk, device_id, metric, metric_key, value, ts) VALUES (?, ?, ?, ?, ?, ?)',
     );
+    dropChunk ??= sqlite.prepare('DELETE FROM temp.cold_rows WHERE chunk = ?');
     clear ??= sqlite.prepare('DELETE FROM temp.cold_rows');
     withWrites(sqlite, () => {
-      (clear as ReturnType<Database['prepare']>).run();
-      // A reading in two overlapping ranges is loaded once: each chunk's readings once, each
-      // reading when any range holds it.
-      const seen = new Set<number>();
+      const needed = new Map<number, ChunkHead>();
       for (const range of ranges) {
         if (range.toMs <= range.fromMs) continue;
-        for (const head of chunks.headsOf(range, ...days(range), 'ASC')) {
-          if (seen.has(head.chunk)) continue;
-          seen.add(head.chunk);
-          const metricKey = (keyOf.get(head.metric) as { key: number }).key;
-          for (const reading of chunks.readingsOf(head)) {
-            if (!ranges.some((held) => holds(held, head.deviceId, head.metric, reading.ts))) continue;
-            (insert as ReturnType<Database['prepare']>).run(
-              head.deviceId,
-              head.metric,
-              metricKey,
-              reading.value,
-              reading.ts,
-            );
-          }
-        }
+        for (const head of chunks.headsOf(range, ...days(range), 'ASC')) needed.set(head.chunk, head);
+      }
+      // Rewritten since, or gone (compacted into another, removed): out.
+      for (const [chunk, held] of loaded) {
+        const now = needed.get(chunk);
+        if (now ? now.written !== held.written : ranges.some((range) => reads(range, held))) forget(chunk);
+      }
+      let missing = [...needed.values()].filter((head) => !loaded.has(head.chunk));
+      const incoming = missing.reduce((sum, head) => sum + head.count, 0);
+      if (loadedRows + incoming > MAX_LOADED_ROWS) {
+        (clear as Statement).run();
+        loaded.clear();
+        loadedRows = 0;
+        missing = [...needed.values()];
+      }
+      for (const head of missing) {
+        for (const reading of chunks.readingsOf(head))
+          (insert as Statement).run(head.chunk, head.deviceId, head.metric, head.metricKey, reading.value, reading.ts);
+        loaded.set(head.chunk, head);
+        loadedRows += head.count;
       }
     });
     return true;
@@ -100,15 +127,6 @@ export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
       throw error;
     }
   }
-}
-
-function holds(range: RawRange, deviceId: string, metric: string, ts: number): boolean {
-  return (
-    ts >= range.fromMs &&
-    ts < range.toMs &&
-    (range.deviceId === undefined || range.deviceId === deviceId) &&
-    (range.metric === undefined || range.metric === metric)
-  );
 }
 
 /** Runs `write` (of temporary tables only) on a connection that may be query_only. */
