@@ -29,6 +29,9 @@ export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
       sqlite.run('CREATE INDEX IF NOT EXISTS temp.cold_rows_ts ON cold_rows (ts)');
       sqlite.run('CREATE INDEX IF NOT EXISTS temp.cold_rows_device_ts ON cold_rows (device_id, ts)');
       sqlite.run('CREATE INDEX IF NOT EXISTS temp.cold_rows_chunk ON cold_rows (chunk)');
+      // Which loading the table holds: a transaction rolled back takes its loading with it.
+      sqlite.run('CREATE TEMP TABLE IF NOT EXISTS cold_loads (generation INTEGER NOT NULL)');
+      sqlite.run('INSERT INTO temp.cold_loads (generation) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM temp.cold_loads)');
       sqlite.run(`CREATE TEMP VIEW IF NOT EXISTS raw_readings AS
         SELECT device_id, metric, value, ts FROM main.readings
         UNION ALL SELECT device_id, metric, value, ts FROM temp.cold_rows`);
@@ -39,6 +42,8 @@ export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
     created = true;
   };
   const anyChunk = sqlite.prepare('SELECT 1 AS found FROM reading_chunks WHERE day >= ? AND day <= ? LIMIT 1');
+  // Made in a transaction that was then rolled back, the temporary schema is gone with it.
+  const schemaHeld = sqlite.prepare("SELECT 1 AS found FROM sqlite_temp_master WHERE name = 'cold_loads'");
   let insert: Statement | undefined;
   let dropChunk: Statement | undefined;
   let clear: Statement | undefined;
@@ -61,6 +66,9 @@ export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
   // only its own windows of them): the same /stats asked again loads nothing.
   const loaded = new Map<number, ChunkHead>();
   let loadedRows = 0;
+  let generation = 0;
+  let generationOf: Statement | undefined;
+  let setGeneration: Statement | undefined;
   const forget = (chunk: number) => {
     (dropChunk as Statement).run(chunk);
     loadedRows -= (loaded.get(chunk) as ChunkHead).count;
@@ -69,13 +77,30 @@ export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
   /** Makes `cold_rows` hold the chunks of `ranges` as they are now; whether there are any. */
   const load = (ranges: readonly RawRange[]): boolean => {
     if (!ranges.some(holdsAny)) return false;
+    if (created && schemaHeld.get() === null) {
+      created = false;
+      insert = dropChunk = clear = generationOf = setGeneration = undefined;
+      loaded.clear();
+      loadedRows = 0;
+      generation = 0;
+    }
     create();
     insert ??= sqlite.prepare(
       'INSERT INTO temp.cold_rows (chunk, device_id, metric, metric_key, value, ts) VALUES (?, ?, ?, ?, ?, ?)',
     );
     dropChunk ??= sqlite.prepare('DELETE FROM temp.cold_rows WHERE chunk = ?');
     clear ??= sqlite.prepare('DELETE FROM temp.cold_rows');
+    generationOf ??= sqlite.prepare('SELECT generation FROM temp.cold_loads');
+    setGeneration ??= sqlite.prepare('UPDATE temp.cold_loads SET generation = ?');
     withWrites(sqlite, () => {
+      // A loading rolled back since (the statement after it failed): what is held is not known.
+      if ((generationOf?.get() as { generation: number }).generation !== generation) {
+        (clear as Statement).run();
+        loaded.clear();
+        loadedRows = 0;
+      }
+      generation += 1;
+      (setGeneration as Statement).run(generation);
       const needed = new Map<number, ChunkHead>();
       for (const range of ranges) {
         if (range.toMs <= range.fromMs) continue;

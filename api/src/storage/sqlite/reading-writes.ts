@@ -1,7 +1,8 @@
 import type { Database } from 'bun:sqlite';
 import { storedId } from '../id-bytes.ts';
 import { type BatchOutcome, type Conflict, type ReadingPatchFields, type StoredRow, sameReading } from '../port.ts';
-import { type chunkStatements, chunkWrites } from './chunk-store.ts';
+import type { chunkStatements } from './chunk-store.ts';
+import { chunkWrites } from './chunk-writes.ts';
 import { nameKeys, withIdText } from './compact.ts';
 import type { rollupStatements } from './rollups.ts';
 
