@@ -358,8 +358,8 @@ export interface ReadingRetention {
 
 /**
  * Compressing cold readings: the rows of whole days before a bound moved into compressed chunks
- * (SQLite: sqlite/chunk-store.ts), every reading still found, listed, counted, changed and removed
- * as before. A backend without it keeps every reading as a row.
+ * (SQLite: sqlite/chunk-writes.ts, read by chunk-store.ts), every reading still found, listed,
+ * counted, changed and removed as before. A backend without it keeps every reading as a row.
  */
 export interface ReadingCompression {
   /**

@@ -41,7 +41,7 @@ it('COMPRESS_AFTER_HOURS: moves whole days older than the bound into chunks, eve
       compression: compression.status,
     });
     await waitFor(() => compression.status().runs === 1, { what: 'one compression pass' });
-    // Every reading of the days before yesterday, but the newest row by sequence (see chunk-store.ts).
+    // Every reading of the days before yesterday, but the newest row by sequence (see chunk-writes.ts).
     const { moved } = compression.status();
     expect(moved).toBeGreaterThanOrEqual(old.length - 1);
     expect(compression.status()).toMatchObject({ compressAfterHours: 24, runs: 1, lastRun: { moved } });

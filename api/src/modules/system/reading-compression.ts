@@ -17,7 +17,7 @@ export interface CompressionStatus {
 
 /**
  * Compression of cold readings (COMPRESS_AFTER_HOURS): the rows of whole (UTC) days measured
- * longer ago than that move into compressed chunks (see storage/sqlite/chunk-store.ts) at start
+ * longer ago than that move into compressed chunks (see storage/sqlite/chunk-writes.ts) at start
  * and then every `intervalMs`, in steps of about 5,000 readings between the writes, then the
  * freed pages given back to the file system. Every API
  * instance may run it; a step that finds nothing moves nothing. A backend without the capability

@@ -124,7 +124,7 @@ export function readingWrites(
     patchOne: forgettingNames(patchOne),
     removeOne,
     byId: storedById,
-    /** Compaction and retention of the compressed tier (see chunk-store.ts), each its own transactions. */
+    /** Compaction and retention of the compressed tier (see chunk-writes.ts), each its own transactions. */
     compress: forgettingNames(cold.compress),
     removeCompressedBefore: cold.removeBefore,
   };
