@@ -101,17 +101,23 @@ export function chunkStatements(sqlite: Database) {
     const index = rows.findIndex((row) => row.id === id);
     return index >= 0 ? { head, rows, index } : undefined;
   };
+  type DayFilters = Array<{ chunk: number; ids: Uint8Array }>;
+  const filtersOfDay = (day: number) => idDayChunks.all(day) as DayFilters;
   /**
    * The chunk holding `id` and its place there, if any chunk does: a text id by its own entry;
-   * a UUID among the chunks of its day whose filters may hold it.
+   * a UUID among the chunks of its day whose filters may hold it (`filters`, when the caller
+   * has read that day's already).
    */
-  const find = (id: string): { head: ChunkHead; rows: ColdRow[]; index: number } | undefined => {
+  const find = (
+    id: string,
+    filters?: (day: number) => DayFilters,
+  ): { head: ChunkHead; rows: ColdRow[]; index: number } | undefined => {
     const kept = storedId(id);
     if (typeof kept === 'string') {
       const entry = textIdChunk.get(id) as { chunk: number } | null;
       return entry ? placeIn(entry.chunk, id) : undefined;
     }
-    for (const { chunk, ids } of idDayChunks.all(idDayOf(kept)) as Array<{ chunk: number; ids: Uint8Array }>) {
+    for (const { chunk, ids } of (filters ?? filtersOfDay)(idDayOf(kept))) {
       const found = mayHold(ids, id) ? placeIn(chunk, id) : undefined;
       if (found) return found;
     }
@@ -148,8 +154,8 @@ export function chunkStatements(sqlite: Database) {
   };
 
   /** The reading with this id, if a chunk holds it (a copy). */
-  const get = (id: string): StoredRow | undefined => {
-    const found = find(id);
+  const get = (id: string, filters?: (day: number) => DayFilters): StoredRow | undefined => {
+    const found = find(id, filters);
     return found && plain(found.rows[found.index] as ColdRow);
   };
 
@@ -165,22 +171,20 @@ export function chunkStatements(sqlite: Database) {
     /** Of these rows, by position, the readings a chunk holds under the same ids (as stored). */
     standing(rows: readonly StoredRow[], kept: ReadonlyArray<Uint8Array | string>): Map<number, StoredRow> {
       const standing = new Map<number, StoredRow>();
-      const daysWithChunks = new Map<number, boolean>();
+      // Each id day's filters read once for the batch: late readings share a few days.
+      const byDay = new Map<number, DayFilters>();
+      const filters = (day: number) => {
+        let known = byDay.get(day);
+        if (!known) {
+          known = anyOfIdDay.get(day) === null ? [] : filtersOfDay(day);
+          byDay.set(day, known);
+        }
+        return known;
+      };
       for (const [index, row] of rows.entries()) {
         const id = kept[index] as Uint8Array | string;
-        if (typeof id === 'string') {
-          const found = textIdChunk.get(id) ? get(row.id) : undefined;
-          if (found) standing.set(index, found);
-          continue;
-        }
-        const day = idDayOf(id);
-        let any = daysWithChunks.get(day);
-        if (any === undefined) {
-          any = anyOfIdDay.get(day) !== null;
-          daysWithChunks.set(day, any);
-        }
-        if (!any) continue;
-        const found = get(row.id);
+        if (typeof id === 'string' ? !textIdChunk.get(id) : filters(idDayOf(id)).length === 0) continue;
+        const found = get(row.id, filters);
         if (found) standing.set(index, found);
       }
       return standing;

@@ -19,9 +19,7 @@ const WITH_COLD: RawNames = { readings: 'temp.raw_readings', rows: 'temp.raw_row
  * committing in between cannot make a reading seen twice or not at all.
  */
 export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
-  let created = false;
   const create = () => {
-    if (created) return;
     // The temporary schema is this connection's own: a reader with query_only may write it.
     withWrites(sqlite, () => {
       sqlite.run(`CREATE TEMP TABLE IF NOT EXISTS cold_rows (chunk INTEGER NOT NULL,
@@ -39,7 +37,6 @@ export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
         SELECT metric, value, ts FROM main.reading_rows
         UNION ALL SELECT metric_key AS metric, value, ts FROM temp.cold_rows`);
     });
-    created = true;
   };
   const anyChunk = sqlite.prepare('SELECT 1 AS found FROM reading_chunks WHERE day >= ? AND day <= ? LIMIT 1');
   // Made in a transaction that was then rolled back, the temporary schema is gone with it.
@@ -77,14 +74,14 @@ export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
   /** Makes `cold_rows` hold the chunks of `ranges` as they are now; whether there are any. */
   const load = (ranges: readonly RawRange[]): boolean => {
     if (!ranges.some(holdsAny)) return false;
-    if (created && schemaHeld.get() === null) {
-      created = false;
+    // Not made yet, or made in a transaction since rolled back: made (again), nothing held.
+    if (schemaHeld.get() === null) {
       insert = dropChunk = clear = generationOf = setGeneration = undefined;
       loaded.clear();
       loadedRows = 0;
       generation = 0;
+      create();
     }
-    create();
     insert ??= sqlite.prepare(
       'INSERT INTO temp.cold_rows (chunk, device_id, metric, metric_key, value, ts) VALUES (?, ?, ?, ?, ?, ?)',
     );
