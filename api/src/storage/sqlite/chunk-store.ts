@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'bun:sqlite';
 import { decodeChunk } from '../chunks/codec.ts';
-import { mayHold } from '../chunks/id-filter.ts';
+import { idProbe, mayHold } from '../chunks/id-filter.ts';
 import { storedId } from '../id-bytes.ts';
 import type { ReadingFilter, StoredRow } from '../port.ts';
 import { compareKept, idDayOf } from './kept-ids.ts';
@@ -44,7 +44,7 @@ export function byTimeAndId(a: { ts: number; kept: Uint8Array | string }, b: typ
  */
 export function chunkStatements(sqlite: Database) {
   const idDayChunks = sqlite.prepare(
-    'SELECT c.chunk, c.ids FROM chunk_id_days x JOIN reading_chunks c ON c.chunk = x.chunk WHERE x.id_day = ?',
+    `SELECT ${HEAD}, c.ids FROM chunk_id_days x JOIN ${HEADS} WHERE c.chunk = x.chunk AND x.id_day = ?`,
   );
   const anyOfIdDay = sqlite.prepare('SELECT 1 AS found FROM chunk_id_days WHERE id_day = ? LIMIT 1');
   const textIdChunk = sqlite.prepare('SELECT chunk FROM chunk_text_ids WHERE id = ?');
@@ -94,14 +94,13 @@ export function chunkStatements(sqlite: Database) {
     return rows;
   };
 
-  /** Where `id` is in chunk `chunk`, if it is there. */
-  const placeIn = (chunk: number, id: string) => {
-    const head = headOf.get(chunk) as ChunkHead;
+  /** Where `id` is in the chunk of `head`, if it is there. */
+  const placeIn = (head: ChunkHead, id: string) => {
     const rows = readingsOf(head);
     const index = rows.findIndex((row) => row.id === id);
     return index >= 0 ? { head, rows, index } : undefined;
   };
-  type DayFilters = Array<{ chunk: number; ids: Uint8Array }>;
+  type DayFilters = Array<ChunkHead & { ids: Uint8Array }>;
   const filtersOfDay = (day: number) => idDayChunks.all(day) as DayFilters;
   /**
    * The chunk holding `id` and its place there, if any chunk does: a text id by its own entry;
@@ -115,10 +114,11 @@ export function chunkStatements(sqlite: Database) {
     const kept = storedId(id);
     if (typeof kept === 'string') {
       const entry = textIdChunk.get(id) as { chunk: number } | null;
-      return entry ? placeIn(entry.chunk, id) : undefined;
+      return entry ? placeIn(headOf.get(entry.chunk) as ChunkHead, id) : undefined;
     }
-    for (const { chunk, ids } of (filters ?? filtersOfDay)(idDayOf(kept))) {
-      const found = mayHold(ids, id) ? placeIn(chunk, id) : undefined;
+    const probe = idProbe(id);
+    for (const head of (filters ?? filtersOfDay)(idDayOf(kept))) {
+      const found = mayHold(head.ids, probe) ? placeIn(head, id) : undefined;
       if (found) return found;
     }
     return undefined;
