@@ -162,6 +162,9 @@ export function createApp({
     metrics.refused.inc(refused);
   });
 
+  /** Damaged stored data requests met (StorageDamagedError): /health stays degraded, naming the last. */
+  const damage = { met: 0, last: '' };
+
   // The OpenAPI document is derived from the whole app, which docsRoutes is part of.
   let self: AnyElysia | undefined;
   const app =
@@ -175,7 +178,13 @@ export function createApp({
         idleTimeout: idleTimeoutSeconds(config.databaseStatementTimeoutMs),
       },
     })
-      .use(errorHandler(logger))
+      .use(
+        errorHandler(logger, (error) => {
+          damage.met += 1;
+          damage.last = error.message;
+          metrics.damaged.inc();
+        }),
+      )
       .use(jsonBody(config.maxBodyBytes, STREAMED_PATHS, LINE_PROTOCOL_PATHS))
       // Size and tokens are checked before routing and parsing: an unauthenticated client cannot
       // make the server read a large body.
@@ -265,7 +274,10 @@ export function createApp({
           mayReadAll,
           retention,
           compression,
-          problems: () => imports?.worker?.problems() ?? [],
+          problems: () => [
+            ...(imports?.worker?.problems() ?? []),
+            ...(damage.met > 0 ? [`database: ${damage.last} (met ${damage.met} times since the API started)`] : []),
+          ],
           storageIdentity,
         }),
       );

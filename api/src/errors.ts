@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia';
 import type { Logger } from 'core';
-import { StorageBusyError, StorageUnavailableError } from './storage/port.ts';
+import { StorageBusyError, StorageDamagedError, StorageUnavailableError } from './storage/port.ts';
 
 export interface ErrorDetail {
   path: string;
@@ -52,7 +52,7 @@ function dottedPath(pointer: string): string {
  * The API's one error renderer: `{ error, message, details? }`. Bad input is 400/404/413/422 and
  * never a 500; anything else is a bug, logged with its stack and answered without internals.
  */
-export function errorHandler(logger: Logger) {
+export function errorHandler(logger: Logger, onDamaged: (error: StorageDamagedError) => void = () => {}) {
   function errorResponse({ code, error, request }: { code: unknown; error: unknown; request: Request }): Response {
     if (error instanceof ApiError) return apiErrorResponse(error);
     if (error instanceof StorageBusyError) {
@@ -69,6 +69,12 @@ export function errorHandler(logger: Logger) {
           { 'retry-after': '1' },
         ),
       );
+    }
+    if (error instanceof StorageDamagedError) {
+      // Not the client's doing and not passing: named, so that an operator finds and restores it.
+      logger.error('storage_damaged', { error: error.message, path: new URL(request.url).pathname });
+      onDamaged(error);
+      return apiErrorResponse(new ApiError(500, 'storage_damaged', error.message));
     }
     switch (code) {
       case 'VALIDATION': {

@@ -177,7 +177,24 @@ export function createApiMetrics(live?: LiveCounts, storage?: StorageFacts) {
       },
     });
   }
-  return { registry, requests, duration, stored, duplicates, exported, conflicts, refused, ingested, liveClients };
+  const damaged = new Counter({
+    name: 'api_storage_damaged_total',
+    help: 'Requests that met damaged stored data (a compressed chunk that does not decode), answered 500 storage_damaged',
+    registers: [registry],
+  });
+  return {
+    registry,
+    requests,
+    duration,
+    stored,
+    duplicates,
+    exported,
+    conflicts,
+    refused,
+    ingested,
+    liveClients,
+    damaged,
+  };
 }
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;

@@ -16,6 +16,15 @@ export class StorageUnavailableError extends Error {
 }
 
 /**
+ * Stored data that no longer reads as it was written (a compressed chunk whose checksum or framing
+ * fails): never read as other data. The API answers 500 naming it, /health turns degraded, and
+ * what does not need that data goes on. A retry cannot help: the database wants a backup.
+ */
+export class StorageDamagedError extends Error {
+  override readonly name = 'StorageDamagedError';
+}
+
+/**
  * Too many long reads at once: the API answers 429 with Retry-After instead of queueing more
  * (see read-gate.ts).
  */

@@ -1,9 +1,10 @@
 import type { Database, Statement } from 'bun:sqlite';
+import { ChunkCorruptError } from '../chunks/bytes.ts';
 import { decodeChunk } from '../chunks/codec.ts';
 import { idProbe, mayHold } from '../chunks/id-filter.ts';
 import { storedId } from '../id-bytes.ts';
-import type { ReadingFilter, StoredRow } from '../port.ts';
-import { compareKept, idDayOf } from './kept-ids.ts';
+import { type ReadingFilter, StorageDamagedError, type StoredRow } from '../port.ts';
+import { DAY_MS, compareKept, idDayOf } from './kept-ids.ts';
 
 /** A reading of a chunk as the port speaks it, with its id as kept (the order of pages). */
 export interface ColdRow extends StoredRow {
@@ -78,7 +79,7 @@ export function chunkStatements(sqlite: Database) {
       return hit;
     }
     const { body } = bodyOf.get(head.chunk) as { body: Uint8Array };
-    const rows = decodeChunk(body).map(
+    const rows = decodedOrDamaged(head, body).map(
       (reading): ColdRow => ({
         id: reading.id,
         deviceId: head.deviceId,
@@ -204,4 +205,18 @@ export function plain(row: ColdRow): StoredRow {
     ts: row.ts,
     storedAt: row.storedAt,
   };
+}
+
+/** A chunk's readings, or a StorageDamagedError naming the chunk when its bytes do not decode. */
+function decodedOrDamaged(head: ChunkHead, body: Uint8Array): ReturnType<typeof decodeChunk> {
+  try {
+    return decodeChunk(body);
+  } catch (error) {
+    if (!(error instanceof ChunkCorruptError)) throw error;
+    const day = new Date(head.day * DAY_MS).toISOString().slice(0, 10);
+    throw new StorageDamagedError(
+      `compressed chunk ${head.chunk} (device ${JSON.stringify(head.deviceId)}, metric ${JSON.stringify(head.metric)}, ${day}, ${head.count} readings) is damaged — ${error.message}; its readings cannot be read: restore the database from a backup`,
+      { cause: error },
+    );
+  }
 }

@@ -2,7 +2,7 @@
 // One SQLite connection on its own thread (the writer, or a reader), serving the calls of the
 // API's event loop: see threaded-store.ts. A call that hangs here (a frozen disk, a long query)
 // holds this thread only.
-import { StorageUnavailableError } from '../port.ts';
+import { StorageDamagedError, StorageUnavailableError } from '../port.ts';
 import { type SqliteStore, openSqliteStore } from './store.ts';
 import { lowerThisThreadPriority } from './thread-priority.ts';
 import type { ThreadReply, ThreadRequest } from './thread-protocol.ts';
@@ -50,7 +50,11 @@ self.onmessage = async (event: MessageEvent<ThreadRequest>) => {
     reply({
       type: 'result',
       id: message.id,
-      error: { unavailable: error instanceof StorageUnavailableError, message: (error as Error).message },
+      error: {
+        unavailable: error instanceof StorageUnavailableError,
+        damaged: error instanceof StorageDamagedError,
+        message: (error as Error).message,
+      },
     });
   }
 };

@@ -14,4 +14,9 @@ export type ThreadReply =
   | { type: 'failed'; message: string }
   | { type: 'changed' }
   | { type: 'file-gone'; message: string }
-  | { type: 'result'; id: number; value?: unknown; error?: { unavailable: boolean; message: string } };
+  | {
+      type: 'result';
+      id: number;
+      value?: unknown;
+      error?: { unavailable: boolean; damaged?: boolean; message: string };
+    };

@@ -8,6 +8,7 @@ import {
   type ReadingsStore,
   type Stats,
   type StorageCheck,
+  StorageDamagedError,
   StorageUnavailableError,
 } from '../port.ts';
 import { WAL_HOLD_BYTES, startCheckpointer } from './checkpointer.ts';
@@ -156,6 +157,7 @@ class SqliteThread {
       if (this.overdueCalls === 0) this.stuckSince = undefined;
     } else if (!message.error) call.resolve(message.value);
     else if (message.error.unavailable) call.reject(new StorageUnavailableError(message.error.message));
+    else if (message.error.damaged) call.reject(new StorageDamagedError(message.error.message));
     else call.reject(new Error(message.error.message));
     this.tellIfSettled();
   }
