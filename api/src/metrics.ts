@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { DiskBytes, WalStatus } from './storage/port.ts';
+import type { CompressionTiers, DiskBytes, WalStatus } from './storage/port.ts';
 
 /** The API's Prometheus metrics, in a registry of its own so that several apps (tests) never clash. */
 /** Live counts read when /metrics is scraped. */
@@ -17,7 +17,7 @@ export interface StorageFacts {
   oldestReadingTs(): Promise<number | null>;
   diskBytes?(): Promise<DiskBytes>;
   retention?(): { runs: number; removed: number };
-  compression?(): { runs: number; moved: number };
+  compression?(): { runs: number; moved: number; tiers: CompressionTiers | null };
   wal?(): WalStatus;
 }
 
@@ -157,6 +157,7 @@ export function createApiMetrics(live?: LiveCounts, storage?: StorageFacts) {
       this.inc(storage?.compression?.().moved ?? 0);
     },
   });
+  tierGauges(registry, () => storage?.compression?.().tiers ?? null);
   const wal = storage?.wal?.bind(storage);
   if (wal) {
     new Gauge({
@@ -198,3 +199,35 @@ export function createApiMetrics(live?: LiveCounts, storage?: StorageFacts) {
 }
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
+
+/** Each tier's readings and the chunks' bytes, as the last compression pass found them (absent before one). */
+function tierGauges(registry: Registry, tiers: () => CompressionTiers | null) {
+  const gauge = (name: string, help: string, value: (known: CompressionTiers) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const known = tiers();
+        this.reset();
+        if (known) this.set(value(known));
+      },
+    });
+  gauge('api_readings_rows', 'Readings kept as rows, at the last compression pass', (known) => known.rowReadings);
+  gauge(
+    'api_readings_compressed',
+    'Readings kept in compressed chunks, at the last compression pass',
+    (known) => known.compressedReadings,
+  );
+  gauge('api_compressed_chunks', 'Compressed chunks, at the last compression pass', (known) => known.chunks);
+  gauge(
+    'api_compressed_chunk_bytes',
+    "Compressed chunks' own bytes (bodies and id filters), at the last compression pass",
+    (known) => known.chunkBytes,
+  );
+  gauge(
+    'api_compression_waiting_rows',
+    'Rows of days past COMPRESS_AFTER_HOURS not moved yet (late ones, and the newest row), at the last pass',
+    (known) => known.waitingRows,
+  );
+}

@@ -376,6 +376,22 @@ export interface ReadingCompression {
    * `done` once none is left to move.
    */
   compressReadingsBefore(beforeMs: number, limit: number): Promise<{ moved: number; done: boolean }>;
+  /** What each tier holds now, and what of days before `beforeMs` is still rows. */
+  compressionTiers(beforeMs: number): Promise<CompressionTiers>;
+}
+
+/** Readings as rows and in chunks (see ReadingCompression). */
+export interface CompressionTiers {
+  rowReadings: number;
+  compressedReadings: number;
+  chunks: number;
+  /** The chunks' own bytes, bodies and id filters (their table's pages and indexes aside). */
+  chunkBytes: number;
+  /**
+   * Rows of whole days before the bound, not moved yet: late ones wait for the next pass, and the
+   * newest row by sequence always stays a row.
+   */
+  waitingRows: number;
 }
 
 /** A backend: every capability. */

@@ -86,5 +86,6 @@ export function gateReads(store: ReadingsStore, limits: ReadLimits): ReadingsSto
     oldestReadingTs: () => store.oldestReadingTs(),
     reclaimSpace: () => store.reclaimSpace(),
     ...(store.compressReadingsBefore ? { compressReadingsBefore: store.compressReadingsBefore.bind(store) } : {}),
+    ...(store.compressionTiers ? { compressionTiers: store.compressionTiers.bind(store) } : {}),
   };
 }

@@ -41,6 +41,12 @@ it('a compressed chunk damaged on disk is reported by name — 500 storage_damag
   await store.insert([...old, ...elsewhere]);
   await store.insert([recent]);
   expect((await store.compressReadingsBefore?.(today - DAY, 10_000))?.done).toBe(true);
+  expect(await store.compressionTiers?.(today - DAY)).toMatchObject({
+    rowReadings: 1,
+    compressedReadings: 250,
+    chunks: 2,
+    waitingRows: 0,
+  });
 
   // Damage pump-1's chunk the way a disk would: a byte of its body changed under the API.
   const raw = new Database(join(dir, 'readings.db'));

@@ -63,8 +63,23 @@ it('COMPRESS_AFTER_HOURS: moves whole days older than the bound into chunks, eve
 
     const health = await (await app.handle(new Request('http://localhost/health'))).json();
     expect(health.checks.database.compression).toMatchObject({ compressAfterHours: 24, runs: 1, moved });
+    // What each tier holds: every reading in one of them, the old ones not moved still waiting.
+    const { tiers } = health.checks.database.compression;
+    expect(tiers).toMatchObject({
+      rowReadings: 6_200 - moved,
+      compressedReadings: moved,
+      waitingRows: old.length - moved,
+    });
+    const seriesDays = new Set(old.map((row) => `${row.deviceId} ${row.metric} ${Math.floor(row.ts / DAY)}`));
+    expect(tiers.chunks).toBe(seriesDays.size);
+    // Two bytes of filter and a few of body a reading at least, and less than a row takes.
+    expect(tiers.chunkBytes).toBeGreaterThan(moved * 4);
+    expect(tiers.chunkBytes).toBeLessThan(moved * 60);
     const metrics = await (await app.handle(new Request('http://localhost/metrics'))).text();
     expect(metrics).toContain(`api_compression_moved_total ${moved}`);
+    expect(metrics).toContain(`api_readings_compressed ${moved}`);
+    expect(metrics).toContain(`api_readings_rows ${6_200 - moved}`);
+    expect(metrics).toContain(`api_compressed_chunks ${tiers.chunks}`);
   } finally {
     await compression.stop();
   }

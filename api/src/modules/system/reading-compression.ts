@@ -1,6 +1,6 @@
 import type { Logger } from 'core';
 import { startPeriodic } from '../../periodic.ts';
-import type { ReadingCompression, ReadingRetention } from '../../storage/port.ts';
+import type { CompressionTiers, ReadingCompression, ReadingRetention } from '../../storage/port.ts';
 
 const HOUR_MS = 3_600_000;
 /** Readings per step: a device's metric's day per transaction, so inserts interleave with it. */
@@ -13,6 +13,8 @@ export interface CompressionStatus {
   /** Readings moved from rows into chunks, since start. */
   moved: number;
   lastRun: { at: string; moved: number; tookMs: number; error?: string } | null;
+  /** What each tier held at the end of the last pass that finished (null before one). */
+  tiers: CompressionTiers | null;
 }
 
 /**
@@ -31,11 +33,13 @@ export function startReadingCompression(options: {
 }) {
   const { store, compressAfterHours, logger, intervalMs = 10 * 60 * 1_000 } = options;
   const compress = store.compressReadingsBefore?.bind(store);
+  const tiersOf = store.compressionTiers?.bind(store);
   const status: CompressionStatus = {
     compressAfterHours: compress ? (compressAfterHours ?? null) : null,
     runs: 0,
     moved: 0,
     lastRun: null,
+    tiers: null,
   };
   if (compressAfterHours !== undefined && !compress)
     logger.warn('compression_unavailable', {
@@ -46,8 +50,8 @@ export function startReadingCompression(options: {
     const started = performance.now();
     let moved = 0;
     let error: string | undefined;
+    const before = Date.now() - compressAfterHours * HOUR_MS;
     try {
-      const before = Date.now() - compressAfterHours * HOUR_MS;
       for (let done = false; !done && !stopping(); ) {
         const step = await compress(before, STEP);
         moved += step.moved;
@@ -55,6 +59,7 @@ export function startReadingCompression(options: {
       }
       // The rows' pages, freed, given back to the file system (SQLite), as retention does.
       if (moved > 0) while (!stopping() && (await store.reclaimSpace()));
+      status.tiers = (await tiersOf?.(before)) ?? null;
     } catch (failure) {
       error = (failure as Error).message;
       logger.warn('compression_failed', { error, moved });

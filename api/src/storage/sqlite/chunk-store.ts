@@ -3,7 +3,7 @@ import { ChunkCorruptError } from '../chunks/bytes.ts';
 import { decodeChunk } from '../chunks/codec.ts';
 import { idProbe, mayHold } from '../chunks/id-filter.ts';
 import { storedId } from '../id-bytes.ts';
-import { type ReadingFilter, StorageDamagedError, type StoredRow } from '../port.ts';
+import { type CompressionTiers, type ReadingFilter, StorageDamagedError, type StoredRow } from '../port.ts';
 import { DAY_MS, compareKept, idDayOf } from './kept-ids.ts';
 
 /** A reading of a chunk as the port speaks it, with its id as kept (the order of pages). */
@@ -219,4 +219,21 @@ function decodedOrDamaged(head: ChunkHead, body: Uint8Array): ReturnType<typeof 
       { cause: error },
     );
   }
+}
+
+/**
+ * What each tier holds (ReadingCompression.compressionTiers): a count of the rows (their smallest
+ * index) and a pass over the chunks' heads — asked after each compaction pass, not per request.
+ */
+export function compressionTiers(sqlite: Database, beforeMs: number): CompressionTiers {
+  const wholeDaysBefore = Math.floor(beforeMs / DAY_MS) * DAY_MS;
+  return sqlite
+    .query(
+      `SELECT (SELECT count(*) FROM reading_rows) AS rowReadings,
+              (SELECT count(*) FROM reading_rows WHERE ts < ?1) AS waitingRows,
+              count(*) AS chunks, coalesce(sum(count), 0) AS compressedReadings,
+              coalesce(sum(length(body) + length(ids)), 0) AS chunkBytes
+       FROM reading_chunks`,
+    )
+    .get(wholeDaysBefore) as CompressionTiers;
 }

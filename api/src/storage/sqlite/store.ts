@@ -1,11 +1,20 @@
 import { exportChunk, jsonBytes } from '../export-text.ts';
 import type { Bucket } from '../minutes.ts';
-import type { BatchOutcome, Cursor, DevicePage, FeedRow, ReadingFilter, ReadingsStore, StoredRow } from '../port.ts';
+import type {
+  BatchOutcome,
+  CompressionTiers,
+  Cursor,
+  DevicePage,
+  FeedRow,
+  ReadingFilter,
+  ReadingsStore,
+  StoredRow,
+} from '../port.ts';
 import { statsDevices, statsFromRollups, statsSummary } from '../rollup-stats.ts';
 import { HOUR_MINUTES, MINUTE_MS } from '../rollups.ts';
 import { storedId } from '../id-bytes.ts';
 import { alertStatements } from './alerts.ts';
-import { chunkStatements } from './chunk-store.ts';
+import { chunkStatements, compressionTiers } from './chunk-store.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { type Db, databaseIdentity, databasePath, openDatabase, openReader } from './client.ts';
 import { withIdText } from './compact.ts';
@@ -232,6 +241,9 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     async compressReadingsBefore(beforeMs, limit) {
       return guarded((c) => c.compress(beforeMs, limit), 'write');
     },
+    async compressionTiers(beforeMs) {
+      return guarded((c) => c.snapshot(() => compressionTiers(c.sqlite, beforeMs)), false);
+    },
     emptyWal,
     async reclaimSpace() {
       // 2,000 pages (8 MB) a call: each call is a short write; the caller repeats it.
@@ -276,6 +288,7 @@ export interface SqliteStore extends ReadingsStore {
   statsSummaryJson(filter: ReadingFilter, threshold: number, bucket?: Bucket): Promise<Uint8Array>;
   statsDevicesJson(filter: ReadingFilter, threshold: number, devices: DevicePage): Promise<Uint8Array>;
   compressReadingsBefore(beforeMs: number, limit: number): Promise<{ moved: number; done: boolean }>;
+  compressionTiers(beforeMs: number): Promise<CompressionTiers>;
   /** Empties the WAL if no reader reads it (see checkpointer.ts): whether it did. */
   emptyWal(): Promise<boolean>;
 }

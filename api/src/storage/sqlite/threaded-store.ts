@@ -322,6 +322,7 @@ export async function openThreadedSqliteStore(
     removeRollupsBefore: (beforeMs, limit) => write('removeRollupsBefore', beforeMs, limit),
     reclaimSpace: () => write('reclaimSpace'),
     compressReadingsBefore: (beforeMs, limit) => write('compressReadingsBefore', beforeMs, limit),
+    compressionTiers: (beforeMs) => read('compressionTiers', beforeMs),
     oldestReadingTs: () => shortRead('oldestReadingTs'),
     removeAlertsBefore: (beforeMs, limit) => write('removeAlertsBefore', beforeMs, limit),
     alerts: (filter, limit, after) => read('alerts', filter, limit, after),
