@@ -346,7 +346,8 @@ async function sqliteBytes(dir: string): Promise<number> {
   db.run('PRAGMA wal_checkpoint(TRUNCATE)');
   db.close();
   let total = 0;
-  for (const name of await readdir(dir)) total += (await stat(join(dir, name))).size;
+  // A file listed can be gone when asked (the -shm SQLite removes as the last connection closes).
+  for (const name of await readdir(dir)) total += (await stat(join(dir, name)).catch(() => ({ size: 0 }))).size;
   return total;
 }
 

@@ -38,10 +38,11 @@ export type CheckpointerReply = { type: 'over'; walBytes: number } | { type: 'ca
 export const WAL_RESET_BYTES = 16 * 2 ** 20;
 /**
  * A WAL file past this, and writes wait for a reset first: what bounds the WAL when writes
- * outrun resets (late readings spread over a month write ~16 KiB of WAL each: every row lands
- * on pages of its own). Below 64 MiB by about one write batch.
+ * outrun resets (late readings spread over a month write 16–32 KiB of WAL each: every row lands
+ * on pages of its own, and so do its rollups). Below 64 MiB by one such batch of 1,000: at 48 MiB
+ * the history bench's late readings took the WAL to 72 MiB.
  */
-export const WAL_HOLD_BYTES = 48 * 2 ** 20;
+export const WAL_HOLD_BYTES = 32 * 2 ** 20;
 
 /**
  * After a reset that could not be done (a reader of another process still in the WAL), how long
