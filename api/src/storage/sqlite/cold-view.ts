@@ -45,19 +45,8 @@ export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
   let dropChunk: Statement | undefined;
   let clear: Statement | undefined;
 
-  const days = (range: RawRange) => [Math.floor(range.fromMs / DAY_MS), Math.floor((range.toMs - 1) / DAY_MS)] as const;
   /** Whether any chunk holds readings of days the range touches. */
-  const holdsAny = (range: RawRange) => range.toMs > range.fromMs && anyChunk.get(...days(range)) !== null;
-  /** Whether a range would read a chunk of this series and day. */
-  const reads = (range: RawRange, held: ChunkHead) => {
-    const [from, to] = days(range);
-    return (
-      held.day >= from &&
-      held.day <= to &&
-      (range.deviceId === undefined || range.deviceId === held.deviceId) &&
-      (range.metric === undefined || range.metric === held.metric)
-    );
-  };
+  const holdsAny = (range: RawRange) => range.toMs > range.fromMs && anyChunk.get(...daysOf(range)) !== null;
 
   // Whole chunks are loaded, and kept while they stay the version they were (a statement reads
   // only its own windows of them): the same /stats asked again loads nothing.
@@ -98,15 +87,15 @@ export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
       }
       generation += 1;
       (setGeneration as Statement).run(generation);
+      const reach = reachOf(ranges);
       const needed = new Map<number, ChunkHead>();
-      for (const range of ranges) {
-        if (range.toMs <= range.fromMs) continue;
-        for (const head of chunks.headsOf(range, ...days(range), 'ASC')) needed.set(head.chunk, head);
-      }
+      for (const span of reach)
+        for (const head of chunks.headsOf({ metric: span.metric }, span.fromDay, span.toDay, 'ASC'))
+          if (span.reads(head)) needed.set(head.chunk, head);
       // Rewritten since, or gone (compacted into another, removed): out.
       for (const [chunk, held] of loaded) {
         const now = needed.get(chunk);
-        if (now ? now.written !== held.written : ranges.some((range) => reads(range, held))) forget(chunk);
+        if (now ? now.written !== held.written : reach.some((span) => span.reads(held))) forget(chunk);
       }
       let missing = [...needed.values()].filter((head) => !loaded.has(head.chunk));
       const incoming = missing.reduce((sum, head) => sum + head.count, 0);
@@ -149,6 +138,50 @@ export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
       throw error;
     }
   }
+}
+
+/** The first and last (UTC) days a range touches. */
+function daysOf(range: RawRange): [number, number] {
+  return [Math.floor(range.fromMs / DAY_MS), Math.floor((range.toMs - 1) / DAY_MS)];
+}
+
+/** Days and a metric, and the chunks of them some range reads (one device's, a few, or all). */
+interface ChunkSpan {
+  fromDay: number;
+  toDay: number;
+  metric?: string;
+  reads(head: ChunkHead): boolean;
+}
+
+/**
+ * The chunks `ranges` read, as few spans to look up: ranges of the same days and metric share one
+ * (a /stats page asks the same windows of a hundred devices: one query of the day's chunks, not a
+ * hundred), its devices a set — or all, when one of them names none.
+ */
+function reachOf(ranges: readonly RawRange[]): ChunkSpan[] {
+  const spans = new Map<string, { fromDay: number; toDay: number; metric?: string; devices: Set<string> | null }>();
+  for (const range of ranges) {
+    if (range.toMs <= range.fromMs) continue;
+    const [fromDay, toDay] = daysOf(range);
+    const key = `${fromDay} ${toDay} ${range.metric ?? ''} ${range.metric === undefined}`;
+    let span = spans.get(key);
+    if (!span) {
+      span = { fromDay, toDay, metric: range.metric, devices: new Set() };
+      spans.set(key, span);
+    }
+    if (range.deviceId === undefined) span.devices = null;
+    else span.devices?.add(range.deviceId);
+  }
+  return [...spans.values()].map(({ fromDay, toDay, metric, devices }) => ({
+    fromDay,
+    toDay,
+    metric,
+    reads: (head: ChunkHead) =>
+      head.day >= fromDay &&
+      head.day <= toDay &&
+      (metric === undefined || metric === head.metric) &&
+      (devices === null || devices.has(head.deviceId)),
+  }));
 }
 
 /** Runs `write` (of temporary tables only) on a connection that may be query_only. */
