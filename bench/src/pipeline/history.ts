@@ -342,8 +342,14 @@ async function compressHistory(databaseUrl: string, now: number, readings: numbe
 async function sqliteBytes(dir: string): Promise<number> {
   // The write-ahead log written into the file first: what stays on disk.
   const { Database } = await import('bun:sqlite');
+  // A store just closed can hold its connections a moment longer (statements finalized when
+  // collected): its WAL, busy, would be counted whole. Asked again until it is emptied (or 10 s).
   const db = new Database(join(dir, 'history.db'));
-  db.run('PRAGMA wal_checkpoint(TRUNCATE)');
+  for (let tries = 0; tries < 50; tries++) {
+    const { busy } = db.query('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number };
+    if (busy === 0) break;
+    await Bun.sleep(200);
+  }
   db.close();
   let total = 0;
   // A file listed can be gone when asked (the -shm SQLite removes as the last connection closes).

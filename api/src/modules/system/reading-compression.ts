@@ -3,7 +3,7 @@ import { startPeriodic } from '../../periodic.ts';
 import type { CompressionTiers, ReadingCompression, ReadingRetention } from '../../storage/port.ts';
 
 const HOUR_MS = 3_600_000;
-/** Readings per step: a device's metric's day per transaction, so inserts interleave with it. */
+/** Readings per step, one transaction: inserts wait for a step, not for a pass. */
 const STEP = 5_000;
 
 export interface CompressionStatus {

@@ -26,6 +26,9 @@ self.onmessage = (event: MessageEvent<CheckpointerRequest>) => {
     try {
       db = new Database(message.path, { create: false, readwrite: true });
     } catch {
+      self.onmessage = (next: MessageEvent<CheckpointerRequest>) => {
+        if (next.data.type === 'stop') post({ type: 'stopped' });
+      };
       return;
     }
     db.run('PRAGMA busy_timeout = 5000');
@@ -33,7 +36,15 @@ self.onmessage = (event: MessageEvent<CheckpointerRequest>) => {
     const frameBytes = (db.query('PRAGMA page_size').get() as { page_size: number }).page_size + 24;
     /** While the writer resets the WAL: a checkpoint running here would make it fail at once. */
     let resetting = false;
+    let rounds: ReturnType<typeof setInterval> | undefined;
     self.onmessage = (next: MessageEvent<CheckpointerRequest>) => {
+      if (next.data.type === 'stop') {
+        clearInterval(rounds);
+        db?.close();
+        db = undefined;
+        post({ type: 'stopped' });
+        return;
+      }
       resetting = next.data.type === 'catch-up';
       // With the readers out of the way: everything copied before the writer is asked to reset.
       if (resetting) {
@@ -41,8 +52,8 @@ self.onmessage = (event: MessageEvent<CheckpointerRequest>) => {
         post({ type: 'caught-up' });
       }
     };
-    setInterval(() => {
-      if (resetting) return;
+    rounds = setInterval(() => {
+      if (resetting || !db) return;
       const walBytes = tryCheckpoint(frameBytes);
       if (walBytes > message.resetBytes) post({ type: 'over', walBytes });
     }, message.intervalMs);

@@ -28,8 +28,9 @@ export interface CheckpointerOptions {
 export type CheckpointerRequest =
   | { type: 'start'; path: string; intervalMs: number; resetBytes: number }
   | { type: 'catch-up' }
-  | { type: 'reset-over' };
-export type CheckpointerReply = { type: 'over'; walBytes: number } | { type: 'caught-up' };
+  | { type: 'reset-over' }
+  | { type: 'stop' };
+export type CheckpointerReply = { type: 'over'; walBytes: number } | { type: 'caught-up' } | { type: 'stopped' };
 
 /**
  * WAL content past which the readers make way for a reset, while writes go on: a quarter of the
@@ -51,9 +52,16 @@ export const WAL_HOLD_BYTES = 32 * 2 ** 20;
 const RETRY_AFTER_FAILURE_MS = 5_000;
 /** How long a reset waits for the worker's copy before the writer empties what is left itself. */
 const CATCH_UP_BUDGET_MS = 10_000;
+/** How long stopping waits for the worker to close its connection before ending the thread anyway. */
+const STOP_BUDGET_MS = 5_000;
 
 export interface Checkpointer {
-  stop(): void;
+  /**
+   * Ends the worker once it has closed its connection (a checkpoint running finishes first): a
+   * thread ended in the middle of one kept its locks in this process, and another process
+   * opening the file next found it locked.
+   */
+  stop(): Promise<void>;
   /** WAL resets so far. */
   resets(): number;
   /** Resets the WAL now (or joins the reset under way); resolves when it is over, done or not. */
@@ -100,8 +108,10 @@ export function startCheckpointer(path: string, options: CheckpointerOptions): C
     return resetting;
   };
 
+  let stopped: (() => void) | undefined;
   worker.onmessage = (event: MessageEvent<CheckpointerReply>) => {
     if (event.data.type === 'over') void resetNow();
+    else if (event.data.type === 'stopped') stopped?.();
     else {
       caughtUp?.();
       caughtUp = undefined;
@@ -109,9 +119,17 @@ export function startCheckpointer(path: string, options: CheckpointerOptions): C
   };
   worker.postMessage({ type: 'start', path, intervalMs, resetBytes } satisfies CheckpointerRequest);
   return {
-    stop: () => {
+    stop: async () => {
       caughtUp?.();
       resume?.();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, STOP_BUDGET_MS);
+        stopped = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        worker.postMessage({ type: 'stop' } satisfies CheckpointerRequest);
+      });
       worker.terminate();
     },
     resets: () => resets,

@@ -270,7 +270,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     },
     check: guard.check,
     async close() {
-      checkpointer?.stop();
+      await checkpointer?.stop();
       guard.close();
     },
   };

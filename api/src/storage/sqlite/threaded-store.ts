@@ -348,7 +348,7 @@ export async function openThreadedSqliteStore(
       }
     },
     async close() {
-      checkpointer.stop();
+      await checkpointer.stop();
       await Promise.all([writer, ...readers].map((thread) => thread.close()));
     },
   };
