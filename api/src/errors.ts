@@ -50,7 +50,8 @@ function dottedPath(pointer: string): string {
 
 /**
  * The API's one error renderer: `{ error, message, details? }`. Bad input is 400/404/413/422 and
- * never a 500; anything else is a bug, logged with its stack and answered without internals.
+ * never a 500; damaged stored data is a 500 that names it (`storage_damaged`); anything else is
+ * a bug, logged with its stack and answered without internals.
  */
 export function errorHandler(logger: Logger, onDamaged: (error: StorageDamagedError) => void = () => {}) {
   function errorResponse({ code, error, request }: { code: unknown; error: unknown; request: Request }): Response {

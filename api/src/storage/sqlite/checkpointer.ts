@@ -77,19 +77,26 @@ export function startCheckpointer(path: string, options: CheckpointerOptions): C
   let failedAt = Number.NEGATIVE_INFINITY;
   let resume: (() => void) | undefined;
   let caughtUp: (() => void) | undefined;
+  let stopped: (() => void) | undefined;
+
+  /** Sends `request` and resolves when `listen`'s callback is called (by the answer) or after `budgetMs`. */
+  const ask = (request: CheckpointerRequest, budgetMs: number, listen: (answered: () => void) => void) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, budgetMs);
+      listen(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      worker.postMessage(request);
+    });
 
   const reset = async () => {
     resume = await pauseReaders();
     if (!resume) return;
     try {
       // Bounded: should the worker never answer, the readers must not wait for ever.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, CATCH_UP_BUDGET_MS);
-        caughtUp = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        worker.postMessage({ type: 'catch-up' } satisfies CheckpointerRequest);
+      await ask({ type: 'catch-up' }, CATCH_UP_BUDGET_MS, (answered) => {
+        caughtUp = answered;
       });
       if (await truncate().catch(() => false)) resets += 1;
       else failedAt = performance.now();
@@ -108,7 +115,6 @@ export function startCheckpointer(path: string, options: CheckpointerOptions): C
     return resetting;
   };
 
-  let stopped: (() => void) | undefined;
   worker.onmessage = (event: MessageEvent<CheckpointerReply>) => {
     if (event.data.type === 'over') void resetNow();
     else if (event.data.type === 'stopped') stopped?.();
@@ -122,13 +128,8 @@ export function startCheckpointer(path: string, options: CheckpointerOptions): C
     stop: async () => {
       caughtUp?.();
       resume?.();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, STOP_BUDGET_MS);
-        stopped = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        worker.postMessage({ type: 'stop' } satisfies CheckpointerRequest);
+      await ask({ type: 'stop' }, STOP_BUDGET_MS, (answered) => {
+        stopped = answered;
       });
       worker.terminate();
     },
