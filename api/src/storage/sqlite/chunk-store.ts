@@ -47,7 +47,6 @@ export function chunkStatements(sqlite: Database) {
   const idDayChunks = sqlite.prepare(
     `SELECT ${HEAD}, c.ids FROM chunk_id_days x JOIN ${HEADS} WHERE c.chunk = x.chunk AND x.id_day = ?`,
   );
-  const anyOfIdDay = sqlite.prepare('SELECT 1 AS found FROM chunk_id_days WHERE id_day = ? LIMIT 1');
   const textIdChunk = sqlite.prepare('SELECT chunk FROM chunk_text_ids WHERE id = ?');
   const headOf = sqlite.prepare(`SELECT ${HEAD} FROM ${HEADS} WHERE c.chunk = ?`);
   const bodyOf = sqlite.prepare('SELECT body FROM reading_chunks WHERE chunk = ?');
@@ -177,7 +176,8 @@ export function chunkStatements(sqlite: Database) {
       const filters = (day: number) => {
         let known = byDay.get(day);
         if (!known) {
-          known = anyOfIdDay.get(day) === null ? [] : filtersOfDay(day);
+          // A day without chunks (today's, for readings made today): one seek that finds nothing.
+          known = filtersOfDay(day);
           byDay.set(day, known);
         }
         return known;

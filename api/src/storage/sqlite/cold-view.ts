@@ -55,6 +55,12 @@ export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
   let generation = 0;
   let generationOf: Statement | undefined;
   let setGeneration: Statement | undefined;
+  /** Nothing held any more (the table emptied too, unless it was just made). */
+  const forgetAll = (emptyTable: boolean) => {
+    if (emptyTable) (clear as Statement).run();
+    loaded.clear();
+    loadedRows = 0;
+  };
   const forget = (chunk: number) => {
     (dropChunk as Statement).run(chunk);
     loadedRows -= (loaded.get(chunk) as ChunkHead).count;
@@ -66,8 +72,7 @@ export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
     // Not made yet, or made in a transaction since rolled back: made (again), nothing held.
     if (schemaHeld.get() === null) {
       insert = dropChunk = clear = generationOf = setGeneration = undefined;
-      loaded.clear();
-      loadedRows = 0;
+      forgetAll(false);
       generation = 0;
       create();
     }
@@ -80,11 +85,7 @@ export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
     setGeneration ??= sqlite.prepare('UPDATE temp.cold_loads SET generation = ?');
     withWrites(sqlite, () => {
       // A loading rolled back since (the statement after it failed): what is held is not known.
-      if ((generationOf?.get() as { generation: number }).generation !== generation) {
-        (clear as Statement).run();
-        loaded.clear();
-        loadedRows = 0;
-      }
+      if ((generationOf?.get() as { generation: number }).generation !== generation) forgetAll(true);
       generation += 1;
       (setGeneration as Statement).run(generation);
       const reach = reachOf(ranges);
@@ -100,9 +101,7 @@ export function coldView(sqlite: Database, chunks = chunkStatements(sqlite)) {
       let missing = [...needed.values()].filter((head) => !loaded.has(head.chunk));
       const incoming = missing.reduce((sum, head) => sum + head.count, 0);
       if (loadedRows + incoming > MAX_LOADED_ROWS) {
-        (clear as Statement).run();
-        loaded.clear();
-        loadedRows = 0;
+        forgetAll(true);
         missing = [...needed.values()];
       }
       for (const head of missing) {

@@ -51,8 +51,12 @@ self.onmessage = async (event: MessageEvent<ThreadRequest>) => {
       type: 'result',
       id: message.id,
       error: {
-        unavailable: error instanceof StorageUnavailableError,
-        damaged: error instanceof StorageDamagedError,
+        kind:
+          error instanceof StorageUnavailableError
+            ? 'unavailable'
+            : error instanceof StorageDamagedError
+              ? 'damaged'
+              : undefined,
         message: (error as Error).message,
       },
     });

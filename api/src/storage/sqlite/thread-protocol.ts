@@ -18,5 +18,5 @@ export type ThreadReply =
       type: 'result';
       id: number;
       value?: unknown;
-      error?: { unavailable: boolean; damaged?: boolean; message: string };
+      error?: { kind?: 'unavailable' | 'damaged'; message: string };
     };

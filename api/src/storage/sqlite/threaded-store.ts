@@ -156,8 +156,8 @@ class SqliteThread {
       this.overdueCalls -= 1;
       if (this.overdueCalls === 0) this.stuckSince = undefined;
     } else if (!message.error) call.resolve(message.value);
-    else if (message.error.unavailable) call.reject(new StorageUnavailableError(message.error.message));
-    else if (message.error.damaged) call.reject(new StorageDamagedError(message.error.message));
+    else if (message.error.kind === 'unavailable') call.reject(new StorageUnavailableError(message.error.message));
+    else if (message.error.kind === 'damaged') call.reject(new StorageDamagedError(message.error.message));
     else call.reject(new Error(message.error.message));
     this.tellIfSettled();
   }
