@@ -1,6 +1,6 @@
 import type { DevicePage, ReadingFilter } from './port.ts';
 import type { Aggregate, RollupReader, RollupSource } from './rollup-stats.ts';
-import { MINUTE_MS, type Segment } from './rollups.ts';
+import { DAY_MINUTES, MINUTE_MS, type Segment } from './rollups.ts';
 
 export type Param = string | number;
 type ParamType = 'int' | 'float' | 'text';
@@ -72,6 +72,11 @@ export interface Dialect {
    * device (a range per device and segment) and hashed, not looked up row by row.
    */
   overByDevice: boolean;
+  /**
+   * Days (`day`) whose device minute rows are not kept, read from raw readings instead (SQLite's
+   * compressed days); null where every day keeps them.
+   */
+  rawMinuteDaysSql: string | null;
 }
 
 /** A window holding at least this many readings per device has its devices walked, not grouped. */
@@ -89,6 +94,7 @@ export const SQLITE_DIALECT: Dialect = {
   // Metrics and units are names too: they are tried and found in no device's rows.
   deviceNames: { cte: 'device_names(id) AS (SELECT name FROM names)', count: 'SELECT count(*) AS n FROM names' },
   overByDevice: false,
+  rawMinuteDaysSql: 'SELECT day FROM device_minute_days WHERE from_raw = 1',
 };
 export const POSTGRES_DIALECT: Dialect = {
   param: (n, type) => `$${n}::${type === 'int' ? 'bigint' : type === 'float' ? 'float8' : 'text'}`,
@@ -102,6 +108,7 @@ export const POSTGRES_DIALECT: Dialect = {
     count: 'SELECT count(*)::float8 AS n FROM devices',
   },
   overByDevice: true,
+  rawMinuteDaysSql: null,
 };
 
 /** Parameters and their placeholders, numbered as they are added. */
@@ -232,10 +239,11 @@ export function sqlRollupReader(
         : first(`SELECT id FROM device_names named WHERE 1 = 1${from('named.id')} AND EXISTS (
              SELECT 1 FROM spans s CROSS JOIN rollups_device AS r ${index}
              WHERE r.device_id = named.id AND r.level = s.level AND r.start_minute >= s.f AND r.start_minute < s.t${metric('r.')})`),
-      // Named `id` as the walked ones are: alone (a window within one minute) it names the column.
+      // Named `id` as the walked ones are: alone (a window within one minute, or one whose days
+      // keep no device minutes) it names the column, and DISTINCT makes it a device's once.
       raw.length === 0
         ? ''
-        : `SELECT device_id AS id FROM ${RAW_READINGS} WHERE (${raw.map((segment) => `(ts >= ${p.add(segment.from, 'int')} AND ts < ${p.add(segment.to, 'int')})`).join(' OR ')})${metric('')}${from('device_id')}`,
+        : `SELECT DISTINCT device_id AS id FROM ${RAW_READINGS} WHERE (${raw.map((segment) => `(ts >= ${p.add(segment.from, 'int')} AND ts < ${p.add(segment.to, 'int')})`).join(' OR ')})${metric('')}${from('device_id')}`,
     ].filter(Boolean);
     return {
       with: `WITH RECURSIVE
@@ -256,6 +264,11 @@ export function sqlRollupReader(
       return (await query<{ hour: number }>(() => `SELECT ${num('hour')} AS hour FROM rollup_dirty ORDER BY hour`)).map(
         (row) => row.hour,
       );
+    },
+    async rawMinuteDays() {
+      if (dialect.rawMinuteDaysSql === null) return [];
+      const rows = await query<{ day: number }>(() => `${dialect.rawMinuteDaysSql} ORDER BY day`);
+      return rows.map((row) => row.day);
     },
     async totals(source) {
       const [row] = await query<Record<string, number | null>>(
@@ -329,6 +342,12 @@ export function sqlRollupReader(
         // Where the dialect says so, the page's rollup_over rows are read first, a range per
         // device and segment, and joined by hashing (PostgreSQL: 7,500 lookups took ~10 ms).
         const coarse = source.segments.filter((segment) => segment.level > 1);
+        // An hour or day of a day without device minute rows has none to open: its raw readings
+        // are counted whole.
+        const rawSpans =
+          dialect.rawMinuteDaysSql === null
+            ? ''
+            : ` AND start_minute / ${DAY_MINUTES} IN (${dialect.rawMinuteDaysSql})`;
         const over = dialect.overByDevice
           ? `(SELECT * FROM rollup_over WHERE device_id IN (${deviceIds.map((id) => p.add(id, 'text')).join(', ')}) AND threshold = ${t}
               AND (${levelRanges(coarse, p)}))`
@@ -347,19 +366,22 @@ export function sqlRollupReader(
               AND m.device_id = c.device_id AND m.level = 1 AND m.start_minute >= c.start_minute AND m.start_minute < c.start_minute + c.level AND m.metric = c.metric
           ),
           straddling AS MATERIALIZED (
-            SELECT device_id, metric, start_minute FROM classified WHERE above IS NULL AND level = 1
+            SELECT device_id, metric, start_minute, 1 AS minutes FROM classified WHERE above IS NULL AND level = 1
             UNION ALL
-            SELECT device_id, metric, start_minute FROM opened WHERE min <= ${t} AND max > ${t}
+            SELECT device_id, metric, start_minute, 1 FROM opened WHERE min <= ${t} AND max > ${t}${
+              rawSpans === ''
+                ? ''
+                : `
+            UNION ALL
+            SELECT device_id, metric, start_minute, level FROM classified WHERE above IS NULL AND level > 1${rawSpans}`
+            }
           )
           ${select(t)}`;
       };
       // The minutes of hours and days opened that straddle the threshold: their raw readings are
       // read, as are the window's own minutes (its partial hours).
       const opened = new Params(dialect);
-      const openedSql = build(
-        opened,
-        (t) => `SELECT device_id, metric, start_minute FROM opened WHERE min <= ${t} AND max > ${t}`,
-      );
+      const openedSql = build(opened, () => 'SELECT device_id, metric, start_minute, minutes FROM straddling');
       return query<Aggregate & { deviceId: string; over: number }>(
         (p) =>
           build(
@@ -372,7 +394,7 @@ export function sqlRollupReader(
             SELECT device_id, 0, 0, NULL, NULL, count FROM opened WHERE min > ${t}
             UNION ALL
             SELECT r.device_id, 0, 0, NULL, NULL, 1 FROM straddling x CROSS JOIN ${RAW_READINGS} r
-            WHERE r.device_id = x.device_id AND r.ts >= x.start_minute * ${MINUTE_MS} AND r.ts < (x.start_minute + 1) * ${MINUTE_MS} AND r.metric = x.metric AND r.value > ${t}
+            WHERE r.device_id = x.device_id AND r.ts >= x.start_minute * ${MINUTE_MS} AND r.ts < (x.start_minute + x.minutes) * ${MINUTE_MS} AND r.metric = x.metric AND r.value > ${t}
           ) counted GROUP BY device_id ORDER BY device_id`,
           ),
         {

@@ -8,6 +8,7 @@ import {
   MINUTE_MS,
   type Segment,
   planSegments,
+  withRawMinutes,
 } from './rollups.ts';
 
 /**
@@ -38,6 +39,8 @@ export interface Aggregate {
 export interface RollupReader {
   /** Hours not compacted yet: read at minute level. */
   dirtyHours(): Promise<number[]>;
+  /** Days (ascending) that keep no device minute rows: a device source reads raw readings there instead. */
+  rawMinuteDays(): Promise<number[]>;
   /** The source's totals, with its first and last minute (null when empty). */
   totals(source: RollupSource): Promise<Aggregate & { first: number | null; last: number | null }>;
   /** The source grouped by `start_minute / minutes` (the source's levels never exceed it). */
@@ -103,19 +106,28 @@ export async function statsFromRollups(
   return { ...summary, ...page };
 }
 
-/** Where a window reads, for a filter: its dirty hours, and its sources at any level. */
+/**
+ * Where a window reads, for a filter: its sources at any level, over [from, toMs) — a device
+ * source reading raw readings where its days keep no minute rows — and `between`, a source
+ * between two minutes.
+ */
 async function plan(reader: RollupReader, filter: ReadingFilter) {
-  const dirty = await reader.dirtyHours();
+  const [dirty, rawMinuteDays] = await Promise.all([reader.dirtyHours(), reader.rawMinuteDays()]);
   const fromMs = filter.fromMs ?? ALL_TIME.fromMs;
   const toMs = filter.toMs ?? ALL_TIME.toMs;
   const kind: RollupSource['kind'] = filter.deviceId === undefined ? 'metric' : 'device';
-  const source = (from: number, coarsest?: Level, as: RollupSource['kind'] = kind): RollupSource => ({
-    kind: as,
-    segments: planSegments(from, toMs, dirty, coarsest),
-    deviceId: filter.deviceId,
-    metric: filter.metric,
-  });
-  return { dirty, fromMs, kind, source };
+  const over = (from: number, to: number, coarsest: Level | undefined, as: RollupSource['kind']): RollupSource => {
+    const segments = planSegments(from, to, dirty, coarsest);
+    return {
+      kind: as,
+      segments: as === 'device' ? withRawMinutes(segments, rawMinuteDays) : segments,
+      deviceId: filter.deviceId,
+      metric: filter.metric,
+    };
+  };
+  const source = (from: number, coarsest?: Level, as: RollupSource['kind'] = kind) => over(from, toMs, coarsest, as);
+  const between = (fromMinute: number, toMinute: number) => over(fromMinute * MINUTE_MS, toMinute * MINUTE_MS, 1, kind);
+  return { dirty, fromMs, kind, source, between };
 }
 
 /** /stats but its page of devices. */
@@ -125,11 +137,11 @@ export async function statsSummary(
   threshold: number,
   asked?: Bucket,
 ): Promise<StatsSummaryPart> {
-  const { dirty, fromMs, kind, source } = await plan(reader, filter);
+  const { dirty, fromMs, source, between } = await plan(reader, filter);
   const totals = await reader.totals(source(fromMs));
   const perDeviceTotal =
     totals.count === 0 ? 0 : await reader.deviceCount(source(fromMs, undefined, 'device'), totals.count);
-  const { firstTs, lastTs } = await edges(reader, filter, totals, kind, dirty);
+  const { firstTs, lastTs } = await edges(reader, filter, totals, between);
 
   const minutes = minuteWindow(filter, firstTs, lastTs);
   const perMinute = minutes
@@ -215,17 +227,10 @@ async function edges(
   reader: RollupReader,
   filter: ReadingFilter,
   totals: { first: number | null; last: number | null },
-  kind: 'device' | 'metric',
-  dirty: number[],
+  between: (fromMinute: number, toMinute: number) => RollupSource,
 ) {
   if (totals.first === null || totals.last === null) return { firstTs: null, lastTs: null };
-  const within = async (fromMinute: number, toMinute: number) =>
-    reader.totals({
-      kind,
-      segments: planSegments(fromMinute * MINUTE_MS, toMinute * MINUTE_MS, dirty, 1),
-      deviceId: filter.deviceId,
-      metric: filter.metric,
-    });
+  const within = async (fromMinute: number, toMinute: number) => reader.totals(between(fromMinute, toMinute));
   const first =
     filter.fromMs === undefined
       ? ((await within(totals.first, totals.first + DAY_MINUTES)).first ?? totals.first)

@@ -127,6 +127,35 @@ function cutWindow(
   return segments;
 }
 
+/**
+ * A device source's segments where some days keep no device minute rows (`rawMinuteDays`,
+ * ascending: SQLite's compressed days): the minute pieces inside those days read raw readings
+ * instead (level 0, in ms), split at the days' bounds. Hours and days are unchanged.
+ */
+export function withRawMinutes(segments: readonly Segment[], rawMinuteDays: readonly number[]): Segment[] {
+  if (rawMinuteDays.length === 0) return [...segments];
+  const raw = new Set(rawMinuteDays);
+  const out: Segment[] = [];
+  for (const segment of segments) {
+    if (segment.level !== 1) {
+      out.push({ ...segment });
+      continue;
+    }
+    for (let from = segment.from; from < segment.to; ) {
+      const day = Math.floor(from / DAY_MINUTES);
+      const to = Math.min(segment.to, (day + 1) * DAY_MINUTES);
+      const last = out.at(-1);
+      const level = raw.has(day) ? 0 : 1;
+      const [start, end] = level === 0 ? [from * MINUTE_MS, to * MINUTE_MS] : [from, to];
+      // Pieces of one kind next to each other stay one segment.
+      if (last && last.level === level && last.to === start) last.to = end;
+      else out.push({ level, from: start, to: end });
+      from = to;
+    }
+  }
+  return out;
+}
+
 /** One (device or all devices, metric, minute) row of a batch. */
 export interface MinuteRollup {
   minute: number;

@@ -1,5 +1,5 @@
-import type { Database, Statement } from 'bun:sqlite';
-import { type RawNames, namedRaw } from '../rollup-sql.ts';
+import type { Database } from 'bun:sqlite';
+import type { RawNames } from '../rollup-sql.ts';
 import {
   DAY_MINUTES,
   HOUR_MINUTES,
@@ -10,6 +10,7 @@ import {
   minuteRollups,
 } from '../rollups.ts';
 import { type ColdView, coldViewOf } from './cold-view.ts';
+import { rawMinuteStatements, rawStatement } from './raw-minutes.ts';
 
 const MERGE =
   'count = count + excluded.count, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max)';
@@ -33,22 +34,6 @@ function hourAboveSql(minutes: string, where: string, thresholds: string): strin
 }
 
 type Reading = { deviceId: string; metric: string; value: number; ts: number };
-
-/**
- * A statement that reads raw readings, prepared for the names it reads them by (cold-view.ts):
- * rows alone, or rows and the compressed readings loaded for it.
- */
-function rawStatement(sqlite: Database, sql: string): (names: RawNames) => Statement {
-  const prepared = new Map<string, Statement>();
-  return (names) => {
-    let statement = prepared.get(names.readings);
-    if (!statement) {
-      statement = sqlite.prepare(namedRaw(sql, names));
-      prepared.set(names.readings, statement);
-    }
-    return statement;
-  };
-}
 
 /**
  * Late readings added to the hours and days compaction derived already, as the insert adds
@@ -156,6 +141,7 @@ export function rollupStatements(
    */
   const isDerived = (hour: number) => !isDirty.get(hour) && !!hasHourRows.get(hour * HOUR_MINUTES);
   const spans = derivedSpans(sqlite);
+  const rawMinutes = rawMinuteStatements(sqlite, cold);
   const dropSeries = sqlite.prepare('DELETE FROM rollup_dirty_series WHERE hour = ?');
   const addSeries = sqlite.prepare(
     'INSERT OR IGNORE INTO rollup_dirty_series (hour, device_id, metric) VALUES (?, ?, ?)',
@@ -259,10 +245,18 @@ export function rollupStatements(
      GROUP BY o.device_id, o.metric, o.threshold
      HAVING count(*) = (SELECT count(*) FROM (${hoursOfSeries}))`,
   );
-  const deriveSeriesHour = (start: number, deviceId: string, metric: string, above: string, names: RawNames) => {
+  const deriveSeriesHour = (
+    start: number,
+    deviceId: string,
+    metric: string,
+    above: string,
+    names: RawNames,
+    fromRaw: boolean,
+  ) => {
     seriesHour.drop.run(start, deviceId, metric);
-    seriesHour.insert.run(start, deviceId, metric);
     seriesHour.dropAbove.run(start, deviceId, metric);
+    if (fromRaw) return rawMinutes.deriveSeriesHour(names, start, deviceId, metric, above);
+    seriesHour.insert.run(start, deviceId, metric);
     seriesHourAbove(names).run(start, deviceId, metric, above);
   };
   const deriveSeriesDay = (start: number, deviceId: string, metric: string) => {
@@ -331,19 +325,24 @@ export function rollupStatements(
       const day = Math.floor(start / DAY_MINUTES);
       const series = seriesOf.all(hour) as Array<{ device_id: string; metric: string }>;
       // The hour's raw readings, its compressed ones too: straddling minutes and value counts.
+      // A day without device minute rows derives its hours' device rows from raw readings.
+      const fromRaw = rawMinutes.fromRaw(day);
       cold.read([hourMs(start)], (names) => {
         if (series.length === 0 || series.length > SERIES_PER_HOUR) {
-          hourly.devices(start);
           hourly.metrics(start);
           dropAbove.run(HOUR_MINUTES, start);
-          hourAbove(names).run(start, above);
+          if (fromRaw) rawMinutes.deriveHour(names, start, above);
+          else {
+            hourly.devices(start);
+            hourAbove(names).run(start, above);
+          }
           days.set(day, 'whole');
         } else {
           // The metric rows (one a minute) whole: cheap, and what every device's change touches.
           hourly.metrics(start);
           const inDay = days.get(day) ?? new Map();
           for (const { device_id: deviceId, metric } of series) {
-            deriveSeriesHour(start, deviceId, metric, above, names);
+            deriveSeriesHour(start, deviceId, metric, above, names, fromRaw);
             if (inDay !== 'whole') inDay.set(`${deviceId}\u0000${metric}`, { deviceId, metric });
           }
           days.set(day, inDay);
@@ -391,8 +390,9 @@ export function rollupStatements(
   const rebuildSpan = sqlite.transaction((fromMinute: number, toMinute: number) => {
     for (const drop of dropMinutes) drop.run(fromMinute, toMinute);
     const window = { fromMs: fromMinute * MINUTE_MS, toMs: toMinute * MINUTE_MS };
+    const fromRaw = rawMinutes.fromRaw(Math.floor(fromMinute / DAY_MINUTES));
     cold.read([window], (names) => {
-      rebuildDevices(names).run(window.fromMs, window.toMs);
+      if (!fromRaw) rebuildDevices(names).run(window.fromMs, window.toMs);
       rebuildMetrics(names).run(window.fromMs, window.toMs);
     });
     for (let hour = Math.floor(fromMinute / HOUR_MINUTES); hour * HOUR_MINUTES < toMinute; hour++) markWhole(hour);
@@ -432,8 +432,16 @@ export function rollupStatements(
       for (const hour of hours) if (hour < late && isDerived(hour)) derived.add(hour);
       // Before the minutes: whether a span's value counts are kept is told by its metric row.
       if (derived.size > 0) spans.add(rows, { devices, metrics }, derived);
+      // A day without device minute rows gets none: its minutes are read from raw readings.
+      const fromRaw = new Map<number, boolean>();
+      const keepsMinutes = (minute: number) => {
+        const day = Math.floor(minute / DAY_MINUTES);
+        let raw = fromRaw.get(day);
+        if (raw === undefined) fromRaw.set(day, (raw = rawMinutes.fromRaw(day)));
+        return !raw;
+      };
       for (const r of devices) {
-        upsertDevice.run(r.minute, r.deviceId, r.metric, r.count, r.sum, r.min, r.max);
+        if (keepsMinutes(r.minute)) upsertDevice.run(r.minute, r.deviceId, r.metric, r.count, r.sum, r.min, r.max);
         const hour = Math.floor(r.minute / HOUR_MINUTES);
         if (hour >= late || derived.has(hour)) continue;
         const series = lateSeries.get(hour);
@@ -453,12 +461,15 @@ export function rollupStatements(
     /** The minute of (deviceId, metric, ts) again from its raw readings, and its hour marked. */
     recompute(deviceId: string, metric: string, ts: number) {
       const minute = Math.floor(ts / MINUTE_MS);
-      dropDeviceMinute.run(minute, deviceId, metric);
-      cold.read([{ fromMs: minute * MINUTE_MS, toMs: (minute + 1) * MINUTE_MS, deviceId, metric }], (names) =>
-        deviceMinute(names).run(minute, deviceId, metric),
-      );
       dropMetricMinute.run(metric, minute);
-      metricMinute.run(minute, metric);
+      if (rawMinutes.fromRaw(Math.floor(minute / DAY_MINUTES))) rawMinutes.metricMinute(minute, metric);
+      else {
+        dropDeviceMinute.run(minute, deviceId, metric);
+        cold.read([{ fromMs: minute * MINUTE_MS, toMs: (minute + 1) * MINUTE_MS, deviceId, metric }], (names) =>
+          deviceMinute(names).run(minute, deviceId, metric),
+        );
+        metricMinute.run(minute, metric);
+      }
       markSeries(Math.floor(minute / HOUR_MINUTES), deviceId, metric);
     },
     /**
@@ -479,6 +490,10 @@ export function rollupStatements(
       while (compact(Number.MAX_SAFE_INTEGER, 100, thresholds) > 0);
       return { minutes: (spans.at(-1)?.to ?? 0) - (spans[0]?.from ?? 0) };
     },
+    /** Compressed days before `beforeMs` stop keeping device minute rows (raw-minutes.ts): how many. */
+    dropDeviceMinutesBefore: (beforeMs: number): number => rawMinutes.dropCompressedBefore(beforeMs),
+    /** Before retention removes raw readings before `beforeMs`: their days keep device minute rows again. */
+    keepDeviceMinutesBefore: (beforeMs: number): void => rawMinutes.keepBefore(beforeMs),
     /** Removes up to `limit` rollup rows that start before `beforeMinute` (a day boundary). */
     removeBefore(beforeMinute: number, limit: number): number {
       let removed = 0;

@@ -1,6 +1,7 @@
 import type { Database } from 'bun:sqlite';
 import { type Param, type RawRange, SQLITE_DIALECT, namedRaw, sqlRollupReader } from '../rollup-sql.ts';
 import type { RollupReader } from '../rollup-stats.ts';
+import { MINUTE_MS } from '../rollups.ts';
 import { coldViewOf } from './cold-view.ts';
 
 /**
@@ -18,19 +19,21 @@ export function rollupReader(sqlite: Database, walkReadingsPerDevice?: number): 
       const opened = raw.opened;
       const ranges = (): RawRange[] => {
         if (!opened || !cold.holdsAny(opened.window)) return raw.ranges;
-        // The minutes /stats opens (read from rollups only, so from rows alone): each a range.
-        const minutes = all(namedRaw(opened.sql, SQLITE_DIALECT.raw), opened.params) as Array<{
+        // The minutes /stats opens (read from rollups only, so from rows alone), and the hours and
+        // days it counts from raw readings where no minute rows are kept: each a range.
+        const spans = all(namedRaw(opened.sql, SQLITE_DIALECT.raw), opened.params) as Array<{
           device_id: string;
           metric: string;
           start_minute: number;
+          minutes: number;
         }>;
         return [
           ...raw.ranges,
-          ...minutes.map((minute) => ({
-            deviceId: minute.device_id,
-            metric: minute.metric,
-            fromMs: minute.start_minute * 60_000,
-            toMs: (minute.start_minute + 1) * 60_000,
+          ...spans.map((span) => ({
+            deviceId: span.device_id,
+            metric: span.metric,
+            fromMs: span.start_minute * MINUTE_MS,
+            toMs: (span.start_minute + span.minutes) * MINUTE_MS,
           })),
         ];
       };

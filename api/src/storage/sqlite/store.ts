@@ -220,6 +220,8 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     },
     async removeReadingsBefore(beforeMs, limit) {
       const removed = guarded((c) => {
+        // Days about to lose raw readings keep their device minutes as rows again, first.
+        c.rollups.keepDeviceMinutesBefore(beforeMs);
         const rows = c.removeBefore.run(beforeMs, limit).changes;
         return rows < limit ? rows + c.removeCompressedBefore(beforeMs, limit - rows) : rows;
       }, 'write');
@@ -239,7 +241,12 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
       );
     },
     async compressReadingsBefore(beforeMs, limit) {
-      return guarded((c) => c.compress(beforeMs, limit), 'write');
+      return guarded((c) => {
+        const step = c.compress(beforeMs, limit);
+        // Once the days before the bound are chunks, their device minute rows go (raw-minutes.ts).
+        if (step.done) c.rollups.dropDeviceMinutesBefore(beforeMs);
+        return step;
+      }, 'write');
     },
     async compressionTiers(beforeMs) {
       return guarded((c) => c.snapshot(() => compressionTiers(c.sqlite, beforeMs)), false);

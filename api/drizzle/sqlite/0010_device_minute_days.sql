@@ -1,0 +1,4 @@
+CREATE TABLE `device_minute_days` (
+	`day` integer PRIMARY KEY NOT NULL,
+	`from_raw` integer NOT NULL
+);
