@@ -79,7 +79,8 @@ async function statsOf(store: SqliteStore) {
 }
 
 async function compressBefore(store: SqliteStore, beforeMs: number) {
-  while (!(await store.compressReadingsBefore(beforeMs, 500)).done);
+  // Small steps: a day's minute rows go in several.
+  while (!(await store.compressReadingsBefore(beforeMs, 50)).done);
 }
 
 async function compact(store: SqliteStore) {

@@ -85,22 +85,44 @@ export function rawMinuteStatements(sqlite: Database, cold: ColdView) {
   const dropDeviceMinutes = sqlite.prepare(
     'DELETE FROM rollups_device WHERE level = 1 AND start_minute >= ? AND start_minute < ?',
   );
+  const dropSomeDeviceMinutes = sqlite.prepare(
+    `DELETE FROM rollups_device WHERE (level, start_minute, device_id, metric) IN (
+       SELECT level, start_minute, device_id, metric FROM rollups_device WHERE level = 1 AND start_minute >= ? AND start_minute < ? LIMIT ?)`,
+  );
   // Compressed days newer than any listed, before the bound: days are compressed oldest first,
   // so these are the ones compaction reached since (a day it left behind keeps its minutes).
   const newlyCompressed = sqlite.prepare(
     `SELECT DISTINCT day FROM reading_chunks WHERE day > (SELECT coalesce(max(day), -1e15) FROM device_minute_days) AND day < ? ORDER BY day`,
   );
-  const list = sqlite.prepare('INSERT INTO device_minute_days (day, from_raw) VALUES (?, ?)');
+  const list = sqlite.prepare('INSERT INTO device_minute_days (day, from_raw, cleared) VALUES (?, 1, 0)');
+  const uncleared = sqlite.prepare(
+    'SELECT day FROM device_minute_days WHERE from_raw = 1 AND cleared = 0 ORDER BY day LIMIT 1',
+  );
+  const markCleared = sqlite.prepare('UPDATE device_minute_days SET cleared = 1 WHERE day = ?');
   const keep = sqlite.prepare('UPDATE device_minute_days SET from_raw = 0 WHERE day = ?');
   const fromRawBefore = sqlite.prepare(
     'SELECT day FROM device_minute_days WHERE from_raw = 1 AND day < ? ORDER BY day',
   );
   const dayMs = (day: number) => ({ fromMs: day * DAY_MINUTES * MINUTE_MS, toMs: (day + 1) * DAY_MINUTES * MINUTE_MS });
 
-  const dropDay = sqlite.transaction((day: number) => {
-    dropDeviceMinutes.run(day * DAY_MINUTES, (day + 1) * DAY_MINUTES);
-    list.run(day, 1);
+  /**
+   * Lists the days compressed before the bound (reads go to their raw readings from then on,
+   * whatever minute rows are left), then removes up to `limit` minute rows of the first listed
+   * day that has any: a day of a thousand devices holds up to a million, too many for one
+   * transaction's WAL. Whether none is left.
+   */
+  const dropStep = sqlite.transaction((beforeMs: number, limit: number): boolean => {
+    for (const { day } of newlyCompressed.all(Math.floor(beforeMs / (DAY_MINUTES * MINUTE_MS))) as Array<{
+      day: number;
+    }>)
+      list.run(day);
+    const next = uncleared.get() as { day: number } | null;
+    if (!next) return true;
+    const removed = dropSomeDeviceMinutes.run(next.day * DAY_MINUTES, (next.day + 1) * DAY_MINUTES, limit).changes;
+    if (removed < limit) markCleared.run(next.day);
+    return removed < limit && !uncleared.get();
   });
+  // One transaction: a late reading stored between steps would miss its minute row.
   const keepDay = sqlite.transaction((day: number) => {
     const window = dayMs(day);
     dropDeviceMinutes.run(day * DAY_MINUTES, (day + 1) * DAY_MINUTES);
@@ -130,12 +152,11 @@ export function rawMinuteStatements(sqlite: Database, cold: ColdView) {
         metricMinute(names).run(minute, metric),
       );
     },
-    /** Compressed days before `beforeMs` stop keeping device minute rows, a transaction each: how many. */
-    dropCompressedBefore(beforeMs: number): number {
-      const days = newlyCompressed.all(Math.floor(beforeMs / (DAY_MINUTES * MINUTE_MS))) as Array<{ day: number }>;
-      for (const { day } of days) dropDay(day);
-      return days.length;
-    },
+    /**
+     * A step of compressed days before `beforeMs` giving up their device minute rows (at most
+     * `limit` removed): whether none is left to remove.
+     */
+    dropCompressedBefore: (beforeMs: number, limit: number): boolean => dropStep(beforeMs, limit),
     /**
      * Before retention removes raw readings before `beforeMs`: the days it reaches keep device
      * minute rows again (made from their raw readings while all are there), for good.

@@ -490,8 +490,9 @@ export function rollupStatements(
       while (compact(Number.MAX_SAFE_INTEGER, 100, thresholds) > 0);
       return { minutes: (spans.at(-1)?.to ?? 0) - (spans[0]?.from ?? 0) };
     },
-    /** Compressed days before `beforeMs` stop keeping device minute rows (raw-minutes.ts): how many. */
-    dropDeviceMinutesBefore: (beforeMs: number): number => rawMinutes.dropCompressedBefore(beforeMs),
+    /** A step of compressed days before `beforeMs` giving up device minute rows (raw-minutes.ts): whether done. */
+    dropDeviceMinutesBefore: (beforeMs: number, limit: number): boolean =>
+      rawMinutes.dropCompressedBefore(beforeMs, limit),
     /** Before retention removes raw readings before `beforeMs`: their days keep device minute rows again. */
     keepDeviceMinutesBefore: (beforeMs: number): void => rawMinutes.keepBefore(beforeMs),
     /** Removes up to `limit` rollup rows that start before `beforeMinute` (a day boundary). */

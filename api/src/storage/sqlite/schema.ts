@@ -258,10 +258,12 @@ export const chunkTextIds = sqliteTable(
  * Days whose per-device minute rows (`rollups_device` level 1) are not kept: `from_raw` 1, a
  * compressed day, whose device minutes /stats and compaction read from its raw readings (a
  * device reporting less than once a minute had a minute row per reading, most of a compressed
- * day's bytes); `from_raw` 0, a day whose minutes were made rows again before retention removed
- * some of its raw readings, and which keeps them for good.
+ * day's bytes), its rows removed in steps (`cleared` once none is left); `from_raw` 0, a day
+ * whose minutes were made rows again before retention removed some of its raw readings, and
+ * which keeps them for good.
  */
 export const deviceMinuteDays = sqliteTable('device_minute_days', {
   day: integer('day').primaryKey(),
   fromRaw: integer('from_raw').notNull(),
+  cleared: integer('cleared').notNull().default(0),
 });

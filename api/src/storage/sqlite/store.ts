@@ -79,6 +79,9 @@ export interface SqliteStoreOptions {
   clock?: () => number;
 }
 
+/** Device minute rows removed in a compaction step for each reading it may move (~the same time). */
+const MINUTE_ROWS_A_READING = 4;
+
 /** How long emptying the WAL waits for a reader of another process before it gives up. */
 const EMPTY_WAL_BUSY_MS = 200;
 
@@ -243,9 +246,10 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sql
     async compressReadingsBefore(beforeMs, limit) {
       return guarded((c) => {
         const step = c.compress(beforeMs, limit);
-        // Once the days before the bound are chunks, their device minute rows go (raw-minutes.ts).
-        if (step.done) c.rollups.dropDeviceMinutesBefore(beforeMs);
-        return step;
+        if (!step.done) return step;
+        // Once the days before the bound are chunks, their device minute rows go (raw-minutes.ts),
+        // in steps of their own: a minute row costs less to remove than a reading to move.
+        return { moved: step.moved, done: c.rollups.dropDeviceMinutesBefore(beforeMs, limit * MINUTE_ROWS_A_READING) };
       }, 'write');
     },
     async compressionTiers(beforeMs) {
