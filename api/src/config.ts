@@ -49,13 +49,17 @@ export const apiSettings = {
   importMaxJobs: env.int('IMPORT_MAX_JOBS', 20, { min: 1, max: 1_000 }),
   /** Entries the stream's groups have not finished with, past which imports wait. */
   importMaxBacklog: env.int('IMPORT_MAX_BACKLOG', 200_000, { min: 1_000 }),
-  /** Raw readings measured longer ago than this are removed (their rollups stay); 0 keeps every reading. */
-  retainRawDays: env.int('RETAIN_RAW_DAYS', 30, { min: 0, max: 36_500 }),
   /**
-   * Readings measured longer ago than this move into compressed chunks, whole days at a time (SQLite);
-   * unset keeps them as rows.
+   * Raw readings measured longer ago than this are removed (their rollups stay); 0 keeps every
+   * reading. Unset: every reading is kept where the store compresses them (SQLite), 30 days where
+   * it keeps rows only (PostgreSQL, so far): see rawRetentionDays.
    */
-  compressAfterHours: env.int('COMPRESS_AFTER_HOURS', undefined, { min: 1, max: 876_000 }),
+  retainRawDays: env.int('RETAIN_RAW_DAYS', undefined, { min: 0, max: 36_500 }),
+  /**
+   * Readings measured longer ago than this move into compressed chunks, whole days at a time
+   * (SQLite); 0 keeps them as rows. Unset: 24 (see reading-compression.ts).
+   */
+  compressAfterHours: env.int('COMPRESS_AFTER_HOURS', undefined, { min: 0, max: 876_000 }),
   /** Rollups older than this are removed; unset keeps them forever. At least RETAIN_RAW_DAYS. */
   retainRollupDays: env.int('RETAIN_ROLLUP_DAYS', undefined, { min: 1, max: 36_500 }),
   /** How often hour and day rollups are derived from the minutes of hours that changed. */
@@ -78,6 +82,7 @@ export function loadApiConfig(environment: Env): ApiConfig {
   }
   if (
     config.retainRollupDays !== undefined &&
+    config.retainRawDays !== undefined &&
     config.retainRawDays > 0 &&
     config.retainRollupDays < config.retainRawDays
   ) {
@@ -89,4 +94,16 @@ export function loadApiConfig(environment: Env): ApiConfig {
     ]);
   }
   return config;
+}
+
+/** Raw readings kept where RETAIN_RAW_DAYS is unset and the store keeps rows only. */
+export const ROW_STORE_RETAIN_DAYS = 30;
+
+/**
+ * The days raw readings are kept, 0 for all of them: RETAIN_RAW_DAYS, or unset, every reading
+ * where the store compresses (a reading costs a chunk's ~15 bytes) and 30 days where it keeps
+ * rows only (hundreds of bytes a reading).
+ */
+export function rawRetentionDays(config: Pick<ApiConfig, 'retainRawDays'>, compresses: boolean): number {
+  return config.retainRawDays ?? (compresses ? 0 : ROW_STORE_RETAIN_DAYS);
 }

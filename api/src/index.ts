@@ -11,7 +11,7 @@ import {
   redisTargetOrExit,
 } from 'core';
 import { createApp } from './app.ts';
-import { loadApiConfig } from './config.ts';
+import { loadApiConfig, rawRetentionDays } from './config.ts';
 import { activeRules, startWorkerJanitor } from './modules/system/pipeline.ts';
 import { defaultThresholds } from './modules/stats/index.ts';
 import { startEpochWatch } from './modules/system/redis-epoch.ts';
@@ -128,7 +128,7 @@ const imports = {
 };
 const readingRetention = startReadingRetention({
   store,
-  retainDays: config.retainRawDays || undefined,
+  retainDays: rawRetentionDays(config, store.compressReadingsBefore !== undefined) || undefined,
   retainRollupDays: config.retainRollupDays,
   logger,
 });

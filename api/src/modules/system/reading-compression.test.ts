@@ -9,7 +9,7 @@ import { startReadingCompression } from './reading-compression.ts';
 const DAY = 86_400_000;
 const quiet = createLogger({ service: 'api', level: 'error', pretty: false, write: () => {} });
 
-it('COMPRESS_AFTER_HOURS: moves whole days older than the bound into chunks, every reading still found, listed and counted; /health and /metrics say what it did', async () => {
+it('COMPRESS_AFTER_HOURS (24 unless set): moves whole days older than the bound into chunks, every reading still found, listed and counted; /health and /metrics say what it did', async () => {
   const store = testStore();
   const now = Date.now();
   const today = Math.floor(now / DAY) * DAY;
@@ -32,7 +32,8 @@ it('COMPRESS_AFTER_HOURS: moves whole days older than the bound into chunks, eve
     stats: await store.stats({ fromMs: today - 20 * DAY - 123_457 }, 30, { limit: 100 }),
   };
 
-  const compression = startReadingCompression({ store, compressAfterHours: 24, logger: quiet });
+  // Unset: the default, 24 hours.
+  const compression = startReadingCompression({ store, compressAfterHours: undefined, logger: quiet });
   try {
     const app = createApp({
       store,
@@ -82,5 +83,16 @@ it('COMPRESS_AFTER_HOURS: moves whole days older than the bound into chunks, eve
     expect(metrics).toContain(`api_compressed_chunks ${tiers.chunks}`);
   } finally {
     await compression.stop();
+  }
+});
+
+it('COMPRESS_AFTER_HOURS=0 keeps every reading a row', async () => {
+  const store = testStore();
+  const compression = startReadingCompression({ store, compressAfterHours: 0, logger: quiet });
+  try {
+    expect(compression.status()).toMatchObject({ compressAfterHours: null, runs: 0, lastRun: null });
+  } finally {
+    await compression.stop();
+    await store.close();
   }
 });

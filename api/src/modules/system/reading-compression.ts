@@ -3,11 +3,13 @@ import { startPeriodic } from '../../periodic.ts';
 import type { CompressionTiers, ReadingCompression, ReadingRetention } from '../../storage/port.ts';
 
 const HOUR_MS = 3_600_000;
+/** COMPRESS_AFTER_HOURS unset: yesterday's readings and older are compressed. */
+export const DEFAULT_COMPRESS_AFTER_HOURS = 24;
 /** Readings per step, one transaction: inserts wait for a step, not for a pass. */
 const STEP = 5_000;
 
 export interface CompressionStatus {
-  /** COMPRESS_AFTER_HOURS, or null: every reading stays a row. */
+  /** The hours after which readings are compressed, or null: every reading stays a row. */
   compressAfterHours: number | null;
   runs: number;
   /** Readings moved from rows into chunks, since start. */
@@ -18,8 +20,8 @@ export interface CompressionStatus {
 }
 
 /**
- * Compression of cold readings (COMPRESS_AFTER_HOURS): the rows of whole (UTC) days measured
- * longer ago than that move into compressed chunks (see storage/sqlite/chunk-writes.ts) at start
+ * Compression of cold readings (COMPRESS_AFTER_HOURS, 24 unless set; 0 turns it off): the rows of
+ * whole (UTC) days measured longer ago than that move into compressed chunks (see storage/sqlite/chunk-writes.ts) at start
  * and then every `intervalMs`, in steps of about 5,000 readings between the writes, then the
  * freed pages given back to the file system. Every API
  * instance may run it; a step that finds nothing moves nothing. A backend without the capability
@@ -27,30 +29,33 @@ export interface CompressionStatus {
  */
 export function startReadingCompression(options: {
   store: Partial<ReadingCompression> & Pick<ReadingRetention, 'reclaimSpace'>;
+  /** COMPRESS_AFTER_HOURS: unset, DEFAULT_COMPRESS_AFTER_HOURS; 0, off. */
   compressAfterHours: number | undefined;
   logger: Logger;
   intervalMs?: number;
 }) {
-  const { store, compressAfterHours, logger, intervalMs = 10 * 60 * 1_000 } = options;
+  const { store, logger, intervalMs = 10 * 60 * 1_000 } = options;
   const compress = store.compressReadingsBefore?.bind(store);
   const tiersOf = store.compressionTiers?.bind(store);
+  const afterHours = options.compressAfterHours ?? DEFAULT_COMPRESS_AFTER_HOURS;
+  const on = compress !== undefined && afterHours > 0;
   const status: CompressionStatus = {
-    compressAfterHours: compress ? (compressAfterHours ?? null) : null,
+    compressAfterHours: on ? afterHours : null,
     runs: 0,
     moved: 0,
     lastRun: null,
     tiers: null,
   };
-  if (compressAfterHours !== undefined && !compress)
+  if ((options.compressAfterHours ?? 0) > 0 && !compress)
     logger.warn('compression_unavailable', {
       message: 'COMPRESS_AFTER_HOURS is set, but this backend keeps every reading as a row (SQLite compresses)',
     });
   const periodic = startPeriodic(async (stopping) => {
-    if (compressAfterHours === undefined || !compress) return;
+    if (!on || !compress) return;
     const started = performance.now();
     let moved = 0;
     let error: string | undefined;
-    const before = Date.now() - compressAfterHours * HOUR_MS;
+    const before = Date.now() - afterHours * HOUR_MS;
     try {
       for (let done = false; !done && !stopping(); ) {
         const step = await compress(before, STEP);
