@@ -342,12 +342,15 @@ export function sqlRollupReader(
         // Where the dialect says so, the page's rollup_over rows are read first, a range per
         // device and segment, and joined by hashing (PostgreSQL: 7,500 lookups took ~10 ms).
         const coarse = source.segments.filter((segment) => segment.level > 1);
-        // An hour or day of a day without device minute rows has none to open: its raw readings
-        // are counted whole.
-        const rawSpans =
+        // An hour or day of a day without device minute rows is not opened into them (some may
+        // be left while they are removed, out of date): its raw readings are counted whole.
+        const [rawSpans, minuteSpans] =
           dialect.rawMinuteDaysSql === null
-            ? ''
-            : ` AND start_minute / ${DAY_MINUTES} IN (${dialect.rawMinuteDaysSql})`;
+            ? ['', '']
+            : [
+                ` AND start_minute / ${DAY_MINUTES} IN (${dialect.rawMinuteDaysSql})`,
+                ` AND c.start_minute / ${DAY_MINUTES} NOT IN (${dialect.rawMinuteDaysSql})`,
+              ];
         const over = dialect.overByDevice
           ? `(SELECT * FROM rollup_over WHERE device_id IN (${deviceIds.map((id) => p.add(id, 'text')).join(', ')}) AND threshold = ${t}
               AND (${levelRanges(coarse, p)}))`
@@ -362,7 +365,7 @@ export function sqlRollupReader(
           ),
           opened AS MATERIALIZED (
             SELECT m.device_id, m.metric, m.start_minute, m.count, m.min, m.max FROM classified c CROSS JOIN rollups_device m ${dialect.indexedBy('rollups_device_by_device')}
-            WHERE c.above IS NULL AND c.level > 1
+            WHERE c.above IS NULL AND c.level > 1${minuteSpans}
               AND m.device_id = c.device_id AND m.level = 1 AND m.start_minute >= c.start_minute AND m.start_minute < c.start_minute + c.level AND m.metric = c.metric
           ),
           straddling AS MATERIALIZED (
@@ -378,8 +381,8 @@ export function sqlRollupReader(
           )
           ${select(t)}`;
       };
-      // The minutes of hours and days opened that straddle the threshold: their raw readings are
-      // read, as are the window's own minutes (its partial hours).
+      // What is counted from raw readings — the straddling minutes, of hours and days opened or
+      // of the window's partial hours, and the hours and days counted whole — made visible to it.
       const opened = new Params(dialect);
       const openedSql = build(opened, () => 'SELECT device_id, metric, start_minute, minutes FROM straddling');
       return query<Aggregate & { deviceId: string; over: number }>(
