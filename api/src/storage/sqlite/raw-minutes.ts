@@ -2,8 +2,10 @@ import type { Database, Statement } from 'bun:sqlite';
 import { type RawNames, namedRaw } from '../rollup-sql.ts';
 import { DAY_MINUTES, HOUR_MINUTES, MINUTE_MS } from '../rollups.ts';
 import type { ColdView } from './cold-view.ts';
+import { DAY_MS } from './kept-ids.ts';
 
-const AGGREGATES = 'count(*), sum(value), min(value), max(value)';
+/** A group of raw readings as a rollup row's count, sum, min and max. */
+export const AGGREGATES = 'count(*), sum(value), min(value), max(value)';
 /** Readings (of alias `r`, or unnamed) of the hour starting at minute ?1. */
 const inHour = (r = '') => `${r}ts >= ?1 * ${MINUTE_MS} AND ${r}ts < (?1 + ${HOUR_MINUTES}) * ${MINUTE_MS}`;
 
@@ -47,28 +49,22 @@ export function rawMinuteStatements(sqlite: Database, cold: ColdView) {
     `DELETE FROM rollups_device AS s WHERE s.level = ${HOUR_MINUTES} AND s.start_minute = ?1 AND NOT EXISTS (
        SELECT 1 FROM «raw readings» r WHERE r.device_id = s.device_id AND ${inHour('r.')} AND r.metric = s.metric)`,
   );
-  // Readings above each threshold of the JSON array ?2 per device row of the hour ?1.
-  const hourAbove = rawStatement(
-    sqlite,
+  // Readings above each threshold of a JSON array per device row of the hour ?1: every device's
+  // (thresholds ?2), or one device's and metric's (?2, ?3; thresholds ?4).
+  const aboveSql = (series: boolean) =>
     `INSERT INTO rollup_over (level, start_minute, device_id, metric, threshold, above)
      SELECT ${HOUR_MINUTES}, ?1, r.device_id, r.metric, t.value, sum(r.value > t.value)
-     FROM «raw readings» r CROSS JOIN json_each(?2) t WHERE ${inHour('r.')}
-     GROUP BY r.device_id, r.metric, t.value`,
-  );
-  // One device's and metric's (?2, ?3) row of the hour ?1, and its counts above the thresholds ?4.
+     FROM «raw readings» r CROSS JOIN json_each(${series ? '?4' : '?2'}) t
+     WHERE ${series ? `r.device_id = ?2 AND ${inHour('r.')} AND r.metric = ?3` : inHour('r.')}
+     GROUP BY r.device_id, r.metric, t.value`;
+  const hourAbove = rawStatement(sqlite, aboveSql(false));
+  const seriesHourAbove = rawStatement(sqlite, aboveSql(true));
+  // One device's and metric's (?2, ?3) row of the hour ?1.
   const seriesHour = rawStatement(
     sqlite,
     `INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max)
      SELECT ${HOUR_MINUTES}, ?1, device_id, metric, ${AGGREGATES} FROM «raw readings»
      WHERE device_id = ?2 AND ${inHour()} AND metric = ?3 GROUP BY device_id, metric`,
-  );
-  const seriesHourAbove = rawStatement(
-    sqlite,
-    `INSERT INTO rollup_over (level, start_minute, device_id, metric, threshold, above)
-     SELECT ${HOUR_MINUTES}, ?1, r.device_id, r.metric, t.value, sum(r.value > t.value)
-     FROM «raw readings» r CROSS JOIN json_each(?4) t
-     WHERE r.device_id = ?2 AND ${inHour('r.')} AND r.metric = ?3
-     GROUP BY r.device_id, r.metric, t.value`,
   );
   // All devices' minute ?1 of the metric ?2 (elsewhere summed from the device minutes).
   const metricMinute = rawStatement(
@@ -76,8 +72,8 @@ export function rawMinuteStatements(sqlite: Database, cold: ColdView) {
     `INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max)
      SELECT 1, ?1, metric, ${AGGREGATES} FROM «raw readings» WHERE metric = ?2 AND ts >= ?1 * ${MINUTE_MS} AND ts < (?1 + 1) * ${MINUTE_MS} GROUP BY metric`,
   );
-  // A day's device minutes made rows again from its raw readings.
-  const deviceMinutesOfDay = rawStatement(
+  // Device minutes made rows again from raw readings between two times (ms).
+  const deviceMinutesBetween = rawStatement(
     sqlite,
     `INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max)
      SELECT 1, ts / ${MINUTE_MS}, device_id, metric, ${AGGREGATES} FROM «raw readings» WHERE ts >= ?1 AND ts < ?2 GROUP BY 2, 3, 4`,
@@ -103,7 +99,6 @@ export function rawMinuteStatements(sqlite: Database, cold: ColdView) {
   const fromRawBefore = sqlite.prepare(
     'SELECT day FROM device_minute_days WHERE from_raw = 1 AND day < ? ORDER BY day',
   );
-  const dayMs = (day: number) => ({ fromMs: day * DAY_MINUTES * MINUTE_MS, toMs: (day + 1) * DAY_MINUTES * MINUTE_MS });
 
   /**
    * Lists the days compressed before the bound (reads go to their raw readings from then on,
@@ -112,7 +107,7 @@ export function rawMinuteStatements(sqlite: Database, cold: ColdView) {
    * transaction's WAL. Whether none is left.
    */
   const dropStep = sqlite.transaction((beforeMs: number, limit: number): boolean => {
-    for (const { day } of newlyCompressed.all(Math.floor(beforeMs / (DAY_MINUTES * MINUTE_MS))) as Array<{
+    for (const { day } of newlyCompressed.all(Math.floor(beforeMs / DAY_MS)) as Array<{
       day: number;
     }>)
       list.run(day);
@@ -124,13 +119,15 @@ export function rawMinuteStatements(sqlite: Database, cold: ColdView) {
   });
   // One transaction: a late reading stored between steps would miss its minute row.
   const keepDay = sqlite.transaction((day: number) => {
-    const window = dayMs(day);
+    const window = { fromMs: day * DAY_MS, toMs: (day + 1) * DAY_MS };
     dropDeviceMinutes.run(day * DAY_MINUTES, (day + 1) * DAY_MINUTES);
-    cold.read([window], (names) => deviceMinutesOfDay(names).run(window.fromMs, window.toMs));
+    cold.read([window], (names) => deviceMinutesBetween(names).run(window.fromMs, window.toMs));
     keep.run(day);
   });
 
   return {
+    /** Device minute rows made from raw readings in [?1, ?2) ms (rebuilds use it too). */
+    deviceMinutesBetween,
     /** Whether the day keeps no device minute rows (its minutes read from raw readings). */
     fromRaw(day: number): boolean {
       return (fromRawOf.get(day) as { from_raw: number } | null)?.from_raw === 1;
@@ -162,7 +159,7 @@ export function rawMinuteStatements(sqlite: Database, cold: ColdView) {
      * minute rows again (made from their raw readings while all are there), for good.
      */
     keepBefore(beforeMs: number) {
-      const endDay = Math.ceil(beforeMs / (DAY_MINUTES * MINUTE_MS));
+      const endDay = Math.ceil(beforeMs / DAY_MS);
       for (const { day } of fromRawBefore.all(endDay) as Array<{ day: number }>) keepDay(day);
     },
   };

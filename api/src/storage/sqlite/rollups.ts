@@ -10,11 +10,10 @@ import {
   minuteRollups,
 } from '../rollups.ts';
 import { type ColdView, coldViewOf } from './cold-view.ts';
-import { rawMinuteStatements, rawStatement } from './raw-minutes.ts';
+import { AGGREGATES, rawMinuteStatements, rawStatement } from './raw-minutes.ts';
 
 const MERGE =
   'count = count + excluded.count, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max)';
-const AGGREGATES = 'count(*), sum(value), min(value), max(value)';
 const MERGED = 'sum(count), sum(sum), min(min), max(max)';
 
 /**
@@ -373,11 +372,6 @@ export function rollupStatements(
   });
 
   // Rebuild, a day at a time: that day's minute rows again from raw readings, its hours dirty.
-  const rebuildDevices = rawStatement(
-    sqlite,
-    `INSERT INTO rollups_device (level, start_minute, device_id, metric, count, sum, min, max)
-     SELECT 1, ts / 60000, device_id, metric, ${AGGREGATES} FROM «raw readings» WHERE ts >= ?1 AND ts < ?2 GROUP BY 2, 3, 4`,
-  );
   const rebuildMetrics = rawStatement(
     sqlite,
     `INSERT INTO rollups_metric (level, start_minute, metric, count, sum, min, max)
@@ -392,7 +386,7 @@ export function rollupStatements(
     const window = { fromMs: fromMinute * MINUTE_MS, toMs: toMinute * MINUTE_MS };
     const fromRaw = rawMinutes.fromRaw(Math.floor(fromMinute / DAY_MINUTES));
     cold.read([window], (names) => {
-      if (!fromRaw) rebuildDevices(names).run(window.fromMs, window.toMs);
+      if (!fromRaw) rawMinutes.deviceMinutesBetween(names).run(window.fromMs, window.toMs);
       rebuildMetrics(names).run(window.fromMs, window.toMs);
     });
     for (let hour = Math.floor(fromMinute / HOUR_MINUTES); hour * HOUR_MINUTES < toMinute; hour++) markWhole(hour);
